@@ -1,0 +1,40 @@
+//! `apiary-maps`: the Linux kernel's BPF map types implemented in user space
+//! with the kernel's semantics — creation checks, update flags, iteration
+//! order, per-CPU values, LRU eviction, ring buffer layout — and the
+//! kernel's errno for every failure ([`MapError::errno`]).
+//!
+//! It owns map memory: every value a program can point to is allocated once
+//! and stays mapped until the [`Map`] is dropped, so the interpreter can
+//! hand out raw value addresses ([`ValueRef`]) just as the kernel hands out
+//! pointers into preallocated elements.
+//!
+//! It must not know about instructions, the interpreter, ELF loading or the
+//! real `bpf()` syscall: program and map references inside maps (prog
+//! arrays, map-in-map, devmaps, xskmaps) are opaque `u32` ids that the
+//! runtime resolves.
+
+mod array;
+mod bloom;
+mod def;
+mod error;
+mod hash;
+mod jhash;
+mod lpm;
+mod map;
+mod mem;
+mod perf;
+mod queue;
+mod ringbuf;
+mod slots;
+pub mod typed;
+
+pub use def::*;
+pub use error::{ENOTSUPP, MapError, Result};
+pub use jhash::{htab_hash, jhash, jhash2};
+pub use map::{Map, RedirectTarget};
+pub use mem::{ValueRef, page_size};
+pub use perf::{BPF_F_CTXLEN_MASK, BPF_F_CURRENT_CPU, BPF_F_INDEX_MASK, PerfRecord};
+pub use ringbuf::{
+    BPF_RB_AVAIL_DATA, BPF_RB_CONS_POS, BPF_RB_FORCE_WAKEUP, BPF_RB_NO_WAKEUP, BPF_RB_PROD_POS, BPF_RB_RING_SIZE,
+    BPF_RINGBUF_BUSY_BIT, BPF_RINGBUF_DISCARD_BIT, BPF_RINGBUF_HDR_SZ,
+};
