@@ -4,7 +4,9 @@
 
 use crate::def::{BPF_EXIST, BPF_F_LOCK, BPF_NOEXIST, round8};
 use crate::error::{MapError, Result, check_len};
-use crate::mem::{Region, ValueRef, copy_value_in, copy_value_out, key_u32, spin_lock, spin_unlock};
+use crate::mem::{
+    Region, ValueRef, copy_value_in, copy_value_out, key_u32, spin_lock, spin_unlock,
+};
 use std::ptr::NonNull;
 
 /// Array storage: `max_entries` slots of `round_up(value_size, 8)` bytes,
@@ -20,14 +22,26 @@ pub(crate) struct ArrayStore {
 }
 
 impl ArrayStore {
-    pub(crate) fn new(value_size: u32, max_entries: u32, nr_cpus: u32, percpu: bool, lock_off: Option<u32>) -> Result<ArrayStore> {
+    pub(crate) fn new(
+        value_size: u32,
+        max_entries: u32,
+        nr_cpus: u32,
+        percpu: bool,
+        lock_off: Option<u32>,
+    ) -> Result<ArrayStore> {
         let stride = round8(value_size) as usize;
         let nr_cpus = nr_cpus.max(1);
-        let per_elem = if percpu { stride * nr_cpus as usize } else { stride };
+        let per_elem = if percpu {
+            stride * nr_cpus as usize
+        } else {
+            stride
+        };
         let total = (per_elem as u64)
             .checked_mul(u64::from(max_entries))
             .ok_or(MapError::NoMemory("array size overflows"))?;
-        let region = Region::new(usize::try_from(total).map_err(|_| MapError::NoMemory("array too large"))?)?;
+        let region = Region::new(
+            usize::try_from(total).map_err(|_| MapError::NoMemory("array too large"))?,
+        )?;
         Ok(ArrayStore {
             region,
             value_size: value_size as usize,
@@ -40,9 +54,19 @@ impl ArrayStore {
     }
 
     fn slot(&self, index: u32, cpu: u32) -> *mut u8 {
-        let per_elem = if self.percpu { self.stride * self.nr_cpus as usize } else { self.stride };
-        let cpu_off = if self.percpu { cpu.min(self.nr_cpus - 1) as usize * self.stride } else { 0 };
-        self.region.base().wrapping_add(index as usize * per_elem + cpu_off)
+        let per_elem = if self.percpu {
+            self.stride * self.nr_cpus as usize
+        } else {
+            self.stride
+        };
+        let cpu_off = if self.percpu {
+            cpu.min(self.nr_cpus - 1) as usize * self.stride
+        } else {
+            0
+        };
+        self.region
+            .base()
+            .wrapping_add(index as usize * per_elem + cpu_off)
     }
 
     /// The value slot for `key` (CPU `cpu` for per-CPU arrays), or `None`
@@ -58,17 +82,25 @@ impl ArrayStore {
 
     /// Host value size: one value, or one 8-byte padded value per CPU.
     pub(crate) fn host_value_size(&self) -> usize {
-        if self.percpu { self.stride * self.nr_cpus as usize } else { self.value_size }
+        if self.percpu {
+            self.stride * self.nr_cpus as usize
+        } else {
+            self.value_size
+        }
     }
 
     fn lock_word(&self, value: *mut u8, locked: bool) -> Option<*mut u8> {
-        self.lock_off.filter(|_| locked).map(|o| value.wrapping_add(o as usize))
+        self.lock_off
+            .filter(|_| locked)
+            .map(|o| value.wrapping_add(o as usize))
     }
 
     /// `BPF_MAP_LOOKUP_ELEM` from the host.
     pub(crate) fn sys_lookup(&self, key: &[u8], flags: u64) -> Result<Vec<u8>> {
         if flags & BPF_F_LOCK != 0 && (self.lock_off.is_none() || self.percpu) {
-            return Err(MapError::Invalid("BPF_F_LOCK on a map without bpf_spin_lock"));
+            return Err(MapError::Invalid(
+                "BPF_F_LOCK on a map without bpf_spin_lock",
+            ));
         }
         let index = key_u32(key)?;
         if index >= self.max_entries {
@@ -78,7 +110,7 @@ impl ArrayStore {
         if self.percpu {
             for (cpu, chunk) in out.chunks_exact_mut(self.stride).enumerate() {
                 // SAFETY: the slot lies inside the region.
-                unsafe { copy_value_out(&mut chunk[..self.value_size], self.slot(index, cpu as u32), None) };
+                unsafe { copy_value_out(chunk, self.slot(index, cpu as u32), None) };
             }
         } else {
             let p = self.slot(index, 0);
@@ -99,9 +131,19 @@ impl ArrayStore {
 
     /// `array_map_update_elem` (program: `cpu` given, one value) or the host
     /// update (`cpu` `None`: per-CPU arrays take every CPU's value).
-    pub(crate) fn update(&self, key: &[u8], value: &[u8], flags: u64, cpu: Option<u32>) -> Result<()> {
+    pub(crate) fn update(
+        &self,
+        key: &[u8],
+        value: &[u8],
+        flags: u64,
+        cpu: Option<u32>,
+    ) -> Result<()> {
         let index = key_u32(key)?;
-        let allowed = if self.percpu { flags } else { flags & !BPF_F_LOCK };
+        let allowed = if self.percpu {
+            flags
+        } else {
+            flags & !BPF_F_LOCK
+        };
         if allowed > BPF_EXIST {
             return Err(MapError::Invalid("unknown update flags"));
         }
@@ -112,7 +154,9 @@ impl ArrayStore {
             return Err(MapError::AlreadyExists);
         }
         if flags & BPF_F_LOCK != 0 && self.lock_off.is_none() {
-            return Err(MapError::Invalid("BPF_F_LOCK on a map without bpf_spin_lock"));
+            return Err(MapError::Invalid(
+                "BPF_F_LOCK on a map without bpf_spin_lock",
+            ));
         }
         match cpu {
             Some(cpu) => {
@@ -122,9 +166,11 @@ impl ArrayStore {
             None => {
                 check_len("value", value, self.host_value_size())?;
                 if self.percpu {
+                    // Host writes copy whole 8-byte padded slots, padding
+                    // included, as the kernel's copy_map_value_long.
                     for (c, chunk) in value.chunks_exact(self.stride).enumerate() {
                         // SAFETY: the slot lies inside the region.
-                        unsafe { copy_value_in(self.slot(index, c as u32), &chunk[..self.value_size], None) };
+                        unsafe { copy_value_in(self.slot(index, c as u32), chunk, None) };
                     }
                 } else {
                     self.write_one(self.slot(index, 0), value, flags & BPF_F_LOCK != 0);

@@ -19,7 +19,12 @@ pub(crate) struct Bloom {
 impl Bloom {
     /// Sizes the bitset as `bloom_map_alloc` does: `max_entries * hashes / ln 2`
     /// bits (approximated by `* 7 / 5`), rounded up to a power of two.
-    pub(crate) fn new(value_size: u32, max_entries: u32, map_extra: u64, map_flags: u32) -> Result<Bloom> {
+    pub(crate) fn new(
+        value_size: u32,
+        max_entries: u32,
+        map_extra: u64,
+        map_flags: u32,
+    ) -> Result<Bloom> {
         let mut hashes = (map_extra & 0xf) as u32;
         if hashes == 0 {
             hashes = 5;
@@ -34,20 +39,29 @@ impl Bloom {
         };
         let words = (nr_bits / 64) as usize;
         let mut bits = Vec::new();
-        bits.try_reserve_exact(words).map_err(|_| MapError::NoMemory("bloom bitset"))?;
+        bits.try_reserve_exact(words)
+            .map_err(|_| MapError::NoMemory("bloom bitset"))?;
         bits.extend((0..words).map(|_| AtomicU64::new(0)));
         Ok(Bloom {
             bits: bits.into_boxed_slice(),
             mask: (nr_bits - 1) as u32,
             hashes,
-            seed: if map_flags & BPF_F_ZERO_SEED != 0 { 0 } else { random_seed() },
+            seed: if map_flags & BPF_F_ZERO_SEED != 0 {
+                0
+            } else {
+                random_seed()
+            },
             value_size: value_size as usize,
         })
     }
 
     fn bit(&self, value: &[u8], i: u32) -> (usize, u64) {
         let seed = self.seed.wrapping_add(i);
-        let h = if value.len() % 4 == 0 { jhash2(value, seed) } else { jhash(value, seed) } & self.mask;
+        let h = if value.len() % 4 == 0 {
+            jhash2(value, seed)
+        } else {
+            jhash(value, seed)
+        } & self.mask;
         ((h / 64) as usize, 1u64 << (h % 64))
     }
 
@@ -71,7 +85,11 @@ impl Bloom {
         check_len("value", value, self.value_size)?;
         for i in 0..self.hashes {
             let (w, b) = self.bit(value, i);
-            if self.bits.get(w).is_none_or(|word| word.load(Ordering::Relaxed) & b == 0) {
+            if self
+                .bits
+                .get(w)
+                .is_none_or(|word| word.load(Ordering::Relaxed) & b == 0)
+            {
                 return Err(MapError::NotFound);
             }
         }

@@ -125,7 +125,8 @@ pub const BPF_F_PRESERVE_ELEMS: u32 = 1 << 11;
 pub const BPF_F_INNER_MAP: u32 = 1 << 12;
 
 /// The kernel's `BPF_F_ACCESS_MASK`.
-pub const BPF_F_ACCESS_MASK: u32 = BPF_F_RDONLY | BPF_F_RDONLY_PROG | BPF_F_WRONLY | BPF_F_WRONLY_PROG;
+pub const BPF_F_ACCESS_MASK: u32 =
+    BPF_F_RDONLY | BPF_F_RDONLY_PROG | BPF_F_WRONLY | BPF_F_WRONLY_PROG;
 
 /// Update flag `BPF_ANY`: create or replace.
 pub const BPF_ANY: u64 = 0;
@@ -142,8 +143,9 @@ pub(crate) const KMALLOC_MAX_SIZE: u64 = 1 << 22;
 pub(crate) const PCPU_MIN_UNIT_SIZE: u64 = 32 << 10;
 /// `sizeof(struct htab_elem)` on x86-64, part of the hash size limit.
 const HTAB_ELEM_SIZE: u64 = 48;
-/// Largest cpumap the kernel accepts (`NR_CPUS` of this machine's kernel).
-pub(crate) const NR_CPUS: u32 = 8192;
+/// Largest cpumap the kernel accepts: `NR_CPUS` of the kernel this was
+/// measured on (Linux 6.18 here refuses 257 entries with `E2BIG`).
+pub(crate) const NR_CPUS: u32 = 256;
 /// Cap on the address space one map may reserve; beyond it creation is `ENOMEM`.
 pub(crate) const MAX_MAP_BYTES: u64 = 1 << 36;
 
@@ -203,7 +205,8 @@ impl MapDef {
     /// Whether an inner map `candidate` may be stored in a map-in-map whose
     /// template is `self` (the kernel's `bpf_map_meta_equal`).
     pub fn accepts_inner(&self, candidate: &MapDef) -> bool {
-        let max_ok = self.map_flags & BPF_F_INNER_MAP != 0 || self.max_entries == candidate.max_entries;
+        let max_ok =
+            self.map_flags & BPF_F_INNER_MAP != 0 || self.max_entries == candidate.max_entries;
         self.map_type == candidate.map_type
             && self.key_size == candidate.key_size
             && self.value_size == candidate.value_size
@@ -221,9 +224,12 @@ impl MapDef {
         if flags & BPF_F_RDONLY != 0 && flags & BPF_F_WRONLY != 0 {
             return Err(MapError::Invalid("BPF_F_RDONLY together with BPF_F_WRONLY"));
         }
-        let access_ok = flags & (BPF_F_RDONLY_PROG | BPF_F_WRONLY_PROG) != (BPF_F_RDONLY_PROG | BPF_F_WRONLY_PROG);
+        let access_ok = flags & (BPF_F_RDONLY_PROG | BPF_F_WRONLY_PROG)
+            != (BPF_F_RDONLY_PROG | BPF_F_WRONLY_PROG);
         if self.map_extra != 0 && ty != MapType::BloomFilter && ty != MapType::Arena {
-            return Err(MapError::Invalid("map_extra is only for bloom filters and arenas"));
+            return Err(MapError::Invalid(
+                "map_extra is only for bloom filters and arenas",
+            ));
         }
         let unknown_flags = |mask: u32| flags & !mask != 0 || !access_ok;
         let (ks, vs, max) = (self.key_size, self.value_size, self.max_entries);
@@ -238,21 +244,30 @@ impl MapDef {
                     | BPF_F_ACCESS_MASK
                     | BPF_F_PRESERVE_ELEMS
                     | BPF_F_INNER_MAP;
-                let fd_array = matches!(ty, MapType::ProgArray | MapType::PerfEventArray | MapType::ArrayOfMaps);
+                let fd_array = matches!(
+                    ty,
+                    MapType::ProgArray | MapType::PerfEventArray | MapType::ArrayOfMaps
+                );
                 if fd_array && vs != 4 {
                     return Err(MapError::Invalid("fd array value_size must be 4"));
                 }
                 if max == 0 || ks != 4 || vs == 0 || unknown_flags(mask) {
-                    return Err(MapError::Invalid("array needs key_size 4, value_size > 0, max_entries > 0"));
+                    return Err(MapError::Invalid(
+                        "array needs key_size 4, value_size > 0, max_entries > 0",
+                    ));
                 }
                 if ty.is_percpu() && flags & BPF_F_NUMA_NODE != 0 {
                     return Err(MapError::Invalid("per-CPU array cannot be NUMA-bound"));
                 }
                 if ty != MapType::Array && flags & (BPF_F_MMAPABLE | BPF_F_INNER_MAP) != 0 {
-                    return Err(MapError::Invalid("only plain arrays may be mmapable or inner maps"));
+                    return Err(MapError::Invalid(
+                        "only plain arrays may be mmapable or inner maps",
+                    ));
                 }
                 if ty != MapType::PerfEventArray && flags & BPF_F_PRESERVE_ELEMS != 0 {
-                    return Err(MapError::Invalid("BPF_F_PRESERVE_ELEMS is for perf event arrays"));
+                    return Err(MapError::Invalid(
+                        "BPF_F_PRESERVE_ELEMS is for perf event arrays",
+                    ));
                 }
                 if u64::from(vs) > i32::MAX as u64 {
                     return Err(MapError::TooBig("value_size"));
@@ -271,7 +286,11 @@ impl MapDef {
             | MapType::LruPercpuHash
             | MapType::HashOfMaps => {
                 let lru = matches!(ty, MapType::LruHash | MapType::LruPercpuHash);
-                let mask = BPF_F_NO_PREALLOC | BPF_F_NO_COMMON_LRU | BPF_F_NUMA_NODE | BPF_F_ACCESS_MASK | BPF_F_ZERO_SEED;
+                let mask = BPF_F_NO_PREALLOC
+                    | BPF_F_NO_COMMON_LRU
+                    | BPF_F_NUMA_NODE
+                    | BPF_F_ACCESS_MASK
+                    | BPF_F_ZERO_SEED;
                 if unknown_flags(mask) {
                     return Err(MapError::Invalid("unknown hash map flags"));
                 }
@@ -279,16 +298,22 @@ impl MapDef {
                     return Err(MapError::Invalid("BPF_F_NO_COMMON_LRU needs an LRU map"));
                 }
                 if lru && flags & BPF_F_NO_PREALLOC != 0 {
-                    return Err(MapError::KernelNotSupported("LRU maps are always preallocated"));
+                    return Err(MapError::KernelNotSupported(
+                        "LRU maps are always preallocated",
+                    ));
                 }
-                if flags & BPF_F_NUMA_NODE != 0 && (ty.is_percpu() || flags & BPF_F_NO_COMMON_LRU != 0) {
+                if flags & BPF_F_NUMA_NODE != 0
+                    && (ty.is_percpu() || flags & BPF_F_NO_COMMON_LRU != 0)
+                {
                     return Err(MapError::Invalid("per-CPU hash cannot be NUMA-bound"));
                 }
                 if ty == MapType::HashOfMaps && vs != 4 {
                     return Err(MapError::Invalid("hash of maps value_size must be 4"));
                 }
                 if max == 0 || ks == 0 || vs == 0 {
-                    return Err(MapError::Invalid("hash needs key_size, value_size and max_entries > 0"));
+                    return Err(MapError::Invalid(
+                        "hash needs key_size, value_size and max_entries > 0",
+                    ));
                 }
                 if u64::from(ks) + u64::from(vs) >= KMALLOC_MAX_SIZE - HTAB_ELEM_SIZE {
                     return Err(MapError::TooBig("key_size + value_size"));
@@ -327,8 +352,14 @@ impl MapDef {
                 Ok(max)
             }
             MapType::Queue | MapType::Stack => {
-                if max == 0 || ks != 0 || vs == 0 || unknown_flags(BPF_F_NUMA_NODE | BPF_F_ACCESS_MASK) {
-                    return Err(MapError::Invalid("queue/stack needs key_size 0, value_size > 0"));
+                if max == 0
+                    || ks != 0
+                    || vs == 0
+                    || unknown_flags(BPF_F_NUMA_NODE | BPF_F_ACCESS_MASK)
+                {
+                    return Err(MapError::Invalid(
+                        "queue/stack needs key_size 0, value_size > 0",
+                    ));
                 }
                 if u64::from(vs) > KMALLOC_MAX_SIZE {
                     return Err(MapError::TooBig("value_size"));
@@ -337,8 +368,15 @@ impl MapDef {
             }
             MapType::BloomFilter => {
                 let mask = BPF_F_NUMA_NODE | BPF_F_ZERO_SEED | BPF_F_ACCESS_MASK;
-                if ks != 0 || vs == 0 || max == 0 || unknown_flags(mask) || self.map_extra & !0xf != 0 {
-                    return Err(MapError::Invalid("bloom filter needs key_size 0, value_size > 0, map_extra <= 15"));
+                if ks != 0
+                    || vs == 0
+                    || max == 0
+                    || unknown_flags(mask)
+                    || self.map_extra & !0xf != 0
+                {
+                    return Err(MapError::Invalid(
+                        "bloom filter needs key_size 0, value_size > 0, map_extra <= 15",
+                    ));
                 }
                 if u64::from(vs) > KMALLOC_MAX_SIZE {
                     return Err(MapError::TooBig("value_size"));
@@ -349,7 +387,11 @@ impl MapDef {
                 if flags & !BPF_F_NUMA_NODE != 0 {
                     return Err(MapError::Invalid("unknown ring buffer flags"));
                 }
-                if ks != 0 || vs != 0 || !max.is_power_of_two() || max as usize % crate::mem::page_size() != 0 {
+                if ks != 0
+                    || vs != 0
+                    || !max.is_power_of_two()
+                    || max as usize % crate::mem::page_size() != 0
+                {
                     return Err(MapError::Invalid(
                         "ring buffer needs key/value size 0 and a page-aligned power-of-two size",
                     ));
@@ -357,8 +399,14 @@ impl MapDef {
                 Ok(max)
             }
             MapType::Devmap | MapType::DevmapHash => {
-                if max == 0 || ks != 4 || (vs != 4 && vs != 8) || flags & !(BPF_F_NUMA_NODE | BPF_F_RDONLY | BPF_F_WRONLY) != 0 {
-                    return Err(MapError::Invalid("devmap needs key_size 4, value_size 4 or 8"));
+                if max == 0
+                    || ks != 4
+                    || (vs != 4 && vs != 8)
+                    || flags & !(BPF_F_NUMA_NODE | BPF_F_RDONLY | BPF_F_WRONLY) != 0
+                {
+                    return Err(MapError::Invalid(
+                        "devmap needs key_size 4, value_size 4 or 8",
+                    ));
                 }
                 if ty == MapType::DevmapHash && u64::from(max).next_power_of_two() > 1 << 31 {
                     return Err(MapError::TooBig("too many devmap buckets"));
@@ -367,7 +415,9 @@ impl MapDef {
             }
             MapType::Cpumap => {
                 if max == 0 || ks != 4 || (vs != 4 && vs != 8) || flags & !BPF_F_NUMA_NODE != 0 {
-                    return Err(MapError::Invalid("cpumap needs key_size 4, value_size 4 or 8"));
+                    return Err(MapError::Invalid(
+                        "cpumap needs key_size 4, value_size 4 or 8",
+                    ));
                 }
                 if max > NR_CPUS {
                     return Err(MapError::TooBig("cpumap larger than NR_CPUS"));
@@ -375,7 +425,11 @@ impl MapDef {
                 Ok(max)
             }
             MapType::Xskmap => {
-                if max == 0 || ks != 4 || vs != 4 || flags & !(BPF_F_NUMA_NODE | BPF_F_RDONLY | BPF_F_WRONLY) != 0 {
+                if max == 0
+                    || ks != 4
+                    || vs != 4
+                    || flags & !(BPF_F_NUMA_NODE | BPF_F_RDONLY | BPF_F_WRONLY) != 0
+                {
                     return Err(MapError::Invalid("xskmap needs key_size 4, value_size 4"));
                 }
                 Ok(max)
@@ -405,9 +459,14 @@ fn validate_name(name: &str) -> Result<()> {
     if name.len() >= 16 {
         return Err(MapError::Invalid("map name longer than 15 bytes"));
     }
-    if name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.') {
+    if name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.')
+    {
         Ok(())
     } else {
-        Err(MapError::Invalid("map name has a character outside [A-Za-z0-9_.]"))
+        Err(MapError::Invalid(
+            "map name has a character outside [A-Za-z0-9_.]",
+        ))
     }
 }

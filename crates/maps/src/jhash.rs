@@ -54,7 +54,9 @@ fn word(bytes: &[u8], at: usize) -> u32 {
 
 /// `jhash(key, length, initval)` over arbitrary bytes.
 pub fn jhash(key: &[u8], initval: u32) -> u32 {
-    let init = JHASH_INITVAL.wrapping_add(key.len() as u32).wrapping_add(initval);
+    let init = JHASH_INITVAL
+        .wrapping_add(key.len() as u32)
+        .wrapping_add(initval);
     let (mut a, mut b, mut c) = (init, init, init);
     let mut rest = key;
     while rest.len() > 12 {
@@ -80,7 +82,9 @@ pub fn jhash(key: &[u8], initval: u32) -> u32 {
 /// length is a multiple of four.
 pub fn jhash2(key: &[u8], initval: u32) -> u32 {
     let words = key.len() / 4;
-    let init = JHASH_INITVAL.wrapping_add((words as u32) << 2).wrapping_add(initval);
+    let init = JHASH_INITVAL
+        .wrapping_add((words as u32) << 2)
+        .wrapping_add(initval);
     let (mut a, mut b, mut c) = (init, init, init);
     let mut i = 0;
     let mut left = words;

@@ -44,7 +44,8 @@ pub(crate) struct LpmTrie {
 }
 
 fn extract_bit(data: &[u8], index: u32) -> usize {
-    data.get(index as usize / 8).map_or(0, |b| usize::from(b >> (7 - index % 8) & 1))
+    data.get(index as usize / 8)
+        .map_or(0, |b| usize::from(b >> (7 - index % 8) & 1))
 }
 
 impl LpmTrie {
@@ -177,7 +178,9 @@ impl LpmTrie {
     }
 
     fn node(trie: &Trie, i: u32) -> Result<&Node> {
-        trie.nodes.get(i as usize).ok_or(MapError::Invalid("corrupt trie link"))
+        trie.nodes
+            .get(i as usize)
+            .ok_or(MapError::Invalid("corrupt trie link"))
     }
 
     /// Replaces the link that pointed at the node found at `path` end.
@@ -272,7 +275,11 @@ impl LpmTrie {
         }
         let leaf = Self::alloc_node(trie, new_node(slot));
         let im_data = Self::node(trie, cur)?.data.clone();
-        let children = if extract_bit(data, matched) == 1 { [cur, leaf] } else { [leaf, cur] };
+        let children = if extract_bit(data, matched) == 1 {
+            [cur, leaf]
+        } else {
+            [leaf, cur]
+        };
         let im = Self::alloc_node(
             trie,
             Node {
@@ -333,7 +340,11 @@ impl LpmTrie {
             && c1 == NIL
         {
             // Leaf under an intermediate node: the sibling replaces the parent.
-            let sibling = if p.child[0] == cur { p.child[1] } else { p.child[0] };
+            let sibling = if p.child[0] == cur {
+                p.child[1]
+            } else {
+                p.child[0]
+            };
             Self::set_link(trie, parent_link, sibling);
             Self::free_node(trie, parent);
             Self::free_node(trie, cur);
@@ -362,7 +373,11 @@ impl LpmTrie {
                 cur = node.child[0];
             } else {
                 next = Some(cur);
-                cur = if node.child[0] != NIL { node.child[0] } else { node.child[1] };
+                cur = if node.child[0] != NIL {
+                    node.child[0]
+                } else {
+                    node.child[1]
+                };
             }
         }
         next

@@ -5,7 +5,10 @@
 
 use crate::array::{ArrayStore, array_next_key, check_value};
 use crate::bloom::Bloom;
-use crate::def::{BPF_ANY, BPF_EXIST, BPF_F_LOCK, BPF_F_RDONLY, BPF_F_WRONLY, BPF_NOEXIST, MapDef, MapType, round8};
+use crate::def::{
+    BPF_ANY, BPF_EXIST, BPF_F_LOCK, BPF_F_RDONLY, BPF_F_WRONLY, BPF_NOEXIST, MapDef, MapType,
+    round8,
+};
 use crate::error::{MapError, Result, check_len};
 use crate::hash::{HashKind, HashTable, ValueSrc};
 use crate::lpm::LpmTrie;
@@ -84,29 +87,59 @@ impl Map {
         let ty = def.kind()?;
         if let Some(off) = def.spin_lock_off {
             if !matches!(ty, MapType::Hash | MapType::Array) {
-                return Err(MapError::NotSupported("bpf_spin_lock only in hash and array values"));
+                return Err(MapError::NotSupported(
+                    "bpf_spin_lock only in hash and array values",
+                ));
             }
             if off % 4 != 0 || u64::from(off) + 4 > u64::from(def.value_size) {
-                return Err(MapError::Invalid("bpf_spin_lock offset outside the value or misaligned"));
+                return Err(MapError::Invalid(
+                    "bpf_spin_lock offset outside the value or misaligned",
+                ));
             }
         }
         let (ks, vs, flags) = (def.key_size, def.value_size, def.map_flags);
-        let hash = |percpu, lru| HashTable::new(HashKind { percpu, lru }, ks, vs, max_entries, flags, nr_cpus, def.spin_lock_off);
+        let hash = |percpu, lru| {
+            HashTable::new(
+                HashKind { percpu, lru },
+                ks,
+                vs,
+                max_entries,
+                flags,
+                nr_cpus,
+                def.spin_lock_off,
+            )
+        };
         let store = match ty {
-            MapType::Array => Store::Array(ArrayStore::new(vs, max_entries, nr_cpus, false, def.spin_lock_off)?),
-            MapType::PercpuArray => Store::Array(ArrayStore::new(vs, max_entries, nr_cpus, true, None)?),
-            MapType::Hash | MapType::HashOfMaps | MapType::DevmapHash => Store::Hash(hash(false, false)?),
+            MapType::Array => Store::Array(ArrayStore::new(
+                vs,
+                max_entries,
+                nr_cpus,
+                false,
+                def.spin_lock_off,
+            )?),
+            MapType::PercpuArray => {
+                Store::Array(ArrayStore::new(vs, max_entries, nr_cpus, true, None)?)
+            }
+            MapType::Hash | MapType::HashOfMaps | MapType::DevmapHash => {
+                Store::Hash(hash(false, false)?)
+            }
             MapType::PercpuHash => Store::Hash(hash(true, false)?),
             MapType::LruHash => Store::Hash(hash(false, true)?),
             MapType::LruPercpuHash => Store::Hash(hash(true, true)?),
             MapType::LpmTrie => Store::Lpm(LpmTrie::new(ks, vs, max_entries)?),
-            MapType::Queue | MapType::Stack => Store::Queue(QueueStack::new(ty == MapType::Stack, vs, max_entries)?),
-            MapType::BloomFilter => Store::Bloom(Bloom::new(vs, max_entries, def.map_extra, flags)?),
+            MapType::Queue | MapType::Stack => {
+                Store::Queue(QueueStack::new(ty == MapType::Stack, vs, max_entries)?)
+            }
+            MapType::BloomFilter => {
+                Store::Bloom(Bloom::new(vs, max_entries, def.map_extra, flags)?)
+            }
             MapType::Ringbuf => Store::Ringbuf(RingBuffer::new(max_entries)?),
             MapType::PerfEventArray => Store::Perf(PerfEventArray::new(max_entries)),
-            MapType::ProgArray | MapType::ArrayOfMaps | MapType::Devmap | MapType::Cpumap | MapType::Xskmap => {
-                Store::Slots(SlotArray::new(max_entries, vs)?)
-            }
+            MapType::ProgArray
+            | MapType::ArrayOfMaps
+            | MapType::Devmap
+            | MapType::Cpumap
+            | MapType::Xskmap => Store::Slots(SlotArray::new(max_entries, vs)?),
             _ => return Err(MapError::NotSupported("map type not implemented by apiary")),
         };
         Ok(Map {
@@ -199,9 +232,10 @@ impl Map {
         check_len("key", key, self.key_size())?;
         match (&self.store, self.ty) {
             (Store::Array(a), _) => a.update(key, value, flags, Some(cpu)),
-            (Store::Hash(h), MapType::Hash | MapType::PercpuHash | MapType::LruHash | MapType::LruPercpuHash) => {
-                h.update(key, ValueSrc::Cpu(value, cpu), flags, cpu)
-            }
+            (
+                Store::Hash(h),
+                MapType::Hash | MapType::PercpuHash | MapType::LruHash | MapType::LruPercpuHash,
+            ) => h.update(key, ValueSrc::Cpu(value, cpu), flags, cpu),
             (Store::Lpm(t), _) => t.update(key, value, flags),
             _ => Err(self.unsupported()),
         }
@@ -212,9 +246,10 @@ impl Map {
         check_len("key", key, self.key_size())?;
         match (&self.store, self.ty) {
             (Store::Array(_), _) => Err(MapError::Invalid("array elements cannot be deleted")),
-            (Store::Hash(h), MapType::Hash | MapType::PercpuHash | MapType::LruHash | MapType::LruPercpuHash) => {
-                h.delete(key)
-            }
+            (
+                Store::Hash(h),
+                MapType::Hash | MapType::PercpuHash | MapType::LruHash | MapType::LruPercpuHash,
+            ) => h.delete(key),
             (Store::Lpm(t), _) => t.delete(key),
             _ => Err(self.unsupported()),
         }
@@ -299,7 +334,9 @@ impl Map {
     pub fn inner_map_id(&self, key: &[u8]) -> Result<Option<u32>> {
         match (&self.store, self.ty) {
             (Store::Slots(s), MapType::ArrayOfMaps) => Ok(s.get(key_u32(key)?).map(|r| r as u32)),
-            (Store::Hash(h), MapType::HashOfMaps) => Ok(h.lookup(key, 0, false)?.map(|v| u32_at(&v.read(), 0))),
+            (Store::Hash(h), MapType::HashOfMaps) => {
+                Ok(h.lookup(key, 0, false)?.map(|v| u32_at(&v.read(), 0)))
+            }
             _ => Err(self.unsupported()),
         }
     }
@@ -316,8 +353,15 @@ impl Map {
         };
         let (lo, hi) = (raw as u32, (raw >> 32) as u32);
         match self.ty {
-            MapType::Devmap | MapType::DevmapHash => Some(RedirectTarget::Device { ifindex: lo, prog_id: hi }),
-            MapType::Cpumap => Some(RedirectTarget::Cpu { cpu: key, qsize: lo, prog_id: hi }),
+            MapType::Devmap | MapType::DevmapHash => Some(RedirectTarget::Device {
+                ifindex: lo,
+                prog_id: hi,
+            }),
+            MapType::Cpumap => Some(RedirectTarget::Cpu {
+                cpu: key,
+                qsize: lo,
+                prog_id: hi,
+            }),
             MapType::Xskmap => Some(RedirectTarget::XskSocket { socket_id: lo }),
             _ => None,
         }
@@ -329,7 +373,9 @@ impl Map {
             Store::Hash(h) if self.ty == MapType::Hash => h.lock_addr_for(lock_addr),
             _ => None,
         };
-        found.ok_or(MapError::Invalid("address is not a bpf_spin_lock of this map"))
+        found.ok_or(MapError::Invalid(
+            "address is not a bpf_spin_lock of this map",
+        ))
     }
 
     /// `bpf_spin_lock` on the lock at `lock_addr` inside one of this map's values.
@@ -374,7 +420,9 @@ impl Map {
 
     fn check_lock_flags(&self, flags: u64) -> Result<()> {
         if flags & BPF_F_LOCK != 0 && self.def.spin_lock_off.is_none() {
-            return Err(MapError::Invalid("BPF_F_LOCK on a map without bpf_spin_lock"));
+            return Err(MapError::Invalid(
+                "BPF_F_LOCK on a map without bpf_spin_lock",
+            ));
         }
         Ok(())
     }
@@ -398,13 +446,17 @@ impl Map {
                 q.peek(&mut out)?;
                 Ok(out)
             }
-            (Store::Slots(_), MapType::Xskmap) => Err(MapError::NotSupported("xskmap lookup from user space")),
+            (Store::Slots(_), MapType::Xskmap) => {
+                Err(MapError::NotSupported("xskmap lookup from user space"))
+            }
             (Store::Slots(s), _) => {
                 let index = key_u32(key)?;
-                s.get(index).map(|raw| s.bytes(raw)).ok_or(MapError::NotFound)
+                s.get(index)
+                    .map(|raw| s.bytes(raw))
+                    .ok_or(MapError::NotFound)
             }
             (Store::Perf(_), _) => Err(MapError::KernelNotSupported("perf event array lookup")),
-            (Store::Ringbuf(_), _) => Err(MapError::KernelNotSupported("ring buffer lookup")),
+            (Store::Ringbuf(_), _) => Err(MapError::Invalid("ring buffer has no elements")),
             (Store::Bloom(_), _) => Err(MapError::Invalid("bloom filter: use peek with the value")),
         }
     }
@@ -438,7 +490,7 @@ impl Map {
                 }
                 p.open(key_u32(key)?, u32_at(value, 0), DEFAULT_PERF_BUFFER_BYTES)
             }
-            (Store::Ringbuf(_), _) => Err(MapError::KernelNotSupported("ring buffer update")),
+            (Store::Ringbuf(_), _) => Err(MapError::Invalid("ring buffer has no elements")),
         }
     }
 
@@ -478,7 +530,9 @@ impl Map {
                         return Err(MapError::NoDevice);
                     }
                 } else if lo == 0 && hi != 0 {
-                    return Err(MapError::Invalid("devmap entry with a program but no ifindex"));
+                    return Err(MapError::Invalid(
+                        "devmap entry with a program but no ifindex",
+                    ));
                 }
                 // ifindex 0 (devmap) or qsize 0 (cpumap) empties the slot.
                 if lo == 0 {
@@ -535,9 +589,13 @@ impl Map {
             (Store::Slots(s), MapType::ProgArray | MapType::ArrayOfMaps) => {
                 let index = key_u32(key)?;
                 if index >= s.len() {
-                    return Err(MapError::Invalid("index beyond max_entries"));
+                    return Err(MapError::TooBig("index beyond max_entries"));
                 }
-                if s.clear(index) { Ok(()) } else { Err(MapError::NotFound) }
+                if s.clear(index) {
+                    Ok(())
+                } else {
+                    Err(MapError::NotFound)
+                }
             }
             (Store::Slots(s), _) => {
                 let index = key_u32(key)?;
@@ -548,8 +606,11 @@ impl Map {
                 Ok(())
             }
             (Store::Perf(p), _) => p.close(key_u32(key)?),
-            (Store::Ringbuf(_), _) => Err(MapError::KernelNotSupported("ring buffer delete")),
+            (Store::Ringbuf(_), _) => Err(MapError::Invalid("ring buffer has no elements")),
             (Store::Bloom(_), _) => Err(MapError::NotSupported("bloom filter delete")),
+            (Store::Queue(_), _) => Err(MapError::Invalid(
+                "queue/stack elements cannot be deleted by key",
+            )),
             _ => self.delete(key),
         }
     }
@@ -562,11 +623,14 @@ impl Map {
             check_len("key", k, self.key_size())?;
         }
         match &self.store {
-            Store::Array(_) | Store::Slots(_) | Store::Perf(_) => array_next_key(key, self.max_entries),
+            Store::Array(_) | Store::Slots(_) | Store::Perf(_) => {
+                array_next_key(key, self.max_entries)
+            }
             Store::Hash(h) => h.get_next_key(key),
             Store::Lpm(t) => t.get_next_key(key),
-            Store::Queue(_) | Store::Bloom(_) => Err(MapError::Invalid("map has no keys")),
-            Store::Ringbuf(_) => Err(MapError::KernelNotSupported("ring buffer has no keys")),
+            Store::Queue(_) | Store::Bloom(_) | Store::Ringbuf(_) => {
+                Err(MapError::Invalid("map has no keys"))
+            }
         }
     }
 
@@ -584,10 +648,13 @@ impl Map {
                 q.pop(&mut out)?;
                 Ok(out)
             }
-            (Store::Hash(h), MapType::Hash | MapType::PercpuHash | MapType::LruHash | MapType::LruPercpuHash) => {
-                h.lookup_and_delete(key, flags)
-            }
-            _ => Err(MapError::KernelNotSupported("lookup_and_delete on this map type")),
+            (
+                Store::Hash(h),
+                MapType::Hash | MapType::PercpuHash | MapType::LruHash | MapType::LruPercpuHash,
+            ) => h.lookup_and_delete(key, flags),
+            _ => Err(MapError::KernelNotSupported(
+                "lookup_and_delete on this map type",
+            )),
         }
     }
 

@@ -141,7 +141,11 @@ impl Slab {
         if total > crate::def::MAX_MAP_BYTES {
             return Err(MapError::NoMemory("map larger than the address-space cap"));
         }
-        let first = if prealloc { capacity.max(1) } else { capacity.clamp(1, 64) };
+        let first = if prealloc {
+            capacity.max(1)
+        } else {
+            capacity.clamp(1, 64)
+        };
         let slab = Slab {
             stride,
             capacity,
@@ -169,12 +173,19 @@ impl Slab {
             return Err(MapError::TooBig("slab index beyond capacity"));
         }
         let (k, _) = self.locate(i);
-        if self.chunks.get(k).is_some_and(|c| !c.load(Ordering::Acquire).is_null()) {
+        if self
+            .chunks
+            .get(k)
+            .is_some_and(|c| !c.load(Ordering::Acquire).is_null())
+        {
             return Ok(());
         }
         let mut owned = self.owned.lock();
         for chunk in 0..=k {
-            let slot = self.chunks.get(chunk).ok_or(MapError::NoMemory("slab chunk table"))?;
+            let slot = self
+                .chunks
+                .get(chunk)
+                .ok_or(MapError::NoMemory("slab chunk table"))?;
             if slot.load(Ordering::Acquire).is_null() {
                 let elems = (u64::from(self.first) << chunk) as usize;
                 let region = Region::new(elems.saturating_mul(self.stride))?;
@@ -188,7 +199,10 @@ impl Slab {
     /// Address of element `i`; the element must have been `ensure`d.
     pub(crate) fn addr(&self, i: u32) -> *mut u8 {
         let (k, off) = self.locate(i);
-        let base = self.chunks.get(k).map_or(std::ptr::null_mut(), |c| c.load(Ordering::Acquire));
+        let base = self
+            .chunks
+            .get(k)
+            .map_or(std::ptr::null_mut(), |c| c.load(Ordering::Acquire));
         debug_assert!(!base.is_null(), "slab element used before ensure");
         base.wrapping_add(off * self.stride)
     }
@@ -202,7 +216,10 @@ impl Slab {
             if addr >= base && addr < base + region.len() {
                 let rel = addr - base;
                 let idx = first_index + (rel / self.stride) as u64;
-                return u32::try_from(idx).ok().filter(|&i| i < self.capacity).map(|i| (i, rel % self.stride));
+                return u32::try_from(idx)
+                    .ok()
+                    .filter(|&i| i < self.capacity)
+                    .map(|i| (i, rel % self.stride));
             }
             first_index += u64::from(self.first) << k;
         }
@@ -221,7 +238,8 @@ pub(crate) unsafe fn copy_to_shared(dst: *mut u8, src: &[u8]) {
         let mut b = [0u8; 8];
         b.copy_from_slice(w);
         // SAFETY: in bounds and aligned per the contract.
-        unsafe { AtomicU64::from_ptr(dst.add(off).cast()) }.store(u64::from_ne_bytes(b), Ordering::Relaxed);
+        unsafe { AtomicU64::from_ptr(dst.add(off).cast()) }
+            .store(u64::from_ne_bytes(b), Ordering::Relaxed);
         off += 8;
     }
     for &byte in words.remainder() {
@@ -240,7 +258,8 @@ pub(crate) unsafe fn copy_from_shared(dst: &mut [u8], src: *const u8) {
     let mut off = 0;
     for w in words.by_ref() {
         // SAFETY: in bounds and aligned per the contract.
-        let v = unsafe { AtomicU64::from_ptr(src.add(off).cast_mut().cast()) }.load(Ordering::Relaxed);
+        let v =
+            unsafe { AtomicU64::from_ptr(src.add(off).cast_mut().cast()) }.load(Ordering::Relaxed);
         w.copy_from_slice(&v.to_ne_bytes());
         off += 8;
     }
@@ -317,7 +336,10 @@ pub(crate) unsafe fn spin_lock(lock: *mut u8) {
     // SAFETY: per the contract.
     let word = unsafe { AtomicU32::from_ptr(lock.cast()) };
     let mut spins = 0u32;
-    while word.compare_exchange_weak(0, 1, Ordering::Acquire, Ordering::Relaxed).is_err() {
+    while word
+        .compare_exchange_weak(0, 1, Ordering::Acquire, Ordering::Relaxed)
+        .is_err()
+    {
         spins = spins.wrapping_add(1);
         if spins % 64 == 0 {
             std::thread::yield_now();

@@ -47,7 +47,10 @@ impl PerfEventArray {
 
     /// Installs a buffer of `capacity` bytes for `cpu` at `index`.
     pub(crate) fn open(&self, index: u32, cpu: u32, capacity: usize) -> Result<()> {
-        let slot = self.slots.get(index as usize).ok_or(MapError::TooBig("index beyond max_entries"))?;
+        let slot = self
+            .slots
+            .get(index as usize)
+            .ok_or(MapError::TooBig("index beyond max_entries"))?;
         *slot.lock() = Some(PerfBuffer {
             cpu,
             capacity,
@@ -60,7 +63,10 @@ impl PerfEventArray {
 
     /// Removes the buffer at `index` (`fd_array_map_delete_elem`).
     pub(crate) fn close(&self, index: u32) -> Result<()> {
-        let slot = self.slots.get(index as usize).ok_or(MapError::Invalid("index beyond max_entries"))?;
+        let slot = self
+            .slots
+            .get(index as usize)
+            .ok_or(MapError::TooBig("index beyond max_entries"))?;
         slot.lock().take().map(|_| ()).ok_or(MapError::NotFound)
     }
 
@@ -73,7 +79,10 @@ impl PerfEventArray {
             BPF_F_CURRENT_CPU => u64::from(cpu),
             i => i,
         };
-        let slot = self.slots.get(index as usize).ok_or(MapError::TooBig("index beyond max_entries"))?;
+        let slot = self
+            .slots
+            .get(index as usize)
+            .ok_or(MapError::TooBig("index beyond max_entries"))?;
         let mut guard = slot.lock();
         let buf = guard.as_mut().ok_or(MapError::NotFound)?;
         if buf.cpu != cpu {
@@ -90,7 +99,10 @@ impl PerfEventArray {
 
     /// Takes the oldest record (or a lost-count record) from `index`'s buffer.
     pub(crate) fn read(&self, index: u32) -> Result<Option<PerfRecord>> {
-        let slot = self.slots.get(index as usize).ok_or(MapError::TooBig("index beyond max_entries"))?;
+        let slot = self
+            .slots
+            .get(index as usize)
+            .ok_or(MapError::TooBig("index beyond max_entries"))?;
         let mut guard = slot.lock();
         let buf = guard.as_mut().ok_or(MapError::NotFound)?;
         if buf.lost > 0 {
@@ -104,6 +116,8 @@ impl PerfEventArray {
 
     /// Whether `index` holds a buffer.
     pub(crate) fn is_open(&self, index: u32) -> bool {
-        self.slots.get(index as usize).is_some_and(|s| s.lock().is_some())
+        self.slots
+            .get(index as usize)
+            .is_some_and(|s| s.lock().is_some())
     }
 }

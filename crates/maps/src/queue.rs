@@ -21,19 +21,26 @@ pub(crate) struct QueueStack {
 
 impl QueueStack {
     pub(crate) fn new(lifo: bool, value_size: u32, max_entries: u32) -> Result<QueueStack> {
-        let slots = max_entries.checked_add(1).ok_or(MapError::TooBig("max_entries"))?;
+        let slots = max_entries
+            .checked_add(1)
+            .ok_or(MapError::TooBig("max_entries"))?;
         let bytes = (value_size as u64)
             .checked_mul(u64::from(slots))
             .filter(|&b| b <= crate::def::MAX_MAP_BYTES)
             .ok_or(MapError::NoMemory("queue too large"))?;
         let mut data = Vec::new();
-        data.try_reserve_exact(bytes as usize).map_err(|_| MapError::NoMemory("queue allocation failed"))?;
+        data.try_reserve_exact(bytes as usize)
+            .map_err(|_| MapError::NoMemory("queue allocation failed"))?;
         data.resize(bytes as usize, 0);
         Ok(QueueStack {
             lifo,
             value_size: value_size as usize,
             slots,
-            ring: Mutex::new(Ring { data, head: 0, tail: 0 }),
+            ring: Mutex::new(Ring {
+                data,
+                head: 0,
+                tail: 0,
+            }),
         })
     }
 
@@ -68,7 +75,11 @@ impl QueueStack {
         if ring.head == ring.tail {
             return Err(MapError::NotFound);
         }
-        let index = if self.lifo { (ring.head + self.slots - 1) % self.slots } else { ring.tail };
+        let index = if self.lifo {
+            (ring.head + self.slots - 1) % self.slots
+        } else {
+            ring.tail
+        };
         out.copy_from_slice(self.slot(&mut ring, index));
         if remove {
             if self.lifo {

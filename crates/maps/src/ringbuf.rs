@@ -82,7 +82,14 @@ impl RingBuffer {
                 return Err(os_err("eventfd for ring buffer"));
             }
             let wakeup = OwnedFd::from_raw_fd(efd);
-            let reserve = libc::mmap(std::ptr::null_mut(), map_len, libc::PROT_NONE, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, -1, 0);
+            let reserve = libc::mmap(
+                std::ptr::null_mut(),
+                map_len,
+                libc::PROT_NONE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            );
             if reserve == libc::MAP_FAILED {
                 return Err(os_err("address space for ring buffer"));
             }
@@ -90,12 +97,20 @@ impl RingBuffer {
             let flags = libc::MAP_SHARED | libc::MAP_FIXED;
             let first = libc::mmap(reserve, file_len, rw, flags, fd, 0);
             let second_at = reserve.cast::<u8>().add(file_len).cast();
-            let second = libc::mmap(second_at, size_us, rw, flags, fd, (META_PAGES * page) as libc::off_t);
+            let second = libc::mmap(
+                second_at,
+                size_us,
+                rw,
+                flags,
+                fd,
+                (META_PAGES * page) as libc::off_t,
+            );
             if first == libc::MAP_FAILED || second == libc::MAP_FAILED {
                 libc::munmap(reserve, map_len);
                 return Err(os_err("double mapping of ring buffer data"));
             }
-            let base = NonNull::new(reserve.cast::<u8>()).ok_or(os_err("null ring buffer mapping"))?;
+            let base =
+                NonNull::new(reserve.cast::<u8>()).ok_or(os_err("null ring buffer mapping"))?;
             Ok(RingBuffer {
                 base,
                 map_len,
@@ -155,7 +170,9 @@ impl RingBuffer {
             if hdr & BPF_RINGBUF_BUSY_BIT != 0 {
                 break;
             }
-            *pending += (u64::from(hdr & !BPF_RINGBUF_DISCARD_BIT) + u64::from(BPF_RINGBUF_HDR_SZ)).div_ceil(8) * 8;
+            *pending += (u64::from(hdr & !BPF_RINGBUF_DISCARD_BIT) + u64::from(BPF_RINGBUF_HDR_SZ))
+                .div_ceil(8)
+                * 8;
         }
         let new_prod = prod + len;
         let mask = self.size - 1;
@@ -169,9 +186,11 @@ impl RingBuffer {
         unsafe {
             AtomicU32::from_ptr(hdr.add(4).cast()).store(pg_off, Ordering::Relaxed);
         }
-        self.header_len(prod).store(size as u32 | BPF_RINGBUF_BUSY_BIT, Ordering::Relaxed);
+        self.header_len(prod)
+            .store(size as u32 | BPF_RINGBUF_BUSY_BIT, Ordering::Relaxed);
         self.producer_pos().store(new_prod, Ordering::Release);
-        let sample = NonNull::new(hdr.wrapping_add(BPF_RINGBUF_HDR_SZ as usize)).ok_or(MapError::Invalid("null sample"))?;
+        let sample = NonNull::new(hdr.wrapping_add(BPF_RINGBUF_HDR_SZ as usize))
+            .ok_or(MapError::Invalid("null sample"))?;
         Ok(ValueRef::new(sample, size as usize))
     }
 
@@ -193,7 +212,8 @@ impl RingBuffer {
         }
         len.swap(new_len, Ordering::AcqRel);
         let cons = self.consumer_pos().load(Ordering::Acquire) & (self.size - 1);
-        if flags & BPF_RB_FORCE_WAKEUP != 0 || (cons == rec as u64 && flags & BPF_RB_NO_WAKEUP == 0) {
+        if flags & BPF_RB_FORCE_WAKEUP != 0 || (cons == rec as u64 && flags & BPF_RB_NO_WAKEUP == 0)
+        {
             self.wake();
         }
         Ok(())

@@ -6,7 +6,7 @@
 use crate::error::{MapError, Result};
 use crate::mem::{Region, ValueRef};
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 
 /// Fixed slots of up to 8 bytes with presence bits.
 pub(crate) struct SlotArray {
@@ -22,7 +22,10 @@ impl SlotArray {
         }
         let n = max_entries as usize;
         Ok(SlotArray {
-            region: Region::new(n.checked_mul(8).ok_or(MapError::NoMemory("slot array too large"))?)?,
+            region: Region::new(
+                n.checked_mul(8)
+                    .ok_or(MapError::NoMemory("slot array too large"))?,
+            )?,
             present: (0..n).map(|_| AtomicU8::new(0)).collect(),
             value_size: value_size as usize,
         })
@@ -59,12 +62,16 @@ impl SlotArray {
     pub(crate) fn set(&self, i: u32, raw: u64) -> bool {
         let Some(w) = self.word(i) else { return false };
         w.store(raw, Ordering::Relaxed);
-        self.present.get(i as usize).is_some_and(|p| p.swap(1, Ordering::AcqRel) != 0)
+        self.present
+            .get(i as usize)
+            .is_some_and(|p| p.swap(1, Ordering::AcqRel) != 0)
     }
 
     /// Empties slot `i`; returns whether it was present.
     pub(crate) fn clear(&self, i: u32) -> bool {
-        self.present.get(i as usize).is_some_and(|p| p.swap(0, Ordering::AcqRel) != 0)
+        self.present
+            .get(i as usize)
+            .is_some_and(|p| p.swap(0, Ordering::AcqRel) != 0)
     }
 
     /// The value bytes of a raw slot word.
