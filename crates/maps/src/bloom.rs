@@ -57,7 +57,7 @@ impl Bloom {
 
     fn bit(&self, value: &[u8], i: u32) -> (usize, u64) {
         let seed = self.seed.wrapping_add(i);
-        let h = if value.len() % 4 == 0 {
+        let h = if value.len().is_multiple_of(4) {
             jhash2(value, seed)
         } else {
             jhash(value, seed)

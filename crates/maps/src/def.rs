@@ -390,7 +390,7 @@ impl MapDef {
                 if ks != 0
                     || vs != 0
                     || !max.is_power_of_two()
-                    || max as usize % crate::mem::page_size() != 0
+                    || !(max as usize).is_multiple_of(crate::mem::page_size())
                 {
                     return Err(MapError::Invalid(
                         "ring buffer needs key/value size 0 and a page-aligned power-of-two size",

@@ -144,11 +144,11 @@ impl LpmTrie {
     }
 
     fn alloc_node(trie: &mut Trie, node: Node) -> u32 {
-        if let Some(i) = trie.free_nodes.pop() {
-            if let Some(n) = trie.nodes.get_mut(i as usize) {
-                *n = node;
-                return i;
-            }
+        if let Some(i) = trie.free_nodes.pop()
+            && let Some(n) = trie.nodes.get_mut(i as usize)
+        {
+            *n = node;
+            return i;
         }
         trie.nodes.push(node);
         trie.nodes.len() as u32 - 1

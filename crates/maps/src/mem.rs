@@ -341,7 +341,7 @@ pub(crate) unsafe fn spin_lock(lock: *mut u8) {
         .is_err()
     {
         spins = spins.wrapping_add(1);
-        if spins % 64 == 0 {
+        if spins.is_multiple_of(64) {
             std::thread::yield_now();
         } else {
             std::hint::spin_loop();

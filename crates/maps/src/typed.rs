@@ -529,6 +529,7 @@ impl<M: Borrow<Map>> RingBuf<M> {
 
     /// The next committed record, skipping discarded ones; `None` when the
     /// consumer has caught up or the next record is still reserved.
+    #[allow(clippy::should_implement_trait)] // items borrow the view, as in aya
     pub fn next(&mut self) -> Option<RingBufItem<'_>> {
         let map = self.map.borrow();
         let (bytes, next) = map.ring()?.peek_record()?;
