@@ -20,6 +20,8 @@ use crate::slots::{SlotArray, pack};
 
 /// Default capacity of a perf buffer opened through `sys_update`.
 const DEFAULT_PERF_BUFFER_BYTES: usize = 64 * 4096;
+/// Most runner CPUs a map can be created for (the kernel's largest `NR_CPUS`).
+const MAX_CPUS: u32 = 8192;
 /// The kernel's cpumap queue size sanity limit.
 const CPUMAP_MAX_QSIZE: u32 = 16384;
 
@@ -82,6 +84,9 @@ impl Map {
     /// `BPF_MAP_CREATE`: validates `def` as the kernel does and allocates
     /// the map for `nr_cpus` possible CPUs.
     pub fn create(def: MapDef, nr_cpus: u32) -> Result<Map> {
+        if nr_cpus > MAX_CPUS {
+            return Err(MapError::Invalid("more possible CPUs than apiary supports"));
+        }
         let nr_cpus = nr_cpus.max(1);
         let max_entries = def.validate(nr_cpus)?;
         let ty = def.kind()?;
