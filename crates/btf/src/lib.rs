@@ -6,12 +6,14 @@
 
 mod btf;
 mod bytes;
+mod dump_c;
 mod dump_raw;
 mod error;
 mod types;
 
 pub use crate::btf::{Btf, FlatMember, MAX_RESOLVE_DEPTH};
 pub use crate::bytes::Endianness;
+pub use crate::dump_c::{DumpError, dump_c, dump_c_type};
 pub use crate::dump_raw::{dump_raw, dump_raw_type};
 pub use crate::error::{BtfError, BtfExtError};
 pub use crate::types::{
