@@ -1,0 +1,434 @@
+//! The raw `bpf(2)` syscall and the per-command layouts of `union bpf_attr`.
+//!
+//! Each command gets its own `#[repr(C)]` struct holding exactly the prefix of
+//! the union that command reads; the kernel zero-fills the rest of its own copy
+//! (`bpf_check_uarg_tail_zero` accepts any size up to a page whose tail is zero).
+
+use std::mem::size_of;
+
+use crate::error::Errno;
+
+/// `enum bpf_cmd` values used by this crate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u32)]
+pub(crate) enum Cmd {
+    MapCreate = 0,
+    MapLookupElem = 1,
+    MapUpdateElem = 2,
+    MapDeleteElem = 3,
+    MapGetNextKey = 4,
+    ProgLoad = 5,
+    ObjPin = 6,
+    ObjGet = 7,
+    ProgTestRun = 10,
+    ProgGetNextId = 11,
+    MapGetNextId = 12,
+    ProgGetFdById = 13,
+    MapGetFdById = 14,
+    ObjGetInfoByFd = 15,
+    BtfLoad = 18,
+    BtfGetFdById = 19,
+    MapLookupAndDeleteElem = 21,
+    MapFreeze = 22,
+    BtfGetNextId = 23,
+    MapLookupBatch = 24,
+}
+
+impl Cmd {
+    /// The command's name as in `enum bpf_cmd`, for error messages.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Cmd::MapCreate => "BPF_MAP_CREATE",
+            Cmd::MapLookupElem => "BPF_MAP_LOOKUP_ELEM",
+            Cmd::MapUpdateElem => "BPF_MAP_UPDATE_ELEM",
+            Cmd::MapDeleteElem => "BPF_MAP_DELETE_ELEM",
+            Cmd::MapGetNextKey => "BPF_MAP_GET_NEXT_KEY",
+            Cmd::ProgLoad => "BPF_PROG_LOAD",
+            Cmd::ObjPin => "BPF_OBJ_PIN",
+            Cmd::ObjGet => "BPF_OBJ_GET",
+            Cmd::ProgTestRun => "BPF_PROG_TEST_RUN",
+            Cmd::ProgGetNextId => "BPF_PROG_GET_NEXT_ID",
+            Cmd::MapGetNextId => "BPF_MAP_GET_NEXT_ID",
+            Cmd::ProgGetFdById => "BPF_PROG_GET_FD_BY_ID",
+            Cmd::MapGetFdById => "BPF_MAP_GET_FD_BY_ID",
+            Cmd::ObjGetInfoByFd => "BPF_OBJ_GET_INFO_BY_FD",
+            Cmd::BtfLoad => "BPF_BTF_LOAD",
+            Cmd::BtfGetFdById => "BPF_BTF_GET_FD_BY_ID",
+            Cmd::MapLookupAndDeleteElem => "BPF_MAP_LOOKUP_AND_DELETE_ELEM",
+            Cmd::MapFreeze => "BPF_MAP_FREEZE",
+            Cmd::BtfGetNextId => "BPF_BTF_GET_NEXT_ID",
+            Cmd::MapLookupBatch => "BPF_MAP_LOOKUP_BATCH",
+        }
+    }
+}
+
+/// `__aligned_u64`: 8-byte aligned even on 32-bit targets, where the kernel
+/// still lays the union out as on 64-bit.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[repr(C, align(8))]
+pub(crate) struct AlignedU64(pub u64);
+
+impl AlignedU64 {
+    /// A user pointer as the kernel expects it (`u64_to_user_ptr`).
+    pub(crate) fn ptr<T>(p: *const T) -> Self {
+        AlignedU64(p as usize as u64)
+    }
+
+    /// The pointer of a slice, or NULL for an empty slice so that the kernel
+    /// never reads through a dangling non-null pointer.
+    pub(crate) fn slice<T>(s: &[T]) -> Self {
+        if s.is_empty() {
+            AlignedU64(0)
+        } else {
+            Self::ptr(s.as_ptr())
+        }
+    }
+
+    /// Like [`AlignedU64::slice`], for a buffer the kernel writes into.
+    pub(crate) fn slice_mut<T>(s: &mut [T]) -> Self {
+        if s.is_empty() {
+            AlignedU64(0)
+        } else {
+            Self::ptr(s.as_mut_ptr())
+        }
+    }
+}
+
+/// `BPF_OBJ_NAME_LEN`: object names hold at most 15 bytes plus a NUL.
+pub(crate) const OBJ_NAME_LEN: usize = 16;
+
+/// Attribute of `BPF_MAP_CREATE`.
+#[derive(Debug, Default)]
+#[repr(C)]
+pub(crate) struct MapCreateAttr {
+    pub map_type: u32,
+    pub key_size: u32,
+    pub value_size: u32,
+    pub max_entries: u32,
+    pub map_flags: u32,
+    pub inner_map_fd: u32,
+    pub numa_node: u32,
+    pub map_name: [u8; OBJ_NAME_LEN],
+    pub map_ifindex: u32,
+    pub btf_fd: u32,
+    pub btf_key_type_id: u32,
+    pub btf_value_type_id: u32,
+    pub btf_vmlinux_value_type_id: u32,
+    pub map_extra: AlignedU64,
+    pub value_type_btf_obj_fd: i32,
+    pub map_token_fd: i32,
+}
+
+/// Attribute of `BPF_MAP_*_ELEM`, `BPF_MAP_GET_NEXT_KEY` and `BPF_MAP_FREEZE`
+/// (`value` doubles as `next_key`).
+#[derive(Debug, Default)]
+#[repr(C)]
+pub(crate) struct MapElemAttr {
+    pub map_fd: u32,
+    pub key: AlignedU64,
+    pub value: AlignedU64,
+    pub flags: AlignedU64,
+}
+
+/// Attribute of `BPF_MAP_*_BATCH`.
+#[derive(Debug, Default)]
+#[repr(C)]
+pub(crate) struct MapBatchAttr {
+    pub in_batch: AlignedU64,
+    pub out_batch: AlignedU64,
+    pub keys: AlignedU64,
+    pub values: AlignedU64,
+    pub count: u32,
+    pub map_fd: u32,
+    pub elem_flags: AlignedU64,
+    pub flags: AlignedU64,
+}
+
+/// Attribute of `BPF_PROG_LOAD`, up to `fd_array_cnt`.
+#[derive(Debug, Default, Clone)]
+#[repr(C)]
+pub(crate) struct ProgLoadAttr {
+    pub prog_type: u32,
+    pub insn_cnt: u32,
+    pub insns: AlignedU64,
+    pub license: AlignedU64,
+    pub log_level: u32,
+    pub log_size: u32,
+    pub log_buf: AlignedU64,
+    pub kern_version: u32,
+    pub prog_flags: u32,
+    pub prog_name: [u8; OBJ_NAME_LEN],
+    pub prog_ifindex: u32,
+    pub expected_attach_type: u32,
+    pub prog_btf_fd: u32,
+    pub func_info_rec_size: u32,
+    pub func_info: AlignedU64,
+    pub func_info_cnt: u32,
+    pub line_info_rec_size: u32,
+    pub line_info: AlignedU64,
+    pub line_info_cnt: u32,
+    pub attach_btf_id: u32,
+    /// `attach_prog_fd` or `attach_btf_obj_fd` (a union in the kernel).
+    pub attach_fd: u32,
+    pub core_relo_cnt: u32,
+    pub fd_array: AlignedU64,
+    pub core_relos: AlignedU64,
+    pub core_relo_rec_size: u32,
+    pub log_true_size: u32,
+    pub prog_token_fd: i32,
+    pub fd_array_cnt: u32,
+}
+
+/// Attribute of `BPF_OBJ_PIN` and `BPF_OBJ_GET`.
+#[derive(Debug, Default)]
+#[repr(C)]
+pub(crate) struct ObjAttr {
+    pub pathname: AlignedU64,
+    pub bpf_fd: u32,
+    pub file_flags: u32,
+    pub path_fd: i32,
+}
+
+/// Attribute of `BPF_PROG_TEST_RUN` (`test` in the union).
+#[derive(Debug, Default)]
+#[repr(C)]
+pub(crate) struct TestRunAttr {
+    pub prog_fd: u32,
+    pub retval: u32,
+    pub data_size_in: u32,
+    pub data_size_out: u32,
+    pub data_in: AlignedU64,
+    pub data_out: AlignedU64,
+    pub repeat: u32,
+    pub duration: u32,
+    pub ctx_size_in: u32,
+    pub ctx_size_out: u32,
+    pub ctx_in: AlignedU64,
+    pub ctx_out: AlignedU64,
+    pub flags: u32,
+    pub cpu: u32,
+    pub batch_size: u32,
+}
+
+/// Attribute of `BPF_*_GET_NEXT_ID` and `BPF_*_GET_FD_BY_ID`
+/// (`start_id` doubles as `prog_id`/`map_id`/`btf_id`).
+#[derive(Debug, Default)]
+#[repr(C)]
+pub(crate) struct IdAttr {
+    pub start_id: u32,
+    pub next_id: u32,
+    pub open_flags: u32,
+    pub fd_by_id_token_fd: i32,
+}
+
+/// Attribute of `BPF_OBJ_GET_INFO_BY_FD` (`info` in the union).
+#[derive(Debug, Default)]
+#[repr(C)]
+pub(crate) struct InfoAttr {
+    pub bpf_fd: u32,
+    pub info_len: u32,
+    pub info: AlignedU64,
+}
+
+/// Attribute of `BPF_BTF_LOAD`.
+#[derive(Debug, Default)]
+#[repr(C)]
+pub(crate) struct BtfLoadAttr {
+    pub btf: AlignedU64,
+    pub btf_log_buf: AlignedU64,
+    pub btf_size: u32,
+    pub btf_log_size: u32,
+    pub btf_log_level: u32,
+    pub btf_log_true_size: u32,
+    pub btf_flags: u32,
+    pub btf_token_fd: i32,
+}
+
+/// `struct bpf_prog_info` as of Linux 6.18.
+#[derive(Debug, Default, Clone)]
+#[repr(C)]
+pub(crate) struct ProgInfoRaw {
+    pub prog_type: u32,
+    pub id: u32,
+    pub tag: [u8; 8],
+    pub jited_prog_len: u32,
+    pub xlated_prog_len: u32,
+    pub jited_prog_insns: AlignedU64,
+    pub xlated_prog_insns: AlignedU64,
+    pub load_time: AlignedU64,
+    pub created_by_uid: u32,
+    pub nr_map_ids: u32,
+    pub map_ids: AlignedU64,
+    pub name: [u8; OBJ_NAME_LEN],
+    pub ifindex: u32,
+    /// Bit 0 is `gpl_compatible`; the other 31 bits are padding.
+    pub gpl_compatible_bits: u32,
+    pub netns_dev: AlignedU64,
+    pub netns_ino: AlignedU64,
+    pub nr_jited_ksyms: u32,
+    pub nr_jited_func_lens: u32,
+    pub jited_ksyms: AlignedU64,
+    pub jited_func_lens: AlignedU64,
+    pub btf_id: u32,
+    pub func_info_rec_size: u32,
+    pub func_info: AlignedU64,
+    pub nr_func_info: u32,
+    pub nr_line_info: u32,
+    pub line_info: AlignedU64,
+    pub jited_line_info: AlignedU64,
+    pub nr_jited_line_info: u32,
+    pub line_info_rec_size: u32,
+    pub jited_line_info_rec_size: u32,
+    pub nr_prog_tags: u32,
+    pub prog_tags: AlignedU64,
+    pub run_time_ns: AlignedU64,
+    pub run_cnt: AlignedU64,
+    pub recursion_misses: AlignedU64,
+    pub verified_insns: u32,
+    pub attach_btf_obj_id: u32,
+    pub attach_btf_id: u32,
+    pub padding: u32,
+}
+
+/// `struct bpf_map_info` as of Linux 6.18 (without the trailing hash fields,
+/// which must stay zero on input anyway).
+#[derive(Debug, Default, Clone)]
+#[repr(C)]
+pub(crate) struct MapInfoRaw {
+    pub map_type: u32,
+    pub id: u32,
+    pub key_size: u32,
+    pub value_size: u32,
+    pub max_entries: u32,
+    pub map_flags: u32,
+    pub name: [u8; OBJ_NAME_LEN],
+    pub ifindex: u32,
+    pub btf_vmlinux_value_type_id: u32,
+    pub netns_dev: AlignedU64,
+    pub netns_ino: AlignedU64,
+    pub btf_id: u32,
+    pub btf_key_type_id: u32,
+    pub btf_value_type_id: u32,
+    pub btf_vmlinux_id: u32,
+    pub map_extra: AlignedU64,
+}
+
+/// Marker for the attribute structs above: plain `#[repr(C)]` data the kernel
+/// may read and write as bytes.
+///
+/// # Safety
+/// Implementors must be `#[repr(C)]` structs of integers and byte arrays only.
+pub(crate) unsafe trait Attr {}
+
+// SAFETY: all of these are #[repr(C)] structs of integers and byte arrays.
+unsafe impl Attr for MapCreateAttr {}
+// SAFETY: as above.
+unsafe impl Attr for MapElemAttr {}
+// SAFETY: as above.
+unsafe impl Attr for MapBatchAttr {}
+// SAFETY: as above.
+unsafe impl Attr for ProgLoadAttr {}
+// SAFETY: as above.
+unsafe impl Attr for ObjAttr {}
+// SAFETY: as above.
+unsafe impl Attr for TestRunAttr {}
+// SAFETY: as above.
+unsafe impl Attr for IdAttr {}
+// SAFETY: as above.
+unsafe impl Attr for InfoAttr {}
+// SAFETY: as above.
+unsafe impl Attr for BtfLoadAttr {}
+// SAFETY: as above.
+unsafe impl Attr for ProgInfoRaw {}
+// SAFETY: as above.
+unsafe impl Attr for MapInfoRaw {}
+
+/// Calls `bpf(cmd, attr, sizeof(*attr))`, retrying on `EINTR`.
+///
+/// # Safety
+/// Every pointer stored in `attr` must be NULL or valid for the accesses the
+/// kernel makes for `cmd`: readable (or writable, for output buffers) for the
+/// length given next to it in `attr`, and alive for the duration of the call.
+pub(crate) unsafe fn bpf<A: Attr>(cmd: Cmd, attr: &mut A) -> Result<i64, Errno> {
+    loop {
+        // SAFETY: `attr` is a live, exclusively borrowed #[repr(C)] struct of
+        // the size we pass; the caller vouches for the pointers inside it.
+        let ret = unsafe {
+            libc::syscall(
+                libc::SYS_bpf,
+                cmd as u32 as libc::c_long,
+                std::ptr::from_mut(attr),
+                size_of::<A>() as libc::c_long,
+            )
+        };
+        if ret >= 0 {
+            return Ok(i64::from(ret));
+        }
+        let errno = Errno::last();
+        if errno.0 != libc::EINTR {
+            return Err(errno);
+        }
+    }
+}
+
+/// Copies `name` into a kernel object-name field, NUL-terminated.
+pub(crate) fn encode_name(name: &str) -> Result<[u8; OBJ_NAME_LEN], crate::Error> {
+    let bytes = name.as_bytes();
+    if bytes.len() >= OBJ_NAME_LEN {
+        return Err(crate::Error::NameTooLong {
+            name: name.to_owned(),
+        });
+    }
+    if bytes.contains(&0) {
+        return Err(crate::Error::InteriorNul { what: "object name" });
+    }
+    let mut out = [0u8; OBJ_NAME_LEN];
+    out.iter_mut().zip(bytes).for_each(|(o, b)| *o = *b);
+    Ok(out)
+}
+
+/// Reads a kernel object-name field up to its first NUL.
+pub(crate) fn decode_name(raw: &[u8; OBJ_NAME_LEN]) -> String {
+    let end = raw.iter().position(|&b| b == 0).unwrap_or(raw.len());
+    String::from_utf8_lossy(raw.get(..end).unwrap_or_default()).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::mem::offset_of;
+
+    /// Offsets computed from `include/uapi/linux/bpf.h` by hand; the
+    /// `abi_layout` integration test also checks them against clang.
+    #[test]
+    fn layouts_match_the_uapi_header() {
+        assert_eq!(offset_of!(MapCreateAttr, map_name), 28);
+        assert_eq!(offset_of!(MapCreateAttr, map_extra), 64);
+        assert_eq!(size_of::<MapCreateAttr>(), 80);
+        assert_eq!(offset_of!(MapElemAttr, key), 8);
+        assert_eq!(size_of::<MapElemAttr>(), 32);
+        assert_eq!(size_of::<MapBatchAttr>(), 56);
+        assert_eq!(offset_of!(ProgLoadAttr, prog_name), 48);
+        assert_eq!(offset_of!(ProgLoadAttr, func_info), 80);
+        assert_eq!(offset_of!(ProgLoadAttr, fd_array), 120);
+        assert_eq!(offset_of!(ProgLoadAttr, log_true_size), 140);
+        assert_eq!(size_of::<ProgLoadAttr>(), 152);
+        assert_eq!(offset_of!(TestRunAttr, ctx_out), 56);
+        assert_eq!(size_of::<TestRunAttr>(), 80);
+        assert_eq!(offset_of!(BtfLoadAttr, btf_log_true_size), 28);
+        assert_eq!(offset_of!(ProgInfoRaw, name), 64);
+        assert_eq!(offset_of!(ProgInfoRaw, attach_btf_id), 224);
+        assert_eq!(size_of::<ProgInfoRaw>(), 232);
+        assert_eq!(offset_of!(MapInfoRaw, map_extra), 80);
+        assert_eq!(size_of::<MapInfoRaw>(), 88);
+    }
+
+    #[test]
+    fn names_round_trip_and_reject_overlong() {
+        let raw = encode_name("xdp_pass").expect("short name");
+        assert_eq!(decode_name(&raw), "xdp_pass");
+        assert!(encode_name("a_name_of_16_byt").is_err());
+        assert!(encode_name("nul\0inside").is_err());
+        assert_eq!(decode_name(&[b'a'; OBJ_NAME_LEN]), "a".repeat(16));
+    }
+}
