@@ -168,7 +168,7 @@ impl Btf {
     }
 
     /// All types named `name`, in id order.
-    pub fn find_all_by_name<'s>(&'s self, name: &str) -> Vec<TypeId> {
+    pub fn find_all_by_name(&self, name: &str) -> Vec<TypeId> {
         let sorted = self.sorted_by_name();
         let start = sorted.partition_point(|id| self.name_or_empty(*id) < name);
         let mut found: Vec<TypeId> = sorted[start..]
@@ -518,7 +518,7 @@ fn parse_header(data: &[u8]) -> Result<Header, BtfError> {
             str_off: header.str_off,
         });
     }
-    if header.type_off % 4 != 0 {
+    if !header.type_off.is_multiple_of(4) {
         return Err(BtfError::MisalignedTypeSection(header.type_off));
     }
     Ok(header)

@@ -78,7 +78,7 @@ pub fn dump_c_type(btf: &Btf, id: TypeId, out: &mut impl Write) -> Result<(), Du
 enum Progress {
     #[default]
     Not,
-    InProgress,
+    Ongoing,
     Done,
 }
 
@@ -201,7 +201,7 @@ impl<'a> CDumper<'a> {
         let t = self.ty(id)?;
         match self.state(id).order {
             Progress::Done => return Ok(true),
-            Progress::InProgress => {
+            Progress::Ongoing => {
                 let composite = matches!(t.kind, Kind::Struct(_) | Kind::Union(_));
                 if composite && through_ptr && t.name_off != 0 {
                     return Ok(false);
@@ -228,7 +228,7 @@ impl<'a> CDumper<'a> {
                 if through_ptr && t.name_off != 0 {
                     return Ok(false);
                 }
-                self.state(id).order = Progress::InProgress;
+                self.state(id).order = Progress::Ongoing;
                 for m in &c.members {
                     self.order_type(m.ty, false, next)?;
                 }
@@ -308,7 +308,7 @@ impl<'a> CDumper<'a> {
         if state.emit == Progress::Done {
             return Ok(());
         }
-        if state.emit == Progress::InProgress {
+        if state.emit == Progress::Ongoing {
             if state.fwd_emitted {
                 return Ok(());
             }
@@ -360,7 +360,7 @@ impl<'a> CDumper<'a> {
                 self.state(id).emit = Progress::Done;
             }
             Kind::Typedef(target) => {
-                self.state(id).emit = Progress::InProgress;
+                self.state(id).emit = Progress::Ongoing;
                 self.emit_type(*target, id)?;
                 // The typedef may already have been written as a forward
                 // declaration while its target was being emitted.
@@ -371,7 +371,7 @@ impl<'a> CDumper<'a> {
                 self.state(id).emit = Progress::Done;
             }
             Kind::Struct(c) | Kind::Union(c) => {
-                self.state(id).emit = Progress::InProgress;
+                self.state(id).emit = Progress::Ongoing;
                 // Members are written out in full for top-level and inline
                 // (anonymous) definitions, so their types need declaring.
                 if top_level || t.name_off == 0 {

@@ -9,6 +9,7 @@ mod bytes;
 mod dump_c;
 mod dump_raw;
 mod error;
+mod ext;
 mod types;
 
 pub use crate::btf::{Btf, FlatMember, MAX_RESOLVE_DEPTH};
@@ -16,6 +17,10 @@ pub use crate::bytes::Endianness;
 pub use crate::dump_c::{DumpError, dump_c, dump_c_type};
 pub use crate::dump_raw::{dump_raw, dump_raw_type};
 pub use crate::error::{BtfError, BtfExtError};
+pub use crate::ext::{
+    BtfExt, CoreRelo, CoreReloKind, ExtSection, FuncInfo, LineInfo, ResolvedCoreRelo,
+    ResolvedLineInfo, SectionExtInfo,
+};
 pub use crate::types::{
     Array, BtfKind, Composite, Datasec, Enum, EnumValue, FuncLinkage, FuncProto, FwdKind, Int,
     IntEncoding, Kind, Member, Param, Type, TypeId, VarLinkage, VarSecinfo,
