@@ -152,6 +152,14 @@ pub enum Error {
         /// What is wrong with it.
         reason: &'static str,
     },
+    /// An fd refers to another kind of object than the one asked for.
+    #[error("expected a {wanted}, found a {found}")]
+    WrongObjectKind {
+        /// The kind asked for.
+        wanted: crate::ObjectKind,
+        /// The kind found.
+        found: crate::ObjectKind,
+    },
     /// A pathname syscall (mount, statfs) failed.
     #[error("{what} {path}: {errno}")]
     Path {

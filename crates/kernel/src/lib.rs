@@ -27,7 +27,8 @@ pub use error::{Errno, Error, Result, Unavailable};
 pub use log::{DEFAULT_LOG_SIZE, MAX_LOG_SIZE, log_level};
 pub use map::{BatchToken, Keys, MapBatch, MapCreateAttrs, MapFd, MapInfo};
 pub use obj::{
-    btf_fd_by_id, ensure_bpffs, get_pinned, is_bpffs, next_btf_id, next_map_id, next_prog_id, pin,
+    ObjectKind, btf_fd_by_id, ensure_bpffs, get_pinned, is_bpffs, next_btf_id, next_map_id,
+    next_prog_id, object_kind, pin,
 };
 pub use prog::{
     INSN_SIZE, LoadedProg, ProgFd, ProgInfo, ProgLoadAttrs, Records, TestRunAttrs, TestRunOutput,

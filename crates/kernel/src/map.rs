@@ -134,8 +134,10 @@ impl MapFd {
         })
     }
 
-    /// Wraps an fd known to refer to a map, reading its shape from the kernel.
+    /// Wraps an fd that refers to a map, reading its shape from the kernel.
+    /// Fails with [`Error::WrongObjectKind`] for other fds.
     pub fn from_fd(fd: OwnedFd) -> Result<MapFd> {
+        obj::expect_kind(fd.as_fd(), obj::ObjectKind::Map)?;
         let info = map_info(fd.as_fd())?;
         Ok(MapFd {
             fd,
@@ -153,7 +155,7 @@ impl MapFd {
     }
 
     /// Opens the map pinned at `path` (`BPF_OBJ_GET`); `ENOENT` if nothing is
-    /// pinned there, `EINVAL` if the object is not a map.
+    /// pinned there, [`Error::WrongObjectKind`] if the object is not a map.
     pub fn from_pinned(path: &Path) -> Result<MapFd> {
         Self::from_fd(obj::get_pinned(path, 0)?)
     }
@@ -210,17 +212,38 @@ impl MapFd {
     fn read_value(&self, cmd: Cmd, key: &[u8], flags: u64) -> Result<Option<Vec<u8>>> {
         self.check_key(key)?;
         let mut value = vec![0u8; self.syscall_value_size()?];
-        let mut attr = MapElemAttr {
-            map_fd: self.raw_fd_u32(),
-            key: AlignedU64::slice(key),
-            value: AlignedU64::slice_mut(&mut value),
-            flags: AlignedU64(flags),
-        };
+        let mut attr = self.elem_attr(AlignedU64::slice(key), AlignedU64::slice_mut(&mut value), flags);
         // SAFETY: key holds key_size bytes and value the syscall value size.
         match unsafe { sys::bpf(cmd, &mut attr) } {
             Ok(_) => Ok(Some(value)),
             Err(Errno(libc::ENOENT)) => Ok(None),
             Err(errno) => Err(Error::syscall(cmd, errno)),
+        }
+    }
+
+    /// Asks a bloom filter whether `value` may have been added
+    /// (`BPF_MAP_LOOKUP_ELEM` reads the candidate from the value buffer);
+    /// `false` when the kernel answers `ENOENT`.
+    pub fn bloom_contains(&self, value: &[u8]) -> Result<bool> {
+        let expected = self.value_size as usize;
+        if value.len() != expected {
+            return Err(Error::BufferSize {
+                what: "value",
+                expected,
+                actual: value.len(),
+            });
+        }
+        let mut candidate = value.to_vec();
+        let mut attr = MapElemAttr {
+            map_fd: self.raw_fd_u32(),
+            value: AlignedU64::slice_mut(&mut candidate),
+            ..MapElemAttr::default()
+        };
+        // SAFETY: candidate holds value_size bytes; bloom filters take no key.
+        match unsafe { sys::bpf(Cmd::MapLookupElem, &mut attr) } {
+            Ok(_) => Ok(true),
+            Err(Errno(libc::ENOENT)) => Ok(false),
+            Err(errno) => Err(Error::syscall(Cmd::MapLookupElem, errno)),
         }
     }
 
@@ -236,12 +259,7 @@ impl MapFd {
                 actual: value.len(),
             });
         }
-        let mut attr = MapElemAttr {
-            map_fd: self.raw_fd_u32(),
-            key: AlignedU64::slice(key),
-            value: AlignedU64::slice(value),
-            flags: AlignedU64(flags),
-        };
+        let mut attr = self.elem_attr(AlignedU64::slice(key), AlignedU64::slice(value), flags);
         // SAFETY: key and value have the sizes the kernel reads.
         unsafe { sys::bpf(Cmd::MapUpdateElem, &mut attr) }
             .map(drop)
@@ -269,12 +287,7 @@ impl MapFd {
             self.check_key(key)?;
         }
         let mut next = vec![0u8; self.key_size as usize];
-        let mut attr = MapElemAttr {
-            map_fd: self.raw_fd_u32(),
-            key: key.map_or(AlignedU64(0), AlignedU64::slice),
-            value: AlignedU64::slice_mut(&mut next),
-            flags: AlignedU64(0),
-        };
+        let mut attr = self.elem_attr(key.map_or(AlignedU64(0), AlignedU64::slice), AlignedU64::slice_mut(&mut next), 0);
         // SAFETY: key (if any) and next hold key_size bytes.
         match unsafe { sys::bpf(Cmd::MapGetNextKey, &mut attr) } {
             Ok(_) => Ok(Some(next)),
@@ -391,6 +404,16 @@ impl MapFd {
                 expected: self.key_size as usize,
                 actual: key.len(),
             })
+        }
+    }
+
+    fn elem_attr(&self, key: AlignedU64, value: AlignedU64, flags: u64) -> MapElemAttr {
+        MapElemAttr {
+            map_fd: self.raw_fd_u32(),
+            padding: 0,
+            key,
+            value,
+            flags: AlignedU64(flags),
         }
     }
 

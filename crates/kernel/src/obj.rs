@@ -2,7 +2,7 @@
 //! the bpffs mount pins live on.
 
 use std::ffi::CString;
-use std::os::fd::{BorrowedFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
@@ -12,6 +12,59 @@ use crate::sys::{self, AlignedU64, Attr, Cmd, IdAttr, InfoAttr, ObjAttr};
 
 /// `BPF_FS_MAGIC`: `statfs.f_type` of a bpffs mount.
 const BPF_FS_MAGIC: i64 = 0xcafe_4a11;
+
+/// What kind of bpf object an fd refers to, as its anonymous inode names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ObjectKind {
+    /// `anon_inode:bpf-map`.
+    Map,
+    /// `anon_inode:bpf-prog`.
+    Prog,
+    /// `anon_inode:bpf-link`.
+    Link,
+    /// `anon_inode:btf`.
+    Btf,
+    /// Anything else, with the `/proc/self/fd` link target.
+    Other(String),
+}
+
+impl std::fmt::Display for ObjectKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ObjectKind::Map => f.write_str("map"),
+            ObjectKind::Prog => f.write_str("program"),
+            ObjectKind::Link => f.write_str("link"),
+            ObjectKind::Btf => f.write_str("BTF object"),
+            ObjectKind::Other(target) => write!(f, "non-bpf file {target:?}"),
+        }
+    }
+}
+
+/// Tells maps, programs, links and BTF apart (as bpftool does), by reading
+/// the `/proc/self/fd` link: `BPF_OBJ_GET_INFO_BY_FD` would happily fill a
+/// map info struct from a program fd.
+pub fn object_kind(fd: BorrowedFd<'_>) -> Result<ObjectKind> {
+    let link = format!("/proc/self/fd/{}", fd.as_raw_fd());
+    let target = std::fs::read_link(&link).map_err(|source| Error::Io { path: link, source })?;
+    let target = target.to_string_lossy();
+    Ok(match target.as_ref() {
+        "anon_inode:bpf-map" => ObjectKind::Map,
+        "anon_inode:bpf-prog" => ObjectKind::Prog,
+        "anon_inode:bpf-link" => ObjectKind::Link,
+        "anon_inode:btf" => ObjectKind::Btf,
+        other => ObjectKind::Other(other.to_owned()),
+    })
+}
+
+/// Fails with [`Error::WrongObjectKind`] unless `fd` is a `wanted`.
+pub(crate) fn expect_kind(fd: BorrowedFd<'_>, wanted: ObjectKind) -> Result<()> {
+    let found = object_kind(fd)?;
+    if found == wanted {
+        Ok(())
+    } else {
+        Err(Error::WrongObjectKind { wanted, found })
+    }
+}
 
 /// Takes ownership of the fd a successful command returned.
 pub(crate) fn new_fd(cmd: Cmd, result: std::result::Result<i64, Errno>) -> Result<OwnedFd> {

@@ -286,9 +286,10 @@ impl ProgFd {
         }
     }
 
-    /// Wraps an fd that refers to a program.
-    pub fn from_fd(fd: OwnedFd) -> ProgFd {
-        ProgFd { fd }
+    /// Wraps an fd that refers to a program; [`Error::WrongObjectKind`] otherwise.
+    pub fn from_fd(fd: OwnedFd) -> Result<ProgFd> {
+        obj::expect_kind(fd.as_fd(), obj::ObjectKind::Prog)?;
+        Ok(ProgFd { fd })
     }
 
     /// Opens the program with kernel id `id` (`BPF_PROG_GET_FD_BY_ID`).
@@ -298,14 +299,10 @@ impl ProgFd {
         })
     }
 
-    /// Opens the program pinned at `path` (`BPF_OBJ_GET`), checking that it
-    /// is a program.
+    /// Opens the program pinned at `path` (`BPF_OBJ_GET`);
+    /// [`Error::WrongObjectKind`] if the object is not a program.
     pub fn from_pinned(path: &Path) -> Result<ProgFd> {
-        let prog = ProgFd {
-            fd: obj::get_pinned(path, 0)?,
-        };
-        prog.info(false)?;
-        Ok(prog)
+        Self::from_fd(obj::get_pinned(path, 0)?)
     }
 
     /// Pins the program at `path` on a bpffs (`BPF_OBJ_PIN`).

@@ -3,6 +3,11 @@
 //! Each command gets its own `#[repr(C)]` struct holding exactly the prefix of
 //! the union that command reads; the kernel zero-fills the rest of its own copy
 //! (`bpf_check_uarg_tail_zero` accepts any size up to a page whose tail is zero).
+//!
+//! No struct may have implicit padding: the kernel's `CHECK_ATTR` rejects
+//! non-zero bytes after a command's last field, and Rust leaves padding
+//! bytes undefined. Padding is therefore spelled out as zeroed `padding`
+//! fields, and a unit test checks each size equals the sum of its fields.
 
 use std::mem::size_of;
 
@@ -125,6 +130,7 @@ pub(crate) struct MapCreateAttr {
 #[repr(C)]
 pub(crate) struct MapElemAttr {
     pub map_fd: u32,
+    pub padding: u32,
     pub key: AlignedU64,
     pub value: AlignedU64,
     pub flags: AlignedU64,
@@ -187,6 +193,7 @@ pub(crate) struct ObjAttr {
     pub bpf_fd: u32,
     pub file_flags: u32,
     pub path_fd: i32,
+    pub padding: u32,
 }
 
 /// Attribute of `BPF_PROG_TEST_RUN` (`test` in the union).
@@ -208,6 +215,7 @@ pub(crate) struct TestRunAttr {
     pub flags: u32,
     pub cpu: u32,
     pub batch_size: u32,
+    pub padding: u32,
 }
 
 /// Attribute of `BPF_*_GET_NEXT_ID` and `BPF_*_GET_FD_BY_ID`
@@ -421,6 +429,52 @@ mod tests {
         assert_eq!(size_of::<ProgInfoRaw>(), 232);
         assert_eq!(offset_of!(MapInfoRaw, map_extra), 80);
         assert_eq!(size_of::<MapInfoRaw>(), 88);
+    }
+
+    /// Sums field sizes with a macro so that implicit padding shows up as a
+    /// size mismatch.
+    macro_rules! assert_no_padding {
+        ($ty:ty { $($field:ident),+ }) => {{
+            let value = <$ty>::default();
+            let fields = 0 $(+ std::mem::size_of_val(&value.$field))+;
+            assert_eq!(fields, size_of::<$ty>(), stringify!($ty));
+        }};
+    }
+
+    #[test]
+    fn attributes_have_no_implicit_padding() {
+        assert_no_padding!(MapCreateAttr { map_type, key_size, value_size, max_entries, map_flags,
+            inner_map_fd, numa_node, map_name, map_ifindex, btf_fd, btf_key_type_id,
+            btf_value_type_id, btf_vmlinux_value_type_id, map_extra, value_type_btf_obj_fd,
+            map_token_fd });
+        assert_no_padding!(MapElemAttr { map_fd, padding, key, value, flags });
+        assert_no_padding!(MapBatchAttr { in_batch, out_batch, keys, values, count, map_fd,
+            elem_flags, flags });
+        assert_no_padding!(ProgLoadAttr { prog_type, insn_cnt, insns, license, log_level,
+            log_size, log_buf, kern_version, prog_flags, prog_name, prog_ifindex,
+            expected_attach_type, prog_btf_fd, func_info_rec_size, func_info, func_info_cnt,
+            line_info_rec_size, line_info, line_info_cnt, attach_btf_id, attach_fd,
+            core_relo_cnt, fd_array, core_relos, core_relo_rec_size, log_true_size,
+            prog_token_fd, fd_array_cnt });
+        assert_no_padding!(ObjAttr { pathname, bpf_fd, file_flags, path_fd, padding });
+        assert_no_padding!(TestRunAttr { prog_fd, retval, data_size_in, data_size_out, data_in,
+            data_out, repeat, duration, ctx_size_in, ctx_size_out, ctx_in, ctx_out, flags, cpu,
+            batch_size, padding });
+        assert_no_padding!(IdAttr { start_id, next_id, open_flags, fd_by_id_token_fd });
+        assert_no_padding!(InfoAttr { bpf_fd, info_len, info });
+        assert_no_padding!(BtfLoadAttr { btf, btf_log_buf, btf_size, btf_log_size,
+            btf_log_level, btf_log_true_size, btf_flags, btf_token_fd });
+        assert_no_padding!(ProgInfoRaw { prog_type, id, tag, jited_prog_len, xlated_prog_len,
+            jited_prog_insns, xlated_prog_insns, load_time, created_by_uid, nr_map_ids, map_ids,
+            name, ifindex, gpl_compatible_bits, netns_dev, netns_ino, nr_jited_ksyms,
+            nr_jited_func_lens, jited_ksyms, jited_func_lens, btf_id, func_info_rec_size,
+            func_info, nr_func_info, nr_line_info, line_info, jited_line_info,
+            nr_jited_line_info, line_info_rec_size, jited_line_info_rec_size, nr_prog_tags,
+            prog_tags, run_time_ns, run_cnt, recursion_misses, verified_insns,
+            attach_btf_obj_id, attach_btf_id, padding });
+        assert_no_padding!(MapInfoRaw { map_type, id, key_size, value_size, max_entries,
+            map_flags, name, ifindex, btf_vmlinux_value_type_id, netns_dev, netns_ino, btf_id,
+            btf_key_type_id, btf_value_type_id, btf_vmlinux_id, map_extra });
     }
 
     #[test]
