@@ -1,0 +1,110 @@
+//! The corpus of C eBPF programs in `tests/progs/`, compiled at build time
+//! with `clang-19 -target bpf -O2 -g -mcpu=<manifest cpu>` exactly as users
+//! build them against libbpf's headers.
+//!
+//! This crate owns the list of corpus objects and their manifest metadata
+//! (compile flags, covered features, whether this machine's kernel loads them
+//! through libbpf/bpftool). It must not parse, load or run the objects: that
+//! is the job of the loader, verifier and interpreter crates that test
+//! against it.
+//!
+//! When clang was not available at build time the crate still builds;
+//! [`objects`] then returns [`Unavailable`] carrying the reason so that tests
+//! can print a loud SKIPPED line.
+
+use std::path::Path;
+
+/// Whether the kernel of the machine the corpus was measured on loads the
+/// object with `bpftool prog loadall` (libbpf 1.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KernelLoads {
+    /// `bpftool prog loadall` succeeds.
+    Yes,
+    /// It does not, for the stated reason (legacy map section, section name
+    /// unknown to libbpf 1.1, kernel refusal measured on this machine, ...).
+    No {
+        /// Why loading is expected to fail.
+        reason: &'static str,
+    },
+}
+
+/// One compiled corpus object and its manifest entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CorpusObject {
+    /// File stem of the C source, e.g. `"xdp_firewall"`.
+    pub name: &'static str,
+    object_path: &'static str,
+    source_path: &'static str,
+    /// The `-mcpu` value the object was compiled with (`"v1"` to `"v4"`).
+    pub cpu: &'static str,
+    /// Features the manifest claims the object covers (`sec:xdp`,
+    /// `map:hash`, `core:field_exists`, ...).
+    pub features: &'static [&'static str],
+    /// Whether the kernel loads it through libbpf.
+    pub kernel_loads: KernelLoads,
+}
+
+impl CorpusObject {
+    /// The compiled ELF object (in cargo's `OUT_DIR`).
+    pub fn path(&self) -> &'static Path {
+        Path::new(self.object_path)
+    }
+
+    /// The C source in `tests/progs/`.
+    pub fn source(&self) -> &'static Path {
+        Path::new(self.source_path)
+    }
+
+    /// Whether the manifest lists `feature` for this object.
+    pub fn covers(&self, feature: &str) -> bool {
+        self.features.contains(&feature)
+    }
+
+    /// Reads the compiled object.
+    pub fn read(&self) -> std::io::Result<Vec<u8>> {
+        std::fs::read(self.path())
+    }
+}
+
+/// The corpus was not compiled (clang missing at build time).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the eBPF corpus was not compiled: {reason}")]
+pub struct Unavailable {
+    /// What the build script found missing.
+    pub reason: &'static str,
+}
+
+/// Why [`object`] found no object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum LookupError {
+    /// The corpus was not compiled.
+    #[error(transparent)]
+    Unavailable(#[from] Unavailable),
+    /// No manifest entry has this name.
+    #[error("no corpus object named {0:?}")]
+    NotFound(&'static str),
+}
+
+include!(concat!(env!("OUT_DIR"), "/corpus_table.rs"));
+
+/// Every corpus object, in manifest order.
+pub fn objects() -> Result<&'static [CorpusObject], Unavailable> {
+    match UNAVAILABLE {
+        Some(reason) => Err(Unavailable { reason }),
+        None => Ok(OBJECTS),
+    }
+}
+
+/// The manifest entries even when the corpus was not compiled (their
+/// [`CorpusObject::path`] then does not exist).
+pub fn manifest() -> &'static [CorpusObject] {
+    OBJECTS
+}
+
+/// The object compiled from `tests/progs/<name>.c`.
+pub fn object(name: &'static str) -> Result<&'static CorpusObject, LookupError> {
+    objects()?
+        .iter()
+        .find(|o| o.name == name)
+        .ok_or(LookupError::NotFound(name))
+}
