@@ -41,24 +41,24 @@ pub fn ld_map_fd(dst: u8, fd: i32) -> [[u8; 8]; 2] {
     [insn(0x18, dst, 1, 0, fd), insn(0, 0, 0, 0, 0)]
 }
 
-/// BTF for `int` (id 1), `struct bpf_spin_lock { int val; }` (id 2) and
-/// `struct val { struct bpf_spin_lock lock; int cnt; }` (id 3), written by
-/// hand from `include/uapi/linux/btf.h`.
-pub fn spin_lock_btf() -> Vec<u8> {
-    let strings = b"\0int\0bpf_spin_lock\0val\0lock\0cnt\0";
-    let name = |s: &str| -> u32 {
-        let needle = format!("\0{s}\0");
-        let at = strings.windows(needle.len()).position(|w| w == needle.as_bytes()).expect("string present");
-        at as u32 + 1
-    };
-    let kind = |kind: u32, vlen: u32| (kind << 24) | vlen;
-    let mut types: Vec<u32> = Vec::new();
-    // [1] INT int size 4, signed, 32 bits.
-    types.extend([name("int"), kind(1, 0), 4, (1 << 24) | 32]);
-    // [2] STRUCT bpf_spin_lock size 4 { val: int @0 }.
-    types.extend([name("bpf_spin_lock"), kind(4, 1), 4, name("val"), 1, 0]);
-    // [3] STRUCT val size 8 { lock: bpf_spin_lock @0, cnt: int @32 bits }.
-    types.extend([name("val"), kind(4, 2), 8, name("lock"), 2, 0, name("cnt"), 1, 32]);
+/// Offset of `name` in a BTF string section (names are NUL-delimited).
+pub fn str_off(strings: &[u8], name: &str) -> u32 {
+    let needle = format!("\0{name}\0");
+    let at = strings
+        .windows(needle.len())
+        .position(|w| w == needle.as_bytes())
+        .expect("string present");
+    at as u32 + 1
+}
+
+/// `info` word of a BTF type: kind in bits 24-28, vlen in bits 0-15.
+pub fn btf_info(kind: u32, vlen: u32) -> u32 {
+    (kind << 24) | vlen
+}
+
+/// A `.BTF` blob from type words and a string section, laid out as
+/// `include/uapi/linux/btf.h` describes (24-byte header, types, strings).
+pub fn btf_blob(types: &[u32], strings: &[u8]) -> Vec<u8> {
     let type_bytes: Vec<u8> = types.iter().flat_map(|w| w.to_ne_bytes()).collect();
     let mut blob = Vec::new();
     blob.extend(0xeb9f_u16.to_ne_bytes());
@@ -72,6 +72,22 @@ pub fn spin_lock_btf() -> Vec<u8> {
     blob.extend(type_bytes);
     blob.extend(strings);
     blob
+}
+
+/// BTF for `int` (id 1), `struct bpf_spin_lock { int val; }` (id 2) and
+/// `struct val { struct bpf_spin_lock lock; int cnt; }` (id 3).
+pub fn spin_lock_btf() -> Vec<u8> {
+    let strings = b"\0int\0bpf_spin_lock\0val\0lock\0cnt\0";
+    let name = |s| str_off(strings, s);
+    let types = [
+        // [1] INT int size 4, signed, 32 bits.
+        name("int"), btf_info(1, 0), 4, (1 << 24) | 32,
+        // [2] STRUCT bpf_spin_lock size 4 { val: int @0 }.
+        name("bpf_spin_lock"), btf_info(4, 1), 4, name("val"), 1, 0,
+        // [3] STRUCT val size 8 { lock: bpf_spin_lock @0, cnt: int @32 bits }.
+        name("val"), btf_info(4, 2), 8, name("lock"), 2, 0, name("cnt"), 1, 32,
+    ];
+    btf_blob(&types, strings)
 }
 
 /// Runs `bpftool -j <args>` and parses its JSON, or None (with a loud line)
