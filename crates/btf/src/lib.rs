@@ -3,6 +3,29 @@
 //!
 //! This crate owns the BTF wire format. It must not know about ELF files,
 //! instruction semantics, maps or the kernel: callers hand it section bytes.
+//!
+//! - [`Btf::parse`] validates the header, string section and every type
+//!   (all referenced ids and string offsets are checked once, so the graph
+//!   can be walked without dangling ids), in either byte order. Queries:
+//!   [`Btf::type_by_id`], [`Btf::find_by_name_kind`],
+//!   [`Btf::skip_modifiers_and_typedefs`], [`Btf::size_of`],
+//!   [`Btf::align_of`], [`Btf::flat_members`] (with CO-RE access paths).
+//! - [`BtfExt::parse`] reads `.BTF.ext`; [`BtfExt::resolve`] groups its
+//!   func/line/CO-RE records by ELF section with strings from the `.BTF`.
+//! - [`dump_raw`] and [`dump_c`] print exactly what the bpftool installed
+//!   with Apiary's reference kernel prints (`bpftool btf dump file F` and
+//!   `... format c`; bpftool 7.1 built from Linux 6.1 stable, whose libbpf
+//!   has the 2022 padding/packing rework and the 2024 `(void)` prototype
+//!   fix but no `mode(byte)` enum attributes).
+//!
+//! ```no_run
+//! let data = std::fs::read("/sys/kernel/btf/vmlinux")?;
+//! let btf = apiary_btf::Btf::parse(&data)?;
+//! let task = btf.find_by_name_kind("task_struct", apiary_btf::BtfKind::Struct);
+//! apiary_btf::dump_raw(&btf, &mut std::io::stdout().lock())?;
+//! # let _ = task;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 mod btf;
 mod bytes;
