@@ -200,7 +200,9 @@ pub enum Unavailable {
     #[error("this is not Linux, which has no bpf() syscall")]
     NotLinux,
     /// The kernel was built without `CONFIG_BPF_SYSCALL` (or a seccomp filter hides it).
-    #[error("bpf() returns ENOSYS: the kernel lacks CONFIG_BPF_SYSCALL or a seccomp filter blocks it")]
+    #[error(
+        "bpf() returns ENOSYS: the kernel lacks CONFIG_BPF_SYSCALL or a seccomp filter blocks it"
+    )]
     NoSyscall,
     /// The caller lacks `CAP_BPF`/`CAP_SYS_ADMIN` and unprivileged bpf is disabled.
     #[error(

@@ -94,7 +94,11 @@ mod tests {
             let copy = if fits { needed - 1 } else { buf.len() - 1 };
             buf[..copy].copy_from_slice(&text[..copy]);
             Attempt {
-                result: if fits { Err(Errno(errno)) } else { Err(Errno(libc::ENOSPC)) },
+                result: if fits {
+                    Err(Errno(errno))
+                } else {
+                    Err(Errno(libc::ENOSPC))
+                },
                 log_true_size: needed as u32,
             }
         }

@@ -123,7 +123,9 @@ impl MapFd {
             map_token_fd: 0,
         };
         // SAFETY: the attribute holds no pointers.
-        let fd = obj::new_fd(Cmd::MapCreate, unsafe { sys::bpf(Cmd::MapCreate, &mut attr) })?;
+        let fd = obj::new_fd(Cmd::MapCreate, unsafe {
+            sys::bpf(Cmd::MapCreate, &mut attr)
+        })?;
         Ok(MapFd {
             fd,
             map_type: attrs.map_type,
@@ -212,7 +214,11 @@ impl MapFd {
     fn read_value(&self, cmd: Cmd, key: &[u8], flags: u64) -> Result<Option<Vec<u8>>> {
         self.check_key(key)?;
         let mut value = vec![0u8; self.syscall_value_size()?];
-        let mut attr = self.elem_attr(AlignedU64::slice(key), AlignedU64::slice_mut(&mut value), flags);
+        let mut attr = self.elem_attr(
+            AlignedU64::slice(key),
+            AlignedU64::slice_mut(&mut value),
+            flags,
+        );
         // SAFETY: key holds key_size bytes and value the syscall value size.
         match unsafe { sys::bpf(cmd, &mut attr) } {
             Ok(_) => Ok(Some(value)),
@@ -287,7 +293,11 @@ impl MapFd {
             self.check_key(key)?;
         }
         let mut next = vec![0u8; self.key_size as usize];
-        let mut attr = self.elem_attr(key.map_or(AlignedU64(0), AlignedU64::slice), AlignedU64::slice_mut(&mut next), 0);
+        let mut attr = self.elem_attr(
+            key.map_or(AlignedU64(0), AlignedU64::slice),
+            AlignedU64::slice_mut(&mut next),
+            0,
+        );
         // SAFETY: key (if any) and next hold key_size bytes.
         match unsafe { sys::bpf(Cmd::MapGetNextKey, &mut attr) } {
             Ok(_) => Ok(Some(next)),

@@ -183,7 +183,10 @@ pub fn is_bpffs(dir: &Path) -> Result<bool> {
             errno: Errno::last(),
         });
     }
-    #[allow(clippy::unnecessary_cast, reason = "f_type's width differs between targets")]
+    #[allow(
+        clippy::unnecessary_cast,
+        reason = "f_type's width differs between targets"
+    )]
     Ok(stat.f_type as i64 == BPF_FS_MAGIC)
 }
 

@@ -36,7 +36,7 @@ impl Records<'_> {
             return Ok((AlignedU64(0), 0, 0));
         }
         let rec_size = self.rec_size as usize;
-        if rec_size == 0 || self.bytes.len() % rec_size != 0 {
+        if rec_size == 0 || !self.bytes.len().is_multiple_of(rec_size) {
             return Err(Error::RecordLength {
                 what,
                 len: self.bytes.len(),
@@ -206,7 +206,7 @@ impl ProgFd {
     /// Loads a program (`BPF_PROG_LOAD`). A rejection is
     /// [`Error::ProgLoad`] with the errno and the verifier log.
     pub fn load(attrs: &ProgLoadAttrs<'_>) -> Result<LoadedProg> {
-        if attrs.insns.len() % INSN_SIZE != 0 {
+        if !attrs.insns.len().is_multiple_of(INSN_SIZE) {
             return Err(Error::InsnsLength(attrs.insns.len()));
         }
         let insn_cnt =
@@ -214,7 +214,8 @@ impl ProgFd {
                 what: "instruction count",
                 len: attrs.insns.len() / INSN_SIZE,
             })?;
-        let license = CString::new(attrs.license).map_err(|_| Error::InteriorNul { what: "license" })?;
+        let license =
+            CString::new(attrs.license).map_err(|_| Error::InteriorNul { what: "license" })?;
         let (func_info, func_info_cnt, func_info_rec_size) = attrs.func_info.encode("func_info")?;
         let (line_info, line_info_cnt, line_info_rec_size) = attrs.line_info.encode("line_info")?;
         let fd_array_len = u32::try_from(attrs.fd_array.len()).map_err(|_| Error::TooLarge {
@@ -249,32 +250,33 @@ impl ProgFd {
             0 => log::DEFAULT_LOG_SIZE,
             size => size,
         };
-        let (result, log) = log::run_with_log("verifier", attrs.log_level, initial_log, |buffer, level| {
-            let mut outcome = Attempt {
-                result: Err(Errno(libc::EAGAIN)),
-                log_true_size: 0,
-            };
-            for _ in 0..EAGAIN_ATTEMPTS {
-                let mut attr = ProgLoadAttr {
-                    log_level: level,
-                    // The buffer never exceeds MAX_LOG_SIZE, far below u32::MAX.
-                    log_size: u32::try_from(buffer.len()).unwrap_or(u32::MAX),
-                    log_buf: AlignedU64::slice_mut(buffer),
-                    ..template.clone()
+        let (result, log) =
+            log::run_with_log("verifier", attrs.log_level, initial_log, |buffer, level| {
+                let mut outcome = Attempt {
+                    result: Err(Errno(libc::EAGAIN)),
+                    log_true_size: 0,
                 };
-                // SAFETY: every pointer in attr refers to a live buffer of the
-                // length stated beside it: insns, license (NUL-terminated),
-                // func/line info, fd_array and the log buffer.
-                outcome = Attempt {
-                    result: unsafe { sys::bpf(Cmd::ProgLoad, &mut attr) },
-                    log_true_size: attr.log_true_size,
-                };
-                if outcome.result != Err(Errno(libc::EAGAIN)) {
-                    break;
+                for _ in 0..EAGAIN_ATTEMPTS {
+                    let mut attr = ProgLoadAttr {
+                        log_level: level,
+                        // The buffer never exceeds MAX_LOG_SIZE, far below u32::MAX.
+                        log_size: u32::try_from(buffer.len()).unwrap_or(u32::MAX),
+                        log_buf: AlignedU64::slice_mut(buffer),
+                        ..template.clone()
+                    };
+                    // SAFETY: every pointer in attr refers to a live buffer of the
+                    // length stated beside it: insns, license (NUL-terminated),
+                    // func/line info, fd_array and the log buffer.
+                    outcome = Attempt {
+                        result: unsafe { sys::bpf(Cmd::ProgLoad, &mut attr) },
+                        log_true_size: attr.log_true_size,
+                    };
+                    if outcome.result != Err(Errno(libc::EAGAIN)) {
+                        break;
+                    }
                 }
-            }
-            outcome
-        })?;
+                outcome
+            })?;
         match result {
             Ok(_) => Ok(LoadedProg {
                 prog: ProgFd {
@@ -316,7 +318,8 @@ impl ProgFd {
     /// kernel copies a prefix, reports the full size and answers `ENOSPC`;
     /// that comes back as `Ok` with `truncated` set.
     pub fn test_run(&self, attrs: &TestRunAttrs<'_>) -> Result<TestRunOutput> {
-        let u32_len = |what, len: usize| u32::try_from(len).map_err(|_| Error::TooLarge { what, len });
+        let u32_len =
+            |what, len: usize| u32::try_from(len).map_err(|_| Error::TooLarge { what, len });
         let mut data_out = vec![0u8; attrs.data_out_capacity];
         let mut ctx_out = vec![0u8; attrs.ctx_out_capacity];
         let mut attr = TestRunAttr {
@@ -367,11 +370,22 @@ impl ProgFd {
         // in between (they are fixed after load), and the kernel never writes
         // more than the lengths we pass.
         let mut map_ids = vec![0u32; sizes.nr_map_ids as usize];
-        let mut insns = vec![0u8; if xlated { sizes.xlated_prog_len as usize } else { 0 }];
+        let mut insns = vec![
+            0u8;
+            if xlated {
+                sizes.xlated_prog_len as usize
+            } else {
+                0
+            }
+        ];
         let mut raw = ProgInfoRaw {
             nr_map_ids: sizes.nr_map_ids,
             map_ids: AlignedU64::slice_mut(&mut map_ids),
-            xlated_prog_len: if insns.is_empty() { 0 } else { sizes.xlated_prog_len },
+            xlated_prog_len: if insns.is_empty() {
+                0
+            } else {
+                sizes.xlated_prog_len
+            },
             xlated_prog_insns: AlignedU64::slice_mut(&mut insns),
             ..ProgInfoRaw::default()
         };

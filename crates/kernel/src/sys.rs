@@ -370,6 +370,10 @@ pub(crate) unsafe fn bpf<A: Attr>(cmd: Cmd, attr: &mut A) -> Result<i64, Errno> 
             )
         };
         if ret >= 0 {
+            #[allow(
+                clippy::useless_conversion,
+                reason = "c_long is 32 bits on some targets"
+            )]
             return Ok(i64::from(ret));
         }
         let errno = Errno::last();
@@ -388,7 +392,9 @@ pub(crate) fn encode_name(name: &str) -> Result<[u8; OBJ_NAME_LEN], crate::Error
         });
     }
     if bytes.contains(&0) {
-        return Err(crate::Error::InteriorNul { what: "object name" });
+        return Err(crate::Error::InteriorNul {
+            what: "object name",
+        });
     }
     let mut out = [0u8; OBJ_NAME_LEN];
     out.iter_mut().zip(bytes).for_each(|(o, b)| *o = *b);
@@ -406,8 +412,8 @@ mod tests {
     use super::*;
     use std::mem::offset_of;
 
-    /// Offsets computed from `include/uapi/linux/bpf.h` by hand; the
-    /// `abi_layout` integration test also checks them against clang.
+    /// Offsets computed from `include/uapi/linux/bpf.h` by hand;
+    /// `layouts_match_clang` also checks them against the system header.
     #[test]
     fn layouts_match_the_uapi_header() {
         assert_eq!(offset_of!(MapCreateAttr, map_name), 28);
@@ -443,38 +449,365 @@ mod tests {
 
     #[test]
     fn attributes_have_no_implicit_padding() {
-        assert_no_padding!(MapCreateAttr { map_type, key_size, value_size, max_entries, map_flags,
-            inner_map_fd, numa_node, map_name, map_ifindex, btf_fd, btf_key_type_id,
-            btf_value_type_id, btf_vmlinux_value_type_id, map_extra, value_type_btf_obj_fd,
-            map_token_fd });
-        assert_no_padding!(MapElemAttr { map_fd, padding, key, value, flags });
-        assert_no_padding!(MapBatchAttr { in_batch, out_batch, keys, values, count, map_fd,
-            elem_flags, flags });
-        assert_no_padding!(ProgLoadAttr { prog_type, insn_cnt, insns, license, log_level,
-            log_size, log_buf, kern_version, prog_flags, prog_name, prog_ifindex,
-            expected_attach_type, prog_btf_fd, func_info_rec_size, func_info, func_info_cnt,
-            line_info_rec_size, line_info, line_info_cnt, attach_btf_id, attach_fd,
-            core_relo_cnt, fd_array, core_relos, core_relo_rec_size, log_true_size,
-            prog_token_fd, fd_array_cnt });
-        assert_no_padding!(ObjAttr { pathname, bpf_fd, file_flags, path_fd, padding });
-        assert_no_padding!(TestRunAttr { prog_fd, retval, data_size_in, data_size_out, data_in,
-            data_out, repeat, duration, ctx_size_in, ctx_size_out, ctx_in, ctx_out, flags, cpu,
-            batch_size, padding });
-        assert_no_padding!(IdAttr { start_id, next_id, open_flags, fd_by_id_token_fd });
-        assert_no_padding!(InfoAttr { bpf_fd, info_len, info });
-        assert_no_padding!(BtfLoadAttr { btf, btf_log_buf, btf_size, btf_log_size,
-            btf_log_level, btf_log_true_size, btf_flags, btf_token_fd });
-        assert_no_padding!(ProgInfoRaw { prog_type, id, tag, jited_prog_len, xlated_prog_len,
-            jited_prog_insns, xlated_prog_insns, load_time, created_by_uid, nr_map_ids, map_ids,
-            name, ifindex, gpl_compatible_bits, netns_dev, netns_ino, nr_jited_ksyms,
-            nr_jited_func_lens, jited_ksyms, jited_func_lens, btf_id, func_info_rec_size,
-            func_info, nr_func_info, nr_line_info, line_info, jited_line_info,
-            nr_jited_line_info, line_info_rec_size, jited_line_info_rec_size, nr_prog_tags,
-            prog_tags, run_time_ns, run_cnt, recursion_misses, verified_insns,
-            attach_btf_obj_id, attach_btf_id, padding });
-        assert_no_padding!(MapInfoRaw { map_type, id, key_size, value_size, max_entries,
-            map_flags, name, ifindex, btf_vmlinux_value_type_id, netns_dev, netns_ino, btf_id,
-            btf_key_type_id, btf_value_type_id, btf_vmlinux_id, map_extra });
+        assert_no_padding!(MapCreateAttr {
+            map_type,
+            key_size,
+            value_size,
+            max_entries,
+            map_flags,
+            inner_map_fd,
+            numa_node,
+            map_name,
+            map_ifindex,
+            btf_fd,
+            btf_key_type_id,
+            btf_value_type_id,
+            btf_vmlinux_value_type_id,
+            map_extra,
+            value_type_btf_obj_fd,
+            map_token_fd
+        });
+        assert_no_padding!(MapElemAttr {
+            map_fd,
+            padding,
+            key,
+            value,
+            flags
+        });
+        assert_no_padding!(MapBatchAttr {
+            in_batch,
+            out_batch,
+            keys,
+            values,
+            count,
+            map_fd,
+            elem_flags,
+            flags
+        });
+        assert_no_padding!(ProgLoadAttr {
+            prog_type,
+            insn_cnt,
+            insns,
+            license,
+            log_level,
+            log_size,
+            log_buf,
+            kern_version,
+            prog_flags,
+            prog_name,
+            prog_ifindex,
+            expected_attach_type,
+            prog_btf_fd,
+            func_info_rec_size,
+            func_info,
+            func_info_cnt,
+            line_info_rec_size,
+            line_info,
+            line_info_cnt,
+            attach_btf_id,
+            attach_fd,
+            core_relo_cnt,
+            fd_array,
+            core_relos,
+            core_relo_rec_size,
+            log_true_size,
+            prog_token_fd,
+            fd_array_cnt
+        });
+        assert_no_padding!(ObjAttr {
+            pathname,
+            bpf_fd,
+            file_flags,
+            path_fd,
+            padding
+        });
+        assert_no_padding!(TestRunAttr {
+            prog_fd,
+            retval,
+            data_size_in,
+            data_size_out,
+            data_in,
+            data_out,
+            repeat,
+            duration,
+            ctx_size_in,
+            ctx_size_out,
+            ctx_in,
+            ctx_out,
+            flags,
+            cpu,
+            batch_size,
+            padding
+        });
+        assert_no_padding!(IdAttr {
+            start_id,
+            next_id,
+            open_flags,
+            fd_by_id_token_fd
+        });
+        assert_no_padding!(InfoAttr {
+            bpf_fd,
+            info_len,
+            info
+        });
+        assert_no_padding!(BtfLoadAttr {
+            btf,
+            btf_log_buf,
+            btf_size,
+            btf_log_size,
+            btf_log_level,
+            btf_log_true_size,
+            btf_flags,
+            btf_token_fd
+        });
+        assert_no_padding!(ProgInfoRaw {
+            prog_type,
+            id,
+            tag,
+            jited_prog_len,
+            xlated_prog_len,
+            jited_prog_insns,
+            xlated_prog_insns,
+            load_time,
+            created_by_uid,
+            nr_map_ids,
+            map_ids,
+            name,
+            ifindex,
+            gpl_compatible_bits,
+            netns_dev,
+            netns_ino,
+            nr_jited_ksyms,
+            nr_jited_func_lens,
+            jited_ksyms,
+            jited_func_lens,
+            btf_id,
+            func_info_rec_size,
+            func_info,
+            nr_func_info,
+            nr_line_info,
+            line_info,
+            jited_line_info,
+            nr_jited_line_info,
+            line_info_rec_size,
+            jited_line_info_rec_size,
+            nr_prog_tags,
+            prog_tags,
+            run_time_ns,
+            run_cnt,
+            recursion_misses,
+            verified_insns,
+            attach_btf_obj_id,
+            attach_btf_id,
+            padding
+        });
+        assert_no_padding!(MapInfoRaw {
+            map_type,
+            id,
+            key_size,
+            value_size,
+            max_entries,
+            map_flags,
+            name,
+            ifindex,
+            btf_vmlinux_value_type_id,
+            netns_dev,
+            netns_ino,
+            btf_id,
+            btf_key_type_id,
+            btf_value_type_id,
+            btf_vmlinux_id,
+            map_extra
+        });
+    }
+
+    /// Has clang compile `_Static_assert`s of our offsets against the
+    /// system's `<linux/bpf.h>` (fields newer than that header are covered by
+    /// `layouts_match_the_uapi_header` only).
+    #[test]
+    fn layouts_match_clang() {
+        let checks: Vec<(usize, &str)> = vec![
+            (
+                offset_of!(MapCreateAttr, inner_map_fd),
+                "union bpf_attr, inner_map_fd",
+            ),
+            (
+                offset_of!(MapCreateAttr, map_name),
+                "union bpf_attr, map_name",
+            ),
+            (
+                offset_of!(MapCreateAttr, btf_vmlinux_value_type_id),
+                "union bpf_attr, btf_vmlinux_value_type_id",
+            ),
+            (
+                offset_of!(MapCreateAttr, map_extra),
+                "union bpf_attr, map_extra",
+            ),
+            (offset_of!(MapElemAttr, key), "union bpf_attr, key"),
+            (offset_of!(MapElemAttr, value), "union bpf_attr, value"),
+            (offset_of!(MapElemAttr, flags), "union bpf_attr, flags"),
+            (
+                offset_of!(MapBatchAttr, count),
+                "union bpf_attr, batch.count",
+            ),
+            (
+                offset_of!(MapBatchAttr, elem_flags),
+                "union bpf_attr, batch.elem_flags",
+            ),
+            (
+                offset_of!(MapBatchAttr, flags),
+                "union bpf_attr, batch.flags",
+            ),
+            (offset_of!(ProgLoadAttr, insns), "union bpf_attr, insns"),
+            (offset_of!(ProgLoadAttr, log_buf), "union bpf_attr, log_buf"),
+            (
+                offset_of!(ProgLoadAttr, prog_name),
+                "union bpf_attr, prog_name",
+            ),
+            (
+                offset_of!(ProgLoadAttr, expected_attach_type),
+                "union bpf_attr, expected_attach_type",
+            ),
+            (
+                offset_of!(ProgLoadAttr, func_info),
+                "union bpf_attr, func_info",
+            ),
+            (
+                offset_of!(ProgLoadAttr, line_info_cnt),
+                "union bpf_attr, line_info_cnt",
+            ),
+            (
+                offset_of!(ProgLoadAttr, attach_fd),
+                "union bpf_attr, attach_prog_fd",
+            ),
+            (
+                offset_of!(ProgLoadAttr, fd_array),
+                "union bpf_attr, fd_array",
+            ),
+            (
+                offset_of!(ProgLoadAttr, core_relo_rec_size),
+                "union bpf_attr, core_relo_rec_size",
+            ),
+            (offset_of!(ObjAttr, bpf_fd), "union bpf_attr, bpf_fd"),
+            (
+                offset_of!(ObjAttr, file_flags),
+                "union bpf_attr, file_flags",
+            ),
+            (
+                offset_of!(TestRunAttr, data_out),
+                "union bpf_attr, test.data_out",
+            ),
+            (
+                offset_of!(TestRunAttr, ctx_size_out),
+                "union bpf_attr, test.ctx_size_out",
+            ),
+            (
+                offset_of!(TestRunAttr, ctx_out),
+                "union bpf_attr, test.ctx_out",
+            ),
+            (
+                offset_of!(TestRunAttr, batch_size),
+                "union bpf_attr, test.batch_size",
+            ),
+            (offset_of!(IdAttr, next_id), "union bpf_attr, next_id"),
+            (offset_of!(IdAttr, open_flags), "union bpf_attr, open_flags"),
+            (offset_of!(InfoAttr, info), "union bpf_attr, info.info"),
+            (
+                offset_of!(BtfLoadAttr, btf_size),
+                "union bpf_attr, btf_size",
+            ),
+            (
+                offset_of!(BtfLoadAttr, btf_log_level),
+                "union bpf_attr, btf_log_level",
+            ),
+            (
+                offset_of!(ProgInfoRaw, xlated_prog_insns),
+                "struct bpf_prog_info, xlated_prog_insns",
+            ),
+            (
+                offset_of!(ProgInfoRaw, map_ids),
+                "struct bpf_prog_info, map_ids",
+            ),
+            (
+                offset_of!(ProgInfoRaw, ifindex),
+                "struct bpf_prog_info, ifindex",
+            ),
+            (
+                offset_of!(ProgInfoRaw, netns_dev),
+                "struct bpf_prog_info, netns_dev",
+            ),
+            (
+                offset_of!(ProgInfoRaw, btf_id),
+                "struct bpf_prog_info, btf_id",
+            ),
+            (
+                offset_of!(ProgInfoRaw, nr_line_info),
+                "struct bpf_prog_info, nr_line_info",
+            ),
+            (
+                offset_of!(ProgInfoRaw, run_cnt),
+                "struct bpf_prog_info, run_cnt",
+            ),
+            (
+                offset_of!(ProgInfoRaw, verified_insns),
+                "struct bpf_prog_info, verified_insns",
+            ),
+            (
+                offset_of!(ProgInfoRaw, attach_btf_id),
+                "struct bpf_prog_info, attach_btf_id",
+            ),
+            (size_of::<ProgInfoRaw>(), "sizeof(struct bpf_prog_info)"),
+            (offset_of!(MapInfoRaw, name), "struct bpf_map_info, name"),
+            (
+                offset_of!(MapInfoRaw, btf_vmlinux_value_type_id),
+                "struct bpf_map_info, btf_vmlinux_value_type_id",
+            ),
+            (
+                offset_of!(MapInfoRaw, btf_value_type_id),
+                "struct bpf_map_info, btf_value_type_id",
+            ),
+            (
+                offset_of!(MapInfoRaw, map_extra),
+                "struct bpf_map_info, map_extra",
+            ),
+        ];
+        let mut source = String::from("#include <stddef.h>\n#include <linux/bpf.h>\n");
+        for (offset, field) in &checks {
+            let expr = if field.starts_with("sizeof") {
+                (*field).to_owned()
+            } else {
+                format!("offsetof({field})")
+            };
+            source.push_str(&format!(
+                "_Static_assert({expr} == {offset}, \"{field}\");\n"
+            ));
+        }
+        let multiarch = format!("-I/usr/include/{}-linux-gnu", std::env::consts::ARCH);
+        let child = std::process::Command::new("clang-19")
+            .args(["-fsyntax-only", "-x", "c", &multiarch, "-"])
+            .stdin(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn();
+        let mut child = match child {
+            Ok(child) => child,
+            Err(error) => {
+                eprintln!("SKIPPED: layouts_match_clang because clang-19 cannot run: {error}");
+                return;
+            }
+        };
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(source.as_bytes())
+            .expect("write source");
+        let output = child.wait_with_output().expect("clang finishes");
+        assert!(
+            output.status.success(),
+            "clang disagrees:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
     }
 
     #[test]

@@ -141,7 +141,10 @@ impl MapType {
     pub fn is_per_cpu(self) -> bool {
         matches!(
             self,
-            Self::PERCPU_HASH | Self::PERCPU_ARRAY | Self::LRU_PERCPU_HASH | Self::PERCPU_CGROUP_STORAGE
+            Self::PERCPU_HASH
+                | Self::PERCPU_ARRAY
+                | Self::LRU_PERCPU_HASH
+                | Self::PERCPU_CGROUP_STORAGE
         )
     }
 }
@@ -373,7 +376,11 @@ mod tests {
 
     #[test]
     fn names_round_trip_and_numbers_are_unique() {
-        fn check<T: Copy + Eq + fmt::Debug>(all: &[T], name: fn(T) -> Option<&'static str>, from: fn(&str) -> Option<T>) {
+        fn check<T: Copy + Eq + fmt::Debug>(
+            all: &[T],
+            name: fn(T) -> Option<&'static str>,
+            from: fn(&str) -> Option<T>,
+        ) {
             for &value in all {
                 let text = name(value).expect("every listed value has a name");
                 assert_eq!(from(text), Some(value), "{text}");

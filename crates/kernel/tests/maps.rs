@@ -10,20 +10,14 @@ use apiary_kernel::{BtfFd, Errno, Error, MapCreateAttrs, MapFd, log_level, possi
 
 fn errno_of<T: std::fmt::Debug>(result: apiary_kernel::Result<T>) -> i32 {
     match result {
-        Err(error) => error.errno().unwrap_or_else(|| panic!("not a kernel error: {error}")).0,
+        Err(error) => {
+            error
+                .errno()
+                .unwrap_or_else(|| panic!("not a kernel error: {error}"))
+                .0
+        }
         Ok(value) => panic!("expected an errno, got Ok({value:?})"),
     }
-}
-
-fn simple(map_type: MapType, key_size: u32, value_size: u32, max_entries: u32) -> MapFd {
-    MapFd::create(&MapCreateAttrs {
-        map_type,
-        key_size,
-        value_size,
-        max_entries,
-        ..MapCreateAttrs::default()
-    })
-    .unwrap_or_else(|e| panic!("create {map_type}: {e}"))
 }
 
 fn key(i: u32) -> [u8; 4] {
@@ -33,8 +27,10 @@ fn key(i: u32) -> [u8; 4] {
 #[test]
 fn creates_every_plain_map_type_and_reports_it_like_bpftool() {
     require_bpf!("creates_every_plain_map_type_and_reports_it_like_bpftool");
-    let btf = BtfFd::load(&common::spin_lock_btf(), log_level::NONE).expect("BTF loads").btf;
-    let inner = simple(MapType::ARRAY, 4, 4, 1);
+    let btf = BtfFd::load(&common::spin_lock_btf(), log_level::NONE)
+        .expect("BTF loads")
+        .btf;
+    let inner = common::create_map(MapType::ARRAY, 4, 4, 1);
     let page = 4096;
     // (type, key, value, max_entries, flags, needs inner map, needs BTF int key/value)
     let cases: &[(MapType, u32, u32, u32, u32, bool, bool)] = &[
@@ -48,7 +44,15 @@ fn creates_every_plain_map_type_and_reports_it_like_bpftool() {
         (MapType::CGROUP_ARRAY, 4, 4, 4, 0, false, false),
         (MapType::LRU_HASH, 4, 8, 16, 0, false, false),
         (MapType::LRU_PERCPU_HASH, 4, 8, 16, 0, false, false),
-        (MapType::LPM_TRIE, 8, 8, 16, map_flags::NO_PREALLOC, false, false),
+        (
+            MapType::LPM_TRIE,
+            8,
+            8,
+            16,
+            map_flags::NO_PREALLOC,
+            false,
+            false,
+        ),
         (MapType::ARRAY_OF_MAPS, 4, 4, 4, 0, true, false),
         (MapType::HASH_OF_MAPS, 4, 4, 4, 0, true, false),
         (MapType::DEVMAP, 4, 4, 4, 0, false, false),
@@ -59,14 +63,46 @@ fn creates_every_plain_map_type_and_reports_it_like_bpftool() {
         (MapType::REUSEPORT_SOCKARRAY, 4, 8, 4, 0, false, false),
         (MapType::QUEUE, 0, 4, 8, 0, false, false),
         (MapType::STACK, 0, 4, 8, 0, false, false),
-        (MapType::SK_STORAGE, 4, 4, 0, map_flags::NO_PREALLOC, false, true),
+        (
+            MapType::SK_STORAGE,
+            4,
+            4,
+            0,
+            map_flags::NO_PREALLOC,
+            false,
+            true,
+        ),
         (MapType::DEVMAP_HASH, 4, 4, 4, 0, false, false),
         (MapType::RINGBUF, 0, 0, page, 0, false, false),
-        (MapType::INODE_STORAGE, 4, 4, 0, map_flags::NO_PREALLOC, false, true),
-        (MapType::TASK_STORAGE, 4, 4, 0, map_flags::NO_PREALLOC, false, true),
+        (
+            MapType::INODE_STORAGE,
+            4,
+            4,
+            0,
+            map_flags::NO_PREALLOC,
+            false,
+            true,
+        ),
+        (
+            MapType::TASK_STORAGE,
+            4,
+            4,
+            0,
+            map_flags::NO_PREALLOC,
+            false,
+            true,
+        ),
         (MapType::BLOOM_FILTER, 0, 4, 16, 0, false, false),
         (MapType::USER_RINGBUF, 0, 0, page, 0, false, false),
-        (MapType::CGRP_STORAGE, 4, 4, 0, map_flags::NO_PREALLOC, false, true),
+        (
+            MapType::CGRP_STORAGE,
+            4,
+            4,
+            0,
+            map_flags::NO_PREALLOC,
+            false,
+            true,
+        ),
         (MapType::ARENA, 0, 0, 1, map_flags::MMAPABLE, false, false),
     ];
     for &(map_type, key_size, value_size, max_entries, flags, needs_inner, needs_btf) in cases {
@@ -86,7 +122,11 @@ fn creates_every_plain_map_type_and_reports_it_like_bpftool() {
         .unwrap_or_else(|e| panic!("create {map_type}: {e}"));
         let info = map.info().expect("map info");
         assert_eq!(info.map_type, map_type);
-        assert_eq!((info.key_size, info.value_size), (key_size, value_size), "{map_type}");
+        assert_eq!(
+            (info.key_size, info.value_size),
+            (key_size, value_size),
+            "{map_type}"
+        );
         assert_eq!(info.name, "apiary_t");
         // Some types add flags of their own (devmap: BPF_F_RDONLY_PROG).
         assert_eq!(info.map_flags & flags, flags, "{map_type}");
@@ -99,7 +139,12 @@ fn creates_every_plain_map_type_and_reports_it_like_bpftool() {
         assert_eq!(shown["bytes_value"], value_size, "{map_type}");
         // bpftool 7.1 prints numbers for types newer than its libbpf.
         if let Some(name) = shown["type"].as_str() {
-            assert_eq!(Some(name), map_type.name(), "bpftool names map type {}", map_type.0);
+            assert_eq!(
+                Some(name),
+                map_type.name(),
+                "bpftool names map type {}",
+                map_type.0
+            );
         }
     }
 }
@@ -107,52 +152,86 @@ fn creates_every_plain_map_type_and_reports_it_like_bpftool() {
 #[test]
 fn hash_map_operations_and_errnos() {
     require_bpf!("hash_map_operations_and_errnos");
-    let map = simple(MapType::HASH, 4, 8, 4);
+    let map = common::create_map(MapType::HASH, 4, 8, 4);
     let value = |v: u64| v.to_ne_bytes();
     assert_eq!(map.next_key(None).expect("empty map"), None);
-    map.update(&key(1), &value(10), elem_flags::NOEXIST).expect("insert");
-    assert_eq!(errno_of(map.update(&key(1), &value(11), elem_flags::NOEXIST)), libc::EEXIST);
-    assert_eq!(errno_of(map.update(&key(2), &value(20), elem_flags::EXIST)), libc::ENOENT);
-    map.update(&key(1), &value(12), elem_flags::EXIST).expect("update existing");
-    assert_eq!(map.lookup(&key(1), 0).expect("lookup"), Some(value(12).to_vec()));
+    map.update(&key(1), &value(10), elem_flags::NOEXIST)
+        .expect("insert");
+    assert_eq!(
+        errno_of(map.update(&key(1), &value(11), elem_flags::NOEXIST)),
+        libc::EEXIST
+    );
+    assert_eq!(
+        errno_of(map.update(&key(2), &value(20), elem_flags::EXIST)),
+        libc::ENOENT
+    );
+    map.update(&key(1), &value(12), elem_flags::EXIST)
+        .expect("update existing");
+    assert_eq!(
+        map.lookup(&key(1), 0).expect("lookup"),
+        Some(value(12).to_vec())
+    );
     assert_eq!(map.lookup(&key(9), 0).expect("lookup missing"), None);
     for k in 2..=4 {
-        map.update(&key(k), &value(u64::from(k) * 10), elem_flags::ANY).expect("fill");
+        map.update(&key(k), &value(u64::from(k) * 10), elem_flags::ANY)
+            .expect("fill");
     }
-    assert_eq!(errno_of(map.update(&key(5), &value(50), elem_flags::ANY)), libc::E2BIG);
+    assert_eq!(
+        errno_of(map.update(&key(5), &value(50), elem_flags::ANY)),
+        libc::E2BIG
+    );
     let mut keys: Vec<Vec<u8>> = map.keys().collect::<Result<_, _>>().expect("iterate");
     keys.sort();
     let mut expected: Vec<Vec<u8>> = (1..=4).map(|k| key(k).to_vec()).collect();
     expected.sort();
     assert_eq!(keys, expected);
-    assert_eq!(map.lookup_and_delete(&key(3), 0).expect("pop"), Some(value(30).to_vec()));
+    assert_eq!(
+        map.lookup_and_delete(&key(3), 0).expect("pop"),
+        Some(value(30).to_vec())
+    );
     assert_eq!(map.lookup(&key(3), 0).expect("gone"), None);
     map.delete(&key(4)).expect("delete");
     assert_eq!(errno_of(map.delete(&key(4))), libc::ENOENT);
     // Our own checks refuse wrongly sized buffers before the kernel sees them.
     assert!(matches!(
         map.update(&[0; 3], &value(0), 0),
-        Err(Error::BufferSize { what: "key", expected: 4, actual: 3 })
+        Err(Error::BufferSize {
+            what: "key",
+            expected: 4,
+            actual: 3
+        })
     ));
-    assert!(matches!(map.lookup(&[0; 8], 0), Err(Error::BufferSize { .. })));
+    assert!(matches!(
+        map.lookup(&[0; 8], 0),
+        Err(Error::BufferSize { .. })
+    ));
 }
 
 #[test]
 fn array_map_semantics() {
     require_bpf!("array_map_semantics");
-    let map = simple(MapType::ARRAY, 4, 4, 3);
+    let map = common::create_map(MapType::ARRAY, 4, 4, 3);
     assert_eq!(map.lookup(&key(0), 0).expect("zeroed"), Some(vec![0; 4]));
     assert_eq!(map.lookup(&key(3), 0).expect("out of range"), None);
     assert_eq!(errno_of(map.update(&key(3), &[1; 4], 0)), libc::E2BIG);
-    assert_eq!(errno_of(map.update(&key(0), &[1; 4], elem_flags::NOEXIST)), libc::EEXIST);
+    assert_eq!(
+        errno_of(map.update(&key(0), &[1; 4], elem_flags::NOEXIST)),
+        libc::EEXIST
+    );
     assert_eq!(errno_of(map.delete(&key(0))), libc::EINVAL);
     map.update(&key(2), &7u32.to_ne_bytes(), 0).expect("update");
     let keys: Vec<Vec<u8>> = map.keys().collect::<Result<_, _>>().expect("iterate");
-    assert_eq!(keys, vec![key(0).to_vec(), key(1).to_vec(), key(2).to_vec()]);
+    assert_eq!(
+        keys,
+        vec![key(0).to_vec(), key(1).to_vec(), key(2).to_vec()]
+    );
     assert_eq!(map.next_key(Some(&key(2))).expect("last"), None);
     map.freeze().expect("freeze");
     assert_eq!(errno_of(map.update(&key(1), &[2; 4], 0)), libc::EPERM);
-    assert_eq!(map.lookup(&key(2), 0).expect("still readable"), Some(7u32.to_ne_bytes().to_vec()));
+    assert_eq!(
+        map.lookup(&key(2), 0).expect("still readable"),
+        Some(7u32.to_ne_bytes().to_vec())
+    );
 }
 
 #[test]
@@ -167,24 +246,15 @@ fn bad_shapes_are_rejected_by_the_kernel() {
         ..MapCreateAttrs::default()
     });
     assert_eq!(errno_of(result), libc::E2BIG);
-    let result = MapFd::create(&MapCreateAttrs {
-        map_type: MapType::HASH,
-        key_size: 4,
-        value_size: 4,
-        max_entries: 0,
-        ..MapCreateAttrs::default()
-    });
+    let result = MapFd::create(&common::map_attrs(MapType::HASH, 4, 4, 0));
     assert_eq!(errno_of(result), libc::EINVAL);
-    let unknown = MapFd::create(&MapCreateAttrs {
-        map_type: MapType(4000),
-        key_size: 4,
-        value_size: 4,
-        max_entries: 1,
-        ..MapCreateAttrs::default()
-    });
+    let unknown = MapFd::create(&common::map_attrs(MapType(4000), 4, 4, 1));
     assert_eq!(errno_of(unknown), libc::EINVAL);
     assert!(matches!(
-        MapFd::create(&MapCreateAttrs { name: "sixteen_chars_xx", ..MapCreateAttrs::default() }),
+        MapFd::create(&MapCreateAttrs {
+            name: "sixteen_chars_xx",
+            ..MapCreateAttrs::default()
+        }),
         Err(Error::NameTooLong { .. })
     ));
 }
@@ -193,7 +263,7 @@ fn bad_shapes_are_rejected_by_the_kernel() {
 fn per_cpu_values_span_every_possible_cpu() {
     require_bpf!("per_cpu_values_span_every_possible_cpu");
     let cpus = possible_cpus().expect("cpu count");
-    let map = simple(MapType::PERCPU_ARRAY, 4, 4, 2);
+    let map = common::create_map(MapType::PERCPU_ARRAY, 4, 4, 2);
     // value_size 4 is rounded up to 8 per CPU.
     assert_eq!(map.syscall_value_size().expect("size"), 8 * cpus);
     let mut value = vec![0u8; 8 * cpus];
@@ -202,10 +272,15 @@ fn per_cpu_values_span_every_possible_cpu() {
     }
     map.update(&key(1), &value, 0).expect("update all CPUs");
     assert_eq!(map.lookup(&key(1), 0).expect("lookup"), Some(value));
-    assert!(matches!(map.update(&key(1), &[0; 4], 0), Err(Error::BufferSize { .. })));
+    assert!(matches!(
+        map.update(&key(1), &[0; 4], 0),
+        Err(Error::BufferSize { .. })
+    ));
 
-    let hash = simple(MapType::PERCPU_HASH, 4, 8, 4);
-    let value: Vec<u8> = (0..cpus as u64).flat_map(|c| (c * 3).to_ne_bytes()).collect();
+    let hash = common::create_map(MapType::PERCPU_HASH, 4, 8, 4);
+    let value: Vec<u8> = (0..cpus as u64)
+        .flat_map(|c| (c * 3).to_ne_bytes())
+        .collect();
     hash.update(&key(5), &value, 0).expect("update");
     assert_eq!(hash.lookup(&key(5), 0).expect("lookup"), Some(value));
 }
@@ -214,15 +289,24 @@ fn per_cpu_values_span_every_possible_cpu() {
 fn queue_is_fifo_and_stack_is_lifo() {
     require_bpf!("queue_is_fifo_and_stack_is_lifo");
     for (map_type, expected) in [(MapType::QUEUE, [1u32, 2, 3]), (MapType::STACK, [3, 2, 1])] {
-        let map = simple(map_type, 0, 4, 3);
+        let map = common::create_map(map_type, 0, 4, 3);
         assert_eq!(map.lookup_and_delete(&[], 0).expect("pop empty"), None);
         for v in 1u32..=3 {
             map.update(&[], &v.to_ne_bytes(), 0).expect("push");
         }
-        assert_eq!(errno_of(map.update(&[], &4u32.to_ne_bytes(), 0)), libc::E2BIG);
-        assert_eq!(map.lookup(&[], 0).expect("peek"), Some(expected[0].to_ne_bytes().to_vec()));
+        assert_eq!(
+            errno_of(map.update(&[], &4u32.to_ne_bytes(), 0)),
+            libc::E2BIG
+        );
+        assert_eq!(
+            map.lookup(&[], 0).expect("peek"),
+            Some(expected[0].to_ne_bytes().to_vec())
+        );
         for v in expected {
-            assert_eq!(map.lookup_and_delete(&[], 0).expect("pop"), Some(v.to_ne_bytes().to_vec()));
+            assert_eq!(
+                map.lookup_and_delete(&[], 0).expect("pop"),
+                Some(v.to_ne_bytes().to_vec())
+            );
         }
         assert_eq!(errno_of(map.next_key(None)), libc::EINVAL);
     }
@@ -241,8 +325,10 @@ fn lpm_trie_matches_longest_prefix() {
     })
     .expect("lpm trie");
     let prefix = |len: u32, addr: [u8; 4]| -> Vec<u8> { [len.to_ne_bytes(), addr].concat() };
-    map.update(&prefix(8, [10, 0, 0, 0]), &8u32.to_ne_bytes(), 0).expect("/8");
-    map.update(&prefix(16, [10, 1, 0, 0]), &16u32.to_ne_bytes(), 0).expect("/16");
+    map.update(&prefix(8, [10, 0, 0, 0]), &8u32.to_ne_bytes(), 0)
+        .expect("/8");
+    map.update(&prefix(16, [10, 1, 0, 0]), &16u32.to_ne_bytes(), 0)
+        .expect("/16");
     let hit = |addr| map.lookup(&prefix(32, addr), 0).expect("lookup");
     assert_eq!(hit([10, 1, 2, 3]), Some(16u32.to_ne_bytes().to_vec()));
     assert_eq!(hit([10, 2, 2, 3]), Some(8u32.to_ne_bytes().to_vec()));
@@ -252,19 +338,28 @@ fn lpm_trie_matches_longest_prefix() {
 #[test]
 fn bloom_filter_answers_membership() {
     require_bpf!("bloom_filter_answers_membership");
-    let map = simple(MapType::BLOOM_FILTER, 0, 4, 64);
-    assert!(!map.bloom_contains(&42u32.to_ne_bytes()).expect("query empty"));
+    let map = common::create_map(MapType::BLOOM_FILTER, 0, 4, 64);
+    assert!(
+        !map.bloom_contains(&42u32.to_ne_bytes())
+            .expect("query empty")
+    );
     map.update(&[], &42u32.to_ne_bytes(), 0).expect("add");
-    assert!(map.bloom_contains(&42u32.to_ne_bytes()).expect("query present"));
+    assert!(
+        map.bloom_contains(&42u32.to_ne_bytes())
+            .expect("query present")
+    );
     // One element in 64 slots with 5 hashes: a false positive is ~1e-9 likely.
-    assert!(!map.bloom_contains(&43u32.to_ne_bytes()).expect("query absent"));
+    assert!(
+        !map.bloom_contains(&43u32.to_ne_bytes())
+            .expect("query absent")
+    );
     assert_eq!(errno_of(map.delete(&[])), libc::EOPNOTSUPP);
 }
 
 #[test]
 fn map_in_map_stores_fds_and_returns_ids() {
     require_bpf!("map_in_map_stores_fds_and_returns_ids");
-    let inner = simple(MapType::ARRAY, 4, 4, 1);
+    let inner = common::create_map(MapType::ARRAY, 4, 4, 1);
     let outer = MapFd::create(&MapCreateAttrs {
         map_type: MapType::ARRAY_OF_MAPS,
         key_size: 4,
@@ -276,18 +371,29 @@ fn map_in_map_stores_fds_and_returns_ids() {
     .expect("array of maps");
     use std::os::fd::AsRawFd;
     let fd = inner.as_fd().as_raw_fd() as u32;
-    outer.update(&key(0), &fd.to_ne_bytes(), 0).expect("store inner fd");
+    outer
+        .update(&key(0), &fd.to_ne_bytes(), 0)
+        .expect("store inner fd");
     let stored = outer.lookup(&key(0), 0).expect("lookup").expect("present");
     let inner_id = inner.info().expect("info").id;
-    assert_eq!(stored, inner_id.to_ne_bytes().to_vec(), "lookup returns the inner map id");
+    assert_eq!(
+        stored,
+        inner_id.to_ne_bytes().to_vec(),
+        "lookup returns the inner map id"
+    );
     // A value that is not a map fd is refused.
-    assert_eq!(errno_of(outer.update(&key(1), &u32::MAX.to_ne_bytes(), 0)), libc::EBADF);
+    assert_eq!(
+        errno_of(outer.update(&key(1), &u32::MAX.to_ne_bytes(), 0)),
+        libc::EBADF
+    );
 }
 
 #[test]
 fn spin_lock_values_with_f_lock() {
     require_bpf!("spin_lock_values_with_f_lock");
-    let btf = BtfFd::load(&common::spin_lock_btf(), log_level::BASIC).expect("BTF").btf;
+    let btf = BtfFd::load(&common::spin_lock_btf(), log_level::BASIC)
+        .expect("BTF")
+        .btf;
     let map = MapFd::create(&MapCreateAttrs {
         map_type: MapType::HASH,
         key_size: 4,
@@ -300,24 +406,32 @@ fn spin_lock_values_with_f_lock() {
     })
     .expect("hash with spin lock value");
     let value = [0u32.to_ne_bytes(), 77u32.to_ne_bytes()].concat();
-    map.update(&key(1), &value, elem_flags::LOCK).expect("locked update");
-    let read = map.lookup(&key(1), elem_flags::LOCK).expect("locked lookup").expect("present");
+    map.update(&key(1), &value, elem_flags::LOCK)
+        .expect("locked update");
+    let read = map
+        .lookup(&key(1), elem_flags::LOCK)
+        .expect("locked lookup")
+        .expect("present");
     assert_eq!(read[4..], 77u32.to_ne_bytes());
     let info = map.info().expect("info");
     assert_ne!(info.btf_id, 0);
     assert_eq!((info.btf_key_type_id, info.btf_value_type_id), (1, 3));
     // Without a spin lock in the value, BPF_F_LOCK is refused.
-    let plain = simple(MapType::HASH, 4, 8, 4);
+    let plain = common::create_map(MapType::HASH, 4, 8, 4);
     plain.update(&key(1), &[0; 8], 0).expect("plain update");
-    assert_eq!(errno_of(plain.lookup(&key(1), elem_flags::LOCK)), libc::EINVAL);
+    assert_eq!(
+        errno_of(plain.lookup(&key(1), elem_flags::LOCK)),
+        libc::EINVAL
+    );
 }
 
 #[test]
 fn batch_lookup_reads_everything() {
     require_bpf!("batch_lookup_reads_everything");
-    let map = simple(MapType::HASH, 4, 4, 64);
+    let map = common::create_map(MapType::HASH, 4, 4, 64);
     for k in 0..10u32 {
-        map.update(&key(k), &(k * k).to_ne_bytes(), 0).expect("fill");
+        map.update(&key(k), &(k * k).to_ne_bytes(), 0)
+            .expect("fill");
     }
     let mut seen = Vec::new();
     let mut cursor = None;
@@ -330,12 +444,13 @@ fn batch_lookup_reads_everything() {
         }
     }
     seen.sort();
-    let mut expected: Vec<(Vec<u8>, Vec<u8>)> =
-        (0..10u32).map(|k| (key(k).to_vec(), (k * k).to_ne_bytes().to_vec())).collect();
+    let mut expected: Vec<(Vec<u8>, Vec<u8>)> = (0..10u32)
+        .map(|k| (key(k).to_vec(), (k * k).to_ne_bytes().to_vec()))
+        .collect();
     expected.sort();
     assert_eq!(seen, expected);
 
-    let array = simple(MapType::ARRAY, 4, 4, 5);
+    let array = common::create_map(MapType::ARRAY, 4, 4, 5);
     let batch = array.lookup_batch(None, 10, 0).expect("array batch");
     assert_eq!(batch.entries.len(), 5);
     assert_eq!(batch.next, None);
@@ -344,7 +459,7 @@ fn batch_lookup_reads_everything() {
 #[test]
 fn map_ids_enumerate_and_reopen() {
     require_bpf!("map_ids_enumerate_and_reopen");
-    let map = simple(MapType::HASH, 4, 4, 2);
+    let map = common::create_map(MapType::HASH, 4, 4, 2);
     map.update(&key(1), &key(2), 0).expect("update");
     let id = map.info().expect("info").id;
     let mut found = false;
@@ -357,7 +472,10 @@ fn map_ids_enumerate_and_reopen() {
     assert!(found, "our map id {id} is listed");
     let again = MapFd::from_id(id).expect("open by id");
     assert_eq!(again.key_size(), 4);
-    assert_eq!(again.lookup(&key(1), 0).expect("lookup"), Some(key(2).to_vec()));
+    assert_eq!(
+        again.lookup(&key(1), 0).expect("lookup"),
+        Some(key(2).to_vec())
+    );
     assert_eq!(errno_of(MapFd::from_id(u32::MAX)), libc::ENOENT);
     assert_eq!(Errno(libc::ENOENT).name(), Some("ENOENT"));
 }

@@ -35,25 +35,25 @@ fn packet(len: usize) -> Vec<u8> {
 fn packet_and_map_program(map: &MapFd) -> Vec<u8> {
     let [ld_lo, ld_hi] = common::ld_map_fd(1, map.as_fd().as_raw_fd());
     program(&[
-        insn(0x61, 6, 1, 0, 0),   // 0: r6 = *(u32 *)(r1 + 0)   data
-        insn(0x61, 7, 1, 4, 0),   // 1: r7 = *(u32 *)(r1 + 4)   data_end
-        insn(0xbf, 8, 6, 0, 0),   // 2: r8 = r6
-        insn(0x07, 8, 0, 0, 20),  // 3: r8 += 20
-        insn(0x2d, 8, 7, 12, 0),  // 4: if r8 > r7 goto 17
-        insn(0x71, 9, 6, 0, 0),   // 5: r9 = *(u8 *)(r6 + 0)
-        insn(0x62, 10, 0, -4, 0), // 6: *(u32 *)(r10 - 4) = 0
-        ld_lo,                    // 7: r1 = map
-        ld_hi,                    // 8
-        insn(0xbf, 2, 10, 0, 0),  // 9: r2 = r10
-        insn(0x07, 2, 0, 0, -4),  // 10: r2 += -4
-        insn(0x85, 0, 0, 0, 1),   // 11: call bpf_map_lookup_elem
-        insn(0x15, 0, 0, 2, 0),   // 12: if r0 == 0 goto 15
-        insn(0x7b, 0, 9, 0, 0),   // 13: *(u64 *)(r0 + 0) = r9
-        insn(0x73, 6, 9, 1, 0),   // 14: *(u8 *)(r6 + 1) = r9
-        insn(0xb7, 0, 0, 0, XDP_TX as i32), // 15: r0 = XDP_TX
-        insn(0x95, 0, 0, 0, 0),   // 16: exit
+        insn(0x61, 6, 1, 0, 0),               // 0: r6 = *(u32 *)(r1 + 0)   data
+        insn(0x61, 7, 1, 4, 0),               // 1: r7 = *(u32 *)(r1 + 4)   data_end
+        insn(0xbf, 8, 6, 0, 0),               // 2: r8 = r6
+        insn(0x07, 8, 0, 0, 20),              // 3: r8 += 20
+        insn(0x2d, 8, 7, 12, 0),              // 4: if r8 > r7 goto 17
+        insn(0x71, 9, 6, 0, 0),               // 5: r9 = *(u8 *)(r6 + 0)
+        insn(0x62, 10, 0, -4, 0),             // 6: *(u32 *)(r10 - 4) = 0
+        ld_lo,                                // 7: r1 = map
+        ld_hi,                                // 8
+        insn(0xbf, 2, 10, 0, 0),              // 9: r2 = r10
+        insn(0x07, 2, 0, 0, -4),              // 10: r2 += -4
+        insn(0x85, 0, 0, 0, 1),               // 11: call bpf_map_lookup_elem
+        insn(0x15, 0, 0, 2, 0),               // 12: if r0 == 0 goto 15
+        insn(0x7b, 0, 9, 0, 0),               // 13: *(u64 *)(r0 + 0) = r9
+        insn(0x73, 6, 9, 1, 0),               // 14: *(u8 *)(r6 + 1) = r9
+        insn(0xb7, 0, 0, 0, XDP_TX as i32),   // 15: r0 = XDP_TX
+        insn(0x95, 0, 0, 0, 0),               // 16: exit
         insn(0xb7, 0, 0, 0, XDP_DROP as i32), // 17: r0 = XDP_DROP
-        insn(0x95, 0, 0, 0, 0),   // 18: exit
+        insn(0x95, 0, 0, 0, 0),               // 18: exit
     ])
 }
 
@@ -77,9 +77,15 @@ fn xdp_return_constant_runs_with_repeat() {
     assert_eq!(out.data_size_out, 64);
     assert!(!out.truncated);
     // Kernel facts: XDP rejects packets shorter than an Ethernet header.
-    let short = loaded.prog.test_run(&TestRunAttrs { data_in: &data[..13], ..TestRunAttrs::default() });
+    let short = loaded.prog.test_run(&TestRunAttrs {
+        data_in: &data[..13],
+        ..TestRunAttrs::default()
+    });
     assert_eq!(short.unwrap_err().errno().map(|e| e.0), Some(libc::EINVAL));
-    let exact = loaded.prog.test_run(&TestRunAttrs { data_in: &data[..14], ..TestRunAttrs::default() });
+    let exact = loaded.prog.test_run(&TestRunAttrs {
+        data_in: &data[..14],
+        ..TestRunAttrs::default()
+    });
     assert_eq!(exact.expect("14 bytes is enough").retval, XDP_PASS);
 }
 
@@ -99,19 +105,36 @@ fn xdp_reads_packet_writes_map_and_packet() {
     let data = packet(32);
     let out = loaded
         .prog
-        .test_run(&TestRunAttrs { data_in: &data, data_out_capacity: 32, repeat: 3, ..TestRunAttrs::default() })
+        .test_run(&TestRunAttrs {
+            data_in: &data,
+            data_out_capacity: 32,
+            repeat: 3,
+            ..TestRunAttrs::default()
+        })
         .expect("run");
     assert_eq!(out.retval, XDP_TX);
     let mut expected = data.clone();
     expected[1] = data[0];
     assert_eq!(out.data_out, expected);
-    let value = map.lookup(&0u32.to_ne_bytes(), 0).expect("lookup").expect("present");
+    let value = map
+        .lookup(&0u32.to_ne_bytes(), 0)
+        .expect("lookup")
+        .expect("present");
     assert_eq!(value, u64::from(data[0]).to_ne_bytes());
 
     let short = packet(16);
-    let out = loaded.prog.test_run(&TestRunAttrs { data_in: &short, ..TestRunAttrs::default() }).expect("run");
+    let out = loaded
+        .prog
+        .test_run(&TestRunAttrs {
+            data_in: &short,
+            ..TestRunAttrs::default()
+        })
+        .expect("run");
     assert_eq!(out.retval, XDP_DROP);
-    assert_eq!(out.data_size_out, 16, "size is reported even without data_out");
+    assert_eq!(
+        out.data_size_out, 16,
+        "size is reported even without data_out"
+    );
     assert!(out.data_out.is_empty());
 
     let info = loaded.prog.info(false).expect("info");
@@ -125,7 +148,11 @@ fn small_data_out_is_truncated_with_full_size_reported() {
     let data = packet(40);
     let out = loaded
         .prog
-        .test_run(&TestRunAttrs { data_in: &data, data_out_capacity: 4, ..TestRunAttrs::default() })
+        .test_run(&TestRunAttrs {
+            data_in: &data,
+            data_out_capacity: 4,
+            ..TestRunAttrs::default()
+        })
         .expect("ENOSPC still reports the run");
     assert!(out.truncated);
     assert_eq!(out.retval, XDP_PASS);
@@ -139,10 +166,18 @@ fn xdp_context_round_trips() {
     let loaded = load_xdp(&common::return_imm(XDP_PASS as i32), "xdp_ctx");
     let data = packet(20);
     // struct xdp_md { data, data_end, data_meta, ingress_ifindex, rx_queue_index, egress_ifindex }
-    let ctx: Vec<u8> = [0u32, 20, 0, 0, 0, 0].iter().flat_map(|w| w.to_ne_bytes()).collect();
+    let ctx: Vec<u8> = [0u32, 20, 0, 0, 0, 0]
+        .iter()
+        .flat_map(|w| w.to_ne_bytes())
+        .collect();
     let out = loaded
         .prog
-        .test_run(&TestRunAttrs { data_in: &data, ctx_in: &ctx, ctx_out_capacity: 64, ..TestRunAttrs::default() })
+        .test_run(&TestRunAttrs {
+            data_in: &data,
+            ctx_in: &ctx,
+            ctx_out_capacity: 64,
+            ..TestRunAttrs::default()
+        })
         .expect("run with ctx");
     assert_eq!(out.ctx_size_out, 24);
     assert_eq!(out.ctx_out, ctx);
@@ -183,7 +218,11 @@ fn stats_and_growing_verbose_logs() {
         ..ProgLoadAttrs::default()
     })
     .expect("load with stats");
-    assert!(stats.log.contains("processed 2 insns"), "stats log: {}", stats.log);
+    assert!(
+        stats.log.contains("processed 2 insns"),
+        "stats log: {}",
+        stats.log
+    );
     // A 128-byte first buffer cannot hold the verbose log: the kernel
     // answers ENOSPC and the buffer must grow until the whole log fits.
     let verbose = ProgFd::load(&ProgLoadAttrs {
@@ -203,7 +242,11 @@ fn stats_and_growing_verbose_logs() {
 #[test]
 fn argument_errors_are_typed() {
     let seven = [0u8; 7];
-    let error = ProgFd::load(&ProgLoadAttrs { insns: &seven, ..ProgLoadAttrs::default() }).unwrap_err();
+    let error = ProgFd::load(&ProgLoadAttrs {
+        insns: &seven,
+        ..ProgLoadAttrs::default()
+    })
+    .unwrap_err();
     assert!(matches!(error, Error::InsnsLength(7)), "{error}");
     let insns = common::return_imm(0);
     let error = ProgFd::load(&ProgLoadAttrs {
@@ -212,14 +255,29 @@ fn argument_errors_are_typed() {
         ..ProgLoadAttrs::default()
     })
     .unwrap_err();
-    assert!(matches!(error, Error::InteriorNul { what: "license" }), "{error}");
+    assert!(
+        matches!(error, Error::InteriorNul { what: "license" }),
+        "{error}"
+    );
     let error = ProgFd::load(&ProgLoadAttrs {
         insns: &insns,
-        func_info: Records { bytes: &[0; 12], rec_size: 8 },
+        func_info: Records {
+            bytes: &[0; 12],
+            rec_size: 8,
+        },
         ..ProgLoadAttrs::default()
     })
     .unwrap_err();
-    assert!(matches!(error, Error::RecordLength { what: "func_info", .. }), "{error}");
+    assert!(
+        matches!(
+            error,
+            Error::RecordLength {
+                what: "func_info",
+                ..
+            }
+        ),
+        "{error}"
+    );
 }
 
 #[test]
@@ -231,7 +289,10 @@ fn info_matches_bpftool() {
     assert_eq!(info.name, "xdp_info");
     assert!(info.gpl_compatible);
     assert_eq!(info.xlated_prog_len, 16);
-    assert_eq!(info.xlated_insns.as_deref(), Some(&common::return_imm(XDP_PASS as i32)[..]));
+    assert_eq!(
+        info.xlated_insns.as_deref(),
+        Some(&common::return_imm(XDP_PASS as i32)[..])
+    );
     assert!(info.verified_insns >= 2);
     let Some(shown) = common::bpftool_json(&["prog", "show", "id", &info.id.to_string()]) else {
         return;
@@ -261,11 +322,20 @@ fn func_and_line_info_reach_the_kernel() {
     let strings = b"\0int\0prog\0prog.c\0return 2;\0";
     let name = |s| common::str_off(strings, s);
     let types = [
-        name("int"), common::btf_info(1, 0), 4, (1 << 24) | 32, // [1] int
-        0, common::btf_info(13, 0), 1,                           // [2] int (void)
-        name("prog"), common::btf_info(12, 0), 2,                // [3] static func prog
+        name("int"),
+        common::btf_info(1, 0),
+        4,
+        (1 << 24) | 32, // [1] int
+        0,
+        common::btf_info(13, 0),
+        1, // [2] int (void)
+        name("prog"),
+        common::btf_info(12, 0),
+        2, // [3] static func prog
     ];
-    let btf = BtfFd::load(&common::btf_blob(&types, strings), log_level::BASIC).expect("BTF").btf;
+    let btf = BtfFd::load(&common::btf_blob(&types, strings), log_level::BASIC)
+        .expect("BTF")
+        .btf;
     let words = |ws: &[u32]| -> Vec<u8> { ws.iter().flat_map(|w| w.to_ne_bytes()).collect() };
     let func_info = words(&[0, 3]);
     let line_info = words(&[0, name("prog.c"), name("return 2;"), (7 << 10) | 5]);
@@ -275,8 +345,14 @@ fn func_and_line_info_reach_the_kernel() {
         insns: &insns,
         license: "GPL",
         prog_btf_fd: Some(btf.as_fd()),
-        func_info: Records { bytes: &func_info, rec_size: 8 },
-        line_info: Records { bytes: &line_info, rec_size: 16 },
+        func_info: Records {
+            bytes: &func_info,
+            rec_size: 8,
+        },
+        line_info: Records {
+            bytes: &line_info,
+            rec_size: 16,
+        },
         ..ProgLoadAttrs::default()
     })
     .expect("load with BTF info");

@@ -5,6 +5,31 @@
 
 use std::process::Command;
 
+use apiary_kernel::types::MapType;
+use apiary_kernel::{MapCreateAttrs, MapFd};
+
+/// Creation parameters with just a type and a shape.
+pub fn map_attrs(
+    map_type: MapType,
+    key_size: u32,
+    value_size: u32,
+    max_entries: u32,
+) -> MapCreateAttrs<'static> {
+    MapCreateAttrs {
+        map_type,
+        key_size,
+        value_size,
+        max_entries,
+        ..MapCreateAttrs::default()
+    }
+}
+
+/// Creates a map of that shape, panicking with the kernel's answer on failure.
+pub fn create_map(map_type: MapType, key_size: u32, value_size: u32, max_entries: u32) -> MapFd {
+    MapFd::create(&map_attrs(map_type, key_size, value_size, max_entries))
+        .unwrap_or_else(|e| panic!("create {map_type}: {e}"))
+}
+
 /// Returns from the test with a loud SKIPPED line when bpf() is unusable.
 #[macro_export]
 macro_rules! require_bpf {
@@ -20,7 +45,11 @@ macro_rules! require_bpf {
 pub fn insn(code: u8, dst: u8, src: u8, off: i16, imm: i32) -> [u8; 8] {
     let mut slot = [0u8; 8];
     slot[0] = code;
-    slot[1] = if cfg!(target_endian = "little") { dst | (src << 4) } else { (dst << 4) | src };
+    slot[1] = if cfg!(target_endian = "little") {
+        dst | (src << 4)
+    } else {
+        (dst << 4) | src
+    };
     slot[2..4].copy_from_slice(&off.to_ne_bytes());
     slot[4..8].copy_from_slice(&imm.to_ne_bytes());
     slot
@@ -81,11 +110,27 @@ pub fn spin_lock_btf() -> Vec<u8> {
     let name = |s| str_off(strings, s);
     let types = [
         // [1] INT int size 4, signed, 32 bits.
-        name("int"), btf_info(1, 0), 4, (1 << 24) | 32,
+        name("int"),
+        btf_info(1, 0),
+        4,
+        (1 << 24) | 32,
         // [2] STRUCT bpf_spin_lock size 4 { val: int @0 }.
-        name("bpf_spin_lock"), btf_info(4, 1), 4, name("val"), 1, 0,
+        name("bpf_spin_lock"),
+        btf_info(4, 1),
+        4,
+        name("val"),
+        1,
+        0,
         // [3] STRUCT val size 8 { lock: bpf_spin_lock @0, cnt: int @32 bits }.
-        name("val"), btf_info(4, 2), 8, name("lock"), 2, 0, name("cnt"), 1, 32,
+        name("val"),
+        btf_info(4, 2),
+        8,
+        name("lock"),
+        2,
+        0,
+        name("cnt"),
+        1,
+        32,
     ];
     btf_blob(&types, strings)
 }
