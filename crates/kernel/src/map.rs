@@ -341,7 +341,9 @@ impl MapFd {
     ) -> Result<MapBatch> {
         let key_size = self.key_size as usize;
         let value_size = self.syscall_value_size()?;
-        let wanted = count as usize;
+        // No batch holds more than the map; one spare slot lets the kernel
+        // see the end (and answer ENOENT) within the same call.
+        let wanted = count.min(self.max_entries.saturating_add(1)) as usize;
         let too_large = |len| Error::TooLarge {
             what: "batch buffer",
             len,
@@ -369,7 +371,8 @@ impl MapFd {
             out_batch: AlignedU64::slice_mut(&mut out_token),
             keys: AlignedU64::slice_mut(&mut keys),
             values: AlignedU64::slice_mut(&mut values),
-            count,
+            // `wanted` came from a u32.
+            count: u32::try_from(wanted).unwrap_or(count),
             map_fd: self.raw_fd_u32(),
             elem_flags: AlignedU64(elem_flags),
             flags: AlignedU64(0),

@@ -4,7 +4,7 @@ mod common;
 
 use std::os::fd::{AsFd, AsRawFd};
 
-use apiary_kernel::types::{MapType, ProgType};
+use apiary_kernel::types::{AttachType, MapType, ProgType, prog_flags};
 use apiary_kernel::{
     BtfFd, Error, LoadedProg, MapCreateAttrs, MapFd, ProgFd, ProgLoadAttrs, Records, TestRunAttrs,
     log_level,
@@ -376,4 +376,79 @@ fn broken_btf_carries_its_log() {
         }
         other => panic!("expected a BTF load error, got {other:?}"),
     }
+}
+
+#[test]
+fn fd_array_binds_maps_by_index() {
+    require_bpf!("fd_array_binds_maps_by_index");
+    let first = common::create_map(MapType::ARRAY, 4, 4, 1);
+    let second = common::create_map(MapType::ARRAY, 4, 4, 1);
+    // r1 = map at fd_array[1] (BPF_PSEUDO_MAP_IDX); r0 = XDP_PASS; exit.
+    let insns = program(&[
+        insn(0x18, 1, 5, 0, 1),
+        insn(0, 0, 0, 0, 0),
+        insn(0xb7, 0, 0, 0, XDP_PASS as i32),
+        insn(0x95, 0, 0, 0, 0),
+    ]);
+    let fds = [first.as_fd(), second.as_fd()];
+    let loaded = ProgFd::load(&ProgLoadAttrs {
+        prog_type: ProgType::XDP,
+        insns: &insns,
+        license: "GPL",
+        fd_array: &fds,
+        ..ProgLoadAttrs::default()
+    })
+    .expect("load with fd_array");
+    let map_ids = loaded.prog.info(false).expect("info").map_ids;
+    assert_eq!(map_ids, vec![second.info().expect("info").id]);
+}
+
+#[test]
+fn expected_attach_type_is_sent() {
+    require_bpf!("expected_attach_type_is_sent");
+    let insns = common::return_imm(1);
+    let attrs = |expected_attach_type| ProgLoadAttrs {
+        prog_type: ProgType::CGROUP_SOCK_ADDR,
+        expected_attach_type,
+        insns: &insns,
+        license: "GPL",
+        ..ProgLoadAttrs::default()
+    };
+    ProgFd::load(&attrs(Some(AttachType::CGROUP_INET4_CONNECT))).expect("connect4 program");
+    // Attach type 0 (cgroup_inet_ingress) is not a sock_addr hook.
+    let error = ProgFd::load(&attrs(None)).expect_err("needs an attach type");
+    assert_eq!(error.errno().map(|e| e.0), Some(libc::EINVAL), "{error}");
+}
+
+#[test]
+fn sleepable_syscall_program_reads_ctx_in() {
+    require_bpf!("sleepable_syscall_program_reads_ctx_in");
+    // r0 = *(u32 *)(r1 + 0); exit
+    let insns = program(&[insn(0x61, 0, 1, 0, 0), insn(0x95, 0, 0, 0, 0)]);
+    let prog = ProgFd::load(&ProgLoadAttrs {
+        prog_type: ProgType::SYSCALL,
+        prog_flags: prog_flags::SLEEPABLE,
+        insns: &insns,
+        license: "GPL",
+        ..ProgLoadAttrs::default()
+    })
+    .expect("syscall program")
+    .prog;
+    let ctx = 0x1234_5678u32.to_ne_bytes();
+    let out = prog
+        .test_run(&TestRunAttrs {
+            ctx_in: &ctx,
+            ..TestRunAttrs::default()
+        })
+        .expect("run");
+    assert_eq!(out.retval, 0x1234_5678);
+    // Kernel facts: syscall programs take only ctx_in.
+    let error = prog
+        .test_run(&TestRunAttrs {
+            ctx_in: &ctx,
+            repeat: 2,
+            ..TestRunAttrs::default()
+        })
+        .expect_err("repeat is refused");
+    assert_eq!(error.errno().map(|e| e.0), Some(libc::EINVAL));
 }
