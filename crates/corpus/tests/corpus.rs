@@ -655,3 +655,22 @@ fn loadable_objects_load_into_the_kernel() {
         failures.join("\n\n")
     );
 }
+
+#[test]
+fn objects_are_found_by_name() {
+    let Some(objects) = compiled_objects() else {
+        return;
+    };
+    let firewall = apiary_corpus::object("xdp_firewall").expect("xdp_firewall is in the corpus");
+    assert_eq!(
+        firewall.source().file_name().and_then(|n| n.to_str()),
+        Some("xdp_firewall.c")
+    );
+    assert!(firewall.covers("sec:xdp"));
+    assert_eq!(
+        apiary_corpus::object("no_such_program"),
+        Err(apiary_corpus::LookupError::NotFound("no_such_program"))
+    );
+    let names: BTreeSet<&str> = objects.iter().map(|o| o.name).collect();
+    assert_eq!(names.len(), objects.len(), "object names are unique");
+}
