@@ -1,0 +1,308 @@
+//! Apiary's ELF object loader: reads the eBPF objects that clang
+//! (`-target bpf -O2 -g`) and libbpf users build, unchanged, and produces
+//! what libbpf's `bpf_object__open` plus relocation would: program specs
+//! (type and attach type from libbpf's `SEC()` table, instructions with
+//! every transitively called subprogram appended, map references left
+//! symbolic as `BPF_PSEUDO_MAP_IDX[_VALUE]`, func/line info and CO-RE
+//! records at final instruction indices) and map specs (BTF-defined,
+//! legacy, global data, `.kconfig`).
+//!
+//! It must not execute programs, create kernel objects, implement maps or
+//! apply CO-RE relocations (that is `apiary-coreloc`'s job, working from
+//! [`ProgramSpec::core_relos`]). Every byte of the input is treated as
+//! hostile: malformed objects give a [`LoadError`], a program that cannot
+//! be produced gives a [`ProgramError`] in its slot of
+//! [`Object::programs`], and nothing panics.
+
+mod elf;
+mod error;
+mod kconfig;
+mod maps;
+mod programs;
+mod relocs;
+mod sections;
+
+use apiary_btf::{Btf, BtfExt, Kind};
+
+pub use crate::error::{LoadError, ProgramError};
+pub use crate::kconfig::{Kconfig, KconfigValue, kernel_version_code};
+pub use crate::maps::{
+    BPF_F_MMAPABLE, BPF_F_RDONLY_PROG, InitialSlot, InitialSlotTarget, MapOrigin, MapSpec,
+};
+pub use crate::programs::{CoreRelo, FuncInfo, LineInfo, MapReloc, ProgramSpec};
+pub use crate::sections::{SECTION_DEFS, SecFlags, SectionDef, SectionKind, classify_section};
+
+use crate::elf::{ElfObject, SymbolKind};
+use crate::maps::PlacedMap;
+use crate::programs::{CodeSection, Function};
+
+/// A loaded object.
+#[derive(Debug)]
+pub struct Object {
+    /// Object name (file name up to its first dot, as libbpf names it).
+    pub name: String,
+    /// Contents of the `license` section.
+    pub license: Option<String>,
+    /// Contents of the `version` section.
+    pub kern_version: Option<u32>,
+    /// Maps, in libbpf's order: legacy, BTF-defined, global data,
+    /// `.kconfig`.
+    pub maps: Vec<MapSpec>,
+    /// Programs in section order, then symbol order; each either relocated
+    /// or failed with its reason.
+    pub programs: Vec<Result<ProgramSpec, ProgramError>>,
+    /// The object's `.BTF`.
+    pub btf: Option<Btf>,
+}
+
+impl Object {
+    /// Reads and loads the object at `path` with default `.kconfig` values.
+    pub fn open(path: impl AsRef<std::path::Path>) -> Result<Object, LoadError> {
+        let path = path.as_ref();
+        let bytes = std::fs::read(path).map_err(|e| LoadError::Io {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        let file_name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let name = file_name.split('.').next().unwrap_or_default();
+        Object::parse(&bytes, name)
+    }
+
+    /// Loads an object from its bytes; `name` is the object name libbpf
+    /// would use (the file name without extension).
+    pub fn parse(bytes: &[u8], name: &str) -> Result<Object, LoadError> {
+        Object::parse_with_kconfig(bytes, name, &Kconfig::default())
+    }
+
+    /// Loads an object, giving `.kconfig` externs values from `kconfig`.
+    pub fn parse_with_kconfig(
+        bytes: &[u8],
+        name: &str,
+        kconfig: &Kconfig,
+    ) -> Result<Object, LoadError> {
+        let elf = ElfObject::parse(bytes)?;
+        let license = elf.section_by_name("license").map(|s| {
+            let text = s.data.split(|b| *b == 0).next().unwrap_or_default();
+            String::from_utf8_lossy(text).into_owned()
+        });
+        let kern_version = elf
+            .section_by_name("version")
+            .map(|s| {
+                s.data
+                    .try_into()
+                    .map(u32::from_le_bytes)
+                    .map_err(|_| LoadError::Section {
+                        section: "version".to_owned(),
+                        reason: format!("{} bytes, expected 4", s.data.len()),
+                    })
+            })
+            .transpose()?;
+        let btf = elf
+            .section_by_name(".BTF")
+            .map(|s| Btf::parse(s.data))
+            .transpose()?;
+        let ext = match (elf.section_by_name(".BTF.ext"), &btf) {
+            (Some(s), Some(btf)) => BtfExt::parse(s.data)?.resolve(btf)?,
+            _ => Vec::new(),
+        };
+
+        let mut placed = maps::legacy_maps(&elf)?;
+        placed.extend(maps::btf_maps(&elf, btf.as_ref(), placed.len())?);
+        placed.extend(maps::global_data_maps(&elf, name));
+
+        let (kconfig_externs, ksyms) = externs(&elf, btf.as_ref())?;
+        let mut kconfig_slots = Vec::new();
+        if let (false, Some(btf)) = (kconfig_externs.is_empty(), &btf) {
+            let layout = kconfig::layout(btf, &kconfig_externs, kconfig)?;
+            let map_index = placed.len();
+            kconfig_slots = layout
+                .externs
+                .iter()
+                .map(|e| (e.name.clone(), map_index, e.offset))
+                .collect();
+            placed.push(PlacedMap {
+                spec: MapSpec {
+                    name: maps::internal_map_name(name, ".kconfig"),
+                    origin: MapOrigin::Kconfig,
+                    map_type: apiary_kernel::types::MapType::ARRAY,
+                    key_size: 4,
+                    value_size: u32::try_from(layout.data.len()).unwrap_or(u32::MAX),
+                    max_entries: 1,
+                    map_flags: BPF_F_RDONLY_PROG | BPF_F_MMAPABLE,
+                    numa_node: 0,
+                    pinning: 0,
+                    map_extra: 0,
+                    key_type: None,
+                    value_type: None,
+                    inner: None,
+                    initial_slots: Vec::new(),
+                    initial_data: layout.data,
+                },
+                section: usize::MAX,
+                offset: 0,
+            });
+        }
+        let kconfig_lookup = |n: &str| {
+            kconfig_slots
+                .iter()
+                .find(|(name, ..)| name == n)
+                .map(|&(_, m, o)| (m, o))
+        };
+        let ksym_lookup = |n: &str| ksyms.contains(&n);
+
+        let mut code = Vec::new();
+        let mut functions = Vec::new();
+        for section in elf.sections.iter().filter(|s| s.is_code()) {
+            let slots =
+                apiary_isa::slots_from_bytes(section.data).map_err(|e| LoadError::Section {
+                    section: section.name.to_owned(),
+                    reason: format!("code is not a whole number of instructions: {e}"),
+                })?;
+            let mut syms: Vec<_> = elf
+                .symbols
+                .iter()
+                .filter(|s| s.section == Some(section.index) && s.kind == SymbolKind::Func)
+                .collect();
+            syms.sort_by_key(|s| s.value);
+            for sym in syms {
+                let bad = |reason: String| LoadError::Symbol {
+                    symbol: sym.name.to_owned(),
+                    reason,
+                };
+                if sym.value % 8 != 0 || sym.size % 8 != 0 || sym.size == 0 {
+                    return Err(bad(format!(
+                        "function at {:#x}+{:#x} is not whole instructions",
+                        sym.value, sym.size
+                    )));
+                }
+                let end = sym
+                    .value
+                    .checked_add(sym.size)
+                    .filter(|end| *end <= section.data.len() as u64);
+                if end.is_none() {
+                    return Err(bad(format!(
+                        "function at {:#x}+{:#x} runs past {:?}",
+                        sym.value, sym.size, section.name
+                    )));
+                }
+                functions.push(Function {
+                    name: sym.name,
+                    section: section.index,
+                    start: (sym.value / 8) as usize,
+                    len: (sym.size / 8) as usize,
+                    global: sym.global,
+                });
+            }
+            let relocs = relocs::classify(
+                &elf,
+                section.index,
+                &slots,
+                &placed,
+                &kconfig_lookup,
+                &ksym_lookup,
+            );
+            let ext_info = ext.iter().find(|e| e.name == section.name).cloned();
+            code.push(CodeSection {
+                index: section.index,
+                name: section.name,
+                slots,
+                relocs,
+                ext: ext_info,
+            });
+        }
+
+        let text = elf
+            .section_by_name(".text")
+            .filter(|s| s.is_code())
+            .map(|s| s.index);
+        let mut programs = Vec::new();
+        for (id, f) in functions.iter().enumerate() {
+            if Some(f.section) == text {
+                continue;
+            }
+            let section_name = code
+                .iter()
+                .find(|c| c.index == f.section)
+                .map_or("", |c| c.name);
+            let result = if !f.global {
+                Err(ProgramError::StaticProgram {
+                    program: f.name.to_owned(),
+                    section: section_name.to_owned(),
+                })
+            } else {
+                match classify_section(section_name) {
+                    None => Err(ProgramError::UnknownSection {
+                        program: f.name.to_owned(),
+                        section: section_name.to_owned(),
+                    }),
+                    Some(kind) => programs::assemble(id, &kind, &code, &functions, text),
+                }
+            };
+            programs.push(result);
+        }
+
+        Ok(Object {
+            name: name.to_owned(),
+            license,
+            kern_version,
+            maps: placed.into_iter().map(|p| p.spec).collect(),
+            programs,
+            btf,
+        })
+    }
+
+    /// The program named `name`, if it loaded.
+    pub fn program(&self, name: &str) -> Option<&ProgramSpec> {
+        self.programs
+            .iter()
+            .filter_map(|p| p.as_ref().ok())
+            .find(|p| p.name == name)
+    }
+
+    /// The map named `name`.
+    pub fn map(&self, name: &str) -> Option<&MapSpec> {
+        self.maps.iter().find(|m| m.name == name)
+    }
+}
+
+/// Extern variables: `.kconfig` ones (name, BTF type, weak) and the names
+/// of `.ksyms` ones, found through BTF's DATASECs as libbpf does.
+fn externs<'a>(
+    elf: &ElfObject<'a>,
+    btf: Option<&'a Btf>,
+) -> Result<(Vec<(&'a str, apiary_btf::TypeId, bool)>, Vec<&'a str>), LoadError> {
+    let mut kconfig = Vec::new();
+    let mut ksyms = Vec::new();
+    let Some(btf) = btf else {
+        return Ok((kconfig, ksyms));
+    };
+    for sym in elf
+        .symbols
+        .iter()
+        .filter(|s| s.section.is_none() && s.global && !s.name.is_empty())
+    {
+        for (section, list) in [(".kconfig", true), (".ksyms", false)] {
+            let Some(id) = btf.find_by_name_kind(section, apiary_btf::BtfKind::Datasec) else {
+                continue;
+            };
+            let Kind::Datasec(datasec) = &btf.type_by_id(id)?.kind else {
+                continue;
+            };
+            for var in &datasec.vars {
+                let t = btf.type_by_id(var.ty)?;
+                if btf.str_at(t.name_off)? != sym.name {
+                    continue;
+                }
+                match (&t.kind, list) {
+                    (Kind::Var { ty, .. }, true) => kconfig.push((sym.name, *ty, sym.weak)),
+                    (_, false) => ksyms.push(sym.name),
+                    _ => {}
+                }
+            }
+        }
+    }
+    Ok((kconfig, ksyms))
+}

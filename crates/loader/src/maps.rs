@@ -1,0 +1,494 @@
+//! Map specifications: BTF-defined maps in `.maps`, legacy `struct
+//! bpf_map_def` records in `maps`, and the one-entry array maps libbpf makes
+//! of global data sections. Only specs: nothing here creates a map.
+
+use apiary_btf::{Btf, Kind, TypeId};
+use apiary_kernel::types::MapType;
+
+use crate::elf::{ElfObject, R_BPF_64_ABS64, SymbolKind};
+use crate::error::LoadError;
+
+/// `BPF_F_RDONLY_PROG`: programs may not write the map.
+pub const BPF_F_RDONLY_PROG: u32 = 1 << 7;
+/// `BPF_F_MMAPABLE`: the map can be memory-mapped.
+pub const BPF_F_MMAPABLE: u32 = 1 << 10;
+
+/// Where a map's definition came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MapOrigin {
+    /// A BTF-defined map variable in `.maps`.
+    BtfDefined,
+    /// A `struct bpf_map_def` in the legacy `maps` section.
+    Legacy,
+    /// A global data section (`.data*`, `.rodata*`, `.bss*`).
+    GlobalData {
+        /// ELF section name.
+        section: String,
+    },
+    /// The `.kconfig` externs.
+    Kconfig,
+}
+
+/// What one initial slot of a map-in-map or program array points to
+/// (`values[] = { [i] = &x }` in `.maps`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InitialSlotTarget {
+    /// Another map, by index in [`crate::Object::maps`].
+    Map(usize),
+    /// A program, by name.
+    Program(String),
+}
+
+/// One initialised slot of a map-in-map or program array.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InitialSlot {
+    /// Array index (key) of the slot.
+    pub index: u32,
+    /// What the slot holds.
+    pub target: InitialSlotTarget,
+}
+
+/// A map as the object describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MapSpec {
+    /// libbpf's name: the variable or symbol name, or
+    /// `<object prefix>.<section>` for internal maps. The kernel keeps the
+    /// first 15 bytes.
+    pub name: String,
+    /// Where the definition came from.
+    pub origin: MapOrigin,
+    /// Map type.
+    pub map_type: MapType,
+    /// Key size in bytes.
+    pub key_size: u32,
+    /// Value size in bytes.
+    pub value_size: u32,
+    /// Maximum number of entries.
+    pub max_entries: u32,
+    /// `BPF_F_*` creation flags.
+    pub map_flags: u32,
+    /// NUMA node (meaningful with `BPF_F_NUMA_NODE`).
+    pub numa_node: u32,
+    /// `LIBBPF_PIN_*` pinning mode (0 none, 1 by name).
+    pub pinning: u32,
+    /// Type-specific extra (bloom filter hash count, arena address).
+    pub map_extra: u64,
+    /// BTF type of the key, when the definition names one.
+    pub key_type: Option<TypeId>,
+    /// BTF type of the value, when the definition names one.
+    pub value_type: Option<TypeId>,
+    /// Inner map template of a map-in-map.
+    pub inner: Option<Box<MapSpec>>,
+    /// Initial slots of a map-in-map or program array.
+    pub initial_slots: Vec<InitialSlot>,
+    /// Initial contents of a global-data map's single value (zeros for
+    /// `.bss`); empty for other maps.
+    pub initial_data: Vec<u8>,
+}
+
+impl MapSpec {
+    fn empty(name: String, origin: MapOrigin) -> MapSpec {
+        MapSpec {
+            name,
+            origin,
+            map_type: MapType::UNSPEC,
+            key_size: 0,
+            value_size: 0,
+            max_entries: 0,
+            map_flags: 0,
+            numa_node: 0,
+            pinning: 0,
+            map_extra: 0,
+            key_type: None,
+            value_type: None,
+            inner: None,
+            initial_slots: Vec::new(),
+            initial_data: Vec::new(),
+        }
+    }
+}
+
+/// A map together with where its definition sits, for relocations.
+#[derive(Debug)]
+pub(crate) struct PlacedMap {
+    pub(crate) spec: MapSpec,
+    /// ELF section holding the definition or data.
+    pub(crate) section: usize,
+    /// Byte offset of the definition within the section (0 for data maps).
+    pub(crate) offset: u64,
+}
+
+fn map_err(map: &str, reason: impl Into<String>) -> LoadError {
+    LoadError::Map {
+        map: map.to_owned(),
+        reason: reason.into(),
+    }
+}
+
+/// libbpf's internal map name: up to 8 characters of the object name
+/// followed by the section name, sanitised for the kernel; sections with a
+/// second dot keep their own name.
+pub(crate) fn internal_map_name(object_name: &str, section: &str) -> String {
+    const OBJ_NAME_LEN: usize = 16;
+    let suffix_len = section.len().max(7).min(OBJ_NAME_LEN - 1);
+    let custom = section.get(1..).is_some_and(|rest| rest.contains('.'));
+    let prefix_len = if custom {
+        0
+    } else {
+        (OBJ_NAME_LEN - suffix_len - 1).min(object_name.len())
+    };
+    let prefix = object_name.bytes().take(prefix_len);
+    let suffix = section.bytes().take(suffix_len);
+    prefix
+        .chain(suffix)
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b == b'_' || b == b'.' {
+                char::from(b)
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// The one-entry array maps of global data sections, in section order.
+pub(crate) fn global_data_maps(elf: &ElfObject<'_>, object_name: &str) -> Vec<PlacedMap> {
+    let mut maps = Vec::new();
+    for section in &elf.sections {
+        let name = section.name;
+        let is = |base: &str| {
+            name == base || name.strip_prefix(base).is_some_and(|r| r.starts_with('.'))
+        };
+        let (flags, nobits) = if section.sh_type == object::elf::SHT_PROGBITS
+            && !section.data.is_empty()
+            && !section.is_code()
+            && is(".data")
+        {
+            (BPF_F_MMAPABLE, false)
+        } else if section.sh_type == object::elf::SHT_PROGBITS
+            && !section.data.is_empty()
+            && !section.is_code()
+            && is(".rodata")
+        {
+            (BPF_F_MMAPABLE | BPF_F_RDONLY_PROG, false)
+        } else if section.sh_type == object::elf::SHT_NOBITS && is(".bss") {
+            (BPF_F_MMAPABLE, true)
+        } else {
+            continue;
+        };
+        let Ok(value_size) = u32::try_from(section.size) else {
+            continue;
+        };
+        let mut spec = MapSpec::empty(
+            internal_map_name(object_name, name),
+            MapOrigin::GlobalData {
+                section: name.to_owned(),
+            },
+        );
+        spec.map_type = MapType::ARRAY;
+        spec.key_size = 4;
+        spec.value_size = value_size;
+        spec.max_entries = 1;
+        spec.map_flags = flags;
+        spec.initial_data = if nobits {
+            Vec::new()
+        } else {
+            section.data.to_vec()
+        };
+        maps.push(PlacedMap {
+            spec,
+            section: section.index,
+            offset: 0,
+        });
+    }
+    maps
+}
+
+/// Legacy `struct bpf_map_def` records: the section is split evenly among
+/// the symbols defined in it, as libbpf did before 1.0.
+pub(crate) fn legacy_maps(elf: &ElfObject<'_>) -> Result<Vec<PlacedMap>, LoadError> {
+    let Some(section) = elf.section_by_name("maps") else {
+        return Ok(Vec::new());
+    };
+    let mut syms: Vec<_> = elf
+        .symbols
+        .iter()
+        .filter(|s| {
+            s.section == Some(section.index) && s.kind != SymbolKind::Section && !s.name.is_empty()
+        })
+        .collect();
+    if syms.is_empty() {
+        return Ok(Vec::new());
+    }
+    syms.sort_by_key(|s| s.value);
+    let def_size = section.data.len() / syms.len();
+    if def_size < 20 || section.data.len() % syms.len() != 0 {
+        return Err(LoadError::Section {
+            section: "maps".to_owned(),
+            reason: format!(
+                "{} bytes do not split into {} map definitions of at least 20 bytes",
+                section.data.len(),
+                syms.len()
+            ),
+        });
+    }
+    let mut maps = Vec::with_capacity(syms.len());
+    for sym in syms {
+        let start = usize::try_from(sym.value)
+            .ok()
+            .filter(|v| v % def_size == 0);
+        let record = start.and_then(|s| section.data.get(s..s.checked_add(20)?));
+        let Some(record) = record else {
+            return Err(map_err(
+                sym.name,
+                format!(
+                    "definition at offset {} is misplaced in a {}-byte section",
+                    sym.value,
+                    section.data.len()
+                ),
+            ));
+        };
+        let field = |i: usize| {
+            record
+                .get(i * 4..i * 4 + 4)
+                .and_then(|b| b.try_into().ok())
+                .map_or(0, u32::from_le_bytes)
+        };
+        let mut spec = MapSpec::empty(sym.name.to_owned(), MapOrigin::Legacy);
+        spec.map_type = MapType(field(0));
+        spec.key_size = field(1);
+        spec.value_size = field(2);
+        spec.max_entries = field(3);
+        spec.map_flags = field(4);
+        maps.push(PlacedMap {
+            spec,
+            section: section.index,
+            offset: sym.value,
+        });
+    }
+    Ok(maps)
+}
+
+/// The number encoded by a `__uint(name, N)` member: a pointer to an array
+/// of N elements (or, for `__ulong`, an enum whose single value is N).
+fn encoded_number(btf: &Btf, map: &str, field: &str, ty: TypeId) -> Result<u64, LoadError> {
+    let bad = |why: &str| map_err(map, format!("field {field}: {why}"));
+    let resolved = btf.skip_modifiers_and_typedefs(ty)?;
+    match &btf.type_by_id(resolved)?.kind {
+        Kind::Ptr(target) => match &btf.type_by_id(*target)?.kind {
+            Kind::Array(array) => Ok(u64::from(array.nelems)),
+            _ => Err(bad("pointer does not point to an array")),
+        },
+        Kind::Enum(e) | Kind::Enum64(e) => match e.values.as_slice() {
+            [only] => Ok(only.raw),
+            _ => Err(bad("enum must have exactly one value")),
+        },
+        _ => Err(bad("not a __uint()/__ulong() encoding")),
+    }
+}
+
+fn number_u32(btf: &Btf, map: &str, field: &str, ty: TypeId) -> Result<u32, LoadError> {
+    let value = encoded_number(btf, map, field, ty)?;
+    u32::try_from(value)
+        .map_err(|_| map_err(map, format!("field {field}: {value} does not fit 32 bits")))
+}
+
+/// The pointee of a `__type(name, T)` member.
+fn pointee(btf: &Btf, map: &str, field: &str, ty: TypeId) -> Result<TypeId, LoadError> {
+    match &btf.type_by_id(btf.skip_modifiers_and_typedefs(ty)?)?.kind {
+        Kind::Ptr(target) => Ok(*target),
+        _ => Err(map_err(
+            map,
+            format!("field {field}: not a __type() pointer"),
+        )),
+    }
+}
+
+/// Nesting of `values[]` inner definitions libbpf accepts: one level.
+const MAX_INNER_DEPTH: usize = 1;
+
+/// Parses a BTF map definition struct (libbpf `parse_btf_map_def`).
+/// Returns the spec and the byte offset of the `values` member, if any.
+fn parse_btf_map_def(
+    btf: &Btf,
+    name: &str,
+    def_type: TypeId,
+    depth: usize,
+) -> Result<(MapSpec, Option<u32>), LoadError> {
+    let def_type = btf.skip_modifiers_and_typedefs(def_type)?;
+    let Kind::Struct(def) = &btf.type_by_id(def_type)?.kind else {
+        return Err(map_err(name, "definition is not a struct"));
+    };
+    let mut spec = MapSpec::empty(name.to_owned(), MapOrigin::BtfDefined);
+    let mut values_offset = None;
+    for member in &def.members {
+        let field = btf.str_at(member.name_off)?;
+        match field {
+            "type" => spec.map_type = MapType(number_u32(btf, name, field, member.ty)?),
+            "max_entries" => spec.max_entries = number_u32(btf, name, field, member.ty)?,
+            "map_flags" => spec.map_flags = number_u32(btf, name, field, member.ty)?,
+            "numa_node" => spec.numa_node = number_u32(btf, name, field, member.ty)?,
+            "pinning" => spec.pinning = number_u32(btf, name, field, member.ty)?,
+            "map_extra" => spec.map_extra = encoded_number(btf, name, field, member.ty)?,
+            "key_size" => spec.key_size = number_u32(btf, name, field, member.ty)?,
+            "value_size" => spec.value_size = number_u32(btf, name, field, member.ty)?,
+            "key" => {
+                let key = pointee(btf, name, field, member.ty)?;
+                spec.key_size = btf.size_of(key)?;
+                spec.key_type = Some(key);
+            }
+            "value" => {
+                let value = pointee(btf, name, field, member.ty)?;
+                spec.value_size = btf.size_of(value)?;
+                spec.value_type = Some(value);
+            }
+            "values" => {
+                let array_ty = btf.skip_modifiers_and_typedefs(member.ty)?;
+                let Kind::Array(array) = &btf.type_by_id(array_ty)?.kind else {
+                    return Err(map_err(name, "values must be an array"));
+                };
+                let element = pointee(btf, name, field, array.elem_type)?;
+                let element = btf.skip_modifiers_and_typedefs(element)?;
+                match &btf.type_by_id(element)?.kind {
+                    Kind::FuncProto(_) => {}
+                    Kind::Struct(_) => {
+                        if depth >= MAX_INNER_DEPTH {
+                            return Err(map_err(name, "inner map definitions nest too deep"));
+                        }
+                        let inner_name = format!("{name}.inner");
+                        let (inner, _) = parse_btf_map_def(btf, &inner_name, element, depth + 1)?;
+                        spec.inner = Some(Box::new(inner));
+                    }
+                    _ => {
+                        return Err(map_err(
+                            name,
+                            "values[] must point to map definitions or functions",
+                        ));
+                    }
+                }
+                // libbpf stores the value size of outer maps as a 4-byte fd.
+                spec.value_size = 4;
+                values_offset = Some(member.bit_offset / 8);
+            }
+            other => return Err(map_err(name, format!("unknown field {other:?}"))),
+        }
+    }
+    if spec.map_type == MapType::UNSPEC {
+        return Err(map_err(name, "no map type"));
+    }
+    Ok((spec, values_offset))
+}
+
+/// BTF-defined maps in the `.maps` section, with their `values[]` initial
+/// slots filled from `.maps` relocations once every map is known.
+pub(crate) fn btf_maps(
+    elf: &ElfObject<'_>,
+    btf: Option<&Btf>,
+    first_index: usize,
+) -> Result<Vec<PlacedMap>, LoadError> {
+    let Some(section) = elf.section_by_name(".maps") else {
+        return Ok(Vec::new());
+    };
+    let Some(btf) = btf else {
+        return Err(LoadError::Section {
+            section: ".maps".to_owned(),
+            reason: "BTF-defined maps need a .BTF section".to_owned(),
+        });
+    };
+    let Some(datasec_id) = btf.find_by_name_kind(".maps", apiary_btf::BtfKind::Datasec) else {
+        return Err(LoadError::Section {
+            section: ".maps".to_owned(),
+            reason: "no DATASEC .maps in .BTF".to_owned(),
+        });
+    };
+    let Kind::Datasec(datasec) = &btf.type_by_id(datasec_id)?.kind else {
+        return Err(LoadError::Section {
+            section: ".maps".to_owned(),
+            reason: "DATASEC .maps has the wrong kind".to_owned(),
+        });
+    };
+    let mut maps = Vec::with_capacity(datasec.vars.len());
+    let mut values_offsets = Vec::with_capacity(datasec.vars.len());
+    for var in &datasec.vars {
+        let var_type = btf.type_by_id(var.ty)?;
+        let Kind::Var { ty, .. } = var_type.kind else {
+            return Err(LoadError::Section {
+                section: ".maps".to_owned(),
+                reason: format!("DATASEC entry {} is not a variable", var.ty.0),
+            });
+        };
+        let name = btf.str_at(var_type.name_off)?;
+        if u64::from(var.offset) + u64::from(var.size) > section.size {
+            return Err(map_err(
+                name,
+                format!(
+                    "definition at {}+{} runs past the section",
+                    var.offset, var.size
+                ),
+            ));
+        }
+        let (spec, values_offset) = parse_btf_map_def(btf, name, ty, 0)?;
+        values_offsets.push(values_offset.map(|v| {
+            (
+                u64::from(var.offset) + u64::from(v),
+                u64::from(var.offset) + u64::from(var.size),
+            )
+        }));
+        maps.push(PlacedMap {
+            spec,
+            section: section.index,
+            offset: u64::from(var.offset),
+        });
+    }
+    for reloc in elf.relocs_for(section.index) {
+        let bad = |reason: String| LoadError::Relocation {
+            section: ".maps".to_owned(),
+            offset: reloc.offset,
+            reason,
+        };
+        if reloc.r_type != R_BPF_64_ABS64 {
+            return Err(bad(format!(
+                "relocation type {} (expected R_BPF_64_ABS64)",
+                reloc.r_type
+            )));
+        }
+        let Some((map_pos, start)) = values_offsets.iter().enumerate().find_map(|(i, v)| {
+            v.filter(|(start, end)| (*start..*end).contains(&reloc.offset))
+                .map(|(start, _)| (i, start))
+        }) else {
+            return Err(bad("not inside a values[] array".to_owned()));
+        };
+        let slot = (reloc.offset - start) / 8;
+        if (reloc.offset - start) % 8 != 0 {
+            return Err(bad("not aligned to a values[] slot".to_owned()));
+        }
+        let Some(symbol) = elf.symbol(reloc.symbol) else {
+            return Err(bad(format!("symbol {} out of range", reloc.symbol)));
+        };
+        let target = if symbol.kind == SymbolKind::Func {
+            InitialSlotTarget::Program(symbol.name.to_owned())
+        } else if symbol.section == Some(section.index) {
+            let pos = maps
+                .iter()
+                .position(|m| m.offset == symbol.value)
+                .ok_or_else(|| bad(format!("symbol {} is not a map", symbol.name)))?;
+            InitialSlotTarget::Map(first_index + pos)
+        } else {
+            return Err(bad(format!(
+                "symbol {} is neither a map nor a program",
+                symbol.name
+            )));
+        };
+        let index = u32::try_from(slot).map_err(|_| bad("slot index overflows".to_owned()))?;
+        if let Some(map) = maps.get_mut(map_pos) {
+            if index >= map.spec.max_entries {
+                return Err(bad(format!(
+                    "slot {index} is beyond max_entries {}",
+                    map.spec.max_entries
+                )));
+            }
+            map.spec.initial_slots.push(InitialSlot { index, target });
+        }
+    }
+    Ok(maps)
+}

@@ -1,0 +1,416 @@
+//! Programs: code sections split into functions by their symbols, and each
+//! program assembled as libbpf does — its own instructions, then every
+//! transitively called `.text` subprogram appended in depth-first order of
+//! first use, calls and function addresses re-pointed, map references made
+//! symbolic, and BTF.ext records moved to final instruction indices.
+
+use apiary_btf::{CoreReloKind, SectionExtInfo, TypeId};
+use apiary_isa::RawInsn;
+use apiary_isa::opcode::{BPF_PSEUDO_CALL, BPF_PSEUDO_FUNC};
+use apiary_kernel::types::{AttachType, ProgType};
+
+use crate::error::ProgramError;
+use crate::relocs::{CALL, InsnReloc, LDDW, SectionRelocs};
+use crate::sections::{SecFlags, SectionKind};
+
+/// `BPF_PSEUDO_MAP_IDX`: lddw imm is an index into the map list.
+const PSEUDO_MAP_IDX: u8 = 5;
+/// `BPF_PSEUDO_MAP_IDX_VALUE`: as above, second imm is the value offset.
+const PSEUDO_MAP_IDX_VALUE: u8 = 6;
+
+/// A map reference left symbolic in a program.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MapReloc {
+    /// Index of the lddw's first slot in [`ProgramSpec::insns`].
+    pub insn_index: usize,
+    /// Index in [`crate::Object::maps`].
+    pub map_index: usize,
+    /// Byte offset into the map value for address loads; `None` for a
+    /// reference to the map itself.
+    pub value_offset: Option<u32>,
+}
+
+/// A BTF function record at its final instruction index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FuncInfo {
+    /// Instruction (slot) index in [`ProgramSpec::insns`].
+    pub insn_index: usize,
+    /// The BTF `FUNC` type.
+    pub type_id: TypeId,
+}
+
+/// A source line record at its final instruction index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineInfo {
+    /// Instruction (slot) index in [`ProgramSpec::insns`].
+    pub insn_index: usize,
+    /// Source file.
+    pub file: String,
+    /// The source line's text.
+    pub line_text: String,
+    /// Line number.
+    pub line: u32,
+    /// Column.
+    pub column: u32,
+}
+
+/// A CO-RE relocation at its final instruction index, to be applied by a
+/// CO-RE resolver against target BTF after loading.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CoreRelo {
+    /// Instruction (slot) index in [`ProgramSpec::insns`].
+    pub insn_index: usize,
+    /// Local (object BTF) root type.
+    pub type_id: TypeId,
+    /// Access string (`0:1:2`).
+    pub access_str: String,
+    /// Relocation kind.
+    pub kind: CoreReloKind,
+}
+
+/// One program, relocated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProgramSpec {
+    /// Function symbol name.
+    pub name: String,
+    /// ELF section name (the `SEC()` string).
+    pub section: String,
+    /// Program type from the section name.
+    pub prog_type: ProgType,
+    /// Expected attach type from the section name.
+    pub expected_attach_type: Option<AttachType>,
+    /// Attach target from the section name (text after `/`).
+    pub attach_target: Option<String>,
+    /// libbpf's section flags (sleepable, XDP frags, BTF attach, ...).
+    pub flags: SecFlags,
+    /// Instruction slots: the program then its appended subprograms. Map
+    /// references use `BPF_PSEUDO_MAP_IDX` / `BPF_PSEUDO_MAP_IDX_VALUE`
+    /// with the index into [`crate::Object::maps`].
+    pub insns: Vec<RawInsn>,
+    /// Every symbolic map reference in `insns`.
+    pub map_relocs: Vec<MapReloc>,
+    /// Appended subprograms: name and first slot index.
+    pub subprograms: Vec<(String, usize)>,
+    /// BTF function records.
+    pub func_info: Vec<FuncInfo>,
+    /// Source line records.
+    pub line_info: Vec<LineInfo>,
+    /// CO-RE relocations, not yet applied.
+    pub core_relos: Vec<CoreRelo>,
+}
+
+/// One function of a code section.
+#[derive(Debug, Clone)]
+pub(crate) struct Function<'a> {
+    pub(crate) name: &'a str,
+    pub(crate) section: usize,
+    /// First slot within the section.
+    pub(crate) start: usize,
+    pub(crate) len: usize,
+    pub(crate) global: bool,
+}
+
+/// A code section: its slots, functions and classified relocations.
+#[derive(Debug)]
+pub(crate) struct CodeSection<'a> {
+    pub(crate) index: usize,
+    pub(crate) name: &'a str,
+    pub(crate) slots: Vec<RawInsn>,
+    pub(crate) relocs: SectionRelocs,
+    pub(crate) ext: Option<SectionExtInfo<'a>>,
+}
+
+struct Assembler<'s, 'a> {
+    program: &'s str,
+    sections: &'s [CodeSection<'a>],
+    functions: &'s [Function<'a>],
+    text: Option<usize>,
+    insns: Vec<RawInsn>,
+    /// (function id, first output slot), in placement order.
+    placed: Vec<(usize, usize)>,
+    map_relocs: Vec<MapReloc>,
+}
+
+impl<'s, 'a> Assembler<'s, 'a> {
+    fn place(&mut self, function: usize) -> Result<usize, ProgramError> {
+        let f = self
+            .functions
+            .get(function)
+            .ok_or_else(|| self.bad_call(0, "function vanished".to_owned()))?;
+        let section = self.code_section(f.section)?;
+        let body = section
+            .slots
+            .get(f.start..f.start + f.len)
+            .unwrap_or_default();
+        let start = self.insns.len();
+        self.insns.extend_from_slice(body);
+        self.placed.push((function, start));
+        Ok(start)
+    }
+
+    fn code_section(&self, index: usize) -> Result<&'s CodeSection<'a>, ProgramError> {
+        let sections: &'s [CodeSection<'a>] = self.sections;
+        sections
+            .iter()
+            .find(|s| s.index == index)
+            .ok_or_else(|| self.bad_call(0, format!("section {index} is not a code section")))
+    }
+
+    fn bad_call(&self, insn_index: usize, reason: String) -> ProgramError {
+        ProgramError::BadCall {
+            program: self.program.to_owned(),
+            insn_index,
+            reason,
+        }
+    }
+
+    /// The `.text` function starting at slot `target`.
+    fn subprogram_at(&self, target: i64, at: usize) -> Result<usize, ProgramError> {
+        let text = self.text.ok_or_else(|| {
+            self.bad_call(
+                at,
+                "call target outside .text (no .text section)".to_owned(),
+            )
+        })?;
+        self.functions
+            .iter()
+            .position(|f| f.section == text && i64::try_from(f.start).is_ok_and(|s| s == target))
+            .ok_or_else(|| {
+                self.bad_call(
+                    at,
+                    format!("no .text function starts at instruction {target}"),
+                )
+            })
+    }
+
+    /// Places `main` and processes its instructions, placing each callee
+    /// when first seen and processing it before continuing the caller (the
+    /// order of libbpf's recursive `bpf_object__reloc_code`), with an
+    /// explicit stack so hostile call chains cannot overflow ours.
+    fn run(&mut self, main: usize) -> Result<(), ProgramError> {
+        self.place(main)?;
+        let mut stack: Vec<(usize, usize, usize)> = vec![(main, 0, 0)]; // (function, out start, next idx)
+        while let Some(top) = stack.last_mut() {
+            let (function, out_start, idx) = *top;
+            let f = self
+                .functions
+                .get(function)
+                .cloned()
+                .ok_or_else(|| self.bad_call(idx, "function vanished".to_owned()))?;
+            if idx >= f.len {
+                stack.pop();
+                continue;
+            }
+            let section = self.code_section(f.section)?;
+            let sec_slot = f.start + idx;
+            let Some(insn) = section.slots.get(sec_slot).copied() else {
+                stack.pop();
+                continue;
+            };
+            let step = if insn.code == LDDW { 2 } else { 1 };
+            if let Some(top) = stack.last_mut() {
+                top.2 = idx + step;
+            }
+            let reloc = section.relocs.get(&sec_slot).cloned();
+            let out = out_start + idx;
+            let is_call = insn.code == CALL && insn.src == BPF_PSEUDO_CALL;
+            let is_func = insn.code == LDDW && insn.src == BPF_PSEUDO_FUNC;
+            let target = match (reloc, is_call || is_func) {
+                (Some(InsnReloc::Invalid(reason)), _) => {
+                    return Err(ProgramError::Relocation {
+                        program: self.program.to_owned(),
+                        insn_index: idx,
+                        reason,
+                    });
+                }
+                (Some(InsnReloc::Ksym { name }), _) => {
+                    return Err(ProgramError::Unsupported {
+                        program: self.program.to_owned(),
+                        what: format!("kernel symbol {name:?} (.ksyms extern or kfunc)"),
+                    });
+                }
+                (Some(InsnReloc::Map { map_index }), _) => {
+                    self.set_map(out, map_index, None)?;
+                    continue;
+                }
+                (Some(InsnReloc::MapValue { map_index, offset }), _) => {
+                    self.set_map(out, map_index, Some(offset))?;
+                    continue;
+                }
+                (
+                    Some(InsnReloc::Code {
+                        section: target_section,
+                        byte_offset,
+                    }),
+                    true,
+                ) => {
+                    if Some(target_section) != self.text {
+                        return Err(self.bad_call(idx, "target is not in .text".to_owned()));
+                    }
+                    let byte_offset = i64::try_from(byte_offset).unwrap_or(i64::MAX);
+                    if is_call {
+                        byte_offset / 8 + i64::from(insn.imm) + 1
+                    } else {
+                        (byte_offset + i64::from(insn.imm)) / 8
+                    }
+                }
+                (Some(InsnReloc::Code { .. }), false) => {
+                    return Err(
+                        self.bad_call(idx, "code relocation on a non-call instruction".to_owned())
+                    );
+                }
+                (None, true) if is_func => {
+                    return Err(
+                        self.bad_call(idx, "function address without relocation".to_owned())
+                    );
+                }
+                (None, true) => {
+                    if Some(f.section) != self.text {
+                        return Err(self.bad_call(idx, "unrelocated call outside .text".to_owned()));
+                    }
+                    i64::try_from(sec_slot).unwrap_or(i64::MAX) + i64::from(insn.imm) + 1
+                }
+                (None, false) => continue,
+            };
+            let callee = self.subprogram_at(target, idx)?;
+            let callee_start = match self.placed.iter().find(|(id, _)| *id == callee) {
+                Some(&(_, start)) => start,
+                None => {
+                    let start = self.place(callee)?;
+                    stack.push((callee, start, 0));
+                    start
+                }
+            };
+            let relative = i64::try_from(callee_start).unwrap_or(i64::MAX)
+                - i64::try_from(out).unwrap_or(0)
+                - 1;
+            let imm = i32::try_from(relative)
+                .map_err(|_| self.bad_call(idx, "program too large".to_owned()))?;
+            if let Some(slot) = self.insns.get_mut(out) {
+                slot.imm = imm;
+            }
+        }
+        Ok(())
+    }
+
+    fn set_map(
+        &mut self,
+        out: usize,
+        map_index: usize,
+        value_offset: Option<u32>,
+    ) -> Result<(), ProgramError> {
+        let index = i32::try_from(map_index)
+            .map_err(|_| self.bad_call(out, "map index overflows".to_owned()))?;
+        let complete = out + 1 < self.insns.len();
+        let (Some(first), true) = (self.insns.get_mut(out), complete) else {
+            return Err(ProgramError::Relocation {
+                program: self.program.to_owned(),
+                insn_index: out,
+                reason: "lddw is truncated".to_owned(),
+            });
+        };
+        first.src = if value_offset.is_some() {
+            PSEUDO_MAP_IDX_VALUE
+        } else {
+            PSEUDO_MAP_IDX
+        };
+        first.imm = index;
+        if let Some(second) = self.insns.get_mut(out + 1) {
+            second.imm = value_offset.unwrap_or(0) as i32;
+        }
+        self.map_relocs.push(MapReloc {
+            insn_index: out,
+            map_index,
+            value_offset,
+        });
+        Ok(())
+    }
+}
+
+/// Assembles the program whose main function is `functions[main]`.
+pub(crate) fn assemble(
+    main: usize,
+    kind: &SectionKind,
+    sections: &[CodeSection<'_>],
+    functions: &[Function<'_>],
+    text: Option<usize>,
+) -> Result<ProgramSpec, ProgramError> {
+    let f = functions.get(main).ok_or_else(|| ProgramError::BadCall {
+        program: String::new(),
+        insn_index: 0,
+        reason: "no such function".to_owned(),
+    })?;
+    let mut asm = Assembler {
+        program: f.name,
+        sections,
+        functions,
+        text,
+        insns: Vec::new(),
+        placed: Vec::new(),
+        map_relocs: Vec::new(),
+    };
+    asm.run(main)?;
+    let section_name = sections
+        .iter()
+        .find(|s| s.index == f.section)
+        .map_or("", |s| s.name);
+    let mut spec = ProgramSpec {
+        name: f.name.to_owned(),
+        section: section_name.to_owned(),
+        prog_type: kind.def.prog_type,
+        expected_attach_type: kind.def.expected_attach_type,
+        attach_target: kind.attach_target.clone(),
+        flags: kind.def.flags,
+        insns: Vec::new(),
+        map_relocs: std::mem::take(&mut asm.map_relocs),
+        subprograms: Vec::new(),
+        func_info: Vec::new(),
+        line_info: Vec::new(),
+        core_relos: Vec::new(),
+    };
+    for &(id, out_start) in &asm.placed {
+        let Some(g) = functions.get(id) else { continue };
+        if id != main {
+            spec.subprograms.push((g.name.to_owned(), out_start));
+        }
+        let Some(ext) = sections
+            .iter()
+            .find(|s| s.index == g.section)
+            .and_then(|s| s.ext.as_ref())
+        else {
+            continue;
+        };
+        // BTF.ext offsets are in bytes from the section start.
+        let place = |insn_off: u32| {
+            let slot = (insn_off / 8) as usize;
+            (insn_off % 8 == 0 && slot >= g.start && slot < g.start + g.len)
+                .then(|| out_start + slot - g.start)
+        };
+        spec.func_info.extend(ext.func_info.iter().filter_map(|r| {
+            Some(FuncInfo {
+                insn_index: place(r.insn_off)?,
+                type_id: r.type_id,
+            })
+        }));
+        spec.line_info.extend(ext.line_info.iter().filter_map(|r| {
+            Some(LineInfo {
+                insn_index: place(r.insn_off)?,
+                file: r.file_name.to_owned(),
+                line_text: r.line_text.to_owned(),
+                line: r.line,
+                column: r.column,
+            })
+        }));
+        spec.core_relos
+            .extend(ext.core_relos.iter().filter_map(|r| {
+                Some(CoreRelo {
+                    insn_index: place(r.insn_off)?,
+                    type_id: r.type_id,
+                    access_str: r.access_str.to_owned(),
+                    kind: r.kind,
+                })
+            }));
+    }
+    spec.insns = asm.insns;
+    Ok(spec)
+}

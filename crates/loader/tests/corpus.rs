@@ -1,0 +1,286 @@
+//! Every corpus object loads; program types, map definitions and
+//! instruction counts match what libbpf/bpftool produce for the objects
+//! this machine's kernel loads.
+
+use std::process::Command;
+
+use apiary_kernel::types::{MapType, ProgType};
+use apiary_loader::{MapOrigin, Object, ProgramError};
+
+fn corpus() -> Option<&'static [apiary_corpus::CorpusObject]> {
+    match apiary_corpus::objects() {
+        Ok(objects) => Some(objects),
+        Err(e) => {
+            eprintln!("SKIPPED: corpus tests because {e}");
+            None
+        }
+    }
+}
+
+fn load(obj: &apiary_corpus::CorpusObject) -> Object {
+    Object::open(obj.path()).unwrap_or_else(|e| panic!("{}: {e}", obj.name))
+}
+
+#[test]
+fn every_corpus_object_loads_and_only_unknown_sections_fail() {
+    let Some(objects) = corpus() else { return };
+    for obj in objects {
+        let object = load(obj);
+        assert!(!object.programs.is_empty(), "{}: no programs", obj.name);
+        for program in &object.programs {
+            match program {
+                Ok(p) => assert!(!p.insns.is_empty(), "{}: {} empty", obj.name, p.name),
+                // ksyms.c uses kernel symbols, which this loader refuses by name.
+                Err(ProgramError::Unsupported { what, .. }) if obj.name == "ksyms" => {
+                    assert!(
+                        what.contains("bpf_prog_active") || what.contains("kernel symbol"),
+                        "{what}"
+                    );
+                }
+                Err(e) => panic!("{}: {e}", obj.name),
+            }
+        }
+    }
+}
+
+#[test]
+fn global_data_maps_are_named_and_flagged_as_libbpf_does() {
+    let Some(objects) = corpus() else { return };
+    let Some(obj) = objects.iter().find(|o| o.name == "global_data") else {
+        return;
+    };
+    let object = load(obj);
+    let rodata = object
+        .maps
+        .iter()
+        .find(|m| {
+            m.origin
+                == MapOrigin::GlobalData {
+                    section: ".rodata".into(),
+                }
+        })
+        .expect(".rodata map");
+    assert_eq!(rodata.name, "global_.rodata");
+    assert_eq!(rodata.map_flags, 0x480);
+    assert_eq!(rodata.map_type, MapType::ARRAY);
+    assert_eq!(rodata.max_entries, 1);
+    assert_eq!(rodata.initial_data.len() as u32, rodata.value_size);
+}
+
+#[test]
+fn subprograms_are_appended_and_calls_point_at_them() {
+    let Some(objects) = corpus() else { return };
+    let Some(obj) = objects.iter().find(|o| o.name == "subprograms") else {
+        return;
+    };
+    let object = load(obj);
+    for p in object.programs.iter().flatten() {
+        assert!(!p.subprograms.is_empty(), "{} calls subprograms", p.name);
+        let decoded =
+            apiary_isa::decode_program(&p.insns).unwrap_or_else(|e| panic!("{}: {e}", p.name));
+        for (i, insn) in decoded.iter().enumerate() {
+            if let Some(apiary_isa::Insn::Call(apiary_isa::CallTarget::Local(off))) = insn {
+                let target = i as i64 + i64::from(*off) + 1;
+                assert!(
+                    p.subprograms
+                        .iter()
+                        .any(|(_, start)| *start as i64 == target),
+                    "{}: call at {i} to {target}",
+                    p.name
+                );
+            }
+        }
+        // func_info starts with the program itself, then one per subprogram.
+        assert_eq!(p.func_info.first().map(|f| f.insn_index), Some(0));
+        assert_eq!(p.func_info.len(), p.subprograms.len() + 1, "{}", p.name);
+    }
+}
+
+#[test]
+fn legacy_maps_and_unknown_sections_are_reported() {
+    let Some(objects) = corpus() else { return };
+    let Some(obj) = objects.iter().find(|o| o.name == "legacy_maps") else {
+        return;
+    };
+    let object = load(obj);
+    assert!(object.maps.iter().any(|m| m.origin == MapOrigin::Legacy));
+    let unknown = Object::parse(&obj.read().expect("read"), "x").expect("parse");
+    assert_eq!(unknown.programs.len(), object.programs.len());
+}
+
+fn tool(name: &str) -> bool {
+    let ok = Command::new(name)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        eprintln!("SKIPPED: bpftool comparison because {name} is not runnable");
+    }
+    ok
+}
+
+fn bpftool_json(args: &[&str]) -> serde_json::Value {
+    let out = Command::new("bpftool")
+        .arg("-j")
+        .args(args)
+        .output()
+        .expect("bpftool");
+    assert!(
+        out.status.success(),
+        "bpftool {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("bpftool json")
+}
+
+/// `bpftool prog loadall` each kernel-loadable object, then compare the
+/// kernel's view (program names/types/xlated lengths, map definitions)
+/// with ours.
+#[test]
+fn matches_bpftool_loadall() {
+    let Some(objects) = corpus() else { return };
+    if !tool("bpftool") {
+        return;
+    }
+    if !std::path::Path::new("/sys/fs/bpf").exists() {
+        eprintln!("SKIPPED: bpftool comparison because /sys/fs/bpf is not mounted");
+        return;
+    }
+    let mut compared = 0;
+    for obj in objects
+        .iter()
+        .filter(|o| o.kernel_loads == apiary_corpus::KernelLoads::Yes)
+    {
+        let object = load(obj);
+        let pin_dir = format!(
+            "/sys/fs/bpf/apiary_loader_test_{}_{}",
+            std::process::id(),
+            obj.name
+        );
+        let out = Command::new("bpftool")
+            .args(["prog", "loadall"])
+            .arg(obj.path())
+            .arg(&pin_dir)
+            .output()
+            .expect("bpftool");
+        if !out.status.success() {
+            let _ = std::fs::remove_dir_all(&pin_dir);
+            panic!(
+                "{}: bpftool loadall failed: {}",
+                obj.name,
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        let result = std::panic::catch_unwind(|| compare_pinned(&object, &pin_dir));
+        let _ = std::fs::remove_dir_all(&pin_dir);
+        if let Err(e) = result {
+            std::panic::resume_unwind(e);
+        }
+        compared += 1;
+    }
+    assert!(compared > 20, "compared only {compared} objects");
+}
+
+fn compare_pinned(object: &Object, pin_dir: &str) {
+    let mut kernel_map_ids = std::collections::BTreeSet::new();
+    for entry in std::fs::read_dir(pin_dir).expect("pin dir") {
+        let path = entry.expect("entry").path();
+        let info = bpftool_json(&["prog", "show", "pinned", path.to_str().expect("utf8")]);
+        let name = info["name"].as_str().expect("name");
+        // The kernel keeps 15 bytes of the name.
+        let ours = object
+            .programs
+            .iter()
+            .flatten()
+            .find(|p| p.name.get(..15).unwrap_or(&p.name) == name)
+            .unwrap_or_else(|| {
+                panic!(
+                    "{}: kernel program {name} not found by the loader",
+                    object.name
+                )
+            });
+        let kernel_type = info["type"].as_str().expect("type");
+        assert_eq!(
+            ProgType::from_name(kernel_type),
+            Some(ours.prog_type),
+            "{}: {name}",
+            object.name
+        );
+        for id in info["map_ids"].as_array().into_iter().flatten() {
+            kernel_map_ids.insert(id.as_u64().expect("id"));
+        }
+        // Instruction count before kernel rewriting: xlated replaces
+        // instructions one for one except for inlined helpers, so compare
+        // with the count of `bpftool prog dump xlated` only when no helper
+        // call appears (no inlining possible).
+        let has_helper_calls = ours.insns.iter().any(|i| i.code == 0x85 && i.src == 0);
+        if !has_helper_calls {
+            let xlated = bpftool_json(&[
+                "prog",
+                "dump",
+                "xlated",
+                "pinned",
+                path.to_str().expect("utf8"),
+            ]);
+            let kernel_len: usize = xlated
+                .as_array()
+                .expect("xlated array")
+                .iter()
+                .map(|i| {
+                    if i["raw"].as_str().unwrap_or("").len() > 20 {
+                        2
+                    } else {
+                        1
+                    }
+                })
+                .sum();
+            assert_eq!(
+                kernel_len,
+                ours.insns.len(),
+                "{}: {name} instruction count",
+                object.name
+            );
+        }
+    }
+    for id in kernel_map_ids {
+        let info = bpftool_json(&["map", "show", "id", &id.to_string()]);
+        let name = info["name"].as_str().expect("map name");
+        let ours = object
+            .maps
+            .iter()
+            .find(|m| m.name.get(..15).unwrap_or(&m.name) == name)
+            .unwrap_or_else(|| {
+                panic!("{}: kernel map {name} not found by the loader", object.name)
+            });
+        assert_eq!(
+            MapType::from_name(info["type"].as_str().expect("type")),
+            Some(ours.map_type),
+            "{}: {name}",
+            object.name
+        );
+        assert_eq!(
+            info["bytes_key"].as_u64(),
+            Some(u64::from(ours.key_size)),
+            "{}: {name} key",
+            object.name
+        );
+        assert_eq!(
+            info["bytes_value"].as_u64(),
+            Some(u64::from(ours.value_size)),
+            "{}: {name} value",
+            object.name
+        );
+        assert_eq!(
+            info["max_entries"].as_u64(),
+            Some(u64::from(ours.max_entries)),
+            "{}: {name} max",
+            object.name
+        );
+        assert_eq!(
+            info["flags"].as_u64(),
+            Some(u64::from(ours.map_flags)),
+            "{}: {name} flags",
+            object.name
+        );
+    }
+}
