@@ -1,0 +1,46 @@
+//! Loading the benchmark programs into rbpf's interpreter.
+
+use crate::programs::{BenchProgram, MIX_HELPER_ID, mix};
+
+/// A program ready to run on rbpf's `EbpfVmRaw` interpreter, which passes the
+/// memory region's address in `r1` as Apiary's runner does.
+pub struct RbpfRunner<'a> {
+    vm: rbpf::EbpfVmRaw<'a>,
+}
+
+impl<'a> RbpfRunner<'a> {
+    /// Verifies `bytecode` with rbpf's verifier and registers [`mix`] if
+    /// `program` calls it.
+    pub fn new(program: &BenchProgram, bytecode: &'a [u8]) -> Result<Self, std::io::Error> {
+        let mut vm = rbpf::EbpfVmRaw::new(Some(bytecode))?;
+        if program.calls_helper {
+            vm.register_helper(MIX_HELPER_ID, mix)?;
+        }
+        Ok(RbpfRunner { vm })
+    }
+
+    /// Runs the program once on `memory` and returns `r0`.
+    pub fn run(&self, memory: &mut [u8]) -> Result<u64, std::io::Error> {
+        self.vm.execute_program(memory)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::programs::all;
+
+    #[test]
+    fn rbpf_agrees_with_the_rust_model_on_every_program() {
+        for program in all() {
+            let bytecode = program.bytecode();
+            let runner = RbpfRunner::new(&program, &bytecode)
+                .unwrap_or_else(|e| panic!("{}: rbpf refused the program: {e}", program.name));
+            let mut memory = program.memory.clone();
+            let r0 = runner
+                .run(&mut memory)
+                .unwrap_or_else(|e| panic!("{}: rbpf failed: {e}", program.name));
+            assert_eq!(r0, program.expected, "{}", program.name);
+        }
+    }
+}
