@@ -418,26 +418,27 @@ pub(crate) fn btf_maps(
             });
         };
         let name = btf.str_at(var_type.name_off)?;
-        if u64::from(var.offset) + u64::from(var.size) > section.size {
+        // As libbpf's BTF fix-up does, the ELF symbol gives the offset: DATASEC
+        // offsets in clang's output are not final.
+        let offset = elf
+            .symbols
+            .iter()
+            .find(|s| s.section == Some(section.index) && s.name == name)
+            .map(|s| s.value)
+            .ok_or_else(|| map_err(name, "no ELF symbol for the map variable"))?;
+        if offset.saturating_add(u64::from(var.size)) > section.size {
             return Err(map_err(
                 name,
-                format!(
-                    "definition at {}+{} runs past the section",
-                    var.offset, var.size
-                ),
+                format!("definition at {offset}+{} runs past the section", var.size),
             ));
         }
         let (spec, values_offset) = parse_btf_map_def(btf, name, ty, 0)?;
-        values_offsets.push(values_offset.map(|v| {
-            (
-                u64::from(var.offset) + u64::from(v),
-                u64::from(var.offset) + u64::from(var.size),
-            )
-        }));
+        values_offsets
+            .push(values_offset.map(|v| (offset + u64::from(v), offset + u64::from(var.size))));
         maps.push(PlacedMap {
             spec,
             section: section.index,
-            offset: u64::from(var.offset),
+            offset,
         });
     }
     for reloc in elf.relocs_for(section.index) {

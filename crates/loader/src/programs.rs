@@ -214,7 +214,8 @@ impl<'s, 'a> Assembler<'s, 'a> {
             let reloc = section.relocs.get(&sec_slot).cloned();
             let out = out_start + idx;
             let is_call = insn.code == CALL && insn.src == BPF_PSEUDO_CALL;
-            let is_func = insn.code == LDDW && insn.src == BPF_PSEUDO_FUNC;
+            let is_func = insn.code == LDDW
+                && (insn.src == BPF_PSEUDO_FUNC || matches!(reloc, Some(InsnReloc::Code { .. })));
             let target = match (reloc, is_call || is_func) {
                 (Some(InsnReloc::Invalid(reason)), _) => {
                     return Err(ProgramError::Relocation {
@@ -288,6 +289,10 @@ impl<'s, 'a> Assembler<'s, 'a> {
                 .map_err(|_| self.bad_call(idx, "program too large".to_owned()))?;
             if let Some(slot) = self.insns.get_mut(out) {
                 slot.imm = imm;
+                if is_func {
+                    // clang leaves src 0; libbpf marks the lddw as a function address.
+                    slot.src = BPF_PSEUDO_FUNC;
+                }
             }
         }
         Ok(())

@@ -6,9 +6,7 @@
 use std::collections::BTreeMap;
 
 use apiary_isa::RawInsn;
-use apiary_isa::opcode::{
-    BPF_CALL, BPF_DW, BPF_IMM, BPF_JMP, BPF_LD, BPF_PSEUDO_CALL, BPF_PSEUDO_FUNC,
-};
+use apiary_isa::opcode::{BPF_CALL, BPF_DW, BPF_IMM, BPF_JMP, BPF_LD, BPF_PSEUDO_CALL};
 
 use crate::elf::{ElfObject, SymbolKind};
 use crate::maps::PlacedMap;
@@ -130,12 +128,6 @@ fn classify_one(
         ));
     }
     if target.is_code() {
-        if insn.src != BPF_PSEUDO_FUNC {
-            return InsnReloc::Invalid(format!(
-                "lddw of function {:?} without BPF_PSEUDO_FUNC",
-                sym.name
-            ));
-        }
         return InsnReloc::Code {
             section: sym_section,
             byte_offset: sym.value,
