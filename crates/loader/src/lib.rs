@@ -268,12 +268,15 @@ impl Object {
     }
 }
 
+/// A `.kconfig` extern: name, BTF type, whether `__weak`.
+type KconfigExternRef<'a> = (&'a str, apiary_btf::TypeId, bool);
+
 /// Extern variables: `.kconfig` ones (name, BTF type, weak) and the names
 /// of `.ksyms` ones, found through BTF's DATASECs as libbpf does.
 fn externs<'a>(
     elf: &ElfObject<'a>,
     btf: Option<&'a Btf>,
-) -> Result<(Vec<(&'a str, apiary_btf::TypeId, bool)>, Vec<&'a str>), LoadError> {
+) -> Result<(Vec<KconfigExternRef<'a>>, Vec<&'a str>), LoadError> {
     let mut kconfig = Vec::new();
     let mut ksyms = Vec::new();
     let Some(btf) = btf else {

@@ -130,7 +130,7 @@ fn map_err(map: &str, reason: impl Into<String>) -> LoadError {
 /// second dot keep their own name.
 pub(crate) fn internal_map_name(object_name: &str, section: &str) -> String {
     const OBJ_NAME_LEN: usize = 16;
-    let suffix_len = section.len().max(7).min(OBJ_NAME_LEN - 1);
+    let suffix_len = section.len().clamp(7, OBJ_NAME_LEN - 1);
     let custom = section.get(1..).is_some_and(|rest| rest.contains('.'));
     let prefix_len = if custom {
         0

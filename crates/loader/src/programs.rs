@@ -388,7 +388,7 @@ pub(crate) fn assemble(
         // BTF.ext offsets are in bytes from the section start.
         let place = |insn_off: u32| {
             let slot = (insn_off / 8) as usize;
-            (insn_off % 8 == 0 && slot >= g.start && slot < g.start + g.len)
+            (insn_off.is_multiple_of(8) && slot >= g.start && slot < g.start + g.len)
                 .then(|| out_start + slot - g.start)
         };
         spec.func_info.extend(ext.func_info.iter().filter_map(|r| {
