@@ -1,0 +1,42 @@
+//! A memory-safe eBPF interpreter.
+//!
+//! This crate owns execution: [`Program::new`] decodes bytecode once into a
+//! compact form with absolute jump targets, and a [`Runner`] executes it with
+//! RFC 9669 / Linux semantics (cpu v1-v4, atomics, `may_goto`, `LD_ABS`,
+//! bpf-to-bpf calls up to 8 frames, tail calls, callbacks, an instruction
+//! budget). Every memory access is checked against the active stack frames
+//! and the regions the embedder or helpers made accessible; a violation is a
+//! [`RunError`], never undefined behaviour.
+//!
+//! It must not parse text or ELF, implement particular kernel helpers or
+//! maps (embedders register helpers in a [`Helpers`] table), or verify
+//! programs: it runs any program that decodes, safely.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use apiary_isa::{Insn, Reg, Source, AluOp, Width, encode_program};
+//! use apiary_vm::{Helpers, Program, Runner};
+//!
+//! let code = encode_program(&[
+//!     Insn::Alu { width: Width::W64, op: AluOp::Mov, dst: Reg::R0, src: Source::Reg(Reg::R2) },
+//!     Insn::Exit,
+//! ]);
+//! let program = Program::<()>::new(&code, Arc::new(Helpers::new())).unwrap();
+//! let mut mem = [1u8, 2, 3];
+//! assert_eq!(Runner::new().run_on_memory(&program, &mut (), &mut mem), Ok(3));
+//! ```
+
+mod error;
+mod helpers;
+mod memory;
+mod program;
+mod runner;
+
+pub use error::{Access, HelperError, LoadError, RunError};
+pub use helpers::{
+    HelperContext, HelperFn, HelperIdOutOfRange, Helpers, MAX_HELPER_ID, MAX_TAIL_CALLS,
+    TailCallError,
+};
+pub use memory::{MAX_CALL_FRAMES, MAX_REGIONS, Region, STACK_SIZE};
+pub use program::{MAX_PROGRAM_SLOTS, Program};
+pub use runner::{MAY_GOTO_LOOPS, RunInput, Runner};

@@ -1,0 +1,343 @@
+//! Guest memory: the per-frame stacks and the regions a run may touch.
+//!
+//! Guest addresses are host addresses. Every access is checked against the
+//! active stack frames and the registered regions before the small `unsafe`
+//! functions at the end of this file touch host memory.
+
+use std::cell::Cell;
+use std::marker::PhantomData;
+use std::sync::atomic::{AtomicU8, AtomicU16, AtomicU32, AtomicU64, Ordering};
+
+use crate::error::Access;
+use crate::program::Rmw;
+
+/// Stack bytes of one frame (`MAX_BPF_STACK`).
+pub const STACK_SIZE: u64 = 512;
+/// Maximum number of bpf-to-bpf frames, the kernel's `MAX_CALL_FRAMES`.
+pub const MAX_CALL_FRAMES: usize = 8;
+/// Distance between frame stacks: each 512-byte stack is followed by an
+/// inaccessible 512-byte gap, so that running over a frame's end faults
+/// instead of landing in the caller's stack.
+const FRAME_STRIDE: u64 = 1024;
+const FRAME_SHIFT: u32 = 10;
+
+/// A span of host memory a program may access, with its lifetime.
+#[derive(Clone, Copy, Debug)]
+pub struct Region<'a> {
+    addr: u64,
+    len: u64,
+    writable: bool,
+    _borrow: PhantomData<&'a mut [u8]>,
+}
+
+impl<'a> Region<'a> {
+    /// A read-only region over `mem`.
+    pub fn readable(mem: &'a [u8]) -> Self {
+        Region {
+            addr: mem.as_ptr().expose_provenance() as u64,
+            len: mem.len() as u64,
+            writable: false,
+            _borrow: PhantomData,
+        }
+    }
+
+    /// A read-write region over `mem`.
+    pub fn writable(mem: &'a mut [u8]) -> Self {
+        Region {
+            addr: mem.as_mut_ptr().expose_provenance() as u64,
+            len: mem.len() as u64,
+            writable: true,
+            _borrow: PhantomData,
+        }
+    }
+
+    /// A region over raw host memory, e.g. a map value.
+    ///
+    /// # Safety
+    /// `addr..addr + len` must be valid for reads (and writes when
+    /// `writable`) for as long as any run the region is given to lasts, and
+    /// must not be accessed through Rust references while the program may
+    /// write it.
+    pub unsafe fn from_raw(addr: *mut u8, len: usize, writable: bool) -> Region<'static> {
+        Region {
+            addr: addr.expose_provenance() as u64,
+            len: len as u64,
+            writable,
+            _borrow: PhantomData,
+        }
+    }
+
+    /// Guest (= host) start address.
+    pub fn addr(&self) -> u64 {
+        self.addr
+    }
+
+    /// Length in bytes.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Whether the region has no bytes.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Whether programs may write it.
+    pub fn is_writable(&self) -> bool {
+        self.writable
+    }
+
+    pub(crate) fn span(&self) -> Span {
+        Span {
+            start: self.addr,
+            len: self.len,
+            writable: self.writable,
+        }
+    }
+}
+
+/// A region without its lifetime, as stored during a run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Span {
+    pub(crate) start: u64,
+    pub(crate) len: u64,
+    pub(crate) writable: bool,
+}
+
+impl Span {
+    #[inline(always)]
+    fn contains(&self, addr: u64, size: u64) -> bool {
+        let off = addr.wrapping_sub(self.start);
+        off < self.len && size <= self.len - off
+    }
+}
+
+/// The most regions a run may hold (given plus registered by helpers).
+pub const MAX_REGIONS: usize = 4096;
+
+/// Stacks and regions of a runner.
+pub(crate) struct Memory {
+    /// Backing store of the frame stacks; only ever accessed through `stack_base`.
+    _stack: Box<[u64]>,
+    stack_base: u64,
+    pub(crate) regions: Vec<Span>,
+    last_hit: Cell<usize>,
+    pub(crate) packet: Option<Span>,
+}
+
+impl Memory {
+    pub(crate) fn new() -> Self {
+        let mut stack =
+            vec![0u64; (MAX_CALL_FRAMES as u64 * FRAME_STRIDE / 8) as usize].into_boxed_slice();
+        let stack_base = stack.as_mut_ptr().expose_provenance() as u64;
+        Memory {
+            _stack: stack,
+            stack_base,
+            regions: Vec::with_capacity(16),
+            last_hit: Cell::new(0),
+            packet: None,
+        }
+    }
+
+    /// `r10` of frame `depth`.
+    #[inline(always)]
+    pub(crate) fn frame_pointer(&self, depth: usize) -> u64 {
+        self.stack_base + ((depth as u64) << FRAME_SHIFT) + STACK_SIZE
+    }
+
+    /// Host address of `addr..addr + size` if frames `0..=depth` or a region allow `access`.
+    #[inline(always)]
+    pub(crate) fn translate(
+        &self,
+        addr: u64,
+        size: u64,
+        access: Access,
+        depth: usize,
+    ) -> Option<usize> {
+        let off = addr.wrapping_sub(self.stack_base);
+        if off < ((depth as u64 + 1) << FRAME_SHIFT)
+            && (off & (FRAME_STRIDE - 1)) + size <= STACK_SIZE
+        {
+            return Some(addr as usize);
+        }
+        self.translate_region(addr, size, access)
+    }
+
+    #[inline]
+    fn translate_region(&self, addr: u64, size: u64, access: Access) -> Option<usize> {
+        let allowed = |s: &Span| s.contains(addr, size) && (access == Access::Load || s.writable);
+        if let Some(s) = self.regions.get(self.last_hit.get())
+            && allowed(s)
+        {
+            return Some(addr as usize);
+        }
+        let hit = self.regions.iter().position(allowed)?;
+        self.last_hit.set(hit);
+        Some(addr as usize)
+    }
+
+    /// Adds a region, ignoring exact duplicates; `false` when the table is full.
+    pub(crate) fn add(&mut self, span: Span) -> bool {
+        if self.regions.contains(&span) {
+            return true;
+        }
+        if self.regions.len() >= MAX_REGIONS {
+            return false;
+        }
+        self.regions.push(span);
+        true
+    }
+
+    /// Big-endian packet load for `LD_ABS`/`LD_IND`; `None` when out of bounds.
+    pub(crate) fn packet_load(&self, off: i32, size: u8) -> Option<u64> {
+        let packet = self.packet?;
+        let off = u64::try_from(off).ok()?;
+        let size = u64::from(size);
+        if off >= packet.len || size > packet.len - off {
+            return None;
+        }
+        let host = (packet.start + off) as usize;
+        // SAFETY: `host..host + size` is inside the packet region, checked above.
+        let value = unsafe {
+            match size {
+                1 => u64::from(read_host::<u8>(host)),
+                2 => u64::from(u16::from_be(read_host::<u16>(host))),
+                _ => u64::from(u32::from_be(read_host::<u32>(host))),
+            }
+        };
+        Some(value)
+    }
+}
+
+/// Reads a `T` at `host`, unaligned.
+///
+/// # Safety
+/// `host..host + size_of::<T>()` must lie in a region or stack frame checked
+/// by [`Memory::translate`] (or otherwise valid for reads); `T` must be a
+/// plain integer type.
+#[inline(always)]
+pub(crate) unsafe fn read_host<T: Copy>(host: usize) -> T {
+    // SAFETY: the caller guarantees the bytes are valid for reads.
+    unsafe { std::ptr::read_unaligned(std::ptr::with_exposed_provenance::<T>(host)) }
+}
+
+/// Writes a `T` at `host`, unaligned.
+///
+/// # Safety
+/// `host..host + size_of::<T>()` must lie in a writable region or stack
+/// frame checked by [`Memory::translate`]; `T` must be a plain integer type.
+#[inline(always)]
+pub(crate) unsafe fn write_host<T: Copy>(host: usize, value: T) {
+    // SAFETY: the caller guarantees the bytes are valid for writes.
+    unsafe { std::ptr::write_unaligned(std::ptr::with_exposed_provenance_mut::<T>(host), value) }
+}
+
+/// Borrows `len` bytes at `host`.
+///
+/// # Safety
+/// `host..host + len` must lie in one checked region or frame, and stay
+/// unmodified while the slice lives (no program runs while a helper holds it).
+pub(crate) unsafe fn host_slice<'a>(host: usize, len: usize) -> &'a [u8] {
+    // SAFETY: the caller guarantees validity for `len` bytes.
+    unsafe { std::slice::from_raw_parts(std::ptr::with_exposed_provenance::<u8>(host), len) }
+}
+
+/// Copies `bytes` to `host`.
+///
+/// # Safety
+/// `host..host + bytes.len()` must lie in one checked writable region or frame.
+pub(crate) unsafe fn copy_to_host(host: usize, bytes: &[u8]) {
+    // SAFETY: the caller guarantees validity; guest memory never overlaps a Rust slice argument
+    // that the helper borrowed mutably.
+    unsafe {
+        std::ptr::copy(
+            bytes.as_ptr(),
+            std::ptr::with_exposed_provenance_mut::<u8>(host),
+            bytes.len(),
+        )
+    }
+}
+
+/// Atomic read-modify-write at an aligned `host`; returns the old value
+/// (zero-extended for 32-bit).
+///
+/// # Safety
+/// `host` must be aligned to 4 (8 when `wide`) and inside a checked writable region or frame.
+pub(crate) unsafe fn atomic_rmw(
+    host: usize,
+    wide: bool,
+    rmw: Rmw,
+    operand: u64,
+    expected: u64,
+) -> u64 {
+    let order = Ordering::SeqCst;
+    if wide {
+        // SAFETY: aligned and valid for the duration of the access, per the caller.
+        let a = unsafe { AtomicU64::from_ptr(std::ptr::with_exposed_provenance_mut(host)) };
+        match rmw {
+            Rmw::Add => a.fetch_add(operand, order),
+            Rmw::Or => a.fetch_or(operand, order),
+            Rmw::And => a.fetch_and(operand, order),
+            Rmw::Xor => a.fetch_xor(operand, order),
+            Rmw::Xchg => a.swap(operand, order),
+            Rmw::CmpXchg => a
+                .compare_exchange(expected, operand, order, order)
+                .unwrap_or_else(|old| old),
+        }
+    } else {
+        // SAFETY: aligned and valid for the duration of the access, per the caller.
+        let a = unsafe { AtomicU32::from_ptr(std::ptr::with_exposed_provenance_mut(host)) };
+        let (operand, expected) = (operand as u32, expected as u32);
+        u64::from(match rmw {
+            Rmw::Add => a.fetch_add(operand, order),
+            Rmw::Or => a.fetch_or(operand, order),
+            Rmw::And => a.fetch_and(operand, order),
+            Rmw::Xor => a.fetch_xor(operand, order),
+            Rmw::Xchg => a.swap(operand, order),
+            Rmw::CmpXchg => a
+                .compare_exchange(expected, operand, order, order)
+                .unwrap_or_else(|old| old),
+        })
+    }
+}
+
+/// Load-acquire of `size` (1, 2, 4, 8) bytes at an aligned `host`, zero-extended.
+///
+/// # Safety
+/// `host` must be aligned to `size` and inside a checked region or frame.
+pub(crate) unsafe fn load_acquire(host: usize, size: u8) -> u64 {
+    let o = Ordering::Acquire;
+    // SAFETY: aligned and valid, per the caller.
+    unsafe {
+        match size {
+            1 => u64::from(AtomicU8::from_ptr(std::ptr::with_exposed_provenance_mut(host)).load(o)),
+            2 => {
+                u64::from(AtomicU16::from_ptr(std::ptr::with_exposed_provenance_mut(host)).load(o))
+            }
+            4 => {
+                u64::from(AtomicU32::from_ptr(std::ptr::with_exposed_provenance_mut(host)).load(o))
+            }
+            _ => AtomicU64::from_ptr(std::ptr::with_exposed_provenance_mut(host)).load(o),
+        }
+    }
+}
+
+/// Store-release of the low `size` (1, 2, 4, 8) bytes of `value` at an aligned `host`.
+///
+/// # Safety
+/// `host` must be aligned to `size` and inside a checked writable region or frame.
+pub(crate) unsafe fn store_release(host: usize, size: u8, value: u64) {
+    let o = Ordering::Release;
+    // SAFETY: aligned and valid, per the caller.
+    unsafe {
+        match size {
+            1 => AtomicU8::from_ptr(std::ptr::with_exposed_provenance_mut(host))
+                .store(value as u8, o),
+            2 => AtomicU16::from_ptr(std::ptr::with_exposed_provenance_mut(host))
+                .store(value as u16, o),
+            4 => AtomicU32::from_ptr(std::ptr::with_exposed_provenance_mut(host))
+                .store(value as u32, o),
+            _ => AtomicU64::from_ptr(std::ptr::with_exposed_provenance_mut(host)).store(value, o),
+        }
+    }
+}

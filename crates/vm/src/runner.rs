@@ -1,0 +1,647 @@
+//! The interpreter loop.
+
+use std::sync::Arc;
+
+use crate::error::{Access, RunError};
+use crate::helpers::HelperContext;
+use crate::memory::{
+    MAX_CALL_FRAMES, Memory, Region, atomic_rmw, load_acquire, read_host, store_release, write_host,
+};
+use crate::program::{Op, Program, Rmw};
+
+/// The kernel's `BPF_MAX_LOOPS`: `may_goto` falls through this many times per frame.
+pub const MAY_GOTO_LOOPS: u32 = 8 * 1024 * 1024;
+
+/// What a run starts with.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RunInput<'a> {
+    /// `r1..r5` at entry (`r1` is usually the context's address).
+    pub args: [u64; 5],
+    /// Memory the program may access besides its stack: the context, map
+    /// values, read-only data, the packet and its headroom.
+    pub regions: &'a [Region<'a>],
+    /// The packet `LD_ABS`/`LD_IND` read (`data..data_end`); it is also
+    /// accessible memory. Loads outside it end the program with `r0 = 0`.
+    pub packet: Option<Region<'a>>,
+}
+
+/// A request a helper left for the interpreter.
+pub(crate) enum Pending<E> {
+    Stop(u64),
+    TailCall(Arc<Program<E>>),
+}
+
+#[derive(Clone, Copy, Default)]
+struct Frame {
+    /// Op index to return to in the caller.
+    ret: usize,
+    /// The caller's `r6..r9`.
+    saved: [u64; 4],
+    /// This frame's `may_goto` counter.
+    may_goto: u32,
+}
+
+/// Executes programs. Owns the stacks and scratch state, so a run allocates
+/// nothing (unless helpers register more regions than its initial
+/// capacity); reuse one runner per thread for many runs.
+pub struct Runner<E> {
+    pub(crate) memory: Memory,
+    frames: [Frame; MAX_CALL_FRAMES],
+    pub(crate) pending: Option<Pending<E>>,
+    pub(crate) tail_calls: u32,
+    budget: Option<u64>,
+    remaining: u64,
+}
+
+impl<E> Default for Runner<E> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<E> std::fmt::Debug for Runner<E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runner")
+            .field("budget", &self.budget)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn fault<E>(prog: &Program<E>, pc: usize, addr: u64, size: u64, access: Access) -> RunError {
+    RunError::MemoryFault {
+        pc: prog.slot_of(pc),
+        addr,
+        size,
+        access,
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn misaligned<E>(prog: &Program<E>, pc: usize, addr: u64, size: u64) -> RunError {
+    RunError::MisalignedAtomic {
+        pc: prog.slot_of(pc),
+        addr,
+        size,
+    }
+}
+
+impl<E> Runner<E> {
+    /// A runner with no instruction budget.
+    pub fn new() -> Self {
+        Runner {
+            memory: Memory::new(),
+            frames: [Frame::default(); MAX_CALL_FRAMES],
+            pending: None,
+            tail_calls: 0,
+            budget: None,
+            remaining: u64::MAX,
+        }
+    }
+
+    /// Limits every following run to `budget` executed instructions
+    /// (callbacks and tail-called programs included); `None` = unlimited.
+    pub fn set_budget(&mut self, budget: Option<u64>) -> &mut Self {
+        self.budget = budget;
+        self
+    }
+
+    /// The instruction budget of each run.
+    pub fn budget(&self) -> Option<u64> {
+        self.budget
+    }
+
+    /// Runs `program` to completion; returns `r0`.
+    pub fn run(
+        &mut self,
+        program: &Program<E>,
+        env: &mut E,
+        input: &RunInput<'_>,
+    ) -> Result<u64, RunError> {
+        self.memory.regions.clear();
+        for region in input.regions {
+            self.memory.add(region.span());
+        }
+        self.memory.packet = input.packet.map(|p| p.span());
+        if let Some(packet) = input.packet {
+            self.memory.add(packet.span());
+        }
+        self.pending = None;
+        self.tail_calls = 0;
+        self.remaining = self.budget.unwrap_or(u64::MAX);
+        let result = self.exec(program, env, 0, input.args, 0);
+        // Addresses must not outlive the borrows they came from.
+        self.memory.regions.clear();
+        self.memory.packet = None;
+        self.pending = None;
+        result
+    }
+
+    /// The conformance-suite setup: `mem` is the only region (writable),
+    /// `r1` = its address (0 when empty), `r2` = its length.
+    pub fn run_on_memory(
+        &mut self,
+        program: &Program<E>,
+        env: &mut E,
+        mem: &mut [u8],
+    ) -> Result<u64, RunError> {
+        let len = mem.len() as u64;
+        let region = Region::writable(mem);
+        let addr = if len == 0 { 0 } else { region.addr() };
+        let regions = [region];
+        self.run(
+            program,
+            env,
+            &RunInput {
+                args: [addr, len, 0, 0, 0],
+                regions: &regions,
+                packet: None,
+            },
+        )
+    }
+
+    #[inline(never)]
+    fn call_helper(
+        &mut self,
+        prog: &Program<E>,
+        env: &mut E,
+        id: u64,
+        args: [u64; 5],
+        depth: usize,
+        pc: usize,
+    ) -> Result<u64, RunError> {
+        let found = u32::try_from(id)
+            .ok()
+            .and_then(|id| prog.helpers.get(id).map(|h| (id, h)));
+        let Some((id, (name, func))) = found else {
+            return Err(RunError::UnknownHelper {
+                pc: prog.slot_of(pc),
+                id,
+            });
+        };
+        let mut ctx = HelperContext {
+            env,
+            runner: self,
+            program: prog,
+            depth,
+            pc,
+        };
+        func(&mut ctx, args).map_err(|source| RunError::Helper {
+            pc: prog.slot_of(pc),
+            id,
+            name,
+            source,
+        })
+    }
+
+    /// Runs from op `start` in frame `base` until that frame exits.
+    pub(crate) fn exec(
+        &mut self,
+        entry: &Program<E>,
+        env: &mut E,
+        start: usize,
+        args: [u64; 5],
+        base: usize,
+    ) -> Result<u64, RunError> {
+        let mut tail: Option<Arc<Program<E>>> = None;
+        let mut regs = [0u64; 16];
+        let [a1, a2, a3, a4, a5] = args;
+        (regs[1], regs[2], regs[3], regs[4], regs[5]) = (a1, a2, a3, a4, a5);
+        let mut depth = base;
+        regs[10] = self.memory.frame_pointer(depth);
+        self.frames[depth].may_goto = MAY_GOTO_LOOPS;
+        let mut pc = start;
+        let mut remaining = self.remaining;
+
+        macro_rules! reg {
+            ($i:expr) => {
+                regs[($i as usize) & 15]
+            };
+        }
+
+        'program: loop {
+            let prog: &Program<E> = tail.as_deref().unwrap_or(entry);
+            let ops: &[Op] = &prog.ops;
+
+            macro_rules! load {
+                ($t:ty, $d:expr, $s:expr, $off:expr) => {{
+                    let addr = reg!($s).wrapping_add($off as i64 as u64);
+                    let size = size_of::<$t>() as u64;
+                    match self.memory.translate(addr, size, Access::Load, depth) {
+                        // SAFETY: `translate` checked `addr..addr + size`.
+                        Some(host) => unsafe { read_host::<$t>(host) },
+                        None => return Err(fault(prog, pc - 1, addr, size, Access::Load)),
+                    }
+                }};
+            }
+            macro_rules! store {
+                ($t:ty, $d:expr, $off:expr, $v:expr) => {{
+                    let addr = reg!($d).wrapping_add($off as i64 as u64);
+                    let size = size_of::<$t>() as u64;
+                    match self.memory.translate(addr, size, Access::Store, depth) {
+                        // SAFETY: `translate` checked `addr..addr + size` for writing.
+                        Some(host) => unsafe { write_host::<$t>(host, $v as $t) },
+                        None => return Err(fault(prog, pc - 1, addr, size, Access::Store)),
+                    }
+                }};
+            }
+            macro_rules! jump {
+                ($cond:expr, $t:expr) => {
+                    if $cond {
+                        pc = $t as usize;
+                    }
+                };
+            }
+
+            loop {
+                let Some(&op) = ops.get(pc) else {
+                    return Err(RunError::FellOffEnd {
+                        pc: prog.slot_count(),
+                    });
+                };
+                if remaining == 0 {
+                    return Err(RunError::BudgetExhausted {
+                        pc: prog.slot_of(pc),
+                        limit: self.budget.unwrap_or(u64::MAX),
+                    });
+                }
+                remaining -= 1;
+                pc += 1;
+                match op {
+                    Op::Add64I { d, v } => reg!(d) = reg!(d).wrapping_add(v),
+                    Op::Add64R { d, s } => reg!(d) = reg!(d).wrapping_add(reg!(s)),
+                    Op::Sub64I { d, v } => reg!(d) = reg!(d).wrapping_sub(v),
+                    Op::Sub64R { d, s } => reg!(d) = reg!(d).wrapping_sub(reg!(s)),
+                    Op::Mul64I { d, v } => reg!(d) = reg!(d).wrapping_mul(v),
+                    Op::Mul64R { d, s } => reg!(d) = reg!(d).wrapping_mul(reg!(s)),
+                    Op::Div64I { d, v } => reg!(d) = div64(reg!(d), v),
+                    Op::Div64R { d, s } => reg!(d) = div64(reg!(d), reg!(s)),
+                    Op::SDiv64I { d, v } => reg!(d) = sdiv64(reg!(d), v),
+                    Op::SDiv64R { d, s } => reg!(d) = sdiv64(reg!(d), reg!(s)),
+                    Op::Or64I { d, v } => reg!(d) |= v,
+                    Op::Or64R { d, s } => reg!(d) |= reg!(s),
+                    Op::And64I { d, v } => reg!(d) &= v,
+                    Op::And64R { d, s } => reg!(d) &= reg!(s),
+                    Op::Lsh64I { d, v } => reg!(d) <<= v & 63,
+                    Op::Lsh64R { d, s } => reg!(d) <<= reg!(s) & 63,
+                    Op::Rsh64I { d, v } => reg!(d) >>= v & 63,
+                    Op::Rsh64R { d, s } => reg!(d) >>= reg!(s) & 63,
+                    Op::Mod64I { d, v } => reg!(d) = mod64(reg!(d), v),
+                    Op::Mod64R { d, s } => reg!(d) = mod64(reg!(d), reg!(s)),
+                    Op::SMod64I { d, v } => reg!(d) = smod64(reg!(d), v),
+                    Op::SMod64R { d, s } => reg!(d) = smod64(reg!(d), reg!(s)),
+                    Op::Xor64I { d, v } => reg!(d) ^= v,
+                    Op::Xor64R { d, s } => reg!(d) ^= reg!(s),
+                    Op::Mov64I { d, v } => reg!(d) = v,
+                    Op::Mov64R { d, s } => reg!(d) = reg!(s),
+                    Op::Arsh64I { d, v } => reg!(d) = ((reg!(d) as i64) >> (v & 63)) as u64,
+                    Op::Arsh64R { d, s } => reg!(d) = ((reg!(d) as i64) >> (reg!(s) & 63)) as u64,
+                    Op::Add32I { d, v } => reg!(d) = u64::from((reg!(d) as u32).wrapping_add(v)),
+                    Op::Add32R { d, s } => {
+                        reg!(d) = u64::from((reg!(d) as u32).wrapping_add(reg!(s) as u32))
+                    }
+                    Op::Sub32I { d, v } => reg!(d) = u64::from((reg!(d) as u32).wrapping_sub(v)),
+                    Op::Sub32R { d, s } => {
+                        reg!(d) = u64::from((reg!(d) as u32).wrapping_sub(reg!(s) as u32))
+                    }
+                    Op::Mul32I { d, v } => reg!(d) = u64::from((reg!(d) as u32).wrapping_mul(v)),
+                    Op::Mul32R { d, s } => {
+                        reg!(d) = u64::from((reg!(d) as u32).wrapping_mul(reg!(s) as u32))
+                    }
+                    Op::Div32I { d, v } => reg!(d) = u64::from(div32(reg!(d) as u32, v)),
+                    Op::Div32R { d, s } => {
+                        reg!(d) = u64::from(div32(reg!(d) as u32, reg!(s) as u32))
+                    }
+                    Op::SDiv32I { d, v } => reg!(d) = u64::from(sdiv32(reg!(d) as u32, v)),
+                    Op::SDiv32R { d, s } => {
+                        reg!(d) = u64::from(sdiv32(reg!(d) as u32, reg!(s) as u32))
+                    }
+                    Op::Or32I { d, v } => reg!(d) = u64::from(reg!(d) as u32 | v),
+                    Op::Or32R { d, s } => reg!(d) = u64::from(reg!(d) as u32 | reg!(s) as u32),
+                    Op::And32I { d, v } => reg!(d) = u64::from(reg!(d) as u32 & v),
+                    Op::And32R { d, s } => reg!(d) = u64::from(reg!(d) as u32 & reg!(s) as u32),
+                    Op::Lsh32I { d, v } => reg!(d) = u64::from((reg!(d) as u32) << (v & 31)),
+                    Op::Lsh32R { d, s } => {
+                        reg!(d) = u64::from((reg!(d) as u32) << (reg!(s) as u32 & 31))
+                    }
+                    Op::Rsh32I { d, v } => reg!(d) = u64::from((reg!(d) as u32) >> (v & 31)),
+                    Op::Rsh32R { d, s } => {
+                        reg!(d) = u64::from((reg!(d) as u32) >> (reg!(s) as u32 & 31))
+                    }
+                    Op::Mod32I { d, v } => reg!(d) = u64::from(mod32(reg!(d) as u32, v)),
+                    Op::Mod32R { d, s } => {
+                        reg!(d) = u64::from(mod32(reg!(d) as u32, reg!(s) as u32))
+                    }
+                    Op::SMod32I { d, v } => reg!(d) = u64::from(smod32(reg!(d) as u32, v)),
+                    Op::SMod32R { d, s } => {
+                        reg!(d) = u64::from(smod32(reg!(d) as u32, reg!(s) as u32))
+                    }
+                    Op::Xor32I { d, v } => reg!(d) = u64::from(reg!(d) as u32 ^ v),
+                    Op::Xor32R { d, s } => reg!(d) = u64::from(reg!(d) as u32 ^ reg!(s) as u32),
+                    Op::Mov32I { d, v } => reg!(d) = u64::from(v),
+                    Op::Mov32R { d, s } => reg!(d) = u64::from(reg!(s) as u32),
+                    Op::Arsh32I { d, v } => {
+                        reg!(d) = u64::from(((reg!(d) as i32) >> (v & 31)) as u32)
+                    }
+                    Op::Arsh32R { d, s } => {
+                        reg!(d) = u64::from(((reg!(d) as i32) >> (reg!(s) as u32 & 31)) as u32)
+                    }
+                    Op::Neg64 { d } => reg!(d) = reg!(d).wrapping_neg(),
+                    Op::Neg32 { d } => reg!(d) = u64::from((reg!(d) as u32).wrapping_neg()),
+                    Op::MovSx64 { d, s, bits } => reg!(d) = sign_extend(reg!(s), bits),
+                    Op::MovSx32 { d, s, bits } => {
+                        reg!(d) = u64::from(sign_extend(reg!(s), bits) as u32)
+                    }
+                    Op::Trunc { d, bits } => {
+                        reg!(d) = if bits == 16 {
+                            u64::from(reg!(d) as u16)
+                        } else {
+                            u64::from(reg!(d) as u32)
+                        }
+                    }
+                    Op::Swap16 { d } => reg!(d) = u64::from((reg!(d) as u16).swap_bytes()),
+                    Op::Swap32 { d } => reg!(d) = u64::from((reg!(d) as u32).swap_bytes()),
+                    Op::Swap64 { d } => reg!(d) = reg!(d).swap_bytes(),
+                    Op::Nop => {}
+                    Op::LdB { d, s, off } => reg!(d) = u64::from(load!(u8, d, s, off)),
+                    Op::LdH { d, s, off } => reg!(d) = u64::from(load!(u16, d, s, off)),
+                    Op::LdW { d, s, off } => reg!(d) = u64::from(load!(u32, d, s, off)),
+                    Op::LdDw { d, s, off } => reg!(d) = load!(u64, d, s, off),
+                    Op::LdSxB { d, s, off } => reg!(d) = load!(i8, d, s, off) as i64 as u64,
+                    Op::LdSxH { d, s, off } => reg!(d) = load!(i16, d, s, off) as i64 as u64,
+                    Op::LdSxW { d, s, off } => reg!(d) = load!(i32, d, s, off) as i64 as u64,
+                    Op::StB { d, s, off } => store!(u8, d, off, reg!(s)),
+                    Op::StH { d, s, off } => store!(u16, d, off, reg!(s)),
+                    Op::StW { d, s, off } => store!(u32, d, off, reg!(s)),
+                    Op::StDw { d, s, off } => store!(u64, d, off, reg!(s)),
+                    Op::StBI { d, off, v } => store!(u8, d, off, v),
+                    Op::StHI { d, off, v } => store!(u16, d, off, v),
+                    Op::StWI { d, off, v } => store!(u32, d, off, v),
+                    Op::StDwI { d, off, v } => store!(u64, d, off, i64::from(v)),
+                    Op::Atomic {
+                        d,
+                        s,
+                        off,
+                        wide,
+                        rmw,
+                        fetch,
+                    } => {
+                        let addr = reg!(d).wrapping_add(off as i64 as u64);
+                        let size = if wide { 8 } else { 4 };
+                        let Some(host) = self.memory.translate(addr, size, Access::Store, depth)
+                        else {
+                            return Err(fault(prog, pc - 1, addr, size, Access::Store));
+                        };
+                        if addr % size != 0 {
+                            return Err(misaligned(prog, pc - 1, addr, size));
+                        }
+                        // SAFETY: checked for writing and aligned just above.
+                        let old = unsafe { atomic_rmw(host, wide, rmw, reg!(s), regs[0]) };
+                        if rmw == Rmw::CmpXchg {
+                            regs[0] = old;
+                        } else if fetch {
+                            reg!(s) = old;
+                        }
+                    }
+                    Op::LoadAcquire { d, s, off, size } => {
+                        let addr = reg!(s).wrapping_add(off as i64 as u64);
+                        let len = u64::from(size);
+                        let Some(host) = self.memory.translate(addr, len, Access::Load, depth)
+                        else {
+                            return Err(fault(prog, pc - 1, addr, len, Access::Load));
+                        };
+                        if addr % len != 0 {
+                            return Err(misaligned(prog, pc - 1, addr, len));
+                        }
+                        // SAFETY: checked and aligned just above.
+                        reg!(d) = unsafe { load_acquire(host, size) };
+                    }
+                    Op::StoreRelease { d, s, off, size } => {
+                        let addr = reg!(d).wrapping_add(off as i64 as u64);
+                        let len = u64::from(size);
+                        let Some(host) = self.memory.translate(addr, len, Access::Store, depth)
+                        else {
+                            return Err(fault(prog, pc - 1, addr, len, Access::Store));
+                        };
+                        if addr % len != 0 {
+                            return Err(misaligned(prog, pc - 1, addr, len));
+                        }
+                        // SAFETY: checked for writing and aligned just above.
+                        unsafe { store_release(host, size, reg!(s)) };
+                    }
+                    Op::LdPacket { s, imm, size } => {
+                        let index = s.map_or(0, |s| reg!(s) as u32);
+                        let off = index.wrapping_add(imm as u32) as i32;
+                        match self.memory.packet_load(off, size) {
+                            Some(v) => regs[0] = v,
+                            None => {
+                                self.remaining = remaining;
+                                self.pending = Some(Pending::Stop(0));
+                                return Ok(0);
+                            }
+                        }
+                    }
+                    Op::Jeq64I { d, v, t } => jump!(reg!(d) == v, t),
+                    Op::Jeq64R { d, s, t } => jump!(reg!(d) == reg!(s), t),
+                    Op::Jgt64I { d, v, t } => jump!(reg!(d) > v, t),
+                    Op::Jgt64R { d, s, t } => jump!(reg!(d) > reg!(s), t),
+                    Op::Jge64I { d, v, t } => jump!(reg!(d) >= v, t),
+                    Op::Jge64R { d, s, t } => jump!(reg!(d) >= reg!(s), t),
+                    Op::Jset64I { d, v, t } => jump!(reg!(d) & v != 0, t),
+                    Op::Jset64R { d, s, t } => jump!(reg!(d) & reg!(s) != 0, t),
+                    Op::Jne64I { d, v, t } => jump!(reg!(d) != v, t),
+                    Op::Jne64R { d, s, t } => jump!(reg!(d) != reg!(s), t),
+                    Op::Jsgt64I { d, v, t } => jump!((reg!(d) as i64) > v as i64, t),
+                    Op::Jsgt64R { d, s, t } => jump!((reg!(d) as i64) > reg!(s) as i64, t),
+                    Op::Jsge64I { d, v, t } => jump!((reg!(d) as i64) >= v as i64, t),
+                    Op::Jsge64R { d, s, t } => jump!((reg!(d) as i64) >= reg!(s) as i64, t),
+                    Op::Jlt64I { d, v, t } => jump!(reg!(d) < v, t),
+                    Op::Jlt64R { d, s, t } => jump!(reg!(d) < reg!(s), t),
+                    Op::Jle64I { d, v, t } => jump!(reg!(d) <= v, t),
+                    Op::Jle64R { d, s, t } => jump!(reg!(d) <= reg!(s), t),
+                    Op::Jslt64I { d, v, t } => jump!((reg!(d) as i64) < v as i64, t),
+                    Op::Jslt64R { d, s, t } => jump!((reg!(d) as i64) < reg!(s) as i64, t),
+                    Op::Jsle64I { d, v, t } => jump!((reg!(d) as i64) <= v as i64, t),
+                    Op::Jsle64R { d, s, t } => jump!((reg!(d) as i64) <= reg!(s) as i64, t),
+                    Op::Jeq32I { d, v, t } => jump!(reg!(d) as u32 == v, t),
+                    Op::Jeq32R { d, s, t } => jump!(reg!(d) as u32 == reg!(s) as u32, t),
+                    Op::Jgt32I { d, v, t } => jump!(reg!(d) as u32 > v, t),
+                    Op::Jgt32R { d, s, t } => jump!(reg!(d) as u32 > reg!(s) as u32, t),
+                    Op::Jge32I { d, v, t } => jump!(reg!(d) as u32 >= v, t),
+                    Op::Jge32R { d, s, t } => jump!(reg!(d) as u32 >= reg!(s) as u32, t),
+                    Op::Jset32I { d, v, t } => jump!(reg!(d) as u32 & v != 0, t),
+                    Op::Jset32R { d, s, t } => jump!(reg!(d) as u32 & reg!(s) as u32 != 0, t),
+                    Op::Jne32I { d, v, t } => jump!(reg!(d) as u32 != v, t),
+                    Op::Jne32R { d, s, t } => jump!(reg!(d) as u32 != reg!(s) as u32, t),
+                    Op::Jsgt32I { d, v, t } => jump!((reg!(d) as i32) > v as i32, t),
+                    Op::Jsgt32R { d, s, t } => jump!((reg!(d) as i32) > reg!(s) as i32, t),
+                    Op::Jsge32I { d, v, t } => jump!((reg!(d) as i32) >= v as i32, t),
+                    Op::Jsge32R { d, s, t } => jump!((reg!(d) as i32) >= reg!(s) as i32, t),
+                    Op::Jlt32I { d, v, t } => jump!((reg!(d) as u32) < v, t),
+                    Op::Jlt32R { d, s, t } => jump!((reg!(d) as u32) < reg!(s) as u32, t),
+                    Op::Jle32I { d, v, t } => jump!(reg!(d) as u32 <= v, t),
+                    Op::Jle32R { d, s, t } => jump!(reg!(d) as u32 <= reg!(s) as u32, t),
+                    Op::Jslt32I { d, v, t } => jump!((reg!(d) as i32) < v as i32, t),
+                    Op::Jslt32R { d, s, t } => jump!((reg!(d) as i32) < reg!(s) as i32, t),
+                    Op::Jsle32I { d, v, t } => jump!((reg!(d) as i32) <= v as i32, t),
+                    Op::Jsle32R { d, s, t } => jump!((reg!(d) as i32) <= reg!(s) as i32, t),
+                    Op::Ja { t } => pc = t as usize,
+                    Op::MayGoto { t } => {
+                        let counter = &mut self.frames[depth].may_goto;
+                        if *counter == 0 {
+                            pc = t as usize;
+                        } else {
+                            *counter -= 1;
+                        }
+                    }
+                    Op::CallLocal { t } => {
+                        if depth + 1 >= MAX_CALL_FRAMES {
+                            return Err(RunError::CallDepthExceeded {
+                                pc: prog.slot_of(pc - 1),
+                                max: MAX_CALL_FRAMES,
+                            });
+                        }
+                        self.frames[depth].ret = pc;
+                        self.frames[depth].saved = [regs[6], regs[7], regs[8], regs[9]];
+                        depth += 1;
+                        self.frames[depth].may_goto = MAY_GOTO_LOOPS;
+                        regs[10] = self.memory.frame_pointer(depth);
+                        pc = t as usize;
+                    }
+                    Op::CallHelper { id } => {
+                        self.remaining = remaining;
+                        let args = [regs[1], regs[2], regs[3], regs[4], regs[5]];
+                        regs[0] =
+                            self.call_helper(prog, env, u64::from(id), args, depth, pc - 1)?;
+                        remaining = self.remaining;
+                        if self.pending.is_some() {
+                            match self.take_pending() {
+                                Some(Pending::Stop(value)) => return Ok(value),
+                                Some(Pending::TailCall(next)) => {
+                                    tail = Some(next);
+                                    pc = 0;
+                                    self.frames[depth].may_goto = MAY_GOTO_LOOPS;
+                                    continue 'program;
+                                }
+                                None => {}
+                            }
+                        }
+                    }
+                    Op::Callx { r } => {
+                        self.remaining = remaining;
+                        let args = [regs[1], regs[2], regs[3], regs[4], regs[5]];
+                        regs[0] = self.call_helper(prog, env, reg!(r), args, depth, pc - 1)?;
+                        remaining = self.remaining;
+                        if self.pending.is_some() {
+                            match self.take_pending() {
+                                Some(Pending::Stop(value)) => return Ok(value),
+                                Some(Pending::TailCall(next)) => {
+                                    tail = Some(next);
+                                    pc = 0;
+                                    self.frames[depth].may_goto = MAY_GOTO_LOOPS;
+                                    continue 'program;
+                                }
+                                None => {}
+                            }
+                        }
+                    }
+                    Op::Exit => {
+                        if depth == base {
+                            self.remaining = remaining;
+                            return Ok(regs[0]);
+                        }
+                        depth -= 1;
+                        let frame = self.frames[depth];
+                        [regs[6], regs[7], regs[8], regs[9]] = frame.saved;
+                        regs[10] = self.memory.frame_pointer(depth);
+                        pc = frame.ret;
+                    }
+                    Op::FellOff => {
+                        return Err(RunError::FellOffEnd {
+                            pc: prog.slot_count(),
+                        });
+                    }
+                }
+            }
+        }
+    }
+
+    /// Takes a pending tail call; leaves a stop request in place so that
+    /// every enclosing callback level stops too.
+    fn take_pending(&mut self) -> Option<Pending<E>> {
+        match self.pending.take()? {
+            Pending::Stop(value) => {
+                self.pending = Some(Pending::Stop(value));
+                Some(Pending::Stop(value))
+            }
+            tail_call => Some(tail_call),
+        }
+    }
+}
+
+#[inline(always)]
+fn div64(a: u64, b: u64) -> u64 {
+    a.checked_div(b).unwrap_or(0)
+}
+
+#[inline(always)]
+fn sdiv64(a: u64, b: u64) -> u64 {
+    if b == 0 {
+        0
+    } else {
+        (a as i64).wrapping_div(b as i64) as u64
+    }
+}
+
+#[inline(always)]
+fn mod64(a: u64, b: u64) -> u64 {
+    a.checked_rem(b).unwrap_or(a)
+}
+
+#[inline(always)]
+fn smod64(a: u64, b: u64) -> u64 {
+    if b == 0 {
+        a
+    } else {
+        (a as i64).wrapping_rem(b as i64) as u64
+    }
+}
+
+#[inline(always)]
+fn div32(a: u32, b: u32) -> u32 {
+    a.checked_div(b).unwrap_or(0)
+}
+
+#[inline(always)]
+fn sdiv32(a: u32, b: u32) -> u32 {
+    if b == 0 {
+        0
+    } else {
+        (a as i32).wrapping_div(b as i32) as u32
+    }
+}
+
+#[inline(always)]
+fn mod32(a: u32, b: u32) -> u32 {
+    a.checked_rem(b).unwrap_or(a)
+}
+
+#[inline(always)]
+fn smod32(a: u32, b: u32) -> u32 {
+    if b == 0 {
+        a
+    } else {
+        (a as i32).wrapping_rem(b as i32) as u32
+    }
+}
+
+#[inline(always)]
+fn sign_extend(value: u64, bits: u8) -> u64 {
+    match bits {
+        8 => value as i8 as i64 as u64,
+        16 => value as i16 as i64 as u64,
+        _ => value as i32 as i64 as u64,
+    }
+}

@@ -1,0 +1,705 @@
+//! Memory checks, calls, budget, helpers, tail calls and callbacks.
+
+use std::sync::Arc;
+
+use apiary_isa::{
+    AluOp, AtomicOp, CallTarget, Insn, JmpCond, LdImm64Kind, PacketMode, Reg, Size, Source, Width,
+    encode_program,
+};
+use apiary_vm::{
+    Access, HelperContext, HelperError, Helpers, LoadError, MAX_TAIL_CALLS, Program, Region,
+    RunError, RunInput, Runner,
+};
+
+fn mov(dst: Reg, imm: i32) -> Insn {
+    Insn::Alu {
+        width: Width::W64,
+        op: AluOp::Mov,
+        dst,
+        src: Source::Imm(imm),
+    }
+}
+
+fn mov_reg(dst: Reg, src: Reg) -> Insn {
+    Insn::Alu {
+        width: Width::W64,
+        op: AluOp::Mov,
+        dst,
+        src: Source::Reg(src),
+    }
+}
+
+fn add(dst: Reg, imm: i32) -> Insn {
+    Insn::Alu {
+        width: Width::W64,
+        op: AluOp::Add,
+        dst,
+        src: Source::Imm(imm),
+    }
+}
+
+fn ldx(size: Size, dst: Reg, src: Reg, off: i16) -> Insn {
+    Insn::Load {
+        size,
+        sign_extend: false,
+        dst,
+        src,
+        off,
+    }
+}
+
+fn stx(size: Size, dst: Reg, off: i16, src: Reg) -> Insn {
+    Insn::Store {
+        size,
+        dst,
+        off,
+        src: Source::Reg(src),
+    }
+}
+
+fn call_local(imm: i32) -> Insn {
+    Insn::Call(CallTarget::Local(imm))
+}
+
+fn helper(id: i32) -> Insn {
+    Insn::Call(CallTarget::Helper(id))
+}
+
+fn load<E>(insns: &[Insn], helpers: &Arc<Helpers<E>>) -> Program<E> {
+    Program::new(&encode_program(insns), helpers.clone()).expect("program loads")
+}
+
+fn run_mem(insns: &[Insn], mem: &mut [u8]) -> Result<u64, RunError> {
+    let program = load::<()>(insns, &Arc::new(Helpers::new()));
+    Runner::new().run_on_memory(&program, &mut (), mem)
+}
+
+#[test]
+fn loads_and_stores_inside_the_memory_region() {
+    let mut mem = [1u8, 2, 3, 4, 5, 6, 7, 8, 9];
+    let r = run_mem(
+        &[
+            ldx(Size::DW, Reg::R0, Reg::R1, 1),
+            stx(Size::W, Reg::R1, 0, Reg::R0),
+            Insn::Exit,
+        ],
+        &mut mem,
+    );
+    assert_eq!(r, Ok(0x0908_0706_0504_0302));
+    assert_eq!(mem[..4], [2, 3, 4, 5]);
+}
+
+#[test]
+fn sign_extending_loads() {
+    let mut mem = [0x80u8, 0xff, 0xff, 0xff];
+    for (size, want) in [
+        (Size::B, -128i64 as u64),
+        (Size::H, 0xffff_ffff_ffff_ff80),
+        (Size::W, 0xffff_ffff_ffff_ff80),
+    ] {
+        let r = run_mem(
+            &[
+                Insn::Load {
+                    size,
+                    sign_extend: true,
+                    dst: Reg::R0,
+                    src: Reg::R1,
+                    off: 0,
+                },
+                Insn::Exit,
+            ],
+            &mut mem,
+        );
+        assert_eq!(r, Ok(want), "{size:?}");
+    }
+}
+
+fn fault_at(r: Result<u64, RunError>) -> (u64, u64, Access) {
+    match r {
+        Err(RunError::MemoryFault {
+            addr, size, access, ..
+        }) => (addr, size, access),
+        other => panic!("expected a memory fault, got {other:?}"),
+    }
+}
+
+#[test]
+fn memory_region_boundaries() {
+    let mut mem = [0u8; 16];
+    let base = mem.as_ptr() as u64;
+    // Last byte in range, then one past, and one before.
+    assert_eq!(
+        run_mem(&[ldx(Size::B, Reg::R0, Reg::R1, 15), Insn::Exit], &mut mem),
+        Ok(0)
+    );
+    assert_eq!(
+        run_mem(&[ldx(Size::DW, Reg::R0, Reg::R1, 8), Insn::Exit], &mut mem),
+        Ok(0)
+    );
+    let (addr, size, access) = fault_at(run_mem(
+        &[ldx(Size::B, Reg::R0, Reg::R1, 16), Insn::Exit],
+        &mut mem,
+    ));
+    assert_eq!((addr, size, access), (base + 16, 1, Access::Load));
+    let (addr, size, _) = fault_at(run_mem(
+        &[ldx(Size::DW, Reg::R0, Reg::R1, 9), Insn::Exit],
+        &mut mem,
+    ));
+    assert_eq!((addr, size), (base + 9, 8));
+    let (addr, _, access) = fault_at(run_mem(
+        &[stx(Size::B, Reg::R1, -1, Reg::R0), Insn::Exit],
+        &mut mem,
+    ));
+    assert_eq!((addr, access), (base - 1, Access::Store));
+}
+
+#[test]
+fn null_pointer_faults() {
+    let (addr, size, _) = fault_at(run_mem(
+        &[
+            mov(Reg::R1, 0),
+            ldx(Size::W, Reg::R0, Reg::R1, 0),
+            Insn::Exit,
+        ],
+        &mut [],
+    ));
+    assert_eq!((addr, size), (0, 4));
+}
+
+#[test]
+fn address_wraparound_faults() {
+    let (addr, _, _) = fault_at(run_mem(
+        &[
+            mov(Reg::R1, -1),
+            ldx(Size::DW, Reg::R0, Reg::R1, 0),
+            Insn::Exit,
+        ],
+        &mut [],
+    ));
+    assert_eq!(addr, u64::MAX);
+}
+
+#[test]
+fn stack_boundaries() {
+    let ok = run_mem(
+        &[
+            mov(Reg::R1, 7),
+            stx(Size::DW, Reg::R10, -512, Reg::R1),
+            stx(Size::DW, Reg::R10, -8, Reg::R1),
+            ldx(Size::DW, Reg::R0, Reg::R10, -512),
+            Insn::Exit,
+        ],
+        &mut [],
+    );
+    assert_eq!(ok, Ok(7));
+    for (off, size) in [
+        (-513i16, Size::B),
+        (0, Size::B),
+        (-7, Size::DW),
+        (-516, Size::DW),
+    ] {
+        let r = run_mem(&[stx(size, Reg::R10, off, Reg::R1), Insn::Exit], &mut []);
+        let (_, _, access) = fault_at(r);
+        assert_eq!(access, Access::Store, "off {off}");
+    }
+}
+
+#[test]
+fn read_only_region_refuses_stores() {
+    let data = [5u8; 8];
+    let program = load::<()>(
+        &[
+            ldx(Size::B, Reg::R0, Reg::R1, 0),
+            stx(Size::B, Reg::R1, 0, Reg::R0),
+            Insn::Exit,
+        ],
+        &Arc::new(Helpers::new()),
+    );
+    let regions = [Region::readable(&data)];
+    let input = RunInput {
+        args: [data.as_ptr() as u64, 0, 0, 0, 0],
+        regions: &regions,
+        packet: None,
+    };
+    let (_, _, access) = fault_at(Runner::new().run(&program, &mut (), &input));
+    assert_eq!(access, Access::Store);
+}
+
+/// A chain of `depth` nested bpf-to-bpf calls, each returning its callee's r0 + 1.
+fn nested_calls(depth: usize) -> Vec<Insn> {
+    let mut insns = Vec::new();
+    for _ in 1..depth {
+        insns.extend([call_local(2), add(Reg::R0, 1), Insn::Exit]);
+    }
+    insns.extend([mov(Reg::R0, 1), Insn::Exit]);
+    insns
+}
+
+#[test]
+fn call_depth_eight_runs_nine_fails() {
+    assert_eq!(run_mem(&nested_calls(8), &mut []), Ok(8));
+    assert!(matches!(
+        run_mem(&nested_calls(9), &mut []),
+        Err(RunError::CallDepthExceeded { pc: 21, max: 8 })
+    ));
+}
+
+#[test]
+fn calls_preserve_callee_saved_registers_and_have_their_own_stack() {
+    let r = run_mem(
+        &[
+            mov(Reg::R6, 10),
+            mov(Reg::R1, 1),
+            stx(Size::DW, Reg::R10, -8, Reg::R1),
+            mov_reg(Reg::R1, Reg::R10),
+            call_local(3),
+            ldx(Size::DW, Reg::R1, Reg::R10, -8),
+            Insn::Alu {
+                width: Width::W64,
+                op: AluOp::Add,
+                dst: Reg::R0,
+                src: Source::Reg(Reg::R6),
+            },
+            Insn::Exit,
+            // Callee: clobbers r6, writes its own stack, reads the caller's through r1.
+            mov(Reg::R6, 1000),
+            stx(Size::DW, Reg::R10, -8, Reg::R6),
+            ldx(Size::DW, Reg::R0, Reg::R1, -8),
+            Insn::Exit,
+        ],
+        &mut [],
+    );
+    assert_eq!(r, Ok(11));
+}
+
+#[test]
+fn callee_running_over_its_frame_top_faults() {
+    // The callee's r10 + 0 would be the caller's stack without the guard gap.
+    let r = run_mem(
+        &[
+            call_local(1),
+            Insn::Exit,
+            ldx(Size::DW, Reg::R0, Reg::R10, 0),
+            Insn::Exit,
+        ],
+        &mut [],
+    );
+    fault_at(r);
+}
+
+fn infinite_loop() -> Vec<Insn> {
+    vec![Insn::Ja { off: -1 }, Insn::Exit]
+}
+
+#[test]
+fn budget_stops_infinite_loops() {
+    let program = load::<()>(&infinite_loop(), &Arc::new(Helpers::new()));
+    let mut runner = Runner::new();
+    runner.set_budget(Some(1000));
+    assert_eq!(
+        runner.run_on_memory(&program, &mut (), &mut []),
+        Err(RunError::BudgetExhausted { pc: 0, limit: 1000 })
+    );
+    // Exactly enough budget for a 3-instruction program.
+    let program = load::<()>(
+        &[mov(Reg::R0, 1), add(Reg::R0, 1), Insn::Exit],
+        &Arc::new(Helpers::new()),
+    );
+    runner.set_budget(Some(3));
+    assert_eq!(runner.run_on_memory(&program, &mut (), &mut []), Ok(2));
+    runner.set_budget(Some(2));
+    assert!(matches!(
+        runner.run_on_memory(&program, &mut (), &mut []),
+        Err(RunError::BudgetExhausted { pc: 2, .. })
+    ));
+}
+
+#[test]
+fn may_goto_falls_through_eight_million_times() {
+    // r0 counts iterations; may_goto leaves the loop once the frame's budget is spent.
+    let r = run_mem(
+        &[
+            mov(Reg::R0, 0),
+            Insn::MayGoto { off: 2 },
+            add(Reg::R0, 1),
+            Insn::Ja { off: -3 },
+            Insn::Exit,
+        ],
+        &mut [],
+    );
+    assert_eq!(r, Ok(8 * 1024 * 1024));
+}
+
+#[test]
+fn load_errors_name_the_instruction() {
+    let helpers = Arc::new(Helpers::<()>::new());
+    let err = |insns: &[Insn]| Program::new(&encode_program(insns), helpers.clone()).unwrap_err();
+    assert_eq!(
+        err(&[mov(Reg::R0, 0), helper(1), Insn::Exit]),
+        LoadError::MissingHelper { pc: 1, id: 1 }
+    );
+    assert_eq!(
+        err(&[mov(Reg::R10, 0), Insn::Exit]),
+        LoadError::WritesFramePointer { pc: 0 }
+    );
+    assert_eq!(
+        err(&[
+            Insn::Call(CallTarget::Kfunc {
+                btf_id: 7,
+                module: 0
+            }),
+            Insn::Exit
+        ]),
+        LoadError::Kfunc { pc: 0, btf_id: 7 }
+    );
+    assert!(matches!(err(&[Insn::Ja { off: 5 }]), LoadError::Decode(_)));
+    assert_eq!(
+        Program::new(&[], helpers.clone()).unwrap_err(),
+        LoadError::Empty
+    );
+    assert_eq!(
+        err(&[
+            Insn::AddrSpaceCast {
+                dst: Reg::R0,
+                src: Reg::R1,
+                dst_as: 1,
+                src_as: 0
+            },
+            Insn::Exit
+        ]),
+        LoadError::AddrSpaceCast { pc: 0 }
+    );
+}
+
+#[test]
+fn falling_off_the_end_is_an_error() {
+    assert_eq!(
+        run_mem(&[mov(Reg::R0, 0)], &mut []),
+        Err(RunError::FellOffEnd { pc: 1 })
+    );
+}
+
+/// Embedder state for helper tests.
+#[derive(Default)]
+struct Env {
+    calls: u64,
+    seen: Vec<u8>,
+    tail: Option<Arc<Program<Env>>>,
+}
+
+fn sum_bytes(ctx: &mut HelperContext<'_, Env>, args: [u64; 5]) -> Result<u64, HelperError> {
+    let bytes = ctx.read(args[0], args[1] as usize)?.to_vec();
+    ctx.write(args[2], &[0xaa])?;
+    ctx.env().calls += 1;
+    ctx.env().seen.extend_from_slice(&bytes);
+    Ok(bytes.iter().map(|&b| u64::from(b)).sum())
+}
+
+fn unwind(ctx: &mut HelperContext<'_, Env>, args: [u64; 5]) -> Result<u64, HelperError> {
+    if args[0] == 0 {
+        ctx.stop(0);
+    }
+    Ok(args[0])
+}
+
+fn env_helpers() -> Arc<Helpers<Env>> {
+    let mut h = Helpers::new();
+    h.register(1, "sum_bytes", sum_bytes).unwrap();
+    h.register(5, "unwind", unwind).unwrap();
+    h.register(12, "tail_call", tail_call).unwrap();
+    h.register(181, "loop", bpf_loop).unwrap();
+    Arc::new(h)
+}
+
+#[test]
+fn helpers_read_and_write_guest_memory() {
+    let helpers = env_helpers();
+    let program = load(
+        &[
+            mov(Reg::R2, 3),
+            mov_reg(Reg::R3, Reg::R1),
+            add(Reg::R3, 3),
+            helper(1),
+            Insn::Exit,
+        ],
+        &helpers,
+    );
+    let mut env = Env::default();
+    let mut mem = [1u8, 2, 3, 0];
+    assert_eq!(
+        Runner::new().run_on_memory(&program, &mut env, &mut mem),
+        Ok(6)
+    );
+    assert_eq!(mem, [1, 2, 3, 0xaa]);
+    assert_eq!((env.calls, env.seen.as_slice()), (1, &[1u8, 2, 3][..]));
+    // One byte too many: the helper's read faults and the run fails, naming the helper.
+    let program = load(
+        &[
+            mov(Reg::R2, 5),
+            mov_reg(Reg::R3, Reg::R1),
+            helper(1),
+            Insn::Exit,
+        ],
+        &helpers,
+    );
+    let r = Runner::new().run_on_memory(&program, &mut env, &mut mem);
+    assert!(
+        matches!(
+            r,
+            Err(RunError::Helper {
+                pc: 2,
+                id: 1,
+                name: "sum_bytes",
+                source: HelperError::Memory {
+                    len: 5,
+                    access: Access::Load,
+                    ..
+                }
+            })
+        ),
+        "{r:?}"
+    );
+}
+
+#[test]
+fn unwind_helper_stops_the_program() {
+    let helpers = env_helpers();
+    let program = load(
+        &[
+            mov(Reg::R1, 3),
+            helper(5),
+            mov(Reg::R1, 0),
+            mov(Reg::R0, 9),
+            helper(5),
+            mov(Reg::R0, 42),
+            Insn::Exit,
+        ],
+        &helpers,
+    );
+    let r = Runner::new().run_on_memory(&program, &mut Env::default(), &mut []);
+    assert_eq!(r, Ok(0));
+}
+
+#[test]
+fn callx_calls_the_helper_in_the_register() {
+    let helpers = env_helpers();
+    let program = load(
+        &[
+            mov(Reg::R8, 5),
+            mov(Reg::R1, 77),
+            Insn::Callx { reg: Reg::R8 },
+            Insn::Exit,
+        ],
+        &helpers,
+    );
+    assert_eq!(
+        Runner::new().run_on_memory(&program, &mut Env::default(), &mut []),
+        Ok(77)
+    );
+    let program = load(
+        &[mov(Reg::R8, 6), Insn::Callx { reg: Reg::R8 }, Insn::Exit],
+        &helpers,
+    );
+    assert_eq!(
+        Runner::new().run_on_memory(&program, &mut Env::default(), &mut []),
+        Err(RunError::UnknownHelper { pc: 1, id: 6 })
+    );
+}
+
+fn tail_call(ctx: &mut HelperContext<'_, Env>, _args: [u64; 5]) -> Result<u64, HelperError> {
+    let Some(next) = ctx.env().tail.clone() else {
+        return Ok(u64::MAX);
+    };
+    match ctx.tail_call(next) {
+        Ok(()) => Ok(0),
+        Err(_) => Ok(u64::MAX - 1),
+    }
+}
+
+#[test]
+fn tail_calls_stop_after_33() {
+    let helpers = env_helpers();
+    // Counts its runs in stack slot -8 (the stack is shared by tail calls);
+    // returns the count once a tail call is refused.
+    let program = Arc::new(load(
+        &[
+            ldx(Size::DW, Reg::R0, Reg::R10, -8),
+            add(Reg::R0, 1),
+            stx(Size::DW, Reg::R10, -8, Reg::R0),
+            helper(12),
+            ldx(Size::DW, Reg::R0, Reg::R10, -8),
+            Insn::Exit,
+        ],
+        &helpers,
+    ));
+    let entry = load(
+        &[
+            mov(Reg::R0, 0),
+            stx(Size::DW, Reg::R10, -8, Reg::R0),
+            helper(12),
+            mov(Reg::R0, -1),
+            Insn::Exit,
+        ],
+        &helpers,
+    );
+    let mut env = Env {
+        tail: Some(program),
+        ..Env::default()
+    };
+    let r = Runner::new().run_on_memory(&entry, &mut env, &mut []);
+    assert_eq!(r, Ok(u64::from(MAX_TAIL_CALLS)));
+}
+
+/// `bpf_loop(nr, callback, ctx, flags)`: calls `callback(i, ctx)` until it returns 1.
+fn bpf_loop(ctx: &mut HelperContext<'_, Env>, args: [u64; 5]) -> Result<u64, HelperError> {
+    for i in 0..args[0] {
+        let r = ctx
+            .call_function(args[1], [i, args[2], 0, 0, 0])
+            .map_err(|e| HelperError::Callback(Box::new(e)))?;
+        if r == 1 {
+            return Ok(i + 1);
+        }
+    }
+    Ok(args[0])
+}
+
+#[test]
+fn callbacks_run_in_their_own_frame_and_see_the_callers_stack() {
+    let helpers = env_helpers();
+    // Sum 0..10 into the caller's stack slot through the callback's r2.
+    let program = load(
+        &[
+            mov(Reg::R6, 0),
+            stx(Size::DW, Reg::R10, -8, Reg::R6),
+            mov(Reg::R1, 10),
+            Insn::LoadImm64 {
+                dst: Reg::R2,
+                kind: LdImm64Kind::Func,
+                // Slot 3 + 7 + 1 = slot 11, the callback.
+                imm: 7,
+            },
+            mov_reg(Reg::R3, Reg::R10),
+            add(Reg::R3, -8),
+            mov(Reg::R4, 0),
+            helper(181),
+            ldx(Size::DW, Reg::R0, Reg::R10, -8),
+            Insn::Exit,
+            // callback(i, ctx): *ctx += i; return 0
+            ldx(Size::DW, Reg::R3, Reg::R2, 0),
+            Insn::Alu {
+                width: Width::W64,
+                op: AluOp::Add,
+                dst: Reg::R3,
+                src: Source::Reg(Reg::R1),
+            },
+            stx(Size::DW, Reg::R2, 0, Reg::R3),
+            mov(Reg::R0, 0),
+            Insn::Exit,
+        ],
+        &helpers,
+    );
+    let r = Runner::new().run_on_memory(&program, &mut Env::default(), &mut []);
+    assert_eq!(r, Ok(45));
+}
+
+#[test]
+fn atomics_fetch_and_exchange() {
+    let mut mem = 10u64.to_le_bytes();
+    let atomic = |op, src| Insn::Atomic {
+        size: Size::DW,
+        op,
+        dst: Reg::R1,
+        src,
+        off: 0,
+    };
+    let r = run_mem(
+        &[
+            mov(Reg::R2, 5),
+            atomic(AtomicOp::Add { fetch: true }, Reg::R2), // mem 15, r2 10
+            mov(Reg::R0, 15),
+            mov(Reg::R3, 99),
+            atomic(AtomicOp::CmpXchg, Reg::R3), // mem 99, r0 15
+            Insn::Alu {
+                width: Width::W64,
+                op: AluOp::Add,
+                dst: Reg::R0,
+                src: Source::Reg(Reg::R2),
+            },
+            Insn::Exit,
+        ],
+        &mut mem,
+    );
+    assert_eq!(r, Ok(25));
+    assert_eq!(u64::from_le_bytes(mem), 99);
+}
+
+#[test]
+fn misaligned_atomic_is_an_error() {
+    let mut mem = [0u8; 16];
+    let r = run_mem(
+        &[
+            add(Reg::R1, 1),
+            Insn::Atomic {
+                size: Size::W,
+                op: AtomicOp::Add { fetch: false },
+                dst: Reg::R1,
+                src: Reg::R1,
+                off: 0,
+            },
+            Insn::Exit,
+        ],
+        &mut mem,
+    );
+    assert!(
+        matches!(r, Err(RunError::MisalignedAtomic { pc: 1, size: 4, .. })),
+        "{r:?}"
+    );
+}
+
+#[test]
+fn packet_loads_are_big_endian_and_end_the_program_out_of_bounds() {
+    let packet = [0x12u8, 0x34, 0x56, 0x78, 0x9a];
+    let program = load::<()>(
+        &[
+            Insn::LoadPacket {
+                mode: PacketMode::Abs,
+                size: Size::H,
+                src: Reg::R0,
+                imm: 1,
+            },
+            mov_reg(Reg::R6, Reg::R0),
+            mov(Reg::R7, 1),
+            Insn::LoadPacket {
+                mode: PacketMode::Ind,
+                size: Size::W,
+                src: Reg::R7,
+                imm: 0,
+            },
+            Insn::Jump {
+                width: Width::W64,
+                cond: JmpCond::Ne,
+                dst: Reg::R6,
+                src: Source::Imm(0x3456),
+                off: 4,
+            },
+            Insn::LoadPacket {
+                mode: PacketMode::Ind,
+                size: Size::W,
+                src: Reg::R7,
+                imm: 1,
+            },
+            mov(Reg::R0, 7),
+            Insn::Exit,
+            Insn::Exit,
+            mov(Reg::R0, 3),
+            Insn::Exit,
+        ],
+        &Arc::new(Helpers::new()),
+    );
+    let input = RunInput {
+        packet: Some(Region::readable(&packet)),
+        ..RunInput::default()
+    };
+    // The first two loads succeed (r6 = 0x3456); the third reads past the end and returns 0.
+    assert_eq!(Runner::new().run(&program, &mut (), &input), Ok(0));
+}
