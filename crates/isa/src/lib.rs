@@ -84,7 +84,7 @@ impl RawInsn {
 
 /// Splits little-endian bytecode into slots; the length must be a multiple of 8.
 pub fn slots_from_bytes(bytes: &[u8]) -> Result<Vec<RawInsn>, DecodeError> {
-    if bytes.len() % INSN_SIZE != 0 {
+    if !bytes.len().is_multiple_of(INSN_SIZE) {
         return Err(DecodeError {
             index: bytes.len() / INSN_SIZE,
             kind: DecodeErrorKind::TrailingBytes { len: bytes.len() },
