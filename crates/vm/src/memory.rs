@@ -270,34 +270,28 @@ pub(crate) unsafe fn atomic_rmw(
     operand: u64,
     expected: u64,
 ) -> u64 {
-    let order = Ordering::SeqCst;
+    // Both widths run the same operations; the macro instantiates them per atomic type.
+    macro_rules! rmw {
+        ($atomic:ty, $operand:expr, $expected:expr) => {{
+            let order = Ordering::SeqCst;
+            // SAFETY: aligned and valid for the duration of the access, per the caller.
+            let a = unsafe { <$atomic>::from_ptr(std::ptr::with_exposed_provenance_mut(host)) };
+            match rmw {
+                Rmw::Add => a.fetch_add($operand, order),
+                Rmw::Or => a.fetch_or($operand, order),
+                Rmw::And => a.fetch_and($operand, order),
+                Rmw::Xor => a.fetch_xor($operand, order),
+                Rmw::Xchg => a.swap($operand, order),
+                Rmw::CmpXchg => a
+                    .compare_exchange($expected, $operand, order, order)
+                    .unwrap_or_else(|old| old),
+            }
+        }};
+    }
     if wide {
-        // SAFETY: aligned and valid for the duration of the access, per the caller.
-        let a = unsafe { AtomicU64::from_ptr(std::ptr::with_exposed_provenance_mut(host)) };
-        match rmw {
-            Rmw::Add => a.fetch_add(operand, order),
-            Rmw::Or => a.fetch_or(operand, order),
-            Rmw::And => a.fetch_and(operand, order),
-            Rmw::Xor => a.fetch_xor(operand, order),
-            Rmw::Xchg => a.swap(operand, order),
-            Rmw::CmpXchg => a
-                .compare_exchange(expected, operand, order, order)
-                .unwrap_or_else(|old| old),
-        }
+        rmw!(AtomicU64, operand, expected)
     } else {
-        // SAFETY: aligned and valid for the duration of the access, per the caller.
-        let a = unsafe { AtomicU32::from_ptr(std::ptr::with_exposed_provenance_mut(host)) };
-        let (operand, expected) = (operand as u32, expected as u32);
-        u64::from(match rmw {
-            Rmw::Add => a.fetch_add(operand, order),
-            Rmw::Or => a.fetch_or(operand, order),
-            Rmw::And => a.fetch_and(operand, order),
-            Rmw::Xor => a.fetch_xor(operand, order),
-            Rmw::Xchg => a.swap(operand, order),
-            Rmw::CmpXchg => a
-                .compare_exchange(expected, operand, order, order)
-                .unwrap_or_else(|old| old),
-        })
+        u64::from(rmw!(AtomicU32, operand as u32, expected as u32))
     }
 }
 

@@ -255,6 +255,29 @@ impl<E> Runner<E> {
                 };
             }
 
+            // Calls helper `$id`; a stop request ends this level, a tail call restarts 'program.
+            macro_rules! call_helper {
+                ($id:expr) => {{
+                    let id = $id;
+                    self.remaining = remaining;
+                    let args = [regs[1], regs[2], regs[3], regs[4], regs[5]];
+                    regs[0] = self.call_helper(prog, env, id, args, depth, pc - 1)?;
+                    remaining = self.remaining;
+                    if self.pending.is_some() {
+                        match self.take_pending() {
+                            Some(Pending::Stop(value)) => return Ok(value),
+                            Some(Pending::TailCall(next)) => {
+                                tail = Some(next);
+                                pc = 0;
+                                self.frames[depth].may_goto = MAY_GOTO_LOOPS;
+                                continue 'program;
+                            }
+                            None => {}
+                        }
+                    }
+                }};
+            }
+
             loop {
                 let Some(&op) = ops.get(pc) else {
                     return Err(RunError::FellOffEnd {
@@ -510,43 +533,8 @@ impl<E> Runner<E> {
                         regs[10] = self.memory.frame_pointer(depth);
                         pc = t as usize;
                     }
-                    Op::CallHelper { id } => {
-                        self.remaining = remaining;
-                        let args = [regs[1], regs[2], regs[3], regs[4], regs[5]];
-                        regs[0] =
-                            self.call_helper(prog, env, u64::from(id), args, depth, pc - 1)?;
-                        remaining = self.remaining;
-                        if self.pending.is_some() {
-                            match self.take_pending() {
-                                Some(Pending::Stop(value)) => return Ok(value),
-                                Some(Pending::TailCall(next)) => {
-                                    tail = Some(next);
-                                    pc = 0;
-                                    self.frames[depth].may_goto = MAY_GOTO_LOOPS;
-                                    continue 'program;
-                                }
-                                None => {}
-                            }
-                        }
-                    }
-                    Op::Callx { r } => {
-                        self.remaining = remaining;
-                        let args = [regs[1], regs[2], regs[3], regs[4], regs[5]];
-                        regs[0] = self.call_helper(prog, env, reg!(r), args, depth, pc - 1)?;
-                        remaining = self.remaining;
-                        if self.pending.is_some() {
-                            match self.take_pending() {
-                                Some(Pending::Stop(value)) => return Ok(value),
-                                Some(Pending::TailCall(next)) => {
-                                    tail = Some(next);
-                                    pc = 0;
-                                    self.frames[depth].may_goto = MAY_GOTO_LOOPS;
-                                    continue 'program;
-                                }
-                                None => {}
-                            }
-                        }
-                    }
+                    Op::CallHelper { id } => call_helper!(u64::from(id)),
+                    Op::Callx { r } => call_helper!(reg!(r)),
                     Op::Exit => {
                         if depth == base {
                             self.remaining = remaining;
