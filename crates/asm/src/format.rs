@@ -280,13 +280,9 @@ fn llvm(insn: &Insn, compat: bool, label: Option<&str>) -> String {
                 format!("ld_pseudo {dst}, {}, {}", kind.src(), target(0))
             } else if compat {
                 // llvm-objdump prints only the first slot's immediate.
-                format!(
-                    "ld_pseudo\t{dst}, {:#x}, {}",
-                    kind.src(),
-                    hex((imm as u32).into())
-                )
+                format!("ld_pseudo\t{dst}, {:#x}, {:#x}", kind.src(), imm as u32)
             } else {
-                format!("ld_pseudo {dst}, {:#x}, {}", kind.src(), hex(imm as i64))
+                format!("ld_pseudo {dst}, {:#x}, {imm:#x}", kind.src())
             }
         }
         Insn::LoadPacket {

@@ -352,7 +352,11 @@ fn assign(cur: &mut Cursor<'_>, dst: Reg, width: Width) -> PResult<Parsed> {
         return Ok(no_target(Insn::Neg { width, dst }));
     }
     if cur.eat_punct("(") {
-        let (from, signed) = type_cast(cur)?;
+        let Some((from, signed)) = cur.peek_ident().and_then(size_of_name) else {
+            return cur.unexpected("a size such as `s8`");
+        };
+        cur.bump();
+        cur.expect_punct(")")?;
         if !signed || from == Size::DW || (width == Width::W32 && from == Size::W) {
             return Err((
                 col,
