@@ -1,0 +1,159 @@
+//! `apiary`: the command-line interface of Apiary, a user-space eBPF
+//! implementation in Rust.
+//!
+//! This binary owns argument parsing, file handling and output formats. It
+//! must not implement instruction syntax, semantics or the conformance
+//! format itself: those belong to `apiary-asm`, `apiary-vm` and
+//! `apiary-conformance`. Every failure is one line on stderr,
+//! `apiary: <file>:<line>: <problem>`, and a non-zero exit status.
+
+mod commands;
+mod elf;
+mod error;
+mod hex;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::error::CliError;
+
+/// Apiary: eBPF in user space (assembler, disassembler, interpreter, conformance runner).
+#[derive(Parser)]
+#[command(name = "apiary", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Assembly syntax of the disassembler's output.
+#[derive(Clone, Copy, ValueEnum)]
+enum SyntaxArg {
+    /// Kernel/LLVM syntax: `r0 = 1`, `if r1 > r2 goto +3`.
+    Llvm,
+    /// uBPF syntax: `mov %r0, 1`, `jgt %r1, %r2, +3`.
+    Ubpf,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Assemble a program (kernel/LLVM or uBPF syntax) into raw bytecode.
+    Asm {
+        /// The assembler source.
+        file: PathBuf,
+        /// Output file (default: the input with extension .bin; `-` for stdout).
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+    /// Disassemble raw bytecode, or every executable section of an ELF object.
+    Disasm {
+        /// Raw bytecode or an ELF object.
+        file: PathBuf,
+        /// Output syntax.
+        #[arg(long, value_enum, default_value = "llvm")]
+        syntax: SyntaxArg,
+    },
+    /// Run a program (assembler source, or raw bytecode ending in .bin) and print r0.
+    Run {
+        /// `.s`/`.asm` source or raw bytecode.
+        file: PathBuf,
+        /// Memory given to the program as hex bytes (r1 points to it, r2 is its length).
+        #[arg(long, conflicts_with = "mem_file")]
+        mem: Option<String>,
+        /// File whose bytes are the program's memory.
+        #[arg(long)]
+        mem_file: Option<PathBuf>,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run `.data` conformance tests (files or directories, searched recursively).
+    Conformance {
+        /// Test files or directories.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// Plugin for bpf_conformance's runner: program as hex on stdin, r0 in hex on stdout.
+    ConformancePlugin {
+        /// The program's memory as hex bytes.
+        memory: Option<String>,
+        /// Accepted for the runner's ELF mode, which Apiary's plugin does not support.
+        #[arg(long)]
+        elf: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    std::panic::set_hook(Box::new(|info| {
+        let location = info
+            .location()
+            .map(|l| format!("{}:{}", l.file(), l.line()))
+            .unwrap_or_else(|| "unknown location".to_string());
+        let payload = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".to_string());
+        eprintln!("apiary: internal error (a bug) at {location}: {payload}");
+    }));
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => return report_usage_error(error),
+    };
+    let outcome = match cli.command {
+        Command::Asm { file, output } => commands::assemble_file(&file, output.as_deref()),
+        Command::Disasm { file, syntax } => commands::disassemble_file(&file, syntax.into()),
+        Command::Run {
+            file,
+            mem,
+            mem_file,
+            json,
+        } => commands::run_file(&file, mem.as_deref(), mem_file.as_deref(), json),
+        Command::Conformance { paths } => commands::conformance(&paths),
+        Command::ConformancePlugin { memory, elf } => {
+            commands::conformance_plugin(memory.as_deref(), elf)
+        }
+    };
+    let _ = std::io::stdout().flush();
+    match outcome {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("apiary: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Prints help and version as clap does, and argument errors as one line.
+fn report_usage_error(error: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(
+        error.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        let _ = error.print();
+        return ExitCode::SUCCESS;
+    }
+    let rendered = error.render().to_string();
+    let first = rendered.lines().next().unwrap_or("bad arguments");
+    let problem = first.strip_prefix("error: ").unwrap_or(first);
+    eprintln!("apiary: arguments: {problem} (see apiary --help)");
+    ExitCode::from(2)
+}
+
+impl From<SyntaxArg> for apiary_asm::Syntax {
+    fn from(syntax: SyntaxArg) -> Self {
+        match syntax {
+            SyntaxArg::Llvm => apiary_asm::Syntax::Llvm,
+            SyntaxArg::Ubpf => apiary_asm::Syntax::Ubpf,
+        }
+    }
+}
+
+/// Result of a command: the exit status on success, one error line otherwise.
+pub type CliResult = Result<ExitCode, CliError>;

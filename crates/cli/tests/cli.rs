@@ -1,0 +1,253 @@
+//! Runs the built `apiary` binary as users and bpf_conformance's runner do.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn apiary(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_apiary"))
+        .args(args)
+        .output()
+        .expect("running apiary")
+}
+
+fn plugin(program_hex: &str, args: &[&str]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_apiary"))
+        .arg("conformance-plugin")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawning apiary");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(program_hex.as_bytes())
+        .expect("writing the program");
+    child.wait_with_output().expect("waiting for apiary")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Asserts a failure reported as exactly one `apiary: ...` line containing `needle`.
+fn assert_one_line_error(output: &Output, needle: &str) {
+    let text = stderr(output);
+    assert!(
+        !output.status.success(),
+        "expected failure, stderr {text:?}"
+    );
+    assert_eq!(text.lines().count(), 1, "one line expected: {text:?}");
+    assert!(text.starts_with("apiary: "), "{text:?}");
+    assert!(text.contains(needle), "{text:?} should contain {needle:?}");
+    assert!(!text.contains("panicked"), "{text:?}");
+}
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("apiary-cli-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("creating a scratch dir");
+    dir.join(name)
+}
+
+#[test]
+fn examples_run_with_expected_results() {
+    let sum = repo_root().join("examples/asm/sum.s");
+    let out = apiary(&["run", sum.to_str().unwrap(), "--mem", "01 02 03 04 f0"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "r0 = 250 (0xfa)\n");
+
+    let fact = repo_root().join("examples/asm/factorial.s");
+    let out = apiary(&["run", fact.to_str().unwrap(), "--mem", "06", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).starts_with("{\"r0\": 720, \"r0_hex\": \"0x2d0\""),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
+fn asm_then_disasm_round_trips() {
+    let source = scratch("prog.s");
+    std::fs::write(&source, "mov %r0, 7\nadd %r0, %r1\nexit\n").unwrap();
+    let out = apiary(&["asm", source.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let binary = source.with_extension("bin");
+    let bytes = std::fs::read(&binary).unwrap();
+    assert_eq!(
+        bytes,
+        [
+            0xb7, 0, 0, 0, 7, 0, 0, 0, 0x0f, 0x10, 0, 0, 0, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0
+        ]
+    );
+    let out = apiary(&["disasm", binary.to_str().unwrap(), "--syntax", "ubpf"]);
+    assert_eq!(
+        stdout(&out),
+        "       0:\tb7 00 00 00 07 00 00 00\tmov %r0, 7\n       1:\t0f 10 00 00 00 00 00 00\tadd %r0, %r1\n       2:\t95 00 00 00 00 00 00 00\texit\n"
+    );
+    let out = apiary(&["asm", source.to_str().unwrap(), "-o", "-"]);
+    assert_eq!(out.stdout, bytes);
+    let out = apiary(&[
+        "run",
+        binary.to_str().unwrap(),
+        "--mem-file",
+        binary.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).starts_with("r0 = "), "{}", stdout(&out));
+}
+
+#[test]
+fn bad_input_gives_one_line_errors() {
+    let missing = scratch("missing.s");
+    assert_one_line_error(&apiary(&["run", missing.to_str().unwrap()]), "missing.s");
+
+    let bad_asm = scratch("bad.s");
+    std::fs::write(&bad_asm, "mov %r0, 1\n\nfrobnicate %r1\nexit\n").unwrap();
+    let expected = format!("{}:3: ", bad_asm.display());
+    assert_one_line_error(&apiary(&["asm", bad_asm.to_str().unwrap()]), &expected);
+    assert_one_line_error(&apiary(&["run", bad_asm.to_str().unwrap()]), &expected);
+
+    let truncated = scratch("truncated.bin");
+    std::fs::write(&truncated, [0xb7, 0, 0, 0, 1, 0, 0, 0, 0x95, 0, 0]).unwrap();
+    assert_one_line_error(
+        &apiary(&["run", truncated.to_str().unwrap()]),
+        "truncated bytecode",
+    );
+    assert_one_line_error(
+        &apiary(&["disasm", truncated.to_str().unwrap()]),
+        "truncated bytecode",
+    );
+
+    let exit_only = scratch("exit.s");
+    std::fs::write(&exit_only, "exit\n").unwrap();
+    assert_one_line_error(
+        &apiary(&["run", exit_only.to_str().unwrap(), "--mem", "0xzz"]),
+        "--mem: bad hex digit",
+    );
+    assert_one_line_error(&apiary(&["run"]), "arguments:");
+
+    let faulting = scratch("fault.s");
+    std::fs::write(&faulting, "ldxdw %r0, [%r1+8]\nexit\n").unwrap();
+    assert_one_line_error(
+        &apiary(&["run", faulting.to_str().unwrap(), "--mem", "00"]),
+        "memory fault",
+    );
+}
+
+#[test]
+fn conformance_plugin_speaks_the_runner_protocol() {
+    // mov r0, 7; exit — the runner sends hex without separators.
+    let out = plugin("b700000007000000" /* mov */, &[]);
+    assert!(!out.status.success(), "a program without exit must fail");
+    let out = plugin("b7000000070000009500000000000000", &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "7\n");
+    // ldxb r0, [r1]; exit with memory 2a: the memory argument comes first.
+    let out = plugin("7110000000000000\n9500000000000000\n", &["2a"]);
+    assert_eq!(stdout(&out), "2a\n");
+    // r0 = -1 prints as the runner's stoull(.., 16) reads it back.
+    let out = plugin("b7000000ffffffff9500000000000000", &[]);
+    assert_eq!(stdout(&out), "ffffffffffffffff\n");
+    // A fault is an error on stderr with a non-zero status and no stdout.
+    let out = plugin("7110080000000000" /* ldxb r0, [r1+8] */, &["2a"]);
+    assert!(!out.status.success());
+    assert!(stdout(&out).is_empty());
+    assert_one_line_error(&plugin("zz", &[]), "stdin");
+}
+
+#[test]
+fn conformance_command_counts_passes_and_failures() {
+    let dir = scratch("suite");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("good.data"),
+        "-- asm\nmov %r0, 3\nexit\n-- result\n0x3\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("bad.data"),
+        "-- asm\nmov %r0, 3\nexit\n-- result\n0x4\n",
+    )
+    .unwrap();
+    let out = apiary(&["conformance", dir.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let text = stdout(&out);
+    assert!(
+        text.contains("bad.data: expected r0 = 0x4, got r0 = 0x3"),
+        "{text}"
+    );
+    assert!(text.ends_with("1 passed, 1 failed\n"), "{text}");
+}
+
+#[test]
+fn conformance_command_passes_the_bpf_conformance_suite() {
+    let suite = repo_root().join("../shared/conformance/bpf_conformance/tests");
+    if !suite.is_dir() {
+        eprintln!(
+            "SKIPPED: apiary conformance on the suite because {} is absent",
+            suite.display()
+        );
+        return;
+    }
+    let out = apiary(&["conformance", suite.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stdout(&out));
+    assert_eq!(stdout(&out), "313 passed, 0 failed\n");
+}
+
+#[test]
+fn disasm_of_elf_objects_matches_llvm_objdump() {
+    let tool = "llvm-objdump-19";
+    if Command::new(tool).arg("--version").output().is_err() {
+        eprintln!("SKIPPED: ELF disassembly comparison because {tool} is not installed");
+        return;
+    }
+    let objects = match apiary_corpus::objects() {
+        Ok(objects) => objects,
+        Err(why) => {
+            eprintln!(
+                "SKIPPED: ELF disassembly comparison because the corpus is unavailable: {why}"
+            );
+            return;
+        }
+    };
+    let mut compared = 0;
+    for object in objects {
+        let path = object.path();
+        let ours = apiary(&["disasm", path.to_str().unwrap()]);
+        assert!(ours.status.success(), "{}: {}", object.name, stderr(&ours));
+        let theirs = Command::new(tool).arg("-d").arg(&path).output().unwrap();
+        let (ours, theirs) = (stdout(&ours), stdout(&theirs));
+        // llvm-objdump-19 cannot decode some valid atomics (32-bit or/and/xor
+        // without fetch) and prints `<unknown>`; Apiary decodes them.
+        let first_difference = ours
+            .lines()
+            .zip(theirs.lines())
+            .filter(|(_, b)| !b.ends_with("\t<unknown>"))
+            .find(|(a, b)| a != b);
+        assert_eq!(
+            first_difference, None,
+            "{}: first differing line",
+            object.name
+        );
+        assert_eq!(
+            ours.lines().count(),
+            theirs.lines().count(),
+            "{}",
+            object.name
+        );
+        compared += 1;
+    }
+    assert!(compared > 0);
+}

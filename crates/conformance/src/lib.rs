@@ -1,0 +1,24 @@
+//! Conformance tests for Apiary: the `.data` format of bpf_conformance and
+//! uBPF, and a runner that executes them on Apiary's interpreter.
+//!
+//! This crate owns the test file format ([`TestCase::parse`]), the
+//! conformance execution setup (r1 = memory, r2 = its length, uBPF's test
+//! helpers) and the comparison of outcomes, including the mapping from
+//! uBPF's error wording to Apiary's error kinds ([`ErrorClass`]). It must not
+//! implement instruction semantics or syntax itself: it drives `apiary-asm`
+//! and `apiary-vm`.
+
+mod data;
+mod expect;
+mod helpers;
+mod run;
+
+pub use data::{
+    AsmText, ExpectedErrorText, MAX_MEMORY_BYTES, ParseError, ParseErrorKind, TestCase,
+};
+pub use expect::{ErrorClass, classify_decode_error, classify_ubpf_message};
+pub use helpers::conformance_helpers;
+pub use run::{
+    CONFORMANCE_BUDGET, ExecError, Execution, FileOutcome, Verdict, collect_data_files, execute,
+    run_case, run_file, run_files,
+};
