@@ -5,6 +5,8 @@
 //! behaviour of its own; every type lives in the crate that owns it.
 //!
 //! - [`isa`]: typed instructions, lossless decode and encode.
+//! - [`asm`]: assembler and disassembler (kernel/LLVM and uBPF syntax).
+//! - [`vm`]: the memory-safe interpreter.
 //! - [`btf`]: BTF and BTF.ext parsing, bpftool-identical dumps.
 //! - [`maps`]: the kernel's map types in user space.
 //! - [`kernel`]: `bpf(2)` wrappers, the oracle backend.
@@ -20,7 +22,9 @@
 //! assert_eq!(program[1], Some(Insn::Exit));
 //! ```
 
+pub use apiary_asm as asm;
 pub use apiary_btf as btf;
 pub use apiary_isa as isa;
 pub use apiary_kernel as kernel;
 pub use apiary_maps as maps;
+pub use apiary_vm as vm;
