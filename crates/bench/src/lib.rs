@@ -6,7 +6,36 @@
 //! contain interpreter logic of its own or timing assertions: speed is only
 //! measured by `cargo bench -p apiary-bench`, never asserted by `cargo test`.
 
+pub mod apiary_side;
 pub mod programs;
 pub mod rbpf_side;
 
 pub use programs::{BenchProgram, MIX_HELPER_ID, mix};
+
+#[cfg(test)]
+mod tests {
+    use crate::apiary_side::ApiaryRunner;
+    use crate::programs::all;
+    use crate::rbpf_side::RbpfRunner;
+
+    #[test]
+    fn both_interpreters_agree_with_the_rust_model_on_every_program() {
+        for program in all() {
+            let name = program.name;
+            let bytecode = program.bytecode();
+            let rbpf = RbpfRunner::new(&program, &bytecode)
+                .unwrap_or_else(|e| panic!("{name}: rbpf refused the program: {e}"));
+            let mut apiary = ApiaryRunner::new(&program)
+                .unwrap_or_else(|e| panic!("{name}: Apiary refused the program: {e}"));
+            let mut memory = program.memory.clone();
+            let rbpf_r0 = rbpf
+                .run(&mut memory)
+                .unwrap_or_else(|e| panic!("{name}: rbpf failed: {e}"));
+            let apiary_r0 = apiary
+                .run(&mut memory)
+                .unwrap_or_else(|e| panic!("{name}: Apiary failed: {e}"));
+            assert_eq!(rbpf_r0, program.expected, "{name}: rbpf");
+            assert_eq!(apiary_r0, program.expected, "{name}: Apiary");
+        }
+    }
+}

@@ -24,23 +24,3 @@ impl<'a> RbpfRunner<'a> {
         self.vm.execute_program(memory)
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::programs::all;
-
-    #[test]
-    fn rbpf_agrees_with_the_rust_model_on_every_program() {
-        for program in all() {
-            let bytecode = program.bytecode();
-            let runner = RbpfRunner::new(&program, &bytecode)
-                .unwrap_or_else(|e| panic!("{}: rbpf refused the program: {e}", program.name));
-            let mut memory = program.memory.clone();
-            let r0 = runner
-                .run(&mut memory)
-                .unwrap_or_else(|e| panic!("{}: rbpf failed: {e}", program.name));
-            assert_eq!(r0, program.expected, "{}", program.name);
-        }
-    }
-}

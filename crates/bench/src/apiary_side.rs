@@ -1,0 +1,43 @@
+//! Loading the benchmark programs into Apiary's interpreter.
+
+use std::sync::Arc;
+
+use apiary_vm::{HelperContext, HelperError, Helpers, LoadError, Program, RunError, Runner};
+
+use crate::programs::{BenchProgram, MIX_HELPER_ID, mix};
+
+const _: () = assert!(MIX_HELPER_ID <= apiary_vm::MAX_HELPER_ID);
+
+fn mix_helper(_: &mut HelperContext<'_, ()>, args: [u64; 5]) -> Result<u64, HelperError> {
+    let [a, b, c, d, e] = args;
+    Ok(mix(a, b, c, d, e))
+}
+
+/// A prepared program and a reusable runner, as an embedder running one
+/// program many times would hold them.
+pub struct ApiaryRunner {
+    program: Program<()>,
+    runner: Runner<()>,
+}
+
+impl ApiaryRunner {
+    /// Prepares `program`, with [`mix`] registered if it calls it.
+    pub fn new(program: &BenchProgram) -> Result<Self, LoadError> {
+        let mut helpers = Helpers::new();
+        if program.calls_helper {
+            helpers
+                .register(MIX_HELPER_ID, "mix", mix_helper)
+                .expect("MIX_HELPER_ID is checked against MAX_HELPER_ID at compile time");
+        }
+        Ok(ApiaryRunner {
+            program: Program::new(&program.slots(), Arc::new(helpers))?,
+            runner: Runner::new(),
+        })
+    }
+
+    /// Runs the program once with `memory` as its only region (address in
+    /// `r1`, as rbpf's `EbpfVmRaw` passes it) and returns `r0`.
+    pub fn run(&mut self, memory: &mut [u8]) -> Result<u64, RunError> {
+        self.runner.run_on_memory(&self.program, &mut (), memory)
+    }
+}
