@@ -69,8 +69,7 @@ fn objdump(path: &Path, extra: &[&str]) -> BTreeMap<(String, usize), (Vec<u8>, S
 fn strip_symbolization(text: &str) -> String {
     match text.rfind(" <") {
         Some(at)
-            if text.ends_with('>') && text[..at].contains("goto")
-                || text.starts_with("call") && text.ends_with('>') =>
+            if text.ends_with('>') && (text[..at].contains("goto") || text.starts_with("call")) =>
         {
             text[..at].to_owned()
         }

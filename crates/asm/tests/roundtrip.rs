@@ -195,3 +195,31 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(3000))]
+
+    /// Hostile text gets a result or an error, never a panic.
+    #[test]
+    fn arbitrary_text_never_panics(text in "[ -~\t\n%é]{0,80}") {
+        let _ = assemble(&text);
+        let _ = assemble_with(&text, Some(Syntax::Ubpf));
+        let _ = assemble_with(&text, Some(Syntax::Llvm));
+    }
+
+    /// Text built from the syntaxes' own tokens never panics either.
+    #[test]
+    fn token_soup_never_panics(
+        words in prop::collection::vec(
+            prop::sample::select(vec![
+                "r1", "w2", "%r3", "%r99", "=", "+=", "s>>=", "*", "(", ")", "[", "]", ",", ":",
+                "u32", "s8", "skb", "lock", "call", "local", "runtime", "goto", "if", "ll", "-",
+                "+", "0x7fffffffffffffffffff", "5", "exit", "ja", "ld_pseudo", "kfunc", "pc", "<",
+                ">", "#", "lddw", "xchg_64", "atomic_fetch_or", "stxdw", "lock", "fetch", "L1",
+            ]),
+            0..14,
+        )
+    ) {
+        let _ = assemble(&words.join(" "));
+    }
+}

@@ -109,7 +109,8 @@ fn labels_comments_and_both_syntaxes_mix() {
 
 #[test]
 fn errors_name_line_column_and_problem() {
-    let cases: &[(&str, usize, usize, fn(&AsmErrorKind) -> bool)] = &[
+    type Check = fn(&AsmErrorKind) -> bool;
+    let cases: &[(&str, usize, usize, Check)] = &[
         (
             "exit\nfoo r1, 2",
             2,
