@@ -1,6 +1,7 @@
 //! Program preparation: decode once, then translate into [`Op`]s with
 //! absolute targets and operands specialised for dispatch.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use apiary_isa::{
@@ -9,7 +10,7 @@ use apiary_isa::{
 };
 
 use crate::error::LoadError;
-use crate::helpers::Helpers;
+use crate::helpers::{HelperFn, Helpers};
 
 /// The kernel's limit on program length (`BPF_COMPLEXITY_LIMIT_INSNS`).
 pub const MAX_PROGRAM_SLOTS: usize = 1_000_000;
@@ -616,8 +617,9 @@ pub(crate) enum Op {
     CallLocal {
         t: u32,
     },
+    /// Call of `Program::called[index]`.
     CallHelper {
-        id: u32,
+        index: u32,
     },
     Callx {
         r: u8,
@@ -642,6 +644,15 @@ pub struct Program<E> {
     /// Op index of each slot; `u32::MAX` on an `lddw`'s second slot.
     pub(crate) slot_op: Box<[u32]>,
     pub(crate) helpers: Arc<Helpers<E>>,
+    /// The helpers the program calls directly, resolved at load time.
+    pub(crate) called: Box<[CalledHelper<E>]>,
+}
+
+/// A helper resolved at load time.
+pub(crate) struct CalledHelper<E> {
+    pub(crate) id: u32,
+    pub(crate) name: &'static str,
+    pub(crate) func: HelperFn<E>,
 }
 
 impl<E> std::fmt::Debug for Program<E> {
@@ -926,6 +937,8 @@ impl<E> Program<E> {
                 .ok_or(LoadError::BadTarget { pc, target })
         };
         let mut ops = Vec::with_capacity(op_slot.len());
+        let mut called = Vec::new();
+        let mut called_index = HashMap::new();
         for (pc, insn) in by_slot.iter().enumerate() {
             let Some(insn) = insn else { continue };
             if writes_r10(insn) {
@@ -1048,7 +1061,14 @@ impl<E> Program<E> {
                     t: target_of(pc, imm.into())?,
                 },
                 Insn::Call(CallTarget::Helper(id)) => match u32::try_from(id) {
-                    Ok(id) if helpers.get(id).is_some() => Op::CallHelper { id },
+                    Ok(id) if let Some((name, func)) = helpers.get(id) => {
+                        let next = called.len() as u32;
+                        let index = *called_index.entry(id).or_insert(next);
+                        if index == next {
+                            called.push(CalledHelper { id, name, func });
+                        }
+                        Op::CallHelper { index }
+                    }
                     _ => return Err(LoadError::MissingHelper { pc, id }),
                 },
                 Insn::Call(CallTarget::Kfunc { btf_id, .. }) => {
@@ -1065,6 +1085,7 @@ impl<E> Program<E> {
             op_slot: op_slot.into_boxed_slice(),
             slot_op: slot_op.into_boxed_slice(),
             helpers,
+            called: called.into_boxed_slice(),
         })
     }
 

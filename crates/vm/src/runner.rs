@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use crate::error::{Access, RunError};
-use crate::helpers::HelperContext;
+use crate::helpers::{HelperContext, HelperFn};
 use crate::memory::{
     MAX_CALL_FRAMES, Memory, Region, atomic_rmw, load_acquire, read_host, store_release, write_host,
 };
@@ -75,6 +75,15 @@ fn fault<E>(prog: &Program<E>, pc: usize, addr: u64, size: u64, access: Access) 
         addr,
         size,
         access,
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn unknown_helper<E>(prog: &Program<E>, pc: usize, id: u64) -> RunError {
+    RunError::UnknownHelper {
+        pc: prog.slot_of(pc),
+        id,
     }
 }
 
@@ -167,20 +176,12 @@ impl<E> Runner<E> {
         &mut self,
         prog: &Program<E>,
         env: &mut E,
-        id: u64,
-        args: [u64; 5],
+        (id, name, func): (u32, &'static str, HelperFn<E>),
+        regs: &[u64; 16],
         depth: usize,
         pc: usize,
     ) -> Result<u64, RunError> {
-        let found = u32::try_from(id)
-            .ok()
-            .and_then(|id| prog.helpers.get(id).map(|h| (id, h)));
-        let Some((id, (name, func))) = found else {
-            return Err(RunError::UnknownHelper {
-                pc: prog.slot_of(pc),
-                id,
-            });
-        };
+        let args = [regs[1], regs[2], regs[3], regs[4], regs[5]];
         let mut ctx = HelperContext {
             env,
             runner: self,
@@ -257,11 +258,10 @@ impl<E> Runner<E> {
 
             // Calls helper `$id`; a stop request ends this level, a tail call restarts 'program.
             macro_rules! call_helper {
-                ($id:expr) => {{
-                    let id = $id;
+                ($helper:expr) => {{
+                    let helper = $helper;
                     self.remaining = remaining;
-                    let args = [regs[1], regs[2], regs[3], regs[4], regs[5]];
-                    regs[0] = self.call_helper(prog, env, id, args, depth, pc - 1)?;
+                    regs[0] = self.call_helper(prog, env, helper, &regs, depth, pc - 1)?;
                     remaining = self.remaining;
                     if self.pending.is_some() {
                         match self.take_pending() {
@@ -533,8 +533,22 @@ impl<E> Runner<E> {
                         regs[10] = self.memory.frame_pointer(depth);
                         pc = t as usize;
                     }
-                    Op::CallHelper { id } => call_helper!(u64::from(id)),
-                    Op::Callx { r } => call_helper!(reg!(r)),
+                    Op::CallHelper { index } => {
+                        let Some(c) = prog.called.get(index as usize) else {
+                            return Err(unknown_helper(prog, pc - 1, u64::MAX));
+                        };
+                        call_helper!((c.id, c.name, c.func))
+                    }
+                    Op::Callx { r } => {
+                        let id = reg!(r);
+                        let found = u32::try_from(id)
+                            .ok()
+                            .and_then(|id| prog.helpers.get(id).map(|(name, f)| (id, name, f)));
+                        let Some(helper) = found else {
+                            return Err(unknown_helper(prog, pc - 1, id));
+                        };
+                        call_helper!(helper)
+                    }
                     Op::Exit => {
                         if depth == base {
                             self.remaining = remaining;
