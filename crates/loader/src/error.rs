@@ -131,3 +131,17 @@ pub enum ProgramError {
         what: String,
     },
 }
+
+impl ProgramError {
+    /// The name of the program that failed.
+    pub fn program(&self) -> &str {
+        match self {
+            ProgramError::UnknownSection { program, .. }
+            | ProgramError::StaticProgram { program, .. }
+            | ProgramError::Decode { program, .. }
+            | ProgramError::Relocation { program, .. }
+            | ProgramError::BadCall { program, .. }
+            | ProgramError::Unsupported { program, .. } => program,
+        }
+    }
+}

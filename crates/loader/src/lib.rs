@@ -14,23 +14,30 @@
 //! be produced gives a [`ProgramError`] in its slot of
 //! [`Object::programs`], and nothing panics.
 
+mod btf_dump;
 mod elf;
 mod error;
+pub mod helpers;
 mod kconfig;
 mod maps;
 mod programs;
 mod relocs;
+mod report;
 mod sections;
+mod xlated;
 
 use apiary_btf::{Btf, BtfExt, Kind};
 
+pub use crate::btf_dump::{BtfDumpFormat, btf_dump, btf_dump_file, btf_from_file_bytes};
 pub use crate::error::{LoadError, ProgramError};
 pub use crate::kconfig::{Kconfig, KconfigValue, kernel_version_code};
 pub use crate::maps::{
     BPF_F_MMAPABLE, BPF_F_RDONLY_PROG, InitialSlot, InitialSlotTarget, MapOrigin, MapSpec,
 };
 pub use crate::programs::{CoreRelo, FuncInfo, LineInfo, MapReloc, ProgramSpec};
+pub use crate::report::{ReportError, gpl_compatible, maps_used, object_json, object_listing};
 pub use crate::sections::{SECTION_DEFS, SecFlags, SectionDef, SectionKind, classify_section};
+pub use crate::xlated::{XlatedOptions, dump_xlated, format_xlated_insn, func_signature};
 
 use crate::elf::{ElfObject, SymbolKind};
 use crate::maps::PlacedMap;
