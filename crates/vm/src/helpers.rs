@@ -41,9 +41,30 @@ pub enum TailCallError {
     AlreadyPending,
 }
 
+/// A helper that needs nothing but its arguments and cannot fail (e.g. a
+/// hash or a clock): called directly, without a [`HelperContext`], which
+/// makes the call several times cheaper.
+pub type PureHelperFn = fn(u64, u64, u64, u64, u64) -> u64;
+
+/// A registered helper's function.
+pub enum HelperImpl<E> {
+    /// Runs with a [`HelperContext`].
+    Full(HelperFn<E>),
+    /// Runs on its arguments alone.
+    Pure(PureHelperFn),
+}
+
+impl<E> Clone for HelperImpl<E> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<E> Copy for HelperImpl<E> {}
+
 struct Entry<E> {
     name: &'static str,
-    func: HelperFn<E>,
+    func: HelperImpl<E>,
 }
 
 /// Helper functions by the kernel's helper id, filled by the embedder.
@@ -83,6 +104,25 @@ impl<E> Helpers<E> {
         name: &'static str,
         func: HelperFn<E>,
     ) -> Result<&mut Self, HelperIdOutOfRange> {
+        self.insert(id, name, HelperImpl::Full(func))
+    }
+
+    /// Registers (or replaces) helper `id` as a [`PureHelperFn`].
+    pub fn register_pure(
+        &mut self,
+        id: u32,
+        name: &'static str,
+        func: PureHelperFn,
+    ) -> Result<&mut Self, HelperIdOutOfRange> {
+        self.insert(id, name, HelperImpl::Pure(func))
+    }
+
+    fn insert(
+        &mut self,
+        id: u32,
+        name: &'static str,
+        func: HelperImpl<E>,
+    ) -> Result<&mut Self, HelperIdOutOfRange> {
         if id > MAX_HELPER_ID {
             return Err(HelperIdOutOfRange { id });
         }
@@ -97,7 +137,7 @@ impl<E> Helpers<E> {
     }
 
     /// Name and function of helper `id`.
-    pub fn get(&self, id: u32) -> Option<(&'static str, HelperFn<E>)> {
+    pub fn get(&self, id: u32) -> Option<(&'static str, HelperImpl<E>)> {
         self.table
             .get(id as usize)?
             .as_ref()

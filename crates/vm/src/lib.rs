@@ -34,8 +34,8 @@ mod runner;
 
 pub use error::{Access, HelperError, LoadError, RunError};
 pub use helpers::{
-    HelperContext, HelperFn, HelperIdOutOfRange, Helpers, MAX_HELPER_ID, MAX_TAIL_CALLS,
-    TailCallError,
+    HelperContext, HelperFn, HelperIdOutOfRange, HelperImpl, Helpers, MAX_HELPER_ID,
+    MAX_TAIL_CALLS, PureHelperFn, TailCallError,
 };
 pub use memory::{MAX_CALL_FRAMES, MAX_REGIONS, Region, STACK_SIZE};
 pub use program::{MAX_PROGRAM_SLOTS, Program};

@@ -10,7 +10,7 @@ use apiary_isa::{
 };
 
 use crate::error::LoadError;
-use crate::helpers::{HelperFn, Helpers};
+use crate::helpers::{HelperFn, HelperImpl, Helpers, PureHelperFn};
 
 /// The kernel's limit on program length (`BPF_COMPLEXITY_LIMIT_INSNS`).
 pub const MAX_PROGRAM_SLOTS: usize = 1_000_000;
@@ -621,6 +621,10 @@ pub(crate) enum Op {
     CallHelper {
         index: u32,
     },
+    /// Call of `Program::pure[index]`.
+    CallPure {
+        index: u32,
+    },
     Callx {
         r: u8,
     },
@@ -646,6 +650,8 @@ pub struct Program<E> {
     pub(crate) helpers: Arc<Helpers<E>>,
     /// The helpers the program calls directly, resolved at load time.
     pub(crate) called: Box<[CalledHelper<E>]>,
+    /// The pure helpers the program calls directly.
+    pub(crate) pure: Box<[PureHelperFn]>,
 }
 
 /// A helper resolved at load time.
@@ -939,6 +945,8 @@ impl<E> Program<E> {
         let mut ops = Vec::with_capacity(op_slot.len());
         let mut called = Vec::new();
         let mut called_index = HashMap::new();
+        let mut pure = Vec::new();
+        let mut pure_index = HashMap::new();
         for (pc, insn) in by_slot.iter().enumerate() {
             let Some(insn) = insn else { continue };
             if writes_r10(insn) {
@@ -1061,14 +1069,24 @@ impl<E> Program<E> {
                     t: target_of(pc, imm.into())?,
                 },
                 Insn::Call(CallTarget::Helper(id)) => match u32::try_from(id) {
-                    Ok(id) if let Some((name, func)) = helpers.get(id) => {
-                        let next = called.len() as u32;
-                        let index = *called_index.entry(id).or_insert(next);
-                        if index == next {
-                            called.push(CalledHelper { id, name, func });
+                    Ok(id) if let Some((name, func)) = helpers.get(id) => match func {
+                        HelperImpl::Full(func) => {
+                            let next = called.len() as u32;
+                            let index = *called_index.entry(id).or_insert(next);
+                            if index == next {
+                                called.push(CalledHelper { id, name, func });
+                            }
+                            Op::CallHelper { index }
                         }
-                        Op::CallHelper { index }
-                    }
+                        HelperImpl::Pure(func) => {
+                            let next = pure.len() as u32;
+                            let index = *pure_index.entry(id).or_insert(next);
+                            if index == next {
+                                pure.push(func);
+                            }
+                            Op::CallPure { index }
+                        }
+                    },
                     _ => return Err(LoadError::MissingHelper { pc, id }),
                 },
                 Insn::Call(CallTarget::Kfunc { btf_id, .. }) => {
@@ -1086,6 +1104,7 @@ impl<E> Program<E> {
             slot_op: slot_op.into_boxed_slice(),
             helpers,
             called: called.into_boxed_slice(),
+            pure: pure.into_boxed_slice(),
         })
     }
 

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use crate::error::{Access, RunError};
-use crate::helpers::{HelperContext, HelperFn};
+use crate::helpers::{HelperContext, HelperFn, HelperImpl};
 use crate::memory::{
     MAX_CALL_FRAMES, Memory, Region, atomic_rmw, load_acquire, read_host, store_release, write_host,
 };
@@ -539,15 +539,24 @@ impl<E> Runner<E> {
                         };
                         call_helper!((c.id, c.name, c.func))
                     }
+                    Op::CallPure { index } => {
+                        let Some(f) = prog.pure.get(index as usize) else {
+                            return Err(unknown_helper(prog, pc - 1, u64::MAX));
+                        };
+                        regs[0] = f(regs[1], regs[2], regs[3], regs[4], regs[5]);
+                    }
                     Op::Callx { r } => {
                         let id = reg!(r);
                         let found = u32::try_from(id)
                             .ok()
                             .and_then(|id| prog.helpers.get(id).map(|(name, f)| (id, name, f)));
-                        let Some(helper) = found else {
-                            return Err(unknown_helper(prog, pc - 1, id));
-                        };
-                        call_helper!(helper)
+                        match found {
+                            Some((id, name, HelperImpl::Full(f))) => call_helper!((id, name, f)),
+                            Some((_, _, HelperImpl::Pure(f))) => {
+                                regs[0] = f(regs[1], regs[2], regs[3], regs[4], regs[5]);
+                            }
+                            None => return Err(unknown_helper(prog, pc - 1, id)),
+                        }
                     }
                     Op::Exit => {
                         if depth == base {

@@ -29,19 +29,19 @@ const CTX: Reg = Reg::R9;
 const STACK_SLOTS: i16 = 8;
 const CTX_LEN: usize = DATA.len() * 8;
 
-/// xorshift64*: deterministic, so a failure is reproducible from its seed.
-struct Rng(u64);
+mod common;
+use common::Rng;
 
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
+/// Random choices of the generator.
+trait Choose {
+    fn pick<T: Copy>(&mut self, items: &[T]) -> T;
+    fn reg(&mut self) -> Reg;
+    fn value(&mut self) -> u64;
+    fn imm(&mut self) -> i32;
+    fn width(&mut self) -> Width;
+}
+
+impl Choose for Rng {
     fn pick<T: Copy>(&mut self, items: &[T]) -> T {
         items[self.below(items.len())]
     }

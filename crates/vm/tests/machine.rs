@@ -703,3 +703,84 @@ fn packet_loads_are_big_endian_and_end_the_program_out_of_bounds() {
     // The first two loads succeed (r6 = 0x3456); the third reads past the end and returns 0.
     assert_eq!(Runner::new().run(&program, &mut (), &input), Ok(0));
 }
+
+fn multiply(a: u64, b: u64, _: u64, _: u64, _: u64) -> u64 {
+    a.wrapping_mul(b)
+}
+
+#[test]
+fn pure_helpers_are_called_directly_and_through_callx() {
+    let mut helpers = Helpers::<()>::new();
+    helpers.register_pure(7, "multiply", multiply).unwrap();
+    let helpers = Arc::new(helpers);
+    let program = load(
+        &[
+            mov(Reg::R1, 6),
+            mov(Reg::R2, 7),
+            helper(7),
+            mov_reg(Reg::R1, Reg::R0),
+            mov(Reg::R2, 10),
+            mov(Reg::R9, 7),
+            Insn::Callx { reg: Reg::R9 },
+            Insn::Exit,
+        ],
+        &helpers,
+    );
+    assert_eq!(
+        Runner::new().run_on_memory(&program, &mut (), &mut []),
+        Ok(420)
+    );
+}
+
+#[test]
+fn runners_on_several_threads_share_a_program_and_atomic_memory() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    const THREADS: u64 = 4;
+    const ITERATIONS: i32 = 20_000;
+    // Adds 1 to the shared counter ITERATIONS times with lock xadd.
+    let program = Arc::new(load::<()>(
+        &[
+            mov(Reg::R2, ITERATIONS),
+            mov(Reg::R3, 1),
+            Insn::Atomic {
+                size: Size::DW,
+                op: AtomicOp::Add { fetch: false },
+                dst: Reg::R1,
+                src: Reg::R3,
+                off: 0,
+            },
+            add(Reg::R2, -1),
+            Insn::Jump {
+                width: Width::W64,
+                cond: JmpCond::Ne,
+                dst: Reg::R2,
+                src: Source::Imm(0),
+                off: -4,
+            },
+            mov(Reg::R0, 0),
+            Insn::Exit,
+        ],
+        &Arc::new(Helpers::new()),
+    ));
+    let counter = Arc::new(AtomicU64::new(0));
+    let threads: Vec<_> = (0..THREADS)
+        .map(|_| {
+            let (program, counter) = (program.clone(), counter.clone());
+            std::thread::spawn(move || {
+                // SAFETY: the counter outlives the run (the Arc is held) and is only
+                // accessed atomically, by the program and by the final load.
+                let region = unsafe { Region::from_raw(counter.as_ptr().cast(), 8, true) };
+                let input = RunInput {
+                    args: [region.addr(), 0, 0, 0, 0],
+                    regions: &[region],
+                    packet: None,
+                };
+                Runner::new().run(&program, &mut (), &input)
+            })
+        })
+        .collect();
+    for t in threads {
+        assert_eq!(t.join().expect("thread"), Ok(0));
+    }
+    assert_eq!(counter.load(Ordering::SeqCst), THREADS * ITERATIONS as u64);
+}
