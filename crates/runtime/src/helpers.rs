@@ -1,0 +1,731 @@
+//! The kernel's helper functions by id, each with its `bpf_func_proto`
+//! (argument and return kinds) beside its implementation.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use apiary_kernel::types::ProgType;
+use apiary_maps::{Map, MapError, MapType};
+use apiary_vm::{HelperContext, HelperError, HelperFn, Helpers, Region};
+
+use crate::names::HELPER_NAMES;
+use crate::{Env, Event, MapId, printf};
+
+/// An argument kind, as the kernel's `enum bpf_arg_type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArgKind {
+    /// `ARG_CONST_MAP_PTR`: a map handle.
+    ConstMapPtr,
+    /// `ARG_PTR_TO_MAP_KEY`: `key_size` readable bytes.
+    PtrToMapKey,
+    /// `ARG_PTR_TO_MAP_VALUE`: `value_size` readable bytes.
+    PtrToMapValue,
+    /// `ARG_PTR_TO_UNINIT_MAP_VALUE`: `value_size` writable bytes.
+    PtrToUninitMapValue,
+    /// `ARG_PTR_TO_MEM | MEM_RDONLY`: readable bytes sized by the next argument.
+    PtrToReadableMem,
+    /// `ARG_PTR_TO_UNINIT_MEM`: writable bytes sized by the next argument.
+    PtrToUninitMem,
+    /// `ARG_CONST_SIZE`: size of the previous memory argument, nonzero.
+    ConstSize,
+    /// `ARG_CONST_SIZE_OR_ZERO`: size of the previous memory argument.
+    ConstSizeOrZero,
+    /// `ARG_PTR_TO_CONST_STR`: a NUL-terminated string in read-only memory.
+    PtrToConstStr,
+    /// `ARG_PTR_TO_CTX`: the program's context.
+    PtrToCtx,
+    /// `ARG_PTR_TO_FUNC`: a callback (`lddw` of a function).
+    PtrToFunc,
+    /// `ARG_PTR_TO_STACK_OR_NULL`: a callback's context pointer.
+    PtrToStackOrNull,
+    /// `ARG_PTR_TO_SPIN_LOCK`: a `struct bpf_spin_lock` in a map value.
+    PtrToSpinLock,
+    /// `ARG_PTR_TO_ALLOC_MEM | OBJ_RELEASE`: a ring buffer sample.
+    PtrToAllocMem,
+    /// `ARG_PTR_TO_LONG`/anything unchecked: any scalar.
+    Anything,
+}
+
+/// A return kind, as the kernel's `enum bpf_return_type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RetKind {
+    /// `RET_INTEGER`.
+    Integer,
+    /// `RET_VOID`: `r0` is unusable afterwards.
+    Void,
+    /// `RET_PTR_TO_MAP_VALUE_OR_NULL`.
+    PtrToMapValueOrNull,
+    /// `RET_PTR_TO_ALLOC_MEM_OR_NULL` (ring buffer sample of the size argument).
+    PtrToAllocMemOrNull,
+    /// `RET_PTR_TO_BTF_ID`: an opaque kernel object (`task_struct`).
+    PtrToBtfId,
+}
+
+/// A helper's prototype: what the verifier needs to check a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HelperProto {
+    /// Kernel helper id (`BPF_FUNC_*`).
+    pub id: i32,
+    /// Name without `bpf_`.
+    pub name: &'static str,
+    /// Argument kinds of `r1..`, as many as the helper takes.
+    pub args: &'static [ArgKind],
+    /// Return kind.
+    pub ret: RetKind,
+}
+
+struct HelperDef {
+    proto: HelperProto,
+    func: HelperFn<Env>,
+}
+
+type Ctx<'a, 'r> = &'a mut HelperContext<'r, Env>;
+type Ret = Result<u64, HelperError>;
+
+const EFAULT: i64 = 14;
+const EINVAL: i64 = 22;
+const E2BIG: i64 = 7;
+const ENOENT: i64 = 2;
+
+fn neg(errno: i64) -> u64 {
+    (-errno) as u64
+}
+
+fn map_errno(e: &MapError) -> u64 {
+    i64::from(e.errno()) as u64
+}
+
+fn status(result: Result<(), MapError>) -> u64 {
+    result.map_or_else(|e| map_errno(&e), |()| 0)
+}
+
+fn map_arg(ctx: Ctx<'_, '_>, handle: u64) -> Result<(MapId, Arc<Map>, bool), HelperError> {
+    ctx.env()
+        .runtime
+        .map_of_handle(handle)
+        .ok_or_else(|| HelperError::Other(format!("argument {handle:#x} is not a map")))
+}
+
+fn size_arg(size: u64) -> Result<usize, HelperError> {
+    usize::try_from(size)
+        .ok()
+        .filter(|s| *s <= u32::MAX as usize)
+        .ok_or_else(|| HelperError::Other(format!("size {size} is not a u32")))
+}
+
+fn expose(ctx: Ctx<'_, '_>, addr: usize, len: usize, writable: bool) -> Result<u64, HelperError> {
+    // SAFETY: the address is map memory that lives as long as the runtime,
+    // which outlives the run (the Env holds it).
+    ctx.add_region(unsafe { Region::from_raw(addr as *mut u8, len, writable) })?;
+    Ok(addr as u64)
+}
+
+fn map_lookup_elem(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
+    let (_, map, read_only) = map_arg(ctx, a[0])?;
+    let cpu = ctx.env().cpu;
+    let found = {
+        let key = ctx.read(a[1], map.key_size())?;
+        map.lookup(key, cpu)
+    };
+    match found {
+        Ok(Some(value)) => expose(ctx, value.addr(), value.len(), !read_only),
+        Ok(None) | Err(_) => Ok(0),
+    }
+}
+
+fn map_update_elem(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
+    let (_, map, _) = map_arg(ctx, a[0])?;
+    let cpu = ctx.env().cpu;
+    let key = ctx.read(a[1], map.key_size())?;
+    let value = ctx.read(a[2], map.value_size())?;
+    Ok(status(map.update(key, value, a[3], cpu)))
+}
+
+fn map_delete_elem(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
+    let (_, map, _) = map_arg(ctx, a[0])?;
+    let key = ctx.read(a[1], map.key_size())?;
+    Ok(status(map.delete(key)))
+}
+
+/// `bpf_probe_read*`: copies what the program may read; otherwise zeroes
+/// the destination and returns `-EFAULT`, as `copy_from_kernel_nofault` does.
+fn probe_read(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
+    let len = size_arg(a[1])?;
+    // The destination must be the program's own writable memory; checking it
+    // first also bounds the copy below.
+    ctx.read(a[0], len)?;
+    let copied = ctx.read(a[2], len).map(<[u8]>::to_vec);
+    match copied {
+        Ok(bytes) => {
+            ctx.write(a[0], &bytes)?;
+            Ok(0)
+        }
+        Err(_) => {
+            ctx.write(a[0], &vec![0; len])?;
+            Ok(neg(EFAULT))
+        }
+    }
+}
+
+/// `bpf_probe_read*_str`: `strncpy_from_kernel_nofault` semantics.
+fn probe_read_str(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
+    let len = size_arg(a[1])?;
+    ctx.read(a[0], len)?;
+    let mut out = Vec::with_capacity(len);
+    let mut result = None;
+    for i in 0..len {
+        let Ok(byte) = ctx.read(a[2].wrapping_add(i as u64), 1) else {
+            ctx.write(a[0], &vec![0; len])?;
+            return Ok(neg(EFAULT));
+        };
+        let byte = byte.first().copied().unwrap_or(0);
+        out.push(byte);
+        if byte == 0 {
+            result = Some(i as u64 + 1);
+            break;
+        }
+    }
+    let result = match result {
+        Some(n) => n,
+        None => {
+            if let Some(last) = out.last_mut() {
+                *last = 0;
+            }
+            len as u64
+        }
+    };
+    ctx.write(a[0], &out)?;
+    Ok(result)
+}
+
+fn clock(id: libc::clockid_t) -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid timespec to write.
+    unsafe { libc::clock_gettime(id, &mut ts) };
+    (ts.tv_sec as u64)
+        .wrapping_mul(1_000_000_000)
+        .wrapping_add(ts.tv_nsec as u64)
+}
+
+fn ktime_get_ns(_: Ctx<'_, '_>, _: [u64; 5]) -> Ret {
+    Ok(clock(libc::CLOCK_MONOTONIC))
+}
+
+fn ktime_get_boot_ns(_: Ctx<'_, '_>, _: [u64; 5]) -> Ret {
+    Ok(clock(libc::CLOCK_BOOTTIME))
+}
+
+fn ktime_get_coarse_ns(_: Ctx<'_, '_>, _: [u64; 5]) -> Ret {
+    Ok(clock(libc::CLOCK_MONOTONIC_COARSE))
+}
+
+fn ktime_get_tai_ns(_: Ctx<'_, '_>, _: [u64; 5]) -> Ret {
+    Ok(clock(libc::CLOCK_TAI))
+}
+
+/// This kernel's `CONFIG_HZ`.
+const HZ: u64 = 250;
+/// The kernel's `INITIAL_JIFFIES` (wraps 5 minutes after boot on 32 bits).
+const INITIAL_JIFFIES: u64 = (-300i64 * HZ as i64) as u32 as u64;
+
+fn jiffies64(_: Ctx<'_, '_>, _: [u64; 5]) -> Ret {
+    Ok(INITIAL_JIFFIES.wrapping_add(clock(libc::CLOCK_MONOTONIC_COARSE) / (1_000_000_000 / HZ)))
+}
+
+fn read_string(ctx: &HelperContext<'_, Env>, addr: u64) -> Option<Vec<u8>> {
+    // The kernel copies at most MAX_BPRINTF_BUF bytes of a %s argument.
+    let mut out = Vec::new();
+    for i in 0..511u64 {
+        let byte = *ctx.read(addr.wrapping_add(i), 1).ok()?.first()?;
+        if byte == 0 {
+            break;
+        }
+        out.push(byte);
+    }
+    Some(out)
+}
+
+/// The kernel's `MAX_BPRINTF_BUF`: formatted output is cut to 511 bytes.
+const MAX_BPRINTF_BUF: usize = 512;
+
+fn trace_printk(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
+    let fmt_len = size_arg(a[1])?;
+    let fmt = ctx.read(a[0], fmt_len)?.to_vec();
+    let Some(end) = fmt.iter().position(|b| *b == 0) else {
+        return Ok(neg(EINVAL));
+    };
+    let mut reader = |addr| read_string(ctx, addr);
+    let text = match printf::format(fmt.get(..end).unwrap_or_default(), &a[2..5], &mut reader) {
+        Ok(text) => text,
+        Err(e) => return Ok(e as u64),
+    };
+    let shown = text.get(..MAX_BPRINTF_BUF - 1).unwrap_or(&text);
+    ctx.env().runtime.trace(shown);
+    Ok(text.len() as u64)
+}
+
+/// The kernel's `MAX_BPRINTF_VARARGS`.
+const MAX_BPRINTF_VARARGS: u64 = 12;
+
+fn snprintf(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
+    let (out_len, data_len) = (size_arg(a[1])?, a[4]);
+    if data_len % 8 != 0 || data_len > MAX_BPRINTF_VARARGS * 8 || (data_len != 0 && a[3] == 0) {
+        return Ok(neg(EINVAL));
+    }
+    let fmt = ctx.read_cstr(a[2], 64 * 1024)?.to_vec();
+    let args: Vec<u64> = ctx
+        .read(a[3], data_len as usize)?
+        .chunks_exact(8)
+        .map(|c| u64::from_le_bytes(c.try_into().unwrap_or_default()))
+        .collect();
+    let mut reader = |addr| read_string(ctx, addr);
+    let mut text = match printf::format(&fmt, &args, &mut reader) {
+        Ok(text) => text,
+        Err(e) => return Ok(e as u64),
+    };
+    let needed = text.len() as u64 + 1;
+    if out_len > 0 {
+        text.truncate(out_len - 1);
+        text.push(0);
+        ctx.write(a[0], &text)?;
+    }
+    Ok(needed)
+}
+
+fn get_prandom_u32(ctx: Ctx<'_, '_>, _: [u64; 5]) -> Ret {
+    // splitmix64 over a shared counter: independent draws from every thread.
+    let state = &ctx.env().runtime.prandom;
+    let mut z = state
+        .fetch_add(0x9e37_79b9_7f4a_7c15, Ordering::Relaxed)
+        .wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    Ok(u64::from((z ^ (z >> 31)) as u32))
+}
+
+fn get_smp_processor_id(ctx: Ctx<'_, '_>, _: [u64; 5]) -> Ret {
+    Ok(u64::from(ctx.env().cpu))
+}
+
+fn get_numa_node_id(_: Ctx<'_, '_>, _: [u64; 5]) -> Ret {
+    Ok(0)
+}
+
+fn tail_call(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
+    let (_, map, _) = map_arg(ctx, a[1])?;
+    if map.map_type() != MapType::ProgArray {
+        return Err(HelperError::Other("tail call through a map that is not a prog_array".into()));
+    }
+    let Some(target) = map.tail_call_target(a[2] as u32) else {
+        return Ok(neg(ENOENT));
+    };
+    let Some(program) = ctx.env().runtime.program(crate::ProgId(target)) else {
+        return Ok(neg(ENOENT));
+    };
+    match ctx.tail_call(program) {
+        Ok(()) => Ok(0),
+        Err(_) => Ok(neg(E2BIG)),
+    }
+}
+
+fn get_current_pid_tgid(ctx: Ctx<'_, '_>, _: [u64; 5]) -> Ret {
+    let task = &ctx.env().task;
+    Ok(u64::from(task.tgid) << 32 | u64::from(task.pid))
+}
+
+fn get_current_uid_gid(ctx: Ctx<'_, '_>, _: [u64; 5]) -> Ret {
+    let task = &ctx.env().task;
+    Ok(u64::from(task.gid) << 32 | u64::from(task.uid))
+}
+
+/// `TASK_COMM_LEN`.
+const TASK_COMM_LEN: usize = 16;
+
+fn get_current_comm(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
+    let len = size_arg(a[1])?;
+    ctx.read(a[0], len)?;
+    let comm = ctx.env().task.comm.as_bytes().to_vec();
+    // strscpy_pad: at most size - 1 bytes of the name, then zeros.
+    let mut out = vec![0u8; len];
+    let take = comm.len().min(TASK_COMM_LEN - 1).min(len.saturating_sub(1));
+    if let (Some(dst), Some(src)) = (out.get_mut(..take), comm.get(..take)) {
+        dst.copy_from_slice(src);
+    }
+    ctx.write(a[0], &out)?;
+    Ok(0)
+}
+
+fn value_buffer(ctx: Ctx<'_, '_>, map: &Map, addr: u64) -> Result<Vec<u8>, HelperError> {
+    Ok(ctx.read(addr, map.value_size())?.to_vec())
+}
+
+fn map_push_elem(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
+    let (_, map, _) = map_arg(ctx, a[0])?;
+    let value = ctx.read(a[1], map.value_size())?;
+    Ok(status(map.push(value, a[2])))
+}
+
+fn map_pop_elem(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
+    let (_, map, _) = map_arg(ctx, a[0])?;
+    let mut buf = value_buffer(ctx, &map, a[1])?;
+    let result = map.pop(&mut buf);
+    if result.is_ok() {
+        ctx.write(a[1], &buf)?;
+    }
+    Ok(status(result))
+}
+
+fn map_peek_elem(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
+    let (_, map, _) = map_arg(ctx, a[0])?;
+    let mut buf = value_buffer(ctx, &map, a[1])?;
+    let result = map.peek(&mut buf);
+    if result.is_ok() && map.map_type() != MapType::BloomFilter {
+        ctx.write(a[1], &buf)?;
+    }
+    Ok(status(result))
+}
+
+fn with_lock_owner(
+    ctx: Ctx<'_, '_>,
+    addr: u64,
+    op: fn(&Map, usize) -> Result<(), MapError>,
+) -> Ret {
+    ctx.read(addr, 4)?;
+    let maps: Vec<Arc<Map>> = crate::read_lock(&ctx.env().runtime.maps)
+        .iter()
+        .filter(|e| e.map.def().spin_lock_off.is_some())
+        .map(|e| Arc::clone(&e.map))
+        .collect();
+    if maps.iter().any(|m| op(m, addr as usize).is_ok()) {
+        Ok(0)
+    } else {
+        Err(HelperError::Other(format!("{addr:#x} is not a bpf_spin_lock in a map value")))
+    }
+}
+
+fn spin_lock(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
+    with_lock_owner(ctx, a[0], Map::spin_lock)
+}
+
+fn spin_unlock(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
+    with_lock_owner(ctx, a[0], Map::spin_unlock)
+}
+
+fn ringbuf_output(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
+    let (_, map, _) = map_arg(ctx, a[0])?;
+    let data = ctx.read(a[1], size_arg(a[2])?)?;
+    Ok(status(map.ringbuf_output(data, a[3])))
+}
+
+fn ringbuf_reserve(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
+    let (_, map, _) = map_arg(ctx, a[0])?;
+    match map.ringbuf_reserve(a[1], a[2]) {
+        Ok(sample) => {
+            ctx.env().reserved.push((sample.addr(), Arc::clone(&map)));
+            expose(ctx, sample.addr(), sample.len(), true)
+        }
+        Err(_) => Ok(0),
+    }
+}
+
+fn release_sample(ctx: Ctx<'_, '_>, addr: u64, discard: bool, flags: u64) -> Ret {
+    let reserved = &mut ctx.env().reserved;
+    let Some(pos) = reserved.iter().position(|(a, _)| *a as u64 == addr) else {
+        return Err(HelperError::Other(format!("{addr:#x} is not a reserved ring buffer sample")));
+    };
+    let (sample, map) = reserved.swap_remove(pos);
+    let result = if discard {
+        map.ringbuf_discard(sample, flags)
+    } else {
+        map.ringbuf_submit(sample, flags)
+    };
+    result.map_err(|e| HelperError::Other(format!("ring buffer commit failed: {e}")))?;
+    Ok(0)
+}
+
+fn ringbuf_submit(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
+    release_sample(ctx, a[0], false, a[1])
+}
+
+fn ringbuf_discard(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
+    release_sample(ctx, a[0], true, a[1])
+}
+
+fn ringbuf_query(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
+    let (_, map, _) = map_arg(ctx, a[0])?;
+    Ok(map.ringbuf_query(a[1]).unwrap_or(0))
+}
+
+fn perf_event_output(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
+    let (_, map, _) = map_arg(ctx, a[1])?;
+    let cpu = ctx.env().cpu;
+    let data = ctx.read(a[3], size_arg(a[4])?)?;
+    Ok(status(map.perf_event_output(cpu, a[2], data)))
+}
+
+/// The kernel's `BPF_MAX_LOOPS`.
+const BPF_MAX_LOOPS: u64 = 1 << 23;
+
+fn callback(ctx: Ctx<'_, '_>, func: u64, args: [u64; 5]) -> Ret {
+    ctx.call_function(func, args)
+        .map_err(|e| HelperError::Callback(Box::new(e)))
+}
+
+fn bpf_loop(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
+    if a[3] != 0 {
+        return Ok(neg(EINVAL));
+    }
+    let nr_loops = u64::from(a[0] as u32);
+    if nr_loops > BPF_MAX_LOOPS {
+        return Ok(neg(E2BIG));
+    }
+    for i in 0..nr_loops {
+        if callback(ctx, a[1], [i, a[2], 0, 0, 0])? != 0 {
+            return Ok(i + 1);
+        }
+    }
+    Ok(nr_loops)
+}
+
+fn for_each_map_elem(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
+    if a[3] != 0 {
+        return Ok(neg(EINVAL));
+    }
+    let (_, map, read_only) = map_arg(ctx, a[0])?;
+    let cpu = ctx.env().cpu;
+    let key_size = map.key_size();
+    let buffer: Box<[std::cell::UnsafeCell<u8>]> =
+        (0..key_size).map(|_| std::cell::UnsafeCell::new(0)).collect();
+    let key_addr = buffer.as_ptr() as usize;
+    ctx.env().key_buffers.push(buffer);
+    expose(ctx, key_addr, key_size, false)?;
+    let mut key: Option<Vec<u8>> = None;
+    let mut count = 0u64;
+    loop {
+        let next = match map.sys_get_next_key(key.as_deref()) {
+            Ok(next) => next,
+            Err(_) => break,
+        };
+        let Ok(Some(value)) = map.lookup(&next, cpu) else {
+            key = Some(next);
+            continue;
+        };
+        // SAFETY: the buffer is `key_size` bytes owned by the Env, which lives
+        // through the run; only the interpreter reads it, between writes here.
+        unsafe {
+            std::ptr::copy_nonoverlapping(next.as_ptr(), key_addr as *mut u8, key_size.min(next.len()));
+        }
+        let value_addr = expose(ctx, value.addr(), value.len(), !read_only)?;
+        count += 1;
+        let stop = callback(ctx, a[1], [a[0], key_addr as u64, value_addr, a[2], 0])?;
+        if stop != 0 {
+            break;
+        }
+        key = Some(next);
+        // Arrays iterate their indices exactly once, like the kernel.
+        if matches!(map.map_type(), MapType::Array | MapType::PercpuArray)
+            && count >= u64::from(map.max_entries())
+        {
+            break;
+        }
+    }
+    Ok(count)
+}
+
+fn strncmp(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
+    let len = size_arg(a[1])?;
+    let s1 = ctx.read(a[0], len)?.to_vec();
+    let s2 = ctx.read_cstr(a[2], 64 * 1024)?;
+    // lib/string.c strncmp: -1/0/1 at the first difference or NUL.
+    for i in 0..len {
+        let c1 = s1.get(i).copied().unwrap_or(0);
+        let c2 = s2.get(i).copied().unwrap_or(0);
+        if c1 != c2 {
+            return Ok(if c1 < c2 { u64::MAX } else { 1 });
+        }
+        if c1 == 0 {
+            break;
+        }
+    }
+    Ok(0)
+}
+
+fn get_func_ip(ctx: Ctx<'_, '_>, _: [u64; 5]) -> Ret {
+    Ok(ctx.env().task.func_ip)
+}
+
+fn get_attach_cookie(ctx: Ctx<'_, '_>, _: [u64; 5]) -> Ret {
+    Ok(ctx.env().task.attach_cookie)
+}
+
+/// The kernel's `_NSIG`: valid signals are 1..=64.
+const NSIG: u64 = 64;
+
+fn send_signal(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
+    let sig = u64::from(a[0] as u32);
+    if sig > NSIG {
+        return Ok(neg(EINVAL));
+    }
+    let env = ctx.env();
+    let tgid = env.task.tgid;
+    env.runtime.record(Event::Signal {
+        sig: sig as u32,
+        tgid,
+    });
+    Ok(0)
+}
+
+/// What `bpf_get_current_task` returns: an opaque kernel-half value.
+pub(crate) const CURRENT_TASK_TAG: u64 = 0xffff_b000_0000_0000;
+
+fn get_current_task(ctx: Ctx<'_, '_>, _: [u64; 5]) -> Ret {
+    Ok(CURRENT_TASK_TAG | u64::from(ctx.env().task.pid))
+}
+
+const XDP_ABORTED: u64 = 0;
+const XDP_REDIRECT: u64 = 4;
+const TC_ACT_SHOT: u64 = 2;
+const TC_ACT_REDIRECT: u64 = 7;
+const BPF_F_INGRESS: u64 = 1;
+/// `BPF_F_BROADCAST | BPF_F_EXCLUDE_INGRESS`.
+const REDIRECT_MAP_FLAGS: u64 = 0x18;
+/// `XDP_ABORTED | XDP_DROP | XDP_PASS | XDP_TX`: the fallback action in the flags.
+const BPF_F_ACTION_MASK: u64 = 3;
+
+fn redirect(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
+    let (ifindex, flags) = (a[0] as u32, a[1]);
+    let xdp = ctx.env().prog_type == ProgType::XDP;
+    if (xdp && flags != 0) || (!xdp && flags & !BPF_F_INGRESS != 0) {
+        return Ok(if xdp { XDP_ABORTED } else { TC_ACT_SHOT });
+    }
+    ctx.env().runtime.record(Event::Redirect { ifindex, flags });
+    Ok(if xdp { XDP_REDIRECT } else { TC_ACT_REDIRECT })
+}
+
+fn redirect_map(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
+    let (id, map, _) = map_arg(ctx, a[0])?;
+    let (key, flags) = (a[1] as u32, a[2]);
+    if flags & !(REDIRECT_MAP_FLAGS | BPF_F_ACTION_MASK) != 0 {
+        return Ok(XDP_ABORTED);
+    }
+    match map.redirect_target(key) {
+        Some(target) => {
+            ctx.env()
+                .runtime
+                .record(Event::RedirectMap { map: id, key, target });
+            Ok(XDP_REDIRECT)
+        }
+        None => Ok(flags & BPF_F_ACTION_MASK),
+    }
+}
+
+/// Size of the kernel's per-CPU scratch for `bpf_csum_diff` (128 words).
+const CSUM_DIFF_MAX: usize = 512;
+
+fn csum_diff(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
+    let (from_len, to_len) = (size_arg(a[1])?, size_arg(a[3])?);
+    if (from_len | to_len) % 4 != 0 || from_len + to_len > CSUM_DIFF_MAX {
+        return Ok(neg(EINVAL));
+    }
+    let words = |bytes: &[u8]| -> Vec<u32> {
+        bytes
+            .chunks_exact(4)
+            .map(|c| u32::from_le_bytes(c.try_into().unwrap_or_default()))
+            .collect()
+    };
+    let from = words(ctx.read(a[0], from_len)?);
+    let to = words(ctx.read(a[2], to_len)?);
+    // csum_partial over (~from, to) seeded with `seed`: a ones' complement
+    // sum, folded to 32 bits with end-around carries.
+    let mut sum = u64::from(a[4] as u32);
+    for w in from.iter().map(|w| !w).chain(to.iter().copied()) {
+        sum += u64::from(w);
+    }
+    while sum >> 32 != 0 {
+        sum = (sum & 0xffff_ffff) + (sum >> 32);
+    }
+    Ok(sum)
+}
+
+macro_rules! helper {
+    ($id:expr, $name:literal, $func:expr, [$($arg:ident),*], $ret:ident) => {
+        HelperDef {
+            proto: HelperProto { id: $id, name: $name, args: &[$(ArgKind::$arg),*], ret: RetKind::$ret },
+            func: $func,
+        }
+    };
+}
+
+static HELPERS: &[HelperDef] = &[
+    helper!(1, "map_lookup_elem", map_lookup_elem, [ConstMapPtr, PtrToMapKey], PtrToMapValueOrNull),
+    helper!(2, "map_update_elem", map_update_elem, [ConstMapPtr, PtrToMapKey, PtrToMapValue, Anything], Integer),
+    helper!(3, "map_delete_elem", map_delete_elem, [ConstMapPtr, PtrToMapKey], Integer),
+    helper!(4, "probe_read", probe_read, [PtrToUninitMem, ConstSizeOrZero, Anything], Integer),
+    helper!(5, "ktime_get_ns", ktime_get_ns, [], Integer),
+    helper!(6, "trace_printk", trace_printk, [PtrToReadableMem, ConstSize, Anything, Anything, Anything], Integer),
+    helper!(7, "get_prandom_u32", get_prandom_u32, [], Integer),
+    helper!(8, "get_smp_processor_id", get_smp_processor_id, [], Integer),
+    helper!(12, "tail_call", tail_call, [PtrToCtx, ConstMapPtr, Anything], Void),
+    helper!(14, "get_current_pid_tgid", get_current_pid_tgid, [], Integer),
+    helper!(15, "get_current_uid_gid", get_current_uid_gid, [], Integer),
+    helper!(16, "get_current_comm", get_current_comm, [PtrToUninitMem, ConstSize], Integer),
+    helper!(23, "redirect", redirect, [Anything, Anything], Integer),
+    helper!(25, "perf_event_output", perf_event_output, [PtrToCtx, ConstMapPtr, Anything, PtrToReadableMem, ConstSizeOrZero], Integer),
+    helper!(28, "csum_diff", csum_diff, [PtrToReadableMem, ConstSizeOrZero, PtrToReadableMem, ConstSizeOrZero, Anything], Integer),
+    helper!(35, "get_current_task", get_current_task, [], Integer),
+    helper!(42, "get_numa_node_id", get_numa_node_id, [], Integer),
+    helper!(45, "probe_read_str", probe_read_str, [PtrToUninitMem, ConstSizeOrZero, Anything], Integer),
+    helper!(51, "redirect_map", redirect_map, [ConstMapPtr, Anything, Anything], Integer),
+    helper!(87, "map_push_elem", map_push_elem, [ConstMapPtr, PtrToMapValue, Anything], Integer),
+    helper!(88, "map_pop_elem", map_pop_elem, [ConstMapPtr, PtrToUninitMapValue], Integer),
+    helper!(89, "map_peek_elem", map_peek_elem, [ConstMapPtr, PtrToUninitMapValue], Integer),
+    helper!(93, "spin_lock", spin_lock, [PtrToSpinLock], Void),
+    helper!(94, "spin_unlock", spin_unlock, [PtrToSpinLock], Void),
+    helper!(109, "send_signal", send_signal, [Anything], Integer),
+    helper!(112, "probe_read_user", probe_read, [PtrToUninitMem, ConstSizeOrZero, Anything], Integer),
+    helper!(113, "probe_read_kernel", probe_read, [PtrToUninitMem, ConstSizeOrZero, Anything], Integer),
+    helper!(114, "probe_read_user_str", probe_read_str, [PtrToUninitMem, ConstSizeOrZero, Anything], Integer),
+    helper!(115, "probe_read_kernel_str", probe_read_str, [PtrToUninitMem, ConstSizeOrZero, Anything], Integer),
+    helper!(118, "jiffies64", jiffies64, [], Integer),
+    helper!(125, "ktime_get_boot_ns", ktime_get_boot_ns, [], Integer),
+    helper!(130, "ringbuf_output", ringbuf_output, [ConstMapPtr, PtrToReadableMem, ConstSizeOrZero, Anything], Integer),
+    helper!(131, "ringbuf_reserve", ringbuf_reserve, [ConstMapPtr, Anything, Anything], PtrToAllocMemOrNull),
+    helper!(132, "ringbuf_submit", ringbuf_submit, [PtrToAllocMem, Anything], Void),
+    helper!(133, "ringbuf_discard", ringbuf_discard, [PtrToAllocMem, Anything], Void),
+    helper!(134, "ringbuf_query", ringbuf_query, [ConstMapPtr, Anything], Integer),
+    helper!(160, "ktime_get_coarse_ns", ktime_get_coarse_ns, [], Integer),
+    helper!(164, "for_each_map_elem", for_each_map_elem, [ConstMapPtr, PtrToFunc, PtrToStackOrNull, Anything], Integer),
+    helper!(165, "snprintf", snprintf, [PtrToUninitMem, ConstSizeOrZero, PtrToConstStr, PtrToReadableMem, ConstSizeOrZero], Integer),
+    helper!(173, "get_func_ip", get_func_ip, [PtrToCtx], Integer),
+    helper!(174, "get_attach_cookie", get_attach_cookie, [PtrToCtx], Integer),
+    helper!(181, "loop", bpf_loop, [Anything, PtrToFunc, PtrToStackOrNull, Anything], Integer),
+    helper!(182, "strncmp", strncmp, [PtrToReadableMem, ConstSize, PtrToConstStr], Integer),
+    helper!(208, "ktime_get_tai_ns", ktime_get_tai_ns, [], Integer),
+];
+
+/// Prototypes of every helper Apiary provides, by ascending id.
+pub fn helper_protos() -> impl Iterator<Item = &'static HelperProto> {
+    HELPERS.iter().map(|h| &h.proto)
+}
+
+/// The prototype of helper `id`, if Apiary provides it.
+pub fn helper_proto(id: i32) -> Option<&'static HelperProto> {
+    HELPERS.iter().find(|h| h.proto.id == id).map(|h| &h.proto)
+}
+
+/// The kernel's name (without `bpf_`) of helper `id`, provided or not.
+pub fn helper_name(id: i32) -> Option<&'static str> {
+    usize::try_from(id).ok().and_then(|i| HELPER_NAMES.get(i)).copied()
+}
+
+pub(crate) fn table() -> Helpers<Env> {
+    let mut helpers = Helpers::new();
+    for h in HELPERS {
+        // Every id in the table is below 300, within the VM's limit.
+        let _ = helpers.register(h.proto.id as u32, h.proto.name, h.func);
+    }
+    helpers
+}

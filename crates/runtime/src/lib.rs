@@ -1,0 +1,594 @@
+//! `apiary-runtime`: turns loaded programs with map references into
+//! runnable ones with the kernel's helper functions, over Apiary's maps.
+//!
+//! It owns map creation from [`apiary_loader::MapSpec`]s, the rewriting of
+//! `BPF_PSEUDO_MAP_IDX[_VALUE]` loads into map handles and global-data
+//! addresses, the helper implementations by the kernel's ids with their
+//! prototypes ([`helper_protos`]), tail calls through program arrays, and
+//! the output helpers leave for the embedder (`bpf_trace_printk` text,
+//! signals, redirects).
+//!
+//! It must not parse ELF (that is `apiary-loader`), reimplement map types
+//! (`apiary-maps`) or reach into the interpreter (`apiary-vm`): it talks to
+//! them through their public APIs only.
+
+mod helpers;
+mod names;
+mod printf;
+
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+
+use apiary_isa::{Insn, LdImm64Kind, RawInsn, decode_program};
+use apiary_kernel::types::ProgType;
+use apiary_loader::{BPF_F_RDONLY_PROG, MapSpec, ProgramSpec};
+use apiary_maps::{Map, MapDef, MapError, RedirectTarget};
+use apiary_vm::{Helpers, Program, Region, RunError, RunInput, Runner};
+use thiserror::Error;
+
+pub use helpers::{ArgKind, HelperProto, RetKind, helper_name, helper_proto, helper_protos};
+
+/// Map handles are this tag ORed with the map's id: a kernel-half address,
+/// never mapped in a user-space process, so a program cannot dereference one.
+pub const MAP_HANDLE_TAG: u64 = 0xffff_a000_0000_0000;
+
+/// A map's id in a [`Runtime`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct MapId(pub u32);
+
+impl MapId {
+    /// The value a program holds for this map (what `lddw rX, map` loads).
+    pub fn handle(self) -> u64 {
+        MAP_HANDLE_TAG | u64::from(self.0)
+    }
+}
+
+/// A program's id in a [`Runtime`]; the value stored in program arrays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ProgId(pub u32);
+
+/// Why a map or program could not be set up.
+#[derive(Debug, Error)]
+pub enum RuntimeError {
+    /// Map creation refused the definition.
+    #[error("map {name:?}: {source}")]
+    Map {
+        /// The map's name.
+        name: String,
+        /// The map crate's reason.
+        source: MapError,
+    },
+    /// The program calls a helper this runtime does not implement.
+    #[error("program calls helper bpf_{name}#{id}, which Apiary does not provide yet")]
+    MissingHelper {
+        /// Helper id.
+        id: i32,
+        /// Kernel name without the `bpf_` prefix (`unknown` past the kernel's list).
+        name: &'static str,
+    },
+    /// A map reference names a map index the program was not given.
+    #[error("instruction {insn}: map index {index} is not one of the {count} maps given")]
+    BadMapIndex {
+        /// Slot index of the `lddw`.
+        insn: usize,
+        /// Index found.
+        index: u64,
+        /// Number of maps given.
+        count: usize,
+    },
+    /// A map value reference points past the value.
+    #[error("instruction {insn}: offset {offset} is outside the {value_size}-byte value of map {map:?}")]
+    BadValueOffset {
+        /// Slot index of the `lddw`.
+        insn: usize,
+        /// Offset found.
+        offset: u32,
+        /// The map's value size.
+        value_size: usize,
+        /// The map's name.
+        map: String,
+    },
+    /// A map value reference names a map with no single directly addressable value.
+    #[error("instruction {insn}: map {map:?} has no directly addressable value (needs a one-entry array)")]
+    NotAddressable {
+        /// Slot index of the `lddw`.
+        insn: usize,
+        /// The map's name.
+        map: String,
+    },
+    /// An `lddw` map reference kind Apiary resolves elsewhere (fds, BTF ids).
+    #[error("instruction {insn}: lddw kind {kind:?} cannot be resolved by the runtime")]
+    UnresolvedLoad {
+        /// Slot index of the `lddw`.
+        insn: usize,
+        /// The kind found.
+        kind: LdImm64Kind,
+    },
+    /// Preparing the program for the interpreter failed.
+    #[error("{0}")]
+    Load(#[from] apiary_vm::LoadError),
+    /// The bytecode does not decode.
+    #[error("{0}")]
+    Decode(#[from] apiary_isa::DecodeError),
+    /// A program array's initial slot names a program that was not loaded.
+    #[error("program array {map:?} slot {index}: program {program:?} is not loaded")]
+    MissingTailCallTarget {
+        /// The program array's name.
+        map: String,
+        /// Slot index.
+        index: u32,
+        /// Program name.
+        program: String,
+    },
+}
+
+/// Something a helper asked the host to do, recorded in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// `bpf_send_signal(sig)` to the current task.
+    Signal {
+        /// Signal number.
+        sig: u32,
+        /// The current task's tgid.
+        tgid: u32,
+    },
+    /// `bpf_redirect(ifindex, flags)`.
+    Redirect {
+        /// Target interface.
+        ifindex: u32,
+        /// Flags (`BPF_F_INGRESS`).
+        flags: u64,
+    },
+    /// `bpf_redirect_map` found a target.
+    RedirectMap {
+        /// The map.
+        map: MapId,
+        /// Key looked up.
+        key: u32,
+        /// What the map held.
+        target: RedirectTarget,
+    },
+}
+
+/// The task and attachment a run pretends to happen in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskInfo {
+    /// Thread id (`pid` in kernel terms).
+    pub pid: u32,
+    /// Process id (`tgid`).
+    pub tgid: u32,
+    /// User id.
+    pub uid: u32,
+    /// Group id.
+    pub gid: u32,
+    /// Command name (at most 15 bytes are used).
+    pub comm: String,
+    /// `bpf_get_attach_cookie`'s value.
+    pub attach_cookie: u64,
+    /// `bpf_get_func_ip`'s value.
+    pub func_ip: u64,
+}
+
+impl TaskInfo {
+    /// The calling process, as the kernel would see it in a syscall program.
+    pub fn current() -> TaskInfo {
+        use std::os::unix::fs::MetadataExt;
+        let pid = std::process::id();
+        let meta = std::fs::metadata("/proc/self").ok();
+        let comm = std::fs::read_to_string("/proc/thread-self/comm")
+            .or_else(|_| std::fs::read_to_string("/proc/self/comm"))
+            .map(|s| s.trim_end_matches('\n').to_owned())
+            .unwrap_or_default();
+        // SAFETY: gettid has no preconditions.
+        let tid = unsafe { libc::gettid() };
+        TaskInfo {
+            pid: u32::try_from(tid).unwrap_or(pid),
+            tgid: pid,
+            uid: meta.as_ref().map_or(0, |m| m.uid()),
+            gid: meta.as_ref().map_or(0, |m| m.gid()),
+            comm,
+            attach_cookie: 0,
+            func_ip: 0,
+        }
+    }
+}
+
+struct MapEntry {
+    map: Arc<Map>,
+    name: String,
+    read_only: bool,
+}
+
+struct LoadedProgram {
+    name: String,
+    prog_type: ProgType,
+    program: Arc<Program<Env>>,
+}
+
+#[derive(Default)]
+struct Output {
+    trace: Vec<u8>,
+    events: Vec<Event>,
+}
+
+/// Maps, programs and the helper table, shared by every runner thread.
+pub struct Runtime {
+    nr_cpus: u32,
+    maps: RwLock<Vec<MapEntry>>,
+    programs: RwLock<Vec<LoadedProgram>>,
+    /// Global-data values programs address directly: `(addr, len, writable)`.
+    data_regions: RwLock<Vec<(usize, usize, bool)>>,
+    helpers: Arc<Helpers<Env>>,
+    output: Mutex<Output>,
+    prandom: std::sync::atomic::AtomicU64,
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime")
+            .field("nr_cpus", &self.nr_cpus)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Per-run state helpers see: the runtime, the CPU, the task, and what the
+/// run reserved.
+pub struct Env {
+    runtime: Arc<Runtime>,
+    cpu: u32,
+    task: TaskInfo,
+    prog_type: ProgType,
+    /// Ring buffer samples reserved and not yet submitted: address and map.
+    reserved: Vec<(usize, Arc<Map>)>,
+    /// Key buffers `bpf_for_each_map_elem` hands to callbacks; freed with the Env.
+    key_buffers: Vec<Box<[std::cell::UnsafeCell<u8>]>>,
+}
+
+impl std::fmt::Debug for Env {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Env")
+            .field("cpu", &self.cpu)
+            .field("task", &self.task)
+            .finish_non_exhaustive()
+    }
+}
+
+fn read_lock<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn write_lock<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The `MapDef` a spec describes.
+pub fn map_def(spec: &MapSpec) -> MapDef {
+    MapDef {
+        map_type: spec.map_type.0,
+        key_size: spec.key_size,
+        value_size: spec.value_size,
+        max_entries: spec.max_entries,
+        map_flags: spec.map_flags,
+        inner: spec.inner.as_deref().map(|inner| Box::new(map_def(inner))),
+        spin_lock_off: None,
+        map_extra: spec.map_extra,
+        name: spec.name.chars().take(15).collect(),
+    }
+}
+
+impl Runtime {
+    /// An empty runtime for programs running on `nr_cpus` CPUs.
+    pub fn new(nr_cpus: u32) -> Arc<Runtime> {
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0x9e37_79b9_7f4a_7c15, |d| d.as_nanos() as u64)
+            | 1;
+        Arc::new(Runtime {
+            nr_cpus: nr_cpus.max(1),
+            maps: RwLock::new(Vec::new()),
+            programs: RwLock::new(Vec::new()),
+            data_regions: RwLock::new(Vec::new()),
+            helpers: Arc::new(helpers::table()),
+            output: Mutex::new(Output::default()),
+            prandom: std::sync::atomic::AtomicU64::new(seed),
+        })
+    }
+
+    /// Number of CPUs runs may claim.
+    pub fn nr_cpus(&self) -> u32 {
+        self.nr_cpus
+    }
+
+    /// Creates a map (`BPF_MAP_CREATE`).
+    pub fn create_map(&self, def: MapDef) -> Result<MapId, RuntimeError> {
+        let name = def.name.clone();
+        let read_only = def.map_flags & BPF_F_RDONLY_PROG != 0;
+        let map = Map::create(def, self.nr_cpus).map_err(|source| RuntimeError::Map {
+            name: name.clone(),
+            source,
+        })?;
+        let mut maps = write_lock(&self.maps);
+        let id = MapId(maps.len() as u32);
+        maps.push(MapEntry {
+            map: Arc::new(map),
+            name,
+            read_only,
+        });
+        Ok(id)
+    }
+
+    /// Creates the map a spec describes and writes a global-data map's
+    /// initial contents into its single value.
+    pub fn create_map_from_spec(&self, spec: &MapSpec) -> Result<MapId, RuntimeError> {
+        let id = self.create_map(map_def(spec))?;
+        if !spec.initial_data.is_empty() {
+            let map = self.map(id).ok_or(RuntimeError::BadMapIndex {
+                insn: 0,
+                index: u64::from(id.0),
+                count: 0,
+            })?;
+            let mut value = spec.initial_data.clone();
+            value.resize(map.value_size(), 0);
+            map.sys_update(&0u32.to_ne_bytes(), &value, 0)
+                .map_err(|source| RuntimeError::Map {
+                    name: spec.name.clone(),
+                    source,
+                })?;
+        }
+        Ok(id)
+    }
+
+    /// The map with id `id`.
+    pub fn map(&self, id: MapId) -> Option<Arc<Map>> {
+        read_lock(&self.maps)
+            .get(id.0 as usize)
+            .map(|e| Arc::clone(&e.map))
+    }
+
+    /// The first map named `name`.
+    pub fn map_by_name(&self, name: &str) -> Option<MapId> {
+        read_lock(&self.maps)
+            .iter()
+            .position(|e| e.name == name)
+            .map(|i| MapId(i as u32))
+    }
+
+    pub(crate) fn map_of_handle(&self, handle: u64) -> Option<(MapId, Arc<Map>, bool)> {
+        if handle & !0xffff_ffff != MAP_HANDLE_TAG {
+            return None;
+        }
+        let id = MapId(handle as u32);
+        read_lock(&self.maps)
+            .get(id.0 as usize)
+            .map(|e| (id, Arc::clone(&e.map), e.read_only))
+    }
+
+    /// Rewrites map references (`maps[i]` is the map a `BPF_PSEUDO_MAP_IDX`
+    /// index `i` names), checks every helper call against the helpers
+    /// Apiary provides, and prepares the program.
+    pub fn load_program(
+        &self,
+        name: &str,
+        prog_type: ProgType,
+        insns: &[RawInsn],
+        maps: &[MapId],
+    ) -> Result<ProgId, RuntimeError> {
+        let mut code = insns.to_vec();
+        let decoded = decode_program(insns)?;
+        let mut regions = Vec::new();
+        for (slot, insn) in decoded.iter().enumerate() {
+            match insn {
+                Some(Insn::Call(apiary_isa::CallTarget::Helper(id))) => {
+                    if helper_proto(*id).is_none() {
+                        return Err(RuntimeError::MissingHelper {
+                            id: *id,
+                            name: helper_name(*id).unwrap_or("unknown"),
+                        });
+                    }
+                }
+                Some(Insn::LoadImm64 { dst, kind, imm }) => {
+                    let value = match kind {
+                        LdImm64Kind::Imm | LdImm64Kind::Func => continue,
+                        LdImm64Kind::MapIdx => self.resolve_map(slot, *imm, maps)?.0.handle(),
+                        LdImm64Kind::MapIdxValue => {
+                            let region = self.resolve_value(slot, *imm, maps)?;
+                            regions.push(region);
+                            (region.0 + (*imm >> 32) as usize) as u64
+                        }
+                        other => {
+                            return Err(RuntimeError::UnresolvedLoad {
+                                insn: slot,
+                                kind: *other,
+                            });
+                        }
+                    };
+                    let rewritten = Insn::LoadImm64 {
+                        dst: *dst,
+                        kind: LdImm64Kind::Imm,
+                        imm: value,
+                    }
+                    .encode();
+                    for (offset, raw) in rewritten.into_iter().enumerate() {
+                        if let Some(target) = code.get_mut(slot + offset) {
+                            *target = raw;
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        let program = Program::new(&code, Arc::clone(&self.helpers))?;
+        let mut known = write_lock(&self.data_regions);
+        for region in regions {
+            if !known.contains(&region) {
+                known.push(region);
+            }
+        }
+        drop(known);
+        let mut programs = write_lock(&self.programs);
+        programs.push(LoadedProgram {
+            name: name.to_owned(),
+            prog_type,
+            program: Arc::new(program),
+        });
+        Ok(ProgId(programs.len() as u32))
+    }
+
+    fn resolve_map(
+        &self,
+        slot: usize,
+        imm: u64,
+        maps: &[MapId],
+    ) -> Result<(MapId, Arc<Map>, String, bool), RuntimeError> {
+        let index = imm & 0xffff_ffff;
+        let bad = RuntimeError::BadMapIndex {
+            insn: slot,
+            index,
+            count: maps.len(),
+        };
+        let id = *usize::try_from(index)
+            .ok()
+            .and_then(|i| maps.get(i))
+            .ok_or(bad)?;
+        let table = read_lock(&self.maps);
+        let entry = table.get(id.0 as usize).ok_or(RuntimeError::BadMapIndex {
+            insn: slot,
+            index,
+            count: maps.len(),
+        })?;
+        Ok((id, Arc::clone(&entry.map), entry.name.clone(), entry.read_only))
+    }
+
+    fn resolve_value(
+        &self,
+        slot: usize,
+        imm: u64,
+        maps: &[MapId],
+    ) -> Result<(usize, usize, bool), RuntimeError> {
+        let (_, map, name, read_only) = self.resolve_map(slot, imm, maps)?;
+        let offset = (imm >> 32) as u32;
+        let value = map
+            .mmap_region()
+            .filter(|_| map.max_entries() == 1)
+            .or_else(|| {
+                (map.map_type() == apiary_maps::MapType::Array && !map.map_type().is_percpu())
+                    .then(|| map.lookup(&0u32.to_ne_bytes(), 0).ok().flatten())
+                    .flatten()
+            })
+            .ok_or(RuntimeError::NotAddressable {
+                insn: slot,
+                map: name.clone(),
+            })?;
+        if offset as usize >= value.len() {
+            return Err(RuntimeError::BadValueOffset {
+                insn: slot,
+                offset,
+                value_size: value.len(),
+                map: name,
+            });
+        }
+        Ok((value.addr(), value.len(), !read_only))
+    }
+
+    /// Loads a loader program spec whose map indices refer to `object_maps`
+    /// (the ids of the object's maps, in [`apiary_loader::Object::maps`] order).
+    pub fn load_spec(&self, spec: &ProgramSpec, object_maps: &[MapId]) -> Result<ProgId, RuntimeError> {
+        self.load_program(&spec.name, spec.prog_type, &spec.insns, object_maps)
+    }
+
+    /// The program with id `id`.
+    pub fn program(&self, id: ProgId) -> Option<Arc<Program<Env>>> {
+        let index = (id.0 as usize).checked_sub(1)?;
+        read_lock(&self.programs)
+            .get(index)
+            .map(|p| Arc::clone(&p.program))
+    }
+
+    /// The first program named `name`.
+    pub fn program_by_name(&self, name: &str) -> Option<ProgId> {
+        read_lock(&self.programs)
+            .iter()
+            .position(|p| p.name == name)
+            .map(|i| ProgId(i as u32 + 1))
+    }
+
+    fn program_type(&self, id: ProgId) -> ProgType {
+        let index = (id.0 as usize).wrapping_sub(1);
+        read_lock(&self.programs)
+            .get(index)
+            .map_or(ProgType::UNSPEC, |p| p.prog_type)
+    }
+
+    /// Puts program `prog` in slot `index` of program array `map`.
+    pub fn set_tail_call(&self, map: MapId, index: u32, prog: ProgId) -> Result<(), RuntimeError> {
+        let entry = self.map(map).ok_or(RuntimeError::BadMapIndex {
+            insn: 0,
+            index: u64::from(map.0),
+            count: 0,
+        })?;
+        entry
+            .sys_update(&index.to_ne_bytes(), &prog.0.to_ne_bytes(), 0)
+            .map_err(|source| RuntimeError::Map {
+                name: format!("map #{}", map.0),
+                source,
+            })
+    }
+
+    /// Runs program `prog` on `cpu` with `r1` = the address of `ctx` (0
+    /// when empty), `ctx` writable, and every global-data value accessible.
+    pub fn run(
+        self: &Arc<Self>,
+        runner: &mut Runner<Env>,
+        prog: ProgId,
+        ctx: &mut [u8],
+        cpu: u32,
+        task: &TaskInfo,
+    ) -> Result<u64, RunError> {
+        let program = self.program(prog).ok_or(RunError::BadCallback {
+            addr: u64::from(prog.0),
+        })?;
+        let mut env = Env {
+            runtime: Arc::clone(self),
+            cpu: cpu.min(self.nr_cpus - 1),
+            task: task.clone(),
+            prog_type: self.program_type(prog),
+            reserved: Vec::new(),
+            key_buffers: Vec::new(),
+        };
+        let ctx_len = ctx.len();
+        let mut regions = vec![Region::writable(ctx)];
+        let ctx_addr = if ctx_len == 0 { 0 } else { regions[0].addr() };
+        for &(addr, len, writable) in read_lock(&self.data_regions).iter() {
+            // SAFETY: the value lives in a map this runtime never drops, and
+            // the host only touches it with the maps crate's word-atomic copies.
+            regions.push(unsafe { Region::from_raw(addr as *mut u8, len, writable) });
+        }
+        let input = RunInput {
+            args: [ctx_addr, 0, 0, 0, 0],
+            regions: &regions,
+            packet: None,
+        };
+        runner.run(&program, &mut env, &input)
+    }
+
+    /// Takes the text `bpf_trace_printk` produced so far.
+    pub fn take_trace(&self) -> String {
+        let mut out = self.output.lock().unwrap_or_else(PoisonError::into_inner);
+        String::from_utf8_lossy(&std::mem::take(&mut out.trace)).into_owned()
+    }
+
+    /// Takes the events helpers recorded so far.
+    pub fn take_events(&self) -> Vec<Event> {
+        let mut out = self.output.lock().unwrap_or_else(PoisonError::into_inner);
+        std::mem::take(&mut out.events)
+    }
+
+    pub(crate) fn record(&self, event: Event) {
+        let mut out = self.output.lock().unwrap_or_else(PoisonError::into_inner);
+        out.events.push(event);
+    }
+
+    pub(crate) fn trace(&self, text: &[u8]) {
+        let mut out = self.output.lock().unwrap_or_else(PoisonError::into_inner);
+        out.trace.extend_from_slice(text);
+    }
+}
