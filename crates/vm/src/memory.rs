@@ -155,8 +155,11 @@ impl Memory {
         depth: usize,
     ) -> Option<usize> {
         let off = addr.wrapping_sub(self.stack_base);
+        // `size` may come from a helper's argument: compare without adding to it.
+        let within = off & (FRAME_STRIDE - 1);
         if off < ((depth as u64 + 1) << FRAME_SHIFT)
-            && (off & (FRAME_STRIDE - 1)) + size <= STACK_SIZE
+            && within < STACK_SIZE
+            && size <= STACK_SIZE - within
         {
             return Some(addr as usize);
         }

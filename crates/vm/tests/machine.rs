@@ -784,3 +784,44 @@ fn runners_on_several_threads_share_a_program_and_atomic_memory() {
     }
     assert_eq!(counter.load(Ordering::SeqCst), THREADS * ITERATIONS as u64);
 }
+
+fn read_len_from_r2(ctx: &mut HelperContext<'_, Env>, args: [u64; 5]) -> Result<u64, HelperError> {
+    let len = usize::try_from(args[1]).unwrap_or(usize::MAX);
+    Ok(ctx.read(args[0], len)?.len() as u64)
+}
+
+#[test]
+fn huge_helper_lengths_do_not_wrap_the_bounds_checks() {
+    let mut helpers = Helpers::new();
+    helpers.register(3, "read", read_len_from_r2).unwrap();
+    let helpers = Arc::new(helpers);
+    let mut mem = [0u8; 16];
+    for (base, len) in [
+        (Reg::R10, -8i32),
+        (Reg::R10, -520),
+        (Reg::R1, -1),
+        (Reg::R1, -100),
+    ] {
+        let program = load(
+            &[
+                mov_reg(Reg::R1, base),
+                add(Reg::R1, -16),
+                mov(Reg::R2, len),
+                helper(3),
+                Insn::Exit,
+            ],
+            &helpers,
+        );
+        let r = Runner::new().run_on_memory(&program, &mut Env::default(), &mut mem);
+        assert!(
+            matches!(
+                r,
+                Err(RunError::Helper {
+                    source: HelperError::Memory { .. },
+                    ..
+                })
+            ),
+            "{base} len {len}: {r:?}"
+        );
+    }
+}
