@@ -241,7 +241,11 @@ fn format_one(slots: &[RawInsn], at: usize, names: &Names<'_>) -> String {
             }
         }
     };
-    format!("({code:02x}) {body}")
+    if body.starts_with("BUG_") {
+        body
+    } else {
+        format!("({code:02x}) {body}")
+    }
 }
 
 /// bpftool's `print_imm` for a lddw, with map indices named.
