@@ -399,3 +399,35 @@ pub fn dump_xlated(object: &Object, program: &ProgramSpec, options: XlatedOption
     }
     out
 }
+
+/// `apiary prog dump FILE.o [PROG]`: the listing of the program named
+/// `program`, or of every program (separated by a blank line, each under
+/// a `name:` header) when `None`. A failed program gives its error.
+pub fn dump_object_xlated(
+    object: &Object,
+    program: Option<&str>,
+    options: XlatedOptions,
+) -> Result<String, crate::ReportError> {
+    if let Some(name) = program {
+        let found = object
+            .programs
+            .iter()
+            .find(|p| match p {
+                Ok(spec) => spec.name == name,
+                Err(e) => e.program() == name,
+            })
+            .ok_or_else(|| crate::ReportError::NoSuchProgram(name.to_owned()))?;
+        let spec = found.as_ref().map_err(|e| e.clone())?;
+        return Ok(dump_xlated(object, spec, options));
+    }
+    let mut listings = Vec::new();
+    for p in &object.programs {
+        let spec = p.as_ref().map_err(|e| e.clone())?;
+        listings.push(format!(
+            "{}:\n{}",
+            spec.name,
+            dump_xlated(object, spec, options)
+        ));
+    }
+    Ok(listings.join("\n"))
+}

@@ -426,3 +426,37 @@ fn prog_load_listing_has_bpftool_show_lines() {
         )));
     }
 }
+
+#[test]
+fn prog_dump_selects_by_name_and_reports_missing_or_failed_programs() {
+    let Some(objects) = corpus() else { return };
+    let (Some(tail), Some(ksyms)) = (
+        objects.iter().find(|o| o.name == "tail_calls"),
+        objects.iter().find(|o| o.name == "ksyms"),
+    ) else {
+        return;
+    };
+    let object = Object::open(tail.path()).expect("object loads");
+    let options = XlatedOptions::default();
+    let one = apiary_loader::dump_object_xlated(&object, Some("handle_ipv4"), options)
+        .expect("program exists");
+    let spec = object.program("handle_ipv4").expect("loaded");
+    assert_eq!(one, dump_xlated(&object, spec, options));
+    assert!(!one.contains("line_num:"), "linum off: {one}");
+    let all = apiary_loader::dump_object_xlated(&object, None, options).expect("all load");
+    assert!(all.contains(&format!("handle_ipv4:\n{one}")));
+    assert!(matches!(
+        apiary_loader::dump_object_xlated(&object, Some("nope"), options),
+        Err(apiary_loader::ReportError::NoSuchProgram(_))
+    ));
+    let object = Object::open(ksyms.path()).expect("object loads");
+    let failed = object
+        .programs
+        .iter()
+        .find_map(|p| p.as_ref().err())
+        .expect("a failure");
+    assert!(matches!(
+        apiary_loader::dump_object_xlated(&object, Some(failed.program()), options),
+        Err(apiary_loader::ReportError::Program(_))
+    ));
+}
