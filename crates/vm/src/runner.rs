@@ -28,6 +28,7 @@ pub struct RunInput<'a> {
 /// A request a helper left for the interpreter.
 pub(crate) enum Pending<E> {
     Stop(u64),
+    Failed(RunError),
     TailCall(Arc<Program<E>>),
 }
 
@@ -180,7 +181,7 @@ impl<E> Runner<E> {
         regs: &[u64; 16],
         depth: usize,
         pc: usize,
-    ) -> Result<u64, RunError> {
+    ) -> u64 {
         let args = [regs[1], regs[2], regs[3], regs[4], regs[5]];
         let mut ctx = HelperContext {
             env,
@@ -189,12 +190,20 @@ impl<E> Runner<E> {
             depth,
             pc,
         };
-        func(&mut ctx, args).map_err(|source| RunError::Helper {
-            pc: prog.slot_of(pc),
-            id,
-            name,
-            source,
-        })
+        match func(&mut ctx, args) {
+            Ok(value) => value,
+            // Reported through `pending`, which the caller checks anyway, so
+            // that the value comes back in a register.
+            Err(source) => {
+                self.pending = Some(Pending::Failed(RunError::Helper {
+                    pc: prog.slot_of(pc),
+                    id,
+                    name,
+                    source,
+                }));
+                0
+            }
+        }
     }
 
     /// Runs from op `start` in frame `base` until that frame exits.
@@ -261,11 +270,12 @@ impl<E> Runner<E> {
                 ($helper:expr) => {{
                     let helper = $helper;
                     self.remaining = remaining;
-                    regs[0] = self.call_helper(prog, env, helper, &regs, depth, pc - 1)?;
+                    regs[0] = self.call_helper(prog, env, helper, &regs, depth, pc - 1);
                     remaining = self.remaining;
                     if self.pending.is_some() {
                         match self.take_pending() {
                             Some(Pending::Stop(value)) => return Ok(value),
+                            Some(Pending::Failed(error)) => return Err(error),
                             Some(Pending::TailCall(next)) => {
                                 tail = Some(next);
                                 pc = 0;
@@ -587,7 +597,7 @@ impl<E> Runner<E> {
                 self.pending = Some(Pending::Stop(value));
                 Some(Pending::Stop(value))
             }
-            tail_call => Some(tail_call),
+            other => Some(other),
         }
     }
 }
