@@ -2,20 +2,11 @@
 //! instruction counts match what libbpf/bpftool produce for the objects
 //! this machine's kernel loads.
 
-use std::process::Command;
+mod common;
 
 use apiary_kernel::types::{MapType, ProgType};
 use apiary_loader::{MapOrigin, Object, ProgramError};
-
-fn corpus() -> Option<&'static [apiary_corpus::CorpusObject]> {
-    match apiary_corpus::objects() {
-        Ok(objects) => Some(objects),
-        Err(e) => {
-            eprintln!("SKIPPED: corpus tests because {e}");
-            None
-        }
-    }
-}
+use common::{Pinned, bpftool_available, bpftool_json, corpus};
 
 fn load(obj: &apiary_corpus::CorpusObject) -> Object {
     Object::open(obj.path()).unwrap_or_else(|e| panic!("{}: {e}", obj.name))
@@ -109,42 +100,13 @@ fn legacy_maps_and_unknown_sections_are_reported() {
     assert_eq!(unknown.programs.len(), object.programs.len());
 }
 
-fn tool(name: &str) -> bool {
-    let ok = Command::new(name)
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        eprintln!("SKIPPED: bpftool comparison because {name} is not runnable");
-    }
-    ok
-}
-
-fn bpftool_json(args: &[&str]) -> serde_json::Value {
-    let out = Command::new("bpftool")
-        .arg("-j")
-        .args(args)
-        .output()
-        .expect("bpftool");
-    assert!(
-        out.status.success(),
-        "bpftool {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("bpftool json")
-}
-
 /// `bpftool prog loadall` each kernel-loadable object, then compare the
 /// kernel's view (program names/types/xlated lengths, map definitions)
 /// with ours.
 #[test]
 fn matches_bpftool_loadall() {
     let Some(objects) = corpus() else { return };
-    if !tool("bpftool") {
-        return;
-    }
-    if !std::path::Path::new("/sys/fs/bpf").exists() {
-        eprintln!("SKIPPED: bpftool comparison because /sys/fs/bpf is not mounted");
+    if !bpftool_available() {
         return;
     }
     let mut compared = 0;
@@ -153,30 +115,8 @@ fn matches_bpftool_loadall() {
         .filter(|o| o.kernel_loads == apiary_corpus::KernelLoads::Yes)
     {
         let object = load(obj);
-        let pin_dir = format!(
-            "/sys/fs/bpf/apiary_loader_test_{}_{}",
-            std::process::id(),
-            obj.name
-        );
-        let out = Command::new("bpftool")
-            .args(["prog", "loadall"])
-            .arg(obj.path())
-            .arg(&pin_dir)
-            .output()
-            .expect("bpftool");
-        if !out.status.success() {
-            let _ = std::fs::remove_dir_all(&pin_dir);
-            panic!(
-                "{}: bpftool loadall failed: {}",
-                obj.name,
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        let result = std::panic::catch_unwind(|| compare_pinned(&object, &pin_dir));
-        let _ = std::fs::remove_dir_all(&pin_dir);
-        if let Err(e) = result {
-            std::panic::resume_unwind(e);
-        }
+        let pinned = Pinned::load(obj, "loader_test");
+        compare_pinned(&object, &pinned.dir.display().to_string());
         compared += 1;
     }
     assert!(compared > 20, "compared only {compared} objects");

@@ -4,43 +4,10 @@
 //! kernel, source annotations against the C sources, and the `prog load`
 //! listing against the object's own definitions.
 
-use std::process::Command;
+mod common;
 
 use apiary_loader::{BtfDumpFormat, Object, XlatedOptions, btf_dump, dump_xlated};
-
-fn corpus() -> Option<&'static [apiary_corpus::CorpusObject]> {
-    match apiary_corpus::objects() {
-        Ok(objects) => Some(objects),
-        Err(e) => {
-            eprintln!("SKIPPED: report tests because {e}");
-            None
-        }
-    }
-}
-
-fn bpftool_available() -> bool {
-    let ok = Command::new("bpftool")
-        .arg("version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        eprintln!("SKIPPED: bpftool comparison because bpftool is not runnable");
-    }
-    ok
-}
-
-fn bpftool(args: &[&str]) -> String {
-    let out = Command::new("bpftool")
-        .args(args)
-        .output()
-        .expect("bpftool");
-    assert!(
-        out.status.success(),
-        "bpftool {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("bpftool prints UTF-8")
-}
+use common::{Pinned, bpftool, bpftool_available, bpftool_json, corpus};
 
 fn ours_btf(bytes: &[u8], format: BtfDumpFormat) -> String {
     let mut out = Vec::new();
@@ -139,8 +106,7 @@ fn kernel_listing(pinned: &str) -> String {
         let tail = &rest[at + "map[id:".len()..];
         let end = tail.find(']').expect("closing bracket");
         let id = &tail[..end];
-        let info: serde_json::Value =
-            serde_json::from_str(&bpftool(&["-j", "map", "show", "id", id])).expect("json");
+        let info = bpftool_json(&["map", "show", "id", id]);
         out.push_str(&format!(
             "map[{}]",
             info["name"].as_str().expect("map name")
@@ -158,33 +124,13 @@ fn listings(obj: &apiary_corpus::CorpusObject) -> Option<Vec<(String, String, St
         return None;
     }
     let object = Object::open(obj.path()).expect("object loads");
-    let pin_dir = format!(
-        "/sys/fs/bpf/apiary_xlated_{}_{}",
-        std::process::id(),
-        obj.name
-    );
-    let out = Command::new("bpftool")
-        .args(["prog", "loadall"])
-        .arg(obj.path())
-        .arg(&pin_dir)
-        .output()
-        .expect("bpftool");
+    let pinned = Pinned::load(obj, "xlated");
     let mut result = Vec::new();
-    if out.status.success() {
-        for program in object.programs.iter().flatten() {
-            let pinned = format!("{pin_dir}/{}", program.name);
-            let theirs = kernel_listing(&pinned);
-            let ours = dump_xlated(&object, program, XlatedOptions { linum: true });
-            result.push((program.name.clone(), ours, theirs));
-        }
+    for program in object.programs.iter().flatten() {
+        let theirs = kernel_listing(&pinned.program(&program.name));
+        let ours = dump_xlated(&object, program, XlatedOptions { linum: true });
+        result.push((program.name.clone(), ours, theirs));
     }
-    let _ = std::fs::remove_dir_all(&pin_dir);
-    assert!(
-        out.status.success(),
-        "{}: bpftool loadall: {}",
-        obj.name,
-        String::from_utf8_lossy(&out.stderr)
-    );
     Some(result)
 }
 
@@ -306,21 +252,11 @@ fn prog_load_json_agrees_with_the_kernel() {
         };
         let object = Object::open(obj.path()).expect("object loads");
         let report = apiary_loader::object_json(&object);
-        let pin_dir = format!("/sys/fs/bpf/apiary_report_{}_{name}", std::process::id());
-        let loaded = Command::new("bpftool")
-            .args(["prog", "loadall"])
-            .arg(obj.path())
-            .arg(&pin_dir)
-            .status()
-            .expect("bpftool");
-        assert!(loaded.success(), "{name}: loadall");
+        let pinned = Pinned::load(obj, "report");
         let mut checked = 0;
         for program in report["programs"].as_array().expect("programs") {
             let pname = program["name"].as_str().expect("name");
-            let pinned = format!("{pin_dir}/{pname}");
-            let info: serde_json::Value =
-                serde_json::from_str(&bpftool(&["-j", "prog", "show", "pinned", &pinned]))
-                    .expect("json");
+            let info = bpftool_json(&["prog", "show", "pinned", &pinned.program(pname)]);
             assert_eq!(program["type"], info["type"], "{name} {pname}");
             let kernel_maps: Vec<String> = info["map_ids"]
                 .as_array()
@@ -328,14 +264,7 @@ fn prog_load_json_agrees_with_the_kernel() {
                 .unwrap_or_default()
                 .iter()
                 .map(|id| {
-                    let map: serde_json::Value = serde_json::from_str(&bpftool(&[
-                        "-j",
-                        "map",
-                        "show",
-                        "id",
-                        &id.to_string(),
-                    ]))
-                    .expect("json");
+                    let map = bpftool_json(&["map", "show", "id", &id.to_string()]);
                     map["name"].as_str().expect("map name").to_owned()
                 })
                 .collect();
@@ -348,7 +277,6 @@ fn prog_load_json_agrees_with_the_kernel() {
             assert_eq!(ours, kernel_maps, "{name} {pname}");
             checked += 1;
         }
-        let _ = std::fs::remove_dir_all(&pin_dir);
         assert!(checked > 0, "{name}: no programs");
         for (map, spec) in report["maps"]
             .as_array()
