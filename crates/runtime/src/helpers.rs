@@ -317,7 +317,9 @@ fn get_numa_node_id(_: Ctx<'_, '_>, _: [u64; 5]) -> Ret {
 fn tail_call(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
     let (_, map, _) = map_arg(ctx, a[1])?;
     if map.map_type() != MapType::ProgArray {
-        return Err(HelperError::Other("tail call through a map that is not a prog_array".into()));
+        return Err(HelperError::Other(
+            "tail call through a map that is not a prog_array".into(),
+        ));
     }
     let Some(target) = map.tail_call_target(a[2] as u32) else {
         return Ok(neg(ENOENT));
@@ -402,7 +404,9 @@ fn with_lock_owner(
     if maps.iter().any(|m| op(m, addr as usize).is_ok()) {
         Ok(0)
     } else {
-        Err(HelperError::Other(format!("{addr:#x} is not a bpf_spin_lock in a map value")))
+        Err(HelperError::Other(format!(
+            "{addr:#x} is not a bpf_spin_lock in a map value"
+        )))
     }
 }
 
@@ -434,7 +438,9 @@ fn ringbuf_reserve(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
 fn release_sample(ctx: Ctx<'_, '_>, addr: u64, discard: bool, flags: u64) -> Ret {
     let reserved = &mut ctx.env().reserved;
     let Some(pos) = reserved.iter().position(|(a, _)| *a as u64 == addr) else {
-        return Err(HelperError::Other(format!("{addr:#x} is not a reserved ring buffer sample")));
+        return Err(HelperError::Other(format!(
+            "{addr:#x} is not a reserved ring buffer sample"
+        )));
     };
     let (sample, map) = reserved.swap_remove(pos);
     let result = if discard {
@@ -497,18 +503,15 @@ fn for_each_map_elem(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
     let (_, map, read_only) = map_arg(ctx, a[0])?;
     let cpu = ctx.env().cpu;
     let key_size = map.key_size();
-    let buffer: Box<[std::cell::UnsafeCell<u8>]> =
-        (0..key_size).map(|_| std::cell::UnsafeCell::new(0)).collect();
+    let buffer: Box<[std::cell::UnsafeCell<u8>]> = (0..key_size)
+        .map(|_| std::cell::UnsafeCell::new(0))
+        .collect();
     let key_addr = buffer.as_ptr() as usize;
     ctx.env().key_buffers.push(buffer);
     expose(ctx, key_addr, key_size, false)?;
     let mut key: Option<Vec<u8>> = None;
     let mut count = 0u64;
-    loop {
-        let next = match map.sys_get_next_key(key.as_deref()) {
-            Ok(next) => next,
-            Err(_) => break,
-        };
+    while let Ok(next) = map.sys_get_next_key(key.as_deref()) {
         let Ok(Some(value)) = map.lookup(&next, cpu) else {
             key = Some(next);
             continue;
@@ -516,7 +519,11 @@ fn for_each_map_elem(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
         // SAFETY: the buffer is `key_size` bytes owned by the Env, which lives
         // through the run; only the interpreter reads it, between writes here.
         unsafe {
-            std::ptr::copy_nonoverlapping(next.as_ptr(), key_addr as *mut u8, key_size.min(next.len()));
+            std::ptr::copy_nonoverlapping(
+                next.as_ptr(),
+                key_addr as *mut u8,
+                key_size.min(next.len()),
+            );
         }
         let value_addr = expose(ctx, value.addr(), value.len(), !read_only)?;
         count += 1;
@@ -613,9 +620,11 @@ fn redirect_map(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
     }
     match map.redirect_target(key) {
         Some(target) => {
-            ctx.env()
-                .runtime
-                .record(Event::RedirectMap { map: id, key, target });
+            ctx.env().runtime.record(Event::RedirectMap {
+                map: id,
+                key,
+                target,
+            });
             Ok(XDP_REDIRECT)
         }
         None => Ok(flags & BPF_F_ACTION_MASK),
@@ -660,49 +669,241 @@ macro_rules! helper {
 }
 
 static HELPERS: &[HelperDef] = &[
-    helper!(1, "map_lookup_elem", map_lookup_elem, [ConstMapPtr, PtrToMapKey], PtrToMapValueOrNull),
-    helper!(2, "map_update_elem", map_update_elem, [ConstMapPtr, PtrToMapKey, PtrToMapValue, Anything], Integer),
-    helper!(3, "map_delete_elem", map_delete_elem, [ConstMapPtr, PtrToMapKey], Integer),
-    helper!(4, "probe_read", probe_read, [PtrToUninitMem, ConstSizeOrZero, Anything], Integer),
+    helper!(
+        1,
+        "map_lookup_elem",
+        map_lookup_elem,
+        [ConstMapPtr, PtrToMapKey],
+        PtrToMapValueOrNull
+    ),
+    helper!(
+        2,
+        "map_update_elem",
+        map_update_elem,
+        [ConstMapPtr, PtrToMapKey, PtrToMapValue, Anything],
+        Integer
+    ),
+    helper!(
+        3,
+        "map_delete_elem",
+        map_delete_elem,
+        [ConstMapPtr, PtrToMapKey],
+        Integer
+    ),
+    helper!(
+        4,
+        "probe_read",
+        probe_read,
+        [PtrToUninitMem, ConstSizeOrZero, Anything],
+        Integer
+    ),
     helper!(5, "ktime_get_ns", ktime_get_ns, [], Integer),
-    helper!(6, "trace_printk", trace_printk, [PtrToReadableMem, ConstSize, Anything, Anything, Anything], Integer),
+    helper!(
+        6,
+        "trace_printk",
+        trace_printk,
+        [PtrToReadableMem, ConstSize, Anything, Anything, Anything],
+        Integer
+    ),
     helper!(7, "get_prandom_u32", get_prandom_u32, [], Integer),
     helper!(8, "get_smp_processor_id", get_smp_processor_id, [], Integer),
-    helper!(12, "tail_call", tail_call, [PtrToCtx, ConstMapPtr, Anything], Void),
-    helper!(14, "get_current_pid_tgid", get_current_pid_tgid, [], Integer),
+    helper!(
+        12,
+        "tail_call",
+        tail_call,
+        [PtrToCtx, ConstMapPtr, Anything],
+        Void
+    ),
+    helper!(
+        14,
+        "get_current_pid_tgid",
+        get_current_pid_tgid,
+        [],
+        Integer
+    ),
     helper!(15, "get_current_uid_gid", get_current_uid_gid, [], Integer),
-    helper!(16, "get_current_comm", get_current_comm, [PtrToUninitMem, ConstSize], Integer),
+    helper!(
+        16,
+        "get_current_comm",
+        get_current_comm,
+        [PtrToUninitMem, ConstSize],
+        Integer
+    ),
     helper!(23, "redirect", redirect, [Anything, Anything], Integer),
-    helper!(25, "perf_event_output", perf_event_output, [PtrToCtx, ConstMapPtr, Anything, PtrToReadableMem, ConstSizeOrZero], Integer),
-    helper!(28, "csum_diff", csum_diff, [PtrToReadableMem, ConstSizeOrZero, PtrToReadableMem, ConstSizeOrZero, Anything], Integer),
+    helper!(
+        25,
+        "perf_event_output",
+        perf_event_output,
+        [
+            PtrToCtx,
+            ConstMapPtr,
+            Anything,
+            PtrToReadableMem,
+            ConstSizeOrZero
+        ],
+        Integer
+    ),
+    helper!(
+        28,
+        "csum_diff",
+        csum_diff,
+        [
+            PtrToReadableMem,
+            ConstSizeOrZero,
+            PtrToReadableMem,
+            ConstSizeOrZero,
+            Anything
+        ],
+        Integer
+    ),
     helper!(35, "get_current_task", get_current_task, [], Integer),
     helper!(42, "get_numa_node_id", get_numa_node_id, [], Integer),
-    helper!(45, "probe_read_str", probe_read_str, [PtrToUninitMem, ConstSizeOrZero, Anything], Integer),
-    helper!(51, "redirect_map", redirect_map, [ConstMapPtr, Anything, Anything], Integer),
-    helper!(87, "map_push_elem", map_push_elem, [ConstMapPtr, PtrToMapValue, Anything], Integer),
-    helper!(88, "map_pop_elem", map_pop_elem, [ConstMapPtr, PtrToUninitMapValue], Integer),
-    helper!(89, "map_peek_elem", map_peek_elem, [ConstMapPtr, PtrToUninitMapValue], Integer),
+    helper!(
+        45,
+        "probe_read_str",
+        probe_read_str,
+        [PtrToUninitMem, ConstSizeOrZero, Anything],
+        Integer
+    ),
+    helper!(
+        51,
+        "redirect_map",
+        redirect_map,
+        [ConstMapPtr, Anything, Anything],
+        Integer
+    ),
+    helper!(
+        87,
+        "map_push_elem",
+        map_push_elem,
+        [ConstMapPtr, PtrToMapValue, Anything],
+        Integer
+    ),
+    helper!(
+        88,
+        "map_pop_elem",
+        map_pop_elem,
+        [ConstMapPtr, PtrToUninitMapValue],
+        Integer
+    ),
+    helper!(
+        89,
+        "map_peek_elem",
+        map_peek_elem,
+        [ConstMapPtr, PtrToUninitMapValue],
+        Integer
+    ),
     helper!(93, "spin_lock", spin_lock, [PtrToSpinLock], Void),
     helper!(94, "spin_unlock", spin_unlock, [PtrToSpinLock], Void),
     helper!(109, "send_signal", send_signal, [Anything], Integer),
-    helper!(112, "probe_read_user", probe_read, [PtrToUninitMem, ConstSizeOrZero, Anything], Integer),
-    helper!(113, "probe_read_kernel", probe_read, [PtrToUninitMem, ConstSizeOrZero, Anything], Integer),
-    helper!(114, "probe_read_user_str", probe_read_str, [PtrToUninitMem, ConstSizeOrZero, Anything], Integer),
-    helper!(115, "probe_read_kernel_str", probe_read_str, [PtrToUninitMem, ConstSizeOrZero, Anything], Integer),
+    helper!(
+        112,
+        "probe_read_user",
+        probe_read,
+        [PtrToUninitMem, ConstSizeOrZero, Anything],
+        Integer
+    ),
+    helper!(
+        113,
+        "probe_read_kernel",
+        probe_read,
+        [PtrToUninitMem, ConstSizeOrZero, Anything],
+        Integer
+    ),
+    helper!(
+        114,
+        "probe_read_user_str",
+        probe_read_str,
+        [PtrToUninitMem, ConstSizeOrZero, Anything],
+        Integer
+    ),
+    helper!(
+        115,
+        "probe_read_kernel_str",
+        probe_read_str,
+        [PtrToUninitMem, ConstSizeOrZero, Anything],
+        Integer
+    ),
     helper!(118, "jiffies64", jiffies64, [], Integer),
     helper!(125, "ktime_get_boot_ns", ktime_get_boot_ns, [], Integer),
-    helper!(130, "ringbuf_output", ringbuf_output, [ConstMapPtr, PtrToReadableMem, ConstSizeOrZero, Anything], Integer),
-    helper!(131, "ringbuf_reserve", ringbuf_reserve, [ConstMapPtr, Anything, Anything], PtrToAllocMemOrNull),
-    helper!(132, "ringbuf_submit", ringbuf_submit, [PtrToAllocMem, Anything], Void),
-    helper!(133, "ringbuf_discard", ringbuf_discard, [PtrToAllocMem, Anything], Void),
-    helper!(134, "ringbuf_query", ringbuf_query, [ConstMapPtr, Anything], Integer),
+    helper!(
+        130,
+        "ringbuf_output",
+        ringbuf_output,
+        [ConstMapPtr, PtrToReadableMem, ConstSizeOrZero, Anything],
+        Integer
+    ),
+    helper!(
+        131,
+        "ringbuf_reserve",
+        ringbuf_reserve,
+        [ConstMapPtr, Anything, Anything],
+        PtrToAllocMemOrNull
+    ),
+    helper!(
+        132,
+        "ringbuf_submit",
+        ringbuf_submit,
+        [PtrToAllocMem, Anything],
+        Void
+    ),
+    helper!(
+        133,
+        "ringbuf_discard",
+        ringbuf_discard,
+        [PtrToAllocMem, Anything],
+        Void
+    ),
+    helper!(
+        134,
+        "ringbuf_query",
+        ringbuf_query,
+        [ConstMapPtr, Anything],
+        Integer
+    ),
     helper!(160, "ktime_get_coarse_ns", ktime_get_coarse_ns, [], Integer),
-    helper!(164, "for_each_map_elem", for_each_map_elem, [ConstMapPtr, PtrToFunc, PtrToStackOrNull, Anything], Integer),
-    helper!(165, "snprintf", snprintf, [PtrToUninitMem, ConstSizeOrZero, PtrToConstStr, PtrToReadableMem, ConstSizeOrZero], Integer),
+    helper!(
+        164,
+        "for_each_map_elem",
+        for_each_map_elem,
+        [ConstMapPtr, PtrToFunc, PtrToStackOrNull, Anything],
+        Integer
+    ),
+    helper!(
+        165,
+        "snprintf",
+        snprintf,
+        [
+            PtrToUninitMem,
+            ConstSizeOrZero,
+            PtrToConstStr,
+            PtrToReadableMem,
+            ConstSizeOrZero
+        ],
+        Integer
+    ),
     helper!(173, "get_func_ip", get_func_ip, [PtrToCtx], Integer),
-    helper!(174, "get_attach_cookie", get_attach_cookie, [PtrToCtx], Integer),
-    helper!(181, "loop", bpf_loop, [Anything, PtrToFunc, PtrToStackOrNull, Anything], Integer),
-    helper!(182, "strncmp", strncmp, [PtrToReadableMem, ConstSize, PtrToConstStr], Integer),
+    helper!(
+        174,
+        "get_attach_cookie",
+        get_attach_cookie,
+        [PtrToCtx],
+        Integer
+    ),
+    helper!(
+        181,
+        "loop",
+        bpf_loop,
+        [Anything, PtrToFunc, PtrToStackOrNull, Anything],
+        Integer
+    ),
+    helper!(
+        182,
+        "strncmp",
+        strncmp,
+        [PtrToReadableMem, ConstSize, PtrToConstStr],
+        Integer
+    ),
     helper!(208, "ktime_get_tai_ns", ktime_get_tai_ns, [], Integer),
 ];
 
@@ -718,7 +919,10 @@ pub fn helper_proto(id: i32) -> Option<&'static HelperProto> {
 
 /// The kernel's name (without `bpf_`) of helper `id`, provided or not.
 pub fn helper_name(id: i32) -> Option<&'static str> {
-    usize::try_from(id).ok().and_then(|i| HELPER_NAMES.get(i)).copied()
+    usize::try_from(id)
+        .ok()
+        .and_then(|i| HELPER_NAMES.get(i))
+        .copied()
 }
 
 pub(crate) fn table() -> Helpers<Env> {

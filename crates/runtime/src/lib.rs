@@ -76,7 +76,9 @@ pub enum RuntimeError {
         count: usize,
     },
     /// A map value reference points past the value.
-    #[error("instruction {insn}: offset {offset} is outside the {value_size}-byte value of map {map:?}")]
+    #[error(
+        "instruction {insn}: offset {offset} is outside the {value_size}-byte value of map {map:?}"
+    )]
     BadValueOffset {
         /// Slot index of the `lddw`.
         insn: usize,
@@ -88,7 +90,9 @@ pub enum RuntimeError {
         map: String,
     },
     /// A map value reference names a map with no single directly addressable value.
-    #[error("instruction {insn}: map {map:?} has no directly addressable value (needs a one-entry array)")]
+    #[error(
+        "instruction {insn}: map {map:?} has no directly addressable value (needs a one-entry array)"
+    )]
     NotAddressable {
         /// Slot index of the `lddw`.
         insn: usize,
@@ -377,13 +381,13 @@ impl Runtime {
         let mut regions = Vec::new();
         for (slot, insn) in decoded.iter().enumerate() {
             match insn {
-                Some(Insn::Call(apiary_isa::CallTarget::Helper(id))) => {
-                    if helper_proto(*id).is_none() {
-                        return Err(RuntimeError::MissingHelper {
-                            id: *id,
-                            name: helper_name(*id).unwrap_or("unknown"),
-                        });
-                    }
+                Some(Insn::Call(apiary_isa::CallTarget::Helper(id)))
+                    if helper_proto(*id).is_none() =>
+                {
+                    return Err(RuntimeError::MissingHelper {
+                        id: *id,
+                        name: helper_name(*id).unwrap_or("unknown"),
+                    });
                 }
                 Some(Insn::LoadImm64 { dst, kind, imm }) => {
                     let value = match kind {
@@ -455,7 +459,12 @@ impl Runtime {
             index,
             count: maps.len(),
         })?;
-        Ok((id, Arc::clone(&entry.map), entry.name.clone(), entry.read_only))
+        Ok((
+            id,
+            Arc::clone(&entry.map),
+            entry.name.clone(),
+            entry.read_only,
+        ))
     }
 
     fn resolve_value(
@@ -491,7 +500,11 @@ impl Runtime {
 
     /// Loads a loader program spec whose map indices refer to `object_maps`
     /// (the ids of the object's maps, in [`apiary_loader::Object::maps`] order).
-    pub fn load_spec(&self, spec: &ProgramSpec, object_maps: &[MapId]) -> Result<ProgId, RuntimeError> {
+    pub fn load_spec(
+        &self,
+        spec: &ProgramSpec,
+        object_maps: &[MapId],
+    ) -> Result<ProgId, RuntimeError> {
         self.load_program(&spec.name, spec.prog_type, &spec.insns, object_maps)
     }
 

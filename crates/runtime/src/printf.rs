@@ -37,7 +37,11 @@ fn pad(out: &mut Vec<u8>, body: &[u8], spec: Spec, numeric_prefix: usize) {
 }
 
 fn number(out: &mut Vec<u8>, spec: Spec, conv: u8, value: u64, bits: u32) {
-    let mask = if bits == 64 { u64::MAX } else { (1u64 << bits) - 1 };
+    let mask = if bits == 64 {
+        u64::MAX
+    } else {
+        (1u64 << bits) - 1
+    };
     let value = value & mask;
     let (negative, magnitude) = if matches!(conv, b'd' | b'i') {
         let signed = if bits == 64 {
@@ -76,7 +80,11 @@ fn number(out: &mut Vec<u8>, spec: Spec, conv: u8, value: u64, bits: u32) {
 /// Formats `fmt` (without its NUL) with `args` as the kernel does; returns
 /// the text or `-EINVAL` for a format the kernel refuses (an unsupported
 /// conversion, more conversions than `args`, a non-printable byte).
-pub(crate) fn format(fmt: &[u8], args: &[u64], read_str: &mut StrReader<'_>) -> Result<Vec<u8>, i64> {
+pub(crate) fn format(
+    fmt: &[u8],
+    args: &[u64],
+    read_str: &mut StrReader<'_>,
+) -> Result<Vec<u8>, i64> {
     let mut out = Vec::new();
     let mut next_arg = args.iter().copied();
     let mut i = 0usize;
@@ -110,14 +118,19 @@ pub(crate) fn format(fmt: &[u8], args: &[u64], read_str: &mut StrReader<'_>) -> 
             i += 1;
         }
         while at(i).is_ascii_digit() {
-            spec.width = spec.width.saturating_mul(10).saturating_add(usize::from(at(i) - b'0'));
+            spec.width = spec
+                .width
+                .saturating_mul(10)
+                .saturating_add(usize::from(at(i) - b'0'));
             i += 1;
         }
         if at(i) == b'.' {
             i += 1;
             let mut p = 0usize;
             while at(i).is_ascii_digit() {
-                p = p.saturating_mul(10).saturating_add(usize::from(at(i) - b'0'));
+                p = p
+                    .saturating_mul(10)
+                    .saturating_add(usize::from(at(i) - b'0'));
                 i += 1;
             }
             spec.precision = Some(p);
@@ -185,10 +198,22 @@ mod tests {
     #[test]
     fn conversions_match_vsnprintf() {
         // Expectations are what C's printf gives for the same formats.
-        assert_eq!(fmt("%d %i %u", &[u64::MAX, 5, u64::MAX]).unwrap(), "-1 5 4294967295");
-        assert_eq!(fmt("%ld %lu %llx", &[u64::MAX, u64::MAX, 255]).unwrap(), "-1 18446744073709551615 ff");
-        assert_eq!(fmt("%5d|%-5d|%05d", &[42, 42, 42]).unwrap(), "   42|42   |00042");
-        assert_eq!(fmt("%#x %X %s %c", &[255, 255, 0]).unwrap(), "0xff FF str \0");
+        assert_eq!(
+            fmt("%d %i %u", &[u64::MAX, 5, u64::MAX]).unwrap(),
+            "-1 5 4294967295"
+        );
+        assert_eq!(
+            fmt("%ld %lu %llx", &[u64::MAX, u64::MAX, 255]).unwrap(),
+            "-1 18446744073709551615 ff"
+        );
+        assert_eq!(
+            fmt("%5d|%-5d|%05d", &[42, 42, 42]).unwrap(),
+            "   42|42   |00042"
+        );
+        assert_eq!(
+            fmt("%#x %X %s %c", &[255, 255, 0, 0]).unwrap(),
+            "0xff FF str \0"
+        );
         assert_eq!(fmt("%%%.2s", &[0]).unwrap(), "%st");
         assert_eq!(fmt("%05d", &[(-42i64) as u64]).unwrap(), "-0042");
     }
