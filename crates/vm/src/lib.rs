@@ -12,6 +12,36 @@
 //! maps (embedders register helpers in a [`Helpers`] table), or verify
 //! programs: it runs any program that decodes, safely.
 //!
+//! # Memory model
+//! Guest addresses are host addresses. A run may touch:
+//! - the stacks of its active frames: 512 bytes each, `r10` at the top,
+//!   separated by inaccessible gaps so that overrunning a frame faults
+//!   instead of reaching the caller's stack (pointers to a caller's stack
+//!   passed down to callees stay valid, as in the kernel). Stacks are not
+//!   cleared between runs, like the kernel's uninitialised stack: use a
+//!   separate [`Runner`] per trust domain;
+//! - the [`Region`]s of its [`RunInput`] (context, packet and headroom, map
+//!   values, read-only data) and those helpers add while it runs
+//!   ([`HelperContext::add_region`]).
+//!
+//! Everything else faults with [`RunError::MemoryFault`]. Atomics,
+//! load-acquire and store-release use host atomics and must be aligned.
+//!
+//! # Loading
+//! `lddw` with the pseudo kinds `MapFd`, `MapValue`, `BtfId`, `MapIdx` and
+//! `MapIdxValue` loads the 64-bit immediate unchanged: the loader must have
+//! put the address there. `Func` loads the target's slot index, which
+//! [`HelperContext::call_function`] accepts. Kfunc calls, arena casts,
+//! writes to `r10` and calls to helpers missing from the table are refused
+//! at load time ([`LoadError`]).
+//!
+//! # Speed
+//! Instructions are pre-decoded into a compact enum with absolute targets;
+//! the loop keeps registers in a local array and checks the stack before
+//! the regions, remembering the last region hit. Helpers registered with
+//! [`Helpers::register_pure`] are called as plain functions, without a
+//! context, which makes helper-heavy code several times cheaper.
+//!
 //! ```
 //! use std::sync::Arc;
 //! use apiary_isa::{Insn, Reg, Source, AluOp, Width, encode_program};

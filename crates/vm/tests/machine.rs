@@ -825,3 +825,87 @@ fn huge_helper_lengths_do_not_wrap_the_bounds_checks() {
         );
     }
 }
+
+#[test]
+fn tail_calls_from_a_subprogram_are_refused_and_fall_through() {
+    let helpers = env_helpers();
+    let target = Arc::new(load(&[mov(Reg::R0, 1), Insn::Exit], &helpers));
+    // main calls a subprogram that tries a tail call and returns the helper's answer.
+    let program = load(
+        &[call_local(1), Insn::Exit, helper(12), Insn::Exit],
+        &helpers,
+    );
+    let mut env = Env {
+        tail: Some(target),
+        ..Env::default()
+    };
+    let r = Runner::new().run_on_memory(&program, &mut env, &mut []);
+    assert_eq!(r, Ok(u64::MAX - 1));
+}
+
+fn stop_with_seven(ctx: &mut HelperContext<'_, Env>, _: [u64; 5]) -> Result<u64, HelperError> {
+    ctx.stop(7);
+    Ok(0)
+}
+
+#[test]
+fn stop_inside_a_callback_ends_the_whole_program() {
+    let mut helpers = Helpers::new();
+    helpers.register(181, "loop", bpf_loop).unwrap();
+    helpers.register(5, "stop", stop_with_seven).unwrap();
+    let helpers = Arc::new(helpers);
+    let program = load(
+        &[
+            mov(Reg::R1, 100),
+            Insn::LoadImm64 {
+                dst: Reg::R2,
+                kind: LdImm64Kind::Func,
+                // Slot 1 + 4 + 1 = slot 6, the callback.
+                imm: 4,
+            },
+            helper(181),
+            mov(Reg::R0, 1),
+            Insn::Exit,
+            // callback: counts its calls in env, then stops the program.
+            helper(5),
+            Insn::Exit,
+        ],
+        &helpers,
+    );
+    let r = Runner::new().run_on_memory(&program, &mut Env::default(), &mut []);
+    assert_eq!(r, Ok(7));
+}
+
+#[test]
+fn callbacks_count_towards_the_frame_limit() {
+    // A callback that calls bpf_loop on itself recurses one frame per level.
+    let helpers = env_helpers();
+    let program = load(
+        &[
+            mov(Reg::R1, 1),
+            Insn::LoadImm64 {
+                dst: Reg::R2,
+                kind: LdImm64Kind::Func,
+                // Slot 1 + (-2) + 1 = slot 0: the program itself is the callback.
+                imm: (-2i32) as u32 as u64,
+            },
+            helper(181),
+            Insn::Exit,
+        ],
+        &helpers,
+    );
+    let r = Runner::new().run_on_memory(&program, &mut Env::default(), &mut []);
+    // Frames 0..=7 each call the helper; the eighth callback frame would be the ninth frame.
+    let mut error = r.expect_err("recursion must hit the frame limit");
+    let mut levels = 0;
+    while let RunError::Helper {
+        source: HelperError::Callback(inner),
+        ..
+    } = error
+    {
+        error = *inner;
+        levels += 1;
+    }
+    assert_eq!(error, RunError::CallDepthExceeded { pc: 3, max: 8 });
+    assert_eq!(levels, 8);
+}
