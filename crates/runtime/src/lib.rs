@@ -125,6 +125,24 @@ pub enum RuntimeError {
     },
 }
 
+/// What [`Runtime::load_object`] made of an object.
+#[derive(Debug)]
+pub struct LoadedObject {
+    /// Map ids in [`apiary_loader::Object::maps`] order.
+    pub maps: Vec<MapId>,
+    /// Each program's name and load result.
+    pub programs: Vec<(String, Result<ProgId, RuntimeError>)>,
+}
+
+impl LoadedObject {
+    /// The id of the program named `name`, if it loaded.
+    pub fn program(&self, name: &str) -> Option<ProgId> {
+        self.programs
+            .iter()
+            .find_map(|(n, r)| r.as_ref().ok().filter(|_| n == name).copied())
+    }
+}
+
 /// Something a helper asked the host to do, recorded in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
@@ -506,6 +524,44 @@ impl Runtime {
         object_maps: &[MapId],
     ) -> Result<ProgId, RuntimeError> {
         self.load_program(&spec.name, spec.prog_type, &spec.insns, object_maps)
+    }
+
+    /// Creates every map of a loaded object, loads each of its programs
+    /// the loader produced (each with its own result: one program's
+    /// missing helper does not stop the others) and fills program arrays'
+    /// initial slots with the programs they name.
+    pub fn load_object(
+        &self,
+        object: &apiary_loader::Object,
+    ) -> Result<LoadedObject, RuntimeError> {
+        let maps = object
+            .maps
+            .iter()
+            .map(|spec| self.create_map_from_spec(spec))
+            .collect::<Result<Vec<_>, _>>()?;
+        let programs: Vec<(String, Result<ProgId, RuntimeError>)> = object
+            .programs
+            .iter()
+            .filter_map(|p| p.as_ref().ok())
+            .map(|spec| (spec.name.clone(), self.load_spec(spec, &maps)))
+            .collect();
+        for (spec, &map) in object.maps.iter().zip(&maps) {
+            for slot in &spec.initial_slots {
+                let apiary_loader::InitialSlotTarget::Program(name) = &slot.target else {
+                    continue;
+                };
+                let target = programs
+                    .iter()
+                    .find_map(|(n, r)| r.as_ref().ok().filter(|_| n == name))
+                    .ok_or_else(|| RuntimeError::MissingTailCallTarget {
+                        map: spec.name.clone(),
+                        index: slot.index,
+                        program: name.clone(),
+                    })?;
+                self.set_tail_call(map, slot.index, *target)?;
+            }
+        }
+        Ok(LoadedObject { maps, programs })
     }
 
     /// The program with id `id`.

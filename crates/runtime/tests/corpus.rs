@@ -1,0 +1,42 @@
+//! Corpus objects (clang-compiled C, loaded with apiary-loader) run with
+//! the runtime's helpers, checked against their source header comments.
+
+use apiary_runtime::{Runtime, TaskInfo};
+use apiary_vm::Runner;
+
+fn open(name: &'static str) -> Option<apiary_loader::Object> {
+    match apiary_corpus::object(name) {
+        Ok(obj) => Some(apiary_loader::Object::open(obj.path()).expect("corpus object loads")),
+        Err(e) => {
+            eprintln!("SKIPPED: corpus object {name} because {e}");
+            None
+        }
+    }
+}
+
+#[test]
+fn callbacks_matches_its_header() {
+    let Some(object) = open("callbacks") else {
+        return;
+    };
+    let rt = Runtime::new(1);
+    let loaded = rt.load_object(&object).unwrap();
+    let prog = loaded
+        .program("run_callbacks")
+        .expect("run_callbacks loads");
+    // struct loop_args { u32 n; u32 iterations; u64 sum; u64 map_total; u32 elems_visited; s32 first_big_key; }
+    let mut ctx = [0u8; 32];
+    ctx[..4].copy_from_slice(&10u32.to_ne_bytes());
+    let r0 = rt
+        .run(&mut Runner::new(), prog, &mut ctx, 0, &TaskInfo::current())
+        .unwrap();
+    assert_eq!(r0, 0);
+    let u32_at = |o: usize| u32::from_ne_bytes(ctx[o..o + 4].try_into().unwrap());
+    let u64_at = |o: usize| u64::from_ne_bytes(ctx[o..o + 8].try_into().unwrap());
+    assert_eq!(u32_at(0), 10, "n");
+    assert_eq!(u32_at(4), 10, "iterations");
+    assert_eq!(u64_at(8), 45, "sum");
+    assert_eq!(u64_at(16), 60, "map_total");
+    assert_eq!(u32_at(24), 3, "elems_visited");
+    assert_eq!(u32_at(28) as i32, 2, "first_big_key");
+}
