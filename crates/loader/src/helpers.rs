@@ -4,7 +4,7 @@
 //! new kernel functionality comes as kfuncs since).
 
 /// Helper names indexed by helper id, without the `bpf_` prefix.
-const HELPER_NAMES: [&str; 212] = [
+pub const HELPER_NAMES: [&str; 212] = [
     "unspec",
     "map_lookup_elem",
     "map_update_elem",

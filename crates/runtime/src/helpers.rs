@@ -8,7 +8,7 @@ use apiary_kernel::types::ProgType;
 use apiary_maps::{Map, MapError, MapType};
 use apiary_vm::{HelperContext, HelperError, HelperFn, Helpers, Region};
 
-use crate::names::HELPER_NAMES;
+use apiary_loader::helpers::HELPER_NAMES;
 use crate::{Env, Event, MapId, printf};
 
 /// An argument kind, as the kernel's `enum bpf_arg_type`.

@@ -13,7 +13,6 @@
 //! them through their public APIs only.
 
 mod helpers;
-mod names;
 mod printf;
 
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
