@@ -67,6 +67,21 @@ pub enum LoadError {
         /// What is wrong.
         reason: String,
     },
+    /// A CO-RE relocation of a program could not be resolved or applied
+    /// against the target BTF (unsatisfiable ones are poisoned instead).
+    #[error("program {program:?}: CO-RE: {source}")]
+    Core {
+        /// The program.
+        program: String,
+        /// What went wrong.
+        source: apiary_coreloc::CoreError,
+    },
+    /// The object has CO-RE relocations but no `.BTF` to resolve them from.
+    #[error("program {program:?} has CO-RE relocations but the object has no .BTF")]
+    CoreWithoutBtf {
+        /// The program.
+        program: String,
+    },
 }
 
 /// Why one program of an object could not be produced; the other programs

@@ -7,14 +7,16 @@
 //! records at final instruction indices) and map specs (BTF-defined,
 //! legacy, global data, `.kconfig`).
 //!
-//! It must not execute programs, create kernel objects, implement maps or
-//! apply CO-RE relocations (that is `apiary-coreloc`'s job, working from
-//! [`ProgramSpec::core_relos`]). Every byte of the input is treated as
+//! CO-RE relocations are applied on request by [`Object::relocate_core`]
+//! against a caller-given target BTF, through `apiary-coreloc` (which owns
+//! their semantics). The loader must not execute programs, create kernel
+//! objects or implement maps. Every byte of the input is treated as
 //! hostile: malformed objects give a [`LoadError`], a program that cannot
 //! be produced gives a [`ProgramError`] in its slot of
 //! [`Object::programs`], and nothing panics.
 
 mod btf_dump;
+mod core;
 mod elf;
 mod error;
 pub mod helpers;
@@ -29,6 +31,7 @@ mod xlated;
 use apiary_btf::{Btf, BtfExt, Kind};
 
 pub use crate::btf_dump::{BtfDumpFormat, btf_dump, btf_dump_file, btf_from_file_bytes};
+pub use crate::core::{CoreReport, ProgramCoreReport};
 pub use crate::error::{LoadError, ProgramError};
 pub use crate::kconfig::{Kconfig, KconfigValue, kernel_version_code};
 pub use crate::maps::{
@@ -113,8 +116,16 @@ impl Object {
             .section_by_name(".BTF")
             .map(|s| Btf::parse(s.data))
             .transpose()?;
+        let mut access_offsets = programs::AccessOffsets::new();
         let ext = match (elf.section_by_name(".BTF.ext"), &btf) {
-            (Some(s), Some(btf)) => BtfExt::parse(s.data)?.resolve(btf)?,
+            (Some(s), Some(btf)) => {
+                let raw = BtfExt::parse(s.data)?;
+                for record in raw.core_relos.iter().flat_map(|sec| &sec.records) {
+                    access_offsets
+                        .insert(btf.str_at(record.access_str_off)?, record.access_str_off);
+                }
+                raw.resolve(btf)?
+            }
             _ => Vec::new(),
         };
 
@@ -247,7 +258,9 @@ impl Object {
                         program: f.name.to_owned(),
                         section: section_name.to_owned(),
                     }),
-                    Some(kind) => programs::assemble(id, &kind, &code, &functions, text),
+                    Some(kind) => {
+                        programs::assemble(id, &kind, &code, &functions, text, &access_offsets)
+                    }
                 }
             };
             programs.push(result);

@@ -64,6 +64,9 @@ pub struct CoreRelo {
     pub type_id: TypeId,
     /// Access string (`0:1:2`).
     pub access_str: String,
+    /// Offset of the access string in the object's `.BTF` string table,
+    /// as the raw `.BTF.ext` record gives it.
+    pub access_str_off: u32,
     /// Relocation kind.
     pub kind: CoreReloKind,
 }
@@ -95,7 +98,8 @@ pub struct ProgramSpec {
     pub func_info: Vec<FuncInfo>,
     /// Source line records.
     pub line_info: Vec<LineInfo>,
-    /// CO-RE relocations, not yet applied.
+    /// CO-RE relocations not yet applied; [`crate::Object::relocate_core`]
+    /// applies them and leaves this empty.
     pub core_relos: Vec<CoreRelo>,
 }
 
@@ -332,6 +336,11 @@ impl<'s, 'a> Assembler<'s, 'a> {
     }
 }
 
+/// String-table offset of every CO-RE access string of the raw `.BTF.ext`
+/// records: the resolved records carry only the text, and CO-RE
+/// resolution addresses the local BTF's strings by offset.
+pub(crate) type AccessOffsets<'a> = std::collections::HashMap<&'a str, u32>;
+
 /// Assembles the program whose main function is `functions[main]`.
 pub(crate) fn assemble(
     main: usize,
@@ -339,6 +348,7 @@ pub(crate) fn assemble(
     sections: &[CodeSection<'_>],
     functions: &[Function<'_>],
     text: Option<usize>,
+    access_offsets: &AccessOffsets<'_>,
 ) -> Result<ProgramSpec, ProgramError> {
     let f = functions.get(main).ok_or_else(|| ProgramError::BadCall {
         program: String::new(),
@@ -412,6 +422,7 @@ pub(crate) fn assemble(
                     insn_index: place(r.insn_off)?,
                     type_id: r.type_id,
                     access_str: r.access_str.to_owned(),
+                    access_str_off: *access_offsets.get(r.access_str)?,
                     kind: r.kind,
                 })
             }));

@@ -107,6 +107,13 @@ pub fn object_listing(object: &Object) -> String {
                     let _ = write!(out, "  maps {}", maps.join(","));
                 }
                 out.push('\n');
+                if !p.core_relos.is_empty() {
+                    let _ = writeln!(
+                        out,
+                        "\tco-re relocations {} unapplied (no target BTF given)",
+                        p.core_relos.len()
+                    );
+                }
             }
             Err(e) => {
                 let _ = writeln!(out, "{index}: error  name {}", e.program());
@@ -147,6 +154,7 @@ fn program_json(
                 "bytes_xlated": p.insns.len() * 8,
                 "maps": maps_used(object, p),
                 "subprograms": p.subprograms.iter().map(|(name, _)| name).collect::<Vec<_>>(),
+                "core_relos_unapplied": p.core_relos.len(),
             });
             if let (Some(attach), Some(obj)) = (p.expected_attach_type, value.as_object_mut()) {
                 obj.insert("attach_type".into(), json!(attach.to_string()));
