@@ -63,7 +63,7 @@ fn jump_annotation(insn: &Insn, index: usize, labels: &[(usize, String)]) -> Opt
     ) {
         return None;
     }
-    let target = usize::try_from(index as i64 + 1 + i64::from(insn.branch_offset()?)).ok()?;
+    let target = usize::try_from(index as i64 + 1 + insn.branch_offset()?).ok()?;
     let (start, name) = labels.iter().rev().find(|(at, _)| *at <= target)?;
     let offset = (target - start) * INSN_SIZE;
     Some(if offset == 0 {

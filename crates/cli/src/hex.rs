@@ -6,7 +6,7 @@ pub fn decode_hex(text: &str) -> Result<Vec<u8>, String> {
         .char_indices()
         .filter(|(_, c)| !c.is_whitespace())
         .collect();
-    if digits.len() % 2 != 0 {
+    if !digits.len().is_multiple_of(2) {
         return Err(format!("odd number of hex digits ({})", digits.len()));
     }
     digits

@@ -11,6 +11,7 @@ mod commands;
 mod elf;
 mod error;
 mod hex;
+mod objects;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -24,6 +25,9 @@ use crate::error::CliError;
 #[derive(Parser)]
 #[command(name = "apiary", version)]
 struct Cli {
+    /// Print JSON (bpftool's `-j`), for commands that support it.
+    #[arg(short = 'j', long, global = true)]
+    json: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -65,9 +69,16 @@ enum Command {
         /// File whose bytes are the program's memory.
         #[arg(long)]
         mem_file: Option<PathBuf>,
-        /// Print the result as JSON.
-        #[arg(long)]
-        json: bool,
+    },
+    /// Inspect the programs of an eBPF ELF object, as bpftool's `prog`.
+    Prog {
+        #[command(subcommand)]
+        command: ProgCommand,
+    },
+    /// Dump BTF, as bpftool's `btf dump file FILE [format raw|c]`.
+    Btf {
+        #[command(subcommand)]
+        command: BtfCommand,
     },
     /// Run `.data` conformance tests (files or directories, searched recursively).
     Conformance {
@@ -82,6 +93,39 @@ enum Command {
         /// Accepted for the runner's ELF mode, which Apiary's plugin does not support.
         #[arg(long)]
         elf: bool,
+    },
+}
+
+/// `apiary prog ...`.
+#[derive(Subcommand)]
+enum ProgCommand {
+    /// List the object's programs and maps as libbpf would load them.
+    Load {
+        /// The eBPF ELF object.
+        file: PathBuf,
+        /// Apply CO-RE relocations against this BTF (e.g. /sys/kernel/btf/vmlinux).
+        #[arg(long)]
+        target_btf: Option<PathBuf>,
+    },
+    /// Print programs as `bpftool prog dump xlated` does: `dump [xlated] FILE.o [PROG] [linum]`.
+    Dump {
+        /// `[xlated] FILE.o [PROG] [linum]`.
+        #[arg(required = true, num_args = 1..=4, value_name = "[xlated] FILE [PROG] [linum]")]
+        words: Vec<String>,
+        /// Apply CO-RE relocations against this BTF (e.g. /sys/kernel/btf/vmlinux).
+        #[arg(long)]
+        target_btf: Option<PathBuf>,
+    },
+}
+
+/// `apiary btf ...`.
+#[derive(Subcommand)]
+enum BtfCommand {
+    /// Print BTF of an object or raw BTF file: `dump [file] FILE [format raw|c]`.
+    Dump {
+        /// `[file] FILE [format raw|c]`.
+        #[arg(required = true, num_args = 1..=4, value_name = "[file] FILE [format raw|c]")]
+        words: Vec<String>,
     },
 }
 
@@ -110,8 +154,16 @@ fn main() -> ExitCode {
             file,
             mem,
             mem_file,
-            json,
-        } => commands::run_file(&file, mem.as_deref(), mem_file.as_deref(), json),
+        } => commands::run_file(&file, mem.as_deref(), mem_file.as_deref(), cli.json),
+        Command::Prog {
+            command: ProgCommand::Load { file, target_btf },
+        } => objects::prog_load(&file, target_btf.as_deref(), cli.json),
+        Command::Prog {
+            command: ProgCommand::Dump { words, target_btf },
+        } => objects::prog_dump(&words, target_btf.as_deref()),
+        Command::Btf {
+            command: BtfCommand::Dump { words },
+        } => objects::btf_dump(&words),
         Command::Conformance { paths } => commands::conformance(&paths),
         Command::ConformancePlugin { memory, elf } => {
             commands::conformance_plugin(memory.as_deref(), elf)

@@ -227,7 +227,7 @@ fn disasm_of_elf_objects_matches_llvm_objdump() {
         let path = object.path();
         let ours = apiary(&["disasm", path.to_str().unwrap()]);
         assert!(ours.status.success(), "{}: {}", object.name, stderr(&ours));
-        let theirs = Command::new(tool).arg("-d").arg(&path).output().unwrap();
+        let theirs = Command::new(tool).arg("-d").arg(path).output().unwrap();
         let (ours, theirs) = (stdout(&ours), stdout(&theirs));
         // llvm-objdump-19 cannot decode some valid atomics (32-bit or/and/xor
         // without fetch) and prints `<unknown>`; Apiary decodes them.
@@ -250,4 +250,178 @@ fn disasm_of_elf_objects_matches_llvm_objdump() {
         compared += 1;
     }
     assert!(compared > 0);
+}
+
+/// The corpus object named `name`, or `None` after a loud SKIPPED line.
+fn corpus_object(name: &str) -> Option<&'static apiary_corpus::CorpusObject> {
+    match apiary_corpus::objects() {
+        Ok(objects) => Some(
+            objects
+                .iter()
+                .find(|o| o.name == name)
+                .unwrap_or_else(|| panic!("{name} is not in the corpus")),
+        ),
+        Err(why) => {
+            eprintln!("SKIPPED: object command tests because the corpus is unavailable: {why}");
+            None
+        }
+    }
+}
+
+fn bpftool_output(args: &[&str]) -> Option<String> {
+    match Command::new("bpftool").args(args).output() {
+        Ok(out) if out.status.success() => Some(String::from_utf8_lossy(&out.stdout).into_owned()),
+        Ok(out) => panic!("bpftool {args:?} failed: {}", stderr(&out)),
+        Err(why) => {
+            eprintln!("SKIPPED: bpftool comparison because bpftool does not run: {why}");
+            None
+        }
+    }
+}
+
+const VMLINUX: &str = "/sys/kernel/btf/vmlinux";
+
+#[test]
+fn btf_dump_is_byte_identical_to_bpftool() {
+    for name in ["core_fields", "xdp_firewall", "tc_nat_rewrite"] {
+        let Some(obj) = corpus_object(name) else {
+            return;
+        };
+        let path = obj.path().to_str().unwrap();
+        for (ours, theirs) in [
+            (
+                vec!["btf", "dump", "file", path],
+                vec!["btf", "dump", "file", path],
+            ),
+            (
+                vec!["btf", "dump", path, "format", "c"],
+                vec!["btf", "dump", "file", path, "format", "c"],
+            ),
+            (
+                vec!["btf", "dump", "file", path, "format", "raw"],
+                vec!["btf", "dump", "file", path, "format", "raw"],
+            ),
+        ] {
+            let out = apiary(&ours);
+            assert!(out.status.success(), "{ours:?}: {}", stderr(&out));
+            let Some(expected) = bpftool_output(&theirs) else {
+                return;
+            };
+            assert!(!expected.is_empty());
+            assert_eq!(stdout(&out), expected, "{ours:?}");
+        }
+    }
+}
+
+#[test]
+fn prog_load_lists_programs_and_json_has_bpftool_keys() {
+    let Some(obj) = corpus_object("core_fields") else {
+        return;
+    };
+    let path = obj.path().to_str().unwrap();
+    let out = apiary(&["prog", "load", path]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.starts_with("0: raw_tracepoint  name read_task_fields"),
+        "{text}"
+    );
+    assert!(text.contains("co-re relocations 22 unapplied"), "{text}");
+
+    for args in [
+        vec!["-j", "prog", "load", path],
+        vec!["prog", "load", path, "--json"],
+    ] {
+        let out = apiary(&args);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let value: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("JSON output");
+        let program = &value["programs"][0];
+        assert_eq!(program["name"], "read_task_fields");
+        assert_eq!(program["type"], "raw_tracepoint");
+        assert_eq!(program["gpl_compatible"], true);
+        assert_eq!(program["bytes_xlated"], 128 * 8);
+        assert_eq!(program["core_relos_unapplied"], 22);
+        assert_eq!(value["maps"][0]["bytes_value"], 72);
+    }
+}
+
+#[test]
+fn prog_load_with_target_btf_applies_core() {
+    let Some(obj) = corpus_object("core_fields") else {
+        return;
+    };
+    if !Path::new(VMLINUX).exists() {
+        eprintln!("SKIPPED: CO-RE through the CLI because {VMLINUX} is missing");
+        return;
+    }
+    let path = obj.path().to_str().unwrap();
+    let out = apiary(&["prog", "load", path, "--target-btf", VMLINUX]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(!text.contains("unapplied"), "{text}");
+    assert!(
+        text.contains("co-re: read_task_fields: 22 relocations applied"),
+        "{text}"
+    );
+
+    let out = apiary(&["-j", "prog", "load", path, "--target-btf", VMLINUX]);
+    let value: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("JSON output");
+    let relocations = value["core_relocations"][0]["relocations"]
+        .as_array()
+        .unwrap();
+    assert_eq!(relocations.len(), 22);
+    // The kernel has no task_struct.apiary_missing: the field does not exist.
+    assert!(
+        relocations
+            .iter()
+            .any(|r| r["kind"] == "field_exists" && r["target"] == 0)
+    );
+
+    let bad = apiary(&["prog", "load", path, "--target-btf", "/nonexistent.btf"]);
+    assert_one_line_error(&bad, "/nonexistent.btf");
+}
+
+#[test]
+fn prog_dump_prints_xlated_with_and_without_keyword() {
+    let Some(obj) = corpus_object("core_fields") else {
+        return;
+    };
+    let path = obj.path().to_str().unwrap();
+    let plain = apiary(&["prog", "dump", path, "read_task_fields"]);
+    assert!(plain.status.success(), "{}", stderr(&plain));
+    let keyword = apiary(&["prog", "dump", "xlated", path, "read_task_fields"]);
+    assert_eq!(stdout(&plain), stdout(&keyword));
+    assert!(
+        stdout(&plain).contains("call bpf_get_current_task#35"),
+        "{}",
+        stdout(&plain)
+    );
+    assert!(!stdout(&plain).contains("line_num:"));
+
+    let linum = apiary(&["prog", "dump", "xlated", path, "linum"]);
+    assert!(linum.status.success(), "{}", stderr(&linum));
+    assert!(
+        stdout(&linum).contains("core_fields.c line_num:"),
+        "{}",
+        stdout(&linum)
+    );
+
+    let missing = apiary(&["prog", "dump", path, "no_such_prog"]);
+    assert_one_line_error(&missing, "no program named \"no_such_prog\"");
+    assert_one_line_error(&missing, path);
+}
+
+#[test]
+fn object_commands_reject_bad_files_in_one_line() {
+    let garbage = scratch("garbage.o");
+    std::fs::write(&garbage, b"\x7fELF not really").unwrap();
+    let garbage = garbage.to_str().unwrap();
+    assert_one_line_error(&apiary(&["prog", "load", garbage]), garbage);
+    assert_one_line_error(&apiary(&["prog", "dump", "xlated", garbage]), garbage);
+    assert_one_line_error(&apiary(&["btf", "dump", "file", garbage]), garbage);
+    assert_one_line_error(&apiary(&["prog", "load", "/no/such.o"]), "/no/such.o");
+    assert_one_line_error(
+        &apiary(&["btf", "dump", "file", garbage, "format", "json"]),
+        "unknown format",
+    );
 }
