@@ -35,7 +35,8 @@ pub use crate::core::{CoreReport, ProgramCoreReport};
 pub use crate::error::{LoadError, ProgramError};
 pub use crate::kconfig::{Kconfig, KconfigValue, kernel_version_code};
 pub use crate::maps::{
-    BPF_F_MMAPABLE, BPF_F_RDONLY_PROG, InitialSlot, InitialSlotTarget, MapOrigin, MapSpec,
+    BPF_F_MMAPABLE, BPF_F_RDONLY_PROG, DataRelocation, InitialSlot, InitialSlotTarget, MapOrigin,
+    MapSpec,
 };
 pub use crate::programs::{CoreRelo, FuncInfo, LineInfo, MapReloc, ProgramSpec};
 pub use crate::report::{ReportError, gpl_compatible, maps_used, object_json, object_listing};
@@ -131,7 +132,7 @@ impl Object {
 
         let mut placed = maps::legacy_maps(&elf)?;
         placed.extend(maps::btf_maps(&elf, btf.as_ref(), placed.len())?);
-        placed.extend(maps::global_data_maps(&elf, name));
+        placed.extend(maps::global_data_maps(&elf, name)?);
 
         let (kconfig_externs, ksyms) = externs(&elf, btf.as_ref())?;
         let mut kconfig_slots = Vec::new();
@@ -145,21 +146,16 @@ impl Object {
                 .collect();
             placed.push(PlacedMap {
                 spec: MapSpec {
-                    name: maps::internal_map_name(name, ".kconfig"),
-                    origin: MapOrigin::Kconfig,
                     map_type: apiary_kernel::types::MapType::ARRAY,
                     key_size: 4,
                     value_size: u32::try_from(layout.data.len()).unwrap_or(u32::MAX),
                     max_entries: 1,
                     map_flags: BPF_F_RDONLY_PROG | BPF_F_MMAPABLE,
-                    numa_node: 0,
-                    pinning: 0,
-                    map_extra: 0,
-                    key_type: None,
-                    value_type: None,
-                    inner: None,
-                    initial_slots: Vec::new(),
                     initial_data: layout.data,
+                    ..MapSpec::empty(
+                        maps::internal_map_name(name, ".kconfig"),
+                        MapOrigin::Kconfig,
+                    )
                 },
                 section: usize::MAX,
                 offset: 0,

@@ -48,6 +48,32 @@ pub struct InitialSlot {
     pub target: InitialSlotTarget,
 }
 
+/// A pointer stored in a global data section (`int *p = &x;`), i.e. an
+/// `R_BPF_64_ABS64`/`R_BPF_64_ABS32` relocation in `.data*`/`.rodata*`.
+///
+/// libbpf relocates only code, `.maps` and `.struct_ops` sections and skips
+/// these ("elf: skipping relo section ... for section ... .data"), so the
+/// map's initial value keeps the bytes clang wrote there (the implicit
+/// addend, not an address) and [`MapSpec::initial_data`] does the same.
+/// They are reported so that a user can see which bytes are unresolved
+/// pointers and what they were meant to point to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataRelocation {
+    /// Byte offset of the pointer within the map value.
+    pub offset: u32,
+    /// Width of the pointer in bytes: 8 (`R_BPF_64_ABS64`) or 4
+    /// (`R_BPF_64_ABS32`).
+    pub width: u8,
+    /// The relocation's symbol (a variable, a function, or for section
+    /// symbols the section's name).
+    pub symbol: String,
+    /// The section the pointer points into, `None` for an undefined symbol.
+    pub target_section: Option<String>,
+    /// Byte offset of the pointee within `target_section`: the symbol's
+    /// value plus the addend stored in the data.
+    pub target_offset: u64,
+}
+
 /// A map as the object describes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MapSpec {
@@ -84,10 +110,19 @@ pub struct MapSpec {
     /// Initial contents of a global-data map's single value (zeros for
     /// `.bss`); empty for other maps.
     pub initial_data: Vec<u8>,
+    /// Pointers in a global-data map's initial value, left unrelocated as
+    /// libbpf leaves them.
+    pub data_relocations: Vec<DataRelocation>,
+    /// Offset of the `struct bpf_spin_lock` member in the value (the
+    /// kernel's `btf_find_spin_lock`), when the value type has one.
+    pub spin_lock_offset: Option<u32>,
+    /// Offset of the `struct bpf_timer` member in the value, when the value
+    /// type has one.
+    pub timer_offset: Option<u32>,
 }
 
 impl MapSpec {
-    fn empty(name: String, origin: MapOrigin) -> MapSpec {
+    pub(crate) fn empty(name: String, origin: MapOrigin) -> MapSpec {
         MapSpec {
             name,
             origin,
@@ -104,6 +139,9 @@ impl MapSpec {
             inner: None,
             initial_slots: Vec::new(),
             initial_data: Vec::new(),
+            data_relocations: Vec::new(),
+            spin_lock_offset: None,
+            timer_offset: None,
         }
     }
 }
@@ -152,7 +190,10 @@ pub(crate) fn internal_map_name(object_name: &str, section: &str) -> String {
 }
 
 /// The one-entry array maps of global data sections, in section order.
-pub(crate) fn global_data_maps(elf: &ElfObject<'_>, object_name: &str) -> Vec<PlacedMap> {
+pub(crate) fn global_data_maps(
+    elf: &ElfObject<'_>,
+    object_name: &str,
+) -> Result<Vec<PlacedMap>, LoadError> {
     let mut maps = Vec::new();
     for section in &elf.sections {
         let name = section.name;
@@ -195,13 +236,84 @@ pub(crate) fn global_data_maps(elf: &ElfObject<'_>, object_name: &str) -> Vec<Pl
         } else {
             section.data.to_vec()
         };
+        spec.data_relocations = data_relocations(elf, section)?;
         maps.push(PlacedMap {
             spec,
             section: section.index,
             offset: 0,
         });
     }
-    maps
+    Ok(maps)
+}
+
+/// `R_BPF_64_ABS32`: 32-bit absolute address in data.
+const R_BPF_64_ABS32: u32 = 3;
+/// `R_BPF_64_NODYLD32`: 32-bit address that needs no dynamic relocation.
+const R_BPF_64_NODYLD32: u32 = 4;
+
+/// The pointers a global data section holds (see [`DataRelocation`]).
+/// Relocations libbpf would skip are still checked: one that points
+/// outside the section, or of a type that cannot occur in data, is an
+/// error naming the symbol and section rather than silently ignored.
+fn data_relocations(
+    elf: &ElfObject<'_>,
+    section: &crate::elf::Section<'_>,
+) -> Result<Vec<DataRelocation>, LoadError> {
+    let mut out = Vec::new();
+    for reloc in elf.relocs_for(section.index) {
+        let symbol = elf.symbol(reloc.symbol);
+        let symbol_name = symbol.map_or("?", |s| {
+            if s.kind == SymbolKind::Section {
+                s.section
+                    .and_then(|i| elf.section(i))
+                    .map_or(s.name, |t| t.name)
+            } else {
+                s.name
+            }
+        });
+        let bad = |reason: String| LoadError::Relocation {
+            section: section.name.to_owned(),
+            offset: reloc.offset,
+            reason: format!("against {symbol_name}: {reason}"),
+        };
+        let width: u8 = match reloc.r_type {
+            R_BPF_64_ABS64 => 8,
+            R_BPF_64_ABS32 | R_BPF_64_NODYLD32 => 4,
+            other => return Err(bad(format!("relocation type {other} cannot apply to data"))),
+        };
+        let Some(symbol) = symbol else {
+            return Err(bad(format!("symbol {} out of range", reloc.symbol)));
+        };
+        let stored = usize::try_from(reloc.offset).ok().and_then(|start| {
+            section
+                .data
+                .get(start..start.checked_add(usize::from(width))?)
+        });
+        let Some(stored) = stored else {
+            return Err(bad(format!(
+                "{width}-byte pointer runs past the {}-byte section",
+                section.data.len()
+            )));
+        };
+        let mut addend = [0u8; 8];
+        addend
+            .get_mut(..stored.len())
+            .ok_or_else(|| bad("pointer wider than 8 bytes".to_owned()))?
+            .copy_from_slice(stored);
+        let offset = u32::try_from(reloc.offset).map_err(|_| bad("offset overflows".to_owned()))?;
+        out.push(DataRelocation {
+            offset,
+            width,
+            symbol: symbol_name.to_owned(),
+            target_section: symbol
+                .section
+                .and_then(|i| elf.section(i))
+                .map(|t| t.name.to_owned()),
+            target_offset: symbol.value.wrapping_add(u64::from_le_bytes(addend)),
+        });
+    }
+    out.sort_by_key(|r| r.offset);
+    Ok(out)
 }
 
 /// Legacy `struct bpf_map_def` records: the section is split evenly among
@@ -304,6 +416,36 @@ fn pointee(btf: &Btf, map: &str, field: &str, ty: TypeId) -> Result<TypeId, Load
     }
 }
 
+/// Offset in bytes of the value's member of type `struct <special>` (such
+/// as `bpf_spin_lock`), found as the kernel's `btf_find_field` does: among
+/// the value struct's own members, by the member type's struct name. The
+/// kernel refuses a value with two such members, and so does this.
+fn special_field_offset(
+    btf: &Btf,
+    map: &str,
+    value_type: TypeId,
+    special: &str,
+) -> Result<Option<u32>, LoadError> {
+    let Kind::Struct(value) = &btf.type_by_id(value_type)?.kind else {
+        return Ok(None);
+    };
+    let mut found = None;
+    for member in &value.members {
+        let ty = btf.type_by_id(member.ty)?;
+        if !matches!(ty.kind, Kind::Struct(_)) || btf.str_at(ty.name_off)? != special {
+            continue;
+        }
+        if found.is_some() {
+            return Err(map_err(
+                map,
+                format!("value has more than one struct {special}"),
+            ));
+        }
+        found = Some(member.bit_offset / 8);
+    }
+    Ok(found)
+}
+
 /// Nesting of `values[]` inner definitions libbpf accepts: one level.
 const MAX_INNER_DEPTH: usize = 1;
 
@@ -375,6 +517,11 @@ fn parse_btf_map_def(
     }
     if spec.map_type == MapType::UNSPEC {
         return Err(map_err(name, "no map type"));
+    }
+    if let Some(value) = spec.value_type {
+        let value = btf.skip_modifiers_and_typedefs(value)?;
+        spec.spin_lock_offset = special_field_offset(btf, name, value, "bpf_spin_lock")?;
+        spec.timer_offset = special_field_offset(btf, name, value, "bpf_timer")?;
     }
     Ok((spec, values_offset))
 }

@@ -3,7 +3,7 @@
 
 #![allow(dead_code)] // each test file uses a different subset
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// The corpus, or `None` (after a loud SKIPPED line) when it was not built.
@@ -53,6 +53,60 @@ pub fn bpftool_json(args: &[&str]) -> serde_json::Value {
     serde_json::from_str(&bpftool(&all)).expect("bpftool json")
 }
 
+/// Compiles `tests/data/<name>.c` with `clang-19 -target bpf -O2 -g` into
+/// a fresh `<temp>/apiary-loader-<pid>-<n>/<name>.o` (tests run in
+/// parallel, so each call gets its own file); `None` (after a loud SKIPPED
+/// line) when clang-19 is missing. Panics when compilation fails.
+pub fn compile_test_object(name: &str) -> Option<PathBuf> {
+    let source = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(format!("{name}.c"));
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("apiary-loader-{}-{call}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let output = dir.join(format!("{name}.o"));
+    let arch_include = format!("-I/usr/include/{}-linux-gnu", std::env::consts::ARCH);
+    let result = Command::new("clang-19")
+        .args(["-target", "bpf", "-O2", "-g", &arch_include, "-c"])
+        .arg(&source)
+        .arg("-o")
+        .arg(&output)
+        .output();
+    match result {
+        Err(e) => {
+            eprintln!("SKIPPED: compiling {name}.c because clang-19 does not run: {e}");
+            None
+        }
+        Ok(out) => {
+            assert!(
+                out.status.success(),
+                "clang-19 {name}.c: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            Some(output)
+        }
+    }
+}
+
+/// The value bytes of key 0 in `bpftool -j map dump` output.
+pub fn first_value_bytes(dump: &serde_json::Value) -> Vec<u8> {
+    let entry = dump.get(0).expect("map has an entry");
+    hex_bytes(&entry["value"])
+}
+
+/// bpftool's `["0x01", ...]` byte lists.
+pub fn hex_bytes(list: &serde_json::Value) -> Vec<u8> {
+    list.as_array()
+        .expect("byte list")
+        .iter()
+        .map(|b| {
+            let text = b.as_str().expect("hex byte");
+            u8::from_str_radix(text.trim_start_matches("0x"), 16).expect("hex byte")
+        })
+        .collect()
+}
+
 /// An object's programs loaded by the kernel and pinned in a bpffs
 /// directory, which is removed when this is dropped.
 pub struct Pinned {
@@ -63,25 +117,35 @@ pub struct Pinned {
 impl Pinned {
     /// `bpftool prog loadall OBJ DIR`; panics when the kernel refuses.
     pub fn load(obj: &apiary_corpus::CorpusObject, tag: &str) -> Pinned {
+        Pinned::load_file(obj.path(), obj.name, tag, false)
+    }
+
+    /// `bpftool prog loadall PATH DIR [pinmaps DIR/maps]`; panics when the
+    /// kernel refuses. Pinning the maps keeps program arrays filled: the
+    /// kernel empties them when their last user reference closes.
+    pub fn load_file(path: &Path, name: &str, tag: &str, pin_maps: bool) -> Pinned {
         let dir = PathBuf::from(format!(
-            "/sys/fs/bpf/apiary_{tag}_{}_{}",
+            "/sys/fs/bpf/apiary_{tag}_{}_{name}",
             std::process::id(),
-            obj.name
         ));
         let pinned = Pinned { dir };
-        let out = Command::new("bpftool")
-            .args(["prog", "loadall"])
-            .arg(obj.path())
-            .arg(&pinned.dir)
-            .output()
-            .expect("bpftool");
+        let mut command = Command::new("bpftool");
+        command.args(["prog", "loadall"]).arg(path).arg(&pinned.dir);
+        if pin_maps {
+            command.arg("pinmaps").arg(pinned.dir.join("maps"));
+        }
+        let out = command.output().expect("bpftool");
         assert!(
             out.status.success(),
-            "{}: bpftool loadall failed: {}",
-            obj.name,
+            "{name}: bpftool loadall failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
         pinned
+    }
+
+    /// The pinned path of map `name` (loaded with `pin_maps`).
+    pub fn map(&self, name: &str) -> String {
+        self.dir.join("maps").join(name).display().to_string()
     }
 
     /// The pinned path of program `name`.
