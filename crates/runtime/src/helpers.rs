@@ -8,8 +8,8 @@ use apiary_kernel::types::ProgType;
 use apiary_maps::{Map, MapError, MapType};
 use apiary_vm::{HelperContext, HelperError, HelperFn, Helpers, Region};
 
-use apiary_loader::helpers::HELPER_NAMES;
 use crate::{Env, Event, MapId, printf};
+use apiary_loader::helpers::HELPER_NAMES;
 
 /// An argument kind, as the kernel's `enum bpf_arg_type`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -290,7 +290,7 @@ pub fn map_def(spec: &MapSpec) -> MapDef {
         max_entries: spec.max_entries,
         map_flags: spec.map_flags,
         inner: spec.inner.as_deref().map(|inner| Box::new(map_def(inner))),
-        spin_lock_off: None,
+        spin_lock_off: spec.spin_lock_offset,
         map_extra: spec.map_extra,
         name: spec.name.chars().take(15).collect(),
     }

@@ -40,3 +40,22 @@ fn callbacks_matches_its_header() {
     assert_eq!(u32_at(24), 3, "elems_visited");
     assert_eq!(u32_at(28) as i32, 2, "first_big_key");
 }
+
+/// A map whose value holds a `struct bpf_spin_lock` gets the lock's offset
+/// from BTF, so `bpf_spin_lock` on that value is accepted (the kernel's
+/// `btf_find_spin_lock`); `buckets` in spin_lock.c has the lock first.
+#[test]
+fn spin_lock_offset_comes_from_btf() {
+    let Some(object) = open("spin_lock") else {
+        return;
+    };
+    let rt = Runtime::new(1);
+    let loaded = rt.load_object(&object).unwrap();
+    let index = object
+        .maps
+        .iter()
+        .position(|m| m.name == "buckets")
+        .expect("spin_lock.c defines buckets");
+    let map = rt.map(loaded.maps[index]).expect("buckets was created");
+    assert_eq!(map.def().spin_lock_off, Some(0));
+}
