@@ -2,16 +2,11 @@
 
 use std::sync::Arc;
 
-use apiary_vm::{HelperContext, HelperError, Helpers, LoadError, Program, RunError, Runner};
+use apiary_vm::{Helpers, LoadError, Program, RunError, Runner};
 
 use crate::programs::{BenchProgram, MIX_HELPER_ID, mix};
 
 const _: () = assert!(MIX_HELPER_ID <= apiary_vm::MAX_HELPER_ID);
-
-fn mix_helper(_: &mut HelperContext<'_, ()>, args: [u64; 5]) -> Result<u64, HelperError> {
-    let [a, b, c, d, e] = args;
-    Ok(mix(a, b, c, d, e))
-}
 
 /// A prepared program and a reusable runner, as an embedder running one
 /// program many times would hold them.
@@ -26,7 +21,8 @@ impl ApiaryRunner {
         let mut helpers = Helpers::new();
         if program.calls_helper {
             helpers
-                .register(MIX_HELPER_ID, "mix", mix_helper)
+                // `mix` needs only its arguments, as in rbpf, where it is a plain function too.
+                .register_pure(MIX_HELPER_ID, "mix", mix)
                 .expect("MIX_HELPER_ID is checked against MAX_HELPER_ID at compile time");
         }
         Ok(ApiaryRunner {

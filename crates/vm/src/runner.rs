@@ -178,11 +178,10 @@ impl<E> Runner<E> {
         prog: &Program<E>,
         env: &mut E,
         (id, name, func): (u32, &'static str, HelperFn<E>),
-        regs: &[u64; 16],
+        args: [u64; 5],
         depth: usize,
         pc: usize,
     ) -> u64 {
-        let args = [regs[1], regs[2], regs[3], regs[4], regs[5]];
         let mut ctx = HelperContext {
             env,
             runner: self,
@@ -270,7 +269,9 @@ impl<E> Runner<E> {
                 ($helper:expr) => {{
                     let helper = $helper;
                     self.remaining = remaining;
-                    regs[0] = self.call_helper(prog, env, helper, &regs, depth, pc - 1);
+                    // Registers one by one: a wide copy of just-stored registers stalls store forwarding.
+                    let args = [regs[1], regs[2], regs[3], regs[4], regs[5]];
+                    regs[0] = self.call_helper(prog, env, helper, args, depth, pc - 1);
                     remaining = self.remaining;
                     if self.pending.is_some() {
                         match self.take_pending() {
@@ -289,11 +290,7 @@ impl<E> Runner<E> {
             }
 
             loop {
-                let Some(&op) = ops.get(pc) else {
-                    return Err(RunError::FellOffEnd {
-                        pc: prog.slot_count(),
-                    });
-                };
+                let op = op_at(ops, pc);
                 if remaining == 0 {
                     return Err(RunError::BudgetExhausted {
                         pc: prog.slot_of(pc),
@@ -600,6 +597,21 @@ impl<E> Runner<E> {
             other => Some(other),
         }
     }
+}
+
+/// Op `pc` of `ops`, without a bounds check on the hot path.
+///
+/// Every `pc` the interpreter reaches is in range: runs start at op 0 of a
+/// non-empty program or at an op index `Program::op_of_address` returned;
+/// jump, call and `lddw` targets were resolved to existing op indices at
+/// load time; return addresses are `pc + 1` of a call; and the last op is
+/// the `FellOff` sentinel, which never advances `pc`, so `pc + 1` after any
+/// other op is still an op index.
+#[inline(always)]
+fn op_at(ops: &[Op], pc: usize) -> Op {
+    debug_assert!(pc < ops.len(), "op index {pc} out of {}", ops.len());
+    // SAFETY: `pc < ops.len()` by the invariant above, established in `Program::new`.
+    unsafe { *ops.get_unchecked(pc) }
 }
 
 #[inline(always)]
