@@ -1,0 +1,248 @@
+//! Loads the corpus into the real kernel through `load_object` and checks
+//! the result against the kernel's own view (map info, lookups, test runs)
+//! and the objects' documented behaviour.
+
+use apiary_backend::{KernelObject, LoadOptions, load_object};
+use apiary_corpus::{CorpusObject, KernelLoads};
+use apiary_kernel::TestRunAttrs;
+use apiary_kernel::types::{MapType, map_flags};
+use apiary_loader::{MapOrigin, Object};
+
+/// The corpus and a working `bpf()`, or why the test cannot run.
+fn environment() -> Option<&'static [CorpusObject]> {
+    if let Err(reason) = apiary_kernel::probe() {
+        eprintln!("SKIPPED: kernel load tests because {reason}");
+        return None;
+    }
+    match apiary_corpus::objects() {
+        Ok(objects) => Some(objects),
+        Err(reason) => {
+            eprintln!("SKIPPED: kernel load tests because {reason}");
+            None
+        }
+    }
+}
+
+fn load(corpus: &CorpusObject) -> (Object, KernelObject) {
+    let bytes = corpus.read().expect("read corpus object");
+    let mut object = Object::parse(&bytes, corpus.name).expect("parse");
+    let needs_core = object
+        .programs
+        .iter()
+        .filter_map(|p| p.as_ref().ok())
+        .any(|p| !p.core_relos.is_empty());
+    if needs_core {
+        let vmlinux = std::fs::read("/sys/kernel/btf/vmlinux").expect("vmlinux BTF");
+        let target = apiary_btf::Btf::parse(&vmlinux).expect("parse vmlinux BTF");
+        object.relocate_core(&target).expect("CO-RE");
+    }
+    let options = LoadOptions {
+        elf: Some(&bytes),
+        log_level: 0,
+    };
+    let loaded = load_object(&object, &options)
+        .unwrap_or_else(|e| panic!("{}: load_object failed: {e}", corpus.name));
+    (object, loaded)
+}
+
+#[test]
+fn every_kernel_loadable_object_loads_with_its_maps() {
+    let Some(objects) = environment() else { return };
+    let mut failures = Vec::new();
+    for corpus in objects
+        .iter()
+        .filter(|o| o.kernel_loads == KernelLoads::Yes)
+    {
+        let (object, loaded) = load(corpus);
+        for program in object.programs.iter().filter_map(|p| p.as_ref().ok()) {
+            let Some(prog) = loaded.program(&program.name) else {
+                let why = loaded.skipped.iter().find(|s| s.name == program.name);
+                failures.push(format!(
+                    "{}: {} not loaded ({why:?})",
+                    corpus.name, program.name
+                ));
+                continue;
+            };
+            let info = prog.info(false).expect("prog info");
+            assert_eq!(info.prog_type, program.prog_type, "{}", program.name);
+            assert_eq!(
+                info.nr_func_info as usize,
+                program.func_info.len(),
+                "{}",
+                program.name
+            );
+            // The verifier drops the line records of dead code it removes.
+            assert!(
+                info.nr_line_info as usize <= program.line_info.len(),
+                "{}",
+                program.name
+            );
+            assert_eq!(
+                info.nr_line_info == 0,
+                program.line_info.is_empty(),
+                "{}",
+                program.name
+            );
+            assert_ne!(info.btf_id, 0, "{}: program BTF", program.name);
+        }
+        for spec in &object.maps {
+            let map = loaded.map(&spec.name).expect("map created");
+            let info = map.info().expect("map info");
+            assert_eq!(info.map_type, spec.map_type, "{}", spec.name);
+            assert_eq!(info.key_size, spec.key_size, "{}", spec.name);
+            assert_eq!(info.value_size, spec.value_size, "{}", spec.name);
+            if spec.max_entries != 0 {
+                assert_eq!(info.max_entries, spec.max_entries, "{}", spec.name);
+            }
+            // The kernel makes device maps read-only for programs itself.
+            let kernel_added = if [MapType::DEVMAP, MapType::DEVMAP_HASH].contains(&spec.map_type) {
+                map_flags::RDONLY_PROG
+            } else {
+                0
+            };
+            assert_eq!(
+                info.map_flags,
+                spec.map_flags | kernel_added,
+                "{}",
+                spec.name
+            );
+            let expected_name: String = spec.name.chars().take(15).collect();
+            assert_eq!(info.name, expected_name);
+            // libbpf describes plain hash and array maps with BTF.
+            let plain = [
+                MapType::HASH,
+                MapType::ARRAY,
+                MapType::PERCPU_ARRAY,
+                MapType::PERCPU_HASH,
+            ];
+            if let (Some(value), true) = (spec.value_type, plain.contains(&spec.map_type)) {
+                assert_ne!(info.btf_id, 0, "{}: map BTF", spec.name);
+                assert_eq!(info.btf_value_type_id, value.0, "{}", spec.name);
+            }
+        }
+    }
+    // struct_ops programs need a registered struct_ops map, which the
+    // backend reports as skipped rather than loading.
+    let unexpected: Vec<_> = failures
+        .iter()
+        .filter(|f| !f.contains("struct_ops"))
+        .collect();
+    assert!(unexpected.is_empty(), "{unexpected:#?}");
+    for f in &failures {
+        eprintln!("known gap: {f}");
+    }
+}
+
+fn tcp_packet(dport: u16, ttl: u8) -> Vec<u8> {
+    let mut packet = vec![0u8; 14 + 20 + 20];
+    packet[12..14].copy_from_slice(&0x0800u16.to_be_bytes());
+    let ip = &mut packet[14..34];
+    ip[0] = 0x45;
+    ip[2..4].copy_from_slice(&40u16.to_be_bytes());
+    ip[8] = ttl;
+    ip[9] = 6; // TCP
+    ip[12..16].copy_from_slice(&[10, 0, 0, 1]);
+    ip[16..20].copy_from_slice(&[10, 0, 0, 2]);
+    let tcp = &mut packet[34..54];
+    tcp[0..2].copy_from_slice(&40000u16.to_be_bytes());
+    tcp[2..4].copy_from_slice(&dport.to_be_bytes());
+    tcp[12] = 5 << 4;
+    packet
+}
+
+const XDP_DROP: u32 = 1;
+const XDP_PASS: u32 = 2;
+
+#[test]
+fn xdp_firewall_verdicts_and_frozen_rodata() {
+    let Some(objects) = environment() else { return };
+    let corpus = objects
+        .iter()
+        .find(|o| o.name == "xdp_firewall")
+        .expect("xdp_firewall");
+    let (object, loaded) = load(corpus);
+    let (name, prog) = loaded.programs().next().expect("a program");
+    let run = |packet: &[u8]| {
+        prog.test_run(&TestRunAttrs {
+            data_in: packet,
+            ..TestRunAttrs::default()
+        })
+        .expect("test run")
+        .retval
+    };
+    // Per the object's header comment: TCP/23 is blocked, TCP/80 passes,
+    // ttl 1 is dropped (min_ttl = 2).
+    assert_eq!(run(&tcp_packet(23, 64)), XDP_DROP, "{name}: TCP/23");
+    assert_eq!(run(&tcp_packet(80, 64)), XDP_PASS, "{name}: TCP/80");
+    assert_eq!(run(&tcp_packet(80, 1)), XDP_DROP, "{name}: ttl 1");
+
+    let rodata = object
+        .maps
+        .iter()
+        .find(|m| matches!(&m.origin, MapOrigin::GlobalData { section } if section == ".rodata"))
+        .expect(".rodata map");
+    let map = loaded.map(&rodata.name).expect("rodata created");
+    let value = map
+        .lookup(&0u32.to_ne_bytes(), 0)
+        .expect("lookup")
+        .expect("present");
+    assert_eq!(value, rodata.initial_data, "initial .rodata visible");
+    assert_eq!(&value[..2], &23u16.to_ne_bytes(), "blocked_tcp_port = 23");
+    let err = map
+        .update(&0u32.to_ne_bytes(), &value, 0)
+        .expect_err("frozen");
+    assert_eq!(
+        err.errno(),
+        Some(apiary_kernel::Errno(libc_eperm())),
+        "{err}"
+    );
+}
+
+fn libc_eperm() -> i32 {
+    1
+}
+
+#[test]
+fn global_data_initial_values_are_visible() {
+    let Some(objects) = environment() else { return };
+    let corpus = objects
+        .iter()
+        .find(|o| o.name == "global_data")
+        .expect("global_data");
+    let (object, loaded) = load(corpus);
+    let mut checked = 0;
+    for spec in object
+        .maps
+        .iter()
+        .filter(|m| matches!(m.origin, MapOrigin::GlobalData { .. }))
+    {
+        let map = loaded.map(&spec.name).expect("created");
+        let value = map
+            .lookup(&0u32.to_ne_bytes(), 0)
+            .expect("lookup")
+            .expect("present");
+        // .bss has no initial bytes in the object: the kernel zeroes it.
+        let expected = if spec.initial_data.is_empty() {
+            vec![0; spec.value_size as usize]
+        } else {
+            spec.initial_data.clone()
+        };
+        assert_eq!(value, expected, "{}", spec.name);
+        checked += 1;
+    }
+    assert!(
+        checked >= 5,
+        "global_data has .data, .bss, .rodata and custom sections"
+    );
+    // .data starts with bytes_seen = 100 per the source.
+    let data = object
+        .maps
+        .iter()
+        .find(|m| m.name.ends_with(".data"))
+        .expect(".data");
+    assert!(
+        data.initial_data
+            .windows(8)
+            .any(|w| w == 100u64.to_ne_bytes())
+    );
+}
