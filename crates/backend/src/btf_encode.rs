@@ -2,7 +2,7 @@
 //! applies before the kernel sees it (`btf_fixup_datasec` and extern
 //! sanitizing), and interns the line-info strings programs refer to.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use apiary_btf::{Btf, FuncLinkage, FwdKind, IntEncoding, Kind, VarLinkage};
 
@@ -86,16 +86,20 @@ pub(crate) struct Encoded {
 /// Encodes `btf`. DATASECs whose section `layouts` knows get libbpf's fixed
 /// size and variable offsets; others (externs, or no ELF given) become
 /// empty anonymous structs so the kernel accepts them. Extern variables and
-/// functions get linkages the kernel accepts, as libbpf does.
+/// functions get linkages the kernel accepts, and `hidden` symbols static
+/// linkage, as libbpf does.
 pub(crate) fn encode(
     btf: &Btf,
     layouts: &HashMap<String, SectionLayout>,
+    hidden: &HashSet<String>,
 ) -> Result<Encoded, Error> {
     let mut w = BtfWriter::new();
     let mut fixed_datasecs = Vec::new();
     let bad = |e: apiary_btf::BtfError| Error::Btf(e.to_string());
     for (id, t) in btf.types() {
-        let name = w.intern(btf.str_at(t.name_off).map_err(bad)?)?;
+        let type_name = btf.str_at(t.name_off).map_err(bad)?;
+        let is_hidden = hidden.contains(type_name);
+        let name = w.intern(type_name)?;
         let name_of = |w: &mut BtfWriter, off: u32| -> Result<u32, Error> {
             w.intern(btf.str_at(off).map_err(bad)?)
         };
@@ -183,7 +187,8 @@ pub(crate) fn encode(
                 // The kernel accepts only static and global functions;
                 // libbpf likewise demotes extern (kfunc) declarations.
                 let vlen = match linkage {
-                    FuncLinkage::Global => 1,
+                    FuncLinkage::Global if !is_hidden => 1,
+                    FuncLinkage::Global => 0,
                     FuncLinkage::Static | FuncLinkage::Extern => 0,
                 };
                 w.word(name);
@@ -207,8 +212,8 @@ pub(crate) fn encode(
                 // Externs are allocated by the loader (.kconfig map) or
                 // resolved away (.ksyms), so libbpf presents them as globals.
                 w.word(match linkage {
-                    VarLinkage::Static => 0,
-                    VarLinkage::Global | VarLinkage::Extern => 1,
+                    VarLinkage::Global | VarLinkage::Extern if !is_hidden => 1,
+                    _ => 0,
                 });
             }
             Kind::Datasec(d) => {

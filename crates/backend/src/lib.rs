@@ -281,16 +281,16 @@ fn load_btf(object: &Object, options: &LoadOptions<'_>) -> Result<Option<KernelB
     let Some(btf) = &object.btf else {
         return Ok(None);
     };
-    let mut layouts = match options.elf {
-        Some(elf) => elf_layout::section_layouts(elf)?,
-        None => HashMap::new(),
+    let mut facts = match options.elf {
+        Some(elf) => elf_layout::elf_facts(elf)?,
+        None => elf_layout::ElfFacts::default(),
     };
     for spec in object.maps.iter().filter(|_| options.elf.is_none()) {
         if let MapOrigin::GlobalData { section } = &spec.origin {
-            layouts.entry(section.clone()).or_default().size = spec.value_size;
+            facts.layouts.entry(section.clone()).or_default().size = spec.value_size;
         }
     }
-    let mut encoded = btf_encode::encode(btf, &layouts)?;
+    let mut encoded = btf_encode::encode(btf, &facts.layouts, &facts.hidden)?;
     let mut line_info = HashMap::new();
     for program in object.programs.iter().filter_map(|p| p.as_ref().ok()) {
         let mut bytes = Vec::with_capacity(program.line_info.len() * LINE_INFO_SIZE as usize);
