@@ -6,7 +6,7 @@ use apiary_backend::{KernelObject, LoadOptions, load_object};
 use apiary_corpus::{CorpusObject, KernelLoads};
 use apiary_kernel::TestRunAttrs;
 use apiary_kernel::types::{MapType, map_flags};
-use apiary_loader::{MapOrigin, Object};
+use apiary_loader::{InitialSlotTarget, MapOrigin, Object};
 
 /// The corpus and a working `bpf()`, or why the test cannot run.
 fn environment() -> Option<&'static [CorpusObject]> {
@@ -191,16 +191,11 @@ fn xdp_firewall_verdicts_and_frozen_rodata() {
     let err = map
         .update(&0u32.to_ne_bytes(), &value, 0)
         .expect_err("frozen");
-    assert_eq!(
-        err.errno(),
-        Some(apiary_kernel::Errno(libc_eperm())),
-        "{err}"
-    );
+    assert_eq!(err.errno(), Some(apiary_kernel::Errno(EPERM)), "{err}");
 }
 
-fn libc_eperm() -> i32 {
-    1
-}
+/// Linux's EPERM, what updating a frozen map answers.
+const EPERM: i32 = 1;
 
 #[test]
 fn global_data_initial_values_are_visible() {
@@ -244,5 +239,59 @@ fn global_data_initial_values_are_visible() {
         data.initial_data
             .windows(8)
             .any(|w| w == 100u64.to_ne_bytes())
+    );
+}
+
+/// Map-in-map and program-array slots hold what `.values` names: from
+/// user space the kernel answers a lookup with the target's id.
+#[test]
+fn initial_slots_point_at_their_targets() {
+    let Some(objects) = environment() else { return };
+    let mut checked = 0;
+    for corpus in objects
+        .iter()
+        .filter(|o| o.kernel_loads == KernelLoads::Yes)
+    {
+        let (object, loaded) = load(corpus);
+        for spec in object.maps.iter().filter(|m| !m.initial_slots.is_empty()) {
+            let map = loaded.map(&spec.name).expect("created");
+            for slot in &spec.initial_slots {
+                let expected_id = match &slot.target {
+                    InitialSlotTarget::Map(index) => {
+                        let target = &object.maps[*index];
+                        loaded
+                            .map(&target.name)
+                            .expect("target map")
+                            .info()
+                            .expect("info")
+                            .id
+                    }
+                    InitialSlotTarget::Program(name) => {
+                        loaded
+                            .program(name)
+                            .expect("target program")
+                            .info(false)
+                            .expect("info")
+                            .id
+                    }
+                };
+                let value = map
+                    .lookup(&slot.index.to_ne_bytes(), 0)
+                    .expect("lookup")
+                    .unwrap_or_else(|| panic!("{} slot {} empty", spec.name, slot.index));
+                assert_eq!(
+                    value,
+                    expected_id.to_ne_bytes(),
+                    "{} slot {}",
+                    spec.name,
+                    slot.index
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert!(
+        checked >= 3,
+        "map_in_map and tail_calls have initial slots; checked {checked}"
     );
 }
