@@ -28,7 +28,7 @@ pub(crate) enum Rmw {
 
 /// One prepared operation. Register operands are numbers `<= 10`; targets
 /// are op indices; immediates are already extended to the operand width.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug)]
 pub(crate) enum Op {
     Add64I {
         d: u8,
@@ -621,9 +621,9 @@ pub(crate) enum Op {
     CallHelper {
         index: u32,
     },
-    /// Call of `Program::pure[index]`.
+    /// Call of a pure helper, resolved at load time so that the call needs no table lookup.
     CallPure {
-        index: u32,
+        f: PureHelperFn,
     },
     Callx {
         r: u8,
@@ -650,8 +650,6 @@ pub struct Program<E> {
     pub(crate) helpers: Arc<Helpers<E>>,
     /// The helpers the program calls directly, resolved at load time.
     pub(crate) called: Box<[CalledHelper<E>]>,
-    /// The pure helpers the program calls directly.
-    pub(crate) pure: Box<[PureHelperFn]>,
 }
 
 /// A helper resolved at load time.
@@ -945,8 +943,6 @@ impl<E> Program<E> {
         let mut ops = Vec::with_capacity(op_slot.len());
         let mut called = Vec::new();
         let mut called_index = HashMap::new();
-        let mut pure = Vec::new();
-        let mut pure_index = HashMap::new();
         for (pc, insn) in by_slot.iter().enumerate() {
             let Some(insn) = insn else { continue };
             if writes_r10(insn) {
@@ -1078,14 +1074,7 @@ impl<E> Program<E> {
                             }
                             Op::CallHelper { index }
                         }
-                        HelperImpl::Pure(func) => {
-                            let next = pure.len() as u32;
-                            let index = *pure_index.entry(id).or_insert(next);
-                            if index == next {
-                                pure.push(func);
-                            }
-                            Op::CallPure { index }
-                        }
+                        HelperImpl::Pure(f) => Op::CallPure { f },
                     },
                     _ => return Err(LoadError::MissingHelper { pc, id }),
                 },
@@ -1104,7 +1093,6 @@ impl<E> Program<E> {
             slot_op: slot_op.into_boxed_slice(),
             helpers,
             called: called.into_boxed_slice(),
-            pure: pure.into_boxed_slice(),
         })
     }
 

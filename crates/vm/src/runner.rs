@@ -546,12 +546,7 @@ impl<E> Runner<E> {
                         };
                         call_helper!((c.id, c.name, c.func))
                     }
-                    Op::CallPure { index } => {
-                        let Some(f) = prog.pure.get(index as usize) else {
-                            return Err(unknown_helper(prog, pc - 1, u64::MAX));
-                        };
-                        regs[0] = f(regs[1], regs[2], regs[3], regs[4], regs[5]);
-                    }
+                    Op::CallPure { f } => regs[0] = f(regs[1], regs[2], regs[3], regs[4], regs[5]),
                     Op::Callx { r } => {
                         let id = reg!(r);
                         let found = u32::try_from(id)
