@@ -1,0 +1,348 @@
+//! The random program generator.
+//!
+//! Programs have a fixed frame the verifier accepts: r9 keeps the context,
+//! the data registers (r0, r2-r8) and eight stack slots are initialised, the
+//! body is random, and the epilogue stores every data register into the
+//! context so that the comparison sees all of them. Jumps only go forward to
+//! the start of a body item (an instruction or a whole counted loop, whose
+//! counter is r1), so every program terminates and the verifier can prove it.
+
+use apiary_isa::{AluOp, AtomicOp, EndianOp, Insn, JmpCond, LdImm64Kind, Reg, Size, Source, Width};
+
+use crate::program::{Node, Program};
+use crate::rng::Rng;
+
+/// Registers holding data.
+pub const DATA: [Reg; 8] = [
+    Reg::R0,
+    Reg::R2,
+    Reg::R3,
+    Reg::R4,
+    Reg::R5,
+    Reg::R6,
+    Reg::R7,
+    Reg::R8,
+];
+/// Keeps the context pointer.
+const CTX: Reg = Reg::R9;
+/// Counts loop iterations.
+const COUNTER: Reg = Reg::R1;
+/// Initialised 8-byte stack slots below r10.
+const STACK_SLOTS: usize = 8;
+/// Random input bytes at the start of the context.
+pub const CTX_INPUT_LEN: usize = 64;
+/// The context: the input, then one 8-byte slot per data register.
+pub const CTX_LEN: usize = CTX_INPUT_LEN + DATA.len() * 8;
+
+/// A generated test: the program and the context it starts with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Case {
+    /// The program.
+    pub program: Program,
+    /// The initial context bytes (length [`CTX_LEN`]).
+    pub ctx: Vec<u8>,
+}
+
+/// Generates the test for `seed`.
+pub fn generate(seed: u64) -> Case {
+    let mut rng = Rng::new(seed);
+    let mut ctx = vec![0u8; CTX_LEN];
+    for chunk in ctx.chunks_mut(8) {
+        let bytes = value(&mut rng).to_le_bytes();
+        chunk.copy_from_slice(&bytes[..chunk.len()]);
+    }
+    let mut nodes = vec![Node::plain(mov(CTX, Source::Reg(Reg::R1)))];
+    for reg in DATA {
+        nodes.push(Node::plain(Insn::LoadImm64 {
+            dst: reg,
+            kind: LdImm64Kind::Imm,
+            imm: value(&mut rng),
+        }));
+    }
+    for slot in 1..=STACK_SLOTS {
+        nodes.push(Node::plain(Insn::Store {
+            size: Size::DW,
+            dst: Reg::R10,
+            off: -8 * slot as i16,
+            src: Source::Reg(rng.pick(&DATA)),
+        }));
+    }
+    let items = 4 + rng.below(60);
+    // Items are laid out first; forward jumps name an item (or the epilogue)
+    // and are resolved to instruction indexes once every item's start is known.
+    let mut laid_out: Vec<Vec<Node>> = Vec::with_capacity(items);
+    let mut jump_items: Vec<(usize, usize)> = Vec::new();
+    let mut loop_items: Vec<usize> = Vec::new();
+    for item in 0..items {
+        let remaining = items - item;
+        match rng.below(24) {
+            0 => {
+                loop_items.push(item);
+                laid_out.push(counted_loop(&mut rng));
+            }
+            1..=3 => {
+                let jump = forward_jump(&mut rng);
+                // An unconditional jump over an item would leave it
+                // unreachable, which the verifier refuses.
+                let skip = match jump {
+                    Insn::Ja { .. } | Insn::Ja32 { .. } => 0,
+                    _ => rng.below(remaining.min(6)),
+                };
+                jump_items.push((item, item + 1 + skip));
+                laid_out.push(vec![Node::plain(jump)]);
+            }
+            _ => laid_out.push(vec![Node::plain(straight_insn(&mut rng))]),
+        }
+    }
+    let body_start = nodes.len();
+    let mut starts = Vec::with_capacity(items + 1);
+    let mut next = body_start;
+    for item in &laid_out {
+        starts.push(next);
+        next += item.len();
+    }
+    starts.push(next);
+    for (item, target_item) in jump_items {
+        if let (Some(node), Some(&target)) = (
+            laid_out.get_mut(item).and_then(|nodes| nodes.first_mut()),
+            starts.get(target_item),
+        ) {
+            node.target = Some(target);
+        }
+    }
+    for item in loop_items {
+        if let (Some(node), Some(&start)) = (
+            laid_out.get_mut(item).and_then(|nodes| nodes.last_mut()),
+            starts.get(item),
+        ) {
+            // Back to the instruction after the counter's initialisation.
+            node.target = Some(start + 1);
+        }
+    }
+    nodes.extend(laid_out.into_iter().flatten());
+    for (i, reg) in DATA.into_iter().enumerate() {
+        nodes.push(Node::plain(Insn::Store {
+            size: Size::DW,
+            dst: CTX,
+            off: (CTX_INPUT_LEN + 8 * i) as i16,
+            src: Source::Reg(reg),
+        }));
+    }
+    nodes.push(Node::plain(Insn::Exit));
+    Case {
+        program: Program::new(nodes),
+        ctx,
+    }
+}
+
+fn mov(dst: Reg, src: Source) -> Insn {
+    Insn::Alu {
+        width: Width::W64,
+        op: AluOp::Mov,
+        dst,
+        src,
+    }
+}
+
+/// Interesting 64-bit values: edges of the signed and unsigned ranges, small and random numbers.
+fn value(rng: &mut Rng) -> u64 {
+    match rng.below(10) {
+        0 => 0,
+        1 => 1,
+        2 => u64::MAX,
+        3 => 1 << 63,
+        4 => 0xffff_ffff,
+        5 => 0x8000_0000,
+        6 => rng.next_u64() & 0xff,
+        7 => (rng.next_u64() as i8) as u64,
+        _ => rng.next_u64(),
+    }
+}
+
+fn imm(rng: &mut Rng) -> i32 {
+    match rng.below(6) {
+        0 => -1,
+        1 => i32::MIN,
+        2 => 1,
+        3 => rng.below(64) as i32,
+        _ => rng.next_u64() as i32,
+    }
+}
+
+fn width(rng: &mut Rng) -> Width {
+    if rng.coin() { Width::W32 } else { Width::W64 }
+}
+
+fn source(rng: &mut Rng) -> Source {
+    if rng.coin() {
+        Source::Reg(rng.pick(&DATA))
+    } else {
+        Source::Imm(imm(rng))
+    }
+}
+
+fn alu(rng: &mut Rng) -> Insn {
+    let width = width(rng);
+    let op = rng.pick(&AluOp::ALL);
+    let src = match (op, source(rng)) {
+        // The verifier refuses immediate shifts outside the width and division by an immediate 0.
+        (AluOp::Lsh | AluOp::Rsh | AluOp::Arsh, Source::Imm(_)) => {
+            Source::Imm(rng.below(if width == Width::W32 { 32 } else { 64 }) as i32)
+        }
+        (AluOp::Div | AluOp::SDiv | AluOp::Mod | AluOp::SMod, Source::Imm(0)) => Source::Imm(3),
+        (_, src) => src,
+    };
+    Insn::Alu {
+        width,
+        op,
+        dst: rng.pick(&DATA),
+        src,
+    }
+}
+
+/// An offset into the initialised stack, aligned to `size`.
+fn stack_off(rng: &mut Rng, size: Size) -> i16 {
+    let slot = -8 * (1 + rng.below(STACK_SLOTS) as i16);
+    let per_slot = 8 / size.bytes();
+    slot + (rng.below(per_slot) * size.bytes()) as i16
+}
+
+/// An offset into the context, aligned to `size` as the verifier demands.
+fn ctx_off(rng: &mut Rng, size: Size) -> i16 {
+    (rng.below(CTX_LEN / size.bytes()) * size.bytes()) as i16
+}
+
+fn load(rng: &mut Rng, base: Reg) -> Insn {
+    let size = rng.pick(&Size::ALL);
+    let off = if base == CTX {
+        ctx_off(rng, size)
+    } else {
+        stack_off(rng, size)
+    };
+    Insn::Load {
+        size,
+        // There is no sign-extending 8-byte load.
+        sign_extend: size != Size::DW && rng.coin(),
+        dst: rng.pick(&DATA),
+        src: base,
+        off,
+    }
+}
+
+fn atomic(rng: &mut Rng) -> Insn {
+    let fetch = rng.coin();
+    let op = rng.pick(&[
+        AtomicOp::Add { fetch },
+        AtomicOp::Or { fetch },
+        AtomicOp::And { fetch },
+        AtomicOp::Xor { fetch },
+        AtomicOp::Xchg,
+        AtomicOp::CmpXchg,
+    ]);
+    let size = rng.pick(&[Size::W, Size::DW]);
+    Insn::Atomic {
+        size,
+        op,
+        dst: Reg::R10,
+        src: rng.pick(&DATA),
+        off: stack_off(rng, size),
+    }
+}
+
+/// Any instruction that does not branch.
+fn straight_insn(rng: &mut Rng) -> Insn {
+    match rng.below(20) {
+        0 => Insn::Neg {
+            width: width(rng),
+            dst: rng.pick(&DATA),
+        },
+        1 => Insn::Endian {
+            op: rng.pick(&[EndianOp::ToLe, EndianOp::ToBe, EndianOp::Swap]),
+            bits: rng.pick(&[16, 32, 64]),
+            dst: rng.pick(&DATA),
+        },
+        2 => {
+            let width = width(rng);
+            let from = if width == Width::W32 {
+                rng.pick(&[Size::B, Size::H])
+            } else {
+                rng.pick(&[Size::B, Size::H, Size::W])
+            };
+            Insn::MovSx {
+                width,
+                dst: rng.pick(&DATA),
+                src: rng.pick(&DATA),
+                from,
+            }
+        }
+        3 => {
+            let size = rng.pick(&Size::ALL);
+            Insn::Store {
+                size,
+                dst: Reg::R10,
+                off: stack_off(rng, size),
+                src: source(rng),
+            }
+        }
+        4 => {
+            // The verifier refuses BPF_ST (immediate) stores into the context.
+            let size = rng.pick(&Size::ALL);
+            Insn::Store {
+                size,
+                dst: CTX,
+                off: ctx_off(rng, size),
+                src: Source::Reg(rng.pick(&DATA)),
+            }
+        }
+        5 => load(rng, Reg::R10),
+        6 => load(rng, CTX),
+        7 | 8 => atomic(rng),
+        9 => Insn::LoadImm64 {
+            dst: rng.pick(&DATA),
+            kind: LdImm64Kind::Imm,
+            imm: value(rng),
+        },
+        _ => alu(rng),
+    }
+}
+
+/// A forward branch; its target is filled in by the caller.
+fn forward_jump(rng: &mut Rng) -> Insn {
+    match rng.below(10) {
+        0 => Insn::Ja { off: 0 },
+        1 => Insn::Ja32 { imm: 0 },
+        2 => Insn::MayGoto { off: 0 },
+        _ => Insn::Jump {
+            width: width(rng),
+            cond: rng.pick(&JmpCond::ALL),
+            dst: rng.pick(&DATA),
+            src: source(rng),
+            off: 0,
+        },
+    }
+}
+
+/// `r1 = N; body; r1 -= 1; if r1 != 0 goto body`: a loop the verifier walks N times.
+fn counted_loop(rng: &mut Rng) -> Vec<Node> {
+    let iterations = 1 + rng.below(6) as i32;
+    let body_len = 1 + rng.below(5);
+    let mut nodes = vec![Node::plain(mov(COUNTER, Source::Imm(iterations)))];
+    for _ in 0..body_len {
+        nodes.push(Node::plain(straight_insn(rng)));
+    }
+    nodes.push(Node::plain(Insn::Alu {
+        width: Width::W64,
+        op: AluOp::Sub,
+        dst: COUNTER,
+        src: Source::Imm(1),
+    }));
+    // The caller points this back edge at the body once the loop's position is known.
+    nodes.push(Node::plain(Insn::Jump {
+        width: Width::W64,
+        cond: JmpCond::Ne,
+        dst: COUNTER,
+        src: Source::Imm(0),
+        off: 0,
+    }));
+    nodes
+}
