@@ -10,6 +10,7 @@
 mod commands;
 mod elf;
 mod error;
+mod fuzz;
 mod hex;
 mod objects;
 
@@ -86,6 +87,11 @@ enum Command {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },
+    /// Differential fuzzing against the running kernel.
+    Fuzz {
+        #[command(subcommand)]
+        command: FuzzCommand,
+    },
     /// Plugin for bpf_conformance's runner: program as hex on stdin, r0 in hex on stdout.
     ConformancePlugin {
         /// The program's memory as hex bytes.
@@ -115,6 +121,23 @@ enum ProgCommand {
         /// Apply CO-RE relocations against this BTF (e.g. /sys/kernel/btf/vmlinux).
         #[arg(long)]
         target_btf: Option<PathBuf>,
+    },
+}
+
+/// `apiary fuzz ...`.
+#[derive(Subcommand)]
+enum FuzzCommand {
+    /// Run random programs in the kernel (as syscall programs) and in Apiary, and compare r0 and the context.
+    Diff {
+        /// Number of programs.
+        #[arg(long, default_value_t = 1000)]
+        count: u64,
+        /// Seed of the first program (program i uses SEED + i).
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Directory for shrunk reproducers of divergences.
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
 }
 
@@ -165,6 +188,9 @@ fn main() -> ExitCode {
             command: BtfCommand::Dump { words },
         } => objects::btf_dump(&words),
         Command::Conformance { paths } => commands::conformance(&paths),
+        Command::Fuzz {
+            command: FuzzCommand::Diff { count, seed, out },
+        } => fuzz::diff(count, seed, out.as_deref()),
         Command::ConformancePlugin { memory, elf } => {
             commands::conformance_plugin(memory.as_deref(), elf)
         }

@@ -425,3 +425,22 @@ fn object_commands_reject_bad_files_in_one_line() {
         "unknown format",
     );
 }
+
+#[test]
+fn fuzz_diff_agrees_with_the_kernel_on_2000_programs() {
+    if let Err(reason) = apiary_difftest::kernel_available() {
+        eprintln!("SKIPPED: fuzz_diff_agrees_with_the_kernel_on_2000_programs because {reason}");
+        return;
+    }
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_apiary"))
+        .args(["fuzz", "diff", "--count", "2000", "--seed", "5"])
+        .output()
+        .expect("apiary runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    let last = stdout.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("2000 programs, ") && last.ends_with(", 0 divergences"),
+        "{last}"
+    );
+}

@@ -24,3 +24,8 @@ pub use diff::{Summary, Verdict, check, fuzz, shrink, write_reproducer};
 pub use generate::{CTX_INPUT_LEN, CTX_LEN, Case, DATA, generate};
 pub use program::{Node, Program};
 pub use rng::Rng;
+
+/// Whether the kernel side can run here (`bpf()` works); the error says why not.
+pub fn kernel_available() -> Result<(), apiary_kernel::Unavailable> {
+    apiary_kernel::probe()
+}

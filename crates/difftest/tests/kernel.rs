@@ -72,3 +72,20 @@ fn conformance_suite_in_the_kernel_matches_apiary_and_the_reject_list() {
     assert_eq!(rejects, expected, "the kernel's rejections changed");
     assert!(divergences.is_empty(), "{divergences:#?}");
 }
+
+#[test]
+fn the_kernel_really_runs_the_program_and_writes_the_context_back() {
+    if !kernel_available("the_kernel_really_runs_the_program_and_writes_the_context_back") {
+        return;
+    }
+    let case = apiary_difftest::generate(7);
+    let prog = apiary_difftest::kernel_load(&case.program.bytecode()).expect("accepted");
+    let kernel = apiary_difftest::kernel_run(&prog, &case.ctx).expect("runs");
+    // The epilogue stores r0 into the context's first register slot.
+    let r0_slot = &kernel.ctx[apiary_difftest::CTX_INPUT_LEN..][..8];
+    assert_eq!(
+        u64::from_le_bytes(r0_slot.try_into().unwrap()) & 0xffff_ffff,
+        kernel.r0
+    );
+    assert_ne!(kernel.ctx, case.ctx, "the context came back unchanged");
+}
