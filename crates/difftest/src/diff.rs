@@ -7,7 +7,7 @@ use std::sync::Arc;
 use apiary_vm::Helpers;
 
 use crate::backend::{Outcome, RunFailure, apiary_run, kernel_load, kernel_run};
-use crate::generate::{Case, generate};
+use crate::generate::{Case, PROLOGUE_LEN, generate};
 
 /// How one program fared.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,14 +51,14 @@ pub fn check(case: &Case, helpers: &Arc<Helpers<()>>) -> Verdict {
     }
 }
 
-/// Drops instructions one at a time, keeping each drop after which the
-/// program still diverges, until no single drop does.
+/// Drops instructions after the prologue one at a time, keeping each drop
+/// after which the program still diverges, until no single drop does.
 pub fn shrink(case: &Case, helpers: &Arc<Helpers<()>>) -> Case {
     let mut best = case.clone();
     let mut progress = true;
     while progress {
         progress = false;
-        let mut index = 0;
+        let mut index = PROLOGUE_LEN;
         while index < best.program.len() {
             let candidate = Case {
                 program: best.program.without(index),

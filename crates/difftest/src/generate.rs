@@ -29,6 +29,10 @@ const CTX: Reg = Reg::R9;
 const COUNTER: Reg = Reg::R1;
 /// Initialised 8-byte stack slots below r10.
 const STACK_SLOTS: usize = 8;
+/// Instructions of the prologue (context kept, registers and stack
+/// initialised): shrinking keeps them so that reduced programs never read
+/// uninitialised stack, whose contents differ between the backends.
+pub const PROLOGUE_LEN: usize = 1 + DATA.len() + STACK_SLOTS;
 /// Random input bytes at the start of the context.
 pub const CTX_INPUT_LEN: usize = 64;
 /// The context: the input, then one 8-byte slot per data register.

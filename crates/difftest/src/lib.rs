@@ -21,7 +21,7 @@ mod rng;
 
 pub use backend::{Outcome, RunFailure, apiary_run, kernel_load, kernel_run, rejection_reason};
 pub use diff::{Summary, Verdict, check, fuzz, shrink, write_reproducer};
-pub use generate::{CTX_INPUT_LEN, CTX_LEN, Case, DATA, generate};
+pub use generate::{CTX_INPUT_LEN, CTX_LEN, Case, DATA, PROLOGUE_LEN, generate};
 pub use program::{Node, Program};
 pub use rng::Rng;
 
