@@ -1,5 +1,6 @@
 //! Parsing of a `.BTF` blob into a validated [`Btf`], and queries on it.
 
+use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use crate::bytes::{ByteView, Endianness};
@@ -275,12 +276,23 @@ impl Btf {
     /// struct whose members are misaligned, or whose size is not a multiple
     /// of its alignment, is packed and has alignment 1.
     pub fn align_of(&self, id: TypeId) -> Result<u32, BtfError> {
-        self.align_of_depth(id, 0)
+        self.align_of_depth(id, 0, &mut HashMap::new())
     }
 
-    fn align_of_depth(&self, id: TypeId, depth: usize) -> Result<u32, BtfError> {
+    /// `known` memoizes composites: hostile BTF can make a DAG of structs
+    /// whose members all name the next level, which a plain recursion walks
+    /// an exponential number of times.
+    fn align_of_depth(
+        &self,
+        id: TypeId,
+        depth: usize,
+        known: &mut HashMap<TypeId, u32>,
+    ) -> Result<u32, BtfError> {
         if depth > MAX_RESOLVE_DEPTH {
             return Err(BtfError::ResolveDepthExceeded(id));
+        }
+        if let Some(&align) = known.get(&id) {
+            return Ok(align);
         }
         let t = self.type_by_id(id)?;
         match &t.kind {
@@ -293,31 +305,42 @@ impl Btf {
             | Kind::Volatile(t)
             | Kind::Const(t)
             | Kind::Restrict(t)
-            | Kind::TypeTag(t) => self.align_of_depth(*t, depth + 1),
-            Kind::Array(a) => self.align_of_depth(a.elem_type, depth + 1),
+            | Kind::TypeTag(t) => self.align_of_depth(*t, depth + 1, known),
+            Kind::Array(a) => self.align_of_depth(a.elem_type, depth + 1, known),
             Kind::Struct(c) | Kind::Union(c) => {
-                let mut max_align = 1;
-                for m in &c.members {
-                    let align = self.align_of_depth(m.ty, depth + 1)?;
-                    if align == 0 {
-                        return Ok(0);
-                    }
-                    max_align = max_align.max(align);
-                    if m.bitfield_size == 0 && m.bit_offset % (8 * align) != 0 {
-                        return Ok(1);
-                    }
-                }
-                Ok(if c.size % max_align != 0 {
-                    1
-                } else {
-                    max_align
-                })
+                let align = self.composite_align(c, depth, known)?;
+                known.insert(id, align);
+                Ok(align)
             }
             _ => Err(BtfError::NoSize {
                 id,
                 kind: t.kind_tag(),
             }),
         }
+    }
+
+    fn composite_align(
+        &self,
+        c: &Composite,
+        depth: usize,
+        known: &mut HashMap<TypeId, u32>,
+    ) -> Result<u32, BtfError> {
+        let mut max_align = 1;
+        for m in &c.members {
+            let align = self.align_of_depth(m.ty, depth + 1, known)?;
+            if align == 0 {
+                return Ok(0);
+            }
+            max_align = max_align.max(align);
+            if m.bitfield_size == 0 && m.bit_offset % (8 * align) != 0 {
+                return Ok(1);
+            }
+        }
+        Ok(if !c.size.is_multiple_of(max_align) {
+            1
+        } else {
+            max_align
+        })
     }
 
     /// Members of struct or union `id`, in declaration order.

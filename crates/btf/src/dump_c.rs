@@ -22,6 +22,13 @@ use crate::types::{Composite, Enum, FwdKind, Kind, Type, TypeId};
 const MAX_NESTING: usize = 512;
 /// libbpf indents with at most this many tabs.
 const MAX_INDENT: usize = 13;
+/// Output allowance every dump gets, whatever its size.
+const BASE_OUTPUT_BUDGET: usize = 1 << 20;
+/// Output allowance per type. vmlinux averages about 20 bytes of C per type;
+/// without a cap a single struct's `size` (up to 4 GiB, i.e. hundreds of
+/// millions of padding lines) or anonymous types inlined into each other
+/// could make a few bytes of BTF print gigabytes.
+const OUTPUT_BUDGET_PER_TYPE: usize = 1 << 10;
 
 /// Why a C dump stopped.
 #[derive(Debug, thiserror::Error)]
@@ -35,6 +42,16 @@ pub enum DumpError {
     /// Types nest deeper than the dumper follows.
     #[error("types nest deeper than {MAX_NESTING} levels at type [{0}]")]
     TooDeep(TypeId),
+    /// The dump would exceed the work allowance for this many types, counted
+    /// as bytes written plus types visited (padding for an absurd struct
+    /// size, or anonymous types inlined into each other many times).
+    #[error("C dump would exceed {limit} bytes written plus types visited, at type [{id}]")]
+    TooLarge {
+        /// Type being emitted when the allowance ran out.
+        id: TypeId,
+        /// The allowance, in bytes.
+        limit: usize,
+    },
     /// A type the dumper cannot place (such as a reference to an id that
     /// does not exist).
     #[error(transparent)]
@@ -55,6 +72,7 @@ pub fn dump_c(btf: &Btf, out: &mut impl Write) -> Result<(), DumpError> {
     for id in 1..btf.type_count() {
         dumper.dump_type(TypeId(id))?;
         out.write_all(dumper.out.as_bytes())?;
+        dumper.flushed += dumper.out.len();
         dumper.out.clear();
     }
     out.write_all(
@@ -112,6 +130,15 @@ struct CDumper<'a> {
     /// First nesting overflow seen while emitting (emission otherwise
     /// proceeds best-effort, as libbpf's does).
     too_deep: Option<TypeId>,
+    /// Bytes already moved from `out` to the writer.
+    flushed: usize,
+    /// Calls of `emit_type` so far: anonymous types are revisited at every
+    /// use, which costs time even where nothing is written.
+    visits: usize,
+    /// Most bytes written plus types visited the whole dump may cost.
+    output_limit: usize,
+    /// Type being emitted when the output passed `output_limit`.
+    too_large: Option<TypeId>,
 }
 
 fn indent(lvl: usize) -> &'static str {
@@ -154,6 +181,11 @@ impl<'a> CDumper<'a> {
             out: String::new(),
             depth: 0,
             too_deep: None,
+            flushed: 0,
+            visits: 0,
+            output_limit: BASE_OUTPUT_BUDGET
+                .saturating_add(count.saturating_mul(OUTPUT_BUDGET_PER_TYPE)),
+            too_large: None,
         }
     }
 
@@ -180,10 +212,33 @@ impl<'a> CDumper<'a> {
             self.emit_type(queued, TypeId::VOID)?;
         }
         self.emit_queue = queue;
+        if let Some(id) = self.too_large {
+            return Err(DumpError::TooLarge {
+                id,
+                limit: self.output_limit,
+            });
+        }
         match self.too_deep.take() {
             Some(deep) => Err(DumpError::TooDeep(deep)),
             None => Ok(()),
         }
+    }
+
+    /// Whether the dump has used up its output allowance (recording `id`
+    /// as the culprit the first time): emission loops stop when it has.
+    fn out_of_budget(&mut self, id: TypeId) -> bool {
+        if self.too_large.is_some() {
+            return true;
+        }
+        let spent = self
+            .flushed
+            .saturating_add(self.out.len())
+            .saturating_add(self.visits);
+        if spent > self.output_limit {
+            self.too_large = Some(id);
+            return true;
+        }
+        false
     }
 
     /// Topological ordering: queues the named definitions `id` needs and
@@ -293,7 +348,8 @@ impl<'a> CDumper<'a> {
     /// `cont_id` is the aggregate being defined around it, or void at top
     /// level.
     fn emit_type(&mut self, id: TypeId, cont_id: TypeId) -> Result<(), DumpError> {
-        if !self.enter(id) {
+        self.visits += 1;
+        if self.out_of_budget(id) || !self.enter(id) {
             return Ok(());
         }
         let result = self.emit_type_inner(id, cont_id);
@@ -515,6 +571,7 @@ impl<'a> CDumper<'a> {
     /// `next_off` (in bits) that natural alignment would not create.
     fn emit_bit_padding(
         &mut self,
+        id: TypeId,
         cur_off: i64,
         next_off: i64,
         next_align: i64,
@@ -547,7 +604,7 @@ impl<'a> CDumper<'a> {
             }
             cur = new_off;
         }
-        while cur != next_off {
+        while cur != next_off && !self.out_of_budget(id) {
             let bits = (next_off - cur).min(pad_bits);
             if bits == pad_bits {
                 let _ = write!(self.out, "\n{}{pad_type}: {pad_bits};", indent(lvl));
@@ -580,7 +637,10 @@ impl<'a> CDumper<'a> {
             let m_off = i64::from(m.bit_offset);
             let m_align = if packed { 1 } else { self.align_or_zero(m.ty) };
             let in_bitfield = prev_bitfield && m.bitfield_size != 0;
-            self.emit_bit_padding(off, m_off, m_align, in_bitfield, lvl + 1);
+            if self.out_of_budget(id) {
+                break;
+            }
+            self.emit_bit_padding(id, off, m_off, m_align, in_bitfield, lvl + 1);
             let _ = write!(self.out, "\n{}", indent(lvl + 1));
             self.emit_type_decl(m.ty, fname, lvl + 1);
             if m.bitfield_size != 0 {
@@ -595,7 +655,7 @@ impl<'a> CDumper<'a> {
             self.out.push(';');
         }
         if is_struct {
-            self.emit_bit_padding(off, i64::from(c.size) * 8, align, false, lvl + 1);
+            self.emit_bit_padding(id, off, i64::from(c.size) * 8, align, false, lvl + 1);
         }
         // `struct empty {}` stays on one line.
         if !c.members.is_empty() || c.size != 0 {

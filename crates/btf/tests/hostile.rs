@@ -589,3 +589,58 @@ fn deep_nesting_is_refused_without_stack_overflow() {
     assert!(dump_c(&btf, &mut Vec::new()).is_err());
     assert!(btf.size_of(TypeId(2)).is_err());
 }
+
+#[test]
+fn absurd_struct_sizes_and_inlining_stop_at_the_output_budget() {
+    // A 4 GiB struct holding one int: libbpf's padding algorithm would print
+    // about 537 million `long: 64;` lines.
+    let mut b = Builder::new();
+    b.ty(0, INT, 0, false, 4, &[32]);
+    let (big, m) = (b.str("big"), b.str("m"));
+    b.ty(big, STRUCT, 1, false, u32::MAX, &[m, 1, 0]);
+    let btf = Btf::parse(&b.build()).expect("valid");
+    let mut out = Vec::new();
+    match dump_c(&btf, &mut out) {
+        Err(DumpError::TooLarge { id, limit }) => {
+            assert_eq!(id, TypeId(2));
+            assert!(
+                out.len() <= limit,
+                "{} bytes written over {limit}",
+                out.len()
+            );
+        }
+        other => panic!("expected TooLarge, got {other:?}"),
+    }
+
+    // Anonymous structs are written inline at every use: 40 levels of
+    // "two members of the next level" would be 2^40 copies of the innermost.
+    const LEVELS: u32 = 40;
+    let mut b = Builder::new();
+    let (a, c) = (b.str("a"), b.str("c"));
+    for id in 1..LEVELS {
+        b.ty(0, STRUCT, 2, false, 8, &[a, id + 1, 0, c, id + 1, 0]);
+    }
+    b.ty(0, INT, 0, false, 4, &[32]);
+    let top = b.str("top");
+    b.ty(top, STRUCT, 1, false, 8, &[a, 1, 0]);
+    let btf = Btf::parse(&b.build()).expect("valid");
+    assert!(matches!(
+        dump_c(&btf, &mut std::io::sink()),
+        Err(DumpError::TooLarge { .. })
+    ));
+}
+
+#[test]
+fn realistic_padding_is_still_printed() {
+    // struct s { int x; } with size 64: 60 bytes of tail padding, which
+    // libbpf prints as `int: 32;` then seven `long: 64;`.
+    let mut b = Builder::new();
+    b.ty(0, INT, 0, false, 4, &[32]);
+    let (s, x) = (b.str("s"), b.str("x"));
+    b.ty(s, STRUCT, 1, false, 64, &[x, 1, 0]);
+    let btf = Btf::parse(&b.build()).expect("valid");
+    let mut out = Vec::new();
+    dump_c(&btf, &mut out).expect("small padding fits the budget");
+    let text = String::from_utf8(out).expect("utf-8");
+    assert_eq!(text.matches("long: 64;").count(), 7, "{text}");
+}

@@ -580,8 +580,12 @@ pub(crate) fn btf_maps(
             ));
         }
         let (spec, values_offset) = parse_btf_map_def(btf, name, ty, 0)?;
-        values_offsets
-            .push(values_offset.map(|v| (offset + u64::from(v), offset + u64::from(var.size))));
+        values_offsets.push(values_offset.map(|v| {
+            (
+                offset.saturating_add(u64::from(v)),
+                offset + u64::from(var.size),
+            )
+        }));
         maps.push(PlacedMap {
             spec,
             section: section.index,

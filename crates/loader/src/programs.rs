@@ -252,12 +252,20 @@ impl<'s, 'a> Assembler<'s, 'a> {
                     if Some(target_section) != self.text {
                         return Err(self.bad_call(idx, "target is not in .text".to_owned()));
                     }
-                    let byte_offset = i64::try_from(byte_offset).unwrap_or(i64::MAX);
-                    if is_call {
-                        byte_offset / 8 + i64::from(insn.imm) + 1
-                    } else {
-                        (byte_offset + i64::from(insn.imm)) / 8
-                    }
+                    // The symbol value and imm both come from the file.
+                    let target = i64::try_from(byte_offset).ok().and_then(|byte_offset| {
+                        if is_call {
+                            (byte_offset / 8).checked_add(i64::from(insn.imm) + 1)
+                        } else {
+                            byte_offset.checked_add(i64::from(insn.imm)).map(|b| b / 8)
+                        }
+                    });
+                    target.ok_or_else(|| {
+                        self.bad_call(
+                            idx,
+                            format!("target {byte_offset:#x}{:+} is out of range", insn.imm),
+                        )
+                    })?
                 }
                 (Some(InsnReloc::Code { .. }), false) => {
                     return Err(
@@ -273,7 +281,8 @@ impl<'s, 'a> Assembler<'s, 'a> {
                     if Some(f.section) != self.text {
                         return Err(self.bad_call(idx, "unrelocated call outside .text".to_owned()));
                     }
-                    i64::try_from(sec_slot).unwrap_or(i64::MAX) + i64::from(insn.imm) + 1
+                    // sec_slot indexes the section's slots, so it is far below i64::MAX.
+                    i64::try_from(sec_slot).unwrap_or(0) + i64::from(insn.imm) + 1
                 }
                 (None, false) => continue,
             };

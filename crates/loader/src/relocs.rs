@@ -153,14 +153,18 @@ fn classify_one(
             sym.name, target.name
         ));
     };
-    let offset = i64::from(insn.imm) + i64::try_from(sym.value).unwrap_or(i64::MAX);
-    match u32::try_from(offset) {
-        Ok(offset) if u64::from(offset) < target.size.max(1) => {
+    // Both addends come from the file: a symbol value near i64::MAX plus a
+    // positive imm must be refused, not overflow.
+    let offset = i64::try_from(sym.value)
+        .ok()
+        .and_then(|value| value.checked_add(i64::from(insn.imm)));
+    match offset.and_then(|o| u32::try_from(o).ok()) {
+        Some(offset) if u64::from(offset) < target.size.max(1) => {
             InsnReloc::MapValue { map_index, offset }
         }
         _ => InsnReloc::Invalid(format!(
-            "offset {offset} into {:?} is outside the section",
-            target.name
+            "symbol {:?} value {:#x} plus imm {} is outside section {:?}",
+            sym.name, sym.value, insn.imm, target.name
         )),
     }
 }

@@ -48,3 +48,40 @@ fn truncated_and_empty_inputs_are_typed_errors() {
     ));
     assert!(apiary_loader::Object::parse(b"\x7fELF\x02\x01\x01", "x").is_err());
 }
+
+/// Parses a file the load_object fuzz target found and puts whatever loads
+/// through every report and BTF dump the target exercises; each must return.
+fn replay_fuzz_regression(name: &str) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fuzz/regressions/load_object")
+        .join(name);
+    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let Ok(object) = apiary_loader::Object::parse(&bytes, "fuzz") else {
+        return;
+    };
+    let _ = apiary_loader::object_listing(&object);
+    let _ = apiary_loader::object_json(&object);
+    let _ = apiary_loader::dump_object_xlated(
+        &object,
+        None,
+        apiary_loader::XlatedOptions { linum: true },
+    );
+    if let Some(btf) = &object.btf {
+        let _ = apiary_btf::dump_raw(btf, &mut std::io::sink());
+        let _ = apiary_btf::dump_c(btf, &mut std::io::sink());
+    }
+}
+
+/// A symbol value near `i64::MAX` plus an lddw imm overflowed the
+/// global-data offset (relocs.rs).
+#[test]
+fn fuzz_symbol_value_plus_imm_overflow() {
+    replay_fuzz_regression("crash-db33f9071f3be3b6e7771dc4b933e29eece8e727");
+}
+
+/// A struct whose BTF size is gigabytes made the C dump print hundreds of
+/// millions of padding lines (apiary-btf dump_c).
+#[test]
+fn fuzz_huge_struct_padding_in_c_dump() {
+    replay_fuzz_regression("slow-unit-2e8ab5f0b7329b039484c95cec0f4fb30e9a6010");
+}
