@@ -171,6 +171,12 @@ fn encode(
     Ok(number.to_le_bytes().into_iter().take(size).collect())
 }
 
+/// The kernel refuses array maps whose value is larger than
+/// `KMALLOC_MAX_SIZE` (4 MiB on x86-64 with 4 KiB pages, `array_map_alloc_check`
+/// returns `-E2BIG`), so a `.kconfig` map cannot be bigger; checked before
+/// allocating, since extern sizes come from the file's BTF.
+const MAX_KCONFIG_DATA: usize = 4 << 20;
+
 /// Lays out and fills the `.kconfig` externs named in `names` (each an
 /// undefined symbol with a VAR in BTF's `.kconfig` DATASEC), in libbpf's
 /// order: larger alignment first, then smaller size, then name.
@@ -190,6 +196,15 @@ pub(crate) fn layout(
     let mut placed = Vec::with_capacity(sized.len());
     for (name, ty, weak, size, align) in sized {
         let offset = data.len().next_multiple_of(align as usize);
+        if offset.saturating_add(size as usize) > MAX_KCONFIG_DATA {
+            return Err(LoadError::Kconfig {
+                name: name.to_owned(),
+                reason: format!(
+                    "{size} bytes at offset {offset} would make .kconfig larger than the \
+                     kernel's {MAX_KCONFIG_DATA}-byte limit for a map value"
+                ),
+            });
+        }
         let value = match config.values.get(name) {
             Some(v) => Some(v.clone()),
             None => match name {

@@ -85,3 +85,19 @@ fn fuzz_symbol_value_plus_imm_overflow() {
 fn fuzz_huge_struct_padding_in_c_dump() {
     replay_fuzz_regression("slow-unit-2e8ab5f0b7329b039484c95cec0f4fb30e9a6010");
 }
+
+/// Weak `.kconfig` externs whose BTF sizes add up to gigabytes were
+/// zero-filled one after another (3.4 GB RSS); the kernel caps a map value
+/// at 4 MiB, so the loader now refuses them before allocating.
+#[test]
+fn fuzz_gigabyte_kconfig_externs() {
+    replay_fuzz_regression("oom-kconfig-1d29187dd2debd8a17d4c975ea9bf2a5d136cd58");
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(
+        "../../fuzz/regressions/load_object/oom-kconfig-1d29187dd2debd8a17d4c975ea9bf2a5d136cd58",
+    );
+    let bytes = std::fs::read(path).expect("regression file");
+    assert!(matches!(
+        apiary_loader::Object::parse(&bytes, "fuzz"),
+        Err(apiary_loader::LoadError::Kconfig { .. })
+    ));
+}
