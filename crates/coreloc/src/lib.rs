@@ -18,6 +18,8 @@
 //!   [`OnUnsatisfied`] chooses libbpf's poisoning (`call 0xbad2310`) or an
 //!   error when the target cannot satisfy a relocation.
 //! - [`CoreRelocator::relocate`] does both for all records of a section.
+//! - [`context_btf`] is the default target: the BTF of the context types
+//!   Apiary runs programs with (`__sk_buff`, `xdp_md`, `pt_regs`, ...).
 //!
 //! ```no_run
 //! # fn demo(local: &apiary_btf::Btf, relos: &[apiary_btf::CoreRelo],
@@ -29,6 +31,7 @@
 //! ```
 
 mod compat;
+mod contexts;
 mod error;
 mod patch;
 mod resolve;
@@ -37,6 +40,7 @@ mod spec;
 pub use crate::compat::{
     essential_name, essential_name_len, fields_are_compat, types_are_compat, types_match,
 };
+pub use crate::contexts::{context_btf, context_btf_bytes};
 pub use crate::error::{CoreError, PatchError};
 pub use crate::patch::{
     AppliedRelo, OnUnsatisfied, POISON_HELPER_ID, apply, apply_typed, poison_insn,
