@@ -7,12 +7,16 @@
 //! `apiary-conformance`. Every failure is one line on stderr,
 //! `apiary: <file>:<line>: <problem>`, and a non-zero exit status.
 
+mod backends;
+mod capture;
 mod commands;
 mod elf;
 mod error;
 mod fuzz;
 mod hex;
 mod objects;
+mod progrun;
+mod vmrun;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -113,6 +117,8 @@ enum ProgCommand {
         #[arg(long)]
         target_btf: Option<PathBuf>,
     },
+    /// Run a program as `bpftool prog run` does: `run FILE.o [--prog NAME] [data_in FILE] ...`.
+    Run(RunArgs),
     /// Print programs as `bpftool prog dump xlated` does: `dump [xlated] FILE.o [PROG] [linum]`.
     Dump {
         /// `[xlated] FILE.o [PROG] [linum]`.
@@ -122,6 +128,43 @@ enum ProgCommand {
         #[arg(long)]
         target_btf: Option<PathBuf>,
     },
+}
+
+/// Where `prog run` runs the program.
+#[derive(Clone, Copy, ValueEnum)]
+enum BackendArg {
+    /// Apiary's interpreter.
+    Vm,
+    /// The running kernel (`BPF_PROG_TEST_RUN`).
+    Kernel,
+    /// Both, comparing return value, packet, context and maps; exit 0 only when they agree.
+    Both,
+}
+
+/// `apiary prog run`: bpftool's `prog run` on a program of an object file.
+#[derive(clap::Args)]
+struct RunArgs {
+    /// The eBPF ELF object.
+    file: PathBuf,
+    /// bpftool's keywords: `[data_in FILE|-] [data_out FILE|-] [data_size_out L]
+    /// [ctx_in FILE|-] [ctx_out FILE|-] [ctx_size_out M] [repeat N]`.
+    #[arg(value_name = "KEYWORD VALUE")]
+    words: Vec<String>,
+    /// The program to run (needed when the object has more than one).
+    #[arg(long = "prog", value_name = "NAME")]
+    program: Option<String>,
+    /// Run the program on every packet of this pcap or pcapng capture.
+    #[arg(long, value_name = "IN")]
+    pcap: Option<PathBuf>,
+    /// With --pcap: write the packets the program lets through here (pcapng).
+    #[arg(long, value_name = "OUT", requires = "pcap")]
+    out: Option<PathBuf>,
+    /// Where to run: Apiary's interpreter, the kernel, or both compared.
+    #[arg(long, value_enum, default_value = "vm")]
+    backend: BackendArg,
+    /// Reuse the maps saved in DIR before the run and save them there after it.
+    #[arg(long, value_name = "DIR")]
+    pin_maps: Option<PathBuf>,
 }
 
 /// `apiary fuzz ...`.
@@ -181,6 +224,22 @@ fn main() -> ExitCode {
         Command::Prog {
             command: ProgCommand::Load { file, target_btf },
         } => objects::prog_load(&file, target_btf.as_deref(), cli.json),
+        Command::Prog {
+            command: ProgCommand::Run(args),
+        } => progrun::prog_run(&progrun::RunOptions {
+            file: args.file,
+            program: args.program,
+            words: args.words,
+            pcap: args.pcap,
+            out: args.out,
+            backend: match args.backend {
+                BackendArg::Vm => progrun::BackendChoice::Vm,
+                BackendArg::Kernel => progrun::BackendChoice::Kernel,
+                BackendArg::Both => progrun::BackendChoice::Both,
+            },
+            pin_maps: args.pin_maps,
+            json: cli.json,
+        }),
         Command::Prog {
             command: ProgCommand::Dump { words, target_btf },
         } => objects::prog_dump(&words, target_btf.as_deref()),

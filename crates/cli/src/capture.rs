@@ -1,0 +1,429 @@
+//! `prog run --pcap`: runs a program on every packet of a pcap or pcapng
+//! capture, writes the packets it lets through to a pcapng file and counts
+//! its verdicts by their kernel names.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::io::Read;
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use apiary_kernel::types::ProgType;
+use pcap_file::DataLink;
+use pcap_file::pcap::PcapReader;
+use pcap_file::pcapng::blocks::enhanced_packet::EnhancedPacketBlock;
+use pcap_file::pcapng::blocks::interface_description::{
+    InterfaceDescriptionBlock, InterfaceDescriptionOption,
+};
+use pcap_file::pcapng::{Block, PcapNgReader, PcapNgWriter};
+use serde_json::json;
+
+use crate::CliResult;
+use crate::backends::{BackendError, RunRequest, RunResult, compare_runs};
+use crate::error::CliError;
+use crate::progrun::{RunWords, emit, report_side_effects, request_from_words};
+
+/// Largest capture read.
+const MAX_CAPTURE_BYTES: u64 = 256 << 20;
+
+/// One packet of a capture.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CapturedPacket {
+    /// Index of the interface it was captured on (0 for pcap files).
+    pub interface: u32,
+    /// Capture time, in the units the output file's interface uses.
+    pub timestamp: Duration,
+    /// Length on the wire.
+    pub original_len: u32,
+    /// The captured bytes, starting with the link-layer header.
+    pub data: Vec<u8>,
+}
+
+/// A capture's interfaces and packets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Capture {
+    /// Interface descriptions, written unchanged to the output.
+    pub interfaces: Vec<InterfaceDescriptionBlock<'static>>,
+    /// Packets in file order.
+    pub packets: Vec<CapturedPacket>,
+}
+
+/// Reads a pcap or pcapng capture (told apart by their magic numbers).
+/// Only Ethernet captures are accepted: test runs take Ethernet frames.
+pub fn read_capture(bytes: &[u8]) -> Result<Capture, String> {
+    let capture = match bytes.get(..4) {
+        Some([0x0a, 0x0d, 0x0d, 0x0a]) => read_pcapng(bytes)?,
+        Some(
+            [0xa1, 0xb2, 0xc3, 0xd4]
+            | [0xd4, 0xc3, 0xb2, 0xa1]
+            | [0xa1, 0xb2, 0x3c, 0x4d]
+            | [0x4d, 0x3c, 0xb2, 0xa1],
+        ) => read_pcap(bytes)?,
+        _ => return Err("not a pcap or pcapng capture (unknown magic number)".to_owned()),
+    };
+    for (index, interface) in capture.interfaces.iter().enumerate() {
+        if interface.linktype != DataLink::ETHERNET {
+            return Err(format!(
+                "interface {index} has link type {:?}; only Ethernet captures can be run",
+                interface.linktype
+            ));
+        }
+    }
+    Ok(capture)
+}
+
+/// The interface description the output uses for a pcap file: Ethernet,
+/// nanosecond timestamps.
+fn nanosecond_interface(linktype: DataLink, snaplen: u32) -> InterfaceDescriptionBlock<'static> {
+    InterfaceDescriptionBlock {
+        linktype,
+        snaplen,
+        options: vec![InterfaceDescriptionOption::IfTsResol(9)],
+    }
+}
+
+fn read_pcap(bytes: &[u8]) -> Result<Capture, String> {
+    let mut reader = PcapReader::new(bytes).map_err(|e| format!("pcap header: {e}"))?;
+    let header = reader.header();
+    let mut packets = Vec::new();
+    while let Some(packet) = reader.next_packet() {
+        let packet = packet.map_err(|e| format!("pcap packet {}: {e}", packets.len() + 1))?;
+        packets.push(CapturedPacket {
+            interface: 0,
+            timestamp: packet.timestamp,
+            original_len: packet.orig_len,
+            data: packet.data.into_owned(),
+        });
+    }
+    Ok(Capture {
+        interfaces: vec![nanosecond_interface(header.datalink, header.snaplen)],
+        packets,
+    })
+}
+
+fn read_pcapng(bytes: &[u8]) -> Result<Capture, String> {
+    let mut reader = PcapNgReader::new(bytes).map_err(|e| format!("pcapng section header: {e}"))?;
+    let mut interfaces = Vec::new();
+    let mut packets = Vec::new();
+    let mut blocks = 1usize;
+    while let Some(block) = reader.next_block() {
+        blocks += 1;
+        let block = block.map_err(|e| format!("pcapng block {blocks}: {e}"))?;
+        match block {
+            Block::SectionHeader(_) => interfaces.clear(),
+            Block::InterfaceDescription(interface) => interfaces.push(interface.into_owned()),
+            Block::EnhancedPacket(packet) => {
+                if packet.interface_id as usize >= interfaces.len() {
+                    return Err(format!(
+                        "pcapng block {blocks}: packet of interface {} before its description",
+                        packet.interface_id
+                    ));
+                }
+                packets.push(CapturedPacket {
+                    interface: packet.interface_id,
+                    timestamp: packet.timestamp,
+                    original_len: packet.original_len,
+                    data: packet.data.into_owned(),
+                });
+            }
+            Block::SimplePacket(packet) => {
+                if interfaces.is_empty() {
+                    return Err(format!(
+                        "pcapng block {blocks}: simple packet before any interface description"
+                    ));
+                }
+                packets.push(CapturedPacket {
+                    interface: 0,
+                    timestamp: Duration::ZERO,
+                    original_len: packet.original_len,
+                    data: packet.data.into_owned(),
+                });
+            }
+            Block::Packet(_) => {
+                return Err(format!(
+                    "pcapng block {blocks}: obsolete Packet Block is not supported"
+                ));
+            }
+            _ => {}
+        }
+    }
+    if interfaces.is_empty() {
+        interfaces.push(nanosecond_interface(DataLink::ETHERNET, 0));
+    }
+    Ok(Capture {
+        interfaces,
+        packets,
+    })
+}
+
+/// Writes packets as pcapng with the given interface descriptions.
+pub fn write_pcapng(
+    interfaces: &[InterfaceDescriptionBlock<'static>],
+    packets: &[CapturedPacket],
+) -> Result<Vec<u8>, String> {
+    let mut writer = PcapNgWriter::new(Vec::new()).map_err(|e| e.to_string())?;
+    for interface in interfaces {
+        writer
+            .write_pcapng_block(interface.clone())
+            .map_err(|e| e.to_string())?;
+    }
+    for packet in packets {
+        let block = EnhancedPacketBlock {
+            interface_id: packet.interface,
+            timestamp: packet.timestamp,
+            original_len: packet.original_len.max(packet.data.len() as u32),
+            data: Cow::Borrowed(&packet.data),
+            options: Vec::new(),
+        };
+        writer
+            .write_pcapng_block(block)
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(writer.into_inner())
+}
+
+/// What a return value means for a program type, as the kernel's
+/// constants name it, and whether the packet goes on.
+pub fn verdict(prog_type: ProgType, retval: u32, packet_len: usize) -> (String, bool) {
+    let named = |name: &str, passes: bool| (name.to_owned(), passes);
+    match prog_type {
+        ProgType::XDP => match retval {
+            0 => named("XDP_ABORTED", false),
+            1 => named("XDP_DROP", false),
+            2 => named("XDP_PASS", true),
+            3 => named("XDP_TX", true),
+            4 => named("XDP_REDIRECT", true),
+            other => (format!("XDP verdict {other}"), false),
+        },
+        ProgType::SCHED_CLS | ProgType::SCHED_ACT => match retval as i32 {
+            -1 => named("TC_ACT_UNSPEC", true),
+            0 => named("TC_ACT_OK", true),
+            1 => named("TC_ACT_RECLASSIFY", true),
+            2 => named("TC_ACT_SHOT", false),
+            3 => named("TC_ACT_PIPE", true),
+            4 => named("TC_ACT_STOLEN", false),
+            5 => named("TC_ACT_QUEUED", false),
+            6 => named("TC_ACT_REPEAT", true),
+            7 => named("TC_ACT_REDIRECT", true),
+            8 => named("TC_ACT_TRAP", false),
+            other => (format!("TC verdict {other}"), true),
+        },
+        ProgType::SOCKET_FILTER => match retval {
+            0 => named("drop", false),
+            n if n as usize >= packet_len => named("accept", true),
+            _ => named("truncate", true),
+        },
+        ProgType::CGROUP_SKB => match retval {
+            0 => named("drop", false),
+            1 => named("allow", true),
+            other => (format!("cgroup_skb verdict {other}"), false),
+        },
+        ProgType::LWT_IN
+        | ProgType::LWT_OUT
+        | ProgType::LWT_XMIT
+        | ProgType::LWT_SEG6LOCAL
+        | ProgType::FLOW_DISSECTOR => match retval {
+            0 => named("BPF_OK", true),
+            2 => named("BPF_DROP", false),
+            7 => named("BPF_REDIRECT", true),
+            other => (format!("verdict {other}"), true),
+        },
+        _ => (format!("retval {retval}"), true),
+    }
+}
+
+/// The packet a passing verdict lets through: the program's `data_out`
+/// (socket filters keep only the first `retval` bytes).
+fn passed_packet(prog_type: ProgType, retval: u32, packet: &[u8], result: &RunResult) -> Vec<u8> {
+    let data = result.data_out.clone().unwrap_or_else(|| packet.to_vec());
+    if prog_type == ProgType::SOCKET_FILTER {
+        data.get(..retval as usize)
+            .map_or(data.clone(), <[u8]>::to_vec)
+    } else {
+        data
+    }
+}
+
+/// Runs the program on every packet of `capture_path` (maps keep their
+/// contents from one packet to the next) and reports the verdicts.
+pub fn replay(
+    run: &mut impl FnMut(&RunRequest) -> Result<(RunResult, Option<RunResult>), BackendError>,
+    prog_type: ProgType,
+    words: &RunWords,
+    capture_path: &Path,
+    out: Option<&Path>,
+    json: bool,
+) -> CliResult {
+    if words.data_in.is_some() || words.data_out.is_some() {
+        return Err(CliError::at(
+            "arguments",
+            "data_in and data_out cannot be combined with --pcap (packets come from the capture, --out takes the results)",
+        ));
+    }
+    let mut bytes = Vec::new();
+    std::fs::File::open(capture_path)
+        .and_then(|f| f.take(MAX_CAPTURE_BYTES + 1).read_to_end(&mut bytes))
+        .map_err(|e| CliError::at(capture_path.display(), e))?;
+    if bytes.len() as u64 > MAX_CAPTURE_BYTES {
+        return Err(CliError::at(
+            capture_path.display(),
+            format!("capture is larger than {MAX_CAPTURE_BYTES} bytes"),
+        ));
+    }
+    let capture = read_capture(&bytes).map_err(|e| CliError::at(capture_path.display(), e))?;
+    let template = request_from_words(words, Some(Vec::new()))?;
+
+    let mut histogram: BTreeMap<String, u64> = BTreeMap::new();
+    let mut written = Vec::new();
+    let mut total_ns = 0u64;
+    let mut failures = 0u64;
+    let mut differences = Vec::new();
+    for (index, packet) in capture.packets.iter().enumerate() {
+        let number = index + 1;
+        let request = RunRequest {
+            data_in: Some(packet.data.clone()),
+            ..template.clone()
+        };
+        let (result, kernel) = match run(&request) {
+            Ok(outcome) => outcome,
+            Err(error) => {
+                eprintln!("apiary: packet {number}: {error}");
+                failures += 1;
+                continue;
+            }
+        };
+        report_side_effects(&result);
+        if let Some(kernel) = &kernel {
+            differences.extend(
+                compare_runs(&result, kernel)
+                    .into_iter()
+                    .map(|d| format!("packet {number}: {d}")),
+            );
+        }
+        total_ns += u64::from(result.duration_ns);
+        let (name, passes) = verdict(prog_type, result.retval, packet.data.len());
+        *histogram.entry(name).or_default() += 1;
+        if passes {
+            written.push(CapturedPacket {
+                data: passed_packet(prog_type, result.retval, &packet.data, &result),
+                ..packet.clone()
+            });
+        }
+    }
+    if let Some(out) = out {
+        let file = write_pcapng(&capture.interfaces, &written)
+            .map_err(|e| CliError::at(out.display(), e))?;
+        std::fs::write(out, file).map_err(|e| CliError::at(out.display(), e))?;
+    }
+    let ran = capture.packets.len() as u64 - failures;
+    let average = total_ns.checked_div(ran).unwrap_or(0);
+    let text = if json {
+        format!(
+            "{}\n",
+            json!({
+                "packets": capture.packets.len(),
+                "failed": failures,
+                "written": written.len(),
+                "verdicts": histogram,
+                "average_duration": average,
+                "differences": differences,
+            })
+        )
+    } else {
+        let mut text = format!(
+            "packets: {}, written: {}, failed: {failures}\n",
+            capture.packets.len(),
+            written.len()
+        );
+        let width = histogram.keys().map(String::len).max().unwrap_or(0);
+        for (name, count) in &histogram {
+            let _ = writeln!(text, "  {name:<width$}  {count}");
+        }
+        let _ = writeln!(text, "average duration: {average}ns per packet");
+        text
+    };
+    emit(&text)?;
+    if !json {
+        for difference in &differences {
+            eprintln!("apiary: differs: {difference}");
+        }
+    }
+    Ok(if failures == 0 && differences.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verdict_names_follow_the_kernel_constants() {
+        assert_eq!(verdict(ProgType::XDP, 1, 60), ("XDP_DROP".into(), false));
+        assert_eq!(verdict(ProgType::XDP, 3, 60), ("XDP_TX".into(), true));
+        assert_eq!(
+            verdict(ProgType::SCHED_CLS, 2, 60),
+            ("TC_ACT_SHOT".into(), false)
+        );
+        assert_eq!(
+            verdict(ProgType::SCHED_ACT, u32::MAX, 60),
+            ("TC_ACT_UNSPEC".into(), true)
+        );
+        assert_eq!(
+            verdict(ProgType::SOCKET_FILTER, 0, 60),
+            ("drop".into(), false)
+        );
+        assert_eq!(
+            verdict(ProgType::SOCKET_FILTER, 40, 60),
+            ("truncate".into(), true)
+        );
+        assert_eq!(
+            verdict(ProgType::SOCKET_FILTER, u32::MAX, 60),
+            ("accept".into(), true)
+        );
+    }
+
+    #[test]
+    fn pcapng_written_reads_back() {
+        let packets = vec![CapturedPacket {
+            interface: 0,
+            timestamp: Duration::from_nanos(1_500),
+            original_len: 3,
+            data: vec![1, 2, 3],
+        }];
+        let interfaces = vec![nanosecond_interface(DataLink::ETHERNET, 0)];
+        let bytes = write_pcapng(&interfaces, &packets).unwrap();
+        let capture = read_capture(&bytes).unwrap();
+        assert_eq!(capture.packets, packets);
+        assert_eq!(capture.interfaces, interfaces);
+    }
+
+    #[test]
+    fn hostile_captures_give_errors() {
+        assert!(read_capture(b"").is_err());
+        assert!(read_capture(b"GIF89a").is_err());
+        let packets = vec![CapturedPacket {
+            interface: 0,
+            timestamp: Duration::ZERO,
+            original_len: 70,
+            data: vec![0xab; 70],
+        }];
+        let good = write_pcapng(&[nanosecond_interface(DataLink::ETHERNET, 0)], &packets).unwrap();
+        // Every truncation and every single-byte corruption must give a
+        // result or an error, never a panic or a hang.
+        for cut in 0..good.len() {
+            let _ = read_capture(&good[..cut]);
+        }
+        for position in 0..good.len() {
+            for value in [0x00, 0x7f, 0xff] {
+                let mut bad = good.clone();
+                bad[position] = value;
+                let _ = read_capture(&bad);
+            }
+        }
+    }
+}

@@ -1,0 +1,588 @@
+//! `apiary prog run`: bpftool's `prog run` keyword grammar and output over
+//! an object file instead of a pinned program, plus capture replay
+//! (`--pcap`), the backend choice (`--backend vm|kernel|both`) and pinned
+//! map directories (`--pin-maps`).
+
+use std::fmt::Write as _;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use apiary_loader::Object;
+use serde_json::{Value, json};
+
+use crate::CliResult;
+use crate::backends::{
+    BackendError, KernelBackend, RunRequest, RunResult, VmBackend, compare_maps, compare_runs,
+    select_program,
+};
+use crate::error::CliError;
+
+/// bpftool's output buffer size when `data_size_out`/`ctx_size_out` is not given.
+const DEFAULT_SIZE_OUT: u32 = 32 * 1024;
+
+/// Largest `data_in`/`ctx_in`/object read (bpftool's limit is 4 GiB; no
+/// packet or context comes near this).
+const MAX_RUN_INPUT: u64 = 256 << 20;
+
+/// Where `prog run` runs the program.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackendChoice {
+    /// Apiary's interpreter.
+    Vm,
+    /// The running kernel.
+    Kernel,
+    /// Both, comparing the results.
+    Both,
+}
+
+/// Everything `prog run` was asked, after parsing.
+#[derive(Debug)]
+pub struct RunOptions {
+    /// The object file.
+    pub file: PathBuf,
+    /// `--prog NAME`.
+    pub program: Option<String>,
+    /// The bpftool keywords and their values.
+    pub words: Vec<String>,
+    /// `--pcap IN`.
+    pub pcap: Option<PathBuf>,
+    /// `--out OUT.pcapng`.
+    pub out: Option<PathBuf>,
+    /// `--backend`.
+    pub backend: BackendChoice,
+    /// `--pin-maps DIR`.
+    pub pin_maps: Option<PathBuf>,
+    /// `-j`.
+    pub json: bool,
+}
+
+/// The keywords of `bpftool prog run`, parsed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunWords {
+    /// `data_in FILE` (`-` for stdin).
+    pub data_in: Option<String>,
+    /// `data_out FILE` (`-` for stdout).
+    pub data_out: Option<String>,
+    /// `data_size_out L`.
+    pub data_size_out: Option<u32>,
+    /// `ctx_in FILE` (`-` for stdin).
+    pub ctx_in: Option<String>,
+    /// `ctx_out FILE` (`-` for stdout).
+    pub ctx_out: Option<String>,
+    /// `ctx_size_out M`.
+    pub ctx_size_out: Option<u32>,
+    /// `repeat N` (bpftool's default is 1).
+    pub repeat: u32,
+}
+
+const KEYWORDS: [&str; 7] = [
+    "data_in",
+    "data_out",
+    "data_size_out",
+    "ctx_in",
+    "ctx_out",
+    "ctx_size_out",
+    "repeat",
+];
+
+/// Parses bpftool's `prog run` keywords: each keyword may be abbreviated
+/// to any unambiguous prefix, as bpftool's `is_prefix` allows.
+pub fn parse_run_words(words: &[String]) -> Result<RunWords, String> {
+    let mut parsed = RunWords {
+        repeat: 1,
+        ..RunWords::default()
+    };
+    let mut rest = words.iter();
+    while let Some(word) = rest.next() {
+        let matching: Vec<&str> = KEYWORDS
+            .iter()
+            .copied()
+            .filter(|k| !word.is_empty() && k.starts_with(word.as_str()))
+            .collect();
+        let keyword = match matching.as_slice() {
+            [one] => *one,
+            [] => {
+                return Err(format!(
+                    "expected no more arguments, 'data_in', 'data_out', 'data_size_out', 'ctx_in', 'ctx_out', 'ctx_size_out' or 'repeat', got: '{word}'?"
+                ));
+            }
+            many => {
+                return Err(format!(
+                    "ambiguous prefix: '{word}' could be '{}'",
+                    many.join("' or '")
+                ));
+            }
+        };
+        let value = rest
+            .next()
+            .ok_or_else(|| format!("'{keyword}' needs a value"))?;
+        match keyword {
+            "data_in" => parsed.data_in = Some(value.clone()),
+            "data_out" => parsed.data_out = Some(value.clone()),
+            "ctx_in" => parsed.ctx_in = Some(value.clone()),
+            "ctx_out" => parsed.ctx_out = Some(value.clone()),
+            "data_size_out" => {
+                parsed.data_size_out = Some(
+                    parse_c_number(value)
+                        .ok_or_else(|| format!("can't parse {value} as output data size"))?,
+                );
+            }
+            "ctx_size_out" => {
+                parsed.ctx_size_out = Some(
+                    parse_c_number(value)
+                        .ok_or_else(|| format!("can't parse {value} as output context size"))?,
+                );
+            }
+            _ => {
+                parsed.repeat = parse_c_number(value)
+                    .ok_or_else(|| format!("can't parse {value} as repeat number"))?;
+            }
+        }
+        if parsed.data_in.as_deref() == Some("-") && parsed.ctx_in.as_deref() == Some("-") {
+            return Err("cannot use standard input for both data_in and ctx_in".to_owned());
+        }
+    }
+    Ok(parsed)
+}
+
+/// A number as C's `strtoul(s, &end, 0)` reads it with nothing left over:
+/// decimal, `0x` hex or leading-zero octal; `None` past `u32`.
+fn parse_c_number(text: &str) -> Option<u32> {
+    let (digits, radix) =
+        if let Some(hex) = text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
+            (hex, 16)
+        } else if text.len() > 1 && text.starts_with('0') {
+            (&text[1..], 8)
+        } else {
+            (text, 10)
+        };
+    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
+        return None;
+    }
+    u32::from_str_radix(digits, radix).ok()
+}
+
+/// Reads `data_in`/`ctx_in`: a file, or stdin for `-`.
+fn read_run_data(name: &str, what: &str) -> Result<Vec<u8>, CliError> {
+    let mut bytes = Vec::new();
+    let outcome = if name == "-" {
+        std::io::stdin()
+            .lock()
+            .take(MAX_RUN_INPUT + 1)
+            .read_to_end(&mut bytes)
+    } else {
+        std::fs::File::open(name).and_then(|f| f.take(MAX_RUN_INPUT + 1).read_to_end(&mut bytes))
+    };
+    outcome.map_err(|e| CliError::at(format!("{what} {name}"), format!("failed to open: {e}")))?;
+    if bytes.len() as u64 > MAX_RUN_INPUT {
+        return Err(CliError::at(
+            format!("{what} {name}"),
+            format!("longer than {MAX_RUN_INPUT} bytes"),
+        ));
+    }
+    Ok(bytes)
+}
+
+/// bpftool's `hex_print`: offset, 16 bytes in groups of two, and the
+/// printable characters with a gap after the eighth.
+pub fn hex_dump(data: &[u8]) -> String {
+    let mut text = String::new();
+    for (row, chunk) in data.chunks(16).enumerate() {
+        let _ = write!(text, "{:07x}\t", row * 16);
+        for column in 0..16 {
+            let separator = if column % 2 == 1 { " " } else { "" };
+            match chunk.get(column) {
+                Some(byte) => {
+                    let _ = write!(text, "{byte:02x}{separator}");
+                }
+                None => {
+                    let _ = write!(text, "  {separator}");
+                }
+            }
+        }
+        text.push_str("| ");
+        for (column, &byte) in chunk.iter().enumerate() {
+            text.push(if (b' '..=b'~').contains(&byte) {
+                char::from(byte)
+            } else {
+                '.'
+            });
+            if column == 7 {
+                text.push(' ');
+            }
+        }
+        text.push('\n');
+    }
+    text
+}
+
+/// The object file's bytes and what the loader made of them, with CO-RE
+/// relocations applied against the running kernel's BTF when a program
+/// needs them.
+fn open_object(file: &Path) -> Result<(Vec<u8>, Object), CliError> {
+    let bytes = read_run_data(&file.display().to_string(), "object")?;
+    let name = file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let stem = name.split('.').next().unwrap_or_default().to_owned();
+    let mut object = Object::parse(&bytes, &stem).map_err(|e| CliError::at(file.display(), e))?;
+    let needs_core = object
+        .programs
+        .iter()
+        .filter_map(|p| p.as_ref().ok())
+        .any(|p| !p.core_relos.is_empty());
+    if needs_core {
+        let vmlinux = Path::new("/sys/kernel/btf/vmlinux");
+        let target = std::fs::read(vmlinux)
+            .map_err(|e| e.to_string())
+            .and_then(|b| apiary_loader::btf_from_file_bytes(&b).map_err(|e| e.to_string()))
+            .map_err(|e| {
+                CliError::at(
+                    file.display(),
+                    format!("needs CO-RE relocations against {}: {e}", vmlinux.display()),
+                )
+            })?;
+        object
+            .relocate_core(&target)
+            .map_err(|e| CliError::at(file.display(), e))?;
+    }
+    Ok((bytes, object))
+}
+
+/// The backends the run uses.
+struct Backends {
+    vm: Option<VmBackend>,
+    kernel: Option<KernelBackend>,
+}
+
+impl Backends {
+    fn open(
+        choice: BackendChoice,
+        elf: &[u8],
+        object: &Object,
+        program: &str,
+    ) -> Result<Backends, CliError> {
+        let fail = |e: BackendError| CliError::at("--backend", e);
+        let vm = matches!(choice, BackendChoice::Vm | BackendChoice::Both)
+            .then(|| VmBackend::open(object, program))
+            .transpose()
+            .map_err(fail)?;
+        let kernel = matches!(choice, BackendChoice::Kernel | BackendChoice::Both)
+            .then(|| KernelBackend::open(object, elf, program))
+            .transpose()
+            .map_err(fail)?;
+        Ok(Backends { vm, kernel })
+    }
+
+    /// Runs the request on every backend: the vm's result first when both run.
+    fn run(
+        &mut self,
+        request: &RunRequest,
+    ) -> Result<(RunResult, Option<RunResult>), BackendError> {
+        match (&mut self.vm, &mut self.kernel) {
+            (Some(vm), Some(kernel)) => Ok((vm.run(request)?, Some(kernel.run(request)?))),
+            (Some(vm), None) => Ok((vm.run(request)?, None)),
+            (None, Some(kernel)) => Ok((kernel.run(request)?, None)),
+            (None, None) => Err(BackendError {
+                backend: crate::backends::BackendKind::Vm,
+                problem: "no backend chosen".to_owned(),
+            }),
+        }
+    }
+
+    /// Map differences after the runs when both backends ran.
+    fn map_differences(&self) -> Vec<crate::backends::Difference> {
+        match (&self.vm, &self.kernel) {
+            (Some(vm), Some(kernel)) => compare_maps(&vm.dump_maps(), &kernel.dump_maps()),
+            _ => Vec::new(),
+        }
+    }
+
+    fn compared_maps(&self) -> usize {
+        self.vm.as_ref().map_or(0, |vm| {
+            vm.dump_maps().iter().filter(|m| m.contents.is_ok()).count()
+        })
+    }
+}
+
+/// `apiary prog run FILE.o [--prog NAME] [data_in FILE] ... [--pcap IN [--out OUT]]`.
+pub fn prog_run(options: &RunOptions) -> CliResult {
+    let words = parse_run_words(&options.words).map_err(|e| CliError::at("arguments", e))?;
+    let (elf, object) = open_object(&options.file)?;
+    let program = select_program(&object, options.program.as_deref())
+        .map_err(|e| CliError::at(options.file.display(), e))?;
+    let prog_type = program.prog_type;
+    let program = program.name.clone();
+    let mut backends = Backends::open(options.backend, &elf, &object, &program)?;
+    if options.pin_maps.is_some() {
+        return Err(CliError::at(
+            "--pin-maps",
+            "not available yet: apiary-maps has no pin files in this build",
+        ));
+    }
+    let outcome = match &options.pcap {
+        Some(capture) => crate::capture::replay(
+            &mut backends_runner(&mut backends),
+            prog_type,
+            &words,
+            capture,
+            options.out.as_deref(),
+            options.json,
+        ),
+        None => single_run(&mut backends, &words, options.json),
+    };
+    let code = outcome?;
+    if options.backend == BackendChoice::Both {
+        let differences = backends.map_differences();
+        if !differences.is_empty() {
+            for difference in &differences {
+                eprintln!("apiary: differs: {difference}");
+            }
+            return Ok(ExitCode::FAILURE);
+        }
+        if code == ExitCode::SUCCESS && !options.json {
+            eprintln!(
+                "apiary: vm and kernel agree (retval, data_out, ctx_out, {} maps)",
+                backends.compared_maps()
+            );
+        }
+    }
+    Ok(code)
+}
+
+/// A closure view of the backends for capture replay.
+fn backends_runner(
+    backends: &mut Backends,
+) -> impl FnMut(&RunRequest) -> Result<(RunResult, Option<RunResult>), BackendError> + '_ {
+    move |request| backends.run(request)
+}
+
+/// Builds the request bpftool would send for these keywords.
+pub fn request_from_words(
+    words: &RunWords,
+    data_in: Option<Vec<u8>>,
+) -> Result<RunRequest, CliError> {
+    let ctx_in = words
+        .ctx_in
+        .as_deref()
+        .map(|name| read_run_data(name, "ctx_in"))
+        .transpose()?;
+    Ok(RunRequest {
+        data_size_out: data_in.as_ref().map(|_| {
+            words
+                .data_size_out
+                .filter(|&n| n > 0)
+                .unwrap_or(DEFAULT_SIZE_OUT)
+        }),
+        ctx_size_out: ctx_in.as_ref().map(|_| {
+            words
+                .ctx_size_out
+                .filter(|&n| n > 0)
+                .unwrap_or(DEFAULT_SIZE_OUT)
+        }),
+        data_in,
+        ctx_in,
+        repeat: words.repeat,
+    })
+}
+
+fn single_run(backends: &mut Backends, words: &RunWords, json: bool) -> CliResult {
+    let data_in = words
+        .data_in
+        .as_deref()
+        .map(|name| read_run_data(name, "data_in"))
+        .transpose()?;
+    let request = request_from_words(words, data_in)?;
+    let (result, kernel) = backends.run(&request).map_err(|e| CliError::at("run", e))?;
+    report_side_effects(&result);
+    let differences = kernel
+        .as_ref()
+        .map(|k| compare_runs(&result, k))
+        .unwrap_or_default();
+    let mut stdout = String::new();
+    let mut fields: Vec<(&str, Value)> = Vec::new();
+    let outputs = [
+        (
+            "data_out",
+            words.data_out.as_deref(),
+            result.data_out.as_deref(),
+        ),
+        (
+            "ctx_out",
+            words.ctx_out.as_deref(),
+            result.ctx_out.as_deref(),
+        ),
+    ];
+    for (key, destination, bytes) in outputs {
+        let (Some(destination), Some(bytes)) = (destination, bytes) else {
+            continue;
+        };
+        if destination == "-" {
+            if json {
+                fields.push((key, json!(bytes)));
+            } else {
+                stdout.push_str(&hex_dump(bytes));
+            }
+        } else {
+            std::fs::write(destination, bytes)
+                .map_err(|e| CliError::at(format!("{key} {destination}"), e))?;
+        }
+    }
+    if json {
+        fields.push(("retval", json!(result.retval)));
+        fields.push(("duration", json!(result.duration_ns)));
+        if !result.redirects.is_empty() {
+            fields.push(("redirects", redirects_json(&result)));
+        }
+        if let Some(kernel) = &kernel {
+            fields.push((
+                "kernel",
+                json!({"retval": kernel.retval, "duration": kernel.duration_ns}),
+            ));
+            fields.push((
+                "differences",
+                json!(
+                    differences
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                ),
+            ));
+        }
+        let _ = writeln!(stdout, "{}", ordered_json(&fields));
+    } else {
+        let _ = writeln!(
+            stdout,
+            "Return value: {}, duration{}: {}ns",
+            result.retval,
+            if words.repeat > 1 { " (average)" } else { "" },
+            result.duration_ns
+        );
+        if let Some(kernel) = &kernel {
+            let _ = writeln!(
+                stdout,
+                "kernel: Return value: {}, duration{}: {}ns",
+                kernel.retval,
+                if words.repeat > 1 { " (average)" } else { "" },
+                kernel.duration_ns
+            );
+        }
+    }
+    emit(&stdout)?;
+    for difference in &differences {
+        eprintln!("apiary: differs: {difference}");
+    }
+    Ok(if differences.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// Trace lines and redirect targets go to stderr, where `trace_pipe` and
+/// bpftool's messages would be, leaving stdout to bpftool's output.
+pub fn report_side_effects(result: &RunResult) {
+    let mut stderr = std::io::stderr().lock();
+    for line in &result.trace {
+        let _ = writeln!(stderr, "{line}");
+    }
+    for redirect in &result.redirects {
+        let _ = writeln!(
+            stderr,
+            "redirect: {} to {}",
+            redirect.helper, redirect.target
+        );
+    }
+}
+
+/// A JSON object with its keys in the given order (bpftool prints
+/// `data_out`, `ctx_out`, `retval`, `duration` in that order).
+pub fn ordered_json(fields: &[(&str, Value)]) -> String {
+    let members: Vec<String> = fields
+        .iter()
+        .map(|(key, value)| format!("{}:{value}", Value::from(*key)))
+        .collect();
+    format!("{{{}}}", members.join(","))
+}
+
+fn redirects_json(result: &RunResult) -> Value {
+    result
+        .redirects
+        .iter()
+        .map(|r| json!({"helper": r.helper, "target": r.target}))
+        .collect()
+}
+
+/// Writes `text` to stdout; a reader that went away (`| head`) is not an error.
+pub fn emit(text: &str) -> Result<(), CliError> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(CliError::at("stdout", e)),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(text: &str) -> Vec<String> {
+        text.split_whitespace().map(str::to_owned).collect()
+    }
+
+    #[test]
+    fn keywords_parse_with_prefixes_and_c_numbers() {
+        let parsed =
+            parse_run_words(&words("data_i pkt data_o - data_s 0x40 ctx_i c rep 010")).unwrap();
+        assert_eq!(
+            parsed,
+            RunWords {
+                data_in: Some("pkt".into()),
+                data_out: Some("-".into()),
+                data_size_out: Some(64),
+                ctx_in: Some("c".into()),
+                ctx_out: None,
+                ctx_size_out: None,
+                repeat: 8,
+            }
+        );
+        assert_eq!(parse_run_words(&[]).unwrap().repeat, 1);
+    }
+
+    #[test]
+    fn grammar_errors_are_bpftools() {
+        assert_eq!(
+            parse_run_words(&words("data x")).unwrap_err(),
+            "ambiguous prefix: 'data' could be 'data_in' or 'data_out' or 'data_size_out'"
+        );
+        assert_eq!(
+            parse_run_words(&words("repeat 1x")).unwrap_err(),
+            "can't parse 1x as repeat number"
+        );
+        assert_eq!(
+            parse_run_words(&words("data_in - ctx_in -")).unwrap_err(),
+            "cannot use standard input for both data_in and ctx_in"
+        );
+        assert!(
+            parse_run_words(&words("bogus 1"))
+                .unwrap_err()
+                .starts_with("expected no more arguments")
+        );
+        assert_eq!(
+            parse_run_words(&words("repeat")).unwrap_err(),
+            "'repeat' needs a value"
+        );
+    }
+
+    #[test]
+    fn hex_dump_matches_bpftool() {
+        // Captured from `bpftool prog run ... data_out -` on this machine.
+        let data: Vec<u8> = (0u8..20).chain(*b"hello apiary!!").collect();
+        let expected = "0000000\t0001 0203 0405 0607 0809 0a0b 0c0d 0e0f | ........ ........\n\
+                        0000010\t1011 1213 6865 6c6c 6f20 6170 6961 7279 | ....hell o apiary\n\
+                        0000020\t2121                                    | !!\n";
+        assert_eq!(hex_dump(&data), expected);
+    }
+}
