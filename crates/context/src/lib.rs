@@ -6,16 +6,27 @@
 //! pointers), the kernel's rules for which context fields a program may
 //! read or write and how (`*_is_valid_access` in the kernel), a dataflow
 //! analysis that finds every instruction that dereferences the context, and
-//! the one-for-one rewrite of loads of pointer fields (`data`, `data_end`,
-//! `data_meta`) into 64-bit loads of the internal pointer fields.
+//! the one-for-one rewrite of accepted accesses whose meaning differs
+//! between the kernel and the image: loads of `data`, `data_end` and
+//! `data_meta` become 64-bit loads of the internal pointers, and a few
+//! narrow `__sk_buff` accesses are re-aimed so that they read and write
+//! what the kernel's conversions read and write.
 //!
 //! It must not do what a verifier does beyond the context (packet bounds,
-//! map values, helper arguments), must not execute programs, and must not
-//! change the number of instructions (jump offsets, func_info and line_info
-//! stay valid).
+//! map values, helper arguments, uninitialised registers), must not execute
+//! programs, and must not change the number of instructions (jump offsets,
+//! func_info and line_info stay valid).
 
-use apiary_isa::{DecodeError, RawInsn};
-use apiary_kernel::types::ProgType;
+mod error;
+mod flow;
+mod layouts;
+mod rewrite;
+mod rules;
+
+use apiary_isa::RawInsn;
+use apiary_kernel::types::{AttachType, ProgType};
+
+pub use error::{AccessKind, ContextError, Rule};
 
 /// Offset of the 64-bit `data` pointer in the internal `__sk_buff` context.
 pub const SKB_DATA: u32 = 192;
@@ -34,52 +45,104 @@ pub const XDP_DATA_META: u32 = 40;
 /// Size of the internal `xdp_md` context.
 pub const XDP_INTERNAL_SIZE: u32 = 48;
 
+/// The kernel's `BPF_COMPLEXITY_LIMIT_INSNS`: no program it verifies is longer.
+pub const MAX_PROGRAM_SLOTS: usize = 1_000_000;
+
 /// The context a program type receives in `r1`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ContextLayout {
-    /// Name of the struct the program sees (`"__sk_buff"`, `"xdp_md"`, ...).
+    /// Name of the struct the program sees (`"__sk_buff"`, `"xdp_md"`,
+    /// `"pt_regs"`, ...); `"embedder memory"` for [`ProgType::UNSPEC`] and
+    /// `"unknown"` for types this crate does not cover.
     pub name: &'static str,
-    /// Size of the struct the program sees: the prefix `ctx_in`/`ctx_out` copy.
+    /// Size of the struct the program sees, the prefix that `ctx_in` and
+    /// `ctx_out` copy; the largest addressable size where the kernel gives
+    /// only a bound (tracepoint records, syscall contexts); 0 where there is
+    /// no bound or no knowledge.
     pub user_size: u32,
-    /// Size of the runtime's internal context (the image plus host pointers).
+    /// Size of the runtime's internal context: the image plus host pointers.
     pub internal_size: u32,
 }
 
-/// Why a program's context accesses are refused.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum ContextError {
-    /// The bytecode does not decode.
-    #[error(transparent)]
-    Decode(#[from] DecodeError),
-    /// This crate has no context rules for the program type.
-    #[error("context rules for {prog_type} programs are not implemented")]
-    Unsupported {
-        /// The program type.
-        prog_type: ProgType,
-    },
+/// One accepted context access.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ContextAccess {
+    /// Instruction (slot) index.
+    pub insn: usize,
+    /// How the instruction touches the context.
+    pub kind: AccessKind,
+    /// Offset into the context the program sees, as written in the program.
+    pub off: u32,
+    /// Size in bytes, as written in the program.
+    pub size: u8,
+    /// Whether the instruction was rewritten.
+    pub rewritten: bool,
+}
+
+/// A program checked and rewritten for the runtime's internal context.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Prepared {
+    /// The program, as many slots as given.
+    pub insns: Vec<RawInsn>,
+    /// Every context access of a reachable instruction, in program order.
+    pub accesses: Vec<ContextAccess>,
+    /// One past the last context byte any access touches (the kernel's
+    /// `max_ctx_offset`, which test-run compares with `ctx_size_in`).
+    pub max_ctx_offset: u32,
 }
 
 /// The context layout of `prog_type`.
 pub fn layout(prog_type: ProgType) -> ContextLayout {
-    match prog_type {
-        ProgType::XDP => ContextLayout {
-            name: "xdp_md",
-            user_size: 24,
-            internal_size: XDP_INTERNAL_SIZE,
-        },
-        _ => ContextLayout {
-            name: "__sk_buff",
-            user_size: 192,
-            internal_size: SKB_INTERNAL_SIZE,
-        },
-    }
+    layouts::layout_of(prog_type)
+}
+
+/// Whether [`prepare`] has context rules for `prog_type`.
+pub fn is_covered(prog_type: ProgType) -> bool {
+    prog_type == ProgType::UNSPEC || layouts::struct_of(prog_type).is_some()
 }
 
 /// Checks every context access of `insns` against `prog_type`'s rules and
-/// returns the program with pointer-field loads rewritten.
+/// returns the program with the accesses the runtime needs rewritten.
 ///
-/// Skeleton: the rules are not written yet; every type is refused.
+/// The expected attach type is taken as 0, as a loader that sets none does;
+/// see [`prepare_for`] for `xdp` devmap programs.
 pub fn prepare(prog_type: ProgType, insns: &[RawInsn]) -> Result<Vec<RawInsn>, ContextError> {
-    apiary_isa::decode_program(insns)?;
-    Err(ContextError::Unsupported { prog_type })
+    prepare_for(prog_type, AttachType::default(), insns).map(|prepared| prepared.insns)
+}
+
+/// [`prepare`] for a program verified with `expected_attach_type`, with the
+/// list of context accesses and `max_ctx_offset`.
+///
+/// [`ProgType::UNSPEC`] is the embedder's type: the context is plain caller
+/// memory, any access goes and nothing is rewritten (the bytecode must still
+/// decode).
+pub fn prepare_for(
+    prog_type: ProgType,
+    expected_attach_type: AttachType,
+    insns: &[RawInsn],
+) -> Result<Prepared, ContextError> {
+    if prog_type == ProgType::UNSPEC {
+        apiary_isa::decode_program(insns)?;
+        return Ok(Prepared {
+            insns: insns.to_vec(),
+            accesses: Vec::new(),
+            max_ctx_offset: 0,
+        });
+    }
+    if !is_covered(prog_type) {
+        return Err(ContextError::Unsupported { prog_type });
+    }
+    if insns.len() > MAX_PROGRAM_SLOTS {
+        return Err(ContextError::TooLarge {
+            len: insns.len(),
+            limit: MAX_PROGRAM_SLOTS,
+        });
+    }
+    let decoded = apiary_isa::decode_program(insns)?;
+    let flow = flow::analyze(decoded)?;
+    let target = rules::Target {
+        prog_type,
+        attach_type: expected_attach_type,
+    };
+    rewrite::check_and_rewrite(target, &flow, insns)
 }

@@ -1,0 +1,301 @@
+//! The structs programs see through `r1`, field by field, as in the kernel's
+//! UAPI headers (x86-64), and the internal layouts the runtime builds.
+
+use apiary_kernel::types::ProgType;
+
+use crate::{ContextLayout, SKB_INTERNAL_SIZE, XDP_INTERNAL_SIZE};
+
+/// A field of a context struct; arrays are one field with `elem` < `size`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Field {
+    pub name: &'static str,
+    pub off: u32,
+    pub size: u32,
+    pub elem: u32,
+}
+
+impl Field {
+    const fn new(name: &'static str, off: u32, size: u32) -> Field {
+        Field {
+            name,
+            off,
+            size,
+            elem: size,
+        }
+    }
+
+    const fn array(name: &'static str, off: u32, count: u32, elem: u32) -> Field {
+        Field {
+            name,
+            off,
+            size: count * elem,
+            elem,
+        }
+    }
+
+    /// One past the last byte.
+    pub const fn end(&self) -> u32 {
+        self.off + self.size
+    }
+
+    /// Whether byte `off` of the struct lies in the field.
+    pub fn contains(&self, off: i64) -> bool {
+        i64::from(self.off) <= off && off < i64::from(self.end())
+    }
+}
+
+/// A context struct: its name, size and fields.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Struct {
+    pub name: &'static str,
+    pub size: u32,
+    pub fields: &'static [Field],
+}
+
+impl Struct {
+    /// Names the byte at `off`: `__sk_buff.cb[2]`, `__sk_buff+181 (padding)`,
+    /// `xdp_md+40 (past the end)`.
+    pub fn describe(&self, off: i64) -> String {
+        let Some(field) = self.fields.iter().find(|f| f.contains(off)) else {
+            let what = if off < 0 || off >= i64::from(self.size) {
+                "past the end"
+            } else {
+                "padding"
+            };
+            return format!("{}{off:+} ({what})", self.name);
+        };
+        let inside = off - i64::from(field.off);
+        let elem = i64::from(field.elem);
+        let mut text = format!("{}.{}", self.name, field.name);
+        if field.elem != field.size {
+            text.push_str(&format!("[{}]", inside / elem));
+        }
+        if inside % elem != 0 {
+            text.push_str(&format!("+{}", inside % elem));
+        }
+        text
+    }
+}
+
+/// `struct __sk_buff` (include/uapi/linux/bpf.h).
+pub(crate) mod sk_buff {
+    use super::{Field, Struct};
+
+    pub const LEN: Field = Field::new("len", 0, 4);
+    pub const PKT_TYPE: Field = Field::new("pkt_type", 4, 4);
+    pub const MARK: Field = Field::new("mark", 8, 4);
+    pub const QUEUE_MAPPING: Field = Field::new("queue_mapping", 12, 4);
+    pub const PROTOCOL: Field = Field::new("protocol", 16, 4);
+    pub const VLAN_PRESENT: Field = Field::new("vlan_present", 20, 4);
+    pub const VLAN_TCI: Field = Field::new("vlan_tci", 24, 4);
+    pub const VLAN_PROTO: Field = Field::new("vlan_proto", 28, 4);
+    pub const PRIORITY: Field = Field::new("priority", 32, 4);
+    pub const INGRESS_IFINDEX: Field = Field::new("ingress_ifindex", 36, 4);
+    pub const IFINDEX: Field = Field::new("ifindex", 40, 4);
+    pub const TC_INDEX: Field = Field::new("tc_index", 44, 4);
+    pub const CB: Field = Field::array("cb", 48, 5, 4);
+    pub const HASH: Field = Field::new("hash", 68, 4);
+    pub const TC_CLASSID: Field = Field::new("tc_classid", 72, 4);
+    pub const DATA: Field = Field::new("data", 76, 4);
+    pub const DATA_END: Field = Field::new("data_end", 80, 4);
+    pub const NAPI_ID: Field = Field::new("napi_id", 84, 4);
+    pub const FAMILY: Field = Field::new("family", 88, 4);
+    pub const REMOTE_IP4: Field = Field::new("remote_ip4", 92, 4);
+    pub const LOCAL_IP4: Field = Field::new("local_ip4", 96, 4);
+    pub const REMOTE_IP6: Field = Field::array("remote_ip6", 100, 4, 4);
+    pub const LOCAL_IP6: Field = Field::array("local_ip6", 116, 4, 4);
+    pub const REMOTE_PORT: Field = Field::new("remote_port", 132, 4);
+    pub const LOCAL_PORT: Field = Field::new("local_port", 136, 4);
+    pub const DATA_META: Field = Field::new("data_meta", 140, 4);
+    pub const FLOW_KEYS: Field = Field::new("flow_keys", 144, 8);
+    pub const TSTAMP: Field = Field::new("tstamp", 152, 8);
+    pub const WIRE_LEN: Field = Field::new("wire_len", 160, 4);
+    pub const GSO_SEGS: Field = Field::new("gso_segs", 164, 4);
+    pub const SK: Field = Field::new("sk", 168, 8);
+    pub const GSO_SIZE: Field = Field::new("gso_size", 176, 4);
+    pub const TSTAMP_TYPE: Field = Field::new("tstamp_type", 180, 1);
+    pub const HWTSTAMP: Field = Field::new("hwtstamp", 184, 8);
+
+    pub const STRUCT: Struct = Struct {
+        name: "__sk_buff",
+        size: 192,
+        fields: &[
+            LEN,
+            PKT_TYPE,
+            MARK,
+            QUEUE_MAPPING,
+            PROTOCOL,
+            VLAN_PRESENT,
+            VLAN_TCI,
+            VLAN_PROTO,
+            PRIORITY,
+            INGRESS_IFINDEX,
+            IFINDEX,
+            TC_INDEX,
+            CB,
+            HASH,
+            TC_CLASSID,
+            DATA,
+            DATA_END,
+            NAPI_ID,
+            FAMILY,
+            REMOTE_IP4,
+            LOCAL_IP4,
+            REMOTE_IP6,
+            LOCAL_IP6,
+            REMOTE_PORT,
+            LOCAL_PORT,
+            DATA_META,
+            FLOW_KEYS,
+            TSTAMP,
+            WIRE_LEN,
+            GSO_SEGS,
+            SK,
+            GSO_SIZE,
+            TSTAMP_TYPE,
+            HWTSTAMP,
+        ],
+    };
+}
+
+/// `struct xdp_md`.
+pub(crate) mod xdp_md {
+    use super::{Field, Struct};
+
+    pub const DATA: Field = Field::new("data", 0, 4);
+    pub const DATA_END: Field = Field::new("data_end", 4, 4);
+    pub const DATA_META: Field = Field::new("data_meta", 8, 4);
+    pub const INGRESS_IFINDEX: Field = Field::new("ingress_ifindex", 12, 4);
+    pub const RX_QUEUE_INDEX: Field = Field::new("rx_queue_index", 16, 4);
+    pub const EGRESS_IFINDEX: Field = Field::new("egress_ifindex", 20, 4);
+
+    pub const STRUCT: Struct = Struct {
+        name: "xdp_md",
+        size: 24,
+        fields: &[
+            DATA,
+            DATA_END,
+            DATA_META,
+            INGRESS_IFINDEX,
+            RX_QUEUE_INDEX,
+            EGRESS_IFINDEX,
+        ],
+    };
+}
+
+/// x86-64 `struct pt_regs` (arch/x86/include/asm/ptrace.h), as kprobe
+/// programs see it.
+pub(crate) const PT_REGS: Struct = Struct {
+    name: "pt_regs",
+    size: 168,
+    fields: &PT_REGS_FIELDS,
+};
+
+const PT_REGS_FIELDS: [Field; 21] = {
+    const NAMES: [&str; 21] = [
+        "r15", "r14", "r13", "r12", "bp", "bx", "r11", "r10", "r9", "r8", "ax", "cx", "dx", "si",
+        "di", "orig_ax", "ip", "cs", "flags", "sp", "ss",
+    ];
+    let mut fields = [Field::new("", 0, 8); 21];
+    let mut i = 0;
+    while i < NAMES.len() {
+        fields[i] = Field::new(NAMES[i], i as u32 * 8, 8);
+        i += 1;
+    }
+    fields
+};
+
+/// `struct bpf_perf_event_data`: the x86-64 registers, then two u64.
+pub(crate) mod perf_event_data {
+    use super::{Field, Struct};
+
+    pub const REGS: Field = Field::array("regs", 0, 21, 8);
+    pub const SAMPLE_PERIOD: Field = Field::new("sample_period", 168, 8);
+    pub const ADDR: Field = Field::new("addr", 176, 8);
+
+    pub const STRUCT: Struct = Struct {
+        name: "bpf_perf_event_data",
+        size: 184,
+        fields: &[REGS, SAMPLE_PERIOD, ADDR],
+    };
+}
+
+/// The kernel's `MAX_BPF_FUNC_ARGS`: raw tracepoints see up to 12 u64 arguments.
+const RAW_TP_ARGS: u32 = 12;
+
+/// `struct bpf_raw_tracepoint_args`.
+pub(crate) const RAW_TP: Struct = Struct {
+    name: "bpf_raw_tracepoint_args",
+    size: RAW_TP_ARGS * 8,
+    fields: &[Field::array("args", 0, RAW_TP_ARGS, 8)],
+};
+
+/// `PERF_MAX_TRACE_SIZE`: tracepoint programs may read record bytes below this.
+pub(crate) const TRACEPOINT_MAX: u32 = 8192;
+
+/// A tracepoint record: the common header (not readable) and the event's fields.
+pub(crate) const TRACEPOINT: Struct = Struct {
+    name: "tracepoint record",
+    size: TRACEPOINT_MAX,
+    fields: &[
+        Field::new("common header", 0, 8),
+        Field::new("fields", 8, TRACEPOINT_MAX - 8),
+    ],
+};
+
+/// The kernel's `U16_MAX`: syscall programs may address context bytes below this.
+pub(crate) const SYSCALL_MAX: u32 = 65535;
+
+/// A syscall program's context: caller memory of up to 64 KiB.
+pub(crate) const SYSCALL: Struct = Struct {
+    name: "syscall ctx",
+    size: SYSCALL_MAX,
+    fields: &[],
+};
+
+/// Every program type whose context is `struct __sk_buff`.
+pub(crate) fn is_skb_type(prog_type: ProgType) -> bool {
+    matches!(
+        prog_type,
+        ProgType::SOCKET_FILTER
+            | ProgType::SCHED_CLS
+            | ProgType::SCHED_ACT
+            | ProgType::CGROUP_SKB
+            | ProgType::LWT_IN
+            | ProgType::LWT_OUT
+            | ProgType::LWT_XMIT
+            | ProgType::LWT_SEG6LOCAL
+            | ProgType::SK_SKB
+            | ProgType::FLOW_DISSECTOR
+    )
+}
+
+/// The struct a program type sees, for the types this crate covers.
+pub(crate) fn struct_of(prog_type: ProgType) -> Option<Struct> {
+    Some(match prog_type {
+        t if is_skb_type(t) => sk_buff::STRUCT,
+        ProgType::XDP => xdp_md::STRUCT,
+        ProgType::KPROBE => PT_REGS,
+        ProgType::TRACEPOINT => TRACEPOINT,
+        ProgType::PERF_EVENT => perf_event_data::STRUCT,
+        ProgType::RAW_TRACEPOINT => RAW_TP,
+        ProgType::SYSCALL => SYSCALL,
+        _ => return None,
+    })
+}
+
+/// The layout of `prog_type`'s context; see [`crate::layout`].
+pub(crate) fn layout_of(prog_type: ProgType) -> ContextLayout {
+    let (name, user_size, internal_size) = match (prog_type, struct_of(prog_type)) {
+        (ProgType::UNSPEC, _) => ("embedder memory", 0, 0),
+        (ProgType::XDP, Some(s)) => (s.name, s.size, XDP_INTERNAL_SIZE),
+        (t, Some(s)) if is_skb_type(t) => (s.name, s.size, SKB_INTERNAL_SIZE),
+        (_, Some(s)) => (s.name, s.size, s.size),
+        (_, None) => ("unknown", 0, 0),
+    };
+    ContextLayout {
+        name,
+        user_size,
+        internal_size,
+    }
+}

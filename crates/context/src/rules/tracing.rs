@@ -1,0 +1,58 @@
+//! Tracing contexts (kernel/trace/bpf_trace.c) and syscall programs: plain
+//! memory, read-only except for syscall programs, never rewritten.
+
+use super::{Access, in_bounds_and_aligned};
+use crate::error::Rule;
+use crate::layouts::{self, perf_event_data};
+
+fn read_only(access: Access) -> Result<(), Rule> {
+    if access.kind.is_write() {
+        return Err(Rule::ReadOnly);
+    }
+    Ok(())
+}
+
+/// `kprobe_prog_is_valid_access`: `struct pt_regs`, read-only.
+pub(super) fn kprobe(access: Access) -> Result<(), Rule> {
+    let size = layouts::PT_REGS.size;
+    in_bounds_and_aligned(access, size)?;
+    read_only(access)?;
+    if access.off + i64::from(access.size) > i64::from(size) {
+        return Err(Rule::CrossesFieldEnd);
+    }
+    Ok(())
+}
+
+/// `tp_prog_is_valid_access`: the record after its 8-byte common header.
+pub(super) fn tracepoint(access: Access) -> Result<(), Rule> {
+    in_bounds_and_aligned(access, layouts::TRACEPOINT_MAX)?;
+    if access.off < 8 {
+        return Err(Rule::NotAvailable);
+    }
+    read_only(access)
+}
+
+/// `raw_tp_prog_is_valid_access`: up to 12 u64 arguments, read-only.
+pub(super) fn raw_tracepoint(access: Access) -> Result<(), Rule> {
+    in_bounds_and_aligned(access, layouts::RAW_TP.size)?;
+    read_only(access)
+}
+
+/// `pe_prog_is_valid_access`: registers as whole u64, `sample_period` and
+/// `addr` also narrower.
+pub(super) fn perf_event(access: Access) -> Result<(), Rule> {
+    in_bounds_and_aligned(access, perf_event_data::STRUCT.size)?;
+    read_only(access)?;
+    let narrow_ok = [perf_event_data::SAMPLE_PERIOD, perf_event_data::ADDR]
+        .iter()
+        .any(|f| f.contains(access.off));
+    if !narrow_ok && access.size != 8 {
+        return Err(Rule::MustBeSize(8));
+    }
+    Ok(())
+}
+
+/// `syscall_prog_is_valid_access`: any aligned access below 64 KiB.
+pub(super) fn syscall(access: Access) -> Result<(), Rule> {
+    in_bounds_and_aligned(access, layouts::SYSCALL_MAX)
+}
