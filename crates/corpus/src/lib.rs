@@ -1,18 +1,23 @@
-//! The corpus of C eBPF programs in `tests/progs/`, compiled at build time
-//! with `clang-19 -target bpf -O2 -g -mcpu=<manifest cpu>` exactly as users
-//! build them against libbpf's headers.
+//! The corpus of C eBPF programs in `tests/progs/` and the documented example
+//! programs in `examples/<name>/`, compiled at build time with
+//! `clang-19 -target bpf -O2 -g -mcpu=<manifest cpu>` exactly as users build
+//! them against libbpf's headers; and the generator of the bundled packet
+//! capture `examples/pcap/traffic.pcap` ([`traffic`]).
 //!
-//! This crate owns the list of corpus objects and their manifest metadata
-//! (compile flags, covered features, whether this machine's kernel loads them
-//! through libbpf/bpftool). It must not parse, load or run the objects: that
-//! is the job of the loader, verifier and interpreter crates that test
-//! against it.
+//! This crate owns the lists of corpus objects and examples with their
+//! manifest metadata (compile flags, covered features, whether this
+//! machine's kernel loads them through libbpf/bpftool) and the bytes of the
+//! generated traffic. It must not parse, load or run the objects: that is
+//! the job of the loader, verifier, runtime and CLI crates that test against
+//! it.
 //!
 //! When clang was not available at build time the crate still builds;
-//! [`objects`] then returns [`Unavailable`] carrying the reason so that tests
-//! can print a loud SKIPPED line.
+//! [`objects`] and [`examples`] then return [`Unavailable`] carrying the
+//! reason so that tests can print a loud SKIPPED line.
 
 use std::path::Path;
+
+pub mod traffic;
 
 /// Whether the kernel of the machine the corpus was measured on loads the
 /// object with `bpftool prog loadall` (libbpf 1.1).
@@ -28,10 +33,11 @@ pub enum KernelLoads {
     },
 }
 
-/// One compiled corpus object and its manifest entry.
+/// One compiled corpus object or example and its manifest entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CorpusObject {
-    /// File stem of the C source, e.g. `"xdp_firewall"`.
+    /// File stem of the C source, e.g. `"xdp_firewall"` (unique within the
+    /// corpus and within the examples, not across them).
     pub name: &'static str,
     object_path: &'static str,
     source_path: &'static str,
@@ -50,7 +56,7 @@ impl CorpusObject {
         Path::new(self.object_path)
     }
 
-    /// The C source in `tests/progs/`.
+    /// The C source (`tests/progs/<name>.c` or `examples/<name>/<name>.c`).
     pub fn source(&self) -> &'static Path {
         Path::new(self.source_path)
     }
@@ -81,7 +87,7 @@ pub enum LookupError {
     #[error(transparent)]
     Unavailable(#[from] Unavailable),
     /// No manifest entry has this name.
-    #[error("no corpus object named {0:?}")]
+    #[error("no corpus object or example named {0:?}")]
     NotFound(&'static str),
 }
 
@@ -104,6 +110,27 @@ pub fn manifest() -> &'static [CorpusObject] {
 /// The object compiled from `tests/progs/<name>.c`.
 pub fn object(name: &'static str) -> Result<&'static CorpusObject, LookupError> {
     objects()?
+        .iter()
+        .find(|o| o.name == name)
+        .ok_or(LookupError::NotFound(name))
+}
+
+/// Every example program (`examples/manifest.toml`), in manifest order.
+pub fn examples() -> Result<&'static [CorpusObject], Unavailable> {
+    match UNAVAILABLE {
+        Some(reason) => Err(Unavailable { reason }),
+        None => Ok(EXAMPLES),
+    }
+}
+
+/// The examples' manifest entries even when they were not compiled.
+pub fn examples_manifest() -> &'static [CorpusObject] {
+    EXAMPLES
+}
+
+/// The example compiled from `examples/<name>/<name>.c`.
+pub fn example(name: &'static str) -> Result<&'static CorpusObject, LookupError> {
+    examples()?
         .iter()
         .find(|o| o.name == name)
         .ok_or(LookupError::NotFound(name))

@@ -164,10 +164,12 @@ const REQUIRED_FEATURES: &[&str] = &[
 /// itself; loading removes them before and after.
 const PINNED_BY_NAME: &[&str] = &["apiary_corpus_pinned"];
 
-fn compiled_objects() -> Option<&'static [CorpusObject]> {
-    match apiary_corpus::objects() {
-        Ok(objects) => Some(objects),
-        Err(e) => {
+/// The corpus objects followed by the examples: the manifest claims of
+/// both are checked the same way.
+fn compiled_objects() -> Option<Vec<&'static CorpusObject>> {
+    match (apiary_corpus::objects(), apiary_corpus::examples()) {
+        (Ok(objects), Ok(examples)) => Some(objects.iter().chain(examples).collect()),
+        (Err(e), _) | (_, Err(e)) => {
             eprintln!("SKIPPED: corpus object checks because {e}");
             None
         }
@@ -197,7 +199,10 @@ fn manifest_covers_required_features() {
 
 #[test]
 fn unloadable_objects_say_why() {
-    for object in apiary_corpus::manifest() {
+    let manifests = apiary_corpus::manifest()
+        .iter()
+        .chain(apiary_corpus::examples_manifest());
+    for object in manifests {
         if let KernelLoads::No { reason } = object.kernel_loads {
             assert!(
                 reason.len() > 20,
@@ -671,6 +676,127 @@ fn objects_are_found_by_name() {
         apiary_corpus::object("no_such_program"),
         Err(apiary_corpus::LookupError::NotFound("no_such_program"))
     );
-    let names: BTreeSet<&str> = objects.iter().map(|o| o.name).collect();
-    assert_eq!(names.len(), objects.len(), "object names are unique");
+    for collection in [
+        apiary_corpus::manifest(),
+        apiary_corpus::examples_manifest(),
+    ] {
+        let names: BTreeSet<&str> = collection.iter().map(|o| o.name).collect();
+        assert_eq!(names.len(), collection.len(), "object names are unique");
+    }
+    assert_eq!(
+        objects.len(),
+        apiary_corpus::manifest().len() + apiary_corpus::examples_manifest().len()
+    );
+}
+
+/// The five documented examples, each in `examples/<name>/` with its
+/// README and a line in examples/README.md.
+const EXAMPLES: [&str; 5] = [
+    "xdp_firewall",
+    "proto_counter",
+    "nat_lb",
+    "tc_mark_redirect",
+    "ringbuf_events",
+];
+
+#[test]
+fn examples_are_found_by_name_and_documented() {
+    let names: Vec<&str> = apiary_corpus::examples_manifest()
+        .iter()
+        .map(|o| o.name)
+        .collect();
+    assert_eq!(names, EXAMPLES);
+    let index = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/README.md"),
+    )
+    .expect("examples/README.md");
+    for name in EXAMPLES {
+        let readme = apiary_corpus::examples_manifest()
+            .iter()
+            .find(|o| o.name == name)
+            .map(|o| o.source().with_file_name("README.md"))
+            .expect("listed");
+        let text = std::fs::read_to_string(&readme)
+            .unwrap_or_else(|e| panic!("{}: {e}", readme.display()));
+        assert!(
+            text.contains("apiary prog run"),
+            "{}: says how to run it",
+            readme.display()
+        );
+        assert!(
+            index.contains(&format!("[{name}]({name}/")),
+            "examples/README.md has no entry linking {name}/"
+        );
+    }
+    if apiary_corpus::examples().is_ok() {
+        let firewall = apiary_corpus::example("xdp_firewall").expect("found");
+        assert!(firewall.path().ends_with("examples/xdp_firewall.o"));
+        assert!(firewall.covers("map:lpm_trie"));
+        assert_eq!(
+            apiary_corpus::example("xdp_proto_counter"),
+            Err(apiary_corpus::LookupError::NotFound("xdp_proto_counter")),
+            "corpus names are not example names"
+        );
+    }
+}
+
+/// Members of the BTF struct `name` as (member, bit offset), from `bpftool
+/// btf dump file -j`.
+fn btf_struct_layout(path: &Path, name: &str) -> (u64, Vec<(String, u64)>) {
+    let out = Command::new("bpftool")
+        .args(["-j", "btf", "dump", "file"])
+        .arg(path)
+        .output()
+        .expect("bpftool runs");
+    assert!(out.status.success(), "bpftool btf dump {}", path.display());
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("bpftool JSON");
+    let found = json["types"]
+        .as_array()
+        .expect("types array")
+        .iter()
+        .find(|t| t["kind"] == "STRUCT" && t["name"] == name)
+        .unwrap_or_else(|| panic!("{}: no struct {name} in BTF", path.display()));
+    let members = found["members"]
+        .as_array()
+        .expect("members")
+        .iter()
+        .map(|m| {
+            (
+                m["name"].as_str().expect("member name").to_owned(),
+                m["bits_offset"].as_u64().expect("bits_offset"),
+            )
+        })
+        .collect();
+    (found["size"].as_u64().expect("size"), members)
+}
+
+/// The ring buffer event layout documented in ringbuf_events.c and its
+/// README (the facade's reader depends on it) is the compiled one.
+#[test]
+fn ringbuf_event_layout_matches_its_documentation() {
+    if !tool_available("bpftool", "the ring buffer event layout check") {
+        return;
+    }
+    let Ok(example) = apiary_corpus::example("ringbuf_events") else {
+        eprintln!("SKIPPED: ring buffer event layout because the examples were not compiled");
+        return;
+    };
+    let (size, members) = btf_struct_layout(example.path(), "flow_event");
+    let documented: Vec<(String, u64)> = [
+        ("seq", 0),
+        ("len", 8),
+        ("eth_proto", 12),
+        ("ip_proto", 14),
+        ("flags", 15),
+        ("saddr", 16),
+        ("daddr", 32),
+        ("sport", 48),
+        ("dport", 50),
+        ("reserved", 52),
+    ]
+    .iter()
+    .map(|(name, byte)| ((*name).to_owned(), byte * 8))
+    .collect();
+    assert_eq!(size, 56);
+    assert_eq!(members, documented);
 }
