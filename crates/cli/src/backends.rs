@@ -382,6 +382,11 @@ impl KernelBackend {
         })
     }
 
+    /// The kernel's map named `name` (the loader's name).
+    pub fn map(&self, name: &str) -> Option<&apiary_kernel::MapFd> {
+        self.object.map(name)
+    }
+
     /// Runs the program with `BPF_PROG_TEST_RUN` on CPU 0 (the CPU the vm
     /// backend claims, so that per-CPU map values land in the same slot).
     pub fn run(&mut self, request: &RunRequest) -> Result<RunResult, BackendError> {

@@ -212,7 +212,7 @@ pub fn verdict(prog_type: ProgType, retval: u32, packet_len: usize) -> (String, 
         },
         ProgType::SOCKET_FILTER => match retval {
             0 => named("drop", false),
-            n if n as usize >= packet_len => named("accept", true),
+            n if ETH_HLEN.saturating_add(n as usize) >= packet_len => named("accept", true),
             _ => named("truncate", true),
         },
         ProgType::CGROUP_SKB => match retval {
@@ -234,16 +234,21 @@ pub fn verdict(prog_type: ProgType, retval: u32, packet_len: usize) -> (String, 
     }
 }
 
-/// The packet a passing verdict lets through: the program's `data_out`
-/// (socket filters keep only the first `retval` bytes).
+/// Length of the Ethernet header test runs consume before a socket filter
+/// sees the packet.
+const ETH_HLEN: usize = 14;
+
+/// The packet a passing verdict lets through: the program's `data_out`.
+/// Socket filters cannot change the packet (test-run hands back a zeroed
+/// Ethernet header for them), so theirs is the input packet cut to the
+/// return value, which counts bytes from the network header where their
+/// packet starts.
 fn passed_packet(prog_type: ProgType, retval: u32, packet: &[u8], result: &RunResult) -> Vec<u8> {
-    let data = result.data_out.clone().unwrap_or_else(|| packet.to_vec());
     if prog_type == ProgType::SOCKET_FILTER {
-        data.get(..retval as usize)
-            .map_or(data.clone(), <[u8]>::to_vec)
-    } else {
-        data
+        let keep = ETH_HLEN.saturating_add(retval as usize).min(packet.len());
+        return packet.get(..keep).unwrap_or(packet).to_vec();
     }
+    result.data_out.clone().unwrap_or_else(|| packet.to_vec())
 }
 
 /// Runs the program on every packet of `capture_path` (maps keep their
@@ -380,6 +385,10 @@ mod tests {
         assert_eq!(
             verdict(ProgType::SOCKET_FILTER, 40, 60),
             ("truncate".into(), true)
+        );
+        assert_eq!(
+            verdict(ProgType::SOCKET_FILTER, 46, 60),
+            ("accept".into(), true)
         );
         assert_eq!(
             verdict(ProgType::SOCKET_FILTER, u32::MAX, 60),

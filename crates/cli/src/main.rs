@@ -277,8 +277,20 @@ fn report_usage_error(error: clap::Error) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let rendered = error.render().to_string();
-    let first = rendered.lines().next().unwrap_or("bad arguments");
-    let problem = first.strip_prefix("error: ").unwrap_or(first);
+    // clap puts what is missing on the lines after the first; the usage
+    // block after the blank line is left to --help.
+    let problem = rendered
+        .lines()
+        .take_while(|line| !line.trim().is_empty())
+        .map(str::trim)
+        .collect::<Vec<_>>()
+        .join(" ");
+    let problem = problem.strip_prefix("error: ").unwrap_or(&problem);
+    let problem = if problem.is_empty() {
+        "bad arguments"
+    } else {
+        problem
+    };
     eprintln!("apiary: arguments: {problem} (see apiary --help)");
     ExitCode::from(2)
 }

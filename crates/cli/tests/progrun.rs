@@ -1,0 +1,458 @@
+//! `apiary prog run` against `bpftool prog run` on the same corpus objects
+//! and packets, capture replay, `--backend both`, `--pin-maps` and the
+//! grammar's one-line errors.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use pcap_file::DataLink;
+use pcap_file::pcap::{PcapHeader, PcapPacket, PcapWriter};
+use pcap_file::pcapng::{Block, PcapNgReader};
+use serde_json::Value;
+
+fn apiary(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_apiary"))
+        .args(args)
+        .output()
+        .expect("running apiary")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Asserts a failure reported as exactly one `apiary: ...` line containing `needle`.
+fn assert_one_line_error(output: &Output, needle: &str) {
+    let stderr = text(&output.stderr);
+    assert!(!output.status.success(), "expected failure: {stderr:?}");
+    assert_eq!(stderr.lines().count(), 1, "one line expected: {stderr:?}");
+    assert!(stderr.starts_with("apiary: "), "{stderr:?}");
+    assert!(
+        stderr.contains(needle),
+        "{stderr:?} should contain {needle:?}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr:?}");
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("apiary-progrun-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("creating a scratch dir");
+    dir.join(name)
+}
+
+/// The compiled corpus object, or `None` after a loud skip line.
+fn corpus(name: &'static str, test: &str) -> Option<&'static Path> {
+    match apiary_corpus::object(name) {
+        Ok(object) => Some(object.path()),
+        Err(reason) => {
+            eprintln!("SKIPPED: {test} because {reason}");
+            None
+        }
+    }
+}
+
+/// Whether `bpf()` and bpftool work here; prints a loud skip line when not.
+fn kernel_and_bpftool(test: &str) -> bool {
+    if let Err(reason) = apiary_kernel::probe() {
+        eprintln!("SKIPPED: {test} because bpf() is unavailable: {reason}");
+        return false;
+    }
+    match Command::new("bpftool").arg("version").output() {
+        Ok(out) if out.status.success() => true,
+        _ => {
+            eprintln!("SKIPPED: {test} because bpftool cannot be run");
+            false
+        }
+    }
+}
+
+fn ipv4_checksum(header: &[u8]) -> u16 {
+    let mut sum: u32 = header
+        .chunks(2)
+        .map(|pair| u32::from(u16::from_be_bytes([pair[0], *pair.get(1).unwrap_or(&0)])))
+        .sum();
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(sum as u16)
+}
+
+/// Ethernet + IPv4 (valid checksum) + a TCP or UDP header and payload.
+fn ipv4_packet(protocol: u8, ttl: u8, daddr: [u8; 4], dport: u16, payload: &[u8]) -> Vec<u8> {
+    let l4_len = if protocol == 6 { 20 } else { 8 };
+    let total = 20 + l4_len + payload.len();
+    let mut packet = vec![
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 2, 0, 0, 0, 0, 1, 0x08, 0x00,
+    ];
+    let mut ip = vec![
+        0x45,
+        0,
+        (total >> 8) as u8,
+        total as u8,
+        0,
+        1,
+        0,
+        0,
+        ttl,
+        protocol,
+        0,
+        0,
+    ];
+    ip.extend([10, 0, 0, 9]);
+    ip.extend(daddr);
+    let checksum = ipv4_checksum(&ip);
+    ip[10..12].copy_from_slice(&checksum.to_be_bytes());
+    packet.extend(ip);
+    packet.extend(4321u16.to_be_bytes());
+    packet.extend(dport.to_be_bytes());
+    if protocol == 6 {
+        packet.extend([0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x02, 0x20, 0x00, 0, 0, 0, 0]);
+    } else {
+        packet.extend(((8 + payload.len()) as u16).to_be_bytes());
+        packet.extend([0, 0]);
+    }
+    packet.extend(payload);
+    packet
+}
+
+/// The program pinned by `bpftool prog loadall`, removed on drop.
+struct Pinned {
+    dir: PathBuf,
+}
+
+impl Pinned {
+    fn load(object: &Path, tag: &str) -> Pinned {
+        let dir = PathBuf::from(format!(
+            "/sys/fs/bpf/apiary-progrun-{}-{tag}",
+            std::process::id()
+        ));
+        let status = Command::new("bpftool")
+            .arg("prog")
+            .arg("loadall")
+            .arg(object)
+            .arg(&dir)
+            .status()
+            .expect("bpftool");
+        assert!(
+            status.success(),
+            "bpftool prog loadall {}",
+            object.display()
+        );
+        Pinned { dir }
+    }
+
+    fn run(&self, program: &str, args: &[&str]) -> Output {
+        let mut command = Command::new("bpftool");
+        if args.first() == Some(&"-j") {
+            command.arg("-j");
+        }
+        command
+            .args(["prog", "run", "pinned"])
+            .arg(self.dir.join(program))
+            .args(args.iter().filter(|a| **a != "-j"))
+            .output()
+            .expect("bpftool prog run")
+    }
+}
+
+impl Drop for Pinned {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// bpftool's text output with the duration masked (it is timing, not behaviour).
+fn mask_duration(output: &str) -> String {
+    output
+        .lines()
+        .map(|line| match line.find("duration") {
+            Some(at) if line.starts_with("Return value") => format!("{}duration: N", &line[..at]),
+            _ => line.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn json(output: &Output) -> Value {
+    serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", text(&output.stdout)))
+}
+
+/// For each case, the same command line through bpftool (on the pinned
+/// program) and apiary (on the object, with each backend) prints the same
+/// text (duration aside) and the same JSON retval and data_out.
+#[test]
+fn prog_run_matches_bpftool_on_corpus_objects() {
+    let test = "prog run vs bpftool";
+    if !kernel_and_bpftool(test) {
+        return;
+    }
+    let backends = std::env::var("APIARY_TEST_BACKENDS").unwrap_or_else(|_| "vm,kernel".into());
+    let udp = ipv4_packet(17, 64, [10, 0, 0, 2], 53, b"apiary!");
+    let tcp_telnet = ipv4_packet(6, 64, [10, 0, 0, 2], 23, b"");
+    let tcp_nat = ipv4_packet(6, 64, [10, 0, 0, 1], 8080, b"GET /");
+    let cases: [(&'static str, &str, &[u8]); 6] = [
+        ("xdp_proto_counter", "xdp_count_protocols", &udp),
+        ("xdp_firewall", "xdp_firewall", &udp),
+        ("xdp_firewall", "xdp_firewall", &tcp_telnet),
+        ("tc_nat_rewrite", "tc_dnat", &tcp_nat),
+        ("socket_filter", "keep_tcp_udp_headers", &udp),
+        ("socket_filter", "keep_tcp_udp_headers", &tcp_nat),
+    ];
+    let mut compared = 0;
+    for (index, (name, program, packet)) in cases.iter().enumerate() {
+        let Some(object) = corpus(name, test) else {
+            return;
+        };
+        let pinned = Pinned::load(object, &format!("{index}"));
+        let data = scratch(&format!("packet{index}.bin"));
+        std::fs::write(&data, packet).unwrap();
+        let data = data.to_str().unwrap();
+        let object = object.to_str().unwrap();
+        for (backend, args) in backends.split(',').flat_map(|backend| {
+            [
+                vec!["data_in", data, "data_out", "-"],
+                vec!["data_in", data, "data_out", "-", "repeat", "3"],
+                vec!["-j", "data_in", data, "data_out", "-"],
+            ]
+            .map(|args| (backend, args))
+        }) {
+            let kernel = pinned.run(program, &args);
+            let mut ours_args = vec![
+                "prog",
+                "run",
+                object,
+                "--prog",
+                program,
+                "--backend",
+                backend,
+            ];
+            ours_args.extend(&args);
+            let ours = apiary(&ours_args);
+            assert!(
+                kernel.status.success(),
+                "bpftool {args:?}: {}",
+                text(&kernel.stderr)
+            );
+            assert!(
+                ours.status.success(),
+                "apiary {ours_args:?}: {}",
+                text(&ours.stderr)
+            );
+            if args[0] == "-j" {
+                let (k, o) = (json(&kernel), json(&ours));
+                assert_eq!(o["retval"], k["retval"], "{name} {backend} {args:?}");
+                assert_eq!(o["data_out"], k["data_out"], "{name} {backend} {args:?}");
+                let keys = |v: &Value| v.as_object().map(|m| m.keys().cloned().collect::<Vec<_>>());
+                assert_eq!(keys(&o), keys(&k), "JSON keys and their order");
+            } else {
+                assert_eq!(
+                    mask_duration(&text(&ours.stdout)),
+                    mask_duration(&text(&kernel.stdout)),
+                    "{name} {backend} {args:?}"
+                );
+            }
+            compared += 1;
+        }
+    }
+    assert_eq!(compared, 18 * backends.split(',').count());
+}
+
+/// bpftool's grammar mistakes give one line and a non-zero exit.
+#[test]
+fn grammar_errors_are_one_line() {
+    let Some(object) = corpus("xdp_proto_counter", "grammar errors") else {
+        return;
+    };
+    let object = object.to_str().unwrap();
+    let cases: [(&[&str], &str); 6] = [
+        (&["data", "x"], "ambiguous prefix: 'data' could be"),
+        (&["repeat", "lots"], "can't parse lots as repeat number"),
+        (&["data_in", "-", "ctx_in", "-"], "standard input for both"),
+        (&["frobnicate", "1"], "expected no more arguments"),
+        (&["data_in"], "'data_in' needs a value"),
+        (&["data_in", "/nonexistent/packet"], "/nonexistent/packet"),
+    ];
+    for (words, needle) in cases {
+        let mut args = vec!["prog", "run", object];
+        args.extend(words);
+        assert_one_line_error(&apiary(&args), needle);
+    }
+    let multi = corpus("xdp_adjust", "grammar errors").unwrap();
+    assert_one_line_error(
+        &apiary(&["prog", "run", multi.to_str().unwrap()]),
+        "choose one with --prog NAME: xdp_vlan_pop (xdp), xdp_vlan_push (xdp), xdp_truncate (xdp)",
+    );
+    assert_one_line_error(
+        &apiary(&["prog", "run", object, "--prog", "nope"]),
+        "no program named \"nope\"",
+    );
+    assert_one_line_error(
+        &apiary(&["prog", "run", object, "--out", "x.pcapng"]),
+        "--pcap",
+    );
+}
+
+fn write_pcap(path: &Path, packets: &[Vec<u8>]) {
+    let header = PcapHeader {
+        datalink: DataLink::ETHERNET,
+        ..PcapHeader::default()
+    };
+    let mut writer = PcapWriter::with_header(Vec::new(), header).unwrap();
+    for (index, data) in packets.iter().enumerate() {
+        let packet = PcapPacket::new(
+            Duration::from_micros(1_000_000 + index as u64),
+            data.len() as u32,
+            data,
+        );
+        writer.write_packet(&packet).unwrap();
+    }
+    std::fs::write(path, writer.into_writer()).unwrap();
+}
+
+fn read_pcapng_packets(path: &Path) -> Vec<(Duration, Vec<u8>)> {
+    let bytes = std::fs::read(path).unwrap();
+    let mut reader = PcapNgReader::new(&bytes[..]).unwrap();
+    let mut packets = Vec::new();
+    while let Some(block) = reader.next_block() {
+        if let Block::EnhancedPacket(packet) = block.unwrap() {
+            packets.push((packet.timestamp, packet.data.into_owned()));
+        }
+    }
+    packets
+}
+
+/// The firewall's documented verdicts over a capture: telnet and TTL 1
+/// dropped, the rest passed; the passed packets come out unchanged and in
+/// order, timestamps kept.
+#[test]
+fn pcap_replay_counts_verdicts_and_writes_passed_packets() {
+    let Some(object) = corpus("xdp_firewall", "pcap replay") else {
+        return;
+    };
+    let udp = ipv4_packet(17, 64, [10, 0, 0, 2], 53, b"query");
+    let telnet = ipv4_packet(6, 64, [10, 0, 0, 2], 23, b"");
+    let expiring = ipv4_packet(17, 1, [10, 0, 0, 2], 53, b"");
+    let web = ipv4_packet(6, 64, [10, 0, 0, 2], 80, b"GET /");
+    let input = scratch("replay.pcap");
+    let output = scratch("replay-out.pcapng");
+    write_pcap(&input, &[udp.clone(), telnet, expiring, web.clone()]);
+    let object = object.to_str().unwrap();
+    let (input, output_str) = (input.to_str().unwrap(), output.to_str().unwrap());
+
+    let run = apiary(&[
+        "-j", "prog", "run", object, "--pcap", input, "--out", output_str,
+    ]);
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    let report = json(&run);
+    assert_eq!(report["packets"], 4);
+    assert_eq!(report["written"], 2);
+    assert_eq!(report["failed"], 0);
+    assert_eq!(report["verdicts"]["XDP_PASS"], 2);
+    assert_eq!(report["verdicts"]["XDP_DROP"], 2);
+    assert_eq!(
+        read_pcapng_packets(&output),
+        vec![
+            (Duration::from_micros(1_000_000), udp),
+            (Duration::from_micros(1_000_003), web)
+        ]
+    );
+
+    let plain = apiary(&["prog", "run", object, "--pcap", input]);
+    assert!(plain.status.success(), "{}", text(&plain.stderr));
+    let stdout = text(&plain.stdout);
+    assert!(
+        stdout.starts_with("packets: 4, written: 2, failed: 0\n"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("  XDP_DROP  2\n  XDP_PASS  2\n"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("ns per packet"), "{stdout}");
+}
+
+/// A socket filter keeps the headers of TCP and UDP packets (its return
+/// value counts from the network header) and drops the rest; the kept
+/// packets are the input packets cut after those headers. Checked with
+/// both backends when the kernel is there.
+#[test]
+fn pcap_replay_truncates_for_socket_filters() {
+    let Some(object) = corpus("socket_filter", "socket filter replay") else {
+        return;
+    };
+    let udp = ipv4_packet(17, 64, [10, 0, 0, 2], 53, b"a long enough payload");
+    let tcp = ipv4_packet(6, 64, [10, 0, 0, 2], 80, b"GET / HTTP/1.0");
+    let mut arp = ipv4_packet(17, 64, [10, 0, 0, 2], 53, b"");
+    arp[12..14].copy_from_slice(&[0x08, 0x06]);
+    let input = scratch("socket.pcap");
+    write_pcap(&input, &[udp.clone(), tcp.clone(), arp]);
+    let mut backends = vec!["vm"];
+    if apiary_kernel::probe().is_ok() {
+        backends.push("kernel");
+    } else {
+        eprintln!("SKIPPED: the kernel half of socket filter replay because bpf() is unavailable");
+    }
+    for backend in backends {
+        let output = scratch(&format!("socket-out-{backend}.pcapng"));
+        let run = apiary(&[
+            "-j",
+            "prog",
+            "run",
+            object.to_str().unwrap(),
+            "--backend",
+            backend,
+            "--pcap",
+            input.to_str().unwrap(),
+            "--out",
+            output.to_str().unwrap(),
+        ]);
+        assert!(run.status.success(), "{backend}: {}", text(&run.stderr));
+        let report = json(&run);
+        assert_eq!(report["verdicts"]["truncate"], 2, "{backend}: {report}");
+        assert_eq!(report["verdicts"]["drop"], 1, "{backend}: {report}");
+        let kept: Vec<Vec<u8>> = read_pcapng_packets(&output)
+            .into_iter()
+            .map(|(_, data)| data)
+            .collect();
+        assert_eq!(
+            kept,
+            vec![udp[..14 + 28].to_vec(), tcp[..14 + 40].to_vec()],
+            "{backend}"
+        );
+    }
+}
+
+/// Damaged captures are refused with one line naming the problem.
+#[test]
+fn hostile_captures_are_one_line_errors() {
+    let Some(object) = corpus("xdp_firewall", "hostile captures") else {
+        return;
+    };
+    let object = object.to_str().unwrap();
+    let good = scratch("good.pcap");
+    write_pcap(&good, &[ipv4_packet(17, 64, [10, 0, 0, 2], 53, b"x")]);
+    let bytes = std::fs::read(&good).unwrap();
+    let cases: [(&str, Vec<u8>, &str); 3] = [
+        (
+            "garbage.pcap",
+            b"definitely not a capture".to_vec(),
+            "unknown magic",
+        ),
+        (
+            "cut.pcap",
+            bytes[..bytes.len() - 5].to_vec(),
+            "pcap packet 1",
+        ),
+        ("header.pcap", bytes[..10].to_vec(), "pcap header"),
+    ];
+    for (name, contents, needle) in cases {
+        let path = scratch(name);
+        std::fs::write(&path, contents).unwrap();
+        assert_one_line_error(
+            &apiary(&["prog", "run", object, "--pcap", path.to_str().unwrap()]),
+            needle,
+        );
+    }
+}
