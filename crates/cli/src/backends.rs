@@ -50,11 +50,12 @@ pub struct RunRequest {
     pub repeat: u32,
 }
 
-/// What a redirecting helper asked for during a run.
+/// Where a run sent the packet besides the normal path.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Redirect {
-    /// `bpf_redirect` or `bpf_redirect_map`.
-    pub helper: &'static str,
+    /// What sent it: `bpf_redirect`, `bpf_redirect_map`,
+    /// `bpf_clone_redirect` or the `XDP_TX` verdict.
+    pub via: &'static str,
     /// Human-readable target: `ifindex 3`, `map tx_port key 0 -> ifindex 4`.
     pub target: String,
 }

@@ -489,11 +489,7 @@ pub fn report_side_effects(result: &RunResult) {
         let _ = writeln!(stderr, "{line}");
     }
     for redirect in &result.redirects {
-        let _ = writeln!(
-            stderr,
-            "redirect: {} to {}",
-            redirect.helper, redirect.target
-        );
+        let _ = writeln!(stderr, "redirect: {} to {}", redirect.via, redirect.target);
     }
 }
 
@@ -511,7 +507,7 @@ fn redirects_json(result: &RunResult) -> Value {
     result
         .redirects
         .iter()
-        .map(|r| json!({"helper": r.helper, "target": r.target}))
+        .map(|r| json!({"via": r.via, "target": r.target}))
         .collect()
 }
 

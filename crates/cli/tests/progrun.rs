@@ -424,6 +424,216 @@ fn pcap_replay_truncates_for_socket_filters() {
     }
 }
 
+/// `--backend both` runs the vm and the kernel on the same input and finds
+/// retval, data_out and every map equal afterwards (one packet, and a
+/// capture whose packets accumulate in the maps).
+#[test]
+fn backend_both_agrees_on_corpus_objects() {
+    let test = "--backend both";
+    if let Err(reason) = apiary_kernel::probe() {
+        eprintln!("SKIPPED: {test} because bpf() is unavailable: {reason}");
+        return;
+    }
+    let udp = ipv4_packet(17, 64, [10, 0, 0, 1], 8080, b"payload");
+    let tcp = ipv4_packet(6, 64, [10, 0, 0, 1], 8080, b"GET /");
+    let telnet = ipv4_packet(6, 64, [10, 0, 0, 2], 23, b"");
+    let data = scratch("both.bin");
+    std::fs::write(&data, &tcp).unwrap();
+    let capture = scratch("both.pcap");
+    write_pcap(&capture, &[udp, tcp, telnet]);
+    for (name, program) in [
+        ("xdp_proto_counter", "xdp_count_protocols"),
+        ("xdp_firewall", "xdp_firewall"),
+        ("tc_nat_rewrite", "tc_dnat"),
+        ("socket_filter", "keep_tcp_udp_headers"),
+    ] {
+        let Some(object) = corpus(name, test) else {
+            return;
+        };
+        let object = object.to_str().unwrap();
+        let base = [
+            "prog",
+            "run",
+            object,
+            "--prog",
+            program,
+            "--backend",
+            "both",
+        ];
+        let single = apiary(
+            &[
+                &base[..],
+                &["data_in", data.to_str().unwrap(), "data_out", "-"],
+            ]
+            .concat(),
+        );
+        assert!(
+            single.status.success(),
+            "{name}: {}{}",
+            text(&single.stdout),
+            text(&single.stderr)
+        );
+        assert!(
+            text(&single.stderr).contains("vm and kernel agree"),
+            "{name}"
+        );
+        let replay = apiary(&[&base[..], &["--pcap", capture.to_str().unwrap()]].concat());
+        assert!(
+            replay.status.success(),
+            "{name} replay: {}{}",
+            text(&replay.stdout),
+            text(&replay.stderr)
+        );
+    }
+}
+
+/// `--pin-maps DIR` saves the maps after a run and starts the next run
+/// from them: the protocol counter's documented +1 per packet adds up
+/// across invocations, and `--backend both` starts the kernel from the same
+/// pinned state.
+#[test]
+fn pinned_maps_carry_over_between_runs() {
+    let Some(object) = corpus("xdp_proto_counter", "pinned maps") else {
+        return;
+    };
+    let object = object.to_str().unwrap();
+    let dir = scratch("pins");
+    let _ = std::fs::remove_dir_all(&dir);
+    let data = scratch("pin-packet.bin");
+    std::fs::write(&data, ipv4_packet(17, 64, [10, 0, 0, 2], 53, b"x")).unwrap();
+    let args = [
+        "prog",
+        "run",
+        object,
+        "--pin-maps",
+        dir.to_str().unwrap(),
+        "data_in",
+        data.to_str().unwrap(),
+    ];
+    for _ in 0..3 {
+        let run = apiary(&args);
+        assert!(run.status.success(), "{}", text(&run.stderr));
+    }
+    let packets = apiary_maps::pin::load(&dir.join("packets")).expect("packets pin file");
+    let udp = packets.map.sys_lookup(&17u32.to_ne_bytes(), 0).unwrap();
+    assert_eq!(udp, 3u64.to_ne_bytes());
+    if apiary_kernel::probe().is_ok() {
+        let both = apiary(&[&args[..], &["--backend", "both"]].concat());
+        assert!(both.status.success(), "{}", text(&both.stderr));
+        let packets = apiary_maps::pin::load(&dir.join("packets")).unwrap();
+        let udp = packets.map.sys_lookup(&17u32.to_ne_bytes(), 0).unwrap();
+        assert_eq!(udp, 4u64.to_ne_bytes());
+    } else {
+        eprintln!("SKIPPED: the --backend both half of pinned maps because bpf() is unavailable");
+    }
+    assert_one_line_error(
+        &apiary(&[&args[..], &["--backend", "kernel"]].concat()),
+        "use --backend vm or both",
+    );
+}
+
+/// Compiles a C program with clang-19 as the corpus does; `None` after a
+/// loud skip line when clang cannot be run.
+fn compile_c(name: &str, source: &str, test: &str) -> Option<PathBuf> {
+    let c = scratch(&format!("{name}.c"));
+    let object = scratch(&format!("{name}.o"));
+    std::fs::write(&c, source).unwrap();
+    let arch = format!("-I/usr/include/{}-linux-gnu", std::env::consts::ARCH);
+    let compiled = Command::new("clang-19")
+        .args(["-target", "bpf", "-O2", "-g", "-c", &arch])
+        .arg(&c)
+        .arg("-o")
+        .arg(&object)
+        .output();
+    match compiled {
+        Ok(out) if out.status.success() => Some(object),
+        Ok(out) => panic!("clang-19 failed: {}", text(&out.stderr)),
+        Err(e) => {
+            eprintln!("SKIPPED: {test} because clang-19 cannot be run: {e}");
+            None
+        }
+    }
+}
+
+/// `bpf_trace_printk` output goes to stderr as trace_pipe lines and an
+/// XDP_TX verdict names the device it leaves by; stdout stays bpftool's.
+#[test]
+fn trace_lines_and_tx_go_to_stderr() {
+    let test = "trace and XDP_TX reporting";
+    let source = r#"
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+SEC("xdp")
+int say_len(struct xdp_md *ctx)
+{
+	__u32 len = ctx->data_end - ctx->data;
+	bpf_printk("packet of %u bytes", len);
+	return XDP_TX;
+}
+char LICENSE[] SEC("license") = "GPL";
+"#;
+    let Some(object) = compile_c("say_len", source, test) else {
+        return;
+    };
+    let data = scratch("say_len.bin");
+    std::fs::write(&data, ipv4_packet(17, 64, [10, 0, 0, 2], 53, b"abc")).unwrap();
+    let run = apiary(&[
+        "prog",
+        "run",
+        object.to_str().unwrap(),
+        "data_in",
+        data.to_str().unwrap(),
+    ]);
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    assert!(
+        text(&run.stdout).starts_with("Return value: 3, duration: "),
+        "{}",
+        text(&run.stdout)
+    );
+    let stderr = text(&run.stderr);
+    let trace = stderr.lines().next().unwrap_or_default();
+    assert!(
+        trace.contains("bpf_trace_printk: packet of 45 bytes") && trace.contains("-"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("XDP_TX to ifindex 1"), "{stderr}");
+}
+
+/// A tc program's `bpf_redirect` verdict (TC_ACT_REDIRECT) names its
+/// target on stderr and in the JSON; the kernel agrees on the verdict.
+#[test]
+fn redirect_targets_are_reported() {
+    let test = "redirect reporting";
+    let object = match apiary_corpus::example("tc_mark_redirect") {
+        Ok(object) => object.path().to_str().unwrap().to_owned(),
+        Err(reason) => {
+            eprintln!("SKIPPED: {test} because {reason}");
+            return;
+        }
+    };
+    let data = scratch("https.bin");
+    std::fs::write(&data, ipv4_packet(6, 64, [10, 0, 0, 2], 443, b"hello")).unwrap();
+    let args = ["prog", "run", &object, "data_in", data.to_str().unwrap()];
+    let plain = apiary(&args);
+    assert!(plain.status.success(), "{}", text(&plain.stderr));
+    assert!(text(&plain.stdout).starts_with("Return value: 7,"));
+    assert!(
+        text(&plain.stderr).contains("redirect: bpf_redirect to ifindex 4"),
+        "{}",
+        text(&plain.stderr)
+    );
+    let json_run = apiary(&[&["-j"][..], &args[..]].concat());
+    let report = json(&json_run);
+    assert_eq!(report["retval"], 7);
+    assert_eq!(report["redirects"][0]["via"], "bpf_redirect");
+    if apiary_kernel::probe().is_ok() {
+        let kernel = apiary(&[&args[..], &["--backend", "kernel"]].concat());
+        assert!(text(&kernel.stdout).starts_with("Return value: 7,"));
+    } else {
+        eprintln!("SKIPPED: the kernel half of {test} because bpf() is unavailable");
+    }
+}
+
 /// Damaged captures are refused with one line naming the problem.
 #[test]
 fn hostile_captures_are_one_line_errors() {
