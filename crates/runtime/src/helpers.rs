@@ -8,7 +8,7 @@ use apiary_kernel::types::ProgType;
 use apiary_maps::{Map, MapError, MapType};
 use apiary_vm::{HelperContext, HelperError, HelperFn, Helpers, Region};
 
-use crate::{Env, Event, MapId, printf};
+use crate::{Env, Event, MapId, TraceLine, printf, skb_helpers as skb, xdp_helpers as xdp};
 use apiary_loader::helpers::HELPER_NAMES;
 
 /// An argument kind, as the kernel's `enum bpf_arg_type`.
@@ -123,6 +123,15 @@ fn expose(ctx: Ctx<'_, '_>, addr: usize, len: usize, writable: bool) -> Result<u
 fn map_lookup_elem(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
     let (_, map, read_only) = map_arg(ctx, a[0])?;
     let cpu = ctx.env().cpu;
+    if matches!(map.map_type(), MapType::ArrayOfMaps | MapType::HashOfMaps) {
+        // The kernel returns the inner map itself, which the program then
+        // passes to map helpers: here, the inner map's handle.
+        let key = ctx.read(a[1], map.key_size())?;
+        return Ok(match map.inner_map_id(key) {
+            Ok(Some(id)) => MapId(id).handle(),
+            Ok(None) | Err(_) => 0,
+        });
+    }
     let found = {
         let key = ctx.read(a[1], map.key_size())?;
         map.lookup(key, cpu)
@@ -263,7 +272,9 @@ fn trace_printk(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
         Err(e) => return Ok(e as u64),
     };
     let shown = text.get(..MAX_BPRINTF_BUF - 1).unwrap_or(&text);
-    ctx.env().runtime.trace(shown);
+    let env = ctx.env();
+    let line = TraceLine::now(&env.task, env.cpu, shown);
+    env.trace.push(line);
     Ok(text.len() as u64)
 }
 
@@ -465,11 +476,35 @@ fn ringbuf_query(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
     Ok(map.ringbuf_query(a[1]).unwrap_or(0))
 }
 
+/// `BPF_F_INDEX_MASK`: the perf buffer index in `bpf_perf_event_output`'s flags.
+const BPF_F_INDEX_MASK: u64 = 0xffff_ffff;
+/// `BPF_F_CTXLEN_MASK`: packet bytes to append, for skb and xdp programs.
+const BPF_F_CTXLEN_MASK: u64 = 0xf_ffff << 32;
+
+/// `bpf_perf_event_output`; from a packet program (`bpf_skb_event_output`,
+/// `bpf_xdp_event_output`) the record is the data followed by the first
+/// `flags >> 32` packet bytes.
 fn perf_event_output(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
     let (_, map, _) = map_arg(ctx, a[1])?;
     let cpu = ctx.env().cpu;
-    let data = ctx.read(a[3], size_arg(a[4])?)?;
-    Ok(status(map.perf_event_output(cpu, a[2], data)))
+    let flags = a[2];
+    let mut data = ctx.read(a[3], size_arg(a[4])?)?.to_vec();
+    if let Some(packet) = &ctx.env().packet {
+        if flags & !(BPF_F_CTXLEN_MASK | BPF_F_INDEX_MASK) != 0 {
+            return Ok(neg(EINVAL));
+        }
+        let packet_len = ((flags & BPF_F_CTXLEN_MASK) >> 32) as usize;
+        match packet.bytes().get(..packet_len) {
+            Some(bytes) => data.extend_from_slice(bytes),
+            None => return Ok(neg(EFAULT)),
+        }
+        return Ok(status(map.perf_event_output(
+            cpu,
+            flags & BPF_F_INDEX_MASK,
+            &data,
+        )));
+    }
+    Ok(status(map.perf_event_output(cpu, flags, &data)))
 }
 
 /// The kernel's `BPF_MAX_LOOPS`.
@@ -578,7 +613,7 @@ fn send_signal(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
     }
     let env = ctx.env();
     let tgid = env.task.tgid;
-    env.runtime.record(Event::Signal {
+    env.events.push(Event::Signal {
         sig: sig as u32,
         tgid,
     });
@@ -608,7 +643,7 @@ fn redirect(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
     if (xdp && flags != 0) || (!xdp && flags & !BPF_F_INGRESS != 0) {
         return Ok(if xdp { XDP_ABORTED } else { TC_ACT_SHOT });
     }
-    ctx.env().runtime.record(Event::Redirect { ifindex, flags });
+    ctx.env().events.push(Event::Redirect { ifindex, flags });
     Ok(if xdp { XDP_REDIRECT } else { TC_ACT_REDIRECT })
 }
 
@@ -620,7 +655,7 @@ fn redirect_map(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
     }
     match map.redirect_target(key) {
         Some(target) => {
-            ctx.env().runtime.record(Event::RedirectMap {
+            ctx.env().events.push(Event::RedirectMap {
                 map: id,
                 key,
                 target,
@@ -708,11 +743,39 @@ static HELPERS: &[HelperDef] = &[
     helper!(7, "get_prandom_u32", get_prandom_u32, [], Integer),
     helper!(8, "get_smp_processor_id", get_smp_processor_id, [], Integer),
     helper!(
+        9,
+        "skb_store_bytes",
+        skb::skb_store_bytes,
+        [PtrToCtx, Anything, PtrToReadableMem, ConstSize, Anything],
+        Integer
+    ),
+    helper!(
+        10,
+        "l3_csum_replace",
+        skb::l3_csum_replace,
+        [PtrToCtx, Anything, Anything, Anything, Anything],
+        Integer
+    ),
+    helper!(
+        11,
+        "l4_csum_replace",
+        skb::l4_csum_replace,
+        [PtrToCtx, Anything, Anything, Anything, Anything],
+        Integer
+    ),
+    helper!(
         12,
         "tail_call",
         tail_call,
         [PtrToCtx, ConstMapPtr, Anything],
         Void
+    ),
+    helper!(
+        13,
+        "clone_redirect",
+        skb::clone_redirect,
+        [PtrToCtx, Anything, Anything],
+        Integer
     ),
     helper!(
         14,
@@ -729,6 +792,14 @@ static HELPERS: &[HelperDef] = &[
         [PtrToUninitMem, ConstSize],
         Integer
     ),
+    helper!(
+        18,
+        "skb_vlan_push",
+        skb::skb_vlan_push,
+        [PtrToCtx, Anything, Anything],
+        Integer
+    ),
+    helper!(19, "skb_vlan_pop", skb::skb_vlan_pop, [PtrToCtx], Integer),
     helper!(23, "redirect", redirect, [Anything, Anything], Integer),
     helper!(
         25,
@@ -744,6 +815,13 @@ static HELPERS: &[HelperDef] = &[
         Integer
     ),
     helper!(
+        26,
+        "skb_load_bytes",
+        skb::skb_load_bytes,
+        [PtrToCtx, Anything, PtrToUninitMem, ConstSize],
+        Integer
+    ),
+    helper!(
         28,
         "csum_diff",
         csum_diff,
@@ -756,8 +834,71 @@ static HELPERS: &[HelperDef] = &[
         ],
         Integer
     ),
+    helper!(
+        31,
+        "skb_change_proto",
+        skb::skb_change_proto,
+        [PtrToCtx, Anything, Anything],
+        Integer
+    ),
+    helper!(
+        32,
+        "skb_change_type",
+        skb::skb_change_type,
+        [PtrToCtx, Anything],
+        Integer
+    ),
+    helper!(
+        34,
+        "get_hash_recalc",
+        skb::get_hash_recalc,
+        [PtrToCtx],
+        Integer
+    ),
     helper!(35, "get_current_task", get_current_task, [], Integer),
+    helper!(
+        38,
+        "skb_change_tail",
+        skb::skb_change_tail,
+        [PtrToCtx, Anything, Anything],
+        Integer
+    ),
+    helper!(
+        39,
+        "skb_pull_data",
+        skb::skb_pull_data,
+        [PtrToCtx, Anything],
+        Integer
+    ),
+    helper!(
+        40,
+        "csum_update",
+        skb::csum_update,
+        [PtrToCtx, Anything],
+        Integer
+    ),
+    helper!(
+        41,
+        "set_hash_invalid",
+        skb::set_hash_invalid,
+        [PtrToCtx],
+        Void
+    ),
     helper!(42, "get_numa_node_id", get_numa_node_id, [], Integer),
+    helper!(
+        43,
+        "skb_change_head",
+        skb::skb_change_head,
+        [PtrToCtx, Anything, Anything],
+        Integer
+    ),
+    helper!(
+        44,
+        "xdp_adjust_head",
+        xdp::xdp_adjust_head,
+        [PtrToCtx, Anything],
+        Integer
+    ),
     helper!(
         45,
         "probe_read_str",
@@ -765,11 +906,40 @@ static HELPERS: &[HelperDef] = &[
         [PtrToUninitMem, ConstSizeOrZero, Anything],
         Integer
     ),
+    helper!(48, "set_hash", skb::set_hash, [PtrToCtx, Anything], Integer),
+    helper!(
+        50,
+        "skb_adjust_room",
+        skb::skb_adjust_room,
+        [PtrToCtx, Anything, Anything, Anything],
+        Integer
+    ),
     helper!(
         51,
         "redirect_map",
         redirect_map,
         [ConstMapPtr, Anything, Anything],
+        Integer
+    ),
+    helper!(
+        54,
+        "xdp_adjust_meta",
+        xdp::xdp_adjust_meta,
+        [PtrToCtx, Anything],
+        Integer
+    ),
+    helper!(
+        65,
+        "xdp_adjust_tail",
+        xdp::xdp_adjust_tail,
+        [PtrToCtx, Anything],
+        Integer
+    ),
+    helper!(
+        68,
+        "skb_load_bytes_relative",
+        skb::skb_load_bytes_relative,
+        [PtrToCtx, Anything, PtrToUninitMem, ConstSize, Anything],
         Integer
     ),
     helper!(
@@ -902,6 +1072,27 @@ static HELPERS: &[HelperDef] = &[
         "strncmp",
         strncmp,
         [PtrToReadableMem, ConstSize, PtrToConstStr],
+        Integer
+    ),
+    helper!(
+        188,
+        "xdp_get_buff_len",
+        xdp::xdp_get_buff_len,
+        [PtrToCtx],
+        Integer
+    ),
+    helper!(
+        189,
+        "xdp_load_bytes",
+        xdp::xdp_load_bytes,
+        [PtrToCtx, Anything, PtrToUninitMem, ConstSize],
+        Integer
+    ),
+    helper!(
+        190,
+        "xdp_store_bytes",
+        xdp::xdp_store_bytes,
+        [PtrToCtx, Anything, PtrToReadableMem, ConstSize],
         Integer
     ),
     helper!(208, "ktime_get_tai_ns", ktime_get_tai_ns, [], Integer),

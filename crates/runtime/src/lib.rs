@@ -13,18 +13,23 @@
 //! them through their public APIs only.
 
 mod helpers;
+mod packet;
 mod printf;
+mod skb_helpers;
+mod testrun;
+mod xdp_helpers;
 
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use apiary_isa::{Insn, LdImm64Kind, RawInsn, decode_program};
-use apiary_kernel::types::ProgType;
+use apiary_kernel::types::{AttachType, ProgType};
 use apiary_loader::{BPF_F_RDONLY_PROG, MapSpec, ProgramSpec};
 use apiary_maps::{Map, MapDef, MapError, RedirectTarget};
 use apiary_vm::{Helpers, Program, Region, RunError, RunInput, Runner};
 use thiserror::Error;
 
 pub use helpers::{ArgKind, HelperProto, RetKind, helper_name, helper_proto, helper_protos};
+pub use testrun::{TestRunError, TestRunInput, TestRunOutput, TraceLine};
 
 /// Map handles are this tag ORed with the map's id: a kernel-half address,
 /// never mapped in a user-space process, so a program cannot dereference one.
@@ -106,6 +111,14 @@ pub enum RuntimeError {
         /// The kind found.
         kind: LdImm64Kind,
     },
+    /// The program's context accesses break its type's rules.
+    #[error("program {name:?}: {source}")]
+    Context {
+        /// The program's name.
+        name: String,
+        /// The context crate's reason (instruction, field, what was refused).
+        source: apiary_context::ContextError,
+    },
     /// Preparing the program for the interpreter failed.
     #[error("{0}")]
     Load(#[from] apiary_vm::LoadError),
@@ -159,6 +172,22 @@ pub enum Event {
         /// Flags (`BPF_F_INGRESS`).
         flags: u64,
     },
+    /// `bpf_clone_redirect(skb, ifindex, flags)`: a copy of the packet
+    /// (from the MAC header) sent to a device.
+    CloneRedirect {
+        /// Target interface.
+        ifindex: u32,
+        /// Flags (`BPF_F_INGRESS`).
+        flags: u64,
+        /// The packet as it was at the call.
+        packet: Vec<u8>,
+    },
+    /// An XDP program returned `XDP_TX`: the frame goes back out of the
+    /// device it came in on.
+    XdpTx {
+        /// The ingress device.
+        ifindex: u32,
+    },
     /// `bpf_redirect_map` found a target.
     RedirectMap {
         /// The map.
@@ -171,7 +200,7 @@ pub enum Event {
 }
 
 /// The task and attachment a run pretends to happen in.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TaskInfo {
     /// Thread id (`pid` in kernel terms).
     pub pid: u32,
@@ -223,6 +252,8 @@ struct LoadedProgram {
     name: String,
     prog_type: ProgType,
     program: Arc<Program<Env>>,
+    /// One past the last context byte the program touches.
+    max_ctx_offset: u32,
 }
 
 #[derive(Default)]
@@ -262,6 +293,12 @@ pub struct Env {
     reserved: Vec<(usize, Arc<Map>)>,
     /// Key buffers `bpf_for_each_map_elem` hands to callbacks; freed with the Env.
     key_buffers: Vec<Box<[std::cell::UnsafeCell<u8>]>>,
+    /// The packet of a networking run (test-run of xdp or skb programs).
+    packet: Option<packet::Packet>,
+    /// `bpf_trace_printk` output of this run.
+    trace: Vec<TraceLine>,
+    /// What helpers asked the host to do in this run.
+    events: Vec<Event>,
 }
 
 impl std::fmt::Debug for Env {
@@ -385,7 +422,10 @@ impl Runtime {
 
     /// Rewrites map references (`maps[i]` is the map a `BPF_PSEUDO_MAP_IDX`
     /// index `i` names), checks every helper call against the helpers
-    /// Apiary provides, and prepares the program.
+    /// Apiary provides, checks the context accesses against the program
+    /// type's rules and rewrites the pointer-field loads
+    /// ([`apiary_context::prepare_for`], for the types that crate covers;
+    /// others run on their context as given), and prepares the program.
     pub fn load_program(
         &self,
         name: &str,
@@ -393,7 +433,29 @@ impl Runtime {
         insns: &[RawInsn],
         maps: &[MapId],
     ) -> Result<ProgId, RuntimeError> {
-        let mut code = insns.to_vec();
+        self.load_program_for(name, prog_type, AttachType::default(), insns, maps)
+    }
+
+    /// [`Runtime::load_program`] for a program verified with
+    /// `expected_attach_type` (xdp devmap/cpumap programs, cgroup hooks).
+    pub fn load_program_for(
+        &self,
+        name: &str,
+        prog_type: ProgType,
+        expected_attach_type: AttachType,
+        insns: &[RawInsn],
+        maps: &[MapId],
+    ) -> Result<ProgId, RuntimeError> {
+        let (mut code, max_ctx_offset) = if apiary_context::is_covered(prog_type) {
+            let prepared = apiary_context::prepare_for(prog_type, expected_attach_type, insns)
+                .map_err(|source| RuntimeError::Context {
+                    name: name.to_owned(),
+                    source,
+                })?;
+            (prepared.insns, prepared.max_ctx_offset)
+        } else {
+            (insns.to_vec(), 0)
+        };
         let decoded = decode_program(insns)?;
         let mut regions = Vec::new();
         for (slot, insn) in decoded.iter().enumerate() {
@@ -450,6 +512,7 @@ impl Runtime {
             name: name.to_owned(),
             prog_type,
             program: Arc::new(program),
+            max_ctx_offset,
         });
         Ok(ProgId(programs.len() as u32))
     }
@@ -522,7 +585,13 @@ impl Runtime {
         spec: &ProgramSpec,
         object_maps: &[MapId],
     ) -> Result<ProgId, RuntimeError> {
-        self.load_program(&spec.name, spec.prog_type, &spec.insns, object_maps)
+        self.load_program_for(
+            &spec.name,
+            spec.prog_type,
+            spec.expected_attach_type.unwrap_or_default(),
+            &spec.insns,
+            object_maps,
+        )
     }
 
     /// Creates every map of a loaded object, loads each of its programs
@@ -586,6 +655,15 @@ impl Runtime {
             .map_or(ProgType::UNSPEC, |p| p.prog_type)
     }
 
+    /// One past the last context byte program `id` touches (the kernel's
+    /// `max_ctx_offset`).
+    fn max_ctx_offset(&self, id: ProgId) -> u32 {
+        let index = (id.0 as usize).wrapping_sub(1);
+        read_lock(&self.programs)
+            .get(index)
+            .map_or(0, |p| p.max_ctx_offset)
+    }
+
     /// Puts program `prog` in slot `index` of program array `map`.
     pub fn set_tail_call(&self, map: MapId, index: u32, prog: ProgId) -> Result<(), RuntimeError> {
         let entry = self.map(map).ok_or(RuntimeError::BadMapIndex {
@@ -603,6 +681,8 @@ impl Runtime {
 
     /// Runs program `prog` on `cpu` with `r1` = the address of `ctx` (0
     /// when empty), `ctx` writable, and every global-data value accessible.
+    /// Its `bpf_trace_printk` text and events go to [`Runtime::take_trace`]
+    /// and [`Runtime::take_events`].
     pub fn run(
         self: &Arc<Self>,
         runner: &mut Runner<Env>,
@@ -614,17 +694,46 @@ impl Runtime {
         let program = self.program(prog).ok_or(RunError::BadCallback {
             addr: u64::from(prog.0),
         })?;
-        let mut env = Env {
+        let mut env = self.env(prog, cpu, task);
+        let ctx_len = ctx.len();
+        let region = Region::writable(ctx);
+        let ctx_addr = if ctx_len == 0 { 0 } else { region.addr() };
+        let result = self.execute(runner, &program, &mut env, ctx_addr, &[region], None);
+        let mut out = self.output.lock().unwrap_or_else(PoisonError::into_inner);
+        for line in env.trace.drain(..) {
+            out.trace.extend_from_slice(line.text.as_bytes());
+        }
+        out.events.append(&mut env.events);
+        result
+    }
+
+    /// The per-run state for program `prog`.
+    fn env(self: &Arc<Self>, prog: ProgId, cpu: u32, task: &TaskInfo) -> Env {
+        Env {
             runtime: Arc::clone(self),
             cpu: cpu.min(self.nr_cpus - 1),
             task: task.clone(),
             prog_type: self.program_type(prog),
             reserved: Vec::new(),
             key_buffers: Vec::new(),
-        };
-        let ctx_len = ctx.len();
-        let mut regions = vec![Region::writable(ctx)];
-        let ctx_addr = if ctx_len == 0 { 0 } else { regions[0].addr() };
+            packet: None,
+            trace: Vec::new(),
+            events: Vec::new(),
+        }
+    }
+
+    /// One run of `program` with `r1 = ctx_addr`, the given regions plus
+    /// every global-data value, and `packet` as the `LD_ABS` span.
+    fn execute(
+        &self,
+        runner: &mut Runner<Env>,
+        program: &Program<Env>,
+        env: &mut Env,
+        ctx_addr: u64,
+        given: &[Region<'_>],
+        packet: Option<Region<'_>>,
+    ) -> Result<u64, RunError> {
+        let mut regions = given.to_vec();
         for &(addr, len, writable) in read_lock(&self.data_regions).iter() {
             // SAFETY: the value lives in a map this runtime never drops, and
             // the host only touches it with the maps crate's word-atomic copies.
@@ -633,9 +742,9 @@ impl Runtime {
         let input = RunInput {
             args: [ctx_addr, 0, 0, 0, 0],
             regions: &regions,
-            packet: None,
+            packet,
         };
-        runner.run(&program, &mut env, &input)
+        runner.run(program, env, &input)
     }
 
     /// Takes the text `bpf_trace_printk` produced so far.
@@ -648,15 +757,5 @@ impl Runtime {
     pub fn take_events(&self) -> Vec<Event> {
         let mut out = self.output.lock().unwrap_or_else(PoisonError::into_inner);
         std::mem::take(&mut out.events)
-    }
-
-    pub(crate) fn record(&self, event: Event) {
-        let mut out = self.output.lock().unwrap_or_else(PoisonError::into_inner);
-        out.events.push(event);
-    }
-
-    pub(crate) fn trace(&self, text: &[u8]) {
-        let mut out = self.output.lock().unwrap_or_else(PoisonError::into_inner);
-        out.trace.extend_from_slice(text);
     }
 }

@@ -228,6 +228,22 @@ impl<E> HelperContext<'_, E> {
         }
     }
 
+    /// Moves the packet `LD_ABS`/`LD_IND` read to `packet` (`None`: no
+    /// packet), for helpers that change the packet's start or length
+    /// (`bpf_skb_pull_data`, `bpf_skb_adjust_room`, ...). The span must lie
+    /// in memory the run can already read, so that moving it never grants
+    /// access to anything new.
+    pub fn set_packet(&mut self, packet: Option<Region<'static>>) -> Result<(), HelperError> {
+        let span = packet.map(|p| p.span());
+        if let Some(span) = span
+            && span.len != 0
+        {
+            self.check(span.start, span.len, Access::Load)?;
+        }
+        self.runner.memory.packet = span;
+        Ok(())
+    }
+
     /// Stops the whole program after this helper returns, with `r0 = value`.
     pub fn stop(&mut self, value: u64) {
         self.runner.pending = Some(Pending::Stop(value));

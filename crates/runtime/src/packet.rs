@@ -1,0 +1,511 @@
+//! The packet a networking program runs on: one frame buffer holding
+//! headroom, the packet and tailroom, the `data_meta`/`data`/`data_end`
+//! offsets into it, the socket buffer state the kernel keeps beside the
+//! bytes (`protocol`, `pkt_type`, the VLAN tag, the hash, header offsets),
+//! and the internal context (`__sk_buff` or `xdp_md` image followed by
+//! host pointers, as `apiary-context` lays it out).
+//!
+//! The frame and the context are each one writable VM region for the whole
+//! run, so moving `data` or `data_end` never makes an address dangle: the
+//! packet only moves inside its frame. Growing past the frame fails with
+//! `-ENOMEM`, as a failed reallocation would in the kernel.
+
+use std::ptr::NonNull;
+
+use apiary_context::{
+    SKB_DATA, SKB_DATA_END, SKB_DATA_META, SKB_INTERNAL_SIZE, XDP_DATA, XDP_DATA_END,
+    XDP_DATA_META, XDP_INTERNAL_SIZE,
+};
+use apiary_vm::Region;
+
+/// `ETH_HLEN`.
+pub(crate) const ETH_HLEN: usize = 14;
+/// `VLAN_HLEN`.
+pub(crate) const VLAN_HLEN: usize = 4;
+/// `ETH_P_IP`.
+pub(crate) const ETH_P_IP: u16 = 0x0800;
+/// `ETH_P_IPV6`.
+pub(crate) const ETH_P_IPV6: u16 = 0x86dd;
+/// `ETH_P_8021Q`.
+pub(crate) const ETH_P_8021Q: u16 = 0x8100;
+/// `ETH_P_8021AD`.
+pub(crate) const ETH_P_8021AD: u16 = 0x88a8;
+/// `ETH_P_802_3`: raw 802.3 frames (Novell's `0xffff` payload start).
+const ETH_P_802_3: u16 = 0x0001;
+/// `ETH_P_802_2`: 802.2 LLC frames.
+const ETH_P_802_2: u16 = 0x0004;
+/// `ETH_P_802_3_MIN`: ethertypes below it are 802.3 lengths.
+const ETH_P_802_3_MIN: u16 = 0x0600;
+
+/// `XDP_PACKET_HEADROOM`.
+pub(crate) const XDP_PACKET_HEADROOM: usize = 256;
+/// The XDP frame: one page (`rxq->frag_size = PAGE_SIZE` in test-run).
+pub(crate) const XDP_FRAME_SIZE: usize = 4096;
+/// `SKB_DATA_ALIGN(sizeof(struct skb_shared_info))` on x86-64: the end of
+/// an XDP frame reserved for the shared info, which `data_end` may not enter.
+pub(crate) const SHARED_INFO_SIZE: usize = 320;
+/// `sizeof(struct xdp_frame)`: the start of an XDP frame that
+/// `bpf_xdp_adjust_head`/`_meta` may not move into.
+pub(crate) const XDP_FRAME_HEADER: usize = 40;
+/// `NET_SKB_PAD + NET_IP_ALIGN` on x86-64: the headroom test-run gives an skb.
+const SKB_HEADROOM: usize = 64;
+/// `BPF_SKB_MAX_LEN` (`SKB_MAX_ALLOC`): the longest packet the skb helpers make.
+pub(crate) const BPF_SKB_MAX_LEN: usize = 16064;
+/// Extra head space beyond the kernel's headroom, standing in for the
+/// reallocations (`skb_cow_head`) the kernel does when a helper pushes
+/// headers: pushes fail with `-ENOMEM` only when this is used up.
+const SKB_EXTRA_HEAD: usize = 4096;
+/// Extra tail space beyond `BPF_SKB_MAX_LEN` for pushes that the kernel
+/// does not bound by it (VLAN tag insertion).
+const SKB_EXTRA_TAIL: usize = 4096;
+
+/// Offsets of the `__sk_buff` image fields the runtime maintains.
+pub(crate) mod skb_off {
+    pub(crate) const LEN: usize = 0;
+    pub(crate) const PKT_TYPE: usize = 4;
+    pub(crate) const PROTOCOL: usize = 16;
+    pub(crate) const VLAN_PRESENT: usize = 20;
+    pub(crate) const VLAN_TCI: usize = 24;
+    pub(crate) const VLAN_PROTO: usize = 28;
+    pub(crate) const IFINDEX: usize = 40;
+    pub(crate) const HASH: usize = 68;
+    pub(crate) const FAMILY: usize = 88;
+    pub(crate) const REMOTE_IP4: usize = 92;
+    pub(crate) const LOCAL_IP4: usize = 96;
+    pub(crate) const REMOTE_IP6: usize = 100;
+    pub(crate) const LOCAL_IP6: usize = 116;
+    pub(crate) const WIRE_LEN: usize = 160;
+    pub(crate) const GSO_SEGS: usize = 164;
+    pub(crate) const GSO_SIZE: usize = 176;
+    /// `sizeof(struct __sk_buff)`.
+    pub(crate) const SIZE: usize = 192;
+}
+
+/// Offsets of the `xdp_md` image fields.
+pub(crate) mod xdp_off {
+    pub(crate) const DATA: usize = 0;
+    pub(crate) const DATA_END: usize = 4;
+    pub(crate) const DATA_META: usize = 8;
+    pub(crate) const INGRESS_IFINDEX: usize = 12;
+    pub(crate) const RX_QUEUE_INDEX: usize = 16;
+    pub(crate) const EGRESS_IFINDEX: usize = 20;
+    /// `sizeof(struct xdp_md)`.
+    pub(crate) const SIZE: usize = 24;
+}
+
+/// Zeroed heap bytes that the interpreter reaches through raw addresses
+/// while the runtime edits them between instructions (inside helpers).
+/// Owning them through a raw pointer (instead of a `Box` the runtime
+/// reborrows) keeps the interpreter's accesses and the helpers' edits on
+/// the same provenance.
+pub(crate) struct HostBuf {
+    ptr: NonNull<[u8]>,
+}
+
+// SAFETY: the buffer is uniquely owned, like the Box it came from.
+unsafe impl Send for HostBuf {}
+
+impl HostBuf {
+    pub(crate) fn zeroed(len: usize) -> HostBuf {
+        let boxed: Box<[u8]> = vec![0u8; len].into_boxed_slice();
+        HostBuf {
+            ptr: NonNull::from(Box::leak(boxed)),
+        }
+    }
+
+    pub(crate) fn bytes(&self) -> &[u8] {
+        // SAFETY: the pointer came from a live Box this value owns; no guest
+        // code runs while a Rust borrow of it is alive (helpers run between
+        // instructions, and the runtime borrows it only outside runs).
+        unsafe { self.ptr.as_ref() }
+    }
+
+    pub(crate) fn bytes_mut(&mut self) -> &mut [u8] {
+        // SAFETY: as in `bytes`, and `&mut self` makes this borrow unique.
+        unsafe { self.ptr.as_mut() }
+    }
+
+    /// The whole buffer as a VM region.
+    pub(crate) fn region(&self, writable: bool) -> Region<'static> {
+        // SAFETY: the buffer lives until this value drops, which happens
+        // after the run that receives the region (the Env owning it outlives
+        // `Runner::run`), and the runtime touches it only between instructions.
+        unsafe { Region::from_raw(self.ptr.as_ptr().cast::<u8>(), self.ptr.len(), writable) }
+    }
+
+    fn addr(&self) -> u64 {
+        self.ptr.as_ptr().cast::<u8>().expose_provenance() as u64
+    }
+}
+
+impl Drop for HostBuf {
+    fn drop(&mut self) {
+        // SAFETY: the pointer came from `Box::leak` in `zeroed` and is dropped once.
+        drop(unsafe { Box::from_raw(self.ptr.as_ptr()) });
+    }
+}
+
+/// Which kind of packet, and for skbs whether the program sees the MAC header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PacketKind {
+    /// `struct xdp_buff`.
+    Xdp,
+    /// `struct sk_buff`; `l2` when `data` starts at the MAC header (tc),
+    /// not at the network header (socket filters, cgroup_skb, lwt).
+    Skb { l2: bool },
+}
+
+/// What the kernel keeps in the `sk_buff` beside the bytes.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct SkbState {
+    /// `skb->protocol`, as a host number (`0x0800` for IPv4).
+    pub(crate) protocol: u16,
+    /// `skb->pkt_type` (`PACKET_HOST` ...).
+    pub(crate) pkt_type: u32,
+    /// The out-of-band VLAN tag: `(vlan_proto, vlan_tci)`, host numbers.
+    pub(crate) vlan: Option<(u16, u16)>,
+    /// `skb->hash`, 0 when unset.
+    pub(crate) hash: u32,
+    /// `skb->sw_hash`/`l4_hash`: the hash was set and is not recomputed.
+    pub(crate) hash_valid: bool,
+    /// `skb_shinfo(skb)->gso_size` (non-zero: a GSO packet).
+    pub(crate) gso_size: u32,
+    /// `skb->encapsulation`.
+    pub(crate) encapsulation: bool,
+}
+
+/// A packet in its frame, with its internal context.
+pub(crate) struct Packet {
+    pub(crate) kind: PacketKind,
+    frame: HostBuf,
+    ctx: HostBuf,
+    /// `data_meta`, `data`, `data_end`: offsets into the frame.
+    pub(crate) meta: usize,
+    pub(crate) data: usize,
+    pub(crate) end: usize,
+    /// skb: offsets of the MAC and network headers in the frame.
+    pub(crate) mac: usize,
+    pub(crate) network: usize,
+    pub(crate) skb: SkbState,
+}
+
+impl std::fmt::Debug for Packet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Packet")
+            .field("kind", &self.kind)
+            .field("meta", &self.meta)
+            .field("data", &self.data)
+            .field("end", &self.end)
+            .finish_non_exhaustive()
+    }
+}
+
+fn put_u32(bytes: &mut [u8], off: usize, value: u32) {
+    if let Some(dst) = bytes.get_mut(off..off + 4) {
+        dst.copy_from_slice(&value.to_ne_bytes());
+    }
+}
+
+fn put_u64(bytes: &mut [u8], off: usize, value: u64) {
+    if let Some(dst) = bytes.get_mut(off..off + 8) {
+        dst.copy_from_slice(&value.to_ne_bytes());
+    }
+}
+
+pub(crate) fn get_u32(bytes: &[u8], off: usize) -> u32 {
+    bytes
+        .get(off..off + 4)
+        .and_then(|b| b.try_into().ok())
+        .map_or(0, u32::from_ne_bytes)
+}
+
+/// A `__be16` as the kernel stores it in a `__u32` context field: the
+/// network-order bytes, zero-extended.
+fn be16_field(value: u16) -> u32 {
+    u32::from(u16::from_ne_bytes(value.to_be_bytes()))
+}
+
+/// `eth_type_trans`'s protocol of a frame whose Ethernet header is `eth`
+/// and whose payload starts with `payload`.
+pub(crate) fn ethertype_protocol(ethertype: u16, payload: &[u8]) -> u16 {
+    if ethertype >= ETH_P_802_3_MIN {
+        ethertype
+    } else if payload.get(..2) == Some(&[0xff, 0xff]) {
+        ETH_P_802_3
+    } else {
+        ETH_P_802_2
+    }
+}
+
+/// `PACKET_HOST`, `PACKET_BROADCAST`, `PACKET_MULTICAST`, `PACKET_OTHERHOST`.
+pub(crate) const PACKET_HOST: u32 = 0;
+const PACKET_BROADCAST: u32 = 1;
+const PACKET_MULTICAST: u32 = 2;
+pub(crate) const PACKET_OTHERHOST: u32 = 3;
+
+/// `eth_type_trans`'s `pkt_type` on the loopback device (all-zero address).
+fn pkt_type_of(dest: &[u8]) -> u32 {
+    let first = dest.first().copied().unwrap_or(0);
+    if first & 1 != 0 {
+        if dest.iter().all(|b| *b == 0xff) {
+            PACKET_BROADCAST
+        } else {
+            PACKET_MULTICAST
+        }
+    } else if dest.iter().any(|b| *b != 0) {
+        PACKET_OTHERHOST
+    } else {
+        PACKET_HOST
+    }
+}
+
+/// Where an XDP frame starts its packet and metadata.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct XdpSetup {
+    /// Bytes of the input that are metadata (`xdp_md.data` of `ctx_in`).
+    pub(crate) meta_len: usize,
+    /// `ingress_ifindex` the program reads.
+    pub(crate) ingress_ifindex: u32,
+    /// `rx_queue_index` the program reads.
+    pub(crate) rx_queue_index: u32,
+}
+
+/// What test-run puts in an skb besides the bytes (`convert___skb_to_skb`).
+#[derive(Debug, Clone)]
+pub(crate) struct SkbSetup {
+    /// The `__sk_buff` given (zeros when none): mark, priority, cb, ...
+    pub(crate) image: [u8; skb_off::SIZE],
+    /// The device's ifindex (`skb->dev`).
+    pub(crate) ifindex: u32,
+}
+
+impl Packet {
+    /// An XDP frame holding `input` (metadata first) as test-run builds it.
+    pub(crate) fn xdp(input: &[u8], setup: &XdpSetup) -> Packet {
+        let mut frame = HostBuf::zeroed(XDP_FRAME_SIZE);
+        let meta = XDP_PACKET_HEADROOM - setup.meta_len;
+        let end = meta + input.len();
+        if let Some(dst) = frame.bytes_mut().get_mut(meta..end) {
+            dst.copy_from_slice(input);
+        }
+        let mut ctx = HostBuf::zeroed(XDP_INTERNAL_SIZE as usize);
+        let image = ctx.bytes_mut();
+        put_u32(image, xdp_off::INGRESS_IFINDEX, setup.ingress_ifindex);
+        put_u32(image, xdp_off::RX_QUEUE_INDEX, setup.rx_queue_index);
+        let mut packet = Packet {
+            kind: PacketKind::Xdp,
+            frame,
+            ctx,
+            meta,
+            data: XDP_PACKET_HEADROOM,
+            end,
+            mac: XDP_PACKET_HEADROOM,
+            network: XDP_PACKET_HEADROOM,
+            skb: SkbState::default(),
+        };
+        packet.sync();
+        packet
+    }
+
+    /// An skb holding the frame `input` (Ethernet header first) as
+    /// `bpf_prog_test_run_skb` builds it: `eth_type_trans` on the device,
+    /// `data` at the MAC header when `l2`, else at the network header.
+    pub(crate) fn skb(input: &[u8], l2: bool, setup: &SkbSetup) -> Packet {
+        let head = SKB_EXTRA_HEAD + SKB_HEADROOM;
+        let capacity = head + BPF_SKB_MAX_LEN.max(input.len()) + SKB_EXTRA_TAIL;
+        let mut frame = HostBuf::zeroed(capacity);
+        if let Some(dst) = frame.bytes_mut().get_mut(head..head + input.len()) {
+            dst.copy_from_slice(input);
+        }
+        let ethertype = input
+            .get(12..14)
+            .map_or(0, |b| u16::from_be_bytes([b[0], b[1]]));
+        let payload = input.get(ETH_HLEN..).unwrap_or_default();
+        let skb = SkbState {
+            protocol: ethertype_protocol(ethertype, payload),
+            pkt_type: pkt_type_of(input.get(..6).unwrap_or_default()),
+            gso_size: get_u32(&setup.image, skb_off::GSO_SIZE),
+            ..SkbState::default()
+        };
+        let network = head + ETH_HLEN;
+        let data = if l2 { head } else { network };
+        let mut ctx = HostBuf::zeroed(SKB_INTERNAL_SIZE as usize);
+        let image = ctx.bytes_mut();
+        image[..skb_off::SIZE].copy_from_slice(&setup.image);
+        put_u32(image, skb_off::IFINDEX, setup.ifindex);
+        // The test socket's addresses (`sk_rcv_saddr`, `sk_daddr`) come from
+        // the IP header when one fits.
+        match skb.protocol {
+            ETH_P_IP if payload.len() >= 20 => {
+                put_u32(image, skb_off::FAMILY, 2);
+                image[skb_off::LOCAL_IP4..skb_off::LOCAL_IP4 + 4].copy_from_slice(&payload[12..16]);
+                image[skb_off::REMOTE_IP4..skb_off::REMOTE_IP4 + 4]
+                    .copy_from_slice(&payload[16..20]);
+            }
+            ETH_P_IP => put_u32(image, skb_off::FAMILY, 2),
+            ETH_P_IPV6 if payload.len() >= 40 => {
+                put_u32(image, skb_off::FAMILY, 10);
+                image[skb_off::LOCAL_IP6..skb_off::LOCAL_IP6 + 16].copy_from_slice(&payload[8..24]);
+                image[skb_off::REMOTE_IP6..skb_off::REMOTE_IP6 + 16]
+                    .copy_from_slice(&payload[24..40]);
+            }
+            ETH_P_IPV6 => put_u32(image, skb_off::FAMILY, 10),
+            _ => {}
+        }
+        let mut packet = Packet {
+            kind: PacketKind::Skb { l2 },
+            frame,
+            ctx,
+            meta: data,
+            data,
+            end: head + input.len(),
+            mac: head,
+            network,
+            skb,
+        };
+        // `cb->pkt_len`: the skb's length when test-run converts the context.
+        if get_u32(&setup.image, skb_off::WIRE_LEN) == 0 {
+            let len = packet.len() as u32;
+            put_u32(packet.ctx.bytes_mut(), skb_off::WIRE_LEN, len);
+        }
+        packet.sync();
+        packet
+    }
+
+    /// `skb->len` / the XDP packet's length.
+    pub(crate) fn len(&self) -> usize {
+        self.end - self.data
+    }
+
+    /// The frame's bytes.
+    pub(crate) fn frame(&self) -> &[u8] {
+        self.frame.bytes()
+    }
+
+    /// The frame's bytes, to edit.
+    pub(crate) fn frame_mut(&mut self) -> &mut [u8] {
+        self.frame.bytes_mut()
+    }
+
+    /// The packet (`data..data_end`).
+    pub(crate) fn bytes(&self) -> &[u8] {
+        self.frame
+            .bytes()
+            .get(self.data..self.end)
+            .unwrap_or_default()
+    }
+
+    /// The packet, to edit.
+    pub(crate) fn bytes_mut(&mut self) -> &mut [u8] {
+        let (data, end) = (self.data, self.end);
+        self.frame
+            .bytes_mut()
+            .get_mut(data..end)
+            .unwrap_or_default()
+    }
+
+    /// Bytes from `data_meta` to `data_end`: what test-run copies out.
+    pub(crate) fn meta_and_data(&self) -> &[u8] {
+        self.frame
+            .bytes()
+            .get(self.meta..self.end)
+            .unwrap_or_default()
+    }
+
+    /// The internal context's bytes.
+    pub(crate) fn ctx(&self) -> &[u8] {
+        self.ctx.bytes()
+    }
+
+    /// The internal context, to edit.
+    pub(crate) fn ctx_mut(&mut self) -> &mut [u8] {
+        self.ctx.bytes_mut()
+    }
+
+    /// The frame size.
+    pub(crate) fn capacity(&self) -> usize {
+        self.frame.bytes().len()
+    }
+
+    /// Regions the program may access: the internal context, then the frame.
+    pub(crate) fn regions(&self) -> [Region<'static>; 2] {
+        [self.ctx.region(true), self.frame.region(true)]
+    }
+
+    /// The internal context's address (`r1`).
+    pub(crate) fn ctx_addr(&self) -> u64 {
+        self.ctx.addr()
+    }
+
+    /// The span `LD_ABS`/`LD_IND` read: the skb's `data..data_end`.
+    pub(crate) fn ld_abs_region(&self) -> Option<Region<'static>> {
+        if self.kind == PacketKind::Xdp {
+            return None;
+        }
+        let addr = self.frame.addr() + self.data as u64;
+        // SAFETY: `data..end` lies inside the frame, which lives as long as
+        // the run (see `HostBuf::region`).
+        Some(unsafe {
+            Region::from_raw(
+                std::ptr::with_exposed_provenance_mut::<u8>(addr as usize),
+                self.len(),
+                false,
+            )
+        })
+    }
+
+    /// Writes what the kernel computes into the context image and the
+    /// host pointers: called after every change to the packet.
+    pub(crate) fn sync(&mut self) {
+        let base = self.frame.addr();
+        let (meta, data, end) = (self.meta, self.data, self.end);
+        let len = self.len() as u32;
+        let skb = self.skb.clone();
+        let kind = self.kind;
+        let image = self.ctx.bytes_mut();
+        match kind {
+            PacketKind::Xdp => {
+                put_u32(image, xdp_off::DATA, (data - meta) as u32);
+                put_u32(image, xdp_off::DATA_END, (end - meta) as u32);
+                put_u32(image, xdp_off::DATA_META, 0);
+                put_u64(image, XDP_DATA as usize, base + data as u64);
+                put_u64(image, XDP_DATA_END as usize, base + end as u64);
+                put_u64(image, XDP_DATA_META as usize, base + meta as u64);
+            }
+            PacketKind::Skb { .. } => {
+                put_u32(image, skb_off::LEN, len);
+                put_u32(image, skb_off::PKT_TYPE, skb.pkt_type);
+                put_u32(image, skb_off::PROTOCOL, be16_field(skb.protocol));
+                let (proto, tci) = skb.vlan.unwrap_or((0, 0));
+                put_u32(image, skb_off::VLAN_PRESENT, u32::from(skb.vlan.is_some()));
+                put_u32(image, skb_off::VLAN_TCI, u32::from(tci));
+                put_u32(image, skb_off::VLAN_PROTO, be16_field(proto));
+                put_u32(image, skb_off::HASH, skb.hash);
+                put_u64(image, SKB_DATA as usize, base + data as u64);
+                put_u64(image, SKB_DATA_END as usize, base + end as u64);
+                put_u64(image, SKB_DATA_META as usize, base + meta as u64);
+            }
+        }
+    }
+
+    /// Makes `len` bytes of room in front of `data` (a push), moving the
+    /// whole packet back when the headroom is short; `false` when the
+    /// frame has no room left (`-ENOMEM`).
+    pub(crate) fn ensure_headroom(&mut self, len: usize) -> bool {
+        if self.meta >= len {
+            return true;
+        }
+        let shift = len - self.meta;
+        if self.end + shift > self.capacity() {
+            return false;
+        }
+        let (start, end) = (self.meta, self.end);
+        self.frame_mut().copy_within(start..end, start + shift);
+        self.meta += shift;
+        self.data += shift;
+        self.end += shift;
+        self.mac += shift;
+        self.network += shift;
+        true
+    }
+}

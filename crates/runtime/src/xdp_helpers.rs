@@ -1,0 +1,143 @@
+//! The XDP helpers (`net/core/filter.c`) over the run's frame: moving
+//! `data`, `data_meta` and `data_end` inside the 4096-byte frame, and byte
+//! access. Failures return the kernel's negative errno.
+
+use apiary_vm::{HelperContext, HelperError};
+
+use crate::Env;
+use crate::packet::{
+    ETH_HLEN, Packet, PacketKind, SHARED_INFO_SIZE, XDP_FRAME_HEADER, XDP_FRAME_SIZE,
+};
+use crate::skb_helpers::{EFAULT, EINVAL, edit_with, neg, packet};
+
+type Ctx<'a, 'r> = &'a mut HelperContext<'r, Env>;
+type Ret = Result<u64, HelperError>;
+
+const EACCES: i64 = 13;
+
+/// The longest metadata `bpf_xdp_adjust_meta` accepts:
+/// `skb_shared_info.meta_len` is a `u8`, and lengths are multiples of 4.
+pub(crate) const XDP_META_MAX: usize = 252;
+
+/// The run's XDP frame.
+fn xdp<'a>(ctx: &'a mut HelperContext<'_, Env>) -> Result<&'a mut Packet, HelperError> {
+    let packet = packet(ctx)?;
+    if packet.kind != PacketKind::Xdp {
+        return Err(HelperError::Other(
+            "this helper needs an xdp_md context, not __sk_buff".into(),
+        ));
+    }
+    Ok(packet)
+}
+
+fn offset_by(base: usize, delta: i32) -> Option<usize> {
+    base.checked_add_signed(delta as isize)
+}
+
+fn adjust_head(packet: &mut Packet, delta: i32) -> Result<(), i64> {
+    let metalen = packet.data - packet.meta;
+    let lowest = XDP_FRAME_HEADER + metalen;
+    let data = offset_by(packet.data, delta).ok_or(EINVAL)?;
+    if data < lowest || data + ETH_HLEN > packet.end {
+        return Err(EINVAL);
+    }
+    let meta = data - metalen;
+    if metalen != 0 {
+        let from = packet.meta;
+        packet.frame_mut().copy_within(from..from + metalen, meta);
+    }
+    packet.meta = meta;
+    packet.data = data;
+    Ok(())
+}
+
+/// `bpf_xdp_adjust_head(xdp, delta)`: the metadata moves with `data`.
+pub(crate) fn xdp_adjust_head(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
+    edit_with(ctx, xdp, |packet| adjust_head(packet, a[0] as i32))
+}
+
+fn adjust_meta(packet: &mut Packet, delta: i32) -> Result<(), i64> {
+    let meta = offset_by(packet.meta, delta).ok_or(EINVAL)?;
+    if meta < XDP_FRAME_HEADER || meta > packet.data {
+        return Err(EINVAL);
+    }
+    let metalen = packet.data - meta;
+    if !metalen.is_multiple_of(4) || metalen > XDP_META_MAX {
+        return Err(EACCES);
+    }
+    packet.meta = meta;
+    Ok(())
+}
+
+/// `bpf_xdp_adjust_meta(xdp, delta)`.
+pub(crate) fn xdp_adjust_meta(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
+    edit_with(ctx, xdp, |packet| adjust_meta(packet, a[0] as i32))
+}
+
+fn adjust_tail(packet: &mut Packet, delta: i32) -> Result<(), i64> {
+    let end = offset_by(packet.end, delta).ok_or(EINVAL)?;
+    if end > XDP_FRAME_SIZE - SHARED_INFO_SIZE || end < packet.data + ETH_HLEN {
+        return Err(EINVAL);
+    }
+    if end > packet.end {
+        let from = packet.end;
+        if let Some(grown) = packet.frame_mut().get_mut(from..end) {
+            grown.fill(0);
+        }
+    }
+    packet.end = end;
+    Ok(())
+}
+
+/// `bpf_xdp_adjust_tail(xdp, delta)`: grows (zero-filled) up to the
+/// shared info at the frame's end, shrinks down to an Ethernet header.
+pub(crate) fn xdp_adjust_tail(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
+    edit_with(ctx, xdp, |packet| adjust_tail(packet, a[0] as i32))
+}
+
+/// `bpf_xdp_get_buff_len(xdp)`: single-buffer frames only.
+pub(crate) fn xdp_get_buff_len(ctx: Ctx<'_, '_>, _: [u64; 5]) -> Ret {
+    Ok(xdp(ctx)?.len() as u64)
+}
+
+/// The frame bytes `offset..offset + len`, as `__bpf_xdp_copy_buf` checks them.
+fn xdp_span(packet: &Packet, offset: u64, len: u64) -> Result<std::ops::Range<usize>, i64> {
+    if offset > 0xffff || len > 0xffff {
+        return Err(EFAULT);
+    }
+    if offset + len > packet.len() as u64 {
+        return Err(EINVAL);
+    }
+    Ok(offset as usize..(offset + len) as usize)
+}
+
+/// `bpf_xdp_load_bytes(xdp, offset, buf, len)`.
+pub(crate) fn xdp_load_bytes(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
+    let (offset, len) = (u64::from(a[0] as u32), u64::from(a[2] as u32));
+    ctx.read(a[1], len as usize)?;
+    let packet = xdp(ctx)?;
+    match xdp_span(packet, offset, len) {
+        Ok(span) => {
+            let bytes = packet.bytes().get(span).unwrap_or_default().to_vec();
+            ctx.write(a[1], &bytes)?;
+            Ok(0)
+        }
+        Err(errno) => Ok(neg(errno)),
+    }
+}
+
+/// `bpf_xdp_store_bytes(xdp, offset, buf, len)`.
+pub(crate) fn xdp_store_bytes(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
+    let (offset, len) = (u64::from(a[0] as u32), u64::from(a[2] as u32));
+    let bytes = ctx.read(a[1], len as usize)?.to_vec();
+    let packet = xdp(ctx)?;
+    match xdp_span(packet, offset, len) {
+        Ok(span) => {
+            if let Some(dst) = packet.bytes_mut().get_mut(span) {
+                dst.copy_from_slice(&bytes);
+            }
+            Ok(0)
+        }
+        Err(errno) => Ok(neg(errno)),
+    }
+}
