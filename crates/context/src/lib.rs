@@ -71,8 +71,10 @@ pub struct ContextAccess {
     pub insn: usize,
     /// How the instruction touches the context.
     pub kind: AccessKind,
-    /// Offset into the context the program sees, as written in the program.
-    pub off: u32,
+    /// Offset into the context the program sees, as written in the program
+    /// (negative only for tracepoints, whose kernel check lets aligned
+    /// negative offsets through).
+    pub off: i16,
     /// Size in bytes, as written in the program.
     pub size: u8,
     /// Whether the instruction was rewritten.

@@ -147,9 +147,9 @@ pub(crate) fn check_and_rewrite(
             size: size.bytes() as u8,
             rule,
         })?;
-        // Accepted accesses lie inside the context, so off >= 0 here.
-        let start = u32::try_from(off).unwrap_or(0);
-        max_ctx_offset = max_ctx_offset.max(start + access.size);
+        // Only tracepoints accept negative offsets; they raise no maximum.
+        let end = i64::from(off) + i64::from(access.size);
+        max_ctx_offset = max_ctx_offset.max(u32::try_from(end).unwrap_or(0));
         if let Some(Fixup { off, size }) = fixup
             && let Some(slot) = insns.get_mut(index)
         {
@@ -160,7 +160,7 @@ pub(crate) fn check_and_rewrite(
         accesses.push(ContextAccess {
             insn: index,
             kind,
-            off: start,
+            off,
             size: size.bytes() as u8,
             rewritten: fixup.is_some(),
         });

@@ -24,10 +24,23 @@ pub(super) fn kprobe(access: Access) -> Result<(), Rule> {
 }
 
 /// `tp_prog_is_valid_access`: the record after its 8-byte common header.
+///
+/// The kernel compares the signed offset with `sizeof(void *)`, an unsigned
+/// value, so a negative offset passes that check and aligned negative
+/// offsets are accepted (measured on Linux 6.18); they are accepted here
+/// too, and reach bytes before the record, which the runtime must refuse
+/// at run time.
 pub(super) fn tracepoint(access: Access) -> Result<(), Rule> {
-    in_bounds_and_aligned(access, layouts::TRACEPOINT_MAX)?;
-    if access.off < 8 {
+    if access.off >= i64::from(layouts::TRACEPOINT_MAX) {
+        return Err(Rule::OutOfRange {
+            size: layouts::TRACEPOINT_MAX,
+        });
+    }
+    if (0..8).contains(&access.off) {
         return Err(Rule::NotAvailable);
+    }
+    if access.off % i64::from(access.size) != 0 {
+        return Err(Rule::Misaligned);
     }
     read_only(access)
 }
