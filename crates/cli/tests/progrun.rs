@@ -487,51 +487,6 @@ fn backend_both_agrees_on_corpus_objects() {
     }
 }
 
-/// `--pin-maps DIR` saves the maps after a run and starts the next run
-/// from them: the protocol counter's documented +1 per packet adds up
-/// across invocations, and `--backend both` starts the kernel from the same
-/// pinned state.
-#[test]
-fn pinned_maps_carry_over_between_runs() {
-    let Some(object) = corpus("xdp_proto_counter", "pinned maps") else {
-        return;
-    };
-    let object = object.to_str().unwrap();
-    let dir = scratch("pins");
-    let _ = std::fs::remove_dir_all(&dir);
-    let data = scratch("pin-packet.bin");
-    std::fs::write(&data, ipv4_packet(17, 64, [10, 0, 0, 2], 53, b"x")).unwrap();
-    let args = [
-        "prog",
-        "run",
-        object,
-        "--pin-maps",
-        dir.to_str().unwrap(),
-        "data_in",
-        data.to_str().unwrap(),
-    ];
-    for _ in 0..3 {
-        let run = apiary(&args);
-        assert!(run.status.success(), "{}", text(&run.stderr));
-    }
-    let packets = apiary_maps::pin::load(&dir.join("packets")).expect("packets pin file");
-    let udp = packets.map.sys_lookup(&17u32.to_ne_bytes(), 0).unwrap();
-    assert_eq!(udp, 3u64.to_ne_bytes());
-    if apiary_kernel::probe().is_ok() {
-        let both = apiary(&[&args[..], &["--backend", "both"]].concat());
-        assert!(both.status.success(), "{}", text(&both.stderr));
-        let packets = apiary_maps::pin::load(&dir.join("packets")).unwrap();
-        let udp = packets.map.sys_lookup(&17u32.to_ne_bytes(), 0).unwrap();
-        assert_eq!(udp, 4u64.to_ne_bytes());
-    } else {
-        eprintln!("SKIPPED: the --backend both half of pinned maps because bpf() is unavailable");
-    }
-    assert_one_line_error(
-        &apiary(&[&args[..], &["--backend", "kernel"]].concat()),
-        "use --backend vm or both",
-    );
-}
-
 /// Compiles a C program with clang-19 as the corpus does; `None` after a
 /// loud skip line when clang cannot be run.
 fn compile_c(name: &str, source: &str, test: &str) -> Option<PathBuf> {
