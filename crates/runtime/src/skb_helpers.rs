@@ -169,10 +169,10 @@ pub(crate) fn l3_csum_replace(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
     let packet = skb(ctx)?;
     Ok(errno_or_zero(l3_csum(
         packet,
-        u64::from(a[0] as u32),
-        a[1],
+        u64::from(a[1] as u32),
         a[2],
         a[3],
+        a[4],
     )))
 }
 
@@ -212,10 +212,10 @@ pub(crate) fn l4_csum_replace(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
     let packet = skb(ctx)?;
     Ok(errno_or_zero(l4_csum(
         packet,
-        u64::from(a[0] as u32),
-        a[1],
+        u64::from(a[1] as u32),
         a[2],
         a[3],
+        a[4],
     )))
 }
 
@@ -231,8 +231,8 @@ const BPF_F_INVALIDATE_HASH: u64 = 2;
 
 /// `bpf_skb_store_bytes(skb, offset, from, len, flags)`.
 pub(crate) fn skb_store_bytes(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
-    let (offset, len, flags) = (u64::from(a[0] as u32), u64::from(a[2] as u32), a[3]);
-    let bytes = ctx.read(a[1], len as usize)?.to_vec();
+    let (offset, len, flags) = (u64::from(a[1] as u32), u64::from(a[3] as u32), a[4]);
+    let bytes = ctx.read(a[2], len as usize)?.to_vec();
     let packet = skb(ctx)?;
     if flags & !(BPF_F_RECOMPUTE_CSUM | BPF_F_INVALIDATE_HASH) != 0 {
         return Ok(neg(EINVAL));
@@ -269,14 +269,14 @@ fn copy_out(ctx: Ctx<'_, '_>, to: u64, len: usize, bytes: Option<Vec<u8>>) -> Re
 
 /// `bpf_skb_load_bytes(skb, offset, to, len)`.
 pub(crate) fn skb_load_bytes(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
-    let (offset, len) = (u64::from(a[0] as u32), a[2] as u32 as usize);
-    ctx.read(a[1], len)?;
+    let (offset, len) = (u64::from(a[1] as u32), a[3] as u32 as usize);
+    ctx.read(a[2], len)?;
     let packet = skb(ctx)?;
     let bytes = (offset <= i32::MAX as u64)
         .then(|| packet.bytes().get(offset as usize..offset as usize + len))
         .flatten()
         .map(<[u8]>::to_vec);
-    copy_out(ctx, a[1], len, bytes)
+    copy_out(ctx, a[2], len, bytes)
 }
 
 const BPF_HDR_START_MAC: u64 = 0;
@@ -284,10 +284,10 @@ const BPF_HDR_START_NET: u64 = 1;
 
 /// `bpf_skb_load_bytes_relative(skb, offset, to, len, start_header)`.
 pub(crate) fn skb_load_bytes_relative(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
-    let (offset, len) = (u64::from(a[0] as u32), a[2] as u32 as usize);
-    ctx.read(a[1], len)?;
+    let (offset, len) = (u64::from(a[1] as u32), a[3] as u32 as usize);
+    ctx.read(a[2], len)?;
     let packet = skb(ctx)?;
-    let start = match u64::from(a[3] as u32) {
+    let start = match u64::from(a[4] as u32) {
         BPF_HDR_START_MAC => Some(packet.mac),
         BPF_HDR_START_NET => Some(packet.network),
         _ => None,
@@ -298,14 +298,14 @@ pub(crate) fn skb_load_bytes_relative(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
         .filter(|from| from + len <= packet.end)
         .and_then(|from| packet.frame().get(from..from + len))
         .map(<[u8]>::to_vec);
-    copy_out(ctx, a[1], len, bytes)
+    copy_out(ctx, a[2], len, bytes)
 }
 
 /// `bpf_skb_pull_data(skb, len)`: test-run skbs are linear, so only the
 /// length check remains.
 pub(crate) fn skb_pull_data(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
     let packet = skb(ctx)?;
-    let len = a[0] as u32 as usize;
+    let len = a[1] as u32 as usize;
     let result = if len > packet.len() { neg(ENOMEM) } else { 0 };
     commit(ctx)?;
     Ok(result)
@@ -354,7 +354,7 @@ fn flow_hash(packet: &Packet) -> u32 {
 /// `bpf_set_hash(skb, hash)`: a software hash that is not recomputed.
 pub(crate) fn set_hash(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
     let packet = skb(ctx)?;
-    packet.skb.hash = a[0] as u32;
+    packet.skb.hash = a[1] as u32;
     packet.skb.hash_valid = true;
     commit(ctx)?;
     Ok(0)
@@ -372,7 +372,7 @@ pub(crate) fn set_hash_invalid(ctx: Ctx<'_, '_>, _: [u64; 5]) -> Ret {
 /// `bpf_skb_change_type(skb, type)`: only among `PACKET_HOST..=PACKET_OTHERHOST`.
 pub(crate) fn skb_change_type(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
     let packet = skb(ctx)?;
-    let pkt_type = a[0] as u32;
+    let pkt_type = a[1] as u32;
     if packet.skb.pkt_type > crate::packet::PACKET_OTHERHOST
         || pkt_type > crate::packet::PACKET_OTHERHOST
     {
@@ -389,7 +389,7 @@ const BPF_F_INGRESS: u64 = 1;
 /// [`Event::CloneRedirect`]; Apiary has no device table, so any non-zero
 /// ifindex names a device.
 pub(crate) fn clone_redirect(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
-    let (ifindex, flags) = (a[0] as u32, a[1]);
+    let (ifindex, flags) = (a[1] as u32, a[2]);
     let packet = skb(ctx)?;
     if flags & !BPF_F_INGRESS != 0 {
         return Ok(neg(EINVAL));
@@ -457,11 +457,11 @@ fn vlan_push(packet: &mut Packet, proto: u16, tci: u16) -> Result<(), i64> {
 /// `bpf_skb_vlan_push(skb, vlan_proto, vlan_tci)`.
 pub(crate) fn skb_vlan_push(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
     let packet = skb(ctx)?;
-    let mut proto = u16::from_be(a[0] as u16);
+    let mut proto = u16::from_be(a[1] as u16);
     if !is_vlan(proto) {
         proto = ETH_P_8021Q;
     }
-    let result = vlan_push(packet, proto, a[1] as u16);
+    let result = vlan_push(packet, proto, a[2] as u16);
     commit(ctx)?;
     Ok(errno_or_zero(result))
 }
@@ -581,7 +581,7 @@ fn change_proto(packet: &mut Packet, proto: u16, flags: u64) -> Result<(), i64> 
 /// the program rewrites the headers.
 pub(crate) fn skb_change_proto(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
     edit(ctx, |packet| {
-        change_proto(packet, u16::from_be(a[0] as u16), a[1])
+        change_proto(packet, u16::from_be(a[1] as u16), a[2])
     })
 }
 
@@ -667,7 +667,7 @@ fn adjust_room(packet: &mut Packet, len_diff: i32, mode: u32, flags: u64) -> Res
 /// `bpf_skb_adjust_room(skb, len_diff, mode, flags)`.
 pub(crate) fn skb_adjust_room(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
     edit(ctx, |packet| {
-        adjust_room(packet, a[0] as i32, a[1] as u32, a[2])
+        adjust_room(packet, a[1] as i32, a[2] as u32, a[3])
     })
 }
 
@@ -701,7 +701,7 @@ fn change_tail(packet: &mut Packet, new_len: usize, flags: u64) -> Result<(), i6
 /// `bpf_skb_change_tail(skb, len, flags)`.
 pub(crate) fn skb_change_tail(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
     edit(ctx, |packet| {
-        change_tail(packet, a[0] as u32 as usize, a[1])
+        change_tail(packet, a[1] as u32 as usize, a[2])
     })
 }
 
@@ -726,7 +726,7 @@ fn change_head(packet: &mut Packet, head_room: usize, flags: u64) -> Result<(), 
 /// packet, which becomes the MAC header.
 pub(crate) fn skb_change_head(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
     edit(ctx, |packet| {
-        change_head(packet, a[0] as u32 as usize, a[1])
+        change_head(packet, a[1] as u32 as usize, a[2])
     })
 }
 

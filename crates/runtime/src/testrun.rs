@@ -12,8 +12,8 @@ use apiary_vm::{Region, RunError, Runner};
 use thiserror::Error;
 
 use crate::packet::{
-    ETH_HLEN, ETH_P_IP, ETH_P_IPV6, Packet, SHARED_INFO_SIZE, SkbSetup, XDP_FRAME_SIZE,
-    XDP_PACKET_HEADROOM, XdpSetup, get_u32, skb_off, xdp_off,
+    ETH_HLEN, ETH_P_IP, ETH_P_IPV6, Packet, SHARED_INFO_SIZE, SkbSetup, XDP_FRAME_HEADER,
+    XDP_FRAME_SIZE, XDP_PACKET_HEADROOM, XdpSetup, get_u32, skb_off, xdp_off,
 };
 use crate::xdp_helpers::XDP_META_MAX;
 use crate::{Env, Event, ProgId, Runtime, TaskInfo};
@@ -675,9 +675,15 @@ fn xdp_md_rules(md: &[u8; xdp_off::SIZE], size: usize) -> Result<usize, TestRunE
     if data_meta != 0 {
         return Err(invalid("xdp_md.data_meta must be 0"));
     }
-    if data_end as usize != size {
+    if data_end as usize > size {
         return Err(invalid(format!(
-            "xdp_md.data_end is {data_end}, not the data_in length {size}"
+            "xdp_md.data_end ({data_end}) is past the data_in length {size}"
+        )));
+    }
+    if (data_end as usize) < size {
+        return Err(invalid(format!(
+            "xdp_md.data_end ({data_end}) is below the data_in length {size}: the rest would \
+             be fragments of a multi-buffer frame, which Apiary does not support"
         )));
     }
     if data > data_end {
@@ -685,10 +691,18 @@ fn xdp_md_rules(md: &[u8; xdp_off::SIZE], size: usize) -> Result<usize, TestRunE
             "xdp_md.data ({data}) is past data_end ({data_end})"
         )));
     }
-    let meta_len = data as usize;
-    if !meta_len.is_multiple_of(4) || meta_len > XDP_META_MAX {
+    if data_end - data < ETH_HLEN as u32 {
         return Err(invalid(format!(
-            "xdp_md.data ({data}) is not a metadata length (a multiple of 4 up to {XDP_META_MAX})"
+            "xdp_md.data ({data}) leaves less than an Ethernet header before data_end ({data_end})"
+        )));
+    }
+    let meta_len = data as usize;
+    // The metadata comes out of the headroom, which must keep room for
+    // the struct xdp_frame at the frame's start.
+    let meta_max = XDP_META_MAX.min(XDP_PACKET_HEADROOM - XDP_FRAME_HEADER);
+    if !meta_len.is_multiple_of(4) || meta_len > meta_max {
+        return Err(invalid(format!(
+            "xdp_md.data ({data}) is not a metadata length (a multiple of 4 up to {meta_max})"
         )));
     }
     if field(xdp_off::EGRESS_IFINDEX) != 0 {

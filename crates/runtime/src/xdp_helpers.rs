@@ -53,7 +53,7 @@ fn adjust_head(packet: &mut Packet, delta: i32) -> Result<(), i64> {
 
 /// `bpf_xdp_adjust_head(xdp, delta)`: the metadata moves with `data`.
 pub(crate) fn xdp_adjust_head(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
-    edit_with(ctx, xdp, |packet| adjust_head(packet, a[0] as i32))
+    edit_with(ctx, xdp, |packet| adjust_head(packet, a[1] as i32))
 }
 
 fn adjust_meta(packet: &mut Packet, delta: i32) -> Result<(), i64> {
@@ -71,7 +71,7 @@ fn adjust_meta(packet: &mut Packet, delta: i32) -> Result<(), i64> {
 
 /// `bpf_xdp_adjust_meta(xdp, delta)`.
 pub(crate) fn xdp_adjust_meta(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
-    edit_with(ctx, xdp, |packet| adjust_meta(packet, a[0] as i32))
+    edit_with(ctx, xdp, |packet| adjust_meta(packet, a[1] as i32))
 }
 
 fn adjust_tail(packet: &mut Packet, delta: i32) -> Result<(), i64> {
@@ -92,7 +92,7 @@ fn adjust_tail(packet: &mut Packet, delta: i32) -> Result<(), i64> {
 /// `bpf_xdp_adjust_tail(xdp, delta)`: grows (zero-filled) up to the
 /// shared info at the frame's end, shrinks down to an Ethernet header.
 pub(crate) fn xdp_adjust_tail(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
-    edit_with(ctx, xdp, |packet| adjust_tail(packet, a[0] as i32))
+    edit_with(ctx, xdp, |packet| adjust_tail(packet, a[1] as i32))
 }
 
 /// `bpf_xdp_get_buff_len(xdp)`: single-buffer frames only.
@@ -113,13 +113,13 @@ fn xdp_span(packet: &Packet, offset: u64, len: u64) -> Result<std::ops::Range<us
 
 /// `bpf_xdp_load_bytes(xdp, offset, buf, len)`.
 pub(crate) fn xdp_load_bytes(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
-    let (offset, len) = (u64::from(a[0] as u32), u64::from(a[2] as u32));
-    ctx.read(a[1], len as usize)?;
+    let (offset, len) = (u64::from(a[1] as u32), u64::from(a[3] as u32));
+    ctx.read(a[2], len as usize)?;
     let packet = xdp(ctx)?;
     match xdp_span(packet, offset, len) {
         Ok(span) => {
             let bytes = packet.bytes().get(span).unwrap_or_default().to_vec();
-            ctx.write(a[1], &bytes)?;
+            ctx.write(a[2], &bytes)?;
             Ok(0)
         }
         Err(errno) => Ok(neg(errno)),
@@ -128,8 +128,8 @@ pub(crate) fn xdp_load_bytes(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
 
 /// `bpf_xdp_store_bytes(xdp, offset, buf, len)`.
 pub(crate) fn xdp_store_bytes(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
-    let (offset, len) = (u64::from(a[0] as u32), u64::from(a[2] as u32));
-    let bytes = ctx.read(a[1], len as usize)?.to_vec();
+    let (offset, len) = (u64::from(a[1] as u32), u64::from(a[3] as u32));
+    let bytes = ctx.read(a[2], len as usize)?.to_vec();
     let packet = xdp(ctx)?;
     match xdp_span(packet, offset, len) {
         Ok(span) => {

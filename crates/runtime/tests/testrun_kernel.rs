@@ -1,0 +1,525 @@
+//! `Runtime::test_run` against the kernel's `BPF_PROG_TEST_RUN` on this
+//! machine: the same program and input through both, comparing the return
+//! value, the packet and the context that come back, or that both refuse.
+//! Each test skips loudly when `bpf()` is unavailable.
+
+use apiary_isa::{RawInsn, encode_program, slots_to_bytes};
+use apiary_kernel::types::ProgType;
+use apiary_kernel::{ProgFd, ProgLoadAttrs, TestRunAttrs};
+use apiary_runtime::{Event, Runtime, TaskInfo, TestRunError, TestRunInput};
+use apiary_vm::Runner;
+
+fn code(text: &str) -> Vec<RawInsn> {
+    encode_program(&apiary_asm::assemble(text).expect("test program assembles"))
+}
+
+fn kernel_ok(test: &str) -> bool {
+    match apiary_kernel::probe() {
+        Ok(()) => true,
+        Err(reason) => {
+            eprintln!("SKIPPED: {test} because bpf() is unavailable: {reason}");
+            false
+        }
+    }
+}
+
+/// What a test run gave: its results, or a refusal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Outcome {
+    Ran {
+        retval: u32,
+        data_out: Vec<u8>,
+        ctx_out: Vec<u8>,
+    },
+    Refused,
+}
+
+/// One test-run input.
+#[derive(Debug, Clone, Default)]
+struct Input {
+    data: Option<Vec<u8>>,
+    ctx: Option<Vec<u8>>,
+    repeat: u32,
+}
+
+impl Input {
+    fn packet(data: &[u8]) -> Input {
+        Input {
+            data: Some(data.to_vec()),
+            ..Input::default()
+        }
+    }
+
+    fn with_ctx(mut self, ctx: Vec<u8>) -> Input {
+        self.ctx = Some(ctx);
+        self
+    }
+}
+
+fn apiary_run(prog_type: ProgType, text: &str, input: &Input) -> Outcome {
+    let rt = Runtime::new(1);
+    let prog = rt
+        .load_program("t", prog_type, &code(text), &[])
+        .unwrap_or_else(|e| panic!("apiary refused the program: {e}\n{text}"));
+    let run = rt.test_run(
+        &mut Runner::new(),
+        prog,
+        &TestRunInput {
+            data_in: input.data.as_deref(),
+            ctx_in: input.ctx.as_deref(),
+            repeat: input.repeat,
+            task: TaskInfo::current(),
+            ..TestRunInput::default()
+        },
+    );
+    match run {
+        Ok(out) => Outcome::Ran {
+            retval: out.retval,
+            data_out: out.data_out.unwrap_or_default(),
+            ctx_out: out.ctx_out.unwrap_or_default(),
+        },
+        Err(TestRunError::Invalid { .. }) => Outcome::Refused,
+        Err(e) => panic!("apiary test-run failed: {e}\n{text}"),
+    }
+}
+
+fn kernel_run(prog_type: ProgType, text: &str, input: &Input) -> Outcome {
+    let insns = slots_to_bytes(&code(text));
+    let loaded = ProgFd::load(&ProgLoadAttrs {
+        prog_type,
+        insns: &insns,
+        license: "GPL",
+        name: "t",
+        ..ProgLoadAttrs::default()
+    })
+    .unwrap_or_else(|e| panic!("the kernel refused the program: {e}\n{text}"));
+    let attrs = TestRunAttrs {
+        data_in: input.data.as_deref().unwrap_or_default(),
+        data_out_capacity: if input.data.is_some() { 8192 } else { 0 },
+        ctx_in: input.ctx.as_deref().unwrap_or_default(),
+        ctx_out_capacity: input.ctx.as_ref().map_or(0, |c| c.len().max(192)),
+        repeat: input.repeat,
+        ..TestRunAttrs::default()
+    };
+    match loaded.prog.test_run(&attrs) {
+        Ok(out) => Outcome::Ran {
+            retval: out.retval,
+            data_out: out.data_out,
+            ctx_out: out.ctx_out,
+        },
+        Err(e) if e.errno().is_some() => Outcome::Refused,
+        Err(e) => panic!("kernel test-run failed: {e}"),
+    }
+}
+
+/// Runs `text` through both and asserts the same outcome; returns it.
+fn same(prog_type: ProgType, text: &str, input: &Input) -> Outcome {
+    let kernel = kernel_run(prog_type, text, input);
+    let apiary = apiary_run(prog_type, text, input);
+    assert_eq!(
+        apiary, kernel,
+        "apiary (left) and the kernel (right) differ for {prog_type} program\n{text}\ninput {input:?}"
+    );
+    apiary
+}
+
+fn ran(outcome: &Outcome) -> (u32, &[u8], &[u8]) {
+    match outcome {
+        Outcome::Ran {
+            retval,
+            data_out,
+            ctx_out,
+        } => (*retval, data_out, ctx_out),
+        Outcome::Refused => panic!("expected a run, got a refusal"),
+    }
+}
+
+/// RFC 1071 Internet checksum over `bytes` (big-endian words).
+fn inet_checksum(bytes: &[u8]) -> u16 {
+    let mut sum: u32 = bytes
+        .chunks(2)
+        .map(|c| u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)])))
+        .sum();
+    while sum >> 16 != 0 {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(sum as u16)
+}
+
+const IP_PROTO_TCP: u8 = 6;
+const IP_PROTO_UDP: u8 = 17;
+
+/// An Ethernet + IPv4 + TCP/UDP frame with valid checksums, to `dst_mac`.
+fn ipv4_frame(dst_mac: [u8; 6], proto: u8, payload: &[u8]) -> Vec<u8> {
+    let l4_len = if proto == IP_PROTO_TCP { 20 } else { 8 } + payload.len();
+    let mut f = Vec::new();
+    f.extend_from_slice(&dst_mac);
+    f.extend_from_slice(&[0x02, 0, 0, 0, 0, 1]);
+    f.extend_from_slice(&0x0800u16.to_be_bytes());
+    let total = (20 + l4_len) as u16;
+    let mut ip = vec![0x45, 0, 0, 0, 0x12, 0x34, 0x40, 0, 64, proto, 0, 0];
+    ip[2..4].copy_from_slice(&total.to_be_bytes());
+    ip.extend_from_slice(&[10, 0, 0, 1, 10, 0, 0, 2]);
+    let sum = inet_checksum(&ip);
+    ip[10..12].copy_from_slice(&sum.to_be_bytes());
+    let mut l4 = Vec::new();
+    l4.extend_from_slice(&1234u16.to_be_bytes());
+    l4.extend_from_slice(&80u16.to_be_bytes());
+    if proto == IP_PROTO_TCP {
+        l4.extend_from_slice(&[0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x02, 0x20, 0, 0, 0, 0, 0]);
+    } else {
+        l4.extend_from_slice(&(l4_len as u16).to_be_bytes());
+        l4.extend_from_slice(&[0, 0]);
+    }
+    l4.extend_from_slice(payload);
+    let csum_at = if proto == IP_PROTO_TCP { 16 } else { 6 };
+    let sum = l4_checksum(&ip, &l4);
+    l4[csum_at..csum_at + 2].copy_from_slice(&sum.to_be_bytes());
+    f.extend_from_slice(&ip);
+    f.extend_from_slice(&l4);
+    f
+}
+
+/// The TCP/UDP checksum of `l4` under the IPv4 header `ip` (checksum field zeroed or not).
+fn l4_checksum(ip: &[u8], l4: &[u8]) -> u16 {
+    let mut pseudo = ip[12..20].to_vec();
+    pseudo.extend_from_slice(&[0, ip[9]]);
+    pseudo.extend_from_slice(&(l4.len() as u16).to_be_bytes());
+    pseudo.extend_from_slice(l4);
+    inet_checksum(&pseudo)
+}
+
+/// Whether the IPv4 and TCP/UDP checksums of an Ethernet frame verify.
+fn checksums_verify(frame: &[u8]) -> bool {
+    let ip = &frame[14..34];
+    let l4 = &frame[34..];
+    inet_checksum(ip) == 0 && l4_checksum(ip, l4) == 0
+}
+
+const LOOPBACK_MAC: [u8; 6] = [0; 6];
+
+/// The `xdp_md` a caller passes for `len` bytes with `meta` bytes of metadata.
+fn xdp_md(meta: u32, len: u32, ingress: u32, queue: u32, egress: u32) -> Vec<u8> {
+    [meta, len, 0, ingress, queue, egress]
+        .iter()
+        .flat_map(|v| v.to_ne_bytes())
+        .collect()
+}
+
+#[test]
+fn xdp_pass_copies_the_packet_and_context_out() {
+    if !kernel_ok("xdp_pass_copies_the_packet_and_context_out") {
+        return;
+    }
+    let frame = ipv4_frame(LOOPBACK_MAC, IP_PROTO_UDP, b"hello");
+    let pass = "r0 = 2\n exit";
+    let out = same(ProgType::XDP, pass, &Input::packet(&frame));
+    assert_eq!(ran(&out).1, frame.as_slice());
+    let len = frame.len() as u32;
+    same(
+        ProgType::XDP,
+        pass,
+        &Input::packet(&frame).with_ctx(xdp_md(0, len, 0, 0, 0)),
+    );
+    // The program sees data - data_meta = the metadata length, and
+    // data_out starts at the metadata.
+    let meta_len = "r2 = *(u32 *)(r1 + 0)\n r3 = *(u32 *)(r1 + 8)\n r0 = r2\n r0 -= r3\n exit";
+    let out = same(
+        ProgType::XDP,
+        meta_len,
+        &Input::packet(&frame).with_ctx(xdp_md(8, len, 0, 0, 0)),
+    );
+    assert_eq!(ran(&out).0, 8);
+    let ingress = "r0 = *(u32 *)(r1 + 12)\n exit";
+    let out = same(ProgType::XDP, ingress, &Input::packet(&frame));
+    assert_eq!(ran(&out).0, 1, "test-run's device is the loopback");
+    same(
+        ProgType::XDP,
+        ingress,
+        &Input::packet(&frame).with_ctx(xdp_md(0, len, 1, 0, 0)),
+    );
+}
+
+#[test]
+fn xdp_context_rules_match_the_kernel() {
+    if !kernel_ok("xdp_context_rules_match_the_kernel") {
+        return;
+    }
+    let frame = ipv4_frame(LOOPBACK_MAC, IP_PROTO_TCP, &[7; 30]);
+    let len = frame.len() as u32;
+    let pass = "r0 = 2\n exit";
+    let mut nonzero_meta = xdp_md(0, len, 0, 0, 0);
+    nonzero_meta[8] = 4;
+    let mut long_zero = xdp_md(0, len, 0, 0, 0);
+    long_zero.extend_from_slice(&[0; 8]);
+    let mut long_nonzero = long_zero.clone();
+    long_nonzero[27] = 1;
+    let cases = [
+        (xdp_md(0, len, 0, 0, 0), false),
+        (xdp_md(0, len + 1, 0, 0, 0), true),
+        (xdp_md((len - 14) & !3, len, 0, 0, 0), false),
+        (xdp_md((len - 10) & !3, len, 0, 0, 0), true),
+        (xdp_md(216, len, 0, 0, 0), true),
+        (nonzero_meta, true),
+        (xdp_md(4, len, 0, 0, 0), false),
+        (xdp_md(3, len, 0, 0, 0), true),
+        (xdp_md(32, len, 0, 0, 0), false),
+        (xdp_md(36, len, 0, 0, 0), false),
+        (xdp_md(len + 4, len, 0, 0, 0), true),
+        (xdp_md(0, len, 0, 0, 1), true),
+        (xdp_md(0, len, 0, 1, 0), true),
+        (xdp_md(0, len, 1, 1, 0), true),
+        (xdp_md(0, len, 1, 0, 0), false),
+        (long_zero, false),
+        (long_nonzero, true),
+        (xdp_md(0, len, 0, 0, 0)[..8].to_vec(), false),
+    ];
+    for (ctx, refused) in cases {
+        let out = same(
+            ProgType::XDP,
+            pass,
+            &Input::packet(&frame).with_ctx(ctx.clone()),
+        );
+        assert_eq!(out == Outcome::Refused, refused, "ctx {ctx:?}");
+    }
+    // A data_end below the input makes the rest fragments of a
+    // multi-buffer frame in the kernel, which Apiary refuses.
+    let frags = Input::packet(&frame).with_ctx(xdp_md(0, len - 1, 0, 0, 0));
+    assert_eq!(apiary_run(ProgType::XDP, pass, &frags), Outcome::Refused);
+    assert_ne!(kernel_run(ProgType::XDP, pass, &frags), Outcome::Refused);
+    let big = ipv4_frame(LOOPBACK_MAC, IP_PROTO_UDP, &[0; 400]);
+    let big_len = big.len() as u32;
+    for meta in [212, 216, 220, 252] {
+        let out = same(
+            ProgType::XDP,
+            pass,
+            &Input::packet(&big).with_ctx(xdp_md(meta, big_len, 0, 0, 0)),
+        );
+        assert_eq!(out == Outcome::Refused, meta > 216, "meta {meta}");
+    }
+    for size in [0, 13, 14, 15, 3520, 3521] {
+        let data = vec![0u8; size];
+        let out = apiary_run(ProgType::XDP, pass, &Input::packet(&data));
+        if size <= 3520 {
+            // Beyond one frame the kernel builds a multi-buffer frame,
+            // which Apiary refuses.
+            assert_eq!(
+                out,
+                kernel_run(ProgType::XDP, pass, &Input::packet(&data)),
+                "size {size}"
+            );
+        }
+        assert_eq!(
+            out == Outcome::Refused,
+            !(14..=3520).contains(&size),
+            "size {size}"
+        );
+    }
+}
+
+/// `r0 = helper(ctx, delta)` then, if the packet still has 4 bytes, the
+/// first 4 bytes become `0xdeadbeef`; returns the helper's result.
+fn adjust_program(helper: u32, delta: i32) -> String {
+    format!(
+        "r6 = r1
+         r2 = {delta}
+         call {helper}
+         r7 = r0
+         r2 = *(u32 *)(r6 + 0)
+         r3 = *(u32 *)(r6 + 4)
+         r4 = r2
+         r4 += 4
+         if r4 > r3 goto out
+         r5 = 0xdeadbeef
+         *(u32 *)(r2 + 0) = r5
+     out:
+         r0 = r7
+         exit"
+    )
+}
+
+const XDP_ADJUST_HEAD: u32 = 44;
+const XDP_ADJUST_META: u32 = 54;
+const XDP_ADJUST_TAIL: u32 = 65;
+
+#[test]
+fn xdp_adjust_head_meta_and_tail_match_the_kernel() {
+    if !kernel_ok("xdp_adjust_head_meta_and_tail_match_the_kernel") {
+        return;
+    }
+    let frame = ipv4_frame(LOOPBACK_MAC, IP_PROTO_UDP, &[0x55; 40]);
+    let len = frame.len() as i32;
+    let plain = Input::packet(&frame);
+    let with_meta = Input::packet(&frame).with_ctx(xdp_md(8, frame.len() as u32, 0, 0, 0));
+    let mut results = Vec::new();
+    for delta in [
+        -256,
+        -217,
+        -216,
+        -208,
+        -100,
+        -4,
+        0,
+        4,
+        len - 14,
+        len - 13,
+        len,
+    ] {
+        for input in [&plain, &with_meta] {
+            let out = same(
+                ProgType::XDP,
+                &adjust_program(XDP_ADJUST_HEAD, delta),
+                input,
+            );
+            results.push(ran(&out).0 as i32);
+        }
+    }
+    assert!(
+        results.contains(&0) && results.contains(&-22),
+        "{results:?}"
+    );
+    for delta in [-4, -8, -32, -36, -64, -252, -256, -3, -2, 4, -220, -216] {
+        for input in [&plain, &with_meta] {
+            same(
+                ProgType::XDP,
+                &adjust_program(XDP_ADJUST_META, delta),
+                input,
+            );
+        }
+    }
+    let max_grow = 4096 - 320 - 256 - len;
+    for delta in [
+        1,
+        100,
+        max_grow,
+        max_grow + 1,
+        -1,
+        -(len - 14),
+        -(len - 13),
+        -len,
+    ] {
+        for input in [&plain, &with_meta] {
+            same(
+                ProgType::XDP,
+                &adjust_program(XDP_ADJUST_TAIL, delta),
+                input,
+            );
+        }
+    }
+}
+
+#[test]
+fn repeat_runs_on_the_same_packet() {
+    if !kernel_ok("repeat_runs_on_the_same_packet") {
+        return;
+    }
+    let frame = ipv4_frame(LOOPBACK_MAC, IP_PROTO_UDP, &[1; 8]);
+    // Increments the first byte and moves data 2 bytes back each run.
+    let text = "
+        r6 = r1
+        r2 = *(u32 *)(r6 + 0)
+        r3 = *(u32 *)(r6 + 4)
+        r4 = r2
+        r4 += 1
+        if r4 > r3 goto out
+        r5 = *(u8 *)(r2 + 0)
+        r5 += 1
+        *(u8 *)(r2 + 0) = r5
+        r1 = r6
+        r2 = -2
+        call 44
+    out:
+        r0 = 2
+        exit";
+    for repeat in [0, 1, 5] {
+        let input = Input {
+            repeat,
+            ..Input::packet(&frame)
+        };
+        let out = same(ProgType::XDP, text, &input);
+        assert_eq!(ran(&out).1.len(), frame.len() + 2 * repeat.max(1) as usize);
+    }
+}
+
+#[test]
+fn xdp_tx_and_redirect_report_their_target() {
+    let rt = Runtime::new(1);
+    let tx = rt
+        .load_program("tx", ProgType::XDP, &code("r0 = 3\n exit"), &[])
+        .unwrap();
+    let redirect = rt
+        .load_program(
+            "redirect",
+            ProgType::XDP,
+            &code("r1 = 7\n r2 = 0\n call 23\n exit"),
+            &[],
+        )
+        .unwrap();
+    let frame = ipv4_frame(LOOPBACK_MAC, IP_PROTO_UDP, &[]);
+    let input = TestRunInput {
+        data_in: Some(&frame),
+        ..TestRunInput::default()
+    };
+    let out = rt.test_run(&mut Runner::new(), tx, &input).unwrap();
+    assert_eq!(out.events, vec![Event::XdpTx { ifindex: 1 }]);
+    let out = rt.test_run(&mut Runner::new(), redirect, &input).unwrap();
+    assert_eq!(out.retval, 4, "XDP_REDIRECT");
+    assert_eq!(
+        out.events,
+        vec![Event::Redirect {
+            ifindex: 7,
+            flags: 0
+        }]
+    );
+}
+
+#[test]
+fn trace_printk_lines_come_back_with_the_run() {
+    let rt = Runtime::new(1);
+    // bpf_trace_printk("len %d\n", 8, skb->len)
+    let text = "
+        r3 = *(u32 *)(r1 + 0)
+        r1 = 0x0a6425206e656c ll
+        *(u64 *)(r10 - 8) = r1
+        r1 = r10
+        r1 += -8
+        r2 = 8
+        call 6
+        r0 = 0
+        exit";
+    let prog = rt
+        .load_program("p", ProgType::SCHED_CLS, &code(text), &[])
+        .unwrap();
+    let frame = ipv4_frame(LOOPBACK_MAC, IP_PROTO_UDP, &[0; 10]);
+    let task = TaskInfo {
+        comm: "apiary-test".into(),
+        pid: 77,
+        ..TaskInfo::default()
+    };
+    let out = rt
+        .test_run(
+            &mut Runner::new(),
+            prog,
+            &TestRunInput {
+                data_in: Some(&frame),
+                task,
+                ..TestRunInput::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(out.trace.len(), 1);
+    assert_eq!(out.trace[0].text, format!("len {}\n", frame.len()));
+    let line = out.trace[0].to_string();
+    assert!(
+        line.starts_with("     apiary-test-77      [000] d..31 "),
+        "{line}"
+    );
+    assert!(
+        line.ends_with(&format!(": bpf_trace_printk: len {}", frame.len())),
+        "{line}"
+    );
+    assert!(
+        rt.take_trace().is_empty(),
+        "test-run output stays with the run"
+    );
+}
