@@ -252,9 +252,10 @@ fn open_object(file: &Path) -> Result<(Vec<u8>, Object), CliError> {
 }
 
 /// The backends the run uses.
-struct Backends {
-    vm: Option<VmBackend>,
-    kernel: Option<KernelBackend>,
+enum Backends {
+    Vm(VmBackend),
+    Kernel(KernelBackend),
+    Both(VmBackend, KernelBackend),
 }
 
 impl Backends {
@@ -265,45 +266,40 @@ impl Backends {
         program: &str,
     ) -> Result<Backends, CliError> {
         let fail = |e: BackendError| CliError::at("--backend", e);
-        let vm = matches!(choice, BackendChoice::Vm | BackendChoice::Both)
-            .then(|| VmBackend::open(object, program))
-            .transpose()
-            .map_err(fail)?;
-        let kernel = matches!(choice, BackendChoice::Kernel | BackendChoice::Both)
-            .then(|| KernelBackend::open(object, elf, program))
-            .transpose()
-            .map_err(fail)?;
-        Ok(Backends { vm, kernel })
+        let vm = || VmBackend::open(object, program).map_err(fail);
+        let kernel = || KernelBackend::open(object, elf, program).map_err(fail);
+        Ok(match choice {
+            BackendChoice::Vm => Backends::Vm(vm()?),
+            BackendChoice::Kernel => Backends::Kernel(kernel()?),
+            BackendChoice::Both => Backends::Both(vm()?, kernel()?),
+        })
     }
 
-    /// Runs the request on every backend: the vm's result first when both run.
+    fn vm(&self) -> Option<&VmBackend> {
+        match self {
+            Backends::Vm(vm) | Backends::Both(vm, _) => Some(vm),
+            Backends::Kernel(_) => None,
+        }
+    }
+
+    fn kernel(&self) -> Option<&KernelBackend> {
+        match self {
+            Backends::Kernel(kernel) | Backends::Both(_, kernel) => Some(kernel),
+            Backends::Vm(_) => None,
+        }
+    }
+
+    /// Runs the request on every backend: the vm's result first, and the
+    /// kernel's beside it when both run.
     fn run(
         &mut self,
         request: &RunRequest,
     ) -> Result<(RunResult, Option<RunResult>), BackendError> {
-        match (&mut self.vm, &mut self.kernel) {
-            (Some(vm), Some(kernel)) => Ok((vm.run(request)?, Some(kernel.run(request)?))),
-            (Some(vm), None) => Ok((vm.run(request)?, None)),
-            (None, Some(kernel)) => Ok((kernel.run(request)?, None)),
-            (None, None) => Err(BackendError {
-                backend: crate::backends::BackendKind::Vm,
-                problem: "no backend chosen".to_owned(),
-            }),
+        match self {
+            Backends::Vm(vm) => Ok((vm.run(request)?, None)),
+            Backends::Kernel(kernel) => Ok((kernel.run(request)?, None)),
+            Backends::Both(vm, kernel) => Ok((vm.run(request)?, Some(kernel.run(request)?))),
         }
-    }
-
-    /// Map differences after the runs when both backends ran.
-    fn map_differences(&self) -> Vec<crate::backends::Difference> {
-        match (&self.vm, &self.kernel) {
-            (Some(vm), Some(kernel)) => compare_maps(&vm.dump_maps(), &kernel.dump_maps()),
-            _ => Vec::new(),
-        }
-    }
-
-    fn compared_maps(&self) -> usize {
-        self.vm.as_ref().map_or(0, |vm| {
-            vm.dump_maps().iter().filter(|m| m.contents.is_ok()).count()
-        })
     }
 }
 
@@ -324,7 +320,7 @@ pub fn prog_run(options: &RunOptions) -> CliResult {
     }
     let outcome = match &options.pcap {
         Some(capture) => crate::capture::replay(
-            &mut backends_runner(&mut backends),
+            &mut |request: &RunRequest| backends.run(request),
             prog_type,
             &words,
             capture,
@@ -334,8 +330,9 @@ pub fn prog_run(options: &RunOptions) -> CliResult {
         None => single_run(&mut backends, &words, options.json),
     };
     let code = outcome?;
-    if options.backend == BackendChoice::Both {
-        let differences = backends.map_differences();
+    if let Backends::Both(vm, kernel) = &backends {
+        let vm_maps = vm.dump_maps();
+        let differences = compare_maps(&vm_maps, &kernel.dump_maps());
         if !differences.is_empty() {
             for difference in &differences {
                 eprintln!("apiary: differs: {difference}");
@@ -345,18 +342,11 @@ pub fn prog_run(options: &RunOptions) -> CliResult {
         if code == ExitCode::SUCCESS && !options.json {
             eprintln!(
                 "apiary: vm and kernel agree (retval, data_out, ctx_out, {} maps)",
-                backends.compared_maps()
+                vm_maps.iter().filter(|m| m.contents.is_ok()).count()
             );
         }
     }
     Ok(code)
-}
-
-/// A closure view of the backends for capture replay.
-fn backends_runner(
-    backends: &mut Backends,
-) -> impl FnMut(&RunRequest) -> Result<(RunResult, Option<RunResult>), BackendError> + '_ {
-    move |request| backends.run(request)
 }
 
 /// Builds the request bpftool would send for these keywords.

@@ -259,6 +259,49 @@ fn prog_run_matches_bpftool_on_corpus_objects() {
     assert_eq!(compared, 18 * backends.split(',').count());
 }
 
+/// Too little room for the packet (`data_size_out` below its length) fails
+/// the run with ENOSPC in bpftool and in both backends.
+#[test]
+fn small_data_size_out_fails_like_bpftool() {
+    let test = "data_size_out too small";
+    if !kernel_and_bpftool(test) {
+        return;
+    }
+    let Some(object) = corpus("xdp_proto_counter", test) else {
+        return;
+    };
+    let pinned = Pinned::load(object, "enospc");
+    let data = scratch("enospc.bin");
+    std::fs::write(&data, ipv4_packet(17, 64, [10, 0, 0, 2], 53, b"x")).unwrap();
+    let args = [
+        "data_in",
+        data.to_str().unwrap(),
+        "data_out",
+        "-",
+        "data_size_out",
+        "10",
+    ];
+    let kernel = pinned.run("xdp_count_protocols", &args);
+    assert!(!kernel.status.success());
+    assert!(text(&kernel.stderr).contains("No space left on device"));
+    for backend in ["vm", "kernel"] {
+        let ours = apiary(
+            &[
+                &[
+                    "prog",
+                    "run",
+                    object.to_str().unwrap(),
+                    "--backend",
+                    backend,
+                ][..],
+                &args[..],
+            ]
+            .concat(),
+        );
+        assert_one_line_error(&ours, "No space left on device");
+    }
+}
+
 /// bpftool's grammar mistakes give one line and a non-zero exit.
 #[test]
 fn grammar_errors_are_one_line() {
