@@ -237,21 +237,18 @@ pub(crate) fn ethertype_protocol(ethertype: u16, payload: &[u8]) -> u16 {
     }
 }
 
-/// `PACKET_HOST`, `PACKET_BROADCAST`, `PACKET_MULTICAST`, `PACKET_OTHERHOST`.
+/// `PACKET_HOST`, `PACKET_MULTICAST`, `PACKET_OTHERHOST`.
 pub(crate) const PACKET_HOST: u32 = 0;
-const PACKET_BROADCAST: u32 = 1;
 const PACKET_MULTICAST: u32 = 2;
 pub(crate) const PACKET_OTHERHOST: u32 = 3;
 
-/// `eth_type_trans`'s `pkt_type` on the loopback device (all-zero address).
+/// `eth_type_trans`'s `pkt_type` on the loopback device, whose address
+/// and broadcast address are both all zeros: a group address (even
+/// ff:ff:ff:ff:ff:ff, which is not the loopback's broadcast address) is
+/// `PACKET_MULTICAST`, another unicast address `PACKET_OTHERHOST`.
 fn pkt_type_of(dest: &[u8]) -> u32 {
-    let first = dest.first().copied().unwrap_or(0);
-    if first & 1 != 0 {
-        if dest.iter().all(|b| *b == 0xff) {
-            PACKET_BROADCAST
-        } else {
-            PACKET_MULTICAST
-        }
+    if dest.first().is_some_and(|b| b & 1 != 0) {
+        PACKET_MULTICAST
     } else if dest.iter().any(|b| *b != 0) {
         PACKET_OTHERHOST
     } else {
@@ -277,6 +274,8 @@ pub(crate) struct SkbSetup {
     pub(crate) image: [u8; skb_off::SIZE],
     /// The device's ifindex (`skb->dev`).
     pub(crate) ifindex: u32,
+    /// Whether a context was given (only then is `cb->pkt_len` set).
+    pub(crate) has_context: bool,
 }
 
 impl Packet {
@@ -363,8 +362,9 @@ impl Packet {
             network,
             skb,
         };
-        // `cb->pkt_len`: the skb's length when test-run converts the context.
-        if get_u32(&setup.image, skb_off::WIRE_LEN) == 0 {
+        // `cb->pkt_len`: the skb's length when test-run converts a given
+        // context (without one, the control block stays zero).
+        if setup.has_context && get_u32(&setup.image, skb_off::WIRE_LEN) == 0 {
             let len = packet.len() as u32;
             put_u32(packet.ctx.bytes_mut(), skb_off::WIRE_LEN, len);
         }

@@ -493,7 +493,7 @@ impl Runtime {
             ETH_P_IPV6 => 40,
             _ => 0,
         };
-        if l3_len != 0 && l3_len < header {
+        if l3_len < header {
             return Err(invalid(format!(
                 "data_in holds a partial {} header ({l3_len} of {header} bytes)",
                 if header == 20 { "IPv4" } else { "IPv6" }
@@ -506,6 +506,7 @@ impl Runtime {
         let setup = SkbSetup {
             image: image.unwrap_or([0; skb_off::SIZE]),
             ifindex: LOOPBACK_IFINDEX,
+            has_context: image.is_some(),
         };
         let mut env = self.env(prog, input.cpu, &input.task);
         env.packet = Some(Packet::skb(data, l2, &setup));

@@ -523,3 +523,189 @@ fn trace_printk_lines_come_back_with_the_run() {
         "test-run output stays with the run"
     );
 }
+
+/// Returns the 32-bit context field at `off`.
+fn field_program(off: u32) -> String {
+    format!("r0 = *(u32 *)(r1 + {off})\n exit")
+}
+
+#[test]
+fn skb_fields_after_eth_type_trans_match_the_kernel() {
+    if !kernel_ok("skb_fields_after_eth_type_trans_match_the_kernel") {
+        return;
+    }
+    let other_host = [0x02, 0, 0, 0, 0, 9];
+    let broadcast = [0xff; 6];
+    let multicast = [0x01, 0, 0x5e, 0, 0, 1];
+    let mut frames = Vec::new();
+    for mac in [LOOPBACK_MAC, other_host, broadcast, multicast] {
+        frames.push(ipv4_frame(mac, IP_PROTO_TCP, b"x"));
+    }
+    let mut arp = ipv4_frame(LOOPBACK_MAC, IP_PROTO_UDP, &[0; 10]);
+    arp[12..14].copy_from_slice(&0x0806u16.to_be_bytes());
+    frames.push(arp.clone());
+    let mut llc = arp.clone();
+    llc[12..14].copy_from_slice(&60u16.to_be_bytes());
+    frames.push(llc.clone());
+    llc[14..16].copy_from_slice(&[0xff, 0xff]);
+    frames.push(llc);
+    frames.push(vec![0; 14]);
+    // len, pkt_type, mark, queue_mapping, protocol, vlan_present, vlan_tci,
+    // vlan_proto, priority, ingress_ifindex, ifindex, tc_index, cb[0], hash
+    let common = [0, 4, 8, 12, 16, 20, 24, 28, 32, 36, 40, 44, 48, 68];
+    for frame in &frames {
+        for off in common {
+            for prog_type in [ProgType::SCHED_CLS, ProgType::SOCKET_FILTER] {
+                same(prog_type, &field_program(off), &Input::packet(frame));
+            }
+        }
+        // tc_classid, napi_id, wire_len, gso_segs, gso_size: tc only.
+        for off in [72, 84, 160, 164, 176] {
+            same(ProgType::SCHED_CLS, &field_program(off), &Input::packet(frame));
+        }
+    }
+    let out = same(
+        ProgType::SCHED_CLS,
+        &field_program(4),
+        &Input::packet(&frames[1]),
+    );
+    assert_eq!(ran(&out).0, 3, "PACKET_OTHERHOST");
+}
+
+#[test]
+fn skb_data_in_sizes_match_the_kernel() {
+    if !kernel_ok("skb_data_in_sizes_match_the_kernel") {
+        return;
+    }
+    for (ethertype, sizes) in [
+        (0x0800u16, &[13usize, 14, 15, 33, 34, 100][..]),
+        (0x86dd, &[14, 15, 53, 54, 60]),
+        (0x0806, &[14, 15, 20]),
+    ] {
+        for &size in sizes {
+            let mut data = vec![0u8; size];
+            if size >= 14 {
+                data[12..14].copy_from_slice(&ethertype.to_be_bytes());
+            }
+            for prog_type in [ProgType::SCHED_CLS, ProgType::SOCKET_FILTER] {
+                same(prog_type, "r0 = *(u32 *)(r1 + 0)\n exit", &Input::packet(&data));
+            }
+        }
+    }
+}
+
+#[test]
+fn socket_filters_see_the_network_header_and_get_a_zeroed_ethernet_header_back() {
+    if !kernel_ok("socket_filters_see_the_network_header") {
+        return;
+    }
+    let frame = ipv4_frame([0x02, 1, 2, 3, 4, 5], IP_PROTO_UDP, b"abc");
+    // LD_ABS byte 9 is the IPv4 protocol for a socket filter, the source
+    // MAC's byte for tc.
+    let text = "r6 = r1\n r0 = *(u8 *)skb[9]\n exit";
+    let out = same(ProgType::SOCKET_FILTER, text, &Input::packet(&frame));
+    assert_eq!(ran(&out).0, u32::from(IP_PROTO_UDP));
+    assert_eq!(&ran(&out).1[..14], &[0; 14]);
+    assert_eq!(&ran(&out).1[14..], &frame[14..]);
+    let out = same(ProgType::SCHED_CLS, text, &Input::packet(&frame));
+    assert_eq!(ran(&out).1, frame.as_slice());
+    // LD_ABS past the end ends the program with 0.
+    same(
+        ProgType::SOCKET_FILTER,
+        "r6 = r1\n r0 = *(u32 *)skb[200]\n r0 = 5\n exit",
+        &Input::packet(&frame),
+    );
+}
+
+/// Offsets and sizes of every `__sk_buff` field.
+const SKB_FIELDS: &[(usize, usize)] = &[
+    (0, 4),
+    (4, 4),
+    (8, 4),
+    (12, 4),
+    (16, 4),
+    (20, 4),
+    (24, 4),
+    (28, 4),
+    (32, 4),
+    (36, 4),
+    (40, 4),
+    (44, 4),
+    (48, 4),
+    (64, 4),
+    (68, 4),
+    (72, 4),
+    (76, 4),
+    (80, 4),
+    (84, 4),
+    (88, 4),
+    (92, 4),
+    (96, 4),
+    (100, 16),
+    (116, 16),
+    (132, 4),
+    (136, 4),
+    (140, 4),
+    (144, 8),
+    (152, 8),
+    (160, 4),
+    (164, 4),
+    (168, 8),
+    (176, 4),
+    (180, 4),
+    (184, 8),
+];
+
+#[test]
+fn skb_context_in_and_out_match_the_kernel() {
+    if !kernel_ok("skb_context_in_and_out_match_the_kernel") {
+        return;
+    }
+    let frame = ipv4_frame(LOOPBACK_MAC, IP_PROTO_TCP, &[3; 20]);
+    // Writes mark, priority, cb[1] and tc_index; returns wire_len.
+    let text = "
+        r2 = 77
+        *(u32 *)(r1 + 8) = r2
+        *(u32 *)(r1 + 32) = r2
+        *(u32 *)(r1 + 52) = r2
+        *(u32 *)(r1 + 44) = r2
+        r0 = *(u32 *)(r1 + 160)
+        exit";
+    for &(off, size) in SKB_FIELDS {
+        for value in [1u8, 0x40] {
+            let mut ctx = vec![0u8; 192];
+            ctx[off..off + size].fill(0);
+            ctx[off] = value;
+            for prog_type in [ProgType::SCHED_CLS, ProgType::SOCKET_FILTER] {
+                let program = if prog_type == ProgType::SCHED_CLS {
+                    text
+                } else {
+                    "r0 = *(u32 *)(r1 + 0)\n exit"
+                };
+                same(prog_type, program, &Input::packet(&frame).with_ctx(ctx.clone()));
+            }
+        }
+    }
+    let len = frame.len() as u32;
+    for wire_len in [len - 1, len, len + 100, 65536, 65537] {
+        let mut ctx = vec![0u8; 192];
+        ctx[160..164].copy_from_slice(&wire_len.to_ne_bytes());
+        same(ProgType::SCHED_CLS, text, &Input::packet(&frame).with_ctx(ctx));
+    }
+    for gso_segs in [1u32, 65535, 65536] {
+        let mut ctx = vec![0u8; 192];
+        ctx[164..168].copy_from_slice(&gso_segs.to_ne_bytes());
+        same(ProgType::SCHED_CLS, text, &Input::packet(&frame).with_ctx(ctx));
+    }
+    let mut long = vec![0u8; 200];
+    same(ProgType::SCHED_CLS, text, &Input::packet(&frame).with_ctx(long.clone()));
+    long[199] = 1;
+    same(ProgType::SCHED_CLS, text, &Input::packet(&frame).with_ctx(long));
+    // The program's writes to mark and priority and cb come back.
+    let out = same(
+        ProgType::SCHED_CLS,
+        text,
+        &Input::packet(&frame).with_ctx(vec![0; 192]),
+    );
+    assert_eq!(ran(&out).2[8..12], 77u32.to_ne_bytes());
+}
