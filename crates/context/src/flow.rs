@@ -362,7 +362,14 @@ impl Worklist {
                 true
             }
         };
-        if changed && !self.queued[at] {
+        if changed {
+            self.requeue(at);
+        }
+    }
+
+    /// Processes `at` again (its successors depend on more than its state).
+    fn requeue(&mut self, at: usize) {
+        if !self.queued[at] {
             self.queued[at] = true;
             self.pending.push(at);
         }
@@ -389,6 +396,11 @@ pub(crate) fn analyze(insns: Vec<Option<Insn>>) -> Result<Flow, ContextError> {
         queued: vec![false; len],
         pending: Vec::new(),
     };
+    // Per function: the join of r0 at its exits (`None` until one is
+    // reached) and the calls that wait for it. A static subprogram may
+    // return its context argument, and the kernel lets the caller use it.
+    let mut returns: Vec<Option<Value>> = vec![None; starts.len()];
+    let mut callers: Vec<Vec<usize>> = vec![Vec::new(); starts.len()];
     if len > 0 {
         let mut args = [Value::Other; 5];
         args[0] = Value::Ctx(0);
@@ -396,7 +408,47 @@ pub(crate) fn analyze(insns: Vec<Option<Insn>>) -> Result<Flow, ContextError> {
     }
     while let Some((index, state)) = work.pop() {
         let Some(insn) = insns[index] else { continue };
-        let after = transfer(&insn, &state);
+        let mut after = transfer(&insn, &state);
+        let callee = insn
+            .branch_offset()
+            .and_then(|rel| usize::try_from(index as i64 + rel + 1).ok())
+            .filter(|&callee| callee < len);
+        if let Insn::Exit = insn {
+            let function = function_of(index);
+            let r0 = state.get(Reg::R0);
+            let joined = returns[function].map_or(r0, |v| v.join(r0));
+            if returns[function] != Some(joined) {
+                returns[function] = Some(joined);
+                for &call in &callers[function] {
+                    work.requeue(call);
+                }
+            }
+        }
+        if let (Insn::Call(CallTarget::Local(_)), Some(callee)) = (insn, callee) {
+            let function = function_of(callee);
+            if !callers[function].contains(&index) {
+                callers[function].push(index);
+            }
+            let args = [1, 2, 3, 4, 5].map(|r| state.regs[r]);
+            work.merge(callee, &State::function_entry(args));
+            match returns[function] {
+                Some(r0) => after.set(Reg::R0, r0),
+                // Nothing follows the call until the callee returns.
+                None => continue,
+            }
+        }
+        // A callback (a function whose address is taken) starts with
+        // whatever the helper passes, never the context.
+        if let (
+            Insn::LoadImm64 {
+                kind: LdImm64Kind::Func,
+                ..
+            },
+            Some(callee),
+        ) = (insn, callee)
+        {
+            work.merge(callee, &State::function_entry([Value::Other; 5]));
+        }
         let (next, jump) = successors(index, &insn);
         for (target, is_jump) in [(next, false), (jump, true)] {
             let Some(target) = target else { continue };
@@ -412,23 +464,6 @@ pub(crate) fn analyze(insns: Vec<Option<Insn>>) -> Result<Flow, ContextError> {
                 });
             }
             work.merge(target, &after);
-        }
-        // A callee starts with the caller's r1..r5; a callback (a function
-        // whose address is taken) with whatever the helper passes, never the
-        // context.
-        let callee_args = match insn {
-            Insn::Call(CallTarget::Local(_)) => Some([1, 2, 3, 4, 5].map(|r| state.regs[r])),
-            Insn::LoadImm64 {
-                kind: LdImm64Kind::Func,
-                ..
-            } => Some([Value::Other; 5]),
-            _ => None,
-        };
-        if let (Some(args), Some(rel)) = (callee_args, insn.branch_offset())
-            && let Ok(callee) = usize::try_from(index as i64 + rel + 1)
-            && callee < len
-        {
-            work.merge(callee, &State::function_entry(args));
         }
     }
     Ok(Flow {

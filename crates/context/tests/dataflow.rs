@@ -363,3 +363,31 @@ fn max_ctx_offset_is_the_end_of_the_furthest_access() {
     assert_eq!(prepared.max_ctx_offset, 28);
     assert!(prepared.accesses.iter().all(|a| !a.rewritten));
 }
+
+#[test]
+fn ctx_returned_by_a_subprogram_is_tracked() {
+    let out = both(
+        ProgType::SCHED_CLS,
+        "call sub
+         r0 = *(u32 *)(r0 + 76)
+         exit
+         sub:
+         r0 = r1
+         exit",
+    )
+    .expect("accepted");
+    assert_eq!((out[1].code, out[1].off as u32), (0x79, SKB_DATA));
+    let err = both(
+        ProgType::SCHED_CLS,
+        "call sub
+         r1 = 1
+         *(u32 *)(r0 + 0) = r1
+         r0 = 0
+         exit
+         sub:
+         r0 = r1
+         exit",
+    )
+    .expect_err("len is read-only");
+    assert!(matches!(err, ContextError::Access { insn: 2, .. }), "{err}");
+}
