@@ -597,6 +597,64 @@ char LICENSE[] SEC("license") = "GPL";
     assert!(stderr.contains("XDP_TX to ifindex 1"), "{stderr}");
 }
 
+/// When the backends disagree — here a map holding `bpf_ktime_get_ns()`,
+/// which no two runs share — `--backend both` names the map, the key and
+/// both values, and exits non-zero.
+#[test]
+fn backend_both_reports_map_differences() {
+    let test = "--backend both differences";
+    if let Err(reason) = apiary_kernel::probe() {
+        eprintln!("SKIPPED: {test} because bpf() is unavailable: {reason}");
+        return;
+    }
+    let source = r#"
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(max_entries, 1);
+} stamp SEC(".maps");
+SEC("xdp")
+int stamp_time(struct xdp_md *ctx)
+{
+	__u32 key = 0;
+	__u64 *value = bpf_map_lookup_elem(&stamp, &key);
+	if (value)
+		*value = bpf_ktime_get_ns();
+	return XDP_PASS;
+}
+char LICENSE[] SEC("license") = "GPL";
+"#;
+    let Some(object) = compile_c("stamp_time", source, test) else {
+        return;
+    };
+    let data = scratch("stamp.bin");
+    std::fs::write(&data, ipv4_packet(17, 64, [10, 0, 0, 2], 53, b"")).unwrap();
+    let run = apiary(&[
+        "prog",
+        "run",
+        object.to_str().unwrap(),
+        "--backend",
+        "both",
+        "data_in",
+        data.to_str().unwrap(),
+    ]);
+    assert!(!run.status.success());
+    let stderr = text(&run.stderr);
+    let line = stderr
+        .lines()
+        .find(|l| l.starts_with("apiary: differs: map stamp key 00000000: vm "))
+        .unwrap_or_else(|| panic!("no map difference in {stderr:?}"));
+    assert!(line.contains(", kernel "), "{line}");
+    assert!(
+        text(&run.stdout).contains("kernel: Return value: 2"),
+        "{}",
+        text(&run.stdout)
+    );
+}
+
 /// A tc program's `bpf_redirect` verdict (TC_ACT_REDIRECT) names its
 /// target on stderr and in the JSON; the kernel agrees on the verdict.
 #[test]
