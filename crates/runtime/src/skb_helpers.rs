@@ -683,9 +683,15 @@ fn change_tail(packet: &mut Packet, new_len: usize, flags: u64) -> Result<(), i6
     if packet.data + new_len > packet.capacity() {
         return Err(ENOMEM);
     }
-    // Growing within the tailroom uncovers whatever the buffer held there,
-    // as __skb_grow does (zeros, or bytes an earlier trim cut off).
-    packet.end = packet.data + new_len;
+    // Grown bytes read as zeros, even where an earlier trim cut bytes off
+    // (measured: the kernel does not uncover them).
+    let (end, new_end) = (packet.end, packet.data + new_len);
+    if new_end > end
+        && let Some(grown) = packet.frame_mut().get_mut(end..new_end)
+    {
+        grown.fill(0);
+    }
+    packet.end = new_end;
     if packet.skb.gso_size != 0 {
         packet.skb.gso_size = 0;
         let image = packet.ctx_mut();

@@ -95,7 +95,7 @@ fn kernel_run(prog_type: ProgType, text: &str, input: &Input) -> Outcome {
     .unwrap_or_else(|e| panic!("the kernel refused the program: {e}\n{text}"));
     let attrs = TestRunAttrs {
         data_in: input.data.as_deref().unwrap_or_default(),
-        data_out_capacity: if input.data.is_some() { 8192 } else { 0 },
+        data_out_capacity: if input.data.is_some() { 1 << 16 } else { 0 },
         ctx_in: input.ctx.as_deref().unwrap_or_default(),
         ctx_out_capacity: input.ctx.as_ref().map_or(0, |c| c.len().max(192)),
         repeat: input.repeat,
@@ -561,7 +561,11 @@ fn skb_fields_after_eth_type_trans_match_the_kernel() {
         }
         // tc_classid, napi_id, wire_len, gso_segs, gso_size: tc only.
         for off in [72, 84, 160, 164, 176] {
-            same(ProgType::SCHED_CLS, &field_program(off), &Input::packet(frame));
+            same(
+                ProgType::SCHED_CLS,
+                &field_program(off),
+                &Input::packet(frame),
+            );
         }
     }
     let out = same(
@@ -588,7 +592,11 @@ fn skb_data_in_sizes_match_the_kernel() {
                 data[12..14].copy_from_slice(&ethertype.to_be_bytes());
             }
             for prog_type in [ProgType::SCHED_CLS, ProgType::SOCKET_FILTER] {
-                same(prog_type, "r0 = *(u32 *)(r1 + 0)\n exit", &Input::packet(&data));
+                same(
+                    prog_type,
+                    "r0 = *(u32 *)(r1 + 0)\n exit",
+                    &Input::packet(&data),
+                );
             }
         }
     }
@@ -682,7 +690,11 @@ fn skb_context_in_and_out_match_the_kernel() {
                 } else {
                     "r0 = *(u32 *)(r1 + 0)\n exit"
                 };
-                same(prog_type, program, &Input::packet(&frame).with_ctx(ctx.clone()));
+                same(
+                    prog_type,
+                    program,
+                    &Input::packet(&frame).with_ctx(ctx.clone()),
+                );
             }
         }
     }
@@ -690,17 +702,33 @@ fn skb_context_in_and_out_match_the_kernel() {
     for wire_len in [len - 1, len, len + 100, 65536, 65537] {
         let mut ctx = vec![0u8; 192];
         ctx[160..164].copy_from_slice(&wire_len.to_ne_bytes());
-        same(ProgType::SCHED_CLS, text, &Input::packet(&frame).with_ctx(ctx));
+        same(
+            ProgType::SCHED_CLS,
+            text,
+            &Input::packet(&frame).with_ctx(ctx),
+        );
     }
     for gso_segs in [1u32, 65535, 65536] {
         let mut ctx = vec![0u8; 192];
         ctx[164..168].copy_from_slice(&gso_segs.to_ne_bytes());
-        same(ProgType::SCHED_CLS, text, &Input::packet(&frame).with_ctx(ctx));
+        same(
+            ProgType::SCHED_CLS,
+            text,
+            &Input::packet(&frame).with_ctx(ctx),
+        );
     }
     let mut long = vec![0u8; 200];
-    same(ProgType::SCHED_CLS, text, &Input::packet(&frame).with_ctx(long.clone()));
+    same(
+        ProgType::SCHED_CLS,
+        text,
+        &Input::packet(&frame).with_ctx(long.clone()),
+    );
     long[199] = 1;
-    same(ProgType::SCHED_CLS, text, &Input::packet(&frame).with_ctx(long));
+    same(
+        ProgType::SCHED_CLS,
+        text,
+        &Input::packet(&frame).with_ctx(long),
+    );
     // The program's writes to mark and priority and cb come back.
     let out = same(
         ProgType::SCHED_CLS,
@@ -708,4 +736,352 @@ fn skb_context_in_and_out_match_the_kernel() {
         &Input::packet(&frame).with_ctx(vec![0; 192]),
     );
     assert_eq!(ran(&out).2[8..12], 77u32.to_ne_bytes());
+}
+
+/// `r0 = helper(ctx, args...)`, with `setup` run first (it may put data
+/// on the stack) and `after` run with the result in `r0`.
+fn call_program(setup: &str, helper: u32, args: &[u64], after: &str) -> String {
+    let mut text = format!("r6 = r1\n{setup}\n r1 = r6\n");
+    for (i, arg) in args.iter().enumerate() {
+        text.push_str(&format!(" r{} = {:#x} ll\n", i + 2, arg));
+    }
+    text.push_str(&format!(" call {helper}\n{after}\n exit"));
+    text
+}
+
+/// The stack address `r10 - 8` as an argument placeholder: programs built
+/// by [`stack_call`] pass it in the register of the argument marked `STACK`.
+const STACK: u64 = u64::MAX - 0x5eed;
+
+/// Like [`call_program`] with `bytes` (at most 8) stored at `r10 - 8` and
+/// the argument equal to [`STACK`] pointing there.
+fn stack_call(bytes: u64, helper: u32, args: &[u64], after: &str) -> String {
+    let mut text = format!("r6 = r1\n r2 = {bytes:#x} ll\n *(u64 *)(r10 - 8) = r2\n r1 = r6\n");
+    for (i, arg) in args.iter().enumerate() {
+        if *arg == STACK {
+            text.push_str(&format!(" r{} = r10\n r{} += -8\n", i + 2, i + 2));
+        } else {
+            text.push_str(&format!(" r{} = {:#x} ll\n", i + 2, arg));
+        }
+    }
+    text.push_str(&format!(" call {helper}\n{after}\n exit"));
+    text
+}
+
+const SKB_STORE_BYTES: u32 = 9;
+const L3_CSUM_REPLACE: u32 = 10;
+const L4_CSUM_REPLACE: u32 = 11;
+const SKB_LOAD_BYTES: u32 = 26;
+const SKB_LOAD_BYTES_RELATIVE: u32 = 68;
+const CSUM_DIFF: u32 = 28;
+
+#[test]
+fn skb_store_and_load_bytes_match_the_kernel() {
+    if !kernel_ok("skb_store_and_load_bytes_match_the_kernel") {
+        return;
+    }
+    let frame = ipv4_frame(LOOPBACK_MAC, IP_PROTO_TCP, &[9; 16]);
+    let len = frame.len() as u64;
+    for (offset, flags) in [
+        (30, 0),
+        (30, 1),
+        (30, 2),
+        (30, 3),
+        (30, 4),
+        (len - 4, 0),
+        (len - 3, 0),
+        (0x8000_0000, 0),
+    ] {
+        let text = stack_call(0x1122_3344, SKB_STORE_BYTES, &[offset, STACK, 4, flags], "");
+        same(ProgType::SCHED_CLS, &text, &Input::packet(&frame));
+    }
+    let load = "if r0 != 0 goto +1\n r0 = *(u32 *)(r10 - 8)";
+    for offset in [0, 12, len - 18, len - 14, len - 4, len - 3, 0x8000_0000] {
+        let text = stack_call(0, SKB_LOAD_BYTES, &[offset, STACK, 4], load);
+        for prog_type in [ProgType::SCHED_CLS, ProgType::SOCKET_FILTER] {
+            same(prog_type, &text, &Input::packet(&frame));
+        }
+        for base in [0, 1, 2] {
+            let text = stack_call(0, SKB_LOAD_BYTES_RELATIVE, &[offset, STACK, 4, base], load);
+            for prog_type in [ProgType::SCHED_CLS, ProgType::SOCKET_FILTER] {
+                same(prog_type, &text, &Input::packet(&frame));
+            }
+        }
+    }
+}
+
+const BPF_F_PSEUDO_HDR: u64 = 1 << 4;
+const BPF_F_MARK_MANGLED_0: u64 = 1 << 5;
+
+/// A native-endian load of `bytes`, as a program's `*(u32 *)` gives it.
+fn ne32(bytes: [u8; 4]) -> u64 {
+    u64::from(u32::from_ne_bytes(bytes))
+}
+
+#[test]
+fn checksum_replacement_matches_the_kernel_and_verifies() {
+    if !kernel_ok("checksum_replacement_matches_the_kernel_and_verifies") {
+        return;
+    }
+    let (old, new) = (ne32([10, 0, 0, 2]), ne32([10, 0, 0, 99]));
+    // Rewrite the destination address, then fix the IP and L4 checksums.
+    for (proto, l4_csum) in [(IP_PROTO_TCP, 50u64), (IP_PROTO_UDP, 40)] {
+        let frame = ipv4_frame(LOOPBACK_MAC, proto, b"payload!");
+        let fix = format!(
+            " r1 = r6\n r2 = 24\n r3 = {old:#x} ll\n r4 = {new:#x} ll\n r5 = 4\n call {L3_CSUM_REPLACE}
+              r1 = r6\n r2 = {l4_csum}\n r3 = {old:#x} ll\n r4 = {new:#x} ll\n r5 = {flags}\n call {L4_CSUM_REPLACE}",
+            flags = BPF_F_PSEUDO_HDR | BPF_F_MARK_MANGLED_0 | 4
+        );
+        let text = stack_call(new, SKB_STORE_BYTES, &[30, STACK, 4, 0], &fix);
+        let out = same(ProgType::SCHED_CLS, &text, &Input::packet(&frame));
+        let data = ran(&out).1;
+        assert_eq!(&data[30..34], &[10, 0, 0, 99]);
+        assert!(checksums_verify(data), "checksums verify after the fix-up");
+        // The same through bpf_csum_diff and from = 0.
+        let by_diff = format!(
+            " r1 = r10\n r1 += -8\n r2 = 4\n r3 = r10\n r3 += -16\n r4 = 4\n r5 = 0\n call {CSUM_DIFF}
+              r7 = r0
+              r1 = r6\n r2 = 24\n r3 = 0\n r4 = r7\n r5 = 0\n call {L3_CSUM_REPLACE}
+              r1 = r6\n r2 = {l4_csum}\n r3 = 0\n r4 = r7\n r5 = {BPF_F_PSEUDO_HDR}\n call {L4_CSUM_REPLACE}"
+        );
+        let text = format!(
+            "r6 = r1\n r2 = {old:#x} ll\n *(u64 *)(r10 - 8) = r2\n r2 = {new:#x} ll\n *(u64 *)(r10 - 16) = r2
+             r1 = r6\n r2 = 30\n r3 = r10\n r3 += -16\n r4 = 4\n r5 = 0\n call {SKB_STORE_BYTES}
+             {by_diff}\n exit"
+        );
+        let out = same(ProgType::SCHED_CLS, &text, &Input::packet(&frame));
+        assert!(
+            checksums_verify(ran(&out).1),
+            "checksums verify after csum_diff"
+        );
+        // A 16-bit field: the source port.
+        let (old_port, new_port) = (
+            u64::from(u16::from_ne_bytes(1234u16.to_be_bytes())),
+            u64::from(u16::from_ne_bytes(4321u16.to_be_bytes())),
+        );
+        let fix = format!(
+            " r1 = r6\n r2 = {l4_csum}\n r3 = {old_port:#x}\n r4 = {new_port:#x}\n r5 = 2\n call {L4_CSUM_REPLACE}"
+        );
+        let text = stack_call(new_port, SKB_STORE_BYTES, &[34, STACK, 2, 0], &fix);
+        let out = same(ProgType::SCHED_CLS, &text, &Input::packet(&frame));
+        assert!(
+            checksums_verify(ran(&out).1),
+            "checksums verify after the port change"
+        );
+    }
+    // Refusals: odd or out-of-packet offsets, bad sizes and flags.
+    let frame = ipv4_frame(LOOPBACK_MAC, IP_PROTO_UDP, &[]);
+    let len = frame.len() as u64;
+    for (helper, offset, from, flags) in [
+        (L3_CSUM_REPLACE, 25, old, 4),
+        (L3_CSUM_REPLACE, len - 1, old, 4),
+        (L3_CSUM_REPLACE, len - 2, old, 4),
+        (L3_CSUM_REPLACE, 0x10000, old, 4),
+        (L3_CSUM_REPLACE, 24, old, 3),
+        (L3_CSUM_REPLACE, 24, old, 0),
+        (L3_CSUM_REPLACE, 24, old, BPF_F_PSEUDO_HDR | 4),
+        (L4_CSUM_REPLACE, 40, old, 0x100 | 4),
+        (L4_CSUM_REPLACE, 40, old, 0x80 | 4),
+        (L4_CSUM_REPLACE, 40, 0, 0x40 | BPF_F_MARK_MANGLED_0),
+        (L4_CSUM_REPLACE, 41, old, 4),
+    ] {
+        let text = call_program("", helper, &[offset, from, new, flags], "");
+        same(ProgType::SCHED_CLS, &text, &Input::packet(&frame));
+    }
+    // csum_update: test-run skbs carry no CHECKSUM_COMPLETE sum.
+    let out = same(
+        ProgType::SCHED_CLS,
+        &call_program("", 40, &[7], ""),
+        &Input::packet(&frame),
+    );
+    assert_eq!(ran(&out).0 as i32, -524);
+}
+
+const SKB_VLAN_PUSH: u32 = 18;
+const SKB_VLAN_POP: u32 = 19;
+
+/// `vlan_present << 16 | vlan_tci`, then `protocol << 32`... as one u32:
+/// `present << 31 | proto_low_byte << 16 | tci`.
+const VLAN_STATE: &str = "
+    if r0 != 0 goto +8
+    r0 = *(u32 *)(r6 + 20)
+    r0 <<= 31
+    r2 = *(u32 *)(r6 + 24)
+    r0 |= r2
+    r2 = *(u32 *)(r6 + 16)
+    r2 &= 0xff00
+    r2 <<= 8
+    r0 |= r2";
+
+/// `frame` with an 802.1Q tag (TCI `tci`) after the MAC addresses.
+fn tagged(frame: &[u8], tpid: u16, tci: u16) -> Vec<u8> {
+    let mut out = frame[..12].to_vec();
+    out.extend_from_slice(&tpid.to_be_bytes());
+    out.extend_from_slice(&tci.to_be_bytes());
+    out.extend_from_slice(&frame[12..]);
+    out
+}
+
+fn be16_arg(value: u16) -> u64 {
+    u64::from(u16::from_ne_bytes(value.to_be_bytes()))
+}
+
+#[test]
+fn vlan_push_and_pop_match_the_kernel() {
+    if !kernel_ok("vlan_push_and_pop_match_the_kernel") {
+        return;
+    }
+    let frame = ipv4_frame(LOOPBACK_MAC, IP_PROTO_UDP, b"vlan");
+    let single = tagged(&frame, 0x8100, 0x0123);
+    let double = tagged(&single, 0x88a8, 0x0456);
+    for proto in [0x8100u16, 0x88a8, 0x1234] {
+        let push = call_program("", SKB_VLAN_PUSH, &[be16_arg(proto), 5], VLAN_STATE);
+        let out = same(ProgType::SCHED_CLS, &push, &Input::packet(&frame));
+        assert_eq!(ran(&out).0 & 0x8000_0fff, 0x8000_0005);
+        // A second push moves the first tag into the packet.
+        let twice = format!(
+            "r6 = r1\n r2 = {:#x}\n r3 = 5\n call {SKB_VLAN_PUSH}\n r1 = r6\n r2 = {:#x}\n r3 = 7\n call {SKB_VLAN_PUSH}\n{VLAN_STATE}\n exit",
+            be16_arg(0x8100),
+            be16_arg(proto)
+        );
+        let out = same(ProgType::SCHED_CLS, &twice, &Input::packet(&frame));
+        assert_eq!(ran(&out).1.len(), frame.len() + 4);
+    }
+    let pop = call_program("", SKB_VLAN_POP, &[], VLAN_STATE);
+    for input in [&frame, &single, &double] {
+        same(ProgType::SCHED_CLS, &pop, &Input::packet(input));
+    }
+    let out = same(ProgType::SCHED_CLS, &pop, &Input::packet(&single));
+    assert_eq!(ran(&out).1, frame.as_slice(), "the tag is gone");
+    // Push then pop restores the packet's out-of-band state only.
+    let push_pop = format!(
+        "r6 = r1\n r2 = {:#x}\n r3 = 9\n call {SKB_VLAN_PUSH}\n r1 = r6\n call {SKB_VLAN_POP}\n{VLAN_STATE}\n exit",
+        be16_arg(0x8100)
+    );
+    same(ProgType::SCHED_CLS, &push_pop, &Input::packet(&single));
+}
+
+const SKB_CHANGE_PROTO: u32 = 31;
+const SKB_CHANGE_TYPE: u32 = 32;
+const GET_HASH_RECALC: u32 = 34;
+const SKB_CHANGE_TAIL: u32 = 38;
+const SKB_PULL_DATA: u32 = 39;
+const SKB_CHANGE_HEAD: u32 = 43;
+const SET_HASH: u32 = 48;
+const SKB_ADJUST_ROOM: u32 = 50;
+const CLONE_REDIRECT: u32 = 13;
+const REDIRECT: u32 = 23;
+
+/// Returns `r0` if non-zero, else `skb->len`.
+const LEN_AFTER: &str = "if r0 != 0 goto +1\n r0 = *(u32 *)(r6 + 0)";
+
+/// An Ethernet + IPv6 + UDP frame (checksum left zero).
+fn ipv6_frame(payload: &[u8]) -> Vec<u8> {
+    let mut f = vec![0u8; 12];
+    f.extend_from_slice(&0x86ddu16.to_be_bytes());
+    let udp_len = (8 + payload.len()) as u16;
+    f.extend_from_slice(&[0x60, 0, 0, 0]);
+    f.extend_from_slice(&udp_len.to_be_bytes());
+    f.extend_from_slice(&[17, 64]);
+    f.extend_from_slice(&[0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+    f.extend_from_slice(&[0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]);
+    f.extend_from_slice(&[0x04, 0xd2, 0, 80]);
+    f.extend_from_slice(&udp_len.to_be_bytes());
+    f.extend_from_slice(&[0, 0]);
+    f.extend_from_slice(payload);
+    f
+}
+
+#[test]
+fn skb_room_and_length_changes_match_the_kernel() {
+    if !kernel_ok("skb_room_and_length_changes_match_the_kernel") {
+        return;
+    }
+    let v4 = ipv4_frame(LOOPBACK_MAC, IP_PROTO_TCP, &[0xab; 24]);
+    let v6 = ipv6_frame(&[0xcd; 24]);
+    let mut arp = v4.clone();
+    arp[12..14].copy_from_slice(&0x0806u16.to_be_bytes());
+    let len = v4.len() as u64;
+    for (new_len, flags) in [
+        (len + 10, 0),
+        (len - 10, 0),
+        (14, 0),
+        (13, 0),
+        (16064, 0),
+        (16065, 0),
+        (len, 1),
+    ] {
+        let text = call_program("", SKB_CHANGE_TAIL, &[new_len, flags], LEN_AFTER);
+        same(ProgType::SCHED_CLS, &text, &Input::packet(&v4));
+    }
+    // Shrinking then growing uncovers the bytes cut off.
+    let text = format!(
+        "r6 = r1\n r2 = {}\n r3 = 0\n call {SKB_CHANGE_TAIL}\n r1 = r6\n r2 = {len}\n r3 = 0\n call {SKB_CHANGE_TAIL}\n exit",
+        len - 10
+    );
+    same(ProgType::SCHED_CLS, &text, &Input::packet(&v4));
+    for (proto, flags) in [(0x86ddu16, 0), (0x0800, 0), (0x86dd, 1), (0x8100, 0)] {
+        let text = call_program("", SKB_CHANGE_PROTO, &[be16_arg(proto), flags], LEN_AFTER);
+        for frame in [&v4, &v6, &arp] {
+            same(ProgType::SCHED_CLS, &text, &Input::packet(frame));
+        }
+    }
+    for (diff, mode, flags) in [
+        (8i64, 0u64, 0u64),
+        (4, 1, 0),
+        (-8, 0, 0),
+        (-4, 1, 0),
+        (8, 0, 32),
+        (8, 0, 1),
+        (0x1000, 0, 0),
+        (0xfff, 0, 0),
+        (8, 2, 0),
+        (8, 0, 1 << 20),
+        (-30, 0, 0),
+        (-(len as i64), 1, 0),
+    ] {
+        let text = call_program("", SKB_ADJUST_ROOM, &[diff as u64, mode, flags], LEN_AFTER);
+        for frame in [&v4, &v6, &arp] {
+            same(ProgType::SCHED_CLS, &text, &Input::packet(frame));
+        }
+    }
+    for pull in [0, 20, len, len + 1] {
+        let text = call_program("", SKB_PULL_DATA, &[pull], LEN_AFTER);
+        same(ProgType::SCHED_CLS, &text, &Input::packet(&v4));
+    }
+    for head in [0, 14, 100, 16064] {
+        let text = call_program("", SKB_CHANGE_HEAD, &[head, 0], LEN_AFTER);
+        same(ProgType::SCHED_CLS, &text, &Input::packet(&v4));
+    }
+}
+
+#[test]
+fn pkt_type_hash_and_redirect_helpers_match_the_kernel() {
+    if !kernel_ok("pkt_type_hash_and_redirect_helpers_match_the_kernel") {
+        return;
+    }
+    let frame = ipv4_frame(LOOPBACK_MAC, IP_PROTO_UDP, b"h");
+    let pkt_type = "if r0 != 0 goto +1\n r0 = *(u32 *)(r6 + 4)";
+    for value in [0, 1, 3, 4, 7] {
+        let text = call_program("", SKB_CHANGE_TYPE, &[value], pkt_type);
+        same(ProgType::SCHED_CLS, &text, &Input::packet(&frame));
+    }
+    // set_hash, then both the field and get_hash_recalc give it back.
+    let text = format!(
+        "r6 = r1\n r2 = 0x1234\n call {SET_HASH}\n r1 = r6\n call {GET_HASH_RECALC}\n r7 = *(u32 *)(r6 + 68)\n if r0 != r7 goto +1\n r0 = r7\n exit"
+    );
+    let out = same(ProgType::SCHED_CLS, &text, &Input::packet(&frame));
+    assert_eq!(ran(&out).0, 0x1234);
+    // The flow hash is keyed randomly in both; it is stable and non-zero.
+    let recalc = format!(
+        "r6 = r1\n call {GET_HASH_RECALC}\n r7 = r0\n r1 = r6\n call {GET_HASH_RECALC}\n r0 = 0\n if r7 == 0 goto +3\n r8 = *(u32 *)(r6 + 68)\n if r7 != r8 goto +1\n r0 = 1\n exit"
+    );
+    let out = same(ProgType::SCHED_CLS, &recalc, &Input::packet(&frame));
+    assert_eq!(ran(&out).0, 1);
+    for (ifindex, flags) in [(1, 0), (1, 1), (1, 2), (0, 0)] {
+        for helper in [CLONE_REDIRECT, REDIRECT] {
+            let text = call_program("", helper, &[ifindex, flags], "");
+            same(ProgType::SCHED_CLS, &text, &Input::packet(&frame));
+        }
+    }
 }
