@@ -80,6 +80,36 @@ impl Bloom {
         Ok(())
     }
 
+    /// The hash seed and the bitset words, for saving the filter.
+    pub(crate) fn snapshot(&self) -> (u32, Vec<u64>) {
+        let words = self
+            .bits
+            .iter()
+            .map(|w| w.load(Ordering::Relaxed))
+            .collect();
+        (self.seed, words)
+    }
+
+    /// Puts back a [`Bloom::snapshot`] taken from a filter of the same
+    /// definition; a different word count is `EINVAL`.
+    pub(crate) fn restore(&mut self, seed: u32, words: &[u64]) -> Result<()> {
+        if words.len() != self.bits.len() {
+            return Err(MapError::Invalid(
+                "bloom bitset size differs from the definition's",
+            ));
+        }
+        self.seed = seed;
+        for (word, &saved) in self.bits.iter().zip(words) {
+            word.store(saved, Ordering::Relaxed);
+        }
+        Ok(())
+    }
+
+    /// Number of 64-bit words in the bitset.
+    pub(crate) fn word_count(&self) -> usize {
+        self.bits.len()
+    }
+
     /// `bpf_map_peek_elem`: `ENOENT` when the value was certainly never pushed.
     pub(crate) fn peek(&self, value: &[u8]) -> Result<()> {
         check_len("value", value, self.value_size)?;

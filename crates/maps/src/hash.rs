@@ -157,6 +157,21 @@ impl HashTable {
         })
     }
 
+    /// The bucket hash seed (0 with `BPF_F_ZERO_SEED`).
+    pub(crate) fn seed(&self) -> u32 {
+        self.seed
+    }
+
+    /// Replaces the seed of an empty table, so that a restored table
+    /// iterates in the order of the one it was saved from.
+    pub(crate) fn set_seed(&mut self, seed: u32) -> Result<()> {
+        if self.len() != 0 {
+            return Err(MapError::Invalid("seed change on a non-empty hash table"));
+        }
+        self.seed = seed;
+        Ok(())
+    }
+
     /// Number of live elements.
     pub(crate) fn len(&self) -> u32 {
         self.count.load(Ordering::Relaxed)

@@ -23,6 +23,7 @@ mod lpm;
 mod map;
 mod mem;
 mod perf;
+pub mod pin;
 mod queue;
 mod ringbuf;
 mod slots;

@@ -101,6 +101,19 @@ impl QueueStack {
         self.take(out, false)
     }
 
+    /// Every value held, oldest first (the order pushes must replay to
+    /// rebuild the same queue or stack).
+    pub(crate) fn values_oldest_first(&self) -> Vec<Vec<u8>> {
+        let mut ring = self.ring.lock();
+        let mut out = Vec::new();
+        let mut i = ring.tail;
+        while i != ring.head {
+            out.push(self.slot(&mut ring, i).to_vec());
+            i = (i + 1) % self.slots;
+        }
+        out
+    }
+
     /// Values currently held.
     pub(crate) fn len(&self) -> u32 {
         let ring = self.ring.lock();
