@@ -35,11 +35,16 @@ pub use testrun::{TestRunError, TestRunInput, TestRunOutput, TraceLine};
 /// never mapped in a user-space process, so a program cannot dereference one.
 pub const MAP_HANDLE_TAG: u64 = 0xffff_a000_0000_0000;
 
-/// A map's id in a [`Runtime`].
+/// A map's id in a [`Runtime`]: 1 for the first map, as kernel ids (0 is
+/// no map, which map-in-map slots rely on).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct MapId(pub u32);
 
 impl MapId {
+    fn index(self) -> Option<usize> {
+        (self.0 as usize).checked_sub(1)
+    }
+
     /// The value a program holds for this map (what `lddw rX, map` loads).
     pub fn handle(self) -> u64 {
         MAP_HANDLE_TAG | u64::from(self.0)
@@ -365,7 +370,7 @@ impl Runtime {
             source,
         })?;
         let mut maps = write_lock(&self.maps);
-        let id = MapId(maps.len() as u32);
+        let id = MapId(maps.len() as u32 + 1);
         maps.push(MapEntry {
             map: Arc::new(map),
             name,
@@ -398,7 +403,7 @@ impl Runtime {
     /// The map with id `id`.
     pub fn map(&self, id: MapId) -> Option<Arc<Map>> {
         read_lock(&self.maps)
-            .get(id.0 as usize)
+            .get(id.index()?)
             .map(|e| Arc::clone(&e.map))
     }
 
@@ -407,7 +412,7 @@ impl Runtime {
         read_lock(&self.maps)
             .iter()
             .position(|e| e.name == name)
-            .map(|i| MapId(i as u32))
+            .map(|i| MapId(i as u32 + 1))
     }
 
     pub(crate) fn map_of_handle(&self, handle: u64) -> Option<(MapId, Arc<Map>, bool)> {
@@ -416,7 +421,7 @@ impl Runtime {
         }
         let id = MapId(handle as u32);
         read_lock(&self.maps)
-            .get(id.0 as usize)
+            .get(id.index()?)
             .map(|e| (id, Arc::clone(&e.map), e.read_only))
     }
 
@@ -534,11 +539,14 @@ impl Runtime {
             .and_then(|i| maps.get(i))
             .ok_or(bad)?;
         let table = read_lock(&self.maps);
-        let entry = table.get(id.0 as usize).ok_or(RuntimeError::BadMapIndex {
-            insn: slot,
-            index,
-            count: maps.len(),
-        })?;
+        let entry = id
+            .index()
+            .and_then(|i| table.get(i))
+            .ok_or(RuntimeError::BadMapIndex {
+                insn: slot,
+                index,
+                count: maps.len(),
+            })?;
         Ok((
             id,
             Arc::clone(&entry.map),

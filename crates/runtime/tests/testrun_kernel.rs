@@ -1085,3 +1085,232 @@ fn pkt_type_hash_and_redirect_helpers_match_the_kernel() {
         }
     }
 }
+
+/// Runs a context-only program (raw tracepoint, syscall) in the kernel
+/// without asking for `ctx_out`, which those types refuse.
+fn kernel_context_run(prog_type: ProgType, text: &str, input: &Input) -> Outcome {
+    let insns = slots_to_bytes(&code(text));
+    let loaded = ProgFd::load(&ProgLoadAttrs {
+        prog_type,
+        insns: &insns,
+        license: "GPL",
+        name: "t",
+        // Syscall programs must be sleepable.
+        prog_flags: if prog_type == ProgType::SYSCALL {
+            apiary_kernel::types::prog_flags::SLEEPABLE
+        } else {
+            0
+        },
+        ..ProgLoadAttrs::default()
+    })
+    .unwrap_or_else(|e| panic!("the kernel refused the program: {e}\n{text}"));
+    let attrs = TestRunAttrs {
+        data_in: input.data.as_deref().unwrap_or_default(),
+        ctx_in: input.ctx.as_deref().unwrap_or_default(),
+        repeat: input.repeat,
+        ..TestRunAttrs::default()
+    };
+    match loaded.prog.test_run(&attrs) {
+        Ok(out) => Outcome::Ran {
+            retval: out.retval,
+            data_out: Vec::new(),
+            ctx_out: Vec::new(),
+        },
+        Err(e) if e.errno().is_some() => Outcome::Refused,
+        Err(e) => panic!("kernel test-run failed: {e}"),
+    }
+}
+
+#[test]
+fn raw_tracepoint_and_syscall_rules_match_the_kernel() {
+    if !kernel_ok("raw_tracepoint_and_syscall_rules_match_the_kernel") {
+        return;
+    }
+    // Reads argument 1 (bytes 8..16): the context must cover it.
+    let text = "r0 = *(u64 *)(r1 + 8)\n exit";
+    let args: Vec<u8> = [5u64, 42, 7].iter().flat_map(|v| v.to_ne_bytes()).collect();
+    let cases = [
+        Input::default().with_ctx(args.clone()),
+        Input::default().with_ctx(args[..16].to_vec()),
+        Input::default().with_ctx(args[..8].to_vec()),
+        Input::default().with_ctx(vec![0; 96]),
+        Input::default().with_ctx(vec![0; 104]),
+        Input {
+            repeat: 2,
+            ..Input::default().with_ctx(args.clone())
+        },
+        Input {
+            data: Some(vec![0; 20]),
+            ..Input::default().with_ctx(args.clone())
+        },
+    ];
+    for input in &cases {
+        for prog_type in [ProgType::RAW_TRACEPOINT, ProgType::SYSCALL] {
+            let apiary = apiary_run(prog_type, text, input);
+            let apiary = match apiary {
+                Outcome::Ran { retval, .. } => Outcome::Ran {
+                    retval,
+                    data_out: Vec::new(),
+                    ctx_out: Vec::new(),
+                },
+                refused => refused,
+            };
+            assert_eq!(
+                apiary,
+                kernel_context_run(prog_type, text, input),
+                "{prog_type} {input:?}"
+            );
+        }
+    }
+    assert_eq!(
+        ran(&apiary_run(ProgType::RAW_TRACEPOINT, text, &cases[0])).0,
+        42
+    );
+}
+
+#[test]
+fn syscall_programs_write_their_context_back() {
+    let rt = Runtime::new(1);
+    let prog = rt
+        .load_program(
+            "s",
+            ProgType::SYSCALL,
+            &code("r2 = *(u32 *)(r1 + 0)\n r2 += 1\n *(u32 *)(r1 + 4) = r2\n r0 = 3\n exit"),
+            &[],
+        )
+        .unwrap();
+    let ctx = [9u8, 0, 0, 0, 0, 0, 0, 0];
+    let out = rt
+        .test_run(
+            &mut Runner::new(),
+            prog,
+            &TestRunInput {
+                ctx_in: Some(&ctx),
+                ..TestRunInput::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(out.retval, 3);
+    assert_eq!(out.ctx_out, Some(vec![9, 0, 0, 0, 10, 0, 0, 0]));
+}
+
+#[test]
+fn kprobe_contexts_are_accepted_read_only() {
+    let rt = Runtime::new(1);
+    // pt_regs->di (offset 112 on x86-64) is the first argument.
+    let read = rt
+        .load_program(
+            "k",
+            ProgType::KPROBE,
+            &code("r0 = *(u64 *)(r1 + 112)\n exit"),
+            &[],
+        )
+        .unwrap();
+    let mut regs = vec![0u8; 168];
+    regs[112..120].copy_from_slice(&1234u64.to_ne_bytes());
+    let input = TestRunInput {
+        ctx_in: Some(&regs),
+        ..TestRunInput::default()
+    };
+    let out = rt.test_run(&mut Runner::new(), read, &input).unwrap();
+    assert_eq!(out.retval, 1234);
+    assert_eq!(out.ctx_out.as_deref(), Some(regs.as_slice()));
+    let packet = TestRunInput {
+        data_in: Some(&[0; 20]),
+        ..input.clone()
+    };
+    assert!(matches!(
+        rt.test_run(&mut Runner::new(), read, &packet),
+        Err(TestRunError::Invalid { .. })
+    ));
+}
+
+#[test]
+fn perf_event_output_appends_packet_bytes() {
+    use apiary_maps::{MapDef, MapType};
+    let rt = Runtime::new(1);
+    let perf = rt
+        .create_map(MapDef::new(MapType::PerfEventArray, 4, 4, 1).with_name("events"))
+        .unwrap();
+    rt.map(perf).unwrap().perf_open(0, 0, 4096).unwrap();
+    let frame = ipv4_frame(LOOPBACK_MAC, IP_PROTO_UDP, b"perf");
+    let output = |ctx_len: u64| {
+        let flags = 0xffff_ffff | (ctx_len << 32);
+        let text = format!(
+            "r6 = r1
+             r2 = 0x0807060504030201 ll
+             *(u64 *)(r10 - 8) = r2
+             r1 = r6
+             ld_pseudo r2, 5, 0
+             r3 = {flags:#x} ll
+             r4 = r10
+             r4 += -8
+             r5 = 8
+             call 25
+             exit"
+        );
+        let prog = rt
+            .load_program("p", ProgType::SCHED_CLS, &code(&text), &[perf])
+            .unwrap();
+        let input = TestRunInput {
+            data_in: Some(&frame),
+            ..TestRunInput::default()
+        };
+        rt.test_run(&mut Runner::new(), prog, &input)
+            .unwrap()
+            .retval as i32
+    };
+    assert_eq!(output(20), 0);
+    let record = rt.map(perf).unwrap().perf_read(0).unwrap();
+    let mut expected = vec![1, 2, 3, 4, 5, 6, 7, 8];
+    expected.extend_from_slice(&frame[..20]);
+    assert_eq!(record, Some(apiary_maps::PerfRecord::Sample(expected)));
+    assert_eq!(
+        output(frame.len() as u64 + 1),
+        -14,
+        "EFAULT past the packet"
+    );
+}
+
+#[test]
+fn map_in_map_lookup_gives_a_usable_inner_map() {
+    use apiary_maps::{MapDef, MapType};
+    let rt = Runtime::new(1);
+    let inner = rt
+        .create_map(MapDef::new(MapType::Array, 4, 8, 1).with_name("inner"))
+        .unwrap();
+    rt.map(inner)
+        .unwrap()
+        .sys_update(&0u32.to_ne_bytes(), &99u64.to_ne_bytes(), 0)
+        .unwrap();
+    let mut outer_def = MapDef::new(MapType::ArrayOfMaps, 4, 4, 1).with_name("outer");
+    outer_def.inner = Some(Box::new(MapDef::new(MapType::Array, 4, 8, 1)));
+    let outer = rt.create_map(outer_def).unwrap();
+    rt.map(outer)
+        .unwrap()
+        .sys_update(&0u32.to_ne_bytes(), &inner.0.to_ne_bytes(), 0)
+        .unwrap();
+    let text = "
+        r2 = 0
+        *(u32 *)(r10 - 4) = r2
+        ld_pseudo r1, 5, 0
+        r2 = r10
+        r2 += -4
+        call 1
+        if r0 == 0 goto out
+        r1 = r0
+        r2 = r10
+        r2 += -4
+        call 1
+        if r0 == 0 goto out
+        r0 = *(u64 *)(r0 + 0)
+    out:
+        exit";
+    let prog = rt
+        .load_program("m", ProgType::SYSCALL, &code(text), &[outer])
+        .unwrap();
+    let out = rt
+        .test_run(&mut Runner::new(), prog, &TestRunInput::default())
+        .unwrap();
+    assert_eq!(out.retval, 99);
+}
