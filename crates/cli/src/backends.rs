@@ -303,14 +303,10 @@ impl VmBackend {
         })
     }
 
-    /// The runtime the program runs in (for saving and loading maps).
-    pub fn runtime(&self) -> &Arc<Runtime> {
-        &self.runtime
-    }
-
-    /// The object's maps, by the loader's name, with their runtime ids.
-    pub fn maps(&self) -> impl Iterator<Item = (&MapSpec, MapId)> {
-        self.maps.iter().map(|(spec, id)| (spec, *id))
+    /// The map named `name` (the loader's name).
+    pub fn map(&self, name: &str) -> Option<Arc<apiary_maps::Map>> {
+        let (_, id) = self.maps.iter().find(|(spec, _)| spec.name == name)?;
+        self.runtime.map(*id)
     }
 
     /// Runs the program once (or `repeat` times) on the request.
@@ -329,23 +325,43 @@ impl VmBackend {
             .map(|(spec, id)| {
                 dump_map(spec, || {
                     let map = self.runtime.map(*id).ok_or("the runtime lost the map")?;
-                    Ok(dump_entries(
-                        spec.max_entries,
-                        |key| match map.sys_get_next_key(key) {
-                            Ok(next) => Ok(Some(next)),
-                            Err(apiary_maps::MapError::NotFound) => Ok(None),
-                            Err(error) => Err(error),
-                        },
-                        |key| match map.sys_lookup(key, 0) {
-                            Ok(value) => Ok(Some(value)),
-                            Err(apiary_maps::MapError::NotFound) => Ok(None),
-                            Err(error) => Err(error),
-                        },
-                    ))
+                    Ok(vm_map_entries(&map))
                 })
             })
             .collect()
     }
+}
+
+/// A keyed Apiary map's entries, read as `bpf()` from user space would.
+pub fn vm_map_entries(map: &apiary_maps::Map) -> Result<BTreeMap<Vec<u8>, Vec<u8>>, String> {
+    dump_entries(
+        map.max_entries(),
+        |key| match map.sys_get_next_key(key) {
+            Ok(next) => Ok(Some(next)),
+            Err(apiary_maps::MapError::NotFound) => Ok(None),
+            Err(error) => Err(error),
+        },
+        |key| match map.sys_lookup(key, 0) {
+            Ok(value) => Ok(Some(value)),
+            Err(apiary_maps::MapError::NotFound) => Ok(None),
+            Err(error) => Err(error),
+        },
+    )
+}
+
+/// A kernel map's entries, or why its type's contents are not read back.
+pub fn kernel_map_entries(
+    spec: &MapSpec,
+    map: &apiary_kernel::MapFd,
+) -> Result<BTreeMap<Vec<u8>, Vec<u8>>, String> {
+    if let Some(reason) = not_comparable(spec.map_type) {
+        return Err(reason.to_owned());
+    }
+    dump_entries(
+        spec.max_entries,
+        |key| map.next_key(key),
+        |key| map.lookup(key, 0),
+    )
 }
 
 /// The program loaded into the running kernel with the object's maps.
@@ -432,11 +448,7 @@ impl KernelBackend {
                         .object
                         .map(&spec.name)
                         .ok_or("the kernel object has no such map")?;
-                    Ok(dump_entries(
-                        spec.max_entries,
-                        |key| map.next_key(key),
-                        |key| map.lookup(key, 0),
-                    ))
+                    Ok(kernel_map_entries(spec, map))
                 })
             })
             .collect()

@@ -15,6 +15,7 @@ mod error;
 mod fuzz;
 mod hex;
 mod objects;
+mod pinning;
 mod progrun;
 mod vmrun;
 

@@ -312,11 +312,8 @@ pub fn prog_run(options: &RunOptions) -> CliResult {
     let prog_type = program.prog_type;
     let program = program.name.clone();
     let mut backends = Backends::open(options.backend, &elf, &object, &program)?;
-    if options.pin_maps.is_some() {
-        return Err(CliError::at(
-            "--pin-maps",
-            "not available yet: apiary-maps has no pin files in this build",
-        ));
+    if let Some(dir) = &options.pin_maps {
+        crate::pinning::load_pinned(dir, &object.maps, backends.vm(), backends.kernel())?;
     }
     let outcome = match &options.pcap {
         Some(capture) => crate::capture::replay(
@@ -329,6 +326,9 @@ pub fn prog_run(options: &RunOptions) -> CliResult {
         ),
         None => single_run(&mut backends, &words, options.json),
     };
+    if let Some(dir) = &options.pin_maps {
+        crate::pinning::save_pinned(dir, &object.maps, backends.vm(), backends.kernel())?;
+    }
     let code = outcome?;
     if let Backends::Both(vm, kernel) = &backends {
         let vm_maps = vm.dump_maps();

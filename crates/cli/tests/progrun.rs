@@ -530,6 +530,50 @@ fn backend_both_agrees_on_corpus_objects() {
     }
 }
 
+/// `--pin-maps DIR` saves the maps after a run and starts the next run
+/// from them: the protocol counter's documented +1 per packet adds up
+/// across invocations, whichever backend runs (`both` starts the kernel
+/// from the same pinned state as the vm, `kernel` saves the kernel's maps).
+#[test]
+fn pinned_maps_carry_over_between_runs() {
+    let Some(object) = corpus("xdp_proto_counter", "pinned maps") else {
+        return;
+    };
+    let object = object.to_str().unwrap();
+    let dir = scratch("pins");
+    let _ = std::fs::remove_dir_all(&dir);
+    let data = scratch("pin-packet.bin");
+    std::fs::write(&data, ipv4_packet(17, 64, [10, 0, 0, 2], 53, b"x")).unwrap();
+    let args = [
+        "prog",
+        "run",
+        object,
+        "--pin-maps",
+        dir.to_str().unwrap(),
+        "data_in",
+        data.to_str().unwrap(),
+    ];
+    let udp_count = || {
+        let packets = apiary_maps::pin::load(&dir.join("packets")).expect("packets pin file");
+        let value = packets.map.sys_lookup(&17u32.to_ne_bytes(), 0).unwrap();
+        u64::from_ne_bytes(value.try_into().unwrap())
+    };
+    for _ in 0..3 {
+        let run = apiary(&args);
+        assert!(run.status.success(), "{}", text(&run.stderr));
+    }
+    assert_eq!(udp_count(), 3);
+    if apiary_kernel::probe().is_err() {
+        eprintln!("SKIPPED: the kernel half of pinned maps because bpf() is unavailable");
+        return;
+    }
+    for (backend, expected) in [("both", 4), ("kernel", 5), ("vm", 6)] {
+        let run = apiary(&[&args[..], &["--backend", backend]].concat());
+        assert!(run.status.success(), "{backend}: {}", text(&run.stderr));
+        assert_eq!(udp_count(), expected, "after --backend {backend}");
+    }
+}
+
 /// Compiles a C program with clang-19 as the corpus does; `None` after a
 /// loud skip line when clang cannot be run.
 fn compile_c(name: &str, source: &str, test: &str) -> Option<PathBuf> {
