@@ -16,6 +16,9 @@ use crate::error::ContextError;
 pub(crate) enum Value {
     /// Not the context: a scalar, another pointer, or nothing yet.
     Other,
+    /// A scalar known to be this constant (the kernel lets `ctx += reg`
+    /// keep a clean context pointer when `reg` is a known constant).
+    Const(i64),
     /// This function's frame pointer plus a constant.
     Stack(i32),
     /// The context plus a constant.
@@ -64,11 +67,32 @@ impl Value {
     }
 
     fn add(self, delta: i64) -> Value {
-        let moved = |base: i32| i32::try_from(i64::from(base) + delta).ok();
+        let moved = |base: i32| i32::try_from(i64::from(base).checked_add(delta)?).ok();
         match self {
             Value::Ctx(off) => moved(off).map_or(Value::CtxModified, Value::Ctx),
             Value::Stack(off) => moved(off).map_or(Value::Other, Value::Stack),
+            Value::Const(k) => Value::Const(k.wrapping_add(delta)),
             v => v,
+        }
+    }
+
+    /// `self += operand` (64-bit) where the operand is a register.
+    fn add_register(self, operand: Value) -> Value {
+        match (self, operand) {
+            (base, Value::Const(k)) => base.add(k),
+            (Value::Const(k), base @ (Value::Ctx(_) | Value::Stack(_))) => base.add(k),
+            // Pointer plus pointer: the kernel refuses it at the addition.
+            (a, b) => a.combine(b),
+        }
+    }
+
+    /// `self -= operand` (64-bit) where the operand is a register.
+    fn sub_register(self, operand: Value) -> Value {
+        match (self, operand) {
+            (base, Value::Const(k)) => k.checked_neg().map_or(base.tainted(), |k| base.add(k)),
+            // Pointer minus pointer is a scalar.
+            (a, b) if a.is_ctx() && b.is_ctx() => Value::Other,
+            (a, b) => a.combine(b),
         }
     }
 }
@@ -272,19 +296,24 @@ fn transfer(insn: &Insn, state: &State) -> State {
             let operand = register_operand(state, src);
             let result = match (width, op, src, operand) {
                 (Width::W64, AluOp::Mov, Source::Reg(_), Some(v)) => v,
+                (Width::W64, AluOp::Mov, Source::Imm(k), _) => Value::Const(k.into()),
+                (Width::W32, AluOp::Mov, Source::Imm(k), _) => Value::Const((k as u32).into()),
                 (_, AluOp::Mov, _, _) => Value::Other,
                 (Width::W64, AluOp::Add, Source::Imm(k), _) => current.add(i64::from(k)),
                 (Width::W64, AluOp::Sub, Source::Imm(k), _) => current.add(-i64::from(k)),
-                // Pointer minus pointer is a scalar.
-                (Width::W64, AluOp::Sub, _, Some(v)) if current.is_ctx() && v.is_ctx() => {
-                    Value::Other
-                }
+                (Width::W64, AluOp::Add, _, Some(v)) => current.add_register(v),
+                (Width::W64, AluOp::Sub, _, Some(v)) => current.sub_register(v),
                 (_, _, _, Some(v)) => current.combine(v),
                 _ => current.tainted(),
             };
             out.set(dst, result);
         }
         Insn::Neg { dst, .. } | Insn::Endian { dst, .. } => out.set(dst, state.get(dst).tainted()),
+        Insn::LoadImm64 {
+            dst,
+            kind: LdImm64Kind::Imm,
+            imm,
+        } => out.set(dst, Value::Const(imm as i64)),
         Insn::MovSx { dst, .. } | Insn::AddrSpaceCast { dst, .. } | Insn::LoadImm64 { dst, .. } => {
             out.set(dst, Value::Other)
         }

@@ -72,7 +72,7 @@ fn size_bits(size: Size) -> u8 {
 fn dirty_base(insn: usize, reg: Reg, value: Value) -> Option<ContextError> {
     let reg = reg.index();
     match value {
-        Value::Ctx(0) | Value::Other | Value::Stack(_) => None,
+        Value::Ctx(0) | Value::Other | Value::Const(_) | Value::Stack(_) => None,
         Value::Ctx(off) => Some(ContextError::ModifiedCtx {
             insn,
             reg,
