@@ -259,6 +259,72 @@ fn prog_run_matches_bpftool_on_corpus_objects() {
     assert_eq!(compared, 18 * backends.split(',').count());
 }
 
+/// A context in and out (`ctx_in`/`ctx_out`): the tc classifier example
+/// sets `mark` and `priority` in the `__sk_buff` it is given; bpftool and
+/// apiary (both backends) print the same context, packet and verdict.
+#[test]
+fn ctx_out_matches_bpftool() {
+    let test = "ctx_out vs bpftool";
+    if !kernel_and_bpftool(test) {
+        return;
+    }
+    let object = match apiary_corpus::example("tc_mark_redirect") {
+        Ok(object) => object.path(),
+        Err(reason) => {
+            eprintln!("SKIPPED: {test} because {reason}");
+            return;
+        }
+    };
+    let pinned = Pinned::load(object, "ctx");
+    let data = scratch("ctx-packet.bin");
+    std::fs::write(&data, ipv4_packet(6, 64, [10, 0, 0, 2], 443, b"hello")).unwrap();
+    let mut skb = vec![0u8; 192];
+    skb[8..12].copy_from_slice(&5u32.to_ne_bytes()); // mark, overwritten by the program
+    skb[48..52].copy_from_slice(&0x11u32.to_ne_bytes()); // cb[0], kept
+    let ctx = scratch("ctx-in.bin");
+    std::fs::write(&ctx, &skb).unwrap();
+    let (data, ctx) = (data.to_str().unwrap(), ctx.to_str().unwrap());
+    for json_flag in [true, false] {
+        let mut args = vec![
+            "data_in", data, "data_out", "-", "ctx_in", ctx, "ctx_out", "-",
+        ];
+        if json_flag {
+            args.insert(0, "-j");
+        }
+        let kernel = pinned.run("mark_redirect", &args);
+        assert!(kernel.status.success(), "bpftool: {}", text(&kernel.stderr));
+        for backend in ["vm", "kernel"] {
+            let ours = apiary(
+                &[
+                    &[
+                        "prog",
+                        "run",
+                        object.to_str().unwrap(),
+                        "--backend",
+                        backend,
+                    ][..],
+                    &args[..],
+                ]
+                .concat(),
+            );
+            assert!(ours.status.success(), "{backend}: {}", text(&ours.stderr));
+            if json_flag {
+                let (k, o) = (json(&kernel), json(&ours));
+                for key in ["retval", "data_out", "ctx_out"] {
+                    assert_eq!(o[key], k[key], "{backend} {key}");
+                }
+                assert_eq!(k["ctx_out"][8], 0xbb, "mark 0x1bb set by the program");
+            } else {
+                assert_eq!(
+                    mask_duration(&text(&ours.stdout)),
+                    mask_duration(&text(&kernel.stdout)),
+                    "{backend}"
+                );
+            }
+        }
+    }
+}
+
 /// Too little room for the packet (`data_size_out` below its length) fails
 /// the run with ENOSPC in bpftool and in both backends.
 #[test]
