@@ -5,42 +5,34 @@
 use apiary_context::{AccessKind, ContextError, SKB_DATA, SKB_DATA_END, prepare, prepare_for};
 use apiary_isa::RawInsn;
 use apiary_kernel::types::{AttachType, ProgType};
-use apiary_kernel::{Error, ProgFd, ProgLoadAttrs};
+
+mod common;
 
 fn asm(text: &str) -> Vec<RawInsn> {
     apiary_asm::assemble_slots(text).unwrap_or_else(|e| panic!("assembling {text}: {e}"))
 }
 
-/// Loads into the kernel when it can: `Some(true)` accepted, `Some(false)`
-/// refused, `None` when `bpf()` is unavailable (reported loudly once per call).
-fn kernel_accepts(prog_type: ProgType, insns: &[RawInsn]) -> Option<bool> {
+/// Loads into the kernel when it can: `Some(Ok(()))` accepted,
+/// `Some(Err(reason))` refused, `None` when `bpf()` is unavailable
+/// (reported loudly).
+fn kernel_verdict(prog_type: ProgType, insns: &[RawInsn]) -> Option<Result<(), String>> {
     if let Err(reason) = apiary_kernel::probe() {
         eprintln!("SKIPPED: kernel cross-check because {reason}");
         return None;
     }
-    let bytes = apiary_isa::slots_to_bytes(insns);
-    let attrs = ProgLoadAttrs {
-        prog_type,
-        insns: &bytes,
-        license: "GPL",
-        ..ProgLoadAttrs::default()
-    };
-    match ProgFd::load(&attrs) {
-        Ok(_) => Some(true),
-        Err(Error::ProgLoad { .. }) => Some(false),
-        Err(other) => panic!("loading failed outside the verifier: {other}"),
-    }
+    let verdict = common::kernel_load(prog_type, AttachType::default(), insns);
+    Some(verdict.map_err(|log| common::refusal_reason(&log).to_string()))
 }
 
 /// `prepare`'s verdict, after checking that the kernel agrees on accept/refuse.
 fn both(prog_type: ProgType, text: &str) -> Result<Vec<RawInsn>, ContextError> {
     let insns = asm(text);
     let ours = prepare(prog_type, &insns);
-    if let Some(kernel) = kernel_accepts(prog_type, &insns) {
+    if let Some(kernel) = kernel_verdict(prog_type, &insns) {
         assert_eq!(
-            kernel,
+            kernel.is_ok(),
             ours.is_ok(),
-            "kernel and prepare disagree on\n{text}\nprepare: {ours:?}"
+            "kernel and prepare disagree on\n{text}\nkernel: {kernel:?}\nprepare: {ours:?}"
         );
     }
     ours

@@ -7,8 +7,9 @@
 //! bounds), either verdict is fine: that is a verifier's business.
 
 use apiary_context::prepare;
-use apiary_kernel::types::ProgType;
-use apiary_kernel::{Error, ProgFd, ProgLoadAttrs};
+use apiary_kernel::types::{AttachType, ProgType};
+
+mod common;
 
 /// What the kernel says when it refuses a context access.
 const CONTEXT_REASONS: [&str; 6] = [
@@ -106,19 +107,7 @@ fn random_program(rng: &mut Rng) -> String {
 /// `Ok(())` or the verifier log.
 fn kernel_verdict(text: &str) -> Result<(), String> {
     let insns = apiary_asm::assemble_slots(text).expect("assemble");
-    let bytes = apiary_isa::slots_to_bytes(&insns);
-    let attrs = ProgLoadAttrs {
-        prog_type: ProgType::SCHED_CLS,
-        insns: &bytes,
-        license: "GPL",
-        log_level: 1,
-        ..ProgLoadAttrs::default()
-    };
-    match ProgFd::load(&attrs) {
-        Ok(_) => Ok(()),
-        Err(Error::ProgLoad { log, .. }) => Err(log),
-        Err(other) => panic!("loading failed outside the verifier: {other}"),
-    }
+    common::kernel_load(ProgType::SCHED_CLS, AttachType::default(), &insns)
 }
 
 #[test]
@@ -142,7 +131,7 @@ fn prepare_agrees_with_the_kernel_on_random_context_flows() {
             (Err(log), _) if CONTEXT_REASONS.iter().any(|r| log.contains(r)) => {
                 ctx_refusals += 1;
                 if ours.is_ok() {
-                    let reason = log.lines().rev().nth(1).unwrap_or("").to_string();
+                    let reason = common::refusal_reason(&log).to_string();
                     mismatches.push(format!(
                         "kernel refuses ({reason}), prepare accepts\n{text}"
                     ));
@@ -151,7 +140,7 @@ fn prepare_agrees_with_the_kernel_on_random_context_flows() {
             (Err(log), _) => {
                 other_refusals += 1;
                 if std::env::var_os("CONTEXT_DATAFLOW_REASONS").is_some() {
-                    eprintln!("OTHER: {}", log.lines().rev().nth(1).unwrap_or(""));
+                    eprintln!("OTHER: {}", common::refusal_reason(&log));
                 }
             }
         }

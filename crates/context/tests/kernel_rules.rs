@@ -6,8 +6,9 @@
 
 use apiary_context::{ContextError, prepare_for};
 use apiary_isa::{AluOp, AtomicOp, Insn, RawInsn, Reg, Size, Source, Width, encode_program};
-use apiary_kernel::types::{AttachType, ProgType, prog_flags};
-use apiary_kernel::{Error, ProgFd, ProgLoadAttrs};
+use apiary_kernel::types::{AttachType, ProgType};
+
+mod common;
 
 #[derive(Clone, Copy, Debug)]
 enum Form {
@@ -77,40 +78,14 @@ fn program(form: Form, off: i16) -> Vec<RawInsn> {
     encode_program(&[mov(Reg::R2, 1), access, mov(Reg::R0, 0), Insn::Exit])
 }
 
-/// The kernel's verdict: `Ok(())` or the last line of the verifier log.
+/// The kernel's verdict: `Ok(())` or why it refused.
 fn kernel_verdict(
     prog_type: ProgType,
     attach_type: AttachType,
     insns: &[RawInsn],
 ) -> Result<(), String> {
-    let bytes = apiary_isa::slots_to_bytes(insns);
-    // The kernel loads syscall programs only as sleepable ones.
-    let prog_flags = if prog_type == ProgType::SYSCALL {
-        prog_flags::SLEEPABLE
-    } else {
-        0
-    };
-    let attrs = ProgLoadAttrs {
-        prog_type,
-        prog_flags,
-        expected_attach_type: Some(attach_type),
-        insns: &bytes,
-        license: "GPL",
-        log_level: 1,
-        ..ProgLoadAttrs::default()
-    };
-    match ProgFd::load(&attrs) {
-        Ok(_) => Ok(()),
-        Err(Error::ProgLoad { errno, log }) => {
-            let last = log
-                .lines()
-                .rev()
-                .find(|l| !l.trim().is_empty())
-                .unwrap_or("");
-            Err(format!("{errno:?}: {last}"))
-        }
-        Err(other) => panic!("loading a {prog_type} program failed outside the verifier: {other}"),
-    }
+    common::kernel_load(prog_type, attach_type, insns)
+        .map_err(|log| common::refusal_reason(&log).to_string())
 }
 
 struct Case {
