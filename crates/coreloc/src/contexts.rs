@@ -56,7 +56,7 @@ impl Encoder {
 
     fn int(&mut self, name: &str, size: u32, encoding: u32) -> u32 {
         let name = self.string(name);
-        self.words(&[name, KIND_INT << 24, size, encoding << 24 | size * 8])
+        self.words(&[name, KIND_INT << 24, size, (encoding << 24) | (size * 8)])
     }
 
     fn typedef(&mut self, name: &str, target: u32) -> u32 {
@@ -79,7 +79,7 @@ impl Encoder {
 
     /// A struct or union; members are `(name, type, byte offset)`.
     fn aggregate(&mut self, kind: u32, name: &str, size: u32, members: &[(&str, u32, u32)]) -> u32 {
-        let mut words = vec![self.string(name), kind << 24 | members.len() as u32, size];
+        let mut words = vec![self.string(name), (kind << 24) | members.len() as u32, size];
         for &(member, ty, offset) in members {
             words.extend([self.string(member), ty, offset * 8]);
         }

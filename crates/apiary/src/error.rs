@@ -1,0 +1,168 @@
+//! The facade's error type: one enum a user matches on, carrying the
+//! program, instruction and source line where they are known.
+
+use std::path::PathBuf;
+
+use apiary_loader::LoadError;
+use apiary_maps::MapError;
+use apiary_runtime::{RuntimeError, TestRunError};
+use thiserror::Error;
+
+/// A source position from the object's BTF line info.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceLine {
+    /// Source file as the compiler recorded it.
+    pub file: String,
+    /// 1-based line number.
+    pub line: u32,
+    /// 1-based column.
+    pub column: u32,
+    /// The text of the line.
+    pub text: String,
+}
+
+impl std::fmt::Display for SourceLine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}: {}", self.file, self.line, self.text.trim())
+    }
+}
+
+/// Shows ` (at file:line: text)` after a message when the line is known.
+pub(crate) struct AtLine<'a>(pub &'a Option<SourceLine>);
+
+impl std::fmt::Display for AtLine<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(line) => write!(f, " (at {line})"),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Everything that can go wrong between opening an object and reading the
+/// result of a run.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The object file could not be read.
+    #[error("{}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The ELF object, its BTF or its relocations are malformed.
+    #[error("{object}: {source}")]
+    Parse {
+        /// Object name.
+        object: String,
+        /// The loader's reason.
+        source: Box<LoadError>,
+    },
+    /// No `.rodata`, `.data` or `.bss` variable has this name.
+    #[error("no global variable {name:?} in the object's data sections")]
+    NoSuchGlobal {
+        /// The variable asked for.
+        name: String,
+    },
+    /// The value given for a global does not have the variable's size.
+    #[error("global {name:?} is {expected} bytes, the value given is {given}")]
+    GlobalSize {
+        /// The variable.
+        name: String,
+        /// Its size per BTF.
+        expected: u32,
+        /// The size of the value given.
+        given: usize,
+    },
+    /// Globals can only be set when the object carries BTF describing them.
+    #[error("cannot set global {name:?}: the object has no BTF describing its data sections")]
+    NoDataBtf {
+        /// The variable asked for.
+        name: String,
+    },
+    /// No map has this name.
+    #[error("no map named {name:?}")]
+    NoSuchMap {
+        /// The name asked for.
+        name: String,
+    },
+    /// `max_entries` of 0 is refused by every map type.
+    #[error("map {name:?}: max_entries must be at least 1")]
+    ZeroMaxEntries {
+        /// The map.
+        name: String,
+    },
+    /// No program has this name.
+    #[error("no program named {name:?} (programs: {available})")]
+    NoSuchProgram {
+        /// The name asked for.
+        name: String,
+        /// The object's program names, comma-separated.
+        available: String,
+    },
+    /// The program exists but is of another type than the one asked for.
+    #[error("program {name:?} is a {actual} program, not {expected}")]
+    WrongProgramType {
+        /// Program name.
+        name: String,
+        /// What the caller asked for.
+        expected: &'static str,
+        /// What the object says (`SEC()`).
+        actual: String,
+    },
+    /// The loader could not make a program of this section.
+    #[error("program {name:?} could not be loaded: {reason}")]
+    ProgramUnavailable {
+        /// Program name.
+        name: String,
+        /// The loader's or runtime's reason.
+        reason: String,
+    },
+    /// Applying CO-RE relocations failed.
+    #[error("CO-RE relocation: {0}")]
+    Core(Box<LoadError>),
+    /// The target BTF for CO-RE could not be read or parsed.
+    #[error("target BTF {}: {reason}", path.display())]
+    TargetBtf {
+        /// The BTF file.
+        path: PathBuf,
+        /// Why it could not be used.
+        reason: String,
+    },
+    /// Creating a map or preparing programs failed.
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
+    /// A map operation or typed view failed.
+    #[error("map {name:?}: {source}")]
+    Map {
+        /// The map.
+        name: String,
+        /// The map crate's reason.
+        source: MapError,
+    },
+    /// A test-run's input was refused, as `BPF_PROG_TEST_RUN` refuses it.
+    #[error("program {program:?}: {source}")]
+    TestRun {
+        /// Program name.
+        program: String,
+        /// The runtime's reason.
+        source: Box<TestRunError>,
+    },
+    /// The program faulted while running.
+    #[error("program {program:?}, instruction {insn}{}: {source}", AtLine(line))]
+    Run {
+        /// Program name.
+        program: String,
+        /// The instruction that failed.
+        insn: usize,
+        /// Its source line, when the object has line info.
+        line: Option<SourceLine>,
+        /// The interpreter's reason.
+        source: Box<apiary_vm::RunError>,
+    },
+}
+
+/// `Result` with [`enum@Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,222 @@
+//! The open → configure → load → test-run lifecycle on corpus objects, with
+//! the expectations each corpus file documents and, where `bpf()` works, the
+//! kernel running the same configured object.
+
+use apiary::{ContextRun, Error, OpenObject, Syscall, Tc, Xdp, XdpRun};
+use apiary_corpus::CorpusObject;
+
+fn corpus(name: &'static str) -> Option<CorpusObject> {
+    match apiary_corpus::object(name) {
+        Ok(object) => Some(*object),
+        Err(why) => {
+            eprintln!("SKIPPED: corpus object {name} unavailable because {why}");
+            None
+        }
+    }
+}
+
+/// An Ethernet + IPv4 + UDP frame of `len` bytes.
+fn udp_frame(len: usize) -> Vec<u8> {
+    let mut frame = vec![0u8; len];
+    frame[12] = 0x08; // ethertype IPv4
+    frame[14] = 0x45;
+    let ip_len = (len - 14) as u16;
+    frame[16..18].copy_from_slice(&ip_len.to_be_bytes());
+    frame[22] = 64;
+    frame[23] = 17;
+    frame
+}
+
+fn kernel_retval(open: &OpenObject, bytes: &[u8], program: &str, data: &[u8]) -> Option<u32> {
+    if let Err(reason) = apiary_kernel::probe() {
+        eprintln!("SKIPPED: kernel comparison because {reason}");
+        return None;
+    }
+    let loaded = apiary_backend::load_object(
+        open.spec(),
+        &apiary_backend::LoadOptions {
+            elf: Some(bytes),
+            log_level: 0,
+        },
+    )
+    .expect("the kernel loads the configured object");
+    let out = loaded
+        .program(program)
+        .expect("program loaded")
+        .test_run(&apiary_kernel::TestRunAttrs {
+            data_in: data,
+            data_out_capacity: 0,
+            ctx_in: &[],
+            ctx_out_capacity: 0,
+            repeat: 1,
+            flags: 0,
+            cpu: 0,
+            batch_size: 0,
+        })
+        .expect("kernel test-run");
+    Some(out.retval)
+}
+
+#[test]
+fn rodata_override_changes_the_verdict_as_in_the_kernel() {
+    let Some(object) = corpus("global_data") else {
+        return;
+    };
+    let bytes = std::fs::read(object.path()).unwrap();
+    let frame = udp_frame(200);
+
+    let default = OpenObject::open(object.path()).unwrap().load().unwrap();
+    let program = default.program::<Xdp>("xdp_global_data").unwrap();
+    assert_eq!(
+        program.test_run(&XdpRun::new(&frame)).unwrap().retval,
+        2,
+        "XDP_PASS under max_packet 1500"
+    );
+
+    let mut open = OpenObject::open(object.path()).unwrap();
+    open.set_global("max_packet", &100u32).unwrap();
+    let expected = kernel_retval(&open, &bytes, "xdp_global_data", &frame);
+    let configured = open.load().unwrap();
+    let program = configured.program::<Xdp>("xdp_global_data").unwrap();
+    let retval = program.test_run(&XdpRun::new(&frame)).unwrap().retval;
+    assert_eq!(retval, 1, "XDP_DROP once max_packet is 100");
+    if let Some(kernel) = expected {
+        assert_eq!(
+            retval, kernel,
+            "Apiary and the kernel disagree on the configured object"
+        );
+    }
+}
+
+#[test]
+fn globals_are_checked_by_name_and_size() {
+    let Some(object) = corpus("global_data") else {
+        return;
+    };
+    let mut open = OpenObject::open(object.path()).unwrap();
+    let err = open.set_global("max_packet", &1u64).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::GlobalSize {
+                expected: 4,
+                given: 8,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    let err = open.set_global("no_such_knob", &1u32).unwrap_err();
+    assert!(matches!(err, Error::NoSuchGlobal { .. }), "{err}");
+    // .bss variables start as zeros and can be given a value too.
+    open.set_global("runs", &41u64).unwrap();
+    let loaded = open.load().unwrap();
+    let program = loaded.program::<Xdp>("xdp_global_data").unwrap();
+    program.test_run(&XdpRun::new(&udp_frame(64))).unwrap();
+    let bss = loaded.map("global_d.bss").unwrap();
+    let value = bss
+        .lookup(&0u32.to_ne_bytes(), 0)
+        .unwrap()
+        .expect("one entry");
+    let runs = u64::from_ne_bytes(value.read()[..8].try_into().unwrap());
+    assert_eq!(
+        runs, 42,
+        "runs starts at the configured 41 and the run adds 1"
+    );
+}
+
+#[test]
+fn max_entries_is_applied_before_maps_exist() {
+    let Some(object) = corpus("xdp_proto_counter") else {
+        return;
+    };
+    let mut open = OpenObject::open(object.path()).unwrap();
+    assert!(matches!(
+        open.set_max_entries("nope", 4),
+        Err(Error::NoSuchMap { .. })
+    ));
+    assert!(matches!(
+        open.set_max_entries("packets", 0),
+        Err(Error::ZeroMaxEntries { .. })
+    ));
+    open.set_max_entries("packets", 300).unwrap();
+    let loaded = open.load().unwrap();
+    assert_eq!(loaded.map("packets").unwrap().max_entries(), 300);
+}
+
+#[test]
+fn program_kinds_are_checked() {
+    let Some(object) = corpus("global_data") else {
+        return;
+    };
+    let loaded = OpenObject::open(object.path()).unwrap().load().unwrap();
+    let err = loaded.program::<Tc>("xdp_global_data").unwrap_err();
+    assert!(
+        matches!(err, Error::WrongProgramType { expected: "tc", .. }),
+        "{err}"
+    );
+    let err = loaded.program::<Xdp>("missing").unwrap_err();
+    assert!(
+        err.to_string().contains("xdp_global_data"),
+        "lists the programs: {err}"
+    );
+}
+
+#[test]
+fn syscall_program_context_and_maps() {
+    let Some(object) = corpus("syscall_prog") else {
+        return;
+    };
+    let loaded = OpenObject::open(object.path()).unwrap().load().unwrap();
+    let program = loaded.program::<Syscall>("compute").unwrap();
+    let args: Vec<u8> = [6i64, 7, 0, 0]
+        .iter()
+        .flat_map(|v| v.to_ne_bytes())
+        .collect();
+    let out = program.test_run(&ContextRun { ctx: &args }).unwrap();
+    assert_eq!(out.retval, 0);
+    let ctx = out.ctx_out.expect("syscall programs return their context");
+    let words: Vec<i64> = ctx
+        .chunks(8)
+        .map(|c| i64::from_ne_bytes(c.try_into().unwrap()))
+        .collect();
+    assert_eq!(words, [6, 7, 13, 42]);
+    let results: apiary::Array<i64> = loaded.map_view("results").unwrap();
+    assert_eq!(results.get(0, 0).unwrap(), 42);
+}
+
+#[test]
+fn runners_on_threads_fill_their_own_cpu_slots() {
+    let Some(object) = corpus("xdp_proto_counter") else {
+        return;
+    };
+    let mut open = OpenObject::open(object.path()).unwrap();
+    open.set_nr_cpus(4);
+    let loaded = open.load().unwrap();
+    let program = loaded.program::<Xdp>("xdp_count_protocols").unwrap();
+    let frame = udp_frame(100);
+    std::thread::scope(|scope| {
+        for cpu in 0..4 {
+            let program = &program;
+            let frame = &frame;
+            let mut runner = loaded.runner(cpu);
+            scope.spawn(move || {
+                for _ in 0..250 {
+                    assert_eq!(
+                        runner
+                            .test_run(program, &XdpRun::new(frame))
+                            .unwrap()
+                            .retval,
+                        2
+                    );
+                }
+            });
+        }
+    });
+    let packets: apiary::Array<u64> = loaded.map_view("packets").unwrap();
+    assert_eq!(
+        packets.get(17, 0).unwrap(),
+        1000,
+        "no lost update across 4 threads"
+    );
+}
