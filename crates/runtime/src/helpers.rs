@@ -8,7 +8,7 @@ use apiary_kernel::types::ProgType;
 use apiary_maps::{Map, MapError, MapType};
 use apiary_vm::{HelperContext, HelperError, HelperFn, Helpers, Region};
 
-use crate::{Env, Event, MapId, TraceLine, printf, skb_helpers as skb, xdp_helpers as xdp};
+use crate::{Env, Event, MapId, TraceLine, fib, printf, skb_helpers as skb, xdp_helpers as xdp};
 use apiary_loader::helpers::HELPER_NAMES;
 
 /// An argument kind, as the kernel's `enum bpf_arg_type`.
@@ -24,6 +24,9 @@ pub enum ArgKind {
     PtrToUninitMapValue,
     /// `ARG_PTR_TO_MEM | MEM_RDONLY`: readable bytes sized by the next argument.
     PtrToReadableMem,
+    /// `ARG_PTR_TO_MEM`: initialised bytes the helper reads and writes,
+    /// sized by the next argument.
+    PtrToMem,
     /// `ARG_PTR_TO_UNINIT_MEM`: writable bytes sized by the next argument.
     PtrToUninitMem,
     /// `ARG_CONST_SIZE`: size of the previous memory argument, nonzero.
@@ -940,6 +943,13 @@ static HELPERS: &[HelperDef] = &[
         "skb_load_bytes_relative",
         skb::skb_load_bytes_relative,
         [PtrToCtx, Anything, PtrToUninitMem, ConstSize, Anything],
+        Integer
+    ),
+    helper!(
+        69,
+        "fib_lookup",
+        fib::fib_lookup,
+        [PtrToCtx, PtrToMem, ConstSize, Anything],
         Integer
     ),
     helper!(

@@ -12,6 +12,7 @@
 //! (`apiary-maps`) or reach into the interpreter (`apiary-vm`): it talks to
 //! them through their public APIs only.
 
+mod fib;
 mod helpers;
 mod packet;
 mod printf;
@@ -28,6 +29,7 @@ use apiary_maps::{Map, MapDef, MapError, RedirectTarget};
 use apiary_vm::{Helpers, Program, Region, RunError, RunInput, Runner};
 use thiserror::Error;
 
+pub use fib::{Route, RouteKind};
 pub use helpers::{ArgKind, HelperProto, RetKind, helper_name, helper_proto, helper_protos};
 pub use testrun::{TestRunError, TestRunInput, TestRunOutput, TraceLine};
 
@@ -277,6 +279,8 @@ pub struct Runtime {
     helpers: Arc<Helpers<Env>>,
     output: Mutex<Output>,
     prandom: std::sync::atomic::AtomicU64,
+    /// The routes `bpf_fib_lookup` searches.
+    routes: RwLock<Vec<Route>>,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -353,7 +357,15 @@ impl Runtime {
             helpers: Arc::new(helpers::table()),
             output: Mutex::new(Output::default()),
             prandom: std::sync::atomic::AtomicU64::new(seed),
+            routes: RwLock::new(Vec::new()),
         })
+    }
+
+    /// Replaces the route table `bpf_fib_lookup` searches (longest prefix
+    /// first). Without routes every lookup answers
+    /// `BPF_FIB_LKUP_RET_NOT_FWDED`.
+    pub fn set_routes(&self, routes: Vec<Route>) {
+        *write_lock(&self.routes) = routes;
     }
 
     /// Number of CPUs runs may claim.

@@ -1314,3 +1314,94 @@ fn map_in_map_lookup_gives_a_usable_inner_map() {
         .unwrap();
     assert_eq!(out.retval, 99);
 }
+
+/// Looks up 10.1.2.3 (tot_len `tot_len`) with `flags`; returns
+/// `result | ifindex << 8 | dmac[5] << 16 | dst[3] << 24` from the params.
+fn fib_program(tot_len: u16, flags: u32) -> String {
+    let dst = u32::from_ne_bytes([10, 1, 2, 3]);
+    let mut text = String::from("r6 = r1\n r2 = 0\n");
+    for off in (8..=64).step_by(8) {
+        text.push_str(&format!(" *(u64 *)(r10 - {off}) = r2\n"));
+    }
+    text.push_str(&format!(
+        " r2 = 2
+          *(u8 *)(r10 - 64) = r2
+          r2 = {tot_len}
+          *(u16 *)(r10 - 58) = r2
+          r2 = 1
+          *(u32 *)(r10 - 56) = r2
+          r2 = {dst:#x} ll
+          *(u32 *)(r10 - 32) = r2
+          r1 = r6
+          r2 = r10
+          r2 += -64
+          r3 = 64
+          r4 = {flags}
+          call 69
+          r2 = *(u32 *)(r10 - 56)
+          r2 <<= 8
+          r0 |= r2
+          r2 = *(u8 *)(r10 - 1)
+          r2 <<= 16
+          r0 |= r2
+          r2 = *(u8 *)(r10 - 29)
+          r2 <<= 24
+          r0 |= r2
+          exit"
+    ));
+    text
+}
+
+#[test]
+fn fib_lookup_uses_the_supplied_routes() {
+    use apiary_runtime::{Route, RouteKind};
+    use std::net::{IpAddr, Ipv4Addr};
+    let rt = Runtime::new(1);
+    let frame = ipv4_frame(LOOPBACK_MAC, IP_PROTO_UDP, &[0; 100]);
+    let run = |text: &str| {
+        let prog = rt
+            .load_program("f", ProgType::XDP, &code(text), &[])
+            .unwrap();
+        let input = TestRunInput {
+            data_in: Some(&frame),
+            ..TestRunInput::default()
+        };
+        rt.test_run(&mut Runner::new(), prog, &input).unwrap().retval
+    };
+    // No routes: not forwarded, params untouched.
+    assert_eq!(run(&fib_program(0, 0)), 4 | 1 << 8 | 3 << 24);
+    let route = |prefix: [u8; 4], len: u8, ifindex: u32| Route {
+        destination: IpAddr::V4(Ipv4Addr::from(prefix)),
+        prefix_len: len,
+        kind: RouteKind::Unicast,
+        ifindex,
+        gateway: Some(IpAddr::V4(Ipv4Addr::new(10, 1, 0, 254))),
+        source: None,
+        mtu: 1500,
+        smac: [2, 0, 0, 0, 0, 1],
+        dmac: Some([2, 0, 0, 0, 0, 0x42]),
+    };
+    rt.set_routes(vec![
+        route([10, 0, 0, 0], 8, 5),
+        route([10, 1, 0, 0], 16, 6),
+        route([10, 1, 2, 0], 25, 7),
+        route([10, 1, 2, 128], 25, 8),
+    ]);
+    // Longest prefix: 10.1.2.0/25 on ifindex 7, via 10.1.0.254.
+    assert_eq!(run(&fib_program(0, 0)), 7 << 8 | 0x42 << 16 | 254 << 24);
+    assert_eq!(run(&fib_program(1501, 0)) & 0xff, 8, "FRAG_NEEDED");
+    assert_eq!(run(&fib_program(0, 16)) & 0xff, 9, "NO_SRC_ADDR");
+    assert_eq!(run(&fib_program(0, 64)) as i32, -22, "unknown flag");
+    assert_eq!(run(&fib_program(0, 8)) as i32, -22, "TBID without DIRECT");
+    rt.set_routes(vec![Route {
+        kind: RouteKind::Blackhole,
+        ..route([10, 0, 0, 0], 8, 5)
+    }]);
+    assert_eq!(run(&fib_program(0, 0)) & 0xff, 1, "BLACKHOLE");
+    rt.set_routes(vec![Route {
+        dmac: None,
+        ..route([10, 0, 0, 0], 8, 5)
+    }]);
+    assert_eq!(run(&fib_program(0, 0)) & 0xff, 7, "NO_NEIGH");
+    assert_eq!(run(&fib_program(0, 4)) & 0xff, 0, "SKIP_NEIGH");
+}
