@@ -57,6 +57,14 @@ impl Value {
         }
     }
 
+    /// The value as seen from another function's frame.
+    fn outside_frame(self) -> Value {
+        match self {
+            Value::Stack(_) => Value::Other,
+            v => v,
+        }
+    }
+
     /// The result of an unmodelled operation on two values.
     fn combine(self, other: Value) -> Value {
         match (self, other) {
@@ -111,9 +119,11 @@ pub(crate) struct State {
 }
 
 impl State {
+    /// A function's first state: `args` in r1..r5 (pointers into the
+    /// caller's frame become untracked: the callee's r10 is another frame).
     fn function_entry(args: [Value; 5]) -> State {
         let mut regs = [Value::Other; 10];
-        regs[1..6].copy_from_slice(&args);
+        regs[1..6].copy_from_slice(&args.map(Value::outside_frame));
         State {
             regs,
             stack: Vec::new(),
@@ -444,7 +454,7 @@ pub(crate) fn analyze(insns: Vec<Option<Insn>>) -> Result<Flow, ContextError> {
             .filter(|&callee| callee < len);
         if let Insn::Exit = insn {
             let function = function_of(index);
-            let r0 = state.get(Reg::R0);
+            let r0 = state.get(Reg::R0).outside_frame();
             let joined = returns[function].map_or(r0, |v| v.join(r0));
             if returns[function] != Some(joined) {
                 returns[function] = Some(joined);

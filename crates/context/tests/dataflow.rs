@@ -383,3 +383,27 @@ fn ctx_returned_by_a_subprogram_is_tracked() {
     .expect_err("len is read-only");
     assert!(matches!(err, ContextError::Access { insn: 2, .. }), "{err}");
 }
+
+#[test]
+fn a_pointer_into_the_callers_frame_is_not_the_callees_frame() {
+    // The callee stores ctx through the caller's frame pointer, then reads
+    // its own slot at the same offset: that slot never held the context.
+    let prepared = prepare_for(
+        ProgType::SOCKET_FILTER,
+        AttachType::default(),
+        &asm("*(u64 *)(r10 - 8) = 0
+              r2 = r10
+              r2 += -8
+              call sub
+              r0 = 0
+              exit
+              sub:
+              *(u64 *)(r2 + 0) = r1
+              r3 = *(u64 *)(r10 - 8)
+              r0 = *(u32 *)(r3 + 4000)
+              r0 = 0
+              exit"),
+    )
+    .expect("no context access");
+    assert!(prepared.accesses.is_empty(), "{:?}", prepared.accesses);
+}
