@@ -1,16 +1,23 @@
 //! `apiary-runtime`: turns loaded programs with map references into
-//! runnable ones with the kernel's helper functions, over Apiary's maps.
+//! runnable ones with the kernel's helper functions, over Apiary's maps,
+//! and runs them as `BPF_PROG_TEST_RUN` does.
 //!
 //! It owns map creation from [`apiary_loader::MapSpec`]s, the rewriting of
 //! `BPF_PSEUDO_MAP_IDX[_VALUE]` loads into map handles and global-data
 //! addresses, the helper implementations by the kernel's ids with their
-//! prototypes ([`helper_protos`]), tail calls through program arrays, and
-//! the output helpers leave for the embedder (`bpf_trace_printk` text,
-//! signals, redirects).
+//! prototypes ([`helper_protos`]) including the packet helpers (skb and
+//! XDP byte access, checksums, VLAN tags, room changes, redirects,
+//! `bpf_fib_lookup` over [`Runtime::set_routes`]), tail calls through
+//! program arrays, the packet buffer and internal context of networking
+//! programs, [`Runtime::test_run`] per program type, and the output
+//! helpers leave for the embedder (`bpf_trace_printk` lines, signals,
+//! redirects).
 //!
 //! It must not parse ELF (that is `apiary-loader`), reimplement map types
-//! (`apiary-maps`) or reach into the interpreter (`apiary-vm`): it talks to
-//! them through their public APIs only.
+//! (`apiary-maps`), decide which context accesses a program type may make
+//! (`apiary-context`, which it calls at load) or reach into the
+//! interpreter (`apiary-vm`): it talks to them through their public APIs
+//! only.
 
 mod fib;
 mod helpers;

@@ -1366,7 +1366,9 @@ fn fib_lookup_uses_the_supplied_routes() {
             data_in: Some(&frame),
             ..TestRunInput::default()
         };
-        rt.test_run(&mut Runner::new(), prog, &input).unwrap().retval
+        rt.test_run(&mut Runner::new(), prog, &input)
+            .unwrap()
+            .retval
     };
     // No routes: not forwarded, params untouched.
     assert_eq!(run(&fib_program(0, 0)), 4 | 1 << 8 | 3 << 24);

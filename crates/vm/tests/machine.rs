@@ -909,3 +909,49 @@ fn callbacks_count_towards_the_frame_limit() {
     assert_eq!(error, RunError::CallDepthExceeded { pc: 3, max: 8 });
     assert_eq!(levels, 8);
 }
+
+/// Moves the packet to `env.0 .. env.0 + env.1` (an address and length).
+fn move_packet(ctx: &mut HelperContext<'_, (u64, u64)>, _: [u64; 5]) -> Result<u64, HelperError> {
+    let (addr, len) = *ctx.env();
+    // SAFETY: the tests below point it at a live buffer they own for the run.
+    let region = unsafe { Region::from_raw(addr as *mut u8, len as usize, false) };
+    ctx.set_packet(Some(region))?;
+    Ok(0)
+}
+
+#[test]
+fn helpers_move_the_packet_only_within_accessible_memory() {
+    let mut helpers = Helpers::new();
+    helpers.register(1, "move_packet", move_packet).unwrap();
+    let program = load::<(u64, u64)>(
+        &[
+            Insn::Call(CallTarget::Helper(1)),
+            Insn::LoadPacket {
+                mode: PacketMode::Abs,
+                size: Size::B,
+                src: Reg::R0,
+                imm: 0,
+            },
+            Insn::Exit,
+        ],
+        &Arc::new(helpers),
+    );
+    let packet = [1u8, 2, 3, 4];
+    let base = packet.as_ptr() as u64;
+    let input = RunInput {
+        packet: Some(Region::readable(&packet)),
+        ..RunInput::default()
+    };
+    // Two bytes further in: LD_ABS 0 reads the old byte 2.
+    assert_eq!(
+        Runner::new().run(&program, &mut (base + 2, 2), &input),
+        Ok(3)
+    );
+    // Memory the run cannot read is refused, and the helper fails.
+    let elsewhere = [9u8; 4];
+    let r = Runner::new().run(&program, &mut (elsewhere.as_ptr() as u64, 4), &input);
+    assert!(matches!(r, Err(RunError::Helper { .. })), "{r:?}");
+    // A span running past the packet is refused too.
+    let r = Runner::new().run(&program, &mut (base + 2, 3), &input);
+    assert!(matches!(r, Err(RunError::Helper { .. })), "{r:?}");
+}
