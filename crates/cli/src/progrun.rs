@@ -72,8 +72,10 @@ pub struct RunWords {
     pub ctx_out: Option<String>,
     /// `ctx_size_out M`.
     pub ctx_size_out: Option<u32>,
-    /// `repeat N` (bpftool's default is 1).
-    pub repeat: u32,
+    /// `repeat N`. bpftool sends 1 when it is not given, which raw
+    /// tracepoint and syscall programs refuse; not sending it means the same
+    /// single run for every other type.
+    pub repeat: Option<u32>,
 }
 
 const KEYWORDS: [&str; 7] = [
@@ -89,10 +91,7 @@ const KEYWORDS: [&str; 7] = [
 /// Parses bpftool's `prog run` keywords: each keyword may be abbreviated
 /// to any unambiguous prefix, as bpftool's `is_prefix` allows.
 pub fn parse_run_words(words: &[String]) -> Result<RunWords, String> {
-    let mut parsed = RunWords {
-        repeat: 1,
-        ..RunWords::default()
-    };
+    let mut parsed = RunWords::default();
     let mut rest = words.iter();
     while let Some(word) = rest.next() {
         let matching: Vec<&str> = KEYWORDS
@@ -135,8 +134,10 @@ pub fn parse_run_words(words: &[String]) -> Result<RunWords, String> {
                 );
             }
             _ => {
-                parsed.repeat = parse_c_number(value)
-                    .ok_or_else(|| format!("can't parse {value} as repeat number"))?;
+                parsed.repeat = Some(
+                    parse_c_number(value)
+                        .ok_or_else(|| format!("can't parse {value} as repeat number"))?,
+                );
             }
         }
         if parsed.data_in.as_deref() == Some("-") && parsed.ctx_in.as_deref() == Some("-") {
@@ -341,7 +342,7 @@ pub fn prog_run(options: &RunOptions) -> CliResult {
         }
         if code == ExitCode::SUCCESS && !options.json {
             eprintln!(
-                "apiary: vm and kernel agree (retval, data_out, ctx_out, {} maps)",
+                "apiary: vm and kernel agree (retval, returned packet and context, {} maps)",
                 vm_maps.iter().filter(|m| m.contents.is_ok()).count()
             );
         }
@@ -374,7 +375,7 @@ pub fn request_from_words(
         }),
         data_in,
         ctx_in,
-        repeat: words.repeat,
+        repeat: words.repeat.unwrap_or(0),
     })
 }
 
@@ -443,21 +444,21 @@ fn single_run(backends: &mut Backends, words: &RunWords, json: bool) -> CliResul
         }
         let _ = writeln!(stdout, "{}", ordered_json(&fields));
     } else {
-        let _ = writeln!(
-            stdout,
-            "Return value: {}, duration{}: {}ns",
-            result.retval,
-            if words.repeat > 1 { " (average)" } else { "" },
-            result.duration_ns
-        );
-        if let Some(kernel) = &kernel {
+        let average = if words.repeat > Some(1) {
+            " (average)"
+        } else {
+            ""
+        };
+        let mut summary = |prefix: &str, run: &RunResult| {
             let _ = writeln!(
                 stdout,
-                "kernel: Return value: {}, duration{}: {}ns",
-                kernel.retval,
-                if words.repeat > 1 { " (average)" } else { "" },
-                kernel.duration_ns
+                "{prefix}Return value: {}, duration{average}: {}ns",
+                run.retval, run.duration_ns
             );
+        };
+        summary("", &result);
+        if let Some(kernel) = &kernel {
+            summary("kernel: ", kernel);
         }
     }
     emit(&stdout)?;
@@ -531,10 +532,10 @@ mod tests {
                 ctx_in: Some("c".into()),
                 ctx_out: None,
                 ctx_size_out: None,
-                repeat: 8,
+                repeat: Some(8),
             }
         );
-        assert_eq!(parse_run_words(&[]).unwrap().repeat, 1);
+        assert_eq!(parse_run_words(&[]).unwrap().repeat, None);
     }
 
     #[test]

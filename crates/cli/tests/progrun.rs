@@ -325,6 +325,46 @@ fn ctx_out_matches_bpftool() {
     }
 }
 
+/// A syscall program takes only a context (no `repeat` is sent unless
+/// given, as the kernel refuses one): its documented sum and product come
+/// back in `ctx_out`, and the kernel agrees on the verdict and the map.
+#[test]
+fn syscall_programs_run_with_a_context_only() {
+    let Some(object) = corpus("syscall_prog", "syscall programs") else {
+        return;
+    };
+    let mut args = Vec::new();
+    for value in [6i64, 7, 0, 0] {
+        args.extend(value.to_le_bytes());
+    }
+    let ctx = scratch("syscall-args.bin");
+    std::fs::write(&ctx, &args).unwrap();
+    let base = [
+        "-j",
+        "prog",
+        "run",
+        object.to_str().unwrap(),
+        "ctx_in",
+        ctx.to_str().unwrap(),
+        "ctx_out",
+        "-",
+    ];
+    let run = apiary(&base);
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    let report = json(&run);
+    assert_eq!(report["retval"], 0);
+    let ctx_out: Vec<u8> = serde_json::from_value(report["ctx_out"].clone()).unwrap();
+    assert_eq!(ctx_out[16..24], 13i64.to_le_bytes(), "sum");
+    assert_eq!(ctx_out[24..32], 42i64.to_le_bytes(), "product");
+    if apiary_kernel::probe().is_err() {
+        eprintln!("SKIPPED: the kernel half of syscall programs because bpf() is unavailable");
+        return;
+    }
+    let both = apiary(&[&base[1..], &["--backend", "both"]].concat());
+    assert!(both.status.success(), "{}", text(&both.stderr));
+    assert!(text(&both.stderr).contains("vm and kernel agree"));
+}
+
 /// Too little room for the packet (`data_size_out` below its length) fails
 /// the run with ENOSPC in bpftool and in both backends.
 #[test]
