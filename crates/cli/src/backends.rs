@@ -421,14 +421,12 @@ impl KernelBackend {
         // refuses a context buffer out (a syscall program's context is
         // written back into `ctx_in`, which this backend cannot read back).
         let context_out = !matches!(self.prog_type, ProgType::RAW_TRACEPOINT | ProgType::SYSCALL);
+        let room = |size: Option<u32>| size.map_or(0, |n| (n as usize).min(MAX_KERNEL_OUTPUT));
         let attrs = apiary_kernel::TestRunAttrs {
             data_in: request.data_in.as_deref().unwrap_or_default(),
-            data_out_capacity: request.data_size_out.map_or(0, |n| n as usize),
+            data_out_capacity: room(request.data_size_out),
             ctx_in: request.ctx_in.as_deref().unwrap_or_default(),
-            ctx_out_capacity: request
-                .ctx_size_out
-                .filter(|_| context_out)
-                .map_or(0, |n| n as usize),
+            ctx_out_capacity: room(request.ctx_size_out.filter(|_| context_out)),
             repeat: request.repeat,
             ..apiary_kernel::TestRunAttrs::default()
         };
@@ -466,6 +464,12 @@ impl KernelBackend {
             .collect()
     }
 }
+
+/// Output buffers for the kernel are allocated at most this large whatever
+/// `data_size_out`/`ctx_size_out` ask: test-run packets are limited to a
+/// few pages and contexts to 64 KiB, so nothing the kernel can return is
+/// cut, while a hostile size cannot make the CLI allocate gigabytes.
+const MAX_KERNEL_OUTPUT: usize = 16 << 20;
 
 /// Keeps this thread on CPU 0 so that the kernel's test runs, like the vm
 /// backend's, update CPU 0's slot of per-CPU maps. Best effort: on
