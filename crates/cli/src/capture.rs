@@ -281,6 +281,7 @@ pub fn replay(
     let template = request_from_words(words, Some(Vec::new()))?;
 
     let mut histogram: BTreeMap<String, u64> = BTreeMap::new();
+    let mut redirects: BTreeMap<String, u64> = BTreeMap::new();
     let mut written = Vec::new();
     let mut total_ns = 0u64;
     let mut failures = 0u64;
@@ -300,6 +301,11 @@ pub fn replay(
             }
         };
         report_side_effects(&result);
+        for redirect in &result.redirects {
+            *redirects
+                .entry(format!("{} to {}", redirect.via, redirect.target))
+                .or_default() += 1;
+        }
         if let Some(kernel) = &kernel {
             differences.extend(
                 compare_runs(&result, kernel)
@@ -332,6 +338,7 @@ pub fn replay(
                 "failed": failures,
                 "written": written.len(),
                 "verdicts": histogram,
+                "redirects": redirects,
                 "average_duration": average,
                 "differences": differences,
             })
@@ -345,6 +352,12 @@ pub fn replay(
         let width = histogram.keys().map(String::len).max().unwrap_or(0);
         for (name, count) in &histogram {
             let _ = writeln!(text, "  {name:<width$}  {count}");
+        }
+        if !redirects.is_empty() {
+            text.push_str("redirects:\n");
+            for (target, count) in &redirects {
+                let _ = writeln!(text, "  {target}  {count}");
+            }
         }
         let _ = writeln!(text, "average duration: {average}ns per packet");
         text

@@ -832,6 +832,30 @@ fn redirect_targets_are_reported() {
     let report = json(&json_run);
     assert_eq!(report["retval"], 7);
     assert_eq!(report["redirects"][0]["via"], "bpf_redirect");
+    let capture = scratch("https.pcap");
+    write_pcap(
+        &capture,
+        &[
+            ipv4_packet(6, 64, [10, 0, 0, 2], 443, b"a"),
+            ipv4_packet(6, 64, [10, 0, 0, 2], 443, b"b"),
+            ipv4_packet(6, 64, [10, 0, 0, 2], 80, b"c"),
+        ],
+    );
+    let replay = apiary(&[
+        "-j",
+        "prog",
+        "run",
+        &object,
+        "--pcap",
+        capture.to_str().unwrap(),
+    ]);
+    let report = json(&replay);
+    assert_eq!(report["verdicts"]["TC_ACT_REDIRECT"], 2, "{report}");
+    assert_eq!(report["verdicts"]["TC_ACT_OK"], 1, "{report}");
+    assert_eq!(
+        report["redirects"]["bpf_redirect to ifindex 4 (flags 0x0)"], 2,
+        "{report}"
+    );
     if apiary_kernel::probe().is_ok() {
         let kernel = apiary(&[&args[..], &["--backend", "kernel"]].concat());
         assert!(text(&kernel.stdout).starts_with("Return value: 7,"));
