@@ -1,11 +1,21 @@
-//! Running one program with one context in each backend.
+//! Running one program with one context and one set of map contents in
+//! each backend: the kernel as a `syscall` program through
+//! `BPF_PROG_TEST_RUN`, Apiary through `apiary-runtime` (its maps and
+//! helpers over `apiary-vm`).
 
-use std::sync::Arc;
+use std::os::fd::{AsFd, BorrowedFd};
 
-use apiary_kernel::types::{ProgType, prog_flags};
-use apiary_kernel::{Error as KernelError, ProgFd, ProgLoadAttrs, TestRunAttrs};
-use apiary_vm::{Helpers, Program, Region, RunInput, Runner};
+use apiary_kernel::types::{MapType as KernelMapType, ProgType, prog_flags};
+use apiary_kernel::{
+    Error as KernelError, MapCreateAttrs, MapFd, ProgFd, ProgLoadAttrs, TestRunAttrs,
+};
+use apiary_maps::{MapDef, MapError, MapType};
+use apiary_runtime::{Runtime, TaskInfo};
+use apiary_vm::Runner;
 use thiserror::Error;
+
+/// One map's entries, sorted by key: `(key, value)`.
+pub type Entries = Vec<(Vec<u8>, Vec<u8>)>;
 
 /// What a run produced.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,6 +24,16 @@ pub struct Outcome {
     pub r0: u64,
     /// The context after the run.
     pub ctx: Vec<u8>,
+    /// Every map's entries after the run, in [`MAPS`] order.
+    pub maps: Vec<Entries>,
+}
+
+impl Outcome {
+    /// Whether the kernel's outcome `self` equals Apiary's `apiary`
+    /// (r0 compared on the 32 bits the kernel reports).
+    pub fn agrees_with(&self, apiary: &Outcome) -> bool {
+        self.r0 == apiary.r0 & 0xffff_ffff && self.ctx == apiary.ctx && self.maps == apiary.maps
+    }
 }
 
 /// Why a backend produced no outcome.
@@ -25,13 +45,56 @@ pub enum RunFailure {
     /// The kernel loaded the program but `BPF_PROG_TEST_RUN` failed.
     #[error("kernel test run failed: {0}")]
     TestRun(String),
-    /// Apiary's interpreter refused to load the program.
+    /// A kernel map could not be set up or read.
+    #[error("kernel map {map}: {reason}")]
+    KernelMap {
+        /// Index in [`MAPS`].
+        map: usize,
+        /// The syscall's error.
+        reason: String,
+    },
+    /// Apiary refused to create a map or load the program.
     #[error("apiary refused the program: {0}")]
     ApiaryLoad(String),
     /// Apiary's interpreter stopped abnormally.
     #[error("apiary run failed: {0}")]
     ApiaryRun(String),
 }
+
+/// The kind of a map generated programs use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MapKind {
+    /// `BPF_MAP_TYPE_ARRAY`: every index below `max_entries` exists.
+    Array,
+    /// `BPF_MAP_TYPE_HASH`, preallocated.
+    Hash,
+}
+
+/// The shape of one map generated programs use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MapShape {
+    /// Array or hash.
+    pub kind: MapKind,
+    /// `max_entries`.
+    pub max_entries: u32,
+}
+
+/// Keys are `u32`.
+pub const KEY_SIZE: u32 = 4;
+/// Values are 16 bytes.
+pub const VALUE_SIZE: u32 = 16;
+/// The maps every case has, referred to by `BPF_PSEUDO_MAP_IDX` index.
+/// Small, so that programs fill them (`E2BIG`) and miss them (`ENOENT`).
+pub const MAPS: [MapShape; 2] = [
+    MapShape {
+        kind: MapKind::Array,
+        max_entries: 4,
+    },
+    MapShape {
+        kind: MapKind::Hash,
+        max_entries: 4,
+    },
+];
 
 /// The line of a verifier log that says why it refused: the last one
 /// before the statistics (`processed N insns ...`).
@@ -49,22 +112,24 @@ pub fn rejection_reason(log: &str) -> String {
 }
 
 /// Loads `bytecode` as a privileged, sleepable `syscall` program.
-fn load(bytecode: &[u8], log_level: u32) -> Result<ProgFd, KernelError> {
+fn load(bytecode: &[u8], maps: &[BorrowedFd<'_>], log_level: u32) -> Result<ProgFd, KernelError> {
     ProgFd::load(&ProgLoadAttrs {
         prog_type: ProgType::SYSCALL,
         prog_flags: prog_flags::SLEEPABLE,
         insns: bytecode,
         license: "GPL",
         log_level,
+        fd_array: maps,
         ..ProgLoadAttrs::default()
     })
     .map(|loaded| loaded.prog)
 }
 
-/// Loads `bytecode` in the kernel as a `syscall` program, or says why the verifier refused.
-pub fn kernel_load(bytecode: &[u8]) -> Result<ProgFd, RunFailure> {
+/// Loads `bytecode` in the kernel as a `syscall` program whose
+/// `BPF_PSEUDO_MAP_IDX` loads index `maps`, or says why the verifier refused.
+pub fn kernel_load(bytecode: &[u8], maps: &[BorrowedFd<'_>]) -> Result<ProgFd, RunFailure> {
     // Loading without a log is much faster; the log is only wanted for the reason.
-    load(bytecode, 0).or_else(|_| match load(bytecode, 1) {
+    load(bytecode, maps, 0).or_else(|_| match load(bytecode, maps, 1) {
         Ok(prog) => Ok(prog),
         Err(KernelError::ProgLoad { log, errno }) if log.trim().is_empty() => Err(
             RunFailure::Rejected(format!("{errno} without a verifier log")),
@@ -74,8 +139,9 @@ pub fn kernel_load(bytecode: &[u8]) -> Result<ProgFd, RunFailure> {
     })
 }
 
-/// Runs a loaded `syscall` program on `ctx`; the kernel copies the context back.
-pub fn kernel_run(prog: &ProgFd, ctx: &[u8]) -> Result<Outcome, RunFailure> {
+/// Runs a loaded `syscall` program on `ctx`; the kernel copies the context
+/// back. Map contents are the caller's business ([`KernelMaps`]).
+pub fn kernel_run(prog: &ProgFd, ctx: &[u8]) -> Result<(u64, Vec<u8>), RunFailure> {
     let mut buffer = ctx.to_vec();
     let out = prog
         .test_run(&TestRunAttrs {
@@ -87,39 +153,191 @@ pub fn kernel_run(prog: &ProgFd, ctx: &[u8]) -> Result<Outcome, RunFailure> {
     // borrow (apiary-kernel takes `ctx_in` as `&[u8]`); black_box keeps the
     // compiler from assuming the bytes are unchanged.
     let ctx = std::hint::black_box(buffer.as_mut_slice()).to_vec();
+    Ok((u64::from(out.retval), ctx))
+}
+
+/// The kernel maps of [`MAPS`], created once and reset before each run.
+#[derive(Debug)]
+pub struct KernelMaps {
+    maps: Vec<MapFd>,
+}
+
+impl KernelMaps {
+    /// Creates the maps of [`MAPS`].
+    pub fn create() -> Result<KernelMaps, RunFailure> {
+        let maps = MAPS
+            .iter()
+            .enumerate()
+            .map(|(index, shape)| {
+                MapFd::create(&MapCreateAttrs {
+                    map_type: match shape.kind {
+                        MapKind::Array => KernelMapType::ARRAY,
+                        MapKind::Hash => KernelMapType::HASH,
+                    },
+                    key_size: KEY_SIZE,
+                    value_size: VALUE_SIZE,
+                    max_entries: shape.max_entries,
+                    name: "difftest",
+                    ..MapCreateAttrs::default()
+                })
+                .map_err(|e| kernel_map_failure(index, &e))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(KernelMaps { maps })
+    }
+
+    /// The maps' fds, for the program's `fd_array`.
+    pub fn fds(&self) -> Vec<BorrowedFd<'_>> {
+        self.maps.iter().map(AsFd::as_fd).collect()
+    }
+
+    /// Makes each map hold exactly `initial[i]` (array slots not named hold zeros).
+    pub fn reset(&self, initial: &[Entries]) -> Result<(), RunFailure> {
+        for (index, (map, shape)) in self.maps.iter().zip(MAPS).enumerate() {
+            let fail = |e: KernelError| kernel_map_failure(index, &e);
+            let entries = initial.get(index).map_or(&[][..], Vec::as_slice);
+            match shape.kind {
+                MapKind::Array => {
+                    for slot in 0..shape.max_entries {
+                        let key = slot.to_ne_bytes();
+                        let value = entries
+                            .iter()
+                            .find(|(k, _)| k.as_slice() == key)
+                            .map_or(vec![0; VALUE_SIZE as usize], |(_, v)| v.clone());
+                        map.update(&key, &value, 0).map_err(fail)?;
+                    }
+                }
+                MapKind::Hash => {
+                    let present: Vec<Vec<u8>> =
+                        map.keys().collect::<Result<_, _>>().map_err(fail)?;
+                    for key in present {
+                        map.delete(&key).map_err(fail)?;
+                    }
+                    for (key, value) in entries {
+                        map.update(key, value, 0).map_err(fail)?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Every map's entries, sorted by key.
+    pub fn entries(&self) -> Result<Vec<Entries>, RunFailure> {
+        self.maps
+            .iter()
+            .enumerate()
+            .map(|(index, map)| {
+                let fail = |e: KernelError| kernel_map_failure(index, &e);
+                let keys: Vec<Vec<u8>> = map.keys().collect::<Result<_, _>>().map_err(fail)?;
+                let mut entries = Vec::with_capacity(keys.len());
+                for key in keys {
+                    if let Some(value) = map.lookup(&key, 0).map_err(fail)? {
+                        entries.push((key, value));
+                    }
+                }
+                entries.sort();
+                Ok(entries)
+            })
+            .collect()
+    }
+}
+
+fn kernel_map_failure(map: usize, error: &KernelError) -> RunFailure {
+    RunFailure::KernelMap {
+        map,
+        reason: error.to_string(),
+    }
+}
+
+/// Loads and runs `bytecode` in the kernel with the maps reset to `initial`.
+pub fn kernel_outcome(
+    maps: &KernelMaps,
+    bytecode: &[u8],
+    ctx: &[u8],
+    initial: &[Entries],
+) -> Result<Outcome, RunFailure> {
+    let prog = kernel_load(bytecode, &maps.fds())?;
+    maps.reset(initial)?;
+    let (r0, ctx) = kernel_run(&prog, ctx)?;
     Ok(Outcome {
-        r0: u64::from(out.retval),
+        r0,
         ctx,
+        maps: maps.entries()?,
     })
 }
 
-/// Runs `bytecode` in Apiary's interpreter with r1 = the context, r2 = `r2`.
-pub fn apiary_run(
+fn apiary_map_failure(map: usize, error: &MapError) -> RunFailure {
+    RunFailure::ApiaryLoad(format!("map {map}: {error}"))
+}
+
+/// Runs `bytecode` in Apiary: a fresh runtime with the maps of [`MAPS`]
+/// holding `initial`, the program loaded as a `syscall` program, r1 = the
+/// context. `budget` bounds the instructions executed.
+pub fn apiary_outcome(
     bytecode: &[u8],
     ctx: &[u8],
-    r2: u64,
-    helpers: &Arc<Helpers<()>>,
+    initial: &[Entries],
     budget: Option<u64>,
 ) -> Result<Outcome, RunFailure> {
     let slots = apiary_isa::slots_from_bytes(bytecode)
         .map_err(|e| RunFailure::ApiaryLoad(e.to_string()))?;
-    let program =
-        Program::new(&slots, helpers.clone()).map_err(|e| RunFailure::ApiaryLoad(e.to_string()))?;
+    let runtime = Runtime::new(1);
+    let mut ids = Vec::with_capacity(MAPS.len());
+    for (index, shape) in MAPS.iter().enumerate() {
+        let map_type = match shape.kind {
+            MapKind::Array => MapType::Array,
+            MapKind::Hash => MapType::Hash,
+        };
+        let def = MapDef::new(map_type, KEY_SIZE, VALUE_SIZE, shape.max_entries);
+        let id = runtime
+            .create_map(def)
+            .map_err(|e| RunFailure::ApiaryLoad(e.to_string()))?;
+        let map = runtime
+            .map(id)
+            .ok_or_else(|| RunFailure::ApiaryLoad(format!("map {index} vanished")))?;
+        for (key, value) in initial.get(index).map_or(&[][..], Vec::as_slice) {
+            map.sys_update(key, value, 0)
+                .map_err(|e| apiary_map_failure(index, &e))?;
+        }
+        ids.push(id);
+    }
+    let prog = runtime
+        .load_program("difftest", ProgType::SYSCALL, &slots, &ids)
+        .map_err(|e| RunFailure::ApiaryLoad(e.to_string()))?;
     let mut buffer = ctx.to_vec();
-    let addr = buffer.as_ptr() as u64;
-    let regions = [Region::writable(&mut buffer)];
     let mut runner = Runner::new();
     runner.set_budget(budget);
-    let r0 = runner
-        .run(
-            &program,
-            &mut (),
-            &RunInput {
-                args: [addr, r2, 0, 0, 0],
-                regions: &regions,
-                packet: None,
-            },
-        )
+    let r0 = runtime
+        .run(&mut runner, prog, &mut buffer, 0, &TaskInfo::default())
         .map_err(|e| RunFailure::ApiaryRun(e.to_string()))?;
-    Ok(Outcome { r0, ctx: buffer })
+    let mut maps = Vec::with_capacity(ids.len());
+    for (index, id) in ids.into_iter().enumerate() {
+        let map = runtime
+            .map(id)
+            .ok_or_else(|| RunFailure::ApiaryLoad(format!("map {index} vanished")))?;
+        let mut entries = Vec::new();
+        let mut key: Option<Vec<u8>> = None;
+        // A map never yields more keys than it holds; the bound only guards
+        // against a next-key walk that fails to end.
+        for _ in 0..=map.max_entries() {
+            let next = match map.sys_get_next_key(key.as_deref()) {
+                Ok(next) => next,
+                Err(MapError::NotFound) => break,
+                Err(e) => return Err(apiary_map_failure(index, &e)),
+            };
+            let value = map
+                .sys_lookup(&next, 0)
+                .map_err(|e| apiary_map_failure(index, &e))?;
+            entries.push((next.clone(), value));
+            key = Some(next);
+        }
+        entries.sort();
+        maps.push(entries);
+    }
+    Ok(Outcome {
+        r0,
+        ctx: buffer,
+        maps,
+    })
 }

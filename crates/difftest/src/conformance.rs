@@ -89,20 +89,19 @@ pub fn check_case(case: &TestCase) -> KernelVerdict {
         return KernelVerdict::NotApplicable(format!("{len} bytes of memory exceed a context"));
     };
     let off_len = off - (r0_at - len) as i16;
-    let prog = match kernel_load(&wrapped(&slots, off_len, off)) {
+    let prog = match kernel_load(&wrapped(&slots, off_len, off), &[]) {
         Ok(prog) => prog,
         Err(RunFailure::Rejected(reason)) => return KernelVerdict::Rejected(reason),
         Err(other) => return KernelVerdict::Diverge(other.to_string()),
     };
     let mut ctx = case.memory.clone();
     ctx.resize(r0_at + 8, 0);
-    let kernel = match kernel_run(&prog, &ctx) {
-        Ok(outcome) => outcome,
+    let kernel_ctx = match kernel_run(&prog, &ctx) {
+        Ok((_, ctx)) => ctx,
         Err(e) => return KernelVerdict::Diverge(e.to_string()),
     };
-    let kernel_memory = kernel.ctx.get(..len).unwrap_or_default();
-    let kernel_r0 = kernel
-        .ctx
+    let kernel_memory = kernel_ctx.get(..len).unwrap_or_default();
+    let kernel_r0 = kernel_ctx
         .get(r0_at..)
         .and_then(|bytes| <[u8; 8]>::try_from(bytes).ok())
         .map(u64::from_le_bytes);

@@ -1,21 +1,35 @@
-//! Comparing the backends on generated programs, shrinking divergences and
-//! writing them as reproducers.
+//! Comparing the backends on generated programs, recognising known kernel
+//! bugs, shrinking the other divergences and writing them as reproducers.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
-use apiary_vm::Helpers;
+use apiary_kernel::ProgFd;
+use thiserror::Error;
 
-use crate::backend::{Outcome, RunFailure, apiary_run, kernel_load, kernel_run};
+use crate::backend::{
+    Entries, KernelMaps, Outcome, RunFailure, apiary_outcome, kernel_load, kernel_run,
+};
 use crate::generate::{Case, PROLOGUE_LEN, generate};
+use crate::known::{KernelBug, ListError, known_divergences};
+use crate::program::{BranchError, Program};
 
 /// How one program fared.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
     /// The verifier refused it, so there is nothing to compare.
     Rejected(String),
-    /// Both backends produced the same r0 (low 32 bits) and context.
+    /// Both backends produced the same r0 (low 32 bits), context and maps.
     Agree,
+    /// The backends disagree because of listed kernel bugs: the kernel's
+    /// result on the program rewritten around them is Apiary's.
+    KnownKernelBug {
+        /// The bugs whose workarounds made the kernel agree.
+        bugs: Vec<KernelBug>,
+        /// The kernel's result on the original program.
+        kernel: Outcome,
+        /// Apiary's result.
+        apiary: Outcome,
+    },
     /// The backends disagree.
     Diverge {
         /// The kernel's result.
@@ -25,69 +39,193 @@ pub enum Verdict {
     },
 }
 
-/// Runs `case` in both backends and compares.
-pub fn check(case: &Case, helpers: &Arc<Helpers<()>>) -> Verdict {
-    let bytecode = case.program.bytecode();
-    let prog = match kernel_load(&bytecode) {
-        Ok(prog) => prog,
-        Err(RunFailure::Rejected(reason)) => return Verdict::Rejected(reason),
-        Err(other) => {
-            return Verdict::Diverge {
-                kernel: Err(other),
-                apiary: apiary_run(&bytecode, &case.ctx, 0, helpers, None),
-            };
-        }
-    };
-    let kernel = kernel_run(&prog, &case.ctx);
-    let apiary = apiary_run(&bytecode, &case.ctx, 0, helpers, None);
-    let same = match (&kernel, &apiary) {
-        (Ok(k), Ok(a)) => k.r0 == a.r0 & 0xffff_ffff && k.ctx == a.ctx,
-        _ => false,
-    };
-    if same {
-        Verdict::Agree
-    } else {
-        Verdict::Diverge { kernel, apiary }
-    }
+/// Why the comparison cannot start.
+#[derive(Debug, Error)]
+pub enum HarnessError {
+    /// `kernel-divergences.txt` does not parse.
+    #[error("kernel-divergences.txt: {0}")]
+    KnownList(#[from] ListError),
+    /// The kernel maps could not be created.
+    #[error("{0}")]
+    Maps(RunFailure),
 }
 
-/// Drops instructions after the prologue one at a time, keeping each drop
-/// after which the program still diverges, until no single drop does.
-pub fn shrink(case: &Case, helpers: &Arc<Helpers<()>>) -> Case {
-    let mut best = case.clone();
-    let mut progress = true;
-    while progress {
-        progress = false;
-        let mut index = PROLOGUE_LEN;
-        while index < best.program.len() {
-            let candidate = Case {
-                program: best.program.without(index),
-                ctx: best.ctx.clone(),
-            };
-            if matches!(check(&candidate, helpers), Verdict::Diverge { .. }) {
-                best = candidate;
-                progress = true;
-            } else {
-                index += 1;
+/// The kernel maps every case uses and the kernel bugs divergences may be
+/// put down to.
+#[derive(Debug)]
+pub struct Harness {
+    maps: KernelMaps,
+    known: Vec<KernelBug>,
+}
+
+impl Harness {
+    /// A harness recognising the bugs listed in `kernel-divergences.txt`.
+    pub fn new() -> Result<Harness, HarnessError> {
+        let known = known_divergences()?.into_iter().map(|k| k.bug).collect();
+        Harness::recognising(known)
+    }
+
+    /// A harness recognising only `known` (none: every divergence is reported).
+    pub fn recognising(known: Vec<KernelBug>) -> Result<Harness, HarnessError> {
+        Ok(Harness {
+            maps: KernelMaps::create().map_err(HarnessError::Maps)?,
+            known,
+        })
+    }
+
+    /// Loads `program` in the kernel and runs it on the case's input.
+    fn kernel(&self, program: &Program, case: &Case) -> Result<(Outcome, ProgFd), RunFailure> {
+        let prog = kernel_load(&program.bytecode(), &self.maps.fds())?;
+        self.maps.reset(&case.maps)?;
+        let (r0, ctx) = kernel_run(&prog, &case.ctx)?;
+        let outcome = Outcome {
+            r0,
+            ctx,
+            maps: self.maps.entries()?,
+        };
+        Ok((outcome, prog))
+    }
+
+    /// Runs `case` in both backends and compares.
+    pub fn check(&self, case: &Case) -> Verdict {
+        let apiary = || apiary_outcome(&case.program.bytecode(), &case.ctx, &case.maps, None);
+        let (kernel, prog) = match self.kernel(&case.program, case) {
+            Ok(result) => result,
+            Err(RunFailure::Rejected(reason)) => return Verdict::Rejected(reason),
+            Err(other) => {
+                return Verdict::Diverge {
+                    kernel: Err(other),
+                    apiary: apiary(),
+                };
             }
+        };
+        let apiary = match apiary() {
+            Ok(apiary) if kernel.agrees_with(&apiary) => return Verdict::Agree,
+            Ok(apiary) => apiary,
+            Err(failure) => {
+                return Verdict::Diverge {
+                    kernel: Ok(kernel),
+                    apiary: Err(failure),
+                };
+            }
+        };
+        match self.explain(case, &prog, &apiary) {
+            Some(bugs) => Verdict::KnownKernelBug {
+                bugs,
+                kernel,
+                apiary,
+            },
+            None => Verdict::Diverge {
+                kernel: Ok(kernel),
+                apiary: Ok(apiary),
+            },
         }
     }
-    best
+
+    /// The listed bugs that explain the divergence of `case`: each alone,
+    /// then all that apply together, the first set whose workarounds leave
+    /// Apiary's result as it is and bring the kernel's to it.
+    fn explain(&self, case: &Case, prog: &ProgFd, apiary: &Outcome) -> Option<Vec<KernelBug>> {
+        let xlated = prog
+            .info(true)
+            .ok()
+            .and_then(|info| info.xlated_insns)
+            .unwrap_or_default();
+        let candidates: Vec<KernelBug> = self
+            .known
+            .iter()
+            .copied()
+            .filter(|bug| bug.applies(&case.program) && bug.visible_in_xlated(&xlated))
+            .collect();
+        let mut attempts: Vec<Vec<KernelBug>> = candidates.iter().map(|&bug| vec![bug]).collect();
+        if candidates.len() > 1 {
+            attempts.push(candidates);
+        }
+        attempts
+            .into_iter()
+            .find(|bugs| self.workarounds_agree(case, bugs, apiary))
+    }
+
+    fn workarounds_agree(&self, case: &Case, bugs: &[KernelBug], apiary: &Outcome) -> bool {
+        let program = bugs.iter().fold(case.program.clone(), |program, bug| {
+            bug.workaround(&program)
+        });
+        let rewritten = Case {
+            program,
+            ..case.clone()
+        };
+        let neutral = apiary_outcome(
+            &rewritten.program.bytecode(),
+            &rewritten.ctx,
+            &rewritten.maps,
+            None,
+        )
+        .is_ok_and(|outcome| outcome == *apiary);
+        neutral
+            && self
+                .kernel(&rewritten.program, &rewritten)
+                .is_ok_and(|(kernel, _)| kernel.agrees_with(apiary))
+    }
+
+    /// Drops instructions after the prologue one at a time, keeping each
+    /// drop after which the program still diverges for an unknown reason,
+    /// until no single drop does.
+    pub fn shrink(&self, case: &Case) -> Case {
+        let mut best = case.clone();
+        let mut progress = true;
+        while progress {
+            progress = false;
+            let mut index = PROLOGUE_LEN;
+            while index < best.program.len() {
+                let candidate = Case {
+                    program: best.program.without(index),
+                    ..best.clone()
+                };
+                if matches!(self.check(&candidate), Verdict::Diverge { .. }) {
+                    best = candidate;
+                    progress = true;
+                } else {
+                    index += 1;
+                }
+            }
+        }
+        best
+    }
 }
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+fn describe_maps(maps: &[Entries]) -> String {
+    maps.iter()
+        .enumerate()
+        .map(|(index, entries)| {
+            let pairs: Vec<String> = entries
+                .iter()
+                .map(|(k, v)| format!("{}={}", hex(k), hex(v)))
+                .collect();
+            format!("map {index} [{}]", pairs.join(" "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn describe(result: &Result<Outcome, RunFailure>) -> String {
     match result {
-        Ok(outcome) => format!("r0 = {:#x}, ctx = {}", outcome.r0, hex(&outcome.ctx)),
+        Ok(outcome) => format!(
+            "r0 = {:#x}, ctx = {}, {}",
+            outcome.r0,
+            hex(&outcome.ctx),
+            describe_maps(&outcome.maps)
+        ),
         Err(failure) => failure.to_string(),
     }
 }
 
 /// Writes `case` as `DIR/diverge-SEED.s`: a comment header with the context
-/// (r1 points to it) and both results, then the program in LLVM syntax.
+/// (r1 points to it), the maps' initial entries and both results, then the
+/// program in LLVM syntax. [`parse_reproducer`] reads it back.
 pub fn write_reproducer(
     dir: &Path,
     seed: u64,
@@ -102,6 +240,13 @@ pub fn write_reproducer(
         case.ctx.len(),
         hex(&case.ctx)
     );
+    for (index, entries) in case.maps.iter().enumerate() {
+        let pairs: Vec<String> = entries
+            .iter()
+            .map(|(k, v)| format!("{}={}", hex(k), hex(v)))
+            .collect();
+        text += &format!("; map {index}: {}\n", pairs.join(" "));
+    }
     if let Verdict::Diverge { kernel, apiary } = verdict {
         text += &format!(
             "; kernel: {}\n; apiary: {}\n",
@@ -114,6 +259,86 @@ pub fn write_reproducer(
     Ok(path)
 }
 
+/// Why a reproducer file cannot be read back.
+#[derive(Debug, Error)]
+pub enum ReproducerError {
+    /// A `; ctx` or `; map` line holds something other than hex.
+    #[error("line {line}: bad hex {text:?}")]
+    BadHex {
+        /// 1-based line number.
+        line: usize,
+        /// The offending text.
+        text: String,
+    },
+    /// There is no `; ctx` line.
+    #[error("no `; ctx ...: HEX` line")]
+    NoContext,
+    /// The program does not assemble.
+    #[error("{0}")]
+    Assemble(#[from] apiary_asm::AsmError),
+    /// A branch leaves the program.
+    #[error("{0}")]
+    Branch(#[from] BranchError),
+}
+
+fn unhex(text: &str, line: usize) -> Result<Vec<u8>, ReproducerError> {
+    let bad = || ReproducerError::BadHex {
+        line,
+        text: text.to_string(),
+    };
+    if !text.len().is_multiple_of(2) || !text.is_ascii() {
+        return Err(bad());
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| {
+            text.get(i..i + 2)
+                .and_then(|pair| u8::from_str_radix(pair, 16).ok())
+                .ok_or_else(bad)
+        })
+        .collect()
+}
+
+/// Reads a reproducer written by [`write_reproducer`] (or by hand in its
+/// format): `; ctx (...): HEX`, optional `; map N: KEY=VALUE ...` lines,
+/// other `;` comments, and the program in assembler syntax.
+pub fn parse_reproducer(text: &str) -> Result<Case, ReproducerError> {
+    let mut ctx = None;
+    let mut maps: Vec<Entries> = Vec::new();
+    let mut source = String::new();
+    for (number, line) in text.lines().enumerate().map(|(i, l)| (i + 1, l.trim())) {
+        let Some(comment) = line.strip_prefix(';') else {
+            source += line;
+            source += "\n";
+            continue;
+        };
+        let comment = comment.trim();
+        if let Some(rest) = comment.strip_prefix("ctx")
+            && let Some((_, bytes)) = rest.split_once(':')
+        {
+            ctx = Some(unhex(bytes.trim(), number)?);
+        } else if let Some(rest) = comment.strip_prefix("map ")
+            && let Some((_, pairs)) = rest.split_once(':')
+        {
+            let mut entries = Entries::new();
+            for pair in pairs.split_whitespace() {
+                let (key, value) = pair.split_once('=').ok_or(ReproducerError::BadHex {
+                    line: number,
+                    text: pair.to_string(),
+                })?;
+                entries.push((unhex(key, number)?, unhex(value, number)?));
+            }
+            maps.push(entries);
+        }
+    }
+    let insns = apiary_asm::assemble(&source)?;
+    Ok(Case {
+        program: Program::from_insns(&insns)?,
+        ctx: ctx.ok_or(ReproducerError::NoContext)?,
+        maps,
+    })
+}
+
 /// Totals of a fuzzing run.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Summary {
@@ -121,8 +346,10 @@ pub struct Summary {
     pub programs: u64,
     /// Programs the verifier accepted.
     pub accepted: u64,
-    /// Accepted programs on which the backends disagree.
+    /// Accepted programs on which the backends disagree for no listed reason.
     pub divergences: u64,
+    /// Seeds whose divergence listed kernel bugs explain, with the bugs.
+    pub kernel_bugs: Vec<(u64, Vec<KernelBug>)>,
     /// Reproducer files written.
     pub reproducers: Vec<PathBuf>,
 }
@@ -136,20 +363,24 @@ pub fn fuzz(
     out: Option<&Path>,
     mut on_program: impl FnMut(&Summary),
 ) -> std::io::Result<Summary> {
-    let helpers = Arc::new(Helpers::new());
+    let harness = Harness::new().map_err(std::io::Error::other)?;
     let mut summary = Summary::default();
     for seed in first..first.saturating_add(count) {
         let case = generate(seed);
         summary.programs += 1;
-        match check(&case, &helpers) {
+        match harness.check(&case) {
             Verdict::Rejected(_) => {}
             Verdict::Agree => summary.accepted += 1,
+            Verdict::KnownKernelBug { bugs, .. } => {
+                summary.accepted += 1;
+                summary.kernel_bugs.push((seed, bugs));
+            }
             Verdict::Diverge { .. } => {
                 summary.accepted += 1;
                 summary.divergences += 1;
                 if let Some(dir) = out {
-                    let small = shrink(&case, &helpers);
-                    let verdict = check(&small, &helpers);
+                    let small = harness.shrink(&case);
+                    let verdict = harness.check(&small);
                     summary
                         .reproducers
                         .push(write_reproducer(dir, seed, &small, &verdict)?);

@@ -9,6 +9,7 @@
 
 use apiary_isa::{AluOp, AtomicOp, EndianOp, Insn, JmpCond, LdImm64Kind, Reg, Size, Source, Width};
 
+use crate::backend::{Entries, KEY_SIZE, MAPS, MapKind, VALUE_SIZE};
 use crate::program::{Node, Program};
 use crate::rng::Rng;
 
@@ -38,13 +39,46 @@ pub const CTX_INPUT_LEN: usize = 64;
 /// The context: the input, then one 8-byte slot per data register.
 pub const CTX_LEN: usize = CTX_INPUT_LEN + DATA.len() * 8;
 
-/// A generated test: the program and the context it starts with.
+/// A generated test: the program, the context and the map entries it starts with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Case {
     /// The program.
     pub program: Program,
-    /// The initial context bytes (length [`CTX_LEN`]).
+    /// The initial context bytes (length [`CTX_LEN`] for generated cases).
     pub ctx: Vec<u8>,
+    /// The initial entries of each map of [`MAPS`], sorted by key.
+    pub maps: Vec<Entries>,
+}
+
+/// Keys programs use are below this, so lookups both hit and miss.
+pub const KEY_RANGE: u32 = 6;
+
+/// Initial map entries: every array slot, and a random subset of keys
+/// (the map full now and then) for a hash. A stream of its own, so that
+/// programs stay what they were for a seed.
+fn initial_maps(seed: u64) -> Vec<Entries> {
+    let mut rng = Rng::new(seed ^ 0x6d61_7073);
+    MAPS.iter()
+        .map(|shape| {
+            let keys: Vec<u32> = match shape.kind {
+                MapKind::Array => (0..shape.max_entries).collect(),
+                MapKind::Hash => (0..KEY_RANGE)
+                    .filter(|_| rng.coin())
+                    .take(shape.max_entries as usize)
+                    .collect(),
+            };
+            keys.into_iter()
+                .map(|key| {
+                    let mut map_value = Vec::with_capacity(VALUE_SIZE as usize);
+                    while map_value.len() < VALUE_SIZE as usize {
+                        map_value.extend_from_slice(&value(&mut rng).to_le_bytes());
+                    }
+                    map_value.truncate(VALUE_SIZE as usize);
+                    (key.to_ne_bytes()[..KEY_SIZE as usize].to_vec(), map_value)
+                })
+                .collect()
+        })
+        .collect()
 }
 
 /// Generates the test for `seed`.
@@ -136,6 +170,7 @@ pub fn generate(seed: u64) -> Case {
     Case {
         program: Program::new(nodes),
         ctx,
+        maps: initial_maps(seed),
     }
 }
 

@@ -1,28 +1,37 @@
-//! Differential testing of Apiary's interpreter against the Linux kernel.
+//! Differential testing of Apiary against the Linux kernel.
 //!
 //! This crate owns the random program generator ([`generate`]), the runs of
 //! one program in both backends (the kernel as a privileged `syscall`
-//! program through `BPF_PROG_TEST_RUN`, Apiary's `apiary-vm`), their
-//! comparison (r0 and the context bytes), the shrinking of divergent
-//! programs into reproducer files ([`fuzz`]), and the run of the
+//! program through `BPF_PROG_TEST_RUN` with its maps, Apiary through
+//! `apiary-runtime` with the same maps), their comparison (r0, the context
+//! bytes and every map's entries), the recognition of listed kernel bugs
+//! (`kernel-divergences.txt`, [`KernelBug`]), the shrinking of other
+//! divergent programs into reproducer files ([`fuzz`]), and the run of the
 //! bpf_conformance suite inside the kernel ([`conformance`]).
 //!
-//! It must not implement instruction semantics, verification or syntax:
-//! the kernel and `apiary-vm` execute, `apiary-asm` prints. Generated
-//! programs touch only registers, the stack and the context (no helper
-//! calls or maps yet).
+//! It must not implement instruction semantics, verification, maps,
+//! helpers or syntax: the kernel, `apiary-runtime` and `apiary-vm`
+//! execute, `apiary-asm` prints and reads.
 
 mod backend;
 pub mod conformance;
 mod diff;
 mod generate;
+mod known;
 mod program;
 mod rng;
 
-pub use backend::{Outcome, RunFailure, apiary_run, kernel_load, kernel_run, rejection_reason};
-pub use diff::{Summary, Verdict, check, fuzz, shrink, write_reproducer};
-pub use generate::{CTX_INPUT_LEN, CTX_LEN, Case, DATA, PROLOGUE_LEN, generate};
-pub use program::{Node, Program};
+pub use backend::{
+    Entries, KEY_SIZE, KernelMaps, MAPS, MapKind, MapShape, Outcome, RunFailure, VALUE_SIZE,
+    apiary_outcome, kernel_load, kernel_outcome, kernel_run, rejection_reason,
+};
+pub use diff::{
+    Harness, HarnessError, ReproducerError, Summary, Verdict, fuzz, parse_reproducer,
+    write_reproducer,
+};
+pub use generate::{CTX_INPUT_LEN, CTX_LEN, Case, DATA, KEY_RANGE, PROLOGUE_LEN, generate};
+pub use known::{KernelBug, KnownDivergence, ListError, known_divergences, parse_known};
+pub use program::{BranchError, Node, Program};
 pub use rng::Rng;
 
 /// Whether the kernel side can run here (`bpf()` works); the error says why not.

@@ -32,6 +32,74 @@ impl Program {
         Program { nodes }
     }
 
+    /// A program from instructions whose branches carry slot offsets (as
+    /// assembled), or why a branch does not land on an instruction.
+    pub fn from_insns(insns: &[Insn]) -> Result<Program, BranchError> {
+        let mut node_at_slot = std::collections::HashMap::new();
+        let mut slot = 0i64;
+        for (index, insn) in insns.iter().enumerate() {
+            node_at_slot.insert(slot, index);
+            slot += insn.slots() as i64;
+        }
+        node_at_slot.insert(slot, insns.len());
+        let mut nodes = Vec::with_capacity(insns.len());
+        let mut slot = 0i64;
+        for (index, insn) in insns.iter().enumerate() {
+            let target = match branch_offset(insn) {
+                Some(off) => {
+                    let to = slot + 1 + off;
+                    Some(
+                        *node_at_slot
+                            .get(&to)
+                            .ok_or(BranchError { index, slot: to })?,
+                    )
+                }
+                None => None,
+            };
+            nodes.push(Node {
+                insn: *insn,
+                target,
+            });
+            slot += insn.slots() as i64;
+        }
+        Ok(Program { nodes })
+    }
+
+    /// The nodes, in order.
+    pub fn nodes(&self) -> &[Node] {
+        &self.nodes
+    }
+
+    /// The program with `insns` inserted before instruction `index`:
+    /// branches to `index` now reach the first inserted instruction, so the
+    /// insertion runs whenever the instruction it precedes does.
+    pub fn with_inserted_before(&self, index: usize, insns: &[Insn]) -> Program {
+        self.with_inserted(index, insns, |target| target > index)
+    }
+
+    /// The program with `insns` inserted after instruction `index`:
+    /// branches keep their instructions, so only the fall-through from
+    /// `index` runs the insertion.
+    pub fn with_inserted_after(&self, index: usize, insns: &[Insn]) -> Program {
+        self.with_inserted(index + 1, insns, |target| target > index)
+    }
+
+    fn with_inserted(&self, at: usize, insns: &[Insn], moves: impl Fn(usize) -> bool) -> Program {
+        let mut nodes: Vec<Node> = self
+            .nodes
+            .iter()
+            .map(|node| Node {
+                insn: node.insn,
+                target: node
+                    .target
+                    .map(|t| if moves(t) { t + insns.len() } else { t }),
+            })
+            .collect();
+        let at = at.min(nodes.len());
+        nodes.splice(at..at, insns.iter().map(|&insn| Node::plain(insn)));
+        Program { nodes }
+    }
+
     /// Number of instructions (not slots).
     pub fn len(&self) -> usize {
         self.nodes.len()
@@ -92,6 +160,25 @@ impl Program {
             .iter()
             .map(|insn| format_insn(insn, Syntax::Llvm) + "\n")
             .collect()
+    }
+}
+
+/// A branch whose target is not the first slot of an instruction.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("instruction {index} branches to slot {slot}, which does not start an instruction")]
+pub struct BranchError {
+    /// Index of the branching instruction.
+    pub index: usize,
+    /// The slot it goes to.
+    pub slot: i64,
+}
+
+/// The slot offset of a branch within one function (calls are not branches here).
+fn branch_offset(insn: &Insn) -> Option<i64> {
+    match insn {
+        Insn::Jump { off, .. } | Insn::Ja { off } | Insn::MayGoto { off } => Some(i64::from(*off)),
+        Insn::Ja32 { imm } => Some(i64::from(*imm)),
+        _ => None,
     }
 }
 

@@ -4,7 +4,10 @@
 use std::path::Path;
 
 use apiary_difftest::conformance::{KernelVerdict, check_file, data_files};
-use apiary_difftest::fuzz;
+use apiary_difftest::{
+    Case, Harness, KernelBug, Verdict, fuzz, known_divergences, parse_reproducer,
+};
+use apiary_isa::{CallTarget, Insn, Reg, Size, Source};
 
 fn kernel_available(test: &str) -> bool {
     match apiary_kernel::probe() {
@@ -23,7 +26,10 @@ fn two_thousand_random_programs_agree_with_the_kernel() {
     }
     let out = std::env::temp_dir().join(format!("apiary-difftest-{}", std::process::id()));
     let summary = fuzz(1, 2000, Some(&out), |_| {}).expect("reproducers are writable");
-    eprintln!("{summary:?}");
+    eprintln!(
+        "{} programs, {} accepted, {} divergences, kernel bugs at {:?}",
+        summary.programs, summary.accepted, summary.divergences, summary.kernel_bugs
+    );
     assert_eq!(summary.programs, 2000);
     // A generator whose programs the verifier mostly refuses tests nothing.
     assert!(summary.accepted * 10 >= summary.programs * 9, "{summary:?}");
@@ -79,8 +85,10 @@ fn the_kernel_really_runs_the_program_and_writes_the_context_back() {
         return;
     }
     let case = apiary_difftest::generate(7);
-    let prog = apiary_difftest::kernel_load(&case.program.bytecode()).expect("accepted");
-    let kernel = apiary_difftest::kernel_run(&prog, &case.ctx).expect("runs");
+    let maps = apiary_difftest::KernelMaps::create().expect("maps");
+    let kernel =
+        apiary_difftest::kernel_outcome(&maps, &case.program.bytecode(), &case.ctx, &case.maps)
+            .expect("accepted and run");
     // The epilogue stores r0 into the context's first register slot.
     let r0_slot = &kernel.ctx[apiary_difftest::CTX_INPUT_LEN..][..8];
     assert_eq!(
@@ -88,4 +96,140 @@ fn the_kernel_really_runs_the_program_and_writes_the_context_back() {
         kernel.r0
     );
     assert_ne!(kernel.ctx, case.ctx, "the context came back unchanged");
+    // The maps were reset to the case's entries (the program does not touch them).
+    assert_eq!(kernel.maps, case.maps);
+}
+
+fn reproducer(name: &str) -> (Case, String) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(name);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let case = parse_reproducer(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+    (case, text)
+}
+
+/// The hex after `ctx = ` on the comment line starting with `; PREFIX`.
+fn documented_ctx(text: &str, prefix: &str) -> Vec<u8> {
+    let line = text
+        .lines()
+        .find(|line| line.starts_with(&format!("; {prefix}")))
+        .unwrap_or_else(|| panic!("no `; {prefix}` line"));
+    let hex = line.split("ctx = ").nth(1).expect("ctx = HEX").trim();
+    (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex"))
+        .collect()
+}
+
+#[test]
+fn listed_kernel_bugs_reproduce_and_are_recognised_only_by_their_workaround() {
+    if !kernel_available("listed_kernel_bugs_reproduce_and_are_recognised_only_by_their_workaround")
+    {
+        return;
+    }
+    let harness = Harness::new().expect("harness");
+    let blind = Harness::recognising(Vec::new()).expect("harness");
+    for known in known_divergences().expect("list parses") {
+        let (case, text) = reproducer(&known.reproducer);
+        let rfc = documented_ctx(&text, "RFC 9669");
+        let linux = documented_ctx(&text, "Linux");
+        match harness.check(&case) {
+            Verdict::KnownKernelBug {
+                bugs,
+                kernel,
+                apiary,
+            } => {
+                assert_eq!(bugs, vec![known.bug]);
+                assert_eq!(
+                    apiary.ctx, rfc,
+                    "{}: Apiary follows RFC 9669",
+                    known.reproducer
+                );
+                assert_eq!(
+                    kernel.ctx, linux,
+                    "{}: the kernel as documented",
+                    known.reproducer
+                );
+            }
+            // A kernel with the bug fixed agrees, and then with RFC 9669.
+            Verdict::Agree => eprintln!("NOTE: {} no longer reproduces", known.reproducer),
+            other => panic!("{}: {other:?}", known.reproducer),
+        }
+        // Without the entry, the same divergence is reported.
+        assert!(
+            matches!(blind.check(&case), Verdict::Diverge { .. } | Verdict::Agree),
+            "{}",
+            known.reproducer
+        );
+    }
+}
+
+#[test]
+fn a_different_divergence_in_a_program_with_a_listed_pattern_is_still_reported() {
+    if !kernel_available(
+        "a_different_divergence_in_a_program_with_a_listed_pattern_is_still_reported",
+    ) {
+        return;
+    }
+    let harness = Harness::new().expect("harness");
+    // The cmpxchg32-zext-lost reproducer that also stores bpf_ktime_get_ns()
+    // at ctx + 8, a value no two runs share: the workaround fixes the
+    // first divergence, the second must still be reported.
+    let (mut case, _) = reproducer("reproducers/cmpxchg32-zext-lost.s");
+    case.program = case.program.with_inserted_after(
+        0,
+        &[
+            Insn::Call(CallTarget::Helper(5)),
+            Insn::Store {
+                size: Size::DW,
+                dst: Reg::R9,
+                off: 8,
+                src: Source::Reg(Reg::R0),
+            },
+        ],
+    );
+    case.ctx.resize(16, 0);
+    assert!(KernelBug::Cmpxchg32ZextLost.applies(&case.program));
+    match harness.check(&case) {
+        Verdict::Diverge {
+            kernel: Ok(kernel),
+            apiary: Ok(apiary),
+        } => {
+            // Both halves diverge: the clock (bytes 8..16) always, the
+            // lost zero extension (bytes 0..8) on kernels with the bug.
+            assert_ne!(kernel.ctx[8..16], apiary.ctx[8..16]);
+        }
+        other => panic!("expected an unexplained divergence, got {other:?}"),
+    }
+}
+
+#[test]
+fn the_divergences_of_the_first_100k_run_are_the_listed_kernel_bugs() {
+    if !kernel_available("the_divergences_of_the_first_100k_run_are_the_listed_kernel_bugs") {
+        return;
+    }
+    let harness = Harness::new().expect("harness");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("reproducers/fuzz-100k");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .expect("reproducer directory")
+        .map(|entry| entry.expect("entry").path())
+        .collect();
+    files.sort();
+    assert_eq!(files.len(), 8, "the eight divergences of seeds 1..=100000");
+    for file in files {
+        let text = std::fs::read_to_string(&file).expect("readable");
+        let case = parse_reproducer(&text).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        // Seed 74190 is the one divergence of that run that is not a 32-bit cmpxchg.
+        let expected = if file.ends_with("diverge-74190.s") {
+            KernelBug::AtomicFetchPrecisionLost
+        } else {
+            KernelBug::Cmpxchg32ZextLost
+        };
+        match harness.check(&case) {
+            Verdict::KnownKernelBug { bugs, .. } => {
+                assert_eq!(bugs, vec![expected], "{}", file.display());
+            }
+            Verdict::Agree => eprintln!("NOTE: {} no longer reproduces", file.display()),
+            other => panic!("{}: {other:?}", file.display()),
+        }
+    }
 }
