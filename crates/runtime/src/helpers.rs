@@ -277,7 +277,7 @@ fn trace_printk(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
     let shown = text.get(..MAX_BPRINTF_BUF - 1).unwrap_or(&text);
     let env = ctx.env();
     let line = TraceLine::now(&env.task, env.cpu, shown);
-    env.trace.push(line);
+    env.print(line);
     Ok(text.len() as u64)
 }
 
@@ -616,7 +616,7 @@ fn send_signal(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
     }
     let env = ctx.env();
     let tgid = env.task.tgid;
-    env.events.push(Event::Signal {
+    env.record(Event::Signal {
         sig: sig as u32,
         tgid,
     });
@@ -646,7 +646,7 @@ fn redirect(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
     if (xdp && flags != 0) || (!xdp && flags & !BPF_F_INGRESS != 0) {
         return Ok(if xdp { XDP_ABORTED } else { TC_ACT_SHOT });
     }
-    ctx.env().events.push(Event::Redirect { ifindex, flags });
+    ctx.env().record(Event::Redirect { ifindex, flags });
     Ok(if xdp { XDP_REDIRECT } else { TC_ACT_REDIRECT })
 }
 
@@ -658,7 +658,7 @@ fn redirect_map(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
     }
     match map.redirect_target(key) {
         Some(target) => {
-            ctx.env().events.push(Event::RedirectMap {
+            ctx.env().record(Event::RedirectMap {
                 map: id,
                 key,
                 target,

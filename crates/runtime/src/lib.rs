@@ -326,6 +326,29 @@ impl std::fmt::Debug for Env {
     }
 }
 
+/// Most `bpf_trace_printk` lines one run keeps; later ones are dropped, as
+/// a full trace ring buffer drops them.
+pub const MAX_TRACE_LINES: usize = 1 << 16;
+/// Most events one run keeps (each may hold a packet copy); later ones are
+/// dropped.
+pub const MAX_EVENTS: usize = 4096;
+
+impl Env {
+    /// Keeps a `bpf_trace_printk` line, up to [`MAX_TRACE_LINES`].
+    pub(crate) fn print(&mut self, line: TraceLine) {
+        if self.trace.len() < MAX_TRACE_LINES {
+            self.trace.push(line);
+        }
+    }
+
+    /// Keeps an event, up to [`MAX_EVENTS`].
+    pub(crate) fn record(&mut self, event: Event) {
+        if self.events.len() < MAX_EVENTS {
+            self.events.push(event);
+        }
+    }
+}
+
 fn read_lock<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
     lock.read().unwrap_or_else(PoisonError::into_inner)
 }

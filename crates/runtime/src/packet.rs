@@ -488,6 +488,21 @@ impl Packet {
         }
     }
 
+    /// Copies the frame bytes `src` to `dest` (overlap allowed); `false`,
+    /// copying nothing, when either span leaves the frame.
+    pub(crate) fn move_bytes(&mut self, src: std::ops::Range<usize>, dest: usize) -> bool {
+        let capacity = self.capacity();
+        let fits = src.start <= src.end
+            && src.end <= capacity
+            && dest
+                .checked_add(src.len())
+                .is_some_and(|end| end <= capacity);
+        if fits {
+            self.frame_mut().copy_within(src, dest);
+        }
+        fits
+    }
+
     /// Makes `len` bytes of room in front of `data` (a push), moving the
     /// whole packet back when the headroom is short; `false` when the
     /// frame has no room left (`-ENOMEM`).
@@ -500,7 +515,9 @@ impl Packet {
             return false;
         }
         let (start, end) = (self.meta, self.end);
-        self.frame_mut().copy_within(start..end, start + shift);
+        if !self.move_bytes(start..end, start + shift) {
+            return false;
+        }
         self.meta += shift;
         self.data += shift;
         self.end += shift;

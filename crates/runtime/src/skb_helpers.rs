@@ -411,7 +411,7 @@ pub(crate) fn clone_redirect(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
             .to_vec(),
         _ => packet.bytes().to_vec(),
     };
-    ctx.env().events.push(Event::CloneRedirect {
+    ctx.env().record(Event::CloneRedirect {
         ifindex,
         flags,
         packet: bytes,
@@ -431,7 +431,9 @@ fn vlan_insert(packet: &mut Packet, proto: u16, tci: u16) -> Result<(), i64> {
     }
     let data = packet.data;
     let new = data - VLAN_HLEN;
-    packet.frame_mut().copy_within(data..data + 12, new);
+    if !packet.move_bytes(data..data + 12, new) {
+        return Err(ENOMEM);
+    }
     if let Some(tag) = packet.frame_mut().get_mut(new + 12..new + 16) {
         tag[..2].copy_from_slice(&proto.to_be_bytes());
         tag[2..].copy_from_slice(&tci.to_be_bytes());
@@ -478,9 +480,9 @@ fn vlan_remove(packet: &mut Packet) -> Result<u16, i64> {
     let frame = packet.frame();
     let tci = u16::from_be_bytes([frame[data + 14], frame[data + 15]]);
     let encapsulated = u16::from_be_bytes([frame[data + 16], frame[data + 17]]);
-    packet
-        .frame_mut()
-        .copy_within(data..data + 12, data + VLAN_HLEN);
+    if !packet.move_bytes(data..data + 12, data + VLAN_HLEN) {
+        return Err(ENOMEM);
+    }
     packet.data += VLAN_HLEN;
     packet.meta = packet.data;
     packet.mac += VLAN_HLEN;
@@ -527,7 +529,11 @@ fn insert_room(packet: &mut Packet, off: usize, len: usize) -> Result<(), i64> {
     }
     let data = packet.data;
     let new = data - len;
-    packet.frame_mut().copy_within(data..data + off, new);
+    // Like the kernel's memmove, `off` may reach past the packet's end
+    // into the tailroom; only the frame bounds it.
+    if !packet.move_bytes(data..data + off, new) {
+        return Err(ENOMEM);
+    }
     if let Some(gap) = packet.frame_mut().get_mut(new + off..new + off + len) {
         gap.fill(0);
     }
@@ -545,7 +551,9 @@ fn remove_room(packet: &mut Packet, off: usize, len: usize) -> Result<(), i64> {
         return Err(ENOMEM);
     }
     let data = packet.data;
-    packet.frame_mut().copy_within(data..data + off, data + len);
+    if !packet.move_bytes(data..data + off, data + len) {
+        return Err(ENOMEM);
+    }
     packet.data += len;
     packet.meta = packet.data;
     packet.mac += len;

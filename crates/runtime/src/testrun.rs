@@ -421,7 +421,7 @@ impl Runtime {
         let (retval, duration_ns) =
             self.run_repeated(runner, prog, &mut env, None, input.repeat)?;
         if retval == XDP_TX {
-            env.events.push(Event::XdpTx {
+            env.record(Event::XdpTx {
                 ifindex: setup.ingress_ifindex,
             });
         }

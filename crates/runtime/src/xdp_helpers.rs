@@ -44,7 +44,9 @@ fn adjust_head(packet: &mut Packet, delta: i32) -> Result<(), i64> {
     let meta = data - metalen;
     if metalen != 0 {
         let from = packet.meta;
-        packet.frame_mut().copy_within(from..from + metalen, meta);
+        if !packet.move_bytes(from..from + metalen, meta) {
+            return Err(EINVAL);
+        }
     }
     packet.meta = meta;
     packet.data = data;

@@ -1407,3 +1407,38 @@ fn fib_lookup_uses_the_supplied_routes() {
     assert_eq!(run(&fib_program(0, 0)) & 0xff, 7, "NO_NEIGH");
     assert_eq!(run(&fib_program(0, 4)) & 0xff, 0, "SKIP_NEIGH");
 }
+
+#[test]
+fn a_run_keeps_a_bounded_number_of_events() {
+    let rt = Runtime::new(1);
+    // bpf_loop(100000, cb): each callback redirects (an event per call).
+    let text = "
+        r1 = 100000
+        ld_pseudo r2, 4, cb
+        r3 = 0
+        r4 = 0
+        call 181
+        r0 = 2
+        exit
+    cb:
+        r1 = 3
+        r2 = 0
+        call 23
+        r0 = 0
+        exit";
+    let prog = rt
+        .load_program("loop", ProgType::XDP, &code(text), &[])
+        .unwrap();
+    let frame = ipv4_frame(LOOPBACK_MAC, IP_PROTO_UDP, &[]);
+    let out = rt
+        .test_run(
+            &mut Runner::new(),
+            prog,
+            &TestRunInput {
+                data_in: Some(&frame),
+                ..TestRunInput::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(out.events.len(), apiary_runtime::MAX_EVENTS);
+}
