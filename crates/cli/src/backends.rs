@@ -256,6 +256,7 @@ pub fn select_program<'o>(
 pub struct VmBackend {
     runtime: Arc<Runtime>,
     runner: Runner<Env>,
+    task: apiary_runtime::TaskInfo,
     prog: ProgId,
     maps: Vec<(MapSpec, MapId)>,
 }
@@ -299,6 +300,7 @@ impl VmBackend {
         Ok(VmBackend {
             runtime,
             runner: Runner::new(),
+            task: apiary_runtime::TaskInfo::current(),
             prog,
             maps,
         })
@@ -315,8 +317,17 @@ impl VmBackend {
         crate::vmrun::test_run(self, request)
     }
 
-    pub(crate) fn parts(&mut self) -> (&Arc<Runtime>, &mut Runner<Env>, ProgId) {
-        (&self.runtime, &mut self.runner, self.prog)
+    /// What a run needs: the runtime, the runner, the task runs pretend
+    /// to happen in (this process) and the program.
+    pub(crate) fn parts(
+        &mut self,
+    ) -> (
+        &Arc<Runtime>,
+        &mut Runner<Env>,
+        &apiary_runtime::TaskInfo,
+        ProgId,
+    ) {
+        (&self.runtime, &mut self.runner, &self.task, self.prog)
     }
 
     /// Every map's contents.
@@ -386,6 +397,7 @@ impl KernelBackend {
             log_level: 0,
         };
         let loaded = apiary_backend::load_object(object, &options).map_err(BackendError::kernel)?;
+        pin_to_cpu_zero();
         if loaded.program(program).is_none() {
             let why = loaded
                 .skipped
@@ -409,14 +421,14 @@ impl KernelBackend {
         self.object.map(name)
     }
 
-    /// Runs the program with `BPF_PROG_TEST_RUN` on CPU 0 (the CPU the vm
-    /// backend claims, so that per-CPU map values land in the same slot).
+    /// Runs the program with `BPF_PROG_TEST_RUN`, on CPU 0 when opening
+    /// could pin the process there (the CPU the vm backend claims, so that
+    /// per-CPU map values land in the same slot).
     pub fn run(&mut self, request: &RunRequest) -> Result<RunResult, BackendError> {
         let prog = self
             .object
             .program(&self.program)
             .ok_or_else(|| BackendError::kernel("the program went away"))?;
-        pin_to_cpu_zero();
         // Raw tracepoint and syscall programs take `ctx_in` only: the kernel
         // refuses a context buffer out (a syscall program's context is
         // written back into `ctx_in`, which this backend cannot read back).

@@ -1,14 +1,14 @@
 //! The vm backend's test run: [`apiary_runtime::Runtime::test_run`] with
 //! bpftool's request, its results in the shape both backends share.
 
-use apiary_runtime::{Event, TaskInfo, TestRunInput};
+use apiary_runtime::{Event, TestRunInput};
 
 use crate::backends::{BackendError, Redirect, RunRequest, RunResult, VmBackend};
 
 /// Runs the backend's program as `BPF_PROG_TEST_RUN` would, including the
 /// kernel's `ENOSPC` when an output does not fit the room asked for.
 pub fn test_run(vm: &mut VmBackend, request: &RunRequest) -> Result<RunResult, BackendError> {
-    let (runtime, runner, prog) = vm.parts();
+    let (runtime, runner, task, prog) = vm.parts();
     let runtime = std::sync::Arc::clone(runtime);
     let input = TestRunInput {
         data_in: request.data_in.as_deref(),
@@ -19,7 +19,7 @@ pub fn test_run(vm: &mut VmBackend, request: &RunRequest) -> Result<RunResult, B
         repeat: request.repeat,
         cpu: 0,
         flags: 0,
-        task: TaskInfo::current(),
+        task: task.clone(),
     };
     let output = runtime
         .test_run(runner, prog, &input)
