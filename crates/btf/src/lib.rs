@@ -17,6 +17,10 @@
 //!   `... format c`; bpftool 7.1 built from Linux 6.1 stable, whose libbpf
 //!   has the 2022 padding/packing rework and the 2024 `(void)` prototype
 //!   fix but no `mode(byte)` enum attributes).
+//! - [`dump_value`] prints a value through its BTF type as bpftool's
+//!   `btf_dumper` does in `map dump` (plain text and `-j`), with
+//!   [`BpftoolJson`] reproducing bpftool's JSON writer; [`value_to_json`]
+//!   gives the same as a `serde_json::Value`.
 //!
 //! ```no_run
 //! let data = std::fs::read("/sys/kernel/btf/vmlinux")?;
@@ -34,6 +38,7 @@ mod dump_raw;
 mod error;
 mod ext;
 mod types;
+mod value_dump;
 
 pub use crate::btf::{Btf, FlatMember, MAX_RESOLVE_DEPTH};
 pub use crate::bytes::Endianness;
@@ -48,3 +53,4 @@ pub use crate::types::{
     Array, BtfKind, Composite, Datasec, Enum, EnumValue, FuncLinkage, FuncProto, FwdKind, Int,
     IntEncoding, Kind, Member, Param, Type, TypeId, VarLinkage, VarSecinfo,
 };
+pub use crate::value_dump::{BpftoolJson, ValueDumpError, dump_value, value_to_json};
