@@ -54,15 +54,18 @@ pub(crate) struct Struct {
 
 impl Struct {
     /// Names the byte at `off`: `__sk_buff.cb[2]`, `__sk_buff+181 (padding)`,
-    /// `xdp_md+40 (past the end)`.
+    /// `xdp_md+40 (past the end)`, `syscall ctx+6` (no named field there).
     pub fn describe(&self, off: i64) -> String {
         let Some(field) = self.fields.iter().find(|f| f.contains(off)) else {
+            let named_end = self.fields.iter().map(Field::end).max().unwrap_or(0);
             let what = if off < 0 || off >= i64::from(self.size) {
-                "past the end"
+                " (past the end)"
+            } else if off < i64::from(named_end) {
+                " (padding)"
             } else {
-                "padding"
+                ""
             };
-            return format!("{}{off:+} ({what})", self.name);
+            return format!("{}{off:+}{what}", self.name);
         };
         let inside = off - i64::from(field.off);
         let elem = i64::from(field.elem);
@@ -233,13 +236,16 @@ pub(crate) const RAW_TP: Struct = Struct {
 /// `PERF_MAX_TRACE_SIZE`: tracepoint programs may read record bytes below this.
 pub(crate) const TRACEPOINT_MAX: u32 = 8192;
 
-/// A tracepoint record: the common header (not readable) and the event's fields.
+/// A tracepoint record: the common header (not readable), then the event's
+/// own fields, which only the event's format file names.
 pub(crate) const TRACEPOINT: Struct = Struct {
     name: "tracepoint record",
     size: TRACEPOINT_MAX,
     fields: &[
-        Field::new("common header", 0, 8),
-        Field::new("fields", 8, TRACEPOINT_MAX - 8),
+        Field::new("common_type", 0, 2),
+        Field::new("common_flags", 2, 1),
+        Field::new("common_preempt_count", 3, 1),
+        Field::new("common_pid", 4, 4),
     ],
 };
 

@@ -407,3 +407,58 @@ fn a_pointer_into_the_callers_frame_is_not_the_callees_frame() {
     .expect("no context access");
     assert!(prepared.accesses.is_empty(), "{:?}", prepared.accesses);
 }
+
+#[test]
+fn refusals_name_the_field_and_the_rule() {
+    let cases = [
+        (
+            ProgType::XDP,
+            "*(u32 *)(r1 + 0) = 1\nr0 = 0\nexit",
+            "insn 0: xdp programs may not write an immediate to xdp_md.data (offset 0, 4 bytes): read-only",
+        ),
+        (
+            ProgType::XDP,
+            "r0 = *(u32 *)(r1 + 24)\nexit",
+            "insn 0: xdp programs may not read xdp_md+24 (past the end) (offset 24, 4 bytes): outside the 24-byte context",
+        ),
+        (
+            ProgType::KPROBE,
+            "r0 = *(u32 *)(r1 + 130)\nexit",
+            "insn 0: kprobe programs may not read pt_regs.ip+2 (offset 130, 4 bytes): misaligned: the offset is not a multiple of the size",
+        ),
+        (
+            ProgType::TRACEPOINT,
+            "r0 = *(u32 *)(r1 + 4)\nexit",
+            "insn 0: tracepoint programs may not read tracepoint record.common_pid (offset 4, 4 bytes): not available to this program type",
+        ),
+        (
+            ProgType::PERF_EVENT,
+            "r0 = *(u32 *)(r1 + 8)\nexit",
+            "insn 0: perf_event programs may not read bpf_perf_event_data.regs[1] (offset 8, 4 bytes): must be exactly 8 bytes wide",
+        ),
+        (
+            ProgType::SCHED_CLS,
+            "r0 = *(u8 *)(r1 + 182)\nexit",
+            "insn 0: sched_cls programs may not read __sk_buff+182 (padding) (offset 182, 1 bytes): padding between fields",
+        ),
+        (
+            ProgType::SCHED_CLS,
+            "r0 = *(u64 *)(r1 + 64)\nexit",
+            "insn 0: sched_cls programs may not read __sk_buff.cb[4] (offset 64, 8 bytes): runs past the end of the field",
+        ),
+        (
+            ProgType::SCHED_CLS,
+            "r0 = *(u64 *)(r1 + 0)\nexit",
+            "insn 0: sched_cls programs may not read __sk_buff.len (offset 0, 8 bytes): loads must be at most 4 bytes wide",
+        ),
+        (
+            ProgType::SCHED_CLS,
+            "lock *(u32 *)(r1 + 8) += r1\nr0 = 0\nexit",
+            "insn 0: sched_cls programs may not atomically access __sk_buff.mark (offset 8, 4 bytes): atomic operations on the context are refused",
+        ),
+    ];
+    for (prog_type, text, expected) in cases {
+        let err = both(prog_type, text).expect_err(expected);
+        assert_eq!(err.to_string(), expected);
+    }
+}
