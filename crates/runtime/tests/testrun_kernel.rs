@@ -83,6 +83,25 @@ fn apiary_run(prog_type: ProgType, text: &str, input: &Input) -> Outcome {
     }
 }
 
+/// Loads `text` (with `maps`) into `rt` and test-runs it on `frame`.
+fn run_frame(
+    rt: &std::sync::Arc<Runtime>,
+    prog_type: ProgType,
+    text: &str,
+    maps: &[apiary_runtime::MapId],
+    frame: &[u8],
+) -> apiary_runtime::TestRunOutput {
+    let prog = rt
+        .load_program("t", prog_type, &code(text), maps)
+        .unwrap_or_else(|e| panic!("apiary refused the program: {e}\n{text}"));
+    let input = TestRunInput {
+        data_in: Some(frame),
+        ..TestRunInput::default()
+    };
+    rt.test_run(&mut Runner::new(), prog, &input)
+        .unwrap_or_else(|e| panic!("apiary test-run failed: {e}\n{text}"))
+}
+
 fn kernel_run(prog_type: ProgType, text: &str, input: &Input) -> Outcome {
     let insns = slots_to_bytes(&code(text));
     let loaded = ProgFd::load(&ProgLoadAttrs {
@@ -444,25 +463,11 @@ fn repeat_runs_on_the_same_packet() {
 #[test]
 fn xdp_tx_and_redirect_report_their_target() {
     let rt = Runtime::new(1);
-    let tx = rt
-        .load_program("tx", ProgType::XDP, &code("r0 = 3\n exit"), &[])
-        .unwrap();
-    let redirect = rt
-        .load_program(
-            "redirect",
-            ProgType::XDP,
-            &code("r1 = 7\n r2 = 0\n call 23\n exit"),
-            &[],
-        )
-        .unwrap();
     let frame = ipv4_frame(LOOPBACK_MAC, IP_PROTO_UDP, &[]);
-    let input = TestRunInput {
-        data_in: Some(&frame),
-        ..TestRunInput::default()
-    };
-    let out = rt.test_run(&mut Runner::new(), tx, &input).unwrap();
+    let out = run_frame(&rt, ProgType::XDP, "r0 = 3\n exit", &[], &frame);
     assert_eq!(out.events, vec![Event::XdpTx { ifindex: 1 }]);
-    let out = rt.test_run(&mut Runner::new(), redirect, &input).unwrap();
+    let redirect = "r1 = 7\n r2 = 0\n call 23\n exit";
+    let out = run_frame(&rt, ProgType::XDP, redirect, &[], &frame);
     assert_eq!(out.retval, 4, "XDP_REDIRECT");
     assert_eq!(
         out.events,
@@ -1249,16 +1254,7 @@ fn perf_event_output_appends_packet_bytes() {
              call 25
              exit"
         );
-        let prog = rt
-            .load_program("p", ProgType::SCHED_CLS, &code(&text), &[perf])
-            .unwrap();
-        let input = TestRunInput {
-            data_in: Some(&frame),
-            ..TestRunInput::default()
-        };
-        rt.test_run(&mut Runner::new(), prog, &input)
-            .unwrap()
-            .retval as i32
+        run_frame(&rt, ProgType::SCHED_CLS, &text, &[perf], &frame).retval as i32
     };
     assert_eq!(output(20), 0);
     let record = rt.map(perf).unwrap().perf_read(0).unwrap();
@@ -1358,18 +1354,7 @@ fn fib_lookup_uses_the_supplied_routes() {
     use std::net::{IpAddr, Ipv4Addr};
     let rt = Runtime::new(1);
     let frame = ipv4_frame(LOOPBACK_MAC, IP_PROTO_UDP, &[0; 100]);
-    let run = |text: &str| {
-        let prog = rt
-            .load_program("f", ProgType::XDP, &code(text), &[])
-            .unwrap();
-        let input = TestRunInput {
-            data_in: Some(&frame),
-            ..TestRunInput::default()
-        };
-        rt.test_run(&mut Runner::new(), prog, &input)
-            .unwrap()
-            .retval
-    };
+    let run = |text: &str| run_frame(&rt, ProgType::XDP, text, &[], &frame).retval;
     // No routes: not forwarded, params untouched.
     assert_eq!(run(&fib_program(0, 0)), 4 | 1 << 8 | 3 << 24);
     let route = |prefix: [u8; 4], len: u8, ifindex: u32| Route {
@@ -1426,19 +1411,7 @@ fn a_run_keeps_a_bounded_number_of_events() {
         call 23
         r0 = 0
         exit";
-    let prog = rt
-        .load_program("loop", ProgType::XDP, &code(text), &[])
-        .unwrap();
     let frame = ipv4_frame(LOOPBACK_MAC, IP_PROTO_UDP, &[]);
-    let out = rt
-        .test_run(
-            &mut Runner::new(),
-            prog,
-            &TestRunInput {
-                data_in: Some(&frame),
-                ..TestRunInput::default()
-            },
-        )
-        .unwrap();
+    let out = run_frame(&rt, ProgType::XDP, text, &[], &frame);
     assert_eq!(out.events.len(), apiary_runtime::MAX_EVENTS);
 }
