@@ -153,8 +153,8 @@ fn parse_c_number(text: &str) -> Option<u32> {
     let (digits, radix) =
         if let Some(hex) = text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
             (hex, 16)
-        } else if text.len() > 1 && text.starts_with('0') {
-            (&text[1..], 8)
+        } else if let Some(octal) = text.strip_prefix('0').filter(|rest| !rest.is_empty()) {
+            (octal, 8)
         } else {
             (text, 10)
         };
@@ -536,6 +536,10 @@ mod tests {
             }
         );
         assert_eq!(parse_run_words(&[]).unwrap().repeat, None);
+        assert_eq!(parse_c_number("0"), Some(0));
+        assert_eq!(parse_c_number("0x"), None);
+        assert_eq!(parse_c_number("09"), None);
+        assert_eq!(parse_c_number("4294967296"), None);
     }
 
     #[test]
