@@ -64,8 +64,8 @@ pub use apiary_runtime::{Event, TaskInfo, TestRunOutput};
 pub use error::{Error, Result, SourceLine};
 pub use object::{Object, OpenObject, ProgramInfo};
 pub use program::{
-    ContextRun, Embedder, Kprobe, PerfEvent, Program, ProgramKind, RawTracepoint, RawTracepointRun,
-    SkBuff, SkbRun, SocketFilter, Syscall, Tc, Tracepoint, Xdp, XdpMd, XdpRun,
+    ContextRun, Embedder, Kprobe, PacketRun, PerfEvent, Program, ProgramKind, RawTracepoint,
+    RawTracepointRun, SkBuff, SkbRun, SocketFilter, Syscall, Tc, Tracepoint, Xdp, XdpMd, XdpRun,
 };
 pub use runner::Runner;
 pub use views::{

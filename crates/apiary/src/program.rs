@@ -207,81 +207,38 @@ fn from_prefix<T: apiary_maps::typed::Pod + Default>(bytes: &[u8]) -> T {
     value
 }
 
-/// Test-run options of [`Xdp`] programs.
+/// Test-run options of packet programs: the packet and an optional
+/// context of type `C` ([`XdpMd`] or [`SkBuff`]).
 ///
 /// ```
 /// let packet = [0u8; 60];
 /// let run = apiary::XdpRun::new(&packet).repeat(1000);
 /// assert_eq!(run.repeat, 1000);
-/// ```
-#[derive(Debug, Clone, Copy)]
-pub struct XdpRun<'a> {
-    /// The packet (`data_in`), at least an Ethernet header.
-    pub data: &'a [u8],
-    /// `ctx_in`.
-    pub ctx: Option<XdpMd>,
-    /// Runs (0 or 1 run once); the duration is their average.
-    pub repeat: u32,
-    /// Largest `data_out` wanted (`None`: all of it).
-    pub data_size_out: Option<u32>,
-}
-
-impl<'a> XdpRun<'a> {
-    /// One run on `data`.
-    pub fn new(data: &'a [u8]) -> Self {
-        XdpRun {
-            data,
-            ctx: None,
-            repeat: 1,
-            data_size_out: None,
-        }
-    }
-
-    /// Sets `ctx_in`.
-    pub fn ctx(mut self, ctx: XdpMd) -> Self {
-        self.ctx = Some(ctx);
-        self
-    }
-
-    /// Sets the number of runs.
-    pub fn repeat(mut self, repeat: u32) -> Self {
-        self.repeat = repeat;
-        self
-    }
-
-    fn parts(&self) -> RunParts<'a> {
-        RunParts {
-            data_in: Some(self.data),
-            ctx_in: self.ctx.as_ref().map(bytes_of),
-            data_size_out: self.data_size_out,
-            repeat: self.repeat,
-        }
-    }
-}
-
-/// Test-run options of skb programs ([`SocketFilter`], [`Tc`]).
-///
-/// ```
-/// let frame = [0u8; 60];
-/// let run = apiary::SkbRun::new(&frame).ctx(apiary::SkBuff { mark: 7, ..Default::default() });
+/// let run = apiary::SkbRun::new(&packet).ctx(apiary::SkBuff { mark: 7, ..Default::default() });
 /// assert_eq!(run.ctx.unwrap().mark, 7);
 /// ```
 #[derive(Debug, Clone, Copy)]
-pub struct SkbRun<'a> {
-    /// The frame (`data_in`), starting with its Ethernet header.
+pub struct PacketRun<'a, C> {
+    /// The packet (`data_in`), starting with its Ethernet header.
     pub data: &'a [u8],
     /// `ctx_in`.
-    pub ctx: Option<SkBuff>,
+    pub ctx: Option<C>,
     /// Runs (0 or 1 run once); the duration is their average.
     pub repeat: u32,
     /// Largest `data_out` wanted (`None`: all of it).
     pub data_size_out: Option<u32>,
 }
 
-impl<'a> SkbRun<'a> {
+/// Test-run options of [`Xdp`] programs.
+pub type XdpRun<'a> = PacketRun<'a, XdpMd>;
+
+/// Test-run options of skb programs ([`SocketFilter`], [`Tc`]).
+pub type SkbRun<'a> = PacketRun<'a, SkBuff>;
+
+impl<'a, C: apiary_maps::typed::Pod> PacketRun<'a, C> {
     /// One run on `data`.
     pub fn new(data: &'a [u8]) -> Self {
-        SkbRun {
+        PacketRun {
             data,
             ctx: None,
             repeat: 1,
@@ -290,7 +247,7 @@ impl<'a> SkbRun<'a> {
     }
 
     /// Sets `ctx_in`.
-    pub fn ctx(mut self, ctx: SkBuff) -> Self {
+    pub fn ctx(mut self, ctx: C) -> Self {
         self.ctx = Some(ctx);
         self
     }
