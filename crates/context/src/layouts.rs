@@ -249,6 +249,37 @@ pub(crate) const TRACEPOINT: Struct = Struct {
     ],
 };
 
+/// `struct bpf_cgroup_dev_ctx`.
+pub(crate) mod cgroup_dev_ctx {
+    use super::{Field, Struct};
+
+    pub const ACCESS_TYPE: Field = Field::new("access_type", 0, 4);
+
+    pub const STRUCT: Struct = Struct {
+        name: "bpf_cgroup_dev_ctx",
+        size: 12,
+        fields: &[
+            ACCESS_TYPE,
+            Field::new("major", 4, 4),
+            Field::new("minor", 8, 4),
+        ],
+    };
+}
+
+/// `struct bpf_sysctl`.
+pub(crate) mod sysctl {
+    use super::{Field, Struct};
+
+    pub const WRITE: Field = Field::new("write", 0, 4);
+    pub const FILE_POS: Field = Field::new("file_pos", 4, 4);
+
+    pub const STRUCT: Struct = Struct {
+        name: "bpf_sysctl",
+        size: 8,
+        fields: &[WRITE, FILE_POS],
+    };
+}
+
 /// The kernel's `U16_MAX`: syscall programs may address context bytes below this.
 pub(crate) const SYSCALL_MAX: u32 = 65535;
 
@@ -286,6 +317,8 @@ pub(crate) fn struct_of(prog_type: ProgType) -> Option<Struct> {
         ProgType::PERF_EVENT => perf_event_data::STRUCT,
         ProgType::RAW_TRACEPOINT => RAW_TP,
         ProgType::SYSCALL => SYSCALL,
+        ProgType::CGROUP_DEVICE => cgroup_dev_ctx::STRUCT,
+        ProgType::CGROUP_SYSCTL => sysctl::STRUCT,
         _ => return None,
     })
 }

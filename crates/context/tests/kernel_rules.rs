@@ -129,6 +129,8 @@ fn cases() -> Vec<Case> {
     cases.push(case(ProgType::RAW_TRACEPOINT, -8..=112));
     cases.push(case(ProgType::TRACEPOINT, (-8..=40).chain(8168..=8200)));
     cases.push(case(ProgType::SYSCALL, (-8..=40).chain(32752..=32767)));
+    cases.push(case(ProgType::CGROUP_DEVICE, -8..=24));
+    cases.push(case(ProgType::CGROUP_SYSCTL, -8..=24));
     cases
 }
 

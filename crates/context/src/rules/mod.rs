@@ -2,6 +2,7 @@
 //! in net/core/filter.c and kernel/trace/bpf_trace.c), and how an accepted
 //! access must be rewritten for the runtime's internal context.
 
+mod cgroup;
 mod skb;
 mod tracing;
 mod xdp;
@@ -52,6 +53,8 @@ pub(crate) fn check(target: Target, access: Access) -> Result<Option<Fixup>, Rul
         ProgType::PERF_EVENT => tracing::perf_event(access).map(|()| None),
         ProgType::RAW_TRACEPOINT => tracing::raw_tracepoint(access).map(|()| None),
         ProgType::SYSCALL => tracing::syscall(access).map(|()| None),
+        ProgType::CGROUP_DEVICE => cgroup::device(access).map(|()| None),
+        ProgType::CGROUP_SYSCTL => cgroup::sysctl(access).map(|()| None),
         // prepare() only gets here for covered types.
         _ => Err(Rule::NotAvailable),
     }
