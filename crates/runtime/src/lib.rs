@@ -733,6 +733,11 @@ impl Runtime {
     /// when empty), `ctx` writable, and every global-data value accessible.
     /// Its `bpf_trace_printk` text and events go to [`Runtime::take_trace`]
     /// and [`Runtime::take_events`].
+    ///
+    /// `ctx` is plain memory: xdp and skb programs, whose pointer-field
+    /// loads were rewritten at load time, need the packet and internal
+    /// context [`Runtime::test_run`] builds, and their packet helpers fail
+    /// here.
     pub fn run(
         self: &Arc<Self>,
         runner: &mut Runner<Env>,

@@ -734,6 +734,20 @@ fn skb_context_in_and_out_match_the_kernel() {
         text,
         &Input::packet(&frame).with_ctx(long),
     );
+    // Writes to the other writable fields: queue_mapping, tc_classid, tstamp.
+    let more = "
+        r2 = 3
+        *(u32 *)(r1 + 12) = r2
+        *(u32 *)(r1 + 72) = r2
+        r2 = 123456789 ll
+        *(u64 *)(r1 + 152) = r2
+        r0 = *(u32 *)(r1 + 12)
+        exit";
+    let mut ctx = vec![0u8; 192];
+    ctx[152] = 5;
+    for input in [Input::packet(&frame), Input::packet(&frame).with_ctx(ctx)] {
+        same(ProgType::SCHED_CLS, more, &input);
+    }
     // The program's writes to mark and priority and cb come back.
     let out = same(
         ProgType::SCHED_CLS,
@@ -1414,4 +1428,59 @@ fn a_run_keeps_a_bounded_number_of_events() {
     let frame = ipv4_frame(LOOPBACK_MAC, IP_PROTO_UDP, &[]);
     let out = run_frame(&rt, ProgType::XDP, text, &[], &frame);
     assert_eq!(out.events.len(), apiary_runtime::MAX_EVENTS);
+}
+
+#[test]
+fn redirect_map_reports_the_devmap_and_cpumap_target() {
+    use apiary_maps::{MapDef, MapType, RedirectTarget};
+    let rt = Runtime::new(2);
+    let devmap = rt
+        .create_map(MapDef::new(MapType::Devmap, 4, 4, 4).with_name("ports"))
+        .unwrap();
+    rt.map(devmap)
+        .unwrap()
+        .sys_update(&2u32.to_ne_bytes(), &9u32.to_ne_bytes(), 0)
+        .unwrap();
+    let cpumap = rt
+        .create_map(MapDef::new(MapType::Cpumap, 4, 4, 2).with_name("cpus"))
+        .unwrap();
+    rt.map(cpumap)
+        .unwrap()
+        .sys_update(&1u32.to_ne_bytes(), &64u32.to_ne_bytes(), 0)
+        .unwrap();
+    let frame = ipv4_frame(LOOPBACK_MAC, IP_PROTO_UDP, &[]);
+    // bpf_redirect_map(map, key, XDP_PASS as the fallback action)
+    let redirect = |key: u32| format!("ld_pseudo r1, 5, 0\n r2 = {key}\n r3 = 2\n call 51\n exit");
+    let out = run_frame(&rt, ProgType::XDP, &redirect(2), &[devmap], &frame);
+    assert_eq!(out.retval, 4, "XDP_REDIRECT");
+    assert_eq!(
+        out.events,
+        vec![Event::RedirectMap {
+            map: devmap,
+            key: 2,
+            target: RedirectTarget::Device {
+                ifindex: 9,
+                prog_id: 0
+            }
+        }]
+    );
+    let out = run_frame(&rt, ProgType::XDP, &redirect(3), &[devmap], &frame);
+    assert_eq!(
+        (out.retval, out.events.len()),
+        (2, 0),
+        "empty slot: fallback"
+    );
+    let out = run_frame(&rt, ProgType::XDP, &redirect(1), &[cpumap], &frame);
+    assert_eq!(
+        out.events,
+        vec![Event::RedirectMap {
+            map: cpumap,
+            key: 1,
+            target: RedirectTarget::Cpu {
+                cpu: 1,
+                qsize: 64,
+                prog_id: 0
+            }
+        }]
+    );
 }
