@@ -4,10 +4,16 @@
 //! the data registers (r0, r2-r8) and eight stack slots are initialised, the
 //! body is random, and the epilogue stores every data register into the
 //! context so that the comparison sees all of them. Jumps only go forward to
-//! the start of a body item (an instruction or a whole counted loop, whose
-//! counter is r1), so every program terminates and the verifier can prove it.
+//! the start of a body item (an instruction, a whole counted loop, whose
+//! counter is r1, or a whole helper call), so every program terminates and
+//! the verifier can prove it. Helper calls look up, update and delete
+//! elements of the case's maps (an array and a hash, see
+//! [`crate::backend::MAPS`]) with the null check the verifier demands and
+//! loads, stores and atomics through the value pointer.
 
-use apiary_isa::{AluOp, AtomicOp, EndianOp, Insn, JmpCond, LdImm64Kind, Reg, Size, Source, Width};
+use apiary_isa::{
+    AluOp, AtomicOp, CallTarget, EndianOp, Insn, JmpCond, LdImm64Kind, Reg, Size, Source, Width,
+};
 
 use crate::backend::{Entries, KEY_SIZE, MAPS, MapKind, VALUE_SIZE};
 use crate::program::{Node, Program};
@@ -28,12 +34,26 @@ pub const DATA: [Reg; 8] = [
 const CTX: Reg = Reg::R9;
 /// Counts loop iterations.
 const COUNTER: Reg = Reg::R1;
-/// Initialised 8-byte stack slots below r10.
+/// Initialised 8-byte stack slots below r10 that random instructions use.
 const STACK_SLOTS: usize = 8;
+/// The map key helper calls pass (a `u32`, in an 8-byte slot of its own).
+const KEY_SLOT: i16 = -72;
+/// The 16-byte value `map_update_elem` passes (two 8-byte slots).
+const VALUE_SLOT: i16 = -96;
+/// Slots the prologue initialises for helper calls: the key, the value's two halves.
+const HELPER_SLOTS: [i16; 3] = [KEY_SLOT, VALUE_SLOT, VALUE_SLOT + 8];
 /// Instructions of the prologue (context kept, registers and stack
 /// initialised): shrinking keeps them so that reduced programs never read
 /// uninitialised stack, whose contents differ between the backends.
-pub const PROLOGUE_LEN: usize = 1 + DATA.len() + STACK_SLOTS;
+pub const PROLOGUE_LEN: usize = 1 + DATA.len() + STACK_SLOTS + HELPER_SLOTS.len();
+/// Registers a helper call leaves uninitialised that hold data.
+const CLOBBERED: [Reg; 4] = [Reg::R2, Reg::R3, Reg::R4, Reg::R5];
+/// Data registers a helper call preserves.
+const PRESERVED: [Reg; 3] = [Reg::R6, Reg::R7, Reg::R8];
+/// Helper ids.
+const MAP_LOOKUP_ELEM: i32 = 1;
+const MAP_UPDATE_ELEM: i32 = 2;
+const MAP_DELETE_ELEM: i32 = 3;
 /// Random input bytes at the start of the context.
 pub const CTX_INPUT_LEN: usize = 64;
 /// The context: the input, then one 8-byte slot per data register.
@@ -105,19 +125,24 @@ pub fn generate(seed: u64) -> Case {
             src: Source::Reg(rng.pick(&DATA)),
         }));
     }
+    for off in HELPER_SLOTS {
+        nodes.push(Node::plain(Insn::Store {
+            size: Size::DW,
+            dst: Reg::R10,
+            off,
+            src: Source::Reg(rng.pick(&DATA)),
+        }));
+    }
     let items = 4 + rng.below(60);
     // Items are laid out first; forward jumps name an item (or the epilogue)
     // and are resolved to instruction indexes once every item's start is known.
     let mut laid_out: Vec<Vec<Node>> = Vec::with_capacity(items);
     let mut jump_items: Vec<(usize, usize)> = Vec::new();
-    let mut loop_items: Vec<usize> = Vec::new();
     for item in 0..items {
         let remaining = items - item;
         match rng.below(24) {
-            0 => {
-                loop_items.push(item);
-                laid_out.push(counted_loop(&mut rng));
-            }
+            0 => laid_out.push(counted_loop(&mut rng)),
+            4..=6 => laid_out.push(helper_call(&mut rng)),
             1..=3 => {
                 let jump = forward_jump(&mut rng);
                 // An unconditional jump over an item would leave it
@@ -140,21 +165,18 @@ pub fn generate(seed: u64) -> Case {
         next += item.len();
     }
     starts.push(next);
+    for (item, &start) in laid_out.iter_mut().zip(&starts) {
+        for node in item.iter_mut() {
+            // Branches inside an item name their target relative to its start.
+            node.target = node.target.map(|relative| start + relative);
+        }
+    }
     for (item, target_item) in jump_items {
         if let (Some(node), Some(&target)) = (
             laid_out.get_mut(item).and_then(|nodes| nodes.first_mut()),
             starts.get(target_item),
         ) {
             node.target = Some(target);
-        }
-    }
-    for item in loop_items {
-        if let (Some(node), Some(&start)) = (
-            laid_out.get_mut(item).and_then(|nodes| nodes.last_mut()),
-            starts.get(item),
-        ) {
-            // Back to the instruction after the counter's initialisation.
-            node.target = Some(start + 1);
         }
     }
     nodes.extend(laid_out.into_iter().flatten());
@@ -268,16 +290,20 @@ fn load(rng: &mut Rng, base: Reg) -> Insn {
     }
 }
 
-fn atomic(rng: &mut Rng) -> Insn {
+fn atomic_op(rng: &mut Rng) -> AtomicOp {
     let fetch = rng.coin();
-    let op = rng.pick(&[
+    rng.pick(&[
         AtomicOp::Add { fetch },
         AtomicOp::Or { fetch },
         AtomicOp::And { fetch },
         AtomicOp::Xor { fetch },
         AtomicOp::Xchg,
         AtomicOp::CmpXchg,
-    ]);
+    ])
+}
+
+fn atomic(rng: &mut Rng) -> Insn {
+    let op = atomic_op(rng);
     let size = rng.pick(&[Size::W, Size::DW]);
     Insn::Atomic {
         size,
@@ -375,13 +401,179 @@ fn counted_loop(rng: &mut Rng) -> Vec<Node> {
         dst: COUNTER,
         src: Source::Imm(1),
     }));
-    // The caller points this back edge at the body once the loop's position is known.
-    nodes.push(Node::plain(Insn::Jump {
-        width: Width::W64,
-        cond: JmpCond::Ne,
-        dst: COUNTER,
-        src: Source::Imm(0),
-        off: 0,
+    // Back to the instruction after the counter's initialisation (relative
+    // to the loop's start; the caller makes it absolute).
+    nodes.push(Node {
+        insn: Insn::Jump {
+            width: Width::W64,
+            cond: JmpCond::Ne,
+            dst: COUNTER,
+            src: Source::Imm(0),
+            off: 0,
+        },
+        target: Some(1),
+    });
+    nodes
+}
+
+/// `*(u32 *)(r10 + KEY_SLOT) = key`: mostly a key below [`KEY_RANGE`]
+/// (from an immediate or a data register masked with r1), now and then any.
+fn store_key(rng: &mut Rng, nodes: &mut Vec<Node>) {
+    match rng.below(3) {
+        0 => nodes.push(Node::plain(Insn::Store {
+            size: Size::W,
+            dst: Reg::R10,
+            off: KEY_SLOT,
+            src: Source::Imm(if rng.below(8) == 0 {
+                imm(rng)
+            } else {
+                rng.below(KEY_RANGE as usize) as i32
+            }),
+        })),
+        _ => {
+            nodes.push(Node::plain(mov(COUNTER, Source::Reg(rng.pick(&DATA)))));
+            nodes.push(Node::plain(Insn::Alu {
+                width: Width::W64,
+                op: AluOp::And,
+                dst: COUNTER,
+                src: Source::Imm(7),
+            }));
+            nodes.push(Node::plain(Insn::Store {
+                size: Size::W,
+                dst: Reg::R10,
+                off: KEY_SLOT,
+                src: Source::Reg(COUNTER),
+            }));
+        }
+    }
+}
+
+/// `reg = r10 + off`.
+fn stack_pointer(reg: Reg, off: i16) -> [Node; 2] {
+    [
+        Node::plain(mov(reg, Source::Reg(Reg::R10))),
+        Node::plain(Insn::Alu {
+            width: Width::W64,
+            op: AluOp::Add,
+            dst: reg,
+            src: Source::Imm(off.into()),
+        }),
+    ]
+}
+
+/// An access through the map value pointer in r1 (aligned, inside the value).
+fn value_access(rng: &mut Rng) -> Insn {
+    let size = rng.pick(&Size::ALL);
+    let off = (rng.below(VALUE_SIZE as usize / size.bytes()) * size.bytes()) as i16;
+    match rng.below(4) {
+        0 => Insn::Load {
+            size,
+            sign_extend: size != Size::DW && rng.coin(),
+            dst: rng.pick(&PRESERVED),
+            src: Reg::R1,
+            off,
+        },
+        1 => Insn::Store {
+            size,
+            dst: Reg::R1,
+            off,
+            src: if rng.coin() {
+                Source::Reg(rng.pick(&PRESERVED))
+            } else {
+                Source::Imm(imm(rng))
+            },
+        },
+        _ => {
+            let size = rng.pick(&[Size::W, Size::DW]);
+            Insn::Atomic {
+                size,
+                op: atomic_op(rng),
+                dst: Reg::R1,
+                src: rng.pick(&PRESERVED),
+                off: (rng.below(VALUE_SIZE as usize / size.bytes()) * size.bytes()) as i16,
+            }
+        }
+    }
+}
+
+/// A call of map_lookup_elem, map_update_elem or map_delete_elem on one of
+/// the maps, with the null check the verifier demands and accesses through
+/// the value pointer; afterwards r0 holds a number and the registers the
+/// call clobbered hold new values. Branch targets are relative to the
+/// block's start.
+fn helper_call(rng: &mut Rng) -> Vec<Node> {
+    let mut nodes = Vec::new();
+    store_key(rng, &mut nodes);
+    let helper = rng.pick(&[
+        MAP_LOOKUP_ELEM,
+        MAP_LOOKUP_ELEM,
+        MAP_UPDATE_ELEM,
+        MAP_DELETE_ELEM,
+    ]);
+    if helper == MAP_UPDATE_ELEM {
+        for off in [VALUE_SLOT, VALUE_SLOT + 8] {
+            nodes.push(Node::plain(Insn::Store {
+                size: Size::DW,
+                dst: Reg::R10,
+                off,
+                src: Source::Reg(rng.pick(&DATA)),
+            }));
+        }
+    }
+    nodes.push(Node::plain(Insn::LoadImm64 {
+        dst: Reg::R1,
+        kind: LdImm64Kind::MapIdx,
+        imm: rng.below(MAPS.len()) as u64,
     }));
+    nodes.extend(stack_pointer(Reg::R2, KEY_SLOT));
+    if helper == MAP_UPDATE_ELEM {
+        nodes.extend(stack_pointer(Reg::R3, VALUE_SLOT));
+        // BPF_ANY, BPF_NOEXIST, BPF_EXIST, and now and then BPF_F_LOCK (EINVAL here).
+        let flags = if rng.below(10) == 0 {
+            4
+        } else {
+            rng.below(3) as i32
+        };
+        nodes.push(Node::plain(mov(Reg::R4, Source::Imm(flags))));
+    }
+    nodes.push(Node::plain(Insn::Call(CallTarget::Helper(helper))));
+    if helper == MAP_LOOKUP_ELEM {
+        let accesses: Vec<Insn> = (0..1 + rng.below(4)).map(|_| value_access(rng)).collect();
+        // if r0 == 0 goto null; r1 = r0; r0 = number; accesses; [r0 = loaded]; goto done
+        let null_check = nodes.len();
+        let null_branch = null_check + 3 + accesses.len() + 2;
+        nodes.push(Node {
+            insn: Insn::Jump {
+                width: Width::W64,
+                cond: JmpCond::Eq,
+                dst: Reg::R0,
+                src: Source::Imm(0),
+                off: 0,
+            },
+            target: Some(null_branch),
+        });
+        nodes.push(Node::plain(mov(Reg::R1, Source::Reg(Reg::R0))));
+        nodes.push(Node::plain(mov(Reg::R0, Source::Reg(rng.pick(&PRESERVED)))));
+        nodes.extend(accesses.into_iter().map(Node::plain));
+        nodes.push(Node::plain(Insn::Load {
+            size: Size::DW,
+            sign_extend: false,
+            dst: Reg::R0,
+            src: Reg::R1,
+            off: (rng.below(2) * 8) as i16,
+        }));
+        nodes.push(Node {
+            insn: Insn::Ja { off: 0 },
+            target: Some(null_branch + 1),
+        });
+        nodes.push(Node::plain(mov(Reg::R0, Source::Imm(imm(rng)))));
+    }
+    for reg in CLOBBERED {
+        nodes.push(Node::plain(Insn::LoadImm64 {
+            dst: reg,
+            kind: LdImm64Kind::Imm,
+            imm: value(rng),
+        }));
+    }
     nodes
 }

@@ -233,3 +233,40 @@ fn the_divergences_of_the_first_100k_run_are_the_listed_kernel_bugs() {
         }
     }
 }
+
+#[test]
+fn generated_programs_call_the_map_helpers_and_change_the_maps() {
+    if !kernel_available("generated_programs_call_the_map_helpers_and_change_the_maps") {
+        return;
+    }
+    let maps = apiary_difftest::KernelMaps::create().expect("maps");
+    let (mut calling, mut changed) = (0, 0);
+    for seed in 1..=300 {
+        let case = apiary_difftest::generate(seed);
+        let calls: Vec<i32> = case
+            .program
+            .nodes()
+            .iter()
+            .filter_map(|node| match node.insn {
+                Insn::Call(CallTarget::Helper(id)) => Some(id),
+                _ => None,
+            })
+            .collect();
+        if calls.is_empty() {
+            continue;
+        }
+        calling += 1;
+        let kernel =
+            apiary_difftest::kernel_outcome(&maps, &case.program.bytecode(), &case.ctx, &case.maps)
+                .unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+        if kernel.maps != case.maps {
+            changed += 1;
+        }
+    }
+    eprintln!("of 300 programs, {calling} call map helpers, {changed} change a map");
+    assert!(calling >= 200, "{calling} of 300 programs call helpers");
+    assert!(
+        changed >= calling / 4,
+        "only {changed} of {calling} programs changed a map"
+    );
+}
