@@ -14,6 +14,7 @@ mod elf;
 mod error;
 mod fuzz;
 mod hex;
+mod mapcmd;
 mod objects;
 mod pinning;
 mod progrun;
@@ -80,6 +81,12 @@ enum Command {
     Prog {
         #[command(subcommand)]
         command: ProgCommand,
+    },
+    /// Read and change pinned maps as bpftool's `map`: `dump|lookup|peek|getnext|update|push|enqueue|delete|pop|dequeue pinned FILE [key [hex] BYTES] [value [hex] BYTES] [any|exist|noexist]`.
+    Map {
+        /// `COMMAND pinned FILE [ARGS]`, in bpftool's grammar.
+        #[arg(required = true, num_args = 1.., allow_hyphen_values = true, value_name = "COMMAND pinned FILE [ARGS]")]
+        words: Vec<String>,
     },
     /// Dump BTF, as bpftool's `btf dump file FILE [format raw|c]`.
     Btf {
@@ -247,6 +254,7 @@ fn main() -> ExitCode {
         Command::Btf {
             command: BtfCommand::Dump { words },
         } => objects::btf_dump(&words),
+        Command::Map { words } => mapcmd::run(&words, cli.json),
         Command::Conformance { paths } => commands::conformance(&paths),
         Command::Fuzz {
             command: FuzzCommand::Diff { count, seed, out },

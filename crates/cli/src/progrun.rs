@@ -8,7 +8,7 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use apiary_loader::Object;
+use apiary_loader::{Kconfig, MapOrigin, Object};
 use serde_json::{Value, json};
 
 use crate::CliResult;
@@ -229,6 +229,11 @@ fn open_object(file: &Path) -> Result<(Vec<u8>, Object), CliError> {
         .unwrap_or_default();
     let stem = name.split('.').next().unwrap_or_default().to_owned();
     let mut object = Object::parse(&bytes, &stem).map_err(|e| CliError::at(file.display(), e))?;
+    if object.maps.iter().any(|m| m.origin == MapOrigin::Kconfig) {
+        let kconfig = running_kernel_config()?;
+        object = Object::parse_with_kconfig(&bytes, &stem, &kconfig)
+            .map_err(|e| CliError::at(file.display(), e))?;
+    }
     let needs_core = object
         .programs
         .iter()
@@ -250,6 +255,29 @@ fn open_object(file: &Path) -> Result<(Vec<u8>, Object), CliError> {
             .map_err(|e| CliError::at(file.display(), e))?;
     }
     Ok((bytes, object))
+}
+
+/// Largest kernel `.config` read (real ones are a few hundred KiB).
+const MAX_KERNEL_CONFIG: u64 = 16 << 20;
+
+/// The running kernel's configuration, from where libbpf looks for it:
+/// `/boot/config-$(uname -r)`, then `/proc/config.gz`. Without either,
+/// every `CONFIG_*` extern is missing (weak ones read as 0, as in libbpf).
+fn running_kernel_config() -> Result<Kconfig, CliError> {
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let boot = PathBuf::from(format!("/boot/config-{}", release.trim()));
+    let mut text = String::new();
+    if let Ok(file) = std::fs::File::open(&boot) {
+        file.take(MAX_KERNEL_CONFIG)
+            .read_to_string(&mut text)
+            .map_err(|e| CliError::at(boot.display(), e))?;
+    } else if let Ok(file) = std::fs::File::open("/proc/config.gz") {
+        flate2::read::GzDecoder::new(file)
+            .take(MAX_KERNEL_CONFIG)
+            .read_to_string(&mut text)
+            .map_err(|e| CliError::at("/proc/config.gz", e))?;
+    }
+    Ok(Kconfig::parse_config(&text))
 }
 
 /// The backends the run uses.

@@ -1,0 +1,761 @@
+//! `apiary map COMMAND pinned FILE ...`: bpftool's `map` commands on
+//! Apiary's pinned maps (files written by `apiary_maps::pin`), with
+//! bpftool 7.1's grammar and output: hex and BTF-formatted dumps, `-j`,
+//! per-CPU values, its error wording (`Error: ...` on stderr, or
+//! `{"error":...}` with `-j`) and exit status 255 on failure. Commands that
+//! change the map save its pin file back.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+
+use apiary_btf::{BpftoolJson, Btf, TypeId, dump_value};
+use apiary_maps::pin::{self, MapBtf};
+use apiary_maps::{BPF_ANY, BPF_EXIST, BPF_NOEXIST, Map, MapError, MapType};
+
+use crate::CliResult;
+
+/// A failed command: the message bpftool prints through `p_err` (if any)
+/// and its exit status: 255 for bad arguments (`return -1`), 256 - errno
+/// when a `bpf()` call failed (libbpf's `-errno` returned from `main`).
+struct Failure {
+    message: Option<String>,
+    status: u8,
+}
+
+impl Failure {
+    /// A syscall failure with bpftool's message.
+    fn syscall(message: String, error: &MapError) -> Failure {
+        Failure {
+            message: Some(message),
+            status: errno_status(error),
+        }
+    }
+
+    /// A syscall failure the output already reports.
+    fn silent(error: &MapError) -> Failure {
+        Failure {
+            message: None,
+            status: errno_status(error),
+        }
+    }
+}
+
+fn errno_status(error: &MapError) -> u8 {
+    (256 - errno_of(error).clamp(1, 255)) as u8
+}
+
+impl From<String> for Failure {
+    fn from(message: String) -> Self {
+        Failure {
+            message: Some(message),
+            status: 255,
+        }
+    }
+}
+
+impl From<&str> for Failure {
+    fn from(message: &str) -> Self {
+        Failure::from(message.to_owned())
+    }
+}
+
+/// The command's output: bpftool's JSON writer for `-j`, plain text otherwise.
+struct Output {
+    json: Option<BpftoolJson>,
+    text: String,
+}
+
+impl Output {
+    fn finish(self) -> String {
+        match self.json {
+            Some(w) => w.finish(),
+            None => self.text,
+        }
+    }
+}
+
+/// `apiary map ...` with bpftool's words; `json` is the global `-j`.
+pub fn run(words: &[String], json: bool) -> CliResult {
+    // bpftool's getopt accepts -j anywhere on the line.
+    let json = json || words.iter().any(|w| w == "-j" || w == "--json");
+    let words: Vec<&str> = words
+        .iter()
+        .map(String::as_str)
+        .filter(|w| *w != "-j" && *w != "--json")
+        .collect();
+    let mut out = Output {
+        json: json.then(|| BpftoolJson::new(false, false)),
+        text: String::new(),
+    };
+    let result = execute(&words, &mut out);
+    let mut error_line = None;
+    if let Err(Failure {
+        message: Some(message),
+        ..
+    }) = &result
+    {
+        match out.json.as_mut() {
+            // `p_err` in JSON mode: the message, quoted but not escaped.
+            Some(w) => {
+                w.start_object();
+                w.name("error");
+                w.raw(&format!("\"{message}\""));
+                w.end_object();
+            }
+            None => error_line = Some(format!("Error: {message}")),
+        }
+    }
+    let text = out.finish();
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(text.as_bytes());
+    let _ = stdout.flush();
+    if let Some(line) = error_line {
+        eprintln!("{line}");
+    }
+    Ok(match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => ExitCode::from(failure.status),
+    })
+}
+
+/// bpftool's `is_prefix`: `word` abbreviates `keyword`.
+fn is_prefix(word: &str, keyword: &str) -> bool {
+    keyword.starts_with(word)
+}
+
+/// The map commands in bpftool's table order (abbreviations pick the first).
+const COMMANDS: [&str; 10] = [
+    "dump", "update", "lookup", "getnext", "delete", "peek", "push", "enqueue", "pop", "dequeue",
+];
+
+fn execute(words: &[&str], out: &mut Output) -> Result<(), Failure> {
+    let Some((&command, rest)) = words.split_first() else {
+        return Err(usage().into());
+    };
+    let Some(command) = COMMANDS.iter().find(|c| is_prefix(command, c)) else {
+        return Err(format!(
+            "unknown map command '{command}' (apiary supports {})",
+            COMMANDS.join(", ")
+        )
+        .into());
+    };
+    if rest.len() < 2 {
+        return Err(usage().into());
+    }
+    let (path, args) = parse_map_spec(rest)?;
+    let pinned = pin::load(path).map_err(|e| match e {
+        pin::PinError::Io { source, .. } => {
+            format!("bpf obj get ({}): {}", path.display(), strerror_of(&source))
+        }
+        other => format!(
+            "{}: not a usable apiary pinned map: {other}",
+            path.display()
+        ),
+    })?;
+    let view = MapView {
+        map: &pinned.map,
+        btf: pinned.btf.as_ref(),
+    };
+    match *command {
+        "dump" => {
+            if !args.is_empty() {
+                return Err(usage().into());
+            }
+            dump(&view, out)
+        }
+        "lookup" | "peek" => lookup(&view, args, out),
+        "getnext" => getnext(&view, args, out),
+        _ => {
+            match *command {
+                "update" | "push" | "enqueue" => update(&view, args, out)?,
+                "delete" => delete(&view, args, out)?,
+                _ => pop(&view, out)?,
+            }
+            pin::save(path, &pinned.map, pinned.btf.as_ref()).map_err(|e| e.to_string())?;
+            Ok(())
+        }
+    }
+}
+
+fn usage() -> &'static str {
+    "usage: apiary map { dump | lookup | peek | getnext } pinned FILE [key [hex] BYTES]; \
+     apiary map { update | push | enqueue } pinned FILE [key [hex] BYTES] value [hex] BYTES [any|exist|noexist]; \
+     apiary map { delete } pinned FILE key [hex] BYTES; apiary map { pop | dequeue } pinned FILE"
+}
+
+/// `MAP := pinned FILE` (Apiary maps live in pin files; bpftool's `id` and
+/// `name` forms name kernel objects).
+fn parse_map_spec<'a>(words: &'a [&'a str]) -> Result<(&'a Path, &'a [&'a str]), Failure> {
+    match words {
+        [kind, path, rest @ ..] if is_prefix(kind, "pinned") => Ok((Path::new(path), rest)),
+        [kind, ..] => Err(format!("expected 'id', 'name' or 'pinned', got: '{kind}'?").into()),
+        [] => Err(usage().into()),
+    }
+}
+
+/// A loaded map and its BTF, as `bpf_map_info` and the BTF object describe it.
+struct MapView<'a> {
+    map: &'a Map,
+    btf: Option<&'a MapBtf>,
+}
+
+impl MapView<'_> {
+    fn key_size(&self) -> usize {
+        self.map.key_size()
+    }
+
+    fn value_size(&self) -> usize {
+        self.map.value_size()
+    }
+
+    fn percpu(&self) -> bool {
+        self.map.map_type().is_percpu()
+    }
+
+    fn fd_map(&self) -> bool {
+        matches!(
+            self.map.map_type(),
+            MapType::ArrayOfMaps | MapType::HashOfMaps | MapType::ProgArray
+        )
+    }
+
+    /// bpftool's `get_map_kv_btf`: the BTF when the map has a value type.
+    fn kv_btf(&self) -> Result<Option<Btf>, Failure> {
+        match self.btf {
+            Some(b) if b.value_type_id != 0 => Btf::parse(&b.blob)
+                .map(Some)
+                .map_err(|_| "failed to get btf".into()),
+            _ => Ok(None),
+        }
+    }
+}
+
+/// The C library's text for an errno, as `strerror` gives it.
+fn strerror(errno: i32) -> String {
+    strerror_of(&std::io::Error::from_raw_os_error(errno))
+}
+
+fn strerror_of(error: &std::io::Error) -> String {
+    let text = error.to_string();
+    match text.rfind(" (os error ") {
+        Some(at) => text[..at].to_owned(),
+        None => text,
+    }
+}
+
+fn errno_of(error: &MapError) -> i32 {
+    -error.errno()
+}
+
+/// bpftool's `fprint_hex`: bytes in two-digit hex, two spaces every 8 and a
+/// newline every 16.
+fn hex(bytes: &[u8]) -> String {
+    let mut s = String::new();
+    for (i, b) in bytes.iter().enumerate() {
+        if i != 0 {
+            if i % 16 == 0 {
+                s.push('\n');
+            } else if i % 8 == 0 {
+                s.push_str("  ");
+            } else {
+                s.push(' ');
+            }
+        }
+        s.push_str(&format!("{b:02x}"));
+    }
+    s
+}
+
+/// The value size per CPU slot in a host buffer (8-byte padded).
+fn cpu_stride(view: &MapView<'_>) -> usize {
+    view.value_size().div_ceil(8) * 8
+}
+
+/// bpftool's `print_entry_plain`.
+fn entry_plain(view: &MapView<'_>, key: &[u8], value: &[u8]) -> String {
+    let (ks, vs) = (view.key_size(), view.value_size());
+    let mut s = String::new();
+    if !view.percpu() {
+        let break_names = ks > 16 || vs > 16;
+        let single_line = ks + vs <= 24 && !break_names;
+        let sep = if break_names { '\n' } else { ' ' };
+        if ks != 0 {
+            s.push_str(&format!("key:{sep}{}", hex(key)));
+            s.push_str(if single_line { "  " } else { "\n" });
+        }
+        if vs != 0 {
+            s.push_str(&format!(
+                "value:{sep}{}",
+                hex(value.get(..vs).unwrap_or(value))
+            ));
+        }
+        s.push('\n');
+    } else {
+        if ks != 0 {
+            s.push_str(&format!("key:\n{}\n", hex(key)));
+        }
+        if vs != 0 {
+            let sep = if vs > 16 { '\n' } else { ' ' };
+            for (cpu, chunk) in value.chunks(cpu_stride(view)).enumerate() {
+                let v = chunk.get(..vs).unwrap_or(chunk);
+                s.push_str(&format!("value (CPU {cpu:02}):{sep}{}\n", hex(v)));
+            }
+        }
+    }
+    s
+}
+
+/// bpftool's `do_dump_btf`: the formatted key and value(s). Errors inside
+/// a value end it where bpftool ends it; they are not reported.
+fn dump_btf(w: &mut BpftoolJson, view: &MapView<'_>, btf: &Btf, key: &[u8], value: &[u8]) {
+    let Some(types) = view.btf else { return };
+    w.start_object();
+    let key_ok = types.key_type_id == 0 || {
+        w.name("key");
+        dump_value(btf, TypeId(types.key_type_id), key, w).is_ok()
+    };
+    if key_ok {
+        let value_type = TypeId(types.value_type_id);
+        if !view.percpu() {
+            w.name("value");
+            let _ = dump_value(btf, value_type, value, w);
+        } else {
+            w.name("values");
+            w.start_array();
+            for (cpu, chunk) in value.chunks(cpu_stride(view)).enumerate() {
+                w.start_object();
+                w.name("cpu");
+                w.raw(&cpu.to_string());
+                w.name("value");
+                let failed = dump_value(btf, value_type, chunk, w).is_err();
+                w.end_object();
+                if failed {
+                    break;
+                }
+            }
+            w.end_array();
+        }
+    }
+    w.end_object();
+}
+
+/// bpftool's `print_entry_json`.
+fn entry_json(
+    w: &mut BpftoolJson,
+    view: &MapView<'_>,
+    btf: Option<&Btf>,
+    key: &[u8],
+    value: &[u8],
+) {
+    w.start_object();
+    w.name("key");
+    w.hex_bytes(key);
+    if !view.percpu() {
+        w.name("value");
+        w.hex_bytes(value.get(..view.value_size()).unwrap_or(value));
+    } else {
+        w.name("values");
+        w.start_array();
+        for (cpu, chunk) in value.chunks(cpu_stride(view)).enumerate() {
+            w.start_object();
+            w.name("cpu");
+            w.raw(&cpu.to_string());
+            w.name("value");
+            w.hex_bytes(chunk.get(..view.value_size()).unwrap_or(chunk));
+            w.end_object();
+        }
+        w.end_array();
+    }
+    if let Some(btf) = btf {
+        w.name("formatted");
+        dump_btf(w, view, btf, key, value);
+    }
+    w.end_object();
+}
+
+/// bpftool's `print_key_value` (after a successful lookup or pop).
+fn print_key_value(
+    view: &MapView<'_>,
+    key: &[u8],
+    value: &[u8],
+    out: &mut Output,
+) -> Result<(), Failure> {
+    let btf = view.kv_btf()?;
+    match (out.json.as_mut(), &btf) {
+        (Some(w), _) => entry_json(w, view, btf.as_ref(), key, value),
+        (None, Some(btf)) => {
+            let mut w = BpftoolJson::new(true, true);
+            dump_btf(&mut w, view, btf, key, value);
+            out.text.push_str(&w.finish());
+        }
+        (None, None) => out.text.push_str(&entry_plain(view, key, value)),
+    }
+    Ok(())
+}
+
+/// `map dump`: every element in `get_next_key` order.
+fn dump(view: &MapView<'_>, out: &mut Output) -> Result<(), Failure> {
+    // Plain output of a map with BTF is bpftool's pretty JSON of the
+    // formatted elements; a map without a value type prints plain entries
+    // inside it.
+    let btf = view.kv_btf()?;
+    let mut pretty = match (&out.json, view.btf.is_some()) {
+        (None, true) => Some(BpftoolJson::new(true, true)),
+        _ => None,
+    };
+    if let Some(w) = out.json.as_mut().or(pretty.as_mut()) {
+        w.start_array();
+    }
+    let mut count = 0u32;
+    let mut failure = None;
+    let mut prev: Option<Vec<u8>> = None;
+    loop {
+        let key = match view.map.sys_get_next_key(prev.as_deref()) {
+            Ok(key) => key,
+            Err(MapError::NotFound) => break,
+            Err(e) => {
+                // bpftool stops quietly and returns the errno.
+                failure = Some(Failure::silent(&e));
+                break;
+            }
+        };
+        match view.map.sys_lookup(&key, 0) {
+            Ok(value) => {
+                count += 1;
+                match (out.json.as_mut(), pretty.as_mut(), &btf) {
+                    (Some(w), _, _) => entry_json(w, view, btf.as_ref(), &key, &value),
+                    (None, Some(w), Some(btf)) => dump_btf(w, view, btf, &key, &value),
+                    _ => out.text.push_str(&entry_plain(view, &key, &value)),
+                }
+            }
+            Err(e) => entry_error(view, &key, errno_of(&e), out),
+        }
+        // A map bigger than max_entries would only come from a concurrent writer.
+        if count > view.map.max_entries() {
+            break;
+        }
+        prev = Some(key);
+    }
+    if let Some(w) = out.json.as_mut() {
+        w.end_array();
+    } else if let Some(mut w) = pretty {
+        w.end_array();
+        out.text.push_str(&w.finish());
+    } else {
+        let plural = if count != 1 { "s" } else { "" };
+        out.text
+            .push_str(&format!("Found {count} element{plural}\n"));
+    }
+    failure.map_or(Ok(()), Err)
+}
+
+/// bpftool's `print_entry_error`: a lookup that failed during a dump.
+fn entry_error(view: &MapView<'_>, key: &[u8], errno: i32, out: &mut Output) {
+    if view.fd_map() && errno == libc::ENOENT {
+        return;
+    }
+    if let Some(w) = out.json.as_mut() {
+        w.start_object();
+        w.name("key");
+        w.hex_bytes(key);
+        w.name("value");
+        w.start_object();
+        w.name("error");
+        w.string(&strerror(errno));
+        w.end_object();
+        w.end_object();
+        return;
+    }
+    let message = if errno == libc::ENOENT {
+        "<no entry>".to_owned()
+    } else {
+        strerror(errno)
+    };
+    let ks = view.key_size();
+    let break_names = ks > 16 || message.len() > 16;
+    let single_line = ks + message.len() <= 24 && !break_names;
+    let sep = if break_names { '\n' } else { ' ' };
+    out.text.push_str(&format!(
+        "key:{sep}{}{}value:{sep}{message}\n",
+        hex(key),
+        if single_line { "  " } else { "\n" }
+    ));
+}
+
+/// What `parse_elem` collected.
+#[derive(Default)]
+struct Elem {
+    key: Option<Vec<u8>>,
+    value: Option<Vec<u8>>,
+    flags: Option<u64>,
+}
+
+/// Which parts a command takes (bpftool passes NULL for the others).
+struct Wanted {
+    key: bool,
+    value: bool,
+    flags: bool,
+}
+
+/// bpftool's `parse_elem`: `[key [hex] BYTES] [value [hex] BYTES] [any|exist|noexist]`
+/// in any order, each at most once, with its error messages.
+fn parse_elem(view: &MapView<'_>, words: &[&str], wanted: &Wanted) -> Result<Elem, Failure> {
+    let (ks, vs) = (view.key_size(), view.value_size());
+    let mut elem = Elem::default();
+    let mut rest = words;
+    loop {
+        let need_key = wanted.key && elem.key.is_none();
+        let need_value = wanted.value && elem.value.is_none();
+        let Some((&word, tail)) = rest.split_first() else {
+            if !need_key && !need_value {
+                return Ok(elem);
+            }
+            let missing = if need_key { "key" } else { "value" };
+            return Err(format!("did not find {missing}").into());
+        };
+        if is_prefix(word, "key") {
+            if !need_key {
+                let problem = if wanted.key {
+                    "duplicate key"
+                } else {
+                    "unnecessary key"
+                };
+                return Err(problem.into());
+            }
+            let (bytes, after) = parse_bytes(tail, "key", ks)?;
+            elem.key = Some(bytes);
+            rest = after;
+        } else if is_prefix(word, "value") {
+            if !need_value {
+                let problem = if wanted.value {
+                    "duplicate value"
+                } else {
+                    "unnecessary value"
+                };
+                return Err(problem.into());
+            }
+            if view.fd_map() {
+                return Err("apiary pinned maps of maps and program arrays hold ids of this process only; their values cannot be set from the command line".into());
+            }
+            let (bytes, after) = parse_bytes(tail, "value", vs)?;
+            elem.value = Some(bytes);
+            rest = after;
+        } else if ["any", "noexist", "exist"]
+            .iter()
+            .any(|f| is_prefix(word, f))
+        {
+            if !wanted.flags || elem.flags.is_some() {
+                return Err(format!("flags specified multiple times: {word}").into());
+            }
+            elem.flags = Some(if is_prefix(word, "any") {
+                BPF_ANY
+            } else if is_prefix(word, "noexist") {
+                BPF_NOEXIST
+            } else {
+                BPF_EXIST
+            });
+            rest = tail;
+        } else {
+            return Err(format!("expected key or value, got: {word}").into());
+        }
+    }
+}
+
+/// bpftool's `parse_bytes`: `n` bytes, `strtoul` base 0 (decimal, `0x` hex,
+/// `0` octal) or 16 after `hex`.
+fn parse_bytes<'a>(
+    words: &'a [&'a str],
+    name: &str,
+    n: usize,
+) -> Result<(Vec<u8>, &'a [&'a str]), Failure> {
+    let (base, words) = match words.split_first() {
+        Some((first, rest)) if is_prefix(first, "hex") => (16, rest),
+        _ => (0, words),
+    };
+    let mut bytes = Vec::with_capacity(n.min(words.len()));
+    for word in words.iter().take(n) {
+        let value = strtoul(word, base).ok_or_else(|| format!("error parsing byte: {word}"))?;
+        bytes.push(value as u8);
+    }
+    if bytes.len() != n {
+        return Err(format!("{name} expected {n} bytes got {}", bytes.len()).into());
+    }
+    Ok((bytes, words.get(n..).unwrap_or(&[])))
+}
+
+/// C's `strtoul(text, &end, base)` requiring `*end == '\0'`: leading
+/// whitespace, a sign, the base prefix; out of range saturates; no digits
+/// parses as 0 only when nothing follows.
+fn strtoul(text: &str, base: u32) -> Option<u64> {
+    let trimmed = text.trim_start_matches([' ', '\t', '\n', '\r', '\u{b}', '\u{c}']);
+    let (negative, unsigned) = match trimmed.as_bytes().first() {
+        Some(b'-') => (true, &trimmed[1..]),
+        Some(b'+') => (false, &trimmed[1..]),
+        _ => (false, trimmed),
+    };
+    let lower = unsigned.to_ascii_lowercase();
+    let has_hex_prefix = lower.starts_with("0x")
+        && lower[2..]
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_hexdigit());
+    let (radix, digits) = match base {
+        16 if has_hex_prefix => (16, &unsigned[2..]),
+        16 => (16, unsigned),
+        _ if has_hex_prefix => (16, &unsigned[2..]),
+        _ if unsigned.starts_with('0') => (8, unsigned),
+        _ => (10, unsigned),
+    };
+    if digits.is_empty() {
+        // strtoul("") is 0 with nothing left over; "-" or "0x" leave text.
+        return text.is_empty().then_some(0);
+    }
+    if !digits.chars().all(|c| c.is_digit(radix)) {
+        return None;
+    }
+    let magnitude = digits.chars().try_fold(0u64, |acc, c| {
+        acc.checked_mul(u64::from(radix))
+            .and_then(|v| v.checked_add(u64::from(c.to_digit(radix).unwrap_or(0))))
+    });
+    let magnitude = magnitude.unwrap_or(u64::MAX);
+    Some(if negative {
+        magnitude.wrapping_neg()
+    } else {
+        magnitude
+    })
+}
+
+/// The host value buffer for an update: per-CPU maps get the value copied
+/// into every CPU's slot (bpftool's `fill_per_cpu_value`).
+fn host_value(view: &MapView<'_>, value: &[u8]) -> Vec<u8> {
+    if !view.percpu() {
+        return value.to_vec();
+    }
+    let stride = cpu_stride(view);
+    let mut buf = vec![0u8; view.map.host_value_size()];
+    for slot in buf.chunks_mut(stride) {
+        if let Some(dst) = slot.get_mut(..value.len()) {
+            dst.copy_from_slice(value);
+        }
+    }
+    buf
+}
+
+fn lookup(view: &MapView<'_>, args: &[&str], out: &mut Output) -> Result<(), Failure> {
+    let wanted = Wanted {
+        key: view.key_size() != 0,
+        value: false,
+        flags: false,
+    };
+    let elem = parse_elem(view, args, &wanted)?;
+    let key = elem.key.unwrap_or_default();
+    match view.map.sys_lookup(&key, 0) {
+        Ok(value) => print_key_value(view, &key, &value, out),
+        Err(MapError::NotFound) => {
+            match out.json.as_mut() {
+                Some(w) => w.null(),
+                None => out
+                    .text
+                    .push_str(&format!("key:\n{}\n\nNot found\n", hex(&key))),
+            }
+            Err(Failure::silent(&MapError::NotFound))
+        }
+        Err(e) => Err(Failure::syscall(
+            format!("lookup failed: {}", strerror(errno_of(&e))),
+            &e,
+        )),
+    }
+}
+
+fn getnext(view: &MapView<'_>, args: &[&str], out: &mut Output) -> Result<(), Failure> {
+    let key = if args.is_empty() {
+        None
+    } else {
+        let wanted = Wanted {
+            key: true,
+            value: false,
+            flags: false,
+        };
+        parse_elem(view, args, &wanted)?.key
+    };
+    let next = view.map.sys_get_next_key(key.as_deref()).map_err(|e| {
+        Failure::syscall(
+            format!("can't get next key: {}", strerror(errno_of(&e))),
+            &e,
+        )
+    })?;
+    match out.json.as_mut() {
+        Some(w) => {
+            w.start_object();
+            w.name("key");
+            match &key {
+                Some(k) => w.hex_bytes(k),
+                None => w.null(),
+            }
+            w.name("next_key");
+            w.hex_bytes(&next);
+            w.end_object();
+        }
+        None => {
+            match &key {
+                Some(k) => out.text.push_str(&format!("key:\n{}\n", hex(k))),
+                None => out.text.push_str("key: None\n"),
+            }
+            out.text.push_str(&format!("next key:\n{}\n", hex(&next)));
+        }
+    }
+    Ok(())
+}
+
+fn update(view: &MapView<'_>, args: &[&str], out: &mut Output) -> Result<(), Failure> {
+    let wanted = Wanted {
+        key: view.key_size() != 0,
+        value: view.value_size() != 0,
+        flags: true,
+    };
+    let elem = parse_elem(view, args, &wanted)?;
+    let key = elem.key.unwrap_or_default();
+    let value = host_value(view, &elem.value.unwrap_or_default());
+    view.map
+        .sys_update(&key, &value, elem.flags.unwrap_or(BPF_ANY))
+        .map_err(|e| Failure::syscall(format!("update failed: {}", strerror(errno_of(&e))), &e))?;
+    if let Some(w) = out.json.as_mut() {
+        w.null();
+    }
+    Ok(())
+}
+
+fn delete(view: &MapView<'_>, args: &[&str], out: &mut Output) -> Result<(), Failure> {
+    let wanted = Wanted {
+        key: true,
+        value: false,
+        flags: false,
+    };
+    let key = parse_elem(view, args, &wanted)?.key.unwrap_or_default();
+    view.map
+        .sys_delete(&key)
+        .map_err(|e| Failure::syscall(format!("delete failed: {}", strerror(errno_of(&e))), &e))?;
+    if let Some(w) = out.json.as_mut() {
+        w.null();
+    }
+    Ok(())
+}
+
+fn pop(view: &MapView<'_>, out: &mut Output) -> Result<(), Failure> {
+    let key = vec![0u8; view.key_size()];
+    match view.map.sys_lookup_and_delete(&key, 0) {
+        Ok(value) => print_key_value(view, &key, &value, out),
+        Err(MapError::NotFound) => {
+            match out.json.as_mut() {
+                Some(w) => w.null(),
+                None => out.text.push_str("Error: empty map\n"),
+            }
+            Err(Failure::silent(&MapError::NotFound))
+        }
+        Err(e) => Err(Failure::syscall(
+            format!("pop failed: {}", strerror(errno_of(&e))),
+            &e,
+        )),
+    }
+}
