@@ -18,7 +18,9 @@ pub(crate) enum Value {
     Other,
     /// A scalar known to be this constant (the kernel lets `ctx += reg`
     /// keep a clean context pointer when `reg` is a known constant).
-    Const(i64),
+    /// Constants outside `i32` are `Other`: no context offset is that far,
+    /// and a small value keeps a state at 104 bytes for million-slot programs.
+    Const(i32),
     /// This function's frame pointer plus a constant.
     Stack(i32),
     /// The context plus a constant.
@@ -74,12 +76,17 @@ impl Value {
         }
     }
 
+    /// A known scalar, if it fits the lattice.
+    fn constant(value: i64) -> Value {
+        i32::try_from(value).map_or(Value::Other, Value::Const)
+    }
+
     fn add(self, delta: i64) -> Value {
         let moved = |base: i32| i32::try_from(i64::from(base).checked_add(delta)?).ok();
         match self {
             Value::Ctx(off) => moved(off).map_or(Value::CtxModified, Value::Ctx),
             Value::Stack(off) => moved(off).map_or(Value::Other, Value::Stack),
-            Value::Const(k) => Value::Const(k.wrapping_add(delta)),
+            Value::Const(k) => Value::constant(i64::from(k).wrapping_add(delta)),
             v => v,
         }
     }
@@ -87,8 +94,8 @@ impl Value {
     /// `self += operand` (64-bit) where the operand is a register.
     fn add_register(self, operand: Value) -> Value {
         match (self, operand) {
-            (base, Value::Const(k)) => base.add(k),
-            (Value::Const(k), base @ (Value::Ctx(_) | Value::Stack(_))) => base.add(k),
+            (base, Value::Const(k)) => base.add(k.into()),
+            (Value::Const(k), base @ (Value::Ctx(_) | Value::Stack(_))) => base.add(k.into()),
             // Pointer plus pointer: the kernel refuses it at the addition.
             (a, b) => a.combine(b),
         }
@@ -97,7 +104,7 @@ impl Value {
     /// `self -= operand` (64-bit) where the operand is a register.
     fn sub_register(self, operand: Value) -> Value {
         match (self, operand) {
-            (base, Value::Const(k)) => k.checked_neg().map_or(base.tainted(), |k| base.add(k)),
+            (base, Value::Const(k)) => base.add(-i64::from(k)),
             // Pointer minus pointer is a scalar.
             (a, b) if a.is_ctx() && b.is_ctx() => Value::Other,
             (a, b) => a.combine(b),
@@ -306,8 +313,8 @@ fn transfer(insn: &Insn, state: &State) -> State {
             let operand = register_operand(state, src);
             let result = match (width, op, src, operand) {
                 (Width::W64, AluOp::Mov, Source::Reg(_), Some(v)) => v,
-                (Width::W64, AluOp::Mov, Source::Imm(k), _) => Value::Const(k.into()),
-                (Width::W32, AluOp::Mov, Source::Imm(k), _) => Value::Const((k as u32).into()),
+                (Width::W64, AluOp::Mov, Source::Imm(k), _) => Value::Const(k),
+                (Width::W32, AluOp::Mov, Source::Imm(k), _) => Value::constant((k as u32).into()),
                 (_, AluOp::Mov, _, _) => Value::Other,
                 (Width::W64, AluOp::Add, Source::Imm(k), _) => current.add(i64::from(k)),
                 (Width::W64, AluOp::Sub, Source::Imm(k), _) => current.add(-i64::from(k)),
@@ -323,7 +330,7 @@ fn transfer(insn: &Insn, state: &State) -> State {
             dst,
             kind: LdImm64Kind::Imm,
             imm,
-        } => out.set(dst, Value::Const(imm as i64)),
+        } => out.set(dst, Value::constant(imm as i64)),
         Insn::MovSx { dst, .. } | Insn::AddrSpaceCast { dst, .. } | Insn::LoadImm64 { dst, .. } => {
             out.set(dst, Value::Other)
         }

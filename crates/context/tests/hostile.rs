@@ -226,3 +226,13 @@ fn typed_random_programs_mostly_reach_the_checks() {
         "only {checked} of 2000 random programs reached the access checks"
     );
 }
+
+#[test]
+fn a_program_at_the_kernel_limit_is_analyzed() {
+    let mut insns = apiary_asm::assemble_slots("r0 = 0")
+        .expect("assemble")
+        .repeat(999_999);
+    insns.extend(apiary_asm::assemble_slots("exit").expect("assemble"));
+    let prepared = prepare_for(ProgType::SOCKET_FILTER, AttachType::default(), &insns).expect("ok");
+    assert!(prepared.accesses.is_empty());
+}
