@@ -372,6 +372,45 @@ pub fn map_def(spec: &MapSpec) -> MapDef {
     }
 }
 
+/// The `MapDef` libbpf would create for a spec on `nr_cpus` CPUs: a perf
+/// event array without `max_entries` gets one entry per CPU, and a ring
+/// buffer's size is rounded up to a power-of-2 multiple of the page size
+/// (libbpf's `adjust_ringbuf_sz`).
+pub fn map_def_for(spec: &MapSpec, nr_cpus: u32) -> MapDef {
+    let mut def = map_def(spec);
+    let kind = apiary_kernel::types::MapType(def.map_type);
+    if kind == apiary_kernel::types::MapType::PERF_EVENT_ARRAY && def.max_entries == 0 {
+        def.max_entries = nr_cpus;
+    }
+    if matches!(
+        kind,
+        apiary_kernel::types::MapType::RINGBUF | apiary_kernel::types::MapType::USER_RINGBUF
+    ) {
+        def.max_entries = ringbuf_size(def.max_entries, apiary_maps::page_size() as u32);
+    }
+    def
+}
+
+/// libbpf's `adjust_ringbuf_sz`: the smallest power-of-2 multiple of the
+/// page size above `size`, unless `size` already is one (or is 0, or no
+/// such multiple fits in a u32).
+fn ringbuf_size(size: u32, page: u32) -> u32 {
+    if size == 0 || page == 0 || (size % page == 0 && (size / page).is_power_of_two()) {
+        return size;
+    }
+    let mut mul: u32 = 1;
+    while let Some(bytes) = mul.checked_mul(page) {
+        if bytes > size {
+            return bytes;
+        }
+        match mul.checked_mul(2) {
+            Some(next) => mul = next,
+            None => break,
+        }
+    }
+    size
+}
+
 impl Runtime {
     /// An empty runtime for programs running on `nr_cpus` CPUs.
     pub fn new(nr_cpus: u32) -> Arc<Runtime> {
@@ -421,10 +460,10 @@ impl Runtime {
         Ok(id)
     }
 
-    /// Creates the map a spec describes and writes a global-data map's
-    /// initial contents into its single value.
+    /// Creates the map a spec describes, as libbpf would ([`map_def_for`]),
+    /// and writes a global-data map's initial contents into its single value.
     pub fn create_map_from_spec(&self, spec: &MapSpec) -> Result<MapId, RuntimeError> {
-        let id = self.create_map(map_def(spec))?;
+        let id = self.create_map(map_def_for(spec, self.nr_cpus))?;
         if !spec.initial_data.is_empty() {
             let map = self.map(id).ok_or(RuntimeError::BadMapIndex {
                 insn: 0,
@@ -812,5 +851,22 @@ impl Runtime {
     pub fn take_events(&self) -> Vec<Event> {
         let mut out = self.output.lock().unwrap_or_else(PoisonError::into_inner);
         std::mem::take(&mut out.events)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ringbuf_size;
+
+    /// libbpf's adjust_ringbuf_sz on 4 KiB pages.
+    #[test]
+    fn ring_buffer_sizes_round_like_libbpf() {
+        assert_eq!(ringbuf_size(0, 4096), 0);
+        assert_eq!(ringbuf_size(4096, 4096), 4096);
+        assert_eq!(ringbuf_size(16384, 4096), 16384);
+        assert_eq!(ringbuf_size(12288, 4096), 16384);
+        assert_eq!(ringbuf_size(1, 4096), 4096);
+        assert_eq!(ringbuf_size(4097, 4096), 8192);
+        assert_eq!(ringbuf_size(u32::MAX - 5, 4096), u32::MAX - 5);
     }
 }
