@@ -395,7 +395,7 @@ pub fn map_def_for(spec: &MapSpec, nr_cpus: u32) -> MapDef {
 /// page size above `size`, unless `size` already is one (or is 0, or no
 /// such multiple fits in a u32).
 fn ringbuf_size(size: u32, page: u32) -> u32 {
-    if size == 0 || page == 0 || (size % page == 0 && (size / page).is_power_of_two()) {
+    if size == 0 || page == 0 || (size.is_multiple_of(page) && (size / page).is_power_of_two()) {
         return size;
     }
     let mut mul: u32 = 1;
