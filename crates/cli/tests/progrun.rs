@@ -365,6 +365,52 @@ fn syscall_programs_run_with_a_context_only() {
     assert!(text(&both.stderr).contains("vm and kernel agree"));
 }
 
+/// Without `bpf()` (here: dropped to an unprivileged user) the kernel
+/// backend fails with one line saying why, while the vm backend still runs.
+#[test]
+fn kernel_backend_without_bpf_says_why_in_one_line() {
+    let test = "kernel backend without bpf()";
+    let Some(object) = corpus("xdp_proto_counter", test) else {
+        return;
+    };
+    // The unprivileged user must be able to read the object and packet.
+    let dir = std::env::temp_dir().join(format!("apiary-unprivileged-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (copy, data) = (dir.join("counter.o"), dir.join("packet.bin"));
+    std::fs::copy(object, &copy).unwrap();
+    std::fs::write(&data, ipv4_packet(17, 64, [10, 0, 0, 2], 53, b"x")).unwrap();
+    let run_as_nobody = |backend: &str| {
+        Command::new("setpriv")
+            .args([
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                "--inh-caps=-all",
+            ])
+            .arg(env!("CARGO_BIN_EXE_apiary"))
+            .args(["prog", "run"])
+            .arg(&copy)
+            .args(["--backend", backend, "data_in"])
+            .arg(&data)
+            .output()
+    };
+    let kernel = match run_as_nobody("kernel") {
+        Ok(output) if !text(&output.stderr).contains("setpriv:") => output,
+        other => {
+            eprintln!("SKIPPED: {test} because setpriv cannot drop privileges here: {other:?}");
+            return;
+        }
+    };
+    if kernel.status.success() {
+        eprintln!("SKIPPED: {test} because unprivileged bpf() is allowed on this machine");
+        return;
+    }
+    assert_one_line_error(&kernel, "kernel: cannot use bpf(): ");
+    let vm = run_as_nobody("vm").unwrap();
+    assert!(vm.status.success(), "{}", text(&vm.stderr));
+    assert!(text(&vm.stdout).starts_with("Return value: 2, duration: "));
+}
+
 /// Too little room for the packet (`data_size_out` below its length) fails
 /// the run with ENOSPC in bpftool and in both backends.
 #[test]
