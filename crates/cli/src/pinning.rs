@@ -41,6 +41,16 @@ pub fn load_pinned(
             continue;
         }
         check_definition(&pinned.map, spec).map_err(fail)?;
+        if pinned.map.map_type() == MapType::BloomFilter {
+            // A bloom filter's bits cannot be written through bpf()-style
+            // operations, and neither backend can adopt the pinned map.
+            eprintln!(
+                "apiary: {}: a bloom filter's saved bits cannot be loaded into a new run yet; {} starts empty",
+                path.display(),
+                spec.name
+            );
+            continue;
+        }
         if let Some(vm) = vm {
             let target = vm
                 .map(&spec.name)
