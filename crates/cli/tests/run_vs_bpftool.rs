@@ -1594,3 +1594,96 @@ fn ringbuf_events_behaviour(side: &mut dyn Side) -> Vec<String> {
 fn ringbuf_events_sees_every_packet_without_losses() {
     check_example_on_each_side("ringbuf_events", "flow_events", ringbuf_events_behaviour);
 }
+
+/// `apiary prog run --pcap` on the bundled file itself: the verdict
+/// histogram of the load balancer and of the firewall (block list filled
+/// through `--pin-maps` and `apiary map update`) match the verdicts the
+/// per-frame checks above expect, and every frame is written out.
+#[test]
+fn bundled_capture_through_pcap_mode() {
+    let (Ok(nat_lb), Ok(firewall)) = (
+        apiary_corpus::example("nat_lb"),
+        apiary_corpus::example("xdp_firewall"),
+    ) else {
+        eprintln!("SKIPPED: --pcap runs of the examples because the examples were not compiled");
+        return;
+    };
+    if let Some(reason) = apiary_prog_run_missing(true) {
+        eprintln!("SKIPPED: --pcap runs of the examples because Apiary is not built yet: {reason}");
+        return;
+    }
+    let capture = traffic::bundled_pcap_path().display().to_string();
+    let scratch = Scratch::new("pcap");
+    let pcap_run = |object: &CorpusObject, program: &str, pins: &Path| -> Value {
+        let out = scratch.path(&format!("{program}.pcapng"));
+        let args: Vec<String> = vec![
+            "-j".into(),
+            "prog".into(),
+            "run".into(),
+            object.path().display().to_string(),
+            "--prog".into(),
+            program.into(),
+            "--pcap".into(),
+            capture.clone(),
+            "--out".into(),
+            out.display().to_string(),
+            "--pin-maps".into(),
+            pins.display().to_string(),
+        ];
+        let json = parse_json("apiary prog run --pcap", &run_tool(APIARY, &args))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(out.is_file(), "--out {} was not written", out.display());
+        json
+    };
+    let frames = frames();
+
+    let balanced = frames
+        .iter()
+        .filter(|p| chosen_backend(&p.frame).is_some())
+        .count();
+    let json = pcap_run(nat_lb, "nat_lb", &scratch.path("nat_lb-pins"));
+    assert_eq!(json["packets"], frames.len(), "{json}");
+    assert_eq!(
+        json["written"],
+        frames.len(),
+        "XDP_TX and XDP_PASS frames are written: {json}"
+    );
+    assert_eq!(json["verdicts"]["XDP_TX"], balanced, "{json}");
+    assert_eq!(
+        json["verdicts"]["XDP_PASS"],
+        frames.len() - balanced,
+        "{json}"
+    );
+
+    // A first pass creates the pins; fill the block list; a second pass
+    // drops the blocked sources.
+    let mut side = ApiaryCli::new(firewall, "xdp_firewall", "vm");
+    let json = pcap_run(firewall, "xdp_firewall", &side.pins.0);
+    assert_eq!(
+        json["verdicts"]["XDP_PASS"],
+        frames.len(),
+        "empty block list: {json}"
+    );
+    for (prefix, len, rule) in BLOCK_LIST {
+        let key = [&len.to_le_bytes()[..], &prefix].concat();
+        side.update_map("blocklist", &key, &rule.to_le_bytes())
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    let blocked = frames
+        .iter()
+        .filter(|p| {
+            behind_vlan_tags(&p.frame, 2, true)
+                .filter(|(ethertype, _)| *ethertype == 0x0800)
+                .and_then(|(_, l3)| ipv4_fields(&p.frame, l3))
+                .and_then(|ip| blocking_rule(ip.source))
+                .is_some()
+        })
+        .count();
+    let json = pcap_run(firewall, "xdp_firewall", &side.pins.0);
+    assert_eq!(json["verdicts"]["XDP_DROP"], blocked, "{json}");
+    assert_eq!(
+        json["written"],
+        frames.len() - blocked,
+        "dropped frames are not written: {json}"
+    );
+}
