@@ -23,7 +23,7 @@ use serde_json::json;
 use crate::CliResult;
 use crate::backends::{BackendError, RunRequest, RunResult, compare_runs};
 use crate::error::CliError;
-use crate::progrun::{RunWords, emit, report_side_effects, request_from_words};
+use crate::progrun::{OutputFormat, RunWords, emit, report_side_effects, request_from_words};
 
 /// Largest capture read.
 const MAX_CAPTURE_BYTES: u64 = 256 << 20;
@@ -259,7 +259,7 @@ pub fn replay(
     words: &RunWords,
     capture_path: &Path,
     out: Option<&Path>,
-    json: bool,
+    format: OutputFormat,
 ) -> CliResult {
     if words.data_in.is_some() || words.data_out.is_some() {
         return Err(CliError::at(
@@ -330,19 +330,19 @@ pub fn replay(
     }
     let ran = capture.packets.len() as u64 - failures;
     let average = total_ns.checked_div(ran).unwrap_or(0);
-    let text = if json {
-        format!(
-            "{}\n",
-            json!({
-                "packets": capture.packets.len(),
-                "failed": failures,
-                "written": written.len(),
-                "verdicts": histogram,
-                "redirects": redirects,
-                "average_duration": average,
-                "differences": differences,
-            })
-        )
+    let report = json!({
+        "packets": capture.packets.len(),
+        "failed": failures,
+        "written": written.len(),
+        "verdicts": histogram,
+        "redirects": redirects,
+        "average_duration": average,
+        "differences": differences,
+    });
+    let text = if format == OutputFormat::PrettyJson {
+        format!("{report:#}\n")
+    } else if format == OutputFormat::Json {
+        format!("{report}\n")
     } else {
         let mut text = format!(
             "packets: {}, written: {}, failed: {failures}\n",
@@ -363,7 +363,7 @@ pub fn replay(
         text
     };
     emit(&text)?;
-    if !json {
+    if format == OutputFormat::Text {
         for difference in &differences {
             eprintln!("apiary: differs: {difference}");
         }

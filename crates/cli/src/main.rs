@@ -35,6 +35,9 @@ struct Cli {
     /// Print JSON (bpftool's `-j`), for commands that support it.
     #[arg(short = 'j', long, global = true)]
     json: bool,
+    /// Print pretty JSON (bpftool's `-p`; implies `-j`).
+    #[arg(short = 'p', long, global = true)]
+    pretty: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -221,6 +224,7 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(error) => return report_usage_error(error),
     };
+    let json = cli.json || cli.pretty;
     let outcome = match cli.command {
         Command::Asm { file, output } => commands::assemble_file(&file, output.as_deref()),
         Command::Disasm { file, syntax } => commands::disassemble_file(&file, syntax.into()),
@@ -228,10 +232,10 @@ fn main() -> ExitCode {
             file,
             mem,
             mem_file,
-        } => commands::run_file(&file, mem.as_deref(), mem_file.as_deref(), cli.json),
+        } => commands::run_file(&file, mem.as_deref(), mem_file.as_deref(), json),
         Command::Prog {
             command: ProgCommand::Load { file, target_btf },
-        } => objects::prog_load(&file, target_btf.as_deref(), cli.json),
+        } => objects::prog_load(&file, target_btf.as_deref(), json),
         Command::Prog {
             command: ProgCommand::Run(args),
         } => progrun::prog_run(&progrun::RunOptions {
@@ -246,7 +250,11 @@ fn main() -> ExitCode {
                 BackendArg::Both => progrun::BackendChoice::Both,
             },
             pin_maps: args.pin_maps,
-            json: cli.json,
+            format: match (cli.pretty, cli.json) {
+                (true, _) => progrun::OutputFormat::PrettyJson,
+                (false, true) => progrun::OutputFormat::Json,
+                (false, false) => progrun::OutputFormat::Text,
+            },
         }),
         Command::Prog {
             command: ProgCommand::Dump { words, target_btf },
@@ -254,7 +262,7 @@ fn main() -> ExitCode {
         Command::Btf {
             command: BtfCommand::Dump { words },
         } => objects::btf_dump(&words),
-        Command::Map { words } => mapcmd::run(&words, cli.json),
+        Command::Map { words } => mapcmd::run(&words, json),
         Command::Conformance { paths } => commands::conformance(&paths),
         Command::Fuzz {
             command: FuzzCommand::Diff { count, seed, out },

@@ -8,8 +8,8 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use apiary_btf::BpftoolJson;
 use apiary_loader::{Kconfig, MapOrigin, Object};
-use serde_json::{Value, json};
 
 use crate::CliResult;
 use crate::backends::{
@@ -53,8 +53,19 @@ pub struct RunOptions {
     pub backend: BackendChoice,
     /// `--pin-maps DIR`.
     pub pin_maps: Option<PathBuf>,
-    /// `-j`.
-    pub json: bool,
+    /// `-j`, `-p` or plain text.
+    pub format: OutputFormat,
+}
+
+/// How results are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputFormat {
+    /// bpftool's plain text.
+    Text,
+    /// Compact JSON (`-j`).
+    Json,
+    /// Pretty JSON (`-p`).
+    PrettyJson,
 }
 
 /// The keywords of `bpftool prog run`, parsed.
@@ -351,9 +362,9 @@ pub fn prog_run(options: &RunOptions) -> CliResult {
             &words,
             capture,
             options.out.as_deref(),
-            options.json,
+            options.format,
         ),
-        None => single_run(&mut backends, &words, options.json),
+        None => single_run(&mut backends, &words, options.format),
     };
     if let Some(dir) = &options.pin_maps {
         crate::pinning::save_pinned(dir, &object.maps, backends.vm(), backends.kernel())?;
@@ -368,7 +379,7 @@ pub fn prog_run(options: &RunOptions) -> CliResult {
             }
             return Ok(ExitCode::FAILURE);
         }
-        if code == ExitCode::SUCCESS && !options.json {
+        if code == ExitCode::SUCCESS && options.format == OutputFormat::Text {
             eprintln!(
                 "apiary: vm and kernel agree (retval, returned packet and context, {} maps)",
                 vm_maps.iter().filter(|m| m.contents.is_ok()).count()
@@ -407,7 +418,7 @@ pub fn request_from_words(
     })
 }
 
-fn single_run(backends: &mut Backends, words: &RunWords, json: bool) -> CliResult {
+fn single_run(backends: &mut Backends, words: &RunWords, format: OutputFormat) -> CliResult {
     let data_in = words
         .data_in
         .as_deref()
@@ -421,7 +432,15 @@ fn single_run(backends: &mut Backends, words: &RunWords, json: bool) -> CliResul
         .map(|k| compare_runs(&result, k))
         .unwrap_or_default();
     let mut stdout = String::new();
-    let mut fields: Vec<(&str, Value)> = Vec::new();
+    // bpftool's writer, so that `-j` and `-p` print exactly as bpftool does.
+    let mut writer = match format {
+        OutputFormat::Text => None,
+        OutputFormat::Json => Some(BpftoolJson::new(false, false)),
+        OutputFormat::PrettyJson => Some(BpftoolJson::new(true, false)),
+    };
+    if let Some(w) = writer.as_mut() {
+        w.start_object();
+    }
     let outputs = [
         (
             "data_out",
@@ -439,38 +458,47 @@ fn single_run(backends: &mut Backends, words: &RunWords, json: bool) -> CliResul
             continue;
         };
         if destination == "-" {
-            if json {
-                fields.push((key, json!(bytes)));
-            } else {
-                stdout.push_str(&hex_dump(bytes));
+            match writer.as_mut() {
+                Some(w) => {
+                    w.name(key);
+                    byte_array(w, bytes);
+                }
+                None => stdout.push_str(&hex_dump(bytes)),
             }
         } else {
             std::fs::write(destination, bytes)
                 .map_err(|e| CliError::at(format!("{key} {destination}"), e))?;
         }
     }
-    if json {
-        fields.push(("retval", json!(result.retval)));
-        fields.push(("duration", json!(result.duration_ns)));
+    if let Some(mut w) = writer {
+        summary_json(&mut w, &result);
         if !result.redirects.is_empty() {
-            fields.push(("redirects", redirects_json(&result)));
+            w.name("redirects");
+            w.start_array();
+            for redirect in &result.redirects {
+                w.start_object();
+                w.name("via");
+                w.string(redirect.via);
+                w.name("target");
+                w.string(&redirect.target);
+                w.end_object();
+            }
+            w.end_array();
         }
         if let Some(kernel) = &kernel {
-            fields.push((
-                "kernel",
-                json!({"retval": kernel.retval, "duration": kernel.duration_ns}),
-            ));
-            fields.push((
-                "differences",
-                json!(
-                    differences
-                        .iter()
-                        .map(ToString::to_string)
-                        .collect::<Vec<_>>()
-                ),
-            ));
+            w.name("kernel");
+            w.start_object();
+            summary_json(&mut w, kernel);
+            w.end_object();
+            w.name("differences");
+            w.start_array();
+            for difference in &differences {
+                w.string(&difference.to_string());
+            }
+            w.end_array();
         }
-        let _ = writeln!(stdout, "{}", ordered_json(&fields));
+        w.end_object();
+        stdout.push_str(&w.finish());
     } else {
         let average = if words.repeat > Some(1) {
             " (average)"
@@ -512,22 +540,21 @@ pub fn report_side_effects(result: &RunResult) {
     }
 }
 
-/// A JSON object with its keys in the given order (bpftool prints
-/// `data_out`, `ctx_out`, `retval`, `duration` in that order).
-pub fn ordered_json(fields: &[(&str, Value)]) -> String {
-    let members: Vec<String> = fields
-        .iter()
-        .map(|(key, value)| format!("{}:{value}", Value::from(*key)))
-        .collect();
-    format!("{{{}}}", members.join(","))
+/// bpftool's `print_data_json`: the bytes as an array of decimal numbers.
+fn byte_array(w: &mut BpftoolJson, bytes: &[u8]) {
+    w.start_array();
+    for byte in bytes {
+        w.raw(&byte.to_string());
+    }
+    w.end_array();
 }
 
-fn redirects_json(result: &RunResult) -> Value {
-    result
-        .redirects
-        .iter()
-        .map(|r| json!({"via": r.via, "target": r.target}))
-        .collect()
+/// The `retval` and `duration` members bpftool ends its object with.
+fn summary_json(w: &mut BpftoolJson, run: &RunResult) {
+    w.name("retval");
+    w.raw(&run.retval.to_string());
+    w.name("duration");
+    w.raw(&run.duration_ns.to_string());
 }
 
 /// Writes `text` to stdout; a reader that went away (`| head`) is not an error.
