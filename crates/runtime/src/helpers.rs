@@ -1126,11 +1126,26 @@ pub fn helper_name(id: i32) -> Option<&'static str> {
         .copied()
 }
 
+/// The helper slot a poisoned CO-RE call (`call 0xbad2310`) is rewritten
+/// to at load: past the kernel's ids, within the VM's table limit.
+pub(crate) const POISONED_CALL: u32 = 0xfff;
+
+/// Reached a CO-RE relocation libbpf poisoned; the kernel's verifier would
+/// have refused the program (`invalid func unknown#195896080`).
+fn poisoned_call(_: Ctx<'_, '_>, _: [u64; 5]) -> Ret {
+    Err(HelperError::Other(
+        "reached an instruction poisoned by an unsatisfiable CO-RE relocation \
+         (call 0xbad2310: the field or type does not exist on the target kernel)"
+            .into(),
+    ))
+}
+
 pub(crate) fn table() -> Helpers<Env> {
     let mut helpers = Helpers::new();
     for h in HELPERS {
         // Every id in the table is below 300, within the VM's limit.
         let _ = helpers.register(h.proto.id as u32, h.proto.name, h.func);
     }
+    let _ = helpers.register(POISONED_CALL, "core_poisoned_call", poisoned_call);
     helpers
 }

@@ -29,6 +29,7 @@ mod xdp_helpers;
 
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
+use apiary_coreloc::POISON_HELPER_ID;
 use apiary_isa::{Insn, LdImm64Kind, RawInsn, decode_program};
 use apiary_kernel::types::{AttachType, ProgType};
 use apiary_loader::{BPF_F_RDONLY_PROG, MapSpec, ProgramSpec};
@@ -546,6 +547,18 @@ impl Runtime {
         let mut regions = Vec::new();
         for (slot, insn) in decoded.iter().enumerate() {
             match insn {
+                Some(Insn::Call(apiary_isa::CallTarget::Helper(POISON_HELPER_ID))) => {
+                    // A CO-RE relocation libbpf could not satisfy: the kernel
+                    // accepts it on a dead branch, so it fails only if run.
+                    let poisoned = Insn::Call(apiary_isa::CallTarget::Helper(
+                        helpers::POISONED_CALL as i32,
+                    ));
+                    if let (Some(target), Some(raw)) =
+                        (code.get_mut(slot), poisoned.encode().first())
+                    {
+                        *target = *raw;
+                    }
+                }
                 Some(Insn::Call(apiary_isa::CallTarget::Helper(id)))
                     if helper_proto(*id).is_none() =>
                 {

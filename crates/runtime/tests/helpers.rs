@@ -415,3 +415,21 @@ fn strncmp_snprintf_csum_diff() {
     );
     assert_eq!(run(&rt, bad, &mut []), Ok((-22i64) as u64));
 }
+
+/// libbpf poisons an unsatisfiable CO-RE relocation with `call 0xbad2310`;
+/// the kernel accepts it on a dead branch, so Apiary loads it and fails
+/// only when it runs.
+#[test]
+fn poisoned_core_calls_fail_only_when_reached() {
+    let rt = Runtime::new(1);
+    let prog = load(
+        &rt,
+        "r0 = *(u64 *)(r1 + 0)\n if r0 == 0 goto out\n call 195896080\n out:\n exit",
+        &[],
+    );
+    let mut ctx = [0u8; 8];
+    assert_eq!(run(&rt, prog, &mut ctx), Ok(0));
+    ctx[0] = 1;
+    let err = run(&rt, prog, &mut ctx).unwrap_err();
+    assert!(err.to_string().contains("poisoned"), "{err}");
+}
