@@ -1062,6 +1062,65 @@ mod tests {
     }
 
     #[test]
+    fn lpm_trie_and_lru_commands_match_bpftool() {
+        let Some(dirs) = dirs("lpm") else { return };
+        // BPF_F_NO_PREALLOC, which the kernel requires of tries.
+        create_pair(&dirs, "trie", MapType::LpmTrie, "lpm_trie", 8, 4, 8, 1);
+        for (prefix, a, b) in [
+            ("24", "10", "1"),
+            ("8", "10", "2"),
+            ("32", "192", "3"),
+            ("16", "10", "4"),
+        ] {
+            let key = ["key", prefix, "0", "0", "0", a, "0", "7", "0"];
+            let mut args = key.to_vec();
+            args.extend(["value", b, "0", "0", "0"]);
+            both(&dirs, "trie", "update", &args, false);
+        }
+        both_forms(&dirs, "trie", "dump", &[]);
+        both_forms(&dirs, "trie", "getnext", &[]);
+        both_forms(
+            &dirs,
+            "trie",
+            "getnext",
+            &["key", "8", "0", "0", "0", "10", "0", "7", "0"],
+        );
+        both_forms(
+            &dirs,
+            "trie",
+            "lookup",
+            &["key", "32", "0", "0", "0", "10", "0", "7", "9"],
+        );
+        both_forms(
+            &dirs,
+            "trie",
+            "delete",
+            &["key", "24", "0", "0", "0", "10", "0", "7", "0"],
+        );
+        both_forms(
+            &dirs,
+            "trie",
+            "delete",
+            &["key", "24", "0", "0", "0", "10", "0", "7", "0"],
+        );
+        both_forms(&dirs, "trie", "dump", &[]);
+
+        create_pair(&dirs, "lru", MapType::LruHash, "lru_hash", 4, 4, 8, 0x40);
+        for k in ["1", "2", "3", "250"] {
+            both(
+                &dirs,
+                "lru",
+                "update",
+                &["key", k, "0", "0", "0", "value", k, "0", "0", "0"],
+                false,
+            );
+        }
+        both_forms(&dirs, "lru", "dump", &[]);
+        both_forms(&dirs, "lru", "delete", &["key", "2", "0", "0", "0"]);
+        both_forms(&dirs, "lru", "dump", &[]);
+    }
+
+    #[test]
     fn percpu_commands_match_bpftool() {
         let Some(dirs) = dirs("percpu") else { return };
         create_pair(
@@ -1191,6 +1250,51 @@ mod tests {
         );
         pin::save(&dirs.apiary.join(&file), &apiary_map, Some(&btf)).expect("apiary pin");
         Some(file)
+    }
+
+    #[test]
+    fn pin_file_names_are_those_of_bpftool_pinmaps() {
+        for object in [
+            "global_data",
+            "xdp_firewall",
+            "map_in_map",
+            "cgroup_sock_addr",
+        ] {
+            let Some(dirs) = dirs(object) else { return };
+            let corpus = match apiary_corpus::object(object) {
+                Ok(o) => o,
+                Err(e) => {
+                    eprintln!(
+                        "SKIPPED: pin names of {object} because the corpus is unavailable: {e}"
+                    );
+                    return;
+                }
+            };
+            let progs = dirs.kernel.join("progs");
+            let maps = dirs.kernel.join("maps");
+            let (_, stderr, status) = bpftool(&[
+                "prog",
+                "loadall",
+                corpus.path().to_str().expect("path"),
+                progs.to_str().expect("path"),
+                "pinmaps",
+                maps.to_str().expect("path"),
+            ]);
+            assert_eq!(status, 0, "bpftool prog loadall {object}: {stderr}");
+            let mut kernel: Vec<String> = std::fs::read_dir(&maps)
+                .expect("pinmaps directory")
+                .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+                .collect();
+            kernel.sort();
+            let loaded = apiary_loader::Object::open(corpus.path()).expect("loader");
+            let mut ours: Vec<String> = loaded
+                .maps
+                .iter()
+                .map(|m| pin::pin_file_name(&m.name).expect("pin name"))
+                .collect();
+            ours.sort();
+            assert_eq!(ours, kernel, "{object}");
+        }
     }
 
     /// `-j map dump` elements sorted, for maps whose hash seed is random.
