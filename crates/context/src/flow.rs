@@ -7,7 +7,9 @@
 //! of height three, so each instruction's state changes a bounded number of
 //! times and the worklist empties whatever the bytecode.
 
-use apiary_isa::{AluOp, AtomicOp, CallTarget, Insn, LdImm64Kind, Reg, Size, Source, Width};
+use apiary_isa::{
+    AluOp, AtomicOp, CallTarget, Insn, JmpCond, LdImm64Kind, Reg, Size, Source, Width,
+};
 
 use crate::error::ContextError;
 
@@ -195,7 +197,7 @@ impl State {
         }
     }
 
-    /// A store of `value` (`None`: not a register) through `base + off`.
+    /// A store of `value` (`None`: unknown bytes) through `base + off`.
     fn store(&mut self, base: Value, off: i16, size: Size, value: Option<Value>) {
         let Value::Stack(frame_off) = base else {
             return;
@@ -263,6 +265,62 @@ fn successors(index: usize, insn: &Insn) -> (Option<usize>, Option<usize>) {
         Insn::Ja { .. } | Insn::Ja32 { .. } => (target, None),
         Insn::Jump { .. } | Insn::MayGoto { .. } => (next, target),
         _ => (next, None),
+    }
+}
+
+/// Drops the edge the kernel knows is never taken (is_branch_taken), whose
+/// side it then never verifies: a comparison of known constants has one
+/// outcome. (The kernel does not count the context pointer as non-NULL
+/// there: `reg_not_null` leaves PTR_TO_CTX out, so both sides of
+/// `if r1 == 0` are verified.)
+fn never_taken(
+    insn: &Insn,
+    state: &State,
+    (next, jump): (Option<usize>, Option<usize>),
+) -> (Option<usize>, Option<usize>) {
+    let Insn::Jump {
+        width,
+        cond,
+        dst,
+        src,
+        ..
+    } = *insn
+    else {
+        return (next, jump);
+    };
+    let right = match src {
+        Source::Imm(k) => Value::Const(k),
+        Source::Reg(r) => state.get(r),
+    };
+    let taken = match (width, cond, state.get(dst), right) {
+        (_, _, Value::Const(a), Value::Const(b)) => compare(width, cond, a.into(), b.into()),
+        _ => return (next, jump),
+    };
+    if taken { (None, jump) } else { (next, None) }
+}
+
+/// The outcome of a conditional jump on known operands.
+fn compare(width: Width, cond: JmpCond, a: i64, b: i64) -> bool {
+    let (a, b) = match width {
+        Width::W64 => (a, b),
+        Width::W32 => (i64::from(a as i32), i64::from(b as i32)),
+    };
+    let (ua, ub) = match width {
+        Width::W64 => (a as u64, b as u64),
+        Width::W32 => (u64::from(a as u32), u64::from(b as u32)),
+    };
+    match cond {
+        JmpCond::Eq => ua == ub,
+        JmpCond::Ne => ua != ub,
+        JmpCond::Set => ua & ub != 0,
+        JmpCond::Gt => ua > ub,
+        JmpCond::Ge => ua >= ub,
+        JmpCond::Lt => ua < ub,
+        JmpCond::Le => ua <= ub,
+        JmpCond::Sgt => a > b,
+        JmpCond::Sge => a >= b,
+        JmpCond::Slt => a < b,
+        JmpCond::Sle => a <= b,
     }
 }
 
@@ -355,7 +413,12 @@ fn transfer(insn: &Insn, state: &State) -> State {
             off,
             src,
         } => {
-            out.store(state.get(dst), off, size, register_operand(state, src));
+            // A spilled immediate reloads as a known constant, as in the kernel.
+            let value = match src {
+                Source::Reg(r) => state.get(r),
+                Source::Imm(k) => Value::Const(k),
+            };
+            out.store(state.get(dst), off, size, Some(value));
         }
         Insn::StoreRelease {
             size,
@@ -495,7 +558,7 @@ pub(crate) fn analyze(insns: Vec<Option<Insn>>) -> Result<Flow, ContextError> {
         {
             work.merge(callee, &State::function_entry([Value::Other; 5]));
         }
-        let (next, jump) = successors(index, &insn);
+        let (next, jump) = never_taken(&insn, &state, successors(index, &insn));
         for (target, is_jump) in [(next, false), (jump, true)] {
             let Some(target) = target else { continue };
             if target >= len || function_of(target) != function_of(index) {

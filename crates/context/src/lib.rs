@@ -70,9 +70,14 @@
 //! The analysis joins paths where the kernel explores them one by one, so a
 //! register holding the context on one path and something else on another
 //! is refused where it is dereferenced, even if the kernel could prove the
-//! other path never reaches the dereference (correlated branches). A
-//! callee's stores through a pointer into its caller's frame are not
-//! followed. A random differential against the kernel (see
+//! other path never reaches the dereference (correlated branches). For the
+//! same reason a subprogram's entry state is the join of all its call
+//! sites, and its returned r0 the join of all its exits: a subprogram that
+//! returns its argument and is called once with the context and once with
+//! a scalar gives every caller a conflicting r0 (the kernel verifies each
+//! call separately). Branches on known constants are folded as the kernel
+//! folds them. A callee's stores through a pointer into its caller's frame
+//! are not followed. A random differential against the kernel (see
 //! `tests/kernel_dataflow.rs`) finds no disagreement on the flows clang
 //! produces: copies, constant offsets, spills, calls and subprograms.
 
