@@ -1,12 +1,15 @@
-//! Benchmark programs and the rbpf side of the interpreter benchmarks.
+//! Benchmark programs and the other side of each comparison.
 //!
 //! This crate owns the bytecode that `benches/interp.rs` runs on Apiary's
-//! interpreter and on rbpf's, the Rust reference computation each program
-//! must agree with, and the glue that loads a program into rbpf. It must not
-//! contain interpreter logic of its own or timing assertions: speed is only
-//! measured by `cargo bench -p apiary-bench`, never asserted by `cargo test`.
+//! interpreter and on rbpf's, the hash map programs that `benches/maps.rs`
+//! runs in Apiary and in the kernel ([`hash_ops`]), the Rust reference
+//! computation each program must agree with, and the glue that loads a
+//! program into rbpf or the kernel. It must not contain interpreter or map
+//! logic of its own or timing assertions: speed is only measured by
+//! `cargo bench -p apiary-bench`, never asserted by `cargo test`.
 
 pub mod apiary_side;
+pub mod hash_ops;
 pub mod programs;
 pub mod rbpf_side;
 
