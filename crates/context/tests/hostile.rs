@@ -103,14 +103,14 @@ fn a_long_branchy_program_finishes() {
          r1 = *(u64 *)(r10 - 8)",
     )
     .expect("assemble");
-    let mut insns = apiary_asm::assemble_slots("r2 = r1\nr3 = 0").expect("assemble");
+    let mut insns = apiary_asm::assemble_slots("r2 = r1\nr3 = *(u32 *)(r1 + 0)").expect("assemble");
     for _ in 0..60_000 {
         insns.extend_from_slice(&diamond);
     }
     insns.extend(apiary_asm::assemble_slots("r0 = *(u32 *)(r1 + 0)\nexit").expect("assemble"));
     let prepared =
         prepare_for(ProgType::SOCKET_FILTER, AttachType::default(), &insns).expect("accepted");
-    assert_eq!(prepared.accesses.len(), 1);
+    assert_eq!(prepared.accesses.len(), 2);
 }
 
 #[test]
