@@ -462,3 +462,32 @@ fn refusals_name_the_field_and_the_rule() {
         assert_eq!(err.to_string(), expected);
     }
 }
+
+#[test]
+fn branches_on_known_constants_are_folded_like_the_kernel() {
+    for setup in ["r2 = 1", "*(u64 *)(r10 - 8) = 1\nr2 = *(u64 *)(r10 - 8)"] {
+        let text = format!(
+            "{setup}
+             if r2 == 0 goto bad
+             r0 = *(u32 *)(r1 + 0)
+             exit
+             bad:
+             r0 = *(u32 *)(r1 + 4000)
+             exit"
+        );
+        both(ProgType::SOCKET_FILTER, &text).expect("the bad side is dead");
+    }
+    // An unknown value keeps both sides.
+    let err = both(
+        ProgType::SOCKET_FILTER,
+        "r2 = *(u32 *)(r1 + 8)
+         if r2 == 0 goto bad
+         r0 = 0
+         exit
+         bad:
+         r0 = *(u32 *)(r1 + 4000)
+         exit",
+    )
+    .expect_err("the bad side is live");
+    assert!(matches!(err, ContextError::Access { insn: 4, .. }), "{err}");
+}
