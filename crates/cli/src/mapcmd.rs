@@ -871,24 +871,12 @@ mod tests {
         both(dirs, pin_name, command, args, true);
     }
 
-    /// A kernel map made by `bpftool map create` and the same Apiary map.
-    fn create_pair(
-        dirs: &Dirs,
-        name: &str,
-        ty: MapType,
-        kind: &str,
-        ks: u32,
-        vs: u32,
-        max: u32,
-        flags: u32,
-    ) {
-        let kernel_pin = dirs.kernel.join(name);
-        let (ks_s, vs_s, max_s, flags_s) = (
-            ks.to_string(),
-            vs.to_string(),
-            max.to_string(),
-            format!("{flags:#x}"),
-        );
+    /// A kernel map made by `bpftool map create` (of bpftool's type name
+    /// `kind`) and the same Apiary map, both pinned under the map's name.
+    fn create_pair(dirs: &Dirs, kind: &str, def: MapDef) {
+        let kernel_pin = dirs.kernel.join(&def.name);
+        let numbers = [def.key_size, def.value_size, def.max_entries].map(|n| n.to_string());
+        let flags = format!("{:#x}", def.map_flags);
         let args = [
             "map",
             "create",
@@ -896,29 +884,33 @@ mod tests {
             "type",
             kind,
             "key",
-            &ks_s,
+            &numbers[0],
             "value",
-            &vs_s,
+            &numbers[1],
             "entries",
-            &max_s,
+            &numbers[2],
             "name",
-            name,
+            &def.name,
             "flags",
-            &flags_s,
+            &flags,
         ];
         let (_, stderr, status) = bpftool(&args);
         assert_eq!(status, 0, "bpftool map create: {stderr}");
-        let def = MapDef::new(ty, ks, vs, max)
-            .with_flags(flags)
-            .with_name(name);
+        let apiary_pin = dirs.apiary.join(&def.name);
         let map = Map::create(def, cpus()).expect("apiary map");
-        pin::save(&dirs.apiary.join(name), &map, None).expect("apiary pin");
+        pin::save(&apiary_pin, &map, None).expect("apiary pin");
     }
 
     #[test]
     fn array_commands_match_bpftool() {
         let Some(dirs) = dirs("array") else { return };
-        create_pair(&dirs, "arr", MapType::Array, "array", 4, 8, 4, 0);
+        create_pair(
+            &dirs,
+            "array",
+            MapDef::new(MapType::Array, 4, 8, 4)
+                .with_flags(0)
+                .with_name("arr"),
+        );
         let steps: &[(&str, &[&str])] = &[
             ("dump", &[]),
             (
@@ -988,7 +980,13 @@ mod tests {
         // Unknown pins fail the same way.
         both_forms(&dirs, "missing", "lookup", &["key", "1", "0", "0", "0"]);
 
-        create_pair(&dirs, "wide", MapType::Array, "array", 4, 20, 2, 0);
+        create_pair(
+            &dirs,
+            "array",
+            MapDef::new(MapType::Array, 4, 20, 2)
+                .with_flags(0)
+                .with_name("wide"),
+        );
         let value: Vec<String> = (0..20).map(|i| (i * 13).to_string()).collect();
         let mut args = vec!["key", "1", "0", "0", "0", "value"];
         args.extend(value.iter().map(String::as_str));
@@ -1001,7 +999,13 @@ mod tests {
     fn hash_commands_match_bpftool() {
         let Some(dirs) = dirs("hash") else { return };
         // BPF_F_ZERO_SEED: both sides put keys in the same buckets.
-        create_pair(&dirs, "h", MapType::Hash, "hash", 4, 4, 16, 0x40);
+        create_pair(
+            &dirs,
+            "hash",
+            MapDef::new(MapType::Hash, 4, 4, 16)
+                .with_flags(0x40)
+                .with_name("h"),
+        );
         for k in [7u8, 1, 200, 33, 64, 5] {
             let k = k.to_string();
             both(
@@ -1046,7 +1050,13 @@ mod tests {
         }
 
         // Long keys and values: bpftool's line breaking.
-        create_pair(&dirs, "long", MapType::Hash, "hash", 20, 40, 4, 0x40);
+        create_pair(
+            &dirs,
+            "hash",
+            MapDef::new(MapType::Hash, 20, 40, 4)
+                .with_flags(0x40)
+                .with_name("long"),
+        );
         let key: Vec<String> = (0..20).map(|i| i.to_string()).collect();
         let value: Vec<String> = (0..40).map(|i| (255 - i).to_string()).collect();
         let mut args = vec!["key"];
@@ -1065,7 +1075,13 @@ mod tests {
     fn lpm_trie_and_lru_commands_match_bpftool() {
         let Some(dirs) = dirs("lpm") else { return };
         // BPF_F_NO_PREALLOC, which the kernel requires of tries.
-        create_pair(&dirs, "trie", MapType::LpmTrie, "lpm_trie", 8, 4, 8, 1);
+        create_pair(
+            &dirs,
+            "lpm_trie",
+            MapDef::new(MapType::LpmTrie, 8, 4, 8)
+                .with_flags(1)
+                .with_name("trie"),
+        );
         for (prefix, a, b) in [
             ("24", "10", "1"),
             ("8", "10", "2"),
@@ -1105,7 +1121,13 @@ mod tests {
         );
         both_forms(&dirs, "trie", "dump", &[]);
 
-        create_pair(&dirs, "lru", MapType::LruHash, "lru_hash", 4, 4, 8, 0x40);
+        create_pair(
+            &dirs,
+            "lru_hash",
+            MapDef::new(MapType::LruHash, 4, 4, 8)
+                .with_flags(0x40)
+                .with_name("lru"),
+        );
         for k in ["1", "2", "3", "250"] {
             both(
                 &dirs,
@@ -1123,16 +1145,8 @@ mod tests {
     #[test]
     fn percpu_commands_match_bpftool() {
         let Some(dirs) = dirs("percpu") else { return };
-        create_pair(
-            &dirs,
-            "pa",
-            MapType::PercpuArray,
-            "percpu_array",
-            4,
-            4,
-            2,
-            0,
-        );
+        let def = MapDef::new(MapType::PercpuArray, 4, 4, 2).with_name("pa");
+        create_pair(&dirs, "percpu_array", def);
         both_forms(
             &dirs,
             "pa",
@@ -1141,16 +1155,10 @@ mod tests {
         );
         both_forms(&dirs, "pa", "dump", &[]);
         both_forms(&dirs, "pa", "lookup", &["key", "1", "0", "0", "0"]);
-        create_pair(
-            &dirs,
-            "ph",
-            MapType::PercpuHash,
-            "percpu_hash",
-            4,
-            20,
-            4,
-            0x40,
-        );
+        let def = MapDef::new(MapType::PercpuHash, 4, 20, 4)
+            .with_flags(0x40)
+            .with_name("ph");
+        create_pair(&dirs, "percpu_hash", def);
         let value: Vec<String> = (0..20).map(|i| i.to_string()).collect();
         let mut args = vec!["key", "1", "2", "3", "4", "value"];
         args.extend(value.iter().map(String::as_str));
@@ -1167,7 +1175,7 @@ mod tests {
             ("q", MapType::Queue, "queue"),
             ("s", MapType::Stack, "stack"),
         ] {
-            create_pair(&dirs, name, ty, kind, 0, 4, 3, 0);
+            create_pair(&dirs, kind, MapDef::new(ty, 0, 4, 3).with_name(name));
             let steps: &[(&str, &[&str])] = &[
                 ("peek", &[]),
                 ("pop", &[]),
