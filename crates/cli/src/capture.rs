@@ -434,17 +434,32 @@ mod tests {
             original_len: 70,
             data: vec![0xab; 70],
         }];
-        let good = write_pcapng(&[nanosecond_interface(DataLink::ETHERNET, 0)], &packets).unwrap();
+        let pcapng =
+            write_pcapng(&[nanosecond_interface(DataLink::ETHERNET, 0)], &packets).unwrap();
+        let mut pcap = pcap_file::pcap::PcapWriter::new(Vec::new()).unwrap();
+        pcap.write_packet(&pcap_file::pcap::PcapPacket::new(
+            Duration::ZERO,
+            70,
+            &packets[0].data,
+        ))
+        .unwrap();
+        let pcap = pcap.into_writer();
+        assert_eq!(
+            read_capture(&pcap).unwrap().packets[0].data,
+            packets[0].data
+        );
         // Every truncation and every single-byte corruption must give a
         // result or an error, never a panic or a hang.
-        for cut in 0..good.len() {
-            let _ = read_capture(&good[..cut]);
-        }
-        for position in 0..good.len() {
-            for value in [0x00, 0x7f, 0xff] {
-                let mut bad = good.clone();
-                bad[position] = value;
-                let _ = read_capture(&bad);
+        for good in [pcapng, pcap] {
+            for cut in 0..good.len() {
+                let _ = read_capture(&good[..cut]);
+            }
+            for position in 0..good.len() {
+                for value in [0x00, 0x01, 0x7f, 0x80, 0xff] {
+                    let mut bad = good.clone();
+                    bad[position] = value;
+                    let _ = read_capture(&bad);
+                }
             }
         }
     }
