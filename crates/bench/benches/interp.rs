@@ -4,12 +4,12 @@
 //! Run with `cargo bench -p apiary-bench`. Each program's result is checked
 //! against its Rust model on both interpreters before anything is timed.
 
-use std::path::PathBuf;
 use std::time::SystemTime;
 
 use apiary_bench::apiary_side::ApiaryRunner;
 use apiary_bench::programs::{self, BenchProgram};
 use apiary_bench::rbpf_side::RbpfRunner;
+use apiary_bench::report::median_ns;
 use criterion::{Criterion, black_box};
 
 const APIARY: &str = "apiary";
@@ -37,34 +37,6 @@ fn bench_program(c: &mut Criterion, program: &BenchProgram) {
     group.bench_function(APIARY, |b| b.iter(|| apiary.run(black_box(&mut memory))));
     group.bench_function(RBPF, |b| b.iter(|| rbpf.run(black_box(&mut memory))));
     group.finish();
-}
-
-/// Where criterion writes its reports: `$CRITERION_HOME`, else
-/// `$CARGO_TARGET_DIR/criterion`, else the workspace's `target/criterion`.
-fn criterion_dir() -> PathBuf {
-    if let Some(home) = std::env::var_os("CRITERION_HOME") {
-        return home.into();
-    }
-    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target"),
-        PathBuf::from,
-    );
-    target.join("criterion")
-}
-
-/// Median time per iteration in nanoseconds, if this process measured it
-/// (estimates older than `since` are from an earlier, filtered-out run).
-fn median_ns(group: &str, function: &str, since: SystemTime) -> Option<f64> {
-    let path = criterion_dir()
-        .join(group)
-        .join(function)
-        .join("new/estimates.json");
-    if std::fs::metadata(&path).ok()?.modified().ok()? < since {
-        return None;
-    }
-    let text = std::fs::read_to_string(path).ok()?;
-    let estimates: serde_json::Value = serde_json::from_str(&text).ok()?;
-    estimates["median"]["point_estimate"].as_f64()
 }
 
 fn print_ratios(programs: &[BenchProgram], since: SystemTime) {

@@ -10,31 +10,13 @@
 use std::time::{Duration, SystemTime};
 
 use apiary_bench::hash_ops::{ApiaryHash, HashOp, KernelHash, OPS_PER_RUN, expected_r0};
+use apiary_bench::report::median_ns;
 use criterion::Criterion;
 
 const APIARY: &str = "apiary";
 const KERNEL: &str = "kernel";
 /// The most runs one `BPF_PROG_TEST_RUN` makes; criterion asks for more in several calls.
 const MAX_REPEAT: u64 = 1 << 16;
-
-/// Median time per run in nanoseconds measured by this process.
-fn median_ns(group: &str, function: &str, since: SystemTime) -> Option<f64> {
-    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(
-        || std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target"),
-        std::path::PathBuf::from,
-    );
-    let path = std::env::var_os("CRITERION_HOME")
-        .map_or_else(|| target.join("criterion"), std::path::PathBuf::from)
-        .join(group)
-        .join(function)
-        .join("new/estimates.json");
-    if std::fs::metadata(&path).ok()?.modified().ok()? < since {
-        return None;
-    }
-    let text = std::fs::read_to_string(path).ok()?;
-    let estimates: serde_json::Value = serde_json::from_str(&text).ok()?;
-    estimates["median"]["point_estimate"].as_f64()
-}
 
 fn bench_op(c: &mut Criterion, op: HashOp, kernel_available: bool) {
     let mut apiary = ApiaryHash::new(op).expect("Apiary loads the program");

@@ -12,6 +12,7 @@ pub mod apiary_side;
 pub mod hash_ops;
 pub mod programs;
 pub mod rbpf_side;
+pub mod report;
 
 pub use programs::{BenchProgram, MIX_HELPER_ID, mix};
 
