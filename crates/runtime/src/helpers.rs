@@ -8,7 +8,10 @@ use apiary_kernel::types::ProgType;
 use apiary_maps::{Map, MapError, MapType};
 use apiary_vm::{HelperContext, HelperError, HelperFn, Helpers, Region};
 
-use crate::{Env, Event, MapId, TraceLine, fib, printf, skb_helpers as skb, xdp_helpers as xdp};
+use crate::{
+    Env, Event, MapId, TraceLine, fib, printf, skb_helpers as skb, skb_meta as meta,
+    xdp_helpers as xdp,
+};
 use apiary_loader::helpers::HELPER_NAMES;
 
 /// An argument kind, as the kernel's `enum bpf_arg_type`.
@@ -27,6 +30,8 @@ pub enum ArgKind {
     /// `ARG_PTR_TO_MEM`: initialised bytes the helper reads and writes,
     /// sized by the next argument.
     PtrToMem,
+    /// `ARG_PTR_TO_FIXED_SIZE_MEM` of a `u32` the helper reads and writes.
+    PtrToU32,
     /// `ARG_PTR_TO_UNINIT_MEM`: writable bytes sized by the next argument.
     PtrToUninitMem,
     /// `ARG_CONST_SIZE`: size of the previous memory argument, nonzero.
@@ -796,6 +801,13 @@ static HELPERS: &[HelperDef] = &[
         Integer
     ),
     helper!(
+        17,
+        "get_cgroup_classid",
+        meta::get_cgroup_classid,
+        [PtrToCtx],
+        Integer
+    ),
+    helper!(
         18,
         "skb_vlan_push",
         skb::skb_vlan_push,
@@ -804,6 +816,13 @@ static HELPERS: &[HelperDef] = &[
     ),
     helper!(19, "skb_vlan_pop", skb::skb_vlan_pop, [PtrToCtx], Integer),
     helper!(23, "redirect", redirect, [Anything, Anything], Integer),
+    helper!(
+        24,
+        "get_route_realm",
+        meta::get_route_realm,
+        [PtrToCtx],
+        Integer
+    ),
     helper!(
         25,
         "perf_event_output",
@@ -975,6 +994,13 @@ static HELPERS: &[HelperDef] = &[
     ),
     helper!(93, "spin_lock", spin_lock, [PtrToSpinLock], Void),
     helper!(94, "spin_unlock", spin_unlock, [PtrToSpinLock], Void),
+    helper!(
+        97,
+        "skb_ecn_set_ce",
+        meta::skb_ecn_set_ce,
+        [PtrToCtx],
+        Integer
+    ),
     helper!(109, "send_signal", send_signal, [Anything], Integer),
     helper!(
         112,
@@ -1041,7 +1067,35 @@ static HELPERS: &[HelperDef] = &[
         [ConstMapPtr, Anything],
         Integer
     ),
+    helper!(
+        135,
+        "csum_level",
+        meta::csum_level,
+        [PtrToCtx, Anything],
+        Integer
+    ),
+    helper!(
+        152,
+        "redirect_neigh",
+        meta::redirect_neigh,
+        [Anything, PtrToReadableMem, ConstSizeOrZero, Anything],
+        Integer
+    ),
+    helper!(
+        155,
+        "redirect_peer",
+        meta::redirect_peer,
+        [Anything, Anything],
+        Integer
+    ),
     helper!(160, "ktime_get_coarse_ns", ktime_get_coarse_ns, [], Integer),
+    helper!(
+        163,
+        "check_mtu",
+        meta::check_mtu,
+        [PtrToCtx, Anything, PtrToU32, Anything, Anything],
+        Integer
+    ),
     helper!(
         164,
         "for_each_map_elem",
@@ -1103,6 +1157,13 @@ static HELPERS: &[HelperDef] = &[
         "xdp_store_bytes",
         xdp::xdp_store_bytes,
         [PtrToCtx, Anything, PtrToReadableMem, ConstSize],
+        Integer
+    ),
+    helper!(
+        192,
+        "skb_set_tstamp",
+        meta::skb_set_tstamp,
+        [PtrToCtx, Anything, Anything],
         Integer
     ),
     helper!(208, "ktime_get_tai_ns", ktime_get_tai_ns, [], Integer),

@@ -24,6 +24,7 @@ mod helpers;
 mod packet;
 mod printf;
 mod skb_helpers;
+mod skb_meta;
 mod testrun;
 mod xdp_helpers;
 

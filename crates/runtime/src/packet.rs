@@ -74,9 +74,11 @@ pub(crate) mod skb_off {
     pub(crate) const LOCAL_IP4: usize = 96;
     pub(crate) const REMOTE_IP6: usize = 100;
     pub(crate) const LOCAL_IP6: usize = 116;
+    pub(crate) const TSTAMP: usize = 152;
     pub(crate) const WIRE_LEN: usize = 160;
     pub(crate) const GSO_SEGS: usize = 164;
     pub(crate) const GSO_SIZE: usize = 176;
+    pub(crate) const TSTAMP_TYPE: usize = 180;
     /// `sizeof(struct __sk_buff)`.
     pub(crate) const SIZE: usize = 192;
 }
@@ -172,6 +174,9 @@ pub(crate) struct SkbState {
     pub(crate) gso_size: u32,
     /// `skb->encapsulation`.
     pub(crate) encapsulation: bool,
+    /// `Some(skb->csum_level)` when `ip_summed == CHECKSUM_UNNECESSARY`
+    /// (test-run skbs start as `CHECKSUM_NONE`).
+    pub(crate) csum_unnecessary: Option<u8>,
 }
 
 /// A packet in its frame, with its internal context.

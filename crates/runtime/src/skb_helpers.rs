@@ -41,7 +41,7 @@ pub(crate) fn packet<'a>(
 }
 
 /// The run's skb.
-fn skb<'a>(ctx: &'a mut HelperContext<'_, Env>) -> Result<&'a mut Packet, HelperError> {
+pub(crate) fn skb<'a>(ctx: &'a mut HelperContext<'_, Env>) -> Result<&'a mut Packet, HelperError> {
     let packet = packet(ctx)?;
     if packet.kind == PacketKind::Xdp {
         return Err(HelperError::Other(
@@ -666,10 +666,14 @@ fn adjust_room(packet: &mut Packet, len_diff: i32, mode: u32, flags: u64) -> Res
         return Err(ENOTSUPP);
     }
     if shrink {
-        remove_room(packet, off, diff)
+        remove_room(packet, off, diff)?;
     } else {
-        insert_room(packet, off, diff)
+        insert_room(packet, off, diff)?;
     }
+    if flags & BPF_F_ADJ_ROOM_NO_CSUM_RESET == 0 {
+        packet.skb.csum_unnecessary = None;
+    }
+    Ok(())
 }
 
 /// `bpf_skb_adjust_room(skb, len_diff, mode, flags)`.

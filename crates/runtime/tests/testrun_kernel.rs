@@ -1484,3 +1484,111 @@ fn redirect_map_reports_the_devmap_and_cpumap_target() {
         }]
     );
 }
+
+/// `frame` (IPv4) with TOS `tos` and a recomputed header checksum.
+fn with_tos(frame: &[u8], tos: u8) -> Vec<u8> {
+    let mut out = frame.to_vec();
+    out[15] = tos;
+    out[24..26].fill(0);
+    let sum = inet_checksum(&out[14..34]);
+    out[24..26].copy_from_slice(&sum.to_be_bytes());
+    out
+}
+
+#[test]
+fn packet_metadata_helpers_match_the_kernel() {
+    if !kernel_ok("packet_metadata_helpers_match_the_kernel") {
+        return;
+    }
+    let frame = ipv4_frame(LOOPBACK_MAC, IP_PROTO_TCP, b"meta");
+    // csum_level: sequences of INC/DEC/RESET, then QUERY.
+    for levels in [
+        &[][..],
+        &[1],
+        &[1, 1],
+        &[1, 1, 1, 1, 1],
+        &[1, 2],
+        &[1, 2, 2],
+        &[1, 3],
+        &[7],
+    ] {
+        let mut text = String::from("r6 = r1\n r0 = 0\n");
+        for level in levels {
+            text.push_str(&format!(" r1 = r6\n r2 = {level}\n call 135\n"));
+        }
+        text.push_str(" if r0 != 0 goto +3\n r1 = r6\n r2 = 0\n call 135\n exit");
+        same(ProgType::SCHED_CLS, &text, &Input::packet(&frame));
+    }
+    // ECN: every IPv4 ECN codepoint (with DSCP bits), and IPv6.
+    let ecn = call_program("", 97, &[], "");
+    for tos in [0u8, 1, 2, 3, 0xb8, 0xb9, 0xba, 0xbb] {
+        let out = same(
+            ProgType::SCHED_CLS,
+            &ecn,
+            &Input::packet(&with_tos(&frame, tos)),
+        );
+        assert!(checksums_verify(ran(&out).1), "tos {tos:#x}");
+    }
+    let v6 = ipv6_frame(b"ecn");
+    for traffic_class in [0u8, 1, 2, 3] {
+        let mut frame = v6.clone();
+        frame[15] |= traffic_class << 4;
+        same(ProgType::SCHED_CLS, &ecn, &Input::packet(&frame));
+    }
+    for helper in [17, 24] {
+        same(
+            ProgType::SCHED_CLS,
+            &call_program("", helper, &[], ""),
+            &Input::packet(&frame),
+        );
+    }
+    // check_mtu on the loopback: ifindex 0 and 1, given lengths and deltas.
+    for (ifindex, mtu_len, diff, flags) in [
+        (0u64, 0u32, 0i64, 0u64),
+        (1, 0, 0, 0),
+        (0, 1500, 0, 0),
+        (0, 65536, 0, 0),
+        (0, 65537, 0, 0),
+        (0, 0, 65536, 0),
+        (0, 0, -100, 0),
+        (0, 0, 0, 1),
+        (0, 100, 0, 1),
+        (0, 0, 0, 2),
+    ] {
+        let text = format!(
+            "r6 = r1\n r2 = {mtu_len}\n *(u32 *)(r10 - 4) = r2\n r1 = r6\n r2 = {ifindex}\n r3 = r10\n r3 += -4\n r4 = {:#x} ll\n r5 = {flags}\n call 163\n r2 = *(u32 *)(r10 - 4)\n r2 <<= 4\n r0 |= r2\n exit",
+            diff as u64
+        );
+        for prog_type in [ProgType::SCHED_CLS, ProgType::XDP] {
+            same(prog_type, &text, &Input::packet(&frame));
+        }
+    }
+    for (ifindex, plen, flags) in [(1u64, 0u64, 0u64), (1, 0, 1), (1, 8, 0)] {
+        let text = format!(
+            "r1 = {ifindex}\n r2 = r10\n r2 += -24\n r3 = 0\n *(u64 *)(r10 - 8) = r3\n *(u64 *)(r10 - 16) = r3\n *(u64 *)(r10 - 24) = r3\n r3 = {plen}\n r4 = {flags}\n call 152\n exit"
+        );
+        same(ProgType::SCHED_CLS, &text, &Input::packet(&frame));
+    }
+    for flags in [0u64, 1] {
+        let text = format!("r1 = 1\n r2 = {flags}\n call 155\n exit");
+        same(ProgType::SCHED_CLS, &text, &Input::packet(&frame));
+    }
+    // set_tstamp, then the tstamp and tstamp_type fields.
+    let mut arp = frame.clone();
+    arp[12..14].copy_from_slice(&0x0806u16.to_be_bytes());
+    for (tstamp, clock) in [
+        (1000u64, 0u64),
+        (0, 0),
+        (5000, 1),
+        (0, 1),
+        (7000, 2),
+        (7000, 3),
+    ] {
+        let after =
+            "if r0 != 0 goto +3\n r0 = *(u64 *)(r6 + 152)\n r2 = *(u8 *)(r6 + 180)\n r0 += r2";
+        let text = call_program("", 192, &[tstamp, clock], after);
+        for input in [&frame, &arp] {
+            same(ProgType::SCHED_CLS, &text, &Input::packet(input));
+        }
+    }
+}

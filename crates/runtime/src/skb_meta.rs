@@ -1,0 +1,206 @@
+//! Helpers about a packet's metadata rather than its bytes
+//! (`net/core/filter.c`): checksum levels, ECN marking, MTU checks,
+//! timestamps, classids and the tc redirect variants. Test-run's device
+//! is the loopback (MTU 65536, 14-byte hardware header); Apiary knows no
+//! other device.
+
+use apiary_vm::{HelperContext, HelperError};
+
+use crate::packet::{ETH_HLEN, ETH_P_IP, ETH_P_IPV6, PacketKind, skb_off};
+use crate::skb_helpers::{EINVAL, commit, neg, packet, skb};
+use crate::{Env, Event};
+
+type Ctx<'a, 'r> = &'a mut HelperContext<'r, Env>;
+type Ret = Result<u64, HelperError>;
+
+const EACCES: i64 = 13;
+const ENODEV: i64 = 19;
+const EOPNOTSUPP: i64 = 95;
+
+/// `SKB_MAX_CSUM_LEVEL`.
+const SKB_MAX_CSUM_LEVEL: u8 = 3;
+const BPF_CSUM_LEVEL_QUERY: u64 = 0;
+const BPF_CSUM_LEVEL_INC: u64 = 1;
+const BPF_CSUM_LEVEL_DEC: u64 = 2;
+const BPF_CSUM_LEVEL_RESET: u64 = 3;
+
+/// `bpf_csum_level(skb, level)`: the `CHECKSUM_UNNECESSARY` level
+/// (test-run skbs start as `CHECKSUM_NONE`).
+pub(crate) fn csum_level(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
+    let state = &mut skb(ctx)?.skb;
+    match a[1] {
+        BPF_CSUM_LEVEL_QUERY => {
+            return Ok(state.csum_unnecessary.map_or(neg(EACCES), u64::from));
+        }
+        BPF_CSUM_LEVEL_INC => {
+            state.csum_unnecessary = Some(match state.csum_unnecessary {
+                Some(level) if level < SKB_MAX_CSUM_LEVEL => level + 1,
+                Some(level) => level,
+                None => 0,
+            });
+        }
+        BPF_CSUM_LEVEL_DEC => {
+            state.csum_unnecessary = state.csum_unnecessary.and_then(|l| l.checked_sub(1));
+        }
+        BPF_CSUM_LEVEL_RESET => state.csum_unnecessary = None,
+        _ => return Ok(neg(EINVAL)),
+    }
+    Ok(0)
+}
+
+/// `INET_ECN_CE` in the TOS / traffic class.
+const INET_ECN_CE: u8 = 3;
+
+/// `bpf_skb_ecn_set_ce(skb)`: marks an ECN-capable IP packet Congestion
+/// Experienced, fixing the IPv4 header checksum; 1 when marked.
+pub(crate) fn skb_ecn_set_ce(ctx: Ctx<'_, '_>, _: [u64; 5]) -> Ret {
+    let packet = skb(ctx)?;
+    let (network, end, protocol) = (packet.network, packet.end, packet.skb.protocol);
+    let frame = packet.frame_mut();
+    let marked = match protocol {
+        ETH_P_IP if network + 20 <= end => {
+            let tos = frame[network + 1];
+            let ecn = (tos.wrapping_add(1)) & INET_ECN_CE;
+            if ecn & 2 == 0 {
+                u64::from(ecn == 0)
+            } else {
+                // IP_ECN_set_ce: the checksum changes by the TOS change.
+                let check = u16::from_be_bytes([frame[network + 10], frame[network + 11]]);
+                let add = 0xfffbu16.wrapping_add(u16::from(ecn));
+                let sum = check.wrapping_add(add);
+                let sum = sum.wrapping_add(u16::from(sum < add));
+                frame[network + 10..network + 12].copy_from_slice(&sum.to_be_bytes());
+                frame[network + 1] = tos | INET_ECN_CE;
+                1
+            }
+        }
+        ETH_P_IPV6 if network + 40 <= end => {
+            let dsfield = (frame[network] << 4) | (frame[network + 1] >> 4);
+            if dsfield & INET_ECN_CE == 0 {
+                0
+            } else {
+                frame[network + 1] |= INET_ECN_CE << 4;
+                1
+            }
+        }
+        _ => 0,
+    };
+    commit(ctx)?;
+    Ok(marked)
+}
+
+/// `bpf_get_cgroup_classid(skb)`: the net_cls classid of the running task,
+/// 0 outside a net_cls cgroup (Apiary has none).
+pub(crate) fn get_cgroup_classid(ctx: Ctx<'_, '_>, _: [u64; 5]) -> Ret {
+    skb(ctx)?;
+    Ok(0)
+}
+
+/// `bpf_get_route_realm(skb)`: the routing realm of the skb's route;
+/// test-run skbs have no route.
+pub(crate) fn get_route_realm(ctx: Ctx<'_, '_>, _: [u64; 5]) -> Ret {
+    skb(ctx)?;
+    Ok(0)
+}
+
+/// The loopback device's MTU.
+const LOOPBACK_MTU: u32 = 65536;
+const BPF_MTU_CHK_SEGS: u64 = 1;
+const BPF_MTU_CHK_RET_SUCCESS: u64 = 0;
+const BPF_MTU_CHK_RET_FRAG_NEEDED: u64 = 1;
+
+/// `bpf_check_mtu(ctx, ifindex, &mtu_len, len_diff, flags)` for skb and
+/// xdp contexts on the loopback device (ifindex 0 is the packet's own).
+pub(crate) fn check_mtu(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
+    let (ifindex, len_diff, flags) = (a[1] as u32, i64::from(a[3] as i32), a[4]);
+    let given = ctx.read(a[2], 4)?;
+    let mtu_len = u32::from_ne_bytes([given[0], given[1], given[2], given[3]]);
+    let packet = packet(ctx)?;
+    let xdp = packet.kind == PacketKind::Xdp;
+    if (xdp && flags != 0) || (!xdp && flags & !BPF_MTU_CHK_SEGS != 0) {
+        return Ok(neg(EINVAL));
+    }
+    if flags & BPF_MTU_CHK_SEGS != 0 && (len_diff != 0 || mtu_len != 0) {
+        return Ok(neg(EINVAL));
+    }
+    if ifindex > 1 {
+        return Ok(neg(ENODEV));
+    }
+    let header = ETH_HLEN as i64;
+    let dev_len = i64::from(LOOPBACK_MTU) + header;
+    let packet_len = packet.len() as i64;
+    let checked = if mtu_len != 0 {
+        i64::from(mtu_len) + header
+    } else {
+        packet_len
+    } + len_diff;
+    let gso = !xdp && packet.skb.gso_size != 0;
+    let mut result = if checked <= dev_len || gso {
+        BPF_MTU_CHK_RET_SUCCESS
+    } else {
+        BPF_MTU_CHK_RET_FRAG_NEEDED
+    };
+    // The XDP variant also refuses a frame that is itself too long.
+    if xdp && packet_len > dev_len {
+        result = BPF_MTU_CHK_RET_FRAG_NEEDED;
+    }
+    ctx.write(a[2], &LOOPBACK_MTU.to_ne_bytes())?;
+    Ok(result)
+}
+
+/// The kernel's internal redirect flags (`ri->flags`) for the tc variants.
+pub(crate) const BPF_F_NEIGH: u64 = 1 << 16;
+pub(crate) const BPF_F_PEER: u64 = 1 << 17;
+pub(crate) const BPF_F_NEXTHOP: u64 = 1 << 18;
+const TC_ACT_SHOT: u64 = 2;
+const TC_ACT_REDIRECT: u64 = 7;
+/// `sizeof(struct bpf_redir_neigh)`.
+const REDIR_NEIGH_SIZE: u64 = 20;
+
+/// `bpf_redirect_neigh(ifindex, params, plen, flags)`: reported as an
+/// [`Event::Redirect`] whose flags are the kernel's internal
+/// `BPF_F_NEIGH` (and `BPF_F_NEXTHOP` with params).
+pub(crate) fn redirect_neigh(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
+    let (ifindex, plen, flags) = (a[0] as u32, u64::from(a[2] as u32), a[3]);
+    if (plen != 0 && plen < REDIR_NEIGH_SIZE) || flags != 0 {
+        return Ok(TC_ACT_SHOT);
+    }
+    let kind = BPF_F_NEIGH | if plen != 0 { BPF_F_NEXTHOP } else { 0 };
+    ctx.env().record(Event::Redirect {
+        ifindex,
+        flags: kind,
+    });
+    Ok(TC_ACT_REDIRECT)
+}
+
+/// `bpf_redirect_peer(ifindex, flags)`: reported as an
+/// [`Event::Redirect`] with the kernel's internal `BPF_F_PEER` flag.
+pub(crate) fn redirect_peer(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
+    if a[1] != 0 {
+        return Ok(TC_ACT_SHOT);
+    }
+    ctx.env().record(Event::Redirect {
+        ifindex: a[0] as u32,
+        flags: BPF_F_PEER,
+    });
+    Ok(TC_ACT_REDIRECT)
+}
+
+/// `BPF_SKB_CLOCK_REALTIME`, `_MONOTONIC`, `_TAI`.
+const BPF_SKB_CLOCK_TAI: u64 = 2;
+
+/// `bpf_skb_set_tstamp(skb, tstamp, tstamp_type)`.
+pub(crate) fn skb_set_tstamp(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
+    let (tstamp, clock) = (a[1], u64::from(a[2] as u32));
+    let packet = skb(ctx)?;
+    if packet.skb.protocol != ETH_P_IP && packet.skb.protocol != ETH_P_IPV6 {
+        return Ok(neg(EOPNOTSUPP));
+    }
+    if clock > BPF_SKB_CLOCK_TAI || (clock != 0 && tstamp == 0) {
+        return Ok(neg(EINVAL));
+    }
+    let image = packet.ctx_mut();
+    image[skb_off::TSTAMP..skb_off::TSTAMP + 8].copy_from_slice(&tstamp.to_ne_bytes());
+    image[skb_off::TSTAMP_TYPE] = clock as u8;
+    Ok(0)
+}
