@@ -1,8 +1,9 @@
 //! `prepare` must accept exactly the context accesses the running kernel
 //! accepts: for every covered program type, every offset around its context
 //! and every access form (loads of 1/2/4/8 bytes, sign-extending loads,
-//! stores of a register and of an immediate, atomic adds), a three
-//! instruction program is loaded into the kernel and given to `prepare`.
+//! stores of a register and of an immediate, atomic adds, load-acquire and
+//! store-release), a four-instruction program is loaded into the kernel and
+//! given to `prepare`.
 
 use apiary_context::{ContextError, prepare_for};
 use apiary_isa::{AluOp, AtomicOp, Insn, RawInsn, Reg, Size, Source, Width, encode_program};
@@ -17,9 +18,11 @@ enum Form {
     Store(Size),
     StoreImm(Size),
     AtomicAdd(Size),
+    LoadAcquire(Size),
+    StoreRelease(Size),
 }
 
-const FORMS: [Form; 17] = [
+const FORMS: [Form; 25] = [
     Form::Load(Size::B),
     Form::Load(Size::H),
     Form::Load(Size::W),
@@ -37,6 +40,14 @@ const FORMS: [Form; 17] = [
     Form::StoreImm(Size::DW),
     Form::AtomicAdd(Size::W),
     Form::AtomicAdd(Size::DW),
+    Form::LoadAcquire(Size::B),
+    Form::LoadAcquire(Size::H),
+    Form::LoadAcquire(Size::W),
+    Form::LoadAcquire(Size::DW),
+    Form::StoreRelease(Size::B),
+    Form::StoreRelease(Size::H),
+    Form::StoreRelease(Size::W),
+    Form::StoreRelease(Size::DW),
 ];
 
 /// `r2 = 1; <access through r1 + off>; r0 = 0; exit`.
@@ -64,6 +75,18 @@ fn program(form: Form, off: i16) -> Vec<RawInsn> {
         Form::AtomicAdd(size) => Insn::Atomic {
             size,
             op: AtomicOp::Add { fetch: false },
+            dst: Reg::R1,
+            src: Reg::R2,
+            off,
+        },
+        Form::LoadAcquire(size) => Insn::LoadAcquire {
+            size,
+            dst: Reg::R3,
+            src: Reg::R1,
+            off,
+        },
+        Form::StoreRelease(size) => Insn::StoreRelease {
+            size,
             dst: Reg::R1,
             src: Reg::R2,
             off,
