@@ -25,9 +25,8 @@
 //! backend and checksums that verify, the classifier's marks, priorities
 //! and redirects, the event producer's counters.
 //!
-//! Without bpf()/bpftool the kernel side is skipped with a SKIPPED line;
-//! while `apiary prog run` (the vm backend) or `apiary map` is not built
-//! yet, the Apiary side is skipped the same way.
+//! Without bpf()/bpftool the kernel side is skipped with a SKIPPED line
+//! and the Apiary side must still run every input.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -351,16 +350,6 @@ impl Side for Bpftool<'_> {
 // ---------------------------------------------------------------------------
 // Apiary through its CLI.
 
-/// Why the Apiary side cannot run yet, if it cannot: `apiary prog run`'s
-/// interpreter backend or `apiary map` not built yet. Any other failure is
-/// a test failure, not a reason to skip.
-fn apiary_unavailable(output: &Output) -> Option<String> {
-    let text = String::from_utf8_lossy(&output.stderr);
-    let not_yet = ["does not provide test runs", "unrecognized subcommand"];
-    (!output.status.success() && not_yet.iter().any(|n| text.contains(n)))
-        .then(|| one_line(&output.stderr))
-}
-
 /// One program of an object run by `apiary prog run`, its maps kept in a
 /// `--pin-maps` directory between runs.
 struct ApiaryCli {
@@ -434,35 +423,6 @@ impl Side for ApiaryCli {
         ];
         parse_json("apiary map dump", &run_tool(APIARY, &args))
     }
-}
-
-/// Probes the Apiary side with `probe` on a fresh [`ApiaryCli`]: `None` when
-/// it works, the reason to skip when it is not built yet; other failures
-/// panic.
-fn probe_apiary(
-    object: &CorpusObject,
-    program: &str,
-    input: &RunInput,
-    maps: bool,
-) -> Option<String> {
-    let cli = ApiaryCli::new(object, program, "vm");
-    let (_, output) = cli.run_output(input);
-    if let Some(reason) = apiary_unavailable(&output) {
-        return Some(reason);
-    }
-    assert!(
-        output.status.success(),
-        "apiary prog run {} --prog {program} failed: {}",
-        object.name,
-        one_line(&output.stderr)
-    );
-    if maps {
-        let output = run_tool(APIARY, &["map".to_owned(), "help".to_owned()]);
-        if let Some(reason) = apiary_unavailable(&output) {
-            return Some(reason);
-        }
-    }
-    None
 }
 
 // ---------------------------------------------------------------------------
@@ -682,30 +642,14 @@ fn inputs_for(program: &ProgramRef, kind: RunKind) -> Vec<(String, RunInput)> {
     }
 }
 
-/// Why the Apiary side cannot run yet (see [`apiary_unavailable`]), probed
-/// on the firewall example with the capture's ARP frame.
-fn apiary_prog_run_missing(maps: bool) -> Option<String> {
-    let firewall = apiary_corpus::example("xdp_firewall").ok()?;
-    let arp = frames().pop().expect("the capture ends with ARP").frame;
-    let input = RunInput {
-        ctx_in: Some(packet_ctx("xdp", &arp)),
-        data_in: Some(arp),
-    };
-    probe_apiary(firewall, "xdp_firewall", &input, maps)
-}
-
-/// A side that may not run here.
-type MaybeSide<'a> = Option<Box<dyn Side + 'a>>;
-
-/// The sides a program is compared on: the reference (the kernel) and
-/// Apiary, each when it can run here.
-fn sides<'a>(
+/// The reference side a program is compared against (the kernel), when it
+/// can run here.
+fn reference_side<'a>(
     program: &ProgramRef,
     kind: RunKind,
     loaded: Option<&'a KernelObject>,
-    apiary_runs: bool,
-) -> (MaybeSide<'a>, MaybeSide<'a>) {
-    let reference: Option<Box<dyn Side + 'a>> = match (kind, loaded) {
+) -> Option<Box<dyn Side + 'a>> {
+    match (kind, loaded) {
         (RunKind::Packet, Some(loaded)) => Some(Box::new(loaded.side(&program.name))),
         (RunKind::ContextOnly, Some(_)) => Some(Box::new(ApiaryCli::new(
             program.object,
@@ -713,10 +657,7 @@ fn sides<'a>(
             "kernel",
         ))),
         (_, None) => None,
-    };
-    let apiary: Option<Box<dyn Side + 'a>> = apiary_runs
-        .then(|| Box::new(ApiaryCli::new(program.object, &program.name, "vm")) as Box<dyn Side>);
-    (reference, apiary)
+    }
 }
 
 /// The first problems of one program, then how many inputs had others.
@@ -755,7 +696,6 @@ fn check_really_excluded(
     program: &ProgramRef,
     reason: &str,
     loaded: Option<&KernelObject>,
-    apiary_runs: bool,
 ) -> Option<String> {
     let id = program.id();
     let Some(who) = refuser(reason) else {
@@ -775,10 +715,10 @@ fn check_really_excluded(
     };
     let runs = match (who, loaded) {
         (Refuser::Kernel, Some(loaded)) => loaded.side(&program.name).run(&input).is_ok(),
-        (Refuser::Apiary, _) if apiary_runs => ApiaryCli::new(program.object, &program.name, "vm")
+        (Refuser::Apiary, _) => ApiaryCli::new(program.object, &program.name, "vm")
             .run(&input)
             .is_ok(),
-        _ => return None,
+        (Refuser::Kernel, None) => return None,
     };
     runs.then(|| {
         format!("{id} is listed in {EXCLUSIONS_FILE} ({reason}) but runs: compare it instead")
@@ -808,16 +748,10 @@ fn every_runnable_program_agrees_with_the_kernel() {
     if let Some(reason) = &kernel_missing {
         eprintln!("SKIPPED: the kernel side of apiary prog run comparisons because {reason}");
     }
-    let apiary_missing = apiary_prog_run_missing(false);
-    if let Some(reason) = &apiary_missing {
-        eprintln!(
-            "SKIPPED: the Apiary side of apiary prog run comparisons because it is not built yet: {reason}"
-        );
-    }
 
     let mut failures = Vec::new();
     let mut agreed = Vec::new();
-    let mut one_side = Vec::new();
+    let mut apiary_only = Vec::new();
     // Examples and corpus objects may share a name: group by object.
     let mut objects: Vec<(&'static CorpusObject, Vec<&ProgramRef>)> = Vec::new();
     for program in &programs {
@@ -848,12 +782,7 @@ fn every_runnable_program_agrees_with_the_kernel() {
             let id = program.id();
             let listed = excluded.get(&id);
             if let Some(reason) = listed {
-                failures.extend(check_really_excluded(
-                    program,
-                    reason,
-                    loaded.as_ref(),
-                    apiary_missing.is_none(),
-                ));
+                failures.extend(check_really_excluded(program, reason, loaded.as_ref()));
             }
             let kind = match (program.kind(), listed) {
                 (Some(RunKind::ContextOnly), Some(_)) => RunKind::ContextOnly,
@@ -875,13 +804,14 @@ fn every_runnable_program_agrees_with_the_kernel() {
                 }
             };
             let inputs = inputs_for(program, kind);
-            match sides(program, kind, loaded.as_ref(), apiary_missing.is_none()) {
-                (Some(mut reference), Some(mut apiary)) => {
+            let mut apiary = ApiaryCli::new(program.object, &program.name, "vm");
+            match reference_side(program, kind, loaded.as_ref()) {
+                Some(mut reference) => {
                     let mut differences = Vec::new();
                     for (what, input) in &inputs {
                         let what = format!("{id}: {what}");
                         if let Err(found) =
-                            compare_one(&what, reference.as_mut(), apiary.as_mut(), input)
+                            compare_one(&what, reference.as_mut(), &mut apiary, input)
                         {
                             differences.push(found.join("\n"));
                         }
@@ -891,18 +821,18 @@ fn every_runnable_program_agrees_with_the_kernel() {
                     }
                     failures.extend(summarize(&id, inputs.len(), differences));
                 }
-                (Some(mut side), None) | (None, Some(mut side)) => {
+                None => {
+                    // Without the kernel, Apiary must still run it.
                     let errors: Vec<String> = inputs
                         .iter()
                         .filter_map(|(what, input)| {
-                            let error = side.run(input).err()?;
-                            Some(format!("{id}: {what}: {}: {error}", side.label()))
+                            let error = apiary.run(input).err()?;
+                            Some(format!("{id}: {what}: apiary: {error}"))
                         })
                         .collect();
                     failures.extend(summarize(&id, inputs.len(), errors));
-                    one_side.push(format!("{id} ({})", side.label()));
+                    apiary_only.push(id);
                 }
-                (None, None) => {}
             }
         }
     }
@@ -911,11 +841,11 @@ fn every_runnable_program_agrees_with_the_kernel() {
     for line in &agreed {
         eprintln!("  {line}");
     }
-    if !one_side.is_empty() {
-        eprintln!("ran on one side only: {}", one_side.len());
-        for line in &one_side {
-            eprintln!("  {line}");
-        }
+    if !apiary_only.is_empty() {
+        eprintln!(
+            "ran in Apiary only (no kernel here): {}",
+            apiary_only.join(", ")
+        );
     }
     eprintln!(
         "not compared, listed in {EXCLUSIONS_FILE}: {}",
@@ -966,16 +896,9 @@ fn check_example_on_each_side(
             Err(e) => problems.push(e),
         },
     }
-    match apiary_prog_run_missing(true) {
-        Some(reason) => eprintln!(
-            "SKIPPED: the {example} example in Apiary because it is not built yet: {reason}"
-        ),
-        None => {
-            let mut side = ApiaryCli::new(object, program, "vm");
-            problems.extend(check(&mut side).into_iter().map(|p| format!("apiary: {p}")));
-            sides_run += 1;
-        }
-    }
+    let mut side = ApiaryCli::new(object, program, "vm");
+    problems.extend(check(&mut side).into_iter().map(|p| format!("apiary: {p}")));
+    sides_run += 1;
     eprintln!("{example}: documented behaviour checked on {sides_run} side(s)");
     assert!(problems.is_empty(), "{example}:\n{}", problems.join("\n"));
 }
@@ -1608,10 +1531,6 @@ fn bundled_capture_through_pcap_mode() {
         eprintln!("SKIPPED: --pcap runs of the examples because the examples were not compiled");
         return;
     };
-    if let Some(reason) = apiary_prog_run_missing(true) {
-        eprintln!("SKIPPED: --pcap runs of the examples because Apiary is not built yet: {reason}");
-        return;
-    }
     let capture = traffic::bundled_pcap_path().display().to_string();
     let scratch = Scratch::new("pcap");
     let pcap_run = |object: &CorpusObject, program: &str, pins: &Path| -> Value {
