@@ -338,7 +338,23 @@ impl Backends {
         match self {
             Backends::Vm(vm) => Ok((vm.run(request)?, None)),
             Backends::Kernel(kernel) => Ok((kernel.run(request)?, None)),
-            Backends::Both(vm, kernel) => Ok((vm.run(request)?, Some(kernel.run(request)?))),
+            // Both always run, so that a failure on one side is reported
+            // with what the other side did.
+            Backends::Both(vm, kernel) => match (vm.run(request), kernel.run(request)) {
+                (Ok(vm), Ok(kernel)) => Ok((vm, Some(kernel))),
+                (Err(vm), Ok(kernel)) => Err(BackendError {
+                    problem: format!("{} (the kernel returned {})", vm.problem, kernel.retval),
+                    ..vm
+                }),
+                (Ok(vm), Err(kernel)) => Err(BackendError {
+                    problem: format!("{} (the vm returned {})", kernel.problem, vm.retval),
+                    ..kernel
+                }),
+                (Err(vm), Err(kernel)) => Err(BackendError {
+                    problem: format!("{}; kernel: {}", vm.problem, kernel.problem),
+                    ..vm
+                }),
+            },
         }
     }
 }
