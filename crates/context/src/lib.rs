@@ -59,11 +59,11 @@
 //!
 //! Left to the runtime: a store of 0xffff or more to `queue_mapping` is
 //! ignored by the kernel but lands in the image; `sk` and `flow_keys` hold
-//! 0 (Apiary has no sockets or flow dissector keys); `remote_port` is
-//! `dport << 16` in the kernel, which a 2-byte load does not reproduce
-//! (only cgroup_skb and sk_skb programs may read it). Tracepoint programs
-//! may read aligned negative offsets, as the kernel allows; the runtime
-//! must refuse those reads at run time, as they fall before the record.
+//! 0 (Apiary has no sockets or flow dissector keys); the image's
+//! `remote_port` must hold `dport << 16` as the kernel computes it (only
+//! cgroup_skb and sk_skb programs may read it). Tracepoint programs may
+//! read aligned negative offsets, as the kernel allows; the runtime must
+//! refuse those reads at run time, as they fall before the record.
 //!
 //! # Precision
 //!
