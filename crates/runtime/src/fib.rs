@@ -9,8 +9,9 @@ use std::net::IpAddr;
 use apiary_vm::{HelperContext, HelperError};
 
 use crate::Env;
+use crate::helpers::errno::{EAFNOSUPPORT, EINVAL};
+use crate::helpers::neg;
 use crate::packet::{ETH_HLEN, PacketKind, VLAN_HLEN};
-use crate::skb_helpers::{EINVAL, neg};
 
 /// What a route does with matching traffic (the kernel's route types).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,7 +82,6 @@ pub(crate) fn lookup(routes: &[Route], dst: IpAddr) -> Option<&Route> {
 
 const AF_INET: u8 = 2;
 const AF_INET6: u8 = 10;
-const EAFNOSUPPORT: i64 = 97;
 /// `sizeof(struct bpf_fib_lookup)`.
 const PARAMS_SIZE: usize = 64;
 

@@ -87,15 +87,30 @@ struct HelperDef {
     func: HelperFn<Env>,
 }
 
-type Ctx<'a, 'r> = &'a mut HelperContext<'r, Env>;
-type Ret = Result<u64, HelperError>;
+/// What every helper receives.
+pub(crate) type Ctx<'a, 'r> = &'a mut HelperContext<'r, Env>;
+/// What every helper returns.
+pub(crate) type Ret = Result<u64, HelperError>;
 
-const EFAULT: i64 = 14;
-const EINVAL: i64 = 22;
-const E2BIG: i64 = 7;
-const ENOENT: i64 = 2;
+/// The errno values helpers return (negated, see [`neg`]).
+pub(crate) mod errno {
+    pub(crate) const ENOENT: i64 = 2;
+    pub(crate) const E2BIG: i64 = 7;
+    pub(crate) const ENOMEM: i64 = 12;
+    pub(crate) const EACCES: i64 = 13;
+    pub(crate) const EFAULT: i64 = 14;
+    pub(crate) const ENODEV: i64 = 19;
+    pub(crate) const EINVAL: i64 = 22;
+    pub(crate) const EBADMSG: i64 = 74;
+    pub(crate) const EOPNOTSUPP: i64 = 95;
+    pub(crate) const EAFNOSUPPORT: i64 = 97;
+    /// The kernel-internal `ENOTSUPP` (not `EOPNOTSUPP`), as helpers return it.
+    pub(crate) const ENOTSUPP: i64 = 524;
+}
+use errno::{E2BIG, EFAULT, EINVAL, ENOENT};
 
-fn neg(errno: i64) -> u64 {
+/// A helper's return value for `-errno`.
+pub(crate) fn neg(errno: i64) -> u64 {
     (-errno) as u64
 }
 

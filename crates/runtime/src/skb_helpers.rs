@@ -17,19 +17,8 @@ use crate::packet::{
 };
 use crate::{Env, Event};
 
-type Ctx<'a, 'r> = &'a mut HelperContext<'r, Env>;
-type Ret = Result<u64, HelperError>;
-
-pub(crate) const EFAULT: i64 = 14;
-pub(crate) const EINVAL: i64 = 22;
-pub(crate) const ENOMEM: i64 = 12;
-/// The kernel-internal `ENOTSUPP` (not `EOPNOTSUPP`), as helpers return it.
-pub(crate) const ENOTSUPP: i64 = 524;
-const EBADMSG: i64 = 74;
-
-pub(crate) fn neg(errno: i64) -> u64 {
-    (-errno) as u64
-}
+use crate::helpers::errno::{EBADMSG, EFAULT, EINVAL, ENOMEM, ENOTSUPP};
+use crate::helpers::{Ctx, Ret, neg};
 
 /// The run's packet, whatever its kind.
 pub(crate) fn packet<'a>(

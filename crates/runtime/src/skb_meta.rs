@@ -4,18 +4,12 @@
 //! is the loopback (MTU 65536, 14-byte hardware header); Apiary knows no
 //! other device.
 
-use apiary_vm::{HelperContext, HelperError};
-
+use crate::Event;
 use crate::packet::{ETH_HLEN, ETH_P_IP, ETH_P_IPV6, PacketKind, skb_off};
-use crate::skb_helpers::{EINVAL, commit, neg, packet, skb};
-use crate::{Env, Event};
+use crate::skb_helpers::{commit, packet, skb};
 
-type Ctx<'a, 'r> = &'a mut HelperContext<'r, Env>;
-type Ret = Result<u64, HelperError>;
-
-const EACCES: i64 = 13;
-const ENODEV: i64 = 19;
-const EOPNOTSUPP: i64 = 95;
+use crate::helpers::errno::{EACCES, EINVAL, ENODEV, EOPNOTSUPP};
+use crate::helpers::{Ctx, Ret, neg};
 
 /// `SKB_MAX_CSUM_LEVEL`.
 const SKB_MAX_CSUM_LEVEL: u8 = 3;

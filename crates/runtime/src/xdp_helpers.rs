@@ -8,12 +8,10 @@ use crate::Env;
 use crate::packet::{
     ETH_HLEN, Packet, PacketKind, SHARED_INFO_SIZE, XDP_FRAME_HEADER, XDP_FRAME_SIZE,
 };
-use crate::skb_helpers::{EFAULT, EINVAL, edit_with, neg, packet};
+use crate::skb_helpers::{edit_with, packet};
 
-type Ctx<'a, 'r> = &'a mut HelperContext<'r, Env>;
-type Ret = Result<u64, HelperError>;
-
-const EACCES: i64 = 13;
+use crate::helpers::errno::{EACCES, EFAULT, EINVAL};
+use crate::helpers::{Ctx, Ret, neg};
 
 /// The longest metadata `bpf_xdp_adjust_meta` accepts:
 /// `skb_shared_info.meta_len` is a `u8`, and lengths are multiples of 4.
