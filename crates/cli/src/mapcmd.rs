@@ -1224,40 +1224,45 @@ mod tests {
             dirs.kernel.to_str()?,
         ]);
         assert_eq!(status, 0, "bpftool prog loadall {object}: {stderr}");
-        let loaded = apiary_loader::Object::open(path).expect("loader opens the corpus object");
-        let spec = loaded
-            .maps
-            .iter()
-            .find(|m| m.name == map)
-            .expect("map in object");
-        let bytes = std::fs::read(path).expect("object bytes");
-        let elf = object::File::parse(&*bytes).expect("ELF");
-        let btf_blob = object::Object::section_by_name(&elf, ".BTF")
-            .and_then(|s| object::ObjectSection::data(&s).ok())
-            .expect(".BTF section")
-            .to_vec();
-        let mut def = MapDef::new(
-            MapType::from_u32(spec.map_type.0).expect("map type"),
-            spec.key_size,
-            spec.value_size,
-            spec.max_entries,
-        )
-        .with_flags(spec.map_flags)
-        .with_name(&spec.name);
-        def.spin_lock_off = spec.spin_lock_offset;
-        let apiary_map = Map::create(def, cpus()).expect("apiary map");
-        let btf = MapBtf {
-            blob: btf_blob,
-            key_type_id: spec.key_type.map_or(0, |t| t.0),
-            value_type_id: spec.value_type.map_or(0, |t| t.0),
-        };
-        let file = pin::pin_file_name(&spec.name).expect("pin name");
+        let (apiary_map, btf) = corpus_spec(object, map);
+        let spec_name = apiary_map.def().name.clone();
+        let file = pin::pin_file_name(&spec_name).expect("pin name");
         assert!(
             Path::new(&dirs.kernel.join(&file)).exists(),
             "bpftool pinned {file}"
         );
         pin::save(&dirs.apiary.join(&file), &apiary_map, Some(&btf)).expect("apiary pin");
         Some(file)
+    }
+
+    #[test]
+    fn btf_percpu_and_struct_key_maps_match_bpftool() {
+        let Some(dirs) = dirs("btfpercpu") else {
+            return;
+        };
+        let Some(counts) = corpus_pair(&dirs, "xdp_firewall", "verdict_count") else {
+            return;
+        };
+        both_forms(&dirs, &counts, "dump", &[]);
+        let update = [
+            "key", "2", "0", "0", "0", "value", "7", "0", "0", "0", "0", "0", "0", "1",
+        ];
+        both_forms(&dirs, &counts, "update", &update);
+        both_forms(&dirs, &counts, "lookup", &["key", "2", "0", "0", "0"]);
+        both_forms(&dirs, &counts, "lookup", &["key", "9", "0", "0", "0"]);
+        both_forms(&dirs, &counts, "dump", &[]);
+
+        // struct rule_key { u8 proto; u8 pad; u16 dport; } -> u32 action
+        let rules = pin::pin_file_name("rules").expect("pin name");
+        let (kernel_rules, apiary_rules) = (dirs.kernel.join(&rules), dirs.apiary.join(&rules));
+        assert!(kernel_rules.exists(), "bpftool pinned {rules}");
+        let rules_spec = corpus_spec("xdp_firewall", "rules");
+        pin::save(&apiary_rules, &rules_spec.0, Some(&rules_spec.1)).expect("apiary pin");
+        let update = ["key", "6", "0", "0x50", "0", "value", "1", "0", "0", "0"];
+        both_forms(&dirs, &rules, "update", &update);
+        both_forms(&dirs, &rules, "dump", &[]);
+        both_forms(&dirs, &rules, "lookup", &["key", "6", "0", "0x50", "0"]);
+        both_forms(&dirs, &rules, "getnext", &[]);
     }
 
     #[test]
@@ -1303,6 +1308,39 @@ mod tests {
             ours.sort();
             assert_eq!(ours, kernel, "{object}");
         }
+    }
+
+    /// An empty Apiary map made from the loader's spec of `map` in a corpus
+    /// object, with the object's `.BTF` and the spec's key and value types.
+    fn corpus_spec(object: &'static str, map: &str) -> (Map, MapBtf) {
+        let path = apiary_corpus::object(object).expect("corpus object").path();
+        let loaded = apiary_loader::Object::open(path).expect("loader opens the corpus object");
+        let spec = loaded
+            .maps
+            .iter()
+            .find(|m| m.name == map)
+            .expect("map in object");
+        let bytes = std::fs::read(path).expect("object bytes");
+        let elf = object::File::parse(&*bytes).expect("ELF");
+        let btf_blob = object::Object::section_by_name(&elf, ".BTF")
+            .and_then(|s| object::ObjectSection::data(&s).ok())
+            .expect(".BTF section")
+            .to_vec();
+        let mut def = MapDef::new(
+            MapType::from_u32(spec.map_type.0).expect("map type"),
+            spec.key_size,
+            spec.value_size,
+            spec.max_entries,
+        )
+        .with_flags(spec.map_flags)
+        .with_name(&spec.name);
+        def.spin_lock_off = spec.spin_lock_offset;
+        let btf = MapBtf {
+            blob: btf_blob,
+            key_type_id: spec.key_type.map_or(0, |t| t.0),
+            value_type_id: spec.value_type.map_or(0, |t| t.0),
+        };
+        (Map::create(def, cpus()).expect("apiary map"), btf)
     }
 
     /// `-j map dump` elements sorted, for maps whose hash seed is random.
