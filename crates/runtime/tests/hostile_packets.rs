@@ -90,7 +90,7 @@ fn hostile_program(rng: &mut Rng, id: i32, args: &[ArgKind], calls: usize) -> St
                     text.push_str(&format!(" r{reg} = {size}\n"));
                 }
                 _ => {
-                    let value = if rng.next() % 3 == 0 {
+                    let value = if rng.next().is_multiple_of(3) {
                         rng.next()
                     } else {
                         rng.pick(EDGES)
@@ -174,14 +174,14 @@ fn random_contexts_and_sizes_are_refused_or_run() {
             let ctx_len = rng.pick(&[0usize, 1, 4, 8, 23, 24, 25, 96, 97, 168, 191, 192, 200, 300]);
             let mut ctx: Vec<u8> = vec![0; ctx_len];
             for byte in ctx.iter_mut() {
-                if rng.next() % 8 == 0 {
+                if rng.next().is_multiple_of(8) {
                     *byte = rng.next() as u8;
                 }
             }
             let data = frame(&mut rng);
             let input = TestRunInput {
-                data_in: (rng.next() % 2 == 0).then_some(data.as_slice()),
-                ctx_in: (rng.next() % 4 != 0).then_some(ctx.as_slice()),
+                data_in: (rng.next().is_multiple_of(2)).then_some(data.as_slice()),
+                ctx_in: (!rng.next().is_multiple_of(4)).then_some(ctx.as_slice()),
                 data_size_out: rng.pick(&[None, Some(0), Some(1), Some(20)]),
                 repeat: rng.pick(&[0, 1, 2]),
                 cpu: rng.pick(&[0, 1, 5]),
