@@ -229,6 +229,13 @@ impl BpftoolJson {
         self.puts(text);
     }
 
+    /// Text written into the stream outside the JSON structure (no
+    /// separator, no indentation), as bpftool's `printf` calls land between
+    /// its writer's output on the same stdout.
+    pub fn verbatim(&mut self, text: &str) {
+        self.out.push_str(text);
+    }
+
     /// `jsonw_null`.
     pub fn null(&mut self) {
         self.raw("null");

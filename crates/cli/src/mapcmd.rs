@@ -439,10 +439,10 @@ fn dump(view: &MapView<'_>, out: &mut Output) -> Result<(), Failure> {
                 match (out.json.as_mut(), pretty.as_mut(), &btf) {
                     (Some(w), _, _) => entry_json(w, view, btf.as_ref(), &key, &value),
                     (None, Some(w), Some(btf)) => dump_btf(w, view, btf, &key, &value),
-                    _ => out.text.push_str(&entry_plain(view, &key, &value)),
+                    (None, pretty, _) => emit_plain(out, pretty, &entry_plain(view, &key, &value)),
                 }
             }
-            Err(e) => entry_error(view, &key, errno_of(&e), out),
+            Err(e) => entry_error(view, &key, errno_of(&e), out, pretty.as_mut()),
         }
         // A map bigger than max_entries would only come from a concurrent writer.
         if count > view.map.max_entries() {
@@ -464,7 +464,13 @@ fn dump(view: &MapView<'_>, out: &mut Output) -> Result<(), Failure> {
 }
 
 /// bpftool's `print_entry_error`: a lookup that failed during a dump.
-fn entry_error(view: &MapView<'_>, key: &[u8], errno: i32, out: &mut Output) {
+fn entry_error(
+    view: &MapView<'_>,
+    key: &[u8],
+    errno: i32,
+    out: &mut Output,
+    pretty: Option<&mut BpftoolJson>,
+) {
     if view.fd_map() && errno == libc::ENOENT {
         return;
     }
@@ -489,11 +495,22 @@ fn entry_error(view: &MapView<'_>, key: &[u8], errno: i32, out: &mut Output) {
     let break_names = ks > 16 || message.len() > 16;
     let single_line = ks + message.len() <= 24 && !break_names;
     let sep = if break_names { '\n' } else { ' ' };
-    out.text.push_str(&format!(
+    let text = format!(
         "key:{sep}{}{}value:{sep}{message}\n",
         hex(key),
         if single_line { "  " } else { "\n" }
-    ));
+    );
+    emit_plain(out, pretty, &text);
+}
+
+/// Text bpftool prints with `printf` during a dump: into the pretty BTF
+/// writer's stream when there is one (both share stdout there), else the
+/// plain output.
+fn emit_plain(out: &mut Output, pretty: Option<&mut BpftoolJson>, text: &str) {
+    match pretty {
+        Some(w) => w.verbatim(text),
+        None => out.text.push_str(text),
+    }
 }
 
 /// What `parse_elem` collected.
