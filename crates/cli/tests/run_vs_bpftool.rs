@@ -120,13 +120,10 @@ impl RunFiles {
             std::fs::write(&in_path, ctx).expect("writing ctx_in");
             let _ = std::fs::remove_file(&out_path);
             add("ctx_in", &in_path);
-            // syscall/raw_tp: the kernel refuses ctx_out without data; a
-            // syscall context is written back, which apiary reports as
-            // ctx_out, so ask for it only with packets.
-            if input.data_in.is_some() {
-                add("ctx_out", &out_path);
-                ctx_out = Some(out_path);
-            }
+            // For syscall programs apiary reports the context the kernel
+            // writes back as ctx_out (bpftool never runs them here).
+            add("ctx_out", &out_path);
+            ctx_out = Some(out_path);
         }
         RunFiles {
             words,
@@ -150,10 +147,14 @@ impl RunFiles {
             .as_u64()
             .and_then(|v| u32::try_from(v).ok())
             .ok_or_else(|| format!("{tool}: no retval in {json}"))?;
+        // An output the tool did not write is compared as absent.
         let read = |path: &Option<PathBuf>| -> Result<Option<Vec<u8>>, String> {
-            path.as_ref()
-                .map(|p| std::fs::read(p).map_err(|e| format!("{tool}: {}: {e}", p.display())))
-                .transpose()
+            match path.as_ref().map(std::fs::read) {
+                None => Ok(None),
+                Some(Ok(bytes)) => Ok(Some(bytes)),
+                Some(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                Some(Err(e)) => Err(format!("{tool}: reading an output: {e}")),
+            }
         };
         Ok(RunResult {
             retval,
