@@ -426,6 +426,17 @@ fn exercise(data: &[u8]) {
         }
         dump_raw(&btf, &mut Vec::new()).expect("raw dump of parsed BTF");
         let _ = dump_c(&btf, &mut Vec::new());
+        // Values of every type over short, odd and patterned bytes.
+        let pattern: Vec<u8> = (0..96u8).map(|i| i.wrapping_mul(151)).collect();
+        for (id, _) in btf.types() {
+            for data in [&[][..], &pattern[..5], &pattern[..]] {
+                let _ = apiary_btf::value_to_json(&btf, id, data);
+                for (pretty, plain) in [(true, true), (false, false)] {
+                    let mut w = apiary_btf::BpftoolJson::new(pretty, plain);
+                    let _ = apiary_btf::dump_value(&btf, id, data, &mut w);
+                }
+            }
+        }
     }
     let _ = BtfExt::parse(data);
 }
