@@ -919,6 +919,71 @@ mod tests {
     }
 
     #[test]
+    fn hostile_pin_files_give_one_error_line() {
+        let dir =
+            std::env::temp_dir().join(format!("apiary-mapcmd-hostile-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temporary directory");
+        let map = Map::create(MapDef::new(MapType::Hash, 4, 4, 4).with_name("h"), 1).expect("map");
+        map.sys_update(&[1, 0, 0, 0], &[2, 0, 0, 0], 0)
+            .expect("update");
+        let good = pin::encode(&map, None).expect("encode");
+        let cases: [(&str, Vec<u8>); 3] = [
+            ("garbage", b"not a pin".to_vec()),
+            ("truncated", good[..good.len() - 3].to_vec()),
+            ("empty", Vec::new()),
+        ];
+        for (name, bytes) in cases {
+            let path = dir.join(name);
+            std::fs::write(&path, bytes).expect("write");
+            let words = [
+                "dump".to_owned(),
+                "pinned".to_owned(),
+                path.display().to_string(),
+            ];
+            let plain = render(&words, false);
+            assert_eq!(plain.status, 255, "{name}");
+            assert_eq!(plain.stdout, "", "{name}");
+            let line = plain.stderr.expect("an error line");
+            assert!(
+                line.starts_with("Error: ") && !line.contains('\n'),
+                "{name}: {line}"
+            );
+            assert!(
+                line.contains("not a usable apiary pinned map"),
+                "{name}: {line}"
+            );
+            let json = render(&words, true);
+            let parsed: serde_json::Value = serde_json::from_str(&json.stdout).expect("JSON error");
+            assert!(
+                parsed["error"].as_str().is_some_and(|e| e.contains(name)),
+                "{name}"
+            );
+            assert_eq!((json.stderr, json.status), (None, 255));
+        }
+        // A write to an unchanged, valid pin keeps it loadable.
+        let path = dir.join("good");
+        std::fs::write(&path, &good).expect("write");
+        let words = |w: &[&str]| {
+            let mut v = vec![
+                "update".to_owned(),
+                "pinned".to_owned(),
+                path.display().to_string(),
+            ];
+            v.extend(w.iter().map(|s| s.to_string()));
+            v
+        };
+        let outcome = render(
+            &words(&["key", "3", "0", "0", "0", "value", "4", "0", "0", "0"]),
+            false,
+        );
+        assert_eq!(outcome.status, 0);
+        let back = pin::load(&path).expect("saved back");
+        assert_eq!(back.map.sys_lookup(&[3, 0, 0, 0], 0), Ok(vec![4, 0, 0, 0]));
+        assert_eq!(back.map.sys_lookup(&[1, 0, 0, 0], 0), Ok(vec![2, 0, 0, 0]));
+        std::fs::remove_dir_all(&dir).expect("cleanup");
+    }
+
+    #[test]
     fn array_commands_match_bpftool() {
         let Some(dirs) = dirs("array") else { return };
         create_pair(
