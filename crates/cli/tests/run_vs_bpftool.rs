@@ -237,11 +237,14 @@ fn kernel_unavailable() -> Option<String> {
     None
 }
 
-/// An object loaded into the kernel by `bpftool prog loadall`, its maps
-/// pinned too when asked (`pinmaps`); the pins are removed on drop.
+/// An object loaded into the kernel by `bpftool prog loadall`, with its
+/// maps pinned where libbpf allows it; the pins are removed on drop.
 struct KernelObject {
     progs: PathBuf,
     maps: PathBuf,
+    /// The object pins maps by name in the bpffs root (removed before and
+    /// after, so that no state carries over between loads).
+    pins_by_name: bool,
 }
 
 impl KernelObject {
@@ -255,14 +258,16 @@ impl KernelObject {
         let loaded = KernelObject {
             progs: Path::new(BPFFS).join(&base),
             maps: Path::new(BPFFS).join(format!("{base}-maps")),
+            pins_by_name: object.covers("mapdef:pinning"),
         };
-        remove_pinned_by_name();
         let mut command = Command::new("bpftool");
         command
             .args(["prog", "loadall"])
             .arg(object.path())
             .arg(&loaded.progs);
-        if !object.covers("mapdef:pinning") {
+        if loaded.pins_by_name {
+            remove_pinned_by_name();
+        } else {
             command.arg("pinmaps").arg(&loaded.maps);
         }
         let output = command
@@ -292,7 +297,9 @@ impl Drop for KernelObject {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.progs);
         let _ = std::fs::remove_dir_all(&self.maps);
-        remove_pinned_by_name();
+        if self.pins_by_name {
+            remove_pinned_by_name();
+        }
     }
 }
 
