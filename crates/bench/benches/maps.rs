@@ -9,7 +9,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use apiary_bench::hash_ops::{ApiaryHash, HashOp, KernelHash, OPS_PER_RUN, expected_r0};
+use apiary_bench::hash_ops::{ApiaryHash, BENCH, HashOp, KernelHash, expected_r0};
 use apiary_bench::report::median_ns;
 use criterion::Criterion;
 
@@ -19,21 +19,21 @@ const KERNEL: &str = "kernel";
 const MAX_REPEAT: u64 = 1 << 16;
 
 fn bench_op(c: &mut Criterion, op: HashOp, kernel_available: bool) {
-    let mut apiary = ApiaryHash::new(op).expect("Apiary loads the program");
+    let mut apiary = ApiaryHash::new(op, BENCH).expect("Apiary loads the program");
     let r0 = apiary.run().expect("Apiary runs the program");
     assert_eq!(
         r0 as u32,
-        expected_r0(op),
+        expected_r0(op, BENCH),
         "{}: Apiary disagrees with the model",
         op.name()
     );
     let kernel =
-        kernel_available.then(|| KernelHash::new(op).expect("the kernel loads the program"));
+        kernel_available.then(|| KernelHash::new(op, BENCH).expect("the kernel loads the program"));
     if let Some(kernel) = &kernel {
         let (r0, _) = kernel.run(1).expect("the kernel runs the program");
         assert_eq!(
             r0,
-            expected_r0(op),
+            expected_r0(op, BENCH),
             "{}: the kernel disagrees with the model",
             op.name()
         );
@@ -80,7 +80,7 @@ fn main() {
     );
     for op in HashOp::ALL {
         let per_op = |function| {
-            median_ns(op.name(), function, started).map(|run| run / f64::from(OPS_PER_RUN))
+            median_ns(op.name(), function, started).map(|run| run / f64::from(BENCH.ops))
         };
         match (per_op(APIARY), per_op(KERNEL)) {
             (Some(apiary), Some(kernel)) => println!(
