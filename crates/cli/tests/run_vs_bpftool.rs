@@ -472,6 +472,22 @@ fn ctx_only_input(object: &str, program: &str) -> Vec<u8> {
     words.iter().flat_map(|w| w.to_le_bytes()).collect()
 }
 
+/// The context a syscall program writes back, as its source header
+/// documents the kernel's result for [`ctx_only_input`]. The kernel side
+/// (`apiary prog run --backend kernel`) cannot read a written-back context,
+/// so Apiary's is checked against this instead.
+fn documented_write_back(object: &str) -> Option<Vec<u8>> {
+    let words: [u64; 4] = match object {
+        // {a = 6, b = 7, sum = 13, product = 42}.
+        "syscall_prog" => [6, 7, 13, 42],
+        // {n = 10, iterations = 10; sum = 45; map_total = 60;
+        //  elems_visited = 3, first_big_key = 2}.
+        "callbacks" => [10 | 10 << 32, 45, 60, 3 | 2 << 32],
+        _ => return None,
+    };
+    Some(words.iter().flat_map(|w| w.to_le_bytes()).collect())
+}
+
 // ---------------------------------------------------------------------------
 // Which programs are compared, and the exclusion list.
 
@@ -568,13 +584,16 @@ fn exclusions() -> BTreeMap<String, String> {
 // ---------------------------------------------------------------------------
 // Comparing runs.
 
-/// Runs `input` on both sides, returning a description of each difference.
+/// Runs `input` on both sides: the right side's result when they agree,
+/// else a description of each difference.
 fn compare_one(
     what: &str,
     left: &mut dyn Side,
     right: &mut dyn Side,
     input: &RunInput,
 ) -> Result<RunResult, Vec<String>> {
+    // A context-only run's reference may have no context to show (see
+    // documented_write_back); the right side's is then checked elsewhere.
     let a = left
         .run(input)
         .map_err(|e| vec![format!("{what}: {}: {e}", left.label())])?;
@@ -591,11 +610,12 @@ fn compare_one(
             b.retval
         ));
     }
+    let ctx_only_without_reference = input.data_in.is_none() && a.ctx_out.is_none();
     for (name, x, y) in [
         ("data_out", &a.data_out, &b.data_out),
         ("ctx_out", &a.ctx_out, &b.ctx_out),
     ] {
-        if x != y {
+        if x != y && !(name == "ctx_out" && ctx_only_without_reference) {
             differences.push(format!(
                 "{what}: {name} {}: {}; {}: {}",
                 left.label(),
@@ -606,7 +626,7 @@ fn compare_one(
         }
     }
     if differences.is_empty() {
-        Ok(a)
+        Ok(b)
     } else {
         Err(differences)
     }
@@ -818,10 +838,19 @@ fn every_runnable_program_agrees_with_the_kernel() {
                     let mut differences = Vec::new();
                     for (what, input) in &inputs {
                         let what = format!("{id}: {what}");
-                        if let Err(found) =
-                            compare_one(&what, reference.as_mut(), &mut apiary, input)
-                        {
-                            differences.push(found.join("\n"));
+                        match compare_one(&what, reference.as_mut(), &mut apiary, input) {
+                            Err(found) => differences.push(found.join("\n")),
+                            Ok(result) if kind == RunKind::ContextOnly => {
+                                let documented = documented_write_back(program.object.name);
+                                if documented.is_some() && result.ctx_out != documented {
+                                    differences.push(format!(
+                                        "{what}: written-back context {}, documented {}",
+                                        describe_bytes(result.ctx_out.as_deref()),
+                                        describe_bytes(documented.as_deref())
+                                    ));
+                                }
+                            }
+                            Ok(_) => {}
                         }
                     }
                     if differences.is_empty() {
