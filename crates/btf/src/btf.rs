@@ -43,6 +43,9 @@ pub struct Btf {
     pointer_size: u32,
     /// Type ids (without void) sorted by name, built on first lookup.
     by_name: OnceLock<Vec<TypeId>>,
+    /// Type and decl tags with the kind flag set (attribute tags), in id
+    /// order: [`Kind`] has no room for the flag, [`Btf::to_bytes`] needs it.
+    flagged_tags: Vec<TypeId>,
 }
 
 /// A named member of a struct or union, reached through any number of
@@ -77,13 +80,14 @@ impl Btf {
             &data[type_start..type_start + header.type_len as usize],
             view.order,
         );
-        let types = parse_types(type_view)?;
+        let (types, flagged_tags) = parse_types(type_view)?;
         let mut btf = Btf {
             endianness: header.endianness,
             strings,
             types,
             pointer_size: DEFAULT_POINTER_SIZE,
             by_name: OnceLock::new(),
+            flagged_tags,
         };
         btf.validate()?;
         btf.pointer_size = btf.guess_pointer_size();
@@ -144,6 +148,23 @@ impl Btf {
     /// The name of type `id`; `""` for anonymous types and `void`.
     pub fn name(&self, id: TypeId) -> Result<&str, BtfError> {
         self.str_at(self.type_by_id(id)?.name_off)
+    }
+
+    /// Whether the type or decl tag `id` has its kind flag set (an
+    /// attribute tag rather than a plain one).
+    pub fn is_attribute_tag(&self, id: TypeId) -> bool {
+        self.flagged_tags.binary_search(&id).is_ok()
+    }
+
+    /// The whole string section, NULs included.
+    pub(crate) fn string_section(&self) -> &str {
+        &self.strings
+    }
+
+    /// Mutable access to a type's payload, for fix-ups that keep every
+    /// reference valid (data section sizes and offsets).
+    pub(crate) fn kind_mut(&mut self, id: TypeId) -> Option<&mut Kind> {
+        self.types.get_mut(id.index()).map(|t| &mut t.kind)
     }
 
     /// Pointer size in bytes: the size of the `long` type if there is one,
@@ -577,8 +598,9 @@ fn parse_strings(bytes: &[u8]) -> Result<Box<str>, BtfError> {
 
 /// Decodes the type section: a packed sequence of `struct btf_type` each
 /// followed by its kind-specific data.
-fn parse_types(view: ByteView<'_>) -> Result<Vec<Type>, BtfError> {
+fn parse_types(view: ByteView<'_>) -> Result<(Vec<Type>, Vec<TypeId>), BtfError> {
     let mut types = vec![VOID_TYPE.clone()];
+    let mut flagged_tags = Vec::new();
     let mut pos = 0usize;
     while pos + TYPE_HEADER_LEN <= view.data.len() {
         let id = u32::try_from(types.len())
@@ -588,6 +610,10 @@ fn parse_types(view: ByteView<'_>) -> Result<Vec<Type>, BtfError> {
                 limit: MAX_NR_TYPES,
             })?;
         let (ty, len) = parse_one_type(view, pos, id)?;
+        let info = view.u32_at(pos + 4).unwrap_or(0);
+        if info >> 31 != 0 && matches!(ty.kind, Kind::TypeTag(_) | Kind::DeclTag { .. }) {
+            flagged_tags.push(TypeId(id));
+        }
         types.push(ty);
         pos += len;
     }
@@ -596,7 +622,7 @@ fn parse_types(view: ByteView<'_>) -> Result<Vec<Type>, BtfError> {
             id: types.len() as u32,
         });
     }
-    Ok(types)
+    Ok((types, flagged_tags))
 }
 
 /// Decodes the type at `pos`, returning it and its encoded length.

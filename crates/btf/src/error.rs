@@ -156,6 +156,17 @@ pub enum BtfError {
         /// Its kind.
         kind: BtfKind,
     },
+    /// The operation needs a data section.
+    #[error("type [{0}] is not a DATASEC")]
+    NotADatasec(TypeId),
+    /// A data section variable has no ELF symbol giving its offset.
+    #[error("variable {var} of {datasec} has no ELF symbol")]
+    MissingSymbol {
+        /// The section.
+        datasec: String,
+        /// The variable.
+        var: String,
+    },
 }
 
 /// What went wrong while parsing `.BTF.ext` data.

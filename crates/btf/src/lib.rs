@@ -17,6 +17,9 @@
 //!   `... format c`; bpftool 7.1 built from Linux 6.1 stable, whose libbpf
 //!   has the 2022 padding/packing rework and the 2024 `(void)` prototype
 //!   fix but no `mode(byte)` enum attributes).
+//! - [`Btf::to_bytes`] writes BTF back out; [`Btf::fixup_datasec`] is
+//!   libbpf's fix-up of clang's data sections (sizes and variable offsets
+//!   from the ELF), so that global data values format as the kernel's do.
 //! - [`dump_value`] prints a value through its BTF type as bpftool's
 //!   `btf_dumper` does in `map dump` (plain text and `-j`), with
 //!   [`BpftoolJson`] reproducing bpftool's JSON writer; [`value_to_json`]
@@ -35,6 +38,7 @@ mod btf;
 mod bytes;
 mod dump_c;
 mod dump_raw;
+mod encode;
 mod error;
 mod ext;
 mod types;
