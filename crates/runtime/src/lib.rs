@@ -19,6 +19,7 @@
 //! interpreter (`apiary-vm`): it talks to them through their public APIs
 //! only.
 
+mod csum;
 mod fib;
 mod helpers;
 mod packet;

@@ -18,6 +18,8 @@ use apiary_context::{
 };
 use apiary_vm::Region;
 
+use crate::csum::IpSummed;
+
 /// `ETH_HLEN`.
 pub(crate) const ETH_HLEN: usize = 14;
 /// `VLAN_HLEN`.
@@ -174,9 +176,10 @@ pub(crate) struct SkbState {
     pub(crate) gso_size: u32,
     /// `skb->encapsulation`.
     pub(crate) encapsulation: bool,
-    /// `Some(skb->csum_level)` when `ip_summed == CHECKSUM_UNNECESSARY`
-    /// (test-run skbs start as `CHECKSUM_NONE`).
-    pub(crate) csum_unnecessary: Option<u8>,
+    /// `skb->ip_summed` (test-run skbs start as `CHECKSUM_NONE`).
+    pub(crate) ip_summed: IpSummed,
+    /// `skb->csum`: the data's partial sum under `CHECKSUM_COMPLETE`.
+    pub(crate) csum: u32,
 }
 
 /// A packet in its frame, with its internal context.

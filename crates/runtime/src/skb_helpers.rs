@@ -17,6 +17,9 @@ use crate::packet::{
 };
 use crate::{Env, Event};
 
+use crate::csum::{
+    IpSummed, csum_add, csum_block_add, csum_block_sub, csum_fold, csum_partial, csum_sub,
+};
 use crate::helpers::errno::{EBADMSG, EFAULT, EINVAL, ENOMEM, ENOTSUPP};
 use crate::helpers::{Ctx, Ret, neg};
 
@@ -68,24 +71,6 @@ pub(crate) fn edit_with(
 /// [`edit_with`] on the run's skb.
 fn edit(ctx: Ctx<'_, '_>, change: impl FnOnce(&mut Packet) -> Result<(), i64>) -> Ret {
     edit_with(ctx, skb, change)
-}
-
-// Ones' complement arithmetic as include/net/checksum.h does it, on the
-// values as a little-endian load of the network-order bytes gives them.
-
-fn csum_add(a: u32, b: u32) -> u32 {
-    let sum = a.wrapping_add(b);
-    sum.wrapping_add(u32::from(sum < b))
-}
-
-fn csum_sub(a: u32, b: u32) -> u32 {
-    csum_add(a, !b)
-}
-
-fn csum_fold(csum: u32) -> u16 {
-    let mut sum = (csum & 0xffff) + (csum >> 16);
-    sum = (sum & 0xffff) + (sum >> 16);
-    !(sum as u16)
 }
 
 fn csum16_add(csum: u16, addend: u16) -> u16 {
@@ -180,14 +165,30 @@ fn l4_csum(packet: &mut Packet, offset: u64, from: u64, to: u64, flags: u64) -> 
     if mangled_zero && flags & BPF_F_MARK_ENFORCE == 0 && sum == 0 {
         return Ok(());
     }
-    // With CHECKSUM_NONE, inet_proto_csum_replace* only update the field
-    // (the pseudo-header flag matters for CHECKSUM_COMPLETE/PARTIAL skbs).
-    let mut new = match flags & BPF_F_HDR_FIELD_MASK {
+    // inet_proto_csum_replace*: the field, and with CHECKSUM_COMPLETE and
+    // a pseudo-header change also skb->csum (test-run skbs are never
+    // CHECKSUM_PARTIAL).
+    let (from, to) = match flags & BPF_F_HDR_FIELD_MASK {
         0 if from != 0 => return Err(EINVAL),
-        0 => csum_replace_by_diff(sum, to as u32),
-        2 => csum_replace4(sum, u32::from(from as u16), u32::from(to as u16)),
-        4 => csum_replace4(sum, from as u32, to as u32),
+        0 => (None, to as u32),
+        2 => (Some(u32::from(from as u16)), u32::from(to as u16)),
+        4 => (Some(from as u32), to as u32),
         _ => return Err(EINVAL),
+    };
+    let complete = packet.skb.ip_summed == IpSummed::Complete && flags & BPF_F_PSEUDO_HDR != 0;
+    let mut new = match from {
+        None => {
+            if complete && flags & BPF_F_IPV6 == 0 {
+                packet.skb.csum = !csum_add(to, !packet.skb.csum);
+            }
+            csum_replace_by_diff(sum, to)
+        }
+        Some(from) => {
+            if complete {
+                packet.skb.csum = !csum_add(csum_sub(!packet.skb.csum, from), to);
+            }
+            csum_replace4(sum, from, to)
+        }
     };
     if mangled_zero && new == 0 {
         new = CSUM_MANGLED_0;
@@ -208,11 +209,59 @@ pub(crate) fn l4_csum_replace(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
     )))
 }
 
-/// `bpf_csum_update(skb, csum)`: only CHECKSUM_COMPLETE skbs carry a
-/// checksum to update; test-run's do not.
-pub(crate) fn csum_update(ctx: Ctx<'_, '_>, _: [u64; 5]) -> Ret {
-    skb(ctx)?;
-    Ok(neg(ENOTSUPP))
+/// `bpf_csum_update(skb, csum)`: adds to `skb->csum` of a
+/// CHECKSUM_COMPLETE skb and returns it; `-ENOTSUPP` for other skbs.
+pub(crate) fn csum_update(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
+    let state = &mut skb(ctx)?.skb;
+    if state.ip_summed != IpSummed::Complete {
+        return Ok(neg(ENOTSUPP));
+    }
+    state.csum = csum_add(state.csum, a[1] as u32);
+    Ok(u64::from(state.csum))
+}
+
+/// `__skb_postpull_rcsum`/`skb_postpull_rcsum` for bytes `at..at + len`
+/// of the frame about to leave the checksummed data (`offset` from `data`).
+fn postpull_rcsum(packet: &mut Packet, at: usize, len: usize, offset: usize) {
+    if packet.skb.ip_summed == IpSummed::Complete {
+        let block = packet
+            .frame()
+            .get(at..at + len)
+            .map_or(0, |b| csum_partial(b, 0, offset & 1 == 1));
+        packet.skb.csum = csum_block_sub(packet.skb.csum, block, offset);
+    }
+}
+
+/// `__skb_postpush_rcsum` for bytes `at..at + len` just added to the data.
+fn postpush_rcsum(packet: &mut Packet, at: usize, len: usize, offset: usize) {
+    if packet.skb.ip_summed == IpSummed::Complete {
+        let block = packet
+            .frame()
+            .get(at..at + len)
+            .map_or(0, |b| csum_partial(b, 0, offset & 1 == 1));
+        packet.skb.csum = csum_block_add(packet.skb.csum, block, offset);
+    }
+}
+
+/// The partial sum test-run compares `skb->csum` with: the data from the
+/// network header on.
+fn network_checksum(packet: &Packet) -> u32 {
+    let from = packet.network.max(packet.data);
+    let bytes = packet.frame().get(from..packet.end).unwrap_or_default();
+    csum_partial(bytes, 0, (from - packet.data) & 1 == 1)
+}
+
+/// Makes the skb `CHECKSUM_COMPLETE` over its data from the network header
+/// (test-run with `BPF_F_TEST_SKB_CHECKSUM_COMPLETE`).
+pub(crate) fn make_checksum_complete(packet: &mut Packet) {
+    packet.skb.csum = network_checksum(packet);
+    packet.skb.ip_summed = IpSummed::Complete;
+}
+
+/// Whether `skb->csum` still covers the data (test-run's final check with
+/// `BPF_F_TEST_SKB_CHECKSUM_COMPLETE`).
+pub(crate) fn checksum_complete_holds(packet: &Packet) -> bool {
+    csum_fold(packet.skb.csum) == csum_fold(network_checksum(packet))
 }
 
 const BPF_F_RECOMPUTE_CSUM: u64 = 1;
@@ -230,8 +279,15 @@ pub(crate) fn skb_store_bytes(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
         return Ok(neg(EFAULT));
     }
     let at = offset as usize;
+    let recompute = flags & BPF_F_RECOMPUTE_CSUM != 0;
+    if recompute {
+        postpull_rcsum(packet, packet.data + at, bytes.len(), at);
+    }
     if let Some(dst) = packet.bytes_mut().get_mut(at..at + bytes.len()) {
         dst.copy_from_slice(&bytes);
+    }
+    if recompute {
+        postpush_rcsum(packet, packet.data + at, bytes.len(), at);
     }
     if flags & BPF_F_INVALIDATE_HASH != 0 {
         packet.skb.hash = 0;
@@ -430,6 +486,7 @@ fn vlan_insert(packet: &mut Packet, proto: u16, tci: u16) -> Result<(), i64> {
     packet.data = new;
     packet.meta = new;
     packet.mac = new;
+    postpush_rcsum(packet, new + 12, VLAN_HLEN, 12);
     Ok(())
 }
 
@@ -440,6 +497,8 @@ fn vlan_push(packet: &mut Packet, proto: u16, tci: u16) -> Result<(), i64> {
         }
         vlan_insert(packet, old_proto, old_tci)?;
         packet.skb.protocol = old_proto;
+        // skb_vlan_push moves the network header back over the tag.
+        packet.network -= VLAN_HLEN;
     }
     packet.skb.vlan = Some((proto, tci));
     Ok(())
@@ -469,6 +528,7 @@ fn vlan_remove(packet: &mut Packet) -> Result<u16, i64> {
     let frame = packet.frame();
     let tci = u16::from_be_bytes([frame[data + 14], frame[data + 15]]);
     let encapsulated = u16::from_be_bytes([frame[data + 16], frame[data + 17]]);
+    postpull_rcsum(packet, data + 12, VLAN_HLEN, 12);
     if !packet.move_bytes(data..data + 12, data + VLAN_HLEN) {
         return Err(ENOMEM);
     }
@@ -540,6 +600,7 @@ fn remove_room(packet: &mut Packet, off: usize, len: usize) -> Result<(), i64> {
         return Err(ENOMEM);
     }
     let data = packet.data;
+    postpull_rcsum(packet, data + off, len, off);
     if !packet.move_bytes(data..data + off, data + len) {
         return Err(ENOMEM);
     }
@@ -659,8 +720,10 @@ fn adjust_room(packet: &mut Packet, len_diff: i32, mode: u32, flags: u64) -> Res
     } else {
         insert_room(packet, off, diff)?;
     }
-    if flags & BPF_F_ADJ_ROOM_NO_CSUM_RESET == 0 {
-        packet.skb.csum_unnecessary = None;
+    if flags & BPF_F_ADJ_ROOM_NO_CSUM_RESET == 0
+        && let IpSummed::Unnecessary(_) = packet.skb.ip_summed
+    {
+        packet.skb.ip_summed = IpSummed::None;
     }
     Ok(())
 }
@@ -680,6 +743,10 @@ fn change_tail(packet: &mut Packet, new_len: usize, flags: u64) -> Result<(), i6
     }
     if packet.skb.encapsulation {
         return Err(ENOTSUPP);
+    }
+    // __skb_trim_rcsum / __skb_grow_rcsum give up on a complete checksum.
+    if packet.skb.ip_summed == IpSummed::Complete {
+        packet.skb.ip_summed = IpSummed::None;
     }
     if packet.data + new_len > packet.capacity() {
         return Err(ENOMEM);

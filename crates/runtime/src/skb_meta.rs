@@ -5,9 +5,13 @@
 //! other device.
 
 use crate::Event;
-use crate::packet::{ETH_HLEN, ETH_P_IP, ETH_P_IPV6, PacketKind, skb_off};
+use crate::packet::{
+    ETH_HLEN, ETH_P_8021AD, ETH_P_8021Q, ETH_P_IP, ETH_P_IPV6, Packet, PacketKind, VLAN_HLEN,
+    skb_off,
+};
 use crate::skb_helpers::{commit, packet, skb};
 
+use crate::csum::{IpSummed, csum_add, csum_sub};
 use crate::helpers::errno::{EACCES, EINVAL, ENODEV, EOPNOTSUPP};
 use crate::helpers::{Ctx, Ret, neg};
 
@@ -22,23 +26,23 @@ const BPF_CSUM_LEVEL_RESET: u64 = 3;
 /// (test-run skbs start as `CHECKSUM_NONE`).
 pub(crate) fn csum_level(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
     let state = &mut skb(ctx)?.skb;
-    match a[1] {
-        BPF_CSUM_LEVEL_QUERY => {
-            return Ok(state.csum_unnecessary.map_or(neg(EACCES), u64::from));
+    let level = match state.ip_summed {
+        IpSummed::Unnecessary(level) => Some(level),
+        _ => None,
+    };
+    state.ip_summed = match (a[1], state.ip_summed, level) {
+        (BPF_CSUM_LEVEL_QUERY, _, level) => {
+            return Ok(level.map_or(neg(EACCES), u64::from));
         }
-        BPF_CSUM_LEVEL_INC => {
-            state.csum_unnecessary = Some(match state.csum_unnecessary {
-                Some(level) if level < SKB_MAX_CSUM_LEVEL => level + 1,
-                Some(level) => level,
-                None => 0,
-            });
+        (BPF_CSUM_LEVEL_INC, IpSummed::None, _) => IpSummed::Unnecessary(0),
+        (BPF_CSUM_LEVEL_INC, _, Some(level)) => {
+            IpSummed::Unnecessary((level + 1).min(SKB_MAX_CSUM_LEVEL))
         }
-        BPF_CSUM_LEVEL_DEC => {
-            state.csum_unnecessary = state.csum_unnecessary.and_then(|l| l.checked_sub(1));
-        }
-        BPF_CSUM_LEVEL_RESET => state.csum_unnecessary = None,
+        (BPF_CSUM_LEVEL_DEC, _, Some(0)) | (BPF_CSUM_LEVEL_RESET, _, Some(_)) => IpSummed::None,
+        (BPF_CSUM_LEVEL_DEC, _, Some(level)) => IpSummed::Unnecessary(level - 1),
+        (BPF_CSUM_LEVEL_INC | BPF_CSUM_LEVEL_DEC | BPF_CSUM_LEVEL_RESET, summed, _) => summed,
         _ => return Ok(neg(EINVAL)),
-    }
+    };
     Ok(0)
 }
 
@@ -49,7 +53,8 @@ const INET_ECN_CE: u8 = 3;
 /// Experienced, fixing the IPv4 header checksum; 1 when marked.
 pub(crate) fn skb_ecn_set_ce(ctx: Ctx<'_, '_>, _: [u64; 5]) -> Ret {
     let packet = skb(ctx)?;
-    let (network, end, protocol) = (packet.network, packet.end, packet.skb.protocol);
+    let protocol = protocol_past_vlans(packet);
+    let (network, end) = (packet.network, packet.end);
     let frame = packet.frame_mut();
     let marked = match protocol {
         ETH_P_IP if network + 20 <= end => {
@@ -73,7 +78,15 @@ pub(crate) fn skb_ecn_set_ce(ctx: Ctx<'_, '_>, _: [u64; 5]) -> Ret {
             if dsfield & INET_ECN_CE == 0 {
                 0
             } else {
+                let word = |f: &[u8]| {
+                    u32::from_ne_bytes([f[network], f[network + 1], f[network + 2], f[network + 3]])
+                };
+                let from = word(frame);
                 frame[network + 1] |= INET_ECN_CE << 4;
+                let to = word(frame);
+                if packet.skb.ip_summed == IpSummed::Complete {
+                    packet.skb.csum = csum_add(csum_sub(packet.skb.csum, from), to);
+                }
                 1
             }
         }
@@ -81,6 +94,28 @@ pub(crate) fn skb_ecn_set_ce(ctx: Ctx<'_, '_>, _: [u64; 5]) -> Ret {
     };
     commit(ctx)?;
     Ok(marked)
+}
+
+/// `VLAN_MAX_DEPTH`: how many in-packet tags `vlan_get_protocol` walks.
+const VLAN_MAX_DEPTH: usize = 8;
+
+/// `skb_protocol(skb, true)`: the protocol under the VLAN tags in the
+/// packet (read from `data + 14` on, as the kernel reads them), 0 when
+/// they run past the packet or too deep.
+fn protocol_past_vlans(packet: &Packet) -> u16 {
+    let mut protocol = packet.skb.protocol;
+    let mut depth = ETH_HLEN;
+    let mut budget = VLAN_MAX_DEPTH;
+    while protocol == ETH_P_8021Q || protocol == ETH_P_8021AD {
+        budget -= 1;
+        let header = packet.bytes().get(depth..depth + VLAN_HLEN);
+        let (Some(header), true) = (header, budget > 0) else {
+            return 0;
+        };
+        protocol = u16::from_be_bytes([header[2], header[3]]);
+        depth += VLAN_HLEN;
+    }
+    protocol
 }
 
 /// `bpf_get_cgroup_classid(skb)`: the net_cls classid of the running task,

@@ -15,6 +15,7 @@ use crate::packet::{
     ETH_HLEN, ETH_P_IP, ETH_P_IPV6, Packet, SHARED_INFO_SIZE, SkbSetup, XDP_FRAME_HEADER,
     XDP_FRAME_SIZE, XDP_PACKET_HEADROOM, XdpSetup, get_u32, skb_off, xdp_off,
 };
+use crate::skb_helpers::{checksum_complete_holds, make_checksum_complete};
 use crate::xdp_helpers::XDP_META_MAX;
 use crate::{Env, Event, ProgId, Runtime, TaskInfo};
 
@@ -102,6 +103,13 @@ pub enum TestRunError {
         /// The program's type.
         prog_type: ProgType,
     },
+    /// With `BPF_F_TEST_SKB_CHECKSUM_COMPLETE`, the program changed the
+    /// packet without keeping `skb->csum` in step (the kernel answers
+    /// `EBADMSG`).
+    #[error(
+        "skb->csum no longer matches the packet: it changed without a checksum update (EBADMSG)"
+    )]
+    ChecksumMismatch,
     /// The program failed at run time.
     #[error("{0}")]
     Run(#[from] RunError),
@@ -459,11 +467,6 @@ impl Runtime {
                 input.flags
             )));
         }
-        if input.flags != 0 {
-            return Err(invalid(
-                "BPF_F_TEST_SKB_CHECKSUM_COMPLETE is not supported by Apiary",
-            ));
-        }
         if input.cpu != 0 {
             return Err(invalid("skb programs cannot be run on a chosen CPU"));
         }
@@ -508,11 +511,19 @@ impl Runtime {
             ifindex: LOOPBACK_IFINDEX,
             has_context: image.is_some(),
         };
+        let mut packet = Packet::skb(data, l2, &setup);
+        let checksum_complete = input.flags & BPF_F_TEST_SKB_CHECKSUM_COMPLETE != 0;
+        if checksum_complete {
+            make_checksum_complete(&mut packet);
+        }
         let mut env = self.env(prog, input.cpu, &input.task);
-        env.packet = Some(Packet::skb(data, l2, &setup));
+        env.packet = Some(packet);
         let (retval, duration_ns) =
             self.run_repeated(runner, prog, &mut env, None, input.repeat)?;
         let packet = env.packet.take().ok_or(TestRunError::NoSuchProgram)?;
+        if checksum_complete && !checksum_complete_holds(&packet) {
+            return Err(TestRunError::ChecksumMismatch);
+        }
         let bytes = if l2 {
             packet.bytes().to_vec()
         } else {

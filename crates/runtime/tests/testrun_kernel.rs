@@ -40,6 +40,7 @@ struct Input {
     data: Option<Vec<u8>>,
     ctx: Option<Vec<u8>>,
     repeat: u32,
+    flags: u32,
 }
 
 impl Input {
@@ -68,6 +69,7 @@ fn apiary_run(prog_type: ProgType, text: &str, input: &Input) -> Outcome {
             data_in: input.data.as_deref(),
             ctx_in: input.ctx.as_deref(),
             repeat: input.repeat,
+            flags: input.flags,
             task: TaskInfo::current(),
             ..TestRunInput::default()
         },
@@ -78,7 +80,7 @@ fn apiary_run(prog_type: ProgType, text: &str, input: &Input) -> Outcome {
             data_out: out.data_out.unwrap_or_default(),
             ctx_out: out.ctx_out.unwrap_or_default(),
         },
-        Err(TestRunError::Invalid { .. }) => Outcome::Refused,
+        Err(TestRunError::Invalid { .. } | TestRunError::ChecksumMismatch) => Outcome::Refused,
         Err(e) => panic!("apiary test-run failed: {e}\n{text}"),
     }
 }
@@ -118,6 +120,7 @@ fn kernel_run(prog_type: ProgType, text: &str, input: &Input) -> Outcome {
         ctx_in: input.ctx.as_deref().unwrap_or_default(),
         ctx_out_capacity: input.ctx.as_ref().map_or(0, |c| c.len().max(192)),
         repeat: input.repeat,
+        flags: input.flags,
         ..TestRunAttrs::default()
     };
     match loaded.prog.test_run(&attrs) {
@@ -1590,5 +1593,75 @@ fn packet_metadata_helpers_match_the_kernel() {
         for input in [&frame, &arp] {
             same(ProgType::SCHED_CLS, &text, &Input::packet(input));
         }
+    }
+}
+
+/// `BPF_F_TEST_SKB_CHECKSUM_COMPLETE`.
+const CHECKSUM_COMPLETE: u32 = 4;
+
+#[test]
+fn checksum_complete_tracking_matches_the_kernel() {
+    if !kernel_ok("checksum_complete_tracking_matches_the_kernel") {
+        return;
+    }
+    let frame = ipv4_frame(LOOPBACK_MAC, IP_PROTO_UDP, b"complete checksum!");
+    let tagged = tagged(&frame, 0x8100, 7);
+    let complete = |data: &[u8]| Input {
+        flags: CHECKSUM_COMPLETE,
+        ..Input::packet(data)
+    };
+    let (old, new) = (ne32([10, 0, 0, 2]), ne32([10, 0, 0, 99]));
+    let mut programs = vec![
+        "r0 = 0\n exit".to_string(),
+        // Rewrites without and with BPF_F_RECOMPUTE_CSUM, even and odd offsets.
+        stack_call(new, SKB_STORE_BYTES, &[30, STACK, 4, 0], ""),
+        stack_call(new, SKB_STORE_BYTES, &[30, STACK, 4, 1], ""),
+        stack_call(new, SKB_STORE_BYTES, &[31, STACK, 3, 1], ""),
+        stack_call(new, SKB_STORE_BYTES, &[2, STACK, 4, 1], ""),
+        // csum_update's raw value, undone so the final check passes, or not.
+        "r6 = r1\n r2 = 0x12345\n call 40\n r7 = r0\n r1 = r6\n r2 = 0xfffedcba ll\n call 40\n r0 = r7\n exit".to_string(),
+        "r6 = r1\n r2 = 0x12345\n call 40\n exit".to_string(),
+        // Address rewrite with every fix-up, pseudo-header flag included.
+        format!(
+            "r6 = r1\n r2 = {new:#x} ll\n *(u64 *)(r10 - 8) = r2
+             r1 = r6\n r2 = 30\n r3 = r10\n r3 += -8\n r4 = 4\n r5 = 1\n call {SKB_STORE_BYTES}
+             r1 = r6\n r2 = 24\n r3 = {old:#x} ll\n r4 = {new:#x} ll\n r5 = 4\n call {L3_CSUM_REPLACE}
+             r1 = r6\n r2 = 40\n r3 = {old:#x} ll\n r4 = {new:#x} ll\n r5 = {}\n call {L4_CSUM_REPLACE}
+             exit",
+            BPF_F_PSEUDO_HDR | 4
+        ),
+        call_program("", SKB_VLAN_POP, &[], ""),
+        format!(
+            "r6 = r1\n r2 = {:#x}\n r3 = 5\n call {SKB_VLAN_PUSH}\n r1 = r6\n r2 = {:#x}\n r3 = 6\n call {SKB_VLAN_PUSH}\n exit",
+            be16_arg(0x8100),
+            be16_arg(0x8100)
+        ),
+        call_program("", SKB_ADJUST_ROOM, &[8, 0, 0], ""),
+        call_program("", SKB_ADJUST_ROOM, &[(-8i64) as u64, 0, 0], ""),
+        call_program("", SKB_ADJUST_ROOM, &[(-8i64) as u64, 1, 0], ""),
+        call_program("", SKB_CHANGE_PROTO, &[be16_arg(0x86dd), 0], ""),
+        call_program("", SKB_CHANGE_TAIL, &[frame.len() as u64 + 8, 0], ""),
+        call_program("", SKB_CHANGE_TAIL, &[frame.len() as u64 - 8, 0], ""),
+        call_program("", 97, &[], ""),
+        "r6 = r1\n r2 = 1\n call 135\n r1 = r6\n r2 = 0\n call 135\n exit".to_string(),
+    ];
+    programs.push(call_program("", SKB_PULL_DATA, &[0], ""));
+    for text in &programs {
+        for data in [&frame, &with_tos(&frame, 2), &tagged] {
+            same(ProgType::SCHED_CLS, text, &complete(data));
+        }
+    }
+    for text in ["r0 = 0\n exit", "r0 = *(u32 *)(r1 + 0)\n exit"] {
+        same(ProgType::SOCKET_FILTER, text, &complete(&frame));
+    }
+    let v6 = ipv6_frame(b"v6");
+    let mut ect = v6.clone();
+    ect[15] |= 2 << 4;
+    for data in [&v6, &ect] {
+        same(
+            ProgType::SCHED_CLS,
+            &call_program("", 97, &[], ""),
+            &complete(data),
+        );
     }
 }
