@@ -223,23 +223,28 @@ pub(crate) fn csum_update(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
 /// `__skb_postpull_rcsum`/`skb_postpull_rcsum` for bytes `at..at + len`
 /// of the frame about to leave the checksummed data (`offset` from `data`).
 fn postpull_rcsum(packet: &mut Packet, at: usize, len: usize, offset: usize) {
-    if packet.skb.ip_summed == IpSummed::Complete {
-        let block = packet
-            .frame()
-            .get(at..at + len)
-            .map_or(0, |b| csum_partial(b, 0, offset & 1 == 1));
-        packet.skb.csum = csum_block_sub(packet.skb.csum, block, offset);
-    }
+    update_rcsum(packet, at..at + len, offset, csum_block_sub);
 }
 
 /// `__skb_postpush_rcsum` for bytes `at..at + len` just added to the data.
 fn postpush_rcsum(packet: &mut Packet, at: usize, len: usize, offset: usize) {
+    update_rcsum(packet, at..at + len, offset, csum_block_add);
+}
+
+/// Folds the partial sum of frame bytes `span` into a CHECKSUM_COMPLETE
+/// skb's `skb->csum` with `combine`.
+fn update_rcsum(
+    packet: &mut Packet,
+    span: std::ops::Range<usize>,
+    offset: usize,
+    combine: fn(u32, u32, usize) -> u32,
+) {
     if packet.skb.ip_summed == IpSummed::Complete {
         let block = packet
             .frame()
-            .get(at..at + len)
+            .get(span)
             .map_or(0, |b| csum_partial(b, 0, offset & 1 == 1));
-        packet.skb.csum = csum_block_add(packet.skb.csum, block, offset);
+        packet.skb.csum = combine(packet.skb.csum, block, offset);
     }
 }
 
