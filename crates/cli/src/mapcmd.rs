@@ -1313,7 +1313,7 @@ mod tests {
             Path::new(&dirs.kernel.join(&file)).exists(),
             "bpftool pinned {file}"
         );
-        pin::save(&dirs.apiary.join(&file), &apiary_map, Some(&btf)).expect("apiary pin");
+        pin::save(&dirs.apiary.join(&file), &apiary_map, btf.as_ref()).expect("apiary pin");
         Some(file)
     }
 
@@ -1339,12 +1339,45 @@ mod tests {
         let (kernel_rules, apiary_rules) = (dirs.kernel.join(&rules), dirs.apiary.join(&rules));
         assert!(kernel_rules.exists(), "bpftool pinned {rules}");
         let rules_spec = corpus_spec("xdp_firewall", "rules");
-        pin::save(&apiary_rules, &rules_spec.0, Some(&rules_spec.1)).expect("apiary pin");
+        pin::save(&apiary_rules, &rules_spec.0, rules_spec.1.as_ref()).expect("apiary pin");
         let update = ["key", "6", "0", "0x50", "0", "value", "1", "0", "0", "0"];
         both_forms(&dirs, &rules, "update", &update);
         both_forms(&dirs, &rules, "dump", &[]);
         both_forms(&dirs, &rules, "lookup", &["key", "6", "0", "0x50", "0"]);
         both_forms(&dirs, &rules, "getnext", &[]);
+    }
+
+    #[test]
+    fn global_data_maps_match_bpftool() {
+        let Some(dirs) = dirs("globaldata") else {
+            return;
+        };
+        let names = [
+            "global_d.bss",
+            "global_d.data",
+            "global_d.rodata",
+            ".data.counters",
+            ".rodata.limits",
+            ".rodata.str1.1",
+        ];
+        let Some(first) = corpus_pair(&dirs, "global_data", names[0]) else {
+            return;
+        };
+        both_forms(&dirs, &first, "dump", &[]);
+        for name in &names[1..] {
+            let file = pin::pin_file_name(name).expect("pin name");
+            let (map, btf) = corpus_spec("global_data", name);
+            pin::save(&dirs.apiary.join(&file), &map, btf.as_ref()).expect("apiary pin");
+            both_forms(&dirs, &file, "dump", &[]);
+            both_forms(&dirs, &file, "lookup", &["key", "0", "0", "0", "0"]);
+        }
+        let update = [
+            "key", "0", "0", "0", "0", "value", "7", "0", "0", "0", "0", "0", "0", "0",
+        ];
+        let mut update = update.to_vec();
+        update.extend(["5", "0", "0", "0"]);
+        both_forms(&dirs, &first, "update", &update);
+        both_forms(&dirs, &first, "dump", &[]);
     }
 
     #[test]
@@ -1392,9 +1425,40 @@ mod tests {
         }
     }
 
-    /// An empty Apiary map made from the loader's spec of `map` in a corpus
-    /// object, with the object's `.BTF` and the spec's key and value types.
-    fn corpus_spec(object: &'static str, map: &str) -> (Map, MapBtf) {
+    /// The object's `.BTF` with its data sections fixed up as libbpf does
+    /// before loading (sizes from the ELF sections, offsets from symbols).
+    fn fixed_object_btf(bytes: &[u8]) -> Vec<u8> {
+        use object::{Object, ObjectSection, ObjectSymbol};
+        let elf = object::File::parse(bytes).expect("ELF");
+        let raw = elf
+            .section_by_name(".BTF")
+            .and_then(|s| s.data().ok())
+            .expect(".BTF section");
+        let mut btf = apiary_btf::Btf::parse(raw).expect("object BTF");
+        let datasecs: Vec<(apiary_btf::TypeId, String)> = btf
+            .types()
+            .filter(|(_, t)| matches!(t.kind, apiary_btf::Kind::Datasec(_)))
+            .map(|(id, t)| (id, btf.str_at(t.name_off).unwrap_or("").to_owned()))
+            .collect();
+        for (id, name) in datasecs {
+            let Some(section) = elf.section_by_name(&name) else {
+                continue;
+            };
+            let symbol = |var: &str| {
+                elf.symbols()
+                    .find(|s| s.name() == Ok(var) && s.section_index() == Some(section.index()))
+                    .map(|s| s.address() as u32)
+            };
+            btf.fixup_datasec(id, section.size() as u32, symbol)
+                .expect("datasec fix-up");
+        }
+        btf.to_bytes()
+    }
+
+    /// An Apiary map made from the loader's spec of `map` in a corpus
+    /// object, holding its initial data, with the object's fixed-up BTF
+    /// when the spec has a value type (as libbpf passes BTF only then).
+    fn corpus_spec(object: &'static str, map: &str) -> (Map, Option<MapBtf>) {
         let path = apiary_corpus::object(object).expect("corpus object").path();
         let loaded = apiary_loader::Object::open(path).expect("loader opens the corpus object");
         let spec = loaded
@@ -1403,11 +1467,7 @@ mod tests {
             .find(|m| m.name == map)
             .expect("map in object");
         let bytes = std::fs::read(path).expect("object bytes");
-        let elf = object::File::parse(&*bytes).expect("ELF");
-        let btf_blob = object::Object::section_by_name(&elf, ".BTF")
-            .and_then(|s| object::ObjectSection::data(&s).ok())
-            .expect(".BTF section")
-            .to_vec();
+        let kernel_name = &spec.name[..spec.name.len().min(15)];
         let mut def = MapDef::new(
             MapType::from_u32(spec.map_type.0).expect("map type"),
             spec.key_size,
@@ -1415,14 +1475,29 @@ mod tests {
             spec.max_entries,
         )
         .with_flags(spec.map_flags)
-        .with_name(&spec.name);
+        .with_name(kernel_name);
         def.spin_lock_off = spec.spin_lock_offset;
-        let btf = MapBtf {
-            blob: btf_blob,
+        let map = Map::create(def, cpus()).expect("apiary map");
+        if !spec.initial_data.is_empty() {
+            map.sys_update(&0u32.to_ne_bytes(), &spec.initial_data, 0)
+                .expect("initial data");
+        }
+        // libbpf gives a global-data map its section's DATASEC as value
+        // type (the loader's spec leaves it unset).
+        let blob = fixed_object_btf(&bytes);
+        let value_type = spec.value_type.or_else(|| match &spec.origin {
+            apiary_loader::MapOrigin::GlobalData { section } => {
+                let btf = apiary_btf::Btf::parse(&blob).expect("fixed BTF");
+                btf.find_by_name_kind(section, apiary_btf::BtfKind::Datasec)
+            }
+            _ => None,
+        });
+        let btf = value_type.map(|value| MapBtf {
+            blob,
             key_type_id: spec.key_type.map_or(0, |t| t.0),
-            value_type_id: spec.value_type.map_or(0, |t| t.0),
-        };
-        (Map::create(def, cpus()).expect("apiary map"), btf)
+            value_type_id: value.0,
+        });
+        (map, btf)
     }
 
     /// `-j map dump` elements sorted, for maps whose hash seed is random.
