@@ -680,7 +680,15 @@ fn lookup(view: &MapView<'_>, args: &[&str], out: &mut Output) -> Result<(), Fai
     };
     let elem = parse_elem(view, args, &wanted)?;
     let key = elem.key.unwrap_or_default();
-    match view.map.sys_lookup(&key, 0) {
+    let looked_up = if view.map.map_type() == MapType::BloomFilter {
+        // The kernel peeks a bloom filter for the value buffer's contents,
+        // which bpftool leaves as allocated: zeros.
+        let mut probe = vec![0u8; view.value_size()];
+        view.map.peek(&mut probe).map(|()| probe)
+    } else {
+        view.map.sys_lookup(&key, 0)
+    };
+    match looked_up {
         Ok(value) => print_key_value(view, &key, &value, out),
         Err(MapError::NotFound) => {
             match out.json.as_mut() {
@@ -1222,6 +1230,39 @@ mod tests {
         both_forms(&dirs, "lru", "dump", &[]);
         both_forms(&dirs, "lru", "delete", &["key", "2", "0", "0", "0"]);
         both_forms(&dirs, "lru", "dump", &[]);
+    }
+
+    #[test]
+    fn keyless_and_fd_maps_match_bpftool() {
+        let Some(dirs) = dirs("special") else { return };
+        create_pair(
+            &dirs,
+            "perf_event_array",
+            MapDef::new(MapType::PerfEventArray, 4, 4, 2).with_name("pe"),
+        );
+        both_forms(&dirs, "pe", "dump", &[]);
+        create_pair(
+            &dirs,
+            "ringbuf",
+            MapDef::new(MapType::Ringbuf, 0, 0, 4096).with_name("rb"),
+        );
+        both_forms(&dirs, "rb", "dump", &[]);
+        create_pair(
+            &dirs,
+            "bloom_filter",
+            MapDef::new(MapType::BloomFilter, 0, 4, 16).with_name("bf"),
+        );
+        both_forms(&dirs, "bf", "push", &["value", "1", "2", "3", "4"]);
+        both_forms(&dirs, "bf", "peek", &[]);
+        both_forms(&dirs, "bf", "dump", &[]);
+        create_pair(
+            &dirs,
+            "prog_array",
+            MapDef::new(MapType::ProgArray, 4, 4, 2).with_name("pa"),
+        );
+        both_forms(&dirs, "pa", "dump", &[]);
+        both_forms(&dirs, "pa", "lookup", &["key", "0", "0", "0", "0"]);
+        both_forms(&dirs, "pa", "getnext", &[]);
     }
 
     #[test]

@@ -633,9 +633,11 @@ impl Map {
             }
             Store::Hash(h) => h.get_next_key(key),
             Store::Lpm(t) => t.get_next_key(key),
-            Store::Queue(_) | Store::Bloom(_) | Store::Ringbuf(_) => {
-                Err(MapError::Invalid("map has no keys"))
-            }
+            // The kernel's queue_stack_map_get_next_key, bloom_map_get_next_key
+            // and ringbuf_map_get_next_key, as measured with bpftool on 6.18.
+            Store::Queue(_) => Err(MapError::Invalid("map has no keys")),
+            Store::Bloom(_) => Err(MapError::NotSupported("bloom filter has no keys")),
+            Store::Ringbuf(_) => Err(MapError::KernelNotSupported("ring buffer has no keys")),
         }
     }
 
