@@ -53,6 +53,10 @@ pub enum RunFailure {
         /// The syscall's error.
         reason: String,
     },
+    /// The verifier accepted the program but translated it into one that
+    /// can crash the kernel, so it was not run there (see [`null_check_elided`]).
+    #[error("not run in the kernel, which would crash: {0}")]
+    KernelUnsafe(String),
     /// Apiary refused to create a map or load the program.
     #[error("apiary refused the program: {0}")]
     ApiaryLoad(String),
@@ -250,6 +254,63 @@ fn kernel_map_failure(map: usize, error: &KernelError) -> RunFailure {
     }
 }
 
+/// The array lookups the kernel inlined in its translated program
+/// (`xlated_prog_insns`): `(inlined, unchecked)`, where unchecked ones lost
+/// the null check generated programs put after every lookup. The inlined
+/// lookup ends `r0 <<= 4; r0 += r1; goto +1; r0 = 0` (16-byte values); the
+/// check is an `if r0 ... goto` right after. Linux 6.18 drops it when it
+/// wrongly takes the key for an in-range constant, and running the program
+/// then dereferences NULL inside the kernel.
+pub fn inlined_array_lookups(xlated: &[u8]) -> (usize, usize) {
+    const SHIFT_R0_BY_4: [u8; 8] = [0x67, 0x00, 0, 0, 4, 0, 0, 0];
+    const ADD_R1_TO_R0: [u8; 8] = [0x0f, 0x10, 0, 0, 0, 0, 0, 0];
+    const GOTO_PLUS_1: [u8; 8] = [0x05, 0x00, 1, 0, 0, 0, 0, 0];
+    const R0_IS_0: [u8; 8] = [0xb7, 0x00, 0, 0, 0, 0, 0, 0];
+    let slots: Vec<&[u8]> = xlated.chunks_exact(8).collect();
+    let mut counts = (0, 0);
+    for window in slots.windows(5) {
+        let [shift, add, goto, zero, next] = window else {
+            continue;
+        };
+        if !(*shift == SHIFT_R0_BY_4
+            && *add == ADD_R1_TO_R0
+            && *goto == GOTO_PLUS_1
+            && *zero == R0_IS_0)
+        {
+            continue;
+        }
+        // A conditional jump (class JMP or JMP32, not ja/call/exit) on r0.
+        let checks_r0 = matches!(next.first().map(|code| (code & 0x07, code & 0xf0)),
+            Some((0x05 | 0x06, op)) if !matches!(op, 0x00 | 0x80 | 0x90))
+            && next.get(1).is_some_and(|regs| regs & 0x0f == 0);
+        counts.0 += 1;
+        if !checks_r0 {
+            counts.1 += 1;
+        }
+    }
+    counts
+}
+
+/// [`kernel_load`], refusing with [`RunFailure::KernelUnsafe`] a program
+/// whose translation would crash the kernel ([`inlined_array_lookups`]).
+pub fn kernel_load_runnable(
+    bytecode: &[u8],
+    maps: &[BorrowedFd<'_>],
+) -> Result<ProgFd, RunFailure> {
+    let prog = kernel_load(bytecode, maps)?;
+    let xlated = prog
+        .info(true)
+        .map_err(|e| RunFailure::TestRun(format!("reading the translated program: {e}")))?
+        .xlated_insns
+        .unwrap_or_default();
+    if inlined_array_lookups(&xlated).1 > 0 {
+        return Err(RunFailure::KernelUnsafe(
+            "the verifier removed the null check after an array map lookup".into(),
+        ));
+    }
+    Ok(prog)
+}
+
 /// Loads and runs `bytecode` in the kernel with the maps reset to `initial`.
 pub fn kernel_outcome(
     maps: &KernelMaps,
@@ -257,7 +318,7 @@ pub fn kernel_outcome(
     ctx: &[u8],
     initial: &[Entries],
 ) -> Result<Outcome, RunFailure> {
-    let prog = kernel_load(bytecode, &maps.fds())?;
+    let prog = kernel_load_runnable(bytecode, &maps.fds())?;
     maps.reset(initial)?;
     let (r0, ctx) = kernel_run(&prog, ctx)?;
     Ok(Outcome {
@@ -340,4 +401,57 @@ pub fn apiary_outcome(
         ctx: buffer,
         maps,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use apiary_isa::{AluOp, Insn, JmpCond, Reg, Source, Width, encode_program, slots_to_bytes};
+
+    fn bytes(insns: &[Insn]) -> Vec<u8> {
+        slots_to_bytes(&encode_program(insns))
+    }
+
+    fn alu(op: AluOp, dst: Reg, src: Source) -> Insn {
+        Insn::Alu {
+            width: Width::W64,
+            op,
+            dst,
+            src,
+        }
+    }
+
+    #[test]
+    fn an_inlined_array_lookup_without_its_null_check_is_spotted() {
+        let lookup = [
+            alu(AluOp::Lsh, Reg::R0, Source::Imm(4)),
+            alu(AluOp::Add, Reg::R0, Source::Reg(Reg::R1)),
+            Insn::Ja { off: 1 },
+            alu(AluOp::Mov, Reg::R0, Source::Imm(0)),
+        ];
+        let checked = Insn::Jump {
+            width: Width::W64,
+            cond: JmpCond::Eq,
+            dst: Reg::R0,
+            src: Source::Imm(0),
+            off: 2,
+        };
+        let store_through_r0 = Insn::Store {
+            size: apiary_isa::Size::DW,
+            dst: Reg::R0,
+            off: 0,
+            src: Source::Imm(7),
+        };
+        assert_eq!(
+            inlined_array_lookups(&bytes(&[&lookup[..], &[checked, Insn::Exit]].concat())),
+            (1, 0)
+        );
+        assert_eq!(
+            inlined_array_lookups(&bytes(
+                &[&lookup[..], &[store_through_r0, Insn::Exit]].concat()
+            )),
+            (1, 1)
+        );
+        assert_eq!(inlined_array_lookups(&bytes(&[Insn::Exit])), (0, 0));
+    }
 }

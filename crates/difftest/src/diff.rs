@@ -7,7 +7,7 @@ use apiary_kernel::ProgFd;
 use thiserror::Error;
 
 use crate::backend::{
-    Entries, KernelMaps, Outcome, RunFailure, apiary_outcome, kernel_load, kernel_run,
+    Entries, KernelMaps, Outcome, RunFailure, apiary_outcome, kernel_load_runnable, kernel_run,
 };
 use crate::generate::{Case, PROLOGUE_LEN, generate};
 use crate::known::{KernelBug, ListError, known_divergences};
@@ -20,6 +20,9 @@ pub enum Verdict {
     Rejected(String),
     /// Both backends produced the same r0 (low 32 bits), context and maps.
     Agree,
+    /// The verifier accepted the program, but the kernel would crash
+    /// running its translation, so nothing was compared.
+    KernelUnsafe(String),
     /// The backends disagree because of listed kernel bugs: the kernel's
     /// result on the program rewritten around them is Apiary's.
     KnownKernelBug {
@@ -73,9 +76,10 @@ impl Harness {
         })
     }
 
-    /// Loads `program` in the kernel and runs it on the case's input.
+    /// Loads `program` in the kernel and runs it on the case's input,
+    /// unless the verifier's translation would crash the kernel.
     fn kernel(&self, program: &Program, case: &Case) -> Result<(Outcome, ProgFd), RunFailure> {
-        let prog = kernel_load(&program.bytecode(), &self.maps.fds())?;
+        let prog = kernel_load_runnable(&program.bytecode(), &self.maps.fds())?;
         self.maps.reset(&case.maps)?;
         let (r0, ctx) = kernel_run(&prog, &case.ctx)?;
         let outcome = Outcome {
@@ -92,6 +96,7 @@ impl Harness {
         let (kernel, prog) = match self.kernel(&case.program, case) {
             Ok(result) => result,
             Err(RunFailure::Rejected(reason)) => return Verdict::Rejected(reason),
+            Err(RunFailure::KernelUnsafe(reason)) => return Verdict::KernelUnsafe(reason),
             Err(other) => {
                 return Verdict::Diverge {
                     kernel: Err(other),
@@ -348,6 +353,9 @@ pub struct Summary {
     pub accepted: u64,
     /// Accepted programs on which the backends disagree for no listed reason.
     pub divergences: u64,
+    /// Seeds the verifier accepted but whose translation would crash the
+    /// kernel (not run there, not compared).
+    pub kernel_unsafe: Vec<u64>,
     /// Seeds whose divergence listed kernel bugs explain, with the bugs.
     pub kernel_bugs: Vec<(u64, Vec<KernelBug>)>,
     /// Reproducer files written.
@@ -371,6 +379,10 @@ pub fn fuzz(
         match harness.check(&case) {
             Verdict::Rejected(_) => {}
             Verdict::Agree => summary.accepted += 1,
+            Verdict::KernelUnsafe(_) => {
+                summary.accepted += 1;
+                summary.kernel_unsafe.push(seed);
+            }
             Verdict::KnownKernelBug { bugs, .. } => {
                 summary.accepted += 1;
                 summary.kernel_bugs.push((seed, bugs));

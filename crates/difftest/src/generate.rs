@@ -416,11 +416,39 @@ fn counted_loop(rng: &mut Rng) -> Vec<Node> {
     nodes
 }
 
-/// `*(u32 *)(r10 + KEY_SLOT) = key`: mostly a key below [`KEY_RANGE`]
-/// (from an immediate or a data register masked with r1), now and then any.
-fn store_key(rng: &mut Rng, nodes: &mut Vec<Node>) {
-    match rng.below(3) {
-        0 => nodes.push(Node::plain(Insn::Store {
+/// `*(u32 *)(r10 + KEY_SLOT) = key`. Array keys come from context bytes
+/// the verifier cannot know (masked to `0..8`, so lookups hit and miss):
+/// Linux 6.18 elides the null check of an array lookup whose key it takes
+/// for a constant, and a pruned path with another key then dereferences
+/// NULL inside the kernel (an oops seen on this machine). Hash keys may
+/// also be immediates or masked data registers.
+fn store_key(rng: &mut Rng, kind: MapKind, nodes: &mut Vec<Node>) {
+    let masked = |nodes: &mut Vec<Node>, load: Insn| {
+        nodes.push(Node::plain(load));
+        nodes.push(Node::plain(Insn::Alu {
+            width: Width::W64,
+            op: AluOp::And,
+            dst: COUNTER,
+            src: Source::Imm(7),
+        }));
+        nodes.push(Node::plain(Insn::Store {
+            size: Size::W,
+            dst: Reg::R10,
+            off: KEY_SLOT,
+            src: Source::Reg(COUNTER),
+        }));
+    };
+    let from_ctx = Insn::Load {
+        size: Size::B,
+        sign_extend: false,
+        dst: COUNTER,
+        src: CTX,
+        off: rng.below(CTX_INPUT_LEN) as i16,
+    };
+    match (kind, rng.below(3)) {
+        (MapKind::Array, _) | (MapKind::Hash, 0) => masked(nodes, from_ctx),
+        (MapKind::Hash, 1) => masked(nodes, mov(COUNTER, Source::Reg(rng.pick(&DATA)))),
+        (MapKind::Hash, _) => nodes.push(Node::plain(Insn::Store {
             size: Size::W,
             dst: Reg::R10,
             off: KEY_SLOT,
@@ -430,21 +458,6 @@ fn store_key(rng: &mut Rng, nodes: &mut Vec<Node>) {
                 rng.below(KEY_RANGE as usize) as i32
             }),
         })),
-        _ => {
-            nodes.push(Node::plain(mov(COUNTER, Source::Reg(rng.pick(&DATA)))));
-            nodes.push(Node::plain(Insn::Alu {
-                width: Width::W64,
-                op: AluOp::And,
-                dst: COUNTER,
-                src: Source::Imm(7),
-            }));
-            nodes.push(Node::plain(Insn::Store {
-                size: Size::W,
-                dst: Reg::R10,
-                off: KEY_SLOT,
-                src: Source::Reg(COUNTER),
-            }));
-        }
     }
 }
 
@@ -503,7 +516,9 @@ fn value_access(rng: &mut Rng) -> Insn {
 /// block's start.
 fn helper_call(rng: &mut Rng) -> Vec<Node> {
     let mut nodes = Vec::new();
-    store_key(rng, &mut nodes);
+    let map = rng.below(MAPS.len());
+    let kind = MAPS.get(map).map_or(MapKind::Hash, |shape| shape.kind);
+    store_key(rng, kind, &mut nodes);
     let helper = rng.pick(&[
         MAP_LOOKUP_ELEM,
         MAP_LOOKUP_ELEM,
@@ -523,7 +538,7 @@ fn helper_call(rng: &mut Rng) -> Vec<Node> {
     nodes.push(Node::plain(Insn::LoadImm64 {
         dst: Reg::R1,
         kind: LdImm64Kind::MapIdx,
-        imm: rng.below(MAPS.len()) as u64,
+        imm: map as u64,
     }));
     nodes.extend(stack_pointer(Reg::R2, KEY_SLOT));
     if helper == MAP_UPDATE_ELEM {

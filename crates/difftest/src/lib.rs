@@ -23,7 +23,8 @@ mod rng;
 
 pub use backend::{
     Entries, KEY_SIZE, KernelMaps, MAPS, MapKind, MapShape, Outcome, RunFailure, VALUE_SIZE,
-    apiary_outcome, kernel_load, kernel_outcome, kernel_run, rejection_reason,
+    apiary_outcome, inlined_array_lookups, kernel_load, kernel_load_runnable, kernel_outcome,
+    kernel_run, rejection_reason,
 };
 pub use diff::{
     Harness, HarnessError, ReproducerError, Summary, Verdict, fuzz, parse_reproducer,

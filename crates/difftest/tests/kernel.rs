@@ -240,7 +240,7 @@ fn generated_programs_call_the_map_helpers_and_change_the_maps() {
         return;
     }
     let maps = apiary_difftest::KernelMaps::create().expect("maps");
-    let (mut calling, mut changed) = (0, 0);
+    let (mut calling, mut changed, mut inlined) = (0, 0, 0);
     for seed in 1..=300 {
         let case = apiary_difftest::generate(seed);
         let calls: Vec<i32> = case
@@ -256,6 +256,18 @@ fn generated_programs_call_the_map_helpers_and_change_the_maps() {
             continue;
         }
         calling += 1;
+        // The guard against the kernel's dropped null checks recognises
+        // the lookups the kernel really inlines, and none lost its check.
+        let prog = apiary_difftest::kernel_load(&case.program.bytecode(), &maps.fds())
+            .unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+        let xlated = prog
+            .info(true)
+            .expect("info")
+            .xlated_insns
+            .expect("root sees xlated");
+        let (sites, unchecked) = apiary_difftest::inlined_array_lookups(&xlated);
+        assert_eq!(unchecked, 0, "seed {seed}: the kernel dropped a null check");
+        inlined += sites;
         let kernel =
             apiary_difftest::kernel_outcome(&maps, &case.program.bytecode(), &case.ctx, &case.maps)
                 .unwrap_or_else(|e| panic!("seed {seed}: {e}"));
@@ -263,7 +275,13 @@ fn generated_programs_call_the_map_helpers_and_change_the_maps() {
             changed += 1;
         }
     }
-    eprintln!("of 300 programs, {calling} call map helpers, {changed} change a map");
+    eprintln!(
+        "of 300 programs, {calling} call map helpers, {changed} change a map; {inlined} array lookups inlined"
+    );
+    assert!(
+        inlined > 0,
+        "no inlined array lookup seen: the guard's pattern is stale"
+    );
     assert!(calling >= 200, "{calling} of 300 programs call helpers");
     assert!(
         changed >= calling / 4,
