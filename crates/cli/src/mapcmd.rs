@@ -902,7 +902,7 @@ mod tests {
         let kernel_pin = dirs.kernel.join(&def.name);
         let numbers = [def.key_size, def.value_size, def.max_entries].map(|n| n.to_string());
         let flags = format!("{:#x}", def.map_flags);
-        let args = [
+        let mut args = vec![
             "map",
             "create",
             kernel_pin.to_str().expect("path"),
@@ -919,6 +919,29 @@ mod tests {
             "flags",
             &flags,
         ];
+        // A map of maps gets an inner array made and pinned first.
+        let inner_pin = dirs.kernel.join(format!("{}_inner", def.name));
+        if let Some(inner) = &def.inner {
+            let sizes =
+                [inner.key_size, inner.value_size, inner.max_entries].map(|n| n.to_string());
+            let (_, stderr, status) = bpftool(&[
+                "map",
+                "create",
+                inner_pin.to_str().expect("path"),
+                "type",
+                "array",
+                "key",
+                &sizes[0],
+                "value",
+                &sizes[1],
+                "entries",
+                &sizes[2],
+                "name",
+                "inner",
+            ]);
+            assert_eq!(status, 0, "bpftool map create (inner): {stderr}");
+            args.extend(["inner_map", "pinned", inner_pin.to_str().expect("path")]);
+        }
         let (_, stderr, status) = bpftool(&args);
         assert_eq!(status, 0, "bpftool map create: {stderr}");
         let apiary_pin = dirs.apiary.join(&def.name);
@@ -1255,6 +1278,48 @@ mod tests {
         both_forms(&dirs, "bf", "push", &["value", "1", "2", "3", "4"]);
         both_forms(&dirs, "bf", "peek", &[]);
         both_forms(&dirs, "bf", "dump", &[]);
+        create_pair(
+            &dirs,
+            "devmap",
+            MapDef::new(MapType::Devmap, 4, 4, 2).with_name("dm"),
+        );
+        both_forms(&dirs, "dm", "dump", &[]);
+        // ifindex 1 is the loopback device.
+        both_forms(
+            &dirs,
+            "dm",
+            "update",
+            &["key", "1", "0", "0", "0", "value", "1", "0", "0", "0"],
+        );
+        both_forms(&dirs, "dm", "dump", &[]);
+        create_pair(
+            &dirs,
+            "cpumap",
+            MapDef::new(MapType::Cpumap, 4, 4, 2).with_name("cm"),
+        );
+        both_forms(
+            &dirs,
+            "cm",
+            "update",
+            &["key", "1", "0", "0", "0", "value", "0", "1", "0", "0"],
+        );
+        both_forms(&dirs, "cm", "dump", &[]);
+        create_pair(
+            &dirs,
+            "xskmap",
+            MapDef::new(MapType::Xskmap, 4, 4, 2).with_name("xs"),
+        );
+        both_forms(&dirs, "xs", "dump", &[]);
+        for (kind, ty, name) in [
+            ("array_of_maps", MapType::ArrayOfMaps, "aom"),
+            ("hash_of_maps", MapType::HashOfMaps, "hom"),
+        ] {
+            let mut def = MapDef::new(ty, 4, 4, 2).with_name(name);
+            def.inner = Some(Box::new(MapDef::new(MapType::Array, 4, 4, 1)));
+            create_pair(&dirs, kind, def);
+            both_forms(&dirs, name, "dump", &[]);
+            both_forms(&dirs, name, "lookup", &["key", "0", "0", "0", "0"]);
+        }
         create_pair(
             &dirs,
             "prog_array",
