@@ -842,18 +842,24 @@ impl Runtime {
         given: &[Region<'_>],
         packet: Option<Region<'_>>,
     ) -> Result<u64, RunError> {
-        let mut regions = given.to_vec();
-        for &(addr, len, writable) in read_lock(&self.data_regions).iter() {
-            // SAFETY: the value lives in a map this runtime never drops, and
-            // the host only touches it with the maps crate's word-atomic copies.
-            regions.push(unsafe { Region::from_raw(addr as *mut u8, len, writable) });
-        }
+        let regions = self.with_data_regions(given);
         let input = RunInput {
             args: [ctx_addr, 0, 0, 0, 0],
             regions: &regions,
             packet,
         };
         runner.run(program, env, &input)
+    }
+
+    /// `given` followed by every global-data value programs address directly.
+    fn with_data_regions<'a>(&self, given: &[Region<'a>]) -> Vec<Region<'a>> {
+        let mut regions = given.to_vec();
+        for &(addr, len, writable) in read_lock(&self.data_regions).iter() {
+            // SAFETY: the value lives in a map this runtime never drops, and
+            // the host only touches it with the maps crate's word-atomic copies.
+            regions.push(unsafe { Region::from_raw(addr as *mut u8, len, writable) });
+        }
+        regions
     }
 
     /// Takes the text `bpf_trace_printk` produced so far.

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use apiary_kernel::types::ProgType;
-use apiary_vm::{Region, RunError, Runner};
+use apiary_vm::{Region, RunError, RunInput, Runner};
 use thiserror::Error;
 
 use crate::packet::{
@@ -351,19 +351,23 @@ impl Runtime {
     ) -> Result<(u32, u32), TestRunError> {
         let program = self.program(prog).ok_or(TestRunError::NoSuchProgram)?;
         let runs = repeat.max(1);
+        // The frame and context never move, so the regions are set up once;
+        // only the span LD_ABS reads follows the packet from run to run.
+        let (ctx_addr, given) = match (&env.packet, ctx) {
+            (Some(packet), _) => (packet.ctx_addr(), packet.regions().to_vec()),
+            (None, Some(region)) if !region.is_empty() => (region.addr(), vec![region]),
+            (None, _) => (0, Vec::new()),
+        };
+        let regions = self.with_data_regions(&given);
         let mut retval = 0;
         let start = Instant::now();
         for _ in 0..runs {
-            let (ctx_addr, regions, packet) = match (&env.packet, ctx) {
-                (Some(packet), _) => (
-                    packet.ctx_addr(),
-                    packet.regions().to_vec(),
-                    packet.ld_abs_region(),
-                ),
-                (None, Some(region)) if !region.is_empty() => (region.addr(), vec![region], None),
-                (None, _) => (0, Vec::new(), None),
+            let input = RunInput {
+                args: [ctx_addr, 0, 0, 0, 0],
+                regions: &regions,
+                packet: env.packet.as_ref().and_then(Packet::ld_abs_region),
             };
-            retval = self.execute(runner, &program, env, ctx_addr, &regions, packet)? as u32;
+            retval = runner.run(&program, env, &input)? as u32;
         }
         let mean = start.elapsed().as_nanos() / u128::from(runs);
         Ok((retval, u32::try_from(mean).unwrap_or(u32::MAX)))
