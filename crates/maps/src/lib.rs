@@ -8,6 +8,10 @@
 //! hand out raw value addresses ([`ValueRef`]) just as the kernel hands out
 //! pointers into preallocated elements.
 //!
+//! [`pin`] saves a map (definition, contents, the caller's BTF) to a
+//! versioned file and reads it back, as a map pinned in bpffs outlives its
+//! creator; files are named as `bpftool ... pinmaps` names its pins.
+//!
 //! It must not know about instructions, the interpreter, ELF loading or the
 //! real `bpf()` syscall: program and map references inside maps (prog
 //! arrays, map-in-map, devmaps, xskmaps) are opaque `u32` ids that the
