@@ -2,8 +2,13 @@
 //! Apiary's pinned maps (files written by `apiary_maps::pin`), with
 //! bpftool 7.1's grammar and output: hex and BTF-formatted dumps, `-j`,
 //! per-CPU values, its error wording (`Error: ...` on stderr, or
-//! `{"error":...}` with `-j`) and exit status 255 on failure. Commands that
-//! change the map save its pin file back.
+//! `{"error":...}` with `-j`) and exit status (255 for bad arguments, the
+//! low byte of `-errno` when a map operation fails). Commands that change
+//! the map save its pin file back.
+//!
+//! It must not implement map semantics or BTF formatting: `apiary-maps`
+//! and `apiary-btf` own those; this module owns bpftool's grammar and
+//! framing.
 
 use std::io::Write;
 use std::path::Path;
@@ -16,8 +21,9 @@ use apiary_maps::{BPF_ANY, BPF_EXIST, BPF_NOEXIST, Map, MapError, MapType};
 use crate::CliResult;
 
 /// A failed command: the message bpftool prints through `p_err` (if any)
-/// and its exit status: 255 for bad arguments (`return -1`), 256 - errno
-/// when a `bpf()` call failed (libbpf's `-errno` returned from `main`).
+/// and its exit status: 255 for bad arguments (`return -1`), the low byte
+/// of `-errno` when a `bpf()` call failed (libbpf's `-errno` returned from
+/// `main`).
 struct Failure {
     message: Option<String>,
     status: u8,
