@@ -517,8 +517,8 @@ fn perf_event_output(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
             return Ok(neg(EINVAL));
         }
         let packet_len = ((flags & BPF_F_CTXLEN_MASK) >> 32) as usize;
-        match packet.bytes().get(..packet_len) {
-            Some(bytes) => data.extend_from_slice(bytes),
+        match packet.read_across(0, packet_len) {
+            Some(bytes) => data.extend_from_slice(&bytes),
             None => return Ok(neg(EFAULT)),
         }
         return Ok(status(map.perf_event_output(

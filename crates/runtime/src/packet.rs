@@ -46,6 +46,10 @@ pub(crate) const XDP_FRAME_SIZE: usize = 4096;
 /// `SKB_DATA_ALIGN(sizeof(struct skb_shared_info))` on x86-64: the end of
 /// an XDP frame reserved for the shared info, which `data_end` may not enter.
 pub(crate) const SHARED_INFO_SIZE: usize = 320;
+/// The size of an XDP fragment's page (`rxq->frag_size` in test-run).
+pub(crate) const XDP_FRAG_SIZE: usize = 4096;
+/// `MAX_SKB_FRAGS`.
+pub(crate) const MAX_SKB_FRAGS: usize = 17;
 /// `sizeof(struct xdp_frame)`: the start of an XDP frame that
 /// `bpf_xdp_adjust_head`/`_meta` may not move into.
 pub(crate) const XDP_FRAME_HEADER: usize = 40;
@@ -195,6 +199,9 @@ pub(crate) struct Packet {
     pub(crate) mac: usize,
     pub(crate) network: usize,
     pub(crate) skb: SkbState,
+    /// XDP: the fragments of a multi-buffer frame after the linear part,
+    /// each at most one page (`skb_shared_info.frags`).
+    pub(crate) frags: Vec<Vec<u8>>,
 }
 
 impl std::fmt::Debug for Packet {
@@ -287,14 +294,18 @@ pub(crate) struct SkbSetup {
 }
 
 impl Packet {
-    /// An XDP frame holding `input` (metadata first) as test-run builds it.
-    pub(crate) fn xdp(input: &[u8], setup: &XdpSetup) -> Packet {
+    /// An XDP frame holding `input` (metadata first) as test-run builds it:
+    /// the first `linear` bytes in the frame, the rest in page-sized
+    /// fragments (the caller checked both fit).
+    pub(crate) fn xdp(input: &[u8], linear: usize, setup: &XdpSetup) -> Packet {
         let mut frame = HostBuf::zeroed(XDP_FRAME_SIZE);
         let meta = XDP_PACKET_HEADROOM - setup.meta_len;
-        let end = meta + input.len();
+        let (head, rest) = input.split_at(linear.min(input.len()));
+        let end = meta + head.len();
         if let Some(dst) = frame.bytes_mut().get_mut(meta..end) {
-            dst.copy_from_slice(input);
+            dst.copy_from_slice(head);
         }
+        let frags = rest.chunks(XDP_FRAG_SIZE).map(<[u8]>::to_vec).collect();
         let mut ctx = HostBuf::zeroed(XDP_INTERNAL_SIZE as usize);
         let image = ctx.bytes_mut();
         put_u32(image, xdp_off::INGRESS_IFINDEX, setup.ingress_ifindex);
@@ -309,6 +320,7 @@ impl Packet {
             mac: XDP_PACKET_HEADROOM,
             network: XDP_PACKET_HEADROOM,
             skb: SkbState::default(),
+            frags,
         };
         packet.sync();
         packet
@@ -369,6 +381,7 @@ impl Packet {
             mac: head,
             network,
             skb,
+            frags: Vec::new(),
         };
         // `cb->pkt_len`: the skb's length when test-run converts a given
         // context (without one, the control block stays zero).
@@ -412,12 +425,66 @@ impl Packet {
             .unwrap_or_default()
     }
 
-    /// Bytes from `data_meta` to `data_end`: what test-run copies out.
-    pub(crate) fn meta_and_data(&self) -> &[u8] {
-        self.frame
+    /// Bytes from `data_meta` to `data_end`, then the fragments: what
+    /// test-run copies out.
+    pub(crate) fn meta_and_data(&self) -> Vec<u8> {
+        let mut out = self
+            .frame
             .bytes()
             .get(self.meta..self.end)
             .unwrap_or_default()
+            .to_vec();
+        for frag in &self.frags {
+            out.extend_from_slice(frag);
+        }
+        out
+    }
+
+    /// `xdp_get_buff_len`: the linear packet and the fragments.
+    pub(crate) fn buff_len(&self) -> usize {
+        self.len() + self.frags.iter().map(Vec::len).sum::<usize>()
+    }
+
+    /// `len` bytes at `offset` from `data`, across the fragments; `None`
+    /// past the end.
+    pub(crate) fn read_across(&self, offset: usize, len: usize) -> Option<Vec<u8>> {
+        if offset.checked_add(len)? > self.buff_len() {
+            return None;
+        }
+        let mut out = Vec::with_capacity(len);
+        let mut skip = offset;
+        for piece in std::iter::once(self.bytes()).chain(self.frags.iter().map(Vec::as_slice)) {
+            let from = skip.min(piece.len());
+            skip -= from;
+            let want = len - out.len();
+            let take = &piece[from..];
+            out.extend_from_slice(&take[..want.min(take.len())]);
+        }
+        Some(out)
+    }
+
+    /// Writes `bytes` at `offset` from `data`, across the fragments;
+    /// `false` (writing nothing) past the end.
+    pub(crate) fn write_across(&mut self, offset: usize, bytes: &[u8]) -> bool {
+        if offset.saturating_add(bytes.len()) > self.buff_len() {
+            return false;
+        }
+        let mut skip = offset;
+        let mut rest = bytes;
+        let (data, end) = (self.data, self.end);
+        let linear = self
+            .frame
+            .bytes_mut()
+            .get_mut(data..end)
+            .unwrap_or_default();
+        for piece in std::iter::once(linear).chain(self.frags.iter_mut().map(Vec::as_mut_slice)) {
+            let from = skip.min(piece.len());
+            skip -= from;
+            let (now, later) = rest.split_at((piece.len() - from).min(rest.len()));
+            piece[from..from + now.len()].copy_from_slice(now);
+            rest = later;
+        }
+        true
     }
 
     /// The internal context's bytes.

@@ -12,8 +12,8 @@ use apiary_vm::{Region, RunError, RunInput, Runner};
 use thiserror::Error;
 
 use crate::packet::{
-    ETH_HLEN, ETH_P_IP, ETH_P_IPV6, Packet, SHARED_INFO_SIZE, SkbSetup, XDP_FRAME_HEADER,
-    XDP_FRAME_SIZE, XDP_PACKET_HEADROOM, XdpSetup, get_u32, skb_off, xdp_off,
+    ETH_HLEN, ETH_P_IP, ETH_P_IPV6, MAX_SKB_FRAGS, Packet, SHARED_INFO_SIZE, SkbSetup,
+    XDP_FRAG_SIZE, XDP_FRAME_HEADER, XDP_PACKET_HEADROOM, XdpSetup, get_u32, skb_off, xdp_off,
 };
 use crate::skb_helpers::{checksum_complete_holds, make_checksum_complete};
 use crate::xdp_helpers::XDP_META_MAX;
@@ -402,6 +402,8 @@ impl Runtime {
             ingress_ifindex: LOOPBACK_IFINDEX,
             rx_queue_index: 0,
         };
+        // The linear part: up to xdp_md.data_end when a context says so.
+        let mut linear = data.len();
         let ctx_in = match input.ctx_in {
             Some(ctx_in) => {
                 let md = context_image::<{ xdp_off::SIZE }>(ctx_in, "xdp_md")?;
@@ -414,22 +416,23 @@ impl Runtime {
                     setup.ingress_ifindex = ingress;
                     setup.rx_queue_index = queue;
                 }
+                linear = get_u32(&md, xdp_off::DATA_END) as usize;
                 Some(md)
             }
             None => None,
         };
+        // What does not fit in the frame goes into page-sized fragments.
         let headroom = XDP_PACKET_HEADROOM - setup.meta_len;
-        let max_data = PAGE_SIZE - headroom - SHARED_INFO_SIZE;
-        if data.len() > max_data {
+        let linear = linear.min(PAGE_SIZE - headroom - SHARED_INFO_SIZE);
+        let frags = (data.len() - linear).div_ceil(XDP_FRAG_SIZE);
+        if frags > MAX_SKB_FRAGS {
             return Err(invalid(format!(
-                "data_in is {} bytes, more than the {max_data} bytes of one frame; \
-                 multi-buffer (fragmented) XDP frames are not supported by Apiary",
-                data.len()
+                "data_in needs {frags} fragments after the {linear}-byte frame, more than \
+                 MAX_SKB_FRAGS ({MAX_SKB_FRAGS}; the kernel answers ENOMEM)"
             )));
         }
-        debug_assert!(headroom + max_data + SHARED_INFO_SIZE == XDP_FRAME_SIZE);
         let mut env = self.env(prog, input.cpu, &input.task);
-        env.packet = Some(Packet::xdp(data, &setup));
+        env.packet = Some(Packet::xdp(data, linear, &setup));
         let (retval, duration_ns) =
             self.run_repeated(runner, prog, &mut env, None, input.repeat)?;
         if retval == XDP_TX {
@@ -450,10 +453,7 @@ impl Runtime {
         Ok(finish(
             env,
             (retval, duration_ns),
-            Some(data_out(
-                packet.meta_and_data().to_vec(),
-                input.data_size_out,
-            )),
+            Some(data_out(packet.meta_and_data(), input.data_size_out)),
             ctx_out,
         ))
     }
@@ -694,12 +694,6 @@ fn xdp_md_rules(md: &[u8; xdp_off::SIZE], size: usize) -> Result<usize, TestRunE
     if data_end as usize > size {
         return Err(invalid(format!(
             "xdp_md.data_end ({data_end}) is past the data_in length {size}"
-        )));
-    }
-    if (data_end as usize) < size {
-        return Err(invalid(format!(
-            "xdp_md.data_end ({data_end}) is below the data_in length {size}: the rest would \
-             be fragments of a multi-buffer frame, which Apiary does not support"
         )));
     }
     if data > data_end {

@@ -6,7 +6,7 @@ use apiary_vm::{HelperContext, HelperError};
 
 use crate::Env;
 use crate::packet::{
-    ETH_HLEN, Packet, PacketKind, SHARED_INFO_SIZE, XDP_FRAME_HEADER, XDP_FRAME_SIZE,
+    ETH_HLEN, Packet, PacketKind, SHARED_INFO_SIZE, XDP_FRAG_SIZE, XDP_FRAME_HEADER, XDP_FRAME_SIZE,
 };
 use crate::skb_helpers::{edit_with, packet};
 
@@ -75,6 +75,9 @@ pub(crate) fn xdp_adjust_meta(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
 }
 
 fn adjust_tail(packet: &mut Packet, delta: i32) -> Result<(), i64> {
+    if !packet.frags.is_empty() {
+        return adjust_frags_tail(packet, delta);
+    }
     let end = offset_by(packet.end, delta).ok_or(EINVAL)?;
     if end > XDP_FRAME_SIZE - SHARED_INFO_SIZE || end < packet.data + ETH_HLEN {
         return Err(EINVAL);
@@ -89,55 +92,87 @@ fn adjust_tail(packet: &mut Packet, delta: i32) -> Result<(), i64> {
     Ok(())
 }
 
+/// `bpf_xdp_frags_increase_tail` / `bpf_xdp_frags_shrink_tail`: a
+/// multi-buffer frame grows into its last fragment's page, and shrinks from
+/// the last fragment back, dropping emptied fragments (and then the linear
+/// part once none are left).
+fn adjust_frags_tail(packet: &mut Packet, delta: i32) -> Result<(), i64> {
+    let change = delta.unsigned_abs() as usize;
+    if delta >= 0 {
+        let last = packet.frags.last_mut().ok_or(EINVAL)?;
+        if change > XDP_FRAG_SIZE - last.len() {
+            return Err(EINVAL);
+        }
+        last.resize(last.len() + change, 0);
+        return Ok(());
+    }
+    if change > packet.buff_len().saturating_sub(ETH_HLEN) {
+        return Err(EINVAL);
+    }
+    let mut left = change;
+    while left > 0 {
+        let Some(last) = packet.frags.last_mut() else {
+            break;
+        };
+        if left >= last.len() {
+            left -= last.len();
+            packet.frags.pop();
+        } else {
+            last.truncate(last.len() - left);
+            left = 0;
+        }
+    }
+    if packet.frags.is_empty() {
+        packet.end -= left;
+    }
+    Ok(())
+}
+
 /// `bpf_xdp_adjust_tail(xdp, delta)`: grows (zero-filled) up to the
 /// shared info at the frame's end, shrinks down to an Ethernet header.
 pub(crate) fn xdp_adjust_tail(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
     edit_with(ctx, xdp, |packet| adjust_tail(packet, a[1] as i32))
 }
 
-/// `bpf_xdp_get_buff_len(xdp)`: single-buffer frames only.
+/// `bpf_xdp_get_buff_len(xdp)`: the linear part and the fragments.
 pub(crate) fn xdp_get_buff_len(ctx: Ctx<'_, '_>, _: [u64; 5]) -> Ret {
-    Ok(xdp(ctx)?.len() as u64)
+    Ok(xdp(ctx)?.buff_len() as u64)
 }
 
-/// The frame bytes `offset..offset + len`, as `__bpf_xdp_copy_buf` checks them.
-fn xdp_span(packet: &Packet, offset: u64, len: u64) -> Result<std::ops::Range<usize>, i64> {
+/// `__bpf_xdp_copy_buf`'s checks on `offset` and `len`.
+fn xdp_span_check(packet: &Packet, offset: u64, len: u64) -> Result<(), i64> {
     if offset > 0xffff || len > 0xffff {
         return Err(EFAULT);
     }
-    if offset + len > packet.len() as u64 {
+    if offset + len > packet.buff_len() as u64 {
         return Err(EINVAL);
     }
-    Ok(offset as usize..(offset + len) as usize)
+    Ok(())
 }
 
-/// `bpf_xdp_load_bytes(xdp, offset, buf, len)`.
+/// `bpf_xdp_load_bytes(xdp, offset, buf, len)`: across the fragments.
 pub(crate) fn xdp_load_bytes(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
     let (offset, len) = (u64::from(a[1] as u32), u64::from(a[3] as u32));
     ctx.read(a[2], len as usize)?;
     let packet = xdp(ctx)?;
-    match xdp_span(packet, offset, len) {
-        Ok(span) => {
-            let bytes = packet.bytes().get(span).unwrap_or_default().to_vec();
-            ctx.write(a[2], &bytes)?;
-            Ok(0)
-        }
-        Err(errno) => Ok(neg(errno)),
+    if let Err(errno) = xdp_span_check(packet, offset, len) {
+        return Ok(neg(errno));
     }
+    let bytes = packet
+        .read_across(offset as usize, len as usize)
+        .unwrap_or_default();
+    ctx.write(a[2], &bytes)?;
+    Ok(0)
 }
 
-/// `bpf_xdp_store_bytes(xdp, offset, buf, len)`.
+/// `bpf_xdp_store_bytes(xdp, offset, buf, len)`: across the fragments.
 pub(crate) fn xdp_store_bytes(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
     let (offset, len) = (u64::from(a[1] as u32), u64::from(a[3] as u32));
     let bytes = ctx.read(a[2], len as usize)?.to_vec();
     let packet = xdp(ctx)?;
-    match xdp_span(packet, offset, len) {
-        Ok(span) => {
-            if let Some(dst) = packet.bytes_mut().get_mut(span) {
-                dst.copy_from_slice(&bytes);
-            }
-            Ok(0)
-        }
-        Err(errno) => Ok(neg(errno)),
+    if let Err(errno) = xdp_span_check(packet, offset, len) {
+        return Ok(neg(errno));
     }
+    packet.write_across(offset as usize, &bytes);
+    Ok(0)
 }
