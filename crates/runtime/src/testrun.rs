@@ -289,11 +289,14 @@ impl Runtime {
     /// Runs program `prog` as `BPF_PROG_TEST_RUN` would.
     ///
     /// - `xdp`: `data_in` (at least 14 bytes) in a 4096-byte frame after
-    ///   256 bytes of headroom; `ctx_in` as `struct xdp_md` with the
-    ///   kernel's rules (`data_meta` 0, `data_end` the input's length,
-    ///   `data` the metadata length: a multiple of 4 up to 252;
-    ///   `egress_ifindex` 0; `ingress_ifindex` 0 or the loopback device,
-    ///   the only one Apiary knows). `data_out` runs from `data_meta`.
+    ///   256 bytes of headroom, up to 3520 bytes; the rest (or what lies
+    ///   past `xdp_md.data_end`) in up to 17 page-sized fragments of a
+    ///   multi-buffer frame. `ctx_in` as `struct xdp_md` with the kernel's
+    ///   rules (`data_meta` 0, `data_end` at most the input's length,
+    ///   `data` the metadata length: a multiple of 4 up to 216 leaving 14
+    ///   bytes; `egress_ifindex` 0; `ingress_ifindex` 0 or the loopback
+    ///   device, the only one Apiary knows). `data_out` runs from
+    ///   `data_meta` through the fragments.
     /// - skb types (socket_filter, sched_cls, sched_act, cgroup_skb, lwt):
     ///   the frame goes through `eth_type_trans` on the loopback device
     ///   (all-zero address); tc programs start at the MAC header, the others
