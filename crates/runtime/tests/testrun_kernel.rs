@@ -319,7 +319,18 @@ fn xdp_context_rules_match_the_kernel() {
         assert_eq!(out == Outcome::Refused, meta > 216, "meta {meta}");
     }
     // Beyond one frame, page-sized fragments, at most 17 of them.
-    for size in [0, 13, 14, 15, 3520, 3521, 5000, 9000, 3520 + 17 * 4096, 3521 + 17 * 4096] {
+    for size in [
+        0,
+        13,
+        14,
+        15,
+        3520,
+        3521,
+        5000,
+        9000,
+        3520 + 17 * 4096,
+        3521 + 17 * 4096,
+    ] {
         let data = vec![0u8; size];
         let out = same(ProgType::XDP, pass, &Input::packet(&data));
         assert_eq!(
@@ -1678,11 +1689,20 @@ fn multi_buffer_xdp_frames_match_the_kernel() {
     let buff_len = call_program("", XDP_GET_BUFF_LEN, &[], "");
     let load = "if r0 != 0 goto +1\n r0 = *(u32 *)(r10 - 8)";
     let mut programs = vec![buff_len];
-    for offset in [0u64, 90, 96, 3516, 3518, 3520, 7612, 7614, 8996, 8997, 0x10000] {
+    for offset in [
+        0u64, 90, 96, 3516, 3518, 3520, 7612, 7614, 8996, 8997, 0x10000,
+    ] {
         programs.push(stack_call(0, XDP_LOAD_BYTES, &[offset, STACK, 4], load));
-        programs.push(stack_call(0xa1b2_c3d4, XDP_STORE_BYTES, &[offset, STACK, 4], ""));
+        programs.push(stack_call(
+            0xa1b2_c3d4,
+            XDP_STORE_BYTES,
+            &[offset, STACK, 4],
+            "",
+        ));
     }
-    for delta in [1i64, 100, 496, 497, 576, 577, -1, -100, -1480, -1500, -5000, -8986, -8987, -9000] {
+    for delta in [
+        1i64, 100, 496, 497, 576, 577, -1, -100, -1480, -1500, -5000, -8986, -8987, -9000,
+    ] {
         let after = format!("r1 = r6\n r6 = r0\n call {XDP_GET_BUFF_LEN}\n r0 <<= 8\n r0 |= r6");
         programs.push(call_program("", XDP_ADJUST_TAIL, &[delta as u64], &after));
     }
@@ -1690,5 +1710,38 @@ fn multi_buffer_xdp_frames_match_the_kernel() {
         for input in &inputs {
             same(ProgType::XDP, text, input);
         }
+    }
+}
+
+#[test]
+fn cgroup_skb_and_lwt_programs_match_the_kernel() {
+    if !kernel_ok("cgroup_skb_and_lwt_programs_match_the_kernel") {
+        return;
+    }
+    let frame = ipv4_frame(LOOPBACK_MAC, IP_PROTO_UDP, b"cg");
+    // 1 when byte 9 of the packet (the IPv4 protocol from the network
+    // header) is UDP and len is the L3 length.
+    let text = "
+        r2 = *(u32 *)(r1 + 76)
+        r3 = *(u32 *)(r1 + 80)
+        r4 = *(u32 *)(r1 + 0)
+        r0 = 0
+        r5 = r2
+        r5 += 10
+        if r5 > r3 goto out
+        r5 = *(u8 *)(r2 + 9)
+        if r5 != 17 goto out
+        if r4 != 30 goto out
+        r0 = 1
+    out:
+        exit";
+    for prog_type in [
+        ProgType::CGROUP_SKB,
+        ProgType::LWT_IN,
+        ProgType::LWT_OUT,
+        ProgType::LWT_XMIT,
+    ] {
+        let out = same(prog_type, text, &Input::packet(&frame));
+        assert_eq!(ran(&out).0, 1, "{prog_type}");
     }
 }
