@@ -41,7 +41,10 @@ use thiserror::Error;
 
 pub use fib::{Route, RouteKind};
 pub use helpers::{ArgKind, HelperProto, RetKind, helper_name, helper_proto, helper_protos};
-pub use testrun::{TestRunError, TestRunInput, TestRunOutput, TraceLine};
+pub use testrun::{
+    BPF_F_TEST_RUN_ON_CPU, BPF_F_TEST_SKB_CHECKSUM_COMPLETE, BPF_F_TEST_XDP_LIVE_FRAMES,
+    TestRunError, TestRunInput, TestRunOutput, TraceLine,
+};
 
 /// Map handles are this tag ORed with the map's id: a kernel-half address,
 /// never mapped in a user-space process, so a program cannot dereference one.
