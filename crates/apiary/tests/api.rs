@@ -220,3 +220,32 @@ fn runners_on_threads_fill_their_own_cpu_slots() {
         "no lost update across 4 threads"
     );
 }
+
+#[test]
+fn globals_after_the_first_of_their_section_land_at_their_offsets() {
+    let Some(object) = corpus("global_data") else {
+        return;
+    };
+    let mut open = OpenObject::open(object.path()).unwrap();
+    // `verbose` follows `max_packet` in .rodata; `tag` follows `bytes_seen` in .data.
+    open.set_global("verbose", &1u8).unwrap();
+    open.set_global("tag", b"queen\0\0\0").unwrap();
+    let loaded = open.load().unwrap();
+    let program = loaded.program::<Xdp>("xdp_global_data").unwrap();
+    let out = program.test_run(&XdpRun::new(&udp_frame(64))).unwrap();
+    let trace: Vec<String> = out.trace.iter().map(ToString::to_string).collect();
+    assert!(
+        trace
+            .iter()
+            .any(|line| line.ends_with("bpf_trace_printk: global_data: len 64")),
+        "verbose = 1 makes the program print: {trace:?}"
+    );
+    let data = loaded.map("global_d.data").unwrap();
+    let value = data.lookup(&0u32.to_ne_bytes(), 0).unwrap().unwrap().read();
+    assert_eq!(&value[8..16], b"queen\0\0\0");
+    assert_eq!(
+        u64::from_ne_bytes(value[..8].try_into().unwrap()),
+        164,
+        "bytes_seen kept its initial 100"
+    );
+}

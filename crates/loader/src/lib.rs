@@ -113,10 +113,13 @@ impl Object {
                     })
             })
             .transpose()?;
-        let btf = elf
+        let mut btf = elf
             .section_by_name(".BTF")
             .map(|s| Btf::parse(s.data))
             .transpose()?;
+        if let Some(btf) = btf.as_mut() {
+            fixup_datasecs(&elf, btf)?;
+        }
         let mut access_offsets = programs::AccessOffsets::new();
         let ext = match (elf.section_by_name(".BTF.ext"), &btf) {
             (Some(s), Some(btf)) => {
@@ -133,6 +136,14 @@ impl Object {
         let mut placed = maps::legacy_maps(&elf)?;
         placed.extend(maps::btf_maps(&elf, btf.as_ref(), placed.len())?);
         placed.extend(maps::global_data_maps(&elf, name)?);
+        if let Some(btf) = &btf {
+            for placed in &mut placed {
+                if let MapOrigin::GlobalData { section } = &placed.spec.origin {
+                    placed.spec.value_type =
+                        btf.find_by_name_kind(section, apiary_btf::BtfKind::Datasec);
+                }
+            }
+        }
 
         let (kconfig_externs, ksyms) = externs(&elf, btf.as_ref())?;
         let mut kconfig_slots = Vec::new();
@@ -288,6 +299,30 @@ impl Object {
 
 /// A `.kconfig` extern: name, BTF type, whether `__weak`.
 type KconfigExternRef<'a> = (&'a str, apiary_btf::TypeId, bool);
+
+/// libbpf's `btf_finalize_data` at open: clang leaves the size of data
+/// DATASECs and their variables' offsets at 0; they come from the ELF
+/// section size and each variable's `STT_OBJECT` symbol.
+fn fixup_datasecs(elf: &ElfObject<'_>, btf: &mut Btf) -> Result<(), LoadError> {
+    let datasecs: Vec<(apiary_btf::TypeId, String)> = btf
+        .types()
+        .filter(|(_, t)| matches!(t.kind, Kind::Datasec(_)))
+        .filter_map(|(id, t)| Some((id, btf.str_at(t.name_off).ok()?.to_owned())))
+        .collect();
+    for (id, name) in datasecs {
+        let section_size = elf
+            .section_by_name(&name)
+            .and_then(|s| u32::try_from(s.size).ok())
+            .unwrap_or(0);
+        btf.fixup_datasec(id, section_size, |var| {
+            elf.symbols
+                .iter()
+                .find(|s| s.kind == elf::SymbolKind::Object && s.name == var)
+                .and_then(|s| u32::try_from(s.value).ok())
+        })?;
+    }
+    Ok(())
+}
 
 /// Extern variables: `.kconfig` ones (name, BTF type, weak) and the names
 /// of `.ksyms` ones, found through BTF's DATASECs as libbpf does.
