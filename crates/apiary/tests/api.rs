@@ -249,3 +249,101 @@ fn globals_after_the_first_of_their_section_land_at_their_offsets() {
         "bytes_seen kept its initial 100"
     );
 }
+/// The CO-RE-derived globals of core_fields.c's .bss, in declaration
+/// order: has_new_state, has_old_state, has_missing, comm_size, pid_offset.
+fn core_facts(bss: &[u8]) -> [u32; 5] {
+    std::array::from_fn(|i| u32::from_ne_bytes(bss[i * 4..i * 4 + 4].try_into().unwrap()))
+}
+
+#[test]
+fn core_relocations_against_vmlinux_match_the_kernel() {
+    let Some(object) = corpus("core_fields") else {
+        return;
+    };
+    let vmlinux = std::path::Path::new("/sys/kernel/btf/vmlinux");
+    if !vmlinux.exists() {
+        eprintln!("SKIPPED: CO-RE against vmlinux because /sys/kernel/btf/vmlinux is missing");
+        return;
+    }
+    let mut open = OpenObject::open(object.path()).unwrap();
+    open.set_core_target(vmlinux);
+    let loaded = open.load().unwrap();
+    let program = loaded
+        .program::<apiary::RawTracepoint>("read_task_fields")
+        .unwrap();
+    let out = program
+        .test_run(&apiary::RawTracepointRun { args: &[0, 0] })
+        .unwrap();
+    assert_eq!(out.retval, 0);
+    let bss = loaded.map("core_fie.bss").unwrap();
+    let ours = core_facts(&bss.lookup(&0u32.to_ne_bytes(), 0).unwrap().unwrap().read());
+    assert_eq!(
+        &ours[..4],
+        &[1, 0, 0, 16],
+        "has_new_state, has_old_state, has_missing, comm_size"
+    );
+
+    if let Err(reason) = apiary_kernel::probe() {
+        eprintln!("SKIPPED: CO-RE kernel comparison because {reason}");
+        return;
+    }
+    let bytes = std::fs::read(object.path()).unwrap();
+    let mut spec = apiary_loader::Object::parse(&bytes, "core_fields").unwrap();
+    let target = apiary::btf::Btf::parse(&std::fs::read(vmlinux).unwrap()).unwrap();
+    spec.relocate_core(&target).unwrap();
+    let kernel = apiary_backend::load_object(
+        &spec,
+        &apiary_backend::LoadOptions {
+            elf: Some(&bytes),
+            log_level: 0,
+        },
+    )
+    .unwrap();
+    let run = kernel
+        .program("read_task_fields")
+        .unwrap()
+        .test_run(&apiary_kernel::TestRunAttrs {
+            data_in: &[],
+            data_out_capacity: 0,
+            ctx_in: &[0; 16],
+            ctx_out_capacity: 0,
+            repeat: 0,
+            flags: 0,
+            cpu: 0,
+            batch_size: 0,
+        })
+        .unwrap();
+    assert_eq!(run.retval, 0);
+    let theirs = core_facts(
+        &kernel
+            .map("core_fie.bss")
+            .unwrap()
+            .lookup(&0u32.to_ne_bytes(), 0)
+            .unwrap()
+            .unwrap(),
+    );
+    assert_eq!(ours, theirs, "CO-RE results differ from the kernel's");
+}
+
+#[test]
+fn core_against_apiary_contexts_fails_at_the_unsatisfied_read_with_its_source_line() {
+    let Some(object) = corpus("core_fields") else {
+        return;
+    };
+    // The default target describes contexts only: task_struct's fields
+    // are missing there, so the reads are poisoned as libbpf poisons them.
+    let loaded = OpenObject::open(object.path()).unwrap().load().unwrap();
+    let program = loaded
+        .program::<apiary::RawTracepoint>("read_task_fields")
+        .unwrap();
+    let err = program
+        .test_run(&apiary::RawTracepointRun { args: &[0, 0] })
+        .unwrap_err();
+    let Error::Run { line, .. } = &err else {
+        panic!("expected a run error, got {err}");
+    };
+    let line = line.as_ref().expect("core_fields.o has line info");
+    assert!(line.file.ends_with("core_fields.c"), "{line}");
+    assert!(err.to_string().contains("CO-RE"), "{err}");
+    eprintln!("{err}");
+}
