@@ -578,18 +578,21 @@ impl Packet {
         fits
     }
 
-    /// Makes `len` bytes of room in front of `data` (a push), moving the
-    /// whole packet back when the headroom is short; `false` when the
-    /// frame has no room left (`-ENOMEM`).
+    /// Makes `len` bytes of room in front of `data` and of the MAC and
+    /// network headers (a push moves them all back), moving the whole
+    /// packet forward when the headroom is short; `false` when the frame
+    /// has no room left (`-ENOMEM`).
     pub(crate) fn ensure_headroom(&mut self, len: usize) -> bool {
-        if self.meta >= len {
+        let lowest = self.meta.min(self.mac).min(self.network);
+        if lowest >= len {
             return true;
         }
-        let shift = len - self.meta;
+        let shift = len - lowest;
         if self.end + shift > self.capacity() {
             return false;
         }
-        let (start, end) = (self.meta, self.end);
+        let start = lowest;
+        let end = self.end;
         if !self.move_bytes(start..end, start + shift) {
             return false;
         }

@@ -195,3 +195,37 @@ fn random_contexts_and_sizes_are_refused_or_run() {
         }
     }
 }
+
+#[test]
+fn repeated_pushes_run_out_of_room_without_panicking() {
+    let rt = Runtime::new(1);
+    let mut runner = Runner::new();
+    let mut data = vec![0u8; 60];
+    data[12..14].copy_from_slice(&0x0800u16.to_be_bytes());
+    data[14] = 0x45;
+    // Callbacks push headers until the frame is full: adjust_room by 4095
+    // bytes (NET and MAC modes), VLAN tags, and change_head.
+    let pushes = [
+        "r1 = r2\n r2 = 4095\n r3 = 0\n r4 = 0\n call 50",
+        "r1 = r2\n r2 = 4095\n r3 = 1\n r4 = 0\n call 50",
+        "r1 = r2\n r2 = 0x81\n r3 = 1\n call 18",
+        "r1 = r2\n r2 = 4000\n r3 = 0\n call 43",
+        "r1 = r2\n r2 = 0xdd86\n r3 = 0\n call 31\n r1 = r6\n r2 = 0x8\n r3 = 0\n call 31",
+    ];
+    for push in pushes {
+        let text = format!(
+            "r6 = r1\n r1 = 5000\n ld_pseudo r2, 4, cb\n r3 = r6\n r4 = 0\n call 181\n r0 = 0\n exit\n cb:\n r6 = r2\n {push}\n r0 = 0\n exit"
+        );
+        for prog_type in [ProgType::SCHED_CLS, ProgType::SOCKET_FILTER] {
+            let prog = rt
+                .load_program("push", prog_type, &code(&text), &[])
+                .expect("loads");
+            let input = TestRunInput {
+                data_in: Some(&data),
+                ..TestRunInput::default()
+            };
+            let out = rt.test_run(&mut runner, prog, &input);
+            assert!(out.is_ok(), "{prog_type} {push}: {out:?}");
+        }
+    }
+}
