@@ -70,11 +70,17 @@ fn packet_helpers() -> Vec<(i32, Vec<ArgKind>)> {
 /// `r0 = helper(ctx, ...)` with memory arguments pointing at 64 stack
 /// bytes and sizes and scalars from `rng`, called `calls` times in a row.
 fn hostile_program(rng: &mut Rng, id: i32, args: &[ArgKind], calls: usize) -> String {
+    let helpers = vec![(id, args.to_vec()); calls];
+    hostile_sequence(rng, &helpers)
+}
+
+/// Calls each helper of `helpers` in turn, as [`hostile_program`] does.
+fn hostile_sequence(rng: &mut Rng, helpers: &[(i32, Vec<ArgKind>)]) -> String {
     let mut text = String::from("r6 = r1\n r2 = 0x0102030405060708 ll\n");
     for off in (8..=64).step_by(8) {
         text.push_str(&format!(" *(u64 *)(r10 - {off}) = r2\n"));
     }
-    for _ in 0..calls {
+    for (id, args) in helpers {
         text.push_str(" r1 = r6\n");
         for (i, kind) in args.iter().enumerate().skip(1) {
             let reg = i + 1;
@@ -226,6 +232,35 @@ fn repeated_pushes_run_out_of_room_without_panicking() {
             };
             let out = rt.test_run(&mut runner, prog, &input);
             assert!(out.is_ok(), "{prog_type} {push}: {out:?}");
+        }
+    }
+}
+
+#[test]
+fn random_helper_sequences_never_panic() {
+    let mut rng = Rng(0x5eed_0f_5eed_0f);
+    let rt = Runtime::new(1);
+    let mut runner = Runner::new();
+    let helpers = packet_helpers();
+    for round in 0..3000 {
+        let count = 1 + (rng.next() % 6) as usize;
+        let sequence: Vec<_> = (0..count)
+            .map(|_| helpers[(rng.next() % helpers.len() as u64) as usize].clone())
+            .collect();
+        let text = hostile_sequence(&mut rng, &sequence);
+        let prog_type = rng.pick(&[ProgType::SCHED_CLS, ProgType::SOCKET_FILTER, ProgType::XDP]);
+        let Ok(prog) = rt.load_program("s", prog_type, &code(&text), &[]) else {
+            continue;
+        };
+        let data = frame(&mut rng);
+        let input = TestRunInput {
+            data_in: Some(&data),
+            repeat: 1 + (rng.next() % 2) as u32,
+            ..TestRunInput::default()
+        };
+        match rt.test_run(&mut runner, prog, &input) {
+            Ok(_) | Err(TestRunError::Run(_) | TestRunError::Invalid { .. }) => {}
+            Err(e) => panic!("round {round}: unexpected {e}\n{text}"),
         }
     }
 }
