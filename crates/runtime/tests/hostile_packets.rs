@@ -238,7 +238,7 @@ fn repeated_pushes_run_out_of_room_without_panicking() {
 
 #[test]
 fn random_helper_sequences_never_panic() {
-    let mut rng = Rng(0x5eed_0f_5eed_0f);
+    let mut rng = Rng(0x5eed_0f5e_ed0f);
     let rt = Runtime::new(1);
     let mut runner = Runner::new();
     let helpers = packet_helpers();
