@@ -850,6 +850,7 @@ impl Runtime {
             args: [ctx_addr, 0, 0, 0, 0],
             regions: &regions,
             packet,
+            headers: None,
         };
         runner.run(program, env, &input)
     }

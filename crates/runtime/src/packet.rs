@@ -16,7 +16,7 @@ use apiary_context::{
     SKB_DATA, SKB_DATA_END, SKB_DATA_META, SKB_INTERNAL_SIZE, XDP_DATA, XDP_DATA_END,
     XDP_DATA_META, XDP_INTERNAL_SIZE,
 };
-use apiary_vm::Region;
+use apiary_vm::{PacketHeaders, Region};
 
 use crate::csum::IpSummed;
 
@@ -526,6 +526,30 @@ impl Packet {
                 self.len(),
                 false,
             )
+        })
+    }
+
+    /// The headers negative `LD_ABS` offsets read (`SKF_NET_OFF`,
+    /// `SKF_LL_OFF`): the skb's network and MAC headers, read within the
+    /// frame up to `data_end`.
+    pub(crate) fn ld_abs_headers(&self) -> Option<PacketHeaders<'static>> {
+        if self.kind == PacketKind::Xdp {
+            return None;
+        }
+        let base = self.frame.addr();
+        // SAFETY: `0..end` lies inside the frame, which lives as long as the
+        // run (see `HostBuf::region`).
+        let bounds = unsafe {
+            Region::from_raw(
+                std::ptr::with_exposed_provenance_mut::<u8>(base as usize),
+                self.end,
+                false,
+            )
+        };
+        Some(PacketHeaders {
+            bounds,
+            network: base + self.network as u64,
+            mac: base + self.mac as u64,
         })
     }
 

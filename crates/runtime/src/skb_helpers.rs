@@ -48,8 +48,9 @@ pub(crate) fn skb<'a>(ctx: &'a mut HelperContext<'_, Env>) -> Result<&'a mut Pac
 pub(crate) fn commit(ctx: Ctx<'_, '_>) -> Result<(), HelperError> {
     let packet = packet(ctx)?;
     packet.sync();
-    let span = packet.ld_abs_region();
-    ctx.set_packet(span)
+    let (span, headers) = (packet.ld_abs_region(), packet.ld_abs_headers());
+    ctx.set_packet(span)?;
+    ctx.set_packet_headers(headers)
 }
 
 fn errno_or_zero(result: Result<(), i64>) -> u64 {

@@ -369,6 +369,7 @@ impl Runtime {
                 args: [ctx_addr, 0, 0, 0, 0],
                 regions: &regions,
                 packet: env.packet.as_ref().and_then(Packet::ld_abs_region),
+                headers: env.packet.as_ref().and_then(Packet::ld_abs_headers),
             };
             retval = runner.run(&program, env, &input)? as u32;
         }

@@ -1745,3 +1745,40 @@ fn cgroup_skb_and_lwt_programs_match_the_kernel() {
         assert_eq!(ran(&out).0, 1, "{prog_type}");
     }
 }
+
+/// Classic BPF's `SKF_NET_OFF` and `SKF_LL_OFF`.
+const SKF_NET_OFF: i32 = -0x10_0000;
+const SKF_LL_OFF: i32 = -0x20_0000;
+
+#[test]
+fn negative_ld_abs_offsets_read_the_headers_like_the_kernel() {
+    if !kernel_ok("negative_ld_abs_offsets_read_the_headers_like_the_kernel") {
+        return;
+    }
+    let frame = ipv4_frame([0x02, 9, 8, 7, 6, 5], IP_PROTO_TCP, b"headers");
+    let len = frame.len() as i32;
+    let mut offsets = vec![-1, SKF_LL_OFF - 1];
+    for k in [0, 6, 9, 12, 13, 16, len - 15, len - 14, len - 13, len] {
+        offsets.push(SKF_NET_OFF + k);
+        offsets.push(SKF_LL_OFF + k);
+    }
+    for off in offsets {
+        for size in ["u8", "u16", "u32"] {
+            let abs = format!("r6 = r1\n r0 = *({size} *)skb[{off}]\n exit");
+            // LD_IND with the offset in a register.
+            let ind = format!("r6 = r1\n r7 = {off}\n r0 = *({size} *)skb[r7]\n exit");
+            for text in [&abs, &ind] {
+                for prog_type in [ProgType::SOCKET_FILTER, ProgType::SCHED_CLS] {
+                    same(prog_type, text, &Input::packet(&frame));
+                }
+            }
+        }
+    }
+    // After a VLAN tag is pulled, the MAC header moves with the packet.
+    let tagged = tagged(&frame, 0x8100, 3);
+    let text = format!(
+        "r6 = r1\n call {SKB_VLAN_POP}\n r0 = *(u16 *)skb[{}]\n exit",
+        SKF_LL_OFF + 12
+    );
+    same(ProgType::SCHED_CLS, &text, &Input::packet(&tagged));
+}

@@ -244,6 +244,23 @@ impl<E> HelperContext<'_, E> {
         Ok(())
     }
 
+    /// Moves the headers negative `LD_ABS`/`LD_IND` offsets read (see
+    /// [`crate::PacketHeaders`]); their bounds must lie in memory the run
+    /// can already read.
+    pub fn set_packet_headers(
+        &mut self,
+        headers: Option<crate::PacketHeaders<'static>>,
+    ) -> Result<(), HelperError> {
+        let spans = headers.map(|h| h.spans());
+        if let Some(spans) = spans
+            && spans.bounds.len != 0
+        {
+            self.check(spans.bounds.start, spans.bounds.len, Access::Load)?;
+        }
+        self.runner.memory.headers = spans;
+        Ok(())
+    }
+
     /// Stops the whole program after this helper returns, with `r0 = value`.
     pub fn stop(&mut self, value: u64) {
         self.runner.pending = Some(Pending::Stop(value));

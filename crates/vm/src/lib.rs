@@ -69,4 +69,4 @@ pub use helpers::{
 };
 pub use memory::{MAX_CALL_FRAMES, MAX_REGIONS, Region, STACK_SIZE};
 pub use program::{MAX_PROGRAM_SLOTS, Program};
-pub use runner::{MAY_GOTO_LOOPS, RunInput, Runner};
+pub use runner::{MAY_GOTO_LOOPS, PacketHeaders, RunInput, Runner};

@@ -123,7 +123,22 @@ pub(crate) struct Memory {
     pub(crate) regions: Vec<Span>,
     last_hit: Cell<usize>,
     pub(crate) packet: Option<Span>,
+    pub(crate) headers: Option<HeaderSpans>,
 }
+
+/// [`crate::PacketHeaders`] without its lifetime, as stored during a run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct HeaderSpans {
+    pub(crate) bounds: Span,
+    pub(crate) network: u64,
+    pub(crate) mac: u64,
+}
+
+/// Classic BPF's `SKF_NET_OFF`: negative load offsets from here on are
+/// relative to the network header.
+const SKF_NET_OFF: i32 = -0x10_0000;
+/// Classic BPF's `SKF_LL_OFF`: relative to the MAC header.
+const SKF_LL_OFF: i32 = -0x20_0000;
 
 impl Memory {
     pub(crate) fn new() -> Self {
@@ -136,6 +151,7 @@ impl Memory {
             regions: Vec::with_capacity(16),
             last_hit: Cell::new(0),
             packet: None,
+            headers: None,
         }
     }
 
@@ -191,16 +207,31 @@ impl Memory {
         true
     }
 
-    /// Big-endian packet load for `LD_ABS`/`LD_IND`; `None` when out of bounds.
+    /// Big-endian packet load for `LD_ABS`/`LD_IND`; `None` when out of
+    /// bounds. Negative offsets name the network or MAC header as the
+    /// kernel's `bpf_internal_load_pointer_neg_helper` does.
     pub(crate) fn packet_load(&self, off: i32, size: u8) -> Option<u64> {
-        let packet = self.packet?;
-        let off = u64::try_from(off).ok()?;
         let size = u64::from(size);
-        if off >= packet.len || size > packet.len - off {
+        let (within, addr) = match u64::try_from(off) {
+            Ok(off) => (self.packet?, self.packet?.start.wrapping_add(off)),
+            Err(_) => {
+                let headers = self.headers?;
+                let base = if off >= SKF_NET_OFF {
+                    headers.network.wrapping_add((off - SKF_NET_OFF) as u64)
+                } else if off >= SKF_LL_OFF {
+                    headers.mac.wrapping_add((off - SKF_LL_OFF) as u64)
+                } else {
+                    return None;
+                };
+                (headers.bounds, base)
+            }
+        };
+        if !within.contains(addr, size) {
             return None;
         }
-        let host = (packet.start + off) as usize;
-        // SAFETY: `host..host + size` is inside the packet region, checked above.
+        let host = addr as usize;
+        // SAFETY: `host..host + size` is inside the packet or header region,
+        // which the run holds as accessible memory, checked above.
         let value = unsafe {
             match size {
                 1 => u64::from(read_host::<u8>(host)),

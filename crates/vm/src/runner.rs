@@ -5,7 +5,8 @@ use std::sync::Arc;
 use crate::error::{Access, RunError};
 use crate::helpers::{HelperContext, HelperFn, HelperImpl};
 use crate::memory::{
-    MAX_CALL_FRAMES, Memory, Region, atomic_rmw, load_acquire, read_host, store_release, write_host,
+    HeaderSpans, MAX_CALL_FRAMES, Memory, Region, atomic_rmw, load_acquire, read_host,
+    store_release, write_host,
 };
 use crate::program::{Op, Program, Rmw};
 
@@ -23,6 +24,33 @@ pub struct RunInput<'a> {
     /// The packet `LD_ABS`/`LD_IND` read (`data..data_end`); it is also
     /// accessible memory. Loads outside it end the program with `r0 = 0`.
     pub packet: Option<Region<'a>>,
+    /// Where negative `LD_ABS`/`LD_IND` offsets read (classic BPF's
+    /// `SKF_NET_OFF` and `SKF_LL_OFF`); without it they end the program
+    /// with `r0 = 0`.
+    pub headers: Option<PacketHeaders<'a>>,
+}
+
+/// The packet headers classic BPF's negative load offsets name:
+/// `SKF_NET_OFF + k` reads at `network + k`, `SKF_LL_OFF + k` at `mac + k`,
+/// and only inside `bounds` (the kernel's `skb->head` to the packet's end).
+#[derive(Clone, Copy, Debug)]
+pub struct PacketHeaders<'a> {
+    /// The bytes such loads may read; also accessible memory.
+    pub bounds: Region<'a>,
+    /// Address of the network header.
+    pub network: u64,
+    /// Address of the MAC header.
+    pub mac: u64,
+}
+
+impl PacketHeaders<'_> {
+    pub(crate) fn spans(&self) -> HeaderSpans {
+        HeaderSpans {
+            bounds: self.bounds.span(),
+            network: self.network,
+            mac: self.mac,
+        }
+    }
 }
 
 /// A request a helper left for the interpreter.
@@ -138,6 +166,10 @@ impl<E> Runner<E> {
         if let Some(packet) = input.packet {
             self.memory.add(packet.span());
         }
+        self.memory.headers = input.headers.map(|h| h.spans());
+        if let Some(headers) = input.headers {
+            self.memory.add(headers.bounds.span());
+        }
         self.pending = None;
         self.tail_calls = 0;
         self.remaining = self.budget.unwrap_or(u64::MAX);
@@ -145,6 +177,7 @@ impl<E> Runner<E> {
         // Addresses must not outlive the borrows they came from.
         self.memory.regions.clear();
         self.memory.packet = None;
+        self.memory.headers = None;
         self.pending = None;
         result
     }
@@ -168,6 +201,7 @@ impl<E> Runner<E> {
                 args: [addr, len, 0, 0, 0],
                 regions: &regions,
                 packet: None,
+                headers: None,
             },
         )
     }

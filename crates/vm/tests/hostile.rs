@@ -127,6 +127,7 @@ fn random_programs_stay_inside_their_regions() {
             args: [addr, 64, addr + 8, 0, 0],
             regions: &regions,
             packet: None,
+            headers: None,
         };
         match runner.run(&program, &mut (), &input) {
             Ok(_) => completed += 1,

@@ -220,6 +220,7 @@ fn read_only_region_refuses_stores() {
         args: [data.as_ptr() as u64, 0, 0, 0, 0],
         regions: &regions,
         packet: None,
+        headers: None,
     };
     let (_, _, access) = fault_at(Runner::new().run(&program, &mut (), &input));
     assert_eq!(access, Access::Store);
@@ -774,6 +775,7 @@ fn runners_on_several_threads_share_a_program_and_atomic_memory() {
                     args: [region.addr(), 0, 0, 0, 0],
                     regions: &[region],
                     packet: None,
+                    headers: None,
                 };
                 Runner::new().run(&program, &mut (), &input)
             })
@@ -954,4 +956,54 @@ fn helpers_move_the_packet_only_within_accessible_memory() {
     // A span running past the packet is refused too.
     let r = Runner::new().run(&program, &mut (base + 2, 3), &input);
     assert!(matches!(r, Err(RunError::Helper { .. })), "{r:?}");
+}
+
+#[test]
+fn negative_packet_offsets_read_the_headers_within_bounds() {
+    use apiary_vm::PacketHeaders;
+    // A 6-byte "MAC header" then a 4-byte "network header"; the packet
+    // (LD_ABS offset 0) starts at the network header.
+    let frame = [0xa0u8, 0xa1, 0xa2, 0xa3, 0xa4, 0xa5, 0xb0, 0xb1, 0xb2, 0xb3];
+    let base = frame.as_ptr() as u64;
+    let load = |imm: i32| {
+        load::<()>(
+            &[
+                Insn::LoadPacket {
+                    mode: PacketMode::Abs,
+                    size: Size::H,
+                    src: Reg::R0,
+                    imm,
+                },
+                Insn::Exit,
+            ],
+            &Arc::new(Helpers::new()),
+        )
+    };
+    let run = |imm: i32| {
+        let input = RunInput {
+            packet: Some(Region::readable(&frame[6..])),
+            headers: Some(PacketHeaders {
+                bounds: Region::readable(&frame),
+                network: base + 6,
+                mac: base,
+            }),
+            ..RunInput::default()
+        };
+        Runner::new().run(&load(imm), &mut (), &input)
+    };
+    const SKF_NET_OFF: i32 = -0x10_0000;
+    const SKF_LL_OFF: i32 = -0x20_0000;
+    assert_eq!(run(0), Ok(0xb0b1));
+    assert_eq!(run(SKF_NET_OFF + 2), Ok(0xb2b3));
+    assert_eq!(run(SKF_LL_OFF + 4), Ok(0xa4a5));
+    assert_eq!(
+        run(SKF_LL_OFF + 5),
+        Ok(0xa5b0),
+        "loads may span the headers"
+    );
+    // Past the bounds, below SKF_LL_OFF or between SKF_NET_OFF and 0: the
+    // program ends with 0.
+    assert_eq!(run(SKF_NET_OFF + 3), Ok(0));
+    assert_eq!(run(SKF_LL_OFF - 1), Ok(0));
+    assert_eq!(run(-1), Ok(0));
 }
