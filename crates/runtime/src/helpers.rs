@@ -42,6 +42,8 @@ pub enum ArgKind {
     PtrToConstStr,
     /// `ARG_PTR_TO_CTX`: the program's context.
     PtrToCtx,
+    /// `ARG_PTR_TO_BTF_ID_SOCK_COMMON | OBJ_RELEASE`: a socket a lookup returned.
+    PtrToSocket,
     /// `ARG_PTR_TO_FUNC`: a callback (`lddw` of a function).
     PtrToFunc,
     /// `ARG_PTR_TO_STACK_OR_NULL`: a callback's context pointer.
@@ -65,6 +67,9 @@ pub enum RetKind {
     PtrToMapValueOrNull,
     /// `RET_PTR_TO_ALLOC_MEM_OR_NULL` (ring buffer sample of the size argument).
     PtrToAllocMemOrNull,
+    /// `RET_PTR_TO_SOCKET_OR_NULL` / `RET_PTR_TO_SOCK_COMMON_OR_NULL`: a
+    /// socket reference to release.
+    PtrToSocketOrNull,
     /// `RET_PTR_TO_BTF_ID`: an opaque kernel object (`task_struct`).
     PtrToBtfId,
 }
@@ -943,6 +948,13 @@ static HELPERS: &[HelperDef] = &[
         [PtrToUninitMem, ConstSizeOrZero, Anything],
         Integer
     ),
+    helper!(
+        47,
+        "get_socket_uid",
+        meta::get_socket_uid,
+        [PtrToCtx],
+        Integer
+    ),
     helper!(48, "set_hash", skb::set_hash, [PtrToCtx, Anything], Integer),
     helper!(
         50,
@@ -987,6 +999,21 @@ static HELPERS: &[HelperDef] = &[
         Integer
     ),
     helper!(
+        84,
+        "sk_lookup_tcp",
+        meta::sk_lookup,
+        [PtrToCtx, PtrToReadableMem, ConstSize, Anything, Anything],
+        PtrToSocketOrNull
+    ),
+    helper!(
+        85,
+        "sk_lookup_udp",
+        meta::sk_lookup,
+        [PtrToCtx, PtrToReadableMem, ConstSize, Anything, Anything],
+        PtrToSocketOrNull
+    ),
+    helper!(86, "sk_release", meta::sk_release, [PtrToSocket], Integer),
+    helper!(
         87,
         "map_push_elem",
         map_push_elem,
@@ -1015,6 +1042,13 @@ static HELPERS: &[HelperDef] = &[
         meta::skb_ecn_set_ce,
         [PtrToCtx],
         Integer
+    ),
+    helper!(
+        99,
+        "skc_lookup_tcp",
+        meta::sk_lookup,
+        [PtrToCtx, PtrToReadableMem, ConstSize, Anything, Anything],
+        PtrToSocketOrNull
     ),
     helper!(109, "send_signal", send_signal, [Anything], Integer),
     helper!(

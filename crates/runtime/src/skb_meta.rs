@@ -4,6 +4,8 @@
 //! is the loopback (MTU 65536, 14-byte hardware header); Apiary knows no
 //! other device.
 
+use apiary_vm::HelperError;
+
 use crate::Event;
 use crate::packet::{
     ETH_HLEN, ETH_P_8021AD, ETH_P_8021Q, ETH_P_IP, ETH_P_IPV6, Packet, PacketKind, VLAN_HLEN,
@@ -232,4 +234,29 @@ pub(crate) fn skb_set_tstamp(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
     image[skb_off::TSTAMP..skb_off::TSTAMP + 8].copy_from_slice(&tstamp.to_ne_bytes());
     image[skb_off::TSTAMP_TYPE] = clock as u8;
     Ok(0)
+}
+
+/// `bpf_get_socket_uid(skb)`: test-run's skb carries a socket made by
+/// `sock_init_data` without a file, whose owner is uid 0.
+pub(crate) fn get_socket_uid(ctx: Ctx<'_, '_>, _: [u64; 5]) -> Ret {
+    skb(ctx)?;
+    Ok(0)
+}
+
+/// `bpf_sk_lookup_tcp`, `bpf_sk_lookup_udp`, `bpf_skc_lookup_tcp`: Apiary
+/// has no sockets, so no lookup finds one (NULL), which is also the
+/// kernel's answer for a bad tuple size or flags.
+pub(crate) fn sk_lookup(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
+    ctx.read(a[1], a[2] as u32 as usize)?;
+    packet(ctx)?;
+    Ok(0)
+}
+
+/// `bpf_sk_release(sock)`: lookups never return a socket, so there is
+/// never one to release; a program that passes anything else is broken.
+pub(crate) fn sk_release(_: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
+    Err(HelperError::Other(format!(
+        "bpf_sk_release of {:#x}, which no socket lookup returned",
+        a[0]
+    )))
 }

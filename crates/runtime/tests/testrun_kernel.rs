@@ -1782,3 +1782,39 @@ fn negative_ld_abs_offsets_read_the_headers_like_the_kernel() {
     );
     same(ProgType::SCHED_CLS, &text, &Input::packet(&tagged));
 }
+
+#[test]
+fn socket_lookups_find_nothing_like_the_kernel_for_unused_tuples() {
+    if !kernel_ok("socket_lookups_find_nothing_like_the_kernel_for_unused_tuples") {
+        return;
+    }
+    let frame = ipv4_frame(LOOPBACK_MAC, IP_PROTO_TCP, b"sk");
+    // 48 zeroed stack bytes, starting with the IPv4 tuple
+    // 192.0.2.1:1 -> 192.0.2.2:1 (TEST-NET-1: no socket here).
+    let tuple = "
+        r2 = 0
+        *(u64 *)(r10 - 40) = r2
+        *(u64 *)(r10 - 32) = r2
+        *(u64 *)(r10 - 24) = r2
+        *(u64 *)(r10 - 16) = r2
+        *(u64 *)(r10 - 8) = r2
+        r2 = 0x020200c0010200c0 ll
+        *(u64 *)(r10 - 48) = r2
+        r2 = 0x01000100
+        *(u32 *)(r10 - 40) = r2";
+    for helper in [84, 85, 99] {
+        for (size, flags) in [(12u64, 0u64), (36, 0), (5, 0), (12, 1)] {
+            let text = format!(
+                "r6 = r1\n{tuple}\n r1 = r6\n r2 = r10\n r2 += -48\n r3 = {size}\n r4 = -1 ll\n r5 = {flags}\n call {helper}\n if r0 == 0 goto out\n r1 = r0\n call 86\n r0 = 99\n out:\n exit"
+            );
+            same(ProgType::SCHED_CLS, &text, &Input::packet(&frame));
+        }
+    }
+    for prog_type in [ProgType::SCHED_CLS, ProgType::SOCKET_FILTER] {
+        same(
+            prog_type,
+            &call_program("", 47, &[], ""),
+            &Input::packet(&frame),
+        );
+    }
+}
