@@ -301,7 +301,7 @@ fn trace_printk(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
     };
     let shown = text.get(..MAX_BPRINTF_BUF - 1).unwrap_or(&text);
     let env = ctx.env();
-    let line = TraceLine::now(&env.task, env.cpu, shown);
+    let line = TraceLine::now(&env.task, env.cpu, env.packet.is_some(), shown);
     env.print(line);
     Ok(text.len() as u64)
 }

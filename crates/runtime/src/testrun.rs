@@ -133,6 +133,11 @@ pub struct TraceLine {
     pub pid: u32,
     /// The CPU the program ran on.
     pub cpu: u32,
+    /// trace_pipe's context flags (irqs-off, need-resched,
+    /// hardirq/softirq, preempt depth, migrate-disable): `b..11` for xdp and
+    /// skb test-runs, as the kernel shows them (softirqs disabled);
+    /// `...11` for other runs (not measured).
+    pub flags: &'static str,
     /// `CLOCK_MONOTONIC` time of the call, in nanoseconds.
     pub timestamp_ns: u64,
     /// The formatted text, as the program produced it (usually ending in `\n`).
@@ -140,7 +145,7 @@ pub struct TraceLine {
 }
 
 impl TraceLine {
-    pub(crate) fn now(task: &TaskInfo, cpu: u32, text: &[u8]) -> TraceLine {
+    pub(crate) fn now(task: &TaskInfo, cpu: u32, packet: bool, text: &[u8]) -> TraceLine {
         let mut ts = libc::timespec {
             tv_sec: 0,
             tv_nsec: 0,
@@ -151,6 +156,7 @@ impl TraceLine {
             comm: task.comm.chars().take(15).collect(),
             pid: task.pid,
             cpu,
+            flags: if packet { "b..11" } else { "...11" },
             timestamp_ns: (ts.tv_sec as u64)
                 .wrapping_mul(1_000_000_000)
                 .wrapping_add(ts.tv_nsec as u64),
@@ -160,7 +166,7 @@ impl TraceLine {
 }
 
 impl std::fmt::Display for TraceLine {
-    /// `<comm>-<pid> [<cpu>] d..31 <secs>.<usecs>: bpf_trace_printk: <text>`,
+    /// `<comm>-<pid> [<cpu>] <flags> <secs>.<usecs>: bpf_trace_printk: <text>`,
     /// padded as trace_pipe pads it, without the text's final newline.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let secs = self.timestamp_ns / 1_000_000_000;
@@ -168,8 +174,8 @@ impl std::fmt::Display for TraceLine {
         let text = self.text.strip_suffix('\n').unwrap_or(&self.text);
         write!(
             f,
-            "{:>16}-{:<7} [{:03}] d..31 {:5}.{:06}: bpf_trace_printk: {}",
-            self.comm, self.pid, self.cpu, secs, usecs, text
+            "{:>16}-{:<7} [{:03}] {} {:5}.{:06}: bpf_trace_printk: {}",
+            self.comm, self.pid, self.cpu, self.flags, secs, usecs, text
         )
     }
 }
@@ -796,12 +802,13 @@ mod tests {
             comm: "apiary".into(),
             pid: 4242,
             cpu: 1,
+            flags: "b..11",
             timestamp_ns: 12_345_678_901,
             text: "hello 7\n".into(),
         };
         assert_eq!(
             line.to_string(),
-            "          apiary-4242    [001] d..31    12.345678: bpf_trace_printk: hello 7"
+            "          apiary-4242    [001] b..11    12.345678: bpf_trace_printk: hello 7"
         );
     }
 

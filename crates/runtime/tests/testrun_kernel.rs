@@ -521,7 +521,7 @@ fn trace_printk_lines_come_back_with_the_run() {
     assert_eq!(out.trace[0].text, format!("len {}\n", frame.len()));
     let line = out.trace[0].to_string();
     assert!(
-        line.starts_with("     apiary-test-77      [000] d..31 "),
+        line.starts_with("     apiary-test-77      [000] b..11 "),
         "{line}"
     );
     assert!(
