@@ -949,6 +949,13 @@ static HELPERS: &[HelperDef] = &[
         Integer
     ),
     helper!(
+        46,
+        "get_socket_cookie",
+        meta::get_socket_cookie,
+        [PtrToCtx],
+        Integer
+    ),
+    helper!(
         47,
         "get_socket_uid",
         meta::get_socket_uid,
@@ -1121,6 +1128,13 @@ static HELPERS: &[HelperDef] = &[
         "csum_level",
         meta::csum_level,
         [PtrToCtx, Anything],
+        Integer
+    ),
+    helper!(
+        151,
+        "skb_cgroup_classid",
+        meta::skb_cgroup_classid,
+        [PtrToCtx],
         Integer
     ),
     helper!(

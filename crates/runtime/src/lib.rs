@@ -292,6 +292,8 @@ pub struct Runtime {
     helpers: Arc<Helpers<Env>>,
     output: Mutex<Output>,
     prandom: std::sync::atomic::AtomicU64,
+    /// The last socket cookie handed out (`sock_gen_cookie`'s counter).
+    socket_cookies: std::sync::atomic::AtomicU64,
     /// The routes `bpf_fib_lookup` searches.
     routes: RwLock<Vec<Route>>,
 }
@@ -317,6 +319,8 @@ pub struct Env {
     key_buffers: Vec<Box<[std::cell::UnsafeCell<u8>]>>,
     /// The packet of a networking run (test-run of xdp or skb programs).
     packet: Option<packet::Packet>,
+    /// The cookie of the skb's socket, once a program asked for it.
+    socket_cookie: Option<u64>,
     /// `bpf_trace_printk` output of this run.
     trace: Vec<TraceLine>,
     /// What helpers asked the host to do in this run.
@@ -432,6 +436,7 @@ impl Runtime {
             helpers: Arc::new(helpers::table()),
             output: Mutex::new(Output::default()),
             prandom: std::sync::atomic::AtomicU64::new(seed),
+            socket_cookies: std::sync::atomic::AtomicU64::new(0),
             routes: RwLock::new(Vec::new()),
         })
     }
@@ -829,6 +834,7 @@ impl Runtime {
             reserved: Vec::new(),
             key_buffers: Vec::new(),
             packet: None,
+            socket_cookie: None,
             trace: Vec::new(),
             events: Vec::new(),
         }

@@ -1818,3 +1818,22 @@ fn socket_lookups_find_nothing_like_the_kernel_for_unused_tuples() {
         );
     }
 }
+
+#[test]
+fn socket_cookie_and_classid_match_the_kernel() {
+    if !kernel_ok("socket_cookie_and_classid_match_the_kernel") {
+        return;
+    }
+    let frame = ipv4_frame(LOOPBACK_MAC, IP_PROTO_UDP, b"cookie");
+    // 1 when the cookie is non-zero and the same on a second call.
+    let text = "r6 = r1\n call 46\n r7 = r0\n r1 = r6\n call 46\n r8 = r0\n r0 = 0\n if r7 == 0 goto +2\n if r7 != r8 goto +1\n r0 = 1\n exit";
+    for prog_type in [ProgType::SCHED_CLS, ProgType::SOCKET_FILTER] {
+        let out = same(prog_type, text, &Input::packet(&frame));
+        assert_eq!(ran(&out).0, 1);
+    }
+    same(
+        ProgType::SCHED_CLS,
+        &call_program("", 151, &[], ""),
+        &Input::packet(&frame),
+    );
+}
