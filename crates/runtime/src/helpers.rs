@@ -9,7 +9,7 @@ use apiary_maps::{Map, MapError, MapType};
 use apiary_vm::{HelperContext, HelperError, HelperFn, Helpers, Region};
 
 use crate::{
-    Env, Event, MapId, TraceLine, fib, printf, skb_helpers as skb, skb_meta as meta,
+    Env, Event, MapId, TraceLine, fib, printf, skb_helpers as skb, skb_meta as meta, tunnel,
     xdp_helpers as xdp,
 };
 use apiary_loader::helpers::HELPER_NAMES;
@@ -835,6 +835,20 @@ static HELPERS: &[HelperDef] = &[
         Integer
     ),
     helper!(19, "skb_vlan_pop", skb::skb_vlan_pop, [PtrToCtx], Integer),
+    helper!(
+        20,
+        "skb_get_tunnel_key",
+        tunnel::skb_get_tunnel_key,
+        [PtrToCtx, PtrToUninitMem, ConstSize, Anything],
+        Integer
+    ),
+    helper!(
+        21,
+        "skb_set_tunnel_key",
+        tunnel::skb_set_tunnel_key,
+        [PtrToCtx, PtrToReadableMem, ConstSize, Anything],
+        Integer
+    ),
     helper!(23, "redirect", redirect, [Anything, Anything], Integer),
     helper!(
         24,
@@ -874,6 +888,20 @@ static HELPERS: &[HelperDef] = &[
             ConstSizeOrZero,
             Anything
         ],
+        Integer
+    ),
+    helper!(
+        29,
+        "skb_get_tunnel_opt",
+        tunnel::skb_get_tunnel_opt,
+        [PtrToCtx, PtrToUninitMem, ConstSize],
+        Integer
+    ),
+    helper!(
+        30,
+        "skb_set_tunnel_opt",
+        tunnel::skb_set_tunnel_opt,
+        [PtrToCtx, PtrToReadableMem, ConstSize],
         Integer
     ),
     helper!(

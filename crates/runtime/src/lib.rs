@@ -27,6 +27,7 @@ mod printf;
 mod skb_helpers;
 mod skb_meta;
 mod testrun;
+mod tunnel;
 mod xdp_helpers;
 
 use std::sync::{Arc, Mutex, PoisonError, RwLock};

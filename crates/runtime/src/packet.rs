@@ -19,6 +19,7 @@ use apiary_context::{
 use apiary_vm::{PacketHeaders, Region};
 
 use crate::csum::IpSummed;
+use crate::tunnel::TunnelInfo;
 
 /// `ETH_HLEN`.
 pub(crate) const ETH_HLEN: usize = 14;
@@ -184,6 +185,8 @@ pub(crate) struct SkbState {
     pub(crate) ip_summed: IpSummed,
     /// `skb->csum`: the data's partial sum under `CHECKSUM_COMPLETE`.
     pub(crate) csum: u32,
+    /// Tunnel metadata `bpf_skb_set_tunnel_key` attached.
+    pub(crate) tunnel: Option<TunnelInfo>,
 }
 
 /// A packet in its frame, with its internal context.

@@ -1837,3 +1837,123 @@ fn socket_cookie_and_classid_match_the_kernel() {
         &Input::packet(&frame),
     );
 }
+
+/// Sets tunnel metadata from a key at `r10 - 48` (`set_size` bytes,
+/// `set_flags`), reads it back into `r10 - 96` (`get_size`, `get_flags`),
+/// and copies what was read into the packet at offset 14; returns both
+/// results' low bytes.
+fn tunnel_program(
+    v6: bool,
+    ext: u16,
+    label: u32,
+    (set_size, set_flags): (u64, u64),
+    (get_size, get_flags): (u64, u64),
+) -> String {
+    let mut text = String::from("r6 = r1\n r2 = 0\n");
+    for off in (8..=96).step_by(8) {
+        text.push_str(&format!(" *(u64 *)(r10 - {off}) = r2\n"));
+    }
+    text.push_str(" r2 = 42\n *(u32 *)(r10 - 48) = r2\n");
+    if v6 {
+        // remote fd00::9 and local fd00::1, as 32-bit words.
+        text.push_str(
+            " r2 = 0xfd\n *(u32 *)(r10 - 44) = r2\n r2 = 0x09000000\n *(u32 *)(r10 - 32) = r2\n",
+        );
+        text.push_str(
+            " r2 = 0xfd\n *(u32 *)(r10 - 20) = r2\n r2 = 0x01000000\n *(u32 *)(r10 - 8) = r2\n",
+        );
+    } else {
+        text.push_str(" r2 = 0x0a000009\n *(u32 *)(r10 - 44) = r2\n r2 = 0x0a000001\n *(u32 *)(r10 - 20) = r2\n");
+    }
+    text.push_str(&format!(
+        " r2 = 3\n *(u8 *)(r10 - 28) = r2\n r2 = 64\n *(u8 *)(r10 - 27) = r2
+          r2 = {ext}\n *(u16 *)(r10 - 26) = r2\n r2 = {label:#x}\n *(u32 *)(r10 - 24) = r2
+          r1 = r6\n r2 = r10\n r2 += -48\n r3 = {set_size}\n r4 = {set_flags}\n call 21\n r7 = r0
+          r1 = r6\n r2 = r10\n r2 += -96\n r3 = {get_size}\n r4 = {get_flags}\n call 20\n r8 = r0
+          r1 = r6\n r2 = 14\n r3 = r10\n r3 += -96\n r4 = 44\n r5 = 0\n call {SKB_STORE_BYTES}
+          r0 = r8\n r0 &= 0xff\n r0 <<= 8\n r7 &= 0xff\n r0 |= r7\n exit"
+    ));
+    text
+}
+
+#[test]
+fn tunnel_metadata_helpers_match_the_kernel() {
+    if !kernel_ok("tunnel_metadata_helpers_match_the_kernel") {
+        return;
+    }
+    let frame = ipv4_frame(LOOPBACK_MAC, IP_PROTO_UDP, &[0x33; 60]);
+    let input = Input::packet(&frame);
+    // Reading without metadata: -EINVAL, the buffer cleared.
+    let get_only = "r6 = r1\n r2 = -1\n *(u64 *)(r10 - 8) = r2\n r1 = r6\n r2 = r10\n r2 += -8\n r3 = 8\n r4 = 0\n call 20\n r2 = *(u64 *)(r10 - 8)\n r0 += r2\n exit";
+    same(ProgType::SCHED_CLS, get_only, &input);
+    let v4_sets = [
+        (44, 0),
+        (44, 2 | 4 | 8 | 16),
+        (28, 0),
+        (24, 0),
+        (22, 0),
+        (8, 0),
+        (13, 0),
+        (44, 32),
+    ];
+    let gets = [
+        (44, 0),
+        (44, 16),
+        (44, 1),
+        (28, 0),
+        (24, 16),
+        (22, 0),
+        (8, 0),
+        (13, 0),
+        (44, 2),
+    ];
+    for set in v4_sets {
+        for get in gets {
+            same(
+                ProgType::SCHED_CLS,
+                &tunnel_program(false, 0, 0, set, get),
+                &input,
+            );
+        }
+    }
+    for (ext, label) in [(1u16, 0u32), (0, 5)] {
+        same(
+            ProgType::SCHED_CLS,
+            &tunnel_program(false, ext, label, (44, 0), (44, 0)),
+            &input,
+        );
+    }
+    for get in [(44, 1), (44, 17), (44, 0), (8, 1), (28, 1)] {
+        for label in [0, 0x12345, 0xfff12345] {
+            same(
+                ProgType::SCHED_CLS,
+                &tunnel_program(true, 0, label, (44, 1), get),
+                &input,
+            );
+        }
+    }
+    // Options: only on metadata set_tunnel_key attached, in 4-byte units.
+    let set_key = "r2 = 0\n *(u64 *)(r10 - 48) = r2\n *(u64 *)(r10 - 40) = r2\n *(u64 *)(r10 - 32) = r2\n *(u64 *)(r10 - 24) = r2\n *(u64 *)(r10 - 16) = r2\n *(u64 *)(r10 - 8) = r2\n r1 = r6\n r2 = r10\n r2 += -48\n r3 = 44\n r4 = 0\n call 21\n";
+    for (with_key, set_size, get_size) in [
+        (true, 8u64, 16u64),
+        (true, 8, 4),
+        (true, 8, 8),
+        (true, 6, 16),
+        (true, 256, 16),
+        (false, 8, 16),
+        (true, 252, 256),
+    ] {
+        let text = format!(
+            "r6 = r1\n {}
+             r2 = 0\n *(u64 *)(r10 - 256) = r2\n *(u64 *)(r10 - 248) = r2
+             r2 = 0x1122334455667788 ll
+             *(u64 *)(r10 - 504) = r2\n *(u64 *)(r10 - 496) = r2
+             r1 = r6\n r2 = r10\n r2 += -504\n r3 = {set_size}\n call 30\n r7 = r0
+             r1 = r6\n r2 = r10\n r2 += -256\n r3 = {get_size}\n call 29\n r8 = r0
+             r1 = r6\n r2 = 14\n r3 = r10\n r3 += -256\n r4 = 16\n r5 = 0\n call {SKB_STORE_BYTES}
+             r0 = r8\n r0 &= 0xff\n r0 <<= 8\n r7 &= 0xff\n r0 |= r7\n exit",
+            if with_key { set_key } else { "" }
+        );
+        same(ProgType::SCHED_CLS, &text, &input);
+    }
+}
