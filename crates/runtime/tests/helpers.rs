@@ -433,3 +433,19 @@ fn poisoned_core_calls_fail_only_when_reached() {
     let err = run(&rt, prog, &mut ctx).unwrap_err();
     assert!(err.to_string().contains("poisoned"), "{err}");
 }
+
+/// The prototype table is sorted by id and names each helper as the
+/// kernel's UAPI list (`__BPF_FUNC_MAPPER`, via the loader) does.
+#[test]
+fn prototypes_are_sorted_and_named_like_the_kernel() {
+    let protos: Vec<_> = apiary_runtime::helper_protos().collect();
+    assert!(protos.windows(2).all(|w| w[0].id < w[1].id));
+    for proto in protos {
+        assert_eq!(
+            Some(proto.name),
+            apiary_runtime::helper_name(proto.id),
+            "helper {}",
+            proto.id
+        );
+    }
+}
