@@ -623,6 +623,29 @@ fn strncmp(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
     Ok(0)
 }
 
+fn get_current_cgroup_id(ctx: Ctx<'_, '_>, _: [u64; 5]) -> Ret {
+    Ok(ctx.env().task.cgroup_ancestry.last().copied().unwrap_or(0))
+}
+
+fn get_current_ancestor_cgroup_id(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
+    let level = usize::try_from(a[0] as i32).ok();
+    let ancestry = &ctx.env().task.cgroup_ancestry;
+    Ok(level.and_then(|l| ancestry.get(l)).copied().unwrap_or(0))
+}
+
+/// `bpf_skb_cgroup_id(skb)`: test-run's socket belongs to the running
+/// task's cgroup.
+fn skb_cgroup_id(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
+    skb::skb(ctx)?;
+    get_current_cgroup_id(ctx, a)
+}
+
+/// `bpf_skb_ancestor_cgroup_id(skb, level)`.
+fn skb_ancestor_cgroup_id(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
+    skb::skb(ctx)?;
+    get_current_ancestor_cgroup_id(ctx, [a[1], 0, 0, 0, 0])
+}
+
 fn get_func_ip(ctx: Ctx<'_, '_>, _: [u64; 5]) -> Ret {
     Ok(ctx.env().task.func_ip)
 }
@@ -1033,6 +1056,21 @@ static HELPERS: &[HelperDef] = &[
         [PtrToCtx, PtrToMem, ConstSize, Anything],
         Integer
     ),
+    helper!(79, "skb_cgroup_id", skb_cgroup_id, [PtrToCtx], Integer),
+    helper!(
+        80,
+        "get_current_cgroup_id",
+        get_current_cgroup_id,
+        [],
+        Integer
+    ),
+    helper!(
+        83,
+        "skb_ancestor_cgroup_id",
+        skb_ancestor_cgroup_id,
+        [PtrToCtx, Anything],
+        Integer
+    ),
     helper!(
         84,
         "sk_lookup_tcp",
@@ -1115,6 +1153,13 @@ static HELPERS: &[HelperDef] = &[
         Integer
     ),
     helper!(118, "jiffies64", jiffies64, [], Integer),
+    helper!(
+        123,
+        "get_current_ancestor_cgroup_id",
+        get_current_ancestor_cgroup_id,
+        [Anything],
+        Integer
+    ),
     helper!(125, "ktime_get_boot_ns", ktime_get_boot_ns, [], Integer),
     helper!(
         130,

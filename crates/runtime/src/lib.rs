@@ -237,6 +237,9 @@ pub struct TaskInfo {
     pub attach_cookie: u64,
     /// `bpf_get_func_ip`'s value.
     pub func_ip: u64,
+    /// cgroup v2 ids from the root (level 0) down to the task's own cgroup
+    /// (last); empty when unknown, which makes the cgroup id helpers answer 0.
+    pub cgroup_ancestry: Vec<u64>,
 }
 
 impl TaskInfo {
@@ -259,8 +262,31 @@ impl TaskInfo {
             comm,
             attach_cookie: 0,
             func_ip: 0,
+            cgroup_ancestry: cgroup_ancestry().unwrap_or_default(),
         }
     }
+}
+
+/// The calling process's cgroup v2 ids, root first: the inode numbers of
+/// its cgroup directory and each parent on the cgroup2 mount (the kernel's
+/// `cgroup_id` is the kernfs node id, which the inode number shows).
+fn cgroup_ancestry() -> Option<Vec<u64>> {
+    use std::os::unix::fs::MetadataExt;
+    let cgroups = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+    let path = cgroups.lines().find_map(|l| l.strip_prefix("0::"))?;
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    // mountinfo: id parent major:minor root mount-point options ... - fstype source ...
+    let mount_point = mounts.lines().find_map(|line| {
+        let (fields, tail) = line.split_once(" - ")?;
+        (tail.split(' ').next() == Some("cgroup2")).then(|| fields.split(' ').nth(4))?
+    })?;
+    let mut dir = std::path::PathBuf::from(mount_point);
+    let mut ids = vec![std::fs::metadata(&dir).ok()?.ino()];
+    for part in path.split('/').filter(|p| !p.is_empty()) {
+        dir.push(part);
+        ids.push(std::fs::metadata(&dir).ok()?.ino());
+    }
+    Some(ids)
 }
 
 struct MapEntry {

@@ -1957,3 +1957,29 @@ fn tunnel_metadata_helpers_match_the_kernel() {
         same(ProgType::SCHED_CLS, &text, &input);
     }
 }
+
+#[test]
+fn cgroup_ids_match_the_kernel() {
+    if !kernel_ok("cgroup_ids_match_the_kernel") {
+        return;
+    }
+    let no_ctx = Input::default();
+    for level in [0u64, 1, 2, 7] {
+        let text =
+            format!("r1 = {level}\n call 123\n r7 = r0\n call 80\n r0 <<= 16\n r0 |= r7\n exit");
+        let apiary = apiary_run(ProgType::SYSCALL, &text, &no_ctx);
+        assert_eq!(
+            apiary,
+            kernel_context_run(ProgType::SYSCALL, &text, &no_ctx),
+            "level {level}"
+        );
+        assert_ne!(ran(&apiary).0 >> 16, 0, "the task has a cgroup");
+    }
+    let frame = ipv4_frame(LOOPBACK_MAC, IP_PROTO_UDP, b"cgroup");
+    for level in [0u64, 1, 3] {
+        let text = format!(
+            "r6 = r1\n r2 = {level}\n call 83\n r7 = r0\n r1 = r6\n call 79\n r0 <<= 16\n r0 |= r7\n exit"
+        );
+        same(ProgType::SCHED_CLS, &text, &Input::packet(&frame));
+    }
+}
