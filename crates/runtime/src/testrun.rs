@@ -90,8 +90,10 @@ pub struct TestRunOutput {
 /// Why a test run did not happen or did not finish.
 #[derive(Debug, Error)]
 pub enum TestRunError {
-    /// The kernel would refuse the input with `EINVAL` (or `E2BIG`/`ENODEV`
-    /// where the reason says so).
+    /// The kernel would refuse the input with `EINVAL` (or `E2BIG`,
+    /// `ENODEV`, `ENOMEM`, `ENXIO` where the reason says so), or Apiary
+    /// cannot do what it asks (live XDP frames, devices other than the
+    /// loopback), which the reason also says.
     #[error("invalid test-run input: {reason}")]
     Invalid {
         /// Which rule the input breaks.
