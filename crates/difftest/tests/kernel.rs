@@ -288,3 +288,43 @@ fn generated_programs_call_the_map_helpers_and_change_the_maps() {
         "only {changed} of {calling} programs changed a map"
     );
 }
+
+#[test]
+fn a_translation_without_an_array_lookups_null_check_is_never_run_by_the_harness() {
+    if !kernel_available(
+        "a_translation_without_an_array_lookups_null_check_is_never_run_by_the_harness",
+    ) {
+        return;
+    }
+    let (case, _) = reproducer("reproducers/array-lookup-null-check-dropped.s");
+    let maps = apiary_difftest::KernelMaps::create().expect("maps");
+    let bytecode = case.program.bytecode();
+    match apiary_difftest::kernel_load_runnable(&bytecode, &maps.fds()) {
+        Err(apiary_difftest::RunFailure::KernelUnsafe(_)) => {}
+        Ok(_) => {
+            eprintln!("NOTE: this kernel keeps the null check; the bug is fixed here");
+            return;
+        }
+        Err(other) => panic!("{other}"),
+    }
+    assert!(matches!(
+        Harness::new().expect("harness").check(&case),
+        Verdict::KernelUnsafe(_)
+    ));
+    // This program never dereferences the pointer, so running it directly
+    // is safe and shows the kernel skipping the null branch it should take.
+    let prog = apiary_difftest::kernel_load(&bytecode, &maps.fds()).expect("accepted");
+    maps.reset(&case.maps).expect("reset");
+    let (kernel_r0, _) = apiary_difftest::kernel_run(&prog, &case.ctx).expect("runs");
+    let apiary = apiary_difftest::apiary_outcome(&bytecode, &case.ctx, &case.maps, None)
+        .expect("Apiary runs it");
+    assert_eq!(
+        apiary.r0 & 0xffff_ffff,
+        0x8000_0000,
+        "RFC 9669: the lookup misses"
+    );
+    assert_eq!(
+        kernel_r0, 0,
+        "the kernel went past the dropped check with r0 = NULL"
+    );
+}
