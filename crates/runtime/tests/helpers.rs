@@ -449,3 +449,23 @@ fn prototypes_are_sorted_and_named_like_the_kernel() {
         );
     }
 }
+
+/// Context accesses are checked at load with the program type's rules,
+/// and the refusal names the program, the instruction and the field.
+#[test]
+fn context_rules_refuse_at_load_with_the_field_named() {
+    let rt = Runtime::new(1);
+    let err = rt
+        .load_program(
+            "writes_len",
+            ProgType::SCHED_CLS,
+            &code("r2 = 1\n *(u32 *)(r1 + 0) = r2\n r0 = 0\n exit"),
+            &[],
+        )
+        .unwrap_err();
+    let message = err.to_string();
+    assert!(matches!(err, RuntimeError::Context { .. }), "{message}");
+    for part in ["writes_len", "insn 1", "len"] {
+        assert!(message.contains(part), "{part:?} missing from {message:?}");
+    }
+}
