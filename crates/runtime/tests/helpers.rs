@@ -469,3 +469,28 @@ fn context_rules_refuse_at_load_with_the_field_named() {
         assert!(message.contains(part), "{part:?} missing from {message:?}");
     }
 }
+
+/// A run may look up far more distinct map values than a small region
+/// table would hold (the kernel has no such limit): 10000 here, each
+/// written through its pointer.
+#[test]
+fn one_run_uses_thousands_of_distinct_map_values() {
+    let rt = Runtime::new(1);
+    let map = rt
+        .create_map(MapDef::new(MapType::Array, 4, 8, 10_000).with_name("many"))
+        .unwrap();
+    // bpf_loop(10000, cb): cb(i) looks up element i and stores i + 1 in it.
+    let prog = load(
+        &rt,
+        "r1 = 10000\n ld_pseudo r2, 4, cb\n r3 = 0\n r4 = 0\n call 181\n exit\n
+         cb:\n *(u32 *)(r10 - 4) = r1\n r6 = r1\n ld_pseudo r1, 5, 0\n r2 = r10\n r2 += -4\n call 1\n
+         if r0 == 0 goto out\n r6 += 1\n *(u64 *)(r0 + 0) = r6\n out:\n r0 = 0\n exit",
+        &[map],
+    );
+    assert_eq!(run(&rt, prog, &mut []), Ok(10_000));
+    let values = rt.map(map).unwrap();
+    for index in [0u32, 4095, 4096, 9999] {
+        let value = values.sys_lookup(&index.to_ne_bytes(), 0).unwrap();
+        assert_eq!(value, u64::from(index + 1).to_ne_bytes());
+    }
+}

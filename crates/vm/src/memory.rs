@@ -5,6 +5,7 @@
 //! functions at the end of this file touch host memory.
 
 use std::cell::Cell;
+use std::collections::BTreeSet;
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicU8, AtomicU16, AtomicU32, AtomicU64, Ordering};
 
@@ -112,16 +113,28 @@ impl Span {
     }
 }
 
-/// The most regions a run may hold (given plus registered by helpers).
-pub const MAX_REGIONS: usize = 4096;
+/// The most regions helpers may register in one run (map values looked
+/// up, ring buffer samples, ...): a bound on the run's bookkeeping, far
+/// above what programs the kernel accepts reach in practice.
+pub const MAX_REGIONS: usize = 1 << 20;
+
+/// How many registered regions starting at or below an address are tried
+/// before the access faults. Registered regions do not overlap (distinct
+/// map values and samples), so the nearest one decides; the few extra
+/// cover a value registered twice with different lengths.
+const REGISTERED_PROBES: usize = 4;
 
 /// Stacks and regions of a runner.
 pub(crate) struct Memory {
     /// Backing store of the frame stacks; only ever accessed through `stack_base`.
     _stack: Box<[u64]>,
     stack_base: u64,
+    /// The regions a run was given (few, possibly overlapping: the packet
+    /// lies inside its frame).
     pub(crate) regions: Vec<Span>,
-    last_hit: Cell<usize>,
+    /// Regions helpers registered during the run, by start address.
+    registered: BTreeSet<(u64, u64, bool)>,
+    last_hit: Cell<Option<Span>>,
     pub(crate) packet: Option<Span>,
     pub(crate) headers: Option<HeaderSpans>,
 }
@@ -149,7 +162,8 @@ impl Memory {
             _stack: stack,
             stack_base,
             regions: Vec::with_capacity(16),
-            last_hit: Cell::new(0),
+            registered: BTreeSet::new(),
+            last_hit: Cell::new(None),
             packet: None,
             headers: None,
         }
@@ -185,26 +199,55 @@ impl Memory {
     #[inline]
     fn translate_region(&self, addr: u64, size: u64, access: Access) -> Option<usize> {
         let allowed = |s: &Span| s.contains(addr, size) && (access == Access::Load || s.writable);
-        if let Some(s) = self.regions.get(self.last_hit.get())
-            && allowed(s)
+        if let Some(s) = self.last_hit.get()
+            && allowed(&s)
         {
             return Some(addr as usize);
         }
-        let hit = self.regions.iter().position(allowed)?;
-        self.last_hit.set(hit);
+        let hit = self.regions.iter().copied().find(allowed).or_else(|| {
+            self.registered
+                .range(..=(addr, u64::MAX, true))
+                .rev()
+                .take(REGISTERED_PROBES)
+                .map(|&(start, len, writable)| Span {
+                    start,
+                    len,
+                    writable,
+                })
+                .find(allowed)
+        })?;
+        self.last_hit.set(Some(hit));
         Some(addr as usize)
     }
 
-    /// Adds a region, ignoring exact duplicates; `false` when the table is full.
+    /// Adds a region the run was given, ignoring exact duplicates.
+    pub(crate) fn add_given(&mut self, span: Span) {
+        if !self.regions.contains(&span) {
+            self.regions.push(span);
+        }
+    }
+
+    /// Adds a region a helper registered, ignoring exact duplicates;
+    /// `false` when [`MAX_REGIONS`] are already registered.
     pub(crate) fn add(&mut self, span: Span) -> bool {
-        if self.regions.contains(&span) {
+        let key = (span.start, span.len, span.writable);
+        if self.registered.contains(&key) {
             return true;
         }
-        if self.regions.len() >= MAX_REGIONS {
+        if self.registered.len() >= MAX_REGIONS {
             return false;
         }
-        self.regions.push(span);
+        self.registered.insert(key);
         true
+    }
+
+    /// Forgets every region (their borrows end with the run).
+    pub(crate) fn clear_regions(&mut self) {
+        self.regions.clear();
+        self.registered.clear();
+        self.last_hit.set(None);
+        self.packet = None;
+        self.headers = None;
     }
 
     /// Big-endian packet load for `LD_ABS`/`LD_IND`; `None` when out of

@@ -158,26 +158,24 @@ impl<E> Runner<E> {
         env: &mut E,
         input: &RunInput<'_>,
     ) -> Result<u64, RunError> {
-        self.memory.regions.clear();
+        self.memory.clear_regions();
         for region in input.regions {
-            self.memory.add(region.span());
+            self.memory.add_given(region.span());
         }
         self.memory.packet = input.packet.map(|p| p.span());
         if let Some(packet) = input.packet {
-            self.memory.add(packet.span());
+            self.memory.add_given(packet.span());
         }
         self.memory.headers = input.headers.map(|h| h.spans());
         if let Some(headers) = input.headers {
-            self.memory.add(headers.bounds.span());
+            self.memory.add_given(headers.bounds.span());
         }
         self.pending = None;
         self.tail_calls = 0;
         self.remaining = self.budget.unwrap_or(u64::MAX);
         let result = self.exec(program, env, 0, input.args, 0);
         // Addresses must not outlive the borrows they came from.
-        self.memory.regions.clear();
-        self.memory.packet = None;
-        self.memory.headers = None;
+        self.memory.clear_regions();
         self.pending = None;
         result
     }
