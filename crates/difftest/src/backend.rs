@@ -81,22 +81,32 @@ pub struct MapShape {
     pub kind: MapKind,
     /// `max_entries`.
     pub max_entries: u32,
+    /// `map_flags`.
+    pub map_flags: u32,
 }
 
 /// Keys are `u32`.
 pub const KEY_SIZE: u32 = 4;
 /// Values are 16 bytes.
 pub const VALUE_SIZE: u32 = 16;
-/// The maps every case has, referred to by `BPF_PSEUDO_MAP_IDX` index.
+/// The maps every case has, referred to by `BPF_PSEUDO_MAP_IDX` index:
+/// an array, a preallocated hash and a hash allocating on update.
 /// Small, so that programs fill them (`E2BIG`) and miss them (`ENOENT`).
-pub const MAPS: [MapShape; 2] = [
+pub const MAPS: [MapShape; 3] = [
     MapShape {
         kind: MapKind::Array,
         max_entries: 4,
+        map_flags: 0,
     },
     MapShape {
         kind: MapKind::Hash,
         max_entries: 4,
+        map_flags: 0,
+    },
+    MapShape {
+        kind: MapKind::Hash,
+        max_entries: 4,
+        map_flags: apiary_kernel::types::map_flags::NO_PREALLOC,
     },
 ];
 
@@ -181,6 +191,7 @@ impl KernelMaps {
                     key_size: KEY_SIZE,
                     value_size: VALUE_SIZE,
                     max_entries: shape.max_entries,
+                    map_flags: shape.map_flags,
                     name: "difftest",
                     ..MapCreateAttrs::default()
                 })
@@ -350,7 +361,10 @@ pub fn apiary_outcome(
             MapKind::Array => MapType::Array,
             MapKind::Hash => MapType::Hash,
         };
-        let def = MapDef::new(map_type, KEY_SIZE, VALUE_SIZE, shape.max_entries);
+        let def = MapDef {
+            map_flags: shape.map_flags,
+            ..MapDef::new(map_type, KEY_SIZE, VALUE_SIZE, shape.max_entries)
+        };
         let id = runtime
             .create_map(def)
             .map_err(|e| RunFailure::ApiaryLoad(e.to_string()))?;
