@@ -1,25 +1,27 @@
 //! Apiary's kernel backend for whole objects: takes an [`Object`] the
 //! loader parsed and does what libbpf's `bpf_object__load` does with it —
-//! loads the object's BTF (DATASECs fixed up and externs sanitized as
-//! libbpf does), creates every map (global data filled, `.rodata` and
+//! loads the object's BTF (the loader fixed its data DATASECs at open;
+//! externs and hidden symbols are sanitized here as libbpf does at load),
+//! creates every map (global data filled, `.rodata` and
 //! `.kconfig` frozen, map-in-map with an inner template, BTF key/value ids
 //! where libbpf passes them), loads every program with its type, attach
 //! type, license, func/line info and `fd_array` for the symbolic map
 //! references, then fills map-in-map and program-array initial slots.
 //!
-//! It must not parse ELF beyond data-section layouts (the loader owns
-//! that), implement maps or verify programs: the kernel does both.
+//! It must not parse ELF beyond symbol visibility (the loader owns the
+//! rest), encode BTF (apiary-btf does), implement maps or verify
+//! programs: the kernel does both.
 
-mod btf_encode;
-mod elf_layout;
+mod sanitize;
+mod visibility;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 
 use apiary_btf::{Btf, BtfKind};
 use apiary_kernel::types::{AttachType, MapType, ProgType, map_flags, prog_flags};
 use apiary_kernel::{BtfFd, MapCreateAttrs, ProgLoadAttrs, Records};
-use apiary_loader::{InitialSlotTarget, MapOrigin, MapSpec, Object, ProgramSpec, SecFlags};
+use apiary_loader::{InitialSlotTarget, MapSpec, Object, ProgramSpec, SecFlags};
 
 pub use apiary_kernel::{MapFd, ProgFd};
 
@@ -89,10 +91,11 @@ pub enum Error {
 /// How to load an object.
 #[derive(Debug, Clone, Default)]
 pub struct LoadOptions<'a> {
-    /// The ELF bytes the object was parsed from. libbpf reads data-section
-    /// sizes and variable offsets from the symbol table to fix the DATASECs
-    /// clang leaves at zero; without them those DATASECs are sent as empty
-    /// structs and global-data maps get no BTF value type.
+    /// The ELF bytes the object was parsed from, for the visibility of its
+    /// symbols, which the loader does not keep: libbpf gives hidden
+    /// functions and variables static BTF linkage, so the verifier checks
+    /// `__hidden` subprograms with their caller's context. Without them
+    /// every global function is verified on its own.
     pub elf: Option<&'a [u8]>,
     /// Verifier log level for program loads (0: a log only on failure).
     pub log_level: u32,
@@ -155,7 +158,8 @@ const FUNC_INFO_SIZE: u32 = 8;
 /// Loaded object BTF plus the record bytes programs point into it with.
 struct KernelBtf {
     fd: BtfFd,
-    fixed_datasecs: Vec<u32>,
+    /// Types sent as empty structs, unusable as value types.
+    emptied: HashSet<u32>,
     line_info: HashMap<String, Vec<u8>>,
 }
 
@@ -169,7 +173,7 @@ pub fn load_object(object: &Object, options: &LoadOptions<'_>) -> Result<KernelO
     let mut skipped = Vec::new();
     let mut maps = Vec::with_capacity(object.maps.len());
     for spec in &object.maps {
-        let map = create_map(spec, object, kernel_btf.as_ref())?;
+        let map = create_map(spec, kernel_btf.as_ref())?;
         maps.push((spec.name.clone(), map));
     }
     for (spec, (_, map)) in object.maps.iter().zip(&maps) {
@@ -281,24 +285,19 @@ fn load_btf(object: &Object, options: &LoadOptions<'_>) -> Result<Option<KernelB
     let Some(btf) = &object.btf else {
         return Ok(None);
     };
-    let mut facts = match options.elf {
-        Some(elf) => elf_layout::elf_facts(elf)?,
-        None => elf_layout::ElfFacts::default(),
+    let hidden = match options.elf {
+        Some(elf) => visibility::hidden_symbols(elf)?,
+        None => HashSet::new(),
     };
-    for spec in object.maps.iter().filter(|_| options.elf.is_none()) {
-        if let MapOrigin::GlobalData { section } = &spec.origin {
-            facts.layouts.entry(section.clone()).or_default().size = spec.value_size;
-        }
-    }
-    let mut encoded = btf_encode::encode(btf, &facts.layouts, &facts.hidden)?;
+    let mut encoded = sanitize::KernelBtfBytes::new(btf, &hidden)?;
     let mut line_info = HashMap::new();
     for program in object.programs.iter().filter_map(|p| p.as_ref().ok()) {
         let mut bytes = Vec::with_capacity(program.line_info.len() * LINE_INFO_SIZE as usize);
         for line in &program.line_info {
             let insn = u32::try_from(line.insn_index)
                 .map_err(|_| Error::Btf(format!("line info at instruction {}", line.insn_index)))?;
-            let file = encoded.writer.intern(&line.file)?;
-            let text = encoded.writer.intern(&line.line_text)?;
+            let file = encoded.intern(&line.file)?;
+            let text = encoded.intern(&line.line_text)?;
             let line_col = (line.line << 10) | (line.column & 0x3ff);
             for word in [insn, file, text, line_col] {
                 bytes.extend_from_slice(&word.to_ne_bytes());
@@ -306,11 +305,11 @@ fn load_btf(object: &Object, options: &LoadOptions<'_>) -> Result<Option<KernelB
         }
         line_info.insert(program.name.clone(), bytes);
     }
-    let bytes = encoded.writer.finish()?;
+    let bytes = encoded.finish()?;
     let loaded = BtfFd::load(&bytes, 0).map_err(|e| Error::Btf(e.to_string()))?;
     Ok(Some(KernelBtf {
         fd: loaded.btf,
-        fixed_datasecs: encoded.fixed_datasecs,
+        emptied: encoded.emptied,
         line_info,
     }))
 }
@@ -352,7 +351,7 @@ fn kernel_name(name: &str) -> String {
         .collect()
 }
 
-fn create_map(spec: &MapSpec, object: &Object, btf: Option<&KernelBtf>) -> Result<MapFd, Error> {
+fn create_map(spec: &MapSpec, btf: Option<&KernelBtf>) -> Result<MapFd, Error> {
     let create_err = |source| Error::MapCreate {
         map: spec.name.clone(),
         source,
@@ -360,7 +359,7 @@ fn create_map(spec: &MapSpec, object: &Object, btf: Option<&KernelBtf>) -> Resul
     let inner = spec
         .inner
         .as_deref()
-        .map(|inner| create_map(inner, object, btf))
+        .map(|inner| create_map(inner, btf))
         .transpose()?;
     let name = kernel_name(&spec.name);
     let mut max_entries = spec.max_entries;
@@ -371,27 +370,12 @@ fn create_map(spec: &MapSpec, object: &Object, btf: Option<&KernelBtf>) -> Resul
             .and_then(|n| u32::try_from(n).ok())
             .unwrap_or(1);
     }
-    let (key_type, value_type) = match &spec.origin {
-        MapOrigin::GlobalData { .. } | MapOrigin::Kconfig => {
-            let section = match &spec.origin {
-                MapOrigin::GlobalData { section } => section.as_str(),
-                _ => ".kconfig",
-            };
-            let datasec = object
-                .btf
-                .as_ref()
-                .and_then(|b| b.find_by_name_kind(section, BtfKind::Datasec))
-                .map(|id| id.0)
-                .filter(|id| btf.is_some_and(|k| k.fixed_datasecs.contains(id)));
-            (0, datasec.unwrap_or(0))
-        }
-        _ if takes_btf_ids(spec.map_type) => (
-            spec.key_type.map_or(0, |t| t.0),
-            spec.value_type.map_or(0, |t| t.0),
-        ),
+    // Global-data maps have their DATASEC as value type (from the loader).
+    let (key_type, value_type) = match (spec.key_type, spec.value_type) {
+        (key, Some(value)) if takes_btf_ids(spec.map_type) => (key.map_or(0, |t| t.0), value.0),
         _ => (0, 0),
     };
-    let with_btf = btf.filter(|_| value_type != 0);
+    let with_btf = btf.filter(|k| value_type != 0 && !k.emptied.contains(&value_type));
     let attrs = MapCreateAttrs {
         map_type: spec.map_type,
         key_size: spec.key_size,

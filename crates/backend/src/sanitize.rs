@@ -1,0 +1,363 @@
+//! Object BTF as the running kernel accepts it: [`Btf::to_bytes`] with the
+//! changes libbpf makes between open and `BPF_BTF_LOAD` that the loader
+//! does not make (it already fixed data DATASECs at open), plus the
+//! line-info strings programs point at.
+//!
+//! apiary-btf offers no way to change a type's linkage or kind, so the
+//! changes are made on the encoded type records, which keep their ids.
+
+use std::collections::{HashMap, HashSet};
+
+use apiary_btf::{Btf, FuncLinkage, Kind, Type, VarLinkage};
+
+use crate::Error;
+
+/// `struct btf_header` length.
+const HEADER_LEN: usize = 24;
+/// `struct btf_type`: name offset, info, size or type.
+const COMMON_LEN: usize = 12;
+/// `BTF_KIND_STRUCT`.
+const KIND_STRUCT: u32 = 4;
+/// DATASECs of extern variables and functions, which no ELF section backs.
+const EXTERN_SECTIONS: [&str; 2] = [".kconfig", ".ksyms"];
+
+/// What one type record becomes for the kernel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Change {
+    /// A FUNC with this linkage (static or global).
+    Func(FuncLinkage),
+    /// A VAR with this linkage (static or global).
+    Var(VarLinkage),
+    /// An empty anonymous struct, keeping the type id.
+    Emptied,
+}
+
+/// The kernel accepts only static and global FUNCs and VARs, and DATASECs
+/// with a size. libbpf gives hidden (`STV_HIDDEN`/`STV_INTERNAL`) symbols
+/// static linkage, so the verifier checks `__hidden` subprograms with
+/// their caller's context, and allocates externs (`.kconfig` map) or
+/// resolves them away (`.ksyms`), so extern VARs become global and extern
+/// FUNCs (kfunc declarations) static. Extern DATASECs, which libbpf lays
+/// out itself, are emptied instead: no map takes them as value type here.
+fn change_for(btf: &Btf, t: &Type, hidden: &HashSet<String>) -> Result<Option<Change>, Error> {
+    let name = btf
+        .str_at(t.name_off)
+        .map_err(|e| Error::Btf(e.to_string()))?;
+    let is_hidden = hidden.contains(name);
+    Ok(match &t.kind {
+        Kind::Func { linkage, .. } => match linkage {
+            FuncLinkage::Global if !is_hidden => None,
+            FuncLinkage::Static => None,
+            FuncLinkage::Global | FuncLinkage::Extern => Some(Change::Func(FuncLinkage::Static)),
+        },
+        Kind::Var { linkage, .. } => match linkage {
+            VarLinkage::Static => None,
+            VarLinkage::Global if !is_hidden => None,
+            VarLinkage::Extern if !is_hidden => Some(Change::Var(VarLinkage::Global)),
+            VarLinkage::Global | VarLinkage::Extern => Some(Change::Var(VarLinkage::Static)),
+        },
+        Kind::Datasec(sec) if sec.size == 0 || EXTERN_SECTIONS.contains(&name) => {
+            Some(Change::Emptied)
+        }
+        _ => None,
+    })
+}
+
+/// Bytes after the common part of a type record, from its `info` word.
+fn extra_len(info: u32) -> usize {
+    let vlen = (info & 0xffff) as usize;
+    match (info >> 24) & 0x1f {
+        // INT, VAR and DECL_TAG: one word.
+        1 | 14 | 17 => 4,
+        // ARRAY: element type, index type, count.
+        3 => 12,
+        // STRUCT, UNION members; DATASEC variables; ENUM64 values.
+        4 | 5 | 15 | 19 => 12 * vlen,
+        // ENUM values, FUNC_PROTO parameters.
+        6 | 13 => 8 * vlen,
+        _ => 0,
+    }
+}
+
+fn le_word(bytes: &[u8], at: usize) -> Option<u32> {
+    let word = bytes.get(at..at.checked_add(4)?)?;
+    Some(u32::from_le_bytes(word.try_into().ok()?))
+}
+
+/// Object BTF ready for `BPF_BTF_LOAD`, its string table still open for
+/// the line-info strings.
+pub(crate) struct KernelBtfBytes {
+    types: Vec<u8>,
+    strings: Vec<u8>,
+    string_offsets: HashMap<String, u32>,
+    /// DATASECs sent as empty structs: no longer a map's value type.
+    pub(crate) emptied: HashSet<u32>,
+}
+
+impl KernelBtfBytes {
+    /// Encodes `btf` with the kernel's changes (see [`change_for`]);
+    /// `hidden` names the object's hidden and internal symbols.
+    pub(crate) fn new(btf: &Btf, hidden: &HashSet<String>) -> Result<KernelBtfBytes, Error> {
+        if cfg!(target_endian = "big") {
+            return Err(Error::Btf(
+                "apiary-btf encodes little-endian BTF; this big-endian kernel needs its own byte order"
+                    .to_owned(),
+            ));
+        }
+        let encoded = btf.to_bytes();
+        let disagree = |what: &str| Error::Btf(format!("Btf::to_bytes output: {what}"));
+        let section = |len_at: usize, off_at: usize| {
+            let len = le_word(&encoded, len_at)? as usize;
+            let start = HEADER_LEN.checked_add(le_word(&encoded, off_at)? as usize)?;
+            encoded.get(start..start.checked_add(len)?)
+        };
+        let type_section = section(12, 8).ok_or_else(|| disagree("bad type section bounds"))?;
+        let strings = section(20, 16).ok_or_else(|| disagree("bad string section bounds"))?;
+
+        let mut types = Vec::with_capacity(type_section.len());
+        let mut emptied = HashSet::new();
+        let mut rest = type_section;
+        for (id, t) in btf.types() {
+            let info =
+                le_word(rest, 4).ok_or_else(|| disagree(&format!("type {} is cut short", id.0)))?;
+            let (record, tail) = rest
+                .split_at_checked(COMMON_LEN + extra_len(info))
+                .ok_or_else(|| disagree(&format!("type {} is cut short", id.0)))?;
+            rest = tail;
+            let (common, extra) = record.split_at(COMMON_LEN);
+            match change_for(btf, t, hidden)? {
+                None => types.extend_from_slice(record),
+                Some(Change::Func(linkage)) => {
+                    // BTF_FUNC_STATIC, BTF_FUNC_GLOBAL: the info word's vlen.
+                    let vlen = u32::from(linkage == FuncLinkage::Global);
+                    types.extend_from_slice(&common[..4]);
+                    types.extend_from_slice(&((info & !0xffff) | vlen).to_le_bytes());
+                    types.extend_from_slice(&common[8..]);
+                    types.extend_from_slice(extra);
+                }
+                Some(Change::Var(linkage)) => {
+                    // BTF_VAR_STATIC, BTF_VAR_GLOBAL_ALLOCATED.
+                    let word = u32::from(linkage == VarLinkage::Global);
+                    types.extend_from_slice(common);
+                    types.extend_from_slice(&word.to_le_bytes());
+                }
+                Some(Change::Emptied) => {
+                    emptied.insert(id.0);
+                    for word in [0, KIND_STRUCT << 24, 0] {
+                        types.extend_from_slice(&u32::to_le_bytes(word));
+                    }
+                }
+            }
+        }
+        if !rest.is_empty() {
+            return Err(disagree("bytes after the last type"));
+        }
+
+        let mut string_offsets = HashMap::new();
+        let mut start = 0;
+        for text in strings.split(|&b| b == 0) {
+            if let (Ok(text), Ok(offset)) = (std::str::from_utf8(text), u32::try_from(start)) {
+                string_offsets.entry(text.to_owned()).or_insert(offset);
+            }
+            start += text.len() + 1;
+        }
+        Ok(KernelBtfBytes {
+            types,
+            strings: strings.to_vec(),
+            string_offsets,
+            emptied,
+        })
+    }
+
+    /// The string table offset of `text`, appending it if the object's
+    /// strings lack it.
+    pub(crate) fn intern(&mut self, text: &str) -> Result<u32, Error> {
+        if let Some(&offset) = self.string_offsets.get(text) {
+            return Ok(offset);
+        }
+        if text.contains('\0') {
+            return Err(Error::Btf(format!("string {text:?} contains a NUL byte")));
+        }
+        let offset = u32::try_from(self.strings.len())
+            .map_err(|_| Error::Btf("string table exceeds 4 GiB".to_owned()))?;
+        self.strings.extend_from_slice(text.as_bytes());
+        self.strings.push(0);
+        self.string_offsets.insert(text.to_owned(), offset);
+        Ok(offset)
+    }
+
+    /// The finished blob.
+    pub(crate) fn finish(&self) -> Result<Vec<u8>, Error> {
+        let too_big = |_| Error::Btf("BTF exceeds 4 GiB".to_owned());
+        let type_len = u32::try_from(self.types.len()).map_err(too_big)?;
+        let str_len = u32::try_from(self.strings.len()).map_err(too_big)?;
+        let mut out = Vec::with_capacity(HEADER_LEN + self.types.len() + self.strings.len());
+        out.extend_from_slice(&0xeb9f_u16.to_le_bytes());
+        // Version 1, no flags.
+        out.extend_from_slice(&[1, 0]);
+        for word in [HEADER_LEN as u32, 0, type_len, type_len, str_len] {
+            out.extend_from_slice(&word.to_le_bytes());
+        }
+        out.extend_from_slice(&self.types);
+        out.extend_from_slice(&self.strings);
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use apiary_btf::TypeId;
+    use apiary_corpus::CorpusObject;
+
+    /// Corpus and example objects with BTF, or why the test cannot run.
+    fn objects_with_btf() -> Option<Vec<(&'static CorpusObject, Vec<u8>, Btf)>> {
+        if let Err(reason) = apiary_kernel::probe() {
+            eprintln!("SKIPPED: BTF sanitizing tests because {reason}");
+            return None;
+        }
+        let (objects, examples) = match (apiary_corpus::objects(), apiary_corpus::examples()) {
+            (Ok(objects), Ok(examples)) => (objects, examples),
+            (Err(reason), _) | (_, Err(reason)) => {
+                eprintln!("SKIPPED: BTF sanitizing tests because {reason}");
+                return None;
+            }
+        };
+        let with_btf: Vec<_> = objects
+            .iter()
+            .chain(examples)
+            .filter_map(|corpus| {
+                let bytes = corpus.read().expect("read corpus object");
+                let object = apiary_loader::Object::parse(&bytes, corpus.name).expect("parse");
+                Some((corpus, bytes, object.btf?))
+            })
+            .collect();
+        assert!(!with_btf.is_empty(), "no corpus object has BTF");
+        Some(with_btf)
+    }
+
+    fn sanitized(bytes: &[u8], btf: &Btf) -> KernelBtfBytes {
+        let hidden = crate::visibility::hidden_symbols(bytes).expect("ELF symbols");
+        KernelBtfBytes::new(btf, &hidden).expect("sanitize")
+    }
+
+    /// Every corpus object's BTF (data DATASECs fixed by the loader) passes
+    /// the kernel's BTF checker once sanitized, including objects whose
+    /// programs the kernel refuses (`.ksyms` externs).
+    #[test]
+    fn every_corpus_btf_passes_the_kernel_checker() {
+        let Some(objects) = objects_with_btf() else {
+            return;
+        };
+        for (corpus, bytes, btf) in &objects {
+            let blob = sanitized(bytes, btf).finish().expect("finish");
+            if let Err(error) = apiary_kernel::BtfFd::load(&blob, 1) {
+                panic!("{}: kernel refused sanitized BTF: {error}", corpus.name);
+            }
+        }
+    }
+
+    /// The kernel refuses extern linkage and size-0 DATASECs: without the
+    /// changes, BTF with `.kconfig` externs does not load. This is what
+    /// makes the sanitizing necessary, checked rather than assumed.
+    #[test]
+    fn unsanitized_extern_btf_is_refused_by_the_kernel() {
+        let Some(objects) = objects_with_btf() else {
+            return;
+        };
+        let (corpus, _, btf) = objects
+            .iter()
+            .find(|(corpus, _, _)| corpus.covers("extern:kconfig"))
+            .expect("a corpus object with .kconfig externs");
+        match apiary_kernel::BtfFd::load(&btf.to_bytes(), 1) {
+            Err(apiary_kernel::Error::BtfLoad { log, .. }) => assert!(
+                log.contains("linkage=2 Linkage not supported"),
+                "{}: refused for another reason: {log}",
+                corpus.name
+            ),
+            other => panic!(
+                "{}: expected a BTF checker refusal, got {other:?}",
+                corpus.name
+            ),
+        }
+    }
+
+    /// Parsed back, the sanitized BTF has every type of the object at its
+    /// id, changed only as [`change_for`] says.
+    #[test]
+    fn sanitized_btf_keeps_every_type_but_the_changed_ones() {
+        let Some(objects) = objects_with_btf() else {
+            return;
+        };
+        let mut changed = 0;
+        for (corpus, bytes, btf) in &objects {
+            let hidden = crate::visibility::hidden_symbols(bytes).expect("ELF symbols");
+            let encoded = KernelBtfBytes::new(btf, &hidden).expect("sanitize");
+            let back = Btf::parse(&encoded.finish().expect("finish")).expect("parse back");
+            assert_eq!(back.type_count(), btf.type_count(), "{}", corpus.name);
+            for ((id, before), (_, after)) in btf.types().zip(back.types()) {
+                let expected = match change_for(btf, before, &hidden).expect("change") {
+                    None => before.clone(),
+                    Some(change) => {
+                        changed += 1;
+                        let kind = match (change, &before.kind) {
+                            (Change::Func(linkage), Kind::Func { proto, .. }) => Kind::Func {
+                                proto: *proto,
+                                linkage,
+                            },
+                            (Change::Var(linkage), Kind::Var { ty, .. }) => {
+                                Kind::Var { ty: *ty, linkage }
+                            }
+                            (Change::Emptied, Kind::Datasec(_)) => {
+                                assert!(encoded.emptied.contains(&id.0));
+                                Kind::Struct(apiary_btf::Composite {
+                                    size: 0,
+                                    bitfield_encoding: false,
+                                    members: Vec::new(),
+                                })
+                            }
+                            other => panic!("{}: type {}: change {other:?}", corpus.name, id.0),
+                        };
+                        Type {
+                            name_off: if change == Change::Emptied {
+                                0
+                            } else {
+                                before.name_off
+                            },
+                            kind,
+                        }
+                    }
+                };
+                assert_eq!(after, &expected, "{}: type {}", corpus.name, id.0);
+            }
+            assert_eq!(
+                back.type_by_id(TypeId(0)).ok().map(|t| &t.kind),
+                Some(&Kind::Void)
+            );
+        }
+        assert_ne!(changed, 0, "the corpus exercises no change");
+    }
+
+    /// Line-info strings the object has keep their offsets; new ones are
+    /// appended and found again.
+    #[test]
+    fn interning_reuses_object_strings_and_appends_new_ones() {
+        let Some(objects) = objects_with_btf() else {
+            return;
+        };
+        let (_, bytes, btf) = &objects[0];
+        let mut encoded = sanitized(bytes, btf);
+        let (_, named) = btf
+            .types()
+            .find(|(_, t)| t.name_off != 0)
+            .expect("a named type");
+        let name = btf.str_at(named.name_off).expect("name");
+        assert_eq!(encoded.intern(name).expect("intern"), named.name_off);
+        let fresh = "not a string any object has \u{1f41d}";
+        let offset = encoded.intern(fresh).expect("intern");
+        assert_eq!(encoded.intern(fresh).expect("intern"), offset);
+        let back = Btf::parse(&encoded.finish().expect("finish")).expect("parse back");
+        assert_eq!(back.str_at(offset).expect("appended string"), fresh);
+        assert!(matches!(encoded.intern("a\0b"), Err(Error::Btf(_))));
+    }
+}
