@@ -10,6 +10,7 @@
 mod backends;
 mod capture;
 mod commands;
+mod coretarget;
 mod elf;
 mod error;
 mod fuzz;
@@ -26,7 +27,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::coretarget::CoreTarget;
 use crate::error::CliError;
+use crate::progrun::OutputFormat;
 
 /// Apiary: eBPF in user space (assembler, disassembler, interpreter, conformance runner).
 #[derive(Parser)]
@@ -124,8 +127,10 @@ enum ProgCommand {
     Load {
         /// The eBPF ELF object.
         file: PathBuf,
-        /// Apply CO-RE relocations against this BTF (e.g. /sys/kernel/btf/vmlinux).
-        #[arg(long)]
+        /// Resolve CO-RE relocations against this BTF (raw BTF such as
+        /// /sys/kernel/btf/vmlinux, or an object's .BTF). Default: Apiary's
+        /// own context types, the layouts its interpreter runs programs with.
+        #[arg(long, value_name = "FILE")]
         target_btf: Option<PathBuf>,
     },
     /// Run a program as `bpftool prog run` does: `run FILE.o [--prog NAME] [data_in FILE] ...`.
@@ -135,8 +140,9 @@ enum ProgCommand {
         /// `[xlated] FILE.o [PROG] [linum]`.
         #[arg(required = true, num_args = 1..=4, value_name = "[xlated] FILE [PROG] [linum]")]
         words: Vec<String>,
-        /// Apply CO-RE relocations against this BTF (e.g. /sys/kernel/btf/vmlinux).
-        #[arg(long)]
+        /// Resolve CO-RE relocations against this BTF (e.g.
+        /// /sys/kernel/btf/vmlinux). Default: Apiary's own context types.
+        #[arg(long, value_name = "FILE")]
         target_btf: Option<PathBuf>,
     },
 }
@@ -173,9 +179,17 @@ struct RunArgs {
     /// Where to run: Apiary's interpreter, the kernel, or both compared.
     #[arg(long, value_enum, default_value = "vm")]
     backend: BackendArg,
-    /// Reuse the maps saved in DIR before the run and save them there after it.
+    /// Reuse the maps saved in DIR before the run and save them there after it
+    /// (one file per map, named as `bpftool prog loadall ... pinmaps DIR`
+    /// names its pins; read them with `apiary map dump pinned DIR/NAME`).
     #[arg(long, value_name = "DIR")]
     pin_maps: Option<PathBuf>,
+    /// Resolve CO-RE relocations against this BTF. Default: Apiary's own
+    /// context types with `--backend vm`; with `--backend kernel|both`, the
+    /// running kernel's /sys/kernel/btf/vmlinux, as libbpf would use, for
+    /// both sides so that they run the same instructions.
+    #[arg(long, value_name = "FILE")]
+    target_btf: Option<PathBuf>,
 }
 
 /// `apiary fuzz ...`.
@@ -225,6 +239,11 @@ fn main() -> ExitCode {
         Err(error) => return report_usage_error(error),
     };
     let json = cli.json || cli.pretty;
+    let format = match (cli.pretty, cli.json) {
+        (true, _) => OutputFormat::PrettyJson,
+        (false, true) => OutputFormat::Json,
+        (false, false) => OutputFormat::Text,
+    };
     let outcome = match cli.command {
         Command::Asm { file, output } => commands::assemble_file(&file, output.as_deref()),
         Command::Disasm { file, syntax } => commands::disassemble_file(&file, syntax.into()),
@@ -235,10 +254,14 @@ fn main() -> ExitCode {
         } => commands::run_file(&file, mem.as_deref(), mem_file.as_deref(), json),
         Command::Prog {
             command: ProgCommand::Load { file, target_btf },
-        } => objects::prog_load(&file, target_btf.as_deref(), json),
+        } => objects::prog_load(&file, &CoreTarget::choose(target_btf, false), format),
         Command::Prog {
             command: ProgCommand::Run(args),
         } => progrun::prog_run(&progrun::RunOptions {
+            core_target: CoreTarget::choose(
+                args.target_btf,
+                !matches!(args.backend, BackendArg::Vm),
+            ),
             file: args.file,
             program: args.program,
             words: args.words,
@@ -250,19 +273,15 @@ fn main() -> ExitCode {
                 BackendArg::Both => progrun::BackendChoice::Both,
             },
             pin_maps: args.pin_maps,
-            format: match (cli.pretty, cli.json) {
-                (true, _) => progrun::OutputFormat::PrettyJson,
-                (false, true) => progrun::OutputFormat::Json,
-                (false, false) => progrun::OutputFormat::Text,
-            },
+            format,
         }),
         Command::Prog {
             command: ProgCommand::Dump { words, target_btf },
-        } => objects::prog_dump(&words, target_btf.as_deref()),
+        } => objects::prog_dump(&words, &CoreTarget::choose(target_btf, false)),
         Command::Btf {
             command: BtfCommand::Dump { words },
         } => objects::btf_dump(&words),
-        Command::Map { words } => mapcmd::run(&words, json),
+        Command::Map { words } => mapcmd::run(&words, format),
         Command::Conformance { paths } => commands::conformance(&paths),
         Command::Fuzz {
             command: FuzzCommand::Diff { count, seed, out },

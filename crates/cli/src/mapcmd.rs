@@ -19,6 +19,7 @@ use apiary_maps::pin::{self, MapBtf};
 use apiary_maps::{BPF_ANY, BPF_EXIST, BPF_NOEXIST, Map, MapError, MapType};
 
 use crate::CliResult;
+use crate::progrun::OutputFormat;
 
 /// A failed command: the message bpftool prints through `p_err` (if any)
 /// and its exit status: 255 for bad arguments (`return -1`), the low byte
@@ -82,9 +83,10 @@ impl Output {
     }
 }
 
-/// `apiary map ...` with bpftool's words; `json` is the global `-j`.
-pub fn run(words: &[String], json: bool) -> CliResult {
-    let outcome = render(words, json);
+/// `apiary map ...` with bpftool's words; `format` is from the global
+/// `-j`/`-p`.
+pub fn run(words: &[String], format: OutputFormat) -> CliResult {
+    let outcome = render(words, format);
     let mut stdout = std::io::stdout().lock();
     let _ = stdout.write_all(outcome.stdout.as_bytes());
     let _ = stdout.flush();
@@ -101,16 +103,30 @@ struct Outcome {
     status: u8,
 }
 
-fn render(words: &[String], json: bool) -> Outcome {
-    // bpftool's getopt accepts -j anywhere on the line.
-    let json = json || words.iter().any(|w| w == "-j" || w == "--json");
+/// bpftool's output options, which its getopt accepts anywhere on the line.
+const JSON_OPTIONS: [&str; 2] = ["-j", "--json"];
+const PRETTY_OPTIONS: [&str; 2] = ["-p", "--pretty"];
+
+fn render(words: &[String], format: OutputFormat) -> Outcome {
+    let given = |options: [&str; 2]| words.iter().any(|w| options.contains(&w.as_str()));
+    let format = if format == OutputFormat::PrettyJson || given(PRETTY_OPTIONS) {
+        OutputFormat::PrettyJson
+    } else if format == OutputFormat::Json || given(JSON_OPTIONS) {
+        OutputFormat::Json
+    } else {
+        OutputFormat::Text
+    };
     let words: Vec<&str> = words
         .iter()
         .map(String::as_str)
-        .filter(|w| *w != "-j" && *w != "--json")
+        .filter(|w| !JSON_OPTIONS.contains(w) && !PRETTY_OPTIONS.contains(w))
         .collect();
     let mut out = Output {
-        json: json.then(|| BpftoolJson::new(false, false)),
+        json: match format {
+            OutputFormat::Text => None,
+            OutputFormat::Json => Some(BpftoolJson::new(false, false)),
+            OutputFormat::PrettyJson => Some(BpftoolJson::new(true, false)),
+        },
         text: String::new(),
     };
     let result = execute(&words, &mut out);
@@ -818,6 +834,7 @@ mod tests {
     use apiary_maps::{Map, MapDef, MapType};
 
     use super::render;
+    use crate::progrun::OutputFormat;
 
     /// A bpffs directory for the kernel's pins and a plain one for Apiary's,
     /// both removed at the end.
@@ -870,17 +887,27 @@ mod tests {
     }
 
     /// Runs `map COMMAND pinned <pin> ARGS` on both sides and compares.
-    fn both(dirs: &Dirs, pin_name: &str, command: &str, args: &[&str], json: bool) -> Printed {
+    fn both(
+        dirs: &Dirs,
+        pin_name: &str,
+        command: &str,
+        args: &[&str],
+        format: OutputFormat,
+    ) -> Printed {
         let kernel_pin = dirs.kernel.join(pin_name);
         let apiary_pin = dirs.apiary.join(pin_name);
-        let mut kernel_args = if json { vec!["-j"] } else { vec![] };
+        let mut kernel_args = match format {
+            OutputFormat::Text => vec![],
+            OutputFormat::Json => vec!["-j"],
+            OutputFormat::PrettyJson => vec!["-p"],
+        };
         kernel_args.extend(["map", command, "pinned", kernel_pin.to_str().expect("path")]);
         kernel_args.extend(args);
         let expected = bpftool(&kernel_args);
         let mut words = vec![command.to_owned(), "pinned".to_owned()];
         words.push(apiary_pin.to_str().expect("path").to_owned());
         words.extend(args.iter().map(|a| a.to_string()));
-        let outcome = render(&words, json);
+        let outcome = render(&words, format);
         let fix = |s: &str| {
             s.replace(
                 dirs.apiary.to_str().expect("path"),
@@ -892,14 +919,15 @@ mod tests {
             outcome.stderr.map(|l| fix(&l) + "\n").unwrap_or_default(),
             outcome.status,
         );
-        assert_eq!(got, expected, "map {command} {args:?} (json {json})");
+        assert_eq!(got, expected, "map {command} {args:?} ({format:?})");
         expected
     }
 
-    /// Runs a command in plain and `-j` form.
+    /// Runs a command in plain, `-j` and `-p` form.
     fn both_forms(dirs: &Dirs, pin_name: &str, command: &str, args: &[&str]) {
-        both(dirs, pin_name, command, args, false);
-        both(dirs, pin_name, command, args, true);
+        both(dirs, pin_name, command, args, OutputFormat::Text);
+        both(dirs, pin_name, command, args, OutputFormat::Json);
+        both(dirs, pin_name, command, args, OutputFormat::PrettyJson);
     }
 
     /// A kernel map made by `bpftool map create` (of bpftool's type name
@@ -977,7 +1005,7 @@ mod tests {
                 "pinned".to_owned(),
                 path.display().to_string(),
             ];
-            let plain = render(&words, false);
+            let plain = render(&words, OutputFormat::Text);
             assert_eq!(plain.status, 255, "{name}");
             assert_eq!(plain.stdout, "", "{name}");
             let line = plain.stderr.expect("an error line");
@@ -989,7 +1017,7 @@ mod tests {
                 line.contains("not a usable apiary pinned map"),
                 "{name}: {line}"
             );
-            let json = render(&words, true);
+            let json = render(&words, OutputFormat::Json);
             let parsed: serde_json::Value = serde_json::from_str(&json.stdout).expect("JSON error");
             assert!(
                 parsed["error"].as_str().is_some_and(|e| e.contains(name)),
@@ -1011,7 +1039,7 @@ mod tests {
         };
         let outcome = render(
             &words(&["key", "3", "0", "0", "0", "value", "4", "0", "0", "0"]),
-            false,
+            OutputFormat::Text,
         );
         assert_eq!(outcome.status, 0);
         let back = pin::load(&path).expect("saved back");
@@ -1132,7 +1160,7 @@ mod tests {
                 "h",
                 "update",
                 &["key", &k, "0", "0", "1", "value", &k, "1", "2", "3"],
-                false,
+                OutputFormat::Text,
             );
         }
         let steps: &[(&str, &[&str])] = &[
@@ -1210,7 +1238,7 @@ mod tests {
             let key = ["key", prefix, "0", "0", "0", a, "0", "7", "0"];
             let mut args = key.to_vec();
             args.extend(["value", b, "0", "0", "0"]);
-            both(&dirs, "trie", "update", &args, false);
+            both(&dirs, "trie", "update", &args, OutputFormat::Text);
         }
         both_forms(&dirs, "trie", "dump", &[]);
         both_forms(&dirs, "trie", "getnext", &[]);
@@ -1253,7 +1281,7 @@ mod tests {
                 "lru",
                 "update",
                 &["key", k, "0", "0", "0", "value", k, "0", "0", "0"],
-                false,
+                OutputFormat::Text,
             );
         }
         both_forms(&dirs, "lru", "dump", &[]);
@@ -1387,12 +1415,18 @@ mod tests {
                 ("pop", &[]),
             ];
             for (command, args) in steps {
-                both(&dirs, name, command, args, false);
+                both(&dirs, name, command, args, OutputFormat::Text);
             }
-            both(&dirs, name, "push", &["value", "9", "0", "0", "0"], true);
-            both(&dirs, name, "peek", &[], true);
-            both(&dirs, name, "pop", &[], true);
-            both(&dirs, name, "pop", &[], true);
+            both(
+                &dirs,
+                name,
+                "push",
+                &["value", "9", "0", "0", "0"],
+                OutputFormat::Json,
+            );
+            both(&dirs, name, "peek", &[], OutputFormat::Json);
+            both(&dirs, name, "pop", &[], OutputFormat::Json);
+            both(&dirs, name, "pop", &[], OutputFormat::Json);
         }
     }
 
@@ -1537,39 +1571,9 @@ mod tests {
         }
     }
 
-    /// The object's `.BTF` with its data sections fixed up as libbpf does
-    /// before loading (sizes from the ELF sections, offsets from symbols).
-    fn fixed_object_btf(bytes: &[u8]) -> Vec<u8> {
-        use object::{Object, ObjectSection, ObjectSymbol};
-        let elf = object::File::parse(bytes).expect("ELF");
-        let raw = elf
-            .section_by_name(".BTF")
-            .and_then(|s| s.data().ok())
-            .expect(".BTF section");
-        let mut btf = apiary_btf::Btf::parse(raw).expect("object BTF");
-        let datasecs: Vec<(apiary_btf::TypeId, String)> = btf
-            .types()
-            .filter(|(_, t)| matches!(t.kind, apiary_btf::Kind::Datasec(_)))
-            .map(|(id, t)| (id, btf.str_at(t.name_off).unwrap_or("").to_owned()))
-            .collect();
-        for (id, name) in datasecs {
-            let Some(section) = elf.section_by_name(&name) else {
-                continue;
-            };
-            let symbol = |var: &str| {
-                elf.symbols()
-                    .find(|s| s.name() == Ok(var) && s.section_index() == Some(section.index()))
-                    .map(|s| s.address() as u32)
-            };
-            btf.fixup_datasec(id, section.size() as u32, symbol)
-                .expect("datasec fix-up");
-        }
-        btf.to_bytes()
-    }
-
     /// An Apiary map made from the loader's spec of `map` in a corpus
-    /// object, holding its initial data, with the object's fixed-up BTF
-    /// when the spec has a value type (as libbpf passes BTF only then).
+    /// object, as the runtime creates it (with its initial data), and the
+    /// BTF `prog run --pin-maps` saves with it.
     fn corpus_spec(object: &'static str, map: &str) -> (Map, Option<MapBtf>) {
         let path = apiary_corpus::object(object).expect("corpus object").path();
         let loaded = apiary_loader::Object::open(path).expect("loader opens the corpus object");
@@ -1578,38 +1582,14 @@ mod tests {
             .iter()
             .find(|m| m.name == map)
             .expect("map in object");
-        let bytes = std::fs::read(path).expect("object bytes");
-        let kernel_name = &spec.name[..spec.name.len().min(15)];
-        let mut def = MapDef::new(
-            MapType::from_u32(spec.map_type.0).expect("map type"),
-            spec.key_size,
-            spec.value_size,
-            spec.max_entries,
-        )
-        .with_flags(spec.map_flags)
-        .with_name(kernel_name);
-        def.spin_lock_off = spec.spin_lock_offset;
-        let map = Map::create(def, cpus()).expect("apiary map");
+        let created =
+            Map::create(apiary_runtime::map_def_for(spec, cpus()), cpus()).expect("apiary map");
         if !spec.initial_data.is_empty() {
-            map.sys_update(&0u32.to_ne_bytes(), &spec.initial_data, 0)
+            created
+                .sys_update(&0u32.to_ne_bytes(), &spec.initial_data, 0)
                 .expect("initial data");
         }
-        // libbpf gives a global-data map its section's DATASEC as value
-        // type (the loader's spec leaves it unset).
-        let blob = fixed_object_btf(&bytes);
-        let value_type = spec.value_type.or_else(|| match &spec.origin {
-            apiary_loader::MapOrigin::GlobalData { section } => {
-                let btf = apiary_btf::Btf::parse(&blob).expect("fixed BTF");
-                btf.find_by_name_kind(section, apiary_btf::BtfKind::Datasec)
-            }
-            _ => None,
-        });
-        let btf = value_type.map(|value| MapBtf {
-            blob,
-            key_type_id: spec.key_type.map_or(0, |t| t.0),
-            value_type_id: value.0,
-        });
-        (map, btf)
+        (created, crate::pinning::map_btf(&loaded, spec))
     }
 
     /// `-j map dump` elements sorted, for maps whose hash seed is random.
@@ -1627,7 +1607,7 @@ mod tests {
                 "pinned".into(),
                 dirs.apiary.join(file).to_str().expect("path").into(),
             ],
-            true,
+            OutputFormat::Json,
         );
         let sorted = |text: &str| {
             let mut v: Vec<serde_json::Value> = serde_json::from_str(text).expect("JSON array");

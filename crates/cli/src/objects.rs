@@ -2,70 +2,143 @@
 //! keywords) over `apiary-loader`'s reports.
 
 use std::fmt::Write as _;
-use std::io::Write;
-use std::path::Path;
+use std::io::Read;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use apiary_loader::{BtfDumpFormat, CoreReport, Object, XlatedOptions};
+use apiary_btf::BpftoolJson;
+use apiary_loader::{BtfDumpFormat, CoreReport, Kconfig, MapOrigin, Object, XlatedOptions};
 use serde_json::{Value, json};
 
 use crate::CliResult;
+use crate::coretarget::CoreTarget;
 use crate::error::CliError;
+use crate::progrun::{OutputFormat, emit};
 
-/// Writes `text` to stdout; a reader that went away (`| head`) is not an error.
-fn emit(text: &str) -> Result<(), CliError> {
-    let mut out = std::io::stdout().lock();
-    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(CliError::at("stdout", e)),
-        _ => Ok(()),
-    }
+/// An object file as the `prog` commands use it.
+pub struct OpenedObject {
+    /// The file's bytes (the kernel backend loads from them as libbpf does).
+    pub elf: Vec<u8>,
+    /// What the loader made of them, CO-RE relocations applied.
+    pub object: Object,
+    /// The CO-RE relocations applied, when a program had any.
+    pub core: Option<CoreReport>,
 }
 
-/// Opens an object and, when a target BTF is given, applies its CO-RE
-/// relocations against it.
-fn open_object(
-    file: &Path,
-    target_btf: Option<&Path>,
-) -> Result<(Object, Option<CoreReport>), CliError> {
-    let mut object = Object::open(file).map_err(|e| CliError::at(file.display(), e))?;
-    let Some(target) = target_btf else {
-        return Ok((object, None));
+/// Opens an object as libbpf would on this machine: `.kconfig` externs
+/// from the running kernel's configuration, and CO-RE relocations (when a
+/// program has any) resolved against `target`.
+pub fn open_object(file: &Path, target: &CoreTarget) -> Result<OpenedObject, CliError> {
+    let elf = crate::progrun::read_run_data(&file.display().to_string(), "object")?;
+    let name = file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let stem = name.split('.').next().unwrap_or_default().to_owned();
+    let mut object = Object::parse(&elf, &stem).map_err(|e| CliError::at(file.display(), e))?;
+    if object.maps.iter().any(|m| m.origin == MapOrigin::Kconfig) {
+        let kconfig = running_kernel_config()?;
+        object = Object::parse_with_kconfig(&elf, &stem, &kconfig)
+            .map_err(|e| CliError::at(file.display(), e))?;
+    }
+    let needs_core = object
+        .programs
+        .iter()
+        .filter_map(|p| p.as_ref().ok())
+        .any(|p| !p.core_relos.is_empty());
+    let core = if needs_core {
+        let target_btf = target.load()?;
+        let report = object.relocate_core(&target_btf).map_err(|e| {
+            CliError::at(
+                file.display(),
+                format!("CO-RE relocations against {}: {e}", target.label()),
+            )
+        })?;
+        Some(report)
+    } else {
+        None
     };
-    let bytes = std::fs::read(target).map_err(|e| CliError::at(target.display(), e))?;
-    let target_btf = apiary_loader::btf_from_file_bytes(&bytes)
-        .map_err(|e| CliError::at(target.display(), e))?;
-    let report = object
-        .relocate_core(&target_btf)
-        .map_err(|e| CliError::at(file.display(), e))?;
-    Ok((object, Some(report)))
+    Ok(OpenedObject { elf, object, core })
+}
+
+/// Largest kernel `.config` read (real ones are a few hundred KiB).
+const MAX_KERNEL_CONFIG: u64 = 16 << 20;
+
+/// The running kernel's configuration, from where libbpf looks for it:
+/// `/boot/config-$(uname -r)`, then `/proc/config.gz`. Without either,
+/// every `CONFIG_*` extern is missing (weak ones read as 0, as in libbpf).
+fn running_kernel_config() -> Result<Kconfig, CliError> {
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let boot = PathBuf::from(format!("/boot/config-{}", release.trim()));
+    let mut text = String::new();
+    if let Ok(file) = std::fs::File::open(&boot) {
+        file.take(MAX_KERNEL_CONFIG)
+            .read_to_string(&mut text)
+            .map_err(|e| CliError::at(boot.display(), e))?;
+    } else if let Ok(file) = std::fs::File::open("/proc/config.gz") {
+        flate2::read::GzDecoder::new(file)
+            .take(MAX_KERNEL_CONFIG)
+            .read_to_string(&mut text)
+            .map_err(|e| CliError::at("/proc/config.gz", e))?;
+    }
+    Ok(Kconfig::parse_config(&text))
 }
 
 /// `apiary prog load FILE.o [--target-btf BTF] [--json]`.
-pub fn prog_load(file: &Path, target_btf: Option<&Path>, json: bool) -> CliResult {
-    let (object, core) = open_object(file, target_btf)?;
-    if json {
+pub fn prog_load(file: &Path, target: &CoreTarget, format: OutputFormat) -> CliResult {
+    let OpenedObject { object, core, .. } = open_object(file, target)?;
+    if format != OutputFormat::Text {
         let mut value = apiary_loader::object_json(&object);
         if let (Some(core), Some(fields)) = (&core, value.as_object_mut()) {
             fields.insert("core_relocations".to_owned(), core_json(core));
         }
-        emit(&format!("{value}\n"))?;
+        let mut writer = BpftoolJson::new(format == OutputFormat::PrettyJson, false);
+        write_json(&mut writer, &value);
+        let mut text = writer.finish();
+        if !text.ends_with('\n') {
+            text.push('\n');
+        }
+        emit(&text)?;
     } else {
         let mut text = apiary_loader::object_listing(&object);
-        if let (Some(core), Some(target)) = (&core, target_btf) {
-            for program in &core.programs {
-                let _ = writeln!(
-                    text,
-                    "co-re: {}: {} relocations applied against {}, {} poisoned",
-                    program.program,
-                    program.relocations.len(),
-                    target.display(),
-                    program.poisoned()
-                );
-            }
+        for program in core.iter().flat_map(|core| &core.programs) {
+            let _ = writeln!(
+                text,
+                "co-re: {}: {} relocations applied against {}, {} poisoned",
+                program.program,
+                program.relocations.len(),
+                target.label(),
+                program.poisoned()
+            );
         }
         emit(&text)?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Writes `value` through bpftool's JSON writer, so that `-p` indents as
+/// bpftool does.
+fn write_json(w: &mut BpftoolJson, value: &Value) {
+    match value {
+        Value::Object(fields) => {
+            w.start_object();
+            for (name, field) in fields {
+                w.name(name);
+                write_json(w, field);
+            }
+            w.end_object();
+        }
+        Value::Array(items) => {
+            w.start_array();
+            for item in items {
+                write_json(w, item);
+            }
+            w.end_array();
+        }
+        Value::String(text) => w.string(text),
+        Value::Null => w.null(),
+        scalar => w.raw(&scalar.to_string()),
+    }
 }
 
 /// The CO-RE report as JSON: per program, each relocation's values.
@@ -89,7 +162,7 @@ fn core_json(core: &CoreReport) -> Value {
 }
 
 /// `apiary prog dump [xlated] FILE.o [PROG] [linum] [--target-btf BTF]`.
-pub fn prog_dump(words: &[String], target_btf: Option<&Path>) -> CliResult {
+pub fn prog_dump(words: &[String], target: &CoreTarget) -> CliResult {
     let mut words: Vec<&str> = words.iter().map(String::as_str).collect();
     if words.first() == Some(&"xlated") {
         words.remove(0);
@@ -109,7 +182,7 @@ pub fn prog_dump(words: &[String], target_btf: Option<&Path>) -> CliResult {
         }
     };
     let file = Path::new(file);
-    let (object, _) = open_object(file, target_btf)?;
+    let object = open_object(file, target)?.object;
     let text = apiary_loader::dump_object_xlated(&object, program, XlatedOptions { linum })
         .map_err(|e| CliError::at(file.display(), e))?;
     emit(&text)?;

@@ -1,12 +1,13 @@
 //! `prog run --pin-maps DIR`: maps saved in DIR by an earlier run are
 //! reused (their contents copied into the new run's maps, in whichever
 //! backends run) and the maps are saved there afterwards, one file per map
-//! named as bpftool's `pinmaps` names its pins.
+//! named as bpftool's `pinmaps` names its pins, with the BTF libbpf gives
+//! the map so that `apiary map dump` formats values as bpftool does.
 
 use std::path::{Path, PathBuf};
 
-use apiary_loader::{BPF_F_RDONLY_PROG, MapSpec};
-use apiary_maps::pin::{self, PinContents};
+use apiary_loader::{BPF_F_RDONLY_PROG, MapSpec, Object};
+use apiary_maps::pin::{self, MapBtf, PinContents};
 use apiary_maps::{Map, MapError, MapType};
 
 use crate::backends::{KernelBackend, VmBackend, cpu_count, kernel_map_entries, vm_map_entries};
@@ -71,16 +72,30 @@ pub fn load_pinned(
     Ok(())
 }
 
-/// Saves the maps into `dir` (created if missing): the vm's when it ran,
-/// otherwise the kernel's, read back into Apiary maps.
+/// The BTF libbpf gives a map at creation: the object's BTF (data
+/// sections fixed up, as the loader does at open) with the spec's key and
+/// value types. `None` when the map has no value type, as bpftool then
+/// prints it without BTF.
+pub fn map_btf(object: &Object, spec: &MapSpec) -> Option<MapBtf> {
+    let value_type = spec.value_type?;
+    Some(MapBtf {
+        blob: object.btf.as_ref()?.to_bytes(),
+        key_type_id: spec.key_type.map_or(0, |t| t.0),
+        value_type_id: value_type.0,
+    })
+}
+
+/// Saves the object's maps into `dir` (created if missing) with their BTF:
+/// the vm's maps when it ran, otherwise the kernel's, read back into
+/// Apiary maps.
 pub fn save_pinned(
     dir: &Path,
-    specs: &[MapSpec],
+    object: &Object,
     vm: Option<&VmBackend>,
     kernel: Option<&KernelBackend>,
 ) -> Result<(), CliError> {
-    let mut maps: Vec<(String, std::sync::Arc<Map>)> = Vec::new();
-    for spec in specs {
+    let mut maps: Vec<(String, std::sync::Arc<Map>, Option<MapBtf>)> = Vec::new();
+    for spec in &object.maps {
         let map = match (vm, kernel) {
             (Some(vm), _) => vm.map(&spec.name),
             (None, Some(kernel)) => kernel_snapshot(spec, kernel)
@@ -89,13 +104,13 @@ pub fn save_pinned(
             (None, None) => None,
         };
         if let Some(map) = map {
-            maps.push((spec.name.clone(), map));
+            maps.push((spec.name.clone(), map, map_btf(object, spec)));
         }
     }
     pin::save_dir(
         dir,
         maps.iter()
-            .map(|(name, map)| (name.as_str(), map.as_ref(), None)),
+            .map(|(name, map, btf)| (name.as_str(), map.as_ref(), btf.as_ref())),
     )
     .map_err(|e| CliError::at(dir.display(), e))?;
     Ok(())
@@ -103,11 +118,12 @@ pub fn save_pinned(
 
 fn check_definition(pinned: &Map, spec: &MapSpec) -> Result<(), String> {
     let saved = pinned.def();
+    let created = apiary_runtime::map_def_for(spec, cpu_count());
     let ours = (
-        spec.map_type.0,
-        spec.key_size,
-        spec.value_size,
-        spec.max_entries,
+        created.map_type,
+        created.key_size,
+        created.value_size,
+        created.max_entries,
     );
     let theirs = (
         saved.map_type,
@@ -195,7 +211,8 @@ fn kernel_snapshot(spec: &MapSpec, kernel: &KernelBackend) -> Result<Option<Map>
     let Some(source) = kernel.map(&spec.name) else {
         return Ok(None);
     };
-    let map = Map::create(apiary_runtime::map_def(spec), cpu_count()).map_err(|e| e.to_string())?;
+    let map = Map::create(apiary_runtime::map_def_for(spec, cpu_count()), cpu_count())
+        .map_err(|e| e.to_string())?;
     if is_queue(&map) {
         for _ in 0..spec.max_entries {
             match source

@@ -5,18 +5,20 @@
 
 use std::fmt::Write as _;
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use apiary_btf::BpftoolJson;
-use apiary_loader::{Kconfig, MapOrigin, Object};
+use apiary_loader::Object;
 
 use crate::CliResult;
 use crate::backends::{
     BackendError, KernelBackend, RunRequest, RunResult, VmBackend, compare_maps, compare_runs,
     select_program,
 };
+use crate::coretarget::CoreTarget;
 use crate::error::CliError;
+use crate::objects::{OpenedObject, open_object};
 
 /// bpftool's output buffer size when `data_size_out`/`ctx_size_out` is not given.
 const DEFAULT_SIZE_OUT: u32 = 32 * 1024;
@@ -53,6 +55,8 @@ pub struct RunOptions {
     pub backend: BackendChoice,
     /// `--pin-maps DIR`.
     pub pin_maps: Option<PathBuf>,
+    /// What CO-RE relocations resolve against (`--target-btf` or the default).
+    pub core_target: CoreTarget,
     /// `-j`, `-p` or plain text.
     pub format: OutputFormat,
 }
@@ -176,7 +180,7 @@ fn parse_c_number(text: &str) -> Option<u32> {
 }
 
 /// Reads `data_in`/`ctx_in`: a file, or stdin for `-`.
-fn read_run_data(name: &str, what: &str) -> Result<Vec<u8>, CliError> {
+pub fn read_run_data(name: &str, what: &str) -> Result<Vec<u8>, CliError> {
     let mut bytes = Vec::new();
     let outcome = if name == "-" {
         std::io::stdin()
@@ -227,68 +231,6 @@ pub fn hex_dump(data: &[u8]) -> String {
         text.push('\n');
     }
     text
-}
-
-/// The object file's bytes and what the loader made of them, with CO-RE
-/// relocations applied against the running kernel's BTF when a program
-/// needs them.
-fn open_object(file: &Path) -> Result<(Vec<u8>, Object), CliError> {
-    let bytes = read_run_data(&file.display().to_string(), "object")?;
-    let name = file
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let stem = name.split('.').next().unwrap_or_default().to_owned();
-    let mut object = Object::parse(&bytes, &stem).map_err(|e| CliError::at(file.display(), e))?;
-    if object.maps.iter().any(|m| m.origin == MapOrigin::Kconfig) {
-        let kconfig = running_kernel_config()?;
-        object = Object::parse_with_kconfig(&bytes, &stem, &kconfig)
-            .map_err(|e| CliError::at(file.display(), e))?;
-    }
-    let needs_core = object
-        .programs
-        .iter()
-        .filter_map(|p| p.as_ref().ok())
-        .any(|p| !p.core_relos.is_empty());
-    if needs_core {
-        let vmlinux = Path::new("/sys/kernel/btf/vmlinux");
-        let target = std::fs::read(vmlinux)
-            .map_err(|e| e.to_string())
-            .and_then(|b| apiary_loader::btf_from_file_bytes(&b).map_err(|e| e.to_string()))
-            .map_err(|e| {
-                CliError::at(
-                    file.display(),
-                    format!("needs CO-RE relocations against {}: {e}", vmlinux.display()),
-                )
-            })?;
-        object
-            .relocate_core(&target)
-            .map_err(|e| CliError::at(file.display(), e))?;
-    }
-    Ok((bytes, object))
-}
-
-/// Largest kernel `.config` read (real ones are a few hundred KiB).
-const MAX_KERNEL_CONFIG: u64 = 16 << 20;
-
-/// The running kernel's configuration, from where libbpf looks for it:
-/// `/boot/config-$(uname -r)`, then `/proc/config.gz`. Without either,
-/// every `CONFIG_*` extern is missing (weak ones read as 0, as in libbpf).
-fn running_kernel_config() -> Result<Kconfig, CliError> {
-    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
-    let boot = PathBuf::from(format!("/boot/config-{}", release.trim()));
-    let mut text = String::new();
-    if let Ok(file) = std::fs::File::open(&boot) {
-        file.take(MAX_KERNEL_CONFIG)
-            .read_to_string(&mut text)
-            .map_err(|e| CliError::at(boot.display(), e))?;
-    } else if let Ok(file) = std::fs::File::open("/proc/config.gz") {
-        flate2::read::GzDecoder::new(file)
-            .take(MAX_KERNEL_CONFIG)
-            .read_to_string(&mut text)
-            .map_err(|e| CliError::at("/proc/config.gz", e))?;
-    }
-    Ok(Kconfig::parse_config(&text))
 }
 
 /// The backends the run uses.
@@ -362,7 +304,7 @@ impl Backends {
 /// `apiary prog run FILE.o [--prog NAME] [data_in FILE] ... [--pcap IN [--out OUT]]`.
 pub fn prog_run(options: &RunOptions) -> CliResult {
     let words = parse_run_words(&options.words).map_err(|e| CliError::at("arguments", e))?;
-    let (elf, object) = open_object(&options.file)?;
+    let OpenedObject { elf, object, .. } = open_object(&options.file, &options.core_target)?;
     let program = select_program(&object, options.program.as_deref())
         .map_err(|e| CliError::at(options.file.display(), e))?;
     let prog_type = program.prog_type;
@@ -383,7 +325,7 @@ pub fn prog_run(options: &RunOptions) -> CliResult {
         None => single_run(&mut backends, &words, options.format),
     };
     if let Some(dir) = &options.pin_maps {
-        crate::pinning::save_pinned(dir, &object.maps, backends.vm(), backends.kernel())?;
+        crate::pinning::save_pinned(dir, &object, backends.vm(), backends.kernel())?;
     }
     let code = outcome?;
     if let Backends::Both(vm, kernel) = &backends {

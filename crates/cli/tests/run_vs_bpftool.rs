@@ -386,6 +386,13 @@ impl ApiaryCli {
         args.extend(["--prog".to_owned(), self.program.clone()]);
         args.extend(["--backend".to_owned(), self.backend.to_owned()]);
         args.extend(["--pin-maps".to_owned(), self.pins.0.display().to_string()]);
+        // The kernel side resolves CO-RE against the running kernel's BTF,
+        // as libbpf does; the vm side must too for the same instructions
+        // (its own default is Apiary's context types).
+        args.extend([
+            "--target-btf".to_owned(),
+            "/sys/kernel/btf/vmlinux".to_owned(),
+        ]);
         args.extend(files.words.iter().cloned());
         let output = run_tool(APIARY, &args);
         (files, output)
