@@ -280,6 +280,161 @@ pub(crate) mod sysctl {
     };
 }
 
+/// The kernel's `MAX_BPF_FUNC_ARGS`: a BTF-typed program (fentry, fexit,
+/// fmod_ret, tp_btf, lsm, struct_ops) sees at most 12 u64 arguments, the
+/// return value slot included.
+pub(crate) const BTF_ARGS: u32 = 12;
+
+/// The context of BTF-typed programs: the attach function's arguments, one
+/// u64 each, then (fexit, fmod_ret, lsm) its return value.
+pub(crate) const BTF_CTX: Struct = Struct {
+    name: "BTF function arguments",
+    size: BTF_ARGS * 8,
+    fields: &[Field::array("args", 0, BTF_ARGS, 8)],
+};
+
+/// `struct bpf_sock` (cgroup_sock programs).
+pub(crate) mod sock {
+    use super::{Field, Struct};
+
+    pub const BOUND_DEV_IF: Field = Field::new("bound_dev_if", 0, 4);
+    pub const FAMILY: Field = Field::new("family", 4, 4);
+    pub const TYPE: Field = Field::new("type", 8, 4);
+    pub const PROTOCOL: Field = Field::new("protocol", 12, 4);
+    pub const MARK: Field = Field::new("mark", 16, 4);
+    pub const PRIORITY: Field = Field::new("priority", 20, 4);
+    pub const SRC_IP4: Field = Field::new("src_ip4", 24, 4);
+    pub const SRC_IP6: Field = Field::array("src_ip6", 28, 4, 4);
+    pub const SRC_PORT: Field = Field::new("src_port", 44, 4);
+    pub const DST_PORT: Field = Field::new("dst_port", 48, 2);
+    pub const DST_PORT_PADDING: Field = Field::new("dst_port padding", 50, 2);
+    pub const DST_IP4: Field = Field::new("dst_ip4", 52, 4);
+    pub const DST_IP6: Field = Field::array("dst_ip6", 56, 4, 4);
+    pub const STATE: Field = Field::new("state", 72, 4);
+    pub const RX_QUEUE_MAPPING: Field = Field::new("rx_queue_mapping", 76, 4);
+
+    pub const STRUCT: Struct = Struct {
+        name: "bpf_sock",
+        size: 80,
+        fields: &[
+            BOUND_DEV_IF,
+            FAMILY,
+            TYPE,
+            PROTOCOL,
+            MARK,
+            PRIORITY,
+            SRC_IP4,
+            SRC_IP6,
+            SRC_PORT,
+            DST_PORT,
+            DST_IP4,
+            DST_IP6,
+            STATE,
+            RX_QUEUE_MAPPING,
+        ],
+    };
+}
+
+/// `struct bpf_sock_addr` (cgroup_sock_addr programs).
+pub(crate) mod sock_addr {
+    use super::{Field, Struct};
+
+    pub const USER_FAMILY: Field = Field::new("user_family", 0, 4);
+    pub const USER_IP4: Field = Field::new("user_ip4", 4, 4);
+    pub const USER_IP6: Field = Field::array("user_ip6", 8, 4, 4);
+    pub const USER_PORT: Field = Field::new("user_port", 24, 4);
+    pub const FAMILY: Field = Field::new("family", 28, 4);
+    pub const TYPE: Field = Field::new("type", 32, 4);
+    pub const PROTOCOL: Field = Field::new("protocol", 36, 4);
+    pub const MSG_SRC_IP4: Field = Field::new("msg_src_ip4", 40, 4);
+    pub const MSG_SRC_IP6: Field = Field::array("msg_src_ip6", 44, 4, 4);
+    pub const SK: Field = Field::new("sk", 64, 8);
+
+    pub const STRUCT: Struct = Struct {
+        name: "bpf_sock_addr",
+        size: 72,
+        fields: &[
+            USER_FAMILY,
+            USER_IP4,
+            USER_IP6,
+            USER_PORT,
+            FAMILY,
+            TYPE,
+            PROTOCOL,
+            MSG_SRC_IP4,
+            MSG_SRC_IP6,
+            SK,
+        ],
+    };
+}
+
+/// `struct bpf_sockopt` (cgroup_sockopt programs).
+pub(crate) mod sockopt {
+    use super::{Field, Struct};
+
+    pub const SK: Field = Field::new("sk", 0, 8);
+    pub const OPTVAL: Field = Field::new("optval", 8, 8);
+    pub const OPTVAL_END: Field = Field::new("optval_end", 16, 8);
+    pub const LEVEL: Field = Field::new("level", 24, 4);
+    pub const OPTNAME: Field = Field::new("optname", 28, 4);
+    pub const OPTLEN: Field = Field::new("optlen", 32, 4);
+    pub const RETVAL: Field = Field::new("retval", 36, 4);
+
+    pub const STRUCT: Struct = Struct {
+        name: "bpf_sockopt",
+        size: 40,
+        fields: &[SK, OPTVAL, OPTVAL_END, LEVEL, OPTNAME, OPTLEN, RETVAL],
+    };
+}
+
+/// `struct bpf_sk_lookup` (sk_lookup programs).
+pub(crate) mod sk_lookup {
+    use super::{Field, Struct};
+
+    pub const SK: Field = Field::new("sk", 0, 8);
+    pub const FAMILY: Field = Field::new("family", 8, 4);
+    pub const PROTOCOL: Field = Field::new("protocol", 12, 4);
+    pub const REMOTE_IP4: Field = Field::new("remote_ip4", 16, 4);
+    pub const REMOTE_IP6: Field = Field::array("remote_ip6", 20, 4, 4);
+    pub const REMOTE_PORT: Field = Field::new("remote_port", 36, 2);
+    pub const REMOTE_PORT_PADDING: Field = Field::new("remote_port padding", 38, 2);
+    pub const LOCAL_IP4: Field = Field::new("local_ip4", 40, 4);
+    pub const LOCAL_IP6: Field = Field::array("local_ip6", 44, 4, 4);
+    pub const LOCAL_PORT: Field = Field::new("local_port", 60, 4);
+    pub const INGRESS_IFINDEX: Field = Field::new("ingress_ifindex", 64, 4);
+
+    pub const STRUCT: Struct = Struct {
+        name: "bpf_sk_lookup",
+        size: 72,
+        fields: &[
+            SK,
+            FAMILY,
+            PROTOCOL,
+            REMOTE_IP4,
+            REMOTE_IP6,
+            REMOTE_PORT,
+            LOCAL_IP4,
+            LOCAL_IP6,
+            LOCAL_PORT,
+            INGRESS_IFINDEX,
+        ],
+    };
+}
+
+/// `struct bpf_nf_ctx` (netfilter programs): two kernel pointers.
+pub(crate) mod nf_ctx {
+    use super::{Field, Struct};
+
+    pub const STATE: Field = Field::new("state", 0, 8);
+    pub const SKB: Field = Field::new("skb", 8, 8);
+
+    pub const STRUCT: Struct = Struct {
+        name: "bpf_nf_ctx",
+        size: 16,
+        fields: &[STATE, SKB],
+    };
+}
+
 /// The kernel's `U16_MAX`: syscall programs may address context bytes below this.
 pub(crate) const SYSCALL_MAX: u32 = 65535;
 
@@ -319,6 +474,12 @@ pub(crate) fn struct_of(prog_type: ProgType) -> Option<Struct> {
         ProgType::SYSCALL => SYSCALL,
         ProgType::CGROUP_DEVICE => cgroup_dev_ctx::STRUCT,
         ProgType::CGROUP_SYSCTL => sysctl::STRUCT,
+        ProgType::TRACING | ProgType::LSM | ProgType::STRUCT_OPS => BTF_CTX,
+        ProgType::CGROUP_SOCK => sock::STRUCT,
+        ProgType::CGROUP_SOCK_ADDR => sock_addr::STRUCT,
+        ProgType::CGROUP_SOCKOPT => sockopt::STRUCT,
+        ProgType::SK_LOOKUP => sk_lookup::STRUCT,
+        ProgType::NETFILTER => nf_ctx::STRUCT,
         _ => return None,
     })
 }

@@ -58,12 +58,21 @@
 //!   the kernel keeps only the low 16 bits.
 //!
 //! Left to the runtime: a store of 0xffff or more to `queue_mapping` is
-//! ignored by the kernel but lands in the image; `sk` and `flow_keys` hold
-//! 0 (Apiary has no sockets or flow dissector keys); the image's
+//! ignored by the kernel but lands in the image; `sk` holds 0 (Apiary has
+//! no sockets) and `flow_keys` 0, or for flow dissector runs the host
+//! address of the `struct bpf_flow_keys` buffer; the image's
 //! `remote_port` must hold `dport << 16` as the kernel computes it (only
 //! cgroup_skb and sk_skb programs may read it). Tracepoint programs may
 //! read aligned negative offsets, as the kernel allows; the runtime must
 //! refuse those reads at run time, as they fall before the record.
+//!
+//! Contexts whose pointer fields are 8 bytes wide in the UAPI struct
+//! (`bpf_sock_addr.sk`, `bpf_sockopt.sk`/`optval`/`optval_end`,
+//! `bpf_sk_lookup.sk`, `bpf_nf_ctx.state`/`skb`) need no rewrite: the
+//! runtime stores host addresses (or 0 for sockets) in the image. BTF-typed
+//! programs (tracing, lsm, struct_ops) see up to 12 u64 argument slots,
+//! read-only, at multiples of 8; the kernel's bound on the attach
+//! function's argument count needs its BTF and is not checked here.
 //!
 //! # Precision
 //!

@@ -154,6 +154,41 @@ fn cases() -> Vec<Case> {
     cases.push(case(ProgType::SYSCALL, (-8..=40).chain(32752..=32767)));
     cases.push(case(ProgType::CGROUP_DEVICE, -8..=24));
     cases.push(case(ProgType::CGROUP_SYSCTL, -8..=24));
+    let attached = |prog_type, attach_type, offsets: std::ops::RangeInclusive<i16>| Case {
+        prog_type,
+        attach_type,
+        offsets: offsets.collect(),
+    };
+    for attach in [
+        AttachType::CGROUP_INET_SOCK_CREATE,
+        AttachType::CGROUP_INET_SOCK_RELEASE,
+        AttachType::CGROUP_INET4_POST_BIND,
+        AttachType::CGROUP_INET6_POST_BIND,
+    ] {
+        cases.push(attached(ProgType::CGROUP_SOCK, attach, -8..=88));
+    }
+    for attach in [
+        AttachType::CGROUP_INET4_CONNECT,
+        AttachType::CGROUP_INET6_BIND,
+        AttachType::CGROUP_UDP4_SENDMSG,
+        AttachType::CGROUP_UDP6_SENDMSG,
+        AttachType::CGROUP_UNIX_CONNECT,
+    ] {
+        cases.push(attached(ProgType::CGROUP_SOCK_ADDR, attach, -8..=80));
+    }
+    for attach in [AttachType::CGROUP_GETSOCKOPT, AttachType::CGROUP_SETSOCKOPT] {
+        cases.push(attached(ProgType::CGROUP_SOCKOPT, attach, -8..=48));
+    }
+    cases.push(attached(
+        ProgType::SK_LOOKUP,
+        AttachType::SK_LOOKUP,
+        -8..=80,
+    ));
+    cases.push(attached(
+        ProgType::NETFILTER,
+        AttachType::NETFILTER,
+        -8..=24,
+    ));
     cases
 }
 

@@ -4,6 +4,7 @@
 
 mod cgroup;
 mod skb;
+mod sock;
 mod tracing;
 mod xdp;
 
@@ -55,6 +56,14 @@ pub(crate) fn check(target: Target, access: Access) -> Result<Option<Fixup>, Rul
         ProgType::SYSCALL => tracing::syscall(access).map(|()| None),
         ProgType::CGROUP_DEVICE => cgroup::device(access).map(|()| None),
         ProgType::CGROUP_SYSCTL => cgroup::sysctl(access).map(|()| None),
+        ProgType::TRACING | ProgType::LSM | ProgType::STRUCT_OPS => {
+            tracing::btf_arguments(access).map(|()| None)
+        }
+        ProgType::CGROUP_SOCK => sock::cgroup_sock(target.attach_type, access).map(|()| None),
+        ProgType::CGROUP_SOCK_ADDR => sock::sock_addr(target.attach_type, access).map(|()| None),
+        ProgType::CGROUP_SOCKOPT => sock::sockopt(target.attach_type, access).map(|()| None),
+        ProgType::SK_LOOKUP => sock::sk_lookup(access).map(|()| None),
+        ProgType::NETFILTER => sock::netfilter(access).map(|()| None),
         // prepare() only gets here for covered types.
         _ => Err(Rule::NotAvailable),
     }

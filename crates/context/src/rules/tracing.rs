@@ -69,3 +69,20 @@ pub(super) fn perf_event(access: Access) -> Result<(), Rule> {
 pub(super) fn syscall(access: Access) -> Result<(), Rule> {
     in_bounds_and_aligned(access, layouts::SYSCALL_MAX)
 }
+
+/// `bpf_tracing_btf_ctx_access` and `btf_ctx_access` (fentry, fexit,
+/// fmod_ret, tp_btf, lsm, struct_ops): read-only loads of whole argument
+/// slots' starts, each slot 8 bytes.
+///
+/// The kernel also refuses slots past the attach function's argument count
+/// (plus the return value for fexit, fmod_ret and lsm); that count comes
+/// from the attach function's BTF, which `prepare` is not given, so every
+/// slot up to the kernel's maximum of 12 is accepted.
+pub(super) fn btf_arguments(access: Access) -> Result<(), Rule> {
+    in_bounds_and_aligned(access, layouts::BTF_CTX.size)?;
+    read_only(access)?;
+    if access.off % 8 != 0 {
+        return Err(Rule::Misaligned);
+    }
+    Ok(())
+}
