@@ -124,6 +124,9 @@ pub const BPF_F_PRESERVE_ELEMS: u32 = 1 << 11;
 /// `BPF_F_INNER_MAP`: an inner map whose `max_entries` may differ from the template.
 pub const BPF_F_INNER_MAP: u32 = 1 << 12;
 
+/// `BPF_F_STACK_BUILD_ID`: a stack map stores build ids and offsets.
+pub const BPF_F_STACK_BUILD_ID: u32 = 1 << 5;
+
 /// The kernel's `BPF_F_ACCESS_MASK`.
 pub const BPF_F_ACCESS_MASK: u32 =
     BPF_F_RDONLY | BPF_F_RDONLY_PROG | BPF_F_WRONLY | BPF_F_WRONLY_PROG;
@@ -146,6 +149,14 @@ const HTAB_ELEM_SIZE: u64 = 48;
 /// Largest cpumap the kernel accepts: `NR_CPUS` of the kernel this was
 /// measured on (Linux 6.18 here refuses 257 entries with `E2BIG`).
 pub(crate) const NR_CPUS: u32 = 256;
+/// `sysctl_perf_event_max_stack`'s default (`PERF_MAX_STACK_DEPTH`),
+/// which bounds a stack map's frames (`/proc/sys/kernel/perf_event_max_stack`
+/// reads 127 on the machine this was measured on).
+const PERF_MAX_STACK_DEPTH: u32 = 127;
+/// `sizeof(struct bpf_stack_build_id)`: one frame of a build-id stack map.
+const STACK_BUILD_ID_SIZE: u32 = 32;
+/// `MAX_BPF_STACK`: the largest sockhash key.
+const MAX_BPF_STACK: u32 = 512;
 /// Cap on the address space one map may reserve; beyond it creation is `ENOMEM`.
 pub(crate) const MAX_MAP_BYTES: u64 = 1 << 36;
 
@@ -238,7 +249,13 @@ impl MapDef {
             | MapType::PercpuArray
             | MapType::ProgArray
             | MapType::PerfEventArray
-            | MapType::ArrayOfMaps => {
+            | MapType::ArrayOfMaps
+            | MapType::ReuseportSockarray => {
+                if ty == MapType::ReuseportSockarray && vs != 4 && vs != 8 {
+                    return Err(MapError::Invalid(
+                        "reuseport_sockarray value_size must be 4 or 8",
+                    ));
+                }
                 let mask = BPF_F_NUMA_NODE
                     | BPF_F_MMAPABLE
                     | BPF_F_ACCESS_MASK
@@ -431,6 +448,56 @@ impl MapDef {
                     || flags & !(BPF_F_NUMA_NODE | BPF_F_RDONLY | BPF_F_WRONLY) != 0
                 {
                     return Err(MapError::Invalid("xskmap needs key_size 4, value_size 4"));
+                }
+                Ok(max)
+            }
+            MapType::StackTrace => {
+                let mask = BPF_F_NUMA_NODE | BPF_F_RDONLY | BPF_F_WRONLY | BPF_F_STACK_BUILD_ID;
+                if flags & !mask != 0 || max == 0 || ks != 4 || vs < 8 || vs % 8 != 0 {
+                    return Err(MapError::Invalid(
+                        "stack_trace needs key_size 4 and value_size a multiple of 8",
+                    ));
+                }
+                let frames = if flags & BPF_F_STACK_BUILD_ID != 0 {
+                    if vs % STACK_BUILD_ID_SIZE != 0 {
+                        return Err(MapError::Invalid(
+                            "build-id stack_trace value_size must be a multiple of 32",
+                        ));
+                    }
+                    vs / STACK_BUILD_ID_SIZE
+                } else {
+                    vs / 8
+                };
+                if frames > PERF_MAX_STACK_DEPTH {
+                    return Err(MapError::Invalid(
+                        "stack_trace value holds more frames than perf_event_max_stack",
+                    ));
+                }
+                if max > 1 << 31 {
+                    return Err(MapError::TooBig("stack_trace max_entries above 2^31"));
+                }
+                Ok(max)
+            }
+            MapType::Sockmap | MapType::Sockhash => {
+                let mask = BPF_F_NUMA_NODE | BPF_F_RDONLY | BPF_F_WRONLY;
+                let key_ok = if ty == MapType::Sockmap {
+                    ks == 4
+                } else {
+                    ks != 0
+                };
+                if max == 0 || !key_ok || (vs != 4 && vs != 8) || flags & !mask != 0 {
+                    return Err(MapError::Invalid(
+                        "socket map needs a key, value_size 4 or 8, max_entries > 0",
+                    ));
+                }
+                if ty == MapType::Sockhash {
+                    if ks > MAX_BPF_STACK {
+                        return Err(MapError::TooBig("sockhash key above 512 bytes"));
+                    }
+                    // Buckets are 16 bytes and their array is sized in a u32.
+                    if u64::from(max).next_power_of_two() > u64::from(u32::MAX / 16) {
+                        return Err(MapError::Invalid("too many sockhash buckets"));
+                    }
                 }
                 Ok(max)
             }

@@ -38,6 +38,10 @@ pub enum MapError {
     /// `EBADF`: a program/map/socket reference stored in the map is not valid.
     #[error("bad file descriptor or object id (EBADF)")]
     BadFd,
+    /// `ENOTSOCK`: a socket map was given an fd that is not a socket (in
+    /// Apiary, which has no sockets, every fd).
+    #[error("not a socket (ENOTSOCK)")]
+    NotSocket,
     /// `ENODEV`: a cpumap key names a CPU that is not possible.
     #[error("no such device or CPU (ENODEV)")]
     NoDevice,
@@ -81,6 +85,7 @@ impl MapError {
             MapError::NoSpace => libc::ENOSPC,
             MapError::TryAgain => libc::EAGAIN,
             MapError::BadFd => libc::EBADF,
+            MapError::NotSocket => libc::ENOTSOCK,
             MapError::NoDevice => libc::ENODEV,
             MapError::NotSupported(_) => libc::EOPNOTSUPP,
             MapError::Overflow(_) => libc::EOVERFLOW,

@@ -8,6 +8,11 @@
 //! hand out raw value addresses ([`ValueRef`]) just as the kernel hands out
 //! pointers into preallocated elements.
 //!
+//! Stack trace and socket maps (`stack_trace`, `sockmap`, `sockhash`,
+//! `reuseport_sockarray`) are created with the kernel's checks and stay
+//! empty: a user-space process captures no kernel stacks and owns no
+//! sockets, so they answer as the kernel's empty maps do.
+//!
 //! [`pin`] saves a map (definition, contents, the caller's BTF) to a
 //! versioned file and reads it back, as a map pinned in bpffs outlives its
 //! creator; files are named as `bpftool ... pinmaps` names its pins.
@@ -17,6 +22,7 @@
 //! arrays, map-in-map, devmaps, xskmaps) are opaque `u32` ids that the
 //! runtime resolves.
 
+mod absent;
 mod array;
 mod bloom;
 mod def;

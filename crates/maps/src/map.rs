@@ -3,6 +3,7 @@
 //! `ringbuf_reserve`, ...) and the byte-level host operations that mirror
 //! the `bpf()` commands (`sys_lookup`, `sys_update`, `sys_get_next_key`, ...).
 
+use crate::absent::KernelObjectMap;
 use crate::array::{ArrayStore, array_next_key, check_value};
 use crate::bloom::Bloom;
 use crate::def::{
@@ -34,6 +35,8 @@ enum Store {
     Ringbuf(RingBuffer),
     Perf(PerfEventArray),
     Slots(SlotArray),
+    /// Stack traces and sockets, which Apiary never holds.
+    Absent(KernelObjectMap),
 }
 
 /// Where an `XDP_REDIRECT` through a map goes.
@@ -145,6 +148,12 @@ impl Map {
             | MapType::Devmap
             | MapType::Cpumap
             | MapType::Xskmap => Store::Slots(SlotArray::new(max_entries, vs)?),
+            MapType::StackTrace
+            | MapType::Sockmap
+            | MapType::Sockhash
+            | MapType::ReuseportSockarray => {
+                Store::Absent(KernelObjectMap::new(ty, max_entries, vs))
+            }
             _ => return Err(MapError::NotSupported("map type not implemented by apiary")),
         };
         Ok(Map {
@@ -212,6 +221,7 @@ impl Map {
             Store::Hash(h) => h.lookup(key, cpu, true),
             Store::Lpm(t) => t.lookup(key),
             Store::Slots(s) if self.ty != MapType::ProgArray => Ok(s.value_ref(key_u32(key)?)),
+            Store::Absent(a) => a.program_lookup().map(|()| None),
             _ => Err(self.unsupported()),
         }
     }
@@ -242,6 +252,7 @@ impl Map {
                 MapType::Hash | MapType::PercpuHash | MapType::LruHash | MapType::LruPercpuHash,
             ) => h.update(key, ValueSrc::Cpu(value, cpu), flags, cpu),
             (Store::Lpm(t), _) => t.update(key, value, flags),
+            (Store::Absent(a), _) => a.program_update(),
             _ => Err(self.unsupported()),
         }
     }
@@ -256,6 +267,7 @@ impl Map {
                 MapType::Hash | MapType::PercpuHash | MapType::LruHash | MapType::LruPercpuHash,
             ) => h.delete(key),
             (Store::Lpm(t), _) => t.delete(key),
+            (Store::Absent(a), _) => a.delete(key),
             _ => Err(self.unsupported()),
         }
     }
@@ -463,6 +475,7 @@ impl Map {
             (Store::Perf(_), _) => Err(MapError::KernelNotSupported("perf event array lookup")),
             (Store::Ringbuf(_), _) => Err(MapError::Invalid("ring buffer has no elements")),
             (Store::Bloom(_), _) => Err(MapError::Invalid("bloom filter: use peek with the value")),
+            (Store::Absent(a), _) => a.sys_lookup(),
         }
     }
 
@@ -496,6 +509,7 @@ impl Map {
                 p.open(key_u32(key)?, u32_at(value, 0), DEFAULT_PERF_BUFFER_BYTES)
             }
             (Store::Ringbuf(_), _) => Err(MapError::Invalid("ring buffer has no elements")),
+            (Store::Absent(a), _) => a.sys_update(key, value, flags),
         }
     }
 
@@ -638,6 +652,7 @@ impl Map {
             Store::Queue(_) => Err(MapError::Invalid("map has no keys")),
             Store::Bloom(_) => Err(MapError::NotSupported("bloom filter has no keys")),
             Store::Ringbuf(_) => Err(MapError::KernelNotSupported("ring buffer has no keys")),
+            Store::Absent(a) => a.get_next_key(key),
         }
     }
 
@@ -659,6 +674,7 @@ impl Map {
                 Store::Hash(h),
                 MapType::Hash | MapType::PercpuHash | MapType::LruHash | MapType::LruPercpuHash,
             ) => h.lookup_and_delete(key, flags),
+            (Store::Absent(a), MapType::StackTrace) => a.sys_lookup_and_delete(flags),
             _ => Err(MapError::KernelNotSupported(
                 "lookup_and_delete on this map type",
             )),
@@ -693,6 +709,7 @@ impl Map {
             Store::Hash(h) => h.len(),
             Store::Lpm(t) => t.len(),
             Store::Queue(q) => q.len(),
+            Store::Absent(_) => 0,
             _ => self.max_entries,
         }
     }
@@ -785,9 +802,12 @@ impl Map {
                     entries,
                 })
             }
-            (Store::Slots(_), _) | (Store::Ringbuf(_), _) | (Store::Perf(_), _) => Ok(
-                Snapshot::Unsaveable(self.unsaveable_reason().unwrap_or("not saveable")),
-            ),
+            (Store::Slots(_), _)
+            | (Store::Ringbuf(_), _)
+            | (Store::Perf(_), _)
+            | (Store::Absent(_), _) => Ok(Snapshot::Unsaveable(
+                self.unsaveable_reason().unwrap_or("not saveable"),
+            )),
             (Store::Queue(q), _) => Ok(Snapshot::Queue(q.values_oldest_first())),
             (Store::Bloom(b), _) => {
                 let (seed, words) = b.snapshot();
@@ -807,6 +827,12 @@ impl Map {
             MapType::Xskmap => Some("AF_XDP sockets are only valid in the process that made them"),
             MapType::Ringbuf => Some("ring buffer records are consumed, not stored"),
             MapType::PerfEventArray => Some("perf buffers belong to the process that opened them"),
+            MapType::StackTrace => {
+                Some("stack traces are kernel call chains Apiary never captures")
+            }
+            MapType::Sockmap | MapType::Sockhash | MapType::ReuseportSockarray => {
+                Some("Apiary has no sockets: socket maps are always empty")
+            }
             _ => None,
         }
     }

@@ -97,13 +97,7 @@ fn creation_errors_match_kernel() {
         map_extra: 1,
         ..d(Array, 4, 4, 4, 0)
     });
-    for def in cases {
-        let kernel = kernel_create(&def).map(|_| ());
-        let ours = Map::create(def.clone(), possible_cpus())
-            .map(|_| ())
-            .map_err(|e| e.errno());
-        assert_eq!(ours, kernel, "create {def:?}");
-    }
+    assert_creation_matches_kernel(&cases);
 }
 
 #[test]

@@ -264,3 +264,15 @@ pub fn replay(name: &str, def: &MapDef, ops: &[Op]) -> bool {
     }
     true
 }
+
+/// Creates each definition in the kernel and in apiary and asserts the
+/// same outcome (success, or the same errno).
+pub fn assert_creation_matches_kernel(cases: &[MapDef]) {
+    for def in cases {
+        let kernel = kernel_create(def).map(|_| ());
+        let ours = Map::create(def.clone(), possible_cpus())
+            .map(|_| ())
+            .map_err(|e| e.errno());
+        assert_eq!(ours, kernel, "create {def:?}");
+    }
+}
