@@ -295,3 +295,140 @@ fn initial_slots_point_at_their_targets() {
         "map_in_map and tail_calls have initial slots; checked {checked}"
     );
 }
+
+/// `bpftool btf dump id <id>` (raw format) split into one block per type:
+/// its `[id] KIND ...` line and the indented lines of its members.
+fn kernel_btf_blocks(btf_id: u32) -> Vec<String> {
+    let output = std::process::Command::new("bpftool")
+        .args(["btf", "dump", "id", &btf_id.to_string()])
+        .output()
+        .expect("run bpftool btf dump");
+    assert!(
+        output.status.success(),
+        "bpftool btf dump id {btf_id}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let mut blocks: Vec<String> = Vec::new();
+    for line in String::from_utf8_lossy(&output.stdout).lines() {
+        match blocks.last_mut() {
+            Some(block) if line.starts_with(char::is_whitespace) => {
+                block.push('\n');
+                block.push_str(line);
+            }
+            _ => blocks.push(line.to_owned()),
+        }
+    }
+    blocks
+}
+
+/// The BTF id of the programs `bpftool prog loadall` pinned under `dir`.
+fn pinned_programs_btf_id(dir: &std::path::Path) -> u32 {
+    let pin = std::fs::read_dir(dir)
+        .expect("pinned programs")
+        .next()
+        .expect("a pinned program")
+        .expect("pin entry")
+        .path();
+    let output = std::process::Command::new("bpftool")
+        .args(["prog", "show", "pinned"])
+        .arg(&pin)
+        .output()
+        .expect("run bpftool prog show");
+    let text = String::from_utf8_lossy(&output.stdout);
+    text.split_whitespace()
+        .skip_while(|word| *word != "btf_id")
+        .nth(1)
+        .and_then(|id| id.parse().ok())
+        .unwrap_or_else(|| panic!("no btf_id in bpftool prog show: {text}"))
+}
+
+/// The object BTF the kernel holds after our load is the one it holds
+/// after libbpf's (`bpftool prog loadall`), type for type: the loader's
+/// DATASEC fix-up, `Btf::to_bytes` and the backend's linkage changes
+/// (hidden `bpf_usdt_*` helpers static, `.kconfig` externs global) agree
+/// with libbpf. Known divergence, left out of the comparison: libbpf lays
+/// out the `.kconfig`/`.ksyms` DATASECs, the backend sends them emptied.
+#[test]
+fn loaded_btf_matches_libbpfs() {
+    let Some(objects) = environment() else { return };
+    if !std::process::Command::new("bpftool")
+        .arg("version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+    {
+        eprintln!("SKIPPED: libbpf BTF comparison because bpftool is not installed");
+        return;
+    }
+    let mut compared = 0;
+    for corpus in objects
+        .iter()
+        .filter(|o| o.kernel_loads == KernelLoads::Yes)
+    {
+        if corpus.covers("mapdef:pinning") {
+            // libbpf would pin its maps by name in the bpffs root, where
+            // other tests pin and remove them.
+            eprintln!("not compared: {} pins maps by name", corpus.name);
+            continue;
+        }
+        let (_, ours) = load(corpus);
+        let Some((_, prog)) = ours.programs().next() else {
+            continue;
+        };
+        let our_blocks = kernel_btf_blocks(prog.info(false).expect("prog info").btf_id);
+
+        let pins = std::path::Path::new("/sys/fs/bpf").join(format!(
+            "apiary-backend-btf-{}-{}",
+            std::process::id(),
+            corpus.name
+        ));
+        let output = std::process::Command::new("bpftool")
+            .args(["prog", "loadall"])
+            .arg(corpus.path())
+            .arg(&pins)
+            .output()
+            .expect("run bpftool prog loadall");
+        let libbpf_blocks = output
+            .status
+            .success()
+            .then(|| kernel_btf_blocks(pinned_programs_btf_id(&pins)));
+        let _ = std::fs::remove_dir_all(&pins);
+        let libbpf_blocks = libbpf_blocks.unwrap_or_else(|| {
+            panic!(
+                "bpftool prog loadall {}: {}",
+                corpus.name,
+                String::from_utf8_lossy(&output.stderr)
+            )
+        });
+
+        let extern_ids: Vec<&str> = libbpf_blocks
+            .iter()
+            .filter(|b| b.contains("DATASEC '.kconfig'") || b.contains("DATASEC '.ksyms'"))
+            .filter_map(|b| b.split_whitespace().next())
+            .collect();
+        let comparable = |blocks: &[String]| -> Vec<String> {
+            blocks
+                .iter()
+                .filter(|b| !extern_ids.iter().any(|id| b.starts_with(&format!("{id} "))))
+                .cloned()
+                .collect()
+        };
+        let (ours, libbpfs) = (comparable(&our_blocks), comparable(&libbpf_blocks));
+        let differing: Vec<_> = ours
+            .iter()
+            .zip(&libbpfs)
+            .filter(|(a, b)| a != b)
+            .map(|(a, b)| format!("ours:   {a}\nlibbpf: {b}"))
+            .collect();
+        assert!(
+            differing.is_empty() && ours.len() == libbpfs.len(),
+            "{}: kernel BTF after our load and libbpf's differ ({} and {} types):\n{}",
+            corpus.name,
+            ours.len(),
+            libbpfs.len(),
+            differing.join("\n")
+        );
+        compared += 1;
+    }
+    assert!(compared > 0, "no object compared");
+    eprintln!("{compared} objects' kernel BTF equal to libbpf's");
+}
