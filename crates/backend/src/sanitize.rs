@@ -18,8 +18,6 @@ const HEADER_LEN: usize = 24;
 const COMMON_LEN: usize = 12;
 /// `BTF_KIND_STRUCT`.
 const KIND_STRUCT: u32 = 4;
-/// DATASECs of extern variables and functions, which no ELF section backs.
-const EXTERN_SECTIONS: [&str; 2] = [".kconfig", ".ksyms"];
 
 /// What one type record becomes for the kernel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,12 +31,13 @@ enum Change {
 }
 
 /// The kernel accepts only static and global FUNCs and VARs, and DATASECs
-/// with a size. libbpf gives hidden (`STV_HIDDEN`/`STV_INTERNAL`) symbols
+/// of VARs with a size. libbpf gives hidden (`STV_HIDDEN`/`STV_INTERNAL`) symbols
 /// static linkage, so the verifier checks `__hidden` subprograms with
 /// their caller's context, and allocates externs (`.kconfig` map) or
 /// resolves them away (`.ksyms`), so extern VARs become global and extern
-/// FUNCs (kfunc declarations) static. Extern DATASECs, which libbpf lays
-/// out itself, are emptied instead: no map takes them as value type here.
+/// FUNCs (kfunc declarations) static. The extern DATASECs `.kconfig` and
+/// `.ksyms` (FUNC entries), which libbpf lays out itself and the loader
+/// leaves at size 0, are emptied instead: no map takes them as value type.
 fn change_for(btf: &Btf, t: &Type, hidden: &HashSet<String>) -> Result<Option<Change>, Error> {
     let name = btf
         .str_at(t.name_off)
@@ -56,7 +55,12 @@ fn change_for(btf: &Btf, t: &Type, hidden: &HashSet<String>) -> Result<Option<Ch
             VarLinkage::Extern if !is_hidden => Some(Change::Var(VarLinkage::Global)),
             VarLinkage::Global | VarLinkage::Extern => Some(Change::Var(VarLinkage::Static)),
         },
-        Kind::Datasec(sec) if sec.size == 0 || EXTERN_SECTIONS.contains(&name) => {
+        Kind::Datasec(sec)
+            if sec.size == 0
+                || sec.vars.iter().any(|v| {
+                    !matches!(btf.type_by_id(v.ty).map(|t| &t.kind), Ok(Kind::Var { .. }))
+                }) =>
+        {
             Some(Change::Emptied)
         }
         _ => None,
@@ -336,6 +340,115 @@ mod tests {
             );
         }
         assert_ne!(changed, 0, "the corpus exercises no change");
+    }
+
+    /// kfunc declarations (extern FUNCs listed in a `.ksyms` DATASEC) and a
+    /// hidden variable, which the corpus lacks: compiled here with clang.
+    const KFUNC_AND_HIDDEN_VAR_SOURCE: &str = r#"
+#define SEC(name) __attribute__((section(name), used))
+extern void bpf_rcu_read_lock(void) __attribute__((section(".ksyms")));
+extern void bpf_rcu_read_unlock(void) __attribute__((section(".ksyms")));
+__attribute__((visibility("hidden"))) int hidden_counter;
+SEC("tc") int use_kfunc(void *ctx)
+{
+	bpf_rcu_read_lock();
+	bpf_rcu_read_unlock();
+	return hidden_counter;
+}
+char LICENSE[] SEC("license") = "GPL";
+"#;
+
+    /// The kfunc snippet's object bytes, or why it cannot be built here.
+    fn compile_kfunc_snippet() -> Result<Vec<u8>, String> {
+        let dir = std::env::temp_dir().join(format!("apiary-backend-kfunc-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+        let source = dir.join("kfunc.c");
+        let object = dir.join("kfunc.o");
+        std::fs::write(&source, KFUNC_AND_HIDDEN_VAR_SOURCE)
+            .map_err(|e| format!("writing {}: {e}", source.display()))?;
+        let clang = std::env::var("APIARY_CLANG").unwrap_or_else(|_| "clang-19".to_owned());
+        let output = std::process::Command::new(&clang)
+            .args(["-target", "bpf", "-O2", "-g", "-c"])
+            .arg(&source)
+            .arg("-o")
+            .arg(&object)
+            .output()
+            .map_err(|e| format!("cannot run {clang}: {e}"))?;
+        let bytes = std::fs::read(&object);
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(
+            output.status.success(),
+            "{clang} failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        bytes.map_err(|e| format!("reading the object: {e}"))
+    }
+
+    /// The kernel refuses a `.ksyms` DATASEC of FUNCs and extern FUNCs:
+    /// the DATASEC is emptied, the declarations become static, the hidden
+    /// variable static, and the kernel's checker accepts the result.
+    #[test]
+    fn kfunc_declarations_and_hidden_variables_pass_the_kernel_checker() {
+        if let Err(reason) = apiary_kernel::probe() {
+            eprintln!("SKIPPED: kfunc BTF test because {reason}");
+            return;
+        }
+        let bytes = match compile_kfunc_snippet() {
+            Ok(bytes) => bytes,
+            Err(reason) => {
+                eprintln!("SKIPPED: kfunc BTF test because {reason}");
+                return;
+            }
+        };
+        let object = apiary_loader::Object::parse(&bytes, "kfunc").expect("parse");
+        let btf = object.btf.expect("object BTF");
+        let encoded = sanitized(&bytes, &btf);
+        let blob = encoded.finish().expect("finish");
+        if let Err(error) = apiary_kernel::BtfFd::load(&blob, 1) {
+            panic!("kernel refused sanitized kfunc BTF: {error}");
+        }
+        let back = Btf::parse(&blob).expect("parse back");
+        let ksyms = btf
+            .find_by_name_kind(".ksyms", apiary_btf::BtfKind::Datasec)
+            .expect(".ksyms DATASEC");
+        assert!(encoded.emptied.contains(&ksyms.0));
+        let kind_of = |name: &str| {
+            let id = btf.find_by_name(name).expect(name);
+            back.type_by_id(id).expect("same id").kind.clone()
+        };
+        for kfunc in ["bpf_rcu_read_lock", "bpf_rcu_read_unlock"] {
+            assert!(
+                matches!(
+                    kind_of(kfunc),
+                    Kind::Func {
+                        linkage: FuncLinkage::Static,
+                        ..
+                    }
+                ),
+                "{kfunc}"
+            );
+        }
+        assert!(matches!(
+            kind_of("use_kfunc"),
+            Kind::Func {
+                linkage: FuncLinkage::Global,
+                ..
+            }
+        ));
+        assert!(matches!(
+            kind_of("hidden_counter"),
+            Kind::Var {
+                linkage: VarLinkage::Static,
+                ..
+            }
+        ));
+        assert!(matches!(
+            kind_of("LICENSE"),
+            Kind::Var {
+                linkage: VarLinkage::Global,
+                ..
+            }
+        ));
     }
 
     /// Line-info strings the object has keep their offsets; new ones are
