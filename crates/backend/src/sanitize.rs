@@ -31,13 +31,15 @@ enum Change {
 }
 
 /// The kernel accepts only static and global FUNCs and VARs, and DATASECs
-/// of VARs with a size. libbpf gives hidden (`STV_HIDDEN`/`STV_INTERNAL`) symbols
-/// static linkage, so the verifier checks `__hidden` subprograms with
-/// their caller's context, and allocates externs (`.kconfig` map) or
-/// resolves them away (`.ksyms`), so extern VARs become global and extern
-/// FUNCs (kfunc declarations) static. The extern DATASECs `.kconfig` and
-/// `.ksyms` (FUNC entries), which libbpf lays out itself and the loader
-/// leaves at size 0, are emptied instead: no map takes them as value type.
+/// of VARs with a size. libbpf gives hidden (`STV_HIDDEN`/`STV_INTERNAL`)
+/// symbols static linkage, so the verifier checks `__hidden` subprograms
+/// with their caller's context, and allocates extern VARs (`.kconfig` map)
+/// or resolves them away (`.ksyms`), so they become global. Extern FUNCs
+/// (kfunc declarations) become static here; libbpf makes them global after
+/// naming their unnamed parameters, which the kernel demands of global
+/// functions only. The extern DATASECs `.kconfig` and `.ksyms` (FUNC
+/// entries), which libbpf lays out itself and the loader leaves at size 0,
+/// are emptied instead: no map takes them as value type.
 fn change_for(btf: &Btf, t: &Type, hidden: &HashSet<String>) -> Result<Option<Change>, Error> {
     let name = btf
         .str_at(t.name_off)
