@@ -5,6 +5,8 @@
 //! same pin names, and BTF-formatted values (structs, per-CPU values,
 //! global-data sections) in plain, `-j` and `-p` form.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -198,10 +200,12 @@ impl Case {
                     formatted += 1;
                 }
                 if hashed && got != expected {
+                    // A hash map's plain dump is JSON only when it has BTF.
+                    let what = format!("{name} dump {format:?}");
                     assert_eq!(
-                        sorted_json(&got),
-                        sorted_json(&expected),
-                        "{name} {format:?}"
+                        common::sorted_json_elements(&got, &what),
+                        common::sorted_json_elements(&expected, &what),
+                        "{what}"
                     );
                 } else {
                     assert_eq!(got, expected, "{name} {format:?}");
@@ -210,21 +214,6 @@ impl Case {
         }
         (names.len(), formatted)
     }
-}
-
-/// A dump's elements, sorted; panics when the dump is not a JSON array
-/// (a hash map's plain dump is JSON only when the map has BTF).
-fn sorted_json(text: &str) -> Vec<String> {
-    let value: serde_json::Value = serde_json::from_str(text)
-        .unwrap_or_else(|e| panic!("hash map dumps differ and are not JSON ({e}): {text}"));
-    let mut elements: Vec<String> = value
-        .as_array()
-        .expect("a JSON array")
-        .iter()
-        .map(ToString::to_string)
-        .collect();
-    elements.sort();
-    elements
 }
 
 fn frames(count: usize) -> Vec<Vec<u8>> {

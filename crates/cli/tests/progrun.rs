@@ -950,3 +950,67 @@ fn hostile_captures_are_one_line_errors() {
         );
     }
 }
+
+/// Issue 3: `prog run` resolves CO-RE against Apiary's context types by
+/// default (core_fields reads task_struct, which they lack: the run stops
+/// at libbpf's poison call) and against a kernel BTF when asked, when the
+/// relocated sizes and offsets are the kernel's.
+#[test]
+fn prog_run_resolves_core_against_the_chosen_target_btf() {
+    let Some(object) = corpus("core_fields", "prog run --target-btf") else {
+        return;
+    };
+    let object = object.to_str().expect("UTF-8 path");
+    let default = apiary(&["prog", "run", object]);
+    assert_one_line_error(&default, "poisoned by an unsatisfiable CO-RE relocation");
+    assert_one_line_error(&default, "instruction 14");
+
+    let vmlinux = "/sys/kernel/btf/vmlinux";
+    if !Path::new(vmlinux).exists() {
+        eprintln!("SKIPPED: prog run --target-btf {vmlinux} because it is missing");
+        return;
+    }
+    let pins = scratch("core-fields-pins");
+    let pins = pins.to_str().expect("UTF-8 path");
+    let run = apiary(&[
+        "prog",
+        "run",
+        object,
+        "--target-btf",
+        vmlinux,
+        "--pin-maps",
+        pins,
+    ]);
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    let dump = apiary(&[
+        "-j",
+        "map",
+        "dump",
+        "pinned",
+        &format!("{pins}/core_fie_bss"),
+    ]);
+    let dump: Value = serde_json::from_str(&text(&dump.stdout)).expect("map dump JSON");
+    let variables = dump[0]["formatted"]["value"][".bss"]
+        .as_array()
+        .expect("the .bss DATASEC's variables");
+    let variable = |name: &str| {
+        variables
+            .iter()
+            .find_map(|v| v.get(name))
+            .unwrap_or_else(|| panic!("{name} in {variables:?}"))
+            .clone()
+    };
+    // task_struct.comm is char[16] in every kernel; __state exists since 5.14.
+    assert_eq!(variable("comm_size"), 16);
+    assert_eq!(variable("has_new_state"), 1);
+    assert_eq!(variable("has_missing"), 0);
+
+    let missing = apiary(&[
+        "prog",
+        "run",
+        object,
+        "--target-btf",
+        "/nonexistent/vmlinux",
+    ]);
+    assert_one_line_error(&missing, "--target-btf /nonexistent/vmlinux");
+}
