@@ -8,7 +8,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use apiary_btf::{Btf, FuncLinkage, Kind, Type, VarLinkage};
+use apiary_btf::{Btf, FuncLinkage, Kind, Type, TypeId, VarLinkage};
 
 use crate::Error;
 
@@ -18,6 +18,11 @@ const HEADER_LEN: usize = 24;
 const COMMON_LEN: usize = 12;
 /// `BTF_KIND_STRUCT`.
 const KIND_STRUCT: u32 = 4;
+/// `struct btf_param`: name offset, type.
+const PARAM_LEN: usize = 8;
+/// The name libbpf gives the unnamed parameters of kfunc declarations
+/// (that of its `.ksyms` placeholder variable).
+const KFUNC_PARAM_NAME: &str = "dummy_ksym";
 
 /// What one type record becomes for the kernel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,6 +33,35 @@ enum Change {
     Var(VarLinkage),
     /// An empty anonymous struct, keeping the type id.
     Emptied,
+    /// A FUNC_PROTO whose unnamed parameters get [`KFUNC_PARAM_NAME`].
+    NamedParams,
+}
+
+/// What [`change_for`] decides by, besides the type.
+struct Facts<'a> {
+    /// Hidden and internal symbols of the object.
+    hidden: &'a HashSet<String>,
+    /// Prototypes of extern FUNCs (kfunc declarations).
+    kfunc_protos: HashSet<TypeId>,
+}
+
+impl Facts<'_> {
+    fn new<'a>(btf: &Btf, hidden: &'a HashSet<String>) -> Facts<'a> {
+        let kfunc_protos = btf
+            .types()
+            .filter_map(|(_, t)| match t.kind {
+                Kind::Func {
+                    proto,
+                    linkage: FuncLinkage::Extern,
+                } => Some(proto),
+                _ => None,
+            })
+            .collect();
+        Facts {
+            hidden,
+            kfunc_protos,
+        }
+    }
 }
 
 /// The kernel accepts only static and global FUNCs and VARs, and DATASECs
@@ -39,12 +73,14 @@ enum Change {
 /// naming their unnamed parameters, which the kernel demands of global
 /// functions only. The extern DATASECs `.kconfig` and `.ksyms` (FUNC
 /// entries), which libbpf lays out itself and the loader leaves at size 0,
-/// are emptied instead: no map takes them as value type.
-fn change_for(btf: &Btf, t: &Type, hidden: &HashSet<String>) -> Result<Option<Change>, Error> {
+/// are emptied instead: no map takes them as value type. The kernel wants
+/// every typed parameter of every FUNC named, and clang leaves those of
+/// kfunc declarations unnamed: they get libbpf's placeholder name.
+fn change_for(btf: &Btf, id: TypeId, t: &Type, facts: &Facts<'_>) -> Result<Option<Change>, Error> {
     let name = btf
         .str_at(t.name_off)
         .map_err(|e| Error::Btf(e.to_string()))?;
-    let is_hidden = hidden.contains(name);
+    let is_hidden = facts.hidden.contains(name);
     Ok(match &t.kind {
         Kind::Func { linkage, .. } => match linkage {
             FuncLinkage::Global if !is_hidden => None,
@@ -64,6 +100,12 @@ fn change_for(btf: &Btf, t: &Type, hidden: &HashSet<String>) -> Result<Option<Ch
                 }) =>
         {
             Some(Change::Emptied)
+        }
+        Kind::FuncProto(proto)
+            if facts.kfunc_protos.contains(&id)
+                && proto.params.iter().any(|p| p.name_off == 0 && p.ty.0 != 0) =>
+        {
+            Some(Change::NamedParams)
         }
         _ => None,
     })
@@ -120,8 +162,21 @@ impl KernelBtfBytes {
         let type_section = section(12, 8).ok_or_else(|| disagree("bad type section bounds"))?;
         let strings = section(20, 16).ok_or_else(|| disagree("bad string section bounds"))?;
 
-        let mut types = Vec::with_capacity(type_section.len());
-        let mut emptied = HashSet::new();
+        let mut out = KernelBtfBytes {
+            types: Vec::with_capacity(type_section.len()),
+            strings: strings.to_vec(),
+            string_offsets: HashMap::new(),
+            emptied: HashSet::new(),
+        };
+        let mut start = 0;
+        for text in strings.split(|&b| b == 0) {
+            if let (Ok(text), Ok(offset)) = (std::str::from_utf8(text), u32::try_from(start)) {
+                out.string_offsets.entry(text.to_owned()).or_insert(offset);
+            }
+            start += text.len() + 1;
+        }
+
+        let facts = Facts::new(btf, hidden);
         let mut rest = type_section;
         for (id, t) in btf.types() {
             let info =
@@ -131,7 +186,8 @@ impl KernelBtfBytes {
                 .ok_or_else(|| disagree(&format!("type {} is cut short", id.0)))?;
             rest = tail;
             let (common, extra) = record.split_at(COMMON_LEN);
-            match change_for(btf, t, hidden)? {
+            let types = &mut out.types;
+            match change_for(btf, id, t, &facts)? {
                 None => types.extend_from_slice(record),
                 Some(Change::Func(linkage)) => {
                     // BTF_FUNC_STATIC, BTF_FUNC_GLOBAL: the info word's vlen.
@@ -148,9 +204,23 @@ impl KernelBtfBytes {
                     types.extend_from_slice(&word.to_le_bytes());
                 }
                 Some(Change::Emptied) => {
-                    emptied.insert(id.0);
+                    out.emptied.insert(id.0);
                     for word in [0, KIND_STRUCT << 24, 0] {
                         types.extend_from_slice(&u32::to_le_bytes(word));
+                    }
+                }
+                Some(Change::NamedParams) => {
+                    let placeholder = out.intern(KFUNC_PARAM_NAME)?;
+                    out.types.extend_from_slice(common);
+                    for param in extra.chunks(PARAM_LEN) {
+                        let (name_off, ty) = (le_word(param, 0), le_word(param, 4));
+                        match (name_off, ty) {
+                            (Some(0), Some(ty)) if ty != 0 => {
+                                out.types.extend_from_slice(&placeholder.to_le_bytes());
+                                out.types.extend_from_slice(&ty.to_le_bytes());
+                            }
+                            _ => out.types.extend_from_slice(param),
+                        }
                     }
                 }
             }
@@ -158,21 +228,7 @@ impl KernelBtfBytes {
         if !rest.is_empty() {
             return Err(disagree("bytes after the last type"));
         }
-
-        let mut string_offsets = HashMap::new();
-        let mut start = 0;
-        for text in strings.split(|&b| b == 0) {
-            if let (Ok(text), Ok(offset)) = (std::str::from_utf8(text), u32::try_from(start)) {
-                string_offsets.entry(text.to_owned()).or_insert(offset);
-            }
-            start += text.len() + 1;
-        }
-        Ok(KernelBtfBytes {
-            types,
-            strings: strings.to_vec(),
-            string_offsets,
-            emptied,
-        })
+        Ok(out)
     }
 
     /// The string table offset of `text`, appending it if the object's
@@ -213,7 +269,6 @@ impl KernelBtfBytes {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use apiary_btf::TypeId;
     use apiary_corpus::CorpusObject;
 
     /// Corpus and example objects with BTF, or why the test cannot run.
@@ -288,59 +343,62 @@ mod tests {
         }
     }
 
-    /// Parsed back, the sanitized BTF has every type of the object at its
-    /// id, changed only as [`change_for`] says.
+    /// Parsed back, the sanitized BTF of `bytes` has every type of `btf` at
+    /// its id, changed only as [`change_for`] says; returns how many
+    /// changed.
+    fn assert_only_listed_changes(name: &str, bytes: &[u8], btf: &Btf) -> usize {
+        let hidden = crate::visibility::hidden_symbols(bytes).expect("ELF symbols");
+        let encoded = KernelBtfBytes::new(btf, &hidden).expect("sanitize");
+        let back = Btf::parse(&encoded.finish().expect("finish")).expect("parse back");
+        let facts = Facts::new(btf, &hidden);
+        let mut changed = 0;
+        assert_eq!(back.type_count(), btf.type_count(), "{name}");
+        for ((id, before), (_, after)) in btf.types().zip(back.types()) {
+            let Some(change) = change_for(btf, id, before, &facts).expect("change") else {
+                assert_eq!(after, before, "{name}: type {}", id.0);
+                continue;
+            };
+            changed += 1;
+            let mut expected = before.clone();
+            match (change, &mut expected.kind) {
+                (Change::Func(to), Kind::Func { linkage, .. }) => *linkage = to,
+                (Change::Var(to), Kind::Var { linkage, .. }) => *linkage = to,
+                (Change::Emptied, Kind::Datasec(_)) => {
+                    assert!(encoded.emptied.contains(&id.0));
+                    expected = Type {
+                        name_off: 0,
+                        kind: Kind::Struct(apiary_btf::Composite {
+                            size: 0,
+                            bitfield_encoding: false,
+                            members: Vec::new(),
+                        }),
+                    };
+                }
+                (Change::NamedParams, Kind::FuncProto(proto)) => {
+                    let placeholder = encoded.string_offsets[KFUNC_PARAM_NAME];
+                    for param in proto.params.iter_mut().filter(|p| p.ty.0 != 0) {
+                        if param.name_off == 0 {
+                            param.name_off = placeholder;
+                        }
+                    }
+                }
+                other => panic!("{name}: type {}: change {other:?}", id.0),
+            }
+            assert_eq!(after, &expected, "{name}: type {}", id.0);
+        }
+        changed
+    }
+
+    /// Every corpus object's BTF changes only as [`change_for`] says.
     #[test]
     fn sanitized_btf_keeps_every_type_but_the_changed_ones() {
         let Some(objects) = objects_with_btf() else {
             return;
         };
-        let mut changed = 0;
-        for (corpus, bytes, btf) in &objects {
-            let hidden = crate::visibility::hidden_symbols(bytes).expect("ELF symbols");
-            let encoded = KernelBtfBytes::new(btf, &hidden).expect("sanitize");
-            let back = Btf::parse(&encoded.finish().expect("finish")).expect("parse back");
-            assert_eq!(back.type_count(), btf.type_count(), "{}", corpus.name);
-            for ((id, before), (_, after)) in btf.types().zip(back.types()) {
-                let expected = match change_for(btf, before, &hidden).expect("change") {
-                    None => before.clone(),
-                    Some(change) => {
-                        changed += 1;
-                        let kind = match (change, &before.kind) {
-                            (Change::Func(linkage), Kind::Func { proto, .. }) => Kind::Func {
-                                proto: *proto,
-                                linkage,
-                            },
-                            (Change::Var(linkage), Kind::Var { ty, .. }) => {
-                                Kind::Var { ty: *ty, linkage }
-                            }
-                            (Change::Emptied, Kind::Datasec(_)) => {
-                                assert!(encoded.emptied.contains(&id.0));
-                                Kind::Struct(apiary_btf::Composite {
-                                    size: 0,
-                                    bitfield_encoding: false,
-                                    members: Vec::new(),
-                                })
-                            }
-                            other => panic!("{}: type {}: change {other:?}", corpus.name, id.0),
-                        };
-                        Type {
-                            name_off: if change == Change::Emptied {
-                                0
-                            } else {
-                                before.name_off
-                            },
-                            kind,
-                        }
-                    }
-                };
-                assert_eq!(after, &expected, "{}: type {}", corpus.name, id.0);
-            }
-            assert_eq!(
-                back.type_by_id(TypeId(0)).ok().map(|t| &t.kind),
-                Some(&Kind::Void)
-            );
-        }
+        let changed: usize = objects
+            .iter()
+            .map(|(corpus, bytes, btf)| assert_only_listed_changes(corpus.name, bytes, btf))
+            .sum();
         assert_ne!(changed, 0, "the corpus exercises no change");
     }
 
@@ -348,13 +406,19 @@ mod tests {
     /// hidden variable, which the corpus lacks: compiled here with clang.
     const KFUNC_AND_HIDDEN_VAR_SOURCE: &str = r#"
 #define SEC(name) __attribute__((section(name), used))
-extern void bpf_rcu_read_lock(void) __attribute__((section(".ksyms")));
-extern void bpf_rcu_read_unlock(void) __attribute__((section(".ksyms")));
+#define __ksym __attribute__((section(".ksyms")))
+struct task_struct;
+extern void bpf_rcu_read_lock(void) __ksym;
+extern struct task_struct *bpf_task_acquire(struct task_struct *p) __ksym;
+extern void bpf_task_release(struct task_struct *p) __ksym;
 __attribute__((visibility("hidden"))) int hidden_counter;
 SEC("tc") int use_kfunc(void *ctx)
 {
+	struct task_struct *task = bpf_task_acquire(ctx);
+
 	bpf_rcu_read_lock();
-	bpf_rcu_read_unlock();
+	if (task)
+		bpf_task_release(task);
 	return hidden_counter;
 }
 char LICENSE[] SEC("license") = "GPL";
@@ -386,9 +450,10 @@ char LICENSE[] SEC("license") = "GPL";
         bytes.map_err(|e| format!("reading the object: {e}"))
     }
 
-    /// The kernel refuses a `.ksyms` DATASEC of FUNCs and extern FUNCs:
-    /// the DATASEC is emptied, the declarations become static, the hidden
-    /// variable static, and the kernel's checker accepts the result.
+    /// The kernel refuses a `.ksyms` DATASEC of FUNCs, extern FUNCs and
+    /// unnamed parameters: the DATASEC is emptied, the declarations become
+    /// static with named parameters, the hidden variable static, and the
+    /// kernel's checker accepts the result.
     #[test]
     fn kfunc_declarations_and_hidden_variables_pass_the_kernel_checker() {
         if let Err(reason) = apiary_kernel::probe() {
@@ -410,6 +475,20 @@ char LICENSE[] SEC("license") = "GPL";
             panic!("kernel refused sanitized kfunc BTF: {error}");
         }
         let back = Btf::parse(&blob).expect("parse back");
+        assert_ne!(assert_only_listed_changes("kfunc", &bytes, &btf), 0);
+        let release = btf.find_by_name("bpf_task_release").expect("declared");
+        let params = |btf: &Btf| -> Vec<String> {
+            let Kind::Func { proto, .. } = btf.type_by_id(release).expect("FUNC").kind else {
+                panic!("bpf_task_release is not a FUNC");
+            };
+            let Kind::FuncProto(proto) = &btf.type_by_id(proto).expect("proto").kind else {
+                panic!("bpf_task_release has no FUNC_PROTO");
+            };
+            let names = proto.params.iter().map(|p| btf.str_at(p.name_off));
+            names.map(|n| n.expect("name").to_owned()).collect()
+        };
+        assert_eq!(params(&btf), [""], "clang leaves kfunc parameters unnamed");
+        assert_eq!(params(&back), [KFUNC_PARAM_NAME]);
         let ksyms = btf
             .find_by_name_kind(".ksyms", apiary_btf::BtfKind::Datasec)
             .expect(".ksyms DATASEC");
@@ -418,7 +497,7 @@ char LICENSE[] SEC("license") = "GPL";
             let id = btf.find_by_name(name).expect(name);
             back.type_by_id(id).expect("same id").kind.clone()
         };
-        for kfunc in ["bpf_rcu_read_lock", "bpf_rcu_read_unlock"] {
+        for kfunc in ["bpf_rcu_read_lock", "bpf_task_acquire", "bpf_task_release"] {
             assert!(
                 matches!(
                     kind_of(kfunc),
