@@ -1014,3 +1014,29 @@ fn prog_run_resolves_core_against_the_chosen_target_btf() {
     ]);
     assert_one_line_error(&missing, "--target-btf /nonexistent/vmlinux");
 }
+
+/// Issue 3 with a kernel backend: without `--target-btf`, `--backend both`
+/// resolves CO-RE against the running kernel's BTF for both sides, so the
+/// vm runs the instructions the kernel runs and they agree, while the vm
+/// alone (Apiary's context types) reaches a poisoned relocation.
+#[test]
+fn backend_both_defaults_to_the_kernels_btf_for_both_sides() {
+    let test = "prog run --backend both CO-RE default";
+    let Some(object) = corpus("core_types", test) else {
+        return;
+    };
+    if let Err(reason) = apiary_kernel::probe() {
+        eprintln!("SKIPPED: {test} because bpf() is unavailable: {reason}");
+        return;
+    }
+    let object = object.to_str().expect("UTF-8 path");
+    let both = apiary(&["prog", "run", object, "--backend", "both"]);
+    assert!(both.status.success(), "{}", text(&both.stderr));
+    assert!(
+        text(&both.stderr).contains("vm and kernel agree"),
+        "{}",
+        text(&both.stderr)
+    );
+    let vm = apiary(&["prog", "run", object]);
+    assert_one_line_error(&vm, "unsatisfiable CO-RE relocation");
+}
