@@ -9,7 +9,8 @@ use apiary_maps::{Map, MapError, MapType};
 use apiary_vm::{HelperContext, HelperError, HelperFn, Helpers, Region};
 
 use crate::{
-    Env, Event, MapId, TraceLine, fib, printf, skb_helpers as skb, skb_meta as meta, tunnel,
+    Env, Event, MapId, TraceLine, fib, helpers_sock as sock, helpers_sysctl as sysctl,
+    helpers_trace as trace, printf, skb_helpers as skb, skb_meta as meta, tunnel,
     xdp_helpers as xdp,
 };
 use apiary_loader::helpers::HELPER_NAMES;
@@ -44,6 +45,10 @@ pub enum ArgKind {
     PtrToCtx,
     /// `ARG_PTR_TO_BTF_ID_SOCK_COMMON | OBJ_RELEASE`: a socket a lookup returned.
     PtrToSocket,
+    /// `ARG_PTR_TO_SOCKET_OR_NULL`: a socket a lookup returned, or NULL.
+    PtrToSocketOrNull,
+    /// `ARG_PTR_TO_BTF_ID`: a kernel object of a fixed BTF type (`seq_file`).
+    PtrToBtfId,
     /// `ARG_PTR_TO_FUNC`: a callback (`lddw` of a function).
     PtrToFunc,
     /// `ARG_PTR_TO_STACK_OR_NULL`: a callback's context pointer.
@@ -107,6 +112,7 @@ pub(crate) mod errno {
     pub(crate) const ENODEV: i64 = 19;
     pub(crate) const EINVAL: i64 = 22;
     pub(crate) const EBADMSG: i64 = 74;
+    pub(crate) const EOVERFLOW: i64 = 75;
     pub(crate) const EOPNOTSUPP: i64 = 95;
     pub(crate) const EAFNOSUPPORT: i64 = 97;
     /// The kernel-internal `ENOTSUPP` (not `EOPNOTSUPP`), as helpers return it.
@@ -127,14 +133,17 @@ fn status(result: Result<(), MapError>) -> u64 {
     result.map_or_else(|e| map_errno(&e), |()| 0)
 }
 
-fn map_arg(ctx: Ctx<'_, '_>, handle: u64) -> Result<(MapId, Arc<Map>, bool), HelperError> {
+pub(crate) fn map_arg(
+    ctx: Ctx<'_, '_>,
+    handle: u64,
+) -> Result<(MapId, Arc<Map>, bool), HelperError> {
     ctx.env()
         .runtime
         .map_of_handle(handle)
         .ok_or_else(|| HelperError::Other(format!("argument {handle:#x} is not a map")))
 }
 
-fn size_arg(size: u64) -> Result<usize, HelperError> {
+pub(crate) fn size_arg(size: u64) -> Result<usize, HelperError> {
     usize::try_from(size)
         .ok()
         .filter(|s| *s <= u32::MAX as usize)
@@ -294,8 +303,7 @@ fn trace_printk(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
     let Some(end) = fmt.iter().position(|b| *b == 0) else {
         return Ok(neg(EINVAL));
     };
-    let mut reader = |addr| read_string(ctx, addr);
-    let text = match printf::format(fmt.get(..end).unwrap_or_default(), &a[2..5], &mut reader) {
+    let text = match format_text(ctx, fmt.get(..end).unwrap_or_default(), &a[2..5]) {
         Ok(text) => text,
         Err(e) => return Ok(e as u64),
     };
@@ -309,19 +317,42 @@ fn trace_printk(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
 /// The kernel's `MAX_BPRINTF_VARARGS`.
 const MAX_BPRINTF_VARARGS: u64 = 12;
 
-fn snprintf(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
-    let (out_len, data_len) = (size_arg(a[1])?, a[4]);
-    if data_len % 8 != 0 || data_len > MAX_BPRINTF_VARARGS * 8 || (data_len != 0 && a[3] == 0) {
-        return Ok(neg(EINVAL));
+/// The `u64` arguments of a `bpf_snprintf`-style call (`data`, `data_len`
+/// bytes); `None` where the kernel answers `-EINVAL` (a length that is not
+/// a multiple of 8 or above 12 arguments, or a NULL `data` with a length).
+pub(crate) fn bprintf_args(
+    ctx: Ctx<'_, '_>,
+    data: u64,
+    data_len: u64,
+) -> Result<Option<Vec<u64>>, HelperError> {
+    if !data_len.is_multiple_of(8)
+        || data_len > MAX_BPRINTF_VARARGS * 8
+        || (data_len != 0 && data == 0)
+    {
+        return Ok(None);
     }
-    let fmt = ctx.read_cstr(a[2], 64 * 1024)?.to_vec();
-    let args: Vec<u64> = ctx
-        .read(a[3], data_len as usize)?
-        .chunks_exact(8)
-        .map(|c| u64::from_le_bytes(c.try_into().unwrap_or_default()))
-        .collect();
+    Ok(Some(
+        ctx.read(data, data_len as usize)?
+            .chunks_exact(8)
+            .map(|c| u64::from_le_bytes(c.try_into().unwrap_or_default()))
+            .collect(),
+    ))
+}
+
+/// Formats `fmt` (without its NUL) with `args`, `%s` arguments read from
+/// program memory; the text or the negative errno the kernel returns.
+pub(crate) fn format_text(ctx: Ctx<'_, '_>, fmt: &[u8], args: &[u64]) -> Result<Vec<u8>, i64> {
     let mut reader = |addr| read_string(ctx, addr);
-    let mut text = match printf::format(&fmt, &args, &mut reader) {
+    printf::format(fmt, args, &mut reader)
+}
+
+fn snprintf(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
+    let out_len = size_arg(a[1])?;
+    let Some(args) = bprintf_args(ctx, a[3], a[4])? else {
+        return Ok(neg(EINVAL));
+    };
+    let fmt = ctx.read_cstr(a[2], 64 * 1024)?.to_vec();
+    let mut text = match format_text(ctx, &fmt, &args) {
         Ok(text) => text,
         Err(e) => return Ok(e as u64),
     };
@@ -901,6 +932,13 @@ static HELPERS: &[HelperDef] = &[
         Integer
     ),
     helper!(
+        27,
+        "get_stackid",
+        trace::get_stackid,
+        [PtrToCtx, ConstMapPtr, Anything],
+        Integer
+    ),
+    helper!(
         28,
         "csum_diff",
         csum_diff,
@@ -1029,9 +1067,51 @@ static HELPERS: &[HelperDef] = &[
         Integer
     ),
     helper!(
+        52,
+        "sk_redirect_map",
+        sock::sk_redirect_map,
+        [PtrToCtx, ConstMapPtr, Anything, Anything],
+        Integer
+    ),
+    helper!(
+        53,
+        "sock_map_update",
+        sock::sock_map_update,
+        [PtrToCtx, ConstMapPtr, PtrToMapKey, Anything],
+        Integer
+    ),
+    helper!(
         54,
         "xdp_adjust_meta",
         xdp::xdp_adjust_meta,
+        [PtrToCtx, Anything],
+        Integer
+    ),
+    helper!(
+        56,
+        "perf_prog_read_value",
+        trace::perf_prog_read_value,
+        [PtrToCtx, PtrToUninitMem, ConstSize],
+        Integer
+    ),
+    helper!(
+        59,
+        "sock_ops_cb_flags_set",
+        sock::sock_ops_cb_flags_set,
+        [PtrToCtx, Anything],
+        Integer
+    ),
+    helper!(
+        60,
+        "msg_redirect_map",
+        sock::msg_redirect_map,
+        [PtrToCtx, ConstMapPtr, Anything, Anything],
+        Integer
+    ),
+    helper!(
+        61,
+        "msg_apply_bytes",
+        sock::msg_apply_bytes,
         [PtrToCtx, Anything],
         Integer
     ),
@@ -1040,6 +1120,13 @@ static HELPERS: &[HelperDef] = &[
         "xdp_adjust_tail",
         xdp::xdp_adjust_tail,
         [PtrToCtx, Anything],
+        Integer
+    ),
+    helper!(
+        67,
+        "get_stack",
+        trace::get_stack,
+        [PtrToCtx, PtrToUninitMem, ConstSizeOrZero, Anything],
         Integer
     ),
     helper!(
@@ -1056,12 +1143,40 @@ static HELPERS: &[HelperDef] = &[
         [PtrToCtx, PtrToMem, ConstSize, Anything],
         Integer
     ),
+    helper!(
+        70,
+        "sock_hash_update",
+        sock::sock_hash_update,
+        [PtrToCtx, ConstMapPtr, PtrToMapKey, Anything],
+        Integer
+    ),
+    helper!(
+        71,
+        "msg_redirect_hash",
+        sock::msg_redirect_hash,
+        [PtrToCtx, ConstMapPtr, PtrToMapKey, Anything],
+        Integer
+    ),
+    helper!(
+        72,
+        "sk_redirect_hash",
+        sock::sk_redirect_hash,
+        [PtrToCtx, ConstMapPtr, PtrToMapKey, Anything],
+        Integer
+    ),
     helper!(79, "skb_cgroup_id", skb_cgroup_id, [PtrToCtx], Integer),
     helper!(
         80,
         "get_current_cgroup_id",
         get_current_cgroup_id,
         [],
+        Integer
+    ),
+    helper!(
+        82,
+        "sk_select_reuseport",
+        sock::sk_select_reuseport,
+        [PtrToCtx, ConstMapPtr, PtrToMapKey, Anything],
         Integer
     ),
     helper!(
@@ -1123,6 +1238,34 @@ static HELPERS: &[HelperDef] = &[
         [PtrToCtx, PtrToReadableMem, ConstSize, Anything, Anything],
         PtrToSocketOrNull
     ),
+    helper!(
+        101,
+        "sysctl_get_name",
+        sysctl::sysctl_get_name,
+        [PtrToCtx, PtrToMem, ConstSize, Anything],
+        Integer
+    ),
+    helper!(
+        102,
+        "sysctl_get_current_value",
+        sysctl::sysctl_get_current_value,
+        [PtrToCtx, PtrToUninitMem, ConstSize],
+        Integer
+    ),
+    helper!(
+        103,
+        "sysctl_get_new_value",
+        sysctl::sysctl_get_new_value,
+        [PtrToCtx, PtrToUninitMem, ConstSize],
+        Integer
+    ),
+    helper!(
+        104,
+        "sysctl_set_new_value",
+        sysctl::sysctl_set_new_value,
+        [PtrToCtx, PtrToReadableMem, ConstSize],
+        Integer
+    ),
     helper!(109, "send_signal", send_signal, [Anything], Integer),
     helper!(
         112,
@@ -1160,7 +1303,34 @@ static HELPERS: &[HelperDef] = &[
         [Anything],
         Integer
     ),
+    helper!(
+        124,
+        "sk_assign",
+        sock::sk_assign,
+        [PtrToCtx, PtrToSocketOrNull, Anything],
+        Integer
+    ),
     helper!(125, "ktime_get_boot_ns", ktime_get_boot_ns, [], Integer),
+    helper!(
+        126,
+        "seq_printf",
+        trace::seq_printf,
+        [
+            PtrToBtfId,
+            PtrToReadableMem,
+            ConstSize,
+            PtrToReadableMem,
+            ConstSizeOrZero
+        ],
+        Integer
+    ),
+    helper!(
+        127,
+        "seq_write",
+        trace::seq_write,
+        [PtrToBtfId, PtrToReadableMem, ConstSizeOrZero],
+        Integer
+    ),
     helper!(
         130,
         "ringbuf_output",

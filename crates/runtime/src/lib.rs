@@ -11,7 +11,10 @@
 //! program arrays, the packet buffer and internal context of networking
 //! programs, [`Runtime::test_run`] per program type, and the output
 //! helpers leave for the embedder (`bpf_trace_printk` lines, signals,
-//! redirects).
+//! redirects). Helpers over kernel state Apiary does not have (stacks,
+//! sockets) answer as the kernel does when that state is absent; sysctl
+//! and iterator helpers work on the context images [`SysctlContext`] and
+//! [`SeqFile`] describe.
 //!
 //! It must not parse ELF (that is `apiary-loader`), reimplement map types
 //! (`apiary-maps`), decide which context accesses a program type may make
@@ -22,6 +25,9 @@
 mod csum;
 mod fib;
 mod helpers;
+mod helpers_sock;
+mod helpers_sysctl;
+mod helpers_trace;
 mod packet;
 mod printf;
 mod skb_helpers;
@@ -42,6 +48,14 @@ use thiserror::Error;
 
 pub use fib::{Route, RouteKind};
 pub use helpers::{ArgKind, HelperProto, RetKind, helper_name, helper_proto, helper_protos};
+pub use helpers_sysctl::{
+    BPF_F_SYSCTL_BASE_NAME, SYSCTL_NAME_MAX, SYSCTL_VALUE_MAX, SysctlContext, SysctlError,
+    SysctlOutcome,
+};
+pub use helpers_trace::{
+    BPF_F_FAST_STACK_CMP, BPF_F_REUSE_STACKID, BPF_F_SKIP_FIELD_MASK, BPF_F_USER_BUILD_ID,
+    BPF_F_USER_STACK, SeqFile,
+};
 pub use testrun::{
     BPF_F_TEST_RUN_ON_CPU, BPF_F_TEST_SKB_CHECKSUM_COMPLETE, BPF_F_TEST_XDP_LIVE_FRAMES,
     TestRunError, TestRunInput, TestRunOutput, TraceLine,
