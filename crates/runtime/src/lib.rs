@@ -58,7 +58,7 @@ pub use helpers_trace::{
 };
 pub use testrun::{
     BPF_F_TEST_RUN_ON_CPU, BPF_F_TEST_SKB_CHECKSUM_COMPLETE, BPF_F_TEST_XDP_LIVE_FRAMES,
-    TestRunError, TestRunInput, TestRunOutput, TraceLine,
+    TEST_OBJECTS_BASE, TestRunError, TestRunInput, TestRunOutput, TraceLine,
 };
 
 /// Map handles are this tag ORed with the map's id: a kernel-half address,

@@ -19,6 +19,10 @@ use crate::skb_helpers::{checksum_complete_holds, make_checksum_complete};
 use crate::xdp_helpers::XDP_META_MAX;
 use crate::{Env, Event, ProgId, Runtime, TaskInfo};
 
+mod hooks;
+
+pub use hooks::TEST_OBJECTS_BASE;
+
 /// `BPF_F_TEST_RUN_ON_CPU`.
 pub const BPF_F_TEST_RUN_ON_CPU: u32 = 1;
 /// `BPF_F_TEST_XDP_LIVE_FRAMES`.
@@ -38,6 +42,8 @@ const GSO_LEGACY_MAX_SIZE: u32 = 65536;
 const GSO_MAX_SEGS: u32 = 65535;
 /// `MAX_BPF_FUNC_ARGS * sizeof(u64)`: the largest raw tracepoint context.
 const RAW_TP_MAX_CTX: usize = 12 * 8;
+/// `MAX_BPF_FUNC_ARGS * sizeof(u64)`: the largest BTF-typed program context.
+const BTF_ARGS_MAX_CTX: usize = 12 * 8;
 /// `U16_MAX`: the largest syscall program context.
 const SYSCALL_MAX_CTX: usize = 0xffff;
 /// The loopback device's ifindex: test-run's device.
@@ -343,6 +349,17 @@ impl Runtime {
                 let writable = prog_type == ProgType::UNSPEC;
                 self.test_run_memory(runner, prog, input, writable)
             }
+            ProgType::TRACING | ProgType::LSM | ProgType::STRUCT_OPS => {
+                self.test_run_btf_args(runner, prog, input)
+            }
+            ProgType::CGROUP_SOCK
+            | ProgType::CGROUP_SOCK_ADDR
+            | ProgType::CGROUP_SOCKOPT
+            | ProgType::CGROUP_SYSCTL
+            | ProgType::CGROUP_DEVICE => self.test_run_cgroup(runner, prog, input, prog_type),
+            ProgType::SK_LOOKUP => self.test_run_sk_lookup(runner, prog, input),
+            ProgType::FLOW_DISSECTOR => self.test_run_flow_dissector(runner, prog, input),
+            ProgType::NETFILTER => self.test_run_netfilter(runner, prog, input),
             other => match skb_program(other) {
                 Some(l2) => self.test_run_skb(runner, prog, input, l2),
                 None => Err(TestRunError::NotSupported { prog_type: other }),
@@ -350,26 +367,29 @@ impl Runtime {
         }
     }
 
-    /// Runs `repeat` times (at least once) on the env's packet or on the
-    /// given context region; returns the last `r0` and the mean duration.
+    /// Runs `repeat` times (at least once) on the env's packet, or with
+    /// `r1` at the first of `given` (0 when there is none or it is empty);
+    /// `given` are reachable too. Returns the last `r0` and the mean
+    /// duration.
     fn run_repeated(
         self: &Arc<Self>,
         runner: &mut Runner<Env>,
         prog: ProgId,
         env: &mut Env,
-        ctx: Option<Region<'_>>,
+        given: &[Region<'_>],
         repeat: u32,
     ) -> Result<(u32, u32), TestRunError> {
         let program = self.program(prog).ok_or(TestRunError::NoSuchProgram)?;
         let runs = repeat.max(1);
         // The frame and context never move, so the regions are set up once;
         // only the span LD_ABS reads follows the packet from run to run.
-        let (ctx_addr, given) = match (&env.packet, ctx) {
+        let (ctx_addr, mut reachable) = match (&env.packet, given.first()) {
             (Some(packet), _) => (packet.ctx_addr(), packet.regions().to_vec()),
-            (None, Some(region)) if !region.is_empty() => (region.addr(), vec![region]),
+            (None, Some(region)) if !region.is_empty() => (region.addr(), Vec::new()),
             (None, _) => (0, Vec::new()),
         };
-        let regions = self.with_data_regions(&given);
+        reachable.extend(given.iter().filter(|r| !r.is_empty()).copied());
+        let regions = self.with_data_regions(&reachable);
         let mut retval = 0;
         let start = Instant::now();
         for _ in 0..runs {
@@ -445,8 +465,7 @@ impl Runtime {
         }
         let mut env = self.env(prog, input.cpu, &input.task);
         env.packet = Some(Packet::xdp(data, linear, &setup));
-        let (retval, duration_ns) =
-            self.run_repeated(runner, prog, &mut env, None, input.repeat)?;
+        let (retval, duration_ns) = self.run_repeated(runner, prog, &mut env, &[], input.repeat)?;
         if retval == XDP_TX {
             env.record(Event::XdpTx {
                 ifindex: setup.ingress_ifindex,
@@ -534,8 +553,7 @@ impl Runtime {
         }
         let mut env = self.env(prog, input.cpu, &input.task);
         env.packet = Some(packet);
-        let (retval, duration_ns) =
-            self.run_repeated(runner, prog, &mut env, None, input.repeat)?;
+        let (retval, duration_ns) = self.run_repeated(runner, prog, &mut env, &[], input.repeat)?;
         let packet = env.packet.take().ok_or(TestRunError::NoSuchProgram)?;
         if checksum_complete && !checksum_complete_holds(&packet) {
             return Err(TestRunError::ChecksumMismatch);
@@ -611,7 +629,7 @@ impl Runtime {
         }
         let mut env = self.env(prog, input.cpu, &input.task);
         let region = Region::readable(&ctx);
-        let (retval, duration_ns) = self.run_repeated(runner, prog, &mut env, Some(region), 0)?;
+        let (retval, duration_ns) = self.run_repeated(runner, prog, &mut env, &[region], 0)?;
         Ok(finish(env, (retval, duration_ns), None, None))
     }
 
@@ -635,7 +653,7 @@ impl Runtime {
         }
         let mut env = self.env(prog, input.cpu, &input.task);
         let region = Region::writable(&mut ctx);
-        let (retval, duration_ns) = self.run_repeated(runner, prog, &mut env, Some(region), 0)?;
+        let (retval, duration_ns) = self.run_repeated(runner, prog, &mut env, &[region], 0)?;
         Ok(finish(
             env,
             (retval, duration_ns),
@@ -664,7 +682,7 @@ impl Runtime {
             Region::readable(&ctx)
         };
         let (retval, duration_ns) =
-            self.run_repeated(runner, prog, &mut env, Some(region), input.repeat)?;
+            self.run_repeated(runner, prog, &mut env, &[region], input.repeat)?;
         Ok(finish(
             env,
             (retval, duration_ns),
