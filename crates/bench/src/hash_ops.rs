@@ -381,10 +381,9 @@ mod tests {
         );
     }
 
+    /// Regression: apiary-vm once kept helper-registered regions in a
+    /// 4096-entry list, so the 4097th distinct lookup failed (fixed in 6203456).
     #[test]
-    #[ignore = "Apiary bug, owned by apiary-runtime/apiary-vm: each looked-up value is registered \
-                as a region of its own and a run holds at most 4096 (MAX_REGIONS), so the \
-                4097th distinct lookup fails with TooManyRegions where the kernel succeeds"]
     fn apiary_looks_up_more_than_4096_distinct_values_in_one_run() {
         apiary_matches_the_model(MANY_VALUES);
     }
