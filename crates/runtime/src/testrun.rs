@@ -355,8 +355,8 @@ impl Runtime {
             ProgType::CGROUP_SOCK
             | ProgType::CGROUP_SOCK_ADDR
             | ProgType::CGROUP_SOCKOPT
-            | ProgType::CGROUP_SYSCTL
             | ProgType::CGROUP_DEVICE => self.test_run_cgroup(runner, prog, input, prog_type),
+            ProgType::CGROUP_SYSCTL => self.test_run_sysctl(runner, prog, input),
             ProgType::SK_LOOKUP => self.test_run_sk_lookup(runner, prog, input),
             ProgType::FLOW_DISSECTOR => self.test_run_flow_dissector(runner, prog, input),
             ProgType::NETFILTER => self.test_run_netfilter(runner, prog, input),

@@ -664,36 +664,46 @@ fn device_policy_follows_its_header() {
     assert_eq!(verdict(CHAR, MKNOD, 4, 1), 1);
 }
 
-/// Reads of a sysctl are allowed without looking at the name.
+/// Writing any sysctl under net/ipv4/ip_forward is refused (0), reads and
+/// other writes allowed (1); the sysctl comes in data_in as name, NUL,
+/// current value, NUL, new value.
 #[test]
-fn sysctl_reads_are_allowed() {
-    let Some((_, _, loaded)) = load("cgroup_sockopt_sysctl_dev") else {
+fn sysctl_writes_to_ip_forward_are_refused() {
+    let Some((rt, _, loaded)) = load("cgroup_sockopt_sysctl_dev") else {
         return;
     };
-    match loaded
-        .programs
-        .iter()
-        .find(|(n, _)| n == "protect_ip_forward")
-    {
-        Some((_, Err(RuntimeError::MissingHelper { name, .. }))) => {
-            eprintln!("SKIPPED: protect_ip_forward because Apiary lacks the helper {name}");
-        }
-        _ => {
-            let Some((rt, _, loaded)) = load("cgroup_sockopt_sysctl_dev") else {
-                return;
-            };
-            let prog = program(&loaded, "protect_ip_forward");
-            let out = run(
-                &rt,
-                prog,
-                &TestRunInput {
-                    ctx_in: Some(&[0u8; 8]),
-                    ..TestRunInput::default()
-                },
-            );
-            assert_eq!(out.retval, 1);
-        }
-    }
+    let prog = program(&loaded, "protect_ip_forward");
+    let access = |write: u32, sysctl: &[u8]| {
+        let mut ctx = vec![0u8; 8];
+        put_u32(&mut ctx, 0, write);
+        let out = run(
+            &rt,
+            prog,
+            &TestRunInput {
+                ctx_in: Some(&ctx),
+                data_in: Some(sysctl),
+                ..TestRunInput::default()
+            },
+        );
+        assert_eq!(out.ctx_out.as_deref(), Some(&ctx[..]), "file_pos untouched");
+        (out.retval, out.data_out.unwrap())
+    };
+    let forward = b"net/ipv4/ip_forward\x000\n\x001\n";
+    assert_eq!(access(1, forward), (0, b"1\n".to_vec()));
+    assert_eq!(access(0, b"net/ipv4/ip_forward\x000\n"), (1, vec![]));
+    assert_eq!(access(1, b"kernel/hostname\x00a\x00b"), (1, b"b".to_vec()));
+    let refused = rt.test_run(
+        &mut Runner::new(),
+        prog,
+        &TestRunInput {
+            ctx_in: Some(&[1, 0, 0, 0, 0, 0, 0, 0]),
+            ..TestRunInput::default()
+        },
+    );
+    assert!(
+        matches!(refused, Err(TestRunError::Invalid { .. })),
+        "no sysctl given: {refused:?}"
+    );
 }
 
 // ---------------------------------------------------------------------------

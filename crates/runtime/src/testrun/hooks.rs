@@ -76,11 +76,13 @@ fn cgroup_struct(prog_type: ProgType) -> Option<(&'static str, usize, &'static [
         ProgType::CGROUP_SOCK => ("bpf_sock", 80, &[]),
         ProgType::CGROUP_SOCK_ADDR => ("bpf_sock_addr", 72, &[64]),
         ProgType::CGROUP_SOCKOPT => ("bpf_sockopt", 40, &[0, 8, 16]),
-        ProgType::CGROUP_SYSCTL => ("bpf_sysctl", 8, &[]),
         ProgType::CGROUP_DEVICE => ("bpf_cgroup_dev_ctx", 12, &[]),
         _ => return None,
     })
 }
+
+/// `sizeof(struct bpf_sysctl)`.
+const SYSCTL_CTX_SIZE: usize = 8;
 
 /// `struct bpf_sockopt` offsets.
 mod sockopt_off {
@@ -198,10 +200,10 @@ impl Runtime {
         Ok(finish(env, result, data_out, None))
     }
 
-    /// cgroup_sock, cgroup_sock_addr, cgroup_sockopt, cgroup_sysctl and
-    /// cgroup_device programs, which the kernel does not test-run: `ctx_in`
-    /// is the UAPI struct (`bpf_sock`, `bpf_sock_addr`, `bpf_sockopt`,
-    /// `bpf_sysctl`, `bpf_cgroup_dev_ctx`), shorter ones zero-filled, with
+    /// cgroup_sock, cgroup_sock_addr, cgroup_sockopt and cgroup_device
+    /// programs, which the kernel does not test-run: `ctx_in` is the UAPI
+    /// struct (`bpf_sock`, `bpf_sock_addr`, `bpf_sockopt`,
+    /// `bpf_cgroup_dev_ctx`), shorter ones zero-filled, with
     /// its socket pointers 0 (Apiary has no sockets). sockopt programs get
     /// `data_in` as the option buffer `optval`..`optval_end` and give it
     /// back as `data_out`, cut to the `optlen` they leave when that is
@@ -263,6 +265,61 @@ impl Runtime {
             super::data_out(out, input.data_size_out)
         });
         Ok(finish(env, result, data_out, input.ctx_in.map(|_| ctx_out)))
+    }
+
+    /// cgroup_sysctl programs, which the kernel does not test-run: `ctx_in`
+    /// is `struct bpf_sysctl` (`write`, `file_pos`), `data_in` the sysctl:
+    /// its name under /proc/sys (`net/ipv4/ip_forward`), then after a NUL
+    /// its current value, then after another NUL the value being written
+    /// (no first NUL: the current value could not be read). The program
+    /// runs on the [`crate::SysctlContext`] image the sysctl helpers read.
+    /// `ctx_out` is `struct bpf_sysctl` after the run, `data_out` the value
+    /// a write would store (the program's replacement, if it set one);
+    /// `retval` 1 allows, 0 refuses.
+    pub(super) fn test_run_sysctl(
+        self: &Arc<Self>,
+        runner: &mut Runner<Env>,
+        prog: ProgId,
+        input: &TestRunInput<'_>,
+    ) -> Result<TestRunOutput, TestRunError> {
+        no_flags_or_cpu(input, "cgroup_sysctl")?;
+        let header =
+            context_image::<SYSCTL_CTX_SIZE>(input.ctx_in.unwrap_or_default(), "bpf_sysctl")?;
+        let data = input.data_in.ok_or_else(|| {
+            invalid(
+                "cgroup_sysctl programs need data_in: the sysctl's name, NUL, its current \
+                 value, NUL, the value written",
+            )
+        })?;
+        let mut parts = data.splitn(3, |b| *b == 0);
+        let name = parts.next().unwrap_or_default();
+        let current_value = parts.next().map(<[u8]>::to_vec);
+        let new_value = parts.next().map(<[u8]>::to_vec);
+        let sysctl = crate::SysctlContext {
+            write: super::get_u32(&header, 0) != 0,
+            file_pos: super::get_u32(&header, 4),
+            name: String::from_utf8(name.to_vec())
+                .map_err(|_| invalid("the sysctl name in data_in is not UTF-8"))?,
+            current_value,
+            new_value: new_value.clone(),
+        };
+        let image = sysctl.image().map_err(|e| invalid(e.to_string()))?;
+        let mut ctx = HostBuf::zeroed(image.len());
+        ctx.bytes_mut().copy_from_slice(&image);
+        let mut env = self.env(prog, input.cpu, &input.task);
+        let regions = [ctx.region(true)];
+        let result = self.run_repeated(runner, prog, &mut env, &regions, input.repeat)?;
+        let outcome = crate::SysctlContext::outcome(ctx.bytes())
+            .map_err(|e| invalid(format!("after the run: {e}")))?;
+        let mut ctx_out = header.to_vec();
+        ctx_out[4..8].copy_from_slice(&outcome.file_pos.to_ne_bytes());
+        let stored = outcome.new_value.or(new_value).unwrap_or_default();
+        Ok(finish(
+            env,
+            result,
+            Some(super::data_out(stored, input.data_size_out)),
+            input.ctx_in.map(|_| ctx_out),
+        ))
     }
 
     /// `bpf_prog_test_run_sk_lookup`: `ctx_in` (required) is `struct
