@@ -90,12 +90,15 @@ struct Case {
     pins: Pins,
     object: &'static Path,
     program: &'static str,
+    /// Apiary's `--backend`: `vm`, or `kernel` (maps read back from the
+    /// kernel and saved with their BTF).
+    backend: &'static str,
 }
 
 impl Case {
     /// Loads the object into the kernel with its maps pinned, as bpftool does.
-    fn new(test: &str, object: &'static Path, program: &'static str) -> Case {
-        let pins = Pins::new(test);
+    fn new(object: &'static Path, program: &'static str, backend: &'static str) -> Case {
+        let pins = Pins::new(&format!("{program}-{backend}"));
         let progs = pins.kernel.join("progs");
         succeed(
             "bpftool",
@@ -112,6 +115,7 @@ impl Case {
             pins,
             object,
             program,
+            backend,
         }
     }
 
@@ -145,6 +149,8 @@ impl Case {
                 path(self.object),
                 "--prog",
                 self.program,
+                "--backend",
+                self.backend,
                 "--pin-maps",
                 path(&self.pins.apiary),
                 "data_in",
@@ -230,8 +236,9 @@ fn start(
     test: &str,
     found: Result<&'static apiary_corpus::CorpusObject, apiary_corpus::LookupError>,
     program: &'static str,
+    backend: &'static str,
 ) -> Option<Case> {
-    let test = format!("{program} pins vs bpftool ({test})");
+    let test = format!("{program} pins vs bpftool ({test}, --backend {backend})");
     let object = match found {
         Ok(object) => object.path(),
         Err(reason) => {
@@ -239,13 +246,13 @@ fn start(
             return None;
         }
     };
-    tools_available(&test).then(|| Case::new(program, object, program))
+    tools_available(&test).then(|| Case::new(object, program, backend))
 }
 
 #[test]
 fn xdp_firewall_pins_dump_as_bpftool_prints_them() {
     let found = apiary_corpus::object("xdp_firewall");
-    let Some(case) = start("corpus", found, "xdp_firewall") else {
+    let Some(case) = start("corpus", found, "xdp_firewall", "vm") else {
         return;
     };
     let mut packets = frames(12).into_iter();
@@ -269,7 +276,7 @@ fn xdp_firewall_pins_dump_as_bpftool_prints_them() {
 #[test]
 fn global_data_pins_dump_as_bpftool_prints_them() {
     let found = apiary_corpus::object("global_data");
-    let Some(case) = start("corpus", found, "xdp_global_data") else {
+    let Some(case) = start("corpus", found, "xdp_global_data", "vm") else {
         return;
     };
     for frame in frames(5) {
@@ -283,7 +290,7 @@ fn global_data_pins_dump_as_bpftool_prints_them() {
 #[test]
 fn proto_counter_example_pins_dump_as_bpftool_prints_them() {
     let found = apiary_corpus::example("proto_counter");
-    let Some(case) = start("example", found, "count_protocols") else {
+    let Some(case) = start("example", found, "count_protocols", "vm") else {
         return;
     };
     for frame in frames(37) {
@@ -294,4 +301,23 @@ fn proto_counter_example_pins_dump_as_bpftool_prints_them() {
         maps >= 1 && formatted == maps,
         "{formatted} of {maps} maps formatted"
     );
+}
+
+#[test]
+fn kernel_backend_pins_dump_as_bpftool_prints_them() {
+    // (maps, maps printing formatted values): the firewall's rule table
+    // stays empty here, so only its counters and .bss have elements.
+    for (object, program, expected) in [
+        ("xdp_firewall", "xdp_firewall", (3, 2)),
+        ("global_data", "xdp_global_data", (6, 5)),
+    ] {
+        let found = apiary_corpus::object(object);
+        let Some(case) = start("corpus", found, program, "kernel") else {
+            return;
+        };
+        for frame in frames(6) {
+            case.run_both(&frame);
+        }
+        assert_eq!(case.compare_dumps(), expected, "{object}");
+    }
 }
