@@ -528,6 +528,9 @@ impl ProgramRef {
             // Programs for devmap/cpumap entries are XDP programs too, with
             // another expected attach type.
             "xdp" if !self.section.starts_with("xdp/") => Some(RunKind::Packet),
+            // bpf_prog_test_run_flow_dissector: a frame in, the dissected
+            // struct bpf_flow_keys back as data_out.
+            "flow_dissector" => Some(RunKind::Packet),
             "syscall" | "raw_tracepoint" => Some(RunKind::ContextOnly),
             _ => None,
         }
