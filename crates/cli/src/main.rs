@@ -31,7 +31,10 @@ use crate::coretarget::CoreTarget;
 use crate::error::CliError;
 use crate::progrun::OutputFormat;
 
-/// Apiary: eBPF in user space (assembler, disassembler, interpreter, conformance runner).
+/// Apiary: eBPF in user space. Runs clang/libbpf objects as the kernel's
+/// BPF_PROG_TEST_RUN would (`prog run`, also on pcap captures), inspects
+/// objects, maps and BTF with bpftool's grammar, assembles, disassembles and
+/// runs conformance tests.
 #[derive(Parser)]
 #[command(name = "apiary", version)]
 struct Cli {
@@ -83,7 +86,7 @@ enum Command {
         #[arg(long)]
         mem_file: Option<PathBuf>,
     },
-    /// Inspect the programs of an eBPF ELF object, as bpftool's `prog`.
+    /// List, dump and run the programs of an eBPF ELF object, as bpftool's `prog`.
     Prog {
         #[command(subcommand)]
         command: ProgCommand,
