@@ -72,7 +72,9 @@
 //! runtime stores host addresses (or 0 for sockets) in the image. BTF-typed
 //! programs (tracing, lsm, struct_ops) see up to 12 u64 argument slots,
 //! read-only, at multiples of 8; the kernel's bound on the attach
-//! function's argument count needs its BTF and is not checked here.
+//! function's argument count and its rule that pointer arguments are loaded
+//! whole need the attach point's BTF: [`prepare_btf`] takes them as
+//! [`BtfArguments`], [`prepare_for`] cannot check them.
 //!
 //! # Precision
 //!
@@ -166,6 +168,18 @@ pub struct Prepared {
     pub max_ctx_offset: u32,
 }
 
+/// What the kernel knows from the attach point's BTF about a BTF-typed
+/// program's context (fentry, fexit, fmod_ret, tp_btf, lsm, struct_ops).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BtfArguments {
+    /// Readable u64 slots: the attach function's arguments (for tp_btf,
+    /// the tracepoint's, without its leading `void *` data), plus the
+    /// return value for fexit, fmod_ret and lsm. At most 12.
+    pub slots: u8,
+    /// Bit `i` set: slot `i` holds a pointer, which loads must read whole.
+    pub pointers: u16,
+}
+
 /// The context layout of `prog_type`.
 pub fn layout(prog_type: ProgType) -> ContextLayout {
     layouts::layout_of(prog_type)
@@ -207,6 +221,43 @@ pub fn prepare_for(
     if !is_covered(prog_type) {
         return Err(ContextError::Unsupported { prog_type });
     }
+    prepare_target(
+        rules::Target {
+            prog_type,
+            attach_type: expected_attach_type,
+            btf_args: None,
+        },
+        insns,
+    )
+}
+
+/// [`prepare_for`] for a BTF-typed program (tracing, lsm, struct_ops)
+/// whose attach point's arguments are known: slots past them are refused
+/// and pointer slots must be loaded whole, as the kernel's `btf_ctx_access`
+/// decides from the attach point's BTF.
+pub fn prepare_btf(
+    prog_type: ProgType,
+    expected_attach_type: AttachType,
+    args: BtfArguments,
+    insns: &[RawInsn],
+) -> Result<Prepared, ContextError> {
+    if !matches!(
+        prog_type,
+        ProgType::TRACING | ProgType::LSM | ProgType::STRUCT_OPS
+    ) {
+        return Err(ContextError::Unsupported { prog_type });
+    }
+    prepare_target(
+        rules::Target {
+            prog_type,
+            attach_type: expected_attach_type,
+            btf_args: Some(args),
+        },
+        insns,
+    )
+}
+
+fn prepare_target(target: rules::Target, insns: &[RawInsn]) -> Result<Prepared, ContextError> {
     if insns.len() > MAX_PROGRAM_SLOTS {
         return Err(ContextError::TooLarge {
             len: insns.len(),
@@ -215,9 +266,5 @@ pub fn prepare_for(
     }
     let decoded = apiary_isa::decode_program(insns)?;
     let flow = flow::analyze(decoded)?;
-    let target = rules::Target {
-        prog_type,
-        attach_type: expected_attach_type,
-    };
     rewrite::check_and_rewrite(target, &flow, insns)
 }

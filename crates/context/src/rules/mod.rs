@@ -19,6 +19,7 @@ use crate::layouts::{self, Field};
 pub(crate) struct Target {
     pub prog_type: ProgType,
     pub attach_type: AttachType,
+    pub btf_args: Option<crate::BtfArguments>,
 }
 
 /// One context access as the instruction states it.
@@ -57,7 +58,7 @@ pub(crate) fn check(target: Target, access: Access) -> Result<Option<Fixup>, Rul
         ProgType::CGROUP_DEVICE => cgroup::device(access).map(|()| None),
         ProgType::CGROUP_SYSCTL => cgroup::sysctl(access).map(|()| None),
         ProgType::TRACING | ProgType::LSM | ProgType::STRUCT_OPS => {
-            tracing::btf_arguments(access).map(|()| None)
+            tracing::btf_arguments(target.btf_args, access).map(|()| None)
         }
         ProgType::CGROUP_SOCK => sock::cgroup_sock(target.attach_type, access).map(|()| None),
         ProgType::CGROUP_SOCK_ADDR => sock::sock_addr(target.attach_type, access).map(|()| None),

@@ -71,18 +71,33 @@ pub(super) fn syscall(access: Access) -> Result<(), Rule> {
 }
 
 /// `bpf_tracing_btf_ctx_access` and `btf_ctx_access` (fentry, fexit,
-/// fmod_ret, tp_btf, lsm, struct_ops): read-only loads of whole argument
-/// slots' starts, each slot 8 bytes.
+/// fmod_ret, tp_btf, lsm, struct_ops): read-only loads at the start of an
+/// 8-byte argument slot.
 ///
-/// The kernel also refuses slots past the attach function's argument count
-/// (plus the return value for fexit, fmod_ret and lsm); that count comes
-/// from the attach function's BTF, which `prepare` is not given, so every
-/// slot up to the kernel's maximum of 12 is accepted.
-pub(super) fn btf_arguments(access: Access) -> Result<(), Rule> {
+/// With the attach function's arguments known, slots past them are refused
+/// and pointer arguments must be loaded whole (measured on Linux 6.18);
+/// without, every slot up to the kernel's maximum of 12 is accepted at any
+/// size.
+pub(super) fn btf_arguments(
+    known: Option<crate::BtfArguments>,
+    access: Access,
+) -> Result<(), Rule> {
     in_bounds_and_aligned(access, layouts::BTF_CTX.size)?;
     read_only(access)?;
     if access.off % 8 != 0 {
         return Err(Rule::Misaligned);
+    }
+    let Some(known) = known else {
+        return Ok(());
+    };
+    let slot = access.off / 8;
+    if slot >= i64::from(known.slots) {
+        return Err(Rule::OutOfRange {
+            size: u32::from(known.slots) * 8,
+        });
+    }
+    if known.pointers >> slot & 1 == 1 && access.size != 8 {
+        return Err(Rule::MustBeSize(8));
     }
     Ok(())
 }
