@@ -9,7 +9,8 @@ use apiary_btf::{Btf, BtfKind};
 use apiary_context::{BtfArguments, ContextError, prepare_btf, prepare_for};
 use apiary_isa::{AluOp, Insn, RawInsn, Reg, Size, Source, Width, encode_program};
 use apiary_kernel::types::{AttachType, ProgType};
-use apiary_kernel::{Error, ProgFd, ProgLoadAttrs};
+
+mod common;
 
 /// `r2 = 1; <access through r1 + off>; r0 = 0; exit`.
 fn program(access: Insn) -> Vec<RawInsn> {
@@ -62,28 +63,8 @@ struct Target {
 }
 
 fn kernel_verdict(target: &Target, btf_id: u32, insns: &[RawInsn]) -> Result<(), String> {
-    let bytes = apiary_isa::slots_to_bytes(insns);
-    let attrs = ProgLoadAttrs {
-        prog_type: target.prog_type,
-        expected_attach_type: Some(target.attach_type),
-        attach_btf_id: btf_id,
-        insns: &bytes,
-        license: "GPL",
-        log_level: 1,
-        ..ProgLoadAttrs::default()
-    };
-    match ProgFd::load(&attrs) {
-        Ok(_) => Ok(()),
-        Err(Error::ProgLoad { errno, log }) => Err(format!("{errno:?}: {}", last_line(&log))),
-        Err(other) => panic!("loading failed outside the verifier: {other}"),
-    }
-}
-
-fn last_line(log: &str) -> &str {
-    log.lines()
-        .rev()
-        .find(|l| !l.starts_with("processed") && !l.trim().is_empty())
-        .unwrap_or("")
+    common::kernel_load_attached(target.prog_type, target.attach_type, btf_id, insns)
+        .map_err(|log| common::refusal_reason(&log).to_string())
 }
 
 #[test]

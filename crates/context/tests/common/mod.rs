@@ -1,5 +1,8 @@
 //! Loading test programs into the running kernel.
 
+// Each test crate that includes this module uses only part of it.
+#![allow(dead_code)]
+
 use apiary_isa::RawInsn;
 use apiary_kernel::types::{AttachType, ProgType, prog_flags};
 use apiary_kernel::{Error, ProgFd, ProgLoadAttrs};
@@ -9,6 +12,17 @@ use apiary_kernel::{Error, ProgFd, ProgLoadAttrs};
 pub fn kernel_load(
     prog_type: ProgType,
     attach_type: AttachType,
+    insns: &[RawInsn],
+) -> Result<(), String> {
+    kernel_load_attached(prog_type, attach_type, 0, insns)
+}
+
+/// [`kernel_load`] with the vmlinux BTF id of the attach point (tracing
+/// programs); 0 for none.
+pub fn kernel_load_attached(
+    prog_type: ProgType,
+    attach_type: AttachType,
+    attach_btf_id: u32,
     insns: &[RawInsn],
 ) -> Result<(), String> {
     let bytes = apiary_isa::slots_to_bytes(insns);
@@ -22,6 +36,7 @@ pub fn kernel_load(
         prog_type,
         prog_flags,
         expected_attach_type: Some(attach_type),
+        attach_btf_id,
         insns: &bytes,
         license: "GPL",
         log_level: 1,
