@@ -143,6 +143,13 @@ pub(crate) fn map_arg(
         .ok_or_else(|| HelperError::Other(format!("argument {handle:#x} is not a map")))
 }
 
+/// Zeroes `len` bytes of program memory at `addr`, checking the range
+/// before allocating so a hostile length cannot cost memory.
+pub(crate) fn write_zeroes(ctx: Ctx<'_, '_>, addr: u64, len: usize) -> Result<(), HelperError> {
+    ctx.read(addr, len)?;
+    ctx.write(addr, &vec![0u8; len])
+}
+
 pub(crate) fn size_arg(size: u64) -> Result<usize, HelperError> {
     usize::try_from(size)
         .ok()

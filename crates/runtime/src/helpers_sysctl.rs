@@ -17,7 +17,7 @@ use apiary_vm::HelperError;
 use thiserror::Error;
 
 use crate::helpers::errno::{E2BIG, EINVAL};
-use crate::helpers::{Ctx, Ret, neg, size_arg};
+use crate::helpers::{Ctx, Ret, neg, size_arg, write_zeroes};
 
 /// `BPF_F_SYSCTL_BASE_NAME`: `bpf_sysctl_get_name` copies only the last
 /// path component.
@@ -248,6 +248,8 @@ fn copy_sysctl_value(ctx: Ctx<'_, '_>, dst: u64, dst_len: usize, src: Option<&[u
     if dst_len == 0 {
         return Ok(neg(E2BIG));
     }
+    // The destination bounds the copy below.
+    ctx.read(dst, dst_len)?;
     let mut out = vec![0u8; dst_len];
     let ret = match src.filter(|s| !s.is_empty()) {
         None => neg(EINVAL),
@@ -295,7 +297,7 @@ pub(crate) fn sysctl_get_new_value(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
     let (buf, buf_len) = (a[1], size_arg(a[2])?);
     if ctx_u32(ctx, a[0], WRITE_OFF)? == 0 {
         if buf != 0 && buf_len != 0 {
-            ctx.write(buf, &vec![0u8; buf_len])?;
+            write_zeroes(ctx, buf, buf_len)?;
         }
         return Ok(neg(EINVAL));
     }

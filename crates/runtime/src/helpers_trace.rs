@@ -13,7 +13,7 @@ use apiary_maps::MapType;
 use apiary_vm::HelperError;
 
 use crate::helpers::errno::{EFAULT, EINVAL, EOVERFLOW};
-use crate::helpers::{Ctx, Ret, bprintf_args, format_text, map_arg, neg, size_arg};
+use crate::helpers::{Ctx, Ret, bprintf_args, format_text, map_arg, neg, size_arg, write_zeroes};
 
 /// `BPF_F_SKIP_FIELD_MASK`: frames to skip, in the low 8 bits.
 pub const BPF_F_SKIP_FIELD_MASK: u64 = 0xff;
@@ -53,7 +53,7 @@ pub(crate) fn get_stackid(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
 pub(crate) fn get_stack(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
     let (buf, size, flags) = (a[1], size_arg(a[2])?, a[3]);
     if size > 0 {
-        ctx.write(buf, &vec![0u8; size])?;
+        write_zeroes(ctx, buf, size)?;
     }
     let known = BPF_F_SKIP_FIELD_MASK | BPF_F_USER_STACK | BPF_F_USER_BUILD_ID;
     let user = flags & BPF_F_USER_STACK != 0;
@@ -76,7 +76,7 @@ pub(crate) fn get_stack(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
 /// other than 24 is `-EINVAL` in the kernel too.
 pub(crate) fn perf_prog_read_value(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
     let size = size_arg(a[2])?;
-    ctx.write(a[1], &vec![0u8; size])?;
+    write_zeroes(ctx, a[1], size)?;
     Ok(neg(EINVAL))
 }
 

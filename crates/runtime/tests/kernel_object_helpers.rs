@@ -454,3 +454,66 @@ fn socket_helpers_answer_as_for_empty_maps() {
     assert_eq!(knob(59), EINVAL);
     assert_eq!(knob(61), 0);
 }
+
+/// Every helper added for stacks, sockets, sysctl and seq files, called
+/// with hostile registers (huge sizes, stray pointers, odd flags, maps of
+/// the wrong kind) on a sysctl image context: each call returns or fails
+/// the run, never panics or allocates what a size claims.
+#[test]
+fn new_helpers_survive_hostile_arguments() {
+    let rt = Runtime::new(1);
+    let maps = [
+        map(&rt, MapDef::new(MapType::StackTrace, 4, 64, 4)),
+        map(&rt, MapDef::new(MapType::Sockmap, 4, 8, 2)),
+        map(&rt, MapDef::new(MapType::Sockhash, 12, 8, 2)),
+        map(&rt, MapDef::new(MapType::ReuseportSockarray, 4, 4, 2)),
+        map(&rt, MapDef::new(MapType::Array, 4, 8, 2)),
+    ];
+    let ids = [
+        27u32, 52, 53, 56, 59, 60, 61, 67, 70, 71, 72, 82, 101, 102, 103, 104, 124, 126, 127,
+    ];
+    let values = [
+        0u64,
+        1,
+        3,
+        8,
+        56,
+        4095,
+        4096,
+        0xffff_ffff,
+        u64::MAX,
+        1 << 40,
+        0xff,
+        0x800,
+    ];
+    let mut state = 0x5eed_1234_abcd_0001u64;
+    let mut next = || {
+        state ^= state >> 12;
+        state ^= state << 25;
+        state ^= state >> 27;
+        state.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    };
+    for round in 0..600 {
+        let id = ids[round % ids.len()];
+        let mut text = String::from("r6 = r1\n r7 = r10\n r7 += -64\n");
+        for reg in 2..=5 {
+            let line = match next() % 4 {
+                0 => format!("r{reg} = r7"),
+                1 => format!("r{reg} = r6"),
+                2 => format!("ld_pseudo r{reg}, 5, {}", next() % maps.len() as u64),
+                _ => format!("r{reg} = {:#x} ll", values[(next() % 12) as usize]),
+            };
+            text.push_str(&format!(" {line}\n"));
+        }
+        text.push_str(&format!(" r1 = r6\n call {id}\n exit"));
+        let prog_type = [
+            ProgType::CGROUP_SYSCTL,
+            ProgType::SK_LOOKUP,
+            ProgType::UNSPEC,
+        ][(next() % 3) as usize];
+        let prog = load(&rt, prog_type, &text, &maps);
+        let mut ctx = sysctl_ctx(next() % 2 == 0, "net/core/somaxconn", b"4096\n", b"128\n");
+        // Ok or a run error: both fine; a panic fails the test.
+        let _ = run(&rt, prog, &mut ctx);
+    }
+}
