@@ -34,6 +34,43 @@ impl Btf {
         out
     }
 
+    /// libbpf's layout of the `.kconfig` extern section once the externs
+    /// have their places in the `.kconfig` map (`bpf_object__collect_externs`):
+    /// the section gets the map's value size, each variable the offset
+    /// `extern_offset` gives for its name and global-allocated linkage, and
+    /// variables are sorted by offset. A variable without an offset is an
+    /// error, as in libbpf.
+    pub fn layout_kconfig_datasec(
+        &mut self,
+        id: TypeId,
+        size: u32,
+        extern_offset: impl Fn(&str) -> Option<u32>,
+    ) -> Result<(), BtfError> {
+        let name = self.name(id)?.to_owned();
+        let Kind::Datasec(sec) = &self.type_by_id(id)?.kind else {
+            return Err(BtfError::NotADatasec(id));
+        };
+        let mut vars = sec.vars.clone();
+        for var in &mut vars {
+            let var_name = self.name(var.ty)?;
+            var.offset = extern_offset(var_name).ok_or_else(|| BtfError::MissingSymbol {
+                datasec: name.clone(),
+                var: var_name.to_owned(),
+            })?;
+        }
+        vars.sort_by_key(|v| v.offset);
+        for var in &vars {
+            if let Some(Kind::Var { linkage, .. }) = self.kind_mut(var.ty) {
+                *linkage = VarLinkage::Global;
+            }
+        }
+        if let Some(Kind::Datasec(sec)) = self.kind_mut(id) {
+            sec.size = size;
+            sec.vars = vars;
+        }
+        Ok(())
+    }
+
     /// libbpf's `btf_fixup_datasec` for the data section `id` of an object
     /// file: a section of size 0 gets `section_size` and every variable the
     /// offset `symbol_offset` gives for its name (the ELF symbol's value);

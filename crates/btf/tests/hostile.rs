@@ -426,7 +426,10 @@ fn exercise(data: &[u8]) {
         }
         dump_raw(&btf, &mut Vec::new()).expect("raw dump of parsed BTF");
         let again = Btf::parse(&btf.to_bytes()).expect("re-encoded BTF parses");
-        assert!(btf.types().eq(again.types()), "re-encoded BTF has the same types");
+        assert!(
+            btf.types().eq(again.types()),
+            "re-encoded BTF has the same types"
+        );
         let _ = dump_c(&btf, &mut Vec::new());
         // Values of every type over short, odd and patterned bytes.
         let pattern: Vec<u8> = (0..96u8).map(|i| i.wrapping_mul(151)).collect();

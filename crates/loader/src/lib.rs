@@ -120,6 +120,25 @@ impl Object {
         if let Some(btf) = btf.as_mut() {
             fixup_datasecs(&elf, btf)?;
         }
+        let (kconfig_externs, ksyms) = externs(&elf, btf.as_ref())?;
+        let kconfig_plan = match (kconfig_externs.is_empty(), btf.as_mut()) {
+            (false, Some(btf)) => {
+                let layout = kconfig::layout(btf, &kconfig_externs, kconfig)?;
+                let value_type = btf.find_by_name_kind(".kconfig", apiary_btf::BtfKind::Datasec);
+                if let Some(id) = value_type {
+                    let size = u32::try_from(layout.data.len()).unwrap_or(u32::MAX);
+                    btf.layout_kconfig_datasec(id, size, |var| {
+                        layout
+                            .externs
+                            .iter()
+                            .find(|e| e.name == var)
+                            .map(|e| e.offset)
+                    })?;
+                }
+                Some((layout, value_type))
+            }
+            _ => None,
+        };
         let mut access_offsets = programs::AccessOffsets::new();
         let ext = match (elf.section_by_name(".BTF.ext"), &btf) {
             (Some(s), Some(btf)) => {
@@ -145,23 +164,23 @@ impl Object {
             }
         }
 
-        let (kconfig_externs, ksyms) = externs(&elf, btf.as_ref())?;
         let mut kconfig_slots = Vec::new();
-        if let (false, Some(btf)) = (kconfig_externs.is_empty(), &btf) {
-            let layout = kconfig::layout(btf, &kconfig_externs, kconfig)?;
+        if let Some((layout, value_type)) = kconfig_plan {
             let map_index = placed.len();
             kconfig_slots = layout
                 .externs
                 .iter()
                 .map(|e| (e.name.clone(), map_index, e.offset))
                 .collect();
+            let value_size = u32::try_from(layout.data.len()).unwrap_or(u32::MAX);
             placed.push(PlacedMap {
                 spec: MapSpec {
                     map_type: apiary_kernel::types::MapType::ARRAY,
                     key_size: 4,
-                    value_size: u32::try_from(layout.data.len()).unwrap_or(u32::MAX),
+                    value_size,
                     max_entries: 1,
                     map_flags: BPF_F_RDONLY_PROG | BPF_F_MMAPABLE,
+                    value_type,
                     initial_data: layout.data,
                     ..MapSpec::empty(
                         maps::internal_map_name(name, ".kconfig"),
@@ -328,7 +347,7 @@ fn fixup_datasecs(elf: &ElfObject<'_>, btf: &mut Btf) -> Result<(), LoadError> {
 /// of `.ksyms` ones, found through BTF's DATASECs as libbpf does.
 fn externs<'a>(
     elf: &ElfObject<'a>,
-    btf: Option<&'a Btf>,
+    btf: Option<&Btf>,
 ) -> Result<(Vec<KconfigExternRef<'a>>, Vec<&'a str>), LoadError> {
     let mut kconfig = Vec::new();
     let mut ksyms = Vec::new();
