@@ -325,6 +325,19 @@ impl Runtime {
     ///   on `ctx_in` as given (`pt_regs`, the record, `bpf_perf_event_data`,
     ///   or any memory), read-only except for `unspec`, and returns it as
     ///   `ctx_out`.
+    /// - `tracing` (fentry, fexit, fmod_ret, tp_btf), `lsm`, `struct_ops`:
+    ///   `ctx_in` the u64 arguments, `data_in` the kernel objects they point
+    ///   to from [`TEST_OBJECTS_BASE`], given back as `data_out`; `retval` the
+    ///   program's own (the kernel's tracing test-run reports what the
+    ///   traced test function returned instead). A load through a pointer
+    ///   that points nowhere fails the run, where the kernel's probe load
+    ///   would read 0.
+    /// - `cgroup_sock`, `cgroup_sock_addr`, `cgroup_sockopt` (option buffer
+    ///   in `data_in`), `cgroup_sysctl` (the sysctl in `data_in`),
+    ///   `cgroup_device`: no kernel test-run; the UAPI struct in `ctx_in`
+    ///   and back in `ctx_out`, `retval` 1 allows, 0 refuses.
+    /// - `sk_lookup`, `flow_dissector`, `netfilter`: as the kernel's
+    ///   `bpf_prog_test_run_sk_lookup`, `_flow_dissector` and `_nf`.
     ///
     /// With `repeat` > 1 the program runs that many times on the same
     /// packet and context, which keep what earlier runs did to them, as in
