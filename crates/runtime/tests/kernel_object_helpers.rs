@@ -341,6 +341,23 @@ fn stack_helpers_answer_as_without_a_call_chain() {
     assert_eq!(stack(32, 1 << 9), EINVAL);
 }
 
+/// `bpf_perf_prog_read_value`: no perf event behind the run to read;
+/// `-EINVAL` and the buffer zeroed, for the right size and any other.
+#[test]
+fn perf_prog_read_value_has_no_event_to_read() {
+    let rt = Runtime::new(1);
+    for size in [24u32, 16, 32] {
+        let text = format!(
+            "r2 = -1\n *(u64 *)(r10 - 8) = r2\n *(u64 *)(r10 - 16) = r2\n \
+             *(u64 *)(r10 - 24) = r2\n *(u64 *)(r10 - 32) = r2\n r2 = r10\n r2 += -32\n \
+             r3 = {size}\n call 56\n r1 = *(u64 *)(r10 - 32)\n if r1 != 0 goto dirty\n exit\n \
+             dirty:\n r0 = 1\n exit"
+        );
+        let prog = load(&rt, ProgType::PERF_EVENT, &text, &[]);
+        assert_eq!(run(&rt, prog, &mut [0u8; 8]), Ok(EINVAL), "size {size}");
+    }
+}
+
 /// An iterator context as the kernel builds it, in one buffer: the
 /// `seq_file` pointer first (standing for `ctx->meta->seq`), the seq_file
 /// image after it.
