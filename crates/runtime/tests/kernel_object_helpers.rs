@@ -89,22 +89,24 @@ fn corpus_programs_with_stacks_sockets_sysctl_and_iterators_load() {
     }
 }
 
-/// No corpus program calls a helper Apiary lacks.
+/// Every corpus and example object's maps are created, and none of its
+/// programs calls a helper Apiary lacks.
 #[test]
 fn no_corpus_program_misses_a_helper() {
-    let objects = match apiary_corpus::objects() {
-        Ok(objects) => objects,
-        Err(e) => {
+    let (objects, examples) = match (apiary_corpus::objects(), apiary_corpus::examples()) {
+        (Ok(objects), Ok(examples)) => (objects, examples),
+        (Err(e), _) | (_, Err(e)) => {
             eprintln!("SKIPPED: no_corpus_program_misses_a_helper because {e}");
             return;
         }
     };
-    for obj in objects {
+    for obj in objects.iter().chain(examples) {
         let object = apiary_loader::Object::open(obj.path()).expect("corpus object opens");
         let rt = Runtime::new(2);
-        let Ok(loaded) = rt.load_object(&object) else {
-            continue;
-        };
+        // Every map of every object is created (no unsupported map type).
+        let loaded = rt
+            .load_object(&object)
+            .unwrap_or_else(|e| panic!("{}: {e}", obj.name));
         for (name, result) in &loaded.programs {
             if let Err(e @ RuntimeError::MissingHelper { .. }) = result {
                 panic!("{}/{name}: {e}", obj.name);
