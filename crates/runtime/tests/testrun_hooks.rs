@@ -891,6 +891,8 @@ fn flow_dissector_matches_the_kernel() {
         (udp6, None),
         (vec![0u8; 13], None),
         (vec![0u8; 14], None),
+        (frame(0x0800, &vec![0x45; 4096 - 14]), None),
+        (frame(0x0800, &vec![0x45; 4097 - 14]), None),
     ];
     for (data, ctx) in &inputs {
         same(&case, Some(data), ctx.as_deref());
@@ -1110,6 +1112,13 @@ fn netfilter_context_matches_the_kernel() {
             Outcome::Refused,
         ),
         (program(0, 0, 0, 0), vec![0u8; 19], None, Outcome::Refused),
+        (program(3712, 0x0800, 3, 2), vec![0x45; 3712], None, ran(1)),
+        (
+            program(0, 0, 0, 0),
+            vec![0x45; 3713],
+            None,
+            Outcome::Refused,
+        ),
         (
             program(0, 0, 0, 0),
             ip_packet.clone(),
@@ -1175,4 +1184,67 @@ fn nf_size_guard_follows_its_header() {
         per_hook.sys_lookup(&3u32.to_ne_bytes(), 0).unwrap(),
         2u64.to_ne_bytes()
     );
+}
+
+/// iter_task.c through the BTF-typed test-run: the context holds
+/// `ctx->meta` and `ctx->task`, data_in the `bpf_iter_meta`, the
+/// `task_struct` (vmlinux layouts) and the seq_file buffer
+/// ([`apiary_runtime::SeqFile`] layout) `meta->seq` points to. The first
+/// record prints the header and a "pid tgid comm" line; a NULL task prints
+/// nothing and returns 0.
+#[test]
+fn task_iterator_prints_into_its_seq_file() {
+    let Some(offsets) = kernel_layout(&[
+        ("bpf_iter_meta", "seq"),
+        ("bpf_iter_meta", "seq_num"),
+        ("task_struct", "pid"),
+        ("task_struct", "tgid"),
+        ("task_struct", "comm"),
+        ("task_struct", ""),
+    ]) else {
+        return;
+    };
+    let Some((rt, object, loaded)) = load("iter_task") else {
+        return;
+    };
+    let [seq, seq_num, pid, tgid, comm, task_size] = offsets[..] else {
+        panic!("six offsets");
+    };
+    let prog = program(&loaded, "dump_tasks");
+    let (seq_at, task_at) = (64usize, 4096usize);
+    let capacity = 256u32;
+    let mut objects = vec![0u8; task_at + task_size];
+    put_u64(&mut objects, seq, TEST_OBJECTS_BASE + seq_at as u64);
+    put_u64(&mut objects, seq_num, 0);
+    let mut seq_file = apiary_runtime::SeqFile::with_capacity(capacity);
+    let image = seq_file.image_mut();
+    objects[seq_at..seq_at + image.len()].copy_from_slice(image);
+    put_u32(&mut objects, task_at + pid, 4242);
+    put_u32(&mut objects, task_at + tgid, 4240);
+    objects[task_at + comm..task_at + comm + 6].copy_from_slice(b"apiary");
+    let iterate = |task: u64| {
+        run(
+            &rt,
+            prog,
+            &TestRunInput {
+                ctx_in: Some(&args(&[TEST_OBJECTS_BASE, task])),
+                data_in: Some(&objects),
+                ..TestRunInput::default()
+            },
+        )
+    };
+    let out = iterate(TEST_OBJECTS_BASE + task_at as u64);
+    assert_eq!(out.retval, 0);
+    let after = out.data_out.unwrap();
+    let written = u32_at(&after, seq_at + 4) as usize;
+    let text = &after[seq_at + 8..seq_at + 8 + written];
+    assert_eq!(
+        String::from_utf8_lossy(text),
+        "    PID    TGID COMM\n   4242    4240 apiary\n"
+    );
+    let bss = global(&rt, &object, &loaded, "iter_tas.bss");
+    assert_eq!(u64_at(&bss, 0), 1, "tasks_seen");
+    let out = iterate(0);
+    assert_eq!(out.retval, 0);
+    assert_eq!(out.data_out.unwrap(), objects, "nothing printed at the end");
 }

@@ -509,6 +509,13 @@ impl Runtime {
                 data.len()
             )));
         }
+        let max = super::PAGE_SIZE - super::SKB_HEADROOM - crate::packet::SHARED_INFO_SIZE;
+        if data.len() > max {
+            return Err(invalid(format!(
+                "data_in is {} bytes; netfilter programs take at most {max}",
+                data.len()
+            )));
+        }
         let (mut hook, mut pf) = (NF_INET_LOCAL_OUT, NFPROTO_IPV4);
         if let Some(ctx_in) = input.ctx_in {
             let state = context_image::<{ kernel_layout::MAX_STATE }>(ctx_in, "nf_hook_state")?;
