@@ -9,7 +9,8 @@ use crate::CliResult;
 use crate::error::CliError;
 
 /// Runs `count` random programs from `seed` in both backends and prints
-/// `N programs, K accepted by the kernel, D divergences`; fails when D > 0.
+/// `N programs, K accepted by the kernel, D divergences`, then the
+/// divergences known kernel bugs explain; fails when D > 0.
 pub fn diff(count: u64, seed: u64, out: Option<&Path>) -> CliResult {
     apiary_kernel_probe()?;
     let bar = ProgressBar::new(count);
@@ -32,6 +33,18 @@ pub fn diff(count: u64, seed: u64, out: Option<&Path>) -> CliResult {
         "{} programs, {} accepted by the kernel, {} divergences",
         summary.programs, summary.accepted, summary.divergences
     );
+    // Divergences that listed kernel bugs explain are not counted above;
+    // say how many there were so that they stay visible.
+    for (id, programs) in summary.kernel_bug_counts() {
+        println!("known kernel bug {id}: {programs} programs");
+    }
+    if !summary.kernel_unsafe.is_empty() {
+        let first: Vec<u64> = summary.kernel_unsafe.iter().take(10).copied().collect();
+        println!(
+            "not run in the kernel (its translation would crash it): {} programs, seeds {first:?}",
+            summary.kernel_unsafe.len()
+        );
+    }
     Ok(if summary.divergences == 0 {
         ExitCode::SUCCESS
     } else {

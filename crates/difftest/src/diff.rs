@@ -362,6 +362,18 @@ pub struct Summary {
     pub reproducers: Vec<PathBuf>,
 }
 
+impl Summary {
+    /// How many divergent programs each known kernel bug explained, by the
+    /// bug's id in `kernel-divergences.txt`.
+    pub fn kernel_bug_counts(&self) -> std::collections::BTreeMap<&'static str, u64> {
+        let mut counts = std::collections::BTreeMap::new();
+        for bug in self.kernel_bugs.iter().flat_map(|(_, bugs)| bugs) {
+            *counts.entry(bug.id()).or_default() += 1;
+        }
+        counts
+    }
+}
+
 /// Generates and checks the programs of seeds `first..first + count`,
 /// shrinking each divergence and writing it to `out` when given.
 /// `on_program` is called after each program (for progress reports).
