@@ -435,6 +435,123 @@ pub(crate) mod nf_ctx {
     };
 }
 
+/// `struct sk_msg_md` (sk_msg programs).
+pub(crate) mod sk_msg_md {
+    use super::{Field, Struct};
+
+    pub const DATA: Field = Field::new("data", 0, 8);
+    pub const DATA_END: Field = Field::new("data_end", 8, 8);
+    pub const FAMILY: Field = Field::new("family", 16, 4);
+    pub const REMOTE_IP4: Field = Field::new("remote_ip4", 20, 4);
+    pub const LOCAL_IP4: Field = Field::new("local_ip4", 24, 4);
+    pub const REMOTE_IP6: Field = Field::array("remote_ip6", 28, 4, 4);
+    pub const LOCAL_IP6: Field = Field::array("local_ip6", 44, 4, 4);
+    pub const REMOTE_PORT: Field = Field::new("remote_port", 60, 4);
+    pub const LOCAL_PORT: Field = Field::new("local_port", 64, 4);
+    pub const SIZE: Field = Field::new("size", 68, 4);
+    pub const SK: Field = Field::new("sk", 72, 8);
+
+    pub const STRUCT: Struct = Struct {
+        name: "sk_msg_md",
+        size: 80,
+        fields: &[
+            DATA,
+            DATA_END,
+            FAMILY,
+            REMOTE_IP4,
+            LOCAL_IP4,
+            REMOTE_IP6,
+            LOCAL_IP6,
+            REMOTE_PORT,
+            LOCAL_PORT,
+            SIZE,
+            SK,
+        ],
+    };
+}
+
+/// `struct bpf_sock_ops` (sock_ops programs).
+pub(crate) mod sock_ops {
+    use super::{Field, Struct};
+
+    pub const REPLY: Field = Field::new("reply", 4, 4);
+    pub const SK_TXHASH: Field = Field::new("sk_txhash", 164, 4);
+    pub const BYTES_RECEIVED: Field = Field::new("bytes_received", 168, 8);
+    pub const BYTES_ACKED: Field = Field::new("bytes_acked", 176, 8);
+    pub const SK: Field = Field::new("sk", 184, 8);
+    pub const SKB_DATA: Field = Field::new("skb_data", 192, 8);
+    pub const SKB_DATA_END: Field = Field::new("skb_data_end", 200, 8);
+    pub const SKB_TCP_FLAGS: Field = Field::new("skb_tcp_flags", 212, 4);
+    pub const SKB_HWTSTAMP: Field = Field::new("skb_hwtstamp", 216, 8);
+
+    /// The u32 fields from `family` to `sk_txhash`, in order.
+    const U32_FIELDS: [&str; 37] = [
+        "family",
+        "remote_ip4",
+        "local_ip4",
+        "remote_ip6[0]",
+        "remote_ip6[1]",
+        "remote_ip6[2]",
+        "remote_ip6[3]",
+        "local_ip6[0]",
+        "local_ip6[1]",
+        "local_ip6[2]",
+        "local_ip6[3]",
+        "remote_port",
+        "local_port",
+        "is_fullsock",
+        "snd_cwnd",
+        "srtt_us",
+        "bpf_sock_ops_cb_flags",
+        "state",
+        "rtt_min",
+        "snd_ssthresh",
+        "rcv_nxt",
+        "snd_nxt",
+        "snd_una",
+        "mss_cache",
+        "ecn_flags",
+        "rate_delivered",
+        "rate_interval_us",
+        "packets_out",
+        "retrans_out",
+        "total_retrans",
+        "segs_in",
+        "data_segs_in",
+        "segs_out",
+        "data_segs_out",
+        "lost_out",
+        "sacked_out",
+        "sk_txhash",
+    ];
+
+    const FIELDS: [Field; 47] = {
+        let mut fields = [Field::new("", 0, 4); 47];
+        fields[0] = Field::new("op", 0, 4);
+        fields[1] = Field::array("args", 4, 4, 4);
+        let mut i = 0;
+        while i < U32_FIELDS.len() {
+            fields[2 + i] = Field::new(U32_FIELDS[i], 20 + i as u32 * 4, 4);
+            i += 1;
+        }
+        fields[39] = BYTES_RECEIVED;
+        fields[40] = BYTES_ACKED;
+        fields[41] = SK;
+        fields[42] = SKB_DATA;
+        fields[43] = SKB_DATA_END;
+        fields[44] = Field::new("skb_len", 208, 4);
+        fields[45] = SKB_TCP_FLAGS;
+        fields[46] = SKB_HWTSTAMP;
+        fields
+    };
+
+    pub const STRUCT: Struct = Struct {
+        name: "bpf_sock_ops",
+        size: 224,
+        fields: &FIELDS,
+    };
+}
+
 /// The kernel's `U16_MAX`: syscall programs may address context bytes below this.
 pub(crate) const SYSCALL_MAX: u32 = 65535;
 
@@ -480,6 +597,8 @@ pub(crate) fn struct_of(prog_type: ProgType) -> Option<Struct> {
         ProgType::CGROUP_SOCKOPT => sockopt::STRUCT,
         ProgType::SK_LOOKUP => sk_lookup::STRUCT,
         ProgType::NETFILTER => nf_ctx::STRUCT,
+        ProgType::SK_MSG => sk_msg_md::STRUCT,
+        ProgType::SOCK_OPS => sock_ops::STRUCT,
         _ => return None,
     })
 }

@@ -334,10 +334,10 @@ fn the_embedder_type_accepts_anything_that_decodes() {
 
 #[test]
 fn uncovered_types_are_refused_clearly() {
-    let err = prepare(ProgType::SOCK_OPS, &asm("r0 = 0\nexit")).expect_err("uncovered");
+    let err = prepare(ProgType::SK_REUSEPORT, &asm("r0 = 0\nexit")).expect_err("uncovered");
     assert_eq!(
         err.to_string(),
-        "context rules for sock_ops programs are not implemented"
+        "context rules for sk_reuseport programs are not implemented"
     );
 }
 

@@ -189,6 +189,8 @@ fn cases() -> Vec<Case> {
         AttachType::NETFILTER,
         -8..=24,
     ));
+    cases.push(case(ProgType::SK_MSG, -8..=88));
+    cases.push(case(ProgType::SOCK_OPS, -8..=232));
     cases
 }
 

@@ -65,6 +65,8 @@ pub(crate) fn check(target: Target, access: Access) -> Result<Option<Fixup>, Rul
         ProgType::CGROUP_SOCKOPT => sock::sockopt(target.attach_type, access).map(|()| None),
         ProgType::SK_LOOKUP => sock::sk_lookup(access).map(|()| None),
         ProgType::NETFILTER => sock::netfilter(access).map(|()| None),
+        ProgType::SK_MSG => sock::sk_msg(access).map(|()| None),
+        ProgType::SOCK_OPS => sock::sock_ops(access).map(|()| None),
         // prepare() only gets here for covered types.
         _ => Err(Rule::NotAvailable),
     }

@@ -11,7 +11,7 @@ use apiary_kernel::types::AttachType;
 
 use super::{Access, in_any, in_bounds_and_aligned};
 use crate::error::{AccessKind, Rule};
-use crate::layouts::{Field, nf_ctx, sk_lookup, sock, sock_addr, sockopt};
+use crate::layouts::{Field, nf_ctx, sk_lookup, sk_msg_md, sock, sock_addr, sock_ops, sockopt};
 
 /// `bpf_ctx_narrow_access_ok`: a power-of-two load no wider than the field.
 fn narrow(access: Access, field_size: u32) -> Result<(), Rule> {
@@ -278,4 +278,51 @@ pub(super) fn netfilter(access: Access) -> Result<(), Rule> {
         nf_ctx::SKB
     };
     pointer_start(access, field)
+}
+
+/// `struct sk_msg_md`: read-only; `data`, `data_end` and `sk` 8-byte
+/// pointers, every other field a whole u32.
+pub(super) fn sk_msg(access: Access) -> Result<(), Rule> {
+    in_bounds_and_aligned(access, sk_msg_md::STRUCT.size)?;
+    read_only(access)?;
+    for field in [sk_msg_md::DATA, sk_msg_md::DATA_END, sk_msg_md::SK] {
+        if field.contains(access.off) {
+            return pointer_start(access, field);
+        }
+    }
+    exactly(access, 4)
+}
+
+/// `struct bpf_sock_ops`: `reply` and `sk_txhash` writable as u32; the
+/// byte counters and `skb_hwtstamp` read as u64, `sk`, `skb_data` and
+/// `skb_data_end` as 8-byte pointers, `skb_tcp_flags` narrow, the rest as
+/// whole u32.
+pub(super) fn sock_ops(access: Access) -> Result<(), Rule> {
+    in_bounds_and_aligned(access, sock_ops::STRUCT.size)?;
+    let off = access.off;
+    let at = |field: Field| off == i64::from(field.off);
+    if access.kind.is_write() {
+        if !(at(sock_ops::REPLY) || at(sock_ops::SK_TXHASH)) {
+            return Err(Rule::ReadOnly);
+        }
+        return exactly(access, 4);
+    }
+    if sock_ops::BYTES_RECEIVED.contains(off) || sock_ops::BYTES_ACKED.contains(off) {
+        return exactly(access, 8);
+    }
+    for field in [sock_ops::SK, sock_ops::SKB_DATA, sock_ops::SKB_DATA_END] {
+        if field.contains(off) {
+            return pointer_start(access, field);
+        }
+    }
+    if sock_ops::SKB_HWTSTAMP.contains(off) {
+        if !at(sock_ops::SKB_HWTSTAMP) {
+            return Err(Rule::NotAvailable);
+        }
+        return exactly(access, 8);
+    }
+    if at(sock_ops::SKB_TCP_FLAGS) {
+        return narrow(access, 4);
+    }
+    exactly(access, 4)
 }
