@@ -275,6 +275,18 @@ fn skb_field(name: &str) -> Option<(usize, usize)> {
         .map(|(off, size, _)| (*off, *size))
 }
 
+/// `convert_skb_to___skb`: the context given, with the fields the skb
+/// reports back taken from the packet after the run.
+fn skb_ctx_out(mut ctx: [u8; skb_off::SIZE], packet: &Packet) -> Vec<u8> {
+    let now = packet.ctx();
+    for name in SKB_CTX_OUT_FIELDS {
+        if let Some((off, size)) = skb_field(name) {
+            ctx[off..off + size].copy_from_slice(&now[off..off + size]);
+        }
+    }
+    ctx.to_vec()
+}
+
 /// Program types `bpf_prog_test_run_skb` serves, and whether `data`
 /// starts at the MAC header for them.
 fn skb_program(prog_type: ProgType) -> Option<bool> {
@@ -368,7 +380,10 @@ impl Runtime {
             ProgType::CGROUP_SOCK
             | ProgType::CGROUP_SOCK_ADDR
             | ProgType::CGROUP_SOCKOPT
-            | ProgType::CGROUP_DEVICE => self.test_run_cgroup(runner, prog, input, prog_type),
+            | ProgType::CGROUP_DEVICE
+            | ProgType::SK_MSG
+            | ProgType::SOCK_OPS => self.test_run_hook(runner, prog, input, prog_type),
+            ProgType::SK_SKB => self.test_run_sk_skb(runner, prog, input),
             ProgType::CGROUP_SYSCTL => self.test_run_sysctl(runner, prog, input),
             ProgType::SK_LOOKUP => self.test_run_sk_lookup(runner, prog, input),
             ProgType::FLOW_DISSECTOR => self.test_run_flow_dissector(runner, prog, input),
@@ -579,15 +594,7 @@ impl Runtime {
             bytes.extend_from_slice(packet.bytes());
             bytes
         };
-        let ctx_out = image.map(|mut ctx| {
-            let now = packet.ctx();
-            for name in SKB_CTX_OUT_FIELDS {
-                if let Some((off, size)) = skb_field(name) {
-                    ctx[off..off + size].copy_from_slice(&now[off..off + size]);
-                }
-            }
-            ctx.to_vec()
-        });
+        let ctx_out = image.map(|ctx| skb_ctx_out(ctx, &packet));
         Ok(finish(
             env,
             (retval, duration_ns),

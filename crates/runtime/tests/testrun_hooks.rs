@@ -1248,3 +1248,89 @@ fn task_iterator_prints_into_its_seq_file() {
     assert_eq!(out.retval, 0);
     assert_eq!(out.data_out.unwrap(), objects, "nothing printed at the end");
 }
+
+// ---------------------------------------------------------------------------
+// sockmap programs (no kernel test-run).
+
+/// sockmap_redirect.c: the stream parser returns skb->len; the verdict
+/// program's redirect to an empty sock_slots[0] gives SK_DROP; sk_msg
+/// returns SK_PASS (its redirect finds no peer); sockops returns 1 and,
+/// with no socket behind the run, cannot insert into sock_by_tuple.
+#[test]
+fn sockmap_programs_follow_their_header() {
+    let Some((rt, object, loaded)) = load("sockmap_redirect") else {
+        return;
+    };
+    let stream = vec![0x61u8; 100];
+    let parse = program(&loaded, "parse_whole_buffer");
+    let out = run(
+        &rt,
+        parse,
+        &TestRunInput {
+            data_in: Some(&stream),
+            ctx_in: Some(&[0u8; 192]),
+            ..TestRunInput::default()
+        },
+    );
+    assert_eq!(out.retval, 100, "skb->len");
+    assert_eq!(out.data_out.unwrap(), stream);
+    assert_eq!(out.ctx_out.unwrap().len(), 192);
+    let verdict = program(&loaded, "redirect_to_slot0");
+    let out = run(
+        &rt,
+        verdict,
+        &TestRunInput {
+            data_in: Some(&stream),
+            ..TestRunInput::default()
+        },
+    );
+    assert_eq!(out.retval, 0, "SK_DROP");
+
+    let msg = program(&loaded, "redirect_to_peer");
+    let sk_msg_md = |family: u32| {
+        let mut ctx = vec![0u8; 80];
+        put_u32(&mut ctx, 16, family);
+        ctx[20..24].copy_from_slice(&[10, 0, 0, 2]);
+        ctx[24..28].copy_from_slice(&[10, 0, 0, 1]);
+        put_u32(&mut ctx, 60, u32::from(4321u16.to_be()));
+        put_u32(&mut ctx, 64, 80);
+        ctx
+    };
+    for family in [2, 10] {
+        let out = run(
+            &rt,
+            msg,
+            &TestRunInput {
+                ctx_in: Some(&sk_msg_md(family)),
+                data_in: Some(b"hello"),
+                ..TestRunInput::default()
+            },
+        );
+        assert_eq!(out.retval, 1, "SK_PASS");
+        assert_eq!(out.data_out.as_deref(), Some(&b"hello"[..]));
+        let mut expected = sk_msg_md(family);
+        put_u32(&mut expected, 68, 5);
+        assert_eq!(out.ctx_out.unwrap(), expected, "size is the message length");
+    }
+
+    let sockops = program(&loaded, "track_established");
+    for op in [4, 5, 1] {
+        let mut ctx = vec![0u8; 224];
+        put_u32(&mut ctx, 0, op);
+        put_u32(&mut ctx, 20, 2);
+        let out = run(
+            &rt,
+            sockops,
+            &TestRunInput {
+                ctx_in: Some(&ctx),
+                ..TestRunInput::default()
+            },
+        );
+        assert_eq!(out.retval, 1);
+    }
+    let tuples = map_named(&object, &loaded, &rt, "sock_by_tuple");
+    assert!(
+        tuples.sys_get_next_key(None).is_err(),
+        "no socket was inserted"
+    );
+}

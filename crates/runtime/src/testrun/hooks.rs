@@ -69,27 +69,79 @@ const NF_INET_LOCAL_OUT: u8 = 3;
 const IPV4_HLEN: usize = 20;
 const IPV6_HLEN: usize = 40;
 
-/// The UAPI struct each cgroup hook sees, its size, and the 8-byte pointer
-/// fields a context may not set (they are the runtime's to fill).
-fn cgroup_struct(prog_type: ProgType) -> Option<(&'static str, usize, &'static [usize])> {
+/// A context struct a hook program runs on as given (no kernel test-run):
+/// its UAPI name and size, the 8-byte pointer fields a context may not set
+/// (they are the runtime's to fill), and the data buffer some point into.
+struct HookStruct {
+    name: &'static str,
+    size: usize,
+    pointers: &'static [usize],
+    buffer: Option<DataBuffer>,
+}
+
+/// `data_in` as a buffer that two pointer fields of the context bound.
+struct DataBuffer {
+    start: usize,
+    end: usize,
+    /// A u32 field set to the buffer's length before the run.
+    len_field: Option<usize>,
+    /// A u32 field that, after the run, cuts `data_out` to its value.
+    cut_by: Option<usize>,
+}
+
+/// The largest struct a hook program sees (`struct bpf_sock_ops`).
+const MAX_HOOK_STRUCT: usize = 224;
+
+fn hook_struct(prog_type: ProgType) -> Option<HookStruct> {
+    let plain = |name, size, pointers| HookStruct {
+        name,
+        size,
+        pointers,
+        buffer: None,
+    };
     Some(match prog_type {
-        ProgType::CGROUP_SOCK => ("bpf_sock", 80, &[]),
-        ProgType::CGROUP_SOCK_ADDR => ("bpf_sock_addr", 72, &[64]),
-        ProgType::CGROUP_SOCKOPT => ("bpf_sockopt", 40, &[0, 8, 16]),
-        ProgType::CGROUP_DEVICE => ("bpf_cgroup_dev_ctx", 12, &[]),
+        ProgType::CGROUP_SOCK => plain("bpf_sock", 80, &[]),
+        ProgType::CGROUP_SOCK_ADDR => plain("bpf_sock_addr", 72, &[64]),
+        ProgType::CGROUP_DEVICE => plain("bpf_cgroup_dev_ctx", 12, &[]),
+        ProgType::CGROUP_SOCKOPT => HookStruct {
+            name: "bpf_sockopt",
+            size: 40,
+            pointers: &[0, 8, 16],
+            buffer: Some(DataBuffer {
+                start: 8,
+                end: 16,
+                len_field: None,
+                cut_by: Some(32),
+            }),
+        },
+        ProgType::SK_MSG => HookStruct {
+            name: "sk_msg_md",
+            size: 80,
+            pointers: &[0, 8, 72],
+            buffer: Some(DataBuffer {
+                start: 0,
+                end: 8,
+                len_field: Some(68),
+                cut_by: None,
+            }),
+        },
+        ProgType::SOCK_OPS => HookStruct {
+            name: "bpf_sock_ops",
+            size: MAX_HOOK_STRUCT,
+            pointers: &[184, 192, 200],
+            buffer: Some(DataBuffer {
+                start: 192,
+                end: 200,
+                len_field: Some(208),
+                cut_by: None,
+            }),
+        },
         _ => return None,
     })
 }
 
 /// `sizeof(struct bpf_sysctl)`.
 const SYSCTL_CTX_SIZE: usize = 8;
-
-/// `struct bpf_sockopt` offsets.
-mod sockopt_off {
-    pub const OPTVAL: usize = 8;
-    pub const OPTVAL_END: usize = 16;
-    pub const OPTLEN: usize = 32;
-}
 
 fn put_u64(bytes: &mut [u8], off: usize, value: u64) {
     if let Some(dst) = bytes.get_mut(off..off + 8) {
@@ -200,68 +252,77 @@ impl Runtime {
         Ok(finish(env, result, data_out, None))
     }
 
-    /// cgroup_sock, cgroup_sock_addr, cgroup_sockopt and cgroup_device
-    /// programs, which the kernel does not test-run: `ctx_in` is the UAPI
-    /// struct (`bpf_sock`, `bpf_sock_addr`, `bpf_sockopt`,
-    /// `bpf_cgroup_dev_ctx`), shorter ones zero-filled, with
-    /// its socket pointers 0 (Apiary has no sockets). sockopt programs get
-    /// `data_in` as the option buffer `optval`..`optval_end` and give it
-    /// back as `data_out`, cut to the `optlen` they leave when that is
-    /// shorter. `ctx_out` is the struct after the run (pointers 0 again);
-    /// `retval` the program's `r0`: 1 allows, 0 refuses.
-    pub(super) fn test_run_cgroup(
+    /// cgroup_sock, cgroup_sock_addr, cgroup_sockopt, cgroup_device,
+    /// sk_msg and sock_ops programs, which the kernel does not test-run:
+    /// `ctx_in` is the UAPI struct (`bpf_sock`, `bpf_sock_addr`,
+    /// `bpf_sockopt`, `bpf_cgroup_dev_ctx`, `sk_msg_md`, `bpf_sock_ops`),
+    /// shorter ones zero-filled, with its pointers 0 (Apiary has no
+    /// sockets). `data_in` is, for sockopt programs, the option buffer
+    /// `optval`..`optval_end`, given back as `data_out` cut to the `optlen`
+    /// the program leaves when that is shorter; for sk_msg programs the
+    /// message `data`..`data_end` (`size` is set to its length); for
+    /// sock_ops programs the packet `skb_data`..`skb_data_end` (`skb_len`
+    /// set). `ctx_out` is the struct after the run, pointers 0 again;
+    /// `retval` the program's `r0` (cgroup hooks: 1 allows, 0 refuses).
+    pub(super) fn test_run_hook(
         self: &Arc<Self>,
         runner: &mut Runner<Env>,
         prog: ProgId,
         input: &TestRunInput<'_>,
         prog_type: ProgType,
     ) -> Result<TestRunOutput, TestRunError> {
-        let Some((name, size, pointers)) = cgroup_struct(prog_type) else {
+        let Some(shape) = hook_struct(prog_type) else {
             return Err(TestRunError::NotSupported { prog_type });
         };
+        let (name, size) = (shape.name, shape.size);
         let kind = prog_type.to_string();
         no_flags_or_cpu(input, &kind)?;
-        let sockopt = prog_type == ProgType::CGROUP_SOCKOPT;
-        if !sockopt {
+        if shape.buffer.is_none() {
             no_packet(input, &kind)?;
         }
         let ctx_in = input.ctx_in.unwrap_or_default();
-        let image = context_image::<80>(ctx_in, name)?;
+        let image = context_image::<MAX_HOOK_STRUCT>(ctx_in, name)?;
         if ctx_in.iter().skip(size).any(|b| *b != 0) {
             return Err(invalid(format!(
                 "ctx_in has non-zero bytes past the {size}-byte struct {name} (E2BIG)"
             )));
         }
-        if let Some(off) = pointers.iter().find(|off| get_u64(&image, **off) != 0) {
+        if let Some(off) = shape
+            .pointers
+            .iter()
+            .find(|off| get_u64(&image, **off) != 0)
+        {
             return Err(invalid(format!(
                 "{name} has a pointer at offset {off}, which ctx_in must leave 0"
             )));
         }
         let mut ctx = HostBuf::zeroed(size);
         ctx.bytes_mut().copy_from_slice(&image[..size]);
-        let optval_in = input.data_in.unwrap_or_default();
-        let mut optval = HostBuf::zeroed(optval_in.len());
-        optval.bytes_mut().copy_from_slice(optval_in);
-        if sockopt {
-            let start = optval.region(true).addr();
-            put_u64(ctx.bytes_mut(), sockopt_off::OPTVAL, start);
-            put_u64(
-                ctx.bytes_mut(),
-                sockopt_off::OPTVAL_END,
-                start + optval_in.len() as u64,
-            );
+        let data_in = input.data_in.unwrap_or_default();
+        let mut data = HostBuf::zeroed(data_in.len());
+        data.bytes_mut().copy_from_slice(data_in);
+        if let Some(buffer) = &shape.buffer {
+            let start = data.region(true).addr();
+            let bytes = ctx.bytes_mut();
+            put_u64(bytes, buffer.start, start);
+            put_u64(bytes, buffer.end, start + data_in.len() as u64);
+            if let Some(field) = buffer.len_field {
+                let len = u32::try_from(data_in.len()).unwrap_or(u32::MAX);
+                bytes[field..field + 4].copy_from_slice(&len.to_ne_bytes());
+            }
         }
         let mut env = self.env(prog, input.cpu, &input.task);
-        let regions = [ctx.region(true), optval.region(true)];
+        let regions = [ctx.region(true), data.region(true)];
         let result = self.run_repeated(runner, prog, &mut env, &regions, input.repeat)?;
         let mut ctx_out = ctx.bytes().to_vec();
-        for off in pointers {
+        for off in shape.pointers {
             put_u64(&mut ctx_out, *off, 0);
         }
         let data_out = input.data_in.map(|_| {
-            let mut out = optval.bytes().to_vec();
-            let optlen = super::get_u32(&ctx_out, sockopt_off::OPTLEN) as usize;
-            out.truncate(optlen);
+            let mut out = data.bytes().to_vec();
+            if let Some(field) = shape.buffer.as_ref().and_then(|b| b.cut_by) {
+                out.truncate(super::get_u32(&ctx_out, field) as usize);
+            }
             super::data_out(out, input.data_size_out)
         });
         Ok(finish(env, result, data_out, input.ctx_in.map(|_| ctx_out)))
@@ -320,6 +381,60 @@ impl Runtime {
             Some(super::data_out(stored, input.data_size_out)),
             input.ctx_in.map(|_| ctx_out),
         ))
+    }
+
+    /// sk_skb programs (stream parser and verdict), which the kernel does
+    /// not test-run: `data_in` is the stream data, which the program sees
+    /// from `data` with no link or network header in front (`skb->len` is
+    /// its length); `ctx_in` a `struct __sk_buff` with only the fields
+    /// `bpf_prog_test_run_skb` accepts. Apiary has no socket behind it, so
+    /// the socket fields read 0. `data_out` is the data after the run,
+    /// `ctx_out` the context as the skb test-run gives it back.
+    pub(super) fn test_run_sk_skb(
+        self: &Arc<Self>,
+        runner: &mut Runner<Env>,
+        prog: ProgId,
+        input: &TestRunInput<'_>,
+    ) -> Result<TestRunOutput, TestRunError> {
+        no_flags_or_cpu(input, "sk_skb")?;
+        let data = input.data_in.unwrap_or_default();
+        let max =
+            super::PAGE_SIZE - super::SKB_HEADROOM - crate::packet::SHARED_INFO_SIZE - ETH_HLEN;
+        if data.len() > max {
+            return Err(invalid(format!(
+                "data_in is {} bytes; sk_skb programs take at most {max}",
+                data.len()
+            )));
+        }
+        let image = match input.ctx_in {
+            Some(ctx_in) => Some(context_image::<{ skb_off::SIZE }>(ctx_in, "__sk_buff")?),
+            None => None,
+        };
+        if let Some(image) = &image {
+            super::skb_ctx_rules(image, data.len())?;
+            let ifindex = super::get_u32(image, skb_off::IFINDEX);
+            if ifindex > LOOPBACK_IFINDEX {
+                return Err(invalid(format!(
+                    "ifindex {ifindex}: Apiary knows only the loopback device"
+                )));
+            }
+        }
+        // The stream data sits where a network header would: a zeroed
+        // link header in front, which the program does not see.
+        let mut frame = vec![0u8; ETH_HLEN];
+        frame.extend_from_slice(data);
+        let setup = SkbSetup {
+            image: image.unwrap_or([0; skb_off::SIZE]),
+            ifindex: LOOPBACK_IFINDEX,
+            has_context: image.is_some(),
+        };
+        let mut env = self.env(prog, input.cpu, &input.task);
+        env.packet = Some(Packet::skb(&frame, false, &setup));
+        let result = self.run_repeated(runner, prog, &mut env, &[], input.repeat)?;
+        let packet = env.packet.take().ok_or(TestRunError::NoSuchProgram)?;
+        let data_out = super::data_out(packet.bytes().to_vec(), input.data_size_out);
+        let ctx_out = image.map(|ctx| super::skb_ctx_out(ctx, &packet));
+        Ok(finish(env, result, Some(data_out), ctx_out))
     }
 
     /// `bpf_prog_test_run_sk_lookup`: `ctx_in` (required) is `struct
