@@ -348,6 +348,9 @@ impl Runtime {
     ///   in `data_in`), `cgroup_sysctl` (the sysctl in `data_in`),
     ///   `cgroup_device`: no kernel test-run; the UAPI struct in `ctx_in`
     ///   and back in `ctx_out`, `retval` 1 allows, 0 refuses.
+    /// - `sk_skb` (stream data in `data_in`), `sk_msg` (the message in
+    ///   `data_in`), `sock_ops` (`bpf_sock_ops` in `ctx_in`, the packet in
+    ///   `data_in`): no kernel test-run; Apiary has no socket behind them.
     /// - `sk_lookup`, `flow_dissector`, `netfilter`: as the kernel's
     ///   `bpf_prog_test_run_sk_lookup`, `_flow_dissector` and `_nf`.
     ///
