@@ -74,7 +74,8 @@
 //! read-only, at multiples of 8; the kernel's bound on the attach
 //! function's argument count and its rule that pointer arguments are loaded
 //! whole need the attach point's BTF: [`prepare_btf`] takes them as
-//! [`BtfArguments`], [`prepare_for`] cannot check them.
+//! [`BtfArguments`] ([`btf_arguments`] reads them from the kernel's BTF),
+//! [`prepare_for`] cannot check them.
 //!
 //! # Precision
 //!
@@ -92,6 +93,7 @@
 //! `tests/kernel_dataflow.rs`) finds no disagreement on the flows clang
 //! produces: copies, constant offsets, spills, calls and subprograms.
 
+mod btf_args;
 mod error;
 mod flow;
 mod layouts;
@@ -101,6 +103,7 @@ mod rules;
 use apiary_isa::RawInsn;
 use apiary_kernel::types::{AttachType, ProgType};
 
+pub use btf_args::{BtfArgumentsError, btf_arguments};
 pub use error::{AccessKind, ContextError, Rule};
 
 /// Offset of the 64-bit `data` pointer in the internal `__sk_buff` context.

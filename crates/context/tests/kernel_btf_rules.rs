@@ -6,7 +6,9 @@
 //! refuse.
 
 use apiary_btf::{Btf, BtfKind};
-use apiary_context::{BtfArguments, ContextError, prepare_btf, prepare_for};
+use apiary_context::{
+    BtfArguments, BtfArgumentsError, ContextError, btf_arguments, prepare_btf, prepare_for,
+};
 use apiary_isa::{AluOp, Insn, RawInsn, Reg, Size, Source, Width, encode_program};
 use apiary_kernel::types::{AttachType, ProgType};
 
@@ -83,21 +85,39 @@ fn btf_argument_rules_match_the_kernel() {
     // Trampoline programs (fentry, fexit, fmod_ret, lsm) share these rules
     // but this machine's kernel refuses to load any of them (EPERM, see
     // tests/progs/manifest.toml); BTF tracepoints load.
-    let targets = [Target {
-        prog_type: ProgType::TRACING,
-        attach_type: AttachType::TRACE_RAW_TP,
-        function: "btf_trace_sched_switch",
-        // btf_trace_sched_switch(void *, bool preempt, struct task_struct
-        // *prev, struct task_struct *next, unsigned int prev_state).
-        args: BtfArguments {
-            slots: 4,
-            pointers: 0b0110,
-        },
-    }];
+    let targets: Vec<Target> = [
+        ("sched_switch", 4, 0b0110),
+        ("sched_process_fork", 2, 0b11),
+        ("sys_enter", 2, 0b01),
+        ("kfree_skb", 4, 0b1011),
+    ]
+    .into_iter()
+    .map(|(tracepoint, slots, pointers)| {
+        let args = btf_arguments(&vmlinux, AttachType::TRACE_RAW_TP, tracepoint)
+            .unwrap_or_else(|e| panic!("{tracepoint}: {e}"));
+        // The prototypes in include/trace/events: sched_switch(bool
+        // preempt, task *prev, task *next, unsigned int prev_state),
+        // sched_process_fork(task *parent, task *child), sys_enter(struct
+        // pt_regs *regs, long id), kfree_skb(struct sk_buff *skb, void
+        // *location, enum skb_drop_reason reason, struct sock *rx_sk).
+        assert_eq!(
+            args,
+            BtfArguments { slots, pointers },
+            "{tracepoint}'s arguments from vmlinux BTF"
+        );
+        Target {
+            prog_type: ProgType::TRACING,
+            attach_type: AttachType::TRACE_RAW_TP,
+            function: tracepoint,
+            args,
+        }
+    })
+    .collect();
     let mut mismatches = Vec::new();
     let mut compared = 0;
     for target in &targets {
-        let Some(btf_id) = vmlinux.find_by_name_kind(target.function, BtfKind::Typedef) else {
+        let typedef = format!("btf_trace_{}", target.function);
+        let Some(btf_id) = vmlinux.find_by_name_kind(&typedef, BtfKind::Typedef) else {
             eprintln!(
                 "SKIPPED: {} because vmlinux has no such function",
                 target.function
@@ -158,4 +178,47 @@ fn btf_argument_rules_match_the_kernel() {
 
 fn access_is_narrow_load(insn: &Insn) -> bool {
     matches!(insn, Insn::Load { size, .. } if *size != Size::DW)
+}
+
+/// `btf_arguments` on attach points this kernel cannot load programs for,
+/// against their C prototypes: bpf_fentry_test1(int a),
+/// bpf_modify_return_test(int a, int *b), bpf_lsm_file_open(struct file
+/// *file), bpf_iter_task(struct bpf_iter_meta *meta, struct task_struct
+/// *task); fexit, fmod_ret and lsm read the return value after the
+/// arguments.
+#[test]
+fn btf_arguments_follow_the_prototypes() {
+    let vmlinux = match std::fs::read("/sys/kernel/btf/vmlinux") {
+        Ok(bytes) => Btf::parse(&bytes).expect("vmlinux BTF parses"),
+        Err(e) => {
+            eprintln!("SKIPPED: BTF argument prototypes because vmlinux BTF: {e}");
+            return;
+        }
+    };
+    let args = |attach, target| btf_arguments(&vmlinux, attach, target);
+    let known = |slots, pointers| Ok(BtfArguments { slots, pointers });
+    assert_eq!(
+        args(AttachType::TRACE_FENTRY, "bpf_fentry_test1"),
+        known(1, 0)
+    );
+    assert_eq!(
+        args(AttachType::TRACE_FEXIT, "bpf_fentry_test1"),
+        known(2, 0)
+    );
+    assert_eq!(
+        args(AttachType::MODIFY_RETURN, "bpf_modify_return_test"),
+        known(3, 0b010)
+    );
+    assert_eq!(args(AttachType::LSM_MAC, "file_open"), known(2, 0b01));
+    assert_eq!(args(AttachType::TRACE_ITER, "task"), known(2, 0b11));
+    assert_eq!(
+        args(AttachType::TRACE_FENTRY, "no_such_function_here")
+            .unwrap_err()
+            .to_string(),
+        "the kernel's BTF has no FUNC named no_such_function_here"
+    );
+    assert!(matches!(
+        args(AttachType::STRUCT_OPS, "ssthresh"),
+        Err(BtfArgumentsError::NotDerivable { .. })
+    ));
 }
