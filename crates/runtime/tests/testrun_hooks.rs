@@ -1334,3 +1334,114 @@ fn sockmap_programs_follow_their_header() {
         "no socket was inserted"
     );
 }
+
+// ---------------------------------------------------------------------------
+// Hostile inputs.
+
+/// xorshift64*: reproducible noise without a dependency.
+struct Noise(u64);
+
+impl Noise {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+
+    /// Random bytes, with u64 words that point into a data_in of
+    /// `objects` bytes now and then.
+    fn bytes(&mut self, len: usize, objects: usize) -> Vec<u8> {
+        let mut out = Vec::with_capacity(len + 8);
+        while out.len() < len {
+            let word = match self.below(4) {
+                0 => TEST_OBJECTS_BASE + self.below(objects.max(1) as u64 + 16),
+                1 => self.below(4),
+                _ => self.next(),
+            };
+            out.extend_from_slice(&word.to_ne_bytes());
+        }
+        out.truncate(len);
+        out
+    }
+}
+
+/// Every program of the new types on random contexts and data: each run
+/// ends in a result or a typed error (a refused input or a run-time
+/// fault), never a panic.
+#[test]
+fn hostile_inputs_get_typed_errors() {
+    let programs: &[(&str, &[&str])] = &[
+        ("fentry_fexit", &["test1_entry", "test1_exit"]),
+        ("fmod_ret", &["override_modify_return"]),
+        ("lsm", &["deny_listed_inodes", "veto_prog_type"]),
+        ("tp_btf", &["on_switch"]),
+        ("iter_task", &["dump_tasks"]),
+        (
+            "struct_ops_tcp_ca",
+            &[
+                "apiary_init",
+                "apiary_ssthresh",
+                "apiary_cong_avoid",
+                "apiary_undo_cwnd",
+            ],
+        ),
+        (
+            "cgroup_sock_addr",
+            &["refuse_raw_sockets", "redirect_connect", "guard_low_ports"],
+        ),
+        (
+            "cgroup_sockopt_sysctl_dev",
+            &["rewrite_tos", "protect_ip_forward", "device_policy"],
+        ),
+        ("sk_lookup", &["steer_ports"]),
+        ("flow_dissector", &["dissect"]),
+        ("netfilter", &["nf_size_guard"]),
+        (
+            "sockmap_redirect",
+            &[
+                "track_established",
+                "parse_whole_buffer",
+                "redirect_to_slot0",
+                "redirect_to_peer",
+            ],
+        ),
+    ];
+    let mut noise = Noise(0x5eed_1234_abcd_9876);
+    let mut outcomes = [0usize; 3];
+    for (object, names) in programs {
+        let Some((rt, _, loaded)) = load(object) else {
+            return;
+        };
+        for name in *names {
+            let prog = program(&loaded, name);
+            for _ in 0..150 {
+                let data_len = noise.below(700) as usize;
+                let data = noise.bytes(data_len, data_len);
+                let ctx_len = noise.below(300) as usize;
+                let ctx = noise.bytes(ctx_len, data_len);
+                let input = TestRunInput {
+                    data_in: (noise.below(4) != 0).then_some(&data[..]),
+                    ctx_in: (noise.below(4) != 0).then_some(&ctx[..]),
+                    repeat: noise.below(3) as u32,
+                    ..TestRunInput::default()
+                };
+                match rt.test_run(&mut Runner::new(), prog, &input) {
+                    Ok(_) => outcomes[0] += 1,
+                    Err(TestRunError::Invalid { .. }) => outcomes[1] += 1,
+                    Err(TestRunError::Run(_)) => outcomes[2] += 1,
+                    Err(other) => panic!("{object}/{name}: unexpected error {other}"),
+                }
+            }
+        }
+    }
+    eprintln!(
+        "ran {}, refused {}, faulted {}",
+        outcomes[0], outcomes[1], outcomes[2]
+    );
+    assert!(outcomes[0] > 100, "too few runs completed: {outcomes:?}");
+}
