@@ -21,9 +21,9 @@ use pcap_file::pcapng::{Block, PcapNgReader, PcapNgWriter};
 use serde_json::json;
 
 use crate::CliResult;
-use crate::backends::{BackendError, RunRequest, RunResult, compare_runs};
 use crate::error::CliError;
 use crate::progrun::{OutputFormat, RunWords, emit, report_side_effects, request_from_words};
+use apiary_difftest::objects::{BackendError, RunRequest, RunResult, compare_runs};
 
 /// Largest capture read.
 const MAX_CAPTURE_BYTES: u64 = 256 << 20;

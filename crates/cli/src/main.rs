@@ -7,7 +7,6 @@
 //! `apiary-conformance`. Every failure is one line on stderr,
 //! `apiary: <file>:<line>: <problem>`, and a non-zero exit status.
 
-mod backends;
 mod capture;
 mod commands;
 mod coretarget;
@@ -19,7 +18,6 @@ mod mapcmd;
 mod objects;
 mod pinning;
 mod progrun;
-mod vmrun;
 
 use std::io::Write;
 use std::path::PathBuf;

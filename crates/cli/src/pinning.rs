@@ -10,8 +10,10 @@ use apiary_loader::{BPF_F_RDONLY_PROG, MapSpec, Object};
 use apiary_maps::pin::{self, MapBtf, PinContents};
 use apiary_maps::{Map, MapError, MapType};
 
-use crate::backends::{KernelBackend, VmBackend, cpu_count, kernel_map_entries, vm_map_entries};
 use crate::error::CliError;
+use apiary_difftest::objects::{
+    KernelBackend, VmBackend, cpu_count, kernel_map_entries, vm_map_entries,
+};
 
 fn pin_path(dir: &Path, spec: &MapSpec) -> Result<PathBuf, CliError> {
     let file = pin::pin_file_name(&spec.name).map_err(|e| CliError::at(dir.display(), e))?;

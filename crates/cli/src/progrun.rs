@@ -12,13 +12,13 @@ use apiary_btf::BpftoolJson;
 use apiary_loader::Object;
 
 use crate::CliResult;
-use crate::backends::{
-    BackendError, KernelBackend, RunRequest, RunResult, VmBackend, compare_maps, compare_runs,
-    select_program,
-};
 use crate::coretarget::CoreTarget;
 use crate::error::CliError;
 use crate::objects::{OpenedObject, open_object};
+use apiary_difftest::objects::{
+    BackendError, KernelBackend, RunRequest, RunResult, VmBackend, compare_maps, compare_runs,
+    select_program,
+};
 
 /// bpftool's output buffer size when `data_size_out`/`ctx_size_out` is not given.
 const DEFAULT_SIZE_OUT: u32 = 32 * 1024;

@@ -6,8 +6,12 @@
 //! `apiary-runtime` with the same maps), their comparison (r0, the context
 //! bytes and every map's entries), the recognition of listed kernel bugs
 //! (`kernel-divergences.txt`, [`KernelBug`]), the shrinking of other
-//! divergent programs into reproducer files ([`fuzz`]), and the run of the
-//! bpf_conformance suite inside the kernel ([`conformance`]).
+//! divergent programs into reproducer files ([`fuzz`]), the run of the
+//! bpf_conformance suite inside the kernel ([`conformance`]), and the same
+//! comparison for whole objects ([`objects`]: one program of a clang-built
+//! object run in Apiary and in the kernel on the same input, then return
+//! value, packet, context and every map compared), which
+//! `apiary prog run --backend both` prints.
 //!
 //! It must not implement instruction semantics, verification, maps,
 //! helpers or syntax: the kernel, `apiary-runtime` and `apiary-vm`
@@ -18,6 +22,7 @@ pub mod conformance;
 mod diff;
 mod generate;
 mod known;
+pub mod objects;
 mod program;
 mod rng;
 

@@ -3,7 +3,7 @@
 
 use apiary_runtime::{Event, TestRunInput};
 
-use crate::backends::{BackendError, Redirect, RunRequest, RunResult, VmBackend};
+use super::{BackendError, Redirect, RunRequest, RunResult, VmBackend};
 
 /// Runs the backend's program as `BPF_PROG_TEST_RUN` would, including the
 /// kernel's `ENOSPC` when an output does not fit the room asked for.
@@ -24,7 +24,7 @@ pub fn test_run(vm: &mut VmBackend, request: &RunRequest) -> Result<RunResult, B
     let output = runtime
         .test_run(runner, prog, &input)
         .map_err(|e| BackendError {
-            backend: crate::backends::BackendKind::Vm,
+            backend: super::BackendKind::Vm,
             problem: format!("failed to run program: {e}"),
         })?;
     let fits = |out: &Option<Vec<u8>>, room: Option<u32>| {
@@ -35,7 +35,7 @@ pub fn test_run(vm: &mut VmBackend, request: &RunRequest) -> Result<RunResult, B
         || !fits(&output.ctx_out, request.ctx_size_out)
     {
         return Err(BackendError {
-            backend: crate::backends::BackendKind::Vm,
+            backend: super::BackendKind::Vm,
             problem: "failed to run program: No space left on device (data_size_out or ctx_size_out is too small)".to_owned(),
         });
     }

@@ -3,9 +3,10 @@
 //! comparison of two runs (return value, packet, context and every map's
 //! contents afterwards).
 //!
-//! Nothing here prints: the command layer decides how results and
-//! differences are shown. The API is meant to be movable into a library
-//! crate as it is.
+//! Nothing here prints: the command layer (`apiary prog run --backend`)
+//! decides how results and differences are shown.
+
+mod vmrun;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -314,7 +315,7 @@ impl VmBackend {
 
     /// Runs the program once (or `repeat` times) on the request.
     pub fn run(&mut self, request: &RunRequest) -> Result<RunResult, BackendError> {
-        crate::vmrun::test_run(self, request)
+        vmrun::test_run(self, request)
     }
 
     /// What a run needs: the runtime, the runner, the task runs pretend
