@@ -92,3 +92,121 @@ fn a_planted_map_difference_is_named() {
         "{text}"
     );
 }
+
+/// Program types that take a packet in `BPF_PROG_TEST_RUN`.
+fn takes_packets(prog_type: apiary_kernel::types::ProgType) -> bool {
+    use apiary_kernel::types::ProgType;
+    [
+        ProgType::XDP,
+        ProgType::SCHED_CLS,
+        ProgType::SCHED_ACT,
+        ProgType::SOCKET_FILTER,
+        ProgType::CGROUP_SKB,
+        ProgType::LWT_IN,
+        ProgType::LWT_OUT,
+        ProgType::LWT_XMIT,
+    ]
+    .contains(&prog_type)
+}
+
+/// Programs whose runs cannot be compared in full, and why. The kernel
+/// refuses to test-run XDP programs meant for devmap or cpumap entries
+/// (`bpf_prog_test_run_xdp`: EINVAL), which Apiary runs; one program's map
+/// state depends on `bpf_get_prandom_u32`.
+const NOT_COMPARED: &[(&str, &str)] = &[
+    (
+        "xdp_redirect_maps/xdp_devmap_egress",
+        "kernel: no test-run for BPF_XDP_DEVMAP programs",
+    ),
+    (
+        "xdp_redirect_maps/xdp_cpumap_rx",
+        "kernel: no test-run for BPF_XDP_CPUMAP programs",
+    ),
+];
+const MAPS_NOT_COMPARED: &[(&str, &str)] = &[(
+    "events_output/xdp_emit_events",
+    "its .bss `discarded` counts random draws (bpf_get_prandom_u32)",
+)];
+
+#[test]
+fn every_kernel_loadable_packet_program_agrees_including_maps() {
+    if let Err(reason) = apiary_difftest::kernel_available() {
+        eprintln!("SKIPPED: object comparison because {reason}");
+        return;
+    }
+    let (Ok(corpus), Ok(examples)) = (apiary_corpus::objects(), apiary_corpus::examples()) else {
+        eprintln!("SKIPPED: the corpus is not compiled (no clang-19)");
+        return;
+    };
+    let frames = apiary_corpus::traffic::packets();
+    let mut compared = 0;
+    let mut seen = Vec::new();
+    let mut failures = Vec::new();
+    for compiled in corpus.iter().chain(examples) {
+        if compiled.kernel_loads != apiary_corpus::KernelLoads::Yes {
+            continue;
+        }
+        let elf = compiled.read().unwrap();
+        let object = apiary_loader::Object::parse(&elf, compiled.name).unwrap();
+        for program in object.programs.iter().flatten() {
+            if !takes_packets(program.prog_type) {
+                continue;
+            }
+            let name = format!("{}/{}", compiled.name, program.name);
+            seen.push(name.clone());
+            if NOT_COMPARED.iter().any(|(listed, _)| *listed == name) {
+                continue;
+            }
+            let (mut vm, mut kernel) = match (
+                VmBackend::open(&object, &program.name),
+                KernelBackend::open(&object, &elf, &program.name),
+            ) {
+                (Ok(vm), Ok(kernel)) => (vm, kernel),
+                (vm, kernel) => {
+                    failures.push(format!(
+                        "{name}: open: vm {:?}, kernel {:?}",
+                        vm.err(),
+                        kernel.err()
+                    ));
+                    continue;
+                }
+            };
+            for packet in &frames {
+                match (
+                    vm.run(&request(&packet.frame)),
+                    kernel.run(&request(&packet.frame)),
+                ) {
+                    (Ok(ours), Ok(theirs)) => {
+                        for difference in compare_runs(&ours, &theirs) {
+                            failures.push(format!("{name} on {}: {difference}", packet.summary));
+                        }
+                    }
+                    (Err(_), Err(_)) => {}
+                    (ours, theirs) => failures.push(format!(
+                        "{name} on {}: vm {:?}, kernel {:?}",
+                        packet.summary,
+                        ours.err(),
+                        theirs.err()
+                    )),
+                }
+            }
+            if !MAPS_NOT_COMPARED.iter().any(|(listed, _)| *listed == name) {
+                for difference in compare_maps(&vm.dump_maps(), &kernel.dump_maps()) {
+                    failures.push(format!("{name}: {difference}"));
+                }
+            }
+            compared += 1;
+        }
+    }
+    eprintln!(
+        "{compared} packet programs compared over {} frames",
+        frames.len()
+    );
+    assert!(compared >= 30, "only {compared} programs compared");
+    assert!(
+        failures.is_empty(),
+        "{} differences:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}

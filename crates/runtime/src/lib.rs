@@ -768,18 +768,29 @@ impl Runtime {
             .collect();
         for (spec, &map) in object.maps.iter().zip(&maps) {
             for slot in &spec.initial_slots {
-                let apiary_loader::InitialSlotTarget::Program(name) = &slot.target else {
-                    continue;
-                };
-                let target = programs
-                    .iter()
-                    .find_map(|(n, r)| r.as_ref().ok().filter(|_| n == name))
-                    .ok_or_else(|| RuntimeError::MissingTailCallTarget {
-                        map: spec.name.clone(),
-                        index: slot.index,
-                        program: name.clone(),
-                    })?;
-                self.set_tail_call(map, slot.index, *target)?;
+                match &slot.target {
+                    apiary_loader::InitialSlotTarget::Program(name) => {
+                        let target = programs
+                            .iter()
+                            .find_map(|(n, r)| r.as_ref().ok().filter(|_| n == name))
+                            .ok_or_else(|| RuntimeError::MissingTailCallTarget {
+                                map: spec.name.clone(),
+                                index: slot.index,
+                                program: name.clone(),
+                            })?;
+                        self.set_tail_call(map, slot.index, *target)?;
+                    }
+                    // `values[] = { [i] = &inner }` of a map of maps: slot
+                    // `i` holds the inner map, as libbpf fills it at load.
+                    apiary_loader::InitialSlotTarget::Map(index) => {
+                        let inner = maps.get(*index).ok_or(RuntimeError::BadMapIndex {
+                            insn: 0,
+                            index: *index as u64,
+                            count: maps.len(),
+                        })?;
+                        self.set_inner_map(map, slot.index, *inner)?;
+                    }
+                }
             }
         }
         Ok(LoadedObject { maps, programs })
@@ -828,6 +839,26 @@ impl Runtime {
             .sys_update(&index.to_ne_bytes(), &prog.0.to_ne_bytes(), 0)
             .map_err(|source| RuntimeError::Map {
                 name: format!("map #{}", map.0),
+                source,
+            })
+    }
+
+    /// Puts inner map `inner` in slot `index` of the map of maps `outer`.
+    pub fn set_inner_map(
+        &self,
+        outer: MapId,
+        index: u32,
+        inner: MapId,
+    ) -> Result<(), RuntimeError> {
+        let entry = self.map(outer).ok_or(RuntimeError::BadMapIndex {
+            insn: 0,
+            index: u64::from(outer.0),
+            count: 0,
+        })?;
+        entry
+            .sys_update(&index.to_ne_bytes(), &inner.0.to_ne_bytes(), 0)
+            .map_err(|source| RuntimeError::Map {
+                name: entry.def().name.clone(),
                 source,
             })
     }
