@@ -54,7 +54,7 @@ pub enum RunFailure {
         reason: String,
     },
     /// The verifier accepted the program but translated it into one that
-    /// can crash the kernel, so it was not run there (see [`null_check_elided`]).
+    /// can crash the kernel, so it was not run there (see `null_check_elided`).
     #[error("not run in the kernel, which would crash: {0}")]
     KernelUnsafe(String),
     /// Apiary refused to create a map or load the program.
