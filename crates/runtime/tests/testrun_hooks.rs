@@ -5,6 +5,9 @@
 //! the types the kernel test-runs (flow dissector, sk_lookup, netfilter),
 //! against the kernel's `BPF_PROG_TEST_RUN` on this machine.
 
+mod common;
+
+use common::{Outcome, kernel_ok};
 use std::sync::Arc;
 
 use apiary_isa::{RawInsn, encode_program, slots_to_bytes};
@@ -708,27 +711,6 @@ fn sysctl_writes_to_ip_forward_are_refused() {
 
 // ---------------------------------------------------------------------------
 // Types the kernel test-runs: compared with it.
-
-fn kernel_ok(test: &str) -> bool {
-    match apiary_kernel::probe() {
-        Ok(()) => true,
-        Err(reason) => {
-            eprintln!("SKIPPED: {test} because bpf() is unavailable: {reason}");
-            false
-        }
-    }
-}
-
-/// A run's result, or a refusal, on either side.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Outcome {
-    Ran {
-        retval: u32,
-        data_out: Vec<u8>,
-        ctx_out: Vec<u8>,
-    },
-    Refused,
-}
 
 struct Case<'a> {
     prog_type: ProgType,

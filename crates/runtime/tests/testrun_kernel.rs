@@ -3,35 +3,17 @@
 //! value, the packet and the context that come back, or that both refuse.
 //! Each test skips loudly when `bpf()` is unavailable.
 
+mod common;
+
 use apiary_isa::{RawInsn, encode_program, slots_to_bytes};
 use apiary_kernel::types::ProgType;
 use apiary_kernel::{ProgFd, ProgLoadAttrs, TestRunAttrs};
 use apiary_runtime::{Event, Runtime, TaskInfo, TestRunError, TestRunInput};
 use apiary_vm::Runner;
+use common::{Outcome, kernel_ok};
 
 fn code(text: &str) -> Vec<RawInsn> {
     encode_program(&apiary_asm::assemble(text).expect("test program assembles"))
-}
-
-fn kernel_ok(test: &str) -> bool {
-    match apiary_kernel::probe() {
-        Ok(()) => true,
-        Err(reason) => {
-            eprintln!("SKIPPED: {test} because bpf() is unavailable: {reason}");
-            false
-        }
-    }
-}
-
-/// What a test run gave: its results, or a refusal.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Outcome {
-    Ran {
-        retval: u32,
-        data_out: Vec<u8>,
-        ctx_out: Vec<u8>,
-    },
-    Refused,
 }
 
 /// One test-run input.
