@@ -137,10 +137,19 @@ pub(crate) fn map_arg(
     ctx: Ctx<'_, '_>,
     handle: u64,
 ) -> Result<(MapId, Arc<Map>, bool), HelperError> {
-    ctx.env()
+    let env = ctx.env();
+    if let Some((_, id, map, read_only)) = env.maps_used.iter().find(|(h, ..)| *h == handle) {
+        return Ok((*id, Arc::clone(map), *read_only));
+    }
+    let (id, map, read_only) = env
         .runtime
         .map_of_handle(handle)
-        .ok_or_else(|| HelperError::Other(format!("argument {handle:#x} is not a map")))
+        .ok_or_else(|| HelperError::Other(format!("argument {handle:#x} is not a map")))?;
+    // Only real maps are remembered, so the list stays as short as the
+    // runtime's map table.
+    env.maps_used
+        .push((handle, id, Arc::clone(&map), read_only));
+    Ok((id, map, read_only))
 }
 
 /// Zeroes `len` bytes of program memory at `addr`, checking the range

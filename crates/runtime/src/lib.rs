@@ -366,6 +366,9 @@ pub struct Env {
     trace: Vec<TraceLine>,
     /// What helpers asked the host to do in this run.
     events: Vec<Event>,
+    /// Maps this run's helpers already resolved, by handle: the runtime's
+    /// table is locked once per map and run, not once per helper call.
+    maps_used: Vec<(u64, MapId, Arc<Map>, bool)>,
 }
 
 impl std::fmt::Debug for Env {
@@ -909,6 +912,7 @@ impl Runtime {
             socket_cookie: None,
             trace: Vec::new(),
             events: Vec::new(),
+            maps_used: Vec::new(),
         }
     }
 

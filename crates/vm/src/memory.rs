@@ -231,13 +231,15 @@ impl Memory {
     /// `false` when [`MAX_REGIONS`] are already registered.
     pub(crate) fn add(&mut self, span: Span) -> bool {
         let key = (span.start, span.len, span.writable);
-        if self.registered.contains(&key) {
-            return true;
-        }
-        if self.registered.len() >= MAX_REGIONS {
+        // One tree walk in the common case: insert ignores a duplicate.
+        if self.registered.len() < MAX_REGIONS {
+            self.registered.insert(key);
+        } else if !self.registered.contains(&key) {
             return false;
         }
-        self.registered.insert(key);
+        // A program uses a value right after a helper hands it out (a map
+        // lookup's result): prime the cache so that access skips the tree.
+        self.last_hit.set(Some(span));
         true
     }
 
