@@ -120,6 +120,20 @@ pub enum Error {
         /// The loader's or runtime's reason.
         reason: String,
     },
+    /// The program did not pass the checks made when it was loaded (a
+    /// context access its type may not make, a helper Apiary lacks, a bad
+    /// map reference, ...).
+    #[error("program {program:?} was rejected{}{}: {source}", insn.map(|i| format!(" at instruction {i}")).unwrap_or_default(), AtLine(line))]
+    ProgramRejected {
+        /// Program name.
+        program: String,
+        /// The instruction at fault, when the reason names one.
+        insn: Option<usize>,
+        /// Its source line, when the object has line info.
+        line: Option<SourceLine>,
+        /// The runtime's reason.
+        source: std::sync::Arc<RuntimeError>,
+    },
     /// Applying CO-RE relocations failed.
     #[error("CO-RE relocation: {0}")]
     Core(Box<LoadError>),

@@ -11,7 +11,7 @@ use apiary_runtime::{MapId, ProgId, Runtime};
 
 use crate::core_target::CoreTarget;
 use crate::error::{Error, Result};
-use crate::program::{Program, ProgramKind};
+use crate::program::{Program, ProgramKind, source_line};
 use crate::runner::Runner;
 use crate::views::MapView;
 
@@ -212,14 +212,14 @@ impl OpenObject {
             .map(|spec| spec.name.clone())
             .zip(loaded.maps.iter().copied())
             .collect();
-        let mut programs: Vec<(String, Result<ProgId, String>)> = loaded
+        let mut programs: Vec<(String, Result<ProgId, Rejection>)> = loaded
             .programs
             .into_iter()
-            .map(|(name, result)| (name, result.map_err(|e| e.to_string())))
+            .map(|(name, result)| (name, result.map_err(|e| Rejection::Runtime(Arc::new(e)))))
             .collect();
         for (index, result) in object.programs.iter().enumerate() {
             if let Err(e) = result {
-                programs.push((format!("#{index}"), Err(e.to_string())));
+                programs.push((format!("#{index}"), Err(Rejection::Loader(e.to_string()))));
             }
         }
         Ok(Object {
@@ -344,7 +344,25 @@ pub struct Object {
     runtime: Arc<Runtime>,
     spec: apiary_loader::Object,
     maps: Vec<(String, MapId)>,
-    programs: Vec<(String, Result<ProgId, String>)>,
+    programs: Vec<(String, Result<ProgId, Rejection>)>,
+}
+
+/// Why a program of the object cannot run.
+#[derive(Debug, Clone)]
+enum Rejection {
+    /// The loader could not make a program of its section.
+    Loader(String),
+    /// The runtime refused it at load.
+    Runtime(Arc<apiary_runtime::RuntimeError>),
+}
+
+impl std::fmt::Display for Rejection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Rejection::Loader(reason) => f.write_str(reason),
+            Rejection::Runtime(error) => error.fmt(f),
+        }
+    }
 }
 
 impl std::fmt::Debug for Object {
@@ -358,14 +376,14 @@ impl std::fmt::Debug for Object {
 }
 
 /// One program of an [`Object`], as [`Object::programs`] lists it.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct ProgramInfo<'o> {
     /// Program name (the function symbol).
     pub name: &'o str,
     /// Its `SEC()` name and type, when the loader understood the section.
     pub spec: Option<&'o ProgramSpec>,
     /// Why it cannot run, when it did not load.
-    pub error: Option<&'o str>,
+    pub error: Option<String>,
 }
 
 impl Object {
@@ -386,7 +404,7 @@ impl Object {
         self.programs.iter().map(|(name, result)| ProgramInfo {
             name,
             spec: self.spec.program(name),
-            error: result.as_ref().err().map(String::as_str),
+            error: result.as_ref().err().map(ToString::to_string),
         })
     }
 
@@ -413,19 +431,26 @@ impl Object {
                     .collect::<Vec<_>>()
                     .join(", "),
             })?;
-        let id = *result
-            .as_ref()
-            .map_err(|reason| Error::ProgramUnavailable {
+        let spec = self.spec.program(name);
+        let id = *result.as_ref().map_err(|rejection| match rejection {
+            Rejection::Loader(reason) => Error::ProgramUnavailable {
                 name: name.to_owned(),
                 reason: reason.clone(),
-            })?;
-        let spec = self
-            .spec
-            .program(name)
-            .ok_or_else(|| Error::ProgramUnavailable {
-                name: name.to_owned(),
-                reason: "the loader has no spec for it".to_owned(),
-            })?;
+            },
+            Rejection::Runtime(source) => {
+                let insn = source.insn();
+                Error::ProgramRejected {
+                    program: name.to_owned(),
+                    insn,
+                    line: insn.zip(spec).and_then(|(i, spec)| source_line(spec, i)),
+                    source: Arc::clone(source),
+                }
+            }
+        })?;
+        let spec = spec.ok_or_else(|| Error::ProgramUnavailable {
+            name: name.to_owned(),
+            reason: "the loader has no spec for it".to_owned(),
+        })?;
         if !K::accepts(spec.prog_type) {
             return Err(Error::WrongProgramType {
                 name: name.to_owned(),

@@ -371,17 +371,7 @@ impl<'o, K: ProgramKind> Program<'o, K> {
     /// The source line of instruction `insn`: the last line-info record at
     /// or before it, as bpftool's `linum` listing attributes lines.
     pub fn source_line(&self, insn: usize) -> Option<SourceLine> {
-        self.spec
-            .line_info
-            .iter()
-            .filter(|l| l.insn_index <= insn)
-            .max_by_key(|l| l.insn_index)
-            .map(|l| SourceLine {
-                file: l.file.clone(),
-                line: l.line,
-                column: l.column,
-                text: l.line_text.clone(),
-            })
+        source_line(self.spec, insn)
     }
 
     /// Runs the program once per `options.repeat` on CPU 0, as
@@ -399,4 +389,19 @@ impl<'o, K: ProgramKind> Program<'o, K> {
     pub fn test_run(&self, options: &K::Options<'_>) -> Result<TestRunOutput> {
         self.object.runner(0).test_run(self, options)
     }
+}
+
+/// The source line of instruction `insn` of `spec`: the last line-info
+/// record at or before it, as bpftool's `linum` listing attributes lines.
+pub(crate) fn source_line(spec: &ProgramSpec, insn: usize) -> Option<SourceLine> {
+    spec.line_info
+        .iter()
+        .filter(|l| l.insn_index <= insn)
+        .max_by_key(|l| l.insn_index)
+        .map(|l| SourceLine {
+            file: l.file.clone(),
+            line: l.line,
+            column: l.column,
+            text: l.line_text.clone(),
+        })
 }

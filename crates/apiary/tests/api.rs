@@ -347,3 +347,69 @@ fn core_against_apiary_contexts_fails_at_the_unsatisfied_read_with_its_source_li
     assert!(err.to_string().contains("CO-RE"), "{err}");
     eprintln!("{err}");
 }
+
+#[test]
+fn a_context_write_the_type_forbids_is_rejected_with_its_source_line_as_by_the_kernel() {
+    let source = r#"
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+SEC("socket")
+int mark_packets(struct __sk_buff *skb)
+{
+	skb->mark = 7; /* socket filters may write only cb[] */
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";
+"#;
+    let dir = std::env::temp_dir().join(format!("apiary-api-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let c = dir.join("mark_packets.c");
+    let o = dir.join("mark_packets.o");
+    std::fs::write(&c, source).unwrap();
+    let arch = std::env::consts::ARCH;
+    let compiled = std::process::Command::new("clang-19")
+        .args(["-target", "bpf", "-O2", "-g", "-c"])
+        .arg(format!("-I/usr/include/{arch}-linux-gnu"))
+        .arg(&c)
+        .arg("-o")
+        .arg(&o)
+        .status();
+    if !compiled.is_ok_and(|s| s.success()) {
+        eprintln!("SKIPPED: context rejection test because clang-19 could not compile it");
+        return;
+    }
+    let loaded = OpenObject::open(&o).unwrap().load().unwrap();
+    let err = loaded
+        .program::<apiary::SocketFilter>("mark_packets")
+        .unwrap_err();
+    let Error::ProgramRejected { insn, line, .. } = &err else {
+        panic!("expected a load-time rejection, got {err}");
+    };
+    assert!(insn.is_some(), "{err}");
+    let line = line.as_ref().expect("line info names the source line");
+    assert!(line.text.contains("skb->mark = 7"), "{line}");
+    assert!(err.to_string().contains("__sk_buff.mark"), "{err}");
+
+    if let Err(reason) = apiary_kernel::probe() {
+        eprintln!("SKIPPED: kernel side of the context rejection test because {reason}");
+        return;
+    }
+    let bytes = std::fs::read(&o).unwrap();
+    let spec = apiary_loader::Object::parse(&bytes, "mark_packets").unwrap();
+    let kernel = apiary_backend::load_object(
+        &spec,
+        &apiary_backend::LoadOptions {
+            elf: Some(&bytes),
+            log_level: 0,
+        },
+    );
+    assert!(
+        kernel
+            .as_ref()
+            .map_or(true, |k| k.program("mark_packets").is_none()),
+        "the kernel loaded what Apiary rejected"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -168,3 +168,18 @@ pub enum ContextError {
         reason: String,
     },
 }
+
+impl ContextError {
+    /// The instruction the refusal is about, when there is one.
+    pub fn insn(&self) -> Option<usize> {
+        match self {
+            ContextError::Decode(e) => Some(e.index),
+            ContextError::Access { insn, .. }
+            | ContextError::MixedPointers { insn, .. }
+            | ContextError::ModifiedCtx { insn, .. }
+            | ContextError::LegacyPacketLoad { insn, .. }
+            | ContextError::ControlFlow { insn, .. } => Some(*insn),
+            _ => None,
+        }
+    }
+}

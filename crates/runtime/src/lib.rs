@@ -172,6 +172,23 @@ pub enum RuntimeError {
     },
 }
 
+impl RuntimeError {
+    /// The instruction the error is about, when there is one, so that a
+    /// caller with line info can name the source line.
+    pub fn insn(&self) -> Option<usize> {
+        match self {
+            RuntimeError::BadMapIndex { insn, .. }
+            | RuntimeError::BadValueOffset { insn, .. }
+            | RuntimeError::NotAddressable { insn, .. }
+            | RuntimeError::UnresolvedLoad { insn, .. } => Some(*insn),
+            RuntimeError::Context { source, .. } => source.insn(),
+            RuntimeError::Load(e) => e.pc(),
+            RuntimeError::Decode(e) => Some(e.index),
+            _ => None,
+        }
+    }
+}
+
 /// What [`Runtime::load_object`] made of an object.
 #[derive(Debug)]
 pub struct LoadedObject {

@@ -57,6 +57,21 @@ pub enum LoadError {
     },
 }
 
+impl LoadError {
+    /// The instruction the error is about, when there is one.
+    pub fn pc(&self) -> Option<usize> {
+        match self {
+            LoadError::Decode(e) => Some(e.index),
+            LoadError::MissingHelper { pc, .. }
+            | LoadError::Kfunc { pc, .. }
+            | LoadError::AddrSpaceCast { pc, .. }
+            | LoadError::WritesFramePointer { pc }
+            | LoadError::BadTarget { pc, .. } => Some(*pc),
+            _ => None,
+        }
+    }
+}
+
 /// Kind of a guest memory access.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Access {
