@@ -697,6 +697,9 @@ impl Runtime {
                 "this program type takes a context (ctx_in), not a packet",
             ));
         }
+        // A context shorter than what the program reads would fault in the
+        // middle of the run; say what is missing before running instead.
+        self.context_size_rule(prog, input)?;
         let mut ctx = input.ctx_in.unwrap_or_default().to_vec();
         let mut env = self.env(prog, input.cpu, &input.task);
         let region = if writable {
