@@ -124,7 +124,9 @@ enum Command {
 /// `apiary prog ...`.
 #[derive(Subcommand)]
 enum ProgCommand {
-    /// List the object's programs and maps as libbpf would load them.
+    /// List the object's programs and maps as libbpf would load them
+    /// (also `show` and `list`, bpftool's names for listing programs).
+    #[command(visible_alias = "show", alias = "list")]
     Load {
         /// The eBPF ELF object.
         file: PathBuf,
