@@ -94,24 +94,6 @@ pub fn value_after_update(key: u32, shape: Shape) -> u64 {
     u64::from(key + last_round * shape.entries)
 }
 
-fn mov(dst: Reg, src: Source) -> Insn {
-    Insn::Alu {
-        width: Width::W64,
-        op: AluOp::Mov,
-        dst,
-        src,
-    }
-}
-
-fn alu(op: AluOp, dst: Reg, src: Source) -> Insn {
-    Insn::Alu {
-        width: Width::W64,
-        op,
-        dst,
-        src,
-    }
-}
-
 /// The loop: r7 counts, r6 accumulates, map 0 is the hash map.
 pub fn program(op: HashOp, shape: Shape) -> Vec<Insn> {
     let (r0, r1, r2, r3, r4, r6, r7, r10) = (
@@ -125,8 +107,8 @@ pub fn program(op: HashOp, shape: Shape) -> Vec<Insn> {
         Reg::R10,
     );
     let mut body = vec![
-        mov(r1, Source::Reg(r7)),
-        alu(AluOp::And, r1, Source::Imm(shape.entries as i32 - 1)),
+        Insn::mov64(r1, Source::Reg(r7)),
+        Insn::alu64(AluOp::And, r1, Source::Imm(shape.entries as i32 - 1)),
         Insn::Store {
             size: Size::W,
             dst: r10,
@@ -147,12 +129,12 @@ pub fn program(op: HashOp, shape: Shape) -> Vec<Insn> {
         kind: LdImm64Kind::MapIdx,
         imm: 0,
     });
-    body.push(mov(r2, Source::Reg(r10)));
-    body.push(alu(AluOp::Add, r2, Source::Imm(KEY_SLOT.into())));
+    body.push(Insn::mov64(r2, Source::Reg(r10)));
+    body.push(Insn::alu64(AluOp::Add, r2, Source::Imm(KEY_SLOT.into())));
     if op == HashOp::Update {
-        body.push(mov(r3, Source::Reg(r10)));
-        body.push(alu(AluOp::Add, r3, Source::Imm(VALUE_SLOT.into())));
-        body.push(mov(r4, Source::Imm(0)));
+        body.push(Insn::mov64(r3, Source::Reg(r10)));
+        body.push(Insn::alu64(AluOp::Add, r3, Source::Imm(VALUE_SLOT.into())));
+        body.push(Insn::mov64(r4, Source::Imm(0)));
     }
     body.push(Insn::Call(CallTarget::Helper(op.helper())));
     match op {
@@ -171,11 +153,11 @@ pub fn program(op: HashOp, shape: Shape) -> Vec<Insn> {
                 src: r0,
                 off: 0,
             });
-            body.push(alu(AluOp::Add, r6, Source::Reg(r1)));
+            body.push(Insn::alu64(AluOp::Add, r6, Source::Reg(r1)));
         }
-        HashOp::Update => body.push(alu(AluOp::Add, r6, Source::Reg(r0))),
+        HashOp::Update => body.push(Insn::alu64(AluOp::Add, r6, Source::Reg(r0))),
     }
-    body.push(alu(AluOp::Add, r7, Source::Imm(1)));
+    body.push(Insn::alu64(AluOp::Add, r7, Source::Imm(1)));
     let body_slots: usize = body.iter().map(Insn::slots).sum();
     // Back to the body's first instruction from past this jump.
     let back = -(body_slots as i16) - 1;
@@ -186,9 +168,12 @@ pub fn program(op: HashOp, shape: Shape) -> Vec<Insn> {
         src: Source::Imm(shape.ops as i32),
         off: back,
     });
-    let mut insns = vec![mov(r6, Source::Imm(0)), mov(r7, Source::Imm(0))];
+    let mut insns = vec![
+        Insn::mov64(r6, Source::Imm(0)),
+        Insn::mov64(r7, Source::Imm(0)),
+    ];
     insns.extend(body);
-    insns.push(mov(r0, Source::Reg(r6)));
+    insns.push(Insn::mov64(r0, Source::Reg(r6)));
     insns.push(Insn::Exit);
     insns
 }

@@ -426,22 +426,13 @@ mod tests {
         slots_to_bytes(&encode_program(insns))
     }
 
-    fn alu(op: AluOp, dst: Reg, src: Source) -> Insn {
-        Insn::Alu {
-            width: Width::W64,
-            op,
-            dst,
-            src,
-        }
-    }
-
     #[test]
     fn an_inlined_array_lookup_without_its_null_check_is_spotted() {
         let lookup = [
-            alu(AluOp::Lsh, Reg::R0, Source::Imm(4)),
-            alu(AluOp::Add, Reg::R0, Source::Reg(Reg::R1)),
+            Insn::alu64(AluOp::Lsh, Reg::R0, Source::Imm(4)),
+            Insn::alu64(AluOp::Add, Reg::R0, Source::Reg(Reg::R1)),
             Insn::Ja { off: 1 },
-            alu(AluOp::Mov, Reg::R0, Source::Imm(0)),
+            Insn::alu64(AluOp::Mov, Reg::R0, Source::Imm(0)),
         ];
         let checked = Insn::Jump {
             width: Width::W64,

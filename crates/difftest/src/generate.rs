@@ -109,7 +109,7 @@ pub fn generate(seed: u64) -> Case {
         let bytes = value(&mut rng).to_le_bytes();
         chunk.copy_from_slice(&bytes[..chunk.len()]);
     }
-    let mut nodes = vec![Node::plain(mov(CTX, Source::Reg(Reg::R1)))];
+    let mut nodes = vec![Node::plain(Insn::mov64(CTX, Source::Reg(Reg::R1)))];
     for reg in DATA {
         nodes.push(Node::plain(Insn::LoadImm64 {
             dst: reg,
@@ -193,15 +193,6 @@ pub fn generate(seed: u64) -> Case {
         program: Program::new(nodes),
         ctx,
         maps: initial_maps(seed),
-    }
-}
-
-fn mov(dst: Reg, src: Source) -> Insn {
-    Insn::Alu {
-        width: Width::W64,
-        op: AluOp::Mov,
-        dst,
-        src,
     }
 }
 
@@ -391,7 +382,7 @@ fn forward_jump(rng: &mut Rng) -> Insn {
 fn counted_loop(rng: &mut Rng) -> Vec<Node> {
     let iterations = 1 + rng.below(6) as i32;
     let body_len = 1 + rng.below(5);
-    let mut nodes = vec![Node::plain(mov(COUNTER, Source::Imm(iterations)))];
+    let mut nodes = vec![Node::plain(Insn::mov64(COUNTER, Source::Imm(iterations)))];
     for _ in 0..body_len {
         nodes.push(Node::plain(straight_insn(rng)));
     }
@@ -447,7 +438,7 @@ fn store_key(rng: &mut Rng, kind: MapKind, nodes: &mut Vec<Node>) {
     };
     match (kind, rng.below(3)) {
         (MapKind::Array, _) | (MapKind::Hash, 0) => masked(nodes, from_ctx),
-        (MapKind::Hash, 1) => masked(nodes, mov(COUNTER, Source::Reg(rng.pick(&DATA)))),
+        (MapKind::Hash, 1) => masked(nodes, Insn::mov64(COUNTER, Source::Reg(rng.pick(&DATA)))),
         (MapKind::Hash, _) => nodes.push(Node::plain(Insn::Store {
             size: Size::W,
             dst: Reg::R10,
@@ -464,7 +455,7 @@ fn store_key(rng: &mut Rng, kind: MapKind, nodes: &mut Vec<Node>) {
 /// `reg = r10 + off`.
 fn stack_pointer(reg: Reg, off: i16) -> [Node; 2] {
     [
-        Node::plain(mov(reg, Source::Reg(Reg::R10))),
+        Node::plain(Insn::mov64(reg, Source::Reg(Reg::R10))),
         Node::plain(Insn::Alu {
             width: Width::W64,
             op: AluOp::Add,
@@ -549,7 +540,7 @@ fn helper_call(rng: &mut Rng) -> Vec<Node> {
         } else {
             rng.below(3) as i32
         };
-        nodes.push(Node::plain(mov(Reg::R4, Source::Imm(flags))));
+        nodes.push(Node::plain(Insn::mov64(Reg::R4, Source::Imm(flags))));
     }
     nodes.push(Node::plain(Insn::Call(CallTarget::Helper(helper))));
     if helper == MAP_LOOKUP_ELEM {
@@ -567,8 +558,11 @@ fn helper_call(rng: &mut Rng) -> Vec<Node> {
             },
             target: Some(null_branch),
         });
-        nodes.push(Node::plain(mov(Reg::R1, Source::Reg(Reg::R0))));
-        nodes.push(Node::plain(mov(Reg::R0, Source::Reg(rng.pick(&PRESERVED)))));
+        nodes.push(Node::plain(Insn::mov64(Reg::R1, Source::Reg(Reg::R0))));
+        nodes.push(Node::plain(Insn::mov64(
+            Reg::R0,
+            Source::Reg(rng.pick(&PRESERVED)),
+        )));
         nodes.extend(accesses.into_iter().map(Node::plain));
         nodes.push(Node::plain(Insn::Load {
             size: Size::DW,
@@ -581,7 +575,7 @@ fn helper_call(rng: &mut Rng) -> Vec<Node> {
             insn: Insn::Ja { off: 0 },
             target: Some(null_branch + 1),
         });
-        nodes.push(Node::plain(mov(Reg::R0, Source::Imm(imm(rng)))));
+        nodes.push(Node::plain(Insn::mov64(Reg::R0, Source::Imm(imm(rng)))));
     }
     for reg in CLOBBERED {
         nodes.push(Node::plain(Insn::LoadImm64 {

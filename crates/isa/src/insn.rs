@@ -479,6 +479,21 @@ pub enum Insn {
 }
 
 impl Insn {
+    /// `dst op= src` on 64 bits (`BPF_ALU64`), the form generated code uses most.
+    pub const fn alu64(op: AluOp, dst: Reg, src: Source) -> Insn {
+        Insn::Alu {
+            width: Width::W64,
+            op,
+            dst,
+            src,
+        }
+    }
+
+    /// `dst = src` on 64 bits.
+    pub const fn mov64(dst: Reg, src: Source) -> Insn {
+        Insn::alu64(AluOp::Mov, dst, src)
+    }
+
     /// Number of 8-byte slots the instruction takes.
     pub const fn slots(&self) -> usize {
         match self {
