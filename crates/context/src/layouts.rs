@@ -7,7 +7,7 @@ use crate::{ContextLayout, SKB_INTERNAL_SIZE, XDP_INTERNAL_SIZE};
 
 /// A field of a context struct; arrays are one field with `elem` < `size`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Field {
+pub struct Field {
     pub name: &'static str,
     pub off: u32,
     pub size: u32,
@@ -46,7 +46,7 @@ impl Field {
 
 /// A context struct: its name, size and fields.
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct Struct {
+pub struct Struct {
     pub name: &'static str,
     pub size: u32,
     pub fields: &'static [Field],
@@ -81,7 +81,7 @@ impl Struct {
 }
 
 /// `struct __sk_buff` (include/uapi/linux/bpf.h).
-pub(crate) mod sk_buff {
+pub mod sk_buff {
     use super::{Field, Struct};
 
     pub const LEN: Field = Field::new("len", 0, 4);
@@ -162,7 +162,7 @@ pub(crate) mod sk_buff {
 }
 
 /// `struct xdp_md`.
-pub(crate) mod xdp_md {
+pub mod xdp_md {
     use super::{Field, Struct};
 
     pub const DATA: Field = Field::new("data", 0, 4);
@@ -388,7 +388,7 @@ pub(crate) mod sockopt {
 }
 
 /// `struct bpf_sk_lookup` (sk_lookup programs).
-pub(crate) mod sk_lookup {
+pub mod sk_lookup {
     use super::{Field, Struct};
 
     pub const SK: Field = Field::new("sk", 0, 8);

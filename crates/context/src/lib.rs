@@ -104,6 +104,13 @@ use apiary_isa::RawInsn;
 use apiary_kernel::types::{AttachType, ProgType};
 
 pub use btf_args::{BtfArgumentsError, btf_arguments};
+
+/// The UAPI context structs, field by field (name, offset, size), as this
+/// crate checks programs against them: the one source of the offsets the
+/// runtime uses when it fills and reads the context images.
+pub mod uapi {
+    pub use crate::layouts::{Field, Struct, sk_buff, sk_lookup, xdp_md};
+}
 pub use error::{AccessKind, ContextError, Rule};
 
 /// Offset of the 64-bit `data` pointer in the internal `__sk_buff` context.

@@ -66,40 +66,45 @@ const SKB_EXTRA_HEAD: usize = 4096;
 /// does not bound by it (VLAN tag insertion).
 const SKB_EXTRA_TAIL: usize = 4096;
 
-/// Offsets of the `__sk_buff` image fields the runtime maintains.
+/// Offsets of the `__sk_buff` image fields the runtime maintains, from
+/// the layout `apiary-context` checks programs against.
 pub(crate) mod skb_off {
-    pub(crate) const LEN: usize = 0;
-    pub(crate) const PKT_TYPE: usize = 4;
-    pub(crate) const PROTOCOL: usize = 16;
-    pub(crate) const VLAN_PRESENT: usize = 20;
-    pub(crate) const VLAN_TCI: usize = 24;
-    pub(crate) const VLAN_PROTO: usize = 28;
-    pub(crate) const IFINDEX: usize = 40;
-    pub(crate) const HASH: usize = 68;
-    pub(crate) const FAMILY: usize = 88;
-    pub(crate) const REMOTE_IP4: usize = 92;
-    pub(crate) const LOCAL_IP4: usize = 96;
-    pub(crate) const REMOTE_IP6: usize = 100;
-    pub(crate) const LOCAL_IP6: usize = 116;
-    pub(crate) const TSTAMP: usize = 152;
-    pub(crate) const WIRE_LEN: usize = 160;
-    pub(crate) const GSO_SEGS: usize = 164;
-    pub(crate) const GSO_SIZE: usize = 176;
-    pub(crate) const TSTAMP_TYPE: usize = 180;
+    use apiary_context::uapi::sk_buff as layout;
+
+    pub(crate) const LEN: usize = layout::LEN.off as usize;
+    pub(crate) const PKT_TYPE: usize = layout::PKT_TYPE.off as usize;
+    pub(crate) const PROTOCOL: usize = layout::PROTOCOL.off as usize;
+    pub(crate) const VLAN_PRESENT: usize = layout::VLAN_PRESENT.off as usize;
+    pub(crate) const VLAN_TCI: usize = layout::VLAN_TCI.off as usize;
+    pub(crate) const VLAN_PROTO: usize = layout::VLAN_PROTO.off as usize;
+    pub(crate) const IFINDEX: usize = layout::IFINDEX.off as usize;
+    pub(crate) const HASH: usize = layout::HASH.off as usize;
+    pub(crate) const FAMILY: usize = layout::FAMILY.off as usize;
+    pub(crate) const REMOTE_IP4: usize = layout::REMOTE_IP4.off as usize;
+    pub(crate) const LOCAL_IP4: usize = layout::LOCAL_IP4.off as usize;
+    pub(crate) const REMOTE_IP6: usize = layout::REMOTE_IP6.off as usize;
+    pub(crate) const LOCAL_IP6: usize = layout::LOCAL_IP6.off as usize;
+    pub(crate) const TSTAMP: usize = layout::TSTAMP.off as usize;
+    pub(crate) const WIRE_LEN: usize = layout::WIRE_LEN.off as usize;
+    pub(crate) const GSO_SEGS: usize = layout::GSO_SEGS.off as usize;
+    pub(crate) const GSO_SIZE: usize = layout::GSO_SIZE.off as usize;
+    pub(crate) const TSTAMP_TYPE: usize = layout::TSTAMP_TYPE.off as usize;
     /// `sizeof(struct __sk_buff)`.
-    pub(crate) const SIZE: usize = 192;
+    pub(crate) const SIZE: usize = layout::STRUCT.size as usize;
 }
 
-/// Offsets of the `xdp_md` image fields.
+/// Offsets of the `xdp_md` image fields, from the same layouts.
 pub(crate) mod xdp_off {
-    pub(crate) const DATA: usize = 0;
-    pub(crate) const DATA_END: usize = 4;
-    pub(crate) const DATA_META: usize = 8;
-    pub(crate) const INGRESS_IFINDEX: usize = 12;
-    pub(crate) const RX_QUEUE_INDEX: usize = 16;
-    pub(crate) const EGRESS_IFINDEX: usize = 20;
+    use apiary_context::uapi::xdp_md as layout;
+
+    pub(crate) const DATA: usize = layout::DATA.off as usize;
+    pub(crate) const DATA_END: usize = layout::DATA_END.off as usize;
+    pub(crate) const DATA_META: usize = layout::DATA_META.off as usize;
+    pub(crate) const INGRESS_IFINDEX: usize = layout::INGRESS_IFINDEX.off as usize;
+    pub(crate) const RX_QUEUE_INDEX: usize = layout::RX_QUEUE_INDEX.off as usize;
+    pub(crate) const EGRESS_IFINDEX: usize = layout::EGRESS_IFINDEX.off as usize;
     /// `sizeof(struct xdp_md)`.
-    pub(crate) const SIZE: usize = 24;
+    pub(crate) const SIZE: usize = layout::STRUCT.size as usize;
 }
 
 /// Zeroed heap bytes that the interpreter reaches through raw addresses

@@ -203,43 +203,19 @@ fn context_image<const N: usize>(ctx_in: &[u8], name: &str) -> Result<[u8; N], T
 }
 
 /// Fields of `struct __sk_buff` by offset and size, for naming what a
-/// context sets.
-const SKB_FIELDS: &[(usize, usize, &str)] = &[
-    (0, 4, "len"),
-    (4, 4, "pkt_type"),
-    (8, 4, "mark"),
-    (12, 4, "queue_mapping"),
-    (16, 4, "protocol"),
-    (20, 4, "vlan_present"),
-    (24, 4, "vlan_tci"),
-    (28, 4, "vlan_proto"),
-    (32, 4, "priority"),
-    (36, 4, "ingress_ifindex"),
-    (40, 4, "ifindex"),
-    (44, 4, "tc_index"),
-    (48, 20, "cb"),
-    (68, 4, "hash"),
-    (72, 4, "tc_classid"),
-    (76, 4, "data"),
-    (80, 4, "data_end"),
-    (84, 4, "napi_id"),
-    (88, 4, "family"),
-    (92, 4, "remote_ip4"),
-    (96, 4, "local_ip4"),
-    (100, 16, "remote_ip6"),
-    (116, 16, "local_ip6"),
-    (132, 4, "remote_port"),
-    (136, 4, "local_port"),
-    (140, 4, "data_meta"),
-    (144, 8, "flow_keys"),
-    (152, 8, "tstamp"),
-    (160, 4, "wire_len"),
-    (164, 4, "gso_segs"),
-    (168, 8, "sk"),
-    (176, 4, "gso_size"),
-    (180, 4, "tstamp_type"),
-    (184, 8, "hwtstamp"),
-];
+/// context sets: `apiary-context`'s layout with each field stretched to the
+/// next, so that the padding after `tstamp_type` counts as part of it, as
+/// the kernel's zero-range checks of a context treat it.
+fn skb_fields() -> impl Iterator<Item = (usize, usize, &'static str)> {
+    let layout = apiary_context::uapi::sk_buff::STRUCT;
+    layout.fields.iter().enumerate().map(move |(i, field)| {
+        let end = layout
+            .fields
+            .get(i + 1)
+            .map_or(layout.size, |next| next.off);
+        (field.off as usize, (end - field.off) as usize, field.name)
+    })
+}
 
 /// Fields `convert___skb_to_skb` takes from a context; the rest must be zero.
 const SKB_CTX_IN_FIELDS: &[&str] = &[
@@ -269,10 +245,9 @@ const SKB_CTX_OUT_FIELDS: &[&str] = &[
 ];
 
 fn skb_field(name: &str) -> Option<(usize, usize)> {
-    SKB_FIELDS
-        .iter()
+    skb_fields()
         .find(|(_, _, n)| *n == name)
-        .map(|(off, size, _)| (*off, *size))
+        .map(|(off, size, _)| (off, size))
 }
 
 /// `convert_skb_to___skb`: the context given, with the fields the skb
@@ -799,11 +774,11 @@ fn xdp_md_rules(md: &[u8; xdp_off::SIZE], size: usize) -> Result<usize, TestRunE
 
 /// `convert___skb_to_skb`'s rules for a `__sk_buff` context.
 fn skb_ctx_rules(image: &[u8; skb_off::SIZE], skb_len: usize) -> Result<(), TestRunError> {
-    for (off, size, name) in SKB_FIELDS {
-        if SKB_CTX_IN_FIELDS.contains(name) {
+    for (off, size, name) in skb_fields() {
+        if SKB_CTX_IN_FIELDS.contains(&name) {
             continue;
         }
-        if image[*off..off + size].iter().any(|b| *b != 0) {
+        if image[off..off + size].iter().any(|b| *b != 0) {
             return Err(invalid(format!(
                 "__sk_buff.{name} (offset {off}) must be 0 in ctx_in"
             )));
@@ -861,8 +836,8 @@ mod tests {
     #[test]
     fn skb_fields_tile_the_struct() {
         let mut next = 0;
-        for (off, size, _) in SKB_FIELDS {
-            assert_eq!(*off, next);
+        for (off, size, _) in skb_fields() {
+            assert_eq!(off, next);
             next = off + size;
         }
         assert_eq!(next, skb_off::SIZE);

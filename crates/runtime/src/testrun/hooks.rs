@@ -44,17 +44,20 @@ mod flow_keys {
     pub const FLAGS: usize = 48;
 }
 /// `__sk_buff.flow_keys` in the image.
-const SKB_FLOW_KEYS: usize = 144;
+const SKB_FLOW_KEYS: usize = apiary_context::uapi::sk_buff::FLOW_KEYS.off as usize;
 
-/// `sizeof(struct bpf_sk_lookup)` and its offsets.
-const SK_LOOKUP_SIZE: usize = 72;
+/// `sizeof(struct bpf_sk_lookup)` and its offsets, from the layout
+/// `apiary-context` checks programs against.
+const SK_LOOKUP_SIZE: usize = apiary_context::uapi::sk_lookup::STRUCT.size as usize;
 mod sk_lookup_off {
-    pub const FAMILY: usize = 8;
-    pub const REMOTE_IP4: usize = 16;
-    pub const REMOTE_IP6: usize = 20;
-    pub const LOCAL_IP4: usize = 40;
-    pub const LOCAL_IP6: usize = 44;
-    pub const LOCAL_PORT: usize = 60;
+    use apiary_context::uapi::sk_lookup as layout;
+
+    pub const FAMILY: usize = layout::FAMILY.off as usize;
+    pub const REMOTE_IP4: usize = layout::REMOTE_IP4.off as usize;
+    pub const REMOTE_IP6: usize = layout::REMOTE_IP6.off as usize;
+    pub const LOCAL_IP4: usize = layout::LOCAL_IP4.off as usize;
+    pub const LOCAL_IP6: usize = layout::LOCAL_IP6.off as usize;
+    pub const LOCAL_PORT: usize = layout::LOCAL_PORT.off as usize;
 }
 const AF_INET: u32 = 2;
 const AF_INET6: u32 = 10;
