@@ -462,7 +462,11 @@ impl Summary {
 /// what it reports while a seed's program, or a variant of it (a
 /// workaround, a shrinking step), is loaded and run is put down to that
 /// seed, and the program is written to `out` as `kernel-warning-SEED.s`,
-/// shrunk while the verifier still reports the same inconsistency.
+/// shrunk while the verifier still reports the same inconsistency. The log
+/// is the whole machine's: another process's warning in that moment would
+/// be put down to the seed too (the reproducer then does not shrink, its
+/// verifier log showing nothing). The kernel prints each `WARN_ONCE` once
+/// per boot, so later programs tripping the same check go unseen.
 pub fn fuzz(
     first: u64,
     count: u64,
