@@ -23,7 +23,11 @@ pub fn diff(count: u64, seed: u64, out: Option<&Path>) -> CliResult {
     let summary = apiary_difftest::fuzz(seed, count, out, |summary| {
         bar.inc(1);
         if summary.programs.is_multiple_of(256) {
-            bar.set_message(format!("{} divergences", summary.divergences));
+            bar.set_message(format!(
+                "{} divergences, {} kernel warnings",
+                summary.divergences,
+                summary.kernel_warnings.len()
+            ));
         }
     })
     .map_err(|e| CliError::at(out.map_or("--out".into(), |p| p.display().to_string()), e))?;
