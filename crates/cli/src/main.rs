@@ -198,7 +198,7 @@ struct RunArgs {
 /// `apiary fuzz ...`.
 #[derive(Subcommand)]
 enum FuzzCommand {
-    /// Run random programs in the kernel (as syscall programs) and in Apiary, and compare r0 and the context.
+    /// Run random programs in the kernel (as syscall programs) and in Apiary, and compare r0, the context and the maps; watch the kernel log for verifier warnings and oopses.
     Diff {
         /// Number of programs.
         #[arg(long, default_value_t = 1000)]
@@ -206,7 +206,7 @@ enum FuzzCommand {
         /// Seed of the first program (program i uses SEED + i).
         #[arg(long, default_value_t = 1)]
         seed: u64,
-        /// Directory for shrunk reproducers of divergences.
+        /// Directory for shrunk reproducers of divergences and of programs that made the kernel log a warning.
         #[arg(long)]
         out: Option<PathBuf>,
     },

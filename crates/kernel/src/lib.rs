@@ -7,6 +7,10 @@
 //! `include/uapi/linux/bpf.h`) and the kernel's numbering and bpftool naming of
 //! program, attach and map types ([`types`]).
 //!
+//! It also reads the kernel log ([`KernelLog`], `/dev/kmsg`), where the
+//! kernel reports what `bpf(2)` results cannot carry: verifier warnings and
+//! oopses.
+//!
 //! It must not parse ELF or BTF, nor assemble instructions: instructions come in
 //! as raw 8-byte slots, BTF as bytes, and other Apiary crates produce both.
 //! It uses no C library beyond `libc` for the raw syscall and constants.
@@ -14,6 +18,7 @@
 mod btf;
 mod cpu;
 mod error;
+mod kmsg;
 mod log;
 mod map;
 mod obj;
@@ -24,6 +29,7 @@ pub mod types;
 pub use btf::{BtfFd, LoadedBtf};
 pub use cpu::{parse_cpu_list, possible_cpus};
 pub use error::{Errno, Error, Result, Unavailable};
+pub use kmsg::{KMSG_PATH, KernelLog, KmsgError, LogRecord, NewRecords, parse_record};
 pub use log::{DEFAULT_LOG_SIZE, MAX_LOG_SIZE, log_level};
 pub use map::{BatchToken, Keys, MapBatch, MapCreateAttrs, MapFd, MapInfo};
 pub use obj::{
