@@ -22,7 +22,9 @@ use serde_json::json;
 
 use crate::CliResult;
 use crate::error::CliError;
-use crate::progrun::{OutputFormat, RunWords, emit, report_side_effects, request_from_words};
+use crate::progrun::{
+    OutputFormat, RunWords, describe_failure, emit, report_side_effects, request_from_words,
+};
 use apiary_difftest::objects::{BackendError, RunRequest, RunResult, compare_runs};
 
 /// Largest capture read.
@@ -295,7 +297,7 @@ pub fn replay(
         let (result, kernel) = match run(&request) {
             Ok(outcome) => outcome,
             Err(error) => {
-                eprintln!("apiary: packet {number}: {error}");
+                eprintln!("apiary: packet {number}: {}", describe_failure(&error));
                 failures += 1;
                 continue;
             }

@@ -187,6 +187,12 @@ struct RunArgs {
     /// names its pins; read them with `apiary map dump pinned DIR/NAME`).
     #[arg(long, value_name = "DIR")]
     pin_maps: Option<PathBuf>,
+    /// Stop each run of the interpreter after N executed instructions
+    /// (`unlimited`: never). Default 1073741824 (2^30): enough for a
+    /// `bpf_loop` of the kernel's 8,388,608 iterations with a 128-instruction
+    /// body; a program that never ends stops with an error naming it.
+    #[arg(long, value_name = "N|unlimited", value_parser = progrun::parse_budget)]
+    budget: Option<progrun::Budget>,
     /// Resolve CO-RE relocations against this BTF. Default: Apiary's own
     /// context types with `--backend vm`; with `--backend kernel|both`, the
     /// running kernel's /sys/kernel/btf/vmlinux, as libbpf would use, for
@@ -276,6 +282,7 @@ fn main() -> ExitCode {
                 BackendArg::Both => progrun::BackendChoice::Both,
             },
             pin_maps: args.pin_maps,
+            budget: args.budget.unwrap_or_default(),
             format,
         }),
         Command::Prog {

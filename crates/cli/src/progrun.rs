@@ -57,8 +57,65 @@ pub struct RunOptions {
     pub pin_maps: Option<PathBuf>,
     /// What CO-RE relocations resolve against (`--target-btf` or the default).
     pub core_target: CoreTarget,
+    /// `--budget`: the interpreter's instruction budget per run.
+    pub budget: Budget,
     /// `-j`, `-p` or plain text.
     pub format: OutputFormat,
+}
+
+/// The interpreter's instruction budget per run (`--budget`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Budget {
+    /// Stop after this many executed instructions.
+    Limit(u64),
+    /// `--budget unlimited`: a program that never ends never returns.
+    Unlimited,
+}
+
+impl Default for Budget {
+    fn default() -> Self {
+        Budget::Limit(apiary_vm::DEFAULT_BUDGET)
+    }
+}
+
+impl Budget {
+    fn instructions(self) -> Option<u64> {
+        match self {
+            Budget::Limit(n) => Some(n),
+            Budget::Unlimited => None,
+        }
+    }
+}
+
+/// Reads `--budget`: a positive count (decimal or `0x` hex) or
+/// `unlimited`. 0 is refused rather than read as "no limit", so that a
+/// typo cannot remove the bound silently.
+pub fn parse_budget(text: &str) -> Result<Budget, String> {
+    if text == "unlimited" {
+        return Ok(Budget::Unlimited);
+    }
+    let parsed = match text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
+        Some(hex) => u64::from_str_radix(hex, 16),
+        None => text.parse::<u64>(),
+    };
+    match parsed {
+        Ok(0) => Err("0 instructions cannot run anything; use 'unlimited' for no limit".to_owned()),
+        Ok(n) => Ok(Budget::Limit(n)),
+        Err(_) => Err(format!(
+            "expected a number of instructions or 'unlimited', got {text:?}"
+        )),
+    }
+}
+
+/// A backend's failure, with the option that helps when the interpreter
+/// spent its budget.
+pub fn describe_failure(error: &BackendError) -> String {
+    match &error.run_error {
+        Some(apiary_vm::RunError::BudgetExhausted { .. }) => {
+            format!("{error}; raise the budget with --budget N (or --budget unlimited)")
+        }
+        _ => error.to_string(),
+    }
 }
 
 /// How results are printed.
@@ -246,9 +303,14 @@ impl Backends {
         elf: &[u8],
         object: &Object,
         program: &str,
+        budget: Budget,
     ) -> Result<Backends, CliError> {
         let fail = |e: BackendError| CliError::at("--backend", e);
-        let vm = || VmBackend::open(object, program).map_err(fail);
+        let vm = || {
+            let mut vm = VmBackend::open(object, program).map_err(fail)?;
+            vm.set_budget(budget.instructions());
+            Ok::<_, CliError>(vm)
+        };
         let kernel = || KernelBackend::open(object, elf, program).map_err(fail);
         Ok(match choice {
             BackendChoice::Vm => Backends::Vm(vm()?),
@@ -309,7 +371,7 @@ pub fn prog_run(options: &RunOptions) -> CliResult {
         .map_err(|e| CliError::at(options.file.display(), e))?;
     let prog_type = program.prog_type;
     let program = program.name.clone();
-    let mut backends = Backends::open(options.backend, &elf, &object, &program)?;
+    let mut backends = Backends::open(options.backend, &elf, &object, &program, options.budget)?;
     if let Some(dir) = &options.pin_maps {
         crate::pinning::load_pinned(dir, &object.maps, backends.vm(), backends.kernel())?;
     }
@@ -383,7 +445,9 @@ fn single_run(backends: &mut Backends, words: &RunWords, format: OutputFormat) -
         .map(|name| read_run_data(name, "data_in"))
         .transpose()?;
     let request = request_from_words(words, data_in)?;
-    let (result, kernel) = backends.run(&request).map_err(|e| CliError::at("run", e))?;
+    let (result, kernel) = backends
+        .run(&request)
+        .map_err(|e| CliError::at("run", describe_failure(&e)))?;
     report_side_effects(&result);
     let differences = kernel
         .as_ref()

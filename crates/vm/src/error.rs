@@ -117,8 +117,9 @@ pub enum RunError {
         /// Access size in bytes.
         size: u64,
     },
-    /// The instruction budget of the run is spent.
-    #[error("instruction {pc}: instruction budget of {limit} exhausted")]
+    /// The instruction budget of the run is spent: the program ran `limit`
+    /// instructions without ending (see [`crate::DEFAULT_BUDGET`]).
+    #[error("instruction {pc}: the program ran its budget of {limit} instructions without ending")]
     BudgetExhausted {
         /// Slot index of the instruction that would have exceeded the budget.
         pc: usize,

@@ -4,9 +4,10 @@
 //! compact form with absolute jump targets, and a [`Runner`] executes it with
 //! RFC 9669 / Linux semantics (cpu v1-v4, atomics, `may_goto`, `LD_ABS`,
 //! bpf-to-bpf calls up to 8 frames, tail calls, callbacks, an instruction
-//! budget). Every memory access is checked against the active stack frames
-//! and the regions the embedder or helpers made accessible; a violation is a
-//! [`RunError`], never undefined behaviour.
+//! budget of [`DEFAULT_BUDGET`] per run unless changed). Every memory
+//! access is checked against the active stack frames and the regions the
+//! embedder or helpers made accessible; a violation is a [`RunError`],
+//! never undefined behaviour.
 //!
 //! It must not parse text or ELF, implement particular kernel helpers or
 //! maps (embedders register helpers in a [`Helpers`] table), or verify
@@ -69,4 +70,4 @@ pub use helpers::{
 };
 pub use memory::{MAX_CALL_FRAMES, MAX_REGIONS, Region, STACK_SIZE};
 pub use program::{MAX_PROGRAM_SLOTS, Program};
-pub use runner::{MAY_GOTO_LOOPS, PacketHeaders, RunInput, Runner};
+pub use runner::{DEFAULT_BUDGET, MAY_GOTO_LOOPS, PacketHeaders, RunInput, Runner};

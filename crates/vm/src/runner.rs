@@ -13,6 +13,20 @@ use crate::program::{Op, Program, Rmw};
 /// The kernel's `BPF_MAX_LOOPS`: `may_goto` falls through this many times per frame.
 pub const MAY_GOTO_LOOPS: u32 = 8 * 1024 * 1024;
 
+/// The instruction budget a [`Runner`] starts with: 2^30 (about 1.07
+/// billion) executed instructions per run.
+///
+/// The kernel never runs a program forever: the verifier walks at most
+/// 1,000,000 instructions (`BPF_COMPLEXITY_LIMIT_INSNS`) and admits loops
+/// only when they end, the longest by the run-time bounds of `bpf_loop` and
+/// `may_goto`, 8,388,608 iterations each (`BPF_MAX_LOOPS`). 2^30 covers
+/// one such loop running to its bound with a body of 128 instructions,
+/// far more than the programs the kernel accepts execute in practice,
+/// while a program that never ends (which the verifier would have
+/// refused) stops after about a second of interpretation instead of
+/// hanging. [`Runner::set_budget`] raises or removes it.
+pub const DEFAULT_BUDGET: u64 = 1 << 30;
+
 /// What a run starts with.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct RunInput<'a> {
@@ -127,20 +141,21 @@ fn misaligned<E>(prog: &Program<E>, pc: usize, addr: u64, size: u64) -> RunError
 }
 
 impl<E> Runner<E> {
-    /// A runner with no instruction budget.
+    /// A runner with the [`DEFAULT_BUDGET`] of instructions per run.
     pub fn new() -> Self {
         Runner {
             memory: Memory::new(),
             frames: [Frame::default(); MAX_CALL_FRAMES],
             pending: None,
             tail_calls: 0,
-            budget: None,
+            budget: Some(DEFAULT_BUDGET),
             remaining: u64::MAX,
         }
     }
 
     /// Limits every following run to `budget` executed instructions
-    /// (callbacks and tail-called programs included); `None` = unlimited.
+    /// (callbacks and tail-called programs included); `None` = unlimited
+    /// (a program that never ends then never returns).
     pub fn set_budget(&mut self, budget: Option<u64>) -> &mut Self {
         self.budget = budget;
         self
