@@ -23,7 +23,8 @@ use serde_json::json;
 use crate::CliResult;
 use crate::error::CliError;
 use crate::progrun::{
-    OutputFormat, RunWords, describe_failure, emit, report_side_effects, request_from_words,
+    DEFAULT_SIZE_OUT, OutputFormat, RunWords, describe_failure, emit, report_side_effects,
+    request_from_words,
 };
 use apiary_difftest::objects::{BackendError, RunRequest, RunResult, compare_runs};
 
@@ -50,10 +51,15 @@ pub struct Capture {
     pub interfaces: Vec<InterfaceDescriptionBlock<'static>>,
     /// Packets in file order.
     pub packets: Vec<CapturedPacket>,
+    /// What ended reading early (a record cut short or malformed), after
+    /// the packets before it were read; `None` when the whole file read.
+    pub broken: Option<String>,
 }
 
 /// Reads a pcap or pcapng capture (told apart by their magic numbers).
-/// Only Ethernet captures are accepted: test runs take Ethernet frames.
+/// Only Ethernet captures are accepted: test runs take Ethernet frames. A
+/// bad file header is an error; a bad record later ends the capture there
+/// ([`Capture::broken`]), keeping the packets before it.
 pub fn read_capture(bytes: &[u8]) -> Result<Capture, String> {
     let capture = match bytes.get(..4) {
         Some([0x0a, 0x0d, 0x0d, 0x0a]) => read_pcapng(bytes)?,
@@ -90,8 +96,18 @@ fn read_pcap(bytes: &[u8]) -> Result<Capture, String> {
     let mut reader = PcapReader::new(bytes).map_err(|e| format!("pcap header: {e}"))?;
     let header = reader.header();
     let mut packets = Vec::new();
+    let mut broken = None;
     while let Some(packet) = reader.next_packet() {
-        let packet = packet.map_err(|e| format!("pcap packet {}: {e}", packets.len() + 1))?;
+        let packet = match packet {
+            Ok(packet) => packet,
+            Err(e) => {
+                broken = Some(format!(
+                    "pcap packet {}: {e} (the record is cut short or malformed)",
+                    packets.len() + 1
+                ));
+                break;
+            }
+        };
         packets.push(CapturedPacket {
             interface: 0,
             timestamp: packet.timestamp,
@@ -102,6 +118,7 @@ fn read_pcap(bytes: &[u8]) -> Result<Capture, String> {
     Ok(Capture {
         interfaces: vec![nanosecond_interface(header.datalink, header.snaplen)],
         packets,
+        broken,
     })
 }
 
@@ -110,45 +127,17 @@ fn read_pcapng(bytes: &[u8]) -> Result<Capture, String> {
     let mut interfaces = Vec::new();
     let mut packets = Vec::new();
     let mut blocks = 1usize;
+    let mut broken = None;
     while let Some(block) = reader.next_block() {
         blocks += 1;
-        let block = block.map_err(|e| format!("pcapng block {blocks}: {e}"))?;
-        match block {
-            Block::SectionHeader(_) => interfaces.clear(),
-            Block::InterfaceDescription(interface) => interfaces.push(interface.into_owned()),
-            Block::EnhancedPacket(packet) => {
-                if packet.interface_id as usize >= interfaces.len() {
-                    return Err(format!(
-                        "pcapng block {blocks}: packet of interface {} before its description",
-                        packet.interface_id
-                    ));
-                }
-                packets.push(CapturedPacket {
-                    interface: packet.interface_id,
-                    timestamp: packet.timestamp,
-                    original_len: packet.original_len,
-                    data: packet.data.into_owned(),
-                });
-            }
-            Block::SimplePacket(packet) => {
-                if interfaces.is_empty() {
-                    return Err(format!(
-                        "pcapng block {blocks}: simple packet before any interface description"
-                    ));
-                }
-                packets.push(CapturedPacket {
-                    interface: 0,
-                    timestamp: Duration::ZERO,
-                    original_len: packet.original_len,
-                    data: packet.data.into_owned(),
-                });
-            }
-            Block::Packet(_) => {
-                return Err(format!(
-                    "pcapng block {blocks}: obsolete Packet Block is not supported"
-                ));
-            }
-            _ => {}
+        let read = block
+            .map_err(|e| {
+                format!("pcapng block {blocks}: {e} (the block is cut short or malformed)")
+            })
+            .and_then(|block| read_block(block, blocks, &mut interfaces, &mut packets));
+        if let Err(error) = read {
+            broken = Some(error);
+            break;
         }
     }
     if interfaces.is_empty() {
@@ -157,7 +146,56 @@ fn read_pcapng(bytes: &[u8]) -> Result<Capture, String> {
     Ok(Capture {
         interfaces,
         packets,
+        broken,
     })
+}
+
+/// Takes one pcapng block: interfaces and packets are kept, other blocks
+/// skipped.
+fn read_block(
+    block: Block<'_>,
+    blocks: usize,
+    interfaces: &mut Vec<InterfaceDescriptionBlock<'static>>,
+    packets: &mut Vec<CapturedPacket>,
+) -> Result<(), String> {
+    match block {
+        Block::SectionHeader(_) => interfaces.clear(),
+        Block::InterfaceDescription(interface) => interfaces.push(interface.into_owned()),
+        Block::EnhancedPacket(packet) => {
+            if packet.interface_id as usize >= interfaces.len() {
+                return Err(format!(
+                    "pcapng block {blocks}: packet of interface {} before its description",
+                    packet.interface_id
+                ));
+            }
+            packets.push(CapturedPacket {
+                interface: packet.interface_id,
+                timestamp: packet.timestamp,
+                original_len: packet.original_len,
+                data: packet.data.into_owned(),
+            });
+        }
+        Block::SimplePacket(packet) => {
+            if interfaces.is_empty() {
+                return Err(format!(
+                    "pcapng block {blocks}: simple packet before any interface description"
+                ));
+            }
+            packets.push(CapturedPacket {
+                interface: 0,
+                timestamp: Duration::ZERO,
+                original_len: packet.original_len,
+                data: packet.data.into_owned(),
+            });
+        }
+        Block::Packet(_) => {
+            return Err(format!(
+                "pcapng block {blocks}: obsolete Packet Block is not supported"
+            ));
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 /// Writes packets as pcapng with the given interface descriptions.
@@ -253,6 +291,20 @@ fn passed_packet(prog_type: ProgType, retval: u32, packet: &[u8], result: &RunRe
     result.data_out.clone().unwrap_or_else(|| packet.to_vec())
 }
 
+/// The output room for one frame: `data_size_out` when given, else the
+/// frame's length plus bpftool's 32 KiB, so that a frame larger than
+/// bpftool's fixed buffer (a 70,000-byte jumbo frame) and whatever the
+/// program adds to it come back whole instead of failing with `ENOSPC`
+/// about a size the user never gave.
+fn room_for(words: &RunWords, frame_len: usize) -> u32 {
+    match words.data_size_out.filter(|&n| n > 0) {
+        Some(given) => given,
+        None => u32::try_from(frame_len)
+            .unwrap_or(u32::MAX)
+            .saturating_add(DEFAULT_SIZE_OUT),
+    }
+}
+
 /// Runs the program on every packet of `capture_path` (maps keep their
 /// contents from one packet to the next) and reports the verdicts.
 pub fn replay(
@@ -292,6 +344,7 @@ pub fn replay(
         let number = index + 1;
         let request = RunRequest {
             data_in: Some(packet.data.clone()),
+            data_size_out: Some(room_for(words, packet.data.len())),
             ..template.clone()
         };
         let (result, kernel) = match run(&request) {
@@ -369,6 +422,12 @@ pub fn replay(
         for difference in &differences {
             eprintln!("apiary: differs: {difference}");
         }
+    }
+    if let Some(broken) = capture.broken {
+        return Err(CliError::at(
+            capture_path.display(),
+            format!("{broken}; the summary above counts the packets before it"),
+        ));
     }
     Ok(if failures == 0 && differences.is_empty() {
         ExitCode::SUCCESS

@@ -21,7 +21,7 @@ use apiary_difftest::objects::{
 };
 
 /// bpftool's output buffer size when `data_size_out`/`ctx_size_out` is not given.
-const DEFAULT_SIZE_OUT: u32 = 32 * 1024;
+pub const DEFAULT_SIZE_OUT: u32 = 32 * 1024;
 
 /// Largest `data_in`/`ctx_in`/object read (bpftool's limit is 4 GiB; no
 /// packet or context comes near this).

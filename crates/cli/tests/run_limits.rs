@@ -22,11 +22,13 @@ fn limits_object(test: &str) -> Option<String> {
     object.clone()
 }
 
-/// An Ethernet frame of `len` bytes (IPv4 ethertype, zeroes after it).
+/// A broadcast Ethernet frame of `len` bytes starting an IPv4 header
+/// (zeroes after its first byte).
 fn frame(len: usize) -> Vec<u8> {
     let mut frame = vec![0u8; len];
     frame[..6].fill(0xff);
     frame[12] = 0x08;
+    frame[14] = 0x45;
     frame
 }
 
@@ -133,4 +135,146 @@ fn budget_values_are_checked() {
         "unlimited",
     ]);
     assert_one_line_error(&unlimited, "memory fault");
+}
+
+/// The XDP firewall example (which passes what it does not block), or
+/// `None` after a loud skip line.
+fn firewall(test: &str) -> Option<String> {
+    match apiary_corpus::example("xdp_firewall") {
+        Ok(object) => Some(object.path().to_str().expect("UTF-8 path").to_owned()),
+        Err(reason) => {
+            eprintln!("SKIPPED: {test} because {reason}");
+            None
+        }
+    }
+}
+
+fn pcapng_packets(path: &str) -> Vec<Vec<u8>> {
+    let bytes = std::fs::read(path).expect("reading the output capture");
+    let mut reader = pcap_file::pcapng::PcapNgReader::new(&bytes[..]).expect("a pcapng file");
+    let mut packets = Vec::new();
+    while let Some(block) = reader.next_block() {
+        if let pcap_file::pcapng::Block::EnhancedPacket(packet) = block.expect("a block") {
+            packets.push(packet.data.into_owned());
+        }
+    }
+    packets
+}
+
+/// `--pcap` sizes each frame's output room from the frame: a 70,000-byte
+/// frame runs (in fragments, as the kernel builds it) and comes back whole;
+/// a 100,000-byte one needs more fragments than the kernel's
+/// `MAX_SKB_FRAGS` and fails alone, with the kernel's reason.
+#[test]
+fn jumbo_frames_run_with_output_room_sized_from_the_frame() {
+    let Some(object) = firewall("jumbo frame test") else {
+        return;
+    };
+    let jumbo = frame(70_000);
+    let capture = write_scratch("jumbo.pcap", &pcap_bytes(&[frame(74), jumbo.clone()]));
+    let out = scratch("jumbo-out.pcapng");
+    let out = out.to_str().unwrap();
+    let run = apiary(&["prog", "run", &object, "--pcap", &capture, "--out", out]);
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    assert!(
+        text(&run.stdout).starts_with("packets: 2, written: 2, failed: 0\n"),
+        "{}",
+        text(&run.stdout)
+    );
+    let written = pcapng_packets(out);
+    assert_eq!(written.len(), 2);
+    assert!(written[1] == jumbo, "the jumbo frame came back changed");
+
+    let huge = write_scratch("huge.pcap", &pcap_bytes(&[frame(74), frame(100_000)]));
+    let run = apiary(&["prog", "run", &object, "--pcap", &huge]);
+    assert!(!run.status.success());
+    assert!(
+        text(&run.stdout).starts_with("packets: 2, written: 1, failed: 1\n"),
+        "{}",
+        text(&run.stdout)
+    );
+    let lines = stderr_lines(&run);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(
+        lines[0].starts_with("apiary: packet 2: ") && lines[0].contains("MAX_SKB_FRAGS"),
+        "{lines:?}"
+    );
+
+    if let Err(reason) = apiary_kernel::probe() {
+        eprintln!("SKIPPED: the kernel side of the jumbo frame test because {reason}");
+        return;
+    }
+    // The kernel runs the same frames: the jumbo one agrees, and the huge
+    // one fails there too (ENOMEM).
+    let both = apiary(&[
+        "prog",
+        "run",
+        &object,
+        "--pcap",
+        &capture,
+        "--backend",
+        "both",
+    ]);
+    assert!(both.status.success(), "{}", text(&both.stderr));
+    let kernel = apiary(&[
+        "prog",
+        "run",
+        &object,
+        "--pcap",
+        &huge,
+        "--backend",
+        "kernel",
+    ]);
+    assert!(
+        text(&kernel.stderr).contains("packet 2: kernel: BPF_PROG_TEST_RUN failed: ENOMEM"),
+        "{}",
+        text(&kernel.stderr)
+    );
+}
+
+/// A capture cut inside a record (pcap) or a block (pcapng): the frames
+/// before it run and are summed up, then the error ends the run.
+#[test]
+fn a_cut_capture_keeps_the_summary_of_the_frames_before_it() {
+    let Some(object) = firewall("cut capture test") else {
+        return;
+    };
+    let whole = pcap_bytes(&[frame(74), frame(74), frame(74)]);
+    let cut = write_scratch("cut.pcap", &whole[..whole.len() - 10]);
+    let mut pcapng = pcap_file::pcapng::PcapNgWriter::new(Vec::new()).unwrap();
+    pcapng
+        .write_pcapng_block(
+            pcap_file::pcapng::blocks::interface_description::InterfaceDescriptionBlock {
+                linktype: pcap_file::DataLink::ETHERNET,
+                snaplen: 0,
+                options: Vec::new(),
+            },
+        )
+        .unwrap();
+    for _ in 0..3 {
+        pcapng
+            .write_pcapng_block(
+                pcap_file::pcapng::blocks::enhanced_packet::EnhancedPacketBlock {
+                    interface_id: 0,
+                    timestamp: std::time::Duration::ZERO,
+                    original_len: 74,
+                    data: frame(74).into(),
+                    options: Vec::new(),
+                },
+            )
+            .unwrap();
+    }
+    let pcapng = pcapng.into_inner();
+    let cut_ng = write_scratch("cut.pcapng", &pcapng[..pcapng.len() - 10]);
+    for (capture, needle) in [(cut, "pcap packet 3: "), (cut_ng, "pcapng block 5: ")] {
+        let run = apiary(&["prog", "run", &object, "--pcap", &capture]);
+        assert!(!run.status.success());
+        assert!(
+            text(&run.stdout).starts_with("packets: 2, written: 2, failed: 0\n  XDP_PASS  2\n"),
+            "{}",
+            text(&run.stdout)
+        );
+        assert_one_line_error(&run, needle);
+        assert_one_line_error(&run, "the summary above counts the packets before it");
+    }
 }
