@@ -422,25 +422,13 @@ char LICENSE[] SEC("license") = "GPL";
     );
 }
 
+/// Programs that break the interpreter's run-time bounds (shared with the
+/// CLI's tests).
+const RUN_LIMITS_C: &str = include_str!("../../../tests/limits/run_limits.c");
+
 #[test]
 fn a_program_that_never_ends_stops_at_the_runners_budget() {
-    let source = r#"
-#include <linux/bpf.h>
-#include <bpf/bpf_helpers.h>
-
-SEC("xdp")
-int spin(struct xdp_md *ctx)
-{
-	volatile int x = ctx->data_end != 0;
-
-	while (x) {
-	}
-	return XDP_PASS;
-}
-
-char LICENSE[] SEC("license") = "GPL";
-"#;
-    let Some(o) = compile("spin", source, "budget test") else {
+    let Some(o) = compile("spin", RUN_LIMITS_C, "budget test") else {
         return;
     };
     let loaded = OpenObject::open(&o).unwrap().load().unwrap();
@@ -463,4 +451,52 @@ char LICENSE[] SEC("license") = "GPL";
         "stopped at {insn}: {line:?}"
     );
     assert!(err.to_string().contains("Runner::set_budget"), "{err}");
+}
+
+/// A fault is typed: the packet or the map value the program aimed at,
+/// and the offset in it.
+#[test]
+fn faults_name_the_packet_or_the_map_value() {
+    let Some(o) = compile("faults", RUN_LIMITS_C, "fault location test") else {
+        return;
+    };
+    let loaded = OpenObject::open(&o).unwrap().load().unwrap();
+    let location = |name: &str| {
+        let err = loaded
+            .program::<Xdp>(name)
+            .unwrap()
+            .test_run(&XdpRun::new(&udp_frame(74)))
+            .unwrap_err();
+        match err {
+            Error::Run { source, .. } => match *source {
+                apiary::vm::RunError::MemoryFault { location, .. } => location,
+                other => panic!("expected a memory fault, got {other}"),
+            },
+            other => panic!("expected a run error, got {other}"),
+        }
+    };
+    assert_eq!(
+        location("past_packet"),
+        apiary::vm::FaultLocation::Packet {
+            offset: 5000,
+            len: 74
+        }
+    );
+    let value = location("past_value");
+    assert!(
+        matches!(
+            &value,
+            apiary::vm::FaultLocation::MapValue {
+                name: Some(name),
+                offset: 12,
+                value_size: 8,
+                ..
+            } if name == "counters"
+        ),
+        "{value:?}"
+    );
+    assert_eq!(
+        value.to_string(),
+        "map value \"counters\"+12 (value size 8)"
+    );
 }

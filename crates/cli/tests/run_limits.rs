@@ -8,12 +8,16 @@ use std::sync::OnceLock;
 mod common;
 use common::{apiary, assert_one_line_error, compile_c, scratch, text};
 
-/// `tests/data/run_limits.c` compiled (once: tests run in parallel), or
+/// `tests/limits/run_limits.c` (at the workspace's root) compiled (once: tests run in parallel), or
 /// `None` after a loud skip line.
 fn limits_object(test: &str) -> Option<String> {
     static OBJECT: OnceLock<Option<String>> = OnceLock::new();
     let object = OBJECT.get_or_init(|| {
-        let object = compile_c("run_limits", include_str!("data/run_limits.c"), test)?;
+        let object = compile_c(
+            "run_limits",
+            include_str!("../../../tests/limits/run_limits.c"),
+            test,
+        )?;
         Some(object.to_str().expect("UTF-8 scratch path").to_owned())
     });
     if object.is_none() {
@@ -277,4 +281,65 @@ fn a_cut_capture_keeps_the_summary_of_the_frames_before_it() {
         assert_one_line_error(&run, needle);
         assert_one_line_error(&run, "the summary above counts the packets before it");
     }
+}
+
+/// Faults name the region the program meant and where in it, never a
+/// host address: the packet with its size, the map by name with its value
+/// size, the stack frame from r10, the context's struct, or no pointer.
+#[test]
+fn memory_faults_name_the_region_and_offset() {
+    let Some(object) = limits_object("fault naming test") else {
+        return;
+    };
+    let data = write_scratch("faults.bin", &frame(74));
+    for (program, expected) in [
+        (
+            "past_packet",
+            "instruction 1: memory fault: load of 1 bytes at packet+5000 (the packet is 74 bytes)",
+        ),
+        (
+            "past_value",
+            "memory fault: store of 4 bytes at map value \"counters\"+12 (value size 8)",
+        ),
+        (
+            "below_stack",
+            "memory fault: load of 8 bytes at stack frame 0 r10-520 (a frame's stack is r10-512..r10)",
+        ),
+        (
+            "past_context",
+            "helper 2 (map_update_elem) failed: load of 8 bytes at context xdp_md+4000 (the context is 24 bytes)",
+        ),
+        (
+            "wild_pointer",
+            "load of 4 bytes at 0x1000, not a pointer the program may use",
+        ),
+    ] {
+        let run = apiary(&["prog", "run", &object, "--prog", program, "data_in", &data]);
+        assert_one_line_error(&run, expected);
+        let stderr = text(&run.stderr);
+        assert!(
+            !stderr.contains("0x5") && !stderr.contains("0x7f"),
+            "{stderr}"
+        );
+    }
+    // The same fault on every frame of a capture, named per frame.
+    let capture = write_scratch("faults.pcap", &pcap_bytes(&[frame(60), frame(90)]));
+    let replay = apiary(&[
+        "prog",
+        "run",
+        &object,
+        "--prog",
+        "past_packet",
+        "--pcap",
+        &capture,
+    ]);
+    let lines = stderr_lines(&replay);
+    assert!(
+        lines[0].contains("packet+5000 (the packet is 60 bytes)"),
+        "{lines:?}"
+    );
+    assert!(
+        lines[1].contains("packet+5000 (the packet is 90 bytes)"),
+        "{lines:?}"
+    );
 }

@@ -171,10 +171,16 @@ impl<E> HelperContext<'_, E> {
         if len == 0 {
             return Ok(addr as usize);
         }
-        self.runner
-            .memory
+        let memory = &self.runner.memory;
+        memory
             .translate(addr, len, access, self.depth)
-            .ok_or(HelperError::Memory { addr, len, access })
+            .ok_or_else(|| HelperError::Memory {
+                addr,
+                len,
+                access,
+                location: memory.locate(addr, addr, self.depth),
+                read_only: memory.read_only(addr, len, access),
+            })
     }
 
     /// Reads `len` guest bytes at `addr`, which must lie in one accessible region.

@@ -25,7 +25,10 @@
 //!   values, read-only data) and those helpers add while it runs
 //!   ([`HelperContext::add_region`]).
 //!
-//! Everything else faults with [`RunError::MemoryFault`]. Atomics,
+//! Everything else faults with [`RunError::MemoryFault`], which names the
+//! region the access was meant for and where in it ([`FaultLocation`]:
+//! `packet+5000 (the packet is 74 bytes)`, `stack frame 0 r10-520`), from
+//! the [`RegionKind`] embedders give their regions. Atomics,
 //! load-acquire and store-release use host atomics and must be aligned.
 //!
 //! # Loading
@@ -58,12 +61,14 @@
 //! ```
 
 mod error;
+mod fault;
 mod helpers;
 mod memory;
 mod program;
 mod runner;
 
 pub use error::{Access, HelperError, LoadError, RunError};
+pub use fault::{FaultLocation, NEAR_REGION, RegionKind};
 pub use helpers::{
     HelperContext, HelperFn, HelperIdOutOfRange, HelperImpl, Helpers, MAX_HELPER_ID,
     MAX_TAIL_CALLS, PureHelperFn, TailCallError,

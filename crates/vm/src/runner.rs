@@ -110,14 +110,26 @@ impl<E> std::fmt::Debug for Runner<E> {
     }
 }
 
+/// What a faulting access was: where it aimed and from which base
+/// register value, for naming the region it was meant for.
+#[derive(Clone, Copy)]
+struct Aim {
+    addr: u64,
+    base: u64,
+    size: u64,
+    access: Access,
+}
+
 #[cold]
 #[inline(never)]
-fn fault<E>(prog: &Program<E>, pc: usize, addr: u64, size: u64, access: Access) -> RunError {
+fn fault<E>(prog: &Program<E>, pc: usize, memory: &Memory, aim: Aim, depth: usize) -> RunError {
     RunError::MemoryFault {
         pc: prog.slot_of(pc),
-        addr,
-        size,
-        access,
+        addr: aim.addr,
+        size: aim.size,
+        access: aim.access,
+        location: memory.locate(aim.addr, aim.base, depth),
+        read_only: memory.read_only(aim.addr, aim.size, aim.access),
     }
 }
 
@@ -281,26 +293,39 @@ impl<E> Runner<E> {
             let prog: &Program<E> = tail.as_deref().unwrap_or(entry);
             let ops: &[Op] = &prog.ops;
 
+            // `(host, addr)` of `base + off` when `size` bytes there allow
+            // `access`; otherwise the run ends with the fault, named.
+            macro_rules! checked {
+                ($base:expr, $off:expr, $size:expr, $access:expr) => {{
+                    let base = $base;
+                    let addr = base.wrapping_add($off as i64 as u64);
+                    let size = $size;
+                    match self.memory.translate(addr, size, $access, depth) {
+                        Some(host) => (host, addr),
+                        None => {
+                            let aim = Aim {
+                                addr,
+                                base,
+                                size,
+                                access: $access,
+                            };
+                            return Err(fault(prog, pc - 1, &self.memory, aim, depth));
+                        }
+                    }
+                }};
+            }
             macro_rules! load {
                 ($t:ty, $d:expr, $s:expr, $off:expr) => {{
-                    let addr = reg!($s).wrapping_add($off as i64 as u64);
-                    let size = size_of::<$t>() as u64;
-                    match self.memory.translate(addr, size, Access::Load, depth) {
-                        // SAFETY: `translate` checked `addr..addr + size`.
-                        Some(host) => unsafe { read_host::<$t>(host) },
-                        None => return Err(fault(prog, pc - 1, addr, size, Access::Load)),
-                    }
+                    let (host, _) = checked!(reg!($s), $off, size_of::<$t>() as u64, Access::Load);
+                    // SAFETY: `checked!` checked `addr..addr + size`.
+                    unsafe { read_host::<$t>(host) }
                 }};
             }
             macro_rules! store {
                 ($t:ty, $d:expr, $off:expr, $v:expr) => {{
-                    let addr = reg!($d).wrapping_add($off as i64 as u64);
-                    let size = size_of::<$t>() as u64;
-                    match self.memory.translate(addr, size, Access::Store, depth) {
-                        // SAFETY: `translate` checked `addr..addr + size` for writing.
-                        Some(host) => unsafe { write_host::<$t>(host, $v as $t) },
-                        None => return Err(fault(prog, pc - 1, addr, size, Access::Store)),
-                    }
+                    let (host, _) = checked!(reg!($d), $off, size_of::<$t>() as u64, Access::Store);
+                    // SAFETY: `checked!` checked `addr..addr + size` for writing.
+                    unsafe { write_host::<$t>(host, $v as $t) }
                 }};
             }
             macro_rules! jump {
@@ -465,12 +490,8 @@ impl<E> Runner<E> {
                         rmw,
                         fetch,
                     } => {
-                        let addr = reg!(d).wrapping_add(off as i64 as u64);
                         let size = if wide { 8 } else { 4 };
-                        let Some(host) = self.memory.translate(addr, size, Access::Store, depth)
-                        else {
-                            return Err(fault(prog, pc - 1, addr, size, Access::Store));
-                        };
+                        let (host, addr) = checked!(reg!(d), off, size, Access::Store);
                         if addr % size != 0 {
                             return Err(misaligned(prog, pc - 1, addr, size));
                         }
@@ -483,12 +504,8 @@ impl<E> Runner<E> {
                         }
                     }
                     Op::LoadAcquire { d, s, off, size } => {
-                        let addr = reg!(s).wrapping_add(off as i64 as u64);
                         let len = u64::from(size);
-                        let Some(host) = self.memory.translate(addr, len, Access::Load, depth)
-                        else {
-                            return Err(fault(prog, pc - 1, addr, len, Access::Load));
-                        };
+                        let (host, addr) = checked!(reg!(s), off, len, Access::Load);
                         if addr % len != 0 {
                             return Err(misaligned(prog, pc - 1, addr, len));
                         }
@@ -496,12 +513,8 @@ impl<E> Runner<E> {
                         reg!(d) = unsafe { load_acquire(host, size) };
                     }
                     Op::StoreRelease { d, s, off, size } => {
-                        let addr = reg!(d).wrapping_add(off as i64 as u64);
                         let len = u64::from(size);
-                        let Some(host) = self.memory.translate(addr, len, Access::Store, depth)
-                        else {
-                            return Err(fault(prog, pc - 1, addr, len, Access::Store));
-                        };
+                        let (host, addr) = checked!(reg!(d), off, len, Access::Store);
                         if addr % len != 0 {
                             return Err(misaligned(prog, pc - 1, addr, len));
                         }

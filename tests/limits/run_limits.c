@@ -1,8 +1,9 @@
 /* Programs the kernel's verifier refuses, each breaking one bound that
  * Apiary's interpreter enforces at run time instead: an endless loop (the
  * instruction budget) and accesses outside the memory a program may use
- * (the packet, a map value, the stack, no region at all). The tests of
- * run_limits.rs run them and check the error names the bound. */
+ * (the packet, a map value, the stack, the context, no region at all).
+ * crates/cli/tests/run_limits.rs and crates/apiary/tests/api.rs run them
+ * and check that the error names the bound. */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 
@@ -55,6 +56,16 @@ SEC("xdp")
 int wild_pointer(struct xdp_md *ctx)
 {
 	return *(volatile __u32 *)0x1000;
+}
+
+SEC("xdp")
+int past_context(struct xdp_md *ctx)
+{
+	__u32 key = 0;
+
+	/* The helper reads 8 bytes far past the context. */
+	bpf_map_update_elem(&counters, &key, (char *)ctx + 4000, BPF_ANY);
+	return XDP_PASS;
 }
 
 char LICENSE[] SEC("license") = "GPL";
