@@ -15,6 +15,8 @@ mod error;
 mod fuzz;
 mod hex;
 mod mapcmd;
+mod mapshow;
+mod mapsource;
 mod objects;
 mod pinning;
 mod progrun;
@@ -89,10 +91,10 @@ enum Command {
         #[command(subcommand)]
         command: ProgCommand,
     },
-    /// Read and change pinned maps as bpftool's `map`: `dump|lookup|peek|getnext|update|push|enqueue|delete|pop|dequeue pinned FILE [key [hex] BYTES] [value [hex] BYTES] [any|exist|noexist]`.
+    /// List, read and change maps as bpftool's `map`: `show|list [MAP | DIR | FILE.o]`, `dump|lookup|peek|getnext|update|push|enqueue|delete|pop|dequeue MAP [key [hex] BYTES] [value [hex] BYTES] [any|exist|noexist]`, MAP := `pinned FILE` (an Apiary pin, or a kernel pin on bpffs) | `id ID` | `name NAME` (kernel maps, root).
     Map {
-        /// `COMMAND pinned FILE [ARGS]`, in bpftool's grammar.
-        #[arg(required = true, num_args = 1.., allow_hyphen_values = true, value_name = "COMMAND pinned FILE [ARGS]")]
+        /// `COMMAND MAP [ARGS]`, in bpftool's grammar.
+        #[arg(required = true, num_args = 1.., allow_hyphen_values = true, value_name = "COMMAND MAP [ARGS]")]
         words: Vec<String>,
     },
     /// Dump BTF, as bpftool's `btf dump file FILE [format raw|c]`.

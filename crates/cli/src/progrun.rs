@@ -110,7 +110,7 @@ pub fn parse_budget(text: &str) -> Result<Budget, String> {
 /// A backend's failure, with the option that helps when the interpreter
 /// spent its budget.
 pub fn describe_failure(error: &BackendError) -> String {
-    match &error.run_error {
+    match error.run_error.as_deref() {
         Some(apiary_vm::RunError::BudgetExhausted { .. }) => {
             format!("{error}; raise the budget with --budget N (or --budget unlimited)")
         }
@@ -366,6 +366,9 @@ impl Backends {
 /// `apiary prog run FILE.o [--prog NAME] [data_in FILE] ... [--pcap IN [--out OUT]]`.
 pub fn prog_run(options: &RunOptions) -> CliResult {
     let words = parse_run_words(&options.words).map_err(|e| CliError::at("arguments", e))?;
+    if let Some(dir) = &options.pin_maps {
+        crate::pinning::check_pin_dir(dir)?;
+    }
     let OpenedObject { elf, object, .. } = open_object(&options.file, &options.core_target)?;
     let program = select_program(&object, options.program.as_deref())
         .map_err(|e| CliError::at(options.file.display(), e))?;

@@ -12,7 +12,7 @@ use pcap_file::pcapng::{Block, PcapNgReader};
 use serde_json::Value;
 
 mod common;
-use common::{apiary, assert_one_line_error, compile_c, scratch, text};
+use common::{apiary, assert_one_line_error, compile_c, kernel_and_bpftool, scratch, text};
 
 /// The compiled corpus object, or `None` after a loud skip line.
 fn corpus(name: &'static str, test: &str) -> Option<&'static Path> {
@@ -21,21 +21,6 @@ fn corpus(name: &'static str, test: &str) -> Option<&'static Path> {
         Err(reason) => {
             eprintln!("SKIPPED: {test} because {reason}");
             None
-        }
-    }
-}
-
-/// Whether `bpf()` and bpftool work here; prints a loud skip line when not.
-fn kernel_and_bpftool(test: &str) -> bool {
-    if let Err(reason) = apiary_kernel::probe() {
-        eprintln!("SKIPPED: {test} because bpf() is unavailable: {reason}");
-        return false;
-    }
-    match Command::new("bpftool").arg("version").output() {
-        Ok(out) if out.status.success() => true,
-        _ => {
-            eprintln!("SKIPPED: {test} because bpftool cannot be run");
-            false
         }
     }
 }

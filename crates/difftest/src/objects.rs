@@ -90,7 +90,7 @@ pub struct BackendError {
     pub problem: String,
     /// The interpreter's error when the vm's run stopped with one, so that
     /// callers can tell a spent budget or a fault from refused input.
-    pub run_error: Option<apiary_vm::RunError>,
+    pub run_error: Option<Box<apiary_vm::RunError>>,
 }
 
 impl fmt::Display for BackendError {

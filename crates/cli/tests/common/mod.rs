@@ -77,3 +77,18 @@ pub fn compile_c(name: &str, source: &str, test: &str) -> Option<PathBuf> {
         }
     }
 }
+
+/// Whether `bpf()` and bpftool work here; prints a loud skip line when not.
+pub fn kernel_and_bpftool(test: &str) -> bool {
+    if let Err(reason) = apiary_kernel::probe() {
+        eprintln!("SKIPPED: {test} because bpf() is unavailable: {reason}");
+        return false;
+    }
+    match Command::new("bpftool").arg("version").output() {
+        Ok(out) if out.status.success() => true,
+        _ => {
+            eprintln!("SKIPPED: {test} because bpftool cannot be run");
+            false
+        }
+    }
+}

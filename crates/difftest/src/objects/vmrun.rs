@@ -27,7 +27,7 @@ pub fn test_run(vm: &mut VmBackend, request: &RunRequest) -> Result<RunResult, B
             backend: super::BackendKind::Vm,
             problem: format!("failed to run program: {e}"),
             run_error: match e {
-                apiary_runtime::TestRunError::Run(run) => Some(run),
+                apiary_runtime::TestRunError::Run(run) => Some(Box::new(run)),
                 _ => None,
             },
         })?;
