@@ -23,7 +23,7 @@ use serde_json::json;
 use crate::CliResult;
 use crate::error::CliError;
 use crate::progrun::{
-    DEFAULT_SIZE_OUT, OutputFormat, RunWords, describe_failure, emit, report_side_effects,
+    OutputFormat, RunWords, data_room, describe_failure, emit, report_side_effects,
     request_from_words,
 };
 use apiary_difftest::objects::{BackendError, RunRequest, RunResult, compare_runs};
@@ -291,20 +291,6 @@ fn passed_packet(prog_type: ProgType, retval: u32, packet: &[u8], result: &RunRe
     result.data_out.clone().unwrap_or_else(|| packet.to_vec())
 }
 
-/// The output room for one frame: `data_size_out` when given, else the
-/// frame's length plus bpftool's 32 KiB, so that a frame larger than
-/// bpftool's fixed buffer (a 70,000-byte jumbo frame) and whatever the
-/// program adds to it come back whole instead of failing with `ENOSPC`
-/// about a size the user never gave.
-fn room_for(words: &RunWords, frame_len: usize) -> u32 {
-    match words.data_size_out.filter(|&n| n > 0) {
-        Some(given) => given,
-        None => u32::try_from(frame_len)
-            .unwrap_or(u32::MAX)
-            .saturating_add(DEFAULT_SIZE_OUT),
-    }
-}
-
 /// Runs the program on every packet of `capture_path` (maps keep their
 /// contents from one packet to the next) and reports the verdicts.
 pub fn replay(
@@ -344,7 +330,7 @@ pub fn replay(
         let number = index + 1;
         let request = RunRequest {
             data_in: Some(packet.data.clone()),
-            data_size_out: Some(room_for(words, packet.data.len())),
+            data_size_out: Some(data_room(words, packet.data.len())),
             ..template.clone()
         };
         let (result, kernel) = match run(&request) {

@@ -21,7 +21,7 @@ use apiary_difftest::objects::{
 };
 
 /// bpftool's output buffer size when `data_size_out`/`ctx_size_out` is not given.
-pub const DEFAULT_SIZE_OUT: u32 = 32 * 1024;
+const DEFAULT_SIZE_OUT: u32 = 32 * 1024;
 
 /// Largest `data_in`/`ctx_in`/object read (bpftool's limit is 4 GiB; no
 /// packet or context comes near this).
@@ -412,6 +412,22 @@ pub fn prog_run(options: &RunOptions) -> CliResult {
     Ok(code)
 }
 
+/// The output room for a packet of `frame_len` bytes: `data_size_out`
+/// when given; bpftool's fixed 32 KiB when `data_out` is asked for without
+/// it (bpftool's behaviour, `ENOSPC` included); otherwise the frame's
+/// length plus 32 KiB, so that a jumbo frame whose packet nobody asked to
+/// see (and every frame of `--pcap`) comes back whole instead of failing
+/// with `ENOSPC` about a size the user never gave.
+pub fn data_room(words: &RunWords, frame_len: usize) -> u32 {
+    match words.data_size_out.filter(|&n| n > 0) {
+        Some(given) => given,
+        None if words.data_out.is_some() => DEFAULT_SIZE_OUT,
+        None => u32::try_from(frame_len)
+            .unwrap_or(u32::MAX)
+            .saturating_add(DEFAULT_SIZE_OUT),
+    }
+}
+
 /// Builds the request bpftool would send for these keywords.
 pub fn request_from_words(
     words: &RunWords,
@@ -423,12 +439,7 @@ pub fn request_from_words(
         .map(|name| read_run_data(name, "ctx_in"))
         .transpose()?;
     Ok(RunRequest {
-        data_size_out: data_in.as_ref().map(|_| {
-            words
-                .data_size_out
-                .filter(|&n| n > 0)
-                .unwrap_or(DEFAULT_SIZE_OUT)
-        }),
+        data_size_out: data_in.as_ref().map(|data| data_room(words, data.len())),
         ctx_size_out: ctx_in.as_ref().map(|_| {
             words
                 .ctx_size_out

@@ -189,6 +189,27 @@ fn jumbo_frames_run_with_output_room_sized_from_the_frame() {
     assert_eq!(written.len(), 2);
     assert!(written[1] == jumbo, "the jumbo frame came back changed");
 
+    // One jumbo frame: whole when nobody asked for data_out; with data_out
+    // and no data_size_out, bpftool's fixed 32 KiB and its ENOSPC.
+    let single = write_scratch("jumbo.bin", &jumbo);
+    let run = apiary(&["prog", "run", &object, "data_in", &single]);
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    let bounded = apiary(&["prog", "run", &object, "data_in", &single, "data_out", "-"]);
+    assert_one_line_error(&bounded, "No space left on device");
+    let sized = apiary(&[
+        "prog",
+        "run",
+        &object,
+        "data_in",
+        &single,
+        "data_out",
+        out,
+        "data_size_out",
+        "80000",
+    ]);
+    assert!(sized.status.success(), "{}", text(&sized.stderr));
+    assert!(std::fs::read(out).unwrap() == jumbo);
+
     let huge = write_scratch("huge.pcap", &pcap_bytes(&[frame(74), frame(100_000)]));
     let run = apiary(&["prog", "run", &object, "--pcap", &huge]);
     assert!(!run.status.success());
