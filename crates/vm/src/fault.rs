@@ -165,10 +165,10 @@ fn offset(addr: u64, start: u64) -> i64 {
     }
 }
 
-fn region_location(span: &Span, addr: u64) -> FaultLocation {
+fn region_location((span, kind): &(Span, RegionKind), addr: u64) -> FaultLocation {
     let offset = offset(addr, span.start);
     let len = span.len;
-    match span.kind {
+    match *kind {
         RegionKind::Memory => FaultLocation::Memory { offset, len },
         RegionKind::Context => FaultLocation::Context {
             type_name: None,
@@ -209,19 +209,24 @@ fn stack_location(memory: &Memory, frame: usize, addr: u64, depth: usize) -> Fau
 }
 
 impl Memory {
-    /// Every region a run may use, given and registered.
-    fn spans(&self) -> impl Iterator<Item = Span> + '_ {
+    /// Every region a run may use, given and registered, with its kind.
+    fn spans(&self) -> impl Iterator<Item = (Span, RegionKind)> + '_ {
         self.regions
             .iter()
             .copied()
+            .zip(self.region_kinds.iter().copied())
             .chain(
                 self.registered
                     .iter()
-                    .map(|(&(start, len, writable), &kind)| Span {
-                        start,
-                        len,
-                        writable,
-                        kind,
+                    .map(|(&(start, len, writable), &kind)| {
+                        (
+                            Span {
+                                start,
+                                len,
+                                writable,
+                            },
+                            kind,
+                        )
                     }),
             )
     }
@@ -237,10 +242,10 @@ impl Memory {
         }
         let containing = self
             .spans()
-            .filter(|s| s.contains(base, 0) || base.wrapping_sub(s.start) == s.len)
-            .min_by_key(|s| (!s.contains(base, 1), s.len));
-        if let Some(span) = containing {
-            return region_location(&span, addr);
+            .filter(|(s, _)| s.contains(base, 0) || base.wrapping_sub(s.start) == s.len)
+            .min_by_key(|(s, _)| (!s.contains(base, 1), s.len));
+        if let Some(region) = containing {
+            return region_location(&region, addr);
         }
         if let Some(frame) = stack_frame(self, addr) {
             return stack_location(self, frame, addr, depth);
@@ -253,8 +258,8 @@ impl Memory {
             }
         };
         self.spans()
-            .filter(|s| distance(s) <= NEAR_REGION)
-            .min_by_key(|s| (distance(s), s.len))
+            .filter(|(s, _)| distance(s) <= NEAR_REGION)
+            .min_by_key(|(s, _)| (distance(s), s.len))
             .map_or(FaultLocation::Nowhere { addr }, |s| {
                 region_location(&s, addr)
             })

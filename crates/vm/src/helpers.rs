@@ -227,7 +227,7 @@ impl<E> HelperContext<'_, E> {
     /// Makes `region` accessible for the rest of the run (e.g. a map value a
     /// lookup returns). Exact duplicates are ignored.
     pub fn add_region(&mut self, region: Region<'static>) -> Result<(), HelperError> {
-        if self.runner.memory.add(region.span()) {
+        if self.runner.memory.add(region.span(), region.kind()) {
             Ok(())
         } else {
             Err(HelperError::TooManyRegions(MAX_REGIONS))

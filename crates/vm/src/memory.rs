@@ -109,18 +109,17 @@ impl<'a> Region<'a> {
             start: self.addr,
             len: self.len,
             writable: self.writable,
-            kind: self.kind,
         }
     }
 }
 
-/// A region without its lifetime, as stored during a run.
+/// A region without its lifetime, as stored during a run. Its
+/// [`RegionKind`] is kept beside it, out of the access path's way.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Span {
     pub(crate) start: u64,
     pub(crate) len: u64,
     pub(crate) writable: bool,
-    pub(crate) kind: RegionKind,
 }
 
 impl Span {
@@ -150,6 +149,8 @@ pub(crate) struct Memory {
     /// The regions a run was given (few, possibly overlapping: the packet
     /// lies inside its frame).
     pub(crate) regions: Vec<Span>,
+    /// What each of `regions` holds, at the same index.
+    pub(crate) region_kinds: Vec<RegionKind>,
     /// Regions helpers registered during the run, by start address, with
     /// what they hold.
     pub(crate) registered: BTreeMap<(u64, u64, bool), RegionKind>,
@@ -181,6 +182,7 @@ impl Memory {
             _stack: stack,
             stack_base,
             regions: Vec::with_capacity(16),
+            region_kinds: Vec::with_capacity(16),
             registered: BTreeMap::new(),
             last_hit: Cell::new(None),
             packet: None,
@@ -223,16 +225,23 @@ impl Memory {
         {
             return Some(addr as usize);
         }
+        self.search_regions(addr, size, access)
+    }
+
+    /// The regions' search when the last region hit does not allow the
+    /// access; out of line so that the hit above stays a few instructions.
+    #[inline(never)]
+    fn search_regions(&self, addr: u64, size: u64, access: Access) -> Option<usize> {
+        let allowed = |s: &Span| s.contains(addr, size) && (access == Access::Load || s.writable);
         let hit = self.regions.iter().copied().find(allowed).or_else(|| {
             self.registered
                 .range(..=(addr, u64::MAX, true))
                 .rev()
                 .take(REGISTERED_PROBES)
-                .map(|(&(start, len, writable), &kind)| Span {
+                .map(|(&(start, len, writable), _)| Span {
                     start,
                     len,
                     writable,
-                    kind,
                 })
                 .find(allowed)
         })?;
@@ -257,19 +266,20 @@ impl Memory {
     }
 
     /// Adds a region the run was given, ignoring exact duplicates.
-    pub(crate) fn add_given(&mut self, span: Span) {
+    pub(crate) fn add_given(&mut self, span: Span, kind: RegionKind) {
         if !self.regions.contains(&span) {
             self.regions.push(span);
+            self.region_kinds.push(kind);
         }
     }
 
     /// Adds a region a helper registered, ignoring exact duplicates;
     /// `false` when [`MAX_REGIONS`] are already registered.
-    pub(crate) fn add(&mut self, span: Span) -> bool {
+    pub(crate) fn add(&mut self, span: Span, kind: RegionKind) -> bool {
         let key = (span.start, span.len, span.writable);
         // One tree walk in the common case: insert replaces a duplicate.
         if self.registered.len() < MAX_REGIONS {
-            self.registered.insert(key, span.kind);
+            self.registered.insert(key, kind);
         } else if !self.registered.contains_key(&key) {
             return false;
         }
@@ -282,6 +292,7 @@ impl Memory {
     /// Forgets every region (their borrows end with the run).
     pub(crate) fn clear_regions(&mut self) {
         self.regions.clear();
+        self.region_kinds.clear();
         self.registered.clear();
         self.last_hit.set(None);
         self.packet = None;
