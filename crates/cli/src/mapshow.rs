@@ -114,7 +114,7 @@ pub fn show(words: &[&str], out: &mut Output) -> Result<(), Failure> {
 fn kernel_maps() -> Result<Vec<Shown>, Failure> {
     apiary_kernel::probe().map_err(|reason| {
         format!(
-            "listing the kernel's maps needs bpf(), run as root: {reason} \
+            "listing the kernel's maps needs bpf(): {reason} \
              (`map show DIR` lists Apiary's pins, `map show FILE.o` an object's maps)"
         )
     })?;
@@ -190,7 +190,7 @@ fn directory(dir: &Path) -> Result<Vec<Shown>, Failure> {
                 shown.push(kernel_map(&fds.remove(0), Some(path))?);
             } else if let Err(reason) = apiary_kernel::probe() {
                 return Err(format!(
-                    "{} is on bpffs, where only the kernel pins maps: listing it needs bpf(), run as root: {reason}",
+                    "{} is on bpffs, where only the kernel pins maps: listing it needs bpf(): {reason}",
                     dir.display()
                 )
                 .into());

@@ -86,9 +86,13 @@ fn no_map_named(handle: Handle<'_>) -> String {
     }
 }
 
-/// Whether `path` lies on a bpffs, where only kernel objects are pinned.
+/// Whether `path` lies on a bpffs, where only kernel objects are pinned
+/// (asked of its directory when the path itself cannot be examined, as
+/// without root it cannot).
 pub fn on_bpffs(path: &Path) -> bool {
-    apiary_kernel::is_bpffs(path).unwrap_or(false)
+    apiary_kernel::is_bpffs(path)
+        .or_else(|_| apiary_kernel::is_bpffs(path.parent().unwrap_or(path)))
+        .unwrap_or(false)
 }
 
 fn open_pin_file(path: &Path) -> Result<OpenedMap, String> {
@@ -117,7 +121,7 @@ pub fn open_kernel(handle: Handle<'_>) -> Result<Vec<MapFd>, String> {
             Handle::Name(name) => format!("map name {name} names kernel maps"),
             Handle::Pinned(path) => format!("{} is a kernel pin (on bpffs)", path.display()),
         };
-        format!("{what}: reading it needs bpf(), run as root: {reason}")
+        format!("{what}: reading it needs bpf(): {reason}")
     })?;
     match handle {
         Handle::Id(id) => MapFd::from_id(id)

@@ -286,7 +286,7 @@ fn map_selectors_follow_bpftools_grammar() {
     assert!(!by_id.contains("expected 'id'"), "{by_id}");
     assert!(
         by_id == "Error: get map by id (4294967295): No such file or directory\n"
-            || by_id.contains("needs bpf(), run as root"),
+            || by_id.contains("is a kernel map: reading it needs bpf()"),
         "{by_id}"
     );
 }
@@ -311,4 +311,62 @@ fn pin_maps_creates_only_the_last_component() {
     let made = run(&leaf);
     assert!(made.status.success(), "{}", text(&made.stderr));
     assert!(leaf.join("blocklist").is_file());
+}
+
+/// Without the privileges `bpf()` needs, kernel maps (by id, by name, a
+/// bpffs pin, the listing) each get one line saying so; Apiary's own pins
+/// still work. Runs the binary as user `nobody` through `setpriv`.
+#[test]
+fn kernel_maps_without_privileges_say_what_is_needed() {
+    let test = "map commands without privileges";
+    let as_root = Command::new("id").arg("-u").output();
+    if !as_root.is_ok_and(|o| text(&o.stdout).trim() == "0") {
+        eprintln!("SKIPPED: {test} because it drops root privileges and is not run as root");
+        return;
+    }
+    let unprivileged = |args: &[&str]| {
+        Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(env!("CARGO_BIN_EXE_apiary"))
+            .args(args)
+            .current_dir(std::env::temp_dir())
+            .output()
+    };
+    let Ok(probe) = unprivileged(&["--version"]) else {
+        eprintln!("SKIPPED: {test} because setpriv cannot be run");
+        return;
+    };
+    if !probe.status.success() {
+        eprintln!(
+            "SKIPPED: {test} because user nobody cannot run the binary: {}",
+            text(&probe.stderr)
+        );
+        return;
+    }
+    for (args, expected) in [
+        (
+            &["map", "dump", "id", "1"][..],
+            "Error: map id 1 is a kernel map: reading it needs bpf(): ",
+        ),
+        (
+            &["map", "dump", "name", "counters"][..],
+            "Error: map name counters names kernel maps: reading it needs bpf(): ",
+        ),
+        (
+            &["map", "dump", "pinned", "/sys/fs/bpf/apiary-none"][..],
+            "Error: /sys/fs/bpf/apiary-none is a kernel pin (on bpffs): reading it needs bpf(): ",
+        ),
+        (
+            &["map", "show"][..],
+            "Error: listing the kernel's maps needs bpf(): ",
+        ),
+    ] {
+        let out = unprivileged(args).expect("setpriv ran before");
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(255), "{args:?}: {stderr}");
+        assert!(
+            stderr.starts_with(expected) && stderr.lines().count() == 1,
+            "{args:?}: {stderr}"
+        );
+    }
 }
