@@ -224,6 +224,82 @@ fn kernel_maps_by_pin_id_and_name_print_as_bpftool() {
     }
 }
 
+/// Per-CPU values, queues and bloom filters of kernel maps print as
+/// bpftool prints them, and popping through Apiary takes the kernel's head.
+#[test]
+fn kernel_per_cpu_queue_and_bloom_maps_print_as_bpftool() {
+    if !kernel_and_bpftool("kernel per-CPU, queue and bloom maps") {
+        return;
+    }
+    let dir = BpffsDir::new("map-types");
+    std::fs::create_dir_all(&dir.0).unwrap();
+    let pin = |name: &str| dir.0.join(name).to_str().unwrap().to_owned();
+    let (percpu, queue, bloom) = (pin("percpu"), pin("queue"), pin("bloom"));
+    for args in [
+        &[
+            "map",
+            "create",
+            &percpu,
+            "type",
+            "percpu_hash",
+            "key",
+            "4",
+            "value",
+            "4",
+            "entries",
+            "4",
+            "name",
+            "t_percpu",
+        ][..],
+        &[
+            "map", "update", "pinned", &percpu, "key", "1", "0", "0", "0", "value", "3", "0", "0",
+            "0",
+        ][..],
+        &[
+            "map", "create", &queue, "type", "queue", "key", "0", "value", "4", "entries", "4",
+            "name", "t_queue",
+        ][..],
+        &["map", "push", "pinned", &queue, "value", "5", "0", "0", "0"][..],
+        &["map", "push", "pinned", &queue, "value", "6", "0", "0", "0"][..],
+        &[
+            "map",
+            "create",
+            &bloom,
+            "type",
+            "bloom_filter",
+            "key",
+            "0",
+            "value",
+            "4",
+            "entries",
+            "4",
+            "name",
+            "t_bloom",
+        ][..],
+        &["map", "push", "pinned", &bloom, "value", "9", "0", "0", "0"][..],
+    ] {
+        let made = bpftool(args);
+        assert!(
+            made.status.success(),
+            "bpftool {args:?}: {}",
+            text(&made.stderr)
+        );
+    }
+    assert_same(&["dump", "pinned", &percpu]);
+    assert_same(&["-j", "dump", "pinned", &percpu]);
+    assert_same(&["lookup", "pinned", &percpu, "key", "1", "0", "0", "0"]);
+    assert_same(&["peek", "pinned", &queue]);
+    assert_same(&["dump", "pinned", &queue]);
+    assert_same(&["peek", "pinned", &bloom, "value", "9", "0", "0", "0"]);
+    assert_same(&["-j", "show", "pinned", &bloom]);
+    // Apiary pops the head (5), bpftool the next (6), in the same shape.
+    let ours = text(&apiary(&["-j", "map", "pop", "pinned", &queue]).stdout);
+    assert_same(&["peek", "pinned", &queue]);
+    let theirs = text(&bpftool(&["-j", "map", "pop", "pinned", &queue]).stdout);
+    assert!(ours.contains("\"0x05\""), "{ours}");
+    assert_eq!(ours.replace("0x05", "0x06"), theirs);
+}
+
 /// Apiary's own pins: `map show DIR` lists what `--pin-maps DIR` saved,
 /// `-j` with bpftool's keys.
 #[test]
