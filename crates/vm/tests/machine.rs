@@ -211,6 +211,47 @@ fn faults_name_their_region_and_offset() {
         }
     );
     assert!(text.contains("stack frame 0 r10-520"), "{text}");
+    // In a callee (frame 1), below its stack; and a pointer a callee
+    // returned to its own stack, used by the caller after the return:
+    // frame 1 is then no longer running.
+    let (location, text) = location_of(run_mem(
+        &[
+            call_local(1),
+            Insn::Exit,
+            ldx(Size::DW, Reg::R0, Reg::R10, -520),
+            Insn::Exit,
+        ],
+        &mut mem,
+    ));
+    assert_eq!(
+        location,
+        FaultLocation::Stack {
+            frame: 1,
+            offset: -520,
+            active: true
+        }
+    );
+    assert!(text.contains("stack frame 1 r10-520"), "{text}");
+    let (location, text) = location_of(run_mem(
+        &[
+            call_local(2),
+            ldx(Size::DW, Reg::R0, Reg::R0, 0),
+            Insn::Exit,
+            mov_reg(Reg::R0, Reg::R10),
+            add(Reg::R0, -8),
+            Insn::Exit,
+        ],
+        &mut mem,
+    ));
+    assert_eq!(
+        location,
+        FaultLocation::Stack {
+            frame: 1,
+            offset: -8,
+            active: false
+        }
+    );
+    assert!(text.contains("(frame 1 is not running)"), "{text}");
     let (location, text) = location_of(run_mem(
         &[
             mov(Reg::R1, 0x1000),
