@@ -20,7 +20,7 @@ use apiary_maps::pin::{self, MapBtf};
 use apiary_maps::{BPF_ANY, BPF_EXIST, BPF_NOEXIST, MapType};
 
 use crate::CliResult;
-use crate::mapsource::{self, Backing, Errno, Handle, strerror_of};
+use crate::mapsource::{self, Backing, Errno, Handle, OpenedMap, strerror_of};
 use crate::progrun::OutputFormat;
 
 /// A failed command: the message bpftool prints through `p_err` (if any)
@@ -185,18 +185,20 @@ fn execute(words: &[&str], out: &mut Output) -> Result<(), Failure> {
         return Err(usage().into());
     }
     let (handle, args) = parse_map_spec(rest)?;
-    let opened = mapsource::open(handle)?;
-    let view = MapView {
-        map: &opened.backing,
-        btf: opened.btf.as_ref(),
-    };
-    match *command {
-        "dump" => {
-            if !args.is_empty() {
-                return Err(usage().into());
-            }
-            dump(&view, out)
+    if *command == "dump" {
+        if !args.is_empty() {
+            return Err(usage().into());
         }
+        let maps = mapsource::open_all(handle)?;
+        return match maps.as_slice() {
+            [] => Err(mapsource::no_map_named(handle).into()),
+            [map] => dump(&MapView::of(map), out),
+            several => dump_several(several, out),
+        };
+    }
+    let opened = mapsource::open(handle)?;
+    let view = MapView::of(&opened);
+    match *command {
         "lookup" | "peek" => lookup(&view, args, out),
         "getnext" => getnext(&view, args, out),
         _ => {
@@ -260,6 +262,13 @@ struct MapView<'a> {
 }
 
 impl MapView<'_> {
+    fn of(opened: &OpenedMap) -> MapView<'_> {
+        MapView {
+            map: &opened.backing,
+            btf: opened.btf.as_ref(),
+        }
+    }
+
     fn key_size(&self) -> usize {
         self.map.key_size()
     }
@@ -446,12 +455,69 @@ fn dump(view: &MapView<'_>, out: &mut Output) -> Result<(), Failure> {
     // Plain output of a map with BTF is bpftool's pretty JSON of the
     // formatted elements; a map without a value type prints plain entries
     // inside it.
-    let btf = view.kv_btf()?;
-    let mut pretty = match (&out.json, view.btf.is_some()) {
-        (None, true) => Some(BpftoolJson::new(true, true)),
-        _ => None,
-    };
+    let mut pretty =
+        (out.json.is_none() && view.btf.is_some()).then(|| BpftoolJson::new(true, true));
+    let result = dump_elements(view, out, pretty.as_mut());
+    if let Some(w) = pretty {
+        out.text.push_str(&w.finish());
+    }
+    result
+}
+
+/// `map dump name NAME` when several kernel maps have the name: bpftool's
+/// `do_dump`, each map's elements under its header (in one array of
+/// objects with `-j`, or in the pretty BTF output when every map has BTF).
+fn dump_several(maps: &[OpenedMap], out: &mut Output) -> Result<(), Failure> {
+    let all_btf = maps.iter().all(|m| m.btf.is_some());
+    let mut pretty = (out.json.is_none() && all_btf).then(|| BpftoolJson::new(true, true));
     if let Some(w) = out.json.as_mut().or(pretty.as_mut()) {
+        w.start_array();
+    }
+    let mut result = Ok(());
+    for (index, map) in maps.iter().enumerate() {
+        let (id, map_type, name, flags) = map.kernel_info.as_ref().map_or_else(
+            || (None, Default::default(), String::new(), 0),
+            |i| (Some(i.id), i.map_type, i.name.clone(), i.map_flags),
+        );
+        match out.json.as_mut().or(pretty.as_mut()) {
+            Some(w) => {
+                w.start_object();
+                crate::mapshow::header_json(w, id, map_type, &name, flags);
+                w.name("elements");
+            }
+            None => out.text.push_str(&crate::mapshow::header_plain(
+                id, None, map_type, &name, flags,
+            )),
+        }
+        result = dump_elements(&MapView::of(map), out, pretty.as_mut());
+        match out.json.as_mut().or(pretty.as_mut()) {
+            Some(w) => w.end_object(),
+            None if index + 1 != maps.len() => out.text.push('\n'),
+            None => {}
+        }
+        if result.is_err() {
+            break;
+        }
+    }
+    if let Some(w) = out.json.as_mut() {
+        w.end_array();
+    } else if let Some(mut w) = pretty {
+        w.end_array();
+        out.text.push_str(&w.finish());
+    }
+    result
+}
+
+/// bpftool's `map_dump` after the header: every element in
+/// `get_next_key` order into `-j`'s writer, else the pretty BTF writer,
+/// else plain text ending with `Found N elements`.
+fn dump_elements(
+    view: &MapView<'_>,
+    out: &mut Output,
+    mut pretty: Option<&mut BpftoolJson>,
+) -> Result<(), Failure> {
+    let btf = view.kv_btf()?;
+    if let Some(w) = out.json.as_mut().or(pretty.as_deref_mut()) {
         w.start_array();
     }
     let mut count = 0u32;
@@ -470,13 +536,13 @@ fn dump(view: &MapView<'_>, out: &mut Output) -> Result<(), Failure> {
         match view.map.lookup(&key) {
             Ok(value) => {
                 count += 1;
-                match (out.json.as_mut(), pretty.as_mut(), &btf) {
+                match (out.json.as_mut(), pretty.as_deref_mut(), &btf) {
                     (Some(w), _, _) => entry_json(w, view, btf.as_ref(), &key, &value),
                     (None, Some(w), Some(btf)) => dump_btf(w, view, btf, &key, &value),
                     (None, pretty, _) => emit_plain(out, pretty, &entry_plain(view, &key, &value)),
                 }
             }
-            Err(e) => entry_error(view, &key, e.0, out, pretty.as_mut()),
+            Err(e) => entry_error(view, &key, e.0, out, pretty.as_deref_mut()),
         }
         // A map bigger than max_entries would only come from a concurrent writer.
         if count > view.map.max_entries() {
@@ -484,11 +550,8 @@ fn dump(view: &MapView<'_>, out: &mut Output) -> Result<(), Failure> {
         }
         prev = Some(key);
     }
-    if let Some(w) = out.json.as_mut() {
+    if let Some(w) = out.json.as_mut().or(pretty) {
         w.end_array();
-    } else if let Some(mut w) = pretty {
-        w.end_array();
-        out.text.push_str(&w.finish());
     } else {
         let plural = if count != 1 { "s" } else { "" };
         out.text

@@ -57,10 +57,7 @@ pub fn show(words: &[&str], out: &mut Output) -> Result<(), Failure> {
                 handle => {
                     let fds = mapsource::open_kernel(handle)?;
                     if fds.is_empty() {
-                        return Err(match handle {
-                            Handle::Name(name) => format!("no map named '{name}'").into(),
-                            _ => "no map matches this handle".into(),
-                        });
+                        return Err(mapsource::no_map_named(handle).into());
                     }
                     let single = fds.len() == 1;
                     let shown = fds
@@ -236,21 +233,66 @@ fn object_maps(path: &Path) -> Result<Vec<Shown>, Failure> {
         .collect())
 }
 
-/// bpftool's `show_map_close_plain`.
-fn plain(map: &Shown) -> String {
+/// bpftool's `show_map_header_plain`: `ID: TYPE  name NAME  flags 0xF`
+/// and a newline; a pin file's path stands for the id of a kernel map.
+pub fn header_plain(
+    id: Option<u32>,
+    path: Option<&Path>,
+    map_type: MapType,
+    name: &str,
+    flags: u32,
+) -> String {
     let mut text = String::new();
-    if let Some(id) = map.id {
+    if let Some(id) = id {
         text.push_str(&format!("{id}: "));
-    } else if let Some(path) = &map.pin_file {
+    } else if let Some(path) = path {
         text.push_str(&format!("{}: ", path.display()));
     }
-    text.push_str(&format!("{}  ", map.map_type));
-    if !map.name.is_empty() {
-        text.push_str(&format!("name {}  ", map.name));
+    text.push_str(&format!("{map_type}  "));
+    if !name.is_empty() {
+        text.push_str(&format!("name {name}  "));
     }
+    text.push_str(&format!("flags 0x{flags:x}\n"));
+    text
+}
+
+/// bpftool's `show_map_header_json`: `id`, `type`, `name`, `flags`.
+pub fn header_json(
+    w: &mut BpftoolJson,
+    id: Option<u32>,
+    map_type: MapType,
+    name: &str,
+    flags: u32,
+) {
+    if let Some(id) = id {
+        w.name("id");
+        w.raw(&id.to_string());
+    }
+    w.name("type");
+    match map_type.name() {
+        Some(name) => w.string(name),
+        None => w.raw(&map_type.0.to_string()),
+    }
+    if !name.is_empty() {
+        w.name("name");
+        w.string(name);
+    }
+    w.name("flags");
+    w.raw(&flags.to_string());
+}
+
+/// bpftool's `show_map_close_plain`.
+fn plain(map: &Shown) -> String {
+    let mut text = header_plain(
+        map.id,
+        map.pin_file.as_deref(),
+        map.map_type,
+        &map.name,
+        map.flags,
+    );
     text.push_str(&format!(
-        "flags 0x{:x}\n\tkey {}B  value {}B  max_entries {}",
-        map.flags, map.key_size, map.value_size, map.max_entries
+        "\tkey {}B  value {}B  max_entries {}",
+        map.key_size, map.value_size, map.max_entries
     ));
     if let Some(memlock) = &map.memlock {
         text.push_str(&format!("  memlock {memlock}B"));
@@ -296,19 +338,7 @@ fn json(w: &mut BpftoolJson, map: &Shown) {
         w.raw(&value.to_string());
     };
     w.start_object();
-    if let Some(id) = map.id {
-        number(w, "id", u64::from(id));
-    }
-    w.name("type");
-    match map.map_type.name() {
-        Some(name) => w.string(name),
-        None => w.raw(&map.map_type.0.to_string()),
-    }
-    if !map.name.is_empty() {
-        w.name("name");
-        w.string(&map.name);
-    }
-    number(w, "flags", u64::from(map.flags));
+    header_json(w, map.id, map.map_type, &map.name, map.flags);
     number(w, "bytes_key", u64::from(map.key_size));
     number(w, "bytes_value", u64::from(map.value_size));
     number(w, "max_entries", u64::from(map.max_entries));

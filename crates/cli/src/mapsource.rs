@@ -62,24 +62,32 @@ pub struct OpenedMap {
     pub btf: Option<MapBtf>,
     /// The Apiary pin file it came from, written back after a change.
     pub pin_file: Option<PathBuf>,
+    /// What the kernel reports about a kernel map.
+    pub kernel_info: Option<MapInfo>,
 }
 
 /// Opens the one map `handle` names; the error is bpftool's message.
 pub fn open(handle: Handle<'_>) -> Result<OpenedMap, String> {
-    if let Handle::Pinned(path) = handle
-        && !on_bpffs(path)
-    {
-        return open_pin_file(path);
-    }
-    let mut fds = open_kernel(handle)?;
-    match fds.len() {
-        1 => kernel_map(fds.remove(0)),
+    let mut maps = open_all(handle)?;
+    match maps.len() {
+        1 => Ok(maps.remove(0)),
         0 => Err(no_map_named(handle)),
         _ => Err("several maps match this handle".to_owned()),
     }
 }
 
-fn no_map_named(handle: Handle<'_>) -> String {
+/// Opens every map `handle` names (a name may match several kernel maps).
+pub fn open_all(handle: Handle<'_>) -> Result<Vec<OpenedMap>, String> {
+    if let Handle::Pinned(path) = handle
+        && !on_bpffs(path)
+    {
+        return Ok(vec![open_pin_file(path)?]);
+    }
+    open_kernel(handle)?.into_iter().map(kernel_map).collect()
+}
+
+/// The error for a handle that matched no map.
+pub fn no_map_named(handle: Handle<'_>) -> String {
     match handle {
         Handle::Name(name) => format!("no map named '{name}'"),
         _ => "no map matches this handle".to_owned(),
@@ -109,6 +117,7 @@ fn open_pin_file(path: &Path) -> Result<OpenedMap, String> {
         backing: Backing::Apiary(Box::new(pinned.map)),
         btf: pinned.btf,
         pin_file: Some(path.to_owned()),
+        kernel_info: None,
     })
 }
 
@@ -185,6 +194,7 @@ fn kernel_map(fd: MapFd) -> Result<OpenedMap, String> {
         btf: kernel_btf(&info)?,
         backing: Backing::Kernel { fd, map_type },
         pin_file: None,
+        kernel_info: Some(info),
     })
 }
 

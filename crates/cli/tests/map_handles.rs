@@ -180,6 +180,30 @@ fn kernel_maps_by_pin_id_and_name_print_as_bpftool() {
     assert_same(&["dump", "name", &name]);
     assert_same(&["show", "name", &name]);
     assert_same(&["-j", "show", "name", &name]);
+    // A second map of the same name: dump and show take both, each under
+    // its header; commands on one element refuse the ambiguity.
+    let twin = dir.0.join("twin");
+    let created = bpftool(&[
+        "map",
+        "create",
+        twin.to_str().unwrap(),
+        "type",
+        "array",
+        "key",
+        "4",
+        "value",
+        "4",
+        "entries",
+        "2",
+        "name",
+        &name,
+    ]);
+    assert!(created.status.success(), "{}", text(&created.stderr));
+    assert_same(&["dump", "name", &name]);
+    assert_same(&["-j", "dump", "name", &name]);
+    assert_same(&["-p", "dump", "name", &name]);
+    assert_same(&["show", "name", &name]);
+    assert_same(&["lookup", "name", &name, "key", "1", "0", "0", "0"]);
     // bpftool prints nothing for a name no map has; Apiary says so.
     let none = apiary(&["map", "dump", "name", "apiary_none"]);
     assert_eq!(text(&none.stderr), "Error: no map named 'apiary_none'\n");
