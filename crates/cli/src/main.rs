@@ -15,6 +15,8 @@ mod error;
 mod fuzz;
 mod hex;
 mod mapcmd;
+mod mapshow;
+mod mapsource;
 mod objects;
 mod pinning;
 mod progrun;
@@ -89,10 +91,10 @@ enum Command {
         #[command(subcommand)]
         command: ProgCommand,
     },
-    /// Read and change pinned maps as bpftool's `map`: `dump|lookup|peek|getnext|update|push|enqueue|delete|pop|dequeue pinned FILE [key [hex] BYTES] [value [hex] BYTES] [any|exist|noexist]`.
+    /// List, read and change maps as bpftool's `map`: `show|list [MAP | DIR | FILE.o]`, `dump|lookup|peek|getnext|update|push|enqueue|delete|pop|dequeue MAP [key [hex] BYTES] [value [hex] BYTES] [any|exist|noexist]`, MAP := `pinned FILE` (an Apiary pin, or a kernel pin on bpffs) | `id ID` | `name NAME` (kernel maps, root).
     Map {
-        /// `COMMAND pinned FILE [ARGS]`, in bpftool's grammar.
-        #[arg(required = true, num_args = 1.., allow_hyphen_values = true, value_name = "COMMAND pinned FILE [ARGS]")]
+        /// `COMMAND MAP [ARGS]`, in bpftool's grammar.
+        #[arg(required = true, num_args = 1.., allow_hyphen_values = true, value_name = "COMMAND MAP [ARGS]")]
         words: Vec<String>,
     },
     /// Dump BTF, as bpftool's `btf dump file FILE [format raw|c]`.
@@ -187,6 +189,12 @@ struct RunArgs {
     /// names its pins; read them with `apiary map dump pinned DIR/NAME`).
     #[arg(long, value_name = "DIR")]
     pin_maps: Option<PathBuf>,
+    /// Stop each run of the interpreter after N executed instructions
+    /// (`unlimited`: never). Default 1073741824 (2^30): enough for a
+    /// `bpf_loop` of the kernel's 8,388,608 iterations with a 128-instruction
+    /// body; a program that never ends stops with an error naming it.
+    #[arg(long, value_name = "N|unlimited", value_parser = progrun::parse_budget)]
+    budget: Option<progrun::Budget>,
     /// Resolve CO-RE relocations against this BTF. Default: Apiary's own
     /// context types with `--backend vm`; with `--backend kernel|both`, the
     /// running kernel's /sys/kernel/btf/vmlinux, as libbpf would use, for
@@ -276,6 +284,7 @@ fn main() -> ExitCode {
                 BackendArg::Both => progrun::BackendChoice::Both,
             },
             pin_maps: args.pin_maps,
+            budget: args.budget.unwrap_or_default(),
             format,
         }),
         Command::Prog {

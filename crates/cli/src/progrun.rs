@@ -57,8 +57,65 @@ pub struct RunOptions {
     pub pin_maps: Option<PathBuf>,
     /// What CO-RE relocations resolve against (`--target-btf` or the default).
     pub core_target: CoreTarget,
+    /// `--budget`: the interpreter's instruction budget per run.
+    pub budget: Budget,
     /// `-j`, `-p` or plain text.
     pub format: OutputFormat,
+}
+
+/// The interpreter's instruction budget per run (`--budget`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Budget {
+    /// Stop after this many executed instructions.
+    Limit(u64),
+    /// `--budget unlimited`: a program that never ends never returns.
+    Unlimited,
+}
+
+impl Default for Budget {
+    fn default() -> Self {
+        Budget::Limit(apiary_vm::DEFAULT_BUDGET)
+    }
+}
+
+impl Budget {
+    fn instructions(self) -> Option<u64> {
+        match self {
+            Budget::Limit(n) => Some(n),
+            Budget::Unlimited => None,
+        }
+    }
+}
+
+/// Reads `--budget`: a positive count (decimal or `0x` hex) or
+/// `unlimited`. 0 is refused rather than read as "no limit", so that a
+/// typo cannot remove the bound silently.
+pub fn parse_budget(text: &str) -> Result<Budget, String> {
+    if text == "unlimited" {
+        return Ok(Budget::Unlimited);
+    }
+    let parsed = match text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
+        Some(hex) => u64::from_str_radix(hex, 16),
+        None => text.parse::<u64>(),
+    };
+    match parsed {
+        Ok(0) => Err("0 instructions cannot run anything; use 'unlimited' for no limit".to_owned()),
+        Ok(n) => Ok(Budget::Limit(n)),
+        Err(_) => Err(format!(
+            "expected a number of instructions or 'unlimited', got {text:?}"
+        )),
+    }
+}
+
+/// A backend's failure, with the option that helps when the interpreter
+/// spent its budget.
+pub fn describe_failure(error: &BackendError) -> String {
+    match error.run_error.as_deref() {
+        Some(apiary_vm::RunError::BudgetExhausted { .. }) => {
+            format!("{error}; raise the budget with --budget N (or --budget unlimited)")
+        }
+        _ => error.to_string(),
+    }
 }
 
 /// How results are printed.
@@ -246,9 +303,14 @@ impl Backends {
         elf: &[u8],
         object: &Object,
         program: &str,
+        budget: Budget,
     ) -> Result<Backends, CliError> {
         let fail = |e: BackendError| CliError::at("--backend", e);
-        let vm = || VmBackend::open(object, program).map_err(fail);
+        let vm = || {
+            let mut vm = VmBackend::open(object, program).map_err(fail)?;
+            vm.set_budget(budget.instructions());
+            Ok::<_, CliError>(vm)
+        };
         let kernel = || KernelBackend::open(object, elf, program).map_err(fail);
         Ok(match choice {
             BackendChoice::Vm => Backends::Vm(vm()?),
@@ -304,12 +366,15 @@ impl Backends {
 /// `apiary prog run FILE.o [--prog NAME] [data_in FILE] ... [--pcap IN [--out OUT]]`.
 pub fn prog_run(options: &RunOptions) -> CliResult {
     let words = parse_run_words(&options.words).map_err(|e| CliError::at("arguments", e))?;
+    if let Some(dir) = &options.pin_maps {
+        crate::pinning::check_pin_dir(dir)?;
+    }
     let OpenedObject { elf, object, .. } = open_object(&options.file, &options.core_target)?;
     let program = select_program(&object, options.program.as_deref())
         .map_err(|e| CliError::at(options.file.display(), e))?;
     let prog_type = program.prog_type;
     let program = program.name.clone();
-    let mut backends = Backends::open(options.backend, &elf, &object, &program)?;
+    let mut backends = Backends::open(options.backend, &elf, &object, &program, options.budget)?;
     if let Some(dir) = &options.pin_maps {
         crate::pinning::load_pinned(dir, &object.maps, backends.vm(), backends.kernel())?;
     }
@@ -347,6 +412,22 @@ pub fn prog_run(options: &RunOptions) -> CliResult {
     Ok(code)
 }
 
+/// The output room for a packet of `frame_len` bytes: `data_size_out`
+/// when given; bpftool's fixed 32 KiB when `data_out` is asked for without
+/// it (bpftool's behaviour, `ENOSPC` included); otherwise the frame's
+/// length plus 32 KiB, so that a jumbo frame whose packet nobody asked to
+/// see (and every frame of `--pcap`) comes back whole instead of failing
+/// with `ENOSPC` about a size the user never gave.
+pub fn data_room(words: &RunWords, frame_len: usize) -> u32 {
+    match words.data_size_out.filter(|&n| n > 0) {
+        Some(given) => given,
+        None if words.data_out.is_some() => DEFAULT_SIZE_OUT,
+        None => u32::try_from(frame_len)
+            .unwrap_or(u32::MAX)
+            .saturating_add(DEFAULT_SIZE_OUT),
+    }
+}
+
 /// Builds the request bpftool would send for these keywords.
 pub fn request_from_words(
     words: &RunWords,
@@ -358,12 +439,7 @@ pub fn request_from_words(
         .map(|name| read_run_data(name, "ctx_in"))
         .transpose()?;
     Ok(RunRequest {
-        data_size_out: data_in.as_ref().map(|_| {
-            words
-                .data_size_out
-                .filter(|&n| n > 0)
-                .unwrap_or(DEFAULT_SIZE_OUT)
-        }),
+        data_size_out: data_in.as_ref().map(|data| data_room(words, data.len())),
         ctx_size_out: ctx_in.as_ref().map(|_| {
             words
                 .ctx_size_out
@@ -383,7 +459,9 @@ fn single_run(backends: &mut Backends, words: &RunWords, format: OutputFormat) -
         .map(|name| read_run_data(name, "data_in"))
         .transpose()?;
     let request = request_from_words(words, data_in)?;
-    let (result, kernel) = backends.run(&request).map_err(|e| CliError::at("run", e))?;
+    let (result, kernel) = backends
+        .run(&request)
+        .map_err(|e| CliError::at("run", describe_failure(&e)))?;
     report_side_effects(&result);
     let differences = kernel
         .as_ref()

@@ -11,35 +11,8 @@ use pcap_file::pcap::{PcapHeader, PcapPacket, PcapWriter};
 use pcap_file::pcapng::{Block, PcapNgReader};
 use serde_json::Value;
 
-fn apiary(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_apiary"))
-        .args(args)
-        .output()
-        .expect("running apiary")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// Asserts a failure reported as exactly one `apiary: ...` line containing `needle`.
-fn assert_one_line_error(output: &Output, needle: &str) {
-    let stderr = text(&output.stderr);
-    assert!(!output.status.success(), "expected failure: {stderr:?}");
-    assert_eq!(stderr.lines().count(), 1, "one line expected: {stderr:?}");
-    assert!(stderr.starts_with("apiary: "), "{stderr:?}");
-    assert!(
-        stderr.contains(needle),
-        "{stderr:?} should contain {needle:?}"
-    );
-    assert!(!stderr.contains("panicked"), "{stderr:?}");
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("apiary-progrun-test-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("creating a scratch dir");
-    dir.join(name)
-}
+mod common;
+use common::{apiary, assert_one_line_error, compile_c, kernel_and_bpftool, scratch, text};
 
 /// The compiled corpus object, or `None` after a loud skip line.
 fn corpus(name: &'static str, test: &str) -> Option<&'static Path> {
@@ -48,21 +21,6 @@ fn corpus(name: &'static str, test: &str) -> Option<&'static Path> {
         Err(reason) => {
             eprintln!("SKIPPED: {test} because {reason}");
             None
-        }
-    }
-}
-
-/// Whether `bpf()` and bpftool work here; prints a loud skip line when not.
-fn kernel_and_bpftool(test: &str) -> bool {
-    if let Err(reason) = apiary_kernel::probe() {
-        eprintln!("SKIPPED: {test} because bpf() is unavailable: {reason}");
-        return false;
-    }
-    match Command::new("bpftool").arg("version").output() {
-        Ok(out) if out.status.success() => true,
-        _ => {
-            eprintln!("SKIPPED: {test} because bpftool cannot be run");
-            false
         }
     }
 }
@@ -731,29 +689,6 @@ fn pinned_maps_carry_over_between_runs() {
         let run = apiary(&[&args[..], &["--backend", backend]].concat());
         assert!(run.status.success(), "{backend}: {}", text(&run.stderr));
         assert_eq!(udp_count(), expected, "after --backend {backend}");
-    }
-}
-
-/// Compiles a C program with clang-19 as the corpus does; `None` after a
-/// loud skip line when clang cannot be run.
-fn compile_c(name: &str, source: &str, test: &str) -> Option<PathBuf> {
-    let c = scratch(&format!("{name}.c"));
-    let object = scratch(&format!("{name}.o"));
-    std::fs::write(&c, source).unwrap();
-    let arch = format!("-I/usr/include/{}-linux-gnu", std::env::consts::ARCH);
-    let compiled = Command::new("clang-19")
-        .args(["-target", "bpf", "-O2", "-g", "-c", &arch])
-        .arg(&c)
-        .arg("-o")
-        .arg(&object)
-        .output();
-    match compiled {
-        Ok(out) if out.status.success() => Some(object),
-        Ok(out) => panic!("clang-19 failed: {}", text(&out.stderr)),
-        Err(e) => {
-            eprintln!("SKIPPED: {test} because clang-19 cannot be run: {e}");
-            None
-        }
     }
 }
 

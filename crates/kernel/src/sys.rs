@@ -350,6 +350,21 @@ unsafe impl Attr for BtfLoadAttr {}
 unsafe impl Attr for ProgInfoRaw {}
 // SAFETY: as above.
 unsafe impl Attr for MapInfoRaw {}
+// SAFETY: as above.
+unsafe impl Attr for BtfInfoRaw {}
+
+/// `struct bpf_btf_info`: the BTF bytes (when `btf` points to `btf_size`
+/// bytes), the id, the name and whether it is kernel BTF.
+#[derive(Debug, Default, Clone)]
+#[repr(C)]
+pub(crate) struct BtfInfoRaw {
+    pub btf: AlignedU64,
+    pub btf_size: u32,
+    pub id: u32,
+    pub name: AlignedU64,
+    pub name_len: u32,
+    pub kernel_btf: u32,
+}
 
 /// Calls `bpf(cmd, attr, sizeof(*attr))`, retrying on `EINTR`.
 ///
@@ -549,6 +564,14 @@ mod tests {
             bpf_fd,
             info_len,
             info
+        });
+        assert_no_padding!(BtfInfoRaw {
+            btf,
+            btf_size,
+            id,
+            name,
+            name_len,
+            kernel_btf
         });
         assert_no_padding!(BtfLoadAttr {
             btf,
