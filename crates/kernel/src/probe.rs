@@ -61,6 +61,16 @@ impl Refusal {
         }
     }
 
+    /// The refusal `error` of loading `attrs`, named as [`probe_prog_load`]
+    /// names it (for callers that load for real and meet a refusal).
+    pub fn prog_load(attrs: &ProgLoadAttrs<'_>, error: Error) -> Self {
+        let mut probed = format!("BPF_PROG_LOAD of a {} program", attrs.prog_type);
+        if let Some(attach) = attrs.expected_attach_type {
+            probed.push_str(&format!(" (attach type {attach})"));
+        }
+        Refusal::new(probed, error)
+    }
+
     /// The kernel's errno, when the kernel answered.
     pub fn errno(&self) -> Option<Errno> {
         self.error.errno()
@@ -105,13 +115,9 @@ pub fn probe_map_type(map_type: MapType) -> Result<(), Refusal> {
 /// takes (`r0 = 0; exit`) and, for trampolines, a target every kernel has
 /// (`bpf_fentry_test1`, `file_open`).
 pub fn probe_prog_load(attrs: &ProgLoadAttrs<'_>) -> Result<(), Refusal> {
-    ProgFd::load(attrs).map(drop).map_err(|error| {
-        let mut probed = format!("BPF_PROG_LOAD of a {} program", attrs.prog_type);
-        if let Some(attach) = attrs.expected_attach_type {
-            probed.push_str(&format!(" (attach type {attach})"));
-        }
-        Refusal::new(probed, error)
-    })
+    ProgFd::load(attrs)
+        .map(drop)
+        .map_err(|error| Refusal::prog_load(attrs, error))
 }
 
 /// "an arena" / "a hash": the map type's bpftool name with its article.

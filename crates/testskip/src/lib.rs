@@ -36,7 +36,8 @@
 //!
 //! This crate must not decide by itself whether a capability is there:
 //! callers probe (apiary-kernel's probes, a tool run through [`tool`], a
-//! path under [`shared`]) and pass the answer on.
+//! path under [`shared`], the kernel's BTF through [`vmlinux_btf`]) and
+//! pass the answer on.
 
 use std::fmt;
 use std::fs::OpenOptions;
@@ -146,6 +147,17 @@ pub fn tool(program: &str, arg: &str) -> Result<(), Reason> {
         ))),
         Err(error) => Err(Reason::missing(format!("`{program}` cannot run: {error}"))),
     }
+}
+
+/// Where the running kernel publishes its BTF.
+pub const VMLINUX: &str = "/sys/kernel/btf/vmlinux";
+
+/// The running kernel's BTF ([`VMLINUX`]); a probed host refusal when the
+/// kernel does not publish it (built without `CONFIG_DEBUG_INFO_BTF`).
+pub fn vmlinux_btf() -> Result<Vec<u8>, Reason> {
+    std::fs::read(VMLINUX).map_err(|error| {
+        Reason::refused(format!("reading {VMLINUX} (CONFIG_DEBUG_INFO_BTF)"), error)
+    })
 }
 
 /// `relative` inside the shared test data (the conformance suites and
