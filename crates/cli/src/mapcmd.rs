@@ -851,13 +851,12 @@ mod tests {
     }
 
     fn dirs(test: &str) -> Option<Dirs> {
+        let skipped = format!("apiary map vs bpftool ({test})");
         if let Err(e) = apiary_kernel::probe() {
-            eprintln!("SKIPPED: apiary map vs bpftool ({test}) because bpf() is unavailable: {e}");
-            return None;
+            return apiary_testskip::missing(&skipped, format!("bpf() is unavailable: {e}"));
         }
-        if Command::new("bpftool").arg("version").output().is_err() {
-            eprintln!("SKIPPED: apiary map vs bpftool ({test}) because bpftool is not installed");
-            return None;
+        if let Err(reason) = apiary_testskip::tool("bpftool", "version") {
+            return apiary_testskip::skip(&skipped, reason);
         }
         let id = std::process::id();
         let dirs = Dirs {
@@ -1436,10 +1435,7 @@ mod tests {
     fn corpus_pair(dirs: &Dirs, object: &'static str, map: &str) -> Option<String> {
         let corpus = match apiary_corpus::object(object) {
             Ok(o) => o,
-            Err(e) => {
-                eprintln!("SKIPPED: {object} vs bpftool because the corpus is unavailable: {e}");
-                return None;
-            }
+            Err(e) => return apiary_testskip::missing(&format!("{object} vs bpftool"), e),
         };
         let path = corpus.path();
         let progs = dirs.kernel.join("progs");
@@ -1537,12 +1533,7 @@ mod tests {
             let Some(dirs) = dirs(object) else { return };
             let corpus = match apiary_corpus::object(object) {
                 Ok(o) => o,
-                Err(e) => {
-                    eprintln!(
-                        "SKIPPED: pin names of {object} because the corpus is unavailable: {e}"
-                    );
-                    return;
-                }
+                Err(e) => return apiary_testskip::missing(&format!("pin names of {object}"), e),
             };
             let progs = dirs.kernel.join("progs");
             let maps = dirs.kernel.join("maps");

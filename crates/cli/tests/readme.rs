@@ -133,13 +133,8 @@ impl Drop for Scratch {
 
 #[test]
 fn readme_quick_start_runs_and_prints_what_it_shows() {
-    if !Command::new("clang-19")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success())
-    {
-        eprintln!("SKIPPED: the README's quick start because clang-19 cannot be run");
-        return;
+    if let Err(reason) = apiary_testskip::tool("clang-19", "--version") {
+        return apiary_testskip::skip("readme_quick_start_runs_and_prints_what_it_shows", reason);
     }
     let readme = std::fs::read_to_string(Path::new(REPOSITORY).join("README.md"))
         .expect("reading README.md");

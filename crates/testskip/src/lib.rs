@@ -167,7 +167,7 @@ pub fn vmlinux_btf() -> Result<Vec<u8>, Reason> {
 pub fn shared(relative: &str) -> Result<PathBuf, Reason> {
     let root = match std::env::var_os("APIARY_SHARED") {
         Some(root) if !root.is_empty() => PathBuf::from(root),
-        _ => workspace().join("../shared"),
+        _ => workspace().parent().unwrap_or(workspace()).join("shared"),
     };
     let path = root.join(relative);
     if path.exists() {
@@ -183,7 +183,8 @@ pub fn shared(relative: &str) -> Result<PathBuf, Reason> {
 
 /// The workspace root: this crate lives in `<workspace>/crates/testskip`.
 fn workspace() -> &'static Path {
-    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest.ancestors().nth(2).unwrap_or(manifest)
 }
 
 /// Appends `line` with one `write` on an `O_APPEND` descriptor, creating the
