@@ -8,6 +8,16 @@ use apiary_kernel::TestRunAttrs;
 use apiary_kernel::types::{MapType, map_flags};
 use apiary_loader::{InitialSlotTarget, MapOrigin, Object};
 
+/// A pin directory on bpffs, removed when dropped (the test passing or
+/// failing).
+struct PinDir(std::path::PathBuf);
+
+impl Drop for PinDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// The corpus and a working `bpf()`, or `None` after skipping `test`.
 fn environment(test: &str) -> Option<&'static [CorpusObject]> {
     if let Err(reason) = apiary_kernel::probe() {
@@ -377,22 +387,22 @@ fn loaded_btf_matches_libbpfs() {
         };
         let our_blocks = kernel_btf_blocks(prog.info(false).expect("prog info").btf_id);
 
-        let pins = std::path::Path::new("/sys/fs/bpf").join(format!(
+        let pins = PinDir(std::path::Path::new("/sys/fs/bpf").join(format!(
             "apiary-backend-btf-{}-{}",
             std::process::id(),
             corpus.name
-        ));
+        )));
         let output = std::process::Command::new("bpftool")
             .args(["prog", "loadall"])
             .arg(corpus.path())
-            .arg(&pins)
+            .arg(&pins.0)
             .output()
             .expect("run bpftool prog loadall");
         let libbpf_blocks = output
             .status
             .success()
-            .then(|| kernel_btf_blocks(pinned_programs_btf_id(&pins)));
-        let _ = std::fs::remove_dir_all(&pins);
+            .then(|| kernel_btf_blocks(pinned_programs_btf_id(&pins.0)));
+        drop(pins);
         let libbpf_blocks = libbpf_blocks.unwrap_or_else(|| {
             panic!(
                 "bpftool prog loadall {}: {}",

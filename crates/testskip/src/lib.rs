@@ -36,8 +36,8 @@
 //!
 //! This crate must not decide by itself whether a capability is there:
 //! callers probe (apiary-kernel's probes, a tool run through [`tool`], a
-//! path under [`shared`], the kernel's BTF through [`vmlinux_btf`]) and
-//! pass the answer on.
+//! path under [`shared`], the kernel's BTF through [`vmlinux_btf`], the
+//! user through [`root`]) and pass the answer on.
 
 use std::fmt;
 use std::fs::OpenOptions;
@@ -146,6 +146,25 @@ pub fn tool(program: &str, arg: &str) -> Result<(), Reason> {
             output.status
         ))),
         Err(error) => Err(Reason::missing(format!("`{program}` cannot run: {error}"))),
+    }
+}
+
+/// Whether this process runs as root (effective uid 0, from
+/// `/proc/self/status`); a missing prerequisite when not.
+pub fn root() -> Result<(), Reason> {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let euid = status
+        .lines()
+        .find_map(|line| line.strip_prefix("Uid:"))
+        .and_then(|ids| ids.split_whitespace().nth(1));
+    match euid {
+        Some("0") => Ok(()),
+        Some(euid) => Err(Reason::missing(format!(
+            "root (loading programs needs it; the effective uid is {euid})"
+        ))),
+        None => Err(Reason::missing(
+            "root (loading programs needs it; /proc/self/status names no uid)",
+        )),
     }
 }
 
