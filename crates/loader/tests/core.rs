@@ -11,7 +11,6 @@ use apiary_isa::RawInsn;
 use apiary_loader::Object;
 use common::{bpftool_available, corpus};
 
-
 /// One `patched insn` / `substituting insn` line of libbpf's debug log.
 #[derive(Debug, PartialEq, Eq)]
 struct Patched {
