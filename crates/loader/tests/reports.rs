@@ -121,9 +121,13 @@ fn kernel_listing(pinned: &str) -> String {
 }
 
 /// Loads `obj` with `bpftool prog loadall` and returns, per pinned
-/// program, our listing and the kernel's; `None` when bpftool is missing.
-fn listings(obj: &apiary_corpus::CorpusObject) -> Option<Vec<(String, String, String)>> {
-    if !bpftool_available("listings") {
+/// program, our listing and the kernel's; `None` (after skipping `test`)
+/// when bpftool is missing.
+fn listings(
+    test: &str,
+    obj: &apiary_corpus::CorpusObject,
+) -> Option<Vec<(String, String, String)>> {
+    if !bpftool_available(test) {
         return None;
     }
     let object = Object::open(obj.path()).expect("object loads");
@@ -172,7 +176,9 @@ fn prog_dump_matches_bpftool_xlated_linum() {
         .iter()
         .filter(|o| o.kernel_loads == apiary_corpus::KernelLoads::Yes)
     {
-        let Some(list) = listings(obj) else { return };
+        let Some(list) = listings("prog_dump_matches_bpftool_xlated_linum", obj) else {
+            return;
+        };
         for (name, ours, theirs) in list {
             if UNREWRITTEN.contains(&(obj.name, name.as_str())) {
                 assert!(
