@@ -162,7 +162,7 @@ fn listed_kernel_bugs_reproduce_and_are_recognised_only_by_their_workaround() {
                     "listed_kernel_bugs_reproduce_and_are_recognised_only_by_their_workaround ({})",
                     known.reproducer
                 ),
-                format!("a kernel with the bug {:?}", known.bug),
+                format!("reproducing the kernel bug {:?}", known.bug),
                 "this kernel agrees with Apiary (the bug is fixed here)",
             ),
             other => panic!("{}: {other:?}", known.reproducer),
@@ -246,7 +246,7 @@ fn the_divergences_of_the_first_100k_run_are_the_listed_kernel_bugs() {
                     "the_divergences_of_the_first_100k_run_are_the_listed_kernel_bugs ({})",
                     file.display()
                 ),
-                format!("a kernel with the bug {expected:?}"),
+                format!("reproducing the kernel bug {expected:?}"),
                 "this kernel agrees with Apiary (the bug is fixed here)",
             ),
             other => panic!("{}: {other:?}", file.display()),
@@ -324,7 +324,7 @@ fn a_translation_without_an_array_lookups_null_check_is_never_run_by_the_harness
         Ok(_) => {
             return apiary_testskip::refused(
                 "a_translation_without_an_array_lookups_null_check_is_never_run_by_the_harness",
-                "a kernel whose verifier drops the array lookup's null check",
+                "reproducing the verifier dropping an array lookup's null check",
                 "this kernel keeps the null check (the bug is fixed here)",
             );
         }
