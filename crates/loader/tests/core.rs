@@ -134,18 +134,22 @@ fn relocated_instructions_match_what_libbpf_patched_for_the_kernel() {
             obj.name
         );
 
-        let pin_dir = format!(
-            "/sys/fs/bpf/apiary_corelog_{}_{}",
-            std::process::id(),
-            obj.name
-        );
+        // The pins go when the guard drops, even if the test fails.
+        let pinned = common::Pinned {
+            dir: format!(
+                "/sys/fs/bpf/apiary_corelog_{}_{}",
+                std::process::id(),
+                obj.name
+            )
+            .into(),
+        };
         let log = Command::new("bpftool")
             .args(["-d", "prog", "loadall"])
             .arg(obj.path())
-            .arg(&pin_dir)
+            .arg(&pinned.dir)
             .output()
             .expect("bpftool");
-        let _ = std::fs::remove_dir_all(&pin_dir);
+        drop(pinned);
         assert!(
             log.status.success(),
             "{}: bpftool -d loadall failed",
