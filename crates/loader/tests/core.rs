@@ -135,14 +135,15 @@ fn relocated_instructions_match_what_libbpf_patched_for_the_kernel() {
         );
 
         // The pins go when the guard drops, even if the test fails.
-        let pinned = common::Pinned {
-            dir: format!(
+        let pinned = common::Pinned::guard(
+            format!(
                 "/sys/fs/bpf/apiary_corelog_{}_{}",
                 std::process::id(),
                 obj.name
             )
             .into(),
-        };
+            obj.path(),
+        );
         let log = Command::new("bpftool")
             .args(["-d", "prog", "loadall"])
             .arg(obj.path())

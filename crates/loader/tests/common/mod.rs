@@ -99,13 +99,29 @@ pub fn hex_bytes(list: &serde_json::Value) -> Vec<u8> {
 }
 
 /// An object's programs loaded by the kernel and pinned in a bpffs
-/// directory, which is removed when this is dropped.
+/// directory, which is removed when this is dropped (the test passing or
+/// failing), with the maps the object pins by name.
 pub struct Pinned {
     /// The pin directory; programs are pinned under their names.
     pub dir: PathBuf,
+    /// The object's maps with `pinning = LIBBPF_PIN_BY_NAME`, which libbpf
+    /// pins in the bpffs root, outside `dir`.
+    by_name: Vec<PathBuf>,
 }
 
 impl Pinned {
+    /// The guard of what loading the object at `path` into `dir` pins.
+    pub fn guard(dir: PathBuf, path: &Path) -> Pinned {
+        let object = apiary_loader::Object::open(path).expect("the object opens");
+        let by_name = object
+            .maps
+            .iter()
+            .filter(|map| map.pinning == 1)
+            .map(|map| Path::new("/sys/fs/bpf").join(&map.name))
+            .collect();
+        Pinned { dir, by_name }
+    }
+
     /// `bpftool prog loadall OBJ DIR`; panics when the kernel refuses.
     pub fn load(obj: &apiary_corpus::CorpusObject, tag: &str) -> Pinned {
         Pinned::load_file(obj.path(), obj.name, tag, false)
@@ -119,7 +135,7 @@ impl Pinned {
             "/sys/fs/bpf/apiary_{tag}_{}_{name}",
             std::process::id(),
         ));
-        let pinned = Pinned { dir };
+        let pinned = Pinned::guard(dir, path);
         let mut command = Command::new("bpftool");
         command.args(["prog", "loadall"]).arg(path).arg(&pinned.dir);
         if pin_maps {
@@ -148,5 +164,8 @@ impl Pinned {
 impl Drop for Pinned {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.dir);
+        for pin in &self.by_name {
+            let _ = std::fs::remove_file(pin);
+        }
     }
 }
