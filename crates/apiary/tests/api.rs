@@ -8,10 +8,7 @@ use apiary_corpus::CorpusObject;
 fn corpus(name: &'static str) -> Option<CorpusObject> {
     match apiary_corpus::object(name) {
         Ok(object) => Some(*object),
-        Err(why) => {
-            eprintln!("SKIPPED: corpus object {name} unavailable because {why}");
-            None
-        }
+        Err(why) => apiary_testskip::missing(&format!("corpus object {name}"), why),
     }
 }
 
@@ -43,17 +40,16 @@ fn compile(name: &str, source: &str, test: &str) -> Option<std::path::PathBuf> {
         .arg("-o")
         .arg(&o)
         .status();
-    if !compiled.is_ok_and(|s| s.success()) {
-        eprintln!("SKIPPED: {test} because clang-19 could not compile it");
-        return None;
+    match compiled {
+        Ok(status) => assert!(status.success(), "clang-19 failed on {name}.c: {status}"),
+        Err(e) => return apiary_testskip::missing(test, format!("clang-19 cannot run: {e}")),
     }
     Some(o)
 }
 
 fn kernel_retval(open: &OpenObject, bytes: &[u8], program: &str, data: &[u8]) -> Option<u32> {
     if let Err(reason) = apiary_kernel::probe() {
-        eprintln!("SKIPPED: kernel comparison because {reason}");
-        return None;
+        return apiary_testskip::missing(&format!("kernel comparison of {program}"), reason);
     }
     let loaded = apiary_backend::load_object(
         open.spec(),
@@ -283,10 +279,10 @@ fn core_relocations_against_vmlinux_match_the_kernel() {
     let Some(object) = corpus("core_fields") else {
         return;
     };
-    let vmlinux = std::path::Path::new("/sys/kernel/btf/vmlinux");
-    if !vmlinux.exists() {
-        eprintln!("SKIPPED: CO-RE against vmlinux because /sys/kernel/btf/vmlinux is missing");
-        return;
+    const TEST: &str = "core_relocations_against_vmlinux_match_the_kernel";
+    let vmlinux = std::path::Path::new(apiary_testskip::VMLINUX);
+    if let Err(reason) = apiary_testskip::vmlinux_btf() {
+        return apiary_testskip::skip(TEST, reason);
     }
     let mut open = OpenObject::open(object.path()).unwrap();
     open.set_core_target(vmlinux);
@@ -307,8 +303,7 @@ fn core_relocations_against_vmlinux_match_the_kernel() {
     );
 
     if let Err(reason) = apiary_kernel::probe() {
-        eprintln!("SKIPPED: CO-RE kernel comparison because {reason}");
-        return;
+        return apiary_testskip::missing(&format!("{TEST} (kernel side)"), reason);
     }
     let bytes = std::fs::read(object.path()).unwrap();
     let mut spec = apiary_loader::Object::parse(&bytes, "core_fields").unwrap();
@@ -386,7 +381,9 @@ int mark_packets(struct __sk_buff *skb)
 
 char LICENSE[] SEC("license") = "GPL";
 "#;
-    let Some(o) = compile("mark_packets", source, "context rejection test") else {
+    const TEST: &str =
+        "a_context_write_the_type_forbids_is_rejected_with_its_source_line_as_by_the_kernel";
+    let Some(o) = compile("mark_packets", source, TEST) else {
         return;
     };
     let loaded = OpenObject::open(&o).unwrap().load().unwrap();
@@ -402,8 +399,7 @@ char LICENSE[] SEC("license") = "GPL";
     assert!(err.to_string().contains("__sk_buff.mark"), "{err}");
 
     if let Err(reason) = apiary_kernel::probe() {
-        eprintln!("SKIPPED: kernel side of the context rejection test because {reason}");
-        return;
+        return apiary_testskip::missing(&format!("{TEST} (kernel side)"), reason);
     }
     let bytes = std::fs::read(&o).unwrap();
     let spec = apiary_loader::Object::parse(&bytes, "mark_packets").unwrap();

@@ -27,13 +27,12 @@ impl Drop for Dirs {
 }
 
 fn dirs(test: &str) -> Option<Dirs> {
+    let skipped = format!("apiary map vs bpftool ({test})");
     if let Err(e) = apiary_kernel::probe() {
-        eprintln!("SKIPPED: apiary map vs bpftool ({test}) because bpf() is unavailable: {e}");
-        return None;
+        return apiary_testskip::missing(&skipped, format!("bpf() is unavailable: {e}"));
     }
-    if Command::new("bpftool").arg("version").output().is_err() {
-        eprintln!("SKIPPED: apiary map vs bpftool ({test}) because bpftool is not installed");
-        return None;
+    if let Err(reason) = apiary_testskip::tool("bpftool", "version") {
+        return apiary_testskip::skip(&skipped, reason);
     }
     let id = std::process::id();
     let dirs = Dirs {
@@ -610,10 +609,7 @@ fn queue_and_stack_commands_match_bpftool() {
 fn corpus_pair(dirs: &Dirs, object: &'static str, map: &str) -> Option<String> {
     let corpus = match apiary_corpus::object(object) {
         Ok(o) => o,
-        Err(e) => {
-            eprintln!("SKIPPED: {object} vs bpftool because the corpus is unavailable: {e}");
-            return None;
-        }
+        Err(e) => return apiary_testskip::missing(&format!("{object} vs bpftool"), e),
     };
     let path = corpus.path();
     let progs = dirs.kernel.join("progs");
@@ -711,10 +707,7 @@ fn pin_file_names_are_those_of_bpftool_pinmaps() {
         let Some(dirs) = dirs(object) else { return };
         let corpus = match apiary_corpus::object(object) {
             Ok(o) => o,
-            Err(e) => {
-                eprintln!("SKIPPED: pin names of {object} because the corpus is unavailable: {e}");
-                return;
-            }
+            Err(e) => return apiary_testskip::missing(&format!("pin names of {object}"), e),
         };
         let progs = dirs.kernel.join("progs");
         let maps = dirs.kernel.join("maps");

@@ -8,18 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 mod common;
-use common::{apiary, assert_one_line_error, kernel_and_bpftool, scratch, text};
-
-/// The XDP firewall example, or `None` after a loud skip line.
-fn firewall(test: &str) -> Option<PathBuf> {
-    match apiary_corpus::example("xdp_firewall") {
-        Ok(object) => Some(object.path().to_owned()),
-        Err(reason) => {
-            eprintln!("SKIPPED: {test} because {reason}");
-            None
-        }
-    }
-}
+use common::{apiary, assert_one_line_error, firewall, kernel_and_bpftool, scratch, text};
 
 /// A directory on the bpffs, removed with everything pinned in it on drop.
 struct BpffsDir(PathBuf);
@@ -421,8 +410,7 @@ fn kernel_maps_without_privileges_say_what_is_needed() {
     let test = "map commands without privileges";
     let as_root = Command::new("id").arg("-u").output();
     if !as_root.is_ok_and(|o| text(&o.stdout).trim() == "0") {
-        eprintln!("SKIPPED: {test} because it drops root privileges and is not run as root");
-        return;
+        return apiary_testskip::missing(test, "root (the test drops root privileges)");
     }
     let unprivileged = |args: &[&str]| {
         Command::new("setpriv")
@@ -432,16 +420,16 @@ fn kernel_maps_without_privileges_say_what_is_needed() {
             .current_dir(std::env::temp_dir())
             .output()
     };
-    let Ok(probe) = unprivileged(&["--version"]) else {
-        eprintln!("SKIPPED: {test} because setpriv cannot be run");
-        return;
+    let probe = match unprivileged(&["--version"]) {
+        Ok(probe) => probe,
+        Err(e) => return apiary_testskip::missing(test, format!("setpriv cannot be run: {e}")),
     };
     if !probe.status.success() {
-        eprintln!(
-            "SKIPPED: {test} because user nobody cannot run the binary: {}",
-            text(&probe.stderr)
+        return apiary_testskip::refused(
+            test,
+            "running the binary as user nobody",
+            text(&probe.stderr),
         );
-        return;
     }
     for (args, expected) in [
         (

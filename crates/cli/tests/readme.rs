@@ -235,8 +235,10 @@ fn every_readme_block_is_checked_or_says_why_not() {
 #[test]
 fn readme_quick_start_runs_as_printed_then_every_example_on_what_it_made() {
     if let Some(why) = quickstart_would_install() {
-        eprintln!("SKIPPED: the README's quick start, because {why}");
-        return;
+        return apiary_testskip::missing(
+            "readme_quick_start_runs_as_printed_then_every_example_on_what_it_made",
+            why,
+        );
     }
     let readme = std::fs::read_to_string(Path::new(REPOSITORY).join("README.md"))
         .expect("reading README.md");
@@ -259,7 +261,10 @@ fn readme_quick_start_runs_as_printed_then_every_example_on_what_it_made() {
             before, after,
             "./quickstart changed what git sees outside {SCRATCH}"
         ),
-        _ => eprintln!("SKIPPED: the check that ./quickstart leaves git clean: not a git checkout"),
+        _ => apiary_testskip::missing(
+            "the check that ./quickstart leaves git clean",
+            "a git checkout (git status failed here)",
+        ),
     }
 
     let expected = fenced_block(&readme, "```text title=\"quick start output\"");

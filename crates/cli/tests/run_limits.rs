@@ -6,24 +6,27 @@ use std::process::Output;
 use std::sync::OnceLock;
 
 mod common;
-use common::{apiary, assert_one_line_error, compile_c, scratch, text};
+use common::{apiary, assert_one_line_error, compile_c, firewall, scratch, text};
 
 /// `tests/limits/run_limits.c` (at the workspace's root) compiled (once: tests run in parallel), or
-/// `None` after a loud skip line.
+/// `None` after skipping `test`.
 fn limits_object(test: &str) -> Option<String> {
     static OBJECT: OnceLock<Option<String>> = OnceLock::new();
     let object = OBJECT.get_or_init(|| {
         let object = compile_c(
             "run_limits",
             include_str!("../../../tests/limits/run_limits.c"),
-            test,
+            "compiling tests/limits/run_limits.c",
         )?;
         Some(object.to_str().expect("UTF-8 scratch path").to_owned())
     });
-    if object.is_none() {
-        eprintln!("SKIPPED: {test} because clang-19 cannot be run");
+    match object {
+        Some(object) => Some(object.clone()),
+        None => apiary_testskip::missing(
+            test,
+            "tests/limits/run_limits.c, which clang-19 did not compile",
+        ),
     }
-    object.clone()
 }
 
 /// A broadcast Ethernet frame of `len` bytes starting an IPv4 header
@@ -141,18 +144,6 @@ fn budget_values_are_checked() {
     assert_one_line_error(&unlimited, "memory fault");
 }
 
-/// The XDP firewall example (which passes what it does not block), or
-/// `None` after a loud skip line.
-fn firewall(test: &str) -> Option<String> {
-    match apiary_corpus::example("xdp_firewall") {
-        Ok(object) => Some(object.path().to_str().expect("UTF-8 path").to_owned()),
-        Err(reason) => {
-            eprintln!("SKIPPED: {test} because {reason}");
-            None
-        }
-    }
-}
-
 fn pcapng_packets(path: &str) -> Vec<Vec<u8>> {
     let bytes = std::fs::read(path).expect("reading the output capture");
     let mut reader = pcap_file::pcapng::PcapNgReader::new(&bytes[..]).expect("a pcapng file");
@@ -174,6 +165,7 @@ fn jumbo_frames_run_with_output_room_sized_from_the_frame() {
     let Some(object) = firewall("jumbo frame test") else {
         return;
     };
+    let object = object.to_str().expect("UTF-8 path");
     let jumbo = frame(70_000);
     let capture = write_scratch("jumbo.pcap", &pcap_bytes(&[frame(74), jumbo.clone()]));
     let out = scratch("jumbo-out.pcapng");
@@ -226,8 +218,7 @@ fn jumbo_frames_run_with_output_room_sized_from_the_frame() {
     );
 
     if let Err(reason) = apiary_kernel::probe() {
-        eprintln!("SKIPPED: the kernel side of the jumbo frame test because {reason}");
-        return;
+        return apiary_testskip::missing("the kernel side of the jumbo frame test", reason);
     }
     // The kernel runs the same frames: the jumbo one agrees, and the huge
     // one fails there too (ENOMEM).
@@ -264,6 +255,7 @@ fn a_cut_capture_keeps_the_summary_of_the_frames_before_it() {
     let Some(object) = firewall("cut capture test") else {
         return;
     };
+    let object = object.to_str().expect("UTF-8 path");
     let whole = pcap_bytes(&[frame(74), frame(74), frame(74)]);
     let cut = write_scratch("cut.pcap", &whole[..whole.len() - 10]);
     let mut pcapng = pcap_file::pcapng::PcapNgWriter::new(Vec::new()).unwrap();

@@ -83,20 +83,13 @@ fn the_reproducer_is_the_fuzzers_file_for_the_recorded_report() {
 /// shows the inconsistency and the watcher is shown to read live records.
 #[test]
 fn loading_the_reproducer_is_attributed_its_warning() {
+    const TEST: &str = "loading_the_reproducer_is_attributed_its_warning";
     if let Err(reason) = apiary_kernel::probe() {
-        eprintln!(
-            "SKIPPED: loading_the_reproducer_is_attributed_its_warning because bpf() is unavailable: {reason}"
-        );
-        return;
+        return apiary_testskip::missing(TEST, format!("bpf() is unavailable: {reason}"));
     }
     let mut watch = match LogWatch::start() {
         Ok(watch) => watch,
-        Err(why) => {
-            eprintln!(
-                "SKIPPED: loading_the_reproducer_is_attributed_its_warning because the kernel log is unreadable: {why}"
-            );
-            return;
-        }
+        Err(why) => return apiary_testskip::refused(TEST, "reading /dev/kmsg", why),
     };
     let case = parse_reproducer(&reproducer_text()).expect("the reproducer parses");
     let harness = Harness::recognising(Vec::new()).expect("the kernel maps");

@@ -22,6 +22,7 @@ mod kmsg;
 mod log;
 mod map;
 mod obj;
+mod probe;
 mod prog;
 mod sys;
 pub mod types;
@@ -36,32 +37,7 @@ pub use obj::{
     ObjectKind, btf_fd_by_id, ensure_bpffs, get_pinned, is_bpffs, next_btf_id, next_map_id,
     next_prog_id, object_kind, pin,
 };
+pub use probe::{Refusal, probe, probe_map_create, probe_map_type, probe_prog_load};
 pub use prog::{
     INSN_SIZE, LoadedProg, ProgFd, ProgInfo, ProgLoadAttrs, Records, TestRunAttrs, TestRunOutput,
 };
-
-/// Checks whether `bpf()` works here by creating (and closing) a one-entry
-/// array map, the least privileged thing the syscall does.
-///
-/// Tests call this first and print `SKIPPED: ... because {reason}` on error.
-pub fn probe() -> std::result::Result<(), Unavailable> {
-    if !cfg!(target_os = "linux") {
-        return Err(Unavailable::NotLinux);
-    }
-    let attrs = MapCreateAttrs {
-        map_type: types::MapType::ARRAY,
-        key_size: 4,
-        value_size: 4,
-        max_entries: 1,
-        ..MapCreateAttrs::default()
-    };
-    match MapFd::create(&attrs) {
-        Ok(_) => Ok(()),
-        Err(error) => Err(match error.errno() {
-            Some(Errno(libc::ENOSYS)) => Unavailable::NoSyscall,
-            Some(errno @ Errno(libc::EPERM | libc::EACCES)) => Unavailable::PermissionDenied(errno),
-            Some(errno) => Unavailable::Other(errno),
-            None => Unavailable::Other(Errno(0)),
-        }),
-    }
-}

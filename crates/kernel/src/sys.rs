@@ -814,8 +814,10 @@ mod tests {
         let mut child = match child {
             Ok(child) => child,
             Err(error) => {
-                eprintln!("SKIPPED: layouts_match_clang because clang-19 cannot run: {error}");
-                return;
+                return apiary_testskip::missing(
+                    "layouts_match_clang",
+                    format!("clang-19 cannot run: {error}"),
+                );
             }
         };
         use std::io::Write;

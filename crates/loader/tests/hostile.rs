@@ -2,17 +2,17 @@
 
 use proptest::prelude::*;
 
-fn objects() -> Vec<Vec<u8>> {
-    match apiary_corpus::objects() {
+/// The corpus objects' bytes, read once (and the skip said once) for all
+/// the proptest's cases.
+fn objects() -> &'static [Vec<u8>] {
+    static OBJECTS: std::sync::OnceLock<Vec<Vec<u8>>> = std::sync::OnceLock::new();
+    OBJECTS.get_or_init(|| match apiary_corpus::objects() {
         Ok(objects) => objects
             .iter()
             .map(|o| o.read().expect("read corpus object"))
             .collect(),
-        Err(e) => {
-            eprintln!("SKIPPED: corruption proptest because {e}");
-            Vec::new()
-        }
-    }
+        Err(e) => apiary_testskip::missing("corrupted_objects_never_panic", e),
+    })
 }
 
 proptest! {

@@ -55,8 +55,8 @@ pub fn scratch(name: &str) -> PathBuf {
     dir.join(name)
 }
 
-/// Compiles a C program with clang-19 as the corpus does; `None` after a
-/// loud skip line when clang cannot be run.
+/// Compiles a C program with clang-19 as the corpus does; `None` after
+/// skipping `test` when clang cannot be run.
 pub fn compile_c(name: &str, source: &str, test: &str) -> Option<PathBuf> {
     let c = scratch(&format!("{name}.c"));
     let object = scratch(&format!("{name}.o"));
@@ -71,24 +71,32 @@ pub fn compile_c(name: &str, source: &str, test: &str) -> Option<PathBuf> {
     match compiled {
         Ok(out) if out.status.success() => Some(object),
         Ok(out) => panic!("clang-19 failed: {}", text(&out.stderr)),
-        Err(e) => {
-            eprintln!("SKIPPED: {test} because clang-19 cannot be run: {e}");
-            None
-        }
+        Err(e) => apiary_testskip::missing(test, format!("clang-19 cannot be run: {e}")),
     }
 }
 
-/// Whether `bpf()` and bpftool work here; prints a loud skip line when not.
-pub fn kernel_and_bpftool(test: &str) -> bool {
-    if let Err(reason) = apiary_kernel::probe() {
-        eprintln!("SKIPPED: {test} because bpf() is unavailable: {reason}");
-        return false;
+/// Whether `bpf()` works here; skips `test` when not.
+pub fn kernel_usable(test: &str) -> bool {
+    match apiary_kernel::probe() {
+        Ok(()) => true,
+        Err(reason) => apiary_testskip::missing(test, format!("bpf() is unavailable: {reason}")),
     }
-    match Command::new("bpftool").arg("version").output() {
-        Ok(out) if out.status.success() => true,
-        _ => {
-            eprintln!("SKIPPED: {test} because bpftool cannot be run");
-            false
+}
+
+/// Whether `bpf()` and bpftool work here; skips `test` when not.
+pub fn kernel_and_bpftool(test: &str) -> bool {
+    kernel_usable(test)
+        && match apiary_testskip::tool("bpftool", "version") {
+            Ok(()) => true,
+            Err(reason) => apiary_testskip::skip(test, reason),
         }
+}
+
+/// The XDP firewall example (which passes what it does not block), or
+/// `None` after skipping `test`.
+pub fn firewall(test: &str) -> Option<PathBuf> {
+    match apiary_corpus::example("xdp_firewall") {
+        Ok(object) => Some(object.path().to_owned()),
+        Err(reason) => apiary_testskip::missing(test, reason),
     }
 }
