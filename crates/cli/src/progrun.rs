@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use apiary_btf::BpftoolJson;
-use apiary_loader::Object;
+use apiary_loader::{Object, parse_c_number};
 
 use crate::CliResult;
 use crate::coretarget::CoreTarget;
@@ -160,23 +160,6 @@ pub fn parse_run_words(words: &[String]) -> Result<RunWords, String> {
         }
     }
     Ok(parsed)
-}
-
-/// A number as C's `strtoul(s, &end, 0)` reads it with nothing left over:
-/// decimal, `0x` hex or leading-zero octal; `None` past `u32`.
-fn parse_c_number(text: &str) -> Option<u32> {
-    let (digits, radix) =
-        if let Some(hex) = text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
-            (hex, 16)
-        } else if let Some(octal) = text.strip_prefix('0').filter(|rest| !rest.is_empty()) {
-            (octal, 8)
-        } else {
-            (text, 10)
-        };
-    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
-        return None;
-    }
-    u32::from_str_radix(digits, radix).ok()
 }
 
 /// Reads `data_in`/`ctx_in`: a file, or stdin for `-`.

@@ -9,7 +9,9 @@ use apiary_isa::RawInsn;
 use apiary_isa::opcode::{BPF_PSEUDO_CALL, BPF_PSEUDO_FUNC};
 use apiary_kernel::types::{AttachType, ProgType};
 
+use crate::entries::NameSource;
 use crate::error::ProgramError;
+use crate::legacy_sections::TypeSource;
 use crate::relocs::{CALL, InsnReloc, LDDW, SectionRelocs};
 use crate::sections::{SecFlags, SectionKind};
 
@@ -74,12 +76,16 @@ pub struct CoreRelo {
 /// One program, relocated.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProgramSpec {
-    /// Function symbol name.
+    /// Function symbol name, or the section name when no symbol names it.
     pub name: String,
+    /// How the program got its name.
+    pub name_source: NameSource,
     /// ELF section name (the `SEC()` string).
     pub section: String,
-    /// Program type from the section name.
+    /// Program type: from the section name, or as the user chose.
     pub prog_type: ProgType,
+    /// How the type was decided.
+    pub type_source: TypeSource,
     /// Expected attach type from the section name.
     pub expected_attach_type: Option<AttachType>,
     /// Attach target from the section name (text after `/`).
@@ -112,6 +118,7 @@ pub(crate) struct Function<'a> {
     pub(crate) start: usize,
     pub(crate) len: usize,
     pub(crate) global: bool,
+    pub(crate) name_source: NameSource,
 }
 
 /// A code section: its slots, functions and classified relocations.
@@ -354,6 +361,7 @@ pub(crate) type AccessOffsets<'a> = std::collections::HashMap<&'a str, u32>;
 pub(crate) fn assemble(
     main: usize,
     kind: &SectionKind,
+    type_source: TypeSource,
     sections: &[CodeSection<'_>],
     functions: &[Function<'_>],
     text: Option<usize>,
@@ -380,8 +388,10 @@ pub(crate) fn assemble(
         .map_or("", |s| s.name);
     let mut spec = ProgramSpec {
         name: f.name.to_owned(),
+        name_source: f.name_source,
         section: section_name.to_owned(),
         prog_type: kind.def.prog_type,
+        type_source,
         expected_attach_type: kind.def.expected_attach_type,
         attach_target: kind.attach_target.clone(),
         flags: kind.def.flags,
