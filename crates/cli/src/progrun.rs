@@ -45,6 +45,8 @@ pub struct RunOptions {
     pub file: PathBuf,
     /// `--prog NAME`.
     pub program: Option<String>,
+    /// `--type` and `--section`.
+    pub typing: apiary_loader::UserTyping,
     /// The bpftool keywords and their values.
     pub words: Vec<String>,
     /// `--pcap IN`.
@@ -287,9 +289,14 @@ impl Backends {
 /// `apiary prog run FILE.o [--prog NAME] [data_in FILE] ... [--pcap IN [--out OUT]]`.
 pub fn prog_run(options: &RunOptions) -> CliResult {
     let words = parse_run_words(&options.words).map_err(|e| CliError::at("arguments", e))?;
-    let OpenedObject { elf, object, .. } = open_object(&options.file, &options.core_target)?;
-    let program = select_program(&object, options.program.as_deref())
-        .map_err(|e| CliError::at(options.file.display(), e))?;
+    let OpenedObject { elf, object, .. } =
+        open_object(&options.file, &options.core_target, &options.typing)?;
+    let program = choose_program(
+        &object,
+        options.program.as_deref(),
+        options.typing.section.as_deref(),
+    )
+    .map_err(|e| CliError::at(options.file.display(), e))?;
     let prog_type = program.prog_type;
     let program = program.name.clone();
     let mut backends = Backends::open(options.backend, &elf, &object, &program)?;
@@ -328,6 +335,49 @@ pub fn prog_run(options: &RunOptions) -> CliResult {
         }
     }
     Ok(code)
+}
+
+/// The program `--prog` names, else the first of the `--section` named,
+/// else the object's only one; when none loads, the message says what
+/// became of each skipped section and the option that would load it.
+fn choose_program<'o>(
+    object: &'o Object,
+    name: Option<&str>,
+    section: Option<&str>,
+) -> Result<&'o apiary_loader::ProgramSpec, String> {
+    if let (None, Some(section)) = (name, section) {
+        return object
+            .programs
+            .iter()
+            .filter_map(|p| p.as_ref().ok())
+            .find(|p| p.section == section)
+            .ok_or_else(|| {
+                format!(
+                    "section {section:?} has no loaded program{}",
+                    skipped_sections(object)
+                )
+            });
+    }
+    select_program(object, name).map_err(|e| format!("{e}{}", skipped_sections(object)))
+}
+
+/// `; section "X" skipped: why; load with --type TYPE` for every skipped
+/// executable section.
+fn skipped_sections(object: &Object) -> String {
+    object
+        .sections
+        .iter()
+        .filter_map(|s| match &s.outcome {
+            apiary_loader::SectionOutcome::Skipped { reason, hint } => Some(format!(
+                "; section {:?} skipped: {reason}{}",
+                s.name,
+                hint.as_ref()
+                    .map(|h| format!("; load with {h}"))
+                    .unwrap_or_default()
+            )),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Builds the request bpftool would send for these keywords.

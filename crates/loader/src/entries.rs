@@ -256,29 +256,27 @@ pub(crate) fn decide(
             "tail call slot {} of prog array id {}",
             tail.key, tail.map_id
         );
-        let Some(choice) = chosen else {
-            return skipped(what, Some("--type tc"));
-        };
-        let array = maps.iter().position(|m| {
+        let array = maps.iter().enumerate().find(|(_, m)| {
             m.spec.map_type == MapType::PROG_ARRAY
                 && matches!(m.spec.origin, MapOrigin::Iproute2(ids) if ids.id == tail.map_id)
         });
-        return match array.and_then(|i| Some((i, maps.get(i)?))) {
-            None => skipped(
+        return match (array, chosen) {
+            (None, _) => skipped(
                 format!(
                     "{what}, but no prog array in \"maps\" has id {} (tc skips it too)",
                     tail.map_id
                 ),
                 None,
             ),
-            Some((_, map)) if tail.key >= map.spec.max_entries => skipped(
+            (Some((_, map)), _) if tail.key >= map.spec.max_entries => skipped(
                 format!(
                     "{what}, but {:?} has only {} slots",
                     map.spec.name, map.spec.max_entries
                 ),
                 None,
             ),
-            Some((index, _)) => Decision::Typed {
+            (Some(_), None) => skipped(what, Some("--type tc")),
+            (Some((index, _)), Some(choice)) => Decision::Typed {
                 kind: choice.kind.clone(),
                 source: TypeSource::UserType,
                 tail_call: Some((index, tail.key)),
