@@ -15,14 +15,7 @@
  */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
-
-struct bpf_map_def {
-	unsigned int type;
-	unsigned int key_size;
-	unsigned int value_size;
-	unsigned int max_entries;
-	unsigned int map_flags;
-};
+#include "legacy_defs.h"
 
 struct bpf_map_def SEC("maps") proto_count = {
 	.type = BPF_MAP_TYPE_HASH,

@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The map definition structs older loaders read from SEC("maps"), which
+ * today's libbpf headers no longer declare: libbpf 0.x's struct
+ * bpf_map_def and iproute2's struct bpf_elf_map (include/bpf_elf.h).
+ */
+#ifndef LEGACY_DEFS_H
+#define LEGACY_DEFS_H
+
+#include <linux/types.h>
+
+struct bpf_map_def {
+	unsigned int type;
+	unsigned int key_size;
+	unsigned int value_size;
+	unsigned int max_entries;
+	unsigned int map_flags;
+};
+
+struct bpf_elf_map {
+	__u32 type;
+	__u32 size_key;
+	__u32 size_value;
+	__u32 max_elem;
+	__u32 flags;
+	__u32 id;
+	__u32 pinning;
+	__u32 inner_id;
+	__u32 inner_idx;
+};
+
+#define PIN_GLOBAL_NS 2
+
+#endif
