@@ -4,7 +4,7 @@
 //! in the interpreter and, where `bpf()` is usable, in the kernel too
 //! (`--backend both`, which compares return value, packet and maps).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use serde_json::Value;
@@ -156,7 +156,7 @@ fn packet(len: usize) -> PathBuf {
 
 /// `prog run` on `object` with `args`: the return value printed, from
 /// both backends when the kernel is usable (which must agree).
-fn run(object: &str, args: &[&str], data: &PathBuf) -> u32 {
+fn run(object: &str, args: &[&str], data: &Path) -> u32 {
     let kernel = apiary_kernel::probe().is_ok();
     let data = data.display().to_string();
     let mut all = vec!["prog", "run", object, "data_in", &data];
@@ -188,10 +188,11 @@ fn run(object: &str, args: &[&str], data: &PathBuf) -> u32 {
 
 #[test]
 fn legacy_programs_run_as_their_sources_say_in_both_backends() {
-    let (Some(tc), Some(samples), Some(text_only)) = (
+    let (Some(tc), Some(samples), Some(text_only), Some(xdp)) = (
         legacy("tc_elf_maps"),
         legacy("samples_socket"),
         legacy("text_only"),
+        legacy("xdp_prog_section"),
     ) else {
         return;
     };
@@ -219,6 +220,11 @@ fn legacy_programs_run_as_their_sources_say_in_both_backends() {
     assert_eq!(run(&samples, &["--section", "xdp_drop_small"], &small), 1);
     assert_eq!(run(&samples, &["--section", "xdp_drop_small"], &large), 2);
     assert_eq!(run(&text_only, &["--type", "xdp"], &small), 2);
+    // ip link's "prog" section tail-calls "1/0", which drops.
+    assert_eq!(
+        run(&xdp, &["--type", "xdp", "--section", "prog"], &small),
+        1
+    );
     let odd = packet(61);
     // Typed sched_cls, the same code reads __sk_buff's len (61) and
     // pkt_type (0) where xdp_md has data and data_end: 0 - 61 is odd.

@@ -177,6 +177,46 @@ fn tc_era_maps_carry_ids_and_link_maps_of_maps_by_id() {
 }
 
 #[test]
+fn first_era_elf_maps_of_28_bytes_zero_extend_and_type_the_prog_section() {
+    let Some(bytes) = legacy("xdp_prog_section") else {
+        return;
+    };
+    let untyped = open(&bytes, &UserTyping::default()).expect("opens");
+    assert!(untyped.programs.is_empty());
+    assert!(matches!(
+        outcome(&untyped, "prog"),
+        SectionOutcome::Skipped { reason, .. } if reason.starts_with("iproute2's default section")
+    ));
+    let jumps = untyped.map("xdp_jumps").expect("xdp_jumps");
+    assert_eq!(
+        (jumps.map_type, jumps.max_entries, &jumps.origin),
+        (
+            MapType::PROG_ARRAY,
+            2,
+            &MapOrigin::Iproute2(ElfMapIds {
+                id: 1,
+                pinning: 2,
+                inner_id: 0,
+                inner_idx: 0
+            })
+        )
+    );
+    let xdp = open(&bytes, &typed("xdp", Some("prog"))).expect("opens");
+    let main = xdp.program("xdp_main").expect("xdp_main");
+    assert_eq!(
+        (main.prog_type, main.type_source),
+        (ProgType::XDP, TypeSource::UserTypeForSection)
+    );
+    assert_eq!(
+        xdp.map("xdp_jumps").expect("xdp_jumps").initial_slots,
+        [InitialSlot {
+            index: 0,
+            target: InitialSlotTarget::Program("xdp_drop_all".to_owned())
+        }]
+    );
+}
+
+#[test]
 fn tc_sections_wait_for_a_type_and_tail_calls_fill_their_prog_array() {
     let Some(bytes) = legacy("tc_elf_maps") else {
         return;

@@ -2,7 +2,8 @@
 /*
  * The map definition structs older loaders read from SEC("maps"), which
  * today's libbpf headers no longer declare: libbpf 0.x's struct
- * bpf_map_def and iproute2's struct bpf_elf_map (include/bpf_elf.h).
+ * bpf_map_def and iproute2's struct bpf_elf_map (include/bpf_elf.h), in
+ * its current and its first, shorter form.
  */
 #ifndef LEGACY_DEFS_H
 #define LEGACY_DEFS_H
@@ -27,6 +28,17 @@ struct bpf_elf_map {
 	__u32 pinning;
 	__u32 inner_id;
 	__u32 inner_idx;
+};
+
+/* iproute2's struct bpf_elf_map before map-in-map (Linux 4.x era). */
+struct bpf_elf_map_v1 {
+	__u32 type;
+	__u32 size_key;
+	__u32 size_value;
+	__u32 max_elem;
+	__u32 flags;
+	__u32 id;
+	__u32 pinning;
 };
 
 #define PIN_GLOBAL_NS 2
