@@ -188,11 +188,12 @@ fn run(object: &str, args: &[&str], data: &Path) -> u32 {
 
 #[test]
 fn legacy_programs_run_as_their_sources_say_in_both_backends() {
-    let (Some(tc), Some(samples), Some(text_only), Some(xdp)) = (
+    let (Some(tc), Some(samples), Some(text_only), Some(xdp), Some(bpf_load)) = (
         legacy("tc_elf_maps"),
         legacy("samples_socket"),
         legacy("text_only"),
         legacy("xdp_prog_section"),
+        legacy("bpf_load_calls"),
     ) else {
         return;
     };
@@ -226,6 +227,9 @@ fn legacy_programs_run_as_their_sources_say_in_both_backends() {
         1
     );
     let odd = packet(61);
+    // Through a call into "helpers" and from there into .text.
+    assert_eq!(run(&bpf_load, &[], &small), 2);
+    assert_eq!(run(&bpf_load, &[], &odd), 1);
     // Typed sched_cls, the same code reads __sk_buff's len (61) and
     // pkt_type (0) where xdp_md has data and data_end: 0 - 61 is odd.
     assert_eq!(run(&text_only, &["--type", "sched_cls"], &odd), 1);

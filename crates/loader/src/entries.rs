@@ -7,13 +7,17 @@
 //! `--type`, `.text` subprograms, or skipped with the reason and the option
 //! that would load it.
 
+use std::collections::HashSet;
+
+use apiary_isa::opcode::BPF_PSEUDO_CALL;
 use apiary_kernel::types::MapType;
 
 use crate::elf::{ElfObject, Section, SymbolKind};
 use crate::error::LoadError;
 use crate::legacy_sections::{ProgramTypeChoice, TypeSource, classify_any, tail_call_section};
 use crate::maps::{MapOrigin, PlacedMap};
-use crate::programs::Function;
+use crate::programs::{CodeSection, Function};
+use crate::relocs::{CALL, InsnReloc};
 use crate::sections::SectionKind;
 
 /// How a program got its name.
@@ -61,7 +65,8 @@ pub enum SectionOutcome {
         /// name) and the slot its first program was put in.
         tail_call: Option<(String, u32)>,
     },
-    /// `.text`: functions appended to the programs that call them.
+    /// `.text`, or a section whose every function other code calls:
+    /// functions appended to the programs that call them.
     Subprograms(Vec<String>),
     /// Not loaded.
     Skipped {
@@ -194,7 +199,8 @@ pub(crate) enum Decision {
         source: TypeSource,
         tail_call: Option<(usize, u32)>,
     },
-    /// `.text` beside program sections: subprograms.
+    /// `.text` beside program sections, or a section only called into:
+    /// subprograms.
     Subprograms,
     /// Skipped, with the reason and the option that would load it.
     Skipped {
@@ -210,17 +216,60 @@ fn skipped(reason: String, hint: Option<&str>) -> Decision {
     }
 }
 
+/// The functions other code calls through a relocation (`call` of a
+/// function symbol), by index in `functions`.
+pub(crate) fn called_functions(
+    code: &[CodeSection<'_>],
+    functions: &[Function<'_>],
+) -> HashSet<usize> {
+    let mut called = HashSet::new();
+    for section in code {
+        for (slot, reloc) in &section.relocs {
+            let (
+                InsnReloc::Code {
+                    section: target,
+                    byte_offset,
+                },
+                Some(insn),
+            ) = (reloc, section.slots.get(*slot))
+            else {
+                continue;
+            };
+            if insn.code != CALL || insn.src != BPF_PSEUDO_CALL {
+                continue;
+            }
+            let start = (byte_offset / 8).checked_add_signed(i64::from(insn.imm) + 1);
+            if let Some(id) = functions
+                .iter()
+                .position(|f| f.section == *target && Some(f.start as u64) == start)
+            {
+                called.insert(id);
+            }
+        }
+    }
+    called
+}
+
 /// Decides section `name`'s fate; `text_only` says the object has no code
-/// section but `.text`.
+/// section but `.text`, `all_called` that every function of the section is
+/// called from elsewhere (a section of subprograms, as cilium/ebpf allows).
 pub(crate) fn decide(
     name: &str,
     is_text: bool,
     text_only: bool,
+    all_called: bool,
     typing: &UserTyping,
     maps: &[PlacedMap],
 ) -> Decision {
     let chosen = typing.program_type.as_ref();
     let for_this = typing.section.as_deref().is_none_or(|s| s == name);
+    if all_called
+        && !is_text
+        && typing.section.as_deref() != Some(name)
+        && classify_any(name).is_none()
+    {
+        return Decision::Subprograms;
+    }
     if is_text {
         return match (text_only, chosen) {
             (false, _) => Decision::Subprograms,

@@ -310,6 +310,7 @@ fn place_programs(
         });
     }
     let text_only = code.iter().all(|c| Some(c.index) == text);
+    let called = entries::called_functions(code, functions);
     let mut programs = Vec::new();
     let mut reports = Vec::new();
     for section in code {
@@ -318,7 +319,16 @@ fn place_programs(
             .iter()
             .enumerate()
             .filter(|(_, f)| f.section == section.index);
-        let outcome = match entries::decide(section.name, is_text, text_only, typing, placed) {
+        let mut members = members.peekable();
+        let all_called = members.peek().is_some()
+            && functions
+                .iter()
+                .enumerate()
+                .filter(|(_, f)| f.section == section.index)
+                .all(|(id, _)| called.contains(&id));
+        let decision =
+            entries::decide(section.name, is_text, text_only, all_called, typing, placed);
+        let outcome = match decision {
             Decision::Subprograms => {
                 SectionOutcome::Subprograms(members.map(|(_, f)| f.name.to_owned()).collect())
             }
@@ -331,7 +341,7 @@ fn place_programs(
                 let first = programs.len();
                 for (id, f) in members.filter(|(_, f)| f.global || !is_text) {
                     programs.push(if f.global {
-                        programs::assemble(id, &kind, source, code, functions, text, access_offsets)
+                        programs::assemble(id, &kind, source, code, functions, access_offsets)
                     } else {
                         Err(ProgramError::StaticProgram {
                             program: f.name.to_owned(),

@@ -127,7 +127,12 @@ fn classify_one(
                 sym.name
             ));
         }
-        if !target.is_code() || !matches!(sym.kind, SymbolKind::Func | SymbolKind::Section) {
+        // Older clang gave functions NOTYPE symbols.
+        let function_like = matches!(
+            sym.kind,
+            SymbolKind::Func | SymbolKind::Section | SymbolKind::NoType
+        );
+        if !target.is_code() || !function_like {
             return InsnReloc::Invalid(format!("call target {:?} is not a function", sym.name));
         }
         return InsnReloc::Code {
