@@ -88,8 +88,9 @@ pub struct UserTyping {
 }
 
 /// The functions of a code section: its `STT_FUNC` symbols; failing
-/// those, its global `NOTYPE` symbols, each running to the next one (the
-/// first from the section start, where libbpf 0.x entered it); failing
+/// those, its global `NOTYPE` symbols (in `.text` also its named local
+/// ones), each running to the next one (the first from the section start,
+/// where libbpf 0.x entered it); failing
 /// those, the section itself named after the section (not `.text`, whose
 /// unnamed code only a call can reach).
 pub(crate) fn functions<'a>(
@@ -139,9 +140,12 @@ pub(crate) fn functions<'a>(
             })
             .collect();
     }
+    // In `.text`, older clang named static functions with local NOTYPE
+    // symbols too, beside its local jump labels (`LBB0_3`).
+    let is_label = |name: &str| name.starts_with("LBB") || name.starts_with(".L");
     let mut starts: Vec<_> = in_section(SymbolKind::NoType)
         .into_iter()
-        .filter(|s| s.global && !s.name.is_empty())
+        .filter(|s| !s.name.is_empty() && (s.global || (is_text && !is_label(s.name))))
         .collect();
     starts.dedup_by_key(|s| s.value);
     if let Some(sym) = starts.iter().find(|s| s.value % 8 != 0 || s.value >= len) {

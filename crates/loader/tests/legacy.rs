@@ -196,7 +196,7 @@ fn bpf_load_era_maps_and_calls_across_sections_to_notype_functions() {
     );
     assert_eq!(
         outcome(&object, ".text"),
-        &SectionOutcome::Subprograms(vec!["is_odd".to_owned()])
+        &SectionOutcome::Subprograms(vec!["is_odd".to_owned(), "low_bit".to_owned()])
     );
     let program = object.program("len_parity").expect("len_parity");
     let subprograms: Vec<&str> = program
@@ -204,7 +204,10 @@ fn bpf_load_era_maps_and_calls_across_sections_to_notype_functions() {
         .iter()
         .map(|(n, _)| n.as_str())
         .collect();
-    assert_eq!(subprograms, ["verdict", "is_odd"]);
+    assert_eq!(subprograms, ["verdict", "is_odd", "low_bit"]);
+    // Left at 0 in the object, filled in as cilium/ebpf does.
+    let events = object.map("events").expect("events");
+    assert_eq!((events.key_size, events.value_size), (4, 4));
     // Every BPF-to-BPF call lands on the start of an appended function, and
     // each of them is reached.
     let starts: Vec<usize> = program.subprograms.iter().map(|(_, at)| *at).collect();

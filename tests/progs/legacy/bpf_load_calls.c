@@ -3,8 +3,10 @@
  * A samples/bpf bpf_load.c-era object: 28-byte map definitions where a
  * map of maps names its inner template by index (inner_map_idx), a
  * program calling a function placed in another section ("helpers", as
- * cilium/ebpf and PREVAIL allow), which calls a .text function; every
- * function symbol NOTYPE, as clang 6 and 7 wrote them. Built without BTF
+ * cilium/ebpf and PREVAIL allow), which calls a .text function, which
+ * calls a static one; every function symbol NOTYPE (local for the static
+ * one), as clang 6 and 7 wrote them; a perf event array whose key and
+ * value sizes are left at 0 for the loader to fill in. Built without BTF
  * for -mcpu=v1.
  *
  * Expected on a packet of length L: stats[0] += 1; stats[1] += 1 as
@@ -29,9 +31,20 @@ struct bpf_load_map_def SEC("maps") outer = {
 	.inner_map_idx = 0,
 };
 
+/* Sizes left at 0, as cilium/ebpf's objects do for maps of fds. */
+struct bpf_load_map_def SEC("maps") events = {
+	.type = BPF_MAP_TYPE_PERF_EVENT_ARRAY,
+	.max_entries = 4,
+};
+
+static __attribute__((noinline)) int low_bit(long value)
+{
+	return value & 1;
+}
+
 __attribute__((noinline)) int is_odd(long length)
 {
-	return length & 1;
+	return low_bit(length);
 }
 
 __attribute__((noinline, section("helpers"))) int verdict(long length)
