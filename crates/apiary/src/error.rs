@@ -60,6 +60,9 @@ pub enum Error {
         /// The loader's reason.
         source: Box<LoadError>,
     },
+    /// [`crate::OpenObject::set_program_type`] named no program type.
+    #[error(transparent)]
+    UnknownProgramType(#[from] apiary_loader::UnknownProgramType),
     /// No `.rodata`, `.data` or `.bss` variable has this name.
     #[error("no global variable {name:?} in the object's data sections")]
     NoSuchGlobal {

@@ -443,3 +443,95 @@ fn loaded_btf_matches_libbpfs() {
     assert!(compared > 0, "no object compared");
     eprintln!("{compared} objects' kernel BTF equal to libbpf's");
 }
+
+/// The legacy object `name` typed as `typing` says, loaded into the
+/// kernel; `None` (after skipping) without the object or `bpf()`.
+fn load_legacy(
+    name: &'static str,
+    typing: &apiary_loader::UserTyping,
+) -> Option<(Object, KernelObject)> {
+    let test = format!("legacy kernel load of {name}");
+    if let Err(reason) = apiary_kernel::probe() {
+        return apiary_testskip::missing(&test, reason);
+    }
+    let bytes = match apiary_corpus::legacy_object(name) {
+        Ok(legacy) => legacy.read().expect("read legacy object"),
+        Err(reason) => return apiary_testskip::missing(&test, reason),
+    };
+    let object = Object::parse_with(&bytes, name, &apiary_loader::Kconfig::default(), typing)
+        .expect("parse");
+    let options = LoadOptions {
+        elf: Some(&bytes),
+        log_level: 0,
+    };
+    let loaded = load_object(&object, &options).unwrap_or_else(|e| panic!("{name}: {e}"));
+    Some((object, loaded))
+}
+
+fn user_type(name: &str) -> apiary_loader::UserTyping {
+    apiary_loader::UserTyping {
+        program_type: Some(apiary_loader::ProgramTypeChoice::parse(name).expect("type")),
+        section: None,
+    }
+}
+
+/// The kernel's own view of legacy objects loaded with libbpf 0.x and tc
+/// semantics: every program with the type the loader decided, the tail
+/// call in its prog array slot and the inner map in its map of maps.
+#[test]
+fn legacy_objects_load_with_the_types_and_slots_tc_and_libbpf_0x_gave_them() {
+    use apiary_kernel::types::ProgType;
+    let Some((object, loaded)) = load_legacy("tc_elf_maps", &user_type("tc")) else {
+        return;
+    };
+    let kernel_type = |name: &str| {
+        loaded
+            .program(name)
+            .unwrap_or_else(|| panic!("{name} not loaded: {:?}", loaded.skipped))
+            .info(false)
+            .expect("prog info")
+    };
+    for program in object.programs.iter().filter_map(|p| p.as_ref().ok()) {
+        assert_eq!(kernel_type(&program.name).prog_type, ProgType::SCHED_CLS);
+    }
+    let tail = kernel_type("2/1");
+    assert_eq!(tail.name, "2_1");
+    let slot = loaded
+        .map("jmp_map")
+        .expect("jmp_map")
+        .lookup(&1u32.to_ne_bytes(), 0)
+        .expect("lookup")
+        .expect("slot 1 is filled");
+    assert_eq!(slot, tail.id.to_ne_bytes());
+    let inner_id = loaded.map("inner").expect("inner").info().expect("info").id;
+    let outer_slot = loaded
+        .map("outer")
+        .expect("outer")
+        .lookup(&0u32.to_ne_bytes(), 0)
+        .expect("lookup")
+        .expect("slot 0 is filled");
+    assert_eq!(outer_slot, inner_id.to_ne_bytes());
+
+    let Some((_, samples)) = load_legacy("samples_socket", &apiary_loader::UserTyping::default())
+    else {
+        return;
+    };
+    let types: Vec<(String, ProgType)> = samples
+        .programs()
+        .map(|(name, prog)| (name.to_owned(), prog.info(false).expect("info").prog_type))
+        .collect();
+    assert_eq!(
+        types,
+        [
+            ("count_protocols".to_owned(), ProgType::SOCKET_FILTER),
+            ("drop_small".to_owned(), ProgType::XDP),
+            ("sum_lengths".to_owned(), ProgType::SOCKET_FILTER),
+            ("trace_write".to_owned(), ProgType::KPROBE),
+        ]
+    );
+    let Some((_, text_only)) = load_legacy("text_only", &user_type("xdp")) else {
+        return;
+    };
+    let parity = text_only.program("xdp_parity").expect("xdp_parity");
+    assert_eq!(parity.info(false).expect("info").prog_type, ProgType::XDP);
+}

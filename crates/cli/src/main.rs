@@ -123,6 +123,38 @@ enum Command {
     },
 }
 
+/// The program type a user chooses, as bpftool's `prog load ... type` and
+/// tc's `sec`.
+#[derive(clap::Args, Clone, Default)]
+struct TypingArgs {
+    /// Program type for sections whose name gives none (legacy tc/iproute2
+    /// entry sections, `.text`-only objects) and for tc tail-call sections
+    /// `ID/KEY`: a SEC() name as bpftool's `type` takes it (xdp, tc,
+    /// classifier, action, socket, kprobe, tracepoint, cgroup/skb, lwt_in,
+    /// ...) or a kernel type name (sched_cls, socket_filter, ...).
+    #[arg(long = "type", value_name = "TYPE")]
+    prog_type: Option<String>,
+    /// With --type: the one section to type, overriding its name, as
+    /// `tc filter ... bpf obj FILE sec NAME` does; for `prog run`, also the
+    /// section whose program runs.
+    #[arg(long, value_name = "NAME")]
+    section: Option<String>,
+}
+
+impl TypingArgs {
+    fn parse(self) -> Result<apiary_loader::UserTyping, CliError> {
+        let program_type = self
+            .prog_type
+            .map(|name| apiary_loader::ProgramTypeChoice::parse(&name))
+            .transpose()
+            .map_err(|e| CliError::at("--type", e))?;
+        Ok(apiary_loader::UserTyping {
+            program_type,
+            section: self.section,
+        })
+    }
+}
+
 /// `apiary prog ...`.
 #[derive(Subcommand)]
 enum ProgCommand {
@@ -137,6 +169,8 @@ enum ProgCommand {
         /// own context types, the layouts its interpreter runs programs with.
         #[arg(long, value_name = "FILE")]
         target_btf: Option<PathBuf>,
+        #[command(flatten)]
+        typing: TypingArgs,
     },
     /// Run a program as `bpftool prog run` does: `run FILE.o [--prog NAME] [data_in FILE] ...`.
     Run(RunArgs),
@@ -201,6 +235,8 @@ struct RunArgs {
     /// both sides so that they run the same instructions.
     #[arg(long, value_name = "FILE")]
     target_btf: Option<PathBuf>,
+    #[command(flatten)]
+    typing: TypingArgs,
 }
 
 /// `apiary fuzz ...`.
@@ -264,28 +300,43 @@ fn main() -> ExitCode {
             mem_file,
         } => commands::run_file(&file, mem.as_deref(), mem_file.as_deref(), json),
         Command::Prog {
-            command: ProgCommand::Load { file, target_btf },
-        } => objects::prog_load(&file, &CoreTarget::choose(target_btf, false), format),
+            command:
+                ProgCommand::Load {
+                    file,
+                    target_btf,
+                    typing,
+                },
+        } => typing.parse().and_then(|typing| {
+            objects::prog_load(
+                &file,
+                &CoreTarget::choose(target_btf, false),
+                &typing,
+                format,
+            )
+        }),
         Command::Prog {
             command: ProgCommand::Run(args),
-        } => progrun::prog_run(&progrun::RunOptions {
-            core_target: CoreTarget::choose(
-                args.target_btf,
-                !matches!(args.backend, BackendArg::Vm),
-            ),
-            file: args.file,
-            program: args.program,
-            words: args.words,
-            pcap: args.pcap,
-            out: args.out,
-            backend: match args.backend {
-                BackendArg::Vm => progrun::BackendChoice::Vm,
-                BackendArg::Kernel => progrun::BackendChoice::Kernel,
-                BackendArg::Both => progrun::BackendChoice::Both,
-            },
-            pin_maps: args.pin_maps,
-            budget: args.budget.unwrap_or_default(),
-            format,
+        } => args.typing.parse().and_then(|typing| {
+            progrun::prog_run(&progrun::RunOptions {
+                typing,
+                core_target: CoreTarget::choose(
+                    args.target_btf,
+                    !matches!(args.backend, BackendArg::Vm),
+                ),
+                file: args.file,
+                program: args.program,
+                words: args.words,
+                pcap: args.pcap,
+                out: args.out,
+                backend: match args.backend {
+                    BackendArg::Vm => progrun::BackendChoice::Vm,
+                    BackendArg::Kernel => progrun::BackendChoice::Kernel,
+                    BackendArg::Both => progrun::BackendChoice::Both,
+                },
+                pin_maps: args.pin_maps,
+                budget: args.budget.unwrap_or_default(),
+                format,
+            })
         }),
         Command::Prog {
             command: ProgCommand::Dump { words, target_btf },

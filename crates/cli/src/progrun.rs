@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use apiary_btf::BpftoolJson;
-use apiary_loader::Object;
+use apiary_loader::{Object, parse_c_number};
 
 use crate::CliResult;
 use crate::coretarget::CoreTarget;
@@ -45,6 +45,8 @@ pub struct RunOptions {
     pub file: PathBuf,
     /// `--prog NAME`.
     pub program: Option<String>,
+    /// `--type` and `--section`.
+    pub typing: apiary_loader::UserTyping,
     /// The bpftool keywords and their values.
     pub words: Vec<String>,
     /// `--pcap IN`.
@@ -219,23 +221,6 @@ pub fn parse_run_words(words: &[String]) -> Result<RunWords, String> {
     Ok(parsed)
 }
 
-/// A number as C's `strtoul(s, &end, 0)` reads it with nothing left over:
-/// decimal, `0x` hex or leading-zero octal; `None` past `u32`.
-fn parse_c_number(text: &str) -> Option<u32> {
-    let (digits, radix) =
-        if let Some(hex) = text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
-            (hex, 16)
-        } else if let Some(octal) = text.strip_prefix('0').filter(|rest| !rest.is_empty()) {
-            (octal, 8)
-        } else {
-            (text, 10)
-        };
-    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
-        return None;
-    }
-    u32::from_str_radix(digits, radix).ok()
-}
-
 /// Reads `data_in`/`ctx_in`: a file, or stdin for `-`.
 pub fn read_run_data(name: &str, what: &str) -> Result<Vec<u8>, CliError> {
     let mut bytes = Vec::new();
@@ -369,9 +354,14 @@ pub fn prog_run(options: &RunOptions) -> CliResult {
     if let Some(dir) = &options.pin_maps {
         crate::pinning::check_pin_dir(dir)?;
     }
-    let OpenedObject { elf, object, .. } = open_object(&options.file, &options.core_target)?;
-    let program = select_program(&object, options.program.as_deref())
-        .map_err(|e| CliError::at(options.file.display(), e))?;
+    let OpenedObject { elf, object, .. } =
+        open_object(&options.file, &options.core_target, &options.typing)?;
+    let program = choose_program(
+        &object,
+        options.program.as_deref(),
+        options.typing.section.as_deref(),
+    )
+    .map_err(|e| CliError::at(options.file.display(), e))?;
     let prog_type = program.prog_type;
     let program = program.name.clone();
     let mut backends = Backends::open(options.backend, &elf, &object, &program, options.budget)?;
@@ -426,6 +416,49 @@ pub fn data_room(words: &RunWords, frame_len: usize) -> u32 {
             .unwrap_or(u32::MAX)
             .saturating_add(DEFAULT_SIZE_OUT),
     }
+}
+
+/// The program `--prog` names, else the first of the `--section` named,
+/// else the object's only one; when none loads, the message says what
+/// became of each skipped section and the option that would load it.
+fn choose_program<'o>(
+    object: &'o Object,
+    name: Option<&str>,
+    section: Option<&str>,
+) -> Result<&'o apiary_loader::ProgramSpec, String> {
+    if let (None, Some(section)) = (name, section) {
+        return object
+            .programs
+            .iter()
+            .filter_map(|p| p.as_ref().ok())
+            .find(|p| p.section == section)
+            .ok_or_else(|| {
+                format!(
+                    "section {section:?} has no loaded program{}",
+                    skipped_sections(object)
+                )
+            });
+    }
+    select_program(object, name).map_err(|e| format!("{e}{}", skipped_sections(object)))
+}
+
+/// `; section "X" skipped: why; load with --type TYPE` for every skipped
+/// executable section.
+fn skipped_sections(object: &Object) -> String {
+    object
+        .sections
+        .iter()
+        .filter_map(|s| match &s.outcome {
+            apiary_loader::SectionOutcome::Skipped { reason, hint } => Some(format!(
+                "; section {:?} skipped: {reason}{}",
+                s.name,
+                hint.as_ref()
+                    .map(|h| format!("; load with {h}"))
+                    .unwrap_or_default()
+            )),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Builds the request bpftool would send for these keywords.

@@ -808,3 +808,51 @@ fn ringbuf_event_layout_matches_its_documentation() {
     assert_eq!(size, 56);
     assert_eq!(members, documented);
 }
+
+/// The legacy objects look like their era: no BTF, the claimed sections,
+/// global NOTYPE program symbols (`sym:notype`), a program section no
+/// symbol names (`sym:none`), only `.text` as code (`obj:text_only`).
+#[test]
+fn legacy_objects_have_the_shape_of_their_era() {
+    use object::{Object as _, ObjectSection as _, ObjectSymbol as _, SectionKind, SymbolKind};
+    let objects = match apiary_corpus::legacy() {
+        Ok(objects) => objects,
+        Err(e) => return apiary_testskip::missing("legacy_objects_have_the_shape_of_their_era", e),
+    };
+    for object in objects {
+        let bytes = object.read().expect("read legacy object");
+        let elf = parse_elf(object, &bytes);
+        assert!(
+            elf.section_by_name(".BTF").is_none(),
+            "{}: has .BTF",
+            object.name
+        );
+        let names = section_names(&elf);
+        let code: Vec<_> = elf
+            .sections()
+            .filter(|s| s.kind() == SectionKind::Text && s.size() > 0)
+            .collect();
+        let symbols_in = |index| {
+            elf.symbols().filter(move |s| {
+                s.section_index() == Some(index) && s.kind() != SymbolKind::Section
+            })
+        };
+        for feature in object.features {
+            let holds = match feature.split_once(':') {
+                Some(("sec", name)) => names.iter().any(|n| name_matches(name, n)),
+                Some(("sym", "notype")) => code.iter().any(|s| {
+                    symbols_in(s.index())
+                        .any(|sym| sym.kind() == SymbolKind::Unknown && sym.is_global())
+                }),
+                Some(("sym", "none")) => code
+                    .iter()
+                    .any(|s| s.name() != Ok(".text") && symbols_in(s.index()).next().is_none()),
+                Some(("obj", "text_only")) => {
+                    code.iter().all(|s| s.name() == Ok(".text")) && !code.is_empty()
+                }
+                _ => continue,
+            };
+            assert!(holds, "{}: claims {feature}", object.name);
+        }
+    }
+}
