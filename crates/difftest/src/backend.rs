@@ -111,15 +111,24 @@ pub const MAPS: [MapShape; 3] = [
 ];
 
 /// The line of a verifier log that says why it refused: the last one
-/// before the statistics (`processed N insns ...`).
+/// before the statistics (`processed N insns ...`) that is not a dump of
+/// the two states an infinite loop compared (`cur state:`, `old state:`).
+/// Some messages lack their newline, so the statistics follow them on the
+/// same line (`expected prog array map for tail callprocessed 3 insns`);
+/// they are cut off.
 pub fn rejection_reason(log: &str) -> String {
     log.lines()
-        .map(str::trim)
+        .map(|line| match line.find("processed ") {
+            Some(at) if at > 0 && line[at..].contains(" insns (limit ") => line[..at].trim(),
+            _ => line.trim(),
+        })
         .rfind(|line| {
             !line.is_empty()
                 && !line.starts_with("processed ")
                 && !line.starts_with("verification time")
                 && !line.starts_with("stack depth")
+                && !line.starts_with("cur state:")
+                && !line.starts_with("old state:")
         })
         .unwrap_or("no verifier log")
         .to_string()
@@ -478,5 +487,17 @@ mod tests {
             (1, 1)
         );
         assert_eq!(inlined_array_lookups(&bytes(&[Insn::Exit])), (0, 0));
+    }
+
+    #[test]
+    fn the_rejection_reason_skips_statistics_and_state_dumps() {
+        let log = "0: (05) goto pc-1\ninfinite loop detected at insn 1\n\
+                   cur state: R0=0 R10=fp0\nold state: R0=0 R10=fp0\n\
+                   processed 2 insns (limit 1000000) max_states_per_insn 0\n";
+        assert_eq!(rejection_reason(log), "infinite loop detected at insn 1");
+        let glued = "2: (85) call bpf_tail_call#12\nexpected prog array map for tail call\
+                     processed 3 insns (limit 1000000) max_states_per_insn 0\n";
+        assert_eq!(rejection_reason(glued), "expected prog array map for tail call");
+        assert_eq!(rejection_reason(""), "no verifier log");
     }
 }

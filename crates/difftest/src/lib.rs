@@ -29,6 +29,7 @@ mod known;
 pub mod objects;
 mod program;
 mod rng;
+pub mod verifier_cases;
 
 pub use backend::{
     Entries, KEY_SIZE, KernelMaps, MAPS, MapKind, MapShape, Outcome, RunFailure, VALUE_SIZE,
