@@ -392,3 +392,127 @@ out:
 out:
 	r0 = 0
 	exit
+
+;; case sk_released_on_both_branches
+;; type sched_cls
+;; expect accept
+	r6 = *(u32 *)(r1 + 0)
+	*(u64 *)(r10 - 16) = 0
+	*(u32 *)(r10 - 8) = 0
+	r2 = r10
+	r2 += -16
+	r3 = 12
+	r4 = -1
+	r5 = 0
+	call 84
+	if r0 == 0 goto out
+	r1 = r0
+	if r6 == 0 goto other
+	call 86
+	goto out
+other:
+	call 86
+out:
+	r0 = 0
+	exit
+
+;; case tail_call_after_release
+;; type sched_cls
+;; map progs prog_array key=4 value=4 max=4
+;; expect accept
+	r6 = r1
+	*(u64 *)(r10 - 16) = 0
+	*(u32 *)(r10 - 8) = 0
+	r2 = r10
+	r2 += -16
+	r3 = 12
+	r4 = -1
+	r5 = 0
+	call 84
+	if r0 == 0 goto out
+	r1 = r0
+	call 86
+	r1 = r6
+	ld_pseudo r2, 5, 0
+	r3 = 0
+	call 12
+out:
+	r0 = 0
+	exit
+
+;; case sk_lookup_udp_and_release
+;; type sched_cls
+;; expect accept
+	*(u64 *)(r10 - 16) = 0
+	*(u32 *)(r10 - 8) = 0
+	r2 = r10
+	r2 += -16
+	r3 = 12
+	r4 = -1
+	r5 = 0
+	call 85
+	if r0 == 0 goto out
+	r1 = r0
+	call 86
+out:
+	r0 = 0
+	exit
+
+;; case sk_field_read_before_release
+;; type sched_cls
+;; expect accept
+	*(u64 *)(r10 - 16) = 0
+	*(u32 *)(r10 - 8) = 0
+	r2 = r10
+	r2 += -16
+	r3 = 12
+	r4 = -1
+	r5 = 0
+	call 84
+	if r0 == 0 goto out
+	r6 = *(u32 *)(r0 + 4)
+	r1 = r0
+	call 86
+out:
+	r0 = 0
+	exit
+
+;; case sk_field_read_after_release
+;; type sched_cls
+;; expect reject: R6 invalid mem access 'scalar'
+	*(u64 *)(r10 - 16) = 0
+	*(u32 *)(r10 - 8) = 0
+	r2 = r10
+	r2 += -16
+	r3 = 12
+	r4 = -1
+	r5 = 0
+	call 84
+	if r0 == 0 goto out
+	r6 = r0
+	r1 = r0
+	call 86
+	r0 = *(u32 *)(r6 + 4)
+out:
+	r0 = 0
+	exit
+
+;; case ringbuf_reserved_and_submitted_by_subprogram
+;; type socket_filter
+;; map events ringbuf key=0 value=0 max=4096
+;; expect accept
+	ld_pseudo r1, 5, 0
+	r2 = 8
+	r3 = 0
+	call 131
+	if r0 == 0 goto out
+	r1 = r0
+	call submit
+out:
+	r0 = 0
+	exit
+submit:
+	r2 = 0
+	call 132
+	r0 = 0
+	exit

@@ -238,3 +238,38 @@ out:
 ;; expect reject: R5 !read_ok
 	r0 = r5
 	exit
+
+;; case jump_with_zero_offset
+;; type socket_filter
+;; expect accept
+	r0 = 0
+	goto +0
+	exit
+
+;; case exits_on_both_branches
+;; type socket_filter
+;; expect accept
+	r1 = *(u32 *)(r1 + 0)
+	r0 = 1
+	if r1 == 0 goto other
+	exit
+other:
+	r0 = 0
+	exit
+
+;; case last_insn_is_a_jump_back
+;; type socket_filter
+;; expect accept
+	r0 = 0
+	goto end
+back:
+	exit
+end:
+	goto back
+
+;; case sixty_four_bit_immediate
+;; type socket_filter
+;; expect accept
+	r0 = 0x1122334455667788 ll
+	r0 >>= 56
+	exit

@@ -497,7 +497,10 @@ mod tests {
         assert_eq!(rejection_reason(log), "infinite loop detected at insn 1");
         let glued = "2: (85) call bpf_tail_call#12\nexpected prog array map for tail call\
                      processed 3 insns (limit 1000000) max_states_per_insn 0\n";
-        assert_eq!(rejection_reason(glued), "expected prog array map for tail call");
+        assert_eq!(
+            rejection_reason(glued),
+            "expected prog array map for tail call"
+        );
         assert_eq!(rejection_reason(""), "no verifier log");
     }
 }

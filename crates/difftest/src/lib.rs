@@ -14,7 +14,9 @@
 //! comparison for whole objects ([`objects`]: one program of a clang-built
 //! object run in Apiary and in the kernel on the same input, then return
 //! value, packet, context and every map compared), which
-//! `apiary prog run --backend both` prints.
+//! `apiary prog run --backend both` prints, and the verifier test cases
+//! of `tests/verifier` ([`verifier_cases`]: their format, and the
+//! kernel's verdict on each).
 //!
 //! It must not implement instruction semantics, verification, maps,
 //! helpers or syntax: the kernel, `apiary-runtime` and `apiary-vm`

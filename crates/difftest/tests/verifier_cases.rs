@@ -4,9 +4,7 @@
 
 use std::path::Path;
 
-use apiary_difftest::verifier_cases::{
-    Expect, LoadFailure, case_files, kernel_verdict, read_file,
-};
+use apiary_difftest::verifier_cases::{Expect, LoadFailure, case_files, kernel_verdict, read_file};
 
 fn case_dir() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/verifier")
@@ -15,7 +13,11 @@ fn case_dir() -> std::path::PathBuf {
 #[test]
 fn every_case_parses_and_is_recorded() {
     let files = case_files(&case_dir()).unwrap();
-    assert!(!files.is_empty(), "no case files in {}", case_dir().display());
+    assert!(
+        !files.is_empty(),
+        "no case files in {}",
+        case_dir().display()
+    );
     let mut unrecorded = Vec::new();
     let mut total = 0;
     for file in files {
@@ -29,7 +31,10 @@ fn every_case_parses_and_is_recorded() {
         );
     }
     assert!(total >= 150, "only {total} cases");
-    assert!(unrecorded.is_empty(), "rejections without their line: {unrecorded:#?}");
+    assert!(
+        unrecorded.is_empty(),
+        "rejections without their line: {unrecorded:#?}"
+    );
 }
 
 #[test]

@@ -44,7 +44,11 @@ impl Writer {
 
     /// Appends a type header and its trailing words; returns the new id.
     fn add(&mut self, name: &str, kind: u32, vlen: u32, size_or_type: u32, rest: &[u32]) -> u32 {
-        let name_off = if name.is_empty() { 0 } else { self.string(name) };
+        let name_off = if name.is_empty() {
+            0
+        } else {
+            self.string(name)
+        };
         for word in [name_off, (kind << 24) | vlen, size_or_type]
             .iter()
             .chain(rest)
@@ -57,7 +61,7 @@ impl Writer {
 
     fn int(&mut self, name: &str, bytes: u32, signed: bool) -> u32 {
         let encoding = if signed { INT_SIGNED << 24 } else { 0 };
-        self.add(name, KIND_INT, 0, bytes, &[encoding | bytes * 8])
+        self.add(name, KIND_INT, 0, bytes, &[encoding | (bytes * 8)])
     }
 
     fn finish(mut self) -> Vec<u8> {

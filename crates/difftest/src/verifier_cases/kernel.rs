@@ -18,7 +18,7 @@ use crate::rejection_reason;
 pub struct KernelVerdict {
     /// Accept, or reject with the final line of the log (never `Reject(None)`).
     pub verdict: Expect,
-    /// The whole verifier log at level 1 (empty for an accepted program).
+    /// The whole verifier log at level 1.
     pub log: String,
 }
 
@@ -34,10 +34,11 @@ pub enum LoadFailure {
         /// The host's answer.
         errno: Errno,
     },
-    /// The kernel refused the case's BTF or one of its maps.
+    /// The kernel refused the case's BTF or one of its maps, or the
+    /// program could not be handed to it.
     #[error("{what}: {source}")]
     Setup {
-        /// The BTF or which map.
+        /// The BTF, which map, or the program.
         what: String,
         /// The kernel's answer.
         source: KernelError,
@@ -90,35 +91,28 @@ pub fn kernel_verdict(case: &Case) -> Result<KernelVerdict, LoadFailure> {
         }
     }
     let bytecode = case.bytecode();
-    let load = |level: u32| {
-        ProgFd::load(&ProgLoadAttrs {
-            prog_type: case.prog_type,
-            expected_attach_type: case.attach_type,
-            prog_flags: case.prog_flags,
-            insns: &bytecode,
-            license: "GPL",
-            log_level: level,
-            name: object_name(&case.name),
-            prog_btf_fd: btf_fd.as_ref().map(AsFd::as_fd),
-            func_info: Records {
-                bytes: &func_info,
-                rec_size: 8,
-            },
-            fd_array: &fds,
-            ..ProgLoadAttrs::default()
-        })
-    };
-    // Without a log the load is much faster; the log is only wanted for the reason.
-    if load(0).is_ok() {
-        return Ok(KernelVerdict {
+    // One load at level 1: loading first without a log and again for the
+    // reason would verify the programs that hit the complexity limit twice.
+    let loaded = ProgFd::load(&ProgLoadAttrs {
+        prog_type: case.prog_type,
+        expected_attach_type: case.attach_type,
+        prog_flags: case.prog_flags,
+        insns: &bytecode,
+        license: "GPL",
+        log_level: log_level::BASIC,
+        name: object_name(&case.name),
+        prog_btf_fd: btf_fd.as_ref().map(AsFd::as_fd),
+        func_info: Records {
+            bytes: &func_info,
+            rec_size: 8,
+        },
+        fd_array: &fds,
+        ..ProgLoadAttrs::default()
+    });
+    match loaded {
+        Ok(loaded) => Ok(KernelVerdict {
             verdict: Expect::Accept,
-            log: String::new(),
-        });
-    }
-    match load(log_level::BASIC) {
-        Ok(_) => Ok(KernelVerdict {
-            verdict: Expect::Accept,
-            log: String::new(),
+            log: loaded.log,
         }),
         Err(KernelError::ProgLoad { errno, log }) if log.trim().is_empty() => {
             if errno.0 == libc::EPERM {
@@ -136,10 +130,7 @@ pub fn kernel_verdict(case: &Case) -> Result<KernelVerdict, LoadFailure> {
             verdict: Expect::Reject(Some(rejection_reason(&log))),
             log,
         }),
-        Err(other) => Ok(KernelVerdict {
-            verdict: Expect::Reject(Some(other.to_string())),
-            log: String::new(),
-        }),
+        Err(other) => Err(setup("the program".into(), other)),
     }
 }
 

@@ -39,7 +39,7 @@ mod kernel;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use apiary_isa::{AluOp, Insn, Reg, RawInsn, Source, Width, encode_program};
+use apiary_isa::{AluOp, Insn, RawInsn, Reg, Source, Width, encode_program};
 use apiary_kernel::types::{AttachType, MapType, ProgType};
 use thiserror::Error;
 
@@ -298,8 +298,10 @@ impl Draft {
                 let raw = raw_slot(rest)?;
                 let insn = placeholder(self.raw.len());
                 self.raw.push(raw);
-                self.body
-                    .push((line_no, apiary_asm::format_insn(&insn, apiary_asm::Syntax::Llvm)));
+                self.body.push((
+                    line_no,
+                    apiary_asm::format_insn(&insn, apiary_asm::Syntax::Llvm),
+                ));
             }
             other => return Err(format!("unknown header `;; {other}`")),
         }

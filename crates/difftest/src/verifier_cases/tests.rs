@@ -76,7 +76,12 @@ fn funcs_must_cover_every_function() {
                 \tcall f\n\texit\nf:\n\tr0 = 0\n\texit\n";
     let error = parse_text(text).unwrap_err();
     assert_eq!(error.line, 1);
-    assert!(error.to_string().contains("1 `;; func` lines for 2 functions"), "{error}");
+    assert!(
+        error
+            .to_string()
+            .contains("1 `;; func` lines for 2 functions"),
+        "{error}"
+    );
     let fixed = text.replace(";; expect", ";; func f global args=1\n;; expect");
     let cases = parse_text(&fixed).unwrap();
     assert_eq!(cases[0].funcs[1].linkage, Linkage::Global);
@@ -87,17 +92,57 @@ fn funcs_must_cover_every_function() {
 fn errors_name_file_and_line() {
     let cases = [
         (";; type xdp\n", 1, "a header before the first `;; case`"),
-        (";; case a\n;; type nosuch\n", 2, "unknown program type \"nosuch\""),
-        (";; case a\n;; type xdp\n;; expect maybe\n", 3, "not \"maybe\""),
-        (";; case a\n;; type xdp\n\texit\n", 1, "no `;; expect` header"),
-        (";; case a\n;; expect accept\n\texit\n", 1, "no `;; type` header"),
+        (
+            ";; case a\n;; type nosuch\n",
+            2,
+            "unknown program type \"nosuch\"",
+        ),
+        (
+            ";; case a\n;; type xdp\n;; expect maybe\n",
+            3,
+            "not \"maybe\"",
+        ),
+        (
+            ";; case a\n;; type xdp\n\texit\n",
+            1,
+            "no `;; expect` header",
+        ),
+        (
+            ";; case a\n;; expect accept\n\texit\n",
+            1,
+            "no `;; type` header",
+        ),
         (";; case a\n;; typo xdp\n", 2, "unknown header `;; typo`"),
-        (";; case a\n;; type xdp\n;; expect accept\n\n\tr0 = frob\n", 5, "column"),
-        (";; case a\n;; type xdp\n;; map m hash key=x\n", 3, "\"x\" is not a number"),
-        (";; case a\n;; type xdp\n;; raw 1 16 0 0 0\n", 3, "does not fit in 4 bits"),
-        (";; case a\n;; type xdp\n;; expect accept\n\texit\n;; case a\n", 5, "second case"),
-        (";; case a\n;; type xdp\n;; expect accept\n", 1, "no instructions"),
-        (";; case a\n;; flags fast\n", 2, "unknown load flag \"fast\""),
+        (
+            ";; case a\n;; type xdp\n;; expect accept\n\n\tr0 = frob\n",
+            5,
+            "column",
+        ),
+        (
+            ";; case a\n;; type xdp\n;; map m hash key=x\n",
+            3,
+            "\"x\" is not a number",
+        ),
+        (
+            ";; case a\n;; type xdp\n;; raw 1 16 0 0 0\n",
+            3,
+            "does not fit in 4 bits",
+        ),
+        (
+            ";; case a\n;; type xdp\n;; expect accept\n\texit\n;; case a\n",
+            5,
+            "second case",
+        ),
+        (
+            ";; case a\n;; type xdp\n;; expect accept\n",
+            1,
+            "no instructions",
+        ),
+        (
+            ";; case a\n;; flags fast\n",
+            2,
+            "unknown load flag \"fast\"",
+        ),
     ];
     for (text, line, problem) in cases {
         let error = parse_text(text).unwrap_err();
@@ -129,6 +174,9 @@ fn spin_lock_maps_and_funcs_get_btf() {
     let (key, value) = built.map_types[0].unwrap();
     assert_eq!(parsed.size_of(apiary_btf::TypeId(key)).unwrap(), 4);
     assert_eq!(parsed.size_of(apiary_btf::TypeId(value)).unwrap(), 8);
-    assert_eq!(parsed.name(apiary_btf::TypeId(built.func_ids[0])).unwrap(), "main");
+    assert_eq!(
+        parsed.name(apiary_btf::TypeId(built.func_ids[0])).unwrap(),
+        "main"
+    );
     assert!(btf::case_btf(&[], &[]).is_none());
 }
