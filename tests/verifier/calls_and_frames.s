@@ -455,3 +455,150 @@ f:
 	call 12
 	r0 = 0
 	exit
+
+# Timers: a map value holding a BTF-described struct bpf_timer; its
+# callback, like every callback, needs BTF func info and returns 0.
+# bpf_timer_init(timer, map, clock), bpf_timer_set_callback(timer, fn).
+# Selftests: verifier_timer (progs/timer*.c, verifier/map_kptr.c).
+
+;; case timer_init_and_set_callback
+;; type sched_cls
+;; map timers hash key=4 value=16 max=1 timer
+;; func main static
+;; func cb static args=3
+;; expect accept
+	*(u32 *)(r10 - 4) = 0
+	r2 = r10
+	r2 += -4
+	ld_pseudo r1, 5, 0
+	call 1
+	if r0 == 0 goto out
+	r6 = r0
+	r1 = r6
+	ld_pseudo r2, 5, 0
+	r3 = 1
+	call 169
+	r1 = r6
+	ld_pseudo r2, 4, cb
+	call 170
+out:
+	r0 = 0
+	exit
+cb:
+	r0 = 0
+	exit
+
+;; case timer_callback_returns_one
+;; type sched_cls
+;; map timers hash key=4 value=16 max=1 timer
+;; func main static
+;; func cb static args=3
+;; expect reject: At async callback return the register R0 has smin=1 smax=1 should have been in [0, 0]
+	*(u32 *)(r10 - 4) = 0
+	r2 = r10
+	r2 += -4
+	ld_pseudo r1, 5, 0
+	call 1
+	if r0 == 0 goto out
+	r6 = r0
+	r1 = r6
+	ld_pseudo r2, 5, 0
+	r3 = 1
+	call 169
+	r1 = r6
+	ld_pseudo r2, 4, cb
+	call 170
+out:
+	r0 = 0
+	exit
+cb:
+	r0 = 1
+	exit
+
+;; case timer_callback_without_btf
+;; type sched_cls
+;; map timers hash key=4 value=16 max=1 timer
+;; expect reject: missing btf func_info
+	*(u32 *)(r10 - 4) = 0
+	r2 = r10
+	r2 += -4
+	ld_pseudo r1, 5, 0
+	call 1
+	if r0 == 0 goto out
+	r6 = r0
+	r1 = r6
+	ld_pseudo r2, 5, 0
+	r3 = 1
+	call 169
+	r1 = r6
+	ld_pseudo r2, 4, cb
+	call 170
+out:
+	r0 = 0
+	exit
+cb:
+	r0 = 0
+	exit
+
+;; case timer_init_with_another_map
+;; type sched_cls
+;; map timers hash key=4 value=16 max=1 timer
+;; map other hash key=4 value=16 max=1 timer
+;; func main static
+;; func cb static args=3
+;; expect reject: timer pointer in R1 map_uid=0 doesn't match map pointer in R2 map_uid=0
+	*(u32 *)(r10 - 4) = 0
+	r2 = r10
+	r2 += -4
+	ld_pseudo r1, 5, 0
+	call 1
+	if r0 == 0 goto out
+	r6 = r0
+	r1 = r6
+	ld_pseudo r2, 5, 1
+	r3 = 1
+	call 169
+	r1 = r6
+	ld_pseudo r2, 4, cb
+	call 170
+out:
+	r0 = 0
+	exit
+cb:
+	r0 = 0
+	exit
+
+;; case timer_field_read_directly
+;; type sched_cls
+;; map timers hash key=4 value=16 max=1 timer
+;; expect reject: bpf_timer cannot be accessed directly by load/store
+	*(u32 *)(r10 - 4) = 0
+	r2 = r10
+	r2 += -4
+	ld_pseudo r1, 5, 0
+	call 1
+	if r0 == 0 goto out
+	r6 = r0
+	r0 = *(u64 *)(r6 + 0)
+out:
+	r0 = 0
+	exit
+
+;; case timer_on_map_without_btf
+;; type sched_cls
+;; map timers hash key=4 value=16 max=1
+;; expect reject: map 'timers' has to have BTF in order to use bpf_timer
+	*(u32 *)(r10 - 4) = 0
+	r2 = r10
+	r2 += -4
+	ld_pseudo r1, 5, 0
+	call 1
+	if r0 == 0 goto out
+	r6 = r0
+	r1 = r6
+	ld_pseudo r2, 5, 0
+	r3 = 1
+	call 169
+out:
+	r0 = 0
+	exit

@@ -186,3 +186,31 @@ loop:
 	r0 += 1
 	if r0 != r1 goto loop
 	exit
+
+;; case jump_sequence_too_complex
+;; type socket_filter
+;; expect reject: The sequence of 8193 jumps is too complex.
+	r2 = *(u32 *)(r1 + 0)
+	r0 = 0
+	r1 = 0
+loop:
+	if r2 == 7 goto skip
+	r0 += 1
+skip:
+	r1 += 1
+	if r1 < 10000 goto loop
+	exit
+
+;; case jump_sequence_under_the_limit
+;; type socket_filter
+;; expect accept
+	r2 = *(u32 *)(r1 + 0)
+	r0 = 0
+	r1 = 0
+loop:
+	if r2 == 7 goto skip
+	r0 += 1
+skip:
+	r1 += 1
+	if r1 < 100 goto loop
+	exit

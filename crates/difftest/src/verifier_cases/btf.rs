@@ -1,5 +1,7 @@
 //! The BTF a case needs: func info for its functions (`;; func`) and
-//! value types holding a `struct bpf_spin_lock` for its `spin_lock` maps,
+//! value types holding a `struct bpf_spin_lock` (at offset 0) and a
+//! `struct bpf_timer` (after it, at offset 8, or at 0) for its
+//! `spin_lock` and `timer` maps,
 //! written as raw `.BTF` bytes (apiary-btf reads BTF; nothing in the
 //! workspace builds it from scratch, and these few kinds are all a case needs).
 
@@ -83,30 +85,50 @@ impl Writer {
 
 /// The BTF for `maps` and `funcs`, or `None` when the case needs none.
 pub(super) fn case_btf(maps: &[MapDecl], funcs: &[FuncDecl]) -> Option<CaseBtf> {
-    if funcs.is_empty() && !maps.iter().any(|m| m.spin_lock) {
+    let special = |m: &MapDecl| m.spin_lock || m.timer;
+    if funcs.is_empty() && !maps.iter().any(special) {
         return None;
     }
     let mut w = Writer::default();
     let int = w.int("int", 4, true);
-    let mut lock = None;
+    let (mut lock, mut timer) = (None, None);
     let mut map_types = Vec::new();
     for map in maps {
-        if !map.spin_lock {
+        if !special(map) {
             map_types.push(None);
             continue;
         }
-        let lock = *lock.get_or_insert_with(|| {
-            let val = w.string("val");
-            w.add("bpf_spin_lock", KIND_STRUCT, 1, 4, &[val, int, 0])
-        });
+        // Members: name offset, type id, offset in bits.
+        let mut members = Vec::new();
+        if map.spin_lock {
+            let lock = *lock.get_or_insert_with(|| {
+                let val = w.string("val");
+                w.add("bpf_spin_lock", KIND_STRUCT, 1, 4, &[val, int, 0])
+            });
+            members.extend([w.string("lock"), lock, 0]);
+        }
+        if map.timer {
+            let timer = *timer.get_or_insert_with(|| {
+                let u64_id = w.int("u64", 8, false);
+                let (a, b) = (w.string("a"), w.string("b"));
+                w.add(
+                    "bpf_timer",
+                    KIND_STRUCT,
+                    2,
+                    16,
+                    &[a, u64_id, 0, b, u64_id, 64],
+                )
+            });
+            let offset = if map.spin_lock { 64 } else { 0 };
+            members.extend([w.string("timer"), timer, offset]);
+        }
         let key = w.int(&format!("{}_key", map.name), map.key_size, false);
-        let field = w.string("lock");
         let value = w.add(
             &format!("{}_value", map.name),
             KIND_STRUCT,
-            1,
+            members.len() as u32 / 3,
             map.value_size,
-            &[field, lock, 0],
+            &members,
         );
         map_types.push(Some((key, value)));
     }

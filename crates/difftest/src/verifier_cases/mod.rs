@@ -20,7 +20,7 @@
 //! Header keys: `type` (bpftool's program type name, required), `attach`
 //! (bpftool's attach type name), `flags NAME...` (load flags:
 //! `sleepable`, `strict_alignment`, `any_alignment`), `map NAME TYPE key=N value=N max=N
-//! [flags=N] [spin_lock]` (maps in order are `fd_array` entries 0, 1, ...,
+//! [flags=N] [spin_lock] [timer]` (maps in order are `fd_array` entries 0, 1, ...,
 //! which `ld_pseudo rN, 5, INDEX` loads), `func NAME static|global
 //! [args=N]` (BTF func info: the first line describes the program at
 //! instruction 0, the next ones its subprograms in address order) and
@@ -63,6 +63,9 @@ pub struct MapDecl {
     /// The value is described by BTF as a struct whose first field is a
     /// `struct bpf_spin_lock` (what `bpf_spin_lock` needs).
     pub spin_lock: bool,
+    /// The value is described by BTF as a struct holding a `struct
+    /// bpf_timer` (after the lock, at offset 8, or at offset 0).
+    pub timer: bool,
 }
 
 /// Whether a function is verified with its caller or on its own.
@@ -395,11 +398,11 @@ fn prog_flag(name: &str) -> Result<u32, String> {
     }
 }
 
-/// `NAME TYPE key=N value=N max=N [flags=N] [spin_lock]`.
+/// `NAME TYPE key=N value=N max=N [flags=N] [spin_lock] [timer]`.
 fn map_decl(text: &str) -> Result<MapDecl, String> {
     let mut words = text.split_whitespace();
     let (Some(name), Some(kind)) = (words.next(), words.next()) else {
-        return Err("`;; map NAME TYPE key=N value=N max=N [flags=N] [spin_lock]`".into());
+        return Err("`;; map NAME TYPE key=N value=N max=N [flags=N] [spin_lock] [timer]`".into());
     };
     let map_type = MapType::from_name(kind).ok_or_else(|| format!("unknown map type {kind:?}"))?;
     let mut decl = MapDecl {
@@ -410,6 +413,7 @@ fn map_decl(text: &str) -> Result<MapDecl, String> {
         max_entries: 1,
         flags: 0,
         spin_lock: false,
+        timer: false,
     };
     for word in words {
         match word.split_once('=') {
@@ -418,6 +422,7 @@ fn map_decl(text: &str) -> Result<MapDecl, String> {
             Some(("max", n)) => decl.max_entries = field(n, "max entries")?,
             Some(("flags", n)) => decl.flags = field(n, "flags")?,
             None if word == "spin_lock" => decl.spin_lock = true,
+            None if word == "timer" => decl.timer = true,
             _ => return Err(format!("unknown map attribute {word:?}")),
         }
     }

@@ -39,6 +39,7 @@ fn a_case_has_its_header_and_instructions() {
             max_entries: 16,
             flags: 1,
             spin_lock: false,
+            timer: false,
         }]
     );
     assert_eq!(first.bytecode(), [0x95, 0, 0, 0, 0, 0, 0, 0]);
@@ -159,10 +160,11 @@ fn spin_lock_maps_and_funcs_get_btf() {
         name: "locked".into(),
         map_type: MapType::HASH,
         key_size: 4,
-        value_size: 8,
+        value_size: 24,
         max_entries: 1,
         flags: 0,
         spin_lock: true,
+        timer: true,
     }];
     let funcs = [FuncDecl {
         name: "main".into(),
@@ -173,7 +175,14 @@ fn spin_lock_maps_and_funcs_get_btf() {
     let parsed = apiary_btf::Btf::parse(&built.bytes).unwrap();
     let (key, value) = built.map_types[0].unwrap();
     assert_eq!(parsed.size_of(apiary_btf::TypeId(key)).unwrap(), 4);
-    assert_eq!(parsed.size_of(apiary_btf::TypeId(value)).unwrap(), 8);
+    assert_eq!(parsed.size_of(apiary_btf::TypeId(value)).unwrap(), 24);
+    let members = parsed.members(apiary_btf::TypeId(value)).unwrap();
+    let names: Vec<&str> = members
+        .iter()
+        .map(|m| parsed.str_at(m.name_off).unwrap())
+        .collect();
+    assert_eq!(names, ["lock", "timer"]);
+    assert_eq!(members[1].bit_offset, 64);
     assert_eq!(
         parsed.name(apiary_btf::TypeId(built.func_ids[0])).unwrap(),
         "main"
