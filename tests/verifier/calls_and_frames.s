@@ -236,6 +236,7 @@ twice:
 ;; func main static
 ;; func deref global args=1
 ;; expect reject: Caller passes invalid args into func#1 ('deref')
+;; detail R1 is not a scalar
 	r1 = r10
 	r1 += -8
 	call deref
@@ -375,6 +376,7 @@ cb:
 ;; func cb static args=4
 ;; map values array key=4 value=8 max=4
 ;; expect reject: R3 min value is outside of the allowed memory range
+;; detail invalid access to map value, value_size=8 off=8 size=8
 	ld_pseudo r1, 5, 0
 	ld_pseudo r2, 4, cb
 	r3 = 0

@@ -84,6 +84,7 @@ out:
 ;; type xdp
 ;; map values hash key=4 value=8 max=4
 ;; expect reject: R2 offset is outside of the packet
+;; detail invalid access to packet, off=0 size=4, R2(id=0,off=0,r=2)
 	r2 = *(u32 *)(r1 + 0)
 	r4 = *(u32 *)(r1 + 4)
 	r3 = r2

@@ -24,6 +24,7 @@ out:
 ;; type socket_filter
 ;; map values array key=4 value=16 max=1
 ;; expect reject: R0 min value is outside of the allowed memory range
+;; detail invalid access to map value, value_size=16 off=16 size=1
 	*(u32 *)(r10 - 4) = 0
 	r2 = r10
 	r2 += -4
@@ -39,6 +40,7 @@ out:
 ;; type socket_filter
 ;; map values array key=4 value=16 max=1
 ;; expect reject: R0 min value is outside of the allowed memory range
+;; detail invalid access to map value, value_size=16 off=12 size=8
 	*(u32 *)(r10 - 4) = 0
 	r2 = r10
 	r2 += -4
@@ -54,6 +56,7 @@ out:
 ;; type socket_filter
 ;; map values array key=4 value=16 max=1
 ;; expect reject: R0 min value is outside of the allowed memory range
+;; detail invalid access to map value, value_size=16 off=-1 size=1
 	*(u32 *)(r10 - 4) = 0
 	r2 = r10
 	r2 += -4
@@ -177,6 +180,7 @@ out:
 ;; type socket_filter
 ;; map values array key=4 value=16 max=1
 ;; expect reject: R1 min value is outside of the allowed memory range
+;; detail invalid access to map value, value_size=16 off=12 size=8
 	ld_pseudo r1, 6, 0xc00000000
 	r0 = *(u64 *)(r1 + 0)
 	exit

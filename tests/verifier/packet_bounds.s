@@ -7,6 +7,7 @@
 ;; case xdp_read_without_check
 ;; type xdp
 ;; expect reject: R2 offset is outside of the packet
+;; detail invalid access to packet, off=0 size=1, R2(id=0,off=0,r=0)
 	r2 = *(u32 *)(r1 + 0)
 	r0 = *(u8 *)(r2 + 0)
 	r0 = 2
@@ -28,6 +29,7 @@ out:
 ;; case xdp_read_past_checked_header
 ;; type xdp
 ;; expect reject: R2 offset is outside of the packet
+;; detail invalid access to packet, off=23 size=1, R2(id=0,off=23,r=14)
 	r2 = *(u32 *)(r1 + 0)
 	r4 = *(u32 *)(r1 + 4)
 	r3 = r2
@@ -100,6 +102,7 @@ read:
 ;; case xdp_check_le_read_on_wrong_branch
 ;; type xdp
 ;; expect reject: R2 offset is outside of the packet
+;; detail invalid access to packet, off=0 size=8, R2(id=0,off=0,r=0)
 	r2 = *(u32 *)(r1 + 0)
 	r4 = *(u32 *)(r1 + 4)
 	r3 = r2
@@ -169,6 +172,7 @@ out:
 ;; case xdp_signed_compare_proves_nothing
 ;; type xdp
 ;; expect reject: R2 offset is outside of the packet
+;; detail invalid access to packet, off=0 size=4, R2(id=0,off=0,r=0)
 	r2 = *(u32 *)(r1 + 0)
 	r4 = *(u32 *)(r1 + 4)
 	r3 = r2
@@ -182,6 +186,7 @@ out:
 ;; case xdp_32bit_compare_of_packet_pointers
 ;; type xdp
 ;; expect reject: R2 offset is outside of the packet
+;; detail invalid access to packet, off=0 size=4, R2(id=0,off=0,r=0)
 	r2 = *(u32 *)(r1 + 0)
 	r4 = *(u32 *)(r1 + 4)
 	r3 = r2
@@ -208,6 +213,7 @@ out:
 ;; case xdp_write_past_check
 ;; type xdp
 ;; expect reject: R2 offset is outside of the packet
+;; detail invalid access to packet, off=5 size=2, R2(id=0,off=5,r=6)
 	r2 = *(u32 *)(r1 + 0)
 	r4 = *(u32 *)(r1 + 4)
 	r3 = r2
@@ -221,6 +227,7 @@ out:
 ;; case xdp_negative_offset_after_check
 ;; type xdp
 ;; expect reject: R2 offset is outside of the packet
+;; detail invalid access to packet, off=-1 size=1, R2(id=0,off=-1,r=6)
 	r2 = *(u32 *)(r1 + 0)
 	r4 = *(u32 *)(r1 + 4)
 	r3 = r2
@@ -234,6 +241,7 @@ out:
 ;; case xdp_variable_offset_needs_new_check
 ;; type xdp
 ;; expect reject: R2 offset is outside of the packet
+;; detail invalid access to packet, off=0 size=1, R2(id=1,off=0,r=0)
 	r2 = *(u32 *)(r1 + 0)
 	r4 = *(u32 *)(r1 + 4)
 	r3 = r2
@@ -267,6 +275,7 @@ out:
 ;; case xdp_variable_offset_too_large
 ;; type xdp
 ;; expect reject: R2 offset is outside of the packet
+;; detail invalid access to packet, off=0 size=1, R2(id=1,off=0,r=0)
 	r2 = *(u32 *)(r1 + 0)
 	r4 = *(u32 *)(r1 + 4)
 	r3 = r2
@@ -298,6 +307,7 @@ out:
 ;; case xdp_data_meta_unchecked
 ;; type xdp
 ;; expect reject: R2 offset is outside of the packet
+;; detail invalid access to packet, off=0 size=4, R2(id=0,off=0,r=0)
 	r2 = *(u32 *)(r1 + 8)
 	r0 = *(u32 *)(r2 + 0)
 	r0 = 2
@@ -306,6 +316,7 @@ out:
 ;; case xdp_data_meta_checked_against_data_end
 ;; type xdp
 ;; expect reject: R2 offset is outside of the packet
+;; detail invalid access to packet, off=0 size=4, R2(id=0,off=0,r=0)
 	r2 = *(u32 *)(r1 + 8)
 	r4 = *(u32 *)(r1 + 4)
 	r3 = r2

@@ -129,6 +129,7 @@ out:
 ;; type socket_filter
 ;; map values array key=4 value=16 max=1
 ;; expect reject: R0 min value is outside of the allowed memory range
+;; detail invalid access to map value, value_size=16 off=12 size=8
 	*(u32 *)(r10 - 4) = 0
 	r2 = r10
 	r2 += -4

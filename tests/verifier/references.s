@@ -45,6 +45,7 @@ out:
 ;; type socket_filter
 ;; map events ringbuf key=0 value=0 max=4096
 ;; expect reject: BPF_EXIT instruction in main prog would lead to reference leak
+;; detail Unreleased reference id=2 alloc_insn=4
 	ld_pseudo r1, 5, 0
 	r2 = 8
 	r3 = 0
@@ -120,6 +121,7 @@ out:
 ;; type socket_filter
 ;; map events ringbuf key=0 value=0 max=4096
 ;; expect reject: R0 min value is outside of the allowed memory range
+;; detail invalid access to memory, mem_size=8 off=8 size=8
 	ld_pseudo r1, 5, 0
 	r2 = 8
 	r3 = 0
@@ -186,6 +188,7 @@ out:
 ;; case sk_lookup_leaked
 ;; type sched_cls
 ;; expect reject: BPF_EXIT instruction in main prog would lead to reference leak
+;; detail Unreleased reference id=2 alloc_insn=7
 	*(u64 *)(r10 - 16) = 0
 	*(u32 *)(r10 - 8) = 0
 	r2 = r10
@@ -216,6 +219,7 @@ out:
 ;; case sk_released_on_one_branch_only
 ;; type sched_cls
 ;; expect reject: BPF_EXIT instruction in main prog would lead to reference leak
+;; detail Unreleased reference id=2 alloc_insn=8
 	r6 = *(u32 *)(r1 + 0)
 	*(u64 *)(r10 - 16) = 0
 	*(u32 *)(r10 - 8) = 0
@@ -245,6 +249,7 @@ out:
 ;; type sched_cls
 ;; map progs prog_array key=4 value=4 max=4
 ;; expect reject: tail_call would lead to reference leak
+;; detail Unreleased reference id=2 alloc_insn=8
 	r6 = r1
 	*(u64 *)(r10 - 16) = 0
 	*(u32 *)(r10 - 8) = 0

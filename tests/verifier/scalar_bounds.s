@@ -44,6 +44,7 @@ out:
 ;; type socket_filter
 ;; map values array key=4 value=16 max=1
 ;; expect reject: R0 max value is outside of the allowed memory range
+;; detail invalid access to map value, value_size=16 off=16 size=1
 	*(u32 *)(r10 - 4) = 0
 	r2 = r10
 	r2 += -4
@@ -227,6 +228,7 @@ out:
 ;; type socket_filter
 ;; map values array key=4 value=16 max=1
 ;; expect reject: R0 max value is outside of the allowed memory range
+;; detail invalid access to map value, value_size=16 off=31 size=1
 	*(u32 *)(r10 - 4) = 0
 	r2 = r10
 	r2 += -4
@@ -299,6 +301,7 @@ out:
 ;; type socket_filter
 ;; map values array key=4 value=16 max=1
 ;; expect reject: R0 max value is outside of the allowed memory range
+;; detail invalid access to map value, value_size=16 off=30 size=1
 	*(u32 *)(r10 - 4) = 0
 	r2 = r10
 	r2 += -4
@@ -377,6 +380,7 @@ out:
 ;; type socket_filter
 ;; map values array key=4 value=16 max=1
 ;; expect reject: R0 min value is outside of the allowed memory range
+;; detail invalid access to map value, value_size=16 off=16 size=1
 	*(u32 *)(r10 - 4) = 0
 	r2 = r10
 	r2 += -4

@@ -36,7 +36,7 @@ pub mod verifier_cases;
 pub use backend::{
     Entries, KEY_SIZE, KernelMaps, MAPS, MapKind, MapShape, Outcome, RunFailure, VALUE_SIZE,
     apiary_outcome, inlined_array_lookups, kernel_load, kernel_load_runnable, kernel_outcome,
-    kernel_run, kernel_verifier_log, rejection_reason,
+    kernel_run, kernel_verifier_log, rejection_lines, rejection_reason,
 };
 pub use diff::{
     Harness, HarnessError, KernelWarning, ReproducerError, Summary, Verdict, fuzz,

@@ -1,5 +1,6 @@
 //! Every case of `tests/verifier/*.s` gets, from the running kernel, the
-//! verdict and final log line recorded in its `;; expect` header (recorded
+//! verdict and final log line recorded in its `;; expect` header and the
+//! message lines before it recorded in its `;; detail` lines (recorded
 //! with `cargo run -p apiary-difftest --example record_verifier_cases`).
 
 use std::path::Path;
@@ -48,12 +49,16 @@ fn the_kernel_gives_every_recorded_verdict() {
     for file in case_files(&case_dir()).unwrap() {
         for case in read_file(&file).unwrap_or_else(|error| panic!("{error}")) {
             match kernel_verdict(&case) {
-                Ok(kernel) if kernel.verdict == case.expect => checked += 1,
+                Ok(kernel) if kernel.verdict == case.expect && kernel.detail == case.detail => {
+                    checked += 1
+                }
                 Ok(kernel) => differences.push(format!(
-                    "{}\n  recorded: {}\n  kernel:   {}",
+                    "{}\n  recorded: {} {:?}\n  kernel:   {} {:?}",
                     case.location(),
                     case.expect,
-                    kernel.verdict
+                    case.detail,
+                    kernel.verdict,
+                    kernel.detail
                 )),
                 Err(LoadFailure::Refused { what, errno }) => {
                     apiary_testskip::refused(&format!("{test}: {}", case.location()), what, errno)

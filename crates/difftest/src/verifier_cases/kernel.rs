@@ -11,13 +11,15 @@ use thiserror::Error;
 
 use super::btf::{case_btf, function_starts};
 use super::{Case, Expect};
-use crate::rejection_reason;
+use crate::rejection_lines;
 
 /// What the kernel said about a case.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KernelVerdict {
     /// Accept, or reject with the final line of the log (never `Reject(None)`).
     pub verdict: Expect,
+    /// The message lines before the final one ([`crate::rejection_lines`]).
+    pub detail: Vec<String>,
     /// The whole verifier log at level 1.
     pub log: String,
 }
@@ -112,6 +114,7 @@ pub fn kernel_verdict(case: &Case) -> Result<KernelVerdict, LoadFailure> {
     match loaded {
         Ok(loaded) => Ok(KernelVerdict {
             verdict: Expect::Accept,
+            detail: Vec::new(),
             log: loaded.log,
         }),
         Err(KernelError::ProgLoad { errno, log }) if log.trim().is_empty() => {
@@ -123,13 +126,19 @@ pub fn kernel_verdict(case: &Case) -> Result<KernelVerdict, LoadFailure> {
             }
             Ok(KernelVerdict {
                 verdict: Expect::Reject(Some(format!("{errno} without a verifier log"))),
+                detail: Vec::new(),
                 log,
             })
         }
-        Err(KernelError::ProgLoad { log, .. }) => Ok(KernelVerdict {
-            verdict: Expect::Reject(Some(rejection_reason(&log))),
-            log,
-        }),
+        Err(KernelError::ProgLoad { log, .. }) => {
+            let mut detail = rejection_lines(&log);
+            let last = detail.pop();
+            Ok(KernelVerdict {
+                verdict: Expect::Reject(last.or_else(|| Some("no verifier log".into()))),
+                detail,
+                log,
+            })
+        }
         Err(other) => Err(setup("the program".into(), other)),
     }
 }

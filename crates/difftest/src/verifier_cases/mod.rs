@@ -25,7 +25,10 @@
 //! [args=N]` (BTF func info: the first line describes the program at
 //! instruction 0, the next ones its subprograms in address order) and
 //! `expect accept` / `expect reject: LINE` (required; `expect reject`
-//! without a line is a case whose line is not recorded yet). In the
+//! without a line is a case whose line is not recorded yet), and after a
+//! rejection the `detail LINE`s: the kernel's message lines before the
+//! final one, in order (`invalid access to packet, off=23 size=1, ...`
+//! before `R2 offset is outside of the packet`). In the
 //! assembly, `;; raw CODE DST SRC OFF IMM` is one instruction slot written
 //! field by field, for encodings the assembler refuses to produce.
 //! Comments are `#` or a single `;`.
@@ -132,6 +135,9 @@ pub struct Case {
     pub expect: Expect,
     /// The line of its `;; expect` header.
     pub expect_line: usize,
+    /// The kernel's message lines before the final one (`;; detail`,
+    /// the lines right after `;; expect`).
+    pub detail: Vec<String>,
     /// The program's instruction slots.
     pub insns: Vec<RawInsn>,
 }
@@ -234,6 +240,7 @@ struct Draft {
     maps: Vec<MapDecl>,
     funcs: Vec<FuncDecl>,
     expect: Option<(Expect, usize)>,
+    detail: Vec<String>,
     /// Assembly lines with their file line numbers; a `;; raw` line is
     /// replaced by a placeholder instruction.
     body: Vec<(usize, String)>,
@@ -261,6 +268,7 @@ impl Draft {
             maps: Vec::new(),
             funcs: Vec::new(),
             expect: None,
+            detail: Vec::new(),
             body: Vec::new(),
             raw: Vec::new(),
         }
@@ -296,6 +304,18 @@ impl Draft {
                     return Err("a second `;; expect`".into());
                 }
                 self.expect = Some((expect(rest)?, line_no));
+            }
+            "detail" => {
+                let follows = match &self.expect {
+                    Some((Expect::Reject(Some(_)), at)) => *at + self.detail.len() + 1 == line_no,
+                    _ => false,
+                };
+                if !follows {
+                    return Err(
+                        "`;; detail` lines come right after `;; expect reject: LINE`".into(),
+                    );
+                }
+                self.detail.push(rest.to_owned());
             }
             "raw" => {
                 let raw = raw_slot(rest)?;
@@ -362,6 +382,7 @@ impl Draft {
             funcs: self.funcs,
             expect,
             expect_line,
+            detail: self.detail,
             insns: slots,
         })
     }

@@ -14,6 +14,8 @@ fn a_case_has_its_header_and_instructions() {
          ;; type xdp\n\
          ;; map counters hash key=4 value=8 max=16 flags=0x1\n\
          ;; expect reject: R0 !read_ok\n\
+         ;; detail first message\n\
+         ;; detail second message\n\
          \texit\n\
          ;; case second\n\
          ;; type socket_filter\n\
@@ -29,6 +31,7 @@ fn a_case_has_its_header_and_instructions() {
     assert_eq!(first.prog_type, ProgType::XDP);
     assert_eq!(first.expect, Expect::Reject(Some("R0 !read_ok".into())));
     assert_eq!(first.expect_line, 5);
+    assert_eq!(first.detail, ["first message", "second message"]);
     assert_eq!(
         first.maps,
         [MapDecl {
