@@ -380,3 +380,52 @@ out:
 out:
 	r0 = 1
 	exit
+
+;; case packet_pointer_stale_after_adjust_head
+;; type xdp
+;; expect reject: R7 invalid mem access 'scalar'
+	r6 = r1
+	r2 = *(u32 *)(r6 + 0)
+	r4 = *(u32 *)(r6 + 4)
+	r3 = r2
+	r3 += 1
+	if r3 > r4 goto out
+	r7 = r2
+	r1 = r6
+	r2 = 0
+	call 44
+	r0 = *(u8 *)(r7 + 0)
+out:
+	r0 = 2
+	exit
+
+;; case packet_pointer_reloaded_after_adjust_head
+;; type xdp
+;; expect accept
+	r6 = r1
+	r1 = r6
+	r2 = 0
+	call 44
+	r2 = *(u32 *)(r6 + 0)
+	r4 = *(u32 *)(r6 + 4)
+	r3 = r2
+	r3 += 1
+	if r3 > r4 goto out
+	r0 = *(u8 *)(r2 + 0)
+out:
+	r0 = 2
+	exit
+
+;; case range_kept_by_copy_of_checked_pointer
+;; type xdp
+;; expect accept
+	r2 = *(u32 *)(r1 + 0)
+	r4 = *(u32 *)(r1 + 4)
+	r5 = r2
+	r3 = r2
+	r3 += 4
+	if r3 > r4 goto out
+	r0 = *(u32 *)(r5 + 0)
+out:
+	r0 = 2
+	exit

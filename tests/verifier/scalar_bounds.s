@@ -602,3 +602,211 @@ out:
 out:
 	r0 = 0
 	exit
+
+;; case alu32_result_is_zero_extended
+;; type socket_filter
+;; map values array key=4 value=16 max=1
+;; expect accept
+	*(u32 *)(r10 - 4) = 0
+	r2 = r10
+	r2 += -4
+	ld_pseudo r1, 5, 0
+	call 1
+	if r0 == 0 goto out
+	r1 = *(u64 *)(r0 + 0)
+	w1 += 0
+	if r1 > 15 goto out
+	r0 += r1
+	r0 = *(u8 *)(r0 + 0)
+out:
+	r0 = 0
+	exit
+
+;; case alu32_add_wraps_within_32_bits
+;; type socket_filter
+;; map values array key=4 value=16 max=1
+;; expect reject: R0 unbounded memory access, make sure to bounds check any such access
+	*(u32 *)(r10 - 4) = 0
+	r2 = r10
+	r2 += -4
+	ld_pseudo r1, 5, 0
+	call 1
+	if r0 == 0 goto out
+	r1 = *(u32 *)(r0 + 0)
+	if w1 > 15 goto out
+	w1 += -1
+	r0 += r1
+	r0 = *(u8 *)(r0 + 0)
+out:
+	r0 = 0
+	exit
+
+;; case alu32_add_without_wrap
+;; type socket_filter
+;; map values array key=4 value=16 max=1
+;; expect accept
+	*(u32 *)(r10 - 4) = 0
+	r2 = r10
+	r2 += -4
+	ld_pseudo r1, 5, 0
+	call 1
+	if r0 == 0 goto out
+	r1 = *(u32 *)(r0 + 0)
+	if w1 > 14 goto out
+	w1 += 1
+	r0 += r1
+	r0 = *(u8 *)(r0 + 0)
+out:
+	r0 = 0
+	exit
+
+;; case compare_with_bounded_unknown_register
+;; type socket_filter
+;; map values array key=4 value=16 max=1
+;; expect accept
+	*(u32 *)(r10 - 4) = 0
+	r2 = r10
+	r2 += -4
+	ld_pseudo r1, 5, 0
+	call 1
+	if r0 == 0 goto out
+	r1 = *(u64 *)(r0 + 0)
+	r2 = *(u64 *)(r0 + 8)
+	r2 &= 15
+	if r1 > r2 goto out
+	r0 += r1
+	r0 = *(u8 *)(r0 + 0)
+out:
+	r0 = 0
+	exit
+
+;; case compare_with_bounded_register_wrong_way
+;; type socket_filter
+;; map values array key=4 value=16 max=1
+;; expect reject: math between map_value pointer and register with unbounded min value is not allowed
+	*(u32 *)(r10 - 4) = 0
+	r2 = r10
+	r2 += -4
+	ld_pseudo r1, 5, 0
+	call 1
+	if r0 == 0 goto out
+	r1 = *(u64 *)(r0 + 0)
+	r2 = *(u64 *)(r0 + 8)
+	r2 &= 15
+	if r1 < r2 goto out
+	r0 += r1
+	r0 = *(u8 *)(r0 + 0)
+out:
+	r0 = 0
+	exit
+
+;; case signed_and_unsigned_bounds_combine
+;; type socket_filter
+;; map values array key=4 value=16 max=1
+;; expect accept
+	*(u32 *)(r10 - 4) = 0
+	r2 = r10
+	r2 += -4
+	ld_pseudo r1, 5, 0
+	call 1
+	if r0 == 0 goto out
+	r1 = *(u64 *)(r0 + 0)
+	if r1 s> 15 goto out
+	if r1 s< 0 goto out
+	r1 &= -1
+	r0 += r1
+	r0 = *(u8 *)(r0 + 0)
+out:
+	r0 = 0
+	exit
+
+;; case unsigned_lower_bound_alone
+;; type socket_filter
+;; map values array key=4 value=16 max=1
+;; expect reject: math between map_value pointer and register with unbounded min value is not allowed
+	*(u32 *)(r10 - 4) = 0
+	r2 = r10
+	r2 += -4
+	ld_pseudo r1, 5, 0
+	call 1
+	if r0 == 0 goto out
+	r1 = *(u64 *)(r0 + 0)
+	if r1 < 4 goto out
+	r0 += r1
+	r0 = *(u8 *)(r0 + 0)
+out:
+	r0 = 0
+	exit
+
+;; case equality_makes_a_constant
+;; type socket_filter
+;; map values array key=4 value=16 max=1
+;; expect accept
+	*(u32 *)(r10 - 4) = 0
+	r2 = r10
+	r2 += -4
+	ld_pseudo r1, 5, 0
+	call 1
+	if r0 == 0 goto out
+	r1 = *(u64 *)(r0 + 0)
+	if r1 != 9 goto out
+	r0 += r1
+	r0 = *(u8 *)(r0 + 0)
+out:
+	r0 = 0
+	exit
+
+;; case inequality_excludes_one_value
+;; type socket_filter
+;; map values array key=4 value=16 max=1
+;; expect reject: math between map_value pointer and register with unbounded min value is not allowed
+	*(u32 *)(r10 - 4) = 0
+	r2 = r10
+	r2 += -4
+	ld_pseudo r1, 5, 0
+	call 1
+	if r0 == 0 goto out
+	r1 = *(u64 *)(r0 + 0)
+	if r1 == 9 goto out
+	r0 += r1
+	r0 = *(u8 *)(r0 + 0)
+out:
+	r0 = 0
+	exit
+
+;; case arithmetic_right_shift_of_negative
+;; type socket_filter
+;; map values array key=4 value=16 max=1
+;; expect reject: R0 min value is negative, either use unsigned index or do a if (index >=0) check.
+	*(u32 *)(r10 - 4) = 0
+	r2 = r10
+	r2 += -4
+	ld_pseudo r1, 5, 0
+	call 1
+	if r0 == 0 goto out
+	r1 = *(u64 *)(r0 + 0)
+	r1 s>>= 60
+	r0 += r1
+	r0 = *(u8 *)(r0 + 0)
+out:
+	r0 = 0
+	exit
+
+;; case division_by_constant_bounds
+;; type socket_filter
+;; map values array key=4 value=16 max=1
+;; expect reject: math between map_value pointer and register with unbounded min value is not allowed
+	*(u32 *)(r10 - 4) = 0
+	r2 = r10
+	r2 += -4
+	ld_pseudo r1, 5, 0
+	call 1
+	if r0 == 0 goto out
+	r1 = *(u64 *)(r0 + 0)
+	r1 &= 255
+	r1 /= 16
+	r0 += r1
+	r0 = *(u8 *)(r0 + 0)
+out:
+	r0 = 0
+	exit
