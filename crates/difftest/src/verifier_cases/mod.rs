@@ -3,16 +3,15 @@
 //! the verdict of the kernel 6.18 (accept, or reject with the final line of
 //! its verifier log), recorded from the kernel.
 //!
-//! A file is a sequence of cases. A case starts at `;; case NAME`; the
-//! `;;` lines right after it are its header, every other line up to the
-//! next `;; case` is its assembly:
+//! A file is a sequence of cases. A case starts at `;; case NAME`; its
+//! `;;` lines (by convention right after `;; case`) are its header, every
+//! other line up to the next `;; case` is its assembly:
 //!
 //! ```text
-//! ;; case read_past_checked_header
+//! ;; case xdp_read_past_checked_header
 //! ;; type xdp
-//! ;; map counters array key=4 value=8 max=1
-//! ;; func main static
-//! ;; expect reject: invalid access to packet, off=14 size=1, R2(id=0,off=14,r=14)
+//! ;; expect reject: R2 offset is outside of the packet
+//! ;; detail invalid access to packet, off=23 size=1, R2(id=0,off=23,r=14)
 //!     r2 = *(u32 *)(r1 + 0)
 //!     ...
 //! ```
@@ -197,7 +196,11 @@ pub fn parse(file: &Path, text: &str) -> Result<Vec<Case>, ParseError> {
             line: line_no,
             problem,
         };
-        if let Some(name) = header(line).and_then(|h| h.strip_prefix("case")) {
+        let case_name = header(line).and_then(|h| {
+            h.strip_prefix("case")
+                .filter(|rest| rest.is_empty() || rest.starts_with(char::is_whitespace))
+        });
+        if let Some(name) = case_name {
             if let Some(draft) = current.take() {
                 cases.push(draft.finish(file)?);
             }
