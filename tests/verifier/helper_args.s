@@ -269,3 +269,62 @@ out:
 	call 1
 	r0 = 0
 	exit
+
+;; case redirect_in_xdp
+;; type xdp
+;; expect accept
+	r1 = 1
+	r2 = 0
+	call 23
+	exit
+
+;; case redirect_in_socket_filter
+;; type socket_filter
+;; expect reject: program of this type cannot use helper bpf_redirect#23
+	r1 = 1
+	r2 = 0
+	call 23
+	r0 = 0
+	exit
+
+;; case get_current_pid_tgid_in_xdp
+;; type xdp
+;; expect accept
+	call 14
+	r0 = 2
+	exit
+
+;; case ktime_in_socket_filter
+;; type socket_filter
+;; expect accept
+	call 5
+	r0 = 0
+	exit
+
+;; case perf_event_output_in_xdp
+;; type xdp
+;; map events perf_event_array key=4 value=4 max=4
+;; expect accept
+	*(u64 *)(r10 - 8) = 0
+	ld_pseudo r2, 5, 0
+	r3 = 0xffffffff ll
+	r4 = r10
+	r4 += -8
+	r5 = 8
+	call 25
+	r0 = 2
+	exit
+
+;; case perf_event_output_to_array_map
+;; type xdp
+;; map events array key=4 value=4 max=1
+;; expect reject: cannot pass map_type 2 into func bpf_perf_event_output#25
+	*(u64 *)(r10 - 8) = 0
+	ld_pseudo r2, 5, 0
+	r3 = 0xffffffff ll
+	r4 = r10
+	r4 += -8
+	r5 = 8
+	call 25
+	r0 = 2
+	exit

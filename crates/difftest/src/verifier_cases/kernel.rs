@@ -125,7 +125,12 @@ pub fn kernel_verdict(case: &Case) -> Result<KernelVerdict, LoadFailure> {
                 });
             }
             Ok(KernelVerdict {
-                verdict: Expect::Reject(Some(format!("{errno} without a verifier log"))),
+                verdict: Expect::Reject(Some(format!(
+                    "{} without a verifier log",
+                    errno
+                        .name()
+                        .map_or_else(|| errno.to_string(), str::to_owned)
+                ))),
                 detail: Vec::new(),
                 log,
             })
