@@ -57,7 +57,7 @@ fn record(file: &Path, write: bool, log: bool) -> Result<(), String> {
     let mut lines: Vec<Vec<String>> = text.lines().map(|l| vec![l.to_owned()]).collect();
     let (mut accepts, mut rejects) = (0, 0);
     for case in &cases {
-        let (verdict, detail, text) = match kernel_verdict(case) {
+        let (verdict, detail, kernel_log) = match kernel_verdict(case) {
             Ok(kernel) => (kernel.verdict, kernel.detail, kernel.log),
             Err(error) => {
                 println!("{}: not loaded: {error}", case.location());
@@ -84,7 +84,7 @@ fn record(file: &Path, write: bool, log: bool) -> Result<(), String> {
             case.expect
         );
         if log {
-            println!("{text}");
+            println!("{kernel_log}");
         }
         let header = case.expect_line - 1;
         for old in lines.iter_mut().skip(header).take(case.detail.len() + 1) {
