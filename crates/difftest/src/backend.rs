@@ -110,19 +110,57 @@ pub const MAPS: [MapShape; 3] = [
     },
 ];
 
-/// The line of a verifier log that says why it refused: the last one
-/// before the statistics (`processed N insns ...`).
+/// The line of a verifier log that says why it refused: the last line of
+/// [`rejection_lines`], or `no verifier log`.
 pub fn rejection_reason(log: &str) -> String {
-    log.lines()
-        .map(str::trim)
-        .rfind(|line| {
-            !line.is_empty()
-                && !line.starts_with("processed ")
-                && !line.starts_with("verification time")
-                && !line.starts_with("stack depth")
+    rejection_lines(log)
+        .pop()
+        .unwrap_or_else(|| "no verifier log".to_string())
+}
+
+/// The message lines of a verifier log that say why it refused, ending with
+/// the last line before the statistics (`processed N insns ...`) that is not
+/// a dump of the two states an infinite loop compared (`cur state:`, `old
+/// state:`), and starting after the instruction or state line before it:
+/// `invalid access to packet, off=23 size=1, R2(id=0,off=23,r=14)` and `R2
+/// offset is outside of the packet`. Some messages lack their newline, so
+/// the statistics follow them on the same line (`expected prog array map
+/// for tail callprocessed 3 insns`); they are cut off. Empty when the log
+/// has no such line.
+pub fn rejection_lines(log: &str) -> Vec<String> {
+    let lines: Vec<&str> = log
+        .lines()
+        .map(|line| match line.find("processed ") {
+            Some(at) if at > 0 && line[at..].contains(" insns (limit ") => line[..at].trim(),
+            _ => line.trim(),
         })
-        .unwrap_or("no verifier log")
-        .to_string()
+        .collect();
+    let Some(last) = lines.iter().rposition(|line| {
+        !line.is_empty()
+            && !line.starts_with("processed ")
+            && !line.starts_with("verification time")
+            && !line.starts_with("stack depth")
+            && !line.starts_with("cur state:")
+            && !line.starts_with("old state:")
+    }) else {
+        return Vec::new();
+    };
+    let first = lines[..last]
+        .iter()
+        .rposition(|line| !is_message(line))
+        .map_or(0, |at| at + 1);
+    lines[first..=last]
+        .iter()
+        .map(|line| line.to_string())
+        .collect()
+}
+
+/// Whether a log line is a message rather than an instruction (`5: (71)
+/// r0 = ...`), a state (`0: R1=ctx() R10=fp0`, `from 4 to 6: ...`) or empty.
+fn is_message(line: &str) -> bool {
+    let digits = line.bytes().take_while(u8::is_ascii_digit).count();
+    let numbered = digits > 0 && line[digits..].starts_with(':');
+    !(line.is_empty() || numbered || line.starts_with("from "))
 }
 
 /// Loads `bytecode` as a privileged, sleepable `syscall` program.
@@ -478,5 +516,32 @@ mod tests {
             (1, 1)
         );
         assert_eq!(inlined_array_lookups(&bytes(&[Insn::Exit])), (0, 0));
+    }
+
+    #[test]
+    fn the_rejection_reason_skips_statistics_and_state_dumps() {
+        let log = "0: (05) goto pc-1\ninfinite loop detected at insn 1\n\
+                   cur state: R0=0 R10=fp0\nold state: R0=0 R10=fp0\n\
+                   processed 2 insns (limit 1000000) max_states_per_insn 0\n";
+        assert_eq!(rejection_reason(log), "infinite loop detected at insn 1");
+        assert_eq!(rejection_lines(log), ["infinite loop detected at insn 1"]);
+        let packet = "5: (71) r0 = *(u8 *)(r2 +23)\n\
+                      invalid access to packet, off=23 size=1, R2(id=0,off=23,r=14)\n\
+                      R2 offset is outside of the packet\n\
+                      processed 6 insns (limit 1000000) max_states_per_insn 0\n";
+        assert_eq!(
+            rejection_lines(packet),
+            [
+                "invalid access to packet, off=23 size=1, R2(id=0,off=23,r=14)",
+                "R2 offset is outside of the packet"
+            ]
+        );
+        let glued = "2: (85) call bpf_tail_call#12\nexpected prog array map for tail call\
+                     processed 3 insns (limit 1000000) max_states_per_insn 0\n";
+        assert_eq!(
+            rejection_reason(glued),
+            "expected prog array map for tail call"
+        );
+        assert_eq!(rejection_reason(""), "no verifier log");
     }
 }

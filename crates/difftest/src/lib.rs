@@ -14,7 +14,9 @@
 //! comparison for whole objects ([`objects`]: one program of a clang-built
 //! object run in Apiary and in the kernel on the same input, then return
 //! value, packet, context and every map compared), which
-//! `apiary prog run --backend both` prints.
+//! `apiary prog run --backend both` prints, and the verifier test cases
+//! of `tests/verifier` ([`verifier_cases`]: their format, and the
+//! kernel's verdict on each).
 //!
 //! It must not implement instruction semantics, verification, maps,
 //! helpers or syntax: the kernel, `apiary-runtime` and `apiary-vm`
@@ -29,11 +31,12 @@ mod known;
 pub mod objects;
 mod program;
 mod rng;
+pub mod verifier_cases;
 
 pub use backend::{
     Entries, KEY_SIZE, KernelMaps, MAPS, MapKind, MapShape, Outcome, RunFailure, VALUE_SIZE,
     apiary_outcome, inlined_array_lookups, kernel_load, kernel_load_runnable, kernel_outcome,
-    kernel_run, kernel_verifier_log, rejection_reason,
+    kernel_run, kernel_verifier_log, rejection_lines, rejection_reason,
 };
 pub use diff::{
     Harness, HarnessError, KernelWarning, ReproducerError, Summary, Verdict, fuzz,

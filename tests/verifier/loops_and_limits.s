@@ -1,0 +1,216 @@
+# Loops are explored iteration by iteration: a bounded loop is accepted, a
+# loop whose state repeats is an infinite loop, one that never converges
+# hits the 1,000,000 processed-instruction limit; may_goto bounds a loop by
+# itself. Jumps must stay inside the program. Selftests: verifier_loops1.c,
+# verifier_bounded_loops (verifier/loops1.c), verifier_may_goto_1.c,
+# verifier_iterating_callbacks.c, verifier/jump.c.
+
+;; case bounded_loop
+;; type socket_filter
+;; expect accept
+	r0 = 0
+	r1 = 0
+loop:
+	r0 += r1
+	r1 += 1
+	if r1 < 10 goto loop
+	exit
+
+;; case self_loop_is_infinite
+;; type socket_filter
+;; expect reject: infinite loop detected at insn 1
+	r0 = 0
+loop:
+	goto loop
+
+;; case loop_with_unchanged_state
+;; type socket_filter
+;; expect reject: infinite loop detected at insn 2
+	r0 = 0
+	r1 = *(u32 *)(r1 + 0)
+loop:
+	if r1 == 0 goto out
+	goto loop
+out:
+	exit
+
+;; case loop_counting_down_an_unknown
+;; type socket_filter
+;; expect reject: BPF program is too large. Processed 1000001 insn
+	r0 = 0
+	r1 = *(u32 *)(r1 + 0)
+loop:
+	r1 -= 1
+	if r1 != 0 goto loop
+	exit
+
+;; case loop_bounded_by_masked_unknown
+;; type socket_filter
+;; expect accept
+	r0 = 0
+	r2 = *(u32 *)(r1 + 0)
+	r2 &= 15
+	r1 = 0
+loop:
+	r1 += 1
+	if r1 < r2 goto loop
+	exit
+
+;; case loop_over_the_complexity_limit
+;; type socket_filter
+;; expect reject: BPF program is too large. Processed 1000001 insn
+	r0 = 0
+	r1 = 0
+loop:
+	r1 += 1
+	if r1 < 1000000 goto loop
+	exit
+
+;; case long_loop_under_the_limit
+;; type socket_filter
+;; expect accept
+	r0 = 0
+	r1 = 0
+loop:
+	r1 += 1
+	if r1 < 100000 goto loop
+	exit
+
+;; case may_goto_bounds_an_endless_loop
+;; type socket_filter
+;; expect accept
+	r0 = 0
+loop:
+	may_goto out
+	r0 += 1
+	goto loop
+out:
+	exit
+
+;; case loop_in_a_subprogram
+;; type socket_filter
+;; expect accept
+	call sum
+	exit
+sum:
+	r0 = 0
+	r1 = 0
+loop:
+	r0 += r1
+	r1 += 1
+	if r1 < 8 goto loop
+	exit
+
+;; case jump_before_the_program
+;; type socket_filter
+;; expect reject: jump out of range from insn 1 to -1
+	r0 = 0
+	goto -3
+	exit
+
+;; case jump_past_the_program
+;; type socket_filter
+;; expect reject: jump out of range from insn 1 to 7
+	r0 = 0
+	goto +5
+	exit
+
+;; case bpf_loop_with_huge_count
+;; type socket_filter
+;; func main static
+;; func cb static args=2
+;; expect accept
+	r1 = 8388608
+	ld_pseudo r2, 4, cb
+	r3 = 0
+	r4 = 0
+	call 181
+	r0 = 0
+	exit
+cb:
+	r0 = 0
+	exit
+
+;; case bpf_loop_callback_stops_the_loop
+;; type socket_filter
+;; func main static
+;; func cb static args=2
+;; expect accept
+	r1 = 100
+	ld_pseudo r2, 4, cb
+	r3 = 0
+	r4 = 0
+	call 181
+	exit
+cb:
+	r0 = 1
+	exit
+
+;; case loop_reading_stack_each_iteration
+;; type socket_filter
+;; expect accept
+	*(u64 *)(r10 - 8) = 0
+	*(u64 *)(r10 - 16) = 0
+	r0 = 0
+	r1 = 0
+loop:
+	r2 = r10
+	r2 += -16
+	r3 = r1
+	r3 &= 15
+	r2 += r3
+	r4 = *(u8 *)(r2 + 0)
+	r0 += r4
+	r1 += 1
+	if r1 < 32 goto loop
+	exit
+
+;; case may_goto_inside_a_bounded_loop
+;; type socket_filter
+;; expect accept
+	r0 = 0
+	r1 = 0
+loop:
+	may_goto out
+	r1 += 1
+	if r1 < 1000 goto loop
+out:
+	exit
+
+;; case loop_without_may_goto_or_bound
+;; type socket_filter
+;; expect reject: BPF program is too large. Processed 1000001 insn
+	r0 = 0
+	r1 = *(u32 *)(r1 + 0)
+loop:
+	r0 += 1
+	if r0 != r1 goto loop
+	exit
+
+;; case jump_sequence_too_complex
+;; type socket_filter
+;; expect reject: The sequence of 8193 jumps is too complex.
+	r2 = *(u32 *)(r1 + 0)
+	r0 = 0
+	r1 = 0
+loop:
+	if r2 == 7 goto skip
+	r0 += 1
+skip:
+	r1 += 1
+	if r1 < 10000 goto loop
+	exit
+
+;; case jump_sequence_under_the_limit
+;; type socket_filter
+;; expect accept
+	r2 = *(u32 *)(r1 + 0)
+	r0 = 0
+	r1 = 0
+loop:
+	if r2 == 7 goto skip
+	r0 += 1
+skip:
+	r1 += 1
+	if r1 < 100 goto loop
+	exit

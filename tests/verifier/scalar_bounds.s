@@ -1,0 +1,812 @@
+# Scalars carry a tnum and signed/unsigned 64- and 32-bit bounds; ALU
+# operations transform them and conditional jumps refine them on each
+# branch. Every case bounds an unknown value read from a 16-byte map value
+# and uses it as an offset into that value. Selftests: verifier_bounds.c,
+# verifier_subreg.c, verifier_and.c, verifier_movsx.c,
+# verifier_bounds_mix_sign_unsign.c, verifier_reg_equal.c.
+
+;; case unbounded_index
+;; type socket_filter
+;; map values array key=4 value=16 max=1
+;; expect reject: math between map_value pointer and register with unbounded min value is not allowed
+	*(u32 *)(r10 - 4) = 0
+	r2 = r10
+	r2 += -4
+	ld_pseudo r1, 5, 0
+	call 1
+	if r0 == 0 goto out
+	r1 = *(u64 *)(r0 + 0)
+	r0 += r1
+	r0 = *(u8 *)(r0 + 0)
+out:
+	r0 = 0
+	exit
+
+;; case unsigned_upper_bound
+;; type socket_filter
+;; map values array key=4 value=16 max=1
+;; expect accept
+	*(u32 *)(r10 - 4) = 0
+	r2 = r10
+	r2 += -4
+	ld_pseudo r1, 5, 0
+	call 1
+	if r0 == 0 goto out
+	r1 = *(u64 *)(r0 + 0)
+	if r1 > 15 goto out
+	r0 += r1
+	r0 = *(u8 *)(r0 + 0)
+out:
+	r0 = 0
+	exit
+
+;; case unsigned_upper_bound_off_by_one
+;; type socket_filter
+;; map values array key=4 value=16 max=1
+;; expect reject: R0 max value is outside of the allowed memory range
+;; detail invalid access to map value, value_size=16 off=16 size=1
+	*(u32 *)(r10 - 4) = 0
+	r2 = r10
+	r2 += -4
+	ld_pseudo r1, 5, 0
+	call 1
+	if r0 == 0 goto out
+	r1 = *(u64 *)(r0 + 0)
+	if r1 > 16 goto out
+	r0 += r1
+	r0 = *(u8 *)(r0 + 0)
+out:
+	r0 = 0
+	exit
+
+;; case unsigned_ge_bound
+;; type socket_filter
+;; map values array key=4 value=16 max=1
+;; expect accept
+	*(u32 *)(r10 - 4) = 0
+	r2 = r10
+	r2 += -4
+	ld_pseudo r1, 5, 0
+	call 1
+	if r0 == 0 goto out
+	r1 = *(u64 *)(r0 + 0)
+	if r1 >= 16 goto out
+	r0 += r1
+	r0 = *(u8 *)(r0 + 0)
+out:
+	r0 = 0
+	exit
+
+;; case signed_upper_bound_only
+;; type socket_filter
+;; map values array key=4 value=16 max=1
+;; expect reject: math between map_value pointer and register with unbounded min value is not allowed
+	*(u32 *)(r10 - 4) = 0
+	r2 = r10
+	r2 += -4
+	ld_pseudo r1, 5, 0
+	call 1
+	if r0 == 0 goto out
+	r1 = *(u64 *)(r0 + 0)
+	if r1 s> 15 goto out
+	r0 += r1
+	r0 = *(u8 *)(r0 + 0)
+out:
+	r0 = 0
+	exit
+
+;; case signed_both_bounds
+;; type socket_filter
+;; map values array key=4 value=16 max=1
+;; expect accept
+	*(u32 *)(r10 - 4) = 0
+	r2 = r10
+	r2 += -4
+	ld_pseudo r1, 5, 0
+	call 1
+	if r0 == 0 goto out
+	r1 = *(u64 *)(r0 + 0)
+	if r1 s> 15 goto out
+	if r1 s< 0 goto out
+	r0 += r1
+	r0 = *(u8 *)(r0 + 0)
+out:
+	r0 = 0
+	exit
+
+;; case signed_ge_and_lt_bounds
+;; type socket_filter
+;; map values array key=4 value=16 max=1
+;; expect accept
+	*(u32 *)(r10 - 4) = 0
+	r2 = r10
+	r2 += -4
+	ld_pseudo r1, 5, 0
+	call 1
+	if r0 == 0 goto out
+	r1 = *(u64 *)(r0 + 0)
+	if r1 s>= 16 goto out
+	if r1 s< 0 goto out
+	r0 += r1
+	r0 = *(u8 *)(r0 + 0)
+out:
+	r0 = 0
+	exit
+
+;; case bound_32bit_on_64bit_value
+;; type socket_filter
+;; map values array key=4 value=16 max=1
+;; expect reject: math between map_value pointer and register with unbounded min value is not allowed
+	*(u32 *)(r10 - 4) = 0
+	r2 = r10
+	r2 += -4
+	ld_pseudo r1, 5, 0
+	call 1
+	if r0 == 0 goto out
+	r1 = *(u64 *)(r0 + 0)
+	if w1 > 15 goto out
+	r0 += r1
+	r0 = *(u8 *)(r0 + 0)
+out:
+	r0 = 0
+	exit
+
+;; case bound_32bit_on_u32_load
+;; type socket_filter
+;; map values array key=4 value=16 max=1
+;; expect accept
+	*(u32 *)(r10 - 4) = 0
+	r2 = r10
+	r2 += -4
+	ld_pseudo r1, 5, 0
+	call 1
+	if r0 == 0 goto out
+	r1 = *(u32 *)(r0 + 0)
+	if w1 > 15 goto out
+	r0 += r1
+	r0 = *(u8 *)(r0 + 0)
+out:
+	r0 = 0
+	exit
+
+;; case signed_32bit_bound_on_u32_load
+;; type socket_filter
+;; map values array key=4 value=16 max=1
+;; expect reject: R0 unbounded memory access, make sure to bounds check any such access
+	*(u32 *)(r10 - 4) = 0
+	r2 = r10
+	r2 += -4
+	ld_pseudo r1, 5, 0
+	call 1
+	if r0 == 0 goto out
+	r1 = *(u32 *)(r0 + 0)
+	if w1 s> 15 goto out
+	r0 += r1
+	r0 = *(u8 *)(r0 + 0)
+out:
+	r0 = 0
+	exit
+
+;; case signed_32bit_both_bounds_on_u32_load
+;; type socket_filter
+;; map values array key=4 value=16 max=1
+;; expect accept
+	*(u32 *)(r10 - 4) = 0
+	r2 = r10
+	r2 += -4
+	ld_pseudo r1, 5, 0
+	call 1
+	if r0 == 0 goto out
+	r1 = *(u32 *)(r0 + 0)
+	if w1 s> 15 goto out
+	if w1 s< 0 goto out
+	r0 += r1
+	r0 = *(u8 *)(r0 + 0)
+out:
+	r0 = 0
+	exit
+
+;; case mask_bounds
+;; type socket_filter
+;; map values array key=4 value=16 max=1
+;; expect accept
+	*(u32 *)(r10 - 4) = 0
+	r2 = r10
+	r2 += -4
+	ld_pseudo r1, 5, 0
+	call 1
+	if r0 == 0 goto out
+	r1 = *(u64 *)(r0 + 0)
+	r1 &= 15
+	r0 += r1
+	r0 = *(u8 *)(r0 + 0)
+out:
+	r0 = 0
+	exit
+
+;; case mask_too_wide
+;; type socket_filter
+;; map values array key=4 value=16 max=1
+;; expect reject: R0 max value is outside of the allowed memory range
+;; detail invalid access to map value, value_size=16 off=31 size=1
+	*(u32 *)(r10 - 4) = 0
+	r2 = r10
+	r2 += -4
+	ld_pseudo r1, 5, 0
+	call 1
+	if r0 == 0 goto out
+	r1 = *(u64 *)(r0 + 0)
+	r1 &= 31
+	r0 += r1
+	r0 = *(u8 *)(r0 + 0)
+out:
+	r0 = 0
+	exit
+
+;; case mask_32bit_zero_extends
+;; type socket_filter
+;; map values array key=4 value=16 max=1
+;; expect accept
+	*(u32 *)(r10 - 4) = 0
+	r2 = r10
+	r2 += -4
+	ld_pseudo r1, 5, 0
+	call 1
+	if r0 == 0 goto out
+	r1 = *(u64 *)(r0 + 0)
+	w1 &= 15
+	r0 += r1
+	r0 = *(u8 *)(r0 + 0)
+out:
+	r0 = 0
+	exit
+
+;; case modulo_bounds
+;; type socket_filter
+;; map values array key=4 value=16 max=1
+;; expect reject: math between map_value pointer and register with unbounded min value is not allowed
+	*(u32 *)(r10 - 4) = 0
+	r2 = r10
+	r2 += -4
+	ld_pseudo r1, 5, 0
+	call 1
+	if r0 == 0 goto out
+	r1 = *(u64 *)(r0 + 0)
+	r1 %= 16
+	r0 += r1
+	r0 = *(u8 *)(r0 + 0)
+out:
+	r0 = 0
+	exit
+
+;; case right_shift_bounds
+;; type socket_filter
+;; map values array key=4 value=16 max=1
+;; expect accept
+	*(u32 *)(r10 - 4) = 0
+	r2 = r10
+	r2 += -4
+	ld_pseudo r1, 5, 0
+	call 1
+	if r0 == 0 goto out
+	r1 = *(u64 *)(r0 + 0)
+	r1 >>= 60
+	r0 += r1
+	r0 = *(u8 *)(r0 + 0)
+out:
+	r0 = 0
+	exit
+
+;; case left_shift_widens
+;; type socket_filter
+;; map values array key=4 value=16 max=1
+;; expect reject: R0 max value is outside of the allowed memory range
+;; detail invalid access to map value, value_size=16 off=30 size=1
+	*(u32 *)(r10 - 4) = 0
+	r2 = r10
+	r2 += -4
+	ld_pseudo r1, 5, 0
+	call 1
+	if r0 == 0 goto out
+	r1 = *(u64 *)(r0 + 0)
+	r1 &= 15
+	r1 <<= 1
+	r0 += r1
+	r0 = *(u8 *)(r0 + 0)
+out:
+	r0 = 0
+	exit
+
+;; case sum_of_bounded
+;; type socket_filter
+;; map values array key=4 value=16 max=1
+;; expect accept
+	*(u32 *)(r10 - 4) = 0
+	r2 = r10
+	r2 += -4
+	ld_pseudo r1, 5, 0
+	call 1
+	if r0 == 0 goto out
+	r1 = *(u64 *)(r0 + 0)
+	r2 = r1
+	r1 &= 7
+	r2 >>= 61
+	r1 += r2
+	r0 += r1
+	r0 = *(u8 *)(r0 + 0)
+out:
+	r0 = 0
+	exit
+
+;; case subtraction_may_go_negative
+;; type socket_filter
+;; map values array key=4 value=16 max=1
+;; expect reject: R0 min value is negative, either use unsigned index or do a if (index >=0) check.
+	*(u32 *)(r10 - 4) = 0
+	r2 = r10
+	r2 += -4
+	ld_pseudo r1, 5, 0
+	call 1
+	if r0 == 0 goto out
+	r1 = *(u64 *)(r0 + 0)
+	r1 &= 15
+	r1 -= 1
+	r0 += r1
+	r0 = *(u8 *)(r0 + 0)
+out:
+	r0 = 0
+	exit
+
+;; case multiplication_bounds
+;; type socket_filter
+;; map values array key=4 value=16 max=1
+;; expect accept
+	*(u32 *)(r10 - 4) = 0
+	r2 = r10
+	r2 += -4
+	ld_pseudo r1, 5, 0
+	call 1
+	if r0 == 0 goto out
+	r1 = *(u64 *)(r0 + 0)
+	r1 &= 3
+	r1 *= 5
+	r0 += r1
+	r0 = *(u8 *)(r0 + 0)
+out:
+	r0 = 0
+	exit
+
+;; case xor_widens
+;; type socket_filter
+;; map values array key=4 value=16 max=1
+;; expect reject: R0 min value is outside of the allowed memory range
+;; detail invalid access to map value, value_size=16 off=16 size=1
+	*(u32 *)(r10 - 4) = 0
+	r2 = r10
+	r2 += -4
+	ld_pseudo r1, 5, 0
+	call 1
+	if r0 == 0 goto out
+	r1 = *(u64 *)(r0 + 0)
+	r1 &= 15
+	r1 ^= 16
+	r0 += r1
+	r0 = *(u8 *)(r0 + 0)
+out:
+	r0 = 0
+	exit
+
+;; case or_within_mask
+;; type socket_filter
+;; map values array key=4 value=16 max=1
+;; expect accept
+	*(u32 *)(r10 - 4) = 0
+	r2 = r10
+	r2 += -4
+	ld_pseudo r1, 5, 0
+	call 1
+	if r0 == 0 goto out
+	r1 = *(u64 *)(r0 + 0)
+	r1 &= 3
+	r1 |= 12
+	r0 += r1
+	r0 = *(u8 *)(r0 + 0)
+out:
+	r0 = 0
+	exit
+
+;; case register_bound
+;; type socket_filter
+;; map values array key=4 value=16 max=1
+;; expect accept
+	*(u32 *)(r10 - 4) = 0
+	r2 = r10
+	r2 += -4
+	ld_pseudo r1, 5, 0
+	call 1
+	if r0 == 0 goto out
+	r1 = *(u64 *)(r0 + 0)
+	r2 = 15
+	if r1 > r2 goto out
+	r0 += r1
+	r0 = *(u8 *)(r0 + 0)
+out:
+	r0 = 0
+	exit
+
+;; case register_bound_reversed
+;; type socket_filter
+;; map values array key=4 value=16 max=1
+;; expect accept
+	*(u32 *)(r10 - 4) = 0
+	r2 = r10
+	r2 += -4
+	ld_pseudo r1, 5, 0
+	call 1
+	if r0 == 0 goto out
+	r1 = *(u64 *)(r0 + 0)
+	r2 = 16
+	if r2 <= r1 goto out
+	r0 += r1
+	r0 = *(u8 *)(r0 + 0)
+out:
+	r0 = 0
+	exit
+
+;; case register_bound_unknown
+;; type socket_filter
+;; map values array key=4 value=16 max=1
+;; expect reject: math between map_value pointer and register with unbounded min value is not allowed
+	*(u32 *)(r10 - 4) = 0
+	r2 = r10
+	r2 += -4
+	ld_pseudo r1, 5, 0
+	call 1
+	if r0 == 0 goto out
+	r1 = *(u64 *)(r0 + 0)
+	r2 = *(u64 *)(r0 + 8)
+	if r1 > r2 goto out
+	r0 += r1
+	r0 = *(u8 *)(r0 + 0)
+out:
+	r0 = 0
+	exit
+
+;; case sign_extended_byte_is_negative
+;; type socket_filter
+;; map values array key=4 value=16 max=1
+;; expect reject: R0 min value is negative, either use unsigned index or do a if (index >=0) check.
+	*(u32 *)(r10 - 4) = 0
+	r2 = r10
+	r2 += -4
+	ld_pseudo r1, 5, 0
+	call 1
+	if r0 == 0 goto out
+	r1 = *(u64 *)(r0 + 0)
+	r1 = (s8)r1
+	r0 += r1
+	r0 = *(u8 *)(r0 + 0)
+out:
+	r0 = 0
+	exit
+
+;; case sign_extended_masked_byte
+;; type socket_filter
+;; map values array key=4 value=16 max=1
+;; expect accept
+	*(u32 *)(r10 - 4) = 0
+	r2 = r10
+	r2 += -4
+	ld_pseudo r1, 5, 0
+	call 1
+	if r0 == 0 goto out
+	r1 = *(u64 *)(r0 + 0)
+	r1 &= 15
+	r1 = (s8)r1
+	r0 += r1
+	r0 = *(u8 *)(r0 + 0)
+out:
+	r0 = 0
+	exit
+
+;; case signed_load_bounded_unsigned
+;; type socket_filter
+;; map values array key=4 value=16 max=1
+;; expect accept
+	*(u32 *)(r10 - 4) = 0
+	r2 = r10
+	r2 += -4
+	ld_pseudo r1, 5, 0
+	call 1
+	if r0 == 0 goto out
+	r1 = *(s8 *)(r0 + 0)
+	if r1 > 15 goto out
+	r0 += r1
+	r0 = *(u8 *)(r0 + 0)
+out:
+	r0 = 0
+	exit
+
+;; case signed_load_bounded_signed_above
+;; type socket_filter
+;; map values array key=4 value=16 max=1
+;; expect reject: R0 min value is negative, either use unsigned index or do a if (index >=0) check.
+	*(u32 *)(r10 - 4) = 0
+	r2 = r10
+	r2 += -4
+	ld_pseudo r1, 5, 0
+	call 1
+	if r0 == 0 goto out
+	r1 = *(s8 *)(r0 + 0)
+	if r1 s> 15 goto out
+	r0 += r1
+	r0 = *(u8 *)(r0 + 0)
+out:
+	r0 = 0
+	exit
+
+;; case branch_known_not_taken_is_skipped
+;; type socket_filter
+;; map values array key=4 value=16 max=1
+;; expect accept
+	*(u32 *)(r10 - 4) = 0
+	r2 = r10
+	r2 += -4
+	ld_pseudo r1, 5, 0
+	call 1
+	if r0 == 0 goto out
+	r1 = *(u64 *)(r0 + 0)
+	r1 &= 7
+	if r1 > 7 goto bad
+	goto ok
+bad:
+	r0 = *(u64 *)(r1 + 0)
+ok:
+	r0 += r1
+	r0 = *(u8 *)(r0 + 0)
+out:
+	r0 = 0
+	exit
+
+;; case jset_fallthrough_clears_high_bits
+;; type socket_filter
+;; map values array key=4 value=16 max=1
+;; expect accept
+	*(u32 *)(r10 - 4) = 0
+	r2 = r10
+	r2 += -4
+	ld_pseudo r1, 5, 0
+	call 1
+	if r0 == 0 goto out
+	r1 = *(u64 *)(r0 + 0)
+	if r1 & 0xfffffff0 goto out
+	r0 += r1
+	r0 = *(u8 *)(r0 + 0)
+out:
+	r0 = 0
+	exit
+;; case jset_of_low_bits_leaves_high_bits
+;; type socket_filter
+;; map values array key=4 value=16 max=1
+;; expect reject: math between map_value pointer and register with unbounded min value is not allowed
+	*(u32 *)(r10 - 4) = 0
+	r2 = r10
+	r2 += -4
+	ld_pseudo r1, 5, 0
+	call 1
+	if r0 == 0 goto out
+	r1 = *(u64 *)(r0 + 0)
+	if r1 & 0xf0 goto out
+	r0 += r1
+	r0 = *(u8 *)(r0 + 0)
+out:
+	r0 = 0
+	exit
+
+;; case alu32_result_is_zero_extended
+;; type socket_filter
+;; map values array key=4 value=16 max=1
+;; expect accept
+	*(u32 *)(r10 - 4) = 0
+	r2 = r10
+	r2 += -4
+	ld_pseudo r1, 5, 0
+	call 1
+	if r0 == 0 goto out
+	r1 = *(u64 *)(r0 + 0)
+	w1 += 0
+	if r1 > 15 goto out
+	r0 += r1
+	r0 = *(u8 *)(r0 + 0)
+out:
+	r0 = 0
+	exit
+
+;; case alu32_add_wraps_within_32_bits
+;; type socket_filter
+;; map values array key=4 value=16 max=1
+;; expect reject: R0 unbounded memory access, make sure to bounds check any such access
+	*(u32 *)(r10 - 4) = 0
+	r2 = r10
+	r2 += -4
+	ld_pseudo r1, 5, 0
+	call 1
+	if r0 == 0 goto out
+	r1 = *(u32 *)(r0 + 0)
+	if w1 > 15 goto out
+	w1 += -1
+	r0 += r1
+	r0 = *(u8 *)(r0 + 0)
+out:
+	r0 = 0
+	exit
+
+;; case alu32_add_without_wrap
+;; type socket_filter
+;; map values array key=4 value=16 max=1
+;; expect accept
+	*(u32 *)(r10 - 4) = 0
+	r2 = r10
+	r2 += -4
+	ld_pseudo r1, 5, 0
+	call 1
+	if r0 == 0 goto out
+	r1 = *(u32 *)(r0 + 0)
+	if w1 > 14 goto out
+	w1 += 1
+	r0 += r1
+	r0 = *(u8 *)(r0 + 0)
+out:
+	r0 = 0
+	exit
+
+;; case compare_with_bounded_unknown_register
+;; type socket_filter
+;; map values array key=4 value=16 max=1
+;; expect accept
+	*(u32 *)(r10 - 4) = 0
+	r2 = r10
+	r2 += -4
+	ld_pseudo r1, 5, 0
+	call 1
+	if r0 == 0 goto out
+	r1 = *(u64 *)(r0 + 0)
+	r2 = *(u64 *)(r0 + 8)
+	r2 &= 15
+	if r1 > r2 goto out
+	r0 += r1
+	r0 = *(u8 *)(r0 + 0)
+out:
+	r0 = 0
+	exit
+
+;; case compare_with_bounded_register_wrong_way
+;; type socket_filter
+;; map values array key=4 value=16 max=1
+;; expect reject: math between map_value pointer and register with unbounded min value is not allowed
+	*(u32 *)(r10 - 4) = 0
+	r2 = r10
+	r2 += -4
+	ld_pseudo r1, 5, 0
+	call 1
+	if r0 == 0 goto out
+	r1 = *(u64 *)(r0 + 0)
+	r2 = *(u64 *)(r0 + 8)
+	r2 &= 15
+	if r1 < r2 goto out
+	r0 += r1
+	r0 = *(u8 *)(r0 + 0)
+out:
+	r0 = 0
+	exit
+
+;; case signed_and_unsigned_bounds_combine
+;; type socket_filter
+;; map values array key=4 value=16 max=1
+;; expect accept
+	*(u32 *)(r10 - 4) = 0
+	r2 = r10
+	r2 += -4
+	ld_pseudo r1, 5, 0
+	call 1
+	if r0 == 0 goto out
+	r1 = *(u64 *)(r0 + 0)
+	if r1 s> 15 goto out
+	if r1 s< 0 goto out
+	r1 &= -1
+	r0 += r1
+	r0 = *(u8 *)(r0 + 0)
+out:
+	r0 = 0
+	exit
+
+;; case unsigned_lower_bound_alone
+;; type socket_filter
+;; map values array key=4 value=16 max=1
+;; expect reject: math between map_value pointer and register with unbounded min value is not allowed
+	*(u32 *)(r10 - 4) = 0
+	r2 = r10
+	r2 += -4
+	ld_pseudo r1, 5, 0
+	call 1
+	if r0 == 0 goto out
+	r1 = *(u64 *)(r0 + 0)
+	if r1 < 4 goto out
+	r0 += r1
+	r0 = *(u8 *)(r0 + 0)
+out:
+	r0 = 0
+	exit
+
+;; case equality_makes_a_constant
+;; type socket_filter
+;; map values array key=4 value=16 max=1
+;; expect accept
+	*(u32 *)(r10 - 4) = 0
+	r2 = r10
+	r2 += -4
+	ld_pseudo r1, 5, 0
+	call 1
+	if r0 == 0 goto out
+	r1 = *(u64 *)(r0 + 0)
+	if r1 != 9 goto out
+	r0 += r1
+	r0 = *(u8 *)(r0 + 0)
+out:
+	r0 = 0
+	exit
+
+;; case inequality_excludes_one_value
+;; type socket_filter
+;; map values array key=4 value=16 max=1
+;; expect reject: math between map_value pointer and register with unbounded min value is not allowed
+	*(u32 *)(r10 - 4) = 0
+	r2 = r10
+	r2 += -4
+	ld_pseudo r1, 5, 0
+	call 1
+	if r0 == 0 goto out
+	r1 = *(u64 *)(r0 + 0)
+	if r1 == 9 goto out
+	r0 += r1
+	r0 = *(u8 *)(r0 + 0)
+out:
+	r0 = 0
+	exit
+
+;; case arithmetic_right_shift_of_negative
+;; type socket_filter
+;; map values array key=4 value=16 max=1
+;; expect reject: R0 min value is negative, either use unsigned index or do a if (index >=0) check.
+	*(u32 *)(r10 - 4) = 0
+	r2 = r10
+	r2 += -4
+	ld_pseudo r1, 5, 0
+	call 1
+	if r0 == 0 goto out
+	r1 = *(u64 *)(r0 + 0)
+	r1 s>>= 60
+	r0 += r1
+	r0 = *(u8 *)(r0 + 0)
+out:
+	r0 = 0
+	exit
+
+;; case division_by_constant_bounds
+;; type socket_filter
+;; map values array key=4 value=16 max=1
+;; expect reject: math between map_value pointer and register with unbounded min value is not allowed
+	*(u32 *)(r10 - 4) = 0
+	r2 = r10
+	r2 += -4
+	ld_pseudo r1, 5, 0
+	call 1
+	if r0 == 0 goto out
+	r1 = *(u64 *)(r0 + 0)
+	r1 &= 255
+	r1 /= 16
+	r0 += r1
+	r0 = *(u8 *)(r0 + 0)
+out:
+	r0 = 0
+	exit
