@@ -1,0 +1,147 @@
+//! Live XDP frames (`Runtime::run_xdp_frame`): the program sees the real
+//! device and queue, its edits come back as the frame to send, and bad
+//! frames and faults are typed errors.
+
+use apiary_isa::{RawInsn, encode_program};
+use apiary_kernel::types::ProgType;
+use apiary_runtime::{Event, Runtime, RxQueue, TaskInfo, TestRunError};
+use apiary_vm::Runner;
+
+fn code(text: &str) -> Vec<RawInsn> {
+    encode_program(&apiary_asm::assemble(text).expect("test program assembles"))
+}
+
+fn frame(len: usize) -> Vec<u8> {
+    (0..len).map(|i| i as u8).collect()
+}
+
+/// `xdp_md`: data 0, data_end 4, data_meta 8, ingress_ifindex 12, rx_queue_index 16.
+#[test]
+fn the_program_reads_the_real_device_and_queue() {
+    let runtime = Runtime::new(2);
+    let prog = runtime
+        .load_program(
+            "ids",
+            ProgType::XDP,
+            &code("r2 = *(u32 *)(r1 + 12)\nr3 = *(u32 *)(r1 + 16)\nr3 <<= 16\nr2 |= r3\nr0 = r2\nexit"),
+            &[],
+        )
+        .unwrap();
+    let mut runner = Runner::new();
+    let mut bytes = frame(60);
+    let rx = RxQueue {
+        ifindex: 7,
+        queue: 3,
+    };
+    let verdict = runtime
+        .run_xdp_frame(&mut runner, prog, &mut bytes, rx, 1, &TaskInfo::default())
+        .unwrap();
+    assert_eq!(verdict.action, 7 | (3 << 16));
+    assert_eq!(bytes, frame(60), "an untouched frame comes back unchanged");
+}
+
+#[test]
+fn head_and_tail_changes_are_what_is_sent() {
+    let runtime = Runtime::new(1);
+    // bpf_xdp_adjust_head(ctx, 4); bpf_xdp_adjust_tail(ctx, -6); return XDP_TX.
+    let text = "r6 = r1\nr2 = 4\ncall 44\nr1 = r6\nr2 = -6\ncall 65\nr0 = 3\nexit";
+    let prog = runtime
+        .load_program("edit", ProgType::XDP, &code(text), &[])
+        .unwrap();
+    let mut runner = Runner::new();
+    let mut bytes = frame(64);
+    let rx = RxQueue {
+        ifindex: 2,
+        queue: 0,
+    };
+    let verdict = runtime
+        .run_xdp_frame(&mut runner, prog, &mut bytes, rx, 0, &TaskInfo::default())
+        .unwrap();
+    assert_eq!(verdict.action, 3);
+    assert_eq!(bytes, frame(64)[4..58].to_vec());
+}
+
+#[test]
+fn redirects_are_reported_with_their_target() {
+    let runtime = Runtime::new(1);
+    // bpf_redirect(9, 0)
+    let prog = runtime
+        .load_program(
+            "redir",
+            ProgType::XDP,
+            &code("r1 = 9\nr2 = 0\ncall 23\nexit"),
+            &[],
+        )
+        .unwrap();
+    let mut runner = Runner::new();
+    let mut bytes = frame(42);
+    let rx = RxQueue {
+        ifindex: 2,
+        queue: 0,
+    };
+    let verdict = runtime
+        .run_xdp_frame(&mut runner, prog, &mut bytes, rx, 0, &TaskInfo::default())
+        .unwrap();
+    assert_eq!(verdict.action, 4, "bpf_redirect returns XDP_REDIRECT");
+    assert_eq!(
+        verdict.events,
+        vec![Event::Redirect {
+            ifindex: 9,
+            flags: 0
+        }]
+    );
+}
+
+#[test]
+fn runts_giants_and_faults_are_typed_errors() {
+    let runtime = Runtime::new(1);
+    let pass = runtime
+        .load_program("pass", ProgType::XDP, &code("r0 = 2\nexit"), &[])
+        .unwrap();
+    let rx = RxQueue {
+        ifindex: 2,
+        queue: 0,
+    };
+    let task = TaskInfo::default();
+    let mut runner = Runner::new();
+    for len in [0, 13] {
+        let error = runtime
+            .run_xdp_frame(&mut runner, pass, &mut frame(len), rx, 0, &task)
+            .unwrap_err();
+        assert!(
+            matches!(error, TestRunError::Invalid { .. }),
+            "{len}: {error}"
+        );
+    }
+    let jumbo = runtime.run_xdp_frame(&mut runner, pass, &mut frame(9000), rx, 0, &task);
+    assert_eq!(
+        jumbo.unwrap().action,
+        2,
+        "a jumbo frame goes into fragments"
+    );
+    let giant = runtime.run_xdp_frame(
+        &mut runner,
+        pass,
+        &mut frame(3520 + 18 * 4096),
+        rx,
+        0,
+        &task,
+    );
+    assert!(matches!(giant, Err(TestRunError::Invalid { .. })));
+    // A load from address 0 faults: a run error the caller counts as aborted.
+    let fault = runtime
+        .load_program(
+            "fault",
+            ProgType::XDP,
+            &code("r2 = 0\nr0 = *(u8 *)(r2 + 0)\nexit"),
+            &[],
+        )
+        .unwrap();
+    let error = runtime.run_xdp_frame(&mut runner, fault, &mut frame(60), rx, 0, &task);
+    assert!(matches!(error, Err(TestRunError::Run(_))));
+    let socket = runtime
+        .load_program("sock", ProgType::SOCKET_FILTER, &code("r0 = 0\nexit"), &[])
+        .unwrap();
+    let error = runtime.run_xdp_frame(&mut runner, socket, &mut frame(60), rx, 0, &task);
+    assert!(matches!(error, Err(TestRunError::NotSupported { .. })));
+}
