@@ -1,0 +1,219 @@
+//! Plain packet sockets: options, binding to an interface, sending a frame
+//! out of any interface, and receiving one frame at a time (the traffic
+//! side of tests and benchmarks, and the transmit half of the packet port).
+
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::time::Duration;
+
+use crate::NetError;
+
+/// `ETH_P_ALL` in network order: every protocol.
+pub(crate) fn eth_p_all() -> u16 {
+    (libc::ETH_P_ALL as u16).to_be()
+}
+
+/// `setsockopt(fd, SOL_PACKET, option, value)`.
+pub(crate) fn set_option<T>(
+    fd: BorrowedFd<'_>,
+    option: libc::c_int,
+    value: &T,
+    what: &str,
+) -> Result<(), NetError> {
+    set_option_at(fd, libc::SOL_PACKET, option, value, what)
+}
+
+/// `setsockopt(fd, level, option, value)`.
+pub(crate) fn set_option_at<T>(
+    fd: BorrowedFd<'_>,
+    level: libc::c_int,
+    option: libc::c_int,
+    value: &T,
+    what: &str,
+) -> Result<(), NetError> {
+    // SAFETY: `value` is a live `T` of the size given.
+    let rc = unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            level,
+            option,
+            (value as *const T).cast(),
+            std::mem::size_of::<T>() as libc::socklen_t,
+        )
+    };
+    if rc != 0 {
+        return Err(NetError::last_os(format!("setsockopt {what}")));
+    }
+    Ok(())
+}
+
+/// Makes the packet socket `fd` see only frames arriving on its device,
+/// never the ones sent out of it (by the host or by Apiary).
+pub(crate) fn ignore_outgoing(fd: BorrowedFd<'_>) -> Result<(), NetError> {
+    let one: libc::c_int = 1;
+    set_option(
+        fd,
+        libc::PACKET_IGNORE_OUTGOING,
+        &one,
+        "PACKET_IGNORE_OUTGOING",
+    )
+}
+
+/// A new `AF_PACKET` raw socket receiving `protocol` (network order; 0
+/// receives nothing, for sockets that only send).
+pub(crate) fn packet_socket(protocol: u16) -> Result<OwnedFd, NetError> {
+    // SAFETY: plain socket creation.
+    let fd = unsafe {
+        libc::socket(
+            libc::AF_PACKET,
+            libc::SOCK_RAW | libc::SOCK_CLOEXEC,
+            libc::c_int::from(protocol),
+        )
+    };
+    if fd < 0 {
+        return Err(NetError::last_os("socket(AF_PACKET)"));
+    }
+    // SAFETY: `fd` was just created and is owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+fn link_address(ifindex: u32, protocol: u16) -> libc::sockaddr_ll {
+    // SAFETY: sockaddr_ll is plain data; all-zero is a valid value.
+    let mut addr: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+    addr.sll_family = libc::AF_PACKET as u16;
+    addr.sll_protocol = protocol;
+    addr.sll_ifindex = ifindex as i32;
+    addr
+}
+
+/// Binds `fd` to interface `ifindex` for `protocol` (network order).
+pub(crate) fn bind(fd: BorrowedFd<'_>, ifindex: u32, protocol: u16) -> Result<(), NetError> {
+    let addr = link_address(ifindex, protocol);
+    // SAFETY: `addr` is a valid sockaddr_ll of the size given.
+    let rc = unsafe {
+        libc::bind(
+            fd.as_raw_fd(),
+            (&raw const addr).cast(),
+            std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t,
+        )
+    };
+    if rc != 0 {
+        return Err(match std::io::Error::last_os_error() {
+            e if e.raw_os_error() == Some(libc::ENODEV) => NetError::InterfaceGone { ifindex },
+            e => NetError::os(format!("bind to interface {ifindex}"), e),
+        });
+    }
+    Ok(())
+}
+
+/// Why one frame was not sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SendFailure {
+    /// The device's queue was full (`ENOBUFS`/`EAGAIN`): the frame is lost,
+    /// as a full transmit ring loses it in the kernel.
+    QueueFull,
+    /// The target interface does not exist or is down.
+    NoDevice,
+    /// The frame is larger than the device's MTU allows.
+    TooLong,
+    /// Any other errno.
+    Other(i32),
+}
+
+/// Sends frames out of any interface through one packet socket.
+#[derive(Debug)]
+pub struct PacketSender {
+    fd: OwnedFd,
+}
+
+impl PacketSender {
+    /// A socket that only sends (it receives nothing).
+    pub fn new() -> Result<PacketSender, NetError> {
+        let fd = packet_socket(0)?;
+        Ok(PacketSender { fd })
+    }
+
+    /// Sends `frame` (Ethernet header first) out of interface `ifindex`,
+    /// as it is: no checksum or header is added.
+    pub fn send(&self, ifindex: u32, frame: &[u8]) -> Result<(), SendFailure> {
+        let protocol = frame
+            .get(12..14)
+            .map_or(0, |t| u16::from_ne_bytes([t[0], t[1]]));
+        let addr = link_address(ifindex, protocol);
+        // SAFETY: `frame` and `addr` are live for the call.
+        let rc = unsafe {
+            libc::sendto(
+                self.fd.as_raw_fd(),
+                frame.as_ptr().cast(),
+                frame.len(),
+                libc::MSG_DONTWAIT,
+                (&raw const addr).cast(),
+                std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t,
+            )
+        };
+        if rc >= 0 {
+            return Ok(());
+        }
+        Err(match std::io::Error::last_os_error().raw_os_error() {
+            Some(libc::ENOBUFS | libc::EAGAIN) => SendFailure::QueueFull,
+            Some(libc::ENXIO | libc::ENODEV | libc::ENETDOWN) => SendFailure::NoDevice,
+            Some(libc::EMSGSIZE) => SendFailure::TooLong,
+            errno => SendFailure::Other(errno.unwrap_or(0)),
+        })
+    }
+}
+
+impl AsFd for PacketSender {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+/// Receives the frames arriving on one interface, one `recv` each: the
+/// other end of a test's link.
+#[derive(Debug)]
+pub struct PacketReceiver {
+    fd: OwnedFd,
+}
+
+impl PacketReceiver {
+    /// Receives every frame arriving on `ifindex` (not the ones it sends).
+    pub fn bind(ifindex: u32) -> Result<PacketReceiver, NetError> {
+        let fd = packet_socket(eth_p_all())?;
+        ignore_outgoing(fd.as_fd())?;
+        bind(fd.as_fd(), ifindex, eth_p_all())?;
+        Ok(PacketReceiver { fd })
+    }
+
+    /// The next frame, or `None` after `wait` without one.
+    pub fn recv(&self, wait: Duration) -> Result<Option<Vec<u8>>, NetError> {
+        let mut poll = libc::pollfd {
+            fd: self.fd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let ms = libc::c_int::try_from(wait.as_millis()).unwrap_or(libc::c_int::MAX);
+        // SAFETY: one valid pollfd.
+        let ready = unsafe { libc::poll(&raw mut poll, 1, ms) };
+        if ready < 0 {
+            return Err(NetError::last_os("poll"));
+        }
+        if ready == 0 {
+            return Ok(None);
+        }
+        let mut buf = vec![0u8; 65536];
+        // SAFETY: `buf` is writable for its length.
+        let n = unsafe {
+            libc::recv(
+                self.fd.as_raw_fd(),
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+                libc::MSG_DONTWAIT,
+            )
+        };
+        if n < 0 {
+            return Err(NetError::last_os("recv"));
+        }
+        buf.truncate(n as usize);
+        Ok(Some(buf))
+    }
+}
