@@ -18,6 +18,8 @@ mod mapcmd;
 mod objects;
 mod pinning;
 mod progrun;
+mod signals;
+mod xdprun;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -106,6 +108,11 @@ enum Command {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },
+    /// Run XDP programs on live interfaces: `xdp run FILE.o --iface IF`.
+    Xdp {
+        #[command(subcommand)]
+        command: XdpCommand,
+    },
     /// Differential fuzzing against the running kernel.
     Fuzz {
         #[command(subcommand)]
@@ -191,6 +198,60 @@ struct RunArgs {
     /// context types with `--backend vm`; with `--backend kernel|both`, the
     /// running kernel's /sys/kernel/btf/vmlinux, as libbpf would use, for
     /// both sides so that they run the same instructions.
+    #[arg(long, value_name = "FILE")]
+    target_btf: Option<PathBuf>,
+}
+
+/// `apiary xdp ...`.
+#[derive(Subcommand)]
+enum XdpCommand {
+    /// Run an XDP program on every frame arriving on an interface, one
+    /// worker per receive queue, until Ctrl-C, --count or --duration.
+    ///
+    /// PACKET MODE OBSERVES A COPY: the host's stack receives every frame
+    /// whatever the program returns, so XDP_DROP is counted but does NOT
+    /// stop the frame. XDP_TX and redirects do send frames. Enforcement
+    /// needs --mode afxdp (not available yet).
+    Run(XdpRunArgs),
+}
+
+/// How `xdp run` receives frames.
+#[derive(Clone, Copy, ValueEnum)]
+enum ModeArg {
+    /// AF_PACKET with a TPACKET_V3 ring: sees a copy of each frame (XDP_DROP cannot drop it).
+    Packet,
+    /// AF_XDP sockets: the frames themselves (not available yet).
+    Afxdp,
+}
+
+/// `apiary xdp run`.
+#[derive(clap::Args)]
+struct XdpRunArgs {
+    /// The eBPF ELF object.
+    file: PathBuf,
+    /// The interface whose frames the program sees.
+    #[arg(long, value_name = "IF")]
+    iface: String,
+    /// The program to run (needed when the object has more than one).
+    #[arg(long = "prog", value_name = "NAME")]
+    program: Option<String>,
+    /// Workers, one per receive queue and CPU (default: the interface's queues, at most the CPUs).
+    #[arg(long, value_name = "N")]
+    queues: Option<u32>,
+    /// How frames are received.
+    #[arg(long, value_enum, default_value = "packet")]
+    mode: ModeArg,
+    /// Reuse the maps saved in DIR, and save them there every second and at the end
+    /// (read them with `apiary map dump pinned DIR/NAME` while it runs).
+    #[arg(long, value_name = "DIR")]
+    pin_maps: Option<PathBuf>,
+    /// Stop after N frames.
+    #[arg(long, value_name = "N")]
+    count: Option<u64>,
+    /// Stop after S seconds.
+    #[arg(long, value_name = "S")]
+    duration: Option<f64>,
+    /// Resolve CO-RE relocations against this BTF. Default: Apiary's own context types.
     #[arg(long, value_name = "FILE")]
     target_btf: Option<PathBuf>,
 }
@@ -285,6 +346,23 @@ fn main() -> ExitCode {
             command: BtfCommand::Dump { words },
         } => objects::btf_dump(&words),
         Command::Map { words } => mapcmd::run(&words, format),
+        Command::Xdp {
+            command: XdpCommand::Run(args),
+        } => xdprun::xdp_run(&xdprun::XdpRunOptions {
+            core_target: CoreTarget::choose(args.target_btf, false),
+            file: args.file,
+            program: args.program,
+            iface: args.iface,
+            queues: args.queues,
+            mode: match args.mode {
+                ModeArg::Packet => xdprun::Mode::Packet,
+                ModeArg::Afxdp => xdprun::Mode::Afxdp,
+            },
+            pin_maps: args.pin_maps,
+            count: args.count,
+            duration: args.duration,
+            json,
+        }),
         Command::Conformance { paths } => commands::conformance(&paths),
         Command::Fuzz {
             command: FuzzCommand::Diff { count, seed, out },

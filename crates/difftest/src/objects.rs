@@ -307,6 +307,17 @@ impl VmBackend {
         })
     }
 
+    /// The runtime holding the object's maps and programs (to run the
+    /// program elsewhere, e.g. on live frames).
+    pub fn runtime(&self) -> &Arc<Runtime> {
+        &self.runtime
+    }
+
+    /// The program's id in [`VmBackend::runtime`].
+    pub fn prog(&self) -> ProgId {
+        self.prog
+    }
+
     /// The map named `name` (the loader's name).
     pub fn map(&self, name: &str) -> Option<Arc<apiary_maps::Map>> {
         let (_, id) = self.maps.iter().find(|(spec, _)| spec.name == name)?;

@@ -29,7 +29,8 @@
 //! The program is run through [`FrameProgram`]; [`RuntimeProgram`] runs
 //! it with `apiary-runtime` on the runner it is given, whose engine is the
 //! execution tier, so a compiled tier plugs in without changing this crate.
-//! [`netns`] creates namespaces and veth pairs for tests.
+//! [`netns`] creates namespaces and veth pairs for tests, [`traffic`]
+//! sends frames over them.
 //!
 //! It must not load objects, create maps, parse arguments or print: that
 //! is the embedder's (the CLI's `xdp run`).
@@ -45,6 +46,7 @@ pub mod program;
 pub mod ring;
 pub mod socket;
 pub mod stats;
+pub mod traffic;
 pub mod verdict;
 pub mod worker;
 

@@ -96,3 +96,35 @@ pub fn veth_pair(a: &Netns, a_name: &str, b: &Netns, b_name: &str) -> Result<(),
     }
     Ok(())
 }
+
+/// Two namespaces joined by a veth pair: the data plane's side (`ap0` in
+/// [`Link::apiary`]) and the traffic side (`tx0` in [`Link::traffic`]).
+/// Dropping it deletes both namespaces and the pair.
+#[derive(Debug)]
+pub struct Link {
+    /// Where the program runs, on `ap0`.
+    pub apiary: Netns,
+    /// Where traffic comes from, on `tx0`.
+    pub traffic: Netns,
+}
+
+impl Link {
+    /// The data plane's interface name.
+    pub const APIARY_IFACE: &str = "ap0";
+    /// The traffic side's interface name.
+    pub const TRAFFIC_IFACE: &str = "tx0";
+
+    /// Creates both namespaces (named after `tag`) and the pair.
+    pub fn new(tag: &str) -> Result<Link, NetError> {
+        let apiary = Netns::new(&format!("{tag}-a"))?;
+        let traffic = Netns::new(&format!("{tag}-b"))?;
+        veth_pair(&apiary, Link::APIARY_IFACE, &traffic, Link::TRAFFIC_IFACE)?;
+        Ok(Link { apiary, traffic })
+    }
+}
+
+/// Whether this process runs as root (namespaces and packet sockets need it).
+pub fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}

@@ -2,8 +2,6 @@
 //! verdicts counted exactly, `XDP_TX` frames back at the sender with the
 //! program's edits, the firewall example's block list obeyed.
 
-mod common;
-
 use std::sync::Arc;
 
 use apiary_isa::encode_program;
@@ -15,7 +13,17 @@ use apiary_net::{
 use apiary_runtime::{ProgId, Runtime};
 use apiary_vm::Runner;
 
-use common::{Link, exchange, ipv4_frame};
+use apiary_net::netns::{Link, is_root};
+use apiary_net::traffic::{exchange, udp_frame};
+
+/// The test's link, or `None` after a loud SKIPPED line when not root.
+fn link(test: &str) -> Option<Link> {
+    if !is_root() {
+        eprintln!("SKIPPED: {test} because network namespaces and packet sockets need root");
+        return None;
+    }
+    Some(Link::new(test).expect("namespaces and veth pair"))
+}
 
 /// Runs `prog` on `ap0` until `count` frames were seen, while the traffic
 /// side sends `frames` and collects `expect_back` frames; returns the
@@ -30,7 +38,7 @@ fn run(
     let mut port = link
         .apiary
         .run(|| {
-            let ap0 = Interface::by_name("ap0")?;
+            let ap0 = Interface::by_name(Link::APIARY_IFACE)?;
             PacketPort::open(&ap0, 0, None, RingGeometry::default())
         })
         .expect("enter the apiary namespace")
@@ -40,7 +48,7 @@ fn run(
     let mut program = RuntimeProgram::new(Arc::clone(runtime), prog, Runner::new(), 0);
     let back = std::thread::scope(|scope| {
         let worker = scope.spawn(|| run_queue(&mut port, &mut program, &stats, &control));
-        let back = exchange(link, frames, expect_back);
+        let back = exchange(link, frames, expect_back).expect("traffic");
         // The worker stops by itself once it has seen every frame; a lost
         // frame must not hang the test, so it gets five seconds at most.
         for _ in 0..500 {
@@ -65,7 +73,7 @@ fn asm_program(runtime: &Runtime, text: &str) -> ProgId {
 
 #[test]
 fn xdp_tx_returns_every_frame_to_the_sender_with_the_programs_edits() {
-    let Some(link) = common::link("tx") else {
+    let Some(link) = link("tx") else {
         return;
     };
     let runtime = Runtime::new(1);
@@ -80,7 +88,7 @@ fn xdp_tx_returns_every_frame_to_the_sender_with_the_programs_edits() {
          *(u32 *)(r2 + 6) = r5\n*(u16 *)(r2 + 10) = r6\n\
          r0 = 3\nexit\nr0 = 1\nexit",
     );
-    let frames: Vec<Vec<u8>> = (0..50).map(|i| ipv4_frame([192, 0, 2, 1], i)).collect();
+    let frames: Vec<Vec<u8>> = (0..50).map(|i| udp_frame([192, 0, 2, 1], i)).collect();
     let (stats, back) = run(&link, &runtime, prog, &frames, frames.len());
     assert_eq!(stats.frames, 50);
     assert_eq!(stats.action(Action::Tx), 50);
@@ -106,7 +114,7 @@ fn xdp_tx_returns_every_frame_to_the_sender_with_the_programs_edits() {
 
 #[test]
 fn the_firewall_example_drops_exactly_the_listed_sources() {
-    let Some(link) = common::link("fw") else {
+    let Some(link) = link("fw") else {
         return;
     };
     let example = match apiary_corpus::example("xdp_firewall").map(|e| e.read()) {
@@ -140,7 +148,7 @@ fn the_firewall_example_drops_exactly_the_listed_sources() {
         ([192, 0, 2, 255], true),
     ];
     let frames: Vec<Vec<u8>> = (0..60)
-        .map(|i| ipv4_frame(sources[i % sources.len()].0, i as u32))
+        .map(|i| udp_frame(sources[i % sources.len()].0, i as u32))
         .collect();
     let blocked = (0..60).filter(|i| sources[i % sources.len()].1).count() as u64;
     let (stats, _) = run(&link, &runtime, prog, &frames, 0);

@@ -1,0 +1,285 @@
+//! `apiary xdp run`: an XDP object on a live interface, one worker per
+//! receive queue pinned to its CPU (which is also its slot in per-CPU
+//! maps), live counters each second, a summary at the end.
+//!
+//! `packet` mode observes a copy of each frame: the host's stack receives
+//! every frame whatever the program decides, so XDP_DROP does not stop a
+//! frame there. `afxdp` mode, which takes frames away from the stack, is
+//! not available yet.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use apiary_kernel::types::ProgType;
+use apiary_net::{
+    Control, Interface, NetError, PacketPort, QueueStats, RingGeometry, RuntimeProgram, Snapshot,
+    pin_to_cpu, run_queue,
+};
+use apiary_vm::Runner;
+
+use crate::CliResult;
+use crate::coretarget::CoreTarget;
+use crate::error::CliError;
+use crate::objects::{OpenedObject, open_object};
+use crate::signals::{catch_stop_signals, stop_requested};
+use apiary_difftest::objects::{VmBackend, select_program};
+
+/// How `xdp run` receives frames.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// AF_PACKET with a TPACKET_V3 ring: a copy of each frame.
+    Packet,
+    /// AF_XDP sockets: the frames themselves.
+    Afxdp,
+}
+
+/// Everything `xdp run` was asked.
+#[derive(Debug)]
+pub struct XdpRunOptions {
+    /// The object file.
+    pub file: PathBuf,
+    /// `--prog NAME`.
+    pub program: Option<String>,
+    /// `--iface IF`.
+    pub iface: String,
+    /// `--queues N` (default: the interface's receive queues).
+    pub queues: Option<u32>,
+    /// `--mode`.
+    pub mode: Mode,
+    /// `--pin-maps DIR`.
+    pub pin_maps: Option<PathBuf>,
+    /// `--count N`: stop after N frames.
+    pub count: Option<u64>,
+    /// `--duration S`: stop after S seconds.
+    pub duration: Option<f64>,
+    /// `-j`: JSON lines.
+    pub json: bool,
+    /// What CO-RE relocations resolve against.
+    pub core_target: CoreTarget,
+}
+
+/// How often the counters are shown, and maps saved to `--pin-maps`.
+const REPORT_EVERY: Duration = Duration::from_secs(1);
+/// How often the main thread looks at signals and workers.
+const TICK: Duration = Duration::from_millis(50);
+
+/// `apiary xdp run`.
+pub fn xdp_run(options: &XdpRunOptions) -> CliResult {
+    if options.mode == Mode::Afxdp {
+        return Err(CliError::at(
+            "xdp run",
+            "--mode afxdp is not implemented yet; use --mode packet (which observes a copy of each frame)",
+        ));
+    }
+    let OpenedObject { object, .. } = open_object(&options.file, &options.core_target)?;
+    let spec = select_program(&object, options.program.as_deref())
+        .map_err(|e| CliError::at(options.file.display(), e))?;
+    if spec.prog_type != ProgType::XDP {
+        return Err(CliError::at(
+            options.file.display(),
+            format!(
+                "program {} is a {} program (section {}); xdp run needs an XDP program",
+                spec.name, spec.prog_type, spec.section
+            ),
+        ));
+    }
+    let vm = VmBackend::open(&object, &spec.name)
+        .map_err(|e| CliError::at(options.file.display(), e))?;
+    if let Some(dir) = &options.pin_maps {
+        crate::pinning::load_pinned(dir, &object.maps, Some(&vm), None)?;
+    }
+    let iface = Interface::by_name(&options.iface).map_err(|e| CliError::at("--iface", e))?;
+    let queues = queue_count(options.queues, &iface, vm.runtime().nr_cpus())?;
+    eprintln!(
+        "apiary: xdp run: packet mode observes a COPY of each frame: the host stack receives \
+         every frame, XDP_DROP included (dropped frames are counted, not stopped); \
+         enforcement needs --mode afxdp"
+    );
+    let ports = open_ports(&iface, queues).map_err(|e| CliError::at(&options.iface, e))?;
+    catch_stop_signals().map_err(|e| CliError::at("signals", e))?;
+    let control = Control::new(options.count);
+    let stats: Vec<QueueStats> = (0..queues).map(|_| QueueStats::default()).collect();
+    let started = Instant::now();
+    let outcome = std::thread::scope(|scope| {
+        let workers: Vec<_> = ports
+            .into_iter()
+            .zip(&stats)
+            .map(|(mut port, stats)| {
+                let queue = apiary_net::Port::queue(&port);
+                let mut program =
+                    RuntimeProgram::new(Arc::clone(vm.runtime()), vm.prog(), Runner::new(), queue);
+                let control = &control;
+                scope.spawn(move || {
+                    let result = pin_to_cpu(queue as usize)
+                        .and_then(|()| run_queue(&mut port, &mut program, stats, control));
+                    // One worker's end (the interface went away) ends the run.
+                    control.stop();
+                    result
+                })
+            })
+            .collect();
+        report_while_running(options, &control, &stats, started, &vm, &object);
+        workers
+            .into_iter()
+            .enumerate()
+            .map(|(queue, worker)| match worker.join() {
+                Ok(result) => result.map_err(|e| (queue, e.to_string())),
+                Err(_) => Err((queue, "the worker panicked (a bug)".to_owned())),
+            })
+            .collect::<Vec<_>>()
+    });
+    if let Some(dir) = &options.pin_maps {
+        crate::pinning::save_pinned(dir, &object, Some(&vm), None)?;
+    }
+    print_summary(options, &stats, started.elapsed());
+    if let Some((queue, error)) = outcome.into_iter().find_map(Result::err) {
+        return Err(CliError::at(
+            format!("{} queue {queue}", options.iface),
+            error,
+        ));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The number of workers: one per receive queue unless told otherwise,
+/// never more than the CPUs (each worker is one CPU of per-CPU maps).
+fn queue_count(asked: Option<u32>, iface: &Interface, cpus: u32) -> Result<u32, CliError> {
+    let online = std::thread::available_parallelism()
+        .map(|n| n.get() as u32)
+        .unwrap_or(1)
+        .min(cpus);
+    let queues = asked.unwrap_or_else(|| iface.rx_queues().min(online));
+    if queues == 0 {
+        return Err(CliError::at("--queues", "at least one queue is needed"));
+    }
+    if queues > online {
+        return Err(CliError::at(
+            "--queues",
+            format!(
+                "{queues} workers but {online} CPUs: each worker is one CPU (its slot in \
+                 per-CPU maps), so at most {online}"
+            ),
+        ));
+    }
+    Ok(queues)
+}
+
+/// One packet port per queue, opened in queue order so that the fanout
+/// group gives socket `i` the frames of receive queue `i`.
+fn open_ports(iface: &Interface, queues: u32) -> Result<Vec<PacketPort>, NetError> {
+    let fanout = (queues > 1).then_some((std::process::id() & 0xffff) as u16);
+    (0..queues)
+        .map(|queue| PacketPort::open(iface, queue, fanout, RingGeometry::default()))
+        .collect()
+}
+
+/// Shows the counters every second until the run ends (frame budget,
+/// duration, a signal, or a worker's end), and saves the pinned maps so
+/// that readers see them while it runs.
+fn report_while_running(
+    options: &XdpRunOptions,
+    control: &Control,
+    stats: &[QueueStats],
+    started: Instant,
+    vm: &VmBackend,
+    object: &apiary_loader::Object,
+) {
+    let tty = !options.json && std::io::stdout().is_terminal();
+    let mut last = (Instant::now(), snapshots(stats));
+    while !control.stopped() {
+        std::thread::sleep(TICK);
+        if stop_requested() {
+            control.stop();
+        }
+        if let Some(limit) = options.duration
+            && started.elapsed().as_secs_f64() >= limit
+        {
+            control.stop();
+        }
+        if last.0.elapsed() < REPORT_EVERY {
+            continue;
+        }
+        let now = (Instant::now(), snapshots(stats));
+        let seconds = now.0.duration_since(last.0).as_secs_f64();
+        let deltas: Vec<Snapshot> = now.1.iter().zip(&last.1).map(|(n, l)| n.since(l)).collect();
+        for (queue, stats) in stats.iter().enumerate() {
+            if let Some(problem) = stats.take_problem() {
+                eprintln!("apiary: {} queue {queue}: {problem}", options.iface);
+            }
+        }
+        if options.json {
+            println!("{}", interval_json(&deltas, seconds, started.elapsed()));
+        } else if tty {
+            let line = deltas
+                .iter()
+                .enumerate()
+                .map(|(q, d)| d.rate_line(&format!("q{q}"), seconds))
+                .collect::<Vec<_>>()
+                .join(" | ");
+            print!("\r\x1b[K{line}");
+            let _ = std::io::stdout().flush();
+        }
+        if let Some(dir) = &options.pin_maps
+            && let Err(error) = crate::pinning::save_pinned(dir, object, Some(vm), None)
+        {
+            eprintln!("apiary: {error}");
+        }
+        last = now;
+    }
+    if tty {
+        println!();
+    }
+}
+
+fn snapshots(stats: &[QueueStats]) -> Vec<Snapshot> {
+    stats.iter().map(QueueStats::snapshot).collect()
+}
+
+/// One JSON line for an interval: per queue and in total.
+fn interval_json(deltas: &[Snapshot], seconds: f64, elapsed: Duration) -> String {
+    let queues = deltas
+        .iter()
+        .enumerate()
+        .map(|(q, d)| d.json(Some(q as u32), Some(seconds)))
+        .collect::<Vec<_>>()
+        .join(",");
+    let total = Snapshot::total(deltas).json(None, Some(seconds));
+    format!(
+        "{{\"elapsed_s\":{:.3},\"queues\":[{queues}],\"total\":{total}}}",
+        elapsed.as_secs_f64()
+    )
+}
+
+/// The final counters: per queue and in total, as text or one JSON line.
+fn print_summary(options: &XdpRunOptions, stats: &[QueueStats], elapsed: Duration) {
+    let all = snapshots(stats);
+    let total = Snapshot::total(&all);
+    let seconds = elapsed.as_secs_f64();
+    if options.json {
+        let queues = all
+            .iter()
+            .enumerate()
+            .map(|(q, s)| s.json(Some(q as u32), Some(seconds)))
+            .collect::<Vec<_>>()
+            .join(",");
+        println!(
+            "{{\"summary\":{{\"iface\":{:?},\"mode\":\"packet\",\"seconds\":{seconds:.3},\"queues\":[{queues}],\"total\":{}}}}}",
+            options.iface,
+            total.json(None, Some(seconds))
+        );
+        return;
+    }
+    for (queue, snapshot) in all.iter().enumerate() {
+        println!("{}", snapshot.summary_line(&format!("queue {queue}:")));
+    }
+    println!("{}", total.summary_line("total:"));
+    let rate = if seconds > 0.0 {
+        total.frames as f64 / seconds
+    } else {
+        0.0
+    };
+    println!("{:.0} frames/s over {seconds:.1} s", rate);
+}

@@ -1,0 +1,202 @@
+//! `apiary xdp run` on a veth pair between two namespaces the test
+//! creates: the firewall example with a block list saved by
+//! `apiary map update` drops exactly the listed sources, its rule counters
+//! come back in the pinned maps, and SIGINT ends a run with a summary.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use apiary_net::netns::{Link, is_root};
+use apiary_net::traffic::{exchange, udp_frame};
+
+const APIARY: &str = env!("CARGO_BIN_EXE_apiary");
+
+/// The link and the firewall example, or `None` after a loud SKIPPED line.
+fn setup(test: &str) -> Option<(Link, &'static Path)> {
+    if !is_root() {
+        eprintln!("SKIPPED: {test} because network namespaces and packet sockets need root");
+        return None;
+    }
+    let example = match apiary_corpus::example("xdp_firewall") {
+        Ok(example) => example.path(),
+        Err(e) => {
+            eprintln!("SKIPPED: {test} because the firewall example is unavailable: {e}");
+            return None;
+        }
+    };
+    Some((Link::new(test).expect("namespaces and veth pair"), example))
+}
+
+/// `apiary ARGS` inside the data plane's namespace, stdout piped.
+fn spawn_in(link: &Link, args: &[&str]) -> Child {
+    Command::new("ip")
+        .args(["netns", "exec", link.apiary.name(), APIARY])
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("apiary starts")
+}
+
+/// The lines of `stdout`, as they come.
+fn lines_of(stdout: ChildStdout) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// Waits for the child, killing it after 20 seconds (a bound, not a
+/// timing check); returns its stderr and whether it exited successfully.
+fn finish(mut child: Child) -> (bool, String) {
+    for _ in 0..400 {
+        if child.try_wait().expect("wait").is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    if child.try_wait().expect("wait").is_none() {
+        let _ = child.kill();
+    }
+    let output = child.wait_with_output().expect("output");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+fn apiary(args: &[&str]) -> String {
+    let out = Command::new(APIARY)
+        .args(args)
+        .output()
+        .expect("apiary runs");
+    assert!(
+        out.status.success(),
+        "apiary {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A command line's words (the test's paths have no spaces).
+fn words(line: &str) -> Vec<&str> {
+    line.split_whitespace().collect()
+}
+
+fn summary(lines: &[String]) -> serde_json::Value {
+    let last = lines.last().expect("a summary line");
+    let json: serde_json::Value = serde_json::from_str(last).expect("JSON summary");
+    json["summary"].clone()
+}
+
+#[test]
+fn the_firewall_drops_the_sources_a_pinned_block_list_names() {
+    let Some((link, example)) = setup("xdpfw") else {
+        return;
+    };
+    let dir = std::env::temp_dir().join(format!("apiary-xdp-run-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let object = example.to_str().expect("utf-8 path");
+    let pins = dir.to_str().expect("utf-8 path");
+    // A first, empty run saves the maps; the block list is then filled as
+    // a user would, and the second run uses it.
+    let first_run = format!("xdp run {object} --iface ap0 --pin-maps {pins} --duration 0");
+    let (ok, stderr) = finish(spawn_in(&link, &words(&first_run)));
+    assert!(ok, "first run: {stderr}");
+    assert!(
+        stderr.contains("observes a COPY"),
+        "the packet-mode warning: {stderr}"
+    );
+    let blocklist = format!("{pins}/blocklist");
+    apiary(&[
+        "map", "update", "pinned", &blocklist, "key", "24", "0", "0", "0", "192", "0", "2", "0",
+        "value", "1", "0", "0", "0",
+    ]);
+    apiary(&[
+        "map", "update", "pinned", &blocklist, "key", "32", "0", "0", "0", "203", "0", "113", "7",
+        "value", "4", "0", "0", "0",
+    ]);
+
+    let second_run = format!("-j xdp run {object} --iface ap0 --pin-maps {pins} --count 40");
+    let mut child = spawn_in(&link, &words(&second_run));
+    let lines = lines_of(child.stdout.take().expect("stdout"));
+    // The first JSON line comes after a second of running: the sockets are
+    // bound, frames sent now are seen.
+    let first = lines
+        .recv_timeout(Duration::from_secs(20))
+        .expect("a stats line");
+    let interval: serde_json::Value = serde_json::from_str(&first).expect("JSON stats line");
+    assert_eq!(interval["total"]["frames"], 0, "{first}");
+    let sources = [
+        [192, 0, 2, 7],
+        [203, 0, 113, 7],
+        [203, 0, 113, 8],
+        [10, 0, 0, 1],
+    ];
+    let frames: Vec<Vec<u8>> = (0..40)
+        .map(|i| udp_frame(sources[i % 4], i as u32))
+        .collect();
+    exchange(&link, &frames, 0).expect("traffic");
+    let (ok, stderr) = finish(child);
+    assert!(ok, "second run: {stderr}");
+    let all: Vec<String> = lines.try_iter().collect();
+    let summary = summary(&all);
+    assert_eq!(summary["total"]["frames"], 40, "{summary}");
+    assert_eq!(summary["total"]["XDP_DROP"], 20, "{summary}");
+    assert_eq!(summary["total"]["XDP_PASS"], 20, "{summary}");
+    let hits = apiary(&[
+        "map",
+        "lookup",
+        "pinned",
+        &format!("{pins}/rule_hits"),
+        "key",
+        "4",
+        "0",
+        "0",
+        "0",
+    ]);
+    assert!(
+        hits.contains("\"packets\": 10"),
+        "rule 4 counted 10 frames: {hits}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn sigint_ends_a_run_with_a_summary() {
+    let Some((link, example)) = setup("xdpint") else {
+        return;
+    };
+    let object = example.to_str().expect("utf-8 path");
+    let mut child = spawn_in(&link, &words(&format!("-j xdp run {object} --iface ap0")));
+    let lines = lines_of(child.stdout.take().expect("stdout"));
+    lines
+        .recv_timeout(Duration::from_secs(20))
+        .expect("a stats line");
+    let frames: Vec<Vec<u8>> = (0..5).map(|i| udp_frame([10, 0, 0, 1], i)).collect();
+    exchange(&link, &frames, 0).expect("traffic");
+    // `ip netns exec` runs apiary in its own process: signal that one.
+    let pid = child.id();
+    let apiary_pid = Command::new("pgrep")
+        .args(["-P", &pid.to_string()])
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|s| s.trim().parse::<i32>().ok())
+        .unwrap_or(pid as i32);
+    // SAFETY: sending SIGINT to the child this test started.
+    unsafe { libc::kill(apiary_pid, libc::SIGINT) };
+    let (ok, stderr) = finish(child);
+    assert!(ok, "a run ended by SIGINT exits successfully: {stderr}");
+    let all: Vec<String> = lines.try_iter().collect();
+    let summary = summary(&all);
+    assert_eq!(summary["total"]["XDP_PASS"], 5, "{summary}");
+}
