@@ -1,6 +1,6 @@
 //! Test traffic: IPv4/UDP frames from chosen sources, sent from one
 //! namespace with a plain packet socket while what comes back is
-//! collected (for tests and benchmarks on a [`Link`](crate::netns::Link)).
+//! collected (for tests and benchmarks on a [`Link`]).
 
 use std::time::Duration;
 
