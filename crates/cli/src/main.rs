@@ -14,6 +14,7 @@ mod elf;
 mod error;
 mod fuzz;
 mod hex;
+mod livepins;
 mod mapcmd;
 mod objects;
 mod pinning;
@@ -241,8 +242,9 @@ struct XdpRunArgs {
     /// How frames are received.
     #[arg(long, value_enum, default_value = "packet")]
     mode: ModeArg,
-    /// Reuse the maps saved in DIR, and save them there every second and at the end
-    /// (read them with `apiary map dump pinned DIR/NAME` while it runs).
+    /// Share the maps through pin files in DIR, both ways, every second: `apiary map
+    /// dump pinned DIR/NAME` reads the running maps, `apiary map update pinned ...`
+    /// changes them.
     #[arg(long, value_name = "DIR")]
     pin_maps: Option<PathBuf>,
     /// Stop after N frames.

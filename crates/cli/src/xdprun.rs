@@ -23,6 +23,7 @@ use apiary_vm::Runner;
 use crate::CliResult;
 use crate::coretarget::CoreTarget;
 use crate::error::CliError;
+use crate::livepins::LivePins;
 use crate::objects::{OpenedObject, open_object};
 use crate::signals::{catch_stop_signals, stop_requested};
 use apiary_difftest::objects::{VmBackend, select_program};
@@ -88,9 +89,13 @@ pub fn xdp_run(options: &XdpRunOptions) -> CliResult {
     }
     let vm = VmBackend::open(&object, &spec.name)
         .map_err(|e| CliError::at(options.file.display(), e))?;
-    if let Some(dir) = &options.pin_maps {
-        crate::pinning::load_pinned(dir, &object.maps, Some(&vm), None)?;
-    }
+    let mut pins = match &options.pin_maps {
+        Some(dir) => {
+            crate::pinning::load_pinned(dir, &object.maps, Some(&vm), None)?;
+            Some(LivePins::start(dir, &object, &vm)?)
+        }
+        None => None,
+    };
     let iface = Interface::by_name(&options.iface).map_err(|e| CliError::at("--iface", e))?;
     let queues = queue_count(options.queues, &iface, vm.runtime().nr_cpus())?;
     eprintln!(
@@ -121,7 +126,7 @@ pub fn xdp_run(options: &XdpRunOptions) -> CliResult {
                 })
             })
             .collect();
-        report_while_running(options, &control, &stats, started, &vm, &object);
+        report_while_running(options, &control, &stats, started, pins.as_mut());
         workers
             .into_iter()
             .enumerate()
@@ -131,8 +136,10 @@ pub fn xdp_run(options: &XdpRunOptions) -> CliResult {
             })
             .collect::<Vec<_>>()
     });
-    if let Some(dir) = &options.pin_maps {
-        crate::pinning::save_pinned(dir, &object, Some(&vm), None)?;
+    if let Some(pins) = &mut pins {
+        for note in pins.sync()? {
+            eprintln!("apiary: {note}");
+        }
     }
     print_summary(options, &stats, started.elapsed());
     if let Some((queue, error)) = outcome.into_iter().find_map(Result::err) {
@@ -177,15 +184,14 @@ fn open_ports(iface: &Interface, queues: u32) -> Result<Vec<PacketPort>, NetErro
 }
 
 /// Shows the counters every second until the run ends (frame budget,
-/// duration, a signal, or a worker's end), and saves the pinned maps so
-/// that readers see them while it runs.
+/// duration, a signal, or a worker's end), and synchronises the pinned
+/// maps with their files (both ways) as often.
 fn report_while_running(
     options: &XdpRunOptions,
     control: &Control,
     stats: &[QueueStats],
     started: Instant,
-    vm: &VmBackend,
-    object: &apiary_loader::Object,
+    mut pins: Option<&mut LivePins>,
 ) {
     let tty = !options.json && std::io::stdout().is_terminal();
     let mut last = (Instant::now(), snapshots(stats));
@@ -222,10 +228,11 @@ fn report_while_running(
             print!("\r\x1b[K{line}");
             let _ = std::io::stdout().flush();
         }
-        if let Some(dir) = &options.pin_maps
-            && let Err(error) = crate::pinning::save_pinned(dir, object, Some(vm), None)
-        {
-            eprintln!("apiary: {error}");
+        if let Some(pins) = pins.as_deref_mut() {
+            match pins.sync() {
+                Ok(notes) => notes.iter().for_each(|note| eprintln!("apiary: {note}")),
+                Err(error) => eprintln!("apiary: {error}"),
+            }
         }
         last = now;
     }

@@ -1,7 +1,8 @@
 //! `apiary xdp run` on a veth pair between two namespaces the test
-//! creates: the firewall example with a block list saved by
-//! `apiary map update` drops exactly the listed sources, its rule counters
-//! come back in the pinned maps, and SIGINT ends a run with a summary.
+//! creates: the firewall example drops exactly the sources its pinned
+//! block list names, also after `apiary map update` adds one while it
+//! runs, its rule counters come back in the pinned maps, and SIGINT
+//! ends a run with a summary.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -91,6 +92,18 @@ fn words(line: &str) -> Vec<&str> {
     line.split_whitespace().collect()
 }
 
+/// Reads statistics lines until their intervals add up to `frames`.
+fn wait_for_frames(lines: &mpsc::Receiver<String>, frames: u64) {
+    let mut seen = 0;
+    while seen < frames {
+        let line = lines
+            .recv_timeout(Duration::from_secs(20))
+            .expect("a stats line");
+        let json: serde_json::Value = serde_json::from_str(&line).expect("JSON stats line");
+        seen += json["total"]["frames"].as_u64().expect("frames");
+    }
+}
+
 fn summary(lines: &[String]) -> serde_json::Value {
     let last = lines.last().expect("a summary line");
     let json: serde_json::Value = serde_json::from_str(last).expect("JSON summary");
@@ -98,7 +111,7 @@ fn summary(lines: &[String]) -> serde_json::Value {
 }
 
 #[test]
-fn the_firewall_drops_the_sources_a_pinned_block_list_names() {
+fn the_firewall_drops_what_its_pinned_block_list_names_also_when_updated_mid_run() {
     let Some((link, example)) = setup("xdpfw") else {
         return;
     };
@@ -116,16 +129,13 @@ fn the_firewall_drops_the_sources_a_pinned_block_list_names() {
         "the packet-mode warning: {stderr}"
     );
     let blocklist = format!("{pins}/blocklist");
-    apiary(&[
-        "map", "update", "pinned", &blocklist, "key", "24", "0", "0", "0", "192", "0", "2", "0",
-        "value", "1", "0", "0", "0",
-    ]);
-    apiary(&[
-        "map", "update", "pinned", &blocklist, "key", "32", "0", "0", "0", "203", "0", "113", "7",
-        "value", "4", "0", "0", "0",
-    ]);
+    let block = |words: &str| {
+        let line = format!("map update pinned {blocklist} key {words}");
+        apiary(&line.split_whitespace().collect::<Vec<_>>());
+    };
+    block("24 0 0 0 192 0 2 0 value 1 0 0 0");
 
-    let second_run = format!("-j xdp run {object} --iface ap0 --pin-maps {pins} --count 40");
+    let second_run = format!("-j xdp run {object} --iface ap0 --pin-maps {pins} --count 80");
     let mut child = spawn_in(&link, &words(&second_run));
     let lines = lines_of(child.stdout.take().expect("stdout"));
     // The first JSON line comes after a second of running: the sockets are
@@ -145,27 +155,42 @@ fn the_firewall_drops_the_sources_a_pinned_block_list_names() {
         .map(|i| udp_frame(sources[i % 4], i as u32))
         .collect();
     exchange(&link, &frames, 0).expect("traffic");
+    wait_for_frames(&lines, 40);
+    // A second process blocks 203.0.113.7 while the program runs; two
+    // statistics lines later the running program has taken it in.
+    block("32 0 0 0 203 0 113 7 value 4 0 0 0");
+    for _ in 0..2 {
+        lines
+            .recv_timeout(Duration::from_secs(20))
+            .expect("a stats line");
+    }
+    exchange(&link, &frames, 0).expect("traffic");
     let (ok, stderr) = finish(child);
     assert!(ok, "second run: {stderr}");
+    assert!(
+        stderr.contains("taken in"),
+        "the update was noticed: {stderr}"
+    );
     let all: Vec<String> = lines.try_iter().collect();
     let summary = summary(&all);
-    assert_eq!(summary["total"]["frames"], 40, "{summary}");
-    assert_eq!(summary["total"]["XDP_DROP"], 20, "{summary}");
-    assert_eq!(summary["total"]["XDP_PASS"], 20, "{summary}");
-    let hits = apiary(&[
-        "map",
-        "lookup",
-        "pinned",
-        &format!("{pins}/rule_hits"),
-        "key",
-        "4",
-        "0",
-        "0",
-        "0",
-    ]);
+    assert_eq!(summary["total"]["frames"], 80, "{summary}");
+    // Before the update: only 192.0.2.7 (10 of 40); after: 192.0.2.7 and
+    // 203.0.113.7 (20 of 40).
+    assert_eq!(summary["total"]["XDP_DROP"], 30, "{summary}");
+    assert_eq!(summary["total"]["XDP_PASS"], 50, "{summary}");
+    let packets = |rule: &str| {
+        let line = format!("map lookup pinned {pins}/rule_hits key {rule} 0 0 0");
+        apiary(&words(&line))
+    };
+    let rule_1 = packets("1");
     assert!(
-        hits.contains("\"packets\": 10"),
-        "rule 4 counted 10 frames: {hits}"
+        rule_1.contains("\"packets\": 20"),
+        "192.0.2.7 twice 10: {rule_1}"
+    );
+    let rule_4 = packets("4");
+    assert!(
+        rule_4.contains("\"packets\": 10"),
+        "after its update: {rule_4}"
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
