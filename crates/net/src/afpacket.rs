@@ -8,7 +8,7 @@
 //! whatever the program decides. `XDP_DROP` therefore cannot drop
 //! anything in this mode; it is counted. Enforcement needs `afxdp` mode.
 
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 
 use crate::NetError;
 use crate::iface::Interface;
@@ -16,6 +16,7 @@ use crate::port::Port;
 use crate::ring::{RingGeometry, RxFrame, RxRing};
 use crate::socket::{
     PacketSender, SendFailure, bind, eth_p_all, ignore_outgoing, packet_socket, set_option,
+    wait_readable,
 };
 
 /// `TPACKET_V3`.
@@ -81,46 +82,12 @@ impl Port for PacketPort {
         if self.ring.ready() {
             return Ok(());
         }
-        let mut poll = libc::pollfd {
-            fd: self.fd.as_raw_fd(),
-            events: libc::POLLIN | libc::POLLERR,
-            revents: 0,
-        };
-        // SAFETY: one valid pollfd.
-        let rc = unsafe { libc::poll(&raw mut poll, 1, timeout_ms) };
-        if rc < 0 {
-            let error = std::io::Error::last_os_error();
-            if error.raw_os_error() == Some(libc::EINTR) {
-                return Ok(());
-            }
-            return Err(NetError::os("poll on the packet socket", error));
-        }
-        if poll.revents & libc::POLLERR != 0 {
-            // The pending socket error says why: ENETDOWN when the device
-            // went down or was removed.
-            let mut error: libc::c_int = 0;
-            let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
-            // SAFETY: `error` and `len` are valid for SO_ERROR.
-            unsafe {
-                libc::getsockopt(
-                    self.fd.as_raw_fd(),
-                    libc::SOL_SOCKET,
-                    libc::SO_ERROR,
-                    (&raw mut error).cast(),
-                    &raw mut len,
-                )
-            };
-            return Err(match error {
-                libc::ENETDOWN | libc::ENODEV | libc::ENXIO => NetError::InterfaceGone {
-                    ifindex: self.ifindex,
-                },
-                errno => NetError::os(
-                    "the packet socket",
-                    std::io::Error::from_raw_os_error(errno),
-                ),
-            });
-        }
-        Ok(())
+        wait_readable(
+            self.fd.as_fd(),
+            timeout_ms,
+            self.ifindex,
+            "the packet socket",
+        )
     }
 
     fn receive(&mut self, each: &mut dyn FnMut(RxFrame<'_>)) -> usize {

@@ -17,7 +17,12 @@
 //!   still reaches the host). Use it to observe, count, answer (`XDP_TX`)
 //!   or forward (redirect); enforcing a drop needs AF_XDP, where the
 //!   kernel's copy is redirected away before the stack sees it.
-//! - `afxdp`: to come (UMEM and rings behind the same [`Port`] trait).
+//! - `afxdp` ([`xsk`]): an AF_XDP socket per queue with its UMEM
+//!   ([`umem`]) and fill/completion/RX/TX rings, fed by a five-instruction
+//!   XDP program attached through a BPF link ([`xskprog`]) that redirects
+//!   each queue into its socket: the frames leave the stack, so verdicts
+//!   are enforced. `XDP_PASS` hands the frame back to the host through a
+//!   TAP device with the interface's address ([`tap`]).
 //!
 //! The system interface is `libc` directly: the socket options, ring
 //! layouts (`tpacket_req3`, `tpacket3_hdr`, block descriptors) and
@@ -46,9 +51,14 @@ pub mod program;
 pub mod ring;
 pub mod socket;
 pub mod stats;
+pub mod tap;
 pub mod traffic;
+pub mod umem;
 pub mod verdict;
 pub mod worker;
+pub mod xsk;
+pub mod xskprog;
+mod xskring;
 
 pub use afpacket::PacketPort;
 pub use error::NetError;
@@ -58,5 +68,8 @@ pub use program::{FrameProgram, RuntimeProgram};
 pub use ring::RingGeometry;
 pub use socket::{PacketReceiver, PacketSender, SendFailure};
 pub use stats::{QueueStats, Snapshot};
+pub use tap::Tap;
 pub use verdict::{Action, Fate};
 pub use worker::{Control, pin_to_cpu, run_queue};
+pub use xsk::{XskOptions, XskPort};
+pub use xskprog::XskRedirect;

@@ -24,6 +24,10 @@ pub trait Port: Send {
     /// Sends `frame` out of interface `ifindex` (`XDP_TX`: this port's own).
     fn send(&mut self, ifindex: u32, frame: &[u8]) -> Result<(), SendFailure>;
 
+    /// Pushes out what [`Port::send`] queued (one system call per batch
+    /// where the socket needs one).
+    fn flush(&mut self) {}
+
     /// Hands `frame` to the host's stack (`XDP_PASS`) when the kernel
     /// does not have its own copy already.
     fn pass(&mut self, frame: &[u8]) -> Result<(), SendFailure>;

@@ -75,6 +75,28 @@ impl Mapping {
         })
     }
 
+    /// `len` bytes of fresh zeroed memory, not backed by a file (a UMEM).
+    pub(crate) fn anonymous(len: usize, what: &str) -> Result<Mapping, NetError> {
+        // SAFETY: a fresh private anonymous mapping.
+        let addr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_POPULATE,
+                -1,
+                0,
+            )
+        };
+        if addr == libc::MAP_FAILED {
+            return Err(NetError::last_os(format!("mmap of the {what}")));
+        }
+        Ok(Mapping {
+            addr: addr.cast(),
+            len,
+        })
+    }
+
     pub(crate) fn addr(&self) -> *mut u8 {
         self.addr
     }

@@ -105,6 +105,50 @@ pub(crate) fn bind(fd: BorrowedFd<'_>, ifindex: u32, protocol: u16) -> Result<()
     Ok(())
 }
 
+/// Waits up to `timeout_ms` until the socket `fd` of interface `ifindex`
+/// has something to read. A pending socket error of a device that went
+/// down or away (`ENETDOWN`) is [`NetError::InterfaceGone`].
+pub(crate) fn wait_readable(
+    fd: BorrowedFd<'_>,
+    timeout_ms: i32,
+    ifindex: u32,
+    what: &str,
+) -> Result<(), NetError> {
+    let mut poll = libc::pollfd {
+        fd: fd.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd.
+    let rc = unsafe { libc::poll(&raw mut poll, 1, timeout_ms) };
+    if rc < 0 {
+        let error = std::io::Error::last_os_error();
+        if error.raw_os_error() == Some(libc::EINTR) {
+            return Ok(());
+        }
+        return Err(NetError::os(format!("poll on {what}"), error));
+    }
+    if poll.revents & libc::POLLERR == 0 {
+        return Ok(());
+    }
+    let mut error: libc::c_int = 0;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: `error` and `len` are valid for SO_ERROR.
+    unsafe {
+        libc::getsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_ERROR,
+            (&raw mut error).cast(),
+            &raw mut len,
+        )
+    };
+    Err(match error {
+        libc::ENETDOWN | libc::ENODEV | libc::ENXIO => NetError::InterfaceGone { ifindex },
+        errno => NetError::os(what.to_owned(), std::io::Error::from_raw_os_error(errno)),
+    })
+}
+
 /// Why one frame was not sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SendFailure {

@@ -157,6 +157,7 @@ pub fn run_queue(
             }
             spare.push(bytes);
         }
+        port.flush();
     }
     Ok(())
 }

@@ -1,0 +1,118 @@
+//! The data plane on a veth pair between two namespaces the test
+//! creates, in both modes. `packet` mode: verdicts counted exactly,
+//! `XDP_TX` frames back at the sender with the program's edits. `afxdp`
+//! mode: the frames leave the kernel's stack, so verdicts are enforced:
+//! `XDP_TX` frames come back through the TX ring, the firewall's dropped
+//! frames never reach a socket while its passed frames do (through the
+//! TAP).
+
+mod common;
+
+use std::net::UdpSocket;
+use std::time::Duration;
+
+use apiary_net::netns::Link;
+use apiary_net::traffic::{Destination, udp_frame, udp_frame_to};
+use apiary_net::{Action, Interface};
+use apiary_runtime::Runtime;
+
+use common::{Mode, SOURCES, firewall, link, rule_packets, run};
+
+#[test]
+fn packet_mode_xdp_tx_returns_every_frame_to_the_sender() {
+    common::reflector_returns_every_frame("tx", Mode::Packet);
+}
+
+#[test]
+fn packet_mode_counts_exactly_the_firewalls_listed_sources_as_dropped() {
+    let Some(link) = link("fw") else {
+        return;
+    };
+    let runtime = Runtime::new(1);
+    let Some(prog) = firewall(&runtime) else {
+        return;
+    };
+    let frames: Vec<Vec<u8>> = (0..60)
+        .map(|i| udp_frame(SOURCES[i % SOURCES.len()].0, i as u32))
+        .collect();
+    let blocked = (0..60).filter(|i| SOURCES[i % SOURCES.len()].1).count() as u64;
+    let (stats, _) = run(&link, Mode::Packet, &runtime, prog, &frames, 0);
+    assert_eq!(stats.frames, 60);
+    assert_eq!(stats.action(Action::Drop), blocked);
+    assert_eq!(stats.action(Action::Pass), 60 - blocked);
+    assert_eq!(rule_packets(&runtime, 1), 20, "192.0.2.10 and 192.0.2.255");
+    assert_eq!(rule_packets(&runtime, 3), 10, "198.51.100.200");
+}
+
+#[test]
+fn afxdp_mode_xdp_tx_returns_every_frame_through_the_tx_ring() {
+    common::reflector_returns_every_frame("xtx", Mode::Afxdp);
+}
+
+#[test]
+fn afxdp_mode_dropped_frames_never_reach_a_socket_and_passed_ones_do() {
+    let Some(link) = link("xfw") else {
+        return;
+    };
+    let runtime = Runtime::new(1);
+    let Some(prog) = firewall(&runtime) else {
+        return;
+    };
+    // ap0 gets an address of the test namespace and a UDP socket listens.
+    link.apiary
+        .ip(&["addr", "add", "10.77.0.1/24", "dev", Link::APIARY_IFACE])
+        .expect("address");
+    let (socket, mac) = link
+        .apiary
+        .run(|| {
+            let socket = UdpSocket::bind("10.77.0.1:7777").expect("bind");
+            socket
+                .set_read_timeout(Some(Duration::from_secs(1)))
+                .expect("timeout");
+            let mac = Interface::by_name(Link::APIARY_IFACE)
+                .expect("ap0")
+                .mac()
+                .expect("mac");
+            (socket, mac)
+        })
+        .expect("enter the apiary namespace");
+    let dst = Destination {
+        mac,
+        ip: [10, 77, 0, 1],
+        port: 7777,
+    };
+    let frames: Vec<Vec<u8>> = (0..60)
+        .map(|i| udp_frame_to(SOURCES[i % SOURCES.len()].0, dst, i as u32))
+        .collect();
+    let blocked = (0..60).filter(|i| SOURCES[i % SOURCES.len()].1).count();
+    let (stats, _) = run(&link, Mode::Afxdp, &runtime, prog, &frames, 0);
+    assert_eq!(stats.frames, 60);
+    assert_eq!(stats.action(Action::Drop), blocked as u64);
+    assert_eq!(stats.action(Action::Pass), (60 - blocked) as u64);
+    assert_eq!(rule_packets(&runtime, 1), 20);
+    let mut received = Vec::new();
+    let mut buf = [0u8; 64];
+    while let Ok((n, from)) = socket.recv_from(&mut buf) {
+        assert_eq!(n, 22, "the UDP payload");
+        received.push((
+            from.ip(),
+            u32::from_be_bytes(buf[..4].try_into().expect("seq")),
+        ));
+    }
+    let expected: Vec<_> = (0..60u32)
+        .filter(|i| !SOURCES[*i as usize % SOURCES.len()].1)
+        .map(|i| {
+            (
+                std::net::IpAddr::from(SOURCES[i as usize % SOURCES.len()].0),
+                i,
+            )
+        })
+        .collect();
+    received.sort();
+    let mut expected = expected;
+    expected.sort();
+    assert_eq!(
+        received, expected,
+        "exactly the passed frames reached the socket"
+    );
+}
