@@ -209,10 +209,11 @@ enum XdpCommand {
     /// Run an XDP program on every frame arriving on an interface, one
     /// worker per receive queue, until Ctrl-C, --count or --duration.
     ///
-    /// PACKET MODE OBSERVES A COPY: the host's stack receives every frame
-    /// whatever the program returns, so XDP_DROP is counted but does NOT
-    /// stop the frame. XDP_TX and redirects do send frames. Enforcement
-    /// needs --mode afxdp (not available yet).
+    /// --mode afxdp (the default where it can be set up) takes the frames
+    /// from the stack: verdicts are enforced, XDP_PASS frames reach the host
+    /// through a TAP device (`apiaryIFINDEX`). PACKET MODE OBSERVES A COPY:
+    /// the host's stack receives every frame whatever the program returns,
+    /// so XDP_DROP is counted but does NOT stop the frame.
     Run(XdpRunArgs),
 }
 
@@ -221,7 +222,7 @@ enum XdpCommand {
 enum ModeArg {
     /// AF_PACKET with a TPACKET_V3 ring: sees a copy of each frame (XDP_DROP cannot drop it).
     Packet,
-    /// AF_XDP sockets: the frames themselves (not available yet).
+    /// AF_XDP sockets: the frames themselves, verdicts enforced.
     Afxdp,
 }
 
@@ -239,9 +240,9 @@ struct XdpRunArgs {
     /// Workers, one per receive queue and CPU (default: the interface's queues, at most the CPUs).
     #[arg(long, value_name = "N")]
     queues: Option<u32>,
-    /// How frames are received.
-    #[arg(long, value_enum, default_value = "packet")]
-    mode: ModeArg,
+    /// How frames are received (default: afxdp, or packet where afxdp cannot be set up).
+    #[arg(long, value_enum)]
+    mode: Option<ModeArg>,
     /// Share the maps through pin files in DIR, both ways, every second: `apiary map
     /// dump pinned DIR/NAME` reads the running maps, `apiary map update pinned ...`
     /// changes them.
@@ -356,10 +357,10 @@ fn main() -> ExitCode {
             program: args.program,
             iface: args.iface,
             queues: args.queues,
-            mode: match args.mode {
+            mode: args.mode.map(|mode| match mode {
                 ModeArg::Packet => xdprun::Mode::Packet,
                 ModeArg::Afxdp => xdprun::Mode::Afxdp,
-            },
+            }),
             pin_maps: args.pin_maps,
             count: args.count,
             duration: args.duration,

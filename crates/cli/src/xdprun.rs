@@ -2,10 +2,11 @@
 //! receive queue pinned to its CPU (which is also its slot in per-CPU
 //! maps), live counters each second, a summary at the end.
 //!
-//! `packet` mode observes a copy of each frame: the host's stack receives
-//! every frame whatever the program decides, so XDP_DROP does not stop a
-//! frame there. `afxdp` mode, which takes frames away from the stack, is
-//! not available yet.
+//! `afxdp` mode (the default where it works) takes the frames away from
+//! the stack, so verdicts are enforced; `XDP_PASS` hands a frame back to
+//! the host through a TAP device. `packet` mode observes a copy of each
+//! frame: the host's stack receives every frame whatever the program
+//! decides, so XDP_DROP does not stop a frame there.
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -15,8 +16,8 @@ use std::time::{Duration, Instant};
 
 use apiary_kernel::types::ProgType;
 use apiary_net::{
-    Control, Interface, NetError, PacketPort, QueueStats, RingGeometry, RuntimeProgram, Snapshot,
-    pin_to_cpu, run_queue,
+    Control, Interface, NetError, PacketPort, Port, QueueStats, RingGeometry, RuntimeProgram,
+    Snapshot, Tap, XskOptions, XskPort, XskRedirect, pin_to_cpu, run_queue,
 };
 use apiary_vm::Runner;
 
@@ -37,6 +38,16 @@ pub enum Mode {
     Afxdp,
 }
 
+impl Mode {
+    /// The name `--mode` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Packet => "packet",
+            Mode::Afxdp => "afxdp",
+        }
+    }
+}
+
 /// Everything `xdp run` was asked.
 #[derive(Debug)]
 pub struct XdpRunOptions {
@@ -48,8 +59,8 @@ pub struct XdpRunOptions {
     pub iface: String,
     /// `--queues N` (default: the interface's receive queues).
     pub queues: Option<u32>,
-    /// `--mode`.
-    pub mode: Mode,
+    /// `--mode` (`None`: afxdp, or packet where afxdp cannot be set up).
+    pub mode: Option<Mode>,
     /// `--pin-maps DIR`.
     pub pin_maps: Option<PathBuf>,
     /// `--count N`: stop after N frames.
@@ -69,12 +80,6 @@ const TICK: Duration = Duration::from_millis(50);
 
 /// `apiary xdp run`.
 pub fn xdp_run(options: &XdpRunOptions) -> CliResult {
-    if options.mode == Mode::Afxdp {
-        return Err(CliError::at(
-            "xdp run",
-            "--mode afxdp is not implemented yet; use --mode packet (which observes a copy of each frame)",
-        ));
-    }
     let OpenedObject { object, .. } = open_object(&options.file, &options.core_target)?;
     let spec = select_program(&object, options.program.as_deref())
         .map_err(|e| CliError::at(options.file.display(), e))?;
@@ -98,12 +103,14 @@ pub fn xdp_run(options: &XdpRunOptions) -> CliResult {
     };
     let iface = Interface::by_name(&options.iface).map_err(|e| CliError::at("--iface", e))?;
     let queues = queue_count(options.queues, &iface, vm.runtime().nr_cpus())?;
-    eprintln!(
-        "apiary: xdp run: packet mode observes a COPY of each frame: the host stack receives \
-         every frame, XDP_DROP included (dropped frames are counted, not stopped); \
-         enforcement needs --mode afxdp"
-    );
-    let ports = open_ports(&iface, queues).map_err(|e| CliError::at(&options.iface, e))?;
+    let (mode, Ports { ports, feeding }) = open_ports(options.mode, &iface, queues)?;
+    if mode == Mode::Packet {
+        eprintln!(
+            "apiary: xdp run: packet mode observes a COPY of each frame: the host stack receives \
+             every frame, XDP_DROP included (dropped frames are counted, not stopped); \
+             enforcement needs --mode afxdp"
+        );
+    }
     catch_stop_signals().map_err(|e| CliError::at("signals", e))?;
     let control = Control::new(options.count);
     let stats: Vec<QueueStats> = (0..queues).map(|_| QueueStats::default()).collect();
@@ -113,13 +120,13 @@ pub fn xdp_run(options: &XdpRunOptions) -> CliResult {
             .into_iter()
             .zip(&stats)
             .map(|(mut port, stats)| {
-                let queue = apiary_net::Port::queue(&port);
+                let queue = port.queue();
                 let mut program =
                     RuntimeProgram::new(Arc::clone(vm.runtime()), vm.prog(), Runner::new(), queue);
                 let control = &control;
                 scope.spawn(move || {
                     let result = pin_to_cpu(queue as usize)
-                        .and_then(|()| run_queue(&mut port, &mut program, stats, control));
+                        .and_then(|()| run_queue(port.as_mut(), &mut program, stats, control));
                     // One worker's end (the interface went away) ends the run.
                     control.stop();
                     result
@@ -136,12 +143,14 @@ pub fn xdp_run(options: &XdpRunOptions) -> CliResult {
             })
             .collect::<Vec<_>>()
     });
+    // The workers are done: detach the redirect program, remove the TAP.
+    drop(feeding);
     if let Some(pins) = &mut pins {
         for note in pins.sync()? {
             eprintln!("apiary: {note}");
         }
     }
-    print_summary(options, &stats, started.elapsed());
+    print_summary(options, mode, &stats, started.elapsed());
     if let Some((queue, error)) = outcome.into_iter().find_map(Result::err) {
         return Err(CliError::at(
             format!("{} queue {queue}", options.iface),
@@ -174,13 +183,78 @@ fn queue_count(asked: Option<u32>, iface: &Interface, cpus: u32) -> Result<u32, 
     Ok(queues)
 }
 
+/// The ports of every queue and what keeps them fed.
+struct Ports {
+    ports: Vec<Box<dyn Port>>,
+    /// afxdp: the redirect program (detached when dropped) and the TAP
+    /// (removed when dropped), kept until the workers are done.
+    feeding: Option<(XskRedirect, Arc<Tap>)>,
+}
+
+/// Opens every queue in `asked` mode; without one, afxdp, or packet mode
+/// after a line saying why afxdp could not be set up.
+fn open_ports(
+    asked: Option<Mode>,
+    iface: &Interface,
+    queues: u32,
+) -> Result<(Mode, Ports), CliError> {
+    let fail = |e: NetError| CliError::at(&iface.name, e);
+    match asked {
+        Some(Mode::Packet) => Ok((Mode::Packet, packet_ports(iface, queues).map_err(fail)?)),
+        Some(Mode::Afxdp) => Ok((Mode::Afxdp, afxdp_ports(iface, queues).map_err(fail)?)),
+        None => match afxdp_ports(iface, queues) {
+            Ok(ports) => Ok((Mode::Afxdp, ports)),
+            Err(why) => {
+                eprintln!(
+                    "apiary: {}: afxdp mode unavailable ({why}); using packet mode",
+                    iface.name
+                );
+                Ok((Mode::Packet, packet_ports(iface, queues).map_err(fail)?))
+            }
+        },
+    }
+}
+
 /// One packet port per queue, opened in queue order so that the fanout
 /// group gives socket `i` the frames of receive queue `i`.
-fn open_ports(iface: &Interface, queues: u32) -> Result<Vec<PacketPort>, NetError> {
+fn packet_ports(iface: &Interface, queues: u32) -> Result<Ports, NetError> {
     let fanout = (queues > 1).then_some((std::process::id() & 0xffff) as u16);
-    (0..queues)
-        .map(|queue| PacketPort::open(iface, queue, fanout, RingGeometry::default()))
-        .collect()
+    let ports = (0..queues)
+        .map(|queue| {
+            PacketPort::open(iface, queue, fanout, RingGeometry::default())
+                .map(|port| Box::new(port) as Box<dyn Port>)
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(Ports {
+        ports,
+        feeding: None,
+    })
+}
+
+/// One AF_XDP socket per queue, the redirect program attached, and the
+/// TAP that `XDP_PASS` frames go to (named after the interface's index).
+fn afxdp_ports(iface: &Interface, queues: u32) -> Result<Ports, NetError> {
+    let mac = iface
+        .mac()
+        .ok_or_else(|| NetError::Config("the interface has no hardware address".into()))?;
+    let tap = Arc::new(Tap::create(&format!("apiary{}", iface.ifindex), mac)?);
+    let redirect = XskRedirect::attach(iface.ifindex, queues, 0)?;
+    let ports = (0..queues)
+        .map(|queue| {
+            XskPort::open(
+                iface,
+                queue,
+                &redirect,
+                Arc::clone(&tap),
+                XskOptions::default(),
+            )
+            .map(|port| Box::new(port) as Box<dyn Port>)
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(Ports {
+        ports,
+        feeding: Some((redirect, tap)),
+    })
 }
 
 /// Shows the counters every second until the run ends (frame budget,
@@ -261,7 +335,7 @@ fn interval_json(deltas: &[Snapshot], seconds: f64, elapsed: Duration) -> String
 }
 
 /// The final counters: per queue and in total, as text or one JSON line.
-fn print_summary(options: &XdpRunOptions, stats: &[QueueStats], elapsed: Duration) {
+fn print_summary(options: &XdpRunOptions, mode: Mode, stats: &[QueueStats], elapsed: Duration) {
     let all = snapshots(stats);
     let total = Snapshot::total(&all);
     let seconds = elapsed.as_secs_f64();
@@ -273,8 +347,9 @@ fn print_summary(options: &XdpRunOptions, stats: &[QueueStats], elapsed: Duratio
             .collect::<Vec<_>>()
             .join(",");
         println!(
-            "{{\"summary\":{{\"iface\":{:?},\"mode\":\"packet\",\"seconds\":{seconds:.3},\"queues\":[{queues}],\"total\":{}}}}}",
+            "{{\"summary\":{{\"iface\":{:?},\"mode\":\"{}\",\"seconds\":{seconds:.3},\"queues\":[{queues}],\"total\":{}}}}}",
             options.iface,
+            mode.name(),
             total.json(None, Some(seconds))
         );
         return;

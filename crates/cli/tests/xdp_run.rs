@@ -119,9 +119,11 @@ fn the_firewall_drops_what_its_pinned_block_list_names_also_when_updated_mid_run
     let _ = std::fs::remove_dir_all(&dir);
     let object = example.to_str().expect("utf-8 path");
     let pins = dir.to_str().expect("utf-8 path");
-    // A first, empty run saves the maps; the block list is then filled as
-    // a user would, and the second run uses it.
-    let first_run = format!("xdp run {object} --iface ap0 --pin-maps {pins} --duration 0");
+    // A first, empty run (in packet mode, which warns) saves the maps; the
+    // block list is then filled as a user would, and the second run (in
+    // the default mode, afxdp) uses it.
+    let first_run =
+        format!("xdp run {object} --iface ap0 --mode packet --pin-maps {pins} --duration 0");
     let (ok, stderr) = finish(spawn_in(&link, &words(&first_run)));
     assert!(ok, "first run: {stderr}");
     assert!(
@@ -173,6 +175,7 @@ fn the_firewall_drops_what_its_pinned_block_list_names_also_when_updated_mid_run
     );
     let all: Vec<String> = lines.try_iter().collect();
     let summary = summary(&all);
+    assert_eq!(summary["mode"], "afxdp", "{summary}");
     assert_eq!(summary["total"]["frames"], 80, "{summary}");
     // Before the update: only 192.0.2.7 (10 of 40); after: 192.0.2.7 and
     // 203.0.113.7 (20 of 40).
