@@ -57,21 +57,23 @@ pub fn udp_frame_to(src: [u8; 4], dst: Destination, seq: u32) -> Vec<u8> {
     frame
 }
 
-/// In `netns`, sends `frames` out of `iface` and collects what arrives on
-/// it until `expect_back` frames came or none came for a second. Frames
-/// the device's queue refuses are sent again after a short pause.
+/// In `netns`, sends `frames` out of interface `out` and collects what
+/// arrives on interface `back_on` until `expect_back` frames came or none
+/// came for a second. Frames the device's queue refuses are sent again
+/// after a short pause.
 pub fn send_and_collect(
     netns: &Netns,
-    iface: &str,
+    out: &str,
+    back_on: &str,
     frames: &[Vec<u8>],
     expect_back: usize,
 ) -> Result<Vec<Vec<u8>>, NetError> {
     netns.run(|| {
-        let iface = Interface::by_name(iface)?;
-        let receiver = PacketReceiver::bind(iface.ifindex)?;
+        let out = Interface::by_name(out)?;
+        let receiver = PacketReceiver::bind(Interface::by_name(back_on)?.ifindex)?;
         let sender = PacketSender::new()?;
         for frame in frames {
-            while let Err(failure) = sender.send(iface.ifindex, frame) {
+            while let Err(failure) = sender.send(out.ifindex, frame) {
                 if failure != crate::SendFailure::QueueFull {
                     return Err(NetError::Config(format!("sending a frame: {failure:?}")));
                 }
@@ -89,13 +91,20 @@ pub fn send_and_collect(
     })?
 }
 
-/// [`send_and_collect`] from the traffic side of `link`.
+/// [`send_and_collect`] on the traffic side of `link`, out of and back on
+/// its interface.
 pub fn exchange(
     link: &Link,
     frames: &[Vec<u8>],
     expect_back: usize,
 ) -> Result<Vec<Vec<u8>>, NetError> {
-    send_and_collect(&link.traffic, Link::TRAFFIC_IFACE, frames, expect_back)
+    send_and_collect(
+        &link.traffic,
+        Link::TRAFFIC_IFACE,
+        Link::TRAFFIC_IFACE,
+        frames,
+        expect_back,
+    )
 }
 
 /// The ones' complement sum of `bytes` as big-endian 16-bit words.

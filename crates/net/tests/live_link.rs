@@ -11,12 +11,12 @@ mod common;
 use std::net::UdpSocket;
 use std::time::Duration;
 
-use apiary_net::netns::Link;
+use apiary_net::netns::{Link, veth_pair};
 use apiary_net::traffic::{Destination, udp_frame, udp_frame_to};
 use apiary_net::{Action, Interface};
 use apiary_runtime::Runtime;
 
-use common::{Mode, SOURCES, firewall, link, rule_packets, run};
+use common::{Mode, SOURCES, firewall, link, rule_packets, run, run_back_on};
 
 #[test]
 fn packet_mode_xdp_tx_returns_every_frame_to_the_sender() {
@@ -115,4 +115,64 @@ fn afxdp_mode_dropped_frames_never_reach_a_socket_and_passed_ones_do() {
         received, expected,
         "exactly the passed frames reached the socket"
     );
+}
+
+/// `xdp_redirect_dev` of the corpus sends each frame through a devmap
+/// (`tx_ports`) or a devmap_hash (`tx_ports_by_ifindex`) entry chosen by
+/// the last byte of its destination address: both lead out of a second
+/// veth pair (`ap1` to `tx1`), where every frame arrives, in both modes.
+#[test]
+fn devmap_redirects_move_frames_to_a_second_veth_pair() {
+    let Some(link) = link("dev") else {
+        return;
+    };
+    let object = match apiary_corpus::object("xdp_redirect_maps").map(|o| o.read()) {
+        Ok(Ok(bytes)) => bytes,
+        Ok(Err(e)) => panic!("xdp_redirect_maps.o: {e}"),
+        Err(e) => {
+            eprintln!("SKIPPED: devmap redirects because the corpus is unavailable: {e}");
+            return;
+        }
+    };
+    veth_pair(&link.apiary, "ap1", &link.traffic, "tx1").expect("second pair");
+    let ap1 = link
+        .apiary
+        .run(|| Interface::by_name("ap1"))
+        .expect("enter")
+        .expect("ap1");
+    for mode in [Mode::Packet, Mode::Afxdp] {
+        let object = apiary_loader::Object::parse(&object, "xdp_redirect_maps").expect("parses");
+        let runtime = Runtime::new(1);
+        let loaded = runtime.load_object(&object).expect("loads");
+        let prog = loaded.program("xdp_redirect_dev").expect("program");
+        // Kernel map names keep 15 bytes: find the maps by the object's names.
+        let map = |name: &str| {
+            let index = object.maps.iter().position(|m| m.name == name);
+            runtime.map(loaded.maps[index.expect(name)]).expect(name)
+        };
+        // struct bpf_devmap_val: ifindex, then no program.
+        let devmap_val = [ap1.ifindex.to_ne_bytes(), [0; 4]].concat();
+        map("tx_ports")
+            .sys_update(&4u32.to_ne_bytes(), &devmap_val, 0)
+            .expect("tx_ports[4]");
+        map("tx_ports_by_ifindex")
+            .sys_update(&5u32.to_ne_bytes(), &ap1.ifindex.to_ne_bytes(), 0)
+            .expect("tx_ports_by_ifindex[5]");
+        let frames: Vec<Vec<u8>> = (0..40)
+            .map(|i| {
+                let mut frame = udp_frame([192, 0, 2, 1], i);
+                frame[5] = if i % 2 == 0 { 4 } else { 5 };
+                frame
+            })
+            .collect();
+        let (stats, mut back) =
+            run_back_on(&link, mode, &runtime, prog, (&frames, "tx1", frames.len()));
+        assert_eq!(stats.action(Action::Redirect), 40, "{mode:?}");
+        assert_eq!(stats.sent, 40, "{mode:?}");
+        back.sort();
+        let mut expected = frames.clone();
+        expected.sort();
+        assert_eq!(back.len(), 40, "{mode:?}: every frame came out of ap1");
+        assert_eq!(back, expected, "{mode:?}: unchanged");
+    }
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use apiary_isa::encode_program;
 use apiary_kernel::types::ProgType;
 use apiary_net::netns::{Link, is_root};
-use apiary_net::traffic::{exchange, udp_frame};
+use apiary_net::traffic::{send_and_collect, udp_frame};
 use apiary_net::{
     Action, Control, Interface, NetError, PacketPort, Port, QueueStats, RingGeometry,
     RuntimeProgram, Snapshot, Tap, XskOptions, XskPort, XskRedirect, run_queue,
@@ -63,8 +63,9 @@ pub fn open(link: &Link, mode: Mode) -> Opened {
 }
 
 /// Runs `prog` on `ap0` in `mode` until it has seen every frame, while
-/// the traffic side sends `frames` and collects `expect_back` frames;
-/// returns the queue's counters and what came back.
+/// the traffic side sends `frames` out of `tx0` and collects `expect_back`
+/// frames arriving on `tx0`; returns the queue's counters and what came
+/// back.
 pub fn run(
     link: &Link,
     mode: Mode,
@@ -73,6 +74,24 @@ pub fn run(
     frames: &[Vec<u8>],
     expect_back: usize,
 ) -> (Snapshot, Vec<Vec<u8>>) {
+    run_back_on(
+        link,
+        mode,
+        runtime,
+        prog,
+        (frames, Link::TRAFFIC_IFACE, expect_back),
+    )
+}
+
+/// [`run`], collecting the frames that arrive on the traffic side's
+/// interface `back_on`.
+pub fn run_back_on(
+    link: &Link,
+    mode: Mode,
+    runtime: &Arc<Runtime>,
+    prog: ProgId,
+    (frames, back_on, expect_back): (&[Vec<u8>], &str, usize),
+) -> (Snapshot, Vec<Vec<u8>>) {
     let mut opened = open(link, mode);
     let control = Control::new(Some(frames.len() as u64));
     let stats = QueueStats::default();
@@ -80,7 +99,14 @@ pub fn run(
     let back = std::thread::scope(|scope| {
         let port = opened.port.as_mut();
         let worker = scope.spawn(|| run_queue(port, &mut program, &stats, &control));
-        let back = exchange(link, frames, expect_back).expect("traffic");
+        let back = send_and_collect(
+            &link.traffic,
+            Link::TRAFFIC_IFACE,
+            back_on,
+            frames,
+            expect_back,
+        )
+        .expect("traffic");
         // The worker stops by itself once it has seen every frame; a lost
         // frame must not hang the test, so it gets five seconds at most.
         for _ in 0..500 {
