@@ -428,6 +428,11 @@ impl KernelBackend {
         })
     }
 
+    /// The program, loaded in the kernel (to attach it somewhere).
+    pub fn prog(&self) -> Option<&apiary_kernel::ProgFd> {
+        self.object.program(&self.program)
+    }
+
     /// The kernel's map named `name` (the loader's name).
     pub fn map(&self, name: &str) -> Option<&apiary_kernel::MapFd> {
         self.object.map(name)

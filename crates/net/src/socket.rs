@@ -163,6 +163,18 @@ pub enum SendFailure {
     Other(i32),
 }
 
+impl SendFailure {
+    /// The failure the last system call's errno means.
+    fn last() -> SendFailure {
+        match std::io::Error::last_os_error().raw_os_error() {
+            Some(libc::ENOBUFS | libc::EAGAIN) => SendFailure::QueueFull,
+            Some(libc::ENXIO | libc::ENODEV | libc::ENETDOWN) => SendFailure::NoDevice,
+            Some(libc::EMSGSIZE) => SendFailure::TooLong,
+            errno => SendFailure::Other(errno.unwrap_or(0)),
+        }
+    }
+}
+
 /// Sends frames out of any interface through one packet socket.
 #[derive(Debug)]
 pub struct PacketSender {
@@ -197,12 +209,71 @@ impl PacketSender {
         if rc >= 0 {
             return Ok(());
         }
-        Err(match std::io::Error::last_os_error().raw_os_error() {
-            Some(libc::ENOBUFS | libc::EAGAIN) => SendFailure::QueueFull,
-            Some(libc::ENXIO | libc::ENODEV | libc::ENETDOWN) => SendFailure::NoDevice,
-            Some(libc::EMSGSIZE) => SendFailure::TooLong,
-            errno => SendFailure::Other(errno.unwrap_or(0)),
-        })
+        Err(SendFailure::last())
+    }
+}
+
+impl PacketSender {
+    /// Sends `frames` out of interface `ifindex` with one `sendmmsg`;
+    /// returns how many the device took (fewer when its queue filled).
+    pub fn send_batch(&self, ifindex: u32, frames: &[&[u8]]) -> Result<usize, SendFailure> {
+        let Some(first) = frames.first() else {
+            return Ok(0);
+        };
+        let protocol = first
+            .get(12..14)
+            .map_or(0, |t| u16::from_ne_bytes([t[0], t[1]]));
+        let mut addr = link_address(ifindex, protocol);
+        let mut iovecs: Vec<libc::iovec> = frames
+            .iter()
+            .map(|f| libc::iovec {
+                iov_base: f.as_ptr().cast_mut().cast(),
+                iov_len: f.len(),
+            })
+            .collect();
+        let mut messages: Vec<libc::mmsghdr> = iovecs
+            .iter_mut()
+            .map(|iov| {
+                // SAFETY: msghdr is plain data; all-zero is valid.
+                let mut header: libc::msghdr = unsafe { std::mem::zeroed() };
+                header.msg_name = (&raw mut addr).cast();
+                header.msg_namelen = std::mem::size_of::<libc::sockaddr_ll>() as u32;
+                header.msg_iov = std::ptr::from_mut(iov);
+                header.msg_iovlen = 1;
+                libc::mmsghdr {
+                    msg_hdr: header,
+                    msg_len: 0,
+                }
+            })
+            .collect();
+        // SAFETY: every header points at a live iovec, frame and address.
+        let sent = unsafe {
+            libc::sendmmsg(
+                self.fd.as_raw_fd(),
+                messages.as_mut_ptr(),
+                messages.len() as u32,
+                libc::MSG_DONTWAIT,
+            )
+        };
+        if sent >= 0 {
+            return Ok(sent as usize);
+        }
+        match SendFailure::last() {
+            SendFailure::QueueFull => Ok(0),
+            failure => Err(failure),
+        }
+    }
+
+    /// Skips the device's queueing discipline (`PACKET_QDISC_BYPASS`), as
+    /// a traffic generator does.
+    pub fn bypass_qdisc(&self) -> Result<(), NetError> {
+        let one: libc::c_int = 1;
+        set_option(
+            self.fd.as_fd(),
+            libc::PACKET_QDISC_BYPASS,
+            &one,
+            "PACKET_QDISC_BYPASS",
+        )
     }
 }
 

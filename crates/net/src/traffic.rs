@@ -107,6 +107,43 @@ pub fn exchange(
     )
 }
 
+/// What a flood sent.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Flood {
+    /// Frames the device took.
+    pub sent: u64,
+    /// Seconds it took.
+    pub seconds: f64,
+}
+
+/// In `netns`, sends `total` frames out of `out` as fast as one core can
+/// (batches of 64 through `sendmmsg`, past the queueing discipline),
+/// cycling through `frames`; a full device queue is retried.
+pub fn flood(netns: &Netns, out: &str, frames: &[Vec<u8>], total: u64) -> Result<Flood, NetError> {
+    if frames.is_empty() {
+        return Err(NetError::Config("a flood needs at least one frame".into()));
+    }
+    netns.run(|| {
+        let out = Interface::by_name(out)?;
+        let sender = PacketSender::new()?;
+        sender.bypass_qdisc()?;
+        let batch: Vec<&[u8]> = frames.iter().cycle().take(64).map(Vec::as_slice).collect();
+        let start = std::time::Instant::now();
+        let mut sent = 0u64;
+        while sent < total {
+            let want = (total - sent).min(batch.len() as u64) as usize;
+            let took = sender
+                .send_batch(out.ifindex, &batch[..want])
+                .map_err(|e| NetError::Config(format!("flooding: {e:?}")))?;
+            sent += took as u64;
+        }
+        Ok(Flood {
+            sent,
+            seconds: start.elapsed().as_secs_f64(),
+        })
+    })?
+}
+
 /// The ones' complement sum of `bytes` as big-endian 16-bit words.
 fn ones_complement_sum(bytes: &[u8]) -> u16 {
     let mut sum: u32 = bytes
