@@ -20,6 +20,7 @@ mod objects;
 mod pinning;
 mod progrun;
 mod signals;
+mod xdpkernel;
 mod xdprun;
 
 use std::io::Write;
@@ -254,9 +255,23 @@ struct XdpRunArgs {
     /// Stop after S seconds.
     #[arg(long, value_name = "S")]
     duration: Option<f64>,
-    /// Resolve CO-RE relocations against this BTF. Default: Apiary's own context types.
+    /// Resolve CO-RE relocations against this BTF. Default: Apiary's own context types
+    /// (with --backend kernel: the running kernel's).
     #[arg(long, value_name = "FILE")]
     target_btf: Option<PathBuf>,
+    /// Where the program runs: Apiary (`vm`), or the kernel's own XDP hook of the
+    /// interface (`kernel`, for comparing throughput and maps on the same traffic).
+    #[arg(long, value_enum, default_value = "vm")]
+    backend: XdpBackendArg,
+}
+
+/// Where `xdp run` runs the program.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum XdpBackendArg {
+    /// Apiary's interpreter on frames from AF_XDP or AF_PACKET sockets.
+    Vm,
+    /// The kernel's XDP hook (native where the driver has it).
+    Kernel,
 }
 
 /// `apiary fuzz ...`.
@@ -352,7 +367,8 @@ fn main() -> ExitCode {
         Command::Xdp {
             command: XdpCommand::Run(args),
         } => xdprun::xdp_run(&xdprun::XdpRunOptions {
-            core_target: CoreTarget::choose(args.target_btf, false),
+            core_target: CoreTarget::choose(args.target_btf, args.backend == XdpBackendArg::Kernel),
+            in_kernel: args.backend == XdpBackendArg::Kernel,
             file: args.file,
             program: args.program,
             iface: args.iface,

@@ -71,16 +71,25 @@ pub struct XdpRunOptions {
     pub json: bool,
     /// What CO-RE relocations resolve against.
     pub core_target: CoreTarget,
+    /// `--backend kernel`: attach the object to the kernel's XDP hook instead.
+    pub in_kernel: bool,
+}
+
+/// Whether `--duration` has passed since `started`.
+pub fn should_end(options: &XdpRunOptions, started: Instant) -> bool {
+    options
+        .duration
+        .is_some_and(|limit| started.elapsed().as_secs_f64() >= limit)
 }
 
 /// How often the counters are shown, and maps saved to `--pin-maps`.
-const REPORT_EVERY: Duration = Duration::from_secs(1);
+pub const REPORT_EVERY: Duration = Duration::from_secs(1);
 /// How often the main thread looks at signals and workers.
-const TICK: Duration = Duration::from_millis(50);
+pub const TICK: Duration = Duration::from_millis(50);
 
 /// `apiary xdp run`.
 pub fn xdp_run(options: &XdpRunOptions) -> CliResult {
-    let OpenedObject { object, .. } = open_object(&options.file, &options.core_target)?;
+    let OpenedObject { object, elf, .. } = open_object(&options.file, &options.core_target)?;
     let spec = select_program(&object, options.program.as_deref())
         .map_err(|e| CliError::at(options.file.display(), e))?;
     if spec.prog_type != ProgType::XDP {
@@ -91,6 +100,9 @@ pub fn xdp_run(options: &XdpRunOptions) -> CliResult {
                 spec.name, spec.prog_type, spec.section
             ),
         ));
+    }
+    if options.in_kernel {
+        return crate::xdpkernel::run_in_kernel(options, &object, &elf, &spec.name);
     }
     let vm = VmBackend::open(&object, &spec.name)
         .map_err(|e| CliError::at(options.file.display(), e))?;
@@ -274,9 +286,7 @@ fn report_while_running(
         if stop_requested() {
             control.stop();
         }
-        if let Some(limit) = options.duration
-            && started.elapsed().as_secs_f64() >= limit
-        {
+        if should_end(options, started) {
             control.stop();
         }
         if last.0.elapsed() < REPORT_EVERY {

@@ -169,11 +169,11 @@ fn the_firewall_drops_what_its_pinned_block_list_names_also_when_updated_mid_run
     exchange(&link, &frames, 0).expect("traffic");
     let (ok, stderr) = finish(child);
     assert!(ok, "second run: {stderr}");
+    let all: Vec<String> = lines.try_iter().collect();
     assert!(
         stderr.contains("taken in"),
-        "the update was noticed: {stderr}"
+        "the update was noticed: {stderr} {all:?}"
     );
-    let all: Vec<String> = lines.try_iter().collect();
     let summary = summary(&all);
     assert_eq!(summary["mode"], "afxdp", "{summary}");
     assert_eq!(summary["total"]["frames"], 80, "{summary}");
@@ -227,4 +227,58 @@ fn sigint_ends_a_run_with_a_summary() {
     let all: Vec<String> = lines.try_iter().collect();
     let summary = summary(&all);
     assert_eq!(summary["total"]["XDP_PASS"], 5, "{summary}");
+}
+
+/// Runs `apiary ARGS` (which must end by itself, e.g. with `--count`) in
+/// the data plane's namespace, sends `frames` once it reports, and
+/// returns its JSON summary.
+fn run_with_traffic(link: &Link, args: &str, frames: &[Vec<u8>]) -> serde_json::Value {
+    let mut child = spawn_in(link, &words(args));
+    let lines = lines_of(child.stdout.take().expect("stdout"));
+    lines
+        .recv_timeout(Duration::from_secs(20))
+        .expect("a stats line");
+    exchange(link, frames, 0).expect("traffic");
+    let (ok, stderr) = finish(child);
+    assert!(ok, "{args}: {stderr}");
+    summary(&lines.try_iter().collect::<Vec<_>>())
+}
+
+/// The same object and traffic in Apiary and in the kernel's XDP hook
+/// (`--backend kernel`) leave the same rule counters in the pinned maps.
+#[test]
+fn the_kernel_backend_counts_the_same_rule_hits_as_apiary() {
+    let Some((link, example)) = setup("xdpk") else {
+        return;
+    };
+    let base = std::env::temp_dir().join(format!("apiary-xdp-kernel-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&base);
+    let object = example.to_str().expect("utf-8 path");
+    let sources = [[192, 0, 2, 7], [203, 0, 113, 8], [192, 0, 2, 200]];
+    let frames: Vec<Vec<u8>> = (0..30)
+        .map(|i| udp_frame(sources[i % 3], i as u32))
+        .collect();
+    let mut dumps = Vec::new();
+    for backend in ["vm", "kernel"] {
+        let pins = base.join(backend);
+        let pins = pins.to_str().expect("utf-8 path");
+        let create = format!("xdp run {object} --iface ap0 --pin-maps {pins} --duration 0");
+        let (ok, stderr) = finish(spawn_in(&link, &words(&create)));
+        assert!(ok, "{stderr}");
+        apiary(&words(&format!(
+            "map update pinned {pins}/blocklist key 24 0 0 0 192 0 2 0 value 1 0 0 0"
+        )));
+        let args = format!(
+            "-j xdp run {object} --iface ap0 --backend {backend} --pin-maps {pins} --count 30"
+        );
+        let summary = run_with_traffic(&link, &args, &frames);
+        let frames_seen = summary["total"]["frames"]
+            .as_u64()
+            .or(summary["frames"].as_u64());
+        assert_eq!(frames_seen, Some(30), "{backend}: {summary}");
+        dumps.push(apiary(&words(&format!("map dump pinned {pins}/rule_hits"))));
+    }
+    assert!(dumps[0].contains("\"packets\": 20"), "{}", dumps[0]);
+    assert_eq!(dumps[0], dumps[1], "Apiary and the kernel counted alike");
+    let _ = std::fs::remove_dir_all(&base);
 }
