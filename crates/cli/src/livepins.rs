@@ -9,9 +9,10 @@
 //! applied to the running map, and then every map is written out again.
 //! A three-way merge rather than a reload, so that what the program
 //! changed meanwhile (counters) is kept where the other process did not
-//! touch the same element. An update takes effect within a second; a
-//! write that lands between this process's read and its write of the same
-//! file is lost (the files have no lock yet). Shared memory (pin files
+//! touch the same element. An update takes effect within a second. The
+//! whole exchange holds the directory's lock ([`pin::lock_dir_of`]), as
+//! `apiary map` commands do, so that no update is lost between one side's
+//! read and its write. Shared memory (pin files
 //! that are the maps' memory, mapped by both processes) would make updates
 //! immediate and exact, but needs map storage that lives in a file
 //! mapping, which the maps crate does not offer yet.
@@ -74,6 +75,8 @@ impl LivePins {
         }
         let mut pins = LivePins { maps };
         for tracked in &mut pins.maps {
+            let _lock = pin::lock_dir_of(&tracked.path)
+                .map_err(|e| CliError::at(tracked.path.display(), e))?;
             tracked.write()?;
         }
         Ok(pins)
@@ -84,6 +87,8 @@ impl LivePins {
     pub fn sync(&mut self) -> Result<Vec<String>, CliError> {
         let mut notes = Vec::new();
         for tracked in &mut self.maps {
+            let _lock = pin::lock_dir_of(&tracked.path)
+                .map_err(|e| CliError::at(tracked.path.display(), e))?;
             if stamp(&tracked.path) != tracked.stamp && tracked.stamp.is_some() {
                 match tracked.merge() {
                     Ok(0) => {}

@@ -179,6 +179,9 @@ fn execute(words: &[&str], out: &mut Output) -> Result<(), Failure> {
         return Err(usage().into());
     }
     let (path, args) = parse_map_spec(rest)?;
+    // Held until the command is done: a running `xdp run --pin-maps` takes
+    // the same lock to merge and rewrite the files.
+    let _lock = pin::lock_dir_of(path).map_err(|e| e.to_string())?;
     let pinned = pin::load(path).map_err(|e| match e {
         pin::PinError::Io { source, .. } => {
             format!("bpf obj get ({}): {}", path.display(), strerror_of(&source))

@@ -133,12 +133,15 @@ pub fn xdp_run(options: &XdpRunOptions) -> CliResult {
             .zip(&stats)
             .map(|(mut port, stats)| {
                 let queue = port.queue();
-                let mut program =
-                    RuntimeProgram::new(Arc::clone(vm.runtime()), vm.prog(), Runner::new(), queue);
+                let program = RuntimeProgram::new(vm.runtime(), vm.prog(), Runner::new(), queue);
                 let control = &control;
                 scope.spawn(move || {
-                    let result = pin_to_cpu(queue as usize)
-                        .and_then(|()| run_queue(port.as_mut(), &mut program, stats, control));
+                    let result = program
+                        .map_err(|e| NetError::Config(e.to_string()))
+                        .and_then(|mut program| {
+                            pin_to_cpu(queue as usize)?;
+                            run_queue(port.as_mut(), &mut program, stats, control)
+                        });
                     // One worker's end (the interface went away) ends the run.
                     control.stop();
                     result

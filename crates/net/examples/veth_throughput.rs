@@ -90,7 +90,7 @@ fn apiary(mode: &str, runtime: &Arc<Runtime>, prog: ProgId, total: u64) -> Measu
         .expect("port");
     let control = Control::new(None);
     let stats = QueueStats::default();
-    let mut program = RuntimeProgram::new(Arc::clone(runtime), prog, Runner::new(), 0);
+    let mut program = RuntimeProgram::new(runtime, prog, Runner::new(), 0).expect("an XDP program");
     std::thread::scope(|scope| {
         let worker = scope.spawn(|| {
             let _ = apiary_net::pin_to_cpu(0);

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use apiary_runtime::{Env, LiveVerdict, ProgId, Runtime, RxQueue, TaskInfo, TestRunError};
+use apiary_runtime::{Env, LiveVerdict, LiveXdp, ProgId, Runtime, RxQueue, TaskInfo, TestRunError};
 use apiary_vm::Runner;
 
 /// Runs an XDP program on live frames, as one CPU.
@@ -17,41 +17,38 @@ pub trait FrameProgram: Send {
 /// An XDP program of a [`Runtime`], run by one runner as CPU `cpu` (its
 /// slot in per-CPU maps and `bpf_get_smp_processor_id`'s answer).
 pub struct RuntimeProgram {
-    runtime: Arc<Runtime>,
-    prog: ProgId,
+    live: LiveXdp,
     runner: Runner<Env>,
-    cpu: u32,
-    task: TaskInfo,
 }
 
 impl std::fmt::Debug for RuntimeProgram {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RuntimeProgram")
-            .field("prog", &self.prog)
-            .field("cpu", &self.cpu)
+            .field("live", &self.live)
             .finish_non_exhaustive()
     }
 }
 
 impl RuntimeProgram {
     /// Program `prog` of `runtime` on `runner` (whose engine is the tier)
-    /// as CPU `cpu`.
-    pub fn new(runtime: Arc<Runtime>, prog: ProgId, runner: Runner<Env>, cpu: u32) -> Self {
-        RuntimeProgram {
-            runtime,
-            prog,
+    /// as CPU `cpu`. XDP runs in softirq context: no current task, as the
+    /// kernel's helpers then report. Fails when `prog` is not an XDP
+    /// program of `runtime`.
+    pub fn new(
+        runtime: &Arc<Runtime>,
+        prog: ProgId,
+        runner: Runner<Env>,
+        cpu: u32,
+    ) -> Result<Self, TestRunError> {
+        Ok(RuntimeProgram {
+            live: runtime.live_xdp(prog, cpu, &TaskInfo::default())?,
             runner,
-            cpu,
-            task: TaskInfo::default(),
-        }
+        })
     }
 }
 
 impl FrameProgram for RuntimeProgram {
     fn run(&mut self, frame: &mut Vec<u8>, rx: RxQueue) -> Result<LiveVerdict, TestRunError> {
-        // XDP runs in softirq context: no current task, as the kernel's
-        // helpers then report.
-        self.runtime
-            .run_xdp_frame(&mut self.runner, self.prog, frame, rx, self.cpu, &self.task)
+        self.live.run(&mut self.runner, frame, rx)
     }
 }

@@ -58,7 +58,7 @@ pub use helpers_trace::{
     BPF_F_FAST_STACK_CMP, BPF_F_REUSE_STACKID, BPF_F_SKIP_FIELD_MASK, BPF_F_USER_BUILD_ID,
     BPF_F_USER_STACK, SeqFile,
 };
-pub use live::{LiveVerdict, RxQueue};
+pub use live::{LiveVerdict, LiveXdp, RxQueue};
 pub use testrun::{
     BPF_F_TEST_RUN_ON_CPU, BPF_F_TEST_SKB_CHECKSUM_COMPLETE, BPF_F_TEST_XDP_LIVE_FRAMES,
     TEST_OBJECTS_BASE, TestRunError, TestRunInput, TestRunOutput, TraceLine,
@@ -413,6 +413,17 @@ impl Env {
         if self.trace.len() < MAX_TRACE_LINES {
             self.trace.push(line);
         }
+    }
+
+    /// Forgets what one run left (output, reservations, resolved maps), so
+    /// that the env serves the next run as a fresh one would.
+    pub(crate) fn clear_run_state(&mut self) {
+        self.reserved.clear();
+        self.key_buffers.clear();
+        self.socket_cookie = None;
+        self.trace.clear();
+        self.events.clear();
+        self.maps_used.clear();
     }
 
     /// Keeps an event, up to [`MAX_EVENTS`].

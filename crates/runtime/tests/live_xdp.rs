@@ -145,3 +145,36 @@ fn runts_giants_and_faults_are_typed_errors() {
     let error = runtime.run_xdp_frame(&mut runner, socket, &mut frame(60), rx, 0, &task);
     assert!(matches!(error, Err(TestRunError::NotSupported { .. })));
 }
+
+/// One `LiveXdp` reused over frames of different sizes gives what a fresh
+/// run of each frame gives: nothing of an earlier frame shows through
+/// (headroom exposed by `bpf_xdp_adjust_head`, tail grown by
+/// `bpf_xdp_adjust_tail`).
+#[test]
+fn a_reused_live_program_answers_as_fresh_runs_do() {
+    let runtime = Runtime::new(1);
+    // adjust_head(-8), adjust_tail(+16): the frame gains 8 bytes of
+    // headroom in front and 16 zero bytes behind; XDP_TX.
+    let text = "r6 = r1\nr2 = -8\ncall 44\nr1 = r6\nr2 = 16\ncall 65\nr0 = 3\nexit";
+    let prog = runtime
+        .load_program("grow", ProgType::XDP, &code(text), &[])
+        .unwrap();
+    let rx = RxQueue {
+        ifindex: 4,
+        queue: 0,
+    };
+    let task = TaskInfo::default();
+    let mut runner = Runner::new();
+    let mut live = runtime.live_xdp(prog, 0, &task).unwrap();
+    for len in [200, 60, 1500, 14, 300, 9000, 64] {
+        let filled: Vec<u8> = (0..len).map(|i| (i as u8) | 0x80).collect();
+        let (mut reused, mut fresh) = (filled.clone(), filled.clone());
+        let a = live.run(&mut runner, &mut reused, rx).unwrap();
+        let b = runtime
+            .run_xdp_frame(&mut runner, prog, &mut fresh, rx, 0, &task)
+            .unwrap();
+        assert_eq!(a, b, "{len}");
+        assert_eq!(reused, fresh, "{len}-byte frame");
+        assert_eq!(&reused[..8], &[0; 8], "the headroom shown is zero");
+    }
+}

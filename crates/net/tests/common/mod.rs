@@ -95,7 +95,7 @@ pub fn run_back_on(
     let mut opened = open(link, mode);
     let control = Control::new(Some(frames.len() as u64));
     let stats = QueueStats::default();
-    let mut program = RuntimeProgram::new(Arc::clone(runtime), prog, Runner::new(), 0);
+    let mut program = RuntimeProgram::new(runtime, prog, Runner::new(), 0).expect("an XDP program");
     let back = std::thread::scope(|scope| {
         let port = opened.port.as_mut();
         let worker = scope.spawn(|| run_queue(port, &mut program, &stats, &control));
