@@ -1,7 +1,8 @@
 //! Frames per second on a veth pair, one queue, for the same program in
 //! three data planes: Apiary's `packet` mode, Apiary's `afxdp` mode, and
 //! the kernel's own XDP hook (native XDP on the veth), with the same
-//! traffic: `FRAMES` 64-byte UDP frames flooded from the peer namespace
+//! traffic, after the same frames replayed in memory (no I/O, the
+//! interpreter's ceiling on one core). The traffic: `FRAMES` 64-byte UDP frames flooded from the peer namespace
 //! (sendmmsg, qdisc bypassed) on one core.
 //!
 //! ```sh
@@ -140,6 +141,33 @@ fn kernel(prog: &ProgFd, total: u64) -> Measured {
     }
 }
 
+/// The same frames through the program in memory, no I/O: the data
+/// plane's ceiling on one core.
+fn replay(runtime: &Arc<Runtime>, prog: ProgId, total: u64) -> Measured {
+    use apiary_net::FrameProgram;
+    let mut program = RuntimeProgram::new(runtime, prog, Runner::new(), 0).expect("XDP");
+    let frames = frames();
+    let rx = apiary_runtime::RxQueue {
+        ifindex: 2,
+        queue: 0,
+    };
+    let mut frame = Vec::with_capacity(2048);
+    let start = Instant::now();
+    for i in 0..total {
+        frame.clear();
+        frame.extend_from_slice(&frames[i as usize % frames.len()]);
+        program.run(&mut frame, rx).expect("runs");
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    Measured {
+        sent: total,
+        flood_s: seconds,
+        ran: total,
+        run_s: seconds,
+        ns_per_frame: (seconds * 1e9 / total as f64) as u64,
+    }
+}
+
 fn print(label: &str, m: &Measured) {
     println!(
         "{label:<28} sent {:>8} ({:>6.2} Mf/s)  ran {:>8} ({:>6.3} Mf/s)  {:>5} ns/frame in the program",
@@ -214,6 +242,10 @@ fn main() {
         ("drop", drop, &kernel_drop),
         ("firewall", firewall, kernel_firewall),
     ] {
+        print(
+            &format!("{name}: apiary in memory"),
+            &replay(&runtime, prog, total * 4),
+        );
         print(
             &format!("{name}: apiary packet"),
             &apiary("packet", &runtime, prog, total),
