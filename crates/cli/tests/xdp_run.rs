@@ -282,3 +282,38 @@ fn the_kernel_backend_counts_the_same_rule_hits_as_apiary() {
     assert_eq!(dumps[0], dumps[1], "Apiary and the kernel counted alike");
     let _ = std::fs::remove_dir_all(&base);
 }
+
+/// The interface disappearing mid-run ends the run with one line naming
+/// it and a failure status, in both modes (no hung worker).
+#[test]
+fn an_interface_that_disappears_ends_the_run_with_a_clear_line() {
+    let Some((link, example)) = setup("xdpgone") else {
+        return;
+    };
+    let object = example.to_str().expect("utf-8 path");
+    for mode in ["packet", "afxdp"] {
+        if mode == "afxdp" {
+            apiary_net::netns::veth_pair(&link.apiary, "ap0", &link.traffic, "tx0")
+                .expect("a new pair");
+        }
+        let args = format!("-j xdp run {object} --iface ap0 --mode {mode}");
+        let mut child = spawn_in(&link, &words(&args));
+        let lines = lines_of(child.stdout.take().expect("stdout"));
+        lines
+            .recv_timeout(Duration::from_secs(20))
+            .expect("a stats line");
+        link.apiary
+            .ip(&["link", "del", "ap0"])
+            .expect("delete the interface");
+        let (ok, stderr) = finish(child);
+        assert!(!ok, "{mode}: a run whose interface vanished fails");
+        assert!(
+            stderr.contains("apiary: ap0 queue 0: interface") && stderr.contains("disappeared"),
+            "{mode}: {stderr}"
+        );
+        assert_eq!(
+            stderr.lines().filter(|l| l.contains("disappeared")).count(),
+            1
+        );
+    }
+}

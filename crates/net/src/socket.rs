@@ -107,7 +107,8 @@ pub(crate) fn bind(fd: BorrowedFd<'_>, ifindex: u32, protocol: u16) -> Result<()
 
 /// Waits up to `timeout_ms` until the socket `fd` of interface `ifindex`
 /// has something to read. A pending socket error of a device that went
-/// down or away (`ENETDOWN`) is [`NetError::InterfaceGone`].
+/// down or away (`ENETDOWN`) is [`NetError::InterfaceGone`]; it is also
+/// looked for when the wait times out.
 pub(crate) fn wait_readable(
     fd: BorrowedFd<'_>,
     timeout_ms: i32,
@@ -128,7 +129,10 @@ pub(crate) fn wait_readable(
         }
         return Err(NetError::os(format!("poll on {what}"), error));
     }
-    if poll.revents & libc::POLLERR == 0 {
+    // A pending error is looked at when poll reports one (packet sockets)
+    // and when it times out: AF_XDP sockets never report POLLERR, but
+    // their device's removal leaves ENETDOWN in SO_ERROR.
+    if rc > 0 && poll.revents & libc::POLLERR == 0 {
         return Ok(());
     }
     let mut error: libc::c_int = 0;
@@ -144,6 +148,7 @@ pub(crate) fn wait_readable(
         )
     };
     Err(match error {
+        0 => return Ok(()),
         libc::ENETDOWN | libc::ENODEV | libc::ENXIO => NetError::InterfaceGone { ifindex },
         errno => NetError::os(what.to_owned(), std::io::Error::from_raw_os_error(errno)),
     })

@@ -176,3 +176,27 @@ fn devmap_redirects_move_frames_to_a_second_veth_pair() {
         assert_eq!(back, expected, "{mode:?}: unchanged");
     }
 }
+
+/// A program that faults on a frame (a load from address 0, which the
+/// kernel's verifier would refuse) counts the frame as aborted and a
+/// fault; the worker goes on to the next frames.
+#[test]
+fn faulting_frames_are_aborted_and_the_worker_goes_on() {
+    let Some(link) = link("fault") else {
+        return;
+    };
+    let runtime = Runtime::new(1);
+    // Faults when the frame's last source byte is odd, else XDP_PASS.
+    let prog = common::asm_program(
+        &runtime,
+        "r2 = *(u32 *)(r1 + 0)\nr3 = *(u32 *)(r1 + 4)\nr4 = r2\nr4 += 34\n\
+         if r4 > r3 goto +6\nr5 = *(u8 *)(r2 + 29)\nr5 &= 1\nif r5 == 0 goto +2\n\
+         r6 = 0\nr0 = *(u8 *)(r6 + 0)\nr0 = 2\nexit\nr0 = 2\nexit",
+    );
+    let frames: Vec<Vec<u8>> = (0..20u8).map(|i| udp_frame([10, 0, 0, i], 0)).collect();
+    let (stats, _) = run(&link, Mode::Packet, &runtime, prog, &frames, 0);
+    assert_eq!(stats.frames, 20);
+    assert_eq!(stats.faults, 10);
+    assert_eq!(stats.action(Action::Aborted), 10);
+    assert_eq!(stats.action(Action::Pass), 10);
+}
