@@ -190,7 +190,7 @@ fn faulting_frames_are_aborted_and_the_worker_goes_on() {
     let prog = common::asm_program(
         &runtime,
         "r2 = *(u32 *)(r1 + 0)\nr3 = *(u32 *)(r1 + 4)\nr4 = r2\nr4 += 34\n\
-         if r4 > r3 goto +6\nr5 = *(u8 *)(r2 + 29)\nr5 &= 1\nif r5 == 0 goto +2\n\
+         if r4 > r3 goto +7\nr5 = *(u8 *)(r2 + 29)\nr5 &= 1\nif r5 == 0 goto +2\n\
          r6 = 0\nr0 = *(u8 *)(r6 + 0)\nr0 = 2\nexit\nr0 = 2\nexit",
     );
     let frames: Vec<Vec<u8>> = (0..20u8).map(|i| udp_frame([10, 0, 0, i], 0)).collect();
