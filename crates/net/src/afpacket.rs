@@ -8,7 +8,7 @@
 //! whatever the program decides. `XDP_DROP` therefore cannot drop
 //! anything in this mode; it is counted. Enforcement needs `afxdp` mode.
 
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
 use crate::NetError;
 use crate::iface::Interface;
@@ -30,6 +30,8 @@ pub struct PacketPort {
     fd: OwnedFd,
     ring: RxRing,
     sender: PacketSender,
+    /// Drops counted so far (the kernel resets its count on each read).
+    drops: u64,
 }
 
 impl PacketPort {
@@ -65,6 +67,7 @@ impl PacketPort {
             fd,
             ring,
             sender: PacketSender::new()?,
+            drops: 0,
         })
     }
 }
@@ -101,6 +104,26 @@ impl Port for PacketPort {
     /// Nothing to do: the kernel received its own copy.
     fn pass(&mut self, _frame: &[u8]) -> Result<(), SendFailure> {
         Ok(())
+    }
+
+    fn kernel_drops(&mut self) -> u64 {
+        // SAFETY: plain data; all-zero is valid.
+        let mut stats: libc::tpacket_stats_v3 = unsafe { std::mem::zeroed() };
+        let mut len = std::mem::size_of::<libc::tpacket_stats_v3>() as libc::socklen_t;
+        // SAFETY: `stats` and `len` are valid for PACKET_STATISTICS.
+        let rc = unsafe {
+            libc::getsockopt(
+                self.fd.as_raw_fd(),
+                libc::SOL_PACKET,
+                libc::PACKET_STATISTICS,
+                (&raw mut stats).cast(),
+                &raw mut len,
+            )
+        };
+        if rc == 0 {
+            self.drops += u64::from(stats.tp_drops);
+        }
+        self.drops
     }
 
     fn kernel_has_copy(&self) -> bool {

@@ -32,6 +32,11 @@ pub trait Port: Send {
     /// does not have its own copy already.
     fn pass(&mut self, frame: &[u8]) -> Result<(), SendFailure>;
 
+    /// Frames the kernel dropped on this queue before they reached the
+    /// port (a full ring; afxdp: frames larger than a UMEM frame), since
+    /// it was opened.
+    fn kernel_drops(&mut self) -> u64;
+
     /// Whether the kernel's stack already received its own copy of every
     /// frame (packet mode), so that `XDP_PASS` needs no action and
     /// `XDP_DROP` cannot stop the kernel's copy.

@@ -18,6 +18,7 @@ pub struct QueueStats {
     unsupported: AtomicU64,
     faults: AtomicU64,
     refused: AtomicU64,
+    lost: AtomicU64,
     run_ns: AtomicU64,
     last_problem: Mutex<Option<String>>,
 }
@@ -41,6 +42,8 @@ pub struct Snapshot {
     pub faults: u64,
     /// Frames not run: cut by the ring or too short for Ethernet.
     pub refused: u64,
+    /// Frames the kernel dropped before the port saw them.
+    pub lost: u64,
     /// Nanoseconds spent running the program.
     pub run_ns: u64,
 }
@@ -87,6 +90,19 @@ impl QueueStats {
         self.problem(why);
     }
 
+    /// The kernel has dropped `total` frames of this queue so far; a new
+    /// loss is reported once.
+    pub fn lost(&self, total: u64) {
+        let before = self.lost.swap(total, Ordering::Relaxed);
+        if total > before {
+            self.problem(format!(
+                "the kernel dropped {} frame(s) before Apiary saw them (a full ring, or in \
+                 afxdp mode frames larger than a 2048-byte UMEM frame)",
+                total - before
+            ));
+        }
+    }
+
     fn problem(&self, why: String) {
         let mut last = self
             .last_problem
@@ -115,6 +131,7 @@ impl QueueStats {
             unsupported: load(&self.unsupported),
             faults: load(&self.faults),
             refused: load(&self.refused),
+            lost: load(&self.lost),
             run_ns: load(&self.run_ns),
         }
     }
@@ -135,6 +152,7 @@ impl Snapshot {
             sum.unsupported += s.unsupported;
             sum.faults += s.faults;
             sum.refused += s.refused;
+            sum.lost += s.lost;
             sum.run_ns += s.run_ns;
         }
         sum
@@ -161,6 +179,7 @@ impl Snapshot {
             unsupported: self.unsupported - earlier.unsupported,
             faults: self.faults - earlier.faults,
             refused: self.refused - earlier.refused,
+            lost: self.lost - earlier.lost,
             run_ns: self.run_ns - earlier.run_ns,
         }
     }
@@ -189,8 +208,8 @@ impl Snapshot {
         self.write_actions(&mut line);
         let _ = write!(
             line,
-            " sent {} send_failed {} unsupported {} faults {} refused {}",
-            self.sent, self.send_failed, self.unsupported, self.faults, self.refused
+            " sent {} send_failed {} unsupported {} faults {} refused {} lost {}",
+            self.sent, self.send_failed, self.unsupported, self.faults, self.refused, self.lost
         );
         line
     }
@@ -229,8 +248,8 @@ impl Snapshot {
         }
         let _ = write!(
             out,
-            "\"sent\":{},\"send_failed\":{},\"unsupported\":{},\"faults\":{},\"refused\":{}}}",
-            self.sent, self.send_failed, self.unsupported, self.faults, self.refused
+            "\"sent\":{},\"send_failed\":{},\"unsupported\":{},\"faults\":{},\"refused\":{},\"lost\":{}}}",
+            self.sent, self.send_failed, self.unsupported, self.faults, self.refused, self.lost
         );
         out
     }
@@ -264,6 +283,17 @@ mod tests {
         let json = now.json(Some(0), Some(1.0));
         assert!(json.starts_with("{\"queue\":0,\"frames_per_sec\":3.0,\"frames\":3,"));
         assert!(json.contains("\"XDP_DROP\":1,\"XDP_PASS\":2,"), "{json}");
-        assert!(json.ends_with("\"faults\":1,\"refused\":0}"));
+        assert!(
+            json.ends_with("\"faults\":1,\"refused\":0,\"lost\":0}"),
+            "{json}"
+        );
+        stats.lost(3);
+        stats.lost(3);
+        assert!(
+            stats
+                .take_problem()
+                .is_some_and(|p| p.contains("dropped 3 frame"))
+        );
+        assert_eq!(stats.take_problem(), None, "a loss is reported once");
     }
 }

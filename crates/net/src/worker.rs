@@ -17,6 +17,8 @@ use crate::verdict::{Action, Fate, fate_of};
 /// How long a worker waits for frames before it looks at the stop flag
 /// again.
 const POLL_MS: i32 = 100;
+/// How often a worker reads the kernel's drop count.
+const DROPS_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// What all workers of a run share: the stop flag (set by a signal
 /// handler, a duration or the frame budget) and the frames left to run.
@@ -98,7 +100,12 @@ pub fn run_queue(
     // ring's block is handed back before they leave.
     let mut outbox: Vec<(Fate, Vec<u8>)> = Vec::new();
     let mut spare: Vec<Vec<u8>> = Vec::new();
+    let mut drops_read = Instant::now();
     while !control.stopped() {
+        if drops_read.elapsed() >= DROPS_EVERY {
+            stats.lost(port.kernel_drops());
+            drops_read = Instant::now();
+        }
         port.wait(POLL_MS)?;
         port.receive(&mut |received: RxFrame<'_>| {
             if control.stopped() || !control.take_frame() {
@@ -159,5 +166,6 @@ pub fn run_queue(
         }
         port.flush();
     }
+    stats.lost(port.kernel_drops());
     Ok(())
 }

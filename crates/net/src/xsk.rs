@@ -293,6 +293,28 @@ impl Port for XskPort {
         self.tap.write(frame)
     }
 
+    fn kernel_drops(&mut self) -> u64 {
+        // SAFETY: plain data; all-zero is valid.
+        let mut stats: libc::xdp_statistics = unsafe { std::mem::zeroed() };
+        let mut len = std::mem::size_of::<libc::xdp_statistics>() as libc::socklen_t;
+        // SAFETY: `stats` and `len` are valid for XDP_STATISTICS.
+        let rc = unsafe {
+            libc::getsockopt(
+                self.fd.as_raw_fd(),
+                libc::SOL_XDP,
+                libc::XDP_STATISTICS,
+                (&raw mut stats).cast(),
+                &raw mut len,
+            )
+        };
+        if rc != 0 {
+            return 0;
+        }
+        // Cumulative: frames too large for a UMEM frame or without a fill
+        // ring entry, and frames the full RX ring refused.
+        stats.rx_dropped + stats.rx_ring_full
+    }
+
     fn kernel_has_copy(&self) -> bool {
         false
     }

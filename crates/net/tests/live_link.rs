@@ -16,7 +16,7 @@ use apiary_net::traffic::{Destination, udp_frame, udp_frame_to};
 use apiary_net::{Action, Interface};
 use apiary_runtime::Runtime;
 
-use common::{Mode, SOURCES, firewall, link, rule_packets, run, run_back_on};
+use common::{Mode, SOURCES, Traffic, firewall, link, rule_packets, run, run_back_on};
 
 #[test]
 fn packet_mode_xdp_tx_returns_every_frame_to_the_sender() {
@@ -165,8 +165,18 @@ fn devmap_redirects_move_frames_to_a_second_veth_pair() {
                 frame
             })
             .collect();
-        let (stats, mut back) =
-            run_back_on(&link, mode, &runtime, prog, (&frames, "tx1", frames.len()));
+        let (stats, mut back) = run_back_on(
+            &link,
+            mode,
+            &runtime,
+            prog,
+            Traffic {
+                frames: &frames,
+                back_on: "tx1",
+                expect_back: frames.len(),
+                frames_run: frames.len() as u64,
+            },
+        );
         assert_eq!(stats.action(Action::Redirect), 40, "{mode:?}");
         assert_eq!(stats.sent, 40, "{mode:?}");
         back.sort();
@@ -199,4 +209,41 @@ fn faulting_frames_are_aborted_and_the_worker_goes_on() {
     assert_eq!(stats.faults, 10);
     assert_eq!(stats.action(Action::Aborted), 10);
     assert_eq!(stats.action(Action::Pass), 10);
+}
+
+/// In afxdp mode a frame larger than a UMEM frame (2048 bytes) cannot
+/// reach the socket: the kernel drops it and the queue counts it as lost
+/// (from XDP_STATISTICS) while the frames around it run.
+#[test]
+fn frames_larger_than_a_umem_frame_are_counted_as_lost() {
+    let Some(link) = link("jumbo") else {
+        return;
+    };
+    link.apiary
+        .ip(&["link", "set", Link::APIARY_IFACE, "mtu", "3000"])
+        .expect("mtu");
+    link.traffic
+        .ip(&["link", "set", Link::TRAFFIC_IFACE, "mtu", "3000"])
+        .expect("mtu");
+    let runtime = Runtime::new(1);
+    let prog = common::asm_program(&runtime, "r0 = 2\nexit");
+    // The jumbo frames go first: by the time the small ones ran, the
+    // kernel has dropped them.
+    let mut frames: Vec<Vec<u8>> = (0..3)
+        .map(|i| {
+            let mut jumbo = udp_frame([10, 0, 0, 1], i);
+            jumbo.resize(3000, 0xee);
+            jumbo
+        })
+        .collect();
+    frames.extend((0..5).map(|i| udp_frame([10, 0, 0, 2], i)));
+    let traffic = Traffic {
+        frames: &frames,
+        back_on: Link::TRAFFIC_IFACE,
+        expect_back: 0,
+        frames_run: 5,
+    };
+    let (stats, _) = run_back_on(&link, Mode::Afxdp, &runtime, prog, traffic);
+    assert_eq!(stats.frames, 5);
+    assert_eq!(stats.lost, 3);
 }

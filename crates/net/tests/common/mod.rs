@@ -74,26 +74,34 @@ pub fn run(
     frames: &[Vec<u8>],
     expect_back: usize,
 ) -> (Snapshot, Vec<Vec<u8>>) {
-    run_back_on(
-        link,
-        mode,
-        runtime,
-        prog,
-        (frames, Link::TRAFFIC_IFACE, expect_back),
-    )
+    let traffic = Traffic {
+        frames,
+        back_on: Link::TRAFFIC_IFACE,
+        expect_back,
+        frames_run: frames.len() as u64,
+    };
+    run_back_on(link, mode, runtime, prog, traffic)
 }
 
-/// [`run`], collecting the frames that arrive on the traffic side's
-/// interface `back_on`.
+/// What the traffic side sends and collects, and how many frames the
+/// worker runs before it stops.
+pub struct Traffic<'a> {
+    pub frames: &'a [Vec<u8>],
+    pub back_on: &'a str,
+    pub expect_back: usize,
+    pub frames_run: u64,
+}
+
+/// [`run`] with the traffic described in full.
 pub fn run_back_on(
     link: &Link,
     mode: Mode,
     runtime: &Arc<Runtime>,
     prog: ProgId,
-    (frames, back_on, expect_back): (&[Vec<u8>], &str, usize),
+    traffic: Traffic<'_>,
 ) -> (Snapshot, Vec<Vec<u8>>) {
     let mut opened = open(link, mode);
-    let control = Control::new(Some(frames.len() as u64));
+    let control = Control::new(Some(traffic.frames_run));
     let stats = QueueStats::default();
     let mut program = RuntimeProgram::new(runtime, prog, Runner::new(), 0).expect("an XDP program");
     let back = std::thread::scope(|scope| {
@@ -102,9 +110,9 @@ pub fn run_back_on(
         let back = send_and_collect(
             &link.traffic,
             Link::TRAFFIC_IFACE,
-            back_on,
-            frames,
-            expect_back,
+            traffic.back_on,
+            traffic.frames,
+            traffic.expect_back,
         )
         .expect("traffic");
         // The worker stops by itself once it has seen every frame; a lost
