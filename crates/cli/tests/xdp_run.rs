@@ -317,3 +317,60 @@ fn an_interface_that_disappears_ends_the_run_with_a_clear_line() {
         );
     }
 }
+
+/// Two queues, two workers: each worker is one CPU of the per-CPU maps,
+/// so the protocol counter's per-CPU slots hold exactly what each queue
+/// ran, and together every frame once.
+#[test]
+fn each_queue_worker_is_one_cpu_of_the_per_cpu_maps() {
+    if !is_root() {
+        eprintln!("SKIPPED: per-queue workers because namespaces need root");
+        return;
+    }
+    let example = match apiary_corpus::example("proto_counter") {
+        Ok(example) => example.path(),
+        Err(e) => {
+            eprintln!("SKIPPED: per-queue workers because the example is unavailable: {e}");
+            return;
+        }
+    };
+    let link = Link::with_queues("xdpq", 2).expect("namespaces and a two-queue veth pair");
+    for mode in ["afxdp", "packet"] {
+        let pins = std::env::temp_dir().join(format!("apiary-xdp-{mode}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&pins);
+        let (object, dir) = (
+            example.to_str().expect("utf-8"),
+            pins.to_str().expect("utf-8"),
+        );
+        // Sources vary so that the flow hash spreads the frames over the queues.
+        let frames: Vec<Vec<u8>> = (0..40u8).map(|i| udp_frame([10, 0, 1, i], 0)).collect();
+        let args = format!(
+            "-j xdp run {object} --iface ap0 --mode {mode} --queues 2 --count 40 --pin-maps {dir}"
+        );
+        let summary = run_with_traffic(&link, &args, &frames);
+        let per_queue: Vec<u64> = summary["queues"]
+            .as_array()
+            .expect("queues")
+            .iter()
+            .map(|q| q["frames"].as_u64().expect("frames"))
+            .collect();
+        assert_eq!(per_queue.len(), 2, "{mode}: {summary}");
+        assert_eq!(per_queue.iter().sum::<u64>(), 40, "{mode}: {summary}");
+        let udp = apiary(&words(&format!(
+            "-j map lookup pinned {dir}/proto_stats key 17 0 0 0"
+        )));
+        let udp: serde_json::Value = serde_json::from_str(&udp).expect("JSON");
+        let per_cpu: Vec<u64> = udp["formatted"]["values"]
+            .as_array()
+            .expect("per-CPU values")
+            .iter()
+            .map(|v| v["value"]["packets"].as_u64().expect("packets"))
+            .collect();
+        assert_eq!(
+            per_cpu[..2],
+            per_queue[..],
+            "{mode}: CPU i counted what queue i ran"
+        );
+        let _ = std::fs::remove_dir_all(&pins);
+    }
+}

@@ -85,8 +85,38 @@ impl Drop for Netns {
 /// with a veth pair, both up, IPv6 off (no neighbour discovery or router
 /// solicitations: the only frames on the link are the test's own).
 pub fn veth_pair(a: &Netns, a_name: &str, b: &Netns, b_name: &str) -> Result<(), NetError> {
+    veth_pair_with_queues(a, a_name, b, b_name, 1)
+}
+
+/// [`veth_pair`] with `queues` receive and transmit queues on each end.
+pub fn veth_pair_with_queues(
+    a: &Netns,
+    a_name: &str,
+    b: &Netns,
+    b_name: &str,
+    queues: u32,
+) -> Result<(), NetError> {
+    let queues = queues.to_string();
+    let q = queues.as_str();
     a.ip(&[
-        "link", "add", a_name, "type", "veth", "peer", "name", b_name, "netns", &b.name,
+        "link",
+        "add",
+        a_name,
+        "numtxqueues",
+        q,
+        "numrxqueues",
+        q,
+        "type",
+        "veth",
+        "peer",
+        "name",
+        b_name,
+        "numtxqueues",
+        q,
+        "numrxqueues",
+        q,
+        "netns",
+        &b.name,
     ])?;
     for (ns, name) in [(a, a_name), (b, b_name)] {
         let off = format!("/proc/sys/net/ipv6/conf/{name}/disable_ipv6");
@@ -116,9 +146,20 @@ impl Link {
 
     /// Creates both namespaces (named after `tag`) and the pair.
     pub fn new(tag: &str) -> Result<Link, NetError> {
+        Link::with_queues(tag, 1)
+    }
+
+    /// [`Link::new`] with `queues` queues on each end of the pair.
+    pub fn with_queues(tag: &str, queues: u32) -> Result<Link, NetError> {
         let apiary = Netns::new(&format!("{tag}-a"))?;
         let traffic = Netns::new(&format!("{tag}-b"))?;
-        veth_pair(&apiary, Link::APIARY_IFACE, &traffic, Link::TRAFFIC_IFACE)?;
+        veth_pair_with_queues(
+            &apiary,
+            Link::APIARY_IFACE,
+            &traffic,
+            Link::TRAFFIC_IFACE,
+            queues,
+        )?;
         Ok(Link { apiary, traffic })
     }
 }
