@@ -199,7 +199,7 @@ fn the_firewall_drops_what_its_pinned_block_list_names_also_when_updated_mid_run
 }
 
 #[test]
-fn sigint_ends_a_run_with_a_summary() {
+fn sigint_ends_a_run_with_a_summary_and_a_clean_teardown() {
     let Some((link, example)) = setup("xdpint") else {
         return;
     };
@@ -211,22 +211,31 @@ fn sigint_ends_a_run_with_a_summary() {
         .expect("a stats line");
     let frames: Vec<Vec<u8>> = (0..5).map(|i| udp_frame([10, 0, 0, 1], i)).collect();
     exchange(&link, &frames, 0).expect("traffic");
-    // `ip netns exec` runs apiary in its own process: signal that one.
-    let pid = child.id();
-    let apiary_pid = Command::new("pgrep")
-        .args(["-P", &pid.to_string()])
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8(o.stdout).ok())
-        .and_then(|s| s.trim().parse::<i32>().ok())
-        .unwrap_or(pid as i32);
+    // `ip netns exec` execs apiary in place: the child is apiary.
     // SAFETY: sending SIGINT to the child this test started.
-    unsafe { libc::kill(apiary_pid, libc::SIGINT) };
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     let (ok, stderr) = finish(child);
     assert!(ok, "a run ended by SIGINT exits successfully: {stderr}");
     let all: Vec<String> = lines.try_iter().collect();
     let summary = summary(&all);
     assert_eq!(summary["total"]["XDP_PASS"], 5, "{summary}");
+    // Torn down: no XDP program on ap0, no TAP left.
+    let links = Command::new("ip")
+        .args(["-n", link.apiary.name(), "-d", "link", "show"])
+        .output()
+        .expect("ip link show");
+    let links = String::from_utf8_lossy(&links.stdout);
+    assert!(links.contains("ap0"), "{links}");
+    assert!(
+        !links.contains("prog/xdp"),
+        "the XDP program was detached: {links}"
+    );
+    let tap = links.lines().any(|l| {
+        l.split(": ")
+            .nth(1)
+            .is_some_and(|name| name.starts_with("apiary"))
+    });
+    assert!(!tap, "the TAP was removed: {links}");
 }
 
 /// Runs `apiary ARGS` (which must end by itself, e.g. with `--count`) in

@@ -103,6 +103,11 @@ impl QueueStats {
         }
     }
 
+    /// Something worth a line (an `XDP_ABORTED` verdict), counted elsewhere.
+    pub fn note(&self, why: String) {
+        self.problem(why);
+    }
+
     fn problem(&self, why: String) {
         let mut last = self
             .last_problem

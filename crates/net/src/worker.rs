@@ -138,6 +138,13 @@ pub fn run_queue(
             };
             let (action, fate) = fate_of(&verdict, rx.ifindex);
             stats.ran(received.bytes.len(), action, run_ns);
+            if action == Action::Aborted {
+                // The kernel traces these (xdp:xdp_exception); so does Apiary.
+                stats.note(match verdict.action {
+                    0 => "the program returned XDP_ABORTED".to_owned(),
+                    n => format!("the program returned {n}, not an XDP action (XDP_ABORTED)"),
+                });
+            }
             match fate {
                 Fate::Free => {}
                 // Packet mode: the stack already has the frame.
