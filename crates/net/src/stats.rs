@@ -103,9 +103,17 @@ impl QueueStats {
         }
     }
 
-    /// Something worth a line (an `XDP_ABORTED` verdict), counted elsewhere.
-    pub fn note(&self, why: String) {
-        self.problem(why);
+    /// Something worth a line (an `XDP_ABORTED` verdict), counted
+    /// elsewhere; `why` is only built when no line is waiting already, so
+    /// a flood of such frames costs no formatting.
+    pub fn note(&self, why: impl FnOnce() -> String) {
+        let mut last = self
+            .last_problem
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if last.is_none() {
+            *last = Some(why());
+        }
     }
 
     fn problem(&self, why: String) {

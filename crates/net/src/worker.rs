@@ -140,7 +140,7 @@ pub fn run_queue(
             stats.ran(received.bytes.len(), action, run_ns);
             if action == Action::Aborted {
                 // The kernel traces these (xdp:xdp_exception); so does Apiary.
-                stats.note(match verdict.action {
+                stats.note(|| match verdict.action {
                     0 => "the program returned XDP_ABORTED".to_owned(),
                     n => format!("the program returned {n}, not an XDP action (XDP_ABORTED)"),
                 });
