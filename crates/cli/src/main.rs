@@ -244,6 +244,9 @@ struct XdpRunArgs {
     /// How frames are received (default: afxdp, or packet where afxdp cannot be set up).
     #[arg(long, value_enum)]
     mode: Option<ModeArg>,
+    /// afxdp: ask the driver for zero-copy (fails where it has none; copy mode otherwise).
+    #[arg(long)]
+    zero_copy: bool,
     /// Share the maps through pin files in DIR, both ways, every second: `apiary map
     /// dump pinned DIR/NAME` reads the running maps, `apiary map update pinned ...`
     /// changes them.
@@ -369,6 +372,7 @@ fn main() -> ExitCode {
         } => xdprun::xdp_run(&xdprun::XdpRunOptions {
             core_target: CoreTarget::choose(args.target_btf, args.backend == XdpBackendArg::Kernel),
             in_kernel: args.backend == XdpBackendArg::Kernel,
+            zero_copy: args.zero_copy,
             file: args.file,
             program: args.program,
             iface: args.iface,

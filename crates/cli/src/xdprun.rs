@@ -73,6 +73,8 @@ pub struct XdpRunOptions {
     pub core_target: CoreTarget,
     /// `--backend kernel`: attach the object to the kernel's XDP hook instead.
     pub in_kernel: bool,
+    /// `--zero-copy`: AF_XDP zero-copy instead of copy mode.
+    pub zero_copy: bool,
 }
 
 /// Whether `--duration` has passed since `started`.
@@ -115,7 +117,11 @@ pub fn xdp_run(options: &XdpRunOptions) -> CliResult {
     };
     let iface = Interface::by_name(&options.iface).map_err(|e| CliError::at("--iface", e))?;
     let queues = queue_count(options.queues, &iface, vm.runtime().nr_cpus())?;
-    let (mode, Ports { ports, feeding }) = open_ports(options.mode, &iface, queues)?;
+    let xsk = XskOptions {
+        zero_copy: options.zero_copy,
+        ..XskOptions::default()
+    };
+    let (mode, Ports { ports, feeding }) = open_ports(options.mode, &iface, queues, xsk)?;
     if mode == Mode::Packet {
         eprintln!(
             "apiary: xdp run: packet mode observes a COPY of each frame: the host stack receives \
@@ -212,12 +218,13 @@ fn open_ports(
     asked: Option<Mode>,
     iface: &Interface,
     queues: u32,
+    xsk: XskOptions,
 ) -> Result<(Mode, Ports), CliError> {
     let fail = |e: NetError| CliError::at(&iface.name, e);
     match asked {
         Some(Mode::Packet) => Ok((Mode::Packet, packet_ports(iface, queues).map_err(fail)?)),
-        Some(Mode::Afxdp) => Ok((Mode::Afxdp, afxdp_ports(iface, queues).map_err(fail)?)),
-        None => match afxdp_ports(iface, queues) {
+        Some(Mode::Afxdp) => Ok((Mode::Afxdp, afxdp_ports(iface, queues, xsk).map_err(fail)?)),
+        None => match afxdp_ports(iface, queues, xsk) {
             Ok(ports) => Ok((Mode::Afxdp, ports)),
             Err(why) => {
                 eprintln!(
@@ -248,7 +255,7 @@ fn packet_ports(iface: &Interface, queues: u32) -> Result<Ports, NetError> {
 
 /// One AF_XDP socket per queue, the redirect program attached, and the
 /// TAP that `XDP_PASS` frames go to (named after the interface's index).
-fn afxdp_ports(iface: &Interface, queues: u32) -> Result<Ports, NetError> {
+fn afxdp_ports(iface: &Interface, queues: u32, xsk: XskOptions) -> Result<Ports, NetError> {
     let mac = iface
         .mac()
         .ok_or_else(|| NetError::Config("the interface has no hardware address".into()))?;
@@ -256,14 +263,8 @@ fn afxdp_ports(iface: &Interface, queues: u32) -> Result<Ports, NetError> {
     let redirect = XskRedirect::attach(iface.ifindex, queues, 0)?;
     let ports = (0..queues)
         .map(|queue| {
-            XskPort::open(
-                iface,
-                queue,
-                &redirect,
-                Arc::clone(&tap),
-                XskOptions::default(),
-            )
-            .map(|port| Box::new(port) as Box<dyn Port>)
+            XskPort::open(iface, queue, &redirect, Arc::clone(&tap), xsk)
+                .map(|port| Box::new(port) as Box<dyn Port>)
         })
         .collect::<Result<_, _>>()?;
     Ok(Ports {

@@ -167,10 +167,13 @@ impl XskPort {
             )
         };
         if rc != 0 {
-            return Err(NetError::last_os(format!(
-                "binding the AF_XDP socket to {} queue {queue}",
-                iface.name
-            )));
+            let error = std::io::Error::last_os_error();
+            let what = if options.zero_copy && error.raw_os_error() == Some(libc::EOPNOTSUPP) {
+                format!("{}: the driver offers no AF_XDP zero-copy", iface.name)
+            } else {
+                format!("binding the AF_XDP socket to {} queue {queue}", iface.name)
+            };
+            return Err(NetError::os(what, error));
         }
         redirect.insert(queue, fd.as_fd())?;
         Ok(XskPort {
