@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use apiary_kernel::types::ProgType;
 use apiary_net::{
     Control, Interface, NetError, PacketPort, Port, QueueStats, RingGeometry, RuntimeProgram,
-    Snapshot, Tap, XskOptions, XskPort, XskRedirect, pin_to_cpu, run_queue,
+    Snapshot, Tap, XskOptions, XskPort, XskRedirect, pin_to_cpu, run_queue, usable_cpus,
 };
 use apiary_vm::Runner;
 
@@ -116,7 +116,8 @@ pub fn xdp_run(options: &XdpRunOptions) -> CliResult {
         None => None,
     };
     let iface = Interface::by_name(&options.iface).map_err(|e| CliError::at("--iface", e))?;
-    let queues = queue_count(options.queues, &iface, vm.runtime().nr_cpus())?;
+    let cpus = worker_cpus(options.queues, &iface, vm.runtime().nr_cpus())?;
+    let queues = cpus.len() as u32;
     let xsk = XskOptions {
         zero_copy: options.zero_copy,
         ..XskOptions::default()
@@ -137,15 +138,15 @@ pub fn xdp_run(options: &XdpRunOptions) -> CliResult {
         let workers: Vec<_> = ports
             .into_iter()
             .zip(&stats)
-            .map(|(mut port, stats)| {
-                let queue = port.queue();
-                let program = RuntimeProgram::new(vm.runtime(), vm.prog(), Runner::new(), queue);
+            .zip(&cpus)
+            .map(|((mut port, stats), &cpu)| {
+                let program = RuntimeProgram::new(vm.runtime(), vm.prog(), Runner::new(), cpu);
                 let control = &control;
                 scope.spawn(move || {
                     let result = program
                         .map_err(|e| NetError::Config(e.to_string()))
                         .and_then(|mut program| {
-                            pin_to_cpu(queue as usize)?;
+                            pin_to_cpu(cpu as usize)?;
                             run_queue(port.as_mut(), &mut program, stats, control)
                         });
                     // One worker's end (the interface went away) ends the run.
@@ -181,27 +182,31 @@ pub fn xdp_run(options: &XdpRunOptions) -> CliResult {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The number of workers: one per receive queue unless told otherwise,
-/// never more than the CPUs (each worker is one CPU of per-CPU maps).
-fn queue_count(asked: Option<u32>, iface: &Interface, cpus: u32) -> Result<u32, CliError> {
-    let online = std::thread::available_parallelism()
-        .map(|n| n.get() as u32)
-        .unwrap_or(1)
-        .min(cpus);
-    let queues = asked.unwrap_or_else(|| iface.rx_queues().min(online));
+/// The CPU of each worker: one per receive queue unless told otherwise,
+/// each a CPU this process may use, below `cpus` (the per-CPU maps'
+/// slots): the worker runs pinned there and is that CPU for the program.
+fn worker_cpus(asked: Option<u32>, iface: &Interface, cpus: u32) -> Result<Vec<u32>, CliError> {
+    let usable: Vec<u32> = usable_cpus()
+        .map_err(|e| CliError::at("xdp run", e))?
+        .into_iter()
+        .filter_map(|cpu| u32::try_from(cpu).ok())
+        .filter(|&cpu| cpu < cpus)
+        .collect();
+    let available = usable.len() as u32;
+    let queues = asked.unwrap_or_else(|| iface.rx_queues().min(available));
     if queues == 0 {
         return Err(CliError::at("--queues", "at least one queue is needed"));
     }
-    if queues > online {
+    if queues > available {
         return Err(CliError::at(
             "--queues",
             format!(
-                "{queues} workers but {online} CPUs: each worker is one CPU (its slot in \
-                 per-CPU maps), so at most {online}"
+                "{queues} workers but {available} usable CPUs: each worker is one CPU (its \
+                 slot in per-CPU maps), so at most {available}"
             ),
         ));
     }
-    Ok(queues)
+    Ok(usable[..queues as usize].to_vec())
 }
 
 /// The ports of every queue and what keeps them fed.

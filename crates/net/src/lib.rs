@@ -70,6 +70,6 @@ pub use socket::{PacketReceiver, PacketSender, SendFailure};
 pub use stats::{QueueStats, Snapshot};
 pub use tap::Tap;
 pub use verdict::{Action, Fate};
-pub use worker::{Control, pin_to_cpu, run_queue};
+pub use worker::{Control, pin_to_cpu, run_queue, usable_cpus};
 pub use xsk::{XskOptions, XskPort};
 pub use xskprog::XskRedirect;

@@ -68,6 +68,23 @@ impl Control {
     }
 }
 
+/// The CPUs this process may run on (its affinity mask), lowest first.
+pub fn usable_cpus() -> Result<Vec<usize>, NetError> {
+    // SAFETY: cpu_set_t is plain data; sched_getaffinity fills it.
+    let set = unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) != 0 {
+            return Err(NetError::last_os("sched_getaffinity"));
+        }
+        set
+    };
+    let cpus = (0..libc::CPU_SETSIZE as usize)
+        // SAFETY: `cpu` is below CPU_SETSIZE.
+        .filter(|&cpu| unsafe { libc::CPU_ISSET(cpu, &set) })
+        .collect();
+    Ok(cpus)
+}
+
 /// Pins the calling thread to host CPU `cpu`.
 pub fn pin_to_cpu(cpu: usize) -> Result<(), NetError> {
     // SAFETY: cpu_set_t is plain data; CPU_SET writes inside it.
