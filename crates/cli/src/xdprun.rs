@@ -167,6 +167,9 @@ pub fn xdp_run(options: &XdpRunOptions) -> CliResult {
     });
     // The workers are done: detach the redirect program, remove the TAP.
     drop(feeding);
+    for (queue, stats) in stats.iter().enumerate() {
+        print_trace(&options.iface, queue, stats);
+    }
     if let Some(pins) = &mut pins {
         for note in pins.sync()? {
             eprintln!("apiary: {note}");
@@ -308,6 +311,7 @@ fn report_while_running(
             if let Some(problem) = stats.take_problem() {
                 eprintln!("apiary: {} queue {queue}: {problem}", options.iface);
             }
+            print_trace(&options.iface, queue, stats);
         }
         if options.json {
             println!("{}", interval_json(&deltas, seconds, started.elapsed()));
@@ -331,6 +335,23 @@ fn report_while_running(
     }
     if tty {
         println!();
+    }
+}
+
+/// The program's `bpf_trace_printk` lines on stderr, as trace_pipe shows
+/// them, and how many did not fit.
+fn print_trace(iface: &str, queue: usize, stats: &QueueStats) {
+    let (lines, dropped) = stats.take_trace();
+    let mut err = std::io::stderr().lock();
+    for line in lines {
+        let _ = writeln!(err, "{}", line.trim_end_matches('\n'));
+    }
+    if dropped > 0 {
+        let _ = writeln!(
+            err,
+            "apiary: {iface} queue {queue}: {dropped} trace line(s) dropped (more than {} a second)",
+            apiary_net::stats::MAX_TRACE_WAITING
+        );
     }
 }
 

@@ -21,7 +21,19 @@ pub struct QueueStats {
     lost: AtomicU64,
     run_ns: AtomicU64,
     last_problem: Mutex<Option<String>>,
+    trace: Mutex<TraceBuffer>,
 }
+
+/// `bpf_trace_printk` lines waiting to be shown, bounded as the kernel's
+/// trace buffer is: lines past [`MAX_TRACE_WAITING`] are counted, not kept.
+#[derive(Debug, Default)]
+struct TraceBuffer {
+    lines: Vec<String>,
+    dropped: u64,
+}
+
+/// Most trace lines a queue keeps between two readers' visits.
+pub const MAX_TRACE_WAITING: usize = 4096;
 
 /// A copy of a queue's counters at one moment.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -122,6 +134,37 @@ impl QueueStats {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         *last = Some(why);
+    }
+
+    /// Keeps the program's `bpf_trace_printk` lines of one frame.
+    pub fn trace(&self, lines: impl ExactSizeIterator<Item = String>) {
+        if lines.len() == 0 {
+            return;
+        }
+        let mut buffer = self
+            .trace
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for line in lines {
+            if buffer.lines.len() < MAX_TRACE_WAITING {
+                buffer.lines.push(line);
+            } else {
+                buffer.dropped += 1;
+            }
+        }
+    }
+
+    /// Takes the waiting trace lines and how many were dropped since the
+    /// last call.
+    pub fn take_trace(&self) -> (Vec<String>, u64) {
+        let mut buffer = self
+            .trace
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        (
+            std::mem::take(&mut buffer.lines),
+            std::mem::take(&mut buffer.dropped),
+        )
     }
 
     /// Takes the latest problem reported since the last call, to be shown once.
@@ -308,5 +351,9 @@ mod tests {
                 .is_some_and(|p| p.contains("dropped 3 frame"))
         );
         assert_eq!(stats.take_problem(), None, "a loss is reported once");
+        stats.trace((0..MAX_TRACE_WAITING + 2).map(|i| i.to_string()));
+        let (lines, dropped) = stats.take_trace();
+        assert_eq!((lines.len(), dropped), (MAX_TRACE_WAITING, 2));
+        assert_eq!(stats.take_trace(), (Vec::new(), 0));
     }
 }

@@ -153,6 +153,7 @@ pub fn run_queue(
                     return;
                 }
             };
+            stats.trace(verdict.trace.iter().map(ToString::to_string));
             let (action, fate) = fate_of(&verdict, rx.ifindex);
             stats.ran(received.bytes.len(), action, run_ns);
             if action == Action::Aborted {

@@ -16,7 +16,7 @@ use apiary_net::traffic::{Destination, udp_frame, udp_frame_to};
 use apiary_net::{Action, Interface};
 use apiary_runtime::Runtime;
 
-use common::{Mode, SOURCES, Traffic, firewall, link, rule_packets, run, run_back_on};
+use common::{Mode, Ran, SOURCES, Traffic, firewall, link, rule_packets, run, run_back_on};
 
 #[test]
 fn packet_mode_xdp_tx_returns_every_frame_to_the_sender() {
@@ -36,7 +36,7 @@ fn packet_mode_counts_exactly_the_firewalls_listed_sources_as_dropped() {
         .map(|i| udp_frame(SOURCES[i % SOURCES.len()].0, i as u32))
         .collect();
     let blocked = (0..60).filter(|i| SOURCES[i % SOURCES.len()].1).count() as u64;
-    let (stats, _) = run(&link, Mode::Packet, &runtime, prog, &frames, 0);
+    let Ran { stats, .. } = run(&link, Mode::Packet, &runtime, prog, &frames, 0);
     assert_eq!(stats.frames, 60);
     assert_eq!(stats.action(Action::Drop), blocked);
     assert_eq!(stats.action(Action::Pass), 60 - blocked);
@@ -85,7 +85,7 @@ fn afxdp_mode_dropped_frames_never_reach_a_socket_and_passed_ones_do() {
         .map(|i| udp_frame_to(SOURCES[i % SOURCES.len()].0, dst, i as u32))
         .collect();
     let blocked = (0..60).filter(|i| SOURCES[i % SOURCES.len()].1).count();
-    let (stats, _) = run(&link, Mode::Afxdp, &runtime, prog, &frames, 0);
+    let Ran { stats, .. } = run(&link, Mode::Afxdp, &runtime, prog, &frames, 0);
     assert_eq!(stats.frames, 60);
     assert_eq!(stats.action(Action::Drop), blocked as u64);
     assert_eq!(stats.action(Action::Pass), (60 - blocked) as u64);
@@ -165,7 +165,9 @@ fn devmap_redirects_move_frames_to_a_second_veth_pair() {
                 frame
             })
             .collect();
-        let (stats, mut back) = run_back_on(
+        let Ran {
+            stats, mut back, ..
+        } = run_back_on(
             &link,
             mode,
             &runtime,
@@ -204,7 +206,7 @@ fn faulting_frames_are_aborted_and_the_worker_goes_on() {
          r6 = 0\nr0 = *(u8 *)(r6 + 0)\nr0 = 2\nexit\nr0 = 2\nexit",
     );
     let frames: Vec<Vec<u8>> = (0..20u8).map(|i| udp_frame([10, 0, 0, i], 0)).collect();
-    let (stats, _) = run(&link, Mode::Packet, &runtime, prog, &frames, 0);
+    let Ran { stats, .. } = run(&link, Mode::Packet, &runtime, prog, &frames, 0);
     assert_eq!(stats.frames, 20);
     assert_eq!(stats.faults, 10);
     assert_eq!(stats.action(Action::Aborted), 10);
@@ -243,7 +245,30 @@ fn frames_larger_than_a_umem_frame_are_counted_as_lost() {
         expect_back: 0,
         frames_run: 5,
     };
-    let (stats, _) = run_back_on(&link, Mode::Afxdp, &runtime, prog, traffic);
+    let Ran { stats, .. } = run_back_on(&link, Mode::Afxdp, &runtime, prog, traffic);
     assert_eq!(stats.frames, 5);
     assert_eq!(stats.lost, 3);
+}
+
+/// The program's `bpf_trace_printk` lines come out of the worker, one per
+/// frame, as trace_pipe shows them.
+#[test]
+fn trace_printk_lines_come_out_of_the_worker() {
+    let Some(link) = link("trace") else {
+        return;
+    };
+    let runtime = Runtime::new(1);
+    // bpf_trace_printk("hi\n", 4), then XDP_PASS.
+    let prog = common::asm_program(
+        &runtime,
+        "r1 = 0xa6968\n*(u32 *)(r10 - 4) = r1\nr1 = r10\nr1 += -4\nr2 = 4\ncall 6\nr0 = 2\nexit",
+    );
+    let frames: Vec<Vec<u8>> = (0..3).map(|i| udp_frame([10, 0, 0, 1], i)).collect();
+    let Ran { stats, trace, .. } = run(&link, Mode::Packet, &runtime, prog, &frames, 0);
+    assert_eq!(stats.frames, 3);
+    assert_eq!(trace.len(), 3, "{trace:?}");
+    assert!(
+        trace.iter().all(|l| l.trim_end().ends_with(": hi")),
+        "{trace:?}"
+    );
 }

@@ -73,7 +73,7 @@ pub fn run(
     prog: ProgId,
     frames: &[Vec<u8>],
     expect_back: usize,
-) -> (Snapshot, Vec<Vec<u8>>) {
+) -> Ran {
     let traffic = Traffic {
         frames,
         back_on: Link::TRAFFIC_IFACE,
@@ -81,6 +81,14 @@ pub fn run(
         frames_run: frames.len() as u64,
     };
     run_back_on(link, mode, runtime, prog, traffic)
+}
+
+/// What a run did: the queue's counters, the frames that came back, and
+/// the program's trace lines.
+pub struct Ran {
+    pub stats: Snapshot,
+    pub back: Vec<Vec<u8>>,
+    pub trace: Vec<String>,
 }
 
 /// What the traffic side sends and collects, and how many frames the
@@ -99,7 +107,7 @@ pub fn run_back_on(
     runtime: &Arc<Runtime>,
     prog: ProgId,
     traffic: Traffic<'_>,
-) -> (Snapshot, Vec<Vec<u8>>) {
+) -> Ran {
     let mut opened = open(link, mode);
     let control = Control::new(Some(traffic.frames_run));
     let stats = QueueStats::default();
@@ -127,7 +135,11 @@ pub fn run_back_on(
         worker.join().expect("worker").expect("worker ran");
         back
     });
-    (stats.snapshot(), back)
+    Ran {
+        stats: stats.snapshot(),
+        back,
+        trace: stats.take_trace().0,
+    }
 }
 
 /// An XDP program assembled from `text`.
@@ -210,7 +222,9 @@ pub fn reflector_returns_every_frame(test: &str, mode: Mode) {
     let runtime = Runtime::new(1);
     let prog = asm_program(&runtime, REFLECTOR);
     let frames: Vec<Vec<u8>> = (0..50).map(|i| udp_frame([192, 0, 2, 1], i)).collect();
-    let (stats, mut back) = run(&link, mode, &runtime, prog, &frames, frames.len());
+    let Ran {
+        stats, mut back, ..
+    } = run(&link, mode, &runtime, prog, &frames, frames.len());
     assert_eq!(stats.frames, 50);
     assert_eq!(stats.action(Action::Tx), 50);
     assert_eq!(stats.sent, 50);
