@@ -7,8 +7,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::verdict::Action;
 
-/// The counters of one queue; the worker writes, anyone reads.
+/// The counters of one queue; the worker writes, anyone reads. Aligned
+/// so that two queues' counters never share a cache line.
 #[derive(Debug, Default)]
+#[repr(align(128))]
 pub struct QueueStats {
     frames: AtomicU64,
     bytes: AtomicU64,

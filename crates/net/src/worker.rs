@@ -25,7 +25,10 @@ const DROPS_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
 #[derive(Debug)]
 pub struct Control {
     stop: AtomicBool,
-    /// Frames left when the run is bounded (`u64::MAX`: unbounded).
+    /// Whether the run has a frame budget; without one no worker touches
+    /// `left`, a cache line every core would otherwise write per frame.
+    bounded: bool,
+    /// Frames left when the run is bounded.
     left: AtomicU64,
 }
 
@@ -34,6 +37,7 @@ impl Control {
     pub fn new(frames: Option<u64>) -> Control {
         Control {
             stop: AtomicBool::new(false),
+            bounded: frames.is_some(),
             left: AtomicU64::new(frames.unwrap_or(u64::MAX)),
         }
     }
@@ -51,6 +55,9 @@ impl Control {
     /// Takes one frame from the budget; false once it is spent (and then
     /// the run stops).
     fn take_frame(&self) -> bool {
+        if !self.bounded {
+            return true;
+        }
         let taken = self
             .left
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1));
