@@ -48,7 +48,8 @@ pub struct Snapshot {
     pub actions: [u64; 5],
     /// Frames sent out (`XDP_TX`, redirects).
     pub sent: u64,
-    /// Frames that could not be sent (queue full, device gone).
+    /// Frames that could not be sent or handed to the host (queue full,
+    /// device gone).
     pub send_failed: u64,
     /// Redirects the data plane cannot carry out (freed).
     pub unsupported: u64,

@@ -184,14 +184,17 @@ pub fn run_queue(
             }
         });
         for (fate, bytes) in outbox.drain(..) {
-            let (result, target) = match fate {
-                Fate::Transmit(ifindex) => (port.send(ifindex, &bytes), ifindex),
-                _ => (port.pass(&bytes), rx.ifindex),
-            };
-            match result {
-                Ok(()) => stats.sent(),
-                Err(failure) => {
-                    stats.send_failed(format!("sending to interface {target}: {failure:?}"))
+            match fate {
+                Fate::Transmit(ifindex) => match port.send(ifindex, &bytes) {
+                    Ok(()) => stats.sent(),
+                    Err(failure) => {
+                        stats.send_failed(format!("sending to interface {ifindex}: {failure:?}"))
+                    }
+                },
+                _ => {
+                    if let Err(failure) = port.pass(&bytes) {
+                        stats.send_failed(format!("handing a frame to the host: {failure:?}"));
+                    }
                 }
             }
             spare.push(bytes);
