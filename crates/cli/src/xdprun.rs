@@ -234,6 +234,8 @@ fn open_ports(
         Some(Mode::Afxdp) => Ok((Mode::Afxdp, afxdp_ports(iface, queues, xsk).map_err(fail)?)),
         None => match afxdp_ports(iface, queues, xsk) {
             Ok(ports) => Ok((Mode::Afxdp, ports)),
+            // Packet mode would need the same privileges.
+            Err(e @ NetError::Privilege { .. }) => Err(fail(e)),
             Err(why) => {
                 eprintln!(
                     "apiary: {}: afxdp mode unavailable ({why}); using packet mode",

@@ -383,3 +383,40 @@ fn each_queue_worker_is_one_cpu_of_the_per_cpu_maps() {
         let _ = std::fs::remove_dir_all(&pins);
     }
 }
+
+/// Without privileges, `xdp run` says what is missing on one line and
+/// fails (run as root, dropping to nobody with setpriv).
+#[test]
+fn a_missing_privilege_is_one_clear_line() {
+    let Some((_link, example)) = setup("xdpperm") else {
+        return;
+    };
+    let object = std::env::temp_dir().join(format!("apiary-xdp-perm-{}.o", std::process::id()));
+    std::fs::copy(example, &object).expect("copy the object where nobody reads it");
+    let run = Command::new("setpriv")
+        .args([
+            "--reuid",
+            "65534",
+            "--regid",
+            "65534",
+            "--clear-groups",
+            "--inh-caps=-all",
+        ])
+        .arg(APIARY)
+        .args(["xdp", "run"])
+        .arg(&object)
+        .args(["--iface", "lo", "--duration", "0"])
+        .output();
+    let _ = std::fs::remove_file(&object);
+    let Ok(output) = run else {
+        eprintln!("SKIPPED: the missing-privilege check because setpriv is not installed");
+        return;
+    };
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with("apiary: lo: ") && stderr.contains("permission denied"),
+        "{stderr}"
+    );
+}

@@ -19,8 +19,11 @@ pub enum NetError {
         /// The kernel's answer.
         source: std::io::Error,
     },
-    /// Packet sockets need `CAP_NET_RAW`.
-    #[error("{what}: permission denied (packet sockets need root or CAP_NET_RAW)")]
+    /// Live packet I/O needs privileges the process lacks.
+    #[error(
+        "{what}: permission denied (live packet I/O needs root: CAP_NET_RAW for packet \
+         sockets, CAP_NET_ADMIN and CAP_BPF for AF_XDP, TAP devices and XDP programs)"
+    )]
     Privilege {
         /// The step that was refused.
         what: String,
