@@ -63,7 +63,9 @@ impl Action {
 pub enum Fate {
     /// Freed (`XDP_DROP`, `XDP_ABORTED`).
     Free,
-    /// Handed to the host's stack (`XDP_PASS`).
+    /// Handed to the host's stack (`XDP_PASS`, or a redirect into a
+    /// cpumap entry without a program, which the kernel hands to the stack
+    /// on the entry's CPU).
     Pass,
     /// Sent out of the interface with this ifindex (`XDP_TX`: the ingress
     /// device; `XDP_REDIRECT`: the devmap entry or `bpf_redirect` target).
@@ -98,7 +100,12 @@ fn redirect_fate(events: &[Event]) -> Fate {
             RedirectTarget::Device { .. } => {
                 Fate::Unsupported("devmap entries with a program are not run yet")
             }
-            RedirectTarget::Cpu { .. } => Fate::Unsupported("cpumap redirects are not supported"),
+            // The kernel builds an skb on the target CPU and hands it to
+            // the stack: for a data plane in user space, a pass.
+            RedirectTarget::Cpu { prog_id: 0, .. } => Fate::Pass,
+            RedirectTarget::Cpu { .. } => {
+                Fate::Unsupported("cpumap entries with a program are not run yet")
+            }
             RedirectTarget::XskSocket { .. } => {
                 Fate::Unsupported("xskmap redirects are not supported in packet mode")
             }
