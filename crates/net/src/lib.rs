@@ -37,8 +37,9 @@
 //! [`netns`] creates namespaces and veth pairs for tests, [`traffic`]
 //! sends frames over them.
 //!
-//! It must not load objects, create maps, parse arguments or print: that
-//! is the embedder's (the CLI's `xdp run`).
+//! It must not load objects or create the program's maps, parse arguments
+//! or print: that is the embedder's (the CLI's `xdp run`). The only kernel
+//! objects it makes are afxdp mode's own redirect program and XSKMAP.
 
 #![warn(missing_docs)]
 
