@@ -5,11 +5,15 @@
 //!
 //! ```sh
 //! clang-19 -target bpf -O2 -g -mcpu=v3 -I/usr/include/$(uname -m)-linux-gnu \
-//!     -c examples/ringbuf_events/ringbuf_events.c -o ringbuf_events.o
-//! cargo run -p apiary --example ringbuf_events -- ringbuf_events.o examples/pcap/traffic.pcap
+//!     -c examples/ringbuf_events/ringbuf_events.c -o rb.o
+//! cargo run -p apiary --example ringbuf_events -- rb.o examples/pcap/traffic.pcap
 //! ```
+//!
+//! Errors are printed with `Display`, one line.
 
+use std::error::Error;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::process::ExitCode;
 
 use apiary::{OpenObject, RingBuf, SkbRun, Tc};
 
@@ -63,20 +67,31 @@ impl FlowEvent {
     }
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let mut args = std::env::args().skip(1);
-    let (Some(object_path), Some(capture_path)) = (args.next(), args.next()) else {
-        return Err("usage: ringbuf_events OBJECT.o CAPTURE.pcap".into());
+/// Exit status 2 for a wrong command line, 1 for an error while running.
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let [object_path, capture_path] = &args[..] else {
+        eprintln!("usage: ringbuf_events OBJECT.o CAPTURE.pcap");
+        return ExitCode::from(2);
     };
-    let object = OpenObject::open(&object_path)?.load()?;
+    if let Err(e) = print_flow_events(object_path, capture_path) {
+        eprintln!("error: {e}");
+        return ExitCode::FAILURE;
+    }
+    ExitCode::SUCCESS
+}
+
+fn print_flow_events(object_path: &str, capture_path: &str) -> Result<(), Box<dyn Error>> {
+    let object = OpenObject::open(object_path)?.load()?;
     let program = object.program::<Tc>("flow_events")?;
     let mut ring: RingBuf = object.map_view("events")?;
     let mut runner = object.runner(0);
 
-    let capture = std::fs::File::open(&capture_path)?;
-    let mut reader = pcap_file::pcap::PcapReader::new(capture)?;
+    let capture = std::fs::File::open(capture_path).map_err(|e| format!("{capture_path}: {e}"))?;
+    let mut reader =
+        pcap_file::pcap::PcapReader::new(capture).map_err(|e| format!("{capture_path}: {e}"))?;
     while let Some(packet) = reader.next_packet() {
-        let packet = packet?;
+        let packet = packet.map_err(|e| format!("{capture_path}: {e}"))?;
         runner.test_run(&program, &SkbRun::new(&packet.data))?;
         // The program submitted with flags 0, so a consumer waiting on
         // `ring.as_raw_fd()` with epoll would now be woken; here we just

@@ -60,6 +60,9 @@ pub enum Error {
         /// The loader's reason.
         source: Box<LoadError>,
     },
+    /// [`crate::OpenObject::set_program_type`] named no program type.
+    #[error(transparent)]
+    UnknownProgramType(#[from] apiary_loader::UnknownProgramType),
     /// No `.rodata`, `.data` or `.bss` variable has this name.
     #[error("no global variable {name:?} in the object's data sections")]
     NoSuchGlobal {
@@ -163,6 +166,22 @@ pub enum Error {
         program: String,
         /// The runtime's reason.
         source: Box<TestRunError>,
+    },
+    /// The program ran its whole instruction budget without ending (a
+    /// loop that never ends: the kernel's verifier would refuse it).
+    #[error(
+        "program {program:?} ran its budget of {budget} instructions without ending (stopped at instruction {insn}{}); raise it with Runner::set_budget(Some(n)), or None for no limit",
+        AtLine(line)
+    )]
+    BudgetExhausted {
+        /// Program name.
+        program: String,
+        /// The budget that was spent.
+        budget: u64,
+        /// The instruction it stopped at.
+        insn: usize,
+        /// Its source line, when the object has line info.
+        line: Option<SourceLine>,
     },
     /// The program faulted while running.
     #[error("program {program:?}, instruction {insn}{}: {source}", AtLine(line))]

@@ -4,7 +4,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use apiary_btf::{Btf, Kind};
-use apiary_loader::{Kconfig, KconfigValue, MapOrigin, MapSpec, ProgramSpec};
+use apiary_loader::{
+    Kconfig, KconfigValue, MapOrigin, MapSpec, ProgramSpec, ProgramTypeChoice, UserTyping,
+};
 use apiary_maps::Map;
 use apiary_maps::typed::Pod;
 use apiary_runtime::{MapId, ProgId, Runtime};
@@ -40,6 +42,7 @@ pub struct OpenObject {
     object: apiary_loader::Object,
     kconfig: Kconfig,
     kconfig_changed: bool,
+    typing: UserTyping,
     overrides: Vec<Override>,
     core_target: CoreTarget,
     nr_cpus: u32,
@@ -68,13 +71,15 @@ impl OpenObject {
     /// ```
     pub fn from_bytes(bytes: Vec<u8>, name: &str) -> Result<OpenObject> {
         let kconfig = Kconfig::default();
-        let object = parse(&bytes, name, &kconfig)?;
+        let typing = UserTyping::default();
+        let object = parse(&bytes, name, &kconfig, &typing)?;
         Ok(OpenObject {
             bytes,
             name: name.to_owned(),
             object,
             kconfig,
             kconfig_changed: false,
+            typing,
             overrides: Vec::new(),
             core_target: CoreTarget::default(),
             nr_cpus: default_cpus(),
@@ -165,6 +170,40 @@ impl OpenObject {
         self
     }
 
+    /// Gives a program type to the sections whose name says nothing, as
+    /// bpftool's `prog load ... type NAME` and tc's `sec NAME` do: objects
+    /// built for iproute2 (`from-container`, tail-call sections `ID/KEY`,
+    /// which then fill their program array), `.text`-only objects, or
+    /// with `section`, that one section whatever its name says. `name` is
+    /// a `SEC()` name (`xdp`, `tc`, `classifier`, `socket`, `kprobe`, ...)
+    /// or a kernel type name (`sched_cls`). The object is read again, and
+    /// the changes made so far are kept.
+    ///
+    /// ```no_run
+    /// let mut open = apiary::OpenObject::open("tc_elf_maps.o")?;
+    /// open.set_program_type("tc", Some("from-netdev"))?;
+    /// let object = open.load()?;
+    /// # Ok::<(), apiary::Error>(())
+    /// ```
+    pub fn set_program_type(&mut self, name: &str, section: Option<&str>) -> Result<&mut Self> {
+        self.typing = UserTyping {
+            program_type: Some(ProgramTypeChoice::parse(name)?),
+            section: section.map(str::to_owned),
+        };
+        self.object = self.reparse()?;
+        Ok(self)
+    }
+
+    /// The file parsed again with the current kconfig and type choice,
+    /// the recorded changes replayed.
+    fn reparse(&self) -> Result<apiary_loader::Object> {
+        let mut fresh = parse(&self.bytes, &self.name, &self.kconfig, &self.typing)?;
+        for change in &self.overrides {
+            apply(&mut fresh, change)?;
+        }
+        Ok(fresh)
+    }
+
     /// Resolves CO-RE relocations against a kernel BTF file (e.g.
     /// `/sys/kernel/btf/vmlinux`) instead of Apiary's own context types.
     pub fn set_core_target(&mut self, btf_file: impl Into<PathBuf>) -> &mut Self {
@@ -185,11 +224,7 @@ impl OpenObject {
     /// not stop the others; [`Object::program`] reports why it is missing.
     pub fn load(self) -> Result<Object> {
         let mut object = if self.kconfig_changed {
-            let mut fresh = parse(&self.bytes, &self.name, &self.kconfig)?;
-            for change in &self.overrides {
-                apply(&mut fresh, change)?;
-            }
-            fresh
+            self.reparse()?
         } else {
             self.object
         };
@@ -231,8 +266,13 @@ impl OpenObject {
     }
 }
 
-fn parse(bytes: &[u8], name: &str, kconfig: &Kconfig) -> Result<apiary_loader::Object> {
-    apiary_loader::Object::parse_with_kconfig(bytes, name, kconfig).map_err(|source| Error::Parse {
+fn parse(
+    bytes: &[u8],
+    name: &str,
+    kconfig: &Kconfig,
+    typing: &UserTyping,
+) -> Result<apiary_loader::Object> {
+    apiary_loader::Object::parse_with(bytes, name, kconfig, typing).map_err(|source| Error::Parse {
         object: name.to_owned(),
         source: Box::new(source),
     })

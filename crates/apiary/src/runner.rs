@@ -57,11 +57,17 @@ impl Runner {
         self
     }
 
-    /// Limits each run to `budget` instructions (`None`: no limit besides
-    /// the interpreter's default).
+    /// Limits each run to `budget` executed instructions; `None` removes
+    /// the limit. Runners start with [`apiary_vm::DEFAULT_BUDGET`] (2^30),
+    /// and a run that spends it ends with [`Error::BudgetExhausted`].
     pub fn set_budget(&mut self, budget: Option<u64>) -> &mut Self {
         self.vm.set_budget(budget);
         self
+    }
+
+    /// The instruction budget of each run (`None`: no limit).
+    pub fn budget(&self) -> Option<u64> {
+        self.vm.budget()
     }
 
     /// Test-runs `program` with `options`, as `BPF_PROG_TEST_RUN`.
@@ -84,6 +90,14 @@ impl Runner {
         runtime
             .test_run(&mut self.vm, program.id(), &input)
             .map_err(|source| match source {
+                TestRunError::Run(RunError::BudgetExhausted { pc, limit }) => {
+                    Error::BudgetExhausted {
+                        program: program.name().to_owned(),
+                        budget: limit,
+                        insn: pc,
+                        line: program.source_line(pc),
+                    }
+                }
                 TestRunError::Run(run) => {
                     let insn = faulting_insn(&run);
                     Error::Run {

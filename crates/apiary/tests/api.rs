@@ -8,10 +8,7 @@ use apiary_corpus::CorpusObject;
 fn corpus(name: &'static str) -> Option<CorpusObject> {
     match apiary_corpus::object(name) {
         Ok(object) => Some(*object),
-        Err(why) => {
-            eprintln!("SKIPPED: corpus object {name} unavailable because {why}");
-            None
-        }
+        Err(why) => apiary_testskip::missing(&format!("corpus object {name}"), why),
     }
 }
 
@@ -27,10 +24,32 @@ fn udp_frame(len: usize) -> Vec<u8> {
     frame
 }
 
+/// Compiles `source` with clang-19 into this process's scratch directory;
+/// `None` after a loud skip line when clang cannot.
+fn compile(name: &str, source: &str, test: &str) -> Option<std::path::PathBuf> {
+    let dir = std::env::temp_dir().join(format!("apiary-api-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let c = dir.join(format!("{name}.c"));
+    let o = dir.join(format!("{name}.o"));
+    std::fs::write(&c, source).unwrap();
+    let arch = std::env::consts::ARCH;
+    let compiled = std::process::Command::new("clang-19")
+        .args(["-target", "bpf", "-O2", "-g", "-c"])
+        .arg(format!("-I/usr/include/{arch}-linux-gnu"))
+        .arg(&c)
+        .arg("-o")
+        .arg(&o)
+        .status();
+    match compiled {
+        Ok(status) => assert!(status.success(), "clang-19 failed on {name}.c: {status}"),
+        Err(e) => return apiary_testskip::missing(test, format!("clang-19 cannot run: {e}")),
+    }
+    Some(o)
+}
+
 fn kernel_retval(open: &OpenObject, bytes: &[u8], program: &str, data: &[u8]) -> Option<u32> {
     if let Err(reason) = apiary_kernel::probe() {
-        eprintln!("SKIPPED: kernel comparison because {reason}");
-        return None;
+        return apiary_testskip::missing(&format!("kernel comparison of {program}"), reason);
     }
     let loaded = apiary_backend::load_object(
         open.spec(),
@@ -260,10 +279,10 @@ fn core_relocations_against_vmlinux_match_the_kernel() {
     let Some(object) = corpus("core_fields") else {
         return;
     };
-    let vmlinux = std::path::Path::new("/sys/kernel/btf/vmlinux");
-    if !vmlinux.exists() {
-        eprintln!("SKIPPED: CO-RE against vmlinux because /sys/kernel/btf/vmlinux is missing");
-        return;
+    const TEST: &str = "core_relocations_against_vmlinux_match_the_kernel";
+    let vmlinux = std::path::Path::new(apiary_testskip::VMLINUX);
+    if let Err(reason) = apiary_testskip::vmlinux_btf() {
+        return apiary_testskip::skip(TEST, reason);
     }
     let mut open = OpenObject::open(object.path()).unwrap();
     open.set_core_target(vmlinux);
@@ -284,8 +303,7 @@ fn core_relocations_against_vmlinux_match_the_kernel() {
     );
 
     if let Err(reason) = apiary_kernel::probe() {
-        eprintln!("SKIPPED: CO-RE kernel comparison because {reason}");
-        return;
+        return apiary_testskip::missing(&format!("{TEST} (kernel side)"), reason);
     }
     let bytes = std::fs::read(object.path()).unwrap();
     let mut spec = apiary_loader::Object::parse(&bytes, "core_fields").unwrap();
@@ -363,23 +381,11 @@ int mark_packets(struct __sk_buff *skb)
 
 char LICENSE[] SEC("license") = "GPL";
 "#;
-    let dir = std::env::temp_dir().join(format!("apiary-api-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let c = dir.join("mark_packets.c");
-    let o = dir.join("mark_packets.o");
-    std::fs::write(&c, source).unwrap();
-    let arch = std::env::consts::ARCH;
-    let compiled = std::process::Command::new("clang-19")
-        .args(["-target", "bpf", "-O2", "-g", "-c"])
-        .arg(format!("-I/usr/include/{arch}-linux-gnu"))
-        .arg(&c)
-        .arg("-o")
-        .arg(&o)
-        .status();
-    if !compiled.is_ok_and(|s| s.success()) {
-        eprintln!("SKIPPED: context rejection test because clang-19 could not compile it");
+    const TEST: &str =
+        "a_context_write_the_type_forbids_is_rejected_with_its_source_line_as_by_the_kernel";
+    let Some(o) = compile("mark_packets", source, TEST) else {
         return;
-    }
+    };
     let loaded = OpenObject::open(&o).unwrap().load().unwrap();
     let err = loaded
         .program::<apiary::SocketFilter>("mark_packets")
@@ -393,8 +399,7 @@ char LICENSE[] SEC("license") = "GPL";
     assert!(err.to_string().contains("__sk_buff.mark"), "{err}");
 
     if let Err(reason) = apiary_kernel::probe() {
-        eprintln!("SKIPPED: kernel side of the context rejection test because {reason}");
-        return;
+        return apiary_testskip::missing(&format!("{TEST} (kernel side)"), reason);
     }
     let bytes = std::fs::read(&o).unwrap();
     let spec = apiary_loader::Object::parse(&bytes, "mark_packets").unwrap();
@@ -411,5 +416,83 @@ char LICENSE[] SEC("license") = "GPL";
             .map_or(true, |k| k.program("mark_packets").is_none()),
         "the kernel loaded what Apiary rejected"
     );
-    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// Programs that break the interpreter's run-time bounds (shared with the
+/// CLI's tests).
+const RUN_LIMITS_C: &str = include_str!("../../../tests/limits/run_limits.c");
+
+#[test]
+fn a_program_that_never_ends_stops_at_the_runners_budget() {
+    let Some(o) = compile("spin", RUN_LIMITS_C, "budget test") else {
+        return;
+    };
+    let loaded = OpenObject::open(&o).unwrap().load().unwrap();
+    let program = loaded.program::<Xdp>("spin").unwrap();
+    let mut runner = loaded.runner(0);
+    assert_eq!(runner.budget(), Some(apiary::vm::DEFAULT_BUDGET));
+    runner.set_budget(Some(10_000));
+    let err = runner
+        .test_run(&program, &XdpRun::new(&udp_frame(64)))
+        .unwrap_err();
+    let Error::BudgetExhausted {
+        budget, insn, line, ..
+    } = &err
+    else {
+        panic!("expected the budget error, got {err}");
+    };
+    assert_eq!(*budget, 10_000);
+    assert!(
+        line.as_ref().is_some_and(|l| l.text.contains("while (x)")),
+        "stopped at {insn}: {line:?}"
+    );
+    assert!(err.to_string().contains("Runner::set_budget"), "{err}");
+}
+
+/// A fault is typed: the packet or the map value the program aimed at,
+/// and the offset in it.
+#[test]
+fn faults_name_the_packet_or_the_map_value() {
+    let Some(o) = compile("faults", RUN_LIMITS_C, "fault location test") else {
+        return;
+    };
+    let loaded = OpenObject::open(&o).unwrap().load().unwrap();
+    let location = |name: &str| {
+        let err = loaded
+            .program::<Xdp>(name)
+            .unwrap()
+            .test_run(&XdpRun::new(&udp_frame(74)))
+            .unwrap_err();
+        match err {
+            Error::Run { source, .. } => match *source {
+                apiary::vm::RunError::MemoryFault { location, .. } => location,
+                other => panic!("expected a memory fault, got {other}"),
+            },
+            other => panic!("expected a run error, got {other}"),
+        }
+    };
+    assert_eq!(
+        location("past_packet"),
+        apiary::vm::FaultLocation::Packet {
+            offset: 5000,
+            len: 74
+        }
+    );
+    let value = location("past_value");
+    assert!(
+        matches!(
+            &value,
+            apiary::vm::FaultLocation::MapValue {
+                name: Some(name),
+                offset: 12,
+                value_size: 8,
+                ..
+            } if name == "counters"
+        ),
+        "{value:?}"
+    );
+    assert_eq!(
+        value.to_string(),
+        "map value \"counters\"+12 (value size 8)"
+    );
 }

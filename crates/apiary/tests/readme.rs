@@ -21,10 +21,9 @@ fn readme_quotes_the_compiled_library_example() {
     let compiled: Vec<&str> = example
         .split("// README begin\n")
         .nth(1)
-        .and_then(|s| s.split("    // README end").next())
+        .and_then(|s| s.split("// README end").next())
         .expect("markers in the example")
         .lines()
-        .map(|l| l.strip_prefix("    ").unwrap_or(l))
         .collect();
     assert_eq!(
         quoted, compiled,

@@ -72,10 +72,7 @@ fn expected(frame: &[u8]) -> (u16, u8, bool, Vec<u8>, Vec<u8>, u16, u16) {
 fn every_packet_yields_one_record_matching_an_independent_parse() {
     let example = match apiary_corpus::example("ringbuf_events") {
         Ok(example) => example,
-        Err(why) => {
-            eprintln!("SKIPPED: ringbuf_events example unavailable because {why}");
-            return;
-        }
+        Err(why) => return apiary_testskip::missing("ringbuf_events example", why),
     };
     let object = OpenObject::open(example.path()).unwrap().load().unwrap();
     let program = object.program::<Tc>("flow_events").unwrap();

@@ -7,16 +7,11 @@ use std::path::{Path, PathBuf};
 use apiary_asm::{AsmErrorKind, Syntax, assemble_slots, assemble_with};
 use apiary_isa::RawInsn;
 
-fn shared() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance");
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        eprintln!(
-            "SKIPPED: conformance tests because {} is missing",
-            dir.display()
-        );
-        None
+/// The shared conformance suites, or `None` after skipping `test`.
+fn shared(test: &str) -> Option<PathBuf> {
+    match apiary_testskip::shared("conformance") {
+        Ok(dir) => Some(dir),
+        Err(reason) => apiary_testskip::skip(test, reason),
     }
 }
 
@@ -74,7 +69,9 @@ fn raw_slots(raw: &str) -> Vec<RawInsn> {
 
 #[test]
 fn every_asm_section_assembles_and_matches_raw() {
-    let Some(root) = shared() else { return };
+    let Some(root) = shared("every_asm_section_assembles_and_matches_raw") else {
+        return;
+    };
     let mut files = Vec::new();
     data_files(&root.join("bpf_conformance/tests"), &mut files);
     data_files(&root.join("ubpf/tests"), &mut files);
@@ -133,7 +130,9 @@ fn every_asm_section_assembles_and_matches_raw() {
 
 #[test]
 fn assembler_level_negative_cases_are_rejected() {
-    let Some(root) = shared() else { return };
+    let Some(root) = shared("assembler_level_negative_cases_are_rejected") else {
+        return;
+    };
     // The negative cases whose `-- asm` the conformance assembler refuses;
     // the others (`error.data`, `incorrect_return_value_high_bits.data`) are
     // valid assembly that a runtime must refuse or mis-compute.

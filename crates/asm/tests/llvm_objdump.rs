@@ -12,16 +12,7 @@ use apiary_isa::{AtomicOp, CallTarget, Insn, LdImm64Kind, PacketMode, RawInsn, S
 
 const OBJDUMP: &str = "llvm-objdump-19";
 
-fn tool_available(tool: &str) -> bool {
-    let ok = Command::new(tool)
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        eprintln!("SKIPPED: llvm-objdump agreement because {tool} is not runnable");
-    }
-    ok
-}
+const TEST: &str = "disassembly_matches_llvm_objdump_on_the_corpus_and_rare_instructions";
 
 /// Instruction lines of `llvm-objdump-19 -d` by (section, slot): bytes and text.
 fn objdump(path: &Path, extra: &[&str]) -> BTreeMap<(String, usize), (Vec<u8>, String)> {
@@ -176,17 +167,17 @@ fn compile_rare() -> Option<PathBuf> {
     match status {
         Ok(s) if s.success() => Some(out),
         Ok(s) => panic!("clang-19 failed on rare.c: {s}"),
-        Err(e) => {
-            eprintln!("SKIPPED: rare.c because clang-19 is not runnable: {e}");
-            None
-        }
+        Err(e) => apiary_testskip::missing(
+            &format!("{TEST} (rare.c)"),
+            format!("clang-19 cannot run: {e}"),
+        ),
     }
 }
 
 #[test]
 fn disassembly_matches_llvm_objdump_on_the_corpus_and_rare_instructions() {
-    if !tool_available(OBJDUMP) {
-        return;
+    if let Err(reason) = apiary_testskip::tool(OBJDUMP, "--version") {
+        return apiary_testskip::skip(TEST, reason);
     }
     let mut tally = Tally {
         compared: 0,
@@ -200,7 +191,7 @@ fn disassembly_matches_llvm_objdump_on_the_corpus_and_rare_instructions() {
                 check_object(object.path(), &mut tally);
             }
         }
-        Err(e) => eprintln!("SKIPPED: corpus objects because {e}"),
+        Err(e) => apiary_testskip::missing(&format!("{TEST} (corpus objects)"), e),
     }
     let corpus_count = tally.compared;
     if let Some(rare) = compile_rare() {

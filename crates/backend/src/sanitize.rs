@@ -271,18 +271,14 @@ mod tests {
     use super::*;
     use apiary_corpus::CorpusObject;
 
-    /// Corpus and example objects with BTF, or why the test cannot run.
-    fn objects_with_btf() -> Option<Vec<(&'static CorpusObject, Vec<u8>, Btf)>> {
+    /// Corpus and example objects with BTF, or `None` after skipping `test`.
+    fn objects_with_btf(test: &str) -> Option<Vec<(&'static CorpusObject, Vec<u8>, Btf)>> {
         if let Err(reason) = apiary_kernel::probe() {
-            eprintln!("SKIPPED: BTF sanitizing tests because {reason}");
-            return None;
+            return apiary_testskip::missing(test, reason);
         }
         let (objects, examples) = match (apiary_corpus::objects(), apiary_corpus::examples()) {
             (Ok(objects), Ok(examples)) => (objects, examples),
-            (Err(reason), _) | (_, Err(reason)) => {
-                eprintln!("SKIPPED: BTF sanitizing tests because {reason}");
-                return None;
-            }
+            (Err(reason), _) | (_, Err(reason)) => return apiary_testskip::missing(test, reason),
         };
         let with_btf: Vec<_> = objects
             .iter()
@@ -307,7 +303,7 @@ mod tests {
     /// programs the kernel refuses (`.ksyms` externs).
     #[test]
     fn every_corpus_btf_passes_the_kernel_checker() {
-        let Some(objects) = objects_with_btf() else {
+        let Some(objects) = objects_with_btf("every_corpus_btf_passes_the_kernel_checker") else {
             return;
         };
         for (corpus, bytes, btf) in &objects {
@@ -324,7 +320,9 @@ mod tests {
     /// loader's BTF acceptable; checked rather than assumed, both ways.
     #[test]
     fn clang_extern_btf_is_refused_and_the_loaders_layout_accepted() {
-        let Some(objects) = objects_with_btf() else {
+        let Some(objects) =
+            objects_with_btf("clang_extern_btf_is_refused_and_the_loaders_layout_accepted")
+        else {
             return;
         };
         let (corpus, bytes, btf) = objects
@@ -400,7 +398,8 @@ mod tests {
     /// Every corpus object's BTF changes only as [`change_for`] says.
     #[test]
     fn sanitized_btf_keeps_every_type_but_the_changed_ones() {
-        let Some(objects) = objects_with_btf() else {
+        let Some(objects) = objects_with_btf("sanitized_btf_keeps_every_type_but_the_changed_ones")
+        else {
             return;
         };
         let changed: usize = objects
@@ -464,16 +463,13 @@ char LICENSE[] SEC("license") = "GPL";
     /// kernel's checker accepts the result.
     #[test]
     fn kfunc_declarations_and_hidden_variables_pass_the_kernel_checker() {
+        const TEST: &str = "kfunc_declarations_and_hidden_variables_pass_the_kernel_checker";
         if let Err(reason) = apiary_kernel::probe() {
-            eprintln!("SKIPPED: kfunc BTF test because {reason}");
-            return;
+            return apiary_testskip::missing(TEST, reason);
         }
         let bytes = match compile_kfunc_snippet() {
             Ok(bytes) => bytes,
-            Err(reason) => {
-                eprintln!("SKIPPED: kfunc BTF test because {reason}");
-                return;
-            }
+            Err(reason) => return apiary_testskip::missing(TEST, reason),
         };
         let object = apiary_loader::Object::parse(&bytes, "kfunc").expect("parse");
         let btf = object.btf.expect("object BTF");
@@ -544,7 +540,9 @@ char LICENSE[] SEC("license") = "GPL";
     /// appended and found again.
     #[test]
     fn interning_reuses_object_strings_and_appends_new_ones() {
-        let Some(objects) = objects_with_btf() else {
+        let Some(objects) =
+            objects_with_btf("interning_reuses_object_strings_and_appends_new_ones")
+        else {
             return;
         };
         let (_, bytes, btf) = &objects[0];

@@ -8,18 +8,24 @@ use apiary_kernel::TestRunAttrs;
 use apiary_kernel::types::{MapType, map_flags};
 use apiary_loader::{InitialSlotTarget, MapOrigin, Object};
 
-/// The corpus and a working `bpf()`, or why the test cannot run.
-fn environment() -> Option<&'static [CorpusObject]> {
+/// A pin directory on bpffs, removed when dropped (the test passing or
+/// failing).
+struct PinDir(std::path::PathBuf);
+
+impl Drop for PinDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The corpus and a working `bpf()`, or `None` after skipping `test`.
+fn environment(test: &str) -> Option<&'static [CorpusObject]> {
     if let Err(reason) = apiary_kernel::probe() {
-        eprintln!("SKIPPED: kernel load tests because {reason}");
-        return None;
+        return apiary_testskip::missing(test, reason);
     }
     match apiary_corpus::objects() {
         Ok(objects) => Some(objects),
-        Err(reason) => {
-            eprintln!("SKIPPED: kernel load tests because {reason}");
-            None
-        }
+        Err(reason) => apiary_testskip::missing(test, reason),
     }
 }
 
@@ -47,7 +53,9 @@ fn load(corpus: &CorpusObject) -> (Object, KernelObject) {
 
 #[test]
 fn every_kernel_loadable_object_loads_with_its_maps() {
-    let Some(objects) = environment() else { return };
+    let Some(objects) = environment("every_kernel_loadable_object_loads_with_its_maps") else {
+        return;
+    };
     let mut failures = Vec::new();
     for corpus in objects
         .iter()
@@ -155,7 +163,9 @@ const XDP_PASS: u32 = 2;
 
 #[test]
 fn xdp_firewall_verdicts_and_frozen_rodata() {
-    let Some(objects) = environment() else { return };
+    let Some(objects) = environment("xdp_firewall_verdicts_and_frozen_rodata") else {
+        return;
+    };
     let corpus = objects
         .iter()
         .find(|o| o.name == "xdp_firewall")
@@ -199,7 +209,9 @@ const EPERM: i32 = 1;
 
 #[test]
 fn global_data_initial_values_are_visible() {
-    let Some(objects) = environment() else { return };
+    let Some(objects) = environment("global_data_initial_values_are_visible") else {
+        return;
+    };
     let corpus = objects
         .iter()
         .find(|o| o.name == "global_data")
@@ -246,7 +258,9 @@ fn global_data_initial_values_are_visible() {
 /// user space the kernel answers a lookup with the target's id.
 #[test]
 fn initial_slots_point_at_their_targets() {
-    let Some(objects) = environment() else { return };
+    let Some(objects) = environment("initial_slots_point_at_their_targets") else {
+        return;
+    };
     let mut checked = 0;
     for corpus in objects
         .iter()
@@ -350,14 +364,11 @@ fn pinned_programs_btf_id(dir: &std::path::Path) -> u32 {
 /// out the `.kconfig`/`.ksyms` DATASECs, the backend sends them emptied.
 #[test]
 fn loaded_btf_matches_libbpfs() {
-    let Some(objects) = environment() else { return };
-    if !std::process::Command::new("bpftool")
-        .arg("version")
-        .output()
-        .is_ok_and(|o| o.status.success())
-    {
-        eprintln!("SKIPPED: libbpf BTF comparison because bpftool is not installed");
+    let Some(objects) = environment("loaded_btf_matches_libbpfs") else {
         return;
+    };
+    if let Err(reason) = apiary_testskip::tool("bpftool", "version") {
+        return apiary_testskip::skip("loaded_btf_matches_libbpfs", reason);
     }
     let mut compared = 0;
     for corpus in objects
@@ -376,22 +387,22 @@ fn loaded_btf_matches_libbpfs() {
         };
         let our_blocks = kernel_btf_blocks(prog.info(false).expect("prog info").btf_id);
 
-        let pins = std::path::Path::new("/sys/fs/bpf").join(format!(
+        let pins = PinDir(std::path::Path::new("/sys/fs/bpf").join(format!(
             "apiary-backend-btf-{}-{}",
             std::process::id(),
             corpus.name
-        ));
+        )));
         let output = std::process::Command::new("bpftool")
             .args(["prog", "loadall"])
             .arg(corpus.path())
-            .arg(&pins)
+            .arg(&pins.0)
             .output()
             .expect("run bpftool prog loadall");
         let libbpf_blocks = output
             .status
             .success()
-            .then(|| kernel_btf_blocks(pinned_programs_btf_id(&pins)));
-        let _ = std::fs::remove_dir_all(&pins);
+            .then(|| kernel_btf_blocks(pinned_programs_btf_id(&pins.0)));
+        drop(pins);
         let libbpf_blocks = libbpf_blocks.unwrap_or_else(|| {
             panic!(
                 "bpftool prog loadall {}: {}",
@@ -431,4 +442,96 @@ fn loaded_btf_matches_libbpfs() {
     }
     assert!(compared > 0, "no object compared");
     eprintln!("{compared} objects' kernel BTF equal to libbpf's");
+}
+
+/// The legacy object `name` typed as `typing` says, loaded into the
+/// kernel; `None` (after skipping) without the object or `bpf()`.
+fn load_legacy(
+    name: &'static str,
+    typing: &apiary_loader::UserTyping,
+) -> Option<(Object, KernelObject)> {
+    let test = format!("legacy kernel load of {name}");
+    if let Err(reason) = apiary_kernel::probe() {
+        return apiary_testskip::missing(&test, reason);
+    }
+    let bytes = match apiary_corpus::legacy_object(name) {
+        Ok(legacy) => legacy.read().expect("read legacy object"),
+        Err(reason) => return apiary_testskip::missing(&test, reason),
+    };
+    let object = Object::parse_with(&bytes, name, &apiary_loader::Kconfig::default(), typing)
+        .expect("parse");
+    let options = LoadOptions {
+        elf: Some(&bytes),
+        log_level: 0,
+    };
+    let loaded = load_object(&object, &options).unwrap_or_else(|e| panic!("{name}: {e}"));
+    Some((object, loaded))
+}
+
+fn user_type(name: &str) -> apiary_loader::UserTyping {
+    apiary_loader::UserTyping {
+        program_type: Some(apiary_loader::ProgramTypeChoice::parse(name).expect("type")),
+        section: None,
+    }
+}
+
+/// The kernel's own view of legacy objects loaded with libbpf 0.x and tc
+/// semantics: every program with the type the loader decided, the tail
+/// call in its prog array slot and the inner map in its map of maps.
+#[test]
+fn legacy_objects_load_with_the_types_and_slots_tc_and_libbpf_0x_gave_them() {
+    use apiary_kernel::types::ProgType;
+    let Some((object, loaded)) = load_legacy("tc_elf_maps", &user_type("tc")) else {
+        return;
+    };
+    let kernel_type = |name: &str| {
+        loaded
+            .program(name)
+            .unwrap_or_else(|| panic!("{name} not loaded: {:?}", loaded.skipped))
+            .info(false)
+            .expect("prog info")
+    };
+    for program in object.programs.iter().filter_map(|p| p.as_ref().ok()) {
+        assert_eq!(kernel_type(&program.name).prog_type, ProgType::SCHED_CLS);
+    }
+    let tail = kernel_type("2/1");
+    assert_eq!(tail.name, "2_1");
+    let slot = loaded
+        .map("jmp_map")
+        .expect("jmp_map")
+        .lookup(&1u32.to_ne_bytes(), 0)
+        .expect("lookup")
+        .expect("slot 1 is filled");
+    assert_eq!(slot, tail.id.to_ne_bytes());
+    let inner_id = loaded.map("inner").expect("inner").info().expect("info").id;
+    let outer_slot = loaded
+        .map("outer")
+        .expect("outer")
+        .lookup(&0u32.to_ne_bytes(), 0)
+        .expect("lookup")
+        .expect("slot 0 is filled");
+    assert_eq!(outer_slot, inner_id.to_ne_bytes());
+
+    let Some((_, samples)) = load_legacy("samples_socket", &apiary_loader::UserTyping::default())
+    else {
+        return;
+    };
+    let types: Vec<(String, ProgType)> = samples
+        .programs()
+        .map(|(name, prog)| (name.to_owned(), prog.info(false).expect("info").prog_type))
+        .collect();
+    assert_eq!(
+        types,
+        [
+            ("count_protocols".to_owned(), ProgType::SOCKET_FILTER),
+            ("drop_small".to_owned(), ProgType::XDP),
+            ("sum_lengths".to_owned(), ProgType::SOCKET_FILTER),
+            ("trace_write".to_owned(), ProgType::KPROBE),
+        ]
+    );
+    let Some((_, text_only)) = load_legacy("text_only", &user_type("xdp")) else {
+        return;
+    };
+    let parity = text_only.program("xdp_parity").expect("xdp_parity");
+    assert_eq!(parity.info(false).expect("info").prog_type, ProgType::XDP);
 }

@@ -331,8 +331,7 @@ mod tests {
 
     fn kernel_matches_the_model(test: &str, shape: Shape) {
         if let Err(reason) = apiary_kernel::probe() {
-            eprintln!("SKIPPED: {test} because bpf() is unavailable: {reason}");
-            return;
+            return apiary_testskip::missing(test, format!("bpf() is unavailable: {reason}"));
         }
         for op in HashOp::ALL {
             let kernel = KernelHash::new(op, shape).expect("the kernel loads the program");

@@ -8,21 +8,13 @@ use std::process::Command;
 use apiary_btf::{Btf, BtfExt, BtfKind, CoreReloKind, Kind, dump_c, dump_raw};
 use object::{Object, ObjectSection};
 
-const VMLINUX: &str = "/sys/kernel/btf/vmlinux";
+const VMLINUX: &str = apiary_testskip::VMLINUX;
 
-fn tool_works(tool: &str, arg: &str) -> bool {
-    Command::new(tool)
-        .arg(arg)
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
-/// Whether clang-19 and bpftool are present; prints loudly when not.
+/// Whether clang-19 and bpftool are present; skips `test` when not.
 fn tools_present(test: &str) -> bool {
     for (tool, arg) in [("clang-19", "--version"), ("bpftool", "version")] {
-        if !tool_works(tool, arg) {
-            eprintln!("SKIPPED: {test} because `{tool}` is not installed or does not run");
-            return false;
+        if let Err(reason) = apiary_testskip::tool(tool, arg) {
+            return apiary_testskip::skip(test, reason);
         }
     }
     true
@@ -276,13 +268,13 @@ fn core_object_ext_matches_source() {
 
 #[test]
 fn vmlinux_dumps_like_bpftool() {
-    let Ok(data) = std::fs::read(VMLINUX) else {
-        eprintln!("SKIPPED: vmlinux_dumps_like_bpftool because {VMLINUX} is not readable");
-        return;
+    const TEST: &str = "vmlinux_dumps_like_bpftool";
+    let data = match apiary_testskip::vmlinux_btf() {
+        Ok(data) => data,
+        Err(reason) => return apiary_testskip::skip(TEST, reason),
     };
-    if !tool_works("bpftool", "version") {
-        eprintln!("SKIPPED: vmlinux_dumps_like_bpftool because bpftool is not installed");
-        return;
+    if let Err(reason) = apiary_testskip::tool("bpftool", "version") {
+        return apiary_testskip::skip(TEST, reason);
     }
     let btf = Btf::parse(&data).expect("parse vmlinux BTF");
     let (raw, c) = our_dumps(&btf);

@@ -9,13 +9,9 @@ use common::{Builder, DATASEC, INT, VAR};
 
 #[test]
 fn vmlinux_round_trips_byte_for_byte() {
-    let path = "/sys/kernel/btf/vmlinux";
-    let raw = match std::fs::read(path) {
+    let raw = match apiary_testskip::vmlinux_btf() {
         Ok(raw) => raw,
-        Err(e) => {
-            eprintln!("SKIPPED: vmlinux BTF round trip because {path} is unreadable: {e}");
-            return;
-        }
+        Err(reason) => return apiary_testskip::skip("vmlinux_round_trips_byte_for_byte", reason),
     };
     let btf = Btf::parse(&raw).expect("vmlinux parses");
     let encoded = btf.to_bytes();

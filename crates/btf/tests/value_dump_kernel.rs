@@ -307,7 +307,7 @@ impl Drop for PinDir {
 }
 
 /// The test types loaded in Apiary and in the kernel, and a bpffs directory
-/// for this test's pins; `None` (after a SKIPPED line) without bpf() or bpftool.
+/// for this test's pins; `None` (after a skip) without bpf() or bpftool.
 fn setup(test: &str) -> Option<(PinDir, TestTypes, Btf, BtfFd)> {
     let dir = kernel_ready(test)?;
     let types = build_types();
@@ -320,12 +320,10 @@ fn setup(test: &str) -> Option<(PinDir, TestTypes, Btf, BtfFd)> {
 
 fn kernel_ready(test: &str) -> Option<PinDir> {
     if let Err(e) = apiary_kernel::probe() {
-        eprintln!("SKIPPED: value dump vs bpftool because bpf() is unavailable: {e}");
-        return None;
+        return apiary_testskip::missing(test, format!("bpf() is unavailable: {e}"));
     }
-    if Command::new("bpftool").arg("version").output().is_err() {
-        eprintln!("SKIPPED: value dump vs bpftool because bpftool is not installed");
-        return None;
+    if let Err(reason) = apiary_testskip::tool("bpftool", "version") {
+        return apiary_testskip::skip(test, reason);
     }
     let dir = PathBuf::from(format!(
         "/sys/fs/bpf/apiary-btf-{test}-{}",

@@ -22,7 +22,10 @@ use serde_json::json;
 
 use crate::CliResult;
 use crate::error::CliError;
-use crate::progrun::{OutputFormat, RunWords, emit, report_side_effects, request_from_words};
+use crate::progrun::{
+    OutputFormat, RunWords, data_room, describe_failure, emit, report_side_effects,
+    request_from_words,
+};
 use apiary_difftest::objects::{BackendError, RunRequest, RunResult, compare_runs};
 
 /// Largest capture read.
@@ -48,10 +51,15 @@ pub struct Capture {
     pub interfaces: Vec<InterfaceDescriptionBlock<'static>>,
     /// Packets in file order.
     pub packets: Vec<CapturedPacket>,
+    /// What ended reading early (a record cut short or malformed), after
+    /// the packets before it were read; `None` when the whole file read.
+    pub broken: Option<String>,
 }
 
 /// Reads a pcap or pcapng capture (told apart by their magic numbers).
-/// Only Ethernet captures are accepted: test runs take Ethernet frames.
+/// Only Ethernet captures are accepted: test runs take Ethernet frames. A
+/// bad file header is an error; a bad record later ends the capture there
+/// ([`Capture::broken`]), keeping the packets before it.
 pub fn read_capture(bytes: &[u8]) -> Result<Capture, String> {
     let capture = match bytes.get(..4) {
         Some([0x0a, 0x0d, 0x0d, 0x0a]) => read_pcapng(bytes)?,
@@ -88,8 +96,18 @@ fn read_pcap(bytes: &[u8]) -> Result<Capture, String> {
     let mut reader = PcapReader::new(bytes).map_err(|e| format!("pcap header: {e}"))?;
     let header = reader.header();
     let mut packets = Vec::new();
+    let mut broken = None;
     while let Some(packet) = reader.next_packet() {
-        let packet = packet.map_err(|e| format!("pcap packet {}: {e}", packets.len() + 1))?;
+        let packet = match packet {
+            Ok(packet) => packet,
+            Err(e) => {
+                broken = Some(format!(
+                    "pcap packet {}: {e} (the record is cut short or malformed)",
+                    packets.len() + 1
+                ));
+                break;
+            }
+        };
         packets.push(CapturedPacket {
             interface: 0,
             timestamp: packet.timestamp,
@@ -100,6 +118,7 @@ fn read_pcap(bytes: &[u8]) -> Result<Capture, String> {
     Ok(Capture {
         interfaces: vec![nanosecond_interface(header.datalink, header.snaplen)],
         packets,
+        broken,
     })
 }
 
@@ -108,45 +127,17 @@ fn read_pcapng(bytes: &[u8]) -> Result<Capture, String> {
     let mut interfaces = Vec::new();
     let mut packets = Vec::new();
     let mut blocks = 1usize;
+    let mut broken = None;
     while let Some(block) = reader.next_block() {
         blocks += 1;
-        let block = block.map_err(|e| format!("pcapng block {blocks}: {e}"))?;
-        match block {
-            Block::SectionHeader(_) => interfaces.clear(),
-            Block::InterfaceDescription(interface) => interfaces.push(interface.into_owned()),
-            Block::EnhancedPacket(packet) => {
-                if packet.interface_id as usize >= interfaces.len() {
-                    return Err(format!(
-                        "pcapng block {blocks}: packet of interface {} before its description",
-                        packet.interface_id
-                    ));
-                }
-                packets.push(CapturedPacket {
-                    interface: packet.interface_id,
-                    timestamp: packet.timestamp,
-                    original_len: packet.original_len,
-                    data: packet.data.into_owned(),
-                });
-            }
-            Block::SimplePacket(packet) => {
-                if interfaces.is_empty() {
-                    return Err(format!(
-                        "pcapng block {blocks}: simple packet before any interface description"
-                    ));
-                }
-                packets.push(CapturedPacket {
-                    interface: 0,
-                    timestamp: Duration::ZERO,
-                    original_len: packet.original_len,
-                    data: packet.data.into_owned(),
-                });
-            }
-            Block::Packet(_) => {
-                return Err(format!(
-                    "pcapng block {blocks}: obsolete Packet Block is not supported"
-                ));
-            }
-            _ => {}
+        let read = block
+            .map_err(|e| {
+                format!("pcapng block {blocks}: {e} (the block is cut short or malformed)")
+            })
+            .and_then(|block| read_block(block, blocks, &mut interfaces, &mut packets));
+        if let Err(error) = read {
+            broken = Some(error);
+            break;
         }
     }
     if interfaces.is_empty() {
@@ -155,7 +146,56 @@ fn read_pcapng(bytes: &[u8]) -> Result<Capture, String> {
     Ok(Capture {
         interfaces,
         packets,
+        broken,
     })
+}
+
+/// Takes one pcapng block: interfaces and packets are kept, other blocks
+/// skipped.
+fn read_block(
+    block: Block<'_>,
+    blocks: usize,
+    interfaces: &mut Vec<InterfaceDescriptionBlock<'static>>,
+    packets: &mut Vec<CapturedPacket>,
+) -> Result<(), String> {
+    match block {
+        Block::SectionHeader(_) => interfaces.clear(),
+        Block::InterfaceDescription(interface) => interfaces.push(interface.into_owned()),
+        Block::EnhancedPacket(packet) => {
+            if packet.interface_id as usize >= interfaces.len() {
+                return Err(format!(
+                    "pcapng block {blocks}: packet of interface {} before its description",
+                    packet.interface_id
+                ));
+            }
+            packets.push(CapturedPacket {
+                interface: packet.interface_id,
+                timestamp: packet.timestamp,
+                original_len: packet.original_len,
+                data: packet.data.into_owned(),
+            });
+        }
+        Block::SimplePacket(packet) => {
+            if interfaces.is_empty() {
+                return Err(format!(
+                    "pcapng block {blocks}: simple packet before any interface description"
+                ));
+            }
+            packets.push(CapturedPacket {
+                interface: 0,
+                timestamp: Duration::ZERO,
+                original_len: packet.original_len,
+                data: packet.data.into_owned(),
+            });
+        }
+        Block::Packet(_) => {
+            return Err(format!(
+                "pcapng block {blocks}: obsolete Packet Block is not supported"
+            ));
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 /// Writes packets as pcapng with the given interface descriptions.
@@ -290,12 +330,13 @@ pub fn replay(
         let number = index + 1;
         let request = RunRequest {
             data_in: Some(packet.data.clone()),
+            data_size_out: Some(data_room(words, packet.data.len())),
             ..template.clone()
         };
         let (result, kernel) = match run(&request) {
             Ok(outcome) => outcome,
             Err(error) => {
-                eprintln!("apiary: packet {number}: {error}");
+                eprintln!("apiary: packet {number}: {}", describe_failure(&error));
                 failures += 1;
                 continue;
             }
@@ -367,6 +408,12 @@ pub fn replay(
         for difference in &differences {
             eprintln!("apiary: differs: {difference}");
         }
+    }
+    if let Some(broken) = capture.broken {
+        return Err(CliError::at(
+            capture_path.display(),
+            format!("{broken}; the summary above counts the packets before it"),
+        ));
     }
     Ok(if failures == 0 && differences.is_empty() {
         ExitCode::SUCCESS

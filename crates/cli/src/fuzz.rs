@@ -9,8 +9,10 @@ use crate::CliResult;
 use crate::error::CliError;
 
 /// Runs `count` random programs from `seed` in both backends and prints
-/// `N programs, K accepted by the kernel, D divergences`, then the
-/// divergences known kernel bugs explain; fails when D > 0.
+/// `N programs, K accepted by the kernel, D divergences, W kernel
+/// warnings` (or why the kernel log was not watched), then the divergences
+/// known kernel bugs explain; fails when D > 0. Kernel warnings are the
+/// kernel's bugs, not Apiary's: reported and saved, they do not fail it.
 pub fn diff(count: u64, seed: u64, out: Option<&Path>) -> CliResult {
     apiary_kernel_probe()?;
     let bar = ProgressBar::new(count);
@@ -21,7 +23,11 @@ pub fn diff(count: u64, seed: u64, out: Option<&Path>) -> CliResult {
     let summary = apiary_difftest::fuzz(seed, count, out, |summary| {
         bar.inc(1);
         if summary.programs.is_multiple_of(256) {
-            bar.set_message(format!("{} divergences", summary.divergences));
+            bar.set_message(format!(
+                "{} divergences, {} kernel warnings",
+                summary.divergences,
+                summary.kernel_warnings.len()
+            ));
         }
     })
     .map_err(|e| CliError::at(out.map_or("--out".into(), |p| p.display().to_string()), e))?;
@@ -29,10 +35,14 @@ pub fn diff(count: u64, seed: u64, out: Option<&Path>) -> CliResult {
     for path in &summary.reproducers {
         println!("reproducer: {}", path.display());
     }
-    println!(
-        "{} programs, {} accepted by the kernel, {} divergences",
-        summary.programs, summary.accepted, summary.divergences
-    );
+    for warning in &summary.kernel_warnings {
+        let headline = warning.report.headlines.first().map_or("", String::as_str);
+        println!("kernel warning, seed {}: {headline}", warning.seed);
+        if let Some(path) = &warning.reproducer {
+            println!("reproducer: {}", path.display());
+        }
+    }
+    println!("{}", summary_line(&summary));
     // Divergences that listed kernel bugs explain are not counted above;
     // say how many there were so that they stay visible.
     for (id, programs) in summary.kernel_bug_counts() {
@@ -52,6 +62,20 @@ pub fn diff(count: u64, seed: u64, out: Option<&Path>) -> CliResult {
     })
 }
 
+/// `N programs, K accepted by the kernel, D divergences, W kernel
+/// warnings`, or in place of the last part why the kernel log was not
+/// watched.
+fn summary_line(summary: &apiary_difftest::Summary) -> String {
+    let watched = match &summary.log_unwatched {
+        None => format!("{} kernel warnings", summary.kernel_warnings.len()),
+        Some(why) => format!("kernel log not watched ({why})"),
+    };
+    format!(
+        "{} programs, {} accepted by the kernel, {} divergences, {watched}",
+        summary.programs, summary.accepted, summary.divergences
+    )
+}
+
 fn apiary_kernel_probe() -> Result<(), CliError> {
     apiary_difftest::kernel_available().map_err(|reason| {
         CliError::at(
@@ -59,4 +83,41 @@ fn apiary_kernel_probe() -> Result<(), CliError> {
             format!("the kernel backend is unavailable: {reason}"),
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use apiary_difftest::{KernelReport, KernelWarning, Summary};
+
+    #[test]
+    fn the_summary_counts_kernel_warnings_apart_or_says_the_log_was_not_watched() {
+        let warning = KernelWarning {
+            seed: 2660,
+            report: KernelReport {
+                headlines: vec!["WARNING: CPU: 1 PID: 7 at kernel/bpf/verifier.c:2809".into()],
+                lines: Vec::new(),
+                overrun: false,
+            },
+            reproducer: None,
+        };
+        let mut summary = Summary {
+            programs: 20000,
+            accepted: 19000,
+            divergences: 0,
+            kernel_warnings: vec![warning],
+            ..Summary::default()
+        };
+        assert_eq!(
+            summary_line(&summary),
+            "20000 programs, 19000 accepted by the kernel, 0 divergences, 1 kernel warnings"
+        );
+        summary.kernel_warnings.clear();
+        summary.log_unwatched = Some("/dev/kmsg: Permission denied (os error 13)".into());
+        assert_eq!(
+            summary_line(&summary),
+            "20000 programs, 19000 accepted by the kernel, 0 divergences, \
+             kernel log not watched (/dev/kmsg: Permission denied (os error 13))"
+        );
+    }
 }

@@ -16,6 +16,8 @@ mod fuzz;
 mod hex;
 mod livepins;
 mod mapcmd;
+mod mapshow;
+mod mapsource;
 mod objects;
 mod pinning;
 mod progrun;
@@ -93,10 +95,10 @@ enum Command {
         #[command(subcommand)]
         command: ProgCommand,
     },
-    /// Read and change pinned maps as bpftool's `map`: `dump|lookup|peek|getnext|update|push|enqueue|delete|pop|dequeue pinned FILE [key [hex] BYTES] [value [hex] BYTES] [any|exist|noexist]`.
+    /// List, read and change maps as bpftool's `map`: `show|list [MAP | DIR | FILE.o]`, `dump|lookup|peek|getnext|update|push|enqueue|delete|pop|dequeue MAP [key [hex] BYTES] [value [hex] BYTES] [any|exist|noexist]`, MAP := `pinned FILE` (an Apiary pin, or a kernel pin on bpffs) | `id ID` | `name NAME` (kernel maps, root).
     Map {
-        /// `COMMAND pinned FILE [ARGS]`, in bpftool's grammar.
-        #[arg(required = true, num_args = 1.., allow_hyphen_values = true, value_name = "COMMAND pinned FILE [ARGS]")]
+        /// `COMMAND MAP [ARGS]`, in bpftool's grammar.
+        #[arg(required = true, num_args = 1.., allow_hyphen_values = true, value_name = "COMMAND MAP [ARGS]")]
         words: Vec<String>,
     },
     /// Dump BTF, as bpftool's `btf dump file FILE [format raw|c]`.
@@ -130,6 +132,38 @@ enum Command {
     },
 }
 
+/// The program type a user chooses, as bpftool's `prog load ... type` and
+/// tc's `sec`.
+#[derive(clap::Args, Clone, Default)]
+struct TypingArgs {
+    /// Program type for sections whose name gives none (legacy tc/iproute2
+    /// entry sections, `.text`-only objects) and for tc tail-call sections
+    /// `ID/KEY`: a SEC() name as bpftool's `type` takes it (xdp, tc,
+    /// classifier, action, socket, kprobe, tracepoint, cgroup/skb, lwt_in,
+    /// ...) or a kernel type name (sched_cls, socket_filter, ...).
+    #[arg(long = "type", value_name = "TYPE")]
+    prog_type: Option<String>,
+    /// With --type: the one section to type, overriding its name, as
+    /// `tc filter ... bpf obj FILE sec NAME` does; for `prog run`, also the
+    /// section whose program runs.
+    #[arg(long, value_name = "NAME")]
+    section: Option<String>,
+}
+
+impl TypingArgs {
+    fn parse(self) -> Result<apiary_loader::UserTyping, CliError> {
+        let program_type = self
+            .prog_type
+            .map(|name| apiary_loader::ProgramTypeChoice::parse(&name))
+            .transpose()
+            .map_err(|e| CliError::at("--type", e))?;
+        Ok(apiary_loader::UserTyping {
+            program_type,
+            section: self.section,
+        })
+    }
+}
+
 /// `apiary prog ...`.
 #[derive(Subcommand)]
 enum ProgCommand {
@@ -144,6 +178,8 @@ enum ProgCommand {
         /// own context types, the layouts its interpreter runs programs with.
         #[arg(long, value_name = "FILE")]
         target_btf: Option<PathBuf>,
+        #[command(flatten)]
+        typing: TypingArgs,
     },
     /// Run a program as `bpftool prog run` does: `run FILE.o [--prog NAME] [data_in FILE] ...`.
     Run(RunArgs),
@@ -196,12 +232,20 @@ struct RunArgs {
     /// names its pins; read them with `apiary map dump pinned DIR/NAME`).
     #[arg(long, value_name = "DIR")]
     pin_maps: Option<PathBuf>,
+    /// Stop each run of the interpreter after N executed instructions
+    /// (`unlimited`: never). Default 1073741824 (2^30): enough for a
+    /// `bpf_loop` of the kernel's 8,388,608 iterations with a 128-instruction
+    /// body; a program that never ends stops with an error naming it.
+    #[arg(long, value_name = "N|unlimited", value_parser = progrun::parse_budget)]
+    budget: Option<progrun::Budget>,
     /// Resolve CO-RE relocations against this BTF. Default: Apiary's own
     /// context types with `--backend vm`; with `--backend kernel|both`, the
     /// running kernel's /sys/kernel/btf/vmlinux, as libbpf would use, for
     /// both sides so that they run the same instructions.
     #[arg(long, value_name = "FILE")]
     target_btf: Option<PathBuf>,
+    #[command(flatten)]
+    typing: TypingArgs,
 }
 
 /// `apiary xdp ...`.
@@ -280,7 +324,7 @@ enum XdpBackendArg {
 /// `apiary fuzz ...`.
 #[derive(Subcommand)]
 enum FuzzCommand {
-    /// Run random programs in the kernel (as syscall programs) and in Apiary, and compare r0 and the context.
+    /// Run random programs in the kernel (as syscall programs) and in Apiary, and compare r0, the context and the maps; watch the kernel log for verifier warnings and oopses.
     Diff {
         /// Number of programs.
         #[arg(long, default_value_t = 1000)]
@@ -288,7 +332,7 @@ enum FuzzCommand {
         /// Seed of the first program (program i uses SEED + i).
         #[arg(long, default_value_t = 1)]
         seed: u64,
-        /// Directory for shrunk reproducers of divergences.
+        /// Directory for shrunk reproducers of divergences and of programs that made the kernel log a warning.
         #[arg(long)]
         out: Option<PathBuf>,
     },
@@ -338,27 +382,43 @@ fn main() -> ExitCode {
             mem_file,
         } => commands::run_file(&file, mem.as_deref(), mem_file.as_deref(), json),
         Command::Prog {
-            command: ProgCommand::Load { file, target_btf },
-        } => objects::prog_load(&file, &CoreTarget::choose(target_btf, false), format),
+            command:
+                ProgCommand::Load {
+                    file,
+                    target_btf,
+                    typing,
+                },
+        } => typing.parse().and_then(|typing| {
+            objects::prog_load(
+                &file,
+                &CoreTarget::choose(target_btf, false),
+                &typing,
+                format,
+            )
+        }),
         Command::Prog {
             command: ProgCommand::Run(args),
-        } => progrun::prog_run(&progrun::RunOptions {
-            core_target: CoreTarget::choose(
-                args.target_btf,
-                !matches!(args.backend, BackendArg::Vm),
-            ),
-            file: args.file,
-            program: args.program,
-            words: args.words,
-            pcap: args.pcap,
-            out: args.out,
-            backend: match args.backend {
-                BackendArg::Vm => progrun::BackendChoice::Vm,
-                BackendArg::Kernel => progrun::BackendChoice::Kernel,
-                BackendArg::Both => progrun::BackendChoice::Both,
-            },
-            pin_maps: args.pin_maps,
-            format,
+        } => args.typing.parse().and_then(|typing| {
+            progrun::prog_run(&progrun::RunOptions {
+                typing,
+                core_target: CoreTarget::choose(
+                    args.target_btf,
+                    !matches!(args.backend, BackendArg::Vm),
+                ),
+                file: args.file,
+                program: args.program,
+                words: args.words,
+                pcap: args.pcap,
+                out: args.out,
+                backend: match args.backend {
+                    BackendArg::Vm => progrun::BackendChoice::Vm,
+                    BackendArg::Kernel => progrun::BackendChoice::Kernel,
+                    BackendArg::Both => progrun::BackendChoice::Both,
+                },
+                pin_maps: args.pin_maps,
+                budget: args.budget.unwrap_or_default(),
+                format,
+            })
         }),
         Command::Prog {
             command: ProgCommand::Dump { words, target_btf },

@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use apiary_btf::BpftoolJson;
-use apiary_loader::{BtfDumpFormat, CoreReport, Kconfig, MapOrigin, Object, XlatedOptions};
+use apiary_loader::{
+    BtfDumpFormat, CoreReport, Kconfig, MapOrigin, Object, UserTyping, XlatedOptions,
+};
 use serde_json::{Value, json};
 
 use crate::CliResult;
@@ -28,17 +30,22 @@ pub struct OpenedObject {
 /// Opens an object as libbpf would on this machine: `.kconfig` externs
 /// from the running kernel's configuration, and CO-RE relocations (when a
 /// program has any) resolved against `target`.
-pub fn open_object(file: &Path, target: &CoreTarget) -> Result<OpenedObject, CliError> {
+pub fn open_object(
+    file: &Path,
+    target: &CoreTarget,
+    typing: &UserTyping,
+) -> Result<OpenedObject, CliError> {
     let elf = crate::progrun::read_run_data(&file.display().to_string(), "object")?;
     let name = file
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let stem = name.split('.').next().unwrap_or_default().to_owned();
-    let mut object = Object::parse(&elf, &stem).map_err(|e| CliError::at(file.display(), e))?;
+    let mut object = Object::parse_with(&elf, &stem, &Kconfig::default(), typing)
+        .map_err(|e| CliError::at(file.display(), e))?;
     if object.maps.iter().any(|m| m.origin == MapOrigin::Kconfig) {
         let kconfig = running_kernel_config()?;
-        object = Object::parse_with_kconfig(&elf, &stem, &kconfig)
+        object = Object::parse_with(&elf, &stem, &kconfig, typing)
             .map_err(|e| CliError::at(file.display(), e))?;
     }
     let needs_core = object
@@ -84,9 +91,14 @@ fn running_kernel_config() -> Result<Kconfig, CliError> {
     Ok(Kconfig::parse_config(&text))
 }
 
-/// `apiary prog load FILE.o [--target-btf BTF] [--json]`.
-pub fn prog_load(file: &Path, target: &CoreTarget, format: OutputFormat) -> CliResult {
-    let OpenedObject { object, core, .. } = open_object(file, target)?;
+/// `apiary prog load FILE.o [--type TYPE [--section NAME]] [--target-btf BTF] [--json]`.
+pub fn prog_load(
+    file: &Path,
+    target: &CoreTarget,
+    typing: &UserTyping,
+    format: OutputFormat,
+) -> CliResult {
+    let OpenedObject { object, core, .. } = open_object(file, target, typing)?;
     if format != OutputFormat::Text {
         let mut value = apiary_loader::object_json(&object);
         if let (Some(core), Some(fields)) = (&core, value.as_object_mut()) {
@@ -182,7 +194,7 @@ pub fn prog_dump(words: &[String], target: &CoreTarget) -> CliResult {
         }
     };
     let file = Path::new(file);
-    let object = open_object(file, target)?.object;
+    let object = open_object(file, target, &UserTyping::default())?.object;
     let text = apiary_loader::dump_object_xlated(&object, program, XlatedOptions { linum })
         .map_err(|e| CliError::at(file.display(), e))?;
     emit(&text)?;

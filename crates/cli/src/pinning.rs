@@ -20,6 +20,36 @@ fn pin_path(dir: &Path, spec: &MapSpec) -> Result<PathBuf, CliError> {
     Ok(dir.join(file))
 }
 
+/// Refuses a `--pin-maps` directory that could not be created after the
+/// run: like bpftool's `pinmaps` (libbpf's one `mkdir`), only the last
+/// component is made, inside a directory that exists; checked before the
+/// run so that no result is lost to it.
+pub fn check_pin_dir(dir: &Path) -> Result<(), CliError> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    let at = || format!("--pin-maps {}", dir.display());
+    if dir.exists() {
+        return Err(CliError::at(at(), "exists and is not a directory"));
+    }
+    let parent = match dir.parent() {
+        Some(p) if p.as_os_str().is_empty() => Path::new("."),
+        Some(p) => p,
+        None => return Ok(()),
+    };
+    if parent.is_dir() {
+        Ok(())
+    } else {
+        Err(CliError::at(
+            at(),
+            format!(
+                "{} is not a directory; only the last component of DIR is created, as bpftool's pinmaps does",
+                parent.display()
+            ),
+        ))
+    }
+}
+
 /// Copies the contents of every map pinned in `dir` into the maps of the
 /// same name in the backends that run. A map with no pin file starts as
 /// the object defines it.

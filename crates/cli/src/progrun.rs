@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use apiary_btf::BpftoolJson;
-use apiary_loader::Object;
+use apiary_loader::{Object, parse_c_number};
 
 use crate::CliResult;
 use crate::coretarget::CoreTarget;
@@ -45,6 +45,8 @@ pub struct RunOptions {
     pub file: PathBuf,
     /// `--prog NAME`.
     pub program: Option<String>,
+    /// `--type` and `--section`.
+    pub typing: apiary_loader::UserTyping,
     /// The bpftool keywords and their values.
     pub words: Vec<String>,
     /// `--pcap IN`.
@@ -57,8 +59,65 @@ pub struct RunOptions {
     pub pin_maps: Option<PathBuf>,
     /// What CO-RE relocations resolve against (`--target-btf` or the default).
     pub core_target: CoreTarget,
+    /// `--budget`: the interpreter's instruction budget per run.
+    pub budget: Budget,
     /// `-j`, `-p` or plain text.
     pub format: OutputFormat,
+}
+
+/// The interpreter's instruction budget per run (`--budget`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Budget {
+    /// Stop after this many executed instructions.
+    Limit(u64),
+    /// `--budget unlimited`: a program that never ends never returns.
+    Unlimited,
+}
+
+impl Default for Budget {
+    fn default() -> Self {
+        Budget::Limit(apiary_vm::DEFAULT_BUDGET)
+    }
+}
+
+impl Budget {
+    fn instructions(self) -> Option<u64> {
+        match self {
+            Budget::Limit(n) => Some(n),
+            Budget::Unlimited => None,
+        }
+    }
+}
+
+/// Reads `--budget`: a positive count (decimal or `0x` hex) or
+/// `unlimited`. 0 is refused rather than read as "no limit", so that a
+/// typo cannot remove the bound silently.
+pub fn parse_budget(text: &str) -> Result<Budget, String> {
+    if text == "unlimited" {
+        return Ok(Budget::Unlimited);
+    }
+    let parsed = match text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
+        Some(hex) => u64::from_str_radix(hex, 16),
+        None => text.parse::<u64>(),
+    };
+    match parsed {
+        Ok(0) => Err("0 instructions cannot run anything; use 'unlimited' for no limit".to_owned()),
+        Ok(n) => Ok(Budget::Limit(n)),
+        Err(_) => Err(format!(
+            "expected a number of instructions or 'unlimited', got {text:?}"
+        )),
+    }
+}
+
+/// A backend's failure, with the option that helps when the interpreter
+/// spent its budget.
+pub fn describe_failure(error: &BackendError) -> String {
+    match error.run_error.as_deref() {
+        Some(apiary_vm::RunError::BudgetExhausted { .. }) => {
+            format!("{error}; raise the budget with --budget N (or --budget unlimited)")
+        }
+        _ => error.to_string(),
+    }
 }
 
 /// How results are printed.
@@ -162,23 +221,6 @@ pub fn parse_run_words(words: &[String]) -> Result<RunWords, String> {
     Ok(parsed)
 }
 
-/// A number as C's `strtoul(s, &end, 0)` reads it with nothing left over:
-/// decimal, `0x` hex or leading-zero octal; `None` past `u32`.
-fn parse_c_number(text: &str) -> Option<u32> {
-    let (digits, radix) =
-        if let Some(hex) = text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
-            (hex, 16)
-        } else if let Some(octal) = text.strip_prefix('0').filter(|rest| !rest.is_empty()) {
-            (octal, 8)
-        } else {
-            (text, 10)
-        };
-    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
-        return None;
-    }
-    u32::from_str_radix(digits, radix).ok()
-}
-
 /// Reads `data_in`/`ctx_in`: a file, or stdin for `-`.
 pub fn read_run_data(name: &str, what: &str) -> Result<Vec<u8>, CliError> {
     let mut bytes = Vec::new();
@@ -246,9 +288,14 @@ impl Backends {
         elf: &[u8],
         object: &Object,
         program: &str,
+        budget: Budget,
     ) -> Result<Backends, CliError> {
         let fail = |e: BackendError| CliError::at("--backend", e);
-        let vm = || VmBackend::open(object, program).map_err(fail);
+        let vm = || {
+            let mut vm = VmBackend::open(object, program).map_err(fail)?;
+            vm.set_budget(budget.instructions());
+            Ok::<_, CliError>(vm)
+        };
         let kernel = || KernelBackend::open(object, elf, program).map_err(fail);
         Ok(match choice {
             BackendChoice::Vm => Backends::Vm(vm()?),
@@ -304,12 +351,20 @@ impl Backends {
 /// `apiary prog run FILE.o [--prog NAME] [data_in FILE] ... [--pcap IN [--out OUT]]`.
 pub fn prog_run(options: &RunOptions) -> CliResult {
     let words = parse_run_words(&options.words).map_err(|e| CliError::at("arguments", e))?;
-    let OpenedObject { elf, object, .. } = open_object(&options.file, &options.core_target)?;
-    let program = select_program(&object, options.program.as_deref())
-        .map_err(|e| CliError::at(options.file.display(), e))?;
+    if let Some(dir) = &options.pin_maps {
+        crate::pinning::check_pin_dir(dir)?;
+    }
+    let OpenedObject { elf, object, .. } =
+        open_object(&options.file, &options.core_target, &options.typing)?;
+    let program = choose_program(
+        &object,
+        options.program.as_deref(),
+        options.typing.section.as_deref(),
+    )
+    .map_err(|e| CliError::at(options.file.display(), e))?;
     let prog_type = program.prog_type;
     let program = program.name.clone();
-    let mut backends = Backends::open(options.backend, &elf, &object, &program)?;
+    let mut backends = Backends::open(options.backend, &elf, &object, &program, options.budget)?;
     if let Some(dir) = &options.pin_maps {
         crate::pinning::load_pinned(dir, &object.maps, backends.vm(), backends.kernel())?;
     }
@@ -347,6 +402,65 @@ pub fn prog_run(options: &RunOptions) -> CliResult {
     Ok(code)
 }
 
+/// The output room for a packet of `frame_len` bytes: `data_size_out`
+/// when given; bpftool's fixed 32 KiB when `data_out` is asked for without
+/// it (bpftool's behaviour, `ENOSPC` included); otherwise the frame's
+/// length plus 32 KiB, so that a jumbo frame whose packet nobody asked to
+/// see (and every frame of `--pcap`) comes back whole instead of failing
+/// with `ENOSPC` about a size the user never gave.
+pub fn data_room(words: &RunWords, frame_len: usize) -> u32 {
+    match words.data_size_out.filter(|&n| n > 0) {
+        Some(given) => given,
+        None if words.data_out.is_some() => DEFAULT_SIZE_OUT,
+        None => u32::try_from(frame_len)
+            .unwrap_or(u32::MAX)
+            .saturating_add(DEFAULT_SIZE_OUT),
+    }
+}
+
+/// The program `--prog` names, else the first of the `--section` named,
+/// else the object's only one; when none loads, the message says what
+/// became of each skipped section and the option that would load it.
+fn choose_program<'o>(
+    object: &'o Object,
+    name: Option<&str>,
+    section: Option<&str>,
+) -> Result<&'o apiary_loader::ProgramSpec, String> {
+    if let (None, Some(section)) = (name, section) {
+        return object
+            .programs
+            .iter()
+            .filter_map(|p| p.as_ref().ok())
+            .find(|p| p.section == section)
+            .ok_or_else(|| {
+                format!(
+                    "section {section:?} has no loaded program{}",
+                    skipped_sections(object)
+                )
+            });
+    }
+    select_program(object, name).map_err(|e| format!("{e}{}", skipped_sections(object)))
+}
+
+/// `; section "X" skipped: why; load with --type TYPE` for every skipped
+/// executable section.
+fn skipped_sections(object: &Object) -> String {
+    object
+        .sections
+        .iter()
+        .filter_map(|s| match &s.outcome {
+            apiary_loader::SectionOutcome::Skipped { reason, hint } => Some(format!(
+                "; section {:?} skipped: {reason}{}",
+                s.name,
+                hint.as_ref()
+                    .map(|h| format!("; load with {h}"))
+                    .unwrap_or_default()
+            )),
+            _ => None,
+        })
+        .collect()
+}
+
 /// Builds the request bpftool would send for these keywords.
 pub fn request_from_words(
     words: &RunWords,
@@ -358,12 +472,7 @@ pub fn request_from_words(
         .map(|name| read_run_data(name, "ctx_in"))
         .transpose()?;
     Ok(RunRequest {
-        data_size_out: data_in.as_ref().map(|_| {
-            words
-                .data_size_out
-                .filter(|&n| n > 0)
-                .unwrap_or(DEFAULT_SIZE_OUT)
-        }),
+        data_size_out: data_in.as_ref().map(|data| data_room(words, data.len())),
         ctx_size_out: ctx_in.as_ref().map(|_| {
             words
                 .ctx_size_out
@@ -383,7 +492,9 @@ fn single_run(backends: &mut Backends, words: &RunWords, format: OutputFormat) -
         .map(|name| read_run_data(name, "data_in"))
         .transpose()?;
     let request = request_from_words(words, data_in)?;
-    let (result, kernel) = backends.run(&request).map_err(|e| CliError::at("run", e))?;
+    let (result, kernel) = backends
+        .run(&request)
+        .map_err(|e| CliError::at("run", describe_failure(&e)))?;
     report_side_effects(&result);
     let differences = kernel
         .as_ref()

@@ -91,7 +91,11 @@ pub const TICK: Duration = Duration::from_millis(50);
 
 /// `apiary xdp run`.
 pub fn xdp_run(options: &XdpRunOptions) -> CliResult {
-    let OpenedObject { object, elf, .. } = open_object(&options.file, &options.core_target)?;
+    let OpenedObject { object, elf, .. } = open_object(
+        &options.file,
+        &options.core_target,
+        &apiary_loader::UserTyping::default(),
+    )?;
     let spec = select_program(&object, options.program.as_deref())
         .map_err(|e| CliError::at(options.file.display(), e))?;
     if spec.prog_type != ProgType::XDP {

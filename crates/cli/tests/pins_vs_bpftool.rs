@@ -31,20 +31,14 @@ fn succeed(program: &str, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// Whether `bpf()`, bpftool and taskset work here; a loud skip line when not.
+/// Whether `bpf()`, bpftool and taskset work here; skips `test` when not.
 fn tools_available(test: &str) -> bool {
     if let Err(reason) = apiary_kernel::probe() {
-        eprintln!("SKIPPED: {test} because bpf() is unavailable: {reason}");
-        return false;
+        return apiary_testskip::missing(test, format!("bpf() is unavailable: {reason}"));
     }
     for tool in ["bpftool", "taskset"] {
-        if !Command::new(tool)
-            .arg("--version")
-            .output()
-            .is_ok_and(|o| o.status.success())
-        {
-            eprintln!("SKIPPED: {test} because {tool} cannot be run");
-            return false;
+        if let Err(reason) = apiary_testskip::tool(tool, "--version") {
+            return apiary_testskip::skip(test, reason);
         }
     }
     true
@@ -230,8 +224,8 @@ fn frames(count: usize) -> Vec<Vec<u8>> {
         .collect()
 }
 
-/// The case for `program` of a compiled object, or `None` after a loud
-/// skip line when the object or the kernel tools are missing.
+/// The case for `program` of a compiled object, or `None` after a skip
+/// when the object or the kernel tools are missing.
 fn start(
     test: &str,
     found: Result<&'static apiary_corpus::CorpusObject, apiary_corpus::LookupError>,
@@ -241,10 +235,7 @@ fn start(
     let test = format!("{program} pins vs bpftool ({test}, --backend {backend})");
     let object = match found {
         Ok(object) => object.path(),
-        Err(reason) => {
-            eprintln!("SKIPPED: {test} because {reason}");
-            return None;
-        }
+        Err(reason) => return apiary_testskip::missing(&test, reason),
     };
     tools_available(&test).then(|| Case::new(object, program, backend))
 }

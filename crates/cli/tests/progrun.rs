@@ -11,59 +11,16 @@ use pcap_file::pcap::{PcapHeader, PcapPacket, PcapWriter};
 use pcap_file::pcapng::{Block, PcapNgReader};
 use serde_json::Value;
 
-fn apiary(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_apiary"))
-        .args(args)
-        .output()
-        .expect("running apiary")
-}
+mod common;
+use common::{
+    apiary, assert_one_line_error, compile_c, kernel_and_bpftool, kernel_usable, scratch, text,
+};
 
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// Asserts a failure reported as exactly one `apiary: ...` line containing `needle`.
-fn assert_one_line_error(output: &Output, needle: &str) {
-    let stderr = text(&output.stderr);
-    assert!(!output.status.success(), "expected failure: {stderr:?}");
-    assert_eq!(stderr.lines().count(), 1, "one line expected: {stderr:?}");
-    assert!(stderr.starts_with("apiary: "), "{stderr:?}");
-    assert!(
-        stderr.contains(needle),
-        "{stderr:?} should contain {needle:?}"
-    );
-    assert!(!stderr.contains("panicked"), "{stderr:?}");
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("apiary-progrun-test-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("creating a scratch dir");
-    dir.join(name)
-}
-
-/// The compiled corpus object, or `None` after a loud skip line.
+/// The compiled corpus object, or `None` after skipping `test`.
 fn corpus(name: &'static str, test: &str) -> Option<&'static Path> {
     match apiary_corpus::object(name) {
         Ok(object) => Some(object.path()),
-        Err(reason) => {
-            eprintln!("SKIPPED: {test} because {reason}");
-            None
-        }
-    }
-}
-
-/// Whether `bpf()` and bpftool work here; prints a loud skip line when not.
-fn kernel_and_bpftool(test: &str) -> bool {
-    if let Err(reason) = apiary_kernel::probe() {
-        eprintln!("SKIPPED: {test} because bpf() is unavailable: {reason}");
-        return false;
-    }
-    match Command::new("bpftool").arg("version").output() {
-        Ok(out) if out.status.success() => true,
-        _ => {
-            eprintln!("SKIPPED: {test} because bpftool cannot be run");
-            false
-        }
+        Err(reason) => apiary_testskip::missing(test, reason),
     }
 }
 
@@ -278,10 +235,7 @@ fn ctx_out_matches_bpftool() {
     }
     let object = match apiary_corpus::example("tc_mark_redirect") {
         Ok(object) => object.path(),
-        Err(reason) => {
-            eprintln!("SKIPPED: {test} because {reason}");
-            return;
-        }
+        Err(reason) => return apiary_testskip::missing(test, reason),
     };
     let pinned = Pinned::load(object, "ctx");
     let data = scratch("ctx-packet.bin");
@@ -364,8 +318,7 @@ fn syscall_programs_run_with_a_context_only() {
     let ctx_out: Vec<u8> = serde_json::from_value(report["ctx_out"].clone()).unwrap();
     assert_eq!(ctx_out[16..24], 13i64.to_le_bytes(), "sum");
     assert_eq!(ctx_out[24..32], 42i64.to_le_bytes(), "product");
-    if apiary_kernel::probe().is_err() {
-        eprintln!("SKIPPED: the kernel half of syscall programs because bpf() is unavailable");
+    if !kernel_usable("the kernel half of syscall programs") {
         return;
     }
     let both = apiary(&[&base[1..], &["--backend", "both"]].concat());
@@ -405,13 +358,18 @@ fn kernel_backend_without_bpf_says_why_in_one_line() {
     let kernel = match run_as_nobody("kernel") {
         Ok(output) if !text(&output.stderr).contains("setpriv:") => output,
         other => {
-            eprintln!("SKIPPED: {test} because setpriv cannot drop privileges here: {other:?}");
-            return;
+            return apiary_testskip::missing(
+                test,
+                format!("setpriv cannot drop privileges here: {other:?}"),
+            );
         }
     };
     if kernel.status.success() {
-        eprintln!("SKIPPED: {test} because unprivileged bpf() is allowed on this machine");
-        return;
+        return apiary_testskip::refused(
+            test,
+            "bpf() denied to an unprivileged user (kernel.unprivileged_bpf_disabled)",
+            "this host allows unprivileged bpf()",
+        );
     }
     assert_one_line_error(&kernel, "kernel: cannot use bpf(): ");
     let vm = run_as_nobody("vm").unwrap();
@@ -592,10 +550,8 @@ fn pcap_replay_truncates_for_socket_filters() {
     let input = scratch("socket.pcap");
     write_pcap(&input, &[udp.clone(), tcp.clone(), arp]);
     let mut backends = vec!["vm"];
-    if apiary_kernel::probe().is_ok() {
+    if kernel_usable("the kernel half of socket filter replay") {
         backends.push("kernel");
-    } else {
-        eprintln!("SKIPPED: the kernel half of socket filter replay because bpf() is unavailable");
     }
     for backend in backends {
         let output = scratch(&format!("socket-out-{backend}.pcapng"));
@@ -633,8 +589,7 @@ fn pcap_replay_truncates_for_socket_filters() {
 #[test]
 fn backend_both_agrees_on_corpus_objects() {
     let test = "--backend both";
-    if let Err(reason) = apiary_kernel::probe() {
-        eprintln!("SKIPPED: {test} because bpf() is unavailable: {reason}");
+    if !kernel_usable(test) {
         return;
     }
     let udp = ipv4_packet(17, 64, [10, 0, 0, 1], 8080, b"payload");
@@ -723,37 +678,13 @@ fn pinned_maps_carry_over_between_runs() {
         assert!(run.status.success(), "{}", text(&run.stderr));
     }
     assert_eq!(udp_count(), 3);
-    if apiary_kernel::probe().is_err() {
-        eprintln!("SKIPPED: the kernel half of pinned maps because bpf() is unavailable");
+    if !kernel_usable("the kernel half of pinned maps") {
         return;
     }
     for (backend, expected) in [("both", 4), ("kernel", 5), ("vm", 6)] {
         let run = apiary(&[&args[..], &["--backend", backend]].concat());
         assert!(run.status.success(), "{backend}: {}", text(&run.stderr));
         assert_eq!(udp_count(), expected, "after --backend {backend}");
-    }
-}
-
-/// Compiles a C program with clang-19 as the corpus does; `None` after a
-/// loud skip line when clang cannot be run.
-fn compile_c(name: &str, source: &str, test: &str) -> Option<PathBuf> {
-    let c = scratch(&format!("{name}.c"));
-    let object = scratch(&format!("{name}.o"));
-    std::fs::write(&c, source).unwrap();
-    let arch = format!("-I/usr/include/{}-linux-gnu", std::env::consts::ARCH);
-    let compiled = Command::new("clang-19")
-        .args(["-target", "bpf", "-O2", "-g", "-c", &arch])
-        .arg(&c)
-        .arg("-o")
-        .arg(&object)
-        .output();
-    match compiled {
-        Ok(out) if out.status.success() => Some(object),
-        Ok(out) => panic!("clang-19 failed: {}", text(&out.stderr)),
-        Err(e) => {
-            eprintln!("SKIPPED: {test} because clang-19 cannot be run: {e}");
-            None
-        }
     }
 }
 
@@ -807,8 +738,7 @@ char LICENSE[] SEC("license") = "GPL";
 #[test]
 fn backend_both_reports_map_differences() {
     let test = "--backend both differences";
-    if let Err(reason) = apiary_kernel::probe() {
-        eprintln!("SKIPPED: {test} because bpf() is unavailable: {reason}");
+    if !kernel_usable(test) {
         return;
     }
     let source = r#"
@@ -866,10 +796,7 @@ fn redirect_targets_are_reported() {
     let test = "redirect reporting";
     let object = match apiary_corpus::example("tc_mark_redirect") {
         Ok(object) => object.path().to_str().unwrap().to_owned(),
-        Err(reason) => {
-            eprintln!("SKIPPED: {test} because {reason}");
-            return;
-        }
+        Err(reason) => return apiary_testskip::missing(test, reason),
     };
     let data = scratch("https.bin");
     std::fs::write(&data, ipv4_packet(6, 64, [10, 0, 0, 2], 443, b"hello")).unwrap();
@@ -910,11 +837,9 @@ fn redirect_targets_are_reported() {
         report["redirects"]["bpf_redirect to ifindex 4 (flags 0x0)"], 2,
         "{report}"
     );
-    if apiary_kernel::probe().is_ok() {
+    if kernel_usable(&format!("the kernel half of {test}")) {
         let kernel = apiary(&[&args[..], &["--backend", "kernel"]].concat());
         assert!(text(&kernel.stdout).starts_with("Return value: 7,"));
-    } else {
-        eprintln!("SKIPPED: the kernel half of {test} because bpf() is unavailable");
     }
 }
 
@@ -965,10 +890,9 @@ fn prog_run_resolves_core_against_the_chosen_target_btf() {
     assert_one_line_error(&default, "poisoned by an unsatisfiable CO-RE relocation");
     assert_one_line_error(&default, "instruction 14");
 
-    let vmlinux = "/sys/kernel/btf/vmlinux";
-    if !Path::new(vmlinux).exists() {
-        eprintln!("SKIPPED: prog run --target-btf {vmlinux} because it is missing");
-        return;
+    let vmlinux = apiary_testskip::VMLINUX;
+    if let Err(reason) = apiary_testskip::vmlinux_btf() {
+        return apiary_testskip::skip("prog run --target-btf", reason);
     }
     let pins = scratch("core-fields-pins");
     let pins = pins.to_str().expect("UTF-8 path");
@@ -1025,8 +949,7 @@ fn backend_both_defaults_to_the_kernels_btf_for_both_sides() {
     let Some(object) = corpus("core_types", test) else {
         return;
     };
-    if let Err(reason) = apiary_kernel::probe() {
-        eprintln!("SKIPPED: {test} because bpf() is unavailable: {reason}");
+    if !kernel_usable(test) {
         return;
     }
     let object = object.to_str().expect("UTF-8 path");

@@ -25,8 +25,8 @@
 //! backend and checksums that verify, the classifier's marks, priorities
 //! and redirects, the event producer's counters.
 //!
-//! Without bpf()/bpftool the kernel side is skipped with a SKIPPED line
-//! and the Apiary side must still run every input.
+//! Without bpf()/bpftool the kernel side is skipped (apiary-testskip) and
+//! the Apiary side must still run every input.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -768,10 +768,7 @@ fn every_runnable_program_agrees_with_the_kernel() {
     let programs = match all_programs() {
         Ok(programs) => programs,
         Err(e) => {
-            eprintln!(
-                "SKIPPED: apiary prog run vs the kernel because the corpus is unavailable: {e}"
-            );
-            return;
+            return apiary_testskip::missing("every_runnable_program_agrees_with_the_kernel", e);
         }
     };
     let excluded = exclusions();
@@ -784,7 +781,10 @@ fn every_runnable_program_agrees_with_the_kernel() {
 
     let kernel_missing = kernel_unavailable();
     if let Some(reason) = &kernel_missing {
-        eprintln!("SKIPPED: the kernel side of apiary prog run comparisons because {reason}");
+        apiary_testskip::missing::<()>(
+            "every_runnable_program_agrees_with_the_kernel (kernel side)",
+            reason,
+        );
     }
 
     let mut failures = Vec::new();
@@ -922,14 +922,15 @@ fn check_example_on_each_side(
     let object = match apiary_corpus::example(example) {
         Ok(object) => object,
         Err(e) => {
-            eprintln!("SKIPPED: the {example} example's behaviour because {e}");
-            return;
+            return apiary_testskip::missing(&format!("the {example} example's behaviour"), e);
         }
     };
     let mut problems = Vec::new();
     let mut sides_run = 0;
     match kernel_unavailable() {
-        Some(reason) => eprintln!("SKIPPED: the {example} example in the kernel because {reason}"),
+        Some(reason) => {
+            apiary_testskip::missing(&format!("the {example} example in the kernel"), reason)
+        }
         None => match KernelObject::load(object) {
             Ok(loaded) => {
                 let mut side = loaded.side(program);
@@ -1575,8 +1576,10 @@ fn bundled_capture_through_pcap_mode() {
         apiary_corpus::example("nat_lb"),
         apiary_corpus::example("xdp_firewall"),
     ) else {
-        eprintln!("SKIPPED: --pcap runs of the examples because the examples were not compiled");
-        return;
+        return apiary_testskip::missing(
+            "bundled_capture_through_pcap_mode",
+            "the examples were not compiled (clang-19 was missing at build time)",
+        );
     };
     let capture = traffic::bundled_pcap_path().display().to_string();
     let scratch = Scratch::new("pcap");

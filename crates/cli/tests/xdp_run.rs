@@ -10,25 +10,29 @@ use std::process::{Child, ChildStdout, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use apiary_net::netns::{Link, is_root};
+use apiary_net::netns::Link;
 use apiary_net::traffic::{exchange, udp_frame};
 
 const APIARY: &str = env!("CARGO_BIN_EXE_apiary");
 
-/// The link and the firewall example, or `None` after a loud SKIPPED line.
+/// The link and the firewall example, or `None` after skipping `test`
+/// (namespaces and packet sockets need root; the examples must be built).
 fn setup(test: &str) -> Option<(Link, &'static Path)> {
-    if !is_root() {
-        eprintln!("SKIPPED: {test} because network namespaces and packet sockets need root");
-        return None;
+    example_on_link(test, "xdp_firewall", 1)
+}
+
+/// A link (with `queues` queues) and the example `name`, or `None` after
+/// skipping `test`.
+fn example_on_link(test: &str, name: &'static str, queues: u32) -> Option<(Link, &'static Path)> {
+    if let Err(reason) = apiary_testskip::root() {
+        return apiary_testskip::skip(test, reason);
     }
-    let example = match apiary_corpus::example("xdp_firewall") {
+    let example = match apiary_corpus::example(name) {
         Ok(example) => example.path(),
-        Err(e) => {
-            eprintln!("SKIPPED: {test} because the firewall example is unavailable: {e}");
-            return None;
-        }
+        Err(e) => return apiary_testskip::missing(test, format!("the {name} example: {e}")),
     };
-    Some((Link::new(test).expect("namespaces and veth pair"), example))
+    let link = Link::with_queues(test, queues).expect("namespaces and veth pair");
+    Some((link, example))
 }
 
 /// `apiary ARGS` inside the data plane's namespace, stdout piped.
@@ -112,7 +116,9 @@ fn summary(lines: &[String]) -> serde_json::Value {
 
 #[test]
 fn the_firewall_drops_what_its_pinned_block_list_names_also_when_updated_mid_run() {
-    let Some((link, example)) = setup("xdpfw") else {
+    let Some((link, example)) =
+        setup("the_firewall_drops_what_its_pinned_block_list_names_also_when_updated_mid_run")
+    else {
         return;
     };
     let dir = std::env::temp_dir().join(format!("apiary-xdp-run-{}", std::process::id()));
@@ -200,7 +206,8 @@ fn the_firewall_drops_what_its_pinned_block_list_names_also_when_updated_mid_run
 
 #[test]
 fn sigint_ends_a_run_with_a_summary_and_a_clean_teardown() {
-    let Some((link, example)) = setup("xdpint") else {
+    let Some((link, example)) = setup("sigint_ends_a_run_with_a_summary_and_a_clean_teardown")
+    else {
         return;
     };
     let object = example.to_str().expect("utf-8 path");
@@ -257,7 +264,8 @@ fn run_with_traffic(link: &Link, args: &str, frames: &[Vec<u8>]) -> serde_json::
 /// (`--backend kernel`) leave the same rule counters in the pinned maps.
 #[test]
 fn the_kernel_backend_counts_the_same_rule_hits_as_apiary() {
-    let Some((link, example)) = setup("xdpk") else {
+    let Some((link, example)) = setup("the_kernel_backend_counts_the_same_rule_hits_as_apiary")
+    else {
         return;
     };
     let base = std::env::temp_dir().join(format!("apiary-xdp-kernel-{}", std::process::id()));
@@ -296,7 +304,9 @@ fn the_kernel_backend_counts_the_same_rule_hits_as_apiary() {
 /// it and a failure status, in both modes (no hung worker).
 #[test]
 fn an_interface_that_disappears_ends_the_run_with_a_clear_line() {
-    let Some((link, example)) = setup("xdpgone") else {
+    let Some((link, example)) =
+        setup("an_interface_that_disappears_ends_the_run_with_a_clear_line")
+    else {
         return;
     };
     let object = example.to_str().expect("utf-8 path");
@@ -332,18 +342,10 @@ fn an_interface_that_disappears_ends_the_run_with_a_clear_line() {
 /// ran, and together every frame once.
 #[test]
 fn each_queue_worker_is_one_cpu_of_the_per_cpu_maps() {
-    if !is_root() {
-        eprintln!("SKIPPED: per-queue workers because namespaces need root");
+    let test = "each_queue_worker_is_one_cpu_of_the_per_cpu_maps";
+    let Some((link, example)) = example_on_link(test, "proto_counter", 2) else {
         return;
-    }
-    let example = match apiary_corpus::example("proto_counter") {
-        Ok(example) => example.path(),
-        Err(e) => {
-            eprintln!("SKIPPED: per-queue workers because the example is unavailable: {e}");
-            return;
-        }
     };
-    let link = Link::with_queues("xdpq", 2).expect("namespaces and a two-queue veth pair");
     for mode in ["afxdp", "packet"] {
         let pins = std::env::temp_dir().join(format!("apiary-xdp-{mode}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&pins);
@@ -388,7 +390,7 @@ fn each_queue_worker_is_one_cpu_of_the_per_cpu_maps() {
 /// fails (run as root, dropping to nobody with setpriv).
 #[test]
 fn a_missing_privilege_is_one_clear_line() {
-    let Some((_link, example)) = setup("xdpperm") else {
+    let Some((_link, example)) = setup("a_missing_privilege_is_one_clear_line") else {
         return;
     };
     let object = std::env::temp_dir().join(format!("apiary-xdp-perm-{}.o", std::process::id()));
@@ -409,8 +411,10 @@ fn a_missing_privilege_is_one_clear_line() {
         .output();
     let _ = std::fs::remove_file(&object);
     let Ok(output) = run else {
-        eprintln!("SKIPPED: the missing-privilege check because setpriv is not installed");
-        return;
+        return apiary_testskip::missing(
+            "a_missing_privilege_is_one_clear_line",
+            "setpriv (util-linux), to drop root",
+        );
     };
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success());

@@ -6,16 +6,11 @@ use std::path::{Path, PathBuf};
 
 use apiary_conformance::{FileOutcome, collect_data_files, run_files};
 
-fn shared_conformance() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance");
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        eprintln!(
-            "SKIPPED: conformance suites because {} does not exist (the shared test data lives beside the repository)",
-            dir.display()
-        );
-        None
+/// The shared conformance suites, or `None` after skipping `test`.
+fn shared_conformance(test: &str) -> Option<PathBuf> {
+    match apiary_testskip::shared("conformance") {
+        Ok(dir) => Some(dir),
+        Err(reason) => apiary_testskip::skip(test, reason),
     }
 }
 
@@ -35,7 +30,7 @@ fn failures(outcomes: &[FileOutcome]) -> Vec<String> {
 
 #[test]
 fn bpf_conformance_suite_passes_completely() {
-    let Some(shared) = shared_conformance() else {
+    let Some(shared) = shared_conformance("bpf_conformance_suite_passes_completely") else {
         return;
     };
     let outcomes = run_dir(&shared.join("bpf_conformance/tests"));
@@ -64,7 +59,7 @@ fn not_applicable() -> Vec<(String, String)> {
 
 #[test]
 fn applicable_ubpf_tests_pass() {
-    let Some(shared) = shared_conformance() else {
+    let Some(shared) = shared_conformance("applicable_ubpf_tests_pass") else {
         return;
     };
     let root = shared.join("ubpf/tests");

@@ -6,26 +6,22 @@ use apiary_context::{ContextError, is_covered, prepare_for};
 use apiary_corpus::{CorpusObject, KernelLoads};
 use apiary_loader::Object;
 
-fn vmlinux() -> Option<apiary_btf::Btf> {
-    let bytes = std::fs::read("/sys/kernel/btf/vmlinux").ok()?;
-    apiary_btf::Btf::parse(&bytes).ok()
+/// The kernel's BTF, or `None` after skipping the CO-RE part of `test`.
+fn vmlinux(test: &str) -> Option<apiary_btf::Btf> {
+    match apiary_testskip::vmlinux_btf() {
+        Ok(bytes) => Some(apiary_btf::Btf::parse(&bytes).expect("vmlinux BTF parses")),
+        Err(reason) => apiary_testskip::skip(&format!("{test} (CO-RE relocation)"), reason),
+    }
 }
 
 #[test]
 fn prepare_accepts_every_corpus_program_the_kernel_loads() {
+    const TEST: &str = "prepare_accepts_every_corpus_program_the_kernel_loads";
     let (corpus, examples) = match (apiary_corpus::objects(), apiary_corpus::examples()) {
         (Ok(corpus), Ok(examples)) => (corpus, examples),
-        (Err(reason), _) | (_, Err(reason)) => {
-            eprintln!("SKIPPED: corpus test because {reason}");
-            return;
-        }
+        (Err(reason), _) | (_, Err(reason)) => return apiary_testskip::missing(TEST, reason),
     };
-    let target = vmlinux();
-    if target.is_none() {
-        eprintln!(
-            "SKIPPED: CO-RE relocation of corpus programs because /sys/kernel/btf/vmlinux is unreadable"
-        );
-    }
+    let target = vmlinux(TEST);
     let mut failures = Vec::new();
     let (mut checked, mut uncovered) = (0, Vec::new());
     for object in corpus.iter().chain(examples) {

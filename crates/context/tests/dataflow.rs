@@ -13,12 +13,14 @@ fn asm(text: &str) -> Vec<RawInsn> {
 }
 
 /// Loads into the kernel when it can: `Some(Ok(()))` accepted,
-/// `Some(Err(reason))` refused, `None` when `bpf()` is unavailable
-/// (reported loudly).
+/// `Some(Err(reason))` refused, `None` (after a skip) when `bpf()` is
+/// unavailable.
 fn kernel_verdict(prog_type: ProgType, insns: &[RawInsn]) -> Option<Result<(), String>> {
     if let Err(reason) = apiary_kernel::probe() {
-        eprintln!("SKIPPED: kernel cross-check because {reason}");
-        return None;
+        return apiary_testskip::missing(
+            &format!("kernel cross-check of a {prog_type} program"),
+            reason,
+        );
     }
     let verdict = common::kernel_load(prog_type, AttachType::default(), insns);
     Some(verdict.map_err(|log| common::refusal_reason(&log).to_string()))

@@ -1,7 +1,9 @@
-//! `prepare` against the running kernel for BTF-typed programs: a tp_btf
-//! program is loaded with the `attach_btf_id` of a real kernel tracepoint, and every access form at every offset around its
-//! argument slots must get the same verdict from `prepare_btf` (told the
-//! attach point's arguments) as from the kernel; `prepare_for`, which is not
+//! `prepare` against the running kernel for BTF-typed programs: a tp_btf,
+//! fentry, fexit or lsm program is loaded with the `attach_btf_id` of a real
+//! kernel attach point (trampoline kinds only where the host allows them),
+//! and every access form at every offset around its argument slots must get
+//! the same verdict from `prepare_btf` (told the attach point's arguments)
+//! as from the kernel; `prepare_for`, which is not
 //! told, may accept only what the arguments' count and pointer types
 //! refuse.
 
@@ -69,71 +71,94 @@ fn kernel_verdict(target: &Target, btf_id: u32, insns: &[RawInsn]) -> Result<(),
         .map_err(|log| common::refusal_reason(&log).to_string())
 }
 
+/// The attach points compared: BTF tracepoints (attached through their
+/// `btf_trace_<name>` typedef) and the trampoline kinds (fentry, fexit on
+/// `bpf_fentry_test1`, lsm on `file_open`, attached through the FUNC),
+/// each with its arguments from its prototype as `(slots, pointer mask)`.
+const ATTACH_POINTS: [(AttachType, &str, u8, u16); 7] = [
+    (AttachType::TRACE_RAW_TP, "sched_switch", 4, 0b0110),
+    (AttachType::TRACE_RAW_TP, "sched_process_fork", 2, 0b11),
+    (AttachType::TRACE_RAW_TP, "sys_enter", 2, 0b01),
+    (AttachType::TRACE_RAW_TP, "kfree_skb", 4, 0b1011),
+    (AttachType::TRACE_FENTRY, "bpf_fentry_test1", 1, 0),
+    (AttachType::TRACE_FEXIT, "bpf_fentry_test1", 2, 0),
+    (AttachType::LSM_MAC, "file_open", 2, 0b01),
+];
+
+/// The kernel BTF id a program attached at `function` names, or why this
+/// kernel has none.
+fn attach_btf_id(vmlinux: &Btf, attach_type: AttachType, function: &str) -> Option<u32> {
+    let (name, kind) = match attach_type {
+        AttachType::TRACE_RAW_TP => (format!("btf_trace_{function}"), BtfKind::Typedef),
+        AttachType::LSM_MAC => (format!("bpf_lsm_{function}"), BtfKind::Func),
+        _ => (function.to_owned(), BtfKind::Func),
+    };
+    vmlinux.find_by_name_kind(&name, kind).map(|id| id.0)
+}
+
 #[test]
 fn btf_argument_rules_match_the_kernel() {
+    const TEST: &str = "btf_argument_rules_match_the_kernel";
     if let Err(reason) = apiary_kernel::probe() {
-        eprintln!("SKIPPED: kernel BTF-context comparison because {reason}");
-        return;
+        return apiary_testskip::missing(TEST, reason);
     }
-    let vmlinux = match std::fs::read("/sys/kernel/btf/vmlinux") {
+    let vmlinux = match apiary_testskip::vmlinux_btf() {
         Ok(bytes) => Btf::parse(&bytes).expect("vmlinux BTF parses"),
-        Err(e) => {
-            eprintln!("SKIPPED: kernel BTF-context comparison because vmlinux BTF: {e}");
-            return;
-        }
+        Err(reason) => return apiary_testskip::skip(TEST, reason),
     };
-    // Trampoline programs (fentry, fexit, fmod_ret, lsm) share these rules
-    // but this machine's kernel refuses to load any of them (EPERM, see
-    // tests/progs/manifest.toml); BTF tracepoints load.
-    let targets: Vec<Target> = [
-        ("sched_switch", 4, 0b0110),
-        ("sched_process_fork", 2, 0b11),
-        ("sys_enter", 2, 0b01),
-        ("kfree_skb", 4, 0b1011),
-    ]
-    .into_iter()
-    .map(|(tracepoint, slots, pointers)| {
-        let args = btf_arguments(&vmlinux, AttachType::TRACE_RAW_TP, tracepoint)
-            .unwrap_or_else(|e| panic!("{tracepoint}: {e}"));
+    let mut mismatches = Vec::new();
+    let mut compared = 0;
+    for (attach_type, function, slots, pointers) in ATTACH_POINTS {
+        let args = btf_arguments(&vmlinux, attach_type, function)
+            .unwrap_or_else(|e| panic!("{function}: {e}"));
         // The prototypes in include/trace/events: sched_switch(bool
         // preempt, task *prev, task *next, unsigned int prev_state),
         // sched_process_fork(task *parent, task *child), sys_enter(struct
         // pt_regs *regs, long id), kfree_skb(struct sk_buff *skb, void
-        // *location, enum skb_drop_reason reason, struct sock *rx_sk).
+        // *location, enum skb_drop_reason reason, struct sock *rx_sk);
+        // bpf_fentry_test1(int a) (fexit adds the return value),
+        // file_open(struct file *file) (lsm adds the return value).
         assert_eq!(
             args,
             BtfArguments { slots, pointers },
-            "{tracepoint}'s arguments from vmlinux BTF"
+            "{function}'s arguments from vmlinux BTF"
         );
-        Target {
-            prog_type: ProgType::TRACING,
-            attach_type: AttachType::TRACE_RAW_TP,
-            function: tracepoint,
+        let target = Target {
+            prog_type: if attach_type == AttachType::LSM_MAC {
+                ProgType::LSM
+            } else {
+                ProgType::TRACING
+            },
+            attach_type,
+            function,
             args,
-        }
-    })
-    .collect();
-    let mut mismatches = Vec::new();
-    let mut compared = 0;
-    for target in &targets {
-        let typedef = format!("btf_trace_{}", target.function);
-        let Some(btf_id) = vmlinux.find_by_name_kind(&typedef, BtfKind::Typedef) else {
-            eprintln!(
-                "SKIPPED: {} because vmlinux has no such function",
-                target.function
+        };
+        let point = format!("{TEST} ({attach_type} {function})");
+        let Some(btf_id) = attach_btf_id(&vmlinux, attach_type, function) else {
+            apiary_testskip::refused::<()>(
+                &point,
+                format!("an attach point {function} in {}", apiary_testskip::VMLINUX),
+                "this kernel has none",
             );
             continue;
         };
+        // The trivial program probes whether this host loads programs of
+        // this kind at all: some refuse every trampoline (fentry, fexit,
+        // lsm) with EPERM, even to root.
         let baseline = program(Insn::Alu {
             width: Width::W64,
             op: AluOp::Mov,
             dst: Reg::R3,
             src: Source::Imm(0),
         });
-        if let Err(why) = kernel_verdict(target, btf_id.0, &baseline) {
-            eprintln!(
-                "SKIPPED: {} on {} because the kernel refuses even a trivial program: {why}",
-                target.attach_type, target.function
+        if let Err(why) = kernel_verdict(&target, btf_id, &baseline) {
+            apiary_testskip::refused::<()>(
+                &point,
+                format!(
+                    "BPF_PROG_LOAD of a {} program attached to {function} (r3 = 0; r0 = 0; exit)",
+                    target.prog_type
+                ),
+                why,
             );
             continue;
         }
@@ -141,7 +166,7 @@ fn btf_argument_rules_match_the_kernel() {
         for off in -8..end + 16 {
             for access in accesses(off) {
                 let insns = program(access);
-                let kernel = kernel_verdict(target, btf_id.0, &insns);
+                let kernel = kernel_verdict(&target, btf_id, &insns);
                 let told = prepare_btf(target.prog_type, target.attach_type, target.args, &insns);
                 let untold = prepare_for(target.prog_type, target.attach_type, &insns);
                 compared += 1;
@@ -180,7 +205,7 @@ fn access_is_narrow_load(insn: &Insn) -> bool {
     matches!(insn, Insn::Load { size, .. } if *size != Size::DW)
 }
 
-/// `btf_arguments` on attach points this kernel cannot load programs for,
+/// `btf_arguments` on attach points some hosts cannot load programs for,
 /// against their C prototypes: bpf_fentry_test1(int a),
 /// bpf_modify_return_test(int a, int *b), bpf_lsm_file_open(struct file
 /// *file), bpf_iter_task(struct bpf_iter_meta *meta, struct task_struct
@@ -188,12 +213,9 @@ fn access_is_narrow_load(insn: &Insn) -> bool {
 /// arguments.
 #[test]
 fn btf_arguments_follow_the_prototypes() {
-    let vmlinux = match std::fs::read("/sys/kernel/btf/vmlinux") {
+    let vmlinux = match apiary_testskip::vmlinux_btf() {
         Ok(bytes) => Btf::parse(&bytes).expect("vmlinux BTF parses"),
-        Err(e) => {
-            eprintln!("SKIPPED: BTF argument prototypes because vmlinux BTF: {e}");
-            return;
-        }
+        Err(reason) => return apiary_testskip::skip("btf_arguments_follow_the_prototypes", reason),
     };
     let args = |attach, target| btf_arguments(&vmlinux, attach, target);
     let known = |slots, pointers| Ok(BtfArguments { slots, pointers });

@@ -196,9 +196,9 @@ fn cases() -> Vec<Case> {
 
 #[test]
 fn prepare_accepts_exactly_what_the_kernel_accepts() {
+    const TEST: &str = "prepare_accepts_exactly_what_the_kernel_accepts";
     if let Err(reason) = apiary_kernel::probe() {
-        eprintln!("SKIPPED: kernel context-rule comparison because {reason}");
-        return;
+        return apiary_testskip::missing(TEST, reason);
     }
     let baseline = encode_program(&[
         Insn::Alu {
@@ -214,9 +214,13 @@ fn prepare_accepts_exactly_what_the_kernel_accepts() {
     let mut accepted = 0usize;
     for case in cases() {
         if let Err(why) = kernel_verdict(case.prog_type, case.attach_type, &baseline) {
-            eprintln!(
-                "SKIPPED: {} programs because this kernel refuses even `r0 = 0; exit`: {why}",
-                case.prog_type
+            apiary_testskip::refused::<()>(
+                &format!("{TEST} ({} programs)", case.prog_type),
+                format!(
+                    "BPF_PROG_LOAD of a {} program (r0 = 0; exit)",
+                    case.prog_type
+                ),
+                why,
             );
             continue;
         }

@@ -249,11 +249,11 @@ mod tests {
     /// same offset.
     #[test]
     fn context_types_agree_with_vmlinux() {
-        let Ok(bytes) = std::fs::read("/sys/kernel/btf/vmlinux") else {
-            eprintln!(
-                "SKIPPED: context_types_agree_with_vmlinux because /sys/kernel/btf/vmlinux is unreadable"
-            );
-            return;
+        let bytes = match apiary_testskip::vmlinux_btf() {
+            Ok(bytes) => bytes,
+            Err(reason) => {
+                return apiary_testskip::skip("context_types_agree_with_vmlinux", reason);
+            }
         };
         let vmlinux = Btf::parse(&bytes).expect("vmlinux BTF parses");
         let ours = context_btf().unwrap();

@@ -13,15 +13,17 @@ use apiary_coreloc::{AppliedRelo, CoreRelocator, OnUnsatisfied, POISON_HELPER_ID
 use apiary_isa::RawInsn;
 use object::{Object, ObjectSection};
 
-const VMLINUX: &str = "/sys/kernel/btf/vmlinux";
-const PROG_SECTION: &str = "tp_btf/sched_switch";
+const BPFFS: &str = "/sys/fs/bpf";
 
-fn tool_works(tool: &str, arg: &str) -> bool {
-    Command::new(tool)
-        .arg(arg)
-        .output()
-        .is_ok_and(|o| o.status.success())
+/// A pin on bpffs, removed when the test ends, passing or failing.
+struct Pin(PathBuf);
+
+impl Drop for Pin {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
 }
+const PROG_SECTION: &str = "tp_btf/sched_switch";
 
 /// What libbpf's debug log says it did for one relocation record.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -212,17 +214,22 @@ fn as_xlated(insns: &[RawInsn], index: usize) -> XlatedInsn {
 
 #[test]
 fn relocations_match_libbpf_against_the_running_kernel() {
+    const TEST: &str = "relocations_match_libbpf_against_the_running_kernel";
     for (tool, arg) in [("clang-19", "--version"), ("bpftool", "version")] {
-        if !tool_works(tool, arg) {
-            eprintln!("SKIPPED: kernel CO-RE comparison because {tool} is not available");
-            return;
+        if let Err(reason) = apiary_testskip::tool(tool, arg) {
+            return apiary_testskip::skip(TEST, reason);
         }
     }
-    if !Path::new(VMLINUX).exists() || !Path::new("/sys/fs/bpf").is_dir() {
-        eprintln!("SKIPPED: kernel CO-RE comparison because {VMLINUX} or /sys/fs/bpf is missing");
-        return;
+    let vmlinux = match apiary_testskip::vmlinux_btf() {
+        Ok(bytes) => Btf::parse(&bytes).unwrap(),
+        Err(reason) => return apiary_testskip::skip(TEST, reason),
+    };
+    if let Err(reason) = apiary_testskip::root() {
+        return apiary_testskip::skip(TEST, reason);
     }
-    let vmlinux = Btf::parse(&std::fs::read(VMLINUX).unwrap()).unwrap();
+    if !Path::new(BPFFS).is_dir() {
+        return apiary_testskip::missing(TEST, format!("{BPFFS} (bpffs) is missing"));
+    }
     let compiled = compile();
     let object_bytes = std::fs::read(&compiled.object).unwrap();
     let (relos, original, ours, applied) = relocate_ourselves(&object_bytes, &vmlinux);
@@ -232,23 +239,30 @@ fn relocations_match_libbpf_against_the_running_kernel() {
         relos.len()
     );
 
-    let pin = PathBuf::from(format!("/sys/fs/bpf/apiary_coreloc_{}", std::process::id()));
+    let pin = Pin(PathBuf::from(format!(
+        "{BPFFS}/apiary_coreloc_{}",
+        std::process::id()
+    )));
     let load = Command::new("bpftool")
         .args(["-d", "prog", "load"])
         .arg(&compiled.object)
-        .arg(&pin)
+        .arg(&pin.0)
         .output()
         .unwrap();
     let log = String::from_utf8_lossy(&load.stderr).into_owned();
     if !load.status.success() {
         if log.contains("Operation not permitted") {
-            eprintln!("SKIPPED: kernel CO-RE comparison because bpf() is not permitted");
-            return;
+            // Root was checked: the host forbids tp_btf programs.
+            return apiary_testskip::refused(
+                TEST,
+                "bpftool prog load of core_kernel.o (a tp_btf program)",
+                "Operation not permitted",
+            );
         }
         panic!("bpftool prog load failed:\n{log}");
     }
-    let xlated = dump_xlated(&pin);
-    let _ = std::fs::remove_file(&pin);
+    let xlated = dump_xlated(&pin.0);
+    drop(pin);
 
     let libbpf = parse_libbpf_log(&log, "core_kernel");
     assert_eq!(libbpf.len(), relos.len(), "libbpf reported every record");

@@ -1,4 +1,5 @@
-//! The corpus of C eBPF programs in `tests/progs/` and the documented example
+//! The corpus of C eBPF programs in `tests/progs/` (and the legacy-style
+//! objects of `tests/progs/legacy/`) and the documented example
 //! programs in `examples/<name>/`, compiled at build time with
 //! `clang-19 -target bpf -O2 -g -mcpu=<manifest cpu>` exactly as users build
 //! them against libbpf's headers; and the generator of the bundled packet
@@ -13,7 +14,7 @@
 //!
 //! When clang was not available at build time the crate still builds;
 //! [`objects`] and [`examples`] then return [`Unavailable`] carrying the
-//! reason so that tests can print a loud SKIPPED line.
+//! reason, which tests pass on when they skip (apiary-testskip).
 
 use std::path::Path;
 
@@ -126,6 +127,24 @@ pub fn examples() -> Result<&'static [CorpusObject], Unavailable> {
 /// The examples' manifest entries even when they were not compiled.
 pub fn examples_manifest() -> &'static [CorpusObject] {
     EXAMPLES
+}
+
+/// Every legacy-style object (`tests/progs/legacy/manifest.toml`): built
+/// as older clang and loaders left them (no BTF, `NOTYPE` or no program
+/// symbols, `maps` section definitions), in manifest order.
+pub fn legacy() -> Result<&'static [CorpusObject], Unavailable> {
+    match LEGACY_UNAVAILABLE {
+        Some(reason) => Err(Unavailable { reason }),
+        None => Ok(LEGACY),
+    }
+}
+
+/// The legacy object compiled from `tests/progs/legacy/<name>.c`.
+pub fn legacy_object(name: &'static str) -> Result<&'static CorpusObject, LookupError> {
+    legacy()?
+        .iter()
+        .find(|o| o.name == name)
+        .ok_or(LookupError::NotFound(name))
 }
 
 /// The example compiled from `examples/<name>/<name>.c`.

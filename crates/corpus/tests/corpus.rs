@@ -166,13 +166,10 @@ const PINNED_BY_NAME: &[&str] = &["apiary_corpus_pinned"];
 
 /// The corpus objects followed by the examples: the manifest claims of
 /// both are checked the same way.
-fn compiled_objects() -> Option<Vec<&'static CorpusObject>> {
+fn compiled_objects(test: &str) -> Option<Vec<&'static CorpusObject>> {
     match (apiary_corpus::objects(), apiary_corpus::examples()) {
         (Ok(objects), Ok(examples)) => Some(objects.iter().chain(examples).collect()),
-        (Err(e), _) | (_, Err(e)) => {
-            eprintln!("SKIPPED: corpus object checks because {e}");
-            None
-        }
+        (Err(e), _) | (_, Err(e)) => apiary_testskip::missing(test, e),
     }
 }
 
@@ -228,7 +225,7 @@ fn parse_elf<'a>(object: &CorpusObject, bytes: &'a [u8]) -> object::File<'a> {
 
 #[test]
 fn every_object_compiled_with_license_and_btf() {
-    let Some(objects) = compiled_objects() else {
+    let Some(objects) = compiled_objects("every_object_compiled_with_license_and_btf") else {
         return;
     };
     for object in objects {
@@ -274,7 +271,7 @@ fn name_matches(claimed: &str, actual: &str) -> bool {
 
 #[test]
 fn claimed_sections_exist() {
-    let Some(objects) = compiled_objects() else {
+    let Some(objects) = compiled_objects("claimed_sections_exist") else {
         return;
     };
     for object in objects {
@@ -351,7 +348,7 @@ fn core_relocation_kinds(btf_ext: &[u8]) -> BTreeSet<u32> {
 
 #[test]
 fn claimed_core_relocations_exist() {
-    let Some(objects) = compiled_objects() else {
+    let Some(objects) = compiled_objects("claimed_core_relocations_exist") else {
         return;
     };
     for object in objects {
@@ -379,13 +376,11 @@ fn claimed_core_relocations_exist() {
     }
 }
 
-fn tool_available(tool: &str, why: &str) -> bool {
-    match Command::new(tool).arg("--version").output() {
-        Ok(out) if out.status.success() => true,
-        _ => {
-            eprintln!("SKIPPED: {why} because `{tool}` is not installed");
-            false
-        }
+/// Whether `tool --version` runs; skips `test` when not.
+fn tool_available(tool: &str, test: &str) -> bool {
+    match apiary_testskip::tool(tool, "--version") {
+        Ok(()) => true,
+        Err(reason) => apiary_testskip::skip(test, reason),
     }
 }
 
@@ -410,10 +405,10 @@ fn disassembly_has(kind: &str, text: &str) -> Option<bool> {
 
 #[test]
 fn claimed_instructions_exist() {
-    let Some(objects) = compiled_objects() else {
+    let Some(objects) = compiled_objects("claimed_instructions_exist") else {
         return;
     };
-    if !tool_available("llvm-objdump-19", "instruction claims") {
+    if !tool_available("llvm-objdump-19", "claimed_instructions_exist") {
         return;
     }
     for object in objects {
@@ -522,10 +517,10 @@ fn btf_map_types(path: &Path) -> BTreeSet<u64> {
 
 #[test]
 fn claimed_map_types_are_defined() {
-    let Some(objects) = compiled_objects() else {
+    let Some(objects) = compiled_objects("claimed_map_types_are_defined") else {
         return;
     };
-    if !tool_available("bpftool", "map type claims") {
+    if !tool_available("bpftool", "claimed_map_types_are_defined") {
         return;
     }
     for object in objects {
@@ -554,17 +549,6 @@ fn claimed_map_types_are_defined() {
     }
 }
 
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("Uid:"))
-                .and_then(|l| l.split_whitespace().nth(1).map(|euid| euid == "0"))
-        })
-        .unwrap_or(false)
-}
-
 fn ensure_bpffs() -> Result<PathBuf, String> {
     let root = PathBuf::from("/sys/fs/bpf");
     let mounts =
@@ -585,28 +569,53 @@ fn ensure_bpffs() -> Result<PathBuf, String> {
     Ok(root)
 }
 
-fn remove_pinned_by_name(bpffs: &Path) {
-    for name in PINNED_BY_NAME {
-        let _ = std::fs::remove_file(bpffs.join(name));
+/// The maps pinned by name in the bpffs root: removed when made and when
+/// dropped, so that they go when the test ends, passing or failing.
+struct PinnedByName(PathBuf);
+
+impl PinnedByName {
+    fn clear(bpffs: &Path) -> Self {
+        let pins = PinnedByName(bpffs.to_owned());
+        pins.remove();
+        pins
+    }
+
+    fn remove(&self) {
+        for name in PINNED_BY_NAME {
+            let _ = std::fs::remove_file(self.0.join(name));
+        }
+    }
+}
+
+impl Drop for PinnedByName {
+    fn drop(&mut self) {
+        self.remove();
+    }
+}
+
+/// A pin directory on bpffs, removed when dropped.
+struct PinDir(PathBuf);
+
+impl Drop for PinDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 
 /// Runs `bpftool prog loadall` into a fresh pin directory and removes it.
 fn bpftool_loadall(object: &CorpusObject, bpffs: &Path) -> Result<(), String> {
-    let pin_dir = bpffs.join(format!(
+    let pin_dir = PinDir(bpffs.join(format!(
         "apiary-corpus-{}-{}",
         std::process::id(),
         object.name
-    ));
+    )));
     let out = Command::new("bpftool")
         .args(["prog", "loadall"])
         .arg(object.path())
-        .arg(&pin_dir)
+        .arg(&pin_dir.0)
         .output()
         .map_err(|e| format!("running bpftool: {e}"))?;
-    if pin_dir.exists() {
-        let _ = std::fs::remove_dir_all(&pin_dir);
-    }
+    drop(pin_dir);
     if out.status.success() {
         Ok(())
     } else {
@@ -618,24 +627,21 @@ fn bpftool_loadall(object: &CorpusObject, bpffs: &Path) -> Result<(), String> {
 
 #[test]
 fn loadable_objects_load_into_the_kernel() {
-    let Some(objects) = compiled_objects() else {
+    let Some(objects) = compiled_objects("loadable_objects_load_into_the_kernel") else {
         return;
     };
-    if !tool_available("bpftool", "kernel load checks") {
+    if !tool_available("bpftool", "loadable_objects_load_into_the_kernel") {
         return;
     }
-    if !is_root() {
-        eprintln!("SKIPPED: kernel load checks because bpf() program loading needs root");
-        return;
+    const TEST: &str = "loadable_objects_load_into_the_kernel";
+    if let Err(reason) = apiary_testskip::root() {
+        return apiary_testskip::skip(TEST, reason);
     }
     let bpffs = match ensure_bpffs() {
         Ok(path) => path,
-        Err(e) => {
-            eprintln!("SKIPPED: kernel load checks because bpffs is unavailable: {e}");
-            return;
-        }
+        Err(e) => return apiary_testskip::missing(TEST, format!("bpffs is unavailable: {e}")),
     };
-    remove_pinned_by_name(&bpffs);
+    let pinned_by_name = PinnedByName::clear(&bpffs);
     let mut failures = Vec::new();
     let (mut loaded, mut refused) = (0, 0);
     for object in objects {
@@ -650,7 +656,7 @@ fn loadable_objects_load_into_the_kernel() {
             ),
         }
     }
-    remove_pinned_by_name(&bpffs);
+    drop(pinned_by_name);
     eprintln!(
         "bpftool prog loadall: {loaded} objects loaded, {refused} refused as the manifest says"
     );
@@ -663,7 +669,7 @@ fn loadable_objects_load_into_the_kernel() {
 
 #[test]
 fn objects_are_found_by_name() {
-    let Some(objects) = compiled_objects() else {
+    let Some(objects) = compiled_objects("objects_are_found_by_name") else {
         return;
     };
     let firewall = apiary_corpus::object("xdp_firewall").expect("xdp_firewall is in the corpus");
@@ -774,12 +780,14 @@ fn btf_struct_layout(path: &Path, name: &str) -> (u64, Vec<(String, u64)>) {
 /// README (the facade's reader depends on it) is the compiled one.
 #[test]
 fn ringbuf_event_layout_matches_its_documentation() {
-    if !tool_available("bpftool", "the ring buffer event layout check") {
+    if !tool_available("bpftool", "ringbuf_event_layout_matches_its_documentation") {
         return;
     }
-    let Ok(example) = apiary_corpus::example("ringbuf_events") else {
-        eprintln!("SKIPPED: ring buffer event layout because the examples were not compiled");
-        return;
+    let example = match apiary_corpus::example("ringbuf_events") {
+        Ok(example) => example,
+        Err(e) => {
+            return apiary_testskip::missing("ringbuf_event_layout_matches_its_documentation", e);
+        }
     };
     let (size, members) = btf_struct_layout(example.path(), "flow_event");
     let documented: Vec<(String, u64)> = [
@@ -799,4 +807,52 @@ fn ringbuf_event_layout_matches_its_documentation() {
     .collect();
     assert_eq!(size, 56);
     assert_eq!(members, documented);
+}
+
+/// The legacy objects look like their era: no BTF, the claimed sections,
+/// global NOTYPE program symbols (`sym:notype`), a program section no
+/// symbol names (`sym:none`), only `.text` as code (`obj:text_only`).
+#[test]
+fn legacy_objects_have_the_shape_of_their_era() {
+    use object::{Object as _, ObjectSection as _, ObjectSymbol as _, SectionKind, SymbolKind};
+    let objects = match apiary_corpus::legacy() {
+        Ok(objects) => objects,
+        Err(e) => return apiary_testskip::missing("legacy_objects_have_the_shape_of_their_era", e),
+    };
+    for object in objects {
+        let bytes = object.read().expect("read legacy object");
+        let elf = parse_elf(object, &bytes);
+        assert!(
+            elf.section_by_name(".BTF").is_none(),
+            "{}: has .BTF",
+            object.name
+        );
+        let names = section_names(&elf);
+        let code: Vec<_> = elf
+            .sections()
+            .filter(|s| s.kind() == SectionKind::Text && s.size() > 0)
+            .collect();
+        let symbols_in = |index| {
+            elf.symbols().filter(move |s| {
+                s.section_index() == Some(index) && s.kind() != SymbolKind::Section
+            })
+        };
+        for feature in object.features {
+            let holds = match feature.split_once(':') {
+                Some(("sec", name)) => names.iter().any(|n| name_matches(name, n)),
+                Some(("sym", "notype")) => code.iter().any(|s| {
+                    symbols_in(s.index())
+                        .any(|sym| sym.kind() == SymbolKind::Unknown && sym.is_global())
+                }),
+                Some(("sym", "none")) => code
+                    .iter()
+                    .any(|s| s.name() != Ok(".text") && symbols_in(s.index()).next().is_none()),
+                Some(("obj", "text_only")) => {
+                    code.iter().all(|s| s.name() == Ok(".text")) && !code.is_empty()
+                }
+                _ => continue,
+            };
+            assert!(holds, "{}: claims {feature}", object.name);
+        }
+    }
 }

@@ -154,13 +154,11 @@ fn every_checksum_verifies() {
 
 #[test]
 fn tcpdump_decodes_every_frame_without_checksum_complaints() {
-    let tcpdump_ok = Command::new("tcpdump")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !tcpdump_ok {
-        eprintln!("SKIPPED: tcpdump check of the bundled capture because tcpdump is not installed");
-        return;
+    if let Err(reason) = apiary_testskip::tool("tcpdump", "--version") {
+        return apiary_testskip::skip(
+            "tcpdump_decodes_every_frame_without_checksum_complaints",
+            reason,
+        );
     }
     let out = Command::new("tcpdump")
         .args(["-nn", "-vv", "-e", "-tt", "-r"])

@@ -7,7 +7,7 @@ use std::os::fd::{AsFd, BorrowedFd};
 
 use apiary_kernel::types::{MapType as KernelMapType, ProgType, prog_flags};
 use apiary_kernel::{
-    Error as KernelError, MapCreateAttrs, MapFd, ProgFd, ProgLoadAttrs, TestRunAttrs,
+    Error as KernelError, LoadedProg, MapCreateAttrs, MapFd, ProgFd, ProgLoadAttrs, TestRunAttrs,
 };
 use apiary_maps::{MapDef, MapError, MapType};
 use apiary_runtime::{Runtime, TaskInfo};
@@ -126,7 +126,11 @@ pub fn rejection_reason(log: &str) -> String {
 }
 
 /// Loads `bytecode` as a privileged, sleepable `syscall` program.
-fn load(bytecode: &[u8], maps: &[BorrowedFd<'_>], log_level: u32) -> Result<ProgFd, KernelError> {
+fn load_logged(
+    bytecode: &[u8],
+    maps: &[BorrowedFd<'_>],
+    log_level: u32,
+) -> Result<LoadedProg, KernelError> {
     ProgFd::load(&ProgLoadAttrs {
         prog_type: ProgType::SYSCALL,
         prog_flags: prog_flags::SLEEPABLE,
@@ -136,7 +140,23 @@ fn load(bytecode: &[u8], maps: &[BorrowedFd<'_>], log_level: u32) -> Result<Prog
         fd_array: maps,
         ..ProgLoadAttrs::default()
     })
-    .map(|loaded| loaded.prog)
+}
+
+fn load(bytecode: &[u8], maps: &[BorrowedFd<'_>], log_level: u32) -> Result<ProgFd, KernelError> {
+    load_logged(bytecode, maps, log_level).map(|loaded| loaded.prog)
+}
+
+/// The verifier's whole log (every instruction it processed) for
+/// `bytecode`, whether the kernel accepts it or not. The verifier writes
+/// its internal inconsistencies there (`verifier bug: ...`) on every load,
+/// while the kernel log warns only once per boot; so this is how a
+/// program is checked to still trigger one.
+pub fn kernel_verifier_log(bytecode: &[u8], maps: &[BorrowedFd<'_>]) -> String {
+    match load_logged(bytecode, maps, apiary_kernel::log_level::VERBOSE) {
+        Ok(loaded) => loaded.log,
+        Err(KernelError::ProgLoad { log, .. }) => log,
+        Err(other) => other.to_string(),
+    }
 }
 
 /// Loads `bytecode` in the kernel as a `syscall` program whose

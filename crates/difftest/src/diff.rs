@@ -8,8 +8,10 @@ use thiserror::Error;
 
 use crate::backend::{
     Entries, KernelMaps, Outcome, RunFailure, apiary_outcome, kernel_load_runnable, kernel_run,
+    kernel_verifier_log,
 };
 use crate::generate::{Case, PROLOGUE_LEN, generate};
+use crate::kernel_log::{KernelReport, LogWatch};
 use crate::known::{KernelBug, ListError, known_divergences};
 use crate::program::{BranchError, Program};
 
@@ -176,6 +178,27 @@ impl Harness {
     /// drop after which the program still diverges for an unknown reason,
     /// until no single drop does.
     pub fn shrink(&self, case: &Case) -> Case {
+        self.shrink_while(case, |candidate| {
+            matches!(self.check(candidate), Verdict::Diverge { .. })
+        })
+    }
+
+    /// Drops instructions after the prologue one at a time, keeping each
+    /// drop after which the verifier still writes `bug` (`verifier bug:
+    /// WHAT (WHERE)`) into its log, until no single drop does.
+    pub fn shrink_to_verifier_bug(&self, case: &Case, bug: &str) -> Case {
+        self.shrink_while(case, |candidate| {
+            self.verifier_log(&candidate.program).contains(bug)
+        })
+    }
+
+    /// The verifier's whole log for `program` with this harness's maps
+    /// (see [`kernel_verifier_log`]).
+    pub fn verifier_log(&self, program: &Program) -> String {
+        kernel_verifier_log(&program.bytecode(), &self.maps.fds())
+    }
+
+    fn shrink_while(&self, case: &Case, still: impl Fn(&Case) -> bool) -> Case {
         let mut best = case.clone();
         let mut progress = true;
         while progress {
@@ -186,7 +209,7 @@ impl Harness {
                     program: best.program.without(index),
                     ..best.clone()
                 };
-                if matches!(self.check(&candidate), Verdict::Diverge { .. }) {
+                if still(&candidate) {
                     best = candidate;
                     progress = true;
                 } else {
@@ -228,17 +251,9 @@ fn describe(result: &Result<Outcome, RunFailure>) -> String {
     }
 }
 
-/// Writes `case` as `DIR/diverge-SEED.s`: a comment header with the context
-/// (r1 points to it), the maps' initial entries and both results, then the
-/// program in LLVM syntax. [`parse_reproducer`] reads it back.
-pub fn write_reproducer(
-    dir: &Path,
-    seed: u64,
-    case: &Case,
-    verdict: &Verdict,
-) -> std::io::Result<PathBuf> {
-    std::fs::create_dir_all(dir)?;
-    let path = dir.join(format!("diverge-{seed}.s"));
+/// The comment header of a reproducer: where it comes from, the context
+/// (r1 points to it) and the maps' initial entries.
+fn reproducer_header(seed: u64, case: &Case) -> String {
     let mut text = format!(
         "; apiary fuzz diff, seed {seed}: run as a BPF_PROG_TYPE_SYSCALL program\n\
          ; ctx (r1 points to it, {} bytes): {}\n",
@@ -252,6 +267,19 @@ pub fn write_reproducer(
             .collect();
         text += &format!("; map {index}: {}\n", pairs.join(" "));
     }
+    text
+}
+
+/// Writes `case` as `DIR/diverge-SEED.s`: a comment header with the context
+/// (r1 points to it), the maps' initial entries and both results, then the
+/// program in LLVM syntax. [`parse_reproducer`] reads it back.
+pub fn write_reproducer(
+    dir: &Path,
+    seed: u64,
+    case: &Case,
+    verdict: &Verdict,
+) -> std::io::Result<PathBuf> {
+    let mut text = reproducer_header(seed, case);
     if let Verdict::Diverge { kernel, apiary } = verdict {
         text += &format!(
             "; kernel: {}\n; apiary: {}\n",
@@ -260,6 +288,41 @@ pub fn write_reproducer(
         );
     }
     text += &case.program.to_asm();
+    write_file(dir, &format!("diverge-{seed}.s"), &text)
+}
+
+/// Writes `case`, from the seed whose program made the kernel log
+/// `report`, as `DIR/kernel-warning-SEED.s`: the header of
+/// [`write_reproducer`], the kernel's report as comments, then the
+/// program. `shrunk_while` is the verifier inconsistency that shrinking
+/// kept in the verifier's log, if `case` was shrunk. [`parse_reproducer`]
+/// reads it back.
+pub fn write_kernel_warning(
+    dir: &Path,
+    seed: u64,
+    case: &Case,
+    report: &KernelReport,
+    shrunk_while: Option<&str>,
+) -> std::io::Result<PathBuf> {
+    let mut text = reproducer_header(seed, case);
+    if let Some(bug) = shrunk_while {
+        text += &format!("; shrunk while the verifier's log (log_level 2) still says: {bug}\n");
+    }
+    // Each line behind `kmsg:`, so that none reads as a `ctx` or `map` line.
+    text += &format!("; the kernel logged, loading seed {seed}'s program:\n");
+    for line in &report.lines {
+        text += &format!("; kmsg: {line}\n");
+    }
+    if report.overrun {
+        text += "; (the kernel log was overrun: lines may be missing)\n";
+    }
+    text += &case.program.to_asm();
+    write_file(dir, &format!("kernel-warning-{seed}.s"), &text)
+}
+
+fn write_file(dir: &Path, name: &str, text: &str) -> std::io::Result<PathBuf> {
+    std::fs::create_dir_all(dir)?;
+    let path = dir.join(name);
     std::fs::write(&path, text)?;
     Ok(path)
 }
@@ -344,6 +407,17 @@ pub fn parse_reproducer(text: &str) -> Result<Case, ReproducerError> {
     })
 }
 
+/// A program whose loading made the kernel report a bug in its log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KernelWarning {
+    /// The generated program's seed.
+    pub seed: u64,
+    /// What the kernel logged.
+    pub report: KernelReport,
+    /// The reproducer written (with `--out`).
+    pub reproducer: Option<PathBuf>,
+}
+
 /// Totals of a fuzzing run.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Summary {
@@ -358,8 +432,14 @@ pub struct Summary {
     pub kernel_unsafe: Vec<u64>,
     /// Seeds whose divergence listed kernel bugs explain, with the bugs.
     pub kernel_bugs: Vec<(u64, Vec<KernelBug>)>,
-    /// Reproducer files written.
+    /// Reproducer files of divergences written.
     pub reproducers: Vec<PathBuf>,
+    /// Programs whose loading made the kernel log a warning, a BUG or an
+    /// oops: kernel bugs, counted apart from divergences.
+    pub kernel_warnings: Vec<KernelWarning>,
+    /// Why the kernel log was not watched (then `kernel_warnings` is empty
+    /// for want of looking).
+    pub log_unwatched: Option<String>,
 }
 
 impl Summary {
@@ -377,6 +457,16 @@ impl Summary {
 /// Generates and checks the programs of seeds `first..first + count`,
 /// shrinking each divergence and writing it to `out` when given.
 /// `on_program` is called after each program (for progress reports).
+///
+/// The kernel log is watched throughout (when `/dev/kmsg` is readable):
+/// what it reports while a seed's program, or a variant of it (a
+/// workaround, a shrinking step), is loaded and run is put down to that
+/// seed, and the program is written to `out` as `kernel-warning-SEED.s`,
+/// shrunk while the verifier still reports the same inconsistency. The log
+/// is the whole machine's: another process's warning in that moment would
+/// be put down to the seed too (the reproducer then does not shrink, its
+/// verifier log showing nothing). The kernel prints each `WARN_ONCE` once
+/// per boot, so later programs tripping the same check go unseen.
 pub fn fuzz(
     first: u64,
     count: u64,
@@ -385,6 +475,13 @@ pub fn fuzz(
 ) -> std::io::Result<Summary> {
     let harness = Harness::new().map_err(std::io::Error::other)?;
     let mut summary = Summary::default();
+    let mut watch = match LogWatch::start() {
+        Ok(watch) => Some(watch),
+        Err(why) => {
+            summary.log_unwatched = Some(why.to_string());
+            None
+        }
+    };
     for seed in first..first.saturating_add(count) {
         let case = generate(seed);
         summary.programs += 1;
@@ -411,7 +508,48 @@ pub fn fuzz(
                 }
             }
         }
+        if let Some(log) = watch.as_mut() {
+            match log.new_report() {
+                Ok(Some(report)) => {
+                    let warning = kernel_warning(&harness, seed, &case, report, out)?;
+                    summary.kernel_warnings.push(warning);
+                }
+                Ok(None) => {}
+                Err(why) => {
+                    summary.log_unwatched = Some(format!("stopped reading it: {why}"));
+                    watch = None;
+                }
+            }
+        }
         on_program(&summary);
     }
     Ok(summary)
+}
+
+/// The warning `report` put down to `case`, its reproducer written to `out`.
+fn kernel_warning(
+    harness: &Harness,
+    seed: u64,
+    case: &Case,
+    report: KernelReport,
+    out: Option<&Path>,
+) -> std::io::Result<KernelWarning> {
+    let reproducer = match out {
+        Some(dir) => {
+            let shrink_by = report
+                .verifier_bug()
+                .filter(|bug| harness.verifier_log(&case.program).contains(bug));
+            let small = match shrink_by {
+                Some(bug) => harness.shrink_to_verifier_bug(case, bug),
+                None => case.clone(),
+            };
+            Some(write_kernel_warning(dir, seed, &small, &report, shrink_by)?)
+        }
+        None => None,
+    };
+    Ok(KernelWarning {
+        seed,
+        report,
+        reproducer,
+    })
 }

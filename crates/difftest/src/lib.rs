@@ -6,7 +6,10 @@
 //! `apiary-runtime` with the same maps), their comparison (r0, the context
 //! bytes and every map's entries), the recognition of listed kernel bugs
 //! (`kernel-divergences.txt`, [`KernelBug`]), the shrinking of other
-//! divergent programs into reproducer files ([`fuzz`]), the run of the
+//! divergent programs into reproducer files ([`fuzz`]), the watch on the
+//! kernel log for the verifier's warnings and oopses that loading a
+//! generated program causes ([`LogWatch`]: kernel bugs, saved as
+//! reproducers too), the run of the
 //! bpf_conformance suite inside the kernel ([`conformance`]), and the same
 //! comparison for whole objects ([`objects`]: one program of a clang-built
 //! object run in Apiary and in the kernel on the same input, then return
@@ -21,6 +24,7 @@ mod backend;
 pub mod conformance;
 mod diff;
 mod generate;
+mod kernel_log;
 mod known;
 pub mod objects;
 mod program;
@@ -29,13 +33,14 @@ mod rng;
 pub use backend::{
     Entries, KEY_SIZE, KernelMaps, MAPS, MapKind, MapShape, Outcome, RunFailure, VALUE_SIZE,
     apiary_outcome, inlined_array_lookups, kernel_load, kernel_load_runnable, kernel_outcome,
-    kernel_run, rejection_reason,
+    kernel_run, kernel_verifier_log, rejection_reason,
 };
 pub use diff::{
-    Harness, HarnessError, ReproducerError, Summary, Verdict, fuzz, parse_reproducer,
-    write_reproducer,
+    Harness, HarnessError, KernelWarning, ReproducerError, Summary, Verdict, fuzz,
+    parse_reproducer, write_kernel_warning, write_reproducer,
 };
 pub use generate::{CTX_INPUT_LEN, CTX_LEN, Case, DATA, KEY_RANGE, PROLOGUE_LEN, generate};
+pub use kernel_log::{KernelReport, LogWatch, is_kernel_bug_line};
 pub use known::{KernelBug, KnownDivergence, ListError, known_divergences, parse_known};
 pub use program::{BranchError, Node, Program};
 pub use rng::Rng;

@@ -88,6 +88,9 @@ pub struct BackendError {
     pub backend: BackendKind,
     /// What went wrong.
     pub problem: String,
+    /// The interpreter's error when the vm's run stopped with one, so that
+    /// callers can tell a spent budget or a fault from refused input.
+    pub run_error: Option<Box<apiary_vm::RunError>>,
 }
 
 impl fmt::Display for BackendError {
@@ -101,6 +104,7 @@ impl BackendError {
         BackendError {
             backend: BackendKind::Vm,
             problem: problem.to_string(),
+            run_error: None,
         }
     }
 
@@ -108,6 +112,7 @@ impl BackendError {
         BackendError {
             backend: BackendKind::Kernel,
             problem: problem.to_string(),
+            run_error: None,
         }
     }
 }
@@ -327,6 +332,12 @@ impl VmBackend {
     /// Runs the program once (or `repeat` times) on the request.
     pub fn run(&mut self, request: &RunRequest) -> Result<RunResult, BackendError> {
         vmrun::test_run(self, request)
+    }
+
+    /// Limits each run to `budget` executed instructions (`None`: no
+    /// limit); the default is [`apiary_vm::DEFAULT_BUDGET`].
+    pub fn set_budget(&mut self, budget: Option<u64>) {
+        self.runner.set_budget(budget);
     }
 
     /// What a run needs: the runtime, the runner, the task runs pretend

@@ -12,10 +12,7 @@ use apiary_isa::{CallTarget, Insn, Reg, Size, Source};
 fn kernel_available(test: &str) -> bool {
     match apiary_kernel::probe() {
         Ok(()) => true,
-        Err(reason) => {
-            eprintln!("SKIPPED: {test} because bpf() is unavailable: {reason}");
-            false
-        }
+        Err(reason) => apiary_testskip::missing(test, format!("bpf() is unavailable: {reason}")),
     }
 }
 
@@ -45,15 +42,15 @@ fn conformance_suite_in_the_kernel_matches_apiary_and_the_reject_list() {
     if !kernel_available("conformance_suite_in_the_kernel_matches_apiary_and_the_reject_list") {
         return;
     }
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/conformance/bpf_conformance/tests");
-    if !dir.is_dir() {
-        eprintln!(
-            "SKIPPED: conformance suite because {} is absent",
-            dir.display()
-        );
-        return;
-    }
+    let dir = match apiary_testskip::shared("conformance/bpf_conformance/tests") {
+        Ok(dir) => dir,
+        Err(reason) => {
+            return apiary_testskip::skip(
+                "conformance_suite_in_the_kernel_matches_apiary_and_the_reject_list",
+                reason,
+            );
+        }
+    };
     let files = data_files(&dir).expect("suite directory is readable");
     assert_eq!(files.len(), 313);
     let mut rejects = String::new();
@@ -160,7 +157,14 @@ fn listed_kernel_bugs_reproduce_and_are_recognised_only_by_their_workaround() {
                 );
             }
             // A kernel with the bug fixed agrees, and then with RFC 9669.
-            Verdict::Agree => eprintln!("NOTE: {} no longer reproduces", known.reproducer),
+            Verdict::Agree => apiary_testskip::refused(
+                &format!(
+                    "listed_kernel_bugs_reproduce_and_are_recognised_only_by_their_workaround ({})",
+                    known.reproducer
+                ),
+                format!("reproducing the kernel bug {:?}", known.bug),
+                "this kernel agrees with Apiary (the bug is fixed here)",
+            ),
             other => panic!("{}: {other:?}", known.reproducer),
         }
         // Without the entry, the same divergence is reported.
@@ -237,7 +241,14 @@ fn the_divergences_of_the_first_100k_run_are_the_listed_kernel_bugs() {
             Verdict::KnownKernelBug { bugs, .. } => {
                 assert_eq!(bugs, vec![expected], "{}", file.display());
             }
-            Verdict::Agree => eprintln!("NOTE: {} no longer reproduces", file.display()),
+            Verdict::Agree => apiary_testskip::refused(
+                &format!(
+                    "the_divergences_of_the_first_100k_run_are_the_listed_kernel_bugs ({})",
+                    file.display()
+                ),
+                format!("reproducing the kernel bug {expected:?}"),
+                "this kernel agrees with Apiary (the bug is fixed here)",
+            ),
             other => panic!("{}: {other:?}", file.display()),
         }
     }
@@ -311,8 +322,11 @@ fn a_translation_without_an_array_lookups_null_check_is_never_run_by_the_harness
     match apiary_difftest::kernel_load_runnable(&bytecode, &maps.fds()) {
         Err(apiary_difftest::RunFailure::KernelUnsafe(_)) => {}
         Ok(_) => {
-            eprintln!("NOTE: this kernel keeps the null check; the bug is fixed here");
-            return;
+            return apiary_testskip::refused(
+                "a_translation_without_an_array_lookups_null_check_is_never_run_by_the_harness",
+                "reproducing the verifier dropping an array lookup's null check",
+                "this kernel keeps the null check (the bug is fixed here)",
+            );
         }
         Err(other) => panic!("{other}"),
     }

@@ -15,19 +15,19 @@ fn request(frame: &[u8]) -> RunRequest {
     }
 }
 
-/// Both backends of `example`'s program `program`, or `None` (said loudly)
-/// when the kernel or the compiled example is unavailable.
-fn backends(example: &'static str, program: &str) -> Option<(VmBackend, KernelBackend)> {
+/// Both backends of `example`'s program `program`, or `None` (after
+/// skipping `test`) when the kernel or the compiled example is unavailable.
+fn backends(
+    test: &str,
+    example: &'static str,
+    program: &str,
+) -> Option<(VmBackend, KernelBackend)> {
     if let Err(reason) = apiary_difftest::kernel_available() {
-        eprintln!("SKIPPED: object comparison because {reason}");
-        return None;
+        return apiary_testskip::missing(test, reason);
     }
     let compiled = match apiary_corpus::example(example) {
         Ok(compiled) => compiled,
-        Err(why) => {
-            eprintln!("SKIPPED: example {example} unavailable because {why}");
-            return None;
-        }
+        Err(why) => return apiary_testskip::missing(test, why),
     };
     let elf = compiled.read().unwrap();
     let object = apiary_loader::Object::parse(&elf, example).unwrap();
@@ -44,7 +44,11 @@ fn packet_examples_agree_with_the_kernel_on_the_bundled_capture() {
         ("tc_mark_redirect", "mark_redirect"),
         ("nat_lb", "nat_lb"),
     ] {
-        let Some((mut vm, mut kernel)) = backends(example, program) else {
+        let Some((mut vm, mut kernel)) = backends(
+            "packet_examples_agree_with_the_kernel_on_the_bundled_capture",
+            example,
+            program,
+        ) else {
             return;
         };
         assert!(frames.len() > 30, "the capture has its frames");
@@ -65,7 +69,11 @@ fn packet_examples_agree_with_the_kernel_on_the_bundled_capture() {
 
 #[test]
 fn a_planted_map_difference_is_named() {
-    let Some((mut vm, mut kernel)) = backends("proto_counter", "count_protocols") else {
+    let Some((mut vm, mut kernel)) = backends(
+        "a_planted_map_difference_is_named",
+        "proto_counter",
+        "count_protocols",
+    ) else {
         return;
     };
     let frame = &apiary_corpus::traffic::packets()[0].frame;
@@ -130,13 +138,13 @@ const MAPS_NOT_COMPARED: &[(&str, &str)] = &[(
 
 #[test]
 fn every_kernel_loadable_packet_program_agrees_including_maps() {
+    const TEST: &str = "every_kernel_loadable_packet_program_agrees_including_maps";
     if let Err(reason) = apiary_difftest::kernel_available() {
-        eprintln!("SKIPPED: object comparison because {reason}");
-        return;
+        return apiary_testskip::missing(TEST, reason);
     }
-    let (Ok(corpus), Ok(examples)) = (apiary_corpus::objects(), apiary_corpus::examples()) else {
-        eprintln!("SKIPPED: the corpus is not compiled (no clang-19)");
-        return;
+    let (corpus, examples) = match (apiary_corpus::objects(), apiary_corpus::examples()) {
+        (Ok(corpus), Ok(examples)) => (corpus, examples),
+        (Err(e), _) | (_, Err(e)) => return apiary_testskip::missing(TEST, e),
     };
     let frames = apiary_corpus::traffic::packets();
     let mut compared = 0;

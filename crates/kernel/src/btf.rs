@@ -5,7 +5,7 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use crate::error::{Error, Result};
 use crate::log::{self, Attempt};
 use crate::obj;
-use crate::sys::{self, AlignedU64, BtfLoadAttr, Cmd};
+use crate::sys::{self, AlignedU64, BtfInfoRaw, BtfLoadAttr, Cmd};
 
 /// A BTF object loaded into the kernel.
 #[derive(Debug)]
@@ -65,6 +65,23 @@ impl BtfFd {
         Ok(BtfFd {
             fd: obj::btf_fd_by_id(id)?,
         })
+    }
+
+    /// The object's raw BTF bytes (header, types, strings), as
+    /// `BPF_OBJ_GET_INFO_BY_FD` hands them out (bpftool's `btf__load_from_kernel_by_id`).
+    pub fn data(&self) -> Result<Vec<u8>> {
+        let mut info = BtfInfoRaw::default();
+        obj::get_info(self.fd.as_fd(), &mut info)?;
+        let mut data = vec![0u8; info.btf_size as usize];
+        let mut info = BtfInfoRaw {
+            btf: AlignedU64::slice_mut(&mut data),
+            btf_size: u32::try_from(data.len()).unwrap_or(u32::MAX),
+            ..BtfInfoRaw::default()
+        };
+        obj::get_info(self.fd.as_fd(), &mut info)?;
+        // The object cannot grow; a smaller answer is kept as given.
+        data.truncate(info.btf_size as usize);
+        Ok(data)
     }
 }
 

@@ -8,6 +8,10 @@
 //! `include/uapi/linux/bpf.h`) and the kernel's numbering and bpftool naming of
 //! program, attach and map types ([`types`]).
 //!
+//! It also reads the kernel log ([`KernelLog`], `/dev/kmsg`), where the
+//! kernel reports what `bpf(2)` results cannot carry: verifier warnings and
+//! oopses.
+//!
 //! It must not parse ELF or BTF, nor assemble instructions: instructions come in
 //! as raw 8-byte slots, BTF as bytes, and other Apiary crates produce both.
 //! It uses no C library beyond `libc` for the raw syscall and constants.
@@ -15,10 +19,12 @@
 mod btf;
 mod cpu;
 mod error;
+mod kmsg;
 mod link;
 mod log;
 mod map;
 mod obj;
+mod probe;
 mod prog;
 mod sys;
 pub mod types;
@@ -26,6 +32,7 @@ pub mod types;
 pub use btf::{BtfFd, LoadedBtf};
 pub use cpu::{parse_cpu_list, possible_cpus};
 pub use error::{Errno, Error, Result, Unavailable};
+pub use kmsg::{KMSG_PATH, KernelLog, KmsgError, LogRecord, NewRecords, parse_record};
 pub use link::{LinkFd, xdp_flags};
 pub use log::{DEFAULT_LOG_SIZE, MAX_LOG_SIZE, log_level};
 pub use map::{BatchToken, Keys, MapBatch, MapCreateAttrs, MapFd, MapInfo};
@@ -33,32 +40,7 @@ pub use obj::{
     ObjectKind, btf_fd_by_id, ensure_bpffs, get_pinned, is_bpffs, next_btf_id, next_map_id,
     next_prog_id, object_kind, pin,
 };
+pub use probe::{Refusal, probe, probe_map_create, probe_map_type, probe_prog_load};
 pub use prog::{
     INSN_SIZE, LoadedProg, ProgFd, ProgInfo, ProgLoadAttrs, Records, TestRunAttrs, TestRunOutput,
 };
-
-/// Checks whether `bpf()` works here by creating (and closing) a one-entry
-/// array map, the least privileged thing the syscall does.
-///
-/// Tests call this first and print `SKIPPED: ... because {reason}` on error.
-pub fn probe() -> std::result::Result<(), Unavailable> {
-    if !cfg!(target_os = "linux") {
-        return Err(Unavailable::NotLinux);
-    }
-    let attrs = MapCreateAttrs {
-        map_type: types::MapType::ARRAY,
-        key_size: 4,
-        value_size: 4,
-        max_entries: 1,
-        ..MapCreateAttrs::default()
-    };
-    match MapFd::create(&attrs) {
-        Ok(_) => Ok(()),
-        Err(error) => Err(match error.errno() {
-            Some(Errno(libc::ENOSYS)) => Unavailable::NoSyscall,
-            Some(errno @ Errno(libc::EPERM | libc::EACCES)) => Unavailable::PermissionDenied(errno),
-            Some(errno) => Unavailable::Other(errno),
-            None => Unavailable::Other(Errno(0)),
-        }),
-    }
-}

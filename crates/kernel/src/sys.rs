@@ -366,6 +366,21 @@ unsafe impl Attr for ProgInfoRaw {}
 unsafe impl Attr for MapInfoRaw {}
 // SAFETY: as above.
 unsafe impl Attr for LinkCreateAttr {}
+// SAFETY: as above.
+unsafe impl Attr for BtfInfoRaw {}
+
+/// `struct bpf_btf_info`: the BTF bytes (when `btf` points to `btf_size`
+/// bytes), the id, the name and whether it is kernel BTF.
+#[derive(Debug, Default, Clone)]
+#[repr(C)]
+pub(crate) struct BtfInfoRaw {
+    pub btf: AlignedU64,
+    pub btf_size: u32,
+    pub id: u32,
+    pub name: AlignedU64,
+    pub name_len: u32,
+    pub kernel_btf: u32,
+}
 
 /// Calls `bpf(cmd, attr, sizeof(*attr))`, retrying on `EINTR`.
 ///
@@ -567,6 +582,14 @@ mod tests {
             bpf_fd,
             info_len,
             info
+        });
+        assert_no_padding!(BtfInfoRaw {
+            btf,
+            btf_size,
+            id,
+            name,
+            name_len,
+            kernel_btf
         });
         assert_no_padding!(BtfLoadAttr {
             btf,
@@ -809,8 +832,10 @@ mod tests {
         let mut child = match child {
             Ok(child) => child,
             Err(error) => {
-                eprintln!("SKIPPED: layouts_match_clang because clang-19 cannot run: {error}");
-                return;
+                return apiary_testskip::missing(
+                    "layouts_match_clang",
+                    format!("clang-19 cannot run: {error}"),
+                );
             }
         };
         use std::io::Write;

@@ -13,13 +13,13 @@ const BPFFS: &str = "/sys/fs/bpf";
 struct PinDir(PathBuf);
 
 impl PinDir {
-    /// Mounts bpffs if needed; `None` (after a loud SKIPPED line) when that is impossible.
+    /// Mounts bpffs if needed; `None` (after a skip) when that is impossible.
     fn new(test: &str) -> Option<PinDir> {
         if let Err(error) = apiary_kernel::ensure_bpffs(Path::new(BPFFS)) {
-            eprintln!(
-                "SKIPPED: {test} because no bpffs at {BPFFS} and mounting one failed: {error}"
+            return apiary_testskip::missing(
+                test,
+                format!("no bpffs at {BPFFS} and mounting one failed: {error}"),
             );
-            return None;
         }
         let dir = Path::new(BPFFS).join(format!("apiary-kernel-{test}-{}", std::process::id()));
         std::fs::create_dir(&dir).expect("mkdir on bpffs");
@@ -94,9 +94,10 @@ fn pin_and_get_map_and_program() {
         prog.info(false).expect("info").id
     );
 
-    if let Some(shown) =
-        common::bpftool_json(&["prog", "show", "pinned", prog_path.to_str().expect("utf-8")])
-    {
+    if let Some(shown) = common::bpftool_json(
+        "pin_and_get_map_and_program",
+        &["prog", "show", "pinned", prog_path.to_str().expect("utf-8")],
+    ) {
         assert_eq!(shown["name"], "pinned_prog");
     }
 

@@ -294,7 +294,10 @@ fn info_matches_bpftool() {
         Some(&common::return_imm(XDP_PASS as i32)[..])
     );
     assert!(info.verified_insns >= 2);
-    let Some(shown) = common::bpftool_json(&["prog", "show", "id", &info.id.to_string()]) else {
+    let Some(shown) = common::bpftool_json(
+        "info_matches_bpftool",
+        &["prog", "show", "id", &info.id.to_string()],
+    ) else {
         return;
     };
     let tag: String = info.tag.iter().map(|b| format!("{b:02x}")).collect();
@@ -359,7 +362,10 @@ fn func_and_line_info_reach_the_kernel() {
     let info = loaded.prog.info(false).expect("info");
     assert_ne!(info.btf_id, 0);
     assert_eq!((info.nr_func_info, info.nr_line_info), (1, 1));
-    if let Some(shown) = common::bpftool_json(&["prog", "show", "id", &info.id.to_string()]) {
+    if let Some(shown) = common::bpftool_json(
+        "func_and_line_info_reach_the_kernel",
+        &["prog", "show", "id", &info.id.to_string()],
+    ) {
         assert_eq!(shown["btf_id"], info.btf_id);
     }
 }

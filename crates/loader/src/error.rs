@@ -88,14 +88,6 @@ pub enum LoadError {
 /// are unaffected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ProgramError {
-    /// The section name is not in libbpf's `SEC()` table.
-    #[error("program {program:?}: unknown section {section:?} (not a libbpf SEC() name)")]
-    UnknownSection {
-        /// Program (function) name.
-        program: String,
-        /// ELF section name.
-        section: String,
-    },
     /// A static (local) function outside `.text` cannot be a program.
     #[error(
         "program {program:?} in section {section:?} is static; libbpf supports only global programs"
@@ -151,8 +143,7 @@ impl ProgramError {
     /// The name of the program that failed.
     pub fn program(&self) -> &str {
         match self {
-            ProgramError::UnknownSection { program, .. }
-            | ProgramError::StaticProgram { program, .. }
+            ProgramError::StaticProgram { program, .. }
             | ProgramError::Decode { program, .. }
             | ProgramError::Relocation { program, .. }
             | ProgramError::BadCall { program, .. }

@@ -18,9 +18,12 @@
 mod btf_dump;
 mod core;
 mod elf;
+mod entries;
 mod error;
 pub mod helpers;
 mod kconfig;
+mod legacy_maps;
+mod legacy_sections;
 mod maps;
 mod programs;
 mod relocs;
@@ -32,11 +35,16 @@ use apiary_btf::{Btf, BtfExt, Kind};
 
 pub use crate::btf_dump::{BtfDumpFormat, btf_dump, btf_dump_file, btf_from_file_bytes};
 pub use crate::core::{CoreReport, ProgramCoreReport};
+pub use crate::entries::{NameSource, SectionOutcome, SectionReport, UserTyping};
 pub use crate::error::{LoadError, ProgramError};
 pub use crate::kconfig::{Kconfig, KconfigValue, kernel_version_code};
+pub use crate::legacy_sections::{
+    LIBBPF0_PREFIXES, ProgramTypeChoice, TailCallSection, TypeSource, UnknownProgramType,
+    classify_any, parse_c_number, tail_call_section,
+};
 pub use crate::maps::{
-    BPF_F_MMAPABLE, BPF_F_RDONLY_PROG, DataRelocation, InitialSlot, InitialSlotTarget, MapOrigin,
-    MapSpec,
+    BPF_F_MMAPABLE, BPF_F_RDONLY_PROG, DataRelocation, ElfMapIds, InitialSlot, InitialSlotTarget,
+    MapOrigin, MapSpec,
 };
 pub use crate::programs::{CoreRelo, FuncInfo, LineInfo, MapReloc, ProgramSpec};
 pub use crate::report::{ReportError, gpl_compatible, maps_used, object_json, object_listing};
@@ -45,7 +53,8 @@ pub use crate::xlated::{
     XlatedOptions, dump_object_xlated, dump_xlated, format_xlated_insn, func_signature,
 };
 
-use crate::elf::{ElfObject, SymbolKind};
+use crate::elf::ElfObject;
+use crate::entries::Decision;
 use crate::maps::PlacedMap;
 use crate::programs::{CodeSection, Function};
 
@@ -64,6 +73,8 @@ pub struct Object {
     /// Programs in section order, then symbol order; each either relocated
     /// or failed with its reason.
     pub programs: Vec<Result<ProgramSpec, ProgramError>>,
+    /// Every executable section, in file order, and what became of it.
+    pub sections: Vec<SectionReport>,
     /// The object's `.BTF`.
     pub btf: Option<Btf>,
 }
@@ -95,6 +106,17 @@ impl Object {
         bytes: &[u8],
         name: &str,
         kconfig: &Kconfig,
+    ) -> Result<Object, LoadError> {
+        Object::parse_with(bytes, name, kconfig, &UserTyping::default())
+    }
+
+    /// Loads an object with `.kconfig` values and the user's program type
+    /// for sections whose name says nothing (bpftool's `type`, tc's `sec`).
+    pub fn parse_with(
+        bytes: &[u8],
+        name: &str,
+        kconfig: &Kconfig,
+        typing: &UserTyping,
     ) -> Result<Object, LoadError> {
         let elf = ElfObject::parse(bytes)?;
         let license = elf.section_by_name("license").map(|s| {
@@ -152,7 +174,7 @@ impl Object {
             _ => Vec::new(),
         };
 
-        let mut placed = maps::legacy_maps(&elf)?;
+        let mut placed = legacy_maps::legacy_maps(&elf, 0)?;
         placed.extend(maps::btf_maps(&elf, btf.as_ref(), placed.len())?);
         placed.extend(maps::global_data_maps(&elf, name)?);
         if let Some(btf) = &btf {
@@ -207,41 +229,7 @@ impl Object {
                     section: section.name.to_owned(),
                     reason: format!("code is not a whole number of instructions: {e}"),
                 })?;
-            let mut syms: Vec<_> = elf
-                .symbols
-                .iter()
-                .filter(|s| s.section == Some(section.index) && s.kind == SymbolKind::Func)
-                .collect();
-            syms.sort_by_key(|s| s.value);
-            for sym in syms {
-                let bad = |reason: String| LoadError::Symbol {
-                    symbol: sym.name.to_owned(),
-                    reason,
-                };
-                if sym.value % 8 != 0 || sym.size % 8 != 0 || sym.size == 0 {
-                    return Err(bad(format!(
-                        "function at {:#x}+{:#x} is not whole instructions",
-                        sym.value, sym.size
-                    )));
-                }
-                let end = sym
-                    .value
-                    .checked_add(sym.size)
-                    .filter(|end| *end <= section.data.len() as u64);
-                if end.is_none() {
-                    return Err(bad(format!(
-                        "function at {:#x}+{:#x} runs past {:?}",
-                        sym.value, sym.size, section.name
-                    )));
-                }
-                functions.push(Function {
-                    name: sym.name,
-                    section: section.index,
-                    start: (sym.value / 8) as usize,
-                    len: (sym.size / 8) as usize,
-                    global: sym.global,
-                });
-            }
+            functions.extend(entries::functions(&elf, section, section.name == ".text")?);
             let relocs = relocs::classify(
                 &elf,
                 section.index,
@@ -264,33 +252,14 @@ impl Object {
             .section_by_name(".text")
             .filter(|s| s.is_code())
             .map(|s| s.index);
-        let mut programs = Vec::new();
-        for (id, f) in functions.iter().enumerate() {
-            if Some(f.section) == text {
-                continue;
-            }
-            let section_name = code
-                .iter()
-                .find(|c| c.index == f.section)
-                .map_or("", |c| c.name);
-            let result = if !f.global {
-                Err(ProgramError::StaticProgram {
-                    program: f.name.to_owned(),
-                    section: section_name.to_owned(),
-                })
-            } else {
-                match classify_section(section_name) {
-                    None => Err(ProgramError::UnknownSection {
-                        program: f.name.to_owned(),
-                        section: section_name.to_owned(),
-                    }),
-                    Some(kind) => {
-                        programs::assemble(id, &kind, &code, &functions, text, &access_offsets)
-                    }
-                }
-            };
-            programs.push(result);
-        }
+        let (programs, sections) = place_programs(
+            &code,
+            &functions,
+            text,
+            typing,
+            &mut placed,
+            &access_offsets,
+        )?;
 
         Ok(Object {
             name: name.to_owned(),
@@ -298,6 +267,7 @@ impl Object {
             kern_version,
             maps: placed.into_iter().map(|p| p.spec).collect(),
             programs,
+            sections,
             btf,
         })
     }
@@ -315,6 +285,98 @@ impl Object {
         self.maps.iter().find(|m| m.name == name)
     }
 }
+
+/// Every program of every code section, typed as [`entries::decide`]
+/// says, with the section reports; tail-call programs are put into their
+/// program array's initial slots.
+fn place_programs(
+    code: &[CodeSection<'_>],
+    functions: &[Function<'_>],
+    text: Option<usize>,
+    typing: &UserTyping,
+    placed: &mut [PlacedMap],
+    access_offsets: &programs::AccessOffsets<'_>,
+) -> Result<ProgramResults, LoadError> {
+    if let Some(section) = typing.section.as_deref()
+        && !code.iter().any(|c| c.name == section)
+    {
+        let names: Vec<&str> = code.iter().map(|c| c.name).collect();
+        return Err(LoadError::Section {
+            section: section.to_owned(),
+            reason: format!(
+                "--section names no executable section; the object has {}",
+                names.join(", ")
+            ),
+        });
+    }
+    let text_only = code.iter().all(|c| Some(c.index) == text);
+    let called = entries::called_functions(code, functions);
+    let mut programs = Vec::new();
+    let mut reports = Vec::new();
+    for section in code {
+        let is_text = Some(section.index) == text;
+        let members = functions
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| f.section == section.index);
+        let mut members = members.peekable();
+        let all_called = members.peek().is_some()
+            && functions
+                .iter()
+                .enumerate()
+                .filter(|(_, f)| f.section == section.index)
+                .all(|(id, _)| called.contains(&id));
+        let decision =
+            entries::decide(section.name, is_text, text_only, all_called, typing, placed);
+        let outcome = match decision {
+            Decision::Subprograms => {
+                SectionOutcome::Subprograms(members.map(|(_, f)| f.name.to_owned()).collect())
+            }
+            Decision::Skipped { reason, hint } => SectionOutcome::Skipped { reason, hint },
+            Decision::Typed {
+                kind,
+                source,
+                tail_call,
+            } => {
+                let first = programs.len();
+                for (id, f) in members.filter(|(_, f)| f.global || !is_text) {
+                    programs.push(if f.global {
+                        programs::assemble(id, &kind, source, code, functions, access_offsets)
+                    } else {
+                        Err(ProgramError::StaticProgram {
+                            program: f.name.to_owned(),
+                            section: section.name.to_owned(),
+                        })
+                    });
+                }
+                let entry = programs.get(first).and_then(|p| p.as_ref().ok());
+                let slot = match (tail_call, entry) {
+                    (Some((map, key)), Some(entry)) => placed.get_mut(map).map(|map| {
+                        map.spec.initial_slots.push(InitialSlot {
+                            index: key,
+                            target: InitialSlotTarget::Program(entry.name.clone()),
+                        });
+                        (map.spec.name.clone(), key)
+                    }),
+                    _ => None,
+                };
+                SectionOutcome::Programs {
+                    programs: (first..programs.len()).collect(),
+                    tail_call: slot,
+                }
+            }
+        };
+        reports.push(SectionReport {
+            name: section.name.to_owned(),
+            size: (section.slots.len() * 8) as u64,
+            outcome,
+        });
+    }
+    Ok((programs, reports))
+}
+
+/// The programs of an object and the report of its sections.
+type ProgramResults = (Vec<Result<ProgramSpec, ProgramError>>, Vec<SectionReport>);
 
 /// A `.kconfig` extern: name, BTF type, whether `__weak`.
 type KconfigExternRef<'a> = (&'a str, apiary_btf::TypeId, bool);

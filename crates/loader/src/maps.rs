@@ -18,8 +18,11 @@ pub const BPF_F_MMAPABLE: u32 = 1 << 10;
 pub enum MapOrigin {
     /// A BTF-defined map variable in `.maps`.
     BtfDefined,
-    /// A `struct bpf_map_def` in the legacy `maps` section.
+    /// A `struct bpf_map_def` in the legacy `maps` section (libbpf 0.x,
+    /// samples/bpf).
     Legacy,
+    /// An iproute2 `struct bpf_elf_map` in the `maps` section (tc, Cilium).
+    Iproute2(ElfMapIds),
     /// A global data section (`.data*`, `.rodata*`, `.bss*`).
     GlobalData {
         /// ELF section name.
@@ -27,6 +30,24 @@ pub enum MapOrigin {
     },
     /// The `.kconfig` externs.
     Kconfig,
+}
+
+/// The fields of iproute2's `struct bpf_elf_map` that libbpf's
+/// `struct bpf_map_def` does not have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ElfMapIds {
+    /// The map's id: tail-call sections `ID/KEY` name program arrays by
+    /// it, and map-in-map definitions name their inner map by it.
+    pub id: u32,
+    /// `PIN_NONE` (0), `PIN_OBJECT_NS` (1) or `PIN_GLOBAL_NS` (2): where
+    /// `tc` pins the map under `/sys/fs/bpf/tc/`. Apiary records it; its
+    /// backends do not pin.
+    pub pinning: u32,
+    /// For a map of maps: the id of the map that is its inner template.
+    pub inner_id: u32,
+    /// For an inner map: its slot in every map of maps whose `inner_id` is
+    /// this map's id (`u32::MAX`: none).
+    pub inner_idx: u32,
 }
 
 /// What one initial slot of a map-in-map or program array points to
@@ -156,7 +177,7 @@ pub(crate) struct PlacedMap {
     pub(crate) offset: u64,
 }
 
-fn map_err(map: &str, reason: impl Into<String>) -> LoadError {
+pub(crate) fn map_err(map: &str, reason: impl Into<String>) -> LoadError {
     LoadError::Map {
         map: map.to_owned(),
         reason: reason.into(),
@@ -314,71 +335,6 @@ fn data_relocations(
     }
     out.sort_by_key(|r| r.offset);
     Ok(out)
-}
-
-/// Legacy `struct bpf_map_def` records: the section is split evenly among
-/// the symbols defined in it, as libbpf did before 1.0.
-pub(crate) fn legacy_maps(elf: &ElfObject<'_>) -> Result<Vec<PlacedMap>, LoadError> {
-    let Some(section) = elf.section_by_name("maps") else {
-        return Ok(Vec::new());
-    };
-    let mut syms: Vec<_> = elf
-        .symbols
-        .iter()
-        .filter(|s| {
-            s.section == Some(section.index) && s.kind != SymbolKind::Section && !s.name.is_empty()
-        })
-        .collect();
-    if syms.is_empty() {
-        return Ok(Vec::new());
-    }
-    syms.sort_by_key(|s| s.value);
-    let def_size = section.data.len() / syms.len();
-    if def_size < 20 || section.data.len() % syms.len() != 0 {
-        return Err(LoadError::Section {
-            section: "maps".to_owned(),
-            reason: format!(
-                "{} bytes do not split into {} map definitions of at least 20 bytes",
-                section.data.len(),
-                syms.len()
-            ),
-        });
-    }
-    let mut maps = Vec::with_capacity(syms.len());
-    for sym in syms {
-        let start = usize::try_from(sym.value)
-            .ok()
-            .filter(|v| v % def_size == 0);
-        let record = start.and_then(|s| section.data.get(s..s.checked_add(20)?));
-        let Some(record) = record else {
-            return Err(map_err(
-                sym.name,
-                format!(
-                    "definition at offset {} is misplaced in a {}-byte section",
-                    sym.value,
-                    section.data.len()
-                ),
-            ));
-        };
-        let field = |i: usize| {
-            record
-                .get(i * 4..i * 4 + 4)
-                .and_then(|b| b.try_into().ok())
-                .map_or(0, u32::from_le_bytes)
-        };
-        let mut spec = MapSpec::empty(sym.name.to_owned(), MapOrigin::Legacy);
-        spec.map_type = MapType(field(0));
-        spec.key_size = field(1);
-        spec.value_size = field(2);
-        spec.max_entries = field(3);
-        spec.map_flags = field(4);
-        maps.push(PlacedMap {
-            spec,
-            section: section.index,
-            offset: sym.value,
-        });
-    }
-    Ok(maps)
 }
 
 /// The number encoded by a `__uint(name, N)` member: a pointer to an array

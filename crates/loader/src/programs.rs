@@ -1,6 +1,7 @@
 //! Programs: code sections split into functions by their symbols, and each
 //! program assembled as libbpf does — its own instructions, then every
-//! transitively called `.text` subprogram appended in depth-first order of
+//! transitively called subprogram (of `.text`, or of another section as
+//! cilium/ebpf and PREVAIL allow) appended in depth-first order of
 //! first use, calls and function addresses re-pointed, map references made
 //! symbolic, and BTF.ext records moved to final instruction indices.
 
@@ -9,7 +10,9 @@ use apiary_isa::RawInsn;
 use apiary_isa::opcode::{BPF_PSEUDO_CALL, BPF_PSEUDO_FUNC};
 use apiary_kernel::types::{AttachType, ProgType};
 
+use crate::entries::NameSource;
 use crate::error::ProgramError;
+use crate::legacy_sections::TypeSource;
 use crate::relocs::{CALL, InsnReloc, LDDW, SectionRelocs};
 use crate::sections::{SecFlags, SectionKind};
 
@@ -74,12 +77,16 @@ pub struct CoreRelo {
 /// One program, relocated.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProgramSpec {
-    /// Function symbol name.
+    /// Function symbol name, or the section name when no symbol names it.
     pub name: String,
+    /// How the program got its name.
+    pub name_source: NameSource,
     /// ELF section name (the `SEC()` string).
     pub section: String,
-    /// Program type from the section name.
+    /// Program type: from the section name, or as the user chose.
     pub prog_type: ProgType,
+    /// How the type was decided.
+    pub type_source: TypeSource,
     /// Expected attach type from the section name.
     pub expected_attach_type: Option<AttachType>,
     /// Attach target from the section name (text after `/`).
@@ -112,6 +119,7 @@ pub(crate) struct Function<'a> {
     pub(crate) start: usize,
     pub(crate) len: usize,
     pub(crate) global: bool,
+    pub(crate) name_source: NameSource,
 }
 
 /// A code section: its slots, functions and classified relocations.
@@ -128,7 +136,6 @@ struct Assembler<'s, 'a> {
     program: &'s str,
     sections: &'s [CodeSection<'a>],
     functions: &'s [Function<'a>],
-    text: Option<usize>,
     insns: Vec<RawInsn>,
     /// (function id, first output slot), in placement order.
     placed: Vec<(usize, usize)>,
@@ -168,21 +175,22 @@ impl<'s, 'a> Assembler<'s, 'a> {
         }
     }
 
-    /// The `.text` function starting at slot `target`.
-    fn subprogram_at(&self, target: i64, at: usize) -> Result<usize, ProgramError> {
-        let text = self.text.ok_or_else(|| {
-            self.bad_call(
-                at,
-                "call target outside .text (no .text section)".to_owned(),
-            )
-        })?;
+    /// The function of code section `section` starting at slot `target`:
+    /// a `.text` subprogram, or (as in objects for loaders that allowed it,
+    /// such as cilium/ebpf's and PREVAIL) a function of another section.
+    fn subprogram_at(&self, section: usize, target: i64, at: usize) -> Result<usize, ProgramError> {
         self.functions
             .iter()
-            .position(|f| f.section == text && i64::try_from(f.start).is_ok_and(|s| s == target))
+            .position(|f| f.section == section && i64::try_from(f.start).is_ok_and(|s| s == target))
             .ok_or_else(|| {
+                let name = self
+                    .sections
+                    .iter()
+                    .find(|s| s.index == section)
+                    .map_or("?", |s| s.name);
                 self.bad_call(
                     at,
-                    format!("no .text function starts at instruction {target}"),
+                    format!("no function of {name:?} starts at instruction {target}"),
                 )
             })
     }
@@ -249,9 +257,6 @@ impl<'s, 'a> Assembler<'s, 'a> {
                     }),
                     true,
                 ) => {
-                    if Some(target_section) != self.text {
-                        return Err(self.bad_call(idx, "target is not in .text".to_owned()));
-                    }
                     // The symbol value and imm both come from the file.
                     let target = i64::try_from(byte_offset).ok().and_then(|byte_offset| {
                         if is_call {
@@ -260,12 +265,13 @@ impl<'s, 'a> Assembler<'s, 'a> {
                             byte_offset.checked_add(i64::from(insn.imm)).map(|b| b / 8)
                         }
                     });
-                    target.ok_or_else(|| {
+                    let target = target.ok_or_else(|| {
                         self.bad_call(
                             idx,
                             format!("target {byte_offset:#x}{:+} is out of range", insn.imm),
                         )
-                    })?
+                    })?;
+                    (target_section, target)
                 }
                 (Some(InsnReloc::Code { .. }), false) => {
                     return Err(
@@ -277,16 +283,15 @@ impl<'s, 'a> Assembler<'s, 'a> {
                         self.bad_call(idx, "function address without relocation".to_owned())
                     );
                 }
-                (None, true) => {
-                    if Some(f.section) != self.text {
-                        return Err(self.bad_call(idx, "unrelocated call outside .text".to_owned()));
-                    }
+                // A call without relocation stays within its own section.
+                (None, true) => (
+                    f.section,
                     // sec_slot indexes the section's slots, so it is far below i64::MAX.
-                    i64::try_from(sec_slot).unwrap_or(0) + i64::from(insn.imm) + 1
-                }
+                    i64::try_from(sec_slot).unwrap_or(0) + i64::from(insn.imm) + 1,
+                ),
                 (None, false) => continue,
             };
-            let callee = self.subprogram_at(target, idx)?;
+            let callee = self.subprogram_at(target.0, target.1, idx)?;
             let callee_start = match self.placed.iter().find(|(id, _)| *id == callee) {
                 Some(&(_, start)) => start,
                 None => {
@@ -354,9 +359,9 @@ pub(crate) type AccessOffsets<'a> = std::collections::HashMap<&'a str, u32>;
 pub(crate) fn assemble(
     main: usize,
     kind: &SectionKind,
+    type_source: TypeSource,
     sections: &[CodeSection<'_>],
     functions: &[Function<'_>],
-    text: Option<usize>,
     access_offsets: &AccessOffsets<'_>,
 ) -> Result<ProgramSpec, ProgramError> {
     let f = functions.get(main).ok_or_else(|| ProgramError::BadCall {
@@ -368,7 +373,6 @@ pub(crate) fn assemble(
         program: f.name,
         sections,
         functions,
-        text,
         insns: Vec::new(),
         placed: Vec::new(),
         map_relocs: Vec::new(),
@@ -380,8 +384,10 @@ pub(crate) fn assemble(
         .map_or("", |s| s.name);
     let mut spec = ProgramSpec {
         name: f.name.to_owned(),
+        name_source: f.name_source,
         section: section_name.to_owned(),
         prog_type: kind.def.prog_type,
+        type_source,
         expected_attach_type: kind.def.expected_attach_type,
         attach_target: kind.attach_target.clone(),
         flags: kind.def.flags,

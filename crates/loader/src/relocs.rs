@@ -14,6 +14,11 @@ use crate::maps::PlacedMap;
 pub(crate) const LDDW: u8 = BPF_LD | BPF_DW | BPF_IMM;
 pub(crate) const CALL: u8 = BPF_JMP | BPF_CALL;
 
+/// `R_BPF_64_64`: the 64-bit immediate of an lddw.
+const R_BPF_64_64: u32 = 1;
+/// `R_BPF_64_32`: the 32-bit immediate of a call.
+const R_BPF_64_32: u32 = 10;
+
 /// The meaning of one relocated instruction.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum InsnReloc {
@@ -62,7 +67,16 @@ pub(crate) fn classify(
             );
             continue;
         };
+        let section_name = elf.section(section).map_or("?", |s| s.name);
         let meaning = match (slots.get(index), elf.symbol(reloc.symbol)) {
+            // What clang emits into code; anything else (R_BPF_NONE, the data
+            // kinds, numbers no BPF backend defines) has no meaning there.
+            _ if reloc.r_type != R_BPF_64_64 && reloc.r_type != R_BPF_64_32 => {
+                InsnReloc::Invalid(format!(
+                    "relocation type {} at offset {:#x} of {section_name:?} (code takes R_BPF_64_64 and R_BPF_64_32 only)",
+                    reloc.r_type, reloc.offset
+                ))
+            }
             (None, _) => InsnReloc::Invalid(format!(
                 "offset {:#x} is past the section end",
                 reloc.offset
@@ -113,7 +127,12 @@ fn classify_one(
                 sym.name
             ));
         }
-        if !target.is_code() || !matches!(sym.kind, SymbolKind::Func | SymbolKind::Section) {
+        // Older clang gave functions NOTYPE symbols.
+        let function_like = matches!(
+            sym.kind,
+            SymbolKind::Func | SymbolKind::Section | SymbolKind::NoType
+        );
+        if !target.is_code() || !function_like {
             return InsnReloc::Invalid(format!("call target {:?} is not a function", sym.name));
         }
         return InsnReloc::Code {

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use serde_json::{Value, json};
 
-use crate::{MapOrigin, MapSpec, Object, ProgramError, ProgramSpec};
+use crate::{MapOrigin, MapSpec, Object, ProgramError, ProgramSpec, SectionOutcome, SectionReport};
 
 /// Why a report (listing, dump) could not be produced.
 #[derive(Debug, thiserror::Error)]
@@ -127,13 +127,76 @@ pub fn object_listing(object: &Object) -> String {
             "{index}: {}  name {}  flags {:#x}",
             map.map_type, map.name, map.map_flags
         );
-        let _ = writeln!(
+        let _ = write!(
             out,
             "\tkey {}B  value {}B  max_entries {}",
             map.key_size, map.value_size, map.max_entries
         );
+        match &map.origin {
+            MapOrigin::Legacy => out.push_str("  (bpf_map_def in \"maps\")"),
+            MapOrigin::Iproute2(ids) => {
+                let _ = write!(
+                    out,
+                    "  (bpf_elf_map in \"maps\": id {} pinning {} inner_id {} inner_idx {})",
+                    ids.id, ids.pinning, ids.inner_id, ids.inner_idx as i32
+                );
+            }
+            _ => {}
+        }
+        out.push('\n');
+    }
+    for section in &object.sections {
+        section_listing(&mut out, object, section);
     }
     out
+}
+
+/// One `section NAME: ...` line per executable section: its programs with
+/// their type and how it was decided, its subprograms, or why it was
+/// skipped and what would load it.
+fn section_listing(out: &mut String, object: &Object, section: &SectionReport) {
+    let _ = write!(out, "section {:?}: ", section.name);
+    match &section.outcome {
+        SectionOutcome::Programs {
+            programs,
+            tail_call,
+        } => {
+            let described: Vec<String> = programs
+                .iter()
+                .filter_map(|&i| object.programs.get(i))
+                .map(|p| match p {
+                    Ok(p) => format!(
+                        "program {} type {} (type from {}, name from {})",
+                        p.name,
+                        prog_type_name(p),
+                        p.type_source.describe(),
+                        p.name_source.key().replace('_', " ")
+                    ),
+                    Err(e) => format!("program {} failed: {e}", e.program()),
+                })
+                .collect();
+            if described.is_empty() {
+                out.push_str("no program (no global function in it)");
+            }
+            out.push_str(&described.join("; "));
+            if let Some((map, slot)) = tail_call {
+                let _ = write!(out, "; tail call in slot {slot} of {map}");
+            }
+        }
+        SectionOutcome::Subprograms(names) if names.is_empty() => {
+            out.push_str("code without function symbols, reachable only by calls");
+        }
+        SectionOutcome::Subprograms(names) => {
+            let _ = write!(out, "subprograms {}", names.join(", "));
+        }
+        SectionOutcome::Skipped { reason, hint } => {
+            let _ = write!(out, "skipped: {reason}");
+            if let Some(hint) = hint {
+                let _ = write!(out, "; load with {hint}");
+            }
+        }
+    }
+    out.push('\n');
 }
 
 /// One program as bpftool's `prog show --json` keys name it, or its error.
@@ -148,6 +211,8 @@ fn program_json(
                 "index": index,
                 "name": p.name,
                 "type": prog_type_name(p),
+                "type_from": p.type_source.key(),
+                "name_from": p.name_source.key(),
                 "section": p.section,
                 "gpl_compatible": gpl_compatible(object),
                 "insns": p.insns.len(),
@@ -183,13 +248,69 @@ fn map_json(index: usize, map: &MapSpec) -> Value {
         "max_entries": map.max_entries,
         "flags": map.map_flags,
     });
-    if let (MapOrigin::GlobalData { section }, Some(obj)) = (&map.origin, value.as_object_mut()) {
-        obj.insert("section".into(), json!(section));
+    let Some(obj) = value.as_object_mut() else {
+        return value;
+    };
+    let definition = match &map.origin {
+        MapOrigin::BtfDefined => "btf",
+        MapOrigin::Legacy => "bpf_map_def",
+        MapOrigin::Iproute2(ids) => {
+            obj.insert(
+                "bpf_elf_map".into(),
+                json!({
+                    "id": ids.id,
+                    "pinning": ids.pinning,
+                    "inner_id": ids.inner_id,
+                    "inner_idx": ids.inner_idx,
+                }),
+            );
+            "bpf_elf_map"
+        }
+        MapOrigin::GlobalData { section } => {
+            obj.insert("section".into(), json!(section));
+            "global_data"
+        }
+        MapOrigin::Kconfig => "kconfig",
+    };
+    obj.insert("definition".into(), json!(definition));
+    value
+}
+
+/// One executable section and its fate, with the same keys as the
+/// programs it holds.
+fn section_json(section: &SectionReport) -> Value {
+    let mut value = json!({
+        "name": section.name,
+        "bytes": section.size,
+    });
+    let Some(obj) = value.as_object_mut() else {
+        return value;
+    };
+    match &section.outcome {
+        SectionOutcome::Programs {
+            programs,
+            tail_call,
+        } => {
+            obj.insert("outcome".into(), json!("programs"));
+            obj.insert("programs".into(), json!(programs));
+            if let Some((map, slot)) = tail_call {
+                obj.insert("tail_call".into(), json!({"map": map, "slot": slot}));
+            }
+        }
+        SectionOutcome::Subprograms(names) => {
+            obj.insert("outcome".into(), json!("subprograms"));
+            obj.insert("functions".into(), json!(names));
+        }
+        SectionOutcome::Skipped { reason, hint } => {
+            obj.insert("outcome".into(), json!("skipped"));
+            obj.insert("reason".into(), json!(reason));
+            obj.insert("hint".into(), json!(hint));
+        }
     }
     value
 }
 
-/// The listing as JSON: `{"programs": [...], "maps": [...]}`.
+/// The listing as JSON: `{"programs": [...], "maps": [...], "sections": [...]}`.
 pub fn object_json(object: &Object) -> Value {
     json!({
         "name": object.name,
@@ -206,5 +327,6 @@ pub fn object_json(object: &Object) -> Value {
             .enumerate()
             .map(|(i, m)| map_json(i, m))
             .collect::<Vec<_>>(),
+        "sections": object.sections.iter().map(section_json).collect::<Vec<_>>(),
     })
 }

@@ -11,8 +11,6 @@ use apiary_isa::RawInsn;
 use apiary_loader::Object;
 use common::{bpftool_available, corpus};
 
-const VMLINUX: &str = "/sys/kernel/btf/vmlinux";
-
 /// One `patched insn` / `substituting insn` line of libbpf's debug log.
 #[derive(Debug, PartialEq, Eq)]
 struct Patched {
@@ -100,13 +98,21 @@ fn field_value(insns: &[RawInsn], index: usize, what: &str) -> Option<u64> {
 
 #[test]
 fn relocated_instructions_match_what_libbpf_patched_for_the_kernel() {
-    let Some(corpus) = corpus() else { return };
-    if !bpftool_available() {
+    let Some(corpus) = corpus("relocated_instructions_match_what_libbpf_patched_for_the_kernel")
+    else {
+        return;
+    };
+    if !bpftool_available("relocated_instructions_match_what_libbpf_patched_for_the_kernel") {
         return;
     }
-    let Ok(vmlinux_bytes) = std::fs::read(VMLINUX) else {
-        eprintln!("SKIPPED: CO-RE comparison because {VMLINUX} is not readable");
-        return;
+    let vmlinux_bytes = match apiary_testskip::vmlinux_btf() {
+        Ok(bytes) => bytes,
+        Err(reason) => {
+            return apiary_testskip::skip(
+                "relocated_instructions_match_what_libbpf_patched_for_the_kernel",
+                reason,
+            );
+        }
     };
     let vmlinux = apiary_btf::Btf::parse(&vmlinux_bytes).expect("vmlinux BTF parses");
     let mut compared = 0;
@@ -128,18 +134,23 @@ fn relocated_instructions_match_what_libbpf_patched_for_the_kernel() {
             obj.name
         );
 
-        let pin_dir = format!(
-            "/sys/fs/bpf/apiary_corelog_{}_{}",
-            std::process::id(),
-            obj.name
+        // The pins go when the guard drops, even if the test fails.
+        let pinned = common::Pinned::guard(
+            format!(
+                "/sys/fs/bpf/apiary_corelog_{}_{}",
+                std::process::id(),
+                obj.name
+            )
+            .into(),
+            obj.path(),
         );
         let log = Command::new("bpftool")
             .args(["-d", "prog", "loadall"])
             .arg(obj.path())
-            .arg(&pin_dir)
+            .arg(&pinned.dir)
             .output()
             .expect("bpftool");
-        let _ = std::fs::remove_dir_all(&pin_dir);
+        drop(pinned);
         assert!(
             log.status.success(),
             "{}: bpftool -d loadall failed",
@@ -208,7 +219,9 @@ fn relocated_instructions_match_what_libbpf_patched_for_the_kernel() {
 
 #[test]
 fn listing_reports_unapplied_relocations_without_a_target() {
-    let Some(corpus) = corpus() else { return };
+    let Some(corpus) = corpus("listing_reports_unapplied_relocations_without_a_target") else {
+        return;
+    };
     let obj = corpus
         .iter()
         .find(|o| o.name == "core_fields")

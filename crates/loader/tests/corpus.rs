@@ -14,7 +14,9 @@ fn load(obj: &apiary_corpus::CorpusObject) -> Object {
 
 #[test]
 fn every_corpus_object_loads_and_only_unknown_sections_fail() {
-    let Some(objects) = corpus() else { return };
+    let Some(objects) = corpus("every_corpus_object_loads_and_only_unknown_sections_fail") else {
+        return;
+    };
     for obj in objects {
         let object = load(obj);
         assert!(!object.programs.is_empty(), "{}: no programs", obj.name);
@@ -36,7 +38,9 @@ fn every_corpus_object_loads_and_only_unknown_sections_fail() {
 
 #[test]
 fn global_data_maps_are_named_and_flagged_as_libbpf_does() {
-    let Some(objects) = corpus() else { return };
+    let Some(objects) = corpus("global_data_maps_are_named_and_flagged_as_libbpf_does") else {
+        return;
+    };
     let Some(obj) = objects.iter().find(|o| o.name == "global_data") else {
         return;
     };
@@ -61,7 +65,9 @@ fn global_data_maps_are_named_and_flagged_as_libbpf_does() {
 
 #[test]
 fn subprograms_are_appended_and_calls_point_at_them() {
-    let Some(objects) = corpus() else { return };
+    let Some(objects) = corpus("subprograms_are_appended_and_calls_point_at_them") else {
+        return;
+    };
     let Some(obj) = objects.iter().find(|o| o.name == "subprograms") else {
         return;
     };
@@ -90,7 +96,9 @@ fn subprograms_are_appended_and_calls_point_at_them() {
 
 #[test]
 fn legacy_maps_and_unknown_sections_are_reported() {
-    let Some(objects) = corpus() else { return };
+    let Some(objects) = corpus("legacy_maps_and_unknown_sections_are_reported") else {
+        return;
+    };
     let Some(obj) = objects.iter().find(|o| o.name == "legacy_maps") else {
         return;
     };
@@ -105,8 +113,10 @@ fn legacy_maps_and_unknown_sections_are_reported() {
 /// with ours.
 #[test]
 fn matches_bpftool_loadall() {
-    let Some(objects) = corpus() else { return };
-    if !bpftool_available() {
+    let Some(objects) = corpus("matches_bpftool_loadall") else {
+        return;
+    };
+    if !bpftool_available("matches_bpftool_loadall") {
         return;
     }
     let mut compared = 0;

@@ -1,18 +1,25 @@
-//! Random corruptions of corpus objects give errors, never panics or hangs.
+//! Random corruptions of corpus objects (legacy-style ones included, also
+//! opened with a user-chosen type) give errors, never panics or hangs.
 
 use proptest::prelude::*;
 
-fn objects() -> Vec<Vec<u8>> {
-    match apiary_corpus::objects() {
-        Ok(objects) => objects
-            .iter()
-            .map(|o| o.read().expect("read corpus object"))
-            .collect(),
-        Err(e) => {
-            eprintln!("SKIPPED: corruption proptest because {e}");
-            Vec::new()
-        }
-    }
+/// The corpus and the legacy-style objects (whose NOTYPE symbols, `maps`
+/// entries and tail-call sections take other paths), read once (and the
+/// skip said once) for all the proptest's cases.
+fn objects() -> &'static [Vec<u8>] {
+    static OBJECTS: std::sync::OnceLock<Vec<Vec<u8>>> = std::sync::OnceLock::new();
+    OBJECTS.get_or_init(
+        || match (apiary_corpus::objects(), apiary_corpus::legacy()) {
+            (Ok(objects), Ok(legacy)) => objects
+                .iter()
+                .chain(legacy)
+                .map(|o| o.read().expect("read corpus object"))
+                .collect(),
+            (Err(e), _) | (_, Err(e)) => {
+                apiary_testskip::missing("corrupted_objects_never_panic", e)
+            }
+        },
+    )
 }
 
 proptest! {
@@ -37,6 +44,16 @@ proptest! {
             bytes.truncate(cut.index(bytes.len()));
         }
         let _ = apiary_loader::Object::parse(&bytes, "fuzz");
+        let typing = apiary_loader::UserTyping {
+            program_type: apiary_loader::ProgramTypeChoice::parse("tc").ok(),
+            section: None,
+        };
+        let _ = apiary_loader::Object::parse_with(
+            &bytes,
+            "fuzz",
+            &apiary_loader::Kconfig::default(),
+            &typing,
+        );
     }
 }
 

@@ -45,7 +45,10 @@ fn reloc(offset: u32, symbol: &str, section: &str, target_offset: u64) -> DataRe
 
 #[test]
 fn pointers_in_global_data_are_reported_and_left_as_libbpf_leaves_them() {
-    let Some(path) = compile_test_object("data_relocs") else {
+    let Some(path) = compile_test_object(
+        "pointers_in_global_data_are_reported_and_left_as_libbpf_leaves_them",
+        "data_relocs",
+    ) else {
         return;
     };
     let object = open(&path);
@@ -67,7 +70,7 @@ fn pointers_in_global_data_are_reported_and_left_as_libbpf_leaves_them() {
     );
     assert!(object.program("use_data").is_some());
 
-    if !bpftool_available() {
+    if !bpftool_available("pointers_in_global_data_are_reported_and_left_as_libbpf_leaves_them") {
         return;
     }
     // libbpf accepts the object, skips the relocations and stores the raw
@@ -81,7 +84,10 @@ fn pointers_in_global_data_are_reported_and_left_as_libbpf_leaves_them() {
 
 #[test]
 fn data_relocation_outside_its_section_is_a_typed_error() {
-    let Some(path) = compile_test_object("data_relocs") else {
+    let Some(path) = compile_test_object(
+        "data_relocation_outside_its_section_is_a_typed_error",
+        "data_relocs",
+    ) else {
         return;
     };
     let mut bytes = std::fs::read(&path).expect("object");
@@ -132,7 +138,10 @@ fn u32_of(bytes: &[u8]) -> u32 {
 
 #[test]
 fn map_in_map_and_prog_array_slots_match_what_libbpf_fills() {
-    let Some(path) = compile_test_object("initvals") else {
+    let Some(path) = compile_test_object(
+        "map_in_map_and_prog_array_slots_match_what_libbpf_fills",
+        "initvals",
+    ) else {
         return;
     };
     let object = open(&path);
@@ -165,7 +174,7 @@ fn map_in_map_and_prog_array_slots_match_what_libbpf_fills() {
         }]
     );
 
-    if !bpftool_available() {
+    if !bpftool_available("map_in_map_and_prog_array_slots_match_what_libbpf_fills") {
         return;
     }
     let pinned = Pinned::load_file(&path, "initvals", "slots", true);
@@ -205,7 +214,10 @@ fn map_in_map_and_prog_array_slots_match_what_libbpf_fills() {
 
 #[test]
 fn spin_lock_and_timer_offsets_come_from_the_value_type() {
-    let Some(path) = compile_test_object("initvals") else {
+    let Some(path) = compile_test_object(
+        "spin_lock_and_timer_offsets_come_from_the_value_type",
+        "initvals",
+    ) else {
         return;
     };
     let object = open(&path);
@@ -222,7 +234,8 @@ fn spin_lock_and_timer_offsets_come_from_the_value_type() {
     }
 
     // The corpus rate limiter keeps its lock first in the bucket.
-    let Some(objects) = common::corpus() else {
+    let Some(objects) = common::corpus("spin_lock_and_timer_offsets_come_from_the_value_type")
+    else {
         return;
     };
     let spin_lock = objects
@@ -235,30 +248,31 @@ fn spin_lock_and_timer_offsets_come_from_the_value_type() {
     assert_eq!(bucket.timer_offset, None);
 }
 
-/// The running kernel's configuration text, from `/proc/config.gz`.
-fn running_config() -> Option<String> {
+/// The running kernel's configuration text, from `/proc/config.gz`, or
+/// `None` after skipping `test`.
+fn running_config(test: &str) -> Option<String> {
     match Command::new("zcat").arg("/proc/config.gz").output() {
         Ok(out) if out.status.success() => Some(String::from_utf8_lossy(&out.stdout).into()),
-        Ok(out) => {
-            eprintln!(
-                "SKIPPED: kconfig comparison because /proc/config.gz is unreadable: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            None
-        }
-        Err(e) => {
-            eprintln!("SKIPPED: kconfig comparison because zcat does not run: {e}");
-            None
-        }
+        Ok(out) => apiary_testskip::refused(
+            test,
+            "reading /proc/config.gz (CONFIG_IKCONFIG_PROC)",
+            String::from_utf8_lossy(&out.stderr).trim(),
+        ),
+        Err(e) => apiary_testskip::missing(test, format!("zcat does not run: {e}")),
     }
 }
 
 #[test]
 fn kconfig_values_match_libbpf_for_the_running_config_and_default_to_zero() {
-    let Some(path) = compile_test_object("initvals") else {
+    let Some(path) = compile_test_object(
+        "kconfig_values_match_libbpf_for_the_running_config_and_default_to_zero",
+        "initvals",
+    ) else {
         return;
     };
-    let Some(config_text) = running_config() else {
+    let Some(config_text) =
+        running_config("kconfig_values_match_libbpf_for_the_running_config_and_default_to_zero")
+    else {
         return;
     };
     let bytes = std::fs::read(&path).expect("object");
@@ -308,7 +322,8 @@ fn kconfig_values_match_libbpf_for_the_running_config_and_default_to_zero() {
         0x050a03u32.to_le_bytes()
     );
 
-    if !bpftool_available() {
+    if !bpftool_available("kconfig_values_match_libbpf_for_the_running_config_and_default_to_zero")
+    {
         return;
     }
     let pinned = Pinned::load_file(&path, "initvals", "kconfig", true);

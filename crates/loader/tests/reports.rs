@@ -17,8 +17,10 @@ fn ours_btf(bytes: &[u8], format: BtfDumpFormat) -> String {
 
 #[test]
 fn btf_dump_matches_bpftool_for_every_corpus_object() {
-    let Some(objects) = corpus() else { return };
-    if !bpftool_available() {
+    let Some(objects) = corpus("btf_dump_matches_bpftool_for_every_corpus_object") else {
+        return;
+    };
+    if !bpftool_available("btf_dump_matches_bpftool_for_every_corpus_object") {
         return;
     }
     for obj in objects {
@@ -34,12 +36,14 @@ fn btf_dump_matches_bpftool_for_every_corpus_object() {
 
 #[test]
 fn btf_dump_of_raw_vmlinux_matches_bpftool() {
-    let path = "/sys/kernel/btf/vmlinux";
-    let Ok(bytes) = std::fs::read(path) else {
-        eprintln!("SKIPPED: vmlinux BTF dump because {path} is not readable");
-        return;
+    let path = apiary_testskip::VMLINUX;
+    let bytes = match apiary_testskip::vmlinux_btf() {
+        Ok(bytes) => bytes,
+        Err(reason) => {
+            return apiary_testskip::skip("btf_dump_of_raw_vmlinux_matches_bpftool", reason);
+        }
     };
-    if !bpftool_available() {
+    if !bpftool_available("btf_dump_of_raw_vmlinux_matches_bpftool") {
         return;
     }
     let expected = bpftool(&["btf", "dump", "file", path]);
@@ -61,10 +65,9 @@ fn btf_dump_rejects_an_object_without_btf_and_garbage() {
 /// running kernel's BTF, agrees with the loader's table.
 #[test]
 fn helper_names_match_the_kernel_enum() {
-    let path = "/sys/kernel/btf/vmlinux";
-    let Ok(bytes) = std::fs::read(path) else {
-        eprintln!("SKIPPED: helper table check because {path} is not readable");
-        return;
+    let bytes = match apiary_testskip::vmlinux_btf() {
+        Ok(bytes) => bytes,
+        Err(reason) => return apiary_testskip::skip("helper_names_match_the_kernel_enum", reason),
     };
     let btf = apiary_btf::Btf::parse(&bytes).expect("vmlinux BTF");
     let id = btf
@@ -118,9 +121,13 @@ fn kernel_listing(pinned: &str) -> String {
 }
 
 /// Loads `obj` with `bpftool prog loadall` and returns, per pinned
-/// program, our listing and the kernel's; `None` when bpftool is missing.
-fn listings(obj: &apiary_corpus::CorpusObject) -> Option<Vec<(String, String, String)>> {
-    if !bpftool_available() {
+/// program, our listing and the kernel's; `None` (after skipping `test`)
+/// when bpftool is missing.
+fn listings(
+    test: &str,
+    obj: &apiary_corpus::CorpusObject,
+) -> Option<Vec<(String, String, String)>> {
+    if !bpftool_available(test) {
         return None;
     }
     let object = Object::open(obj.path()).expect("object loads");
@@ -161,13 +168,17 @@ fn is_subsequence(sub: &[&str], full: &[&str]) -> bool {
 
 #[test]
 fn prog_dump_matches_bpftool_xlated_linum() {
-    let Some(objects) = corpus() else { return };
+    let Some(objects) = corpus("prog_dump_matches_bpftool_xlated_linum") else {
+        return;
+    };
     let mut identical = Vec::new();
     for obj in objects
         .iter()
         .filter(|o| o.kernel_loads == apiary_corpus::KernelLoads::Yes)
     {
-        let Some(list) = listings(obj) else { return };
+        let Some(list) = listings("prog_dump_matches_bpftool_xlated_linum", obj) else {
+            return;
+        };
         for (name, ours, theirs) in list {
             if UNREWRITTEN.contains(&(obj.name, name.as_str())) {
                 assert!(
@@ -195,19 +206,24 @@ fn prog_dump_matches_bpftool_xlated_linum() {
 /// names (the corpus sources and libbpf's headers).
 #[test]
 fn source_annotations_quote_the_c_sources() {
-    let Some(objects) = corpus() else { return };
+    let Some(objects) = corpus("source_annotations_quote_the_c_sources") else {
+        return;
+    };
     let mut checked = 0;
     for obj in objects {
         let object = Object::open(obj.path()).expect("object loads");
         for program in object.programs.iter().flatten() {
             let listing = dump_xlated(&object, program, XlatedOptions { linum: true });
             for line in &program.line_info {
-                let Ok(source) = std::fs::read_to_string(&line.file) else {
-                    eprintln!(
-                        "SKIPPED: annotation check of {} because it is unreadable",
-                        line.file
-                    );
-                    continue;
+                let source = match std::fs::read_to_string(&line.file) {
+                    Ok(source) => source,
+                    Err(e) => {
+                        apiary_testskip::missing::<()>(
+                            &format!("source_annotations_quote_the_c_sources ({})", line.file),
+                            format!("the source {} is unreadable: {e}", line.file),
+                        );
+                        continue;
+                    }
                 };
                 let text = source
                     .lines()
@@ -237,8 +253,10 @@ fn source_annotations_quote_the_c_sources() {
 /// `map_ids` order, names cut to the kernel's 15 bytes).
 #[test]
 fn prog_load_json_agrees_with_the_kernel() {
-    let Some(objects) = corpus() else { return };
-    if !bpftool_available() {
+    let Some(objects) = corpus("prog_load_json_agrees_with_the_kernel") else {
+        return;
+    };
+    if !bpftool_available("prog_load_json_agrees_with_the_kernel") {
         return;
     }
     for name in [
@@ -296,7 +314,9 @@ fn prog_load_json_agrees_with_the_kernel() {
 /// Programs that fail keep their slot in the listing, with the reason.
 #[test]
 fn prog_load_listing_shows_failed_programs_with_their_error() {
-    let Some(objects) = corpus() else { return };
+    let Some(objects) = corpus("prog_load_listing_shows_failed_programs_with_their_error") else {
+        return;
+    };
     let Some(obj) = objects.iter().find(|o| o.name == "ksyms") else {
         return;
     };
@@ -329,7 +349,9 @@ fn prog_load_listing_shows_failed_programs_with_their_error() {
 
 #[test]
 fn prog_load_listing_has_bpftool_show_lines() {
-    let Some(objects) = corpus() else { return };
+    let Some(objects) = corpus("prog_load_listing_has_bpftool_show_lines") else {
+        return;
+    };
     let Some(obj) = objects.iter().find(|o| o.name == "xdp_proto_counter") else {
         return;
     };
@@ -357,7 +379,10 @@ fn prog_load_listing_has_bpftool_show_lines() {
 
 #[test]
 fn prog_dump_selects_by_name_and_reports_missing_or_failed_programs() {
-    let Some(objects) = corpus() else { return };
+    let Some(objects) = corpus("prog_dump_selects_by_name_and_reports_missing_or_failed_programs")
+    else {
+        return;
+    };
     let (Some(tail), Some(ksyms)) = (
         objects.iter().find(|o| o.name == "tail_calls"),
         objects.iter().find(|o| o.name == "ksyms"),

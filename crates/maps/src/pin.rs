@@ -357,17 +357,22 @@ pub fn load(path: &Path) -> Result<PinnedMap, PinError> {
     decode(&bytes)
 }
 
-/// Pins every map in `dir` (created if missing) under
-/// [`pin_file_name`] of its name, as `bpftool ... pinmaps DIR` does, and
-/// returns the paths written.
+/// Pins every map in `dir` under [`pin_file_name`] of its name, as
+/// `bpftool ... pinmaps DIR` does, and returns the paths written. `dir` is
+/// created when missing, but not its parents (libbpf's single `mkdir`).
 pub fn save_dir<'a>(
     dir: &Path,
     maps: impl IntoIterator<Item = (&'a str, &'a Map, Option<&'a MapBtf>)>,
 ) -> Result<Vec<PathBuf>, PinError> {
-    fs::create_dir_all(dir).map_err(|source| PinError::Io {
-        path: dir.to_owned(),
-        source,
-    })?;
+    match fs::create_dir(dir) {
+        Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => {
+            return Err(PinError::Io {
+                path: dir.to_owned(),
+                source: e,
+            });
+        }
+        _ => {}
+    }
     let mut written = Vec::new();
     for (name, map, btf) in maps {
         let path = dir.join(pin_file_name(name)?);

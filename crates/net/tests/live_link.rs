@@ -20,16 +20,23 @@ use common::{Mode, Ran, SOURCES, Traffic, firewall, link, rule_packets, run, run
 
 #[test]
 fn packet_mode_xdp_tx_returns_every_frame_to_the_sender() {
-    common::reflector_returns_every_frame("tx", Mode::Packet);
+    common::reflector_returns_every_frame(
+        "packet_mode_xdp_tx_returns_every_frame_to_the_sender",
+        Mode::Packet,
+    );
 }
 
 #[test]
 fn packet_mode_counts_exactly_the_firewalls_listed_sources_as_dropped() {
-    let Some(link) = link("fw") else {
+    let Some(link) = link("packet_mode_counts_exactly_the_firewalls_listed_sources_as_dropped")
+    else {
         return;
     };
     let runtime = Runtime::new(1);
-    let Some(prog) = firewall(&runtime) else {
+    let Some(prog) = firewall(
+        "packet_mode_counts_exactly_the_firewalls_listed_sources_as_dropped",
+        &runtime,
+    ) else {
         return;
     };
     let frames: Vec<Vec<u8>> = (0..60)
@@ -46,16 +53,23 @@ fn packet_mode_counts_exactly_the_firewalls_listed_sources_as_dropped() {
 
 #[test]
 fn afxdp_mode_xdp_tx_returns_every_frame_through_the_tx_ring() {
-    common::reflector_returns_every_frame("xtx", Mode::Afxdp);
+    common::reflector_returns_every_frame(
+        "afxdp_mode_xdp_tx_returns_every_frame_through_the_tx_ring",
+        Mode::Afxdp,
+    );
 }
 
 #[test]
 fn afxdp_mode_dropped_frames_never_reach_a_socket_and_passed_ones_do() {
-    let Some(link) = link("xfw") else {
+    let Some(link) = link("afxdp_mode_dropped_frames_never_reach_a_socket_and_passed_ones_do")
+    else {
         return;
     };
     let runtime = Runtime::new(1);
-    let Some(prog) = firewall(&runtime) else {
+    let Some(prog) = firewall(
+        "afxdp_mode_dropped_frames_never_reach_a_socket_and_passed_ones_do",
+        &runtime,
+    ) else {
         return;
     };
     // ap0 gets an address of the test namespace and a UDP socket listens.
@@ -123,15 +137,17 @@ fn afxdp_mode_dropped_frames_never_reach_a_socket_and_passed_ones_do() {
 /// veth pair (`ap1` to `tx1`), where every frame arrives, in both modes.
 #[test]
 fn devmap_redirects_move_frames_to_a_second_veth_pair() {
-    let Some(link) = link("dev") else {
+    let Some(link) = link("devmap_redirects_move_frames_to_a_second_veth_pair") else {
         return;
     };
     let object = match apiary_corpus::object("xdp_redirect_maps").map(|o| o.read()) {
         Ok(Ok(bytes)) => bytes,
         Ok(Err(e)) => panic!("xdp_redirect_maps.o: {e}"),
         Err(e) => {
-            eprintln!("SKIPPED: devmap redirects because the corpus is unavailable: {e}");
-            return;
+            return apiary_testskip::missing(
+                "devmap_redirects_move_frames_to_a_second_veth_pair",
+                format!("the corpus: {e}"),
+            );
         }
     };
     veth_pair(&link.apiary, "ap1", &link.traffic, "tx1").expect("second pair");
@@ -194,7 +210,7 @@ fn devmap_redirects_move_frames_to_a_second_veth_pair() {
 /// fault; the worker goes on to the next frames.
 #[test]
 fn faulting_frames_are_aborted_and_the_worker_goes_on() {
-    let Some(link) = link("fault") else {
+    let Some(link) = link("faulting_frames_are_aborted_and_the_worker_goes_on") else {
         return;
     };
     let runtime = Runtime::new(1);
@@ -218,7 +234,7 @@ fn faulting_frames_are_aborted_and_the_worker_goes_on() {
 /// (from XDP_STATISTICS) while the frames around it run.
 #[test]
 fn frames_larger_than_a_umem_frame_are_counted_as_lost() {
-    let Some(link) = link("jumbo") else {
+    let Some(link) = link("frames_larger_than_a_umem_frame_are_counted_as_lost") else {
         return;
     };
     link.apiary
@@ -254,7 +270,7 @@ fn frames_larger_than_a_umem_frame_are_counted_as_lost() {
 /// frame, as trace_pipe shows them.
 #[test]
 fn trace_printk_lines_come_out_of_the_worker() {
-    let Some(link) = link("trace") else {
+    let Some(link) = link("trace_printk_lines_come_out_of_the_worker") else {
         return;
     };
     let runtime = Runtime::new(1);

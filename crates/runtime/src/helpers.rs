@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 
 use apiary_kernel::types::ProgType;
 use apiary_maps::{Map, MapError, MapType};
-use apiary_vm::{HelperContext, HelperError, HelperFn, Helpers, Region};
+use apiary_vm::{HelperContext, HelperError, HelperFn, Helpers, Region, RegionKind};
 
 use crate::{
     Env, Event, MapId, TraceLine, fib, helpers_sock as sock, helpers_sysctl as sysctl,
@@ -166,15 +166,21 @@ pub(crate) fn size_arg(size: u64) -> Result<usize, HelperError> {
         .ok_or_else(|| HelperError::Other(format!("size {size} is not a u32")))
 }
 
-fn expose(ctx: Ctx<'_, '_>, addr: usize, len: usize, writable: bool) -> Result<u64, HelperError> {
+fn expose(
+    ctx: Ctx<'_, '_>,
+    addr: usize,
+    len: usize,
+    writable: bool,
+    kind: RegionKind,
+) -> Result<u64, HelperError> {
     // SAFETY: the address is map memory that lives as long as the runtime,
     // which outlives the run (the Env holds it).
-    ctx.add_region(unsafe { Region::from_raw(addr as *mut u8, len, writable) })?;
+    ctx.add_region(unsafe { Region::from_raw(addr as *mut u8, len, writable) }.with_kind(kind))?;
     Ok(addr as u64)
 }
 
 fn map_lookup_elem(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
-    let (_, map, read_only) = map_arg(ctx, a[0])?;
+    let (id, map, read_only) = map_arg(ctx, a[0])?;
     let cpu = ctx.env().cpu;
     if matches!(map.map_type(), MapType::ArrayOfMaps | MapType::HashOfMaps) {
         // The kernel returns the inner map itself, which the program then
@@ -190,7 +196,13 @@ fn map_lookup_elem(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
         map.lookup(key, cpu)
     };
     match found {
-        Ok(Some(value)) => expose(ctx, value.addr(), value.len(), !read_only),
+        Ok(Some(value)) => expose(
+            ctx,
+            value.addr(),
+            value.len(),
+            !read_only,
+            RegionKind::MapValue(id.0),
+        ),
         Ok(None) | Err(_) => Ok(0),
     }
 }
@@ -515,7 +527,7 @@ fn ringbuf_reserve(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
     match map.ringbuf_reserve(a[1], a[2]) {
         Ok(sample) => {
             ctx.env().reserved.push((sample.addr(), Arc::clone(&map)));
-            expose(ctx, sample.addr(), sample.len(), true)
+            expose(ctx, sample.addr(), sample.len(), true, RegionKind::Memory)
         }
         Err(_) => Ok(0),
     }
@@ -610,7 +622,7 @@ fn for_each_map_elem(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
     if a[3] != 0 {
         return Ok(neg(EINVAL));
     }
-    let (_, map, read_only) = map_arg(ctx, a[0])?;
+    let (id, map, read_only) = map_arg(ctx, a[0])?;
     let cpu = ctx.env().cpu;
     let key_size = map.key_size();
     let buffer: Box<[std::cell::UnsafeCell<u8>]> = (0..key_size)
@@ -618,7 +630,7 @@ fn for_each_map_elem(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
         .collect();
     let key_addr = buffer.as_ptr() as usize;
     ctx.env().key_buffers.push(buffer);
-    expose(ctx, key_addr, key_size, false)?;
+    expose(ctx, key_addr, key_size, false, RegionKind::Memory)?;
     let mut key: Option<Vec<u8>> = None;
     let mut count = 0u64;
     while let Ok(next) = map.sys_get_next_key(key.as_deref()) {
@@ -635,7 +647,13 @@ fn for_each_map_elem(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
                 key_size.min(next.len()),
             );
         }
-        let value_addr = expose(ctx, value.addr(), value.len(), !read_only)?;
+        let value_addr = expose(
+            ctx,
+            value.addr(),
+            value.len(),
+            !read_only,
+            RegionKind::MapValue(id.0),
+        )?;
         count += 1;
         let stop = callback(ctx, a[1], [a[0], key_addr as u64, value_addr, a[2], 0])?;
         if stop != 0 {

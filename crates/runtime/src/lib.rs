@@ -24,6 +24,7 @@
 //! only.
 
 mod csum;
+mod faults;
 mod fib;
 mod helpers;
 mod helpers_sock;
@@ -45,7 +46,7 @@ use apiary_isa::{Insn, LdImm64Kind, RawInsn, decode_program};
 use apiary_kernel::types::{AttachType, ProgType};
 use apiary_loader::{BPF_F_RDONLY_PROG, MapSpec, ProgramSpec};
 use apiary_maps::{Map, MapDef, MapError, RedirectTarget};
-use apiary_vm::{Helpers, Program, Region, RunError, RunInput, Runner};
+use apiary_vm::{Helpers, Program, Region, RegionKind, RunError, RunInput, Runner};
 use thiserror::Error;
 
 pub use fib::{Route, RouteKind};
@@ -67,6 +68,16 @@ pub use testrun::{
 /// Map handles are this tag ORed with the map's id: a kernel-half address,
 /// never mapped in a user-space process, so a program cannot dereference one.
 pub const MAP_HANDLE_TAG: u64 = 0xffff_a000_0000_0000;
+
+/// A global-data value programs address directly (`.data`, `.bss`,
+/// `.rodata`, ...): accessible in every run, named by its map in faults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct DataRegion {
+    addr: usize,
+    len: usize,
+    writable: bool,
+    map: MapId,
+}
 
 /// A map's id in a [`Runtime`]: 1 for the first map, as kernel ids (0 is
 /// no map, which map-in-map slots rely on).
@@ -349,7 +360,7 @@ pub struct Runtime {
     maps: RwLock<Vec<MapEntry>>,
     programs: RwLock<Vec<LoadedProgram>>,
     /// Global-data values programs address directly: `(addr, len, writable)`.
-    data_regions: RwLock<Vec<(usize, usize, bool)>>,
+    data_regions: RwLock<Vec<DataRegion>>,
     helpers: Arc<Helpers<Env>>,
     output: Mutex<Output>,
     prandom: std::sync::atomic::AtomicU64,
@@ -659,7 +670,7 @@ impl Runtime {
                         LdImm64Kind::MapIdxValue => {
                             let region = self.resolve_value(slot, *imm, maps)?;
                             regions.push(region);
-                            (region.0 + (*imm >> 32) as usize) as u64
+                            (region.addr + (*imm >> 32) as usize) as u64
                         }
                         other => {
                             return Err(RuntimeError::UnresolvedLoad {
@@ -739,8 +750,8 @@ impl Runtime {
         slot: usize,
         imm: u64,
         maps: &[MapId],
-    ) -> Result<(usize, usize, bool), RuntimeError> {
-        let (_, map, name, read_only) = self.resolve_map(slot, imm, maps)?;
+    ) -> Result<DataRegion, RuntimeError> {
+        let (id, map, name, read_only) = self.resolve_map(slot, imm, maps)?;
         let offset = (imm >> 32) as u32;
         let value = map
             .mmap_region()
@@ -762,7 +773,12 @@ impl Runtime {
                 map: name,
             });
         }
-        Ok((value.addr(), value.len(), !read_only))
+        Ok(DataRegion {
+            addr: value.addr(),
+            len: value.len(),
+            writable: !read_only,
+            map: id,
+        })
     }
 
     /// Loads a loader program spec whose map indices refer to `object_maps`
@@ -919,9 +935,11 @@ impl Runtime {
         })?;
         let mut env = self.env(prog, cpu, task);
         let ctx_len = ctx.len();
-        let region = Region::writable(ctx);
+        let region = Region::writable(ctx).with_kind(RegionKind::Context);
         let ctx_addr = if ctx_len == 0 { 0 } else { region.addr() };
-        let result = self.execute(runner, &program, &mut env, ctx_addr, &[region], None);
+        let result = self
+            .execute(runner, &program, &mut env, ctx_addr, &[region], None)
+            .map_err(|error| self.name_fault(error, &env));
         let mut out = self.output.lock().unwrap_or_else(PoisonError::into_inner);
         for line in env.trace.drain(..) {
             out.trace.extend_from_slice(line.text.as_bytes());
@@ -971,10 +989,11 @@ impl Runtime {
     /// `given` followed by every global-data value programs address directly.
     fn with_data_regions<'a>(&self, given: &[Region<'a>]) -> Vec<Region<'a>> {
         let mut regions = given.to_vec();
-        for &(addr, len, writable) in read_lock(&self.data_regions).iter() {
+        for data in read_lock(&self.data_regions).iter() {
             // SAFETY: the value lives in a map this runtime never drops, and
             // the host only touches it with the maps crate's word-atomic copies.
-            regions.push(unsafe { Region::from_raw(addr as *mut u8, len, writable) });
+            let region = unsafe { Region::from_raw(data.addr as *mut u8, data.len, data.writable) };
+            regions.push(region.with_kind(RegionKind::MapValue(data.map.0)));
         }
         regions
     }

@@ -16,7 +16,7 @@ use apiary_context::{
     SKB_DATA, SKB_DATA_END, SKB_DATA_META, SKB_INTERNAL_SIZE, XDP_DATA, XDP_DATA_END,
     XDP_DATA_META, XDP_INTERNAL_SIZE,
 };
-use apiary_vm::{PacketHeaders, Region};
+use apiary_vm::{PacketHeaders, Region, RegionKind};
 
 use crate::csum::IpSummed;
 use crate::tunnel::TunnelInfo;
@@ -419,6 +419,11 @@ impl Packet {
         packet
     }
 
+    /// The address of the packet's first byte (`data`).
+    pub(crate) fn data_addr(&self) -> u64 {
+        self.frame.addr() + self.data as u64
+    }
+
     /// `skb->len` / the XDP packet's length.
     pub(crate) fn len(&self) -> usize {
         self.end - self.data
@@ -530,7 +535,10 @@ impl Packet {
 
     /// Regions the program may access: the internal context, then the frame.
     pub(crate) fn regions(&self) -> [Region<'static>; 2] {
-        [self.ctx.region(true), self.frame.region(true)]
+        [
+            self.ctx.region(true).with_kind(RegionKind::Context),
+            self.frame.region(true).with_kind(RegionKind::PacketBuffer),
+        ]
     }
 
     /// The internal context's address (`r1`).
@@ -552,6 +560,7 @@ impl Packet {
                 self.len(),
                 false,
             )
+            .with_kind(RegionKind::Packet)
         })
     }
 
@@ -571,6 +580,7 @@ impl Packet {
                 self.end,
                 false,
             )
+            .with_kind(RegionKind::PacketBuffer)
         };
         Some(PacketHeaders {
             bounds,

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use apiary_kernel::types::ProgType;
-use apiary_vm::{Region, RunError, RunInput, Runner};
+use apiary_vm::{Region, RegionKind, RunError, RunInput, Runner};
 use thiserror::Error;
 
 use crate::packet::{
@@ -405,7 +405,9 @@ impl Runtime {
                 packet: env.packet.as_ref().and_then(Packet::ld_abs_region),
                 headers: env.packet.as_ref().and_then(Packet::ld_abs_headers),
             };
-            retval = runner.run(&program, env, &input)? as u32;
+            retval = runner
+                .run(&program, env, &input)
+                .map_err(|error| self.name_fault(error, env))? as u32;
         }
         let mean = start.elapsed().as_nanos() / u128::from(runs);
         Ok((retval, u32::try_from(mean).unwrap_or(u32::MAX)))
@@ -626,7 +628,7 @@ impl Runtime {
             )));
         }
         let mut env = self.env(prog, input.cpu, &input.task);
-        let region = Region::readable(&ctx);
+        let region = Region::readable(&ctx).with_kind(RegionKind::Context);
         let (retval, duration_ns) = self.run_repeated(runner, prog, &mut env, &[region], 0)?;
         Ok(finish(env, (retval, duration_ns), None, None))
     }
@@ -650,7 +652,7 @@ impl Runtime {
             )));
         }
         let mut env = self.env(prog, input.cpu, &input.task);
-        let region = Region::writable(&mut ctx);
+        let region = Region::writable(&mut ctx).with_kind(RegionKind::Context);
         let (retval, duration_ns) = self.run_repeated(runner, prog, &mut env, &[region], 0)?;
         Ok(finish(
             env,
@@ -678,9 +680,9 @@ impl Runtime {
         let mut ctx = input.ctx_in.unwrap_or_default().to_vec();
         let mut env = self.env(prog, input.cpu, &input.task);
         let region = if writable {
-            Region::writable(&mut ctx)
+            Region::writable(&mut ctx).with_kind(RegionKind::Context)
         } else {
-            Region::readable(&ctx)
+            Region::readable(&ctx).with_kind(RegionKind::Context)
         };
         let (retval, duration_ns) =
             self.run_repeated(runner, prog, &mut env, &[region], input.repeat)?;

@@ -7,10 +7,7 @@ use apiary_vm::Runner;
 fn open(name: &'static str) -> Option<apiary_loader::Object> {
     match apiary_corpus::object(name) {
         Ok(obj) => Some(apiary_loader::Object::open(obj.path()).expect("corpus object loads")),
-        Err(e) => {
-            eprintln!("SKIPPED: corpus object {name} because {e}");
-            None
-        }
+        Err(e) => apiary_testskip::missing(&format!("corpus object {name}"), e),
     }
 }
 

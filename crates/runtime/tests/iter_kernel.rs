@@ -8,10 +8,13 @@ use std::io::Read;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 
 use apiary_isa::{RawInsn, encode_program, slots_to_bytes};
+use apiary_kernel::ProgLoadAttrs;
 use apiary_kernel::types::{AttachType, ProgType};
-use apiary_kernel::{ProgFd, ProgLoadAttrs};
 use apiary_runtime::{Runtime, SeqFile, TaskInfo};
+use apiary_testskip::Reason;
 use apiary_vm::Runner;
+
+mod records;
 
 const BPF_LINK_CREATE: libc::c_long = 28;
 const BPF_ITER_CREATE: libc::c_long = 33;
@@ -72,16 +75,21 @@ fn program() -> String {
 
 /// The id of the `bpf_iter_task` function in the kernel's BTF, from
 /// bpftool's raw dump.
-fn bpf_iter_task_btf_id() -> Result<u32, String> {
+fn bpf_iter_task_btf_id() -> Result<u32, Reason> {
     let out = std::process::Command::new("bpftool")
         .args(["btf", "dump", "file", "/sys/kernel/btf/vmlinux"])
         .output()
-        .map_err(|e| format!("bpftool is unavailable: {e}"))?;
+        .map_err(|e| Reason::missing(format!("bpftool cannot run: {e}")))?;
     let text = String::from_utf8_lossy(&out.stdout);
     text.lines()
         .find(|l| l.contains("FUNC 'bpf_iter_task' "))
         .and_then(|l| l.strip_prefix('[')?.split(']').next()?.parse().ok())
-        .ok_or_else(|| "no bpf_iter_task in the kernel's BTF".to_owned())
+        .ok_or_else(|| {
+            Reason::refused(
+                "the task iterator (bpf_iter_task in /sys/kernel/btf/vmlinux)",
+                "not in this kernel's BTF",
+            )
+        })
 }
 
 fn bpf(cmd: libc::c_long, attr: &mut [u32]) -> Result<OwnedFd, String> {
@@ -101,11 +109,11 @@ fn bpf(cmd: libc::c_long, attr: &mut [u32]) -> Result<OwnedFd, String> {
     Ok(unsafe { OwnedFd::from_raw_fd(ret as i32) })
 }
 
-fn kernel_text() -> Result<Vec<u8>, String> {
-    apiary_kernel::probe().map_err(|e| format!("bpf() is unavailable: {e}"))?;
+fn kernel_text() -> Result<Vec<u8>, Reason> {
+    apiary_kernel::probe().map_err(|e| Reason::missing(format!("bpf() is unavailable: {e}")))?;
     let btf_id = bpf_iter_task_btf_id()?;
     let insns = slots_to_bytes(&code(&program()));
-    let prog = ProgFd::load(&ProgLoadAttrs {
+    let prog = records::load(&ProgLoadAttrs {
         prog_type: ProgType::TRACING,
         expected_attach_type: Some(AttachType::TRACE_ITER),
         attach_btf_id: btf_id,
@@ -113,21 +121,19 @@ fn kernel_text() -> Result<Vec<u8>, String> {
         license: "GPL",
         name: "seq_text",
         ..ProgLoadAttrs::default()
-    })
-    .map_err(|e| format!("the kernel refused the program: {e}"))?
-    .prog;
+    })?;
     // prog_fd, target_fd, attach_type, flags, then a NULL iter_info.
     let mut link_attr = [0u32; 8];
     link_attr[0] = prog.as_fd().as_raw_fd() as u32;
     link_attr[2] = AttachType::TRACE_ITER.0;
-    let link = bpf(BPF_LINK_CREATE, &mut link_attr).map_err(|e| format!("link: {e}"))?;
+    let link = bpf(BPF_LINK_CREATE, &mut link_attr).expect("BPF_LINK_CREATE of the iterator");
     let mut iter_attr = [0u32; 2];
     iter_attr[0] = link.as_raw_fd() as u32;
-    let iter = bpf(BPF_ITER_CREATE, &mut iter_attr).map_err(|e| format!("iter: {e}"))?;
+    let iter = bpf(BPF_ITER_CREATE, &mut iter_attr).expect("BPF_ITER_CREATE");
     let mut text = Vec::new();
     std::fs::File::from(iter)
         .read_to_end(&mut text)
-        .map_err(|e| format!("reading the iterator: {e}"))?;
+        .expect("reading the iterator");
     Ok(text)
 }
 
@@ -160,8 +166,10 @@ fn seq_helpers_write_what_the_kernel_iterator_reads() {
     let kernel = match kernel_text() {
         Ok(text) => text,
         Err(reason) => {
-            eprintln!("SKIPPED: seq_helpers_write_what_the_kernel_iterator_reads because {reason}");
-            return;
+            return apiary_testskip::skip(
+                "seq_helpers_write_what_the_kernel_iterator_reads",
+                reason,
+            );
         }
     };
     assert_eq!(

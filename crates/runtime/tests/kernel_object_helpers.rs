@@ -43,10 +43,7 @@ fn map(rt: &Runtime, def: MapDef) -> MapId {
 fn open(name: &'static str) -> Option<apiary_loader::Object> {
     match apiary_corpus::object(name) {
         Ok(obj) => Some(apiary_loader::Object::open(obj.path()).expect("corpus object opens")),
-        Err(e) => {
-            eprintln!("SKIPPED: corpus object {name} because {e}");
-            None
-        }
+        Err(e) => apiary_testskip::missing(&format!("corpus object {name}"), e),
     }
 }
 
@@ -96,8 +93,7 @@ fn no_corpus_program_misses_a_helper() {
     let (objects, examples) = match (apiary_corpus::objects(), apiary_corpus::examples()) {
         (Ok(objects), Ok(examples)) => (objects, examples),
         (Err(e), _) | (_, Err(e)) => {
-            eprintln!("SKIPPED: no_corpus_program_misses_a_helper because {e}");
-            return;
+            return apiary_testskip::missing("no_corpus_program_misses_a_helper", e);
         }
     };
     for obj in objects.iter().chain(examples) {

@@ -18,6 +18,7 @@ use apiary_kernel::types::{MapType as KernelMapType, ProgType};
 use apiary_kernel::{MapCreateAttrs, MapFd, ProgFd, ProgLoadAttrs};
 use apiary_maps::{MapDef, MapType};
 use apiary_runtime::{Runtime, SysctlContext, TaskInfo};
+use apiary_testskip::Reason;
 use apiary_vm::Runner;
 
 mod records;
@@ -113,9 +114,9 @@ impl Drop for TempCgroup {
 
 /// Runs the program in the kernel on a read then a write of the sysctl;
 /// the records, or why the kernel could not be used.
-fn kernel_records(current: &str) -> Result<Vec<Vec<u8>>, String> {
-    apiary_kernel::probe().map_err(|e| format!("bpf() is unavailable: {e}"))?;
-    let mount = cgroup2_mount().ok_or("no cgroup2 mount")?;
+fn kernel_records(current: &str) -> Result<Vec<Vec<u8>>, Reason> {
+    apiary_kernel::probe().map_err(|e| Reason::missing(format!("bpf() is unavailable: {e}")))?;
+    let mount = cgroup2_mount().ok_or_else(|| Reason::missing("a cgroup2 mount"))?;
     let records = MapFd::create(&MapCreateAttrs {
         map_type: KernelMapType::ARRAY,
         key_size: 4,
@@ -124,23 +125,21 @@ fn kernel_records(current: &str) -> Result<Vec<Vec<u8>>, String> {
         name: "records",
         ..MapCreateAttrs::default()
     })
-    .map_err(|e| format!("array map: {e}"))?;
+    .expect("array map");
     let text = program(&format!("ld_pseudo r1, 1, {}", records.as_fd().as_raw_fd()));
     let insns = slots_to_bytes(&code(&text));
-    let prog = ProgFd::load(&ProgLoadAttrs {
+    let prog = records::load(&ProgLoadAttrs {
         prog_type: ProgType::CGROUP_SYSCTL,
         insns: &insns,
         license: "GPL",
         name: "sysctl_rec",
         ..ProgLoadAttrs::default()
-    })
-    .map_err(|e| format!("the kernel refused the program: {e}"))?
-    .prog;
+    })?;
     let dir = std::path::Path::new(&mount).join(format!("apiary_sysctl_{}", std::process::id()));
-    std::fs::create_dir(&dir).map_err(|e| format!("mkdir {}: {e}", dir.display()))?;
+    std::fs::create_dir(&dir).unwrap_or_else(|e| panic!("mkdir {}: {e}", dir.display()));
     let cgroup = TempCgroup(dir);
-    let cgroup_dir = std::fs::File::open(&cgroup.0).map_err(|e| e.to_string())?;
-    bpf_prog_attach(&prog, &cgroup_dir).map_err(|e| format!("BPF_PROG_ATTACH: {e}"))?;
+    let cgroup_dir = std::fs::File::open(&cgroup.0).expect("open the cgroup directory");
+    bpf_prog_attach(&prog, &cgroup_dir).expect("BPF_PROG_ATTACH");
     let script = format!(
         "echo $$ > {procs} || exit 9; cat /proc/sys/{SYSCTL} >/dev/null 2>&1; \
          echo {current} > /proc/sys/{SYSCTL} 2>/dev/null; exit 0",
@@ -150,11 +149,12 @@ fn kernel_records(current: &str) -> Result<Vec<Vec<u8>>, String> {
         .arg("-c")
         .arg(&script)
         .status()
-        .map_err(|e| format!("sh: {e}"))?;
-    if !status.success() {
-        return Err(format!("the child could not join the cgroup ({status})"));
-    }
-    records::kernel(&records, 2 * CALLS)
+        .expect("sh runs");
+    assert!(
+        status.success(),
+        "the child could not join the cgroup ({status})"
+    );
+    Ok(records::kernel(&records, 2 * CALLS))
 }
 
 fn apiary_records(current: &str) -> Vec<Vec<u8>> {
@@ -203,10 +203,7 @@ fn sysctl_helpers_match_the_kernel() {
         .to_owned();
     let kernel = match kernel_records(&current) {
         Ok(records) => records,
-        Err(reason) => {
-            eprintln!("SKIPPED: sysctl_helpers_match_the_kernel because {reason}");
-            return;
-        }
+        Err(reason) => return apiary_testskip::skip("sysctl_helpers_match_the_kernel", reason),
     };
     let ours = apiary_records(&current);
     for (key, (k, o)) in kernel.iter().zip(&ours).enumerate() {

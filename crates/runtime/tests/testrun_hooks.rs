@@ -14,20 +14,15 @@ use apiary_isa::{RawInsn, encode_program, slots_to_bytes};
 use apiary_kernel::types::{AttachType, ProgType};
 use apiary_kernel::{ProgFd, ProgLoadAttrs, TestRunAttrs};
 use apiary_runtime::{
-    LoadedObject, ProgId, Runtime, RuntimeError, TEST_OBJECTS_BASE, TaskInfo, TestRunError,
-    TestRunInput, TestRunOutput,
+    LoadedObject, ProgId, Runtime, TEST_OBJECTS_BASE, TaskInfo, TestRunError, TestRunInput,
+    TestRunOutput,
 };
 use apiary_vm::Runner;
 
-const VMLINUX: &str = "/sys/kernel/btf/vmlinux";
-
 fn vmlinux_bytes() -> Option<Vec<u8>> {
-    match std::fs::read(VMLINUX) {
+    match apiary_testskip::vmlinux_btf() {
         Ok(bytes) => Some(bytes),
-        Err(e) => {
-            eprintln!("SKIPPED: reading the kernel's layouts from {VMLINUX} because {e}");
-            None
-        }
+        Err(reason) => apiary_testskip::skip("reading the kernel's layouts", reason),
     }
 }
 
@@ -65,10 +60,7 @@ fn kernel_layout(queries: &[(&str, &str)]) -> Option<Vec<usize>> {
 fn load(name: &'static str) -> Option<(Arc<Runtime>, apiary_loader::Object, LoadedObject)> {
     let object = match apiary_corpus::object(name) {
         Ok(obj) => obj,
-        Err(e) => {
-            eprintln!("SKIPPED: corpus object {name} because {e}");
-            return None;
-        }
+        Err(e) => return apiary_testskip::missing(&format!("corpus object {name}"), e),
     };
     let mut object = apiary_loader::Object::open(object.path()).expect("corpus object loads");
     let needs_core = object
@@ -966,13 +958,7 @@ fn steer_ports_follows_its_header() {
     let Some((rt, object, loaded)) = load("sk_lookup") else {
         return;
     };
-    let prog = match loaded.programs.iter().find(|(n, _)| n == "steer_ports") {
-        Some((_, Err(RuntimeError::MissingHelper { name, .. }))) => {
-            eprintln!("SKIPPED: steer_ports because Apiary lacks the helper {name}");
-            return;
-        }
-        _ => program(&loaded, "steer_ports"),
-    };
+    let prog = program(&loaded, "steer_ports");
     map_named(&object, &loaded, &rt, "ports")
         .sys_update(&443u16.to_ne_bytes(), &[1], 0)
         .unwrap();

@@ -2,6 +2,8 @@
 
 use thiserror::Error;
 
+use crate::fault::FaultLocation;
+
 /// Why a program cannot be prepared for execution. `pc` is a slot index.
 #[derive(Clone, Debug, PartialEq, Eq, Error)]
 pub enum LoadError {
@@ -95,7 +97,8 @@ impl std::fmt::Display for Access {
 pub enum RunError {
     /// An access outside every region the program may touch (or a write to a read-only one).
     #[error(
-        "instruction {pc}: memory fault: {access} of {size} bytes at {addr:#x} is outside the accessible regions"
+        "instruction {pc}: memory fault: {access} of {size} bytes at {location}{}",
+        if *read_only { ", which is read-only" } else { "" }
     )]
     MemoryFault {
         /// Slot index.
@@ -106,6 +109,10 @@ pub enum RunError {
         size: u64,
         /// Load or store.
         access: Access,
+        /// The region the access was meant for and where in it.
+        location: FaultLocation,
+        /// Whether it was a store inside a region programs may only read.
+        read_only: bool,
     },
     /// An atomic, load-acquire or store-release at an address not aligned to its size.
     #[error("instruction {pc}: misaligned atomic access of {size} bytes at {addr:#x}")]
@@ -117,8 +124,9 @@ pub enum RunError {
         /// Access size in bytes.
         size: u64,
     },
-    /// The instruction budget of the run is spent.
-    #[error("instruction {pc}: instruction budget of {limit} exhausted")]
+    /// The instruction budget of the run is spent: the program ran `limit`
+    /// instructions without ending (see [`crate::DEFAULT_BUDGET`]).
+    #[error("instruction {pc}: the program ran its budget of {limit} instructions without ending")]
     BudgetExhausted {
         /// Slot index of the instruction that would have exceeded the budget.
         pc: usize,
@@ -171,7 +179,10 @@ pub enum RunError {
 #[derive(Clone, Debug, PartialEq, Eq, Error)]
 pub enum HelperError {
     /// An argument points outside the accessible memory.
-    #[error("{access} of {len} bytes at {addr:#x} is outside the accessible regions")]
+    #[error(
+        "{access} of {len} bytes at {location} is outside the memory the program may use{}",
+        if *read_only { " (read-only)" } else { "" }
+    )]
     Memory {
         /// Guest address.
         addr: u64,
@@ -179,6 +190,10 @@ pub enum HelperError {
         len: u64,
         /// Load or store.
         access: Access,
+        /// The region the argument was meant for and where in it.
+        location: FaultLocation,
+        /// Whether it was a store inside a region programs may only read.
+        read_only: bool,
     },
     /// A string argument has no NUL terminator within its region or limit.
     #[error("string at {addr:#x} is not NUL-terminated within {max} bytes")]

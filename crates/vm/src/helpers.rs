@@ -171,10 +171,16 @@ impl<E> HelperContext<'_, E> {
         if len == 0 {
             return Ok(addr as usize);
         }
-        self.runner
-            .memory
+        let memory = &self.runner.memory;
+        memory
             .translate(addr, len, access, self.depth)
-            .ok_or(HelperError::Memory { addr, len, access })
+            .ok_or_else(|| HelperError::Memory {
+                addr,
+                len,
+                access,
+                location: memory.locate(addr, addr, self.depth),
+                read_only: memory.read_only(addr, len, access),
+            })
     }
 
     /// Reads `len` guest bytes at `addr`, which must lie in one accessible region.
@@ -221,7 +227,7 @@ impl<E> HelperContext<'_, E> {
     /// Makes `region` accessible for the rest of the run (e.g. a map value a
     /// lookup returns). Exact duplicates are ignored.
     pub fn add_region(&mut self, region: Region<'static>) -> Result<(), HelperError> {
-        if self.runner.memory.add(region.span()) {
+        if self.runner.memory.add(region.span(), region.kind()) {
             Ok(())
         } else {
             Err(HelperError::TooManyRegions(MAX_REGIONS))

@@ -4,9 +4,10 @@
 //! compact form with absolute jump targets, and a [`Runner`] executes it with
 //! RFC 9669 / Linux semantics (cpu v1-v4, atomics, `may_goto`, `LD_ABS`,
 //! bpf-to-bpf calls up to 8 frames, tail calls, callbacks, an instruction
-//! budget). Every memory access is checked against the active stack frames
-//! and the regions the embedder or helpers made accessible; a violation is a
-//! [`RunError`], never undefined behaviour.
+//! budget of [`DEFAULT_BUDGET`] per run unless changed). Every memory
+//! access is checked against the active stack frames and the regions the
+//! embedder or helpers made accessible; a violation is a [`RunError`],
+//! never undefined behaviour.
 //!
 //! It must not parse text or ELF, implement particular kernel helpers or
 //! maps (embedders register helpers in a [`Helpers`] table), or verify
@@ -24,7 +25,10 @@
 //!   values, read-only data) and those helpers add while it runs
 //!   ([`HelperContext::add_region`]).
 //!
-//! Everything else faults with [`RunError::MemoryFault`]. Atomics,
+//! Everything else faults with [`RunError::MemoryFault`], which names the
+//! region the access was meant for and where in it ([`FaultLocation`]:
+//! `packet+5000 (the packet is 74 bytes)`, `stack frame 0 r10-520`), from
+//! the [`RegionKind`] embedders give their regions. Atomics,
 //! load-acquire and store-release use host atomics and must be aligned.
 //!
 //! # Loading
@@ -57,16 +61,18 @@
 //! ```
 
 mod error;
+mod fault;
 mod helpers;
 mod memory;
 mod program;
 mod runner;
 
 pub use error::{Access, HelperError, LoadError, RunError};
+pub use fault::{FaultLocation, NEAR_REGION, RegionKind};
 pub use helpers::{
     HelperContext, HelperFn, HelperIdOutOfRange, HelperImpl, Helpers, MAX_HELPER_ID,
     MAX_TAIL_CALLS, PureHelperFn, TailCallError,
 };
 pub use memory::{MAX_CALL_FRAMES, MAX_REGIONS, Region, STACK_SIZE};
 pub use program::{MAX_PROGRAM_SLOTS, Program};
-pub use runner::{MAY_GOTO_LOOPS, PacketHeaders, RunInput, Runner};
+pub use runner::{DEFAULT_BUDGET, MAY_GOTO_LOOPS, PacketHeaders, RunInput, Runner};

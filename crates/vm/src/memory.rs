@@ -5,11 +5,12 @@
 //! functions at the end of this file touch host memory.
 
 use std::cell::Cell;
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicU8, AtomicU16, AtomicU32, AtomicU64, Ordering};
 
 use crate::error::Access;
+use crate::fault::RegionKind;
 use crate::program::Rmw;
 
 /// Stack bytes of one frame (`MAX_BPF_STACK`).
@@ -19,8 +20,8 @@ pub const MAX_CALL_FRAMES: usize = 8;
 /// Distance between frame stacks: each 512-byte stack is followed by an
 /// inaccessible 512-byte gap, so that running over a frame's end faults
 /// instead of landing in the caller's stack.
-const FRAME_STRIDE: u64 = 1024;
-const FRAME_SHIFT: u32 = 10;
+pub(crate) const FRAME_STRIDE: u64 = 1024;
+pub(crate) const FRAME_SHIFT: u32 = 10;
 
 /// A span of host memory a program may access, with its lifetime.
 #[derive(Clone, Copy, Debug)]
@@ -28,6 +29,7 @@ pub struct Region<'a> {
     addr: u64,
     len: u64,
     writable: bool,
+    kind: RegionKind,
     _borrow: PhantomData<&'a mut [u8]>,
 }
 
@@ -38,6 +40,7 @@ impl<'a> Region<'a> {
             addr: mem.as_ptr().expose_provenance() as u64,
             len: mem.len() as u64,
             writable: false,
+            kind: RegionKind::Memory,
             _borrow: PhantomData,
         }
     }
@@ -48,6 +51,7 @@ impl<'a> Region<'a> {
             addr: mem.as_mut_ptr().expose_provenance() as u64,
             len: mem.len() as u64,
             writable: true,
+            kind: RegionKind::Memory,
             _borrow: PhantomData,
         }
     }
@@ -64,8 +68,20 @@ impl<'a> Region<'a> {
             addr: addr.expose_provenance() as u64,
             len: len as u64,
             writable,
+            kind: RegionKind::Memory,
             _borrow: PhantomData,
         }
+    }
+
+    /// The region marked as holding `kind`, which faults name.
+    pub fn with_kind(mut self, kind: RegionKind) -> Self {
+        self.kind = kind;
+        self
+    }
+
+    /// What the region holds.
+    pub fn kind(&self) -> RegionKind {
+        self.kind
     }
 
     /// Guest (= host) start address.
@@ -97,7 +113,8 @@ impl<'a> Region<'a> {
     }
 }
 
-/// A region without its lifetime, as stored during a run.
+/// A region without its lifetime, as stored during a run. Its
+/// [`RegionKind`] is kept beside it, out of the access path's way.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Span {
     pub(crate) start: u64,
@@ -107,7 +124,7 @@ pub(crate) struct Span {
 
 impl Span {
     #[inline(always)]
-    fn contains(&self, addr: u64, size: u64) -> bool {
+    pub(crate) fn contains(&self, addr: u64, size: u64) -> bool {
         let off = addr.wrapping_sub(self.start);
         off < self.len && size <= self.len - off
     }
@@ -128,12 +145,15 @@ const REGISTERED_PROBES: usize = 4;
 pub(crate) struct Memory {
     /// Backing store of the frame stacks; only ever accessed through `stack_base`.
     _stack: Box<[u64]>,
-    stack_base: u64,
+    pub(crate) stack_base: u64,
     /// The regions a run was given (few, possibly overlapping: the packet
     /// lies inside its frame).
     pub(crate) regions: Vec<Span>,
-    /// Regions helpers registered during the run, by start address.
-    registered: BTreeSet<(u64, u64, bool)>,
+    /// What each of `regions` holds, at the same index.
+    pub(crate) region_kinds: Vec<RegionKind>,
+    /// Regions helpers registered during the run, by start address, with
+    /// what they hold.
+    pub(crate) registered: BTreeMap<(u64, u64, bool), RegionKind>,
     last_hit: Cell<Option<Span>>,
     pub(crate) packet: Option<Span>,
     pub(crate) headers: Option<HeaderSpans>,
@@ -162,7 +182,8 @@ impl Memory {
             _stack: stack,
             stack_base,
             regions: Vec::with_capacity(16),
-            registered: BTreeSet::new(),
+            region_kinds: Vec::with_capacity(16),
+            registered: BTreeMap::new(),
             last_hit: Cell::new(None),
             packet: None,
             headers: None,
@@ -204,12 +225,20 @@ impl Memory {
         {
             return Some(addr as usize);
         }
+        self.search_regions(addr, size, access)
+    }
+
+    /// The regions' search when the last region hit does not allow the
+    /// access; out of line so that the hit above stays a few instructions.
+    #[inline(never)]
+    fn search_regions(&self, addr: u64, size: u64, access: Access) -> Option<usize> {
+        let allowed = |s: &Span| s.contains(addr, size) && (access == Access::Load || s.writable);
         let hit = self.regions.iter().copied().find(allowed).or_else(|| {
             self.registered
                 .range(..=(addr, u64::MAX, true))
                 .rev()
                 .take(REGISTERED_PROBES)
-                .map(|&(start, len, writable)| Span {
+                .map(|(&(start, len, writable), _)| Span {
                     start,
                     len,
                     writable,
@@ -220,21 +249,38 @@ impl Memory {
         Some(addr as usize)
     }
 
+    /// Whether `addr..addr + size` is a store inside a region (given or
+    /// registered) that programs may only read: why it faulted.
+    #[cold]
+    pub(crate) fn read_only(&self, addr: u64, size: u64, access: Access) -> bool {
+        access == Access::Store
+            && (self.regions.iter().any(|s| s.contains(addr, size))
+                || self
+                    .registered
+                    .range(..=(addr, u64::MAX, true))
+                    .rev()
+                    .take(REGISTERED_PROBES)
+                    .any(|(&(start, len, _), _)| {
+                        addr.wrapping_sub(start) < len && size <= len - addr.wrapping_sub(start)
+                    }))
+    }
+
     /// Adds a region the run was given, ignoring exact duplicates.
-    pub(crate) fn add_given(&mut self, span: Span) {
+    pub(crate) fn add_given(&mut self, span: Span, kind: RegionKind) {
         if !self.regions.contains(&span) {
             self.regions.push(span);
+            self.region_kinds.push(kind);
         }
     }
 
     /// Adds a region a helper registered, ignoring exact duplicates;
     /// `false` when [`MAX_REGIONS`] are already registered.
-    pub(crate) fn add(&mut self, span: Span) -> bool {
+    pub(crate) fn add(&mut self, span: Span, kind: RegionKind) -> bool {
         let key = (span.start, span.len, span.writable);
-        // One tree walk in the common case: insert ignores a duplicate.
+        // One tree walk in the common case: insert replaces a duplicate.
         if self.registered.len() < MAX_REGIONS {
-            self.registered.insert(key);
-        } else if !self.registered.contains(&key) {
+            self.registered.insert(key, kind);
+        } else if !self.registered.contains_key(&key) {
             return false;
         }
         // A program uses a value right after a helper hands it out (a map
@@ -246,6 +292,7 @@ impl Memory {
     /// Forgets every region (their borrows end with the run).
     pub(crate) fn clear_regions(&mut self) {
         self.regions.clear();
+        self.region_kinds.clear();
         self.registered.clear();
         self.last_hit.set(None);
         self.packet = None;

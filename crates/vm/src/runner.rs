@@ -13,6 +13,20 @@ use crate::program::{Op, Program, Rmw};
 /// The kernel's `BPF_MAX_LOOPS`: `may_goto` falls through this many times per frame.
 pub const MAY_GOTO_LOOPS: u32 = 8 * 1024 * 1024;
 
+/// The instruction budget a [`Runner`] starts with: 2^30 (about 1.07
+/// billion) executed instructions per run.
+///
+/// The kernel never runs a program forever: the verifier walks at most
+/// 1,000,000 instructions (`BPF_COMPLEXITY_LIMIT_INSNS`) and admits loops
+/// only when they end, the longest by the run-time bounds of `bpf_loop` and
+/// `may_goto`, 8,388,608 iterations each (`BPF_MAX_LOOPS`). 2^30 covers
+/// one such loop running to its bound with a body of 128 instructions,
+/// far more than the programs the kernel accepts execute in practice,
+/// while a program that never ends (which the verifier would have
+/// refused) stops after a few seconds of interpretation (2.6 s for a
+/// two-instruction loop, measured on a release build) instead of hanging. [`Runner::set_budget`] raises or removes it.
+pub const DEFAULT_BUDGET: u64 = 1 << 30;
+
 /// What a run starts with.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct RunInput<'a> {
@@ -96,14 +110,28 @@ impl<E> std::fmt::Debug for Runner<E> {
     }
 }
 
+/// What a faulting access was: where it aimed and its offset from the
+/// base register, for naming the region it was meant for.
+#[derive(Clone, Copy)]
+struct Aim {
+    addr: u64,
+    off: i64,
+    size: u64,
+    access: Access,
+}
+
 #[cold]
 #[inline(never)]
-fn fault<E>(prog: &Program<E>, pc: usize, addr: u64, size: u64, access: Access) -> RunError {
+fn fault<E>(prog: &Program<E>, pc: usize, memory: &Memory, aim: Aim, depth: usize) -> RunError {
     RunError::MemoryFault {
         pc: prog.slot_of(pc),
-        addr,
-        size,
-        access,
+        addr: aim.addr,
+        size: aim.size,
+        access: aim.access,
+        // The base register's value, recomputed here so that the access
+        // path keeps nothing alive for the error path.
+        location: memory.locate(aim.addr, aim.addr.wrapping_sub(aim.off as u64), depth),
+        read_only: memory.read_only(aim.addr, aim.size, aim.access),
     }
 }
 
@@ -127,20 +155,21 @@ fn misaligned<E>(prog: &Program<E>, pc: usize, addr: u64, size: u64) -> RunError
 }
 
 impl<E> Runner<E> {
-    /// A runner with no instruction budget.
+    /// A runner with the [`DEFAULT_BUDGET`] of instructions per run.
     pub fn new() -> Self {
         Runner {
             memory: Memory::new(),
             frames: [Frame::default(); MAX_CALL_FRAMES],
             pending: None,
             tail_calls: 0,
-            budget: None,
+            budget: Some(DEFAULT_BUDGET),
             remaining: u64::MAX,
         }
     }
 
     /// Limits every following run to `budget` executed instructions
-    /// (callbacks and tail-called programs included); `None` = unlimited.
+    /// (callbacks and tail-called programs included); `None` = unlimited
+    /// (a program that never ends then never returns).
     pub fn set_budget(&mut self, budget: Option<u64>) -> &mut Self {
         self.budget = budget;
         self
@@ -160,15 +189,16 @@ impl<E> Runner<E> {
     ) -> Result<u64, RunError> {
         self.memory.clear_regions();
         for region in input.regions {
-            self.memory.add_given(region.span());
+            self.memory.add_given(region.span(), region.kind());
         }
         self.memory.packet = input.packet.map(|p| p.span());
         if let Some(packet) = input.packet {
-            self.memory.add_given(packet.span());
+            self.memory.add_given(packet.span(), packet.kind());
         }
         self.memory.headers = input.headers.map(|h| h.spans());
         if let Some(headers) = input.headers {
-            self.memory.add_given(headers.bounds.span());
+            self.memory
+                .add_given(headers.bounds.span(), headers.bounds.kind());
         }
         self.pending = None;
         self.tail_calls = 0;
@@ -266,26 +296,38 @@ impl<E> Runner<E> {
             let prog: &Program<E> = tail.as_deref().unwrap_or(entry);
             let ops: &[Op] = &prog.ops;
 
+            // `(host, addr)` of `base + off` when `size` bytes there allow
+            // `access`; otherwise the run ends with the fault, named.
+            macro_rules! checked {
+                ($base:expr, $off:expr, $size:expr, $access:expr) => {{
+                    let addr = $base.wrapping_add($off as i64 as u64);
+                    let size = $size;
+                    match self.memory.translate(addr, size, $access, depth) {
+                        Some(host) => (host, addr),
+                        None => {
+                            let aim = Aim {
+                                addr,
+                                off: $off as i64,
+                                size,
+                                access: $access,
+                            };
+                            return Err(fault(prog, pc - 1, &self.memory, aim, depth));
+                        }
+                    }
+                }};
+            }
             macro_rules! load {
                 ($t:ty, $d:expr, $s:expr, $off:expr) => {{
-                    let addr = reg!($s).wrapping_add($off as i64 as u64);
-                    let size = size_of::<$t>() as u64;
-                    match self.memory.translate(addr, size, Access::Load, depth) {
-                        // SAFETY: `translate` checked `addr..addr + size`.
-                        Some(host) => unsafe { read_host::<$t>(host) },
-                        None => return Err(fault(prog, pc - 1, addr, size, Access::Load)),
-                    }
+                    let (host, _) = checked!(reg!($s), $off, size_of::<$t>() as u64, Access::Load);
+                    // SAFETY: `checked!` checked `addr..addr + size`.
+                    unsafe { read_host::<$t>(host) }
                 }};
             }
             macro_rules! store {
                 ($t:ty, $d:expr, $off:expr, $v:expr) => {{
-                    let addr = reg!($d).wrapping_add($off as i64 as u64);
-                    let size = size_of::<$t>() as u64;
-                    match self.memory.translate(addr, size, Access::Store, depth) {
-                        // SAFETY: `translate` checked `addr..addr + size` for writing.
-                        Some(host) => unsafe { write_host::<$t>(host, $v as $t) },
-                        None => return Err(fault(prog, pc - 1, addr, size, Access::Store)),
-                    }
+                    let (host, _) = checked!(reg!($d), $off, size_of::<$t>() as u64, Access::Store);
+                    // SAFETY: `checked!` checked `addr..addr + size` for writing.
+                    unsafe { write_host::<$t>(host, $v as $t) }
                 }};
             }
             macro_rules! jump {
@@ -450,12 +492,8 @@ impl<E> Runner<E> {
                         rmw,
                         fetch,
                     } => {
-                        let addr = reg!(d).wrapping_add(off as i64 as u64);
                         let size = if wide { 8 } else { 4 };
-                        let Some(host) = self.memory.translate(addr, size, Access::Store, depth)
-                        else {
-                            return Err(fault(prog, pc - 1, addr, size, Access::Store));
-                        };
+                        let (host, addr) = checked!(reg!(d), off, size, Access::Store);
                         if addr % size != 0 {
                             return Err(misaligned(prog, pc - 1, addr, size));
                         }
@@ -468,12 +506,8 @@ impl<E> Runner<E> {
                         }
                     }
                     Op::LoadAcquire { d, s, off, size } => {
-                        let addr = reg!(s).wrapping_add(off as i64 as u64);
                         let len = u64::from(size);
-                        let Some(host) = self.memory.translate(addr, len, Access::Load, depth)
-                        else {
-                            return Err(fault(prog, pc - 1, addr, len, Access::Load));
-                        };
+                        let (host, addr) = checked!(reg!(s), off, len, Access::Load);
                         if addr % len != 0 {
                             return Err(misaligned(prog, pc - 1, addr, len));
                         }
@@ -481,12 +515,8 @@ impl<E> Runner<E> {
                         reg!(d) = unsafe { load_acquire(host, size) };
                     }
                     Op::StoreRelease { d, s, off, size } => {
-                        let addr = reg!(d).wrapping_add(off as i64 as u64);
                         let len = u64::from(size);
-                        let Some(host) = self.memory.translate(addr, len, Access::Store, depth)
-                        else {
-                            return Err(fault(prog, pc - 1, addr, len, Access::Store));
-                        };
+                        let (host, addr) = checked!(reg!(d), off, len, Access::Store);
                         if addr % len != 0 {
                             return Err(misaligned(prog, pc - 1, addr, len));
                         }

@@ -7,8 +7,8 @@ use apiary_isa::{
     encode_program,
 };
 use apiary_vm::{
-    Access, HelperContext, HelperError, Helpers, LoadError, MAX_TAIL_CALLS, Program, Region,
-    RunError, RunInput, Runner,
+    Access, FaultLocation, HelperContext, HelperError, Helpers, LoadError, MAX_TAIL_CALLS, Program,
+    Region, RunError, RunInput, Runner,
 };
 
 fn mov(dst: Reg, imm: i32) -> Insn {
@@ -151,6 +151,120 @@ fn memory_region_boundaries() {
         &mut mem,
     ));
     assert_eq!((addr, access), (base - 1, Access::Store));
+}
+
+fn location_of(r: Result<u64, RunError>) -> (FaultLocation, String) {
+    match r {
+        Err(error @ RunError::MemoryFault { .. }) => {
+            let text = error.to_string();
+            let RunError::MemoryFault { location, .. } = error else {
+                unreachable!()
+            };
+            (location, text)
+        }
+        other => panic!("expected a memory fault, got {other:?}"),
+    }
+}
+
+/// Faults name the region the base register pointed into and the offset
+/// from its start, the stack frame and offset from r10, or say that the
+/// value is no pointer at all; never only a host address.
+#[test]
+fn faults_name_their_region_and_offset() {
+    let mut mem = [0u8; 16];
+    let (location, text) = location_of(run_mem(
+        &[ldx(Size::W, Reg::R0, Reg::R1, 100), Insn::Exit],
+        &mut mem,
+    ));
+    assert_eq!(
+        location,
+        FaultLocation::Memory {
+            offset: 100,
+            len: 16
+        }
+    );
+    assert!(
+        text.ends_with("load of 4 bytes at memory+100 (the region is 16 bytes)"),
+        "{text}"
+    );
+    let (location, _) = location_of(run_mem(
+        &[stx(Size::B, Reg::R1, -3, Reg::R0), Insn::Exit],
+        &mut mem,
+    ));
+    assert_eq!(
+        location,
+        FaultLocation::Memory {
+            offset: -3,
+            len: 16
+        }
+    );
+    let (location, text) = location_of(run_mem(
+        &[ldx(Size::DW, Reg::R0, Reg::R10, -520), Insn::Exit],
+        &mut mem,
+    ));
+    assert_eq!(
+        location,
+        FaultLocation::Stack {
+            frame: 0,
+            offset: -520,
+            active: true
+        }
+    );
+    assert!(text.contains("stack frame 0 r10-520"), "{text}");
+    // In a callee (frame 1), below its stack; and a pointer a callee
+    // returned to its own stack, used by the caller after the return:
+    // frame 1 is then no longer running.
+    let (location, text) = location_of(run_mem(
+        &[
+            call_local(1),
+            Insn::Exit,
+            ldx(Size::DW, Reg::R0, Reg::R10, -520),
+            Insn::Exit,
+        ],
+        &mut mem,
+    ));
+    assert_eq!(
+        location,
+        FaultLocation::Stack {
+            frame: 1,
+            offset: -520,
+            active: true
+        }
+    );
+    assert!(text.contains("stack frame 1 r10-520"), "{text}");
+    let (location, text) = location_of(run_mem(
+        &[
+            call_local(2),
+            ldx(Size::DW, Reg::R0, Reg::R0, 0),
+            Insn::Exit,
+            mov_reg(Reg::R0, Reg::R10),
+            add(Reg::R0, -8),
+            Insn::Exit,
+        ],
+        &mut mem,
+    ));
+    assert_eq!(
+        location,
+        FaultLocation::Stack {
+            frame: 1,
+            offset: -8,
+            active: false
+        }
+    );
+    assert!(text.contains("(frame 1 is not running)"), "{text}");
+    let (location, text) = location_of(run_mem(
+        &[
+            mov(Reg::R1, 0x1000),
+            ldx(Size::W, Reg::R0, Reg::R1, 0),
+            Insn::Exit,
+        ],
+        &mut mem,
+    ));
+    assert_eq!(location, FaultLocation::Nowhere { addr: 0x1000 });
+    assert!(
+        text.ends_with("0x1000, not a pointer the program may use"),
+        "{text}"
+    );
 }
 
 #[test]

@@ -44,7 +44,7 @@ pub fn kernel_load_attached(
     };
     match ProgFd::load(&attrs) {
         Ok(_) => Ok(()),
-        Err(Error::ProgLoad { errno, log }) => Err(format!("{errno:?}\n{log}")),
+        Err(Error::ProgLoad { errno, log }) => Err(format!("{errno}\n{log}")),
         Err(other) => panic!("loading a {prog_type} program failed outside the verifier: {other}"),
     }
 }

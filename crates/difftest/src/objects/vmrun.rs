@@ -26,6 +26,10 @@ pub fn test_run(vm: &mut VmBackend, request: &RunRequest) -> Result<RunResult, B
         .map_err(|e| BackendError {
             backend: super::BackendKind::Vm,
             problem: format!("failed to run program: {e}"),
+            run_error: match e {
+                apiary_runtime::TestRunError::Run(run) => Some(Box::new(run)),
+                _ => None,
+            },
         })?;
     let fits = |out: &Option<Vec<u8>>, room: Option<u32>| {
         out.as_ref()
@@ -34,10 +38,9 @@ pub fn test_run(vm: &mut VmBackend, request: &RunRequest) -> Result<RunResult, B
     if !fits(&output.data_out, request.data_size_out)
         || !fits(&output.ctx_out, request.ctx_size_out)
     {
-        return Err(BackendError {
-            backend: super::BackendKind::Vm,
-            problem: "failed to run program: No space left on device (data_size_out or ctx_size_out is too small)".to_owned(),
-        });
+        return Err(BackendError::vm(
+            "failed to run program: No space left on device (data_size_out or ctx_size_out is too small)",
+        ));
     }
     let redirects = output
         .events

@@ -1,4 +1,4 @@
-//! Helpers shared by the integration tests: skipping loudly, encoding a few
+//! Helpers shared by the integration tests: skipping when bpf() is unusable, encoding a few
 //! instructions, a hand-made BTF blob and asking bpftool.
 
 #![allow(dead_code, reason = "each test binary uses a different subset")]
@@ -30,13 +30,12 @@ pub fn create_map(map_type: MapType, key_size: u32, value_size: u32, max_entries
         .unwrap_or_else(|e| panic!("create {map_type}: {e}"))
 }
 
-/// Returns from the test with a loud SKIPPED line when bpf() is unusable.
+/// Returns from the test through the skip mechanism when bpf() is unusable.
 #[macro_export]
 macro_rules! require_bpf {
     ($test:literal) => {
         if let Err(reason) = apiary_kernel::probe() {
-            eprintln!("SKIPPED: {} because {reason}", $test);
-            return;
+            return apiary_testskip::missing($test, reason);
         }
     };
 }
@@ -135,14 +134,13 @@ pub fn spin_lock_btf() -> Vec<u8> {
     btf_blob(&types, strings)
 }
 
-/// Runs `bpftool -j <args>` and parses its JSON, or None (with a loud line)
-/// when bpftool is missing.
-pub fn bpftool_json(args: &[&str]) -> Option<serde_json::Value> {
+/// Runs `bpftool -j <args>` and parses its JSON, or None (after a skip of
+/// `test`) when bpftool is missing.
+pub fn bpftool_json(test: &str, args: &[&str]) -> Option<serde_json::Value> {
     let output = match Command::new("bpftool").arg("-j").args(args).output() {
         Ok(output) => output,
         Err(error) => {
-            eprintln!("SKIPPED: bpftool comparison because bpftool cannot run: {error}");
-            return None;
+            return apiary_testskip::missing(test, format!("bpftool cannot run: {error}"));
         }
     };
     assert!(

@@ -1,4 +1,5 @@
-//! Helpers shared by the integration tests: the corpus, bpftool, and
+//! Helpers shared by the integration tests: the corpus, bpftool and clang
+//! (each skipping the test through apiary-testskip when missing), and
 //! objects loaded by the kernel through `bpftool prog loadall`.
 
 #![allow(dead_code)] // each test file uses a different subset
@@ -6,30 +7,23 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// The corpus, or `None` (after a loud SKIPPED line) when it was not built.
-pub fn corpus() -> Option<&'static [apiary_corpus::CorpusObject]> {
+/// The corpus, or `None` (after skipping `test`) when it was not built.
+pub fn corpus(test: &str) -> Option<&'static [apiary_corpus::CorpusObject]> {
     match apiary_corpus::objects() {
         Ok(objects) => Some(objects),
-        Err(e) => {
-            eprintln!("SKIPPED: corpus tests because {e}");
-            None
-        }
+        Err(e) => apiary_testskip::missing(test, e),
     }
 }
 
-/// Whether bpftool runs and bpffs is mounted; prints SKIPPED when not.
-pub fn bpftool_available() -> bool {
-    let runs = Command::new("bpftool")
-        .arg("version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !runs {
-        eprintln!("SKIPPED: bpftool comparison because bpftool is not runnable");
-    } else if !std::path::Path::new("/sys/fs/bpf").exists() {
-        eprintln!("SKIPPED: bpftool comparison because /sys/fs/bpf is not mounted");
-        return false;
+/// Whether bpftool runs and bpffs is mounted; skips `test` when not.
+pub fn bpftool_available(test: &str) -> bool {
+    if let Err(reason) = apiary_testskip::tool("bpftool", "version") {
+        return apiary_testskip::skip(test, reason);
     }
-    runs
+    if !Path::new("/sys/fs/bpf").exists() {
+        return apiary_testskip::missing(test, "/sys/fs/bpf (bpffs) is not mounted");
+    }
+    true
 }
 
 /// bpftool's standard output; panics when bpftool fails.
@@ -55,9 +49,9 @@ pub fn bpftool_json(args: &[&str]) -> serde_json::Value {
 
 /// Compiles `tests/data/<name>.c` with `clang-19 -target bpf -O2 -g` into
 /// a fresh `<temp>/apiary-loader-<pid>-<n>/<name>.o` (tests run in
-/// parallel, so each call gets its own file); `None` (after a loud SKIPPED
-/// line) when clang-19 is missing. Panics when compilation fails.
-pub fn compile_test_object(name: &str) -> Option<PathBuf> {
+/// parallel, so each call gets its own file); `None` (after skipping
+/// `test`) when clang-19 is missing. Panics when compilation fails.
+pub fn compile_test_object(test: &str, name: &str) -> Option<PathBuf> {
     let source = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/data")
         .join(format!("{name}.c"));
@@ -74,10 +68,7 @@ pub fn compile_test_object(name: &str) -> Option<PathBuf> {
         .arg(&output)
         .output();
     match result {
-        Err(e) => {
-            eprintln!("SKIPPED: compiling {name}.c because clang-19 does not run: {e}");
-            None
-        }
+        Err(e) => apiary_testskip::missing(test, format!("clang-19 does not run: {e}")),
         Ok(out) => {
             assert!(
                 out.status.success(),
@@ -108,13 +99,29 @@ pub fn hex_bytes(list: &serde_json::Value) -> Vec<u8> {
 }
 
 /// An object's programs loaded by the kernel and pinned in a bpffs
-/// directory, which is removed when this is dropped.
+/// directory, which is removed when this is dropped (the test passing or
+/// failing), with the maps the object pins by name.
 pub struct Pinned {
     /// The pin directory; programs are pinned under their names.
     pub dir: PathBuf,
+    /// The object's maps with `pinning = LIBBPF_PIN_BY_NAME`, which libbpf
+    /// pins in the bpffs root, outside `dir`.
+    by_name: Vec<PathBuf>,
 }
 
 impl Pinned {
+    /// The guard of what loading the object at `path` into `dir` pins.
+    pub fn guard(dir: PathBuf, path: &Path) -> Pinned {
+        let object = apiary_loader::Object::open(path).expect("the object opens");
+        let by_name = object
+            .maps
+            .iter()
+            .filter(|map| map.pinning == 1)
+            .map(|map| Path::new("/sys/fs/bpf").join(&map.name))
+            .collect();
+        Pinned { dir, by_name }
+    }
+
     /// `bpftool prog loadall OBJ DIR`; panics when the kernel refuses.
     pub fn load(obj: &apiary_corpus::CorpusObject, tag: &str) -> Pinned {
         Pinned::load_file(obj.path(), obj.name, tag, false)
@@ -128,7 +135,7 @@ impl Pinned {
             "/sys/fs/bpf/apiary_{tag}_{}_{name}",
             std::process::id(),
         ));
-        let pinned = Pinned { dir };
+        let pinned = Pinned::guard(dir, path);
         let mut command = Command::new("bpftool");
         command.args(["prog", "loadall"]).arg(path).arg(&pinned.dir);
         if pin_maps {
@@ -157,5 +164,8 @@ impl Pinned {
 impl Drop for Pinned {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.dir);
+        for pin in &self.by_name {
+            let _ = std::fs::remove_file(pin);
+        }
     }
 }

@@ -168,17 +168,15 @@ pub fn possible_cpus() -> u32 {
         .max(1)
 }
 
-/// Whether the kernel's `bpf()` works here; prints a loud SKIPPED line if not.
+/// Whether the kernel's `bpf()` works here; skips `test` when not.
 pub fn kernel_available(test: &str) -> bool {
     let def = MapDef::new(apiary_maps::MapType::Array, 4, 4, 1);
     match kernel_create(&def) {
         Ok(_) => true,
-        Err(e) => {
-            eprintln!(
-                "SKIPPED: {test} because bpf(BPF_MAP_CREATE) failed with errno {e} (need root/CAP_BPF)"
-            );
-            false
-        }
+        Err(e) => apiary_testskip::missing(
+            test,
+            format!("bpf(BPF_MAP_CREATE) failed with errno {e} (need root/CAP_BPF)"),
+        ),
     }
 }
 
@@ -233,7 +231,7 @@ pub fn run_kernel(map: &KernelMap, op: &Op) -> Outcome {
 
 /// Replays `ops` on a fresh kernel map and a fresh apiary map built from
 /// `def`, asserting identical outcomes step by step. Returns false (after
-/// printing SKIPPED) when the kernel is unavailable.
+/// skipping `name`) when the kernel is unavailable.
 pub fn replay(name: &str, def: &MapDef, ops: &[Op]) -> bool {
     if !kernel_available(name) {
         return false;

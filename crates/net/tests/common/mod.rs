@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use apiary_isa::encode_program;
 use apiary_kernel::types::ProgType;
-use apiary_net::netns::{Link, is_root};
+use apiary_net::netns::Link;
 use apiary_net::traffic::{send_and_collect, udp_frame};
 use apiary_net::{
     Action, Control, Interface, NetError, PacketPort, Port, QueueStats, RingGeometry,
@@ -21,11 +21,11 @@ pub enum Mode {
     Afxdp,
 }
 
-/// The test's link, or `None` after a loud SKIPPED line when not root.
+/// The test's link, or `None` after skipping `test` when not root
+/// (namespaces and packet sockets need it).
 pub fn link(test: &str) -> Option<Link> {
-    if !is_root() {
-        eprintln!("SKIPPED: {test} because network namespaces and packet sockets need root");
-        return None;
+    if let Err(reason) = apiary_testskip::root() {
+        return apiary_testskip::skip(test, reason);
     }
     Some(Link::new(test).expect("namespaces and veth pair"))
 }
@@ -168,15 +168,13 @@ fn reflected(frame: &[u8]) -> Vec<u8> {
 }
 
 /// The firewall example in `runtime` with 192.0.2.0/24 (rule 1) and
-/// 198.51.100.128/25 (rule 3) blocked, or `None` after a SKIPPED line.
-pub fn firewall(runtime: &Runtime) -> Option<ProgId> {
+/// 198.51.100.128/25 (rule 3) blocked, or `None` after skipping `test`
+/// when the examples were not built.
+pub fn firewall(test: &str, runtime: &Runtime) -> Option<ProgId> {
     let example = match apiary_corpus::example("xdp_firewall").map(|e| e.read()) {
         Ok(Ok(bytes)) => bytes,
         Ok(Err(e)) => panic!("xdp_firewall.o: {e}"),
-        Err(e) => {
-            eprintln!("SKIPPED: firewall on a live link because the example is unavailable: {e}");
-            return None;
-        }
+        Err(e) => return apiary_testskip::missing(test, format!("the firewall example: {e}")),
     };
     let object = apiary_loader::Object::parse(&example, "xdp_firewall").expect("parses");
     let loaded = runtime.load_object(&object).expect("loads");

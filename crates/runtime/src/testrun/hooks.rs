@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use apiary_context::{SKB_DATA, SKB_DATA_END, SKB_DATA_META};
 use apiary_kernel::types::ProgType;
-use apiary_vm::{Region, Runner};
+use apiary_vm::{Region, RegionKind, Runner};
 
 use super::{
     BTF_ARGS_MAX_CTX, LOOPBACK_IFINDEX, TestRunError, TestRunInput, TestRunOutput, context_image,
@@ -245,7 +245,10 @@ impl Runtime {
         relocate(&mut args, TEST_OBJECTS_BASE, host, len);
         relocate(objects.bytes_mut(), TEST_OBJECTS_BASE, host, len);
         let mut env = self.env(prog, input.cpu, &input.task);
-        let regions = [Region::readable(&args), objects.region(true)];
+        let regions = [
+            Region::readable(&args).with_kind(RegionKind::Context),
+            objects.region(true),
+        ];
         let result = self.run_repeated(runner, prog, &mut env, &regions, input.repeat)?;
         let data_out = input.data_in.map(|_| {
             let mut out = objects.bytes().to_vec();
@@ -495,7 +498,7 @@ impl Runtime {
             }
         }
         let mut env = self.env(prog, input.cpu, &input.task);
-        let region = Region::readable(&image);
+        let region = Region::readable(&image).with_kind(RegionKind::Context);
         let (r0, duration) = self.run_repeated(runner, prog, &mut env, &[region], input.repeat)?;
         let verdict = if r0 == 0 { 0 } else { SK_PASS };
         Ok(finish(env, (verdict, duration), None, Some(user.to_vec())))
@@ -708,7 +711,7 @@ impl Runtime {
         put_u64(&mut ctx, 8, skb.region(false).addr());
         let mut env = self.env(prog, input.cpu, &input.task);
         let regions = [
-            Region::readable(&ctx),
+            Region::readable(&ctx).with_kind(RegionKind::Context),
             state.region(false),
             skb.region(false),
         ];

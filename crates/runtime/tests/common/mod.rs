@@ -1,14 +1,11 @@
-//! What the kernel-comparing test files share: the loud skip and the shape
-//! of one side's test-run result.
+//! What the kernel-comparing test files share: the skip when `bpf()` is
+//! unusable and the shape of one side's test-run result.
 
-/// Whether `bpf()` works; says loudly that `test` is skipped when not.
+/// Whether `bpf()` works; skips `test` (apiary-testskip) when not.
 pub fn kernel_ok(test: &str) -> bool {
     match apiary_kernel::probe() {
         Ok(()) => true,
-        Err(reason) => {
-            eprintln!("SKIPPED: {test} because bpf() is unavailable: {reason}");
-            false
-        }
+        Err(reason) => apiary_testskip::missing(test, format!("bpf() is unavailable: {reason}")),
     }
 }
 
