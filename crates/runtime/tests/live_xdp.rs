@@ -4,7 +4,7 @@
 
 use apiary_isa::{RawInsn, encode_program};
 use apiary_kernel::types::ProgType;
-use apiary_runtime::{Event, Runtime, RxQueue, TaskInfo, TestRunError};
+use apiary_runtime::{Event, LiveVerdict, Runtime, RxQueue, TaskInfo, TestRunError};
 use apiary_vm::Runner;
 
 fn code(text: &str) -> Vec<RawInsn> {
@@ -15,73 +15,58 @@ fn frame(len: usize) -> Vec<u8> {
     (0..len).map(|i| i as u8).collect()
 }
 
+/// Runs the XDP program `text` once on a `len`-byte frame arrived on `rx`,
+/// as CPU 0; returns the verdict and the frame to send.
+fn run_once(text: &str, len: usize, rx: RxQueue) -> (LiveVerdict, Vec<u8>) {
+    let runtime = Runtime::new(2);
+    let prog = runtime
+        .load_program("live", ProgType::XDP, &code(text), &[])
+        .unwrap();
+    let mut bytes = frame(len);
+    let verdict = runtime
+        .run_xdp_frame(
+            &mut Runner::new(),
+            prog,
+            &mut bytes,
+            rx,
+            0,
+            &TaskInfo::default(),
+        )
+        .unwrap();
+    (verdict, bytes)
+}
+
+const ETH0: RxQueue = RxQueue {
+    ifindex: 2,
+    queue: 0,
+};
+
 /// `xdp_md`: data 0, data_end 4, data_meta 8, ingress_ifindex 12, rx_queue_index 16.
 #[test]
 fn the_program_reads_the_real_device_and_queue() {
-    let runtime = Runtime::new(2);
-    let prog = runtime
-        .load_program(
-            "ids",
-            ProgType::XDP,
-            &code("r2 = *(u32 *)(r1 + 12)\nr3 = *(u32 *)(r1 + 16)\nr3 <<= 16\nr2 |= r3\nr0 = r2\nexit"),
-            &[],
-        )
-        .unwrap();
-    let mut runner = Runner::new();
-    let mut bytes = frame(60);
+    let text = "r2 = *(u32 *)(r1 + 12)\nr3 = *(u32 *)(r1 + 16)\nr3 <<= 16\nr2 |= r3\nr0 = r2\nexit";
     let rx = RxQueue {
         ifindex: 7,
         queue: 3,
     };
-    let verdict = runtime
-        .run_xdp_frame(&mut runner, prog, &mut bytes, rx, 1, &TaskInfo::default())
-        .unwrap();
+    let (verdict, bytes) = run_once(text, 60, rx);
     assert_eq!(verdict.action, 7 | (3 << 16));
     assert_eq!(bytes, frame(60), "an untouched frame comes back unchanged");
 }
 
 #[test]
 fn head_and_tail_changes_are_what_is_sent() {
-    let runtime = Runtime::new(1);
     // bpf_xdp_adjust_head(ctx, 4); bpf_xdp_adjust_tail(ctx, -6); return XDP_TX.
     let text = "r6 = r1\nr2 = 4\ncall 44\nr1 = r6\nr2 = -6\ncall 65\nr0 = 3\nexit";
-    let prog = runtime
-        .load_program("edit", ProgType::XDP, &code(text), &[])
-        .unwrap();
-    let mut runner = Runner::new();
-    let mut bytes = frame(64);
-    let rx = RxQueue {
-        ifindex: 2,
-        queue: 0,
-    };
-    let verdict = runtime
-        .run_xdp_frame(&mut runner, prog, &mut bytes, rx, 0, &TaskInfo::default())
-        .unwrap();
+    let (verdict, bytes) = run_once(text, 64, ETH0);
     assert_eq!(verdict.action, 3);
     assert_eq!(bytes, frame(64)[4..58].to_vec());
 }
 
 #[test]
 fn redirects_are_reported_with_their_target() {
-    let runtime = Runtime::new(1);
     // bpf_redirect(9, 0)
-    let prog = runtime
-        .load_program(
-            "redir",
-            ProgType::XDP,
-            &code("r1 = 9\nr2 = 0\ncall 23\nexit"),
-            &[],
-        )
-        .unwrap();
-    let mut runner = Runner::new();
-    let mut bytes = frame(42);
-    let rx = RxQueue {
-        ifindex: 2,
-        queue: 0,
-    };
-    let verdict = runtime
-        .run_xdp_frame(&mut runner, prog, &mut bytes, rx, 0, &TaskInfo::default())
-        .unwrap();
+    let (verdict, _) = run_once("r1 = 9\nr2 = 0\ncall 23\nexit", 42, ETH0);
     assert_eq!(verdict.action, 4, "bpf_redirect returns XDP_REDIRECT");
     assert_eq!(
         verdict.events,
