@@ -24,12 +24,14 @@
 //!   are enforced. `XDP_PASS` hands the frame back to the host through a
 //!   TAP device with the interface's address ([`tap`]).
 //!
-//! The system interface is `libc` directly: the socket options, ring
-//! layouts (`tpacket_req3`, `tpacket3_hdr`, block descriptors) and
-//! `sockaddr_ll` are all in it, the unsafe code is a handful of
-//! syscalls and reads of the shared ring behind its status words, and no
-//! maintained crate covers TPACKET_V3 and AF_XDP without pulling in a C
-//! library (libxdp/libbpf) that Apiary replaces.
+//! The system interface is `libc` directly: the socket options and the
+//! kernel's ring layouts (`tpacket_req3`, `tpacket3_hdr`, block
+//! descriptors, `sockaddr_ll`; `xdp_umem_reg`, `xdp_mmap_offsets`,
+//! `xdp_desc`, `sockaddr_xdp`, `xdp_statistics`) are all in it, the unsafe
+//! code is a handful of syscalls and reads and writes of the shared rings
+//! behind their status words and indexes, and no maintained crate covers
+//! TPACKET_V3 and AF_XDP without pulling in a C library (libxdp/libbpf)
+//! that Apiary replaces; `nix` wraps neither ring ABI.
 //!
 //! The program is run through [`FrameProgram`]; [`RuntimeProgram`] runs
 //! it with `apiary-runtime` on the runner it is given, whose engine is the
