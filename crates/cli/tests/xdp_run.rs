@@ -5,7 +5,7 @@
 //! ends a run with a summary.
 
 use std::io::{BufRead, BufReader};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -33,6 +33,28 @@ fn example_on_link(test: &str, name: &'static str, queues: u32) -> Option<(Link,
     };
     let link = Link::with_queues(test, queues).expect("namespaces and veth pair");
     Some((link, example))
+}
+
+/// A scratch directory under the system's temporary directory, removed
+/// when dropped, so that a failing test leaves nothing behind.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!("apiary-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        Scratch(dir)
+    }
+
+    fn path(&self, name: &str) -> String {
+        self.0.join(name).to_str().expect("utf-8 path").to_owned()
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 /// `apiary ARGS` inside the data plane's namespace, stdout piped.
@@ -121,10 +143,10 @@ fn the_firewall_drops_what_its_pinned_block_list_names_also_when_updated_mid_run
     else {
         return;
     };
-    let dir = std::env::temp_dir().join(format!("apiary-xdp-run-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let scratch = Scratch::new("xdp-run");
     let object = example.to_str().expect("utf-8 path");
-    let pins = dir.to_str().expect("utf-8 path");
+    let pins = scratch.path("pins");
+    let pins = pins.as_str();
     // A first, empty run (in packet mode, which warns) saves the maps; the
     // block list is then filled as a user would, and the second run (in
     // the default mode, afxdp) uses it.
@@ -201,7 +223,6 @@ fn the_firewall_drops_what_its_pinned_block_list_names_also_when_updated_mid_run
         rule_4.contains("\"packets\": 10"),
         "after its update: {rule_4}"
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -268,8 +289,7 @@ fn the_kernel_backend_counts_the_same_rule_hits_as_apiary() {
     else {
         return;
     };
-    let base = std::env::temp_dir().join(format!("apiary-xdp-kernel-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&base);
+    let scratch = Scratch::new("xdp-kernel");
     let object = example.to_str().expect("utf-8 path");
     let sources = [[192, 0, 2, 7], [203, 0, 113, 8], [192, 0, 2, 200]];
     let frames: Vec<Vec<u8>> = (0..30)
@@ -277,8 +297,8 @@ fn the_kernel_backend_counts_the_same_rule_hits_as_apiary() {
         .collect();
     let mut dumps = Vec::new();
     for backend in ["vm", "kernel"] {
-        let pins = base.join(backend);
-        let pins = pins.to_str().expect("utf-8 path");
+        let pins = scratch.path(backend);
+        let pins = pins.as_str();
         let create = format!("xdp run {object} --iface ap0 --pin-maps {pins} --duration 0");
         let (ok, stderr) = finish(spawn_in(&link, &words(&create)));
         assert!(ok, "{stderr}");
@@ -297,7 +317,6 @@ fn the_kernel_backend_counts_the_same_rule_hits_as_apiary() {
     }
     assert!(dumps[0].contains("\"packets\": 20"), "{}", dumps[0]);
     assert_eq!(dumps[0], dumps[1], "Apiary and the kernel counted alike");
-    let _ = std::fs::remove_dir_all(&base);
 }
 
 /// The interface disappearing mid-run ends the run with one line naming
@@ -347,12 +366,9 @@ fn each_queue_worker_is_one_cpu_of_the_per_cpu_maps() {
         return;
     };
     for mode in ["afxdp", "packet"] {
-        let pins = std::env::temp_dir().join(format!("apiary-xdp-{mode}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&pins);
-        let (object, dir) = (
-            example.to_str().expect("utf-8"),
-            pins.to_str().expect("utf-8"),
-        );
+        let scratch = Scratch::new(&format!("xdp-{mode}"));
+        let dir = scratch.path("pins");
+        let (object, dir) = (example.to_str().expect("utf-8"), dir.as_str());
         // Sources vary so that the flow hash spreads the frames over the queues.
         let frames: Vec<Vec<u8>> = (0..40u8).map(|i| udp_frame([10, 0, 1, i], 0)).collect();
         let args = format!(
@@ -382,7 +398,6 @@ fn each_queue_worker_is_one_cpu_of_the_per_cpu_maps() {
             per_queue[..],
             "{mode}: CPU i counted what queue i ran"
         );
-        let _ = std::fs::remove_dir_all(&pins);
     }
 }
 
@@ -393,7 +408,9 @@ fn a_missing_privilege_is_one_clear_line() {
     let Some((_link, example)) = setup("a_missing_privilege_is_one_clear_line") else {
         return;
     };
-    let object = std::env::temp_dir().join(format!("apiary-xdp-perm-{}.o", std::process::id()));
+    let scratch = Scratch::new("xdp-perm");
+    std::fs::create_dir_all(&scratch.0).expect("scratch directory");
+    let object = scratch.path("fw.o");
     std::fs::copy(example, &object).expect("copy the object where nobody reads it");
     let run = Command::new("setpriv")
         .args([
@@ -409,7 +426,6 @@ fn a_missing_privilege_is_one_clear_line() {
         .arg(&object)
         .args(["--iface", "lo", "--duration", "0"])
         .output();
-    let _ = std::fs::remove_file(&object);
     let Ok(output) = run else {
         return apiary_testskip::missing(
             "a_missing_privilege_is_one_clear_line",
