@@ -134,6 +134,17 @@ pub fn xdp_run(options: &XdpRunOptions) -> CliResult {
              enforcement needs --mode afxdp"
         );
     }
+    let device_queues = iface.rx_queues();
+    if mode == Mode::Afxdp && queues < device_queues {
+        eprintln!(
+            "apiary: {}: {queues} of its {device_queues} receive queues are served: frames \
+             arriving on queues {queues} to {} reach the host WITHOUT the program (serve \
+             them all with --queues {device_queues} on as many CPUs, or give the device \
+             fewer queues: ethtool -L)",
+            iface.name,
+            device_queues - 1
+        );
+    }
     catch_stop_signals().map_err(|e| CliError::at("signals", e))?;
     let control = Control::new(options.count);
     let stats: Vec<QueueStats> = (0..queues).map(|_| QueueStats::default()).collect();
