@@ -15,10 +15,11 @@ use crate::NetError;
 /// The redirect program attached to an interface, with its socket map.
 #[derive(Debug)]
 pub struct XskRedirect {
-    map: MapFd,
-    // Field order is drop order: the link (attachment) goes first.
+    // Field order is drop order: the attachment goes first, then the
+    // program, then the map it redirects into.
     link: LinkFd,
     prog: ProgFd,
+    map: MapFd,
 }
 
 /// One `struct bpf_insn`: opcode, registers, offset, immediate.
@@ -78,7 +79,7 @@ impl XskRedirect {
         .prog;
         let link = LinkFd::xdp(prog.as_fd(), ifindex, flags)
             .map_err(|e| kernel(&format!("attaching XDP to interface {ifindex}"), e))?;
-        Ok(XskRedirect { map, link, prog })
+        Ok(XskRedirect { link, prog, map })
     }
 
     /// Sends the frames of queue `queue` to the AF_XDP socket `socket`.
