@@ -112,8 +112,9 @@ impl QueueStats {
         if total > before {
             self.problem(format!(
                 "the kernel dropped {} frame(s) before Apiary saw them (a full ring, or in \
-                 afxdp mode frames larger than a 2048-byte UMEM frame)",
-                total - before
+                 afxdp mode frames longer than {} bytes, what a UMEM frame holds)",
+                total - before,
+                crate::umem::MAX_FRAME_LEN
             ));
         }
     }

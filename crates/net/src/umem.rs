@@ -8,8 +8,12 @@ use crate::NetError;
 use crate::ring::Mapping;
 use crate::socket::set_option_at;
 
-/// Bytes per UMEM frame: one frame holds one packet of up to this size.
+/// Bytes per UMEM frame.
 pub const FRAME_SIZE: u32 = 2048;
+
+/// The longest frame a UMEM frame takes in copy mode: the kernel writes
+/// it after `XDP_PACKET_HEADROOM` (256 bytes) and drops longer ones.
+pub const MAX_FRAME_LEN: u32 = FRAME_SIZE - 256;
 
 /// The UMEM area, registered with a socket.
 pub(crate) struct Umem {
