@@ -14,12 +14,16 @@ mod elf;
 mod error;
 mod fuzz;
 mod hex;
+mod livepins;
 mod mapcmd;
 mod mapshow;
 mod mapsource;
 mod objects;
 mod pinning;
 mod progrun;
+mod signals;
+mod xdpkernel;
+mod xdprun;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -107,6 +111,11 @@ enum Command {
         /// Test files or directories.
         #[arg(required = true)]
         paths: Vec<PathBuf>,
+    },
+    /// Run XDP programs on live interfaces: `xdp run FILE.o --iface IF`.
+    Xdp {
+        #[command(subcommand)]
+        command: XdpCommand,
     },
     /// Differential fuzzing against the running kernel.
     Fuzz {
@@ -239,6 +248,79 @@ struct RunArgs {
     typing: TypingArgs,
 }
 
+/// `apiary xdp ...`.
+#[derive(Subcommand)]
+enum XdpCommand {
+    /// Run an XDP program on every frame arriving on an interface, one
+    /// worker per receive queue, until Ctrl-C, --count or --duration.
+    ///
+    /// --mode afxdp (the default where it can be set up) takes the frames
+    /// from the stack: verdicts are enforced, XDP_PASS frames reach the host
+    /// through a TAP device (`apiaryIFINDEX`). PACKET MODE OBSERVES A COPY:
+    /// the host's stack receives every frame whatever the program returns,
+    /// so XDP_DROP is counted but does NOT stop the frame.
+    Run(XdpRunArgs),
+}
+
+/// How `xdp run` receives frames.
+#[derive(Clone, Copy, ValueEnum)]
+enum ModeArg {
+    /// AF_PACKET with a TPACKET_V3 ring: sees a copy of each frame (XDP_DROP cannot drop it).
+    Packet,
+    /// AF_XDP sockets: the frames themselves, verdicts enforced.
+    Afxdp,
+}
+
+/// `apiary xdp run`.
+#[derive(clap::Args)]
+struct XdpRunArgs {
+    /// The eBPF ELF object.
+    file: PathBuf,
+    /// The interface whose frames the program sees.
+    #[arg(long, value_name = "IF")]
+    iface: String,
+    /// The program to run (needed when the object has more than one).
+    #[arg(long = "prog", value_name = "NAME")]
+    program: Option<String>,
+    /// Workers, one per receive queue and CPU (default: the interface's queues, at most the CPUs).
+    #[arg(long, value_name = "N")]
+    queues: Option<u32>,
+    /// How frames are received (default: afxdp, or packet where afxdp cannot be set up).
+    #[arg(long, value_enum)]
+    mode: Option<ModeArg>,
+    /// afxdp: ask the driver for zero-copy (fails where it has none; copy mode otherwise).
+    #[arg(long)]
+    zero_copy: bool,
+    /// Share the maps through pin files in DIR, both ways, every second: `apiary map
+    /// dump pinned DIR/NAME` reads the running maps, `apiary map update pinned ...`
+    /// changes them.
+    #[arg(long, value_name = "DIR")]
+    pin_maps: Option<PathBuf>,
+    /// Stop after N frames.
+    #[arg(long, value_name = "N")]
+    count: Option<u64>,
+    /// Stop after S seconds.
+    #[arg(long, value_name = "S")]
+    duration: Option<f64>,
+    /// Resolve CO-RE relocations against this BTF. Default: Apiary's own context types
+    /// (with --backend kernel: the running kernel's).
+    #[arg(long, value_name = "FILE")]
+    target_btf: Option<PathBuf>,
+    /// Where the program runs: Apiary (`vm`), or the kernel's own XDP hook of the
+    /// interface (`kernel`, for comparing throughput and maps on the same traffic).
+    #[arg(long, value_enum, default_value = "vm")]
+    backend: XdpBackendArg,
+}
+
+/// Where `xdp run` runs the program.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum XdpBackendArg {
+    /// Apiary's interpreter on frames from AF_XDP or AF_PACKET sockets.
+    Vm,
+    /// The kernel's XDP hook (native where the driver has it).
+    Kernel,
+}
+
 /// `apiary fuzz ...`.
 #[derive(Subcommand)]
 enum FuzzCommand {
@@ -345,6 +427,25 @@ fn main() -> ExitCode {
             command: BtfCommand::Dump { words },
         } => objects::btf_dump(&words),
         Command::Map { words } => mapcmd::run(&words, format),
+        Command::Xdp {
+            command: XdpCommand::Run(args),
+        } => xdprun::xdp_run(&xdprun::XdpRunOptions {
+            core_target: CoreTarget::choose(args.target_btf, args.backend == XdpBackendArg::Kernel),
+            in_kernel: args.backend == XdpBackendArg::Kernel,
+            zero_copy: args.zero_copy,
+            file: args.file,
+            program: args.program,
+            iface: args.iface,
+            queues: args.queues,
+            mode: args.mode.map(|mode| match mode {
+                ModeArg::Packet => xdprun::Mode::Packet,
+                ModeArg::Afxdp => xdprun::Mode::Afxdp,
+            }),
+            pin_maps: args.pin_maps,
+            count: args.count,
+            duration: args.duration,
+            json,
+        }),
         Command::Conformance { paths } => commands::conformance(&paths),
         Command::Fuzz {
             command: FuzzCommand::Diff { count, seed, out },

@@ -185,6 +185,14 @@ fn execute(words: &[&str], out: &mut Output) -> Result<(), Failure> {
         return Err(usage().into());
     }
     let (handle, args) = parse_map_spec(rest)?;
+    // An Apiary pin file is read, changed and written back under its
+    // directory's lock, which a running `xdp run --pin-maps` takes too.
+    let _lock = match handle {
+        Handle::Pinned(path) if !mapsource::on_bpffs(path) => {
+            Some(pin::lock_dir_of(path).map_err(|e| e.to_string())?)
+        }
+        _ => None,
+    };
     if *command == "dump" {
         if !args.is_empty() {
             return Err(usage().into());

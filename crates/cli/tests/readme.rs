@@ -111,7 +111,7 @@ fn text_lines<'a>(lines: &[&'a str]) -> Vec<&'a str> {
 
 /// Reference-table rows (by their command cell) whose example this test
 /// does not run, and why.
-const ROWS_NOT_RUN: [(&str, &str); 4] = [
+const ROWS_NOT_RUN: [(&str, &str); 5] = [
     (
         "conformance",
         "the suite is a clone of bpf_conformance, outside the repository",
@@ -121,6 +121,10 @@ const ROWS_NOT_RUN: [(&str, &str); 4] = [
         "needs bpf_conformance_runner, not part of Apiary",
     ),
     ("map pop", "the quick start makes no queue or stack"),
+    (
+        "xdp run",
+        "needs root and a live interface; crates/cli/tests/xdp_run.rs runs it in namespaces",
+    ),
     ("fuzz diff", "needs root and runs for minutes"),
 ];
 

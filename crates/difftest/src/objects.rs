@@ -312,6 +312,17 @@ impl VmBackend {
         })
     }
 
+    /// The runtime holding the object's maps and programs (to run the
+    /// program elsewhere, e.g. on live frames).
+    pub fn runtime(&self) -> &Arc<Runtime> {
+        &self.runtime
+    }
+
+    /// The program's id in [`VmBackend::runtime`].
+    pub fn prog(&self) -> ProgId {
+        self.prog
+    }
+
     /// The map named `name` (the loader's name).
     pub fn map(&self, name: &str) -> Option<Arc<apiary_maps::Map>> {
         let (_, id) = self.maps.iter().find(|(spec, _)| spec.name == name)?;
@@ -426,6 +437,11 @@ impl KernelBackend {
                 .map_or(ProgType::UNSPEC, |spec| spec.prog_type),
             maps: object.maps.clone(),
         })
+    }
+
+    /// The program, loaded in the kernel (to attach it somewhere).
+    pub fn prog(&self) -> Option<&apiary_kernel::ProgFd> {
+        self.object.program(&self.program)
     }
 
     /// The kernel's map named `name` (the loader's name).

@@ -2,7 +2,8 @@
 //!
 //! This crate is Apiary's second backend and its oracle: it creates maps, loads
 //! BTF and programs, runs programs with `BPF_PROG_TEST_RUN`, pins objects and
-//! queries their info, all through the real kernel. It owns the `union bpf_attr`
+//! queries their info, and attaches programs through links, all through the
+//! real kernel. It owns the `union bpf_attr`
 //! layouts (one `#[repr(C)]` struct per command, following
 //! `include/uapi/linux/bpf.h`) and the kernel's numbering and bpftool naming of
 //! program, attach and map types ([`types`]).
@@ -19,6 +20,7 @@ mod btf;
 mod cpu;
 mod error;
 mod kmsg;
+mod link;
 mod log;
 mod map;
 mod obj;
@@ -31,6 +33,7 @@ pub use btf::{BtfFd, LoadedBtf};
 pub use cpu::{parse_cpu_list, possible_cpus};
 pub use error::{Errno, Error, Result, Unavailable};
 pub use kmsg::{KMSG_PATH, KernelLog, KmsgError, LogRecord, NewRecords, parse_record};
+pub use link::{LinkFd, xdp_flags};
 pub use log::{DEFAULT_LOG_SIZE, MAX_LOG_SIZE, log_level};
 pub use map::{BatchToken, Keys, MapBatch, MapCreateAttrs, MapFd, MapInfo};
 pub use obj::{

@@ -37,6 +37,7 @@ pub(crate) enum Cmd {
     MapFreeze = 22,
     BtfGetNextId = 23,
     MapLookupBatch = 24,
+    LinkCreate = 28,
 }
 
 impl Cmd {
@@ -63,6 +64,7 @@ impl Cmd {
             Cmd::MapFreeze => "BPF_MAP_FREEZE",
             Cmd::BtfGetNextId => "BPF_BTF_GET_NEXT_ID",
             Cmd::MapLookupBatch => "BPF_MAP_LOOKUP_BATCH",
+            Cmd::LinkCreate => "BPF_LINK_CREATE",
         }
     }
 }
@@ -252,6 +254,18 @@ pub(crate) struct BtfLoadAttr {
     pub btf_token_fd: i32,
 }
 
+/// Attribute of `BPF_LINK_CREATE`, up to `flags` (what device and
+/// cgroup attachments read).
+#[derive(Debug, Default)]
+#[repr(C)]
+pub(crate) struct LinkCreateAttr {
+    pub prog_fd: u32,
+    /// `target_fd` or `target_ifindex` (a union in the kernel).
+    pub target: u32,
+    pub attach_type: u32,
+    pub flags: u32,
+}
+
 /// `struct bpf_prog_info` as of Linux 6.18.
 #[derive(Debug, Default, Clone)]
 #[repr(C)]
@@ -350,6 +364,8 @@ unsafe impl Attr for BtfLoadAttr {}
 unsafe impl Attr for ProgInfoRaw {}
 // SAFETY: as above.
 unsafe impl Attr for MapInfoRaw {}
+// SAFETY: as above.
+unsafe impl Attr for LinkCreateAttr {}
 // SAFETY: as above.
 unsafe impl Attr for BtfInfoRaw {}
 
@@ -450,6 +466,8 @@ mod tests {
         assert_eq!(size_of::<ProgInfoRaw>(), 232);
         assert_eq!(offset_of!(MapInfoRaw, map_extra), 80);
         assert_eq!(size_of::<MapInfoRaw>(), 88);
+        assert_eq!(offset_of!(LinkCreateAttr, attach_type), 8);
+        assert_eq!(size_of::<LinkCreateAttr>(), 16);
     }
 
     /// Sums field sizes with a macro so that implicit padding shows up as a

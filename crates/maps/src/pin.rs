@@ -313,6 +313,41 @@ pub fn save(path: &Path, map: &Map, btf: Option<&MapBtf>) -> Result<(), PinError
     Ok(())
 }
 
+/// An exclusive lock on a directory of pin files, released when dropped.
+/// Every process that reads a pin file, changes the map and writes it back
+/// (`apiary map update`, a running `xdp run --pin-maps`) holds it for the
+/// whole exchange, so that no write is lost between another's read and
+/// write.
+#[derive(Debug)]
+pub struct DirLock {
+    _dir: fs::File,
+}
+
+/// Locks the directory holding the pin file `path` (`flock`, exclusive,
+/// waiting for other holders).
+pub fn lock_dir_of(path: &Path) -> Result<DirLock, PinError> {
+    use std::os::fd::AsRawFd;
+    let dir = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    let io = |source| PinError::Io {
+        path: dir.to_owned(),
+        source,
+    };
+    let file = fs::File::open(dir).map_err(io)?;
+    loop {
+        // SAFETY: flock on a descriptor this function owns.
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } == 0 {
+            return Ok(DirLock { _dir: file });
+        }
+        let error = std::io::Error::last_os_error();
+        if error.raw_os_error() != Some(libc::EINTR) {
+            return Err(io(error));
+        }
+    }
+}
+
 /// Reads the pin file `path` back into a map.
 pub fn load(path: &Path) -> Result<PinnedMap, PinError> {
     let bytes = fs::read(path).map_err(|source| PinError::Io {

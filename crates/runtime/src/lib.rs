@@ -9,7 +9,8 @@
 //! XDP byte access, checksums, VLAN tags, room changes, redirects,
 //! `bpf_fib_lookup` over [`Runtime::set_routes`]), tail calls through
 //! program arrays, the packet buffer and internal context of networking
-//! programs, [`Runtime::test_run`] per program type, and the output
+//! programs, [`Runtime::test_run`] per program type, live XDP frames from a
+//! real interface ([`Runtime::run_xdp_frame`]), and the output
 //! helpers leave for the embedder (`bpf_trace_printk` lines, signals,
 //! redirects). Helpers over kernel state Apiary does not have (stacks,
 //! sockets) answer as the kernel does when that state is absent; sysctl
@@ -29,6 +30,7 @@ mod helpers;
 mod helpers_sock;
 mod helpers_sysctl;
 mod helpers_trace;
+mod live;
 mod packet;
 mod printf;
 mod skb_helpers;
@@ -57,6 +59,7 @@ pub use helpers_trace::{
     BPF_F_FAST_STACK_CMP, BPF_F_REUSE_STACKID, BPF_F_SKIP_FIELD_MASK, BPF_F_USER_BUILD_ID,
     BPF_F_USER_STACK, SeqFile,
 };
+pub use live::{LiveVerdict, LiveXdp, RxQueue};
 pub use testrun::{
     BPF_F_TEST_RUN_ON_CPU, BPF_F_TEST_SKB_CHECKSUM_COMPLETE, BPF_F_TEST_XDP_LIVE_FRAMES,
     TEST_OBJECTS_BASE, TestRunError, TestRunInput, TestRunOutput, TraceLine,
@@ -421,6 +424,17 @@ impl Env {
         if self.trace.len() < MAX_TRACE_LINES {
             self.trace.push(line);
         }
+    }
+
+    /// Forgets what one run left (output, reservations, resolved maps), so
+    /// that the env serves the next run as a fresh one would.
+    pub(crate) fn clear_run_state(&mut self) {
+        self.reserved.clear();
+        self.key_buffers.clear();
+        self.socket_cookie = None;
+        self.trace.clear();
+        self.events.clear();
+        self.maps_used.clear();
     }
 
     /// Keeps an event, up to [`MAX_EVENTS`].

@@ -306,32 +306,50 @@ impl Packet {
     /// the first `linear` bytes in the frame, the rest in page-sized
     /// fragments (the caller checked both fit).
     pub(crate) fn xdp(input: &[u8], linear: usize, setup: &XdpSetup) -> Packet {
-        let mut frame = HostBuf::zeroed(XDP_FRAME_SIZE);
+        let mut packet = Packet {
+            kind: PacketKind::Xdp,
+            frame: HostBuf::zeroed(XDP_FRAME_SIZE),
+            ctx: HostBuf::zeroed(XDP_INTERNAL_SIZE as usize),
+            meta: 0,
+            data: 0,
+            end: 0,
+            mac: 0,
+            network: 0,
+            skb: SkbState::default(),
+            frags: Vec::new(),
+        };
+        packet.refill_xdp(input, linear, setup);
+        packet
+    }
+
+    /// Puts `input` into this XDP frame's buffers as [`Packet::xdp`] does,
+    /// for the next frame of a live interface. The headroom and context are
+    /// cleared; bytes past the new end may hold an earlier frame's, which
+    /// no program reaches (growing the tail zero-fills).
+    pub(crate) fn refill_xdp(&mut self, input: &[u8], linear: usize, setup: &XdpSetup) {
         let meta = XDP_PACKET_HEADROOM - setup.meta_len;
         let (head, rest) = input.split_at(linear.min(input.len()));
         let end = meta + head.len();
-        if let Some(dst) = frame.bytes_mut().get_mut(meta..end) {
+        let frame = self.frame.bytes_mut();
+        if let Some(headroom) = frame.get_mut(..meta) {
+            headroom.fill(0);
+        }
+        if let Some(dst) = frame.get_mut(meta..end) {
             dst.copy_from_slice(head);
         }
-        let frags = rest.chunks(XDP_FRAG_SIZE).map(<[u8]>::to_vec).collect();
-        let mut ctx = HostBuf::zeroed(XDP_INTERNAL_SIZE as usize);
-        let image = ctx.bytes_mut();
+        self.frags.clear();
+        self.frags
+            .extend(rest.chunks(XDP_FRAG_SIZE).map(<[u8]>::to_vec));
+        let image = self.ctx.bytes_mut();
+        image.fill(0);
         put_u32(image, xdp_off::INGRESS_IFINDEX, setup.ingress_ifindex);
         put_u32(image, xdp_off::RX_QUEUE_INDEX, setup.rx_queue_index);
-        let mut packet = Packet {
-            kind: PacketKind::Xdp,
-            frame,
-            ctx,
-            meta,
-            data: XDP_PACKET_HEADROOM,
-            end,
-            mac: XDP_PACKET_HEADROOM,
-            network: XDP_PACKET_HEADROOM,
-            skb: SkbState::default(),
-            frags,
-        };
-        packet.sync();
-        packet
+        self.meta = meta;
+        self.data = XDP_PACKET_HEADROOM;
+        self.end = end;
+        self.mac = XDP_PACKET_HEADROOM;
+        self.network = XDP_PACKET_HEADROOM;
+        self.sync();
     }
 
     /// An skb holding the frame `input` (Ethernet header first) as

@@ -1,0 +1,442 @@
+//! `apiary xdp run` on a veth pair between two namespaces the test
+//! creates: the firewall example drops exactly the sources its pinned
+//! block list names, also after `apiary map update` adds one while it
+//! runs, its rule counters come back in the pinned maps, and SIGINT
+//! ends a run with a summary.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use apiary_net::netns::Link;
+use apiary_net::traffic::{exchange, udp_frame};
+
+const APIARY: &str = env!("CARGO_BIN_EXE_apiary");
+
+/// The link and the firewall example, or `None` after skipping `test`
+/// (namespaces and packet sockets need root; the examples must be built).
+fn setup(test: &str) -> Option<(Link, &'static Path)> {
+    example_on_link(test, "xdp_firewall", 1)
+}
+
+/// A link (with `queues` queues) and the example `name`, or `None` after
+/// skipping `test`.
+fn example_on_link(test: &str, name: &'static str, queues: u32) -> Option<(Link, &'static Path)> {
+    if let Err(reason) = apiary_testskip::root() {
+        return apiary_testskip::skip(test, reason);
+    }
+    let example = match apiary_corpus::example(name) {
+        Ok(example) => example.path(),
+        Err(e) => return apiary_testskip::missing(test, format!("the {name} example: {e}")),
+    };
+    let link = Link::with_queues(test, queues).expect("namespaces and veth pair");
+    Some((link, example))
+}
+
+/// A scratch directory under the system's temporary directory, removed
+/// when dropped, so that a failing test leaves nothing behind.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!("apiary-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        Scratch(dir)
+    }
+
+    fn path(&self, name: &str) -> String {
+        self.0.join(name).to_str().expect("utf-8 path").to_owned()
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// `apiary ARGS` inside the data plane's namespace, stdout piped.
+fn spawn_in(link: &Link, args: &[&str]) -> Child {
+    Command::new("ip")
+        .args(["netns", "exec", link.apiary.name(), APIARY])
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("apiary starts")
+}
+
+/// The lines of `stdout`, as they come.
+fn lines_of(stdout: ChildStdout) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// Waits for the child, killing it after 20 seconds (a bound, not a
+/// timing check); returns its stderr and whether it exited successfully.
+fn finish(mut child: Child) -> (bool, String) {
+    for _ in 0..400 {
+        if child.try_wait().expect("wait").is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    if child.try_wait().expect("wait").is_none() {
+        let _ = child.kill();
+    }
+    let output = child.wait_with_output().expect("output");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+fn apiary(args: &[&str]) -> String {
+    let out = Command::new(APIARY)
+        .args(args)
+        .output()
+        .expect("apiary runs");
+    assert!(
+        out.status.success(),
+        "apiary {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A command line's words (the test's paths have no spaces).
+fn words(line: &str) -> Vec<&str> {
+    line.split_whitespace().collect()
+}
+
+/// Reads statistics lines until their intervals add up to `frames`.
+fn wait_for_frames(lines: &mpsc::Receiver<String>, frames: u64) {
+    let mut seen = 0;
+    while seen < frames {
+        let line = lines
+            .recv_timeout(Duration::from_secs(20))
+            .expect("a stats line");
+        let json: serde_json::Value = serde_json::from_str(&line).expect("JSON stats line");
+        seen += json["total"]["frames"].as_u64().expect("frames");
+    }
+}
+
+fn summary(lines: &[String]) -> serde_json::Value {
+    let last = lines.last().expect("a summary line");
+    let json: serde_json::Value = serde_json::from_str(last).expect("JSON summary");
+    json["summary"].clone()
+}
+
+#[test]
+fn the_firewall_drops_what_its_pinned_block_list_names_also_when_updated_mid_run() {
+    let Some((link, example)) =
+        setup("the_firewall_drops_what_its_pinned_block_list_names_also_when_updated_mid_run")
+    else {
+        return;
+    };
+    let scratch = Scratch::new("xdp-run");
+    let object = example.to_str().expect("utf-8 path");
+    let pins = scratch.path("pins");
+    let pins = pins.as_str();
+    // A first, empty run (in packet mode, which warns) saves the maps; the
+    // block list is then filled as a user would, and the second run (in
+    // the default mode, afxdp) uses it.
+    let first_run =
+        format!("xdp run {object} --iface ap0 --mode packet --pin-maps {pins} --duration 0");
+    let (ok, stderr) = finish(spawn_in(&link, &words(&first_run)));
+    assert!(ok, "first run: {stderr}");
+    assert!(
+        stderr.contains("observes a COPY"),
+        "the packet-mode warning: {stderr}"
+    );
+    let blocklist = format!("{pins}/blocklist");
+    let block = |words: &str| {
+        let line = format!("map update pinned {blocklist} key {words}");
+        apiary(&line.split_whitespace().collect::<Vec<_>>());
+    };
+    block("24 0 0 0 192 0 2 0 value 1 0 0 0");
+
+    let second_run = format!("-j xdp run {object} --iface ap0 --pin-maps {pins} --count 80");
+    let mut child = spawn_in(&link, &words(&second_run));
+    let lines = lines_of(child.stdout.take().expect("stdout"));
+    // The first JSON line comes after a second of running: the sockets are
+    // bound, frames sent now are seen.
+    let first = lines
+        .recv_timeout(Duration::from_secs(20))
+        .expect("a stats line");
+    let interval: serde_json::Value = serde_json::from_str(&first).expect("JSON stats line");
+    assert_eq!(interval["total"]["frames"], 0, "{first}");
+    let sources = [
+        [192, 0, 2, 7],
+        [203, 0, 113, 7],
+        [203, 0, 113, 8],
+        [10, 0, 0, 1],
+    ];
+    let frames: Vec<Vec<u8>> = (0..40)
+        .map(|i| udp_frame(sources[i % 4], i as u32))
+        .collect();
+    exchange(&link, &frames, 0).expect("traffic");
+    wait_for_frames(&lines, 40);
+    // A second process blocks 203.0.113.7 while the program runs; two
+    // statistics lines later the running program has taken it in.
+    block("32 0 0 0 203 0 113 7 value 4 0 0 0");
+    for _ in 0..2 {
+        lines
+            .recv_timeout(Duration::from_secs(20))
+            .expect("a stats line");
+    }
+    exchange(&link, &frames, 0).expect("traffic");
+    let (ok, stderr) = finish(child);
+    assert!(ok, "second run: {stderr}");
+    let all: Vec<String> = lines.try_iter().collect();
+    assert!(
+        stderr.contains("taken in"),
+        "the update was noticed: {stderr} {all:?}"
+    );
+    let summary = summary(&all);
+    assert_eq!(summary["mode"], "afxdp", "{summary}");
+    assert_eq!(summary["total"]["frames"], 80, "{summary}");
+    // Before the update: only 192.0.2.7 (10 of 40); after: 192.0.2.7 and
+    // 203.0.113.7 (20 of 40).
+    assert_eq!(summary["total"]["XDP_DROP"], 30, "{summary}");
+    assert_eq!(summary["total"]["XDP_PASS"], 50, "{summary}");
+    let packets = |rule: &str| {
+        let line = format!("map lookup pinned {pins}/rule_hits key {rule} 0 0 0");
+        apiary(&words(&line))
+    };
+    let rule_1 = packets("1");
+    assert!(
+        rule_1.contains("\"packets\": 20"),
+        "192.0.2.7 twice 10: {rule_1}"
+    );
+    let rule_4 = packets("4");
+    assert!(
+        rule_4.contains("\"packets\": 10"),
+        "after its update: {rule_4}"
+    );
+}
+
+#[test]
+fn sigint_ends_a_run_with_a_summary_and_a_clean_teardown() {
+    let Some((link, example)) = setup("sigint_ends_a_run_with_a_summary_and_a_clean_teardown")
+    else {
+        return;
+    };
+    let object = example.to_str().expect("utf-8 path");
+    let mut child = spawn_in(&link, &words(&format!("-j xdp run {object} --iface ap0")));
+    let lines = lines_of(child.stdout.take().expect("stdout"));
+    lines
+        .recv_timeout(Duration::from_secs(20))
+        .expect("a stats line");
+    let frames: Vec<Vec<u8>> = (0..5).map(|i| udp_frame([10, 0, 0, 1], i)).collect();
+    exchange(&link, &frames, 0).expect("traffic");
+    // `ip netns exec` execs apiary in place: the child is apiary.
+    // SAFETY: sending SIGINT to the child this test started.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let (ok, stderr) = finish(child);
+    assert!(ok, "a run ended by SIGINT exits successfully: {stderr}");
+    let all: Vec<String> = lines.try_iter().collect();
+    let summary = summary(&all);
+    assert_eq!(summary["total"]["XDP_PASS"], 5, "{summary}");
+    // Torn down: no XDP program on ap0, no TAP left.
+    let links = Command::new("ip")
+        .args(["-n", link.apiary.name(), "-d", "link", "show"])
+        .output()
+        .expect("ip link show");
+    let links = String::from_utf8_lossy(&links.stdout);
+    assert!(links.contains("ap0"), "{links}");
+    assert!(
+        !links.contains("prog/xdp"),
+        "the XDP program was detached: {links}"
+    );
+    let tap = links.lines().any(|l| {
+        l.split(": ")
+            .nth(1)
+            .is_some_and(|name| name.starts_with("apiary"))
+    });
+    assert!(!tap, "the TAP was removed: {links}");
+}
+
+/// Runs `apiary ARGS` (which must end by itself, e.g. with `--count`) in
+/// the data plane's namespace, sends `frames` once it reports, and
+/// returns its JSON summary.
+fn run_with_traffic(link: &Link, args: &str, frames: &[Vec<u8>]) -> serde_json::Value {
+    let mut child = spawn_in(link, &words(args));
+    let lines = lines_of(child.stdout.take().expect("stdout"));
+    lines
+        .recv_timeout(Duration::from_secs(20))
+        .expect("a stats line");
+    exchange(link, frames, 0).expect("traffic");
+    let (ok, stderr) = finish(child);
+    assert!(ok, "{args}: {stderr}");
+    summary(&lines.try_iter().collect::<Vec<_>>())
+}
+
+/// The same object and traffic in Apiary and in the kernel's XDP hook
+/// (`--backend kernel`) leave the same rule counters in the pinned maps.
+#[test]
+fn the_kernel_backend_counts_the_same_rule_hits_as_apiary() {
+    let Some((link, example)) = setup("the_kernel_backend_counts_the_same_rule_hits_as_apiary")
+    else {
+        return;
+    };
+    let scratch = Scratch::new("xdp-kernel");
+    let object = example.to_str().expect("utf-8 path");
+    let sources = [[192, 0, 2, 7], [203, 0, 113, 8], [192, 0, 2, 200]];
+    let frames: Vec<Vec<u8>> = (0..30)
+        .map(|i| udp_frame(sources[i % 3], i as u32))
+        .collect();
+    let mut dumps = Vec::new();
+    for backend in ["vm", "kernel"] {
+        let pins = scratch.path(backend);
+        let pins = pins.as_str();
+        let create = format!("xdp run {object} --iface ap0 --pin-maps {pins} --duration 0");
+        let (ok, stderr) = finish(spawn_in(&link, &words(&create)));
+        assert!(ok, "{stderr}");
+        apiary(&words(&format!(
+            "map update pinned {pins}/blocklist key 24 0 0 0 192 0 2 0 value 1 0 0 0"
+        )));
+        let args = format!(
+            "-j xdp run {object} --iface ap0 --backend {backend} --pin-maps {pins} --count 30"
+        );
+        let summary = run_with_traffic(&link, &args, &frames);
+        let frames_seen = summary["total"]["frames"]
+            .as_u64()
+            .or(summary["frames"].as_u64());
+        assert_eq!(frames_seen, Some(30), "{backend}: {summary}");
+        dumps.push(apiary(&words(&format!("map dump pinned {pins}/rule_hits"))));
+    }
+    assert!(dumps[0].contains("\"packets\": 20"), "{}", dumps[0]);
+    assert_eq!(dumps[0], dumps[1], "Apiary and the kernel counted alike");
+}
+
+/// The interface disappearing mid-run ends the run with one line naming
+/// it and a failure status, in both modes (no hung worker).
+#[test]
+fn an_interface_that_disappears_ends_the_run_with_a_clear_line() {
+    let Some((link, example)) =
+        setup("an_interface_that_disappears_ends_the_run_with_a_clear_line")
+    else {
+        return;
+    };
+    let object = example.to_str().expect("utf-8 path");
+    for mode in ["packet", "afxdp"] {
+        if mode == "afxdp" {
+            apiary_net::netns::veth_pair(&link.apiary, "ap0", &link.traffic, "tx0")
+                .expect("a new pair");
+        }
+        let args = format!("-j xdp run {object} --iface ap0 --mode {mode}");
+        let mut child = spawn_in(&link, &words(&args));
+        let lines = lines_of(child.stdout.take().expect("stdout"));
+        lines
+            .recv_timeout(Duration::from_secs(20))
+            .expect("a stats line");
+        link.apiary
+            .ip(&["link", "del", "ap0"])
+            .expect("delete the interface");
+        let (ok, stderr) = finish(child);
+        assert!(!ok, "{mode}: a run whose interface vanished fails");
+        assert!(
+            stderr.contains("apiary: ap0 queue 0: interface") && stderr.contains("disappeared"),
+            "{mode}: {stderr}"
+        );
+        assert_eq!(
+            stderr.lines().filter(|l| l.contains("disappeared")).count(),
+            1
+        );
+    }
+}
+
+/// Two queues, two workers: each worker is one CPU of the per-CPU maps,
+/// so the protocol counter's per-CPU slots hold exactly what each queue
+/// ran, and together every frame once.
+#[test]
+fn each_queue_worker_is_one_cpu_of_the_per_cpu_maps() {
+    let test = "each_queue_worker_is_one_cpu_of_the_per_cpu_maps";
+    let Some((link, example)) = example_on_link(test, "proto_counter", 2) else {
+        return;
+    };
+    for mode in ["afxdp", "packet"] {
+        let scratch = Scratch::new(&format!("xdp-{mode}"));
+        let dir = scratch.path("pins");
+        let (object, dir) = (example.to_str().expect("utf-8"), dir.as_str());
+        // Sources vary so that the flow hash spreads the frames over the queues.
+        let frames: Vec<Vec<u8>> = (0..40u8).map(|i| udp_frame([10, 0, 1, i], 0)).collect();
+        let args = format!(
+            "-j xdp run {object} --iface ap0 --mode {mode} --queues 2 --count 40 --pin-maps {dir}"
+        );
+        let summary = run_with_traffic(&link, &args, &frames);
+        let per_queue: Vec<u64> = summary["queues"]
+            .as_array()
+            .expect("queues")
+            .iter()
+            .map(|q| q["frames"].as_u64().expect("frames"))
+            .collect();
+        assert_eq!(per_queue.len(), 2, "{mode}: {summary}");
+        assert_eq!(per_queue.iter().sum::<u64>(), 40, "{mode}: {summary}");
+        let udp = apiary(&words(&format!(
+            "-j map lookup pinned {dir}/proto_stats key 17 0 0 0"
+        )));
+        let udp: serde_json::Value = serde_json::from_str(&udp).expect("JSON");
+        let per_cpu: Vec<u64> = udp["formatted"]["values"]
+            .as_array()
+            .expect("per-CPU values")
+            .iter()
+            .map(|v| v["value"]["packets"].as_u64().expect("packets"))
+            .collect();
+        assert_eq!(
+            per_cpu[..2],
+            per_queue[..],
+            "{mode}: CPU i counted what queue i ran"
+        );
+    }
+}
+
+/// Without privileges, `xdp run` says what is missing on one line and
+/// fails (run as root, dropping to nobody with setpriv).
+#[test]
+fn a_missing_privilege_is_one_clear_line() {
+    let Some((_link, example)) = setup("a_missing_privilege_is_one_clear_line") else {
+        return;
+    };
+    let scratch = Scratch::new("xdp-perm");
+    std::fs::create_dir_all(&scratch.0).expect("scratch directory");
+    let object = scratch.path("fw.o");
+    std::fs::copy(example, &object).expect("copy the object where nobody reads it");
+    let run = Command::new("setpriv")
+        .args([
+            "--reuid",
+            "65534",
+            "--regid",
+            "65534",
+            "--clear-groups",
+            "--inh-caps=-all",
+        ])
+        .arg(APIARY)
+        .args(["xdp", "run"])
+        .arg(&object)
+        .args(["--iface", "lo", "--duration", "0"])
+        .output();
+    let Ok(output) = run else {
+        return apiary_testskip::missing(
+            "a_missing_privilege_is_one_clear_line",
+            "setpriv (util-linux), to drop root",
+        );
+    };
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with("apiary: lo: ") && stderr.contains("permission denied"),
+        "{stderr}"
+    );
+}

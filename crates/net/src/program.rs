@@ -1,0 +1,54 @@
+//! The program a worker runs on each frame, behind a seam that does not
+//! care which execution tier runs it: the runner it is given decides
+//! (the interpreter today; a compiled tier is a runner setting).
+
+use std::sync::Arc;
+
+use apiary_runtime::{Env, LiveVerdict, LiveXdp, ProgId, Runtime, RxQueue, TaskInfo, TestRunError};
+use apiary_vm::Runner;
+
+/// Runs an XDP program on live frames, as one CPU.
+pub trait FrameProgram: Send {
+    /// Runs the program on `frame`, which then holds the packet as the
+    /// program left it.
+    fn run(&mut self, frame: &mut Vec<u8>, rx: RxQueue) -> Result<LiveVerdict, TestRunError>;
+}
+
+/// An XDP program of a [`Runtime`], run by one runner as CPU `cpu` (its
+/// slot in per-CPU maps and `bpf_get_smp_processor_id`'s answer).
+pub struct RuntimeProgram {
+    live: LiveXdp,
+    runner: Runner<Env>,
+}
+
+impl std::fmt::Debug for RuntimeProgram {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RuntimeProgram")
+            .field("live", &self.live)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RuntimeProgram {
+    /// Program `prog` of `runtime` on `runner` (whose engine is the tier)
+    /// as CPU `cpu`. XDP runs in softirq context: no current task, as the
+    /// kernel's helpers then report. Fails when `prog` is not an XDP
+    /// program of `runtime`.
+    pub fn new(
+        runtime: &Arc<Runtime>,
+        prog: ProgId,
+        runner: Runner<Env>,
+        cpu: u32,
+    ) -> Result<Self, TestRunError> {
+        Ok(RuntimeProgram {
+            live: runtime.live_xdp(prog, cpu, &TaskInfo::default())?,
+            runner,
+        })
+    }
+}
+
+impl FrameProgram for RuntimeProgram {
+    fn run(&mut self, frame: &mut Vec<u8>, rx: RxQueue) -> Result<LiveVerdict, TestRunError> {
+        self.live.run(&mut self.runner, frame, rx)
+    }
+}
