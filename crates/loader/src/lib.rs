@@ -326,8 +326,15 @@ fn place_programs(
                 .enumerate()
                 .filter(|(_, f)| f.section == section.index)
                 .all(|(id, _)| called.contains(&id));
-        let decision =
-            entries::decide(section.name, is_text, text_only, all_called, typing, placed);
+        let decision = entries::decide(
+            section.name,
+            is_text,
+            text_only,
+            all_called,
+            typing,
+            placed,
+            code,
+        );
         let outcome = match decision {
             Decision::Subprograms => {
                 SectionOutcome::Subprograms(members.map(|(_, f)| f.name.to_owned()).collect())

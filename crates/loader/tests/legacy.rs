@@ -271,6 +271,42 @@ fn first_era_elf_maps_of_28_bytes_zero_extend_and_type_the_prog_section() {
     );
 }
 
+/// A tail-call section takes its caller's type: the hint names the type
+/// of the sections that load its prog array, not tc's.
+#[test]
+fn tail_call_hints_name_the_type_of_their_callers() {
+    let (Some(xdp), Some(prog)) = (legacy("xdp_tail_calls"), legacy("xdp_prog_section")) else {
+        return;
+    };
+    let hint = |object: &Object, section: &str| match outcome(object, section) {
+        SectionOutcome::Skipped { hint, .. } => hint.clone(),
+        other => panic!("{section}: {other:?}"),
+    };
+    let untyped = open(&xdp, &UserTyping::default()).expect("opens");
+    // The object also holds a socket filter: only the caller decides.
+    let names: Vec<&str> = loaded(&untyped).iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["xdp_entry", "keep_all"]);
+    assert_eq!(hint(&untyped, "1/0").as_deref(), Some("--type xdp"));
+    // Following the hint loads it as XDP into slot 0 of xdp_calls.
+    let typed = open(&xdp, &typed("xdp", None)).expect("opens with --type xdp");
+    let tail = typed.program("xdp_tail").expect("xdp_tail");
+    assert_eq!(
+        (tail.prog_type, tail.type_source),
+        (ProgType::XDP, TypeSource::UserType)
+    );
+    assert_eq!(
+        typed.map("xdp_calls").expect("xdp_calls").initial_slots,
+        [InitialSlot {
+            index: 0,
+            target: InitialSlotTarget::Program("xdp_tail".to_owned())
+        }]
+    );
+    // Nothing in an `ip link ... sec prog` object is typed: the hint is
+    // the command's type, which the object does not say.
+    let untyped = open(&prog, &UserTyping::default()).expect("opens");
+    assert_eq!(hint(&untyped, "1/0").as_deref(), Some("--type TYPE"));
+}
+
 #[test]
 fn tc_sections_wait_for_a_type_and_tail_calls_fill_their_prog_array() {
     let Some(bytes) = legacy("tc_elf_maps") else {
