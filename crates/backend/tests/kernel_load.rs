@@ -535,3 +535,61 @@ fn legacy_objects_load_with_the_types_and_slots_tc_and_libbpf_0x_gave_them() {
     let parity = text_only.program("xdp_parity").expect("xdp_parity");
     assert_eq!(parity.info(false).expect("info").prog_type, ProgType::XDP);
 }
+
+/// `crates/loader/tests/data/NAME.c` built by clang-19 for `target`, or
+/// `None` after skipping `test` (no clang-19 or no `bpf()`).
+fn compile_loader_test_object(test: &str, name: &str, target: &str) -> Option<Vec<u8>> {
+    if let Err(reason) = apiary_kernel::probe() {
+        return apiary_testskip::missing(test, reason);
+    }
+    if let Err(reason) = apiary_testskip::tool("clang-19", "--version") {
+        return apiary_testskip::skip(test, reason);
+    }
+    let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../loader/tests/data")
+        .join(format!("{name}.c"));
+    let output = std::env::temp_dir().join(format!(
+        "apiary-backend-{}-{name}-{target}.o",
+        std::process::id()
+    ));
+    let arch_include = format!("-I/usr/include/{}-linux-gnu", std::env::consts::ARCH);
+    let status = std::process::Command::new("clang-19")
+        .args(["-target", target, "-O2", "-g", &arch_include, "-c"])
+        .arg(&source)
+        .arg("-o")
+        .arg(&output)
+        .status()
+        .expect("clang-19 runs");
+    assert!(status.success(), "clang-19 {name}.c failed");
+    let bytes = std::fs::read(&output).expect("read object");
+    let _ = std::fs::remove_file(&output);
+    Some(bytes)
+}
+
+/// The kernel creates the BTF-defined fd maps the loader sized (libbpf 1.x
+/// leaves them at 0 and the kernel refuses them with EINVAL).
+#[test]
+fn btf_fd_maps_without_sizes_are_created_with_four_byte_keys_and_values() {
+    let test = "btf_fd_maps_without_sizes_are_created_with_four_byte_keys_and_values";
+    let Some(bytes) = compile_loader_test_object(test, "unsized_fd_maps", "bpf") else {
+        return;
+    };
+    let object = Object::parse(&bytes, "unsized_fd_maps").expect("parse");
+    let options = LoadOptions {
+        elf: Some(&bytes),
+        log_level: 0,
+    };
+    let loaded = load_object(&object, &options).expect("load_object");
+    for (name, map_type) in [
+        ("events", MapType::PERF_EVENT_ARRAY),
+        ("jumps", MapType::PROG_ARRAY),
+    ] {
+        let info = loaded.map(name).expect(name).info().expect("map info");
+        assert_eq!(
+            (info.map_type, info.key_size, info.value_size),
+            (map_type, 4, 4),
+            "{name}"
+        );
+    }
+    assert!(loaded.program("notify").is_some(), "{:?}", loaded.skipped);
+}

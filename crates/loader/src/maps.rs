@@ -535,7 +535,8 @@ pub(crate) fn btf_maps(
                 format!("definition at {offset}+{} runs past the section", var.size),
             ));
         }
-        let (spec, values_offset) = parse_btf_map_def(btf, name, ty, 0)?;
+        let (mut spec, values_offset) = parse_btf_map_def(btf, name, ty, 0)?;
+        default_fd_sizes(&mut spec);
         values_offsets.push(values_offset.map(|v| {
             (
                 offset.saturating_add(u64::from(v)),
@@ -599,4 +600,25 @@ pub(crate) fn btf_maps(
         }
     }
     Ok(maps)
+}
+
+/// Maps of file descriptors take 4-byte values (and arrays of them 4-byte
+/// keys) whatever else is asked; definitions for cilium/ebpf leave both at
+/// 0, in `maps` and in BTF `.maps` alike (clang-14+ Cilium datapath), and
+/// let the loader fill them in, as cilium/ebpf does. libbpf 1.x does not
+/// (its map creation fails with EINVAL), so this only opens more objects.
+pub(crate) fn default_fd_sizes(spec: &mut MapSpec) {
+    let arrays = [
+        MapType::PERF_EVENT_ARRAY,
+        MapType::PROG_ARRAY,
+        MapType::CGROUP_ARRAY,
+        MapType::ARRAY_OF_MAPS,
+    ];
+    let holds_fds = arrays.contains(&spec.map_type) || spec.map_type == MapType::HASH_OF_MAPS;
+    if holds_fds && spec.value_size == 0 {
+        spec.value_size = 4;
+    }
+    if arrays.contains(&spec.map_type) && spec.key_size == 0 {
+        spec.key_size = 4;
+    }
 }

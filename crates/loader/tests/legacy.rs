@@ -4,6 +4,8 @@
 //! past their section, relocation kinds clang never emits) against the
 //! typed error each must give.
 
+mod common;
+
 use apiary_kernel::types::{MapType, ProgType};
 use apiary_loader::{
     ElfMapIds, InitialSlot, InitialSlotTarget, Kconfig, LoadError, MapOrigin, NameSource, Object,
@@ -607,4 +609,36 @@ fn relocation_kinds_clang_never_emits_into_code_fail_the_program() {
     );
     // The other programs are unaffected.
     assert!(object.program("from_netdev").is_some());
+}
+
+/// Maps of fds in BTF `.maps` with no key or value size (Cilium, clang
+/// 14+) get the 4-byte sizes the kernel requires, as in `maps`.
+#[test]
+fn btf_fd_maps_without_sizes_get_four_byte_keys_and_values() {
+    let test = "btf_fd_maps_without_sizes_get_four_byte_keys_and_values";
+    let Some(path) = common::compile_test_object(test, "unsized_fd_maps") else {
+        return;
+    };
+    let bytes = std::fs::read(&path).expect("read object");
+    let object = open(&bytes, &UserTyping::default()).expect("opens");
+    let sizes: Vec<(&str, MapType, u32, u32, u32)> = object
+        .maps
+        .iter()
+        .map(|m| {
+            (
+                m.name.as_str(),
+                m.map_type,
+                m.key_size,
+                m.value_size,
+                m.max_entries,
+            )
+        })
+        .collect();
+    assert_eq!(
+        sizes,
+        [
+            ("events", MapType::PERF_EVENT_ARRAY, 4, 4, 4),
+            ("jumps", MapType::PROG_ARRAY, 4, 4, 2),
+        ]
+    );
 }
