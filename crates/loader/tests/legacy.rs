@@ -48,6 +48,24 @@ fn outcome<'o>(object: &'o Object, section: &str) -> &'o SectionOutcome {
         .outcome
 }
 
+/// Each map's name, type, key size, value size, max entries and origin.
+fn map_shapes(object: &Object) -> Vec<(&str, MapType, u32, u32, u32, &MapOrigin)> {
+    object
+        .maps
+        .iter()
+        .map(|m| {
+            (
+                m.name.as_str(),
+                m.map_type,
+                m.key_size,
+                m.value_size,
+                m.max_entries,
+                &m.origin,
+            )
+        })
+        .collect()
+}
+
 const EXIT: u8 = 0x95;
 
 #[test]
@@ -114,22 +132,8 @@ fn samples_era_notype_programs_split_and_type_by_libbpf_0x_prefixes() {
         assert_eq!(p.insns.last().map(|i| i.code), Some(EXIT), "{}", p.name);
     }
     assert_eq!(programs[3].attach_target.as_deref(), Some("ksys_write"));
-    let maps: Vec<(&str, MapType, u32, u32, u32, &MapOrigin)> = object
-        .maps
-        .iter()
-        .map(|m| {
-            (
-                m.name.as_str(),
-                m.map_type,
-                m.key_size,
-                m.value_size,
-                m.max_entries,
-                &m.origin,
-            )
-        })
-        .collect();
     assert_eq!(
-        maps,
+        map_shapes(&object),
         [
             ("proto_count", MapType::HASH, 4, 8, 64, &MapOrigin::Legacy),
             ("lengths", MapType::ARRAY, 4, 8, 2, &MapOrigin::Legacy),
@@ -621,24 +625,12 @@ fn btf_fd_maps_without_sizes_get_four_byte_keys_and_values() {
     };
     let bytes = std::fs::read(&path).expect("read object");
     let object = open(&bytes, &UserTyping::default()).expect("opens");
-    let sizes: Vec<(&str, MapType, u32, u32, u32)> = object
-        .maps
-        .iter()
-        .map(|m| {
-            (
-                m.name.as_str(),
-                m.map_type,
-                m.key_size,
-                m.value_size,
-                m.max_entries,
-            )
-        })
-        .collect();
+    let btf = MapOrigin::BtfDefined;
     assert_eq!(
-        sizes,
+        map_shapes(&object),
         [
-            ("events", MapType::PERF_EVENT_ARRAY, 4, 4, 4),
-            ("jumps", MapType::PROG_ARRAY, 4, 4, 2),
+            ("events", MapType::PERF_EVENT_ARRAY, 4, 4, 4, &btf),
+            ("jumps", MapType::PROG_ARRAY, 4, 4, 2, &btf),
         ]
     );
 }
