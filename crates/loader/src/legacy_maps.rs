@@ -241,8 +241,19 @@ pub(crate) fn legacy_maps(
             offset: sym.value,
         });
     }
-    if convention == Convention::BpfLoad {
-        link_bpf_load_inner_maps(&mut maps, &records)?;
+    match convention {
+        Convention::BpfLoad => link_bpf_load_inner_maps(&mut maps, &records)?,
+        Convention::Libbpf0 => {
+            for map in &maps {
+                crate::maps::require_inner_template(
+                    map,
+                    &format!(
+                        "its {entry}-byte struct bpf_map_def cannot name one (samples/bpf's inner_map_idx, iproute2's inner_id or a BTF __array(values, ...) can)"
+                    ),
+                )?;
+            }
+        }
+        Convention::Iproute2 => {}
     }
     link_maps_of_maps(&mut maps, first_index)?;
     Ok(maps)

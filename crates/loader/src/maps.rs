@@ -177,6 +177,27 @@ pub(crate) struct PlacedMap {
     pub(crate) offset: u64,
 }
 
+/// A map of maps must say what its inner maps look like: neither backend
+/// can create one without an inner template. libbpf opens such a map and
+/// leaves the template to the program's own loader
+/// (`bpf_map__set_inner_map_fd`), failing at creation otherwise; Apiary has
+/// no such loader, so the object is refused when opened, naming the map
+/// and `how` its definition would have given the template.
+pub(crate) fn require_inner_template(map: &PlacedMap, how: &str) -> Result<(), LoadError> {
+    let is_map_of_maps =
+        map.spec.map_type == MapType::ARRAY_OF_MAPS || map.spec.map_type == MapType::HASH_OF_MAPS;
+    if !is_map_of_maps || map.spec.inner.is_some() {
+        return Ok(());
+    }
+    Err(map_err(
+        &map.spec.name,
+        format!(
+            "map of maps at offset {:#x} has no inner map definition, so no backend can create it (libbpf left it to the program's loader, bpf_map__set_inner_map_fd); {how}",
+            map.offset
+        ),
+    ))
+}
+
 pub(crate) fn map_err(map: &str, reason: impl Into<String>) -> LoadError {
     LoadError::Map {
         map: map.to_owned(),
@@ -548,6 +569,9 @@ pub(crate) fn btf_maps(
             section: section.index,
             offset,
         });
+    }
+    for map in &maps {
+        require_inner_template(map, "declare the inner map with __array(values, ...)")?;
     }
     for reloc in elf.relocs_for(section.index) {
         let bad = |reason: String| LoadError::Relocation {

@@ -634,3 +634,28 @@ fn btf_fd_maps_without_sizes_get_four_byte_keys_and_values() {
         ]
     );
 }
+
+/// A map of maps whose definition names no inner map is refused when the
+/// object is opened, naming the map, rather than by map creation later.
+#[test]
+fn maps_of_maps_without_an_inner_definition_are_refused_by_name() {
+    let test = "maps_of_maps_without_an_inner_definition_are_refused_by_name";
+    let Some(path) = common::compile_test_object(test, "legacy_map_of_maps") else {
+        return;
+    };
+    let bytes = std::fs::read(&path).expect("read object");
+    match open(&bytes, &UserTyping::default()) {
+        Err(LoadError::Map { map, reason }) => {
+            assert_eq!(map, "outer");
+            assert!(
+                reason.starts_with("map of maps at offset 0x14 has no inner map definition"),
+                "{reason}"
+            );
+            assert!(
+                reason.contains("20-byte struct bpf_map_def cannot name one"),
+                "{reason}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+}
