@@ -648,7 +648,7 @@ fn maps_of_maps_without_an_inner_definition_are_refused_by_name() {
         Err(LoadError::Map { map, reason }) => {
             assert_eq!(map, "outer");
             assert!(
-                reason.starts_with("map of maps at offset 0x14 has no inner map definition"),
+                reason.starts_with("map of maps at offset 0x0 has no inner map definition"),
                 "{reason}"
             );
             assert!(

@@ -5,21 +5,7 @@
  */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
-
-struct bpf_map_def {
-	unsigned int type;
-	unsigned int key_size;
-	unsigned int value_size;
-	unsigned int max_entries;
-	unsigned int map_flags;
-};
-
-struct bpf_map_def SEC("maps") plain = {
-	.type = BPF_MAP_TYPE_ARRAY,
-	.key_size = sizeof(__u32),
-	.value_size = sizeof(__u64),
-	.max_entries = 1,
-};
+#include "../../../../tests/progs/legacy/legacy_defs.h"
 
 struct bpf_map_def SEC("maps") outer = {
 	.type = BPF_MAP_TYPE_ARRAY_OF_MAPS,
