@@ -659,3 +659,19 @@ fn maps_of_maps_without_an_inner_definition_are_refused_by_name() {
         other => panic!("{other:?}"),
     }
 }
+
+/// A `-target bpfeb` object is refused with its own error, as libbpf
+/// refuses to load objects not of the host's byte order.
+#[test]
+fn big_endian_objects_are_refused_as_such() {
+    let test = "big_endian_objects_are_refused_as_such";
+    let Some(path) = common::compile_test_object_for(test, "unsized_fd_maps", "bpfeb") else {
+        return;
+    };
+    let bytes = std::fs::read(&path).expect("read object");
+    // The ELF header says so independently of the loader.
+    assert_eq!(bytes.get(5), Some(&2), "EI_DATA is not ELFDATA2MSB");
+    let error = open(&bytes, &UserTyping::default()).expect_err("big-endian");
+    assert_eq!(error, LoadError::BigEndian);
+    assert!(error.to_string().contains("-target bpfeb"), "{error}");
+}
