@@ -593,3 +593,113 @@ fn btf_fd_maps_without_sizes_are_created_with_four_byte_keys_and_values() {
     }
     assert!(loaded.program("notify").is_some(), "{:?}", loaded.skipped);
 }
+
+/// iproute2's pinning: `PIN_GLOBAL_NS` maps at `<root>/tc/globals/NAME`
+/// and `PIN_OBJECT_NS` ones at `<root>/tc/<SHA-1 of the file>/NAME`; a
+/// second load reuses the pinned maps with their contents, and a pinned
+/// map that differs from the definition fails the load.
+#[test]
+fn iproute2_pinned_maps_are_pinned_reused_and_checked() {
+    use apiary_backend::{Error, TcPins, load_object_pinned};
+    let test = "iproute2_pinned_maps_are_pinned_reused_and_checked";
+    if let Err(reason) = apiary_kernel::probe() {
+        return apiary_testskip::missing(test, reason);
+    }
+    let read = |name| match apiary_corpus::legacy_object(name) {
+        Ok(legacy) => Some(legacy.read().expect("read legacy object")),
+        Err(reason) => apiary_testskip::missing(test, reason),
+    };
+    let (Some(tc), Some(xdp)) = (read("tc_elf_maps"), read("xdp_tail_calls")) else {
+        return;
+    };
+    let root = PinDir(std::path::PathBuf::from(format!(
+        "/sys/fs/bpf/apiary-tc-pins-{}",
+        std::process::id()
+    )));
+    let options = LoadOptions {
+        elf: Some(&tc),
+        log_level: 0,
+    };
+    let parse = |bytes: &[u8], name, typ| {
+        Object::parse_with(
+            bytes,
+            name,
+            &apiary_loader::Kconfig::default(),
+            &user_type(typ),
+        )
+        .expect("parse")
+    };
+    let object = parse(&tc, "tc_elf_maps", "tc");
+    let pins = TcPins::for_object(&root.0, &tc);
+    let first = load_object_pinned(&object, &options, &pins).expect("first load");
+    let globals = root.0.join("tc/globals");
+    let mut pinned: Vec<String> = std::fs::read_dir(&globals)
+        .expect("tc/globals")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    pinned.sort();
+    assert_eq!(pinned, ["counters", "jmp_map"]);
+    let counters = first.map("counters").expect("counters");
+    counters
+        .update(&3u32.to_ne_bytes(), &77u64.to_ne_bytes(), 0)
+        .expect("update");
+    let first_id = counters.info().expect("info").id;
+    drop(first);
+    // The pins keep the maps; a second load takes them, contents and all.
+    let second = load_object_pinned(&object, &options, &pins).expect("second load");
+    let counters = second.map("counters").expect("counters");
+    assert_eq!(counters.info().expect("info").id, first_id);
+    assert_eq!(
+        counters.lookup(&3u32.to_ne_bytes(), 0).expect("lookup"),
+        Some(77u64.to_ne_bytes().to_vec())
+    );
+    // tc fills the reused prog array's tail-call slot with the new program.
+    let tail = second
+        .program("2/1")
+        .expect("2/1")
+        .info(false)
+        .expect("info");
+    let slot = second
+        .map("jmp_map")
+        .expect("jmp_map")
+        .lookup(&1u32.to_ne_bytes(), 0)
+        .expect("lookup");
+    assert_eq!(slot, Some(tail.id.to_ne_bytes().to_vec()));
+    drop(second);
+
+    // PIN_OBJECT_NS: the object's directory is the SHA-1 of its file.
+    let xdp_object = parse(&xdp, "xdp_tail_calls", "xdp");
+    let xdp_pins = TcPins::for_object(&root.0, &xdp);
+    let xdp_options = LoadOptions {
+        elf: Some(&xdp),
+        log_level: 0,
+    };
+    drop(load_object_pinned(&xdp_object, &xdp_options, &xdp_pins).expect("xdp load"));
+    let object_pin = root
+        .0
+        .join("tc")
+        .join(&xdp_pins.object_uid)
+        .join("xdp_calls");
+    assert!(object_pin.exists(), "{}", object_pin.display());
+    assert_eq!(xdp_pins.object_uid.len(), 40);
+
+    // A pinned map unlike the definition is an error naming map and path.
+    std::fs::remove_file(globals.join("jmp_map")).expect("unpin jmp_map");
+    let other = apiary_kernel::MapFd::create(&apiary_kernel::MapCreateAttrs {
+        map_type: MapType::PROG_ARRAY,
+        key_size: 4,
+        value_size: 4,
+        max_entries: 1,
+        ..Default::default()
+    })
+    .expect("create");
+    other.pin(&globals.join("jmp_map")).expect("pin");
+    match load_object_pinned(&object, &options, &pins) {
+        Err(Error::Pin { map, path, reason }) => {
+            assert_eq!(map, "jmp_map");
+            assert_eq!(path, globals.join("jmp_map"));
+            assert!(reason.contains("differs from the definition"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
+}

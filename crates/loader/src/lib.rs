@@ -43,8 +43,8 @@ pub use crate::legacy_sections::{
     classify_any, parse_c_number, tail_call_section,
 };
 pub use crate::maps::{
-    BPF_F_MMAPABLE, BPF_F_RDONLY_PROG, DataRelocation, ElfMapIds, InitialSlot, InitialSlotTarget,
-    MapOrigin, MapSpec,
+    BPF_F_MMAPABLE, BPF_F_RDONLY_PROG, DataRelocation, ElfMapIds, ElfPinning, InitialSlot,
+    InitialSlotTarget, MapOrigin, MapSpec,
 };
 pub use crate::programs::{CoreRelo, FuncInfo, LineInfo, MapReloc, ProgramSpec};
 pub use crate::report::{ReportError, gpl_compatible, maps_used, object_json, object_listing};

@@ -40,14 +40,53 @@ pub struct ElfMapIds {
     /// it, and map-in-map definitions name their inner map by it.
     pub id: u32,
     /// `PIN_NONE` (0), `PIN_OBJECT_NS` (1) or `PIN_GLOBAL_NS` (2): where
-    /// `tc` pins the map under `/sys/fs/bpf/tc/`. Apiary records it; its
-    /// backends do not pin.
+    /// `tc` pins the map under `/sys/fs/bpf/tc/` ([`ElfMapIds::pinning_kind`]).
     pub pinning: u32,
     /// For a map of maps: the id of the map that is its inner template.
     pub inner_id: u32,
     /// For an inner map: its slot in every map of maps whose `inner_id` is
     /// this map's id (`u32::MAX`: none).
     pub inner_idx: u32,
+}
+
+/// Where iproute2 pins a `struct bpf_elf_map` (its `pinning` field).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ElfPinning {
+    /// `PIN_NONE`: not pinned.
+    None,
+    /// `PIN_OBJECT_NS`: in the object's own directory,
+    /// `tc/<SHA-1 of the object file>/NAME`.
+    Object,
+    /// `PIN_GLOBAL_NS`: shared by every object, `tc/globals/NAME`.
+    Global,
+    /// Any other value: a directory iproute2 looks up in
+    /// `/etc/iproute2/bpf_pinning`.
+    Custom(u32),
+}
+
+impl ElfMapIds {
+    /// What the `pinning` field asks for.
+    pub fn pinning_kind(&self) -> ElfPinning {
+        match self.pinning {
+            0 => ElfPinning::None,
+            1 => ElfPinning::Object,
+            2 => ElfPinning::Global,
+            other => ElfPinning::Custom(other),
+        }
+    }
+
+    /// Where `tc` pins map `name`, relative to the bpffs mount, in words
+    /// for listings (`global (tc/globals/NAME)`); `None` when unpinned.
+    pub fn describe_pinning(&self, name: &str) -> Option<String> {
+        match self.pinning_kind() {
+            ElfPinning::None => None,
+            ElfPinning::Object => Some(format!("object (tc/<SHA-1 of the object file>/{name})")),
+            ElfPinning::Global => Some(format!("global (tc/globals/{name})")),
+            ElfPinning::Custom(value) => Some(format!(
+                "custom {value} (the directory /etc/iproute2/bpf_pinning names; not pinned by Apiary)"
+            )),
+        }
+    }
 }
 
 /// What one initial slot of a map-in-map or program array points to

@@ -307,6 +307,12 @@ fn tail_call_hints_name_the_type_of_their_callers() {
             target: InitialSlotTarget::Program("xdp_tail".to_owned())
         }]
     );
+    // The prog array is pinned in the object's namespace, and says so.
+    let listing = apiary_loader::object_listing(&untyped);
+    assert!(
+        listing.contains("pinning: object (tc/<SHA-1 of the object file>/xdp_calls)"),
+        "{listing}"
+    );
     // Nothing in an `ip link ... sec prog` object is typed: the hint is
     // the command's type, which the object does not say.
     let untyped = open(&prog, &UserTyping::default()).expect("opens");
@@ -321,6 +327,12 @@ fn tc_sections_wait_for_a_type_and_tail_calls_fill_their_prog_array() {
     let untyped = open(&bytes, &UserTyping::default()).expect("opens");
     let names: Vec<&str> = loaded(&untyped).iter().map(|p| p.name.as_str()).collect();
     assert_eq!(names, ["cls_entry"]);
+    let listing = apiary_loader::object_listing(&untyped);
+    for pinned in ["jmp_map", "counters"] {
+        let place = format!("pinning: global (tc/globals/{pinned})");
+        assert!(listing.contains(&place), "{listing}");
+    }
+    assert_eq!(listing.matches("pinning: ").count(), 2, "{listing}");
     let skipped = |object: &Object, section: &str| match outcome(object, section) {
         SectionOutcome::Skipped { reason, hint } => (reason.clone(), hint.clone()),
         other => panic!("{section}: {other:?}"),

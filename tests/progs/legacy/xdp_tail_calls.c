@@ -5,7 +5,8 @@
  * array whose `struct bpf_elf_map` id is 1, which `ip` fills as `tc` does.
  * A socket filter beside it that touches no prog array makes the object's
  * typed sections disagree, so only the tail call's caller says that "1/0"
- * is an XDP program. Built without BTF for -mcpu=v1.
+ * is an XDP program. The prog array is pinned in the object's namespace
+ * (PIN_OBJECT_NS). Built without BTF for -mcpu=v1.
  *
  * Expected with --type xdp, on any packet: the tail call runs "1/0",
  * which returns XDP_DROP (1); without it xdp_entry returns XDP_PASS (2).
@@ -20,6 +21,7 @@ struct bpf_elf_map SEC("maps") xdp_calls = {
 	.size_value = sizeof(__u32),
 	.max_elem = 1,
 	.id = 1,
+	.pinning = PIN_OBJECT_NS,
 	.inner_idx = -1,
 };
 
