@@ -7,13 +7,18 @@
 //! where libbpf passes them), loads every program with its type, attach
 //! type, license, func/line info and `fd_array` for the symbolic map
 //! references, then fills map-in-map and program-array initial slots.
+//! With [`load_object_pinned`] it also pins and reuses iproute2's pinned
+//! `struct bpf_elf_map` maps as `tc` does ([`TcPins`]).
 //!
 //! It must not parse ELF beyond symbol visibility (the loader owns the
 //! rest), encode BTF (apiary-btf does), implement maps or verify
 //! programs: the kernel does both.
 
 mod sanitize;
+mod tc_pins;
 mod visibility;
+
+pub use tc_pins::TcPins;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
@@ -77,6 +82,16 @@ pub enum Error {
         slot: u32,
         /// Program name.
         program: String,
+    },
+    /// Reusing or pinning an iproute2-pinned map failed.
+    #[error("map {map:?} pinned at {}: {reason}", path.display())]
+    Pin {
+        /// Map name.
+        map: String,
+        /// The pin's path.
+        path: std::path::PathBuf,
+        /// What went wrong.
+        reason: String,
     },
     /// A BTF-attached program's target is not in the kernel's BTF.
     #[error("program {program:?}: {reason}")]
@@ -168,12 +183,46 @@ struct KernelBtf {
 /// kernel's log; programs the loader could not produce are listed in
 /// [`KernelObject::skipped`].
 pub fn load_object(object: &Object, options: &LoadOptions<'_>) -> Result<KernelObject, Error> {
+    load(object, options, None)
+}
+
+/// [`load_object`], with iproute2's pinning of `struct bpf_elf_map`
+/// definitions under `pins` (see [`TcPins`]): a map already pinned at its
+/// place is reused, with its contents, when it matches its definition;
+/// a new one is pinned there. Program-array slots of tail-call sections
+/// are filled in reused arrays too, as `tc` does.
+pub fn load_object_pinned(
+    object: &Object,
+    options: &LoadOptions<'_>,
+    pins: &TcPins,
+) -> Result<KernelObject, Error> {
+    load(object, options, Some(pins))
+}
+
+fn load(
+    object: &Object,
+    options: &LoadOptions<'_>,
+    pins: Option<&TcPins>,
+) -> Result<KernelObject, Error> {
     let kernel_btf = load_btf(object, options)?;
     let btf_fd = kernel_btf.as_ref().map(|k| k.fd.as_fd());
     let mut skipped = Vec::new();
     let mut maps = Vec::with_capacity(object.maps.len());
     for spec in &object.maps {
-        let map = create_map(spec, kernel_btf.as_ref())?;
+        let place = pins.and_then(|p| p.path(spec));
+        let reused = match &place {
+            Some(path) => tc_pins::reuse(spec, path)?,
+            None => None,
+        };
+        let map = match (reused, place) {
+            (Some(map), _) => map,
+            (None, Some(path)) => {
+                let map = create_map(spec, kernel_btf.as_ref())?;
+                tc_pins::pin(spec, &map, &path)?;
+                map
+            }
+            (None, None) => create_map(spec, kernel_btf.as_ref())?,
+        };
         maps.push((spec.name.clone(), map));
     }
     for (spec, (_, map)) in object.maps.iter().zip(&maps) {

@@ -535,3 +535,171 @@ fn legacy_objects_load_with_the_types_and_slots_tc_and_libbpf_0x_gave_them() {
     let parity = text_only.program("xdp_parity").expect("xdp_parity");
     assert_eq!(parity.info(false).expect("info").prog_type, ProgType::XDP);
 }
+
+/// `crates/loader/tests/data/NAME.c` built by clang-19 for `target`, or
+/// `None` after skipping `test` (no clang-19 or no `bpf()`).
+fn compile_loader_test_object(test: &str, name: &str, target: &str) -> Option<Vec<u8>> {
+    if let Err(reason) = apiary_kernel::probe() {
+        return apiary_testskip::missing(test, reason);
+    }
+    if let Err(reason) = apiary_testskip::tool("clang-19", "--version") {
+        return apiary_testskip::skip(test, reason);
+    }
+    let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../loader/tests/data")
+        .join(format!("{name}.c"));
+    let output = std::env::temp_dir().join(format!(
+        "apiary-backend-{}-{name}-{target}.o",
+        std::process::id()
+    ));
+    let arch_include = format!("-I/usr/include/{}-linux-gnu", std::env::consts::ARCH);
+    let status = std::process::Command::new("clang-19")
+        .args(["-target", target, "-O2", "-g", &arch_include, "-c"])
+        .arg(&source)
+        .arg("-o")
+        .arg(&output)
+        .status()
+        .expect("clang-19 runs");
+    assert!(status.success(), "clang-19 {name}.c failed");
+    let bytes = std::fs::read(&output).expect("read object");
+    let _ = std::fs::remove_file(&output);
+    Some(bytes)
+}
+
+/// The kernel creates the BTF-defined fd maps the loader sized (libbpf 1.x
+/// leaves them at 0 and the kernel refuses them with EINVAL).
+#[test]
+fn btf_fd_maps_without_sizes_are_created_with_four_byte_keys_and_values() {
+    let test = "btf_fd_maps_without_sizes_are_created_with_four_byte_keys_and_values";
+    let Some(bytes) = compile_loader_test_object(test, "unsized_fd_maps", "bpf") else {
+        return;
+    };
+    let object = Object::parse(&bytes, "unsized_fd_maps").expect("parse");
+    let options = LoadOptions {
+        elf: Some(&bytes),
+        log_level: 0,
+    };
+    let loaded = load_object(&object, &options).expect("load_object");
+    for (name, map_type) in [
+        ("events", MapType::PERF_EVENT_ARRAY),
+        ("jumps", MapType::PROG_ARRAY),
+    ] {
+        let info = loaded.map(name).expect(name).info().expect("map info");
+        assert_eq!(
+            (info.map_type, info.key_size, info.value_size),
+            (map_type, 4, 4),
+            "{name}"
+        );
+    }
+    assert!(loaded.program("notify").is_some(), "{:?}", loaded.skipped);
+}
+
+/// iproute2's pinning: `PIN_GLOBAL_NS` maps at `<root>/tc/globals/NAME`
+/// and `PIN_OBJECT_NS` ones at `<root>/tc/<SHA-1 of the file>/NAME`; a
+/// second load reuses the pinned maps with their contents, and a pinned
+/// map that differs from the definition fails the load.
+#[test]
+fn iproute2_pinned_maps_are_pinned_reused_and_checked() {
+    use apiary_backend::{Error, TcPins, load_object_pinned};
+    let test = "iproute2_pinned_maps_are_pinned_reused_and_checked";
+    if let Err(reason) = apiary_kernel::probe() {
+        return apiary_testskip::missing(test, reason);
+    }
+    let read = |name| match apiary_corpus::legacy_object(name) {
+        Ok(legacy) => Some(legacy.read().expect("read legacy object")),
+        Err(reason) => apiary_testskip::missing(test, reason),
+    };
+    let (Some(tc), Some(xdp)) = (read("tc_elf_maps"), read("xdp_tail_calls")) else {
+        return;
+    };
+    let root = PinDir(std::path::PathBuf::from(format!(
+        "/sys/fs/bpf/apiary-tc-pins-{}",
+        std::process::id()
+    )));
+    let options = LoadOptions {
+        elf: Some(&tc),
+        log_level: 0,
+    };
+    let parse = |bytes: &[u8], name, typ| {
+        Object::parse_with(
+            bytes,
+            name,
+            &apiary_loader::Kconfig::default(),
+            &user_type(typ),
+        )
+        .expect("parse")
+    };
+    let object = parse(&tc, "tc_elf_maps", "tc");
+    let pins = TcPins::for_object(&root.0, &tc);
+    let first = load_object_pinned(&object, &options, &pins).expect("first load");
+    let globals = root.0.join("tc/globals");
+    let mut pinned: Vec<String> = std::fs::read_dir(&globals)
+        .expect("tc/globals")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    pinned.sort();
+    assert_eq!(pinned, ["counters", "jmp_map"]);
+    let counters = first.map("counters").expect("counters");
+    counters
+        .update(&3u32.to_ne_bytes(), &77u64.to_ne_bytes(), 0)
+        .expect("update");
+    let first_id = counters.info().expect("info").id;
+    drop(first);
+    // The pins keep the maps; a second load takes them, contents and all.
+    let second = load_object_pinned(&object, &options, &pins).expect("second load");
+    let counters = second.map("counters").expect("counters");
+    assert_eq!(counters.info().expect("info").id, first_id);
+    assert_eq!(
+        counters.lookup(&3u32.to_ne_bytes(), 0).expect("lookup"),
+        Some(77u64.to_ne_bytes().to_vec())
+    );
+    // tc fills the reused prog array's tail-call slot with the new program.
+    let tail = second
+        .program("2/1")
+        .expect("2/1")
+        .info(false)
+        .expect("info");
+    let slot = second
+        .map("jmp_map")
+        .expect("jmp_map")
+        .lookup(&1u32.to_ne_bytes(), 0)
+        .expect("lookup");
+    assert_eq!(slot, Some(tail.id.to_ne_bytes().to_vec()));
+    drop(second);
+
+    // PIN_OBJECT_NS: the object's directory is the SHA-1 of its file.
+    let xdp_object = parse(&xdp, "xdp_tail_calls", "xdp");
+    let xdp_pins = TcPins::for_object(&root.0, &xdp);
+    let xdp_options = LoadOptions {
+        elf: Some(&xdp),
+        log_level: 0,
+    };
+    drop(load_object_pinned(&xdp_object, &xdp_options, &xdp_pins).expect("xdp load"));
+    let object_pin = root
+        .0
+        .join("tc")
+        .join(&xdp_pins.object_uid)
+        .join("xdp_calls");
+    assert!(object_pin.exists(), "{}", object_pin.display());
+    assert_eq!(xdp_pins.object_uid.len(), 40);
+
+    // A pinned map unlike the definition is an error naming map and path.
+    std::fs::remove_file(globals.join("jmp_map")).expect("unpin jmp_map");
+    let other = apiary_kernel::MapFd::create(&apiary_kernel::MapCreateAttrs {
+        map_type: MapType::PROG_ARRAY,
+        key_size: 4,
+        value_size: 4,
+        max_entries: 1,
+        ..Default::default()
+    })
+    .expect("create");
+    other.pin(&globals.join("jmp_map")).expect("pin");
+    match load_object_pinned(&object, &options, &pins) {
+        Err(Error::Pin { map, path, reason }) => {
+            assert_eq!(map, "jmp_map");
+            assert_eq!(path, globals.join("jmp_map"));
+            assert!(reason.contains("differs from the definition"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
+}

@@ -89,16 +89,14 @@ impl<'a> ElfObject<'a> {
         let header =
             elf::FileHeader64::<object::Endianness>::parse(data).map_err(elf_err("file header"))?;
         let endian = header.endian().map_err(elf_err("file header"))?;
-        if endian != object::Endianness::Little {
-            return Err(LoadError::NotBpf(
-                "big-endian objects (bpfeb) are not supported".to_owned(),
-            ));
-        }
         let machine = header.e_machine(endian);
         if machine != elf::EM_BPF {
             return Err(LoadError::NotBpf(format!(
                 "e_machine is {machine}, not EM_BPF (247)"
             )));
+        }
+        if endian != object::Endianness::Little {
+            return Err(LoadError::BigEndian);
         }
         let e_type = header.e_type(endian);
         if e_type != elf::ET_REL {

@@ -10,7 +10,7 @@
 use std::collections::HashSet;
 
 use apiary_isa::opcode::BPF_PSEUDO_CALL;
-use apiary_kernel::types::MapType;
+use apiary_kernel::types::{MapType, ProgType};
 
 use crate::elf::{ElfObject, Section, SymbolKind};
 use crate::error::LoadError;
@@ -72,7 +72,7 @@ pub enum SectionOutcome {
     Skipped {
         /// Why.
         reason: String,
-        /// The option that would load it (`--type TYPE`, `--type tc`).
+        /// The option that would load it (`--type TYPE`, `--type xdp`).
         hint: Option<String>,
     },
 }
@@ -254,9 +254,50 @@ pub(crate) fn called_functions(
     called
 }
 
+/// The `--type` option naming `prog_type`: the `SEC()` name users know
+/// for the types tail calls are common in, the kernel's name otherwise
+/// (both are what [`ProgramTypeChoice::parse`] takes).
+fn type_option(prog_type: ProgType) -> String {
+    let name = match prog_type {
+        ProgType::XDP => Some("xdp"),
+        ProgType::SCHED_CLS => Some("tc"),
+        ProgType::SCHED_ACT => Some("action"),
+        other => other.name(),
+    };
+    format!("--type {}", name.unwrap_or("TYPE"))
+}
+
+/// The one value every item has, if there are items and they agree.
+fn only(mut types: impl Iterator<Item = ProgType>) -> Option<ProgType> {
+    let first = types.next()?;
+    types.all(|t| t == first).then_some(first)
+}
+
+/// The option that would load a tail-call section into prog array `array`
+/// (index into the placed maps): a tail call keeps the caller's type, so
+/// the type of the sections whose code names that array when their names
+/// type them all alike; failing that, the one type every typed section of
+/// the object has (an XDP object's tail calls are XDP programs); failing
+/// that, the type `tc` or `ip` would give, which the object does not say.
+fn tail_call_hint(code: &[CodeSection<'_>], array: usize) -> String {
+    let typed = || {
+        code.iter()
+            .filter_map(|c| Some((c, classify_any(c.name)?.0.def.prog_type)))
+    };
+    let callers = typed().filter(|(c, _)| {
+        c.relocs
+            .values()
+            .any(|r| matches!(r, InsnReloc::Map { map_index } if *map_index == array))
+    });
+    only(callers.map(|(_, t)| t))
+        .or_else(|| only(typed().map(|(_, t)| t)))
+        .map_or_else(|| "--type TYPE".to_owned(), type_option)
+}
+
 /// Decides section `name`'s fate; `text_only` says the object has no code
 /// section but `.text`, `all_called` that every function of the section is
-/// called from elsewhere (a section of subprograms, as cilium/ebpf allows).
+/// called from elsewhere (a section of subprograms, as cilium/ebpf allows);
+/// `code` is every code section of the object.
 pub(crate) fn decide(
     name: &str,
     is_text: bool,
@@ -264,6 +305,7 @@ pub(crate) fn decide(
     all_called: bool,
     typing: &UserTyping,
     maps: &[PlacedMap],
+    code: &[CodeSection<'_>],
 ) -> Decision {
     let chosen = typing.program_type.as_ref();
     let for_this = typing.section.as_deref().is_none_or(|s| s == name);
@@ -328,7 +370,10 @@ pub(crate) fn decide(
                 ),
                 None,
             ),
-            (Some(_), None) => skipped(what, Some("--type tc")),
+            (Some((index, _)), None) => Decision::Skipped {
+                reason: what,
+                hint: Some(tail_call_hint(code, index)),
+            },
             (Some((index, _)), Some(choice)) => Decision::Typed {
                 kind: choice.kind.clone(),
                 source: TypeSource::UserType,

@@ -19,6 +19,14 @@ pub enum LoadError {
     /// The ELF is well formed but not an eBPF relocatable object.
     #[error("not an eBPF object: {0}")]
     NotBpf(String),
+    /// The object is big-endian (`clang -target bpfeb`). libbpf opens such
+    /// objects only to inspect or link them and refuses to load them on a
+    /// little-endian host; Apiary's programs run with the host's little-endian
+    /// eBPF, so it refuses them when opened.
+    #[error(
+        "big-endian eBPF object (clang -target bpfeb): Apiary runs little-endian programs, and libbpf loads only objects of the host's byte order; rebuild with -target bpf"
+    )]
+    BigEndian,
     /// A section's contents are malformed.
     #[error("section {section:?}: {reason}")]
     Section {

@@ -234,37 +234,29 @@ pub(crate) fn legacy_maps(
         if convention == Convention::BpfLoad && spec.map_flags & BPF_F_NUMA_NODE != 0 {
             spec.numa_node = field(6);
         }
-        default_fd_sizes(&mut spec);
+        crate::maps::default_fd_sizes(&mut spec);
         maps.push(PlacedMap {
             spec,
             section: section.index,
             offset: sym.value,
         });
     }
-    if convention == Convention::BpfLoad {
-        link_bpf_load_inner_maps(&mut maps, &records)?;
+    match convention {
+        Convention::BpfLoad => link_bpf_load_inner_maps(&mut maps, &records)?,
+        Convention::Libbpf0 => {
+            for map in &maps {
+                crate::maps::require_inner_template(
+                    map,
+                    &format!(
+                        "its {entry}-byte struct bpf_map_def cannot name one (samples/bpf's inner_map_idx, iproute2's inner_id or a BTF __array(values, ...) can)"
+                    ),
+                )?;
+            }
+        }
+        Convention::Iproute2 => {}
     }
     link_maps_of_maps(&mut maps, first_index)?;
     Ok(maps)
-}
-
-/// Maps of file descriptors take 4-byte values (and arrays of them 4-byte
-/// keys) whatever else is asked; definitions for cilium/ebpf leave both at
-/// 0 and let the loader fill them in, as it does.
-fn default_fd_sizes(spec: &mut MapSpec) {
-    let arrays = [
-        MapType::PERF_EVENT_ARRAY,
-        MapType::PROG_ARRAY,
-        MapType::CGROUP_ARRAY,
-        MapType::ARRAY_OF_MAPS,
-    ];
-    let holds_fds = arrays.contains(&spec.map_type) || spec.map_type == MapType::HASH_OF_MAPS;
-    if holds_fds && spec.value_size == 0 {
-        spec.value_size = 4;
-    }
-    if arrays.contains(&spec.map_type) && spec.key_size == 0 {
-        spec.key_size = 4;
-    }
 }
 
 fn ids(map: &PlacedMap) -> Option<ElfMapIds> {

@@ -43,8 +43,8 @@ pub use crate::legacy_sections::{
     classify_any, parse_c_number, tail_call_section,
 };
 pub use crate::maps::{
-    BPF_F_MMAPABLE, BPF_F_RDONLY_PROG, DataRelocation, ElfMapIds, InitialSlot, InitialSlotTarget,
-    MapOrigin, MapSpec,
+    BPF_F_MMAPABLE, BPF_F_RDONLY_PROG, DataRelocation, ElfMapIds, ElfPinning, InitialSlot,
+    InitialSlotTarget, MapOrigin, MapSpec,
 };
 pub use crate::programs::{CoreRelo, FuncInfo, LineInfo, MapReloc, ProgramSpec};
 pub use crate::report::{ReportError, gpl_compatible, maps_used, object_json, object_listing};
@@ -326,8 +326,15 @@ fn place_programs(
                 .enumerate()
                 .filter(|(_, f)| f.section == section.index)
                 .all(|(id, _)| called.contains(&id));
-        let decision =
-            entries::decide(section.name, is_text, text_only, all_called, typing, placed);
+        let decision = entries::decide(
+            section.name,
+            is_text,
+            text_only,
+            all_called,
+            typing,
+            placed,
+            code,
+        );
         let outcome = match decision {
             Decision::Subprograms => {
                 SectionOutcome::Subprograms(members.map(|(_, f)| f.name.to_owned()).collect())

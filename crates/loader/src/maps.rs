@@ -40,14 +40,53 @@ pub struct ElfMapIds {
     /// it, and map-in-map definitions name their inner map by it.
     pub id: u32,
     /// `PIN_NONE` (0), `PIN_OBJECT_NS` (1) or `PIN_GLOBAL_NS` (2): where
-    /// `tc` pins the map under `/sys/fs/bpf/tc/`. Apiary records it; its
-    /// backends do not pin.
+    /// `tc` pins the map under `/sys/fs/bpf/tc/` ([`ElfMapIds::pinning_kind`]).
     pub pinning: u32,
     /// For a map of maps: the id of the map that is its inner template.
     pub inner_id: u32,
     /// For an inner map: its slot in every map of maps whose `inner_id` is
     /// this map's id (`u32::MAX`: none).
     pub inner_idx: u32,
+}
+
+/// Where iproute2 pins a `struct bpf_elf_map` (its `pinning` field).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ElfPinning {
+    /// `PIN_NONE`: not pinned.
+    None,
+    /// `PIN_OBJECT_NS`: in the object's own directory,
+    /// `tc/<SHA-1 of the object file>/NAME`.
+    Object,
+    /// `PIN_GLOBAL_NS`: shared by every object, `tc/globals/NAME`.
+    Global,
+    /// Any other value: a directory iproute2 looks up in
+    /// `/etc/iproute2/bpf_pinning`.
+    Custom(u32),
+}
+
+impl ElfMapIds {
+    /// What the `pinning` field asks for.
+    pub fn pinning_kind(&self) -> ElfPinning {
+        match self.pinning {
+            0 => ElfPinning::None,
+            1 => ElfPinning::Object,
+            2 => ElfPinning::Global,
+            other => ElfPinning::Custom(other),
+        }
+    }
+
+    /// Where `tc` pins map `name`, relative to the bpffs mount, in words
+    /// for listings (`global (tc/globals/NAME)`); `None` when unpinned.
+    pub fn describe_pinning(&self, name: &str) -> Option<String> {
+        match self.pinning_kind() {
+            ElfPinning::None => None,
+            ElfPinning::Object => Some(format!("object (tc/<SHA-1 of the object file>/{name})")),
+            ElfPinning::Global => Some(format!("global (tc/globals/{name})")),
+            ElfPinning::Custom(value) => Some(format!(
+                "custom {value} (the directory /etc/iproute2/bpf_pinning names; not pinned by Apiary)"
+            )),
+        }
+    }
 }
 
 /// What one initial slot of a map-in-map or program array points to
@@ -175,6 +214,27 @@ pub(crate) struct PlacedMap {
     pub(crate) section: usize,
     /// Byte offset of the definition within the section (0 for data maps).
     pub(crate) offset: u64,
+}
+
+/// A map of maps must say what its inner maps look like: neither backend
+/// can create one without an inner template. libbpf opens such a map and
+/// leaves the template to the program's own loader
+/// (`bpf_map__set_inner_map_fd`), failing at creation otherwise; Apiary has
+/// no such loader, so the object is refused when opened, naming the map
+/// and `how` its definition would have given the template.
+pub(crate) fn require_inner_template(map: &PlacedMap, how: &str) -> Result<(), LoadError> {
+    let is_map_of_maps =
+        map.spec.map_type == MapType::ARRAY_OF_MAPS || map.spec.map_type == MapType::HASH_OF_MAPS;
+    if !is_map_of_maps || map.spec.inner.is_some() {
+        return Ok(());
+    }
+    Err(map_err(
+        &map.spec.name,
+        format!(
+            "map of maps at offset {:#x} has no inner map definition, so no backend can create it (libbpf left it to the program's loader, bpf_map__set_inner_map_fd); {how}",
+            map.offset
+        ),
+    ))
 }
 
 pub(crate) fn map_err(map: &str, reason: impl Into<String>) -> LoadError {
@@ -535,7 +595,8 @@ pub(crate) fn btf_maps(
                 format!("definition at {offset}+{} runs past the section", var.size),
             ));
         }
-        let (spec, values_offset) = parse_btf_map_def(btf, name, ty, 0)?;
+        let (mut spec, values_offset) = parse_btf_map_def(btf, name, ty, 0)?;
+        default_fd_sizes(&mut spec);
         values_offsets.push(values_offset.map(|v| {
             (
                 offset.saturating_add(u64::from(v)),
@@ -547,6 +608,9 @@ pub(crate) fn btf_maps(
             section: section.index,
             offset,
         });
+    }
+    for map in &maps {
+        require_inner_template(map, "declare the inner map with __array(values, ...)")?;
     }
     for reloc in elf.relocs_for(section.index) {
         let bad = |reason: String| LoadError::Relocation {
@@ -599,4 +663,25 @@ pub(crate) fn btf_maps(
         }
     }
     Ok(maps)
+}
+
+/// Maps of file descriptors take 4-byte values (and arrays of them 4-byte
+/// keys) whatever else is asked; definitions for cilium/ebpf leave both at
+/// 0, in `maps` and in BTF `.maps` alike (clang-14+ Cilium datapath), and
+/// let the loader fill them in, as cilium/ebpf does. libbpf 1.x does not
+/// (its map creation fails with EINVAL), so this only opens more objects.
+pub(crate) fn default_fd_sizes(spec: &mut MapSpec) {
+    let arrays = [
+        MapType::PERF_EVENT_ARRAY,
+        MapType::PROG_ARRAY,
+        MapType::CGROUP_ARRAY,
+        MapType::ARRAY_OF_MAPS,
+    ];
+    let holds_fds = arrays.contains(&spec.map_type) || spec.map_type == MapType::HASH_OF_MAPS;
+    if holds_fds && spec.value_size == 0 {
+        spec.value_size = 4;
+    }
+    if arrays.contains(&spec.map_type) && spec.key_size == 0 {
+        spec.key_size = 4;
+    }
 }

@@ -140,6 +140,9 @@ pub fn object_listing(object: &Object) -> String {
                     "  (bpf_elf_map in \"maps\": id {} pinning {} inner_id {} inner_idx {})",
                     ids.id, ids.pinning, ids.inner_id, ids.inner_idx as i32
                 );
+                if let Some(pinning) = ids.describe_pinning(&map.name) {
+                    let _ = write!(out, "  pinning: {pinning}");
+                }
             }
             _ => {}
         }
@@ -260,6 +263,7 @@ fn map_json(index: usize, map: &MapSpec) -> Value {
                 json!({
                     "id": ids.id,
                     "pinning": ids.pinning,
+                    "pin_place": ids.describe_pinning(&map.name),
                     "inner_id": ids.inner_id,
                     "inner_idx": ids.inner_idx,
                 }),

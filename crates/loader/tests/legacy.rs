@@ -4,6 +4,8 @@
 //! past their section, relocation kinds clang never emits) against the
 //! typed error each must give.
 
+mod common;
+
 use apiary_kernel::types::{MapType, ProgType};
 use apiary_loader::{
     ElfMapIds, InitialSlot, InitialSlotTarget, Kconfig, LoadError, MapOrigin, NameSource, Object,
@@ -44,6 +46,24 @@ fn outcome<'o>(object: &'o Object, section: &str) -> &'o SectionOutcome {
         .find(|s| s.name == section)
         .unwrap_or_else(|| panic!("no section report for {section:?}"))
         .outcome
+}
+
+/// Each map's name, type, key size, value size, max entries and origin.
+fn map_shapes(object: &Object) -> Vec<(&str, MapType, u32, u32, u32, &MapOrigin)> {
+    object
+        .maps
+        .iter()
+        .map(|m| {
+            (
+                m.name.as_str(),
+                m.map_type,
+                m.key_size,
+                m.value_size,
+                m.max_entries,
+                &m.origin,
+            )
+        })
+        .collect()
 }
 
 const EXIT: u8 = 0x95;
@@ -112,22 +132,8 @@ fn samples_era_notype_programs_split_and_type_by_libbpf_0x_prefixes() {
         assert_eq!(p.insns.last().map(|i| i.code), Some(EXIT), "{}", p.name);
     }
     assert_eq!(programs[3].attach_target.as_deref(), Some("ksys_write"));
-    let maps: Vec<(&str, MapType, u32, u32, u32, &MapOrigin)> = object
-        .maps
-        .iter()
-        .map(|m| {
-            (
-                m.name.as_str(),
-                m.map_type,
-                m.key_size,
-                m.value_size,
-                m.max_entries,
-                &m.origin,
-            )
-        })
-        .collect();
     assert_eq!(
-        maps,
+        map_shapes(&object),
         [
             ("proto_count", MapType::HASH, 4, 8, 64, &MapOrigin::Legacy),
             ("lengths", MapType::ARRAY, 4, 8, 2, &MapOrigin::Legacy),
@@ -271,6 +277,48 @@ fn first_era_elf_maps_of_28_bytes_zero_extend_and_type_the_prog_section() {
     );
 }
 
+/// A tail-call section takes its caller's type: the hint names the type
+/// of the sections that load its prog array, not tc's.
+#[test]
+fn tail_call_hints_name_the_type_of_their_callers() {
+    let (Some(xdp), Some(prog)) = (legacy("xdp_tail_calls"), legacy("xdp_prog_section")) else {
+        return;
+    };
+    let hint = |object: &Object, section: &str| match outcome(object, section) {
+        SectionOutcome::Skipped { hint, .. } => hint.clone(),
+        other => panic!("{section}: {other:?}"),
+    };
+    let untyped = open(&xdp, &UserTyping::default()).expect("opens");
+    // The object also holds a socket filter: only the caller decides.
+    let names: Vec<&str> = loaded(&untyped).iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["xdp_entry", "keep_all"]);
+    assert_eq!(hint(&untyped, "1/0").as_deref(), Some("--type xdp"));
+    // Following the hint loads it as XDP into slot 0 of xdp_calls.
+    let typed = open(&xdp, &typed("xdp", None)).expect("opens with --type xdp");
+    let tail = typed.program("xdp_tail").expect("xdp_tail");
+    assert_eq!(
+        (tail.prog_type, tail.type_source),
+        (ProgType::XDP, TypeSource::UserType)
+    );
+    assert_eq!(
+        typed.map("xdp_calls").expect("xdp_calls").initial_slots,
+        [InitialSlot {
+            index: 0,
+            target: InitialSlotTarget::Program("xdp_tail".to_owned())
+        }]
+    );
+    // The prog array is pinned in the object's namespace, and says so.
+    let listing = apiary_loader::object_listing(&untyped);
+    assert!(
+        listing.contains("pinning: object (tc/<SHA-1 of the object file>/xdp_calls)"),
+        "{listing}"
+    );
+    // Nothing in an `ip link ... sec prog` object is typed: the hint is
+    // the command's type, which the object does not say.
+    let untyped = open(&prog, &UserTyping::default()).expect("opens");
+    assert_eq!(hint(&untyped, "1/0").as_deref(), Some("--type TYPE"));
+}
+
 #[test]
 fn tc_sections_wait_for_a_type_and_tail_calls_fill_their_prog_array() {
     let Some(bytes) = legacy("tc_elf_maps") else {
@@ -279,6 +327,12 @@ fn tc_sections_wait_for_a_type_and_tail_calls_fill_their_prog_array() {
     let untyped = open(&bytes, &UserTyping::default()).expect("opens");
     let names: Vec<&str> = loaded(&untyped).iter().map(|p| p.name.as_str()).collect();
     assert_eq!(names, ["cls_entry"]);
+    let listing = apiary_loader::object_listing(&untyped);
+    for pinned in ["jmp_map", "counters"] {
+        let place = format!("pinning: global (tc/globals/{pinned})");
+        assert!(listing.contains(&place), "{listing}");
+    }
+    assert_eq!(listing.matches("pinning: ").count(), 2, "{listing}");
     let skipped = |object: &Object, section: &str| match outcome(object, section) {
         SectionOutcome::Skipped { reason, hint } => (reason.clone(), hint.clone()),
         other => panic!("{section}: {other:?}"),
@@ -571,4 +625,65 @@ fn relocation_kinds_clang_never_emits_into_code_fail_the_program() {
     );
     // The other programs are unaffected.
     assert!(object.program("from_netdev").is_some());
+}
+
+/// Maps of fds in BTF `.maps` with no key or value size (Cilium, clang
+/// 14+) get the 4-byte sizes the kernel requires, as in `maps`.
+#[test]
+fn btf_fd_maps_without_sizes_get_four_byte_keys_and_values() {
+    let test = "btf_fd_maps_without_sizes_get_four_byte_keys_and_values";
+    let Some(path) = common::compile_test_object(test, "unsized_fd_maps") else {
+        return;
+    };
+    let bytes = std::fs::read(&path).expect("read object");
+    let object = open(&bytes, &UserTyping::default()).expect("opens");
+    let btf = MapOrigin::BtfDefined;
+    assert_eq!(
+        map_shapes(&object),
+        [
+            ("events", MapType::PERF_EVENT_ARRAY, 4, 4, 4, &btf),
+            ("jumps", MapType::PROG_ARRAY, 4, 4, 2, &btf),
+        ]
+    );
+}
+
+/// A map of maps whose definition names no inner map is refused when the
+/// object is opened, naming the map, rather than by map creation later.
+#[test]
+fn maps_of_maps_without_an_inner_definition_are_refused_by_name() {
+    let test = "maps_of_maps_without_an_inner_definition_are_refused_by_name";
+    let Some(path) = common::compile_test_object(test, "legacy_map_of_maps") else {
+        return;
+    };
+    let bytes = std::fs::read(&path).expect("read object");
+    match open(&bytes, &UserTyping::default()) {
+        Err(LoadError::Map { map, reason }) => {
+            assert_eq!(map, "outer");
+            assert!(
+                reason.starts_with("map of maps at offset 0x0 has no inner map definition"),
+                "{reason}"
+            );
+            assert!(
+                reason.contains("20-byte struct bpf_map_def cannot name one"),
+                "{reason}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+/// A `-target bpfeb` object is refused with its own error, as libbpf
+/// refuses to load objects not of the host's byte order.
+#[test]
+fn big_endian_objects_are_refused_as_such() {
+    let test = "big_endian_objects_are_refused_as_such";
+    let Some(path) = common::compile_test_object_for(test, "unsized_fd_maps", "bpfeb") else {
+        return;
+    };
+    let bytes = std::fs::read(&path).expect("read object");
+    // The ELF header says so independently of the loader.
+    assert_eq!(bytes.get(5), Some(&2), "EI_DATA is not ELFDATA2MSB");
+    let error = open(&bytes, &UserTyping::default()).expect_err("big-endian");
+    assert_eq!(error, LoadError::BigEndian);
+    assert!(error.to_string().contains("-target bpfeb"), "{error}");
 }

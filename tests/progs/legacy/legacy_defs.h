@@ -53,6 +53,7 @@ struct bpf_elf_map_v1 {
 	__u32 pinning;
 };
 
+#define PIN_OBJECT_NS 1
 #define PIN_GLOBAL_NS 2
 
 #endif

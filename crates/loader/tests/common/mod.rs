@@ -52,6 +52,11 @@ pub fn bpftool_json(args: &[&str]) -> serde_json::Value {
 /// parallel, so each call gets its own file); `None` (after skipping
 /// `test`) when clang-19 is missing. Panics when compilation fails.
 pub fn compile_test_object(test: &str, name: &str) -> Option<PathBuf> {
+    compile_test_object_for(test, name, "bpf")
+}
+
+/// [`compile_test_object`] for clang target `target` (`bpf`, `bpfeb`).
+pub fn compile_test_object_for(test: &str, name: &str, target: &str) -> Option<PathBuf> {
     let source = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/data")
         .join(format!("{name}.c"));
@@ -62,7 +67,7 @@ pub fn compile_test_object(test: &str, name: &str) -> Option<PathBuf> {
     let output = dir.join(format!("{name}.o"));
     let arch_include = format!("-I/usr/include/{}-linux-gnu", std::env::consts::ARCH);
     let result = Command::new("clang-19")
-        .args(["-target", "bpf", "-O2", "-g", &arch_include, "-c"])
+        .args(["-target", target, "-O2", "-g", &arch_include, "-c"])
         .arg(&source)
         .arg("-o")
         .arg(&output)
