@@ -61,12 +61,14 @@ mod helpers;
 mod memory;
 mod program;
 mod runner;
+mod tier;
 
 pub use error::{Access, HelperError, LoadError, RunError};
 pub use helpers::{
     HelperContext, HelperFn, HelperIdOutOfRange, HelperImpl, Helpers, MAX_HELPER_ID,
     MAX_TAIL_CALLS, PureHelperFn, TailCallError,
 };
-pub use memory::{MAX_CALL_FRAMES, MAX_REGIONS, Region, STACK_SIZE};
-pub use program::{MAX_PROGRAM_SLOTS, Program};
-pub use runner::{MAY_GOTO_LOOPS, PacketHeaders, RunInput, Runner};
+pub use memory::{FRAME_STRIDE, MAX_CALL_FRAMES, MAX_REGIONS, Region, STACK_SIZE};
+pub use program::{MAX_PROGRAM_SLOTS, Op, Program, Rmw};
+pub use runner::{Engine, MAY_GOTO_LOOPS, PacketHeaders, RunInput, Runner};
+pub use tier::{CallOutcome, CompiledCode, TierRun};

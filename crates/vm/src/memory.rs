@@ -19,7 +19,7 @@ pub const MAX_CALL_FRAMES: usize = 8;
 /// Distance between frame stacks: each 512-byte stack is followed by an
 /// inaccessible 512-byte gap, so that running over a frame's end faults
 /// instead of landing in the caller's stack.
-const FRAME_STRIDE: u64 = 1024;
+pub const FRAME_STRIDE: u64 = 1024;
 const FRAME_SHIFT: u32 = 10;
 
 /// A span of host memory a program may access, with its lifetime.
@@ -184,13 +184,7 @@ impl Memory {
         access: Access,
         depth: usize,
     ) -> Option<usize> {
-        let off = addr.wrapping_sub(self.stack_base);
-        // `size` may come from a helper's argument: compare without adding to it.
-        let within = off & (FRAME_STRIDE - 1);
-        if off < ((depth as u64 + 1) << FRAME_SHIFT)
-            && within < STACK_SIZE
-            && size <= STACK_SIZE - within
-        {
+        if self.in_stack(addr, size, depth) {
             return Some(addr as usize);
         }
         self.translate_region(addr, size, access)
@@ -198,11 +192,17 @@ impl Memory {
 
     #[inline]
     fn translate_region(&self, addr: u64, size: u64, access: Access) -> Option<usize> {
+        self.region_for(addr, size, access).map(|_| addr as usize)
+    }
+
+    /// The region that allows `access` to `addr..addr + size` (stacks not included).
+    #[inline]
+    pub(crate) fn region_for(&self, addr: u64, size: u64, access: Access) -> Option<Span> {
         let allowed = |s: &Span| s.contains(addr, size) && (access == Access::Load || s.writable);
         if let Some(s) = self.last_hit.get()
             && allowed(&s)
         {
-            return Some(addr as usize);
+            return Some(s);
         }
         let hit = self.regions.iter().copied().find(allowed).or_else(|| {
             self.registered
@@ -217,7 +217,23 @@ impl Memory {
                 .find(allowed)
         })?;
         self.last_hit.set(Some(hit));
-        Some(addr as usize)
+        Some(hit)
+    }
+
+    /// Whether `addr..addr + size` lies in the stack of one of frames `0..=depth`.
+    #[inline(always)]
+    pub(crate) fn in_stack(&self, addr: u64, size: u64, depth: usize) -> bool {
+        let off = addr.wrapping_sub(self.stack_base);
+        // `size` may come from a helper's argument: compare without adding to it.
+        let within = off & (FRAME_STRIDE - 1);
+        off < ((depth as u64 + 1) << FRAME_SHIFT)
+            && within < STACK_SIZE
+            && size <= STACK_SIZE - within
+    }
+
+    /// Address of frame 0's stack; frame `d`'s starts [`FRAME_STRIDE`] bytes per frame above.
+    pub(crate) fn stack_base(&self) -> u64 {
+        self.stack_base
     }
 
     /// Adds a region the run was given, ignoring exact duplicates.

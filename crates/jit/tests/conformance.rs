@@ -1,0 +1,57 @@
+//! The bpf_conformance suite on the JIT tier, and each file's outcome
+//! compared with the interpreter's.
+
+use std::path::{Path, PathBuf};
+
+use apiary_conformance::{collect_data_files, run_files_on};
+use apiary_vm::Program;
+
+fn jit(program: &Program<()>) -> Result<(), String> {
+    apiary_jit::compile(program).map_err(|e| e.to_string())
+}
+
+fn suite() -> Option<Vec<PathBuf>> {
+    // The shared data lives beside the repository; a work tree elsewhere names it with APIARY_SHARED.
+    let shared = std::env::var_os("APIARY_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
+    let dir = shared.join("conformance/bpf_conformance/tests");
+    if !dir.is_dir() {
+        eprintln!(
+            "SKIPPED: conformance suite on the JIT because {} does not exist (the shared test data lives beside the repository)",
+            dir.display()
+        );
+        return None;
+    }
+    let mut files = Vec::new();
+    collect_data_files(&dir, &mut files).expect("listing the suite");
+    Some(files)
+}
+
+#[test]
+fn bpf_conformance_suite_passes_on_the_jit() {
+    let Some(files) = suite() else { return };
+    let outcomes = run_files_on(&files, Some(jit));
+    let failed: Vec<String> = outcomes
+        .iter()
+        .filter(|o| !o.verdict.is_pass())
+        .map(|o| format!("{}: {}", o.path.display(), o.verdict))
+        .collect();
+    assert!(
+        failed.is_empty(),
+        "{} failures:\n{}",
+        failed.len(),
+        failed.join("\n")
+    );
+    assert_eq!(outcomes.len(), 313, "the suite has 313 tests");
+}
+
+#[test]
+fn every_conformance_file_gives_the_same_outcome_on_both_tiers() {
+    let Some(files) = suite() else { return };
+    let jit_outcomes = run_files_on(&files, Some(jit));
+    let interp_outcomes = run_files_on(&files, None);
+    for (j, i) in jit_outcomes.iter().zip(&interp_outcomes) {
+        assert_eq!(j.verdict, i.verdict, "{}", j.path.display());
+    }
+}
