@@ -27,9 +27,9 @@ mod program;
 mod rng;
 
 pub use backend::{
-    Entries, KEY_SIZE, KernelMaps, MAPS, MapKind, MapShape, Outcome, RunFailure, VALUE_SIZE,
-    apiary_outcome, inlined_array_lookups, kernel_load, kernel_load_runnable, kernel_outcome,
-    kernel_run, rejection_reason,
+    Entries, KEY_SIZE, KernelMaps, MAPS, MapKind, MapShape, Outcome, PrepareProgram, RunFailure,
+    VALUE_SIZE, apiary_outcome, apiary_outcome_on, inlined_array_lookups, kernel_load,
+    kernel_load_runnable, kernel_outcome, kernel_run, rejection_reason,
 };
 pub use diff::{
     Harness, HarnessError, ReproducerError, Summary, Verdict, fuzz, parse_reproducer,
