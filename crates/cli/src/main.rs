@@ -161,6 +161,22 @@ enum BackendArg {
     Both,
 }
 
+/// Which of Apiary's tiers `prog run` uses.
+#[derive(Clone, Copy, ValueEnum)]
+enum EngineArg {
+    /// Native x86-64 code (the default on x86-64).
+    Jit,
+    /// The interpreter (the default elsewhere).
+    Interp,
+}
+
+/// The engine `prog run` uses when none is named: the JIT where it runs.
+const DEFAULT_ENGINE: &str = if cfg!(target_arch = "x86_64") {
+    "jit"
+} else {
+    "interp"
+};
+
 /// `apiary prog run`: bpftool's `prog run` on a program of an object file.
 #[derive(clap::Args)]
 struct RunArgs {
@@ -182,6 +198,9 @@ struct RunArgs {
     /// Where to run: Apiary's interpreter, the kernel, or both compared.
     #[arg(long, value_enum, default_value = "vm")]
     backend: BackendArg,
+    /// Apiary's tier: native code or the interpreter (same results).
+    #[arg(long, value_enum, default_value = DEFAULT_ENGINE)]
+    engine: EngineArg,
     /// Reuse the maps saved in DIR before the run and save them there after it
     /// (one file per map, named as `bpftool prog loadall ... pinmaps DIR`
     /// names its pins; read them with `apiary map dump pinned DIR/NAME`).
@@ -275,6 +294,7 @@ fn main() -> ExitCode {
                 BackendArg::Kernel => progrun::BackendChoice::Kernel,
                 BackendArg::Both => progrun::BackendChoice::Both,
             },
+            jit: matches!(args.engine, EngineArg::Jit),
             pin_maps: args.pin_maps,
             format,
         }),

@@ -53,6 +53,8 @@ pub struct RunOptions {
     pub out: Option<PathBuf>,
     /// `--backend`.
     pub backend: BackendChoice,
+    /// `--engine jit`: Apiary runs native code rather than interpreting.
+    pub jit: bool,
     /// `--pin-maps DIR`.
     pub pin_maps: Option<PathBuf>,
     /// What CO-RE relocations resolve against (`--target-btf` or the default).
@@ -240,15 +242,22 @@ enum Backends {
     Both(VmBackend, KernelBackend),
 }
 
+/// Compiles a loaded program for `--engine jit`.
+fn compile(program: &apiary_vm::Program<apiary_runtime::Env>) -> Result<(), String> {
+    apiary_jit::compile(program).map_err(|e| format!("the JIT refused the program: {e}"))
+}
+
 impl Backends {
     fn open(
         choice: BackendChoice,
+        jit: bool,
         elf: &[u8],
         object: &Object,
         program: &str,
     ) -> Result<Backends, CliError> {
         let fail = |e: BackendError| CliError::at("--backend", e);
-        let vm = || VmBackend::open(object, program).map_err(fail);
+        let prepare: Option<apiary_difftest::PrepareProgram> = jit.then_some(compile);
+        let vm = || VmBackend::open_on(object, program, prepare).map_err(fail);
         let kernel = || KernelBackend::open(object, elf, program).map_err(fail);
         Ok(match choice {
             BackendChoice::Vm => Backends::Vm(vm()?),
@@ -309,7 +318,7 @@ pub fn prog_run(options: &RunOptions) -> CliResult {
         .map_err(|e| CliError::at(options.file.display(), e))?;
     let prog_type = program.prog_type;
     let program = program.name.clone();
-    let mut backends = Backends::open(options.backend, &elf, &object, &program)?;
+    let mut backends = Backends::open(options.backend, options.jit, &elf, &object, &program)?;
     if let Some(dir) = &options.pin_maps {
         crate::pinning::load_pinned(dir, &object.maps, backends.vm(), backends.kernel())?;
     }

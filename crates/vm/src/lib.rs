@@ -9,8 +9,19 @@
 //! [`RunError`], never undefined behaviour.
 //!
 //! It must not parse text or ELF, implement particular kernel helpers or
-//! maps (embedders register helpers in a [`Helpers`] table), or verify
-//! programs: it runs any program that decodes, safely.
+//! maps (embedders register helpers in a [`Helpers`] table), verify
+//! programs, or generate machine code: it runs any program that decodes,
+//! safely.
+//!
+//! # Tiers
+//! A compiling tier (`apiary-jit`) attaches native code to a [`Program`]
+//! ([`Program::attach_compiled`], a [`CompiledCode`]); runners whose
+//! [`Engine`] is `Compiled` (the default) run it instead of interpreting,
+//! for the entry, callbacks and tail calls alike. Everything that decides
+//! a result stays here and reaches the tier through [`TierRun`]: the
+//! stacks and regions, the helper table and what helpers leave pending,
+//! `LD_ABS`/`LD_IND`, the budget, and the construction of every
+//! [`RunError`].
 //!
 //! # Memory model
 //! Guest addresses are host addresses. A run may touch:
