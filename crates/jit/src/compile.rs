@@ -28,7 +28,11 @@ macro_rules! x64 {
     ($e:ident; $($t:tt)*) => {{
         #[allow(unused_imports)]
         use dynasmrt::{DynasmApi as _, DynasmLabelApi as _};
-        dynasmrt::dynasm!($e.asm ; .arch x64 ; $($t)*)
+        // dynasm converts register numbers with `.into()`, already `u8` here.
+        #[allow(clippy::useless_conversion)]
+        {
+            dynasmrt::dynasm!($e.asm ; .arch x64 ; $($t)*)
+        }
     }};
 }
 

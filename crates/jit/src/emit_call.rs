@@ -161,20 +161,21 @@ type Slow3 = unsafe extern "sysv64" fn(*mut Ctx, u64, u64) -> u64;
 
 /// A routine reached by `call` with its operands in r11 and r10: saves the
 /// eBPF registers in the context, calls `f(ctx, r11, r10)`, and either
-/// returns with the registers reloaded (`r0` possibly set by `f`) or
-/// leaves the activation.
+/// returns with the registers and r11 (the checked address, for memory
+/// accesses) reloaded, `r0` possibly set by `f`, or leaves the activation.
 fn returning(e: &mut Emitter, at: DynamicLabel, f: Slow3) {
     let abort = e.routines.abort;
     x64!(e; =>at);
     save(e, 10);
+    // Rust may clobber r11; the push also realigns the stack for the call.
     x64!(e
         ; mov rdi, r12
         ; mov rsi, Rq(R11)
         ; mov rdx, Rq(R10)
-        ; sub rsp, 8
+        ; push Rq(R11)
         ; mov rax, QWORD f as *const () as usize as i64
         ; call rax
-        ; add rsp, 8
+        ; pop Rq(R11)
         ; test rax, rax
         ; jz =>abort
     );

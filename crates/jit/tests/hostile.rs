@@ -93,7 +93,7 @@ fn random_decodable_programs_behave_the_same_on_both_tiers() {
     let wiper = Program::new(&stack_wiper(), Arc::clone(&helpers)).expect("wiper loads");
     let mut runner = Runner::new();
     runner.set_budget(Some(10_000));
-    let mut rng = Rng::new(0x6a69_74);
+    let mut rng = Rng::new(0x006a_6974);
     let (mut compiled, mut faults) = (0, 0);
     while compiled < 3000 {
         let len = 2 + rng.below(30);
