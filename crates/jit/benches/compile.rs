@@ -1,6 +1,6 @@
 //! Compile time of the JIT on a 10,000-instruction program mixing ALU,
 //! division, stack and region accesses, jumps and 64-bit loads (the goal:
-//! well under 1 ms). Run with `cargo bench -p apiary-jit`.
+//! under 1 ms). Run with `cargo bench -p apiary-jit`.
 
 use std::sync::Arc;
 

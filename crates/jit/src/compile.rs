@@ -163,6 +163,8 @@ pub(crate) fn compile<E>(program: &Program<E>) -> Result<JitCode<E>, JitError> {
     let ops = program.ops();
     let ends = group_ends(ops);
     let mut asm = VecAssembler::<X64Relocation>::new(0);
+    // About the average code size of an op: growing the buffer by copying costs more.
+    asm.reserve_ops(ops.len() * 40);
     let routines = Routines {
         exit: asm.new_dynamic_label(),
         abort: asm.new_dynamic_label(),
