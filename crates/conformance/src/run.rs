@@ -312,6 +312,15 @@ pub fn collect_data_files(path: &Path, files: &mut Vec<PathBuf>) -> std::io::Res
     Ok(())
 }
 
+/// One line per outcome that is not a pass: the file and its verdict.
+pub fn failures(outcomes: &[FileOutcome]) -> Vec<String> {
+    outcomes
+        .iter()
+        .filter(|o| !o.verdict.is_pass())
+        .map(|o| format!("{}: {}", o.path.display(), o.verdict))
+        .collect()
+}
+
 /// Runs every file and returns one outcome each.
 pub fn run_files(paths: &[PathBuf]) -> Vec<FileOutcome> {
     run_files_on(paths, None)

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use apiary_conformance::{collect_data_files, run_files_on};
+use apiary_conformance::{collect_data_files, failures, run_files_on};
 use apiary_vm::Program;
 
 fn jit(program: &Program<()>) -> Result<(), String> {
@@ -32,11 +32,7 @@ fn suite() -> Option<Vec<PathBuf>> {
 fn bpf_conformance_suite_passes_on_the_jit() {
     let Some(files) = suite() else { return };
     let outcomes = run_files_on(&files, Some(jit));
-    let failed: Vec<String> = outcomes
-        .iter()
-        .filter(|o| !o.verdict.is_pass())
-        .map(|o| format!("{}: {}", o.path.display(), o.verdict))
-        .collect();
+    let failed = failures(&outcomes);
     assert!(
         failed.is_empty(),
         "{} failures:\n{}",
