@@ -242,8 +242,8 @@ enum Backends {
     Both(VmBackend, KernelBackend),
 }
 
-/// Compiles a loaded program for `--engine jit`.
-fn compile(program: &apiary_vm::Program<apiary_runtime::Env>) -> Result<(), String> {
+/// Compiles a loaded program for `--engine jit` (and `fuzz diff`'s third tier).
+pub(crate) fn jit(program: &apiary_vm::Program<apiary_runtime::Env>) -> Result<(), String> {
     apiary_jit::compile(program).map_err(|e| format!("the JIT refused the program: {e}"))
 }
 
@@ -256,7 +256,7 @@ impl Backends {
         program: &str,
     ) -> Result<Backends, CliError> {
         let fail = |e: BackendError| CliError::at("--backend", e);
-        let prepare: Option<apiary_difftest::PrepareProgram> = jit.then_some(compile);
+        let prepare: Option<apiary_difftest::PrepareProgram> = jit.then_some(self::jit);
         let vm = || VmBackend::open_on(object, program, prepare).map_err(fail);
         let kernel = || KernelBackend::open(object, elf, program).map_err(fail);
         Ok(match choice {

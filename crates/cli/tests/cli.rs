@@ -491,4 +491,10 @@ fn fuzz_diff_agrees_with_the_kernel_on_2000_programs() {
         last.starts_with("2000 programs, ") && last.ends_with(", 0 divergences"),
         "{last}"
     );
+    assert!(
+        stdout
+            .lines()
+            .any(|line| line == "JIT against the interpreter: 0 divergences"),
+        "{stdout}"
+    );
 }

@@ -7,7 +7,8 @@ use apiary_kernel::ProgFd;
 use thiserror::Error;
 
 use crate::backend::{
-    Entries, KernelMaps, Outcome, RunFailure, apiary_outcome, kernel_load_runnable, kernel_run,
+    Entries, KernelMaps, Outcome, PrepareProgram, RunFailure, apiary_outcome, apiary_outcome_on,
+    kernel_load_runnable, kernel_run,
 };
 use crate::generate::{Case, PROLOGUE_LEN, generate};
 use crate::known::{KernelBug, ListError, known_divergences};
@@ -360,6 +361,10 @@ pub struct Summary {
     pub kernel_bugs: Vec<(u64, Vec<KernelBug>)>,
     /// Reproducer files written.
     pub reproducers: Vec<PathBuf>,
+    /// Seeds on which Apiary's second tier (the JIT), when one was
+    /// given, disagrees with its interpreter (any program, accepted by the
+    /// kernel or not).
+    pub tier_divergences: Vec<u64>,
 }
 
 impl Summary {
@@ -374,13 +379,40 @@ impl Summary {
     }
 }
 
+/// `text` with every `0x...` number (host addresses, which differ between
+/// two runs of the same program) replaced by `ADDR`.
+pub fn without_addresses(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("0x") {
+        out.push_str(&rest[..at]);
+        out.push_str("ADDR");
+        rest = rest[at + 2..].trim_start_matches(|c: char| c.is_ascii_hexdigit());
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Whether Apiary's interpreter and the tier `prepare` readies programs
+/// for give `case` the same outcome (failures compared without addresses).
+pub fn tiers_agree(case: &Case, prepare: PrepareProgram) -> bool {
+    let bytecode = case.program.bytecode();
+    let run = |prepare| {
+        apiary_outcome_on(&bytecode, &case.ctx, &case.maps, None, prepare)
+            .map_err(|failure| without_addresses(&format!("{failure:?}")))
+    };
+    run(None) == run(Some(prepare))
+}
+
 /// Generates and checks the programs of seeds `first..first + count`,
-/// shrinking each divergence and writing it to `out` when given.
+/// shrinking each divergence and writing it to `out` when given; with a
+/// `tier`, also compares Apiary's two tiers on every program.
 /// `on_program` is called after each program (for progress reports).
 pub fn fuzz(
     first: u64,
     count: u64,
     out: Option<&Path>,
+    tier: Option<PrepareProgram>,
     mut on_program: impl FnMut(&Summary),
 ) -> std::io::Result<Summary> {
     let harness = Harness::new().map_err(std::io::Error::other)?;
@@ -388,6 +420,11 @@ pub fn fuzz(
     for seed in first..first.saturating_add(count) {
         let case = generate(seed);
         summary.programs += 1;
+        if let Some(prepare) = tier
+            && !tiers_agree(&case, prepare)
+        {
+            summary.tier_divergences.push(seed);
+        }
         match harness.check(&case) {
             Verdict::Rejected(_) => {}
             Verdict::Agree => summary.accepted += 1,

@@ -32,8 +32,8 @@ pub use backend::{
     kernel_load_runnable, kernel_outcome, kernel_run, rejection_reason,
 };
 pub use diff::{
-    Harness, HarnessError, ReproducerError, Summary, Verdict, fuzz, parse_reproducer,
-    write_reproducer,
+    Harness, HarnessError, ReproducerError, Summary, Verdict, fuzz, parse_reproducer, tiers_agree,
+    without_addresses, write_reproducer,
 };
 pub use generate::{CTX_INPUT_LEN, CTX_LEN, Case, DATA, KEY_RANGE, PROLOGUE_LEN, generate};
 pub use known::{KernelBug, KnownDivergence, ListError, known_divergences, parse_known};

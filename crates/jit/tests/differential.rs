@@ -3,7 +3,7 @@
 //! every map, and the error (kind, pc and wording) must be the same, with
 //! and without a budget small enough to run out mid-program.
 
-use apiary_difftest::{Outcome, RunFailure, apiary_outcome_on, generate};
+use apiary_difftest::{Outcome, RunFailure, apiary_outcome_on, generate, without_addresses};
 use apiary_runtime::Env;
 use apiary_vm::Program;
 
@@ -11,21 +11,10 @@ fn jit(program: &Program<Env>) -> Result<(), String> {
     apiary_jit::compile(program).map_err(|e| e.to_string())
 }
 
-/// The failure with host addresses (which differ between runs: each run
-/// has its own stack and context buffer) replaced by a placeholder.
+/// The failure without host addresses, which differ between runs (each
+/// run has its own stack and context buffer).
 fn comparable(result: Result<Outcome, RunFailure>) -> Result<Outcome, String> {
-    result.map_err(|failure| {
-        let text = format!("{failure:?}");
-        let mut out = String::with_capacity(text.len());
-        let mut rest = text.as_str();
-        while let Some(at) = rest.find("0x") {
-            out.push_str(&rest[..at]);
-            out.push_str("ADDR");
-            rest = rest[at + 2..].trim_start_matches(|c: char| c.is_ascii_hexdigit());
-        }
-        out.push_str(rest);
-        out
-    })
+    result.map_err(|failure| without_addresses(&format!("{failure:?}")))
 }
 
 fn compare(seeds: std::ops::Range<u64>, budget: impl Fn(u64) -> Option<u64>) -> usize {
