@@ -59,11 +59,11 @@ fn print_ratios(programs: &[BenchProgram], since: SystemTime) {
         let time = |engine| median_ns(program.name, engine, since);
         match (time(JIT), time(APIARY), time(RBPF)) {
             (Some(jit), Some(apiary), Some(rbpf)) => println!(
-                "{:<18} {:>9.2} us {:>9.2} us {:>9.2} us {:>11.1}x {:>10.1}x",
+                "{:<18} {:>9.0} ns {:>9.0} ns {:>9.0} ns {:>11.1}x {:>10.1}x",
                 program.name,
-                jit / 1e3,
-                apiary / 1e3,
-                rbpf / 1e3,
+                jit,
+                apiary,
+                rbpf,
                 apiary / jit,
                 rbpf / jit
             ),
