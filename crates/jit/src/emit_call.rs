@@ -179,6 +179,12 @@ fn returning(e: &mut Emitter, at: DynamicLabel, f: Slow3) {
         ; test rax, rax
         ; jz =>abort
     );
+    if cfg!(debug_assertions) {
+        // r10 is the one register not restored: make code that wrongly
+        // relies on it keeping its value fail in tests rather than only in
+        // release builds, where Rust happens to clobber it.
+        x64!(e; mov Rq(R10), QWORD 0x0bad_0bad_0bad_0bad);
+    }
     restore(e);
     x64!(e; ret);
 }
