@@ -1,15 +1,13 @@
 //! Hostile programs: random instruction words that decode, compiled and
-//! run on both tiers with the same runner, memory and budget. Neither may
-//! crash the host; both must give the same r0 or error (addresses
-//! included) and leave the same memory.
+//! run on both tiers with the same runner (stacks cleared before each
+//! run), memory and budget. Neither may crash the host; both must give the
+//! same r0 or error (addresses included) and leave the same memory.
 
 use std::sync::Arc;
 
 use apiary_conformance::conformance_helpers;
 use apiary_difftest::Rng;
-use apiary_isa::{
-    AluOp, Insn, JmpCond, RawInsn, Reg, Size, Source, Width, decode_program, encode_program,
-};
+use apiary_isa::{Insn, RawInsn, decode_program, encode_program};
 use apiary_vm::{Engine, Program, Runner};
 
 /// Immediates and offsets that make instructions decode (atomic and
@@ -58,39 +56,9 @@ fn decodable_word(rng: &mut Rng) -> Vec<RawInsn> {
     }
 }
 
-/// A program whose every frame zeroes its stack and calls itself until
-/// all 8 frames are used: run before each tier so that neither sees the
-/// other's leftovers (stacks are not cleared between runs).
-fn stack_wiper() -> Vec<RawInsn> {
-    let mut insns = vec![
-        Insn::mov64(Reg::R3, Source::Imm(0)),
-        // The function starts at slot 1.
-    ];
-    for slot in 1..=64i16 {
-        insns.push(Insn::Store {
-            size: Size::DW,
-            dst: Reg::R10,
-            off: -8 * slot,
-            src: Source::Imm(0),
-        });
-    }
-    insns.push(Insn::Jump {
-        width: Width::W64,
-        cond: JmpCond::Ge,
-        dst: Reg::R3,
-        src: Source::Imm(7),
-        off: 2,
-    });
-    insns.push(Insn::alu64(AluOp::Add, Reg::R3, Source::Imm(1)));
-    insns.push(Insn::Call(apiary_isa::CallTarget::Local(-67)));
-    insns.push(Insn::Exit);
-    encode_program(&insns)
-}
-
 #[test]
 fn random_decodable_programs_behave_the_same_on_both_tiers() {
     let helpers = conformance_helpers();
-    let wiper = Program::new(&stack_wiper(), Arc::clone(&helpers)).expect("wiper loads");
     let mut runner = Runner::new();
     runner.set_budget(Some(10_000));
     let mut rng = Rng::new(0x006a_6974);
@@ -111,9 +79,7 @@ fn random_decodable_programs_behave_the_same_on_both_tiers() {
         let mut memory = initial.clone();
         let mut run = |engine| {
             memory.copy_from_slice(&initial);
-            runner.set_engine(Engine::Interpreter);
-            assert_eq!(runner.run_on_memory(&wiper, &mut (), &mut []), Ok(0));
-            runner.set_engine(engine);
+            runner.clear_stacks().set_engine(engine);
             let result = runner.run_on_memory(&program, &mut (), &mut memory);
             (result, memory.clone())
         };

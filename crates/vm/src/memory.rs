@@ -126,7 +126,8 @@ const REGISTERED_PROBES: usize = 4;
 
 /// Stacks and regions of a runner.
 pub(crate) struct Memory {
-    /// Backing store of the frame stacks; only ever accessed through `stack_base`.
+    /// Backing store of the frame stacks; programs reach it through
+    /// `stack_base`, Rust only to clear it between runs.
     _stack: Box<[u64]>,
     stack_base: u64,
     /// The regions a run was given (few, possibly overlapping: the packet
@@ -167,6 +168,11 @@ impl Memory {
             packet: None,
             headers: None,
         }
+    }
+
+    /// Zeroes every frame's stack.
+    pub(crate) fn clear_stacks(&mut self) {
+        self._stack.fill(0);
     }
 
     /// `r10` of frame `depth`.

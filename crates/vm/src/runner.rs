@@ -184,6 +184,14 @@ impl<E> Runner<E> {
         self
     }
 
+    /// Zeroes the stacks, which runs otherwise leave as they were (like
+    /// the kernel's uninitialised stack): before a run whose program must
+    /// not see what an earlier one left, or to make two runs comparable.
+    pub fn clear_stacks(&mut self) -> &mut Self {
+        self.memory.clear_stacks();
+        self
+    }
+
     /// The tier runs use.
     pub fn engine(&self) -> Engine {
         self.engine
