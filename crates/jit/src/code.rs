@@ -13,6 +13,8 @@ type Entry = unsafe extern "sysv64" fn(*mut Ctx, usize) -> u64;
 /// Native code for one program, attached to it by [`crate::compile`].
 pub struct JitCode<E> {
     mem: ExecMem,
+    /// Code offset of each op (its group's budget check included).
+    starts: Box<[u32]>,
     /// Code offset of each op's body (after its group's budget check).
     bodies: Box<[u32]>,
     /// One past the last op of each op's budget group.
@@ -31,9 +33,16 @@ impl<E> std::fmt::Debug for JitCode<E> {
 }
 
 impl<E> JitCode<E> {
-    pub(crate) fn new(mem: ExecMem, bodies: Vec<u32>, ends: Vec<u32>, len: usize) -> Self {
+    pub(crate) fn new(
+        mem: ExecMem,
+        starts: Vec<u32>,
+        bodies: Vec<u32>,
+        ends: Vec<u32>,
+        len: usize,
+    ) -> Self {
         JitCode {
             mem,
+            starts: starts.into_boxed_slice(),
             bodies: bodies.into_boxed_slice(),
             ends: ends.into_boxed_slice(),
             len,
@@ -48,6 +57,14 @@ impl<E> JitCode<E> {
 }
 
 impl<E> CompiledCode<E> for JitCode<E> {
+    fn machine_code(&self) -> &[u8] {
+        self.mem.code(self.len)
+    }
+
+    fn op_offsets(&self) -> &[u32] {
+        &self.starts
+    }
+
     fn run(
         &self,
         run: &mut TierRun<'_, E>,

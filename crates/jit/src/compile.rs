@@ -185,10 +185,12 @@ pub(crate) fn compile<E>(program: &Program<E>) -> Result<JitCode<E>, JitError> {
         routines,
     };
     emit_call::prologue(&mut e);
+    let mut starts = Vec::with_capacity(ops.len());
     let mut bodies = Vec::with_capacity(ops.len());
     let mut group_start = true;
     for (pc, &op) in ops.iter().enumerate() {
         let label = e.target(pc as u32);
+        starts.push(e.asm.offset().0 as u32);
         x64!(e; =>label);
         if group_start {
             let n = ends[pc] - pc as u32;
@@ -218,7 +220,7 @@ pub(crate) fn compile<E>(program: &Program<E>) -> Result<JitCode<E>, JitError> {
         .finalize()
         .map_err(|err| JitError::Assemble(err.to_string()))?;
     let mem = ExecMem::new(&code).map_err(JitError::Map)?;
-    Ok(JitCode::new(mem, bodies, ends, code.len()))
+    Ok(JitCode::new(mem, starts, bodies, ends, code.len()))
 }
 
 fn emit_stubs(e: &mut Emitter) {

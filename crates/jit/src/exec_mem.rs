@@ -64,10 +64,14 @@ impl ExecMem {
     }
 
     /// The mapped bytes (code, then traps).
-    #[cfg(test)]
     pub(crate) fn bytes(&self) -> &[u8] {
         // SAFETY: the mapping is readable for `len` bytes while `self` lives.
         unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
+    }
+
+    /// The first `len` mapped bytes (the code, without the padding).
+    pub(crate) fn code(&self, len: usize) -> &[u8] {
+        self.bytes().get(..len).unwrap_or_default()
     }
 }
 

@@ -151,3 +151,19 @@ fn may_goto_falls_through_the_kernel_count() {
         Ok(u64::from(MAY_GOTO_LOOPS) + 1)
     );
 }
+
+#[test]
+fn the_machine_code_and_each_ops_offset_are_available_for_dumps() {
+    let program = load("mov %r0, 42\nexit");
+    let code = program.compiled().expect("compiled");
+    let (bytes, offsets) = (code.machine_code(), code.op_offsets());
+    // Two ops and the sentinel, in order, after the entry sequence.
+    assert_eq!(offsets.len(), program.ops().len());
+    assert!(offsets.windows(2).all(|w| w[0] < w[1]) && offsets[0] > 0);
+    // `mov eax, 42` lies in the first op's code.
+    let first = &bytes[offsets[0] as usize..offsets[1] as usize];
+    assert!(
+        first.windows(5).any(|w| w == [0xb8, 42, 0, 0, 0]),
+        "{first:02x?}"
+    );
+}

@@ -24,6 +24,13 @@ pub trait CompiledCode<E>: Send + Sync {
     /// frame exits, with exactly the interpreter's semantics.
     fn run(&self, run: &mut TierRun<'_, E>, start: usize, regs: [u64; 11])
     -> Result<u64, RunError>;
+
+    /// The machine code (for dumps such as `prog dump jited`).
+    fn machine_code(&self) -> &[u8];
+
+    /// For each op of [`Program::ops`], the offset in [`Self::machine_code`]
+    /// where its code starts.
+    fn op_offsets(&self) -> &[u32];
 }
 
 /// What a helper call leaves the calling code to do next.
