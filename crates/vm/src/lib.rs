@@ -30,7 +30,7 @@
 //!   instead of reaching the caller's stack (pointers to a caller's stack
 //!   passed down to callees stay valid, as in the kernel). Stacks are not
 //!   cleared between runs, like the kernel's uninitialised stack: use a
-//!   separate [`Runner`] per trust domain;
+//!   separate [`Runner`] per trust domain, or [`Runner::clear_stacks`];
 //! - the [`Region`]s of its [`RunInput`] (context, packet and headroom, map
 //!   values, read-only data) and those helpers add while it runs
 //!   ([`HelperContext::add_region`]).
