@@ -14,6 +14,7 @@ mod elf;
 mod error;
 mod fuzz;
 mod hex;
+mod jited;
 mod mapcmd;
 mod objects;
 mod pinning;
@@ -138,10 +139,15 @@ enum ProgCommand {
     },
     /// Run a program as `bpftool prog run` does: `run FILE.o [--prog NAME] [data_in FILE] ...`.
     Run(RunArgs),
-    /// Print programs as `bpftool prog dump xlated` does: `dump [xlated] FILE.o [PROG] [linum]`.
+    /// Print programs as `bpftool prog dump xlated|jited` does: `dump [xlated] FILE.o [PROG]
+    /// [linum]`, or `dump jited FILE.o [PROG] [linum] [opcodes]` for the JIT's x86-64 code.
     Dump {
-        /// `[xlated] FILE.o [PROG] [linum]`.
-        #[arg(required = true, num_args = 1..=4, value_name = "[xlated] FILE [PROG] [linum]")]
+        /// `[xlated|jited] FILE.o [PROG] [linum] [opcodes]`.
+        #[arg(
+            required = true,
+            num_args = 1..=5,
+            value_name = "[xlated|jited] FILE [PROG] [linum] [opcodes]"
+        )]
         words: Vec<String>,
         /// Resolve CO-RE relocations against this BTF (e.g.
         /// /sys/kernel/btf/vmlinux). Default: Apiary's own context types.

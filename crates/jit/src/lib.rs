@@ -52,6 +52,7 @@ mod code;
 mod compile;
 #[cfg(target_arch = "x86_64")]
 mod ctx;
+mod dump;
 #[cfg(target_arch = "x86_64")]
 mod emit_alu;
 #[cfg(target_arch = "x86_64")]
@@ -70,6 +71,7 @@ use thiserror::Error;
 
 #[cfg(target_arch = "x86_64")]
 pub use code::JitCode;
+pub use dump::{X86Insn, disassemble};
 
 /// Why a program could not be compiled.
 #[derive(Debug, Error)]
