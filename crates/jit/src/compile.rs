@@ -15,10 +15,11 @@ use apiary_vm::{Op, Program};
 use dynasmrt::x64::X64Relocation;
 use dynasmrt::{DynamicLabel, DynasmApi, VecAssembler};
 
-use crate::JitError;
+use crate::blind::{Keys, blind};
 use crate::code::JitCode;
 use crate::emit_call::{self, Routines};
 use crate::exec_mem::ExecMem;
+use crate::{JitError, Options};
 use crate::{emit_alu, emit_jmp, emit_mem};
 
 /// Assembles x86-64 into the emitter's buffer.
@@ -43,9 +44,10 @@ pub(crate) const R11: u8 = 11;
 /// x86 register of each eBPF register. `r0` and `r1..r5` sit where the
 /// SysV ABI puts the return value and the arguments (pure helpers need no
 /// shuffling), `r10` in rbp. r9 holds the remaining budget, r12 the
-/// context, r10 and r11 are scratch. Numbers above 10 never occur (the vm
-/// checked them); they map to scratch so that no index can go wrong.
-const REG: [u8; 16] = [0, 7, 6, 2, 1, 8, 3, 13, 14, 15, 5, 11, 11, 11, 11, 11];
+/// context, r10 and r11 are scratch. Number 11 is r10, the operand of a
+/// blinded op ([`crate::blind::BLINDED`]); the vm never gives numbers
+/// above 10, and the rest map to scratch so that no index can go wrong.
+const REG: [u8; 16] = [0, 7, 6, 2, 1, 8, 3, 13, 14, 15, 5, 10, 11, 11, 11, 11];
 
 /// The x86 register holding eBPF register `r`.
 pub(crate) fn x(r: u8) -> u8 {
@@ -79,6 +81,8 @@ pub(crate) struct Emitter {
     targets: Vec<DynamicLabel>,
     pub(crate) stubs: Vec<Stub>,
     pub(crate) routines: Routines,
+    /// Blinding keys, when constants are blinded.
+    pub(crate) keys: Option<Keys>,
 }
 
 impl Emitter {
@@ -159,7 +163,7 @@ fn group_ends(ops: &[Op]) -> Vec<u32> {
 }
 
 /// Compiles `program` for environment type `E`.
-pub(crate) fn compile<E>(program: &Program<E>) -> Result<JitCode<E>, JitError> {
+pub(crate) fn compile<E>(program: &Program<E>, options: Options) -> Result<JitCode<E>, JitError> {
     let ops = program.ops();
     let ends = group_ends(ops);
     let mut asm = VecAssembler::<X64Relocation>::new(0);
@@ -183,6 +187,7 @@ pub(crate) fn compile<E>(program: &Program<E>) -> Result<JitCode<E>, JitError> {
         targets,
         stubs: Vec::new(),
         routines,
+        keys: options.blind_constants.then(Keys::new),
     };
     emit_call::prologue(&mut e);
     let mut starts = Vec::with_capacity(ops.len());
@@ -203,6 +208,7 @@ pub(crate) fn compile<E>(program: &Program<E>) -> Result<JitCode<E>, JitError> {
             });
         }
         bodies.push(e.asm.offset().0 as u32);
+        let op = blind(&mut e, op);
         if let Some(jump) = emit_jmp::jump(op) {
             emit_jmp::emit(&mut e, jump);
         } else if !emit_alu::emit(&mut e, op)

@@ -11,6 +11,7 @@
 
 use apiary_vm::{Access, FRAME_STRIDE, Op, Rmw, STACK_SIZE};
 
+use crate::blind::{BLINDED, materialize};
 use crate::compile::{Emitter, R10, R11, Stub, x};
 use crate::ctx::off;
 use crate::slow::{mem_info, packet_info};
@@ -96,6 +97,14 @@ fn store(e: &mut Emitter, pc: usize, d: u8, off: i16, size: u8, value: Value) {
     } else {
         check(e, pc, d, off, size, Access::Store);
     }
+    // Blinded after the check, which uses r10.
+    let value = match value {
+        Value::Imm(v) if e.keys.is_some() => {
+            materialize(e, i64::from(v) as u64);
+            Value::Reg(BLINDED)
+        }
+        other => other,
+    };
     write(e, size, value);
 }
 

@@ -39,6 +39,10 @@
 //! it. The code is mapped writable while it is written and executable
 //! afterwards, never both (`exec_mem`).
 //!
+//! # Constant blinding
+//! With [`Options::blind_constants`] no immediate of the program appears in
+//! the code as written (`blind`), as with the kernel's `bpf_jit_harden`.
+//!
 //! # Registers
 //! eBPF `r0`..`r10` live in rax, rdi, rsi, rdx, rcx, r8, rbx, r13, r14,
 //! r15, rbp (the kernel's mapping); r9 holds the remaining budget, r12 the
@@ -46,6 +50,8 @@
 //! saved around calls into Rust, since the interpreter keeps `r1..r5`
 //! across helper calls and programs it runs may read them.
 
+#[cfg(target_arch = "x86_64")]
+mod blind;
 #[cfg(target_arch = "x86_64")]
 mod code;
 #[cfg(target_arch = "x86_64")]
@@ -96,19 +102,34 @@ pub enum JitError {
     AlreadyCompiled,
 }
 
+/// How to compile.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Options {
+    /// Constant blinding, as the kernel's `net.core.bpf_jit_harden`: no
+    /// immediate of the program appears in the machine code as written
+    /// (each is rebuilt from two random-looking halves), which defeats
+    /// JIT spraying at the cost of an instruction or two per immediate.
+    pub blind_constants: bool,
+}
+
 /// Compiles `program` and attaches the code to it; runners then run it
 /// natively unless their engine is [`apiary_vm::Engine::Interpreter`].
 pub fn compile<E: 'static>(program: &Program<E>) -> Result<(), JitError> {
+    compile_with(program, Options::default())
+}
+
+/// [`compile`] with `options`.
+pub fn compile_with<E: 'static>(program: &Program<E>, options: Options) -> Result<(), JitError> {
     #[cfg(target_arch = "x86_64")]
     {
-        let code = compile::compile(program)?;
+        let code = compile::compile(program, options)?;
         program
             .attach_compiled(Box::new(code))
             .map_err(|_| JitError::AlreadyCompiled)
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
-        let _ = program;
+        let _ = (program, options);
         Err(JitError::UnsupportedArch)
     }
 }

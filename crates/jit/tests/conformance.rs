@@ -10,6 +10,13 @@ fn jit(program: &Program<()>) -> Result<(), String> {
     apiary_jit::compile(program).map_err(|e| e.to_string())
 }
 
+fn jit_blinded(program: &Program<()>) -> Result<(), String> {
+    let options = apiary_jit::Options {
+        blind_constants: true,
+    };
+    apiary_jit::compile_with(program, options).map_err(|e| e.to_string())
+}
+
 fn suite() -> Option<Vec<PathBuf>> {
     // The shared data lives beside the repository; a work tree elsewhere names it with APIARY_SHARED.
     let shared = std::env::var_os("APIARY_SHARED")
@@ -31,7 +38,13 @@ fn suite() -> Option<Vec<PathBuf>> {
 #[test]
 fn bpf_conformance_suite_passes_on_the_jit() {
     let Some(files) = suite() else { return };
-    let outcomes = run_files_on(&files, Some(jit));
+    for prepare in [jit, jit_blinded] {
+        check_suite(&files, prepare);
+    }
+}
+
+fn check_suite(files: &[PathBuf], prepare: apiary_conformance::Prepare) {
+    let outcomes = run_files_on(files, Some(prepare));
     let failed = failures(&outcomes);
     assert!(
         failed.is_empty(),

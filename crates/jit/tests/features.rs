@@ -167,3 +167,28 @@ fn the_machine_code_and_each_ops_offset_are_available_for_dumps() {
         "{first:02x?}"
     );
 }
+
+#[test]
+fn blinded_code_never_holds_the_programs_immediates() {
+    let text = "mov %r0, 0x5a5a1234\nadd %r0, 0x3c3c4321\njeq %r0, 0x6b6b7777, +1\nexit\nexit";
+    let bytes = |blind_constants| {
+        let slots = assemble_slots(text).expect("assembles");
+        let program = Program::new(&slots, helpers()).expect("loads");
+        let options = apiary_jit::Options { blind_constants };
+        apiary_jit::compile_with(&program, options).expect("compiles");
+        let mut env = Env::default();
+        let r0 = both(&program, &mut env, None, &mut []);
+        assert_eq!(r0, Ok(0x5a5a1234 + 0x3c3c4321));
+        program
+            .compiled()
+            .expect("compiled")
+            .machine_code()
+            .to_vec()
+    };
+    let holds = |code: &[u8], v: u32| code.windows(4).any(|w| w == v.to_le_bytes());
+    let (plain, blinded) = (bytes(false), bytes(true));
+    for v in [0x5a5a_1234u32, 0x3c3c_4321, 0x6b6b_7777] {
+        assert!(holds(&plain, v), "{v:#x} is in the plain code");
+        assert!(!holds(&blinded, v), "{v:#x} is in the blinded code");
+    }
+}

@@ -73,7 +73,11 @@ fn random_decodable_programs_behave_the_same_on_both_tiers() {
         let Ok(program) = Program::new(&words, Arc::clone(&helpers)) else {
             continue;
         };
-        apiary_jit::compile(&program).expect("every program that loads compiles");
+        // Every other program with blinded constants.
+        let options = apiary_jit::Options {
+            blind_constants: compiled % 2 == 1,
+        };
+        apiary_jit::compile_with(&program, options).expect("every program that loads compiles");
         compiled += 1;
         let initial: Vec<u8> = (0..64).map(|_| rng.next_u64() as u8).collect();
         let mut memory = initial.clone();
