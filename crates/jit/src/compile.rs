@@ -61,10 +61,12 @@ pub(crate) fn simm32(v: u64) -> Option<i32> {
 
 /// Out-of-line code placed after all ops.
 pub(crate) enum Stub {
-    /// Slow memory check of the address in r11; returns to `back`.
+    /// The out-of-line rest of the check of the address in r11 for `size`
+    /// bytes; returns to `back` when allowed.
     Translate {
         at: DynamicLabel,
         back: DynamicLabel,
+        size: u8,
         info: u64,
     },
     /// Misaligned atomic at the address in r11.
@@ -78,7 +80,8 @@ pub(crate) enum Stub {
 /// Assembler state of one compilation.
 pub(crate) struct Emitter {
     pub(crate) asm: VecAssembler<X64Relocation>,
-    targets: Vec<DynamicLabel>,
+    /// The label of each op something jumps or calls to.
+    targets: Vec<Option<DynamicLabel>>,
     pub(crate) stubs: Vec<Stub>,
     pub(crate) routines: Routines,
     /// Blinding keys, when constants are blinded.
@@ -93,10 +96,11 @@ impl Emitter {
 
     /// The label jumps to op `t` land on.
     pub(crate) fn target(&self, t: u32) -> DynamicLabel {
-        // Targets are op indices the vm resolved; the last op (the sentinel) is a safe default.
+        // Every target the ops name has a label (`group_ends`); were one missing,
+        // stopping as past the end would be the safe answer.
         match self.targets.get(t as usize) {
-            Some(&label) => label,
-            None => self.routines.fell_off,
+            Some(&Some(label)) => label,
+            _ => self.routines.fell_off,
         }
     }
 }
@@ -134,16 +138,21 @@ fn ends_group(op: Op) -> bool {
         )
 }
 
-/// For each op, the index one past the last op of its group.
-fn group_ends(ops: &[Op]) -> Vec<u32> {
+/// For each op, the index one past the last op of its group, and whether
+/// something jumps or calls to it.
+fn group_ends(ops: &[Op]) -> (Vec<u32>, Vec<bool>) {
     let mut starts = vec![false; ops.len() + 1];
+    let mut targets = vec![false; ops.len()];
     for (i, &op) in ops.iter().enumerate() {
         let target = match op {
             Op::CallLocal { t } => Some(t),
             _ => emit_jmp::jump(op).map(|j| j.t),
         };
-        if let Some(slot) = target.and_then(|t| starts.get_mut(t as usize)) {
-            *slot = true;
+        if let Some(t) = target.map(|t| t as usize)
+            && t < ops.len()
+        {
+            starts[t] = true;
+            targets[t] = true;
         }
         if ends_group(op)
             && let Some(next) = starts.get_mut(i + 1)
@@ -159,13 +168,13 @@ fn group_ends(ops: &[Op]) -> Vec<u32> {
         }
         ends[i] = end;
     }
-    ends
+    (ends, targets)
 }
 
 /// Compiles `program` for environment type `E`.
 pub(crate) fn compile<E>(program: &Program<E>, options: Options) -> Result<JitCode<E>, JitError> {
     let ops = program.ops();
-    let ends = group_ends(ops);
+    let (ends, is_target) = group_ends(ops);
     let mut asm = VecAssembler::<X64Relocation>::new(0);
     // About the average code size of an op: growing the buffer by copying costs more.
     asm.reserve_ops(ops.len() * 40);
@@ -181,7 +190,11 @@ pub(crate) fn compile<E>(program: &Program<E>, options: Options) -> Result<JitCo
         depth: asm.new_dynamic_label(),
         fell_off: asm.new_dynamic_label(),
     };
-    let targets = (0..ops.len()).map(|_| asm.new_dynamic_label()).collect();
+    // Labels only where jumps land: most ops are never a target.
+    let targets = is_target
+        .iter()
+        .map(|&target| target.then(|| asm.new_dynamic_label()))
+        .collect();
     let mut e = Emitter {
         asm,
         targets,
@@ -194,9 +207,10 @@ pub(crate) fn compile<E>(program: &Program<E>, options: Options) -> Result<JitCo
     let mut bodies = Vec::with_capacity(ops.len());
     let mut group_start = true;
     for (pc, &op) in ops.iter().enumerate() {
-        let label = e.target(pc as u32);
         starts.push(e.asm.offset().0 as u32);
-        x64!(e; =>label);
+        if let Some(Some(label)) = e.targets.get(pc).copied() {
+            x64!(e; =>label);
+        }
         if group_start {
             let n = ends[pc] - pc as u32;
             let stub = e.label();
@@ -232,15 +246,15 @@ pub(crate) fn compile<E>(program: &Program<E>, options: Options) -> Result<JitCo
 fn emit_stubs(e: &mut Emitter) {
     let stubs = std::mem::take(&mut e.stubs);
     let r = &e.routines;
-    let (translate, misaligned, budget, depth) = (r.translate, r.misaligned, r.budget, r.depth);
+    let (misaligned, budget, depth) = (r.misaligned, r.budget, r.depth);
     for stub in stubs {
         match stub {
-            Stub::Translate { at, back, info } => x64!(e
-                ; =>at
-                ; mov Rq(R10), QWORD info as i64
-                ; call =>translate
-                ; jmp =>back
-            ),
+            Stub::Translate {
+                at,
+                back,
+                size,
+                info,
+            } => emit_mem::translate_stub(e, at, back, size, info),
             Stub::Misaligned { at, info } => x64!(e
                 ; =>at
                 ; mov Rq(R10), QWORD info as i64

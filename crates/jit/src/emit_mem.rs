@@ -4,12 +4,13 @@
 //! The check, fast path first: an access at a constant offset from `r10`
 //! that lies inside the frame needs none (`r10` is read-only and always the
 //! frame's top). Any other address is tried inline against the region the
-//! last access of its kind was allowed in, then against the live frames'
-//! stacks; only when both miss does an out-of-line stub call into the vm's
-//! own lookup, which allows the access (remembering its region) or builds
-//! the fault.
+//! last access of its kind was allowed in; when that misses, an
+//! out-of-line stub tries the live frames' stacks, then calls into the
+//! vm's own lookup, which allows the access (remembering its region) or
+//! builds the fault.
 
 use apiary_vm::{Access, FRAME_STRIDE, Op, Rmw, STACK_SIZE};
+use dynasmrt::DynamicLabel;
 
 use crate::blind::{BLINDED, materialize};
 use crate::compile::{Emitter, R10, R11, Stub, x};
@@ -143,8 +144,7 @@ fn check(e: &mut Emitter, pc: usize, base: u8, off: i16, size: u8, access: Acces
         Access::Load => (off::LOAD_START, off::LOAD_LEN),
         Access::Store => (off::STORE_START, off::STORE_LEN),
     };
-    let (stack, slow, ok) = (e.label(), e.label(), e.label());
-    let size32 = i32::from(size);
+    let (stub, ok) = (e.label(), e.label());
     x64!(e
         ; lea Rq(R11), [Rq(x(base)) + i32::from(off)]
         // Remembered region: `addr - start < len` and `addr - start + size <= len`
@@ -152,27 +152,45 @@ fn check(e: &mut Emitter, pc: usize, base: u8, off: i16, size: u8, access: Acces
         ; mov Rq(R10), Rq(R11)
         ; sub Rq(R10), [r12 + start]
         ; cmp Rq(R10), [r12 + len]
-        ; jae =>stack
-        ; add Rq(R10), size32
+        ; jae =>stub
+        ; add Rq(R10), i32::from(size)
         ; cmp Rq(R10), [r12 + len]
-        ; jbe =>ok
-        // Stacks of the live frames: below the limit, and inside a frame's
-        // 512 bytes rather than the gap after it.
-        ; =>stack
+        ; ja =>stub
+        ; =>ok
+    );
+    e.stubs.push(Stub::Translate {
+        at: stub,
+        back: ok,
+        size,
+        info: mem_info(pc, size, access),
+    });
+}
+
+/// The out-of-line rest of a check: the stacks of the live frames (below
+/// the limit, and inside a frame's 512 bytes rather than the gap after
+/// it), then the vm's lookup, which allows the access or stops the run.
+pub(crate) fn translate_stub(
+    e: &mut Emitter,
+    at: DynamicLabel,
+    back: DynamicLabel,
+    size: u8,
+    info: u64,
+) {
+    let (slow, translate) = (e.label(), e.routines.translate);
+    x64!(e
+        ; =>at
         ; mov Rq(R10), Rq(R11)
         ; sub Rq(R10), [r12 + off::STACK_BASE]
         ; cmp Rq(R10), [r12 + off::STACK_LIMIT]
         ; jae =>slow
         ; and Rd(R10), (FRAME_STRIDE - 1) as i32
-        ; cmp Rd(R10), STACK_SIZE as i32 - size32
-        ; ja =>slow
-        ; =>ok
+        ; cmp Rd(R10), STACK_SIZE as i32 - i32::from(size)
+        ; jbe =>back
+        ; =>slow
+        ; mov Rq(R10), QWORD info as i64
+        ; call =>translate
+        ; jmp =>back
     );
-    e.stubs.push(Stub::Translate {
-        at: slow,
-        back: ok,
-        info: mem_info(pc, size, access),
-    });
 }
 
 /// Stops the run with the vm's error unless r11 is aligned to `size`.
