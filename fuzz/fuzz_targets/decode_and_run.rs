@@ -10,107 +10,19 @@
 
 #![no_main]
 
+#[path = "shared.rs"]
+mod shared;
+
 use std::sync::Arc;
 
 use apiary_isa::{decode_program, slots_from_bytes};
-use apiary_vm::{HelperContext, HelperError, Helpers, Program, Region, RunInput, Runner};
+use apiary_vm::{Program, Region, RunInput, Runner};
 use libfuzzer_sys::fuzz_target;
-
-/// Instructions one run may execute, callbacks and tail calls included.
-const BUDGET: u64 = 20_000;
-
-#[derive(Default)]
-struct Env {
-    /// The program being run, so the tail-call helper can jump to it again.
-    this_program: Option<Arc<Program<Env>>>,
-}
-
-type Ctx<'a> = HelperContext<'a, Env>;
-
-fn add(_: &mut Ctx<'_>, args: [u64; 5]) -> Result<u64, HelperError> {
-    Ok(args[0].wrapping_add(args[1]))
-}
-
-fn sum_bytes(ctx: &mut Ctx<'_>, args: [u64; 5]) -> Result<u64, HelperError> {
-    let bytes = ctx.read(args[0], (args[1] & 0xff) as usize)?;
-    Ok(bytes.iter().map(|&b| u64::from(b)).sum())
-}
-
-fn fill(ctx: &mut Ctx<'_>, args: [u64; 5]) -> Result<u64, HelperError> {
-    let len = (args[1] % 65) as usize;
-    let byte = args[2].to_le_bytes()[0];
-    ctx.write(args[0], &vec![byte; len])?;
-    Ok(len as u64)
-}
-
-fn for_each(ctx: &mut Ctx<'_>, args: [u64; 5]) -> Result<u64, HelperError> {
-    let rounds = args[2] & 3;
-    for i in 0..rounds {
-        let r0 = ctx
-            .call_function(args[0], [i, args[1], 0, 0, 0])
-            .map_err(|e| HelperError::Callback(Box::new(e)))?;
-        if r0 != 0 {
-            return Ok(i + 1);
-        }
-    }
-    Ok(rounds)
-}
-
-fn stop(ctx: &mut Ctx<'_>, args: [u64; 5]) -> Result<u64, HelperError> {
-    ctx.stop(args[0]);
-    Ok(0)
-}
-
-fn tail_call_self(ctx: &mut Ctx<'_>, _: [u64; 5]) -> Result<u64, HelperError> {
-    let Some(program) = ctx.env().this_program.clone() else {
-        return Ok(u64::MAX);
-    };
-    // A refused tail call falls through, as in the kernel.
-    Ok(match ctx.tail_call(program) {
-        Ok(()) => 0,
-        Err(_) => u64::MAX,
-    })
-}
-
-fn string_length(ctx: &mut Ctx<'_>, args: [u64; 5]) -> Result<u64, HelperError> {
-    Ok(ctx.read_cstr(args[0], 64)?.len() as u64)
-}
-
-fn helpers() -> Helpers<Env> {
-    let mut table = Helpers::new();
-    let entries: [(u32, &'static str, apiary_vm::HelperFn<Env>); 7] = [
-        (1, "add", add),
-        (2, "sum_bytes", sum_bytes),
-        (3, "fill", fill),
-        (4, "for_each", for_each),
-        (5, "stop", stop),
-        (6, "tail_call_self", tail_call_self),
-        (7, "string_length", string_length),
-    ];
-    for (id, name, func) in entries {
-        table
-            .register(id, name, func)
-            .expect("ids below MAX_HELPER_ID");
-    }
-    table
-}
-
-/// Takes the first `len` bytes (or all there are) off `data`.
-fn take<'a>(data: &mut &'a [u8], len: usize) -> &'a [u8] {
-    let (head, tail) = data.split_at(len.min(data.len()));
-    *data = tail;
-    head
-}
+use shared::{BUDGET, Env, helpers, split};
 
 fuzz_target!(|input: &[u8]| {
-    let mut data = input;
-    let lengths = take(&mut data, 2);
-    let context_len = lengths.first().copied().unwrap_or(0).into();
-    let packet_len = lengths.get(1).copied().unwrap_or(0).into();
-    let mut context = take(&mut data, context_len).to_vec();
-    let packet = take(&mut data, packet_len).to_vec();
-
-    let Ok(slots) = slots_from_bytes(data) else {
+    let mut input = split(input);
+    let Ok(slots) = slots_from_bytes(&input.bytecode) else {
         return;
     };
     let decoded = decode_program(&slots);
@@ -129,16 +41,18 @@ fuzz_target!(|input: &[u8]| {
     let mut env = Env {
         this_program: Some(program.clone()),
     };
-    let context_addr = context.as_ptr() as u64;
-    let regions = [Region::writable(&mut context)];
+    let context_addr = input.context.as_ptr() as u64;
+    let context_len = input.context.len() as u64;
+    let regions = [Region::writable(&mut input.context)];
     let mut runner = Runner::new();
     runner.set_budget(Some(BUDGET));
-    let input = RunInput {
-        args: [context_addr, context_len as u64, 0, 0, 0],
+    let run_input = RunInput {
+        args: [context_addr, context_len, 0, 0, 0],
         regions: &regions,
-        packet: Some(Region::readable(&packet)),
+        packet: Some(Region::readable(&input.packet)),
+        headers: None,
     };
-    if let Err(e) = runner.run(&program, &mut env, &input) {
+    if let Err(e) = runner.run(&program, &mut env, &run_input) {
         let _ = e.to_string();
     }
 });

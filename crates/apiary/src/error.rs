@@ -137,6 +137,14 @@ pub enum Error {
         /// The runtime's reason.
         source: std::sync::Arc<RuntimeError>,
     },
+    /// The JIT could not compile a program ([`crate::Engine::Jit`]).
+    #[error("program {program:?}: the JIT refused it: {reason}")]
+    Jit {
+        /// Program name.
+        program: String,
+        /// The JIT's reason.
+        reason: String,
+    },
     /// Applying CO-RE relocations failed.
     #[error("CO-RE relocation: {0}")]
     Core(Box<LoadError>),

@@ -62,7 +62,7 @@ pub use apiary_vm as vm;
 pub use apiary_loader::KconfigValue;
 pub use apiary_runtime::{Event, TaskInfo, TestRunOutput};
 pub use error::{Error, Result, SourceLine};
-pub use object::{Object, OpenObject, ProgramInfo};
+pub use object::{Engine, Object, OpenObject, ProgramInfo};
 pub use program::{
     ContextRun, Embedder, Kprobe, PacketRun, PerfEvent, Program, ProgramKind, RawTracepoint,
     RawTracepointRun, SkBuff, SkbRun, SocketFilter, Syscall, Tc, Tracepoint, Xdp, XdpMd, XdpRun,

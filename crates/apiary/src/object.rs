@@ -46,6 +46,27 @@ pub struct OpenObject {
     overrides: Vec<Override>,
     core_target: CoreTarget,
     nr_cpus: u32,
+    engine: Engine,
+}
+
+/// How loaded programs run. Both give the same results, errors, budget
+/// and maps; only the speed differs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Engine {
+    /// Native x86-64 code from `apiary-jit` (the default on x86-64).
+    Jit,
+    /// The interpreter (the default elsewhere).
+    Interpreter,
+}
+
+impl Default for Engine {
+    fn default() -> Self {
+        if cfg!(target_arch = "x86_64") {
+            Engine::Jit
+        } else {
+            Engine::Interpreter
+        }
+    }
 }
 
 impl OpenObject {
@@ -83,6 +104,7 @@ impl OpenObject {
             overrides: Vec::new(),
             core_target: CoreTarget::default(),
             nr_cpus: default_cpus(),
+            engine: Engine::default(),
         })
     }
 
@@ -218,6 +240,12 @@ impl OpenObject {
         self
     }
 
+    /// The tier programs run on (default: [`Engine::default`]).
+    pub fn set_engine(&mut self, engine: Engine) -> &mut Self {
+        self.engine = engine;
+        self
+    }
+
     /// Applies CO-RE relocations, creates the maps and prepares every
     /// program (libbpf's `bpf_object__load`). A program whose section the
     /// loader could not handle, or which uses a helper Apiary lacks, does
@@ -241,6 +269,18 @@ impl OpenObject {
         }
         let runtime = Runtime::new(self.nr_cpus);
         let loaded = runtime.load_object(&object)?;
+        if self.engine == Engine::Jit {
+            for (name, id) in &loaded.programs {
+                if let Ok(id) = id
+                    && let Some(program) = runtime.program(*id)
+                {
+                    apiary_jit::compile(&program).map_err(|e| Error::Jit {
+                        program: name.clone(),
+                        reason: e.to_string(),
+                    })?;
+                }
+            }
+        }
         let maps = object
             .maps
             .iter()

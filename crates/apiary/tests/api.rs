@@ -496,3 +496,33 @@ fn faults_name_the_packet_or_the_map_value() {
         "map value \"counters\"+12 (value size 8)"
     );
 }
+
+/// The engine is a load option: the JIT and the interpreter give the same
+/// verdicts, packets and per-CPU counters on the same frames.
+#[test]
+fn both_engines_give_the_same_runs_and_maps() {
+    let Some(object) = corpus("xdp_proto_counter") else {
+        return;
+    };
+    let outcome = |engine| {
+        let mut open = OpenObject::open(object.path()).unwrap();
+        open.set_nr_cpus(1).set_engine(engine);
+        let loaded = open.load().unwrap();
+        let program = loaded.program::<Xdp>("xdp_count_protocols").unwrap();
+        let mut runner = loaded.runner(0);
+        let runs: Vec<(u32, Option<Vec<u8>>)> = [60, 100, 1500]
+            .into_iter()
+            .map(|len| {
+                let out = runner
+                    .test_run(&program, &XdpRun::new(&udp_frame(len)))
+                    .unwrap();
+                (out.retval, out.data_out)
+            })
+            .collect();
+        let packets: apiary::Array<u64> = loaded.map_view("packets").unwrap();
+        (runs, packets.get(17, 0).unwrap())
+    };
+    let jit = outcome(apiary::Engine::Jit);
+    assert_eq!(jit.1, 3, "three UDP frames counted");
+    assert_eq!(jit, outcome(apiary::Engine::Interpreter));
+}

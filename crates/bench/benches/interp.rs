@@ -1,8 +1,10 @@
-//! Apiary's interpreter against rbpf's on the same bytecode, one criterion
-//! group per program, then a table of rbpf time / Apiary time.
+//! Apiary's JIT and interpreter against rbpf's interpreter on the same
+//! bytecode, one criterion group per program, then a table of the times
+//! and their ratios.
 //!
-//! Run with `cargo bench -p apiary-bench`. Each program's result is checked
-//! against its Rust model on both interpreters before anything is timed.
+//! Run with `cargo bench -p apiary-bench --bench interp`. Each program's
+//! result is checked against its Rust model on every engine before
+//! anything is timed.
 
 use std::time::SystemTime;
 
@@ -13,13 +15,21 @@ use apiary_bench::report::median_ns;
 use criterion::{Criterion, black_box};
 
 const APIARY: &str = "apiary";
+const JIT: &str = "apiary-jit";
 const RBPF: &str = "rbpf";
 
 fn bench_program(c: &mut Criterion, program: &BenchProgram) {
     let bytecode = program.bytecode();
     let rbpf = RbpfRunner::new(program, &bytecode).expect("rbpf loads the program");
     let mut apiary = ApiaryRunner::new(program).expect("Apiary loads the program");
+    let mut jit = ApiaryRunner::jit(program).expect("the JIT compiles the program");
     let mut memory = program.memory.clone();
+    let jit_r0 = jit.run(&mut memory).expect("the JIT runs the program");
+    assert_eq!(
+        jit_r0, program.expected,
+        "{}: the JIT disagrees with the model",
+        program.name
+    );
     let rbpf_r0 = rbpf.run(&mut memory).expect("rbpf runs the program");
     let apiary_r0 = apiary.run(&mut memory).expect("Apiary runs the program");
     assert_eq!(
@@ -34,6 +44,7 @@ fn bench_program(c: &mut Criterion, program: &BenchProgram) {
     );
 
     let mut group = c.benchmark_group(program.name);
+    group.bench_function(JIT, |b| b.iter(|| jit.run(black_box(&mut memory))));
     group.bench_function(APIARY, |b| b.iter(|| apiary.run(black_box(&mut memory))));
     group.bench_function(RBPF, |b| b.iter(|| rbpf.run(black_box(&mut memory))));
     group.finish();
@@ -41,20 +52,20 @@ fn bench_program(c: &mut Criterion, program: &BenchProgram) {
 
 fn print_ratios(programs: &[BenchProgram], since: SystemTime) {
     println!(
-        "\n{:<18} {:>14} {:>14} {:>12}",
-        "program", "apiary", "rbpf", "rbpf/apiary"
+        "\n{:<18} {:>12} {:>12} {:>12} {:>12} {:>11}",
+        "program", "jit", "interpreter", "rbpf", "interp/jit", "rbpf/jit"
     );
     for program in programs {
-        match (
-            median_ns(program.name, APIARY, since),
-            median_ns(program.name, RBPF, since),
-        ) {
-            (Some(apiary), Some(rbpf)) => println!(
-                "{:<18} {:>11.1} us {:>11.1} us {:>11.2}x",
+        let time = |engine| median_ns(program.name, engine, since);
+        match (time(JIT), time(APIARY), time(RBPF)) {
+            (Some(jit), Some(apiary), Some(rbpf)) => println!(
+                "{:<18} {:>9.0} ns {:>9.0} ns {:>9.0} ns {:>11.1}x {:>10.1}x",
                 program.name,
-                apiary / 1e3,
-                rbpf / 1e3,
-                rbpf / apiary
+                jit,
+                apiary,
+                rbpf,
+                apiary / jit,
+                rbpf / jit
             ),
             _ => println!("{:<18} (not measured in this run)", program.name),
         }

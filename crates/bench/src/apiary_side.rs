@@ -1,8 +1,10 @@
-//! Loading the benchmark programs into Apiary's interpreter.
+//! Loading the benchmark programs into Apiary, on either tier.
 
 use std::sync::Arc;
 
+use apiary_jit::JitError;
 use apiary_vm::{Helpers, LoadError, Program, RunError, Runner};
+use thiserror::Error;
 
 use crate::programs::{BenchProgram, MIX_HELPER_ID, mix};
 
@@ -15,8 +17,26 @@ pub struct ApiaryRunner {
     runner: Runner<()>,
 }
 
+/// Why a benchmark program could not be prepared.
+#[derive(Debug, Error)]
+pub enum SetupError {
+    /// The vm refused it.
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    /// The JIT refused it.
+    #[error(transparent)]
+    Jit(#[from] JitError),
+}
+
 impl ApiaryRunner {
-    /// Prepares `program`, with [`mix`] registered if it calls it.
+    /// Prepares `program` for the JIT tier.
+    pub fn jit(program: &BenchProgram) -> Result<Self, SetupError> {
+        let runner = ApiaryRunner::new(program)?;
+        apiary_jit::compile(&runner.program)?;
+        Ok(runner)
+    }
+
+    /// Prepares `program` for the interpreter, with [`mix`] registered if it calls it.
     pub fn new(program: &BenchProgram) -> Result<Self, LoadError> {
         let mut helpers = Helpers::new();
         if program.calls_helper {

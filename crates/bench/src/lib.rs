@@ -1,7 +1,7 @@
 //! Benchmark programs and the other side of each comparison.
 //!
 //! This crate owns the bytecode that `benches/interp.rs` runs on Apiary's
-//! interpreter and on rbpf's, the hash map programs that `benches/maps.rs`
+//! interpreter, Apiary's JIT and rbpf's interpreter, the hash map programs that `benches/maps.rs`
 //! runs in Apiary and in the kernel ([`hash_ops`]), the Rust reference
 //! computation each program must agree with, and the glue that loads a
 //! program into rbpf or the kernel. It must not contain interpreter or map
@@ -23,7 +23,7 @@ mod tests {
     use crate::rbpf_side::RbpfRunner;
 
     #[test]
-    fn both_interpreters_agree_with_the_rust_model_on_every_program() {
+    fn every_engine_agrees_with_the_rust_model_on_every_program() {
         for program in all() {
             let name = program.name;
             let bytecode = program.bytecode();
@@ -31,6 +31,8 @@ mod tests {
                 .unwrap_or_else(|e| panic!("{name}: rbpf refused the program: {e}"));
             let mut apiary = ApiaryRunner::new(&program)
                 .unwrap_or_else(|e| panic!("{name}: Apiary refused the program: {e}"));
+            let mut jit = ApiaryRunner::jit(&program)
+                .unwrap_or_else(|e| panic!("{name}: the JIT refused the program: {e}"));
             let mut memory = program.memory.clone();
             let rbpf_r0 = rbpf
                 .run(&mut memory)
@@ -40,6 +42,10 @@ mod tests {
                 .unwrap_or_else(|e| panic!("{name}: Apiary failed: {e}"));
             assert_eq!(rbpf_r0, program.expected, "{name}: rbpf");
             assert_eq!(apiary_r0, program.expected, "{name}: Apiary");
+            let jit_r0 = jit
+                .run(&mut memory)
+                .unwrap_or_else(|e| panic!("{name}: the JIT failed: {e}"));
+            assert_eq!(jit_r0, program.expected, "{name}: Apiary's JIT");
         }
     }
 }

@@ -58,7 +58,24 @@ impl BenchProgram {
 
 /// Every benchmark program, in report order.
 pub fn all() -> Vec<BenchProgram> {
-    vec![alu_loop(), packet_checksum(), helper_calls(), local_calls()]
+    vec![
+        empty(),
+        alu_loop(),
+        packet_checksum(),
+        helper_calls(),
+        local_calls(),
+    ]
+}
+
+/// `r0 = 0; exit`: what one run costs besides the program.
+pub fn empty() -> BenchProgram {
+    BenchProgram {
+        name: "empty",
+        insns: vec![alu64_imm(AluOp::Mov, Reg::R0, 0), Insn::Exit],
+        memory: Vec::new(),
+        expected: 0,
+        calls_helper: false,
+    }
 }
 
 fn alu(width: Width, op: AluOp, dst: Reg, src: Source) -> Insn {

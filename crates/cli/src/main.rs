@@ -14,6 +14,7 @@ mod elf;
 mod error;
 mod fuzz;
 mod hex;
+mod jited;
 mod livepins;
 mod mapcmd;
 mod mapshow;
@@ -183,10 +184,15 @@ enum ProgCommand {
     },
     /// Run a program as `bpftool prog run` does: `run FILE.o [--prog NAME] [data_in FILE] ...`.
     Run(RunArgs),
-    /// Print programs as `bpftool prog dump xlated` does: `dump [xlated] FILE.o [PROG] [linum]`.
+    /// Print programs as `bpftool prog dump xlated|jited` does: `dump [xlated] FILE.o [PROG]
+    /// [linum]`, or `dump jited FILE.o [PROG] [linum] [opcodes]` for the JIT's x86-64 code.
     Dump {
-        /// `[xlated] FILE.o [PROG] [linum]`.
-        #[arg(required = true, num_args = 1..=4, value_name = "[xlated] FILE [PROG] [linum]")]
+        /// `[xlated|jited] FILE.o [PROG] [linum] [opcodes]`.
+        #[arg(
+            required = true,
+            num_args = 1..=5,
+            value_name = "[xlated|jited] FILE [PROG] [linum] [opcodes]"
+        )]
         words: Vec<String>,
         /// Resolve CO-RE relocations against this BTF (e.g.
         /// /sys/kernel/btf/vmlinux). Default: Apiary's own context types.
@@ -205,6 +211,22 @@ enum BackendArg {
     /// Both, comparing return value, packet, context and maps; exit 0 only when they agree.
     Both,
 }
+
+/// Which of Apiary's tiers `prog run` uses.
+#[derive(Clone, Copy, ValueEnum)]
+enum EngineArg {
+    /// Native x86-64 code (the default on x86-64).
+    Jit,
+    /// The interpreter (the default elsewhere).
+    Interp,
+}
+
+/// The engine `prog run` uses when none is named: the JIT where it runs.
+const DEFAULT_ENGINE: &str = if cfg!(target_arch = "x86_64") {
+    "jit"
+} else {
+    "interp"
+};
 
 /// `apiary prog run`: bpftool's `prog run` on a program of an object file.
 #[derive(clap::Args)]
@@ -227,6 +249,9 @@ struct RunArgs {
     /// Where to run: Apiary's interpreter, the kernel, or both compared.
     #[arg(long, value_enum, default_value = "vm")]
     backend: BackendArg,
+    /// Apiary's tier: native code or the interpreter (same results).
+    #[arg(long, value_enum, default_value = DEFAULT_ENGINE)]
+    engine: EngineArg,
     /// Reuse the maps saved in DIR before the run and save them there after it
     /// (one file per map, named as `bpftool prog loadall ... pinmaps DIR`
     /// names its pins; read them with `apiary map dump pinned DIR/NAME`).
@@ -415,6 +440,7 @@ fn main() -> ExitCode {
                     BackendArg::Kernel => progrun::BackendChoice::Kernel,
                     BackendArg::Both => progrun::BackendChoice::Both,
                 },
+                jit: matches!(args.engine, EngineArg::Jit),
                 pin_maps: args.pin_maps,
                 budget: args.budget.unwrap_or_default(),
                 format,

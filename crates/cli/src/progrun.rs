@@ -55,6 +55,8 @@ pub struct RunOptions {
     pub out: Option<PathBuf>,
     /// `--backend`.
     pub backend: BackendChoice,
+    /// `--engine jit`: Apiary runs native code rather than interpreting.
+    pub jit: bool,
     /// `--pin-maps DIR`.
     pub pin_maps: Option<PathBuf>,
     /// What CO-RE relocations resolve against (`--target-btf` or the default).
@@ -282,17 +284,24 @@ enum Backends {
     Both(VmBackend, KernelBackend),
 }
 
+/// Compiles a loaded program for `--engine jit` (and `fuzz diff`'s third tier).
+pub(crate) fn jit(program: &apiary_vm::Program<apiary_runtime::Env>) -> Result<(), String> {
+    apiary_jit::compile(program).map_err(|e| format!("the JIT refused the program: {e}"))
+}
+
 impl Backends {
     fn open(
         choice: BackendChoice,
+        jit: bool,
         elf: &[u8],
         object: &Object,
         program: &str,
         budget: Budget,
     ) -> Result<Backends, CliError> {
         let fail = |e: BackendError| CliError::at("--backend", e);
+        let prepare: Option<apiary_difftest::PrepareProgram> = jit.then_some(self::jit);
         let vm = || {
-            let mut vm = VmBackend::open(object, program).map_err(fail)?;
+            let mut vm = VmBackend::open_on(object, program, prepare).map_err(fail)?;
             vm.set_budget(budget.instructions());
             Ok::<_, CliError>(vm)
         };
@@ -364,7 +373,14 @@ pub fn prog_run(options: &RunOptions) -> CliResult {
     .map_err(|e| CliError::at(options.file.display(), e))?;
     let prog_type = program.prog_type;
     let program = program.name.clone();
-    let mut backends = Backends::open(options.backend, &elf, &object, &program, options.budget)?;
+    let mut backends = Backends::open(
+        options.backend,
+        options.jit,
+        &elf,
+        &object,
+        &program,
+        options.budget,
+    )?;
     if let Some(dir) = &options.pin_maps {
         crate::pinning::load_pinned(dir, &object.maps, backends.vm(), backends.kernel())?;
     }

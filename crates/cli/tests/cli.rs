@@ -456,6 +456,56 @@ fn prog_dump_prints_xlated_with_and_without_keyword() {
 }
 
 #[test]
+fn prog_dump_jited_interleaves_source_ebpf_and_x86() {
+    let Some(obj) = corpus_object(
+        "prog_dump_jited_interleaves_source_ebpf_and_x86",
+        "xdp_proto_counter",
+    ) else {
+        return;
+    };
+    let path = obj.path().to_str().unwrap();
+    let jited = apiary(&["prog", "dump", "jited", path, "xdp_count_protocols"]);
+    assert!(jited.status.success(), "{}", stderr(&jited));
+    let text = stdout(&jited);
+    assert!(
+        text.contains("int xdp_count_protocols(struct xdp_md * ctx):\n"),
+        "{text}"
+    );
+    // Every eBPF instruction of the xlated listing heads its x86 code.
+    let xlated = apiary(&["prog", "dump", "xlated", path, "xdp_count_protocols"]);
+    for line in stdout(&xlated)
+        .lines()
+        .filter(|l| !l.starts_with(';') && l.contains(": ("))
+    {
+        assert!(
+            text.contains(&format!("; {line}\n")),
+            "{line} missing:\n{text}"
+        );
+    }
+    // `w2 = 257` in esi, the x86 register of eBPF r2 (the kernel's mapping).
+    assert!(
+        text.contains(";    0: (b4) w2 = 257\n") && text.contains(":\tmov    $0x101,%esi\n"),
+        "{text}"
+    );
+    let opcodes = apiary(&[
+        "prog",
+        "dump",
+        "jited",
+        path,
+        "xdp_count_protocols",
+        "opcodes",
+    ]);
+    assert!(
+        // B8+reg imm32, after the REX prefix dynasm emits for a register chosen at run time.
+        stdout(&opcodes).contains(" be 01 01 00 00\n"),
+        "{}",
+        stdout(&opcodes)
+    );
+    let missing = apiary(&["prog", "dump", "jited", path, "no_such_prog"]);
+    assert_one_line_error(&missing, "no program named \"no_such_prog\"");
+}
+
+#[test]
 fn object_commands_reject_bad_files_in_one_line() {
     let garbage = scratch("garbage.o");
     std::fs::write(&garbage, b"\x7fELF not really").unwrap();
@@ -491,6 +541,12 @@ fn fuzz_diff_agrees_with_the_kernel_on_2000_programs() {
     // Root reads /dev/kmsg; these seeds make this kernel warn about nothing.
     assert!(
         summary.ends_with(", 0 divergences, 0 kernel warnings"),
+        "{stdout}"
+    );
+    assert!(
+        stdout
+            .lines()
+            .any(|line| line == "JIT against the interpreter: 0 divergences"),
         "{stdout}"
     );
 }

@@ -963,3 +963,74 @@ fn backend_both_defaults_to_the_kernels_btf_for_both_sides() {
     let vm = apiary(&["prog", "run", object]);
     assert_one_line_error(&vm, "unsatisfiable CO-RE relocation");
 }
+
+/// `--engine jit` (the default on x86-64) and `--engine interp` replay a
+/// capture to the same verdicts, packets and maps.
+#[test]
+fn both_engines_replay_a_capture_identically() {
+    let test = "prog run --engine";
+    let Some(object) = corpus("xdp_proto_counter", test) else {
+        return;
+    };
+    let capture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/pcap/traffic.pcap");
+    let run = |engine: &str| {
+        let maps = scratch(&format!("engine-maps-{engine}"));
+        let out = scratch(&format!("engine-out-{engine}.pcapng"));
+        let output = apiary(&[
+            "prog",
+            "run",
+            object.to_str().unwrap(),
+            "--pcap",
+            capture.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--pin-maps",
+            maps.to_str().unwrap(),
+            "--engine",
+            engine,
+        ]);
+        assert!(
+            output.status.success(),
+            "{engine}: {}",
+            text(&output.stderr)
+        );
+        let report: Vec<String> = text(&output.stdout)
+            .lines()
+            .filter(|line| !line.contains("duration"))
+            .map(str::to_owned)
+            .collect();
+        // The saved files order hash entries by a per-process seed: compare sorted dumps.
+        let mut pinned: Vec<(String, Vec<String>)> = std::fs::read_dir(&maps)
+            .expect("pinned maps")
+            .map(|entry| {
+                let path = entry.expect("entry").path();
+                let name = path.file_name().unwrap().to_string_lossy().into_owned();
+                let dump = apiary(&["map", "dump", "pinned", path.to_str().unwrap(), "-j"]);
+                assert!(dump.status.success(), "{}", text(&dump.stderr));
+                let mut entries: Vec<String> = json(&dump)
+                    .as_array()
+                    .expect("a JSON array")
+                    .iter()
+                    .map(Value::to_string)
+                    .collect();
+                entries.sort();
+                (name, entries)
+            })
+            .collect();
+        pinned.sort();
+        (
+            report,
+            pinned,
+            std::fs::read(&out).expect("written capture"),
+        )
+    };
+    let jit = run("jit");
+    assert!(!jit.1.is_empty(), "no maps were saved");
+    let interp = run("interp");
+    assert!(
+        jit == interp,
+        "the engines differ:\n{:?}\n{:?}",
+        jit.0,
+        interp.0
+    );
+}

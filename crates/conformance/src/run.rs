@@ -36,7 +36,14 @@ pub enum ExecError {
     /// The program stopped abnormally.
     #[error("run failed: {0}")]
     Run(#[from] RunError),
+    /// The tier could not prepare the program (e.g. the JIT refused it).
+    #[error("preparing for the tier failed: {0}")]
+    Prepare(String),
 }
+
+/// Readies a decoded program for the tier that runs it (the JIT compiles
+/// it); without one, the interpreter runs it.
+pub type Prepare = fn(&Program<()>) -> Result<(), String>;
 
 impl ExecError {
     /// The class of this failure, for comparison with uBPF's expected errors.
@@ -59,7 +66,19 @@ impl ExecError {
 /// Runs `slots` with the conformance setup: `memory` at r1, its length in
 /// r2, a 512-byte stack, uBPF's test helpers 0-5 and [`CONFORMANCE_BUDGET`].
 pub fn execute(slots: &[RawInsn], memory: &mut [u8]) -> Result<Execution, ExecError> {
+    execute_on(slots, memory, None)
+}
+
+/// [`execute`] on the tier `prepare` readies the program for.
+pub fn execute_on(
+    slots: &[RawInsn],
+    memory: &mut [u8],
+    prepare: Option<Prepare>,
+) -> Result<Execution, ExecError> {
     let program = Program::new(slots, conformance_helpers())?;
+    if let Some(prepare) = prepare {
+        prepare(&program).map_err(ExecError::Prepare)?;
+    }
     let mut runner = Runner::new();
     runner.set_budget(Some(CONFORMANCE_BUDGET));
     let r0 = runner.run_on_memory(&program, &mut (), memory)?;
@@ -179,6 +198,11 @@ fn assemble_case(asm: &AsmText) -> Result<Vec<RawInsn>, (Verdict, Option<ErrorCl
 
 /// Runs a parsed test case and judges its outcome.
 pub fn run_case(case: &TestCase) -> Verdict {
+    run_case_on(case, None)
+}
+
+/// [`run_case`] on the tier `prepare` readies programs for.
+pub fn run_case_on(case: &TestCase, prepare: Option<Prepare>) -> Verdict {
     let assembled = match case.asm.as_ref().map(assemble_case).transpose() {
         Ok(assembled) => assembled,
         Err((Verdict::AsmFailed { message, .. }, class)) if case.error.is_some() => {
@@ -202,7 +226,7 @@ pub fn run_case(case: &TestCase) -> Verdict {
         return Verdict::Pass;
     }
     let mut memory = case.memory.clone();
-    let outcome = execute(&slots, &mut memory);
+    let outcome = execute_on(&slots, &mut memory, prepare);
     let class = outcome.as_ref().err().and_then(ExecError::class);
     let got = outcome.map(|e| e.r0).map_err(|e| e.to_string());
     judge(case, &got, class)
@@ -235,9 +259,14 @@ fn judge(case: &TestCase, got: &Result<u64, String>, got_class: Option<ErrorClas
 
 /// Reads, parses, runs and judges one `.data` file.
 pub fn run_file(path: &Path) -> FileOutcome {
+    run_file_on(path, None)
+}
+
+/// [`run_file`] on the tier `prepare` readies programs for.
+pub fn run_file_on(path: &Path, prepare: Option<Prepare>) -> FileOutcome {
     let verdict = match read_data_file(path) {
         Ok(text) => match TestCase::parse(&text) {
-            Ok(case) => run_case(&case),
+            Ok(case) => run_case_on(&case, prepare),
             Err(e) => Verdict::BadFile(format!("line {e}")),
         },
         Err(problem) => Verdict::BadFile(problem),
@@ -283,7 +312,21 @@ pub fn collect_data_files(path: &Path, files: &mut Vec<PathBuf>) -> std::io::Res
     Ok(())
 }
 
+/// One line per outcome that is not a pass: the file and its verdict.
+pub fn failures(outcomes: &[FileOutcome]) -> Vec<String> {
+    outcomes
+        .iter()
+        .filter(|o| !o.verdict.is_pass())
+        .map(|o| format!("{}: {}", o.path.display(), o.verdict))
+        .collect()
+}
+
 /// Runs every file and returns one outcome each.
 pub fn run_files(paths: &[PathBuf]) -> Vec<FileOutcome> {
-    paths.iter().map(|p| run_file(p)).collect()
+    run_files_on(paths, None)
+}
+
+/// [`run_files`] on the tier `prepare` readies programs for.
+pub fn run_files_on(paths: &[PathBuf], prepare: Option<Prepare>) -> Vec<FileOutcome> {
+    paths.iter().map(|p| run_file_on(p, prepare)).collect()
 }

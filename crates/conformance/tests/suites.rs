@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use apiary_conformance::{FileOutcome, collect_data_files, run_files};
+use apiary_conformance::{FileOutcome, collect_data_files, failures, run_files};
 
 /// The shared conformance suites, or `None` after skipping `test`.
 fn shared_conformance(test: &str) -> Option<PathBuf> {
@@ -18,14 +18,6 @@ fn run_dir(dir: &Path) -> Vec<FileOutcome> {
     let mut files = Vec::new();
     collect_data_files(dir, &mut files).expect("listing the suite");
     run_files(&files)
-}
-
-fn failures(outcomes: &[FileOutcome]) -> Vec<String> {
-    outcomes
-        .iter()
-        .filter(|o| !o.verdict.is_pass())
-        .map(|o| format!("{}: {}", o.path.display(), o.verdict))
-        .collect()
 }
 
 #[test]

@@ -10,7 +10,7 @@ use apiary_kernel::{
     Error as KernelError, LoadedProg, MapCreateAttrs, MapFd, ProgFd, ProgLoadAttrs, TestRunAttrs,
 };
 use apiary_maps::{MapDef, MapError, MapType};
-use apiary_runtime::{Runtime, TaskInfo};
+use apiary_runtime::{Env, Runtime, TaskInfo};
 use apiary_vm::Runner;
 use thiserror::Error;
 
@@ -410,6 +410,21 @@ pub fn apiary_outcome(
     initial: &[Entries],
     budget: Option<u64>,
 ) -> Result<Outcome, RunFailure> {
+    apiary_outcome_on(bytecode, ctx, initial, budget, None)
+}
+
+/// Readies a loaded program for the tier that runs it (the JIT compiles
+/// it); without one, Apiary's interpreter runs it.
+pub type PrepareProgram = fn(&apiary_vm::Program<Env>) -> Result<(), String>;
+
+/// [`apiary_outcome`] on the tier `prepare` readies the program for.
+pub fn apiary_outcome_on(
+    bytecode: &[u8],
+    ctx: &[u8],
+    initial: &[Entries],
+    budget: Option<u64>,
+    prepare: Option<PrepareProgram>,
+) -> Result<Outcome, RunFailure> {
     let slots = apiary_isa::slots_from_bytes(bytecode)
         .map_err(|e| RunFailure::ApiaryLoad(e.to_string()))?;
     let runtime = Runtime::new(1);
@@ -438,6 +453,12 @@ pub fn apiary_outcome(
     let prog = runtime
         .load_program("difftest", ProgType::SYSCALL, &slots, &ids)
         .map_err(|e| RunFailure::ApiaryLoad(e.to_string()))?;
+    if let Some(prepare) = prepare {
+        let program = runtime
+            .program(prog)
+            .ok_or_else(|| RunFailure::ApiaryLoad("the loaded program vanished".into()))?;
+        prepare(&program).map_err(RunFailure::ApiaryLoad)?;
+    }
     let mut buffer = ctx.to_vec();
     let mut runner = Runner::new();
     runner.set_budget(budget);

@@ -7,8 +7,8 @@ use apiary_kernel::ProgFd;
 use thiserror::Error;
 
 use crate::backend::{
-    Entries, KernelMaps, Outcome, RunFailure, apiary_outcome, kernel_load_runnable, kernel_run,
-    kernel_verifier_log,
+    Entries, KernelMaps, Outcome, PrepareProgram, RunFailure, apiary_outcome, apiary_outcome_on,
+    kernel_load_runnable, kernel_run, kernel_verifier_log,
 };
 use crate::generate::{Case, PROLOGUE_LEN, generate};
 use crate::kernel_log::{KernelReport, LogWatch};
@@ -440,6 +440,10 @@ pub struct Summary {
     /// Why the kernel log was not watched (then `kernel_warnings` is empty
     /// for want of looking).
     pub log_unwatched: Option<String>,
+    /// Seeds on which Apiary's second tier (the JIT), when one was
+    /// given, disagrees with its interpreter (any program, accepted by the
+    /// kernel or not).
+    pub tier_divergences: Vec<u64>,
 }
 
 impl Summary {
@@ -454,8 +458,34 @@ impl Summary {
     }
 }
 
+/// `text` with every `0x...` number (host addresses, which differ between
+/// two runs of the same program) replaced by `ADDR`.
+pub fn without_addresses(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("0x") {
+        out.push_str(&rest[..at]);
+        out.push_str("ADDR");
+        rest = rest[at + 2..].trim_start_matches(|c: char| c.is_ascii_hexdigit());
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Whether Apiary's interpreter and the tier `prepare` readies programs
+/// for give `case` the same outcome (failures compared without addresses).
+pub fn tiers_agree(case: &Case, prepare: PrepareProgram) -> bool {
+    let bytecode = case.program.bytecode();
+    let run = |prepare| {
+        apiary_outcome_on(&bytecode, &case.ctx, &case.maps, None, prepare)
+            .map_err(|failure| without_addresses(&format!("{failure:?}")))
+    };
+    run(None) == run(Some(prepare))
+}
+
 /// Generates and checks the programs of seeds `first..first + count`,
-/// shrinking each divergence and writing it to `out` when given.
+/// shrinking each divergence and writing it to `out` when given; with a
+/// `tier`, also compares Apiary's two tiers on every program.
 /// `on_program` is called after each program (for progress reports).
 ///
 /// The kernel log is watched throughout (when `/dev/kmsg` is readable):
@@ -471,6 +501,7 @@ pub fn fuzz(
     first: u64,
     count: u64,
     out: Option<&Path>,
+    tier: Option<PrepareProgram>,
     mut on_program: impl FnMut(&Summary),
 ) -> std::io::Result<Summary> {
     let harness = Harness::new().map_err(std::io::Error::other)?;
@@ -485,6 +516,11 @@ pub fn fuzz(
     for seed in first..first.saturating_add(count) {
         let case = generate(seed);
         summary.programs += 1;
+        if let Some(prepare) = tier
+            && !tiers_agree(&case, prepare)
+        {
+            summary.tier_divergences.push(seed);
+        }
         match harness.check(&case) {
             Verdict::Rejected(_) => {}
             Verdict::Agree => summary.accepted += 1,

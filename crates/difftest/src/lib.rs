@@ -34,13 +34,14 @@ mod rng;
 pub mod verifier_cases;
 
 pub use backend::{
-    Entries, KEY_SIZE, KernelMaps, MAPS, MapKind, MapShape, Outcome, RunFailure, VALUE_SIZE,
-    apiary_outcome, inlined_array_lookups, kernel_load, kernel_load_runnable, kernel_outcome,
-    kernel_run, kernel_verifier_log, rejection_lines, rejection_reason,
+    Entries, KEY_SIZE, KernelMaps, MAPS, MapKind, MapShape, Outcome, PrepareProgram, RunFailure,
+    VALUE_SIZE, apiary_outcome, apiary_outcome_on, inlined_array_lookups, kernel_load,
+    kernel_load_runnable, kernel_outcome, kernel_run, kernel_verifier_log, rejection_lines,
+    rejection_reason,
 };
 pub use diff::{
     Harness, HarnessError, KernelWarning, ReproducerError, Summary, Verdict, fuzz,
-    parse_reproducer, write_kernel_warning, write_reproducer,
+    parse_reproducer, tiers_agree, without_addresses, write_kernel_warning, write_reproducer,
 };
 pub use generate::{CTX_INPUT_LEN, CTX_LEN, Case, DATA, KEY_RANGE, PROLOGUE_LEN, generate};
 pub use kernel_log::{KernelReport, LogWatch, is_kernel_bug_line};

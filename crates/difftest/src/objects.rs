@@ -293,8 +293,25 @@ impl VmBackend {
     /// Creates the object's maps and loads program `program` (and the
     /// object's other programs, as tail-call targets) into a new runtime.
     pub fn open(object: &Object, program: &str) -> Result<VmBackend, BackendError> {
+        VmBackend::open_on(object, program, None)
+    }
+
+    /// [`VmBackend::open`] on the tier `prepare` readies every loaded
+    /// program for (tail-call targets included); `None`: the interpreter.
+    pub fn open_on(
+        object: &Object,
+        program: &str,
+        prepare: Option<crate::PrepareProgram>,
+    ) -> Result<VmBackend, BackendError> {
         let runtime = Runtime::new(cpu_count());
         let loaded = runtime.load_object(object).map_err(BackendError::vm)?;
+        if let Some(prepare) = prepare {
+            for id in loaded.programs.iter().filter_map(|(_, r)| r.as_ref().ok()) {
+                if let Some(prog) = runtime.program(*id) {
+                    prepare(&prog).map_err(BackendError::vm)?;
+                }
+            }
+        }
         let prog = match loaded.programs.iter().find(|(name, _)| name == program) {
             Some((_, Ok(id))) => *id,
             Some((_, Err(error))) => {

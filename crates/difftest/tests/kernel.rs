@@ -22,7 +22,7 @@ fn two_thousand_random_programs_agree_with_the_kernel() {
         return;
     }
     let out = std::env::temp_dir().join(format!("apiary-difftest-{}", std::process::id()));
-    let summary = fuzz(1, 2000, Some(&out), |_| {}).expect("reproducers are writable");
+    let summary = fuzz(1, 2000, Some(&out), None, |_| {}).expect("reproducers are writable");
     eprintln!(
         "{} programs, {} accepted, {} divergences, kernel bugs at {:?}",
         summary.programs, summary.accepted, summary.divergences, summary.kernel_bugs

@@ -50,7 +50,7 @@ pub use crate::programs::{CoreRelo, FuncInfo, LineInfo, MapReloc, ProgramSpec};
 pub use crate::report::{ReportError, gpl_compatible, maps_used, object_json, object_listing};
 pub use crate::sections::{SECTION_DEFS, SecFlags, SectionDef, SectionKind, classify_section};
 pub use crate::xlated::{
-    XlatedOptions, dump_object_xlated, dump_xlated, format_xlated_insn, func_signature,
+    XlatedOptions, annotations, dump_object_xlated, dump_xlated, format_xlated_insn, func_signature,
 };
 
 use crate::elf::ElfObject;

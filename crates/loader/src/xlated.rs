@@ -375,29 +375,44 @@ pub fn dump_xlated(object: &Object, program: &ProgramSpec, options: XlatedOption
             skip_second_slot = false;
             continue;
         }
-        if let Some(btf) = &object.btf {
-            for f in program.func_info.iter().filter(|f| f.insn_index == i) {
-                if let Some(sig) = func_signature(btf, f.type_id) {
-                    let _ = writeln!(out, "{sig}:");
-                }
-            }
-        }
-        for line in program.line_info.iter().filter(|l| l.insn_index == i) {
-            let text = line.line_text.trim_start();
-            if options.linum {
-                let _ = writeln!(
-                    out,
-                    "; {text} [file:{} line_num:{} line_col:{}]",
-                    line.file, line.line, line.column
-                );
-            } else {
-                let _ = writeln!(out, "; {text}");
-            }
+        for line in annotations(object, program, i, options) {
+            let _ = writeln!(out, "{line}");
         }
         skip_second_slot = insn.code == BPF_LD | BPF_IMM | BPF_DW;
         let _ = writeln!(out, "{i:4}: {}", format_one(&program.insns, i, &names));
     }
     out
+}
+
+/// The lines a listing prints before instruction `at`: the function's
+/// signature (`int f(struct xdp_md * ctx):`) where a function starts, then
+/// its source lines (`; C text`, with their place when `options.linum`).
+pub fn annotations(
+    object: &Object,
+    program: &ProgramSpec,
+    at: usize,
+    options: XlatedOptions,
+) -> Vec<String> {
+    let mut lines = Vec::new();
+    if let Some(btf) = &object.btf {
+        for f in program.func_info.iter().filter(|f| f.insn_index == at) {
+            if let Some(sig) = func_signature(btf, f.type_id) {
+                lines.push(format!("{sig}:"));
+            }
+        }
+    }
+    for line in program.line_info.iter().filter(|l| l.insn_index == at) {
+        let text = line.line_text.trim_start();
+        lines.push(if options.linum {
+            format!(
+                "; {text} [file:{} line_num:{} line_col:{}]",
+                line.file, line.line, line.column
+            )
+        } else {
+            format!("; {text}")
+        });
+    }
+    lines
 }
 
 /// `apiary prog dump FILE.o [PROG]`: the listing of the program named

@@ -10,8 +10,19 @@
 //! never undefined behaviour.
 //!
 //! It must not parse text or ELF, implement particular kernel helpers or
-//! maps (embedders register helpers in a [`Helpers`] table), or verify
-//! programs: it runs any program that decodes, safely.
+//! maps (embedders register helpers in a [`Helpers`] table), verify
+//! programs, or generate machine code: it runs any program that decodes,
+//! safely.
+//!
+//! # Tiers
+//! A compiling tier (`apiary-jit`) attaches native code to a [`Program`]
+//! ([`Program::attach_compiled`], a [`CompiledCode`]); runners whose
+//! [`Engine`] is `Compiled` (the default) run it instead of interpreting,
+//! for the entry, callbacks and tail calls alike. Everything that decides
+//! a result stays here and reaches the tier through [`TierRun`]: the
+//! stacks and regions, the helper table and what helpers leave pending,
+//! `LD_ABS`/`LD_IND`, the budget, and the construction of every
+//! [`RunError`].
 //!
 //! # Memory model
 //! Guest addresses are host addresses. A run may touch:
@@ -20,7 +31,7 @@
 //!   instead of reaching the caller's stack (pointers to a caller's stack
 //!   passed down to callees stay valid, as in the kernel). Stacks are not
 //!   cleared between runs, like the kernel's uninitialised stack: use a
-//!   separate [`Runner`] per trust domain;
+//!   separate [`Runner`] per trust domain, or [`Runner::clear_stacks`];
 //! - the [`Region`]s of its [`RunInput`] (context, packet and headroom, map
 //!   values, read-only data) and those helpers add while it runs
 //!   ([`HelperContext::add_region`]).
@@ -66,6 +77,7 @@ mod helpers;
 mod memory;
 mod program;
 mod runner;
+mod tier;
 
 pub use error::{Access, HelperError, LoadError, RunError};
 pub use fault::{FaultLocation, NEAR_REGION, RegionKind};
@@ -73,6 +85,7 @@ pub use helpers::{
     HelperContext, HelperFn, HelperIdOutOfRange, HelperImpl, Helpers, MAX_HELPER_ID,
     MAX_TAIL_CALLS, PureHelperFn, TailCallError,
 };
-pub use memory::{MAX_CALL_FRAMES, MAX_REGIONS, Region, STACK_SIZE};
-pub use program::{MAX_PROGRAM_SLOTS, Program};
-pub use runner::{DEFAULT_BUDGET, MAY_GOTO_LOOPS, PacketHeaders, RunInput, Runner};
+pub use memory::{FRAME_STRIDE, MAX_CALL_FRAMES, MAX_REGIONS, Region, STACK_SIZE};
+pub use program::{MAX_PROGRAM_SLOTS, Op, Program, Rmw};
+pub use runner::{DEFAULT_BUDGET, Engine, MAY_GOTO_LOOPS, PacketHeaders, RunInput, Runner};
+pub use tier::{CallOutcome, CompiledCode, TierRun};

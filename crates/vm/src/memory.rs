@@ -20,7 +20,7 @@ pub const MAX_CALL_FRAMES: usize = 8;
 /// Distance between frame stacks: each 512-byte stack is followed by an
 /// inaccessible 512-byte gap, so that running over a frame's end faults
 /// instead of landing in the caller's stack.
-pub(crate) const FRAME_STRIDE: u64 = 1024;
+pub const FRAME_STRIDE: u64 = 1024;
 pub(crate) const FRAME_SHIFT: u32 = 10;
 
 /// A span of host memory a program may access, with its lifetime.
@@ -143,7 +143,8 @@ const REGISTERED_PROBES: usize = 4;
 
 /// Stacks and regions of a runner.
 pub(crate) struct Memory {
-    /// Backing store of the frame stacks; only ever accessed through `stack_base`.
+    /// Backing store of the frame stacks; programs reach it through
+    /// `stack_base`, Rust only to clear it between runs.
     _stack: Box<[u64]>,
     pub(crate) stack_base: u64,
     /// The regions a run was given (few, possibly overlapping: the packet
@@ -190,6 +191,11 @@ impl Memory {
         }
     }
 
+    /// Zeroes every frame's stack.
+    pub(crate) fn clear_stacks(&mut self) {
+        self._stack.fill(0);
+    }
+
     /// `r10` of frame `depth`.
     #[inline(always)]
     pub(crate) fn frame_pointer(&self, depth: usize) -> u64 {
@@ -205,13 +211,7 @@ impl Memory {
         access: Access,
         depth: usize,
     ) -> Option<usize> {
-        let off = addr.wrapping_sub(self.stack_base);
-        // `size` may come from a helper's argument: compare without adding to it.
-        let within = off & (FRAME_STRIDE - 1);
-        if off < ((depth as u64 + 1) << FRAME_SHIFT)
-            && within < STACK_SIZE
-            && size <= STACK_SIZE - within
-        {
+        if self.in_stack(addr, size, depth) {
             return Some(addr as usize);
         }
         self.translate_region(addr, size, access)
@@ -219,11 +219,17 @@ impl Memory {
 
     #[inline]
     fn translate_region(&self, addr: u64, size: u64, access: Access) -> Option<usize> {
+        self.region_for(addr, size, access).map(|_| addr as usize)
+    }
+
+    /// The region that allows `access` to `addr..addr + size` (stacks not included).
+    #[inline]
+    pub(crate) fn region_for(&self, addr: u64, size: u64, access: Access) -> Option<Span> {
         let allowed = |s: &Span| s.contains(addr, size) && (access == Access::Load || s.writable);
         if let Some(s) = self.last_hit.get()
             && allowed(&s)
         {
-            return Some(addr as usize);
+            return Some(s);
         }
         self.search_regions(addr, size, access)
     }
@@ -231,7 +237,7 @@ impl Memory {
     /// The regions' search when the last region hit does not allow the
     /// access; out of line so that the hit above stays a few instructions.
     #[inline(never)]
-    fn search_regions(&self, addr: u64, size: u64, access: Access) -> Option<usize> {
+    fn search_regions(&self, addr: u64, size: u64, access: Access) -> Option<Span> {
         let allowed = |s: &Span| s.contains(addr, size) && (access == Access::Load || s.writable);
         let hit = self.regions.iter().copied().find(allowed).or_else(|| {
             self.registered
@@ -246,7 +252,23 @@ impl Memory {
                 .find(allowed)
         })?;
         self.last_hit.set(Some(hit));
-        Some(addr as usize)
+        Some(hit)
+    }
+
+    /// Whether `addr..addr + size` lies in the stack of one of frames `0..=depth`.
+    #[inline(always)]
+    pub(crate) fn in_stack(&self, addr: u64, size: u64, depth: usize) -> bool {
+        let off = addr.wrapping_sub(self.stack_base);
+        // `size` may come from a helper's argument: compare without adding to it.
+        let within = off & (FRAME_STRIDE - 1);
+        off < ((depth as u64 + 1) << FRAME_SHIFT)
+            && within < STACK_SIZE
+            && size <= STACK_SIZE - within
+    }
+
+    /// Address of frame 0's stack; frame `d`'s starts [`FRAME_STRIDE`] bytes per frame above.
+    pub(crate) fn stack_base(&self) -> u64 {
+        self.stack_base
     }
 
     /// Whether `addr..addr + size` is a store inside a region (given or

@@ -2,7 +2,7 @@
 //! absolute targets and operands specialised for dispatch.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use apiary_isa::{
     AluOp, AtomicOp, CallTarget, EndianOp, Insn, JmpCond, LdImm64Kind, PacketMode, RawInsn, Reg,
@@ -11,13 +11,15 @@ use apiary_isa::{
 
 use crate::error::LoadError;
 use crate::helpers::{HelperFn, HelperImpl, Helpers, PureHelperFn};
+use crate::tier::CompiledCode;
 
 /// The kernel's limit on program length (`BPF_COMPLEXITY_LIMIT_INSNS`).
 pub const MAX_PROGRAM_SLOTS: usize = 1_000_000;
 
 /// Read-modify-write operation of an atomic op.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Rmw {
+#[allow(missing_docs)]
+pub enum Rmw {
     Add,
     Or,
     And,
@@ -26,10 +28,19 @@ pub(crate) enum Rmw {
     CmpXchg,
 }
 
-/// One prepared operation. Register operands are numbers `<= 10`; targets
-/// are op indices; immediates are already extended to the operand width.
+/// One prepared operation, the form every execution tier starts from.
+///
+/// Register operands (`d` destination, `s` source, `r`) are numbers `<= 10`;
+/// targets `t` are op indices (not slots); immediates `v` are already
+/// extended to the operand width. ALU and jump variants are named
+/// operation, width (`64`/`32`) and operand kind (`I` immediate, `R`
+/// register) and have the semantics of the eBPF instruction of that name
+/// (RFC 9669: division by zero gives 0, modulo by zero keeps the
+/// dividend, shift counts are masked to the width). Loads `Ld*`/`LdSx*`
+/// and stores `St*` (`*I`: immediate source) access `reg + off`.
 #[derive(Clone, Copy, Debug)]
-pub(crate) enum Op {
+#[allow(missing_docs)]
+pub enum Op {
     Add64I {
         d: u8,
         v: u64,
@@ -650,6 +661,8 @@ pub struct Program<E> {
     pub(crate) helpers: Arc<Helpers<E>>,
     /// The helpers the program calls directly, resolved at load time.
     pub(crate) called: Box<[CalledHelper<E>]>,
+    /// Native code a second tier attached ([`Program::attach_compiled`]).
+    pub(crate) compiled: OnceLock<Box<dyn CompiledCode<E>>>,
 }
 
 /// A helper resolved at load time.
@@ -843,6 +856,34 @@ fn jump_op(width: Width, cond: JmpCond, dst: Reg, src: Source, t: u32) -> Op {
                 JmpCond::Slt => Op::Jslt32I { d, v, t },
                 JmpCond::Sle => Op::Jsle32I { d, v, t },
             }
+        }
+    }
+}
+
+impl Op {
+    /// The offset from the base register of a load, store or atomic (0 for
+    /// other ops): where a faulting access aimed relative to its pointer.
+    pub(crate) fn access_offset(&self) -> i16 {
+        match *self {
+            Op::LdB { off, .. }
+            | Op::LdH { off, .. }
+            | Op::LdW { off, .. }
+            | Op::LdDw { off, .. }
+            | Op::LdSxB { off, .. }
+            | Op::LdSxH { off, .. }
+            | Op::LdSxW { off, .. }
+            | Op::StB { off, .. }
+            | Op::StH { off, .. }
+            | Op::StW { off, .. }
+            | Op::StDw { off, .. }
+            | Op::StBI { off, .. }
+            | Op::StHI { off, .. }
+            | Op::StWI { off, .. }
+            | Op::StDwI { off, .. }
+            | Op::Atomic { off, .. }
+            | Op::LoadAcquire { off, .. }
+            | Op::StoreRelease { off, .. } => off,
+            _ => 0,
         }
     }
 }
@@ -1093,7 +1134,29 @@ impl<E> Program<E> {
             slot_op: slot_op.into_boxed_slice(),
             helpers,
             called: called.into_boxed_slice(),
+            compiled: OnceLock::new(),
         })
+    }
+
+    /// The prepared operations, ending with the [`Op::FellOff`] sentinel.
+    pub fn ops(&self) -> &[Op] {
+        &self.ops
+    }
+
+    /// Attaches the native code a compiling tier made for this program;
+    /// runners whose engine is [`crate::Engine::Compiled`] then run it
+    /// instead of interpreting. Refused (the code is handed back) when code
+    /// is already attached.
+    pub fn attach_compiled(
+        &self,
+        code: Box<dyn CompiledCode<E>>,
+    ) -> Result<(), Box<dyn CompiledCode<E>>> {
+        self.compiled.set(code)
+    }
+
+    /// The attached native code, if any.
+    pub fn compiled(&self) -> Option<&dyn CompiledCode<E>> {
+        self.compiled.get().map(|c| &**c)
     }
 
     /// Number of 8-byte instruction slots of the original bytecode.
@@ -1107,10 +1170,16 @@ impl<E> Program<E> {
     }
 
     /// Slot index of op `pc` (the slot past the end for the sentinel).
-    pub(crate) fn slot_of(&self, pc: usize) -> usize {
+    pub fn slot_of(&self, pc: usize) -> usize {
         self.op_slot
             .get(pc)
             .map_or(self.slot_op.len(), |&s| s as usize)
+    }
+
+    /// The registered helper `id` (a `callx` operand), with its id as `u32`.
+    pub(crate) fn helper_by_id(&self, id: u64) -> Option<(u32, &'static str, HelperImpl<E>)> {
+        let id = u32::try_from(id).ok()?;
+        self.helpers.get(id).map(|(name, f)| (id, name, f))
     }
 
     /// Op index of a callback address (a slot index), if it starts an instruction.

@@ -9,6 +9,7 @@ use crate::memory::{
     store_release, write_host,
 };
 use crate::program::{Op, Program, Rmw};
+use crate::tier::{CallOutcome, TierRun};
 
 /// The kernel's `BPF_MAX_LOOPS`: `may_goto` falls through this many times per frame.
 pub const MAY_GOTO_LOOPS: u32 = 8 * 1024 * 1024;
@@ -67,6 +68,17 @@ impl PacketHeaders<'_> {
     }
 }
 
+/// Which tier a [`Runner`] executes programs with.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Engine {
+    /// The native code attached to a program ([`Program::attach_compiled`])
+    /// when it has some, otherwise the interpreter.
+    #[default]
+    Compiled,
+    /// Always the interpreter, even for programs with native code.
+    Interpreter,
+}
+
 /// A request a helper left for the interpreter.
 pub(crate) enum Pending<E> {
     Stop(u64),
@@ -93,7 +105,8 @@ pub struct Runner<E> {
     pub(crate) pending: Option<Pending<E>>,
     pub(crate) tail_calls: u32,
     budget: Option<u64>,
-    remaining: u64,
+    pub(crate) remaining: u64,
+    engine: Engine,
 }
 
 impl<E> Default for Runner<E> {
@@ -113,16 +126,22 @@ impl<E> std::fmt::Debug for Runner<E> {
 /// What a faulting access was: where it aimed and its offset from the
 /// base register, for naming the region it was meant for.
 #[derive(Clone, Copy)]
-struct Aim {
-    addr: u64,
-    off: i64,
-    size: u64,
-    access: Access,
+pub(crate) struct Aim {
+    pub(crate) addr: u64,
+    pub(crate) off: i64,
+    pub(crate) size: u64,
+    pub(crate) access: Access,
 }
 
 #[cold]
 #[inline(never)]
-fn fault<E>(prog: &Program<E>, pc: usize, memory: &Memory, aim: Aim, depth: usize) -> RunError {
+pub(crate) fn fault<E>(
+    prog: &Program<E>,
+    pc: usize,
+    memory: &Memory,
+    aim: Aim,
+    depth: usize,
+) -> RunError {
     RunError::MemoryFault {
         pc: prog.slot_of(pc),
         addr: aim.addr,
@@ -137,7 +156,25 @@ fn fault<E>(prog: &Program<E>, pc: usize, memory: &Memory, aim: Aim, depth: usiz
 
 #[cold]
 #[inline(never)]
-fn unknown_helper<E>(prog: &Program<E>, pc: usize, id: u64) -> RunError {
+pub(crate) fn budget_exhausted<E>(runner: &Runner<E>, prog: &Program<E>, pc: usize) -> RunError {
+    RunError::BudgetExhausted {
+        pc: prog.slot_of(pc),
+        limit: runner.budget.unwrap_or(u64::MAX),
+    }
+}
+
+#[cold]
+#[inline(never)]
+pub(crate) fn call_depth_exceeded<E>(prog: &Program<E>, pc: usize) -> RunError {
+    RunError::CallDepthExceeded {
+        pc: prog.slot_of(pc),
+        max: MAX_CALL_FRAMES,
+    }
+}
+
+#[cold]
+#[inline(never)]
+pub(crate) fn unknown_helper<E>(prog: &Program<E>, pc: usize, id: u64) -> RunError {
     RunError::UnknownHelper {
         pc: prog.slot_of(pc),
         id,
@@ -146,7 +183,7 @@ fn unknown_helper<E>(prog: &Program<E>, pc: usize, id: u64) -> RunError {
 
 #[cold]
 #[inline(never)]
-fn misaligned<E>(prog: &Program<E>, pc: usize, addr: u64, size: u64) -> RunError {
+pub(crate) fn misaligned<E>(prog: &Program<E>, pc: usize, addr: u64, size: u64) -> RunError {
     RunError::MisalignedAtomic {
         pc: prog.slot_of(pc),
         addr,
@@ -164,7 +201,28 @@ impl<E> Runner<E> {
             tail_calls: 0,
             budget: Some(DEFAULT_BUDGET),
             remaining: u64::MAX,
+            engine: Engine::default(),
         }
+    }
+
+    /// Chooses the tier of every following run (callbacks and tail calls
+    /// included); both give the same results, errors and budget.
+    pub fn set_engine(&mut self, engine: Engine) -> &mut Self {
+        self.engine = engine;
+        self
+    }
+
+    /// Zeroes the stacks, which runs otherwise leave as they were (like
+    /// the kernel's uninitialised stack): before a run whose program must
+    /// not see what an earlier one left, or to make two runs comparable.
+    pub fn clear_stacks(&mut self) -> &mut Self {
+        self.memory.clear_stacks();
+        self
+    }
+
+    /// The tier runs use.
+    pub fn engine(&self) -> Engine {
+        self.engine
     }
 
     /// Limits every following run to `budget` executed instructions
@@ -267,7 +325,31 @@ impl<E> Runner<E> {
         }
     }
 
-    /// Runs from op `start` in frame `base` until that frame exits.
+    /// Calls a helper and turns what it left pending into the caller's next step.
+    #[inline]
+    pub(crate) fn helper_outcome(
+        &mut self,
+        prog: &Program<E>,
+        env: &mut E,
+        helper: (u32, &'static str, HelperFn<E>),
+        args: [u64; 5],
+        depth: usize,
+        pc: usize,
+    ) -> CallOutcome<E> {
+        let value = self.call_helper(prog, env, helper, args, depth, pc);
+        if self.pending.is_none() {
+            return CallOutcome::Value(value);
+        }
+        match self.take_pending() {
+            Some(Pending::Stop(value)) => CallOutcome::Stop(value),
+            Some(Pending::Failed(error)) => CallOutcome::Failed(error),
+            Some(Pending::TailCall(next)) => CallOutcome::TailCall(next),
+            None => CallOutcome::Value(value),
+        }
+    }
+
+    /// Runs from op `start` in frame `base` until that frame exits, with
+    /// `r1..r5 = args`.
     pub(crate) fn exec(
         &mut self,
         entry: &Program<E>,
@@ -276,10 +358,40 @@ impl<E> Runner<E> {
         args: [u64; 5],
         base: usize,
     ) -> Result<u64, RunError> {
+        let mut regs = [0u64; 11];
+        regs[1..6].copy_from_slice(&args);
+        self.exec_regs(entry, env, start, regs, base)
+    }
+
+    /// Runs from op `start` in frame `base` with registers `regs` (`r10` is
+    /// set here), on the program's native code when the engine allows it.
+    pub(crate) fn exec_regs(
+        &mut self,
+        entry: &Program<E>,
+        env: &mut E,
+        start: usize,
+        regs: [u64; 11],
+        base: usize,
+    ) -> Result<u64, RunError> {
+        if self.engine == Engine::Compiled
+            && let Some(code) = entry.compiled()
+        {
+            return code.run(&mut TierRun::new(self, env, entry, base), start, regs);
+        }
+        self.interpret(entry, env, start, regs, base)
+    }
+
+    fn interpret(
+        &mut self,
+        entry: &Program<E>,
+        env: &mut E,
+        start: usize,
+        init: [u64; 11],
+        base: usize,
+    ) -> Result<u64, RunError> {
         let mut tail: Option<Arc<Program<E>>> = None;
         let mut regs = [0u64; 16];
-        let [a1, a2, a3, a4, a5] = args;
-        (regs[1], regs[2], regs[3], regs[4], regs[5]) = (a1, a2, a3, a4, a5);
+        regs[..11].copy_from_slice(&init);
         let mut depth = base;
         regs[10] = self.memory.frame_pointer(depth);
         self.frames[depth].may_goto = MAY_GOTO_LOOPS;
@@ -345,19 +457,17 @@ impl<E> Runner<E> {
                     self.remaining = remaining;
                     // Registers one by one: a wide copy of just-stored registers stalls store forwarding.
                     let args = [regs[1], regs[2], regs[3], regs[4], regs[5]];
-                    regs[0] = self.call_helper(prog, env, helper, args, depth, pc - 1);
+                    let outcome = self.helper_outcome(prog, env, helper, args, depth, pc - 1);
                     remaining = self.remaining;
-                    if self.pending.is_some() {
-                        match self.take_pending() {
-                            Some(Pending::Stop(value)) => return Ok(value),
-                            Some(Pending::Failed(error)) => return Err(error),
-                            Some(Pending::TailCall(next)) => {
-                                tail = Some(next);
-                                pc = 0;
-                                self.frames[depth].may_goto = MAY_GOTO_LOOPS;
-                                continue 'program;
-                            }
-                            None => {}
+                    match outcome {
+                        CallOutcome::Value(value) => regs[0] = value,
+                        CallOutcome::Stop(value) => return Ok(value),
+                        CallOutcome::Failed(error) => return Err(error),
+                        CallOutcome::TailCall(next) => {
+                            tail = Some(next);
+                            pc = 0;
+                            self.frames[depth].may_goto = MAY_GOTO_LOOPS;
+                            continue 'program;
                         }
                     }
                 }};
@@ -366,10 +476,7 @@ impl<E> Runner<E> {
             loop {
                 let op = op_at(ops, pc);
                 if remaining == 0 {
-                    return Err(RunError::BudgetExhausted {
-                        pc: prog.slot_of(pc),
-                        limit: self.budget.unwrap_or(u64::MAX),
-                    });
+                    return Err(budget_exhausted(self, prog, pc));
                 }
                 remaining -= 1;
                 pc += 1;
@@ -525,12 +632,10 @@ impl<E> Runner<E> {
                     }
                     Op::LdPacket { s, imm, size } => {
                         let index = s.map_or(0, |s| reg!(s) as u32);
-                        let off = index.wrapping_add(imm as u32) as i32;
-                        match self.memory.packet_load(off, size) {
+                        match self.packet_load(index, imm, size) {
                             Some(v) => regs[0] = v,
                             None => {
                                 self.remaining = remaining;
-                                self.pending = Some(Pending::Stop(0));
                                 return Ok(0);
                             }
                         }
@@ -590,10 +695,7 @@ impl<E> Runner<E> {
                     }
                     Op::CallLocal { t } => {
                         if depth + 1 >= MAX_CALL_FRAMES {
-                            return Err(RunError::CallDepthExceeded {
-                                pc: prog.slot_of(pc - 1),
-                                max: MAX_CALL_FRAMES,
-                            });
+                            return Err(call_depth_exceeded(prog, pc - 1));
                         }
                         self.frames[depth].ret = pc;
                         self.frames[depth].saved = [regs[6], regs[7], regs[8], regs[9]];
@@ -611,10 +713,7 @@ impl<E> Runner<E> {
                     Op::CallPure { f } => regs[0] = f(regs[1], regs[2], regs[3], regs[4], regs[5]),
                     Op::Callx { r } => {
                         let id = reg!(r);
-                        let found = u32::try_from(id)
-                            .ok()
-                            .and_then(|id| prog.helpers.get(id).map(|(name, f)| (id, name, f)));
-                        match found {
+                        match prog.helper_by_id(id) {
                             Some((id, name, HelperImpl::Full(f))) => call_helper!((id, name, f)),
                             Some((_, _, HelperImpl::Pure(f))) => {
                                 regs[0] = f(regs[1], regs[2], regs[3], regs[4], regs[5]);
@@ -641,6 +740,17 @@ impl<E> Runner<E> {
                 }
             }
         }
+    }
+
+    /// `LD_ABS`/`LD_IND` of `size` bytes at `index + imm`; `None` (and the
+    /// whole program stopped with `r0 = 0`) when outside the packet.
+    pub(crate) fn packet_load(&mut self, index: u32, imm: i32, size: u8) -> Option<u64> {
+        let off = index.wrapping_add(imm as u32) as i32;
+        let value = self.memory.packet_load(off, size);
+        if value.is_none() {
+            self.pending = Some(Pending::Stop(0));
+        }
+        value
     }
 
     /// Takes a pending tail call; leaves a stop request in place so that

@@ -1121,3 +1121,25 @@ fn negative_packet_offsets_read_the_headers_within_bounds() {
     assert_eq!(run(SKF_LL_OFF - 1), Ok(0));
     assert_eq!(run(-1), Ok(0));
 }
+
+#[test]
+fn stacks_keep_what_a_run_left_until_cleared() {
+    let helpers = Arc::new(Helpers::<()>::new());
+    let write = load(
+        &[
+            mov(Reg::R1, 42),
+            stx(Size::DW, Reg::R10, -8, Reg::R1),
+            Insn::Exit,
+        ],
+        &helpers,
+    );
+    let read = load(
+        &[ldx(Size::DW, Reg::R0, Reg::R10, -8), Insn::Exit],
+        &helpers,
+    );
+    let mut runner = Runner::new();
+    runner.run_on_memory(&write, &mut (), &mut []).unwrap();
+    assert_eq!(runner.run_on_memory(&read, &mut (), &mut []), Ok(42));
+    runner.clear_stacks();
+    assert_eq!(runner.run_on_memory(&read, &mut (), &mut []), Ok(0));
+}

@@ -1,0 +1,68 @@
+//! Compile time of the JIT on a 10,000-instruction program mixing ALU,
+//! division, stack and region accesses, jumps and 64-bit loads (the goal:
+//! under 1 ms). Run with `cargo bench -p apiary-jit`.
+
+use std::sync::Arc;
+
+use apiary_isa::{AluOp, Insn, JmpCond, LdImm64Kind, Reg, Size, Source, Width, encode_program};
+use apiary_vm::{Helpers, Program};
+use criterion::{Criterion, criterion_group, criterion_main};
+
+const INSNS: usize = 10_000;
+
+fn program() -> Vec<apiary_isa::RawInsn> {
+    let pattern = [
+        Insn::mov64(Reg::R2, Source::Imm(7)),
+        Insn::alu64(AluOp::Add, Reg::R0, Source::Reg(Reg::R2)),
+        Insn::alu64(AluOp::Mul, Reg::R0, Source::Imm(3)),
+        Insn::alu64(AluOp::Div, Reg::R0, Source::Reg(Reg::R2)),
+        Insn::Store {
+            size: Size::DW,
+            dst: Reg::R10,
+            off: -8,
+            src: Source::Reg(Reg::R0),
+        },
+        Insn::Load {
+            size: Size::W,
+            sign_extend: false,
+            dst: Reg::R3,
+            src: Reg::R1,
+            off: 4,
+        },
+        Insn::Jump {
+            width: Width::W64,
+            cond: JmpCond::Eq,
+            dst: Reg::R3,
+            src: Source::Imm(1),
+            off: 1,
+        },
+        Insn::alu64(AluOp::Xor, Reg::R0, Source::Reg(Reg::R3)),
+        Insn::LoadImm64 {
+            dst: Reg::R4,
+            kind: LdImm64Kind::Imm,
+            imm: 0x1234_5678_9abc_def0,
+        },
+    ];
+    let mut insns = vec![Insn::mov64(Reg::R0, Source::Imm(0))];
+    while insns.len() < INSNS - 1 {
+        insns.extend_from_slice(&pattern);
+    }
+    insns.push(Insn::Exit);
+    encode_program(&insns)
+}
+
+fn compile(c: &mut Criterion) {
+    let slots = program();
+    let helpers = Arc::new(Helpers::<()>::new());
+    c.bench_function("compile 10k insns", |b| {
+        // By reference: dropping the program (unmapping its code) is not compiling.
+        b.iter_batched_ref(
+            || Program::new(&slots, Arc::clone(&helpers)).expect("loads"),
+            |program| apiary_jit::compile(program).expect("compiles"),
+            criterion::BatchSize::LargeInput,
+        )
+    });
+}
+
+criterion_group!(benches, compile);
+criterion_main!(benches);

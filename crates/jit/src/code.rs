@@ -1,0 +1,123 @@
+//! A compiled program and how an activation runs it.
+
+use std::marker::PhantomData;
+
+use apiary_vm::{CompiledCode, FRAME_STRIDE, MAY_GOTO_LOOPS, RunError, TierRun};
+
+use crate::ctx::{Ctx, Exit, Host};
+use crate::exec_mem::ExecMem;
+
+/// The entry at offset 0 of the code: context, then the address to start at.
+type Entry = unsafe extern "sysv64" fn(*mut Ctx, usize) -> u64;
+
+/// Native code for one program, attached to it by [`crate::compile`].
+pub struct JitCode<E> {
+    mem: ExecMem,
+    /// Code offset of each op (its group's budget check included).
+    starts: Box<[u32]>,
+    /// Code offset of each op's body (after its group's budget check).
+    bodies: Box<[u32]>,
+    /// One past the last op of each op's budget group.
+    ends: Box<[u32]>,
+    len: usize,
+    _env: PhantomData<fn(&mut E)>,
+}
+
+impl<E> std::fmt::Debug for JitCode<E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JitCode")
+            .field("ops", &self.bodies.len())
+            .field("bytes", &self.len)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<E> JitCode<E> {
+    pub(crate) fn new(
+        mem: ExecMem,
+        starts: Vec<u32>,
+        bodies: Vec<u32>,
+        ends: Vec<u32>,
+        len: usize,
+    ) -> Self {
+        JitCode {
+            mem,
+            starts: starts.into_boxed_slice(),
+            bodies: bodies.into_boxed_slice(),
+            ends: ends.into_boxed_slice(),
+            len,
+            _env: PhantomData,
+        }
+    }
+
+    /// Bytes of machine code (without the page padding).
+    pub fn code_len(&self) -> usize {
+        self.len
+    }
+}
+
+impl<E> CompiledCode<E> for JitCode<E> {
+    fn machine_code(&self) -> &[u8] {
+        self.mem.code(self.len)
+    }
+
+    fn op_offsets(&self) -> &[u32] {
+        &self.starts
+    }
+
+    fn run(
+        &self,
+        run: &mut TierRun<'_, E>,
+        start: usize,
+        regs: [u64; 11],
+    ) -> Result<u64, RunError> {
+        let (Some(&body), Some(&end)) = (self.bodies.get(start), self.ends.get(start)) else {
+            // The vm only starts at op indices of this program.
+            return Err(run.fell_off());
+        };
+        // Entering mid-group skips the group's check: charge the rest here.
+        let charged = u64::from(end) - start as u64;
+        let remaining = run.remaining();
+        if remaining < charged {
+            return Err(run.budget_exhausted(start + remaining as usize));
+        }
+        let base = run.base();
+        let mut ctx = Ctx {
+            regs,
+            budget: remaining - charged,
+            stack_base: run.stack_base(),
+            stack_limit: (base as u64 + 1) * FRAME_STRIDE,
+            depth: base as u64,
+            base: base as u64,
+            load_start: 0,
+            load_len: 0,
+            store_start: 0,
+            store_len: 0,
+            entry_rsp: 0,
+            may_goto: [0; apiary_vm::MAX_CALL_FRAMES],
+            host: std::ptr::null_mut(),
+        };
+        ctx.regs[10] = run.frame_pointer(base);
+        if let Some(counter) = ctx.may_goto.get_mut(base) {
+            *counter = u64::from(MAY_GOTO_LOOPS);
+        }
+        let mut host = Host { run, exit: None };
+        ctx.host = (&raw mut host).cast();
+        // SAFETY: offset 0 is the entry emitted by `emit_call::prologue`
+        // with this signature, and the mapping lives as long as `self`.
+        let entry: Entry = unsafe { std::mem::transmute(self.mem.addr()) };
+        // SAFETY: the context is complete and outlives the call; `host` is
+        // only reached through `ctx.host` until the call returns. The code
+        // touches guest memory only after the vm's checks allowed it.
+        let status = unsafe { entry(&raw mut ctx, self.mem.addr() + body as usize) };
+        let exit = host.exit.take();
+        host.run.set_remaining(ctx.budget);
+        match (status, exit) {
+            (0, _) => Ok(ctx.regs[0]),
+            (_, Some(Exit::Stop(value))) => Ok(value),
+            (_, Some(Exit::Failed(error))) => Err(error),
+            (_, Some(Exit::TailCall(next))) => host.run.tail_call(&next, ctx.regs),
+            (_, None) => Err(host.run.fell_off()),
+        }
+    }
+}

@@ -1,0 +1,277 @@
+//! The compiler driver: budget groups, labels, one pass over the ops, the
+//! out-of-line stubs, and the finished [`JitCode`].
+//!
+//! # Budget
+//! The interpreter counts every op and, when the budget is spent, stops
+//! *before* the op that would exceed it. Compiled code counts per group: a
+//! run of ops that ends at the first op that can jump, call, stop or touch
+//! memory (or before a jump target). A group of `n` ops starts with `sub
+//! r9, n; jb stub`. If fewer than `n` remain, only ops that cannot stop the
+//! run or change memory come before the one the interpreter would stop at
+//! (`start + remaining`), so reporting that op gives the interpreter's
+//! error, pc included, with the same memory.
+
+use apiary_vm::{Op, Program};
+use dynasmrt::x64::X64Relocation;
+use dynasmrt::{DynamicLabel, DynasmApi, VecAssembler};
+
+use crate::blind::{Keys, blind};
+use crate::code::JitCode;
+use crate::emit_call::{self, Routines};
+use crate::exec_mem::ExecMem;
+use crate::{JitError, Options};
+use crate::{emit_alu, emit_jmp, emit_mem};
+
+/// Assembles x86-64 into the emitter's buffer.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! x64 {
+    ($e:ident; $($t:tt)*) => {{
+        #[allow(unused_imports)]
+        use dynasmrt::{DynasmApi as _, DynasmLabelApi as _};
+        // dynasm converts register numbers with `.into()`, already `u8` here.
+        #[allow(clippy::useless_conversion)]
+        {
+            dynasmrt::dynasm!($e.asm ; .arch x64 ; $($t)*)
+        }
+    }};
+}
+
+/// Scratch registers, never holding eBPF state.
+pub(crate) const R10: u8 = 10;
+pub(crate) const R11: u8 = 11;
+
+/// x86 register of each eBPF register. `r0` and `r1..r5` sit where the
+/// SysV ABI puts the return value and the arguments (pure helpers need no
+/// shuffling), `r10` in rbp. r9 holds the remaining budget, r12 the
+/// context, r10 and r11 are scratch. Number 11 is r10, the operand of a
+/// blinded op ([`crate::blind::BLINDED`]); the vm never gives numbers
+/// above 10, and the rest map to scratch so that no index can go wrong.
+const REG: [u8; 16] = [0, 7, 6, 2, 1, 8, 3, 13, 14, 15, 5, 10, 11, 11, 11, 11];
+
+/// The x86 register holding eBPF register `r`.
+pub(crate) fn x(r: u8) -> u8 {
+    REG[usize::from(r & 15)]
+}
+
+/// `v` as a sign-extended 32-bit immediate, when it is one.
+pub(crate) fn simm32(v: u64) -> Option<i32> {
+    i32::try_from(v as i64).ok()
+}
+
+/// Out-of-line code placed after all ops.
+pub(crate) enum Stub {
+    /// The out-of-line rest of the check of the address in r11 for `size`
+    /// bytes; returns to `back` when allowed.
+    Translate {
+        at: DynamicLabel,
+        back: DynamicLabel,
+        size: u8,
+        info: u64,
+    },
+    /// Misaligned atomic at the address in r11.
+    Misaligned { at: DynamicLabel, info: u64 },
+    /// Budget of a group of `n` ops starting at op `op` exhausted.
+    Budget { at: DynamicLabel, op: usize, n: u32 },
+    /// bpf-to-bpf call at op `op` from the last frame.
+    Depth { at: DynamicLabel, op: usize },
+}
+
+/// Assembler state of one compilation.
+pub(crate) struct Emitter {
+    pub(crate) asm: VecAssembler<X64Relocation>,
+    /// The label of each op something jumps or calls to.
+    targets: Vec<Option<DynamicLabel>>,
+    pub(crate) stubs: Vec<Stub>,
+    pub(crate) routines: Routines,
+    /// Blinding keys, when constants are blinded.
+    pub(crate) keys: Option<Keys>,
+}
+
+impl Emitter {
+    /// A fresh label.
+    pub(crate) fn label(&mut self) -> DynamicLabel {
+        self.asm.new_dynamic_label()
+    }
+
+    /// The label jumps to op `t` land on.
+    pub(crate) fn target(&self, t: u32) -> DynamicLabel {
+        // Every target the ops name has a label (`group_ends`); were one missing,
+        // stopping as past the end would be the safe answer.
+        match self.targets.get(t as usize) {
+            Some(&Some(label)) => label,
+            _ => self.routines.fell_off,
+        }
+    }
+}
+
+/// Whether `op` ends a budget group: it can jump, call, stop the run or
+/// touch memory.
+fn ends_group(op: Op) -> bool {
+    emit_jmp::jump(op).is_some()
+        || matches!(
+            op,
+            Op::LdB { .. }
+                | Op::LdH { .. }
+                | Op::LdW { .. }
+                | Op::LdDw { .. }
+                | Op::LdSxB { .. }
+                | Op::LdSxH { .. }
+                | Op::LdSxW { .. }
+                | Op::StB { .. }
+                | Op::StH { .. }
+                | Op::StW { .. }
+                | Op::StDw { .. }
+                | Op::StBI { .. }
+                | Op::StHI { .. }
+                | Op::StWI { .. }
+                | Op::StDwI { .. }
+                | Op::Atomic { .. }
+                | Op::LoadAcquire { .. }
+                | Op::StoreRelease { .. }
+                | Op::LdPacket { .. }
+                | Op::CallLocal { .. }
+                | Op::CallHelper { .. }
+                | Op::Callx { .. }
+                | Op::Exit
+                | Op::FellOff
+        )
+}
+
+/// For each op, the index one past the last op of its group, and whether
+/// something jumps or calls to it.
+fn group_ends(ops: &[Op]) -> (Vec<u32>, Vec<bool>) {
+    let mut starts = vec![false; ops.len() + 1];
+    let mut targets = vec![false; ops.len()];
+    for (i, &op) in ops.iter().enumerate() {
+        let target = match op {
+            Op::CallLocal { t } => Some(t),
+            _ => emit_jmp::jump(op).map(|j| j.t),
+        };
+        if let Some(t) = target.map(|t| t as usize)
+            && t < ops.len()
+        {
+            starts[t] = true;
+            targets[t] = true;
+        }
+        if ends_group(op)
+            && let Some(next) = starts.get_mut(i + 1)
+        {
+            *next = true;
+        }
+    }
+    let mut ends = vec![0u32; ops.len()];
+    let mut end = ops.len() as u32;
+    for i in (0..ops.len()).rev() {
+        if starts[i + 1] {
+            end = i as u32 + 1;
+        }
+        ends[i] = end;
+    }
+    (ends, targets)
+}
+
+/// Compiles `program` for environment type `E`.
+pub(crate) fn compile<E>(program: &Program<E>, options: Options) -> Result<JitCode<E>, JitError> {
+    let ops = program.ops();
+    let (ends, is_target) = group_ends(ops);
+    let mut asm = VecAssembler::<X64Relocation>::new(0);
+    // About the average code size of an op: growing the buffer by copying costs more.
+    asm.reserve_ops(ops.len() * 40);
+    let routines = Routines {
+        exit: asm.new_dynamic_label(),
+        abort: asm.new_dynamic_label(),
+        translate: asm.new_dynamic_label(),
+        packet: asm.new_dynamic_label(),
+        helper: asm.new_dynamic_label(),
+        callx: asm.new_dynamic_label(),
+        misaligned: asm.new_dynamic_label(),
+        budget: asm.new_dynamic_label(),
+        depth: asm.new_dynamic_label(),
+        fell_off: asm.new_dynamic_label(),
+    };
+    // Labels only where jumps land: most ops are never a target.
+    let targets = is_target
+        .iter()
+        .map(|&target| target.then(|| asm.new_dynamic_label()))
+        .collect();
+    let mut e = Emitter {
+        asm,
+        targets,
+        stubs: Vec::new(),
+        routines,
+        keys: options.blind_constants.then(Keys::new),
+    };
+    emit_call::prologue(&mut e);
+    let mut starts = Vec::with_capacity(ops.len());
+    let mut bodies = Vec::with_capacity(ops.len());
+    let mut group_start = true;
+    for (pc, &op) in ops.iter().enumerate() {
+        starts.push(e.asm.offset().0 as u32);
+        if let Some(Some(label)) = e.targets.get(pc).copied() {
+            x64!(e; =>label);
+        }
+        if group_start {
+            let n = ends[pc] - pc as u32;
+            let stub = e.label();
+            x64!(e; sub r9, n as i32; jb =>stub);
+            e.stubs.push(Stub::Budget {
+                at: stub,
+                op: pc,
+                n,
+            });
+        }
+        bodies.push(e.asm.offset().0 as u32);
+        let op = blind(&mut e, op);
+        if let Some(jump) = emit_jmp::jump(op) {
+            emit_jmp::emit(&mut e, jump);
+        } else if !emit_alu::emit(&mut e, op)
+            && !emit_mem::emit(&mut e, op, pc)
+            && !emit_call::emit(&mut e, op, pc)
+        {
+            return Err(JitError::Unsupported { op: pc });
+        }
+        group_start = ends[pc] == pc as u32 + 1;
+    }
+    emit_stubs(&mut e);
+    emit_call::routines::<E>(&mut e);
+    let code = e
+        .asm
+        .finalize()
+        .map_err(|err| JitError::Assemble(err.to_string()))?;
+    let mem = ExecMem::new(&code).map_err(JitError::Map)?;
+    Ok(JitCode::new(mem, starts, bodies, ends, code.len()))
+}
+
+fn emit_stubs(e: &mut Emitter) {
+    let stubs = std::mem::take(&mut e.stubs);
+    let r = &e.routines;
+    let (misaligned, budget, depth) = (r.misaligned, r.budget, r.depth);
+    for stub in stubs {
+        match stub {
+            Stub::Translate {
+                at,
+                back,
+                size,
+                info,
+            } => emit_mem::translate_stub(e, at, back, size, info),
+            Stub::Misaligned { at, info } => x64!(e
+                ; =>at
+                ; mov Rq(R10), QWORD info as i64
+                ; jmp =>misaligned
+            ),
+            Stub::Budget { at, op, n } => x64!(e
+                ; =>at
+                ; add r9, n as i32
+                ; mov Rq(R11), QWORD op as i64
+                ; mov Rq(R10), r9
+                ; jmp =>budget
+            ),
+            Stub::Depth { at, op } => x64!(e
+                ; =>at
+                ; mov Rq(R11), QWORD op as i64
+                ; jmp =>depth
+            ),
+        }
+    }
+}

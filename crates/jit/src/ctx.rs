@@ -1,0 +1,75 @@
+//! The state compiled code reads and writes through `r12`, and what it
+//! hands back to Rust when it stops early.
+
+use std::mem::offset_of;
+use std::sync::Arc;
+
+use apiary_vm::{MAX_CALL_FRAMES, Program, RunError, TierRun};
+
+/// Per-activation state, addressed by compiled code at fixed offsets.
+///
+/// `regs` holds the eBPF registers at entry and exit, and wherever compiled
+/// code calls into Rust (so that helpers see their arguments and a tail
+/// call sees every register). The two caches remember the last region an
+/// access was allowed in (any region for loads, a writable one for
+/// stores): regions are never removed during a run, so a remembered one
+/// stays valid until the activation ends.
+#[repr(C)]
+pub(crate) struct Ctx {
+    pub(crate) regs: [u64; 11],
+    pub(crate) budget: u64,
+    pub(crate) stack_base: u64,
+    /// `(depth + 1) * FRAME_STRIDE`: stack offsets below it belong to live frames.
+    pub(crate) stack_limit: u64,
+    pub(crate) depth: u64,
+    pub(crate) base: u64,
+    pub(crate) load_start: u64,
+    pub(crate) load_len: u64,
+    pub(crate) store_start: u64,
+    pub(crate) store_len: u64,
+    /// `rsp` after the entry pushed the callee-saved registers, for leaving from any depth.
+    pub(crate) entry_rsp: u64,
+    pub(crate) may_goto: [u64; MAX_CALL_FRAMES],
+    /// The [`Host`] of this activation.
+    pub(crate) host: *mut (),
+}
+
+/// Offsets of [`Ctx`] fields, as displacements from `r12`.
+pub(crate) mod off {
+    use super::*;
+
+    pub(crate) const REGS: i32 = offset_of!(Ctx, regs) as i32;
+    pub(crate) const BUDGET: i32 = offset_of!(Ctx, budget) as i32;
+    pub(crate) const STACK_BASE: i32 = offset_of!(Ctx, stack_base) as i32;
+    pub(crate) const STACK_LIMIT: i32 = offset_of!(Ctx, stack_limit) as i32;
+    pub(crate) const DEPTH: i32 = offset_of!(Ctx, depth) as i32;
+    pub(crate) const BASE: i32 = offset_of!(Ctx, base) as i32;
+    pub(crate) const LOAD_START: i32 = offset_of!(Ctx, load_start) as i32;
+    pub(crate) const LOAD_LEN: i32 = offset_of!(Ctx, load_len) as i32;
+    pub(crate) const STORE_START: i32 = offset_of!(Ctx, store_start) as i32;
+    pub(crate) const STORE_LEN: i32 = offset_of!(Ctx, store_len) as i32;
+    pub(crate) const ENTRY_RSP: i32 = offset_of!(Ctx, entry_rsp) as i32;
+    pub(crate) const MAY_GOTO: i32 = offset_of!(Ctx, may_goto) as i32;
+
+    /// Displacement of `regs[i]`.
+    pub(crate) const fn reg(i: usize) -> i32 {
+        REGS + 8 * i as i32
+    }
+}
+
+/// Why compiled code stopped before its frame exited.
+pub(crate) enum Exit<E> {
+    /// The run ends with `r0` = this value.
+    Stop(u64),
+    /// The run ends with this error.
+    Failed(RunError),
+    /// The program is replaced by this one.
+    TailCall(Arc<Program<E>>),
+}
+
+/// What the Rust side of an activation needs: the run, and the reason for
+/// an early stop.
+pub(crate) struct Host<'a, 'r, E> {
+    pub(crate) run: &'a mut TierRun<'r, E>,
+    pub(crate) exit: Option<Exit<E>>,
+}

@@ -1,0 +1,242 @@
+//! Calls, exits, and the code shared by all ops: the entry and exit
+//! sequences and the routines that call into Rust (`crate::slow`).
+//!
+//! Stack discipline: compiled code keeps `rsp` 16-byte aligned at every op
+//! (the entry pushes 56 bytes after its return address, a bpf-to-bpf call
+//! 48 with its own), so Rust can be called after adjusting only for the
+//! routine's own return address.
+
+use apiary_vm::{FRAME_STRIDE, MAX_CALL_FRAMES, Op, PureHelperFn};
+use dynasmrt::DynamicLabel;
+
+use crate::compile::{Emitter, R10, R11, Stub, x};
+use crate::ctx::{Ctx, off};
+use crate::emit_jmp::MAY_GOTO_START;
+use crate::slow;
+use crate::x64;
+
+/// Labels of the shared routines.
+pub(crate) struct Routines {
+    pub(crate) exit: DynamicLabel,
+    pub(crate) abort: DynamicLabel,
+    pub(crate) translate: DynamicLabel,
+    pub(crate) packet: DynamicLabel,
+    pub(crate) helper: DynamicLabel,
+    pub(crate) callx: DynamicLabel,
+    pub(crate) misaligned: DynamicLabel,
+    pub(crate) budget: DynamicLabel,
+    pub(crate) depth: DynamicLabel,
+    pub(crate) fell_off: DynamicLabel,
+}
+
+/// The eBPF registers that live in caller-saved x86 registers (`r0..r5`).
+const CALLER_SAVED: usize = 6;
+
+/// Emits `op` if it is a call or exit; `false` otherwise.
+pub(crate) fn emit(e: &mut Emitter, op: Op, pc: usize) -> bool {
+    match op {
+        Op::CallLocal { t } => call_local(e, pc, t),
+        Op::CallHelper { index } => {
+            let routine = e.routines.helper;
+            x64!(e; mov Rd(R11), index as i32; mov Rd(R10), pc as i32; call =>routine);
+        }
+        Op::Callx { r } => {
+            let routine = e.routines.callx;
+            x64!(e; mov Rq(R11), Rq(x(r)); mov Rd(R10), pc as i32; call =>routine);
+        }
+        Op::CallPure { f } => call_pure(e, f),
+        Op::Exit => {
+            let exit = e.routines.exit;
+            x64!(e
+                ; mov Rq(R10), [r12 + off::DEPTH]
+                ; cmp Rq(R10), [r12 + off::BASE]
+                ; je =>exit
+                ; sub QWORD [r12 + off::DEPTH], 1
+                ; sub QWORD [r12 + off::STACK_LIMIT], FRAME_STRIDE as i32
+                ; sub rbp, FRAME_STRIDE as i32
+                ; ret
+            );
+        }
+        Op::FellOff => {
+            let routine = e.routines.fell_off;
+            x64!(e; jmp =>routine);
+        }
+        _ => return false,
+    }
+    true
+}
+
+/// A bpf-to-bpf call: a native call with the caller's `r6..r9` saved on
+/// the native stack, the next frame's stack and `may_goto` counter set up.
+fn call_local(e: &mut Emitter, pc: usize, t: u32) {
+    let (too_deep, target) = (e.label(), e.target(t));
+    x64!(e
+        ; cmp QWORD [r12 + off::DEPTH], (MAX_CALL_FRAMES - 1) as i32
+        ; jae =>too_deep
+        ; push rbx
+        ; push r13
+        ; push r14
+        ; push r15
+        ; sub rsp, 8
+        ; add QWORD [r12 + off::DEPTH], 1
+        ; add QWORD [r12 + off::STACK_LIMIT], FRAME_STRIDE as i32
+        ; add rbp, FRAME_STRIDE as i32
+        ; mov Rq(R10), [r12 + off::DEPTH]
+        ; mov QWORD [r12 + Rq(R10) * 8 + off::MAY_GOTO], MAY_GOTO_START
+        ; call =>target
+        ; add rsp, 8
+        ; pop r15
+        ; pop r14
+        ; pop r13
+        ; pop rbx
+    );
+    e.stubs.push(Stub::Depth {
+        at: too_deep,
+        op: pc,
+    });
+}
+
+/// A pure helper: `r1..r5` are already the SysV argument registers; the
+/// caller-saved ones the helper may clobber are kept on the stack (six
+/// pushes keep the alignment).
+fn call_pure(e: &mut Emitter, f: PureHelperFn) {
+    let tramp = slow::pure as *const () as usize as i64;
+    let f = f as *const () as usize as i64;
+    x64!(e
+        ; push rdi
+        ; push rsi
+        ; push rdx
+        ; push rcx
+        ; push r8
+        ; push r9
+        ; mov r9, QWORD f
+        ; mov rax, QWORD tramp
+        ; call rax
+        ; pop r9
+        ; pop r8
+        ; pop rcx
+        ; pop rdx
+        ; pop rsi
+        ; pop rdi
+    );
+}
+
+/// The entry, at offset 0: `extern "sysv64" fn(*mut Ctx, code address)`.
+/// Saves the callee-saved registers, loads the eBPF registers and the
+/// budget from the context, and jumps to the code address.
+pub(crate) fn prologue(e: &mut Emitter) {
+    x64!(e
+        ; push rbx
+        ; push rbp
+        ; push r12
+        ; push r13
+        ; push r14
+        ; push r15
+        ; sub rsp, 8
+        ; mov r12, rdi
+        ; mov [r12 + off::ENTRY_RSP], rsp
+        ; mov Rq(R11), rsi
+    );
+    for i in 0..=10 {
+        x64!(e; mov Rq(x(i as u8)), [r12 + off::reg(i)]);
+    }
+    x64!(e; mov r9, [r12 + off::BUDGET]; jmp Rq(R11));
+}
+
+fn save(e: &mut Emitter, upto: usize) {
+    for i in 0..upto {
+        x64!(e; mov [r12 + off::reg(i)], Rq(x(i as u8)));
+    }
+    x64!(e; mov [r12 + off::BUDGET], r9);
+}
+
+fn restore(e: &mut Emitter) {
+    for i in 0..CALLER_SAVED {
+        x64!(e; mov Rq(x(i as u8)), [r12 + off::reg(i)]);
+    }
+    x64!(e; mov r9, [r12 + off::BUDGET]);
+}
+
+type Slow3 = unsafe extern "sysv64" fn(*mut Ctx, u64, u64) -> u64;
+
+/// A routine reached by `call` with its operands in r11 and r10: saves the
+/// eBPF registers in the context, calls `f(ctx, r11, r10)`, and either
+/// returns with the registers and r11 (the checked address, for memory
+/// accesses) reloaded, `r0` possibly set by `f`, or leaves the activation.
+fn returning(e: &mut Emitter, at: DynamicLabel, f: Slow3) {
+    let abort = e.routines.abort;
+    x64!(e; =>at);
+    save(e, 10);
+    // Rust may clobber r11; the push also realigns the stack for the call.
+    x64!(e
+        ; mov rdi, r12
+        ; mov rsi, Rq(R11)
+        ; mov rdx, Rq(R10)
+        ; push Rq(R11)
+        ; mov rax, QWORD f as *const () as usize as i64
+        ; call rax
+        ; pop Rq(R11)
+        ; test rax, rax
+        ; jz =>abort
+    );
+    if cfg!(debug_assertions) {
+        // r10 is the one register not restored: make code that wrongly
+        // relies on it keeping its value fail in tests rather than only in
+        // release builds, where Rust happens to clobber it.
+        x64!(e; mov Rq(R10), QWORD 0x0bad_0bad_0bad_0bad);
+    }
+    restore(e);
+    x64!(e; ret);
+}
+
+/// A routine reached by `jmp` that reports an error through `f(ctx, r11,
+/// r10)` and leaves the activation.
+fn stopping(e: &mut Emitter, at: DynamicLabel, f: Slow3) {
+    let abort = e.routines.abort;
+    x64!(e
+        ; =>at
+        ; mov rdi, r12
+        ; mov rsi, Rq(R11)
+        ; mov rdx, Rq(R10)
+        ; and rsp, -16
+        ; mov rax, QWORD f as *const () as usize as i64
+        ; call rax
+        ; jmp =>abort
+    );
+}
+
+/// Emits the exits and every routine, for environment type `E`.
+pub(crate) fn routines<E>(e: &mut Emitter) {
+    let r = &e.routines;
+    let (exit, abort, leave) = (r.exit, r.abort, e.label());
+    x64!(e
+        ; =>exit
+        ; mov [r12 + off::reg(0)], rax
+        ; mov [r12 + off::BUDGET], r9
+        ; xor eax, eax
+        ; =>leave
+        ; mov rsp, [r12 + off::ENTRY_RSP]
+        ; add rsp, 8
+        ; pop r15
+        ; pop r14
+        ; pop r13
+        ; pop r12
+        ; pop rbp
+        ; pop rbx
+        ; ret
+        ; =>abort
+        ; mov eax, 1
+        ; jmp =>leave
+    );
+    let r = &e.routines;
+    let (translate, packet, helper, callx) = (r.translate, r.packet, r.helper, r.callx);
+    let (misaligned, budget, depth, fell_off) = (r.misaligned, r.budget, r.depth, r.fell_off);
+    returning(e, translate, slow::translate::<E>);
+    returning(e, packet, slow::packet::<E>);
+    returning(e, helper, slow::helper::<E>);
+    returning(e, callx, slow::callx::<E>);
+    stopping(e, misaligned, slow::misaligned::<E>);
+    stopping(e, budget, slow::budget::<E>);
+    stopping(e, depth, slow::call_depth::<E>);
+    stopping(e, fell_off, slow::fell_off::<E>);
+}

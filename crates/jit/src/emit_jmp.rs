@@ -1,0 +1,185 @@
+//! Conditional and unconditional jumps and `may_goto`.
+//!
+//! Every jump lands on its target's label, which is the target group's
+//! budget check (targets always start a group, see `compile`).
+
+use apiary_vm::{MAY_GOTO_LOOPS, Op};
+use dynasmrt::DynamicLabel;
+
+use crate::compile::{Emitter, R10, simm32, x};
+use crate::ctx::off;
+use crate::x64;
+
+#[derive(Clone, Copy)]
+enum Cond {
+    Eq,
+    Ne,
+    Gt,
+    Ge,
+    Lt,
+    Le,
+    Sgt,
+    Sge,
+    Slt,
+    Sle,
+    Set,
+}
+
+#[derive(Clone, Copy)]
+enum Rhs {
+    Reg(u8),
+    Imm(u64),
+}
+
+#[derive(Clone, Copy)]
+enum Kind {
+    Always,
+    MayGoto,
+    If {
+        cond: Cond,
+        wide: bool,
+        d: u8,
+        rhs: Rhs,
+    },
+}
+
+/// A jump op: what decides it, and its target op.
+#[derive(Clone, Copy)]
+pub(crate) struct Jump {
+    kind: Kind,
+    pub(crate) t: u32,
+}
+
+/// `op` as a jump, if it is one.
+pub(crate) fn jump(op: Op) -> Option<Jump> {
+    use Cond::*;
+    use Rhs::{Imm, Reg};
+    let (cond, wide, d, rhs, t) = match op {
+        Op::Ja { t } => {
+            return Some(Jump {
+                kind: Kind::Always,
+                t,
+            });
+        }
+        Op::MayGoto { t } => {
+            return Some(Jump {
+                kind: Kind::MayGoto,
+                t,
+            });
+        }
+        Op::Jeq64I { d, v, t } => (Eq, true, d, Imm(v), t),
+        Op::Jeq64R { d, s, t } => (Eq, true, d, Reg(s), t),
+        Op::Jne64I { d, v, t } => (Ne, true, d, Imm(v), t),
+        Op::Jne64R { d, s, t } => (Ne, true, d, Reg(s), t),
+        Op::Jgt64I { d, v, t } => (Gt, true, d, Imm(v), t),
+        Op::Jgt64R { d, s, t } => (Gt, true, d, Reg(s), t),
+        Op::Jge64I { d, v, t } => (Ge, true, d, Imm(v), t),
+        Op::Jge64R { d, s, t } => (Ge, true, d, Reg(s), t),
+        Op::Jlt64I { d, v, t } => (Lt, true, d, Imm(v), t),
+        Op::Jlt64R { d, s, t } => (Lt, true, d, Reg(s), t),
+        Op::Jle64I { d, v, t } => (Le, true, d, Imm(v), t),
+        Op::Jle64R { d, s, t } => (Le, true, d, Reg(s), t),
+        Op::Jsgt64I { d, v, t } => (Sgt, true, d, Imm(v), t),
+        Op::Jsgt64R { d, s, t } => (Sgt, true, d, Reg(s), t),
+        Op::Jsge64I { d, v, t } => (Sge, true, d, Imm(v), t),
+        Op::Jsge64R { d, s, t } => (Sge, true, d, Reg(s), t),
+        Op::Jslt64I { d, v, t } => (Slt, true, d, Imm(v), t),
+        Op::Jslt64R { d, s, t } => (Slt, true, d, Reg(s), t),
+        Op::Jsle64I { d, v, t } => (Sle, true, d, Imm(v), t),
+        Op::Jsle64R { d, s, t } => (Sle, true, d, Reg(s), t),
+        Op::Jset64I { d, v, t } => (Set, true, d, Imm(v), t),
+        Op::Jset64R { d, s, t } => (Set, true, d, Reg(s), t),
+        Op::Jeq32I { d, v, t } => (Eq, false, d, Imm(v.into()), t),
+        Op::Jeq32R { d, s, t } => (Eq, false, d, Reg(s), t),
+        Op::Jne32I { d, v, t } => (Ne, false, d, Imm(v.into()), t),
+        Op::Jne32R { d, s, t } => (Ne, false, d, Reg(s), t),
+        Op::Jgt32I { d, v, t } => (Gt, false, d, Imm(v.into()), t),
+        Op::Jgt32R { d, s, t } => (Gt, false, d, Reg(s), t),
+        Op::Jge32I { d, v, t } => (Ge, false, d, Imm(v.into()), t),
+        Op::Jge32R { d, s, t } => (Ge, false, d, Reg(s), t),
+        Op::Jlt32I { d, v, t } => (Lt, false, d, Imm(v.into()), t),
+        Op::Jlt32R { d, s, t } => (Lt, false, d, Reg(s), t),
+        Op::Jle32I { d, v, t } => (Le, false, d, Imm(v.into()), t),
+        Op::Jle32R { d, s, t } => (Le, false, d, Reg(s), t),
+        Op::Jsgt32I { d, v, t } => (Sgt, false, d, Imm(v.into()), t),
+        Op::Jsgt32R { d, s, t } => (Sgt, false, d, Reg(s), t),
+        Op::Jsge32I { d, v, t } => (Sge, false, d, Imm(v.into()), t),
+        Op::Jsge32R { d, s, t } => (Sge, false, d, Reg(s), t),
+        Op::Jslt32I { d, v, t } => (Slt, false, d, Imm(v.into()), t),
+        Op::Jslt32R { d, s, t } => (Slt, false, d, Reg(s), t),
+        Op::Jsle32I { d, v, t } => (Sle, false, d, Imm(v.into()), t),
+        Op::Jsle32R { d, s, t } => (Sle, false, d, Reg(s), t),
+        Op::Jset32I { d, v, t } => (Set, false, d, Imm(v.into()), t),
+        Op::Jset32R { d, s, t } => (Set, false, d, Reg(s), t),
+        _ => return None,
+    };
+    Some(Jump {
+        kind: Kind::If { cond, wide, d, rhs },
+        t,
+    })
+}
+
+/// Emits a jump.
+pub(crate) fn emit(e: &mut Emitter, jump: Jump) {
+    use Cond::*;
+    let target = e.target(jump.t);
+    let Kind::If { cond, wide, d, rhs } = jump.kind else {
+        match jump.kind {
+            Kind::MayGoto => may_goto(e, target),
+            _ => x64!(e; jmp =>target),
+        }
+        return;
+    };
+    compare(e, cond, wide, x(d), rhs);
+    match cond {
+        Eq => x64!(e; je =>target),
+        Ne | Set => x64!(e; jne =>target),
+        Gt => x64!(e; ja =>target),
+        Ge => x64!(e; jae =>target),
+        Lt => x64!(e; jb =>target),
+        Le => x64!(e; jbe =>target),
+        Sgt => x64!(e; jg =>target),
+        Sge => x64!(e; jge =>target),
+        Slt => x64!(e; jl =>target),
+        Sle => x64!(e; jle =>target),
+    }
+}
+
+/// Sets the flags for `d ? rhs` (`test` for `Set`, `cmp` otherwise).
+fn compare(e: &mut Emitter, cond: Cond, wide: bool, d: u8, rhs: Rhs) {
+    let test = matches!(cond, Cond::Set);
+    match rhs {
+        Rhs::Reg(s) => {
+            let s = x(s);
+            match (test, wide) {
+                (true, true) => x64!(e; test Rq(d), Rq(s)),
+                (true, false) => x64!(e; test Rd(d), Rd(s)),
+                (false, true) => x64!(e; cmp Rq(d), Rq(s)),
+                (false, false) => x64!(e; cmp Rd(d), Rd(s)),
+            }
+        }
+        Rhs::Imm(v) if !wide => match test {
+            true => x64!(e; test Rd(d), v as i32),
+            false => x64!(e; cmp Rd(d), v as i32),
+        },
+        Rhs::Imm(v) => match (test, simm32(v)) {
+            (true, Some(i)) => x64!(e; test Rq(d), i),
+            (false, Some(i)) => x64!(e; cmp Rq(d), i),
+            (true, None) => x64!(e; mov Rq(R10), QWORD v as i64; test Rq(d), Rq(R10)),
+            (false, None) => x64!(e; mov Rq(R10), QWORD v as i64; cmp Rq(d), Rq(R10)),
+        },
+    }
+}
+
+/// Falls through [`MAY_GOTO_LOOPS`] times per frame activation, then jumps.
+fn may_goto(e: &mut Emitter, target: DynamicLabel) {
+    x64!(e
+        ; mov Rq(R10), [r12 + off::DEPTH]
+        ; cmp QWORD [r12 + Rq(R10) * 8 + off::MAY_GOTO], 0
+        ; je =>target
+        ; sub QWORD [r12 + Rq(R10) * 8 + off::MAY_GOTO], 1
+    );
+}
+
+/// The value a frame's `may_goto` counter starts at.
+pub(crate) const MAY_GOTO_START: i32 = MAY_GOTO_LOOPS as i32;

@@ -1,0 +1,271 @@
+//! Loads, stores, atomics and `LD_ABS`/`LD_IND`, each behind the
+//! interpreter's access check.
+//!
+//! The check, fast path first: an access at a constant offset from `r10`
+//! that lies inside the frame needs none (`r10` is read-only and always the
+//! frame's top). Any other address is tried inline against the region the
+//! last access of its kind was allowed in; when that misses, an
+//! out-of-line stub tries the live frames' stacks, then calls into the
+//! vm's own lookup, which allows the access (remembering its region) or
+//! builds the fault.
+
+use apiary_vm::{Access, FRAME_STRIDE, Op, Rmw, STACK_SIZE};
+use dynasmrt::DynamicLabel;
+
+use crate::blind::{BLINDED, materialize};
+use crate::compile::{Emitter, R10, R11, Stub, x};
+use crate::ctx::off;
+use crate::slow::{mem_info, packet_info};
+use crate::x64;
+
+const FP: u8 = 10;
+
+/// Emits `op` if it is a memory op; `false` otherwise.
+pub(crate) fn emit(e: &mut Emitter, op: Op, pc: usize) -> bool {
+    match op {
+        Op::LdB { d, s, off } => load(e, pc, d, s, off, 1, false),
+        Op::LdH { d, s, off } => load(e, pc, d, s, off, 2, false),
+        Op::LdW { d, s, off } => load(e, pc, d, s, off, 4, false),
+        Op::LdDw { d, s, off } => load(e, pc, d, s, off, 8, false),
+        Op::LdSxB { d, s, off } => load(e, pc, d, s, off, 1, true),
+        Op::LdSxH { d, s, off } => load(e, pc, d, s, off, 2, true),
+        Op::LdSxW { d, s, off } => load(e, pc, d, s, off, 4, true),
+        Op::StB { d, s, off } => store(e, pc, d, off, 1, Value::Reg(s)),
+        Op::StH { d, s, off } => store(e, pc, d, off, 2, Value::Reg(s)),
+        Op::StW { d, s, off } => store(e, pc, d, off, 4, Value::Reg(s)),
+        Op::StDw { d, s, off } => store(e, pc, d, off, 8, Value::Reg(s)),
+        Op::StBI { d, off, v } => store(e, pc, d, off, 1, Value::Imm(v)),
+        Op::StHI { d, off, v } => store(e, pc, d, off, 2, Value::Imm(v)),
+        Op::StWI { d, off, v } => store(e, pc, d, off, 4, Value::Imm(v)),
+        Op::StDwI { d, off, v } => store(e, pc, d, off, 8, Value::Imm(v)),
+        Op::Atomic {
+            d,
+            s,
+            off,
+            wide,
+            rmw,
+            fetch,
+        } => atomic(e, pc, d, s, off, wide, rmw, fetch),
+        Op::LoadAcquire { d, s, off, size } => {
+            check(e, pc, s, off, size, Access::Load);
+            aligned(e, pc, size);
+            // x86 loads already have acquire semantics.
+            read(e, d, size, false);
+        }
+        Op::StoreRelease { d, s, off, size } => {
+            check(e, pc, d, off, size, Access::Store);
+            aligned(e, pc, size);
+            // x86 stores already have release semantics.
+            write(e, size, Value::Reg(s));
+        }
+        Op::LdPacket { s, imm, size } => {
+            match s {
+                Some(s) => x64!(e; mov Rd(R11), Rd(x(s))),
+                None => x64!(e; xor Rd(R11), Rd(R11)),
+            }
+            let routine = e.routines.packet;
+            x64!(e; mov Rq(R10), QWORD packet_info(imm, size) as i64; call =>routine);
+        }
+        _ => return false,
+    }
+    true
+}
+
+#[derive(Clone, Copy)]
+enum Value {
+    Reg(u8),
+    Imm(i32),
+}
+
+/// Whether `r10 + off` is inside the frame for `size` bytes.
+fn in_frame(base: u8, off: i16, size: u8) -> bool {
+    let off = i64::from(off);
+    base == FP && off >= -(STACK_SIZE as i64) && off + i64::from(size) <= 0
+}
+
+fn load(e: &mut Emitter, pc: usize, d: u8, s: u8, off: i16, size: u8, signed: bool) {
+    if in_frame(s, off, size) {
+        x64!(e; lea Rq(R11), [rbp + i32::from(off)]);
+    } else {
+        check(e, pc, s, off, size, Access::Load);
+    }
+    read(e, d, size, signed);
+}
+
+fn store(e: &mut Emitter, pc: usize, d: u8, off: i16, size: u8, value: Value) {
+    if in_frame(d, off, size) {
+        x64!(e; lea Rq(R11), [rbp + i32::from(off)]);
+    } else {
+        check(e, pc, d, off, size, Access::Store);
+    }
+    // Blinded after the check, which uses r10.
+    let value = match value {
+        Value::Imm(v) if e.keys.is_some() => {
+            materialize(e, i64::from(v) as u64);
+            Value::Reg(BLINDED)
+        }
+        other => other,
+    };
+    write(e, size, value);
+}
+
+/// `d = [r11]`, zero- or sign-extended.
+fn read(e: &mut Emitter, d: u8, size: u8, signed: bool) {
+    let d = x(d);
+    match (size, signed) {
+        (1, false) => x64!(e; movzx Rd(d), BYTE [Rq(R11)]),
+        (2, false) => x64!(e; movzx Rd(d), WORD [Rq(R11)]),
+        (4, false) => x64!(e; mov Rd(d), DWORD [Rq(R11)]),
+        (1, true) => x64!(e; movsx Rq(d), BYTE [Rq(R11)]),
+        (2, true) => x64!(e; movsx Rq(d), WORD [Rq(R11)]),
+        (4, true) => x64!(e; movsxd Rq(d), DWORD [Rq(R11)]),
+        _ => x64!(e; mov Rq(d), QWORD [Rq(R11)]),
+    }
+}
+
+/// `[r11] = value`, truncated to `size`.
+fn write(e: &mut Emitter, size: u8, value: Value) {
+    match (size, value) {
+        (1, Value::Reg(s)) => x64!(e; mov BYTE [Rq(R11)], Rb(x(s))),
+        (2, Value::Reg(s)) => x64!(e; mov WORD [Rq(R11)], Rw(x(s))),
+        (4, Value::Reg(s)) => x64!(e; mov DWORD [Rq(R11)], Rd(x(s))),
+        (_, Value::Reg(s)) => x64!(e; mov QWORD [Rq(R11)], Rq(x(s))),
+        (1, Value::Imm(v)) => x64!(e; mov BYTE [Rq(R11)], v as i8),
+        (2, Value::Imm(v)) => x64!(e; mov WORD [Rq(R11)], v as i16),
+        (4, Value::Imm(v)) => x64!(e; mov DWORD [Rq(R11)], v),
+        (_, Value::Imm(v)) => x64!(e; mov QWORD [Rq(R11)], v),
+    }
+}
+
+/// r11 = `base + off`, allowed for `size` bytes of `access`, or the run
+/// stops with the vm's fault.
+fn check(e: &mut Emitter, pc: usize, base: u8, off: i16, size: u8, access: Access) {
+    let (start, len) = match access {
+        Access::Load => (off::LOAD_START, off::LOAD_LEN),
+        Access::Store => (off::STORE_START, off::STORE_LEN),
+    };
+    let (stub, ok) = (e.label(), e.label());
+    x64!(e
+        ; lea Rq(R11), [Rq(x(base)) + i32::from(off)]
+        // Remembered region: `addr - start < len` and `addr - start + size <= len`
+        // (the second cannot wrap once the first holds).
+        ; mov Rq(R10), Rq(R11)
+        ; sub Rq(R10), [r12 + start]
+        ; cmp Rq(R10), [r12 + len]
+        ; jae =>stub
+        ; add Rq(R10), i32::from(size)
+        ; cmp Rq(R10), [r12 + len]
+        ; ja =>stub
+        ; =>ok
+    );
+    e.stubs.push(Stub::Translate {
+        at: stub,
+        back: ok,
+        size,
+        info: mem_info(pc, size, access),
+    });
+}
+
+/// The out-of-line rest of a check: the stacks of the live frames (below
+/// the limit, and inside a frame's 512 bytes rather than the gap after
+/// it), then the vm's lookup, which allows the access or stops the run.
+pub(crate) fn translate_stub(
+    e: &mut Emitter,
+    at: DynamicLabel,
+    back: DynamicLabel,
+    size: u8,
+    info: u64,
+) {
+    let (slow, translate) = (e.label(), e.routines.translate);
+    x64!(e
+        ; =>at
+        ; mov Rq(R10), Rq(R11)
+        ; sub Rq(R10), [r12 + off::STACK_BASE]
+        ; cmp Rq(R10), [r12 + off::STACK_LIMIT]
+        ; jae =>slow
+        ; and Rd(R10), (FRAME_STRIDE - 1) as i32
+        ; cmp Rd(R10), STACK_SIZE as i32 - i32::from(size)
+        ; jbe =>back
+        ; =>slow
+        ; mov Rq(R10), QWORD info as i64
+        ; call =>translate
+        ; jmp =>back
+    );
+}
+
+/// Stops the run with the vm's error unless r11 is aligned to `size`.
+fn aligned(e: &mut Emitter, pc: usize, size: u8) {
+    if size > 1 {
+        let stub = e.label();
+        x64!(e; test Rd(R11), i32::from(size) - 1; jnz =>stub);
+        e.stubs.push(Stub::Misaligned {
+            at: stub,
+            info: mem_info(pc, size, Access::Store),
+        });
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn atomic(e: &mut Emitter, pc: usize, d: u8, s: u8, off: i16, wide: bool, rmw: Rmw, fetch: bool) {
+    let size = if wide { 8 } else { 4 };
+    check(e, pc, d, off, size, Access::Store);
+    aligned(e, pc, size);
+    let s = x(s);
+    match (rmw, fetch, wide) {
+        (Rmw::Add, false, true) => x64!(e; lock add QWORD [Rq(R11)], Rq(s)),
+        (Rmw::Add, false, false) => x64!(e; lock add DWORD [Rq(R11)], Rd(s)),
+        (Rmw::Or, false, true) => x64!(e; lock or QWORD [Rq(R11)], Rq(s)),
+        (Rmw::Or, false, false) => x64!(e; lock or DWORD [Rq(R11)], Rd(s)),
+        (Rmw::And, false, true) => x64!(e; lock and QWORD [Rq(R11)], Rq(s)),
+        (Rmw::And, false, false) => x64!(e; lock and DWORD [Rq(R11)], Rd(s)),
+        (Rmw::Xor, false, true) => x64!(e; lock xor QWORD [Rq(R11)], Rq(s)),
+        (Rmw::Xor, false, false) => x64!(e; lock xor DWORD [Rq(R11)], Rd(s)),
+        (Rmw::Add, true, true) => x64!(e; lock xadd QWORD [Rq(R11)], Rq(s)),
+        (Rmw::Add, true, false) => x64!(e; lock xadd DWORD [Rq(R11)], Rd(s)),
+        (Rmw::Xchg, _, true) => x64!(e; xchg QWORD [Rq(R11)], Rq(s)),
+        (Rmw::Xchg, _, false) => x64!(e; xchg DWORD [Rq(R11)], Rd(s)),
+        (Rmw::CmpXchg, _, true) => x64!(e; lock cmpxchg QWORD [Rq(R11)], Rq(s)),
+        // A 32-bit cmpxchg that succeeds does not write eax: clear the upper half.
+        (Rmw::CmpXchg, _, false) => x64!(e; lock cmpxchg DWORD [Rq(R11)], Rd(s); mov eax, eax),
+        (Rmw::Or | Rmw::And | Rmw::Xor, true, _) => fetch_loop(e, rmw, s, wide),
+    }
+}
+
+/// And/or/xor with fetch have no x86 instruction: a `cmpxchg` loop, with
+/// rax (eBPF `r0`) saved on the stack around it.
+fn fetch_loop(e: &mut Emitter, rmw: Rmw, s: u8, wide: bool) {
+    const RAX: u8 = 0;
+    let retry = e.label();
+    x64!(e; push rax);
+    if wide {
+        x64!(e; mov rax, QWORD [Rq(R11)]; =>retry; mov Rq(R10), rax);
+    } else {
+        x64!(e; mov eax, DWORD [Rq(R11)]; =>retry; mov Rd(R10), eax);
+    }
+    // The operand is `s`, or its saved value when `s` is rax itself.
+    match (rmw, s == RAX, wide) {
+        (Rmw::Or, false, true) => x64!(e; or Rq(R10), Rq(s)),
+        (Rmw::Or, false, false) => x64!(e; or Rd(R10), Rd(s)),
+        (Rmw::Or, true, true) => x64!(e; or Rq(R10), QWORD [rsp]),
+        (Rmw::Or, true, false) => x64!(e; or Rd(R10), DWORD [rsp]),
+        (Rmw::And, false, true) => x64!(e; and Rq(R10), Rq(s)),
+        (Rmw::And, false, false) => x64!(e; and Rd(R10), Rd(s)),
+        (Rmw::And, true, true) => x64!(e; and Rq(R10), QWORD [rsp]),
+        (Rmw::And, true, false) => x64!(e; and Rd(R10), DWORD [rsp]),
+        (_, false, true) => x64!(e; xor Rq(R10), Rq(s)),
+        (_, false, false) => x64!(e; xor Rd(R10), Rd(s)),
+        (_, true, true) => x64!(e; xor Rq(R10), QWORD [rsp]),
+        (_, true, false) => x64!(e; xor Rd(R10), DWORD [rsp]),
+    }
+    if wide {
+        x64!(e; lock cmpxchg QWORD [Rq(R11)], Rq(R10); jne =>retry);
+    } else {
+        x64!(e; lock cmpxchg DWORD [Rq(R11)], Rd(R10); jne =>retry);
+    }
+    // rax = the old value, zero-extended; it goes to `s`.
+    if s == RAX {
+        x64!(e; add rsp, 8);
+    } else {
+        x64!(e; mov Rq(s), rax; pop rax);
+    }
+}

@@ -1,0 +1,135 @@
+//! An x86-64 JIT: Apiary's second execution tier.
+//!
+//! This crate owns native code generation for programs the vm prepared:
+//! [`compile`] turns a [`Program`]'s ops into x86-64 machine code and
+//! attaches it to the program; any [`apiary_vm::Runner`] whose engine is
+//! [`apiary_vm::Engine::Compiled`] (the default) then runs that code
+//! instead of interpreting. It must not decide anything the interpreter
+//! decides (which memory is accessible, what a helper does, what an error
+//! says, how the budget is counted): it calls back into the vm for all of
+//! that, so both tiers give the same results, errors, budget and memory.
+//!
+//! # The seam
+//! The vm defines the contract ([`apiary_vm::CompiledCode`]) and exposes
+//! what a tier needs through [`apiary_vm::TierRun`]: the stack layout, the
+//! region lookup, the helper table with its pending stop/failure/tail call
+//! handling, `LD_ABS`/`LD_IND`, the budget, and the constructors of every
+//! `RunError`. The compiled code is stored in the `Program`, so tail calls
+//! and callbacks (which the vm starts) run compiled too, and choosing a
+//! tier is one switch: compile (or not), or set the runner's engine. The
+//! alternative, an `Engine` enum wrapping two program types, would have
+//! made the runtime, the facade and every helper that holds a program know
+//! about both tiers.
+//!
+//! # Assembler
+//! dynasm-rs: instruction templates are assembled at Rust compile time,
+//! so generating code is appending bytes and patching labels, the fastest
+//! way towards the goal of compiling 10,000 instructions in under a
+//! millisecond (`cargo bench -p apiary-jit` measures it; the time now goes
+//! mostly to faulting in and copying the code's pages, not to encoding).
+//! iced-x86's code assembler builds and encodes an instruction object per
+//! instruction at run time, several times slower; iced-x86's formatter is
+//! still the right tool for printing the code (`prog dump jited`), which
+//! needs no assembler.
+//!
+//! # Memory safety
+//! Every access is checked as the interpreter checks it (see `emit_mem`),
+//! inline where the answer is cheap, else in the vm; only accesses at a
+//! constant offset inside `r10`'s frame go unchecked, as they cannot leave
+//! it. The code is mapped writable while it is written and executable
+//! afterwards, never both (`exec_mem`).
+//!
+//! # Constant blinding
+//! With [`Options::blind_constants`] no immediate of the program appears in
+//! the code as written (`blind`), as with the kernel's `bpf_jit_harden`.
+//!
+//! # Registers
+//! eBPF `r0`..`r10` live in rax, rdi, rsi, rdx, rcx, r8, rbx, r13, r14,
+//! r15, rbp (the kernel's mapping); r9 holds the remaining budget, r12 the
+//! activation's context, r10 and r11 are scratch. All eBPF registers are
+//! saved around calls into Rust, since the interpreter keeps `r1..r5`
+//! across helper calls and programs it runs may read them.
+
+#[cfg(target_arch = "x86_64")]
+mod blind;
+#[cfg(target_arch = "x86_64")]
+mod code;
+#[cfg(target_arch = "x86_64")]
+mod compile;
+#[cfg(target_arch = "x86_64")]
+mod ctx;
+mod dump;
+#[cfg(target_arch = "x86_64")]
+mod emit_alu;
+#[cfg(target_arch = "x86_64")]
+mod emit_call;
+#[cfg(target_arch = "x86_64")]
+mod emit_jmp;
+#[cfg(target_arch = "x86_64")]
+mod emit_mem;
+#[cfg(target_arch = "x86_64")]
+mod exec_mem;
+#[cfg(target_arch = "x86_64")]
+mod slow;
+
+use apiary_vm::Program;
+use thiserror::Error;
+
+#[cfg(target_arch = "x86_64")]
+pub use code::JitCode;
+pub use dump::{X86Insn, disassemble};
+
+/// Why a program could not be compiled.
+#[derive(Debug, Error)]
+pub enum JitError {
+    /// This machine is not x86-64.
+    #[error("the JIT only runs on x86-64")]
+    UnsupportedArch,
+    /// An op the JIT has no code for.
+    #[error("op {op} has no native code")]
+    Unsupported {
+        /// Op index.
+        op: usize,
+    },
+    /// The assembler refused the code (a bug in the JIT).
+    #[error("assembling failed: {0}")]
+    Assemble(String),
+    /// Executable memory could not be mapped.
+    #[error("mapping executable memory failed: {0}")]
+    Map(std::io::Error),
+    /// The program already has native code attached.
+    #[error("the program already has native code")]
+    AlreadyCompiled,
+}
+
+/// How to compile.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Options {
+    /// Constant blinding, as the kernel's `net.core.bpf_jit_harden`: no
+    /// immediate of the program appears in the machine code as written
+    /// (each is rebuilt from two random-looking halves), which defeats
+    /// JIT spraying at the cost of an instruction or two per immediate.
+    pub blind_constants: bool,
+}
+
+/// Compiles `program` and attaches the code to it; runners then run it
+/// natively unless their engine is [`apiary_vm::Engine::Interpreter`].
+pub fn compile<E: 'static>(program: &Program<E>) -> Result<(), JitError> {
+    compile_with(program, Options::default())
+}
+
+/// [`compile`] with `options`.
+pub fn compile_with<E: 'static>(program: &Program<E>, options: Options) -> Result<(), JitError> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let code = compile::compile(program, options)?;
+        program
+            .attach_compiled(Box::new(code))
+            .map_err(|_| JitError::AlreadyCompiled)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = (program, options);
+        Err(JitError::UnsupportedArch)
+    }
+}

@@ -1,0 +1,176 @@
+//! The Rust side of compiled code: the functions its out-of-line paths
+//! call. Each one defers to [`apiary_vm::TierRun`] for the decision and
+//! for the error it builds, so that both tiers report identically.
+//!
+//! Functions returning `u64` return 1 to continue and 0 to stop the
+//! activation (the reason is left in [`Host::exit`]).
+
+use apiary_vm::{Access, CallOutcome, PureHelperFn};
+
+use crate::ctx::{Ctx, Exit, Host};
+
+/// The operands of a slow memory check, packed into one register.
+pub(crate) fn mem_info(op: usize, size: u8, access: Access) -> u64 {
+    ((op as u64) << 8) | (u64::from(size) << 1) | u64::from(access == Access::Store)
+}
+
+fn unpack_mem(info: u64) -> (usize, u64, Access) {
+    let access = if info & 1 == 1 {
+        Access::Store
+    } else {
+        Access::Load
+    };
+    ((info >> 8) as usize, (info >> 1) & 0x7f, access)
+}
+
+/// The operands of `LD_ABS`/`LD_IND`, packed into one register.
+pub(crate) fn packet_info(imm: i32, size: u8) -> u64 {
+    (u64::from(imm as u32) << 8) | u64::from(size)
+}
+
+/// The activation's state and host.
+///
+/// # Safety
+/// `ctx` must be the context compiled code was entered with, whose `host`
+/// points to a live [`Host`] for `E` that nothing else borrows meanwhile.
+unsafe fn parts<'x, E>(ctx: *mut Ctx) -> (&'x mut Ctx, &'x mut Host<'x, 'x, E>) {
+    // SAFETY: per the caller, both pointers are valid and unaliased for the call.
+    unsafe {
+        let ctx = &mut *ctx;
+        let host = &mut *ctx.host.cast::<Host<'x, 'x, E>>();
+        (ctx, host)
+    }
+}
+
+fn stop<E>(host: &mut Host<'_, '_, E>, exit: Exit<E>) -> u64 {
+    host.exit = Some(exit);
+    0
+}
+
+/// An access the inline checks could not allow: the stack or any region
+/// may; remembers the region for the next access.
+pub(crate) unsafe extern "sysv64" fn translate<E>(ctx: *mut Ctx, addr: u64, info: u64) -> u64 {
+    // SAFETY: called from compiled code with its own context.
+    let (ctx, host) = unsafe { parts::<E>(ctx) };
+    let (op, size, access) = unpack_mem(info);
+    if host.run.in_stack(addr, size, ctx.depth as usize) {
+        return 1;
+    }
+    match host.run.region_for(addr, size, access) {
+        Some((start, len)) => {
+            (ctx.load_start, ctx.load_len) = (start, len);
+            if access == Access::Store {
+                (ctx.store_start, ctx.store_len) = (start, len);
+            }
+            1
+        }
+        None => {
+            let error = host.run.fault(op, addr, size, access, ctx.depth as usize);
+            stop(host, Exit::Failed(error))
+        }
+    }
+}
+
+/// An atomic access that is not aligned to its size.
+pub(crate) unsafe extern "sysv64" fn misaligned<E>(ctx: *mut Ctx, addr: u64, info: u64) -> u64 {
+    // SAFETY: called from compiled code with its own context.
+    let (_, host) = unsafe { parts::<E>(ctx) };
+    let (op, size, _) = unpack_mem(info);
+    let error = host.run.misaligned(op, addr, size);
+    stop(host, Exit::Failed(error))
+}
+
+/// The budget ran out `remaining` ops after op `op`, the start of a group.
+pub(crate) unsafe extern "sysv64" fn budget<E>(ctx: *mut Ctx, op: u64, remaining: u64) -> u64 {
+    // SAFETY: called from compiled code with its own context.
+    let (_, host) = unsafe { parts::<E>(ctx) };
+    let error = host.run.budget_exhausted((op + remaining) as usize);
+    stop(host, Exit::Failed(error))
+}
+
+/// A bpf-to-bpf call at op `op` from the last frame.
+pub(crate) unsafe extern "sysv64" fn call_depth<E>(ctx: *mut Ctx, op: u64, _: u64) -> u64 {
+    // SAFETY: called from compiled code with its own context.
+    let (_, host) = unsafe { parts::<E>(ctx) };
+    let error = host.run.call_depth_exceeded(op as usize);
+    stop(host, Exit::Failed(error))
+}
+
+/// Execution ran past the last instruction.
+pub(crate) unsafe extern "sysv64" fn fell_off<E>(ctx: *mut Ctx, _: u64, _: u64) -> u64 {
+    // SAFETY: called from compiled code with its own context.
+    let (_, host) = unsafe { parts::<E>(ctx) };
+    let error = host.run.fell_off();
+    stop(host, Exit::Failed(error))
+}
+
+/// `LD_ABS`/`LD_IND`: `r0` = the packet bytes, or the run stops with 0.
+pub(crate) unsafe extern "sysv64" fn packet<E>(ctx: *mut Ctx, index: u64, info: u64) -> u64 {
+    // SAFETY: called from compiled code with its own context.
+    let (ctx, host) = unsafe { parts::<E>(ctx) };
+    match host
+        .run
+        .packet_load(index as u32, (info >> 8) as u32 as i32, info as u8)
+    {
+        Some(value) => {
+            ctx.regs[0] = value;
+            1
+        }
+        None => stop(host, Exit::Stop(0)),
+    }
+}
+
+fn after_call<E>(ctx: &mut Ctx, host: &mut Host<'_, '_, E>, outcome: CallOutcome<E>) -> u64 {
+    ctx.budget = host.run.remaining();
+    match outcome {
+        CallOutcome::Value(value) => {
+            ctx.regs[0] = value;
+            1
+        }
+        CallOutcome::Stop(value) => stop(host, Exit::Stop(value)),
+        CallOutcome::Failed(error) => stop(host, Exit::Failed(error)),
+        CallOutcome::TailCall(next) => stop(host, Exit::TailCall(next)),
+    }
+}
+
+fn args(ctx: &Ctx) -> [u64; 5] {
+    let [_, a1, a2, a3, a4, a5, ..] = ctx.regs;
+    [a1, a2, a3, a4, a5]
+}
+
+/// A call of the program's `index`th helper at op `op`.
+pub(crate) unsafe extern "sysv64" fn helper<E>(ctx: *mut Ctx, index: u64, op: u64) -> u64 {
+    // SAFETY: called from compiled code with its own context.
+    let (ctx, host) = unsafe { parts::<E>(ctx) };
+    host.run.set_remaining(ctx.budget);
+    let outcome = host
+        .run
+        .call_helper(index as u32, args(ctx), ctx.depth as usize, op as usize);
+    after_call(ctx, host, outcome)
+}
+
+/// `callx` of helper `id` at op `op`.
+pub(crate) unsafe extern "sysv64" fn callx<E>(ctx: *mut Ctx, id: u64, op: u64) -> u64 {
+    // SAFETY: called from compiled code with its own context.
+    let (ctx, host) = unsafe { parts::<E>(ctx) };
+    host.run.set_remaining(ctx.budget);
+    let outcome = host
+        .run
+        .callx(id, args(ctx), ctx.depth as usize, op as usize);
+    after_call(ctx, host, outcome)
+}
+
+/// A pure helper, called with `r1..r5` where they already are (the SysV
+/// argument registers) and the function as the sixth argument.
+// Only compiled code calls this, passing the pointer through unchanged.
+#[allow(improper_ctypes_definitions)]
+pub(crate) extern "sysv64" fn pure(
+    a1: u64,
+    a2: u64,
+    a3: u64,
+    a4: u64,
+    a5: u64,
+    f: PureHelperFn,
+) -> u64 {
+    f(a1, a2, a3, a4, a5)
+}

@@ -1,0 +1,201 @@
+//! The seam between the interpreter and a compiling tier.
+//!
+//! A second tier (`apiary-jit`) compiles a [`Program`]'s [`crate::Op`]s to
+//! native code and attaches it with [`Program::attach_compiled`]; a
+//! [`crate::Runner`] whose engine is [`crate::Engine::Compiled`] then calls
+//! [`CompiledCode::run`] wherever it would have interpreted (the entry,
+//! callbacks, tail calls). Everything that decides a result stays here and
+//! is shared by both tiers through [`TierRun`]: the stacks and regions and
+//! their checks, the helper table and what a helper leaves pending (stop,
+//! failure, tail call), `LD_ABS`/`LD_IND`, the budget, and the construction
+//! of every [`RunError`]. A tier only decides how fast it gets there.
+
+use std::sync::Arc;
+
+use crate::error::{Access, RunError};
+use crate::helpers::HelperImpl;
+use crate::program::{Op, Program};
+use crate::runner::{Aim, Runner, fault, misaligned, unknown_helper};
+
+/// Native code for one program, made by a compiling tier.
+pub trait CompiledCode<E>: Send + Sync {
+    /// Runs from op `start` in frame [`TierRun::base`] with registers
+    /// `regs` (`r10` excepted: it is the frame's stack top) until that
+    /// frame exits, with exactly the interpreter's semantics.
+    fn run(&self, run: &mut TierRun<'_, E>, start: usize, regs: [u64; 11])
+    -> Result<u64, RunError>;
+
+    /// The machine code (for dumps such as `prog dump jited`).
+    fn machine_code(&self) -> &[u8];
+
+    /// For each op of [`Program::ops`], the offset in [`Self::machine_code`]
+    /// where its code starts.
+    fn op_offsets(&self) -> &[u32];
+}
+
+/// What a helper call leaves the calling code to do next.
+pub enum CallOutcome<E> {
+    /// Continue with `r0` = the value.
+    Value(u64),
+    /// End the whole run with `r0` = the value (a helper stopped it, or an
+    /// enclosing callback level did).
+    Stop(u64),
+    /// End the run with this error.
+    Failed(RunError),
+    /// Replace the running program by this one (same frame and registers),
+    /// through [`TierRun::tail_call`].
+    TailCall(Arc<Program<E>>),
+}
+
+/// One compiled-code activation inside a run: the runner's state, the
+/// embedder's environment and the program, with the operations compiled
+/// code calls back into. Op indices (`op`) are those of [`Program::ops`].
+pub struct TierRun<'r, E> {
+    runner: &'r mut Runner<E>,
+    env: &'r mut E,
+    program: &'r Program<E>,
+    base: usize,
+}
+
+impl<'r, E> TierRun<'r, E> {
+    pub(crate) fn new(
+        runner: &'r mut Runner<E>,
+        env: &'r mut E,
+        program: &'r Program<E>,
+        base: usize,
+    ) -> Self {
+        TierRun {
+            runner,
+            env,
+            program,
+            base,
+        }
+    }
+
+    /// The running program.
+    pub fn program(&self) -> &Program<E> {
+        self.program
+    }
+
+    /// The frame this activation starts in and returns from (0, or the
+    /// frame of a callback).
+    pub fn base(&self) -> usize {
+        self.base
+    }
+
+    /// Address of frame 0's stack. Frame `d`'s 512 bytes start
+    /// `d * FRAME_STRIDE` above it, and its `r10` is their end.
+    pub fn stack_base(&self) -> u64 {
+        self.runner.memory.stack_base()
+    }
+
+    /// `r10` of frame `depth`.
+    pub fn frame_pointer(&self, depth: usize) -> u64 {
+        self.runner.memory.frame_pointer(depth)
+    }
+
+    /// Instructions the run may still execute (`u64::MAX` when unlimited).
+    pub fn remaining(&self) -> u64 {
+        self.runner.remaining
+    }
+
+    /// Records what is left of the budget, before anything that reads it
+    /// (helpers, callbacks, tail calls) and when the activation ends.
+    pub fn set_remaining(&mut self, remaining: u64) {
+        self.runner.remaining = remaining;
+    }
+
+    /// Whether `addr..addr + size` lies in the stack of frames `0..=depth`.
+    pub fn in_stack(&self, addr: u64, size: u64, depth: usize) -> bool {
+        self.runner.memory.in_stack(addr, size, depth)
+    }
+
+    /// The region (start, length) allowing `access` to `addr..addr + size`,
+    /// stacks not included. Regions are never removed during a run, so a
+    /// tier may remember the answer until the run ends.
+    pub fn region_for(&self, addr: u64, size: u64, access: Access) -> Option<(u64, u64)> {
+        self.runner
+            .memory
+            .region_for(addr, size, access)
+            .map(|s| (s.start, s.len))
+    }
+
+    /// The error of an access at op `op` in frame `depth` that no stack or
+    /// region allows, naming the region the base register pointed into.
+    pub fn fault(&self, op: usize, addr: u64, size: u64, access: Access, depth: usize) -> RunError {
+        let off = self.program.ops().get(op).map_or(0, Op::access_offset);
+        let aim = Aim {
+            addr,
+            off: i64::from(off),
+            size,
+            access,
+        };
+        fault(self.program, op, &self.runner.memory, aim, depth)
+    }
+
+    /// The error of an atomic access at op `op` not aligned to its size.
+    pub fn misaligned(&self, op: usize, addr: u64, size: u64) -> RunError {
+        misaligned(self.program, op, addr, size)
+    }
+
+    /// The error of running out of budget before op `op`.
+    pub fn budget_exhausted(&self, op: usize) -> RunError {
+        crate::runner::budget_exhausted(self.runner, self.program, op)
+    }
+
+    /// The error of a call at op `op` from the last frame.
+    pub fn call_depth_exceeded(&self, op: usize) -> RunError {
+        crate::runner::call_depth_exceeded(self.program, op)
+    }
+
+    /// The error of running past the last instruction.
+    pub fn fell_off(&self) -> RunError {
+        RunError::FellOffEnd {
+            pc: self.program.slot_count(),
+        }
+    }
+
+    /// Calls the program's `index`th directly called helper (the operand
+    /// of [`crate::Op::CallHelper`]) from frame `depth` at op `op`.
+    pub fn call_helper(
+        &mut self,
+        index: u32,
+        args: [u64; 5],
+        depth: usize,
+        op: usize,
+    ) -> CallOutcome<E> {
+        let Some(c) = self.program.called.get(index as usize) else {
+            return CallOutcome::Failed(unknown_helper(self.program, op, u64::MAX));
+        };
+        let helper = (c.id, c.name, c.func);
+        self.runner
+            .helper_outcome(self.program, self.env, helper, args, depth, op)
+    }
+
+    /// `callx` of helper `id` from frame `depth` at op `op`.
+    pub fn callx(&mut self, id: u64, args: [u64; 5], depth: usize, op: usize) -> CallOutcome<E> {
+        match self.program.helper_by_id(id) {
+            Some((id, name, HelperImpl::Full(f))) => {
+                self.runner
+                    .helper_outcome(self.program, self.env, (id, name, f), args, depth, op)
+            }
+            Some((_, _, HelperImpl::Pure(f))) => {
+                let [a1, a2, a3, a4, a5] = args;
+                CallOutcome::Value(f(a1, a2, a3, a4, a5))
+            }
+            None => CallOutcome::Failed(unknown_helper(self.program, op, id)),
+        }
+    }
+
+    /// `LD_ABS`/`LD_IND` of `size` bytes at `index + imm`; `None` when
+    /// outside the packet, and then the whole run stops with `r0 = 0`.
+    pub fn packet_load(&mut self, index: u32, imm: i32, size: u8) -> Option<u64> {
+        self.runner.packet_load(index, imm, size)
+    }
+
+    /// Runs the tail-called `next` from its first op in this activation's
+    /// frame with registers `regs` (on its native code if it has some).
+    pub fn tail_call(&mut self, next: &Program<E>, regs: [u64; 11]) -> Result<u64, RunError> {
+        self.runner.exec_regs(next, self.env, 0, regs, self.base)
+    }
+}
