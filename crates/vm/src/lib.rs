@@ -61,6 +61,7 @@ mod helpers;
 mod memory;
 mod program;
 mod runner;
+pub mod semantics;
 
 pub use error::{Access, HelperError, LoadError, RunError};
 pub use helpers::{
