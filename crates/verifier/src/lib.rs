@@ -21,6 +21,7 @@
 pub mod alu;
 mod bounds;
 pub mod branch;
+pub mod helpers;
 pub mod scalar;
 pub mod tnum;
 
