@@ -37,6 +37,7 @@ fn kernel_retval(open: &OpenObject, bytes: &[u8], program: &str, data: &[u8]) ->
         &apiary_backend::LoadOptions {
             elf: Some(bytes),
             log_level: 0,
+            ..Default::default()
         },
     )
     .expect("the kernel loads the configured object");
@@ -296,6 +297,7 @@ fn core_relocations_against_vmlinux_match_the_kernel() {
         &apiary_backend::LoadOptions {
             elf: Some(&bytes),
             log_level: 0,
+            ..Default::default()
         },
     )
     .unwrap();
@@ -403,6 +405,7 @@ char LICENSE[] SEC("license") = "GPL";
         &apiary_backend::LoadOptions {
             elf: Some(&bytes),
             log_level: 0,
+            ..Default::default()
         },
     );
     assert!(

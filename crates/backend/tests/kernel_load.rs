@@ -39,6 +39,7 @@ fn load(corpus: &CorpusObject) -> (Object, KernelObject) {
     let options = LoadOptions {
         elf: Some(&bytes),
         log_level: 0,
+        ..Default::default()
     };
     let loaded = load_object(&object, &options)
         .unwrap_or_else(|e| panic!("{}: load_object failed: {e}", corpus.name));
