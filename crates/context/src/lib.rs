@@ -278,6 +278,13 @@ pub enum Loaded {
     PacketEnd,
     /// The metadata start pointer (`data_meta`).
     PacketMeta,
+    /// `__sk_buff.flow_keys` of a flow dissector.
+    FlowKeys,
+    /// A socket field (`sk`) that may be NULL: `sock_common_or_null` in
+    /// `__sk_buff`, `sock_or_null` elsewhere.
+    SocketOrNull,
+    /// A socket field that is never NULL (`bpf_sockopt.sk`, `bpf_sock_addr.sk`).
+    Socket,
 }
 
 /// Checks one context access at a known offset against the program type's
@@ -303,6 +310,9 @@ pub fn check_access(
         btf_args,
     };
     let fixup = rules::check(target, rules::Access { off, size, kind })?;
+    if let Some(field) = pointer_field(prog_type, off) {
+        return Ok(field);
+    }
     let Some(fixup) = fixup.filter(|f| f.size == apiary_isa::Size::DW) else {
         return Ok(Loaded::Scalar);
     };
@@ -316,6 +326,22 @@ pub fn check_access(
         o if o == end => Loaded::PacketEnd,
         o if o == meta => Loaded::PacketMeta,
         _ => Loaded::Scalar,
+    })
+}
+
+/// Pointer fields other than the packet's that a load at `off` reads.
+fn pointer_field(prog_type: ProgType, off: i64) -> Option<Loaded> {
+    use layouts::{sk_buff, sk_lookup, sock_addr, sockopt};
+    let at = |field: uapi::Field| off == i64::from(field.off);
+    Some(match prog_type {
+        ProgType::FLOW_DISSECTOR if at(sk_buff::FLOW_KEYS) => Loaded::FlowKeys,
+        t if layouts::is_skb_type(t) && at(sk_buff::SK) => Loaded::SocketOrNull,
+        ProgType::CGROUP_SOCKOPT if at(sockopt::OPTVAL) => Loaded::PacketStart,
+        ProgType::CGROUP_SOCKOPT if at(sockopt::OPTVAL_END) => Loaded::PacketEnd,
+        ProgType::CGROUP_SOCKOPT if at(sockopt::SK) => Loaded::Socket,
+        ProgType::CGROUP_SOCK_ADDR if at(sock_addr::SK) => Loaded::Socket,
+        ProgType::SK_LOOKUP if at(sk_lookup::SK) => Loaded::SocketOrNull,
+        _ => return None,
     })
 }
 

@@ -133,6 +133,18 @@ fn binary(
             Width::W32 => Ok(RegState::scalar(alu::mov(width, &Scalar::UNKNOWN))),
         };
     }
+    if width == Width::W32 && !(dst.is_scalar() && src.is_scalar()) {
+        // A privileged loader may subtract with a pointer on 32 bits: the
+        // result is a meaningless number; anything else is refused.
+        if op == AluOp::Sub {
+            return Ok(RegState::unknown());
+        }
+        return Err(
+            Rejection::new(insn, format!("R{dno} 32-bit pointer arithmetic prohibited"))
+                .reg(dno, dst)
+                .cause("32-bit arithmetic on a pointer"),
+        );
+    }
     match (dst.is_scalar(), src.is_scalar()) {
         (true, true) => {
             let mut out = RegState::scalar(alu::alu(width, op, &dst.value, &src.value));
@@ -147,7 +159,7 @@ fn binary(
         )
         .reg(dno, dst)
         .cause("arithmetic between two pointers other than subtraction")),
-        (false, true) => pointer_math(insn, width, op, dno, dst, src),
+        (false, true) => pointer_math(insn, op, dno, dst, src),
         (true, false) => {
             if op == AluOp::Sub {
                 return Err(Rejection::new(
@@ -157,7 +169,7 @@ fn binary(
                 .reg(dno, dst));
             }
             let sno = sno.unwrap_or(dno);
-            pointer_math(insn, width, op, sno, src, dst).map_err(|mut r| {
+            pointer_math(insn, op, sno, src, dst).map_err(|mut r| {
                 r.insn = insn;
                 r
             })
@@ -168,7 +180,6 @@ fn binary(
 /// `ptr op scalar` (`adjust_ptr_min_max_vals`).
 fn pointer_math(
     insn: usize,
-    width: Width,
     op: AluOp,
     pno: u8,
     ptr: RegState,
@@ -177,12 +188,6 @@ fn pointer_math(
     let name = ptr.type_name();
     let refuse =
         |line: String, cause: String| Err(Rejection::new(insn, line).reg(pno, ptr).cause(cause));
-    if width == Width::W32 {
-        return refuse(
-            format!("R{pno} 32-bit pointer arithmetic prohibited"),
-            "32-bit arithmetic on a pointer".into(),
-        );
-    }
     if ptr.maybe_null {
         return Err(Rejection::new(
             insn,

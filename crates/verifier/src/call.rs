@@ -3,6 +3,8 @@
 //! context, references), references are acquired and released, and the
 //! registers a call clobbers are reset.
 
+use apiary_kernel::types::MapType;
+
 use crate::error::Rejection;
 use crate::explore::Env;
 use crate::helpers::{ArgKind, HelperProto, RetKind, helper_proto};
@@ -22,8 +24,6 @@ struct Meta {
     map: Option<u32>,
     /// The last memory argument, waiting for its size: register and whether the helper writes it.
     mem: Option<(u8, bool)>,
-    /// A constant size argument (for ring buffer reservations).
-    const_size: Option<u64>,
     /// A reference the call releases.
     release: Option<u32>,
 }
@@ -38,6 +38,8 @@ pub(crate) fn helper(env: &Env, state: &mut State, insn: usize, id: i32) -> Resu
         );
     };
     let mut meta = Meta::default();
+    // A reservation's size is its second argument (`ARG_CONST_ALLOC_SIZE_OR_ZERO`).
+    let alloc_size = state.frame().regs[2].value;
     for (i, &arg) in proto.args.iter().enumerate() {
         let regno = i as u8 + 1;
         let reg = state.frame().regs[regno as usize];
@@ -62,15 +64,7 @@ pub(crate) fn helper(env: &Env, state: &mut State, insn: usize, id: i32) -> Resu
         RetKind::Integer => RegState::unknown(),
         RetKind::Void => RegState::NOT_INIT,
         RetKind::PtrToBtfId => RegState::pointer(RegType::BtfId),
-        RetKind::PtrToMapValueOrNull => {
-            let id = state.new_id();
-            RegState {
-                maybe_null: true,
-                id,
-                map: meta.map.unwrap_or(0),
-                ..RegState::pointer(RegType::MapValue)
-            }
-        }
+        RetKind::PtrToMapValueOrNull => lookup_result(env, state, insn, meta.map.unwrap_or(0)),
         RetKind::PtrToAllocMemOrNull => {
             let id = state.new_id();
             state.refs.push(Reference { id, insn });
@@ -78,7 +72,11 @@ pub(crate) fn helper(env: &Env, state: &mut State, insn: usize, id: i32) -> Resu
                 maybe_null: true,
                 id,
                 ref_obj_id: id,
-                mem_size: meta.const_size.unwrap_or(0) as u32,
+                mem_size: if alloc_size.is_const() {
+                    alloc_size.var_off.value as u32
+                } else {
+                    0
+                },
                 ..RegState::pointer(RegType::RingbufMem)
             }
         }
@@ -104,6 +102,35 @@ pub(crate) fn helper(env: &Env, state: &mut State, insn: usize, id: i32) -> Resu
     }
     regs[0] = r0;
     Ok(())
+}
+
+/// What a map lookup returns, by map type: a value, a socket reference
+/// (sockmap, sockhash), or the inner map of a map of maps; NULL until checked.
+fn lookup_result(env: &Env, state: &mut State, insn: usize, map: u32) -> RegState {
+    let id = state.new_id();
+    let info = &env.prog.maps[map as usize];
+    let base = RegState {
+        maybe_null: true,
+        id,
+        map,
+        ..RegState::pointer(RegType::MapValue)
+    };
+    match info.map_type {
+        MapType::SOCKMAP | MapType::SOCKHASH => {
+            state.refs.push(Reference { id, insn });
+            RegState {
+                kind: RegType::Socket,
+                ref_obj_id: id,
+                ..base
+            }
+        }
+        MapType::ARRAY_OF_MAPS | MapType::HASH_OF_MAPS => RegState {
+            kind: RegType::MapPtr,
+            map: info.inner.unwrap_or(map),
+            ..base
+        },
+        _ => base,
+    }
 }
 
 fn type_error(
@@ -168,9 +195,6 @@ fn check_arg(
                 return Err(type_error(insn, regno, reg, "scalar", proto));
             }
             let v = reg.value;
-            if v.is_const() {
-                meta.const_size = Some(v.var_off.value);
-            }
             if v.smin < 0 {
                 return Err(Rejection::new(
                     insn,

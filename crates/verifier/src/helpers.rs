@@ -113,7 +113,8 @@ static PROTOS: &[HelperProto] = &[
     proto!(
         6,
         "trace_printk",
-        [PtrToReadableMem, ConstSize, Anything, Anything, Anything],
+        // The kernel declares two arguments; r3-r5 are read unchecked.
+        [PtrToReadableMem, ConstSize],
         Integer
     ),
     proto!(7, "get_prandom_u32", [], Integer),

@@ -62,7 +62,7 @@ pub mod tnum;
 
 pub use error::{Rejection, SourceLine, Stats};
 pub use explore::{Accepted, INSN_LIMIT, JMP_SEQ_LIMIT, verify};
-pub use object::{ProgramVerdict, map_info, verify_object, verify_program};
+pub use object::{ProgramVerdict, map_info, map_infos, verify_object, verify_program};
 pub use program::{MapInfo, Program};
 pub use regs::{RegState, RegType};
 pub use scalar::{InvariantViolation, Scalar, ViolationKind};

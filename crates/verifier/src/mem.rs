@@ -14,6 +14,9 @@ use crate::scalar::Scalar;
 use crate::stack::{MAX_STACK, Stored};
 use crate::state::State;
 
+/// `sizeof(struct bpf_flow_keys)`.
+const FLOW_KEYS_SIZE: i32 = 56;
+
 /// How an instruction touches memory.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Access {
@@ -93,7 +96,16 @@ pub(crate) fn access(
     }
     let loaded = match reg.kind {
         RegType::Stack => stack_access(state, insn, regno, &reg, total, bytes, access)?,
-        RegType::Ctx => ctx_access(env, insn, regno, &reg, off, bytes, access)?,
+        RegType::Ctx => ctx_access(
+            env,
+            insn,
+            regno,
+            &reg,
+            off,
+            bytes,
+            access,
+            &mut state.next_id,
+        )?,
         RegType::Packet | RegType::PacketMeta => {
             packet_access(env, insn, regno, &reg, total, bytes, access)?
         }
@@ -127,11 +139,18 @@ pub(crate) fn access(
             region_access(insn, regno, &reg, total, bytes, reg.mem_size, "memory")?;
             RegState::unknown()
         }
-        RegType::BtfId
-        | RegType::Socket
-        | RegType::SockCommon
-        | RegType::TcpSock
-        | RegType::FlowKeys
+        RegType::FlowKeys => {
+            if total < 0 || total + bytes > FLOW_KEYS_SIZE {
+                return Err(Rejection::new(
+                    insn,
+                    format!("invalid access to flow keys off={total} size={bytes}"),
+                )
+                .reg(regno, reg)
+                .cause(format!("struct bpf_flow_keys has {FLOW_KEYS_SIZE} bytes")));
+            }
+            RegState::unknown()
+        }
+        RegType::BtfId | RegType::Socket | RegType::SockCommon | RegType::TcpSock
             if !access.writes() =>
         {
             RegState::unknown()
@@ -297,6 +316,7 @@ fn var_stack_access(
     Ok(RegState::unknown())
 }
 
+#[allow(clippy::too_many_arguments)]
 fn ctx_access(
     env: &Env,
     insn: usize,
@@ -305,6 +325,7 @@ fn ctx_access(
     off: i16,
     bytes: i32,
     access: Access,
+    next_id: &mut u32,
 ) -> Result<RegState, Rejection> {
     if !reg.value.var_off.equals_const(0) {
         return Err(Rejection::new(
@@ -355,6 +376,23 @@ fn ctx_access(
         Loaded::PacketStart => RegState::pointer(RegType::Packet),
         Loaded::PacketEnd => RegState::pointer(RegType::PacketEnd),
         Loaded::PacketMeta => RegState::pointer(RegType::PacketMeta),
+        Loaded::FlowKeys => RegState::pointer(RegType::FlowKeys),
+        Loaded::Socket => RegState::pointer(RegType::Socket),
+        Loaded::SocketOrNull => {
+            let kind = if apiary_context::layout(prog.prog_type).name == "__sk_buff" {
+                RegType::SockCommon
+            } else {
+                RegType::Socket
+            };
+            RegState {
+                maybe_null: true,
+                id: {
+                    *next_id += 1;
+                    *next_id
+                },
+                ..RegState::pointer(kind)
+            }
+        }
     })
 }
 

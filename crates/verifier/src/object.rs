@@ -22,6 +22,19 @@ pub struct ProgramVerdict {
     pub time: Duration,
 }
 
+/// The verifier's view of an object's maps, by the object's indices, then
+/// the inner-map templates of maps of maps.
+pub fn map_infos(object: &Object) -> Vec<MapInfo> {
+    let mut maps: Vec<MapInfo> = object.maps.iter().map(map_info).collect();
+    for (i, spec) in object.maps.iter().enumerate() {
+        if let Some(inner) = &spec.inner {
+            maps[i].inner = Some(maps.len() as u32);
+            maps.push(map_info(inner));
+        }
+    }
+    maps
+}
+
 /// What the verifier knows of a map spec. Maps the kernel backend freezes
 /// (read-only for programs) give their initial value for constant loads.
 pub fn map_info(spec: &MapSpec) -> MapInfo {
@@ -33,6 +46,7 @@ pub fn map_info(spec: &MapSpec) -> MapInfo {
         max_entries: spec.max_entries,
         flags: spec.map_flags,
         frozen_value: frozen.then(|| spec.initial_data.clone()),
+        inner: None,
     }
 }
 
@@ -54,7 +68,7 @@ fn source_lines(spec: &ProgramSpec) -> Vec<SourceLine> {
 
 /// Verifies one program of `object`.
 pub fn verify_program(object: &Object, spec: &ProgramSpec) -> ProgramVerdict {
-    let maps: Vec<MapInfo> = object.maps.iter().map(map_info).collect();
+    let maps = map_infos(object);
     let lines = source_lines(spec);
     let program = Program {
         name: &spec.name,

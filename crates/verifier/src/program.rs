@@ -22,6 +22,9 @@ pub struct MapInfo {
     /// before the program loads (`.rodata`): the kernel reads constants
     /// from it (`bpf_map_direct_read`).
     pub frozen_value: Option<Vec<u8>>,
+    /// For a map of maps, the index (in [`Program::maps`]) of the inner
+    /// map's template, which lookups return.
+    pub inner: Option<u32>,
 }
 
 /// A program to verify.

@@ -13,6 +13,7 @@ fn array_map(value_size: u32) -> MapInfo {
         max_entries: 1,
         flags: 0,
         frozen_value: None,
+        inner: None,
     }
 }
 
