@@ -18,6 +18,7 @@ mod mapcmd;
 mod objects;
 mod pinning;
 mod progrun;
+mod verify;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -105,6 +106,22 @@ enum Command {
         /// Test files or directories.
         #[arg(required = true)]
         paths: Vec<PathBuf>,
+    },
+    /// Verify the programs of an object as the kernel's verifier would:
+    /// `PROG: accepted (N insns processed, T us)` or why not.
+    Verify {
+        /// The eBPF ELF object.
+        file: PathBuf,
+        /// Only this program.
+        #[arg(long = "prog", value_name = "NAME")]
+        program: Option<String>,
+        /// Whose verdict: Apiary's verifier, the kernel's, or both compared.
+        #[arg(long, value_enum, default_value = "vm")]
+        backend: BackendArg,
+        /// Resolve CO-RE relocations against this BTF. Default: the running
+        /// kernel's /sys/kernel/btf/vmlinux, as libbpf would.
+        #[arg(long, value_name = "FILE")]
+        target_btf: Option<PathBuf>,
     },
     /// Differential fuzzing against the running kernel.
     Fuzz {
@@ -284,6 +301,22 @@ fn main() -> ExitCode {
         Command::Btf {
             command: BtfCommand::Dump { words },
         } => objects::btf_dump(&words),
+        Command::Verify {
+            file,
+            program,
+            backend,
+            target_btf,
+        } => verify::verify(
+            &file,
+            program.as_deref(),
+            match backend {
+                BackendArg::Vm => verify::VerifyBackend::Vm,
+                BackendArg::Kernel => verify::VerifyBackend::Kernel,
+                BackendArg::Both => verify::VerifyBackend::Both,
+            },
+            &CoreTarget::choose(target_btf, true),
+            format,
+        ),
         Command::Map { words } => mapcmd::run(&words, format),
         Command::Conformance { paths } => commands::conformance(&paths),
         Command::Fuzz {

@@ -101,6 +101,38 @@ impl Rejection {
     }
 }
 
+impl Rejection {
+    /// The rejection as a compiler diagnostic, the way rustc prints errors:
+    /// the cause, the source position and line, the registers involved,
+    /// the fix, and the kernel's own line.
+    pub fn render(&self) -> String {
+        let mut out = format!("error: {}\n", self.cause);
+        match &self.source {
+            Some(src) => {
+                let number = src.line.to_string();
+                let pad = " ".repeat(number.len());
+                out.push_str(&format!(
+                    "{pad}--> {}:{}:{}\n",
+                    src.file, src.line, src.column
+                ));
+                out.push_str(&format!(
+                    "{pad} |\n{number} | {}\n{pad} |\n",
+                    src.text.trim_end()
+                ));
+            }
+            None => out.push_str(&format!("  --> insn {}\n", self.insn)),
+        }
+        if !self.regs.is_empty() {
+            out.push_str(&format!("   = note: {}\n", self.regs.join(" ")));
+        }
+        if let Some(help) = &self.help {
+            out.push_str(&format!("   = help: {help}\n"));
+        }
+        out.push_str(&format!("   = kernel: {}\n", self.kernel));
+        out
+    }
+}
+
 impl fmt::Display for Rejection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "insn {}: {}", self.insn, self.cause)?;

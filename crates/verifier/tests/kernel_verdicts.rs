@@ -33,31 +33,12 @@ fn environment() -> Option<Vec<CorpusObject>> {
 fn open(corpus: &CorpusObject) -> Option<(Vec<u8>, Object)> {
     let bytes = corpus.read().ok()?;
     let mut object = Object::parse(&bytes, corpus.name).ok()?;
-    let needs_core = object
-        .programs
-        .iter()
-        .filter_map(|p| p.as_ref().ok())
-        .any(|p| !p.core_relos.is_empty());
-    if needs_core {
+    if object.needs_core() {
         let vmlinux = std::fs::read("/sys/kernel/btf/vmlinux").ok()?;
         let target = apiary_btf::Btf::parse(&vmlinux).ok()?;
         object.relocate_core(&target).ok()?;
     }
     Some((bytes, object))
-}
-
-/// The kernel's final error line: the last line before the statistics.
-/// `None` when the kernel refused without a verifier log (an attach or
-/// permission failure, not a verdict on the program).
-fn kernel_line(error: &apiary_kernel::Error) -> Option<String> {
-    let apiary_kernel::Error::ProgLoad { log, .. } = error else {
-        return None;
-    };
-    let lines: Vec<&str> = log.lines().filter(|l| !l.trim().is_empty()).collect();
-    match lines.iter().rposition(|l| l.starts_with("processed ")) {
-        Some(i) if i > 0 => Some(lines[i - 1].to_string()),
-        _ => lines.last().map(|l| l.to_string()),
-    }
 }
 
 #[test]
@@ -88,8 +69,12 @@ fn apiary_gives_the_kernels_verdict_on_the_corpus_and_examples() {
         for verdict in apiary_verifier::verify_object(&object) {
             let kernel_verdict = if kernel.program(&verdict.name).is_some() {
                 Ok(())
-            } else if let Some(line) = kernel.rejected.get(&verdict.name).and_then(kernel_line) {
-                Err(line)
+            } else if let Some(line) = kernel
+                .rejected
+                .get(&verdict.name)
+                .and_then(apiary_kernel::Error::verifier_error)
+            {
+                Err(line.to_string())
             } else {
                 continue;
             };
