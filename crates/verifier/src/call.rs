@@ -338,9 +338,9 @@ fn memory(
                 )));
             }
             if writes && size > 0 {
-                state.frames[reg.frameno as usize]
-                    .stack
-                    .clobber(lo as i32, (hi - lo) as i32);
+                if let Some(frame) = state.frames.get_mut(reg.frameno as usize) {
+                    frame.stack.clobber(lo as i32, (hi - lo) as i32);
+                }
             }
             Ok(())
         }

@@ -258,7 +258,25 @@ fn stack_access(
         )));
     }
     let frame = reg.frameno as usize;
-    let stack = &mut state.frames[frame].stack;
+    let current = state.frames.len() - 1;
+    if let Access::Write(Stored::Reg(value)) = access
+        && value.kind == RegType::Stack
+        && frame != current
+    {
+        return Err(Rejection::new(
+            insn,
+            "cannot spill pointers to stack into stack frame of the caller",
+        )
+        .reg(regno, reg)
+        .cause("a function stores a pointer to a stack into its caller's stack, where it could outlive the frame"));
+    }
+    let Some(stack) = state.frames.get_mut(frame).map(|f| &mut f.stack) else {
+        return Err(
+            Rejection::new(insn, format!("R{regno} invalid mem access 'fp'"))
+                .reg(regno, reg)
+                .cause("the stack this pointer points into no longer exists"),
+        );
+    };
     let fail = |e: crate::stack::StackError| Rejection::new(insn, e.message()).reg(regno, reg);
     match access {
         Access::Read { .. } => stack.read(total, bytes).map_err(fail),
@@ -309,7 +327,15 @@ fn var_stack_access(
         .reg(regno, reg)
         .cause("the variable offset may reach outside the 512-byte stack"));
     }
-    let stack = &mut state.frames[reg.frameno as usize].stack;
+    let Some(stack) = state
+        .frames
+        .get_mut(reg.frameno as usize)
+        .map(|f| &mut f.stack)
+    else {
+        return Err(
+            Rejection::new(insn, format!("R{regno} invalid mem access 'fp'")).reg(regno, reg),
+        );
+    };
     if access.writes() {
         stack.clobber(min as i32, (max - min) as i32 + bytes);
     }

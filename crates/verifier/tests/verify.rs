@@ -192,3 +192,24 @@ fn return_ranges_of_cgroup_programs() {
         "At program exit the register R0 has smin=2 smax=2 should have been in [0, 1]",
     );
 }
+
+#[test]
+fn bpf_to_bpf_calls() {
+    // A callee gets its arguments and returns r0; r6-r9 survive the call.
+    accepts(
+        ProgType::XDP,
+        "r6 = 3\nr1 = 4\ncall pc+2\nr0 += r6\nexit\nr0 = r1\nexit",
+    );
+    // The caller's r1-r5 are gone after the call.
+    refuses(
+        ProgType::XDP,
+        "r1 = 4\ncall pc+2\nr0 = r1\nexit\nr0 = 0\nexit",
+        "R1 !read_ok",
+    );
+    // A callee may not leave a pointer to its own stack in its caller's.
+    refuses(
+        ProgType::XDP,
+        "r1 = r10\nr1 += -8\ncall pc+2\nr0 = 0\nexit\nr0 = 0\n*(u64 *)(r1 + 0) = r10\nr0 = 0\nexit",
+        "cannot spill pointers to stack into stack frame of the caller",
+    );
+}
