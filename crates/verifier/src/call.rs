@@ -10,7 +10,7 @@ use crate::explore::Env;
 use crate::helpers::{ArgKind, HelperProto, RetKind, helper_proto};
 use crate::regs::{RegState, RegType};
 use crate::stack::MAX_STACK;
-use crate::state::{Reference, State};
+use crate::state::{Frame, Reference, State};
 
 /// The kernel's `BPF_MAX_VAR_SIZ`.
 const MAX_VAR_SIZE: u64 = 1 << 29;
@@ -28,8 +28,24 @@ struct Meta {
     release: Option<u32>,
 }
 
-/// Checks a call to helper `id` and applies its effect on `state`.
-pub(crate) fn helper(env: &Env, state: &mut State, insn: usize, id: i32) -> Result<(), Rejection> {
+/// A callback a helper will call: where it starts, and the state it starts in.
+pub(crate) struct Callback {
+    pub target: usize,
+    pub state: Box<State>,
+}
+
+/// The kernel's helper ids that call back into the program.
+const FOR_EACH_MAP_ELEM: i32 = 164;
+const LOOP: i32 = 181;
+
+/// Checks a call to helper `id` and applies its effect on `state`; returns
+/// the callback to verify when the helper calls one.
+pub(crate) fn helper(
+    env: &Env,
+    state: &mut State,
+    insn: usize,
+    id: i32,
+) -> Result<Option<Callback>, Rejection> {
     let Some(proto) = helper_proto(id) else {
         return Err(
             Rejection::new(insn, format!("invalid func unknown#{id}")).cause(format!(
@@ -96,12 +112,56 @@ pub(crate) fn helper(env: &Env, state: &mut State, insn: usize, id: i32) -> Resu
             }
         }
     };
+    let callback = callback(state, insn, id)?;
     let regs = &mut state.frame_mut().regs;
     for r in &mut regs[1..=5] {
         *r = RegState::NOT_INIT;
     }
     regs[0] = r0;
-    Ok(())
+    Ok(callback)
+}
+
+/// The state a callback starts in, in a new frame above the caller's
+/// (`set_loop_callback_state`, `set_map_elem_callback_state`).
+fn callback(state: &State, insn: usize, id: i32) -> Result<Option<Callback>, Rejection> {
+    if id != LOOP && id != FOR_EACH_MAP_ELEM {
+        return Ok(None);
+    }
+    if state.frames.len() >= crate::state::MAX_CALL_FRAMES {
+        return Err(Rejection::new(
+            insn,
+            format!(
+                "the call stack of {} frames is too deep",
+                state.frames.len() + 1
+            ),
+        ));
+    }
+    let caller = state.frame().regs;
+    let func = caller[2];
+    let mut next = state.clone();
+    let mut frame = Frame::new(state.frames.len() as u8, Some(insn));
+    frame.callback = true;
+    if id == LOOP {
+        frame.regs[1] = RegState::unknown();
+        frame.regs[2] = caller[3];
+    } else {
+        let map = caller[1].map;
+        frame.regs[1] = caller[1];
+        frame.regs[2] = RegState {
+            map,
+            ..RegState::pointer(RegType::MapKey)
+        };
+        frame.regs[3] = RegState {
+            map,
+            ..RegState::pointer(RegType::MapValue)
+        };
+        frame.regs[4] = caller[3];
+    }
+    next.frames.push(frame);
+    Ok(Some(Callback {
+        target: func.subprog as usize,
+        state: Box::new(next),
+    }))
 }
 
 /// What a map lookup returns, by map type: a value, a socket reference
@@ -337,10 +397,11 @@ fn memory(
                     proto.name
                 )));
             }
-            if writes && size > 0 {
-                if let Some(frame) = state.frames.get_mut(reg.frameno as usize) {
-                    frame.stack.clobber(lo as i32, (hi - lo) as i32);
-                }
+            if writes
+                && size > 0
+                && let Some(frame) = state.frames.get_mut(reg.frameno as usize)
+            {
+                frame.stack.clobber(lo as i32, (hi - lo) as i32);
             }
             Ok(())
         }

@@ -37,6 +37,13 @@ pub(crate) struct Env<'p> {
 /// Where an instruction sends the path.
 enum Flow {
     Next(usize),
+    /// A helper call that also runs a callback: the caller goes on at
+    /// `next`, the callback's path starts at `target` with `state`.
+    Callback {
+        next: usize,
+        target: usize,
+        state: Box<State>,
+    },
     Fork {
         fall: usize,
         taken: usize,
@@ -206,6 +213,21 @@ fn walk(prog: &Program, stats: &mut Stats) -> Result<Accepted, Rejection> {
                         .help("reduce the number of conditions in a row, or split the program"));
                     }
                     path.pc = fall;
+                }
+                Flow::Callback {
+                    next,
+                    target,
+                    state,
+                } => {
+                    if let Some(cp) = path.checkpoint {
+                        cps.all[cp].branches += 1;
+                    }
+                    queue.push(Path {
+                        state: *state,
+                        pc: target,
+                        checkpoint: path.checkpoint,
+                    });
+                    path.pc = next;
                 }
                 Flow::Exit => match return_from(&env, &mut path.state, path.pc)? {
                     Some(pc) => path.pc = pc,
@@ -523,7 +545,15 @@ fn step(env: &Env, state: &mut State, pc: usize) -> Result<Flow, Rejection> {
                 state: Box::new(state.clone()),
             });
         }
-        Insn::Call(CallTarget::Helper(id)) => call::helper(env, state, pc, id)?,
+        Insn::Call(CallTarget::Helper(id)) => {
+            if let Some(callback) = call::helper(env, state, pc, id)? {
+                return Ok(Flow::Callback {
+                    next,
+                    target: callback.target,
+                    state: callback.state,
+                });
+            }
+        }
         Insn::Call(CallTarget::Local(imm)) => return enter(state, pc, target(imm.into())),
         Insn::Call(CallTarget::Kfunc { .. }) => {
             return Err(Rejection::new(
@@ -617,7 +647,10 @@ fn load_imm64(env: &Env, pc: usize, kind: LdImm64Kind, imm: u64) -> Result<RegSt
                 ..RegState::pointer(RegType::MapValue)
             }
         }
-        LdImm64Kind::Func => RegState::pointer(RegType::Func),
+        LdImm64Kind::Func => RegState {
+            subprog: (pc as i64 + 1 + i64::from(imm as u32 as i32)) as u32,
+            ..RegState::pointer(RegType::Func)
+        },
         LdImm64Kind::BtfId => RegState::pointer(RegType::BtfId),
     })
 }
@@ -685,6 +718,19 @@ fn enter(state: &mut State, pc: usize, target: usize) -> Result<Flow, Rejection>
 /// program's own exit checks `r0` and the references still held.
 fn return_from(env: &Env, state: &mut State, pc: usize) -> Result<Option<usize>, Rejection> {
     let r0 = read(state, pc, apiary_isa::Reg::R0)?;
+    if state.frame().callback {
+        if !r0.is_scalar() {
+            return Err(Rejection::new(pc, "R0 not a scalar value").reg(0, r0));
+        }
+        if r0.value.smin < 0 || r0.value.smax > 1 {
+            return Err(
+                Rejection::new(pc, invalid_scalar("At callback return", &r0, (0, 1)))
+                    .reg(0, r0)
+                    .cause("a loop or map-iteration callback must return 0 (go on) or 1 (stop)"),
+            );
+        }
+        return Ok(None);
+    }
     if state.frames.len() > 1 {
         if r0.kind == RegType::Stack && usize::from(r0.frameno) + 1 == state.frames.len() {
             return Err(Rejection::new(pc, "cannot return stack pointer to the caller").reg(0, r0));
@@ -713,6 +759,22 @@ fn return_from(env: &Env, state: &mut State, pc: usize) -> Result<Option<usize>,
     Ok(None)
 }
 
+/// The kernel's refusal of a scalar outside `range` (`verbose_invalid_scalar`).
+fn invalid_scalar(when: &str, reg: &RegState, range: (i64, i64)) -> String {
+    let v = reg.value;
+    let mut line = format!("{when} the register R0 has");
+    if v.smin > i64::MIN {
+        line.push_str(&format!(" smin={}", v.smin));
+    }
+    if v.smax < i64::MAX {
+        line.push_str(&format!(" smax={}", v.smax));
+    }
+    if v.smin == i64::MIN && v.smax == i64::MAX {
+        line.push_str(" unknown scalar value");
+    }
+    line + &format!(" should have been in [{}, {}]", range.0, range.1)
+}
+
 /// Program types whose return value the kernel restricts (`check_return_code`).
 fn check_return_range(env: &Env, pc: usize, r0: &RegState) -> Result<(), Rejection> {
     let range = match env.prog.prog_type {
@@ -732,23 +794,12 @@ fn check_return_range(env: &Env, pc: usize, r0: &RegState) -> Result<(), Rejecti
     if v.smin >= range.0 && v.smax <= range.1 {
         return Ok(());
     }
-    let bounds = if v.is_const() {
-        format!(" smin={} smax={}", v.smin, v.smax)
-    } else if v.is_unbounded() {
-        " unknown scalar value".to_string()
-    } else {
-        format!(" smin={} smax={}", v.smin, v.smax)
-    };
-    Err(Rejection::new(
-        pc,
-        format!(
-            "At program exit the register R0 has{bounds} should have been in [{}, {}]",
-            range.0, range.1
-        ),
+    Err(
+        Rejection::new(pc, invalid_scalar("At program exit", r0, range))
+            .reg(0, r0)
+            .cause(format!(
+                "{} programs must return a value in [{}, {}]",
+                env.prog.prog_type, range.0, range.1
+            )),
     )
-    .reg(0, r0)
-    .cause(format!(
-        "{} programs must return a value in [{}, {}]",
-        env.prog.prog_type, range.0, range.1
-    )))
 }

@@ -29,10 +29,11 @@
 //!
 //! Not yet modelled (each a known source of disagreement with the
 //! kernel): precision tracking (pruning treats every scalar as precise),
-//! callbacks (`bpf_loop`, `for_each_map_elem`, timers are not entered),
-//! global functions verified separately, kfuncs, spin locks, dynptrs and
-//! iterators, the per-program-type helper lists, and `BTF_ID` pointer
-//! fields.
+//! callbacks other than `bpf_loop`'s and `for_each_map_elem`'s (each
+//! entered once, not per iteration), global functions verified on their
+//! own, kfuncs, spin locks, dynptrs and iterators, the per-program-type
+//! helper lists, GPL-only helpers, Spectre hardening (irrelevant to a root
+//! loader), and the BTF types of tracing contexts and `BTF_ID` pointers.
 
 // A rejection is built once, when verification stops; its size on the
 // error path costs nothing worth boxing every internal result for.

@@ -116,6 +116,8 @@ pub struct RegState {
     pub mem_size: u32,
     /// The frame a stack pointer points into.
     pub frameno: u8,
+    /// The first instruction of the function a `Func` pointer names.
+    pub subprog: u32,
 }
 
 impl RegState {
@@ -131,6 +133,7 @@ impl RegState {
         map: 0,
         mem_size: 0,
         frameno: 0,
+        subprog: 0,
     };
 
     /// A scalar with this abstract value.

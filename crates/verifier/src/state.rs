@@ -19,6 +19,9 @@ pub struct Frame {
     pub callsite: Option<usize>,
     /// Index of the frame (0 for the program's own).
     pub frameno: u8,
+    /// A callback a helper calls (`bpf_loop`, `for_each_map_elem`): its
+    /// exit ends the path instead of returning, and `r0` must be 0 or 1.
+    pub callback: bool,
 }
 
 impl Frame {
@@ -34,6 +37,7 @@ impl Frame {
             stack: Stack::default(),
             callsite,
             frameno,
+            callback: false,
         }
     }
 }

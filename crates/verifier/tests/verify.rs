@@ -213,3 +213,22 @@ fn bpf_to_bpf_calls() {
         "cannot spill pointers to stack into stack frame of the caller",
     );
 }
+
+#[test]
+fn loop_callbacks_are_verified() {
+    // bpf_loop(4, cb, NULL, 0) with a callback that returns 0.
+    let call = "r1 = 4\nld_pseudo r2, 4, 6\nr3 = 0\nr4 = 0\ncall 181\nr0 = 0\nexit\n";
+    accepts(ProgType::XDP, &format!("{call}r0 = 0\nexit"));
+    // A callback that returns 2 is refused where it returns.
+    refuses(
+        ProgType::XDP,
+        &format!("{call}r0 = 2\nexit"),
+        "At callback return the register R0 has smin=2 smax=2 should have been in [0, 1]",
+    );
+    // The callback's body is checked like any code: here it reads r3, unset.
+    refuses(
+        ProgType::XDP,
+        &format!("{call}r0 = r3\nexit"),
+        "R3 !read_ok",
+    );
+}
