@@ -72,13 +72,11 @@ pub(crate) fn execute(
         }
         Insn::Neg { width, dst } => {
             let d = dst.index() as usize;
-            pointer_refused(insn, dst.index(), &regs[d])?;
-            regs[d] = RegState::scalar(alu::neg(width, &regs[d].value));
+            regs[d] = RegState::scalar(alu::neg(width, &scalar_view(&regs[d])));
         }
         Insn::Endian { op, bits, dst } => {
             let d = dst.index() as usize;
-            pointer_refused(insn, dst.index(), &regs[d])?;
-            regs[d] = RegState::scalar(alu::endian(op, bits, &regs[d].value));
+            regs[d] = RegState::scalar(alu::endian(op, bits, &scalar_view(&regs[d])));
         }
         Insn::MovSx {
             width,
@@ -87,32 +85,23 @@ pub(crate) fn execute(
             from,
         } => {
             let s = regs[src.index() as usize];
-            if !s.is_scalar() {
-                return Err(Rejection::new(
-                    insn,
-                    format!("R{} sign-extension part of pointer", src.index()),
-                )
-                .reg(src.index(), s));
-            }
-            regs[dst.index() as usize] = RegState::scalar(alu::movsx(width, from, &s.value));
+            regs[dst.index() as usize] =
+                RegState::scalar(alu::movsx(width, from, &scalar_view(&s)));
         }
         _ => unreachable!("execute is called for arithmetic only"),
     }
     Ok(())
 }
 
-fn pointer_refused(insn: usize, regno: u8, reg: &RegState) -> Result<(), Rejection> {
+/// A register as a number: a pointer, which a privileged loader may turn
+/// into a number (`is_pointer_value` is false with `CAP_PERFMON`), is any
+/// number.
+fn scalar_view(reg: &RegState) -> Scalar {
     if reg.is_scalar() {
-        return Ok(());
+        reg.value
+    } else {
+        Scalar::UNKNOWN
     }
-    Err(
-        Rejection::new(insn, format!("R{regno} pointer arithmetic prohibited"))
-            .reg(regno, reg)
-            .cause(format!(
-                "R{regno} holds a pointer ({}), which may not be negated or byte-swapped",
-                reg.type_name()
-            )),
-    )
 }
 
 /// `dst op src` for two register states.

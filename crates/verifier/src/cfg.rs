@@ -3,7 +3,9 @@
 //! program, the program ends with an exit or a jump, and every instruction
 //! is reachable. Also marks where states are compared.
 
-use apiary_isa::{CallTarget, DecodeErrorKind, Insn, LdImm64Kind, RawInsn, decode_slots};
+use std::collections::HashMap;
+
+use apiary_isa::{CallTarget, DecodeErrorKind, Insn, LdImm64Kind, RawInsn};
 
 use crate::error::Rejection;
 
@@ -11,6 +13,9 @@ use crate::error::Rejection;
 /// (`None` for the second slot of an `lddw`).
 pub(crate) struct Cfg {
     pub insns: Vec<Option<Insn>>,
+    /// Instructions the kernel refuses only when a path reaches them
+    /// (reserved fields, bad registers): the refusal, by slot.
+    pub invalid: HashMap<usize, Rejection>,
     /// Where states are saved and compared (`mark_prune_point`):
     /// conditional jumps, the targets of unconditional ones, the
     /// instructions after calls.
@@ -27,6 +32,7 @@ fn decode_message(raw: &RawInsn, kind: &DecodeErrorKind) -> String {
         }
         DecodeErrorKind::BadRegister { value, .. } => format!("R{value} is invalid"),
         _ => match class {
+            0 if raw.code == 0x18 => "BPF_LD_IMM uses reserved fields".into(),
             0 => "invalid BPF_LD mode".into(),
             1 => "BPF_LDX uses reserved fields".into(),
             2 => "BPF_ST uses reserved fields".into(),
@@ -37,17 +43,89 @@ fn decode_message(raw: &RawInsn, kind: &DecodeErrorKind) -> String {
     }
 }
 
+/// The decoded instructions by slot, and the ones refused when reached.
+type Decoded = (Vec<(usize, Insn)>, HashMap<usize, Rejection>);
+
+/// Decodes every slot. Unknown opcodes and malformed `lddw` pairs are
+/// refused at once, as the kernel does before its walk; an instruction
+/// with reserved fields set or a bad register is refused only if a path
+/// reaches it (the kernel checks those in `do_check`), so it decodes here
+/// with the fields cleared, or as a jump to the next slot.
+fn decode(slots: &[RawInsn]) -> Result<Decoded, Rejection> {
+    let mut out = Vec::with_capacity(slots.len());
+    let mut invalid = HashMap::new();
+    let mut index = 0;
+    while index < slots.len() {
+        let raw = slots[index];
+        let insn = match Insn::decode(&slots[index..]) {
+            Ok(insn) => insn,
+            Err(
+                kind @ (DecodeErrorKind::UnknownOpcode(_)
+                | DecodeErrorKind::TruncatedLdImm64
+                | DecodeErrorKind::BadLdImm64Second),
+            ) => {
+                return Err(Rejection::new(index, decode_message(&raw, &kind))
+                    .cause(format!("the instruction does not decode: {kind}")));
+            }
+            // The kernel checks LDX's reserved fields before the walk.
+            Err(kind) if raw.code & 7 == 1 => {
+                return Err(Rejection::new(index, decode_message(&raw, &kind))
+                    .cause(format!("the instruction is malformed: {kind}")));
+            }
+            // The kernel ignores `off` of `exit`.
+            Err(DecodeErrorKind::ReservedField { field: "off", .. }) if raw.code == 0x95 => {
+                Insn::Exit
+            }
+            Err(kind) => {
+                invalid.insert(
+                    index,
+                    Rejection::new(index, decode_message(&raw, &kind))
+                        .cause(format!("the instruction is malformed: {kind}")),
+                );
+                lenient(&slots[index..]).unwrap_or(Insn::Ja { off: 0 })
+            }
+        };
+        if let Insn::LoadImm64 {
+            kind: LdImm64Kind::MapFd | LdImm64Kind::MapIdx,
+            imm,
+            ..
+        } = insn
+            && imm >> 32 != 0
+        {
+            return Err(Rejection::new(index, "unrecognized bpf_ld_imm64 insn")
+                .cause("a map reference's second slot must have an immediate of 0"));
+        }
+        out.push((index, insn));
+        index += insn.slots();
+    }
+    Ok((out, invalid))
+}
+
+/// The instruction with its reserved fields cleared, if that decodes.
+fn lenient(slots: &[RawInsn]) -> Option<Insn> {
+    let mut copy = slots.to_vec();
+    for _ in 0..4 {
+        match Insn::decode(&copy) {
+            Ok(insn) => return Some(insn),
+            Err(DecodeErrorKind::ReservedField { field, .. }) => match field {
+                "dst" => copy[0].dst = 0,
+                "src" => copy[0].src = 0,
+                "off" => copy[0].off = 0,
+                _ => copy[0].imm = 0,
+            },
+            Err(_) => return None,
+        }
+    }
+    None
+}
+
 /// Decodes and checks the control flow of `slots`.
 pub(crate) fn check(slots: &[RawInsn]) -> Result<Cfg, Rejection> {
     let len = slots.len();
     if len == 0 {
         return Err(Rejection::new(0, "program is empty").cause("the program has no instructions"));
     }
-    let decoded = decode_slots(slots).map_err(|e| {
-        let raw = slots.get(e.index).copied().unwrap_or_default();
-        Rejection::new(e.index, decode_message(&raw, &e.kind))
-            .cause(format!("the instruction does not decode: {}", e.kind))
-    })?;
+    let (decoded, invalid) = decode(slots)?;
     let mut insns = vec![None; len];
     for &(slot, insn) in &decoded {
         insns[slot] = Some(insn);
@@ -105,7 +183,11 @@ pub(crate) fn check(slots: &[RawInsn]) -> Result<Cfg, Rejection> {
             prune[p] = true;
         }
     }
-    Ok(Cfg { insns, prune })
+    Ok(Cfg {
+        insns,
+        invalid,
+        prune,
+    })
 }
 
 /// The slots control may go to after `slot`.

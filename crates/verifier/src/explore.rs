@@ -379,6 +379,9 @@ fn write_fp(insn: usize, r: apiary_isa::Reg) -> Result<(), Rejection> {
 
 /// Executes the instruction at `pc` on `state`.
 fn step(env: &Env, state: &mut State, pc: usize) -> Result<Flow, Rejection> {
+    if let Some(refusal) = env.cfg.invalid.get(&pc) {
+        return Err(refusal.clone());
+    }
     let Some(insn) = env.cfg.insns[pc] else {
         unreachable!("the walk only reaches decoded instructions");
     };

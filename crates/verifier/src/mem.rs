@@ -94,6 +94,10 @@ pub(crate) fn access(
         )
         .reg(regno, reg));
     }
+    // Atomics must be aligned on every architecture (`strict_alignment_once`).
+    if matches!(access, Access::Atomic) {
+        aligned(insn, regno, &reg, off.into(), bytes)?;
+    }
     let loaded = match reg.kind {
         RegType::Stack => stack_access(state, insn, regno, &reg, total, bytes, access)?,
         RegType::Ctx => ctx_access(
@@ -242,21 +246,7 @@ fn stack_access(
             "the access at fp{total:+} of {bytes} bytes is outside the 512-byte stack"
         )));
     }
-    if total % bytes != 0 {
-        return Err(Rejection::new(
-            insn,
-            format!(
-                "misaligned stack access off {}+{}+{} size {bytes}",
-                reg.value.var_off,
-                reg.off,
-                total - reg.off
-            ),
-        )
-        .reg(regno, reg)
-        .cause(format!(
-            "stack accesses must be aligned to their size; fp{total:+} is not a multiple of {bytes}"
-        )));
-    }
+    aligned(insn, regno, reg, total - reg.off, bytes)?;
     let frame = reg.frameno as usize;
     let current = state.frames.len() - 1;
     if let Access::Write(Stored::Reg(value)) = access
@@ -296,6 +286,43 @@ fn stack_access(
             Ok(RegState::unknown())
         }
     }
+}
+
+/// Whether `fp`/`ptr + reg.off + off` is a multiple of `bytes` for every
+/// variable offset (`check_generic_ptr_alignment`).
+fn aligned(insn: usize, regno: u8, reg: &RegState, off: i32, bytes: i32) -> Result<(), Rejection> {
+    let at = reg
+        .value
+        .var_off
+        .add(crate::tnum::Tnum::constant((reg.off + off) as i64 as u64));
+    if at.is_aligned(bytes as u64) {
+        return Ok(());
+    }
+    let desc = match reg.kind {
+        RegType::Stack => "stack ",
+        RegType::MapValue => "value ",
+        RegType::Ctx => "context ",
+        RegType::FlowKeys => "flow keys ",
+        RegType::Socket | RegType::SockCommon => "sock ",
+        RegType::TcpSock => "tcp_sock ",
+        _ => "",
+    };
+    Err(Rejection::new(
+        insn,
+        format!(
+            "misaligned {desc}access off {}+{}+{off} size {bytes}",
+            reg.value.var_off, reg.off
+        ),
+    )
+    .reg(regno, reg)
+    .cause(format!(
+        "the {bytes}-byte access is not aligned to {bytes} bytes, which {} requires",
+        if desc == "stack " {
+            "the stack"
+        } else {
+            "an atomic operation"
+        }
+    )))
 }
 
 /// A stack access at a variable offset: every byte it may touch must be

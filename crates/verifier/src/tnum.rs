@@ -257,9 +257,13 @@ impl Tnum {
     }
 }
 
-/// As the kernel's log prints a tnum: `(0x..; 0x..)`.
+/// As the kernel's log prints a tnum (`tnum_strn`): a constant as a
+/// number, anything else as `(value; mask)` in hex.
 impl fmt::Display for Tnum {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_const() {
+            return write!(f, "{}", self.value as i64);
+        }
         write!(f, "({}; {})", CHex(self.value), CHex(self.mask))
     }
 }

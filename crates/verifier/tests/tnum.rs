@@ -165,5 +165,6 @@ fn documented_results() {
     assert!(Tnum::new(0, 0xf0).is_aligned(16));
     assert!(!Tnum::new(0, 0xf8).is_aligned(16));
     assert_eq!(Tnum::new(0x10, 0x3).to_string(), "(0x10; 0x3)");
-    assert_eq!(Tnum::constant(0).to_string(), "(0; 0)");
+    assert_eq!(Tnum::constant(0).to_string(), "0");
+    assert_eq!(Tnum::new(0, 0xff).to_string(), "(0; 0xff)");
 }

@@ -232,3 +232,22 @@ fn loop_callbacks_are_verified() {
         "R3 !read_ok",
     );
 }
+
+#[test]
+fn atomics_must_be_aligned() {
+    let lookup = "r1 = 0\n*(u32 *)(r10 - 4) = r1\nr2 = r10\nr2 += -4\nld_pseudo r1, 5, 0\ncall 1\n";
+    refuses(
+        ProgType::XDP,
+        &format!("{lookup}if r0 == 0 goto +2\nr1 = 1\nlock *(u64 *)(r0 + 7) += r1\nr0 = 0\nexit"),
+        "misaligned value access off 0+0+7 size 8",
+    );
+    accepts(
+        ProgType::XDP,
+        &format!("{lookup}if r0 == 0 goto +2\nr1 = 1\nlock *(u64 *)(r0 + 0) += r1\nr0 = 0\nexit"),
+    );
+}
+
+#[test]
+fn a_root_loader_may_turn_pointers_into_numbers() {
+    accepts(ProgType::XDP, "r0 = r10\nr0 = -r0\nr0 = (s8)r10\nexit");
+}
