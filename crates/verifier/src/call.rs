@@ -112,7 +112,21 @@ pub(crate) fn helper(
             }
         }
     };
-    let callback = callback(state, insn, id)?;
+    let mut callback = callback(state, insn, id)?;
+    if let Some(cb) = &mut callback {
+        // The callback may write anything through a context pointer into
+        // a caller's stack, on any iteration: both sides see that stack
+        // as unknown numbers (the kernel iterates; this over-approximates).
+        let ctx = state.frame().regs[3];
+        if ctx.kind == RegType::Stack {
+            for s in [&mut *state, &mut *cb.state] {
+                if let Some(frame) = s.frames.get_mut(ctx.frameno as usize) {
+                    let depth = frame.stack.depth();
+                    frame.stack.clobber(-depth, depth);
+                }
+            }
+        }
+    }
     let regs = &mut state.frame_mut().regs;
     for r in &mut regs[1..=5] {
         *r = RegState::NOT_INIT;

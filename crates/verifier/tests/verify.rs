@@ -251,3 +251,13 @@ fn atomics_must_be_aligned() {
 fn a_root_loader_may_turn_pointers_into_numbers() {
     accepts(ProgType::XDP, "r0 = r10\nr0 = -r0\nr0 = (s8)r10\nexit");
 }
+
+#[test]
+fn a_callback_may_change_its_callers_stack() {
+    // The caller spills its context pointer, passes its stack to bpf_loop,
+    // whose callback may overwrite the spill: the fill is a number then.
+    let program = "*(u64 *)(r10 - 8) = r1\nr1 = 4\nld_pseudo r2, 4, 9\nr3 = r10\nr3 += -8\nr4 = 0\n\
+                   call 181\nr1 = *(u64 *)(r10 - 8)\nr0 = *(u32 *)(r1 + 0)\nr0 = 0\nexit\n\
+                   r1 = 7\n*(u64 *)(r2 + 0) = r1\nr0 = 0\nexit";
+    refuses(ProgType::XDP, program, "R1 invalid mem access 'scalar'");
+}
