@@ -200,7 +200,10 @@ fn lookup_result(env: &Env, state: &mut State, insn: usize, map: u32) -> RegStat
         }
         MapType::ARRAY_OF_MAPS | MapType::HASH_OF_MAPS => RegState {
             kind: RegType::MapPtr,
-            map: info.inner.unwrap_or(map),
+            map: info
+                .inner
+                .filter(|&i| (i as usize) < env.prog.maps.len())
+                .unwrap_or(map),
             ..base
         },
         _ => base,
