@@ -80,7 +80,10 @@ pub(crate) fn helper(
         RetKind::Integer => RegState::unknown(),
         RetKind::Void => RegState::NOT_INIT,
         RetKind::PtrToBtfId => RegState::pointer(RegType::BtfId),
-        RetKind::PtrToMapValueOrNull => lookup_result(env, state, insn, meta.map.unwrap_or(0)),
+        RetKind::PtrToMapValueOrNull => match meta.map {
+            Some(map) => lookup_result(env, state, insn, map),
+            None => RegState::unknown(),
+        },
         RetKind::PtrToAllocMemOrNull => {
             let id = state.new_id();
             state.refs.push(Reference { id, insn });
