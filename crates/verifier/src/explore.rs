@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 
 use apiary_isa::{CallTarget, Insn, LdImm64Kind, Size, Source};
-use apiary_kernel::types::ProgType;
+use apiary_kernel::types::{AttachType, ProgType};
 
 use crate::cfg::{self, Cfg};
 use crate::error::{Rejection, Stats};
@@ -780,14 +780,42 @@ fn invalid_scalar(when: &str, reg: &RegState, range: (i64, i64)) -> String {
 
 /// Program types whose return value the kernel restricts (`check_return_code`).
 fn check_return_range(env: &Env, pc: usize, r0: &RegState) -> Result<(), Rejection> {
+    let attach = env.prog.attach_type;
     let range = match env.prog.prog_type {
+        // Egress programs may also ask for congestion notification (2, 3).
+        ProgType::CGROUP_SKB if attach == AttachType::CGROUP_INET_EGRESS => (0, 3),
+        ProgType::CGROUP_SOCK_ADDR
+            if matches!(
+                attach,
+                AttachType::CGROUP_UDP4_RECVMSG
+                    | AttachType::CGROUP_UDP6_RECVMSG
+                    | AttachType::CGROUP_UNIX_RECVMSG
+                    | AttachType::CGROUP_INET4_GETPEERNAME
+                    | AttachType::CGROUP_INET6_GETPEERNAME
+                    | AttachType::CGROUP_UNIX_GETPEERNAME
+                    | AttachType::CGROUP_INET4_GETSOCKNAME
+                    | AttachType::CGROUP_INET6_GETSOCKNAME
+                    | AttachType::CGROUP_UNIX_GETSOCKNAME
+            ) =>
+        {
+            (1, 1)
+        }
+        ProgType::CGROUP_SOCK_ADDR
+            if matches!(
+                attach,
+                AttachType::CGROUP_INET4_BIND | AttachType::CGROUP_INET6_BIND
+            ) =>
+        {
+            (0, 3)
+        }
         ProgType::CGROUP_SKB
         | ProgType::CGROUP_SOCK
         | ProgType::CGROUP_SOCKOPT
         | ProgType::CGROUP_SYSCTL
         | ProgType::CGROUP_DEVICE
         | ProgType::SOCK_OPS
-        | ProgType::CGROUP_SOCK_ADDR => (0, 1),
+        | ProgType::CGROUP_SOCK_ADDR
+        | ProgType::SK_LOOKUP => (0, 1),
         _ => return Ok(()),
     };
     if !r0.is_scalar() {

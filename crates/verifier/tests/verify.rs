@@ -261,3 +261,23 @@ fn a_callback_may_change_its_callers_stack() {
                    r1 = 7\n*(u64 *)(r2 + 0) = r1\nr0 = 0\nexit";
     refuses(ProgType::XDP, program, "R1 invalid mem access 'scalar'");
 }
+
+#[test]
+fn egress_cgroup_programs_may_return_up_to_3() {
+    let insns = apiary_asm::assemble_slots("r0 = 3\nexit").expect("assembles");
+    let program = |attach_type| Program {
+        name: "egress",
+        insns: &insns,
+        prog_type: ProgType::CGROUP_SKB,
+        attach_type,
+        maps: &[],
+        lines: &[],
+        gpl: true,
+    };
+    assert!(verify(&program(AttachType::CGROUP_INET_EGRESS)).is_ok());
+    let refused = verify(&program(AttachType::CGROUP_INET_INGRESS)).unwrap_err();
+    assert_eq!(
+        refused.kernel,
+        "At program exit the register R0 has smin=3 smax=3 should have been in [0, 1]"
+    );
+}
