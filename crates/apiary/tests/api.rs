@@ -56,6 +56,7 @@ fn kernel_retval(open: &OpenObject, bytes: &[u8], program: &str, data: &[u8]) ->
         &apiary_backend::LoadOptions {
             elf: Some(bytes),
             log_level: 0,
+            ..Default::default()
         },
     )
     .expect("the kernel loads the configured object");
@@ -314,6 +315,7 @@ fn core_relocations_against_vmlinux_match_the_kernel() {
         &apiary_backend::LoadOptions {
             elf: Some(&bytes),
             log_level: 0,
+            ..Default::default()
         },
     )
     .unwrap();
@@ -408,6 +410,7 @@ char LICENSE[] SEC("license") = "GPL";
         &apiary_backend::LoadOptions {
             elf: Some(&bytes),
             log_level: 0,
+            ..Default::default()
         },
     );
     assert!(

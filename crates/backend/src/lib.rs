@@ -114,6 +114,10 @@ pub struct LoadOptions<'a> {
     pub elf: Option<&'a [u8]>,
     /// Verifier log level for program loads (0: a log only on failure).
     pub log_level: u32,
+    /// Load the other programs when the kernel refuses one, and record the
+    /// refusal in [`KernelObject::rejected`] instead of failing the load
+    /// (for per-program verdicts; libbpf stops at the first).
+    pub keep_going: bool,
 }
 
 /// Something in the object that was not loaded, and why.
@@ -136,6 +140,9 @@ pub struct KernelObject {
     pub skipped: Vec<Skipped>,
     /// Verifier logs of loaded programs (empty at log level 0).
     pub logs: BTreeMap<String, String>,
+    /// With [`LoadOptions::keep_going`]: the programs the kernel refused,
+    /// with its answer (the verifier log for verifier rejections).
+    pub rejected: BTreeMap<String, apiary_kernel::Error>,
 }
 
 impl KernelObject {
@@ -236,6 +243,7 @@ fn load(
     let mut vmlinux = None;
     let mut programs = BTreeMap::new();
     let mut logs = BTreeMap::new();
+    let mut rejected = BTreeMap::new();
     for program in &object.programs {
         let program = match program {
             Ok(program) => program,
@@ -266,7 +274,7 @@ fn load(
             });
         }
         let attach_btf_id = attach_btf_id(program, &mut vmlinux)?;
-        let loaded = load_program(
+        let loaded = match load_program(
             object,
             program,
             kernel_btf.as_ref(),
@@ -274,7 +282,13 @@ fn load(
             &fd_array,
             attach_btf_id,
             options.log_level,
-        )?;
+        ) {
+            Err(Error::ProgLoad { program, source }) if options.keep_going => {
+                rejected.insert(program, source);
+                continue;
+            }
+            result => result?,
+        };
         logs.insert(program.name.clone(), loaded.log);
         programs.insert(program.name.clone(), loaded.prog);
     }
@@ -286,6 +300,7 @@ fn load(
         fill_map_slots(spec, map, |target| match target {
             InitialSlotTarget::Program(name) => match programs.get(name) {
                 Some(prog) => Ok(Some(prog.as_fd())),
+                None if rejected.contains_key(name) => Ok(None),
                 None => Err(name.clone()),
             },
             InitialSlotTarget::Map(_) => Ok(None),
@@ -298,6 +313,7 @@ fn load(
         btf: kernel_btf.map(|k| k.fd),
         skipped,
         logs,
+        rejected,
     })
 }
 

@@ -45,6 +45,7 @@ fn load(corpus: &CorpusObject) -> (Object, KernelObject) {
     let options = LoadOptions {
         elf: Some(&bytes),
         log_level: 0,
+        ..Default::default()
     };
     let loaded = load_object(&object, &options)
         .unwrap_or_else(|e| panic!("{}: load_object failed: {e}", corpus.name));
@@ -463,6 +464,7 @@ fn load_legacy(
     let options = LoadOptions {
         elf: Some(&bytes),
         log_level: 0,
+        ..Default::default()
     };
     let loaded = load_object(&object, &options).unwrap_or_else(|e| panic!("{name}: {e}"));
     Some((object, loaded))
@@ -578,6 +580,7 @@ fn btf_fd_maps_without_sizes_are_created_with_four_byte_keys_and_values() {
     let options = LoadOptions {
         elf: Some(&bytes),
         log_level: 0,
+        ..Default::default()
     };
     let loaded = load_object(&object, &options).expect("load_object");
     for (name, map_type) in [
@@ -619,6 +622,7 @@ fn iproute2_pinned_maps_are_pinned_reused_and_checked() {
     let options = LoadOptions {
         elf: Some(&tc),
         log_level: 0,
+        ..Default::default()
     };
     let parse = |bytes: &[u8], name, typ| {
         Object::parse_with(
@@ -673,6 +677,7 @@ fn iproute2_pinned_maps_are_pinned_reused_and_checked() {
     let xdp_options = LoadOptions {
         elf: Some(&xdp),
         log_level: 0,
+        ..Default::default()
     };
     drop(load_object_pinned(&xdp_object, &xdp_options, &xdp_pins).expect("xdp load"));
     let object_pin = root

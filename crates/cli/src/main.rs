@@ -23,6 +23,7 @@ mod objects;
 mod pinning;
 mod progrun;
 mod signals;
+mod verify;
 mod xdpkernel;
 mod xdprun;
 
@@ -117,6 +118,24 @@ enum Command {
     Xdp {
         #[command(subcommand)]
         command: XdpCommand,
+    },
+    /// Verify the programs of an object as the kernel's verifier would:
+    /// `PROG: accepted (N insns processed, T us)` or why not.
+    Verify {
+        /// The eBPF ELF object.
+        file: PathBuf,
+        /// Only this program.
+        #[arg(long = "prog", value_name = "NAME")]
+        program: Option<String>,
+        /// Whose verdict: Apiary's verifier, the kernel's, or both compared.
+        #[arg(long, value_enum, default_value = "vm")]
+        backend: BackendArg,
+        /// Resolve CO-RE relocations against this BTF. Default: the running
+        /// kernel's /sys/kernel/btf/vmlinux, as libbpf would.
+        #[arg(long, value_name = "FILE")]
+        target_btf: Option<PathBuf>,
+        #[command(flatten)]
+        typing: TypingArgs,
     },
     /// Differential fuzzing against the running kernel.
     Fuzz {
@@ -452,6 +471,26 @@ fn main() -> ExitCode {
         Command::Btf {
             command: BtfCommand::Dump { words },
         } => objects::btf_dump(&words),
+        Command::Verify {
+            file,
+            program,
+            backend,
+            target_btf,
+            typing,
+        } => typing.parse().and_then(|typing| {
+            verify::verify(
+                &file,
+                program.as_deref(),
+                match backend {
+                    BackendArg::Vm => verify::VerifyBackend::Vm,
+                    BackendArg::Kernel => verify::VerifyBackend::Kernel,
+                    BackendArg::Both => verify::VerifyBackend::Both,
+                },
+                &CoreTarget::choose(target_btf, true),
+                &typing,
+                format,
+            )
+        }),
         Command::Map { words } => mapcmd::run(&words, format),
         Command::Xdp {
             command: XdpCommand::Run(args),

@@ -7,9 +7,9 @@
 //! of height three, so each instruction's state changes a bounded number of
 //! times and the worklist empties whatever the bytecode.
 
-use apiary_isa::{
-    AluOp, AtomicOp, CallTarget, Insn, JmpCond, LdImm64Kind, Reg, Size, Source, Width,
-};
+use apiary_isa::{AluOp, AtomicOp, CallTarget, Insn, LdImm64Kind, Reg, Size, Source, Width};
+
+use apiary_vm::semantics::condition;
 
 use crate::error::ContextError;
 
@@ -293,35 +293,12 @@ fn never_taken(
         Source::Reg(r) => state.get(r),
     };
     let taken = match (width, cond, state.get(dst), right) {
-        (_, _, Value::Const(a), Value::Const(b)) => compare(width, cond, a.into(), b.into()),
+        (_, _, Value::Const(a), Value::Const(b)) => {
+            condition(width, cond, i64::from(a) as u64, i64::from(b) as u64)
+        }
         _ => return (next, jump),
     };
     if taken { (None, jump) } else { (next, None) }
-}
-
-/// The outcome of a conditional jump on known operands.
-fn compare(width: Width, cond: JmpCond, a: i64, b: i64) -> bool {
-    let (a, b) = match width {
-        Width::W64 => (a, b),
-        Width::W32 => (i64::from(a as i32), i64::from(b as i32)),
-    };
-    let (ua, ub) = match width {
-        Width::W64 => (a as u64, b as u64),
-        Width::W32 => (u64::from(a as u32), u64::from(b as u32)),
-    };
-    match cond {
-        JmpCond::Eq => ua == ub,
-        JmpCond::Ne => ua != ub,
-        JmpCond::Set => ua & ub != 0,
-        JmpCond::Gt => ua > ub,
-        JmpCond::Ge => ua >= ub,
-        JmpCond::Lt => ua < ub,
-        JmpCond::Le => ua <= ub,
-        JmpCond::Sgt => a > b,
-        JmpCond::Sge => a >= b,
-        JmpCond::Slt => a < b,
-        JmpCond::Sle => a <= b,
-    }
 }
 
 /// The first slot of every function: the program start, the targets of

@@ -267,6 +267,84 @@ pub fn prepare_btf(
     )
 }
 
+/// What a load from an accepted context access gives the program.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Loaded {
+    /// A plain value.
+    Scalar,
+    /// The packet start pointer (`data`).
+    PacketStart,
+    /// The packet end pointer (`data_end`).
+    PacketEnd,
+    /// The metadata start pointer (`data_meta`).
+    PacketMeta,
+    /// `__sk_buff.flow_keys` of a flow dissector.
+    FlowKeys,
+    /// A socket field (`sk`) that may be NULL: `sock_common_or_null` in
+    /// `__sk_buff`, `sock_or_null` elsewhere.
+    SocketOrNull,
+    /// A socket field that is never NULL (`bpf_sockopt.sk`, `bpf_sock_addr.sk`).
+    Socket,
+}
+
+/// Checks one context access at a known offset against the program type's
+/// rules, as the kernel's `is_valid_access` does for its verifier, and says
+/// what a load there gives. Types without rules here refuse every access.
+pub fn check_access(
+    prog_type: ProgType,
+    expected_attach_type: AttachType,
+    btf_args: Option<BtfArguments>,
+    off: i64,
+    size: u32,
+    kind: AccessKind,
+) -> Result<Loaded, Rule> {
+    if prog_type == ProgType::UNSPEC {
+        return Ok(Loaded::Scalar);
+    }
+    if !is_covered(prog_type) {
+        return Err(Rule::NotAvailable);
+    }
+    let target = rules::Target {
+        prog_type,
+        attach_type: expected_attach_type,
+        btf_args,
+    };
+    let fixup = rules::check(target, rules::Access { off, size, kind })?;
+    if let Some(field) = pointer_field(prog_type, off) {
+        return Ok(field);
+    }
+    let Some(fixup) = fixup.filter(|f| f.size == apiary_isa::Size::DW) else {
+        return Ok(Loaded::Scalar);
+    };
+    let (data, end, meta) = if prog_type == ProgType::XDP {
+        (XDP_DATA, XDP_DATA_END, XDP_DATA_META)
+    } else {
+        (SKB_DATA, SKB_DATA_END, SKB_DATA_META)
+    };
+    Ok(match fixup.off {
+        o if o == data => Loaded::PacketStart,
+        o if o == end => Loaded::PacketEnd,
+        o if o == meta => Loaded::PacketMeta,
+        _ => Loaded::Scalar,
+    })
+}
+
+/// Pointer fields other than the packet's that a load at `off` reads.
+fn pointer_field(prog_type: ProgType, off: i64) -> Option<Loaded> {
+    use layouts::{sk_buff, sk_lookup, sock_addr, sockopt};
+    let at = |field: uapi::Field| off == i64::from(field.off);
+    Some(match prog_type {
+        ProgType::FLOW_DISSECTOR if at(sk_buff::FLOW_KEYS) => Loaded::FlowKeys,
+        t if layouts::is_skb_type(t) && at(sk_buff::SK) => Loaded::SocketOrNull,
+        ProgType::CGROUP_SOCKOPT if at(sockopt::OPTVAL) => Loaded::PacketStart,
+        ProgType::CGROUP_SOCKOPT if at(sockopt::OPTVAL_END) => Loaded::PacketEnd,
+        ProgType::CGROUP_SOCKOPT if at(sockopt::SK) => Loaded::Socket,
+        ProgType::CGROUP_SOCK_ADDR if at(sock_addr::SK) => Loaded::Socket,
+        ProgType::SK_LOOKUP if at(sk_lookup::SK) => Loaded::SocketOrNull,
+        _ => return None,
+    })
+}
+
 fn prepare_target(target: rules::Target, insns: &[RawInsn]) -> Result<Prepared, ContextError> {
     if insns.len() > MAX_PROGRAM_SLOTS {
         return Err(ContextError::TooLarge {

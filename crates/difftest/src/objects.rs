@@ -435,6 +435,7 @@ impl KernelBackend {
         let options = apiary_backend::LoadOptions {
             elf: Some(elf),
             log_level: 0,
+            ..Default::default()
         };
         let loaded = apiary_backend::load_object(object, &options).map_err(BackendError::kernel)?;
         pin_to_cpu_zero();

@@ -185,6 +185,21 @@ impl Error {
         }
     }
 
+    /// For a program the verifier refused: its final error line, the last
+    /// line before the statistics line (`processed N insns ...`). `None`
+    /// for other errors, and for refusals without a log (attach or
+    /// permission failures before verification).
+    pub fn verifier_error(&self) -> Option<&str> {
+        let Error::ProgLoad { log, .. } = self else {
+            return None;
+        };
+        let lines: Vec<&str> = log.lines().filter(|l| !l.trim().is_empty()).collect();
+        match lines.iter().rposition(|l| l.starts_with("processed ")) {
+            Some(i) if i > 0 => Some(lines[i - 1]),
+            _ => lines.last().copied(),
+        }
+    }
+
     pub(crate) fn syscall(command: crate::sys::Cmd, errno: Errno) -> Self {
         Error::Syscall {
             command: command.name(),

@@ -80,6 +80,15 @@ pub struct Object {
 }
 
 impl Object {
+    /// Whether any program has CO-RE relocations left to apply
+    /// ([`Object::relocate_core`]).
+    pub fn needs_core(&self) -> bool {
+        self.programs
+            .iter()
+            .filter_map(|p| p.as_ref().ok())
+            .any(|p| !p.core_relos.is_empty())
+    }
+
     /// Reads and loads the object at `path` with default `.kconfig` values.
     pub fn open(path: impl AsRef<std::path::Path>) -> Result<Object, LoadError> {
         let path = path.as_ref();

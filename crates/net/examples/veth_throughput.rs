@@ -255,6 +255,7 @@ fn main() {
         &apiary_backend::LoadOptions {
             elf: Some(&elf),
             log_level: 0,
+            ..Default::default()
         },
     )
     .expect("firewall in the kernel");

@@ -1,5 +1,5 @@
-//! The kernel's helper functions by id, each with its `bpf_func_proto`
-//! (argument and return kinds) beside its implementation.
+//! The kernel's helper functions by id; their prototypes (argument and
+//! return kinds) are `apiary_verifier::helpers`'.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -14,88 +14,7 @@ use crate::{
     xdp_helpers as xdp,
 };
 use apiary_loader::helpers::HELPER_NAMES;
-
-/// An argument kind, as the kernel's `enum bpf_arg_type`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ArgKind {
-    /// `ARG_CONST_MAP_PTR`: a map handle.
-    ConstMapPtr,
-    /// `ARG_PTR_TO_MAP_KEY`: `key_size` readable bytes.
-    PtrToMapKey,
-    /// `ARG_PTR_TO_MAP_VALUE`: `value_size` readable bytes.
-    PtrToMapValue,
-    /// `ARG_PTR_TO_UNINIT_MAP_VALUE`: `value_size` writable bytes.
-    PtrToUninitMapValue,
-    /// `ARG_PTR_TO_MEM | MEM_RDONLY`: readable bytes sized by the next argument.
-    PtrToReadableMem,
-    /// `ARG_PTR_TO_MEM`: initialised bytes the helper reads and writes,
-    /// sized by the next argument.
-    PtrToMem,
-    /// `ARG_PTR_TO_FIXED_SIZE_MEM` of a `u32` the helper reads and writes.
-    PtrToU32,
-    /// `ARG_PTR_TO_UNINIT_MEM`: writable bytes sized by the next argument.
-    PtrToUninitMem,
-    /// `ARG_CONST_SIZE`: size of the previous memory argument, nonzero.
-    ConstSize,
-    /// `ARG_CONST_SIZE_OR_ZERO`: size of the previous memory argument.
-    ConstSizeOrZero,
-    /// `ARG_PTR_TO_CONST_STR`: a NUL-terminated string in read-only memory.
-    PtrToConstStr,
-    /// `ARG_PTR_TO_CTX`: the program's context.
-    PtrToCtx,
-    /// `ARG_PTR_TO_BTF_ID_SOCK_COMMON | OBJ_RELEASE`: a socket a lookup returned.
-    PtrToSocket,
-    /// `ARG_PTR_TO_SOCKET_OR_NULL`: a socket a lookup returned, or NULL.
-    PtrToSocketOrNull,
-    /// `ARG_PTR_TO_BTF_ID`: a kernel object of a fixed BTF type (`seq_file`).
-    PtrToBtfId,
-    /// `ARG_PTR_TO_FUNC`: a callback (`lddw` of a function).
-    PtrToFunc,
-    /// `ARG_PTR_TO_STACK_OR_NULL`: a callback's context pointer.
-    PtrToStackOrNull,
-    /// `ARG_PTR_TO_SPIN_LOCK`: a `struct bpf_spin_lock` in a map value.
-    PtrToSpinLock,
-    /// `ARG_PTR_TO_ALLOC_MEM | OBJ_RELEASE`: a ring buffer sample.
-    PtrToAllocMem,
-    /// `ARG_PTR_TO_LONG`/anything unchecked: any scalar.
-    Anything,
-}
-
-/// A return kind, as the kernel's `enum bpf_return_type`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RetKind {
-    /// `RET_INTEGER`.
-    Integer,
-    /// `RET_VOID`: `r0` is unusable afterwards.
-    Void,
-    /// `RET_PTR_TO_MAP_VALUE_OR_NULL`.
-    PtrToMapValueOrNull,
-    /// `RET_PTR_TO_ALLOC_MEM_OR_NULL` (ring buffer sample of the size argument).
-    PtrToAllocMemOrNull,
-    /// `RET_PTR_TO_SOCKET_OR_NULL` / `RET_PTR_TO_SOCK_COMMON_OR_NULL`: a
-    /// socket reference to release.
-    PtrToSocketOrNull,
-    /// `RET_PTR_TO_BTF_ID`: an opaque kernel object (`task_struct`).
-    PtrToBtfId,
-}
-
-/// A helper's prototype: what the verifier needs to check a call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct HelperProto {
-    /// Kernel helper id (`BPF_FUNC_*`).
-    pub id: i32,
-    /// Name without `bpf_`.
-    pub name: &'static str,
-    /// Argument kinds of `r1..`, as many as the helper takes.
-    pub args: &'static [ArgKind],
-    /// Return kind.
-    pub ret: RetKind,
-}
-
-struct HelperDef {
-    proto: HelperProto,
-    func: HelperFn<Env>,
-}
+use apiary_verifier::helpers::helper_proto;
 
 /// What every helper receives.
 pub(crate) type Ctx<'a, 'r> = &'a mut HelperContext<'r, Env>;
@@ -810,713 +729,125 @@ fn csum_diff(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
     Ok(sum)
 }
 
-macro_rules! helper {
-    ($id:expr, $name:literal, $func:expr, [$($arg:ident),*], $ret:ident) => {
-        HelperDef {
-            proto: HelperProto { id: $id, name: $name, args: &[$(ArgKind::$arg),*], ret: RetKind::$ret },
-            func: $func,
-        }
-    };
-}
-
-static HELPERS: &[HelperDef] = &[
-    helper!(
-        1,
-        "map_lookup_elem",
-        map_lookup_elem,
-        [ConstMapPtr, PtrToMapKey],
-        PtrToMapValueOrNull
-    ),
-    helper!(
-        2,
-        "map_update_elem",
-        map_update_elem,
-        [ConstMapPtr, PtrToMapKey, PtrToMapValue, Anything],
-        Integer
-    ),
-    helper!(
-        3,
-        "map_delete_elem",
-        map_delete_elem,
-        [ConstMapPtr, PtrToMapKey],
-        Integer
-    ),
-    helper!(
-        4,
-        "probe_read",
-        probe_read,
-        [PtrToUninitMem, ConstSizeOrZero, Anything],
-        Integer
-    ),
-    helper!(5, "ktime_get_ns", ktime_get_ns, [], Integer),
-    helper!(
-        6,
-        "trace_printk",
-        trace_printk,
-        [PtrToReadableMem, ConstSize, Anything, Anything, Anything],
-        Integer
-    ),
-    helper!(7, "get_prandom_u32", get_prandom_u32, [], Integer),
-    helper!(8, "get_smp_processor_id", get_smp_processor_id, [], Integer),
-    helper!(
-        9,
-        "skb_store_bytes",
-        skb::skb_store_bytes,
-        [PtrToCtx, Anything, PtrToReadableMem, ConstSize, Anything],
-        Integer
-    ),
-    helper!(
-        10,
-        "l3_csum_replace",
-        skb::l3_csum_replace,
-        [PtrToCtx, Anything, Anything, Anything, Anything],
-        Integer
-    ),
-    helper!(
-        11,
-        "l4_csum_replace",
-        skb::l4_csum_replace,
-        [PtrToCtx, Anything, Anything, Anything, Anything],
-        Integer
-    ),
-    helper!(
-        12,
-        "tail_call",
-        tail_call,
-        [PtrToCtx, ConstMapPtr, Anything],
-        Void
-    ),
-    helper!(
-        13,
-        "clone_redirect",
-        skb::clone_redirect,
-        [PtrToCtx, Anything, Anything],
-        Integer
-    ),
-    helper!(
-        14,
-        "get_current_pid_tgid",
-        get_current_pid_tgid,
-        [],
-        Integer
-    ),
-    helper!(15, "get_current_uid_gid", get_current_uid_gid, [], Integer),
-    helper!(
-        16,
-        "get_current_comm",
-        get_current_comm,
-        [PtrToUninitMem, ConstSize],
-        Integer
-    ),
-    helper!(
-        17,
-        "get_cgroup_classid",
-        meta::get_cgroup_classid,
-        [PtrToCtx],
-        Integer
-    ),
-    helper!(
-        18,
-        "skb_vlan_push",
-        skb::skb_vlan_push,
-        [PtrToCtx, Anything, Anything],
-        Integer
-    ),
-    helper!(19, "skb_vlan_pop", skb::skb_vlan_pop, [PtrToCtx], Integer),
-    helper!(
-        20,
-        "skb_get_tunnel_key",
-        tunnel::skb_get_tunnel_key,
-        [PtrToCtx, PtrToUninitMem, ConstSize, Anything],
-        Integer
-    ),
-    helper!(
-        21,
-        "skb_set_tunnel_key",
-        tunnel::skb_set_tunnel_key,
-        [PtrToCtx, PtrToReadableMem, ConstSize, Anything],
-        Integer
-    ),
-    helper!(23, "redirect", redirect, [Anything, Anything], Integer),
-    helper!(
-        24,
-        "get_route_realm",
-        meta::get_route_realm,
-        [PtrToCtx],
-        Integer
-    ),
-    helper!(
-        25,
-        "perf_event_output",
-        perf_event_output,
-        [
-            PtrToCtx,
-            ConstMapPtr,
-            Anything,
-            PtrToReadableMem,
-            ConstSizeOrZero
-        ],
-        Integer
-    ),
-    helper!(
-        26,
-        "skb_load_bytes",
-        skb::skb_load_bytes,
-        [PtrToCtx, Anything, PtrToUninitMem, ConstSize],
-        Integer
-    ),
-    helper!(
-        27,
-        "get_stackid",
-        trace::get_stackid,
-        [PtrToCtx, ConstMapPtr, Anything],
-        Integer
-    ),
-    helper!(
-        28,
-        "csum_diff",
-        csum_diff,
-        [
-            PtrToReadableMem,
-            ConstSizeOrZero,
-            PtrToReadableMem,
-            ConstSizeOrZero,
-            Anything
-        ],
-        Integer
-    ),
-    helper!(
-        29,
-        "skb_get_tunnel_opt",
-        tunnel::skb_get_tunnel_opt,
-        [PtrToCtx, PtrToUninitMem, ConstSize],
-        Integer
-    ),
-    helper!(
-        30,
-        "skb_set_tunnel_opt",
-        tunnel::skb_set_tunnel_opt,
-        [PtrToCtx, PtrToReadableMem, ConstSize],
-        Integer
-    ),
-    helper!(
-        31,
-        "skb_change_proto",
-        skb::skb_change_proto,
-        [PtrToCtx, Anything, Anything],
-        Integer
-    ),
-    helper!(
-        32,
-        "skb_change_type",
-        skb::skb_change_type,
-        [PtrToCtx, Anything],
-        Integer
-    ),
-    helper!(
-        34,
-        "get_hash_recalc",
-        skb::get_hash_recalc,
-        [PtrToCtx],
-        Integer
-    ),
-    helper!(35, "get_current_task", get_current_task, [], Integer),
-    helper!(
-        38,
-        "skb_change_tail",
-        skb::skb_change_tail,
-        [PtrToCtx, Anything, Anything],
-        Integer
-    ),
-    helper!(
-        39,
-        "skb_pull_data",
-        skb::skb_pull_data,
-        [PtrToCtx, Anything],
-        Integer
-    ),
-    helper!(
-        40,
-        "csum_update",
-        skb::csum_update,
-        [PtrToCtx, Anything],
-        Integer
-    ),
-    helper!(
-        41,
-        "set_hash_invalid",
-        skb::set_hash_invalid,
-        [PtrToCtx],
-        Void
-    ),
-    helper!(42, "get_numa_node_id", get_numa_node_id, [], Integer),
-    helper!(
-        43,
-        "skb_change_head",
-        skb::skb_change_head,
-        [PtrToCtx, Anything, Anything],
-        Integer
-    ),
-    helper!(
-        44,
-        "xdp_adjust_head",
-        xdp::xdp_adjust_head,
-        [PtrToCtx, Anything],
-        Integer
-    ),
-    helper!(
-        45,
-        "probe_read_str",
-        probe_read_str,
-        [PtrToUninitMem, ConstSizeOrZero, Anything],
-        Integer
-    ),
-    helper!(
-        46,
-        "get_socket_cookie",
-        meta::get_socket_cookie,
-        [PtrToCtx],
-        Integer
-    ),
-    helper!(
-        47,
-        "get_socket_uid",
-        meta::get_socket_uid,
-        [PtrToCtx],
-        Integer
-    ),
-    helper!(48, "set_hash", skb::set_hash, [PtrToCtx, Anything], Integer),
-    helper!(
-        50,
-        "skb_adjust_room",
-        skb::skb_adjust_room,
-        [PtrToCtx, Anything, Anything, Anything],
-        Integer
-    ),
-    helper!(
-        51,
-        "redirect_map",
-        redirect_map,
-        [ConstMapPtr, Anything, Anything],
-        Integer
-    ),
-    helper!(
-        52,
-        "sk_redirect_map",
-        sock::sk_redirect_map,
-        [PtrToCtx, ConstMapPtr, Anything, Anything],
-        Integer
-    ),
-    helper!(
-        53,
-        "sock_map_update",
-        sock::sock_map_update,
-        [PtrToCtx, ConstMapPtr, PtrToMapKey, Anything],
-        Integer
-    ),
-    helper!(
-        54,
-        "xdp_adjust_meta",
-        xdp::xdp_adjust_meta,
-        [PtrToCtx, Anything],
-        Integer
-    ),
-    helper!(
-        56,
-        "perf_prog_read_value",
-        trace::perf_prog_read_value,
-        [PtrToCtx, PtrToUninitMem, ConstSize],
-        Integer
-    ),
-    helper!(
-        59,
-        "sock_ops_cb_flags_set",
-        sock::sock_ops_cb_flags_set,
-        [PtrToCtx, Anything],
-        Integer
-    ),
-    helper!(
-        60,
-        "msg_redirect_map",
-        sock::msg_redirect_map,
-        [PtrToCtx, ConstMapPtr, Anything, Anything],
-        Integer
-    ),
-    helper!(
-        61,
-        "msg_apply_bytes",
-        sock::msg_apply_bytes,
-        [PtrToCtx, Anything],
-        Integer
-    ),
-    helper!(
-        65,
-        "xdp_adjust_tail",
-        xdp::xdp_adjust_tail,
-        [PtrToCtx, Anything],
-        Integer
-    ),
-    helper!(
-        67,
-        "get_stack",
-        trace::get_stack,
-        [PtrToCtx, PtrToUninitMem, ConstSizeOrZero, Anything],
-        Integer
-    ),
-    helper!(
-        68,
-        "skb_load_bytes_relative",
-        skb::skb_load_bytes_relative,
-        [PtrToCtx, Anything, PtrToUninitMem, ConstSize, Anything],
-        Integer
-    ),
-    helper!(
-        69,
-        "fib_lookup",
-        fib::fib_lookup,
-        [PtrToCtx, PtrToMem, ConstSize, Anything],
-        Integer
-    ),
-    helper!(
-        70,
-        "sock_hash_update",
-        sock::sock_hash_update,
-        [PtrToCtx, ConstMapPtr, PtrToMapKey, Anything],
-        Integer
-    ),
-    helper!(
-        71,
-        "msg_redirect_hash",
-        sock::msg_redirect_hash,
-        [PtrToCtx, ConstMapPtr, PtrToMapKey, Anything],
-        Integer
-    ),
-    helper!(
-        72,
-        "sk_redirect_hash",
-        sock::sk_redirect_hash,
-        [PtrToCtx, ConstMapPtr, PtrToMapKey, Anything],
-        Integer
-    ),
-    helper!(79, "skb_cgroup_id", skb_cgroup_id, [PtrToCtx], Integer),
-    helper!(
-        80,
-        "get_current_cgroup_id",
-        get_current_cgroup_id,
-        [],
-        Integer
-    ),
-    helper!(
-        82,
-        "sk_select_reuseport",
-        sock::sk_select_reuseport,
-        [PtrToCtx, ConstMapPtr, PtrToMapKey, Anything],
-        Integer
-    ),
-    helper!(
-        83,
-        "skb_ancestor_cgroup_id",
-        skb_ancestor_cgroup_id,
-        [PtrToCtx, Anything],
-        Integer
-    ),
-    helper!(
-        84,
-        "sk_lookup_tcp",
-        meta::sk_lookup,
-        [PtrToCtx, PtrToReadableMem, ConstSize, Anything, Anything],
-        PtrToSocketOrNull
-    ),
-    helper!(
-        85,
-        "sk_lookup_udp",
-        meta::sk_lookup,
-        [PtrToCtx, PtrToReadableMem, ConstSize, Anything, Anything],
-        PtrToSocketOrNull
-    ),
-    helper!(86, "sk_release", meta::sk_release, [PtrToSocket], Integer),
-    helper!(
-        87,
-        "map_push_elem",
-        map_push_elem,
-        [ConstMapPtr, PtrToMapValue, Anything],
-        Integer
-    ),
-    helper!(
-        88,
-        "map_pop_elem",
-        map_pop_elem,
-        [ConstMapPtr, PtrToUninitMapValue],
-        Integer
-    ),
-    helper!(
-        89,
-        "map_peek_elem",
-        map_peek_elem,
-        [ConstMapPtr, PtrToUninitMapValue],
-        Integer
-    ),
-    helper!(93, "spin_lock", spin_lock, [PtrToSpinLock], Void),
-    helper!(94, "spin_unlock", spin_unlock, [PtrToSpinLock], Void),
-    helper!(
-        97,
-        "skb_ecn_set_ce",
-        meta::skb_ecn_set_ce,
-        [PtrToCtx],
-        Integer
-    ),
-    helper!(
-        99,
-        "skc_lookup_tcp",
-        meta::sk_lookup,
-        [PtrToCtx, PtrToReadableMem, ConstSize, Anything, Anything],
-        PtrToSocketOrNull
-    ),
-    helper!(
-        101,
-        "sysctl_get_name",
-        sysctl::sysctl_get_name,
-        [PtrToCtx, PtrToMem, ConstSize, Anything],
-        Integer
-    ),
-    helper!(
-        102,
-        "sysctl_get_current_value",
-        sysctl::sysctl_get_current_value,
-        [PtrToCtx, PtrToUninitMem, ConstSize],
-        Integer
-    ),
-    helper!(
-        103,
-        "sysctl_get_new_value",
-        sysctl::sysctl_get_new_value,
-        [PtrToCtx, PtrToUninitMem, ConstSize],
-        Integer
-    ),
-    helper!(
-        104,
-        "sysctl_set_new_value",
-        sysctl::sysctl_set_new_value,
-        [PtrToCtx, PtrToReadableMem, ConstSize],
-        Integer
-    ),
-    helper!(109, "send_signal", send_signal, [Anything], Integer),
-    helper!(
-        112,
-        "probe_read_user",
-        probe_read,
-        [PtrToUninitMem, ConstSizeOrZero, Anything],
-        Integer
-    ),
-    helper!(
-        113,
-        "probe_read_kernel",
-        probe_read,
-        [PtrToUninitMem, ConstSizeOrZero, Anything],
-        Integer
-    ),
-    helper!(
-        114,
-        "probe_read_user_str",
-        probe_read_str,
-        [PtrToUninitMem, ConstSizeOrZero, Anything],
-        Integer
-    ),
-    helper!(
-        115,
-        "probe_read_kernel_str",
-        probe_read_str,
-        [PtrToUninitMem, ConstSizeOrZero, Anything],
-        Integer
-    ),
-    helper!(118, "jiffies64", jiffies64, [], Integer),
-    helper!(
-        123,
-        "get_current_ancestor_cgroup_id",
-        get_current_ancestor_cgroup_id,
-        [Anything],
-        Integer
-    ),
-    helper!(
-        124,
-        "sk_assign",
-        sock::sk_assign,
-        [PtrToCtx, PtrToSocketOrNull, Anything],
-        Integer
-    ),
-    helper!(125, "ktime_get_boot_ns", ktime_get_boot_ns, [], Integer),
-    helper!(
-        126,
-        "seq_printf",
-        trace::seq_printf,
-        [
-            PtrToBtfId,
-            PtrToReadableMem,
-            ConstSize,
-            PtrToReadableMem,
-            ConstSizeOrZero
-        ],
-        Integer
-    ),
-    helper!(
-        127,
-        "seq_write",
-        trace::seq_write,
-        [PtrToBtfId, PtrToReadableMem, ConstSizeOrZero],
-        Integer
-    ),
-    helper!(
-        130,
-        "ringbuf_output",
-        ringbuf_output,
-        [ConstMapPtr, PtrToReadableMem, ConstSizeOrZero, Anything],
-        Integer
-    ),
-    helper!(
-        131,
-        "ringbuf_reserve",
-        ringbuf_reserve,
-        [ConstMapPtr, Anything, Anything],
-        PtrToAllocMemOrNull
-    ),
-    helper!(
-        132,
-        "ringbuf_submit",
-        ringbuf_submit,
-        [PtrToAllocMem, Anything],
-        Void
-    ),
-    helper!(
-        133,
-        "ringbuf_discard",
-        ringbuf_discard,
-        [PtrToAllocMem, Anything],
-        Void
-    ),
-    helper!(
-        134,
-        "ringbuf_query",
-        ringbuf_query,
-        [ConstMapPtr, Anything],
-        Integer
-    ),
-    helper!(
-        135,
-        "csum_level",
-        meta::csum_level,
-        [PtrToCtx, Anything],
-        Integer
-    ),
-    helper!(
-        151,
-        "skb_cgroup_classid",
-        meta::skb_cgroup_classid,
-        [PtrToCtx],
-        Integer
-    ),
-    helper!(
-        152,
-        "redirect_neigh",
-        meta::redirect_neigh,
-        [Anything, PtrToReadableMem, ConstSizeOrZero, Anything],
-        Integer
-    ),
-    helper!(
-        155,
-        "redirect_peer",
-        meta::redirect_peer,
-        [Anything, Anything],
-        Integer
-    ),
-    helper!(160, "ktime_get_coarse_ns", ktime_get_coarse_ns, [], Integer),
-    helper!(
-        163,
-        "check_mtu",
-        meta::check_mtu,
-        [PtrToCtx, Anything, PtrToU32, Anything, Anything],
-        Integer
-    ),
-    helper!(
-        164,
-        "for_each_map_elem",
-        for_each_map_elem,
-        [ConstMapPtr, PtrToFunc, PtrToStackOrNull, Anything],
-        Integer
-    ),
-    helper!(
-        165,
-        "snprintf",
-        snprintf,
-        [
-            PtrToUninitMem,
-            ConstSizeOrZero,
-            PtrToConstStr,
-            PtrToReadableMem,
-            ConstSizeOrZero
-        ],
-        Integer
-    ),
-    helper!(173, "get_func_ip", get_func_ip, [PtrToCtx], Integer),
-    helper!(
-        174,
-        "get_attach_cookie",
-        get_attach_cookie,
-        [PtrToCtx],
-        Integer
-    ),
-    helper!(
-        181,
-        "loop",
-        bpf_loop,
-        [Anything, PtrToFunc, PtrToStackOrNull, Anything],
-        Integer
-    ),
-    helper!(
-        182,
-        "strncmp",
-        strncmp,
-        [PtrToReadableMem, ConstSize, PtrToConstStr],
-        Integer
-    ),
-    helper!(
-        188,
-        "xdp_get_buff_len",
-        xdp::xdp_get_buff_len,
-        [PtrToCtx],
-        Integer
-    ),
-    helper!(
-        189,
-        "xdp_load_bytes",
-        xdp::xdp_load_bytes,
-        [PtrToCtx, Anything, PtrToUninitMem, ConstSize],
-        Integer
-    ),
-    helper!(
-        190,
-        "xdp_store_bytes",
-        xdp::xdp_store_bytes,
-        [PtrToCtx, Anything, PtrToReadableMem, ConstSize],
-        Integer
-    ),
-    helper!(
-        192,
-        "skb_set_tstamp",
-        meta::skb_set_tstamp,
-        [PtrToCtx, Anything, Anything],
-        Integer
-    ),
-    helper!(208, "ktime_get_tai_ns", ktime_get_tai_ns, [], Integer),
+/// Every helper Apiary implements, by kernel id; the prototypes are
+/// `apiary_verifier::helpers`'.
+static HELPERS: &[(i32, HelperFn<Env>)] = &[
+    (1, map_lookup_elem),
+    (2, map_update_elem),
+    (3, map_delete_elem),
+    (4, probe_read),
+    (5, ktime_get_ns),
+    (6, trace_printk),
+    (7, get_prandom_u32),
+    (8, get_smp_processor_id),
+    (9, skb::skb_store_bytes),
+    (10, skb::l3_csum_replace),
+    (11, skb::l4_csum_replace),
+    (12, tail_call),
+    (13, skb::clone_redirect),
+    (14, get_current_pid_tgid),
+    (15, get_current_uid_gid),
+    (16, get_current_comm),
+    (17, meta::get_cgroup_classid),
+    (18, skb::skb_vlan_push),
+    (19, skb::skb_vlan_pop),
+    (20, tunnel::skb_get_tunnel_key),
+    (21, tunnel::skb_set_tunnel_key),
+    (23, redirect),
+    (24, meta::get_route_realm),
+    (25, perf_event_output),
+    (26, skb::skb_load_bytes),
+    (27, trace::get_stackid),
+    (28, csum_diff),
+    (29, tunnel::skb_get_tunnel_opt),
+    (30, tunnel::skb_set_tunnel_opt),
+    (31, skb::skb_change_proto),
+    (32, skb::skb_change_type),
+    (34, skb::get_hash_recalc),
+    (35, get_current_task),
+    (38, skb::skb_change_tail),
+    (39, skb::skb_pull_data),
+    (40, skb::csum_update),
+    (41, skb::set_hash_invalid),
+    (42, get_numa_node_id),
+    (43, skb::skb_change_head),
+    (44, xdp::xdp_adjust_head),
+    (45, probe_read_str),
+    (46, meta::get_socket_cookie),
+    (47, meta::get_socket_uid),
+    (48, skb::set_hash),
+    (50, skb::skb_adjust_room),
+    (51, redirect_map),
+    (52, sock::sk_redirect_map),
+    (53, sock::sock_map_update),
+    (54, xdp::xdp_adjust_meta),
+    (56, trace::perf_prog_read_value),
+    (59, sock::sock_ops_cb_flags_set),
+    (60, sock::msg_redirect_map),
+    (61, sock::msg_apply_bytes),
+    (65, xdp::xdp_adjust_tail),
+    (67, trace::get_stack),
+    (68, skb::skb_load_bytes_relative),
+    (69, fib::fib_lookup),
+    (70, sock::sock_hash_update),
+    (71, sock::msg_redirect_hash),
+    (72, sock::sk_redirect_hash),
+    (79, skb_cgroup_id),
+    (80, get_current_cgroup_id),
+    (82, sock::sk_select_reuseport),
+    (83, skb_ancestor_cgroup_id),
+    (84, meta::sk_lookup),
+    (85, meta::sk_lookup),
+    (86, meta::sk_release),
+    (87, map_push_elem),
+    (88, map_pop_elem),
+    (89, map_peek_elem),
+    (93, spin_lock),
+    (94, spin_unlock),
+    (97, meta::skb_ecn_set_ce),
+    (99, meta::sk_lookup),
+    (101, sysctl::sysctl_get_name),
+    (102, sysctl::sysctl_get_current_value),
+    (103, sysctl::sysctl_get_new_value),
+    (104, sysctl::sysctl_set_new_value),
+    (109, send_signal),
+    (112, probe_read),
+    (113, probe_read),
+    (114, probe_read_str),
+    (115, probe_read_str),
+    (118, jiffies64),
+    (123, get_current_ancestor_cgroup_id),
+    (124, sock::sk_assign),
+    (125, ktime_get_boot_ns),
+    (126, trace::seq_printf),
+    (127, trace::seq_write),
+    (130, ringbuf_output),
+    (131, ringbuf_reserve),
+    (132, ringbuf_submit),
+    (133, ringbuf_discard),
+    (134, ringbuf_query),
+    (135, meta::csum_level),
+    (151, meta::skb_cgroup_classid),
+    (152, meta::redirect_neigh),
+    (155, meta::redirect_peer),
+    (160, ktime_get_coarse_ns),
+    (163, meta::check_mtu),
+    (164, for_each_map_elem),
+    (165, snprintf),
+    (173, get_func_ip),
+    (174, get_attach_cookie),
+    (181, bpf_loop),
+    (182, strncmp),
+    (188, xdp::xdp_get_buff_len),
+    (189, xdp::xdp_load_bytes),
+    (190, xdp::xdp_store_bytes),
+    (192, meta::skb_set_tstamp),
+    (208, ktime_get_tai_ns),
 ];
 
-/// Prototypes of every helper Apiary provides, by ascending id.
-pub fn helper_protos() -> impl Iterator<Item = &'static HelperProto> {
-    HELPERS.iter().map(|h| &h.proto)
-}
-
-/// The prototype of helper `id`, if Apiary provides it.
-pub fn helper_proto(id: i32) -> Option<&'static HelperProto> {
-    HELPERS.iter().find(|h| h.proto.id == id).map(|h| &h.proto)
+/// Whether Apiary implements helper `id`.
+pub fn helper_implemented(id: i32) -> bool {
+    HELPERS.iter().any(|&(h, _)| h == id)
 }
 
 /// The kernel's name (without `bpf_`) of helper `id`, provided or not.
@@ -1543,9 +874,10 @@ fn poisoned_call(_: Ctx<'_, '_>, _: [u64; 5]) -> Ret {
 
 pub(crate) fn table() -> Helpers<Env> {
     let mut helpers = Helpers::new();
-    for h in HELPERS {
+    for &(id, func) in HELPERS {
+        let name = helper_proto(id).map_or("unknown", |p| p.name);
         // Every id in the table is below 300, within the VM's limit.
-        let _ = helpers.register(h.proto.id as u32, h.proto.name, h.func);
+        let _ = helpers.register(id as u32, name, func);
     }
     let _ = helpers.register(POISONED_CALL, "core_poisoned_call", poisoned_call);
     helpers

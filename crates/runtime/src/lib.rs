@@ -49,8 +49,9 @@ use apiary_maps::{Map, MapDef, MapError, RedirectTarget};
 use apiary_vm::{Helpers, Program, Region, RegionKind, RunError, RunInput, Runner};
 use thiserror::Error;
 
+pub use apiary_verifier::helpers::{ArgKind, HelperProto, RetKind, helper_proto, helper_protos};
 pub use fib::{Route, RouteKind};
-pub use helpers::{ArgKind, HelperProto, RetKind, helper_name, helper_proto, helper_protos};
+pub use helpers::{helper_implemented, helper_name};
 pub use helpers_sysctl::{
     BPF_F_SYSCTL_BASE_NAME, SYSCTL_NAME_MAX, SYSCTL_VALUE_MAX, SysctlContext, SysctlError,
     SysctlOutcome,
@@ -656,7 +657,7 @@ impl Runtime {
                     }
                 }
                 Some(Insn::Call(apiary_isa::CallTarget::Helper(id)))
-                    if helper_proto(*id).is_none() =>
+                    if !helper_implemented(*id) =>
                 {
                     return Err(RuntimeError::MissingHelper {
                         id: *id,

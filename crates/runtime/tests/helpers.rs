@@ -450,6 +450,25 @@ fn prototypes_are_sorted_and_named_like_the_kernel() {
     }
 }
 
+/// The verifier's prototype table and the runtime's implementations list
+/// the same helpers: a helper the verifier admits can be called, and a
+/// helper the runtime implements can be checked.
+#[test]
+fn every_prototype_has_an_implementation_and_back() {
+    let protos: Vec<i32> = apiary_runtime::helper_protos().map(|p| p.id).collect();
+    for &id in &protos {
+        assert!(
+            apiary_runtime::helper_implemented(id),
+            "helper {id} has no implementation"
+        );
+    }
+    for id in 0..300 {
+        if apiary_runtime::helper_implemented(id) {
+            assert!(protos.contains(&id), "helper {id} has no prototype");
+        }
+    }
+}
+
 /// Context accesses are checked at load with the program type's rules,
 /// and the refusal names the program, the instruction and the field.
 #[test]

@@ -77,6 +77,7 @@ mod helpers;
 mod memory;
 mod program;
 mod runner;
+pub mod semantics;
 mod tier;
 
 pub use error::{Access, HelperError, LoadError, RunError};

@@ -9,7 +9,9 @@ use crate::memory::{
     store_release, write_host,
 };
 use crate::program::{Op, Program, Rmw};
+use crate::semantics::{alu32, alu64, cond32, cond64, endian, neg, sign_extend};
 use crate::tier::{CallOutcome, TierRun};
+use apiary_isa::{AluOp, EndianOp, JmpCond, Width};
 
 /// The kernel's `BPF_MAX_LOOPS`: `may_goto` falls through this many times per frame.
 pub const MAY_GOTO_LOOPS: u32 = 8 * 1024 * 1024;
@@ -481,86 +483,118 @@ impl<E> Runner<E> {
                 remaining -= 1;
                 pc += 1;
                 match op {
-                    Op::Add64I { d, v } => reg!(d) = reg!(d).wrapping_add(v),
-                    Op::Add64R { d, s } => reg!(d) = reg!(d).wrapping_add(reg!(s)),
-                    Op::Sub64I { d, v } => reg!(d) = reg!(d).wrapping_sub(v),
-                    Op::Sub64R { d, s } => reg!(d) = reg!(d).wrapping_sub(reg!(s)),
-                    Op::Mul64I { d, v } => reg!(d) = reg!(d).wrapping_mul(v),
-                    Op::Mul64R { d, s } => reg!(d) = reg!(d).wrapping_mul(reg!(s)),
-                    Op::Div64I { d, v } => reg!(d) = div64(reg!(d), v),
-                    Op::Div64R { d, s } => reg!(d) = div64(reg!(d), reg!(s)),
-                    Op::SDiv64I { d, v } => reg!(d) = sdiv64(reg!(d), v),
-                    Op::SDiv64R { d, s } => reg!(d) = sdiv64(reg!(d), reg!(s)),
-                    Op::Or64I { d, v } => reg!(d) |= v,
-                    Op::Or64R { d, s } => reg!(d) |= reg!(s),
-                    Op::And64I { d, v } => reg!(d) &= v,
-                    Op::And64R { d, s } => reg!(d) &= reg!(s),
-                    Op::Lsh64I { d, v } => reg!(d) <<= v & 63,
-                    Op::Lsh64R { d, s } => reg!(d) <<= reg!(s) & 63,
-                    Op::Rsh64I { d, v } => reg!(d) >>= v & 63,
-                    Op::Rsh64R { d, s } => reg!(d) >>= reg!(s) & 63,
-                    Op::Mod64I { d, v } => reg!(d) = mod64(reg!(d), v),
-                    Op::Mod64R { d, s } => reg!(d) = mod64(reg!(d), reg!(s)),
-                    Op::SMod64I { d, v } => reg!(d) = smod64(reg!(d), v),
-                    Op::SMod64R { d, s } => reg!(d) = smod64(reg!(d), reg!(s)),
-                    Op::Xor64I { d, v } => reg!(d) ^= v,
-                    Op::Xor64R { d, s } => reg!(d) ^= reg!(s),
-                    Op::Mov64I { d, v } => reg!(d) = v,
-                    Op::Mov64R { d, s } => reg!(d) = reg!(s),
-                    Op::Arsh64I { d, v } => reg!(d) = ((reg!(d) as i64) >> (v & 63)) as u64,
-                    Op::Arsh64R { d, s } => reg!(d) = ((reg!(d) as i64) >> (reg!(s) & 63)) as u64,
-                    Op::Add32I { d, v } => reg!(d) = u64::from((reg!(d) as u32).wrapping_add(v)),
+                    Op::Add64I { d, v } => reg!(d) = alu64(AluOp::Add, reg!(d), v),
+                    Op::Add64R { d, s } => reg!(d) = alu64(AluOp::Add, reg!(d), reg!(s)),
+                    Op::Sub64I { d, v } => reg!(d) = alu64(AluOp::Sub, reg!(d), v),
+                    Op::Sub64R { d, s } => reg!(d) = alu64(AluOp::Sub, reg!(d), reg!(s)),
+                    Op::Mul64I { d, v } => reg!(d) = alu64(AluOp::Mul, reg!(d), v),
+                    Op::Mul64R { d, s } => reg!(d) = alu64(AluOp::Mul, reg!(d), reg!(s)),
+                    Op::Div64I { d, v } => reg!(d) = alu64(AluOp::Div, reg!(d), v),
+                    Op::Div64R { d, s } => reg!(d) = alu64(AluOp::Div, reg!(d), reg!(s)),
+                    Op::SDiv64I { d, v } => reg!(d) = alu64(AluOp::SDiv, reg!(d), v),
+                    Op::SDiv64R { d, s } => reg!(d) = alu64(AluOp::SDiv, reg!(d), reg!(s)),
+                    Op::Or64I { d, v } => reg!(d) = alu64(AluOp::Or, reg!(d), v),
+                    Op::Or64R { d, s } => reg!(d) = alu64(AluOp::Or, reg!(d), reg!(s)),
+                    Op::And64I { d, v } => reg!(d) = alu64(AluOp::And, reg!(d), v),
+                    Op::And64R { d, s } => reg!(d) = alu64(AluOp::And, reg!(d), reg!(s)),
+                    Op::Lsh64I { d, v } => reg!(d) = alu64(AluOp::Lsh, reg!(d), v),
+                    Op::Lsh64R { d, s } => reg!(d) = alu64(AluOp::Lsh, reg!(d), reg!(s)),
+                    Op::Rsh64I { d, v } => reg!(d) = alu64(AluOp::Rsh, reg!(d), v),
+                    Op::Rsh64R { d, s } => reg!(d) = alu64(AluOp::Rsh, reg!(d), reg!(s)),
+                    Op::Mod64I { d, v } => reg!(d) = alu64(AluOp::Mod, reg!(d), v),
+                    Op::Mod64R { d, s } => reg!(d) = alu64(AluOp::Mod, reg!(d), reg!(s)),
+                    Op::SMod64I { d, v } => reg!(d) = alu64(AluOp::SMod, reg!(d), v),
+                    Op::SMod64R { d, s } => reg!(d) = alu64(AluOp::SMod, reg!(d), reg!(s)),
+                    Op::Xor64I { d, v } => reg!(d) = alu64(AluOp::Xor, reg!(d), v),
+                    Op::Xor64R { d, s } => reg!(d) = alu64(AluOp::Xor, reg!(d), reg!(s)),
+                    Op::Mov64I { d, v } => reg!(d) = alu64(AluOp::Mov, reg!(d), v),
+                    Op::Mov64R { d, s } => reg!(d) = alu64(AluOp::Mov, reg!(d), reg!(s)),
+                    Op::Arsh64I { d, v } => reg!(d) = alu64(AluOp::Arsh, reg!(d), v),
+                    Op::Arsh64R { d, s } => reg!(d) = alu64(AluOp::Arsh, reg!(d), reg!(s)),
+                    Op::Add32I { d, v } => {
+                        reg!(d) = u64::from(alu32(AluOp::Add, reg!(d) as u32, v))
+                    }
                     Op::Add32R { d, s } => {
-                        reg!(d) = u64::from((reg!(d) as u32).wrapping_add(reg!(s) as u32))
+                        reg!(d) = u64::from(alu32(AluOp::Add, reg!(d) as u32, reg!(s) as u32))
                     }
-                    Op::Sub32I { d, v } => reg!(d) = u64::from((reg!(d) as u32).wrapping_sub(v)),
+                    Op::Sub32I { d, v } => {
+                        reg!(d) = u64::from(alu32(AluOp::Sub, reg!(d) as u32, v))
+                    }
                     Op::Sub32R { d, s } => {
-                        reg!(d) = u64::from((reg!(d) as u32).wrapping_sub(reg!(s) as u32))
+                        reg!(d) = u64::from(alu32(AluOp::Sub, reg!(d) as u32, reg!(s) as u32))
                     }
-                    Op::Mul32I { d, v } => reg!(d) = u64::from((reg!(d) as u32).wrapping_mul(v)),
+                    Op::Mul32I { d, v } => {
+                        reg!(d) = u64::from(alu32(AluOp::Mul, reg!(d) as u32, v))
+                    }
                     Op::Mul32R { d, s } => {
-                        reg!(d) = u64::from((reg!(d) as u32).wrapping_mul(reg!(s) as u32))
+                        reg!(d) = u64::from(alu32(AluOp::Mul, reg!(d) as u32, reg!(s) as u32))
                     }
-                    Op::Div32I { d, v } => reg!(d) = u64::from(div32(reg!(d) as u32, v)),
+                    Op::Div32I { d, v } => {
+                        reg!(d) = u64::from(alu32(AluOp::Div, reg!(d) as u32, v))
+                    }
                     Op::Div32R { d, s } => {
-                        reg!(d) = u64::from(div32(reg!(d) as u32, reg!(s) as u32))
+                        reg!(d) = u64::from(alu32(AluOp::Div, reg!(d) as u32, reg!(s) as u32))
                     }
-                    Op::SDiv32I { d, v } => reg!(d) = u64::from(sdiv32(reg!(d) as u32, v)),
+                    Op::SDiv32I { d, v } => {
+                        reg!(d) = u64::from(alu32(AluOp::SDiv, reg!(d) as u32, v))
+                    }
                     Op::SDiv32R { d, s } => {
-                        reg!(d) = u64::from(sdiv32(reg!(d) as u32, reg!(s) as u32))
+                        reg!(d) = u64::from(alu32(AluOp::SDiv, reg!(d) as u32, reg!(s) as u32))
                     }
-                    Op::Or32I { d, v } => reg!(d) = u64::from(reg!(d) as u32 | v),
-                    Op::Or32R { d, s } => reg!(d) = u64::from(reg!(d) as u32 | reg!(s) as u32),
-                    Op::And32I { d, v } => reg!(d) = u64::from(reg!(d) as u32 & v),
-                    Op::And32R { d, s } => reg!(d) = u64::from(reg!(d) as u32 & reg!(s) as u32),
-                    Op::Lsh32I { d, v } => reg!(d) = u64::from((reg!(d) as u32) << (v & 31)),
+                    Op::Or32I { d, v } => reg!(d) = u64::from(alu32(AluOp::Or, reg!(d) as u32, v)),
+                    Op::Or32R { d, s } => {
+                        reg!(d) = u64::from(alu32(AluOp::Or, reg!(d) as u32, reg!(s) as u32))
+                    }
+                    Op::And32I { d, v } => {
+                        reg!(d) = u64::from(alu32(AluOp::And, reg!(d) as u32, v))
+                    }
+                    Op::And32R { d, s } => {
+                        reg!(d) = u64::from(alu32(AluOp::And, reg!(d) as u32, reg!(s) as u32))
+                    }
+                    Op::Lsh32I { d, v } => {
+                        reg!(d) = u64::from(alu32(AluOp::Lsh, reg!(d) as u32, v))
+                    }
                     Op::Lsh32R { d, s } => {
-                        reg!(d) = u64::from((reg!(d) as u32) << (reg!(s) as u32 & 31))
+                        reg!(d) = u64::from(alu32(AluOp::Lsh, reg!(d) as u32, reg!(s) as u32))
                     }
-                    Op::Rsh32I { d, v } => reg!(d) = u64::from((reg!(d) as u32) >> (v & 31)),
+                    Op::Rsh32I { d, v } => {
+                        reg!(d) = u64::from(alu32(AluOp::Rsh, reg!(d) as u32, v))
+                    }
                     Op::Rsh32R { d, s } => {
-                        reg!(d) = u64::from((reg!(d) as u32) >> (reg!(s) as u32 & 31))
+                        reg!(d) = u64::from(alu32(AluOp::Rsh, reg!(d) as u32, reg!(s) as u32))
                     }
-                    Op::Mod32I { d, v } => reg!(d) = u64::from(mod32(reg!(d) as u32, v)),
+                    Op::Mod32I { d, v } => {
+                        reg!(d) = u64::from(alu32(AluOp::Mod, reg!(d) as u32, v))
+                    }
                     Op::Mod32R { d, s } => {
-                        reg!(d) = u64::from(mod32(reg!(d) as u32, reg!(s) as u32))
+                        reg!(d) = u64::from(alu32(AluOp::Mod, reg!(d) as u32, reg!(s) as u32))
                     }
-                    Op::SMod32I { d, v } => reg!(d) = u64::from(smod32(reg!(d) as u32, v)),
+                    Op::SMod32I { d, v } => {
+                        reg!(d) = u64::from(alu32(AluOp::SMod, reg!(d) as u32, v))
+                    }
                     Op::SMod32R { d, s } => {
-                        reg!(d) = u64::from(smod32(reg!(d) as u32, reg!(s) as u32))
+                        reg!(d) = u64::from(alu32(AluOp::SMod, reg!(d) as u32, reg!(s) as u32))
                     }
-                    Op::Xor32I { d, v } => reg!(d) = u64::from(reg!(d) as u32 ^ v),
-                    Op::Xor32R { d, s } => reg!(d) = u64::from(reg!(d) as u32 ^ reg!(s) as u32),
-                    Op::Mov32I { d, v } => reg!(d) = u64::from(v),
-                    Op::Mov32R { d, s } => reg!(d) = u64::from(reg!(s) as u32),
+                    Op::Xor32I { d, v } => {
+                        reg!(d) = u64::from(alu32(AluOp::Xor, reg!(d) as u32, v))
+                    }
+                    Op::Xor32R { d, s } => {
+                        reg!(d) = u64::from(alu32(AluOp::Xor, reg!(d) as u32, reg!(s) as u32))
+                    }
+                    Op::Mov32I { d, v } => {
+                        reg!(d) = u64::from(alu32(AluOp::Mov, reg!(d) as u32, v))
+                    }
+                    Op::Mov32R { d, s } => {
+                        reg!(d) = u64::from(alu32(AluOp::Mov, reg!(d) as u32, reg!(s) as u32))
+                    }
                     Op::Arsh32I { d, v } => {
-                        reg!(d) = u64::from(((reg!(d) as i32) >> (v & 31)) as u32)
+                        reg!(d) = u64::from(alu32(AluOp::Arsh, reg!(d) as u32, v))
                     }
                     Op::Arsh32R { d, s } => {
-                        reg!(d) = u64::from(((reg!(d) as i32) >> (reg!(s) as u32 & 31)) as u32)
+                        reg!(d) = u64::from(alu32(AluOp::Arsh, reg!(d) as u32, reg!(s) as u32))
                     }
-                    Op::Neg64 { d } => reg!(d) = reg!(d).wrapping_neg(),
-                    Op::Neg32 { d } => reg!(d) = u64::from((reg!(d) as u32).wrapping_neg()),
+                    Op::Neg64 { d } => reg!(d) = neg(Width::W64, reg!(d)),
+                    Op::Neg32 { d } => reg!(d) = neg(Width::W32, reg!(d)),
                     Op::MovSx64 { d, s, bits } => reg!(d) = sign_extend(reg!(s), bits),
                     Op::MovSx32 { d, s, bits } => {
                         reg!(d) = u64::from(sign_extend(reg!(s), bits) as u32)
@@ -572,9 +606,9 @@ impl<E> Runner<E> {
                             u64::from(reg!(d) as u32)
                         }
                     }
-                    Op::Swap16 { d } => reg!(d) = u64::from((reg!(d) as u16).swap_bytes()),
-                    Op::Swap32 { d } => reg!(d) = u64::from((reg!(d) as u32).swap_bytes()),
-                    Op::Swap64 { d } => reg!(d) = reg!(d).swap_bytes(),
+                    Op::Swap16 { d } => reg!(d) = endian(EndianOp::Swap, 16, reg!(d)),
+                    Op::Swap32 { d } => reg!(d) = endian(EndianOp::Swap, 32, reg!(d)),
+                    Op::Swap64 { d } => reg!(d) = endian(EndianOp::Swap, 64, reg!(d)),
                     Op::Nop => {}
                     Op::LdB { d, s, off } => reg!(d) = u64::from(load!(u8, d, s, off)),
                     Op::LdH { d, s, off } => reg!(d) = u64::from(load!(u16, d, s, off)),
@@ -640,50 +674,138 @@ impl<E> Runner<E> {
                             }
                         }
                     }
-                    Op::Jeq64I { d, v, t } => jump!(reg!(d) == v, t),
-                    Op::Jeq64R { d, s, t } => jump!(reg!(d) == reg!(s), t),
-                    Op::Jgt64I { d, v, t } => jump!(reg!(d) > v, t),
-                    Op::Jgt64R { d, s, t } => jump!(reg!(d) > reg!(s), t),
-                    Op::Jge64I { d, v, t } => jump!(reg!(d) >= v, t),
-                    Op::Jge64R { d, s, t } => jump!(reg!(d) >= reg!(s), t),
-                    Op::Jset64I { d, v, t } => jump!(reg!(d) & v != 0, t),
-                    Op::Jset64R { d, s, t } => jump!(reg!(d) & reg!(s) != 0, t),
-                    Op::Jne64I { d, v, t } => jump!(reg!(d) != v, t),
-                    Op::Jne64R { d, s, t } => jump!(reg!(d) != reg!(s), t),
-                    Op::Jsgt64I { d, v, t } => jump!((reg!(d) as i64) > v as i64, t),
-                    Op::Jsgt64R { d, s, t } => jump!((reg!(d) as i64) > reg!(s) as i64, t),
-                    Op::Jsge64I { d, v, t } => jump!((reg!(d) as i64) >= v as i64, t),
-                    Op::Jsge64R { d, s, t } => jump!((reg!(d) as i64) >= reg!(s) as i64, t),
-                    Op::Jlt64I { d, v, t } => jump!(reg!(d) < v, t),
-                    Op::Jlt64R { d, s, t } => jump!(reg!(d) < reg!(s), t),
-                    Op::Jle64I { d, v, t } => jump!(reg!(d) <= v, t),
-                    Op::Jle64R { d, s, t } => jump!(reg!(d) <= reg!(s), t),
-                    Op::Jslt64I { d, v, t } => jump!((reg!(d) as i64) < v as i64, t),
-                    Op::Jslt64R { d, s, t } => jump!((reg!(d) as i64) < reg!(s) as i64, t),
-                    Op::Jsle64I { d, v, t } => jump!((reg!(d) as i64) <= v as i64, t),
-                    Op::Jsle64R { d, s, t } => jump!((reg!(d) as i64) <= reg!(s) as i64, t),
-                    Op::Jeq32I { d, v, t } => jump!(reg!(d) as u32 == v, t),
-                    Op::Jeq32R { d, s, t } => jump!(reg!(d) as u32 == reg!(s) as u32, t),
-                    Op::Jgt32I { d, v, t } => jump!(reg!(d) as u32 > v, t),
-                    Op::Jgt32R { d, s, t } => jump!(reg!(d) as u32 > reg!(s) as u32, t),
-                    Op::Jge32I { d, v, t } => jump!(reg!(d) as u32 >= v, t),
-                    Op::Jge32R { d, s, t } => jump!(reg!(d) as u32 >= reg!(s) as u32, t),
-                    Op::Jset32I { d, v, t } => jump!(reg!(d) as u32 & v != 0, t),
-                    Op::Jset32R { d, s, t } => jump!(reg!(d) as u32 & reg!(s) as u32 != 0, t),
-                    Op::Jne32I { d, v, t } => jump!(reg!(d) as u32 != v, t),
-                    Op::Jne32R { d, s, t } => jump!(reg!(d) as u32 != reg!(s) as u32, t),
-                    Op::Jsgt32I { d, v, t } => jump!((reg!(d) as i32) > v as i32, t),
-                    Op::Jsgt32R { d, s, t } => jump!((reg!(d) as i32) > reg!(s) as i32, t),
-                    Op::Jsge32I { d, v, t } => jump!((reg!(d) as i32) >= v as i32, t),
-                    Op::Jsge32R { d, s, t } => jump!((reg!(d) as i32) >= reg!(s) as i32, t),
-                    Op::Jlt32I { d, v, t } => jump!((reg!(d) as u32) < v, t),
-                    Op::Jlt32R { d, s, t } => jump!((reg!(d) as u32) < reg!(s) as u32, t),
-                    Op::Jle32I { d, v, t } => jump!(reg!(d) as u32 <= v, t),
-                    Op::Jle32R { d, s, t } => jump!(reg!(d) as u32 <= reg!(s) as u32, t),
-                    Op::Jslt32I { d, v, t } => jump!((reg!(d) as i32) < v as i32, t),
-                    Op::Jslt32R { d, s, t } => jump!((reg!(d) as i32) < reg!(s) as i32, t),
-                    Op::Jsle32I { d, v, t } => jump!((reg!(d) as i32) <= v as i32, t),
-                    Op::Jsle32R { d, s, t } => jump!((reg!(d) as i32) <= reg!(s) as i32, t),
+                    Op::Jeq64I { d, v, t } => {
+                        jump!(cond64(JmpCond::Eq, reg!(d), v), t)
+                    }
+                    Op::Jeq64R { d, s, t } => {
+                        jump!(cond64(JmpCond::Eq, reg!(d), reg!(s)), t)
+                    }
+                    Op::Jgt64I { d, v, t } => {
+                        jump!(cond64(JmpCond::Gt, reg!(d), v), t)
+                    }
+                    Op::Jgt64R { d, s, t } => {
+                        jump!(cond64(JmpCond::Gt, reg!(d), reg!(s)), t)
+                    }
+                    Op::Jge64I { d, v, t } => {
+                        jump!(cond64(JmpCond::Ge, reg!(d), v), t)
+                    }
+                    Op::Jge64R { d, s, t } => {
+                        jump!(cond64(JmpCond::Ge, reg!(d), reg!(s)), t)
+                    }
+                    Op::Jset64I { d, v, t } => {
+                        jump!(cond64(JmpCond::Set, reg!(d), v), t)
+                    }
+                    Op::Jset64R { d, s, t } => {
+                        jump!(cond64(JmpCond::Set, reg!(d), reg!(s)), t)
+                    }
+                    Op::Jne64I { d, v, t } => {
+                        jump!(cond64(JmpCond::Ne, reg!(d), v), t)
+                    }
+                    Op::Jne64R { d, s, t } => {
+                        jump!(cond64(JmpCond::Ne, reg!(d), reg!(s)), t)
+                    }
+                    Op::Jsgt64I { d, v, t } => {
+                        jump!(cond64(JmpCond::Sgt, reg!(d), v), t)
+                    }
+                    Op::Jsgt64R { d, s, t } => {
+                        jump!(cond64(JmpCond::Sgt, reg!(d), reg!(s)), t)
+                    }
+                    Op::Jsge64I { d, v, t } => {
+                        jump!(cond64(JmpCond::Sge, reg!(d), v), t)
+                    }
+                    Op::Jsge64R { d, s, t } => {
+                        jump!(cond64(JmpCond::Sge, reg!(d), reg!(s)), t)
+                    }
+                    Op::Jlt64I { d, v, t } => {
+                        jump!(cond64(JmpCond::Lt, reg!(d), v), t)
+                    }
+                    Op::Jlt64R { d, s, t } => {
+                        jump!(cond64(JmpCond::Lt, reg!(d), reg!(s)), t)
+                    }
+                    Op::Jle64I { d, v, t } => {
+                        jump!(cond64(JmpCond::Le, reg!(d), v), t)
+                    }
+                    Op::Jle64R { d, s, t } => {
+                        jump!(cond64(JmpCond::Le, reg!(d), reg!(s)), t)
+                    }
+                    Op::Jslt64I { d, v, t } => {
+                        jump!(cond64(JmpCond::Slt, reg!(d), v), t)
+                    }
+                    Op::Jslt64R { d, s, t } => {
+                        jump!(cond64(JmpCond::Slt, reg!(d), reg!(s)), t)
+                    }
+                    Op::Jsle64I { d, v, t } => {
+                        jump!(cond64(JmpCond::Sle, reg!(d), v), t)
+                    }
+                    Op::Jsle64R { d, s, t } => {
+                        jump!(cond64(JmpCond::Sle, reg!(d), reg!(s)), t)
+                    }
+                    Op::Jeq32I { d, v, t } => {
+                        jump!(cond32(JmpCond::Eq, reg!(d) as u32, v), t)
+                    }
+                    Op::Jeq32R { d, s, t } => {
+                        jump!(cond32(JmpCond::Eq, reg!(d) as u32, reg!(s) as u32), t)
+                    }
+                    Op::Jgt32I { d, v, t } => {
+                        jump!(cond32(JmpCond::Gt, reg!(d) as u32, v), t)
+                    }
+                    Op::Jgt32R { d, s, t } => {
+                        jump!(cond32(JmpCond::Gt, reg!(d) as u32, reg!(s) as u32), t)
+                    }
+                    Op::Jge32I { d, v, t } => {
+                        jump!(cond32(JmpCond::Ge, reg!(d) as u32, v), t)
+                    }
+                    Op::Jge32R { d, s, t } => {
+                        jump!(cond32(JmpCond::Ge, reg!(d) as u32, reg!(s) as u32), t)
+                    }
+                    Op::Jset32I { d, v, t } => {
+                        jump!(cond32(JmpCond::Set, reg!(d) as u32, v), t)
+                    }
+                    Op::Jset32R { d, s, t } => {
+                        jump!(cond32(JmpCond::Set, reg!(d) as u32, reg!(s) as u32), t)
+                    }
+                    Op::Jne32I { d, v, t } => {
+                        jump!(cond32(JmpCond::Ne, reg!(d) as u32, v), t)
+                    }
+                    Op::Jne32R { d, s, t } => {
+                        jump!(cond32(JmpCond::Ne, reg!(d) as u32, reg!(s) as u32), t)
+                    }
+                    Op::Jsgt32I { d, v, t } => {
+                        jump!(cond32(JmpCond::Sgt, reg!(d) as u32, v), t)
+                    }
+                    Op::Jsgt32R { d, s, t } => {
+                        jump!(cond32(JmpCond::Sgt, reg!(d) as u32, reg!(s) as u32), t)
+                    }
+                    Op::Jsge32I { d, v, t } => {
+                        jump!(cond32(JmpCond::Sge, reg!(d) as u32, v), t)
+                    }
+                    Op::Jsge32R { d, s, t } => {
+                        jump!(cond32(JmpCond::Sge, reg!(d) as u32, reg!(s) as u32), t)
+                    }
+                    Op::Jlt32I { d, v, t } => {
+                        jump!(cond32(JmpCond::Lt, reg!(d) as u32, v), t)
+                    }
+                    Op::Jlt32R { d, s, t } => {
+                        jump!(cond32(JmpCond::Lt, reg!(d) as u32, reg!(s) as u32), t)
+                    }
+                    Op::Jle32I { d, v, t } => {
+                        jump!(cond32(JmpCond::Le, reg!(d) as u32, v), t)
+                    }
+                    Op::Jle32R { d, s, t } => {
+                        jump!(cond32(JmpCond::Le, reg!(d) as u32, reg!(s) as u32), t)
+                    }
+                    Op::Jslt32I { d, v, t } => {
+                        jump!(cond32(JmpCond::Slt, reg!(d) as u32, v), t)
+                    }
+                    Op::Jslt32R { d, s, t } => {
+                        jump!(cond32(JmpCond::Slt, reg!(d) as u32, reg!(s) as u32), t)
+                    }
+                    Op::Jsle32I { d, v, t } => {
+                        jump!(cond32(JmpCond::Sle, reg!(d) as u32, v), t)
+                    }
+                    Op::Jsle32R { d, s, t } => {
+                        jump!(cond32(JmpCond::Sle, reg!(d) as u32, reg!(s) as u32), t)
+                    }
                     Op::Ja { t } => pc = t as usize,
                     Op::MayGoto { t } => {
                         let counter = &mut self.frames[depth].may_goto;
@@ -779,69 +901,4 @@ fn op_at(ops: &[Op], pc: usize) -> Op {
     debug_assert!(pc < ops.len(), "op index {pc} out of {}", ops.len());
     // SAFETY: `pc < ops.len()` by the invariant above, established in `Program::new`.
     unsafe { *ops.get_unchecked(pc) }
-}
-
-#[inline(always)]
-fn div64(a: u64, b: u64) -> u64 {
-    a.checked_div(b).unwrap_or(0)
-}
-
-#[inline(always)]
-fn sdiv64(a: u64, b: u64) -> u64 {
-    if b == 0 {
-        0
-    } else {
-        (a as i64).wrapping_div(b as i64) as u64
-    }
-}
-
-#[inline(always)]
-fn mod64(a: u64, b: u64) -> u64 {
-    a.checked_rem(b).unwrap_or(a)
-}
-
-#[inline(always)]
-fn smod64(a: u64, b: u64) -> u64 {
-    if b == 0 {
-        a
-    } else {
-        (a as i64).wrapping_rem(b as i64) as u64
-    }
-}
-
-#[inline(always)]
-fn div32(a: u32, b: u32) -> u32 {
-    a.checked_div(b).unwrap_or(0)
-}
-
-#[inline(always)]
-fn sdiv32(a: u32, b: u32) -> u32 {
-    if b == 0 {
-        0
-    } else {
-        (a as i32).wrapping_div(b as i32) as u32
-    }
-}
-
-#[inline(always)]
-fn mod32(a: u32, b: u32) -> u32 {
-    a.checked_rem(b).unwrap_or(a)
-}
-
-#[inline(always)]
-fn smod32(a: u32, b: u32) -> u32 {
-    if b == 0 {
-        a
-    } else {
-        (a as i32).wrapping_rem(b as i32) as u32
-    }
-}
-
-#[inline(always)]
-fn sign_extend(value: u64, bits: u8) -> u64 {
-    match bits {
-        8 => value as i8 as i64 as u64,
-        16 => value as i16 as i64 as u64,
-        _ => value as i32 as i64 as u64,
-    }
 }

@@ -1,0 +1,190 @@
+//! `apiary verify FILE.o`: the verifier's verdict on each program, and with
+//! `--backend kernel|both` the running kernel's, compared.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use apiary_backend::{LoadOptions, load_object};
+use apiary_verifier::ProgramVerdict;
+use serde_json::{Value, json};
+
+use crate::CliResult;
+use crate::coretarget::CoreTarget;
+use crate::error::CliError;
+use crate::objects::open_object;
+use crate::progrun::{OutputFormat, emit};
+
+/// Which verifier decides.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum VerifyBackend {
+    /// Apiary's verifier.
+    Vm,
+    /// The running kernel's.
+    Kernel,
+    /// Both, with whether they agree.
+    Both,
+}
+
+/// The kernel's verdict on one program: accepted, or its final error line.
+type KernelVerdict = Result<(), String>;
+
+/// Runs `apiary verify`.
+pub fn verify(
+    file: &Path,
+    program: Option<&str>,
+    backend: VerifyBackend,
+    target: &CoreTarget,
+    typing: &apiary_loader::UserTyping,
+    format: OutputFormat,
+) -> CliResult {
+    let opened = open_object(file, target, typing)?;
+    let object = &opened.object;
+    let specs: Vec<_> = object
+        .programs
+        .iter()
+        .filter_map(|p| p.as_ref().ok())
+        .filter(|p| program.is_none_or(|name| p.name == name))
+        .collect();
+    if specs.is_empty() {
+        let what = program.map_or("any program".to_string(), |n| {
+            format!("a program named {n:?}")
+        });
+        return Err(CliError::at(
+            file.display(),
+            format!("the object has no {what}"),
+        ));
+    }
+    let kernel = if backend == VerifyBackend::Vm {
+        None
+    } else {
+        let options = LoadOptions {
+            elf: Some(&opened.elf),
+            keep_going: true,
+            ..Default::default()
+        };
+        Some(load_object(object, &options).map_err(|e| CliError::at(file.display(), e))?)
+    };
+    let mut all_ok = true;
+    let mut records = Vec::new();
+    let mut text = String::new();
+    for spec in specs {
+        let kernel_verdict: Option<KernelVerdict> = kernel.as_ref().and_then(|k| {
+            if k.program(&spec.name).is_some() {
+                Some(Ok(()))
+            } else {
+                k.rejected.get(&spec.name).map(|e| {
+                    Err(e
+                        .verifier_error()
+                        .map_or_else(|| e.to_string(), str::to_string))
+                })
+            }
+        });
+        let verdict = (backend != VerifyBackend::Kernel)
+            .then(|| apiary_verifier::verify_program(object, spec));
+        let agree = match (&verdict, &kernel_verdict) {
+            (Some(v), Some(k)) => Some(v.result.is_ok() == k.is_ok()),
+            _ => None,
+        };
+        all_ok &= agree.unwrap_or(true)
+            && verdict.as_ref().is_none_or(|v| v.result.is_ok())
+            && kernel_verdict.as_ref().is_none_or(|k| k.is_ok());
+        text.push_str(&describe(
+            &spec.name,
+            verdict.as_ref(),
+            kernel_verdict.as_ref(),
+            agree,
+        ));
+        records.push(record(
+            &spec.name,
+            verdict.as_ref(),
+            kernel_verdict.as_ref(),
+            agree,
+        ));
+    }
+    match format {
+        OutputFormat::Text => emit(&text)?,
+        OutputFormat::Json => emit(&format!("{}\n", Value::Array(records)))?,
+        OutputFormat::PrettyJson => emit(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&Value::Array(records)).unwrap_or_default()
+        ))?,
+    }
+    Ok(if all_ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn describe(
+    name: &str,
+    verdict: Option<&ProgramVerdict>,
+    kernel: Option<&KernelVerdict>,
+    agree: Option<bool>,
+) -> String {
+    let mut out = String::new();
+    if let Some(v) = verdict {
+        match &v.result {
+            Ok(a) => out.push_str(&format!(
+                "{name}: accepted ({} insns processed, {} us)\n",
+                a.stats.insns_processed,
+                v.time.as_micros()
+            )),
+            Err(r) => {
+                out.push_str(&format!("{name}: rejected at insn {}\n", r.insn));
+                out.push_str(&r.render());
+            }
+        }
+    }
+    if let Some(k) = kernel {
+        match k {
+            Ok(()) => out.push_str(&format!("{name}: kernel: accepted\n")),
+            Err(line) => out.push_str(&format!("{name}: kernel: rejected: {line}\n")),
+        }
+    }
+    match agree {
+        Some(true) => out.push_str(&format!("{name}: verdicts agree\n")),
+        Some(false) => out.push_str(&format!("{name}: verdicts DISAGREE\n")),
+        None => {}
+    }
+    out
+}
+
+fn record(
+    name: &str,
+    verdict: Option<&ProgramVerdict>,
+    kernel: Option<&KernelVerdict>,
+    agree: Option<bool>,
+) -> Value {
+    let mut record = json!({ "name": name });
+    if let Some(v) = verdict {
+        record["verdict"] = json!(if v.result.is_ok() { "accept" } else { "reject" });
+        record["time_us"] = json!(v.time.as_micros() as u64);
+        match &v.result {
+            Ok(a) => record["insns_processed"] = json!(a.stats.insns_processed),
+            Err(r) => {
+                record["error"] = json!({
+                    "insn": r.insn,
+                    "kernel": r.kernel,
+                    "kernel_context": r.kernel_context,
+                    "cause": r.cause,
+                    "help": r.help,
+                    "registers": r.regs,
+                    "source": r.source.as_ref().map(|s| json!({
+                        "file": s.file, "line": s.line, "column": s.column, "text": s.text,
+                    })),
+                });
+            }
+        }
+    }
+    if let Some(k) = kernel {
+        record["kernel"] = match k {
+            Ok(()) => json!({ "verdict": "accept" }),
+            Err(line) => json!({ "verdict": "reject", "error": line }),
+        };
+    }
+    if let Some(agree) = agree {
+        record["agree"] = json!(agree);
+    }
+    record
+}

@@ -1,0 +1,441 @@
+//! Helper calls (`check_helper_call`, `check_func_arg`): every argument is
+//! checked against the helper's prototype (maps, memory and its size,
+//! context, references), references are acquired and released, and the
+//! registers a call clobbers are reset.
+
+use apiary_kernel::types::MapType;
+
+use crate::error::Rejection;
+use crate::explore::Env;
+use crate::helpers::{ArgKind, HelperProto, RetKind, helper_proto};
+use crate::regs::{RegState, RegType};
+use crate::stack::MAX_STACK;
+use crate::state::{Frame, Reference, State};
+
+/// The kernel's `BPF_MAX_VAR_SIZ`.
+const MAX_VAR_SIZE: u64 = 1 << 29;
+
+/// Helpers whose returned socket is a new reference.
+const SOCKET_LOOKUPS: [i32; 3] = [84, 85, 99];
+
+/// What the arguments checked so far established.
+#[derive(Default)]
+struct Meta {
+    map: Option<u32>,
+    /// The last memory argument, waiting for its size: register and whether the helper writes it.
+    mem: Option<(u8, bool)>,
+    /// A reference the call releases.
+    release: Option<u32>,
+}
+
+/// A callback a helper will call: where it starts, and the state it starts in.
+pub(crate) struct Callback {
+    pub target: usize,
+    pub state: Box<State>,
+}
+
+/// The kernel's helper ids that call back into the program.
+const FOR_EACH_MAP_ELEM: i32 = 164;
+const LOOP: i32 = 181;
+
+/// Checks a call to helper `id` and applies its effect on `state`; returns
+/// the callback to verify when the helper calls one.
+pub(crate) fn helper(
+    env: &Env,
+    state: &mut State,
+    insn: usize,
+    id: i32,
+) -> Result<Option<Callback>, Rejection> {
+    let Some(proto) = helper_proto(id) else {
+        return Err(
+            Rejection::new(insn, format!("invalid func unknown#{id}")).cause(format!(
+                "helper {id} is not one this kernel provides to programs"
+            )),
+        );
+    };
+    let mut meta = Meta::default();
+    // A reservation's size is its second argument (`ARG_CONST_ALLOC_SIZE_OR_ZERO`).
+    let alloc_size = state.frame().regs[2].value;
+    for (i, &arg) in proto.args.iter().enumerate() {
+        let regno = i as u8 + 1;
+        let reg = state.frame().regs[regno as usize];
+        if reg.kind == RegType::NotInit {
+            return Err(Rejection::new(insn, format!("R{regno} !read_ok"))
+                .cause(format!("argument {regno} of {} is never set", proto.name)));
+        }
+        check_arg(env, state, insn, proto, regno, reg, arg, &mut meta)?;
+    }
+    if let Some(ref_obj_id) = meta.release
+        && !state.release(ref_obj_id)
+    {
+        return Err(Rejection::new(
+            insn,
+            format!(
+                "func {}#{id} reference has not been acquired before",
+                proto.name
+            ),
+        ));
+    }
+    let r0 = match proto.ret {
+        RetKind::Integer => RegState::unknown(),
+        RetKind::Void => RegState::NOT_INIT,
+        RetKind::PtrToBtfId => RegState::pointer(RegType::BtfId),
+        RetKind::PtrToMapValueOrNull => match meta.map {
+            Some(map) => lookup_result(env, state, insn, map),
+            None => RegState::unknown(),
+        },
+        RetKind::PtrToAllocMemOrNull => {
+            let id = state.new_id();
+            state.refs.push(Reference { id, insn });
+            RegState {
+                maybe_null: true,
+                id,
+                ref_obj_id: id,
+                mem_size: if alloc_size.is_const() {
+                    alloc_size.var_off.value as u32
+                } else {
+                    0
+                },
+                ..RegState::pointer(RegType::RingbufMem)
+            }
+        }
+        RetKind::PtrToSocketOrNull => {
+            let id = state.new_id();
+            let ref_obj_id = if SOCKET_LOOKUPS.contains(&proto.id) {
+                state.refs.push(Reference { id, insn });
+                id
+            } else {
+                0
+            };
+            RegState {
+                maybe_null: true,
+                id,
+                ref_obj_id,
+                ..RegState::pointer(RegType::Socket)
+            }
+        }
+    };
+    let mut callback = callback(state, insn, id)?;
+    if let Some(cb) = &mut callback {
+        // The callback may write anything through a context pointer into
+        // a caller's stack, on any iteration: both sides see that stack
+        // as unknown numbers (the kernel iterates; this over-approximates).
+        let ctx = state.frame().regs[3];
+        if ctx.kind == RegType::Stack {
+            for s in [&mut *state, &mut *cb.state] {
+                if let Some(frame) = s.frames.get_mut(ctx.frameno as usize) {
+                    let depth = frame.stack.depth();
+                    frame.stack.clobber(-depth, depth);
+                }
+            }
+        }
+    }
+    let regs = &mut state.frame_mut().regs;
+    for r in &mut regs[1..=5] {
+        *r = RegState::NOT_INIT;
+    }
+    regs[0] = r0;
+    Ok(callback)
+}
+
+/// The state a callback starts in, in a new frame above the caller's
+/// (`set_loop_callback_state`, `set_map_elem_callback_state`).
+fn callback(state: &State, insn: usize, id: i32) -> Result<Option<Callback>, Rejection> {
+    if id != LOOP && id != FOR_EACH_MAP_ELEM {
+        return Ok(None);
+    }
+    if state.frames.len() >= crate::state::MAX_CALL_FRAMES {
+        return Err(Rejection::new(
+            insn,
+            format!(
+                "the call stack of {} frames is too deep",
+                state.frames.len() + 1
+            ),
+        ));
+    }
+    let caller = state.frame().regs;
+    let func = caller[2];
+    let mut next = state.clone();
+    let mut frame = Frame::new(state.frames.len() as u8, Some(insn));
+    frame.callback = true;
+    if id == LOOP {
+        frame.regs[1] = RegState::unknown();
+        frame.regs[2] = caller[3];
+    } else {
+        let map = caller[1].map;
+        frame.regs[1] = caller[1];
+        frame.regs[2] = RegState {
+            map,
+            ..RegState::pointer(RegType::MapKey)
+        };
+        frame.regs[3] = RegState {
+            map,
+            ..RegState::pointer(RegType::MapValue)
+        };
+        frame.regs[4] = caller[3];
+    }
+    next.frames.push(frame);
+    Ok(Some(Callback {
+        target: func.subprog as usize,
+        state: Box::new(next),
+    }))
+}
+
+/// What a map lookup returns, by map type: a value, a socket reference
+/// (sockmap, sockhash), or the inner map of a map of maps; NULL until checked.
+fn lookup_result(env: &Env, state: &mut State, insn: usize, map: u32) -> RegState {
+    let id = state.new_id();
+    let info = &env.prog.maps[map as usize];
+    let base = RegState {
+        maybe_null: true,
+        id,
+        map,
+        ..RegState::pointer(RegType::MapValue)
+    };
+    match info.map_type {
+        MapType::SOCKMAP | MapType::SOCKHASH => {
+            state.refs.push(Reference { id, insn });
+            RegState {
+                kind: RegType::Socket,
+                ref_obj_id: id,
+                ..base
+            }
+        }
+        MapType::ARRAY_OF_MAPS | MapType::HASH_OF_MAPS => RegState {
+            kind: RegType::MapPtr,
+            map: info
+                .inner
+                .filter(|&i| (i as usize) < env.prog.maps.len())
+                .unwrap_or(map),
+            ..base
+        },
+        _ => base,
+    }
+}
+
+fn type_error(
+    insn: usize,
+    regno: u8,
+    reg: RegState,
+    expected: &str,
+    proto: &HelperProto,
+) -> Rejection {
+    Rejection::new(
+        insn,
+        format!("R{regno} type={} expected={expected}", reg.type_name()),
+    )
+    .reg(regno, reg)
+    .cause(format!(
+        "argument {regno} of {} must be {expected}, not {}",
+        proto.name,
+        reg.type_name()
+    ))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn check_arg(
+    env: &Env,
+    state: &mut State,
+    insn: usize,
+    proto: &HelperProto,
+    regno: u8,
+    reg: RegState,
+    arg: ArgKind,
+    meta: &mut Meta,
+) -> Result<(), Rejection> {
+    let map = |meta: &Meta| meta.map.map(|m| &env.prog.maps[m as usize]);
+    match arg {
+        ArgKind::ConstMapPtr => {
+            if reg.kind != RegType::MapPtr {
+                return Err(type_error(insn, regno, reg, "map_ptr", proto));
+            }
+            meta.map = Some(reg.map);
+        }
+        ArgKind::PtrToMapKey | ArgKind::PtrToMapValue | ArgKind::PtrToUninitMapValue => {
+            let Some(m) = map(meta) else {
+                return Err(Rejection::new(insn, "invalid map_ptr to access map->key"));
+            };
+            let size = if arg == ArgKind::PtrToMapKey {
+                m.key_size
+            } else {
+                m.value_size
+            };
+            let writes = arg == ArgKind::PtrToUninitMapValue;
+            memory(env, state, insn, regno, reg, u64::from(size), writes, proto)?;
+        }
+        ArgKind::PtrToReadableMem | ArgKind::PtrToMem | ArgKind::PtrToUninitMem => {
+            if !(reg.is_null()) && !reg.kind.is_pointer() {
+                return Err(type_error(insn, regno, reg, "fp", proto));
+            }
+            meta.mem = Some((regno, arg == ArgKind::PtrToUninitMem));
+        }
+        ArgKind::PtrToU32 => memory(env, state, insn, regno, reg, 4, true, proto)?,
+        ArgKind::ConstSize | ArgKind::ConstSizeOrZero => {
+            if !reg.is_scalar() {
+                return Err(type_error(insn, regno, reg, "scalar", proto));
+            }
+            let v = reg.value;
+            if v.smin < 0 {
+                return Err(Rejection::new(
+                    insn,
+                    format!(
+                        "R{regno} min value is negative, either use unsigned or 'var &= const'"
+                    ),
+                )
+                .reg(regno, reg)
+                .cause(format!("the size passed to {} may be negative", proto.name)));
+            }
+            if v.umax == 0 && arg == ArgKind::ConstSize {
+                return Err(Rejection::new(
+                    insn,
+                    format!(
+                        "R{regno} invalid zero-sized read: u64=[{},{}]",
+                        v.umin as i64, v.umax as i64
+                    ),
+                )
+                .reg(regno, reg));
+            }
+            if v.umax >= MAX_VAR_SIZE {
+                return Err(Rejection::new(
+                    insn,
+                    format!(
+                        "R{regno} unbounded memory access, use 'var &= const' or 'if (var < const)'"
+                    ),
+                )
+                .reg(regno, reg)
+                .cause(format!(
+                    "the size passed to {} has no upper bound",
+                    proto.name
+                ))
+                .help("bound the size first, e.g. `if (len > sizeof(buf)) return 0;`"));
+            }
+            if let Some((mem_reg, writes)) = meta.mem.take() {
+                let mem = state.frame().regs[mem_reg as usize];
+                if !(mem.is_null() && v.umax == 0) {
+                    memory(env, state, insn, mem_reg, mem, v.umax, writes, proto)?;
+                }
+            }
+        }
+        ArgKind::PtrToCtx if reg.kind != RegType::Ctx => {
+            return Err(type_error(insn, regno, reg, "ctx", proto));
+        }
+        ArgKind::PtrToSocket | ArgKind::PtrToAllocMem => {
+            let ok = match arg {
+                ArgKind::PtrToSocket => matches!(
+                    reg.kind,
+                    RegType::Socket | RegType::SockCommon | RegType::TcpSock
+                ),
+                _ => reg.kind == RegType::RingbufMem,
+            };
+            if !ok || reg.maybe_null {
+                let expected = if arg == ArgKind::PtrToSocket {
+                    "sock"
+                } else {
+                    "ringbuf_mem"
+                };
+                return Err(type_error(insn, regno, reg, expected, proto));
+            }
+            if reg.ref_obj_id == 0 {
+                return Err(Rejection::new(
+                    insn,
+                    format!("R{regno} must be referenced when passed to release function"),
+                )
+                .reg(regno, reg));
+            }
+            meta.release = Some(reg.ref_obj_id);
+        }
+        ArgKind::PtrToSocketOrNull => {
+            let ok = reg.is_null()
+                || matches!(
+                    reg.kind,
+                    RegType::Socket | RegType::SockCommon | RegType::TcpSock
+                );
+            if !ok {
+                return Err(type_error(insn, regno, reg, "sock_or_null", proto));
+            }
+        }
+        ArgKind::PtrToBtfId if reg.kind != RegType::BtfId => {
+            return Err(type_error(insn, regno, reg, "ptr_", proto));
+        }
+        ArgKind::PtrToFunc if reg.kind != RegType::Func => {
+            return Err(type_error(insn, regno, reg, "func", proto));
+        }
+        ArgKind::PtrToStackOrNull if !(reg.is_null() || reg.kind == RegType::Stack) => {
+            return Err(type_error(insn, regno, reg, "fp", proto));
+        }
+        ArgKind::PtrToSpinLock | ArgKind::PtrToConstStr if reg.kind != RegType::MapValue => {
+            return Err(type_error(insn, regno, reg, "map_value", proto));
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// `size` bytes at the pointer in `regno` that the helper reads (or
+/// writes), checked as an access of that size (`check_helper_mem_access`).
+#[allow(clippy::too_many_arguments)]
+fn memory(
+    env: &Env,
+    state: &mut State,
+    insn: usize,
+    regno: u8,
+    reg: RegState,
+    size: u64,
+    writes: bool,
+    proto: &HelperProto,
+) -> Result<(), Rejection> {
+    if reg.maybe_null {
+        return Err(Rejection::new(
+            insn,
+            format!("R{regno} type={} expected=fp", reg.type_name()),
+        )
+        .reg(regno, reg)
+        .cause(format!("argument {regno} of {} may be NULL", proto.name)));
+    }
+    let size = size as i64;
+    match reg.kind {
+        RegType::Stack => {
+            let lo = reg.value.smin.saturating_add(reg.off.into());
+            let hi = reg
+                .value
+                .smax
+                .saturating_add(reg.off.into())
+                .saturating_add(size);
+            if lo < -i64::from(MAX_STACK) || hi > 0 || size > i64::from(MAX_STACK) {
+                let what = if writes {
+                    " write to"
+                } else {
+                    " indirect access to"
+                };
+                return Err(Rejection::new(
+                    insn,
+                    format!("invalid{what} stack R{regno} off={lo} size={size}"),
+                )
+                .reg(regno, reg)
+                .cause(format!(
+                    "{} would touch {size} bytes at fp{lo:+}, outside the stack",
+                    proto.name
+                )));
+            }
+            if writes
+                && size > 0
+                && let Some(frame) = state.frames.get_mut(reg.frameno as usize)
+            {
+                frame.stack.clobber(lo as i32, (hi - lo) as i32);
+            }
+            Ok(())
+        }
+        RegType::Packet
+        | RegType::PacketMeta
+        | RegType::MapValue
+        | RegType::MapKey
+        | RegType::Mem
+        | RegType::RingbufMem => {
+            if size == 0 {
+                return Ok(());
+            }
+            crate::mem::sized_access(env, insn, regno, &reg, size as i32, writes)
+        }
+        _ => Err(type_error(insn, regno, reg, "fp", proto)),
+    }
+}

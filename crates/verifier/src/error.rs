@@ -1,0 +1,179 @@
+//! Why a program is refused: the instruction, the kernel's own error line,
+//! the registers involved, and the same in plain words with a fix.
+
+use std::fmt;
+
+/// A source position from the program's BTF line info.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SourceLine {
+    /// First instruction (slot) the line covers.
+    pub insn: usize,
+    /// Source file.
+    pub file: String,
+    /// 1-based line number.
+    pub line: u32,
+    /// 1-based column, 0 if unknown.
+    pub column: u32,
+    /// The line's text.
+    pub text: String,
+}
+
+/// A refused program.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rejection {
+    /// The instruction (slot) the kernel stops at.
+    pub insn: usize,
+    /// Lines the kernel prints before its final one for this error (for
+    /// example `invalid access to packet, ...` before
+    /// `R1 offset is outside of the packet`).
+    pub kernel_context: Vec<String>,
+    /// The kernel's final error line, exactly as its log prints it.
+    pub kernel: String,
+    /// The registers involved, with their abstract state (`R1=pkt(off=23,r=14)`).
+    pub regs: Vec<String>,
+    /// What is wrong, in plain words.
+    pub cause: String,
+    /// How to fix it, when there is an obvious way.
+    pub help: Option<String>,
+    /// The source line of `insn`, when the program has line info.
+    pub source: Option<SourceLine>,
+}
+
+impl Rejection {
+    /// A rejection at `insn` with the kernel's line; the plain-words cause
+    /// defaults to the kernel's line until [`Rejection::cause`] sets it.
+    pub fn new(insn: usize, kernel: impl Into<String>) -> Rejection {
+        let kernel = kernel.into();
+        Rejection {
+            insn,
+            kernel_context: Vec::new(),
+            cause: kernel.clone(),
+            kernel,
+            regs: Vec::new(),
+            help: None,
+            source: None,
+        }
+    }
+
+    /// Sets the plain-words cause.
+    pub fn cause(mut self, cause: impl Into<String>) -> Rejection {
+        self.cause = cause.into();
+        self
+    }
+
+    /// Sets the suggested fix.
+    pub fn help(mut self, help: impl Into<String>) -> Rejection {
+        self.help = Some(help.into());
+        self
+    }
+
+    /// Adds a register and its state.
+    pub fn reg(mut self, regno: u8, state: impl fmt::Display) -> Rejection {
+        self.regs.push(format!("R{regno}={state}"));
+        self
+    }
+
+    /// Adds a line the kernel prints before the final one.
+    pub fn context(mut self, line: impl Into<String>) -> Rejection {
+        self.kernel_context.push(line.into());
+        self
+    }
+
+    /// The kernel-style log of this rejection: the lines the kernel prints
+    /// for it, the final one last, then the statistics line.
+    pub fn kernel_log(&self, stats: &Stats) -> String {
+        let mut log = String::new();
+        if let Some(src) = &self.source {
+            log.push_str(&format!(
+                "; {} @ {}:{}\n",
+                src.text.trim(),
+                src.file,
+                src.line
+            ));
+        }
+        for line in self.kernel_context.iter().chain([&self.kernel]) {
+            log.push_str(line);
+            log.push('\n');
+        }
+        log.push_str(&stats.to_string());
+        log.push('\n');
+        log
+    }
+}
+
+impl Rejection {
+    /// The rejection as a compiler diagnostic, the way rustc prints errors:
+    /// the cause, the source position and line, the registers involved,
+    /// the fix, and the kernel's own line.
+    pub fn render(&self) -> String {
+        let mut out = format!("error: {}\n", self.cause);
+        match &self.source {
+            Some(src) => {
+                let number = src.line.to_string();
+                let pad = " ".repeat(number.len());
+                out.push_str(&format!(
+                    "{pad}--> {}:{}:{}\n",
+                    src.file, src.line, src.column
+                ));
+                out.push_str(&format!(
+                    "{pad} |\n{number} | {}\n{pad} |\n",
+                    src.text.trim_end()
+                ));
+            }
+            None => out.push_str(&format!("  --> insn {}\n", self.insn)),
+        }
+        if !self.regs.is_empty() {
+            out.push_str(&format!("   = note: {}\n", self.regs.join(" ")));
+        }
+        if let Some(help) = &self.help {
+            out.push_str(&format!("   = help: {help}\n"));
+        }
+        out.push_str(&format!("   = kernel: {}\n", self.kernel));
+        out
+    }
+}
+
+impl fmt::Display for Rejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "insn {}: {}", self.insn, self.cause)?;
+        if let Some(src) = &self.source {
+            write!(f, " ({}:{}:{})", src.file, src.line, src.column)?;
+        }
+        if !self.regs.is_empty() {
+            write!(f, " [{}]", self.regs.join(" "))?;
+        }
+        if let Some(help) = &self.help {
+            write!(f, "; help: {help}")?;
+        }
+        write!(f, "; kernel: {}", self.kernel)
+    }
+}
+
+impl std::error::Error for Rejection {}
+
+/// What the walk did, as the kernel's statistics line reports it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Instructions processed over all paths.
+    pub insns_processed: u64,
+    /// The most states kept at one instruction.
+    pub max_states_per_insn: u32,
+    /// States kept for pruning.
+    pub total_states: u32,
+    /// The most states kept at once.
+    pub peak_states: u32,
+}
+
+impl fmt::Display for Stats {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "processed {} insns (limit {}) max_states_per_insn {} total_states {} peak_states {} mark_read 0",
+            self.insns_processed,
+            crate::explore::INSN_LIMIT,
+            self.max_states_per_insn,
+            self.total_states,
+            self.peak_states
+        )
+    }
+}

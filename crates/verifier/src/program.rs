@@ -1,0 +1,57 @@
+//! What the verifier is given: a relocated program and what it refers to.
+
+use apiary_isa::RawInsn;
+use apiary_kernel::types::{AttachType, MapType, ProgType};
+
+use crate::error::SourceLine;
+
+/// A map the program refers to, by its index in [`Program::maps`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MapInfo {
+    /// The map's type.
+    pub map_type: MapType,
+    /// Key size in bytes.
+    pub key_size: u32,
+    /// Value size in bytes.
+    pub value_size: u32,
+    /// Maximum number of entries.
+    pub max_entries: u32,
+    /// `BPF_F_*` creation flags.
+    pub flags: u32,
+    /// The value's bytes when the map is read-only for programs and frozen
+    /// before the program loads (`.rodata`): the kernel reads constants
+    /// from it (`bpf_map_direct_read`).
+    pub frozen_value: Option<Vec<u8>>,
+    /// For a map of maps, the index (in [`Program::maps`]) of the inner
+    /// map's template, which lookups return.
+    pub inner: Option<u32>,
+}
+
+/// A program to verify.
+#[derive(Clone, Debug)]
+pub struct Program<'a> {
+    /// Its name, for messages.
+    pub name: &'a str,
+    /// Instruction slots after relocation. Map references are
+    /// `BPF_PSEUDO_MAP_IDX` / `BPF_PSEUDO_MAP_IDX_VALUE` loads whose
+    /// immediate is an index into `maps` (`BPF_PSEUDO_MAP_FD`/`_VALUE`
+    /// are read the same way).
+    pub insns: &'a [RawInsn],
+    /// The program type.
+    pub prog_type: ProgType,
+    /// The expected attach type.
+    pub attach_type: AttachType,
+    /// The maps, by index.
+    pub maps: &'a [MapInfo],
+    /// Source lines from BTF line info, by ascending instruction.
+    pub lines: &'a [SourceLine],
+    /// Whether the license is GPL-compatible.
+    pub gpl: bool,
+}
+
+impl Program<'_> {
+    /// The source line covering `insn`, if line info has one.
+    pub fn line_of(&self, insn: usize) -> Option<&SourceLine> {
+        self.lines.iter().rev().find(|l| l.insn <= insn)
+    }
+}

@@ -1,0 +1,152 @@
+//! State pruning (`states_equal`, `regsafe`, `stacksafe`, `refsafe`): a
+//! path may stop where an earlier, fully verified path was in a state that
+//! covers it, because everything the new path can do, the old one could.
+//!
+//! "Covers" is checked per live register (see [`crate::liveness`]) and per
+//! stack byte, with ids compared up to renaming. Scalars are compared as if
+//! all were precise: the kernel's precision tracking, which lets it ignore
+//! scalars that never decided anything, is not implemented yet, so this
+//! prunes less than the kernel (it is still sound).
+
+use crate::liveness::RegSet;
+use crate::regs::{RegState, RegType};
+use crate::scalar::Scalar;
+use crate::stack::{Slot, SlotType, Stack};
+use crate::state::State;
+
+/// Old-to-new id correspondence (`struct bpf_idmap`).
+#[derive(Default)]
+struct IdMap {
+    pairs: Vec<(u32, u32)>,
+}
+
+impl IdMap {
+    /// Whether `old` may stand for `cur` given the pairs so far (`check_ids`).
+    fn check(&mut self, old: u32, cur: u32) -> bool {
+        if (old == 0) != (cur == 0) {
+            return false;
+        }
+        if old == 0 {
+            return true;
+        }
+        for &(o, c) in &self.pairs {
+            if o == old {
+                return c == cur;
+            }
+            if c == cur {
+                return false;
+            }
+        }
+        self.pairs.push((old, cur));
+        true
+    }
+
+    /// Scalars: an old scalar without an id links nothing, so it covers
+    /// any id the new one has (`check_scalar_ids`).
+    fn check_scalar(&mut self, old: u32, cur: u32) -> bool {
+        old == 0 || self.check(old, cur)
+    }
+}
+
+/// Whether every value of `cur` is a value of `old` (`range_within` and `tnum_in`).
+fn value_within(old: &Scalar, cur: &Scalar) -> bool {
+    old.umin <= cur.umin
+        && old.umax >= cur.umax
+        && old.smin <= cur.smin
+        && old.smax >= cur.smax
+        && old.u32_min <= cur.u32_min
+        && old.u32_max >= cur.u32_max
+        && old.s32_min <= cur.s32_min
+        && old.s32_max >= cur.s32_max
+        && old.var_off.includes(cur.var_off)
+}
+
+/// Whether `old` covers `cur` (`regsafe`).
+fn reg_covers(old: &RegState, cur: &RegState, ids: &mut IdMap) -> bool {
+    if old.kind == RegType::NotInit {
+        return true;
+    }
+    if old.kind != cur.kind || old.maybe_null != cur.maybe_null {
+        return false;
+    }
+    match old.kind {
+        RegType::Scalar => value_within(&old.value, &cur.value) && ids.check_scalar(old.id, cur.id),
+        RegType::Packet | RegType::PacketMeta => {
+            old.range <= cur.range
+                && old.off == cur.off
+                && (old.id == 0 || ids.check(old.id, cur.id))
+                && value_within(&old.value, &cur.value)
+        }
+        RegType::MapValue | RegType::MapKey | RegType::Mem | RegType::RingbufMem => {
+            old.off == cur.off
+                && old.map == cur.map
+                && old.mem_size == cur.mem_size
+                && value_within(&old.value, &cur.value)
+                && ids.check(old.id, cur.id)
+                && ids.check(old.ref_obj_id, cur.ref_obj_id)
+        }
+        _ => {
+            old.off == cur.off
+                && old.map == cur.map
+                && old.mem_size == cur.mem_size
+                && old.frameno == cur.frameno
+                && old.range == cur.range
+                && old.value == cur.value
+                && ids.check(old.id, cur.id)
+                && ids.check(old.ref_obj_id, cur.ref_obj_id)
+        }
+    }
+}
+
+/// Whether the old stack covers the new one, byte by byte (`stacksafe`):
+/// an old byte never written or holding some number accepts anything (a
+/// privileged program may read either), spills must cover spills.
+fn stack_covers(old: &Stack, cur: &Stack, ids: &mut IdMap) -> bool {
+    let empty = Slot {
+        bytes: [SlotType::Invalid; 8],
+        spilled: RegState::NOT_INIT,
+    };
+    for (spi, o) in old.slots.iter().enumerate() {
+        let c = cur.slots.get(spi).unwrap_or(&empty);
+        for i in 0..8 {
+            let ok = match (o.bytes[i], c.bytes[i]) {
+                (SlotType::Invalid | SlotType::Misc, _) => true,
+                (a, b) => a == b,
+            };
+            if !ok {
+                return false;
+            }
+        }
+        if o.is_spill() && !reg_covers(&o.spilled, &c.spilled, ids) {
+            return false;
+        }
+    }
+    true
+}
+
+/// Whether `old` covers `cur` (`states_equal`); `live[k]` lists the
+/// registers of frame `k` that may still be read.
+pub(crate) fn covers(old: &State, cur: &State, live: &[RegSet]) -> bool {
+    if old.frames.len() != cur.frames.len() || old.refs.len() != cur.refs.len() {
+        return false;
+    }
+    let mut ids = IdMap::default();
+    for (k, (o, c)) in old.frames.iter().zip(&cur.frames).enumerate() {
+        if o.callsite != c.callsite {
+            return false;
+        }
+        let mask = live.get(k).copied().unwrap_or(RegSet::MAX);
+        for r in 0..11 {
+            if mask & (1 << r) != 0 && !reg_covers(&o.regs[r], &c.regs[r], &mut ids) {
+                return false;
+            }
+        }
+        if !stack_covers(&o.stack, &c.stack, &mut ids) {
+            return false;
+        }
+    }
+    old.refs
+        .iter()
+        .zip(&cur.refs)
+        .all(|(o, c)| ids.check(o.id, c.id))
+}
