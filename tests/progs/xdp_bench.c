@@ -12,7 +12,7 @@
  * packet unchanged, except bench_empty and bench_parse):
  *   bench_empty:   XDP_PASS, nothing touched (per-run overhead).
  *   bench_alu:     1,000 rounds of multiply/xor/rotate/add seeded by bytes
- *                  6..14; the 64-bit result in bytes 0..8; XDP_DROP or
+ *                  8..16; the 64-bit result in bytes 0..8; XDP_DROP or
  *                  XDP_PASS by its low bit.
  *   bench_csum:    the Internet checksum (RFC 1071) of bytes 14..1514
  *                  (1,500 bytes) in bytes 0..2; XDP_PASS.
@@ -21,7 +21,7 @@
  *                  XDP_TX; other TCP/UDP: XDP_PASS; anything else or
  *                  truncated: XDP_ABORTED. Nothing written.
  *   bench_div:     200 rounds of 64-bit division and modulo by a divisor
- *                  from the packet (bytes 6..14, forced odd); the result
+ *                  from the packet (bytes 8..16, forced odd); the result
  *                  in bytes 0..8; XDP_PASS.
  *   bench_copy:    copies bytes 14..718 (704 bytes, 8 at a time) to
  *                  718..1422; XDP_PASS.
@@ -79,7 +79,7 @@ int bench_alu(struct xdp_md *ctx)
 
 	if (!data)
 		return XDP_ABORTED;
-	x = load_u64(data + 6);
+	x = load_u64(data + 8);
 	for (int i = 0; i < 1000; i++) {
 		x = x * 6364136223846793005ULL + 1442695040888963407ULL;
 		y ^= x >> 17;
@@ -181,7 +181,7 @@ int bench_div(struct xdp_md *ctx)
 
 	if (!data)
 		return XDP_ABORTED;
-	d = load_u64(data + 6) | 1;
+	d = load_u64(data + 8) | 1;
 	for (int i = 0; i < 200; i++) {
 		__u64 q = x / d, r = x % d;
 

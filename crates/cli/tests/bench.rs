@@ -28,7 +28,7 @@ fn frame() -> Vec<u8> {
 
 /// `bench_alu` of `tests/progs/xdp_bench.c`, in Rust: its verdict.
 fn alu_model(frame: &[u8]) -> u64 {
-    let mut x = u64::from_le_bytes(frame[6..14].try_into().unwrap());
+    let mut x = u64::from_le_bytes(frame[8..16].try_into().unwrap());
     let mut y: u64 = 0x9e37_79b9_7f4a_7c15;
     for i in 0..1000u64 {
         x = x
