@@ -75,6 +75,8 @@ pub struct BenchOptions {
 
 /// How long an automatically sized batch lasts, in nanoseconds.
 pub const TARGET_BATCH_NS: f64 = 20_000_000.0;
+/// How long the trial batch that sizes an automatic repeat lasts at least.
+const CALIBRATION_NS: f64 = 5_000_000.0;
 /// The largest automatic batch.
 const MAX_AUTO_REPEAT: u32 = 50_000_000;
 
@@ -208,14 +210,15 @@ impl Prepared<'_> {
         })
     }
 
-    /// Grows a trial batch until it lasts a millisecond, then sizes the
+    /// Grows a trial batch until it lasts [`CALIBRATION_NS`] (long enough
+    /// that a one-off stall does not skew the estimate), then sizes the
     /// repeat for [`TARGET_BATCH_NS`].
     fn calibrate(&mut self, request: &RunRequest) -> Result<u32, String> {
         let mut repeat: u32 = 16;
         loop {
             let ns = self.batch(request, repeat)?;
             let total = ns * f64::from(repeat);
-            if total >= 1_000_000.0 || repeat >= MAX_AUTO_REPEAT {
+            if total >= CALIBRATION_NS || repeat >= MAX_AUTO_REPEAT {
                 let wanted = TARGET_BATCH_NS / ns.max(0.5);
                 return Ok(wanted.clamp(1.0, f64::from(MAX_AUTO_REPEAT)) as u32);
             }
