@@ -150,7 +150,7 @@ fn jit_tier(program: &apiary_vm::Program<Env>) -> Result<(), String> {
 
 /// A prepared engine: one run for the result, batches for the time.
 enum Prepared<'a> {
-    Vm(VmBackend),
+    Vm(Box<VmBackend>),
     Kernel(KernelBackend),
     Rbpf(RbpfXdp<'a>),
 }
@@ -231,7 +231,7 @@ fn median(values: &[f64]) -> f64 {
     let mut sorted = values.to_vec();
     sorted.sort_by(f64::total_cmp);
     let middle = sorted.len() / 2;
-    if sorted.len() % 2 == 0 {
+    if sorted.len().is_multiple_of(2) {
         (sorted[middle - 1] + sorted[middle]) / 2.0
     } else {
         sorted[middle]
@@ -296,8 +296,8 @@ pub fn bench(
         kernel.as_ref().map(|_| ()).map_err(String::as_str),
     );
     let mut prepared: Vec<(Engine, Result<Prepared<'_>, String>)> = vec![
-        (Engine::Jit, jit.map(Prepared::Vm)),
-        (Engine::Interpreter, Ok(Prepared::Vm(interpreter))),
+        (Engine::Jit, jit.map(|vm| Prepared::Vm(Box::new(vm)))),
+        (Engine::Interpreter, Ok(Prepared::Vm(Box::new(interpreter)))),
         (Engine::Kernel, kernel.map(Prepared::Kernel)),
         (Engine::Rbpf, rbpf.map(Prepared::Rbpf)),
     ];
