@@ -1,6 +1,8 @@
 //! Benchmark programs and the other side of each comparison.
 //!
-//! This crate owns the bytecode that `benches/interp.rs` runs on Apiary's
+//! This crate owns `apiary bench`'s comparison of one program of an
+//! object on Apiary's JIT and interpreter, the kernel and rbpf's JIT
+//! ([`object_bench`], [`rbpf_xdp`]), the bytecode that `benches/interp.rs` runs on Apiary's
 //! interpreter, Apiary's JIT and rbpf's interpreter, the hash map programs that `benches/maps.rs`
 //! runs in Apiary and in the kernel ([`hash_ops`]), the Rust reference
 //! computation each program must agree with, and the glue that loads a
@@ -10,8 +12,10 @@
 
 pub mod apiary_side;
 pub mod hash_ops;
+pub mod object_bench;
 pub mod programs;
 pub mod rbpf_side;
+pub mod rbpf_xdp;
 pub mod report;
 
 pub use programs::{BenchProgram, MIX_HELPER_ID, mix};

@@ -7,6 +7,7 @@
 //! `apiary-conformance`. Every failure is one line on stderr,
 //! `apiary: <file>:<line>: <problem>`, and a non-zero exit status.
 
+mod bench;
 mod capture;
 mod commands;
 mod coretarget;
@@ -132,6 +133,29 @@ enum Command {
         backend: BackendArg,
         /// Resolve CO-RE relocations against this BTF. Default: the running
         /// kernel's /sys/kernel/btf/vmlinux, as libbpf would.
+        #[arg(long, value_name = "FILE")]
+        target_btf: Option<PathBuf>,
+        #[command(flatten)]
+        typing: TypingArgs,
+    },
+    /// Time one program on Apiary's JIT and interpreter, the kernel
+    /// (BPF_PROG_TEST_RUN) and rbpf's JIT, after checking that all give the
+    /// same return value and packet: ns/run and the ratio to the kernel.
+    Bench {
+        /// The eBPF ELF object.
+        file: PathBuf,
+        /// bpftool's keywords: `[data_in FILE|-] [ctx_in FILE|-] [repeat N]`
+        /// (`repeat`: runs per batch; default: sized per engine for ~20 ms batches).
+        #[arg(value_name = "KEYWORD VALUE")]
+        words: Vec<String>,
+        /// The program to time (needed when the object has more than one).
+        #[arg(long = "prog", value_name = "NAME")]
+        program: Option<String>,
+        /// Timed batches per engine, after one warm-up batch; the median is reported.
+        #[arg(long, value_name = "N", default_value_t = 7)]
+        batches: u32,
+        /// Resolve CO-RE relocations against this BTF (default: the running
+        /// kernel's, for every engine).
         #[arg(long, value_name = "FILE")]
         target_btf: Option<PathBuf>,
         #[command(flatten)]
@@ -510,6 +534,24 @@ fn main() -> ExitCode {
             count: args.count,
             duration: args.duration,
             json,
+        }),
+        Command::Bench {
+            file,
+            words,
+            program,
+            batches,
+            target_btf,
+            typing,
+        } => typing.parse().and_then(|typing| {
+            bench::run(&bench::BenchArgs {
+                file,
+                program,
+                words,
+                batches,
+                core_target: CoreTarget::choose(target_btf, true),
+                typing,
+                format,
+            })
         }),
         Command::Conformance { paths } => commands::conformance(&paths),
         Command::Fuzz {

@@ -437,7 +437,7 @@ pub fn data_room(words: &RunWords, frame_len: usize) -> u32 {
 /// The program `--prog` names, else the first of the `--section` named,
 /// else the object's only one; when none loads, the message says what
 /// became of each skipped section and the option that would load it.
-fn choose_program<'o>(
+pub(crate) fn choose_program<'o>(
     object: &'o Object,
     name: Option<&str>,
     section: Option<&str>,
