@@ -37,6 +37,8 @@ pub(crate) struct Callback {
 /// The kernel's helper ids that call back into the program.
 const FOR_EACH_MAP_ELEM: i32 = 164;
 const LOOP: i32 = 181;
+/// `bpf_tail_call`.
+const TAIL_CALL: i32 = 12;
 
 /// Checks a call to helper `id` and applies its effect on `state`; returns
 /// the callback to verify when the helper calls one.
@@ -65,6 +67,14 @@ pub(crate) fn helper(
         }
         check_arg(env, state, insn, proto, regno, reg, arg, &mut meta)?;
     }
+    let map_type = meta.map.map(|m| env.prog.maps[m as usize].map_type);
+    if id == TAIL_CALL && map_type != Some(MapType::PROG_ARRAY) {
+        // The kernel prints this line without its newline.
+        return Err(
+            Rejection::new(insn, "expected prog array map for tail call")
+                .cause("bpf_tail_call needs a BPF_MAP_TYPE_PROG_ARRAY map"),
+        );
+    }
     if let Some(ref_obj_id) = meta.release
         && !state.release(ref_obj_id)
     {
@@ -75,6 +85,12 @@ pub(crate) fn helper(
                 proto.name
             ),
         ));
+    }
+    if id == TAIL_CALL {
+        state.check_leak(insn, "tail_call")?;
+    }
+    if let Some(map_type) = map_type {
+        crate::map_funcs::check(insn, map_type, proto)?;
     }
     let r0 = match proto.ret {
         RetKind::Integer => RegState::unknown(),
@@ -260,6 +276,14 @@ fn check_arg(
             } else {
                 m.value_size
             };
+            if size == 0 && reg.kind.is_pointer() {
+                return Err(Rejection::new(insn, "invalid zero-sized read")
+                    .reg(regno, reg)
+                    .cause(format!(
+                        "{} reads a key or value of a map that has none",
+                        proto.name
+                    )));
+            }
             let writes = arg == ArgKind::PtrToUninitMapValue;
             memory(env, state, insn, regno, reg, u64::from(size), writes, proto)?;
         }
@@ -315,6 +339,21 @@ fn check_arg(
                     memory(env, state, insn, mem_reg, mem, v.umax, writes, proto)?;
                 }
             }
+        }
+        ArgKind::ConstAllocSizeOrZero if !reg.is_scalar() => {
+            return Err(type_error(insn, regno, reg, "scalar", proto));
+        }
+        ArgKind::ConstAllocSizeOrZero if !reg.value.is_const() => {
+            // The kernel's line ends in a stray quote.
+            return Err(
+                Rejection::new(insn, format!("R{regno} is not a known constant'"))
+                    .reg(regno, reg)
+                    .cause(format!(
+                        "the size passed to {} must be a constant",
+                        proto.name
+                    ))
+                    .help("reserve a fixed size (sizeof of the record type)"),
+            );
         }
         ArgKind::PtrToCtx if reg.kind != RegType::Ctx => {
             return Err(type_error(insn, regno, reg, "ctx", proto));
@@ -402,11 +441,7 @@ fn memory(
                 .saturating_add(reg.off.into())
                 .saturating_add(size);
             if lo < -i64::from(MAX_STACK) || hi > 0 || size > i64::from(MAX_STACK) {
-                let what = if writes {
-                    " write to"
-                } else {
-                    " indirect access to"
-                };
+                let what = if writes { " write to" } else { " read from" };
                 return Err(Rejection::new(
                     insn,
                     format!("invalid{what} stack R{regno} off={lo} size={size}"),

@@ -753,11 +753,7 @@ fn return_from(env: &Env, state: &mut State, pc: usize) -> Result<Option<usize>,
         state.frame_mut().regs[0] = r0;
         return Ok(callee.callsite.map(|c| c + 1));
     }
-    if let Some(r) = state.refs.first() {
-        return Err(Rejection::new(pc, format!("Unreleased reference id={} alloc_insn={}", r.id, r.insn))
-            .cause(format!("the reference acquired at insn {} is still held when the program exits", r.insn))
-            .help("release it (bpf_ringbuf_submit/discard, bpf_sk_release) on every path before returning"));
-    }
+    state.check_leak(pc, "BPF_EXIT instruction in main prog")?;
     check_return_range(env, pc, &r0)?;
     Ok(None)
 }

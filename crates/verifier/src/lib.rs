@@ -50,6 +50,7 @@ mod explore;
 pub mod helpers;
 mod jump;
 mod liveness;
+mod map_funcs;
 mod mem;
 mod object;
 mod pkt;

@@ -537,17 +537,6 @@ fn region_access(
         }
         Err(r)
     };
-    if v.is_const() {
-        let at = total + v.var_off.value as i64;
-        if fits(at) {
-            return Ok(());
-        }
-        return refuse(
-            detail(at),
-            None,
-            format!("{bytes}-byte access at offset {at} of a {size}-byte {what}"),
-        );
-    }
     if v.smin < 0 && (v.smin == i64::MIN || v.smin + total < 0) {
         return refuse(
             format!(
