@@ -7,6 +7,7 @@ use apiary_kernel::types::MapType;
 
 use crate::error::Rejection;
 use crate::explore::Env;
+use crate::helper_access::{HelperAccess, helper_access};
 use crate::helpers::{ArgKind, HelperProto, RetKind, helper_proto};
 use crate::regs::{RegState, RegType};
 use crate::stack::MAX_STACK;
@@ -55,6 +56,35 @@ pub(crate) fn helper(
             )),
         );
     };
+    match helper_access(env.prog.prog_type, env.prog.attach_type, id) {
+        Some(HelperAccess::NotForThisType) => {
+            return Err(Rejection::new(
+                insn,
+                format!(
+                    "program of this type cannot use helper bpf_{}#{id}",
+                    proto.name
+                ),
+            )
+            .cause(format!(
+                "{} programs cannot call bpf_{}",
+                env.prog.prog_type, proto.name
+            )));
+        }
+        Some(HelperAccess::GplOnly) if !env.prog.gpl => {
+            return Err(Rejection::new(
+                insn,
+                "cannot call GPL-restricted function from non-GPL compatible program",
+            )
+            .cause(format!(
+                "bpf_{} is only for GPL-compatible programs",
+                proto.name
+            ))
+            .help(
+                "declare a GPL-compatible license: `char LICENSE[] SEC(\"license\") = \"GPL\";`",
+            ));
+        }
+        _ => {}
+    }
     let mut meta = Meta::default();
     // A reservation's size is its second argument (`ARG_CONST_ALLOC_SIZE_OR_ZERO`).
     let alloc_size = state.frame().regs[2].value;

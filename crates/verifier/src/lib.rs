@@ -47,6 +47,7 @@ mod call;
 mod cfg;
 mod error;
 mod explore;
+pub mod helper_access;
 pub mod helpers;
 mod jump;
 mod liveness;
