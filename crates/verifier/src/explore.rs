@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 
 use apiary_isa::{CallTarget, Insn, LdImm64Kind, Size, Source};
-use apiary_kernel::types::{AttachType, ProgType};
+use apiary_kernel::types::{AttachType, MapType, ProgType};
 
 use crate::cfg::{self, Cfg};
 use crate::error::{Rejection, Stats};
@@ -498,7 +498,8 @@ fn step(env: &Env, state: &mut State, pc: usize) -> Result<Flow, Rejection> {
             src,
             off,
         } => {
-            read(state, pc, dst)?;
+            let target = read(state, pc, dst)?;
+            mem::atomic_store_target(pc, dst.index(), &target)?;
             let value = read(state, pc, src)?;
             mem::access(
                 env,
@@ -637,8 +638,21 @@ fn load_imm64(env: &Env, pc: usize, kind: LdImm64Kind, imm: u64) -> Result<RegSt
         LdImm64Kind::MapValue | LdImm64Kind::MapIdxValue => {
             let map = map_index(imm & 0xffff_ffff)?;
             let off = (imm >> 32) as u32;
-            let size = maps[map as usize].value_size;
-            if off >= size {
+            let info = &maps[map as usize];
+            let size = info.value_size;
+            // Only arrays give their value's address (`map_direct_value_addr`),
+            // and only single-entry ones succeed.
+            if info.map_type != MapType::ARRAY {
+                return Err(Rejection::new(
+                    pc,
+                    "no direct value access support for this map type",
+                )
+                .cause(format!(
+                    "the address of a value can only be taken in an array map, not a {} map",
+                    info.map_type
+                )));
+            }
+            if off >= size || info.max_entries != 1 {
                 return Err(Rejection::new(
                     pc,
                     format!("invalid access to map value pointer, value_size={size} off={off}"),

@@ -44,6 +44,29 @@ impl Access {
     }
 }
 
+/// Refuses an atomic store (read-modify-write or `store_release`) through
+/// `reg` into memory the kernel does not let atomics touch.
+pub(crate) fn atomic_store_target(insn: usize, regno: u8, reg: &RegState) -> Result<(), Rejection> {
+    if !matches!(
+        reg.kind,
+        RegType::Ctx | RegType::Packet | RegType::PacketMeta | RegType::FlowKeys | RegType::Socket
+    ) {
+        return Ok(());
+    }
+    Err(Rejection::new(
+        insn,
+        format!(
+            "BPF_ATOMIC stores into R{regno} {} is not allowed",
+            reg.kind.name()
+        ),
+    )
+    .reg(regno, *reg)
+    .cause(format!(
+        "atomic stores cannot target {} memory",
+        reg.kind.name()
+    )))
+}
+
 /// One memory access through register `regno` at `off`: checks it and
 /// returns what a load gives (the caller writes it to the destination).
 pub(crate) fn access(
@@ -75,24 +98,8 @@ pub(crate) fn access(
     if reg.maybe_null {
         return invalid();
     }
-    if matches!(access, Access::Atomic)
-        && matches!(
-            reg.kind,
-            RegType::Ctx
-                | RegType::Packet
-                | RegType::PacketMeta
-                | RegType::FlowKeys
-                | RegType::Socket
-        )
-    {
-        return Err(Rejection::new(
-            insn,
-            format!(
-                "BPF_ATOMIC stores into R{regno} {} is not allowed",
-                reg.kind.name()
-            ),
-        )
-        .reg(regno, reg));
+    if matches!(access, Access::Atomic) {
+        atomic_store_target(insn, regno, &reg)?;
     }
     // Atomics must be aligned on every architecture (`strict_alignment_once`).
     if matches!(access, Access::Atomic) {
