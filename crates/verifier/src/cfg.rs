@@ -33,9 +33,14 @@ fn decode_message(raw: &RawInsn, kind: &DecodeErrorKind) -> String {
             "invalid atomic operand size".into()
         }
         DecodeErrorKind::UnknownOpcode(code) => format!("unknown opcode {code:02x}"),
-        DecodeErrorKind::TruncatedLdImm64 | DecodeErrorKind::BadLdImm64Second => {
-            "invalid bpf_ld_imm64 insn".into()
-        }
+        // The kernel checks the last instruction before the `lddw` pairs.
+        DecodeErrorKind::TruncatedLdImm64 => "last insn is not an exit or jmp".into(),
+        DecodeErrorKind::BadLdImm64Second => "invalid bpf_ld_imm64 insn".into(),
+        DecodeErrorKind::BadField {
+            code: 0x18,
+            field: "src",
+            ..
+        } => "unrecognized bpf_ld_imm64 insn".into(),
         DecodeErrorKind::BadRegister { value, .. } => format!("R{value} is invalid"),
         _ => match class {
             0 if raw.code == 0x18 => "BPF_LD_IMM uses reserved fields".into(),
@@ -79,7 +84,12 @@ fn decode(slots: &[RawInsn]) -> Result<Decoded, Rejection> {
             Err(
                 kind @ (DecodeErrorKind::UnknownOpcode(_)
                 | DecodeErrorKind::TruncatedLdImm64
-                | DecodeErrorKind::BadLdImm64Second),
+                | DecodeErrorKind::BadLdImm64Second
+                | DecodeErrorKind::BadField {
+                    code: 0x18,
+                    field: "src",
+                    ..
+                }),
             ) => {
                 return Err(Rejection::new(index, decode_message(&raw, &kind))
                     .cause(format!("the instruction does not decode: {kind}")));
@@ -174,7 +184,8 @@ pub(crate) fn check(slots: &[RawInsn]) -> Result<Cfg, Rejection> {
         if insns[target].is_none() {
             return Err(Rejection::new(
                 slot,
-                format!("jump into the middle of ldimm64 insn {target}"),
+                // The kernel names the `lddw` jumped into, one slot before.
+                format!("jump into the middle of ldimm64 insn {}", target - 1),
             )
             .cause("the jump lands on the second half of a 64-bit immediate load"));
         }
