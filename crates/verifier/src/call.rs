@@ -16,6 +16,12 @@ use crate::state::{Frame, Reference, State};
 /// The kernel's `BPF_MAX_VAR_SIZ`.
 const MAX_VAR_SIZE: u64 = 1 << 29;
 
+/// Helpers that may move or resize the packet
+/// (`bpf_helper_changes_pkt_data`): packet pointers are stale after them.
+const CHANGES_PACKET_DATA: [i32; 22] = [
+    9, 10, 11, 13, 18, 19, 31, 38, 39, 43, 44, 50, 54, 63, 65, 73, 74, 75, 76, 90, 91, 143,
+];
+
 /// Helpers whose returned socket is a new reference.
 const SOCKET_LOOKUPS: [i32; 3] = [84, 85, 99];
 
@@ -173,6 +179,15 @@ pub(crate) fn helper(
                     let depth = frame.stack.depth();
                     frame.stack.clobber(-depth, depth);
                 }
+            }
+        }
+    }
+    if CHANGES_PACKET_DATA.contains(&id) {
+        // `clear_all_pkt_pointers`: the packet may have moved; a
+        // privileged loader's invalidated pointers become unknown numbers.
+        for reg in state.all_regs_mut() {
+            if reg.kind.is_packet() {
+                *reg = RegState::unknown();
             }
         }
     }
