@@ -22,6 +22,13 @@ const CHANGES_PACKET_DATA: [i32; 22] = [
     9, 10, 11, 13, 18, 19, 31, 38, 39, 43, 44, 50, 54, 63, 65, 73, 74, 75, 76, 90, 91, 143,
 ];
 
+/// The pointer types a memory argument may be, as the kernel lists them
+/// when it refuses another (`mem_types`).
+const MEM_TYPES: &str =
+    "fp, pkt, pkt_meta, map_key, map_value, mem, ringbuf_mem, buf, trusted_ptr_";
+/// The same for a socket argument (`btf_id_sock_common_types`).
+const SOCK_COMMON_TYPES: &str = "sock_common, sock, tcp_sock, xdp_sock, ptr_, trusted_ptr_";
+
 /// Helpers whose returned socket is a new reference.
 const SOCKET_LOOKUPS: [i32; 3] = [84, 85, 99];
 
@@ -334,7 +341,7 @@ fn check_arg(
         }
         ArgKind::PtrToReadableMem | ArgKind::PtrToMem | ArgKind::PtrToUninitMem => {
             if !(reg.is_null()) && !reg.kind.is_pointer() {
-                return Err(type_error(insn, regno, reg, "fp", proto));
+                return Err(type_error(insn, regno, reg, MEM_TYPES, proto));
             }
             meta.mem = Some((regno, arg == ArgKind::PtrToUninitMem));
         }
@@ -413,7 +420,7 @@ fn check_arg(
             };
             if !ok || reg.maybe_null {
                 let expected = if arg == ArgKind::PtrToSocket {
-                    "sock"
+                    SOCK_COMMON_TYPES
                 } else {
                     "ringbuf_mem"
                 };
@@ -471,7 +478,7 @@ fn memory(
     if reg.maybe_null {
         return Err(Rejection::new(
             insn,
-            format!("R{regno} type={} expected=fp", reg.type_name()),
+            format!("R{regno} type={} expected={MEM_TYPES}", reg.type_name()),
         )
         .reg(regno, reg)
         .cause(format!("argument {regno} of {} may be NULL", proto.name)));
@@ -516,6 +523,6 @@ fn memory(
             }
             crate::mem::sized_access(env, insn, regno, &reg, size as i32, writes)
         }
-        _ => Err(type_error(insn, regno, reg, "fp", proto)),
+        _ => Err(type_error(insn, regno, reg, MEM_TYPES, proto)),
     }
 }
