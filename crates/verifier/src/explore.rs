@@ -753,8 +753,15 @@ fn return_from(env: &Env, state: &mut State, pc: usize) -> Result<Option<usize>,
             return Err(Rejection::new(pc, "cannot return stack pointer to the caller").reg(0, r0));
         }
         let callee = state.frames.pop().expect("more than one frame");
-        let depth: i32 =
-            state.frames.iter().map(|f| f.stack.depth()).sum::<i32>() + callee.stack.depth();
+        // Each frame counts rounded up to 16 bytes, as for the x86-64 JIT
+        // (`round_up_stack_depth`).
+        let rounded = |depth: i32| (depth + 15) & !15;
+        let depth: i32 = state
+            .frames
+            .iter()
+            .map(|f| rounded(f.stack.depth()))
+            .sum::<i32>()
+            + rounded(callee.stack.depth());
         if depth > MAX_STACK {
             return Err(Rejection::new(
                 pc,
@@ -829,7 +836,15 @@ fn check_return_range(env: &Env, pc: usize, r0: &RegState) -> Result<(), Rejecti
         _ => return Ok(()),
     };
     if !r0.is_scalar() {
-        return Err(Rejection::new(pc, "R0 leaks addr as return value").reg(0, r0));
+        return Err(Rejection::new(
+            pc,
+            format!(
+                "At program exit the register R0 is not a known value ({})",
+                r0.type_name()
+            ),
+        )
+        .reg(0, r0)
+        .cause("the program returns a pointer where its type needs a number"));
     }
     let v = r0.value;
     if v.smin >= range.0 && v.smax <= range.1 {
