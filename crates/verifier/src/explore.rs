@@ -615,10 +615,18 @@ fn link_copy(state: &mut State, insn: Insn, src: apiary_isa::Reg) {
 
 fn load_imm64(env: &Env, pc: usize, kind: LdImm64Kind, imm: u64) -> Result<RegState, Rejection> {
     let maps = env.prog.maps;
+    let by_index = matches!(kind, LdImm64Kind::MapIdx | LdImm64Kind::MapIdxValue);
     let map_index = |index: u64| -> Result<u32, Rejection> {
         let index = index as u32;
         if (index as usize) < maps.len() {
             Ok(index)
+        } else if by_index && maps.is_empty() {
+            // A program given no maps is loaded without an `fd_array`.
+            Err(
+                Rejection::new(pc, "fd_idx without fd_array is invalid").cause(format!(
+                    "the program refers to map index {index} but was given no maps"
+                )),
+            )
         } else {
             Err(Rejection::new(
                 pc,
