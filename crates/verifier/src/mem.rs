@@ -101,8 +101,9 @@ pub(crate) fn access(
     if matches!(access, Access::Atomic) {
         atomic_store_target(insn, regno, &reg)?;
     }
-    // Atomics must be aligned on every architecture (`strict_alignment_once`).
-    if matches!(access, Access::Atomic) {
+    // Atomics must be aligned on every architecture (`strict_alignment_once`),
+    // and stack accesses always (spill tracking relies on it).
+    if matches!(access, Access::Atomic) || reg.kind == RegType::Stack {
         aligned(insn, regno, &reg, off.into(), bytes)?;
     }
     let loaded = match reg.kind {
