@@ -239,6 +239,14 @@ fn pointer_math(
             "the offset added to the pointer has no lower bound".into(),
         );
     }
+    // The kernel refuses any subtraction from a stack pointer, constant
+    // or not (`r2 -= 8`; compilers emit `r2 += -8`).
+    if op == AluOp::Sub && ptr.kind == RegType::Stack {
+        return refuse(
+            format!("R{pno} subtraction from stack pointer prohibited"),
+            "a value subtracted from a stack pointer".into(),
+        );
+    }
     let mut out = ptr;
     if v.is_const() {
         let c = v.var_off.value as i64;
@@ -262,12 +270,6 @@ fn pointer_math(
         }
         out.off = new_off as i32;
         return Ok(out);
-    }
-    if op == AluOp::Sub && ptr.kind == RegType::Stack {
-        return refuse(
-            format!("R{pno} subtraction from stack pointer prohibited"),
-            "a variable amount subtracted from a stack pointer".into(),
-        );
     }
     out.value = alu::alu(Width::W64, op, &ptr.value, &v);
     if ptr.kind.is_packet() {

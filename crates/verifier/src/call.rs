@@ -7,6 +7,7 @@ use apiary_kernel::types::MapType;
 
 use crate::error::Rejection;
 use crate::explore::Env;
+use crate::helper_access::{HelperAccess, helper_access};
 use crate::helpers::{ArgKind, HelperProto, RetKind, helper_proto};
 use crate::regs::{RegState, RegType};
 use crate::stack::MAX_STACK;
@@ -14,6 +15,19 @@ use crate::state::{Frame, Reference, State};
 
 /// The kernel's `BPF_MAX_VAR_SIZ`.
 const MAX_VAR_SIZE: u64 = 1 << 29;
+
+/// Helpers that may move or resize the packet
+/// (`bpf_helper_changes_pkt_data`): packet pointers are stale after them.
+const CHANGES_PACKET_DATA: [i32; 22] = [
+    9, 10, 11, 13, 18, 19, 31, 38, 39, 43, 44, 50, 54, 63, 65, 73, 74, 75, 76, 90, 91, 143,
+];
+
+/// The pointer types a memory argument may be, as the kernel lists them
+/// when it refuses another (`mem_types`).
+const MEM_TYPES: &str =
+    "fp, pkt, pkt_meta, map_key, map_value, mem, ringbuf_mem, buf, trusted_ptr_";
+/// The same for a socket argument (`btf_id_sock_common_types`).
+const SOCK_COMMON_TYPES: &str = "sock_common, sock, tcp_sock, xdp_sock, ptr_, trusted_ptr_";
 
 /// Helpers whose returned socket is a new reference.
 const SOCKET_LOOKUPS: [i32; 3] = [84, 85, 99];
@@ -37,6 +51,8 @@ pub(crate) struct Callback {
 /// The kernel's helper ids that call back into the program.
 const FOR_EACH_MAP_ELEM: i32 = 164;
 const LOOP: i32 = 181;
+/// `bpf_tail_call`.
+const TAIL_CALL: i32 = 12;
 
 /// Checks a call to helper `id` and applies its effect on `state`; returns
 /// the callback to verify when the helper calls one.
@@ -53,6 +69,35 @@ pub(crate) fn helper(
             )),
         );
     };
+    match helper_access(env.prog.prog_type, env.prog.attach_type, id) {
+        Some(HelperAccess::NotForThisType) => {
+            return Err(Rejection::new(
+                insn,
+                format!(
+                    "program of this type cannot use helper bpf_{}#{id}",
+                    proto.name
+                ),
+            )
+            .cause(format!(
+                "{} programs cannot call bpf_{}",
+                env.prog.prog_type, proto.name
+            )));
+        }
+        Some(HelperAccess::GplOnly) if !env.prog.gpl => {
+            return Err(Rejection::new(
+                insn,
+                "cannot call GPL-restricted function from non-GPL compatible program",
+            )
+            .cause(format!(
+                "bpf_{} is only for GPL-compatible programs",
+                proto.name
+            ))
+            .help(
+                "declare a GPL-compatible license: `char LICENSE[] SEC(\"license\") = \"GPL\";`",
+            ));
+        }
+        _ => {}
+    }
     let mut meta = Meta::default();
     // A reservation's size is its second argument (`ARG_CONST_ALLOC_SIZE_OR_ZERO`).
     let alloc_size = state.frame().regs[2].value;
@@ -65,6 +110,14 @@ pub(crate) fn helper(
         }
         check_arg(env, state, insn, proto, regno, reg, arg, &mut meta)?;
     }
+    let map_type = meta.map.map(|m| env.prog.maps[m as usize].map_type);
+    if id == TAIL_CALL && map_type != Some(MapType::PROG_ARRAY) {
+        // The kernel prints this line without its newline.
+        return Err(
+            Rejection::new(insn, "expected prog array map for tail call")
+                .cause("bpf_tail_call needs a BPF_MAP_TYPE_PROG_ARRAY map"),
+        );
+    }
     if let Some(ref_obj_id) = meta.release
         && !state.release(ref_obj_id)
     {
@@ -75,6 +128,12 @@ pub(crate) fn helper(
                 proto.name
             ),
         ));
+    }
+    if id == TAIL_CALL {
+        state.check_leak(insn, "tail_call")?;
+    }
+    if let Some(map_type) = map_type {
+        crate::map_funcs::check(insn, map_type, proto)?;
     }
     let r0 = match proto.ret {
         RetKind::Integer => RegState::unknown(),
@@ -127,6 +186,15 @@ pub(crate) fn helper(
                     let depth = frame.stack.depth();
                     frame.stack.clobber(-depth, depth);
                 }
+            }
+        }
+    }
+    if CHANGES_PACKET_DATA.contains(&id) {
+        // `clear_all_pkt_pointers`: the packet may have moved; a
+        // privileged loader's invalidated pointers become unknown numbers.
+        for reg in state.all_regs_mut() {
+            if reg.kind.is_packet() {
+                *reg = RegState::unknown();
             }
         }
     }
@@ -260,12 +328,20 @@ fn check_arg(
             } else {
                 m.value_size
             };
+            if size == 0 && reg.kind.is_pointer() {
+                return Err(Rejection::new(insn, "invalid zero-sized read")
+                    .reg(regno, reg)
+                    .cause(format!(
+                        "{} reads a key or value of a map that has none",
+                        proto.name
+                    )));
+            }
             let writes = arg == ArgKind::PtrToUninitMapValue;
             memory(env, state, insn, regno, reg, u64::from(size), writes, proto)?;
         }
         ArgKind::PtrToReadableMem | ArgKind::PtrToMem | ArgKind::PtrToUninitMem => {
             if !(reg.is_null()) && !reg.kind.is_pointer() {
-                return Err(type_error(insn, regno, reg, "fp", proto));
+                return Err(type_error(insn, regno, reg, MEM_TYPES, proto));
             }
             meta.mem = Some((regno, arg == ArgKind::PtrToUninitMem));
         }
@@ -316,6 +392,21 @@ fn check_arg(
                 }
             }
         }
+        ArgKind::ConstAllocSizeOrZero if !reg.is_scalar() => {
+            return Err(type_error(insn, regno, reg, "scalar", proto));
+        }
+        ArgKind::ConstAllocSizeOrZero if !reg.value.is_const() => {
+            // The kernel's line ends in a stray quote.
+            return Err(
+                Rejection::new(insn, format!("R{regno} is not a known constant'"))
+                    .reg(regno, reg)
+                    .cause(format!(
+                        "the size passed to {} must be a constant",
+                        proto.name
+                    ))
+                    .help("reserve a fixed size (sizeof of the record type)"),
+            );
+        }
         ArgKind::PtrToCtx if reg.kind != RegType::Ctx => {
             return Err(type_error(insn, regno, reg, "ctx", proto));
         }
@@ -329,7 +420,7 @@ fn check_arg(
             };
             if !ok || reg.maybe_null {
                 let expected = if arg == ArgKind::PtrToSocket {
-                    "sock"
+                    SOCK_COMMON_TYPES
                 } else {
                     "ringbuf_mem"
                 };
@@ -387,7 +478,7 @@ fn memory(
     if reg.maybe_null {
         return Err(Rejection::new(
             insn,
-            format!("R{regno} type={} expected=fp", reg.type_name()),
+            format!("R{regno} type={} expected={MEM_TYPES}", reg.type_name()),
         )
         .reg(regno, reg)
         .cause(format!("argument {regno} of {} may be NULL", proto.name)));
@@ -402,11 +493,7 @@ fn memory(
                 .saturating_add(reg.off.into())
                 .saturating_add(size);
             if lo < -i64::from(MAX_STACK) || hi > 0 || size > i64::from(MAX_STACK) {
-                let what = if writes {
-                    " write to"
-                } else {
-                    " indirect access to"
-                };
+                let what = if writes { " write to" } else { " read from" };
                 return Err(Rejection::new(
                     insn,
                     format!("invalid{what} stack R{regno} off={lo} size={size}"),
@@ -436,6 +523,6 @@ fn memory(
             }
             crate::mem::sized_access(env, insn, regno, &reg, size as i32, writes)
         }
-        _ => Err(type_error(insn, regno, reg, "fp", proto)),
+        _ => Err(type_error(insn, regno, reg, MEM_TYPES, proto)),
     }
 }

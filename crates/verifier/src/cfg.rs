@@ -25,20 +25,42 @@ pub(crate) struct Cfg {
 /// The kernel's message for an instruction that does not decode.
 fn decode_message(raw: &RawInsn, kind: &DecodeErrorKind) -> String {
     let class = raw.code & 7;
+    let atomic = class == 3 && raw.code & 0xe0 == 0xc0;
+    let wide = matches!(raw.code & 0x18, 0x00 | 0x18);
     match kind {
-        DecodeErrorKind::UnknownOpcode(code) => format!("unknown opcode {code:02x}"),
-        DecodeErrorKind::TruncatedLdImm64 | DecodeErrorKind::BadLdImm64Second => {
-            "invalid bpf_ld_imm64 insn".into()
+        // 8- and 16-bit atomics exist only as load-acquire/store-release.
+        DecodeErrorKind::UnknownOpcode(_) if atomic && !wide => {
+            "invalid atomic operand size".into()
         }
+        DecodeErrorKind::UnknownOpcode(code) => format!("unknown opcode {code:02x}"),
+        // The kernel checks the last instruction before the `lddw` pairs.
+        DecodeErrorKind::TruncatedLdImm64 => "last insn is not an exit or jmp".into(),
+        DecodeErrorKind::BadLdImm64Second => "invalid bpf_ld_imm64 insn".into(),
+        DecodeErrorKind::BadField {
+            code: 0x18,
+            field: "src",
+            ..
+        } => "unrecognized bpf_ld_imm64 insn".into(),
         DecodeErrorKind::BadRegister { value, .. } => format!("R{value} is invalid"),
         _ => match class {
             0 if raw.code == 0x18 => "BPF_LD_IMM uses reserved fields".into(),
             0 => "invalid BPF_LD mode".into(),
             1 => "BPF_LDX uses reserved fields".into(),
             2 => "BPF_ST uses reserved fields".into(),
+            3 if atomic => format!("BPF_ATOMIC uses invalid atomic opcode {:02x}", raw.imm),
             3 => "BPF_STX uses reserved fields".into(),
-            4 | 7 => "BPF_ALU uses reserved fields".into(),
-            _ => "BPF_JMP/JMP32 uses reserved fields".into(),
+            4 | 7 => match raw.code & 0xf0 {
+                0xb0 => "BPF_MOV uses reserved fields".into(),
+                0x80 => "BPF_NEG uses reserved fields".into(),
+                0xd0 => "BPF_END uses reserved fields".into(),
+                _ => "BPF_ALU uses reserved fields".into(),
+            },
+            _ => match raw.code & 0xf0 {
+                0x00 => "BPF_JA uses reserved fields".into(),
+                0x80 => "BPF_CALL uses reserved fields".into(),
+                0x90 => "BPF_EXIT uses reserved fields".into(),
+                _ => "BPF_JMP/JMP32 uses reserved fields".into(),
+            },
         },
     }
 }
@@ -62,7 +84,12 @@ fn decode(slots: &[RawInsn]) -> Result<Decoded, Rejection> {
             Err(
                 kind @ (DecodeErrorKind::UnknownOpcode(_)
                 | DecodeErrorKind::TruncatedLdImm64
-                | DecodeErrorKind::BadLdImm64Second),
+                | DecodeErrorKind::BadLdImm64Second
+                | DecodeErrorKind::BadField {
+                    code: 0x18,
+                    field: "src",
+                    ..
+                }),
             ) => {
                 return Err(Rejection::new(index, decode_message(&raw, &kind))
                     .cause(format!("the instruction does not decode: {kind}")));
@@ -157,7 +184,8 @@ pub(crate) fn check(slots: &[RawInsn]) -> Result<Cfg, Rejection> {
         if insns[target].is_none() {
             return Err(Rejection::new(
                 slot,
-                format!("jump into the middle of ldimm64 insn {target}"),
+                // The kernel names the `lddw` jumped into, one slot before.
+                format!("jump into the middle of ldimm64 insn {}", target - 1),
             )
             .cause("the jump lands on the second half of a 64-bit immediate load"));
         }

@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 
 use apiary_isa::{CallTarget, Insn, LdImm64Kind, Size, Source};
-use apiary_kernel::types::{AttachType, ProgType};
+use apiary_kernel::types::{AttachType, MapType, ProgType};
 
 use crate::cfg::{self, Cfg};
 use crate::error::{Rejection, Stats};
@@ -498,7 +498,8 @@ fn step(env: &Env, state: &mut State, pc: usize) -> Result<Flow, Rejection> {
             src,
             off,
         } => {
-            read(state, pc, dst)?;
+            let target = read(state, pc, dst)?;
+            mem::atomic_store_target(pc, dst.index(), &target)?;
             let value = read(state, pc, src)?;
             mem::access(
                 env,
@@ -614,10 +615,18 @@ fn link_copy(state: &mut State, insn: Insn, src: apiary_isa::Reg) {
 
 fn load_imm64(env: &Env, pc: usize, kind: LdImm64Kind, imm: u64) -> Result<RegState, Rejection> {
     let maps = env.prog.maps;
+    let by_index = matches!(kind, LdImm64Kind::MapIdx | LdImm64Kind::MapIdxValue);
     let map_index = |index: u64| -> Result<u32, Rejection> {
         let index = index as u32;
         if (index as usize) < maps.len() {
             Ok(index)
+        } else if by_index && maps.is_empty() {
+            // A program given no maps is loaded without an `fd_array`.
+            Err(
+                Rejection::new(pc, "fd_idx without fd_array is invalid").cause(format!(
+                    "the program refers to map index {index} but was given no maps"
+                )),
+            )
         } else {
             Err(Rejection::new(
                 pc,
@@ -637,8 +646,21 @@ fn load_imm64(env: &Env, pc: usize, kind: LdImm64Kind, imm: u64) -> Result<RegSt
         LdImm64Kind::MapValue | LdImm64Kind::MapIdxValue => {
             let map = map_index(imm & 0xffff_ffff)?;
             let off = (imm >> 32) as u32;
-            let size = maps[map as usize].value_size;
-            if off >= size {
+            let info = &maps[map as usize];
+            let size = info.value_size;
+            // Only arrays give their value's address (`map_direct_value_addr`),
+            // and only single-entry ones succeed.
+            if info.map_type != MapType::ARRAY {
+                return Err(Rejection::new(
+                    pc,
+                    "no direct value access support for this map type",
+                )
+                .cause(format!(
+                    "the address of a value can only be taken in an array map, not a {} map",
+                    info.map_type
+                )));
+            }
+            if off >= size || info.max_entries != 1 {
                 return Err(Rejection::new(
                     pc,
                     format!("invalid access to map value pointer, value_size={size} off={off}"),
@@ -739,8 +761,15 @@ fn return_from(env: &Env, state: &mut State, pc: usize) -> Result<Option<usize>,
             return Err(Rejection::new(pc, "cannot return stack pointer to the caller").reg(0, r0));
         }
         let callee = state.frames.pop().expect("more than one frame");
-        let depth: i32 =
-            state.frames.iter().map(|f| f.stack.depth()).sum::<i32>() + callee.stack.depth();
+        // Each frame counts rounded up to 16 bytes, as for the x86-64 JIT
+        // (`round_up_stack_depth`).
+        let rounded = |depth: i32| (depth + 15) & !15;
+        let depth: i32 = state
+            .frames
+            .iter()
+            .map(|f| rounded(f.stack.depth()))
+            .sum::<i32>()
+            + rounded(callee.stack.depth());
         if depth > MAX_STACK {
             return Err(Rejection::new(
                 pc,
@@ -753,11 +782,7 @@ fn return_from(env: &Env, state: &mut State, pc: usize) -> Result<Option<usize>,
         state.frame_mut().regs[0] = r0;
         return Ok(callee.callsite.map(|c| c + 1));
     }
-    if let Some(r) = state.refs.first() {
-        return Err(Rejection::new(pc, format!("Unreleased reference id={} alloc_insn={}", r.id, r.insn))
-            .cause(format!("the reference acquired at insn {} is still held when the program exits", r.insn))
-            .help("release it (bpf_ringbuf_submit/discard, bpf_sk_release) on every path before returning"));
-    }
+    state.check_leak(pc, "BPF_EXIT instruction in main prog")?;
     check_return_range(env, pc, &r0)?;
     Ok(None)
 }
@@ -819,7 +844,15 @@ fn check_return_range(env: &Env, pc: usize, r0: &RegState) -> Result<(), Rejecti
         _ => return Ok(()),
     };
     if !r0.is_scalar() {
-        return Err(Rejection::new(pc, "R0 leaks addr as return value").reg(0, r0));
+        return Err(Rejection::new(
+            pc,
+            format!(
+                "At program exit the register R0 is not a known value ({})",
+                r0.type_name()
+            ),
+        )
+        .reg(0, r0)
+        .cause("the program returns a pointer where its type needs a number"));
     }
     let v = r0.value;
     if v.smin >= range.0 && v.smax <= range.1 {

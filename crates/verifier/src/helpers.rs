@@ -30,6 +30,9 @@ pub enum ArgKind {
     ConstSize,
     /// `ARG_CONST_SIZE_OR_ZERO`: size of the previous memory argument.
     ConstSizeOrZero,
+    /// `ARG_CONST_ALLOC_SIZE_OR_ZERO`: the size of memory the helper
+    /// allocates, a known constant.
+    ConstAllocSizeOrZero,
     /// `ARG_PTR_TO_CONST_STR`: a NUL-terminated string in read-only memory.
     PtrToConstStr,
     /// `ARG_PTR_TO_CTX`: the program's context.
@@ -457,7 +460,7 @@ static PROTOS: &[HelperProto] = &[
     proto!(
         131,
         "ringbuf_reserve",
-        [ConstMapPtr, Anything, Anything],
+        [ConstMapPtr, ConstAllocSizeOrZero, Anything],
         PtrToAllocMemOrNull
     ),
     proto!(132, "ringbuf_submit", [PtrToAllocMem, Anything], Void),

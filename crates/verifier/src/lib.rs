@@ -15,7 +15,8 @@
 //!   (loads and stores by pointer type, with the context rules of
 //!   `apiary-context`), `pkt` (packet ranges from `data_end` comparisons),
 //!   `jump` (conditional jumps, NULL checks), `call` (helper calls against
-//!   [`helpers`]' prototypes);
+//!   [`helpers`]' prototypes, [`helper_access`]'s per-program-type and
+//!   GPL-only lists, and `map_funcs`' map types);
 //! - the walk: `cfg` (checks before it), `liveness`, `prune` (state
 //!   pruning), `explore` (paths, limits, exits); `object` verifies the
 //!   programs of an `apiary-loader` object.
@@ -31,9 +32,11 @@
 //! kernel): precision tracking (pruning treats every scalar as precise),
 //! callbacks other than `bpf_loop`'s and `for_each_map_elem`'s (each
 //! entered once, not per iteration), global functions verified on their
-//! own, kfuncs, spin locks, dynptrs and iterators, the per-program-type
-//! helper lists, GPL-only helpers, Spectre hardening (irrelevant to a root
-//! loader), and the BTF types of tracing contexts and `BTF_ID` pointers.
+//! own, kfuncs, spin locks, timers, dynptrs and iterators, load flags
+//! (`sleepable`), Spectre hardening (irrelevant to a root loader), and the
+//! BTF types of tracing contexts and `BTF_ID` pointers.
+//! `tests/case_disagreements.txt` lists every case of `tests/verifier`
+//! where the verdict or final line still differs, with the reason.
 
 // A rejection is built once, when verification stops; its size on the
 // error path costs nothing worth boxing every internal result for.
@@ -47,9 +50,11 @@ mod call;
 mod cfg;
 mod error;
 mod explore;
+pub mod helper_access;
 pub mod helpers;
 mod jump;
 mod liveness;
+mod map_funcs;
 mod mem;
 mod object;
 mod pkt;

@@ -44,6 +44,29 @@ impl Access {
     }
 }
 
+/// Refuses an atomic store (read-modify-write or `store_release`) through
+/// `reg` into memory the kernel does not let atomics touch.
+pub(crate) fn atomic_store_target(insn: usize, regno: u8, reg: &RegState) -> Result<(), Rejection> {
+    if !matches!(
+        reg.kind,
+        RegType::Ctx | RegType::Packet | RegType::PacketMeta | RegType::FlowKeys | RegType::Socket
+    ) {
+        return Ok(());
+    }
+    Err(Rejection::new(
+        insn,
+        format!(
+            "BPF_ATOMIC stores into R{regno} {} is not allowed",
+            reg.kind.name()
+        ),
+    )
+    .reg(regno, *reg)
+    .cause(format!(
+        "atomic stores cannot target {} memory",
+        reg.kind.name()
+    )))
+}
+
 /// One memory access through register `regno` at `off`: checks it and
 /// returns what a load gives (the caller writes it to the destination).
 pub(crate) fn access(
@@ -75,27 +98,12 @@ pub(crate) fn access(
     if reg.maybe_null {
         return invalid();
     }
-    if matches!(access, Access::Atomic)
-        && matches!(
-            reg.kind,
-            RegType::Ctx
-                | RegType::Packet
-                | RegType::PacketMeta
-                | RegType::FlowKeys
-                | RegType::Socket
-        )
-    {
-        return Err(Rejection::new(
-            insn,
-            format!(
-                "BPF_ATOMIC stores into R{regno} {} is not allowed",
-                reg.kind.name()
-            ),
-        )
-        .reg(regno, reg));
-    }
-    // Atomics must be aligned on every architecture (`strict_alignment_once`).
     if matches!(access, Access::Atomic) {
+        atomic_store_target(insn, regno, &reg)?;
+    }
+    // Atomics must be aligned on every architecture (`strict_alignment_once`),
+    // and stack accesses always (spill tracking relies on it).
+    if matches!(access, Access::Atomic) || reg.kind == RegType::Stack {
         aligned(insn, regno, &reg, off.into(), bytes)?;
     }
     let loaded = match reg.kind {
@@ -537,17 +545,6 @@ fn region_access(
         }
         Err(r)
     };
-    if v.is_const() {
-        let at = total + v.var_off.value as i64;
-        if fits(at) {
-            return Ok(());
-        }
-        return refuse(
-            detail(at),
-            None,
-            format!("{bytes}-byte access at offset {at} of a {size}-byte {what}"),
-        );
-    }
     if v.smin < 0 && (v.smin == i64::MIN || v.smin + total < 0) {
         return refuse(
             format!(

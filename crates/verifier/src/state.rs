@@ -2,6 +2,7 @@
 //! stack, the references it holds, and the id counter (the kernel's
 //! `struct bpf_verifier_state` and `struct bpf_func_state`).
 
+use crate::error::Rejection;
 use crate::regs::{RegState, RegType};
 use crate::stack::Stack;
 
@@ -118,5 +119,21 @@ impl State {
             }
         }
         true
+    }
+
+    /// Refuses leaving the program at `insn` (by `what`: an exit, a tail
+    /// call) while a reference is held (`check_resource_leak`): the
+    /// kernel names the first unreleased reference, then the leak.
+    pub fn check_leak(&self, insn: usize, what: &str) -> Result<(), Rejection> {
+        let Some(r) = self.refs.first() else {
+            return Ok(());
+        };
+        Err(Rejection::new(insn, format!("{what} would lead to reference leak"))
+            .context(format!("Unreleased reference id={} alloc_insn={}", r.id, r.insn))
+            .cause(format!(
+                "the reference acquired at insn {} is still held when the program leaves by {what}",
+                r.insn
+            ))
+            .help("release it (bpf_ringbuf_submit/discard, bpf_sk_release) on every path before leaving"))
     }
 }

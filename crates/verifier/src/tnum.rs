@@ -268,14 +268,12 @@ impl fmt::Display for Tnum {
     }
 }
 
-/// A number as C's `%#llx` prints it: `0` for zero, `0x..` otherwise.
+/// A number as the kernel's `%#llx` prints it: `0x..`, zero included
+/// (`var_off=(0x0; 0x4)`; C's printf would print a bare `0`).
 pub(crate) struct CHex(pub u64);
 
 impl fmt::Display for CHex {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0 {
-            0 => f.write_str("0"),
-            n => write!(f, "{n:#x}"),
-        }
+        write!(f, "{:#x}", self.0)
     }
 }

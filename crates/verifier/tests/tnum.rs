@@ -166,5 +166,5 @@ fn documented_results() {
     assert!(!Tnum::new(0, 0xf8).is_aligned(16));
     assert_eq!(Tnum::new(0x10, 0x3).to_string(), "(0x10; 0x3)");
     assert_eq!(Tnum::constant(0).to_string(), "0");
-    assert_eq!(Tnum::new(0, 0xff).to_string(), "(0; 0xff)");
+    assert_eq!(Tnum::new(0, 0xff).to_string(), "(0x0; 0xff)");
 }

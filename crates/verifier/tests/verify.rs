@@ -124,7 +124,7 @@ fn map_values_need_a_null_check() {
     refuses(
         ProgType::XDP,
         &format!("{lookup}if r0 == 0 goto +1\nr0 = *(u64 *)(r0 + 8)\nr0 = 0\nexit"),
-        "invalid access to map value, value_size=8 off=8 size=8",
+        "R0 min value is outside of the allowed memory range",
     );
 }
 
