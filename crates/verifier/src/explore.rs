@@ -123,6 +123,25 @@ struct Path {
     checkpoint: Option<usize>,
 }
 
+/// Leaves a second path (a branch's other side, a callback's body) waiting
+/// at `pc`, counted as one more branch of the checkpoint both came from.
+fn wait(
+    queue: &mut Vec<Path>,
+    cps: &mut Checkpoints,
+    checkpoint: Option<usize>,
+    state: State,
+    pc: usize,
+) {
+    if let Some(cp) = checkpoint {
+        cps.all[cp].branches += 1;
+    }
+    queue.push(Path {
+        state,
+        pc,
+        checkpoint,
+    });
+}
+
 /// A program the kernel would load: what the walk did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Accepted {
@@ -196,14 +215,7 @@ fn walk(prog: &Program, stats: &mut Stats) -> Result<Accepted, Rejection> {
             match step(&env, &mut path.state, path.pc)? {
                 Flow::Next(pc) => path.pc = pc,
                 Flow::Fork { fall, taken, state } => {
-                    if let Some(cp) = path.checkpoint {
-                        cps.all[cp].branches += 1;
-                    }
-                    queue.push(Path {
-                        state: *state,
-                        pc: taken,
-                        checkpoint: path.checkpoint,
-                    });
+                    wait(&mut queue, &mut cps, path.checkpoint, *state, taken);
                     if queue.len() > JMP_SEQ_LIMIT {
                         return Err(Rejection::new(
                             path.pc,
@@ -219,14 +231,7 @@ fn walk(prog: &Program, stats: &mut Stats) -> Result<Accepted, Rejection> {
                     target,
                     state,
                 } => {
-                    if let Some(cp) = path.checkpoint {
-                        cps.all[cp].branches += 1;
-                    }
-                    queue.push(Path {
-                        state: *state,
-                        pc: target,
-                        checkpoint: path.checkpoint,
-                    });
+                    wait(&mut queue, &mut cps, path.checkpoint, *state, target);
                     path.pc = next;
                 }
                 Flow::Exit => match return_from(&env, &mut path.state, path.pc)? {
