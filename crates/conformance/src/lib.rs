@@ -19,7 +19,7 @@ pub use data::{
 pub use expect::{ErrorClass, classify_decode_error, classify_ubpf_message};
 pub use helpers::conformance_helpers;
 pub use run::{
-    CONFORMANCE_BUDGET, ExecError, Execution, FileOutcome, Prepare, Verdict, collect_data_files,
-    execute, execute_on, failures, run_case, run_case_on, run_file, run_file_on, run_files,
-    run_files_on,
+    BPF_CONFORMANCE_SUITE_SIZE, CONFORMANCE_BUDGET, ExecError, Execution, FileOutcome, Prepare,
+    Verdict, collect_data_files, execute, execute_on, failures, run_case, run_case_on, run_file,
+    run_file_on, run_files, run_files_on, whole_suite_passed,
 };

@@ -321,6 +321,26 @@ pub fn failures(outcomes: &[FileOutcome]) -> Vec<String> {
         .collect()
 }
 
+/// How many tests the bpf_conformance suite in `../shared` holds; a run
+/// that saw fewer lost files on the way.
+pub const BPF_CONFORMANCE_SUITE_SIZE: usize = 313;
+
+/// Whether `outcomes` are the whole bpf_conformance suite with every test
+/// passed; the error lists the failures or says how many tests are missing.
+pub fn whole_suite_passed(outcomes: &[FileOutcome]) -> Result<(), String> {
+    let failed = failures(outcomes);
+    if !failed.is_empty() {
+        return Err(format!("{} failures:\n{}", failed.len(), failed.join("\n")));
+    }
+    if outcomes.len() != BPF_CONFORMANCE_SUITE_SIZE {
+        return Err(format!(
+            "{} tests ran, the suite has {BPF_CONFORMANCE_SUITE_SIZE}",
+            outcomes.len()
+        ));
+    }
+    Ok(())
+}
+
 /// Runs every file and returns one outcome each.
 pub fn run_files(paths: &[PathBuf]) -> Vec<FileOutcome> {
     run_files_on(paths, None)
