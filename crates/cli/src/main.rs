@@ -378,12 +378,16 @@ struct XdpRunArgs {
     /// interface (`kernel`, for comparing throughput and maps on the same traffic).
     #[arg(long, value_enum, default_value = "vm")]
     backend: XdpBackendArg,
+    /// Apiary's execution tier: native x86-64 code (`jit`, the default on x86-64) or the
+    /// interpreter (`interp`).
+    #[arg(long, value_enum, default_value = DEFAULT_ENGINE)]
+    engine: EngineArg,
 }
 
 /// Where `xdp run` runs the program.
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum XdpBackendArg {
-    /// Apiary's interpreter on frames from AF_XDP or AF_PACKET sockets.
+    /// Apiary (its JIT or interpreter, `--engine`) on frames from AF_XDP or AF_PACKET sockets.
     Vm,
     /// The kernel's XDP hook (native where the driver has it).
     Kernel,
@@ -522,6 +526,7 @@ fn main() -> ExitCode {
             core_target: CoreTarget::choose(args.target_btf, args.backend == XdpBackendArg::Kernel),
             in_kernel: args.backend == XdpBackendArg::Kernel,
             zero_copy: args.zero_copy,
+            jit: matches!(args.engine, EngineArg::Jit),
             file: args.file,
             program: args.program,
             iface: args.iface,

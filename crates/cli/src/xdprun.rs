@@ -19,7 +19,7 @@ use apiary_net::{
     Control, Interface, NetError, PacketPort, Port, QueueStats, RingGeometry, RuntimeProgram,
     Snapshot, Tap, XskOptions, XskPort, XskRedirect, pin_to_cpu, run_queue, usable_cpus,
 };
-use apiary_vm::Runner;
+use apiary_vm::{Engine, Runner};
 
 use crate::CliResult;
 use crate::coretarget::CoreTarget;
@@ -75,6 +75,8 @@ pub struct XdpRunOptions {
     pub in_kernel: bool,
     /// `--zero-copy`: AF_XDP zero-copy instead of copy mode.
     pub zero_copy: bool,
+    /// `--engine jit`: the workers run native code rather than interpreting.
+    pub jit: bool,
 }
 
 /// Whether `--duration` has passed since `started`.
@@ -110,7 +112,9 @@ pub fn xdp_run(options: &XdpRunOptions) -> CliResult {
     if options.in_kernel {
         return crate::xdpkernel::run_in_kernel(options, &object, &elf, &spec.name);
     }
-    let vm = VmBackend::open(&object, &spec.name)
+    let prepare: Option<apiary_difftest::PrepareProgram> =
+        options.jit.then_some(crate::progrun::jit);
+    let vm = VmBackend::open_on(&object, &spec.name, prepare)
         .map_err(|e| CliError::at(options.file.display(), e))?;
     let mut pins = match &options.pin_maps {
         Some(dir) => {
@@ -155,7 +159,13 @@ pub fn xdp_run(options: &XdpRunOptions) -> CliResult {
             .zip(&stats)
             .zip(&cpus)
             .map(|((mut port, stats), &cpu)| {
-                let program = RuntimeProgram::new(vm.runtime(), vm.prog(), Runner::new(), cpu);
+                let mut runner = Runner::new();
+                runner.set_engine(if options.jit {
+                    Engine::Compiled
+                } else {
+                    Engine::Interpreter
+                });
+                let program = RuntimeProgram::new(vm.runtime(), vm.prog(), runner, cpu);
                 let control = &control;
                 scope.spawn(move || {
                     let result = program

@@ -36,8 +36,10 @@
 //! The program is run through [`FrameProgram`]; [`RuntimeProgram`] runs
 //! it with `apiary-runtime` on the runner it is given, whose engine is the
 //! execution tier, so a compiled tier plugs in without changing this crate.
-//! [`netns`] creates namespaces and veth pairs for tests, [`traffic`]
-//! sends frames over them.
+//! [`replay`] runs frames held in memory through the program on one
+//! worker per CPU, without I/O: the data plane's ceiling. [`netns`]
+//! creates namespaces and veth pairs for tests, [`traffic`] sends frames
+//! over them.
 //!
 //! It must not load objects or create the program's maps, parse arguments
 //! or print: that is the embedder's (the CLI's `xdp run`). The only kernel
@@ -51,6 +53,7 @@ pub mod iface;
 pub mod netns;
 pub mod port;
 pub mod program;
+pub mod replay;
 pub mod ring;
 pub mod socket;
 pub mod stats;
@@ -68,9 +71,10 @@ pub use error::NetError;
 pub use iface::Interface;
 pub use port::Port;
 pub use program::{FrameProgram, RuntimeProgram};
+pub use replay::{Replayed, WorkerReplay, replay};
 pub use ring::RingGeometry;
 pub use socket::{PacketReceiver, PacketSender, SendFailure};
-pub use stats::{QueueStats, Snapshot};
+pub use stats::{QueueStats, Snapshot, Tally};
 pub use tap::Tap;
 pub use verdict::{Action, Fate};
 pub use worker::{Control, pin_to_cpu, run_queue, usable_cpus};

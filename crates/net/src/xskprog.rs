@@ -1,6 +1,7 @@
 //! The in-kernel half of `afxdp` mode: an XSKMAP holding one AF_XDP
 //! socket per queue, and a five-instruction XDP program, attached to the
-//! interface through a BPF link, that redirects each frame to the socket
+//! interface through a BPF link, as a frags program (so that multi-buffer
+//! frames reach the sockets too), that redirects each frame to the socket
 //! of the queue it arrived on (`bpf_redirect_map(&xsks, rx_queue_index,
 //! XDP_PASS)`: a queue without a socket keeps going to the stack). Dropping
 //! it detaches the program.
@@ -73,6 +74,8 @@ impl XskRedirect {
             insns: &code,
             license: "GPL",
             name: "apiary_xsk",
+            // Multi-buffer frames (jumbo) reach the socket, in pieces.
+            prog_flags: apiary_kernel::types::prog_flags::XDP_HAS_FRAGS,
             ..ProgLoadAttrs::default()
         })
         .map_err(|e| kernel("loading the AF_XDP redirect program", e))?
