@@ -41,15 +41,22 @@
 //! creates namespaces and veth pairs for tests, [`traffic`] sends frames
 //! over them.
 //!
+//! [`kverdicts`] counts the verdicts of an XDP program running in the
+//! kernel (an fexit program on it), so that both backends of `xdp run`
+//! report the same counters.
+//!
 //! It must not load objects or create the program's maps, parse arguments
 //! or print: that is the embedder's (the CLI's `xdp run`). The only kernel
-//! objects it makes are afxdp mode's own redirect program and XSKMAP.
+//! objects it makes are afxdp mode's own redirect program and XSKMAP, and
+//! the verdict counter's fexit program and per-CPU array.
 
 #![warn(missing_docs)]
 
 pub mod afpacket;
 mod error;
+pub mod ethtool;
 pub mod iface;
+pub mod kverdicts;
 pub mod netns;
 pub mod port;
 pub mod program;
@@ -68,7 +75,9 @@ mod xskring;
 
 pub use afpacket::PacketPort;
 pub use error::NetError;
+pub use ethtool::{DriverXdpCounts, driver_xdp_counts};
 pub use iface::Interface;
+pub use kverdicts::KernelVerdicts;
 pub use port::Port;
 pub use program::{FrameProgram, RuntimeProgram};
 pub use replay::{Replayed, WorkerReplay, replay};

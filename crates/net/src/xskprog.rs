@@ -24,7 +24,7 @@ pub struct XskRedirect {
 }
 
 /// One `struct bpf_insn`: opcode, registers, offset, immediate.
-fn insn(code: u8, dst: u8, src: u8, off: i16, imm: i32) -> [u8; 8] {
+pub(crate) fn insn(code: u8, dst: u8, src: u8, off: i16, imm: i32) -> [u8; 8] {
     let mut slot = [0u8; 8];
     slot[0] = code;
     slot[1] = (src << 4) | (dst & 0x0f);

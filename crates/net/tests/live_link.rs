@@ -345,3 +345,120 @@ fn a_worker_whose_interface_disappears_ends_with_interface_gone() {
         assert_eq!(stats.snapshot().frames, 5, "{mode:?}");
     }
 }
+
+/// The test's link and the firewall example loaded into the kernel with
+/// the tests' two rules, or `None` after skipping `test`.
+fn kernel_firewall(test: &str) -> Option<(Link, apiary_backend::KernelObject)> {
+    let link = link(test)?;
+    let elf = match apiary_corpus::example("xdp_firewall").map(|e| e.read()) {
+        Ok(Ok(bytes)) => bytes,
+        Ok(Err(e)) => panic!("xdp_firewall.o: {e}"),
+        Err(e) => return apiary_testskip::missing(test, format!("the firewall example: {e}")),
+    };
+    let object = apiary_loader::Object::parse(&elf, "xdp_firewall").expect("parses");
+    let kernel = apiary_backend::load_object(
+        &object,
+        &apiary_backend::LoadOptions {
+            elf: Some(&elf),
+            log_level: 0,
+            ..Default::default()
+        },
+    )
+    .expect("the firewall in the kernel");
+    let blocklist = kernel.map("blocklist").expect("blocklist");
+    blocklist
+        .update(&[24, 0, 0, 0, 192, 0, 2, 0], &1u32.to_ne_bytes(), 0)
+        .expect("rule 1");
+    blocklist
+        .update(&[25, 0, 0, 0, 198, 51, 100, 128], &3u32.to_ne_bytes(), 0)
+        .expect("rule 3");
+    Some((link, kernel))
+}
+
+/// Attaches `prog` to `ap0`'s XDP hook, sends the 60 firewall frames and
+/// waits until `ran()` says every one ran; the attachment lasts as long
+/// as the link returned.
+fn run_in_kernel(
+    link: &Link,
+    prog: &apiary_kernel::ProgFd,
+    ran: impl Fn() -> u64,
+) -> apiary_kernel::LinkFd {
+    let attached = link
+        .apiary
+        .run(|| {
+            let ap0 = Interface::by_name(Link::APIARY_IFACE).expect("ap0");
+            apiary_kernel::LinkFd::xdp(std::os::fd::AsFd::as_fd(prog), ap0.ifindex, 0)
+        })
+        .expect("enter")
+        .expect("attached in the kernel");
+    apiary_net::traffic::exchange(link, &firewall_frames(), 0).expect("traffic");
+    for _ in 0..500 {
+        if ran() >= 60 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    attached
+}
+
+fn firewall_frames() -> Vec<Vec<u8>> {
+    (0..60)
+        .map(|i| udp_frame(SOURCES[i % SOURCES.len()].0, i as u32))
+        .collect()
+}
+
+/// The firewall in the kernel's own XDP hook of `ap0`: the fexit counter
+/// (`KernelVerdicts`) counts exactly the frames its block list names as
+/// `XDP_DROP` and the rest as `XDP_PASS`, the counts Apiary's workers give
+/// for the same frames. Hosts that refuse fexit programs skip it.
+#[test]
+fn kernel_verdict_counts_match_the_firewalls_block_list() {
+    let test = "kernel_verdict_counts_match_the_firewalls_block_list";
+    let Some((link, kernel)) = kernel_firewall(test) else {
+        return;
+    };
+    let prog = kernel.program("xdp_firewall").expect("program");
+    let verdicts = match apiary_net::KernelVerdicts::attach(prog, "xdp_firewall") {
+        Ok(verdicts) => verdicts,
+        Err(apiary_net::NetError::Refused { what, answer }) => {
+            return apiary_testskip::refused(test, what, answer);
+        }
+        Err(e) => panic!("{e}"),
+    };
+    let counts = || verdicts.counts().expect("counts");
+    let _attached = run_in_kernel(&link, prog, || counts().iter().sum());
+    let blocked = (0..60).filter(|i| SOURCES[i % SOURCES.len()].1).count() as u64;
+    assert_eq!(
+        counts(),
+        [0, blocked, 60 - blocked, 0, 0],
+        "aborted, drop, pass, tx, redirect"
+    );
+}
+
+/// The same in the veth driver's own XDP counters (`ethtool -S`), which
+/// every host has: drops exactly the blocked frames, the rest passed.
+#[test]
+fn the_drivers_xdp_counters_match_the_firewalls_block_list() {
+    let test = "the_drivers_xdp_counters_match_the_firewalls_block_list";
+    let Some((link, kernel)) = kernel_firewall(test) else {
+        return;
+    };
+    let prog = kernel.program("xdp_firewall").expect("program");
+    let counts = || {
+        link.apiary
+            .run(|| {
+                let ap0 = Interface::by_name(Link::APIARY_IFACE)?;
+                apiary_net::driver_xdp_counts(&ap0)
+            })
+            .expect("enter")
+            .expect("ethtool")
+            .expect("veth keeps XDP counters")
+    };
+    let before = counts();
+    let _attached = run_in_kernel(&link, prog, || counts().since(&before).runs.unwrap_or(0));
+    let ran = counts().since(&before);
+    let blocked = (0..60).filter(|i| SOURCES[i % SOURCES.len()].1).count() as u64;
+    assert_eq!(ran.runs, Some(60), "{ran:?}");
+    assert_eq!((ran.drop, ran.tx, ran.redirect), (blocked, 0, 0));
+    assert_eq!(ran.pass(), Some(60 - blocked));
+}
