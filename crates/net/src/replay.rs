@@ -75,6 +75,9 @@ impl Replayed {
     }
 }
 
+/// What one worker hands back: itself, its frames per action, its faults.
+type WorkerOutcome = (WorkerReplay, [u64; 5], u64);
+
 /// Runs `frames` over and over, `per_worker` frames on each CPU of `cpus`
 /// (as arriving on queue *i* of interface `ifindex` for the *i*-th), on
 /// the program `program(cpu)` readies for that CPU. A frame the program
@@ -95,40 +98,38 @@ where
         return Err(NetError::Config("a replay needs at least one frame".into()));
     }
     let barrier = Barrier::new(cpus.len());
-    let results: Vec<Result<(WorkerReplay, [u64; 5], u64), NetError>> =
-        std::thread::scope(|scope| {
-            let workers: Vec<_> = cpus
-                .iter()
-                .enumerate()
-                .map(|(queue, &cpu)| {
-                    let (barrier, program) = (&barrier, &program);
-                    scope.spawn(move || {
-                        let prepared = pin_to_cpu(cpu).and_then(|()| {
-                            let cpu_slot = u32::try_from(cpu)
-                                .map_err(|_| NetError::Config(format!("CPU {cpu}")))?;
-                            program(cpu_slot).map_err(|e| NetError::Config(e.to_string()))
-                        });
-                        // Every worker passes the barrier, ready or not, so
-                        // that none waits for one that failed.
-                        barrier.wait();
-                        let mut program = prepared?;
-                        let rx = RxQueue {
-                            ifindex,
-                            queue: queue as u32,
-                        };
-                        run_worker(&mut program, frames, per_worker, rx, cpu)
-                    })
+    let results: Vec<Result<WorkerOutcome, NetError>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = cpus
+            .iter()
+            .enumerate()
+            .map(|(queue, &cpu)| {
+                let (barrier, program) = (&barrier, &program);
+                scope.spawn(move || {
+                    let prepared = pin_to_cpu(cpu).and_then(|()| {
+                        let cpu_slot = u32::try_from(cpu)
+                            .map_err(|_| NetError::Config(format!("CPU {cpu}")))?;
+                        program(cpu_slot).map_err(|e| NetError::Config(e.to_string()))
+                    });
+                    // Every worker passes the barrier, ready or not, so
+                    // that none waits for one that failed.
+                    barrier.wait();
+                    let mut program = prepared?;
+                    let rx = RxQueue {
+                        ifindex,
+                        queue: queue as u32,
+                    };
+                    run_worker(&mut program, frames, per_worker, rx, cpu)
                 })
-                .collect();
-            workers
-                .into_iter()
-                .map(|w| {
-                    w.join().unwrap_or_else(|_| {
-                        Err(NetError::Config("a replay worker panicked".into()))
-                    })
-                })
-                .collect()
-        });
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| {
+                w.join()
+                    .unwrap_or_else(|_| Err(NetError::Config("a replay worker panicked".into())))
+            })
+            .collect()
+    });
     let mut replayed = Replayed {
         workers: Vec::new(),
         seconds: 0.0,
@@ -154,7 +155,7 @@ fn run_worker<P: FrameProgram>(
     per_worker: u64,
     rx: RxQueue,
     cpu: usize,
-) -> Result<(WorkerReplay, [u64; 5], u64), NetError> {
+) -> Result<WorkerOutcome, NetError> {
     let start = Instant::now();
     let cpu_before = thread_cpu_ns();
     let mut actions = [0u64; 5];
