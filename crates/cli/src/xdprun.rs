@@ -401,6 +401,11 @@ fn interval_json(deltas: &[Snapshot], seconds: f64, elapsed: Duration) -> String
     )
 }
 
+/// The tier the workers ran on, as `--engine` names it.
+fn engine_name(options: &XdpRunOptions) -> &'static str {
+    if options.jit { "jit" } else { "interp" }
+}
+
 /// The final counters: per queue and in total, as text or one JSON line.
 fn print_summary(options: &XdpRunOptions, mode: Mode, stats: &[QueueStats], elapsed: Duration) {
     let all = snapshots(stats);
@@ -414,9 +419,10 @@ fn print_summary(options: &XdpRunOptions, mode: Mode, stats: &[QueueStats], elap
             .collect::<Vec<_>>()
             .join(",");
         println!(
-            "{{\"summary\":{{\"iface\":{:?},\"mode\":\"{}\",\"seconds\":{seconds:.3},\"queues\":[{queues}],\"total\":{}}}}}",
+            "{{\"summary\":{{\"iface\":{:?},\"mode\":\"{}\",\"engine\":\"{}\",\"seconds\":{seconds:.3},\"queues\":[{queues}],\"total\":{}}}}}",
             options.iface,
             mode.name(),
+            engine_name(options),
             total.json(None, Some(seconds))
         );
         return;
@@ -425,6 +431,7 @@ fn print_summary(options: &XdpRunOptions, mode: Mode, stats: &[QueueStats], elap
         println!("{}", snapshot.summary_line(&format!("queue {queue}:")));
     }
     println!("{}", total.summary_line("total:"));
+    println!("engine: {}", engine_name(options));
     let rate = if seconds > 0.0 {
         total.frames as f64 / seconds
     } else {

@@ -36,7 +36,7 @@
 //! The program is run through [`FrameProgram`]; [`RuntimeProgram`] runs
 //! it with `apiary-runtime` on the runner it is given, whose engine is the
 //! execution tier, so a compiled tier plugs in without changing this crate.
-//! [`replay`] runs frames held in memory through the program on one
+//! [`mod@replay`] runs frames held in memory through the program on one
 //! worker per CPU, without I/O: the data plane's ceiling. [`netns`]
 //! creates namespaces and veth pairs for tests, [`traffic`] sends frames
 //! over them.
