@@ -167,17 +167,26 @@ impl XskPort {
         } else {
             libc::XDP_COPY
         };
-        sxdp.sxdp_flags = copy | libc::XDP_USE_SG;
-        // SAFETY: `sxdp` is a valid sockaddr_xdp of the size given.
-        let rc = unsafe {
-            libc::bind(
-                fd.as_raw_fd(),
-                (&raw const sxdp).cast(),
-                std::mem::size_of::<libc::sockaddr_xdp>() as libc::socklen_t,
-            )
+        let bind = |flags: u16| {
+            let mut sxdp = sxdp;
+            sxdp.sxdp_flags = flags;
+            // SAFETY: `sxdp` is a valid sockaddr_xdp of the size given.
+            let rc = unsafe {
+                libc::bind(
+                    fd.as_raw_fd(),
+                    (&raw const sxdp).cast(),
+                    std::mem::size_of::<libc::sockaddr_xdp>() as libc::socklen_t,
+                )
+            };
+            if rc == 0 {
+                Ok(())
+            } else {
+                Err(std::io::Error::last_os_error())
+            }
         };
-        if rc != 0 {
-            let error = std::io::Error::last_os_error();
+        // Multi-buffer where the kernel (6.6+) and, for zero-copy, the
+        // driver have it; otherwise frames that fit one UMEM frame.
+        if let Err(error) = bind(copy | libc::XDP_USE_SG).or_else(|_| bind(copy)) {
             let what = if options.zero_copy && error.raw_os_error() == Some(libc::EOPNOTSUPP) {
                 format!("{}: the driver offers no AF_XDP zero-copy", iface.name)
             } else {

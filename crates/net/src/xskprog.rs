@@ -69,17 +69,22 @@ impl XskRedirect {
             insn(0x95, 0, 0, 0, 0),            // exit
         ]
         .concat();
-        let prog = ProgFd::load(&ProgLoadAttrs {
-            prog_type: ProgType::XDP,
-            insns: &code,
-            license: "GPL",
-            name: "apiary_xsk",
-            // Multi-buffer frames (jumbo) reach the socket, in pieces.
-            prog_flags: apiary_kernel::types::prog_flags::XDP_HAS_FRAGS,
-            ..ProgLoadAttrs::default()
-        })
-        .map_err(|e| kernel("loading the AF_XDP redirect program", e))?
-        .prog;
+        let load = |prog_flags| {
+            ProgFd::load(&ProgLoadAttrs {
+                prog_type: ProgType::XDP,
+                insns: &code,
+                license: "GPL",
+                name: "apiary_xsk",
+                prog_flags,
+                ..ProgLoadAttrs::default()
+            })
+        };
+        // Multi-buffer frames (jumbo) reach the socket, in pieces; kernels
+        // before 5.18 know no frags programs and get the frames that fit.
+        let prog = load(apiary_kernel::types::prog_flags::XDP_HAS_FRAGS)
+            .or_else(|_| load(0))
+            .map_err(|e| kernel("loading the AF_XDP redirect program", e))?
+            .prog;
         let link = LinkFd::xdp(prog.as_fd(), ifindex, flags)
             .map_err(|e| kernel(&format!("attaching XDP to interface {ifindex}"), e))?;
         Ok(XskRedirect { link, prog, map })
