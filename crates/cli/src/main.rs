@@ -26,6 +26,7 @@ mod progrun;
 mod signals;
 mod verify;
 mod xdpkernel;
+mod xdpreplay;
 mod xdprun;
 
 use std::io::Write;
@@ -328,6 +329,27 @@ enum XdpCommand {
     /// the host's stack receives every frame whatever the program returns,
     /// so XDP_DROP is counted but does NOT stop the frame.
     Run(XdpRunArgs),
+    /// Replay the frames of a capture, held in memory, through an XDP program on one
+    /// pinned worker per CPU, without I/O: frames per second on one core and on more.
+    Replay {
+        /// The eBPF ELF object.
+        file: PathBuf,
+        /// The frames (pcap or pcapng, Ethernet), run over and over.
+        #[arg(long, value_name = "FILE")]
+        pcap: PathBuf,
+        /// The program to run (needed when the object has more than one).
+        #[arg(long = "prog", value_name = "NAME")]
+        program: Option<String>,
+        /// Workers, one per CPU (each that CPU for per-CPU maps).
+        #[arg(long, value_name = "N", default_value_t = 1)]
+        cores: u32,
+        /// Frames each worker runs.
+        #[arg(long, value_name = "N", default_value_t = 1_000_000)]
+        frames: u64,
+        /// Native x86-64 code (`jit`, the default on x86-64) or the interpreter.
+        #[arg(long, value_enum, default_value = DEFAULT_ENGINE)]
+        engine: EngineArg,
+    },
 }
 
 /// How `xdp run` receives frames.
@@ -378,12 +400,16 @@ struct XdpRunArgs {
     /// interface (`kernel`, for comparing throughput and maps on the same traffic).
     #[arg(long, value_enum, default_value = "vm")]
     backend: XdpBackendArg,
+    /// Apiary's execution tier: native x86-64 code (`jit`, the default on x86-64) or the
+    /// interpreter (`interp`).
+    #[arg(long, value_enum, default_value = DEFAULT_ENGINE)]
+    engine: EngineArg,
 }
 
 /// Where `xdp run` runs the program.
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum XdpBackendArg {
-    /// Apiary's interpreter on frames from AF_XDP or AF_PACKET sockets.
+    /// Apiary (its JIT or interpreter, `--engine`) on frames from AF_XDP or AF_PACKET sockets.
     Vm,
     /// The kernel's XDP hook (native where the driver has it).
     Kernel,
@@ -522,6 +548,7 @@ fn main() -> ExitCode {
             core_target: CoreTarget::choose(args.target_btf, args.backend == XdpBackendArg::Kernel),
             in_kernel: args.backend == XdpBackendArg::Kernel,
             zero_copy: args.zero_copy,
+            jit: matches!(args.engine, EngineArg::Jit),
             file: args.file,
             program: args.program,
             iface: args.iface,
@@ -533,6 +560,25 @@ fn main() -> ExitCode {
             pin_maps: args.pin_maps,
             count: args.count,
             duration: args.duration,
+            json,
+        }),
+        Command::Xdp {
+            command:
+                XdpCommand::Replay {
+                    file,
+                    pcap,
+                    program,
+                    cores,
+                    frames,
+                    engine,
+                },
+        } => xdpreplay::xdp_replay(&xdpreplay::XdpReplayOptions {
+            file,
+            program,
+            pcap,
+            cores,
+            frames,
+            jit: matches!(engine, EngineArg::Jit),
             json,
         }),
         Command::Bench {

@@ -19,7 +19,7 @@ use apiary_net::{
     Control, Interface, NetError, PacketPort, Port, QueueStats, RingGeometry, RuntimeProgram,
     Snapshot, Tap, XskOptions, XskPort, XskRedirect, pin_to_cpu, run_queue, usable_cpus,
 };
-use apiary_vm::Runner;
+use apiary_vm::{Engine, Runner};
 
 use crate::CliResult;
 use crate::coretarget::CoreTarget;
@@ -75,6 +75,8 @@ pub struct XdpRunOptions {
     pub in_kernel: bool,
     /// `--zero-copy`: AF_XDP zero-copy instead of copy mode.
     pub zero_copy: bool,
+    /// `--engine jit`: the workers run native code rather than interpreting.
+    pub jit: bool,
 }
 
 /// Whether `--duration` has passed since `started`.
@@ -110,7 +112,9 @@ pub fn xdp_run(options: &XdpRunOptions) -> CliResult {
     if options.in_kernel {
         return crate::xdpkernel::run_in_kernel(options, &object, &elf, &spec.name);
     }
-    let vm = VmBackend::open(&object, &spec.name)
+    let prepare: Option<apiary_difftest::PrepareProgram> =
+        options.jit.then_some(crate::progrun::jit);
+    let vm = VmBackend::open_on(&object, &spec.name, prepare)
         .map_err(|e| CliError::at(options.file.display(), e))?;
     let mut pins = match &options.pin_maps {
         Some(dir) => {
@@ -155,7 +159,13 @@ pub fn xdp_run(options: &XdpRunOptions) -> CliResult {
             .zip(&stats)
             .zip(&cpus)
             .map(|((mut port, stats), &cpu)| {
-                let program = RuntimeProgram::new(vm.runtime(), vm.prog(), Runner::new(), cpu);
+                let mut runner = Runner::new();
+                runner.set_engine(if options.jit {
+                    Engine::Compiled
+                } else {
+                    Engine::Interpreter
+                });
+                let program = RuntimeProgram::new(vm.runtime(), vm.prog(), runner, cpu);
                 let control = &control;
                 scope.spawn(move || {
                     let result = program
@@ -391,6 +401,11 @@ fn interval_json(deltas: &[Snapshot], seconds: f64, elapsed: Duration) -> String
     )
 }
 
+/// The tier the workers ran on, as `--engine` names it.
+fn engine_name(options: &XdpRunOptions) -> &'static str {
+    if options.jit { "jit" } else { "interp" }
+}
+
 /// The final counters: per queue and in total, as text or one JSON line.
 fn print_summary(options: &XdpRunOptions, mode: Mode, stats: &[QueueStats], elapsed: Duration) {
     let all = snapshots(stats);
@@ -404,9 +419,10 @@ fn print_summary(options: &XdpRunOptions, mode: Mode, stats: &[QueueStats], elap
             .collect::<Vec<_>>()
             .join(",");
         println!(
-            "{{\"summary\":{{\"iface\":{:?},\"mode\":\"{}\",\"seconds\":{seconds:.3},\"queues\":[{queues}],\"total\":{}}}}}",
+            "{{\"summary\":{{\"iface\":{:?},\"mode\":\"{}\",\"engine\":\"{}\",\"seconds\":{seconds:.3},\"queues\":[{queues}],\"total\":{}}}}}",
             options.iface,
             mode.name(),
+            engine_name(options),
             total.json(None, Some(seconds))
         );
         return;
@@ -415,6 +431,7 @@ fn print_summary(options: &XdpRunOptions, mode: Mode, stats: &[QueueStats], elap
         println!("{}", snapshot.summary_line(&format!("queue {queue}:")));
     }
     println!("{}", total.summary_line("total:"));
+    println!("engine: {}", engine_name(options));
     let rate = if seconds > 0.0 {
         total.frames as f64 / seconds
     } else {

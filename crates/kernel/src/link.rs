@@ -35,6 +35,26 @@ impl LinkFd {
     }
 }
 
+impl LinkFd {
+    /// Attaches the tracing program `prog` (fentry, fexit, ...) to the
+    /// function it was loaded for (`attach_btf_id`, and `attach_prog_fd`
+    /// when that function is a BPF program's): `BPF_LINK_CREATE` with the
+    /// program's `attach_type` and no target of its own.
+    pub fn tracing(prog: BorrowedFd<'_>, attach_type: AttachType) -> Result<LinkFd> {
+        let mut attr = LinkCreateAttr {
+            prog_fd: fd_u32(prog),
+            target: 0,
+            attach_type: attach_type.0,
+            flags: 0,
+        };
+        // SAFETY: the attribute holds no pointers.
+        let result = unsafe { sys::bpf(Cmd::LinkCreate, &mut attr) };
+        Ok(LinkFd {
+            fd: new_fd(Cmd::LinkCreate, result)?,
+        })
+    }
+}
+
 impl AsFd for LinkFd {
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.fd.as_fd()

@@ -34,6 +34,15 @@ pub enum NetError {
         /// Its ifindex.
         ifindex: u32,
     },
+    /// The kernel refused an optional kind of program this host does not
+    /// allow (as some hosts refuse fexit programs, even to root).
+    #[error("{what}: this host refuses it ({answer})")]
+    Refused {
+        /// What was asked.
+        what: String,
+        /// The kernel's answer.
+        answer: String,
+    },
     /// A setting that cannot work (a ring size, a queue count).
     #[error("{0}")]
     Config(String),

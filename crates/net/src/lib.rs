@@ -36,21 +36,31 @@
 //! The program is run through [`FrameProgram`]; [`RuntimeProgram`] runs
 //! it with `apiary-runtime` on the runner it is given, whose engine is the
 //! execution tier, so a compiled tier plugs in without changing this crate.
-//! [`netns`] creates namespaces and veth pairs for tests, [`traffic`]
-//! sends frames over them.
+//! [`mod@replay`] runs frames held in memory through the program on one
+//! worker per CPU, without I/O: the data plane's ceiling. [`netns`]
+//! creates namespaces and veth pairs for tests, [`traffic`] sends frames
+//! over them.
+//!
+//! [`kverdicts`] counts the verdicts of an XDP program running in the
+//! kernel (an fexit program on it), so that both backends of `xdp run`
+//! report the same counters.
 //!
 //! It must not load objects or create the program's maps, parse arguments
 //! or print: that is the embedder's (the CLI's `xdp run`). The only kernel
-//! objects it makes are afxdp mode's own redirect program and XSKMAP.
+//! objects it makes are afxdp mode's own redirect program and XSKMAP, and
+//! the verdict counter's fexit program and per-CPU array.
 
 #![warn(missing_docs)]
 
 pub mod afpacket;
 mod error;
+pub mod ethtool;
 pub mod iface;
+pub mod kverdicts;
 pub mod netns;
 pub mod port;
 pub mod program;
+pub mod replay;
 pub mod ring;
 pub mod socket;
 pub mod stats;
@@ -65,12 +75,15 @@ mod xskring;
 
 pub use afpacket::PacketPort;
 pub use error::NetError;
+pub use ethtool::{DriverXdpCounts, driver_xdp_counts};
 pub use iface::Interface;
+pub use kverdicts::KernelVerdicts;
 pub use port::Port;
 pub use program::{FrameProgram, RuntimeProgram};
+pub use replay::{Replayed, WorkerReplay, replay};
 pub use ring::RingGeometry;
 pub use socket::{PacketReceiver, PacketSender, SendFailure};
-pub use stats::{QueueStats, Snapshot};
+pub use stats::{QueueStats, Snapshot, Tally};
 pub use tap::Tap;
 pub use verdict::{Action, Fate};
 pub use worker::{Control, pin_to_cpu, run_queue, usable_cpus};

@@ -9,9 +9,12 @@ use apiary_vm::Runner;
 
 /// Runs an XDP program on live frames, as one CPU.
 pub trait FrameProgram: Send {
-    /// Runs the program on `frame`, which then holds the packet as the
-    /// program left it.
-    fn run(&mut self, frame: &mut Vec<u8>, rx: RxQueue) -> Result<LiveVerdict, TestRunError>;
+    /// Runs the program on `frame`.
+    fn run(&mut self, frame: &[u8], rx: RxQueue) -> Result<LiveVerdict, TestRunError>;
+
+    /// The packet as the last run left it, in `out`: what a verdict that
+    /// sends the frame on sends (only those pay for the copy).
+    fn output(&self, out: &mut Vec<u8>);
 }
 
 /// An XDP program of a [`Runtime`], run by one runner as CPU `cpu` (its
@@ -48,7 +51,11 @@ impl RuntimeProgram {
 }
 
 impl FrameProgram for RuntimeProgram {
-    fn run(&mut self, frame: &mut Vec<u8>, rx: RxQueue) -> Result<LiveVerdict, TestRunError> {
+    fn run(&mut self, frame: &[u8], rx: RxQueue) -> Result<LiveVerdict, TestRunError> {
         self.live.run(&mut self.runner, frame, rx)
+    }
+
+    fn output(&self, out: &mut Vec<u8>) {
+        self.live.output(out);
     }
 }

@@ -59,7 +59,9 @@ pub struct Snapshot {
     pub refused: u64,
     /// Frames the kernel dropped before the port saw them.
     pub lost: u64,
-    /// Nanoseconds spent running the program.
+    /// Nanoseconds the worker spent on the received frames: reading them
+    /// off the ring, running the program and sorting the verdicts, timed
+    /// per batch (sending and handing frames to the host excluded).
     pub run_ns: u64,
 }
 
@@ -67,12 +69,40 @@ fn add(counter: &AtomicU64, n: u64) {
     counter.fetch_add(n, Ordering::Relaxed);
 }
 
+/// The frames of one batch, counted by the worker alone and added to the
+/// shared counters once per batch: an atomic add per counter per frame
+/// would cost more than running a small program.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Tally {
+    frames: u64,
+    bytes: u64,
+    actions: [u64; 5],
+}
+
+impl Tally {
+    /// One frame of `bytes` ran and ended with `action`.
+    pub fn ran(&mut self, bytes: usize, action: Action) {
+        self.frames += 1;
+        self.bytes += bytes as u64;
+        self.actions[action.index()] += 1;
+    }
+}
+
 impl QueueStats {
-    /// One frame of `bytes` ran in `run_ns` and ended with `action`.
-    pub fn ran(&self, bytes: usize, action: Action, run_ns: u64) {
-        add(&self.frames, 1);
-        add(&self.bytes, bytes as u64);
-        add(&self.actions[action.index()], 1);
+    /// The frames of `tally` ran, taking `run_ns` in all; `tally` starts
+    /// over.
+    pub fn ran(&self, tally: &mut Tally, run_ns: u64) {
+        let tally = std::mem::take(tally);
+        if tally.frames == 0 {
+            return;
+        }
+        add(&self.frames, tally.frames);
+        add(&self.bytes, tally.bytes);
+        for (counter, n) in self.actions.iter().zip(tally.actions) {
+            if n > 0 {
+                add(counter, n);
+            }
+        }
         add(&self.run_ns, run_ns);
     }
 
@@ -111,10 +141,9 @@ impl QueueStats {
         let before = self.lost.swap(total, Ordering::Relaxed);
         if total > before {
             self.problem(format!(
-                "the kernel dropped {} frame(s) before Apiary saw them (a full ring, or in \
-                 afxdp mode frames longer than {} bytes, what a UMEM frame holds)",
-                total - before,
-                crate::umem::MAX_FRAME_LEN
+                "the kernel dropped {} frame(s) before Apiary saw them (a full ring: the \
+                 workers do not keep up)",
+                total - before
             ));
         }
     }
@@ -223,7 +252,7 @@ impl Snapshot {
         self.actions[action.index()]
     }
 
-    /// Mean nanoseconds per frame in the program (0 without frames).
+    /// Mean nanoseconds per frame in the worker (0 without frames).
     pub fn ns_per_frame(&self) -> u64 {
         self.run_ns.checked_div(self.frames).unwrap_or(0)
     }
@@ -322,11 +351,15 @@ mod tests {
     #[test]
     fn counters_add_up_and_render() {
         let stats = QueueStats::default();
-        stats.ran(60, Action::Drop, 100);
-        stats.ran(100, Action::Pass, 300);
+        let mut tally = Tally::default();
+        tally.ran(60, Action::Drop);
+        tally.ran(100, Action::Pass);
+        stats.ran(&mut tally, 400);
+        assert_eq!(tally, Tally::default(), "a tally starts over");
         stats.fault("boom".into());
         let first = stats.snapshot();
-        stats.ran(40, Action::Pass, 200);
+        tally.ran(40, Action::Pass);
+        stats.ran(&mut tally, 200);
         let now = stats.snapshot();
         assert_eq!(now.frames, 3);
         assert_eq!(now.bytes, 200);

@@ -11,8 +11,9 @@ use crate::socket::set_option_at;
 /// Bytes per UMEM frame.
 pub const FRAME_SIZE: u32 = 2048;
 
-/// The longest frame a UMEM frame takes in copy mode: the kernel writes
-/// it after `XDP_PACKET_HEADROOM` (256 bytes) and drops longer ones.
+/// The most bytes of a received frame one UMEM frame takes in copy mode:
+/// the kernel writes them after `XDP_PACKET_HEADROOM` (256 bytes); a
+/// longer frame goes on in further UMEM frames (`XDP_PKT_CONTD`).
 pub const MAX_FRAME_LEN: u32 = FRAME_SIZE - 256;
 
 /// The UMEM area, registered with a socket.

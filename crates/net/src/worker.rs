@@ -11,7 +11,7 @@ use crate::NetError;
 use crate::port::Port;
 use crate::program::FrameProgram;
 use crate::ring::RxFrame;
-use crate::stats::QueueStats;
+use crate::stats::{QueueStats, Tally};
 use crate::verdict::{Action, Fate, fate_of};
 
 /// How long a worker waits for frames before it looks at the stop flag
@@ -119,11 +119,11 @@ pub fn run_queue(
         queue: port.queue(),
     };
     let port_has_copy = port.kernel_has_copy();
-    let mut frame = Vec::with_capacity(4096);
     // Frames to send (or pass) after the batch, with their fate: the
     // ring's block is handed back before they leave.
     let mut outbox: Vec<(Fate, Vec<u8>)> = Vec::new();
     let mut spare: Vec<Vec<u8>> = Vec::new();
+    let mut tally = Tally::default();
     let mut drops_read = Instant::now();
     while !control.stopped() {
         if drops_read.elapsed() >= DROPS_EVERY {
@@ -131,6 +131,9 @@ pub fn run_queue(
             drops_read = Instant::now();
         }
         port.wait(POLL_MS)?;
+        // Timed per batch: two clock reads per frame would cost more than
+        // a small program's run.
+        let batch_start = Instant::now();
         port.receive(&mut |received: RxFrame<'_>| {
             if control.stopped() || !control.take_frame() {
                 return;
@@ -143,15 +146,10 @@ pub fn run_queue(
                 ));
                 return;
             }
-            frame.clear();
-            frame.extend_from_slice(received.bytes);
-            let start = Instant::now();
-            let result = program.run(&mut frame, rx);
-            let run_ns = start.elapsed().as_nanos() as u64;
-            let verdict = match result {
+            let verdict = match program.run(received.bytes, rx) {
                 Ok(verdict) => verdict,
                 Err(TestRunError::Run(fault)) => {
-                    stats.ran(received.bytes.len(), Action::Aborted, run_ns);
+                    tally.ran(received.bytes.len(), Action::Aborted);
                     stats.fault(format!("the program faulted (XDP_ABORTED): {fault}"));
                     return;
                 }
@@ -162,7 +160,7 @@ pub fn run_queue(
             };
             stats.trace(verdict.trace.iter().map(ToString::to_string));
             let (action, fate) = fate_of(&verdict, rx.ifindex);
-            stats.ran(received.bytes.len(), action, run_ns);
+            tally.ran(received.bytes.len(), action);
             if action == Action::Aborted {
                 // The kernel traces these (xdp:xdp_exception); so does Apiary.
                 stats.note(|| match verdict.action {
@@ -176,13 +174,13 @@ pub fn run_queue(
                 Fate::Pass if port_has_copy => {}
                 Fate::Pass | Fate::Transmit(_) => {
                     let mut copy = spare.pop().unwrap_or_default();
-                    copy.clear();
-                    copy.extend_from_slice(&frame);
+                    program.output(&mut copy);
                     outbox.push((fate, copy));
                 }
                 Fate::Unsupported(why) => stats.unsupported(why),
             }
         });
+        stats.ran(&mut tally, batch_start.elapsed().as_nanos() as u64);
         for (fate, bytes) in outbox.drain(..) {
             match fate {
                 Fate::Transmit(ifindex) => match port.send(ifindex, &bytes) {

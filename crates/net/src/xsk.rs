@@ -8,7 +8,11 @@
 //! through a packet socket.
 //!
 //! Copy mode works with every driver; zero-copy is asked for with
-//! [`XskOptions::zero_copy`].
+//! [`XskOptions::zero_copy`]. Frames longer than a UMEM frame holds
+//! (jumbo frames, multi-buffer XDP) arrive in several descriptors chained
+//! by `XDP_PKT_CONTD` (the socket is bound with `XDP_USE_SG`, the redirect
+//! program is a frags program) and are joined before the program runs;
+//! such frames leave through a packet socket.
 
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::sync::Arc;
@@ -65,6 +69,11 @@ pub struct XskPort {
     ring_size: u32,
     batch: Vec<Desc>,
     recycled: Vec<u64>,
+    /// A multi-buffer frame whose last descriptor has not arrived yet
+    /// (a batch may end inside one).
+    joined: Vec<u8>,
+    /// Whether `joined` holds the first parts of a frame.
+    joining: bool,
     tap: Arc<Tap>,
     sender: PacketSender,
 }
@@ -153,21 +162,31 @@ impl XskPort {
         sxdp.sxdp_family = libc::AF_XDP as u16;
         sxdp.sxdp_ifindex = iface.ifindex;
         sxdp.sxdp_queue_id = queue;
-        sxdp.sxdp_flags = if options.zero_copy {
+        let copy = if options.zero_copy {
             libc::XDP_ZEROCOPY
         } else {
             libc::XDP_COPY
         };
-        // SAFETY: `sxdp` is a valid sockaddr_xdp of the size given.
-        let rc = unsafe {
-            libc::bind(
-                fd.as_raw_fd(),
-                (&raw const sxdp).cast(),
-                std::mem::size_of::<libc::sockaddr_xdp>() as libc::socklen_t,
-            )
+        let bind = |flags: u16| {
+            let mut sxdp = sxdp;
+            sxdp.sxdp_flags = flags;
+            // SAFETY: `sxdp` is a valid sockaddr_xdp of the size given.
+            let rc = unsafe {
+                libc::bind(
+                    fd.as_raw_fd(),
+                    (&raw const sxdp).cast(),
+                    std::mem::size_of::<libc::sockaddr_xdp>() as libc::socklen_t,
+                )
+            };
+            if rc == 0 {
+                Ok(())
+            } else {
+                Err(std::io::Error::last_os_error())
+            }
         };
-        if rc != 0 {
-            let error = std::io::Error::last_os_error();
+        // Multi-buffer where the kernel (6.6+) and, for zero-copy, the
+        // driver have it; otherwise frames that fit one UMEM frame.
+        if let Err(error) = bind(copy | libc::XDP_USE_SG).or_else(|_| bind(copy)) {
             let what = if options.zero_copy && error.raw_os_error() == Some(libc::EOPNOTSUPP) {
                 format!("{}: the driver offers no AF_XDP zero-copy", iface.name)
             } else {
@@ -190,6 +209,8 @@ impl XskPort {
             ring_size: size,
             batch: Vec::with_capacity(BATCH as usize),
             recycled: Vec::with_capacity(BATCH as usize),
+            joined: Vec::new(),
+            joining: false,
             tap,
             sender: PacketSender::new()?,
         })
@@ -229,11 +250,29 @@ impl Port for XskPort {
         batch.clear();
         self.rx.take_descs(BATCH, &mut |desc| batch.push(desc));
         for desc in &self.batch {
-            if let Some(bytes) = self.umem.bytes(desc.addr, desc.len) {
-                each(RxFrame {
+            let part = self.umem.bytes(desc.addr, desc.len);
+            let continues = desc.options & libc::XDP_PKT_CONTD != 0;
+            match (part, continues || self.joining) {
+                (Some(bytes), false) => each(RxFrame {
                     bytes,
                     wire_len: desc.len,
-                });
+                }),
+                (Some(bytes), true) => {
+                    if !self.joining {
+                        self.joined.clear();
+                    }
+                    self.joined.extend_from_slice(bytes);
+                    self.joining = continues;
+                    if !continues {
+                        each(RxFrame {
+                            bytes: &self.joined,
+                            wire_len: self.joined.len() as u32,
+                        });
+                    }
+                }
+                // A descriptor outside the UMEM (a kernel bug): the frame
+                // it belongs to is lost.
+                (None, _) => self.joining = false,
             }
             // The frame's start: the kernel may hand out an offset into it.
             self.recycled
@@ -260,6 +299,7 @@ impl Port for XskPort {
         let desc = Desc {
             addr,
             len: frame.len() as u32,
+            options: 0,
         };
         if !self.tx.put_desc(desc) {
             self.tx_free.push(addr);
@@ -313,8 +353,9 @@ impl Port for XskPort {
         if rc != 0 {
             return 0;
         }
-        // Cumulative: frames too large for a UMEM frame or without a fill
-        // ring entry, and frames the full RX ring refused.
+        // Cumulative: frames without a fill ring entry (or too large for
+        // the UMEM frames they could get), and frames the full RX ring
+        // refused.
         stats.rx_dropped + stats.rx_ring_full
     }
 

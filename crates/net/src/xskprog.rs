@@ -1,6 +1,7 @@
 //! The in-kernel half of `afxdp` mode: an XSKMAP holding one AF_XDP
 //! socket per queue, and a five-instruction XDP program, attached to the
-//! interface through a BPF link, that redirects each frame to the socket
+//! interface through a BPF link, as a frags program (so that multi-buffer
+//! frames reach the sockets too), that redirects each frame to the socket
 //! of the queue it arrived on (`bpf_redirect_map(&xsks, rx_queue_index,
 //! XDP_PASS)`: a queue without a socket keeps going to the stack). Dropping
 //! it detaches the program.
@@ -23,7 +24,7 @@ pub struct XskRedirect {
 }
 
 /// One `struct bpf_insn`: opcode, registers, offset, immediate.
-fn insn(code: u8, dst: u8, src: u8, off: i16, imm: i32) -> [u8; 8] {
+pub(crate) fn insn(code: u8, dst: u8, src: u8, off: i16, imm: i32) -> [u8; 8] {
     let mut slot = [0u8; 8];
     slot[0] = code;
     slot[1] = (src << 4) | (dst & 0x0f);
@@ -68,15 +69,22 @@ impl XskRedirect {
             insn(0x95, 0, 0, 0, 0),            // exit
         ]
         .concat();
-        let prog = ProgFd::load(&ProgLoadAttrs {
-            prog_type: ProgType::XDP,
-            insns: &code,
-            license: "GPL",
-            name: "apiary_xsk",
-            ..ProgLoadAttrs::default()
-        })
-        .map_err(|e| kernel("loading the AF_XDP redirect program", e))?
-        .prog;
+        let load = |prog_flags| {
+            ProgFd::load(&ProgLoadAttrs {
+                prog_type: ProgType::XDP,
+                insns: &code,
+                license: "GPL",
+                name: "apiary_xsk",
+                prog_flags,
+                ..ProgLoadAttrs::default()
+            })
+        };
+        // Multi-buffer frames (jumbo) reach the socket, in pieces; kernels
+        // before 5.18 know no frags programs and get the frames that fit.
+        let prog = load(apiary_kernel::types::prog_flags::XDP_HAS_FRAGS)
+            .or_else(|_| load(0))
+            .map_err(|e| kernel("loading the AF_XDP redirect program", e))?
+            .prog;
         let link = LinkFd::xdp(prog.as_fd(), ifindex, flags)
             .map_err(|e| kernel(&format!("attaching XDP to interface {ifindex}"), e))?;
         Ok(XskRedirect { link, prog, map })

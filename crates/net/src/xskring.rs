@@ -27,6 +27,9 @@ pub(crate) struct Desc {
     pub addr: u64,
     /// Its length.
     pub len: u32,
+    /// `XDP_PKT_CONTD` when the packet goes on in the next descriptor
+    /// (a multi-buffer frame); 0 on its last one.
+    pub options: u32,
 }
 
 impl XskRing {
@@ -89,6 +92,7 @@ impl XskRing {
                 Desc {
                     addr: slot.cast::<u64>().read_unaligned(),
                     len: slot.add(8).cast::<u32>().read_unaligned(),
+                    options: slot.add(12).cast::<u32>().read_unaligned(),
                 }
             };
             each(desc);
@@ -140,11 +144,11 @@ impl XskRing {
         }
         let producer = self.index(self.producer).load(Ordering::Relaxed);
         let slot = self.slot(producer);
-        // SAFETY: a free slot, as in `put_addrs`; options (offset 12) 0.
+        // SAFETY: a free slot, as in `put_addrs`.
         unsafe {
             slot.cast::<u64>().write_unaligned(desc.addr);
             slot.add(8).cast::<u32>().write_unaligned(desc.len);
-            slot.add(12).cast::<u32>().write_unaligned(0);
+            slot.add(12).cast::<u32>().write_unaligned(desc.options);
         }
         self.index(self.producer)
             .store(producer.wrapping_add(1), Ordering::Release);

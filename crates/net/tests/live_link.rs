@@ -229,43 +229,43 @@ fn faulting_frames_are_aborted_and_the_worker_goes_on() {
     assert_eq!(stats.action(Action::Pass), 10);
 }
 
-/// In afxdp mode a frame longer than a UMEM frame holds (1792 bytes after
-/// the kernel's headroom) cannot reach the socket: the kernel drops it and
-/// the queue counts it as lost (from XDP_STATISTICS), while frames of
-/// exactly 1792 bytes run.
-#[test]
-fn frames_longer_than_a_umem_frame_holds_are_counted_as_lost() {
-    let Some(link) = link("frames_longer_than_a_umem_frame_holds_are_counted_as_lost") else {
-        return;
-    };
-    link.apiary
-        .ip(&["link", "set", Link::APIARY_IFACE, "mtu", "3000"])
-        .expect("mtu");
-    link.traffic
-        .ip(&["link", "set", Link::TRAFFIC_IFACE, "mtu", "3000"])
-        .expect("mtu");
-    let runtime = Runtime::new(1);
-    let prog = common::asm_program(&runtime, "r0 = 2\nexit");
-    let sized = |len: usize, seq: u32| {
-        let mut frame = udp_frame([10, 0, 0, 1], seq);
-        frame.resize(len, 0xee);
-        frame
-    };
-    // The long frames go first: by the time the others ran, the kernel
-    // has dropped them.
+/// Frames of every size a 9000-byte MTU allows, from a bare Ethernet
+/// header to a jumbo frame: in afxdp mode those longer than a UMEM frame
+/// holds (1792 bytes after the kernel's headroom) arrive in several
+/// descriptors and are joined; the program sees each frame whole (past
+/// 3520 bytes in fragments, as the kernel's multi-buffer XDP) and
+/// `XDP_TX` sends it back whole.
+fn frames_of_every_size() -> Vec<Vec<u8>> {
     let max = apiary_net::umem::MAX_FRAME_LEN as usize;
-    let mut frames: Vec<Vec<u8>> = (0..3).map(|i| sized(max + 1, i)).collect();
-    frames.extend((0..5).map(|i| sized(max, i)));
-    let traffic = Traffic {
-        frames: &frames,
-        back_on: Link::TRAFFIC_IFACE,
-        expect_back: 0,
-        frames_run: 5,
-    };
-    let Ran { stats, .. } = run_back_on(&link, Mode::Afxdp, &runtime, prog, traffic);
-    assert_eq!(stats.frames, 5);
-    assert_eq!(stats.bytes, 5 * max as u64);
-    assert_eq!(stats.lost, 3);
+    [14, 15, 60, 1514, max, max + 1, 3521, 4096, 9014]
+        .iter()
+        .enumerate()
+        .map(|(i, &len)| {
+            let mut frame = udp_frame([10, 0, 0, 1], i as u32);
+            frame.resize(len, 0xe0 | i as u8);
+            frame
+        })
+        .collect()
+}
+
+#[test]
+fn afxdp_mode_runs_and_returns_frames_of_every_size_jumbo_included() {
+    common::reflector_returns(
+        "afxdp_mode_runs_and_returns_frames_of_every_size_jumbo_included",
+        Mode::Afxdp,
+        &frames_of_every_size(),
+        Some(9000),
+    );
+}
+
+#[test]
+fn packet_mode_runs_and_returns_frames_of_every_size_jumbo_included() {
+    common::reflector_returns(
+        "packet_mode_runs_and_returns_frames_of_every_size_jumbo_included",
+        Mode::Packet,
+        &frames_of_every_size(),
+        Some(9000),
+    );
 }
 
 /// The program's `bpf_trace_printk` lines come out of the worker, one per
@@ -289,4 +289,176 @@ fn trace_printk_lines_come_out_of_the_worker() {
         trace.iter().all(|l| l.trim_end().ends_with(": hi")),
         "{trace:?}"
     );
+}
+
+/// An interface that disappears while a worker serves it ends the
+/// worker with `InterfaceGone` (the CLI's clear line), never a hang or a
+/// panic, in either mode.
+#[test]
+fn a_worker_whose_interface_disappears_ends_with_interface_gone() {
+    for mode in [Mode::Packet, Mode::Afxdp] {
+        let Some(link) = link("a_worker_whose_interface_disappears_ends_with_interface_gone")
+        else {
+            return;
+        };
+        let runtime = Runtime::new(1);
+        let prog = common::asm_program(&runtime, "r0 = 1\nexit");
+        let mut opened = common::open(&link, mode);
+        let control = apiary_net::Control::new(None);
+        let stats = apiary_net::QueueStats::default();
+        let mut program =
+            apiary_net::RuntimeProgram::new(&runtime, prog, apiary_vm::Runner::new(), 0)
+                .expect("an XDP program");
+        let outcome = std::thread::scope(|scope| {
+            let port = opened.port.as_mut();
+            let worker =
+                scope.spawn(|| apiary_net::run_queue(port, &mut program, &stats, &control));
+            let frames: Vec<Vec<u8>> = (0..5).map(|i| udp_frame([10, 0, 0, 1], i)).collect();
+            apiary_net::traffic::exchange(&link, &frames, 0).expect("traffic");
+            for _ in 0..500 {
+                if stats.snapshot().frames == 5 {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            link.apiary
+                .ip(&["link", "del", Link::APIARY_IFACE])
+                .expect("delete ap0");
+            // The worker notices within a few polls; a hang fails the test
+            // after ten seconds instead of blocking it.
+            for _ in 0..1000 {
+                if worker.is_finished() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            control.stop();
+            let finished = worker.is_finished();
+            (finished, worker.join().expect("the worker did not panic"))
+        });
+        assert!(outcome.0, "{mode:?}: the worker noticed by itself");
+        assert!(
+            matches!(outcome.1, Err(apiary_net::NetError::InterfaceGone { .. })),
+            "{mode:?}: {:?}",
+            outcome.1
+        );
+        assert_eq!(stats.snapshot().frames, 5, "{mode:?}");
+    }
+}
+
+/// The test's link and the firewall example loaded into the kernel with
+/// the tests' two rules, or `None` after skipping `test`.
+fn kernel_firewall(test: &str) -> Option<(Link, apiary_backend::KernelObject)> {
+    let link = link(test)?;
+    let elf = match apiary_corpus::example("xdp_firewall").map(|e| e.read()) {
+        Ok(Ok(bytes)) => bytes,
+        Ok(Err(e)) => panic!("xdp_firewall.o: {e}"),
+        Err(e) => return apiary_testskip::missing(test, format!("the firewall example: {e}")),
+    };
+    let object = apiary_loader::Object::parse(&elf, "xdp_firewall").expect("parses");
+    let kernel = apiary_backend::load_object(
+        &object,
+        &apiary_backend::LoadOptions {
+            elf: Some(&elf),
+            log_level: 0,
+            ..Default::default()
+        },
+    )
+    .expect("the firewall in the kernel");
+    let blocklist = kernel.map("blocklist").expect("blocklist");
+    blocklist
+        .update(&[24, 0, 0, 0, 192, 0, 2, 0], &1u32.to_ne_bytes(), 0)
+        .expect("rule 1");
+    blocklist
+        .update(&[25, 0, 0, 0, 198, 51, 100, 128], &3u32.to_ne_bytes(), 0)
+        .expect("rule 3");
+    Some((link, kernel))
+}
+
+/// Attaches `prog` to `ap0`'s XDP hook, sends the 60 firewall frames and
+/// waits until `ran()` says every one ran; the attachment lasts as long
+/// as the link returned.
+fn run_in_kernel(
+    link: &Link,
+    prog: &apiary_kernel::ProgFd,
+    ran: impl Fn() -> u64,
+) -> apiary_kernel::LinkFd {
+    let attached = link
+        .apiary
+        .run(|| {
+            let ap0 = Interface::by_name(Link::APIARY_IFACE).expect("ap0");
+            apiary_kernel::LinkFd::xdp(std::os::fd::AsFd::as_fd(prog), ap0.ifindex, 0)
+        })
+        .expect("enter")
+        .expect("attached in the kernel");
+    apiary_net::traffic::exchange(link, &firewall_frames(), 0).expect("traffic");
+    for _ in 0..500 {
+        if ran() >= 60 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    attached
+}
+
+fn firewall_frames() -> Vec<Vec<u8>> {
+    (0..60)
+        .map(|i| udp_frame(SOURCES[i % SOURCES.len()].0, i as u32))
+        .collect()
+}
+
+/// The firewall in the kernel's own XDP hook of `ap0`: the fexit counter
+/// (`KernelVerdicts`) counts exactly the frames its block list names as
+/// `XDP_DROP` and the rest as `XDP_PASS`, the counts Apiary's workers give
+/// for the same frames. Hosts that refuse fexit programs skip it.
+#[test]
+fn kernel_verdict_counts_match_the_firewalls_block_list() {
+    let test = "kernel_verdict_counts_match_the_firewalls_block_list";
+    let Some((link, kernel)) = kernel_firewall(test) else {
+        return;
+    };
+    let prog = kernel.program("xdp_firewall").expect("program");
+    let verdicts = match apiary_net::KernelVerdicts::attach(prog, "xdp_firewall") {
+        Ok(verdicts) => verdicts,
+        Err(apiary_net::NetError::Refused { what, answer }) => {
+            return apiary_testskip::refused(test, what, answer);
+        }
+        Err(e) => panic!("{e}"),
+    };
+    let counts = || verdicts.counts().expect("counts");
+    let _attached = run_in_kernel(&link, prog, || counts().iter().sum());
+    let blocked = (0..60).filter(|i| SOURCES[i % SOURCES.len()].1).count() as u64;
+    assert_eq!(
+        counts(),
+        [0, blocked, 60 - blocked, 0, 0],
+        "aborted, drop, pass, tx, redirect"
+    );
+}
+
+/// The same in the veth driver's own XDP counters (`ethtool -S`), which
+/// every host has: drops exactly the blocked frames, the rest passed.
+#[test]
+fn the_drivers_xdp_counters_match_the_firewalls_block_list() {
+    let test = "the_drivers_xdp_counters_match_the_firewalls_block_list";
+    let Some((link, kernel)) = kernel_firewall(test) else {
+        return;
+    };
+    let prog = kernel.program("xdp_firewall").expect("program");
+    let counts = || {
+        link.apiary
+            .run(|| {
+                let ap0 = Interface::by_name(Link::APIARY_IFACE)?;
+                apiary_net::driver_xdp_counts(&ap0)
+            })
+            .expect("enter")
+            .expect("ethtool")
+            .expect("veth keeps XDP counters")
+    };
+    let before = counts();
+    let _attached = run_in_kernel(&link, prog, || counts().since(&before).runs.unwrap_or(0));
+    let ran = counts().since(&before);
+    let blocked = (0..60).filter(|i| SOURCES[i % SOURCES.len()].1).count() as u64;
+    assert_eq!(ran.runs, Some(60), "{ran:?}");
+    assert_eq!((ran.drop, ran.tx, ran.redirect), (blocked, 0, 0));
+    assert_eq!(ran.pass(), Some(60 - blocked));
 }

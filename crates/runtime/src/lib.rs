@@ -398,8 +398,10 @@ pub struct Env {
     trace: Vec<TraceLine>,
     /// What helpers asked the host to do in this run.
     events: Vec<Event>,
-    /// Maps this run's helpers already resolved, by handle: the runtime's
-    /// table is locked once per map and run, not once per helper call.
+    /// Maps this env's helpers already resolved, by handle: the runtime's
+    /// table is locked once per map and env (a live program's frames keep
+    /// them: the table only grows and an entry never changes), not once
+    /// per helper call.
     maps_used: Vec<(u64, MapId, Arc<Map>, bool)>,
 }
 
@@ -427,15 +429,17 @@ impl Env {
         }
     }
 
-    /// Forgets what one run left (output, reservations, resolved maps), so
-    /// that the env serves the next run as a fresh one would.
+    /// Forgets what one run left (output, reservations), so that the env
+    /// serves the next run as a fresh one would. The maps resolved stay:
+    /// the runtime's table only grows and its entries never change, so
+    /// they resolve the same (and one worker per core does not take the
+    /// table's lock for every frame).
     pub(crate) fn clear_run_state(&mut self) {
         self.reserved.clear();
         self.key_buffers.clear();
         self.socket_cookie = None;
         self.trace.clear();
         self.events.clear();
-        self.maps_used.clear();
     }
 
     /// Keeps an event, up to [`MAX_EVENTS`].

@@ -105,7 +105,10 @@ impl Runtime {
         cpu: u32,
         task: &TaskInfo,
     ) -> Result<LiveVerdict, TestRunError> {
-        self.live_xdp(prog, cpu, task)?.run(runner, frame, rx)
+        let mut live = self.live_xdp(prog, cpu, task)?;
+        let verdict = live.run(runner, frame, rx)?;
+        live.output(frame);
+        Ok(verdict)
     }
 }
 
@@ -114,9 +117,9 @@ impl LiveXdp {
     /// kernel's driver hook does: the frame after 256 bytes of headroom in
     /// a page-sized buffer, bytes past its 3520-byte linear room in
     /// page-sized fragments (seen by `xdp.frags` programs through the
-    /// fragment helpers), no metadata. Afterwards `frame` holds the packet
-    /// as the program left it (`data..data_end`, then the fragments): what
-    /// `XDP_TX` and `XDP_REDIRECT` send.
+    /// fragment helpers), no metadata. Afterwards [`LiveXdp::output`]
+    /// gives the packet as the program left it: what `XDP_TX` and
+    /// `XDP_REDIRECT` send (a dropped frame is never copied back out).
     ///
     /// A frame shorter than an Ethernet header, or needing more fragments
     /// than a frame holds, is refused with [`TestRunError::Invalid`] (a
@@ -126,7 +129,7 @@ impl LiveXdp {
     pub fn run(
         &mut self,
         runner: &mut Runner<Env>,
-        frame: &mut Vec<u8>,
+        frame: &[u8],
         rx: RxQueue,
     ) -> Result<LiveVerdict, TestRunError> {
         if frame.len() < ETH_HLEN {
@@ -167,17 +170,22 @@ impl LiveXdp {
         let action = runner
             .run(&self.program, &mut self.env, &input)
             .map_err(TestRunError::Run)? as u32;
-        if let Some(packet) = &self.env.packet {
-            frame.clear();
-            frame.extend_from_slice(packet.bytes());
-            for frag in &packet.frags {
-                frame.extend_from_slice(frag);
-            }
-        }
         Ok(LiveVerdict {
             action,
             events: std::mem::take(&mut self.env.events),
             trace: std::mem::take(&mut self.env.trace),
         })
+    }
+
+    /// The packet as the last run left it (`data..data_end`, then the
+    /// fragments), in `out` (replacing what it held).
+    pub fn output(&self, out: &mut Vec<u8>) {
+        out.clear();
+        if let Some(packet) = &self.env.packet {
+            out.extend_from_slice(packet.bytes());
+            for frag in &packet.frags {
+                out.extend_from_slice(frag);
+            }
+        }
     }
 }

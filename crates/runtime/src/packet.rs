@@ -338,8 +338,10 @@ impl Packet {
             dst.copy_from_slice(head);
         }
         self.frags.clear();
-        self.frags
-            .extend(rest.chunks(XDP_FRAG_SIZE).map(<[u8]>::to_vec));
+        if !rest.is_empty() {
+            self.frags
+                .extend(rest.chunks(XDP_FRAG_SIZE).map(<[u8]>::to_vec));
+        }
         let image = self.ctx.bytes_mut();
         image.fill(0);
         put_u32(image, xdp_off::INGRESS_IFINDEX, setup.ingress_ifindex);
@@ -594,33 +596,31 @@ impl Packet {
     pub(crate) fn sync(&mut self) {
         let base = self.frame.addr();
         let (meta, data, end) = (self.meta, self.data, self.end);
+        if let PacketKind::Xdp = self.kind {
+            // The live path calls this per frame: nothing of the skb's.
+            let image = self.ctx.bytes_mut();
+            put_u32(image, xdp_off::DATA, (data - meta) as u32);
+            put_u32(image, xdp_off::DATA_END, (end - meta) as u32);
+            put_u32(image, xdp_off::DATA_META, 0);
+            put_u64(image, XDP_DATA as usize, base + data as u64);
+            put_u64(image, XDP_DATA_END as usize, base + end as u64);
+            put_u64(image, XDP_DATA_META as usize, base + meta as u64);
+            return;
+        }
         let len = self.len() as u32;
         let skb = self.skb.clone();
-        let kind = self.kind;
         let image = self.ctx.bytes_mut();
-        match kind {
-            PacketKind::Xdp => {
-                put_u32(image, xdp_off::DATA, (data - meta) as u32);
-                put_u32(image, xdp_off::DATA_END, (end - meta) as u32);
-                put_u32(image, xdp_off::DATA_META, 0);
-                put_u64(image, XDP_DATA as usize, base + data as u64);
-                put_u64(image, XDP_DATA_END as usize, base + end as u64);
-                put_u64(image, XDP_DATA_META as usize, base + meta as u64);
-            }
-            PacketKind::Skb { .. } => {
-                put_u32(image, skb_off::LEN, len);
-                put_u32(image, skb_off::PKT_TYPE, skb.pkt_type);
-                put_u32(image, skb_off::PROTOCOL, be16_field(skb.protocol));
-                let (proto, tci) = skb.vlan.unwrap_or((0, 0));
-                put_u32(image, skb_off::VLAN_PRESENT, u32::from(skb.vlan.is_some()));
-                put_u32(image, skb_off::VLAN_TCI, u32::from(tci));
-                put_u32(image, skb_off::VLAN_PROTO, be16_field(proto));
-                put_u32(image, skb_off::HASH, skb.hash);
-                put_u64(image, SKB_DATA as usize, base + data as u64);
-                put_u64(image, SKB_DATA_END as usize, base + end as u64);
-                put_u64(image, SKB_DATA_META as usize, base + meta as u64);
-            }
-        }
+        put_u32(image, skb_off::LEN, len);
+        put_u32(image, skb_off::PKT_TYPE, skb.pkt_type);
+        put_u32(image, skb_off::PROTOCOL, be16_field(skb.protocol));
+        let (proto, tci) = skb.vlan.unwrap_or((0, 0));
+        put_u32(image, skb_off::VLAN_PRESENT, u32::from(skb.vlan.is_some()));
+        put_u32(image, skb_off::VLAN_TCI, u32::from(tci));
+        put_u32(image, skb_off::VLAN_PROTO, be16_field(proto));
+        put_u32(image, skb_off::HASH, skb.hash);
+        put_u64(image, SKB_DATA as usize, base + data as u64);
+        put_u64(image, SKB_DATA_END as usize, base + end as u64);
+        put_u64(image, SKB_DATA_META as usize, base + meta as u64);
     }
 
     /// Copies the frame bytes `src` to `dest` (overlap allowed); `false`,

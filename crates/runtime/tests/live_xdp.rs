@@ -153,8 +153,9 @@ fn a_reused_live_program_answers_as_fresh_runs_do() {
     let mut live = runtime.live_xdp(prog, 0, &task).unwrap();
     for len in [200, 60, 1500, 14, 300, 9000, 64] {
         let filled: Vec<u8> = (0..len).map(|i| (i as u8) | 0x80).collect();
-        let (mut reused, mut fresh) = (filled.clone(), filled.clone());
-        let a = live.run(&mut runner, &mut reused, rx).unwrap();
+        let (mut reused, mut fresh) = (Vec::new(), filled.clone());
+        let a = live.run(&mut runner, &filled, rx).unwrap();
+        live.output(&mut reused);
         let b = runtime
             .run_xdp_frame(&mut runner, prog, &mut fresh, rx, 0, &task)
             .unwrap();

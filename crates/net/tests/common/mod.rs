@@ -214,24 +214,47 @@ pub fn rule_packets(runtime: &Runtime, rule: u32) -> u64 {
 /// The reflector on `ap0` in `mode`: every one of 50 frames comes back to
 /// the sender with its MAC addresses swapped.
 pub fn reflector_returns_every_frame(test: &str, mode: Mode) {
+    let frames: Vec<Vec<u8>> = (0..50).map(|i| udp_frame([192, 0, 2, 1], i)).collect();
+    reflector_returns(test, mode, &frames, None);
+}
+
+/// The reflector on `ap0` in `mode` (both ends of the veth pair given
+/// `mtu` first when asked): every one of `frames` runs and comes back to
+/// the sender whole, with its MAC addresses swapped.
+pub fn reflector_returns(test: &str, mode: Mode, frames: &[Vec<u8>], mtu: Option<u32>) {
     let Some(link) = link(test) else {
         return;
     };
+    if let Some(mtu) = mtu {
+        let mtu = mtu.to_string();
+        for (netns, iface) in [
+            (&link.apiary, Link::APIARY_IFACE),
+            (&link.traffic, Link::TRAFFIC_IFACE),
+        ] {
+            netns.ip(&["link", "set", iface, "mtu", &mtu]).expect("mtu");
+        }
+    }
     let runtime = Runtime::new(1);
     let prog = asm_program(&runtime, REFLECTOR);
-    let frames: Vec<Vec<u8>> = (0..50).map(|i| udp_frame([192, 0, 2, 1], i)).collect();
+    let n = frames.len() as u64;
     let Ran {
         stats, mut back, ..
-    } = run(&link, mode, &runtime, prog, &frames, frames.len());
-    assert_eq!(stats.frames, 50);
-    assert_eq!(stats.action(Action::Tx), 50);
-    assert_eq!(stats.sent, 50);
-    assert_eq!(back.len(), 50, "every XDP_TX frame came back");
+    } = run(&link, mode, &runtime, prog, frames, frames.len());
+    assert_eq!(stats.frames, n, "{mode:?}: {stats:?}");
+    assert_eq!(
+        stats.bytes,
+        frames.iter().map(|f| f.len() as u64).sum::<u64>(),
+        "{mode:?}: every frame ran whole"
+    );
+    assert_eq!(stats.action(Action::Tx), n);
+    assert_eq!(stats.sent, n);
+    assert_eq!(back.len(), frames.len(), "every XDP_TX frame came back");
     let mut expected: Vec<Vec<u8>> = frames.iter().map(|f| reflected(f)).collect();
     back.sort();
     expected.sort();
-    assert_eq!(
-        back, expected,
-        "the frames came back with their MACs swapped"
+    assert!(
+        back == expected,
+        "{mode:?}: the frames came back whole with their MACs swapped (lengths back {:?})",
+        back.iter().map(Vec::len).collect::<Vec<_>>()
     );
 }
