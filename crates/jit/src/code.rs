@@ -2,7 +2,7 @@
 
 use std::marker::PhantomData;
 
-use apiary_vm::{CompiledCode, FRAME_STRIDE, MAY_GOTO_LOOPS, RunError, TierRun};
+use apiary_vm::{CompiledCode, FRAME_STRIDE, MAY_GOTO_LOOPS, RegionKind, RunError, TierRun};
 
 use crate::ctx::{Ctx, Exit, Host};
 use crate::exec_mem::ExecMem;
@@ -20,6 +20,8 @@ pub struct JitCode<E> {
     /// One past the last op of each op's budget group.
     ends: Box<[u32]>,
     len: usize,
+    /// Some packet access skips its check when the run's packet is trusted.
+    packet_proofs: bool,
     _env: PhantomData<fn(&mut E)>,
 }
 
@@ -39,6 +41,7 @@ impl<E> JitCode<E> {
         bodies: Vec<u32>,
         ends: Vec<u32>,
         len: usize,
+        packet_proofs: bool,
     ) -> Self {
         JitCode {
             mem,
@@ -46,6 +49,7 @@ impl<E> JitCode<E> {
             bodies: bodies.into_boxed_slice(),
             ends: ends.into_boxed_slice(),
             len,
+            packet_proofs,
             _env: PhantomData,
         }
     }
@@ -95,6 +99,9 @@ impl<E> CompiledCode<E> for JitCode<E> {
             store_len: 0,
             entry_rsp: 0,
             may_goto: [0; apiary_vm::MAX_CALL_FRAMES],
+            packet_trusted: u64::from(
+                self.packet_proofs && run.has_region_kind(RegionKind::PacketBuffer),
+            ),
             host: std::ptr::null_mut(),
         };
         ctx.regs[10] = run.frame_pointer(base);

@@ -9,8 +9,11 @@
 //! r9, n; jb stub`. If fewer than `n` remain, only ops that cannot stop the
 //! run or change memory come before the one the interpreter would stop at
 //! (`start + remaining`), so reporting that op gives the interpreter's
-//! error, pc included, with the same memory.
+//! error, pc included, with the same memory. A load the verifier proved
+//! inside a stack or map value can neither stop the run nor change memory,
+//! so it does not end a group.
 
+use apiary_verifier::{AccessProof, AccessProofs};
 use apiary_vm::{Op, Program};
 use dynasmrt::x64::X64Relocation;
 use dynasmrt::{DynamicLabel, DynasmApi, VecAssembler};
@@ -106,19 +109,15 @@ impl Emitter {
 }
 
 /// Whether `op` ends a budget group: it can jump, call, stop the run or
-/// touch memory.
-fn ends_group(op: Op) -> bool {
+/// touch memory (`proof`: what the verifier proved about its access).
+fn ends_group(op: Op, proof: Option<AccessProof>) -> bool {
+    if is_load(op) {
+        return !matches!(proof, Some(AccessProof::Stack | AccessProof::MapValue));
+    }
     emit_jmp::jump(op).is_some()
         || matches!(
             op,
-            Op::LdB { .. }
-                | Op::LdH { .. }
-                | Op::LdW { .. }
-                | Op::LdDw { .. }
-                | Op::LdSxB { .. }
-                | Op::LdSxH { .. }
-                | Op::LdSxW { .. }
-                | Op::StB { .. }
+            Op::StB { .. }
                 | Op::StH { .. }
                 | Op::StW { .. }
                 | Op::StDw { .. }
@@ -138,9 +137,23 @@ fn ends_group(op: Op) -> bool {
         )
 }
 
+/// Whether `op` is a plain load (not acquiring, not `LD_ABS`).
+fn is_load(op: Op) -> bool {
+    matches!(
+        op,
+        Op::LdB { .. }
+            | Op::LdH { .. }
+            | Op::LdW { .. }
+            | Op::LdDw { .. }
+            | Op::LdSxB { .. }
+            | Op::LdSxH { .. }
+            | Op::LdSxW { .. }
+    )
+}
+
 /// For each op, the index one past the last op of its group, and whether
 /// something jumps or calls to it.
-fn group_ends(ops: &[Op]) -> (Vec<u32>, Vec<bool>) {
+fn group_ends(ops: &[Op], proofs: &[Option<AccessProof>]) -> (Vec<u32>, Vec<bool>) {
     let mut starts = vec![false; ops.len() + 1];
     let mut targets = vec![false; ops.len()];
     for (i, &op) in ops.iter().enumerate() {
@@ -154,7 +167,7 @@ fn group_ends(ops: &[Op]) -> (Vec<u32>, Vec<bool>) {
             starts[t] = true;
             targets[t] = true;
         }
-        if ends_group(op)
+        if ends_group(op, proofs.get(i).copied().flatten())
             && let Some(next) = starts.get_mut(i + 1)
         {
             *next = true;
@@ -171,10 +184,34 @@ fn group_ends(ops: &[Op]) -> (Vec<u32>, Vec<bool>) {
     (ends, targets)
 }
 
-/// Compiles `program` for environment type `E`.
-pub(crate) fn compile<E>(program: &Program<E>, options: Options) -> Result<JitCode<E>, JitError> {
+/// The proof of each op's access, from the verifier's table by slot.
+fn proofs_by_op<E>(
+    program: &Program<E>,
+    proofs: Option<&AccessProofs>,
+) -> Result<Vec<Option<AccessProof>>, JitError> {
+    let ops = program.ops().len();
+    let Some(proofs) = proofs else {
+        return Ok(vec![None; ops]);
+    };
+    if proofs.len() != program.slot_count() {
+        return Err(JitError::ProofsMismatch {
+            slots: program.slot_count(),
+            proofs: proofs.len(),
+        });
+    }
+    Ok((0..ops).map(|op| proofs.get(program.slot_of(op))).collect())
+}
+
+/// Compiles `program` for environment type `E`, dropping the checks that
+/// `proofs` (the verifier's, for this very program) make redundant.
+pub(crate) fn compile<E>(
+    program: &Program<E>,
+    options: Options,
+    proofs: Option<&AccessProofs>,
+) -> Result<JitCode<E>, JitError> {
     let ops = program.ops();
-    let (ends, is_target) = group_ends(ops);
+    let proofs = proofs_by_op(program, proofs)?;
+    let (ends, is_target) = group_ends(ops, &proofs);
     let mut asm = VecAssembler::<X64Relocation>::new(0);
     // About the average code size of an op: growing the buffer by copying costs more.
     asm.reserve_ops(ops.len() * 40);
@@ -226,7 +263,7 @@ pub(crate) fn compile<E>(program: &Program<E>, options: Options) -> Result<JitCo
         if let Some(jump) = emit_jmp::jump(op) {
             emit_jmp::emit(&mut e, jump);
         } else if !emit_alu::emit(&mut e, op)
-            && !emit_mem::emit(&mut e, op, pc)
+            && !emit_mem::emit(&mut e, op, pc, proofs[pc])
             && !emit_call::emit(&mut e, op, pc)
         {
             return Err(JitError::Unsupported { op: pc });
@@ -240,7 +277,15 @@ pub(crate) fn compile<E>(program: &Program<E>, options: Options) -> Result<JitCo
         .finalize()
         .map_err(|err| JitError::Assemble(err.to_string()))?;
     let mem = ExecMem::new(&code).map_err(JitError::Map)?;
-    Ok(JitCode::new(mem, starts, bodies, ends, code.len()))
+    let packet_proofs = proofs.contains(&Some(AccessProof::Packet));
+    Ok(JitCode::new(
+        mem,
+        starts,
+        bodies,
+        ends,
+        code.len(),
+        packet_proofs,
+    ))
 }
 
 fn emit_stubs(e: &mut Emitter) {

@@ -71,13 +71,16 @@ mod emit_mem;
 mod exec_mem;
 #[cfg(target_arch = "x86_64")]
 mod slow;
+mod verified;
 
+use apiary_verifier::{Accepted, AccessProofs};
 use apiary_vm::Program;
 use thiserror::Error;
 
 #[cfg(target_arch = "x86_64")]
 pub use code::JitCode;
 pub use dump::{X86Insn, disassemble};
+pub use verified::{Compiled, compile_each};
 
 /// Why a program could not be compiled.
 #[derive(Debug, Error)]
@@ -100,6 +103,14 @@ pub enum JitError {
     /// The program already has native code attached.
     #[error("the program already has native code")]
     AlreadyCompiled,
+    /// The verifier's proofs are for a program of another length.
+    #[error("the verifier's proofs cover {proofs} instructions, the program has {slots}")]
+    ProofsMismatch {
+        /// Instruction slots of the program.
+        slots: usize,
+        /// Instruction slots the proofs cover.
+        proofs: usize,
+    },
 }
 
 /// How to compile.
@@ -120,16 +131,45 @@ pub fn compile<E: 'static>(program: &Program<E>) -> Result<(), JitError> {
 
 /// [`compile`] with `options`.
 pub fn compile_with<E: 'static>(program: &Program<E>, options: Options) -> Result<(), JitError> {
+    attach(program, options, None)
+}
+
+/// [`compile`] for a program the verifier accepted: `accepted` is its
+/// verdict on this very program (the instructions the runtime prepared
+/// from the same loader spec; the runtime's rewrites keep every
+/// instruction where it was). Accesses it proved in bounds are emitted
+/// without the region check (see the crate doc's safety argument).
+pub fn compile_verified<E: 'static>(
+    program: &Program<E>,
+    accepted: &Accepted,
+) -> Result<(), JitError> {
+    compile_verified_with(program, accepted, Options::default())
+}
+
+/// [`compile_verified`] with `options`.
+pub fn compile_verified_with<E: 'static>(
+    program: &Program<E>,
+    accepted: &Accepted,
+    options: Options,
+) -> Result<(), JitError> {
+    attach(program, options, Some(&accepted.proofs))
+}
+
+fn attach<E: 'static>(
+    program: &Program<E>,
+    options: Options,
+    proofs: Option<&AccessProofs>,
+) -> Result<(), JitError> {
     #[cfg(target_arch = "x86_64")]
     {
-        let code = compile::compile(program, options)?;
+        let code = compile::compile(program, options, proofs)?;
         program
             .attach_compiled(Box::new(code))
             .map_err(|_| JitError::AlreadyCompiled)
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
-        let _ = (program, options);
+        let _ = (program, options, proofs);
         Err(JitError::UnsupportedArch)
     }
 }

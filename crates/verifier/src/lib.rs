@@ -19,7 +19,9 @@
 //!   GPL-only lists, and `map_funcs`' map types);
 //! - the walk: `cfg` (checks before it), `liveness`, `prune` (state
 //!   pruning), `explore` (paths, limits, exits); `object` verifies the
-//!   programs of an `apiary-loader` object.
+//!   programs of an `apiary-loader` object;
+//! - what it hands on: [`proofs`] (per memory instruction, the kind of
+//!   memory it stays inside on every run, for the JIT).
 //!
 //! It owns the verdict and the diagnostics. It must not run programs (that
 //! is `apiary-vm`), create maps or call helpers (`apiary-runtime`), or read
@@ -59,6 +61,7 @@ mod mem;
 mod object;
 mod pkt;
 mod program;
+pub mod proofs;
 mod prune;
 mod regs;
 pub mod scalar;
@@ -70,6 +73,7 @@ pub use error::{Rejection, SourceLine, Stats};
 pub use explore::{Accepted, INSN_LIMIT, JMP_SEQ_LIMIT, verify};
 pub use object::{ProgramVerdict, map_info, map_infos, verify_object, verify_program};
 pub use program::{MapInfo, Program};
+pub use proofs::{AccessProof, AccessProofs};
 pub use regs::{RegState, RegType};
 pub use scalar::{InvariantViolation, Scalar, ViolationKind};
 pub use tnum::Tnum;

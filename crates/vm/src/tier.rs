@@ -13,6 +13,7 @@
 use std::sync::Arc;
 
 use crate::error::{Access, RunError};
+use crate::fault::RegionKind;
 use crate::helpers::HelperImpl;
 use crate::program::{Op, Program};
 use crate::runner::{Aim, Runner, fault, misaligned, unknown_helper};
@@ -118,6 +119,13 @@ impl<'r, E> TierRun<'r, E> {
             .memory
             .region_for(addr, size, access)
             .map(|s| (s.start, s.len))
+    }
+
+    /// Whether the embedder gave the run a region of `kind` (not counting
+    /// those helpers add). A [`RegionKind::PacketBuffer`] also vouches for
+    /// the context's packet pointers (see there).
+    pub fn has_region_kind(&self, kind: RegionKind) -> bool {
+        self.runner.memory.region_kinds.contains(&kind)
     }
 
     /// The error of an access at op `op` in frame `depth` that no stack or
