@@ -10,8 +10,16 @@
 //! run or change memory come before the one the interpreter would stop at
 //! (`start + remaining`), so reporting that op gives the interpreter's
 //! error, pc included, with the same memory. A load the verifier proved
-//! inside a stack or map value can neither stop the run nor change memory,
-//! so it does not end a group.
+//! in bounds can neither stop the run nor change memory, so it does not
+//! end a group.
+//!
+//! # Two bodies
+//! With the verifier's proofs the ops may be emitted twice: a fast body
+//! with every proof used (packet accesses unchecked, and no budget
+//! counting at all when the verifier bounds the run), and a slow body
+//! that holds only where the fast one's assumptions might not: packet
+//! accesses checked, the budget counted. [`JitCode`] picks one per
+//! activation (see `code`); both use the same registers and context.
 
 use apiary_verifier::{AccessProof, AccessProofs};
 use apiary_vm::{Op, Program};
@@ -19,7 +27,7 @@ use dynasmrt::x64::X64Relocation;
 use dynasmrt::{DynamicLabel, DynasmApi, VecAssembler};
 
 use crate::blind::{Keys, blind};
-use crate::code::JitCode;
+use crate::code::{Body, FastWhen, JitCode};
 use crate::emit_call::{self, Routines};
 use crate::exec_mem::ExecMem;
 use crate::{JitError, Options};
@@ -109,10 +117,11 @@ impl Emitter {
 }
 
 /// Whether `op` ends a budget group: it can jump, call, stop the run or
-/// touch memory (`proof`: what the verifier proved about its access).
+/// touch memory (`proof`: what the verifier proved about its access, in
+/// the body being emitted).
 fn ends_group(op: Op, proof: Option<AccessProof>) -> bool {
     if is_load(op) {
-        return !matches!(proof, Some(AccessProof::Stack | AccessProof::MapValue));
+        return proof.is_none();
     }
     emit_jmp::jump(op).is_some()
         || matches!(
@@ -203,15 +212,16 @@ fn proofs_by_op<E>(
 }
 
 /// Compiles `program` for environment type `E`, dropping the checks that
-/// `proofs` (the verifier's, for this very program) make redundant.
+/// `proofs` (the verifier's, for this very program) make redundant, and
+/// the budget's counting when `run_bound` (the verifier's) bounds a run.
 pub(crate) fn compile<E>(
     program: &Program<E>,
     options: Options,
     proofs: Option<&AccessProofs>,
+    run_bound: Option<u64>,
 ) -> Result<JitCode<E>, JitError> {
     let ops = program.ops();
     let proofs = proofs_by_op(program, proofs)?;
-    let (ends, is_target) = group_ends(ops, &proofs);
     let mut asm = VecAssembler::<X64Relocation>::new(0);
     // About the average code size of an op: growing the buffer by copying costs more.
     asm.reserve_ops(ops.len() * 40);
@@ -227,19 +237,53 @@ pub(crate) fn compile<E>(
         depth: asm.new_dynamic_label(),
         fell_off: asm.new_dynamic_label(),
     };
-    // Labels only where jumps land: most ops are never a target.
-    let targets = is_target
-        .iter()
-        .map(|&target| target.then(|| asm.new_dynamic_label()))
-        .collect();
     let mut e = Emitter {
         asm,
-        targets,
+        targets: Vec::new(),
         stubs: Vec::new(),
         routines,
         keys: options.blind_constants.then(Keys::new),
     };
     emit_call::prologue(&mut e);
+    let fast = body(&mut e, ops, &proofs, run_bound.is_none())?;
+    let packet_proofs = proofs.contains(&Some(AccessProof::Packet));
+    let slow = if packet_proofs || run_bound.is_some() {
+        let robust: Vec<Option<AccessProof>> = proofs
+            .iter()
+            .map(|p| p.filter(|&p| p != AccessProof::Packet))
+            .collect();
+        Some(body(&mut e, ops, &robust, true)?)
+    } else {
+        None
+    };
+    emit_stubs(&mut e);
+    emit_call::routines::<E>(&mut e);
+    let code = e
+        .asm
+        .finalize()
+        .map_err(|err| JitError::Assemble(err.to_string()))?;
+    let mem = ExecMem::new(&code).map_err(JitError::Map)?;
+    let when = FastWhen {
+        packet_trusted: packet_proofs,
+        run_bound,
+    };
+    Ok(JitCode::new(mem, fast, slow, when, code.len()))
+}
+
+/// Emits one body of every op, using `proofs` and counting the budget
+/// unless `counted` is false.
+fn body(
+    e: &mut Emitter,
+    ops: &[Op],
+    proofs: &[Option<AccessProof>],
+    counted: bool,
+) -> Result<Body, JitError> {
+    let (ends, is_target) = group_ends(ops, proofs);
+    // Labels only where jumps land: most ops are never a target.
+    e.targets = is_target
+        .iter()
+        .map(|&target| target.then(|| e.asm.new_dynamic_label()))
+        .collect();
     let mut starts = Vec::with_capacity(ops.len());
     let mut bodies = Vec::with_capacity(ops.len());
     let mut group_start = true;
@@ -248,7 +292,7 @@ pub(crate) fn compile<E>(
         if let Some(Some(label)) = e.targets.get(pc).copied() {
             x64!(e; =>label);
         }
-        if group_start {
+        if group_start && counted {
             let n = ends[pc] - pc as u32;
             let stub = e.label();
             x64!(e; sub r9, n as i32; jb =>stub);
@@ -259,33 +303,18 @@ pub(crate) fn compile<E>(
             });
         }
         bodies.push(e.asm.offset().0 as u32);
-        let op = blind(&mut e, op);
+        let op = blind(e, op);
         if let Some(jump) = emit_jmp::jump(op) {
-            emit_jmp::emit(&mut e, jump);
-        } else if !emit_alu::emit(&mut e, op)
-            && !emit_mem::emit(&mut e, op, pc, proofs[pc])
-            && !emit_call::emit(&mut e, op, pc)
+            emit_jmp::emit(e, jump);
+        } else if !emit_alu::emit(e, op)
+            && !emit_mem::emit(e, op, pc, proofs[pc])
+            && !emit_call::emit(e, op, pc)
         {
             return Err(JitError::Unsupported { op: pc });
         }
         group_start = ends[pc] == pc as u32 + 1;
     }
-    emit_stubs(&mut e);
-    emit_call::routines::<E>(&mut e);
-    let code = e
-        .asm
-        .finalize()
-        .map_err(|err| JitError::Assemble(err.to_string()))?;
-    let mem = ExecMem::new(&code).map_err(JitError::Map)?;
-    let packet_proofs = proofs.contains(&Some(AccessProof::Packet));
-    Ok(JitCode::new(
-        mem,
-        starts,
-        bodies,
-        ends,
-        code.len(),
-        packet_proofs,
-    ))
+    Ok(Body::new(starts, bodies, counted.then_some(ends)))
 }
 
 fn emit_stubs(e: &mut Emitter) {

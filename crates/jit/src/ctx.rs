@@ -30,10 +30,6 @@ pub(crate) struct Ctx {
     /// `rsp` after the entry pushed the callee-saved registers, for leaving from any depth.
     pub(crate) entry_rsp: u64,
     pub(crate) may_goto: [u64; MAX_CALL_FRAMES],
-    /// Non-zero when the run's packet pointers are the embedder's own (it
-    /// gave a [`apiary_vm::RegionKind::PacketBuffer`] region), so that
-    /// packet accesses the verifier proved need no check.
-    pub(crate) packet_trusted: u64,
     /// The [`Host`] of this activation.
     pub(crate) host: *mut (),
 }
@@ -54,7 +50,6 @@ pub(crate) mod off {
     pub(crate) const STORE_LEN: i32 = offset_of!(Ctx, store_len) as i32;
     pub(crate) const ENTRY_RSP: i32 = offset_of!(Ctx, entry_rsp) as i32;
     pub(crate) const MAY_GOTO: i32 = offset_of!(Ctx, may_goto) as i32;
-    pub(crate) const PACKET_TRUSTED: i32 = offset_of!(Ctx, packet_trusted) as i32;
 
     /// Displacement of `regs[i]`.
     pub(crate) const fn reg(i: usize) -> i32 {

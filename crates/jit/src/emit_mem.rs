@@ -9,10 +9,10 @@
 //! vm's own lookup, which allows the access (remembering its region) or
 //! builds the fault.
 //!
-//! With the verifier's proofs ([`apiary_verifier::AccessProof`]): a stack
-//! or map-value access the verifier proved in bounds is a plain `mov`; a
-//! packet access so proven is a `mov` behind one test of the run's
-//! packet flag (`Ctx::packet_trusted`), whose other side is the full check.
+//! With the verifier's proofs ([`apiary_verifier::AccessProof`]) an access
+//! proven in bounds is a plain `mov`. (Packet proofs reach here only in
+//! the fast body, which runs only when the packet pointers are trusted;
+//! see `compile`.)
 
 use apiary_verifier::AccessProof;
 use apiary_vm::{Access, FRAME_STRIDE, Op, Rmw, STACK_SIZE};
@@ -109,35 +109,13 @@ fn in_frame(base: u8, off: i16, size: u8) -> bool {
 
 /// The address of `size` bytes of `access` at `base + off`, after the
 /// check the op needs: none when `r10`'s frame holds it or the verifier
-/// proved it inside a stack or map value, the packet flag's test for a
-/// proven packet access, else the full check.
+/// proved it in bounds, else the full check.
 fn address(e: &mut Emitter, at: At, base: u8, off: i16, size: u8, access: Access) -> Addr {
-    let direct = Addr::Direct(x(base), i32::from(off));
-    match at.proof {
-        Some(AccessProof::Stack | AccessProof::MapValue) => direct,
-        _ if in_frame(base, off, size) => direct,
-        Some(AccessProof::Packet) => {
-            let (stub, ok) = (e.label(), e.label());
-            x64!(e
-                ; lea Rq(R11), [Rq(x(base)) + i32::from(off)]
-                ; cmp BYTE [r12 + off::PACKET_TRUSTED], 0
-                ; je =>stub
-                ; =>ok
-            );
-            // Untrusted runs take the vm's own lookup: correct, and rare.
-            e.stubs.push(Stub::Translate {
-                at: stub,
-                back: ok,
-                size,
-                info: mem_info(at.pc, size, access),
-            });
-            Addr::R11
-        }
-        None => {
-            check(e, at.pc, base, off, size, access);
-            Addr::R11
-        }
+    if at.proof.is_some() || in_frame(base, off, size) {
+        return Addr::Direct(x(base), i32::from(off));
     }
+    check(e, at.pc, base, off, size, access);
+    Addr::R11
 }
 
 /// [`address`], always in r11 (for atomics, whose alignment is checked there).

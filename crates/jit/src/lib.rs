@@ -131,7 +131,7 @@ pub fn compile<E: 'static>(program: &Program<E>) -> Result<(), JitError> {
 
 /// [`compile`] with `options`.
 pub fn compile_with<E: 'static>(program: &Program<E>, options: Options) -> Result<(), JitError> {
-    attach(program, options, None)
+    attach(program, options, None, None)
 }
 
 /// [`compile`] for a program the verifier accepted: `accepted` is its
@@ -152,24 +152,25 @@ pub fn compile_verified_with<E: 'static>(
     accepted: &Accepted,
     options: Options,
 ) -> Result<(), JitError> {
-    attach(program, options, Some(&accepted.proofs))
+    attach(program, options, Some(&accepted.proofs), accepted.run_bound)
 }
 
 fn attach<E: 'static>(
     program: &Program<E>,
     options: Options,
     proofs: Option<&AccessProofs>,
+    run_bound: Option<u64>,
 ) -> Result<(), JitError> {
     #[cfg(target_arch = "x86_64")]
     {
-        let code = compile::compile(program, options, proofs)?;
+        let code = compile::compile(program, options, proofs, run_bound)?;
         program
             .attach_compiled(Box::new(code))
             .map_err(|_| JitError::AlreadyCompiled)
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
-        let _ = (program, options, proofs);
+        let _ = (program, options, proofs, run_bound);
         Err(JitError::UnsupportedArch)
     }
 }

@@ -1,9 +1,10 @@
 //! Code compiled with the verifier's proofs keeps every check the proofs
 //! do not cover: accesses the verifier accepted without a proof (the
-//! context), and proven packet accesses in runs whose packet pointers the
-//! embedder did not vouch for (no `PacketBuffer` region). Hostile
-//! contexts there fault with the interpreter's error, address included;
-//! were a check missing, the unmapped addresses below would crash the test.
+//! context), proven packet accesses in runs whose packet pointers the
+//! embedder did not vouch for (no `PacketBuffer` region), and the budget
+//! of a run given less than the verifier's bound. Hostile contexts there
+//! fault with the interpreter's error, address included; were a check
+//! missing, the unmapped addresses below would crash the test.
 
 use apiary_asm::assemble_slots;
 use apiary_isa::RawInsn;
@@ -30,17 +31,20 @@ fn accepted_as_xdp(slots: &[RawInsn]) -> Accepted {
 
 /// `slots` run on `ctx` as the only memory (no packet region), in the
 /// interpreter and compiled with the verifier's proofs (the programs here
-/// do not write it, so both runs see the same bytes at the same address).
+/// do not write it, so both runs see the same bytes at the same address),
+/// each with `budget`.
 fn both_tiers(
     slots: &[RawInsn],
     accepted: &Accepted,
     ctx: &mut [u8],
+    budget: Option<u64>,
 ) -> [Result<u64, RunError>; 2] {
     let helpers = apiary_conformance::conformance_helpers();
     let interpreted = Program::new(slots, helpers.clone()).expect("preparing");
     let compiled = Program::new(slots, helpers).expect("preparing");
     apiary_jit::compile_verified(&compiled, accepted).expect("compiling");
     let mut runner = Runner::new();
+    runner.set_budget(budget);
     runner.set_engine(Engine::Interpreter);
     let a = runner.run_on_memory(&interpreted, &mut (), ctx);
     runner.set_engine(Engine::Compiled);
@@ -75,7 +79,7 @@ fn a_proven_packet_read_keeps_its_check_when_the_packet_is_not_vouched_for() {
     let mut ctx = [0u8; 8];
     ctx[0..4].copy_from_slice(&0x1000u32.to_le_bytes());
     ctx[4..8].copy_from_slice(&0x2000u32.to_le_bytes());
-    let [interpreted, compiled] = both_tiers(&program, &accepted, &mut ctx);
+    let [interpreted, compiled] = both_tiers(&program, &accepted, &mut ctx, None);
     assert!(
         matches!(interpreted, Err(RunError::MemoryFault { .. })),
         "{interpreted:?}"
@@ -90,7 +94,7 @@ fn a_context_read_has_no_proof_and_keeps_its_check() {
     let program = slots("r0 = *(u32 *)(r1 + 12)\nexit");
     let accepted = accepted_as_xdp(&program);
     assert_eq!(accepted.proofs.get(0), None);
-    let [interpreted, compiled] = both_tiers(&program, &accepted, &mut [0u8; 8]);
+    let [interpreted, compiled] = both_tiers(&program, &accepted, &mut [0u8; 8], None);
     assert!(
         matches!(interpreted, Err(RunError::MemoryFault { .. })),
         "{interpreted:?}"
@@ -98,23 +102,37 @@ fn a_context_read_has_no_proof_and_keeps_its_check() {
     assert_eq!(compiled, interpreted);
 }
 
-#[test]
-fn stack_accesses_are_proven_and_run_unchecked_with_the_same_result() {
-    let program = slots(
-        "
+/// Spills 5 and reads it back through a copy of the frame pointer.
+const STACK_ROUND_TRIP: &str = "
         r2 = 5
         *(u64 *)(r10 - 8) = r2
         r3 = r10
         r3 += -8
         r0 = *(u64 *)(r3 + 0)
         exit
-    ",
-    );
+";
+
+#[test]
+fn stack_accesses_are_proven_and_run_unchecked_with_the_same_result() {
+    let program = slots(STACK_ROUND_TRIP);
     let accepted = accepted_as_xdp(&program);
+    assert_eq!(accepted.run_bound, Some(6));
     assert_eq!(accepted.proofs.get(1), Some(AccessProof::Stack));
     assert_eq!(accepted.proofs.get(4), Some(AccessProof::Stack));
-    let [interpreted, compiled] = both_tiers(&program, &accepted, &mut [0u8; 8]);
+    let [interpreted, compiled] = both_tiers(&program, &accepted, &mut [0u8; 8], None);
     assert_eq!(interpreted, Ok(5));
+    assert_eq!(compiled, interpreted);
+}
+
+#[test]
+fn a_budget_below_the_verifiers_bound_is_still_counted() {
+    let program = slots(STACK_ROUND_TRIP);
+    let accepted = accepted_as_xdp(&program);
+    let [interpreted, compiled] = both_tiers(&program, &accepted, &mut [0u8; 8], Some(4));
+    assert!(
+        matches!(interpreted, Err(RunError::BudgetExhausted { .. })),
+        "{interpreted:?}"
+    );
     assert_eq!(compiled, interpreted);
 }
 

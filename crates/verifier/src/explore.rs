@@ -152,6 +152,9 @@ pub struct Accepted {
     pub stack_depth: u32,
     /// Which memory accesses are in bounds on every run, and of what.
     pub proofs: AccessProofs,
+    /// The most instructions one run can execute (callees included), when
+    /// the code bounds it: no loops, callbacks, tail calls or recursion.
+    pub run_bound: Option<u64>,
 }
 
 /// Verifies `prog` as the kernel would for a privileged loader.
@@ -255,6 +258,7 @@ fn walk(prog: &Program, stats: &mut Stats) -> Result<Accepted, Rejection> {
         stats: *stats,
         stack_depth,
         proofs: recorder.finish(),
+        run_bound: crate::run_bound::run_bound(&env.cfg.insns),
     })
 }
 

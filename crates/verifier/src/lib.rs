@@ -21,7 +21,8 @@
 //!   pruning), `explore` (paths, limits, exits); `object` verifies the
 //!   programs of an `apiary-loader` object;
 //! - what it hands on: [`proofs`] (per memory instruction, the kind of
-//!   memory it stays inside on every run, for the JIT).
+//!   memory it stays inside on every run, for the JIT) and `run_bound`
+//!   (the most instructions a run can execute, when the code bounds it).
 //!
 //! It owns the verdict and the diagnostics. It must not run programs (that
 //! is `apiary-vm`), create maps or call helpers (`apiary-runtime`), or read
@@ -64,6 +65,7 @@ mod program;
 pub mod proofs;
 mod prune;
 mod regs;
+mod run_bound;
 pub mod scalar;
 mod stack;
 mod state;
