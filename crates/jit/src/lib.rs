@@ -33,11 +33,43 @@
 //! needs no assembler.
 //!
 //! # Memory safety
-//! Every access is checked as the interpreter checks it (see `emit_mem`),
-//! inline where the answer is cheap, else in the vm; only accesses at a
-//! constant offset inside `r10`'s frame go unchecked, as they cannot leave
-//! it. The code is mapped writable while it is written and executable
-//! afterwards, never both (`exec_mem`).
+//! [`compile`]: every access is checked as the interpreter checks it (see
+//! `emit_mem`), inline where the answer is cheap, else in the vm; only
+//! accesses at a constant offset inside `r10`'s frame go unchecked, as
+//! they cannot leave it. The code is mapped writable while it is written
+//! and executable afterwards, never both (`exec_mem`).
+//!
+//! [`compile_verified`]: an access the verifier proved in bounds on every
+//! run ([`apiary_verifier::AccessProof`]) is a plain `mov`. Why that is as
+//! safe as the check, kind by kind, given that the verifier is sound for
+//! memory bounds (its known unsound accepts are about locks, timers,
+//! recursion depth, BTF signatures and attach types, none about bounds;
+//! see `apiary_verifier::proofs` for what it leaves unproven):
+//! - stack: the pointer derives from some live frame's `r10`, and the
+//!   verifier kept the access inside that frame's 512 bytes, which the vm
+//!   allocates for every frame up to the deepest;
+//! - map value: the pointer is one a helper handed out (a region the vm
+//!   registered, `value_size` bytes of map memory that never moves or is
+//!   freed while the runtime lives) or global data (a region given to the
+//!   run); writes only to maps not read-only for programs, which the
+//!   runtime makes its read-only regions;
+//! - packet: the pointer derives from the context's `data_meta`/`data`
+//!   fields and the verifier kept the access below a comparison with
+//!   `data_end`, so it lies in the packet only if the embedder wrote those
+//!   fields. The code that skips these checks runs only in runs given a
+//!   [`apiary_vm::RegionKind::PacketBuffer`] region, by which the embedder
+//!   vouches for them (the runtime's test runs and live frames do; a run on
+//!   plain context memory does not): other runs take a second body of code
+//!   with the packet checks in (see `compile`);
+//! - everything else (context, helper memory, sockets, accesses reached
+//!   with two kinds, code the verifier never reached) keeps its check.
+//!
+//! # Budget
+//! Compiled code counts the budget as the interpreter does (see
+//! `compile`). When the verifier bounds a run (no loops, callbacks, tail
+//! calls or recursion: `Accepted::run_bound`), a run that starts with at
+//! least that much budget cannot exhaust it, so the fast body does not
+//! count; a run with less takes the counting body.
 //!
 //! # Constant blinding
 //! With [`Options::blind_constants`] no immediate of the program appears in

@@ -40,6 +40,16 @@
 //! BTF types of tracing contexts and `BTF_ID` pointers.
 //! `tests/case_disagreements.txt` lists every case of `tests/verifier`
 //! where the verdict or final line still differs, with the reason.
+//!
+//! The memory proofs ([`Accepted::proofs`]) a JIT relies on are not
+//! touched by those gaps: the unsound accepts listed there are about spin
+//! locks, timers, recursion depth, global functions' BTF signatures
+//! (global functions are walked in each caller's state, which is more
+//! precise, not less sound, for bounds), load flags and attach types.
+//! Callbacks the walk does not follow would be: a program handing a
+//! function to any helper but `bpf_loop` and `for_each_map_elem` gets no
+//! proofs at all. Context accesses are never proven (the runtime rewrites
+//! some of them to its own layout).
 
 // A rejection is built once, when verification stops; its size on the
 // error path costs nothing worth boxing every internal result for.
