@@ -179,7 +179,7 @@ fn walk(prog: &Program, stats: &mut Stats) -> Result<Accepted, Rejection> {
         checkpoint: None,
     }];
     let mut stack_depth = 0u32;
-    let mut recorder = Recorder::new(prog.insns.len());
+    let mut recorder = Recorder::new(prog.insns.len(), prog.maps);
     while let Some(mut path) = queue.pop() {
         loop {
             stats.insns_processed += 1;

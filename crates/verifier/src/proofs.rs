@@ -20,6 +20,9 @@
 //!   is the runtime's business, not something the walk saw;
 //! - atomics' alignment: it depends on the real address (a packet's), so
 //!   a JIT keeps that check.
+//! - values of inner maps (a map of maps' template): the runtime, like the
+//!   kernel's syscall, may store an inner map whose value is smaller than
+//!   the template's, and nothing the walk saw rules that out.
 //!
 //! A program that hands a function to a helper whose callback the walk
 //! does not follow gets no proofs at all: the callback's body may share
@@ -27,6 +30,7 @@
 
 use apiary_isa::{CallTarget, Insn};
 
+use crate::program::MapInfo;
 use crate::regs::RegType;
 use crate::state::State;
 
@@ -85,6 +89,8 @@ enum Seen {
 /// Collects the proofs during the walk.
 pub(crate) struct Recorder {
     seen: Vec<Seen>,
+    /// By map index: the map is some map of maps' inner template.
+    inner_template: Vec<bool>,
     /// A helper may call a function the walk does not follow.
     unfollowed_callback: bool,
 }
@@ -93,9 +99,16 @@ pub(crate) struct Recorder {
 const FOLLOWED_CALLBACKS: [i32; 2] = [164, 181];
 
 impl Recorder {
-    pub(crate) fn new(slots: usize) -> Self {
+    pub(crate) fn new(slots: usize, maps: &[MapInfo]) -> Self {
+        let mut inner_template = vec![false; maps.len()];
+        for inner in maps.iter().filter_map(|m| m.inner) {
+            if let Some(t) = inner_template.get_mut(inner as usize) {
+                *t = true;
+            }
+        }
         Recorder {
             seen: vec![Seen::Never; slots],
+            inner_template,
             unfollowed_callback: false,
         }
     }
@@ -122,7 +135,15 @@ impl Recorder {
         let proof = match reg.kind {
             RegType::Stack => Some(AccessProof::Stack),
             RegType::Packet | RegType::PacketMeta => Some(AccessProof::Packet),
-            RegType::MapValue => Some(AccessProof::MapValue),
+            RegType::MapValue
+                if !self
+                    .inner_template
+                    .get(reg.map as usize)
+                    .copied()
+                    .unwrap_or(true) =>
+            {
+                Some(AccessProof::MapValue)
+            }
             _ => None,
         };
         let Some(slot) = self.seen.get_mut(pc) else {
