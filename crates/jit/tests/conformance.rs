@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use apiary_conformance::{
     CONFORMANCE_BUDGET, TestCase, collect_data_files, conformance_helpers, failures, run_files_on,
 };
-use apiary_kernel::types::{AttachType, ProgType};
+use apiary_kernel::types::ProgType;
 use apiary_verifier::{AccessProof, Program as VerifiedProgram};
 use apiary_vm::{Engine, Program, Runner};
 
@@ -83,15 +83,7 @@ fn programs_the_verifier_accepts_run_the_same_compiled_with_its_proofs() {
             },
             (None, None) => continue,
         };
-        let program = VerifiedProgram {
-            name: "conformance",
-            insns: &slots,
-            prog_type: ProgType::KPROBE,
-            attach_type: AttachType::default(),
-            maps: &[],
-            lines: &[],
-            gpl: true,
-        };
+        let program = VerifiedProgram::bare(&slots, ProgType::KPROBE, &[]);
         let Ok(verdict) = apiary_verifier::verify(&program) else {
             continue;
         };

@@ -11,7 +11,7 @@ use apiary_difftest::{
     Case, KEY_SIZE, MAPS, MapKind, Outcome, PrepareProgram, RunFailure, VALUE_SIZE,
     apiary_outcome_on, generate, without_addresses,
 };
-use apiary_kernel::types::{AttachType, MapType, ProgType};
+use apiary_kernel::types::{MapType, ProgType};
 use apiary_runtime::Env;
 use apiary_verifier::{Accepted, AccessProof, MapInfo};
 use apiary_vm::Program;
@@ -35,7 +35,11 @@ fn comparable(result: Result<Outcome, RunFailure>) -> Result<Outcome, String> {
 
 /// Every other program with blinded constants.
 fn checked(seed: u64, _: &Case) -> Option<PrepareProgram> {
-    Some(if seed % 2 == 0 { jit } else { jit_blinded })
+    Some(if seed.is_multiple_of(2) {
+        jit
+    } else {
+        jit_blinded
+    })
 }
 
 thread_local! {
@@ -81,15 +85,7 @@ static MAP_VALUE_PROOFS: AtomicUsize = AtomicUsize::new(0);
 fn verified(_: u64, case: &Case) -> Option<PrepareProgram> {
     let slots = apiary_isa::slots_from_bytes(&case.program.bytecode()).ok()?;
     let maps = map_infos();
-    let program = apiary_verifier::Program {
-        name: "difftest",
-        insns: &slots,
-        prog_type: ProgType::SYSCALL,
-        attach_type: AttachType::default(),
-        maps: &maps,
-        lines: &[],
-        gpl: true,
-    };
+    let program = apiary_verifier::Program::bare(&slots, ProgType::SYSCALL, &maps);
     let accepted = apiary_verifier::verify(&program).ok()?;
     MAP_VALUE_PROOFS.fetch_add(
         accepted.proofs.count(AccessProof::MapValue),

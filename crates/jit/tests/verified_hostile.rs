@@ -8,7 +8,7 @@
 
 use apiary_asm::assemble_slots;
 use apiary_isa::RawInsn;
-use apiary_kernel::types::{AttachType, ProgType};
+use apiary_kernel::types::ProgType;
 use apiary_verifier::{Accepted, AccessProof, Program as Verified, verify};
 use apiary_vm::{Engine, Program, RunError, Runner};
 
@@ -17,16 +17,8 @@ fn slots(text: &str) -> Vec<RawInsn> {
 }
 
 fn accepted_as_xdp(slots: &[RawInsn]) -> Accepted {
-    let program = Verified {
-        name: "hostile",
-        insns: slots,
-        prog_type: ProgType::XDP,
-        attach_type: AttachType::default(),
-        maps: &[],
-        lines: &[],
-        gpl: true,
-    };
-    verify(&program).unwrap_or_else(|r| panic!("the verifier refused it: {}", r.kernel))
+    verify(&Verified::bare(slots, ProgType::XDP, &[]))
+        .unwrap_or_else(|r| panic!("the verifier refused it: {}", r.kernel))
 }
 
 /// `slots` run on `ctx` as the only memory (no packet region), in the
