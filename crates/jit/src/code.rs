@@ -131,7 +131,7 @@ impl<E> CompiledCode<E> for JitCode<E> {
             .map_or(0, |&end| u64::from(end) - start as u64);
         let remaining = run.remaining();
         if remaining < charged {
-            return Err(run.budget_exhausted(start + remaining as usize));
+            return run.interpret_until_exhausted(start, regs, run.base(), remaining);
         }
         let base = run.base();
         let mut ctx = Ctx {

@@ -4,14 +4,14 @@
 //! # Budget
 //! The interpreter counts every op and, when the budget is spent, stops
 //! *before* the op that would exceed it. Compiled code counts per group: a
-//! run of ops that ends at the first op that can jump, call, stop or touch
-//! memory (or before a jump target). A group of `n` ops starts with `sub
-//! r9, n; jb stub`. If fewer than `n` remain, only ops that cannot stop the
-//! run or change memory come before the one the interpreter would stop at
-//! (`start + remaining`), so reporting that op gives the interpreter's
-//! error, pc included, with the same memory. A load the verifier proved
-//! in bounds can neither stop the run nor change memory, so it does not
-//! end a group.
+//! run of ops that ends at the first op that can jump, call or stop the
+//! run other than by a fault (or before a jump target). A group of `n` ops
+//! starts with `sub r9, n; jb stub`. If fewer than `n` remain, the
+//! interpreter runs the group from its start until the budget runs out
+//! (`TierRun::interpret_until_exhausted`): it meets no jump, call or exit
+//! on the way, and its stores, faults and error are the interpreter's
+//! because they are its own. A fault inside a group the budget covers is
+//! the one the interpreter meets too.
 //!
 //! # Two bodies
 //! With the verifier's proofs the ops may be emitted twice: a fast body
@@ -116,28 +116,13 @@ impl Emitter {
     }
 }
 
-/// Whether `op` ends a budget group: it can jump, call, stop the run or
-/// touch memory (`proof`: what the verifier proved about its access, in
-/// the body being emitted).
-fn ends_group(op: Op, proof: Option<AccessProof>) -> bool {
-    if is_load(op) {
-        return proof.is_none();
-    }
+/// Whether `op` ends a budget group: it can jump, call, or stop the run
+/// other than by a fault.
+fn ends_group(op: Op) -> bool {
     emit_jmp::jump(op).is_some()
         || matches!(
             op,
-            Op::StB { .. }
-                | Op::StH { .. }
-                | Op::StW { .. }
-                | Op::StDw { .. }
-                | Op::StBI { .. }
-                | Op::StHI { .. }
-                | Op::StWI { .. }
-                | Op::StDwI { .. }
-                | Op::Atomic { .. }
-                | Op::LoadAcquire { .. }
-                | Op::StoreRelease { .. }
-                | Op::LdPacket { .. }
+            Op::LdPacket { .. }
                 | Op::CallLocal { .. }
                 | Op::CallHelper { .. }
                 | Op::Callx { .. }
@@ -146,23 +131,9 @@ fn ends_group(op: Op, proof: Option<AccessProof>) -> bool {
         )
 }
 
-/// Whether `op` is a plain load (not acquiring, not `LD_ABS`).
-fn is_load(op: Op) -> bool {
-    matches!(
-        op,
-        Op::LdB { .. }
-            | Op::LdH { .. }
-            | Op::LdW { .. }
-            | Op::LdDw { .. }
-            | Op::LdSxB { .. }
-            | Op::LdSxH { .. }
-            | Op::LdSxW { .. }
-    )
-}
-
 /// For each op, the index one past the last op of its group, and whether
 /// something jumps or calls to it.
-fn group_ends(ops: &[Op], proofs: &[Option<AccessProof>]) -> (Vec<u32>, Vec<bool>) {
+fn group_ends(ops: &[Op]) -> (Vec<u32>, Vec<bool>) {
     let mut starts = vec![false; ops.len() + 1];
     let mut targets = vec![false; ops.len()];
     for (i, &op) in ops.iter().enumerate() {
@@ -176,7 +147,7 @@ fn group_ends(ops: &[Op], proofs: &[Option<AccessProof>]) -> (Vec<u32>, Vec<bool
             starts[t] = true;
             targets[t] = true;
         }
-        if ends_group(op, proofs.get(i).copied().flatten())
+        if ends_group(op)
             && let Some(next) = starts.get_mut(i + 1)
         {
             *next = true;
@@ -278,7 +249,7 @@ fn body(
     proofs: &[Option<AccessProof>],
     counted: bool,
 ) -> Result<Body, JitError> {
-    let (ends, is_target) = group_ends(ops, proofs);
+    let (ends, is_target) = group_ends(ops);
     // Labels only where jumps land: most ops are never a target.
     e.targets = is_target
         .iter()

@@ -146,6 +146,23 @@ impl<'r, E> TierRun<'r, E> {
         misaligned(self.program, op, addr, size)
     }
 
+    /// What the interpreter does from op `start` in frame `depth` with
+    /// `regs` and `remaining` budget, for a tier that found the budget
+    /// short of a straight run of ops it had counted at once: the ops run
+    /// one by one until the budget runs out, so the error (or an earlier
+    /// access's fault) and the memory are the interpreter's own.
+    pub fn interpret_until_exhausted(
+        &mut self,
+        start: usize,
+        regs: [u64; 11],
+        depth: usize,
+        remaining: u64,
+    ) -> Result<u64, RunError> {
+        self.runner.remaining = remaining;
+        self.runner
+            .interpret(self.program, self.env, start, regs, depth)
+    }
+
     /// The error of running out of budget before op `op`.
     pub fn budget_exhausted(&self, op: usize) -> RunError {
         crate::runner::budget_exhausted(self.runner, self.program, op)
