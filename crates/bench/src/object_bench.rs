@@ -21,7 +21,6 @@ use std::time::Instant;
 use apiary_difftest::objects::{BackendError, KernelBackend, RunRequest, RunResult, VmBackend};
 use apiary_kernel::types::ProgType;
 use apiary_loader::Object;
-use apiary_runtime::Env;
 use thiserror::Error;
 
 use crate::rbpf_xdp::RbpfXdp;
@@ -103,6 +102,9 @@ pub struct EngineReport {
 /// The comparison of one program on every engine.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BenchReport {
+    /// How the JIT column's code was compiled: with the verifier's proofs
+    /// (and how many accesses they freed of checks), or why without.
+    pub jit_compile: String,
     /// The return value every measured engine gave.
     pub retval: u32,
     /// Whether a packet came back (and was compared).
@@ -143,9 +145,23 @@ pub enum BenchError {
     },
 }
 
-/// Compiles every program of a runtime for Apiary's JIT tier.
-fn jit_tier(program: &apiary_vm::Program<Env>) -> Result<(), String> {
-    apiary_jit::compile(program).map_err(|e| format!("the JIT refused the program: {e}"))
+/// Opens the object on Apiary's JIT tier: every program the verifier
+/// accepts is compiled with its proofs (the accesses proven in bounds
+/// unchecked), the others with every check. Says how `program` was compiled.
+fn open_jit(object: &Object, program: &str) -> Result<(VmBackend, String), String> {
+    let vm = VmBackend::open(object, program).map_err(|e| e.problem)?;
+    let runtime = vm.runtime();
+    let compiled = apiary_jit::compile_each(&apiary_verifier::verify_object(object), |name| {
+        runtime
+            .program_by_name(name)
+            .and_then(|id| runtime.program(id))
+    })
+    .map_err(|e| format!("the JIT refused the program: {e}"))?;
+    let described = compiled
+        .into_iter()
+        .find(|(name, _)| name == program)
+        .map_or_else(|| "not compiled".to_owned(), |(_, how)| how.to_string());
+    Ok((vm, described))
 }
 
 /// A prepared engine: one run for the result, batches for the time.
@@ -286,7 +302,12 @@ pub fn bench(
         .map(|spec| apiary_isa::slots_to_bytes(&spec.insns))
         .unwrap_or_default();
     let interpreter = VmBackend::open(object, program).map_err(BenchError::Reference)?;
-    let jit = VmBackend::open_on(object, program, Some(jit_tier)).map_err(|e| e.problem);
+    let jit = open_jit(object, program);
+    let jit_compile = match &jit {
+        Ok((_, described)) => described.clone(),
+        Err(why) => why.clone(),
+    };
+    let jit = jit.map(|(vm, _)| vm);
     let kernel = KernelBackend::open(object, elf, program).map_err(|e| e.problem);
     let rbpf = prepare_rbpf(
         object,
@@ -342,6 +363,7 @@ pub fn bench(
         })
         .collect();
     Ok(BenchReport {
+        jit_compile,
         retval,
         packet_compared: packet.is_some(),
         engines,

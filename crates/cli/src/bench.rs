@@ -96,6 +96,7 @@ fn table(program: &str, report: &BenchReport, batches: u32) -> String {
             ""
         }
     );
+    out.push_str(&format!("apiary-jit code: {}\n", report.jit_compile));
     out.push_str(&format!(
         "{:<14} {:>12} {:>10} {:>10}\n",
         "engine", "ns/run", "vs kernel", "repeat"
@@ -142,6 +143,7 @@ fn to_json(program: &str, report: &BenchReport) -> serde_json::Value {
         "program": program,
         "retval": report.retval,
         "packet_compared": report.packet_compared,
+        "jit_compile": report.jit_compile,
         "engines": engines,
     })
 }

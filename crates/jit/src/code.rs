@@ -2,7 +2,7 @@
 
 use std::marker::PhantomData;
 
-use apiary_vm::{CompiledCode, FRAME_STRIDE, MAY_GOTO_LOOPS, RunError, TierRun};
+use apiary_vm::{CompiledCode, FRAME_STRIDE, MAY_GOTO_LOOPS, RegionKind, RunError, TierRun};
 
 use crate::ctx::{Ctx, Exit, Host};
 use crate::exec_mem::ExecMem;
@@ -10,15 +10,47 @@ use crate::exec_mem::ExecMem;
 /// The entry at offset 0 of the code: context, then the address to start at.
 type Entry = unsafe extern "sysv64" fn(*mut Ctx, usize) -> u64;
 
-/// Native code for one program, attached to it by [`crate::compile`].
-pub struct JitCode<E> {
-    mem: ExecMem,
+/// Where each op of one body of code starts.
+pub(crate) struct Body {
     /// Code offset of each op (its group's budget check included).
     starts: Box<[u32]>,
     /// Code offset of each op's body (after its group's budget check).
     bodies: Box<[u32]>,
-    /// One past the last op of each op's budget group.
-    ends: Box<[u32]>,
+    /// One past the last op of each op's budget group; `None` when the
+    /// body does not count the budget.
+    ends: Option<Box<[u32]>>,
+}
+
+impl Body {
+    pub(crate) fn new(starts: Vec<u32>, bodies: Vec<u32>, ends: Option<Vec<u32>>) -> Self {
+        Body {
+            starts: starts.into_boxed_slice(),
+            bodies: bodies.into_boxed_slice(),
+            ends: ends.map(Vec::into_boxed_slice),
+        }
+    }
+}
+
+/// What the fast body assumes of an activation, when there is a slow one.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct FastWhen {
+    /// Its packet accesses are unchecked: the embedder must vouch for the
+    /// context's packet pointers (a [`RegionKind::PacketBuffer`] region).
+    pub(crate) packet_trusted: bool,
+    /// It does not count the budget: the activation must start at op 0
+    /// with at least this much budget left.
+    pub(crate) run_bound: Option<u64>,
+}
+
+/// Native code for one program, attached to it by [`crate::compile`].
+pub struct JitCode<E> {
+    mem: ExecMem,
+    /// The code every activation runs unless `slow` exists and `when`
+    /// does not hold.
+    fast: Body,
+    /// The code with every check the proofs cannot replace in every run.
+    slow: Option<Body>,
+    when: FastWhen,
     len: usize,
     _env: PhantomData<fn(&mut E)>,
 }
@@ -26,8 +58,9 @@ pub struct JitCode<E> {
 impl<E> std::fmt::Debug for JitCode<E> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("JitCode")
-            .field("ops", &self.bodies.len())
+            .field("ops", &self.fast.bodies.len())
             .field("bytes", &self.len)
+            .field("two_bodies", &self.slow.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -35,16 +68,16 @@ impl<E> std::fmt::Debug for JitCode<E> {
 impl<E> JitCode<E> {
     pub(crate) fn new(
         mem: ExecMem,
-        starts: Vec<u32>,
-        bodies: Vec<u32>,
-        ends: Vec<u32>,
+        fast: Body,
+        slow: Option<Body>,
+        when: FastWhen,
         len: usize,
     ) -> Self {
         JitCode {
             mem,
-            starts: starts.into_boxed_slice(),
-            bodies: bodies.into_boxed_slice(),
-            ends: ends.into_boxed_slice(),
+            fast,
+            slow,
+            when,
             len,
             _env: PhantomData,
         }
@@ -54,6 +87,19 @@ impl<E> JitCode<E> {
     pub fn code_len(&self) -> usize {
         self.len
     }
+
+    /// The body an activation starting at op `start` runs.
+    fn body_for(&self, run: &TierRun<'_, E>, start: usize) -> &Body {
+        let Some(slow) = &self.slow else {
+            return &self.fast;
+        };
+        let trusted = !self.when.packet_trusted || run.has_region_kind(RegionKind::PacketBuffer);
+        let bounded = self
+            .when
+            .run_bound
+            .is_none_or(|bound| start == 0 && run.remaining() >= bound);
+        if trusted && bounded { &self.fast } else { slow }
+    }
 }
 
 impl<E> CompiledCode<E> for JitCode<E> {
@@ -62,7 +108,7 @@ impl<E> CompiledCode<E> for JitCode<E> {
     }
 
     fn op_offsets(&self) -> &[u32] {
-        &self.starts
+        &self.fast.starts
     }
 
     fn run(
@@ -71,15 +117,21 @@ impl<E> CompiledCode<E> for JitCode<E> {
         start: usize,
         regs: [u64; 11],
     ) -> Result<u64, RunError> {
-        let (Some(&body), Some(&end)) = (self.bodies.get(start), self.ends.get(start)) else {
+        let code = self.body_for(run, start);
+        let Some(&body) = code.bodies.get(start) else {
             // The vm only starts at op indices of this program.
             return Err(run.fell_off());
         };
-        // Entering mid-group skips the group's check: charge the rest here.
-        let charged = u64::from(end) - start as u64;
+        // Entering mid-group skips the group's check: charge the rest here
+        // (nothing in a body that does not count).
+        let charged = code
+            .ends
+            .as_ref()
+            .and_then(|ends| ends.get(start))
+            .map_or(0, |&end| u64::from(end) - start as u64);
         let remaining = run.remaining();
         if remaining < charged {
-            return Err(run.budget_exhausted(start + remaining as usize));
+            return run.interpret_until_exhausted(start, regs, run.base(), remaining);
         }
         let base = run.base();
         let mut ctx = Ctx {

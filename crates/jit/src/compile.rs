@@ -4,19 +4,30 @@
 //! # Budget
 //! The interpreter counts every op and, when the budget is spent, stops
 //! *before* the op that would exceed it. Compiled code counts per group: a
-//! run of ops that ends at the first op that can jump, call, stop or touch
-//! memory (or before a jump target). A group of `n` ops starts with `sub
-//! r9, n; jb stub`. If fewer than `n` remain, only ops that cannot stop the
-//! run or change memory come before the one the interpreter would stop at
-//! (`start + remaining`), so reporting that op gives the interpreter's
-//! error, pc included, with the same memory.
+//! run of ops that ends at the first op that can jump, call or stop the
+//! run other than by a fault (or before a jump target). A group of `n` ops
+//! starts with `sub r9, n; jb stub`. If fewer than `n` remain, the
+//! interpreter runs the group from its start until the budget runs out
+//! (`TierRun::interpret_until_exhausted`): it meets no jump, call or exit
+//! on the way, and its stores, faults and error are the interpreter's
+//! because they are its own. A fault inside a group the budget covers is
+//! the one the interpreter meets too.
+//!
+//! # Two bodies
+//! With the verifier's proofs the ops may be emitted twice: a fast body
+//! with every proof used (packet accesses unchecked, and no budget
+//! counting at all when the verifier bounds the run), and a slow body
+//! that holds only where the fast one's assumptions might not: packet
+//! accesses checked, the budget counted. [`JitCode`] picks one per
+//! activation (see `code`); both use the same registers and context.
 
+use apiary_verifier::{AccessProof, AccessProofs};
 use apiary_vm::{Op, Program};
 use dynasmrt::x64::X64Relocation;
 use dynasmrt::{DynamicLabel, DynasmApi, VecAssembler};
 
 use crate::blind::{Keys, blind};
-use crate::code::JitCode;
+use crate::code::{Body, FastWhen, JitCode};
 use crate::emit_call::{self, Routines};
 use crate::exec_mem::ExecMem;
 use crate::{JitError, Options};
@@ -105,31 +116,13 @@ impl Emitter {
     }
 }
 
-/// Whether `op` ends a budget group: it can jump, call, stop the run or
-/// touch memory.
+/// Whether `op` ends a budget group: it can jump, call, or stop the run
+/// other than by a fault.
 fn ends_group(op: Op) -> bool {
     emit_jmp::jump(op).is_some()
         || matches!(
             op,
-            Op::LdB { .. }
-                | Op::LdH { .. }
-                | Op::LdW { .. }
-                | Op::LdDw { .. }
-                | Op::LdSxB { .. }
-                | Op::LdSxH { .. }
-                | Op::LdSxW { .. }
-                | Op::StB { .. }
-                | Op::StH { .. }
-                | Op::StW { .. }
-                | Op::StDw { .. }
-                | Op::StBI { .. }
-                | Op::StHI { .. }
-                | Op::StWI { .. }
-                | Op::StDwI { .. }
-                | Op::Atomic { .. }
-                | Op::LoadAcquire { .. }
-                | Op::StoreRelease { .. }
-                | Op::LdPacket { .. }
+            Op::LdPacket { .. }
                 | Op::CallLocal { .. }
                 | Op::CallHelper { .. }
                 | Op::Callx { .. }
@@ -171,10 +164,35 @@ fn group_ends(ops: &[Op]) -> (Vec<u32>, Vec<bool>) {
     (ends, targets)
 }
 
-/// Compiles `program` for environment type `E`.
-pub(crate) fn compile<E>(program: &Program<E>, options: Options) -> Result<JitCode<E>, JitError> {
+/// The proof of each op's access, from the verifier's table by slot.
+fn proofs_by_op<E>(
+    program: &Program<E>,
+    proofs: Option<&AccessProofs>,
+) -> Result<Vec<Option<AccessProof>>, JitError> {
+    let ops = program.ops().len();
+    let Some(proofs) = proofs else {
+        return Ok(vec![None; ops]);
+    };
+    if proofs.len() != program.slot_count() {
+        return Err(JitError::ProofsMismatch {
+            slots: program.slot_count(),
+            proofs: proofs.len(),
+        });
+    }
+    Ok((0..ops).map(|op| proofs.get(program.slot_of(op))).collect())
+}
+
+/// Compiles `program` for environment type `E`, dropping the checks that
+/// `proofs` (the verifier's, for this very program) make redundant, and
+/// the budget's counting when `run_bound` (the verifier's) bounds a run.
+pub(crate) fn compile<E>(
+    program: &Program<E>,
+    options: Options,
+    proofs: Option<&AccessProofs>,
+    run_bound: Option<u64>,
+) -> Result<JitCode<E>, JitError> {
     let ops = program.ops();
-    let (ends, is_target) = group_ends(ops);
+    let proofs = proofs_by_op(program, proofs)?;
     let mut asm = VecAssembler::<X64Relocation>::new(0);
     // About the average code size of an op: growing the buffer by copying costs more.
     asm.reserve_ops(ops.len() * 40);
@@ -190,19 +208,53 @@ pub(crate) fn compile<E>(program: &Program<E>, options: Options) -> Result<JitCo
         depth: asm.new_dynamic_label(),
         fell_off: asm.new_dynamic_label(),
     };
-    // Labels only where jumps land: most ops are never a target.
-    let targets = is_target
-        .iter()
-        .map(|&target| target.then(|| asm.new_dynamic_label()))
-        .collect();
     let mut e = Emitter {
         asm,
-        targets,
+        targets: Vec::new(),
         stubs: Vec::new(),
         routines,
         keys: options.blind_constants.then(Keys::new),
     };
     emit_call::prologue(&mut e);
+    let fast = body(&mut e, ops, &proofs, run_bound.is_none())?;
+    let packet_proofs = proofs.contains(&Some(AccessProof::Packet));
+    let slow = if packet_proofs || run_bound.is_some() {
+        let robust: Vec<Option<AccessProof>> = proofs
+            .iter()
+            .map(|p| p.filter(|&p| p != AccessProof::Packet))
+            .collect();
+        Some(body(&mut e, ops, &robust, true)?)
+    } else {
+        None
+    };
+    emit_stubs(&mut e);
+    emit_call::routines::<E>(&mut e);
+    let code = e
+        .asm
+        .finalize()
+        .map_err(|err| JitError::Assemble(err.to_string()))?;
+    let mem = ExecMem::new(&code).map_err(JitError::Map)?;
+    let when = FastWhen {
+        packet_trusted: packet_proofs,
+        run_bound,
+    };
+    Ok(JitCode::new(mem, fast, slow, when, code.len()))
+}
+
+/// Emits one body of every op, using `proofs` and counting the budget
+/// unless `counted` is false.
+fn body(
+    e: &mut Emitter,
+    ops: &[Op],
+    proofs: &[Option<AccessProof>],
+    counted: bool,
+) -> Result<Body, JitError> {
+    let (ends, is_target) = group_ends(ops);
+    // Labels only where jumps land: most ops are never a target.
+    e.targets = is_target
+        .iter()
+        .map(|&target| target.then(|| e.asm.new_dynamic_label()))
+        .collect();
     let mut starts = Vec::with_capacity(ops.len());
     let mut bodies = Vec::with_capacity(ops.len());
     let mut group_start = true;
@@ -211,7 +263,7 @@ pub(crate) fn compile<E>(program: &Program<E>, options: Options) -> Result<JitCo
         if let Some(Some(label)) = e.targets.get(pc).copied() {
             x64!(e; =>label);
         }
-        if group_start {
+        if group_start && counted {
             let n = ends[pc] - pc as u32;
             let stub = e.label();
             x64!(e; sub r9, n as i32; jb =>stub);
@@ -222,25 +274,18 @@ pub(crate) fn compile<E>(program: &Program<E>, options: Options) -> Result<JitCo
             });
         }
         bodies.push(e.asm.offset().0 as u32);
-        let op = blind(&mut e, op);
+        let op = blind(e, op);
         if let Some(jump) = emit_jmp::jump(op) {
-            emit_jmp::emit(&mut e, jump);
-        } else if !emit_alu::emit(&mut e, op)
-            && !emit_mem::emit(&mut e, op, pc)
-            && !emit_call::emit(&mut e, op, pc)
+            emit_jmp::emit(e, jump);
+        } else if !emit_alu::emit(e, op)
+            && !emit_mem::emit(e, op, pc, proofs[pc])
+            && !emit_call::emit(e, op, pc)
         {
             return Err(JitError::Unsupported { op: pc });
         }
         group_start = ends[pc] == pc as u32 + 1;
     }
-    emit_stubs(&mut e);
-    emit_call::routines::<E>(&mut e);
-    let code = e
-        .asm
-        .finalize()
-        .map_err(|err| JitError::Assemble(err.to_string()))?;
-    let mem = ExecMem::new(&code).map_err(JitError::Map)?;
-    Ok(JitCode::new(mem, starts, bodies, ends, code.len()))
+    Ok(Body::new(starts, bodies, counted.then_some(ends)))
 }
 
 fn emit_stubs(e: &mut Emitter) {

@@ -236,7 +236,12 @@ pub(crate) fn routines<E>(e: &mut Emitter) {
     returning(e, helper, slow::helper::<E>);
     returning(e, callx, slow::callx::<E>);
     stopping(e, misaligned, slow::misaligned::<E>);
-    stopping(e, budget, slow::budget::<E>);
+    // The interpreter takes over from the group's start: it needs the registers.
+    let budget_saved = e.label();
+    x64!(e; =>budget);
+    save(e, 10);
+    x64!(e; jmp =>budget_saved);
+    stopping(e, budget_saved, slow::budget::<E>);
     stopping(e, depth, slow::call_depth::<E>);
     stopping(e, fell_off, slow::fell_off::<E>);
 }

@@ -1,5 +1,5 @@
 //! Loads, stores, atomics and `LD_ABS`/`LD_IND`, each behind the
-//! interpreter's access check.
+//! interpreter's access check unless the verifier proved it redundant.
 //!
 //! The check, fast path first: an access at a constant offset from `r10`
 //! that lies inside the frame needs none (`r10` is read-only and always the
@@ -8,7 +8,13 @@
 //! out-of-line stub tries the live frames' stacks, then calls into the
 //! vm's own lookup, which allows the access (remembering its region) or
 //! builds the fault.
+//!
+//! With the verifier's proofs ([`apiary_verifier::AccessProof`]) an access
+//! proven in bounds is a plain `mov`. (Packet proofs reach here only in
+//! the fast body, which runs only when the packet pointers are trusted;
+//! see `compile`.)
 
+use apiary_verifier::AccessProof;
 use apiary_vm::{Access, FRAME_STRIDE, Op, Rmw, STACK_SIZE};
 use dynasmrt::DynamicLabel;
 
@@ -21,23 +27,25 @@ use crate::x64;
 const FP: u8 = 10;
 
 /// Emits `op` if it is a memory op; `false` otherwise.
-pub(crate) fn emit(e: &mut Emitter, op: Op, pc: usize) -> bool {
+/// (`proof`: what the verifier proved about its access, if anything.)
+pub(crate) fn emit(e: &mut Emitter, op: Op, pc: usize, proof: Option<AccessProof>) -> bool {
+    let at = At { pc, proof };
     match op {
-        Op::LdB { d, s, off } => load(e, pc, d, s, off, 1, false),
-        Op::LdH { d, s, off } => load(e, pc, d, s, off, 2, false),
-        Op::LdW { d, s, off } => load(e, pc, d, s, off, 4, false),
-        Op::LdDw { d, s, off } => load(e, pc, d, s, off, 8, false),
-        Op::LdSxB { d, s, off } => load(e, pc, d, s, off, 1, true),
-        Op::LdSxH { d, s, off } => load(e, pc, d, s, off, 2, true),
-        Op::LdSxW { d, s, off } => load(e, pc, d, s, off, 4, true),
-        Op::StB { d, s, off } => store(e, pc, d, off, 1, Value::Reg(s)),
-        Op::StH { d, s, off } => store(e, pc, d, off, 2, Value::Reg(s)),
-        Op::StW { d, s, off } => store(e, pc, d, off, 4, Value::Reg(s)),
-        Op::StDw { d, s, off } => store(e, pc, d, off, 8, Value::Reg(s)),
-        Op::StBI { d, off, v } => store(e, pc, d, off, 1, Value::Imm(v)),
-        Op::StHI { d, off, v } => store(e, pc, d, off, 2, Value::Imm(v)),
-        Op::StWI { d, off, v } => store(e, pc, d, off, 4, Value::Imm(v)),
-        Op::StDwI { d, off, v } => store(e, pc, d, off, 8, Value::Imm(v)),
+        Op::LdB { d, s, off } => load(e, at, d, s, off, 1, false),
+        Op::LdH { d, s, off } => load(e, at, d, s, off, 2, false),
+        Op::LdW { d, s, off } => load(e, at, d, s, off, 4, false),
+        Op::LdDw { d, s, off } => load(e, at, d, s, off, 8, false),
+        Op::LdSxB { d, s, off } => load(e, at, d, s, off, 1, true),
+        Op::LdSxH { d, s, off } => load(e, at, d, s, off, 2, true),
+        Op::LdSxW { d, s, off } => load(e, at, d, s, off, 4, true),
+        Op::StB { d, s, off } => store(e, at, d, off, 1, Value::Reg(s)),
+        Op::StH { d, s, off } => store(e, at, d, off, 2, Value::Reg(s)),
+        Op::StW { d, s, off } => store(e, at, d, off, 4, Value::Reg(s)),
+        Op::StDw { d, s, off } => store(e, at, d, off, 8, Value::Reg(s)),
+        Op::StBI { d, off, v } => store(e, at, d, off, 1, Value::Imm(v)),
+        Op::StHI { d, off, v } => store(e, at, d, off, 2, Value::Imm(v)),
+        Op::StWI { d, off, v } => store(e, at, d, off, 4, Value::Imm(v)),
+        Op::StDwI { d, off, v } => store(e, at, d, off, 8, Value::Imm(v)),
         Op::Atomic {
             d,
             s,
@@ -45,18 +53,18 @@ pub(crate) fn emit(e: &mut Emitter, op: Op, pc: usize) -> bool {
             wide,
             rmw,
             fetch,
-        } => atomic(e, pc, d, s, off, wide, rmw, fetch),
+        } => atomic(e, at, d, s, off, wide, rmw, fetch),
         Op::LoadAcquire { d, s, off, size } => {
-            check(e, pc, s, off, size, Access::Load);
+            in_r11(e, at, s, off, size, Access::Load);
             aligned(e, pc, size);
             // x86 loads already have acquire semantics.
-            read(e, d, size, false);
+            read(e, d, size, false, Addr::R11);
         }
         Op::StoreRelease { d, s, off, size } => {
-            check(e, pc, d, off, size, Access::Store);
+            in_r11(e, at, d, off, size, Access::Store);
             aligned(e, pc, size);
             // x86 stores already have release semantics.
-            write(e, size, Value::Reg(s));
+            write(e, size, Value::Reg(s), Addr::R11);
         }
         Op::LdPacket { s, imm, size } => {
             match s {
@@ -77,27 +85,53 @@ enum Value {
     Imm(i32),
 }
 
+/// Which op is emitted, and what the verifier proved about its access.
+#[derive(Clone, Copy)]
+struct At {
+    pc: usize,
+    proof: Option<AccessProof>,
+}
+
+/// Where an access goes once allowed.
+#[derive(Clone, Copy)]
+enum Addr {
+    /// `[reg + disp]` (x86 register), needing no check.
+    Direct(u8, i32),
+    /// `[r11]`, which the check left there.
+    R11,
+}
+
 /// Whether `r10 + off` is inside the frame for `size` bytes.
 fn in_frame(base: u8, off: i16, size: u8) -> bool {
     let off = i64::from(off);
     base == FP && off >= -(STACK_SIZE as i64) && off + i64::from(size) <= 0
 }
 
-fn load(e: &mut Emitter, pc: usize, d: u8, s: u8, off: i16, size: u8, signed: bool) {
-    if in_frame(s, off, size) {
-        x64!(e; lea Rq(R11), [rbp + i32::from(off)]);
-    } else {
-        check(e, pc, s, off, size, Access::Load);
+/// The address of `size` bytes of `access` at `base + off`, after the
+/// check the op needs: none when `r10`'s frame holds it or the verifier
+/// proved it in bounds, else the full check.
+fn address(e: &mut Emitter, at: At, base: u8, off: i16, size: u8, access: Access) -> Addr {
+    if at.proof.is_some() || in_frame(base, off, size) {
+        return Addr::Direct(x(base), i32::from(off));
     }
-    read(e, d, size, signed);
+    check(e, at.pc, base, off, size, access);
+    Addr::R11
 }
 
-fn store(e: &mut Emitter, pc: usize, d: u8, off: i16, size: u8, value: Value) {
-    if in_frame(d, off, size) {
-        x64!(e; lea Rq(R11), [rbp + i32::from(off)]);
-    } else {
-        check(e, pc, d, off, size, Access::Store);
+/// [`address`], always in r11 (for atomics, whose alignment is checked there).
+fn in_r11(e: &mut Emitter, at: At, base: u8, off: i16, size: u8, access: Access) {
+    if let Addr::Direct(reg, disp) = address(e, at, base, off, size, access) {
+        x64!(e; lea Rq(R11), [Rq(reg) + disp]);
     }
+}
+
+fn load(e: &mut Emitter, at: At, d: u8, s: u8, off: i16, size: u8, signed: bool) {
+    let addr = address(e, at, s, off, size, Access::Load);
+    read(e, d, size, signed, addr);
+}
+
+fn store(e: &mut Emitter, at: At, d: u8, off: i16, size: u8, value: Value) {
+    let addr = address(e, at, d, off, size, Access::Store);
     // Blinded after the check, which uses r10.
     let value = match value {
         Value::Imm(v) if e.keys.is_some() => {
@@ -106,34 +140,42 @@ fn store(e: &mut Emitter, pc: usize, d: u8, off: i16, size: u8, value: Value) {
         }
         other => other,
     };
-    write(e, size, value);
+    write(e, size, value, addr);
 }
 
-/// `d = [r11]`, zero- or sign-extended.
-fn read(e: &mut Emitter, d: u8, size: u8, signed: bool) {
+/// `d = [addr]`, zero- or sign-extended.
+fn read(e: &mut Emitter, d: u8, size: u8, signed: bool, addr: Addr) {
     let d = x(d);
+    let (b, disp) = match addr {
+        Addr::Direct(b, disp) => (b, disp),
+        Addr::R11 => (R11, 0),
+    };
     match (size, signed) {
-        (1, false) => x64!(e; movzx Rd(d), BYTE [Rq(R11)]),
-        (2, false) => x64!(e; movzx Rd(d), WORD [Rq(R11)]),
-        (4, false) => x64!(e; mov Rd(d), DWORD [Rq(R11)]),
-        (1, true) => x64!(e; movsx Rq(d), BYTE [Rq(R11)]),
-        (2, true) => x64!(e; movsx Rq(d), WORD [Rq(R11)]),
-        (4, true) => x64!(e; movsxd Rq(d), DWORD [Rq(R11)]),
-        _ => x64!(e; mov Rq(d), QWORD [Rq(R11)]),
+        (1, false) => x64!(e; movzx Rd(d), BYTE [Rq(b) + disp]),
+        (2, false) => x64!(e; movzx Rd(d), WORD [Rq(b) + disp]),
+        (4, false) => x64!(e; mov Rd(d), DWORD [Rq(b) + disp]),
+        (1, true) => x64!(e; movsx Rq(d), BYTE [Rq(b) + disp]),
+        (2, true) => x64!(e; movsx Rq(d), WORD [Rq(b) + disp]),
+        (4, true) => x64!(e; movsxd Rq(d), DWORD [Rq(b) + disp]),
+        _ => x64!(e; mov Rq(d), QWORD [Rq(b) + disp]),
     }
 }
 
-/// `[r11] = value`, truncated to `size`.
-fn write(e: &mut Emitter, size: u8, value: Value) {
+/// `[addr] = value`, truncated to `size`.
+fn write(e: &mut Emitter, size: u8, value: Value, addr: Addr) {
+    let (b, disp) = match addr {
+        Addr::Direct(b, disp) => (b, disp),
+        Addr::R11 => (R11, 0),
+    };
     match (size, value) {
-        (1, Value::Reg(s)) => x64!(e; mov BYTE [Rq(R11)], Rb(x(s))),
-        (2, Value::Reg(s)) => x64!(e; mov WORD [Rq(R11)], Rw(x(s))),
-        (4, Value::Reg(s)) => x64!(e; mov DWORD [Rq(R11)], Rd(x(s))),
-        (_, Value::Reg(s)) => x64!(e; mov QWORD [Rq(R11)], Rq(x(s))),
-        (1, Value::Imm(v)) => x64!(e; mov BYTE [Rq(R11)], v as i8),
-        (2, Value::Imm(v)) => x64!(e; mov WORD [Rq(R11)], v as i16),
-        (4, Value::Imm(v)) => x64!(e; mov DWORD [Rq(R11)], v),
-        (_, Value::Imm(v)) => x64!(e; mov QWORD [Rq(R11)], v),
+        (1, Value::Reg(s)) => x64!(e; mov BYTE [Rq(b) + disp], Rb(x(s))),
+        (2, Value::Reg(s)) => x64!(e; mov WORD [Rq(b) + disp], Rw(x(s))),
+        (4, Value::Reg(s)) => x64!(e; mov DWORD [Rq(b) + disp], Rd(x(s))),
+        (_, Value::Reg(s)) => x64!(e; mov QWORD [Rq(b) + disp], Rq(x(s))),
+        (1, Value::Imm(v)) => x64!(e; mov BYTE [Rq(b) + disp], v as i8),
+        (2, Value::Imm(v)) => x64!(e; mov WORD [Rq(b) + disp], v as i16),
+        (4, Value::Imm(v)) => x64!(e; mov DWORD [Rq(b) + disp], v),
+        (_, Value::Imm(v)) => x64!(e; mov QWORD [Rq(b) + disp], v),
     }
 }
 
@@ -206,10 +248,10 @@ fn aligned(e: &mut Emitter, pc: usize, size: u8) {
 }
 
 #[allow(clippy::too_many_arguments)]
-fn atomic(e: &mut Emitter, pc: usize, d: u8, s: u8, off: i16, wide: bool, rmw: Rmw, fetch: bool) {
+fn atomic(e: &mut Emitter, at: At, d: u8, s: u8, off: i16, wide: bool, rmw: Rmw, fetch: bool) {
     let size = if wide { 8 } else { 4 };
-    check(e, pc, d, off, size, Access::Store);
-    aligned(e, pc, size);
+    in_r11(e, at, d, off, size, Access::Store);
+    aligned(e, at.pc, size);
     let s = x(s);
     match (rmw, fetch, wide) {
         (Rmw::Add, false, true) => x64!(e; lock add QWORD [Rq(R11)], Rq(s)),

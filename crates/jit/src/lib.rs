@@ -33,11 +33,43 @@
 //! needs no assembler.
 //!
 //! # Memory safety
-//! Every access is checked as the interpreter checks it (see `emit_mem`),
-//! inline where the answer is cheap, else in the vm; only accesses at a
-//! constant offset inside `r10`'s frame go unchecked, as they cannot leave
-//! it. The code is mapped writable while it is written and executable
-//! afterwards, never both (`exec_mem`).
+//! [`compile`]: every access is checked as the interpreter checks it (see
+//! `emit_mem`), inline where the answer is cheap, else in the vm; only
+//! accesses at a constant offset inside `r10`'s frame go unchecked, as
+//! they cannot leave it. The code is mapped writable while it is written
+//! and executable afterwards, never both (`exec_mem`).
+//!
+//! [`compile_verified`]: an access the verifier proved in bounds on every
+//! run ([`apiary_verifier::AccessProof`]) is a plain `mov`. Why that is as
+//! safe as the check, kind by kind, given that the verifier is sound for
+//! memory bounds (its known unsound accepts are about locks, timers,
+//! recursion depth, BTF signatures and attach types, none about bounds;
+//! see `apiary_verifier::proofs` for what it leaves unproven):
+//! - stack: the pointer derives from some live frame's `r10`, and the
+//!   verifier kept the access inside that frame's 512 bytes, which the vm
+//!   allocates for every frame up to the deepest;
+//! - map value: the pointer is one a helper handed out (a region the vm
+//!   registered, `value_size` bytes of map memory that never moves or is
+//!   freed while the runtime lives) or global data (a region given to the
+//!   run); writes only to maps not read-only for programs, which the
+//!   runtime makes its read-only regions;
+//! - packet: the pointer derives from the context's `data_meta`/`data`
+//!   fields and the verifier kept the access below a comparison with
+//!   `data_end`, so it lies in the packet only if the embedder wrote those
+//!   fields. The code that skips these checks runs only in runs given a
+//!   [`apiary_vm::RegionKind::PacketBuffer`] region, by which the embedder
+//!   vouches for them (the runtime's test runs and live frames do; a run on
+//!   plain context memory does not): other runs take a second body of code
+//!   with the packet checks in (see `compile`);
+//! - everything else (context, helper memory, sockets, accesses reached
+//!   with two kinds, code the verifier never reached) keeps its check.
+//!
+//! # Budget
+//! Compiled code counts the budget as the interpreter does (see
+//! `compile`). When the verifier bounds a run (no loops, callbacks, tail
+//! calls or recursion: `Accepted::run_bound`), a run that starts with at
+//! least that much budget cannot exhaust it, so the fast body does not
+//! count; a run with less takes the counting body.
 //!
 //! # Constant blinding
 //! With [`Options::blind_constants`] no immediate of the program appears in
@@ -71,13 +103,16 @@ mod emit_mem;
 mod exec_mem;
 #[cfg(target_arch = "x86_64")]
 mod slow;
+mod verified;
 
+use apiary_verifier::{Accepted, AccessProofs};
 use apiary_vm::Program;
 use thiserror::Error;
 
 #[cfg(target_arch = "x86_64")]
 pub use code::JitCode;
 pub use dump::{X86Insn, disassemble};
+pub use verified::{Compiled, compile_each};
 
 /// Why a program could not be compiled.
 #[derive(Debug, Error)]
@@ -100,6 +135,14 @@ pub enum JitError {
     /// The program already has native code attached.
     #[error("the program already has native code")]
     AlreadyCompiled,
+    /// The verifier's proofs are for a program of another length.
+    #[error("the verifier's proofs cover {proofs} instructions, the program has {slots}")]
+    ProofsMismatch {
+        /// Instruction slots of the program.
+        slots: usize,
+        /// Instruction slots the proofs cover.
+        proofs: usize,
+    },
 }
 
 /// How to compile.
@@ -120,16 +163,46 @@ pub fn compile<E: 'static>(program: &Program<E>) -> Result<(), JitError> {
 
 /// [`compile`] with `options`.
 pub fn compile_with<E: 'static>(program: &Program<E>, options: Options) -> Result<(), JitError> {
+    attach(program, options, None, None)
+}
+
+/// [`compile`] for a program the verifier accepted: `accepted` is its
+/// verdict on this very program (the instructions the runtime prepared
+/// from the same loader spec; the runtime's rewrites keep every
+/// instruction where it was). Accesses it proved in bounds are emitted
+/// without the region check (see the crate doc's safety argument).
+pub fn compile_verified<E: 'static>(
+    program: &Program<E>,
+    accepted: &Accepted,
+) -> Result<(), JitError> {
+    compile_verified_with(program, accepted, Options::default())
+}
+
+/// [`compile_verified`] with `options`.
+pub fn compile_verified_with<E: 'static>(
+    program: &Program<E>,
+    accepted: &Accepted,
+    options: Options,
+) -> Result<(), JitError> {
+    attach(program, options, Some(&accepted.proofs), accepted.run_bound)
+}
+
+fn attach<E: 'static>(
+    program: &Program<E>,
+    options: Options,
+    proofs: Option<&AccessProofs>,
+    run_bound: Option<u64>,
+) -> Result<(), JitError> {
     #[cfg(target_arch = "x86_64")]
     {
-        let code = compile::compile(program, options)?;
+        let code = compile::compile(program, options, proofs, run_bound)?;
         program
             .attach_compiled(Box::new(code))
             .map_err(|_| JitError::AlreadyCompiled)
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
-        let _ = (program, options);
+        let _ = (program, options, proofs, run_bound);
         Err(JitError::UnsupportedArch)
     }
 }

@@ -80,12 +80,20 @@ pub(crate) unsafe extern "sysv64" fn misaligned<E>(ctx: *mut Ctx, addr: u64, inf
     stop(host, Exit::Failed(error))
 }
 
-/// The budget ran out `remaining` ops after op `op`, the start of a group.
+/// The budget, `remaining`, is short of the group starting at op `op`
+/// (registers saved in the context): the interpreter runs the group's ops
+/// until it runs out, so stores and faults before that point happen as
+/// they would there.
 pub(crate) unsafe extern "sysv64" fn budget<E>(ctx: *mut Ctx, op: u64, remaining: u64) -> u64 {
     // SAFETY: called from compiled code with its own context.
-    let (_, host) = unsafe { parts::<E>(ctx) };
-    let error = host.run.budget_exhausted((op + remaining) as usize);
-    stop(host, Exit::Failed(error))
+    let (ctx, host) = unsafe { parts::<E>(ctx) };
+    let outcome =
+        host.run
+            .interpret_until_exhausted(op as usize, ctx.regs, ctx.depth as usize, remaining);
+    match outcome {
+        Ok(value) => stop(host, Exit::Stop(value)),
+        Err(error) => stop(host, Exit::Failed(error)),
+    }
 }
 
 /// A bpf-to-bpf call at op `op` from the last frame.

@@ -1,14 +1,64 @@
 //! Every program of the C corpus and the examples, test-run on every frame
 //! of the bundled capture through the runtime: the JIT and the interpreter
 //! give the same return value, packet, context, redirect and error, and
-//! leave the same maps.
+//! leave the same maps; once compiled with every check, once with the
+//! verifier's proofs (the accesses it proved in bounds unchecked).
 
-use apiary_difftest::objects::{RunRequest, VmBackend, compare_maps, compare_runs};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use apiary_difftest::objects::{
+    BackendError, BackendKind, RunRequest, VmBackend, compare_maps, compare_runs,
+};
+use apiary_jit::Compiled;
+use apiary_loader::Object;
 use apiary_runtime::Env;
 use apiary_vm::Program;
 
 fn jit(program: &Program<Env>) -> Result<(), String> {
     apiary_jit::compile(program).map_err(|e| e.to_string())
+}
+
+/// How an object's programs get their native code.
+type OpenNative = fn(&Object, &str) -> Result<VmBackend, BackendError>;
+
+fn checked(object: &Object, program: &str) -> Result<VmBackend, BackendError> {
+    VmBackend::open_on(object, program, Some(jit))
+}
+
+/// Programs compiled with proofs by [`verified`], and their proven accesses.
+static VERIFIED: AtomicUsize = AtomicUsize::new(0);
+static PROVEN: AtomicUsize = AtomicUsize::new(0);
+
+/// Every program the verifier accepts compiled with its proofs, the
+/// others with every check.
+fn verified(object: &Object, program: &str) -> Result<VmBackend, BackendError> {
+    let vm = VmBackend::open(object, program)?;
+    let runtime = vm.runtime();
+    let compiled = apiary_jit::compile_each(&apiary_verifier::verify_object(object), |name| {
+        runtime
+            .program_by_name(name)
+            .and_then(|id| runtime.program(id))
+    })
+    .map_err(|e| BackendError {
+        backend: BackendKind::Vm,
+        problem: e.to_string(),
+        run_error: None,
+    })?;
+    for (name, how) in compiled {
+        if let (
+            true,
+            Compiled::Verified {
+                stack,
+                packet,
+                map_value,
+            },
+        ) = (name == program, how)
+        {
+            VERIFIED.fetch_add(1, Ordering::Relaxed);
+            PROVEN.fetch_add(stack + packet + map_value, Ordering::Relaxed);
+        }
+    }
+    Ok(vm)
 }
 
 /// Programs whose maps depend on `bpf_get_prandom_u32`, seeded per runtime.
@@ -26,14 +76,28 @@ fn request(frame: &[u8]) -> RunRequest {
 
 #[test]
 fn every_corpus_program_runs_the_same_on_both_tiers() {
+    compare_tiers("every_corpus_program_runs_the_same_on_both_tiers", checked);
+}
+
+#[test]
+fn every_corpus_program_compiled_with_the_verifiers_proofs_runs_the_same() {
+    compare_tiers(
+        "every_corpus_program_compiled_with_the_verifiers_proofs_runs_the_same",
+        verified,
+    );
+    let (programs, proven) = (
+        VERIFIED.load(Ordering::Relaxed),
+        PROVEN.load(Ordering::Relaxed),
+    );
+    eprintln!("{programs} programs compiled with proofs, {proven} accesses proven");
+    assert!(programs >= 60, "only {programs} programs had proofs");
+    assert!(proven >= 500, "only {proven} accesses were proven");
+}
+
+fn compare_tiers(test: &str, open_native: OpenNative) {
     let (corpus, examples) = match (apiary_corpus::objects(), apiary_corpus::examples()) {
         (Ok(corpus), Ok(examples)) => (corpus, examples),
-        (Err(why), _) | (_, Err(why)) => {
-            return apiary_testskip::missing(
-                "every_corpus_program_runs_the_same_on_both_tiers",
-                why,
-            );
-        }
+        (Err(why), _) | (_, Err(why)) => return apiary_testskip::missing(test, why),
     };
     let frames = apiary_corpus::traffic::packets();
     let (mut compared, mut runs) = (0, 0);
@@ -47,7 +111,7 @@ fn every_corpus_program_runs_the_same_on_both_tiers() {
             let name = format!("{}/{}", compiled.name, program.name);
             let (mut interp, mut native) = match (
                 VmBackend::open(&object, &program.name),
-                VmBackend::open_on(&object, &program.name, Some(jit)),
+                open_native(&object, &program.name),
             ) {
                 (Ok(interp), Ok(native)) => (interp, native),
                 (Err(a), Err(b)) if a.to_string() == b.to_string() => continue,

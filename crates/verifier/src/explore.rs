@@ -16,6 +16,7 @@ use crate::jump::{Outcome, cond_jump};
 use crate::liveness::{self, RegSet};
 use crate::mem::{self, Access};
 use crate::program::Program;
+use crate::proofs::{AccessProofs, Recorder};
 use crate::prune;
 use crate::regs::{RegState, RegType};
 use crate::stack::{MAX_STACK, Stored};
@@ -143,12 +144,17 @@ fn wait(
 }
 
 /// A program the kernel would load: what the walk did.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Accepted {
     /// The statistics line's figures.
     pub stats: Stats,
     /// The deepest stack any path used, in bytes, over all frames.
     pub stack_depth: u32,
+    /// Which memory accesses are in bounds on every run, and of what.
+    pub proofs: AccessProofs,
+    /// The most instructions one run can execute (callees included), when
+    /// the code bounds it: no loops, callbacks, tail calls or recursion.
+    pub run_bound: Option<u64>,
 }
 
 /// Verifies `prog` as the kernel would for a privileged loader.
@@ -173,6 +179,7 @@ fn walk(prog: &Program, stats: &mut Stats) -> Result<Accepted, Rejection> {
         checkpoint: None,
     }];
     let mut stack_depth = 0u32;
+    let mut recorder = Recorder::new(prog.insns.len(), prog.maps);
     while let Some(mut path) = queue.pop() {
         loop {
             stats.insns_processed += 1;
@@ -212,6 +219,9 @@ fn walk(prog: &Program, stats: &mut Stats) -> Result<Accepted, Rejection> {
             }
             let depth: i32 = path.state.frames.iter().map(|f| f.stack.depth()).sum();
             stack_depth = stack_depth.max(depth as u32);
+            if let Some(insn) = &env.cfg.insns[path.pc] {
+                recorder.visit(&path.state, path.pc, insn);
+            }
             match step(&env, &mut path.state, path.pc)? {
                 Flow::Next(pc) => path.pc = pc,
                 Flow::Fork { fall, taken, state } => {
@@ -247,6 +257,8 @@ fn walk(prog: &Program, stats: &mut Stats) -> Result<Accepted, Rejection> {
     Ok(Accepted {
         stats: *stats,
         stack_depth,
+        proofs: recorder.finish(),
+        run_bound: crate::run_bound::run_bound(&env.cfg.insns),
     })
 }
 

@@ -19,7 +19,10 @@
 //!   GPL-only lists, and `map_funcs`' map types);
 //! - the walk: `cfg` (checks before it), `liveness`, `prune` (state
 //!   pruning), `explore` (paths, limits, exits); `object` verifies the
-//!   programs of an `apiary-loader` object.
+//!   programs of an `apiary-loader` object;
+//! - what it hands on: [`proofs`] (per memory instruction, the kind of
+//!   memory it stays inside on every run, for the JIT) and `run_bound`
+//!   (the most instructions a run can execute, when the code bounds it).
 //!
 //! It owns the verdict and the diagnostics. It must not run programs (that
 //! is `apiary-vm`), create maps or call helpers (`apiary-runtime`), or read
@@ -37,6 +40,16 @@
 //! BTF types of tracing contexts and `BTF_ID` pointers.
 //! `tests/case_disagreements.txt` lists every case of `tests/verifier`
 //! where the verdict or final line still differs, with the reason.
+//!
+//! The memory proofs ([`Accepted::proofs`]) a JIT relies on are not
+//! touched by those gaps: the unsound accepts listed there are about spin
+//! locks, timers, recursion depth, global functions' BTF signatures
+//! (global functions are walked in each caller's state, which is more
+//! precise, not less sound, for bounds), load flags and attach types.
+//! Callbacks the walk does not follow would be: a program handing a
+//! function to any helper but `bpf_loop` and `for_each_map_elem` gets no
+//! proofs at all. Context accesses are never proven (the runtime rewrites
+//! some of them to its own layout).
 
 // A rejection is built once, when verification stops; its size on the
 // error path costs nothing worth boxing every internal result for.
@@ -59,8 +72,10 @@ mod mem;
 mod object;
 mod pkt;
 mod program;
+pub mod proofs;
 mod prune;
 mod regs;
+mod run_bound;
 pub mod scalar;
 mod stack;
 mod state;
@@ -70,6 +85,7 @@ pub use error::{Rejection, SourceLine, Stats};
 pub use explore::{Accepted, INSN_LIMIT, JMP_SEQ_LIMIT, verify};
 pub use object::{ProgramVerdict, map_info, map_infos, verify_object, verify_program};
 pub use program::{MapInfo, Program};
+pub use proofs::{AccessProof, AccessProofs};
 pub use regs::{RegState, RegType};
 pub use scalar::{InvariantViolation, Scalar, ViolationKind};
 pub use tnum::Tnum;

@@ -49,7 +49,22 @@ pub struct Program<'a> {
     pub gpl: bool,
 }
 
-impl Program<'_> {
+impl<'a> Program<'a> {
+    /// `insns` of type `prog_type` with `maps`, a GPL licence, the default
+    /// attach type and no line info: a program assembled or generated
+    /// rather than loaded from an object.
+    pub fn bare(insns: &'a [RawInsn], prog_type: ProgType, maps: &'a [MapInfo]) -> Program<'a> {
+        Program {
+            name: "program",
+            insns,
+            prog_type,
+            attach_type: AttachType::default(),
+            maps,
+            lines: &[],
+            gpl: true,
+        }
+    }
+
     /// The source line covering `insn`, if line info has one.
     pub fn line_of(&self, insn: usize) -> Option<&SourceLine> {
         self.lines.iter().rev().find(|l| l.insn <= insn)

@@ -7,7 +7,7 @@
 //! precision tracking) are printed.
 
 use apiary_isa::RawInsn;
-use apiary_kernel::types::{AttachType, MapType, ProgType};
+use apiary_kernel::types::{MapType, ProgType};
 use apiary_verifier::{MapInfo, Program, verify};
 
 /// Opcodes of every class to mutate into.
@@ -72,15 +72,7 @@ fn apiary_never_accepts_a_mutant_the_kernel_refuses() {
             continue;
         }
         mutate(&mut slots[at], rng.next_u64());
-        let program = Program {
-            name: "mutant",
-            insns: &slots,
-            prog_type: ProgType::SYSCALL,
-            attach_type: AttachType::default(),
-            maps: &maps,
-            lines: &[],
-            gpl: true,
-        };
+        let program = Program::bare(&slots, ProgType::SYSCALL, &maps);
         let ours = verify(&program);
         let kernel = apiary_difftest::kernel_load(&apiary_isa::slots_to_bytes(&slots), &fds);
         let line = format!(

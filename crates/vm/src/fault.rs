@@ -20,7 +20,11 @@ pub enum RegionKind {
     Packet,
     /// A buffer the packet lies in, with its head- and tailroom; an
     /// embedder that knows where the packet starts resolves faults in it
-    /// to [`FaultLocation::Packet`].
+    /// to [`FaultLocation::Packet`]. Giving one also vouches that the
+    /// context's packet pointers (`data_meta`, `data`, `data_end`, as the
+    /// program loads them) lie inside it, in order, throughout the run:
+    /// a compiled tier drops the checks of packet accesses the verifier
+    /// proved only in such runs.
     PacketBuffer,
     /// A value of the embedder's map with this id; the embedder fills in
     /// the map's name ([`FaultLocation::MapValue`]).

@@ -383,7 +383,7 @@ impl<E> Runner<E> {
         self.interpret(entry, env, start, regs, base)
     }
 
-    fn interpret(
+    pub(crate) fn interpret(
         &mut self,
         entry: &Program<E>,
         env: &mut E,

@@ -13,6 +13,7 @@
 use std::sync::Arc;
 
 use crate::error::{Access, RunError};
+use crate::fault::RegionKind;
 use crate::helpers::HelperImpl;
 use crate::program::{Op, Program};
 use crate::runner::{Aim, Runner, fault, misaligned, unknown_helper};
@@ -120,6 +121,13 @@ impl<'r, E> TierRun<'r, E> {
             .map(|s| (s.start, s.len))
     }
 
+    /// Whether the embedder gave the run a region of `kind` (not counting
+    /// those helpers add). A [`RegionKind::PacketBuffer`] also vouches for
+    /// the context's packet pointers (see there).
+    pub fn has_region_kind(&self, kind: RegionKind) -> bool {
+        self.runner.memory.region_kinds.contains(&kind)
+    }
+
     /// The error of an access at op `op` in frame `depth` that no stack or
     /// region allows, naming the region the base register pointed into.
     pub fn fault(&self, op: usize, addr: u64, size: u64, access: Access, depth: usize) -> RunError {
@@ -136,6 +144,23 @@ impl<'r, E> TierRun<'r, E> {
     /// The error of an atomic access at op `op` not aligned to its size.
     pub fn misaligned(&self, op: usize, addr: u64, size: u64) -> RunError {
         misaligned(self.program, op, addr, size)
+    }
+
+    /// What the interpreter does from op `start` in frame `depth` with
+    /// `regs` and `remaining` budget, for a tier that found the budget
+    /// short of a straight run of ops it had counted at once: the ops run
+    /// one by one until the budget runs out, so the error (or an earlier
+    /// access's fault) and the memory are the interpreter's own.
+    pub fn interpret_until_exhausted(
+        &mut self,
+        start: usize,
+        regs: [u64; 11],
+        depth: usize,
+        remaining: u64,
+    ) -> Result<u64, RunError> {
+        self.runner.remaining = remaining;
+        self.runner
+            .interpret(self.program, self.env, start, regs, depth)
     }
 
     /// The error of running out of budget before op `op`.
