@@ -69,6 +69,10 @@ pub struct OpenedMap {
     pub btf: Option<MapBtf>,
     /// The Apiary pin file it came from, written back after a change.
     pub pin_file: Option<PathBuf>,
+    /// The pin directory's lock, held from reading the pin file to writing
+    /// it back, as a running `xdp run --pin-maps` holds it to write its
+    /// maps (a live map needs none: its owner applies each operation).
+    _dir_lock: Option<pin::DirLock>,
     /// What the kernel reports about a kernel map.
     pub kernel_info: Option<MapInfo>,
 }
@@ -94,6 +98,7 @@ pub fn open_all(handle: Handle<'_>) -> Result<Vec<OpenedMap>, String> {
                 backing: Backing::Live(Box::new(live)),
                 pin_file: None,
                 kernel_info: None,
+                _dir_lock: None,
             }]);
         }
         return Ok(vec![open_pin_file(path)?]);
@@ -119,6 +124,7 @@ pub fn on_bpffs(path: &Path) -> bool {
 }
 
 fn open_pin_file(path: &Path) -> Result<OpenedMap, String> {
+    let dir_lock = pin::lock_dir_of(path).map_err(|e| e.to_string())?;
     let pinned = pin::load(path).map_err(|e| match e {
         pin::PinError::Io { source, .. } => {
             format!("bpf obj get ({}): {}", path.display(), strerror_of(&source))
@@ -133,6 +139,7 @@ fn open_pin_file(path: &Path) -> Result<OpenedMap, String> {
         btf: pinned.btf,
         pin_file: Some(path.to_owned()),
         kernel_info: None,
+        _dir_lock: Some(dir_lock),
     })
 }
 
@@ -210,6 +217,7 @@ fn kernel_map(fd: MapFd) -> Result<OpenedMap, String> {
         backing: Backing::Kernel { fd, map_type },
         pin_file: None,
         kernel_info: Some(info),
+        _dir_lock: None,
     })
 }
 
