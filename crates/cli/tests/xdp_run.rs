@@ -281,7 +281,7 @@ fn hostile_exchange(socket: &Path, frame: &[u8]) -> (u8, String) {
 
 /// Garbage, an oversized length, an unknown version or operation on the
 /// live socket each get a `BadRequest` answer (status 3) naming the
-/// problem; the run goes on: the next `map` command is served live and
+/// problem, another user is kept out; the run goes on: the next `map` command is served live and
 /// the frames that follow are all run.
 #[test]
 fn a_hostile_live_client_gets_an_error_and_the_run_goes_on() {
@@ -289,6 +289,12 @@ fn a_hostile_live_client_gets_an_error_and_the_run_goes_on() {
     else {
         return;
     };
+    if Command::new("setpriv").arg("--version").output().is_err() {
+        return apiary_testskip::missing(
+            "a_hostile_live_client_gets_an_error_and_the_run_goes_on",
+            "setpriv (util-linux), to connect as another user",
+        );
+    }
     let scratch = Scratch::new("xdp-hostile");
     let object = example.to_str().expect("utf-8 path");
     let pins = scratch.path("pins");
@@ -319,6 +325,20 @@ fn a_hostile_live_client_gets_an_error_and_the_run_goes_on() {
         assert_eq!(status, 3, "BadRequest for {frame:?}: {message}");
         assert!(message.contains(problem), "{problem}: {message}");
     }
+    // Another user cannot reach the running maps (the socket is 0600),
+    // and is told so in one line rather than shown the pin file.
+    let stranger = Command::new("setpriv")
+        .args(["--reuid", "65534", "--regid", "65534", "--clear-groups"])
+        .arg(APIARY)
+        .args(words(&format!("map dump pinned {pins}/blocklist")))
+        .output()
+        .expect("setpriv, checked above");
+    let refusal = String::from_utf8_lossy(&stranger.stderr);
+    assert!(!stranger.status.success(), "{refusal}");
+    assert!(
+        refusal.contains(".apiary-live.sock: Permission denied"),
+        "{refusal}"
+    );
     // A client that connects and says nothing holds no one up.
     let _silent = std::os::unix::net::UnixStream::connect(&socket).expect("connect");
     apiary(&words(&format!(
