@@ -18,6 +18,9 @@ use crate::livewire::{
 };
 use crate::mapsource::{Errno, strerror_of};
 
+/// How long an answer may take before the command fails with `EIO`.
+const ANSWER_WITHIN: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// A map a running process serves, and the connection to it.
 pub struct LiveMap {
     stream: UnixStream,
@@ -46,6 +49,10 @@ pub fn connect(path: &Path) -> Result<Option<LiveMap>, String> {
         }
         Err(e) => return Err(failed(&strerror_of(&e))),
     };
+    // An owner that stops answering fails the command rather than hanging it.
+    stream
+        .set_read_timeout(Some(ANSWER_WITHIN))
+        .map_err(|e| failed(&strerror_of(&e)))?;
     // SAFETY: geteuid has no preconditions.
     let me = unsafe { libc::geteuid() };
     let owner = peer_uid(&stream).map_err(|e| failed(&strerror_of(&e)))?;
@@ -93,8 +100,8 @@ fn call(
 }
 
 impl LiveMap {
-    /// One element operation; a broken conversation is `EIO`, an answer
-    /// of the wrong kind `EPROTO`.
+    /// One element operation; a broken or unanswered conversation is
+    /// `EIO`, an answer of the wrong kind `EPROTO`.
     pub fn operate(
         &self,
         op: Op,
