@@ -315,6 +315,52 @@ mod tests {
         assert!(liveclient::connect(&dir.0.join("other")).unwrap().is_none());
     }
 
+    /// Push, peek and pop of a queue and a bloom filter's peek go to the
+    /// served map as `apiary map` sends them (an empty key).
+    #[test]
+    fn queues_and_bloom_filters_are_served() {
+        let dir = Dir::new("queue");
+        let queue = Arc::new(Map::create(MapDef::new(MapType::Queue, 0, 4, 4), 1).unwrap());
+        let bloom = Arc::new(Map::create(MapDef::new(MapType::BloomFilter, 0, 4, 16), 1).unwrap());
+        let served = |map: &Arc<Map>| Served {
+            map: Arc::clone(map),
+            btf: None,
+        };
+        let maps = HashMap::from([
+            ("q".to_owned(), served(&queue)),
+            ("b".to_owned(), served(&bloom)),
+        ]);
+        let _server = LiveServer::start(&dir.0, maps).expect("server");
+        let q = liveclient::connect(&dir.0.join("q"))
+            .unwrap()
+            .expect("live");
+        for n in [5u8, 6] {
+            q.operate(Op::Update, Some(&[]), &[n, 0, 0, 0], 0)
+                .expect("push");
+        }
+        assert_eq!(
+            q.operate(Op::Lookup, Some(&[]), &[], 0),
+            Ok(vec![5, 0, 0, 0])
+        );
+        assert_eq!(
+            q.operate(Op::LookupAndDelete, Some(&[]), &[], 0),
+            Ok(vec![5, 0, 0, 0])
+        );
+        let mut head = [0u8; 4];
+        queue.peek(&mut head).expect("the served queue itself");
+        assert_eq!(head, [6, 0, 0, 0]);
+        let b = liveclient::connect(&dir.0.join("b"))
+            .unwrap()
+            .expect("live");
+        b.operate(Op::Update, Some(&[]), &[1, 2, 3, 4], 0)
+            .expect("add");
+        assert!(b.operate(Op::BloomPeek, None, &[1, 2, 3, 4], 0).is_ok());
+        assert_eq!(
+            b.operate(Op::BloomPeek, None, &[1, 2, 3], 0),
+            Err(Errno(libc::EINVAL))
+        );
+    }
+
     /// A socket left by a dead owner is ignored by clients and replaced by
     /// the next owner; a second owner of a served directory is refused.
     #[test]

@@ -245,7 +245,10 @@ fn the_firewall_drops_what_its_pinned_block_list_names_also_when_updated_mid_run
         !Path::new(pins).join(".apiary-live.sock").exists(),
         "the live socket is removed at the end"
     );
-    // After the run the pin files hold the final counters.
+    // After the run the pin files hold the final counters, printed as
+    // the running program's map was: the same bytes from either source.
+    let file_dump = apiary(&words(&format!("map dump pinned {pins}/rule_hits")));
+    assert_eq!(live_dump, file_dump, "live and pin-file dumps alike");
     let packets = |rule: &str| {
         let line = format!("map lookup pinned {pins}/rule_hits key {rule} 0 0 0");
         apiary(&words(&line))
