@@ -139,17 +139,32 @@ fn accept_until(listener: &UnixListener, maps: &Arc<HashMap<String, Served>>, st
         {
             continue;
         }
-        busy.fetch_add(1, Ordering::Relaxed);
-        let (maps, held) = (Arc::clone(maps), Arc::clone(&busy));
-        let spawned = std::thread::Builder::new()
+        let slot = Slot::take(&busy);
+        let maps = Arc::clone(maps);
+        // A thread that cannot be spawned drops the closure, and the slot.
+        let _ = std::thread::Builder::new()
             .name("apiary-live-conn".into())
             .spawn(move || {
+                let _slot = slot;
                 serve(&stream, &maps);
-                held.fetch_sub(1, Ordering::Relaxed);
             });
-        if spawned.is_err() {
-            busy.fetch_sub(1, Ordering::Relaxed);
-        }
+    }
+}
+
+/// One of the [`MAX_CONNECTIONS`], given back when dropped, also when its
+/// thread ends by a panic.
+struct Slot(Arc<AtomicUsize>);
+
+impl Slot {
+    fn take(busy: &Arc<AtomicUsize>) -> Slot {
+        busy.fetch_add(1, Ordering::Relaxed);
+        Slot(Arc::clone(busy))
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -306,11 +321,19 @@ mod tests {
         live.operate(Op::Delete, Some(&[1, 0, 0, 0]), &[], 0)
             .expect("delete");
         assert!(map.sys_lookup(&[1, 0, 0, 0], 0).is_err());
-        // A key of the wrong size is the map's EINVAL, not a crash.
+        // A key or value of the wrong size is the map's EINVAL, not a crash.
         assert_eq!(
             live.operate(Op::Lookup, Some(&[1]), &[], 0),
             Err(Errno(libc::EINVAL))
         );
+        for value in [&[][..], &[1; 3], &[1; 4096]] {
+            assert_eq!(
+                live.operate(Op::Update, Some(&[3, 0, 0, 0]), value, 0),
+                Err(Errno(libc::EINVAL)),
+                "a {}-byte value",
+                value.len()
+            );
+        }
         // A map the owner does not serve is left to its pin file.
         assert!(liveclient::connect(&dir.0.join("other")).unwrap().is_none());
     }
@@ -359,6 +382,56 @@ mod tests {
             b.operate(Op::BloomPeek, None, &[1, 2, 3], 0),
             Err(Errno(libc::EINVAL))
         );
+    }
+
+    /// Keys and values of every wrong size, to every operation on maps of
+    /// several types, are answered (the map's errno), never a crash.
+    #[test]
+    fn wrong_sizes_are_answered_for_every_map_type() {
+        let defs = [
+            MapDef::new(MapType::Hash, 4, 8, 4),
+            MapDef::new(MapType::Array, 4, 8, 4),
+            MapDef::new(MapType::PercpuArray, 4, 8, 4),
+            MapDef::new(MapType::LpmTrie, 8, 4, 4).with_flags(apiary_maps::BPF_F_NO_PREALLOC),
+            MapDef::new(MapType::LruHash, 4, 8, 4),
+            MapDef::new(MapType::Queue, 0, 8, 4),
+            MapDef::new(MapType::Stack, 0, 8, 4),
+            MapDef::new(MapType::BloomFilter, 0, 8, 4),
+            MapDef::new(MapType::Ringbuf, 0, 0, 4096),
+        ];
+        let ops = [
+            Op::Describe,
+            Op::Lookup,
+            Op::NextKey,
+            Op::LookupAndDelete,
+            Op::BloomPeek,
+            Op::Update,
+            Op::Delete,
+        ];
+        let sizes = [0usize, 1, 3, 4, 5, 7, 8, 9, 4096];
+        for def in defs {
+            let map_type = def.map_type;
+            let map = Arc::new(Map::create(def.with_name("m"), 2).expect("map"));
+            let maps = HashMap::from([("m".to_owned(), Served { map, btf: None })]);
+            for op in ops {
+                for key in sizes {
+                    for value in sizes {
+                        let request = Request {
+                            op,
+                            map: "m".to_owned(),
+                            key: Some(vec![0x20; key]),
+                            value: vec![0x11; value],
+                            flags: 0,
+                        };
+                        let answer = answer(&request, &maps);
+                        assert!(
+                            !matches!(answer, Response::NotServed | Response::BadRequest(_)),
+                            "{map_type:?} {op:?} key {key} value {value}: {answer:?}"
+                        );
+                    }
+                }
+            }
+        }
     }
 
     /// A socket left by a dead owner is ignored by clients and replaced by
