@@ -1,23 +1,24 @@
 //! `xdp run --pin-maps DIR`: the running program's maps shared with other
-//! processes through the pin files, both ways.
+//! processes, live and through the pin files.
 //!
-//! Apiary's maps live in this process's memory, and a pin file is a saved
-//! copy (`apiary_maps::pin`), so sharing is a synchronisation every
-//! second: when a pin file changed since this process last wrote it (a
-//! new file: `apiary map update` replaces it by rename), the elements that
+//! Live: `liveserve` answers `apiary map ... pinned DIR/NAME` on
+//! `DIR/.apiary-live.sock` by applying each operation to the running map
+//! itself, so an update is seen by the next frame and a dump shows the
+//! values of that moment.
+//!
+//! Files: every second and at the end, every map is written to its pin
+//! file, so that the maps outlive the run (the next run, `map show`, or a
+//! `map` command after the end read them). Before writing, a pin file
+//! that changed since this process last wrote it (a process that did not
+//! go through the socket: an older `apiary`, or one that read the
+//! directory before the socket existed) is merged: the elements that
 //! differ from what was last written — added, changed, deleted — are
-//! applied to the running map, and then every map is written out again.
-//! A three-way merge rather than a reload, so that what the program
-//! changed meanwhile (counters) is kept where the other process did not
-//! touch the same element. An update takes effect within a second. The
-//! whole exchange holds the directory's lock ([`pin::lock_dir_of`]), as
-//! `apiary map` commands do, so that no update is lost between one side's
-//! read and its write. Shared memory (pin files
-//! that are the maps' memory, mapped by both processes) would make updates
-//! immediate and exact, but needs map storage that lives in a file
-//! mapping, which the maps crate does not offer yet.
+//! applied to the running map. A three-way merge rather than a reload, so
+//! that what the program changed meanwhile (counters) is kept where the
+//! other process did not touch the same element. The exchange holds the
+//! directory's lock ([`pin::lock_dir_of`]), as `apiary map` commands do.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -27,6 +28,7 @@ use apiary_maps::Map;
 use apiary_maps::pin::{self, MapBtf};
 
 use crate::error::CliError;
+use crate::liveserve::{LiveServer, Served};
 use apiary_difftest::objects::{VmBackend, vm_map_entries};
 
 /// What identifies one version of a pin file: inode, modification time
@@ -46,6 +48,8 @@ struct Tracked {
 /// The pin files of a running object's maps.
 pub struct LivePins {
     maps: Vec<Tracked>,
+    /// Serves the maps live until dropped.
+    _server: LiveServer,
 }
 
 fn stamp(path: &Path) -> Option<Stamp> {
@@ -66,20 +70,32 @@ impl LivePins {
             let file =
                 pin::pin_file_name(&spec.name).map_err(|e| CliError::at(dir.display(), e))?;
             maps.push(Tracked {
-                path: dir.join(file),
+                path: dir.join(&file),
                 map,
                 btf: crate::pinning::map_btf(object, spec),
                 written: None,
                 stamp: None,
             });
         }
-        let mut pins = LivePins { maps };
-        for tracked in &mut pins.maps {
+        for tracked in &mut maps {
             let _lock = pin::lock_dir_of(&tracked.path)
                 .map_err(|e| CliError::at(tracked.path.display(), e))?;
             tracked.write()?;
         }
-        Ok(pins)
+        let served: HashMap<String, Served> = maps
+            .iter()
+            .filter_map(|tracked| {
+                let name = tracked.path.file_name()?.to_str()?.to_owned();
+                let map = Arc::clone(&tracked.map);
+                let btf = tracked.btf.clone();
+                Some((name, Served { map, btf }))
+            })
+            .collect();
+        let server = LiveServer::start(dir, served)?;
+        Ok(LivePins {
+            maps,
+            _server: server,
+        })
     }
 
     /// Takes in what other processes changed in the pin files, then

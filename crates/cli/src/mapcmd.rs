@@ -5,7 +5,9 @@
 //! values, its error wording (`Error: ...` on stderr, or `{"error":...}`
 //! with `-j`) and exit status (255 for bad arguments, the low byte of
 //! `-errno` when a map operation fails). Commands that change an Apiary
-//! map save its pin file back. `show`/`list` are in `mapshow`.
+//! map save its pin file back, under the directory's lock `mapsource`
+//! took; on a map a running `xdp run --pin-maps` serves live, the
+//! running process applies them. `show`/`list` are in `mapshow`.
 //!
 //! It must not implement map semantics or BTF formatting: `apiary-maps`
 //! and `apiary-btf` own those; this module owns bpftool's grammar and
@@ -188,14 +190,6 @@ fn execute(words: &[&str], out: &mut Output) -> Result<(), Failure> {
         return Err(usage().into());
     }
     let (handle, args) = parse_map_spec(rest)?;
-    // An Apiary pin file is read, changed and written back under its
-    // directory's lock, which a running `xdp run --pin-maps` takes too.
-    let _lock = match handle {
-        Handle::Pinned(path) if !mapsource::on_bpffs(path) => {
-            Some(pin::lock_dir_of(path).map_err(|e| e.to_string())?)
-        }
-        _ => None,
-    };
     if *command == "dump" {
         if !args.is_empty() {
             return Err(usage().into());

@@ -1,7 +1,9 @@
 //! The map an `apiary map` command addresses — bpftool's `MAP := { id ID |
-//! name NAME | pinned FILE }` — and the element operations on it: an
-//! Apiary pin file, or a kernel map (by id, by name, or pinned on a bpffs)
-//! reached through `bpf()`, which needs root.
+//! name NAME | pinned FILE }` — and the element operations on it: the
+//! running program's map when an `xdp run --pin-maps` serves the pin file
+//! live (`liveclient`), else an Apiary pin file, or a kernel map (by id,
+//! by name, or pinned on a bpffs) reached through `bpf()`, which needs
+//! root.
 //!
 //! It must not print anything: `mapcmd` owns bpftool's output and wording.
 
@@ -10,6 +12,9 @@ use std::path::{Path, PathBuf};
 use apiary_kernel::{BtfFd, MapFd, MapInfo};
 use apiary_maps::pin::{self, MapBtf};
 use apiary_maps::{Map, MapError, MapType};
+
+use crate::liveclient::{self, LiveMap};
+use crate::livewire::Op;
 
 /// How a command names its map (`id 7`, `name counters`, `pinned PATH`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,6 +50,8 @@ impl Errno {
 pub enum Backing {
     /// An Apiary map read from its pin file.
     Apiary(Box<Map>),
+    /// The map a running process serves, each operation applied there.
+    Live(Box<LiveMap>),
     /// A kernel map, with its type as Apiary's table names it.
     Kernel {
         /// The open map.
@@ -62,6 +69,10 @@ pub struct OpenedMap {
     pub btf: Option<MapBtf>,
     /// The Apiary pin file it came from, written back after a change.
     pub pin_file: Option<PathBuf>,
+    /// The pin directory's lock, held from reading the pin file to writing
+    /// it back, as a running `xdp run --pin-maps` holds it to write its
+    /// maps (a live map needs none: its owner applies each operation).
+    _dir_lock: Option<pin::DirLock>,
     /// What the kernel reports about a kernel map.
     pub kernel_info: Option<MapInfo>,
 }
@@ -81,6 +92,15 @@ pub fn open_all(handle: Handle<'_>) -> Result<Vec<OpenedMap>, String> {
     if let Handle::Pinned(path) = handle
         && !on_bpffs(path)
     {
+        if let Some(live) = liveclient::connect(path)? {
+            return Ok(vec![OpenedMap {
+                btf: live.description.btf.clone(),
+                backing: Backing::Live(Box::new(live)),
+                pin_file: None,
+                kernel_info: None,
+                _dir_lock: None,
+            }]);
+        }
         return Ok(vec![open_pin_file(path)?]);
     }
     open_kernel(handle)?.into_iter().map(kernel_map).collect()
@@ -104,6 +124,7 @@ pub fn on_bpffs(path: &Path) -> bool {
 }
 
 fn open_pin_file(path: &Path) -> Result<OpenedMap, String> {
+    let dir_lock = pin::lock_dir_of(path).map_err(|e| e.to_string())?;
     let pinned = pin::load(path).map_err(|e| match e {
         pin::PinError::Io { source, .. } => {
             format!("bpf obj get ({}): {}", path.display(), strerror_of(&source))
@@ -118,6 +139,7 @@ fn open_pin_file(path: &Path) -> Result<OpenedMap, String> {
         btf: pinned.btf,
         pin_file: Some(path.to_owned()),
         kernel_info: None,
+        _dir_lock: Some(dir_lock),
     })
 }
 
@@ -195,6 +217,7 @@ fn kernel_map(fd: MapFd) -> Result<OpenedMap, String> {
         backing: Backing::Kernel { fd, map_type },
         pin_file: None,
         kernel_info: Some(info),
+        _dir_lock: None,
     })
 }
 
@@ -235,6 +258,7 @@ impl Backing {
     pub fn map_type(&self) -> MapType {
         match self {
             Backing::Apiary(map) => map.map_type(),
+            Backing::Live(live) => live.map_type,
             Backing::Kernel { map_type, .. } => *map_type,
         }
     }
@@ -243,6 +267,7 @@ impl Backing {
     pub fn key_size(&self) -> usize {
         match self {
             Backing::Apiary(map) => map.key_size(),
+            Backing::Live(live) => live.description.key_size as usize,
             Backing::Kernel { fd, .. } => fd.key_size() as usize,
         }
     }
@@ -251,6 +276,7 @@ impl Backing {
     pub fn value_size(&self) -> usize {
         match self {
             Backing::Apiary(map) => map.value_size(),
+            Backing::Live(live) => live.description.value_size as usize,
             Backing::Kernel { fd, .. } => fd.value_size() as usize,
         }
     }
@@ -259,6 +285,7 @@ impl Backing {
     pub fn max_entries(&self) -> u32 {
         match self {
             Backing::Apiary(map) => map.max_entries(),
+            Backing::Live(live) => live.description.max_entries,
             Backing::Kernel { fd, .. } => fd.max_entries(),
         }
     }
@@ -268,6 +295,7 @@ impl Backing {
     pub fn host_value_size(&self) -> usize {
         match self {
             Backing::Apiary(map) => map.host_value_size(),
+            Backing::Live(live) => live.description.host_value_size as usize,
             Backing::Kernel { fd, .. } => {
                 fd.syscall_value_size().unwrap_or(fd.value_size() as usize)
             }
@@ -278,6 +306,7 @@ impl Backing {
     pub fn next_key(&self, key: Option<&[u8]>) -> Result<Vec<u8>, Errno> {
         match self {
             Backing::Apiary(map) => map.sys_get_next_key(key).map_err(|e| Errno::of_map(&e)),
+            Backing::Live(live) => live.operate(Op::NextKey, key, &[], 0),
             Backing::Kernel { fd, .. } => found(fd.next_key(key)),
         }
     }
@@ -286,6 +315,7 @@ impl Backing {
     pub fn lookup(&self, key: &[u8]) -> Result<Vec<u8>, Errno> {
         match self {
             Backing::Apiary(map) => map.sys_lookup(key, 0).map_err(|e| Errno::of_map(&e)),
+            Backing::Live(live) => live.operate(Op::Lookup, Some(key), &[], 0),
             Backing::Kernel { fd, .. } => found(fd.lookup(key, 0)),
         }
     }
@@ -296,6 +326,7 @@ impl Backing {
             Backing::Apiary(map) => map
                 .sys_lookup_and_delete(key, 0)
                 .map_err(|e| Errno::of_map(&e)),
+            Backing::Live(live) => live.operate(Op::LookupAndDelete, Some(key), &[], 0),
             Backing::Kernel { fd, .. } => found(fd.lookup_and_delete(key, 0)),
         }
     }
@@ -304,6 +335,7 @@ impl Backing {
     pub fn bloom_peek(&self, value: &mut [u8]) -> Result<(), Errno> {
         match self {
             Backing::Apiary(map) => map.peek(value).map_err(|e| Errno::of_map(&e)),
+            Backing::Live(live) => live.operate(Op::BloomPeek, None, value, 0).map(|_| ()),
             Backing::Kernel { fd, .. } => match fd.bloom_contains(value) {
                 Ok(true) => Ok(()),
                 Ok(false) => Err(Errno(libc::ENOENT)),
@@ -318,6 +350,9 @@ impl Backing {
             Backing::Apiary(map) => map
                 .sys_update(key, value, flags)
                 .map_err(|e| Errno::of_map(&e)),
+            Backing::Live(live) => live
+                .operate(Op::Update, Some(key), value, flags)
+                .map(|_| ()),
             Backing::Kernel { fd, .. } => fd
                 .update(key, value, flags)
                 .map_err(|e| Errno::of_kernel(&e)),
@@ -328,6 +363,7 @@ impl Backing {
     pub fn delete(&self, key: &[u8]) -> Result<(), Errno> {
         match self {
             Backing::Apiary(map) => map.sys_delete(key).map_err(|e| Errno::of_map(&e)),
+            Backing::Live(live) => live.operate(Op::Delete, Some(key), &[], 0).map(|_| ()),
             Backing::Kernel { fd, .. } => fd.delete(key).map_err(|e| Errno::of_kernel(&e)),
         }
     }

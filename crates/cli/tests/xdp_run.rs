@@ -1,8 +1,10 @@
 //! `apiary xdp run` on a veth pair between two namespaces the test
 //! creates: the firewall example drops exactly the sources its pinned
-//! block list names, also after `apiary map update` adds one while it
-//! runs, its rule counters come back in the pinned maps, and SIGINT
-//! ends a run with a summary.
+//! block list names, also the very next frames after `apiary map update`
+//! adds one while it runs (applied live by the running process, whose
+//! counters `apiary map dump` shows moving), its rule counters come back
+//! in the pinned maps, a hostile client of the live socket gets an error
+//! while the run goes on, and SIGINT ends a run with a summary.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -118,16 +120,42 @@ fn words(line: &str) -> Vec<&str> {
     line.split_whitespace().collect()
 }
 
-/// Reads statistics lines until their intervals add up to `frames`.
-fn wait_for_frames(lines: &mpsc::Receiver<String>, frames: u64) {
-    let mut seen = 0;
-    while seen < frames {
-        let line = lines
-            .recv_timeout(Duration::from_secs(20))
-            .expect("a stats line");
-        let json: serde_json::Value = serde_json::from_str(&line).expect("JSON stats line");
-        seen += json["total"]["frames"].as_u64().expect("frames");
+/// `apiary map lookup ARGS`: the output, or `None` when the element is
+/// not there (yet).
+fn lookup(args: &str) -> Option<String> {
+    let out = Command::new(APIARY)
+        .args(words(&format!("map lookup {args}")))
+        .output()
+        .expect("apiary runs");
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Asks the running program's map, live, until rule `rule` has counted
+/// `packets` (bounded: 2000 questions, each answered at once by the live
+/// owner; a bound, not a timing check). The counts seen on the way are
+/// returned: they move while the program runs.
+fn wait_for_hits(pins: &str, rule: u32, packets: u64) -> Vec<u64> {
+    let mut seen = Vec::new();
+    for _ in 0..2000 {
+        let hits = lookup(&format!("-j pinned {pins}/rule_hits key {rule} 0 0 0"))
+            .map(|out| {
+                let json: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+                json["formatted"]["value"]["packets"]
+                    .as_u64()
+                    .expect("packets")
+            })
+            .unwrap_or(0);
+        if seen.last() != Some(&hits) {
+            seen.push(hits);
+        }
+        if hits >= packets {
+            return seen;
+        }
+        std::thread::sleep(Duration::from_millis(5));
     }
+    panic!("rule {rule} never reached {packets} packets: {seen:?}");
 }
 
 fn summary(lines: &[String]) -> serde_json::Value {
@@ -175,40 +203,52 @@ fn the_firewall_drops_what_its_pinned_block_list_names_also_when_updated_mid_run
         .expect("a stats line");
     let interval: serde_json::Value = serde_json::from_str(&first).expect("JSON stats line");
     assert_eq!(interval["total"]["frames"], 0, "{first}");
+    // The last frame of each batch comes from the blocked 192.0.2.7: one
+    // queue runs frames in order, so once rule 1 counted it the whole
+    // batch has been run.
     let sources = [
-        [192, 0, 2, 7],
         [203, 0, 113, 7],
         [203, 0, 113, 8],
         [10, 0, 0, 1],
+        [192, 0, 2, 7],
     ];
     let frames: Vec<Vec<u8>> = (0..40)
         .map(|i| udp_frame(sources[i % 4], i as u32))
         .collect();
     exchange(&link, &frames, 0).expect("traffic");
-    wait_for_frames(&lines, 40);
-    // A second process blocks 203.0.113.7 while the program runs; two
-    // statistics lines later the running program has taken it in.
+    wait_for_hits(pins, 1, 10);
+    // A second process blocks 203.0.113.7 while the program runs, and the
+    // next frames sent right away already meet the new rule.
     block("32 0 0 0 203 0 113 7 value 4 0 0 0");
-    for _ in 0..2 {
-        lines
-            .recv_timeout(Duration::from_secs(20))
-            .expect("a stats line");
-    }
     exchange(&link, &frames, 0).expect("traffic");
+    let moving = wait_for_hits(pins, 1, 20);
+    assert!(
+        moving.iter().all(|&n| (10..=20).contains(&n)),
+        "live counts between the batches' totals: {moving:?}"
+    );
+    let live_dump = apiary(&words(&format!("map dump pinned {pins}/rule_hits")));
+    assert!(
+        live_dump.contains("\"packets\": 10") && live_dump.contains("\"packets\": 20"),
+        "the running program's counters: {live_dump}"
+    );
     let (ok, stderr) = finish(child);
     assert!(ok, "second run: {stderr}");
     let all: Vec<String> = lines.try_iter().collect();
-    assert!(
-        stderr.contains("taken in"),
-        "the update was noticed: {stderr} {all:?}"
-    );
     let summary = summary(&all);
     assert_eq!(summary["mode"], "afxdp", "{summary}");
     assert_eq!(summary["total"]["frames"], 80, "{summary}");
     // Before the update: only 192.0.2.7 (10 of 40); after: 192.0.2.7 and
-    // 203.0.113.7 (20 of 40).
+    // 203.0.113.7 (20 of 40), every one of the second batch.
     assert_eq!(summary["total"]["XDP_DROP"], 30, "{summary}");
     assert_eq!(summary["total"]["XDP_PASS"], 50, "{summary}");
+    assert!(
+        !Path::new(pins).join(".apiary-live.sock").exists(),
+        "the live socket is removed at the end"
+    );
+    // After the run the pin files hold the final counters, printed as
+    // the running program's map was: the same bytes from either source.
+    let file_dump = apiary(&words(&format!("map dump pinned {pins}/rule_hits")));
+    assert_eq!(live_dump, file_dump, "live and pin-file dumps alike");
     let packets = |rule: &str| {
         let line = format!("map lookup pinned {pins}/rule_hits key {rule} 0 0 0");
         apiary(&words(&line))
@@ -223,6 +263,96 @@ fn the_firewall_drops_what_its_pinned_block_list_names_also_when_updated_mid_run
         rule_4.contains("\"packets\": 10"),
         "after its update: {rule_4}"
     );
+}
+
+/// What the live owner answers to `frame` sent on a fresh connection:
+/// its status byte and the rest of its body (the protocol's response
+/// frame: `u32` length, version 1, status).
+fn hostile_exchange(socket: &Path, frame: &[u8]) -> (u8, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::os::unix::net::UnixStream::connect(socket).expect("connect");
+    stream.write_all(frame).expect("send");
+    let mut len = [0u8; 4];
+    stream.read_exact(&mut len).expect("an answer");
+    let mut body = vec![0u8; u32::from_le_bytes(len) as usize];
+    stream.read_exact(&mut body).expect("the answer's body");
+    assert_eq!(body[0], 1, "protocol version: {body:?}");
+    // The owner closes the connection after a bad request.
+    assert_eq!(stream.read(&mut [0u8; 1]).expect("end of stream"), 0);
+    (body[1], String::from_utf8_lossy(&body[2..]).into_owned())
+}
+
+/// Garbage, an oversized length, an unknown version or operation on the
+/// live socket each get a `BadRequest` answer (status 3) naming the
+/// problem, another user is kept out; the run goes on: the next `map` command is served live and
+/// the frames that follow are all run.
+#[test]
+fn a_hostile_live_client_gets_an_error_and_the_run_goes_on() {
+    let Some((link, example)) = setup("a_hostile_live_client_gets_an_error_and_the_run_goes_on")
+    else {
+        return;
+    };
+    if Command::new("setpriv").arg("--version").output().is_err() {
+        return apiary_testskip::missing(
+            "a_hostile_live_client_gets_an_error_and_the_run_goes_on",
+            "setpriv (util-linux), to connect as another user",
+        );
+    }
+    let scratch = Scratch::new("xdp-hostile");
+    let object = example.to_str().expect("utf-8 path");
+    let pins = scratch.path("pins");
+    let pins = pins.as_str();
+    let run = format!("-j xdp run {object} --iface ap0 --pin-maps {pins} --count 10");
+    let mut child = spawn_in(&link, &words(&run));
+    let lines = lines_of(child.stdout.take().expect("stdout"));
+    lines
+        .recv_timeout(Duration::from_secs(20))
+        .expect("a stats line");
+    let socket = Path::new(pins).join(".apiary-live.sock");
+    let framed = |body: &[u8]| {
+        let mut frame = (body.len() as u32).to_le_bytes().to_vec();
+        frame.extend_from_slice(body);
+        frame
+    };
+    let cases: [(Vec<u8>, &str); 4] = [
+        (u32::MAX.to_le_bytes().to_vec(), "limit"),
+        (framed(b"\x01\x02garbage"), "truncated"),
+        (framed(&[7, 1]), "version 7"),
+        (
+            framed(&[1, 99, 0, 0, 0, 0, 0, 0, 0, 0]),
+            "operation code 99",
+        ),
+    ];
+    for (frame, problem) in cases {
+        let (status, message) = hostile_exchange(&socket, &frame);
+        assert_eq!(status, 3, "BadRequest for {frame:?}: {message}");
+        assert!(message.contains(problem), "{problem}: {message}");
+    }
+    // Another user cannot reach the running maps (the socket is 0600),
+    // and is told so in one line rather than shown the pin file.
+    let stranger = Command::new("setpriv")
+        .args(["--reuid", "65534", "--regid", "65534", "--clear-groups"])
+        .arg(APIARY)
+        .args(words(&format!("map dump pinned {pins}/blocklist")))
+        .output()
+        .expect("setpriv, checked above");
+    let refusal = String::from_utf8_lossy(&stranger.stderr);
+    assert!(!stranger.status.success(), "{refusal}");
+    assert!(
+        refusal.contains(".apiary-live.sock: Permission denied"),
+        "{refusal}"
+    );
+    // A client that connects and says nothing holds no one up.
+    let _silent = std::os::unix::net::UnixStream::connect(&socket).expect("connect");
+    apiary(&words(&format!(
+        "map update pinned {pins}/blocklist key 32 0 0 0 10 0 0 1 value 9 0 0 0"
+    )));
+    let frames: Vec<Vec<u8>> = (0..10).map(|i| udp_frame([10, 0, 0, 1], i)).collect();
+    exchange(&link, &frames, 0).expect("traffic");
+    let (ok, stderr) = finish(child);
+    assert!(ok, "the run went on: {stderr}");
+    let summary = summary(&lines.try_iter().collect::<Vec<_>>());
+    assert_eq!(summary["total"]["XDP_DROP"], 10, "{summary}");
 }
 
 #[test]
