@@ -236,14 +236,16 @@ impl Memory {
     }
 
     /// Names where an access at `addr` that faulted was aimed. `base` is
-    /// the register the address was computed from: the region it points
+    /// the register the address was computed from (`None` for a pointer a
+    /// helper was given, whose origin is not known): the region it points
     /// into (or just past, as `data_end` does) is the one meant, whatever
     /// the offset. Otherwise the region nearest to `addr`, within [`NEAR_REGION`].
     #[cold]
-    pub(crate) fn locate(&self, addr: u64, base: u64, depth: usize) -> FaultLocation {
-        if let Some(frame) = stack_frame(self, base) {
+    pub(crate) fn locate(&self, addr: u64, base: Option<u64>, depth: usize) -> FaultLocation {
+        if let Some(frame) = base.and_then(|base| stack_frame(self, base)) {
             return stack_location(self, frame, addr, depth);
         }
+        let base = base.unwrap_or(addr);
         let containing = self
             .spans()
             .filter(|(s, _)| s.contains(base, 0) || base.wrapping_sub(s.start) == s.len)
@@ -251,7 +253,11 @@ impl Memory {
         if let Some(region) = containing {
             return region_location(&region, addr);
         }
-        if let Some(frame) = stack_frame(self, addr) {
+        // Without a base inside the stacks, only a running frame's stack
+        // can be what the address was aimed at: no pointer to a frame that
+        // is not running exists, and its memory may lie next to unrelated
+        // regions the heap put there.
+        if let Some(frame) = stack_frame(self, addr).filter(|&frame| frame <= depth) {
             return stack_location(self, frame, addr, depth);
         }
         let distance = |s: &Span| {

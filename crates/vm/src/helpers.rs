@@ -178,7 +178,7 @@ impl<E> HelperContext<'_, E> {
                 addr,
                 len,
                 access,
-                location: memory.locate(addr, addr, self.depth),
+                location: memory.locate(addr, None, self.depth),
                 read_only: memory.read_only(addr, len, access),
             })
     }

@@ -151,7 +151,7 @@ pub(crate) fn fault<E>(
         access: aim.access,
         // The base register's value, recomputed here so that the access
         // path keeps nothing alive for the error path.
-        location: memory.locate(aim.addr, aim.addr.wrapping_sub(aim.off as u64), depth),
+        location: memory.locate(aim.addr, Some(aim.addr.wrapping_sub(aim.off as u64)), depth),
         read_only: memory.read_only(aim.addr, aim.size, aim.access),
     }
 }
