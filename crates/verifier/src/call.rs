@@ -18,7 +18,7 @@ const MAX_VAR_SIZE: u64 = 1 << 29;
 
 /// Helpers that may move or resize the packet
 /// (`bpf_helper_changes_pkt_data`): packet pointers are stale after them.
-const CHANGES_PACKET_DATA: [i32; 22] = [
+pub(crate) const CHANGES_PACKET_DATA: [i32; 22] = [
     9, 10, 11, 13, 18, 19, 31, 38, 39, 43, 44, 50, 54, 63, 65, 73, 74, 75, 76, 90, 91, 143,
 ];
 
@@ -457,6 +457,12 @@ fn check_arg(
         ArgKind::PtrToSpinLock | ArgKind::PtrToConstStr if reg.kind != RegType::MapValue => {
             return Err(type_error(insn, regno, reg, "map_value", proto));
         }
+        ArgKind::PtrToSpinLock if reg.maybe_null => {
+            return Err(type_error(insn, regno, reg, "map_value", proto));
+        }
+        ArgKind::PtrToSpinLock => {
+            crate::spin_lock::lock_arg(env, state, insn, proto.id, regno, &reg)?;
+        }
         _ => {}
     }
     Ok(())
@@ -486,12 +492,7 @@ fn memory(
     let size = size as i64;
     match reg.kind {
         RegType::Stack => {
-            let lo = reg.value.smin.saturating_add(reg.off.into());
-            let hi = reg
-                .value
-                .smax
-                .saturating_add(reg.off.into())
-                .saturating_add(size);
+            let (lo, hi) = stack_span(&reg, size);
             if lo < -i64::from(MAX_STACK) || hi > 0 || size > i64::from(MAX_STACK) {
                 let what = if writes { " write to" } else { " read from" };
                 return Err(Rejection::new(
@@ -512,12 +513,7 @@ fn memory(
             }
             Ok(())
         }
-        RegType::Packet
-        | RegType::PacketMeta
-        | RegType::MapValue
-        | RegType::MapKey
-        | RegType::Mem
-        | RegType::RingbufMem => {
+        kind if kind.is_memory() => {
             if size == 0 {
                 return Ok(());
             }
@@ -525,4 +521,16 @@ fn memory(
         }
         _ => Err(type_error(insn, regno, reg, MEM_TYPES, proto)),
     }
+}
+
+/// The stack bytes `size` bytes at the stack pointer `reg` may touch, as
+/// offsets from its frame pointer: the lowest and one past the highest.
+pub(crate) fn stack_span(reg: &RegState, size: i64) -> (i64, i64) {
+    let lo = reg.value.smin.saturating_add(reg.off.into());
+    let hi = reg
+        .value
+        .smax
+        .saturating_add(reg.off.into())
+        .saturating_add(size);
+    (lo, hi)
 }

@@ -17,9 +17,16 @@
 //!   `jump` (conditional jumps, NULL checks), `call` (helper calls against
 //!   [`helpers`]' prototypes, [`helper_access`]'s per-program-type and
 //!   GPL-only lists, and `map_funcs`' map types);
+//! - functions and rules outside one instruction: `load_checks` (attach
+//!   types and sleepable flags), `funcs` (subprograms, BTF func info,
+//!   global functions verified on their own, callbacks' BTF, the call
+//!   graph's depth and stack with tail calls), `spin_lock` (one lock held,
+//!   no calls or exit while held), `map_fields` (locks and timers in map
+//!   values only their helpers touch);
 //! - the walk: `cfg` (checks before it), `liveness`, `prune` (state
 //!   pruning), `explore` (paths, limits, exits); `object` verifies the
-//!   programs of an `apiary-loader` object.
+//!   programs of an `apiary-loader` object, `btf_funcs` reads their func
+//!   info from the object's BTF.
 //!
 //! It owns the verdict and the diagnostics. It must not run programs (that
 //! is `apiary-vm`), create maps or call helpers (`apiary-runtime`), or read
@@ -31,9 +38,8 @@
 //! Not yet modelled (each a known source of disagreement with the
 //! kernel): precision tracking (pruning treats every scalar as precise),
 //! callbacks other than `bpf_loop`'s and `for_each_map_elem`'s (each
-//! entered once, not per iteration), global functions verified on their
-//! own, kfuncs, spin locks, timers, dynptrs and iterators, load flags
-//! (`sleepable`), Spectre hardening (irrelevant to a root loader), and the
+//! entered once, not per iteration), kfuncs, timer helpers, dynptrs and
+//! iterators, Spectre hardening (irrelevant to a root loader), and the
 //! BTF types of tracing contexts and `BTF_ID` pointers.
 //! `tests/case_disagreements.txt` lists every case of `tests/verifier`
 //! where the verdict or final line still differs, with the reason.
@@ -46,14 +52,18 @@ pub mod alu;
 mod arith;
 mod bounds;
 pub mod branch;
+mod btf_funcs;
 mod call;
 mod cfg;
 mod error;
 mod explore;
+mod funcs;
 pub mod helper_access;
 pub mod helpers;
 mod jump;
 mod liveness;
+mod load_checks;
+mod map_fields;
 mod map_funcs;
 mod mem;
 mod object;
@@ -62,6 +72,7 @@ mod program;
 mod prune;
 mod regs;
 pub mod scalar;
+mod spin_lock;
 mod stack;
 mod state;
 pub mod tnum;
@@ -69,7 +80,7 @@ pub mod tnum;
 pub use error::{Rejection, SourceLine, Stats};
 pub use explore::{Accepted, INSN_LIMIT, JMP_SEQ_LIMIT, verify};
 pub use object::{ProgramVerdict, map_info, map_infos, verify_object, verify_program};
-pub use program::{MapInfo, Program};
+pub use program::{FuncArg, FuncInfo, MapInfo, Program};
 pub use regs::{RegState, RegType};
 pub use scalar::{InvariantViolation, Scalar, ViolationKind};
 pub use tnum::Tnum;

@@ -135,6 +135,7 @@ pub(crate) fn access(
                 .cause("the map is read-only for programs"));
             }
             region_access(insn, regno, &reg, total, bytes, map.value_size, "map value")?;
+            crate::map_fields::check(insn, map, regno, &reg, total, bytes)?;
             match (&map.frozen_value, access, reg.value.is_const()) {
                 (Some(data), Access::Read { .. }, true) => {
                     direct_read(data, total as i64 + reg.value.var_off.value as i64, bytes)
@@ -205,15 +206,11 @@ pub(crate) fn sized_access(
         RegType::Packet | RegType::PacketMeta => {
             packet_access(env, insn, regno, reg, total, bytes, access).map(drop)
         }
-        RegType::MapValue => region_access(
-            insn,
-            regno,
-            reg,
-            total,
-            bytes,
-            maps[reg.map as usize].value_size,
-            "map value",
-        ),
+        RegType::MapValue => {
+            let map = &maps[reg.map as usize];
+            region_access(insn, regno, reg, total, bytes, map.value_size, "map value")?;
+            crate::map_fields::check(insn, map, regno, reg, total, bytes)
+        }
         RegType::MapKey => region_access(
             insn,
             regno,

@@ -58,6 +58,7 @@ fn apiary_never_accepts_a_mutant_the_kernel_refuses() {
             flags: m.map_flags,
             frozen_value: None,
             inner: None,
+            ..MapInfo::default()
         })
         .collect();
     let mut rng = apiary_difftest::Rng::new(7);
@@ -80,6 +81,7 @@ fn apiary_never_accepts_a_mutant_the_kernel_refuses() {
             maps: &maps,
             lines: &[],
             gpl: true,
+            ..Program::default()
         };
         let ours = verify(&program);
         let kernel = apiary_difftest::kernel_load(&apiary_isa::slots_to_bytes(&slots), &fds);

@@ -2,8 +2,9 @@
 //! error line for small programs whose verdict the kernel documents (each
 //! case is a rule of kernel/bpf/verifier.c, written anew here).
 
+use apiary_difftest::verifier_cases::function_starts;
 use apiary_kernel::types::{AttachType, MapType, ProgType};
-use apiary_verifier::{MapInfo, Program, Rejection, verify};
+use apiary_verifier::{FuncInfo, MapInfo, Program, Rejection, verify};
 
 fn array_map(value_size: u32) -> MapInfo {
     MapInfo {
@@ -14,11 +15,26 @@ fn array_map(value_size: u32) -> MapInfo {
         flags: 0,
         frozen_value: None,
         inner: None,
+        ..MapInfo::default()
     }
+}
+
+/// Static BTF func info for every function of `insns`, as a compiled
+/// object has (callbacks need it).
+fn static_funcs(insns: &[apiary_isa::RawInsn]) -> Vec<FuncInfo> {
+    function_starts(insns)
+        .into_iter()
+        .map(|start| FuncInfo {
+            insn: start as usize,
+            name: format!("f{start}"),
+            ..FuncInfo::default()
+        })
+        .collect()
 }
 
 fn check(prog_type: ProgType, source: &str, maps: &[MapInfo]) -> Result<u64, Box<Rejection>> {
     let insns = apiary_asm::assemble_slots(source).expect("assembles");
+    let funcs = static_funcs(&insns);
     let program = Program {
         name: "test",
         insns: &insns,
@@ -27,6 +43,8 @@ fn check(prog_type: ProgType, source: &str, maps: &[MapInfo]) -> Result<u64, Box
         maps,
         lines: &[],
         gpl: true,
+        funcs: &funcs,
+        ..Program::default()
     };
     verify(&program).map(|a| a.stats.insns_processed)
 }
@@ -273,6 +291,7 @@ fn egress_cgroup_programs_may_return_up_to_3() {
         maps: &[],
         lines: &[],
         gpl: true,
+        ..Program::default()
     };
     assert!(verify(&program(AttachType::CGROUP_INET_EGRESS)).is_ok());
     let refused = verify(&program(AttachType::CGROUP_INET_INGRESS)).unwrap_err();

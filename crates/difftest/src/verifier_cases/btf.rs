@@ -153,8 +153,9 @@ pub(super) fn case_btf(maps: &[MapDecl], funcs: &[FuncDecl]) -> Option<CaseBtf> 
 }
 
 /// Where the program's functions start: slot 0 and every target of a
-/// local call or function address, in order.
-pub(super) fn function_starts(slots: &[RawInsn]) -> Vec<u32> {
+/// local call or function address, in order (what a case's `;; func`
+/// lines describe, one each).
+pub fn function_starts(slots: &[RawInsn]) -> Vec<u32> {
     const CALL: u8 = 0x85;
     const LDDW: u8 = 0x18;
     const PSEUDO_CALL: u8 = 1;

@@ -45,6 +45,7 @@ use apiary_isa::{AluOp, Insn, RawInsn, Reg, Source, Width, encode_program};
 use apiary_kernel::types::{AttachType, MapType, ProgType};
 use thiserror::Error;
 
+pub use btf::function_starts;
 pub use kernel::{KernelVerdict, LoadFailure, kernel_verdict};
 
 /// A map a case needs, created before the program is loaded.
