@@ -604,3 +604,58 @@ out:
 out:
 	r0 = 0
 	exit
+
+;; case large_frames_in_kprobe_subprograms
+;; type kprobe
+;; func main static
+;; func f static
+;; expect reject: combined stack size of 2 calls is 640. Too large
+	*(u64 *)(r10 - 320) = 0
+	call f
+	r0 = 0
+	exit
+f:
+	*(u64 *)(r10 - 320) = 0
+	r0 = 0
+	exit
+
+;; case large_frames_in_socket_filter_subprograms
+;; type socket_filter
+;; func main static
+;; func f static
+;; expect reject: combined stack size of 2 calls is 640. Too large
+	*(u64 *)(r10 - 320) = 0
+	call f
+	r0 = 0
+	exit
+f:
+	*(u64 *)(r10 - 320) = 0
+	r0 = 0
+	exit
+
+;; case global_function_returns_a_pointer
+;; type socket_filter
+;; func main static
+;; func f global args=1
+;; expect reject: At subprogram exit the register R0 is not a scalar value (fp)
+	r1 = 0
+	call f
+	r0 = 0
+	exit
+f:
+	r0 = r10
+	exit
+
+;; case global_function_reads_its_int_argument
+;; type socket_filter
+;; func main static
+;; func f global args=1
+;; expect accept
+	r1 = 7
+	call f
+	r0 = 0
+	exit
+f:
+	r0 = r1
+	r0 &= 1
+	exit

@@ -40,6 +40,8 @@ struct Meta {
     mem: Option<(u8, bool)>,
     /// A reference the call releases.
     release: Option<u32>,
+    /// The key argument's value, when the stack holds a constant.
+    const_key: Option<u64>,
 }
 
 /// A callback a helper will call: where it starts, and the state it starts in.
@@ -140,6 +142,21 @@ pub(crate) fn helper(
         RetKind::Void => RegState::NOT_INIT,
         RetKind::PtrToBtfId => RegState::pointer(RegType::BtfId),
         RetKind::PtrToMapValueOrNull => match meta.map {
+            Some(map)
+                if crate::map_key::lookup_never_null(
+                    id,
+                    &env.prog.maps[map as usize],
+                    meta.const_key,
+                ) =>
+            {
+                // A value with a lock is told apart by its id.
+                let locked = env.prog.maps[map as usize].spin_lock_off.is_some();
+                RegState {
+                    map,
+                    id: if locked { state.new_id() } else { 0 },
+                    ..RegState::pointer(RegType::MapValue)
+                }
+            }
             Some(map) => lookup_result(env, state, insn, map),
             None => RegState::unknown(),
         },
@@ -335,6 +352,9 @@ fn check_arg(
                         "{} reads a key or value of a map that has none",
                         proto.name
                     )));
+            }
+            if arg == ArgKind::PtrToMapKey {
+                meta.const_key = crate::map_key::constant_key(state, &reg, size);
             }
             let writes = arg == ArgKind::PtrToUninitMapValue;
             memory(env, state, insn, regno, reg, u64::from(size), writes, proto)?;

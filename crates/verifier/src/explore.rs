@@ -560,15 +560,17 @@ fn step(env: &Env, state: &mut State, pc: usize) -> Result<Flow, Rejection> {
             if let Source::Reg(s) = src {
                 read(state, pc, s)?;
             }
-            return Ok(match cond_jump(state, width, cond, dst.index(), src) {
-                Outcome::Taken => Flow::Next(target(off.into())),
-                Outcome::NotTaken => Flow::Next(next),
-                Outcome::Both(taken) => Flow::Fork {
-                    fall: next,
-                    taken: target(off.into()),
-                    state: taken,
+            return Ok(
+                match cond_jump(state, width, cond, dst.index(), src, env.prog.maps) {
+                    Outcome::Taken => Flow::Next(target(off.into())),
+                    Outcome::NotTaken => Flow::Next(next),
+                    Outcome::Both(taken) => Flow::Fork {
+                        fall: next,
+                        taken: target(off.into()),
+                        state: taken,
+                    },
                 },
-            });
+            );
         }
         Insn::Ja { off } => return Ok(Flow::Next(target(off.into()))),
         Insn::Ja32 { imm } => return Ok(Flow::Next(target(imm.into()))),

@@ -11,7 +11,6 @@
 use std::cell::RefCell;
 
 use apiary_isa::{CallTarget, Insn, LdImm64Kind};
-use apiary_kernel::types::ProgType;
 
 use crate::cfg::Cfg;
 use crate::error::Rejection;
@@ -26,9 +25,6 @@ const TAIL_CALL: i32 = 12;
 /// The caller frames' stack a subprogram that tail calls may be entered
 /// with, at most (exclusive).
 const TAIL_CALL_STACK_LIMIT: u32 = 256;
-/// A subprogram's stack at or above which a private stack is used, in
-/// program types that have one (`BPF_PRIV_STACK_MIN_SIZE`).
-const PRIV_STACK_MIN_SIZE: u32 = 64;
 
 /// What the walk learns about each function.
 #[derive(Default)]
@@ -366,43 +362,23 @@ impl Funcs {
     /// bytes of stack over the frames of a chain of calls (each rounded
     /// up to 16), and no tail call from a function entered with 256 bytes
     /// or more of callers' stack. Timer callbacks start chains of their
-    /// own; tracing program types give large frames a private stack.
+    /// own. (The kernel 6.18 gives no private stacks here: tracing
+    /// programs' frames count as every other's.)
     pub(crate) fn check_call_graph(&self, env: &Env) -> Result<(), Rejection> {
         let seen = self.seen.borrow();
         let n = self.starts.len();
-        let adaptive = !self.tail_calls.iter().any(|&t| t)
-            && match env.prog.prog_type {
-                ProgType::KPROBE
-                | ProgType::TRACEPOINT
-                | ProgType::PERF_EVENT
-                | ProgType::RAW_TRACEPOINT => true,
-                ProgType::TRACING => {
-                    env.prog.attach_type != apiary_kernel::types::AttachType::TRACE_ITER
-                }
-                _ => false,
-            };
-        let mut modes = vec![PrivStack::Unknown; n];
         for root in (0..n).rev() {
             if root == 0 || seen.async_cb[root] {
                 let chain = Chain {
                     funcs: self,
                     insns: &env.cfg.insns,
                     seen: &seen,
-                    priv_stack: root == 0 && adaptive,
                 };
-                chain.check(root, &mut modes)?;
+                chain.check(root)?;
             }
         }
         Ok(())
     }
-}
-
-/// Whether a function's frame lives on a private stack (`priv_stack_mode`).
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum PrivStack {
-    Unknown,
-    No,
-    Adaptive,
 }
 
 /// One walk of the call graph from a root (`check_max_stack_depth_subprog`).
@@ -410,11 +386,10 @@ struct Chain<'a> {
     funcs: &'a Funcs,
     insns: &'a [Option<Insn>],
     seen: &'a Seen,
-    priv_stack: bool,
 }
 
 impl Chain<'_> {
-    fn check(&self, root: usize, modes: &mut [PrivStack]) -> Result<(), Rejection> {
+    fn check(&self, root: usize) -> Result<(), Rejection> {
         let funcs = self.funcs;
         let round = |depth: u32| (depth + 15) & !15;
         // The calls being followed: the function and where to resume in it.
@@ -439,30 +414,16 @@ impl Chain<'_> {
                     ))
                     .help("use less stack in the callers (at most 256 bytes), or tail call from the program itself"));
                 }
-                if !self.priv_stack {
-                    modes[index] = PrivStack::No;
-                } else if modes[index] == PrivStack::Unknown && frame_depth >= PRIV_STACK_MIN_SIZE {
-                    modes[index] = PrivStack::Adaptive;
-                }
-                if modes[index] == PrivStack::Adaptive {
-                    if frame_depth > MAX_STACK as u32 {
-                        return Err(Rejection::new(
-                            funcs.starts[index],
-                            format!("stack size of subprog {index} is {frame_depth}. Too large"),
-                        ));
-                    }
-                } else {
-                    depth += frame_depth;
-                    if depth > MAX_STACK as u32 {
-                        return Err(Rejection::new(
-                            funcs.starts[index],
-                            format!(
-                                "combined stack size of {} calls is {depth}. Too large",
-                                calls.len() + 1
-                            ),
-                        )
-                        .cause("the functions of one chain of calls use more than 512 bytes of stack together"));
-                    }
+                depth += frame_depth;
+                if depth > MAX_STACK as u32 {
+                    return Err(Rejection::new(
+                        funcs.starts[index],
+                        format!(
+                            "combined stack size of {} calls is {depth}. Too large",
+                            calls.len() + 1
+                        ),
+                    )
+                    .cause("the functions of one chain of calls use more than 512 bytes of stack together"));
                 }
             }
             let end = funcs.range(index, self.insns.len()).end;
@@ -513,9 +474,7 @@ impl Chain<'_> {
             let Some((caller, resume)) = calls.pop() else {
                 return Ok(());
             };
-            if modes[index] != PrivStack::Adaptive {
-                depth -= frame_depth;
-            }
+            depth -= frame_depth;
             index = caller;
             slot = resume;
         }

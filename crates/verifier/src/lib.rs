@@ -65,6 +65,7 @@ mod liveness;
 mod load_checks;
 mod map_fields;
 mod map_funcs;
+mod map_key;
 mod mem;
 mod object;
 mod pkt;
