@@ -64,7 +64,11 @@ pub(crate) fn helper(
     insn: usize,
     id: i32,
 ) -> Result<Option<Callback>, Rejection> {
-    let Some(proto) = helper_proto(id) else {
+    let timer = crate::timer::proto(id);
+    if let Some(proto) = timer {
+        crate::timer::check_license(env, insn, proto)?;
+    }
+    let Some(proto) = helper_proto(id).or(timer) else {
         return Err(
             Rejection::new(insn, format!("invalid func unknown#{id}")).cause(format!(
                 "helper {id} is not one this kernel provides to programs"
@@ -206,6 +210,12 @@ pub(crate) fn helper(
             }
         }
     }
+    if let Some((target, async_state)) = crate::timer::async_callback(env, id, state) {
+        callback = Some(Callback {
+            target,
+            state: async_state,
+        });
+    }
     if CHANGES_PACKET_DATA.contains(&id) {
         // `clear_all_pkt_pointers`: the packet may have moved; a
         // privileged loader's invalidated pointers become unknown numbers.
@@ -247,16 +257,8 @@ fn callback(state: &State, insn: usize, id: i32) -> Result<Option<Callback>, Rej
         frame.regs[1] = RegState::unknown();
         frame.regs[2] = caller[3];
     } else {
-        let map = caller[1].map;
         frame.regs[1] = caller[1];
-        frame.regs[2] = RegState {
-            map,
-            ..RegState::pointer(RegType::MapKey)
-        };
-        frame.regs[3] = RegState {
-            map,
-            ..RegState::pointer(RegType::MapValue)
-        };
+        set_element_args(&mut frame, caller[1].map);
         frame.regs[4] = caller[3];
     }
     next.frames.push(frame);
@@ -264,6 +266,18 @@ fn callback(state: &State, insn: usize, id: i32) -> Result<Option<Callback>, Rej
         target: func.subprog as usize,
         state: Box::new(next),
     }))
+}
+
+/// A callback's `r2` and `r3` for an element of `map`: its key and value.
+pub(crate) fn set_element_args(frame: &mut Frame, map: u32) {
+    frame.regs[2] = RegState {
+        map,
+        ..RegState::pointer(RegType::MapKey)
+    };
+    frame.regs[3] = RegState {
+        map,
+        ..RegState::pointer(RegType::MapValue)
+    };
 }
 
 /// What a map lookup returns, by map type: a value, a socket reference
@@ -334,7 +348,16 @@ fn check_arg(
             if reg.kind != RegType::MapPtr {
                 return Err(type_error(insn, regno, reg, "map_ptr", proto));
             }
+            if let Some(timer_map) = meta.map {
+                crate::timer::same_map(insn, timer_map, reg.map)?;
+            }
             meta.map = Some(reg.map);
+        }
+        ArgKind::PtrToTimer => {
+            if reg.kind != RegType::MapValue || reg.maybe_null {
+                return Err(type_error(insn, regno, reg, "map_value", proto));
+            }
+            meta.map = Some(crate::timer::timer_arg(env, insn, regno, &reg)?);
         }
         ArgKind::PtrToMapKey | ArgKind::PtrToMapValue | ArgKind::PtrToUninitMapValue => {
             let Some(m) = map(meta) else {

@@ -814,6 +814,9 @@ fn return_from(env: &Env, state: &mut State, pc: usize) -> Result<Option<usize>,
     crate::spin_lock::check_exit(state, pc, "BPF_EXIT instruction in main prog")?;
     state.check_leak(pc, "BPF_EXIT instruction in main prog")?;
     let r0 = read(state, pc, apiary_isa::Reg::R0)?;
+    if state.frame().async_cb {
+        return check_async_return(pc, &r0).map(|()| None);
+    }
     if env.funcs.in_global() {
         if !r0.is_scalar() {
             return Err(Rejection::new(
@@ -830,6 +833,27 @@ fn return_from(env: &Env, state: &mut State, pc: usize) -> Result<Option<usize>,
     }
     check_return_range(env, pc, &r0)?;
     Ok(None)
+}
+
+/// A timer callback's `r0`, which must be 0 (`check_return_code`).
+fn check_async_return(pc: usize, r0: &RegState) -> Result<(), Rejection> {
+    const WHEN: &str = "At async callback return";
+    if !r0.is_scalar() {
+        return Err(Rejection::new(
+            pc,
+            format!(
+                "{WHEN} the register R0 is not a known value ({})",
+                r0.type_name()
+            ),
+        )
+        .reg(0, r0));
+    }
+    if r0.value.smin == 0 && r0.value.smax == 0 {
+        return Ok(());
+    }
+    Err(Rejection::new(pc, invalid_scalar(WHEN, r0, (0, 0)))
+        .reg(0, r0)
+        .cause("a timer callback must return 0"))
 }
 
 /// The kernel's refusal of a scalar outside `range` (`verbose_invalid_scalar`).

@@ -178,6 +178,12 @@ impl Funcs {
         seen.depth[index] = seen.depth[index].max(depth.max(0) as u32);
     }
 
+    /// Records that the function at `start` is a timer's callback.
+    pub(crate) fn mark_async(&self, start: usize) {
+        let index = self.at(start);
+        self.seen.borrow_mut().async_cb[index] = true;
+    }
+
     /// Whether the function being verified on its own is a global
     /// function rather than the program.
     pub(crate) fn in_global(&self) -> bool {

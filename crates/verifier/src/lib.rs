@@ -21,8 +21,10 @@
 //!   types and sleepable flags), `funcs` (subprograms, BTF func info,
 //!   global functions verified on their own, callbacks' BTF, the call
 //!   graph's depth and stack with tail calls), `spin_lock` (one lock held,
-//!   no calls or exit while held), `map_fields` (locks and timers in map
-//!   values only their helpers touch);
+//!   no calls or exit while held), `timer` (timer helpers and their
+//!   asynchronous callbacks), `map_fields` (locks and timers in map values
+//!   only their helpers touch), `map_key` (constant keys: array lookups
+//!   that cannot fail);
 //! - the walk: `cfg` (checks before it), `liveness`, `prune` (state
 //!   pruning), `explore` (paths, limits, exits); `object` verifies the
 //!   programs of an `apiary-loader` object, `btf_funcs` reads their func
@@ -38,8 +40,7 @@
 //! Not yet modelled (each a known source of disagreement with the
 //! kernel): precision tracking (pruning treats every scalar as precise),
 //! callbacks other than `bpf_loop`'s and `for_each_map_elem`'s (each
-//! entered once, not per iteration), kfuncs, timer helpers, dynptrs and
-//! iterators, Spectre hardening (irrelevant to a root loader), and the
+//! entered once, not per iteration), kfuncs, dynptrs and iterators, Spectre hardening (irrelevant to a root loader), and the
 //! BTF types of tracing contexts and `BTF_ID` pointers.
 //! `tests/case_disagreements.txt` lists every case of `tests/verifier`
 //! where the verdict or final line still differs, with the reason.
@@ -76,6 +77,7 @@ pub mod scalar;
 mod spin_lock;
 mod stack;
 mod state;
+mod timer;
 pub mod tnum;
 
 pub use error::{Rejection, SourceLine, Stats};

@@ -1,10 +1,86 @@
 //! The special fields of a map value (`struct bpf_spin_lock`, `struct
 //! bpf_timer`), which only their helpers may touch: a load, store or
-//! helper access overlapping one is refused (`check_map_access`).
+//! helper access overlapping one is refused (`check_map_access`), and a
+//! helper's argument for one must point exactly at it, in a map with BTF
+//! (`process_spin_lock`, `process_timer_func`).
 
 use crate::error::Rejection;
+use crate::explore::Env;
 use crate::program::MapInfo;
 use crate::regs::RegState;
+
+/// A special field a helper takes a pointer to.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Field {
+    /// `struct bpf_spin_lock`.
+    SpinLock,
+    /// `struct bpf_timer`.
+    Timer,
+}
+
+impl Field {
+    fn name(self) -> &'static str {
+        match self {
+            Field::SpinLock => "bpf_spin_lock",
+            Field::Timer => "bpf_timer",
+        }
+    }
+
+    fn offset(self, map: &MapInfo) -> Option<u32> {
+        match self {
+            Field::SpinLock => map.spin_lock_off,
+            Field::Timer => map.timer_off,
+        }
+    }
+}
+
+/// A helper's pointer `reg` (in `regno`) to the `field` of a map value:
+/// at a constant offset, in a map with BTF whose value has the field
+/// there.
+pub(crate) fn field_arg(
+    env: &Env,
+    insn: usize,
+    regno: u8,
+    reg: &RegState,
+    field: Field,
+) -> Result<(), Rejection> {
+    let name = field.name();
+    if !reg.value.is_const() {
+        return Err(Rejection::new(
+            insn,
+            format!(
+                "R{regno} doesn't have constant offset. {name} has to be at the constant offset"
+            ),
+        )
+        .reg(regno, *reg));
+    }
+    let map = &env.prog.maps[reg.map as usize];
+    if !map.btf {
+        return Err(Rejection::new(
+            insn,
+            format!("map '{}' has to have BTF in order to use {name}", map.name),
+        )
+        .cause(format!(
+            "the kernel finds the {name} in the map value through the map's BTF"
+        ))
+        .help("declare the map with BTF (`__type(value, struct ...)` in a SEC(\".maps\") map)"));
+    }
+    let Some(field_off) = field.offset(map) else {
+        return Err(
+            Rejection::new(insn, format!("map '{}' has no valid {name}", map.name))
+                .cause(format!("the map value has no `struct {name}` field")),
+        );
+    };
+    let at = reg.value.var_off.value as i64 + i64::from(reg.off);
+    if at != i64::from(field_off) {
+        return Err(Rejection::new(
+            insn,
+            format!("off {at} doesn't point to 'struct {name}' that is at {field_off}"),
+        )
+        .reg(regno, *reg));
+    }
+    Ok(())
+}
 
 /// `sizeof(struct bpf_spin_lock)`.
 const SPIN_LOCK_SIZE: i64 = 4;
@@ -22,17 +98,18 @@ pub(crate) fn check(
     size: i32,
 ) -> Result<(), Rejection> {
     let fields = [
-        (map.spin_lock_off, SPIN_LOCK_SIZE, "bpf_spin_lock"),
-        (map.timer_off, TIMER_SIZE, "bpf_timer"),
+        (Field::SpinLock, SPIN_LOCK_SIZE),
+        (Field::Timer, TIMER_SIZE),
     ];
     let lo = reg.value.smin.saturating_add(off.into());
     let hi = (reg.value.umax as i64)
         .saturating_add(off.into())
         .saturating_add(size.into());
-    for (at, field_size, name) in fields {
-        let Some(at) = at.map(i64::from) else {
+    for (field, field_size) in fields {
+        let Some(at) = field.offset(map).map(i64::from) else {
             continue;
         };
+        let name = field.name();
         if lo < at + field_size && at < hi {
             return Err(Rejection::new(
                 insn,

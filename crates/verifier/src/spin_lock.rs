@@ -6,6 +6,7 @@
 
 use crate::error::Rejection;
 use crate::explore::Env;
+use crate::map_fields::Field;
 use crate::regs::{RegState, RegType};
 use crate::state::{Lock, State};
 
@@ -58,42 +59,7 @@ pub(crate) fn lock_arg(
     if reg.kind != RegType::MapValue || !(id == SPIN_LOCK || id == SPIN_UNLOCK) {
         return Ok(());
     }
-    if !reg.value.is_const() {
-        return Err(Rejection::new(
-            insn,
-            format!(
-                "R{regno} doesn't have constant offset. bpf_spin_lock has to be at the constant offset"
-            ),
-        )
-        .reg(regno, *reg));
-    }
-    let map = &env.prog.maps[reg.map as usize];
-    if !map.btf {
-        return Err(Rejection::new(
-            insn,
-            format!(
-                "map '{}' has to have BTF in order to use bpf_spin_lock",
-                map.name
-            ),
-        )
-        .cause("the kernel finds the lock in the map value through the map's BTF")
-        .help("declare the map with BTF (`__type(value, struct ...)` in a SEC(\".maps\") map)"));
-    }
-    let Some(lock_off) = map.spin_lock_off else {
-        return Err(Rejection::new(
-            insn,
-            format!("map '{}' has no valid bpf_spin_lock", map.name),
-        )
-        .cause("the map value has no `struct bpf_spin_lock` field"));
-    };
-    let at = reg.value.var_off.value as i64 + i64::from(reg.off);
-    if at != i64::from(lock_off) {
-        return Err(Rejection::new(
-            insn,
-            format!("off {at} doesn't point to 'struct bpf_spin_lock' that is at {lock_off}"),
-        )
-        .reg(regno, *reg));
-    }
+    crate::map_fields::field_arg(env, insn, regno, reg, Field::SpinLock)?;
     if id == SPIN_LOCK {
         if state.lock.is_some() {
             return Err(
