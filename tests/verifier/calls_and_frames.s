@@ -659,3 +659,111 @@ f:
 	r0 = r1
 	r0 &= 1
 	exit
+
+;; case timer_at_wrong_offset
+;; type sched_cls
+;; map timers hash key=4 value=24 max=1 spin_lock timer
+;; expect reject: off 0 doesn't point to 'struct bpf_timer' that is at 8
+	*(u32 *)(r10 - 4) = 0
+	r2 = r10
+	r2 += -4
+	ld_pseudo r1, 5, 0
+	call 1
+	if r0 == 0 goto out
+	r1 = r0
+	ld_pseudo r2, 5, 0
+	r3 = 1
+	call 169
+out:
+	r0 = 0
+	exit
+
+;; case timer_start_and_cancel
+;; type sched_cls
+;; map timers hash key=4 value=16 max=1 timer
+;; expect accept
+	*(u32 *)(r10 - 4) = 0
+	r2 = r10
+	r2 += -4
+	ld_pseudo r1, 5, 0
+	call 1
+	if r0 == 0 goto out
+	r6 = r0
+	r1 = r6
+	r2 = 1000
+	r3 = 0
+	call 171
+	r1 = r6
+	call 172
+out:
+	r0 = 0
+	exit
+
+;; case timer_callback_reads_its_value
+;; type sched_cls
+;; map timers hash key=4 value=24 max=1 timer
+;; func main static
+;; func cb static args=3
+;; expect accept
+	*(u32 *)(r10 - 4) = 0
+	r2 = r10
+	r2 += -4
+	ld_pseudo r1, 5, 0
+	call 1
+	if r0 == 0 goto out
+	r1 = r0
+	ld_pseudo r2, 4, cb
+	call 170
+out:
+	r0 = 0
+	exit
+cb:
+	r0 = *(u64 *)(r3 + 16)
+	r0 = 0
+	exit
+
+;; case timer_callback_reads_past_its_value
+;; type sched_cls
+;; map timers hash key=4 value=24 max=1 timer
+;; func main static
+;; func cb static args=3
+;; expect reject: R3 min value is outside of the allowed memory range
+;; detail invalid access to map value, value_size=24 off=24 size=8
+	*(u32 *)(r10 - 4) = 0
+	r2 = r10
+	r2 += -4
+	ld_pseudo r1, 5, 0
+	call 1
+	if r0 == 0 goto out
+	r1 = r0
+	ld_pseudo r2, 4, cb
+	call 170
+out:
+	r0 = 0
+	exit
+cb:
+	r0 = *(u64 *)(r3 + 24)
+	r0 = 0
+	exit
+
+;; case timer_callback_returns_a_pointer
+;; type sched_cls
+;; map timers hash key=4 value=16 max=1 timer
+;; func main static
+;; func cb static args=3
+;; expect reject: At async callback return the register R0 is not a known value (map_value)
+	*(u32 *)(r10 - 4) = 0
+	r2 = r10
+	r2 += -4
+	ld_pseudo r1, 5, 0
+	call 1
+	if r0 == 0 goto out
+	r1 = r0
+	ld_pseudo r2, 4, cb
+	call 170
+out:
+	r0 = 0
+	exit
+cb:
+	r0 = r3
+	exit
