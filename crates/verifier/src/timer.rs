@@ -8,7 +8,8 @@
 //!
 //! The verifier checks these helpers as the kernel does; Apiary's runtime
 //! does not implement them (they are not in [`crate::helpers`]'s table, so
-//! a program calling them is refused at run time, not at load).
+//! the runtime refuses a program calling them when it loads it, naming the
+//! helper).
 
 use crate::error::Rejection;
 use crate::explore::Env;
