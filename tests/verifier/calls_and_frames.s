@@ -767,3 +767,125 @@ out:
 cb:
 	r0 = r3
 	exit
+
+;; case global_function_given_the_context
+;; type socket_filter
+;; func main static
+;; func f global params=ctx:__sk_buff
+;; expect accept
+	call f
+	r0 = 0
+	exit
+f:
+	r0 = *(u32 *)(r1 + 0)
+	r0 = 0
+	exit
+
+;; case global_function_given_a_stack_pointer_for_the_context
+;; type socket_filter
+;; func main static
+;; func f global params=ctx:__sk_buff
+;; expect reject: Caller passes invalid args into func#1 ('f')
+;; detail arg#0 expects pointer to ctx
+	r1 = r10
+	r1 += -8
+	call f
+	r0 = 0
+	exit
+f:
+	r0 = 0
+	exit
+
+;; case global_function_given_stack_memory
+;; type socket_filter
+;; func main static
+;; func f global params=mem
+;; expect accept
+	*(u32 *)(r10 - 4) = 0
+	r1 = r10
+	r1 += -4
+	call f
+	r0 = 0
+	exit
+f:
+	r0 = 0
+	if r1 == 0 goto out
+	r0 = *(u32 *)(r1 + 0)
+out:
+	exit
+
+;; case global_function_given_null_memory
+;; type socket_filter
+;; func main static
+;; func f global params=mem
+;; expect accept
+	r1 = 0
+	call f
+	r0 = 0
+	exit
+f:
+	r0 = 0
+	exit
+
+;; case global_function_given_too_little_stack
+;; type socket_filter
+;; func main static
+;; func f global params=mem
+;; expect reject: Caller passes invalid args into func#1 ('f')
+;; detail invalid read from stack R1 off=-2 size=4
+	r1 = r10
+	r1 += -2
+	call f
+	r0 = 0
+	exit
+f:
+	r0 = 0
+	exit
+
+;; case global_function_memory_needs_a_null_check
+;; type socket_filter
+;; func main static
+;; func f global params=mem
+;; expect reject: R1 invalid mem access 'mem_or_null'
+	*(u32 *)(r10 - 4) = 0
+	r1 = r10
+	r1 += -4
+	call f
+	r0 = 0
+	exit
+f:
+	r0 = *(u32 *)(r1 + 0)
+	exit
+
+;; case global_function_reads_past_its_memory
+;; type socket_filter
+;; func main static
+;; func f global params=mem
+;; expect reject: R1 min value is outside of the allowed memory range
+;; detail invalid access to memory, mem_size=4 off=4 size=4
+	*(u64 *)(r10 - 8) = 0
+	r1 = r10
+	r1 += -8
+	call f
+	r0 = 0
+	exit
+f:
+	r0 = 0
+	if r1 == 0 goto out
+	r0 = *(u32 *)(r1 + 4)
+out:
+	exit
+
+;; case global_function_given_a_number_for_memory
+;; type socket_filter
+;; func main static
+;; func f global params=mem
+;; expect reject: Caller passes invalid args into func#1 ('f')
+;; detail R1 type=scalar expected=fp
+	r1 = 8
+	call f
+	r0 = 0
+	exit
+f:
+	r0 = 0
+	exit

@@ -505,7 +505,7 @@ fn mem_arg(
             if lo < -i64::from(MAX_STACK) || hi > 0 || !frame_ok {
                 return Err(Rejection::new(
                     insn,
-                    format!("invalid indirect access to stack R{regno} off={lo} size={size}"),
+                    format!("invalid read from stack R{regno} off={lo} size={size}"),
                 ));
             }
             Ok(())
@@ -515,10 +515,8 @@ fn mem_arg(
         }
         _ => Err(Rejection::new(
             insn,
-            format!(
-                "R{regno} type={} expected=fp, pkt, pkt_meta, map_key, map_value, mem, ringbuf_mem, buf, trusted_ptr_",
-                reg.type_name()
-            ),
+            // `check_helper_mem_access` names only the stack as expected.
+            format!("R{regno} type={} expected=fp", reg.type_name()),
         )),
     }
 }

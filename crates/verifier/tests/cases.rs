@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use apiary_difftest::verifier_cases::{
-    Case, Expect, Linkage, MapDecl, case_files, function_starts, read_file,
+    Case, Expect, Linkage, MapDecl, Param, case_files, function_starts, read_file,
 };
 use apiary_kernel::types::prog_flags;
 use apiary_verifier::{FuncArg, FuncInfo, MapInfo, Program, Rejection, verify};
@@ -44,6 +44,18 @@ fn map_info(decl: &MapDecl) -> MapInfo {
     }
 }
 
+/// A parameter as the verifier reads its BTF: a pointer to the program
+/// type's context struct is the context, another pointer is 4 bytes of
+/// memory.
+fn func_arg(case: &Case, param: &Param) -> FuncArg {
+    match param {
+        Param::Int => FuncArg::Scalar,
+        Param::Ctx(name) if *name == apiary_context::layout(case.prog_type).name => FuncArg::Ctx,
+        Param::Ctx(_) => FuncArg::Mem { size: 0 },
+        Param::Mem => FuncArg::Mem { size: 4 },
+    }
+}
+
 /// The case's `;; func` lines as func info: one per function start, `int`
 /// parameters.
 fn func_infos(case: &Case) -> Vec<FuncInfo> {
@@ -54,7 +66,7 @@ fn func_infos(case: &Case) -> Vec<FuncInfo> {
             insn: start as usize,
             name: decl.name.clone(),
             global: decl.linkage == Linkage::Global,
-            args: vec![FuncArg::Scalar; decl.args as usize],
+            args: decl.params.iter().map(|p| func_arg(case, p)).collect(),
             unsupported: None,
         })
         .collect()
