@@ -341,14 +341,25 @@ fn var_stack_access(
     bytes: i32,
     access: Access,
 ) -> Result<RegState, Rejection> {
+    /// The kernel's `BPF_MAX_VAR_OFF`.
+    const MAX_VAR_OFF: i64 = 1 << 29;
+    let what = if access.writes() {
+        " write to"
+    } else {
+        " read from"
+    };
+    if reg.value.smax >= MAX_VAR_OFF || reg.value.smin <= -MAX_VAR_OFF {
+        return Err(Rejection::new(
+            insn,
+            format!("invalid unbounded variable-offset{what} stack R{regno}"),
+        )
+        .reg(regno, reg)
+        .cause("the variable offset has no useful bound")
+        .help("bound the offset first, e.g. `idx &= 7;` or `if (idx >= N) return 0;`"));
+    }
     let min = reg.value.smin.saturating_add(total.into());
     let max = reg.value.smax.saturating_add(total.into());
     if min < -i64::from(MAX_STACK) || max + i64::from(bytes) > 0 {
-        let what = if access.writes() {
-            " write to"
-        } else {
-            " read from"
-        };
         return Err(Rejection::new(
             insn,
             format!(
