@@ -604,3 +604,288 @@ out:
 out:
 	r0 = 0
 	exit
+
+;; case large_frames_in_kprobe_subprograms
+;; type kprobe
+;; func main static
+;; func f static
+;; expect reject: combined stack size of 2 calls is 640. Too large
+	*(u64 *)(r10 - 320) = 0
+	call f
+	r0 = 0
+	exit
+f:
+	*(u64 *)(r10 - 320) = 0
+	r0 = 0
+	exit
+
+;; case large_frames_in_socket_filter_subprograms
+;; type socket_filter
+;; func main static
+;; func f static
+;; expect reject: combined stack size of 2 calls is 640. Too large
+	*(u64 *)(r10 - 320) = 0
+	call f
+	r0 = 0
+	exit
+f:
+	*(u64 *)(r10 - 320) = 0
+	r0 = 0
+	exit
+
+;; case global_function_returns_a_pointer
+;; type socket_filter
+;; func main static
+;; func f global args=1
+;; expect reject: At subprogram exit the register R0 is not a scalar value (fp)
+	r1 = 0
+	call f
+	r0 = 0
+	exit
+f:
+	r0 = r10
+	exit
+
+;; case global_function_reads_its_int_argument
+;; type socket_filter
+;; func main static
+;; func f global args=1
+;; expect accept
+	r1 = 7
+	call f
+	r0 = 0
+	exit
+f:
+	r0 = r1
+	r0 &= 1
+	exit
+
+;; case timer_at_wrong_offset
+;; type sched_cls
+;; map timers hash key=4 value=24 max=1 spin_lock timer
+;; expect reject: off 0 doesn't point to 'struct bpf_timer' that is at 8
+	*(u32 *)(r10 - 4) = 0
+	r2 = r10
+	r2 += -4
+	ld_pseudo r1, 5, 0
+	call 1
+	if r0 == 0 goto out
+	r1 = r0
+	ld_pseudo r2, 5, 0
+	r3 = 1
+	call 169
+out:
+	r0 = 0
+	exit
+
+;; case timer_start_and_cancel
+;; type sched_cls
+;; map timers hash key=4 value=16 max=1 timer
+;; expect accept
+	*(u32 *)(r10 - 4) = 0
+	r2 = r10
+	r2 += -4
+	ld_pseudo r1, 5, 0
+	call 1
+	if r0 == 0 goto out
+	r6 = r0
+	r1 = r6
+	r2 = 1000
+	r3 = 0
+	call 171
+	r1 = r6
+	call 172
+out:
+	r0 = 0
+	exit
+
+;; case timer_callback_reads_its_value
+;; type sched_cls
+;; map timers hash key=4 value=24 max=1 timer
+;; func main static
+;; func cb static args=3
+;; expect accept
+	*(u32 *)(r10 - 4) = 0
+	r2 = r10
+	r2 += -4
+	ld_pseudo r1, 5, 0
+	call 1
+	if r0 == 0 goto out
+	r1 = r0
+	ld_pseudo r2, 4, cb
+	call 170
+out:
+	r0 = 0
+	exit
+cb:
+	r0 = *(u64 *)(r3 + 16)
+	r0 = 0
+	exit
+
+;; case timer_callback_reads_past_its_value
+;; type sched_cls
+;; map timers hash key=4 value=24 max=1 timer
+;; func main static
+;; func cb static args=3
+;; expect reject: R3 min value is outside of the allowed memory range
+;; detail invalid access to map value, value_size=24 off=24 size=8
+	*(u32 *)(r10 - 4) = 0
+	r2 = r10
+	r2 += -4
+	ld_pseudo r1, 5, 0
+	call 1
+	if r0 == 0 goto out
+	r1 = r0
+	ld_pseudo r2, 4, cb
+	call 170
+out:
+	r0 = 0
+	exit
+cb:
+	r0 = *(u64 *)(r3 + 24)
+	r0 = 0
+	exit
+
+;; case timer_callback_returns_a_pointer
+;; type sched_cls
+;; map timers hash key=4 value=16 max=1 timer
+;; func main static
+;; func cb static args=3
+;; expect reject: At async callback return the register R0 is not a known value (map_value)
+	*(u32 *)(r10 - 4) = 0
+	r2 = r10
+	r2 += -4
+	ld_pseudo r1, 5, 0
+	call 1
+	if r0 == 0 goto out
+	r1 = r0
+	ld_pseudo r2, 4, cb
+	call 170
+out:
+	r0 = 0
+	exit
+cb:
+	r0 = r3
+	exit
+
+;; case global_function_given_the_context
+;; type socket_filter
+;; func main static
+;; func f global params=ctx:__sk_buff
+;; expect accept
+	call f
+	r0 = 0
+	exit
+f:
+	r0 = *(u32 *)(r1 + 0)
+	r0 = 0
+	exit
+
+;; case global_function_given_a_stack_pointer_for_the_context
+;; type socket_filter
+;; func main static
+;; func f global params=ctx:__sk_buff
+;; expect reject: Caller passes invalid args into func#1 ('f')
+;; detail arg#0 expects pointer to ctx
+	r1 = r10
+	r1 += -8
+	call f
+	r0 = 0
+	exit
+f:
+	r0 = 0
+	exit
+
+;; case global_function_given_stack_memory
+;; type socket_filter
+;; func main static
+;; func f global params=mem
+;; expect accept
+	*(u32 *)(r10 - 4) = 0
+	r1 = r10
+	r1 += -4
+	call f
+	r0 = 0
+	exit
+f:
+	r0 = 0
+	if r1 == 0 goto out
+	r0 = *(u32 *)(r1 + 0)
+out:
+	exit
+
+;; case global_function_given_null_memory
+;; type socket_filter
+;; func main static
+;; func f global params=mem
+;; expect accept
+	r1 = 0
+	call f
+	r0 = 0
+	exit
+f:
+	r0 = 0
+	exit
+
+;; case global_function_given_too_little_stack
+;; type socket_filter
+;; func main static
+;; func f global params=mem
+;; expect reject: Caller passes invalid args into func#1 ('f')
+;; detail invalid read from stack R1 off=-2 size=4
+	r1 = r10
+	r1 += -2
+	call f
+	r0 = 0
+	exit
+f:
+	r0 = 0
+	exit
+
+;; case global_function_memory_needs_a_null_check
+;; type socket_filter
+;; func main static
+;; func f global params=mem
+;; expect reject: R1 invalid mem access 'mem_or_null'
+	*(u32 *)(r10 - 4) = 0
+	r1 = r10
+	r1 += -4
+	call f
+	r0 = 0
+	exit
+f:
+	r0 = *(u32 *)(r1 + 0)
+	exit
+
+;; case global_function_reads_past_its_memory
+;; type socket_filter
+;; func main static
+;; func f global params=mem
+;; expect reject: R1 min value is outside of the allowed memory range
+;; detail invalid access to memory, mem_size=4 off=4 size=4
+	*(u64 *)(r10 - 8) = 0
+	r1 = r10
+	r1 += -8
+	call f
+	r0 = 0
+	exit
+f:
+	r0 = 0
+	if r1 == 0 goto out
+	r0 = *(u32 *)(r1 + 4)
+out:
+	exit
+
+;; case global_function_given_a_number_for_memory
+;; type socket_filter
+;; func main static
+;; func f global params=mem
+;; expect reject: Caller passes invalid args into func#1 ('f')
+;; detail R1 type=scalar expected=fp
+	r1 = 8
+	call f
+	r0 = 0
+	exit
+f:
+	r0 = 0
+	exit

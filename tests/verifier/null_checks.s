@@ -222,3 +222,57 @@ out:
 out:
 	r0 = 0
 	exit
+
+;; case array_lookup_with_zero_register_key_is_never_null
+;; type socket_filter
+;; map values array key=4 value=8 max=4
+;; expect accept
+	r1 = 0
+	*(u32 *)(r10 - 4) = r1
+	r2 = r10
+	r2 += -4
+	ld_pseudo r1, 5, 0
+	call 1
+	r0 = *(u64 *)(r0 + 0)
+	r0 = 0
+	exit
+
+;; case array_lookup_with_key_past_the_end_needs_check
+;; type socket_filter
+;; map values array key=4 value=8 max=4
+;; expect reject: R0 invalid mem access 'map_value_or_null'
+	*(u32 *)(r10 - 4) = 4
+	r2 = r10
+	r2 += -4
+	ld_pseudo r1, 5, 0
+	call 1
+	r0 = *(u64 *)(r0 + 0)
+	r0 = 0
+	exit
+
+;; case array_lookup_with_spilled_constant_key_is_never_null
+;; type socket_filter
+;; map values array key=4 value=8 max=4
+;; expect accept
+	r1 = 3
+	*(u32 *)(r10 - 8) = r1
+	r2 = r10
+	r2 += -8
+	ld_pseudo r1, 5, 0
+	call 1
+	r0 = *(u64 *)(r0 + 0)
+	r0 = 0
+	exit
+
+;; case hash_lookup_with_constant_key_needs_check
+;; type socket_filter
+;; map values hash key=4 value=8 max=4
+;; expect reject: R0 invalid mem access 'map_value_or_null'
+	*(u32 *)(r10 - 4) = 0
+	r2 = r10
+	r2 += -4
+	ld_pseudo r1, 5, 0
+	call 1
+	r0 = *(u64 *)(r0 + 0)
+	r0 = 0
+	exit

@@ -521,3 +521,136 @@ submit:
 	call 132
 	r0 = 0
 	exit
+
+;; case static_call_while_locked
+;; type sched_cls
+;; map locked hash key=4 value=8 max=1 spin_lock
+;; func main static
+;; func f static
+;; expect accept
+	*(u32 *)(r10 - 4) = 0
+	r2 = r10
+	r2 += -4
+	ld_pseudo r1, 5, 0
+	call 1
+	if r0 == 0 goto out
+	r6 = r0
+	r1 = r6
+	call 93
+	call f
+	r1 = r6
+	call 94
+out:
+	r0 = 0
+	exit
+f:
+	r0 = 0
+	exit
+
+;; case global_call_while_locked
+;; type sched_cls
+;; map locked hash key=4 value=8 max=1 spin_lock
+;; func main static
+;; func f global
+;; expect reject: use static function instead
+;; detail global function calls are not allowed while holding a lock,
+	*(u32 *)(r10 - 4) = 0
+	r2 = r10
+	r2 += -4
+	ld_pseudo r1, 5, 0
+	call 1
+	if r0 == 0 goto out
+	r6 = r0
+	r1 = r6
+	call 93
+	call f
+	r1 = r6
+	call 94
+out:
+	r0 = 0
+	exit
+f:
+	r0 = 0
+	exit
+
+;; case unlock_of_another_value
+;; type sched_cls
+;; map locked hash key=4 value=8 max=2 spin_lock
+;; expect reject: bpf_spin_unlock of different lock
+	*(u32 *)(r10 - 4) = 0
+	r2 = r10
+	r2 += -4
+	ld_pseudo r1, 5, 0
+	call 1
+	if r0 == 0 goto out
+	r6 = r0
+	*(u32 *)(r10 - 8) = 1
+	r2 = r10
+	r2 += -8
+	ld_pseudo r1, 5, 0
+	call 1
+	if r0 == 0 goto out
+	r7 = r0
+	r1 = r6
+	call 93
+	r1 = r7
+	call 94
+out:
+	r0 = 0
+	exit
+
+;; case lock_at_wrong_offset
+;; type sched_cls
+;; map locked hash key=4 value=8 max=1 spin_lock
+;; expect reject: off 4 doesn't point to 'struct bpf_spin_lock' that is at 0
+	*(u32 *)(r10 - 4) = 0
+	r2 = r10
+	r2 += -4
+	ld_pseudo r1, 5, 0
+	call 1
+	if r0 == 0 goto out
+	r1 = r0
+	r1 += 4
+	call 93
+out:
+	r0 = 0
+	exit
+
+;; case lock_twice
+;; type sched_cls
+;; map locked hash key=4 value=8 max=1 spin_lock
+;; expect reject: function calls are not allowed while holding a lock
+	*(u32 *)(r10 - 4) = 0
+	r2 = r10
+	r2 += -4
+	ld_pseudo r1, 5, 0
+	call 1
+	if r0 == 0 goto out
+	r6 = r0
+	r1 = r6
+	call 93
+	r1 = r6
+	call 93
+out:
+	r0 = 0
+	exit
+
+;; case lock_unlock_and_read_the_rest
+;; type sched_cls
+;; map locked hash key=4 value=8 max=1 spin_lock
+;; expect accept
+	*(u32 *)(r10 - 4) = 0
+	r2 = r10
+	r2 += -4
+	ld_pseudo r1, 5, 0
+	call 1
+	if r0 == 0 goto out
+	r6 = r0
+	r1 = r6
+	call 93
+	r7 = *(u32 *)(r6 + 4)
+	r1 = r6
+	call 94
+out:
+	r0 = 0
+	exit

@@ -73,6 +73,7 @@ fn map_infos() -> Vec<MapInfo> {
             flags: shape.map_flags,
             frozen_value: None,
             inner: None,
+            ..MapInfo::default()
         })
         .collect()
 }

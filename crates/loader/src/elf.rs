@@ -54,6 +54,8 @@ pub(crate) struct Symbol<'a> {
     pub(crate) section: Option<usize>,
     pub(crate) global: bool,
     pub(crate) weak: bool,
+    /// `STV_HIDDEN` or `STV_INTERNAL` visibility (`__hidden`).
+    pub(crate) hidden: bool,
 }
 
 /// One `SHT_REL` entry.
@@ -171,6 +173,7 @@ impl<'a> ElfObject<'a> {
                 section,
                 global: bind == elf::STB_GLOBAL || bind == elf::STB_WEAK,
                 weak: bind == elf::STB_WEAK,
+                hidden: matches!(sym.st_other() & 3, elf::STV_INTERNAL | elf::STV_HIDDEN),
             });
         }
 

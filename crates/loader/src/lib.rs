@@ -77,6 +77,10 @@ pub struct Object {
     pub sections: Vec<SectionReport>,
     /// The object's `.BTF`.
     pub btf: Option<Btf>,
+    /// Functions defined with hidden or internal visibility (`__hidden`),
+    /// whose BTF linkage libbpf makes static: the kernel verifies them
+    /// with their callers, not on their own as global functions.
+    pub hidden_functions: std::collections::BTreeSet<String>,
 }
 
 impl Object {
@@ -278,6 +282,12 @@ impl Object {
             programs,
             sections,
             btf,
+            hidden_functions: elf
+                .symbols
+                .iter()
+                .filter(|s| s.kind == elf::SymbolKind::Func && s.hidden)
+                .map(|s| s.name.to_owned())
+                .collect(),
         })
     }
 

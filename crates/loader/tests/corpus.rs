@@ -240,3 +240,23 @@ fn compare_pinned(object: &Object, pin_dir: &str) {
         );
     }
 }
+
+/// Functions defined `__hidden` (libbpf's usdt.bpf.h helpers) are listed:
+/// libbpf gives them static BTF linkage, so the kernel verifies them with
+/// their callers; the program itself is global and not hidden.
+#[test]
+fn hidden_functions_are_listed() {
+    let Some(objects) = corpus("hidden_functions_are_listed") else {
+        return;
+    };
+    let Some(obj) = objects.iter().find(|o| o.name == "usdt") else {
+        panic!("the corpus has no usdt object");
+    };
+    let object = load(obj);
+    assert!(
+        object.hidden_functions.contains("bpf_usdt_arg"),
+        "{:?}",
+        object.hidden_functions
+    );
+    assert!(!object.hidden_functions.contains("on_setjmp"));
+}

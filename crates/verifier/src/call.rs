@@ -18,7 +18,7 @@ const MAX_VAR_SIZE: u64 = 1 << 29;
 
 /// Helpers that may move or resize the packet
 /// (`bpf_helper_changes_pkt_data`): packet pointers are stale after them.
-const CHANGES_PACKET_DATA: [i32; 22] = [
+pub(crate) const CHANGES_PACKET_DATA: [i32; 22] = [
     9, 10, 11, 13, 18, 19, 31, 38, 39, 43, 44, 50, 54, 63, 65, 73, 74, 75, 76, 90, 91, 143,
 ];
 
@@ -40,6 +40,8 @@ struct Meta {
     mem: Option<(u8, bool)>,
     /// A reference the call releases.
     release: Option<u32>,
+    /// The key argument's value, when the stack holds a constant.
+    const_key: Option<u64>,
 }
 
 /// A callback a helper will call: where it starts, and the state it starts in.
@@ -62,7 +64,11 @@ pub(crate) fn helper(
     insn: usize,
     id: i32,
 ) -> Result<Option<Callback>, Rejection> {
-    let Some(proto) = helper_proto(id) else {
+    let timer = crate::timer::proto(id);
+    if let Some(proto) = timer {
+        crate::timer::check_license(env, insn, proto)?;
+    }
+    let Some(proto) = helper_proto(id).or(timer) else {
         return Err(
             Rejection::new(insn, format!("invalid func unknown#{id}")).cause(format!(
                 "helper {id} is not one this kernel provides to programs"
@@ -140,6 +146,21 @@ pub(crate) fn helper(
         RetKind::Void => RegState::NOT_INIT,
         RetKind::PtrToBtfId => RegState::pointer(RegType::BtfId),
         RetKind::PtrToMapValueOrNull => match meta.map {
+            Some(map)
+                if crate::map_key::lookup_never_null(
+                    id,
+                    &env.prog.maps[map as usize],
+                    meta.const_key,
+                ) =>
+            {
+                // A value with a lock is told apart by its id.
+                let locked = env.prog.maps[map as usize].spin_lock_off.is_some();
+                RegState {
+                    map,
+                    id: if locked { state.new_id() } else { 0 },
+                    ..RegState::pointer(RegType::MapValue)
+                }
+            }
             Some(map) => lookup_result(env, state, insn, map),
             None => RegState::unknown(),
         },
@@ -189,6 +210,12 @@ pub(crate) fn helper(
             }
         }
     }
+    if let Some((target, async_state)) = crate::timer::async_callback(env, id, state) {
+        callback = Some(Callback {
+            target,
+            state: async_state,
+        });
+    }
     if CHANGES_PACKET_DATA.contains(&id) {
         // `clear_all_pkt_pointers`: the packet may have moved; a
         // privileged loader's invalidated pointers become unknown numbers.
@@ -230,16 +257,8 @@ fn callback(state: &State, insn: usize, id: i32) -> Result<Option<Callback>, Rej
         frame.regs[1] = RegState::unknown();
         frame.regs[2] = caller[3];
     } else {
-        let map = caller[1].map;
         frame.regs[1] = caller[1];
-        frame.regs[2] = RegState {
-            map,
-            ..RegState::pointer(RegType::MapKey)
-        };
-        frame.regs[3] = RegState {
-            map,
-            ..RegState::pointer(RegType::MapValue)
-        };
+        set_element_args(&mut frame, caller[1].map);
         frame.regs[4] = caller[3];
     }
     next.frames.push(frame);
@@ -247,6 +266,18 @@ fn callback(state: &State, insn: usize, id: i32) -> Result<Option<Callback>, Rej
         target: func.subprog as usize,
         state: Box::new(next),
     }))
+}
+
+/// A callback's `r2` and `r3` for an element of `map`: its key and value.
+pub(crate) fn set_element_args(frame: &mut Frame, map: u32) {
+    frame.regs[2] = RegState {
+        map,
+        ..RegState::pointer(RegType::MapKey)
+    };
+    frame.regs[3] = RegState {
+        map,
+        ..RegState::pointer(RegType::MapValue)
+    };
 }
 
 /// What a map lookup returns, by map type: a value, a socket reference
@@ -317,7 +348,16 @@ fn check_arg(
             if reg.kind != RegType::MapPtr {
                 return Err(type_error(insn, regno, reg, "map_ptr", proto));
             }
+            if let Some(timer_map) = meta.map {
+                crate::timer::same_map(insn, timer_map, reg.map)?;
+            }
             meta.map = Some(reg.map);
+        }
+        ArgKind::PtrToTimer => {
+            if reg.kind != RegType::MapValue || reg.maybe_null {
+                return Err(type_error(insn, regno, reg, "map_value", proto));
+            }
+            meta.map = Some(crate::timer::timer_arg(env, insn, regno, &reg)?);
         }
         ArgKind::PtrToMapKey | ArgKind::PtrToMapValue | ArgKind::PtrToUninitMapValue => {
             let Some(m) = map(meta) else {
@@ -335,6 +375,9 @@ fn check_arg(
                         "{} reads a key or value of a map that has none",
                         proto.name
                     )));
+            }
+            if arg == ArgKind::PtrToMapKey {
+                meta.const_key = crate::map_key::constant_key(state, &reg, size);
             }
             let writes = arg == ArgKind::PtrToUninitMapValue;
             memory(env, state, insn, regno, reg, u64::from(size), writes, proto)?;
@@ -457,6 +500,12 @@ fn check_arg(
         ArgKind::PtrToSpinLock | ArgKind::PtrToConstStr if reg.kind != RegType::MapValue => {
             return Err(type_error(insn, regno, reg, "map_value", proto));
         }
+        ArgKind::PtrToSpinLock if reg.maybe_null => {
+            return Err(type_error(insn, regno, reg, "map_value", proto));
+        }
+        ArgKind::PtrToSpinLock => {
+            crate::spin_lock::lock_arg(env, state, insn, proto.id, regno, &reg)?;
+        }
         _ => {}
     }
     Ok(())
@@ -486,12 +535,7 @@ fn memory(
     let size = size as i64;
     match reg.kind {
         RegType::Stack => {
-            let lo = reg.value.smin.saturating_add(reg.off.into());
-            let hi = reg
-                .value
-                .smax
-                .saturating_add(reg.off.into())
-                .saturating_add(size);
+            let (lo, hi) = stack_span(&reg, size);
             if lo < -i64::from(MAX_STACK) || hi > 0 || size > i64::from(MAX_STACK) {
                 let what = if writes { " write to" } else { " read from" };
                 return Err(Rejection::new(
@@ -512,12 +556,7 @@ fn memory(
             }
             Ok(())
         }
-        RegType::Packet
-        | RegType::PacketMeta
-        | RegType::MapValue
-        | RegType::MapKey
-        | RegType::Mem
-        | RegType::RingbufMem => {
+        kind if kind.is_memory() => {
             if size == 0 {
                 return Ok(());
             }
@@ -525,4 +564,16 @@ fn memory(
         }
         _ => Err(type_error(insn, regno, reg, MEM_TYPES, proto)),
     }
+}
+
+/// The stack bytes `size` bytes at the stack pointer `reg` may touch, as
+/// offsets from its frame pointer: the lowest and one past the highest.
+pub(crate) fn stack_span(reg: &RegState, size: i64) -> (i64, i64) {
+    let lo = reg.value.smin.saturating_add(reg.off.into());
+    let hi = reg
+        .value
+        .smax
+        .saturating_add(reg.off.into())
+        .saturating_add(size);
+    (lo, hi)
 }

@@ -12,6 +12,7 @@ use apiary_kernel::types::{AttachType, MapType, ProgType};
 
 use crate::cfg::{self, Cfg};
 use crate::error::{Rejection, Stats};
+use crate::funcs::Funcs;
 use crate::jump::{Outcome, cond_jump};
 use crate::liveness::{self, RegSet};
 use crate::mem::{self, Access};
@@ -19,7 +20,7 @@ use crate::program::Program;
 use crate::proofs::{AccessProofs, Recorder};
 use crate::prune;
 use crate::regs::{RegState, RegType};
-use crate::stack::{MAX_STACK, Stored};
+use crate::stack::Stored;
 use crate::state::{Frame, MAX_CALL_FRAMES, State};
 use crate::{arith, call};
 
@@ -33,6 +34,7 @@ pub(crate) struct Env<'p> {
     pub prog: &'p Program<'p>,
     pub cfg: Cfg,
     pub live: Vec<RegSet>,
+    pub funcs: Funcs,
 }
 
 /// Where an instruction sends the path.
@@ -168,18 +170,50 @@ pub fn verify(prog: &Program) -> Result<Accepted, Box<Rejection>> {
     })
 }
 
+/// Checks the program's type and functions, walks the program, then each
+/// global function it calls (`do_check_main`, `do_check_subprogs`), and
+/// checks the call graph with the stack each function used.
 fn walk(prog: &Program, stats: &mut Stats) -> Result<Accepted, Rejection> {
+    crate::load_checks::check(prog)?;
     let cfg = cfg::check(prog.insns)?;
+    let funcs = Funcs::new(prog, &cfg)?;
     let live = liveness::live_in(&cfg.insns);
-    let env = Env { prog, cfg, live };
+    let env = Env {
+        prog,
+        cfg,
+        live,
+        funcs,
+    };
+    let mut recorder = Recorder::new(prog.insns.len(), prog.maps);
+    let mut stack_depth = explore(&env, State::entry(), 0, stats, &mut recorder)?;
+    while let Some((start, state)) = env.funcs.next_global() {
+        stack_depth = stack_depth.max(explore(&env, state, start, stats, &mut recorder)?);
+    }
+    env.funcs.check_call_graph(&env)?;
+    Ok(Accepted {
+        stats: *stats,
+        stack_depth,
+        proofs: recorder.finish(),
+        run_bound: crate::run_bound::run_bound(&env.cfg.insns),
+    })
+}
+
+/// Follows every path from `state` at `start`, telling `recorder` what each
+/// memory access met; returns the deepest stack any used.
+fn explore(
+    env: &Env,
+    state: State,
+    start: usize,
+    stats: &mut Stats,
+    recorder: &mut Recorder,
+) -> Result<u32, Rejection> {
     let mut cps = Checkpoints::default();
     let mut queue = vec![Path {
-        state: State::entry(),
-        pc: 0,
+        state,
+        pc: start,
         checkpoint: None,
     }];
     let mut stack_depth = 0u32;
-    let mut recorder = Recorder::new(prog.insns.len(), prog.maps);
     while let Some(mut path) = queue.pop() {
         loop {
             stats.insns_processed += 1;
@@ -194,8 +228,8 @@ fn walk(prog: &Program, stats: &mut Stats) -> Result<Accepted, Rejection> {
                 .cause("verifying every path would take more than 1,000,000 instructions")
                 .help("bound loops more tightly, or split the program with tail calls"));
             }
-            if is_prune_point(&env, path.pc) {
-                match visit(&env, &mut cps, &path, stats)? {
+            if is_prune_point(env, path.pc) {
+                match visit(env, &mut cps, &path, stats)? {
                     Visit::Pruned => {
                         cps.finish(path.checkpoint);
                         break;
@@ -219,10 +253,12 @@ fn walk(prog: &Program, stats: &mut Stats) -> Result<Accepted, Rejection> {
             }
             let depth: i32 = path.state.frames.iter().map(|f| f.stack.depth()).sum();
             stack_depth = stack_depth.max(depth as u32);
+            env.funcs
+                .note_depth(path.pc, path.state.frame().stack.depth());
             if let Some(insn) = &env.cfg.insns[path.pc] {
                 recorder.visit(&path.state, path.pc, insn);
             }
-            match step(&env, &mut path.state, path.pc)? {
+            match step(env, &mut path.state, path.pc)? {
                 Flow::Next(pc) => path.pc = pc,
                 Flow::Fork { fall, taken, state } => {
                     wait(&mut queue, &mut cps, path.checkpoint, *state, taken);
@@ -244,7 +280,7 @@ fn walk(prog: &Program, stats: &mut Stats) -> Result<Accepted, Rejection> {
                     wait(&mut queue, &mut cps, path.checkpoint, *state, target);
                     path.pc = next;
                 }
-                Flow::Exit => match return_from(&env, &mut path.state, path.pc)? {
+                Flow::Exit => match return_from(env, &mut path.state, path.pc)? {
                     Some(pc) => path.pc = pc,
                     None => {
                         cps.finish(path.checkpoint);
@@ -254,12 +290,7 @@ fn walk(prog: &Program, stats: &mut Stats) -> Result<Accepted, Rejection> {
             }
         }
     }
-    Ok(Accepted {
-        stats: *stats,
-        stack_depth,
-        proofs: recorder.finish(),
-        run_bound: crate::run_bound::run_bound(&env.cfg.insns),
-    })
+    Ok(stack_depth)
 }
 
 /// Where states are saved and compared (`is_prune_point`).
@@ -547,15 +578,17 @@ fn step(env: &Env, state: &mut State, pc: usize) -> Result<Flow, Rejection> {
             if let Source::Reg(s) = src {
                 read(state, pc, s)?;
             }
-            return Ok(match cond_jump(state, width, cond, dst.index(), src) {
-                Outcome::Taken => Flow::Next(target(off.into())),
-                Outcome::NotTaken => Flow::Next(next),
-                Outcome::Both(taken) => Flow::Fork {
-                    fall: next,
-                    taken: target(off.into()),
-                    state: taken,
+            return Ok(
+                match cond_jump(state, width, cond, dst.index(), src, env.prog.maps) {
+                    Outcome::Taken => Flow::Next(target(off.into())),
+                    Outcome::NotTaken => Flow::Next(next),
+                    Outcome::Both(taken) => Flow::Fork {
+                        fall: next,
+                        taken: target(off.into()),
+                        state: taken,
+                    },
                 },
-            });
+            );
         }
         Insn::Ja { off } => return Ok(Flow::Next(target(off.into()))),
         Insn::Ja32 { imm } => return Ok(Flow::Next(target(imm.into()))),
@@ -567,6 +600,7 @@ fn step(env: &Env, state: &mut State, pc: usize) -> Result<Flow, Rejection> {
             });
         }
         Insn::Call(CallTarget::Helper(id)) => {
+            crate::spin_lock::check_call(state, pc, id)?;
             if let Some(callback) = call::helper(env, state, pc, id)? {
                 return Ok(Flow::Callback {
                     next,
@@ -575,8 +609,14 @@ fn step(env: &Env, state: &mut State, pc: usize) -> Result<Flow, Rejection> {
                 });
             }
         }
-        Insn::Call(CallTarget::Local(imm)) => return enter(state, pc, target(imm.into())),
+        Insn::Call(CallTarget::Local(imm)) => {
+            if env.funcs.global_call(env, state, pc, target(imm.into()))? {
+                return Ok(Flow::Next(next));
+            }
+            return enter(state, pc, target(imm.into()));
+        }
         Insn::Call(CallTarget::Kfunc { .. }) => {
+            crate::spin_lock::check_call(state, pc, -1)?;
             return Err(Rejection::new(
                 pc,
                 "calling kernel functions is not supported by apiary's verifier yet",
@@ -689,10 +729,14 @@ fn load_imm64(env: &Env, pc: usize, kind: LdImm64Kind, imm: u64) -> Result<RegSt
                 ..RegState::pointer(RegType::MapValue)
             }
         }
-        LdImm64Kind::Func => RegState {
-            subprog: (pc as i64 + 1 + i64::from(imm as u32 as i32)) as u32,
-            ..RegState::pointer(RegType::Func)
-        },
+        LdImm64Kind::Func => {
+            let subprog = (pc as i64 + 1 + i64::from(imm as u32 as i32)) as u32;
+            env.funcs.callback_ref(pc, subprog as usize)?;
+            RegState {
+                subprog,
+                ..RegState::pointer(RegType::Func)
+            }
+        }
         LdImm64Kind::BtfId => RegState::pointer(RegType::BtfId),
     })
 }
@@ -759,7 +803,9 @@ fn enter(state: &mut State, pc: usize, target: usize) -> Result<Flow, Rejection>
 /// `exit`: a callee returns `r0` to its caller (`prepare_func_exit`), the
 /// program's own exit checks `r0` and the references still held.
 fn return_from(env: &Env, state: &mut State, pc: usize) -> Result<Option<usize>, Rejection> {
-    let r0 = read(state, pc, apiary_isa::Reg::R0)?;
+    // A callee's `r0` goes back as it is, even unset (`prepare_func_exit`);
+    // only the first frame's exit reads it.
+    let r0 = state.frame().regs[0];
     if state.frame().callback {
         if !r0.is_scalar() {
             return Err(Rejection::new(pc, "R0 not a scalar value").reg(0, r0));
@@ -777,31 +823,55 @@ fn return_from(env: &Env, state: &mut State, pc: usize) -> Result<Option<usize>,
         if r0.kind == RegType::Stack && usize::from(r0.frameno) + 1 == state.frames.len() {
             return Err(Rejection::new(pc, "cannot return stack pointer to the caller").reg(0, r0));
         }
+        // The stack the frames use together is checked on the call graph
+        // after the walk (`Funcs::check_call_graph`).
         let callee = state.frames.pop().expect("more than one frame");
-        // Each frame counts rounded up to 16 bytes, as for the x86-64 JIT
-        // (`round_up_stack_depth`).
-        let rounded = |depth: i32| (depth + 15) & !15;
-        let depth: i32 = state
-            .frames
-            .iter()
-            .map(|f| rounded(f.stack.depth()))
-            .sum::<i32>()
-            + rounded(callee.stack.depth());
-        if depth > MAX_STACK {
-            return Err(Rejection::new(
-                pc,
-                format!(
-                    "combined stack size of {} calls is {depth}. Too large",
-                    state.frames.len() + 1
-                ),
-            ));
-        }
         state.frame_mut().regs[0] = r0;
         return Ok(callee.callsite.map(|c| c + 1));
     }
+    crate::spin_lock::check_exit(state, pc, "BPF_EXIT instruction in main prog")?;
     state.check_leak(pc, "BPF_EXIT instruction in main prog")?;
+    let r0 = read(state, pc, apiary_isa::Reg::R0)?;
+    if state.frame().async_cb {
+        return check_async_return(pc, &r0).map(|()| None);
+    }
+    if env.funcs.in_global() {
+        if !r0.is_scalar() {
+            return Err(Rejection::new(
+                pc,
+                format!(
+                    "At subprogram exit the register R0 is not a scalar value ({})",
+                    r0.type_name()
+                ),
+            )
+            .reg(0, r0)
+            .cause("a global function returns a number"));
+        }
+        return Ok(None);
+    }
     check_return_range(env, pc, &r0)?;
     Ok(None)
+}
+
+/// A timer callback's `r0`, which must be 0 (`check_return_code`).
+fn check_async_return(pc: usize, r0: &RegState) -> Result<(), Rejection> {
+    const WHEN: &str = "At async callback return";
+    if !r0.is_scalar() {
+        return Err(Rejection::new(
+            pc,
+            format!(
+                "{WHEN} the register R0 is not a known value ({})",
+                r0.type_name()
+            ),
+        )
+        .reg(0, r0));
+    }
+    if r0.value.smin == 0 && r0.value.smax == 0 {
+        return Ok(());
+    }
+    Err(Rejection::new(pc, invalid_scalar(WHEN, r0, (0, 0)))
+        .reg(0, r0)
+        .cause("a timer callback must return 0"))
 }
 
 /// The kernel's refusal of a scalar outside `range` (`verbose_invalid_scalar`).

@@ -49,6 +49,8 @@ pub enum ArgKind {
     PtrToStackOrNull,
     /// `ARG_PTR_TO_SPIN_LOCK`: a `struct bpf_spin_lock` in a map value.
     PtrToSpinLock,
+    /// `ARG_PTR_TO_TIMER`: a `struct bpf_timer` in a map value.
+    PtrToTimer,
     /// `ARG_PTR_TO_ALLOC_MEM | OBJ_RELEASE`: a ring buffer sample.
     PtrToAllocMem,
     /// `ARG_PTR_TO_LONG`/anything unchecked: any scalar.

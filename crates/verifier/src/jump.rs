@@ -7,7 +7,8 @@ use apiary_isa::{JmpCond, Source, Width};
 
 use crate::branch::{Relation, is_branch_taken, refine};
 use crate::pkt;
-use crate::regs::RegState;
+use crate::program::MapInfo;
+use crate::regs::{RegState, RegType};
 use crate::scalar::Scalar;
 use crate::state::State;
 
@@ -54,13 +55,14 @@ fn decided(d: &RegState, s: &RegState, cond: JmpCond, width: Width) -> Option<bo
     is_branch_taken(&d.value, &s.value, cond, width)
 }
 
-/// Evaluates `if dst cond src goto` on `state`.
+/// Evaluates `if dst cond src goto` on `state`; `maps` are the program's.
 pub(crate) fn cond_jump(
     state: &mut State,
     width: Width,
     cond: JmpCond,
     dst: u8,
     src: Source,
+    maps: &[MapInfo],
 ) -> Outcome {
     let d = state.frame().regs[dst as usize];
     let s = operand(state, src);
@@ -108,8 +110,13 @@ pub(crate) fn cond_jump(
         && d.maybe_null
         && matches!(cond, JmpCond::Eq | JmpCond::Ne)
     {
-        null_check(state, &d, cond == JmpCond::Ne);
-        null_check(&mut taken, &d, cond == JmpCond::Eq);
+        // A value holding a spin lock keeps its id: the lock is known by it.
+        let keep_id = d.kind == RegType::MapValue
+            && maps
+                .get(d.map as usize)
+                .is_some_and(|m| m.spin_lock_off.is_some());
+        null_check(state, &d, cond == JmpCond::Ne, keep_id);
+        null_check(&mut taken, &d, cond == JmpCond::Eq, keep_id);
     } else if let (true, Source::Reg(r)) = (wide, src) {
         pkt::try_match(cond, dst as usize, r.index() as usize, state, &mut taken);
     }
@@ -155,7 +162,7 @@ fn set_scalar(state: &mut State, regno: u8, id: u32, v: Scalar) {
 /// lookup becomes the number 0 (and a reference it holds is dropped, since
 /// nothing was acquired); on the other side they are all non-NULL
 /// (`mark_ptr_or_null_regs`).
-fn null_check(state: &mut State, ptr: &RegState, is_null: bool) {
+fn null_check(state: &mut State, ptr: &RegState, is_null: bool, keep_id: bool) {
     let id = ptr.id;
     if id == 0 {
         return;
@@ -171,7 +178,9 @@ fn null_check(state: &mut State, ptr: &RegState, is_null: bool) {
             *reg = RegState::scalar(Scalar::constant(0));
         } else {
             reg.maybe_null = false;
-            reg.id = 0;
+            if !keep_id {
+                reg.id = 0;
+            }
         }
     }
 }

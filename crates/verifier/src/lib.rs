@@ -17,9 +17,18 @@
 //!   `jump` (conditional jumps, NULL checks), `call` (helper calls against
 //!   [`helpers`]' prototypes, [`helper_access`]'s per-program-type and
 //!   GPL-only lists, and `map_funcs`' map types);
+//! - functions and rules outside one instruction: `load_checks` (attach
+//!   types and sleepable flags), `funcs` (subprograms, BTF func info,
+//!   global functions verified on their own, callbacks' BTF, the call
+//!   graph's depth and stack with tail calls), `spin_lock` (one lock held,
+//!   no calls or exit while held), `timer` (timer helpers and their
+//!   asynchronous callbacks), `map_fields` (locks and timers in map values
+//!   only their helpers touch), `map_key` (constant keys: array lookups
+//!   that cannot fail);
 //! - the walk: `cfg` (checks before it), `liveness`, `prune` (state
 //!   pruning), `explore` (paths, limits, exits); `object` verifies the
-//!   programs of an `apiary-loader` object;
+//!   programs of an `apiary-loader` object, `btf_funcs` reads their func
+//!   info from the object's BTF;
 //! - what it hands on: [`proofs`] (per memory instruction, the kind of
 //!   memory it stays inside on every run, for the JIT) and `run_bound`
 //!   (the most instructions a run can execute, when the code bounds it).
@@ -34,9 +43,7 @@
 //! Not yet modelled (each a known source of disagreement with the
 //! kernel): precision tracking (pruning treats every scalar as precise),
 //! callbacks other than `bpf_loop`'s and `for_each_map_elem`'s (each
-//! entered once, not per iteration), global functions verified on their
-//! own, kfuncs, spin locks, timers, dynptrs and iterators, load flags
-//! (`sleepable`), Spectre hardening (irrelevant to a root loader), and the
+//! entered once, not per iteration), kfuncs, dynptrs and iterators, Spectre hardening (irrelevant to a root loader), and the
 //! BTF types of tracing contexts and `BTF_ID` pointers.
 //! `tests/case_disagreements.txt` lists every case of `tests/verifier`
 //! where the verdict or final line still differs, with the reason.
@@ -59,15 +66,20 @@ pub mod alu;
 mod arith;
 mod bounds;
 pub mod branch;
+mod btf_funcs;
 mod call;
 mod cfg;
 mod error;
 mod explore;
+mod funcs;
 pub mod helper_access;
 pub mod helpers;
 mod jump;
 mod liveness;
+mod load_checks;
+mod map_fields;
 mod map_funcs;
+mod map_key;
 mod mem;
 mod object;
 mod pkt;
@@ -77,14 +89,16 @@ mod prune;
 mod regs;
 mod run_bound;
 pub mod scalar;
+mod spin_lock;
 mod stack;
 mod state;
+mod timer;
 pub mod tnum;
 
 pub use error::{Rejection, SourceLine, Stats};
 pub use explore::{Accepted, INSN_LIMIT, JMP_SEQ_LIMIT, verify};
 pub use object::{ProgramVerdict, map_info, map_infos, verify_object, verify_program};
-pub use program::{MapInfo, Program};
+pub use program::{FuncArg, FuncInfo, MapInfo, Program};
 pub use proofs::{AccessProof, AccessProofs};
 pub use regs::{RegState, RegType};
 pub use scalar::{InvariantViolation, Scalar, ViolationKind};

@@ -135,6 +135,7 @@ pub(crate) fn access(
                 .cause("the map is read-only for programs"));
             }
             region_access(insn, regno, &reg, total, bytes, map.value_size, "map value")?;
+            crate::map_fields::check(insn, map, regno, &reg, total, bytes)?;
             match (&map.frozen_value, access, reg.value.is_const()) {
                 (Some(data), Access::Read { .. }, true) => {
                     direct_read(data, total as i64 + reg.value.var_off.value as i64, bytes)
@@ -205,15 +206,11 @@ pub(crate) fn sized_access(
         RegType::Packet | RegType::PacketMeta => {
             packet_access(env, insn, regno, reg, total, bytes, access).map(drop)
         }
-        RegType::MapValue => region_access(
-            insn,
-            regno,
-            reg,
-            total,
-            bytes,
-            maps[reg.map as usize].value_size,
-            "map value",
-        ),
+        RegType::MapValue => {
+            let map = &maps[reg.map as usize];
+            region_access(insn, regno, reg, total, bytes, map.value_size, "map value")?;
+            crate::map_fields::check(insn, map, regno, reg, total, bytes)
+        }
         RegType::MapKey => region_access(
             insn,
             regno,
@@ -344,14 +341,25 @@ fn var_stack_access(
     bytes: i32,
     access: Access,
 ) -> Result<RegState, Rejection> {
+    /// The kernel's `BPF_MAX_VAR_OFF`.
+    const MAX_VAR_OFF: i64 = 1 << 29;
+    let what = if access.writes() {
+        " write to"
+    } else {
+        " read from"
+    };
+    if reg.value.smax >= MAX_VAR_OFF || reg.value.smin <= -MAX_VAR_OFF {
+        return Err(Rejection::new(
+            insn,
+            format!("invalid unbounded variable-offset{what} stack R{regno}"),
+        )
+        .reg(regno, reg)
+        .cause("the variable offset has no useful bound")
+        .help("bound the offset first, e.g. `idx &= 7;` or `if (idx >= N) return 0;`"));
+    }
     let min = reg.value.smin.saturating_add(total.into());
     let max = reg.value.smax.saturating_add(total.into());
     if min < -i64::from(MAX_STACK) || max + i64::from(bytes) > 0 {
-        let what = if access.writes() {
-            " write to"
-        } else {
-            " read from"
-        };
         return Err(Rejection::new(
             insn,
             format!(

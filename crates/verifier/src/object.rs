@@ -40,6 +40,7 @@ pub fn map_infos(object: &Object) -> Vec<MapInfo> {
 pub fn map_info(spec: &MapSpec) -> MapInfo {
     let frozen = spec.map_flags & map_flags::RDONLY_PROG != 0;
     MapInfo {
+        name: spec.name.clone(),
         map_type: spec.map_type,
         key_size: spec.key_size,
         value_size: spec.value_size,
@@ -47,6 +48,9 @@ pub fn map_info(spec: &MapSpec) -> MapInfo {
         flags: spec.map_flags,
         frozen_value: frozen.then(|| spec.initial_data.clone()),
         inner: None,
+        btf: spec.value_type.is_some(),
+        spin_lock_off: spec.spin_lock_offset,
+        timer_off: spec.timer_offset,
     }
 }
 
@@ -70,6 +74,7 @@ fn source_lines(spec: &ProgramSpec) -> Vec<SourceLine> {
 pub fn verify_program(object: &Object, spec: &ProgramSpec) -> ProgramVerdict {
     let maps = map_infos(object);
     let lines = source_lines(spec);
+    let funcs = crate::btf_funcs::func_infos(object, spec);
     let program = Program {
         name: &spec.name,
         insns: &spec.insns,
@@ -78,6 +83,8 @@ pub fn verify_program(object: &Object, spec: &ProgramSpec) -> ProgramVerdict {
         maps: &maps,
         lines: &lines,
         gpl: apiary_loader::gpl_compatible(object),
+        funcs: &funcs,
+        sleepable: spec.flags.contains(apiary_loader::SecFlags::SLEEPABLE),
     };
     let start = Instant::now();
     let result = verify(&program);

@@ -6,8 +6,10 @@ use apiary_kernel::types::{AttachType, MapType, ProgType};
 use crate::error::SourceLine;
 
 /// A map the program refers to, by its index in [`Program::maps`].
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct MapInfo {
+    /// The map's name, for messages.
+    pub name: String,
     /// The map's type.
     pub map_type: MapType,
     /// Key size in bytes.
@@ -25,10 +27,48 @@ pub struct MapInfo {
     /// For a map of maps, the index (in [`Program::maps`]) of the inner
     /// map's template, which lookups return.
     pub inner: Option<u32>,
+    /// Whether the map was created with BTF for its key and value (what
+    /// spin locks and timers need).
+    pub btf: bool,
+    /// Offset of the value's `struct bpf_spin_lock`, from its BTF.
+    pub spin_lock_off: Option<u32>,
+    /// Offset of the value's `struct bpf_timer`, from its BTF.
+    pub timer_off: Option<u32>,
+}
+
+/// What a global function's parameter is, from its BTF type
+/// (`btf_prepare_func_args`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FuncArg {
+    /// An integer or enum: any number.
+    Scalar,
+    /// A pointer to the program type's context struct.
+    Ctx,
+    /// A pointer to memory of this many bytes, possibly NULL.
+    Mem {
+        /// The pointee's size.
+        size: u32,
+    },
+}
+
+/// One function's BTF func info.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FuncInfo {
+    /// Its first instruction (slot).
+    pub insn: usize,
+    /// Its name, for messages.
+    pub name: String,
+    /// Global linkage: verified once on its own, by its signature.
+    pub global: bool,
+    /// Its parameters, for a global function.
+    pub args: Vec<FuncArg>,
+    /// Why the kernel cannot use its signature (a global function with
+    /// parameters or a return type it does not support): its refusal.
+    pub unsupported: Option<String>,
 }
 
 /// A program to verify.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct Program<'a> {
     /// Its name, for messages.
     pub name: &'a str,
@@ -47,12 +87,18 @@ pub struct Program<'a> {
     pub lines: &'a [SourceLine],
     /// Whether the license is GPL-compatible.
     pub gpl: bool,
+    /// BTF func info, one per function by ascending start; empty when the
+    /// program is loaded without BTF.
+    pub funcs: &'a [FuncInfo],
+    /// Loaded with `BPF_F_SLEEPABLE`.
+    pub sleepable: bool,
 }
 
 impl<'a> Program<'a> {
     /// `insns` of type `prog_type` with `maps`, a GPL licence, the default
     /// attach type and no line info: a program assembled or generated
-    /// rather than loaded from an object.
+    /// rather than loaded from an object. A `syscall` program is loaded
+    /// sleepable, as libbpf loads `SEC("syscall")` and the kernel requires.
     pub fn bare(insns: &'a [RawInsn], prog_type: ProgType, maps: &'a [MapInfo]) -> Program<'a> {
         Program {
             name: "program",
@@ -62,6 +108,8 @@ impl<'a> Program<'a> {
             maps,
             lines: &[],
             gpl: true,
+            sleepable: prog_type == ProgType::SYSCALL,
+            ..Program::default()
         }
     }
 

@@ -132,7 +132,7 @@ pub(crate) fn covers(old: &State, cur: &State, live: &[RegSet]) -> bool {
     }
     let mut ids = IdMap::default();
     for (k, (o, c)) in old.frames.iter().zip(&cur.frames).enumerate() {
-        if o.callsite != c.callsite {
+        if o.callsite != c.callsite || o.async_cb != c.async_cb {
             return false;
         }
         let mask = live.get(k).copied().unwrap_or(RegSet::MAX);
@@ -145,8 +145,15 @@ pub(crate) fn covers(old: &State, cur: &State, live: &[RegSet]) -> bool {
             return false;
         }
     }
-    old.refs
-        .iter()
-        .zip(&cur.refs)
-        .all(|(o, c)| ids.check(o.id, c.id))
+    let locks = match (old.lock, cur.lock) {
+        (None, None) => true,
+        (Some(o), Some(c)) => o.map == c.map && ids.check(o.id, c.id),
+        _ => false,
+    };
+    locks
+        && old
+            .refs
+            .iter()
+            .zip(&cur.refs)
+            .all(|(o, c)| ids.check(o.id, c.id))
 }

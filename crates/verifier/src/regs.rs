@@ -80,6 +80,20 @@ impl RegType {
         )
     }
 
+    /// Whether the type points to bytes a helper may read or write by a
+    /// size (`mem_types` without the stack).
+    pub fn is_memory(self) -> bool {
+        matches!(
+            self,
+            RegType::Packet
+                | RegType::PacketMeta
+                | RegType::MapValue
+                | RegType::MapKey
+                | RegType::Mem
+                | RegType::RingbufMem
+        )
+    }
+
     /// Whether the type is a pointer.
     pub fn is_pointer(self) -> bool {
         !matches!(self, RegType::NotInit | RegType::Scalar)

@@ -23,6 +23,9 @@ pub struct Frame {
     /// A callback a helper calls (`bpf_loop`, `for_each_map_elem`): its
     /// exit ends the path instead of returning, and `r0` must be 0 or 1.
     pub callback: bool,
+    /// An asynchronous callback (a timer's): the first frame of its own
+    /// chain, whose exit must return 0.
+    pub async_cb: bool,
 }
 
 impl Frame {
@@ -39,6 +42,7 @@ impl Frame {
             callsite,
             frameno,
             callback: false,
+            async_cb: false,
         }
     }
 }
@@ -52,6 +56,18 @@ pub struct Reference {
     pub insn: usize,
 }
 
+/// The `bpf_spin_lock` a path holds: the map value it is in, by the id
+/// of the lookup that returned it, and the map.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub struct Lock {
+    /// The `id` of the map value pointer it was taken through.
+    pub id: u32,
+    /// The map (index into the program's maps).
+    pub map: u32,
+    /// The instruction that took it.
+    pub insn: usize,
+}
+
 /// A whole path's state.
 #[derive(Clone, PartialEq, Eq, Hash, Debug)]
 pub struct State {
@@ -59,6 +75,8 @@ pub struct State {
     pub frames: Vec<Frame>,
     /// References held.
     pub refs: Vec<Reference>,
+    /// The spin lock held, if any (one at most).
+    pub lock: Option<Lock>,
     /// The last id handed out.
     pub next_id: u32,
 }
@@ -71,6 +89,7 @@ impl State {
         State {
             frames: vec![frame],
             refs: Vec::new(),
+            lock: None,
             next_id: 0,
         }
     }

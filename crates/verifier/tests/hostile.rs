@@ -25,6 +25,7 @@ fn maps() -> Vec<MapInfo> {
         flags: 0,
         frozen_value: (i == 0).then(|| vec![7; 16]),
         inner: (map_type == MapType::ARRAY_OF_MAPS).then_some(0),
+        ..MapInfo::default()
     })
     .collect()
 }
@@ -88,6 +89,7 @@ proptest! {
             maps: &maps,
             lines: &[],
             gpl: true,
+            ..Program::default()
         };
         let _ = verify(&program);
     }

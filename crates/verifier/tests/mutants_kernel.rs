@@ -58,6 +58,7 @@ fn apiary_never_accepts_a_mutant_the_kernel_refuses() {
             flags: m.map_flags,
             frozen_value: None,
             inner: None,
+            ..MapInfo::default()
         })
         .collect();
     let mut rng = apiary_difftest::Rng::new(7);

@@ -2,8 +2,9 @@
 //! error line for small programs whose verdict the kernel documents (each
 //! case is a rule of kernel/bpf/verifier.c, written anew here).
 
+use apiary_difftest::verifier_cases::function_starts;
 use apiary_kernel::types::{AttachType, MapType, ProgType};
-use apiary_verifier::{MapInfo, Program, Rejection, verify};
+use apiary_verifier::{FuncInfo, MapInfo, Program, Rejection, verify};
 
 fn array_map(value_size: u32) -> MapInfo {
     MapInfo {
@@ -14,11 +15,26 @@ fn array_map(value_size: u32) -> MapInfo {
         flags: 0,
         frozen_value: None,
         inner: None,
+        ..MapInfo::default()
     }
+}
+
+/// Static BTF func info for every function of `insns`, as a compiled
+/// object has (callbacks need it).
+fn static_funcs(insns: &[apiary_isa::RawInsn]) -> Vec<FuncInfo> {
+    function_starts(insns)
+        .into_iter()
+        .map(|start| FuncInfo {
+            insn: start as usize,
+            name: format!("f{start}"),
+            ..FuncInfo::default()
+        })
+        .collect()
 }
 
 fn check(prog_type: ProgType, source: &str, maps: &[MapInfo]) -> Result<u64, Box<Rejection>> {
     let insns = apiary_asm::assemble_slots(source).expect("assembles");
+    let funcs = static_funcs(&insns);
     let program = Program {
         name: "test",
         insns: &insns,
@@ -27,6 +43,8 @@ fn check(prog_type: ProgType, source: &str, maps: &[MapInfo]) -> Result<u64, Box
         maps,
         lines: &[],
         gpl: true,
+        funcs: &funcs,
+        ..Program::default()
     };
     verify(&program).map(|a| a.stats.insns_processed)
 }
@@ -111,7 +129,9 @@ fn packet_reads_need_a_data_end_check() {
 
 #[test]
 fn map_values_need_a_null_check() {
-    let lookup = "r1 = 0\n*(u32 *)(r10 - 4) = r1\nr2 = r10\nr2 += -4\nld_pseudo r1, 5, 0\ncall 1\n";
+    // The key is unknown (the interface index): a constant key inside the
+    // array would make the lookup never NULL.
+    let lookup = "r1 = *(u32 *)(r1 + 12)\n*(u32 *)(r10 - 4) = r1\nr2 = r10\nr2 += -4\nld_pseudo r1, 5, 0\ncall 1\n";
     refuses(
         ProgType::XDP,
         &format!("{lookup}r0 = *(u64 *)(r0 + 0)\nexit"),
@@ -235,7 +255,9 @@ fn loop_callbacks_are_verified() {
 
 #[test]
 fn atomics_must_be_aligned() {
-    let lookup = "r1 = 0\n*(u32 *)(r10 - 4) = r1\nr2 = r10\nr2 += -4\nld_pseudo r1, 5, 0\ncall 1\n";
+    // The key is unknown (the interface index): a constant key inside the
+    // array would make the lookup never NULL.
+    let lookup = "r1 = *(u32 *)(r1 + 12)\n*(u32 *)(r10 - 4) = r1\nr2 = r10\nr2 += -4\nld_pseudo r1, 5, 0\ncall 1\n";
     refuses(
         ProgType::XDP,
         &format!("{lookup}if r0 == 0 goto +2\nr1 = 1\nlock *(u64 *)(r0 + 7) += r1\nr0 = 0\nexit"),
@@ -273,6 +295,7 @@ fn egress_cgroup_programs_may_return_up_to_3() {
         maps: &[],
         lines: &[],
         gpl: true,
+        ..Program::default()
     };
     assert!(verify(&program(AttachType::CGROUP_INET_EGRESS)).is_ok());
     let refused = verify(&program(AttachType::CGROUP_INET_INGRESS)).unwrap_err();

@@ -7,9 +7,10 @@
 
 use apiary_isa::RawInsn;
 
-use super::{FuncDecl, Linkage, MapDecl};
+use super::{FuncDecl, Linkage, MapDecl, Param};
 
 const KIND_INT: u32 = 1;
+const KIND_PTR: u32 = 2;
 const KIND_STRUCT: u32 = 4;
 const KIND_FUNC: u32 = 12;
 const KIND_FUNC_PROTO: u32 = 13;
@@ -135,10 +136,19 @@ pub(super) fn case_btf(maps: &[MapDecl], funcs: &[FuncDecl]) -> Option<CaseBtf> 
     let mut func_ids = Vec::new();
     for func in funcs {
         let mut params = Vec::new();
-        for n in 1..=func.args {
-            params.extend([w.string(&format!("a{n}")), int]);
+        for (n, param) in func.params.iter().enumerate() {
+            let ty = match param {
+                Param::Int => int,
+                Param::Mem => w.add("", KIND_PTR, 0, int, &[]),
+                Param::Ctx(name) => {
+                    let ctx = w.add(name, KIND_STRUCT, 0, 0, &[]);
+                    w.add("", KIND_PTR, 0, ctx, &[])
+                }
+            };
+            params.extend([w.string(&format!("a{}", n + 1)), ty]);
         }
-        let proto = w.add("", KIND_FUNC_PROTO, func.args, int, &params);
+        let count = func.params.len() as u32;
+        let proto = w.add("", KIND_FUNC_PROTO, count, int, &params);
         let linkage = match func.linkage {
             Linkage::Static => 0,
             Linkage::Global => 1,
@@ -153,8 +163,9 @@ pub(super) fn case_btf(maps: &[MapDecl], funcs: &[FuncDecl]) -> Option<CaseBtf> 
 }
 
 /// Where the program's functions start: slot 0 and every target of a
-/// local call or function address, in order.
-pub(super) fn function_starts(slots: &[RawInsn]) -> Vec<u32> {
+/// local call or function address, in order (what a case's `;; func`
+/// lines describe, one each).
+pub fn function_starts(slots: &[RawInsn]) -> Vec<u32> {
     const CALL: u8 = 0x85;
     const LDDW: u8 = 0x18;
     const PSEUDO_CALL: u8 = 1;

@@ -21,7 +21,7 @@
 //! `sleepable`, `strict_alignment`, `any_alignment`), `map NAME TYPE key=N value=N max=N
 //! [flags=N] [spin_lock] [timer]` (maps in order are `fd_array` entries 0, 1, ...,
 //! which `ld_pseudo rN, 5, INDEX` loads), `func NAME static|global
-//! [args=N]` (BTF func info: the first line describes the program at
+//! [args=N | params=int|mem|ctx:STRUCT,...]` (BTF func info: the first line describes the program at
 //! instruction 0, the next ones its subprograms in address order) and
 //! `expect accept` / `expect reject: LINE` (required; `expect reject`
 //! without a line is a case whose line is not recorded yet), and after a
@@ -45,6 +45,7 @@ use apiary_isa::{AluOp, Insn, RawInsn, Reg, Source, Width, encode_program};
 use apiary_kernel::types::{AttachType, MapType, ProgType};
 use thiserror::Error;
 
+pub use btf::function_starts;
 pub use kernel::{KernelVerdict, LoadFailure, kernel_verdict};
 
 /// A map a case needs, created before the program is loaded.
@@ -79,16 +80,28 @@ pub enum Linkage {
     Global,
 }
 
-/// One function's BTF func info: a name, a linkage and `args` `int`
-/// parameters, returning `int`.
+/// A parameter's BTF type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Param {
+    /// `int`.
+    Int,
+    /// `int *`: 4 bytes of memory, or NULL.
+    Mem,
+    /// A pointer to the (empty) struct of this name: the context when it
+    /// is the program type's context struct.
+    Ctx(String),
+}
+
+/// One function's BTF func info: a name, a linkage and its parameters,
+/// returning `int`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FuncDecl {
     /// The function's name.
     pub name: String,
     /// Static or global.
     pub linkage: Linkage,
-    /// Number of `int` parameters.
-    pub args: u32,
+    /// Its parameters.
+    pub params: Vec<Param>,
 }
 
 /// What the kernel said about a case.
@@ -455,31 +468,52 @@ fn map_decl(text: &str) -> Result<MapDecl, String> {
 
 /// `NAME static|global [args=N]`.
 fn func_decl(text: &str) -> Result<FuncDecl, String> {
+    const USAGE: &str = "`;; func NAME static|global [args=N | params=int|mem|ctx:STRUCT,...]`";
     let words: Vec<&str> = text.split_whitespace().collect();
-    let (name, linkage, args) = match words.as_slice() {
-        [name, linkage] => (*name, *linkage, "0"),
-        [name, linkage, args] => {
-            let args = args
-                .strip_prefix("args=")
-                .ok_or_else(|| format!("expected args=N, found {args:?}"))?;
-            (*name, *linkage, args)
-        }
-        _ => return Err("`;; func NAME static|global [args=N]`".into()),
+    let (name, linkage, params) = match words.as_slice() {
+        [name, linkage] => (*name, *linkage, Vec::new()),
+        [name, linkage, list] => (*name, *linkage, params(list)?),
+        _ => return Err(USAGE.into()),
     };
     let linkage = match linkage {
         "static" => Linkage::Static,
         "global" => Linkage::Global,
         other => return Err(format!("linkage is static or global, not {other:?}")),
     };
-    let args = field(args, "argument count")?;
-    if args > 5 {
-        return Err(format!("a function takes at most 5 arguments, not {args}"));
+    if params.len() > 5 {
+        return Err(format!(
+            "a function takes at most 5 arguments, not {}",
+            params.len()
+        ));
     }
     Ok(FuncDecl {
         name: name.to_owned(),
         linkage,
-        args,
+        params,
     })
+}
+
+/// `args=N` (`N` ints) or `params=KIND,...`.
+fn params(text: &str) -> Result<Vec<Param>, String> {
+    if let Some(count) = text.strip_prefix("args=") {
+        let count: u32 = field(count, "argument count")?;
+        return Ok(vec![Param::Int; count.min(6) as usize]);
+    }
+    let Some(list) = text.strip_prefix("params=") else {
+        return Err(format!("expected args=N or params=..., found {text:?}"));
+    };
+    list.split(',')
+        .map(|kind| match kind {
+            "int" => Ok(Param::Int),
+            "mem" => Ok(Param::Mem),
+            _ => match kind.strip_prefix("ctx:") {
+                Some(name) if !name.is_empty() => Ok(Param::Ctx(name.to_owned())),
+                _ => Err(format!(
+                    "a parameter is int, mem or ctx:STRUCT, not {kind:?}"
+                )),
+            },
+        })
+        .collect()
 }
 
 /// `accept`, `reject` or `reject: LINE`.

@@ -172,7 +172,7 @@ fn spin_lock_maps_and_funcs_get_btf() {
     let funcs = [FuncDecl {
         name: "main".into(),
         linkage: Linkage::Static,
-        args: 0,
+        params: Vec::new(),
     }];
     let built = btf::case_btf(&maps, &funcs).unwrap();
     let parsed = apiary_btf::Btf::parse(&built.bytes).unwrap();
