@@ -5,22 +5,23 @@
 //! them (pruning). The kernel's limits apply: 1,000,000 processed
 //! instructions, 8,192 queued jumps, 8 call frames, 512 bytes of stack.
 
-use std::collections::HashMap;
+use std::cell::RefCell;
 
 use apiary_isa::{CallTarget, Insn, LdImm64Kind, Size, Source};
 use apiary_kernel::types::{AttachType, MapType, ProgType};
 
 use crate::cfg::{self, Cfg};
+use crate::checkpoint::{At, Checkpoints, Visit, live_masks, visit};
 use crate::error::{Rejection, Stats};
+use crate::history::{self, Entry, Loc};
 use crate::jump::{Outcome, cond_jump};
 use crate::liveness::{self, RegSet};
 use crate::mem::{self, Access};
 use crate::program::Program;
-use crate::prune;
 use crate::regs::{RegState, RegType};
 use crate::stack::{MAX_STACK, Stored};
 use crate::state::{Frame, MAX_CALL_FRAMES, State};
-use crate::{arith, call};
+use crate::{arith, call, precision};
 
 /// The kernel's `BPF_COMPLEXITY_LIMIT_INSNS`.
 pub const INSN_LIMIT: u64 = 1_000_000;
@@ -32,6 +33,23 @@ pub(crate) struct Env<'p> {
     pub prog: &'p Program<'p>,
     pub cfg: Cfg,
     pub live: Vec<RegSet>,
+    /// Scalars the instruction being checked used in a way that needs
+    /// their exact value (see [`crate::precision`]).
+    wants: RefCell<Vec<Loc>>,
+}
+
+impl Env<'_> {
+    /// The instruction being checked relies on the value of register `r`
+    /// of the innermost frame (`mark_chain_precision`); pointers need no
+    /// precision.
+    pub fn need_precise(&self, state: &State, r: u8) {
+        if state.frame().regs[usize::from(r)].is_scalar() {
+            self.wants.borrow_mut().push(Loc::Reg {
+                frame: (state.frames.len() - 1) as u8,
+                reg: r,
+            });
+        }
+    }
 }
 
 /// Where an instruction sends the path.
@@ -52,94 +70,41 @@ enum Flow {
     Exit,
 }
 
-/// A saved state at a prune point, with the number of paths from it still
-/// being explored (`branches`): it can prune others once that is 0.
-struct Checkpoint {
-    state: State,
-    pc: usize,
-    parent: Option<usize>,
-    branches: u32,
-    hits: u32,
-    misses: u32,
-}
-
-/// The saved states, by instruction: the finished ones (which may prune),
-/// and the unfinished ones by a fingerprint of their registers (which may
-/// only reveal a loop that repeats itself exactly).
-#[derive(Default)]
-struct Checkpoints {
-    all: Vec<Checkpoint>,
-    finished: HashMap<usize, Vec<usize>>,
-    open: HashMap<(usize, u64), Vec<usize>>,
-    open_count: HashMap<usize, u32>,
-    jumps: u64,
-    last_jumps: u64,
-    last_insns: u64,
-}
-
-impl Checkpoints {
-    /// A path from `cp` ended: it and its ancestors may be finished.
-    fn finish(&mut self, mut cp: Option<usize>) {
-        while let Some(i) = cp {
-            let c = &mut self.all[i];
-            c.branches -= 1;
-            if c.branches > 0 {
-                break;
-            }
-            self.finished.entry(c.pc).or_default().push(i);
-            if let Some(n) = self.open_count.get_mut(&c.pc) {
-                *n -= 1;
-            }
-            cp = c.parent;
-        }
-    }
-}
-
-/// A hash of what the innermost frame's live registers hold, ids aside:
-/// states that repeat exactly have the same one.
-fn fingerprint(state: &State, live: RegSet) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    state.frames.len().hash(&mut h);
-    for (r, reg) in state.frame().regs.iter().enumerate() {
-        if live & (1 << r) != 0 {
-            (
-                reg.kind,
-                reg.maybe_null,
-                reg.value,
-                reg.off,
-                reg.range,
-                reg.map,
-            )
-                .hash(&mut h);
-        }
-    }
-    h.finish()
-}
-
 struct Path {
     state: State,
     pc: usize,
     checkpoint: Option<usize>,
+    /// The instructions since `checkpoint`.
+    hist: Vec<Entry>,
 }
 
 /// Leaves a second path (a branch's other side, a callback's body) waiting
-/// at `pc`, counted as one more branch of the checkpoint both came from.
+/// at `pc`, counted as one more branch of the checkpoint both came from;
+/// more than [`JMP_SEQ_LIMIT`] waiting is refused, as the kernel's
+/// `push_stack` does for both.
 fn wait(
     queue: &mut Vec<Path>,
     cps: &mut Checkpoints,
-    checkpoint: Option<usize>,
+    from: &Path,
     state: State,
     pc: usize,
-) {
-    if let Some(cp) = checkpoint {
-        cps.all[cp].branches += 1;
-    }
+) -> Result<(), Rejection> {
+    cps.branch(from.checkpoint);
     queue.push(Path {
         state,
         pc,
-        checkpoint,
+        checkpoint: from.checkpoint,
+        hist: from.hist.clone(),
     });
+    if queue.len() > JMP_SEQ_LIMIT {
+        return Err(Rejection::new(
+            from.pc,
+            format!("The sequence of {} jumps is too complex.", queue.len()),
+        )
+        .cause("too many branches are waiting to be verified at once")
+        .help("reduce the number of conditions in a row, or split the program"));
+    }
+    Ok(())
 }
 
 /// A program the kernel would load: what the walk did.
@@ -165,12 +130,18 @@ pub fn verify(prog: &Program) -> Result<Accepted, Box<Rejection>> {
 fn walk(prog: &Program, stats: &mut Stats) -> Result<Accepted, Rejection> {
     let cfg = cfg::check(prog.insns)?;
     let live = liveness::live_in(&cfg.insns);
-    let env = Env { prog, cfg, live };
+    let env = Env {
+        prog,
+        cfg,
+        live,
+        wants: RefCell::default(),
+    };
     let mut cps = Checkpoints::default();
     let mut queue = vec![Path {
         state: State::entry(),
         pc: 0,
         checkpoint: None,
+        hist: Vec::new(),
     }];
     let mut stack_depth = 0u32;
     while let Some(mut path) = queue.pop() {
@@ -187,9 +158,30 @@ fn walk(prog: &Program, stats: &mut Stats) -> Result<Accepted, Rejection> {
                 .cause("verifying every path would take more than 1,000,000 instructions")
                 .help("bound loops more tightly, or split the program with tail calls"));
             }
-            if is_prune_point(&env, path.pc) {
-                match visit(&env, &mut cps, &path, stats)? {
-                    Visit::Pruned => {
+            if env.cfg.prune[path.pc] {
+                let live = live_masks(&env, &path.state, path.pc);
+                let at = At {
+                    state: &path.state,
+                    pc: path.pc,
+                    checkpoint: path.checkpoint,
+                    hist: &mut path.hist,
+                };
+                match visit(&mut cps, at, &live, stats)? {
+                    Visit::Pruned(old) => {
+                        // The path's safety now rests on what the old state
+                        // needed precisely (`propagate_precision`).
+                        let c = &cps.all[old];
+                        let wants = precision::inherited(&c.state, &c.precise, &live);
+                        let frame = (path.state.frames.len() - 1) as u8;
+                        let insns = &env.cfg.insns;
+                        precision::mark(
+                            &mut cps,
+                            insns,
+                            &path.hist,
+                            path.checkpoint,
+                            frame,
+                            &wants,
+                        );
                         cps.finish(path.checkpoint);
                         break;
                     }
@@ -197,8 +189,9 @@ fn walk(prog: &Program, stats: &mut Stats) -> Result<Accepted, Rejection> {
                     Visit::Continue => {}
                 }
             }
+            let insn = env.cfg.insns[path.pc];
             if matches!(
-                env.cfg.insns[path.pc],
+                insn,
                 Some(
                     Insn::Jump { .. }
                         | Insn::Ja { .. }
@@ -212,18 +205,34 @@ fn walk(prog: &Program, stats: &mut Stats) -> Result<Accepted, Rejection> {
             }
             let depth: i32 = path.state.frames.iter().map(|f| f.stack.depth()).sum();
             stack_depth = stack_depth.max(depth as u32);
-            match step(&env, &mut path.state, path.pc)? {
+            let entry = insn.map(|i| history::entry(&i, &path.state, path.pc));
+            let frame = (path.state.frames.len() - 1) as u8;
+            let mut flow = step(&env, &mut path.state, path.pc)?;
+            let mut ended = false;
+            if let Flow::Exit = flow {
+                match return_from(&env, &mut path.state, path.pc)? {
+                    Some(pc) => flow = Flow::Next(pc),
+                    None => ended = true,
+                }
+            }
+            let wants = std::mem::take(&mut *env.wants.borrow_mut());
+            precision::mark(
+                &mut cps,
+                &env.cfg.insns,
+                &path.hist,
+                path.checkpoint,
+                frame,
+                &wants,
+            );
+            path.hist.extend(entry);
+            if ended {
+                cps.finish(path.checkpoint);
+                break;
+            }
+            match flow {
                 Flow::Next(pc) => path.pc = pc,
                 Flow::Fork { fall, taken, state } => {
-                    wait(&mut queue, &mut cps, path.checkpoint, *state, taken);
-                    if queue.len() > JMP_SEQ_LIMIT {
-                        return Err(Rejection::new(
-                            path.pc,
-                            format!("The sequence of {} jumps is too complex.", queue.len()),
-                        )
-                        .cause("too many branches are waiting to be verified at once")
-                        .help("reduce the number of conditions in a row, or split the program"));
-                    }
+                    wait(&mut queue, &mut cps, &path, *state, taken)?;
                     path.pc = fall;
                 }
                 Flow::Callback {
@@ -231,16 +240,10 @@ fn walk(prog: &Program, stats: &mut Stats) -> Result<Accepted, Rejection> {
                     target,
                     state,
                 } => {
-                    wait(&mut queue, &mut cps, path.checkpoint, *state, target);
+                    wait(&mut queue, &mut cps, &path, *state, target)?;
                     path.pc = next;
                 }
-                Flow::Exit => match return_from(&env, &mut path.state, path.pc)? {
-                    Some(pc) => path.pc = pc,
-                    None => {
-                        cps.finish(path.checkpoint);
-                        break;
-                    }
-                },
+                Flow::Exit => unreachable!("exits were handled above"),
             }
         }
     }
@@ -248,113 +251,6 @@ fn walk(prog: &Program, stats: &mut Stats) -> Result<Accepted, Rejection> {
         stats: *stats,
         stack_depth,
     })
-}
-
-/// Where states are saved and compared (`is_prune_point`).
-fn is_prune_point(env: &Env, pc: usize) -> bool {
-    env.cfg.prune[pc]
-}
-
-enum Visit {
-    Pruned,
-    Saved(usize),
-    Continue,
-}
-
-/// The live registers of each frame of `state` at `pc`.
-fn live_masks(env: &Env, state: &State, pc: usize) -> Vec<RegSet> {
-    let n = state.frames.len();
-    (0..n)
-        .map(|k| {
-            if k + 1 == n {
-                env.live[pc]
-            } else {
-                // A caller's registers after the return: r0-r5 are rewritten.
-                let ret = state.frames[k + 1].callsite.map_or(pc, |c| c + 1);
-                env.live.get(ret).copied().unwrap_or(RegSet::MAX) & !0b11_1111
-            }
-        })
-        .collect()
-}
-
-/// Compares the path with the states saved at its instruction: prunes it
-/// when a finished one covers it, refuses an exact repeat of an unfinished
-/// one (a loop that cannot end), and saves it when enough happened since
-/// the last save (`is_state_visited`: at least 2 jumps and 8 instructions,
-/// 20 jumps or 100 instructions inside a loop). Finished states that keep
-/// failing to prune are dropped.
-fn visit(
-    env: &Env,
-    cps: &mut Checkpoints,
-    path: &Path,
-    stats: &mut Stats,
-) -> Result<Visit, Rejection> {
-    let live = live_masks(env, &path.state, path.pc);
-    let print = fingerprint(&path.state, live.last().copied().unwrap_or(RegSet::MAX));
-    for &cp in cps.open.get(&(path.pc, print)).into_iter().flatten() {
-        let old = &cps.all[cp];
-        if old.branches > 0
-            && prune::covers(&old.state, &path.state, &live)
-            && prune::covers(&path.state, &old.state, &live)
-        {
-            return Err(Rejection::new(
-                path.pc,
-                format!("infinite loop detected at insn {}", path.pc),
-            )
-            .cause("the loop comes back to this instruction in the same state, so it never ends")
-            .help("make sure the loop variable changes on every iteration and is bounded"));
-        }
-    }
-    let finished = cps.finished.entry(path.pc).or_default();
-    let mut pruned = false;
-    let all = &mut cps.all;
-    finished.retain(|&cp| {
-        let old = &mut all[cp];
-        if pruned {
-            return true;
-        }
-        if prune::covers(&old.state, &path.state, &live) {
-            old.hits += 1;
-            pruned = true;
-            return true;
-        }
-        old.misses += 1;
-        old.misses <= old.hits * 3 + 3
-    });
-    if pruned {
-        return Ok(Visit::Pruned);
-    }
-    let open = cps.open_count.get(&path.pc).copied().unwrap_or(0);
-    let (jumps, insns) = (
-        cps.jumps - cps.last_jumps,
-        stats.insns_processed - cps.last_insns,
-    );
-    let add = if open > 0 {
-        jumps >= 20 || insns >= 100
-    } else {
-        jumps >= 2 && insns >= 8
-    };
-    if !add {
-        return Ok(Visit::Continue);
-    }
-    cps.last_jumps = cps.jumps;
-    cps.last_insns = stats.insns_processed;
-    let cp = cps.all.len();
-    cps.all.push(Checkpoint {
-        state: path.state.clone(),
-        pc: path.pc,
-        parent: path.checkpoint,
-        branches: 1,
-        hits: 0,
-        misses: 0,
-    });
-    cps.open.entry((path.pc, print)).or_default().push(cp);
-    *cps.open_count.entry(path.pc).or_default() += 1;
-    stats.total_states += 1;
-    stats.peak_states = stats.peak_states.max(stats.total_states);
-    let here = cps.finished.get(&path.pc).map_or(0, Vec::len) as u32 + open + 1;
-    stats.max_states_per_insn = stats.max_states_per_insn.max(here);
-    Ok(Visit::Saved(cp))
 }
 
 /// Reads register `r` as an operand (`check_reg_arg(SRC_OP)`).
@@ -400,6 +296,17 @@ fn step(env: &Env, state: &mut State, pc: usize) -> Result<Flow, Rejection> {
             if let Source::Reg(s) = src {
                 read(state, pc, s)?;
                 link_copy(state, insn, s);
+                // The number added to (or taken from) a pointer must be
+                // the one the walk assumed (`adjust_reg_min_max_vals`).
+                // (A copy, by contrast, forgets the destination's old value.)
+                let regs = &state.frame().regs;
+                let (d, v) = (regs[dst.index() as usize], regs[s.index() as usize]);
+                let arithmetic = op != apiary_isa::AluOp::Mov;
+                if arithmetic && d.kind.is_pointer() && v.is_scalar() {
+                    env.need_precise(state, s.index());
+                } else if arithmetic && d.is_scalar() && v.kind.is_pointer() {
+                    env.need_precise(state, dst.index());
+                }
             }
             write_fp(pc, dst)?;
             let (regs, next_id) = state.regs_and_ids();
@@ -446,6 +353,12 @@ fn step(env: &Env, state: &mut State, pc: usize) -> Result<Flow, Rejection> {
             let stored = match src {
                 Source::Reg(s) => {
                     let mut value = read(state, pc, s)?;
+                    let target = state.frame().regs[dst.index() as usize];
+                    if target.kind == RegType::Stack && value.is_null() {
+                        // Zero bytes on the stack read back as the number 0
+                        // without history: the stored 0 must stay 0.
+                        env.need_precise(state, s.index());
+                    }
                     if value.is_scalar() && value.id == 0 && size == Size::DW {
                         // A spilled copy stays linked to the register.
                         value.id = state.new_id();
@@ -535,7 +448,16 @@ fn step(env: &Env, state: &mut State, pc: usize) -> Result<Flow, Rejection> {
             if let Source::Reg(s) = src {
                 read(state, pc, s)?;
             }
-            return Ok(match cond_jump(state, width, cond, dst.index(), src) {
+            let outcome = cond_jump(state, width, cond, dst.index(), src);
+            if matches!(outcome, Outcome::Taken | Outcome::NotTaken) {
+                // A decided branch explored one side only: the compared
+                // numbers decided it (`is_branch_taken`).
+                env.need_precise(state, dst.index());
+                if let Source::Reg(s) = src {
+                    env.need_precise(state, s.index());
+                }
+            }
+            return Ok(match outcome {
                 Outcome::Taken => Flow::Next(target(off.into())),
                 Outcome::NotTaken => Flow::Next(next),
                 Outcome::Both(taken) => Flow::Fork {
@@ -752,6 +674,7 @@ fn return_from(env: &Env, state: &mut State, pc: usize) -> Result<Option<usize>,
         if !r0.is_scalar() {
             return Err(Rejection::new(pc, "R0 not a scalar value").reg(0, r0));
         }
+        env.need_precise(state, 0);
         if r0.value.smin < 0 || r0.value.smax > 1 {
             return Err(
                 Rejection::new(pc, invalid_scalar("At callback return", &r0, (0, 1)))
@@ -788,7 +711,7 @@ fn return_from(env: &Env, state: &mut State, pc: usize) -> Result<Option<usize>,
         return Ok(callee.callsite.map(|c| c + 1));
     }
     state.check_leak(pc, "BPF_EXIT instruction in main prog")?;
-    check_return_range(env, pc, &r0)?;
+    check_return_range(env, state, pc, &r0)?;
     Ok(None)
 }
 
@@ -809,7 +732,7 @@ fn invalid_scalar(when: &str, reg: &RegState, range: (i64, i64)) -> String {
 }
 
 /// Program types whose return value the kernel restricts (`check_return_code`).
-fn check_return_range(env: &Env, pc: usize, r0: &RegState) -> Result<(), Rejection> {
+fn check_return_range(env: &Env, state: &State, pc: usize, r0: &RegState) -> Result<(), Rejection> {
     let attach = env.prog.attach_type;
     let range = match env.prog.prog_type {
         // Egress programs may also ask for congestion notification (2, 3).
@@ -859,6 +782,7 @@ fn check_return_range(env: &Env, pc: usize, r0: &RegState) -> Result<(), Rejecti
         .reg(0, r0)
         .cause("the program returns a pointer where its type needs a number"));
     }
+    env.need_precise(state, 0);
     let v = r0.value;
     if v.smin >= range.0 && v.smax <= range.1 {
         return Ok(());

@@ -17,9 +17,12 @@
 //!   `jump` (conditional jumps, NULL checks), `call` (helper calls against
 //!   [`helpers`]' prototypes, [`helper_access`]'s per-program-type and
 //!   GPL-only lists, and `map_funcs`' map types);
-//! - the walk: `cfg` (checks before it), `liveness`, `prune` (state
-//!   pruning), `explore` (paths, limits, exits); `object` verifies the
-//!   programs of an `apiary-loader` object.
+//! - the walk: `cfg` (checks before it), `liveness`, `explore` (paths,
+//!   limits, exits), `checkpoint` (saved states and the decision at a prune
+//!   point), `prune` (whether a saved state covers a path), `history` (what
+//!   each path did, for going back) and `precision` (marking the scalars a
+//!   path's safety depended on, so that pruning ignores the others);
+//!   `object` verifies the programs of an `apiary-loader` object.
 //!
 //! It owns the verdict and the diagnostics. It must not run programs (that
 //! is `apiary-vm`), create maps or call helpers (`apiary-runtime`), or read
@@ -29,8 +32,7 @@
 //! the runtime; the helper prototypes both need live here.
 //!
 //! Not yet modelled (each a known source of disagreement with the
-//! kernel): precision tracking (pruning treats every scalar as precise),
-//! callbacks other than `bpf_loop`'s and `for_each_map_elem`'s (each
+//! kernel): callbacks other than `bpf_loop`'s and `for_each_map_elem`'s (each
 //! entered once, not per iteration), global functions verified on their
 //! own, kfuncs, spin locks, timers, dynptrs and iterators, load flags
 //! (`sleepable`), Spectre hardening (irrelevant to a root loader), and the
@@ -48,16 +50,19 @@ mod bounds;
 pub mod branch;
 mod call;
 mod cfg;
+mod checkpoint;
 mod error;
 mod explore;
 pub mod helper_access;
 pub mod helpers;
+mod history;
 mod jump;
 mod liveness;
 mod map_funcs;
 mod mem;
 mod object;
 mod pkt;
+mod precision;
 mod program;
 mod prune;
 mod regs;
