@@ -354,7 +354,8 @@ fn step(env: &Env, state: &mut State, pc: usize) -> Result<Flow, Rejection> {
                 Source::Reg(s) => {
                     let mut value = read(state, pc, s)?;
                     let target = state.frame().regs[dst.index() as usize];
-                    if target.kind == RegType::Stack && value.is_null() {
+                    let aligned = (target.off + i32::from(off)) % 8 == 0;
+                    if target.kind == RegType::Stack && value.is_null() && !aligned {
                         // Zero bytes on the stack read back as the number 0
                         // without history: the stored 0 must stay 0.
                         env.need_precise(state, s.index());
