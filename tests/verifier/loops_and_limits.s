@@ -214,3 +214,43 @@ skip:
 	r1 += 1
 	if r1 < 100 goto loop
 	exit
+
+;; case callbacks_waiting_count_toward_the_jump_sequence_limit
+;; type socket_filter
+;; func main static
+;; func cb static args=2
+;; expect reject: The sequence of 8193 jumps is too complex.
+	r6 = 0
+loop:
+	r1 = 1
+	ld_pseudo r2, 4, cb
+	r3 = 0
+	r4 = 0
+	call 181
+	r6 += 1
+	if r6 < 9000 goto loop
+	r0 = 0
+	exit
+cb:
+	r0 = 0
+	exit
+
+;; case callbacks_below_the_jump_sequence_limit
+;; type socket_filter
+;; func main static
+;; func cb static args=2
+;; expect accept
+	r6 = 0
+loop:
+	r1 = 1
+	ld_pseudo r2, 4, cb
+	r3 = 0
+	r4 = 0
+	call 181
+	r6 += 1
+	if r6 < 3 goto loop
+	r0 = 0
+	exit
+cb:
+	r0 = 0
+	exit

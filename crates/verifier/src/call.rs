@@ -393,6 +393,7 @@ fn check_arg(
             if !reg.is_scalar() {
                 return Err(type_error(insn, regno, reg, "scalar", proto));
             }
+            env.need_precise(state, regno);
             let v = reg.value;
             if v.smin < 0 {
                 return Err(Rejection::new(
@@ -450,6 +451,8 @@ fn check_arg(
                     .help("reserve a fixed size (sizeof of the record type)"),
             );
         }
+        // The reservation's size becomes the memory's (`mem_size`).
+        ArgKind::ConstAllocSizeOrZero => env.need_precise(state, regno),
         ArgKind::PtrToCtx if reg.kind != RegType::Ctx => {
             return Err(type_error(insn, regno, reg, "ctx", proto));
         }

@@ -5,24 +5,25 @@
 //! them (pruning). The kernel's limits apply: 1,000,000 processed
 //! instructions, 8,192 queued jumps, 8 call frames, 512 bytes of stack.
 
-use std::collections::HashMap;
+use std::cell::RefCell;
 
 use apiary_isa::{CallTarget, Insn, LdImm64Kind, Size, Source};
 use apiary_kernel::types::{AttachType, MapType, ProgType};
 
 use crate::cfg::{self, Cfg};
+use crate::checkpoint::{At, Checkpoints, Visit, live_masks, visit};
 use crate::error::{Rejection, Stats};
 use crate::funcs::Funcs;
+use crate::history::{self, Entry, Loc};
 use crate::jump::{Outcome, cond_jump};
 use crate::liveness::{self, RegSet};
 use crate::mem::{self, Access};
 use crate::program::Program;
 use crate::proofs::{AccessProofs, Recorder};
-use crate::prune;
 use crate::regs::{RegState, RegType};
 use crate::stack::Stored;
 use crate::state::{Frame, MAX_CALL_FRAMES, State};
-use crate::{arith, call};
+use crate::{arith, call, precision};
 
 /// The kernel's `BPF_COMPLEXITY_LIMIT_INSNS`.
 pub const INSN_LIMIT: u64 = 1_000_000;
@@ -35,6 +36,23 @@ pub(crate) struct Env<'p> {
     pub cfg: Cfg,
     pub live: Vec<RegSet>,
     pub funcs: Funcs,
+    /// Scalars the instruction being checked used in a way that needs
+    /// their exact value (see [`crate::precision`]).
+    wants: RefCell<Vec<Loc>>,
+}
+
+impl Env<'_> {
+    /// The instruction being checked relies on the value of register `r`
+    /// of the innermost frame (`mark_chain_precision`); pointers need no
+    /// precision.
+    pub fn need_precise(&self, state: &State, r: u8) {
+        if state.frame().regs[usize::from(r)].is_scalar() {
+            self.wants.borrow_mut().push(Loc::Reg {
+                frame: (state.frames.len() - 1) as u8,
+                reg: r,
+            });
+        }
+    }
 }
 
 /// Where an instruction sends the path.
@@ -55,94 +73,41 @@ enum Flow {
     Exit,
 }
 
-/// A saved state at a prune point, with the number of paths from it still
-/// being explored (`branches`): it can prune others once that is 0.
-struct Checkpoint {
-    state: State,
-    pc: usize,
-    parent: Option<usize>,
-    branches: u32,
-    hits: u32,
-    misses: u32,
-}
-
-/// The saved states, by instruction: the finished ones (which may prune),
-/// and the unfinished ones by a fingerprint of their registers (which may
-/// only reveal a loop that repeats itself exactly).
-#[derive(Default)]
-struct Checkpoints {
-    all: Vec<Checkpoint>,
-    finished: HashMap<usize, Vec<usize>>,
-    open: HashMap<(usize, u64), Vec<usize>>,
-    open_count: HashMap<usize, u32>,
-    jumps: u64,
-    last_jumps: u64,
-    last_insns: u64,
-}
-
-impl Checkpoints {
-    /// A path from `cp` ended: it and its ancestors may be finished.
-    fn finish(&mut self, mut cp: Option<usize>) {
-        while let Some(i) = cp {
-            let c = &mut self.all[i];
-            c.branches -= 1;
-            if c.branches > 0 {
-                break;
-            }
-            self.finished.entry(c.pc).or_default().push(i);
-            if let Some(n) = self.open_count.get_mut(&c.pc) {
-                *n -= 1;
-            }
-            cp = c.parent;
-        }
-    }
-}
-
-/// A hash of what the innermost frame's live registers hold, ids aside:
-/// states that repeat exactly have the same one.
-fn fingerprint(state: &State, live: RegSet) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    state.frames.len().hash(&mut h);
-    for (r, reg) in state.frame().regs.iter().enumerate() {
-        if live & (1 << r) != 0 {
-            (
-                reg.kind,
-                reg.maybe_null,
-                reg.value,
-                reg.off,
-                reg.range,
-                reg.map,
-            )
-                .hash(&mut h);
-        }
-    }
-    h.finish()
-}
-
 struct Path {
     state: State,
     pc: usize,
     checkpoint: Option<usize>,
+    /// The instructions since `checkpoint`.
+    hist: Vec<Entry>,
 }
 
 /// Leaves a second path (a branch's other side, a callback's body) waiting
-/// at `pc`, counted as one more branch of the checkpoint both came from.
+/// at `pc`, counted as one more branch of the checkpoint both came from;
+/// more than [`JMP_SEQ_LIMIT`] waiting is refused, as the kernel's
+/// `push_stack` does for both.
 fn wait(
     queue: &mut Vec<Path>,
     cps: &mut Checkpoints,
-    checkpoint: Option<usize>,
+    from: &Path,
     state: State,
     pc: usize,
-) {
-    if let Some(cp) = checkpoint {
-        cps.all[cp].branches += 1;
-    }
+) -> Result<(), Rejection> {
+    cps.branch(from.checkpoint);
     queue.push(Path {
         state,
         pc,
-        checkpoint,
+        checkpoint: from.checkpoint,
+        hist: from.hist.clone(),
     });
+    if queue.len() > JMP_SEQ_LIMIT {
+        return Err(Rejection::new(
+            from.pc,
+            format!("The sequence of {} jumps is too complex.", queue.len()),
+        )
+        .cause("too many branches are waiting to be verified at once")
+        .help("reduce the number of conditions in a row, or split the program"));
+    }
+    Ok(())
 }
 
 /// A program the kernel would load: what the walk did.
@@ -183,6 +148,7 @@ fn walk(prog: &Program, stats: &mut Stats) -> Result<Accepted, Rejection> {
         cfg,
         live,
         funcs,
+        wants: RefCell::default(),
     };
     let mut recorder = Recorder::new(prog.insns.len(), prog.maps);
     let mut stack_depth = explore(&env, State::entry(), 0, stats, &mut recorder)?;
@@ -212,6 +178,7 @@ fn explore(
         state,
         pc: start,
         checkpoint: None,
+        hist: Vec::new(),
     }];
     let mut stack_depth = 0u32;
     while let Some(mut path) = queue.pop() {
@@ -228,9 +195,30 @@ fn explore(
                 .cause("verifying every path would take more than 1,000,000 instructions")
                 .help("bound loops more tightly, or split the program with tail calls"));
             }
-            if is_prune_point(env, path.pc) {
-                match visit(env, &mut cps, &path, stats)? {
-                    Visit::Pruned => {
+            if env.cfg.prune[path.pc] {
+                let live = live_masks(env, &path.state, path.pc);
+                let at = At {
+                    state: &path.state,
+                    pc: path.pc,
+                    checkpoint: path.checkpoint,
+                    hist: &mut path.hist,
+                };
+                match visit(&mut cps, at, &live, stats)? {
+                    Visit::Pruned(old) => {
+                        // The path's safety now rests on what the old state
+                        // needed precisely (`propagate_precision`).
+                        let c = &cps.all[old];
+                        let wants = precision::inherited(&c.state, &c.precise, &live);
+                        let frame = (path.state.frames.len() - 1) as u8;
+                        let insns = &env.cfg.insns;
+                        precision::mark(
+                            &mut cps,
+                            insns,
+                            &path.hist,
+                            path.checkpoint,
+                            frame,
+                            &wants,
+                        );
                         cps.finish(path.checkpoint);
                         break;
                     }
@@ -238,8 +226,9 @@ fn explore(
                     Visit::Continue => {}
                 }
             }
+            let insn = env.cfg.insns[path.pc];
             if matches!(
-                env.cfg.insns[path.pc],
+                insn,
                 Some(
                     Insn::Jump { .. }
                         | Insn::Ja { .. }
@@ -255,21 +244,37 @@ fn explore(
             stack_depth = stack_depth.max(depth as u32);
             env.funcs
                 .note_depth(path.pc, path.state.frame().stack.depth());
-            if let Some(insn) = &env.cfg.insns[path.pc] {
+            if let Some(insn) = &insn {
                 recorder.visit(&path.state, path.pc, insn);
             }
-            match step(env, &mut path.state, path.pc)? {
+            let entry = insn.map(|i| history::entry(&i, &path.state, path.pc));
+            let frame = (path.state.frames.len() - 1) as u8;
+            let mut flow = step(env, &mut path.state, path.pc)?;
+            let mut ended = false;
+            if let Flow::Exit = flow {
+                match return_from(env, &mut path.state, path.pc)? {
+                    Some(pc) => flow = Flow::Next(pc),
+                    None => ended = true,
+                }
+            }
+            let wants = std::mem::take(&mut *env.wants.borrow_mut());
+            precision::mark(
+                &mut cps,
+                &env.cfg.insns,
+                &path.hist,
+                path.checkpoint,
+                frame,
+                &wants,
+            );
+            path.hist.extend(entry);
+            if ended {
+                cps.finish(path.checkpoint);
+                break;
+            }
+            match flow {
                 Flow::Next(pc) => path.pc = pc,
                 Flow::Fork { fall, taken, state } => {
-                    wait(&mut queue, &mut cps, path.checkpoint, *state, taken);
-                    if queue.len() > JMP_SEQ_LIMIT {
-                        return Err(Rejection::new(
-                            path.pc,
-                            format!("The sequence of {} jumps is too complex.", queue.len()),
-                        )
-                        .cause("too many branches are waiting to be verified at once")
-                        .help("reduce the number of conditions in a row, or split the program"));
-                    }
+                    wait(&mut queue, &mut cps, &path, *state, taken)?;
                     path.pc = fall;
                 }
                 Flow::Callback {
@@ -277,127 +282,14 @@ fn explore(
                     target,
                     state,
                 } => {
-                    wait(&mut queue, &mut cps, path.checkpoint, *state, target);
+                    wait(&mut queue, &mut cps, &path, *state, target)?;
                     path.pc = next;
                 }
-                Flow::Exit => match return_from(env, &mut path.state, path.pc)? {
-                    Some(pc) => path.pc = pc,
-                    None => {
-                        cps.finish(path.checkpoint);
-                        break;
-                    }
-                },
+                Flow::Exit => unreachable!("exits were handled above"),
             }
         }
     }
     Ok(stack_depth)
-}
-
-/// Where states are saved and compared (`is_prune_point`).
-fn is_prune_point(env: &Env, pc: usize) -> bool {
-    env.cfg.prune[pc]
-}
-
-enum Visit {
-    Pruned,
-    Saved(usize),
-    Continue,
-}
-
-/// The live registers of each frame of `state` at `pc`.
-fn live_masks(env: &Env, state: &State, pc: usize) -> Vec<RegSet> {
-    let n = state.frames.len();
-    (0..n)
-        .map(|k| {
-            if k + 1 == n {
-                env.live[pc]
-            } else {
-                // A caller's registers after the return: r0-r5 are rewritten.
-                let ret = state.frames[k + 1].callsite.map_or(pc, |c| c + 1);
-                env.live.get(ret).copied().unwrap_or(RegSet::MAX) & !0b11_1111
-            }
-        })
-        .collect()
-}
-
-/// Compares the path with the states saved at its instruction: prunes it
-/// when a finished one covers it, refuses an exact repeat of an unfinished
-/// one (a loop that cannot end), and saves it when enough happened since
-/// the last save (`is_state_visited`: at least 2 jumps and 8 instructions,
-/// 20 jumps or 100 instructions inside a loop). Finished states that keep
-/// failing to prune are dropped.
-fn visit(
-    env: &Env,
-    cps: &mut Checkpoints,
-    path: &Path,
-    stats: &mut Stats,
-) -> Result<Visit, Rejection> {
-    let live = live_masks(env, &path.state, path.pc);
-    let print = fingerprint(&path.state, live.last().copied().unwrap_or(RegSet::MAX));
-    for &cp in cps.open.get(&(path.pc, print)).into_iter().flatten() {
-        let old = &cps.all[cp];
-        if old.branches > 0
-            && prune::covers(&old.state, &path.state, &live)
-            && prune::covers(&path.state, &old.state, &live)
-        {
-            return Err(Rejection::new(
-                path.pc,
-                format!("infinite loop detected at insn {}", path.pc),
-            )
-            .cause("the loop comes back to this instruction in the same state, so it never ends")
-            .help("make sure the loop variable changes on every iteration and is bounded"));
-        }
-    }
-    let finished = cps.finished.entry(path.pc).or_default();
-    let mut pruned = false;
-    let all = &mut cps.all;
-    finished.retain(|&cp| {
-        let old = &mut all[cp];
-        if pruned {
-            return true;
-        }
-        if prune::covers(&old.state, &path.state, &live) {
-            old.hits += 1;
-            pruned = true;
-            return true;
-        }
-        old.misses += 1;
-        old.misses <= old.hits * 3 + 3
-    });
-    if pruned {
-        return Ok(Visit::Pruned);
-    }
-    let open = cps.open_count.get(&path.pc).copied().unwrap_or(0);
-    let (jumps, insns) = (
-        cps.jumps - cps.last_jumps,
-        stats.insns_processed - cps.last_insns,
-    );
-    let add = if open > 0 {
-        jumps >= 20 || insns >= 100
-    } else {
-        jumps >= 2 && insns >= 8
-    };
-    if !add {
-        return Ok(Visit::Continue);
-    }
-    cps.last_jumps = cps.jumps;
-    cps.last_insns = stats.insns_processed;
-    let cp = cps.all.len();
-    cps.all.push(Checkpoint {
-        state: path.state.clone(),
-        pc: path.pc,
-        parent: path.checkpoint,
-        branches: 1,
-        hits: 0,
-        misses: 0,
-    });
-    cps.open.entry((path.pc, print)).or_default().push(cp);
-    *cps.open_count.entry(path.pc).or_default() += 1;
-    stats.total_states += 1;
-    stats.peak_states = stats.peak_states.max(stats.total_states);
-    let here = cps.finished.get(&path.pc).map_or(0, Vec::len) as u32 + open + 1;
-    stats.max_states_per_insn = stats.max_states_per_insn.max(here);
-    Ok(Visit::Saved(cp))
 }
 
 /// Reads register `r` as an operand (`check_reg_arg(SRC_OP)`).
@@ -443,6 +335,17 @@ fn step(env: &Env, state: &mut State, pc: usize) -> Result<Flow, Rejection> {
             if let Source::Reg(s) = src {
                 read(state, pc, s)?;
                 link_copy(state, insn, s);
+                // The number added to (or taken from) a pointer must be
+                // the one the walk assumed (`adjust_reg_min_max_vals`).
+                // (A copy, by contrast, forgets the destination's old value.)
+                let regs = &state.frame().regs;
+                let (d, v) = (regs[dst.index() as usize], regs[s.index() as usize]);
+                let arithmetic = op != apiary_isa::AluOp::Mov;
+                if arithmetic && d.kind.is_pointer() && v.is_scalar() {
+                    env.need_precise(state, s.index());
+                } else if arithmetic && d.is_scalar() && v.kind.is_pointer() {
+                    env.need_precise(state, dst.index());
+                }
             }
             write_fp(pc, dst)?;
             let (regs, next_id) = state.regs_and_ids();
@@ -489,6 +392,13 @@ fn step(env: &Env, state: &mut State, pc: usize) -> Result<Flow, Rejection> {
             let stored = match src {
                 Source::Reg(s) => {
                     let mut value = read(state, pc, s)?;
+                    let target = state.frame().regs[dst.index() as usize];
+                    let aligned = (target.off + i32::from(off)) % 8 == 0;
+                    if target.kind == RegType::Stack && value.is_null() && !aligned {
+                        // Zero bytes on the stack read back as the number 0
+                        // without history: the stored 0 must stay 0.
+                        env.need_precise(state, s.index());
+                    }
                     if value.is_scalar() && value.id == 0 && size == Size::DW {
                         // A spilled copy stays linked to the register.
                         value.id = state.new_id();
@@ -578,17 +488,24 @@ fn step(env: &Env, state: &mut State, pc: usize) -> Result<Flow, Rejection> {
             if let Source::Reg(s) = src {
                 read(state, pc, s)?;
             }
-            return Ok(
-                match cond_jump(state, width, cond, dst.index(), src, env.prog.maps) {
-                    Outcome::Taken => Flow::Next(target(off.into())),
-                    Outcome::NotTaken => Flow::Next(next),
-                    Outcome::Both(taken) => Flow::Fork {
-                        fall: next,
-                        taken: target(off.into()),
-                        state: taken,
-                    },
+            let outcome = cond_jump(state, width, cond, dst.index(), src, env.prog.maps);
+            if matches!(outcome, Outcome::Taken | Outcome::NotTaken) {
+                // A decided branch explored one side only: the compared
+                // numbers decided it (`is_branch_taken`).
+                env.need_precise(state, dst.index());
+                if let Source::Reg(s) = src {
+                    env.need_precise(state, s.index());
+                }
+            }
+            return Ok(match outcome {
+                Outcome::Taken => Flow::Next(target(off.into())),
+                Outcome::NotTaken => Flow::Next(next),
+                Outcome::Both(taken) => Flow::Fork {
+                    fall: next,
+                    taken: target(off.into()),
+                    state: taken,
                 },
-            );
+            });
         }
         Insn::Ja { off } => return Ok(Flow::Next(target(off.into()))),
         Insn::Ja32 { imm } => return Ok(Flow::Next(target(imm.into()))),
@@ -810,6 +727,7 @@ fn return_from(env: &Env, state: &mut State, pc: usize) -> Result<Option<usize>,
         if !r0.is_scalar() {
             return Err(Rejection::new(pc, "R0 not a scalar value").reg(0, r0));
         }
+        env.need_precise(state, 0);
         if r0.value.smin < 0 || r0.value.smax > 1 {
             return Err(
                 Rejection::new(pc, invalid_scalar("At callback return", &r0, (0, 1)))
@@ -833,6 +751,7 @@ fn return_from(env: &Env, state: &mut State, pc: usize) -> Result<Option<usize>,
     state.check_leak(pc, "BPF_EXIT instruction in main prog")?;
     let r0 = read(state, pc, apiary_isa::Reg::R0)?;
     if state.frame().async_cb {
+        env.need_precise(state, 0);
         return check_async_return(pc, &r0).map(|()| None);
     }
     if env.funcs.in_global() {
@@ -849,7 +768,7 @@ fn return_from(env: &Env, state: &mut State, pc: usize) -> Result<Option<usize>,
         }
         return Ok(None);
     }
-    check_return_range(env, pc, &r0)?;
+    check_return_range(env, state, pc, &r0)?;
     Ok(None)
 }
 
@@ -891,7 +810,7 @@ fn invalid_scalar(when: &str, reg: &RegState, range: (i64, i64)) -> String {
 }
 
 /// Program types whose return value the kernel restricts (`check_return_code`).
-fn check_return_range(env: &Env, pc: usize, r0: &RegState) -> Result<(), Rejection> {
+fn check_return_range(env: &Env, state: &State, pc: usize, r0: &RegState) -> Result<(), Rejection> {
     let attach = env.prog.attach_type;
     let range = match env.prog.prog_type {
         // Egress programs may also ask for congestion notification (2, 3).
@@ -941,6 +860,7 @@ fn check_return_range(env: &Env, pc: usize, r0: &RegState) -> Result<(), Rejecti
         .reg(0, r0)
         .cause("the program returns a pointer where its type needs a number"));
     }
+    env.need_precise(state, 0);
     let v = r0.value;
     if v.smin >= range.0 && v.smax <= range.1 {
         return Ok(());

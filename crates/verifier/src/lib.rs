@@ -25,10 +25,13 @@
 //!   asynchronous callbacks), `map_fields` (locks and timers in map values
 //!   only their helpers touch), `map_key` (constant keys: array lookups
 //!   that cannot fail);
-//! - the walk: `cfg` (checks before it), `liveness`, `prune` (state
-//!   pruning), `explore` (paths, limits, exits); `object` verifies the
-//!   programs of an `apiary-loader` object, `btf_funcs` reads their func
-//!   info from the object's BTF;
+//! - the walk: `cfg` (checks before it), `liveness`, `explore` (paths,
+//!   limits, exits), `checkpoint` (saved states and the decision at a prune
+//!   point), `prune` (whether a saved state covers a path), `history` (what
+//!   each path did, for going back) and `precision` (marking the scalars a
+//!   path's safety depended on, so that pruning ignores the others);
+//!   `object` verifies the programs of an `apiary-loader` object,
+//!   `btf_funcs` reads their func info from the object's BTF;
 //! - what it hands on: [`proofs`] (per memory instruction, the kind of
 //!   memory it stays inside on every run, for the JIT) and `run_bound`
 //!   (the most instructions a run can execute, when the code bounds it).
@@ -41,9 +44,10 @@
 //! the runtime; the helper prototypes both need live here.
 //!
 //! Not yet modelled (each a known source of disagreement with the
-//! kernel): precision tracking (pruning treats every scalar as precise),
-//! callbacks other than `bpf_loop`'s and `for_each_map_elem`'s (each
-//! entered once, not per iteration), kfuncs, dynptrs and iterators, Spectre hardening (irrelevant to a root loader), and the
+//! kernel): callbacks other than `bpf_loop`'s and `for_each_map_elem`'s
+//! (each entered once, not per iteration), kfuncs, dynptrs and iterators,
+//! stack-slot liveness (pruning compares every slot), Spectre hardening
+//! (irrelevant to a root loader), and the
 //! BTF types of tracing contexts and `BTF_ID` pointers.
 //! `tests/case_disagreements.txt` lists every case of `tests/verifier`
 //! where the verdict or final line still differs, with the reason.
@@ -69,11 +73,13 @@ pub mod branch;
 mod btf_funcs;
 mod call;
 mod cfg;
+mod checkpoint;
 mod error;
 mod explore;
 mod funcs;
 pub mod helper_access;
 pub mod helpers;
+mod history;
 mod jump;
 mod liveness;
 mod load_checks;
@@ -83,6 +89,7 @@ mod map_key;
 mod mem;
 mod object;
 mod pkt;
+mod precision;
 mod program;
 pub mod proofs;
 mod prune;

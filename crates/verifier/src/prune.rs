@@ -3,12 +3,12 @@
 //! covers it, because everything the new path can do, the old one could.
 //!
 //! "Covers" is checked per live register (see [`crate::liveness`]) and per
-//! stack byte, with ids compared up to renaming. Scalars are compared as if
-//! all were precise: the kernel's precision tracking, which lets it ignore
-//! scalars that never decided anything, is not implemented yet, so this
-//! prunes less than the kernel (it is still sound).
+//! stack byte, with ids compared up to renaming. A scalar the old state
+//! never needed precisely ([`crate::precision`]) covers any number: nothing
+//! on the old state's paths depended on its value.
 
 use crate::liveness::RegSet;
+use crate::precision::Marks;
 use crate::regs::{RegState, RegType};
 use crate::scalar::Scalar;
 use crate::stack::{Slot, SlotType, Stack};
@@ -61,8 +61,9 @@ fn value_within(old: &Scalar, cur: &Scalar) -> bool {
         && old.var_off.includes(cur.var_off)
 }
 
-/// Whether `old` covers `cur` (`regsafe`).
-fn reg_covers(old: &RegState, cur: &RegState, ids: &mut IdMap) -> bool {
+/// Whether `old` covers `cur` (`regsafe`); `precise` tells whether an old
+/// scalar's value mattered.
+fn reg_covers(old: &RegState, cur: &RegState, precise: bool, ids: &mut IdMap) -> bool {
     if old.kind == RegType::NotInit {
         return true;
     }
@@ -70,6 +71,7 @@ fn reg_covers(old: &RegState, cur: &RegState, ids: &mut IdMap) -> bool {
         return false;
     }
     match old.kind {
+        RegType::Scalar if !precise => true,
         RegType::Scalar => value_within(&old.value, &cur.value) && ids.check_scalar(old.id, cur.id),
         RegType::Packet | RegType::PacketMeta => {
             old.range <= cur.range
@@ -98,16 +100,32 @@ fn reg_covers(old: &RegState, cur: &RegState, ids: &mut IdMap) -> bool {
     }
 }
 
+/// Whether a slot reads back only as numbers: a spilled scalar, or bytes
+/// that are misc or never written (`scalar_reg_for_stack`).
+fn holds_number(slot: &Slot) -> bool {
+    let spilled = slot.bytes.iter().all(|b| *b == SlotType::Spill) && slot.spilled.is_scalar();
+    spilled
+        || slot
+            .bytes
+            .iter()
+            .all(|b| matches!(b, SlotType::Misc | SlotType::Invalid))
+}
+
 /// Whether the old stack covers the new one, byte by byte (`stacksafe`):
 /// an old byte never written or holding some number accepts anything (a
-/// privileged program may read either), spills must cover spills.
-fn stack_covers(old: &Stack, cur: &Stack, ids: &mut IdMap) -> bool {
+/// privileged program may read either), spills must cover spills, and a
+/// spilled scalar whose value never mattered covers any number.
+fn stack_covers(old: &Stack, cur: &Stack, precise: Marks, ids: &mut IdMap) -> bool {
     let empty = Slot {
         bytes: [SlotType::Invalid; 8],
         spilled: RegState::NOT_INIT,
     };
     for (spi, o) in old.slots.iter().enumerate() {
         let c = cur.slots.get(spi).unwrap_or(&empty);
+        let exact = precise.slot(spi);
+        if !exact && o.is_spill() && holds_number(o) && holds_number(c) {
+            continue;
+        }
         for i in 0..8 {
             let ok = match (o.bytes[i], c.bytes[i]) {
                 (SlotType::Invalid | SlotType::Misc, _) => true,
@@ -117,16 +135,17 @@ fn stack_covers(old: &Stack, cur: &Stack, ids: &mut IdMap) -> bool {
                 return false;
             }
         }
-        if o.is_spill() && !reg_covers(&o.spilled, &c.spilled, ids) {
+        if o.is_spill() && !reg_covers(&o.spilled, &c.spilled, exact, ids) {
             return false;
         }
     }
     true
 }
 
-/// Whether `old` covers `cur` (`states_equal`); `live[k]` lists the
+/// Whether `old` covers `cur` (`states_equal`); `precise[k]` lists the
+/// scalars of frame `k` of `old` whose value mattered, `live[k]` the
 /// registers of frame `k` that may still be read.
-pub(crate) fn covers(old: &State, cur: &State, live: &[RegSet]) -> bool {
+pub(crate) fn covers(old: &State, precise: &[Marks], cur: &State, live: &[RegSet]) -> bool {
     if old.frames.len() != cur.frames.len() || old.refs.len() != cur.refs.len() {
         return false;
     }
@@ -136,12 +155,13 @@ pub(crate) fn covers(old: &State, cur: &State, live: &[RegSet]) -> bool {
             return false;
         }
         let mask = live.get(k).copied().unwrap_or(RegSet::MAX);
+        let marks = precise.get(k).copied().unwrap_or(Marks::ALL);
         for r in 0..11 {
-            if mask & (1 << r) != 0 && !reg_covers(&o.regs[r], &c.regs[r], &mut ids) {
+            if mask & (1 << r) != 0 && !reg_covers(&o.regs[r], &c.regs[r], marks.reg(r), &mut ids) {
                 return false;
             }
         }
-        if !stack_covers(&o.stack, &c.stack, &mut ids) {
+        if !stack_covers(&o.stack, &c.stack, marks, &mut ids) {
             return false;
         }
     }

@@ -134,10 +134,9 @@ impl Stack {
         let (spi, _) = locate(off);
         let aligned = off % 8 == 0;
         let spill = match value {
-            // Bounded, non-zero scalars spill precisely at any size.
-            Stored::Reg(r)
-                if r.is_scalar() && aligned && !r.value.is_unbounded() && !r.is_null() =>
-            {
+            // Scalars spill precisely at any size when aligned (6.18's
+            // `check_stack_write_fixed_off`), zero and unbounded ones too.
+            Stored::Reg(r) if r.is_scalar() && aligned => {
                 let mut r = r;
                 // A narrowing spill cannot keep the link to the register.
                 if 64 - r.value.umax.leading_zeros() > 8 * size as u32 {
@@ -145,9 +144,7 @@ impl Stack {
                 }
                 Some(r)
             }
-            Stored::Imm(v) if aligned && v != 0 => {
-                Some(RegState::scalar(Scalar::constant(v as u64)))
-            }
+            Stored::Imm(v) if aligned => Some(RegState::scalar(Scalar::constant(v as u64))),
             Stored::Reg(r) if r.kind.is_pointer() => {
                 if size != 8 {
                     return Err(StackError::PartialPointerSpill);
