@@ -404,6 +404,18 @@ enum FuzzCommand {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Verify random programs, most made unsafe on purpose, with Apiary's verifier and the kernel's, and compare the verdicts; fails on any program Apiary accepts and the kernel refuses.
+    Verdicts {
+        /// Number of programs.
+        #[arg(long, default_value_t = 1000)]
+        count: u64,
+        /// Seed of the first program (program i uses SEED + i).
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Disagreements of each kind to print.
+        #[arg(long, default_value_t = 3)]
+        examples: usize,
+    },
 }
 
 /// `apiary btf ...`.
@@ -557,6 +569,14 @@ fn main() -> ExitCode {
         Command::Fuzz {
             command: FuzzCommand::Diff { count, seed, out },
         } => fuzz::diff(count, seed, out.as_deref()),
+        Command::Fuzz {
+            command:
+                FuzzCommand::Verdicts {
+                    count,
+                    seed,
+                    examples,
+                },
+        } => fuzz::verdicts(count, seed, examples),
         Command::ConformancePlugin { memory, elf } => {
             commands::conformance_plugin(memory.as_deref(), elf)
         }

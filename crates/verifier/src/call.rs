@@ -40,6 +40,8 @@ struct Meta {
     mem: Option<(u8, bool)>,
     /// A reference the call releases.
     release: Option<u32>,
+    /// The key an array map helper is given, when it is a known constant.
+    const_key: Option<u64>,
 }
 
 /// A callback a helper will call: where it starts, and the state it starts in.
@@ -53,6 +55,8 @@ const FOR_EACH_MAP_ELEM: i32 = 164;
 const LOOP: i32 = 181;
 /// `bpf_tail_call`.
 const TAIL_CALL: i32 = 12;
+/// `bpf_map_lookup_elem`.
+const MAP_LOOKUP_ELEM: i32 = 1;
 
 /// Checks a call to helper `id` and applies its effect on `state`; returns
 /// the callback to verify when the helper calls one.
@@ -140,7 +144,16 @@ pub(crate) fn helper(
         RetKind::Void => RegState::NOT_INIT,
         RetKind::PtrToBtfId => RegState::pointer(RegType::BtfId),
         RetKind::PtrToMapValueOrNull => match meta.map {
-            Some(map) => lookup_result(env, state, insn, map),
+            Some(map) => {
+                // The kernel drops the NULL from an array lookup whose key
+                // it knows is in range (`can_elide_value_nullness`).
+                let info = &env.prog.maps[map as usize];
+                let in_range = id == MAP_LOOKUP_ELEM
+                    && meta
+                        .const_key
+                        .is_some_and(|k| k < u64::from(info.max_entries));
+                lookup_result(env, state, insn, map, in_range)
+            }
             None => RegState::unknown(),
         },
         RetKind::PtrToAllocMemOrNull => {
@@ -250,12 +263,13 @@ fn callback(state: &State, insn: usize, id: i32) -> Result<Option<Callback>, Rej
 }
 
 /// What a map lookup returns, by map type: a value, a socket reference
-/// (sockmap, sockhash), or the inner map of a map of maps; NULL until checked.
-fn lookup_result(env: &Env, state: &mut State, insn: usize, map: u32) -> RegState {
+/// (sockmap, sockhash), or the inner map of a map of maps; NULL until
+/// checked unless `found` (an array's element at a constant key in range).
+fn lookup_result(env: &Env, state: &mut State, insn: usize, map: u32, found: bool) -> RegState {
     let id = state.new_id();
     let info = &env.prog.maps[map as usize];
     let base = RegState {
-        maybe_null: true,
+        maybe_null: !found,
         id,
         map,
         ..RegState::pointer(RegType::MapValue)
@@ -338,6 +352,20 @@ fn check_arg(
             }
             let writes = arg == ArgKind::PtrToUninitMapValue;
             memory(env, state, insn, regno, reg, u64::from(size), writes, proto)?;
+            if arg == ArgKind::PtrToMapKey
+                && matches!(m.map_type, MapType::ARRAY | MapType::PERCPU_ARRAY)
+                && reg.kind == RegType::Stack
+                && reg.value.is_const()
+            {
+                let off = i64::from(reg.off).wrapping_add(reg.value.var_off.value as i64);
+                meta.const_key = i32::try_from(off).ok().and_then(|off| {
+                    state
+                        .frames
+                        .get(usize::from(reg.frameno))?
+                        .stack
+                        .constant_key(off, size)
+                });
+            }
         }
         ArgKind::PtrToReadableMem | ArgKind::PtrToMem | ArgKind::PtrToUninitMem => {
             if !(reg.is_null()) && !reg.kind.is_pointer() {

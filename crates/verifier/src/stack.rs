@@ -186,6 +186,33 @@ impl Stack {
         Ok(())
     }
 
+    /// The key a map helper finds at `fp + off` when it is a constant
+    /// (`get_constant_map_key`): `key_size` zero bytes, or a spilled
+    /// constant scalar spilled at exactly `key_size` bytes.
+    pub fn constant_key(&self, off: i32, key_size: u32) -> Option<u64> {
+        if off >= 0 {
+            return None;
+        }
+        let (spi, i) = locate(off);
+        let slot = self.slots.get(spi)?;
+        let run = |kind: SlotType| {
+            slot.bytes[..=i]
+                .iter()
+                .rev()
+                .take_while(|b| **b == kind)
+                .count() as u32
+        };
+        if run(SlotType::Zero) >= key_size {
+            return Some(0);
+        }
+        let spilled = slot.spilled;
+        (slot.is_spill()
+            && spilled.is_scalar()
+            && run(SlotType::Spill) == key_size
+            && spilled.value.is_const())
+        .then_some(spilled.value.var_off.value)
+    }
+
     /// Loads `size` bytes at `fp + off` into a register state
     /// (`check_stack_read_fixed_off`, privileged); the caller truncates or
     /// sign-extends a narrow scalar afterwards.
