@@ -25,8 +25,9 @@ pub enum VerifyBackend {
     Both,
 }
 
-/// The kernel's verdict on one program: accepted, or its final error line.
-type KernelVerdict = Result<(), String>;
+/// The kernel's verdict on one program: accepted, or the message lines of
+/// its log, the final error line last.
+type KernelVerdict = Result<(), Vec<String>>;
 
 /// Runs `apiary verify`.
 pub fn verify(
@@ -73,9 +74,12 @@ pub fn verify(
                 Some(Ok(()))
             } else {
                 k.rejected.get(&spec.name).map(|e| {
-                    Err(e
-                        .verifier_error()
-                        .map_or_else(|| e.to_string(), str::to_string))
+                    Err(match e {
+                        apiary_kernel::Error::ProgLoad { log, .. } if !log.trim().is_empty() => {
+                            apiary_difftest::rejection_lines(log)
+                        }
+                        other => vec![other.to_string()],
+                    })
                 })
             }
         });
@@ -132,14 +136,24 @@ fn describe(
             )),
             Err(r) => {
                 out.push_str(&format!("{name}: rejected at insn {}\n", r.insn));
-                out.push_str(&r.render());
+                let mut shown = r.clone();
+                if let Ok(dir) = std::env::current_dir() {
+                    shown.relative_to(&dir.to_string_lossy());
+                }
+                out.push_str(&shown.render());
             }
         }
     }
     if let Some(k) = kernel {
         match k {
             Ok(()) => out.push_str(&format!("{name}: kernel: accepted\n")),
-            Err(line) => out.push_str(&format!("{name}: kernel: rejected: {line}\n")),
+            Err(lines) => {
+                let (last, context) = lines.split_last().map_or(("", &[][..]), |(l, c)| (l, c));
+                for line in context {
+                    out.push_str(&format!("{name}: kernel: {line}\n"));
+                }
+                out.push_str(&format!("{name}: kernel: rejected: {last}\n"));
+            }
         }
     }
     match agree {
@@ -180,7 +194,11 @@ fn record(
     if let Some(k) = kernel {
         record["kernel"] = match k {
             Ok(()) => json!({ "verdict": "accept" }),
-            Err(line) => json!({ "verdict": "reject", "error": line }),
+            Err(lines) => json!({
+                "verdict": "reject",
+                "error": lines.last(),
+                "context": lines.split_last().map_or(&[][..], |(_, c)| c),
+            }),
         };
     }
     if let Some(agree) = agree {

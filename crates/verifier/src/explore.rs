@@ -158,6 +158,7 @@ pub fn verify(prog: &Program) -> Result<Accepted, Box<Rejection>> {
     result.map_err(|r| {
         let mut r = Box::new(r);
         r.source = prog.line_of(r.insn).cloned();
+        crate::diagnostic::refine(&mut r, prog);
         r
     })
 }
@@ -535,7 +536,7 @@ fn step(env: &Env, state: &mut State, pc: usize) -> Result<Flow, Rejection> {
             if let Source::Reg(s) = src {
                 read(state, pc, s)?;
             }
-            return Ok(match cond_jump(state, width, cond, dst.index(), src) {
+            return Ok(match cond_jump(pc, state, width, cond, dst.index(), src) {
                 Outcome::Taken => Flow::Next(target(off.into())),
                 Outcome::NotTaken => Flow::Next(next),
                 Outcome::Both(taken) => Flow::Fork {

@@ -21,6 +21,10 @@
 //!   pruning), `explore` (paths, limits, exits); `object` verifies the
 //!   programs of an `apiary-loader` object.
 //!
+//! `diagnostic` tells a rejection in terms of the C source (the
+//! expression underlined, the check that proved a packet range, a fix
+//! naming the variable).
+//!
 //! It owns the verdict and the diagnostics. It must not run programs (that
 //! is `apiary-vm`), create maps or call helpers (`apiary-runtime`), or read
 //! ELF (`apiary-loader` does, and hands it the relocated programs): it
@@ -48,6 +52,7 @@ mod bounds;
 pub mod branch;
 mod call;
 mod cfg;
+mod diagnostic;
 mod error;
 mod explore;
 pub mod helper_access;
@@ -66,7 +71,7 @@ mod stack;
 mod state;
 pub mod tnum;
 
-pub use error::{Rejection, SourceLine, Stats};
+pub use error::{PacketAccess, Rejection, SourceLine, Stats};
 pub use explore::{Accepted, INSN_LIMIT, JMP_SEQ_LIMIT, verify};
 pub use object::{ProgramVerdict, map_info, map_infos, verify_object, verify_program};
 pub use program::{MapInfo, Program};

@@ -111,7 +111,10 @@ fn packet_reads_need_a_data_end_check() {
 
 #[test]
 fn map_values_need_a_null_check() {
-    let lookup = "r1 = 0\n*(u32 *)(r10 - 4) = r1\nr2 = r10\nr2 += -4\nld_pseudo r1, 5, 0\ncall 1\n";
+    // The key is the interface index, unknown: the kernel knows a
+    // lookup at a constant key in range finds an element.
+    let lookup = "r1 = *(u32 *)(r1 + 12)\n*(u32 *)(r10 - 4) = r1\nr2 = r10\nr2 += -4\n\
+                  ld_pseudo r1, 5, 0\ncall 1\n";
     refuses(
         ProgType::XDP,
         &format!("{lookup}r0 = *(u64 *)(r0 + 0)\nexit"),
@@ -235,7 +238,10 @@ fn loop_callbacks_are_verified() {
 
 #[test]
 fn atomics_must_be_aligned() {
-    let lookup = "r1 = 0\n*(u32 *)(r10 - 4) = r1\nr2 = r10\nr2 += -4\nld_pseudo r1, 5, 0\ncall 1\n";
+    // The key is the interface index, unknown: the kernel knows a
+    // lookup at a constant key in range finds an element.
+    let lookup = "r1 = *(u32 *)(r1 + 12)\n*(u32 *)(r10 - 4) = r1\nr2 = r10\nr2 += -4\n\
+                  ld_pseudo r1, 5, 0\ncall 1\n";
     refuses(
         ProgType::XDP,
         &format!("{lookup}if r0 == 0 goto +2\nr1 = 1\nlock *(u64 *)(r0 + 7) += r1\nr0 = 0\nexit"),
