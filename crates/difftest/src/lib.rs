@@ -32,6 +32,7 @@ mod known;
 pub mod objects;
 mod program;
 mod rng;
+mod soundness;
 mod unsafe_mutation;
 mod verdicts;
 pub mod verifier_cases;
@@ -51,6 +52,7 @@ pub use kernel_log::{KernelReport, LogWatch, is_kernel_bug_line};
 pub use known::{KernelBug, KnownDivergence, ListError, known_divergences, parse_known};
 pub use program::{BranchError, Node, Program};
 pub use rng::Rng;
+pub use soundness::{Unsound, check_accepted, verifier_prevents};
 pub use unsafe_mutation::{Mutation, apply, mutate};
 pub use verdicts::{
     VerdictDisagreement, VerdictSummary, apiary_verify, compare_verdicts, verifier_maps,
