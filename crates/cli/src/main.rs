@@ -222,6 +222,10 @@ enum ProgCommand {
         /// own context types, the layouts its interpreter runs programs with.
         #[arg(long, value_name = "FILE")]
         target_btf: Option<PathBuf>,
+        /// List the programs without verifying them first (by default a
+        /// program the verifier refuses fails the load, as in the kernel).
+        #[arg(long)]
+        no_verify: bool,
         #[command(flatten)]
         typing: TypingArgs,
     },
@@ -312,6 +316,11 @@ struct RunArgs {
     /// both sides so that they run the same instructions.
     #[arg(long, value_name = "FILE")]
     target_btf: Option<PathBuf>,
+    /// Run the program without verifying it first, in the checked
+    /// interpreter (by default a program the verifier refuses does not run
+    /// in Apiary, as the kernel would not load it).
+    #[arg(long)]
+    no_verify: bool,
     #[command(flatten)]
     typing: TypingArgs,
 }
@@ -466,6 +475,7 @@ fn main() -> ExitCode {
                 ProgCommand::Load {
                     file,
                     target_btf,
+                    no_verify,
                     typing,
                 },
         } => typing.parse().and_then(|typing| {
@@ -473,6 +483,7 @@ fn main() -> ExitCode {
                 &file,
                 &CoreTarget::choose(target_btf, false),
                 &typing,
+                !no_verify,
                 format,
             )
         }),
@@ -496,6 +507,7 @@ fn main() -> ExitCode {
                     BackendArg::Both => progrun::BackendChoice::Both,
                 },
                 jit: matches!(args.engine, EngineArg::Jit),
+                verify: !args.no_verify,
                 pin_maps: args.pin_maps,
                 budget: args.budget.unwrap_or_default(),
                 format,

@@ -14,6 +14,33 @@ use crate::error::CliError;
 use crate::objects::open_object;
 use crate::progrun::{OutputFormat, emit};
 
+/// Verifies `programs` of `object` as `prog load` and `prog run` do
+/// before anything runs: the first one the verifier refuses has its
+/// diagnostic printed on stderr, and the command fails naming it.
+pub fn refuse_rejected<'a>(
+    file: &Path,
+    object: &apiary_loader::Object,
+    programs: impl IntoIterator<Item = &'a apiary_loader::ProgramSpec>,
+) -> Result<(), CliError> {
+    for spec in programs {
+        if let Err(rejection) = apiary_verifier::verify_program(object, spec).result {
+            let mut shown = (*rejection).clone();
+            if let Ok(dir) = std::env::current_dir() {
+                shown.relative_to(&dir.to_string_lossy());
+            }
+            eprint!("{}", shown.render());
+            return Err(CliError::at(
+                file.display(),
+                format!(
+                    "the verifier refuses program {} at insn {} (--no-verify runs it unverified)",
+                    spec.name, rejection.insn
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Which verifier decides.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum VerifyBackend {
