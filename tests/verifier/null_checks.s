@@ -205,6 +205,86 @@ out:
 	r0 = 0
 	exit
 
+;; case array_lookup_with_nonzero_key_stored_off_a_slot_boundary_needs_check
+;; type socket_filter
+;; map values array key=4 value=8 max=4
+;; expect reject: R0 invalid mem access 'map_value_or_null'
+	*(u32 *)(r10 - 4) = 3
+	r2 = r10
+	r2 += -4
+	ld_pseudo r1, 5, 0
+	call 1
+	r0 = *(u64 *)(r0 + 0)
+	r0 = 0
+	exit
+
+;; case array_lookup_with_last_constant_key_is_never_null
+;; type socket_filter
+;; map values array key=4 value=8 max=4
+;; expect accept
+	*(u32 *)(r10 - 8) = 3
+	r2 = r10
+	r2 += -8
+	ld_pseudo r1, 5, 0
+	call 1
+	r0 = *(u64 *)(r0 + 0)
+	r0 = 0
+	exit
+
+;; case array_lookup_with_constant_key_past_the_end_needs_check
+;; type socket_filter
+;; map values array key=4 value=8 max=4
+;; expect reject: R0 invalid mem access 'map_value_or_null'
+	*(u32 *)(r10 - 8) = 4
+	r2 = r10
+	r2 += -8
+	ld_pseudo r1, 5, 0
+	call 1
+	r0 = *(u64 *)(r0 + 0)
+	r0 = 0
+	exit
+
+;; case array_lookup_with_key_from_a_constant_register_is_never_null
+;; type socket_filter
+;; map values array key=4 value=8 max=4
+;; expect accept
+	r1 = 2
+	*(u32 *)(r10 - 8) = r1
+	r2 = r10
+	r2 += -8
+	ld_pseudo r1, 5, 0
+	call 1
+	r0 = *(u64 *)(r0 + 0)
+	r0 = 0
+	exit
+
+;; case array_lookup_with_key_spilled_wider_than_the_key_needs_check
+;; type socket_filter
+;; map values array key=4 value=8 max=4
+;; expect reject: R0 invalid mem access 'map_value_or_null'
+	r1 = 2
+	*(u64 *)(r10 - 8) = r1
+	r2 = r10
+	r2 += -8
+	ld_pseudo r1, 5, 0
+	call 1
+	r0 = *(u64 *)(r0 + 0)
+	r0 = 0
+	exit
+
+;; case hash_lookup_with_constant_key_needs_check
+;; type socket_filter
+;; map values hash key=4 value=8 max=4
+;; expect reject: R0 invalid mem access 'map_value_or_null'
+	*(u32 *)(r10 - 4) = 1
+	r2 = r10
+	r2 += -4
+	ld_pseudo r1, 5, 0
+	call 1
+	r0 = *(u64 *)(r0 + 0)
+	r0 = 0
+	exit
+
 ;; case sk_pointer_from_skb_needs_check
 ;; type sched_cls
 ;; expect reject: R1 invalid mem access 'sock_common_or_null'

@@ -137,6 +137,18 @@ pub enum Error {
         /// The runtime's reason.
         source: std::sync::Arc<RuntimeError>,
     },
+    /// The verifier refused the program, as the kernel would; the
+    /// rejection says where, why, in terms of the source when the object
+    /// has line info, and how to fix it ([`apiary_verifier::Rejection::render`]
+    /// prints it as a compiler does). [`crate::OpenObject::set_verify`]
+    /// skips verification.
+    #[error("program {program:?} was refused by the verifier: {rejection}")]
+    Rejected {
+        /// Program name.
+        program: String,
+        /// The verifier's rejection.
+        rejection: std::sync::Arc<apiary_verifier::Rejection>,
+    },
     /// The JIT could not compile a program ([`crate::Engine::Jit`]).
     #[error("program {program:?}: the JIT refused it: {reason}")]
     Jit {

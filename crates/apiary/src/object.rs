@@ -47,6 +47,7 @@ pub struct OpenObject {
     core_target: CoreTarget,
     nr_cpus: u32,
     engine: Engine,
+    verify: bool,
 }
 
 /// How loaded programs run. Both give the same results, errors, budget
@@ -105,6 +106,7 @@ impl OpenObject {
             core_target: CoreTarget::default(),
             nr_cpus: default_cpus(),
             engine: Engine::default(),
+            verify: true,
         })
     }
 
@@ -246,10 +248,21 @@ impl OpenObject {
         self
     }
 
-    /// Applies CO-RE relocations, creates the maps and prepares every
-    /// program (libbpf's `bpf_object__load`). A program whose section the
-    /// loader could not handle, or which uses a helper Apiary lacks, does
-    /// not stop the others; [`Object::program`] reports why it is missing.
+    /// Whether [`OpenObject::load`] verifies each program first (default:
+    /// yes). Without verification a program the kernel would refuse still
+    /// runs, in the checked interpreter, which stops it at its first bad
+    /// access.
+    pub fn set_verify(&mut self, verify: bool) -> &mut Self {
+        self.verify = verify;
+        self
+    }
+
+    /// Applies CO-RE relocations, creates the maps, verifies every program
+    /// as the kernel would (unless [`OpenObject::set_verify`] turned it
+    /// off) and prepares it (libbpf's `bpf_object__load`). A program whose
+    /// section the loader could not handle, that the verifier refuses
+    /// ([`Error::Rejected`]), or which uses a helper Apiary lacks, does not
+    /// stop the others; [`Object::program`] reports why it is missing.
     pub fn load(self) -> Result<Object> {
         let mut object = if self.kconfig_changed {
             self.reparse()?
@@ -287,10 +300,26 @@ impl OpenObject {
             .map(|spec| spec.name.clone())
             .zip(loaded.maps.iter().copied())
             .collect();
+        let mut verified = Vec::new();
         let mut programs: Vec<(String, Result<ProgId, Rejection>)> = loaded
             .programs
             .into_iter()
-            .map(|(name, result)| (name, result.map_err(|e| Rejection::Runtime(Arc::new(e)))))
+            .map(|(name, result)| {
+                let verdict = self
+                    .verify
+                    .then(|| object.program(&name))
+                    .flatten()
+                    .map(|spec| apiary_verifier::verify_program(&object, spec).result);
+                let result = match verdict {
+                    Some(Err(rejection)) => Err(Rejection::Verifier(Arc::from(rejection))),
+                    Some(Ok(accepted)) => {
+                        verified.push((name.clone(), Arc::new(accepted)));
+                        result.map_err(|e| Rejection::Runtime(Arc::new(e)))
+                    }
+                    None => result.map_err(|e| Rejection::Runtime(Arc::new(e))),
+                };
+                (name, result)
+            })
             .collect();
         for (index, result) in object.programs.iter().enumerate() {
             if let Err(e) = result {
@@ -302,6 +331,7 @@ impl OpenObject {
             spec: object,
             maps,
             programs,
+            verified,
         })
     }
 }
@@ -425,6 +455,8 @@ pub struct Object {
     spec: apiary_loader::Object,
     maps: Vec<(String, MapId)>,
     programs: Vec<(String, Result<ProgId, Rejection>)>,
+    /// What the verifier proved about each program it accepted.
+    verified: Vec<(String, Arc<apiary_verifier::Accepted>)>,
 }
 
 /// Why a program of the object cannot run.
@@ -434,6 +466,8 @@ enum Rejection {
     Loader(String),
     /// The runtime refused it at load.
     Runtime(Arc<apiary_runtime::RuntimeError>),
+    /// The verifier refused it.
+    Verifier(Arc<apiary_verifier::Rejection>),
 }
 
 impl std::fmt::Display for Rejection {
@@ -441,6 +475,7 @@ impl std::fmt::Display for Rejection {
         match self {
             Rejection::Loader(reason) => f.write_str(reason),
             Rejection::Runtime(error) => error.fmt(f),
+            Rejection::Verifier(rejection) => rejection.fmt(f),
         }
     }
 }
@@ -517,6 +552,10 @@ impl Object {
                 name: name.to_owned(),
                 reason: reason.clone(),
             },
+            Rejection::Verifier(rejection) => Error::Rejected {
+                program: name.to_owned(),
+                rejection: Arc::clone(rejection),
+            },
             Rejection::Runtime(source) => {
                 let insn = source.insn();
                 Error::ProgramRejected {
@@ -539,6 +578,16 @@ impl Object {
             });
         }
         Ok(Program::new(self, spec, id))
+    }
+
+    /// What the verifier proved about program `name` when it accepted it
+    /// (`None` when it did not verify it: [`OpenObject::set_verify`], or
+    /// the program did not load).
+    pub fn verified(&self, name: &str) -> Option<&Arc<apiary_verifier::Accepted>> {
+        self.verified
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, accepted)| accepted)
     }
 
     /// The map `name` (global data maps are named as libbpf names them,

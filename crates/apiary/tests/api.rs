@@ -92,6 +92,20 @@ fn rodata_override_changes_the_verdict_as_in_the_kernel() {
         2,
         "XDP_PASS under max_packet 1500"
     );
+    // The verifier accepted it at load, and what it found stays reachable.
+    let verified = default
+        .verified("xdp_global_data")
+        .expect("verified at load");
+    assert!(verified.stats.insns_processed > 0, "{verified:?}");
+    let mut unverified = OpenObject::open(object.path()).unwrap();
+    unverified.set_verify(false);
+    assert!(
+        unverified
+            .load()
+            .unwrap()
+            .verified("xdp_global_data")
+            .is_none()
+    );
 
     let mut open = OpenObject::open(object.path()).unwrap();
     open.set_global("max_packet", &100u32).unwrap();
@@ -351,8 +365,15 @@ fn core_against_apiary_contexts_fails_at_the_unsatisfied_read_with_its_source_li
         return;
     };
     // The default target describes contexts only: task_struct's fields
-    // are missing there, so the reads are poisoned as libbpf poisons them.
-    let loaded = OpenObject::open(object.path()).unwrap().load().unwrap();
+    // are missing there, so the reads are poisoned as libbpf poisons them,
+    // which the verifier refuses as the kernel does ...
+    let verified = OpenObject::open(object.path()).unwrap().load().unwrap();
+    let refused = verified
+        .program::<apiary::RawTracepoint>("read_task_fields")
+        .unwrap_err();
+    assert!(matches!(refused, Error::Rejected { .. }), "{refused}");
+    // ... and the interpreter stops at when it runs unverified.
+    let loaded = load_unverified(object.path());
     let program = loaded
         .program::<apiary::RawTracepoint>("read_task_fields")
         .unwrap();
@@ -388,7 +409,22 @@ char LICENSE[] SEC("license") = "GPL";
     let Some(o) = compile("mark_packets", source, TEST) else {
         return;
     };
+    // The verifier refuses it with the kernel's line ...
     let loaded = OpenObject::open(&o).unwrap().load().unwrap();
+    let err = loaded
+        .program::<apiary::SocketFilter>("mark_packets")
+        .unwrap_err();
+    let Error::Rejected { rejection, .. } = &err else {
+        panic!("expected the verifier's rejection, got {err}");
+    };
+    assert_eq!(rejection.kernel, "invalid bpf_context access off=8 size=4");
+    let line = rejection
+        .source
+        .as_ref()
+        .expect("line info names the source line");
+    assert!(line.text.contains("skb->mark = 7"), "{line:?}");
+    // ... and, unverified, the runtime's context rules refuse it too.
+    let loaded = load_unverified(&o);
     let err = loaded
         .program::<apiary::SocketFilter>("mark_packets")
         .unwrap_err();
@@ -421,6 +457,14 @@ char LICENSE[] SEC("license") = "GPL";
     );
 }
 
+/// `path` loaded without the verifier, for programs whose run-time
+/// behaviour is the point of the test.
+fn load_unverified(path: impl AsRef<std::path::Path>) -> apiary::Object {
+    let mut open = OpenObject::open(path).unwrap();
+    open.set_verify(false);
+    open.load().unwrap()
+}
+
 /// Programs that break the interpreter's run-time bounds (shared with the
 /// CLI's tests).
 const RUN_LIMITS_C: &str = include_str!("../../../tests/limits/run_limits.c");
@@ -430,7 +474,8 @@ fn a_program_that_never_ends_stops_at_the_runners_budget() {
     let Some(o) = compile("spin", RUN_LIMITS_C, "budget test") else {
         return;
     };
-    let loaded = OpenObject::open(&o).unwrap().load().unwrap();
+    // The verifier would refuse these programs: they test the interpreter.
+    let loaded = load_unverified(&o);
     let program = loaded.program::<Xdp>("spin").unwrap();
     let mut runner = loaded.runner(0);
     assert_eq!(runner.budget(), Some(apiary::vm::DEFAULT_BUDGET));
@@ -459,7 +504,7 @@ fn faults_name_the_packet_or_the_map_value() {
     let Some(o) = compile("faults", RUN_LIMITS_C, "fault location test") else {
         return;
     };
-    let loaded = OpenObject::open(&o).unwrap().load().unwrap();
+    let loaded = load_unverified(&o);
     let location = |name: &str| {
         let err = loaded
             .program::<Xdp>(name)

@@ -1,4 +1,5 @@
-//! `apiary fuzz diff`: differential fuzzing against the kernel.
+//! `apiary fuzz diff` (differential fuzzing against the kernel) and
+//! `apiary fuzz verdicts` (the verifiers' verdicts compared).
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -9,6 +10,85 @@ use crate::CliResult;
 use crate::error::CliError;
 
 /// Runs `count` random programs from `seed` in both backends and prints
+/// Compares Apiary's verdict with the kernel's on `count` generated
+/// programs from `seed`, most made unsafe by a mutation; prints up to
+/// `examples` disagreements of each direction (the program and both
+/// messages), the kernel's refusals per mutation, and ends with `N
+/// programs, A agree, U accepted by apiary but rejected by the kernel, S
+/// rejected by apiary but accepted by the kernel`. Fails when U is not 0.
+pub fn verdicts(count: u64, seed: u64, examples: usize) -> CliResult {
+    apiary_kernel_probe()?;
+    let bar = ProgressBar::new(count);
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} {msg} ({eta})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let summary = apiary_difftest::compare_verdicts(seed, count, |summary| {
+        bar.inc(1);
+        if summary.programs.is_multiple_of(256) {
+            bar.set_message(format!(
+                "{} unsound, {} strict",
+                summary.unsound.len(),
+                summary.strict.len()
+            ));
+        }
+    })
+    .map_err(|e| CliError::at("kernel maps", e))?;
+    bar.finish_and_clear();
+    let mut out = String::new();
+    for (what, list) in [
+        (
+            "accepted by apiary but rejected by the kernel",
+            &summary.unsound,
+        ),
+        (
+            "rejected by apiary but accepted by the kernel",
+            &summary.strict,
+        ),
+    ] {
+        for disagreement in list.iter().take(examples) {
+            out.push_str(&describe_disagreement(what, disagreement));
+        }
+    }
+    for (mutation, (programs, refused)) in &summary.by_mutation {
+        out.push_str(&format!(
+            "{}: {programs} programs, {refused} rejected by the kernel\n",
+            mutation.name()
+        ));
+    }
+    out.push_str(&summary.line());
+    out.push('\n');
+    crate::progrun::emit(&out)?;
+    Ok(if summary.unsound.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// One disagreement: which way, the seed and mutation, the program, both verdicts.
+fn describe_disagreement(what: &str, d: &apiary_difftest::VerdictDisagreement) -> String {
+    let verdict = |v: &Result<(), String>| match v {
+        Ok(()) => "accepted".to_string(),
+        Err(line) => format!("rejected: {line}"),
+    };
+    // Numbered by slot, as the kernel's messages number instructions.
+    let mut slot = 0;
+    let mut asm = String::new();
+    for insn in d.program.insns() {
+        let text = apiary_asm::format_insn(&insn, apiary_asm::Syntax::Llvm);
+        asm.push_str(&format!("  {slot:4}: {text}\n"));
+        slot += insn.slots();
+    }
+    format!(
+        "{what}: seed {}, {}\n{asm}  apiary: {}\n  kernel: {}\n",
+        d.seed,
+        d.mutation.name(),
+        verdict(&d.apiary),
+        verdict(&d.kernel)
+    )
+}
+
 /// `N programs, K accepted by the kernel, D divergences, W kernel
 /// warnings` (or why the kernel log was not watched), after how often
 /// Apiary's JIT and interpreter disagree (on every program), then the

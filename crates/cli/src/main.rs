@@ -226,6 +226,10 @@ enum ProgCommand {
         /// own context types, the layouts its interpreter runs programs with.
         #[arg(long, value_name = "FILE")]
         target_btf: Option<PathBuf>,
+        /// List the programs without verifying them first (by default a
+        /// program the verifier refuses fails the load, as in the kernel).
+        #[arg(long)]
+        no_verify: bool,
         #[command(flatten)]
         typing: TypingArgs,
     },
@@ -316,6 +320,11 @@ struct RunArgs {
     /// both sides so that they run the same instructions.
     #[arg(long, value_name = "FILE")]
     target_btf: Option<PathBuf>,
+    /// Run the program without verifying it first, in the checked
+    /// interpreter (by default a program the verifier refuses does not run
+    /// in Apiary, as the kernel would not load it).
+    #[arg(long)]
+    no_verify: bool,
     #[command(flatten)]
     typing: TypingArgs,
 }
@@ -433,6 +442,18 @@ enum FuzzCommand {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Verify random programs, most made unsafe on purpose, with Apiary's verifier and the kernel's, and compare the verdicts; fails on any program Apiary accepts and the kernel refuses.
+    Verdicts {
+        /// Number of programs.
+        #[arg(long, default_value_t = 1000)]
+        count: u64,
+        /// Seed of the first program (program i uses SEED + i).
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Disagreements of each kind to print.
+        #[arg(long, default_value_t = 3)]
+        examples: usize,
+    },
 }
 
 /// `apiary btf ...`.
@@ -483,6 +504,7 @@ fn main() -> ExitCode {
                 ProgCommand::Load {
                     file,
                     target_btf,
+                    no_verify,
                     typing,
                 },
         } => typing.parse().and_then(|typing| {
@@ -490,6 +512,7 @@ fn main() -> ExitCode {
                 &file,
                 &CoreTarget::choose(target_btf, false),
                 &typing,
+                !no_verify,
                 format,
             )
         }),
@@ -513,6 +536,7 @@ fn main() -> ExitCode {
                     BackendArg::Both => progrun::BackendChoice::Both,
                 },
                 jit: matches!(args.engine, EngineArg::Jit),
+                verify: !args.no_verify,
                 pin_maps: args.pin_maps,
                 budget: args.budget.unwrap_or_default(),
                 format,
@@ -606,6 +630,14 @@ fn main() -> ExitCode {
         Command::Fuzz {
             command: FuzzCommand::Diff { count, seed, out },
         } => fuzz::diff(count, seed, out.as_deref()),
+        Command::Fuzz {
+            command:
+                FuzzCommand::Verdicts {
+                    count,
+                    seed,
+                    examples,
+                },
+        } => fuzz::verdicts(count, seed, examples),
         Command::ConformancePlugin { memory, elf } => {
             commands::conformance_plugin(memory.as_deref(), elf)
         }

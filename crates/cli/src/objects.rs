@@ -96,9 +96,17 @@ pub fn prog_load(
     file: &Path,
     target: &CoreTarget,
     typing: &UserTyping,
+    verify: bool,
     format: OutputFormat,
 ) -> CliResult {
     let OpenedObject { object, core, .. } = open_object(file, target, typing)?;
+    if verify {
+        crate::verify::refuse_rejected(
+            file,
+            &object,
+            object.programs.iter().filter_map(|p| p.as_ref().ok()),
+        )?;
+    }
     if format != OutputFormat::Text {
         let mut value = apiary_loader::object_json(&object);
         if let (Some(core), Some(fields)) = (&core, value.as_object_mut()) {

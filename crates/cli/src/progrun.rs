@@ -57,6 +57,8 @@ pub struct RunOptions {
     pub backend: BackendChoice,
     /// `--engine jit`: Apiary runs native code rather than interpreting.
     pub jit: bool,
+    /// Verify the program before Apiary runs it (not `--no-verify`).
+    pub verify: bool,
     /// `--pin-maps DIR`.
     pub pin_maps: Option<PathBuf>,
     /// What CO-RE relocations resolve against (`--target-btf` or the default).
@@ -371,6 +373,10 @@ pub fn prog_run(options: &RunOptions) -> CliResult {
         options.typing.section.as_deref(),
     )
     .map_err(|e| CliError::at(options.file.display(), e))?;
+    // The kernel verifies what it runs; Apiary's side is verified here.
+    if options.verify && !matches!(options.backend, BackendChoice::Kernel) {
+        crate::verify::refuse_rejected(&options.file, &object, [program])?;
+    }
     let prog_type = program.prog_type;
     let program = program.name.clone();
     let mut backends = Backends::open(

@@ -14,6 +14,33 @@ use crate::error::CliError;
 use crate::objects::open_object;
 use crate::progrun::{OutputFormat, emit};
 
+/// Verifies `programs` of `object` as `prog load` and `prog run` do
+/// before anything runs: the first one the verifier refuses has its
+/// diagnostic printed on stderr, and the command fails naming it.
+pub fn refuse_rejected<'a>(
+    file: &Path,
+    object: &apiary_loader::Object,
+    programs: impl IntoIterator<Item = &'a apiary_loader::ProgramSpec>,
+) -> Result<(), CliError> {
+    for spec in programs {
+        if let Err(rejection) = apiary_verifier::verify_program(object, spec).result {
+            let mut shown = (*rejection).clone();
+            if let Ok(dir) = std::env::current_dir() {
+                shown.relative_to(&dir.to_string_lossy());
+            }
+            eprint!("{}", shown.render());
+            return Err(CliError::at(
+                file.display(),
+                format!(
+                    "the verifier refuses program {} at insn {} (--no-verify runs it unverified)",
+                    spec.name, rejection.insn
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Which verifier decides.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum VerifyBackend {
@@ -25,8 +52,9 @@ pub enum VerifyBackend {
     Both,
 }
 
-/// The kernel's verdict on one program: accepted, or its final error line.
-type KernelVerdict = Result<(), String>;
+/// The kernel's verdict on one program: accepted, or the message lines of
+/// its log, the final error line last.
+type KernelVerdict = Result<(), Vec<String>>;
 
 /// Runs `apiary verify`.
 pub fn verify(
@@ -73,9 +101,12 @@ pub fn verify(
                 Some(Ok(()))
             } else {
                 k.rejected.get(&spec.name).map(|e| {
-                    Err(e
-                        .verifier_error()
-                        .map_or_else(|| e.to_string(), str::to_string))
+                    Err(match e {
+                        apiary_kernel::Error::ProgLoad { log, .. } if !log.trim().is_empty() => {
+                            apiary_difftest::rejection_lines(log)
+                        }
+                        other => vec![other.to_string()],
+                    })
                 })
             }
         });
@@ -132,14 +163,24 @@ fn describe(
             )),
             Err(r) => {
                 out.push_str(&format!("{name}: rejected at insn {}\n", r.insn));
-                out.push_str(&r.render());
+                let mut shown = r.clone();
+                if let Ok(dir) = std::env::current_dir() {
+                    shown.relative_to(&dir.to_string_lossy());
+                }
+                out.push_str(&shown.render());
             }
         }
     }
     if let Some(k) = kernel {
         match k {
             Ok(()) => out.push_str(&format!("{name}: kernel: accepted\n")),
-            Err(line) => out.push_str(&format!("{name}: kernel: rejected: {line}\n")),
+            Err(lines) => {
+                let (last, context) = lines.split_last().map_or(("", &[][..]), |(l, c)| (l, c));
+                for line in context {
+                    out.push_str(&format!("{name}: kernel: {line}\n"));
+                }
+                out.push_str(&format!("{name}: kernel: rejected: {last}\n"));
+            }
         }
     }
     match agree {
@@ -180,7 +221,11 @@ fn record(
     if let Some(k) = kernel {
         record["kernel"] = match k {
             Ok(()) => json!({ "verdict": "accept" }),
-            Err(line) => json!({ "verdict": "reject", "error": line }),
+            Err(lines) => json!({
+                "verdict": "reject",
+                "error": lines.last(),
+                "context": lines.split_last().map_or(&[][..], |(_, c)| c),
+            }),
         };
     }
     if let Some(agree) = agree {

@@ -886,7 +886,7 @@ fn prog_run_resolves_core_against_the_chosen_target_btf() {
         return;
     };
     let object = object.to_str().expect("UTF-8 path");
-    let default = apiary(&["prog", "run", object]);
+    let default = apiary(&["prog", "run", "--no-verify", object]);
     assert_one_line_error(&default, "poisoned by an unsatisfiable CO-RE relocation");
     assert_one_line_error(&default, "instruction 14");
 
@@ -899,6 +899,7 @@ fn prog_run_resolves_core_against_the_chosen_target_btf() {
     let run = apiary(&[
         "prog",
         "run",
+        "--no-verify",
         object,
         "--target-btf",
         vmlinux,
@@ -932,6 +933,7 @@ fn prog_run_resolves_core_against_the_chosen_target_btf() {
     let missing = apiary(&[
         "prog",
         "run",
+        "--no-verify",
         object,
         "--target-btf",
         "/nonexistent/vmlinux",
@@ -953,14 +955,14 @@ fn backend_both_defaults_to_the_kernels_btf_for_both_sides() {
         return;
     }
     let object = object.to_str().expect("UTF-8 path");
-    let both = apiary(&["prog", "run", object, "--backend", "both"]);
+    let both = apiary(&["prog", "run", "--no-verify", object, "--backend", "both"]);
     assert!(both.status.success(), "{}", text(&both.stderr));
     assert!(
         text(&both.stderr).contains("vm and kernel agree"),
         "{}",
         text(&both.stderr)
     );
-    let vm = apiary(&["prog", "run", object]);
+    let vm = apiary(&["prog", "run", "--no-verify", object]);
     assert_one_line_error(&vm, "unsatisfiable CO-RE relocation");
 }
 

@@ -111,7 +111,7 @@ fn text_lines<'a>(lines: &[&'a str]) -> Vec<&'a str> {
 
 /// Reference-table rows (by their command cell) whose example this test
 /// does not run, and why.
-const ROWS_NOT_RUN: [(&str, &str); 5] = [
+const ROWS_NOT_RUN: [(&str, &str); 6] = [
     (
         "conformance",
         "the suite is a clone of bpf_conformance, outside the repository",
@@ -126,6 +126,7 @@ const ROWS_NOT_RUN: [(&str, &str); 5] = [
         "needs root and a live interface; crates/cli/tests/xdp_run.rs runs it in namespaces",
     ),
     ("fuzz diff", "needs root and runs for minutes"),
+    ("fuzz verdicts", "needs root and runs for minutes"),
 ];
 
 /// The CLI reference table's rows: (command cell, example, description),

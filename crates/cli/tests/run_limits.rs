@@ -1,12 +1,21 @@
 //! The bounds `apiary prog run` keeps where the kernel's verifier would
 //! have refused the program or the input: the instruction budget, frame
-//! sizes and broken captures, and memory faults named by region.
+//! sizes and broken captures, and memory faults named by region. The
+//! programs run with `--no-verify`: Apiary's verifier refuses them too,
+//! and what is tested here is the interpreter that runs them anyway.
 
 use std::process::Output;
 use std::sync::OnceLock;
 
 mod common;
 use common::{apiary, assert_one_line_error, compile_c, firewall, scratch, text};
+
+/// `apiary prog run --no-verify ARGS...`.
+fn prog_run(args: &[&str]) -> Output {
+    let mut all = vec!["prog", "run", "--no-verify"];
+    all.extend_from_slice(args);
+    apiary(&all)
+}
 
 /// `tests/limits/run_limits.c` (at the workspace's root) compiled (once: tests run in parallel), or
 /// `None` after skipping `test`.
@@ -78,23 +87,22 @@ fn a_program_that_never_ends_stops_at_the_budget() {
         return;
     };
     let data = write_scratch("budget.bin", &frame(74));
-    let single = apiary(&[
-        "prog", "run", &object, "--prog", "spin", "data_in", &data, "--budget", "100000",
+    let single = prog_run(&[
+        &object, "--prog", "spin", "data_in", &data, "--budget", "100000",
     ]);
     assert_one_line_error(
         &single,
         "ran its budget of 100000 instructions without ending",
     );
     assert_one_line_error(&single, "--budget N (or --budget unlimited)");
-    let repeated = apiary(&[
-        "prog", "run", &object, "--prog", "spin", "data_in", &data, "repeat", "3", "--budget",
-        "0x10000",
+    let repeated = prog_run(&[
+        &object, "--prog", "spin", "data_in", &data, "repeat", "3", "--budget", "0x10000",
     ]);
     assert_one_line_error(&repeated, "budget of 65536 instructions");
 
     let capture = write_scratch("budget.pcap", &pcap_bytes(&[frame(60), frame(74)]));
-    let replay = apiary(&[
-        "prog", "run", &object, "--prog", "spin", "--pcap", &capture, "--budget", "5000",
+    let replay = prog_run(&[
+        &object, "--prog", "spin", "--pcap", &capture, "--budget", "5000",
     ]);
     assert!(!replay.status.success());
     assert!(
@@ -120,19 +128,15 @@ fn budget_values_are_checked() {
         return;
     };
     let data = write_scratch("values.bin", &frame(74));
-    let zero = apiary(&[
-        "prog", "run", &object, "--prog", "spin", "data_in", &data, "--budget", "0",
-    ]);
+    let zero = prog_run(&[&object, "--prog", "spin", "data_in", &data, "--budget", "0"]);
     assert_one_line_error(&zero, "use 'unlimited' for no limit");
-    let word = apiary(&[
-        "prog", "run", &object, "--prog", "spin", "data_in", &data, "--budget", "lots",
+    let word = prog_run(&[
+        &object, "--prog", "spin", "data_in", &data, "--budget", "lots",
     ]);
     assert_one_line_error(&word, "expected a number of instructions or 'unlimited'");
     // `unlimited` is accepted: this program ends (with a fault), so the
     // run returns.
-    let unlimited = apiary(&[
-        "prog",
-        "run",
+    let unlimited = prog_run(&[
         &object,
         "--prog",
         "wild_pointer",
@@ -170,7 +174,7 @@ fn jumbo_frames_run_with_output_room_sized_from_the_frame() {
     let capture = write_scratch("jumbo.pcap", &pcap_bytes(&[frame(74), jumbo.clone()]));
     let out = scratch("jumbo-out.pcapng");
     let out = out.to_str().unwrap();
-    let run = apiary(&["prog", "run", object, "--pcap", &capture, "--out", out]);
+    let run = prog_run(&[&object, "--pcap", &capture, "--out", out]);
     assert!(run.status.success(), "{}", text(&run.stderr));
     assert!(
         text(&run.stdout).starts_with("packets: 2, written: 2, failed: 0\n"),
@@ -184,14 +188,12 @@ fn jumbo_frames_run_with_output_room_sized_from_the_frame() {
     // One jumbo frame: whole when nobody asked for data_out; with data_out
     // and no data_size_out, bpftool's fixed 32 KiB and its ENOSPC.
     let single = write_scratch("jumbo.bin", &jumbo);
-    let run = apiary(&["prog", "run", object, "data_in", &single]);
+    let run = prog_run(&[&object, "data_in", &single]);
     assert!(run.status.success(), "{}", text(&run.stderr));
-    let bounded = apiary(&["prog", "run", object, "data_in", &single, "data_out", "-"]);
+    let bounded = prog_run(&[&object, "data_in", &single, "data_out", "-"]);
     assert_one_line_error(&bounded, "No space left on device");
-    let sized = apiary(&[
-        "prog",
-        "run",
-        object,
+    let sized = prog_run(&[
+        &object,
         "data_in",
         &single,
         "data_out",
@@ -203,7 +205,7 @@ fn jumbo_frames_run_with_output_room_sized_from_the_frame() {
     assert!(std::fs::read(out).unwrap() == jumbo);
 
     let huge = write_scratch("huge.pcap", &pcap_bytes(&[frame(74), frame(100_000)]));
-    let run = apiary(&["prog", "run", object, "--pcap", &huge]);
+    let run = prog_run(&[&object, "--pcap", &huge]);
     assert!(!run.status.success());
     assert!(
         text(&run.stdout).starts_with("packets: 2, written: 1, failed: 1\n"),
@@ -222,25 +224,9 @@ fn jumbo_frames_run_with_output_room_sized_from_the_frame() {
     }
     // The kernel runs the same frames: the jumbo one agrees, and the huge
     // one fails there too (ENOMEM).
-    let both = apiary(&[
-        "prog",
-        "run",
-        object,
-        "--pcap",
-        &capture,
-        "--backend",
-        "both",
-    ]);
+    let both = prog_run(&[&object, "--pcap", &capture, "--backend", "both"]);
     assert!(both.status.success(), "{}", text(&both.stderr));
-    let kernel = apiary(&[
-        "prog",
-        "run",
-        object,
-        "--pcap",
-        &huge,
-        "--backend",
-        "kernel",
-    ]);
+    let kernel = prog_run(&[&object, "--pcap", &huge, "--backend", "kernel"]);
     assert!(
         text(&kernel.stderr).contains("packet 2: kernel: BPF_PROG_TEST_RUN failed: ENOMEM"),
         "{}",
@@ -284,7 +270,7 @@ fn a_cut_capture_keeps_the_summary_of_the_frames_before_it() {
     let pcapng = pcapng.into_inner();
     let cut_ng = write_scratch("cut.pcapng", &pcapng[..pcapng.len() - 10]);
     for (capture, needle) in [(cut, "pcap packet 3: "), (cut_ng, "pcapng block 5: ")] {
-        let run = apiary(&["prog", "run", object, "--pcap", &capture]);
+        let run = prog_run(&[&object, "--pcap", &capture]);
         assert!(!run.status.success());
         assert!(
             text(&run.stdout).starts_with("packets: 2, written: 2, failed: 0\n  XDP_PASS  2\n"),
@@ -327,7 +313,7 @@ fn memory_faults_name_the_region_and_offset() {
             "load of 4 bytes at 0x1000, not a pointer the program may use",
         ),
     ] {
-        let run = apiary(&["prog", "run", &object, "--prog", program, "data_in", &data]);
+        let run = prog_run(&[&object, "--prog", program, "data_in", &data]);
         assert_one_line_error(&run, expected);
         let stderr = text(&run.stderr);
         assert!(
@@ -337,15 +323,7 @@ fn memory_faults_name_the_region_and_offset() {
     }
     // The same fault on every frame of a capture, named per frame.
     let capture = write_scratch("faults.pcap", &pcap_bytes(&[frame(60), frame(90)]));
-    let replay = apiary(&[
-        "prog",
-        "run",
-        &object,
-        "--prog",
-        "past_packet",
-        "--pcap",
-        &capture,
-    ]);
+    let replay = prog_run(&[&object, "--prog", "past_packet", "--pcap", &capture]);
     let lines = stderr_lines(&replay);
     assert!(
         lines[0].contains("packet+5000 (the packet is 60 bytes)"),

@@ -62,7 +62,7 @@ pub enum RunFailure {
     ApiaryLoad(String),
     /// Apiary's interpreter stopped abnormally.
     #[error("apiary run failed: {0}")]
-    ApiaryRun(String),
+    ApiaryRun(apiary_vm::RunError),
 }
 
 /// The kind of a map generated programs use.
@@ -464,7 +464,7 @@ pub fn apiary_outcome_on(
     runner.set_budget(budget);
     let r0 = runtime
         .run(&mut runner, prog, &mut buffer, 0, &TaskInfo::default())
-        .map_err(|e| RunFailure::ApiaryRun(e.to_string()))?;
+        .map_err(RunFailure::ApiaryRun)?;
     let mut maps = Vec::with_capacity(ids.len());
     for (index, id) in ids.into_iter().enumerate() {
         let map = runtime

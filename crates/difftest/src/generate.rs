@@ -31,15 +31,15 @@ pub const DATA: [Reg; 8] = [
     Reg::R8,
 ];
 /// Keeps the context pointer.
-const CTX: Reg = Reg::R9;
+pub(crate) const CTX: Reg = Reg::R9;
 /// Counts loop iterations.
-const COUNTER: Reg = Reg::R1;
+pub(crate) const COUNTER: Reg = Reg::R1;
 /// Initialised 8-byte stack slots below r10 that random instructions use.
-const STACK_SLOTS: usize = 8;
+pub(crate) const STACK_SLOTS: usize = 8;
 /// The map key helper calls pass (a `u32`, in an 8-byte slot of its own).
-const KEY_SLOT: i16 = -72;
+pub(crate) const KEY_SLOT: i16 = -72;
 /// The 16-byte value `map_update_elem` passes (two 8-byte slots).
-const VALUE_SLOT: i16 = -96;
+pub(crate) const VALUE_SLOT: i16 = -96;
 /// Slots the prologue initialises for helper calls: the key, the value's two halves.
 const HELPER_SLOTS: [i16; 3] = [KEY_SLOT, VALUE_SLOT, VALUE_SLOT + 8];
 /// Instructions of the prologue (context kept, registers and stack
@@ -47,11 +47,11 @@ const HELPER_SLOTS: [i16; 3] = [KEY_SLOT, VALUE_SLOT, VALUE_SLOT + 8];
 /// uninitialised stack, whose contents differ between the backends.
 pub const PROLOGUE_LEN: usize = 1 + DATA.len() + STACK_SLOTS + HELPER_SLOTS.len();
 /// Registers a helper call leaves uninitialised that hold data.
-const CLOBBERED: [Reg; 4] = [Reg::R2, Reg::R3, Reg::R4, Reg::R5];
+pub(crate) const CLOBBERED: [Reg; 4] = [Reg::R2, Reg::R3, Reg::R4, Reg::R5];
 /// Data registers a helper call preserves.
 const PRESERVED: [Reg; 3] = [Reg::R6, Reg::R7, Reg::R8];
 /// Helper ids.
-const MAP_LOOKUP_ELEM: i32 = 1;
+pub(crate) const MAP_LOOKUP_ELEM: i32 = 1;
 const MAP_UPDATE_ELEM: i32 = 2;
 const MAP_DELETE_ELEM: i32 = 3;
 /// Random input bytes at the start of the context.
@@ -197,7 +197,7 @@ pub fn generate(seed: u64) -> Case {
 }
 
 /// Interesting 64-bit values: edges of the signed and unsigned ranges, small and random numbers.
-fn value(rng: &mut Rng) -> u64 {
+pub(crate) fn value(rng: &mut Rng) -> u64 {
     match rng.below(10) {
         0 => 0,
         1 => 1,
@@ -211,7 +211,7 @@ fn value(rng: &mut Rng) -> u64 {
     }
 }
 
-fn imm(rng: &mut Rng) -> i32 {
+pub(crate) fn imm(rng: &mut Rng) -> i32 {
     match rng.below(6) {
         0 => -1,
         1 => i32::MIN,
@@ -394,7 +394,13 @@ fn counted_loop(rng: &mut Rng) -> Vec<Node> {
     }));
     // Back to the instruction after the counter's initialisation (relative
     // to the loop's start; the caller makes it absolute).
-    nodes.push(Node {
+    nodes.push(loop_back(1));
+    nodes
+}
+
+/// `if r1 != 0 goto target`: a loop's back edge on its counter.
+pub(crate) fn loop_back(target: usize) -> Node {
+    Node {
         insn: Insn::Jump {
             width: Width::W64,
             cond: JmpCond::Ne,
@@ -402,9 +408,8 @@ fn counted_loop(rng: &mut Rng) -> Vec<Node> {
             src: Source::Imm(0),
             off: 0,
         },
-        target: Some(1),
-    });
-    nodes
+        target: Some(target),
+    }
 }
 
 /// `*(u32 *)(r10 + KEY_SLOT) = key`. Array keys come from context bytes
@@ -453,7 +458,7 @@ fn store_key(rng: &mut Rng, kind: MapKind, nodes: &mut Vec<Node>) {
 }
 
 /// `reg = r10 + off`.
-fn stack_pointer(reg: Reg, off: i16) -> [Node; 2] {
+pub(crate) fn stack_pointer(reg: Reg, off: i16) -> [Node; 2] {
     [
         Node::plain(Insn::mov64(reg, Source::Reg(Reg::R10))),
         Node::plain(Insn::Alu {

@@ -18,7 +18,8 @@
 //! of `tests/verifier` ([`verifier_cases`]: their format, and the
 //! kernel's verdict on each).
 //!
-//! It must not implement instruction semantics, verification, maps,
+//! It must not implement instruction semantics, verification (it asks
+//! `apiary-verifier`), maps,
 //! helpers or syntax: the kernel, `apiary-runtime` and `apiary-vm`
 //! execute, `apiary-asm` prints and reads.
 
@@ -31,6 +32,9 @@ mod known;
 pub mod objects;
 mod program;
 mod rng;
+mod soundness;
+mod unsafe_mutation;
+mod verdicts;
 pub mod verifier_cases;
 
 pub use backend::{
@@ -48,6 +52,11 @@ pub use kernel_log::{KernelReport, LogWatch, is_kernel_bug_line};
 pub use known::{KernelBug, KnownDivergence, ListError, known_divergences, parse_known};
 pub use program::{BranchError, Node, Program};
 pub use rng::Rng;
+pub use soundness::{Unsound, check_accepted, verifier_prevents};
+pub use unsafe_mutation::{Mutation, apply, mutate};
+pub use verdicts::{
+    VerdictDisagreement, VerdictSummary, apiary_verify, compare_verdicts, verifier_maps,
+};
 
 /// Whether the kernel side can run here (`bpf()` works); the error says why not.
 pub fn kernel_available() -> Result<(), apiary_kernel::Unavailable> {

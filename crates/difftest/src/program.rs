@@ -74,17 +74,26 @@ impl Program {
     /// branches to `index` now reach the first inserted instruction, so the
     /// insertion runs whenever the instruction it precedes does.
     pub fn with_inserted_before(&self, index: usize, insns: &[Insn]) -> Program {
-        self.with_inserted(index, insns, |target| target > index)
+        let block: Vec<Node> = insns.iter().map(|&insn| Node::plain(insn)).collect();
+        self.with_block_before(index, &block)
+    }
+
+    /// [`Program::with_inserted_before`] for nodes whose branch targets
+    /// count from the block's first node (a target past the program's end
+    /// stays past it).
+    pub fn with_block_before(&self, index: usize, block: &[Node]) -> Program {
+        self.with_inserted(index, block, |target| target > index)
     }
 
     /// The program with `insns` inserted after instruction `index`:
     /// branches keep their instructions, so only the fall-through from
     /// `index` runs the insertion.
     pub fn with_inserted_after(&self, index: usize, insns: &[Insn]) -> Program {
-        self.with_inserted(index + 1, insns, |target| target > index)
+        let block: Vec<Node> = insns.iter().map(|&insn| Node::plain(insn)).collect();
+        self.with_inserted(index + 1, &block, |target| target > index)
     }
 
-    fn with_inserted(&self, at: usize, insns: &[Insn], moves: impl Fn(usize) -> bool) -> Program {
+    fn with_inserted(&self, at: usize, block: &[Node], moves: impl Fn(usize) -> bool) -> Program {
         let mut nodes: Vec<Node> = self
             .nodes
             .iter()
@@ -92,11 +101,17 @@ impl Program {
                 insn: node.insn,
                 target: node
                     .target
-                    .map(|t| if moves(t) { t + insns.len() } else { t }),
+                    .map(|t| if moves(t) { t + block.len() } else { t }),
             })
             .collect();
         let at = at.min(nodes.len());
-        nodes.splice(at..at, insns.iter().map(|&insn| Node::plain(insn)));
+        nodes.splice(
+            at..at,
+            block.iter().map(|node| Node {
+                insn: node.insn,
+                target: node.target.map(|relative| at.saturating_add(relative)),
+            }),
+        );
         Program { nodes }
     }
 

@@ -8,12 +8,11 @@ use std::cell::RefCell;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use apiary_difftest::{
-    Case, KEY_SIZE, MAPS, MapKind, Outcome, PrepareProgram, RunFailure, VALUE_SIZE,
-    apiary_outcome_on, generate, without_addresses,
+    Case, Outcome, PrepareProgram, RunFailure, apiary_outcome_on, generate, without_addresses,
 };
-use apiary_kernel::types::{MapType, ProgType};
+use apiary_kernel::types::ProgType;
 use apiary_runtime::Env;
-use apiary_verifier::{Accepted, AccessProof, MapInfo};
+use apiary_verifier::{Accepted, AccessProof};
 use apiary_vm::Program;
 
 fn jit(program: &Program<Env>) -> Result<(), String> {
@@ -59,25 +58,6 @@ fn jit_verified(program: &Program<Env>) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 
-/// The generated programs' maps, as the verifier sees them.
-fn map_infos() -> Vec<MapInfo> {
-    MAPS.iter()
-        .map(|shape| MapInfo {
-            map_type: match shape.kind {
-                MapKind::Array => MapType::ARRAY,
-                MapKind::Hash => MapType::HASH,
-            },
-            key_size: KEY_SIZE,
-            value_size: VALUE_SIZE,
-            max_entries: shape.max_entries,
-            flags: shape.map_flags,
-            frozen_value: None,
-            inner: None,
-            ..MapInfo::default()
-        })
-        .collect()
-}
-
 /// Map-value accesses proven in the programs [`verified`] saw.
 static MAP_VALUE_PROOFS: AtomicUsize = AtomicUsize::new(0);
 
@@ -85,7 +65,7 @@ static MAP_VALUE_PROOFS: AtomicUsize = AtomicUsize::new(0);
 /// runtime loads them: syscall programs), none for the others.
 fn verified(_: u64, case: &Case) -> Option<PrepareProgram> {
     let slots = apiary_isa::slots_from_bytes(&case.program.bytecode()).ok()?;
-    let maps = map_infos();
+    let maps = apiary_difftest::verifier_maps();
     let program = apiary_verifier::Program::bare(&slots, ProgType::SYSCALL, &maps);
     let accepted = apiary_verifier::verify(&program).ok()?;
     MAP_VALUE_PROOFS.fetch_add(

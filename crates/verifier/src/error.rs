@@ -37,6 +37,43 @@ pub struct Rejection {
     pub help: Option<String>,
     /// The source line of `insn`, when the program has line info.
     pub source: Option<SourceLine>,
+    /// For an access outside the proven part of the packet: what it
+    /// touched and what the checks before it proved.
+    pub packet: Option<PacketAccess>,
+}
+
+/// A packet access the checks before it do not cover.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PacketAccess {
+    /// First byte accessed, from the start of the packet data.
+    pub start: i32,
+    /// One past the last byte accessed.
+    pub end: i32,
+    /// Whether the access writes.
+    pub writes: bool,
+    /// Bytes from the start proven inside the packet (0 when none).
+    pub proven: i32,
+    /// The comparison with `data_end` that proved them, if any.
+    pub proven_at: Option<usize>,
+    /// That comparison's source line, when the program has line info.
+    pub proven_source: Option<SourceLine>,
+}
+
+impl PacketAccess {
+    /// What the checks before the access proved, and where.
+    pub fn proven_note(&self) -> String {
+        let proven = format!("data+0..data+{}", self.proven);
+        match (self.proven_at, &self.proven_source) {
+            (Some(_), Some(line)) => format!(
+                "the checks before this line prove {proven} ({}:{}: `{}`)",
+                line.file,
+                line.line,
+                line.text.trim()
+            ),
+            (Some(at), None) => format!("the checks before this line prove {proven} (insn {at})"),
+            (None, _) => "no check before this line compares the packet with data_end".into(),
+        }
+    }
 }
 
 impl Rejection {
@@ -52,6 +89,7 @@ impl Rejection {
             regs: Vec::new(),
             help: None,
             source: None,
+            packet: None,
         }
     }
 
@@ -70,6 +108,28 @@ impl Rejection {
     /// Adds a register and its state.
     pub fn reg(mut self, regno: u8, state: impl fmt::Display) -> Rejection {
         self.regs.push(format!("R{regno}={state}"));
+        self
+    }
+
+    /// Names source files relative to `dir` (as rustc names them relative
+    /// to where it runs) when they are inside it.
+    pub fn relative_to(&mut self, dir: &str) {
+        let prefix = format!("{}/", dir.trim_end_matches('/'));
+        let lines = self.source.iter_mut().chain(
+            self.packet
+                .iter_mut()
+                .flat_map(|p| p.proven_source.as_mut()),
+        );
+        for line in lines {
+            if let Some(rest) = line.file.strip_prefix(&prefix) {
+                line.file = rest.to_string();
+            }
+        }
+    }
+
+    /// Records the packet access this rejection is about.
+    pub fn packet(mut self, access: PacketAccess) -> Rejection {
+        self.packet = Some(access);
         self
     }
 
@@ -103,24 +163,41 @@ impl Rejection {
 
 impl Rejection {
     /// The rejection as a compiler diagnostic, the way rustc prints errors:
-    /// the cause, the source position and line, the registers involved,
-    /// the fix, and the kernel's own line.
+    /// the cause, the source position and line with the expression
+    /// underlined, what the checks before proved (and where), the
+    /// registers involved, the fix, and the kernel's own lines.
     pub fn render(&self) -> String {
         let mut out = format!("error: {}\n", self.cause);
         match &self.source {
             Some(src) => {
                 let number = src.line.to_string();
                 let pad = " ".repeat(number.len());
-                out.push_str(&format!(
-                    "{pad}--> {}:{}:{}\n",
-                    src.file, src.line, src.column
-                ));
-                out.push_str(&format!(
-                    "{pad} |\n{number} | {}\n{pad} |\n",
-                    src.text.trim_end()
-                ));
+                let span = crate::diagnostic::expression_span(&src.text, src.column);
+                let column = span.map_or(src.column, |(start, _)| start as u32);
+                out.push_str(&format!("{pad}--> {}:{}:{column}\n", src.file, src.line));
+                out.push_str(&format!("{pad} |\n{number} | {}\n", src.text.trim_end()));
+                if let Some((start, len)) = span {
+                    let label = self.packet.as_ref().map_or(String::new(), |p| {
+                        format!(
+                            " {} data+{}..data+{}",
+                            if p.writes { "writes" } else { "reads" },
+                            p.start,
+                            p.end
+                        )
+                    });
+                    // Tabs stay tabs so that the carets line up under the text.
+                    let indent: String = src.text[..start - 1]
+                        .chars()
+                        .map(|c| if c == '\t' { '\t' } else { ' ' })
+                        .collect();
+                    out.push_str(&format!("{pad} | {indent}{}{label}\n", "^".repeat(len)));
+                }
+                out.push_str(&format!("{pad} |\n"));
             }
             None => out.push_str(&format!("  --> insn {}\n", self.insn)),
+        }
+        if let Some(packet) = &self.packet {
+            out.push_str(&format!("   = note: {}\n", packet.proven_note()));
         }
         if !self.regs.is_empty() {
             out.push_str(&format!("   = note: {}\n", self.regs.join(" ")));
@@ -128,7 +205,9 @@ impl Rejection {
         if let Some(help) = &self.help {
             out.push_str(&format!("   = help: {help}\n"));
         }
-        out.push_str(&format!("   = kernel: {}\n", self.kernel));
+        for line in self.kernel_context.iter().chain([&self.kernel]) {
+            out.push_str(&format!("   = kernel: {line}\n"));
+        }
         out
     }
 }

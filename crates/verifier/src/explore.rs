@@ -131,6 +131,7 @@ pub fn verify(prog: &Program) -> Result<Accepted, Box<Rejection>> {
     result.map_err(|r| {
         let mut r = Box::new(r);
         r.source = prog.line_of(r.insn).cloned();
+        crate::diagnostic::refine(&mut r, prog);
         r
     })
 }
@@ -488,7 +489,7 @@ fn step(env: &Env, state: &mut State, pc: usize) -> Result<Flow, Rejection> {
             if let Source::Reg(s) = src {
                 read(state, pc, s)?;
             }
-            let outcome = cond_jump(state, width, cond, dst.index(), src, env.prog.maps);
+            let outcome = cond_jump(pc, state, width, cond, dst.index(), src, env.prog.maps);
             if matches!(outcome, Outcome::Taken | Outcome::NotTaken) {
                 // A decided branch explored one side only: the compared
                 // numbers decided it (`is_branch_taken`).

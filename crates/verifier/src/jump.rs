@@ -55,8 +55,10 @@ fn decided(d: &RegState, s: &RegState, cond: JmpCond, width: Width) -> Option<bo
     is_branch_taken(&d.value, &s.value, cond, width)
 }
 
-/// Evaluates `if dst cond src goto` on `state`; `maps` are the program's.
+/// Evaluates `if dst cond src goto` (instruction `insn`) on `state`;
+/// `maps` are the program's.
 pub(crate) fn cond_jump(
+    insn: usize,
     state: &mut State,
     width: Width,
     cond: JmpCond,
@@ -118,7 +120,14 @@ pub(crate) fn cond_jump(
         null_check(state, &d, cond == JmpCond::Ne, keep_id);
         null_check(&mut taken, &d, cond == JmpCond::Eq, keep_id);
     } else if let (true, Source::Reg(r)) = (wide, src) {
-        pkt::try_match(cond, dst as usize, r.index() as usize, state, &mut taken);
+        pkt::try_match(
+            insn,
+            cond,
+            dst as usize,
+            r.index() as usize,
+            state,
+            &mut taken,
+        );
     }
     Outcome::Both(taken)
 }

@@ -36,6 +36,10 @@
 //!   memory it stays inside on every run, for the JIT) and `run_bound`
 //!   (the most instructions a run can execute, when the code bounds it).
 //!
+//! `diagnostic` tells a rejection in terms of the C source (the
+//! expression underlined, the check that proved a packet range, a fix
+//! naming the variable).
+//!
 //! It owns the verdict and the diagnostics. It must not run programs (that
 //! is `apiary-vm`), create maps or call helpers (`apiary-runtime`), or read
 //! ELF (`apiary-loader` does, and hands it the relocated programs): it
@@ -74,6 +78,7 @@ mod btf_funcs;
 mod call;
 mod cfg;
 mod checkpoint;
+mod diagnostic;
 mod error;
 mod explore;
 mod funcs;
@@ -102,7 +107,7 @@ mod state;
 mod timer;
 pub mod tnum;
 
-pub use error::{Rejection, SourceLine, Stats};
+pub use error::{PacketAccess, Rejection, SourceLine, Stats};
 pub use explore::{Accepted, INSN_LIMIT, JMP_SEQ_LIMIT, verify};
 pub use object::{ProgramVerdict, map_info, map_infos, verify_object, verify_program};
 pub use program::{FuncArg, FuncInfo, MapInfo, Program};

@@ -7,7 +7,7 @@ use apiary_context::{AccessKind, Loaded};
 use apiary_isa::Size;
 use apiary_kernel::types::{ProgType, map_flags};
 
-use crate::error::Rejection;
+use crate::error::{PacketAccess, Rejection};
 use crate::explore::Env;
 use crate::regs::{RegState, RegType};
 use crate::scalar::Scalar;
@@ -515,8 +515,16 @@ fn packet_access(
             reg.id, reg.range
         ))
         .reg(regno, reg)
+        .packet(PacketAccess {
+            start: total,
+            end,
+            writes: access.writes(),
+            proven,
+            proven_at: reg.range_from.map(|at| at as usize),
+            proven_source: None,
+        })
         .cause(format!(
-            "packet {} of {bytes} byte{} at data+{total}..data+{end} is not proven to be inside the packet",
+            "packet {} of {bytes} byte{} at data+{total} is not proven to be inside the packet",
             if access.writes() { "write" } else { "read" },
             if bytes == 1 { "" } else { "s" },
         ))

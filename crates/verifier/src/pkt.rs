@@ -15,8 +15,8 @@ const MAX_PACKET_OFF: u64 = 0xffff;
 
 /// Every packet pointer of `kind` linked to `cmp` (same id) learns that
 /// `cmp.off` bytes (one more when the comparison was strict the right way)
-/// are inside the packet.
-fn find_good_pkt_pointers(state: &mut State, cmp: &RegState, range_right_open: bool) {
+/// are inside the packet, and that comparison `insn` proved it.
+fn find_good_pkt_pointers(state: &mut State, cmp: &RegState, range_right_open: bool, insn: usize) {
     if cmp.off < 0 || (cmp.off == 0 && range_right_open) {
         return;
     }
@@ -25,8 +25,9 @@ fn find_good_pkt_pointers(state: &mut State, cmp: &RegState, range_right_open: b
     }
     let new_range = cmp.off + i32::from(range_right_open);
     for reg in state.all_regs_mut() {
-        if reg.kind == cmp.kind && reg.id == cmp.id {
-            reg.range = reg.range.max(new_range);
+        if reg.kind == cmp.kind && reg.id == cmp.id && new_range > reg.range {
+            reg.range = new_range;
+            reg.range_from = u32::try_from(insn).ok();
         }
     }
 }
@@ -46,8 +47,9 @@ fn is_init_pkt_pointer(reg: &RegState, kind: RegType) -> bool {
 
 /// Updates both sides of a 64-bit register-register jump on `dst cond src`
 /// when it compares a packet pointer with the end (or metadata with the
-/// start); false when it is not such a comparison.
+/// start) at instruction `insn`; false when it is not such a comparison.
 pub(crate) fn try_match(
+    insn: usize,
     cond: JmpCond,
     dst: usize,
     src: usize,
@@ -75,7 +77,7 @@ pub(crate) fn try_match(
         JmpCond::Le => (&mut *taken, false, &mut *fall, true),
         _ => return false,
     };
-    find_good_pkt_pointers(good, &ptr, good_open);
+    find_good_pkt_pointers(good, &ptr, good_open, insn);
     mark_pkt_end(end, regno, end_beyond);
     true
 }

@@ -124,6 +124,9 @@ pub struct RegState {
     pub ref_obj_id: u32,
     /// Bytes of packet known readable past the pointer (packet pointers).
     pub range: i32,
+    /// The comparison with `data_end` (its instruction) that last grew
+    /// `range`: for diagnostics only, pruning ignores it.
+    pub range_from: Option<u32>,
     /// The map (index into the program's maps) of map pointers, values and keys.
     pub map: u32,
     /// Size of the memory behind `Mem`/`RingbufMem` pointers.
@@ -144,6 +147,7 @@ impl RegState {
         id: 0,
         ref_obj_id: 0,
         range: 0,
+        range_from: None,
         map: 0,
         mem_size: 0,
         frameno: 0,

@@ -7,8 +7,6 @@
 //! precision tracking) are printed.
 
 use apiary_isa::RawInsn;
-use apiary_kernel::types::{MapType, ProgType};
-use apiary_verifier::{MapInfo, Program, verify};
 
 /// Opcodes of every class to mutate into.
 const CODES: [u8; 40] = [
@@ -45,22 +43,7 @@ fn apiary_never_accepts_a_mutant_the_kernel_refuses() {
     }
     let kernel_maps = apiary_difftest::KernelMaps::create().expect("kernel maps");
     let fds = kernel_maps.fds();
-    let maps: Vec<MapInfo> = apiary_difftest::MAPS
-        .iter()
-        .map(|m| MapInfo {
-            map_type: match m.kind {
-                apiary_difftest::MapKind::Array => MapType::ARRAY,
-                apiary_difftest::MapKind::Hash => MapType::HASH,
-            },
-            key_size: apiary_difftest::KEY_SIZE,
-            value_size: apiary_difftest::VALUE_SIZE,
-            max_entries: m.max_entries,
-            flags: m.map_flags,
-            frozen_value: None,
-            inner: None,
-            ..MapInfo::default()
-        })
-        .collect();
+    let maps = apiary_difftest::verifier_maps();
     let mut rng = apiary_difftest::Rng::new(7);
     let (mut agree, mut unsound, mut strict) = (0, Vec::new(), Vec::new());
     for seed in 0..MUTANTS {
@@ -73,8 +56,7 @@ fn apiary_never_accepts_a_mutant_the_kernel_refuses() {
             continue;
         }
         mutate(&mut slots[at], rng.next_u64());
-        let program = Program::bare(&slots, ProgType::SYSCALL, &maps);
-        let ours = verify(&program);
+        let ours = apiary_difftest::apiary_verify(&slots, &maps);
         let kernel = apiary_difftest::kernel_load(&apiary_isa::slots_to_bytes(&slots), &fds);
         let line = format!(
             "seed {seed}, slot {at} = {:?}: apiary {}, kernel {}",

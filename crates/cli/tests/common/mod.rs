@@ -55,7 +55,8 @@ pub fn scratch(name: &str) -> PathBuf {
     dir.join(name)
 }
 
-/// Compiles a C program with clang-19 as the corpus does; `None` after
+/// Compiles a C program with clang-19 as the corpus does, in the scratch
+/// directory, so that its line info names the file `NAME.c`; `None` after
 /// skipping `test` when clang cannot be run.
 pub fn compile_c(name: &str, source: &str, test: &str) -> Option<PathBuf> {
     let c = scratch(&format!("{name}.c"));
@@ -63,8 +64,9 @@ pub fn compile_c(name: &str, source: &str, test: &str) -> Option<PathBuf> {
     std::fs::write(&c, source).unwrap();
     let arch = format!("-I/usr/include/{}-linux-gnu", std::env::consts::ARCH);
     let compiled = Command::new("clang-19")
+        .current_dir(c.parent().expect("the scratch directory"))
         .args(["-target", "bpf", "-O2", "-g", "-c", &arch])
-        .arg(&c)
+        .arg(format!("{name}.c"))
         .arg("-o")
         .arg(&object)
         .output();

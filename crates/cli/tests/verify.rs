@@ -1,0 +1,102 @@
+//! `apiary verify` on the issue's `drop_tcp`: an XDP program that reads
+//! `ip->protocol` after checking only the Ethernet header against
+//! `data_end`. The diagnostic is checked on its exact text, and the kernel
+//! lines it quotes against the running kernel's log.
+
+mod common;
+
+use std::process::Command;
+
+use common::{apiary, compile_c, kernel_usable, text};
+
+/// The program, laid out so that the check is on line 14 and the read on line 19.
+const DROP_TCP: &str = r#"#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/ip.h>
+#include <bpf/bpf_helpers.h>
+
+char LICENSE[] SEC("license") = "GPL";
+
+SEC("xdp")
+int drop_tcp(struct xdp_md *ctx)
+{
+    void *data = (void *)(long)ctx->data;
+    void *data_end = (void *)(long)ctx->data_end;
+    struct ethhdr *eth = data;
+    if ((void *)(eth + 1) > data_end)
+        return XDP_PASS;
+
+    struct iphdr *ip = (void *)(eth + 1);
+
+    if (ip->protocol == 6)
+        return XDP_DROP;
+    return XDP_PASS;
+}
+"#;
+
+/// The kernel's lines for this rejection (its log at level 1).
+const KERNEL_LINES: [&str; 2] = [
+    "invalid access to packet, off=23 size=1, R1(id=0,off=23,r=14)",
+    "R1 offset is outside of the packet",
+];
+
+#[test]
+fn drop_tcp_is_explained_in_terms_of_the_source() {
+    let Some(object) = compile_c(
+        "bad",
+        DROP_TCP,
+        "drop_tcp_is_explained_in_terms_of_the_source",
+    ) else {
+        return;
+    };
+    // Run where the source is, so that it is named `bad.c` as rustc would.
+    let out = Command::new(env!("CARGO_BIN_EXE_apiary"))
+        .current_dir(object.parent().expect("the scratch directory"))
+        .args(["verify", "bad.o"])
+        .output()
+        .expect("running apiary");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let expected = format!(
+        "drop_tcp: rejected at insn 6
+error: packet read of 1 byte at data+23 is not proven to be inside the packet
+  --> bad.c:19:9
+   |
+19 |     if (ip->protocol == 6)
+   |         ^^^^^^^^^^^^ reads data+23..data+24
+   |
+   = note: the checks before this line prove data+0..data+14 (bad.c:14: `if ((void *)(eth + 1) > data_end)`)
+   = note: R1=pkt(off=0,r=14)
+   = help: check `ip` against data_end first: `if ((void *)(ip + 1) > data_end) return XDP_PASS;`
+   = kernel: {}
+   = kernel: {}
+",
+        KERNEL_LINES[0], KERNEL_LINES[1]
+    );
+    assert_eq!(text(&out.stdout), expected);
+}
+
+#[test]
+fn drop_tcp_quotes_the_kernel_lines_the_kernel_prints() {
+    const TEST: &str = "drop_tcp_quotes_the_kernel_lines_the_kernel_prints";
+    if !kernel_usable(TEST) {
+        return;
+    }
+    let Some(object) = compile_c("bad_kernel", DROP_TCP, TEST) else {
+        return;
+    };
+    let out = apiary(&["verify", object.to_str().unwrap(), "--backend", "both"]);
+    let stdout = text(&out.stdout);
+    for line in KERNEL_LINES {
+        assert!(
+            stdout.contains(&format!("   = kernel: {line}\n")),
+            "{stdout}"
+        );
+    }
+    assert!(
+        stdout.contains(&format!(
+            "drop_tcp: kernel: {}\ndrop_tcp: kernel: rejected: {}\ndrop_tcp: verdicts agree\n",
+            KERNEL_LINES[0], KERNEL_LINES[1]
+        )),
+        "{stdout}"
+    );
+}
