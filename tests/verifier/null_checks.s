@@ -317,19 +317,6 @@ out:
 	r0 = 0
 	exit
 
-;; case array_lookup_with_key_past_the_end_needs_check
-;; type socket_filter
-;; map values array key=4 value=8 max=4
-;; expect reject: R0 invalid mem access 'map_value_or_null'
-	*(u32 *)(r10 - 4) = 4
-	r2 = r10
-	r2 += -4
-	ld_pseudo r1, 5, 0
-	call 1
-	r0 = *(u64 *)(r0 + 0)
-	r0 = 0
-	exit
-
 ;; case array_lookup_with_spilled_constant_key_is_never_null
 ;; type socket_filter
 ;; map values array key=4 value=8 max=4
@@ -338,19 +325,6 @@ out:
 	*(u32 *)(r10 - 8) = r1
 	r2 = r10
 	r2 += -8
-	ld_pseudo r1, 5, 0
-	call 1
-	r0 = *(u64 *)(r0 + 0)
-	r0 = 0
-	exit
-
-;; case hash_lookup_with_constant_key_needs_check
-;; type socket_filter
-;; map values hash key=4 value=8 max=4
-;; expect reject: R0 invalid mem access 'map_value_or_null'
-	*(u32 *)(r10 - 4) = 0
-	r2 = r10
-	r2 += -4
 	ld_pseudo r1, 5, 0
 	call 1
 	r0 = *(u64 *)(r0 + 0)
