@@ -26,12 +26,14 @@ mod backend;
 pub mod conformance;
 mod diff;
 mod generate;
+mod generate_xdp;
 mod kernel_log;
 mod known;
 pub mod objects;
 mod program;
 mod rng;
 pub mod verifier_cases;
+mod xdp_run;
 
 pub use backend::{
     Entries, KEY_SIZE, KernelMaps, MAPS, MapKind, MapShape, Outcome, PrepareProgram, RunFailure,
@@ -44,10 +46,17 @@ pub use diff::{
     parse_reproducer, tiers_agree, without_addresses, write_kernel_warning, write_reproducer,
 };
 pub use generate::{CTX_INPUT_LEN, CTX_LEN, Case, DATA, KEY_RANGE, PROLOGUE_LEN, generate};
+pub use generate_xdp::{
+    XDP_MD_LEN, XDP_OUT_MAP, XDP_OUT_VALUE_SIZE, XdpCase, XdpInput, generate_xdp, xdp_input,
+};
 pub use kernel_log::{KernelReport, LogWatch, is_kernel_bug_line};
 pub use known::{KernelBug, KnownDivergence, ListError, known_divergences, parse_known};
 pub use program::{BranchError, Node, Program};
 pub use rng::Rng;
+pub use xdp_run::{
+    Ready, XdpDivergence, XdpFailure, XdpOutcome, verify_xdp, xdp_map_infos, xdp_outcome,
+    xdp_tiers_agree,
+};
 
 /// Whether the kernel side can run here (`bpf()` works); the error says why not.
 pub fn kernel_available() -> Result<(), apiary_kernel::Unavailable> {
