@@ -1,6 +1,8 @@
 //! Differential testing of Apiary against the Linux kernel.
 //!
-//! This crate owns the random program generator ([`generate`]), the runs of
+//! This crate owns the random program generator ([`generate`], and its
+//! xdp flavour [`generate_xdp`] with packet checks and accesses, run in
+//! Apiary's two tiers through test-run by [`xdp_tiers_agree`]), the runs of
 //! one program in both backends (the kernel as a privileged `syscall`
 //! program through `BPF_PROG_TEST_RUN` with its maps, Apiary through
 //! `apiary-runtime` with the same maps), their comparison (r0, the context

@@ -37,6 +37,9 @@ pub enum XdpFailure {
     Run {
         /// The error's message, addresses replaced by `ADDR`.
         message: String,
+        /// The instruction slot the budget stopped the run before, if it
+        /// ran out (stepping the budget traces a run's path).
+        out_of_budget_at: Option<usize>,
         /// The program touched memory outside its regions: for a program
         /// the verifier accepted, a verifier bug.
         memory_fault: bool,
@@ -96,6 +99,10 @@ pub fn xdp_outcome(
     let mut output = runtime
         .test_run(&mut runner, prog, &run_input)
         .map_err(|error| XdpFailure::Run {
+            out_of_budget_at: match error {
+                TestRunError::Run(RunError::BudgetExhausted { pc, .. }) => Some(pc),
+                _ => None,
+            },
             memory_fault: matches!(error, TestRunError::Run(RunError::MemoryFault { .. })),
             message: without_addresses(&error.to_string()),
         })?;
@@ -150,6 +157,7 @@ pub fn xdp_tiers_agree(
     if let Err(XdpFailure::Run {
         message,
         memory_fault: true,
+        ..
     }) = &interpreted
     {
         return Err(XdpDivergence::Fault(message.clone()));
