@@ -94,7 +94,6 @@ fn take<'a>(data: &mut &'a [u8], len: usize) -> &'a [u8] {
     head
 }
 
-
 /// An input split into its parts.
 pub struct Input {
     /// The context bytes (a writable region, its address in r1).

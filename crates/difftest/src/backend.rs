@@ -10,7 +10,7 @@ use apiary_kernel::{
     Error as KernelError, LoadedProg, MapCreateAttrs, MapFd, ProgFd, ProgLoadAttrs, TestRunAttrs,
 };
 use apiary_maps::{MapDef, MapError, MapType};
-use apiary_runtime::{Env, Runtime, TaskInfo};
+use apiary_runtime::{Env, MapId, Runtime, TaskInfo};
 use apiary_vm::Runner;
 use thiserror::Error;
 
@@ -428,28 +428,8 @@ pub fn apiary_outcome_on(
     let slots = apiary_isa::slots_from_bytes(bytecode)
         .map_err(|e| RunFailure::ApiaryLoad(e.to_string()))?;
     let runtime = Runtime::new(1);
-    let mut ids = Vec::with_capacity(MAPS.len());
-    for (index, shape) in MAPS.iter().enumerate() {
-        let map_type = match shape.kind {
-            MapKind::Array => MapType::Array,
-            MapKind::Hash => MapType::Hash,
-        };
-        let def = MapDef {
-            map_flags: shape.map_flags,
-            ..MapDef::new(map_type, KEY_SIZE, VALUE_SIZE, shape.max_entries)
-        };
-        let id = runtime
-            .create_map(def)
-            .map_err(|e| RunFailure::ApiaryLoad(e.to_string()))?;
-        let map = runtime
-            .map(id)
-            .ok_or_else(|| RunFailure::ApiaryLoad(format!("map {index} vanished")))?;
-        for (key, value) in initial.get(index).map_or(&[][..], Vec::as_slice) {
-            map.sys_update(key, value, 0)
-                .map_err(|e| apiary_map_failure(index, &e))?;
-        }
-        ids.push(id);
-    }
+    let defs: Vec<MapDef> = MAPS.iter().map(MapShape::def).collect();
+    let ids = create_maps(&runtime, &defs, initial)?;
     let prog = runtime
         .load_program("difftest", ProgType::SYSCALL, &slots, &ids)
         .map_err(|e| RunFailure::ApiaryLoad(e.to_string()))?;
@@ -465,8 +445,54 @@ pub fn apiary_outcome_on(
     let r0 = runtime
         .run(&mut runner, prog, &mut buffer, 0, &TaskInfo::default())
         .map_err(RunFailure::ApiaryRun)?;
+    Ok(Outcome {
+        r0,
+        ctx: buffer,
+        maps: map_contents(&runtime, &ids)?,
+    })
+}
+
+impl MapShape {
+    /// The map's definition in Apiary.
+    pub(crate) fn def(&self) -> MapDef {
+        let map_type = match self.kind {
+            MapKind::Array => MapType::Array,
+            MapKind::Hash => MapType::Hash,
+        };
+        MapDef {
+            map_flags: self.map_flags,
+            ..MapDef::new(map_type, KEY_SIZE, VALUE_SIZE, self.max_entries)
+        }
+    }
+}
+
+/// Creates the maps `defs` in `runtime`, each holding its `initial` entries.
+pub(crate) fn create_maps(
+    runtime: &Runtime,
+    defs: &[MapDef],
+    initial: &[Entries],
+) -> Result<Vec<MapId>, RunFailure> {
+    let mut ids = Vec::with_capacity(defs.len());
+    for (index, def) in defs.iter().enumerate() {
+        let id = runtime
+            .create_map(def.clone())
+            .map_err(|e| RunFailure::ApiaryLoad(e.to_string()))?;
+        let map = runtime
+            .map(id)
+            .ok_or_else(|| RunFailure::ApiaryLoad(format!("map {index} vanished")))?;
+        for (key, value) in initial.get(index).map_or(&[][..], Vec::as_slice) {
+            map.sys_update(key, value, 0)
+                .map_err(|e| apiary_map_failure(index, &e))?;
+        }
+        ids.push(id);
+    }
+    Ok(ids)
+}
+
+/// Every entry of each of `ids`' maps, sorted by key.
+pub(crate) fn map_contents(runtime: &Runtime, ids: &[MapId]) -> Result<Vec<Entries>, RunFailure> {
     let mut maps = Vec::with_capacity(ids.len());
-    for (index, id) in ids.into_iter().enumerate() {
+    for (index, &id) in ids.iter().enumerate() {
         let map = runtime
             .map(id)
             .ok_or_else(|| RunFailure::ApiaryLoad(format!("map {index} vanished")))?;
@@ -489,11 +515,7 @@ pub fn apiary_outcome_on(
         entries.sort();
         maps.push(entries);
     }
-    Ok(Outcome {
-        r0,
-        ctx: buffer,
-        maps,
-    })
+    Ok(maps)
 }
 
 #[cfg(test)]

@@ -49,7 +49,7 @@ pub const PROLOGUE_LEN: usize = 1 + DATA.len() + STACK_SLOTS + HELPER_SLOTS.len(
 /// Registers a helper call leaves uninitialised that hold data.
 pub(crate) const CLOBBERED: [Reg; 4] = [Reg::R2, Reg::R3, Reg::R4, Reg::R5];
 /// Data registers a helper call preserves.
-const PRESERVED: [Reg; 3] = [Reg::R6, Reg::R7, Reg::R8];
+pub(crate) const PRESERVED: [Reg; 3] = [Reg::R6, Reg::R7, Reg::R8];
 /// Helper ids.
 pub(crate) const MAP_LOOKUP_ELEM: i32 = 1;
 const MAP_UPDATE_ELEM: i32 = 2;
@@ -76,7 +76,7 @@ pub const KEY_RANGE: u32 = 6;
 /// Initial map entries: every array slot, and a random subset of keys
 /// (the map full now and then) for a hash. A stream of its own, so that
 /// programs stay what they were for a seed.
-fn initial_maps(seed: u64) -> Vec<Entries> {
+pub(crate) fn initial_maps(seed: u64) -> Vec<Entries> {
     let mut rng = Rng::new(seed ^ 0x6d61_7073);
     MAPS.iter()
         .map(|shape| {
@@ -101,13 +101,49 @@ fn initial_maps(seed: u64) -> Vec<Entries> {
         .collect()
 }
 
+/// The program type generated programs are written for: what their
+/// context is and how they hand their registers out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Flavour {
+    /// `syscall`: the context is [`CTX_LEN`] bytes of writable memory.
+    Syscall,
+    /// `xdp`: the context is `struct xdp_md`, read-only, and the body also
+    /// checks and accesses the packet (see `generate_xdp`).
+    Xdp,
+}
+
 /// Generates the test for `seed`.
 pub fn generate(seed: u64) -> Case {
+    let mut nodes = generate_body(seed, Flavour::Syscall);
+    for (i, reg) in DATA.into_iter().enumerate() {
+        nodes.push(Node::plain(Insn::Store {
+            size: Size::DW,
+            dst: CTX,
+            off: (CTX_INPUT_LEN + 8 * i) as i16,
+            src: Source::Reg(reg),
+        }));
+    }
+    nodes.push(Node::plain(Insn::Exit));
     let mut rng = Rng::new(seed);
     let mut ctx = vec![0u8; CTX_LEN];
     for chunk in ctx.chunks_mut(8) {
         let bytes = value(&mut rng).to_le_bytes();
         chunk.copy_from_slice(&bytes[..chunk.len()]);
+    }
+    Case {
+        program: Program::new(nodes),
+        ctx,
+        maps: initial_maps(seed),
+    }
+}
+
+/// The prologue and the random body for `seed`, without an epilogue.
+pub(crate) fn generate_body(seed: u64, flavour: Flavour) -> Vec<Node> {
+    let mut rng = Rng::new(seed);
+    // The context's bytes come first from the stream (see `generate`), so
+    // the programs stay what they were for a seed.
+    for _ in 0..CTX_LEN.div_ceil(8) {
+        value(&mut rng);
     }
     let mut nodes = vec![Node::plain(Insn::mov64(CTX, Source::Reg(Reg::R1)))];
     for reg in DATA {
@@ -140,9 +176,14 @@ pub fn generate(seed: u64) -> Case {
     let mut jump_items: Vec<(usize, usize)> = Vec::new();
     for item in 0..items {
         let remaining = items - item;
-        match rng.below(24) {
-            0 => laid_out.push(counted_loop(&mut rng)),
-            4..=6 => laid_out.push(helper_call(&mut rng)),
+        let choices = match flavour {
+            Flavour::Syscall => 24,
+            Flavour::Xdp => 24 + crate::generate_xdp::EXTRA_ITEMS,
+        };
+        match rng.below(choices) {
+            0 => laid_out.push(counted_loop(&mut rng, flavour)),
+            4..=6 => laid_out.push(helper_call(&mut rng, flavour)),
+            24.. => laid_out.push(crate::generate_xdp::item(&mut rng)),
             1..=3 => {
                 let jump = forward_jump(&mut rng);
                 // An unconditional jump over an item would leave it
@@ -154,7 +195,7 @@ pub fn generate(seed: u64) -> Case {
                 jump_items.push((item, item + 1 + skip));
                 laid_out.push(vec![Node::plain(jump)]);
             }
-            _ => laid_out.push(vec![Node::plain(straight_insn(&mut rng))]),
+            _ => laid_out.push(vec![Node::plain(straight_insn(&mut rng, flavour))]),
         }
     }
     let body_start = nodes.len();
@@ -180,20 +221,7 @@ pub fn generate(seed: u64) -> Case {
         }
     }
     nodes.extend(laid_out.into_iter().flatten());
-    for (i, reg) in DATA.into_iter().enumerate() {
-        nodes.push(Node::plain(Insn::Store {
-            size: Size::DW,
-            dst: CTX,
-            off: (CTX_INPUT_LEN + 8 * i) as i16,
-            src: Source::Reg(reg),
-        }));
-    }
-    nodes.push(Node::plain(Insn::Exit));
-    Case {
-        program: Program::new(nodes),
-        ctx,
-        maps: initial_maps(seed),
-    }
+    nodes
 }
 
 /// Interesting 64-bit values: edges of the signed and unsigned ranges, small and random numbers.
@@ -306,7 +334,7 @@ fn atomic(rng: &mut Rng) -> Insn {
 }
 
 /// Any instruction that does not branch.
-fn straight_insn(rng: &mut Rng) -> Insn {
+fn straight_insn(rng: &mut Rng, flavour: Flavour) -> Insn {
     match rng.below(20) {
         0 => Insn::Neg {
             width: width(rng),
@@ -331,15 +359,9 @@ fn straight_insn(rng: &mut Rng) -> Insn {
                 from,
             }
         }
-        3 => {
-            let size = rng.pick(&Size::ALL);
-            Insn::Store {
-                size,
-                dst: Reg::R10,
-                off: stack_off(rng, size),
-                src: source(rng),
-            }
-        }
+        3 => stack_store(rng),
+        // An xdp context is read-only.
+        4 if flavour == Flavour::Xdp => stack_store(rng),
         4 => {
             // The verifier refuses BPF_ST (immediate) stores into the context.
             let size = rng.pick(&Size::ALL);
@@ -351,6 +373,13 @@ fn straight_insn(rng: &mut Rng) -> Insn {
             }
         }
         5 => load(rng, Reg::R10),
+        6 if flavour == Flavour::Xdp => Insn::Load {
+            size: Size::W,
+            sign_extend: false,
+            dst: rng.pick(&DATA),
+            src: CTX,
+            off: xdp_scalar_field(rng),
+        },
         6 => load(rng, CTX),
         7 | 8 => atomic(rng),
         9 => Insn::LoadImm64 {
@@ -360,6 +389,22 @@ fn straight_insn(rng: &mut Rng) -> Insn {
         },
         _ => alu(rng),
     }
+}
+
+fn stack_store(rng: &mut Rng) -> Insn {
+    let size = rng.pick(&Size::ALL);
+    Insn::Store {
+        size,
+        dst: Reg::R10,
+        off: stack_off(rng, size),
+        src: source(rng),
+    }
+}
+
+/// `ingress_ifindex` or `rx_queue_index`: the fields of `struct xdp_md`
+/// that hold numbers and that every xdp program may read (whole).
+fn xdp_scalar_field(rng: &mut Rng) -> i16 {
+    rng.pick(&[12, 16])
 }
 
 /// A forward branch; its target is filled in by the caller.
@@ -379,12 +424,12 @@ fn forward_jump(rng: &mut Rng) -> Insn {
 }
 
 /// `r1 = N; body; r1 -= 1; if r1 != 0 goto body`: a loop the verifier walks N times.
-fn counted_loop(rng: &mut Rng) -> Vec<Node> {
+fn counted_loop(rng: &mut Rng, flavour: Flavour) -> Vec<Node> {
     let iterations = 1 + rng.below(6) as i32;
     let body_len = 1 + rng.below(5);
     let mut nodes = vec![Node::plain(Insn::mov64(COUNTER, Source::Imm(iterations)))];
     for _ in 0..body_len {
-        nodes.push(Node::plain(straight_insn(rng)));
+        nodes.push(Node::plain(straight_insn(rng, flavour)));
     }
     nodes.push(Node::plain(Insn::Alu {
         width: Width::W64,
@@ -418,7 +463,7 @@ pub(crate) fn loop_back(target: usize) -> Node {
 /// for a constant, and a pruned path with another key then dereferences
 /// NULL inside the kernel (an oops seen on this machine). Hash keys may
 /// also be immediates or masked data registers.
-fn store_key(rng: &mut Rng, kind: MapKind, nodes: &mut Vec<Node>) {
+fn store_key(rng: &mut Rng, kind: MapKind, flavour: Flavour, nodes: &mut Vec<Node>) {
     let masked = |nodes: &mut Vec<Node>, load: Insn| {
         nodes.push(Node::plain(load));
         nodes.push(Node::plain(Insn::Alu {
@@ -427,34 +472,55 @@ fn store_key(rng: &mut Rng, kind: MapKind, nodes: &mut Vec<Node>) {
             dst: COUNTER,
             src: Source::Imm(7),
         }));
-        nodes.push(Node::plain(Insn::Store {
-            size: Size::W,
-            dst: Reg::R10,
-            off: KEY_SLOT,
-            src: Source::Reg(COUNTER),
-        }));
+        nodes.push(key_store(Source::Reg(COUNTER)));
     };
     let from_ctx = Insn::Load {
-        size: Size::B,
+        size: if flavour == Flavour::Xdp {
+            Size::W
+        } else {
+            Size::B
+        },
         sign_extend: false,
         dst: COUNTER,
         src: CTX,
-        off: rng.below(CTX_INPUT_LEN) as i16,
+        off: match flavour {
+            Flavour::Syscall => rng.below(CTX_INPUT_LEN) as i16,
+            Flavour::Xdp => xdp_scalar_field(rng),
+        },
     };
     match (kind, rng.below(3)) {
         (MapKind::Array, _) | (MapKind::Hash, 0) => masked(nodes, from_ctx),
         (MapKind::Hash, 1) => masked(nodes, Insn::mov64(COUNTER, Source::Reg(rng.pick(&DATA)))),
-        (MapKind::Hash, _) => nodes.push(Node::plain(Insn::Store {
-            size: Size::W,
-            dst: Reg::R10,
-            off: KEY_SLOT,
-            src: Source::Imm(if rng.below(8) == 0 {
-                imm(rng)
-            } else {
-                rng.below(KEY_RANGE as usize) as i32
-            }),
-        })),
+        (MapKind::Hash, _) => nodes.push(key_store(Source::Imm(if rng.below(8) == 0 {
+            imm(rng)
+        } else {
+            rng.below(KEY_RANGE as usize) as i32
+        }))),
     }
+}
+
+/// `if r0 == 0 goto target` (a node index relative to the item's start).
+pub(crate) fn if_null_goto(target: usize) -> Node {
+    Node {
+        insn: Insn::Jump {
+            width: Width::W64,
+            cond: JmpCond::Eq,
+            dst: Reg::R0,
+            src: Source::Imm(0),
+            off: 0,
+        },
+        target: Some(target),
+    }
+}
+
+/// `*(u32 *)(r10 + KEY_SLOT) = src`.
+pub(crate) fn key_store(src: Source) -> Node {
+    Node::plain(Insn::Store {
+        size: Size::W,
+        dst: Reg::R10,
+        off: KEY_SLOT,
+        src,
+    })
 }
 
 /// `reg = r10 + off`.
@@ -510,11 +576,11 @@ fn value_access(rng: &mut Rng) -> Insn {
 /// the value pointer; afterwards r0 holds a number and the registers the
 /// call clobbered hold new values. Branch targets are relative to the
 /// block's start.
-fn helper_call(rng: &mut Rng) -> Vec<Node> {
+fn helper_call(rng: &mut Rng, flavour: Flavour) -> Vec<Node> {
     let mut nodes = Vec::new();
     let map = rng.below(MAPS.len());
     let kind = MAPS.get(map).map_or(MapKind::Hash, |shape| shape.kind);
-    store_key(rng, kind, &mut nodes);
+    store_key(rng, kind, flavour, &mut nodes);
     let helper = rng.pick(&[
         MAP_LOOKUP_ELEM,
         MAP_LOOKUP_ELEM,
@@ -553,16 +619,7 @@ fn helper_call(rng: &mut Rng) -> Vec<Node> {
         // if r0 == 0 goto null; r1 = r0; r0 = number; accesses; [r0 = loaded]; goto done
         let null_check = nodes.len();
         let null_branch = null_check + 3 + accesses.len() + 2;
-        nodes.push(Node {
-            insn: Insn::Jump {
-                width: Width::W64,
-                cond: JmpCond::Eq,
-                dst: Reg::R0,
-                src: Source::Imm(0),
-                off: 0,
-            },
-            target: Some(null_branch),
-        });
+        nodes.push(if_null_goto(null_branch));
         nodes.push(Node::plain(Insn::mov64(Reg::R1, Source::Reg(Reg::R0))));
         nodes.push(Node::plain(Insn::mov64(
             Reg::R0,

@@ -1,6 +1,8 @@
 //! Differential testing of Apiary against the Linux kernel.
 //!
-//! This crate owns the random program generator ([`generate`]), the runs of
+//! This crate owns the random program generator ([`generate`], and its
+//! xdp flavour [`generate_xdp`] with packet checks and accesses, run in
+//! Apiary's two tiers through test-run by [`xdp_tiers_agree`]), the runs of
 //! one program in both backends (the kernel as a privileged `syscall`
 //! program through `BPF_PROG_TEST_RUN` with its maps, Apiary through
 //! `apiary-runtime` with the same maps), their comparison (r0, the context
@@ -27,6 +29,7 @@ mod backend;
 pub mod conformance;
 mod diff;
 mod generate;
+mod generate_xdp;
 mod kernel_log;
 mod known;
 pub mod objects;
@@ -36,6 +39,7 @@ mod soundness;
 mod unsafe_mutation;
 mod verdicts;
 pub mod verifier_cases;
+mod xdp_run;
 
 pub use backend::{
     Entries, KEY_SIZE, KernelMaps, MAPS, MapKind, MapShape, Outcome, PrepareProgram, RunFailure,
@@ -48,6 +52,9 @@ pub use diff::{
     parse_reproducer, tiers_agree, without_addresses, write_kernel_warning, write_reproducer,
 };
 pub use generate::{CTX_INPUT_LEN, CTX_LEN, Case, DATA, KEY_RANGE, PROLOGUE_LEN, generate};
+pub use generate_xdp::{
+    XDP_MD_LEN, XDP_OUT_MAP, XDP_OUT_VALUE_SIZE, XdpCase, XdpInput, generate_xdp, xdp_input,
+};
 pub use kernel_log::{KernelReport, LogWatch, is_kernel_bug_line};
 pub use known::{KernelBug, KnownDivergence, ListError, known_divergences, parse_known};
 pub use program::{BranchError, Node, Program};
@@ -56,6 +63,10 @@ pub use soundness::{Unsound, check_accepted, verifier_prevents};
 pub use unsafe_mutation::{Mutation, apply, mutate};
 pub use verdicts::{
     VerdictDisagreement, VerdictSummary, apiary_verify, compare_verdicts, verifier_maps,
+};
+pub use xdp_run::{
+    Ready, XdpDivergence, XdpFailure, XdpOutcome, verify_xdp, xdp_map_infos, xdp_outcome,
+    xdp_tiers_agree,
 };
 
 /// Whether the kernel side can run here (`bpf()` works); the error says why not.

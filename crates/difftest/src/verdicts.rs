@@ -5,9 +5,10 @@
 
 use apiary_isa::RawInsn;
 use apiary_kernel::types::{MapType, ProgType};
+use apiary_maps::MapDef;
 use apiary_verifier::{Accepted, MapInfo, Rejection, verify};
 
-use crate::backend::{KEY_SIZE, KernelMaps, MAPS, MapKind, RunFailure, VALUE_SIZE, kernel_load};
+use crate::backend::{KernelMaps, MAPS, RunFailure, kernel_load};
 use crate::generate::generate;
 use crate::program::Program;
 use crate::rng::Rng;
@@ -16,20 +17,20 @@ use crate::unsafe_mutation::{Mutation, mutate};
 /// The harness's maps ([`MAPS`]) as the verifier sees them.
 pub fn verifier_maps() -> Vec<MapInfo> {
     MAPS.iter()
-        .map(|shape| MapInfo {
-            map_type: match shape.kind {
-                MapKind::Array => MapType::ARRAY,
-                MapKind::Hash => MapType::HASH,
-            },
-            key_size: KEY_SIZE,
-            value_size: VALUE_SIZE,
-            max_entries: shape.max_entries,
-            flags: shape.map_flags,
-            frozen_value: None,
-            inner: None,
-            ..MapInfo::default()
-        })
+        .map(|shape| verifier_map(&shape.def()))
         .collect()
+}
+
+/// The verifier's view of the map `def` creates.
+pub(crate) fn verifier_map(def: &MapDef) -> MapInfo {
+    MapInfo {
+        map_type: MapType(def.map_type),
+        key_size: def.key_size,
+        value_size: def.value_size,
+        max_entries: def.max_entries,
+        flags: def.map_flags,
+        ..MapInfo::default()
+    }
 }
 
 /// Apiary's verdict on generated program `slots`, loaded as the kernel
