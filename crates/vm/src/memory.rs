@@ -24,7 +24,7 @@ pub const FRAME_STRIDE: u64 = 1024;
 pub(crate) const FRAME_SHIFT: u32 = 10;
 
 /// A span of host memory a program may access, with its lifetime.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Region<'a> {
     addr: u64,
     len: u64,
@@ -152,6 +152,9 @@ pub(crate) struct Memory {
     pub(crate) regions: Vec<Span>,
     /// What each of `regions` holds, at the same index.
     pub(crate) region_kinds: Vec<RegionKind>,
+    /// The regions as the last run was given them, duplicates included:
+    /// a run given the same ones reuses `regions` as they are.
+    given: Vec<(Span, RegionKind)>,
     /// Regions helpers registered during the run, by start address, with
     /// what they hold.
     pub(crate) registered: BTreeMap<(u64, u64, bool), RegionKind>,
@@ -184,6 +187,7 @@ impl Memory {
             stack_base,
             regions: Vec::with_capacity(16),
             region_kinds: Vec::with_capacity(16),
+            given: Vec::with_capacity(16),
             registered: BTreeMap::new(),
             last_hit: Cell::new(None),
             packet: None,
@@ -311,14 +315,38 @@ impl Memory {
         true
     }
 
-    /// Forgets every region (their borrows end with the run).
-    pub(crate) fn clear_regions(&mut self) {
+    /// Makes `given` the regions of the run that starts. A program run
+    /// many times on the same packet, context and maps is given the same
+    /// spans every time: then the table the last run built is kept as it
+    /// is, and only a changed input rebuilds it. Spans kept between runs
+    /// (given or registered) are only addresses: nothing reads them before
+    /// the next run starts here, and it keeps only those it was given again
+    /// (with their borrows).
+    pub(crate) fn set_given(&mut self, regions: &[Region<'_>], extra: [Option<&Region<'_>>; 2]) {
+        // Registered regions last as long as the run that registered them.
+        if !self.registered.is_empty() {
+            self.registered.clear();
+            // It may name a registered region.
+            self.last_hit.set(None);
+        }
+        let given = || regions.iter().chain(extra.into_iter().flatten());
+        let same = self.given.len() == given().count()
+            && self
+                .given
+                .iter()
+                .zip(given())
+                .all(|(&(span, kind), region)| span == region.span() && kind == region.kind());
+        if same {
+            return;
+        }
+        self.given.clear();
         self.regions.clear();
         self.region_kinds.clear();
-        self.registered.clear();
         self.last_hit.set(None);
-        self.packet = None;
-        self.headers = None;
+        for region in given() {
+            self.given.push((region.span(), region.kind()));
+            self.add_given(region.span(), region.kind());
+        }
     }
 
     /// Big-endian packet load for `LD_ABS`/`LD_IND`; `None` when out of
