@@ -11,6 +11,8 @@
 //! (`start + remaining`), so reporting that op gives the interpreter's
 //! error, pc included, with the same memory.
 
+use std::cell::Cell;
+
 use apiary_vm::{Op, Program};
 use dynasmrt::x64::X64Relocation;
 use dynasmrt::{DynamicLabel, DynasmApi, VecAssembler};
@@ -171,13 +173,26 @@ fn group_ends(ops: &[Op]) -> (Vec<u32>, Vec<bool>) {
     (ends, targets)
 }
 
+thread_local! {
+    /// An assembler left empty by its last compilation on this thread.
+    static ASSEMBLER: Cell<Option<VecAssembler<X64Relocation>>> = const { Cell::new(None) };
+}
+
 /// Compiles `program` for environment type `E`.
 pub(crate) fn compile<E>(program: &Program<E>, options: Options) -> Result<JitCode<E>, JitError> {
     let ops = program.ops();
     let (ends, is_target) = group_ends(ops);
-    let mut asm = VecAssembler::<X64Relocation>::new(0);
-    // About the average code size of an op: growing the buffer by copying costs more.
-    asm.reserve_ops(ops.len() * 40);
+    // The thread's assembler from its last compilation, with the capacity
+    // of its label and relocation tables: growing them (copying, faulting
+    // in fresh pages) cost more than emitting the code.
+    let labels = ops.len() * 3;
+    let mut asm = ASSEMBLER
+        .take()
+        .unwrap_or_else(|| VecAssembler::new_with_capacity(0, 0, 0, 0, labels, 0, labels));
+    // More than ops need on average (divisions and checked accesses with
+    // their stubs take the most): reallocating the buffer copies it, while
+    // bytes never written cost nothing.
+    asm.reserve_ops(ops.len() * 96);
     let routines = Routines {
         exit: asm.new_dynamic_label(),
         abort: asm.new_dynamic_label(),
@@ -235,12 +250,17 @@ pub(crate) fn compile<E>(program: &Program<E>, options: Options) -> Result<JitCo
     }
     emit_stubs(&mut e);
     emit_call::routines::<E>(&mut e);
-    let code = e
-        .asm
-        .finalize()
+    let mut asm = e.asm;
+    let len = asm.offset().0;
+    // Drained, not taken: the buffer stays with the assembler for the next
+    // compilation, whose code then lands on pages already faulted in.
+    let code = asm
+        .drain()
         .map_err(|err| JitError::Assemble(err.to_string()))?;
-    let mem = ExecMem::new(&code).map_err(JitError::Map)?;
-    Ok(JitCode::new(mem, starts, bodies, ends, code.len()))
+    let mem = ExecMem::new(len, code).map_err(JitError::Map);
+    ASSEMBLER.set(Some(asm));
+    let mem = mem?;
+    Ok(JitCode::new(mem, starts, bodies, ends, len))
 }
 
 fn emit_stubs(e: &mut Emitter) {
