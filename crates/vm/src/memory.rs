@@ -329,16 +329,21 @@ impl Memory {
             // It may name a registered region.
             self.last_hit.set(None);
         }
-        let given = || regions.iter().chain(extra.into_iter().flatten());
-        let same = self.given.len() == given().count()
-            && self
-                .given
-                .iter()
-                .zip(given())
-                .all(|(&(span, kind), region)| span == region.span() && kind == region.kind());
-        if same {
+        let kept = |(&(span, kind), region): (&(Span, RegionKind), &Region<'_>)| {
+            span == region.span() && kind == region.kind()
+        };
+        // The slice and the extras apart: a chained iterator made this
+        // comparison cost more than an empty program's run.
+        let (head, tail) = self.given.split_at(regions.len().min(self.given.len()));
+        let extras = extra.iter().flatten().count();
+        if head.len() == regions.len()
+            && tail.len() == extras
+            && head.iter().zip(regions).all(kept)
+            && tail.iter().zip(extra.into_iter().flatten()).all(kept)
+        {
             return;
         }
+        let given = || regions.iter().chain(extra.into_iter().flatten());
         self.given.clear();
         self.regions.clear();
         self.region_kinds.clear();
