@@ -130,6 +130,45 @@ impl Span {
     }
 }
 
+/// No region: it contains no address (`contains` needs an offset below
+/// its length), so a cache holding it always misses.
+const NO_SPAN: Span = Span {
+    start: 0,
+    len: 0,
+    writable: false,
+};
+
+/// A [`Span`] as the one-entry cache keeps it: every byte belongs to a
+/// word-sized field, so copies move whole words. (Copying a `Span`'s
+/// `bool` and padding went through misaligned stack moves that stalled
+/// store forwarding, on every cache miss of the JIT's slow path.)
+#[derive(Clone, Copy)]
+struct Hit {
+    start: u64,
+    len: u64,
+    writable: u64,
+}
+
+impl From<Span> for Hit {
+    fn from(span: Span) -> Self {
+        Hit {
+            start: span.start,
+            len: span.len,
+            writable: u64::from(span.writable),
+        }
+    }
+}
+
+impl Hit {
+    fn span(self) -> Span {
+        Span {
+            start: self.start,
+            len: self.len,
+            writable: self.writable != 0,
+        }
+    }
+}
+
 /// The most regions helpers may register in one run (map values looked
 /// up, ring buffer samples, ...): a bound on the run's bookkeeping, far
 /// above what programs the kernel accepts reach in practice.
@@ -158,7 +197,8 @@ pub(crate) struct Memory {
     /// Regions helpers registered during the run, by start address, with
     /// what they hold.
     pub(crate) registered: BTreeMap<(u64, u64, bool), RegionKind>,
-    last_hit: Cell<Option<Span>>,
+    /// The region the last search found; [`NO_SPAN`]'s when there is none.
+    last_hit: Cell<Hit>,
     pub(crate) packet: Option<Span>,
     pub(crate) headers: Option<HeaderSpans>,
 }
@@ -189,7 +229,7 @@ impl Memory {
             region_kinds: Vec::with_capacity(16),
             given: Vec::with_capacity(16),
             registered: BTreeMap::new(),
-            last_hit: Cell::new(None),
+            last_hit: Cell::new(Hit::from(NO_SPAN)),
             packet: None,
             headers: None,
         }
@@ -230,21 +270,22 @@ impl Memory {
     #[inline]
     pub(crate) fn region_for(&self, addr: u64, size: u64, access: Access) -> Option<Span> {
         let allowed = |s: &Span| s.contains(addr, size) && (access == Access::Load || s.writable);
-        if let Some(s) = self.last_hit.get()
-            && allowed(&s)
-        {
+        let s = self.last_hit.get().span();
+        if allowed(&s) {
             return Some(s);
         }
-        self.search_regions(addr, size, access)
+        self.search_regions(addr, size, access).map(Hit::span)
     }
 
     /// The regions' search when the last region hit does not allow the
     /// access; out of line so that the hit above stays a few instructions.
     #[inline(never)]
-    fn search_regions(&self, addr: u64, size: u64, access: Access) -> Option<Span> {
+    fn search_regions(&self, addr: u64, size: u64, access: Access) -> Option<Hit> {
         let allowed = |s: &Span| s.contains(addr, size) && (access == Access::Load || s.writable);
-        let hit = self.regions.iter().copied().find(allowed).or_else(|| {
-            self.registered
+        let hit = match self.regions.iter().find(|s| allowed(s)) {
+            Some(&hit) => hit,
+            None => self
+                .registered
                 .range(..=(addr, u64::MAX, true))
                 .rev()
                 .take(REGISTERED_PROBES)
@@ -253,9 +294,10 @@ impl Memory {
                     len,
                     writable,
                 })
-                .find(allowed)
-        })?;
-        self.last_hit.set(Some(hit));
+                .find(allowed)?,
+        };
+        let hit = Hit::from(hit);
+        self.last_hit.set(hit);
         Some(hit)
     }
 
@@ -311,7 +353,7 @@ impl Memory {
         }
         // A program uses a value right after a helper hands it out (a map
         // lookup's result): prime the cache so that access skips the tree.
-        self.last_hit.set(Some(span));
+        self.last_hit.set(Hit::from(span));
         true
     }
 
@@ -327,7 +369,7 @@ impl Memory {
         if !self.registered.is_empty() {
             self.registered.clear();
             // It may name a registered region.
-            self.last_hit.set(None);
+            self.last_hit.set(Hit::from(NO_SPAN));
         }
         let kept = |(&(span, kind), region): (&(Span, RegionKind), &Region<'_>)| {
             span == region.span() && kind == region.kind()
@@ -347,7 +389,7 @@ impl Memory {
         self.given.clear();
         self.regions.clear();
         self.region_kinds.clear();
-        self.last_hit.set(None);
+        self.last_hit.set(Hit::from(NO_SPAN));
         for region in given() {
             self.given.push((region.span(), region.kind()));
             self.add_given(region.span(), region.kind());
