@@ -11,6 +11,7 @@
 //! `cargo bench -p apiary-bench`, never asserted by `cargo test`.
 
 pub mod apiary_side;
+pub mod cpu_clock;
 pub mod hash_ops;
 pub mod object_bench;
 pub mod programs;

@@ -6,23 +6,25 @@
 //! How each engine is timed:
 //! - the kernel: its own mean duration per run, as `BPF_PROG_TEST_RUN`
 //!   reports it (whole nanoseconds, the syscall excluded);
-//! - Apiary's tiers: the wall-clock time of a test run with `repeat` runs
-//!   divided by `repeat`, so the test run's setup (packet copy, context) is
-//!   counted against Apiary, spread over the runs;
-//! - rbpf: the wall-clock time of `repeat` calls of its JIT code on the
-//!   same packet, divided by `repeat`.
+//! - Apiary's tiers: the time of a test run with `repeat` runs divided by
+//!   `repeat`, so the test run's setup (packet copy, context) is counted
+//!   against Apiary, spread over the runs;
+//! - rbpf: the time of `repeat` calls of its JIT code on the same packet,
+//!   divided by `repeat`.
+//!
+//! Both in this thread's CPU time ([`crate::cpu_clock`]): the kernel's
+//! figure leaves out the time its loop was rescheduled, and so must ours.
 //!
 //! Every batch runs on the same packet, which runs may change (as the
 //! kernel's test run leaves it); each engine's result is taken before its
 //! timed batches, from one run on the packet as given.
-
-use std::time::Instant;
 
 use apiary_difftest::objects::{BackendError, KernelBackend, RunRequest, RunResult, VmBackend};
 use apiary_kernel::types::ProgType;
 use apiary_loader::Object;
 use thiserror::Error;
 
+use crate::cpu_clock::cpu_ns_per_run;
 use crate::rbpf_xdp::RbpfXdp;
 
 /// The engines, in report order.
@@ -197,9 +199,9 @@ impl Prepared<'_> {
         };
         match self {
             Prepared::Vm(vm) => {
-                let start = Instant::now();
-                vm.run(&request).map_err(|e| e.problem)?;
-                Ok(start.elapsed().as_nanos() as f64 / f64::from(repeat.max(1)))
+                let (result, ns) = cpu_ns_per_run(repeat, || vm.run(&request));
+                result.map_err(|e| e.problem)?;
+                Ok(ns)
             }
             Prepared::Kernel(kernel) => Ok(f64::from(
                 kernel.run(&request).map_err(|e| e.problem)?.duration_ns,

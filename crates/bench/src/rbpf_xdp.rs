@@ -8,11 +8,11 @@
 //! in `r1`. rbpf's JIT checks no memory access: callers run it only on
 //! programs the kernel's verifier accepted ([`RbpfXdp::new`] says so).
 
-use std::time::Instant;
-
 use apiary_isa::RawInsn;
 use apiary_isa::opcode::{BPF_CALL, BPF_DW, BPF_IMM, BPF_JMP, BPF_LD};
 use thiserror::Error;
+
+use crate::cpu_clock::cpu_ns_per_run;
 
 /// Where the context sits in the mapping, and where the packet starts.
 const CTX_OFFSET: usize = 0;
@@ -174,12 +174,11 @@ impl<'a> RbpfXdp<'a> {
         self.memory.packet()
     }
 
-    /// Runs `repeat` times; the mean wall-clock nanoseconds per run.
+    /// Runs `repeat` times; the mean nanoseconds per run, in this thread's CPU time.
     pub fn time(&mut self, repeat: u32) -> Result<f64, std::io::Error> {
-        let start = Instant::now();
-        for _ in 0..repeat {
-            self.run()?;
-        }
-        Ok(start.elapsed().as_nanos() as f64 / f64::from(repeat.max(1)))
+        let (result, ns) = cpu_ns_per_run(repeat, || {
+            (0..repeat).try_for_each(|_| self.run().map(drop))
+        });
+        result.map(|()| ns)
     }
 }

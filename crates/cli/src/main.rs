@@ -544,7 +544,7 @@ fn main() -> ExitCode {
         }),
         Command::Prog {
             command: ProgCommand::Dump { words, target_btf },
-        } => objects::prog_dump(&words, &CoreTarget::choose(target_btf, false)),
+        } => objects::prog_dump(&words, &CoreTarget::choose(target_btf, false), format),
         Command::Btf {
             command: BtfCommand::Dump { words },
         } => objects::btf_dump(&words),

@@ -182,10 +182,10 @@ fn core_json(core: &CoreReport) -> Value {
 }
 
 /// `apiary prog dump [xlated] FILE.o [PROG] [linum] [--target-btf BTF]`.
-pub fn prog_dump(words: &[String], target: &CoreTarget) -> CliResult {
+pub fn prog_dump(words: &[String], target: &CoreTarget, format: OutputFormat) -> CliResult {
     let mut words: Vec<&str> = words.iter().map(String::as_str).collect();
     if words.first() == Some(&"jited") {
-        return crate::jited::prog_dump_jited(&words[1..], target);
+        return crate::jited::prog_dump_jited(&words[1..], target, format);
     }
     if words.first() == Some(&"xlated") {
         words.remove(0);

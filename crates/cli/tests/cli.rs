@@ -510,6 +510,36 @@ fn prog_dump_jited_interleaves_source_ebpf_and_x86() {
         "{}",
         stdout(&opcodes)
     );
+    // `-j`: bpftool's keys, the same code as the text listing.
+    let json = apiary(&["-j", "prog", "dump", "jited", path, "xdp_count_protocols"]);
+    assert!(json.status.success(), "{}", stderr(&json));
+    let listing: serde_json::Value = serde_json::from_str(&stdout(&json)).expect("JSON");
+    assert_eq!(listing[0]["name"], "xdp_count_protocols", "{listing}");
+    let insns = listing[0]["insns"].as_array().expect("insns");
+    // eBPF instruction 0 (`w2 = 257`), after whatever budget check its group starts with.
+    let first = insns
+        .iter()
+        .position(|i| i["bpf_insn"] == 0)
+        .expect("an x86 instruction starting eBPF instruction 0");
+    let mov = insns[first..]
+        .iter()
+        .take_while(|i| i["bpf_insn"].is_null() || i["bpf_insn"] == 0)
+        .find(|i| i["operation"] == "mov")
+        .expect("a mov in eBPF instruction 0's code");
+    assert_eq!(mov["operation"], "mov", "{mov}");
+    assert_eq!(mov["operands"], serde_json::json!(["$0x101", "%esi"]));
+    assert_eq!(
+        mov["opcodes"].as_array().map(|o| o.len()),
+        Some(6),
+        "REX prefix, opcode and imm32: {mov}"
+    );
+    for insn in insns {
+        let pc = insn["pc"].as_str().expect("pc");
+        assert!(
+            text.contains(&format!("{:>4}:\t", &pc[2..])),
+            "{pc} is not in the text listing"
+        );
+    }
     let missing = apiary(&["prog", "dump", "jited", path, "no_such_prog"]);
     assert_one_line_error(&missing, "no program named \"no_such_prog\"");
 }

@@ -79,9 +79,9 @@ const BLOCKS_CHECKED: [&str; 9] = [
     "```sh title=\"ring buffer example\"",
 ];
 
-/// Output lines that differ between runs: the time per packet.
+/// Output lines that differ between runs: the time per packet and the throughput.
 fn is_duration(line: &str) -> bool {
-    line.starts_with("average duration: ") && line.ends_with("ns per packet")
+    line.starts_with("average duration: ") && line.ends_with(" packets/s on one core")
 }
 
 /// The JSON dump starting at the first line that opens an array, as

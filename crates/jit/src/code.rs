@@ -2,7 +2,9 @@
 
 use std::marker::PhantomData;
 
-use apiary_vm::{CompiledCode, FRAME_STRIDE, MAY_GOTO_LOOPS, RegionKind, RunError, TierRun};
+use apiary_vm::{
+    CompiledCode, EntryRegs, FRAME_STRIDE, MAY_GOTO_LOOPS, RegionKind, RunError, TierRun,
+};
 
 use crate::ctx::{Ctx, Exit, Host};
 use crate::exec_mem::ExecMem;
@@ -115,7 +117,7 @@ impl<E> CompiledCode<E> for JitCode<E> {
         &self,
         run: &mut TierRun<'_, E>,
         start: usize,
-        regs: [u64; 11],
+        regs: EntryRegs<'_>,
     ) -> Result<u64, RunError> {
         let code = self.body_for(run, start);
         let Some(&body) = code.bodies.get(start) else {
@@ -131,11 +133,11 @@ impl<E> CompiledCode<E> for JitCode<E> {
             .map_or(0, |&end| u64::from(end) - start as u64);
         let remaining = run.remaining();
         if remaining < charged {
-            return run.interpret_until_exhausted(start, regs, run.base(), remaining);
+            return run.interpret_until_exhausted(start, regs.file(), run.base(), remaining);
         }
         let base = run.base();
         let mut ctx = Ctx {
-            regs,
+            regs: [0; 11],
             budget: remaining - charged,
             stack_base: run.stack_base(),
             stack_limit: (base as u64 + 1) * FRAME_STRIDE,
@@ -149,6 +151,15 @@ impl<E> CompiledCode<E> for JitCode<E> {
             may_goto: [0; apiary_vm::MAX_CALL_FRAMES],
             host: std::ptr::null_mut(),
         };
+        // Argument by argument: copying whole register files between
+        // layers cost more than the rest of an empty program's run.
+        match regs {
+            EntryRegs::Args([a1, a2, a3, a4, a5]) => {
+                (ctx.regs[1], ctx.regs[2], ctx.regs[3]) = (a1, a2, a3);
+                (ctx.regs[4], ctx.regs[5]) = (a4, a5);
+            }
+            EntryRegs::All(all) => ctx.regs = *all,
+        }
         ctx.regs[10] = run.frame_pointer(base);
         if let Some(counter) = ctx.may_goto.get_mut(base) {
             *counter = u64::from(MAY_GOTO_LOOPS);
@@ -162,14 +173,15 @@ impl<E> CompiledCode<E> for JitCode<E> {
         // only reached through `ctx.host` until the call returns. The code
         // touches guest memory only after the vm's checks allowed it.
         let status = unsafe { entry(&raw mut ctx, self.mem.addr() + body as usize) };
-        let exit = host.exit.take();
         host.run.set_remaining(ctx.budget);
-        match (status, exit) {
-            (0, _) => Ok(ctx.regs[0]),
-            (_, Some(Exit::Stop(value))) => Ok(value),
-            (_, Some(Exit::Failed(error))) => Err(error),
-            (_, Some(Exit::TailCall(next))) => host.run.tail_call(&next, ctx.regs),
-            (_, None) => Err(host.run.fell_off()),
+        if status == 0 {
+            return Ok(ctx.regs[0]);
+        }
+        match host.exit.take() {
+            Some(Exit::Stop(value)) => Ok(value),
+            Some(Exit::Failed(error)) => Err(error),
+            Some(Exit::TailCall(next)) => host.run.tail_call(&next, &ctx.regs),
+            None => Err(host.run.fell_off()),
         }
     }
 }

@@ -21,6 +21,8 @@
 //! accesses checked, the budget counted. [`JitCode`] picks one per
 //! activation (see `code`); both use the same registers and context.
 
+use std::cell::Cell;
+
 use apiary_verifier::{AccessProof, AccessProofs};
 use apiary_vm::{Op, Program};
 use dynasmrt::x64::X64Relocation;
@@ -182,6 +184,11 @@ fn proofs_by_op<E>(
     Ok((0..ops).map(|op| proofs.get(program.slot_of(op))).collect())
 }
 
+thread_local! {
+    /// An assembler left empty by its last compilation on this thread.
+    static ASSEMBLER: Cell<Option<VecAssembler<X64Relocation>>> = const { Cell::new(None) };
+}
+
 /// Compiles `program` for environment type `E`, dropping the checks that
 /// `proofs` (the verifier's, for this very program) make redundant, and
 /// the budget's counting when `run_bound` (the verifier's) bounds a run.
@@ -193,9 +200,17 @@ pub(crate) fn compile<E>(
 ) -> Result<JitCode<E>, JitError> {
     let ops = program.ops();
     let proofs = proofs_by_op(program, proofs)?;
-    let mut asm = VecAssembler::<X64Relocation>::new(0);
-    // About the average code size of an op: growing the buffer by copying costs more.
-    asm.reserve_ops(ops.len() * 40);
+    // The thread's assembler from its last compilation, with the capacity
+    // of its label and relocation tables: growing them (copying, faulting
+    // in fresh pages) cost more than emitting the code.
+    let labels = ops.len() * 3;
+    let mut asm = ASSEMBLER
+        .take()
+        .unwrap_or_else(|| VecAssembler::new_with_capacity(0, 0, 0, 0, labels, 0, labels));
+    // More than ops need on average (divisions and checked accesses with
+    // their stubs take the most): reallocating the buffer copies it, while
+    // bytes never written cost nothing.
+    asm.reserve_ops(ops.len() * 96);
     let routines = Routines {
         exit: asm.new_dynamic_label(),
         abort: asm.new_dynamic_label(),
@@ -229,16 +244,21 @@ pub(crate) fn compile<E>(
     };
     emit_stubs(&mut e);
     emit_call::routines::<E>(&mut e);
-    let code = e
-        .asm
-        .finalize()
+    let mut asm = e.asm;
+    let len = asm.offset().0;
+    // Drained, not taken: the buffer stays with the assembler for the next
+    // compilation, whose code then lands on pages already faulted in.
+    let code = asm
+        .drain()
         .map_err(|err| JitError::Assemble(err.to_string()))?;
-    let mem = ExecMem::new(&code).map_err(JitError::Map)?;
+    let mem = ExecMem::new(len, code).map_err(JitError::Map);
+    ASSEMBLER.set(Some(asm));
+    let mem = mem?;
     let when = FastWhen {
         packet_trusted: packet_proofs,
         run_bound,
     };
-    Ok(JitCode::new(mem, fast, slow, when, code.len()))
+    Ok(JitCode::new(mem, fast, slow, when, len))
 }
 
 /// Emits one body of every op, using `proofs` and counting the budget

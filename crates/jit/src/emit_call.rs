@@ -143,8 +143,8 @@ pub(crate) fn prologue(e: &mut Emitter) {
     x64!(e; mov r9, [r12 + off::BUDGET]; jmp Rq(R11));
 }
 
-fn save(e: &mut Emitter, upto: usize) {
-    for i in 0..upto {
+fn save(e: &mut Emitter) {
+    for i in 0..CALLER_SAVED {
         x64!(e; mov [r12 + off::reg(i)], Rq(x(i as u8)));
     }
     x64!(e; mov [r12 + off::BUDGET], r9);
@@ -160,13 +160,16 @@ fn restore(e: &mut Emitter) {
 type Slow3 = unsafe extern "sysv64" fn(*mut Ctx, u64, u64) -> u64;
 
 /// A routine reached by `call` with its operands in r11 and r10: saves the
-/// eBPF registers in the context, calls `f(ctx, r11, r10)`, and either
-/// returns with the registers and r11 (the checked address, for memory
-/// accesses) reloaded, `r0` possibly set by `f`, or leaves the activation.
+/// eBPF registers Rust may clobber or read (`r0..r5`, the budget) in the
+/// context, calls `f(ctx, r11, r10)`, and either returns with them and
+/// r11 (the checked address, for memory accesses) reloaded, `r0` possibly
+/// set by `f`, or leaves the activation. `r6..r9` sit in callee-saved
+/// registers that Rust keeps; they go to the context only when leaving,
+/// where a tail call reads every register.
 fn returning(e: &mut Emitter, at: DynamicLabel, f: Slow3) {
-    let abort = e.routines.abort;
+    let (abort, leaving) = (e.routines.abort, e.label());
     x64!(e; =>at);
-    save(e, 10);
+    save(e);
     // Rust may clobber r11; the push also realigns the stack for the call.
     x64!(e
         ; mov rdi, r12
@@ -177,7 +180,7 @@ fn returning(e: &mut Emitter, at: DynamicLabel, f: Slow3) {
         ; call rax
         ; pop Rq(R11)
         ; test rax, rax
-        ; jz =>abort
+        ; jz =>leaving
     );
     if cfg!(debug_assertions) {
         // r10 is the one register not restored: make code that wrongly
@@ -186,7 +189,17 @@ fn returning(e: &mut Emitter, at: DynamicLabel, f: Slow3) {
         x64!(e; mov Rq(R10), QWORD 0x0bad_0bad_0bad_0bad);
     }
     restore(e);
-    x64!(e; ret);
+    x64!(e; ret; =>leaving);
+    save_kept(e, 9);
+    x64!(e; jmp =>abort);
+}
+
+/// Writes the registers calls into Rust keep (`r6` up to `r{last}`) to
+/// the context, for code that reads the whole register file there.
+fn save_kept(e: &mut Emitter, last: usize) {
+    for i in CALLER_SAVED..=last {
+        x64!(e; mov [r12 + off::reg(i)], Rq(x(i as u8)));
+    }
 }
 
 /// A routine reached by `jmp` that reports an error through `f(ctx, r11,
@@ -239,7 +252,8 @@ pub(crate) fn routines<E>(e: &mut Emitter) {
     // The interpreter takes over from the group's start: it needs the registers.
     let budget_saved = e.label();
     x64!(e; =>budget);
-    save(e, 10);
+    save(e);
+    save_kept(e, 10);
     x64!(e; jmp =>budget_saved);
     stopping(e, budget_saved, slow::budget::<E>);
     stopping(e, depth, slow::call_depth::<E>);

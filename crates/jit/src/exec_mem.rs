@@ -20,15 +20,16 @@ unsafe impl Sync for ExecMem {}
 const TRAP: u8 = 0xcc;
 
 impl ExecMem {
-    /// Maps `code` (padded with traps to whole pages) read-write, copies it,
-    /// then makes the mapping read + execute.
-    pub(crate) fn new(code: &[u8]) -> io::Result<ExecMem> {
+    /// Maps the `len` bytes of `code` (padded with traps to whole pages)
+    /// read-write, copies them, then makes the mapping read + execute.
+    pub(crate) fn new(len: usize, code: impl Iterator<Item = u8>) -> io::Result<ExecMem> {
+        let code_len = len;
         // SAFETY: sysconf has no preconditions.
         let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) })
             .ok()
             .filter(|&p| p > 0)
             .unwrap_or(4096);
-        let len = code.len().max(1).div_ceil(page) * page;
+        let len = code_len.max(1).div_ceil(page) * page;
         // SAFETY: an anonymous private mapping at an address the kernel picks.
         let raw = unsafe {
             libc::mmap(
@@ -48,8 +49,10 @@ impl ExecMem {
         let mem = ExecMem { ptr, len };
         // SAFETY: the mapping is `len >= code.len()` bytes, writable, and ours alone.
         let bytes = unsafe { std::slice::from_raw_parts_mut(ptr.as_ptr(), len) };
-        let (head, tail) = bytes.split_at_mut(code.len());
-        head.copy_from_slice(code);
+        let (head, tail) = bytes.split_at_mut(code_len);
+        for (to, byte) in head.iter_mut().zip(code) {
+            *to = byte;
+        }
         tail.fill(TRAP);
         // SAFETY: the range is exactly our mapping.
         if unsafe { libc::mprotect(raw, len, libc::PROT_READ | libc::PROT_EXEC) } != 0 {
@@ -103,7 +106,8 @@ mod tests {
     #[test]
     fn code_is_executable_and_never_writable() {
         // mov eax, 42; ret
-        let mem = ExecMem::new(&[0xb8, 42, 0, 0, 0, 0xc3]).expect("mapped");
+        let code = [0xb8, 42, 0, 0, 0, 0xc3];
+        let mem = ExecMem::new(code.len(), code.into_iter()).expect("mapped");
         assert_eq!(protection(mem.addr()), "r-xp");
         assert_eq!(&mem.bytes()[..6], &[0xb8, 42, 0, 0, 0, 0xc3]);
         assert!(mem.bytes()[6..].iter().all(|&b| b == TRAP));

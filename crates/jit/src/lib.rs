@@ -78,9 +78,12 @@
 //! # Registers
 //! eBPF `r0`..`r10` live in rax, rdi, rsi, rdx, rcx, r8, rbx, r13, r14,
 //! r15, rbp (the kernel's mapping); r9 holds the remaining budget, r12 the
-//! activation's context, r10 and r11 are scratch. All eBPF registers are
-//! saved around calls into Rust, since the interpreter keeps `r1..r5`
-//! across helper calls and programs it runs may read them.
+//! activation's context, r10 and r11 are scratch. Around calls into Rust
+//! `r0..r5` (in caller-saved registers) are saved and restored, since the
+//! interpreter keeps `r1..r5` across helper calls and programs it runs may
+//! read them; `r6..r9` stay in callee-saved registers, which Rust keeps,
+//! and reach the context only when the activation leaves for a tail call
+//! or hands a group to the interpreter because the budget runs short.
 
 #[cfg(target_arch = "x86_64")]
 mod blind;

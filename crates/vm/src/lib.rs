@@ -89,4 +89,4 @@ pub use helpers::{
 pub use memory::{FRAME_STRIDE, MAX_CALL_FRAMES, MAX_REGIONS, Region, STACK_SIZE};
 pub use program::{MAX_PROGRAM_SLOTS, Op, Program, Rmw};
 pub use runner::{DEFAULT_BUDGET, Engine, MAY_GOTO_LOOPS, PacketHeaders, RunInput, Runner};
-pub use tier::{CallOutcome, CompiledCode, TierRun};
+pub use tier::{CallOutcome, CompiledCode, EntryRegs, TierRun};

@@ -24,7 +24,7 @@ pub const FRAME_STRIDE: u64 = 1024;
 pub(crate) const FRAME_SHIFT: u32 = 10;
 
 /// A span of host memory a program may access, with its lifetime.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Region<'a> {
     addr: u64,
     len: u64,
@@ -130,6 +130,45 @@ impl Span {
     }
 }
 
+/// No region: it contains no address (`contains` needs an offset below
+/// its length), so a cache holding it always misses.
+const NO_SPAN: Span = Span {
+    start: 0,
+    len: 0,
+    writable: false,
+};
+
+/// A [`Span`] as the one-entry cache keeps it: every byte belongs to a
+/// word-sized field, so copies move whole words. (Copying a `Span`'s
+/// `bool` and padding went through misaligned stack moves that stalled
+/// store forwarding, on every cache miss of the JIT's slow path.)
+#[derive(Clone, Copy)]
+struct Hit {
+    start: u64,
+    len: u64,
+    writable: u64,
+}
+
+impl From<Span> for Hit {
+    fn from(span: Span) -> Self {
+        Hit {
+            start: span.start,
+            len: span.len,
+            writable: u64::from(span.writable),
+        }
+    }
+}
+
+impl Hit {
+    fn span(self) -> Span {
+        Span {
+            start: self.start,
+            len: self.len,
+            writable: self.writable != 0,
+        }
+    }
+}
+
 /// The most regions helpers may register in one run (map values looked
 /// up, ring buffer samples, ...): a bound on the run's bookkeeping, far
 /// above what programs the kernel accepts reach in practice.
@@ -152,10 +191,14 @@ pub(crate) struct Memory {
     pub(crate) regions: Vec<Span>,
     /// What each of `regions` holds, at the same index.
     pub(crate) region_kinds: Vec<RegionKind>,
+    /// The regions as the last run was given them, duplicates included:
+    /// a run given the same ones reuses `regions` as they are.
+    given: Vec<(Span, RegionKind)>,
     /// Regions helpers registered during the run, by start address, with
     /// what they hold.
     pub(crate) registered: BTreeMap<(u64, u64, bool), RegionKind>,
-    last_hit: Cell<Option<Span>>,
+    /// The region the last search found; [`NO_SPAN`]'s when there is none.
+    last_hit: Cell<Hit>,
     pub(crate) packet: Option<Span>,
     pub(crate) headers: Option<HeaderSpans>,
 }
@@ -184,8 +227,9 @@ impl Memory {
             stack_base,
             regions: Vec::with_capacity(16),
             region_kinds: Vec::with_capacity(16),
+            given: Vec::with_capacity(16),
             registered: BTreeMap::new(),
-            last_hit: Cell::new(None),
+            last_hit: Cell::new(Hit::from(NO_SPAN)),
             packet: None,
             headers: None,
         }
@@ -226,21 +270,22 @@ impl Memory {
     #[inline]
     pub(crate) fn region_for(&self, addr: u64, size: u64, access: Access) -> Option<Span> {
         let allowed = |s: &Span| s.contains(addr, size) && (access == Access::Load || s.writable);
-        if let Some(s) = self.last_hit.get()
-            && allowed(&s)
-        {
+        let s = self.last_hit.get().span();
+        if allowed(&s) {
             return Some(s);
         }
-        self.search_regions(addr, size, access)
+        self.search_regions(addr, size, access).map(Hit::span)
     }
 
     /// The regions' search when the last region hit does not allow the
     /// access; out of line so that the hit above stays a few instructions.
     #[inline(never)]
-    fn search_regions(&self, addr: u64, size: u64, access: Access) -> Option<Span> {
+    fn search_regions(&self, addr: u64, size: u64, access: Access) -> Option<Hit> {
         let allowed = |s: &Span| s.contains(addr, size) && (access == Access::Load || s.writable);
-        let hit = self.regions.iter().copied().find(allowed).or_else(|| {
-            self.registered
+        let hit = match self.regions.iter().find(|s| allowed(s)) {
+            Some(&hit) => hit,
+            None => self
+                .registered
                 .range(..=(addr, u64::MAX, true))
                 .rev()
                 .take(REGISTERED_PROBES)
@@ -249,9 +294,10 @@ impl Memory {
                     len,
                     writable,
                 })
-                .find(allowed)
-        })?;
-        self.last_hit.set(Some(hit));
+                .find(allowed)?,
+        };
+        let hit = Hit::from(hit);
+        self.last_hit.set(hit);
         Some(hit)
     }
 
@@ -307,18 +353,47 @@ impl Memory {
         }
         // A program uses a value right after a helper hands it out (a map
         // lookup's result): prime the cache so that access skips the tree.
-        self.last_hit.set(Some(span));
+        self.last_hit.set(Hit::from(span));
         true
     }
 
-    /// Forgets every region (their borrows end with the run).
-    pub(crate) fn clear_regions(&mut self) {
+    /// Makes `given` the regions of the run that starts. A program run
+    /// many times on the same packet, context and maps is given the same
+    /// spans every time: then the table the last run built is kept as it
+    /// is, and only a changed input rebuilds it. Spans kept between runs
+    /// (given or registered) are only addresses: nothing reads them before
+    /// the next run starts here, and it keeps only those it was given again
+    /// (with their borrows).
+    pub(crate) fn set_given(&mut self, regions: &[Region<'_>], extra: [Option<&Region<'_>>; 2]) {
+        // Registered regions last as long as the run that registered them.
+        if !self.registered.is_empty() {
+            self.registered.clear();
+            // It may name a registered region.
+            self.last_hit.set(Hit::from(NO_SPAN));
+        }
+        let kept = |(&(span, kind), region): (&(Span, RegionKind), &Region<'_>)| {
+            span == region.span() && kind == region.kind()
+        };
+        // The slice and the extras apart: a chained iterator made this
+        // comparison cost more than an empty program's run.
+        let (head, tail) = self.given.split_at(regions.len().min(self.given.len()));
+        let extras = extra.iter().flatten().count();
+        if head.len() == regions.len()
+            && tail.len() == extras
+            && head.iter().zip(regions).all(kept)
+            && tail.iter().zip(extra.into_iter().flatten()).all(kept)
+        {
+            return;
+        }
+        let given = || regions.iter().chain(extra.into_iter().flatten());
+        self.given.clear();
         self.regions.clear();
         self.region_kinds.clear();
-        self.registered.clear();
-        self.last_hit.set(None);
-        self.packet = None;
-        self.headers = None;
+        self.last_hit.set(Hit::from(NO_SPAN));
+        for region in given() {
+            self.given.push((region.span(), region.kind()));
+            self.add_given(region.span(), region.kind());
+        }
     }
 
     /// Big-endian packet load for `LD_ABS`/`LD_IND`; `None` when out of

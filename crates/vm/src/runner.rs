@@ -10,7 +10,7 @@ use crate::memory::{
 };
 use crate::program::{Op, Program, Rmw};
 use crate::semantics::{alu32, alu64, cond32, cond64, endian, neg, sign_extend};
-use crate::tier::{CallOutcome, TierRun};
+use crate::tier::{CallOutcome, EntryRegs, TierRun};
 use apiary_isa::{AluOp, EndianOp, JmpCond, Width};
 
 /// The kernel's `BPF_MAX_LOOPS`: `may_goto` falls through this many times per frame.
@@ -50,7 +50,7 @@ pub struct RunInput<'a> {
 /// The packet headers classic BPF's negative load offsets name:
 /// `SKF_NET_OFF + k` reads at `network + k`, `SKF_LL_OFF + k` at `mac + k`,
 /// and only inside `bounds` (the kernel's `skb->head` to the packet's end).
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PacketHeaders<'a> {
     /// The bytes such loads may read; also accessible memory.
     pub bounds: Region<'a>,
@@ -247,27 +247,17 @@ impl<E> Runner<E> {
         env: &mut E,
         input: &RunInput<'_>,
     ) -> Result<u64, RunError> {
-        self.memory.clear_regions();
-        for region in input.regions {
-            self.memory.add_given(region.span(), region.kind());
-        }
+        let bounds = input.headers.as_ref().map(|h| &h.bounds);
+        self.memory
+            .set_given(input.regions, [input.packet.as_ref(), bounds]);
         self.memory.packet = input.packet.map(|p| p.span());
-        if let Some(packet) = input.packet {
-            self.memory.add_given(packet.span(), packet.kind());
-        }
         self.memory.headers = input.headers.map(|h| h.spans());
-        if let Some(headers) = input.headers {
-            self.memory
-                .add_given(headers.bounds.span(), headers.bounds.kind());
-        }
         self.pending = None;
         self.tail_calls = 0;
         self.remaining = self.budget.unwrap_or(u64::MAX);
-        let result = self.exec(program, env, 0, input.args, 0);
-        // Addresses must not outlive the borrows they came from.
-        self.memory.clear_regions();
-        self.pending = None;
-        result
+        // Nothing follows: the result goes straight to the caller, not
+        // through a copy (the previous run's leftovers were cleared above).
+        self.exec(program, env, 0, input.args, 0)
     }
 
     /// The conformance-suite setup: `mem` is the only region (writable),
@@ -360,19 +350,18 @@ impl<E> Runner<E> {
         args: [u64; 5],
         base: usize,
     ) -> Result<u64, RunError> {
-        let mut regs = [0u64; 11];
-        regs[1..6].copy_from_slice(&args);
-        self.exec_regs(entry, env, start, regs, base)
+        self.exec_regs(entry, env, start, EntryRegs::Args(args), base)
     }
 
     /// Runs from op `start` in frame `base` with registers `regs` (`r10` is
     /// set here), on the program's native code when the engine allows it.
+    #[inline]
     pub(crate) fn exec_regs(
         &mut self,
         entry: &Program<E>,
         env: &mut E,
         start: usize,
-        regs: [u64; 11],
+        regs: EntryRegs<'_>,
         base: usize,
     ) -> Result<u64, RunError> {
         if self.engine == Engine::Compiled
@@ -380,9 +369,11 @@ impl<E> Runner<E> {
         {
             return code.run(&mut TierRun::new(self, env, entry, base), start, regs);
         }
-        self.interpret(entry, env, start, regs, base)
+        self.interpret(entry, env, start, regs.file(), base)
     }
 
+    // Out of line: its frame is large, and the compiled path must not pay for it.
+    #[inline(never)]
     pub(crate) fn interpret(
         &mut self,
         entry: &Program<E>,

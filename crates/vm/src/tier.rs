@@ -23,8 +23,12 @@ pub trait CompiledCode<E>: Send + Sync {
     /// Runs from op `start` in frame [`TierRun::base`] with registers
     /// `regs` (`r10` excepted: it is the frame's stack top) until that
     /// frame exits, with exactly the interpreter's semantics.
-    fn run(&self, run: &mut TierRun<'_, E>, start: usize, regs: [u64; 11])
-    -> Result<u64, RunError>;
+    fn run(
+        &self,
+        run: &mut TierRun<'_, E>,
+        start: usize,
+        regs: EntryRegs<'_>,
+    ) -> Result<u64, RunError>;
 
     /// The machine code (for dumps such as `prog dump jited`).
     fn machine_code(&self) -> &[u8];
@@ -32,6 +36,27 @@ pub trait CompiledCode<E>: Send + Sync {
     /// For each op of [`Program::ops`], the offset in [`Self::machine_code`]
     /// where its code starts.
     fn op_offsets(&self) -> &[u32];
+}
+
+/// The registers an activation starts with. A run or a callback starts
+/// with arguments only, which a tier can put where it keeps registers
+/// without first building (and copying) a whole register file.
+#[derive(Clone, Copy, Debug)]
+pub enum EntryRegs<'a> {
+    /// `r1..r5`; `r0` and `r6..r9` are zero.
+    Args([u64; 5]),
+    /// `r0..r9` (`r10` is ignored): a tail call continues its caller's frame.
+    All(&'a [u64; 11]),
+}
+
+impl EntryRegs<'_> {
+    /// The register file `r0..r10` (`r10` zero).
+    pub fn file(&self) -> [u64; 11] {
+        match *self {
+            EntryRegs::Args([a1, a2, a3, a4, a5]) => [0, a1, a2, a3, a4, a5, 0, 0, 0, 0, 0],
+            EntryRegs::All(regs) => *regs,
+        }
+    }
 }
 
 /// What a helper call leaves the calling code to do next.
@@ -220,7 +245,8 @@ impl<'r, E> TierRun<'r, E> {
 
     /// Runs the tail-called `next` from its first op in this activation's
     /// frame with registers `regs` (on its native code if it has some).
-    pub fn tail_call(&mut self, next: &Program<E>, regs: [u64; 11]) -> Result<u64, RunError> {
-        self.runner.exec_regs(next, self.env, 0, regs, self.base)
+    pub fn tail_call(&mut self, next: &Program<E>, regs: &[u64; 11]) -> Result<u64, RunError> {
+        self.runner
+            .exec_regs(next, self.env, 0, EntryRegs::All(regs), self.base)
     }
 }
