@@ -282,18 +282,6 @@ impl OpenObject {
         }
         let runtime = Runtime::new(self.nr_cpus);
         let loaded = runtime.load_object(&object)?;
-        if self.engine == Engine::Jit {
-            for (name, id) in &loaded.programs {
-                if let Ok(id) = id
-                    && let Some(program) = runtime.program(*id)
-                {
-                    apiary_jit::compile(&program).map_err(|e| Error::Jit {
-                        program: name.clone(),
-                        reason: e.to_string(),
-                    })?;
-                }
-            }
-        }
         let maps = object
             .maps
             .iter()
@@ -321,6 +309,9 @@ impl OpenObject {
                 (name, result)
             })
             .collect();
+        if self.engine == Engine::Jit {
+            compile_all(&runtime, &programs, &verified)?;
+        }
         for (index, result) in object.programs.iter().enumerate() {
             if let Err(e) = result {
                 programs.push((format!("#{index}"), Err(Rejection::Loader(e.to_string()))));
@@ -334,6 +325,29 @@ impl OpenObject {
             verified,
         })
     }
+}
+
+/// Compiles every loaded program, with the verifier's proofs where it
+/// accepted the program (its proven accesses then run unchecked).
+fn compile_all(
+    runtime: &Runtime,
+    programs: &[(String, Result<ProgId, Rejection>)],
+    verified: &[(String, Arc<apiary_verifier::Accepted>)],
+) -> Result<()> {
+    for (name, result) in programs {
+        let Some(program) = result.as_ref().ok().and_then(|id| runtime.program(*id)) else {
+            continue;
+        };
+        let compiled = match verified.iter().find(|(n, _)| n == name) {
+            Some((_, accepted)) => apiary_jit::compile_verified(&program, accepted),
+            None => apiary_jit::compile(&program),
+        };
+        compiled.map_err(|e| Error::Jit {
+            program: name.clone(),
+            reason: e.to_string(),
+        })?;
+    }
+    Ok(())
 }
 
 fn parse(

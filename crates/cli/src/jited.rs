@@ -48,6 +48,8 @@ pub fn prog_dump_jited(words: &[&str], target: &CoreTarget, format: OutputFormat
     let loaded = runtime
         .load_object(&object)
         .map_err(|e| CliError::at(file.display(), e))?;
+    // The code `prog run` runs: with the verifier's proofs where it accepts.
+    let compile = crate::progrun::jit_for(&object, true);
     let mut listings = Vec::new();
     let mut json_listings = Vec::new();
     for spec in object.programs.iter().flatten() {
@@ -61,7 +63,7 @@ pub fn prog_dump_jited(words: &[&str], target: &CoreTarget, format: OutputFormat
             .and_then(|(_, id)| id.as_ref().ok())
             .and_then(|id| runtime.program(*id))
             .ok_or_else(|| CliError::at(&spec.name, "the program did not load"))?;
-        apiary_jit::compile(&program).map_err(|e| CliError::at(&spec.name, e))?;
+        compile(&spec.name, &program).map_err(|e| CliError::at(&spec.name, e))?;
         let code = program
             .compiled()
             .ok_or_else(|| CliError::at(&spec.name, "no native code attached"))?;

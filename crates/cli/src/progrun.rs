@@ -16,8 +16,8 @@ use crate::coretarget::CoreTarget;
 use crate::error::CliError;
 use crate::objects::{OpenedObject, open_object};
 use apiary_difftest::objects::{
-    BackendError, KernelBackend, RunRequest, RunResult, VmBackend, compare_maps, compare_runs,
-    select_program,
+    BackendError, KernelBackend, ReadyProgram, RunRequest, RunResult, VmBackend, compare_maps,
+    compare_runs, select_program,
 };
 
 /// bpftool's output buffer size when `data_size_out`/`ctx_size_out` is not given.
@@ -286,24 +286,53 @@ enum Backends {
     Both(VmBackend, KernelBackend),
 }
 
-/// Compiles a loaded program for `--engine jit` (and `fuzz diff`'s third tier).
+/// Compiles a loaded program for `fuzz diff`'s third tier, every access checked.
 pub(crate) fn jit(program: &apiary_vm::Program<apiary_runtime::Env>) -> Result<(), String> {
     apiary_jit::compile(program).map_err(|e| format!("the JIT refused the program: {e}"))
 }
 
+/// Readies each loaded program of `object` for `--engine jit`: compiled
+/// with the verifier's proofs where `verify` and the verifier accepts the
+/// program (the accesses it proved in bounds run unchecked), with every
+/// access checked otherwise.
+pub(crate) fn jit_for(
+    object: &Object,
+    verify: bool,
+) -> impl Fn(&str, &apiary_vm::Program<apiary_runtime::Env>) -> Result<(), String> + use<> {
+    let verdicts = if verify {
+        apiary_verifier::verify_object(object)
+    } else {
+        Vec::new()
+    };
+    move |name, program| {
+        let accepted = verdicts
+            .iter()
+            .find(|verdict| verdict.name == name)
+            .and_then(|verdict| verdict.result.as_ref().ok());
+        match accepted {
+            Some(accepted) => apiary_jit::compile_verified(program, accepted),
+            None => apiary_jit::compile(program),
+        }
+        .map_err(|e| format!("the JIT refused the program: {e}"))
+    }
+}
+
 impl Backends {
+    #[allow(clippy::too_many_arguments)]
     fn open(
         choice: BackendChoice,
         jit: bool,
+        verify: bool,
         elf: &[u8],
         object: &Object,
         program: &str,
         budget: Budget,
     ) -> Result<Backends, CliError> {
         let fail = |e: BackendError| CliError::at("--backend", e);
-        let prepare: Option<apiary_difftest::PrepareProgram> = jit.then_some(self::jit);
+        let prepare = jit.then(|| jit_for(object, verify));
         let vm = || {
-            let mut vm = VmBackend::open_on(object, program, prepare).map_err(fail)?;
+            let ready = prepare.as_ref().map(|f| f as ReadyProgram<'_>);
+            let mut vm = VmBackend::open_on(object, program, ready).map_err(fail)?;
             vm.set_budget(budget.instructions());
             Ok::<_, CliError>(vm)
         };
@@ -382,6 +411,7 @@ pub fn prog_run(options: &RunOptions) -> CliResult {
     let mut backends = Backends::open(
         options.backend,
         options.jit,
+        options.verify,
         &elf,
         &object,
         &program,

@@ -85,10 +85,13 @@ pub fn xdp_replay(options: &XdpReplayOptions) -> CliResult {
             "the capture holds no frames",
         ));
     }
-    let prepare: Option<apiary_difftest::PrepareProgram> =
-        options.jit.then_some(crate::progrun::jit);
+    // Programs the verifier accepts run their proven accesses unchecked.
+    let prepare = options.jit.then(|| crate::progrun::jit_for(&object, true));
+    let ready = prepare
+        .as_ref()
+        .map(|f| f as apiary_difftest::objects::ReadyProgram<'_>);
     let vm =
-        VmBackend::open_on(&object, &spec.name, prepare).map_err(|e| CliError::at(&where_, e))?;
+        VmBackend::open_on(&object, &spec.name, ready).map_err(|e| CliError::at(&where_, e))?;
     let usable: Vec<usize> = usable_cpus()
         .map_err(|e| CliError::at("xdp replay", e))?
         .into_iter()

@@ -112,9 +112,12 @@ pub fn xdp_run(options: &XdpRunOptions) -> CliResult {
     if options.in_kernel {
         return crate::xdpkernel::run_in_kernel(options, &object, &elf, &spec.name);
     }
-    let prepare: Option<apiary_difftest::PrepareProgram> =
-        options.jit.then_some(crate::progrun::jit);
-    let vm = VmBackend::open_on(&object, &spec.name, prepare)
+    // Programs the verifier accepts run their proven accesses unchecked.
+    let prepare = options.jit.then(|| crate::progrun::jit_for(&object, true));
+    let ready = prepare
+        .as_ref()
+        .map(|f| f as apiary_difftest::objects::ReadyProgram<'_>);
+    let vm = VmBackend::open_on(&object, &spec.name, ready)
         .map_err(|e| CliError::at(options.file.display(), e))?;
     let mut pins = match &options.pin_maps {
         Some(dir) => {

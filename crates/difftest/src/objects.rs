@@ -289,6 +289,11 @@ pub fn cpu_count() -> u32 {
         .unwrap_or(1)
 }
 
+/// How [`VmBackend::open_on`] readies each loaded program for a tier, by
+/// the program's name (a JIT compiles it, with the verifier's proofs for
+/// that program where it has them).
+pub type ReadyProgram<'a> = &'a dyn Fn(&str, &apiary_vm::Program<Env>) -> Result<(), String>;
+
 impl VmBackend {
     /// Creates the object's maps and loads program `program` (and the
     /// object's other programs, as tail-call targets) into a new runtime.
@@ -297,18 +302,19 @@ impl VmBackend {
     }
 
     /// [`VmBackend::open`] on the tier `prepare` readies every loaded
-    /// program for (tail-call targets included); `None`: the interpreter.
+    /// program for, given its name (tail-call targets included); `None`:
+    /// the interpreter.
     pub fn open_on(
         object: &Object,
         program: &str,
-        prepare: Option<crate::PrepareProgram>,
+        prepare: Option<ReadyProgram<'_>>,
     ) -> Result<VmBackend, BackendError> {
         let runtime = Runtime::new(cpu_count());
         let loaded = runtime.load_object(object).map_err(BackendError::vm)?;
         if let Some(prepare) = prepare {
-            for id in loaded.programs.iter().filter_map(|(_, r)| r.as_ref().ok()) {
-                if let Some(prog) = runtime.program(*id) {
-                    prepare(&prog).map_err(BackendError::vm)?;
+            for (name, result) in &loaded.programs {
+                if let Some(prog) = result.as_ref().ok().and_then(|id| runtime.program(*id)) {
+                    prepare(name, &prog).map_err(BackendError::vm)?;
                 }
             }
         }

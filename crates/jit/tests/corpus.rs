@@ -14,7 +14,7 @@ use apiary_loader::Object;
 use apiary_runtime::Env;
 use apiary_vm::Program;
 
-fn jit(program: &Program<Env>) -> Result<(), String> {
+fn jit(_: &str, program: &Program<Env>) -> Result<(), String> {
     apiary_jit::compile(program).map_err(|e| e.to_string())
 }
 
@@ -22,7 +22,7 @@ fn jit(program: &Program<Env>) -> Result<(), String> {
 type OpenNative = fn(&Object, &str) -> Result<VmBackend, BackendError>;
 
 fn checked(object: &Object, program: &str) -> Result<VmBackend, BackendError> {
-    VmBackend::open_on(object, program, Some(jit))
+    VmBackend::open_on(object, program, Some(&jit))
 }
 
 /// Programs compiled with proofs by [`verified`], and their proven accesses.
