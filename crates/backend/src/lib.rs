@@ -22,6 +22,7 @@ pub use tc_pins::TcPins;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::time::{Duration, Instant};
 
 use apiary_btf::{Btf, BtfKind};
 use apiary_kernel::types::{AttachType, MapType, ProgType, map_flags, prog_flags};
@@ -143,6 +144,9 @@ pub struct KernelObject {
     /// With [`LoadOptions::keep_going`]: the programs the kernel refused,
     /// with its answer (the verifier log for verifier rejections).
     pub rejected: BTreeMap<String, apiary_kernel::Error>,
+    /// Wall time of each program's `BPF_PROG_LOAD`, loaded or refused
+    /// (with a refusal at log level 0, the retry that fetches the log too).
+    pub load_times: BTreeMap<String, Duration>,
 }
 
 impl KernelObject {
@@ -244,6 +248,7 @@ fn load(
     let mut programs = BTreeMap::new();
     let mut logs = BTreeMap::new();
     let mut rejected = BTreeMap::new();
+    let mut load_times = BTreeMap::new();
     for program in &object.programs {
         let program = match program {
             Ok(program) => program,
@@ -274,7 +279,8 @@ fn load(
             });
         }
         let attach_btf_id = attach_btf_id(program, &mut vmlinux)?;
-        let loaded = match load_program(
+        let started = Instant::now();
+        let outcome = load_program(
             object,
             program,
             kernel_btf.as_ref(),
@@ -282,7 +288,9 @@ fn load(
             &fd_array,
             attach_btf_id,
             options.log_level,
-        ) {
+        );
+        load_times.insert(program.name.clone(), started.elapsed());
+        let loaded = match outcome {
             Err(Error::ProgLoad { program, source }) if options.keep_going => {
                 rejected.insert(program, source);
                 continue;
@@ -314,6 +322,7 @@ fn load(
         skipped,
         logs,
         rejected,
+        load_times,
     })
 }
 

@@ -4,7 +4,10 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use apiary_backend::{LoadOptions, load_object};
+use std::time::Duration;
+
+use apiary_backend::{KernelObject, LoadOptions, load_object};
+use apiary_kernel::log_level;
 use apiary_verifier::ProgramVerdict;
 use serde_json::{Value, json};
 
@@ -52,9 +55,51 @@ pub enum VerifyBackend {
     Both,
 }
 
-/// The kernel's verdict on one program: accepted, or the message lines of
-/// its log, the final error line last.
-type KernelVerdict = Result<(), Vec<String>>;
+/// The kernel's answer for one program: its verdict and what its load
+/// cost, from the wall clock and from its own statistics lines.
+struct KernelVerdict {
+    /// Accepted, or the message lines of its log, the final error line last.
+    result: Result<(), Vec<String>>,
+    /// Wall time of the program's `BPF_PROG_LOAD`.
+    load_time: Option<Duration>,
+    /// `verification time N usec`: the kernel's own timing of its verifier.
+    verification_us: Option<u64>,
+    /// `processed N insns (limit 1000000) max_states_per_insn ...`.
+    stats: Option<String>,
+}
+
+impl KernelVerdict {
+    /// The kernel's answer for `name` in `kernel`, loaded with
+    /// [`log_level::STATS`]; `None` when the backend skipped it.
+    fn of(kernel: &KernelObject, name: &str) -> Option<Self> {
+        let (result, log) = match (kernel.program(name), kernel.rejected.get(name)) {
+            (Some(_), _) => (Ok(()), kernel.logs.get(name).map_or("", String::as_str)),
+            (None, Some(apiary_kernel::Error::ProgLoad { log, .. })) if !log.trim().is_empty() => {
+                (Err(apiary_difftest::rejection_lines(log)), log.as_str())
+            }
+            (None, Some(other)) => (Err(vec![other.to_string()]), ""),
+            (None, None) => return None,
+        };
+        Some(KernelVerdict {
+            result,
+            load_time: kernel.load_times.get(name).copied(),
+            verification_us: log.lines().find_map(|line| {
+                line.strip_prefix("verification time ")?
+                    .strip_suffix(" usec")?
+                    .parse()
+                    .ok()
+            }),
+            stats: log.lines().rev().find_map(|line| {
+                // Some messages lack their newline: the statistics follow
+                // them on the same line.
+                let at = line.find("processed ")?;
+                line[at..]
+                    .contains(" insns (limit ")
+                    .then(|| line[at..].trim().to_string())
+            }),
+        })
+    }
+}
 
 /// Runs `apiary verify`.
 pub fn verify(
@@ -88,7 +133,9 @@ pub fn verify(
         let options = LoadOptions {
             elf: Some(&opened.elf),
             keep_going: true,
-            ..Default::default()
+            // The statistics alone: the load is timed, and a level-1 log
+            // would have the kernel print every instruction it walks.
+            log_level: log_level::STATS,
         };
         Some(load_object(object, &options).map_err(|e| CliError::at(file.display(), e))?)
     };
@@ -96,29 +143,18 @@ pub fn verify(
     let mut records = Vec::new();
     let mut text = String::new();
     for spec in specs {
-        let kernel_verdict: Option<KernelVerdict> = kernel.as_ref().and_then(|k| {
-            if k.program(&spec.name).is_some() {
-                Some(Ok(()))
-            } else {
-                k.rejected.get(&spec.name).map(|e| {
-                    Err(match e {
-                        apiary_kernel::Error::ProgLoad { log, .. } if !log.trim().is_empty() => {
-                            apiary_difftest::rejection_lines(log)
-                        }
-                        other => vec![other.to_string()],
-                    })
-                })
-            }
-        });
+        let kernel_verdict = kernel
+            .as_ref()
+            .and_then(|k| KernelVerdict::of(k, &spec.name));
         let verdict = (backend != VerifyBackend::Kernel)
             .then(|| apiary_verifier::verify_program(object, spec));
         let agree = match (&verdict, &kernel_verdict) {
-            (Some(v), Some(k)) => Some(v.result.is_ok() == k.is_ok()),
+            (Some(v), Some(k)) => Some(v.result.is_ok() == k.result.is_ok()),
             _ => None,
         };
         all_ok &= agree.unwrap_or(true)
             && verdict.as_ref().is_none_or(|v| v.result.is_ok())
-            && kernel_verdict.as_ref().is_none_or(|k| k.is_ok());
+            && kernel_verdict.as_ref().is_none_or(|k| k.result.is_ok());
         text.push_str(&describe(
             &spec.name,
             verdict.as_ref(),
@@ -157,9 +193,10 @@ fn describe(
     if let Some(v) = verdict {
         match &v.result {
             Ok(a) => out.push_str(&format!(
-                "{name}: accepted ({} insns processed, {} us)\n",
+                "{name}: accepted ({} insns processed, {} us)\n{name}: {}\n",
                 a.stats.insns_processed,
-                v.time.as_micros()
+                v.time.as_micros(),
+                a.stats
             )),
             Err(r) => {
                 out.push_str(&format!("{name}: rejected at insn {}\n", r.insn));
@@ -172,7 +209,7 @@ fn describe(
         }
     }
     if let Some(k) = kernel {
-        match k {
+        match &k.result {
             Ok(()) => out.push_str(&format!("{name}: kernel: accepted\n")),
             Err(lines) => {
                 let (last, context) = lines.split_last().map_or(("", &[][..]), |(l, c)| (l, c));
@@ -182,6 +219,19 @@ fn describe(
                 out.push_str(&format!("{name}: kernel: rejected: {last}\n"));
             }
         }
+        if let Some(stats) = &k.stats {
+            out.push_str(&format!("{name}: kernel: {stats}\n"));
+        }
+    }
+    if let (Some(v), Some(k)) = (verdict, kernel) {
+        out.push_str(&format!(
+            "{name}: time: apiary {} us, kernel BPF_PROG_LOAD {} (its verifier {})\n",
+            v.time.as_micros(),
+            k.load_time
+                .map_or("unknown".to_string(), |t| format!("{} us", t.as_micros())),
+            k.verification_us
+                .map_or("unknown".to_string(), |us| format!("{us} us")),
+        ));
     }
     match agree {
         Some(true) => out.push_str(&format!("{name}: verdicts agree\n")),
@@ -202,7 +252,15 @@ fn record(
         record["verdict"] = json!(if v.result.is_ok() { "accept" } else { "reject" });
         record["time_us"] = json!(v.time.as_micros() as u64);
         match &v.result {
-            Ok(a) => record["insns_processed"] = json!(a.stats.insns_processed),
+            Ok(a) => {
+                record["insns_processed"] = json!(a.stats.insns_processed);
+                record["stats"] = json!({
+                    "max_states_per_insn": a.stats.max_states_per_insn,
+                    "total_states": a.stats.total_states,
+                    "peak_states": a.stats.peak_states,
+                    "line": a.stats.to_string(),
+                });
+            }
             Err(r) => {
                 record["error"] = json!({
                     "insn": r.insn,
@@ -219,7 +277,7 @@ fn record(
         }
     }
     if let Some(k) = kernel {
-        record["kernel"] = match k {
+        let mut answer = match &k.result {
             Ok(()) => json!({ "verdict": "accept" }),
             Err(lines) => json!({
                 "verdict": "reject",
@@ -227,6 +285,10 @@ fn record(
                 "context": lines.split_last().map_or(&[][..], |(_, c)| c),
             }),
         };
+        answer["load_time_us"] = json!(k.load_time.map(|t| t.as_micros() as u64));
+        answer["verification_time_us"] = json!(k.verification_us);
+        answer["stats"] = json!(k.stats);
+        record["kernel"] = answer;
     }
     if let Some(agree) = agree {
         record["agree"] = json!(agree);

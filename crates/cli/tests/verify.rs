@@ -1,13 +1,14 @@
 //! `apiary verify` on the issue's `drop_tcp`: an XDP program that reads
 //! `ip->protocol` after checking only the Ethernet header against
 //! `data_end`. The diagnostic is checked on its exact text, and the kernel
-//! lines it quotes against the running kernel's log.
+//! lines it quotes against the running kernel's log; the statistics
+//! line and the verification times beside the kernel's.
 
 mod common;
 
 use std::process::Command;
 
-use common::{apiary, compile_c, kernel_usable, text};
+use common::{apiary, compile_c, firewall, kernel_usable, text};
 
 /// The program, laid out so that the check is on line 14 and the read on line 19.
 const DROP_TCP: &str = r#"#include <linux/bpf.h>
@@ -94,9 +95,76 @@ fn drop_tcp_quotes_the_kernel_lines_the_kernel_prints() {
     }
     assert!(
         stdout.contains(&format!(
-            "drop_tcp: kernel: {}\ndrop_tcp: kernel: rejected: {}\ndrop_tcp: verdicts agree\n",
+            "drop_tcp: kernel: {}\ndrop_tcp: kernel: rejected: {}\ndrop_tcp: kernel: processed ",
             KERNEL_LINES[0], KERNEL_LINES[1]
         )),
         "{stdout}"
     );
+    assert!(stdout.contains("drop_tcp: verdicts agree\n"), "{stdout}");
+}
+
+/// The words of a statistics line with its numbers taken out.
+fn skeleton(line: &str) -> Vec<&str> {
+    line.split_whitespace()
+        .filter(|w| {
+            !w.trim_matches(|c| c == '(' || c == ')')
+                .parse::<u64>()
+                .is_ok()
+        })
+        .collect()
+}
+
+#[test]
+fn both_backends_report_statistics_and_times_side_by_side() {
+    const TEST: &str = "both_backends_report_statistics_and_times_side_by_side";
+    if !kernel_usable(TEST) {
+        return;
+    }
+    let Some(object) = firewall(TEST) else {
+        return;
+    };
+    let path = object.to_str().unwrap();
+    let out = apiary(&["verify", path, "--backend", "both", "-j"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let records: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(!records.is_empty());
+    for record in &records {
+        let name = record["name"].as_str().unwrap();
+        let kernel = &record["kernel"];
+        assert_eq!(record["verdict"], "accept", "{record}");
+        assert_eq!(kernel["verdict"], "accept", "{record}");
+        for time in [
+            &record["time_us"],
+            &kernel["load_time_us"],
+            &kernel["verification_time_us"],
+        ] {
+            assert!(time.as_u64().is_some_and(|us| us > 0), "{name}: {record}");
+        }
+        let ours = record["stats"]["line"].as_str().unwrap();
+        let theirs = kernel["stats"].as_str().unwrap();
+        assert!(
+            ours.starts_with(&format!("processed {} insns ", record["insns_processed"])),
+            "{ours}"
+        );
+        assert_eq!(
+            skeleton(ours),
+            skeleton(theirs),
+            "{name}: {ours} / {theirs}"
+        );
+    }
+    let listing = text(&apiary(&["verify", path, "--backend", "both"]).stdout);
+    for record in &records {
+        let name = record["name"].as_str().unwrap();
+        let kernel = &record["kernel"];
+        for line in [
+            format!("{name}: {}\n", record["stats"]["line"].as_str().unwrap()),
+            format!("{name}: kernel: {}\n", kernel["stats"].as_str().unwrap()),
+        ] {
+            assert!(listing.contains(&line), "{line}in\n{listing}");
+        }
+        assert!(
+            listing.contains(&format!("{name}: time: apiary ")),
+            "{listing}"
+        );
+    }
 }

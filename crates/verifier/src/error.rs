@@ -231,6 +231,15 @@ impl fmt::Display for Rejection {
 impl std::error::Error for Rejection {}
 
 /// What the walk did, as the kernel's statistics line reports it.
+///
+/// Its [`Display`](fmt::Display) is that line, `processed N insns (limit
+/// 1000000) max_states_per_insn M total_states T peak_states P mark_read
+/// R`, with every number from Apiary's own walk but `mark_read`: the
+/// kernel's longest register-parentage chain walked to mark reads, which
+/// Apiary does not track (its liveness walks no such chains). It prints
+/// `mark_read 0` because kernel 6.18 prints 0 there too, for every program
+/// of the corpus and the examples (`apiary verify --backend both`), so the
+/// line stays the kernel's for tools that parse it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Stats {
     /// Instructions processed over all paths.
