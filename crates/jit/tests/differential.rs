@@ -10,7 +10,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use apiary_difftest::{
     Case, Outcome, PrepareProgram, RunFailure, apiary_outcome_on, generate, without_addresses,
 };
-use apiary_kernel::types::ProgType;
 use apiary_runtime::Env;
 use apiary_verifier::{Accepted, AccessProof};
 use apiary_vm::Program;
@@ -65,9 +64,8 @@ static MAP_VALUE_PROOFS: AtomicUsize = AtomicUsize::new(0);
 /// runtime loads them: syscall programs), none for the others.
 fn verified(_: u64, case: &Case) -> Option<PrepareProgram> {
     let slots = apiary_isa::slots_from_bytes(&case.program.bytecode()).ok()?;
-    let maps = apiary_difftest::verifier_maps();
-    let program = apiary_verifier::Program::bare(&slots, ProgType::SYSCALL, &maps);
-    let accepted = apiary_verifier::verify(&program).ok()?;
+    let accepted =
+        apiary_difftest::apiary_verify(&slots, &apiary_difftest::verifier_maps()).ok()?;
     MAP_VALUE_PROOFS.fetch_add(
         accepted.proofs.count(AccessProof::MapValue),
         Ordering::Relaxed,
