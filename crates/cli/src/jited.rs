@@ -49,7 +49,7 @@ pub fn prog_dump_jited(words: &[&str], target: &CoreTarget, format: OutputFormat
         .load_object(&object)
         .map_err(|e| CliError::at(file.display(), e))?;
     // The code `prog run` runs: with the verifier's proofs where it accepts.
-    let compile = crate::progrun::jit_for(&object, true);
+    let compile = crate::progrun::jit_for(apiary_verifier::verify_object(&object));
     let mut listings = Vec::new();
     let mut json_listings = Vec::new();
     for spec in object.programs.iter().flatten() {

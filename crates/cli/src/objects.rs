@@ -101,11 +101,7 @@ pub fn prog_load(
 ) -> CliResult {
     let OpenedObject { object, core, .. } = open_object(file, target, typing)?;
     if verify {
-        crate::verify::refuse_rejected(
-            file,
-            &object,
-            object.programs.iter().filter_map(|p| p.as_ref().ok()),
-        )?;
+        crate::verify::refuse_rejected(file, &apiary_verifier::verify_object(&object))?;
     }
     if format != OutputFormat::Text {
         let mut value = apiary_loader::object_json(&object);

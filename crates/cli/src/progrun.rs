@@ -10,6 +10,7 @@ use std::process::ExitCode;
 
 use apiary_btf::BpftoolJson;
 use apiary_loader::{Object, parse_c_number};
+use apiary_verifier::ProgramVerdict;
 
 use crate::CliResult;
 use crate::coretarget::CoreTarget;
@@ -291,19 +292,12 @@ pub(crate) fn jit(program: &apiary_vm::Program<apiary_runtime::Env>) -> Result<(
     apiary_jit::compile(program).map_err(|e| format!("the JIT refused the program: {e}"))
 }
 
-/// Readies each loaded program of `object` for `--engine jit`: compiled
-/// with the verifier's proofs where `verify` and the verifier accepts the
-/// program (the accesses it proved in bounds run unchecked), with every
-/// access checked otherwise.
+/// Readies each loaded program for `--engine jit`: compiled with the
+/// verifier's proofs where `verdicts` has it accepted (the accesses it
+/// proved in bounds run unchecked), with every access checked otherwise.
 pub(crate) fn jit_for(
-    object: &Object,
-    verify: bool,
-) -> impl Fn(&str, &apiary_vm::Program<apiary_runtime::Env>) -> Result<(), String> + use<> {
-    let verdicts = if verify {
-        apiary_verifier::verify_object(object)
-    } else {
-        Vec::new()
-    };
+    verdicts: Vec<ProgramVerdict>,
+) -> impl Fn(&str, &apiary_vm::Program<apiary_runtime::Env>) -> Result<(), String> {
     move |name, program| {
         let accepted = verdicts
             .iter()
@@ -322,14 +316,14 @@ impl Backends {
     fn open(
         choice: BackendChoice,
         jit: bool,
-        verify: bool,
+        verdicts: Vec<ProgramVerdict>,
         elf: &[u8],
         object: &Object,
         program: &str,
         budget: Budget,
     ) -> Result<Backends, CliError> {
         let fail = |e: BackendError| CliError::at("--backend", e);
-        let prepare = jit.then(|| jit_for(object, verify));
+        let prepare = jit.then(|| jit_for(verdicts));
         let vm = || {
             let ready = prepare.as_ref().map(|f| f as ReadyProgram<'_>);
             let mut vm = VmBackend::open_on(object, program, ready).map_err(fail)?;
@@ -402,16 +396,27 @@ pub fn prog_run(options: &RunOptions) -> CliResult {
         options.typing.section.as_deref(),
     )
     .map_err(|e| CliError::at(options.file.display(), e))?;
-    // The kernel verifies what it runs; Apiary's side is verified here.
-    if options.verify && !matches!(options.backend, BackendChoice::Kernel) {
-        crate::verify::refuse_rejected(&options.file, &object, [program])?;
-    }
+    // The kernel verifies what it runs; Apiary's side is verified here,
+    // every program for the JIT's proofs (tail-call targets too), only the
+    // one that runs for the interpreter.
+    let verdicts = if options.verify && !matches!(options.backend, BackendChoice::Kernel) {
+        let verdicts = if options.jit {
+            apiary_verifier::verify_object(&object)
+        } else {
+            vec![apiary_verifier::verify_program(&object, program)]
+        };
+        let chosen = verdicts.iter().filter(|v| v.name == program.name);
+        crate::verify::refuse_rejected(&options.file, chosen)?;
+        verdicts
+    } else {
+        Vec::new()
+    };
     let prog_type = program.prog_type;
     let program = program.name.clone();
     let mut backends = Backends::open(
         options.backend,
         options.jit,
-        options.verify,
+        verdicts,
         &elf,
         &object,
         &program,

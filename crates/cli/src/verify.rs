@@ -17,16 +17,15 @@ use crate::error::CliError;
 use crate::objects::open_object;
 use crate::progrun::{OutputFormat, emit};
 
-/// Verifies `programs` of `object` as `prog load` and `prog run` do
-/// before anything runs: the first one the verifier refuses has its
-/// diagnostic printed on stderr, and the command fails naming it.
+/// What `prog load` and `prog run` do with the verifier's `verdicts`
+/// before anything runs: the first refusal has its diagnostic printed on
+/// stderr, and the command fails naming the program.
 pub fn refuse_rejected<'a>(
     file: &Path,
-    object: &apiary_loader::Object,
-    programs: impl IntoIterator<Item = &'a apiary_loader::ProgramSpec>,
+    verdicts: impl IntoIterator<Item = &'a apiary_verifier::ProgramVerdict>,
 ) -> Result<(), CliError> {
-    for spec in programs {
-        if let Err(rejection) = apiary_verifier::verify_program(object, spec).result {
+    for verdict in verdicts {
+        if let Err(rejection) = &verdict.result {
             let mut shown = (*rejection).clone();
             if let Ok(dir) = std::env::current_dir() {
                 shown.relative_to(&dir.to_string_lossy());
@@ -36,7 +35,7 @@ pub fn refuse_rejected<'a>(
                 file.display(),
                 format!(
                     "the verifier refuses program {} at insn {} (--no-verify runs it unverified)",
-                    spec.name, rejection.insn
+                    verdict.name, rejection.insn
                 ),
             ));
         }

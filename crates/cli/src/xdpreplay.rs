@@ -86,7 +86,9 @@ pub fn xdp_replay(options: &XdpReplayOptions) -> CliResult {
         ));
     }
     // Programs the verifier accepts run their proven accesses unchecked.
-    let prepare = options.jit.then(|| crate::progrun::jit_for(&object, true));
+    let prepare = options
+        .jit
+        .then(|| crate::progrun::jit_for(apiary_verifier::verify_object(&object)));
     let ready = prepare
         .as_ref()
         .map(|f| f as apiary_difftest::objects::ReadyProgram<'_>);

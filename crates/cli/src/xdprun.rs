@@ -113,7 +113,9 @@ pub fn xdp_run(options: &XdpRunOptions) -> CliResult {
         return crate::xdpkernel::run_in_kernel(options, &object, &elf, &spec.name);
     }
     // Programs the verifier accepts run their proven accesses unchecked.
-    let prepare = options.jit.then(|| crate::progrun::jit_for(&object, true));
+    let prepare = options
+        .jit
+        .then(|| crate::progrun::jit_for(apiary_verifier::verify_object(&object)));
     let ready = prepare
         .as_ref()
         .map(|f| f as apiary_difftest::objects::ReadyProgram<'_>);
