@@ -338,13 +338,12 @@ fn compile_all(
         let Some(program) = result.as_ref().ok().and_then(|id| runtime.program(*id)) else {
             continue;
         };
-        let compiled = match verified.iter().find(|(n, _)| n == name) {
-            Some((_, accepted)) => apiary_jit::compile_verified(&program, accepted),
-            None => apiary_jit::compile(&program),
-        };
-        compiled.map_err(|e| Error::Jit {
-            program: name.clone(),
-            reason: e.to_string(),
+        let accepted = verified.iter().find(|(n, _)| n == name);
+        apiary_jit::compile_by_verdict(&program, accepted.map(|(_, a)| &**a)).map_err(|e| {
+            Error::Jit {
+                program: name.clone(),
+                reason: e.to_string(),
+            }
         })?;
     }
     Ok(())

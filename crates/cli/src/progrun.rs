@@ -303,11 +303,8 @@ pub(crate) fn jit_for(
             .iter()
             .find(|verdict| verdict.name == name)
             .and_then(|verdict| verdict.result.as_ref().ok());
-        match accepted {
-            Some(accepted) => apiary_jit::compile_verified(program, accepted),
-            None => apiary_jit::compile(program),
-        }
-        .map_err(|e| format!("the JIT refused the program: {e}"))
+        apiary_jit::compile_by_verdict(program, accepted)
+            .map_err(|e| format!("the JIT refused the program: {e}"))
     }
 }
 

@@ -115,7 +115,7 @@ use thiserror::Error;
 #[cfg(target_arch = "x86_64")]
 pub use code::JitCode;
 pub use dump::{X86Insn, disassemble};
-pub use verified::{Compiled, compile_each};
+pub use verified::{Compiled, compile_by_verdict, compile_each};
 
 /// Why a program could not be compiled.
 #[derive(Debug, Error)]

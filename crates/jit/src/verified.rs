@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use apiary_verifier::{AccessProof, ProgramVerdict};
+use apiary_verifier::{Accepted, AccessProof, ProgramVerdict};
 use apiary_vm::Program;
 
 use crate::JitError;
@@ -44,6 +44,18 @@ impl std::fmt::Display for Compiled {
     }
 }
 
+/// Compiles `program` with the verifier's proofs when it `accepted` the
+/// program, with every access checked when it did not (or was not asked).
+pub fn compile_by_verdict<E: 'static>(
+    program: &Program<E>,
+    accepted: Option<&Accepted>,
+) -> Result<(), JitError> {
+    match accepted {
+        Some(accepted) => crate::compile_verified(program, accepted),
+        None => crate::compile(program),
+    }
+}
+
 /// Compiles each program `verdicts` names that `program` finds (the
 /// prepared program of that name, loaded from the same object), with its
 /// proofs when the verifier accepted it; says how, by name.
@@ -56,9 +68,9 @@ pub fn compile_each<E: 'static>(
         let Some(prog) = program(&verdict.name) else {
             continue;
         };
+        compile_by_verdict(&prog, verdict.result.as_ref().ok())?;
         let how = match &verdict.result {
             Ok(accepted) => {
-                crate::compile_verified(&prog, accepted)?;
                 let p = &accepted.proofs;
                 Compiled::Verified {
                     stack: p.count(AccessProof::Stack),
@@ -66,10 +78,7 @@ pub fn compile_each<E: 'static>(
                     map_value: p.count(AccessProof::MapValue),
                 }
             }
-            Err(rejection) => {
-                crate::compile(&prog)?;
-                Compiled::Checked(rejection.kernel.clone())
-            }
+            Err(rejection) => Compiled::Checked(rejection.kernel.clone()),
         };
         done.push((verdict.name.clone(), how));
     }
