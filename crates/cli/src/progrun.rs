@@ -308,6 +308,20 @@ pub(crate) fn jit_for(
     }
 }
 
+/// Loads `object` into a new runtime for running `program` (its other
+/// programs as tail-call targets), on the JIT when given the verifier's
+/// `jit` verdicts (each program compiled with the proofs of its own), on
+/// the interpreter otherwise.
+pub(crate) fn open_vm(
+    object: &Object,
+    program: &str,
+    jit: Option<Vec<ProgramVerdict>>,
+) -> Result<VmBackend, BackendError> {
+    let prepare = jit.map(jit_for);
+    let ready = prepare.as_ref().map(|f| f as ReadyProgram<'_>);
+    VmBackend::open_on(object, program, ready)
+}
+
 impl Backends {
     #[allow(clippy::too_many_arguments)]
     fn open(
@@ -320,10 +334,8 @@ impl Backends {
         budget: Budget,
     ) -> Result<Backends, CliError> {
         let fail = |e: BackendError| CliError::at("--backend", e);
-        let prepare = jit.then(|| jit_for(verdicts));
         let vm = || {
-            let ready = prepare.as_ref().map(|f| f as ReadyProgram<'_>);
-            let mut vm = VmBackend::open_on(object, program, ready).map_err(fail)?;
+            let mut vm = open_vm(object, program, jit.then_some(verdicts)).map_err(fail)?;
             vm.set_budget(budget.instructions());
             Ok::<_, CliError>(vm)
         };

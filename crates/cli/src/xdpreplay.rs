@@ -15,7 +15,7 @@ use crate::CliResult;
 use crate::coretarget::CoreTarget;
 use crate::error::CliError;
 use crate::objects::{OpenedObject, open_object};
-use apiary_difftest::objects::{VmBackend, select_program};
+use apiary_difftest::objects::select_program;
 
 /// Everything `xdp replay` was asked.
 #[derive(Debug)]
@@ -86,14 +86,9 @@ pub fn xdp_replay(options: &XdpReplayOptions) -> CliResult {
         ));
     }
     // Programs the verifier accepts run their proven accesses unchecked.
-    let prepare = options
-        .jit
-        .then(|| crate::progrun::jit_for(apiary_verifier::verify_object(&object)));
-    let ready = prepare
-        .as_ref()
-        .map(|f| f as apiary_difftest::objects::ReadyProgram<'_>);
-    let vm =
-        VmBackend::open_on(&object, &spec.name, ready).map_err(|e| CliError::at(&where_, e))?;
+    let proofs = options.jit.then(|| apiary_verifier::verify_object(&object));
+    let vm = crate::progrun::open_vm(&object, &spec.name, proofs)
+        .map_err(|e| CliError::at(&where_, e))?;
     let usable: Vec<usize> = usable_cpus()
         .map_err(|e| CliError::at("xdp replay", e))?
         .into_iter()

@@ -27,7 +27,7 @@ use crate::error::CliError;
 use crate::livepins::LivePins;
 use crate::objects::{OpenedObject, open_object};
 use crate::signals::{catch_stop_signals, stop_requested};
-use apiary_difftest::objects::{VmBackend, select_program};
+use apiary_difftest::objects::select_program;
 
 /// How `xdp run` receives frames.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -113,13 +113,8 @@ pub fn xdp_run(options: &XdpRunOptions) -> CliResult {
         return crate::xdpkernel::run_in_kernel(options, &object, &elf, &spec.name);
     }
     // Programs the verifier accepts run their proven accesses unchecked.
-    let prepare = options
-        .jit
-        .then(|| crate::progrun::jit_for(apiary_verifier::verify_object(&object)));
-    let ready = prepare
-        .as_ref()
-        .map(|f| f as apiary_difftest::objects::ReadyProgram<'_>);
-    let vm = VmBackend::open_on(&object, &spec.name, ready)
+    let proofs = options.jit.then(|| apiary_verifier::verify_object(&object));
+    let vm = crate::progrun::open_vm(&object, &spec.name, proofs)
         .map_err(|e| CliError::at(options.file.display(), e))?;
     let mut pins = match &options.pin_maps {
         Some(dir) => {
