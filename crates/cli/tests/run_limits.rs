@@ -174,7 +174,7 @@ fn jumbo_frames_run_with_output_room_sized_from_the_frame() {
     let capture = write_scratch("jumbo.pcap", &pcap_bytes(&[frame(74), jumbo.clone()]));
     let out = scratch("jumbo-out.pcapng");
     let out = out.to_str().unwrap();
-    let run = prog_run(&[&object, "--pcap", &capture, "--out", out]);
+    let run = prog_run(&[object, "--pcap", &capture, "--out", out]);
     assert!(run.status.success(), "{}", text(&run.stderr));
     assert!(
         text(&run.stdout).starts_with("packets: 2, written: 2, failed: 0\n"),
@@ -188,12 +188,12 @@ fn jumbo_frames_run_with_output_room_sized_from_the_frame() {
     // One jumbo frame: whole when nobody asked for data_out; with data_out
     // and no data_size_out, bpftool's fixed 32 KiB and its ENOSPC.
     let single = write_scratch("jumbo.bin", &jumbo);
-    let run = prog_run(&[&object, "data_in", &single]);
+    let run = prog_run(&[object, "data_in", &single]);
     assert!(run.status.success(), "{}", text(&run.stderr));
-    let bounded = prog_run(&[&object, "data_in", &single, "data_out", "-"]);
+    let bounded = prog_run(&[object, "data_in", &single, "data_out", "-"]);
     assert_one_line_error(&bounded, "No space left on device");
     let sized = prog_run(&[
-        &object,
+        object,
         "data_in",
         &single,
         "data_out",
@@ -205,7 +205,7 @@ fn jumbo_frames_run_with_output_room_sized_from_the_frame() {
     assert!(std::fs::read(out).unwrap() == jumbo);
 
     let huge = write_scratch("huge.pcap", &pcap_bytes(&[frame(74), frame(100_000)]));
-    let run = prog_run(&[&object, "--pcap", &huge]);
+    let run = prog_run(&[object, "--pcap", &huge]);
     assert!(!run.status.success());
     assert!(
         text(&run.stdout).starts_with("packets: 2, written: 1, failed: 1\n"),
@@ -224,9 +224,9 @@ fn jumbo_frames_run_with_output_room_sized_from_the_frame() {
     }
     // The kernel runs the same frames: the jumbo one agrees, and the huge
     // one fails there too (ENOMEM).
-    let both = prog_run(&[&object, "--pcap", &capture, "--backend", "both"]);
+    let both = prog_run(&[object, "--pcap", &capture, "--backend", "both"]);
     assert!(both.status.success(), "{}", text(&both.stderr));
-    let kernel = prog_run(&[&object, "--pcap", &huge, "--backend", "kernel"]);
+    let kernel = prog_run(&[object, "--pcap", &huge, "--backend", "kernel"]);
     assert!(
         text(&kernel.stderr).contains("packet 2: kernel: BPF_PROG_TEST_RUN failed: ENOMEM"),
         "{}",
@@ -270,7 +270,7 @@ fn a_cut_capture_keeps_the_summary_of_the_frames_before_it() {
     let pcapng = pcapng.into_inner();
     let cut_ng = write_scratch("cut.pcapng", &pcapng[..pcapng.len() - 10]);
     for (capture, needle) in [(cut, "pcap packet 3: "), (cut_ng, "pcapng block 5: ")] {
-        let run = prog_run(&[&object, "--pcap", &capture]);
+        let run = prog_run(&[object, "--pcap", &capture]);
         assert!(!run.status.success());
         assert!(
             text(&run.stdout).starts_with("packets: 2, written: 2, failed: 0\n  XDP_PASS  2\n"),

@@ -107,9 +107,9 @@ fn drop_tcp_quotes_the_kernel_lines_the_kernel_prints() {
 fn skeleton(line: &str) -> Vec<&str> {
     line.split_whitespace()
         .filter(|w| {
-            !w.trim_matches(|c| c == '(' || c == ')')
+            w.trim_matches(|c| c == '(' || c == ')')
                 .parse::<u64>()
-                .is_ok()
+                .is_err()
         })
         .collect()
 }
