@@ -280,11 +280,12 @@ pub fn hex_dump(data: &[u8]) -> String {
     text
 }
 
-/// The backends the run uses.
+/// The backends the run uses (the vm's boxed: it holds the whole runtime,
+/// several times the kernel's handle).
 enum Backends {
-    Vm(VmBackend),
+    Vm(Box<VmBackend>),
     Kernel(KernelBackend),
-    Both(VmBackend, KernelBackend),
+    Both(Box<VmBackend>, KernelBackend),
 }
 
 /// Compiles a loaded program for `fuzz diff`'s third tier, every access checked.
@@ -337,7 +338,7 @@ impl Backends {
         let vm = || {
             let mut vm = open_vm(object, program, jit.then_some(verdicts)).map_err(fail)?;
             vm.set_budget(budget.instructions());
-            Ok::<_, CliError>(vm)
+            Ok::<_, CliError>(Box::new(vm))
         };
         let kernel = || KernelBackend::open(object, elf, program).map_err(fail);
         Ok(match choice {
