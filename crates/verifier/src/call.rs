@@ -491,9 +491,7 @@ fn check_arg(
                 return Err(type_error(insn, regno, reg, "sock_or_null", proto));
             }
         }
-        ArgKind::PtrToBtfId if reg.kind != RegType::BtfId => {
-            return Err(type_error(insn, regno, reg, "ptr_", proto));
-        }
+        ArgKind::PtrToBtfId => crate::btf_ptr::helper_arg(env.prog, insn, regno, &reg, proto)?,
         ArgKind::PtrToFunc if reg.kind != RegType::Func => {
             return Err(type_error(insn, regno, reg, "func", proto));
         }

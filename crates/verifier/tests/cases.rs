@@ -87,6 +87,11 @@ fn apiary_verdict(case: &Case) -> Result<(), Box<Rejection>> {
         gpl: true,
         funcs: &funcs,
         sleepable: case.prog_flags & prog_flags::SLEEPABLE != 0,
+        attach_target: case.attach_target.as_deref(),
+        kernel_btf: case
+            .attach_target
+            .as_ref()
+            .and_then(|_| apiary_verifier::kernel_btf().ok()),
     };
     verify(&program).map(drop)
 }
