@@ -32,6 +32,12 @@
 //!   path's safety depended on, so that pruning ignores the others);
 //!   `object` verifies the programs of an `apiary-loader` object,
 //!   `btf_funcs` reads their func info from the object's BTF;
+//! - kernel types: `btf_ctx` (the u64 arguments of tp_btf, fentry, fexit,
+//!   fmod_ret, lsm and iter contexts, typed from the attach point's
+//!   prototype), `btf_ptr` (loads through `btf_id` pointers walked through
+//!   the struct's layout, the trust of the pointers they give, helpers'
+//!   `ARG_PTR_TO_BTF_ID`), `kernel_btf` (the running kernel's BTF they
+//!   read, once; without it such programs are refused, saying so);
 //! - what it hands on: [`proofs`] (per memory instruction, the kind of
 //!   memory it stays inside on every run, for the JIT) and `run_bound`
 //!   (the most instructions a run can execute, when the code bounds it).
@@ -51,8 +57,10 @@
 //! kernel): callbacks other than `bpf_loop`'s and `for_each_map_elem`'s
 //! (each entered once, not per iteration), kfuncs, dynptrs and iterators,
 //! stack-slot liveness (pruning compares every slot), Spectre hardening
-//! (irrelevant to a root loader), and the
-//! BTF types of tracing contexts and `BTF_ID` pointers.
+//! (irrelevant to a root loader), struct_ops and freplace contexts, the
+//! kernel's list of tracepoint arguments that may be NULL, `__user` and
+//! `__percpu` pointers (numbers here), iterator buffers, and the BTF type
+//! of typed ksyms (their loads give numbers).
 //! `tests/case_disagreements.txt` lists every case of `tests/verifier`
 //! where the verdict or final line still differs, with the reason.
 //!
