@@ -300,3 +300,113 @@ out:
 ;; expect reject: Tracing programs must provide btf_id
 	r0 = 0
 	exit
+
+;; case tp_btf_walked_pointer_may_be_null
+;; type tracing
+;; attach trace_raw_tp
+;; target sched_switch
+;; expect reject: R5 !read_ok
+	r2 = *(u64 *)(r1 + 16)
+	r3 = *(u64 *)(r2 + 1136)
+	if r3 == 0 goto bad
+	r0 = 0
+	exit
+bad:
+	r0 = *(u32 *)(r5 + 0)
+	exit
+
+;; case tp_btf_trusted_argument_is_not_null
+;; type tracing
+;; attach trace_raw_tp
+;; target sched_switch
+;; expect accept
+	r2 = *(u64 *)(r1 + 16)
+	if r2 == 0 goto bad
+	r0 = 0
+	exit
+bad:
+	r0 = *(u32 *)(r5 + 0)
+	exit
+
+;; case iter_seq_write_task_comm
+;; type tracing
+;; attach trace_iter
+;; target task
+;; expect accept
+	r2 = *(u64 *)(r1 + 8)
+	if r2 == 0 goto out
+	r3 = *(u64 *)(r1 + 0)
+	r1 = *(u64 *)(r3 + 0)
+	r2 += 1752
+	r3 = 16
+	call 127
+out:
+	r0 = 0
+	exit
+
+;; case iter_seq_write_past_comm
+;; type tracing
+;; attach trace_iter
+;; target task
+;; expect reject: access beyond the end of member comm (mend:1768) in struct task_struct with off 1752 size 24
+	r2 = *(u64 *)(r1 + 8)
+	if r2 == 0 goto out
+	r3 = *(u64 *)(r1 + 0)
+	r1 = *(u64 *)(r3 + 0)
+	r2 += 1752
+	r3 = 24
+	call 127
+out:
+	r0 = 0
+	exit
+
+;; case iter_seq_write_untrusted_memory
+;; type tracing
+;; attach trace_iter
+;; target task
+;; expect reject: R2 type=untrusted_ptr_ expected=fp, pkt, pkt_meta, map_key, map_value, mem, ringbuf_mem, buf, trusted_ptr_
+	r2 = *(u64 *)(r1 + 8)
+	if r2 == 0 goto out
+	r2 = *(u64 *)(r2 + 1136)
+	r3 = *(u64 *)(r1 + 0)
+	r1 = *(u64 *)(r3 + 0)
+	r3 = 8
+	call 127
+out:
+	r0 = 0
+	exit
+
+;; case tp_btf_listed_rcu_field_is_rcu
+;; type tracing
+;; attach trace_raw_tp
+;; target sched_switch
+;; expect reject: R1 type=rcu_ptr_ expected=fp, pkt, pkt_meta, map_key, map_value, mem, ringbuf_mem, buf, trusted_ptr_
+	r2 = *(u64 *)(r1 + 16)
+	r1 = *(u64 *)(r2 + 1280)
+	r2 = 8
+	call 6
+	r0 = 0
+	exit
+
+;; case tp_btf_trusted_argument_as_memory
+;; type tracing
+;; attach trace_raw_tp
+;; target sched_switch
+;; expect accept
+	r1 = *(u64 *)(r1 + 16)
+	r2 = 8
+	call 6
+	r0 = 0
+	exit
+
+;; case iter_meta_seq_is_trusted
+;; type tracing
+;; attach trace_iter
+;; target task
+;; expect accept
+	r2 = *(u64 *)(r1 + 0)
+	r1 = *(u64 *)(r2 + 0)
+	r2 = 8
+	call 6
+	r0 = 0
+	exit

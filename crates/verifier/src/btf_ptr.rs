@@ -102,7 +102,7 @@ fn walk(btf: &Btf, mut id: TypeId, mut off: u32, size: u32) -> Result<Walked<'_>
         if union && t.members.len() != 1 {
             through_union = true;
         }
-        if off + size > t.size {
+        if off.saturating_add(size) > t.size {
             // A flexible array at the end may be read past the size.
             let beyond = format!("access beyond struct {tname} at off {off} size {size}");
             let Some(last) = t.members.last() else {
@@ -133,12 +133,14 @@ fn walk(btf: &Btf, mut id: TypeId, mut off: u32, size: u32) -> Result<Walked<'_>
         }
         for member in &t.members {
             let mut moff = member.bit_offset / 8;
-            if off + size <= moff {
+            if off.saturating_add(size) <= moff {
                 break;
             }
             if member.bitfield_size != 0 {
-                let end_bit = member.bit_offset + u32::from(member.bitfield_size);
-                if off <= moff && end_bit.div_ceil(8) <= off + size {
+                let end_bit = member
+                    .bit_offset
+                    .saturating_add(u32::from(member.bitfield_size));
+                if off <= moff && end_bit.div_ceil(8) <= off.saturating_add(size) {
                     return Ok(Walked::Scalar);
                 }
                 continue;
@@ -151,7 +153,7 @@ fn walk(btf: &Btf, mut id: TypeId, mut off: u32, size: u32) -> Result<Walked<'_>
                 return Err(format!("field {mname} doesn't have size"));
             };
             msize *= nelems;
-            let mtrue_end = moff + msize;
+            let mtrue_end = moff.saturating_add(msize);
             if off >= mtrue_end {
                 continue;
             }
@@ -191,7 +193,7 @@ fn walk(btf: &Btf, mut id: TypeId, mut off: u32, size: u32) -> Result<Walked<'_>
                 }
                 _ => {}
             }
-            if off + size > mtrue_end && !through_union {
+            if off.saturating_add(size) > mtrue_end && !through_union {
                 return Err(format!(
                     "access beyond the end of member {mname} (mend:{mtrue_end}) in struct {tname} with off {off} size {size}"
                 ));
@@ -258,12 +260,15 @@ fn loaded_trust(
     if prog.sleepable {
         return (Trust::Untrusted, false);
     }
+    // Any other pointer read from a trusted struct is untrusted
+    // (`untrusted_ptr_`, measured on Linux 6.18: `task->mm` from a
+    // tracepoint's task), loads through it allowed, helpers refusing it.
     if list("__safe_rcu") {
         (Trust::Rcu, false)
     } else if rcu_tag || list("__safe_rcu_or_null") {
         (Trust::Rcu, true)
     } else {
-        (Trust::Plain, false)
+        (Trust::Untrusted, false)
     }
 }
 
@@ -331,6 +336,7 @@ pub(crate) fn access(
         Walked::Scalar => RegState::unknown(),
         Walked::UntrustedMem => RegState {
             mem_size: 0,
+            trust: Trust::Untrusted,
             ..RegState::pointer(RegType::Mem)
         },
         // `__user` and `__percpu` pointers may not be dereferenced; a
@@ -361,6 +367,31 @@ pub(crate) fn access(
             }
         }
     })
+}
+
+/// `size` bytes a helper reads (or fills) at the trusted `btf_id` pointer
+/// `reg`, checked as one load of that size (`check_helper_mem_access`).
+pub(crate) fn helper_memory(
+    prog: &Program,
+    insn: usize,
+    regno: u8,
+    reg: &RegState,
+    size: i64,
+) -> Result<(), Rejection> {
+    let bytes = i32::try_from(size).unwrap_or(i32::MAX);
+    // The load's result goes nowhere, nor does a fresh id.
+    let mut unused_id = 0;
+    access(
+        prog,
+        insn,
+        regno,
+        reg,
+        reg.off,
+        bytes,
+        false,
+        &mut unused_id,
+    )
+    .map(drop)
 }
 
 /// The struct a helper's `ARG_PTR_TO_BTF_ID` argument must point to.

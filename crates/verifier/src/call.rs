@@ -557,6 +557,9 @@ fn memory(
             }
             Ok(())
         }
+        RegType::BtfId if reg.trust == crate::regs::Trust::Trusted => {
+            crate::btf_ptr::helper_memory(env.prog, insn, regno, &reg, size)
+        }
         kind if kind.is_memory() => {
             if size == 0 {
                 return Ok(());

@@ -166,7 +166,8 @@ pub struct RegState {
     /// The kernel BTF struct a `BtfId` pointer points to (0: a type the
     /// verifier does not know, whose loads give numbers).
     pub btf_id: u32,
-    /// How far a `BtfId` pointer is trusted.
+    /// How far a `BtfId` pointer (or the memory a struct walk gives) is
+    /// trusted.
     pub trust: Trust,
 }
 
@@ -220,6 +221,25 @@ impl RegState {
     /// Whether the register holds the known scalar 0.
     pub fn is_null(&self) -> bool {
         self.is_scalar() && self.value.var_off.equals_const(0)
+    }
+
+    /// Whether the kernel knows the pointer is not NULL (`reg_not_null`),
+    /// so that comparing it with 0 decides the branch: not for the
+    /// context, stack or packet pointers, nor kernel objects it does not
+    /// trust (a pointer read from a struct may be NULL).
+    pub fn known_not_null(&self) -> bool {
+        !self.maybe_null
+            && match self.kind {
+                RegType::Socket
+                | RegType::TcpSock
+                | RegType::SockCommon
+                | RegType::MapValue
+                | RegType::MapKey
+                | RegType::MapPtr => true,
+                RegType::BtfId => self.trust == Trust::Trusted || self.ref_obj_id != 0,
+                RegType::Mem | RegType::RingbufMem => self.trust != Trust::Untrusted,
+                _ => false,
+            }
     }
 
     /// The name the kernel's log gives the type, with `_or_null`
