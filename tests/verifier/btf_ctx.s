@@ -410,3 +410,35 @@ out:
 	call 6
 	r0 = 0
 	exit
+
+;; case tp_btf_listed_nullable_argument_unchecked
+;; type tracing
+;; attach trace_raw_tp
+;; target sched_pi_setprio
+;; expect reject: R2 invalid mem access 'trusted_ptr_or_null_'
+	r2 = *(u64 *)(r1 + 8)
+	r0 = *(u32 *)(r2 + 1264)
+	r0 = 0
+	exit
+
+;; case tp_btf_listed_nullable_argument_checked
+;; type tracing
+;; attach trace_raw_tp
+;; target sched_pi_setprio
+;; expect accept
+	r2 = *(u64 *)(r1 + 8)
+	if r2 == 0 goto out
+	r0 = *(u32 *)(r2 + 1264)
+out:
+	r0 = 0
+	exit
+
+;; case tp_btf_other_argument_of_a_listed_tracepoint
+;; type tracing
+;; attach trace_raw_tp
+;; target sched_pi_setprio
+;; expect accept
+	r2 = *(u64 *)(r1 + 0)
+	r0 = *(u32 *)(r2 + 1264)
+	r0 = 0
+	exit

@@ -4,9 +4,9 @@
 //! pointer to a struct becomes a `btf_id` pointer (trusted and maybe NULL
 //! as the kernel decides), integers, enums and other pointers numbers.
 //!
-//! Not modelled: the kernel's table of tracepoint arguments that may be
-//! NULL (`raw_tp_null_args`; only the `__nullable` parameter suffix is
-//! read), `__user` and `__percpu` pointers (numbers here: dereferencing
+//! A parameter whose name ends in `__nullable`, or a tracepoint argument
+//! in `raw_tp_nullable`'s table, may be NULL. Not modelled: `__user` and
+//! `__percpu` pointers (numbers here: dereferencing
 //! one is refused either way, with another message), iterator buffers
 //! (`void *` key and value of map iterators: numbers here), struct
 //! arguments passed by value in two slots, and struct_ops members.
@@ -252,7 +252,8 @@ fn slot(
     let nullable = match name_off {
         Some(off) => btf.str_at(off)?.ends_with("__nullable"),
         None => false,
-    };
+    } || (prog.attach_type == AttachType::TRACE_RAW_TP
+        && crate::raw_tp_nullable::may_be_null(func, arg));
     Ok(Slot::Ptr {
         btf_id: target,
         trust: if trusted {

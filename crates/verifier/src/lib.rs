@@ -36,7 +36,8 @@
 //!   fmod_ret, lsm and iter contexts, typed from the attach point's
 //!   prototype), `btf_ptr` (loads through `btf_id` pointers walked through
 //!   the struct's layout, the trust of the pointers they give, helpers'
-//!   `ARG_PTR_TO_BTF_ID`), `kernel_btf` (the running kernel's BTF they
+//!   `ARG_PTR_TO_BTF_ID`), `raw_tp_nullable` (tracepoint arguments that
+//!   may be NULL), `kernel_btf` (the running kernel's BTF they
 //!   read, once; without it such programs are refused, saying so);
 //! - what it hands on: [`proofs`] (per memory instruction, the kind of
 //!   memory it stays inside on every run, for the JIT) and `run_bound`
@@ -58,7 +59,7 @@
 //! (each entered once, not per iteration), kfuncs, dynptrs and iterators,
 //! stack-slot liveness (pruning compares every slot), Spectre hardening
 //! (irrelevant to a root loader), struct_ops and freplace contexts, the
-//! kernel's list of tracepoint arguments that may be NULL, `__user` and
+//! tracepoint arguments that may be NULL on other kernels, `__user` and
 //! `__percpu` pointers (numbers here), iterator buffers, and the BTF type
 //! of typed ksyms (their loads give numbers).
 //! `tests/case_disagreements.txt` lists every case of `tests/verifier`
@@ -109,6 +110,7 @@ mod precision;
 mod program;
 pub mod proofs;
 mod prune;
+mod raw_tp_nullable;
 mod regs;
 mod run_bound;
 pub mod scalar;
