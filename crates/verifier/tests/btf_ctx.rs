@@ -73,3 +73,85 @@ fn an_attach_point_missing_from_the_kernels_btf_is_refused_by_name() {
     let accepted = verify(&tp_btf(&insns, Some("sched_switch"), Some(btf)));
     assert!(accepted.is_ok(), "{accepted:?}");
 }
+
+/// Apiary's verdict on `text` attached at `target` with the host's BTF:
+/// `Ok(())` or the final line. `None` (after saying so) without the BTF.
+fn verdict(attach: AttachType, target: &str, text: &str) -> Option<Result<(), String>> {
+    let btf = match apiary_verifier::kernel_btf() {
+        Ok(btf) => btf,
+        Err(reason) => return apiary_testskip::missing("btf_ctx fentry and fmod_ret", reason),
+    };
+    let insns = apiary_asm::assemble_slots(text).expect("assembles");
+    let program = Program {
+        attach_type: attach,
+        attach_target: Some(target),
+        kernel_btf: Some(btf),
+        ..Program::bare(&insns, ProgType::TRACING, &[])
+    };
+    Some(verify(&program).map(drop).map_err(|r| r.kernel.clone()))
+}
+
+// This host refuses fentry and fmod_ret programs with EPERM, so these
+// follow btf.c's rules (`btf_ctx_access`: fentry arguments are untrusted
+// `ptr_`, integer pointers numbers, fmod_ret reads the int it returns
+// after its arguments) without a recorded kernel verdict.
+#[test]
+fn fentry_and_fmod_ret_arguments_follow_btf_ctx_access() {
+    let fentry = AttachType::TRACE_FENTRY;
+    let Some(walk) = verdict(
+        fentry,
+        "bpf_fentry_test7",
+        "r2 = *(u64 *)(r1 + 0)\nr3 = *(u64 *)(r2 + 0)\nr0 = *(u64 *)(r3 + 0)\nr0 = 0\nexit",
+    ) else {
+        return;
+    };
+    assert_eq!(walk, Ok(()));
+    let beyond = verdict(
+        fentry,
+        "bpf_fentry_test7",
+        "r2 = *(u64 *)(r1 + 0)\nr0 = *(u64 *)(r2 + 8)\nr0 = 0\nexit",
+    );
+    assert_eq!(
+        beyond,
+        Some(Err(
+            "access beyond struct bpf_fentry_test_t at off 8 size 8".into()
+        ))
+    );
+    let int_pointer = verdict(
+        fentry,
+        "bpf_fentry_test9",
+        "r2 = *(u64 *)(r1 + 0)\nr0 = *(u32 *)(r2 + 0)\nr0 = 0\nexit",
+    );
+    assert_eq!(
+        int_pointer,
+        Some(Err("R2 invalid mem access 'scalar'".into()))
+    );
+    let untrusted_as_memory = verdict(
+        fentry,
+        "bpf_fentry_test7",
+        "r1 = *(u64 *)(r1 + 0)\nr2 = 8\ncall 6\nr0 = 0\nexit",
+    );
+    assert_eq!(
+        untrusted_as_memory,
+        Some(Err(
+            "R1 type=ptr_ expected=fp, pkt, pkt_meta, map_key, map_value, mem, ringbuf_mem, buf, trusted_ptr_"
+                .into()
+        ))
+    );
+    let fmod_ret = AttachType::MODIFY_RETURN;
+    let returned = verdict(
+        fmod_ret,
+        "bpf_modify_return_test",
+        "r0 = *(u64 *)(r1 + 16)\nr0 = 0\nexit",
+    );
+    assert_eq!(returned, Some(Ok(())));
+    let past = verdict(
+        fmod_ret,
+        "bpf_modify_return_test",
+        "r0 = *(u64 *)(r1 + 24)\nr0 = 0\nexit",
+    );
+    assert_eq!(
+        past,
+        Some(Err("invalid bpf_context access off=24 size=8".into()))
+    );
+}
