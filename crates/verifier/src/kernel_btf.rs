@@ -36,7 +36,12 @@ pub fn kernel_btf() -> Result<&'static Btf, KernelBtfError> {
     BTF.get_or_init(|| {
         let bytes =
             std::fs::read(KERNEL_BTF_PATH).map_err(|e| KernelBtfError::Read(e.to_string()))?;
-        Btf::parse(&bytes).map_err(|e| KernelBtfError::Parse(e.to_string()))
+        let btf = Btf::parse(&bytes).map_err(|e| KernelBtfError::Parse(e.to_string()))?;
+        // The first lookup by name sorts every name; doing it here puts
+        // that cost in reading the BTF, once, rather than in the first
+        // program's verification time (the kernel's index is built at boot).
+        btf.find_by_name("task_struct");
+        Ok(btf)
     })
     .as_ref()
     .map_err(Clone::clone)
