@@ -330,3 +330,13 @@ out:
 	r0 = *(u64 *)(r0 + 0)
 	r0 = 0
 	exit
+
+;; case ctx_compared_with_zero_explores_both_branches
+;; type xdp
+;; expect reject: R2 !read_ok
+	if r1 == 0 goto bad
+	r0 = 2
+	exit
+bad:
+	r0 = *(u32 *)(r2 + 0)
+	exit

@@ -1,7 +1,7 @@
 //! The argument slots of a BTF-typed program's attach point, read from the
 //! kernel's BTF as `btf_ctx_access` reads them.
 
-use apiary_btf::{Btf, BtfKind, Kind, TypeId};
+use apiary_btf::{Btf, BtfKind, Kind, Param, TypeId};
 use apiary_kernel::types::AttachType;
 
 use crate::BtfArguments;
@@ -43,19 +43,60 @@ pub enum BtfArgumentsError {
     Btf(#[from] apiary_btf::BtfError),
 }
 
-/// The argument slots a BTF-typed program attached at `target` reads, from
-/// the kernel's BTF: `target` is what follows the section prefix
+/// A BTF-typed program's attach point as the kernel resolves it
+/// (`bpf_check_attach_target`): the type `attach_btf_id` names and the
+/// prototype `btf_ctx_access` types the context's slots from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AttachPoint {
+    /// The `FUNC` (or, for tp_btf, the `btf_trace_<name>` `TYPEDEF`) a
+    /// loader passes as `attach_btf_id`.
+    pub id: TypeId,
+    /// Its name, as the kernel's messages give it (`btf_trace_sched_switch`,
+    /// `bpf_iter_task`, `bpf_lsm_file_open`).
+    pub name: String,
+    /// Each argument slot's parameter (its name and type), in order: for
+    /// tp_btf the tracepoint's arguments without its leading `void *` data.
+    pub params: Vec<Param>,
+    /// The return value's type, which fexit, fmod_ret and lsm programs
+    /// read in the slot after the arguments.
+    pub ret: Option<TypeId>,
+}
+
+impl AttachPoint {
+    /// The slots a program may read and which of them are pointers.
+    pub fn arguments(&self, btf: &Btf) -> Result<BtfArguments, BtfArgumentsError> {
+        let count = self.params.len() + usize::from(self.ret.is_some());
+        if count > BTF_ARGS as usize {
+            return Err(BtfArgumentsError::TooMany {
+                name: self.name.clone(),
+                count,
+            });
+        }
+        let mut pointers = 0u16;
+        let types = self.params.iter().map(|p| p.ty);
+        for (slot, ty) in types.chain(self.ret).enumerate() {
+            if is_pointer(btf, ty)? {
+                pointers |= 1 << slot;
+            }
+        }
+        Ok(BtfArguments {
+            slots: count as u8,
+            pointers,
+        })
+    }
+}
+
+/// The attach point of a BTF-typed program attached at `target`, from the
+/// kernel's BTF: `target` is what follows the section prefix
 /// (`fentry/bpf_fentry_test1`, `tp_btf/sched_switch`, `lsm/file_open`,
 /// `iter/task`), resolved as the kernel resolves it (`btf_trace_<name>`
 /// for tracepoints, `bpf_lsm_<name>` for LSM hooks, `bpf_iter_<name>` for
-/// iterators). A slot is a pointer, which loads must read whole, when its
-/// argument (or return value) has a pointer type. struct_ops members are
-/// not covered.
-pub fn btf_arguments(
+/// iterators). struct_ops members are not covered.
+pub fn attach_point(
     btf: &Btf,
     attach_type: AttachType,
     target: &str,
-) -> Result<BtfArguments, BtfArgumentsError> {
+) -> Result<AttachPoint, BtfArgumentsError> {
     let (name, kind, skip, return_slot) = match attach_type {
         AttachType::TRACE_FENTRY => (target.to_owned(), BtfKind::Func, 0, false),
         AttachType::TRACE_FEXIT | AttachType::MODIFY_RETURN => {
@@ -79,22 +120,23 @@ pub fn btf_arguments(
     let Kind::FuncProto(proto) = &btf.type_by_id(proto)?.kind else {
         return Err(BtfArgumentsError::NotAFunction { name });
     };
-    let params: Vec<TypeId> = proto.params.iter().skip(skip).map(|p| p.ty).collect();
-    let count = params.len() + usize::from(return_slot);
-    if count > BTF_ARGS as usize {
-        return Err(BtfArgumentsError::TooMany { name, count });
-    }
-    let mut pointers = 0u16;
-    let returned = return_slot.then_some(proto.ret_type);
-    for (slot, ty) in params.into_iter().chain(returned).enumerate() {
-        if is_pointer(btf, ty)? {
-            pointers |= 1 << slot;
-        }
-    }
-    Ok(BtfArguments {
-        slots: count as u8,
-        pointers,
+    Ok(AttachPoint {
+        id,
+        params: proto.params.iter().skip(skip).copied().collect(),
+        ret: return_slot.then_some(proto.ret_type),
+        name,
     })
+}
+
+/// The argument slots a BTF-typed program attached at `target` reads
+/// ([`attach_point`]'s): a slot is a pointer, which loads must read whole,
+/// when its argument (or return value) has a pointer type.
+pub fn btf_arguments(
+    btf: &Btf,
+    attach_type: AttachType,
+    target: &str,
+) -> Result<BtfArguments, BtfArgumentsError> {
+    attach_point(btf, attach_type, target)?.arguments(btf)
 }
 
 /// The `FUNC_PROTO` behind a function, or behind a typedef of a pointer to

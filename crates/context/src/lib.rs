@@ -103,7 +103,7 @@ mod rules;
 use apiary_isa::RawInsn;
 use apiary_kernel::types::{AttachType, ProgType};
 
-pub use btf_args::{BtfArgumentsError, btf_arguments};
+pub use btf_args::{AttachPoint, BtfArgumentsError, attach_point, btf_arguments};
 
 /// The UAPI context structs, field by field (name, offset, size), as this
 /// crate checks programs against them: the one source of the offsets the

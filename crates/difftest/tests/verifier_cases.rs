@@ -63,6 +63,10 @@ fn the_kernel_gives_every_recorded_verdict() {
                 Err(LoadFailure::Refused { what, errno }) => {
                     apiary_testskip::refused(&format!("{test}: {}", case.location()), what, errno)
                 }
+                Err(LoadFailure::Unavailable { what, reason }) => apiary_testskip::missing(
+                    &format!("{test}: {}", case.location()),
+                    format!("{what}: {reason}"),
+                ),
                 Err(error) => differences.push(format!("{}: {error}", case.location())),
             }
         }

@@ -491,9 +491,7 @@ fn check_arg(
                 return Err(type_error(insn, regno, reg, "sock_or_null", proto));
             }
         }
-        ArgKind::PtrToBtfId if reg.kind != RegType::BtfId => {
-            return Err(type_error(insn, regno, reg, "ptr_", proto));
-        }
+        ArgKind::PtrToBtfId => crate::btf_ptr::helper_arg(env.prog, insn, regno, &reg, proto)?,
         ArgKind::PtrToFunc if reg.kind != RegType::Func => {
             return Err(type_error(insn, regno, reg, "func", proto));
         }
@@ -558,6 +556,9 @@ fn memory(
                 frame.stack.clobber(lo as i32, (hi - lo) as i32);
             }
             Ok(())
+        }
+        RegType::BtfId if reg.trust == crate::regs::Trust::Trusted => {
+            crate::btf_ptr::helper_memory(env.prog, insn, regno, &reg, size)
         }
         kind if kind.is_memory() => {
             if size == 0 {

@@ -36,6 +36,8 @@ pub(crate) struct Env<'p> {
     pub cfg: Cfg,
     pub live: Vec<RegSet>,
     pub funcs: Funcs,
+    /// A BTF-typed tracing program's context (`None` for other types).
+    pub btf_ctx: Option<crate::btf_ctx::BtfCtx>,
     /// Scalars the instruction being checked used in a way that needs
     /// their exact value (see [`crate::precision`]).
     wants: RefCell<Vec<Loc>>,
@@ -145,6 +147,7 @@ fn walk(prog: &Program, stats: &mut Stats) -> Result<Accepted, Rejection> {
     let funcs = Funcs::new(prog, &cfg)?;
     let live = liveness::live_in(&cfg.insns);
     let env = Env {
+        btf_ctx: crate::btf_ctx::BtfCtx::resolve(prog)?,
         prog,
         cfg,
         live,

@@ -43,7 +43,7 @@ fn decided(d: &RegState, s: &RegState, cond: JmpCond, width: Width) -> Option<bo
         {
             return None;
         }
-        if ptr.maybe_null {
+        if !ptr.known_not_null() {
             return None;
         }
         return match cond {

@@ -32,6 +32,13 @@
 //!   path's safety depended on, so that pruning ignores the others);
 //!   `object` verifies the programs of an `apiary-loader` object,
 //!   `btf_funcs` reads their func info from the object's BTF;
+//! - kernel types: `btf_ctx` (the u64 arguments of tp_btf, fentry, fexit,
+//!   fmod_ret, lsm and iter contexts, typed from the attach point's
+//!   prototype), `btf_ptr` (loads through `btf_id` pointers walked through
+//!   the struct's layout, the trust of the pointers they give, helpers'
+//!   `ARG_PTR_TO_BTF_ID`), `raw_tp_nullable` (tracepoint arguments that
+//!   may be NULL), `kernel_btf` (the running kernel's BTF they
+//!   read, once; without it such programs are refused, saying so);
 //! - what it hands on: [`proofs`] (per memory instruction, the kind of
 //!   memory it stays inside on every run, for the JIT) and `run_bound`
 //!   (the most instructions a run can execute, when the code bounds it).
@@ -51,8 +58,10 @@
 //! kernel): callbacks other than `bpf_loop`'s and `for_each_map_elem`'s
 //! (each entered once, not per iteration), kfuncs, dynptrs and iterators,
 //! stack-slot liveness (pruning compares every slot), Spectre hardening
-//! (irrelevant to a root loader), and the
-//! BTF types of tracing contexts and `BTF_ID` pointers.
+//! (irrelevant to a root loader), struct_ops and freplace contexts, the
+//! tracepoint arguments that may be NULL on other kernels, `__user` and
+//! `__percpu` pointers (numbers here), iterator buffers, and the BTF type
+//! of typed ksyms (their loads give numbers).
 //! `tests/case_disagreements.txt` lists every case of `tests/verifier`
 //! where the verdict or final line still differs, with the reason.
 //!
@@ -74,7 +83,9 @@ pub mod alu;
 mod arith;
 mod bounds;
 pub mod branch;
+mod btf_ctx;
 mod btf_funcs;
+mod btf_ptr;
 mod call;
 mod cfg;
 mod checkpoint;
@@ -86,6 +97,7 @@ pub mod helper_access;
 pub mod helpers;
 mod history;
 mod jump;
+mod kernel_btf;
 mod liveness;
 mod load_checks;
 mod map_fields;
@@ -98,6 +110,7 @@ mod precision;
 mod program;
 pub mod proofs;
 mod prune;
+mod raw_tp_nullable;
 mod regs;
 mod run_bound;
 pub mod scalar;
@@ -109,9 +122,10 @@ pub mod tnum;
 
 pub use error::{PacketAccess, Rejection, SourceLine, Stats};
 pub use explore::{Accepted, INSN_LIMIT, JMP_SEQ_LIMIT, verify};
+pub use kernel_btf::{KERNEL_BTF_PATH, KernelBtfError, kernel_btf};
 pub use object::{ProgramVerdict, map_info, map_infos, verify_object, verify_program};
 pub use program::{FuncArg, FuncInfo, MapInfo, Program};
 pub use proofs::{AccessProof, AccessProofs};
-pub use regs::{RegState, RegType};
+pub use regs::{RegState, RegType, Trust};
 pub use scalar::{InvariantViolation, Scalar, ViolationKind};
 pub use tnum::Tnum;

@@ -163,9 +163,17 @@ pub(crate) fn access(
             }
             RegState::unknown()
         }
-        RegType::BtfId | RegType::Socket | RegType::SockCommon | RegType::TcpSock
-            if !access.writes() =>
-        {
+        RegType::BtfId => crate::btf_ptr::access(
+            env.prog,
+            insn,
+            regno,
+            &reg,
+            total,
+            bytes,
+            access.writes(),
+            &mut state.next_id,
+        )?,
+        RegType::Socket | RegType::SockCommon | RegType::TcpSock if !access.writes() => {
             RegState::unknown()
         }
         _ => return invalid(),
@@ -423,7 +431,7 @@ fn ctx_access(
     let loaded = apiary_context::check_access(
         prog.prog_type,
         prog.attach_type,
-        None,
+        env.btf_ctx.as_ref().map(|c| c.args),
         off.into(),
         bytes as u32,
         access.context_kind(),
@@ -441,7 +449,12 @@ fn ctx_access(
         ))
     })?;
     Ok(match loaded {
-        Loaded::Scalar => RegState::unknown(),
+        Loaded::Scalar => match &env.btf_ctx {
+            Some(typed) => typed
+                .load(insn, off, bytes, next_id)
+                .map_err(|r| r.reg(regno, reg))?,
+            None => RegState::unknown(),
+        },
         Loaded::PacketStart => RegState::pointer(RegType::Packet),
         Loaded::PacketEnd => RegState::pointer(RegType::PacketEnd),
         Loaded::PacketMeta => RegState::pointer(RegType::PacketMeta),

@@ -75,16 +75,23 @@ pub fn verify_program(object: &Object, spec: &ProgramSpec) -> ProgramVerdict {
     let maps = map_infos(object);
     let lines = source_lines(spec);
     let funcs = crate::btf_funcs::func_infos(object, spec);
+    let attach_type = spec.expected_attach_type.unwrap_or_default();
     let program = Program {
         name: &spec.name,
         insns: &spec.insns,
         prog_type: spec.prog_type,
-        attach_type: spec.expected_attach_type.unwrap_or_default(),
+        attach_type,
         maps: &maps,
         lines: &lines,
         gpl: apiary_loader::gpl_compatible(object),
         funcs: &funcs,
         sleepable: spec.flags.contains(apiary_loader::SecFlags::SLEEPABLE),
+        attach_target: spec.attach_target.as_deref(),
+        // Read only for the programs it types; without it they are refused
+        // saying so (`btf_ctx`).
+        kernel_btf: crate::btf_ctx::typed(spec.prog_type, attach_type)
+            .then(crate::kernel_btf::kernel_btf)
+            .and_then(Result::ok),
     };
     let start = Instant::now();
     let result = verify(&program);

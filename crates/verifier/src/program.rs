@@ -92,6 +92,14 @@ pub struct Program<'a> {
     pub funcs: &'a [FuncInfo],
     /// Loaded with `BPF_F_SLEEPABLE`.
     pub sleepable: bool,
+    /// What a BTF-typed tracing program attaches to, as its section names
+    /// it (`sched_switch` for `tp_btf/sched_switch`, `task` for
+    /// `iter/task`, the function for fentry/fexit, the hook for lsm).
+    pub attach_target: Option<&'a str>,
+    /// The running kernel's BTF (`/sys/kernel/btf/vmlinux`), which types a
+    /// BTF-typed tracing program's context and the kernel structs it reads
+    /// through `btf_id` pointers; `None` where the host has none.
+    pub kernel_btf: Option<&'a apiary_btf::Btf>,
 }
 
 impl<'a> Program<'a> {

@@ -93,6 +93,7 @@ fn reg_covers(old: &RegState, cur: &RegState, precise: bool, ids: &mut IdMap) ->
                 && old.mem_size == cur.mem_size
                 && old.frameno == cur.frameno
                 && old.range == cur.range
+                && (old.btf_id, old.trust) == (cur.btf_id, cur.trust)
                 && old.value == cur.value
                 && ids.check(old.id, cur.id)
                 && ids.check(old.ref_obj_id, cur.ref_obj_id)

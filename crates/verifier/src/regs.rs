@@ -100,6 +100,34 @@ impl RegType {
     }
 }
 
+/// How far the kernel trusts a `BtfId` pointer (the `PTR_TRUSTED`,
+/// `MEM_RCU` and `PTR_UNTRUSTED` flags): what it may be passed to, and what
+/// pointers loaded through it are.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
+pub enum Trust {
+    /// No flag: the old, deprecated kind that helpers still take.
+    #[default]
+    Plain,
+    /// Valid for the whole program (`trusted_`): tracing arguments.
+    Trusted,
+    /// Valid inside an RCU read section (`rcu_`).
+    Rcu,
+    /// Read only by probing (`untrusted_`): from a walk through a union.
+    Untrusted,
+}
+
+impl Trust {
+    /// The prefix the kernel's log gives the flag.
+    pub fn prefix(self) -> &'static str {
+        match self {
+            Trust::Plain => "",
+            Trust::Trusted => "trusted_",
+            Trust::Rcu => "rcu_",
+            Trust::Untrusted => "untrusted_",
+        }
+    }
+}
+
 /// A packet pointer's range when comparisons showed it at or past the end
 /// (the kernel's `AT_PKT_END` and `BEYOND_PKT_END`, negative ranges).
 pub const AT_PKT_END: i32 = -1;
@@ -135,6 +163,12 @@ pub struct RegState {
     pub frameno: u8,
     /// The first instruction of the function a `Func` pointer names.
     pub subprog: u32,
+    /// The kernel BTF struct a `BtfId` pointer points to (0: a type the
+    /// verifier does not know, whose loads give numbers).
+    pub btf_id: u32,
+    /// How far a `BtfId` pointer (or the memory a struct walk gives) is
+    /// trusted.
+    pub trust: Trust,
 }
 
 impl RegState {
@@ -152,6 +186,8 @@ impl RegState {
         mem_size: 0,
         frameno: 0,
         subprog: 0,
+        btf_id: 0,
+        trust: Trust::Plain,
     };
 
     /// A scalar with this abstract value.
@@ -187,10 +223,37 @@ impl RegState {
         self.is_scalar() && self.value.var_off.equals_const(0)
     }
 
-    /// The name the kernel's log gives the type, with `_or_null`.
+    /// Whether the kernel knows the pointer is not NULL (`reg_not_null`),
+    /// so that comparing it with 0 decides the branch: not for the
+    /// context, stack or packet pointers, nor kernel objects it does not
+    /// trust (a pointer read from a struct may be NULL).
+    pub fn known_not_null(&self) -> bool {
+        !self.maybe_null
+            && match self.kind {
+                RegType::Socket
+                | RegType::TcpSock
+                | RegType::SockCommon
+                | RegType::MapValue
+                | RegType::MapKey
+                | RegType::MapPtr => true,
+                RegType::BtfId => self.trust == Trust::Trusted || self.ref_obj_id != 0,
+                RegType::Mem | RegType::RingbufMem => self.trust != Trust::Untrusted,
+                _ => false,
+            }
+    }
+
+    /// The name the kernel's log gives the type, with `_or_null`
+    /// (`reg_type_str`; a BTF pointer's flags are a prefix and its
+    /// `or_null_` a suffix: `trusted_ptr_or_null_`).
     pub fn type_name(&self) -> String {
-        let null = if self.maybe_null { "_or_null" } else { "" };
-        format!("{}{null}", self.kind.name())
+        match (self.kind, self.maybe_null) {
+            (RegType::BtfId, null) => {
+                let null = if null { "or_null_" } else { "" };
+                format!("{}ptr_{null}", self.trust.prefix())
+            }
+            (kind, true) => format!("{}_or_null", kind.name()),
+            (kind, false) => kind.name().to_owned(),
+        }
     }
 }
 

@@ -36,6 +36,15 @@ pub enum LoadFailure {
         /// The host's answer.
         errno: Errno,
     },
+    /// The host cannot name the case's attach point: no kernel BTF, or a
+    /// kernel without that function or tracepoint.
+    #[error("{what} unavailable: {reason}")]
+    Unavailable {
+        /// The attach point.
+        what: String,
+        /// Why.
+        reason: String,
+    },
     /// The kernel refused the case's BTF or one of its maps, or the
     /// program could not be handed to it.
     #[error("{what}: {source}")]
@@ -92,6 +101,10 @@ pub fn kernel_verdict(case: &Case) -> Result<KernelVerdict, LoadFailure> {
             func_info.extend(id.to_le_bytes());
         }
     }
+    let attach_btf_id = match &case.attach_target {
+        Some(target) => attach_btf_id(case, target)?,
+        None => 0,
+    };
     let bytecode = case.bytecode();
     // One load at level 1: loading first without a log and again for the
     // reason would verify the programs that hit the complexity limit twice.
@@ -109,6 +122,7 @@ pub fn kernel_verdict(case: &Case) -> Result<KernelVerdict, LoadFailure> {
             rec_size: 8,
         },
         fd_array: &fds,
+        attach_btf_id,
         ..ProgLoadAttrs::default()
     });
     match loaded {
@@ -146,6 +160,20 @@ pub fn kernel_verdict(case: &Case) -> Result<KernelVerdict, LoadFailure> {
         }
         Err(other) => Err(setup("the program".into(), other)),
     }
+}
+
+/// The id of `target` in the running kernel's BTF, as libbpf finds it for
+/// the case's attach type.
+fn attach_btf_id(case: &Case, target: &str) -> Result<u32, LoadFailure> {
+    let unavailable = |reason: String| LoadFailure::Unavailable {
+        what: format!("attach point {target}"),
+        reason,
+    };
+    let btf = apiary_verifier::kernel_btf().map_err(|e| unavailable(e.to_string()))?;
+    let attach = case.attach_type.unwrap_or_default();
+    apiary_context::attach_point(btf, attach, target)
+        .map(|point| point.id.0)
+        .map_err(|e| unavailable(e.to_string()))
 }
 
 fn setup(what: String, source: KernelError) -> LoadFailure {

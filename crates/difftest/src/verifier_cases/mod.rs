@@ -17,7 +17,10 @@
 //! ```
 //!
 //! Header keys: `type` (bpftool's program type name, required), `attach`
-//! (bpftool's attach type name), `flags NAME...` (load flags:
+//! (bpftool's attach type name), `target NAME` (a BTF-typed tracing
+//! program's attach point in the running kernel's BTF, as its section
+//! names it: `sched_switch` for tp_btf, `task` for iter, a function for
+//! fentry), `flags NAME...` (load flags:
 //! `sleepable`, `strict_alignment`, `any_alignment`), `map NAME TYPE key=N value=N max=N
 //! [flags=N] [spin_lock] [timer]` (maps in order are `fd_array` entries 0, 1, ...,
 //! which `ld_pseudo rN, 5, INDEX` loads), `func NAME static|global
@@ -137,6 +140,9 @@ pub struct Case {
     pub prog_type: ProgType,
     /// The expected attach type, if the program type needs one.
     pub attach_type: Option<AttachType>,
+    /// A BTF-typed tracing program's attach point (`;; target`), looked
+    /// up in the running kernel's BTF.
+    pub attach_target: Option<String>,
     /// `BPF_F_*` load flags.
     pub prog_flags: u32,
     /// Its maps, in `fd_array` order.
@@ -252,6 +258,7 @@ struct Draft {
     line: usize,
     prog_type: Option<ProgType>,
     attach_type: Option<AttachType>,
+    attach_target: Option<String>,
     prog_flags: u32,
     maps: Vec<MapDecl>,
     funcs: Vec<FuncDecl>,
@@ -280,6 +287,7 @@ impl Draft {
             line,
             prog_type: None,
             attach_type: None,
+            attach_target: None,
             prog_flags: 0,
             maps: Vec::new(),
             funcs: Vec::new(),
@@ -307,6 +315,9 @@ impl Draft {
                 let attach = AttachType::from_name(rest)
                     .ok_or_else(|| format!("unknown attach type {rest:?}"))?;
                 self.attach_type = Some(attach);
+            }
+            "target" if !rest.is_empty() && !rest.contains(char::is_whitespace) => {
+                self.attach_target = Some(rest.to_owned());
             }
             "flags" => {
                 for name in rest.split_whitespace() {
@@ -393,6 +404,7 @@ impl Draft {
             name: self.name,
             prog_type,
             attach_type: self.attach_type,
+            attach_target: self.attach_target,
             prog_flags: self.prog_flags,
             maps: self.maps,
             funcs: self.funcs,
