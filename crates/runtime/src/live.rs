@@ -106,20 +106,28 @@ impl Runtime {
         task: &TaskInfo,
     ) -> Result<LiveVerdict, TestRunError> {
         let mut live = self.live_xdp(prog, cpu, task)?;
-        let verdict = live.run(runner, frame, rx)?;
+        let action = live.run(runner, frame, rx)?;
         live.output(frame);
-        Ok(verdict)
+        Ok(LiveVerdict {
+            action,
+            events: std::mem::take(&mut live.env.events),
+            trace: std::mem::take(&mut live.env.trace),
+        })
     }
 }
 
 impl LiveXdp {
     /// Runs the program on `frame` (Ethernet header first) as the
-    /// kernel's driver hook does: the frame after 256 bytes of headroom in
-    /// a page-sized buffer, bytes past its 3520-byte linear room in
-    /// page-sized fragments (seen by `xdp.frags` programs through the
-    /// fragment helpers), no metadata. Afterwards [`LiveXdp::output`]
-    /// gives the packet as the program left it: what `XDP_TX` and
-    /// `XDP_REDIRECT` send (a dropped frame is never copied back out).
+    /// kernel's driver hook does and returns its return value (the
+    /// action): the frame after 256 bytes of headroom in a page-sized
+    /// buffer, bytes past its 3520-byte linear room in page-sized
+    /// fragments (seen by `xdp.frags` programs through the fragment
+    /// helpers), no metadata. Afterwards [`LiveXdp::events`] and
+    /// [`LiveXdp::trace`] tell what the run asked for and printed, and
+    /// [`LiveXdp::output`] gives the packet as the program left it: what
+    /// `XDP_TX` and `XDP_REDIRECT` send (a dropped frame is never copied
+    /// back out). Nothing is allocated per frame: a stream of frames pays
+    /// for copying each in and for what the program does.
     ///
     /// A frame shorter than an Ethernet header, or needing more fragments
     /// than a frame holds, is refused with [`TestRunError::Invalid`] (a
@@ -131,23 +139,9 @@ impl LiveXdp {
         runner: &mut Runner<Env>,
         frame: &[u8],
         rx: RxQueue,
-    ) -> Result<LiveVerdict, TestRunError> {
-        if frame.len() < ETH_HLEN {
-            return Err(TestRunError::Invalid {
-                reason: format!(
-                    "a {}-byte frame is shorter than an Ethernet header (14)",
-                    frame.len()
-                ),
-            });
-        }
-        let frags = frame.len().saturating_sub(LINEAR).div_ceil(PAGE_SIZE);
-        if frags > crate::packet::MAX_SKB_FRAGS {
-            return Err(TestRunError::Invalid {
-                reason: format!(
-                    "a {}-byte frame needs {frags} fragments, more than a frame holds",
-                    frame.len()
-                ),
-            });
+    ) -> Result<u32, TestRunError> {
+        if frame.len() < ETH_HLEN || frame.len() > LINEAR {
+            unfit(frame.len())?;
         }
         let setup = XdpSetup {
             meta_len: 0,
@@ -169,12 +163,19 @@ impl LiveXdp {
         };
         let action = runner
             .run(&self.program, &mut self.env, &input)
-            .map_err(TestRunError::Run)? as u32;
-        Ok(LiveVerdict {
-            action,
-            events: std::mem::take(&mut self.env.events),
-            trace: std::mem::take(&mut self.env.trace),
-        })
+            .map_err(TestRunError::Run)?;
+        Ok(action as u32)
+    }
+
+    /// Redirect targets the last run chose (`bpf_redirect`,
+    /// `bpf_redirect_map`), in order; the last one counts, as in the kernel.
+    pub fn events(&self) -> &[Event] {
+        &self.env.events
+    }
+
+    /// `bpf_trace_printk` lines of the last run.
+    pub fn trace(&self) -> &[TraceLine] {
+        &self.env.trace
     }
 
     /// The packet as the last run left it (`data..data_end`, then the
@@ -188,4 +189,24 @@ impl LiveXdp {
             }
         }
     }
+}
+
+/// Refuses a frame of `len` bytes that no driver hands to XDP: shorter
+/// than an Ethernet header, or needing more fragments than a frame holds;
+/// accepts a multi-buffer frame. Out of line: the per-frame path calls it
+/// only for frames outside the linear room.
+#[cold]
+fn unfit(len: usize) -> Result<(), TestRunError> {
+    if len < ETH_HLEN {
+        return Err(TestRunError::Invalid {
+            reason: format!("a {len}-byte frame is shorter than an Ethernet header (14)"),
+        });
+    }
+    let frags = len.saturating_sub(LINEAR).div_ceil(PAGE_SIZE);
+    if frags > crate::packet::MAX_SKB_FRAGS {
+        return Err(TestRunError::Invalid {
+            reason: format!("a {len}-byte frame needs {frags} fragments, more than a frame holds"),
+        });
+    }
+    Ok(())
 }
