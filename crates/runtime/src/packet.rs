@@ -343,7 +343,10 @@ impl Packet {
         let (head, rest) = input.split_at(linear.min(input.len()));
         let end = meta + head.len();
         let frame = self.frame.bytes_mut();
-        if let Some(shown) = frame.get_mut(self.shown_from..meta) {
+        // Tested first: an empty fill still calls `memset`.
+        if self.shown_from < meta
+            && let Some(shown) = frame.get_mut(self.shown_from..meta)
+        {
             shown.fill(0);
         }
         if let Some(dst) = frame.get_mut(meta..end) {
