@@ -59,6 +59,7 @@ impl RuntimeProgram {
 }
 
 impl FrameProgram for RuntimeProgram {
+    #[inline]
     fn run(&mut self, frame: &[u8], rx: RxQueue) -> Result<u32, TestRunError> {
         self.live.run(&mut self.runner, frame, rx)
     }

@@ -51,7 +51,10 @@ pub struct LiveXdp {
     /// What every run may reach: the frame and context (whose buffers
     /// never move from frame to frame) and the global data.
     regions: Vec<Region<'static>>,
-    ctx_addr: u64,
+    /// `r1..r5` at entry: the context's address, then zeros. Kept whole
+    /// rather than built per frame: an array stored word by word and
+    /// read back by the runner in wider loads stalled each run.
+    args: [u64; 5],
 }
 
 impl std::fmt::Debug for LiveXdp {
@@ -84,13 +87,13 @@ impl Runtime {
         };
         let packet = Packet::xdp(&[0; ETH_HLEN], LINEAR, &setup);
         let regions = self.with_data_regions(&packet.regions());
-        let ctx_addr = packet.ctx_addr();
+        let args = [packet.ctx_addr(), 0, 0, 0, 0];
         env.packet = Some(packet);
         Ok(LiveXdp {
             program,
             env,
             regions,
-            ctx_addr,
+            args,
         })
     }
 
@@ -134,6 +137,7 @@ impl LiveXdp {
     /// driver never hands such a frame to XDP); a fault in the program is
     /// [`TestRunError::Run`] (the kernel's verifier would have refused the
     /// program; a data plane counts the frame as aborted and goes on).
+    #[inline]
     pub fn run(
         &mut self,
         runner: &mut Runner<Env>,
@@ -156,7 +160,7 @@ impl LiveXdp {
             .ok_or(TestRunError::NoSuchProgram)?;
         packet.refill_xdp(frame, LINEAR, &setup);
         let input = RunInput {
-            args: [self.ctx_addr, 0, 0, 0, 0],
+            args: self.args,
             regions: &self.regions,
             packet: None,
             headers: None,
