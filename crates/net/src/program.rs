@@ -4,13 +4,21 @@
 
 use std::sync::Arc;
 
-use apiary_runtime::{Env, LiveVerdict, LiveXdp, ProgId, Runtime, RxQueue, TaskInfo, TestRunError};
+use apiary_runtime::{
+    Env, Event, LiveXdp, ProgId, Runtime, RxQueue, TaskInfo, TestRunError, TraceLine,
+};
 use apiary_vm::Runner;
 
 /// Runs an XDP program on live frames, as one CPU.
 pub trait FrameProgram: Send {
-    /// Runs the program on `frame`.
-    fn run(&mut self, frame: &[u8], rx: RxQueue) -> Result<LiveVerdict, TestRunError>;
+    /// Runs the program on `frame`; returns its return value (the action).
+    fn run(&mut self, frame: &[u8], rx: RxQueue) -> Result<u32, TestRunError>;
+
+    /// Redirect targets the last run chose, in order (the last counts).
+    fn events(&self) -> &[Event];
+
+    /// `bpf_trace_printk` lines of the last run.
+    fn trace(&self) -> &[TraceLine];
 
     /// The packet as the last run left it, in `out`: what a verdict that
     /// sends the frame on sends (only those pay for the copy).
@@ -51,8 +59,17 @@ impl RuntimeProgram {
 }
 
 impl FrameProgram for RuntimeProgram {
-    fn run(&mut self, frame: &[u8], rx: RxQueue) -> Result<LiveVerdict, TestRunError> {
+    #[inline]
+    fn run(&mut self, frame: &[u8], rx: RxQueue) -> Result<u32, TestRunError> {
         self.live.run(&mut self.runner, frame, rx)
+    }
+
+    fn events(&self) -> &[Event] {
+        self.live.events()
+    }
+
+    fn trace(&self) -> &[TraceLine] {
+        self.live.trace()
     }
 
     fn output(&self, out: &mut Vec<u8>) {

@@ -160,9 +160,18 @@ fn run_worker<P: FrameProgram>(
     let cpu_before = thread_cpu_ns();
     let mut actions = [0u64; 5];
     let mut faults = 0;
-    for frame in frames.iter().cycle().take(per_worker as usize) {
+    // An index into the frames: the loop around a small program's run
+    // stays a counter and a compare.
+    let mut next = 0;
+    for _ in 0..per_worker {
+        let frame = &frames[next];
+        next = if next + 1 == frames.len() {
+            0
+        } else {
+            next + 1
+        };
         let action = match program.run(frame, rx) {
-            Ok(verdict) => Action::from_retval(verdict.action),
+            Ok(retval) => Action::from_retval(retval),
             Err(TestRunError::Run(_)) => {
                 faults += 1;
                 Action::Aborted

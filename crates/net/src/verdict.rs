@@ -2,7 +2,7 @@
 //! with the frame as the kernel's XDP would.
 
 use apiary_maps::RedirectTarget;
-use apiary_runtime::{Event, LiveVerdict};
+use apiary_runtime::Event;
 
 /// The five XDP actions; any other return value counts as aborted, as the
 /// kernel's `bpf_warn_invalid_xdp_action` makes it.
@@ -75,14 +75,15 @@ pub enum Fate {
     Unsupported(&'static str),
 }
 
-/// The action and fate of a frame that arrived on `ingress`.
-pub fn fate_of(verdict: &LiveVerdict, ingress: u32) -> (Action, Fate) {
-    let action = Action::from_retval(verdict.action);
+/// The action and fate of a frame that arrived on `ingress`, for which
+/// the program returned `retval` after asking for `events`.
+pub fn fate_of(retval: u32, events: &[Event], ingress: u32) -> (Action, Fate) {
+    let action = Action::from_retval(retval);
     let fate = match action {
         Action::Aborted | Action::Drop => Fate::Free,
         Action::Pass => Fate::Pass,
         Action::Tx => Fate::Transmit(ingress),
-        Action::Redirect => redirect_fate(&verdict.events),
+        Action::Redirect => redirect_fate(events),
     };
     (action, fate)
 }
@@ -122,14 +123,6 @@ mod tests {
     use super::*;
     use apiary_runtime::MapId;
 
-    fn verdict(action: u32, events: Vec<Event>) -> LiveVerdict {
-        LiveVerdict {
-            action,
-            events,
-            trace: Vec::new(),
-        }
-    }
-
     #[test]
     fn actions_follow_the_kernel_numbering() {
         for (n, action) in Action::ALL.iter().enumerate() {
@@ -142,16 +135,10 @@ mod tests {
 
     #[test]
     fn tx_goes_back_out_of_the_ingress_device() {
-        assert_eq!(
-            fate_of(&verdict(3, vec![]), 7),
-            (Action::Tx, Fate::Transmit(7))
-        );
-        assert_eq!(fate_of(&verdict(1, vec![]), 7), (Action::Drop, Fate::Free));
-        assert_eq!(fate_of(&verdict(2, vec![]), 7), (Action::Pass, Fate::Pass));
-        assert_eq!(
-            fate_of(&verdict(9, vec![]), 7),
-            (Action::Aborted, Fate::Free)
-        );
+        assert_eq!(fate_of(3, &[], 7), (Action::Tx, Fate::Transmit(7)));
+        assert_eq!(fate_of(1, &[], 7), (Action::Drop, Fate::Free));
+        assert_eq!(fate_of(2, &[], 7), (Action::Pass, Fate::Pass));
+        assert_eq!(fate_of(9, &[], 7), (Action::Aborted, Fate::Free));
     }
 
     #[test]
@@ -168,13 +155,10 @@ mod tests {
             ifindex: 5,
             flags: 0,
         };
-        let run = verdict(4, vec![direct.clone(), devmap.clone()]);
-        assert_eq!(fate_of(&run, 1).1, Fate::Transmit(12));
-        let run = verdict(4, vec![devmap, direct]);
-        assert_eq!(fate_of(&run, 1).1, Fate::Transmit(5));
-        assert!(matches!(
-            fate_of(&verdict(4, vec![]), 1).1,
-            Fate::Unsupported(_)
-        ));
+        let run = [direct.clone(), devmap.clone()];
+        assert_eq!(fate_of(4, &run, 1).1, Fate::Transmit(12));
+        let run = [devmap, direct];
+        assert_eq!(fate_of(4, &run, 1).1, Fate::Transmit(5));
+        assert!(matches!(fate_of(4, &[], 1).1, Fate::Unsupported(_)));
     }
 }

@@ -146,8 +146,8 @@ pub fn run_queue(
                 ));
                 return;
             }
-            let verdict = match program.run(received.bytes, rx) {
-                Ok(verdict) => verdict,
+            let retval = match program.run(received.bytes, rx) {
+                Ok(retval) => retval,
                 Err(TestRunError::Run(fault)) => {
                     tally.ran(received.bytes.len(), Action::Aborted);
                     stats.fault(format!("the program faulted (XDP_ABORTED): {fault}"));
@@ -158,12 +158,12 @@ pub fn run_queue(
                     return;
                 }
             };
-            stats.trace(verdict.trace.iter().map(ToString::to_string));
-            let (action, fate) = fate_of(&verdict, rx.ifindex);
+            stats.trace(program.trace().iter().map(ToString::to_string));
+            let (action, fate) = fate_of(retval, program.events(), rx.ifindex);
             tally.ran(received.bytes.len(), action);
             if action == Action::Aborted {
                 // The kernel traces these (xdp:xdp_exception); so does Apiary.
-                stats.note(|| match verdict.action {
+                stats.note(|| match retval {
                     0 => "the program returned XDP_ABORTED".to_owned(),
                     n => format!("the program returned {n}, not an XDP action (XDP_ABORTED)"),
                 });

@@ -434,6 +434,7 @@ impl Env {
     /// the runtime's table only grows and its entries never change, so
     /// they resolve the same (and one worker per core does not take the
     /// table's lock for every frame).
+    #[inline]
     pub(crate) fn clear_run_state(&mut self) {
         self.reserved.clear();
         self.key_buffers.clear();

@@ -51,7 +51,10 @@ pub struct LiveXdp {
     /// What every run may reach: the frame and context (whose buffers
     /// never move from frame to frame) and the global data.
     regions: Vec<Region<'static>>,
-    ctx_addr: u64,
+    /// `r1..r5` at entry: the context's address, then zeros. Kept whole
+    /// rather than built per frame: an array stored word by word and
+    /// read back by the runner in wider loads stalled each run.
+    args: [u64; 5],
 }
 
 impl std::fmt::Debug for LiveXdp {
@@ -84,13 +87,13 @@ impl Runtime {
         };
         let packet = Packet::xdp(&[0; ETH_HLEN], LINEAR, &setup);
         let regions = self.with_data_regions(&packet.regions());
-        let ctx_addr = packet.ctx_addr();
+        let args = [packet.ctx_addr(), 0, 0, 0, 0];
         env.packet = Some(packet);
         Ok(LiveXdp {
             program,
             env,
             regions,
-            ctx_addr,
+            args,
         })
     }
 
@@ -106,48 +109,43 @@ impl Runtime {
         task: &TaskInfo,
     ) -> Result<LiveVerdict, TestRunError> {
         let mut live = self.live_xdp(prog, cpu, task)?;
-        let verdict = live.run(runner, frame, rx)?;
+        let action = live.run(runner, frame, rx)?;
         live.output(frame);
-        Ok(verdict)
+        Ok(LiveVerdict {
+            action,
+            events: std::mem::take(&mut live.env.events),
+            trace: std::mem::take(&mut live.env.trace),
+        })
     }
 }
 
 impl LiveXdp {
     /// Runs the program on `frame` (Ethernet header first) as the
-    /// kernel's driver hook does: the frame after 256 bytes of headroom in
-    /// a page-sized buffer, bytes past its 3520-byte linear room in
-    /// page-sized fragments (seen by `xdp.frags` programs through the
-    /// fragment helpers), no metadata. Afterwards [`LiveXdp::output`]
-    /// gives the packet as the program left it: what `XDP_TX` and
-    /// `XDP_REDIRECT` send (a dropped frame is never copied back out).
+    /// kernel's driver hook does and returns its return value (the
+    /// action): the frame after 256 bytes of headroom in a page-sized
+    /// buffer, bytes past its 3520-byte linear room in page-sized
+    /// fragments (seen by `xdp.frags` programs through the fragment
+    /// helpers), no metadata. Afterwards [`LiveXdp::events`] and
+    /// [`LiveXdp::trace`] tell what the run asked for and printed, and
+    /// [`LiveXdp::output`] gives the packet as the program left it: what
+    /// `XDP_TX` and `XDP_REDIRECT` send (a dropped frame is never copied
+    /// back out). Nothing is allocated per frame: a stream of frames pays
+    /// for copying each in and for what the program does.
     ///
     /// A frame shorter than an Ethernet header, or needing more fragments
     /// than a frame holds, is refused with [`TestRunError::Invalid`] (a
     /// driver never hands such a frame to XDP); a fault in the program is
     /// [`TestRunError::Run`] (the kernel's verifier would have refused the
     /// program; a data plane counts the frame as aborted and goes on).
+    #[inline]
     pub fn run(
         &mut self,
         runner: &mut Runner<Env>,
         frame: &[u8],
         rx: RxQueue,
-    ) -> Result<LiveVerdict, TestRunError> {
-        if frame.len() < ETH_HLEN {
-            return Err(TestRunError::Invalid {
-                reason: format!(
-                    "a {}-byte frame is shorter than an Ethernet header (14)",
-                    frame.len()
-                ),
-            });
-        }
-        let frags = frame.len().saturating_sub(LINEAR).div_ceil(PAGE_SIZE);
-        if frags > crate::packet::MAX_SKB_FRAGS {
-            return Err(TestRunError::Invalid {
-                reason: format!(
-                    "a {}-byte frame needs {frags} fragments, more than a frame holds",
-                    frame.len()
-                ),
-            });
+    ) -> Result<u32, TestRunError> {
+        if frame.len() < ETH_HLEN || frame.len() > LINEAR {
+            unfit(frame.len())?;
         }
         let setup = XdpSetup {
             meta_len: 0,
@@ -162,19 +160,26 @@ impl LiveXdp {
             .ok_or(TestRunError::NoSuchProgram)?;
         packet.refill_xdp(frame, LINEAR, &setup);
         let input = RunInput {
-            args: [self.ctx_addr, 0, 0, 0, 0],
+            args: self.args,
             regions: &self.regions,
             packet: None,
             headers: None,
         };
         let action = runner
             .run(&self.program, &mut self.env, &input)
-            .map_err(TestRunError::Run)? as u32;
-        Ok(LiveVerdict {
-            action,
-            events: std::mem::take(&mut self.env.events),
-            trace: std::mem::take(&mut self.env.trace),
-        })
+            .map_err(TestRunError::Run)?;
+        Ok(action as u32)
+    }
+
+    /// Redirect targets the last run chose (`bpf_redirect`,
+    /// `bpf_redirect_map`), in order; the last one counts, as in the kernel.
+    pub fn events(&self) -> &[Event] {
+        &self.env.events
+    }
+
+    /// `bpf_trace_printk` lines of the last run.
+    pub fn trace(&self) -> &[TraceLine] {
+        &self.env.trace
     }
 
     /// The packet as the last run left it (`data..data_end`, then the
@@ -188,4 +193,24 @@ impl LiveXdp {
             }
         }
     }
+}
+
+/// Refuses a frame of `len` bytes that no driver hands to XDP: shorter
+/// than an Ethernet header, or needing more fragments than a frame holds;
+/// accepts a multi-buffer frame. Out of line: the per-frame path calls it
+/// only for frames outside the linear room.
+#[cold]
+fn unfit(len: usize) -> Result<(), TestRunError> {
+    if len < ETH_HLEN {
+        return Err(TestRunError::Invalid {
+            reason: format!("a {len}-byte frame is shorter than an Ethernet header (14)"),
+        });
+    }
+    let frags = len.saturating_sub(LINEAR).div_ceil(PAGE_SIZE);
+    if frags > crate::packet::MAX_SKB_FRAGS {
+        return Err(TestRunError::Invalid {
+            reason: format!("a {len}-byte frame needs {frags} fragments, more than a frame holds"),
+        });
+    }
+    Ok(())
 }

@@ -210,6 +210,10 @@ pub(crate) struct Packet {
     /// XDP: the fragments of a multi-buffer frame after the linear part,
     /// each at most one page (`skb_shared_info.frags`).
     pub(crate) frags: Vec<Vec<u8>>,
+    /// XDP: the lowest `data_meta` since the frame was last filled: the
+    /// headroom below it was never part of the packet, so no run wrote it
+    /// through the packet and the next fill need not clear it.
+    shown_from: usize,
 }
 
 impl std::fmt::Debug for Packet {
@@ -317,35 +321,48 @@ impl Packet {
             network: 0,
             skb: SkbState::default(),
             frags: Vec::new(),
+            shown_from: XDP_PACKET_HEADROOM,
         };
         packet.refill_xdp(input, linear, setup);
         packet
     }
 
     /// Puts `input` into this XDP frame's buffers as [`Packet::xdp`] does,
-    /// for the next frame of a live interface. The headroom and context are
-    /// cleared; bytes past the new end may hold an earlier frame's, which
-    /// no program reaches (growing the tail zero-fills).
+    /// for the next frame of a live interface, rewriting only what a run
+    /// can have changed (this is the live path's per-frame cost). The
+    /// headroom an earlier run exposed (`bpf_xdp_adjust_head`,
+    /// `bpf_xdp_adjust_meta`) is cleared, so a program that grows the
+    /// head sees zeros as on a first frame; bytes past the new end may
+    /// hold an earlier frame's, which no program reaches (growing the tail
+    /// zero-fills). The context is not cleared: an XDP program cannot
+    /// write `xdp_md` (the context rules refuse it at load),
+    /// `egress_ifindex` stays 0 from creation, and [`Packet::sync`]
+    /// rewrites the packet's offsets and pointers.
     pub(crate) fn refill_xdp(&mut self, input: &[u8], linear: usize, setup: &XdpSetup) {
         let meta = XDP_PACKET_HEADROOM - setup.meta_len;
         let (head, rest) = input.split_at(linear.min(input.len()));
         let end = meta + head.len();
         let frame = self.frame.bytes_mut();
-        if let Some(headroom) = frame.get_mut(..meta) {
-            headroom.fill(0);
+        // Tested first: an empty fill still calls `memset`.
+        if self.shown_from < meta
+            && let Some(shown) = frame.get_mut(self.shown_from..meta)
+        {
+            shown.fill(0);
         }
         if let Some(dst) = frame.get_mut(meta..end) {
             dst.copy_from_slice(head);
         }
-        self.frags.clear();
+        if !self.frags.is_empty() {
+            self.frags.clear();
+        }
         if !rest.is_empty() {
             self.frags
                 .extend(rest.chunks(XDP_FRAG_SIZE).map(<[u8]>::to_vec));
         }
         let image = self.ctx.bytes_mut();
-        image.fill(0);
         put_u32(image, xdp_off::INGRESS_IFINDEX, setup.ingress_ifindex);
         put_u32(image, xdp_off::RX_QUEUE_INDEX, setup.rx_queue_index);
+        self.shown_from = meta;
         self.meta = meta;
         self.data = XDP_PACKET_HEADROOM;
         self.end = end;
@@ -410,6 +427,7 @@ impl Packet {
             network,
             skb,
             frags: Vec::new(),
+            shown_from: data,
         };
         // `cb->pkt_len`: the skb's length when test-run converts a given
         // context (without one, the control block stays zero).
@@ -598,6 +616,7 @@ impl Packet {
         let (meta, data, end) = (self.meta, self.data, self.end);
         if let PacketKind::Xdp = self.kind {
             // The live path calls this per frame: nothing of the skb's.
+            self.shown_from = self.shown_from.min(meta);
             let image = self.ctx.bytes_mut();
             put_u32(image, xdp_off::DATA, (data - meta) as u32);
             put_u32(image, xdp_off::DATA_END, (end - meta) as u32);

@@ -154,13 +154,47 @@ fn a_reused_live_program_answers_as_fresh_runs_do() {
     for len in [200, 60, 1500, 14, 300, 9000, 64] {
         let filled: Vec<u8> = (0..len).map(|i| (i as u8) | 0x80).collect();
         let (mut reused, mut fresh) = (Vec::new(), filled.clone());
-        let a = live.run(&mut runner, &filled, rx).unwrap();
+        let action = live.run(&mut runner, &filled, rx).unwrap();
         live.output(&mut reused);
+        let a = LiveVerdict {
+            action,
+            events: live.events().to_vec(),
+            trace: live.trace().to_vec(),
+        };
         let b = runtime
             .run_xdp_frame(&mut runner, prog, &mut fresh, rx, 0, &task)
             .unwrap();
         assert_eq!(a, b, "{len}");
         assert_eq!(reused, fresh, "{len}-byte frame");
         assert_eq!(&reused[..8], &[0; 8], "the headroom shown is zero");
+    }
+}
+
+/// Headroom that one frame's run exposed and wrote is zero again when the
+/// next frame exposes it, and each frame's context names its own queue,
+/// although a reused `LiveXdp` only rewrites what a run can change.
+#[test]
+fn a_reused_live_program_never_shows_an_earlier_frame() {
+    let runtime = Runtime::new(1);
+    // adjust_head(-8); r0 = the first 4 bytes now in front (0 unless an
+    // earlier frame's bytes show through) | rx_queue_index << 8; then
+    // write 0xffffffff there.
+    let text = "r6 = r1\nr2 = -8\ncall 44\nr2 = *(u32 *)(r6 + 0)\nr3 = *(u32 *)(r6 + 4)\n\
+                r4 = r2\nr4 += 8\nr0 = 99\nif r4 > r3 goto +6\nr0 = *(u32 *)(r2 + 0)\n\
+                r7 = *(u32 *)(r6 + 16)\nr7 <<= 8\nr0 |= r7\nr5 = -1\n*(u32 *)(r2 + 0) = r5\nexit";
+    let prog = runtime
+        .load_program("scribble", ProgType::XDP, &code(text), &[])
+        .unwrap();
+    let mut runner = Runner::new();
+    let mut live = runtime.live_xdp(prog, 0, &TaskInfo::default()).unwrap();
+    for queue in [1, 2, 3] {
+        let rx = RxQueue { ifindex: 9, queue };
+        let action = live.run(&mut runner, &frame(60), rx).unwrap();
+        assert_eq!(action, queue << 8, "frame on queue {queue}");
+        let mut out = Vec::new();
+        live.output(&mut out);
+        assert_eq!(out.len(), 68);
+        assert_eq!(&out[..4], &[0xff; 4], "the run's own write is sent");
+        assert_eq!(&out[8..], &frame(60)[..]);
     }
 }

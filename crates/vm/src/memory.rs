@@ -381,7 +381,9 @@ impl Memory {
         if head.len() == regions.len()
             && tail.len() == extras
             && head.iter().zip(regions).all(kept)
-            && tail.iter().zip(extra.into_iter().flatten()).all(kept)
+            // By reference: moving the array into an iterator copied it
+            // through the stack, which cost more than the comparison.
+            && tail.iter().zip(extra.iter().flatten().copied()).all(kept)
         {
             return;
         }
