@@ -99,6 +99,8 @@ pub(crate) struct Emitter {
     pub(crate) routines: Routines,
     /// Blinding keys, when constants are blinded.
     pub(crate) keys: Option<Keys>,
+    /// Whether the program makes bpf-to-bpf calls.
+    pub(crate) local_calls: bool,
 }
 
 impl Emitter {
@@ -229,8 +231,9 @@ pub(crate) fn compile<E>(
         stubs: Vec::new(),
         routines,
         keys: options.blind_constants.then(Keys::new),
+        local_calls: ops.iter().any(|op| matches!(op, Op::CallLocal { .. })),
     };
-    emit_call::prologue(&mut e);
+    emit_call::prologue::<E>(&mut e);
     let fast = body(&mut e, ops, &proofs, run_bound.is_none())?;
     let packet_proofs = proofs.contains(&Some(AccessProof::Packet));
     let slow = if packet_proofs || run_bound.is_some() {

@@ -71,6 +71,14 @@
 //! least that much budget cannot exhaust it, so the fast body does not
 //! count; a run with less takes the counting body.
 //!
+//! # Repeated runs
+//! An activation may run the program many times
+//! ([`apiary_vm::Runner::run_repeat`], a test run with `repeat`): the
+//! entry sets the context up once and starts each run itself, with the
+//! registers, budget and `may_goto` counter a fresh run has; after a run
+//! that called a helper it has the vm set the next one up in full (see
+//! `emit_call::prologue`).
+//!
 //! # Constant blinding
 //! With [`Options::blind_constants`] no immediate of the program appears in
 //! the code as written (`blind`), as with the kernel's `bpf_jit_harden`.

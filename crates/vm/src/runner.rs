@@ -247,6 +247,16 @@ impl<E> Runner<E> {
         env: &mut E,
         input: &RunInput<'_>,
     ) -> Result<u64, RunError> {
+        self.start(input);
+        // Nothing follows: the result goes straight to the caller, not
+        // through a copy (the previous run's leftovers were cleared above).
+        self.exec(program, env, 0, input.args, 0)
+    }
+
+    /// What every run starts with: `input`'s regions and packet, nothing
+    /// pending, no tail call made, the whole budget.
+    #[inline]
+    pub(crate) fn start(&mut self, input: &RunInput<'_>) {
         let bounds = input.headers.as_ref().map(|h| &h.bounds);
         self.memory
             .set_given(input.regions, [input.packet.as_ref(), bounds]);
@@ -255,9 +265,6 @@ impl<E> Runner<E> {
         self.pending = None;
         self.tail_calls = 0;
         self.remaining = self.budget.unwrap_or(u64::MAX);
-        // Nothing follows: the result goes straight to the caller, not
-        // through a copy (the previous run's leftovers were cleared above).
-        self.exec(program, env, 0, input.args, 0)
     }
 
     /// The conformance-suite setup: `mem` is the only region (writable),
