@@ -78,6 +78,7 @@ mod fault;
 mod helpers;
 mod memory;
 mod program;
+mod registered;
 mod repeat;
 mod runner;
 pub mod semantics;
