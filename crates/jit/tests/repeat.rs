@@ -68,7 +68,8 @@ fn load(text: &str) -> Arc<Program<Env>> {
 type Outcome = (Result<u64, RunError>, Vec<u8>, u64);
 
 /// `r1` is 16 bytes of writable memory, `r2` a count of helper 1's calls
-/// so far (which `next` brings up to date), the packet 4 bytes.
+/// so far (which `next` brings up to date), the packet 4 bytes until
+/// helper 1 was called twice.
 struct Case {
     program: Arc<Program<Env>>,
     next: Option<Arc<Program<Env>>>,
@@ -111,7 +112,13 @@ impl Case {
     /// Asserts that `times` repeated runs on each tier give what as many
     /// single runs on the interpreter give, and returns that.
     fn check(&self, times: u64) -> Outcome {
-        let next = |env: &mut Env, input: &mut RunInput<'_>| input.args[1] = env.calls;
+        // After helper 1's second call, the packet is gone.
+        let next = |env: &mut Env, input: &mut RunInput<'_>| {
+            input.args[1] = env.calls;
+            if env.calls >= 2 {
+                input.packet = None;
+            }
+        };
         let single = self.outcome(Engine::Interpreter, |runner, env, input| {
             let mut last = Ok(0);
             for i in 0..times.max(1) {
@@ -258,4 +265,12 @@ fn tail_calls_in_repeated_runs() {
     };
     let (result, mem, _) = case.check(3);
     assert_eq!((result, mem[0]), (Ok(103), 3));
+}
+
+#[test]
+fn runs_after_a_helper_see_the_input_it_changed() {
+    // The packet goes after the second run: LD_ABS then stops the run with 0.
+    let case = Case::new("call 1\nldabsb 0\nexit");
+    assert_eq!(case.check(2).0, Ok(1));
+    assert_eq!(case.check(4).0, Ok(0));
 }

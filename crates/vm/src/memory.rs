@@ -355,6 +355,16 @@ impl Memory {
         true
     }
 
+    /// Forgets the regions helpers registered: they last as long as the
+    /// run that registered them.
+    pub(crate) fn forget_registered(&mut self) {
+        if !self.registered.is_empty() {
+            self.registered.clear();
+            // It may name a registered region.
+            self.last_hit.set(Hit::from(NO_SPAN));
+        }
+    }
+
     /// Makes `given` the regions of the run that starts. A program run
     /// many times on the same packet, context and maps is given the same
     /// spans every time: then the table the last run built is kept as it
@@ -363,12 +373,6 @@ impl Memory {
     /// the next run starts here, and it keeps only those it was given again
     /// (with their borrows).
     pub(crate) fn set_given(&mut self, regions: &[Region<'_>], extra: [Option<&Region<'_>>; 2]) {
-        // Registered regions last as long as the run that registered them.
-        if !self.registered.is_empty() {
-            self.registered.clear();
-            // It may name a registered region.
-            self.last_hit.set(Hit::from(NO_SPAN));
-        }
         let kept = |(&(span, kind), region): (&(Span, RegionKind), &Region<'_>)| {
             span == region.span() && kind == region.kind()
         };

@@ -262,6 +262,13 @@ impl<E> Runner<E> {
             .set_given(input.regions, [input.packet.as_ref(), bounds]);
         self.memory.packet = input.packet.map(|p| p.span());
         self.memory.headers = input.headers.map(|h| h.spans());
+        self.restart();
+    }
+
+    /// [`Runner::start`] for a run given what the last one was given.
+    #[inline]
+    pub(crate) fn restart(&mut self) {
+        self.memory.forget_registered();
         self.pending = None;
         self.tail_calls = 0;
         self.remaining = self.budget.unwrap_or(u64::MAX);
