@@ -2,7 +2,8 @@
 
 use std::marker::PhantomData;
 
-use apiary_vm::{CompiledCode, EntryRegs, FRAME_STRIDE, RegionKind, RunError, TierRun};
+use apiary_verifier::AccessProof;
+use apiary_vm::{Access, CompiledCode, EntryRegs, FRAME_STRIDE, Op, RegionKind, RunError, TierRun};
 
 use crate::ctx::{Ctx, Exit, Host};
 use crate::exec_mem::ExecMem;
@@ -40,6 +41,44 @@ pub(crate) struct FastWhen {
     /// It does not count the budget: the activation must start at op 0
     /// with at least this much budget left.
     pub(crate) run_bound: Option<u64>,
+    /// Its context accesses are unchecked: the activation must start at
+    /// op 0 with `r1` pointing to a region that allows them all.
+    pub(crate) context: Option<ContextSpan>,
+}
+
+/// Where a program's proven context accesses reach from the context
+/// pointer the run starts with, and whether they write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct ContextSpan {
+    len: u64,
+    access: Access,
+}
+
+impl ContextSpan {
+    /// The span of the context accesses `proofs` prove (by op), if any;
+    /// `None` as well when one lies below the pointer (tracepoint
+    /// contexts), which the fast body then checks like the others.
+    pub(crate) fn of(ops: &[Op], proofs: &[Option<AccessProof>]) -> Option<ContextSpan> {
+        let mut span: Option<ContextSpan> = None;
+        for (op, proof) in ops.iter().zip(proofs) {
+            if *proof != Some(AccessProof::Context) {
+                continue;
+            }
+            let (off, size, access) = op.memory_access()?;
+            let end = u64::try_from(off).ok()? + u64::from(size);
+            let widest = span.get_or_insert(ContextSpan { len: end, access });
+            widest.len = widest.len.max(end);
+            if access == Access::Store {
+                widest.access = Access::Store;
+            }
+        }
+        span
+    }
+
+    /// Whether a run whose `r1` is `ctx` may take the unchecked accesses.
+    fn holds<E>(&self, run: &TierRun<'_, E>, ctx: u64) -> bool {
+        run.region_for(ctx, self.len, self.access).is_some()
+    }
 }
 
 /// Native code for one program, attached to it by [`crate::compile`].
@@ -88,8 +127,8 @@ impl<E> JitCode<E> {
         self.len
     }
 
-    /// The body an activation starting at op `start` runs.
-    fn body_for(&self, run: &TierRun<'_, E>, start: usize) -> &Body {
+    /// The body an activation starting at op `start` with `r1 = ctx` runs.
+    fn body_for(&self, run: &TierRun<'_, E>, start: usize, ctx: u64) -> &Body {
         let Some(slow) = &self.slow else {
             return &self.fast;
         };
@@ -98,7 +137,15 @@ impl<E> JitCode<E> {
             .when
             .run_bound
             .is_none_or(|bound| start == 0 && run.remaining() >= bound);
-        if trusted && bounded { &self.fast } else { slow }
+        let context = self
+            .when
+            .context
+            .is_none_or(|span| start == 0 && span.holds(run, ctx));
+        if trusted && bounded && context {
+            &self.fast
+        } else {
+            slow
+        }
     }
 }
 
@@ -134,8 +181,8 @@ impl<E> JitCode<E> {
     /// The code address an activation from op `start` enters at, and the
     /// budget to charge on entry for the rest of the group it enters
     /// (whose check it skips; nothing in a body that does not count).
-    fn entry_of(&self, run: &TierRun<'_, E>, start: usize) -> Option<(u64, u64)> {
-        let code = self.body_for(run, start);
+    fn entry_of(&self, run: &TierRun<'_, E>, start: usize, ctx: u64) -> Option<(u64, u64)> {
+        let code = self.body_for(run, start, ctx);
         let body = *code.bodies.get(start)?;
         let charged = code
             .ends
@@ -148,9 +195,10 @@ impl<E> JitCode<E> {
     /// Whether the run the vm just set up in a repeating activation
     /// starts as its first did: at the same code, with the same budget.
     pub(crate) fn continues(&self, run: &TierRun<'_, E>, ctx: &Ctx) -> bool {
-        self.entry_of(run, 0).is_some_and(|(body, charged)| {
-            body == ctx.body && run.remaining().checked_sub(charged) == Some(ctx.run_budget)
-        })
+        self.entry_of(run, 0, ctx.init[1])
+            .is_some_and(|(body, charged)| {
+                body == ctx.body && run.remaining().checked_sub(charged) == Some(ctx.run_budget)
+            })
     }
 
     /// One activation: up to `times` runs from op `start`, each with
@@ -164,7 +212,7 @@ impl<E> JitCode<E> {
         regs: EntryRegs<'_>,
         times: u64,
     ) -> Result<(u64, u64), RunError> {
-        let Some((body, charged)) = self.entry_of(run, start) else {
+        let Some((body, charged)) = self.entry_of(run, start, regs.r1()) else {
             // The vm only starts at op indices of this program.
             return Err(run.fell_off());
         };

@@ -66,6 +66,14 @@ pub enum EntryRegs<'a> {
 }
 
 impl EntryRegs<'_> {
+    /// `r1`.
+    pub fn r1(&self) -> u64 {
+        match *self {
+            EntryRegs::Args([a1, ..]) => a1,
+            EntryRegs::All(regs) => regs[1],
+        }
+    }
+
     /// The register file `r0..r10` (`r10` zero).
     pub fn file(&self) -> [u64; 11] {
         match *self {
