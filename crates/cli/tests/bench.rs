@@ -81,7 +81,7 @@ fn every_engine_agrees_with_the_model_and_has_a_row() {
     // `data_end` check.
     assert_eq!(
         report["jit_compile"],
-        "verified: 0 stack, 16 packet, 0 map-value, 0 context accesses unchecked",
+        "verified: 0 stack, 16 packet, 0 map-value, 2 context accesses unchecked",
         "{report}"
     );
     for name in ["apiary-jit", "apiary-interp"] {
