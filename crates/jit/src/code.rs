@@ -256,7 +256,10 @@ impl<E> JitCode<E> {
             EntryRegs::All(all) => ctx.init = *all,
         }
         ctx.init[10] = run.frame_pointer(base);
-        ctx.remember_context(run);
+        // Callbacks (which start elsewhere) get no context in r1.
+        if start == 0 {
+            ctx.remember_context(run);
+        }
         let mut host = Host {
             run,
             code: self,
