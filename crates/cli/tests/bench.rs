@@ -80,7 +80,8 @@ fn every_engine_agrees_with_the_model_and_has_a_row() {
     // bench_alu reads its seed and writes its result byte by byte, after a
     // `data_end` check.
     assert_eq!(
-        report["jit_compile"], "verified: 0 stack, 16 packet, 0 map-value accesses unchecked",
+        report["jit_compile"],
+        "verified: 0 stack, 16 packet, 0 map-value, 2 context accesses unchecked",
         "{report}"
     );
     for name in ["apiary-jit", "apiary-interp"] {

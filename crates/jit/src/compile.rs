@@ -15,10 +15,10 @@
 //!
 //! # Two bodies
 //! With the verifier's proofs the ops may be emitted twice: a fast body
-//! with every proof used (packet accesses unchecked, and no budget
-//! counting at all when the verifier bounds the run), and a slow body
-//! that holds only where the fast one's assumptions might not: packet
-//! accesses checked, the budget counted. [`JitCode`] picks one per
+//! with every proof used (packet and context accesses unchecked, and no
+//! budget counting at all when the verifier bounds the run), and a slow
+//! body that holds only where the fast one's assumptions might not:
+//! packet and context accesses checked, the budget counted. [`JitCode`] picks one per
 //! activation (see `code`); both use the same registers and context.
 
 use std::cell::Cell;
@@ -29,7 +29,7 @@ use dynasmrt::x64::X64Relocation;
 use dynasmrt::{DynamicLabel, DynasmApi, VecAssembler};
 
 use crate::blind::{Keys, blind};
-use crate::code::{Body, FastWhen, JitCode};
+use crate::code::{Body, ContextSpan, FastWhen, JitCode};
 use crate::emit_call::{self, Routines};
 use crate::exec_mem::ExecMem;
 use crate::{JitError, Options};
@@ -99,6 +99,8 @@ pub(crate) struct Emitter {
     pub(crate) routines: Routines,
     /// Blinding keys, when constants are blinded.
     pub(crate) keys: Option<Keys>,
+    /// Whether the program makes bpf-to-bpf calls.
+    pub(crate) local_calls: bool,
 }
 
 impl Emitter {
@@ -199,7 +201,14 @@ pub(crate) fn compile<E>(
     run_bound: Option<u64>,
 ) -> Result<JitCode<E>, JitError> {
     let ops = program.ops();
-    let proofs = proofs_by_op(program, proofs)?;
+    let mut proofs = proofs_by_op(program, proofs)?;
+    // Context proofs need the span of the accesses to check per activation.
+    let context = ContextSpan::of(ops, &proofs);
+    if context.is_none() {
+        for p in &mut proofs {
+            *p = p.filter(|&p| p != AccessProof::Context);
+        }
+    }
     // The thread's assembler from its last compilation, with the capacity
     // of its label and relocation tables: growing them (copying, faulting
     // in fresh pages) cost more than emitting the code.
@@ -229,14 +238,15 @@ pub(crate) fn compile<E>(
         stubs: Vec::new(),
         routines,
         keys: options.blind_constants.then(Keys::new),
+        local_calls: ops.iter().any(|op| matches!(op, Op::CallLocal { .. })),
     };
-    emit_call::prologue(&mut e);
+    emit_call::prologue::<E>(&mut e);
     let fast = body(&mut e, ops, &proofs, run_bound.is_none())?;
     let packet_proofs = proofs.contains(&Some(AccessProof::Packet));
-    let slow = if packet_proofs || run_bound.is_some() {
+    let slow = if packet_proofs || run_bound.is_some() || context.is_some() {
         let robust: Vec<Option<AccessProof>> = proofs
             .iter()
-            .map(|p| p.filter(|&p| p != AccessProof::Packet))
+            .map(|p| p.filter(|&p| p != AccessProof::Packet && p != AccessProof::Context))
             .collect();
         Some(body(&mut e, ops, &robust, true)?)
     } else {
@@ -257,6 +267,7 @@ pub(crate) fn compile<E>(
     let when = FastWhen {
         packet_trusted: packet_proofs,
         run_bound,
+        context,
     };
     Ok(JitCode::new(mem, fast, slow, when, len))
 }

@@ -4,20 +4,38 @@
 use std::mem::offset_of;
 use std::sync::Arc;
 
-use apiary_vm::{MAX_CALL_FRAMES, Program, RunError, TierRun};
+use apiary_vm::{Access, MAX_CALL_FRAMES, Program, RunError, TierRun};
+
+use crate::code::JitCode;
 
 /// Per-activation state, addressed by compiled code at fixed offsets.
 ///
-/// `regs` holds the eBPF registers at entry and exit, and wherever compiled
-/// code calls into Rust (so that helpers see their arguments and a tail
-/// call sees every register). The two caches remember the last region an
+/// An activation is one run, or several runs of the same program on the
+/// same input (`left`): the entry starts each with the registers in
+/// `init`, the budget `run_budget` and a fresh `may_goto` counter.
+/// `regs` holds the eBPF registers at exit, and wherever compiled code
+/// calls into Rust (so that helpers see their arguments and a tail call
+/// sees every register). The two caches remember the last region an
 /// access was allowed in (any region for loads, a writable one for
-/// stores): regions are never removed during a run, so a remembered one
-/// stays valid until the activation ends.
+/// stores): regions are never removed during a run, and the runs of one
+/// activation are given the same ones and end after a run that called a
+/// helper (which may have added some), so a remembered one stays valid
+/// until the activation ends.
 #[repr(C)]
 pub(crate) struct Ctx {
+    pub(crate) init: [u64; 11],
     pub(crate) regs: [u64; 11],
+    /// The budget each run starts with.
+    pub(crate) run_budget: u64,
+    /// What is left of it: at exit, and wherever Rust is called.
     pub(crate) budget: u64,
+    /// Runs still to finish, the one under way included.
+    pub(crate) left: u64,
+    /// Non-zero once a run called a helper other than a pure one: the
+    /// activation then ends after that run.
+    pub(crate) helper_ran: u64,
+    /// Where each run starts: the code of its first op.
+    pub(crate) body: u64,
     pub(crate) stack_base: u64,
     /// `(depth + 1) * FRAME_STRIDE`: stack offsets below it belong to live frames.
     pub(crate) stack_limit: u64,
@@ -38,8 +56,13 @@ pub(crate) struct Ctx {
 pub(crate) mod off {
     use super::*;
 
+    pub(crate) const INIT: i32 = offset_of!(Ctx, init) as i32;
     pub(crate) const REGS: i32 = offset_of!(Ctx, regs) as i32;
+    pub(crate) const RUN_BUDGET: i32 = offset_of!(Ctx, run_budget) as i32;
     pub(crate) const BUDGET: i32 = offset_of!(Ctx, budget) as i32;
+    pub(crate) const LEFT: i32 = offset_of!(Ctx, left) as i32;
+    pub(crate) const HELPER_RAN: i32 = offset_of!(Ctx, helper_ran) as i32;
+    pub(crate) const BODY: i32 = offset_of!(Ctx, body) as i32;
     pub(crate) const STACK_BASE: i32 = offset_of!(Ctx, stack_base) as i32;
     pub(crate) const STACK_LIMIT: i32 = offset_of!(Ctx, stack_limit) as i32;
     pub(crate) const DEPTH: i32 = offset_of!(Ctx, depth) as i32;
@@ -55,6 +78,11 @@ pub(crate) mod off {
     pub(crate) const fn reg(i: usize) -> i32 {
         REGS + 8 * i as i32
     }
+
+    /// Displacement of `init[i]`.
+    pub(crate) const fn init(i: usize) -> i32 {
+        INIT + 8 * i as i32
+    }
 }
 
 /// Why compiled code stopped before its frame exited.
@@ -67,9 +95,22 @@ pub(crate) enum Exit<E> {
     TailCall(Arc<Program<E>>),
 }
 
-/// What the Rust side of an activation needs: the run, and the reason for
-/// an early stop.
+impl Ctx {
+    /// Remembers for loads the region `r1` points into when the run
+    /// starts (the context, which most programs read first, and would
+    /// otherwise look up in Rust), and no region for stores.
+    pub(crate) fn remember_context<E>(&mut self, run: &TierRun<'_, E>) {
+        (self.load_start, self.load_len) = run
+            .region_for(self.init[1], 1, Access::Load)
+            .unwrap_or((0, 0));
+        (self.store_start, self.store_len) = (0, 0);
+    }
+}
+
+/// What the Rust side of an activation needs: the run, the code, and the
+/// reason for an early stop.
 pub(crate) struct Host<'a, 'r, E> {
     pub(crate) run: &'a mut TierRun<'r, E>,
+    pub(crate) code: &'a JitCode<E>,
     pub(crate) exit: Option<Exit<E>>,
 }

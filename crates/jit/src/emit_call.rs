@@ -2,9 +2,9 @@
 //! sequences and the routines that call into Rust (`crate::slow`).
 //!
 //! Stack discipline: compiled code keeps `rsp` 16-byte aligned at every op
-//! (the entry pushes 56 bytes after its return address, a bpf-to-bpf call
-//! 48 with its own), so Rust can be called after adjusting only for the
-//! routine's own return address.
+//! (the entry pushes 48 bytes after its return address and calls each run
+//! with 8 more, a bpf-to-bpf call 48 with its own), so Rust can be called
+//! after adjusting only for the routine's own return address.
 
 use apiary_vm::{FRAME_STRIDE, MAX_CALL_FRAMES, Op, PureHelperFn};
 use dynasmrt::DynamicLabel;
@@ -45,6 +45,8 @@ pub(crate) fn emit(e: &mut Emitter, op: Op, pc: usize) -> bool {
             x64!(e; mov Rq(R11), Rq(x(r)); mov Rd(R10), pc as i32; call =>routine);
         }
         Op::CallPure { f } => call_pure(e, f),
+        // Without bpf-to-bpf calls every exit is the activation's frame's.
+        Op::Exit if !e.local_calls => exit_run(e),
         Op::Exit => {
             let exit = e.routines.exit;
             x64!(e
@@ -121,10 +123,18 @@ fn call_pure(e: &mut Emitter, f: PureHelperFn) {
     );
 }
 
-/// The entry, at offset 0: `extern "sysv64" fn(*mut Ctx, code address)`.
-/// Saves the callee-saved registers, loads the eBPF registers and the
-/// budget from the context, and jumps to the code address.
-pub(crate) fn prologue(e: &mut Emitter) {
+/// The entry, at offset 0: `extern "sysv64" fn(*mut Ctx) -> u64`, 0 when
+/// the activation's runs ended by exiting, 1 when one stopped early (the
+/// reason is in the context's `Host`). Saves the callee-saved registers,
+/// then runs the program `left` times, or until a run called a helper:
+/// each run starts with the eBPF registers of `init`, the budget
+/// `run_budget` and a fresh `may_goto` counter in the activation's frame,
+/// at the code address `body`, and returns here by its frame's exit.
+/// After a run that called a helper, `slow::between` decides whether the
+/// next one starts here.
+pub(crate) fn prologue<E>(e: &mut Emitter) {
+    let between = slow::between::<E> as *const () as usize as i64;
+    let (next, done, leave, abort) = (e.label(), e.label(), e.label(), e.routines.abort);
     x64!(e
         ; push rbx
         ; push rbp
@@ -132,15 +142,56 @@ pub(crate) fn prologue(e: &mut Emitter) {
         ; push r13
         ; push r14
         ; push r15
-        ; sub rsp, 8
         ; mov r12, rdi
         ; mov [r12 + off::ENTRY_RSP], rsp
-        ; mov Rq(R11), rsi
+        ; =>next
+        ; mov Rq(R10), [r12 + off::BASE]
+        ; mov QWORD [r12 + Rq(R10) * 8 + off::MAY_GOTO], MAY_GOTO_START
     );
     for i in 0..=10 {
-        x64!(e; mov Rq(x(i as u8)), [r12 + off::reg(i)]);
+        x64!(e; mov Rq(x(i as u8)), [r12 + off::init(i)]);
     }
-    x64!(e; mov r9, [r12 + off::BUDGET]; jmp Rq(R11));
+    x64!(e
+        ; mov r9, [r12 + off::RUN_BUDGET]
+        // With the return address, 56 bytes pushed: ops see rsp 16-byte aligned.
+        ; call QWORD [r12 + off::BODY]
+        ; sub QWORD [r12 + off::LEFT], 1
+        ; jz =>done
+        ; cmp QWORD [r12 + off::HELPER_RAN], 0
+        ; je =>next
+        // 48 bytes pushed after the return address: 8 more to call Rust.
+        ; mov rdi, r12
+        ; sub rsp, 8
+        ; mov rax, QWORD between
+        ; call rax
+        ; add rsp, 8
+        ; test rax, rax
+        ; jnz =>next
+        ; =>done
+        ; xor eax, eax
+        ; =>leave
+        ; mov rsp, [r12 + off::ENTRY_RSP]
+        ; pop r15
+        ; pop r14
+        ; pop r13
+        ; pop r12
+        ; pop rbp
+        ; pop rbx
+        ; ret
+        ; =>abort
+        ; mov eax, 1
+        ; jmp =>leave
+    );
+}
+
+/// The end of a run: its result and what is left of the budget go to the
+/// context, and the entry, which called the run's code, takes over.
+fn exit_run(e: &mut Emitter) {
+    x64!(e
+        ; mov [r12 + off::reg(0)], rax
+        ; mov [r12 + off::BUDGET], r9
+        ; ret
+    );
 }
 
 fn save(e: &mut Emitter) {
@@ -220,27 +271,9 @@ fn stopping(e: &mut Emitter, at: DynamicLabel, f: Slow3) {
 
 /// Emits the exits and every routine, for environment type `E`.
 pub(crate) fn routines<E>(e: &mut Emitter) {
-    let r = &e.routines;
-    let (exit, abort, leave) = (r.exit, r.abort, e.label());
-    x64!(e
-        ; =>exit
-        ; mov [r12 + off::reg(0)], rax
-        ; mov [r12 + off::BUDGET], r9
-        ; xor eax, eax
-        ; =>leave
-        ; mov rsp, [r12 + off::ENTRY_RSP]
-        ; add rsp, 8
-        ; pop r15
-        ; pop r14
-        ; pop r13
-        ; pop r12
-        ; pop rbp
-        ; pop rbx
-        ; ret
-        ; =>abort
-        ; mov eax, 1
-        ; jmp =>leave
-    );
+    let exit = e.routines.exit;
+    x64!(e; =>exit);
+    exit_run(e);
     let r = &e.routines;
     let (translate, packet, helper, callx) = (r.translate, r.packet, r.helper, r.callx);
     let (misaligned, budget, depth, fell_off) = (r.misaligned, r.budget, r.depth, r.fell_off);

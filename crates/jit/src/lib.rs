@@ -61,8 +61,16 @@
 //!   vouches for them (the runtime's test runs and live frames do; a run on
 //!   plain context memory does not): other runs take a second body of code
 //!   with the packet checks in (see `compile`);
-//! - everything else (context, helper memory, sockets, accesses reached
-//!   with two kinds, code the verifier never reached) keeps its check.
+//! - context: the base register is the context pointer the run started
+//!   with in `r1`, unmoved, so the access lies at a constant offset from
+//!   it; the runtime may have rewritten that offset and size to its own
+//!   layout, so the verifier's field rules do not bound it. The code that
+//!   skips these checks runs only in activations that start at op 0 with
+//!   `r1` pointing into a region holding every proven context access's
+//!   bytes (writable if one writes), checked when the activation starts;
+//!   others take the second body (see `compile`);
+//! - everything else (helper memory, sockets, accesses reached with two
+//!   kinds, code the verifier never reached) keeps its check.
 //!
 //! # Budget
 //! Compiled code counts the budget as the interpreter does (see
@@ -70,6 +78,14 @@
 //! calls or recursion: `Accepted::run_bound`), a run that starts with at
 //! least that much budget cannot exhaust it, so the fast body does not
 //! count; a run with less takes the counting body.
+//!
+//! # Repeated runs
+//! An activation may run the program many times
+//! ([`apiary_vm::Runner::run_repeat`], a test run with `repeat`): the
+//! entry sets the context up once and starts each run itself, with the
+//! registers, budget and `may_goto` counter a fresh run has; after a run
+//! that called a helper it has the vm set the next one up in full (see
+//! `emit_call::prologue`).
 //!
 //! # Constant blinding
 //! With [`Options::blind_constants`] no immediate of the program appears in

@@ -129,6 +129,8 @@ pub(crate) unsafe extern "sysv64" fn packet<E>(ctx: *mut Ctx, index: u64, info: 
 }
 
 fn after_call<E>(ctx: &mut Ctx, host: &mut Host<'_, '_, E>, outcome: CallOutcome<E>) -> u64 {
+    // The helper may have changed what the next run is given.
+    ctx.helper_ran = 1;
     ctx.budget = host.run.remaining();
     match outcome {
         CallOutcome::Value(value) => {
@@ -142,8 +144,13 @@ fn after_call<E>(ctx: &mut Ctx, host: &mut Host<'_, '_, E>, outcome: CallOutcome
 }
 
 fn args(ctx: &Ctx) -> [u64; 5] {
-    let [_, a1, a2, a3, a4, a5, ..] = ctx.regs;
-    [a1, a2, a3, a4, a5]
+    // One 8-byte load per register: compiled code has just stored each
+    // with its own 8-byte store, and the 16-byte loads the compiler merges
+    // them into would wait for both stores to retire (a store-forwarding
+    // stall that cost more than the rest of a helper call's way here).
+    // SAFETY: each pointer is to a field of a live `Ctx`.
+    let reg = |i: usize| unsafe { std::ptr::read_volatile(&raw const ctx.regs[i]) };
+    [reg(1), reg(2), reg(3), reg(4), reg(5)]
 }
 
 /// A call of the program's `index`th helper at op `op`.
@@ -166,6 +173,24 @@ pub(crate) unsafe extern "sysv64" fn callx<E>(ctx: *mut Ctx, id: u64, op: u64) -
         .run
         .callx(id, args(ctx), ctx.depth as usize, op as usize);
     after_call(ctx, host, outcome)
+}
+
+/// Between two runs of one activation, after a run that called a helper:
+/// the vm sets the next run up in full, with the arguments it may have
+/// changed; 1 when it starts in this activation as the first did (same
+/// code, same budget), 0 to leave it.
+pub(crate) unsafe extern "sysv64" fn between<E>(ctx: *mut Ctx) -> u64 {
+    // SAFETY: called from compiled code with its own context.
+    let (ctx, host) = unsafe { parts::<E>(ctx) };
+    let Some([a1, a2, a3, a4, a5]) = host.run.next_run() else {
+        return 0;
+    };
+    (ctx.init[1], ctx.init[2], ctx.init[3]) = (a1, a2, a3);
+    (ctx.init[4], ctx.init[5]) = (a4, a5);
+    ctx.helper_ran = 0;
+    // The regions helpers added are gone: so are those remembered.
+    ctx.remember_context(host.run);
+    u64::from(host.code.continues(host.run, ctx))
 }
 
 /// A pure helper, called with `r1..r5` where they already are (the SysV

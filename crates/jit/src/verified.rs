@@ -20,6 +20,8 @@ pub enum Compiled {
         packet: usize,
         /// Proven map-value accesses.
         map_value: usize,
+        /// Proven context accesses (unchecked in runs whose context holds them).
+        context: usize,
     },
     /// With every check, as the verifier refused it (its kernel line).
     Checked(String),
@@ -32,9 +34,11 @@ impl std::fmt::Display for Compiled {
                 stack,
                 packet,
                 map_value,
+                context,
             } => write!(
                 f,
-                "verified: {stack} stack, {packet} packet, {map_value} map-value accesses unchecked"
+                "verified: {stack} stack, {packet} packet, {map_value} map-value, \
+                 {context} context accesses unchecked"
             ),
             Compiled::Checked(refusal) => write!(
                 f,
@@ -76,6 +80,7 @@ pub fn compile_each<E: 'static>(
                     stack: p.count(AccessProof::Stack),
                     packet: p.count(AccessProof::Packet),
                     map_value: p.count(AccessProof::MapValue),
+                    context: p.count(AccessProof::Context),
                 }
             }
             Err(rejection) => Compiled::Checked(rejection.kernel.clone()),

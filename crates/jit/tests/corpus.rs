@@ -51,11 +51,12 @@ fn verified(object: &Object, program: &str) -> Result<VmBackend, BackendError> {
                 stack,
                 packet,
                 map_value,
+                context,
             },
         ) = (name == program, how)
         {
             VERIFIED.fetch_add(1, Ordering::Relaxed);
-            PROVEN.fetch_add(stack + packet + map_value, Ordering::Relaxed);
+            PROVEN.fetch_add(stack + packet + map_value + context, Ordering::Relaxed);
         }
     }
     Ok(vm)

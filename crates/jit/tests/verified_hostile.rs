@@ -80,18 +80,23 @@ fn a_proven_packet_read_keeps_its_check_when_the_packet_is_not_vouched_for() {
 }
 
 #[test]
-fn a_context_read_has_no_proof_and_keeps_its_check() {
+fn a_proven_context_read_keeps_its_check_when_the_context_is_too_short() {
     // `ingress_ifindex` is a field the verifier allows; the run's context
     // is only 8 bytes long.
     let program = slots("r0 = *(u32 *)(r1 + 12)\nexit");
     let accepted = accepted_as_xdp(&program);
-    assert_eq!(accepted.proofs.get(0), None);
+    assert_eq!(accepted.proofs.get(0), Some(AccessProof::Context));
     let [interpreted, compiled] = both_tiers(&program, &accepted, &mut [0u8; 8], None);
     assert!(
         matches!(interpreted, Err(RunError::MemoryFault { .. })),
         "{interpreted:?}"
     );
     assert_eq!(compiled, interpreted);
+    // Long enough, the context holds the field for both.
+    let mut ctx = [0u8; 16];
+    ctx[12..].copy_from_slice(&0xabcdu32.to_le_bytes());
+    let [interpreted, compiled] = both_tiers(&program, &accepted, &mut ctx, None);
+    assert_eq!((interpreted, compiled), (Ok(0xabcd), Ok(0xabcd)));
 }
 
 /// Spills 5 and reads it back through a copy of the frame pointer.

@@ -396,7 +396,6 @@ impl Runtime {
         };
         reachable.extend(given.iter().filter(|r| !r.is_empty()).copied());
         let regions = self.with_data_regions(&reachable);
-        let mut retval = 0;
         let start = Instant::now();
         let ld_abs = |env: &Env| {
             let packet = env.packet.as_ref();
@@ -412,18 +411,19 @@ impl Runtime {
             packet,
             headers,
         };
-        for _ in 0..runs {
-            // Rewritten only when a helper moved the packet: the vm reads
-            // the input right away, and reading what was just written costs
-            // more than a short program's run (a store-forwarding stall).
-            let (packet, headers) = ld_abs(env);
-            if (packet, headers) != (input.packet, input.headers) {
-                (input.packet, input.headers) = (packet, headers);
-            }
-            retval = runner
-                .run(&program, env, &input)
-                .map_err(|error| self.name_fault(error, env))? as u32;
-        }
+        // Set up once, as the kernel's loop does; a run after one whose
+        // helpers moved the packet reads it where it went.
+        let retval = runner
+            .run_repeat(&program, env, &mut input, u64::from(runs), |env, input| {
+                // Rewritten only when it moved: the vm reads the input right
+                // away, and reading what was just written costs more than a
+                // short program's run (a store-forwarding stall).
+                let (packet, headers) = ld_abs(env);
+                if (packet, headers) != (input.packet, input.headers) {
+                    (input.packet, input.headers) = (packet, headers);
+                }
+            })
+            .map_err(|error| self.name_fault(error, env))? as u32;
         let mean = start.elapsed().as_nanos() / u128::from(runs);
         Ok((retval, u32::try_from(mean).unwrap_or(u32::MAX)))
     }

@@ -11,10 +11,16 @@
 //! [`AccessProof`], or never visited (dead code, bodies of callbacks the
 //! walk does not enter) gets no proof.
 //!
+//! A context proof says less than the others: only that the base register
+//! holds the context pointer the run started with (in `r1`), unmoved (the
+//! walk refuses a moved or variably offset context pointer), so that the
+//! access is at that pointer plus the instruction's offset. Whether those
+//! bytes are the run's: the runtime rewrites some context accesses to its
+//! own layout (another offset and size, the same base register), so the
+//! kernel's field rules do not bound them; a JIT must check the
+//! rewritten offsets against the memory `r1` points to when a run starts.
+//!
 //! What a proof does not cover, and why that is safe to leave out:
-//! - the context: the runtime rewrites some context loads to its own
-//!   layout, so the kernel's field rules say nothing about the offsets the
-//!   rewritten instruction uses;
 //! - helper memory, map keys, sockets and other kernel objects: whether
 //!   the runtime's memory behind them has the size the prototypes promise
 //!   is the runtime's business, not something the walk saw;
@@ -47,6 +53,10 @@ pub enum AccessProof {
     /// lookup or an iteration callback handed out, or global data), and
     /// only written when the map is writable by programs.
     MapValue,
+    /// At the instruction's offset from the context pointer the run
+    /// started with in `r1` (see the module doc for what that leaves to
+    /// the JIT).
+    Context,
 }
 
 /// The proofs of one accepted program: per instruction slot, the proof of
@@ -135,6 +145,7 @@ impl Recorder {
         let proof = match reg.kind {
             RegType::Stack => Some(AccessProof::Stack),
             RegType::Packet | RegType::PacketMeta => Some(AccessProof::Packet),
+            RegType::Ctx => Some(AccessProof::Context),
             RegType::MapValue
                 if !self
                     .inner_template

@@ -222,7 +222,7 @@ impl Memory {
             .chain(
                 self.registered
                     .iter()
-                    .map(|(&(start, len, writable), &kind)| {
+                    .map(|((start, len, writable), kind)| {
                         (
                             Span {
                                 start,

@@ -51,6 +51,8 @@
 //! at load time ([`LoadError`]).
 //!
 //! # Speed
+//! [`Runner::run_repeat`] runs a program many times on one input, set up
+//! once (a compiling tier then starts each run without returning).
 //! Instructions are pre-decoded into a compact enum with absolute targets;
 //! the loop keeps registers in a local array and checks the stack before
 //! the regions, remembering the last region hit. Helpers registered with
@@ -76,6 +78,8 @@ mod fault;
 mod helpers;
 mod memory;
 mod program;
+mod registered;
+mod repeat;
 mod runner;
 pub mod semantics;
 mod tier;

@@ -5,13 +5,13 @@
 //! functions at the end of this file touch host memory.
 
 use std::cell::Cell;
-use std::collections::BTreeMap;
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicU8, AtomicU16, AtomicU32, AtomicU64, Ordering};
 
 use crate::error::Access;
 use crate::fault::RegionKind;
 use crate::program::Rmw;
+use crate::registered::Registered;
 
 /// Stack bytes of one frame (`MAX_BPF_STACK`).
 pub const STACK_SIZE: u64 = 512;
@@ -196,7 +196,7 @@ pub(crate) struct Memory {
     given: Vec<(Span, RegionKind)>,
     /// Regions helpers registered during the run, by start address, with
     /// what they hold.
-    pub(crate) registered: BTreeMap<(u64, u64, bool), RegionKind>,
+    pub(crate) registered: Registered,
     /// The region the last search found; [`NO_SPAN`]'s when there is none.
     last_hit: Cell<Hit>,
     pub(crate) packet: Option<Span>,
@@ -228,7 +228,7 @@ impl Memory {
             regions: Vec::with_capacity(16),
             region_kinds: Vec::with_capacity(16),
             given: Vec::with_capacity(16),
-            registered: BTreeMap::new(),
+            registered: Registered::new(),
             last_hit: Cell::new(Hit::from(NO_SPAN)),
             packet: None,
             headers: None,
@@ -286,10 +286,9 @@ impl Memory {
             Some(&hit) => hit,
             None => self
                 .registered
-                .range(..=(addr, u64::MAX, true))
-                .rev()
+                .at_or_below(addr)
                 .take(REGISTERED_PROBES)
-                .map(|(&(start, len, writable), _)| Span {
+                .map(|(start, len, writable)| Span {
                     start,
                     len,
                     writable,
@@ -325,10 +324,9 @@ impl Memory {
             && (self.regions.iter().any(|s| s.contains(addr, size))
                 || self
                     .registered
-                    .range(..=(addr, u64::MAX, true))
-                    .rev()
+                    .at_or_below(addr)
                     .take(REGISTERED_PROBES)
-                    .any(|(&(start, len, _), _)| {
+                    .any(|(start, len, _)| {
                         addr.wrapping_sub(start) < len && size <= len - addr.wrapping_sub(start)
                     }))
     }
@@ -357,6 +355,16 @@ impl Memory {
         true
     }
 
+    /// Forgets the regions helpers registered: they last as long as the
+    /// run that registered them.
+    pub(crate) fn forget_registered(&mut self) {
+        if !self.registered.is_empty() {
+            self.registered.clear();
+            // It may name a registered region.
+            self.last_hit.set(Hit::from(NO_SPAN));
+        }
+    }
+
     /// Makes `given` the regions of the run that starts. A program run
     /// many times on the same packet, context and maps is given the same
     /// spans every time: then the table the last run built is kept as it
@@ -365,12 +373,6 @@ impl Memory {
     /// the next run starts here, and it keeps only those it was given again
     /// (with their borrows).
     pub(crate) fn set_given(&mut self, regions: &[Region<'_>], extra: [Option<&Region<'_>>; 2]) {
-        // Registered regions last as long as the run that registered them.
-        if !self.registered.is_empty() {
-            self.registered.clear();
-            // It may name a registered region.
-            self.last_hit.set(Hit::from(NO_SPAN));
-        }
         let kept = |(&(span, kind), region): (&(Span, RegionKind), &Region<'_>)| {
             span == region.span() && kind == region.kind()
         };

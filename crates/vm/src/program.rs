@@ -9,7 +9,7 @@ use apiary_isa::{
     Size, Source, Width, decode_program,
 };
 
-use crate::error::LoadError;
+use crate::error::{Access, LoadError};
 use crate::helpers::{HelperFn, HelperImpl, Helpers, PureHelperFn};
 use crate::tier::CompiledCode;
 
@@ -864,27 +864,28 @@ impl Op {
     /// The offset from the base register of a load, store or atomic (0 for
     /// other ops): where a faulting access aimed relative to its pointer.
     pub(crate) fn access_offset(&self) -> i16 {
-        match *self {
-            Op::LdB { off, .. }
-            | Op::LdH { off, .. }
-            | Op::LdW { off, .. }
-            | Op::LdDw { off, .. }
-            | Op::LdSxB { off, .. }
-            | Op::LdSxH { off, .. }
-            | Op::LdSxW { off, .. }
-            | Op::StB { off, .. }
-            | Op::StH { off, .. }
-            | Op::StW { off, .. }
-            | Op::StDw { off, .. }
-            | Op::StBI { off, .. }
-            | Op::StHI { off, .. }
-            | Op::StWI { off, .. }
-            | Op::StDwI { off, .. }
-            | Op::Atomic { off, .. }
-            | Op::LoadAcquire { off, .. }
-            | Op::StoreRelease { off, .. } => off,
-            _ => 0,
-        }
+        self.memory_access().map_or(0, |(off, ..)| off)
+    }
+
+    /// What a load, store or atomic accesses: its offset from the base
+    /// register, its size in bytes and whether it writes (atomics do);
+    /// `None` for other ops (`LD_ABS`/`LD_IND` included).
+    pub fn memory_access(&self) -> Option<(i16, u8, Access)> {
+        use Access::{Load, Store};
+        Some(match *self {
+            Op::LdB { off, .. } | Op::LdSxB { off, .. } => (off, 1, Load),
+            Op::LdH { off, .. } | Op::LdSxH { off, .. } => (off, 2, Load),
+            Op::LdW { off, .. } | Op::LdSxW { off, .. } => (off, 4, Load),
+            Op::LdDw { off, .. } => (off, 8, Load),
+            Op::StB { off, .. } | Op::StBI { off, .. } => (off, 1, Store),
+            Op::StH { off, .. } | Op::StHI { off, .. } => (off, 2, Store),
+            Op::StW { off, .. } | Op::StWI { off, .. } => (off, 4, Store),
+            Op::StDw { off, .. } | Op::StDwI { off, .. } => (off, 8, Store),
+            Op::Atomic { off, wide, .. } => (off, if wide { 8 } else { 4 }, Store),
+            Op::LoadAcquire { off, size, .. } => (off, size, Load),
+            Op::StoreRelease { off, size, .. } => (off, size, Store),
+            _ => return None,
+        })
     }
 }
 

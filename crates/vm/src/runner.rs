@@ -247,17 +247,31 @@ impl<E> Runner<E> {
         env: &mut E,
         input: &RunInput<'_>,
     ) -> Result<u64, RunError> {
+        self.start(input);
+        // Nothing follows: the result goes straight to the caller, not
+        // through a copy (the previous run's leftovers were cleared above).
+        self.exec(program, env, 0, input.args, 0)
+    }
+
+    /// What every run starts with: `input`'s regions and packet, nothing
+    /// pending, no tail call made, the whole budget.
+    #[inline]
+    pub(crate) fn start(&mut self, input: &RunInput<'_>) {
         let bounds = input.headers.as_ref().map(|h| &h.bounds);
         self.memory
             .set_given(input.regions, [input.packet.as_ref(), bounds]);
         self.memory.packet = input.packet.map(|p| p.span());
         self.memory.headers = input.headers.map(|h| h.spans());
+        self.restart();
+    }
+
+    /// [`Runner::start`] for a run given what the last one was given.
+    #[inline]
+    pub(crate) fn restart(&mut self) {
+        self.memory.forget_registered();
         self.pending = None;
         self.tail_calls = 0;
         self.remaining = self.budget.unwrap_or(u64::MAX);
-        // Nothing follows: the result goes straight to the caller, not
-        // through a copy (the previous run's leftovers were cleared above).
-        self.exec(program, env, 0, input.args, 0)
     }
 
     /// The conformance-suite setup: `mem` is the only region (writable),

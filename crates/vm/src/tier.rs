@@ -30,6 +30,22 @@ pub trait CompiledCode<E>: Send + Sync {
         regs: EntryRegs<'_>,
     ) -> Result<u64, RunError>;
 
+    /// Up to `times` runs from op 0 in frame 0 with `r1..r5 = args` and
+    /// `r0`, `r6..r9` zero, the first set up by the runner, each of the
+    /// others starting as [`crate::Runner::run`] would start it on the
+    /// same input: the whole budget (the runner's `remaining` now), a
+    /// fresh `may_goto` counter, nothing pending. Stops after the run that
+    /// makes `times`, after a run that called a helper other than a pure
+    /// one unless [`TierRun::next_run`] set the next one up in full (else
+    /// the runner does), or at an error. Returns how many runs finished
+    /// (at least 1) and the last one's `r0`.
+    fn run_repeated(
+        &self,
+        run: &mut TierRun<'_, E>,
+        args: [u64; 5],
+        times: u64,
+    ) -> Result<(u64, u64), RunError>;
+
     /// The machine code (for dumps such as `prog dump jited`).
     fn machine_code(&self) -> &[u8];
 
@@ -50,6 +66,14 @@ pub enum EntryRegs<'a> {
 }
 
 impl EntryRegs<'_> {
+    /// `r1`.
+    pub fn r1(&self) -> u64 {
+        match *self {
+            EntryRegs::Args([a1, ..]) => a1,
+            EntryRegs::All(regs) => regs[1],
+        }
+    }
+
     /// The register file `r0..r10` (`r10` zero).
     pub fn file(&self) -> [u64; 11] {
         match *self {
@@ -73,6 +97,10 @@ pub enum CallOutcome<E> {
     TailCall(Arc<Program<E>>),
 }
 
+/// What sets the next of repeated runs up: the input brought up to date,
+/// the runner's per-run state reset; returns the run's `r1..r5`.
+pub(crate) type NextRun<'r, E> = dyn FnMut(&mut Runner<E>, &mut E) -> [u64; 5] + 'r;
+
 /// One compiled-code activation inside a run: the runner's state, the
 /// embedder's environment and the program, with the operations compiled
 /// code calls back into. Op indices (`op`) are those of [`Program::ops`].
@@ -81,6 +109,8 @@ pub struct TierRun<'r, E> {
     env: &'r mut E,
     program: &'r Program<E>,
     base: usize,
+    /// In [`crate::Runner::run_repeat`]: sets the next run up in full.
+    next_run: Option<&'r mut NextRun<'r, E>>,
 }
 
 impl<'r, E> TierRun<'r, E> {
@@ -95,7 +125,33 @@ impl<'r, E> TierRun<'r, E> {
             env,
             program,
             base,
+            next_run: None,
         }
+    }
+
+    /// The activation of [`CompiledCode::run_repeated`], whose
+    /// [`TierRun::next_run`] calls `next_run`.
+    pub(crate) fn repeating(
+        runner: &'r mut Runner<E>,
+        env: &'r mut E,
+        program: &'r Program<E>,
+        next_run: &'r mut NextRun<'r, E>,
+    ) -> Self {
+        TierRun {
+            next_run: Some(next_run),
+            ..TierRun::new(runner, env, program, 0)
+        }
+    }
+
+    /// In [`CompiledCode::run_repeated`], after a run that called a
+    /// helper: sets the next run up as the runner would between two
+    /// activations (the input brought up to date with the environment,
+    /// the regions helpers added gone, the whole budget, nothing pending),
+    /// so that the tier may go on without returning. Returns that run's
+    /// `r1..r5`; `None` (and nothing done) in other activations.
+    pub fn next_run(&mut self) -> Option<[u64; 5]> {
+        let next_run = self.next_run.as_mut()?;
+        Some(next_run(self.runner, self.env))
     }
 
     /// The running program.
