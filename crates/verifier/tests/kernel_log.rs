@@ -1,0 +1,203 @@
+//! The kernel-style verifier log (`apiary_verifier::verify_with_log`)
+//! against the kernel 6.18's own, on the cases of `tests/verifier`.
+//!
+//! Without a kernel: a refused case's log ends with the kernel's recorded
+//! error line, then the statistics line, at both levels. With one (root,
+//! `bpf()`), each case is also loaded at log level 2 and the lines both
+//! logs print for the same instruction compared: the instruction text
+//! always, and the state after it on the first path through the program.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use apiary_difftest::verifier_cases::{Case, Expect, case_files, kernel_verdict_logged, read_file};
+use apiary_kernel::log_level;
+use apiary_verifier::{LogLevel, verify_with_log};
+
+mod case_program;
+use case_program::CaseInputs;
+
+fn cases() -> Vec<Case> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/verifier");
+    case_files(&dir)
+        .expect("tests/verifier")
+        .iter()
+        .flat_map(|file| read_file(file).unwrap_or_else(|error| panic!("{error}")))
+        .collect()
+}
+
+fn apiary_log(case: &Case, level: LogLevel) -> (Result<(), String>, String) {
+    let inputs = CaseInputs::of(case);
+    let (result, log) = verify_with_log(&inputs.program(case), level);
+    (result.map(drop).map_err(|r| r.kernel.clone()), log)
+}
+
+#[test]
+fn a_refusals_log_ends_with_the_kernels_error_line_then_the_statistics() {
+    let (mut refusals, mut accepts) = (0, 0);
+    for case in cases() {
+        let (_, off) = apiary_log(&case, LogLevel::Off);
+        assert_eq!(off, "", "{}: a log nobody asked for", case.name);
+        for level in [LogLevel::Basic, LogLevel::Verbose] {
+            let (result, log) = apiary_log(&case, level);
+            let lines: Vec<&str> = log.lines().collect();
+            let last = lines.last().copied().unwrap_or_default();
+            assert!(
+                last.starts_with("processed ") && last.contains(" insns (limit 1000000) "),
+                "{}: the last line is not the statistics: {last}",
+                case.name
+            );
+            match (&case.expect, &result) {
+                // Only where Apiary refuses with the kernel's line (the
+                // others are listed in tests/case_disagreements.txt).
+                (Expect::Reject(Some(line)), Err(ours)) if ours == line => {
+                    let before = lines.len().checked_sub(2).map(|i| lines[i]);
+                    assert_eq!(
+                        before,
+                        Some(line.as_str()),
+                        "{} at {level:?}:\n{log}",
+                        case.name
+                    );
+                    refusals += 1;
+                }
+                (Expect::Accept, Ok(())) if level == LogLevel::Basic => {
+                    assert_eq!(
+                        lines.len(),
+                        1,
+                        "{}: level 1 of an accept:\n{log}",
+                        case.name
+                    );
+                    accepts += 1;
+                }
+                (Expect::Accept, Ok(())) => {
+                    assert!(log.starts_with("0: R1="), "{}:\n{log}", case.name);
+                }
+                _ => {}
+            }
+        }
+    }
+    eprintln!("{refusals} refusals' logs end with the kernel's line, {accepts} accepts checked");
+    assert!(
+        refusals > 100 && accepts > 50,
+        "{refusals} refusals, {accepts} accepts"
+    );
+}
+
+/// `N: (OP) TEXT` lines by instruction, the first of each, with the state
+/// printed after the instruction (after `;`), if any.
+fn insn_lines(log: &str) -> BTreeMap<usize, (String, Option<String>)> {
+    let mut lines = BTreeMap::new();
+    for line in log.lines() {
+        let Some((pc, rest)) = line.split_once(": (") else {
+            continue;
+        };
+        let Ok(pc) = pc.parse::<usize>() else {
+            continue;
+        };
+        let (insn, state) = match rest.split_once(';') {
+            Some((insn, state)) => (insn.trim_end(), Some(state.trim().to_string())),
+            None => (rest.trim_end(), None),
+        };
+        lines.entry(pc).or_insert((format!("({insn}"), state));
+    }
+    lines
+}
+
+/// `state` with the numbers of ids and references left out: both
+/// verifiers link registers by ids, but hand out their numbers in their
+/// own order.
+fn without_id_numbers(state: &str) -> String {
+    let mut out = String::new();
+    let mut rest = state;
+    while let Some(at) = ["id=", "refs="]
+        .iter()
+        .filter_map(|k| rest.find(k).map(|i| i + k.len()))
+        .min()
+    {
+        out.push_str(&rest[..at]);
+        out.push('N');
+        rest = rest[at..].trim_start_matches(|c: char| c.is_ascii_digit() || c == ',');
+    }
+    out + rest
+}
+
+/// The part of a log before its first waiting path starts (`from N to M`)
+/// or the first pruned one: the path both verifiers walk first.
+fn first_path(log: &str) -> &str {
+    let end = [log.find("\nfrom "), log.find(": safe")]
+        .into_iter()
+        .flatten()
+        .min()
+        .unwrap_or(log.len());
+    &log[..end]
+}
+
+#[test]
+fn instructions_and_states_print_as_the_kernel_prints_them() {
+    const TEST: &str = "verifier log comparison with the kernel";
+    if let Err(reason) = apiary_kernel::probe() {
+        return apiary_testskip::missing(TEST, reason);
+    }
+    let (mut insns, mut states, mut loaded, mut states_differ) = (0, 0, 0, 0);
+    let mut differ = Vec::new();
+    for case in cases() {
+        let Ok(kernel) = kernel_verdict_logged(&case, log_level::VERBOSE) else {
+            continue;
+        };
+        loaded += 1;
+        let (_, ours) = apiary_log(&case, LogLevel::Verbose);
+        let theirs = insn_lines(&kernel.log);
+        for (pc, (text, _)) in insn_lines(&ours) {
+            let Some((kernel_text, _)) = theirs.get(&pc) else {
+                continue;
+            };
+            // A map's address is the kernel's; Apiary prints its index.
+            let map_load =
+                case.insns[pc].code == 0x18 && matches!(case.insns[pc].src, 1 | 2 | 5 | 6);
+            if map_load {
+                continue;
+            }
+            insns += 1;
+            if text != *kernel_text {
+                differ.push(format!(
+                    "{} insn {pc}: apiary `{text}`, kernel `{kernel_text}`",
+                    case.name
+                ));
+            }
+        }
+        let theirs = insn_lines(first_path(&kernel.log));
+        for (pc, (_, state)) in insn_lines(first_path(&ours)) {
+            let (Some(state), Some((_, Some(kernel_state)))) = (state, theirs.get(&pc)) else {
+                continue;
+            };
+            states += 1;
+            if without_id_numbers(&state) != without_id_numbers(kernel_state) {
+                states_differ += 1;
+                differ.push(format!(
+                    "{} state after {pc}: apiary `{state}`, kernel `{kernel_state}`",
+                    case.name
+                ));
+            }
+        }
+    }
+    eprintln!("{loaded} cases loaded: {insns} instruction lines and {states} states compared");
+    for line in &differ {
+        eprintln!("  {line}");
+    }
+    assert!(
+        loaded > 0 && insns > 1000 && states > 500,
+        "too little compared"
+    );
+    let insns_differ = differ.len() - states_differ;
+    assert_eq!(
+        insns_differ, 0,
+        "instruction lines differ from the kernel's"
+    );
+    // The states differ where the walks know different things (a value
+    // read back by an atomic fetch, an id given to a narrow spill), which
+    // is the verifier's business, not the log's: at most 3% may.
+    assert!(
+        states_differ * 100 <= states * 3,
+        "{states_differ} of {states} states differ from the kernel's"
+    );
+}
