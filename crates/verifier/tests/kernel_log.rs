@@ -6,13 +6,18 @@
 //! `bpf()`), each case is also loaded at log level 2 and the lines both
 //! logs print for the same instruction compared: the instruction text
 //! always, and the state after it on the first path through the program.
+//! The programs of the corpus and the examples are loaded at level 2
+//! through `apiary-backend` too, and their instruction lines and the
+//! source line (from BTF line info) each starts compared.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use apiary_backend::{LoadOptions, load_object};
 use apiary_difftest::verifier_cases::{Case, Expect, case_files, kernel_verdict_logged, read_file};
 use apiary_kernel::log_level;
-use apiary_verifier::{LogLevel, verify_with_log};
+use apiary_loader::Object;
+use apiary_verifier::{LogLevel, verify_program_logged, verify_with_log};
 
 mod case_program;
 use case_program::CaseInputs;
@@ -86,8 +91,23 @@ fn a_refusals_log_ends_with_the_kernels_error_line_then_the_statistics() {
 /// `N: (OP) TEXT` lines by instruction, the first of each, with the state
 /// printed after the instruction (after `;`), if any.
 fn insn_lines(log: &str) -> BTreeMap<usize, (String, Option<String>)> {
+    annotated_insn_lines(log)
+        .into_iter()
+        .map(|(pc, (text, state, _))| (pc, (text, state)))
+        .collect()
+}
+
+/// [`insn_lines`] with the source line (`; TEXT @ FILE:LINE`) printed
+/// right before each, if any.
+#[allow(clippy::type_complexity)]
+fn annotated_insn_lines(log: &str) -> BTreeMap<usize, (String, Option<String>, Option<String>)> {
     let mut lines = BTreeMap::new();
+    let mut source = None;
     for line in log.lines() {
+        if line.starts_with("; ") && line.contains(" @ ") {
+            source = Some(line.to_string());
+            continue;
+        }
         let Some((pc, rest)) = line.split_once(": (") else {
             continue;
         };
@@ -98,7 +118,9 @@ fn insn_lines(log: &str) -> BTreeMap<usize, (String, Option<String>)> {
             Some((insn, state)) => (insn.trim_end(), Some(state.trim().to_string())),
             None => (rest.trim_end(), None),
         };
-        lines.entry(pc).or_insert((format!("({insn}"), state));
+        lines
+            .entry(pc)
+            .or_insert((format!("({insn}"), state, source.take()));
     }
     lines
 }
@@ -199,5 +221,84 @@ fn instructions_and_states_print_as_the_kernel_prints_them() {
     assert!(
         states_differ * 100 <= states * 3,
         "{states_differ} of {states} states differ from the kernel's"
+    );
+}
+
+#[test]
+fn corpus_programs_print_instructions_and_source_lines_as_the_kernel_does() {
+    const TEST: &str = "verifier log comparison with the kernel on the corpus";
+    if let Err(reason) = apiary_kernel::probe() {
+        return apiary_testskip::missing(TEST, reason);
+    }
+    let objects = match (apiary_corpus::objects(), apiary_corpus::examples()) {
+        (Ok(objects), Ok(examples)) => objects.iter().chain(examples).collect::<Vec<_>>(),
+        (Err(reason), _) | (_, Err(reason)) => return apiary_testskip::missing(TEST, reason),
+    };
+    let (mut programs, mut insns, mut sources) = (0, 0, 0);
+    let mut differ = Vec::new();
+    for corpus in objects {
+        let Ok(bytes) = corpus.read() else { continue };
+        // Objects that need CO-RE relocations are left to kernel_verdicts.
+        let Ok(object) = Object::parse(&bytes, corpus.name) else {
+            continue;
+        };
+        if object.needs_core() {
+            continue;
+        }
+        let options = LoadOptions {
+            elf: Some(&bytes),
+            keep_going: true,
+            log_level: log_level::VERBOSE,
+        };
+        let Ok(kernel) = load_object(&object, &options) else {
+            continue;
+        };
+        for spec in object.programs.iter().flatten() {
+            let theirs = match (kernel.logs.get(&spec.name), kernel.rejected.get(&spec.name)) {
+                (Some(log), _) => log.as_str(),
+                (None, Some(apiary_kernel::Error::ProgLoad { log, .. })) => log.as_str(),
+                _ => continue,
+            };
+            programs += 1;
+            let theirs = annotated_insn_lines(theirs);
+            let ours = verify_program_logged(&object, spec, LogLevel::Verbose).log;
+            for (pc, (text, _, source)) in annotated_insn_lines(&ours) {
+                let Some((kernel_text, _, kernel_source)) = theirs.get(&pc) else {
+                    continue;
+                };
+                let raw = spec.insns[pc];
+                if !(raw.code == 0x18 && matches!(raw.src, 1 | 2 | 5 | 6)) {
+                    insns += 1;
+                    if text != *kernel_text {
+                        differ.push(format!(
+                            "{}/{} insn {pc}: apiary `{text}`, kernel `{kernel_text}`",
+                            corpus.name, spec.name
+                        ));
+                    }
+                }
+                if source.is_some() || kernel_source.is_some() {
+                    sources += 1;
+                    if source != *kernel_source {
+                        differ.push(format!(
+                            "{}/{} source before {pc}: apiary {source:?}, kernel {kernel_source:?}",
+                            corpus.name, spec.name
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    eprintln!("{programs} programs: {insns} instruction lines and {sources} source lines compared");
+    for line in &differ {
+        eprintln!("  {line}");
+    }
+    assert!(
+        programs > 0 && insns > 100 && sources > 50,
+        "too little compared"
+    );
+    assert!(
+        differ.is_empty(),
+        "{} lines differ from the kernel's",
+        differ.len()
     );
 }
