@@ -273,7 +273,6 @@ fn explore(
             let frame = (path.state.frames.len() - 1) as u8;
             log.insn(&path.state, path.pc);
             let mut flow = step(env, &mut path.state, path.pc)?;
-            log.after(path.pc);
             let mut ended = false;
             if let Flow::Exit = flow {
                 match return_from(env, &mut path.state, path.pc)? {
@@ -281,6 +280,7 @@ fn explore(
                     None => ended = true,
                 }
             }
+            log.after(&path.state, path.pc);
             let wants = std::mem::take(&mut *env.wants.borrow_mut());
             precision::mark(
                 &mut cps,

@@ -38,7 +38,8 @@
 //!
 //! [`log`] writes the kernel-compatible verifier log when asked
 //! ([`verify_with_log`]): each instruction in the kernel's syntax, the
-//! state it touched, the kernel's error line, the statistics line.
+//! source line it starts, the state it touched, calls and returns, the
+//! kernel's error line, the statistics line.
 //!
 //! `diagnostic` tells a rejection in terms of the C source (the
 //! expression underlined, the check that proved a packet range, a fix

@@ -302,3 +302,40 @@ fn corpus_programs_print_instructions_and_source_lines_as_the_kernel_does() {
         differ.len()
     );
 }
+
+/// The kernel 6.18's level-1 log of `calls_and_frames/callee_does_not_set_r0`
+/// (`bpftool prog load` prints the same), its statistics line aside.
+const CALLEE_LOG: &str = "0: R1=ctx() R10=fp0
+0: (85) call pc+1
+caller:
+ R10=fp0
+callee:
+ frame1: R1=ctx() R10=fp0
+2: frame1: R1=ctx() R10=fp0
+2: (b7) r1 = 0                        ; frame1: R1=0
+3: (95) exit
+returning from callee:
+ frame1: R1=0 R10=fp0
+to caller at 1:
+ R10=fp0
+1: (95) exit
+R0 !read_ok
+";
+
+#[test]
+fn a_call_and_its_return_print_both_frames_as_the_kernel_does() {
+    let case = cases()
+        .into_iter()
+        .find(|c| c.name == "callee_does_not_set_r0")
+        .expect("the case in tests/verifier/calls_and_frames.s");
+    let (_, log) = apiary_log(&case, LogLevel::Basic);
+    let (body, stats) = log.split_at(log.trim_end().rfind('\n').map_or(0, |i| i + 1));
+    assert_eq!(body, CALLEE_LOG);
+    assert!(stats.starts_with("processed 4 insns "), "{stats}");
+    // Level 2 goes on in the caller as on a path that starts.
+    let (_, log) = apiary_log(&case, LogLevel::Verbose);
+    assert!(
+        log.contains(" R10=fp0\n\nfrom 3 to 1: R10=fp0\n1: (95) exit\n"),
+        "{log}"
+    );
+}

@@ -18,7 +18,7 @@ mod insn_text;
 mod state_text;
 
 pub use insn_text::insn_text;
-pub use state_text::{Scratch, reg_text, state_text};
+pub use state_text::{Scratch, frame_text, reg_text, state_text};
 
 use apiary_isa::RawInsn;
 
@@ -86,6 +86,10 @@ pub(crate) struct Log<'p> {
     from_queue: bool,
     /// The stack slots the instruction being checked accesses.
     accessed: u64,
+    /// The frames before the instruction being checked.
+    depth: usize,
+    /// At a callee's exit: its frame as printed, and where it returns.
+    leaving: Option<(String, usize)>,
 }
 
 impl<'p> Log<'p> {
@@ -103,6 +107,8 @@ impl<'p> Log<'p> {
             prev_pc: 0,
             from_queue: false,
             accessed: 0,
+            depth: 0,
+            leaving: None,
         }
     }
 
@@ -206,6 +212,14 @@ impl<'p> Log<'p> {
         self.insn_line = Some((self.end(), self.text.len() - start));
         self.prev_pc = pc;
         self.accessed = stack_access(prog.insns[pc], state);
+        self.depth = state.frames.len();
+        let frame = state.frame();
+        self.leaving = match frame.callsite {
+            Some(call) if prog.insns[pc].code == 0x95 && !frame.callback => {
+                Some((state_text(state, Scratch::ALL, prog.maps), call + 1))
+            }
+            _ => None,
+        };
     }
 
     /// `; TEXT @ FILE:LINE` when `pc` starts another source line
@@ -233,11 +247,39 @@ impl<'p> Log<'p> {
         self.source = Some(at);
     }
 
-    /// The instruction at `pc` was checked.
-    pub fn after(&mut self, pc: usize) {
+    /// The instruction at `pc` was checked; `state` is the state after
+    /// it (after the return, for a callee's exit). A call into a function
+    /// prints both frames (`check_func_call`), a return both too
+    /// (`prepare_func_exit`), the caller's path then going on as a path
+    /// that starts (`from 3 to 1:` at level 2).
+    pub fn after(&mut self, state: &State, pc: usize) {
         let Some(prog) = self.on() else {
             return;
         };
+        let depth = state.frames.len();
+        let frame_text = |index| frame_text(state, index, Scratch::ALL, prog.maps);
+        if depth > self.depth && !state.frame().callback && !state.frame().async_cb {
+            let text = format!(
+                "caller:\n{}\ncallee:\n{}\n",
+                frame_text(depth - 2),
+                frame_text(depth - 1)
+            );
+            self.text.push_str(&text);
+            self.scratch = Scratch::ALL;
+            return;
+        }
+        if let Some((callee, to)) = self.leaving.take()
+            && depth < self.depth
+        {
+            let text = format!(
+                "returning from callee:\n{callee}\nto caller at {to}:\n{}\n",
+                frame_text(depth - 1)
+            );
+            self.text.push_str(&text);
+            self.scratch = Scratch::default();
+            self.from_queue = true;
+            return;
+        }
         self.scratch = Scratch {
             regs: named_regs(prog.insns[pc]),
             slots: self.accessed,

@@ -184,7 +184,12 @@ fn slot_char(kind: SlotType) -> char {
 /// after a space, ` frameN:` first in a callee, the references held and
 /// ` cb` in a callback after.
 pub fn state_text(state: &State, scratch: Scratch, maps: &[MapInfo]) -> String {
-    let frame = state.frame();
+    frame_text(state, state.frames.len() - 1, scratch, maps)
+}
+
+/// [`state_text`] for the frame `index` of `state` (0 the program's).
+pub fn frame_text(state: &State, index: usize, scratch: Scratch, maps: &[MapInfo]) -> String {
+    let frame = &state.frames[index];
     let mut out = String::new();
     if frame.frameno != 0 {
         out.push_str(&format!(" frame{}:", frame.frameno));
