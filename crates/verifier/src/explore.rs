@@ -172,7 +172,9 @@ fn walk(prog: &Program, stats: &mut Stats, log: &mut Log) -> Result<Accepted, Re
     let mut recorder = Recorder::new(prog.insns.len(), prog.maps);
     let mut stack_depth = explore(&env, State::entry(), 0, stats, &mut recorder, log)?;
     while let Some((start, state)) = env.funcs.next_global() {
+        log.global_start(start);
         stack_depth = stack_depth.max(explore(&env, state, start, stats, &mut recorder, log)?);
+        log.global_safe(start);
     }
     env.funcs.check_call_graph(&env)?;
     Ok(Accepted {

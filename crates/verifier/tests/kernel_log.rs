@@ -339,3 +339,20 @@ fn a_call_and_its_return_print_both_frames_as_the_kernel_does() {
         "{log}"
     );
 }
+
+#[test]
+fn a_global_function_is_assumed_valid_then_validated_alone() {
+    let case = cases()
+        .into_iter()
+        .find(|c| c.name == "global_function_checked_alone")
+        .expect("the case in tests/verifier/calls_and_frames.s");
+    let (_, log) = apiary_log(&case, LogLevel::Verbose);
+    // The kernel 6.18's lines, ids aside (they are numbered differently).
+    for expected in [
+        "1: (85) call pc+2\nFunc#1 ('twice') is global and assumed valid.\n2: R0=scalar()\n",
+        "3: (95) exit\nValidating twice() func#1...\n4: R1=scalar() R10=fp0\n",
+        "6: (95) exit\nFunc#1 ('twice') is safe for any args that match its prototype\nprocessed 7 insns",
+    ] {
+        assert!(log.contains(expected), "{expected}\nnot in\n{log}");
+    }
+}

@@ -280,10 +280,39 @@ impl<'p> Log<'p> {
             self.from_queue = true;
             return;
         }
+        let raw = prog.insns[pc];
+        if raw.code == 0x85 && raw.src == 1 {
+            // A call that entered no frame: a global function, verified
+            // on its own later.
+            let target = (pc as i64 + 1 + i64::from(raw.imm)) as usize;
+            if let Some((index, name)) = func_name(prog, target) {
+                self.text.push_str(&format!(
+                    "Func#{index} ('{name}') is global and assumed valid.\n"
+                ));
+            }
+        }
         self.scratch = Scratch {
-            regs: named_regs(prog.insns[pc]),
+            regs: named_regs(raw),
             slots: self.accessed,
         };
+    }
+
+    /// The global function starting at `start` is verified on its own
+    /// (`do_check_subprogs`), from now on.
+    pub fn global_start(&mut self, start: usize) {
+        if let Some((index, name)) = self.on().and_then(|p| func_name(p, start)) {
+            self.text
+                .push_str(&format!("Validating {name}() func#{index}...\n"));
+        }
+    }
+
+    /// The global function starting at `start` was found safe.
+    pub fn global_safe(&mut self, start: usize) {
+        if let Some((index, name)) = self.on().and_then(|p| func_name(p, start)) {
+            self.text.push_str(&format!(
+                "Func#{index} ('{name}') is safe for any args that match its prototype\n"
+            ));
+        }
     }
 
     /// Verification stopped on `rejection`.
@@ -310,6 +339,13 @@ impl<'p> Log<'p> {
         self.text.push_str(&format!("{stats}\n"));
         self.text
     }
+}
+
+/// The kernel's number (`func#N`, by start) and the name of the function
+/// starting at `start`, from the program's BTF func info.
+fn func_name<'a>(prog: &'a Program, start: usize) -> Option<(usize, &'a str)> {
+    let index = prog.funcs.iter().position(|f| f.insn == start)?;
+    Some((index, prog.funcs[index].name.as_str()))
 }
 
 /// The registers the instruction `raw` names, which the kernel's checks
@@ -339,8 +375,9 @@ fn named_regs(raw: RawInsn) -> u16 {
 }
 
 /// The stack slots of the innermost frame that the load or store `raw`
-/// accesses through a stack pointer at a known offset, in `state` before
-/// it runs.
+/// may access through a stack pointer, in `state` before it runs: those
+/// at its offset, or in its range of offsets when the pointer's is
+/// variable (`check_stack_range_initialized` marks them all).
 fn stack_access(raw: RawInsn, state: &State) -> u64 {
     let base = match raw.code & 0x07 {
         // A load-acquire reads through its source register.
@@ -353,18 +390,23 @@ fn stack_access(raw: RawInsn, state: &State) -> u64 {
     let Some(reg) = frame.regs.get(usize::from(base)) else {
         return 0;
     };
-    if reg.kind != RegType::Stack || reg.frameno != frame.frameno || !reg.value.is_const() {
+    if reg.kind != RegType::Stack || reg.frameno != frame.frameno {
         return 0;
     }
     let size = [4, 2, 1, 8][usize::from((raw.code >> 3) & 3)];
-    let start = i64::from(reg.off)
-        .wrapping_add(reg.value.var_off.value as i64)
-        .wrapping_add(i64::from(raw.off));
+    let fixed = i64::from(reg.off) + i64::from(raw.off);
+    let (Some(low), Some(high)) = (
+        fixed.checked_add(reg.value.smin),
+        fixed.checked_add(reg.value.smax),
+    ) else {
+        return 0;
+    };
+    let (low, high) = (low.max(-512), (high + size - 1).min(-1));
     let mut slots = 0u64;
-    for at in [start, start + size - 1] {
-        if (-512..0).contains(&at) {
-            slots |= 1u64.checked_shl(((-at - 1) / 8) as u32).unwrap_or(0);
-        }
+    let mut at = low;
+    while at <= high {
+        slots |= 1u64.checked_shl(((-at - 1) / 8) as u32).unwrap_or(0);
+        at += 1;
     }
     slots
 }
