@@ -95,7 +95,7 @@ fn wait(
     log: &mut Log,
 ) -> Result<(), Rejection> {
     cps.branch(from.checkpoint);
-    log.queued(from.pc);
+    log.queued(from.pc, pc);
     queue.push(Path {
         state,
         pc,
@@ -150,8 +150,7 @@ pub fn verify_with_log(
         crate::diagnostic::refine(&mut r, prog);
         r
     });
-    let accepted = result.is_ok();
-    (result, log.finish(&stats, accepted))
+    (result, log.finish(&stats))
 }
 
 /// Checks the program's type and functions, walks the program, then each
@@ -171,12 +170,17 @@ fn walk(prog: &Program, stats: &mut Stats, log: &mut Log) -> Result<Accepted, Re
     };
     let mut recorder = Recorder::new(prog.insns.len(), prog.maps);
     let mut stack_depth = explore(&env, State::entry(), 0, stats, &mut recorder, log)?;
+    log.walked();
     while let Some((start, state)) = env.funcs.next_global() {
         log.global_start(start);
         stack_depth = stack_depth.max(explore(&env, state, start, stats, &mut recorder, log)?);
+        log.walked();
         log.global_safe(start);
     }
-    env.funcs.check_call_graph(&env)?;
+    // The kernel checks the call graph before it walks anything.
+    env.funcs
+        .check_call_graph(&env)
+        .inspect_err(|_| log.forget_walks())?;
     Ok(Accepted {
         stats: *stats,
         stack_depth,

@@ -6,6 +6,8 @@
 //! `bpf()`), each case is also loaded at log level 2 and the lines both
 //! logs print for the same instruction compared: the instruction text
 //! always, and the state after it on the first path through the program.
+//! Each case's whole level-1 log is compared too (the path to the verdict:
+//! pruning and exploration order matter less there).
 //! The programs of the corpus and the examples are loaded at level 2
 //! through `apiary-backend` too, and their instruction lines and the
 //! source line (from BTF line info) each starts compared.
@@ -355,4 +357,56 @@ fn a_global_function_is_assumed_valid_then_validated_alone() {
     ] {
         assert!(log.contains(expected), "{expected}\nnot in\n{log}");
     }
+}
+
+/// A log as compared whole: without its statistics line (the kernel's may
+/// follow a message without its newline), map addresses (the kernel's)
+/// and indices (Apiary's) in `lddw` lines, and id numbers.
+fn comparable(log: &str) -> String {
+    log.lines()
+        .map(|line| match line.find("processed ") {
+            Some(at) if line[at..].contains(" insns (limit ") => &line[..at],
+            _ => line,
+        })
+        .filter(|line| !line.is_empty())
+        .map(|line| match line.split_once(": (18) ") {
+            Some((pc, rest)) if rest.contains(" = 0x") && line.contains("map_ptr") => {
+                let (reg, _) = rest.split_once(" = ").unwrap_or_default();
+                let state = rest.split_once(';').map_or("", |(_, s)| s);
+                format!("{pc}: (18) {reg} = MAP;{state}")
+            }
+            _ => without_id_numbers(line),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn level_one_logs_are_the_kernels() {
+    const TEST: &str = "level-1 log comparison with the kernel";
+    if let Err(reason) = apiary_kernel::probe() {
+        return apiary_testskip::missing(TEST, reason);
+    }
+    let (mut loaded, mut same) = (0, 0);
+    let mut differ = Vec::new();
+    for case in cases() {
+        let Ok(kernel) = kernel_verdict_logged(&case, log_level::BASIC) else {
+            continue;
+        };
+        loaded += 1;
+        let (_, ours) = apiary_log(&case, LogLevel::Basic);
+        if comparable(&ours) == comparable(&kernel.log) {
+            same += 1;
+        } else {
+            differ.push(case.name.clone());
+        }
+    }
+    eprintln!("{loaded} cases loaded, {same} whole level-1 logs the kernel's; not: {differ:?}");
+    assert!(loaded > 0, "no case loaded");
+    // The others differ where the walks do (the states they know, the
+    // order they explore); at most 10% may.
+    assert!(
+        same * 10 >= loaded * 9,
+        "{same} of {loaded} logs are the kernel's"
+    );
 }

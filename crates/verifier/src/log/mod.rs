@@ -90,6 +90,8 @@ pub(crate) struct Log<'p> {
     depth: usize,
     /// At a callee's exit: its frame as printed, and where it returns.
     leaving: Option<(String, usize)>,
+    /// At a helper call: which of `r1`-`r5` hold numbers.
+    call_args: Option<[bool; 5]>,
 }
 
 impl<'p> Log<'p> {
@@ -109,6 +111,7 @@ impl<'p> Log<'p> {
             accessed: 0,
             depth: 0,
             leaving: None,
+            call_args: None,
         }
     }
 
@@ -139,12 +142,16 @@ impl<'p> Log<'p> {
         self.text.push('\n');
     }
 
-    /// A path waits, branching from the instruction at `from`.
-    pub fn queued(&mut self, from: usize) {
-        if self.on().is_some() {
-            let end = self.end();
-            self.waiting.push((from, end));
+    /// A path waits at `to`, branching from the instruction at `from`.
+    pub fn queued(&mut self, from: usize, to: usize) {
+        let Some(prog) = self.on() else {
+            return;
+        };
+        if let Some(scalars) = self.call_args.take() {
+            callback_args(&mut self.text, prog, to, scalars);
         }
+        let end = self.end();
+        self.waiting.push((from, end));
     }
 
     /// A path starts: the program's (or a global function's) first, or
@@ -214,6 +221,9 @@ impl<'p> Log<'p> {
         self.accessed = stack_access(prog.insns[pc], state);
         self.depth = state.frames.len();
         let frame = state.frame();
+        let raw = prog.insns[pc];
+        self.call_args = (raw.code == 0x85 && raw.src == 0)
+            .then(|| std::array::from_fn(|i| frame.regs[i + 1].is_scalar()));
         self.leaving = match frame.callsite {
             Some(call) if prog.insns[pc].code == 0x95 && !frame.callback => {
                 Some((state_text(state, Scratch::ALL, prog.maps), call + 1))
@@ -317,8 +327,17 @@ impl<'p> Log<'p> {
 
     /// Verification stopped on `rejection`.
     pub fn rejected(&mut self, rejection: &Rejection) {
-        if self.on().is_none() {
+        let Some(prog) = self.on() else {
             return;
+        };
+        // The kernel resolves the maps `lddw` refers to before it walks
+        // (`resolve_pseudo_ldimm64`): a refusal there comes alone.
+        if prog
+            .insns
+            .get(rejection.insn)
+            .is_some_and(|raw| raw.code == 0x18 && matches!(raw.src, 1 | 2 | 5 | 6))
+        {
+            self.forget_walks();
         }
         for line in rejection.kernel_context.iter().chain([&rejection.kernel]) {
             self.text.push_str(line);
@@ -326,18 +345,48 @@ impl<'p> Log<'p> {
         }
     }
 
-    /// The log, ended with the statistics line (empty when off). At
-    /// level 1 an accepted program's log is that line alone, as the
-    /// kernel's: level 1 is for finding why a program is refused.
-    pub fn finish(mut self, stats: &Stats, accepted: bool) -> String {
-        if self.on().is_none() {
-            return self.text;
+    /// A function's walk (the program's, or a global function's) found
+    /// every path safe: level 1 forgets it, as the kernel's does, being
+    /// for finding why a program is refused.
+    pub fn walked(&mut self) {
+        if self.level == LogLevel::Basic {
+            self.forget_walks();
         }
-        if accepted && self.level == LogLevel::Basic {
-            self.text.clear();
+    }
+
+    /// Forgets everything logged so far: the kernel refuses some programs
+    /// (a call graph too deep) before it walks them.
+    pub fn forget_walks(&mut self) {
+        self.dropped += self.text.len();
+        self.text.clear();
+    }
+
+    /// The log, ended with the statistics line (empty when off).
+    pub fn finish(mut self, stats: &Stats) -> String {
+        if self.on().is_some() {
+            self.text.push_str(&format!("{stats}\n"));
         }
-        self.text.push_str(&format!("{stats}\n"));
         self.text
+    }
+}
+
+/// A helper call handing a callback starting at `start` to run: the
+/// kernel matches the call's registers against the callback's BTF
+/// parameters (`btf_check_subprog_call`), logging the first number
+/// parameter given something else, and goes on whatever it found.
+fn callback_args(text: &mut String, prog: &Program, start: usize, scalars: [bool; 5]) {
+    let Some(func) = prog.funcs.iter().find(|f| f.insn == start) else {
+        return;
+    };
+    for (i, arg) in func.args.iter().enumerate().take(5) {
+        // Other parameters are checked otherwise: not logged here.
+        if *arg != crate::program::FuncArg::Scalar {
+            return;
+        }
+        if !scalars[i] {
+            text.push_str(&format!("R{} is not a scalar\n", i + 1));
+            return;
+        }
     }
 }
 
