@@ -67,10 +67,15 @@ fn a_refusals_log_ends_with_the_kernels_error_line_then_the_statistics() {
                     );
                     refusals += 1;
                 }
+                // Level 1 forgets the walks of an accepted program: what
+                // stays is the global functions found safe.
                 (Expect::Accept, Ok(())) if level == LogLevel::Basic => {
-                    assert_eq!(
-                        lines.len(),
-                        1,
+                    let safe = |l: &&str| {
+                        l.starts_with("Func#")
+                            && l.ends_with(" is safe for any args that match its prototype")
+                    };
+                    assert!(
+                        lines[..lines.len() - 1].iter().all(safe),
                         "{}: level 1 of an accept:\n{log}",
                         case.name
                     );

@@ -1,18 +1,22 @@
 //! The kernel-compatible verifier log (`BPF_LOG_LEVEL1` and `2`): each
 //! instruction walked in the kernel's syntax ([`insn_text`]), the source
 //! line it starts (`; if (ip->protocol == 6) @ bad.c:19`), the registers
-//! and stack slots it touched after it ([`state_text`]), where each
-//! waiting path starts (`from 4 to 7: ...`, level 2), pruned paths
-//! (`7: safe`), then the kernel's error lines and the statistics line.
+//! and stack slots it touched after it ([`state_text`]), the frames at
+//! calls and returns, global functions assumed valid then validated,
+//! where each waiting path starts (`from 4 to 7: ...`, level 2), pruned
+//! paths (`7: safe`), then the kernel's error lines and the statistics
+//! line.
 //!
-//! The walk calls it at a few points ([`Log::path`], [`Log::queued`],
-//! [`Log::insn`], [`Log::after`], [`Log::pruned`]); at [`LogLevel::Off`]
-//! each returns at once, so an unlogged verification pays nothing else.
-//! As the kernel's, the level-1 log forgets a path that ended well when
-//! the next one starts, keeping the path to an error; level 2 keeps all.
-//! The whole log is not the kernel's (Apiary's walk prunes differently),
-//! but whatever both print is printed alike, and a rejection's last line
-//! before the statistics is the kernel's error line.
+//! The walk calls it at a few points (a path starts or waits, an
+//! instruction is checked, a path is pruned, a function's walk ends);
+//! at [`LogLevel::Off`] each returns at once, so an unlogged verification
+//! pays nothing else. As the kernel's, the level-1 log forgets a path
+//! that ended well when the next one starts, and a function's walk once
+//! it is found safe, keeping the path to an error; level 2 keeps all.
+//! The whole log is not always the kernel's (the walks differ in what
+//! they know and in how they prune), but whatever both print is printed
+//! alike, and a rejection's last line before the statistics is the
+//! kernel's error line.
 
 mod insn_text;
 mod state_text;
