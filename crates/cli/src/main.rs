@@ -135,6 +135,11 @@ enum Command {
         /// Whose verdict: Apiary's verifier, the kernel's, or both compared.
         #[arg(long, value_enum, default_value = "vm")]
         backend: BackendArg,
+        /// Print the kernel-style verifier log of each program before its
+        /// verdict: 1, the path to the verdict; 2, every path (the
+        /// kernel's own log too with --backend kernel|both).
+        #[arg(long, value_name = "LEVEL", value_parser = clap::value_parser!(u32).range(1..=2))]
+        log_level: Option<u32>,
         /// Resolve CO-RE relocations against this BTF. Default: the running
         /// kernel's /sys/kernel/btf/vmlinux, as libbpf would.
         #[arg(long, value_name = "FILE")]
@@ -552,16 +557,22 @@ fn main() -> ExitCode {
             file,
             program,
             backend,
+            log_level,
             target_btf,
             typing,
         } => typing.parse().and_then(|typing| {
             verify::verify(
                 &file,
-                program.as_deref(),
-                match backend {
-                    BackendArg::Vm => verify::VerifyBackend::Vm,
-                    BackendArg::Kernel => verify::VerifyBackend::Kernel,
-                    BackendArg::Both => verify::VerifyBackend::Both,
+                &verify::VerifyRequest {
+                    program: program.as_deref(),
+                    backend: match backend {
+                        BackendArg::Vm => verify::VerifyBackend::Vm,
+                        BackendArg::Kernel => verify::VerifyBackend::Kernel,
+                        BackendArg::Both => verify::VerifyBackend::Both,
+                    },
+                    log_level: log_level
+                        .and_then(apiary_verifier::LogLevel::from_number)
+                        .unwrap_or_default(),
                 },
                 &CoreTarget::choose(target_btf, true),
                 &typing,

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use apiary_backend::{KernelObject, LoadOptions, load_object};
 use apiary_kernel::log_level;
-use apiary_verifier::ProgramVerdict;
+use apiary_verifier::{LogLevel, ProgramVerdict};
 use serde_json::{Value, json};
 
 use crate::CliResult;
@@ -54,6 +54,16 @@ pub enum VerifyBackend {
     Both,
 }
 
+/// What `apiary verify` is asked.
+pub struct VerifyRequest<'a> {
+    /// Only this program.
+    pub program: Option<&'a str>,
+    /// Whose verdict.
+    pub backend: VerifyBackend,
+    /// The verifier log to print with each verdict.
+    pub log_level: LogLevel,
+}
+
 /// The kernel's answer for one program: its verdict and what its load
 /// cost, from the wall clock and from its own statistics lines.
 struct KernelVerdict {
@@ -65,12 +75,14 @@ struct KernelVerdict {
     verification_us: Option<u64>,
     /// `processed N insns (limit 1000000) max_states_per_insn ...`.
     stats: Option<String>,
+    /// The kernel's whole log, when a log level was asked.
+    log: Option<String>,
 }
 
 impl KernelVerdict {
     /// The kernel's answer for `name` in `kernel`, loaded with
     /// [`log_level::STATS`]; `None` when the backend skipped it.
-    fn of(kernel: &KernelObject, name: &str) -> Option<Self> {
+    fn of(kernel: &KernelObject, name: &str, keep_log: bool) -> Option<Self> {
         let (result, log) = match (kernel.program(name), kernel.rejected.get(name)) {
             (Some(_), _) => (Ok(()), kernel.logs.get(name).map_or("", String::as_str)),
             (None, Some(apiary_kernel::Error::ProgLoad { log, .. })) if !log.trim().is_empty() => {
@@ -96,6 +108,7 @@ impl KernelVerdict {
                     .contains(" insns (limit ")
                     .then(|| line[at..].trim().to_string())
             }),
+            log: keep_log.then(|| log.to_string()),
         })
     }
 }
@@ -103,12 +116,12 @@ impl KernelVerdict {
 /// Runs `apiary verify`.
 pub fn verify(
     file: &Path,
-    program: Option<&str>,
-    backend: VerifyBackend,
+    request: &VerifyRequest,
     target: &CoreTarget,
     typing: &apiary_loader::UserTyping,
     format: OutputFormat,
 ) -> CliResult {
+    let (program, backend, level) = (request.program, request.backend, request.log_level);
     let opened = open_object(file, target, typing)?;
     let object = &opened.object;
     let specs: Vec<_> = object
@@ -132,9 +145,14 @@ pub fn verify(
         let options = LoadOptions {
             elf: Some(&opened.elf),
             keep_going: true,
-            // The statistics alone: the load is timed, and a level-1 log
-            // would have the kernel print every instruction it walks.
-            log_level: log_level::STATS,
+            // The statistics alone unless a log is asked: the load is
+            // timed, and a log has the kernel print what it walks.
+            log_level: log_level::STATS
+                | match level {
+                    LogLevel::Off => log_level::NONE,
+                    LogLevel::Basic => log_level::BASIC,
+                    LogLevel::Verbose => log_level::VERBOSE,
+                },
         };
         Some(load_object(object, &options).map_err(|e| CliError::at(file.display(), e))?)
     };
@@ -144,9 +162,9 @@ pub fn verify(
     for spec in specs {
         let kernel_verdict = kernel
             .as_ref()
-            .and_then(|k| KernelVerdict::of(k, &spec.name));
+            .and_then(|k| KernelVerdict::of(k, &spec.name, level != LogLevel::Off));
         let verdict = (backend != VerifyBackend::Kernel)
-            .then(|| apiary_verifier::verify_program(object, spec));
+            .then(|| apiary_verifier::verify_program_logged(object, spec, level));
         let agree = match (&verdict, &kernel_verdict) {
             (Some(v), Some(k)) => Some(v.result.is_ok() == k.result.is_ok()),
             _ => None,
@@ -190,6 +208,7 @@ fn describe(
 ) -> String {
     let mut out = String::new();
     if let Some(v) = verdict {
+        out.push_str(&v.log);
         match &v.result {
             Ok(a) => out.push_str(&format!(
                 "{name}: accepted ({} insns processed, {} us)\n{name}: {}\n",
@@ -208,6 +227,12 @@ fn describe(
         }
     }
     if let Some(k) = kernel {
+        if let Some(log) = &k.log {
+            out.push_str(&format!("{name}: kernel log:\n{log}"));
+            if !log.ends_with('\n') {
+                out.push('\n');
+            }
+        }
         match &k.result {
             Ok(()) => out.push_str(&format!("{name}: kernel: accepted\n")),
             Err(lines) => {
@@ -249,6 +274,9 @@ fn record(
     let mut record = json!({ "name": name });
     if let Some(v) = verdict {
         record["verdict"] = json!(if v.result.is_ok() { "accept" } else { "reject" });
+        if !v.log.is_empty() {
+            record["log"] = json!(v.log);
+        }
         record["time_us"] = json!(v.time.as_micros() as u64);
         match &v.result {
             Ok(a) => {
@@ -287,6 +315,9 @@ fn record(
         answer["load_time_us"] = json!(k.load_time.map(|t| t.as_micros() as u64));
         answer["verification_time_us"] = json!(k.verification_us);
         answer["stats"] = json!(k.stats);
+        if let Some(log) = &k.log {
+            answer["log"] = json!(log);
+        }
         record["kernel"] = answer;
     }
     if let Some(agree) = agree {

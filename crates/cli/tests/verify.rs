@@ -168,3 +168,44 @@ fn both_backends_report_statistics_and_times_side_by_side() {
         );
     }
 }
+
+#[test]
+fn the_log_level_prints_the_kernel_style_log_before_the_verdict() {
+    const TEST: &str = "the_log_level_prints_the_kernel_style_log_before_the_verdict";
+    let Some(object) = compile_c("bad_log", DROP_TCP, TEST) else {
+        return;
+    };
+    let path = object.to_str().unwrap();
+    let out = apiary(&["verify", path, "--log-level", "1"]);
+    let stdout = text(&out.stdout);
+    // The walk up to the refused read, as the kernel 6.18 prints it.
+    let expected = format!(
+        "; if ((void *)(eth + 1) > data_end) @ bad_log.c:14
+3: (bf) r3 = r1                       ; R1=pkt(r=0) R3=pkt(r=0)
+4: (07) r3 += 14                      ; R3=pkt(off=14,r=0)
+5: (2d) if r3 > r2 goto pc+4          ; R2=pkt_end() R3=pkt(off=14,r=14)
+; if (ip->protocol == 6) @ bad_log.c:19
+6: (71) r1 = *(u8 *)(r1 +23)
+{}
+{}
+processed 7 insns (limit 1000000) max_states_per_insn 0 total_states 0 peak_states 0 mark_read 0
+drop_tcp: rejected at insn 6
+",
+        KERNEL_LINES[0], KERNEL_LINES[1]
+    );
+    assert!(stdout.starts_with("0: R1=ctx() R10=fp0\n"), "{stdout}");
+    assert!(stdout.contains(&expected), "{stdout}");
+
+    let out = apiary(&["verify", path, "--log-level", "2", "-j"]);
+    let records: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let log = records[0]["log"].as_str().expect("the log in the record");
+    assert!(log.ends_with(&format!("{}\nprocessed 7 insns (limit 1000000) max_states_per_insn 0 total_states 0 peak_states 0 mark_read 0\n", KERNEL_LINES[1])), "{log}");
+
+    let out = apiary(&["verify", path, "--log-level", "3"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let quiet = text(&apiary(&["verify", path]).stdout);
+    assert!(
+        quiet.starts_with("drop_tcp: rejected at insn 6\n"),
+        "{quiet}"
+    );
+}

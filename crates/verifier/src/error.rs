@@ -138,27 +138,6 @@ impl Rejection {
         self.kernel_context.push(line.into());
         self
     }
-
-    /// The kernel-style log of this rejection: the lines the kernel prints
-    /// for it, the final one last, then the statistics line.
-    pub fn kernel_log(&self, stats: &Stats) -> String {
-        let mut log = String::new();
-        if let Some(src) = &self.source {
-            log.push_str(&format!(
-                "; {} @ {}:{}\n",
-                src.text.trim(),
-                src.file,
-                src.line
-            ));
-        }
-        for line in self.kernel_context.iter().chain([&self.kernel]) {
-            log.push_str(line);
-            log.push('\n');
-        }
-        log.push_str(&stats.to_string());
-        log.push('\n');
-        log
-    }
 }
 
 impl Rejection {

@@ -17,6 +17,7 @@ use crate::funcs::Funcs;
 use crate::history::{self, Entry, Loc};
 use crate::jump::{Outcome, cond_jump};
 use crate::liveness::{self, RegSet};
+use crate::log::{Log, LogLevel};
 use crate::mem::{self, Access};
 use crate::program::Program;
 use crate::proofs::{AccessProofs, Recorder};
@@ -93,8 +94,10 @@ fn wait(
     from: &Path,
     state: State,
     pc: usize,
+    log: &mut Log,
 ) -> Result<(), Rejection> {
     cps.branch(from.checkpoint);
+    log.queued(from.pc, pc);
     queue.push(Path {
         state,
         pc,
@@ -128,20 +131,34 @@ pub struct Accepted {
 
 /// Verifies `prog` as the kernel would for a privileged loader.
 pub fn verify(prog: &Program) -> Result<Accepted, Box<Rejection>> {
+    verify_with_log(prog, LogLevel::Off).0
+}
+
+/// [`verify`], with the kernel-style log of the verification at `level`
+/// (empty when [`LogLevel::Off`]).
+pub fn verify_with_log(
+    prog: &Program,
+    level: LogLevel,
+) -> (Result<Accepted, Box<Rejection>>, String) {
     let mut stats = Stats::default();
-    let result = walk(prog, &mut stats);
-    result.map_err(|r| {
+    let mut log = Log::new(level, prog);
+    let result = walk(prog, &mut stats, &mut log);
+    if let Err(r) = &result {
+        log.rejected(r);
+    }
+    let result = result.map_err(|r| {
         let mut r = Box::new(r);
         r.source = prog.line_of(r.insn).cloned();
         crate::diagnostic::refine(&mut r, prog);
         r
-    })
+    });
+    (result, log.finish(&stats))
 }
 
 /// Checks the program's type and functions, walks the program, then each
 /// global function it calls (`do_check_main`, `do_check_subprogs`), and
 /// checks the call graph with the stack each function used.
-fn walk(prog: &Program, stats: &mut Stats) -> Result<Accepted, Rejection> {
+fn walk(prog: &Program, stats: &mut Stats, log: &mut Log) -> Result<Accepted, Rejection> {
     crate::load_checks::check(prog)?;
     let cfg = cfg::check(prog.insns)?;
     let funcs = Funcs::new(prog, &cfg)?;
@@ -155,11 +172,18 @@ fn walk(prog: &Program, stats: &mut Stats) -> Result<Accepted, Rejection> {
         wants: RefCell::default(),
     };
     let mut recorder = Recorder::new(prog.insns.len(), prog.maps);
-    let mut stack_depth = explore(&env, State::entry(), 0, stats, &mut recorder)?;
+    let mut stack_depth = explore(&env, State::entry(), 0, stats, &mut recorder, log)?;
+    log.walked();
     while let Some((start, state)) = env.funcs.next_global() {
-        stack_depth = stack_depth.max(explore(&env, state, start, stats, &mut recorder)?);
+        log.global_start(start);
+        stack_depth = stack_depth.max(explore(&env, state, start, stats, &mut recorder, log)?);
+        log.walked();
+        log.global_safe(start);
     }
-    env.funcs.check_call_graph(&env)?;
+    // The kernel checks the call graph before it walks anything.
+    env.funcs
+        .check_call_graph(&env)
+        .inspect_err(|_| log.forget_walks())?;
     Ok(Accepted {
         stats: *stats,
         stack_depth,
@@ -176,6 +200,7 @@ fn explore(
     start: usize,
     stats: &mut Stats,
     recorder: &mut Recorder,
+    log: &mut Log,
 ) -> Result<u32, Rejection> {
     let mut cps = Checkpoints::default();
     let mut queue = vec![Path {
@@ -186,6 +211,7 @@ fn explore(
     }];
     let mut stack_depth = 0u32;
     while let Some(mut path) = queue.pop() {
+        log.path();
         loop {
             stats.insns_processed += 1;
             if stats.insns_processed > INSN_LIMIT {
@@ -209,6 +235,7 @@ fn explore(
                 };
                 match visit(&mut cps, at, &live, stats)? {
                     Visit::Pruned(old) => {
+                        log.pruned(path.pc);
                         // The path's safety now rests on what the old state
                         // needed precisely (`propagate_precision`).
                         let c = &cps.all[old];
@@ -253,6 +280,7 @@ fn explore(
             }
             let entry = insn.map(|i| history::entry(&i, &path.state, path.pc));
             let frame = (path.state.frames.len() - 1) as u8;
+            log.insn(&path.state, path.pc);
             let mut flow = step(env, &mut path.state, path.pc)?;
             let mut ended = false;
             if let Flow::Exit = flow {
@@ -261,6 +289,7 @@ fn explore(
                     None => ended = true,
                 }
             }
+            log.after(&path.state, path.pc);
             let wants = std::mem::take(&mut *env.wants.borrow_mut());
             precision::mark(
                 &mut cps,
@@ -278,7 +307,7 @@ fn explore(
             match flow {
                 Flow::Next(pc) => path.pc = pc,
                 Flow::Fork { fall, taken, state } => {
-                    wait(&mut queue, &mut cps, &path, *state, taken)?;
+                    wait(&mut queue, &mut cps, &path, *state, taken, log)?;
                     path.pc = fall;
                 }
                 Flow::Callback {
@@ -286,7 +315,7 @@ fn explore(
                     target,
                     state,
                 } => {
-                    wait(&mut queue, &mut cps, &path, *state, target)?;
+                    wait(&mut queue, &mut cps, &path, *state, target, log)?;
                     path.pc = next;
                 }
                 Flow::Exit => unreachable!("exits were handled above"),

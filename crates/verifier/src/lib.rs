@@ -43,6 +43,11 @@
 //!   memory it stays inside on every run, for the JIT) and `run_bound`
 //!   (the most instructions a run can execute, when the code bounds it).
 //!
+//! [`log`] writes the kernel-compatible verifier log when asked
+//! ([`verify_with_log`]): each instruction in the kernel's syntax, the
+//! source line it starts, the state it touched, calls and returns, the
+//! kernel's error line, the statistics line.
+//!
 //! `diagnostic` tells a rejection in terms of the C source (the
 //! expression underlined, the check that proved a packet range, a fix
 //! naming the variable).
@@ -100,6 +105,7 @@ mod jump;
 mod kernel_btf;
 mod liveness;
 mod load_checks;
+pub mod log;
 mod map_fields;
 mod map_funcs;
 mod map_key;
@@ -121,9 +127,12 @@ mod timer;
 pub mod tnum;
 
 pub use error::{PacketAccess, Rejection, SourceLine, Stats};
-pub use explore::{Accepted, INSN_LIMIT, JMP_SEQ_LIMIT, verify};
+pub use explore::{Accepted, INSN_LIMIT, JMP_SEQ_LIMIT, verify, verify_with_log};
 pub use kernel_btf::{KERNEL_BTF_PATH, KernelBtfError, kernel_btf};
-pub use object::{ProgramVerdict, map_info, map_infos, verify_object, verify_program};
+pub use log::LogLevel;
+pub use object::{
+    ProgramVerdict, map_info, map_infos, verify_object, verify_program, verify_program_logged,
+};
 pub use program::{FuncArg, FuncInfo, MapInfo, Program};
 pub use proofs::{AccessProof, AccessProofs};
 pub use regs::{RegState, RegType, Trust};

@@ -8,7 +8,8 @@ use apiary_kernel::types::map_flags;
 use apiary_loader::{MapSpec, Object, ProgramSpec};
 
 use crate::error::{Rejection, SourceLine};
-use crate::explore::{Accepted, verify};
+use crate::explore::{Accepted, verify_with_log};
+use crate::log::LogLevel;
 use crate::program::{MapInfo, Program};
 
 /// One program's verdict.
@@ -18,8 +19,10 @@ pub struct ProgramVerdict {
     pub name: String,
     /// Accepted, or why not.
     pub result: Result<Accepted, Box<Rejection>>,
-    /// How long verification took.
+    /// How long verification took (the log's writing included, if asked).
     pub time: Duration,
+    /// The kernel-style log, when asked ([`verify_program_logged`]).
+    pub log: String,
 }
 
 /// The verifier's view of an object's maps, by the object's indices, then
@@ -72,6 +75,15 @@ fn source_lines(spec: &ProgramSpec) -> Vec<SourceLine> {
 
 /// Verifies one program of `object`.
 pub fn verify_program(object: &Object, spec: &ProgramSpec) -> ProgramVerdict {
+    verify_program_logged(object, spec, LogLevel::Off)
+}
+
+/// [`verify_program`], with the kernel-style log at `level`.
+pub fn verify_program_logged(
+    object: &Object,
+    spec: &ProgramSpec,
+    level: LogLevel,
+) -> ProgramVerdict {
     let maps = map_infos(object);
     let lines = source_lines(spec);
     let funcs = crate::btf_funcs::func_infos(object, spec);
@@ -94,11 +106,12 @@ pub fn verify_program(object: &Object, spec: &ProgramSpec) -> ProgramVerdict {
             .and_then(Result::ok),
     };
     let start = Instant::now();
-    let result = verify(&program);
+    let (result, log) = verify_with_log(&program, level);
     ProgramVerdict {
         name: spec.name.clone(),
         result,
         time: start.elapsed(),
+        log,
     }
 }
 

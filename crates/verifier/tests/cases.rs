@@ -14,11 +14,11 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use apiary_difftest::verifier_cases::{
-    Case, Expect, Linkage, MapDecl, Param, case_files, function_starts, read_file,
-};
-use apiary_kernel::types::prog_flags;
-use apiary_verifier::{FuncArg, FuncInfo, MapInfo, Program, Rejection, verify};
+use apiary_difftest::verifier_cases::{Case, Expect, case_files, read_file};
+use apiary_verifier::{Rejection, verify};
+
+mod case_program;
+use case_program::CaseInputs;
 
 const KNOWN: &str = include_str!("case_disagreements.txt");
 
@@ -26,74 +26,10 @@ fn case_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/verifier")
 }
 
-fn map_info(decl: &MapDecl) -> MapInfo {
-    MapInfo {
-        name: decl.name.clone(),
-        map_type: decl.map_type,
-        key_size: decl.key_size,
-        value_size: decl.value_size,
-        max_entries: decl.max_entries,
-        flags: decl.flags,
-        frozen_value: None,
-        inner: None,
-        // The recorder gives BTF exactly to the maps with a lock or a timer,
-        // the lock at 0 and the timer after it (see tests/verifier/README.md).
-        btf: decl.spin_lock || decl.timer,
-        spin_lock_off: decl.spin_lock.then_some(0),
-        timer_off: decl.timer.then_some(if decl.spin_lock { 8 } else { 0 }),
-    }
-}
-
-/// A parameter as the verifier reads its BTF: a pointer to the program
-/// type's context struct is the context, another pointer is 4 bytes of
-/// memory.
-fn func_arg(case: &Case, param: &Param) -> FuncArg {
-    match param {
-        Param::Int => FuncArg::Scalar,
-        Param::Ctx(name) if *name == apiary_context::layout(case.prog_type).name => FuncArg::Ctx,
-        Param::Ctx(_) => FuncArg::Mem { size: 0 },
-        Param::Mem => FuncArg::Mem { size: 4 },
-    }
-}
-
-/// The case's `;; func` lines as func info: one per function start, `int`
-/// parameters.
-fn func_infos(case: &Case) -> Vec<FuncInfo> {
-    function_starts(&case.insns)
-        .into_iter()
-        .zip(&case.funcs)
-        .map(|(start, decl)| FuncInfo {
-            insn: start as usize,
-            name: decl.name.clone(),
-            global: decl.linkage == Linkage::Global,
-            args: decl.params.iter().map(|p| func_arg(case, p)).collect(),
-            unsupported: None,
-        })
-        .collect()
-}
-
-/// Apiary's verdict on `case`, loaded as the recorder loads it: as root,
-/// GPL, its maps as `fd_array` entries in order.
+/// Apiary's verdict on `case`, loaded as the recorder loads it.
 fn apiary_verdict(case: &Case) -> Result<(), Box<Rejection>> {
-    let maps: Vec<MapInfo> = case.maps.iter().map(map_info).collect();
-    let funcs = func_infos(case);
-    let program = Program {
-        name: &case.name,
-        insns: &case.insns,
-        prog_type: case.prog_type,
-        attach_type: case.attach_type.unwrap_or_default(),
-        maps: &maps,
-        lines: &[],
-        gpl: true,
-        funcs: &funcs,
-        sleepable: case.prog_flags & prog_flags::SLEEPABLE != 0,
-        attach_target: case.attach_target.as_deref(),
-        kernel_btf: case
-            .attach_target
-            .as_ref()
-            .and_then(|_| apiary_verifier::kernel_btf().ok()),
-    };
-    verify(&program).map(drop)
+    let inputs = CaseInputs::of(case);
+    verify(&inputs.program(case)).map(drop)
 }
 
 /// How Apiary's verdict on a case differs from the kernel's.

@@ -20,7 +20,7 @@ pub struct KernelVerdict {
     pub verdict: Expect,
     /// The message lines before the final one ([`crate::rejection_lines`]).
     pub detail: Vec<String>,
-    /// The whole verifier log at level 1.
+    /// The whole verifier log (at level 1 unless asked otherwise).
     pub log: String,
 }
 
@@ -58,6 +58,12 @@ pub enum LoadFailure {
 
 /// Loads `case` in the kernel (privileged, GPL) and reports its verdict.
 pub fn kernel_verdict(case: &Case) -> Result<KernelVerdict, LoadFailure> {
+    kernel_verdict_logged(case, log_level::BASIC)
+}
+
+/// [`kernel_verdict`] with the verifier log at `level` (a
+/// [`log_level`] value), for comparing logs rather than verdicts.
+pub fn kernel_verdict_logged(case: &Case, level: u32) -> Result<KernelVerdict, LoadFailure> {
     let btf = case_btf(&case.maps, &case.funcs);
     let btf_fd = match &btf {
         Some(btf) => Some(
@@ -106,7 +112,7 @@ pub fn kernel_verdict(case: &Case) -> Result<KernelVerdict, LoadFailure> {
         None => 0,
     };
     let bytecode = case.bytecode();
-    // One load at level 1: loading first without a log and again for the
+    // One load with a log: loading first without one and again for the
     // reason would verify the programs that hit the complexity limit twice.
     let loaded = ProgFd::load(&ProgLoadAttrs {
         prog_type: case.prog_type,
@@ -114,7 +120,7 @@ pub fn kernel_verdict(case: &Case) -> Result<KernelVerdict, LoadFailure> {
         prog_flags: case.prog_flags,
         insns: &bytecode,
         license: "GPL",
-        log_level: log_level::BASIC,
+        log_level: level,
         name: object_name(&case.name),
         prog_btf_fd: btf_fd.as_ref().map(AsFd::as_fd),
         func_info: Records {

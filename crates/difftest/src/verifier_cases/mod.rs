@@ -49,7 +49,7 @@ use apiary_kernel::types::{AttachType, MapType, ProgType};
 use thiserror::Error;
 
 pub use btf::function_starts;
-pub use kernel::{KernelVerdict, LoadFailure, kernel_verdict};
+pub use kernel::{KernelVerdict, LoadFailure, kernel_verdict, kernel_verdict_logged};
 
 /// A map a case needs, created before the program is loaded.
 #[derive(Debug, Clone, PartialEq, Eq)]
