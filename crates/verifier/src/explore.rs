@@ -174,7 +174,7 @@ fn explore(
     stats: &mut Stats,
     recorder: &mut Recorder,
 ) -> Result<u32, Rejection> {
-    let mut cps = Checkpoints::default();
+    let mut cps = Checkpoints::new(env.cfg.insns.len());
     let mut queue = vec![Path {
         state,
         pc: start,
@@ -197,19 +197,20 @@ fn explore(
                 .help("bound loops more tightly, or split the program with tail calls"));
             }
             if env.cfg.prune[path.pc] {
-                let live = live_masks(env, &path.state, path.pc);
+                let masks = live_masks(env, &path.state, path.pc);
+                let live = &masks[..path.state.frames.len()];
                 let at = At {
                     state: &path.state,
                     pc: path.pc,
                     checkpoint: path.checkpoint,
                     hist: &mut path.hist,
                 };
-                match visit(&mut cps, at, &live, stats)? {
+                match visit(&mut cps, at, live, stats)? {
                     Visit::Pruned(old) => {
                         // The path's safety now rests on what the old state
                         // needed precisely (`propagate_precision`).
                         let c = &cps.all[old];
-                        let wants = precision::inherited(&c.state, &c.precise, &live);
+                        let wants = precision::inherited(&c.state, &c.precise, live);
                         let frame = (path.state.frames.len() - 1) as u8;
                         let insns = &env.cfg.insns;
                         precision::mark(
@@ -320,7 +321,10 @@ fn write_fp(insn: usize, r: apiary_isa::Reg) -> Result<(), Rejection> {
 
 /// Executes the instruction at `pc` on `state`.
 fn step(env: &Env, state: &mut State, pc: usize) -> Result<Flow, Rejection> {
-    if let Some(refusal) = env.cfg.invalid.get(&pc) {
+    // Most programs have no such instruction: skip hashing the slot.
+    if !env.cfg.invalid.is_empty()
+        && let Some(refusal) = env.cfg.invalid.get(&pc)
+    {
         return Err(refusal.clone());
     }
     let Some(insn) = env.cfg.insns[pc] else {
