@@ -13,6 +13,7 @@ use crate::history::Entry;
 use crate::liveness::RegSet;
 use crate::precision::{ALL_PRECISE, Marks};
 use crate::prune;
+use crate::regs::RegState;
 use crate::state::{MAX_CALL_FRAMES, State};
 
 /// A saved state at a prune point, with the number of paths from it still
@@ -85,27 +86,42 @@ impl Checkpoints {
     }
 }
 
-/// A hash of what the innermost frame's live registers hold, ids aside:
-/// states that repeat exactly have the same one. A multiply-rotate mix
-/// (this runs at every prune point; it needs no resistance to collisions
-/// chosen on purpose, an equal hash is only a reason to compare).
-fn fingerprint(state: &State, live: RegSet) -> u64 {
+/// A hash of what the innermost frame's registers hold, dead ones too: a
+/// loop repeats only where every register does (`states_maybe_looping`
+/// compares them all). A multiply-rotate mix (this runs at every prune
+/// point; an equal hash is only a reason to compare).
+fn fingerprint(state: &State) -> u64 {
     let mut h = state.frames.len() as u64;
     let mut mix = |v: u64| h = (h.rotate_left(5) ^ v).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    for (r, reg) in state.frame().regs.iter().enumerate() {
-        if live & (1 << r) != 0 {
-            let v = &reg.value;
-            mix(reg.kind as u64 | u64::from(reg.maybe_null) << 8 | u64::from(reg.map) << 32);
-            mix(reg.off as u32 as u64 | (reg.range as u32 as u64) << 32);
-            mix(v.var_off.value);
-            mix(v.var_off.mask);
-            mix(v.umin);
-            mix(v.umax);
-            mix(v.smin as u64);
-            mix(v.smax as u64);
-        }
+    for reg in &state.frame().regs {
+        let v = &reg.value;
+        mix(reg.kind as u64 | u64::from(reg.maybe_null) << 8 | u64::from(reg.map) << 32);
+        mix(reg.off as u32 as u64 | u64::from(reg.id) << 32);
+        mix(v.var_off.value);
+        mix(v.var_off.mask);
+        mix(v.umin);
+        mix(v.umax);
+        mix(v.smin as u64);
+        mix(v.smax as u64);
     }
     h
+}
+
+/// Whether the innermost frames' registers are the same, dead ones too,
+/// ids as they are (the kernel compares their bytes).
+fn same_regs(old: &State, cur: &State) -> bool {
+    old.frames.len() == cur.frames.len()
+        && old
+            .frame()
+            .regs
+            .iter()
+            .zip(&cur.frame().regs)
+            .all(|(o, c)| {
+                RegState {
+                    range_from: c.range_from,
+                    ..*o
+                } == *c
+            })
 }
 
 /// What happened at a prune point.
@@ -159,7 +175,7 @@ pub(crate) fn visit(
     stats: &mut Stats,
 ) -> Result<Visit, Rejection> {
     let pc = at.pc;
-    let print = fingerprint(at.state, live.last().copied().unwrap_or(RegSet::MAX));
+    let print = fingerprint(at.state);
     let (jumps, insns) = (
         cps.jumps - cps.last_jumps,
         stats.insns_processed - cps.last_insns,
@@ -173,6 +189,7 @@ pub(crate) fn visit(
         let old = &mut cps.all[list[i] as usize];
         if old.branches > 0 {
             if old.print == print
+                && same_regs(&old.state, at.state)
                 && prune::covers(&old.state, &ALL_PRECISE, at.state, live)
                 && prune::covers(at.state, &ALL_PRECISE, &old.state, live)
             {
