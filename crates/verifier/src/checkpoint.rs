@@ -175,7 +175,8 @@ pub(crate) fn visit(
     stats: &mut Stats,
 ) -> Result<Visit, Rejection> {
     let pc = at.pc;
-    let print = fingerprint(at.state);
+    // Only unfinished states need it: computed at the first one met.
+    let mut print = None;
     let (jumps, insns) = (
         cps.jumps - cps.last_jumps,
         stats.insns_processed - cps.last_insns,
@@ -188,7 +189,7 @@ pub(crate) fn visit(
         i -= 1;
         let old = &mut cps.all[list[i] as usize];
         if old.branches > 0 {
-            if old.print == print
+            if old.print == *print.get_or_insert_with(|| fingerprint(at.state))
                 && same_regs(&old.state, at.state)
                 && prune::covers(&old.state, &ALL_PRECISE, at.state, live)
                 && prune::covers(at.state, &ALL_PRECISE, &old.state, live)
@@ -234,14 +235,17 @@ pub(crate) fn visit(
     cps.all.push(Checkpoint {
         state: at.state.clone(),
         parent: at.checkpoint,
-        hist: std::mem::take(at.hist),
+        // A copy of the exact size; the path keeps its buffer for what
+        // comes next.
+        hist: at.hist.clone(),
         precise: vec![Marks::default(); at.state.frames.len()],
-        print,
+        print: print.unwrap_or_else(|| fingerprint(at.state)),
         evicted: false,
         branches: 1,
         hits: 0,
         misses: 0,
     });
+    at.hist.clear();
     cps.at[pc].push(cp as u32);
     cps.kept += 1;
     stats.total_states += 1;

@@ -93,11 +93,15 @@ fn wait(
     pc: usize,
 ) -> Result<(), Rejection> {
     cps.branch(from.checkpoint);
+    // Room for the instructions the path will add before its next
+    // checkpoint, so that it does not grow one doubling at a time.
+    let mut hist = Vec::with_capacity(from.hist.len() + 32);
+    hist.extend_from_slice(&from.hist);
     queue.push(Path {
         state,
         pc,
         checkpoint: from.checkpoint,
-        hist: from.hist.clone(),
+        hist,
     });
     if queue.len() > JMP_SEQ_LIMIT {
         return Err(Rejection::new(
