@@ -46,7 +46,7 @@ pub(crate) struct Checkpoints {
     pub jumps: u64,
     last_jumps: u64,
     last_insns: u64,
-    /// Checkpoints kept (saved and not dropped), for `peak_states`.
+    /// Checkpoints kept (saved and not yet freed), for `peak_states`.
     kept: u32,
 }
 
@@ -73,6 +73,7 @@ impl Checkpoints {
             c.hist = Vec::new();
             if c.evicted {
                 c.state.frames = Vec::new();
+                self.kept -= 1;
             }
             cp = c.parent;
         }
@@ -217,10 +218,12 @@ pub(crate) fn visit(
         }
         if old.misses > old.hits * 3 + 3 {
             list.remove(i);
-            cps.kept -= 1;
             old.evicted = true;
+            // An unfinished state stays kept (for the paths still below
+            // it) until they end.
             if old.branches == 0 {
                 old.state.frames = Vec::new();
+                cps.kept -= 1;
             }
         }
     }
