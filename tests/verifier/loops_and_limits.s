@@ -254,3 +254,59 @@ loop:
 cb:
 	r0 = 0
 	exit
+
+# Loops that stop changing after a while: the state at the loop head
+# repeats only once the counter saturates, after many states were saved
+# and, inside the loop, dropped for missing (`miss_cnt`): the repeat is
+# caught only against a state still kept there.
+;; case loop_saturating_after_a_few_iterations
+;; type socket_filter
+;; expect reject: infinite loop detected at insn 2
+	r0 = 0
+	r1 = 0
+loop:
+	if r1 s> 5 goto loop
+	r1 += 1
+	goto loop
+
+;; case loop_saturating_after_many_iterations
+;; type socket_filter
+;; expect reject: infinite loop detected at insn 2
+	r0 = 0
+	r1 = 0
+loop:
+	if r1 > 300 goto skip
+	r1 += 1
+skip:
+	r2 = r1
+	r2 &= 1
+	if r2 == 0 goto loop
+	goto loop
+
+;; case loop_alternating_between_two_states
+;; type socket_filter
+;; expect reject: infinite loop detected at insn 3
+	r1 = 0
+	r0 = 0
+loop:
+	r1 ^= 1
+	if r1 == 0 goto loop
+	r2 = 7
+	goto loop
+
+;; case loop_with_a_branch_per_iteration_terminates
+;; type socket_filter
+;; expect accept
+	r0 = 0
+	r3 = *(u32 *)(r1 + 0)
+	r1 = 0
+loop:
+	if r3 > 9 goto big
+	r0 += 1
+	goto next
+big:
+	r0 += 2
+next:
+	r1 += 1
+	if r1 < 60 goto loop
+	exit

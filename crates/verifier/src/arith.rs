@@ -166,6 +166,15 @@ fn binary(
     }
 }
 
+/// A register's type as messages name it, formatted when printed.
+struct TypeName<'a>(&'a RegState);
+
+impl std::fmt::Display for TypeName<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0.type_name())
+    }
+}
+
 /// `ptr op scalar` (`adjust_ptr_min_max_vals`).
 fn pointer_math(
     insn: usize,
@@ -174,7 +183,8 @@ fn pointer_math(
     ptr: RegState,
     off: RegState,
 ) -> Result<RegState, Rejection> {
-    let name = ptr.type_name();
+    // Named only when refused: formatting it costs more than the checks.
+    let name = TypeName(&ptr);
     let refuse =
         |line: String, cause: String| Err(Rejection::new(insn, line).reg(pno, ptr).cause(cause));
     if ptr.maybe_null {

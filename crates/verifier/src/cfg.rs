@@ -16,8 +16,8 @@ pub(crate) struct Cfg {
     /// Instructions the kernel refuses only when a path reaches them
     /// (reserved fields, bad registers): the refusal, by slot.
     pub invalid: HashMap<usize, Rejection>,
-    /// Where states are saved and compared (`mark_prune_point`):
-    /// conditional jumps, the targets of unconditional ones, the
+    /// Where states are saved and compared (`mark_prune_point`): jumps'
+    /// targets, conditional jumps, local calls and their callees, the
     /// instructions after calls.
     pub prune: Vec<bool>,
 }
@@ -199,15 +199,21 @@ pub(crate) fn check(slots: &[RawInsn]) -> Result<Cfg, Rejection> {
     reachability(&insns)?;
     let mut prune = vec![false; len];
     for &(slot, insn) in &decoded {
-        let mark = match insn {
-            Insn::Jump { .. } | Insn::MayGoto { .. } => Some(slot),
-            Insn::Ja { .. } | Insn::Ja32 { .. } => {
-                insn.branch_offset().map(|r| (slot as i64 + r + 1) as usize)
+        let target = insn.branch_offset().map(|r| (slot as i64 + r + 1) as usize);
+        // `visit_insn`: a conditional jump and its target, an
+        // unconditional jump's target, a local call, its callee and the
+        // instruction after it, the instruction after a helper call.
+        let marks = match insn {
+            Insn::Jump { .. } | Insn::MayGoto { .. } => [Some(slot), target],
+            Insn::Ja { .. } | Insn::Ja32 { .. } => [target, None],
+            Insn::Call(CallTarget::Local(_)) => {
+                prune[slot] = true;
+                [Some(slot + 1), target]
             }
-            Insn::Call(_) => Some(slot + 1),
-            _ => None,
+            Insn::Call(_) => [Some(slot + 1), None],
+            _ => [None, None],
         };
-        if let Some(p) = mark.filter(|&p| p < len) {
+        for p in marks.into_iter().flatten().filter(|&p| p < len) {
             prune[p] = true;
         }
     }

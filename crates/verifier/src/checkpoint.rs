@@ -7,49 +7,58 @@
 //! scalars need ([`crate::precision`]) and the history of instructions
 //! that led to it from its parent ([`crate::history`]).
 
-use std::collections::HashMap;
-
 use crate::error::{Rejection, Stats};
 use crate::explore::Env;
 use crate::history::Entry;
 use crate::liveness::RegSet;
 use crate::precision::{ALL_PRECISE, Marks};
 use crate::prune;
-use crate::state::State;
+use crate::regs::RegState;
+use crate::state::{MAX_CALL_FRAMES, State};
 
 /// A saved state at a prune point, with the number of paths from it still
 /// being explored (`branches`): it can prune others once that is 0.
 pub(crate) struct Checkpoint {
     pub state: State,
-    pub pc: usize,
     pub parent: Option<usize>,
     /// The instructions from the parent checkpoint to this one.
     pub hist: Vec<Entry>,
     /// Per frame, the scalars whose value some path from here relied on.
     pub precise: Vec<Marks>,
+    /// [`fingerprint`] of the state: only an equal one can repeat it.
+    print: u64,
+    /// No longer in its instruction's list.
+    evicted: bool,
     branches: u32,
     hits: u32,
     misses: u32,
 }
 
-/// The saved states, by instruction: the finished ones (which may prune),
-/// and the unfinished ones by a fingerprint of their registers (which may
-/// only reveal a loop that repeats itself exactly).
+/// The saved states, by instruction, newest last: each list holds the
+/// states still compared there, finished (which may prune) or not (which
+/// may only reveal a loop that repeats itself exactly), as the kernel's
+/// `explored_states` lists.
 #[derive(Default)]
 pub(crate) struct Checkpoints {
     pub all: Vec<Checkpoint>,
-    finished: HashMap<usize, Vec<usize>>,
-    open: HashMap<(usize, u64), Vec<usize>>,
-    open_count: HashMap<usize, u32>,
+    at: Vec<Vec<u32>>,
     /// Jumps, calls and exits processed, for the saving heuristic.
     pub jumps: u64,
     last_jumps: u64,
     last_insns: u64,
-    /// Checkpoints kept (saved and not dropped), for `peak_states`.
+    /// Checkpoints kept (saved and not yet freed), for `peak_states`.
     kept: u32,
 }
 
 impl Checkpoints {
+    /// No checkpoint yet, for a program of `len` slots.
+    pub fn new(len: usize) -> Checkpoints {
+        Checkpoints {
+            at: vec![Vec::new(); len],
+            ..Checkpoints::default()
+        }
+    }
+
     /// A path from `cp` ended: it and its ancestors may be finished.
     pub fn finish(&mut self, mut cp: Option<usize>) {
         while let Some(i) = cp {
@@ -58,9 +67,13 @@ impl Checkpoints {
             if c.branches > 0 {
                 break;
             }
-            self.finished.entry(c.pc).or_default().push(i);
-            if let Some(n) = self.open_count.get_mut(&c.pc) {
-                *n -= 1;
+            // No path goes back through a finished checkpoint any more:
+            // its history is not needed, nor its state once it left the
+            // lists (`maybe_free_verifier_state`).
+            c.hist = Vec::new();
+            if c.evicted {
+                c.state.frames = Vec::new();
+                self.kept -= 1;
             }
             cp = c.parent;
         }
@@ -74,26 +87,40 @@ impl Checkpoints {
     }
 }
 
-/// A hash of what the innermost frame's live registers hold, ids aside:
-/// states that repeat exactly have the same one.
-fn fingerprint(state: &State, live: RegSet) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    state.frames.len().hash(&mut h);
-    for (r, reg) in state.frame().regs.iter().enumerate() {
-        if live & (1 << r) != 0 {
-            (
-                reg.kind,
-                reg.maybe_null,
-                reg.value,
-                reg.off,
-                reg.range,
-                reg.map,
-            )
-                .hash(&mut h);
-        }
+/// A hash of what the innermost frame's registers hold, dead ones too: a
+/// loop repeats only where every register does (`states_maybe_looping`
+/// compares them all). A multiply-rotate mix (this runs at every prune
+/// point; an equal hash is only a reason to compare).
+fn fingerprint(state: &State) -> u64 {
+    let mut h = state.frames.len() as u64;
+    let mut mix = |v: u64| h = (h.rotate_left(5) ^ v).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    for reg in &state.frame().regs {
+        let v = &reg.value;
+        mix(reg.kind as u64 | u64::from(reg.maybe_null) << 8 | u64::from(reg.map) << 32);
+        mix(reg.off as u32 as u64 | u64::from(reg.id) << 32);
+        // Two words of the value suffice to tell most states apart; equal
+        // hashes are compared in full.
+        mix(v.var_off.value ^ v.var_off.mask.rotate_left(32));
+        mix(v.umin ^ v.smax.rotate_left(32) as u64);
     }
-    h.finish()
+    h
+}
+
+/// Whether the innermost frames' registers are the same, dead ones too,
+/// ids as they are (the kernel compares their bytes).
+fn same_regs(old: &State, cur: &State) -> bool {
+    old.frames.len() == cur.frames.len()
+        && old
+            .frame()
+            .regs
+            .iter()
+            .zip(&cur.frame().regs)
+            .all(|(o, c)| {
+                RegState {
+                    range_from: c.range_from,
+                    ..*o
+                } == *c
+            })
 }
 
 /// What happened at a prune point.
@@ -106,20 +133,22 @@ pub(crate) enum Visit {
     Continue,
 }
 
-/// The live registers of each frame of `state` at `pc`.
-pub(crate) fn live_masks(env: &Env, state: &State, pc: usize) -> Vec<RegSet> {
+/// The live registers of each frame of `state` at `pc`: the first
+/// `state.frames.len()` entries count (an array: this runs at every
+/// prune point).
+pub(crate) fn live_masks(env: &Env, state: &State, pc: usize) -> [RegSet; MAX_CALL_FRAMES] {
+    let mut masks = [RegSet::MAX; MAX_CALL_FRAMES];
     let n = state.frames.len();
-    (0..n)
-        .map(|k| {
-            if k + 1 == n {
-                env.live[pc]
-            } else {
-                // A caller's registers after the return: r0-r5 are rewritten.
-                let ret = state.frames[k + 1].callsite.map_or(pc, |c| c + 1);
-                env.live.get(ret).copied().unwrap_or(RegSet::MAX) & !0b11_1111
-            }
-        })
-        .collect()
+    for (k, mask) in masks.iter_mut().enumerate().take(n) {
+        *mask = if k + 1 == n {
+            env.live[pc]
+        } else {
+            // A caller's registers after the return: r0-r5 are rewritten.
+            let ret = state.frames[k + 1].callsite.map_or(pc, |c| c + 1);
+            env.live.get(ret).copied().unwrap_or(RegSet::MAX) & !0b11_1111
+        };
+    }
+    masks
 }
 
 /// A path at a prune point: its state, where it is, the checkpoint it
@@ -131,12 +160,13 @@ pub(crate) struct At<'a> {
     pub hist: &'a mut Vec<Entry>,
 }
 
-/// Compares the path with the states saved at its instruction: prunes it
-/// when a finished one covers it, refuses an exact repeat of an unfinished
-/// one (a loop that cannot end), and saves it when enough happened since
-/// the last save (`is_state_visited`: at least 2 jumps and 8 instructions,
-/// 20 jumps or 100 instructions inside a loop). Finished states that keep
-/// failing to prune are dropped.
+/// Compares the path with the states saved at its instruction, newest
+/// first (`is_state_visited`): prunes it when a finished one covers it,
+/// refuses an exact repeat of an unfinished one (a loop that cannot end),
+/// and saves it when enough happened since the last save (at least 2
+/// jumps and 8 instructions; 20 jumps or 100 instructions inside a loop,
+/// where an unfinished state waits here). States that keep failing to
+/// prune, finished or not, stop being compared (`miss_cnt`, `hit_cnt`).
 pub(crate) fn visit(
     cps: &mut Checkpoints,
     at: At,
@@ -144,63 +174,58 @@ pub(crate) fn visit(
     stats: &mut Stats,
 ) -> Result<Visit, Rejection> {
     let pc = at.pc;
-    let print = fingerprint(at.state, live.last().copied().unwrap_or(RegSet::MAX));
-    for &cp in cps.open.get(&(pc, print)).into_iter().flatten() {
-        let old = &cps.all[cp];
-        if old.branches > 0
-            && prune::covers(&old.state, &ALL_PRECISE, at.state, live)
-            && prune::covers(at.state, &ALL_PRECISE, &old.state, live)
-        {
-            return Err(
-                Rejection::new(pc, format!("infinite loop detected at insn {pc}"))
-                    .cause(
-                        "the loop comes back to this instruction in the same state, so it never ends",
-                    )
-                    .help("make sure the loop variable changes on every iteration and is bounded"),
-            );
-        }
-    }
-    // Save a checkpoint after at least 2 jumps and 8 instructions, or 20
-    // jumps or 100 instructions inside a loop (an unfinished state here).
-    let open = cps.open_count.get(&pc).copied().unwrap_or(0);
+    // Only unfinished states need it: computed at the first one met.
+    let mut print = None;
     let (jumps, insns) = (
         cps.jumps - cps.last_jumps,
         stats.insns_processed - cps.last_insns,
     );
-    let add = if open > 0 {
-        jumps >= 20 || insns >= 100
-    } else {
-        jumps >= 2 && insns >= 8
-    };
-    let finished = cps.finished.entry(pc).or_default();
-    let mut pruned = None;
-    let mut dropped = 0;
-    let all = &mut cps.all;
-    finished.retain(|&cp| {
-        let old = &mut all[cp];
-        if pruned.is_some() {
-            return true;
-        }
-        if prune::covers(&old.state, &old.precise, at.state, live) {
+    let mut add = jumps >= 2 && insns >= 8;
+    let list = &mut cps.at[pc];
+    stats.max_states_per_insn = stats.max_states_per_insn.max(list.len() as u32);
+    let mut i = list.len();
+    while i > 0 {
+        i -= 1;
+        let old = &mut cps.all[list[i] as usize];
+        if old.branches > 0 {
+            if old.print == *print.get_or_insert_with(|| fingerprint(at.state))
+                && same_regs(&old.state, at.state)
+                && prune::covers(&old.state, &ALL_PRECISE, at.state, live)
+                && prune::covers(at.state, &ALL_PRECISE, &old.state, live)
+            {
+                return Err(
+                    Rejection::new(pc, format!("infinite loop detected at insn {pc}"))
+                        .cause(
+                            "the loop comes back to this instruction in the same state, so it never ends",
+                        )
+                        .help("make sure the loop variable changes on every iteration and is bounded"),
+                );
+            }
+            // Inside a loop, states of successive iterations differ:
+            // save fewer of them.
+            if jumps < 20 && insns < 100 {
+                add = false;
+            }
+        } else if prune::covers(&old.state, &old.precise, at.state, live) {
             old.hits += 1;
-            pruned = Some(cp);
-            return true;
+            return Ok(Visit::Pruned(list[i] as usize));
         }
         // A miss counts only when a state is saved instead, so that loop
         // iterations that save nothing do not evict the states of earlier
-        // ones (`miss_cnt`).
+        // ones.
         if add {
             old.misses += 1;
         }
-        let keep = old.misses <= old.hits * 3 + 3;
-        if !keep {
-            dropped += 1;
+        if old.misses > old.hits * 3 + 3 {
+            list.remove(i);
+            old.evicted = true;
+            // An unfinished state stays kept (for the paths still below
+            // it) until they end.
+            if old.branches == 0 {
+                old.state.frames = Vec::new();
+                cps.kept -= 1;
+            }
         }
-        keep
-    });
-    cps.kept -= dropped;
-    if let Some(cp) = pruned {
-        return Ok(Visit::Pruned(cp));
     }
     if !add {
         return Ok(Visit::Continue);
@@ -210,20 +235,21 @@ pub(crate) fn visit(
     let cp = cps.all.len();
     cps.all.push(Checkpoint {
         state: at.state.clone(),
-        pc,
         parent: at.checkpoint,
-        hist: std::mem::take(at.hist),
+        // A copy of the exact size; the path keeps its buffer for what
+        // comes next.
+        hist: at.hist.clone(),
         precise: vec![Marks::default(); at.state.frames.len()],
+        print: print.unwrap_or_else(|| fingerprint(at.state)),
+        evicted: false,
         branches: 1,
         hits: 0,
         misses: 0,
     });
-    cps.open.entry((pc, print)).or_default().push(cp);
-    *cps.open_count.entry(pc).or_default() += 1;
+    at.hist.clear();
+    cps.at[pc].push(cp as u32);
     cps.kept += 1;
     stats.total_states += 1;
     stats.peak_states = stats.peak_states.max(cps.kept);
-    let here = cps.finished.get(&pc).map_or(0, Vec::len) as u32 + open + 1;
-    stats.max_states_per_insn = stats.max_states_per_insn.max(here);
     Ok(Visit::Saved(cp))
 }

@@ -98,11 +98,15 @@ fn wait(
 ) -> Result<(), Rejection> {
     cps.branch(from.checkpoint);
     log.queued(from.pc, pc);
+    // Room for the instructions the path will add before its next
+    // checkpoint, so that it does not grow one doubling at a time.
+    let mut hist = Vec::with_capacity(from.hist.len() + 32);
+    hist.extend_from_slice(&from.hist);
     queue.push(Path {
         state,
         pc,
         checkpoint: from.checkpoint,
-        hist: from.hist.clone(),
+        hist,
     });
     if queue.len() > JMP_SEQ_LIMIT {
         return Err(Rejection::new(
@@ -202,7 +206,7 @@ fn explore(
     recorder: &mut Recorder,
     log: &mut Log,
 ) -> Result<u32, Rejection> {
-    let mut cps = Checkpoints::default();
+    let mut cps = Checkpoints::new(env.cfg.insns.len());
     let mut queue = vec![Path {
         state,
         pc: start,
@@ -226,20 +230,21 @@ fn explore(
                 .help("bound loops more tightly, or split the program with tail calls"));
             }
             if env.cfg.prune[path.pc] {
-                let live = live_masks(env, &path.state, path.pc);
+                let masks = live_masks(env, &path.state, path.pc);
+                let live = &masks[..path.state.frames.len()];
                 let at = At {
                     state: &path.state,
                     pc: path.pc,
                     checkpoint: path.checkpoint,
                     hist: &mut path.hist,
                 };
-                match visit(&mut cps, at, &live, stats)? {
+                match visit(&mut cps, at, live, stats)? {
                     Visit::Pruned(old) => {
                         log.pruned(path.pc);
                         // The path's safety now rests on what the old state
                         // needed precisely (`propagate_precision`).
                         let c = &cps.all[old];
-                        let wants = precision::inherited(&c.state, &c.precise, &live);
+                        let wants = precision::inherited(&c.state, &c.precise, live);
                         let frame = (path.state.frames.len() - 1) as u8;
                         let insns = &env.cfg.insns;
                         precision::mark(
@@ -352,7 +357,10 @@ fn write_fp(insn: usize, r: apiary_isa::Reg) -> Result<(), Rejection> {
 
 /// Executes the instruction at `pc` on `state`.
 fn step(env: &Env, state: &mut State, pc: usize) -> Result<Flow, Rejection> {
-    if let Some(refusal) = env.cfg.invalid.get(&pc) {
+    // Most programs have no such instruction: skip hashing the slot.
+    if !env.cfg.invalid.is_empty()
+        && let Some(refusal) = env.cfg.invalid.get(&pc)
+    {
         return Err(refusal.clone());
     }
     let Some(insn) = env.cfg.insns[pc] else {

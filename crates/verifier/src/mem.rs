@@ -81,8 +81,8 @@ pub(crate) fn access(
     let reg = state.frame().regs[regno as usize];
     let bytes = size.bytes() as i32;
     let total = reg.off + i32::from(off);
-    let name = reg.type_name();
     let invalid = || {
+        let name = reg.type_name();
         Err(
             Rejection::new(insn, format!("R{regno} invalid mem access '{name}'"))
                 .reg(regno, reg)

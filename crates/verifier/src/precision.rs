@@ -224,20 +224,14 @@ fn settle(wanted: &mut Wanted, state: &State, precise: &mut [Marks]) -> Result<(
         let (Some(frame), Some(marks)) = (state.frames.get(f), precise.get_mut(f)) else {
             return Err(GiveUp);
         };
-        for r in 0..11 {
-            if !want.reg(r) {
-                continue;
-            }
-            if frame.regs[r].is_scalar() && !marks.reg(r) {
+        for r in bits(u64::from(want.regs)) {
+            if frame.regs.get(r).is_some_and(|reg| reg.is_scalar()) && !marks.reg(r) {
                 marks.regs |= 1 << r;
             } else {
                 want.regs &= !(1 << r);
             }
         }
-        for spi in 0..64 {
-            if !want.slot(spi) {
-                continue;
-            }
+        for spi in bits(want.slots) {
             let spilled = frame
                 .stack
                 .slots
@@ -251,6 +245,17 @@ fn settle(wanted: &mut Wanted, state: &State, precise: &mut [Marks]) -> Result<(
         }
     }
     Ok(())
+}
+
+/// The indices of the bits set in `set`, lowest first.
+fn bits(mut set: u64) -> impl Iterator<Item = usize> {
+    std::iter::from_fn(move || {
+        (set != 0).then(|| {
+            let i = set.trailing_zeros() as usize;
+            set &= set - 1;
+            i
+        })
+    })
 }
 
 /// Walks `hist` backwards; `next` is the frame of the instruction that ran
