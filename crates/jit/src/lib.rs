@@ -66,10 +66,11 @@
 //!
 //! # Budget
 //! Compiled code counts the budget as the interpreter does (see
-//! `compile`). When the verifier bounds a run (no loops, callbacks, tail
-//! calls or recursion: `Accepted::run_bound`), a run that starts with at
-//! least that much budget cannot exhaust it, so the fast body does not
-//! count; a run with less takes the counting body.
+//! `compile`). When the verifier bounds a run (no callbacks, tail calls,
+//! `may_goto` or global functions, and loops only as far as its walk
+//! followed them: `Accepted::run_bound`), a run that starts with at least
+//! that much budget cannot exhaust it, so the fast body does not count; a
+//! run with less takes the counting body.
 //!
 //! # Constant blinding
 //! With [`Options::blind_constants`] no immediate of the program appears in

@@ -128,6 +128,51 @@ fn a_budget_below_the_verifiers_bound_is_still_counted() {
     assert_eq!(compiled, interpreted);
 }
 
+/// Eight iterations adding 0 or 2 to r2 by the bits of the receive
+/// queue's index (context bytes 16..20), which the walk prunes: its bound
+/// (69) is the run with every bit set.
+const PRUNED_LOOP: &str = "
+    r2 = 0
+    r3 = *(u32 *)(r1 + 16)
+    r4 = 8
+    r5 = r3
+    r5 &= 1
+    if r5 != 0 goto +1
+    goto +2
+    r2 += 1
+    r2 += 1
+    r3 >>= 1
+    r4 += -1
+    if r4 != 0 goto -9
+    r0 = r2
+    exit
+";
+
+#[test]
+fn a_loop_runs_uncounted_from_its_bound_and_counted_below_it_with_the_same_results() {
+    let program = slots(PRUNED_LOOP);
+    let accepted = accepted_as_xdp(&program);
+    assert_eq!(accepted.run_bound, Some(69));
+    for queue in [0u32, 0x5a, 0xff] {
+        let mut ctx = [0u8; 20];
+        ctx[16..].copy_from_slice(&queue.to_le_bytes());
+        for budget in 1..=72 {
+            let [interpreted, compiled] = both_tiers(&program, &accepted, &mut ctx, Some(budget));
+            assert_eq!(compiled, interpreted, "queue {queue:#x}, budget {budget}");
+            if queue == 0xff {
+                // The longest run: exactly the bound, so the check right below
+                // it is the one a wrong bound would miss.
+                let done = budget >= 69;
+                assert_eq!(
+                    interpreted.is_ok(),
+                    done,
+                    "budget {budget}: {interpreted:?}"
+                );
+            }
+        }
+    }
+}
+
 #[test]
 fn proofs_for_another_program_are_refused() {
     let accepted = accepted_as_xdp(&slots("r0 = 0\nexit"));

@@ -15,6 +15,7 @@ use crate::history::Entry;
 use crate::liveness::RegSet;
 use crate::precision::{ALL_PRECISE, Marks};
 use crate::prune;
+use crate::run_bound::Longest;
 use crate::state::State;
 
 /// A saved state at a prune point, with the number of paths from it still
@@ -47,11 +48,15 @@ pub(crate) struct Checkpoints {
     last_insns: u64,
     /// Checkpoints kept (saved and not dropped), for `peak_states`.
     kept: u32,
+    /// The longest runs from each checkpoint, for the run's bound.
+    pub longest: Longest,
 }
 
 impl Checkpoints {
-    /// A path from `cp` ended: it and its ancestors may be finished.
-    pub fn finish(&mut self, mut cp: Option<usize>) {
+    /// A path from `cp` ended, `tail` instructions of a run after `cp`
+    /// (see [`Longest::ended`]): it and its ancestors may be finished.
+    pub fn finish(&mut self, mut cp: Option<usize>, tail: u64) {
+        self.longest.ended(cp, tail);
         while let Some(i) = cp {
             let c = &mut self.all[i];
             c.branches -= 1;
@@ -63,6 +68,7 @@ impl Checkpoints {
                 *n -= 1;
             }
             cp = c.parent;
+            self.longest.finished(i, cp);
         }
     }
 
@@ -123,12 +129,13 @@ pub(crate) fn live_masks(env: &Env, state: &State, pc: usize) -> Vec<RegSet> {
 }
 
 /// A path at a prune point: its state, where it is, the checkpoint it
-/// came from and its history since.
+/// came from, its history since and how many instructions that was.
 pub(crate) struct At<'a> {
     pub state: &'a State,
     pub pc: usize,
     pub checkpoint: Option<usize>,
     pub hist: &'a mut Vec<Entry>,
+    pub steps: u64,
 }
 
 /// Compares the path with the states saved at its instruction: prunes it
@@ -208,6 +215,7 @@ pub(crate) fn visit(
     cps.last_jumps = cps.jumps;
     cps.last_insns = stats.insns_processed;
     let cp = cps.all.len();
+    cps.longest.saved(cp, at.steps);
     cps.all.push(Checkpoint {
         state: at.state.clone(),
         pc,

@@ -79,6 +79,8 @@ struct Path {
     checkpoint: Option<usize>,
     /// The instructions since `checkpoint`.
     hist: Vec<Entry>,
+    /// How many instructions that was (for the run's bound).
+    steps: u64,
 }
 
 /// Leaves a second path (a branch's other side, a callback's body) waiting
@@ -98,6 +100,7 @@ fn wait(
         pc,
         checkpoint: from.checkpoint,
         hist: from.hist.clone(),
+        steps: from.steps,
     });
     if queue.len() > JMP_SEQ_LIMIT {
         return Err(Rejection::new(
@@ -120,7 +123,9 @@ pub struct Accepted {
     /// Which memory accesses are in bounds on every run, and of what.
     pub proofs: AccessProofs,
     /// The most instructions one run can execute (callees included), when
-    /// the code bounds it: no loops, callbacks, tail calls or recursion.
+    /// the code or the walk bounds it: no callbacks, tail calls, `may_goto`
+    /// or global functions, and no loops unless the walk followed them (see
+    /// `run_bound`).
     pub run_bound: Option<u64>,
 }
 
@@ -152,34 +157,40 @@ fn walk(prog: &Program, stats: &mut Stats) -> Result<Accepted, Rejection> {
         wants: RefCell::default(),
     };
     let mut recorder = Recorder::new(prog.insns.len(), prog.maps);
-    let mut stack_depth = explore(&env, State::entry(), 0, stats, &mut recorder)?;
+    let (mut stack_depth, longest) = explore(&env, State::entry(), 0, stats, &mut recorder)?;
+    // The walk of the program counted a global function's call as one
+    // instruction: its bound holds only without them.
+    let mut walked = Some(longest);
     while let Some((start, state)) = env.funcs.next_global() {
-        stack_depth = stack_depth.max(explore(&env, state, start, stats, &mut recorder)?);
+        walked = None;
+        stack_depth = stack_depth.max(explore(&env, state, start, stats, &mut recorder)?.0);
     }
     env.funcs.check_call_graph(&env)?;
     Ok(Accepted {
         stats: *stats,
         stack_depth,
         proofs: recorder.finish(),
-        run_bound: crate::run_bound::run_bound(&env.cfg.insns),
+        run_bound: crate::run_bound::run_bound(&env.cfg.insns, walked),
     })
 }
 
 /// Follows every path from `state` at `start`, telling `recorder` what each
-/// memory access met; returns the deepest stack any used.
+/// memory access met; returns the deepest stack any used and the most
+/// instructions a run from `start` executes (see `run_bound`).
 fn explore(
     env: &Env,
     state: State,
     start: usize,
     stats: &mut Stats,
     recorder: &mut Recorder,
-) -> Result<u32, Rejection> {
+) -> Result<(u32, u64), Rejection> {
     let mut cps = Checkpoints::default();
     let mut queue = vec![Path {
         state,
         pc: start,
         checkpoint: None,
         hist: Vec::new(),
+        steps: 0,
     }];
     let mut stack_depth = 0u32;
     while let Some(mut path) = queue.pop() {
@@ -203,6 +214,7 @@ fn explore(
                     pc: path.pc,
                     checkpoint: path.checkpoint,
                     hist: &mut path.hist,
+                    steps: path.steps,
                 };
                 match visit(&mut cps, at, &live, stats)? {
                     Visit::Pruned(old) => {
@@ -220,10 +232,15 @@ fn explore(
                             frame,
                             &wants,
                         );
-                        cps.finish(path.checkpoint);
+                        // Runs covered by the old state go on as its runs do.
+                        let tail = path.steps.saturating_add(cps.longest.from(old));
+                        cps.finish(path.checkpoint, tail);
                         break;
                     }
-                    Visit::Saved(cp) => path.checkpoint = Some(cp),
+                    Visit::Saved(cp) => {
+                        path.checkpoint = Some(cp);
+                        path.steps = 0;
+                    }
                     Visit::Continue => {}
                 }
             }
@@ -268,8 +285,9 @@ fn explore(
                 &wants,
             );
             path.hist.extend(entry);
+            path.steps += 1;
             if ended {
-                cps.finish(path.checkpoint);
+                cps.finish(path.checkpoint, path.steps);
                 break;
             }
             match flow {
@@ -290,7 +308,7 @@ fn explore(
             }
         }
     }
-    Ok(stack_depth)
+    Ok((stack_depth, cps.longest.bound()))
 }
 
 /// Reads register `r` as an operand (`check_reg_arg(SRC_OP)`).

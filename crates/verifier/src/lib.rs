@@ -34,7 +34,8 @@
 //!   `btf_funcs` reads their func info from the object's BTF;
 //! - what it hands on: [`proofs`] (per memory instruction, the kind of
 //!   memory it stays inside on every run, for the JIT) and `run_bound`
-//!   (the most instructions a run can execute, when the code bounds it).
+//!   (the most instructions a run can execute, when the code or the walk
+//!   bounds it).
 //!
 //! `diagnostic` tells a rejection in terms of the C source (the
 //! expression underlined, the check that proved a packet range, a fix
