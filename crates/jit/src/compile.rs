@@ -88,6 +88,13 @@ pub(crate) enum Stub {
     Budget { at: DynamicLabel, op: usize, n: u32 },
     /// bpf-to-bpf call at op `op` from the last frame.
     Depth { at: DynamicLabel, op: usize },
+    /// A division's result by zero (`zero`) or by -1, then back.
+    DivEdge {
+        at: DynamicLabel,
+        back: DynamicLabel,
+        div: emit_alu::Div,
+        zero: bool,
+    },
 }
 
 /// Assembler state of one compilation.
@@ -278,6 +285,7 @@ fn body(
     let mut starts = Vec::with_capacity(ops.len());
     let mut bodies = Vec::with_capacity(ops.len());
     let mut group_start = true;
+    let mut threaded = false;
     for (pc, &op) in ops.iter().enumerate() {
         starts.push(e.asm.offset().0 as u32);
         if let Some(Some(label)) = e.targets.get(pc).copied() {
@@ -286,7 +294,10 @@ fn body(
         if group_start && counted {
             let n = ends[pc] - pc as u32;
             let stub = e.label();
-            x64!(e; sub r9, n as i32; jb =>stub);
+            match i8::try_from(n) {
+                Ok(b) => x64!(e; sub r9, BYTE b; jb =>stub),
+                Err(_) => x64!(e; sub r9, n as i32; jb =>stub),
+            }
             e.stubs.push(Stub::Budget {
                 at: stub,
                 op: pc,
@@ -294,9 +305,18 @@ fn body(
             });
         }
         bodies.push(e.asm.offset().0 as u32);
+        if threaded {
+            // Its jump is folded into the conditional jump before it.
+            threaded = false;
+            continue;
+        }
         let op = blind(e, op);
         if let Some(jump) = emit_jmp::jump(op) {
-            emit_jmp::emit(e, jump);
+            let folded = (!counted)
+                .then(|| fold(ops, &is_target, pc, jump))
+                .flatten();
+            threaded = folded.is_some();
+            emit_jmp::emit(e, folded.unwrap_or(jump));
         } else if !emit_alu::emit(e, op)
             && !emit_mem::emit(e, op, pc, proofs[pc])
             && !emit_call::emit(e, op, pc)
@@ -306,6 +326,22 @@ fn body(
         group_start = ends[pc] == pc as u32 + 1;
     }
     Ok(Body::new(starts, bodies, counted.then_some(ends)))
+}
+
+/// `if c goto +1; goto t` as `if !c goto t`, when nothing else reaches
+/// the `goto` (no jump or call lands on it). Only in a body that does not
+/// count the budget (where the `goto` starts a group of its own): such a
+/// body is entered only at the program's start (see `code`), so no
+/// activation (a callback's) starts at the `goto` either.
+fn fold(ops: &[Op], is_target: &[bool], pc: usize, jump: emit_jmp::Jump) -> Option<emit_jmp::Jump> {
+    let next = pc + 1;
+    if jump.t as usize != pc + 2 || is_target.get(next) != Some(&false) {
+        return None;
+    }
+    match ops.get(next) {
+        Some(&Op::Ja { t }) => jump.negated_to(t),
+        _ => None,
+    }
 }
 
 fn emit_stubs(e: &mut Emitter) {
@@ -337,6 +373,16 @@ fn emit_stubs(e: &mut Emitter) {
                 ; mov Rq(R11), QWORD op as i64
                 ; jmp =>depth
             ),
+            Stub::DivEdge {
+                at,
+                back,
+                div,
+                zero,
+            } => {
+                x64!(e; =>at);
+                emit_alu::div_edge(e, div, zero);
+                x64!(e; jmp =>back);
+            }
         }
     }
 }

@@ -23,6 +23,28 @@ enum Cond {
     Slt,
     Sle,
     Set,
+    /// No bit in common (the negation of `Set`).
+    Clear,
+}
+
+impl Cond {
+    fn negated(self) -> Cond {
+        use Cond::*;
+        match self {
+            Eq => Ne,
+            Ne => Eq,
+            Gt => Le,
+            Le => Gt,
+            Ge => Lt,
+            Lt => Ge,
+            Sgt => Sle,
+            Sle => Sgt,
+            Sge => Slt,
+            Slt => Sge,
+            Set => Clear,
+            Clear => Set,
+        }
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -119,6 +141,25 @@ pub(crate) fn jump(op: Op) -> Option<Jump> {
     })
 }
 
+impl Jump {
+    /// The conditional jump that goes to `t` exactly when this one does
+    /// not jump: `if c goto +1; goto t` as one `if !c goto t`.
+    pub(crate) fn negated_to(self, t: u32) -> Option<Jump> {
+        match self.kind {
+            Kind::If { cond, wide, d, rhs } => Some(Jump {
+                kind: Kind::If {
+                    cond: cond.negated(),
+                    wide,
+                    d,
+                    rhs,
+                },
+                t,
+            }),
+            Kind::Always | Kind::MayGoto => None,
+        }
+    }
+}
+
 /// Emits a jump.
 pub(crate) fn emit(e: &mut Emitter, jump: Jump) {
     use Cond::*;
@@ -132,7 +173,7 @@ pub(crate) fn emit(e: &mut Emitter, jump: Jump) {
     };
     compare(e, cond, wide, x(d), rhs);
     match cond {
-        Eq => x64!(e; je =>target),
+        Eq | Clear => x64!(e; je =>target),
         Ne | Set => x64!(e; jne =>target),
         Gt => x64!(e; ja =>target),
         Ge => x64!(e; jae =>target),
@@ -145,9 +186,10 @@ pub(crate) fn emit(e: &mut Emitter, jump: Jump) {
     }
 }
 
-/// Sets the flags for `d ? rhs` (`test` for `Set`, `cmp` otherwise).
+/// Sets the flags for `d ? rhs` (`test` for `Set` and `Clear`, `cmp`
+/// otherwise, with a one-byte immediate when the value has one).
 fn compare(e: &mut Emitter, cond: Cond, wide: bool, d: u8, rhs: Rhs) {
-    let test = matches!(cond, Cond::Set);
+    let test = matches!(cond, Cond::Set | Cond::Clear);
     match rhs {
         Rhs::Reg(s) => {
             let s = x(s);
@@ -158,17 +200,29 @@ fn compare(e: &mut Emitter, cond: Cond, wide: bool, d: u8, rhs: Rhs) {
                 (false, false) => x64!(e; cmp Rd(d), Rd(s)),
             }
         }
-        Rhs::Imm(v) if !wide => match test {
-            true => x64!(e; test Rd(d), v as i32),
-            false => x64!(e; cmp Rd(d), v as i32),
+        Rhs::Imm(v) if !wide => match (test, i8::try_from(v as i32)) {
+            (true, _) => x64!(e; test Rd(d), v as i32),
+            (false, Ok(b)) => cmp_imm8(e, false, d, b),
+            (false, Err(_)) => x64!(e; cmp Rd(d), v as i32),
         },
         Rhs::Imm(v) => match (test, simm32(v)) {
             (true, Some(i)) => x64!(e; test Rq(d), i),
-            (false, Some(i)) => x64!(e; cmp Rq(d), i),
+            (false, Some(i)) => match i8::try_from(i) {
+                Ok(b) => cmp_imm8(e, true, d, b),
+                Err(_) => x64!(e; cmp Rq(d), i),
+            },
             (true, None) => x64!(e; mov Rq(R10), QWORD v as i64; test Rq(d), Rq(R10)),
             (false, None) => x64!(e; mov Rq(R10), QWORD v as i64; cmp Rq(d), Rq(R10)),
         },
     }
+}
+
+/// `cmp reg, imm8` (sign-extended), encoded here: dynasm picks the imm32
+/// form for a register only known at run time whatever the hint.
+fn cmp_imm8(e: &mut Emitter, wide: bool, reg: u8, imm: i8) {
+    let rex = 0x40 | if wide { 0x08 } else { 0 } | ((reg >> 3) & 1);
+    // Opcode 0x83 /7 ib; ModRM: register direct (0b11), /7, the register.
+    e.asm.extend([rex, 0x83, 0xf8 | (reg & 7), imm as u8]);
 }
 
 /// Falls through [`MAY_GOTO_LOOPS`] times per frame activation, then jumps.
