@@ -4,7 +4,7 @@
 //! budget check (targets always start a group, see `compile`).
 
 use apiary_vm::{MAY_GOTO_LOOPS, Op};
-use dynasmrt::DynamicLabel;
+use dynasmrt::{DynamicLabel, DynasmApi};
 
 use crate::compile::{Emitter, R10, simm32, x};
 use crate::ctx::off;
@@ -28,6 +28,23 @@ enum Cond {
 }
 
 impl Cond {
+    /// The x86 condition code `jcc` takes for it.
+    fn code(self) -> u8 {
+        use Cond::*;
+        match self {
+            Eq | Clear => 0x4,
+            Ne | Set => 0x5,
+            Gt => 0x7,
+            Ge => 0x3,
+            Lt => 0x2,
+            Le => 0x6,
+            Sgt => 0xf,
+            Sge => 0xd,
+            Slt => 0xc,
+            Sle => 0xe,
+        }
+    }
+
     fn negated(self) -> Cond {
         use Cond::*;
         match self {
@@ -167,11 +184,18 @@ pub(crate) fn emit(e: &mut Emitter, jump: Jump) {
     let Kind::If { cond, wide, d, rhs } = jump.kind else {
         match jump.kind {
             Kind::MayGoto => may_goto(e, target),
-            _ => x64!(e; jmp =>target),
+            _ => match short_to(e, target) {
+                Some(rel) => e.asm.extend([0xeb, rel as u8]),
+                None => x64!(e; jmp =>target),
+            },
         }
         return;
     };
     compare(e, cond, wide, x(d), rhs);
+    if let Some(rel) = short_to(e, target) {
+        e.asm.extend([0x70 | cond.code(), rel as u8]);
+        return;
+    }
     match cond {
         Eq | Clear => x64!(e; je =>target),
         Ne | Set => x64!(e; jne =>target),
@@ -184,6 +208,16 @@ pub(crate) fn emit(e: &mut Emitter, jump: Jump) {
         Slt => x64!(e; jl =>target),
         Sle => x64!(e; jle =>target),
     }
+}
+
+/// The displacement of a two-byte jump emitted here to `target`, when
+/// `target` is already placed (a backward jump) and that close: dynasm
+/// encodes jumps to labels with four-byte displacements, which makes a
+/// loop's code up to a third longer.
+fn short_to(e: &Emitter, target: DynamicLabel) -> Option<i8> {
+    let at = e.asm.labels().resolve_dynamic(target).ok()?.0;
+    let next = e.asm.offset().0 + 2;
+    i8::try_from(at as i64 - next as i64).ok()
 }
 
 /// Sets the flags for `d ? rhs` (`test` for `Set` and `Clear`, `cmp`
@@ -202,12 +236,15 @@ fn compare(e: &mut Emitter, cond: Cond, wide: bool, d: u8, rhs: Rhs) {
         }
         Rhs::Imm(v) if !wide => match (test, i8::try_from(v as i32)) {
             (true, _) => x64!(e; test Rd(d), v as i32),
+            // `test d, d` sets every flag as `cmp d, 0` does, in fewer bytes.
+            (false, Ok(0)) => x64!(e; test Rd(d), Rd(d)),
             (false, Ok(b)) => cmp_imm8(e, false, d, b),
             (false, Err(_)) => x64!(e; cmp Rd(d), v as i32),
         },
         Rhs::Imm(v) => match (test, simm32(v)) {
             (true, Some(i)) => x64!(e; test Rq(d), i),
             (false, Some(i)) => match i8::try_from(i) {
+                Ok(0) => x64!(e; test Rq(d), Rq(d)),
                 Ok(b) => cmp_imm8(e, true, d, b),
                 Err(_) => x64!(e; cmp Rq(d), i),
             },

@@ -79,6 +79,19 @@ pub(crate) fn emit(e: &mut Emitter, op: Op, pc: usize, proof: Option<AccessProof
     true
 }
 
+/// An instruction with the memory operand `[b + disp]` between `pre` and
+/// `post`, with a one-byte displacement when `disp` fits one (dynasm
+/// encodes four bytes for a displacement only known at run time).
+macro_rules! at {
+    ($e:ident, $b:expr, $disp:expr; [$($pre:tt)*] [$($post:tt)*]) => {{
+        let (b, disp): (u8, i32) = ($b, $disp);
+        match i8::try_from(disp) {
+            Ok(short) => x64!($e; $($pre)* [BYTE Rq(b) + short] $($post)*),
+            Err(_) => x64!($e; $($pre)* [Rq(b) + disp] $($post)*),
+        }
+    }};
+}
+
 #[derive(Clone, Copy)]
 enum Value {
     Reg(u8),
@@ -151,13 +164,13 @@ fn read(e: &mut Emitter, d: u8, size: u8, signed: bool, addr: Addr) {
         Addr::R11 => (R11, 0),
     };
     match (size, signed) {
-        (1, false) => x64!(e; movzx Rd(d), BYTE [Rq(b) + disp]),
-        (2, false) => x64!(e; movzx Rd(d), WORD [Rq(b) + disp]),
-        (4, false) => x64!(e; mov Rd(d), DWORD [Rq(b) + disp]),
-        (1, true) => x64!(e; movsx Rq(d), BYTE [Rq(b) + disp]),
-        (2, true) => x64!(e; movsx Rq(d), WORD [Rq(b) + disp]),
-        (4, true) => x64!(e; movsxd Rq(d), DWORD [Rq(b) + disp]),
-        _ => x64!(e; mov Rq(d), QWORD [Rq(b) + disp]),
+        (1, false) => at!(e, b, disp; [movzx Rd(d), BYTE] []),
+        (2, false) => at!(e, b, disp; [movzx Rd(d), WORD] []),
+        (4, false) => at!(e, b, disp; [mov Rd(d), DWORD] []),
+        (1, true) => at!(e, b, disp; [movsx Rq(d), BYTE] []),
+        (2, true) => at!(e, b, disp; [movsx Rq(d), WORD] []),
+        (4, true) => at!(e, b, disp; [movsxd Rq(d), DWORD] []),
+        _ => at!(e, b, disp; [mov Rq(d), QWORD] []),
     }
 }
 
@@ -168,14 +181,14 @@ fn write(e: &mut Emitter, size: u8, value: Value, addr: Addr) {
         Addr::R11 => (R11, 0),
     };
     match (size, value) {
-        (1, Value::Reg(s)) => x64!(e; mov BYTE [Rq(b) + disp], Rb(x(s))),
-        (2, Value::Reg(s)) => x64!(e; mov WORD [Rq(b) + disp], Rw(x(s))),
-        (4, Value::Reg(s)) => x64!(e; mov DWORD [Rq(b) + disp], Rd(x(s))),
-        (_, Value::Reg(s)) => x64!(e; mov QWORD [Rq(b) + disp], Rq(x(s))),
-        (1, Value::Imm(v)) => x64!(e; mov BYTE [Rq(b) + disp], v as i8),
-        (2, Value::Imm(v)) => x64!(e; mov WORD [Rq(b) + disp], v as i16),
-        (4, Value::Imm(v)) => x64!(e; mov DWORD [Rq(b) + disp], v),
-        (_, Value::Imm(v)) => x64!(e; mov QWORD [Rq(b) + disp], v),
+        (1, Value::Reg(s)) => at!(e, b, disp; [mov BYTE] [, Rb(x(s))]),
+        (2, Value::Reg(s)) => at!(e, b, disp; [mov WORD] [, Rw(x(s))]),
+        (4, Value::Reg(s)) => at!(e, b, disp; [mov DWORD] [, Rd(x(s))]),
+        (_, Value::Reg(s)) => at!(e, b, disp; [mov QWORD] [, Rq(x(s))]),
+        (1, Value::Imm(v)) => at!(e, b, disp; [mov BYTE] [, v as i8]),
+        (2, Value::Imm(v)) => at!(e, b, disp; [mov WORD] [, v as i16]),
+        (4, Value::Imm(v)) => at!(e, b, disp; [mov DWORD] [, v]),
+        (_, Value::Imm(v)) => at!(e, b, disp; [mov QWORD] [, v]),
     }
 }
 
