@@ -23,7 +23,7 @@
 
 use std::cell::Cell;
 
-use apiary_verifier::{AccessProof, AccessProofs};
+use apiary_verifier::{Accepted, AccessProof, AccessProofs, JumpSide, JumpSides};
 use apiary_vm::{Op, Program};
 use dynasmrt::x64::X64Relocation;
 use dynasmrt::{DynamicLabel, DynasmApi, VecAssembler};
@@ -191,22 +191,33 @@ fn proofs_by_op<E>(
     Ok((0..ops).map(|op| proofs.get(program.slot_of(op))).collect())
 }
 
+/// The side each op's conditional jump always takes, by slot (nothing
+/// when the verdict is for a program of another length, which
+/// [`proofs_by_op`] refuses).
+fn sides_by_op<E>(program: &Program<E>, sides: Option<&JumpSides>) -> Vec<Option<JumpSide>> {
+    (0..program.ops().len())
+        .map(|op| sides.and_then(|s| s.get(program.slot_of(op))))
+        .collect()
+}
+
 thread_local! {
     /// An assembler left empty by its last compilation on this thread.
     static ASSEMBLER: Cell<Option<VecAssembler<X64Relocation>>> = const { Cell::new(None) };
 }
 
 /// Compiles `program` for environment type `E`, dropping the checks that
-/// `proofs` (the verifier's, for this very program) make redundant, and
-/// the budget's counting when `run_bound` (the verifier's) bounds a run.
+/// the proofs of `accepted` (the verifier's verdict on this very program)
+/// make redundant, the comparisons of jumps that always go one way, and
+/// the budget's counting when its run bound bounds a run.
 pub(crate) fn compile<E>(
     program: &Program<E>,
     options: Options,
-    proofs: Option<&AccessProofs>,
-    run_bound: Option<u64>,
+    accepted: Option<&Accepted>,
 ) -> Result<JitCode<E>, JitError> {
     let ops = program.ops();
-    let proofs = proofs_by_op(program, proofs)?;
+    let proofs = proofs_by_op(program, accepted.map(|a| &a.proofs))?;
+    let sides = sides_by_op(program, accepted.map(|a| &a.jump_sides));
+    let run_bound = accepted.and_then(|a| a.run_bound);
     // The thread's assembler from its last compilation, with the capacity
     // of its label and relocation tables: growing them (copying, faulting
     // in fresh pages) cost more than emitting the code.
@@ -238,14 +249,14 @@ pub(crate) fn compile<E>(
         keys: options.blind_constants.then(Keys::new),
     };
     emit_call::prologue(&mut e);
-    let fast = body(&mut e, ops, &proofs, run_bound.is_none())?;
+    let fast = body(&mut e, ops, &proofs, &sides, run_bound.is_none())?;
     let packet_proofs = proofs.contains(&Some(AccessProof::Packet));
     let slow = if packet_proofs || run_bound.is_some() {
         let robust: Vec<Option<AccessProof>> = proofs
             .iter()
             .map(|p| p.filter(|&p| p != AccessProof::Packet))
             .collect();
-        Some(body(&mut e, ops, &robust, true)?)
+        Some(body(&mut e, ops, &robust, &sides, true)?)
     } else {
         None
     };
@@ -268,12 +279,13 @@ pub(crate) fn compile<E>(
     Ok(JitCode::new(mem, fast, slow, when, len))
 }
 
-/// Emits one body of every op, using `proofs` and counting the budget
-/// unless `counted` is false.
+/// Emits one body of every op, using `proofs` and `sides` and counting
+/// the budget unless `counted` is false.
 fn body(
     e: &mut Emitter,
     ops: &[Op],
     proofs: &[Option<AccessProof>],
+    sides: &[Option<JumpSide>],
     counted: bool,
 ) -> Result<Body, JitError> {
     let (ends, is_target) = group_ends(ops);
@@ -312,11 +324,21 @@ fn body(
         }
         let op = blind(e, op);
         if let Some(jump) = emit_jmp::jump(op) {
-            let folded = (!counted)
-                .then(|| fold(ops, &is_target, pc, jump))
-                .flatten();
-            threaded = folded.is_some();
-            emit_jmp::emit(e, folded.unwrap_or(jump));
+            match sides.get(pc).copied().flatten() {
+                // The other side is never run: the op stays (and counts), its
+                // comparison goes.
+                Some(JumpSide::FallThrough) if jump.is_conditional() => {}
+                Some(JumpSide::Taken) if jump.is_conditional() => {
+                    emit_jmp::emit(e, jump.always());
+                }
+                _ => {
+                    let folded = (!counted)
+                        .then(|| fold(ops, &is_target, pc, jump))
+                        .flatten();
+                    threaded = folded.is_some();
+                    emit_jmp::emit(e, folded.unwrap_or(jump));
+                }
+            }
         } else if !emit_alu::emit(e, op)
             && !emit_mem::emit(e, op, pc, proofs[pc])
             && !emit_call::emit(e, op, pc)

@@ -159,6 +159,19 @@ pub(crate) fn jump(op: Op) -> Option<Jump> {
 }
 
 impl Jump {
+    /// Whether a comparison decides it.
+    pub(crate) fn is_conditional(self) -> bool {
+        matches!(self.kind, Kind::If { .. })
+    }
+
+    /// The unconditional jump to the same target.
+    pub(crate) fn always(self) -> Jump {
+        Jump {
+            kind: Kind::Always,
+            t: self.t,
+        }
+    }
+
     /// The conditional jump that goes to `t` exactly when this one does
     /// not jump: `if c goto +1; goto t` as one `if !c goto t`.
     pub(crate) fn negated_to(self, t: u32) -> Option<Jump> {

@@ -16,6 +16,7 @@ use crate::error::{Rejection, Stats};
 use crate::funcs::Funcs;
 use crate::history::{self, Entry, Loc};
 use crate::jump::{Outcome, cond_jump};
+use crate::jump_sides::JumpSides;
 use crate::liveness::{self, RegSet};
 use crate::mem::{self, Access};
 use crate::program::Program;
@@ -122,6 +123,8 @@ pub struct Accepted {
     pub stack_depth: u32,
     /// Which memory accesses are in bounds on every run, and of what.
     pub proofs: AccessProofs,
+    /// Which conditional jumps go the same way on every run.
+    pub jump_sides: JumpSides,
     /// The most instructions one run can execute (callees included), when
     /// the code or the walk bounds it: no callbacks, tail calls, `may_goto`
     /// or global functions, and no loops unless the walk followed them (see
@@ -157,32 +160,39 @@ fn walk(prog: &Program, stats: &mut Stats) -> Result<Accepted, Rejection> {
         wants: RefCell::default(),
     };
     let mut recorder = Recorder::new(prog.insns.len(), prog.maps);
-    let (mut stack_depth, longest) = explore(&env, State::entry(), 0, stats, &mut recorder)?;
+    let mut sides = JumpSides::new(prog.insns.len());
+    let (mut stack_depth, longest) =
+        explore(&env, State::entry(), 0, stats, &mut recorder, &mut sides)?;
     // The walk of the program counted a global function's call as one
     // instruction: its bound holds only without them.
     let mut walked = Some(longest);
     while let Some((start, state)) = env.funcs.next_global() {
         walked = None;
-        stack_depth = stack_depth.max(explore(&env, state, start, stats, &mut recorder)?.0);
+        let walked_global = explore(&env, state, start, stats, &mut recorder, &mut sides)?;
+        stack_depth = stack_depth.max(walked_global.0);
     }
     env.funcs.check_call_graph(&env)?;
     Ok(Accepted {
         stats: *stats,
         stack_depth,
         proofs: recorder.finish(),
+        jump_sides: sides
+            .finish(walked.is_some() && crate::run_bound::walk_is_whole(&env.cfg.insns)),
         run_bound: crate::run_bound::run_bound(&env.cfg.insns, walked),
     })
 }
 
 /// Follows every path from `state` at `start`, telling `recorder` what each
-/// memory access met; returns the deepest stack any used and the most
-/// instructions a run from `start` executes (see `run_bound`).
+/// memory access met and `sides` which way each conditional jump went;
+/// returns the deepest stack any used and the most instructions a run
+/// from `start` executes (see `run_bound`).
 fn explore(
     env: &Env,
     state: State,
     start: usize,
     stats: &mut Stats,
     recorder: &mut Recorder,
+    sides: &mut JumpSides,
 ) -> Result<(u32, u64), Rejection> {
     let mut cps = Checkpoints::default();
     let mut queue = vec![Path {
@@ -267,7 +277,14 @@ fn explore(
             }
             let entry = insn.map(|i| history::entry(&i, &path.state, path.pc));
             let frame = (path.state.frames.len() - 1) as u8;
+            let numbers = insn.is_some_and(|i| compares_numbers(&path.state, &i));
             let mut flow = step(env, &mut path.state, path.pc)?;
+            if let Some(Insn::Jump { .. }) = insn {
+                match flow {
+                    Flow::Next(to) if numbers => sides.went(path.pc, path.pc + 1, to),
+                    _ => sides.both(path.pc),
+                }
+            }
             let mut ended = false;
             if let Flow::Exit = flow {
                 match return_from(env, &mut path.state, path.pc)? {
@@ -309,6 +326,23 @@ fn explore(
         }
     }
     Ok((stack_depth, cps.longest.bound()))
+}
+
+/// Whether `insn` is a conditional jump on numbers only: pointers compare
+/// by addresses the embedder chose (a packet's `data_end` below `data`,
+/// in a run on plain memory), which the walk's decisions do not cover.
+fn compares_numbers(state: &State, insn: &Insn) -> bool {
+    let scalar = |r: apiary_isa::Reg| state.frame().regs[r.index() as usize].is_scalar();
+    match *insn {
+        Insn::Jump { dst, src, .. } => {
+            scalar(dst)
+                && match src {
+                    Source::Reg(s) => scalar(s),
+                    Source::Imm(_) => true,
+                }
+        }
+        _ => false,
+    }
 }
 
 /// Reads register `r` as an operand (`check_reg_arg(SRC_OP)`).

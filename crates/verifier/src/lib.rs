@@ -33,9 +33,10 @@
 //!   `object` verifies the programs of an `apiary-loader` object,
 //!   `btf_funcs` reads their func info from the object's BTF;
 //! - what it hands on: [`proofs`] (per memory instruction, the kind of
-//!   memory it stays inside on every run, for the JIT) and `run_bound`
-//!   (the most instructions a run can execute, when the code or the walk
-//!   bounds it).
+//!   memory it stays inside on every run, for the JIT), [`jump_sides`]
+//!   (the conditional jumps that go the same way on every run) and
+//!   `run_bound` (the most instructions a run can execute, when the code
+//!   or the walk bounds it).
 //!
 //! `diagnostic` tells a rejection in terms of the C source (the
 //! expression underlined, the check that proved a packet range, a fix
@@ -87,6 +88,7 @@ pub mod helper_access;
 pub mod helpers;
 mod history;
 mod jump;
+pub mod jump_sides;
 mod liveness;
 mod load_checks;
 mod map_fields;
@@ -110,6 +112,7 @@ pub mod tnum;
 
 pub use error::{PacketAccess, Rejection, SourceLine, Stats};
 pub use explore::{Accepted, INSN_LIMIT, JMP_SEQ_LIMIT, verify};
+pub use jump_sides::{JumpSide, JumpSides};
 pub use object::{ProgramVerdict, map_info, map_infos, verify_object, verify_program};
 pub use program::{FuncArg, FuncInfo, MapInfo, Program};
 pub use proofs::{AccessProof, AccessProofs};

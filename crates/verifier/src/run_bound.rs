@@ -38,13 +38,19 @@ const MAX_CALLS: usize = 64;
 /// no global function was walked on its own; `None` when neither bounds
 /// the run.
 pub(crate) fn run_bound(insns: &[Option<Insn>], walked: Option<u64>) -> Option<u64> {
-    if insns.iter().flatten().any(hands_on) {
+    if !walk_is_whole(insns) {
         return None;
     }
     match (loop_free_bound(insns), walked) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
     }
+}
+
+/// Whether runs of `insns` execute only instructions the walk of the
+/// program followed on their paths (global functions aside).
+pub(crate) fn walk_is_whole(insns: &[Option<Insn>]) -> bool {
+    !insns.iter().flatten().any(hands_on)
 }
 
 /// Whether `insn` can make the run execute instructions the walk did not
