@@ -300,6 +300,14 @@ fn body(
     let mut threaded = false;
     for (pc, &op) in ops.iter().enumerate() {
         starts.push(e.asm.offset().0 as u32);
+        if threaded {
+            // Its jump is folded into the conditional jump before it, or that
+            // one always jumps over it: no code, not even its group's budget
+            // check (nothing jumps to it, so it has no label either).
+            bodies.push(e.asm.offset().0 as u32);
+            threaded = false;
+            continue;
+        }
         if let Some(Some(label)) = e.targets.get(pc).copied() {
             x64!(e; =>label);
         }
@@ -317,17 +325,20 @@ fn body(
             });
         }
         bodies.push(e.asm.offset().0 as u32);
-        if threaded {
-            // Its jump is folded into the conditional jump before it.
-            threaded = false;
-            continue;
-        }
         let op = blind(e, op);
         if let Some(jump) = emit_jmp::jump(op) {
             match sides.get(pc).copied().flatten() {
                 // The other side is never run: the op stays (and counts), its
                 // comparison goes.
                 Some(JumpSide::FallThrough) if jump.is_conditional() => {}
+                // Over the next op, which nothing else reaches: neither runs.
+                Some(JumpSide::Taken)
+                    if jump.is_conditional()
+                        && jump.t as usize == pc + 2
+                        && is_target.get(pc + 1) == Some(&false) =>
+                {
+                    threaded = true;
+                }
                 Some(JumpSide::Taken) if jump.is_conditional() => {
                     emit_jmp::emit(e, jump.always());
                 }

@@ -173,19 +173,22 @@ fn a_loop_runs_uncounted_from_its_bound_and_counted_below_it_with_the_same_resul
     }
 }
 
-/// A packet bound checked twice (the second time decided by the first)
-/// and a jump on a constant, which never jumps.
+/// A packet bound checked twice (the second time decided by the first),
+/// a jump on a constant that never jumps and one that always jumps over
+/// an op nothing else reaches.
 const DECIDED_JUMPS: &str = "
     r0 = 0
     r2 = *(u32 *)(r1 + 0)
     r3 = *(u32 *)(r1 + 4)
     r4 = r2
     r4 += 8
-    if r4 > r3 goto +5
-    if r4 > r3 goto +4
+    if r4 > r3 goto +7
+    if r4 > r3 goto +6
     r5 = 3
     if r5 != 3 goto +1
     r0 = 1
+    if r5 == 3 goto +1
+    r0 = 7
     r0 += 1
     exit
 ";
@@ -198,14 +201,17 @@ fn only_jumps_on_numbers_lose_their_comparison_and_both_tiers_agree_on_any_conte
     // Pointer comparisons keep theirs: the context may hold any addresses.
     assert_eq!((sides.get(5), sides.get(6)), (None, None));
     assert_eq!(sides.get(8), Some(JumpSide::FallThrough));
-    assert_eq!(sides.count(), 1);
+    assert_eq!(sides.get(10), Some(JumpSide::Taken));
+    assert_eq!(sides.count(), 2);
     // data..data_end as given, including data_end below data.
     for (data, end) in [(64u32, 200u32), (64, 70), (200, 64), (64, 72)] {
         let mut ctx = [0u8; 8];
         ctx[..4].copy_from_slice(&data.to_le_bytes());
         ctx[4..].copy_from_slice(&end.to_le_bytes());
-        let [interpreted, compiled] = both_tiers(&program, &accepted, &mut ctx, None);
-        assert_eq!(compiled, interpreted, "data {data}, data_end {end}");
+        for budget in std::iter::once(None).chain((1..=14).map(Some)) {
+            let [interpreted, compiled] = both_tiers(&program, &accepted, &mut ctx, budget);
+            assert_eq!(compiled, interpreted, "data {data}, data_end {end}");
+        }
     }
 }
 
