@@ -301,9 +301,10 @@ fn body(
     for (pc, &op) in ops.iter().enumerate() {
         starts.push(e.asm.offset().0 as u32);
         if threaded {
-            // Its jump is folded into the conditional jump before it, or that
-            // one always jumps over it: no code, not even its group's budget
-            // check (nothing jumps to it, so it has no label either).
+            // Its jump is folded into the conditional jump before it, that one
+            // always jumps over it, or it was fused with the op before it: no
+            // code, not even its group's budget check (nothing jumps to it,
+            // so it has no label either).
             bodies.push(e.asm.offset().0 as u32);
             threaded = false;
             continue;
@@ -325,6 +326,18 @@ fn body(
             });
         }
         bodies.push(e.asm.offset().0 as u32);
+        // A copy and an addition to it as one `lea`, where nothing can start
+        // at the addition (as for `fold`).
+        if !counted
+            && e.keys.is_none()
+            && is_target.get(pc + 1) == Some(&false)
+            && ops
+                .get(pc + 1)
+                .is_some_and(|&next| emit_alu::fused(e, op, next))
+        {
+            threaded = true;
+            continue;
+        }
         let op = blind(e, op);
         if let Some(jump) = emit_jmp::jump(op) {
             match sides.get(pc).copied().flatten() {

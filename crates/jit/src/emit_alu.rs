@@ -103,6 +103,27 @@ pub(crate) fn emit(e: &mut Emitter, op: Op) -> bool {
     true
 }
 
+/// `d = a; d += b` (`b` a register other than `d`, or a 32-bit number)
+/// as one `lea`, when `op` and `next` are that pair; `false` otherwise.
+/// (The caller makes sure nothing jumps to `next` and no blinding hides
+/// the number.)
+pub(crate) fn fused(e: &mut Emitter, op: Op, next: Op) -> bool {
+    let Op::Mov64R { d, s: a } = op else {
+        return false;
+    };
+    match next {
+        Op::Add64R { d: d2, s: b } if d2 == d && b != d => {
+            x64!(e; lea Rq(x(d)), [Rq(x(a)) + Rq(x(b))]);
+        }
+        Op::Add64I { d: d2, v } if d2 == d => match simm32(v) {
+            Some(v) => x64!(e; lea Rq(x(d)), [Rq(x(a)) + v]),
+            None => return false,
+        },
+        _ => return false,
+    }
+    true
+}
+
 #[derive(Clone, Copy)]
 enum Bin {
     Add,
