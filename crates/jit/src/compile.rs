@@ -20,6 +20,14 @@
 //! that holds only where the fast one's assumptions might not: packet
 //! accesses checked, the budget counted. [`JitCode`] picks one per
 //! activation (see `code`); both use the same registers and context.
+//!
+//! # Fewer ops than written
+//! A conditional jump the verifier saw go one way on every run
+//! (`apiary_verifier::JumpSides`) loses its comparison, and one that always
+//! jumps over the next op skips that op too. In a body that does not count
+//! (entered only at the program's start), `if c goto +1; goto t` becomes
+//! `if !c goto t` and a copy followed by an addition to it one `lea`. The
+//! ops left out still have offsets (those of the code after them).
 
 use std::cell::Cell;
 
