@@ -26,8 +26,9 @@
 //! (`apiary_verifier::JumpSides`) loses its comparison, and one that always
 //! jumps over the next op skips that op too. In a body that does not count
 //! (entered only at the program's start), `if c goto +1; goto t` becomes
-//! `if !c goto t` and a copy followed by an addition to it one `lea`. The
-//! ops left out still have offsets (those of the code after them).
+//! `if !c goto t`, a copy followed by an addition to it one `lea`, and
+//! with a proven load through the sum one indexed load. The ops left out
+//! still have offsets (those of the code after them).
 
 use std::cell::Cell;
 
@@ -305,16 +306,17 @@ fn body(
     let mut starts = Vec::with_capacity(ops.len());
     let mut bodies = Vec::with_capacity(ops.len());
     let mut group_start = true;
-    let mut threaded = false;
+    // Ops after this one whose code it emitted (or that never run).
+    let mut skip = 0;
     for (pc, &op) in ops.iter().enumerate() {
         starts.push(e.asm.offset().0 as u32);
-        if threaded {
+        if skip > 0 {
             // Its jump is folded into the conditional jump before it, that one
-            // always jumps over it, or it was fused with the op before it: no
+            // always jumps over it, or it was fused with the ops before it: no
             // code, not even its group's budget check (nothing jumps to it,
             // so it has no label either).
             bodies.push(e.asm.offset().0 as u32);
-            threaded = false;
+            skip -= 1;
             continue;
         }
         if let Some(Some(label)) = e.targets.get(pc).copied() {
@@ -334,16 +336,28 @@ fn body(
             });
         }
         bodies.push(e.asm.offset().0 as u32);
-        // A copy and an addition to it as one `lea`, where nothing can start
-        // at the addition (as for `fold`).
+        // A copy, an addition to it and a proven load through the sum as one
+        // load, or the first two as one `lea`, where nothing can start at the
+        // ops folded in (as for `fold`).
+        let free = |n: usize| (1..=n).all(|k| is_target.get(pc + k) == Some(&false));
+        if !counted && e.keys.is_none() && free(2) {
+            let three = ops
+                .get(pc..pc + 3)
+                .and_then(|o| <[Op; 3]>::try_from(o).ok());
+            let proof = proofs.get(pc + 2).copied().flatten();
+            if three.is_some_and(|three| emit_mem::indexed_load(e, three, proof)) {
+                skip = 2;
+                continue;
+            }
+        }
         if !counted
             && e.keys.is_none()
-            && is_target.get(pc + 1) == Some(&false)
+            && free(1)
             && ops
                 .get(pc + 1)
                 .is_some_and(|&next| emit_alu::fused(e, op, next))
         {
-            threaded = true;
+            skip = 1;
             continue;
         }
         let op = blind(e, op);
@@ -358,7 +372,7 @@ fn body(
                         && jump.t as usize == pc + 2
                         && is_target.get(pc + 1) == Some(&false) =>
                 {
-                    threaded = true;
+                    skip = 1;
                 }
                 Some(JumpSide::Taken) if jump.is_conditional() => {
                     emit_jmp::emit(e, jump.always());
@@ -367,7 +381,7 @@ fn body(
                     let folded = (!counted)
                         .then(|| fold(ops, &is_target, pc, jump))
                         .flatten();
-                    threaded = folded.is_some();
+                    skip = usize::from(folded.is_some());
                     emit_jmp::emit(e, folded.unwrap_or(jump));
                 }
             }
