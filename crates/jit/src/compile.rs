@@ -20,10 +20,19 @@
 //! body that holds only where the fast one's assumptions might not:
 //! packet and context accesses checked, the budget counted. [`JitCode`] picks one per
 //! activation (see `code`); both use the same registers and context.
+//!
+//! # Fewer ops than written
+//! A conditional jump the verifier saw go one way on every run
+//! (`apiary_verifier::JumpSides`) loses its comparison, and one that always
+//! jumps over the next op skips that op too. In a body that does not count
+//! (entered only at the program's start), `if c goto +1; goto t` becomes
+//! `if !c goto t`, a copy followed by an addition to it one `lea`, and
+//! with a proven load through the sum one indexed load. The ops left out
+//! still have offsets (those of the code after them).
 
 use std::cell::Cell;
 
-use apiary_verifier::{AccessProof, AccessProofs};
+use apiary_verifier::{Accepted, AccessProof, AccessProofs, JumpSide, JumpSides};
 use apiary_vm::{Op, Program};
 use dynasmrt::x64::X64Relocation;
 use dynasmrt::{DynamicLabel, DynasmApi, VecAssembler};
@@ -88,6 +97,13 @@ pub(crate) enum Stub {
     Budget { at: DynamicLabel, op: usize, n: u32 },
     /// bpf-to-bpf call at op `op` from the last frame.
     Depth { at: DynamicLabel, op: usize },
+    /// A division's result by zero (`zero`) or by -1, then back.
+    DivEdge {
+        at: DynamicLabel,
+        back: DynamicLabel,
+        div: emit_alu::Div,
+        zero: bool,
+    },
 }
 
 /// Assembler state of one compilation.
@@ -186,22 +202,31 @@ fn proofs_by_op<E>(
     Ok((0..ops).map(|op| proofs.get(program.slot_of(op))).collect())
 }
 
+/// The side each op's conditional jump always takes, by slot (nothing
+/// when the verdict is for a program of another length, which
+/// [`proofs_by_op`] refuses).
+fn sides_by_op<E>(program: &Program<E>, sides: Option<&JumpSides>) -> Vec<Option<JumpSide>> {
+    (0..program.ops().len())
+        .map(|op| sides.and_then(|s| s.get(program.slot_of(op))))
+        .collect()
+}
+
 thread_local! {
     /// An assembler left empty by its last compilation on this thread.
     static ASSEMBLER: Cell<Option<VecAssembler<X64Relocation>>> = const { Cell::new(None) };
 }
 
 /// Compiles `program` for environment type `E`, dropping the checks that
-/// `proofs` (the verifier's, for this very program) make redundant, and
-/// the budget's counting when `run_bound` (the verifier's) bounds a run.
+/// the proofs of `accepted` (the verifier's verdict on this very program)
+/// make redundant, the comparisons of jumps that always go one way, and
+/// the budget's counting when its run bound bounds a run.
 pub(crate) fn compile<E>(
     program: &Program<E>,
     options: Options,
-    proofs: Option<&AccessProofs>,
-    run_bound: Option<u64>,
+    accepted: Option<&Accepted>,
 ) -> Result<JitCode<E>, JitError> {
     let ops = program.ops();
-    let mut proofs = proofs_by_op(program, proofs)?;
+    let mut proofs = proofs_by_op(program, accepted.map(|a| &a.proofs))?;
     // Context proofs need the span of the accesses to check per activation.
     let context = ContextSpan::of(ops, &proofs);
     if context.is_none() {
@@ -209,6 +234,8 @@ pub(crate) fn compile<E>(
             *p = p.filter(|&p| p != AccessProof::Context);
         }
     }
+    let sides = sides_by_op(program, accepted.map(|a| &a.jump_sides));
+    let run_bound = accepted.and_then(|a| a.run_bound);
     // The thread's assembler from its last compilation, with the capacity
     // of its label and relocation tables: growing them (copying, faulting
     // in fresh pages) cost more than emitting the code.
@@ -241,14 +268,14 @@ pub(crate) fn compile<E>(
         local_calls: ops.iter().any(|op| matches!(op, Op::CallLocal { .. })),
     };
     emit_call::prologue::<E>(&mut e);
-    let fast = body(&mut e, ops, &proofs, run_bound.is_none())?;
+    let fast = body(&mut e, ops, &proofs, &sides, run_bound.is_none())?;
     let packet_proofs = proofs.contains(&Some(AccessProof::Packet));
     let slow = if packet_proofs || run_bound.is_some() || context.is_some() {
         let robust: Vec<Option<AccessProof>> = proofs
             .iter()
             .map(|p| p.filter(|&p| p != AccessProof::Packet && p != AccessProof::Context))
             .collect();
-        Some(body(&mut e, ops, &robust, true)?)
+        Some(body(&mut e, ops, &robust, &sides, true)?)
     } else {
         None
     };
@@ -272,12 +299,13 @@ pub(crate) fn compile<E>(
     Ok(JitCode::new(mem, fast, slow, when, len))
 }
 
-/// Emits one body of every op, using `proofs` and counting the budget
-/// unless `counted` is false.
+/// Emits one body of every op, using `proofs` and `sides` and counting
+/// the budget unless `counted` is false.
 fn body(
     e: &mut Emitter,
     ops: &[Op],
     proofs: &[Option<AccessProof>],
+    sides: &[Option<JumpSide>],
     counted: bool,
 ) -> Result<Body, JitError> {
     let (ends, is_target) = group_ends(ops);
@@ -289,15 +317,29 @@ fn body(
     let mut starts = Vec::with_capacity(ops.len());
     let mut bodies = Vec::with_capacity(ops.len());
     let mut group_start = true;
+    // Ops after this one whose code it emitted (or that never run).
+    let mut skip = 0;
     for (pc, &op) in ops.iter().enumerate() {
         starts.push(e.asm.offset().0 as u32);
+        if skip > 0 {
+            // Its jump is folded into the conditional jump before it, that one
+            // always jumps over it, or it was fused with the ops before it: no
+            // code, not even its group's budget check (nothing jumps to it,
+            // so it has no label either).
+            bodies.push(e.asm.offset().0 as u32);
+            skip -= 1;
+            continue;
+        }
         if let Some(Some(label)) = e.targets.get(pc).copied() {
             x64!(e; =>label);
         }
         if group_start && counted {
             let n = ends[pc] - pc as u32;
             let stub = e.label();
-            x64!(e; sub r9, n as i32; jb =>stub);
+            match i8::try_from(n) {
+                Ok(b) => x64!(e; sub r9, BYTE b; jb =>stub),
+                Err(_) => x64!(e; sub r9, n as i32; jb =>stub),
+            }
             e.stubs.push(Stub::Budget {
                 at: stub,
                 op: pc,
@@ -305,9 +347,55 @@ fn body(
             });
         }
         bodies.push(e.asm.offset().0 as u32);
+        // A copy, an addition to it and a proven load through the sum as one
+        // load, or the first two as one `lea`, where nothing can start at the
+        // ops folded in (as for `fold`).
+        let free = |n: usize| (1..=n).all(|k| is_target.get(pc + k) == Some(&false));
+        if !counted && e.keys.is_none() && free(2) {
+            let three = ops
+                .get(pc..pc + 3)
+                .and_then(|o| <[Op; 3]>::try_from(o).ok());
+            let proof = proofs.get(pc + 2).copied().flatten();
+            if three.is_some_and(|three| emit_mem::indexed_load(e, three, proof)) {
+                skip = 2;
+                continue;
+            }
+        }
+        if !counted
+            && e.keys.is_none()
+            && free(1)
+            && ops
+                .get(pc + 1)
+                .is_some_and(|&next| emit_alu::fused(e, op, next))
+        {
+            skip = 1;
+            continue;
+        }
         let op = blind(e, op);
         if let Some(jump) = emit_jmp::jump(op) {
-            emit_jmp::emit(e, jump);
+            match sides.get(pc).copied().flatten() {
+                // The other side is never run: the op stays (and counts), its
+                // comparison goes.
+                Some(JumpSide::FallThrough) if jump.is_conditional() => {}
+                // Over the next op, which nothing else reaches: neither runs.
+                Some(JumpSide::Taken)
+                    if jump.is_conditional()
+                        && jump.t as usize == pc + 2
+                        && is_target.get(pc + 1) == Some(&false) =>
+                {
+                    skip = 1;
+                }
+                Some(JumpSide::Taken) if jump.is_conditional() => {
+                    emit_jmp::emit(e, jump.always());
+                }
+                _ => {
+                    let folded = (!counted)
+                        .then(|| fold(ops, &is_target, pc, jump))
+                        .flatten();
+                    skip = usize::from(folded.is_some());
+                    emit_jmp::emit(e, folded.unwrap_or(jump));
+                }
+            }
         } else if !emit_alu::emit(e, op)
             && !emit_mem::emit(e, op, pc, proofs[pc])
             && !emit_call::emit(e, op, pc)
@@ -317,6 +405,22 @@ fn body(
         group_start = ends[pc] == pc as u32 + 1;
     }
     Ok(Body::new(starts, bodies, counted.then_some(ends)))
+}
+
+/// `if c goto +1; goto t` as `if !c goto t`, when nothing else reaches
+/// the `goto` (no jump or call lands on it). Only in a body that does not
+/// count the budget (where the `goto` starts a group of its own): such a
+/// body is entered only at the program's start (see `code`), so no
+/// activation (a callback's) starts at the `goto` either.
+fn fold(ops: &[Op], is_target: &[bool], pc: usize, jump: emit_jmp::Jump) -> Option<emit_jmp::Jump> {
+    let next = pc + 1;
+    if jump.t as usize != pc + 2 || is_target.get(next) != Some(&false) {
+        return None;
+    }
+    match ops.get(next) {
+        Some(&Op::Ja { t }) => jump.negated_to(t),
+        _ => None,
+    }
 }
 
 fn emit_stubs(e: &mut Emitter) {
@@ -348,6 +452,16 @@ fn emit_stubs(e: &mut Emitter) {
                 ; mov Rq(R11), QWORD op as i64
                 ; jmp =>depth
             ),
+            Stub::DivEdge {
+                at,
+                back,
+                div,
+                zero,
+            } => {
+                x64!(e; =>at);
+                emit_alu::div_edge(e, div, zero);
+                x64!(e; jmp =>back);
+            }
         }
     }
 }

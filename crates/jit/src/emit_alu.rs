@@ -5,8 +5,20 @@
 
 use apiary_vm::Op;
 
-use crate::compile::{Emitter, R10, R11, simm32, x};
+use crate::compile::{Emitter, R10, R11, Stub, simm32, x};
 use crate::x64;
+
+/// `op reg, imm` with the one-byte immediate form when `imm` fits it
+/// (three bytes shorter: denser loops decode faster).
+macro_rules! short {
+    ($e:ident; $op:ident $size:ident($reg:expr), $imm:expr) => {{
+        let imm: i32 = $imm;
+        match i8::try_from(imm) {
+            Ok(b) => x64!($e; $op $size($reg), BYTE b),
+            Err(_) => x64!($e; $op $size($reg), imm),
+        }
+    }};
+}
 
 /// Emits `op` if it is an ALU op; `false` otherwise.
 pub(crate) fn emit(e: &mut Emitter, op: Op) -> bool {
@@ -32,22 +44,27 @@ pub(crate) fn emit(e: &mut Emitter, op: Op) -> bool {
         Op::Xor64I { d, v } => imm64(e, Bin::Xor, d, v),
         Op::Mul64I { d, v } => imm64(e, Bin::Mul, d, v),
         Op::Mov64I { d, v } => mov_imm64(e, d, v),
-        Op::Add32I { d, v } => x64!(e; add Rd(x(d)), v as i32),
-        Op::Sub32I { d, v } => x64!(e; sub Rd(x(d)), v as i32),
-        Op::Or32I { d, v } => x64!(e; or Rd(x(d)), v as i32),
-        Op::And32I { d, v } => x64!(e; and Rd(x(d)), v as i32),
-        Op::Xor32I { d, v } => x64!(e; xor Rd(x(d)), v as i32),
+        Op::Add32I { d, v } => short!(e; add Rd(x(d)), v as i32),
+        Op::Sub32I { d, v } => short!(e; sub Rd(x(d)), v as i32),
+        Op::Or32I { d, v } => short!(e; or Rd(x(d)), v as i32),
+        Op::And32I { d, v } => short!(e; and Rd(x(d)), v as i32),
+        Op::Xor32I { d, v } => short!(e; xor Rd(x(d)), v as i32),
         Op::Mul32I { d, v } => x64!(e; imul Rd(x(d)), Rd(x(d)), v as i32),
+        Op::Mov32I { d, v: 0 } => x64!(e; xor Rd(x(d)), Rd(x(d))),
         Op::Mov32I { d, v } => x64!(e; mov Rd(x(d)), v as i32),
         Op::Neg64 { d } => x64!(e; neg Rq(x(d))),
         Op::Neg32 { d } => x64!(e; neg Rd(x(d))),
         Op::Lsh64I { d, v } => x64!(e; shl Rq(x(d)), (v & 63) as i8),
         Op::Rsh64I { d, v } => x64!(e; shr Rq(x(d)), (v & 63) as i8),
         Op::Arsh64I { d, v } => x64!(e; sar Rq(x(d)), (v & 63) as i8),
-        // A 32-bit shift by 0 may leave the upper half: `mov` clears it.
-        Op::Lsh32I { d, v } => x64!(e; shl Rd(x(d)), (v & 31) as i8; mov Rd(x(d)), Rd(x(d))),
-        Op::Rsh32I { d, v } => x64!(e; shr Rd(x(d)), (v & 31) as i8; mov Rd(x(d)), Rd(x(d))),
-        Op::Arsh32I { d, v } => x64!(e; sar Rd(x(d)), (v & 31) as i8; mov Rd(x(d)), Rd(x(d))),
+        // A 32-bit shift by 0 leaves the register as it was, upper half
+        // included: `mov` clears it. Any other count writes it, zero-extended.
+        Op::Lsh32I { d, v } | Op::Rsh32I { d, v } | Op::Arsh32I { d, v } if v & 31 == 0 => {
+            x64!(e; mov Rd(x(d)), Rd(x(d)))
+        }
+        Op::Lsh32I { d, v } => x64!(e; shl Rd(x(d)), (v & 31) as i8),
+        Op::Rsh32I { d, v } => x64!(e; shr Rd(x(d)), (v & 31) as i8),
+        Op::Arsh32I { d, v } => x64!(e; sar Rd(x(d)), (v & 31) as i8),
         Op::Lsh64R { d, s } => shift(e, Shift::Shl, true, d, s),
         Op::Rsh64R { d, s } => shift(e, Shift::Shr, true, d, s),
         Op::Arsh64R { d, s } => shift(e, Shift::Sar, true, d, s),
@@ -86,6 +103,27 @@ pub(crate) fn emit(e: &mut Emitter, op: Op) -> bool {
     true
 }
 
+/// `d = a; d += b` (`b` a register other than `d`, or a 32-bit number)
+/// as one `lea`, when `op` and `next` are that pair; `false` otherwise.
+/// (The caller makes sure nothing jumps to `next` and no blinding hides
+/// the number.)
+pub(crate) fn fused(e: &mut Emitter, op: Op, next: Op) -> bool {
+    let Op::Mov64R { d, s: a } = op else {
+        return false;
+    };
+    match next {
+        Op::Add64R { d: d2, s: b } if d2 == d && b != d => {
+            x64!(e; lea Rq(x(d)), [Rq(x(a)) + Rq(x(b))]);
+        }
+        Op::Add64I { d: d2, v } if d2 == d => match simm32(v) {
+            Some(v) => x64!(e; lea Rq(x(d)), [Rq(x(a)) + v]),
+            None => return false,
+        },
+        _ => return false,
+    }
+    true
+}
+
 #[derive(Clone, Copy)]
 enum Bin {
     Add,
@@ -102,11 +140,11 @@ enum Bin {
 fn imm64(e: &mut Emitter, bin: Bin, d: u8, v: u64) {
     let d = x(d);
     match (bin, simm32(v)) {
-        (Bin::Add, Some(i)) => x64!(e; add Rq(d), i),
-        (Bin::Sub, Some(i)) => x64!(e; sub Rq(d), i),
-        (Bin::Or, Some(i)) => x64!(e; or Rq(d), i),
-        (Bin::And, Some(i)) => x64!(e; and Rq(d), i),
-        (Bin::Xor, Some(i)) => x64!(e; xor Rq(d), i),
+        (Bin::Add, Some(i)) => short!(e; add Rq(d), i),
+        (Bin::Sub, Some(i)) => short!(e; sub Rq(d), i),
+        (Bin::Or, Some(i)) => short!(e; or Rq(d), i),
+        (Bin::And, Some(i)) => short!(e; and Rq(d), i),
+        (Bin::Xor, Some(i)) => short!(e; xor Rq(d), i),
         (Bin::Mul, Some(i)) => x64!(e; imul Rq(d), Rq(d), i),
         (_, None) => {
             x64!(e; mov Rq(R11), QWORD v as i64);
@@ -174,7 +212,7 @@ fn shift(e: &mut Emitter, kind: Shift, wide: bool, d: u8, s: u8) {
 
 /// What a division computes.
 #[derive(Clone, Copy)]
-struct Div {
+pub(crate) struct Div {
     wide: bool,
     signed: bool,
     modulo: bool,
@@ -188,88 +226,131 @@ impl Div {
             modulo,
         }
     }
+
+    /// The x86 register the result comes out in: rax or rdx.
+    fn result(self) -> u8 {
+        if self.modulo { RDX } else { RAX }
+    }
 }
+
+const RAX: u8 = 0;
+const RDX: u8 = 2;
 
 /// Division and modulo with RFC 9669's rules, which x86 `div` would trap
 /// on: by zero, the quotient is 0 and the remainder the dividend; signed
-/// `MIN / -1` wraps to `MIN` with remainder 0. The divisor goes to r11,
-/// the result comes back in r11; rax and rdx (eBPF `r0`, `r3`) are saved
-/// around the x86 division unless they are the destination.
+/// `MIN / -1` wraps to `MIN` with remainder 0. Those two cases go out of
+/// line ([`Stub::DivEdge`]) so that the common path falls straight
+/// through. The dividend goes to rax; rax and rdx (eBPF `r0`, `r3`) are
+/// kept in the scratch registers (rdx in r10, rax in r11 unless the
+/// divisor needs it, then on the stack) unless they are the destination;
+/// a divisor in a register other than those four is divided by in place.
 fn divide(e: &mut Emitter, div: Div, d: u8, s: Option<u8>, v: u64) {
-    const RAX: u8 = 0;
-    const RDX: u8 = 2;
     let d = x(d);
-    let (zero, minus_one) = match s {
+    let (divisor, zero, minus_one) = match s.map(x) {
+        Some(s) if ![RAX, RDX, R10, R11].contains(&s) => (s, None, None),
         Some(s) => {
-            let s = x(s);
-            if div.wide {
-                x64!(e; mov Rq(R11), Rq(s));
-            } else {
-                x64!(e; mov Rd(R11), Rd(s));
-            }
-            (None, None)
+            x64!(e; mov Rq(R11), Rq(s));
+            (R11, None, None)
         }
         None => {
             let divisor = if div.wide { v } else { v & 0xffff_ffff };
             let minus = if div.wide { u64::MAX } else { 0xffff_ffff };
             x64!(e; mov Rq(R11), QWORD divisor as i64);
-            (Some(divisor == 0), Some(div.signed && divisor == minus))
+            (
+                R11,
+                Some(divisor == 0),
+                Some(div.signed && divisor == minus),
+            )
         }
     };
-    let (zero_case, minus_case, done) = (e.label(), e.label(), e.label());
-    if d != RAX {
-        x64!(e; push rax);
-    }
+    let save_rax = d != RAX;
+    let rax_on_stack = save_rax && divisor == R11;
     if d != RDX {
-        x64!(e; push rdx);
+        x64!(e; mov Rq(R10), rdx);
     }
-    if div.wide {
+    if rax_on_stack {
+        x64!(e; push rax);
+    } else if save_rax {
+        x64!(e; mov Rq(R11), rax);
+    }
+    // 32-bit division reads only eax; its results are zero-extended.
+    if d != RAX {
         x64!(e; mov rax, Rq(d));
-    } else {
-        x64!(e; mov eax, Rd(d));
     }
+    let back = e.label();
+    let edge = |e: &mut Emitter, zero: bool| {
+        let at = e.label();
+        e.stubs.push(Stub::DivEdge {
+            at,
+            back,
+            div,
+            zero,
+        });
+        at
+    };
     match zero {
-        Some(true) => x64!(e; jmp =>zero_case),
+        Some(true) => {
+            let at = edge(e, true);
+            x64!(e; jmp =>at);
+        }
         Some(false) => {}
-        None => x64!(e; test Rq(R11), Rq(R11); jz =>zero_case),
+        None => {
+            let at = edge(e, true);
+            if div.wide {
+                x64!(e; test Rq(divisor), Rq(divisor); jz =>at);
+            } else {
+                x64!(e; test Rd(divisor), Rd(divisor); jz =>at);
+            }
+        }
     }
     match minus_one {
-        Some(true) => x64!(e; jmp =>minus_case),
+        Some(true) => {
+            let at = edge(e, false);
+            x64!(e; jmp =>at);
+        }
         Some(false) => {}
-        None if div.signed && div.wide => x64!(e; cmp Rq(R11), -1; je =>minus_case),
-        None if div.signed => x64!(e; cmp Rd(R11), -1; je =>minus_case),
+        None if div.signed => {
+            let at = edge(e, false);
+            if div.wide {
+                x64!(e; cmp Rq(divisor), -1; je =>at);
+            } else {
+                x64!(e; cmp Rd(divisor), -1; je =>at);
+            }
+        }
         None => {}
     }
     match (div.signed, div.wide) {
-        (false, true) => x64!(e; xor edx, edx; div Rq(R11)),
-        (false, false) => x64!(e; xor edx, edx; div Rd(R11)),
-        (true, true) => x64!(e; cqo; idiv Rq(R11)),
-        (true, false) => x64!(e; cdq; idiv Rd(R11)),
+        (false, true) => x64!(e; xor edx, edx; div Rq(divisor)),
+        (false, false) => x64!(e; xor edx, edx; div Rd(divisor)),
+        (true, true) => x64!(e; cqo; idiv Rq(divisor)),
+        (true, false) => x64!(e; cdq; idiv Rd(divisor)),
     }
-    if div.modulo {
-        x64!(e; mov Rq(R11), rdx);
-    } else {
-        x64!(e; mov Rq(R11), rax);
+    x64!(e; =>back);
+    let result = div.result();
+    if d != result {
+        x64!(e; mov Rq(d), Rq(result));
     }
-    x64!(e; jmp =>done; =>zero_case);
-    if div.modulo {
-        // rax holds the dividend, already truncated for 32-bit.
-        x64!(e; mov Rq(R11), rax);
-    } else {
-        x64!(e; xor Rd(R11), Rd(R11));
-    }
-    x64!(e; jmp =>done; =>minus_case);
-    match (div.modulo, div.wide) {
-        (true, _) => x64!(e; xor Rd(R11), Rd(R11)),
-        (false, true) => x64!(e; mov Rq(R11), rax; neg Rq(R11)),
-        (false, false) => x64!(e; mov Rd(R11), eax; neg Rd(R11)),
-    }
-    x64!(e; =>done);
     if d != RDX {
-        x64!(e; pop rdx);
+        x64!(e; mov rdx, Rq(R10));
     }
-    if d != RAX {
+    if rax_on_stack {
         x64!(e; pop rax);
+    } else if save_rax {
+        x64!(e; mov rax, Rq(R11));
     }
-    x64!(e; mov Rq(d), Rq(R11));
+}
+
+/// The out-of-line result of a division by zero (`zero`) or of a signed
+/// one by -1, into the register [`divide`] takes results from; the
+/// dividend is in rax.
+pub(crate) fn div_edge(e: &mut Emitter, div: Div, zero: bool) {
+    match (zero, div.modulo, div.wide) {
+        // Remainder by zero: the dividend, truncated for 32-bit.
+        (true, true, true) => x64!(e; mov rdx, rax),
+        (true, true, false) => x64!(e; mov edx, eax),
+        (true, false, _) => x64!(e; xor eax, eax),
+        (false, true, _) => x64!(e; xor edx, edx),
+        (false, false, true) => x64!(e; neg rax),
+        (false, false, false) => x64!(e; neg eax),
+    }
 }

@@ -4,7 +4,7 @@
 //! budget check (targets always start a group, see `compile`).
 
 use apiary_vm::{MAY_GOTO_LOOPS, Op};
-use dynasmrt::DynamicLabel;
+use dynasmrt::{DynamicLabel, DynasmApi};
 
 use crate::compile::{Emitter, R10, simm32, x};
 use crate::ctx::off;
@@ -23,6 +23,45 @@ enum Cond {
     Slt,
     Sle,
     Set,
+    /// No bit in common (the negation of `Set`).
+    Clear,
+}
+
+impl Cond {
+    /// The x86 condition code `jcc` takes for it.
+    fn code(self) -> u8 {
+        use Cond::*;
+        match self {
+            Eq | Clear => 0x4,
+            Ne | Set => 0x5,
+            Gt => 0x7,
+            Ge => 0x3,
+            Lt => 0x2,
+            Le => 0x6,
+            Sgt => 0xf,
+            Sge => 0xd,
+            Slt => 0xc,
+            Sle => 0xe,
+        }
+    }
+
+    fn negated(self) -> Cond {
+        use Cond::*;
+        match self {
+            Eq => Ne,
+            Ne => Eq,
+            Gt => Le,
+            Le => Gt,
+            Ge => Lt,
+            Lt => Ge,
+            Sgt => Sle,
+            Sle => Sgt,
+            Sge => Slt,
+            Slt => Sge,
+            Set => Clear,
+            Clear => Set,
+        }
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -119,6 +158,38 @@ pub(crate) fn jump(op: Op) -> Option<Jump> {
     })
 }
 
+impl Jump {
+    /// Whether a comparison decides it.
+    pub(crate) fn is_conditional(self) -> bool {
+        matches!(self.kind, Kind::If { .. })
+    }
+
+    /// The unconditional jump to the same target.
+    pub(crate) fn always(self) -> Jump {
+        Jump {
+            kind: Kind::Always,
+            t: self.t,
+        }
+    }
+
+    /// The conditional jump that goes to `t` exactly when this one does
+    /// not jump: `if c goto +1; goto t` as one `if !c goto t`.
+    pub(crate) fn negated_to(self, t: u32) -> Option<Jump> {
+        match self.kind {
+            Kind::If { cond, wide, d, rhs } => Some(Jump {
+                kind: Kind::If {
+                    cond: cond.negated(),
+                    wide,
+                    d,
+                    rhs,
+                },
+                t,
+            }),
+            Kind::Always | Kind::MayGoto => None,
+        }
+    }
+}
+
 /// Emits a jump.
 pub(crate) fn emit(e: &mut Emitter, jump: Jump) {
     use Cond::*;
@@ -126,13 +197,20 @@ pub(crate) fn emit(e: &mut Emitter, jump: Jump) {
     let Kind::If { cond, wide, d, rhs } = jump.kind else {
         match jump.kind {
             Kind::MayGoto => may_goto(e, target),
-            _ => x64!(e; jmp =>target),
+            _ => match short_to(e, target) {
+                Some(rel) => e.asm.extend([0xeb, rel as u8]),
+                None => x64!(e; jmp =>target),
+            },
         }
         return;
     };
     compare(e, cond, wide, x(d), rhs);
+    if let Some(rel) = short_to(e, target) {
+        e.asm.extend([0x70 | cond.code(), rel as u8]);
+        return;
+    }
     match cond {
-        Eq => x64!(e; je =>target),
+        Eq | Clear => x64!(e; je =>target),
         Ne | Set => x64!(e; jne =>target),
         Gt => x64!(e; ja =>target),
         Ge => x64!(e; jae =>target),
@@ -145,9 +223,20 @@ pub(crate) fn emit(e: &mut Emitter, jump: Jump) {
     }
 }
 
-/// Sets the flags for `d ? rhs` (`test` for `Set`, `cmp` otherwise).
+/// The displacement of a two-byte jump emitted here to `target`, when
+/// `target` is already placed (a backward jump) and that close: dynasm
+/// encodes jumps to labels with four-byte displacements, which makes a
+/// loop's code up to a third longer.
+fn short_to(e: &Emitter, target: DynamicLabel) -> Option<i8> {
+    let at = e.asm.labels().resolve_dynamic(target).ok()?.0;
+    let next = e.asm.offset().0 + 2;
+    i8::try_from(at as i64 - next as i64).ok()
+}
+
+/// Sets the flags for `d ? rhs` (`test` for `Set` and `Clear`, `cmp`
+/// otherwise, with a one-byte immediate when the value has one).
 fn compare(e: &mut Emitter, cond: Cond, wide: bool, d: u8, rhs: Rhs) {
-    let test = matches!(cond, Cond::Set);
+    let test = matches!(cond, Cond::Set | Cond::Clear);
     match rhs {
         Rhs::Reg(s) => {
             let s = x(s);
@@ -158,17 +247,32 @@ fn compare(e: &mut Emitter, cond: Cond, wide: bool, d: u8, rhs: Rhs) {
                 (false, false) => x64!(e; cmp Rd(d), Rd(s)),
             }
         }
-        Rhs::Imm(v) if !wide => match test {
-            true => x64!(e; test Rd(d), v as i32),
-            false => x64!(e; cmp Rd(d), v as i32),
+        Rhs::Imm(v) if !wide => match (test, i8::try_from(v as i32)) {
+            (true, _) => x64!(e; test Rd(d), v as i32),
+            // `test d, d` sets every flag as `cmp d, 0` does, in fewer bytes.
+            (false, Ok(0)) => x64!(e; test Rd(d), Rd(d)),
+            (false, Ok(b)) => cmp_imm8(e, false, d, b),
+            (false, Err(_)) => x64!(e; cmp Rd(d), v as i32),
         },
         Rhs::Imm(v) => match (test, simm32(v)) {
             (true, Some(i)) => x64!(e; test Rq(d), i),
-            (false, Some(i)) => x64!(e; cmp Rq(d), i),
+            (false, Some(i)) => match i8::try_from(i) {
+                Ok(0) => x64!(e; test Rq(d), Rq(d)),
+                Ok(b) => cmp_imm8(e, true, d, b),
+                Err(_) => x64!(e; cmp Rq(d), i),
+            },
             (true, None) => x64!(e; mov Rq(R10), QWORD v as i64; test Rq(d), Rq(R10)),
             (false, None) => x64!(e; mov Rq(R10), QWORD v as i64; cmp Rq(d), Rq(R10)),
         },
     }
+}
+
+/// `cmp reg, imm8` (sign-extended), encoded here: dynasm picks the imm32
+/// form for a register only known at run time whatever the hint.
+fn cmp_imm8(e: &mut Emitter, wide: bool, reg: u8, imm: i8) {
+    let rex = 0x40 | if wide { 0x08 } else { 0 } | ((reg >> 3) & 1);
+    // Opcode 0x83 /7 ib; ModRM: register direct (0b11), /7, the register.
+    e.asm.extend([rex, 0x83, 0xf8 | (reg & 7), imm as u8]);
 }
 
 /// Falls through [`MAY_GOTO_LOOPS`] times per frame activation, then jumps.

@@ -79,6 +79,26 @@ pub(crate) fn emit(e: &mut Emitter, op: Op, pc: usize, proof: Option<AccessProof
     true
 }
 
+/// An instruction with the memory operand of `addr` between `pre` and
+/// `post`, then a return; a one-byte displacement when it fits one
+/// (dynasm encodes four bytes for a displacement only known at run time).
+macro_rules! at {
+    ($e:ident, $addr:expr; [$($pre:tt)*] [$($post:tt)*]) => {{
+        let (b, disp) = match $addr {
+            Addr::Direct(b, disp) => (b, disp),
+            Addr::R11 => (R11, 0),
+            Addr::Indexed(b, i, disp) => {
+                x64!($e; $($pre)* [Rq(b) + Rq(i) + disp] $($post)*);
+                return;
+            }
+        };
+        match i8::try_from(disp) {
+            Ok(short) => x64!($e; $($pre)* [BYTE Rq(b) + short] $($post)*),
+            Err(_) => x64!($e; $($pre)* [Rq(b) + disp] $($post)*),
+        }
+    }};
+}
+
 #[derive(Clone, Copy)]
 enum Value {
     Reg(u8),
@@ -99,6 +119,8 @@ enum Addr {
     Direct(u8, i32),
     /// `[r11]`, which the check left there.
     R11,
+    /// `[base + index + disp]` (x86 registers), needing no check.
+    Indexed(u8, u8, i32),
 }
 
 /// Whether `r10 + off` is inside the frame for `size` bytes.
@@ -125,6 +147,36 @@ fn in_r11(e: &mut Emitter, at: At, base: u8, off: i16, size: u8, access: Access)
     }
 }
 
+/// `d = a; d += b; d = *(d + off)`, a proven load from the sum of two
+/// registers (`b` not `d`), as one load from `[a + b + off]` (the sum
+/// itself is overwritten); `false` for other ops.
+pub(crate) fn indexed_load(e: &mut Emitter, ops: [Op; 3], proof: Option<AccessProof>) -> bool {
+    let [Op::Mov64R { d, s: a }, Op::Add64R { d: d2, s: b }, load] = ops else {
+        return false;
+    };
+    let (dst, base, off, size, signed) = match load {
+        Op::LdB { d, s, off } => (d, s, off, 1, false),
+        Op::LdH { d, s, off } => (d, s, off, 2, false),
+        Op::LdW { d, s, off } => (d, s, off, 4, false),
+        Op::LdDw { d, s, off } => (d, s, off, 8, false),
+        Op::LdSxB { d, s, off } => (d, s, off, 1, true),
+        Op::LdSxH { d, s, off } => (d, s, off, 2, true),
+        Op::LdSxW { d, s, off } => (d, s, off, 4, true),
+        _ => return false,
+    };
+    if proof.is_none() || d2 != d || b == d || dst != d || base != d {
+        return false;
+    }
+    read(
+        e,
+        d,
+        size,
+        signed,
+        Addr::Indexed(x(a), x(b), i32::from(off)),
+    );
+    true
+}
+
 fn load(e: &mut Emitter, at: At, d: u8, s: u8, off: i16, size: u8, signed: bool) {
     let addr = address(e, at, s, off, size, Access::Load);
     read(e, d, size, signed, addr);
@@ -146,36 +198,28 @@ fn store(e: &mut Emitter, at: At, d: u8, off: i16, size: u8, value: Value) {
 /// `d = [addr]`, zero- or sign-extended.
 fn read(e: &mut Emitter, d: u8, size: u8, signed: bool, addr: Addr) {
     let d = x(d);
-    let (b, disp) = match addr {
-        Addr::Direct(b, disp) => (b, disp),
-        Addr::R11 => (R11, 0),
-    };
     match (size, signed) {
-        (1, false) => x64!(e; movzx Rd(d), BYTE [Rq(b) + disp]),
-        (2, false) => x64!(e; movzx Rd(d), WORD [Rq(b) + disp]),
-        (4, false) => x64!(e; mov Rd(d), DWORD [Rq(b) + disp]),
-        (1, true) => x64!(e; movsx Rq(d), BYTE [Rq(b) + disp]),
-        (2, true) => x64!(e; movsx Rq(d), WORD [Rq(b) + disp]),
-        (4, true) => x64!(e; movsxd Rq(d), DWORD [Rq(b) + disp]),
-        _ => x64!(e; mov Rq(d), QWORD [Rq(b) + disp]),
+        (1, false) => at!(e, addr; [movzx Rd(d), BYTE] []),
+        (2, false) => at!(e, addr; [movzx Rd(d), WORD] []),
+        (4, false) => at!(e, addr; [mov Rd(d), DWORD] []),
+        (1, true) => at!(e, addr; [movsx Rq(d), BYTE] []),
+        (2, true) => at!(e, addr; [movsx Rq(d), WORD] []),
+        (4, true) => at!(e, addr; [movsxd Rq(d), DWORD] []),
+        _ => at!(e, addr; [mov Rq(d), QWORD] []),
     }
 }
 
 /// `[addr] = value`, truncated to `size`.
 fn write(e: &mut Emitter, size: u8, value: Value, addr: Addr) {
-    let (b, disp) = match addr {
-        Addr::Direct(b, disp) => (b, disp),
-        Addr::R11 => (R11, 0),
-    };
     match (size, value) {
-        (1, Value::Reg(s)) => x64!(e; mov BYTE [Rq(b) + disp], Rb(x(s))),
-        (2, Value::Reg(s)) => x64!(e; mov WORD [Rq(b) + disp], Rw(x(s))),
-        (4, Value::Reg(s)) => x64!(e; mov DWORD [Rq(b) + disp], Rd(x(s))),
-        (_, Value::Reg(s)) => x64!(e; mov QWORD [Rq(b) + disp], Rq(x(s))),
-        (1, Value::Imm(v)) => x64!(e; mov BYTE [Rq(b) + disp], v as i8),
-        (2, Value::Imm(v)) => x64!(e; mov WORD [Rq(b) + disp], v as i16),
-        (4, Value::Imm(v)) => x64!(e; mov DWORD [Rq(b) + disp], v),
-        (_, Value::Imm(v)) => x64!(e; mov QWORD [Rq(b) + disp], v),
+        (1, Value::Reg(s)) => at!(e, addr; [mov BYTE] [, Rb(x(s))]),
+        (2, Value::Reg(s)) => at!(e, addr; [mov WORD] [, Rw(x(s))]),
+        (4, Value::Reg(s)) => at!(e, addr; [mov DWORD] [, Rd(x(s))]),
+        (_, Value::Reg(s)) => at!(e, addr; [mov QWORD] [, Rq(x(s))]),
+        (1, Value::Imm(v)) => at!(e, addr; [mov BYTE] [, v as i8]),
+        (2, Value::Imm(v)) => at!(e, addr; [mov WORD] [, v as i16]),
+        (4, Value::Imm(v)) => at!(e, addr; [mov DWORD] [, v]),
+        (_, Value::Imm(v)) => at!(e, addr; [mov QWORD] [, v]),
     }
 }
 

@@ -74,10 +74,11 @@
 //!
 //! # Budget
 //! Compiled code counts the budget as the interpreter does (see
-//! `compile`). When the verifier bounds a run (no loops, callbacks, tail
-//! calls or recursion: `Accepted::run_bound`), a run that starts with at
-//! least that much budget cannot exhaust it, so the fast body does not
-//! count; a run with less takes the counting body.
+//! `compile`). When the verifier bounds a run (no callbacks, tail calls,
+//! `may_goto` or global functions, and loops only as far as its walk
+//! followed them: `Accepted::run_bound`), a run that starts with at least
+//! that much budget cannot exhaust it, so the fast body does not count; a
+//! run with less takes the counting body.
 //!
 //! # Repeated runs
 //! An activation may run the program many times
@@ -124,7 +125,7 @@ mod exec_mem;
 mod slow;
 mod verified;
 
-use apiary_verifier::{Accepted, AccessProofs};
+use apiary_verifier::Accepted;
 use apiary_vm::Program;
 use thiserror::Error;
 
@@ -182,14 +183,16 @@ pub fn compile<E: 'static>(program: &Program<E>) -> Result<(), JitError> {
 
 /// [`compile`] with `options`.
 pub fn compile_with<E: 'static>(program: &Program<E>, options: Options) -> Result<(), JitError> {
-    attach(program, options, None, None)
+    attach(program, options, None)
 }
 
 /// [`compile`] for a program the verifier accepted: `accepted` is its
 /// verdict on this very program (the instructions the runtime prepared
 /// from the same loader spec; the runtime's rewrites keep every
 /// instruction where it was). Accesses it proved in bounds are emitted
-/// without the region check (see the crate doc's safety argument).
+/// without the region check (see the crate doc's safety argument), and
+/// conditional jumps it found going one way on every run
+/// ([`apiary_verifier::JumpSides`]) without their comparison.
 pub fn compile_verified<E: 'static>(
     program: &Program<E>,
     accepted: &Accepted,
@@ -203,25 +206,24 @@ pub fn compile_verified_with<E: 'static>(
     accepted: &Accepted,
     options: Options,
 ) -> Result<(), JitError> {
-    attach(program, options, Some(&accepted.proofs), accepted.run_bound)
+    attach(program, options, Some(accepted))
 }
 
 fn attach<E: 'static>(
     program: &Program<E>,
     options: Options,
-    proofs: Option<&AccessProofs>,
-    run_bound: Option<u64>,
+    accepted: Option<&Accepted>,
 ) -> Result<(), JitError> {
     #[cfg(target_arch = "x86_64")]
     {
-        let code = compile::compile(program, options, proofs, run_bound)?;
+        let code = compile::compile(program, options, accepted)?;
         program
             .attach_compiled(Box::new(code))
             .map_err(|_| JitError::AlreadyCompiled)
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
-        let _ = (program, options, proofs, run_bound);
+        let _ = (program, options, accepted);
         Err(JitError::UnsupportedArch)
     }
 }

@@ -1,5 +1,6 @@
 //! Every program of the C corpus and the examples, test-run on every frame
-//! of the bundled capture through the runtime: the JIT and the interpreter
+//! of the bundled capture and a full-size one through the runtime (the
+//! benchmark programs' loops run on that one): the JIT and the interpreter
 //! give the same return value, packet, context, redirect and error, and
 //! leave the same maps; once compiled with every check, once with the
 //! verifier's proofs (the accesses it proved in bounds unchecked).
@@ -100,7 +101,17 @@ fn compare_tiers(test: &str, open_native: OpenNative) {
         (Ok(corpus), Ok(examples)) => (corpus, examples),
         (Err(why), _) | (_, Err(why)) => return apiary_testskip::missing(test, why),
     };
-    let frames = apiary_corpus::traffic::packets();
+    // The capture's frames, and one full-size frame of varied bytes, on
+    // which the benchmark programs run their loops (shorter ones stop them
+    // at their length check).
+    let mut frames: Vec<(String, Vec<u8>)> = apiary_corpus::traffic::packets()
+        .iter()
+        .map(|p| (p.summary.to_string(), p.frame.to_vec()))
+        .collect();
+    let full = (0..1514u64)
+        .map(|i| ((i * 2_654_435_761) >> 13) as u8)
+        .collect();
+    frames.push(("a 1514-byte frame".to_owned(), full));
     let (mut compared, mut runs) = (0, 0);
     let mut failures = Vec::new();
     for compiled in corpus.iter().chain(examples) {
@@ -121,19 +132,18 @@ fn compare_tiers(test: &str, open_native: OpenNative) {
                     continue;
                 }
             };
-            for packet in &frames {
-                let req = request(&packet.frame);
+            for (summary, frame) in &frames {
+                let req = request(frame);
                 match (interp.run(&req), native.run(&req)) {
                     (Ok(a), Ok(b)) => {
                         runs += 1;
                         for difference in compare_runs(&a, &b) {
-                            failures.push(format!("{name} on {}: {difference}", packet.summary));
+                            failures.push(format!("{name} on {summary}: {difference}"));
                         }
                     }
                     (Err(a), Err(b)) if a.to_string() == b.to_string() => {}
                     (a, b) => failures.push(format!(
-                        "{name} on {}: interpreter {:?}, JIT {:?}",
-                        packet.summary,
+                        "{name} on {summary}: interpreter {:?}, JIT {:?}",
                         a.err(),
                         b.err()
                     )),

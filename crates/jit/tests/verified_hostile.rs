@@ -9,7 +9,7 @@
 use apiary_asm::assemble_slots;
 use apiary_isa::RawInsn;
 use apiary_kernel::types::ProgType;
-use apiary_verifier::{Accepted, AccessProof, Program as Verified, verify};
+use apiary_verifier::{Accepted, AccessProof, JumpSide, Program as Verified, verify};
 use apiary_vm::{Engine, Program, RunError, Runner};
 
 fn slots(text: &str) -> Vec<RawInsn> {
@@ -131,6 +131,93 @@ fn a_budget_below_the_verifiers_bound_is_still_counted() {
         "{interpreted:?}"
     );
     assert_eq!(compiled, interpreted);
+}
+
+/// Eight iterations adding 0 or 2 to r2 by the bits of the receive
+/// queue's index (context bytes 16..20), which the walk prunes: its bound
+/// (69) is the run with every bit set.
+const PRUNED_LOOP: &str = "
+    r2 = 0
+    r3 = *(u32 *)(r1 + 16)
+    r4 = 8
+    r5 = r3
+    r5 &= 1
+    if r5 != 0 goto +1
+    goto +2
+    r2 += 1
+    r2 += 1
+    r3 >>= 1
+    r4 += -1
+    if r4 != 0 goto -9
+    r0 = r2
+    exit
+";
+
+#[test]
+fn a_loop_runs_uncounted_from_its_bound_and_counted_below_it_with_the_same_results() {
+    let program = slots(PRUNED_LOOP);
+    let accepted = accepted_as_xdp(&program);
+    assert_eq!(accepted.run_bound, Some(69));
+    for queue in [0u32, 0x5a, 0xff] {
+        let mut ctx = [0u8; 20];
+        ctx[16..].copy_from_slice(&queue.to_le_bytes());
+        for budget in 1..=72 {
+            let [interpreted, compiled] = both_tiers(&program, &accepted, &mut ctx, Some(budget));
+            assert_eq!(compiled, interpreted, "queue {queue:#x}, budget {budget}");
+            if queue == 0xff {
+                // The longest run: exactly the bound, so the check right below
+                // it is the one a wrong bound would miss.
+                let done = budget >= 69;
+                assert_eq!(
+                    interpreted.is_ok(),
+                    done,
+                    "budget {budget}: {interpreted:?}"
+                );
+            }
+        }
+    }
+}
+
+/// A packet bound checked twice (the second time decided by the first),
+/// a jump on a constant that never jumps and one that always jumps over
+/// an op nothing else reaches.
+const DECIDED_JUMPS: &str = "
+    r0 = 0
+    r2 = *(u32 *)(r1 + 0)
+    r3 = *(u32 *)(r1 + 4)
+    r4 = r2
+    r4 += 8
+    if r4 > r3 goto +7
+    if r4 > r3 goto +6
+    r5 = 3
+    if r5 != 3 goto +1
+    r0 = 1
+    if r5 == 3 goto +1
+    r0 = 7
+    r0 += 1
+    exit
+";
+
+#[test]
+fn only_jumps_on_numbers_lose_their_comparison_and_both_tiers_agree_on_any_context() {
+    let program = slots(DECIDED_JUMPS);
+    let accepted = accepted_as_xdp(&program);
+    let sides = &accepted.jump_sides;
+    // Pointer comparisons keep theirs: the context may hold any addresses.
+    assert_eq!((sides.get(5), sides.get(6)), (None, None));
+    assert_eq!(sides.get(8), Some(JumpSide::FallThrough));
+    assert_eq!(sides.get(10), Some(JumpSide::Taken));
+    assert_eq!(sides.count(), 2);
+    // data..data_end as given, including data_end below data.
+    for (data, end) in [(64u32, 200u32), (64, 70), (200, 64), (64, 72)] {
+        let mut ctx = [0u8; 8];
+        ctx[..4].copy_from_slice(&data.to_le_bytes());
+        ctx[4..].copy_from_slice(&end.to_le_bytes());
+        for budget in std::iter::once(None).chain((1..=14).map(Some)) {
+            let [interpreted, compiled] = both_tiers(&program, &accepted, &mut ctx, budget);
+            assert_eq!(compiled, interpreted, "data {data}, data_end {end}");
+        }
+    }
 }
 
 #[test]

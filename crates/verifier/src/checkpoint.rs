@@ -14,6 +14,7 @@ use crate::liveness::RegSet;
 use crate::precision::{ALL_PRECISE, Marks};
 use crate::prune;
 use crate::regs::RegState;
+use crate::run_bound::Longest;
 use crate::state::{MAX_CALL_FRAMES, State};
 
 /// A saved state at a prune point, with the number of paths from it still
@@ -48,6 +49,8 @@ pub(crate) struct Checkpoints {
     last_insns: u64,
     /// Checkpoints kept (saved and not yet freed), for `peak_states`.
     kept: u32,
+    /// The longest runs from each checkpoint, for the run's bound.
+    pub longest: Longest,
 }
 
 impl Checkpoints {
@@ -59,8 +62,10 @@ impl Checkpoints {
         }
     }
 
-    /// A path from `cp` ended: it and its ancestors may be finished.
-    pub fn finish(&mut self, mut cp: Option<usize>) {
+    /// A path from `cp` ended, `tail` instructions of a run after `cp`
+    /// (see [`Longest::ended`]): it and its ancestors may be finished.
+    pub fn finish(&mut self, mut cp: Option<usize>, tail: u64) {
+        self.longest.ended(cp, tail);
         while let Some(i) = cp {
             let c = &mut self.all[i];
             c.branches -= 1;
@@ -76,6 +81,7 @@ impl Checkpoints {
                 self.kept -= 1;
             }
             cp = c.parent;
+            self.longest.finished(i, cp);
         }
     }
 
@@ -152,12 +158,13 @@ pub(crate) fn live_masks(env: &Env, state: &State, pc: usize) -> [RegSet; MAX_CA
 }
 
 /// A path at a prune point: its state, where it is, the checkpoint it
-/// came from and its history since.
+/// came from, its history since and how many instructions that was.
 pub(crate) struct At<'a> {
     pub state: &'a State,
     pub pc: usize,
     pub checkpoint: Option<usize>,
     pub hist: &'a mut Vec<Entry>,
+    pub steps: u64,
 }
 
 /// Compares the path with the states saved at its instruction, newest
@@ -233,6 +240,7 @@ pub(crate) fn visit(
     cps.last_jumps = cps.jumps;
     cps.last_insns = stats.insns_processed;
     let cp = cps.all.len();
+    cps.longest.saved(cp, at.steps);
     cps.all.push(Checkpoint {
         state: at.state.clone(),
         parent: at.checkpoint,

@@ -16,6 +16,7 @@ use crate::error::{Rejection, Stats};
 use crate::funcs::Funcs;
 use crate::history::{self, Entry, Loc};
 use crate::jump::{Outcome, cond_jump};
+use crate::jump_sides::JumpSides;
 use crate::liveness::{self, RegSet};
 use crate::log::{Log, LogLevel};
 use crate::mem::{self, Access};
@@ -82,6 +83,8 @@ struct Path {
     checkpoint: Option<usize>,
     /// The instructions since `checkpoint`.
     hist: Vec<Entry>,
+    /// How many instructions that was (for the run's bound).
+    steps: u64,
 }
 
 /// Leaves a second path (a branch's other side, a callback's body) waiting
@@ -107,6 +110,7 @@ fn wait(
         pc,
         checkpoint: from.checkpoint,
         hist,
+        steps: from.steps,
     });
     if queue.len() > JMP_SEQ_LIMIT {
         return Err(Rejection::new(
@@ -128,8 +132,12 @@ pub struct Accepted {
     pub stack_depth: u32,
     /// Which memory accesses are in bounds on every run, and of what.
     pub proofs: AccessProofs,
+    /// Which conditional jumps go the same way on every run.
+    pub jump_sides: JumpSides,
     /// The most instructions one run can execute (callees included), when
-    /// the code bounds it: no loops, callbacks, tail calls or recursion.
+    /// the code or the walk bounds it: no callbacks, tail calls, `may_goto`
+    /// or global functions, and no loops unless the walk followed them (see
+    /// `run_bound`).
     pub run_bound: Option<u64>,
 }
 
@@ -176,11 +184,25 @@ fn walk(prog: &Program, stats: &mut Stats, log: &mut Log) -> Result<Accepted, Re
         wants: RefCell::default(),
     };
     let mut recorder = Recorder::new(prog.insns.len(), prog.maps);
-    let mut stack_depth = explore(&env, State::entry(), 0, stats, &mut recorder, log)?;
+    let mut sides = JumpSides::new(prog.insns.len());
+    let (mut stack_depth, longest) = explore(
+        &env,
+        State::entry(),
+        0,
+        stats,
+        &mut recorder,
+        &mut sides,
+        log,
+    )?;
     log.walked();
+    // The walk of the program counted a global function's call as one
+    // instruction: its bound holds only without them.
+    let mut walked = Some(longest);
     while let Some((start, state)) = env.funcs.next_global() {
+        walked = None;
         log.global_start(start);
-        stack_depth = stack_depth.max(explore(&env, state, start, stats, &mut recorder, log)?);
+        let walked_global = explore(&env, state, start, stats, &mut recorder, &mut sides, log)?;
+        stack_depth = stack_depth.max(walked_global.0);
         log.walked();
         log.global_safe(start);
     }
@@ -192,26 +214,32 @@ fn walk(prog: &Program, stats: &mut Stats, log: &mut Log) -> Result<Accepted, Re
         stats: *stats,
         stack_depth,
         proofs: recorder.finish(),
-        run_bound: crate::run_bound::run_bound(&env.cfg.insns),
+        jump_sides: sides
+            .finish(walked.is_some() && crate::run_bound::walk_is_whole(&env.cfg.insns)),
+        run_bound: crate::run_bound::run_bound(&env.cfg.insns, walked),
     })
 }
 
 /// Follows every path from `state` at `start`, telling `recorder` what each
-/// memory access met; returns the deepest stack any used.
+/// memory access met and `sides` which way each conditional jump went;
+/// returns the deepest stack any used and the most instructions a run
+/// from `start` executes (see `run_bound`).
 fn explore(
     env: &Env,
     state: State,
     start: usize,
     stats: &mut Stats,
     recorder: &mut Recorder,
+    sides: &mut JumpSides,
     log: &mut Log,
-) -> Result<u32, Rejection> {
+) -> Result<(u32, u64), Rejection> {
     let mut cps = Checkpoints::new(env.cfg.insns.len());
     let mut queue = vec![Path {
         state,
         pc: start,
         checkpoint: None,
         hist: Vec::new(),
+        steps: 0,
     }];
     let mut stack_depth = 0u32;
     while let Some(mut path) = queue.pop() {
@@ -237,6 +265,7 @@ fn explore(
                     pc: path.pc,
                     checkpoint: path.checkpoint,
                     hist: &mut path.hist,
+                    steps: path.steps,
                 };
                 match visit(&mut cps, at, live, stats)? {
                     Visit::Pruned(old) => {
@@ -255,10 +284,15 @@ fn explore(
                             frame,
                             &wants,
                         );
-                        cps.finish(path.checkpoint);
+                        // Runs covered by the old state go on as its runs do.
+                        let tail = path.steps.saturating_add(cps.longest.from(old));
+                        cps.finish(path.checkpoint, tail);
                         break;
                     }
-                    Visit::Saved(cp) => path.checkpoint = Some(cp),
+                    Visit::Saved(cp) => {
+                        path.checkpoint = Some(cp);
+                        path.steps = 0;
+                    }
                     Visit::Continue => {}
                 }
             }
@@ -286,7 +320,14 @@ fn explore(
             let entry = insn.map(|i| history::entry(&i, &path.state, path.pc));
             let frame = (path.state.frames.len() - 1) as u8;
             log.insn(&path.state, path.pc);
+            let numbers = insn.is_some_and(|i| compares_numbers(&path.state, &i));
             let mut flow = step(env, &mut path.state, path.pc)?;
+            if let Some(Insn::Jump { .. }) = insn {
+                match flow {
+                    Flow::Next(to) if numbers => sides.went(path.pc, path.pc + 1, to),
+                    _ => sides.both(path.pc),
+                }
+            }
             let mut ended = false;
             if let Flow::Exit = flow {
                 match return_from(env, &mut path.state, path.pc)? {
@@ -305,8 +346,9 @@ fn explore(
                 &wants,
             );
             path.hist.extend(entry);
+            path.steps += 1;
             if ended {
-                cps.finish(path.checkpoint);
+                cps.finish(path.checkpoint, path.steps);
                 break;
             }
             match flow {
@@ -327,7 +369,24 @@ fn explore(
             }
         }
     }
-    Ok(stack_depth)
+    Ok((stack_depth, cps.longest.bound()))
+}
+
+/// Whether `insn` is a conditional jump on numbers only: pointers compare
+/// by addresses the embedder chose (a packet's `data_end` below `data`,
+/// in a run on plain memory), which the walk's decisions do not cover.
+fn compares_numbers(state: &State, insn: &Insn) -> bool {
+    let scalar = |r: apiary_isa::Reg| state.frame().regs[r.index() as usize].is_scalar();
+    match *insn {
+        Insn::Jump { dst, src, .. } => {
+            scalar(dst)
+                && match src {
+                    Source::Reg(s) => scalar(s),
+                    Source::Imm(_) => true,
+                }
+        }
+        _ => false,
+    }
 }
 
 /// Reads register `r` as an operand (`check_reg_arg(SRC_OP)`).

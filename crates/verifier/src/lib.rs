@@ -40,8 +40,10 @@
 //!   may be NULL), `kernel_btf` (the running kernel's BTF they
 //!   read, once; without it such programs are refused, saying so);
 //! - what it hands on: [`proofs`] (per memory instruction, the kind of
-//!   memory it stays inside on every run, for the JIT) and `run_bound`
-//!   (the most instructions a run can execute, when the code bounds it).
+//!   memory it stays inside on every run, for the JIT), [`jump_sides`]
+//!   (the conditional jumps that go the same way on every run) and
+//!   `run_bound` (the most instructions a run can execute, when the code
+//!   or the walk bounds it).
 //!
 //! [`log`] writes the kernel-compatible verifier log when asked
 //! ([`verify_with_log`]): each instruction in the kernel's syntax, the
@@ -102,6 +104,7 @@ pub mod helper_access;
 pub mod helpers;
 mod history;
 mod jump;
+pub mod jump_sides;
 mod kernel_btf;
 mod liveness;
 mod load_checks;
@@ -128,6 +131,7 @@ pub mod tnum;
 
 pub use error::{PacketAccess, Rejection, SourceLine, Stats};
 pub use explore::{Accepted, INSN_LIMIT, JMP_SEQ_LIMIT, verify, verify_with_log};
+pub use jump_sides::{JumpSide, JumpSides};
 pub use kernel_btf::{KERNEL_BTF_PATH, KernelBtfError, kernel_btf};
 pub use log::LogLevel;
 pub use object::{
