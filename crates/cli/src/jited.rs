@@ -130,26 +130,38 @@ fn listing(
     let first = offsets.first().copied().unwrap_or(0);
     out.push_str("; entry: save registers, load the eBPF registers\n");
     section(&mut out, 0, first);
-    // The last op is the vm's sentinel past the end; what follows it is out of line.
-    let ops = offsets.len().saturating_sub(1);
-    for op in 0..ops {
-        let slot = program.slot_of(op);
-        for line in annotations(object, spec, slot, options) {
-            let _ = writeln!(out, "{line}");
+    let ebpf_body = |out: &mut String, offsets: &[u32]| {
+        // The last op is the vm's sentinel past the end.
+        let ops = offsets.len().saturating_sub(1);
+        for op in 0..ops {
+            let slot = program.slot_of(op);
+            for line in annotations(object, spec, slot, options) {
+                let _ = writeln!(out, "{line}");
+            }
+            let _ = writeln!(
+                out,
+                "; {slot:4}: {}",
+                format_xlated_insn(object, spec, slot)
+            );
+            section(out, offsets[op], offsets[op + 1]);
         }
-        let _ = writeln!(
-            out,
-            "; {slot:4}: {}",
-            format_xlated_insn(object, spec, slot)
+        offsets.get(ops).copied().unwrap_or(0)
+    };
+    let mut past = ebpf_body(&mut out, offsets);
+    if let Some(checked) = code.checked_op_offsets() {
+        out.push_str("; past the last instruction\n");
+        let checked_start = checked.first().copied().unwrap_or(past);
+        section(&mut out, past, checked_start);
+        out.push_str(
+            "; checked copy: the same instructions with every access and the budget \
+             checked, run when the code above may not be (no packet buffer given, \
+             too little budget, a context it was not proven for, or a start past \
+             the first instruction)\n",
         );
-        section(&mut out, offsets[op], offsets[op + 1]);
+        past = ebpf_body(&mut out, checked);
     }
     out.push_str("; past the last instruction: slow paths, stubs and exits\n");
-    section(
-        &mut out,
-        offsets.get(ops).copied().unwrap_or(0),
-        bytes.len() as u32,
-    );
+    section(&mut out, past, bytes.len() as u32);
     out
 }
 

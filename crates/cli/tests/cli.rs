@@ -480,15 +480,20 @@ fn prog_dump_jited_interleaves_source_ebpf_and_x86() {
         text.contains("int xdp_count_protocols(struct xdp_md * ctx):\n"),
         "{text}"
     );
-    // Every eBPF instruction of the xlated listing heads its x86 code.
+    // The verified program's packet reads are unchecked in its code, so it
+    // also has a checked copy, named in the listing.
+    assert!(text.contains("\n; checked copy: "), "{text}");
+    // Every eBPF instruction of the xlated listing heads its x86 code, in
+    // both copies.
     let xlated = apiary(&["prog", "dump", "xlated", path, "xdp_count_protocols"]);
     for line in stdout(&xlated)
         .lines()
         .filter(|l| !l.starts_with(';') && l.contains(": ("))
     {
-        assert!(
-            text.contains(&format!("; {line}\n")),
-            "{line} missing:\n{text}"
+        assert_eq!(
+            text.matches(&format!("; {line}\n")).count(),
+            2,
+            "{line} not in both copies:\n{text}"
         );
     }
     // `w2 = 257` in esi, the x86 register of eBPF r2 (the kernel's mapping).

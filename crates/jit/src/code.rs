@@ -158,6 +158,10 @@ impl<E> CompiledCode<E> for JitCode<E> {
         &self.fast.starts
     }
 
+    fn checked_op_offsets(&self) -> Option<&[u32]> {
+        self.slow.as_ref().map(|slow| &*slow.starts)
+    }
+
     fn run(
         &self,
         run: &mut TierRun<'_, E>,

@@ -52,6 +52,13 @@ pub trait CompiledCode<E>: Send + Sync {
     /// For each op of [`Program::ops`], the offset in [`Self::machine_code`]
     /// where its code starts.
     fn op_offsets(&self) -> &[u32];
+
+    /// For a tier that compiled a second, fully checked copy of the program
+    /// (run when the first one's assumptions do not hold), where each op's
+    /// code starts in that copy; `None` when there is one copy.
+    fn checked_op_offsets(&self) -> Option<&[u32]> {
+        None
+    }
 }
 
 /// The registers an activation starts with. A run or a callback starts
