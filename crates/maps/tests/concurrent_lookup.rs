@@ -29,6 +29,36 @@ fn lpm_key(prefixlen: u32, addr: [u8; 4]) -> Vec<u8> {
     [prefixlen.to_ne_bytes(), addr].concat()
 }
 
+/// `READERS` threads, one per CPU, running `pass(map, cpu)` until told to
+/// stop; joining them returns how many passes each made.
+fn spawn_readers(
+    map: &Arc<Map>,
+    stop: &Arc<AtomicBool>,
+    pass: fn(&Map, u32),
+) -> Vec<std::thread::JoinHandle<u64>> {
+    (0..READERS)
+        .map(|cpu| {
+            let (map, stop) = (Arc::clone(map), Arc::clone(stop));
+            std::thread::spawn(move || {
+                let mut passes = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    pass(&map, cpu);
+                    passes += 1;
+                }
+                passes
+            })
+        })
+        .collect()
+}
+
+/// Stops the readers and checks each made at least one pass.
+fn join_readers(stop: &AtomicBool, readers: Vec<std::thread::JoinHandle<u64>>) {
+    stop.store(true, Ordering::Relaxed);
+    for r in readers {
+        assert!(r.join().unwrap() > 0);
+    }
+}
+
 /// Stable `/24`s `20.a.b.0` (tag `a << 8 | b`), churned `/25`s and `/26`s
 /// inside them (tag `round << 16 | a << 8 | b`, so a walk that strayed into
 /// a reused node shows), churned `/24`s `20.a.(b + 8).0` that add and
@@ -47,33 +77,7 @@ fn lpm_lookups_racing_updates_see_old_or_new() {
         }
     }
     let stop = Arc::new(AtomicBool::new(false));
-    let readers: Vec<_> = (0..READERS)
-        .map(|cpu| {
-            let (map, stop) = (Arc::clone(&map), Arc::clone(&stop));
-            std::thread::spawn(move || {
-                let mut lookups = 0u64;
-                while !stop.load(Ordering::Relaxed) {
-                    for a in 0..8u8 {
-                        for b in 0..8u8 {
-                            let own = u32::from(a) << 8 | u32::from(b);
-                            // Outside every churned prefix: always the /24.
-                            let v = map.lookup(&lpm_key(32, [20, a, b, 1]), cpu).unwrap();
-                            assert_eq!(tag_of(&v.expect("stable /24 missed").read()), own);
-                            // Inside the churned ones: the /24 or a churned value.
-                            let v = map.lookup(&lpm_key(32, [20, a, b, 200]), cpu).unwrap();
-                            let tag = tag_of(&v.expect("covering /24 missed").read());
-                            assert_eq!(tag & 0xffff, own, "foreign value {tag:#x}");
-                            // Outside every /24: the /8.
-                            let v = map.lookup(&lpm_key(32, [20, a, 200, b]), cpu).unwrap();
-                            assert_eq!(tag_of(&v.expect("stable /8 missed").read()), 0xffff);
-                            lookups += 3;
-                        }
-                    }
-                }
-                lookups
-            })
-        })
-        .collect();
+    let readers = spawn_readers(&map, &stop, lpm_pass);
     for round in 0..CHURN_ROUNDS {
         // A stride coprime to 64 moves each round to another subtree.
         let cell = round * 37 % 64;
@@ -100,10 +104,7 @@ fn lpm_lookups_racing_updates_see_old_or_new() {
             map.sys_delete(&k25).unwrap();
         }
     }
-    stop.store(true, Ordering::Relaxed);
-    for r in readers {
-        assert!(r.join().unwrap() > 0);
-    }
+    join_readers(&stop, readers);
     // 1 /8 and 64 /24s are left, and iteration still walks them all.
     for a in 0..8u8 {
         for b in 8..16u8 {
@@ -129,26 +130,7 @@ fn hash_lookups_racing_updates_see_old_or_new() {
             .unwrap();
     }
     let stop = Arc::new(AtomicBool::new(false));
-    let readers: Vec<_> = (0..READERS)
-        .map(|cpu| {
-            let (map, stop) = (Arc::clone(&map), Arc::clone(&stop));
-            std::thread::spawn(move || {
-                let mut lookups = 0u64;
-                while !stop.load(Ordering::Relaxed) {
-                    for k in 0..32u32 {
-                        let v = map.lookup(&k.to_ne_bytes(), cpu).unwrap();
-                        assert_eq!(tag_of(&v.expect("stable key missed").read()), k);
-                        let churned = 1000 + k;
-                        if let Some(v) = map.lookup(&churned.to_ne_bytes(), cpu).unwrap() {
-                            assert!(tag_of(&v.read()) >= 1000, "foreign value");
-                        }
-                        lookups += 2;
-                    }
-                }
-                lookups
-            })
-        })
-        .collect();
+    let readers = spawn_readers(&map, &stop, hash_pass);
     for round in 0..CHURN_ROUNDS * 4 {
         let k = 1000 + round % 64;
         map.sys_update(&k.to_ne_bytes(), &value(1000 + round), BPF_ANY)
@@ -157,11 +139,39 @@ fn hash_lookups_racing_updates_see_old_or_new() {
             map.sys_delete(&k.to_ne_bytes()).unwrap();
         }
     }
-    stop.store(true, Ordering::Relaxed);
-    for r in readers {
-        assert!(r.join().unwrap() > 0);
-    }
+    join_readers(&stop, readers);
     for k in 0..32u32 {
         assert_eq!(tag_of(&map.sys_lookup(&k.to_ne_bytes(), 0).unwrap()), k);
+    }
+}
+
+/// One pass of lookups over the LPM test's addresses.
+fn lpm_pass(map: &Map, cpu: u32) {
+    for a in 0..8u8 {
+        for b in 0..8u8 {
+            let own = u32::from(a) << 8 | u32::from(b);
+            // Outside every churned prefix: always the /24.
+            let v = map.lookup(&lpm_key(32, [20, a, b, 1]), cpu).unwrap();
+            assert_eq!(tag_of(&v.expect("stable /24 missed").read()), own);
+            // Inside the churned ones: the /24 or a churned prefix of it.
+            let v = map.lookup(&lpm_key(32, [20, a, b, 200]), cpu).unwrap();
+            let tag = tag_of(&v.expect("covering /24 missed").read());
+            assert_eq!(tag & 0xffff, own, "foreign value {tag:#x}");
+            // Outside every /24: the /8.
+            let v = map.lookup(&lpm_key(32, [20, a, 200, b]), cpu).unwrap();
+            assert_eq!(tag_of(&v.expect("stable /8 missed").read()), 0xffff);
+        }
+    }
+}
+
+/// One pass of lookups over the hash test's keys.
+fn hash_pass(map: &Map, cpu: u32) {
+    for k in 0..32u32 {
+        let v = map.lookup(&k.to_ne_bytes(), cpu).unwrap();
+        assert_eq!(tag_of(&v.expect("stable key missed").read()), k);
+        let churned = 1000 + k;
+        if let Some(v) = map.lookup(&churned.to_ne_bytes(), cpu).unwrap() {
+            assert!(tag_of(&v.read()) >= 1000, "foreign value");
+        }
     }
 }
