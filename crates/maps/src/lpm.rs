@@ -4,32 +4,46 @@
 //! `struct bpf_lpm_trie_key_u8`: a native-endian `u32` prefix length then
 //! the data bytes, most significant bit first.
 //!
-//! Values live in a slab and are updated in place; node structure sits
-//! behind one reader-writer lock (lookups share it).
+//! Values live in a slab and are updated in place. Nodes live in a second
+//! slab (it never moves) as atomic words, behind a sequence lock: writers
+//! (serialised by a mutex) make the count odd while they relink, and
+//! lookups walk without writing anything shared, then retry if the count
+//! moved. Programs on several cores look up the same trie per packet, and
+//! a reader-writer lock's count is one cache line all of them would write.
 
 use crate::def::{BPF_EXIST, BPF_NOEXIST, round8};
 use crate::error::{MapError, Result, check_len};
 use crate::mem::{Slab, ValueRef, copy_to_shared};
-use parking_lot::RwLock;
+use parking_lot::Mutex;
 use std::ptr::NonNull;
+use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, Ordering, fence};
 
 const NIL: u32 = u32::MAX;
 
+/// A node's words, then its data bytes from `DATA_OFF`.
+const CHILD0: usize = 0;
+const CHILD1: usize = 1;
+const PREFIXLEN: usize = 2;
+const INTERMEDIATE: usize = 3;
+/// Value slot in the value slab (meaningless for intermediate nodes).
+const SLOT: usize = 4;
+const DATA_OFF: usize = 24;
+
+/// A node's words, read at once.
+#[derive(Clone, Copy)]
 struct Node {
     child: [u32; 2],
     prefixlen: u32,
     intermediate: bool,
-    data: Box<[u8]>,
-    /// Value slot in the slab (meaningless for intermediate nodes).
     slot: u32,
 }
 
-struct Trie {
-    nodes: Vec<Node>,
+/// What only writers touch (under the mutex).
+struct Alloc {
+    next_node: u32,
     free_nodes: Vec<u32>,
     free_slots: Vec<u32>,
     next_slot: u32,
-    root: u32,
     n_entries: u32,
 }
 
@@ -40,7 +54,25 @@ pub(crate) struct LpmTrie {
     max_prefixlen: u32,
     max_entries: u32,
     values: Slab,
-    trie: RwLock<Trie>,
+    nodes: Slab,
+    node_cap: u32,
+    root: AtomicU32,
+    /// Odd while a writer changes nodes.
+    seq: AtomicU64,
+    alloc: Mutex<Alloc>,
+}
+
+/// A writer's hold on the trie: ends the write section (the count turns
+/// even) however the update returns, before the mutex is released.
+struct WriteSection<'t> {
+    alloc: parking_lot::MutexGuard<'t, Alloc>,
+    seq: &'t AtomicU64,
+}
+
+impl Drop for WriteSection<'_> {
+    fn drop(&mut self) {
+        self.seq.fetch_add(1, Ordering::Release);
+    }
 }
 
 fn extract_bit(data: &[u8], index: u32) -> usize {
@@ -51,18 +83,28 @@ fn extract_bit(data: &[u8], index: u32) -> usize {
 impl LpmTrie {
     pub(crate) fn new(key_size: u32, value_size: u32, max_entries: u32) -> Result<LpmTrie> {
         let data_size = key_size.saturating_sub(4) as usize;
+        // Every entry adds at most one real and one intermediate node; the
+        // two spare nodes let an update reserve before it counts the entry.
+        let node_cap = max_entries.saturating_mul(2).saturating_add(2);
         Ok(LpmTrie {
             data_size,
             value_size: value_size as usize,
             max_prefixlen: data_size as u32 * 8,
             max_entries,
             values: Slab::new(round8(value_size) as usize, max_entries, false)?,
-            trie: RwLock::new(Trie {
-                nodes: Vec::new(),
+            nodes: Slab::new(
+                DATA_OFF + round8(data_size as u32) as usize,
+                node_cap,
+                false,
+            )?,
+            node_cap,
+            root: AtomicU32::new(NIL),
+            seq: AtomicU64::new(0),
+            alloc: Mutex::new(Alloc {
+                next_node: 0,
                 free_nodes: Vec::new(),
                 free_slots: Vec::new(),
                 next_slot: 0,
-                root: NIL,
                 n_entries: 0,
             }),
         })
@@ -76,16 +118,64 @@ impl LpmTrie {
         Ok((u32::from_ne_bytes(b), data))
     }
 
+    /// Word `field` of node `i`, which the writer allocated (so backed).
+    fn word(&self, i: u32, field: usize) -> &AtomicU32 {
+        // SAFETY: `i` is below `next_node` (every index stored in a link
+        // was), so its slab element is backed and never unmapped; the
+        // element is 8-aligned and the words are in its header.
+        unsafe { AtomicU32::from_ptr(self.nodes.addr(i).cast::<u32>().add(field)) }
+    }
+
+    fn data_byte(&self, i: u32, at: usize) -> &AtomicU8 {
+        // SAFETY: as `word`; `at` is below `data_size`.
+        unsafe { AtomicU8::from_ptr(self.nodes.addr(i).add(DATA_OFF + at)) }
+    }
+
+    /// Node `i`, or `None` for `NIL` (or an index a racing read tore).
+    fn node(&self, i: u32) -> Option<Node> {
+        if i >= self.node_cap {
+            return None;
+        }
+        let w = |f| self.word(i, f).load(Ordering::Relaxed);
+        Some(Node {
+            child: [w(CHILD0), w(CHILD1)],
+            prefixlen: w(PREFIXLEN),
+            intermediate: w(INTERMEDIATE) != 0,
+            slot: w(SLOT),
+        })
+    }
+
+    fn write_node(&self, i: u32, node: Node) {
+        let w = |f, v| self.word(i, f).store(v, Ordering::Relaxed);
+        w(CHILD0, node.child[0]);
+        w(CHILD1, node.child[1]);
+        w(PREFIXLEN, node.prefixlen);
+        w(INTERMEDIATE, u32::from(node.intermediate));
+        w(SLOT, node.slot);
+    }
+
+    fn write_data(&self, i: u32, data: &[u8]) {
+        for (at, b) in data.iter().enumerate() {
+            self.data_byte(i, at).store(*b, Ordering::Relaxed);
+        }
+    }
+
+    fn read_data(&self, i: u32) -> Vec<u8> {
+        (0..self.data_size)
+            .map(|at| self.data_byte(i, at).load(Ordering::Relaxed))
+            .collect()
+    }
+
     /// `longest_prefix_match`: bits shared by the node and the key, capped
     /// by both prefix lengths.
-    fn match_len(&self, node: &Node, prefixlen: u32, data: &[u8]) -> u32 {
+    fn match_len(&self, i: u32, node: &Node, prefixlen: u32, data: &[u8]) -> u32 {
         let limit = node.prefixlen.min(prefixlen).min(self.max_prefixlen);
         let mut matched = 0;
-        for (a, b) in node.data.iter().zip(data) {
+        for (at, b) in data.iter().enumerate() {
             if matched >= limit {
                 break;
             }
-            let diff = a ^ b;
+            let diff = self.data_byte(i, at).load(Ordering::Relaxed) ^ b;
             if diff != 0 {
                 matched += diff.leading_zeros();
                 break;
@@ -99,14 +189,16 @@ impl LpmTrie {
         NonNull::new(self.values.addr(slot)).map(|p| ValueRef::new(p, self.value_size))
     }
 
-    /// `trie_lookup_elem`: the value of the longest stored prefix of the key.
-    pub(crate) fn lookup(&self, key: &[u8]) -> Result<Option<ValueRef>> {
-        let (prefixlen, data) = self.split_key(key)?;
-        let trie = self.trie.read();
+    /// One walk to the longest stored prefix; a walk racing a writer may
+    /// return anything, which `lookup` then throws away.
+    fn walk(&self, prefixlen: u32, data: &[u8]) -> Option<u32> {
         let mut found = None;
-        let mut cur = trie.root;
-        while let Some(node) = trie.nodes.get(cur as usize) {
-            let matched = self.match_len(node, prefixlen, data);
+        let mut cur = self.root.load(Ordering::Relaxed);
+        // A consistent trie is at most one node per prefix bit deep; the
+        // bound ends walks through links a writer is changing.
+        for _ in 0..=self.max_prefixlen + 1 {
+            let Some(node) = self.node(cur) else { break };
+            let matched = self.match_len(cur, &node, prefixlen, data);
             if matched == self.max_prefixlen {
                 found = Some(node.slot);
                 break;
@@ -119,7 +211,23 @@ impl LpmTrie {
             }
             cur = node.child[extract_bit(data, node.prefixlen)];
         }
-        Ok(found.and_then(|s| self.value_ref(s)))
+        found
+    }
+
+    /// `trie_lookup_elem`: the value of the longest stored prefix of the key.
+    pub(crate) fn lookup(&self, key: &[u8]) -> Result<Option<ValueRef>> {
+        let (prefixlen, data) = self.split_key(key)?;
+        loop {
+            let before = self.seq.load(Ordering::Acquire);
+            if before & 1 == 0 {
+                let found = self.walk(prefixlen, data);
+                fence(Ordering::Acquire);
+                if self.seq.load(Ordering::Relaxed) == before {
+                    return Ok(found.and_then(|s| self.value_ref(s)));
+                }
+            }
+            std::hint::spin_loop();
+        }
     }
 
     /// Host lookup: a copy of the matched value.
@@ -133,65 +241,86 @@ impl LpmTrie {
         unsafe { copy_to_shared(self.values.addr(slot), value) };
     }
 
-    fn alloc_slot(&self, trie: &mut Trie) -> Result<u32> {
-        if let Some(s) = trie.free_slots.pop() {
+    fn alloc_slot(&self, alloc: &mut Alloc) -> Result<u32> {
+        if let Some(s) = alloc.free_slots.pop() {
             return Ok(s);
         }
-        let s = trie.next_slot;
+        let s = alloc.next_slot;
         self.values.ensure(s)?;
-        trie.next_slot += 1;
+        alloc.next_slot += 1;
         Ok(s)
     }
 
-    fn alloc_node(trie: &mut Trie, node: Node) -> u32 {
-        if let Some(i) = trie.free_nodes.pop()
-            && let Some(n) = trie.nodes.get_mut(i as usize)
-        {
-            *n = node;
-            return i;
-        }
-        trie.nodes.push(node);
-        trie.nodes.len() as u32 - 1
+    /// A node holding `node` and `data`, written before any link names it.
+    fn alloc_node(&self, alloc: &mut Alloc, node: Node, data: &[u8]) -> Result<u32> {
+        let i = match alloc.free_nodes.pop() {
+            Some(i) => i,
+            None => {
+                let i = alloc.next_node;
+                self.nodes.ensure(i)?;
+                alloc.next_node += 1;
+                i
+            }
+        };
+        self.write_node(i, node);
+        self.write_data(i, data);
+        Ok(i)
     }
 
-    fn free_node(trie: &mut Trie, i: u32) {
-        if let Some(n) = trie.nodes.get_mut(i as usize) {
+    /// Backs the (at most two) nodes an update adds, so it fails before it
+    /// changes anything rather than half way.
+    fn reserve_nodes(&self, alloc: &Alloc) -> Result<()> {
+        for k in 0..2u32.saturating_sub(alloc.free_nodes.len() as u32) {
+            self.nodes.ensure(alloc.next_node.saturating_add(k))?;
+        }
+        Ok(())
+    }
+
+    fn free_node(&self, alloc: &mut Alloc, i: u32) {
+        if let Some(n) = self.node(i) {
             if !n.intermediate {
-                trie.free_slots.push(n.slot);
+                alloc.free_slots.push(n.slot);
             }
-            n.child = [NIL, NIL];
-            n.intermediate = true;
-            trie.free_nodes.push(i);
+            self.word(i, CHILD0).store(NIL, Ordering::Relaxed);
+            self.word(i, CHILD1).store(NIL, Ordering::Relaxed);
+            self.word(i, INTERMEDIATE).store(1, Ordering::Relaxed);
+            alloc.free_nodes.push(i);
         }
     }
 
     /// `trie_check_add_elem`: counts a new entry or refuses it.
-    fn add_entry(&self, trie: &mut Trie, flags: u64) -> Result<()> {
+    fn add_entry(&self, alloc: &mut Alloc, flags: u64) -> Result<()> {
         if flags == BPF_EXIST {
             return Err(MapError::NotFound);
         }
-        if trie.n_entries == self.max_entries {
+        if alloc.n_entries == self.max_entries {
             return Err(MapError::NoSpace);
         }
-        trie.n_entries += 1;
+        alloc.n_entries += 1;
         Ok(())
     }
 
-    fn node(trie: &Trie, i: u32) -> Result<&Node> {
-        trie.nodes
-            .get(i as usize)
-            .ok_or(MapError::Invalid("corrupt trie link"))
+    fn node_at(&self, i: u32) -> Result<Node> {
+        self.node(i).ok_or(MapError::Invalid("corrupt trie link"))
     }
 
     /// Replaces the link that pointed at the node found at `path` end.
-    fn set_link(trie: &mut Trie, parent: Option<(u32, usize)>, to: u32) {
+    fn set_link(&self, parent: Option<(u32, usize)>, to: u32) {
         match parent {
-            None => trie.root = to,
-            Some((p, bit)) => {
-                if let Some(n) = trie.nodes.get_mut(p as usize) {
-                    n.child[bit] = to;
-                }
-            }
+            None => self.root.store(to, Ordering::Relaxed),
+            Some((p, bit)) => self.word(p, CHILD0 + bit).store(to, Ordering::Relaxed),
+        }
+    }
+
+    /// Takes the writers' mutex and opens a write section readers retry on.
+    fn begin_write(&self) -> WriteSection<'_> {
+        let alloc = self.alloc.lock();
+        self.seq.fetch_add(1, Ordering::Relaxed);
+        // Readers that see a node word written below see the odd count.
+        fence(Ordering::Release);
+        WriteSection {
+            alloc,
+            seq: &self.seq,
         }
     }
 
@@ -205,14 +334,15 @@ impl LpmTrie {
         if prefixlen > self.max_prefixlen {
             return Err(MapError::Invalid("prefix length beyond the key's data"));
         }
-        let mut guard = self.trie.write();
-        let trie = &mut *guard;
+        let mut section = self.begin_write();
+        let alloc = &mut *section.alloc;
+        self.reserve_nodes(alloc)?;
         let mut parent: Option<(u32, usize)> = None;
-        let mut cur = trie.root;
+        let mut cur = self.root.load(Ordering::Relaxed);
         let mut matched = 0;
         while cur != NIL {
-            let node = Self::node(trie, cur)?;
-            matched = self.match_len(node, prefixlen, data);
+            let node = self.node_at(cur)?;
+            matched = self.match_len(cur, &node, prefixlen, data);
             if node.prefixlen != matched || node.prefixlen == prefixlen {
                 break;
             }
@@ -224,73 +354,61 @@ impl LpmTrie {
             child: [NIL, NIL],
             prefixlen,
             intermediate: false,
-            data: data.into(),
             slot,
         };
         if cur == NIL {
-            self.add_entry(trie, flags)?;
-            let slot = self.alloc_slot(trie)?;
+            self.add_entry(alloc, flags)?;
+            let slot = self.alloc_slot(alloc)?;
             self.write_slot(slot, value);
-            let n = Self::alloc_node(trie, new_node(slot));
-            Self::set_link(trie, parent, n);
+            let n = self.alloc_node(alloc, new_node(slot), data)?;
+            self.set_link(parent, n);
             return Ok(());
         }
-        let (node_prefix, node_im, node_slot) = {
-            let n = Self::node(trie, cur)?;
-            (n.prefixlen, n.intermediate, n.slot)
-        };
-        if node_prefix == matched {
+        let node = self.node_at(cur)?;
+        if node.prefixlen == matched {
             // Exact match: overwrite an entry, or turn an intermediate node real.
-            if !node_im {
+            if !node.intermediate {
                 if flags == BPF_NOEXIST {
                     return Err(MapError::AlreadyExists);
                 }
-                self.write_slot(node_slot, value);
-                if let Some(n) = trie.nodes.get_mut(cur as usize) {
-                    n.data = data.into();
-                }
+                self.write_slot(node.slot, value);
+                self.write_data(cur, data);
                 return Ok(());
             }
-            self.add_entry(trie, flags)?;
-            let slot = self.alloc_slot(trie)?;
+            self.add_entry(alloc, flags)?;
+            let slot = self.alloc_slot(alloc)?;
             self.write_slot(slot, value);
-            if let Some(n) = trie.nodes.get_mut(cur as usize) {
-                n.intermediate = false;
-                n.slot = slot;
-                n.data = data.into();
-            }
+            self.word(cur, SLOT).store(slot, Ordering::Relaxed);
+            self.write_data(cur, data);
+            self.word(cur, INTERMEDIATE).store(0, Ordering::Relaxed);
             return Ok(());
         }
-        self.add_entry(trie, flags)?;
-        let slot = self.alloc_slot(trie)?;
+        self.add_entry(alloc, flags)?;
+        let slot = self.alloc_slot(alloc)?;
         self.write_slot(slot, value);
+        let node_data = self.read_data(cur);
         if matched == prefixlen {
             // The new prefix is a prefix of the node: it becomes the parent.
-            let bit = extract_bit(&Self::node(trie, cur)?.data, matched);
             let mut fresh = new_node(slot);
-            fresh.child[bit] = cur;
-            let n = Self::alloc_node(trie, fresh);
-            Self::set_link(trie, parent, n);
+            fresh.child[extract_bit(&node_data, matched)] = cur;
+            let n = self.alloc_node(alloc, fresh, data)?;
+            self.set_link(parent, n);
             return Ok(());
         }
-        let leaf = Self::alloc_node(trie, new_node(slot));
-        let im_data = Self::node(trie, cur)?.data.clone();
+        let leaf = self.alloc_node(alloc, new_node(slot), data)?;
         let children = if extract_bit(data, matched) == 1 {
             [cur, leaf]
         } else {
             [leaf, cur]
         };
-        let im = Self::alloc_node(
-            trie,
-            Node {
-                child: children,
-                prefixlen: matched,
-                intermediate: true,
-                data: im_data,
-                slot: NIL,
-            },
-        );
-        Self::set_link(trie, parent, im);
+        let im = Node {
+            child: children,
+            prefixlen: matched,
+            intermediate: true,
+            slot: NIL,
+        };
+        let im = self.alloc_node(alloc, im, &node_data)?;
+        self.set_link(parent, im);
         Ok(())
     }
 
@@ -300,16 +418,16 @@ impl LpmTrie {
         if prefixlen > self.max_prefixlen {
             return Err(MapError::Invalid("prefix length beyond the key's data"));
         }
-        let mut guard = self.trie.write();
-        let trie = &mut *guard;
+        let mut section = self.begin_write();
+        let alloc = &mut *section.alloc;
         let mut link: Option<(u32, usize)> = None;
         let mut parent_link: Option<(u32, usize)> = None;
         let mut parent = NIL;
-        let mut cur = trie.root;
+        let mut cur = self.root.load(Ordering::Relaxed);
         let mut matched = 0;
         while cur != NIL {
-            let node = Self::node(trie, cur)?;
-            matched = self.match_len(node, prefixlen, data);
+            let node = self.node_at(cur)?;
+            matched = self.match_len(cur, &node, prefixlen, data);
             if node.prefixlen != matched || node.prefixlen == prefixlen {
                 break;
             }
@@ -319,22 +437,19 @@ impl LpmTrie {
             link = Some((cur, bit));
             cur = node.child[bit];
         }
-        let node = trie.nodes.get(cur as usize).ok_or(MapError::NotFound)?;
+        let node = self.node(cur).ok_or(MapError::NotFound)?;
         if node.prefixlen != prefixlen || node.prefixlen != matched || node.intermediate {
             return Err(MapError::NotFound);
         }
-        trie.n_entries -= 1;
+        alloc.n_entries -= 1;
         let [c0, c1] = node.child;
         if c0 != NIL && c1 != NIL {
             // Two children: the node stays as an intermediate one.
-            let slot = node.slot;
-            trie.free_slots.push(slot);
-            if let Some(n) = trie.nodes.get_mut(cur as usize) {
-                n.intermediate = true;
-            }
+            alloc.free_slots.push(node.slot);
+            self.word(cur, INTERMEDIATE).store(1, Ordering::Relaxed);
             return Ok(());
         }
-        if let Some(p) = trie.nodes.get(parent as usize)
+        if let Some(p) = self.node(parent)
             && p.intermediate
             && c0 == NIL
             && c1 == NIL
@@ -345,30 +460,30 @@ impl LpmTrie {
             } else {
                 p.child[0]
             };
-            Self::set_link(trie, parent_link, sibling);
-            Self::free_node(trie, parent);
-            Self::free_node(trie, cur);
+            self.set_link(parent_link, sibling);
+            self.free_node(alloc, parent);
+            self.free_node(alloc, cur);
             return Ok(());
         }
         let replacement = if c0 != NIL { c0 } else { c1 };
-        Self::set_link(trie, link, replacement);
-        Self::free_node(trie, cur);
+        self.set_link(link, replacement);
+        self.free_node(alloc, cur);
         Ok(())
     }
 
-    fn encode_key(&self, node: &Node) -> Vec<u8> {
+    fn encode_key(&self, i: u32, node: &Node) -> Vec<u8> {
         let mut out = node.prefixlen.to_ne_bytes().to_vec();
-        out.extend_from_slice(&node.data);
+        out.extend_from_slice(&self.read_data(i));
         out
     }
 
     /// The kernel's `find_leftmost` walk from `root`: intermediate nodes go
     /// left, real nodes are remembered and the walk goes on to their first
     /// child, so the deepest leftmost real node wins.
-    fn leftmost(trie: &Trie, root: u32) -> Option<u32> {
+    fn leftmost(&self, root: u32) -> Option<u32> {
         let mut next = None;
         let mut cur = root;
-        while let Some(node) = trie.nodes.get(cur as usize) {
+        while let Some(node) = self.node(cur) {
             if node.intermediate {
                 cur = node.child[0];
             } else {
@@ -383,48 +498,50 @@ impl LpmTrie {
         next
     }
 
+    fn leftmost_key(&self, root: u32) -> Result<Vec<u8>> {
+        self.leftmost(root)
+            .and_then(|i| self.node(i).map(|n| self.encode_key(i, &n)))
+            .ok_or(MapError::NotFound)
+    }
+
     /// `trie_get_next_key`: post-order (more specific prefixes first); a
-    /// missing key starts from the leftmost node.
+    /// missing key starts from the leftmost node. Host-side, so it holds
+    /// the writers' mutex rather than retrying.
     pub(crate) fn get_next_key(&self, key: Option<&[u8]>) -> Result<Vec<u8>> {
-        let trie = self.trie.read();
-        if trie.root == NIL {
+        let _writers = self.alloc.lock();
+        let root = self.root.load(Ordering::Relaxed);
+        if root == NIL {
             return Err(MapError::NotFound);
         }
         let parsed = match key {
             Some(k) => Some(self.split_key(k)?),
             None => None,
         };
-        let mut search_root = trie.root;
         if let Some((prefixlen, data)) = parsed.filter(|(p, _)| *p <= self.max_prefixlen) {
             let mut stack = Vec::new();
-            let mut cur = trie.root;
+            let mut cur = root;
             let mut matched = 0;
             let mut exact = None;
-            while let Some(node) = trie.nodes.get(cur as usize) {
+            while let Some(node) = self.node(cur) {
                 stack.push(cur);
-                matched = self.match_len(node, prefixlen, data);
+                matched = self.match_len(cur, &node, prefixlen, data);
                 if node.prefixlen != matched || node.prefixlen == prefixlen {
-                    exact = Some(cur);
+                    exact = Some(node);
                     break;
                 }
                 cur = node.child[extract_bit(data, node.prefixlen)];
             }
             let hit = exact
-                .and_then(|i| trie.nodes.get(i as usize))
                 .filter(|n| n.prefixlen == matched && n.prefixlen == prefixlen && !n.intermediate);
             if hit.is_some() {
                 let mut node = stack.pop().unwrap_or(NIL);
                 while let Some(parent_index) = stack.last().copied() {
-                    let parent = Self::node(&trie, parent_index)?;
+                    let parent = self.node_at(parent_index)?;
                     if parent.child[0] == node && parent.child[1] != NIL {
-                        search_root = parent.child[1];
-                        return Self::leftmost(&trie, search_root)
-                            .and_then(|n| trie.nodes.get(n as usize))
-                            .map(|n| self.encode_key(n))
-                            .ok_or(MapError::NotFound);
+                        return self.leftmost_key(parent.child[1]);
                     }
                     if !parent.intermediate {
-                        return Ok(self.encode_key(parent));
+                        return Ok(self.encode_key(parent_index, &parent));
                     }
                     node = parent_index;
                     stack.pop();
@@ -432,14 +549,11 @@ impl LpmTrie {
                 return Err(MapError::NotFound);
             }
         }
-        Self::leftmost(&trie, search_root)
-            .and_then(|n| trie.nodes.get(n as usize))
-            .map(|n| self.encode_key(n))
-            .ok_or(MapError::NotFound)
+        self.leftmost_key(root)
     }
 
     /// Number of entries (real nodes).
     pub(crate) fn len(&self) -> u32 {
-        self.trie.read().n_entries
+        self.alloc.lock().n_entries
     }
 }

@@ -29,6 +29,10 @@ const MAX_CPUS: u32 = 8192;
 /// The kernel's cpumap queue size sanity limit.
 const CPUMAP_MAX_QSIZE: u32 = 16384;
 
+#[expect(
+    clippy::large_enum_variant,
+    reason = "one store per map: boxing the trie would add a load to every lookup for no saving"
+)]
 enum Store {
     Array(ArrayStore),
     Hash(HashTable),

@@ -52,13 +52,43 @@ fn status(result: Result<(), MapError>) -> u64 {
     result.map_or_else(|e| map_errno(&e), |()| 0)
 }
 
-pub(crate) fn map_arg(
-    ctx: Ctx<'_, '_>,
-    handle: u64,
-) -> Result<(MapId, Arc<Map>, bool), HelperError> {
+/// A map a helper argument names, borrowed for one helper call.
+///
+/// Helpers run per packet, so resolving a map must not touch its `Arc`
+/// count: on several cores that count is one cache line every core writes.
+/// The `Env` keeps an `Arc` of every map its helpers resolved
+/// (`maps_used`, never shrunk while the Env lives), and the runtime's table
+/// only grows, so the map outlives every `MapRef`, which is a local of the
+/// helper that asked for it (neither `Send` nor `Clone`).
+pub(crate) struct MapRef(std::ptr::NonNull<Map>);
+
+impl std::ops::Deref for MapRef {
+    type Target = Map;
+    fn deref(&self) -> &Map {
+        // SAFETY: see the type's comment: an `Arc` in the Env keeps it alive.
+        unsafe { self.0.as_ref() }
+    }
+}
+
+impl MapRef {
+    /// An owning handle, for what outlives the helper call (a reserved
+    /// ring buffer sample).
+    pub(crate) fn to_arc(&self) -> Arc<Map> {
+        let ptr = self.0.as_ptr().cast_const();
+        // SAFETY: the pointer is `Arc::as_ptr` of an `Arc` the Env still
+        // holds, so the count is at least one while it is raised.
+        unsafe {
+            Arc::increment_strong_count(ptr);
+            Arc::from_raw(ptr)
+        }
+    }
+}
+
+pub(crate) fn map_arg(ctx: Ctx<'_, '_>, handle: u64) -> Result<(MapId, MapRef, bool), HelperError> {
     let env = ctx.env();
+    let borrow = |map: &Arc<Map>| MapRef(std::ptr::NonNull::from(&**map));
     if let Some((_, id, map, read_only)) = env.maps_used.iter().find(|(h, ..)| *h == handle) {
-        return Ok((*id, Arc::clone(map), *read_only));
+        return Ok((*id, borrow(map), *read_only));
     }
     let (id, map, read_only) = env
         .runtime
@@ -66,9 +96,9 @@ pub(crate) fn map_arg(
         .ok_or_else(|| HelperError::Other(format!("argument {handle:#x} is not a map")))?;
     // Only real maps are remembered, so the list stays as short as the
     // runtime's map table.
-    env.maps_used
-        .push((handle, id, Arc::clone(&map), read_only));
-    Ok((id, map, read_only))
+    let map_ref = borrow(&map);
+    env.maps_used.push((handle, id, map, read_only));
+    Ok((id, map_ref, read_only))
 }
 
 /// Zeroes `len` bytes of program memory at `addr`, checking the range
@@ -445,7 +475,7 @@ fn ringbuf_reserve(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
     let (_, map, _) = map_arg(ctx, a[0])?;
     match map.ringbuf_reserve(a[1], a[2]) {
         Ok(sample) => {
-            ctx.env().reserved.push((sample.addr(), Arc::clone(&map)));
+            ctx.env().reserved.push((sample.addr(), map.to_arc()));
             expose(ctx, sample.addr(), sample.len(), true, RegionKind::Memory)
         }
         Err(_) => Ok(0),
