@@ -9,7 +9,7 @@ fn apiary_never_accepts_a_mutated_program_the_kernel_refuses() {
     if let Err(reason) = apiary_kernel::probe() {
         return apiary_testskip::missing(TEST, format!("bpf() is unavailable: {reason}"));
     }
-    let summary = compare_verdicts(1, 300, |_| {}).expect("the kernel creates the maps");
+    let summary = compare_verdicts(1, 300, 2, |_| {}).expect("the kernel creates the maps");
     eprintln!("{}", summary.line());
     for (mutation, (programs, refused)) in &summary.by_mutation {
         eprintln!(
