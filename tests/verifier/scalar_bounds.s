@@ -810,3 +810,241 @@ out:
 out:
 	r0 = 0
 	exit
+
+# Byte swaps and byte-order conversions (`scalar_byte_swap`): the tnum's
+# bytes are reversed and the bounds re-derived from it; 16- and 32-bit
+# forms truncate; constants fold (found by `apiary fuzz verdicts`, seed
+# 101511). Selftests: verifier_bswap.c.
+
+;; case byteswap_u8_be16_rsh8
+;; type socket_filter
+;; map values array key=4 value=256 max=1
+;; expect accept
+	*(u32 *)(r10 - 4) = 0
+	r2 = r10
+	r2 += -4
+	ld_pseudo r1, 5, 0
+	call 1
+	if r0 == 0 goto out
+	r1 = *(u8 *)(r0 + 0)
+	r1 = be16 r1
+	r1 >>= 8
+	r0 += r1
+	r0 = *(u8 *)(r0 + 0)
+out:
+	r0 = 0
+	exit
+
+;; case byteswap_u8_le16
+;; type socket_filter
+;; map values array key=4 value=256 max=1
+;; expect accept
+	*(u32 *)(r10 - 4) = 0
+	r2 = r10
+	r2 += -4
+	ld_pseudo r1, 5, 0
+	call 1
+	if r0 == 0 goto out
+	r1 = *(u8 *)(r0 + 0)
+	r1 = le16 r1
+	r0 += r1
+	r0 = *(u8 *)(r0 + 0)
+out:
+	r0 = 0
+	exit
+
+;; case byteswap_u8_le64
+;; type socket_filter
+;; map values array key=4 value=256 max=1
+;; expect accept
+	*(u32 *)(r10 - 4) = 0
+	r2 = r10
+	r2 += -4
+	ld_pseudo r1, 5, 0
+	call 1
+	if r0 == 0 goto out
+	r1 = *(u8 *)(r0 + 0)
+	r1 = le64 r1
+	r0 += r1
+	r0 = *(u8 *)(r0 + 0)
+out:
+	r0 = 0
+	exit
+
+;; case byteswap_u8_le32
+;; type socket_filter
+;; map values array key=4 value=256 max=1
+;; expect accept
+	*(u32 *)(r10 - 4) = 0
+	r2 = r10
+	r2 += -4
+	ld_pseudo r1, 5, 0
+	call 1
+	if r0 == 0 goto out
+	r1 = *(u8 *)(r0 + 0)
+	r1 = le32 r1
+	r0 += r1
+	r0 = *(u8 *)(r0 + 0)
+out:
+	r0 = 0
+	exit
+
+;; case byteswap_u8_bswap64_rsh56
+;; type socket_filter
+;; map values array key=4 value=256 max=1
+;; expect accept
+	*(u32 *)(r10 - 4) = 0
+	r2 = r10
+	r2 += -4
+	ld_pseudo r1, 5, 0
+	call 1
+	if r0 == 0 goto out
+	r1 = *(u8 *)(r0 + 0)
+	r1 = bswap64 r1
+	r1 >>= 56
+	r0 += r1
+	r0 = *(u8 *)(r0 + 0)
+out:
+	r0 = 0
+	exit
+
+;; case byteswap_u8_be16_and
+;; type socket_filter
+;; map values array key=4 value=256 max=1
+;; expect accept
+	*(u32 *)(r10 - 4) = 0
+	r2 = r10
+	r2 += -4
+	ld_pseudo r1, 5, 0
+	call 1
+	if r0 == 0 goto out
+	r1 = *(u8 *)(r0 + 0)
+	r1 = be16 r1
+	r1 &= 0xff
+	r0 += r1
+	r0 = *(u8 *)(r0 + 0)
+out:
+	r0 = 0
+	exit
+
+;; case byteswap_u8_be32_rsh24
+;; type socket_filter
+;; map values array key=4 value=256 max=1
+;; expect accept
+	*(u32 *)(r10 - 4) = 0
+	r2 = r10
+	r2 += -4
+	ld_pseudo r1, 5, 0
+	call 1
+	if r0 == 0 goto out
+	r1 = *(u8 *)(r0 + 0)
+	r1 = be32 r1
+	r1 >>= 24
+	r0 += r1
+	r0 = *(u8 *)(r0 + 0)
+out:
+	r0 = 0
+	exit
+
+;; case byteswap_const_be16
+;; type socket_filter
+;; expect accept
+	r1 = 0x12345678 ll
+	r1 = be16 r1
+	r2 = 0x7856 ll
+	r1 -= r2
+	r0 = r10
+	r0 += r1
+	r0 = *(u64 *)(r0 - 8)
+	exit
+
+;; case byteswap_const_be32
+;; type socket_filter
+;; expect accept
+	r1 = 0x12345678 ll
+	r1 = be32 r1
+	r2 = 0x78563412 ll
+	r1 -= r2
+	r0 = r10
+	r0 += r1
+	r0 = *(u64 *)(r0 - 8)
+	exit
+
+;; case byteswap_const_be64
+;; type socket_filter
+;; expect accept
+	r1 = 0x1122334455667788 ll
+	r1 = be64 r1
+	r2 = 0x8877665544332211 ll
+	r1 -= r2
+	r0 = r10
+	r0 += r1
+	r0 = *(u64 *)(r0 - 8)
+	exit
+
+;; case byteswap_const_le16
+;; type socket_filter
+;; expect accept
+	r1 = 0x12345678 ll
+	r1 = le16 r1
+	r2 = 0x5678 ll
+	r1 -= r2
+	r0 = r10
+	r0 += r1
+	r0 = *(u64 *)(r0 - 8)
+	exit
+
+;; case byteswap_const_le32
+;; type socket_filter
+;; expect accept
+	r1 = 0x1122334455667788 ll
+	r1 = le32 r1
+	r2 = 0x55667788 ll
+	r1 -= r2
+	r0 = r10
+	r0 += r1
+	r0 = *(u64 *)(r0 - 8)
+	exit
+
+;; case byteswap_const_bswap16
+;; type socket_filter
+;; expect accept
+	r1 = 0x12345678 ll
+	r1 = bswap16 r1
+	r2 = 0x7856 ll
+	r1 -= r2
+	r0 = r10
+	r0 += r1
+	r0 = *(u64 *)(r0 - 8)
+	exit
+
+;; case byteswap_const_be16_wrong
+;; type socket_filter
+;; expect reject: misaligned stack access off 0+8670+-8 size 8
+	r1 = 0x12345678 ll
+	r1 = be16 r1
+	r2 = 0x5678 ll
+	r1 -= r2
+	r0 = r10
+	r0 += r1
+	r0 = *(u64 *)(r0 - 8)
+	exit
+
+;; case byteswap_u8_be16_unshifted
+;; type socket_filter
+;; map values array key=4 value=256 max=1
+;; expect reject: R0 max value is outside of the allowed memory range
+;; detail invalid access to map value, value_size=256 off=65280 size=1
+	*(u32 *)(r10 - 4) = 0
+	r2 = r10
+	r2 += -4
+	ld_pseudo r1, 5, 0
+	call 1
+	if r0 == 0 goto out
+	r1 = *(u8 *)(r0 + 0)
+	r1 = be16 r1
+	r0 += r1
+	r0 = *(u8 *)(r0 + 0)
+out:
+	r0 = 0
+	exit

@@ -32,6 +32,15 @@ impl Tnum {
         }
     }
 
+    /// The low `bits` (16, 32 or 64) with their bytes in reverse order,
+    /// zero-extended (`tnum_bswap16`, `tnum_bswap32`, `tnum_bswap64`).
+    pub fn swap_bytes(self, bits: u8) -> Tnum {
+        // Shifted to the top, the low `bits` land at the bottom, reversed.
+        let shift = 64u32.saturating_sub(u32::from(bits));
+        let swapped = |x: u64| x.checked_shl(shift).map_or(0, u64::swap_bytes);
+        Tnum::new(swapped(self.value), swapped(self.mask))
+    }
+
     /// Exactly `value`.
     pub const fn constant(value: u64) -> Tnum {
         Tnum { value, mask: 0 }
