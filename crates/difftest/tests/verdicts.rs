@@ -21,6 +21,19 @@ fn apiary_never_accepts_a_mutated_program_the_kernel_refuses() {
     // The mutations must make the kernel refuse, or the run tests little.
     let refused: u64 = summary.by_mutation.values().map(|&(_, r)| r).sum();
     assert!(refused * 2 >= summary.programs, "{summary:?}");
+    // Those at the edge of what can be proven must fall on both sides.
+    for edge in [
+        Mutation::IndexArithmetic,
+        Mutation::NullCheckForm,
+        Mutation::SpillFill,
+    ] {
+        let (programs, refused) = summary.by_mutation.get(&edge).copied().unwrap_or_default();
+        assert!(
+            refused > 0 && refused < programs,
+            "{}: {refused} of {programs} refused",
+            edge.name()
+        );
+    }
     let unsound: Vec<String> = summary
         .unsound
         .iter()
