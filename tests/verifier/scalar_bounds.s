@@ -1048,3 +1048,136 @@ out:
 out:
 	r0 = 0
 	exit
+
+# A range that holds one member of the tnum makes the scalar that member
+# (`__update_reg64_bounds` with `tnum_step`): at the range's minimum, at
+# the tnum's largest member, or strictly inside; two members do not (found
+# by `apiary fuzz verdicts`, seeds 11 and 18225).
+
+;; case range_meets_tnum_only_at_umin
+;; type socket_filter
+;; map values array key=4 value=16 max=1
+;; expect accept
+	*(u32 *)(r10 - 4) = 0
+	r2 = r10
+	r2 += -4
+	ld_pseudo r1, 5, 0
+	call 1
+	if r0 == 0 goto out
+	r1 = *(u64 *)(r0 + 0)
+	r1 <<= 1
+	r1 -= 1
+	r1 <<= 3
+	w1 >>= 1
+	r2 = 9
+	if w1 > w2 goto out
+	r0 += r1
+	*(u64 *)(r0 + 0) = r1
+out:
+	r0 = 0
+	exit
+
+;; case range_meets_tnum_only_at_umin_signed
+;; type socket_filter
+;; map values array key=4 value=16 max=1
+;; expect accept
+	*(u32 *)(r10 - 4) = 0
+	r2 = r10
+	r2 += -4
+	ld_pseudo r1, 5, 0
+	call 1
+	if r0 == 0 goto out
+	r1 = *(u64 *)(r0 + 0)
+	r1 &= 0xf0
+	r1 -= 4
+	if r1 s> 16 goto out
+	if r1 s< 0 goto out
+	r0 += r1
+	r6 = *(u8 *)(r0 + 0)
+out:
+	r0 = 0
+	exit
+
+;; case range_meets_tnum_in_two_values
+;; type socket_filter
+;; map values array key=4 value=16 max=1
+;; expect reject: R0 max value is outside of the allowed memory range
+;; detail invalid access to map value, value_size=16 off=12 size=8
+	*(u32 *)(r10 - 4) = 0
+	r2 = r10
+	r2 += -4
+	ld_pseudo r1, 5, 0
+	call 1
+	if r0 == 0 goto out
+	r1 = *(u64 *)(r0 + 0)
+	r1 <<= 3
+	r1 |= 4
+	if r1 > 13 goto out
+	r0 += r1
+	*(u64 *)(r0 + 0) = r1
+out:
+	r0 = 0
+	exit
+
+;; case range_meets_tnum_only_inside
+;; type socket_filter
+;; map values array key=4 value=16 max=1
+;; expect accept
+	*(u32 *)(r10 - 4) = 0
+	r2 = r10
+	r2 += -4
+	ld_pseudo r1, 5, 0
+	call 1
+	if r0 == 0 goto out
+	r1 = *(u64 *)(r0 + 0)
+	r1 <<= 3
+	r1 |= 4
+	if r1 < 5 goto out
+	if r1 > 13 goto out
+	r0 += r1
+	r6 = *(u32 *)(r0 - 12)
+out:
+	r0 = 0
+	exit
+
+;; case range_meets_tnum_only_at_its_largest
+;; type socket_filter
+;; map values array key=4 value=16 max=1
+;; expect accept
+	*(u32 *)(r10 - 4) = 0
+	r2 = r10
+	r2 += -4
+	ld_pseudo r1, 5, 0
+	call 1
+	if r0 == 0 goto out
+	r1 = *(u64 *)(r0 + 0)
+	r1 &= 8
+	r1 |= 4
+	if r1 < 5 goto out
+	r0 += r1
+	r6 = *(u32 *)(r0 - 12)
+out:
+	r0 = 0
+	exit
+
+;; case range_meets_tnum_in_two_values_inside
+;; type socket_filter
+;; map values array key=4 value=16 max=1
+;; expect reject: R0 min value is outside of the allowed memory range
+;; detail invalid access to map value, value_size=16 off=-7 size=4
+	*(u32 *)(r10 - 4) = 0
+	r2 = r10
+	r2 += -4
+	ld_pseudo r1, 5, 0
+	call 1
+	if r0 == 0 goto out
+	r1 = *(u64 *)(r0 + 0)
+	r1 <<= 3
+	r1 |= 4
+	if r1 < 5 goto out
+	if r1 > 21 goto out
+	r0 += r1
+	r6 = *(u32 *)(r0 - 12)
+out:
+	r0 = 0
+	exit

@@ -58,6 +58,35 @@ impl Tnum {
         Tnum::new(min & !delta, delta)
     }
 
+    /// The smallest member larger than `z`; the smallest member when `z`
+    /// is below it, the largest when `z` is not below that (`tnum_step`).
+    pub fn step(self, z: u64) -> u64 {
+        let tmax = self.value | self.mask;
+        if z >= tmax {
+            return tmax;
+        }
+        if z < self.value {
+            return self.value;
+        }
+        let below = |bits: u32| 1u64.checked_shl(bits).map_or(u64::MAX, |b| b - 1);
+        // The smallest member at least `target` (there is one: tmax).
+        let target = z + 1;
+        let wrong = (target ^ self.value) & !self.mask;
+        if wrong == 0 {
+            return target;
+        }
+        // Above the highest fixed bit `target` gets wrong, a member equals
+        // it; the member first exceeds it at that bit when the fixed bit is
+        // 1, else at the lowest unknown bit above it where `target` has 0.
+        let high = 63 - wrong.leading_zeros();
+        let at = if target >> high & 1 == 0 {
+            high
+        } else {
+            (self.mask & !target & !below(high + 1)).trailing_zeros()
+        };
+        (target & !below(at + 1)) | 1u64.checked_shl(at).unwrap_or(0) | (self.value & below(at))
+    }
+
     /// Whether every bit is known.
     pub const fn is_const(self) -> bool {
         self.mask == 0
