@@ -1181,3 +1181,87 @@ out:
 out:
 	r0 = 0
 	exit
+
+# A sign mask (`s>>= 63`: 0 or -1) sign-extended stays 0 or -1, and `|`
+# or `&` with a constant on it forks the state into its two values
+# (`maybe_fork_scalars`); found by `apiary fuzz verdicts` (seeds 6848,
+# 7622, 10187, 15940, 17881, 18154 of the edge mutations).
+
+;; case sign_mask_sign_extended_16
+;; type socket_filter
+;; map values array key=4 value=16 max=1
+;; expect accept
+	*(u32 *)(r10 - 4) = 0
+	r2 = r10
+	r2 += -4
+	ld_pseudo r1, 5, 0
+	call 1
+	if r0 == 0 goto out
+	r1 = *(u64 *)(r0 + 0)
+	r1 s>>= 63
+	r1 = (s16)r1
+	if r1 s< 0 goto out
+	r0 += r1
+	*(u64 *)(r0 + 8) = r1
+out:
+	r0 = 0
+	exit
+
+;; case sign_mask_sign_extended_8
+;; type socket_filter
+;; map values array key=4 value=16 max=1
+;; expect accept
+	*(u32 *)(r10 - 4) = 0
+	r2 = r10
+	r2 += -4
+	ld_pseudo r1, 5, 0
+	call 1
+	if r0 == 0 goto out
+	r1 = *(u64 *)(r0 + 0)
+	r1 s>>= 63
+	r1 = (s8)r1
+	if r1 s< 0 goto out
+	r0 += r1
+	*(u64 *)(r0 + 8) = r1
+out:
+	r0 = 0
+	exit
+
+;; case sign_mask_or_constant
+;; type socket_filter
+;; map values array key=4 value=16 max=1
+;; expect accept
+	*(u32 *)(r10 - 4) = 0
+	r2 = r10
+	r2 += -4
+	ld_pseudo r1, 5, 0
+	call 1
+	if r0 == 0 goto out
+	r1 = *(u64 *)(r0 + 0)
+	r1 s>>= 63
+	r1 |= 8
+	if r1 s< 0 goto out
+	r0 += r1
+	*(u64 *)(r0 + 0) = r1
+out:
+	r0 = 0
+	exit
+
+;; case sign_mask_and_constant
+;; type socket_filter
+;; map values array key=4 value=16 max=1
+;; expect accept
+	*(u32 *)(r10 - 4) = 0
+	r2 = r10
+	r2 += -4
+	ld_pseudo r1, 5, 0
+	call 1
+	if r0 == 0 goto out
+	r1 = *(u64 *)(r0 + 0)
+	r1 s>>= 63
+	r1 &= 8
+	r0 += r1
+	*(u64 *)(r0 + 0) = r1
+out:
+	r0 = 0
+	exit

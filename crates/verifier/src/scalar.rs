@@ -405,6 +405,13 @@ impl Scalar {
             *self = Scalar::constant(sign_extend(self.var_off.value.into(), bits) as u64);
             return;
         }
+        // Every value already fits the narrow type (a sign mask, 0 or -1,
+        // for one): the extension changes none, and the kernel keeps them.
+        if i128::from(self.smin) >= -(1i128 << (bits - 1))
+            && i128::from(self.smax) < 1i128 << (bits - 1)
+        {
+            return;
+        }
         let full = self.bounds(true);
         match sign_extended_range(&full, bits) {
             Some((lo, hi)) => {
@@ -434,6 +441,12 @@ impl Scalar {
             let v = sign_extend(self.var_off.value.into(), bits);
             self.var_off = Tnum::constant(v as u64);
             self.set_const32(v as u32);
+            return;
+        }
+        // Every low half already fits the narrow type: none changes.
+        if i64::from(self.s32_min) >= -(1i64 << (bits - 1))
+            && i64::from(self.s32_max) < 1i64 << (bits - 1)
+        {
             return;
         }
         let mut low = self.bounds(false);
