@@ -1265,3 +1265,54 @@ out:
 out:
 	r0 = 0
 	exit
+
+# A sign extension of a range of one sign rebuilds the tnum from the
+# range's ends, losing its known bits (fuzz verdicts seeds 59861, 74038:
+# unsound accepts while the tnum was kept).
+
+;; case sign_extended_range_loses_its_tnum
+;; type socket_filter
+;; map values array key=4 value=16 max=1
+;; expect reject: R0 max value is outside of the allowed memory range
+;; detail invalid access to map value, value_size=16 off=15 size=2
+	*(u32 *)(r10 - 4) = 0
+	r2 = r10
+	r2 += -4
+	ld_pseudo r1, 5, 0
+	call 1
+	if r0 == 0 goto out
+	r1 = *(u64 *)(r0 + 0)
+	r1 = (s8)r1
+	r1 += 8
+	r1 &= 0xf0
+	r1 = (s32)r1
+	if r1 s> 15 goto out
+	r0 += r1
+	*(u16 *)(r0 + 0) = r1
+out:
+	r0 = 0
+	exit
+
+;; case sign_extended_range_loses_its_low_zeros
+;; type socket_filter
+;; map values array key=4 value=16 max=1
+;; expect reject: R0 max value is outside of the allowed memory range
+;; detail invalid access to map value, value_size=16 off=16 size=8
+	*(u32 *)(r10 - 4) = 0
+	r2 = r10
+	r2 += -4
+	ld_pseudo r1, 5, 0
+	call 1
+	if r0 == 0 goto out
+	r1 = *(u64 *)(r0 + 0)
+	r1 &= 0xff
+	r1 <<= 2
+	r1 *= 3
+	r1 = (s16)r1
+	r1 <<= 3
+	if w1 s> 8 goto out
+	r0 += r1
+	*(u64 *)(r0 + 8) = r1
+out:
+	r0 = 0
+	exit

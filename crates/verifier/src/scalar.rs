@@ -405,15 +405,14 @@ impl Scalar {
             *self = Scalar::constant(sign_extend(self.var_off.value.into(), bits) as u64);
             return;
         }
-        // Every value already fits the narrow type (a sign mask, 0 or -1,
-        // for one): the extension changes none, and the kernel keeps them.
-        if i128::from(self.smin) >= -(1i128 << (bits - 1))
-            && i128::from(self.smax) < 1i128 << (bits - 1)
-        {
-            return;
-        }
         let full = self.bounds(true);
+        // Values of both signs that fit the narrow type (a sign mask, 0 or
+        // -1): the extension changes none, and the kernel keeps them. Other
+        // ranges it rebuilds from their ends, the tnum too.
+        let fits = i128::from(self.smin) >= -(1i128 << (bits - 1))
+            && i128::from(self.smax) < 1i128 << (bits - 1);
         match sign_extended_range(&full, bits) {
+            None if fits => {}
             Some((lo, hi)) => {
                 for wide in [true, false] {
                     let mut b = self.bounds(wide);
@@ -443,14 +442,12 @@ impl Scalar {
             self.set_const32(v as u32);
             return;
         }
-        // Every low half already fits the narrow type: none changes.
-        if i64::from(self.s32_min) >= -(1i64 << (bits - 1))
-            && i64::from(self.s32_max) < 1i64 << (bits - 1)
-        {
-            return;
-        }
         let mut low = self.bounds(false);
+        let fits = i64::from(self.s32_min) >= -(1i64 << (bits - 1))
+            && i64::from(self.s32_max) < 1i64 << (bits - 1);
         match sign_extended_range(&low, bits) {
+            // As for the full register: both signs, all fitting, kept.
+            None if fits => return,
             Some((lo, hi)) => {
                 (low.smin, low.smax) = (lo, hi);
                 (low.umin, low.umax) = (low.wrap_unsigned(lo), low.wrap_unsigned(hi));
