@@ -209,6 +209,22 @@ mod tests {
     use apiary_difftest::{KernelReport, KernelWarning, Summary};
 
     #[test]
+    fn the_timing_line_gives_the_rate_and_each_stage() {
+        let summary = apiary_difftest::VerdictSummary {
+            programs: 1000,
+            apiary_time: Duration::from_millis(2500),
+            kernel_time: Duration::from_millis(1300),
+            ..apiary_difftest::VerdictSummary::default()
+        };
+        assert_eq!(
+            timing_line(&summary, Duration::from_secs(4), 2),
+            "1000 programs in 4.0 s (250.0 programs/s, 2 workers); \
+             apiary's verifier 2.5 s, the kernel's loads 1.3 s\n"
+        );
+        assert!(timing_line(&summary, Duration::ZERO, 1).contains("(0.0 programs/s, 1 workers)"));
+    }
+
+    #[test]
     fn the_summary_counts_kernel_warnings_apart_or_says_the_log_was_not_watched() {
         let warning = KernelWarning {
             seed: 2660,
