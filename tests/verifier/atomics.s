@@ -185,3 +185,107 @@ out:
 	store_release((u32 *)(r1 + 48), w2)
 	r0 = 0
 	exit
+
+# A fetch narrower than the spilled scalar it reads is a narrow fill: the
+# low bytes of a spilled constant stay that constant, the bytes of a spilled
+# zero stay zero, anything else is unknown (found by `apiary fuzz verdicts`,
+# seed 100871).
+
+;; case atomic_fetch_32_of_spilled_zero
+;; type socket_filter
+;; expect accept
+	r2 = 0
+	*(u64 *)(r10 - 8) = r2
+	r3 = 1
+	w3 = atomic_fetch_add((u32 *)(r10 - 8), w3)
+	r1 += r3
+	r0 = *(u32 *)(r1 + 0)
+	exit
+
+;; case atomic_fetch_64_of_spilled_zero
+;; type socket_filter
+;; expect accept
+	r2 = 0
+	*(u64 *)(r10 - 8) = r2
+	r3 = 1
+	r3 = atomic_fetch_add((u64 *)(r10 - 8), r3)
+	r1 += r3
+	r0 = *(u32 *)(r1 + 0)
+	exit
+
+;; case atomic_fetch_32_of_spilled_high_constant
+;; type socket_filter
+;; expect accept
+	r2 = 0x100000000 ll
+	*(u64 *)(r10 - 8) = r2
+	r3 = 1
+	w3 = atomic_fetch_add((u32 *)(r10 - 8), w3)
+	r1 += r3
+	r0 = *(u32 *)(r1 + 0)
+	exit
+
+;; case load_32_of_spilled_high_constant
+;; type socket_filter
+;; expect accept
+	r2 = 0x100000000 ll
+	*(u64 *)(r10 - 8) = r2
+	r3 = *(u32 *)(r10 - 8)
+	r1 += r3
+	r0 = *(u32 *)(r1 + 0)
+	exit
+
+;; case atomic_xchg_32_of_spilled_zero
+;; type socket_filter
+;; expect accept
+	r2 = 0
+	*(u64 *)(r10 - 8) = r2
+	r3 = 1
+	w3 = xchg32_32(r10 - 8, w3)
+	r1 += r3
+	r0 = *(u32 *)(r1 + 0)
+	exit
+
+;; case atomic_fetch_32_of_spilled_zero_upper_half
+;; type socket_filter
+;; expect accept
+	r2 = 0
+	*(u64 *)(r10 - 8) = r2
+	r3 = 1
+	w3 = atomic_fetch_add((u32 *)(r10 - 4), w3)
+	r1 += r3
+	r0 = *(u32 *)(r1 + 0)
+	exit
+
+;; case atomic_fetch_32_of_spilled_unknown
+;; type socket_filter
+;; expect reject: variable ctx access var_off=(0x0; 0xffffffff) disallowed
+	r2 = *(u32 *)(r1 + 0)
+	*(u64 *)(r10 - 8) = r2
+	r3 = 1
+	w3 = atomic_fetch_add((u32 *)(r10 - 8), w3)
+	r1 += r3
+	r0 = *(u32 *)(r1 + 0)
+	exit
+
+;; case atomic_fetch_32_of_spilled_constant_upper_half
+;; type socket_filter
+;; expect reject: variable ctx access var_off=(0x0; 0xffffffff) disallowed
+	r2 = 0x500000000 ll
+	*(u64 *)(r10 - 8) = r2
+	r3 = 1
+	w3 = atomic_fetch_add((u32 *)(r10 - 4), w3)
+	r1 += r3
+	r0 = *(u32 *)(r1 + 0)
+	exit
+
+;; case atomic_fetch_32_of_spilled_constant_then_read_back
+;; type socket_filter
+;; expect reject: math between ctx pointer and register with unbounded min value is not allowed
+	r2 = 0
+	*(u64 *)(r10 - 8) = r2
+	r3 = 1
+	w3 = atomic_fetch_add((u32 *)(r10 - 8), w3)
+	r4 = *(u64 *)(r10 - 8)
+	r1 += r4
+	r0 = *(u32 *)(r1 + 0)
+	exit

@@ -3,27 +3,32 @@
 
 use std::path::Path;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::CliResult;
 use crate::error::CliError;
 
-/// Runs `count` random programs from `seed` in both backends and prints
 /// Compares Apiary's verdict with the kernel's on `count` generated
-/// programs from `seed`, most made unsafe by a mutation; prints up to
-/// `examples` disagreements of each direction (the program and both
-/// messages), the kernel's refusals per mutation, and ends with `N
-/// programs, A agree, U accepted by apiary but rejected by the kernel, S
-/// rejected by apiary but accepted by the kernel`. Fails when U is not 0.
-pub fn verdicts(count: u64, seed: u64, examples: usize) -> CliResult {
+/// programs from `seed`, most made unsafe by a mutation, on `jobs` worker
+/// threads (default: one per core); prints up to `examples` disagreements
+/// of each direction (the program and both messages), the kernel's
+/// refusals per mutation, the time taken, and ends with `N programs, A
+/// agree, U accepted by apiary but rejected by the kernel, S rejected by
+/// apiary but accepted by the kernel`. Fails when U is not 0.
+pub fn verdicts(count: u64, seed: u64, examples: usize, jobs: Option<usize>) -> CliResult {
     apiary_kernel_probe()?;
+    let jobs = jobs.unwrap_or_else(|| {
+        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+    });
+    let started = std::time::Instant::now();
     let bar = ProgressBar::new(count);
     bar.set_style(
         ProgressStyle::with_template("{bar:40} {pos}/{len} {msg} ({eta})")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
-    let summary = apiary_difftest::compare_verdicts(seed, count, |summary| {
+    let summary = apiary_difftest::compare_verdicts(seed, count, jobs, |summary| {
         bar.inc(1);
         if summary.programs.is_multiple_of(256) {
             bar.set_message(format!(
@@ -56,6 +61,7 @@ pub fn verdicts(count: u64, seed: u64, examples: usize) -> CliResult {
             mutation.name()
         ));
     }
+    out.push_str(&timing_line(&summary, started.elapsed(), jobs));
     out.push_str(&summary.line());
     out.push('\n');
     crate::progrun::emit(&out)?;
@@ -64,6 +70,24 @@ pub fn verdicts(count: u64, seed: u64, examples: usize) -> CliResult {
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// `N programs in T s (P programs/s, J workers); apiary's verifier A s,
+/// the kernel's loads K s`: the stages' times are summed over the workers.
+fn timing_line(summary: &apiary_difftest::VerdictSummary, wall: Duration, jobs: usize) -> String {
+    let seconds = wall.as_secs_f64();
+    let rate = if seconds > 0.0 {
+        summary.programs as f64 / seconds
+    } else {
+        0.0
+    };
+    format!(
+        "{} programs in {seconds:.1} s ({rate:.1} programs/s, {jobs} workers); \
+         apiary's verifier {:.1} s, the kernel's loads {:.1} s\n",
+        summary.programs,
+        summary.apiary_time.as_secs_f64(),
+        summary.kernel_time.as_secs_f64()
+    )
 }
 
 /// One disagreement: which way, the seed and mutation, the program, both verdicts.
@@ -183,6 +207,22 @@ fn apiary_kernel_probe() -> Result<(), CliError> {
 mod tests {
     use super::*;
     use apiary_difftest::{KernelReport, KernelWarning, Summary};
+
+    #[test]
+    fn the_timing_line_gives_the_rate_and_each_stage() {
+        let summary = apiary_difftest::VerdictSummary {
+            programs: 1000,
+            apiary_time: Duration::from_millis(2500),
+            kernel_time: Duration::from_millis(1300),
+            ..apiary_difftest::VerdictSummary::default()
+        };
+        assert_eq!(
+            timing_line(&summary, Duration::from_secs(4), 2),
+            "1000 programs in 4.0 s (250.0 programs/s, 2 workers); \
+             apiary's verifier 2.5 s, the kernel's loads 1.3 s\n"
+        );
+        assert!(timing_line(&summary, Duration::ZERO, 1).contains("(0.0 programs/s, 1 workers)"));
+    }
 
     #[test]
     fn the_summary_counts_kernel_warnings_apart_or_says_the_log_was_not_watched() {

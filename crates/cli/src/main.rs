@@ -458,6 +458,9 @@ enum FuzzCommand {
         /// Disagreements of each kind to print.
         #[arg(long, default_value_t = 3)]
         examples: usize,
+        /// Worker threads, each verifying and loading whole programs (default: one per core).
+        #[arg(long)]
+        jobs: Option<usize>,
     },
 }
 
@@ -647,8 +650,9 @@ fn main() -> ExitCode {
                     count,
                     seed,
                     examples,
+                    jobs,
                 },
-        } => fuzz::verdicts(count, seed, examples),
+        } => fuzz::verdicts(count, seed, examples, jobs),
         Command::ConformancePlugin { memory, elf } => {
             commands::conformance_plugin(memory.as_deref(), elf)
         }

@@ -163,11 +163,13 @@ fn is_message(line: &str) -> bool {
     !(line.is_empty() || numbered || line.starts_with("from "))
 }
 
-/// Loads `bytecode` as a privileged, sleepable `syscall` program.
+/// Loads `bytecode` as a privileged, sleepable `syscall` program, with a
+/// first log buffer of `log_size` bytes (0: `apiary-kernel`'s default).
 fn load_logged(
     bytecode: &[u8],
     maps: &[BorrowedFd<'_>],
     log_level: u32,
+    log_size: usize,
 ) -> Result<LoadedProg, KernelError> {
     ProgFd::load(&ProgLoadAttrs {
         prog_type: ProgType::SYSCALL,
@@ -175,13 +177,10 @@ fn load_logged(
         insns: bytecode,
         license: "GPL",
         log_level,
+        log_size,
         fd_array: maps,
         ..ProgLoadAttrs::default()
     })
-}
-
-fn load(bytecode: &[u8], maps: &[BorrowedFd<'_>], log_level: u32) -> Result<ProgFd, KernelError> {
-    load_logged(bytecode, maps, log_level).map(|loaded| loaded.prog)
 }
 
 /// The verifier's whole log (every instruction it processed) for
@@ -190,24 +189,50 @@ fn load(bytecode: &[u8], maps: &[BorrowedFd<'_>], log_level: u32) -> Result<Prog
 /// while the kernel log warns only once per boot; so this is how a
 /// program is checked to still trigger one.
 pub fn kernel_verifier_log(bytecode: &[u8], maps: &[BorrowedFd<'_>]) -> String {
-    match load_logged(bytecode, maps, apiary_kernel::log_level::VERBOSE) {
+    match load_logged(bytecode, maps, apiary_kernel::log_level::VERBOSE, 0) {
         Ok(loaded) => loaded.log,
         Err(KernelError::ProgLoad { log, .. }) => log,
         Err(other) => other.to_string(),
     }
 }
 
+/// The log buffer of a load at [`log_level::STATS`](apiary_kernel::log_level::STATS):
+/// room for its three lines of totals.
+const STATS_LOG_SIZE: usize = 1024;
+
+/// Loads `bytecode` as [`kernel_load`] does, for the verdict alone: the
+/// program, or the load's error (whose log holds only the totals).
+///
+/// The log level is the statistics one, not 0, because `apiary-kernel`
+/// retries a failed level-0 load at level 1 for the reason; and not 1,
+/// because at level 1 the kernel formats every instruction it processes
+/// (keeping only the failing path's), which makes a program that runs into
+/// the 1,000,000-instruction limit load about 7 times slower.
+pub fn kernel_verdict(bytecode: &[u8], maps: &[BorrowedFd<'_>]) -> Result<ProgFd, KernelError> {
+    load_logged(
+        bytecode,
+        maps,
+        apiary_kernel::log_level::STATS,
+        STATS_LOG_SIZE,
+    )
+    .map(|loaded| loaded.prog)
+}
+
 /// Loads `bytecode` in the kernel as a `syscall` program whose
 /// `BPF_PSEUDO_MAP_IDX` loads index `maps`, or says why the verifier refused.
 pub fn kernel_load(bytecode: &[u8], maps: &[BorrowedFd<'_>]) -> Result<ProgFd, RunFailure> {
-    // Loading without a log is much faster; the log is only wanted for the reason.
-    load(bytecode, maps, 0).or_else(|_| match load(bytecode, maps, 1) {
-        Ok(prog) => Ok(prog),
-        Err(KernelError::ProgLoad { log, errno }) if log.trim().is_empty() => Err(
-            RunFailure::Rejected(format!("{errno} without a verifier log")),
-        ),
-        Err(KernelError::ProgLoad { log, .. }) => Err(RunFailure::Rejected(rejection_reason(&log))),
-        Err(other) => Err(RunFailure::Rejected(other.to_string())),
+    // The fast load decides; the log, slow to write, is only wanted for the reason.
+    kernel_verdict(bytecode, maps).or_else(|_| {
+        match load_logged(bytecode, maps, apiary_kernel::log_level::BASIC, 0) {
+            Ok(loaded) => Ok(loaded.prog),
+            Err(KernelError::ProgLoad { log, errno }) if log.trim().is_empty() => Err(
+                RunFailure::Rejected(format!("{errno} without a verifier log")),
+            ),
+            Err(KernelError::ProgLoad { log, .. }) => {
+                Err(RunFailure::Rejected(rejection_reason(&log)))
+            }
+            Err(other) => Err(RunFailure::Rejected(other.to_string())),
+        }
     })
 }
 

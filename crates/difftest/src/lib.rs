@@ -28,6 +28,7 @@
 mod backend;
 pub mod conformance;
 mod diff;
+mod edge_mutation;
 mod generate;
 mod generate_xdp;
 mod kernel_log;

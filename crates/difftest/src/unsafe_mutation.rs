@@ -7,8 +7,9 @@
 //! arithmetic. The kernel refuses most of them; a few (reading
 //! uninitialised stack, storing a pointer into the context) only an
 //! unprivileged loader is refused, which makes them checks that the
-//! verifier is not stricter than the kernel. `apiary fuzz verdicts`
-//! compares the two verifiers' verdicts on them.
+//! verifier is not stricter than the kernel. Three more (`edge_mutation`)
+//! are safe or unsafe by a hair, so the kernel accepts about half of them.
+//! `apiary fuzz verdicts` compares the two verifiers' verdicts on them.
 //!
 //! Blocks are inserted where a generated body item starts (the start of
 //! the body or the epilogue), so they never split a helper call's argument
@@ -18,6 +19,7 @@
 use apiary_isa::{AluOp, CallTarget, Insn, JmpCond, LdImm64Kind, Reg, Size, Source, Width};
 
 use crate::backend::VALUE_SIZE;
+use crate::edge_mutation;
 use crate::generate::{
     CLOBBERED, COUNTER, CTX, CTX_LEN, Case, DATA, KEY_SLOT, MAP_LOOKUP_ELEM, PROLOGUE_LEN,
     VALUE_SLOT, imm, loop_back, stack_pointer, value,
@@ -64,11 +66,18 @@ pub enum Mutation {
     PointerArithmetic,
     /// A pointer stored into the context.
     PointerStored,
+    /// A map value indexed by a scalar after arithmetic and maybe a bounds
+    /// check, safe or not by a hair (see `edge_mutation`).
+    IndexArithmetic,
+    /// A lookup's result checked for NULL in another form than `if r0 == 0`.
+    NullCheckForm,
+    /// A pointer spilled to the stack and filled back, whole or not.
+    SpillFill,
 }
 
 impl Mutation {
     /// Every mutation, in the order [`mutate`] draws from.
-    pub const ALL: [Mutation; 18] = [
+    pub const ALL: [Mutation; 21] = [
         Mutation::Unchanged,
         Mutation::NullCheckDropped,
         Mutation::BoundsCheckDropped,
@@ -87,6 +96,9 @@ impl Mutation {
         Mutation::JumpOutOfRange,
         Mutation::PointerArithmetic,
         Mutation::PointerStored,
+        Mutation::IndexArithmetic,
+        Mutation::NullCheckForm,
+        Mutation::SpillFill,
     ];
 
     /// A short name, for listings.
@@ -110,13 +122,30 @@ impl Mutation {
             Mutation::JumpOutOfRange => "jump out of range",
             Mutation::PointerArithmetic => "pointer arithmetic",
             Mutation::PointerStored => "pointer stored",
+            Mutation::IndexArithmetic => "index arithmetic",
+            Mutation::NullCheckForm => "null check form",
+            Mutation::SpillFill => "spill and fill",
         }
     }
 }
 
-/// The program of `case` made unsafe by a mutation drawn from `rng`, and which.
+/// The mutations at the edge of what can be proven (`edge_mutation`).
+const EDGE: [Mutation; 3] = [
+    Mutation::IndexArithmetic,
+    Mutation::NullCheckForm,
+    Mutation::SpillFill,
+];
+
+/// The program of `case` made unsafe by a mutation drawn from `rng`, and
+/// which: half the time one at the edge of what can be proven, which find
+/// the most disagreements and which the kernel accepts about half the
+/// time; otherwise any of [`Mutation::ALL`].
 pub fn mutate(case: &Case, rng: &mut Rng) -> (Program, Mutation) {
-    let mutation = rng.pick(&Mutation::ALL);
+    let mutation = if rng.coin() {
+        rng.pick(&EDGE)
+    } else {
+        rng.pick(&Mutation::ALL)
+    };
     (apply(case, mutation, rng), mutation)
 }
 
@@ -225,6 +254,14 @@ pub fn apply(case: &Case, mutation: Mutation, rng: &mut Rng) -> Program {
             },
         ],
         Mutation::UnboundedLoop => return unbounded_loop(program, rng),
+        Mutation::IndexArithmetic | Mutation::NullCheckForm | Mutation::SpillFill => {
+            let block = match mutation {
+                Mutation::IndexArithmetic => edge_mutation::index_arithmetic(rng),
+                Mutation::NullCheckForm => edge_mutation::null_check_form(rng),
+                _ => edge_mutation::spill_fill(rng),
+            };
+            return program.with_block_before(insertion_point(program, rng), &block);
+        }
         Mutation::BadHelperArg => bad_helper_arg(rng),
         Mutation::UnavailableHelper => {
             // 10000 is no helper; 26 is bpf_skb_load_bytes, 6 bpf_trace_printk
@@ -336,9 +373,8 @@ enum Access {
     OutOfRange,
 }
 
-/// `key = 0; r0 = lookup(map, &key); [if r0 == 0 goto out;] access; out:`
-/// then r1-r5 refilled: the value accessed as `access` says.
-fn lookup(rng: &mut Rng, access: Access) -> Vec<Insn> {
+/// `key = k; r0 = lookup(map, &key)` for a key below 4 and a map of the harness.
+pub(crate) fn lookup_call(rng: &mut Rng) -> Vec<Insn> {
     let map = rng.below(crate::backend::MAPS.len());
     let mut block = vec![
         Insn::Store {
@@ -355,6 +391,13 @@ fn lookup(rng: &mut Rng, access: Access) -> Vec<Insn> {
     ];
     block.extend(stack_pointer(Reg::R2, KEY_SLOT).map(|node| node.insn));
     block.push(Insn::Call(CallTarget::Helper(MAP_LOOKUP_ELEM)));
+    block
+}
+
+/// `key = 0; r0 = lookup(map, &key); [if r0 == 0 goto out;] access; out:`
+/// then r1-r5 refilled: the value accessed as `access` says.
+fn lookup(rng: &mut Rng, access: Access) -> Vec<Insn> {
+    let mut block = lookup_call(rng);
     let dst = rng.pick(&[Reg::R6, Reg::R7, Reg::R8]);
     let body: Vec<Insn> = match access {
         Access::Unchecked => vec![Insn::Load {
@@ -435,7 +478,7 @@ fn lookup(rng: &mut Rng, access: Access) -> Vec<Insn> {
 }
 
 /// r0 and the data registers a helper call clobbers, given new values.
-fn refill_clobbered(rng: &mut Rng) -> Vec<Insn> {
+pub(crate) fn refill_clobbered(rng: &mut Rng) -> Vec<Insn> {
     std::iter::once(Reg::R0)
         .chain(CLOBBERED)
         .map(|dst| Insn::LoadImm64 {
@@ -496,8 +539,9 @@ fn bad_helper_arg(rng: &mut Rng) -> Vec<Insn> {
 fn unbounded_loop(program: &Program, rng: &mut Rng) -> Program {
     let at = insertion_point(program, rng);
     // A loop whose state changes runs into the 1,000,000-instruction
-    // limit, which takes each verifier a while: now and then only.
-    let loop_nodes = if rng.below(8) != 0 {
+    // limit, which takes each verifier a second or more (most of a run's
+    // time at one in eight): now and then only.
+    let loop_nodes = if rng.below(32) != 0 {
         let jump = if rng.coin() {
             Insn::Ja { off: 0 }
         } else {

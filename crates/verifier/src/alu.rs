@@ -3,7 +3,7 @@
 //!
 //! Each function takes the abstract operands and returns the abstract
 //! result, which contains the concrete result of every pair of members.
-//! Where the kernel gives up (division, modulo, byte swaps, shifts by an
+//! Where the kernel gives up (division, modulo, shifts by an
 //! unknown or too large amount) the result is [`Scalar::UNKNOWN`], exactly as
 //! the kernel's, so that verdicts match.
 
@@ -89,9 +89,23 @@ pub fn movsx(width: Width, from: Size, src: &Scalar) -> Scalar {
     }
 }
 
-/// Byte-order conversion and byte swaps: the kernel tracks nothing.
-pub fn endian(_op: EndianOp, _bits: u8, _dst: &Scalar) -> Scalar {
-    Scalar::UNKNOWN
+/// Byte-order conversion and byte swaps on a little-endian machine
+/// (`scalar_byte_swap`): `to_be` and `bswap` reverse the bytes of the tnum
+/// and re-derive the bounds from it; a 16- or 32-bit conversion (`le16`,
+/// `le32` included) then truncates as a narrow load does; `le64` changes
+/// nothing. Never zero-extended as other 32-bit operations are: `be64` is
+/// encoded as one.
+pub fn endian(op: EndianOp, bits: u8, dst: &Scalar) -> Scalar {
+    let mut d = *dst;
+    if op != EndianOp::ToLe {
+        d.var_off = d.var_off.swap_bytes(bits);
+        d.mark_unbounded();
+    }
+    if bits == 16 || bits == 32 {
+        d.coerce_to_size(bits / 8);
+    }
+    d.sync();
+    d
 }
 
 /// Zero-extends a 32-bit result and syncs the views.

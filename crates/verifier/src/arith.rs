@@ -76,7 +76,11 @@ pub(crate) fn execute(
         }
         Insn::Endian { op, bits, dst } => {
             let d = dst.index() as usize;
-            regs[d] = RegState::scalar(alu::endian(op, bits, &scalar_view(&regs[d])));
+            // `le64` leaves a scalar as it is, linked copies included: the
+            // kernel breaks the link only for a change.
+            if !(op == apiary_isa::EndianOp::ToLe && bits == 64 && regs[d].is_scalar()) {
+                regs[d] = RegState::scalar(alu::endian(op, bits, &scalar_view(&regs[d])));
+            }
         }
         Insn::MovSx {
             width,

@@ -288,6 +288,9 @@ fn stack_access(
             .map_err(fail)
             .map(|()| RegState::NOT_INIT),
         Access::Atomic => {
+            // The fetch is a fill (`check_atomic_rmw` reads into the
+            // fetching register as a load does): a spilled constant, or the
+            // zero of a spilled zero, stays known.
             let old = stack.read(total, bytes).map_err(fail)?;
             if !old.is_scalar() && bytes == 8 {
                 stack
@@ -296,7 +299,7 @@ fn stack_access(
             } else {
                 stack.clobber(total, bytes);
             }
-            Ok(RegState::unknown())
+            Ok(old)
         }
     }
 }

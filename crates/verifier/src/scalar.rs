@@ -187,10 +187,35 @@ impl Scalar {
         self.set_bounds(b);
     }
 
-    /// Tightens all bounds from the tnum (`__update_reg_bounds`).
+    /// Tightens all bounds from the tnum (`__update_reg_bounds`); when the
+    /// unsigned 64-bit range and the tnum share one value, the scalar is
+    /// that value.
     pub fn update_bounds(&mut self) {
         self.update_bounds_at(false);
         self.update_bounds_at(true);
+        if let Some(only) = self.single_common_value() {
+            *self = Scalar::constant(only);
+        }
+    }
+
+    /// The one value of the unsigned 64-bit range the tnum holds, found as
+    /// the kernel's `__update_reg64_bounds` does (with `tnum_step`, only
+    /// three shapes of overlap: at `umin`, at the tnum's largest member, or
+    /// one member strictly inside).
+    fn single_common_value(&self) -> Option<u64> {
+        let t = self.var_off;
+        let tmax = t.value | t.mask;
+        let next = t.step(self.umin);
+        let umin_in_tnum = t.contains(self.umin);
+        if umin_in_tnum && next > self.umax {
+            Some(self.umin)
+        } else if !umin_in_tnum && next == tmax {
+            Some(tmax)
+        } else if !umin_in_tnum && next <= self.umax && t.step(next) > self.umax {
+            Some(next)
+        } else {
+            None
+        }
     }
 
     /// Lets the 64-bit bounds and the signed and unsigned 32-bit bounds
@@ -381,7 +406,13 @@ impl Scalar {
             return;
         }
         let full = self.bounds(true);
+        // Values of both signs that fit the narrow type (a sign mask, 0 or
+        // -1): the extension changes none, and the kernel keeps them. Other
+        // ranges it rebuilds from their ends, the tnum too.
+        let fits = i128::from(self.smin) >= -(1i128 << (bits - 1))
+            && i128::from(self.smax) < 1i128 << (bits - 1);
         match sign_extended_range(&full, bits) {
+            None if fits => {}
             Some((lo, hi)) => {
                 for wide in [true, false] {
                     let mut b = self.bounds(wide);
@@ -412,7 +443,11 @@ impl Scalar {
             return;
         }
         let mut low = self.bounds(false);
+        let fits = i64::from(self.s32_min) >= -(1i64 << (bits - 1))
+            && i64::from(self.s32_max) < 1i64 << (bits - 1);
         match sign_extended_range(&low, bits) {
+            // As for the full register: both signs, all fitting, kept.
+            None if fits => return,
             Some((lo, hi)) => {
                 (low.smin, low.smax) = (lo, hi);
                 (low.umin, low.umax) = (low.wrap_unsigned(lo), low.wrap_unsigned(hi));

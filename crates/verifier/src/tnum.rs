@@ -32,6 +32,15 @@ impl Tnum {
         }
     }
 
+    /// The low `bits` (16, 32 or 64) with their bytes in reverse order,
+    /// zero-extended (`tnum_bswap16`, `tnum_bswap32`, `tnum_bswap64`).
+    pub fn swap_bytes(self, bits: u8) -> Tnum {
+        // Shifted to the top, the low `bits` land at the bottom, reversed.
+        let shift = 64u32.saturating_sub(u32::from(bits));
+        let swapped = |x: u64| x.checked_shl(shift).map_or(0, u64::swap_bytes);
+        Tnum::new(swapped(self.value), swapped(self.mask))
+    }
+
     /// Exactly `value`.
     pub const fn constant(value: u64) -> Tnum {
         Tnum { value, mask: 0 }
@@ -47,6 +56,35 @@ impl Tnum {
         }
         let delta = (1u64 << bits) - 1;
         Tnum::new(min & !delta, delta)
+    }
+
+    /// The smallest member larger than `z`; the smallest member when `z`
+    /// is below it, the largest when `z` is not below that (`tnum_step`).
+    pub fn step(self, z: u64) -> u64 {
+        let tmax = self.value | self.mask;
+        if z >= tmax {
+            return tmax;
+        }
+        if z < self.value {
+            return self.value;
+        }
+        let below = |bits: u32| 1u64.checked_shl(bits).map_or(u64::MAX, |b| b - 1);
+        // The smallest member at least `target` (there is one: tmax).
+        let target = z + 1;
+        let wrong = (target ^ self.value) & !self.mask;
+        if wrong == 0 {
+            return target;
+        }
+        // Above the highest fixed bit `target` gets wrong, a member equals
+        // it; the member first exceeds it at that bit when the fixed bit is
+        // 1, else at the lowest unknown bit above it where `target` has 0.
+        let high = 63 - wrong.leading_zeros();
+        let at = if target >> high & 1 == 0 {
+            high
+        } else {
+            (self.mask & !target & !below(high + 1)).trailing_zeros()
+        };
+        (target & !below(at + 1)) | 1u64.checked_shl(at).unwrap_or(0) | (self.value & below(at))
     }
 
     /// Whether every bit is known.

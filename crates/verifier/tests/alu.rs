@@ -64,6 +64,7 @@ proptest! {
         for op in [EndianOp::ToLe, EndianOp::ToBe, EndianOp::Swap] {
             for bits in [16, 32, 64] {
                 let r = alu::endian(op, bits, &a.abs);
+                prop_assert!(r.check_invariants().is_ok(), "{r:?}");
                 for &x in &a.members {
                     prop_assert!(r.contains(semantics::endian(op, bits, x)));
                 }
@@ -159,7 +160,30 @@ fn untracked_operations_give_unknown() {
         alu::alu(Width::W32, AluOp::Lsh, &ten, &k(0x1_0000_0001)),
         unknown()
     );
-    assert_eq!(alu::endian(EndianOp::ToBe, 16, &ten), unknown());
+}
+
+#[test]
+fn byte_swaps_track_the_tnum_and_fold_constants() {
+    // A byte below 256 swapped into the second byte of a 16-bit value.
+    let byte = Scalar::unsigned_range(0, 0xff);
+    let r = alu::endian(EndianOp::ToBe, 16, &byte);
+    assert_eq!(
+        (r.var_off, r.umin, r.umax),
+        (Tnum::new(0, 0xff00), 0, 0xff00)
+    );
+    let r = alu::endian(EndianOp::Swap, 64, &byte);
+    assert_eq!(r.var_off, Tnum::new(0, 0xff << 56));
+    // le16 and le32 truncate, le64 changes nothing.
+    let wide = Scalar::constant(0x1122_3344_5566_7788);
+    assert_eq!(alu::endian(EndianOp::ToLe, 16, &wide), k(0x7788));
+    assert_eq!(alu::endian(EndianOp::ToLe, 32, &wide), k(0x5566_7788));
+    assert_eq!(alu::endian(EndianOp::ToLe, 64, &wide), wide);
+    assert_eq!(alu::endian(EndianOp::ToBe, 32, &wide), k(0x8877_6655));
+    // be64 is an ALU (32-bit class) instruction, but not zero-extended.
+    assert_eq!(
+        alu::endian(EndianOp::ToBe, 64, &wide),
+        Scalar::constant(0x8877_6655_4433_2211)
+    );
 }
 
 #[test]

@@ -168,3 +168,31 @@ fn documented_results() {
     assert_eq!(Tnum::constant(0).to_string(), "0");
     assert_eq!(Tnum::new(0, 0xff).to_string(), "(0x0; 0xff)");
 }
+
+#[test]
+fn step_finds_the_next_member_on_every_small_tnum() {
+    for value in 0u64..64 {
+        for mask in 0u64..64 {
+            if value & mask != 0 {
+                continue;
+            }
+            let t = Tnum::new(value, mask);
+            let members: Vec<u64> = (0u64..64).filter(|&x| t.contains(x)).collect();
+            let tmax = value | mask;
+            for z in 0u64..70 {
+                let expected = if z >= tmax {
+                    tmax
+                } else if z < value {
+                    value
+                } else {
+                    members.iter().copied().find(|&m| m > z).unwrap_or(tmax)
+                };
+                assert_eq!(t.step(z), expected, "{t:?} after {z}");
+            }
+        }
+    }
+    // Far bits: the member past a fixed 1 and past unknown high bits.
+    let t = Tnum::new(0x8000_0000_0000_0004, 0x0000_0000_ffff_0000);
+    assert_eq!(t.step(0x8000_0000_0000_0004), 0x8000_0000_0001_0004);
+    assert_eq!(t.step(u64::MAX - 1), 0x8000_0000_ffff_0004);
+}
