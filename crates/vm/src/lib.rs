@@ -77,6 +77,7 @@ mod error;
 mod fault;
 mod helpers;
 mod memory;
+mod op;
 mod program;
 mod registered;
 mod repeat;
@@ -91,6 +92,7 @@ pub use helpers::{
     MAX_TAIL_CALLS, PureHelperFn, TailCallError,
 };
 pub use memory::{FRAME_STRIDE, MAX_CALL_FRAMES, MAX_REGIONS, Region, STACK_SIZE};
-pub use program::{MAX_PROGRAM_SLOTS, Op, Program, Rmw};
+pub use op::{Op, Rmw};
+pub use program::{MAX_PROGRAM_SLOTS, Program};
 pub use runner::{DEFAULT_BUDGET, Engine, MAY_GOTO_LOOPS, PacketHeaders, RunInput, Runner};
 pub use tier::{CallOutcome, CompiledCode, EntryRegs, TierRun};

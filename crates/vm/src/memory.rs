@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU8, AtomicU16, AtomicU32, AtomicU64, Ordering};
 
 use crate::error::Access;
 use crate::fault::RegionKind;
-use crate::program::Rmw;
+use crate::op::Rmw;
 use crate::registered::Registered;
 
 /// Stack bytes of one frame (`MAX_BPF_STACK`).

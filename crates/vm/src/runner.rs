@@ -8,7 +8,8 @@ use crate::memory::{
     HeaderSpans, MAX_CALL_FRAMES, Memory, Region, atomic_rmw, load_acquire, read_host,
     store_release, write_host,
 };
-use crate::program::{Op, Program, Rmw};
+use crate::op::{Op, Rmw};
+use crate::program::Program;
 use crate::semantics::{alu32, alu64, cond32, cond64, endian, neg, sign_extend};
 use crate::tier::{CallOutcome, EntryRegs, TierRun};
 use apiary_isa::{AluOp, EndianOp, JmpCond, Width};

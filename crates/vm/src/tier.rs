@@ -15,7 +15,8 @@ use std::sync::Arc;
 use crate::error::{Access, RunError};
 use crate::fault::RegionKind;
 use crate::helpers::HelperImpl;
-use crate::program::{Op, Program};
+use crate::op::Op;
+use crate::program::Program;
 use crate::runner::{Aim, Runner, fault, misaligned, unknown_helper};
 
 /// Native code for one program, made by a compiling tier.
