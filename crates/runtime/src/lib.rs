@@ -24,6 +24,7 @@
 //! only.
 
 mod csum;
+mod error;
 mod faults;
 mod fib;
 mod helpers;
@@ -35,6 +36,7 @@ mod packet;
 mod printf;
 mod skb_helpers;
 mod skb_meta;
+mod task;
 mod testrun;
 mod tunnel;
 mod xdp_helpers;
@@ -45,11 +47,11 @@ use apiary_coreloc::POISON_HELPER_ID;
 use apiary_isa::{Insn, LdImm64Kind, RawInsn, decode_program};
 use apiary_kernel::types::{AttachType, ProgType};
 use apiary_loader::{BPF_F_RDONLY_PROG, MapSpec, ProgramSpec};
-use apiary_maps::{Map, MapDef, MapError, RedirectTarget};
+use apiary_maps::{Map, MapDef, RedirectTarget};
 use apiary_vm::{Helpers, Program, Region, RegionKind, RunError, RunInput, Runner};
-use thiserror::Error;
 
 pub use apiary_verifier::helpers::{ArgKind, HelperProto, RetKind, helper_proto, helper_protos};
+pub use error::RuntimeError;
 pub use fib::{Route, RouteKind};
 pub use helpers::{helper_implemented, helper_name};
 pub use helpers_sysctl::{
@@ -61,6 +63,7 @@ pub use helpers_trace::{
     BPF_F_USER_STACK, SeqFile,
 };
 pub use live::{LiveVerdict, LiveXdp, RxQueue};
+pub use task::TaskInfo;
 pub use testrun::{
     BPF_F_TEST_RUN_ON_CPU, BPF_F_TEST_SKB_CHECKSUM_COMPLETE, BPF_F_TEST_XDP_LIVE_FRAMES,
     TEST_OBJECTS_BASE, TestRunError, TestRunInput, TestRunOutput, TraceLine,
@@ -99,110 +102,6 @@ impl MapId {
 /// A program's id in a [`Runtime`]; the value stored in program arrays.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ProgId(pub u32);
-
-/// Why a map or program could not be set up.
-#[derive(Debug, Error)]
-pub enum RuntimeError {
-    /// Map creation refused the definition.
-    #[error("map {name:?}: {source}")]
-    Map {
-        /// The map's name.
-        name: String,
-        /// The map crate's reason.
-        source: MapError,
-    },
-    /// The program calls a helper this runtime does not implement.
-    #[error("program calls helper bpf_{name}#{id}, which Apiary does not provide yet")]
-    MissingHelper {
-        /// Helper id.
-        id: i32,
-        /// Kernel name without the `bpf_` prefix (`unknown` past the kernel's list).
-        name: &'static str,
-    },
-    /// A map reference names a map index the program was not given.
-    #[error("instruction {insn}: map index {index} is not one of the {count} maps given")]
-    BadMapIndex {
-        /// Slot index of the `lddw`.
-        insn: usize,
-        /// Index found.
-        index: u64,
-        /// Number of maps given.
-        count: usize,
-    },
-    /// A map value reference points past the value.
-    #[error(
-        "instruction {insn}: offset {offset} is outside the {value_size}-byte value of map {map:?}"
-    )]
-    BadValueOffset {
-        /// Slot index of the `lddw`.
-        insn: usize,
-        /// Offset found.
-        offset: u32,
-        /// The map's value size.
-        value_size: usize,
-        /// The map's name.
-        map: String,
-    },
-    /// A map value reference names a map with no single directly addressable value.
-    #[error(
-        "instruction {insn}: map {map:?} has no directly addressable value (needs a one-entry array)"
-    )]
-    NotAddressable {
-        /// Slot index of the `lddw`.
-        insn: usize,
-        /// The map's name.
-        map: String,
-    },
-    /// An `lddw` map reference kind Apiary resolves elsewhere (fds, BTF ids).
-    #[error("instruction {insn}: lddw kind {kind:?} cannot be resolved by the runtime")]
-    UnresolvedLoad {
-        /// Slot index of the `lddw`.
-        insn: usize,
-        /// The kind found.
-        kind: LdImm64Kind,
-    },
-    /// The program's context accesses break its type's rules.
-    #[error("program {name:?}: {source}")]
-    Context {
-        /// The program's name.
-        name: String,
-        /// The context crate's reason (instruction, field, what was refused).
-        source: apiary_context::ContextError,
-    },
-    /// Preparing the program for the interpreter failed.
-    #[error("{0}")]
-    Load(#[from] apiary_vm::LoadError),
-    /// The bytecode does not decode.
-    #[error("{0}")]
-    Decode(#[from] apiary_isa::DecodeError),
-    /// A program array's initial slot names a program that was not loaded.
-    #[error("program array {map:?} slot {index}: program {program:?} is not loaded")]
-    MissingTailCallTarget {
-        /// The program array's name.
-        map: String,
-        /// Slot index.
-        index: u32,
-        /// Program name.
-        program: String,
-    },
-}
-
-impl RuntimeError {
-    /// The instruction the error is about, when there is one, so that a
-    /// caller with line info can name the source line.
-    pub fn insn(&self) -> Option<usize> {
-        match self {
-            RuntimeError::BadMapIndex { insn, .. }
-            | RuntimeError::BadValueOffset { insn, .. }
-            | RuntimeError::NotAddressable { insn, .. }
-            | RuntimeError::UnresolvedLoad { insn, .. } => Some(*insn),
-            RuntimeError::Context { source, .. } => source.insn(),
-            RuntimeError::Load(e) => e.pc(),
-            RuntimeError::Decode(e) => Some(e.index),
-            _ => None,
-        }
-    }
-}
 
 /// What [`Runtime::load_object`] made of an object.
 #[derive(Debug)]
@@ -264,75 +163,6 @@ pub enum Event {
         /// What the map held.
         target: RedirectTarget,
     },
-}
-
-/// The task and attachment a run pretends to happen in.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct TaskInfo {
-    /// Thread id (`pid` in kernel terms).
-    pub pid: u32,
-    /// Process id (`tgid`).
-    pub tgid: u32,
-    /// User id.
-    pub uid: u32,
-    /// Group id.
-    pub gid: u32,
-    /// Command name (at most 15 bytes are used).
-    pub comm: String,
-    /// `bpf_get_attach_cookie`'s value.
-    pub attach_cookie: u64,
-    /// `bpf_get_func_ip`'s value.
-    pub func_ip: u64,
-    /// cgroup v2 ids from the root (level 0) down to the task's own cgroup
-    /// (last); empty when unknown, which makes the cgroup id helpers answer 0.
-    pub cgroup_ancestry: Vec<u64>,
-}
-
-impl TaskInfo {
-    /// The calling process, as the kernel would see it in a syscall program.
-    pub fn current() -> TaskInfo {
-        use std::os::unix::fs::MetadataExt;
-        let pid = std::process::id();
-        let meta = std::fs::metadata("/proc/self").ok();
-        let comm = std::fs::read_to_string("/proc/thread-self/comm")
-            .or_else(|_| std::fs::read_to_string("/proc/self/comm"))
-            .map(|s| s.trim_end_matches('\n').to_owned())
-            .unwrap_or_default();
-        // SAFETY: gettid has no preconditions.
-        let tid = unsafe { libc::gettid() };
-        TaskInfo {
-            pid: u32::try_from(tid).unwrap_or(pid),
-            tgid: pid,
-            uid: meta.as_ref().map_or(0, |m| m.uid()),
-            gid: meta.as_ref().map_or(0, |m| m.gid()),
-            comm,
-            attach_cookie: 0,
-            func_ip: 0,
-            cgroup_ancestry: cgroup_ancestry().unwrap_or_default(),
-        }
-    }
-}
-
-/// The calling process's cgroup v2 ids, root first: the inode numbers of
-/// its cgroup directory and each parent on the cgroup2 mount (the kernel's
-/// `cgroup_id` is the kernfs node id, which the inode number shows).
-fn cgroup_ancestry() -> Option<Vec<u64>> {
-    use std::os::unix::fs::MetadataExt;
-    let cgroups = std::fs::read_to_string("/proc/self/cgroup").ok()?;
-    let path = cgroups.lines().find_map(|l| l.strip_prefix("0::"))?;
-    let mounts = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
-    // mountinfo: id parent major:minor root mount-point options ... - fstype source ...
-    let mount_point = mounts.lines().find_map(|line| {
-        let (fields, tail) = line.split_once(" - ")?;
-        (tail.split(' ').next() == Some("cgroup2")).then(|| fields.split(' ').nth(4))?
-    })?;
-    let mut dir = std::path::PathBuf::from(mount_point);
-    let mut ids = vec![std::fs::metadata(&dir).ok()?.ino()];
-    for part in path.split('/').filter(|p| !p.is_empty()) {
-        dir.push(part);
-        ids.push(std::fs::metadata(&dir).ok()?.ino());
-    }
-    Some(ids)
 }
 
 struct MapEntry {
