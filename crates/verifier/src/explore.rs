@@ -175,6 +175,9 @@ fn walk(prog: &Program, stats: &mut Stats, log: &mut Log) -> Result<Accepted, Re
         funcs,
         wants: RefCell::default(),
     };
+    if let Some(ctx) = &env.btf_ctx {
+        log.typed_ctx(ctx);
+    }
     let mut recorder = Recorder::new(prog.insns.len(), prog.maps);
     let mut stack_depth = explore(&env, State::entry(), 0, stats, &mut recorder, log)?;
     log.walked();

@@ -22,7 +22,7 @@ mod insn_text;
 mod state_text;
 
 pub use insn_text::insn_text;
-pub use state_text::{Scratch, frame_text, reg_text, state_text};
+pub use state_text::{Names, Scratch, frame_text, reg_text, state_text};
 
 use apiary_isa::RawInsn;
 
@@ -96,6 +96,12 @@ pub(crate) struct Log<'p> {
     leaving: Option<(String, usize)>,
     /// At a helper call: which of `r1`-`r5` hold numbers.
     call_args: Option<[bool; 5]>,
+    /// Per argument slot of a BTF-typed context, the line a load typing
+    /// it logs.
+    typed_args: Vec<Option<String>>,
+    /// The argument slot the instruction being checked loads from the
+    /// context, if it does.
+    ctx_load: Option<usize>,
 }
 
 impl<'p> Log<'p> {
@@ -116,6 +122,15 @@ impl<'p> Log<'p> {
             depth: 0,
             leaving: None,
             call_args: None,
+            typed_args: Vec::new(),
+            ctx_load: None,
+        }
+    }
+
+    /// The program's context is typed from BTF as `ctx` says.
+    pub(crate) fn typed_ctx(&mut self, ctx: &crate::btf_ctx::BtfCtx) {
+        if self.on().is_some() {
+            self.typed_args = ctx.typed_lines();
         }
     }
 
@@ -141,8 +156,8 @@ impl<'p> Log<'p> {
     }
 
     fn print_state(&mut self, state: &State, scratch: Scratch) {
-        let maps = self.prog.map_or(&[][..], |p| p.maps);
-        self.text.push_str(&state_text(state, scratch, maps));
+        let names = self.prog.map(Names::of).unwrap_or_default();
+        self.text.push_str(&state_text(state, scratch, names));
         self.text.push('\n');
     }
 
@@ -226,11 +241,16 @@ impl<'p> Log<'p> {
         self.depth = state.frames.len();
         let frame = state.frame();
         let raw = prog.insns[pc];
+        // A load from the unmodified context (the only kind accepted).
+        self.ctx_load = (raw.code & 0xe7 == 0x61
+            && frame.regs.get(usize::from(raw.src)).map(|r| r.kind) == Some(RegType::Ctx))
+        .then(|| usize::try_from(raw.off / 8).ok())
+        .flatten();
         self.call_args = (raw.code == 0x85 && raw.src == 0)
             .then(|| std::array::from_fn(|i| frame.regs[i + 1].is_scalar()));
         self.leaving = match frame.callsite {
             Some(call) if prog.insns[pc].code == 0x95 && !frame.callback => {
-                Some((state_text(state, Scratch::ALL, prog.maps), call + 1))
+                Some((state_text(state, Scratch::ALL, Names::of(prog)), call + 1))
             }
             _ => None,
         };
@@ -271,7 +291,7 @@ impl<'p> Log<'p> {
             return;
         };
         let depth = state.frames.len();
-        let frame_text = |index| frame_text(state, index, Scratch::ALL, prog.maps);
+        let frame_text = |index| frame_text(state, index, Scratch::ALL, Names::of(prog));
         if depth > self.depth && !state.frame().callback && !state.frame().async_cb {
             let text = format!(
                 "caller:\n{}\ncallee:\n{}\n",
@@ -293,6 +313,17 @@ impl<'p> Log<'p> {
             self.scratch = Scratch::default();
             self.from_queue = true;
             return;
+        }
+        if let Some(line) = self
+            .ctx_load
+            .take()
+            .and_then(|slot| self.typed_args.get(slot))
+            .and_then(Option::as_ref)
+        {
+            // Logged during the load: the state after it then starts a
+            // line of its own.
+            self.text.push_str(line);
+            self.text.push('\n');
         }
         let raw = prog.insns[pc];
         if raw.code == 0x85 && raw.src == 1 {
