@@ -11,7 +11,7 @@ use apiary_isa::{CallTarget, Insn, LdImm64Kind, Size, Source};
 use apiary_kernel::types::{AttachType, MapType, ProgType};
 
 use crate::cfg::{self, Cfg};
-use crate::checkpoint::{At, Checkpoints, Visit, live_masks, visit};
+use crate::checkpoint::{At, Checkpoints, Visit, infinite_loop, live_masks, visit};
 use crate::error::{Rejection, Stats};
 use crate::funcs::Funcs;
 use crate::history::{self, Entry, Loc};
@@ -260,6 +260,11 @@ fn explore(
                         );
                         cps.finish(path.checkpoint);
                         break;
+                    }
+                    Visit::Looping(old) => {
+                        let c = &cps.all[old];
+                        log.looping(&path.state, &c.state, &c.precise);
+                        return Err(infinite_loop(path.pc));
                     }
                     Visit::Saved(cp) => path.checkpoint = Some(cp),
                     Visit::Continue => {}

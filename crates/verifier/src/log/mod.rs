@@ -16,17 +16,20 @@
 //! The whole log is not always the kernel's (the walks differ in what
 //! they know and in how they prune), but whatever both print is printed
 //! alike, and a rejection's last line before the statistics is the
-//! kernel's error line.
+//! kernel's error line (but for a loop that never ends, followed by its
+//! state now and the one it repeats, `P` marking the precise scalars).
 
 mod insn_text;
 mod state_text;
 
 pub use insn_text::insn_text;
+use state_text::marked_frame_text;
 pub use state_text::{Names, Scratch, frame_text, reg_text, state_text};
 
 use apiary_isa::RawInsn;
 
 use crate::error::{Rejection, Stats};
+use crate::precision::Marks;
 use crate::program::Program;
 use crate::regs::RegType;
 use crate::state::State;
@@ -102,6 +105,9 @@ pub(crate) struct Log<'p> {
     /// The argument slot the instruction being checked loads from the
     /// context, if it does.
     ctx_load: Option<usize>,
+    /// Lines the kernel prints after its error line (the states of a
+    /// loop that never ends).
+    trailer: String,
 }
 
 impl<'p> Log<'p> {
@@ -124,6 +130,7 @@ impl<'p> Log<'p> {
             call_args: None,
             typed_args: Vec::new(),
             ctx_load: None,
+            trailer: String::new(),
         }
     }
 
@@ -378,6 +385,28 @@ impl<'p> Log<'p> {
             self.text.push_str(line);
             self.text.push('\n');
         }
+        self.text.push_str(&std::mem::take(&mut self.trailer));
+    }
+
+    /// The path came back in `cur` to where it had been in `old` (a
+    /// checkpoint, with the scalars `precise` per frame that paths from
+    /// it relied on): the refusal is followed by both states, whole, old
+    /// with its `P` marks.
+    pub(crate) fn looping(&mut self, cur: &State, old: &State, precise: &[Marks]) {
+        let Some(prog) = self.on() else {
+            return;
+        };
+        let index = cur.frames.len() - 1;
+        let marks = precise.get(index).map_or(Scratch::default(), |m| Scratch {
+            regs: m.regs,
+            slots: m.slots,
+        });
+        let names = Names::of(prog);
+        self.trailer = format!(
+            "cur state:{}\nold state:{}\n",
+            state_text(cur, Scratch::ALL, names),
+            marked_frame_text(old, index, Scratch::ALL, marks, names)
+        );
     }
 
     /// A function's walk (the program's, or a global function's) found

@@ -6,8 +6,9 @@
 //! Numbers are decimal when small and hexadecimal otherwise, as the kernel
 //! prints them; a scalar's bounds that are equal are printed once
 //! (`smin=umin=1`); a `btf_id` pointer is named by its struct
-//! (`trusted_ptr_task_struct()`). What Apiary does not track is left out:
-//! the `P` of precise scalars.
+//! (`trusted_ptr_task_struct()`). The `P` of precise scalars is printed
+//! only for a checkpoint's state, where Apiary keeps precision marks (the
+//! state a loop repeats); a path's own are not tracked.
 
 use apiary_btf::{Btf, TypeId};
 
@@ -136,13 +137,23 @@ fn map_name(map: &MapInfo) -> &str {
 
 /// One register as `print_reg_state` prints it, in frame `frameno`.
 pub fn reg_text(reg: &RegState, frameno: u8, names: Names) -> String {
+    marked_reg_text(reg, frameno, false, names)
+}
+
+/// [`reg_text`], with the `P` of a scalar marked `precise`.
+fn marked_reg_text(reg: &RegState, frameno: u8, precise: bool, names: Names) -> String {
     let v = &reg.value;
+    let p = if precise && reg.kind == RegType::Scalar {
+        "P"
+    } else {
+        ""
+    };
     match reg.kind {
         RegType::NotInit => return "?".to_string(),
-        RegType::Scalar if v.is_const() => return snum(v.var_off.value as i64),
+        RegType::Scalar if v.is_const() => return format!("{p}{}", snum(v.var_off.value as i64)),
         _ => {}
     }
-    let mut out = reg.type_name();
+    let mut out = format!("{p}{}", reg.type_name());
     if reg.kind == RegType::BtfId
         && let Some(name) = names.btf.and_then(|b| b.name(TypeId(reg.btf_id)).ok())
     {
@@ -218,6 +229,19 @@ pub fn state_text(state: &State, scratch: Scratch, names: Names) -> String {
 
 /// [`state_text`] for the frame `index` of `state` (0 the program's).
 pub fn frame_text(state: &State, index: usize, scratch: Scratch, names: Names) -> String {
+    marked_frame_text(state, index, scratch, Scratch::default(), names)
+}
+
+/// [`frame_text`], with a `P` before the scalars `precise` marks (in
+/// registers and spilled slots), as the kernel marks those a path's
+/// safety depended on.
+pub(crate) fn marked_frame_text(
+    state: &State,
+    index: usize,
+    scratch: Scratch,
+    precise: Scratch,
+    names: Names,
+) -> String {
     let frame = &state.frames[index];
     let mut out = String::new();
     if frame.frameno != 0 {
@@ -227,7 +251,8 @@ pub fn frame_text(state: &State, index: usize, scratch: Scratch, names: Names) -
         if reg.kind == RegType::NotInit || scratch.regs & (1 << r) == 0 {
             continue;
         }
-        out.push_str(&format!(" R{r}={}", reg_text(reg, frame.frameno, names)));
+        let text = marked_reg_text(reg, frame.frameno, precise.regs & (1 << r) != 0, names);
+        out.push_str(&format!(" R{r}={text}"));
     }
     for (i, slot) in frame.stack.slots.iter().enumerate() {
         let marked = i >= 64 || scratch.slots & (1 << i) != 0;
@@ -248,7 +273,13 @@ pub fn frame_text(state: &State, index: usize, scratch: Scratch, names: Names) -
         let kinds: String = slot.bytes[..shown].iter().map(|b| slot_char(*b)).collect();
         out.push_str(&format!(" fp{at}={kinds}"));
         if slot.is_spill() {
-            out.push_str(&reg_text(&slot.spilled, frame.frameno, names));
+            let marked = precise.slots.checked_shr(i as u32).unwrap_or(0) & 1 != 0;
+            out.push_str(&marked_reg_text(
+                &slot.spilled,
+                frame.frameno,
+                marked,
+                names,
+            ));
         }
     }
     // The kernel keeps a held spin lock among the references, by the id
