@@ -109,6 +109,7 @@ fn wait(
         hist,
     });
     if queue.len() > JMP_SEQ_LIMIT {
+        log.queue_full();
         return Err(Rejection::new(
             from.pc,
             format!("The sequence of {} jumps is too complex.", queue.len()),

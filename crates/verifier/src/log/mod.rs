@@ -105,6 +105,9 @@ pub(crate) struct Log<'p> {
     /// The argument slot the instruction being checked loads from the
     /// context, if it does.
     ctx_load: Option<usize>,
+    /// Where the log ended before a conditional jump's state was printed
+    /// (where the branch it queues takes the log up).
+    fork_at: Option<usize>,
     /// Lines the kernel prints after its error line (the states of a
     /// loop that never ends).
     trailer: String,
@@ -130,6 +133,7 @@ impl<'p> Log<'p> {
             call_args: None,
             typed_args: Vec::new(),
             ctx_load: None,
+            fork_at: None,
             trailer: String::new(),
         }
     }
@@ -176,8 +180,22 @@ impl<'p> Log<'p> {
         if let Some(scalars) = self.call_args.take() {
             callback_args(&mut self.text, prog, to, scalars);
         }
-        let end = self.end();
+        let end = self.fork_at.take().unwrap_or_else(|| self.end());
         self.waiting.push((from, end));
+    }
+
+    /// The path last queued is one too many (`push_stack` fails): the
+    /// kernel printed nothing after the line of the jump queueing it.
+    pub fn queue_full(&mut self) {
+        let Some(&(_, end)) = self.waiting.last() else {
+            return;
+        };
+        self.text.truncate(end.saturating_sub(self.dropped));
+        // The jump's line ends as it was before its state was put on it.
+        if !self.text.is_empty() && !self.text.ends_with('\n') {
+            self.text.pop();
+            self.text.push('\n');
+        }
     }
 
     /// A path starts: the program's (or a global function's) first, or
@@ -190,8 +208,10 @@ impl<'p> Log<'p> {
         if let Some((from, len)) = self.waiting.pop() {
             if self.level == LogLevel::Basic {
                 // Level 1 keeps only the path being walked (`pop_stack`).
-                let keep = len.saturating_sub(self.dropped);
-                self.text.truncate(keep);
+                // As `bpf_vlog_reset`, which keeps what overwrote the
+                // newline there (the state after the jump): the path's
+                // first state goes back on that line.
+                self.text.truncate(len.saturating_sub(self.dropped));
             }
             self.prev_pc = from;
             self.from_queue = true;
@@ -222,20 +242,9 @@ impl<'p> Log<'p> {
             self.print_state(state, Scratch::ALL);
             self.from_queue = false;
         }
+        self.fork_at = None;
         if !self.scratch.is_empty() {
-            match self.insn_line {
-                Some((end, len)) if end == self.end() => {
-                    self.text.pop();
-                    let width = (len.max(MIN_ALIGNMENT).div_ceil(ALIGNMENT) * ALIGNMENT)
-                        .saturating_sub(len + 1)
-                        .max(1);
-                    self.text.push_str(&" ".repeat(width));
-                    self.text.push(';');
-                }
-                _ => self.text.push_str(&format!("{pc}:")),
-            }
-            self.print_state(state, self.scratch);
-            self.scratch = Scratch::default();
+            self.print_touched(state, pc);
         }
         self.source_line(prog, pc);
         self.bound();
@@ -261,6 +270,25 @@ impl<'p> Log<'p> {
             }
             _ => None,
         };
+    }
+
+    /// The registers and slots the last instruction touched, in `state`
+    /// (`print_insn_state`): after its line while nothing followed it,
+    /// else on a line of their own headed `pc:`.
+    fn print_touched(&mut self, state: &State, pc: usize) {
+        match self.insn_line {
+            Some((end, len)) if end == self.end() => {
+                self.text.pop();
+                let width = (len.max(MIN_ALIGNMENT).div_ceil(ALIGNMENT) * ALIGNMENT)
+                    .saturating_sub(len + 1)
+                    .max(1);
+                self.text.push_str(&" ".repeat(width));
+                self.text.push(';');
+            }
+            _ => self.text.push_str(&format!("{pc}:")),
+        }
+        self.print_state(state, self.scratch);
+        self.scratch = Scratch::default();
     }
 
     /// `; TEXT @ FILE:LINE` when `pc` starts another source line
@@ -347,6 +375,14 @@ impl<'p> Log<'p> {
             regs: named_regs(raw),
             slots: self.accessed,
         };
+        // A conditional jump prints the state the walk goes on in at once
+        // (`check_cond_jmp_op`), after queueing the other branch, whose
+        // log ends before it.
+        if matches!(raw.code & 0x07, 0x05 | 0x06) && !matches!(raw.code >> 4, 0x0 | 0x8 | 0x9 | 0xe)
+        {
+            self.fork_at = Some(self.end());
+            self.print_touched(state, pc);
+        }
     }
 
     /// The global function starting at `start` is verified on its own
