@@ -24,11 +24,13 @@ use crate::regs::{RegState, RegType, Trust};
 enum Slot {
     /// A number.
     Scalar,
-    /// A pointer to a kernel struct.
+    /// A pointer to a kernel struct; `typed` is the line the kernel logs
+    /// on typing it (`None` for an iterator's object, typed without it).
     Ptr {
         btf_id: TypeId,
         trust: Trust,
         maybe_null: bool,
+        typed: Option<String>,
     },
     /// `btf_ctx_access` refuses a load of it, saying this.
     Refused(String),
@@ -147,6 +149,7 @@ impl BtfCtx {
                 btf_id,
                 trust,
                 maybe_null,
+                ..
             }) => RegState {
                 btf_id: btf_id.0,
                 trust: *trust,
@@ -160,6 +163,19 @@ impl BtfCtx {
                 ..RegState::pointer(RegType::BtfId)
             },
         })
+    }
+
+    /// Per argument slot, the line the kernel logs when a load types it
+    /// from BTF (`func 'sched_switch' arg1 has btf_id 114 type STRUCT
+    /// 'task_struct'`).
+    pub(crate) fn typed_lines(&self) -> Vec<Option<String>> {
+        self.slots
+            .iter()
+            .map(|slot| match slot {
+                Slot::Ptr { typed, .. } => typed.clone(),
+                _ => None,
+            })
+            .collect()
     }
 }
 
@@ -240,6 +256,7 @@ fn slot(
             btf_id: target,
             trust,
             maybe_null: true,
+            typed: None,
         });
     }
     let trusted = match prog.prog_type {
@@ -262,5 +279,11 @@ fn slot(
             Trust::Plain
         },
         maybe_null: nullable,
+        typed: Some(format!(
+            "func '{func}' arg{arg} has btf_id {} type {} '{}'",
+            target.0,
+            kind_str(btf, target),
+            btf.name(target)?
+        )),
     })
 }

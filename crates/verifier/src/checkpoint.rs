@@ -135,8 +135,18 @@ pub(crate) enum Visit {
     Pruned(usize),
     /// The path's state was saved as this checkpoint.
     Saved(usize),
+    /// The unfinished checkpoint at this index is the path's state
+    /// exactly: a loop that never ends ([`infinite_loop`]).
+    Looping(usize),
     /// Neither.
     Continue,
+}
+
+/// The refusal of a path that came back to `pc` in a state it had there.
+pub(crate) fn infinite_loop(pc: usize) -> Rejection {
+    Rejection::new(pc, format!("infinite loop detected at insn {pc}"))
+        .cause("the loop comes back to this instruction in the same state, so it never ends")
+        .help("make sure the loop variable changes on every iteration and is bounded")
 }
 
 /// The live registers of each frame of `state` at `pc`: the first
@@ -200,13 +210,7 @@ pub(crate) fn visit(
                 && prune::covers(&old.state, &ALL_PRECISE, at.state, live)
                 && prune::covers(at.state, &ALL_PRECISE, &old.state, live)
             {
-                return Err(
-                    Rejection::new(pc, format!("infinite loop detected at insn {pc}"))
-                        .cause(
-                            "the loop comes back to this instruction in the same state, so it never ends",
-                        )
-                        .help("make sure the loop variable changes on every iteration and is bounded"),
-                );
+                return Ok(Visit::Looping(list[i] as usize));
             }
             // Inside a loop, states of successive iterations differ:
             // save fewer of them.

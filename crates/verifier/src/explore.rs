@@ -11,7 +11,7 @@ use apiary_isa::{CallTarget, Insn, LdImm64Kind, Size, Source};
 use apiary_kernel::types::{AttachType, MapType, ProgType};
 
 use crate::cfg::{self, Cfg};
-use crate::checkpoint::{At, Checkpoints, Visit, live_masks, visit};
+use crate::checkpoint::{At, Checkpoints, Visit, infinite_loop, live_masks, visit};
 use crate::error::{Rejection, Stats};
 use crate::funcs::Funcs;
 use crate::history::{self, Entry, Loc};
@@ -113,6 +113,7 @@ fn wait(
         steps: from.steps,
     });
     if queue.len() > JMP_SEQ_LIMIT {
+        log.queue_full();
         return Err(Rejection::new(
             from.pc,
             format!("The sequence of {} jumps is too complex.", queue.len()),
@@ -183,6 +184,9 @@ fn walk(prog: &Program, stats: &mut Stats, log: &mut Log) -> Result<Accepted, Re
         funcs,
         wants: RefCell::default(),
     };
+    if let Some(ctx) = &env.btf_ctx {
+        log.typed_ctx(ctx);
+    }
     let mut recorder = Recorder::new(prog.insns.len(), prog.maps);
     let mut sides = JumpSides::new(prog.insns.len());
     let (mut stack_depth, longest) = explore(
@@ -288,6 +292,11 @@ fn explore(
                         let tail = path.steps.saturating_add(cps.longest.from(old));
                         cps.finish(path.checkpoint, tail);
                         break;
+                    }
+                    Visit::Looping(old) => {
+                        let c = &cps.all[old];
+                        log.looping(&path.state, &c.state, &c.precise);
+                        return Err(infinite_loop(path.pc));
                     }
                     Visit::Saved(cp) => {
                         path.checkpoint = Some(cp);

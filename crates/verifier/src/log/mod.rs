@@ -16,17 +16,20 @@
 //! The whole log is not always the kernel's (the walks differ in what
 //! they know and in how they prune), but whatever both print is printed
 //! alike, and a rejection's last line before the statistics is the
-//! kernel's error line.
+//! kernel's error line (but for a loop that never ends, followed by its
+//! state now and the one it repeats, `P` marking the precise scalars).
 
 mod insn_text;
 mod state_text;
 
 pub use insn_text::insn_text;
-pub use state_text::{Scratch, frame_text, reg_text, state_text};
+use state_text::marked_frame_text;
+pub use state_text::{Names, Scratch, frame_text, reg_text, state_text};
 
 use apiary_isa::RawInsn;
 
 use crate::error::{Rejection, Stats};
+use crate::precision::Marks;
 use crate::program::Program;
 use crate::regs::RegType;
 use crate::state::State;
@@ -96,6 +99,18 @@ pub(crate) struct Log<'p> {
     leaving: Option<(String, usize)>,
     /// At a helper call: which of `r1`-`r5` hold numbers.
     call_args: Option<[bool; 5]>,
+    /// Per argument slot of a BTF-typed context, the line a load typing
+    /// it logs.
+    typed_args: Vec<Option<String>>,
+    /// The argument slot the instruction being checked loads from the
+    /// context, if it does.
+    ctx_load: Option<usize>,
+    /// Where the log ended before a conditional jump's state was printed
+    /// (where the branch it queues takes the log up).
+    fork_at: Option<usize>,
+    /// Lines the kernel prints after its error line (the states of a
+    /// loop that never ends).
+    trailer: String,
 }
 
 impl<'p> Log<'p> {
@@ -116,6 +131,17 @@ impl<'p> Log<'p> {
             depth: 0,
             leaving: None,
             call_args: None,
+            typed_args: Vec::new(),
+            ctx_load: None,
+            fork_at: None,
+            trailer: String::new(),
+        }
+    }
+
+    /// The program's context is typed from BTF as `ctx` says.
+    pub(crate) fn typed_ctx(&mut self, ctx: &crate::btf_ctx::BtfCtx) {
+        if self.on().is_some() {
+            self.typed_args = ctx.typed_lines();
         }
     }
 
@@ -141,8 +167,8 @@ impl<'p> Log<'p> {
     }
 
     fn print_state(&mut self, state: &State, scratch: Scratch) {
-        let maps = self.prog.map_or(&[][..], |p| p.maps);
-        self.text.push_str(&state_text(state, scratch, maps));
+        let names = self.prog.map(Names::of).unwrap_or_default();
+        self.text.push_str(&state_text(state, scratch, names));
         self.text.push('\n');
     }
 
@@ -154,8 +180,22 @@ impl<'p> Log<'p> {
         if let Some(scalars) = self.call_args.take() {
             callback_args(&mut self.text, prog, to, scalars);
         }
-        let end = self.end();
+        let end = self.fork_at.take().unwrap_or_else(|| self.end());
         self.waiting.push((from, end));
+    }
+
+    /// The path last queued is one too many (`push_stack` fails): the
+    /// kernel printed nothing after the line of the jump queueing it.
+    pub fn queue_full(&mut self) {
+        let Some(&(_, end)) = self.waiting.last() else {
+            return;
+        };
+        self.text.truncate(end.saturating_sub(self.dropped));
+        // The jump's line ends as it was before its state was put on it.
+        if !self.text.is_empty() && !self.text.ends_with('\n') {
+            self.text.pop();
+            self.text.push('\n');
+        }
     }
 
     /// A path starts: the program's (or a global function's) first, or
@@ -168,8 +208,10 @@ impl<'p> Log<'p> {
         if let Some((from, len)) = self.waiting.pop() {
             if self.level == LogLevel::Basic {
                 // Level 1 keeps only the path being walked (`pop_stack`).
-                let keep = len.saturating_sub(self.dropped);
-                self.text.truncate(keep);
+                // As `bpf_vlog_reset`, which keeps what overwrote the
+                // newline there (the state after the jump): the path's
+                // first state goes back on that line.
+                self.text.truncate(len.saturating_sub(self.dropped));
             }
             self.prev_pc = from;
             self.from_queue = true;
@@ -200,20 +242,9 @@ impl<'p> Log<'p> {
             self.print_state(state, Scratch::ALL);
             self.from_queue = false;
         }
+        self.fork_at = None;
         if !self.scratch.is_empty() {
-            match self.insn_line {
-                Some((end, len)) if end == self.end() => {
-                    self.text.pop();
-                    let width = (len.max(MIN_ALIGNMENT).div_ceil(ALIGNMENT) * ALIGNMENT)
-                        .saturating_sub(len + 1)
-                        .max(1);
-                    self.text.push_str(&" ".repeat(width));
-                    self.text.push(';');
-                }
-                _ => self.text.push_str(&format!("{pc}:")),
-            }
-            self.print_state(state, self.scratch);
-            self.scratch = Scratch::default();
+            self.print_touched(state, pc);
         }
         self.source_line(prog, pc);
         self.bound();
@@ -226,14 +257,38 @@ impl<'p> Log<'p> {
         self.depth = state.frames.len();
         let frame = state.frame();
         let raw = prog.insns[pc];
+        // A load from the unmodified context (the only kind accepted).
+        self.ctx_load = (raw.code & 0xe7 == 0x61
+            && frame.regs.get(usize::from(raw.src)).map(|r| r.kind) == Some(RegType::Ctx))
+        .then(|| usize::try_from(raw.off / 8).ok())
+        .flatten();
         self.call_args = (raw.code == 0x85 && raw.src == 0)
             .then(|| std::array::from_fn(|i| frame.regs[i + 1].is_scalar()));
         self.leaving = match frame.callsite {
             Some(call) if prog.insns[pc].code == 0x95 && !frame.callback => {
-                Some((state_text(state, Scratch::ALL, prog.maps), call + 1))
+                Some((state_text(state, Scratch::ALL, Names::of(prog)), call + 1))
             }
             _ => None,
         };
+    }
+
+    /// The registers and slots the last instruction touched, in `state`
+    /// (`print_insn_state`): after its line while nothing followed it,
+    /// else on a line of their own headed `pc:`.
+    fn print_touched(&mut self, state: &State, pc: usize) {
+        match self.insn_line {
+            Some((end, len)) if end == self.end() => {
+                self.text.pop();
+                let width = (len.max(MIN_ALIGNMENT).div_ceil(ALIGNMENT) * ALIGNMENT)
+                    .saturating_sub(len + 1)
+                    .max(1);
+                self.text.push_str(&" ".repeat(width));
+                self.text.push(';');
+            }
+            _ => self.text.push_str(&format!("{pc}:")),
+        }
+        self.print_state(state, self.scratch);
+        self.scratch = Scratch::default();
     }
 
     /// `; TEXT @ FILE:LINE` when `pc` starts another source line
@@ -271,7 +326,7 @@ impl<'p> Log<'p> {
             return;
         };
         let depth = state.frames.len();
-        let frame_text = |index| frame_text(state, index, Scratch::ALL, prog.maps);
+        let frame_text = |index| frame_text(state, index, Scratch::ALL, Names::of(prog));
         if depth > self.depth && !state.frame().callback && !state.frame().async_cb {
             let text = format!(
                 "caller:\n{}\ncallee:\n{}\n",
@@ -294,6 +349,17 @@ impl<'p> Log<'p> {
             self.from_queue = true;
             return;
         }
+        if let Some(line) = self
+            .ctx_load
+            .take()
+            .and_then(|slot| self.typed_args.get(slot))
+            .and_then(Option::as_ref)
+        {
+            // Logged during the load: the state after it then starts a
+            // line of its own.
+            self.text.push_str(line);
+            self.text.push('\n');
+        }
         let raw = prog.insns[pc];
         if raw.code == 0x85 && raw.src == 1 {
             // A call that entered no frame: a global function, verified
@@ -309,6 +375,14 @@ impl<'p> Log<'p> {
             regs: named_regs(raw),
             slots: self.accessed,
         };
+        // A conditional jump prints the state the walk goes on in at once
+        // (`check_cond_jmp_op`), after queueing the other branch, whose
+        // log ends before it.
+        if matches!(raw.code & 0x07, 0x05 | 0x06) && !matches!(raw.code >> 4, 0x0 | 0x8 | 0x9 | 0xe)
+        {
+            self.fork_at = Some(self.end());
+            self.print_touched(state, pc);
+        }
     }
 
     /// The global function starting at `start` is verified on its own
@@ -347,6 +421,28 @@ impl<'p> Log<'p> {
             self.text.push_str(line);
             self.text.push('\n');
         }
+        self.text.push_str(&std::mem::take(&mut self.trailer));
+    }
+
+    /// The path came back in `cur` to where it had been in `old` (a
+    /// checkpoint, with the scalars `precise` per frame that paths from
+    /// it relied on): the refusal is followed by both states, whole, old
+    /// with its `P` marks.
+    pub(crate) fn looping(&mut self, cur: &State, old: &State, precise: &[Marks]) {
+        let Some(prog) = self.on() else {
+            return;
+        };
+        let index = cur.frames.len() - 1;
+        let marks = precise.get(index).map_or(Scratch::default(), |m| Scratch {
+            regs: m.regs,
+            slots: m.slots,
+        });
+        let names = Names::of(prog);
+        self.trailer = format!(
+            "cur state:{}\nold state:{}\n",
+            state_text(cur, Scratch::ALL, names),
+            marked_frame_text(old, index, Scratch::ALL, marks, names)
+        );
     }
 
     /// A function's walk (the program's, or a global function's) found

@@ -5,14 +5,39 @@
 //!
 //! Numbers are decimal when small and hexadecimal otherwise, as the kernel
 //! prints them; a scalar's bounds that are equal are printed once
-//! (`smin=umin=1`). What Apiary does not track is left out: the `P` of
-//! precise scalars and the BTF type name of `ptr_` registers.
+//! (`smin=umin=1`); a `btf_id` pointer is named by its struct
+//! (`trusted_ptr_task_struct()`). The `P` of precise scalars is printed
+//! only for a checkpoint's state, where Apiary keeps precision marks (the
+//! state a loop repeats); a path's own are not tracked.
 
-use crate::program::MapInfo;
+use apiary_btf::{Btf, TypeId};
+
+use crate::program::{MapInfo, Program};
 use crate::regs::{RegState, RegType};
 use crate::scalar::Scalar;
 use crate::stack::SlotType;
 use crate::state::State;
+
+/// What a register's text names besides itself: the program's maps
+/// (`map=values`) and the kernel's BTF types (`ptr_task_struct`).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Names<'a> {
+    /// The program's maps, by index.
+    pub maps: &'a [MapInfo],
+    /// The kernel's BTF, which numbers the structs `btf_id` pointers
+    /// point to.
+    pub btf: Option<&'a Btf>,
+}
+
+impl<'a> Names<'a> {
+    /// The names `prog` refers to.
+    pub fn of(prog: &Program<'a>) -> Names<'a> {
+        Names {
+            maps: prog.maps,
+            btf: prog.kernel_btf,
+        }
+    }
+}
 
 /// Which registers and stack slots of the innermost frame to print: the
 /// ones an instruction touched (the kernel's "scratched" marks), or all.
@@ -111,14 +136,29 @@ fn map_name(map: &MapInfo) -> &str {
 }
 
 /// One register as `print_reg_state` prints it, in frame `frameno`.
-pub fn reg_text(reg: &RegState, frameno: u8, maps: &[MapInfo]) -> String {
+pub fn reg_text(reg: &RegState, frameno: u8, names: Names) -> String {
+    marked_reg_text(reg, frameno, false, names)
+}
+
+/// [`reg_text`], with the `P` of a scalar marked `precise`.
+fn marked_reg_text(reg: &RegState, frameno: u8, precise: bool, names: Names) -> String {
     let v = &reg.value;
+    let p = if precise && reg.kind == RegType::Scalar {
+        "P"
+    } else {
+        ""
+    };
     match reg.kind {
         RegType::NotInit => return "?".to_string(),
-        RegType::Scalar if v.is_const() => return snum(v.var_off.value as i64),
+        RegType::Scalar if v.is_const() => return format!("{p}{}", snum(v.var_off.value as i64)),
         _ => {}
     }
-    let mut out = reg.type_name();
+    let mut out = format!("{p}{}", reg.type_name());
+    if reg.kind == RegType::BtfId
+        && let Some(name) = names.btf.and_then(|b| b.name(TypeId(reg.btf_id)).ok())
+    {
+        out.push_str(name);
+    }
     if reg.kind == RegType::Stack {
         if reg.frameno != frameno {
             out.push_str(&format!("[{}]", reg.frameno));
@@ -137,7 +177,7 @@ pub fn reg_text(reg: &RegState, frameno: u8, maps: &[MapInfo]) -> String {
     if matches!(
         reg.kind,
         RegType::MapPtr | RegType::MapValue | RegType::MapKey
-    ) && let Some(map) = maps.get(reg.map as usize)
+    ) && let Some(map) = names.maps.get(reg.map as usize)
     {
         if !map.name.is_empty() {
             parts.push(format!("map={}", map_name(map)));
@@ -183,12 +223,25 @@ fn slot_char(kind: SlotType) -> char {
 /// limited to `scratch`: ` R1=ctx() R10=fp0 fp-8=mmmmmmmm`, each item
 /// after a space, ` frameN:` first in a callee, the references held and
 /// ` cb` in a callback after.
-pub fn state_text(state: &State, scratch: Scratch, maps: &[MapInfo]) -> String {
-    frame_text(state, state.frames.len() - 1, scratch, maps)
+pub fn state_text(state: &State, scratch: Scratch, names: Names) -> String {
+    frame_text(state, state.frames.len() - 1, scratch, names)
 }
 
 /// [`state_text`] for the frame `index` of `state` (0 the program's).
-pub fn frame_text(state: &State, index: usize, scratch: Scratch, maps: &[MapInfo]) -> String {
+pub fn frame_text(state: &State, index: usize, scratch: Scratch, names: Names) -> String {
+    marked_frame_text(state, index, scratch, Scratch::default(), names)
+}
+
+/// [`frame_text`], with a `P` before the scalars `precise` marks (in
+/// registers and spilled slots), as the kernel marks those a path's
+/// safety depended on.
+pub(crate) fn marked_frame_text(
+    state: &State,
+    index: usize,
+    scratch: Scratch,
+    precise: Scratch,
+    names: Names,
+) -> String {
     let frame = &state.frames[index];
     let mut out = String::new();
     if frame.frameno != 0 {
@@ -198,7 +251,8 @@ pub fn frame_text(state: &State, index: usize, scratch: Scratch, maps: &[MapInfo
         if reg.kind == RegType::NotInit || scratch.regs & (1 << r) == 0 {
             continue;
         }
-        out.push_str(&format!(" R{r}={}", reg_text(reg, frame.frameno, maps)));
+        let text = marked_reg_text(reg, frame.frameno, precise.regs & (1 << r) != 0, names);
+        out.push_str(&format!(" R{r}={text}"));
     }
     for (i, slot) in frame.stack.slots.iter().enumerate() {
         let marked = i >= 64 || scratch.slots & (1 << i) != 0;
@@ -219,7 +273,13 @@ pub fn frame_text(state: &State, index: usize, scratch: Scratch, maps: &[MapInfo
         let kinds: String = slot.bytes[..shown].iter().map(|b| slot_char(*b)).collect();
         out.push_str(&format!(" fp{at}={kinds}"));
         if slot.is_spill() {
-            out.push_str(&reg_text(&slot.spilled, frame.frameno, maps));
+            let marked = precise.slots.checked_shr(i as u32).unwrap_or(0) & 1 != 0;
+            out.push_str(&marked_reg_text(
+                &slot.spilled,
+                frame.frameno,
+                marked,
+                names,
+            ));
         }
     }
     // The kernel keeps a held spin lock among the references, by the id
@@ -248,7 +308,7 @@ mod tests {
     use super::*;
 
     fn scalar(v: Scalar) -> String {
-        reg_text(&RegState::scalar(v), 0, &[])
+        reg_text(&RegState::scalar(v), 0, Names::default())
     }
 
     // The expected texts are the kernel 6.18's own, from its level-2 logs.
@@ -270,21 +330,24 @@ mod tests {
     #[test]
     fn pointers_name_their_type_and_what_they_know() {
         let ctx = RegState::pointer(RegType::Ctx);
-        assert_eq!(reg_text(&ctx, 0, &[]), "ctx()");
+        assert_eq!(reg_text(&ctx, 0, Names::default()), "ctx()");
         let pkt = RegState {
             off: 1,
             range: crate::regs::BEYOND_PKT_END,
             ..RegState::pointer(RegType::Packet)
         };
-        assert_eq!(reg_text(&pkt, 0, &[]), "pkt(off=1,r=0xfffffffffffffffe)");
+        assert_eq!(
+            reg_text(&pkt, 0, Names::default()),
+            "pkt(off=1,r=0xfffffffffffffffe)"
+        );
         let end = RegState::pointer(RegType::PacketEnd);
-        assert_eq!(reg_text(&end, 0, &[]), "pkt_end()");
+        assert_eq!(reg_text(&end, 0, Names::default()), "pkt_end()");
         let fp = RegState {
             off: -8,
             ..RegState::pointer(RegType::Stack)
         };
-        assert_eq!(reg_text(&fp, 0, &[]), "fp-8");
-        assert_eq!(reg_text(&fp, 1, &[]), "fp[0]-8");
+        assert_eq!(reg_text(&fp, 0, Names::default()), "fp-8");
+        assert_eq!(reg_text(&fp, 1, Names::default()), "fp[0]-8");
         let maps = [MapInfo {
             name: "values".into(),
             key_size: 4,
@@ -297,7 +360,14 @@ mod tests {
             ..RegState::pointer(RegType::MapValue)
         };
         assert_eq!(
-            reg_text(&value, 0, &maps),
+            reg_text(
+                &value,
+                0,
+                Names {
+                    maps: &maps,
+                    btf: None
+                }
+            ),
             "map_value_or_null(id=1,map=values,ks=4,vs=8)"
         );
     }
@@ -305,7 +375,10 @@ mod tests {
     #[test]
     fn a_state_prints_the_marked_registers_and_slots() {
         let mut state = State::entry();
-        assert_eq!(state_text(&state, Scratch::ALL, &[]), " R1=ctx() R10=fp0");
+        assert_eq!(
+            state_text(&state, Scratch::ALL, Names::default()),
+            " R1=ctx() R10=fp0"
+        );
         state.frame_mut().stack.slots.push(crate::stack::Slot {
             bytes: [SlotType::Misc; 8],
             spilled: RegState::NOT_INIT,
@@ -314,9 +387,9 @@ mod tests {
             regs: 1 << 1,
             slots: 0,
         };
-        assert_eq!(state_text(&state, only_r1, &[]), " R1=ctx()");
+        assert_eq!(state_text(&state, only_r1, Names::default()), " R1=ctx()");
         assert_eq!(
-            state_text(&state, Scratch::ALL, &[]),
+            state_text(&state, Scratch::ALL, Names::default()),
             " R1=ctx() R10=fp0 fp-8=mmmmmmmm"
         );
     }
