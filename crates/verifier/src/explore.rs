@@ -8,7 +8,7 @@
 use std::cell::RefCell;
 
 use apiary_isa::{CallTarget, Insn, LdImm64Kind, Size, Source};
-use apiary_kernel::types::{AttachType, MapType, ProgType};
+use apiary_kernel::types::{MapType, ProgType};
 
 use crate::cfg::{self, Cfg};
 use crate::checkpoint::{At, Checkpoints, Visit, infinite_loop, live_masks, visit};
@@ -23,6 +23,7 @@ use crate::mem::{self, Access};
 use crate::program::Program;
 use crate::proofs::{AccessProofs, Recorder};
 use crate::regs::{RegState, RegType};
+use crate::return_code::{check_async_return, check_return_range, invalid_scalar};
 use crate::stack::Stored;
 use crate::state::{Frame, MAX_CALL_FRAMES, State};
 use crate::{arith, call, precision};
@@ -879,107 +880,4 @@ fn return_from(env: &Env, state: &mut State, pc: usize) -> Result<Option<usize>,
     }
     check_return_range(env, state, pc, &r0)?;
     Ok(None)
-}
-
-/// A timer callback's `r0`, which must be 0 (`check_return_code`).
-fn check_async_return(pc: usize, r0: &RegState) -> Result<(), Rejection> {
-    const WHEN: &str = "At async callback return";
-    if !r0.is_scalar() {
-        return Err(Rejection::new(
-            pc,
-            format!(
-                "{WHEN} the register R0 is not a known value ({})",
-                r0.type_name()
-            ),
-        )
-        .reg(0, r0));
-    }
-    if r0.value.smin == 0 && r0.value.smax == 0 {
-        return Ok(());
-    }
-    Err(Rejection::new(pc, invalid_scalar(WHEN, r0, (0, 0)))
-        .reg(0, r0)
-        .cause("a timer callback must return 0"))
-}
-
-/// The kernel's refusal of a scalar outside `range` (`verbose_invalid_scalar`).
-fn invalid_scalar(when: &str, reg: &RegState, range: (i64, i64)) -> String {
-    let v = reg.value;
-    let mut line = format!("{when} the register R0 has");
-    if v.smin > i64::MIN {
-        line.push_str(&format!(" smin={}", v.smin));
-    }
-    if v.smax < i64::MAX {
-        line.push_str(&format!(" smax={}", v.smax));
-    }
-    if v.smin == i64::MIN && v.smax == i64::MAX {
-        line.push_str(" unknown scalar value");
-    }
-    line + &format!(" should have been in [{}, {}]", range.0, range.1)
-}
-
-/// Program types whose return value the kernel restricts (`check_return_code`).
-fn check_return_range(env: &Env, state: &State, pc: usize, r0: &RegState) -> Result<(), Rejection> {
-    let attach = env.prog.attach_type;
-    let range = match env.prog.prog_type {
-        // Egress programs may also ask for congestion notification (2, 3).
-        ProgType::CGROUP_SKB if attach == AttachType::CGROUP_INET_EGRESS => (0, 3),
-        ProgType::CGROUP_SOCK_ADDR
-            if matches!(
-                attach,
-                AttachType::CGROUP_UDP4_RECVMSG
-                    | AttachType::CGROUP_UDP6_RECVMSG
-                    | AttachType::CGROUP_UNIX_RECVMSG
-                    | AttachType::CGROUP_INET4_GETPEERNAME
-                    | AttachType::CGROUP_INET6_GETPEERNAME
-                    | AttachType::CGROUP_UNIX_GETPEERNAME
-                    | AttachType::CGROUP_INET4_GETSOCKNAME
-                    | AttachType::CGROUP_INET6_GETSOCKNAME
-                    | AttachType::CGROUP_UNIX_GETSOCKNAME
-            ) =>
-        {
-            (1, 1)
-        }
-        ProgType::CGROUP_SOCK_ADDR
-            if matches!(
-                attach,
-                AttachType::CGROUP_INET4_BIND | AttachType::CGROUP_INET6_BIND
-            ) =>
-        {
-            (0, 3)
-        }
-        ProgType::CGROUP_SKB
-        | ProgType::CGROUP_SOCK
-        | ProgType::CGROUP_SOCKOPT
-        | ProgType::CGROUP_SYSCTL
-        | ProgType::CGROUP_DEVICE
-        | ProgType::SOCK_OPS
-        | ProgType::CGROUP_SOCK_ADDR
-        | ProgType::SK_LOOKUP => (0, 1),
-        _ => return Ok(()),
-    };
-    if !r0.is_scalar() {
-        return Err(Rejection::new(
-            pc,
-            format!(
-                "At program exit the register R0 is not a known value ({})",
-                r0.type_name()
-            ),
-        )
-        .reg(0, r0)
-        .cause("the program returns a pointer where its type needs a number"));
-    }
-    env.need_precise(state, 0);
-    let v = r0.value;
-    if v.smin >= range.0 && v.smax <= range.1 {
-        return Ok(());
-    }
-    Err(
-        Rejection::new(pc, invalid_scalar("At program exit", r0, range))
-            .reg(0, r0)
-            .cause(format!(
-                "{} programs must return a value in [{}, {}]",
-                env.prog.prog_type, range.0, range.1
-            )),
-    )
 }

@@ -26,7 +26,8 @@
 //!   only their helpers touch), `map_key` (constant keys: array lookups
 //!   that cannot fail);
 //! - the walk: `cfg` (checks before it), `liveness`, `explore` (paths,
-//!   limits, exits), `checkpoint` (saved states and the decision at a prune
+//!   limits, exits), `return_code` (what `r0` may hold at an exit),
+//!   `checkpoint` (saved states and the decision at a prune
 //!   point), `prune` (whether a saved state covers a path), `history` (what
 //!   each path did, for going back) and `precision` (marking the scalars a
 //!   path's safety depended on, so that pruning ignores the others);
@@ -121,6 +122,7 @@ pub mod proofs;
 mod prune;
 mod raw_tp_nullable;
 mod regs;
+mod return_code;
 mod run_bound;
 pub mod scalar;
 mod spin_lock;
