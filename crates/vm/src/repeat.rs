@@ -16,7 +16,7 @@
 use crate::error::RunError;
 use crate::program::Program;
 use crate::runner::{Engine, RunInput, Runner};
-use crate::tier::{EntryRegs, TierRun};
+use crate::tier::TierRun;
 
 impl<E> Runner<E> {
     /// Runs `program` `times` times (at least once) on `input`, as that
@@ -62,10 +62,8 @@ impl<E> Runner<E> {
                     let mut run = TierRun::repeating(self, env, program, &mut next_run);
                     code.run_repeated(&mut run, args, left)?
                 }
-                _ => {
-                    let regs = EntryRegs::Args(input.args).file();
-                    (1, self.interpret(program, env, 0, regs, 0)?)
-                }
+                // The interpreter, one run at a time.
+                _ => (1, self.exec(program, env, 0, input.args, 0)?),
             };
             // A tier finishes at least one run and at most those asked.
             left -= done.clamp(1, left);
