@@ -45,6 +45,10 @@ pub(crate) struct Ctx {
     pub(crate) load_len: u64,
     pub(crate) store_start: u64,
     pub(crate) store_len: u64,
+    /// The load cache's region when the activation started: the one `r1`
+    /// pointed into, given to the run (registered ones come later).
+    pub(crate) context_start: u64,
+    pub(crate) context_len: u64,
     /// `rsp` after the entry pushed the callee-saved registers, for leaving from any depth.
     pub(crate) entry_rsp: u64,
     pub(crate) may_goto: [u64; MAX_CALL_FRAMES],
@@ -100,9 +104,16 @@ impl Ctx {
     /// starts (the context, which most programs read first, and would
     /// otherwise look up in Rust), and no region for stores.
     pub(crate) fn remember_context<E>(&mut self, run: &TierRun<'_, E>) {
-        (self.load_start, self.load_len) = run
+        (self.context_start, self.context_len) = run
             .region_for(self.init[1], 1, Access::Load)
             .unwrap_or((0, 0));
+        self.remember_context_again();
+    }
+
+    /// [`Ctx::remember_context`] for a run given the same regions and
+    /// `r1` as the one that looked the context's region up.
+    pub(crate) fn remember_context_again(&mut self) {
+        (self.load_start, self.load_len) = (self.context_start, self.context_len);
         (self.store_start, self.store_len) = (0, 0);
     }
 }

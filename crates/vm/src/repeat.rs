@@ -16,7 +16,7 @@
 use crate::error::RunError;
 use crate::program::Program;
 use crate::runner::{Engine, RunInput, Runner};
-use crate::tier::TierRun;
+use crate::tier::{NextInput, TierRun};
 
 impl<E> Runner<E> {
     /// Runs `program` `times` times (at least once) on `input`, as that
@@ -52,12 +52,16 @@ impl<E> Runner<E> {
                         // The same borrowed slice holds the same regions:
                         // comparing them one by one cost more than a short
                         // program's run.
-                        if given(input) == before {
+                        let same_input = given(input) == before;
+                        if same_input {
                             runner.restart();
                         } else {
                             runner.start(input);
                         }
-                        input.args
+                        NextInput {
+                            args: input.args,
+                            same_input,
+                        }
                     };
                     let mut run = TierRun::repeating(self, env, program, &mut next_run);
                     code.run_repeated(&mut run, args, left)?
