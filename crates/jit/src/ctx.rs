@@ -31,8 +31,8 @@ pub(crate) struct Ctx {
     pub(crate) budget: u64,
     /// Runs still to finish, the one under way included.
     pub(crate) left: u64,
-    /// Non-zero once a run called a helper other than a pure one: the
-    /// activation then ends after that run.
+    /// Non-zero once a run called a helper other than a pure one (the
+    /// [`helper_ran`] bits): the next run is then set up in Rust.
     pub(crate) helper_ran: u64,
     /// Where each run starts: the code of its first op.
     pub(crate) body: u64,
@@ -54,6 +54,15 @@ pub(crate) struct Ctx {
     pub(crate) may_goto: [u64; MAX_CALL_FRAMES],
     /// The [`Host`] of this activation.
     pub(crate) host: *mut (),
+}
+
+/// What [`Ctx::helper_ran`] records.
+pub(crate) mod helper_ran {
+    /// A helper that keeps the run's input ran
+    /// ([`apiary_vm::Program::helper_keeps_input`]).
+    pub(crate) const INPUT_KEPT: u64 = 1;
+    /// A helper that may change the input ran.
+    pub(crate) const INPUT_MAY_CHANGE: u64 = 2;
 }
 
 /// Offsets of [`Ctx`] fields, as displacements from `r12`.

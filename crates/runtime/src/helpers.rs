@@ -875,6 +875,10 @@ static HELPERS: &[(i32, HelperFn<Env>)] = &[
     (208, ktime_get_tai_ns),
 ];
 
+/// The helpers that touch only maps, never the packet or what a run is
+/// given: repeated runs go on after them without re-reading the packet.
+const KEEP_INPUT: [i32; 3] = [1, 2, 3];
+
 /// Whether Apiary implements helper `id`.
 pub fn helper_implemented(id: i32) -> bool {
     HELPERS.iter().any(|&(h, _)| h == id)
@@ -907,7 +911,11 @@ pub(crate) fn table() -> Helpers<Env> {
     for &(id, func) in HELPERS {
         let name = helper_proto(id).map_or("unknown", |p| p.name);
         // Every id in the table is below 300, within the VM's limit.
-        let _ = helpers.register(id as u32, name, func);
+        let _ = if KEEP_INPUT.contains(&id) {
+            helpers.register_keeping_input(id as u32, name, func)
+        } else {
+            helpers.register(id as u32, name, func)
+        };
     }
     let _ = helpers.register(POISONED_CALL, "core_poisoned_call", poisoned_call);
     helpers

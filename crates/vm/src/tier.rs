@@ -173,6 +173,19 @@ impl<'r, E> TierRun<'r, E> {
         Some(next_run(self.runner, self.env))
     }
 
+    /// In [`CompiledCode::run_repeated`], after a run whose helpers all
+    /// keep the input ([`Program::helper_keeps_input`]): sets the next run
+    /// up as [`TierRun::next_run`] does when the input stays the same,
+    /// without asking the embedder (its `r1..r5` are the last run's);
+    /// `false` (and nothing done) in other activations.
+    pub fn next_run_same_input(&mut self) -> bool {
+        if self.next_run.is_none() {
+            return false;
+        }
+        self.runner.restart();
+        true
+    }
+
     /// The running program.
     pub fn program(&self) -> &Program<E> {
         self.program
