@@ -875,9 +875,22 @@ static HELPERS: &[(i32, HelperFn<Env>)] = &[
     (208, ktime_get_tai_ns),
 ];
 
-/// The helpers that touch only maps, never the packet or what a run is
-/// given: repeated runs go on after them without re-reading the packet.
-const KEEP_INPUT: [i32; 3] = [1, 2, 3];
+/// The helpers that never move the packet or change what a run is given
+/// (they touch maps, ring buffers, the events a run records, or only
+/// read the packet): repeated runs go on after them without re-reading
+/// the packet.
+const KEEP_INPUT: [i32; 10] = [
+    1,   // map_lookup_elem
+    2,   // map_update_elem
+    3,   // map_delete_elem
+    23,  // redirect
+    26,  // skb_load_bytes
+    130, // ringbuf_output
+    131, // ringbuf_reserve
+    132, // ringbuf_submit
+    133, // ringbuf_discard
+    134, // ringbuf_query
+];
 
 /// Whether Apiary implements helper `id`.
 pub fn helper_implemented(id: i32) -> bool {

@@ -295,6 +295,7 @@ impl<'r, E> TierRun<'r, E> {
 
     /// Calls the program's `index`th directly called helper (the operand
     /// of [`crate::Op::CallHelper`]) from frame `depth` at op `op`.
+    #[inline]
     pub fn call_helper(
         &mut self,
         index: u32,
