@@ -84,6 +84,7 @@ impl MapRef {
     }
 }
 
+#[inline]
 pub(crate) fn map_arg(ctx: Ctx<'_, '_>, handle: u64) -> Result<(MapId, MapRef, bool), HelperError> {
     let env = ctx.env();
     let borrow = |map: &Arc<Map>| MapRef(std::ptr::NonNull::from(&**map));

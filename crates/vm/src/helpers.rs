@@ -197,23 +197,33 @@ impl<E> HelperContext<'_, E> {
         self.program
     }
 
+    #[inline]
     fn check(&self, addr: u64, len: u64, access: Access) -> Result<usize, HelperError> {
         if len == 0 {
             return Ok(addr as usize);
         }
+        match self.runner.memory.translate(addr, len, access, self.depth) {
+            Some(host) => Ok(host),
+            None => Err(self.memory_error(addr, len, access)),
+        }
+    }
+
+    /// Out of line: helpers check memory on every call, and this is rare.
+    #[cold]
+    #[inline(never)]
+    fn memory_error(&self, addr: u64, len: u64, access: Access) -> HelperError {
         let memory = &self.runner.memory;
-        memory
-            .translate(addr, len, access, self.depth)
-            .ok_or_else(|| HelperError::Memory {
-                addr,
-                len,
-                access,
-                location: memory.locate(addr, None, self.depth),
-                read_only: memory.read_only(addr, len, access),
-            })
+        HelperError::Memory {
+            addr,
+            len,
+            access,
+            location: memory.locate(addr, None, self.depth),
+            read_only: memory.read_only(addr, len, access),
+        }
     }
 
     /// Reads `len` guest bytes at `addr`, which must lie in one accessible region.
+    #[inline]
     pub fn read(&self, addr: u64, len: usize) -> Result<&[u8], HelperError> {
         if len == 0 {
             return Ok(&[]);
@@ -256,6 +266,7 @@ impl<E> HelperContext<'_, E> {
 
     /// Makes `region` accessible for the rest of the run (e.g. a map value a
     /// lookup returns). Exact duplicates are ignored.
+    #[inline]
     pub fn add_region(&mut self, region: Region<'static>) -> Result<(), HelperError> {
         if self.runner.memory.add(region.span(), region.kind()) {
             Ok(())
