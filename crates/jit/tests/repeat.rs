@@ -41,7 +41,8 @@ fn lend(ctx: &mut HelperContext<'_, Env>, _: [u64; 5]) -> Result<u64, HelperErro
     Ok(lent as u64)
 }
 
-/// Helper 4, registered as keeping the run's input: lends [`LENT`] as
+/// Helpers 4 (registered as keeping the run's input) and 5 (not, so that
+/// the runner asks `next`, which gives the same input): lend [`LENT`] as
 /// helper 1 does, without counting (the count is part of the input).
 fn lend_quietly(ctx: &mut HelperContext<'_, Env>, _: [u64; 5]) -> Result<u64, HelperError> {
     let lent = LENT.as_ptr().cast_mut();
@@ -70,6 +71,9 @@ fn load(text: &str) -> Arc<Program<Env>> {
     helpers.register_pure(3, "add", add).expect("id");
     helpers
         .register_keeping_input(4, "lend_quietly", lend_quietly)
+        .expect("id");
+    helpers
+        .register(5, "lend_quietly", lend_quietly)
         .expect("id");
     let slots = assemble_slots(text).expect("assembles");
     let program = Program::new(&slots, Arc::new(helpers)).expect("loads");
@@ -235,8 +239,9 @@ fn runs_after_a_helper_see_the_environment_it_changed() {
 fn regions_a_helper_added_last_one_run() {
     // The first run borrows a helper's memory and keeps its address; the
     // second reads it without calling the helper, and faults, whether the
-    // helper keeps the input (4) or may change it (1).
-    for (helper, counted) in [(1, 1), (4, 0)] {
+    // helper keeps the input (4) or may change it (1, and 5, after which
+    // the input is the same).
+    for (helper, counted) in [(1, 1), (4, 0), (5, 0)] {
         let case = Case::new(&format!(
             "{COUNTER}
             jne %r0, 1, +4
@@ -254,6 +259,34 @@ fn regions_a_helper_added_last_one_run() {
             "helper {helper}: {result:?}"
         );
         assert_eq!((mem[0], calls), (2, counted), "helper {helper}");
+    }
+}
+
+#[test]
+fn a_region_remembered_for_loads_lasts_one_run() {
+    // The stack outlasts a run: the second run finds the first's marker
+    // and the lent address there, and reads that address before any other
+    // checked access could make compiled code forget the region it last
+    // allowed a load in.
+    for helper in [1, 4, 5] {
+        let case = Case::new(&format!(
+            "ldxdw %r2, [%r10-16]
+            jeq %r2, 7, +6
+            mov %r2, 7
+            stxdw [%r10-16], %r2
+            call {helper}
+            stxdw [%r10-8], %r0
+            ldxdw %r0, [%r0+0]
+            exit
+            ldxdw %r3, [%r10-8]
+            ldxdw %r0, [%r3+0]
+            exit"
+        ));
+        let (result, ..) = case.check(2);
+        assert!(
+            matches!(result, Err(RunError::MemoryFault { .. })),
+            "helper {helper}: {result:?}"
+        );
     }
 }
 
