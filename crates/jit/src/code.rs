@@ -246,6 +246,8 @@ impl<E> JitCode<E> {
             load_len: 0,
             store_start: 0,
             store_len: 0,
+            context_start: 0,
+            context_len: 0,
             entry_rsp: 0,
             may_goto: [0; apiary_vm::MAX_CALL_FRAMES],
             host: std::ptr::null_mut(),

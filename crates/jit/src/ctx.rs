@@ -31,8 +31,8 @@ pub(crate) struct Ctx {
     pub(crate) budget: u64,
     /// Runs still to finish, the one under way included.
     pub(crate) left: u64,
-    /// Non-zero once a run called a helper other than a pure one: the
-    /// activation then ends after that run.
+    /// Non-zero once a run called a helper other than a pure one (the
+    /// [`helper_ran`] bits): the next run is then set up in Rust.
     pub(crate) helper_ran: u64,
     /// Where each run starts: the code of its first op.
     pub(crate) body: u64,
@@ -45,11 +45,24 @@ pub(crate) struct Ctx {
     pub(crate) load_len: u64,
     pub(crate) store_start: u64,
     pub(crate) store_len: u64,
+    /// The load cache's region when the activation started: the one `r1`
+    /// pointed into, given to the run (registered ones come later).
+    pub(crate) context_start: u64,
+    pub(crate) context_len: u64,
     /// `rsp` after the entry pushed the callee-saved registers, for leaving from any depth.
     pub(crate) entry_rsp: u64,
     pub(crate) may_goto: [u64; MAX_CALL_FRAMES],
     /// The [`Host`] of this activation.
     pub(crate) host: *mut (),
+}
+
+/// What [`Ctx::helper_ran`] records.
+pub(crate) mod helper_ran {
+    /// A helper that keeps the run's input ran
+    /// ([`apiary_vm::Program::helper_keeps_input`]).
+    pub(crate) const INPUT_KEPT: u64 = 1;
+    /// A helper that may change the input ran.
+    pub(crate) const INPUT_MAY_CHANGE: u64 = 2;
 }
 
 /// Offsets of [`Ctx`] fields, as displacements from `r12`.
@@ -100,9 +113,16 @@ impl Ctx {
     /// starts (the context, which most programs read first, and would
     /// otherwise look up in Rust), and no region for stores.
     pub(crate) fn remember_context<E>(&mut self, run: &TierRun<'_, E>) {
-        (self.load_start, self.load_len) = run
+        (self.context_start, self.context_len) = run
             .region_for(self.init[1], 1, Access::Load)
             .unwrap_or((0, 0));
+        self.remember_context_again();
+    }
+
+    /// [`Ctx::remember_context`] for a run given the same regions and
+    /// `r1` as the one that looked the context's region up.
+    pub(crate) fn remember_context_again(&mut self) {
+        (self.load_start, self.load_len) = (self.context_start, self.context_len);
         (self.store_start, self.store_len) = (0, 0);
     }
 }

@@ -85,8 +85,10 @@
 //! ([`apiary_vm::Runner::run_repeat`], a test run with `repeat`): the
 //! entry sets the context up once and starts each run itself, with the
 //! registers, budget and `may_goto` counter a fresh run has; after a run
-//! that called a helper it has the vm set the next one up in full (see
-//! `emit_call::prologue`).
+//! that called a helper it has the vm set the next one up (see
+//! `emit_call::prologue` and `slow::between`): in full, unless every helper
+//! the run called keeps the input ([`apiary_vm::Program::helper_keeps_input`]),
+//! and keeping what it derived from the input when the vm found it the same.
 //!
 //! # Constant blinding
 //! With [`Options::blind_constants`] no immediate of the program appears in

@@ -7,7 +7,7 @@
 
 use apiary_vm::{Access, CallOutcome, PureHelperFn};
 
-use crate::ctx::{Ctx, Exit, Host};
+use crate::ctx::{Ctx, Exit, Host, helper_ran};
 
 /// The operands of a slow memory check, packed into one register.
 pub(crate) fn mem_info(op: usize, size: u8, access: Access) -> u64 {
@@ -128,9 +128,15 @@ pub(crate) unsafe extern "sysv64" fn packet<E>(ctx: *mut Ctx, index: u64, info: 
     }
 }
 
-fn after_call<E>(ctx: &mut Ctx, host: &mut Host<'_, '_, E>, outcome: CallOutcome<E>) -> u64 {
-    // The helper may have changed what the next run is given.
-    ctx.helper_ran = 1;
+/// What a helper left to do; `ran` says whether it may have changed what
+/// the next run is given (a [`helper_ran`] bit).
+fn after_call<E>(
+    ctx: &mut Ctx,
+    host: &mut Host<'_, '_, E>,
+    outcome: CallOutcome<E>,
+    ran: u64,
+) -> u64 {
+    ctx.helper_ran |= ran;
     ctx.budget = host.run.remaining();
     match outcome {
         CallOutcome::Value(value) => {
@@ -158,10 +164,16 @@ pub(crate) unsafe extern "sysv64" fn helper<E>(ctx: *mut Ctx, index: u64, op: u6
     // SAFETY: called from compiled code with its own context.
     let (ctx, host) = unsafe { parts::<E>(ctx) };
     host.run.set_remaining(ctx.budget);
+    let index = index as u32;
     let outcome = host
         .run
-        .call_helper(index as u32, args(ctx), ctx.depth as usize, op as usize);
-    after_call(ctx, host, outcome)
+        .call_helper(index, args(ctx), ctx.depth as usize, op as usize);
+    let ran = if host.run.program().helper_keeps_input(index) {
+        helper_ran::INPUT_KEPT
+    } else {
+        helper_ran::INPUT_MAY_CHANGE
+    };
+    after_call(ctx, host, outcome, ran)
 }
 
 /// `callx` of helper `id` at op `op`.
@@ -172,23 +184,37 @@ pub(crate) unsafe extern "sysv64" fn callx<E>(ctx: *mut Ctx, id: u64, op: u64) -
     let outcome = host
         .run
         .callx(id, args(ctx), ctx.depth as usize, op as usize);
-    after_call(ctx, host, outcome)
+    after_call(ctx, host, outcome, helper_ran::INPUT_MAY_CHANGE)
 }
 
 /// Between two runs of one activation, after a run that called a helper:
-/// the vm sets the next run up in full, with the arguments it may have
-/// changed; 1 when it starts in this activation as the first did (same
-/// code, same budget), 0 to leave it.
+/// the vm sets the next run up, in full unless every helper called keeps
+/// the input, with the arguments it may have changed; 1 when it starts in
+/// this activation as the first did (same code, same budget), 0 to leave it.
 pub(crate) unsafe extern "sysv64" fn between<E>(ctx: *mut Ctx) -> u64 {
     // SAFETY: called from compiled code with its own context.
     let (ctx, host) = unsafe { parts::<E>(ctx) };
-    let Some([a1, a2, a3, a4, a5]) = host.run.next_run() else {
+    if ctx.helper_ran == helper_ran::INPUT_KEPT {
+        // Given what the run before was given: it starts at that run's
+        // code, and the context lies where it did.
+        ctx.helper_ran = 0;
+        ctx.remember_context_again();
+        return u64::from(host.run.next_run_same_input());
+    }
+    let Some(next) = host.run.next_run() else {
         return 0;
     };
+    ctx.helper_ran = 0;
+    let [a1, a2, a3, a4, a5] = next.args;
+    // The regions helpers added are gone: so are those remembered.
+    if next.same_input && ctx.init[1..6] == next.args {
+        // Given what the first run was given, with the same budget: it
+        // starts at the same code, and the context lies where it did.
+        ctx.remember_context_again();
+        return 1;
+    }
     (ctx.init[1], ctx.init[2], ctx.init[3]) = (a1, a2, a3);
     (ctx.init[4], ctx.init[5]) = (a4, a5);
-    ctx.helper_ran = 0;
-    // The regions helpers added are gone: so are those remembered.
     ctx.remember_context(host.run);
     u64::from(host.code.continues(host.run, ctx))
 }

@@ -1,7 +1,8 @@
 //! `Runner::run_repeat` on both tiers against the same number of single
 //! `Runner::run`s: the last result or the first error, the memory the runs
 //! wrote, and what helpers saw, through faults, budgets, `may_goto`,
-//! helpers that change the environment or add regions, stops and tail calls.
+//! helpers that change the environment or add regions (registered as
+//! keeping the input or not), stops and tail calls.
 
 use std::sync::Arc;
 
@@ -40,6 +41,17 @@ fn lend(ctx: &mut HelperContext<'_, Env>, _: [u64; 5]) -> Result<u64, HelperErro
     Ok(lent as u64)
 }
 
+/// Helpers 4 (registered as keeping the run's input) and 5 (not, so that
+/// the runner asks `next`, which gives the same input): lend [`LENT`] as
+/// helper 1 does, without counting (the count is part of the input).
+fn lend_quietly(ctx: &mut HelperContext<'_, Env>, _: [u64; 5]) -> Result<u64, HelperError> {
+    let lent = LENT.as_ptr().cast_mut();
+    // SAFETY: a static lives forever, and the region is read-only.
+    let region = unsafe { Region::from_raw(lent, 8, false) };
+    ctx.add_region(region)?;
+    Ok(lent as u64)
+}
+
 /// Helper 2: tail call into the environment's next program.
 fn tail(ctx: &mut HelperContext<'_, Env>, _: [u64; 5]) -> Result<u64, HelperError> {
     if let Some(next) = ctx.env().next.clone() {
@@ -57,6 +69,12 @@ fn load(text: &str) -> Arc<Program<Env>> {
     helpers.register(1, "lend", lend).expect("id");
     helpers.register(2, "tail", tail).expect("id");
     helpers.register_pure(3, "add", add).expect("id");
+    helpers
+        .register_keeping_input(4, "lend_quietly", lend_quietly)
+        .expect("id");
+    helpers
+        .register(5, "lend_quietly", lend_quietly)
+        .expect("id");
     let slots = assemble_slots(text).expect("assembles");
     let program = Program::new(&slots, Arc::new(helpers)).expect("loads");
     apiary_jit::compile(&program).expect("compiles");
@@ -219,25 +237,57 @@ fn runs_after_a_helper_see_the_environment_it_changed() {
 
 #[test]
 fn regions_a_helper_added_last_one_run() {
-    // The first run borrows helper 1's memory and keeps its address; the
-    // second reads it without calling the helper, and faults.
-    let case = Case::new(&format!(
-        "{COUNTER}
-        jne %r0, 1, +4
-        call 1
-        stxdw [%r1+8], %r0
-        ldxdw %r0, [%r0+0]
-        exit
-        ldxdw %r3, [%r1+8]
-        ldxdw %r0, [%r3+0]
-        exit"
-    ));
-    let (result, mem, calls) = case.check(3);
-    assert!(
-        matches!(result, Err(RunError::MemoryFault { .. })),
-        "{result:?}"
-    );
-    assert_eq!((mem[0], calls), (2, 1));
+    // The first run borrows a helper's memory and keeps its address; the
+    // second reads it without calling the helper, and faults, whether the
+    // helper keeps the input (4) or may change it (1, and 5, after which
+    // the input is the same).
+    for (helper, counted) in [(1, 1), (4, 0), (5, 0)] {
+        let case = Case::new(&format!(
+            "{COUNTER}
+            jne %r0, 1, +4
+            call {helper}
+            stxdw [%r1+8], %r0
+            ldxdw %r0, [%r0+0]
+            exit
+            ldxdw %r3, [%r1+8]
+            ldxdw %r0, [%r3+0]
+            exit"
+        ));
+        let (result, mem, calls) = case.check(3);
+        assert!(
+            matches!(result, Err(RunError::MemoryFault { .. })),
+            "helper {helper}: {result:?}"
+        );
+        assert_eq!((mem[0], calls), (2, counted), "helper {helper}");
+    }
+}
+
+#[test]
+fn a_region_remembered_for_loads_lasts_one_run() {
+    // The stack outlasts a run: the second run finds the first's marker
+    // and the lent address there, and reads that address before any other
+    // checked access could make compiled code forget the region it last
+    // allowed a load in.
+    for helper in [1, 4, 5] {
+        let case = Case::new(&format!(
+            "ldxdw %r2, [%r10-16]
+            jeq %r2, 7, +6
+            mov %r2, 7
+            stxdw [%r10-16], %r2
+            call {helper}
+            stxdw [%r10-8], %r0
+            ldxdw %r0, [%r0+0]
+            exit
+            ldxdw %r3, [%r10-8]
+            ldxdw %r0, [%r3+0]
+            exit"
+        ));
+        let (result, ..) = case.check(2);
+        assert!(
+            matches!(result, Err(RunError::MemoryFault { .. })),
+            "helper {helper}: {result:?}"
+        );
+    }
 }
 
 #[test]
@@ -273,4 +323,25 @@ fn runs_after_a_helper_see_the_input_it_changed() {
     let case = Case::new("call 1\nldabsb 0\nexit");
     assert_eq!(case.check(2).0, Ok(1));
     assert_eq!(case.check(4).0, Ok(0));
+}
+
+#[test]
+fn runs_after_a_helper_keeping_the_input_go_on() {
+    // Each run reads the lent memory's first byte ('l') and counts.
+    let case = Case::new(&format!(
+        "{COUNTER}\nmov %r6, %r0\ncall 4\nldxb %r0, [%r0+0]\nadd %r0, %r6\nexit"
+    ));
+    let (result, _, calls) = case.check(1000);
+    assert_eq!((result, calls), (Ok(u64::from(b'l') + 1000), 0));
+}
+
+#[test]
+fn a_helper_that_may_change_the_input_counts_beside_one_that_keeps_it() {
+    // r2, the calls of helper 1 before the run, follows in every run
+    // whichever of the two helpers is called first.
+    for calls in ["call 4\ncall 1", "call 1\ncall 4"] {
+        let case = Case::new(&format!("mov %r6, %r2\n{calls}\nmov %r0, %r6\nexit"));
+        let (result, _, calls) = case.check(5);
+        assert_eq!((result, calls), (Ok(4), 5));
+    }
 }

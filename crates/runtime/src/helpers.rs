@@ -84,6 +84,7 @@ impl MapRef {
     }
 }
 
+#[inline]
 pub(crate) fn map_arg(ctx: Ctx<'_, '_>, handle: u64) -> Result<(MapId, MapRef, bool), HelperError> {
     let env = ctx.env();
     let borrow = |map: &Arc<Map>| MapRef(std::ptr::NonNull::from(&**map));
@@ -875,6 +876,23 @@ static HELPERS: &[(i32, HelperFn<Env>)] = &[
     (208, ktime_get_tai_ns),
 ];
 
+/// The helpers that never move the packet or change what a run is given
+/// (they touch maps, ring buffers, the events a run records, or only
+/// read the packet): repeated runs go on after them without re-reading
+/// the packet.
+const KEEP_INPUT: [i32; 10] = [
+    1,   // map_lookup_elem
+    2,   // map_update_elem
+    3,   // map_delete_elem
+    23,  // redirect
+    26,  // skb_load_bytes
+    130, // ringbuf_output
+    131, // ringbuf_reserve
+    132, // ringbuf_submit
+    133, // ringbuf_discard
+    134, // ringbuf_query
+];
+
 /// Whether Apiary implements helper `id`.
 pub fn helper_implemented(id: i32) -> bool {
     HELPERS.iter().any(|&(h, _)| h == id)
@@ -907,7 +925,11 @@ pub(crate) fn table() -> Helpers<Env> {
     for &(id, func) in HELPERS {
         let name = helper_proto(id).map_or("unknown", |p| p.name);
         // Every id in the table is below 300, within the VM's limit.
-        let _ = helpers.register(id as u32, name, func);
+        let _ = if KEEP_INPUT.contains(&id) {
+            helpers.register_keeping_input(id as u32, name, func)
+        } else {
+            helpers.register(id as u32, name, func)
+        };
     }
     let _ = helpers.register(POISONED_CALL, "core_poisoned_call", poisoned_call);
     helpers

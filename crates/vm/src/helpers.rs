@@ -65,6 +65,7 @@ impl<E> Copy for HelperImpl<E> {}
 struct Entry<E> {
     name: &'static str,
     func: HelperImpl<E>,
+    keeps_input: bool,
 }
 
 /// Helper functions by the kernel's helper id, filled by the embedder.
@@ -104,7 +105,22 @@ impl<E> Helpers<E> {
         name: &'static str,
         func: HelperFn<E>,
     ) -> Result<&mut Self, HelperIdOutOfRange> {
-        self.insert(id, name, HelperImpl::Full(func))
+        self.insert(id, name, HelperImpl::Full(func), false)
+    }
+
+    /// Registers (or replaces) helper `id` as one that keeps the run's
+    /// input: it changes nothing the embedder derives the input of a run
+    /// from (the packet and headers `LD_ABS` reads, the regions it gives),
+    /// as the map helpers do. Repeated runs
+    /// ([`crate::Runner::run_repeat`]) then go on after a run that called
+    /// only such helpers without bringing the input up to date.
+    pub fn register_keeping_input(
+        &mut self,
+        id: u32,
+        name: &'static str,
+        func: HelperFn<E>,
+    ) -> Result<&mut Self, HelperIdOutOfRange> {
+        self.insert(id, name, HelperImpl::Full(func), true)
     }
 
     /// Registers (or replaces) helper `id` as a [`PureHelperFn`].
@@ -114,7 +130,7 @@ impl<E> Helpers<E> {
         name: &'static str,
         func: PureHelperFn,
     ) -> Result<&mut Self, HelperIdOutOfRange> {
-        self.insert(id, name, HelperImpl::Pure(func))
+        self.insert(id, name, HelperImpl::Pure(func), true)
     }
 
     fn insert(
@@ -122,6 +138,7 @@ impl<E> Helpers<E> {
         id: u32,
         name: &'static str,
         func: HelperImpl<E>,
+        keeps_input: bool,
     ) -> Result<&mut Self, HelperIdOutOfRange> {
         if id > MAX_HELPER_ID {
             return Err(HelperIdOutOfRange { id });
@@ -131,7 +148,11 @@ impl<E> Helpers<E> {
             self.table.resize_with(index + 1, || None);
         }
         if let Some(slot) = self.table.get_mut(index) {
-            *slot = Some(Entry { name, func });
+            *slot = Some(Entry {
+                name,
+                func,
+                keeps_input,
+            });
         }
         Ok(self)
     }
@@ -142,6 +163,15 @@ impl<E> Helpers<E> {
             .get(id as usize)?
             .as_ref()
             .map(|e| (e.name, e.func))
+    }
+
+    /// Whether helper `id` was registered as keeping the run's input
+    /// ([`Helpers::register_keeping_input`]; pure helpers do too).
+    pub fn keeps_input(&self, id: u32) -> bool {
+        self.table
+            .get(id as usize)
+            .and_then(Option::as_ref)
+            .is_some_and(|e| e.keeps_input)
     }
 }
 
@@ -167,23 +197,33 @@ impl<E> HelperContext<'_, E> {
         self.program
     }
 
+    #[inline]
     fn check(&self, addr: u64, len: u64, access: Access) -> Result<usize, HelperError> {
         if len == 0 {
             return Ok(addr as usize);
         }
+        match self.runner.memory.translate(addr, len, access, self.depth) {
+            Some(host) => Ok(host),
+            None => Err(self.memory_error(addr, len, access)),
+        }
+    }
+
+    /// Out of line: helpers check memory on every call, and this is rare.
+    #[cold]
+    #[inline(never)]
+    fn memory_error(&self, addr: u64, len: u64, access: Access) -> HelperError {
         let memory = &self.runner.memory;
-        memory
-            .translate(addr, len, access, self.depth)
-            .ok_or_else(|| HelperError::Memory {
-                addr,
-                len,
-                access,
-                location: memory.locate(addr, None, self.depth),
-                read_only: memory.read_only(addr, len, access),
-            })
+        HelperError::Memory {
+            addr,
+            len,
+            access,
+            location: memory.locate(addr, None, self.depth),
+            read_only: memory.read_only(addr, len, access),
+        }
     }
 
     /// Reads `len` guest bytes at `addr`, which must lie in one accessible region.
+    #[inline]
     pub fn read(&self, addr: u64, len: usize) -> Result<&[u8], HelperError> {
         if len == 0 {
             return Ok(&[]);
@@ -226,6 +266,7 @@ impl<E> HelperContext<'_, E> {
 
     /// Makes `region` accessible for the rest of the run (e.g. a map value a
     /// lookup returns). Exact duplicates are ignored.
+    #[inline]
     pub fn add_region(&mut self, region: Region<'static>) -> Result<(), HelperError> {
         if self.runner.memory.add(region.span(), region.kind()) {
             Ok(())

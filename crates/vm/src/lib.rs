@@ -95,4 +95,4 @@ pub use memory::{FRAME_STRIDE, MAX_CALL_FRAMES, MAX_REGIONS, Region, STACK_SIZE}
 pub use op::{Op, Rmw};
 pub use program::{MAX_PROGRAM_SLOTS, Program};
 pub use runner::{DEFAULT_BUDGET, Engine, MAY_GOTO_LOOPS, PacketHeaders, RunInput, Runner};
-pub use tier::{CallOutcome, CompiledCode, EntryRegs, TierRun};
+pub use tier::{CallOutcome, CompiledCode, EntryRegs, NextInput, TierRun};

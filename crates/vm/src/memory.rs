@@ -341,6 +341,7 @@ impl Memory {
 
     /// Adds a region a helper registered, ignoring exact duplicates;
     /// `false` when [`MAX_REGIONS`] are already registered.
+    #[inline]
     pub(crate) fn add(&mut self, span: Span, kind: RegionKind) -> bool {
         let key = (span.start, span.len, span.writable);
         // One tree walk in the common case: insert replaces a duplicate.
@@ -357,6 +358,7 @@ impl Memory {
 
     /// Forgets the regions helpers registered: they last as long as the
     /// run that registered them.
+    #[inline]
     pub(crate) fn forget_registered(&mut self) {
         if !self.registered.is_empty() {
             self.registered.clear();

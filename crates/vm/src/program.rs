@@ -42,6 +42,8 @@ pub(crate) struct CalledHelper<E> {
     pub(crate) id: u32,
     pub(crate) name: &'static str,
     pub(crate) func: HelperFn<E>,
+    /// See [`crate::Helpers::register_keeping_input`].
+    pub(crate) keeps_input: bool,
 }
 
 impl<E> std::fmt::Debug for Program<E> {
@@ -237,7 +239,12 @@ impl<E> Program<E> {
                             let next = called.len() as u32;
                             let index = *called_index.entry(id).or_insert(next);
                             if index == next {
-                                called.push(CalledHelper { id, name, func });
+                                called.push(CalledHelper {
+                                    id,
+                                    name,
+                                    func,
+                                    keeps_input: helpers.keeps_input(id),
+                                });
                             }
                             Op::CallHelper { index }
                         }
@@ -306,6 +313,15 @@ impl<E> Program<E> {
     pub(crate) fn helper_by_id(&self, id: u64) -> Option<(u32, &'static str, HelperImpl<E>)> {
         let id = u32::try_from(id).ok()?;
         self.helpers.get(id).map(|(name, f)| (id, name, f))
+    }
+
+    /// Whether the program's `index`th directly called helper (the operand
+    /// of [`crate::Op::CallHelper`]) keeps the run's input
+    /// ([`crate::Helpers::register_keeping_input`]).
+    pub fn helper_keeps_input(&self, index: u32) -> bool {
+        self.called
+            .get(index as usize)
+            .is_some_and(|c| c.keeps_input)
     }
 
     /// Op index of a callback address (a slot index), if it starts an instruction.

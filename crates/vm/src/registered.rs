@@ -44,9 +44,13 @@ impl Registered {
     }
 
     /// Forgets every region, keeping the vector's room.
+    #[inline]
     pub(crate) fn clear(&mut self) {
         self.inline.clear();
-        self.tree.clear();
+        // Clearing even an empty tree is a call that replaces it.
+        if !self.tree.is_empty() {
+            self.tree.clear();
+        }
     }
 
     pub(crate) fn contains_key(&self, key: &Key) -> bool {
@@ -54,7 +58,22 @@ impl Registered {
     }
 
     /// Adds `key`, or gives an existing one the new kind.
+    #[inline]
     pub(crate) fn insert(&mut self, key: Key, kind: RegionKind) {
+        // A run's first region, or one above the others: appended in
+        // place, where the helper that registers it has it in registers.
+        if self.tree.is_empty()
+            && self.inline.len() < INLINE
+            && self.inline.last().is_none_or(|(last, _)| *last < key)
+        {
+            self.inline.push((key, kind));
+            return;
+        }
+        self.insert_sorted(key, kind);
+    }
+
+    #[inline(never)]
+    fn insert_sorted(&mut self, key: Key, kind: RegionKind) {
         if !self.tree.is_empty() {
             self.tree.insert(key, kind);
             return;

@@ -10,13 +10,16 @@
 //! compiling tier runs the program again and again without leaving its
 //! code ([`crate::CompiledCode::run_repeated`]); after a run that called a
 //! helper it has the runner bring the input up to date and set the next
-//! run up in full ([`crate::TierRun::next_run`]), and after one that ended
+//! run up in full ([`crate::TierRun::next_run`]), unless every helper it
+//! called keeps the input ([`crate::Helpers::register_keeping_input`]:
+//! then only the runner's per-run state is reset,
+//! [`crate::TierRun::next_run_same_input`]), and after one that ended
 //! through Rust (a stop, a tail call) it returns and the runner does.
 
 use crate::error::RunError;
 use crate::program::Program;
 use crate::runner::{Engine, RunInput, Runner};
-use crate::tier::TierRun;
+use crate::tier::{NextInput, TierRun};
 
 impl<E> Runner<E> {
     /// Runs `program` `times` times (at least once) on `input`, as that
@@ -26,8 +29,9 @@ impl<E> Runner<E> {
     ///
     /// `next` brings `input` up to date with `env` (the packet `LD_ABS`
     /// reads after a helper moved it, ...). It is called before every run
-    /// that follows one that called a helper, and may be called before
-    /// others: it must give the input the runs would have been given.
+    /// that follows one that called a helper other than those registered
+    /// as keeping the input, and may be called before others: it must give
+    /// the input the runs would have been given.
     pub fn run_repeat<'a>(
         &mut self,
         program: &Program<E>,
@@ -52,12 +56,16 @@ impl<E> Runner<E> {
                         // The same borrowed slice holds the same regions:
                         // comparing them one by one cost more than a short
                         // program's run.
-                        if given(input) == before {
+                        let same_input = given(input) == before;
+                        if same_input {
                             runner.restart();
                         } else {
                             runner.start(input);
                         }
-                        input.args
+                        NextInput {
+                            args: input.args,
+                            same_input,
+                        }
                     };
                     let mut run = TierRun::repeating(self, env, program, &mut next_run);
                     code.run_repeated(&mut run, args, left)?

@@ -106,8 +106,19 @@ pub enum CallOutcome<E> {
 }
 
 /// What sets the next of repeated runs up: the input brought up to date,
-/// the runner's per-run state reset; returns the run's `r1..r5`.
-pub(crate) type NextRun<'r, E> = dyn FnMut(&mut Runner<E>, &mut E) -> [u64; 5] + 'r;
+/// the runner's per-run state reset.
+pub(crate) type NextRun<'r, E> = dyn FnMut(&mut Runner<E>, &mut E) -> NextInput + 'r;
+
+/// How the next of repeated runs starts ([`TierRun::next_run`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NextInput {
+    /// Its `r1..r5`.
+    pub args: [u64; 5],
+    /// It is given the very regions, packet and headers the run before
+    /// it was given: whatever a tier derived from those alone (which
+    /// body of code runs, the region `r1` points into) holds still.
+    pub same_input: bool,
+}
 
 /// One compiled-code activation inside a run: the runner's state, the
 /// embedder's environment and the program, with the operations compiled
@@ -155,11 +166,24 @@ impl<'r, E> TierRun<'r, E> {
     /// helper: sets the next run up as the runner would between two
     /// activations (the input brought up to date with the environment,
     /// the regions helpers added gone, the whole budget, nothing pending),
-    /// so that the tier may go on without returning. Returns that run's
-    /// `r1..r5`; `None` (and nothing done) in other activations.
-    pub fn next_run(&mut self) -> Option<[u64; 5]> {
+    /// so that the tier may go on without returning. Returns how that run
+    /// starts; `None` (and nothing done) in other activations.
+    pub fn next_run(&mut self) -> Option<NextInput> {
         let next_run = self.next_run.as_mut()?;
         Some(next_run(self.runner, self.env))
+    }
+
+    /// In [`CompiledCode::run_repeated`], after a run whose helpers all
+    /// keep the input ([`Program::helper_keeps_input`]): sets the next run
+    /// up as [`TierRun::next_run`] does when the input stays the same,
+    /// without asking the embedder (its `r1..r5` are the last run's);
+    /// `false` (and nothing done) in other activations.
+    pub fn next_run_same_input(&mut self) -> bool {
+        if self.next_run.is_none() {
+            return false;
+        }
+        self.runner.restart();
+        true
     }
 
     /// The running program.
@@ -271,6 +295,7 @@ impl<'r, E> TierRun<'r, E> {
 
     /// Calls the program's `index`th directly called helper (the operand
     /// of [`crate::Op::CallHelper`]) from frame `depth` at op `op`.
+    #[inline]
     pub fn call_helper(
         &mut self,
         index: u32,
