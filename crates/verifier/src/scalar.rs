@@ -320,7 +320,21 @@ impl Scalar {
 
     /// Makes the five views agree as far as each can inform the others
     /// (`reg_bounds_sync`); runs after every operation and refinement.
+    /// A known number and a value nothing is known of are left as they
+    /// are: the views of either cannot tighten each other (the derivation
+    /// leaves them unchanged), and most operations produce one of the two.
     pub fn sync(&mut self) {
+        if self.var_off.mask == 0 && *self == Scalar::constant(self.var_off.value)
+            || *self == Scalar::UNKNOWN
+        {
+            return;
+        }
+        self.derive_views();
+    }
+
+    /// The derivation [`Scalar::sync`] runs, for every state (the kernel's
+    /// `reg_bounds_sync` step by step).
+    pub fn derive_views(&mut self) {
         self.update_bounds();
         self.deduce_bounds();
         self.deduce_bounds();

@@ -79,16 +79,18 @@ proptest! {
         let c = Scalar::constant(x);
         prop_assert!(c.contains(x));
         prop_assert_eq!(c.contains(y), x == y);
+        // `sync` skips the derivation for constants: it must change nothing.
         let mut synced = c;
-        synced.sync();
+        synced.derive_views();
         prop_assert_eq!(synced, c);
     }
 }
 
 #[test]
 fn unknown_is_unchanged_by_sync() {
+    // `sync` skips the derivation for it: it must change nothing.
     let mut u = Scalar::UNKNOWN;
-    u.sync();
+    u.derive_views();
     assert_eq!(u, Scalar::UNKNOWN);
     assert!(u.is_unbounded());
 }
