@@ -320,20 +320,33 @@ impl Scalar {
 
     /// Makes the five views agree as far as each can inform the others
     /// (`reg_bounds_sync`); runs after every operation and refinement.
-    /// A known number and a value nothing is known of are left as they
-    /// are: the views of either cannot tighten each other (the derivation
-    /// leaves them unchanged), and most operations produce one of the two.
+    /// It gives what [`Scalar::derive_views`] gives, skipping the steps
+    /// that cannot change anything (each step is a function of the
+    /// scalar alone, and a repeated step of one that changed nothing
+    /// changes nothing): a known number and a value nothing is known of
+    /// are left as they are, the second deduction runs only when the
+    /// first changed something, the final tightening from the tnum only
+    /// when the scalar changed since the first.
     pub fn sync(&mut self) {
         if self.var_off.mask == 0 && *self == Scalar::constant(self.var_off.value)
             || *self == Scalar::UNKNOWN
         {
             return;
         }
-        self.derive_views();
+        self.update_bounds();
+        let updated = *self;
+        self.deduce_bounds();
+        if *self != updated {
+            self.deduce_bounds();
+        }
+        self.bound_offset();
+        if *self != updated {
+            self.update_bounds();
+        }
     }
 
-    /// The derivation [`Scalar::sync`] runs, for every state (the kernel's
-    /// `reg_bounds_sync` step by step).
+    /// The kernel's `reg_bounds_sync` step by step, every step run: what
+    /// [`Scalar::sync`] must give.
     pub fn derive_views(&mut self) {
         self.update_bounds();
         self.deduce_bounds();

@@ -25,6 +25,22 @@ proptest! {
     }
 
     #[test]
+    fn sync_gives_what_every_step_of_the_derivation_gives(s in sample(), other in sample()) {
+        // `sync` skips the steps that cannot change anything; the states
+        // also go through the unsynced shapes operations leave.
+        let mut cut = other.abs;
+        cut.coerce_to_size(1);
+        let mut widened = s.abs;
+        widened.zext_32_to_64();
+        for state in [s.abs, other.abs, cut, widened, Scalar::constant(s.members[0])] {
+            let (mut quick, mut full) = (state, state);
+            quick.sync();
+            full.derive_views();
+            prop_assert_eq!(quick, full, "from {:?}", state);
+        }
+    }
+
+    #[test]
     fn generated_states_are_consistent(s in sample()) {
         prop_assert!(s.abs.check_invariants().is_ok(), "{:?}", s.abs);
     }
