@@ -7,6 +7,7 @@
 //! five at once ([`Scalar::contains`]).
 
 use std::fmt;
+use std::sync::OnceLock;
 
 use crate::bounds::Bounds;
 use crate::tnum::{CHex, Tnum};
@@ -405,8 +406,27 @@ impl Scalar {
     }
 
     /// Truncation to the low `bytes` (1, 2 or 4) after a narrow load
-    /// (`coerce_reg_to_size`).
+    /// (`coerce_reg_to_size`). Loads of unknown numbers (packet bytes,
+    /// context fields) truncate the same value at one of three sizes: its
+    /// result is derived once per size.
     pub fn coerce_to_size(&mut self, bytes: u8) {
+        static UNKNOWN_LOW_BYTES: OnceLock<[Scalar; 3]> = OnceLock::new();
+        if *self == Scalar::UNKNOWN && matches!(bytes, 1 | 2 | 4) {
+            let truncated = UNKNOWN_LOW_BYTES.get_or_init(|| {
+                [1, 2, 4].map(|bytes| {
+                    let mut s = Scalar::UNKNOWN;
+                    s.truncate(bytes);
+                    s
+                })
+            });
+            *self = truncated[usize::from(bytes / 2)];
+            return;
+        }
+        self.truncate(bytes);
+    }
+
+    /// [`Scalar::coerce_to_size`] derived.
+    fn truncate(&mut self, bytes: u8) {
         self.var_off = self.var_off.cast(bytes);
         let mask = (1u64 << (u32::from(bytes) * 8)) - 1;
         if self.umin & !mask == self.umax & !mask {
