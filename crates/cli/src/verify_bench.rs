@@ -119,10 +119,13 @@ fn object_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, CliError> {
 fn time_object(file: &Path, args: &VerifyBenchArgs) -> Result<Vec<ProgramTimes>, CliError> {
     let opened = open_object(file, &args.core_target, &UserTyping::default())?;
     let object = &opened.object;
-    let object_name = file
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    // With its directory: the corpus and the examples share names.
+    let name_of = |p: Option<&std::ffi::OsStr>| p.map(|s| s.to_string_lossy().into_owned());
+    let stem = name_of(file.file_stem()).unwrap_or_default();
+    let object_name = match name_of(file.parent().and_then(Path::file_name)) {
+        Some(dir) => format!("{dir}/{stem}"),
+        None => stem,
+    };
     let mut programs: Vec<ProgramTimes> = Vec::new();
     for spec in object.programs.iter().filter_map(|p| p.as_ref().ok()) {
         let mut fastest: Option<apiary_verifier::ProgramVerdict> = None;
@@ -183,8 +186,8 @@ fn insns(n: Option<u64>) -> String {
 fn table(programs: &[ProgramTimes], rounds: u32) -> String {
     let mut out = format!(
         "verification time, fastest of {rounds} per side (us); ratio: apiary / kernel verifier\n\
-         {:<40} {:>9} {:>9} {:>9} {:>10} {:>9} {:>9}  verdicts\n",
-        "object/program", "apiary", "kernel", "load", "ratio", "insns", "k-insns"
+         {:<48} {:>9} {:>9} {:>9} {:>10} {:>9} {:>9}  verdicts\n",
+        "dir/object/program", "apiary", "kernel", "load", "ratio", "insns", "k-insns"
     );
     let (mut apiary_sum, mut kernel_sum, mut load_sum) = (Duration::ZERO, 0u64, Duration::ZERO);
     let mut counted = 0usize;
@@ -205,7 +208,7 @@ fn table(programs: &[ProgramTimes], rounds: u32) -> String {
             Some(_) => "both reject",
         };
         out.push_str(&format!(
-            "{:<40} {:>9} {:>9} {:>9} {:>10} {:>9} {:>9}  {verdicts}\n",
+            "{:<48} {:>9} {:>9} {:>9} {:>10} {:>9} {:>9}  {verdicts}\n",
             format!("{}/{}", p.object, p.name),
             p.apiary.as_micros(),
             verification.map_or("-".to_string(), |us| us.to_string()),

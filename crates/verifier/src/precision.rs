@@ -286,6 +286,8 @@ fn walk(
 }
 
 /// What `insn` needed for what is wanted after it (`backtrack_insn`).
+/// Inlined into the walk, which runs it for every step back.
+#[inline(always)]
 fn back(wanted: &mut Wanted, insn: &Insn, e: &Entry, next: u8) -> Result<(), GiveUp> {
     let f = e.frame;
     let reg = |r: Reg| Loc::Reg {
