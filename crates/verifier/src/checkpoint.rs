@@ -26,8 +26,6 @@ pub(crate) struct Checkpoint {
     pub hist: Vec<Entry>,
     /// Per frame, the scalars whose value some path from here relied on.
     pub precise: Vec<Marks>,
-    /// [`fingerprint`] of the state: only an equal one can repeat it.
-    print: u64,
     /// No longer in its instruction's list.
     evicted: bool,
     branches: u32,
@@ -93,40 +91,27 @@ impl Checkpoints {
     }
 }
 
-/// A hash of what the innermost frame's registers hold, dead ones too: a
-/// loop repeats only where every register does (`states_maybe_looping`
-/// compares them all). A multiply-rotate mix (this runs at every prune
-/// point; an equal hash is only a reason to compare).
-fn fingerprint(state: &State) -> u64 {
-    let mut h = state.frames.len() as u64;
-    let mut mix = |v: u64| h = (h.rotate_left(5) ^ v).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    for reg in &state.frame().regs {
-        let v = &reg.value;
-        mix(reg.kind as u64 | u64::from(reg.maybe_null) << 8 | u64::from(reg.map) << 32);
-        mix(reg.off as u32 as u64 | u64::from(reg.id) << 32);
-        // Two words of the value suffice to tell most states apart; equal
-        // hashes are compared in full.
-        mix(v.var_off.value ^ v.var_off.mask.rotate_left(32));
-        mix(v.umin ^ v.smax.rotate_left(32) as u64);
-    }
-    h
-}
-
 /// Whether the innermost frames' registers are the same, dead ones too,
-/// ids as they are (the kernel compares their bytes).
+/// ids as they are (the kernel compares their bytes). The type, known
+/// bits and unsigned range of each register are compared first, all of
+/// them: successive iterations of a loop differ there, and this runs at
+/// every prune point where such a state waits.
 fn same_regs(old: &State, cur: &State) -> bool {
-    old.frames.len() == cur.frames.len()
-        && old
-            .frame()
-            .regs
-            .iter()
-            .zip(&cur.frame().regs)
-            .all(|(o, c)| {
-                RegState {
-                    range_from: c.range_from,
-                    ..*o
-                } == *c
-            })
+    if old.frames.len() != cur.frames.len() {
+        return false;
+    }
+    let (old, cur) = (&old.frame().regs, &cur.frame().regs);
+    old.iter().zip(cur).all(|(o, c)| {
+        o.kind == c.kind
+            && o.value.var_off == c.value.var_off
+            && o.value.umin == c.value.umin
+            && o.value.umax == c.value.umax
+    }) && old.iter().zip(cur).all(|(o, c)| {
+        RegState {
+            range_from: c.range_from,
+            ..*o
+        } == *c
+    })
 }
 
 /// What happened at a prune point.
@@ -191,8 +176,6 @@ pub(crate) fn visit(
     stats: &mut Stats,
 ) -> Result<Visit, Rejection> {
     let pc = at.pc;
-    // Only unfinished states need it: computed at the first one met.
-    let mut print = None;
     let (jumps, insns) = (
         cps.jumps - cps.last_jumps,
         stats.insns_processed - cps.last_insns,
@@ -205,8 +188,7 @@ pub(crate) fn visit(
         i -= 1;
         let old = &mut cps.all[list[i] as usize];
         if old.branches > 0 {
-            if old.print == *print.get_or_insert_with(|| fingerprint(at.state))
-                && same_regs(&old.state, at.state)
+            if same_regs(&old.state, at.state)
                 && prune::covers(&old.state, &ALL_PRECISE, at.state, live)
                 && prune::covers(at.state, &ALL_PRECISE, &old.state, live)
             {
@@ -252,7 +234,6 @@ pub(crate) fn visit(
         // comes next.
         hist: at.hist.clone(),
         precise: vec![Marks::default(); at.state.frames.len()],
-        print: print.unwrap_or_else(|| fingerprint(at.state)),
         evicted: false,
         branches: 1,
         hits: 0,

@@ -346,7 +346,8 @@ fn explore(
                 }
             }
             log.after(&path.state, path.pc);
-            let wants = std::mem::take(&mut *env.wants.borrow_mut());
+            // Taken out and put back emptied, so that its buffer is reused.
+            let mut wants = std::mem::take(&mut *env.wants.borrow_mut());
             precision::mark(
                 &mut cps,
                 &env.cfg.insns,
@@ -355,6 +356,8 @@ fn explore(
                 frame,
                 &wants,
             );
+            wants.clear();
+            *env.wants.borrow_mut() = wants;
             path.hist.extend(entry);
             path.steps += 1;
             if ended {

@@ -7,6 +7,7 @@
 //! five at once ([`Scalar::contains`]).
 
 use std::fmt;
+use std::sync::OnceLock;
 
 use crate::bounds::Bounds;
 use crate::tnum::{CHex, Tnum};
@@ -320,7 +321,34 @@ impl Scalar {
 
     /// Makes the five views agree as far as each can inform the others
     /// (`reg_bounds_sync`); runs after every operation and refinement.
+    /// It gives what [`Scalar::derive_views`] gives, skipping the steps
+    /// that cannot change anything (each step is a function of the
+    /// scalar alone, and a repeated step of one that changed nothing
+    /// changes nothing): a known number and a value nothing is known of
+    /// are left as they are, the second deduction runs only when the
+    /// first changed something, the final tightening from the tnum only
+    /// when the scalar changed since the first.
     pub fn sync(&mut self) {
+        if self.var_off.mask == 0 && *self == Scalar::constant(self.var_off.value)
+            || *self == Scalar::UNKNOWN
+        {
+            return;
+        }
+        self.update_bounds();
+        let updated = *self;
+        self.deduce_bounds();
+        if *self != updated {
+            self.deduce_bounds();
+        }
+        self.bound_offset();
+        if *self != updated {
+            self.update_bounds();
+        }
+    }
+
+    /// The kernel's `reg_bounds_sync` step by step, every step run: what
+    /// [`Scalar::sync`] must give.
+    pub fn derive_views(&mut self) {
         self.update_bounds();
         self.deduce_bounds();
         self.deduce_bounds();
@@ -378,8 +406,27 @@ impl Scalar {
     }
 
     /// Truncation to the low `bytes` (1, 2 or 4) after a narrow load
-    /// (`coerce_reg_to_size`).
+    /// (`coerce_reg_to_size`). Loads of unknown numbers (packet bytes,
+    /// context fields) truncate the same value at one of three sizes: its
+    /// result is derived once per size.
     pub fn coerce_to_size(&mut self, bytes: u8) {
+        static UNKNOWN_LOW_BYTES: OnceLock<[Scalar; 3]> = OnceLock::new();
+        if *self == Scalar::UNKNOWN && matches!(bytes, 1 | 2 | 4) {
+            let truncated = UNKNOWN_LOW_BYTES.get_or_init(|| {
+                [1, 2, 4].map(|bytes| {
+                    let mut s = Scalar::UNKNOWN;
+                    s.truncate(bytes);
+                    s
+                })
+            });
+            *self = truncated[usize::from(bytes / 2)];
+            return;
+        }
+        self.truncate(bytes);
+    }
+
+    /// [`Scalar::coerce_to_size`] derived.
+    fn truncate(&mut self, bytes: u8) {
         self.var_off = self.var_off.cast(bytes);
         let mask = (1u64 << (u32::from(bytes) * 8)) - 1;
         if self.umin & !mask == self.umax & !mask {

@@ -38,7 +38,8 @@ pub struct Slot {
 }
 
 impl Slot {
-    const EMPTY: Slot = Slot {
+    /// A slot never written.
+    pub(crate) const EMPTY: Slot = Slot {
         bytes: [SlotType::Invalid; 8],
         spilled: RegState::NOT_INIT,
     };

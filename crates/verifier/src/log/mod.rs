@@ -232,10 +232,15 @@ impl<'p> Log<'p> {
     }
 
     /// The instruction at `pc` is about to be checked in `state`.
+    #[inline]
     pub fn insn(&mut self, state: &State, pc: usize) {
-        let Some(prog) = self.on() else {
-            return;
-        };
+        // Inlined: without a log, one test per instruction walked.
+        if let Some(prog) = self.on() {
+            self.insn_logged(prog, state, pc);
+        }
+    }
+
+    fn insn_logged(&mut self, prog: &'p Program<'p>, state: &State, pc: usize) {
         if self.level == LogLevel::Verbose && self.from_queue {
             self.text
                 .push_str(&format!("\nfrom {} to {pc}:", self.prev_pc));
@@ -321,10 +326,15 @@ impl<'p> Log<'p> {
     /// prints both frames (`check_func_call`), a return both too
     /// (`prepare_func_exit`), the caller's path then going on as a path
     /// that starts (`from 3 to 1:` at level 2).
+    #[inline]
     pub fn after(&mut self, state: &State, pc: usize) {
-        let Some(prog) = self.on() else {
-            return;
-        };
+        // Inlined: without a log, one test per instruction walked.
+        if let Some(prog) = self.on() {
+            self.after_logged(prog, state, pc);
+        }
+    }
+
+    fn after_logged(&mut self, prog: &'p Program<'p>, state: &State, pc: usize) {
         let depth = state.frames.len();
         let frame_text = |index| frame_text(state, index, Scratch::ALL, Names::of(prog));
         if depth > self.depth && !state.frame().callback && !state.frame().async_cb {
