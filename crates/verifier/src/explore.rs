@@ -75,6 +75,12 @@ enum Flow {
         taken: usize,
         state: Box<State>,
     },
+    /// The path goes on at `next`; the same instruction is checked again
+    /// in `state`, another case of its operands (see `sign_mask`).
+    Again {
+        next: usize,
+        state: Box<State>,
+    },
     Exit,
 }
 
@@ -355,6 +361,12 @@ fn explore(
                 frame,
                 &wants,
             );
+            if let Flow::Again { next, state } = flow {
+                // Queued before the instruction joins the history: the
+                // other case checks it from its start.
+                wait(&mut queue, &mut cps, &path, *state, path.pc, log)?;
+                flow = Flow::Next(next);
+            }
             path.hist.extend(entry);
             path.steps += 1;
             if ended {
@@ -375,7 +387,7 @@ fn explore(
                     wait(&mut queue, &mut cps, &path, *state, target, log)?;
                     path.pc = next;
                 }
-                Flow::Exit => unreachable!("exits were handled above"),
+                Flow::Exit | Flow::Again { .. } => unreachable!("handled above"),
             }
         }
     }
@@ -458,8 +470,15 @@ fn step(env: &Env, state: &mut State, pc: usize) -> Result<Flow, Rejection> {
                 }
             }
             write_fp(pc, dst)?;
+            let zero = crate::sign_mask::split(state, &insn);
             let (regs, next_id) = state.regs_and_ids();
             arith::execute(pc, &insn, regs, next_id)?;
+            if let Some(zero) = zero {
+                return Ok(Flow::Again {
+                    next,
+                    state: Box::new(zero),
+                });
+            }
         }
         Insn::Neg { dst, .. } | Insn::Endian { dst, .. } => {
             read(state, pc, dst)?;

@@ -16,7 +16,8 @@
 //!   `apiary-context`), `pkt` (packet ranges from `data_end` comparisons),
 //!   `jump` (conditional jumps, NULL checks), `call` (helper calls against
 //!   [`helpers`]' prototypes, [`helper_access`]'s per-program-type and
-//!   GPL-only lists, and `map_funcs`' map types);
+//!   GPL-only lists, and `map_funcs`' map types), `sign_mask` (`|` and `&`
+//!   on a value that is 0 or -1, checked once for each);
 //! - functions and rules outside one instruction: `load_checks` (attach
 //!   types and sleepable flags), `funcs` (subprograms, BTF func info,
 //!   global functions verified on their own, callbacks' BTF, the call
@@ -125,6 +126,7 @@ mod regs;
 mod return_code;
 mod run_bound;
 pub mod scalar;
+mod sign_mask;
 mod spin_lock;
 mod stack;
 mod state;
