@@ -75,6 +75,12 @@ enum Flow {
         taken: usize,
         state: Box<State>,
     },
+    /// `may_goto`: the path goes on at `target`, the fall-through is
+    /// queued one level deeper (see `may_goto`).
+    MayGoto {
+        target: usize,
+        fall: usize,
+    },
     /// The path goes on at `next`; the same instruction is checked again
     /// in `state`, another case of its operands (see `sign_mask`).
     Again {
@@ -278,7 +284,8 @@ fn explore(
                     hist: &mut path.hist,
                     steps: path.steps,
                 };
-                match visit(&mut cps, at, live, stats)? {
+                let may_goto = matches!(env.cfg.insns[path.pc], Some(Insn::MayGoto { .. }));
+                match visit(&mut cps, at, live, stats, may_goto)? {
                     Visit::Pruned(old) => {
                         log.pruned(path.pc);
                         // The path's safety now rests on what the old state
@@ -386,6 +393,17 @@ fn explore(
                 } => {
                     wait(&mut queue, &mut cps, &path, *state, target, log)?;
                     path.pc = next;
+                }
+                Flow::MayGoto { target, fall } => {
+                    let mut deeper = path.state.clone();
+                    deeper.may_goto_depth += 1;
+                    let prev = path.checkpoint.and_then(|cp| cps.prev_entry(cp, path.pc));
+                    if let Some(prev) = prev {
+                        let c = &cps.all[prev];
+                        crate::may_goto::widen(&c.state, &c.precise, &mut deeper);
+                    }
+                    wait(&mut queue, &mut cps, &path, deeper, fall, log)?;
+                    path.pc = target;
                 }
                 Flow::Exit | Flow::Again { .. } => unreachable!("handled above"),
             }
@@ -639,10 +657,9 @@ fn step(env: &Env, state: &mut State, pc: usize) -> Result<Flow, Rejection> {
         Insn::Ja { off } => return Ok(Flow::Next(target(off.into()))),
         Insn::Ja32 { imm } => return Ok(Flow::Next(target(imm.into()))),
         Insn::MayGoto { off } => {
-            return Ok(Flow::Fork {
+            return Ok(Flow::MayGoto {
+                target: target(off.into()),
                 fall: next,
-                taken: target(off.into()),
-                state: Box::new(state.clone()),
             });
         }
         Insn::Call(CallTarget::Helper(id)) => {

@@ -29,7 +29,7 @@
 //! - the walk: `cfg` (checks before it), `liveness`, `explore` (paths,
 //!   limits, exits), `return_code` (what `r0` may hold at an exit),
 //!   `checkpoint` (saved states and the decision at a prune
-//!   point), `prune` (whether a saved state covers a path), `history` (what
+//!   point), `may_goto` (its rounds one level deeper, widened), `prune` (whether a saved state covers a path), `history` (what
 //!   each path did, for going back) and `precision` (marking the scalars a
 //!   path's safety depended on, so that pruning ignores the others);
 //!   `object` verifies the programs of an `apiary-loader` object,
@@ -114,6 +114,7 @@ pub mod log;
 mod map_fields;
 mod map_funcs;
 mod map_key;
+mod may_goto;
 mod mem;
 mod object;
 mod pkt;
