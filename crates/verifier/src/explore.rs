@@ -186,6 +186,7 @@ pub fn verify_with_log(
 /// checks the call graph with the stack each function used.
 fn walk(prog: &Program, stats: &mut Stats, log: &mut Log) -> Result<Accepted, Rejection> {
     crate::load_checks::check(prog)?;
+    crate::kfunc::check(prog)?;
     let cfg = cfg::check(prog.insns)?;
     let funcs = Funcs::new(prog, &cfg)?;
     let live = liveness::live_in(&cfg.insns);

@@ -40,7 +40,8 @@
 //!   the struct's layout, the trust of the pointers they give, helpers'
 //!   `ARG_PTR_TO_BTF_ID`), `raw_tp_nullable` (tracepoint arguments that
 //!   may be NULL), `kernel_btf` (the running kernel's BTF they
-//!   read, once; without it such programs are refused, saying so);
+//!   read, once; without it such programs are refused, saying so),
+//!   `kfunc` (kfunc calls' BTF ids, looked up before the walk);
 //! - what it hands on: [`proofs`] (per memory instruction, the kind of
 //!   memory it stays inside on every run, for the JIT), [`jump_sides`]
 //!   (the conditional jumps that go the same way on every run) and
@@ -108,6 +109,7 @@ mod history;
 mod jump;
 pub mod jump_sides;
 mod kernel_btf;
+mod kfunc;
 mod liveness;
 mod load_checks;
 pub mod log;
@@ -138,6 +140,7 @@ pub use error::{PacketAccess, Rejection, SourceLine, Stats};
 pub use explore::{Accepted, INSN_LIMIT, JMP_SEQ_LIMIT, verify, verify_with_log};
 pub use jump_sides::{JumpSide, JumpSides};
 pub use kernel_btf::{KERNEL_BTF_PATH, KernelBtfError, kernel_btf};
+pub use kfunc::calls_kfuncs;
 pub use log::LogLevel;
 pub use object::{
     ProgramVerdict, map_info, map_infos, verify_object, verify_program, verify_program_logged,
