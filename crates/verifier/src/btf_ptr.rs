@@ -327,6 +327,24 @@ pub(crate) fn access(
             format!("a tracing program may only read the kernel's struct {tname}"),
         );
     }
+    read_field(btf, prog, insn, regno, reg, off, bytes, next_id)
+}
+
+/// What a read of `bytes` at `off` (not negative) inside the kernel struct
+/// `reg` points to gives (`btf_struct_access`, then `mark_btf_ld_reg`): a
+/// number, memory, or a pointer to the member's struct.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn read_field(
+    btf: &Btf,
+    prog: &Program,
+    insn: usize,
+    regno: u8,
+    reg: &RegState,
+    off: i32,
+    bytes: i32,
+    next_id: &mut u32,
+) -> Result<RegState, Rejection> {
+    let tname = btf.name(TypeId(reg.btf_id)).unwrap_or("");
     let walked = walk(btf, TypeId(reg.btf_id), off as u32, bytes as u32).map_err(|line| {
         Rejection::new(insn, line).reg(regno, reg).cause(format!(
             "the {bytes}-byte read at offset {off} is not inside one field of struct {tname}"

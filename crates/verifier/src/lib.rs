@@ -41,7 +41,8 @@
 //!   `ARG_PTR_TO_BTF_ID`), `raw_tp_nullable` (tracepoint arguments that
 //!   may be NULL), `kernel_btf` (the running kernel's BTF they
 //!   read, once; without it such programs are refused, saying so),
-//!   `kfunc` (kfunc calls' BTF ids, looked up before the walk);
+//!   `kfunc` (kfunc calls' BTF ids, looked up before the walk),
+//!   `map_struct` (a map's own kernel struct, read through its pointer);
 //! - what it hands on: [`proofs`] (per memory instruction, the kind of
 //!   memory it stays inside on every run, for the JIT), [`jump_sides`]
 //!   (the conditional jumps that go the same way on every run) and
@@ -116,6 +117,7 @@ pub mod log;
 mod map_fields;
 mod map_funcs;
 mod map_key;
+mod map_struct;
 mod may_goto;
 mod mem;
 mod object;

@@ -176,6 +176,22 @@ pub(crate) fn access(
         RegType::Socket | RegType::SockCommon | RegType::TcpSock if !access.writes() => {
             RegState::unknown()
         }
+        RegType::MapPtr => {
+            let read = crate::map_struct::access(
+                env.prog,
+                insn,
+                regno,
+                &reg,
+                total,
+                bytes,
+                access.writes(),
+                &mut state.next_id,
+            );
+            match read {
+                Some(read) => read?,
+                None => return invalid(),
+            }
+        }
         _ => return invalid(),
     };
     Ok(match access {
