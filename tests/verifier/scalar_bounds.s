@@ -1424,6 +1424,50 @@ out:
 	r0 = 0
 	exit
 
+# A sign extension of a number below the narrow type's sign bit changes
+# nothing: the copy stays linked to its source, and a comparison of one
+# bounds the other.
+
+;; case sign_extension_that_changes_nothing_links_the_copy
+;; type socket_filter
+;; map values array key=4 value=16 max=1
+;; expect accept
+	*(u32 *)(r10 - 4) = 0
+	r2 = r10
+	r2 += -4
+	ld_pseudo r1, 5, 0
+	call 1
+	if r0 == 0 goto out
+	r1 = *(u64 *)(r0 + 0)
+	r1 &= 15
+	r2 = (s8)r1
+	if r2 > 3 goto out
+	r0 += r1
+	r1 = *(u64 *)(r0 + 4)
+out:
+	r0 = 0
+	exit
+
+;; case sign_extension_32_that_changes_nothing_links_the_copy
+;; type socket_filter
+;; map values array key=4 value=16 max=1
+;; expect accept
+	*(u32 *)(r10 - 4) = 0
+	r2 = r10
+	r2 += -4
+	ld_pseudo r1, 5, 0
+	call 1
+	if r0 == 0 goto out
+	r1 = *(u64 *)(r0 + 0)
+	r1 &= 15
+	w2 = (s16)w1
+	if w2 > 3 goto out
+	r0 += r1
+	r1 = *(u64 *)(r0 + 4)
+out:
+	r0 = 0
+	exit
+
 # A sign extension of a range of one sign rebuilds the tnum from the
 # range's ends, losing its known bits (fuzz verdicts seeds 59861, 74038:
 # unsound accepts while the tnum was kept).

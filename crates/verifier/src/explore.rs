@@ -505,11 +505,22 @@ fn step(env: &Env, state: &mut State, pc: usize) -> Result<Flow, Rejection> {
             let (regs, next_id) = state.regs_and_ids();
             arith::execute(pc, &insn, regs, next_id)?;
         }
-        Insn::MovSx { dst, src, .. } => {
+        Insn::MovSx { dst, src, from, .. } => {
             read(state, pc, src)?;
             write_fp(pc, dst)?;
+            // A number below the narrow type's sign bit is copied as it is:
+            // the copy stays linked to its source, as a plain copy does.
+            let s = &state.frame().regs[src.index() as usize];
+            let unchanged = s.is_scalar() && s.value.umax < 1 << (from.bytes() * 8 - 1);
+            if unchanged {
+                link_copy(state, insn, src);
+            }
             let (regs, next_id) = state.regs_and_ids();
             arith::execute(pc, &insn, regs, next_id)?;
+            if unchanged {
+                let id = state.frame().regs[src.index() as usize].id;
+                state.frame_mut().regs[dst.index() as usize].id = id;
+            }
         }
         Insn::AddrSpaceCast { .. } => {
             return Err(Rejection::new(
@@ -715,7 +726,8 @@ fn load(
     Ok(())
 }
 
-/// A 64-bit register copy of a scalar links the two, so that a comparison
+/// A 64-bit register copy of a scalar (or a sign extension that changes
+/// nothing) links the two, so that a comparison
 /// of one refines the other (`assign_scalar_id_before_mov`).
 fn link_copy(state: &mut State, insn: Insn, src: apiary_isa::Reg) {
     let is_copy = matches!(
@@ -724,7 +736,7 @@ fn link_copy(state: &mut State, insn: Insn, src: apiary_isa::Reg) {
             width: apiary_isa::Width::W64,
             op: apiary_isa::AluOp::Mov,
             ..
-        }
+        } | Insn::MovSx { .. }
     );
     let regs = &state.frame().regs;
     let s = src.index() as usize;
