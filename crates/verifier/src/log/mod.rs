@@ -505,7 +505,9 @@ fn named_regs(raw: RawInsn) -> u16 {
     let x = raw.code & 0x08 != 0;
     let (d, s) = (1u16 << (raw.dst & 0xf), 1u16 << (raw.src & 0xf));
     match class {
-        // ALU: the source register only when it is one.
+        // ALU: the source register only when it is one; in a byte swap
+        // the bit says big-endian, and no source is read.
+        0x04 | 0x07 if raw.code & 0xf0 == 0xd0 => d,
         0x04 | 0x07 => d | if x { s } else { 0 },
         // lddw, or the legacy packet loads (r0, the context in r6).
         0x00 if mode == 0x00 => d,
