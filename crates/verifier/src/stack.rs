@@ -158,9 +158,11 @@ impl Stack {
             Some(r) => {
                 slot.spilled = r;
                 for i in 0..8 {
+                    // The rest of the slot: zero bytes stay zero, never
+                    // written ones unwritten (`mark_stack_slot_misc`).
                     if i >= 8 - size as usize {
                         slot.bytes[i] = SlotType::Spill;
-                    } else if slot.bytes[i] != SlotType::Invalid {
+                    } else if !matches!(slot.bytes[i], SlotType::Invalid | SlotType::Zero) {
                         slot.bytes[i] = SlotType::Misc;
                     }
                 }
