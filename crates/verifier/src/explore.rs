@@ -591,9 +591,7 @@ fn step(env: &Env, state: &mut State, pc: usize) -> Result<Flow, Rejection> {
             }
             let old = mem::access(env, state, pc, dst.index(), off, size, Access::Atomic)?;
             let fetched = if size == Size::W {
-                let mut v = old.value;
-                v.coerce_to_size(4);
-                RegState::scalar(v)
+                mem::narrow(old, 4, false)
             } else {
                 old
             };

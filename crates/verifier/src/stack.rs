@@ -207,7 +207,9 @@ impl Stack {
         }
         if size <= spill_size && off % 8 == 0 {
             let mut r = r;
-            if size < spill_size {
+            // The fill stays linked to the spilled register when it loses
+            // none of its bits (`get_reg_width`).
+            if 64 - r.value.umax.leading_zeros() > 8 * size as u32 {
                 r.id = 0;
             }
             return Ok(r);
