@@ -8,8 +8,8 @@
 use apiary_btf::BtfKind;
 use apiary_kernel::types::MapType;
 
+use crate::btf_ptr::{StructAccess, read_field};
 use crate::error::Rejection;
-use crate::program::Program;
 use crate::regs::{RegState, RegType, Trust};
 
 /// The kernel struct of a map of `map_type` (its ops' `map_btf_id`), for
@@ -31,52 +31,37 @@ fn struct_name(map_type: MapType) -> Option<&'static str> {
     }
 }
 
-/// A load (`writes` false) or store of `bytes` at `off` through the map
-/// pointer `reg` in `regno`; `None` for a map whose struct is not
-/// modelled, or without the kernel's BTF (read here on first use when the
-/// embedder gave none: few programs read a map's struct).
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn access(
-    prog: &Program,
-    insn: usize,
-    regno: u8,
-    reg: &RegState,
-    off: i32,
-    bytes: i32,
-    writes: bool,
-    next_id: &mut u32,
-) -> Option<Result<RegState, Rejection>> {
-    let name = struct_name(prog.maps.get(reg.map as usize)?.map_type)?;
-    let btf = prog
+/// The load or store `a` through the map pointer `a.reg`; `None` for a
+/// map whose struct is not modelled, or without the kernel's BTF (read
+/// here on first use when the embedder gave none: few programs read a
+/// map's struct).
+pub(crate) fn access(a: &StructAccess, next_id: &mut u32) -> Option<Result<RegState, Rejection>> {
+    let (regno, off) = (a.regno, a.off);
+    let name = struct_name(a.prog.maps.get(a.reg.map as usize)?.map_type)?;
+    let btf = a
+        .prog
         .kernel_btf
         .or_else(|| crate::kernel_btf::kernel_btf().ok())?;
     let id = btf.find_by_name_kind(name, BtfKind::Struct)?;
-    let refuse = |line: String, cause: String| {
-        Some(Err(Rejection::new(insn, line)
-            .reg(regno, *reg)
-            .cause(cause)))
-    };
     if off < 0 {
-        return refuse(
+        return Some(a.refuse(
             format!("R{regno} is {name} invalid negative access: off={off}"),
             format!(
                 "the access is {} bytes before the map's struct {name}",
                 -off
             ),
-        );
+        ));
     }
-    if writes {
-        return refuse(
+    if a.writes {
+        return Some(a.refuse(
             format!("only read from {name} is supported"),
             format!("a program may read the map's struct {name}, not write it"),
-        );
+        ));
     }
     let base = RegState {
         btf_id: id.0,
         trust: Trust::Plain,
         ..RegState::pointer(RegType::BtfId)
     };
-    Some(crate::btf_ptr::read_field(
-        btf, prog, insn, regno, &base, off, bytes, next_id,
-    ))
+    Some(read_field(btf, &StructAccess { reg: &base, ..*a }, next_id))
 }

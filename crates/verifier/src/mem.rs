@@ -163,34 +163,28 @@ pub(crate) fn access(
             }
             RegState::unknown()
         }
-        RegType::BtfId => crate::btf_ptr::access(
-            env.prog,
-            insn,
-            regno,
-            &reg,
-            total,
-            bytes,
-            access.writes(),
-            &mut state.next_id,
-        )?,
-        RegType::Socket | RegType::SockCommon | RegType::TcpSock if !access.writes() => {
-            RegState::unknown()
-        }
-        RegType::MapPtr => {
-            let read = crate::map_struct::access(
-                env.prog,
+        RegType::BtfId | RegType::MapPtr => {
+            let field = crate::btf_ptr::StructAccess {
+                prog: env.prog,
                 insn,
                 regno,
-                &reg,
-                total,
+                reg: &reg,
+                off: total,
                 bytes,
-                access.writes(),
-                &mut state.next_id,
-            );
+                writes: access.writes(),
+            };
+            let read = if reg.kind == RegType::BtfId {
+                Some(crate::btf_ptr::access(&field, &mut state.next_id))
+            } else {
+                crate::map_struct::access(&field, &mut state.next_id)
+            };
             match read {
                 Some(read) => read?,
                 None => return invalid(),
             }
+        }
+        RegType::Socket | RegType::SockCommon | RegType::TcpSock if !access.writes() => {
+            RegState::unknown()
         }
         _ => return invalid(),
     };
