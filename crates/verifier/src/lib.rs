@@ -67,7 +67,9 @@
 //!
 //! Not yet modelled (each a known source of disagreement with the
 //! kernel): callbacks other than `bpf_loop`'s and `for_each_map_elem`'s
-//! (each entered once, not per iteration), kfuncs, dynptrs and iterators,
+//! (each entered once, not per iteration), kfuncs (their BTF ids are
+//! checked, their calls refused), dynptrs and iterators, the structs of
+//! maps other than arrays and hashes (their loads are refused),
 //! stack-slot liveness (pruning compares every slot), Spectre hardening
 //! (irrelevant to a root loader), struct_ops and freplace contexts, the
 //! tracepoint arguments that may be NULL on other kernels, `__user` and
