@@ -165,7 +165,7 @@ pub(crate) fn helper(
             None => RegState::unknown(),
         },
         RetKind::PtrToAllocMemOrNull => {
-            let id = state.new_id();
+            let id = acquired_id(state);
             state.refs.push(Reference { id, insn });
             RegState {
                 maybe_null: true,
@@ -180,8 +180,13 @@ pub(crate) fn helper(
             }
         }
         RetKind::PtrToSocketOrNull => {
-            let id = state.new_id();
-            let ref_obj_id = if SOCKET_LOOKUPS.contains(&proto.id) {
+            let acquires = SOCKET_LOOKUPS.contains(&proto.id);
+            let id = if acquires {
+                acquired_id(state)
+            } else {
+                state.new_id()
+            };
+            let ref_obj_id = if acquires {
                 state.refs.push(Reference { id, insn });
                 id
             } else {
@@ -280,11 +285,23 @@ pub(crate) fn set_element_args(frame: &mut Frame, map: u32) {
     };
 }
 
+/// The id of a reference a helper returns, maybe NULL: the kernel hands
+/// out one id for the NULL check, then the reference's, which the
+/// register takes for both (`acquire_reference`).
+fn acquired_id(state: &mut State) -> u32 {
+    state.new_id();
+    state.new_id()
+}
+
 /// What a map lookup returns, by map type: a value, a socket reference
 /// (sockmap, sockhash), or the inner map of a map of maps; NULL until checked.
 fn lookup_result(env: &Env, state: &mut State, insn: usize, map: u32) -> RegState {
-    let id = state.new_id();
     let info = &env.prog.maps[map as usize];
+    let id = if matches!(info.map_type, MapType::SOCKMAP | MapType::SOCKHASH) {
+        acquired_id(state)
+    } else {
+        state.new_id()
+    };
     let base = RegState {
         maybe_null: true,
         id,

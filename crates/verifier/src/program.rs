@@ -98,7 +98,8 @@ pub struct Program<'a> {
     pub attach_target: Option<&'a str>,
     /// The running kernel's BTF (`/sys/kernel/btf/vmlinux`), which types a
     /// BTF-typed tracing program's context and the kernel structs it reads
-    /// through `btf_id` pointers; `None` where the host has none.
+    /// through `btf_id` pointers, and the ids of kfunc calls; `None` where
+    /// the host has none.
     pub kernel_btf: Option<&'a apiary_btf::Btf>,
 }
 

@@ -452,14 +452,20 @@ impl Scalar {
             *self = Scalar::constant(sign_extend(self.var_off.value.into(), bits) as u64);
             return;
         }
-        let full = self.bounds(true);
-        // Values of both signs that fit the narrow type (a sign mask, 0 or
-        // -1): the extension changes none, and the kernel keeps them. Other
-        // ranges it rebuilds from their ends, the tnum too.
-        let fits = i128::from(self.smin) >= -(1i128 << (bits - 1))
-            && i128::from(self.smax) < 1i128 << (bits - 1);
-        match sign_extended_range(&full, bits) {
-            None if fits => {}
+        // The low half already a value of the narrow type (always, for 32
+        // bits): the extension keeps it and copies its sign bit over the
+        // upper half, so the 64-bit value is the 32-bit one sign-extended.
+        // (Observed on 6.18: `w1 -= 1` on 0 or 1, then `r1 = (s16)r1`, is
+        // -1 or 0.) The tnum is rebuilt from the range, as below.
+        let half = 1i64 << (bits - 1);
+        if i64::from(self.s32_min) >= -half && i64::from(self.s32_max) < half {
+            (self.smin, self.smax) = (self.s32_min.into(), self.s32_max.into());
+            self.var_off = Tnum::range(self.smin as u64, self.smax as u64);
+            (self.umin, self.umax) = (0, u64::MAX);
+            self.sync();
+            return;
+        }
+        match sign_extended_range(&self.bounds(true), bits) {
             Some((lo, hi)) => {
                 for wide in [true, false] {
                     let mut b = self.bounds(wide);
@@ -471,7 +477,7 @@ impl Scalar {
             }
             None => {
                 *self = Scalar::UNKNOWN;
-                let (lo, hi) = (-(1i64 << (bits - 1)), (1i64 << (bits - 1)) - 1);
+                let (lo, hi) = (-half, half - 1);
                 (self.smin, self.smax) = (lo, hi);
                 (self.s32_min, self.s32_max) = (lo as i32, hi as i32);
             }
@@ -489,12 +495,10 @@ impl Scalar {
             self.set_const32(v as u32);
             return;
         }
+        // Unlike the 64-bit extension, a low half that already fits the
+        // narrow type is not kept: ends of both signs lose the range.
         let mut low = self.bounds(false);
-        let fits = i64::from(self.s32_min) >= -(1i64 << (bits - 1))
-            && i64::from(self.s32_max) < 1i64 << (bits - 1);
         match sign_extended_range(&low, bits) {
-            // As for the full register: both signs, all fitting, kept.
-            None if fits => return,
             Some((lo, hi)) => {
                 (low.smin, low.smax) = (lo, hi);
                 (low.umin, low.umax) = (low.wrap_unsigned(lo), low.wrap_unsigned(hi));

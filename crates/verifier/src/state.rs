@@ -79,6 +79,9 @@ pub struct State {
     pub lock: Option<Lock>,
     /// The last id handed out.
     pub next_id: u32,
+    /// How many `may_goto` fall-throughs the path went through
+    /// (`may_goto_depth`): see [`crate::may_goto`].
+    pub may_goto_depth: u32,
 }
 
 impl State {
@@ -91,6 +94,7 @@ impl State {
             refs: Vec::new(),
             lock: None,
             next_id: 0,
+            may_goto_depth: 0,
         }
     }
 

@@ -65,7 +65,8 @@ impl LogLevel {
 const MAX_LOG: usize = 16 << 20;
 
 /// The kernel's `BPF_LOG_MIN_ALIGNMENT` and `BPF_LOG_ALIGNMENT`: the state
-/// after an instruction starts at the next multiple of 40 columns.
+/// after an instruction starts at column 40, or after a longer line at the
+/// next multiple of 8 at least 4 columns past its end (`vlog_alignment`).
 const MIN_ALIGNMENT: usize = 8;
 const ALIGNMENT: usize = 40;
 
@@ -284,9 +285,10 @@ impl<'p> Log<'p> {
         match self.insn_line {
             Some((end, len)) if end == self.end() => {
                 self.text.pop();
-                let width = (len.max(MIN_ALIGNMENT).div_ceil(ALIGNMENT) * ALIGNMENT)
-                    .saturating_sub(len + 1)
-                    .max(1);
+                let width = ((len + MIN_ALIGNMENT / 2).max(ALIGNMENT)).div_ceil(MIN_ALIGNMENT)
+                    * MIN_ALIGNMENT
+                    - len
+                    - 1;
                 self.text.push_str(&" ".repeat(width));
                 self.text.push(';');
             }
@@ -515,7 +517,9 @@ fn named_regs(raw: RawInsn) -> u16 {
     let x = raw.code & 0x08 != 0;
     let (d, s) = (1u16 << (raw.dst & 0xf), 1u16 << (raw.src & 0xf));
     match class {
-        // ALU: the source register only when it is one.
+        // ALU: the source register only when it is one; in a byte swap
+        // the bit says big-endian, and no source is read.
+        0x04 | 0x07 if raw.code & 0xf0 == 0xd0 => d,
         0x04 | 0x07 => d | if x { s } else { 0 },
         // lddw, or the legacy packet loads (r0, the context in r6).
         0x00 if mode == 0x00 => d,

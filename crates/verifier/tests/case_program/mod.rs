@@ -79,10 +79,10 @@ impl CaseInputs {
             funcs: &self.funcs,
             sleepable: case.prog_flags & prog_flags::SLEEPABLE != 0,
             attach_target: case.attach_target.as_deref(),
-            kernel_btf: case
-                .attach_target
-                .as_ref()
-                .and_then(|_| apiary_verifier::kernel_btf().ok()),
+            kernel_btf: (case.attach_target.is_some()
+                || apiary_verifier::calls_kfuncs(&case.insns))
+            .then(apiary_verifier::kernel_btf)
+            .and_then(Result::ok),
         }
     }
 }
