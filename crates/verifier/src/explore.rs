@@ -509,8 +509,14 @@ fn step(env: &Env, state: &mut State, pc: usize) -> Result<Flow, Rejection> {
                         // without history: the stored 0 must stay 0.
                         env.need_precise(state, s.index());
                     }
-                    if value.is_scalar() && value.id == 0 && size == Size::DW {
-                        // A spilled copy stays linked to the register.
+                    if value.is_scalar()
+                        && value.id == 0
+                        && !value.value.is_const()
+                        && size == Size::DW
+                    {
+                        // A spilled copy stays linked to the register
+                        // (`assign_scalar_id_before_mov`: a constant needs
+                        // no link, and takes no id).
                         value.id = state.new_id();
                         state.frame_mut().regs[s.index() as usize].id = value.id;
                     }
