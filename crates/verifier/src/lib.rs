@@ -13,7 +13,9 @@
 //!   (8-byte slots, spills and fills), `state` (frames and references);
 //! - instructions: `arith` (arithmetic on registers, pointer rules), `mem`
 //!   (loads and stores by pointer type, with the context rules of
-//!   `apiary-context`), `pkt` (packet ranges from `data_end` comparisons),
+//!   `apiary-context`), `sock_access` (the `struct bpf_sock` fields a
+//!   `sock` or `sock_common` pointer reads), `pkt` (packet ranges from
+//!   `data_end` comparisons),
 //!   `jump` (conditional jumps, NULL checks), `call` (helper calls against
 //!   [`helpers`]' prototypes, [`helper_access`]'s per-program-type and
 //!   GPL-only lists, and `map_funcs`' map types);
@@ -65,6 +67,9 @@
 //! Not yet modelled (each a known source of disagreement with the
 //! kernel): callbacks other than `bpf_loop`'s and `for_each_map_elem`'s
 //! (each entered once, not per iteration), kfuncs, dynptrs and iterators,
+//! the kernel's helpers without a prototype in [`helpers`] (a call to one
+//! is refused as not supported yet, though the kernel may accept it),
+//! `tcp_sock` fields (no modelled helper gives such a pointer),
 //! stack-slot liveness (pruning compares every slot), Spectre hardening
 //! (irrelevant to a root loader), struct_ops and freplace contexts, the
 //! tracepoint arguments that may be NULL on other kernels, `__user` and
@@ -125,6 +130,7 @@ mod regs;
 mod return_code;
 mod run_bound;
 pub mod scalar;
+mod sock_access;
 mod spin_lock;
 mod stack;
 mod state;

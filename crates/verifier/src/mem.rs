@@ -173,9 +173,11 @@ pub(crate) fn access(
             access.writes(),
             &mut state.next_id,
         )?,
-        RegType::Socket | RegType::SockCommon | RegType::TcpSock if !access.writes() => {
+        RegType::Socket | RegType::SockCommon => {
+            crate::sock_access::check(insn, regno, &reg, total, bytes, access.writes())?;
             RegState::unknown()
         }
+        RegType::TcpSock if !access.writes() => RegState::unknown(),
         _ => return invalid(),
     };
     Ok(match access {
