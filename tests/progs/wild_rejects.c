@@ -6,7 +6,8 @@
  * after it was submitted, a socket from bpf_sk_lookup_tcp never released
  * (and one released on one path only), a bpf_spin_lock still held at a
  * return, a map value indexed by an unbounded length, socket fields a
- * socket pointer does not offer (skb->sk's protocol, one byte of a port).
+ * socket pointer does not offer (skb->sk's protocol, one byte of a port),
+ * a lookup that may fail passed to a global function's __arg_nonnull.
  *
  * Covers: the verifier's refusals (packet bounds, NULL checks, reference
  * leaks, use after release, spin lock at exit, unbounded variable offset,
@@ -166,6 +167,22 @@ int sock_port_byte(struct __sk_buff *skb)
 	hi = *((__u8 *)&sk->src_port + 1);
 	bpf_sk_release(sk);
 	return hi;
+}
+
+#define __arg_nonnull __attribute__((btf_decl_tag("arg:nonnull")))
+
+__noinline int take_one(__u64 *count __arg_nonnull)
+{
+	return *count ? 1 : 0;
+}
+
+/* passes a lookup that may fail to a parameter tagged non-NULL */
+SEC("tc")
+int nonnull_arg_unchecked(struct __sk_buff *skb)
+{
+	__u32 key = skb->mark & 3;
+
+	return take_one(bpf_map_lookup_elem(&counts, &key));
 }
 
 char LICENSE[] SEC("license") = "GPL";

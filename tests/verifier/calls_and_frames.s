@@ -827,6 +827,49 @@ f:
 	r0 = 0
 	exit
 
+;; case global_function_given_an_unchecked_lookup
+;; type socket_filter
+;; map values array key=4 value=8 max=4
+;; func main static
+;; func f global params=mem
+;; expect accept
+	*(u32 *)(r10 - 4) = 0
+	r2 = r10
+	r2 += -4
+	ld_pseudo r1, 5, 0
+	call 1
+	r1 = r0
+	call f
+	r0 = 0
+	exit
+f:
+	r0 = 0
+	if r1 == 0 goto out
+	r0 = *(u32 *)(r1 + 0)
+out:
+	exit
+
+;; case global_function_given_an_unchecked_lookup_too_small
+;; type socket_filter
+;; map values array key=4 value=2 max=4
+;; func main static
+;; func f global params=mem
+;; expect reject: Caller passes invalid args into func#1 ('f')
+;; detail invalid access to map value, value_size=2 off=0 size=4
+;; detail R1 min value is outside of the allowed memory range
+	*(u32 *)(r10 - 4) = 0
+	r2 = r10
+	r2 += -4
+	ld_pseudo r1, 5, 0
+	call 1
+	r1 = r0
+	call f
+	r0 = 0
+	exit
+f:
+	r0 = 0
+	exit
+
 ;; case global_function_given_too_little_stack
 ;; type socket_filter
 ;; func main static
