@@ -442,10 +442,18 @@ fn ctx_access(
         access.context_kind(),
     )
     .map_err(|rule| {
-        Rejection::new(
+        let detail = env
+            .btf_ctx
+            .as_ref()
+            .and_then(|c| c.refusal_line(rule, off, bytes));
+        let refusal = Rejection::new(
             insn,
             format!("invalid bpf_context access off={off} size={bytes}"),
-        )
+        );
+        match detail {
+            Some(line) => refusal.context(line),
+            None => refusal,
+        }
         .reg(regno, reg)
         .cause(format!(
             "{} of {bytes} bytes at offset {off} of the {} context: {rule}",
