@@ -222,15 +222,15 @@ pub(crate) fn helper(
     let mut callback = callback(state, insn, id)?;
     if let Some(cb) = &mut callback {
         // The callback may write anything through a context pointer into
-        // a caller's stack, on any iteration: both sides see that stack
-        // as unknown numbers (the kernel iterates; this over-approximates).
+        // a caller's stack, on any iteration: both sides see the numbers
+        // there as unknown, and keep the pointers, which the callback's
+        // exits check it left alone (the kernel iterates instead).
         let ctx = state.frame().regs[3];
         if ctx.kind == RegType::Stack {
-            for s in [&mut *state, &mut *cb.state] {
-                if let Some(frame) = s.frames.get_mut(ctx.frameno as usize) {
-                    let depth = frame.stack.depth();
-                    frame.stack.clobber(-depth, depth);
-                }
+            crate::callback_stack::forget_numbers(state, ctx.frameno);
+            let kept = crate::callback_stack::forget_numbers(&mut cb.state, ctx.frameno);
+            if let Some(frame) = cb.state.frames.last_mut() {
+                frame.kept = kept;
             }
         }
     }

@@ -857,6 +857,7 @@ fn return_from(env: &Env, state: &mut State, pc: usize) -> Result<Option<usize>,
                     .cause("a loop or map-iteration callback must return 0 (go on) or 1 (stop)"),
             );
         }
+        crate::callback_stack::check_exit(state, pc, &state.frame().kept)?;
         return Ok(None);
     }
     if state.frames.len() > 1 {

@@ -22,7 +22,9 @@
 //! - functions and rules outside one instruction: `load_checks` (attach
 //!   types and sleepable flags), `funcs` (subprograms, BTF func info,
 //!   global functions verified on their own, callbacks' BTF, the call
-//!   graph's depth and stack with tail calls), `spin_lock` (one lock held,
+//!   graph's depth and stack with tail calls), `callback_stack` (the
+//!   caller's stack a loop callback walks once from: numbers forgotten,
+//!   pointers kept and checked at its exits), `spin_lock` (one lock held,
 //!   no calls or exit while held), `timer` (timer helpers and their
 //!   asynchronous callbacks), `map_fields` (locks and timers in map values
 //!   only their helpers touch), `map_key` (constant keys: array lookups
@@ -100,6 +102,7 @@ mod btf_ctx;
 mod btf_funcs;
 mod btf_ptr;
 mod call;
+mod callback_stack;
 mod cfg;
 mod checkpoint;
 mod diagnostic;
