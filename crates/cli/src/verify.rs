@@ -131,13 +131,17 @@ pub fn verify(
         .filter(|p| program.is_none_or(|name| p.name == name))
         .collect();
     if specs.is_empty() {
-        let what = program.map_or("any program".to_string(), |n| {
-            format!("a program named {n:?}")
-        });
-        return Err(CliError::at(
-            file.display(),
-            format!("the object has no {what}"),
-        ));
+        // Programs the loader could not prepare (a kfunc call, say) are
+        // not verifiable: say why rather than that there are none.
+        let refused = object.programs.iter().filter_map(|p| p.as_ref().err());
+        let why = match program {
+            Some(n) => format!("the object has no program named {n:?}"),
+            None => refused
+                .map(ToString::to_string)
+                .reduce(|a, b| format!("{a}; {b}"))
+                .unwrap_or_else(|| "the object has no program".to_string()),
+        };
+        return Err(CliError::at(file.display(), why));
     }
     let kernel = if backend == VerifyBackend::Vm {
         None

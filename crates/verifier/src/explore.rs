@@ -561,8 +561,20 @@ fn step(env: &Env, state: &mut State, pc: usize) -> Result<Flow, Rejection> {
                         // without history: the stored 0 must stay 0.
                         env.need_precise(state, s.index());
                     }
-                    if value.is_scalar() && value.id == 0 && size == Size::DW {
-                        // A spilled copy stays linked to the register.
+                    let fits = 64 - value.value.umax.leading_zeros() <= 8 * size.bytes() as u32;
+                    if target.kind == RegType::Stack
+                        && target.value.is_const()
+                        && aligned
+                        && fits
+                        && value.is_scalar()
+                        && value.id == 0
+                        && !value.value.is_const()
+                    {
+                        // A spill to a stack slot stays linked to the
+                        // register when the value fits the store
+                        // (`check_stack_write_fixed_off`'s
+                        // `assign_scalar_id_before_mov`: a constant needs no
+                        // link and takes no id, nor does a store elsewhere).
                         value.id = state.new_id();
                         state.frame_mut().regs[s.index() as usize].id = value.id;
                     }
@@ -895,6 +907,7 @@ fn return_from(env: &Env, state: &mut State, pc: usize) -> Result<Option<usize>,
                     .cause("a loop or map-iteration callback must return 0 (go on) or 1 (stop)"),
             );
         }
+        crate::callback_stack::check_exit(state, pc, &state.frame().kept)?;
         return Ok(None);
     }
     if state.frames.len() > 1 {

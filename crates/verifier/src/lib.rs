@@ -13,7 +13,9 @@
 //!   (8-byte slots, spills and fills), `state` (frames and references);
 //! - instructions: `arith` (arithmetic on registers, pointer rules), `mem`
 //!   (loads and stores by pointer type, with the context rules of
-//!   `apiary-context`), `pkt` (packet ranges from `data_end` comparisons),
+//!   `apiary-context`), `sock_access` (the `struct bpf_sock` fields a
+//!   `sock` or `sock_common` pointer reads), `pkt` (packet ranges from
+//!   `data_end` comparisons),
 //!   `jump` (conditional jumps, NULL checks), `call` (helper calls against
 //!   [`helpers`]' prototypes, [`helper_access`]'s per-program-type and
 //!   GPL-only lists, and `map_funcs`' map types), `sign_mask` (`|` and `&`
@@ -21,7 +23,9 @@
 //! - functions and rules outside one instruction: `load_checks` (attach
 //!   types and sleepable flags), `funcs` (subprograms, BTF func info,
 //!   global functions verified on their own, callbacks' BTF, the call
-//!   graph's depth and stack with tail calls), `spin_lock` (one lock held,
+//!   graph's depth and stack with tail calls), `callback_stack` (the
+//!   caller's stack a loop callback walks once from: numbers forgotten,
+//!   pointers kept and checked at its exits), `spin_lock` (one lock held,
 //!   no calls or exit while held), `timer` (timer helpers and their
 //!   asynchronous callbacks), `map_fields` (locks and timers in map values
 //!   only their helpers touch), `map_key` (constant keys: array lookups
@@ -69,7 +73,10 @@
 //! kernel): callbacks other than `bpf_loop`'s and `for_each_map_elem`'s
 //! (each entered once, not per iteration), kfuncs (their BTF ids are
 //! checked, their calls refused), dynptrs and iterators, the structs of
-//! maps other than arrays and hashes (their loads are refused),
+//! maps other than arrays and hashes (their loads are refused), the
+//! kernel's helpers without a prototype in [`helpers`] (a call to one is
+//! refused as not supported yet, though the kernel may accept it),
+//! `tcp_sock` fields (no modelled helper gives such a pointer),
 //! stack-slot liveness (pruning compares every slot), Spectre hardening
 //! (irrelevant to a root loader), struct_ops and freplace contexts, the
 //! tracepoint arguments that may be NULL on other kernels, `__user` and
@@ -100,6 +107,7 @@ mod btf_ctx;
 mod btf_funcs;
 mod btf_ptr;
 mod call;
+mod callback_stack;
 mod cfg;
 mod checkpoint;
 mod diagnostic;
@@ -134,6 +142,7 @@ mod return_code;
 mod run_bound;
 pub mod scalar;
 mod sign_mask;
+mod sock_access;
 mod spin_lock;
 mod stack;
 mod state;

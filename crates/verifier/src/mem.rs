@@ -183,9 +183,11 @@ pub(crate) fn access(
                 None => return invalid(),
             }
         }
-        RegType::Socket | RegType::SockCommon | RegType::TcpSock if !access.writes() => {
+        RegType::Socket | RegType::SockCommon => {
+            crate::sock_access::check(insn, regno, &reg, total, bytes, access.writes())?;
             RegState::unknown()
         }
+        RegType::TcpSock if !access.writes() => RegState::unknown(),
         _ => return invalid(),
     };
     Ok(match access {
@@ -463,10 +465,18 @@ fn ctx_access(
         access.context_kind(),
     )
     .map_err(|rule| {
-        Rejection::new(
+        let detail = env
+            .btf_ctx
+            .as_ref()
+            .and_then(|c| c.refusal_line(rule, off, bytes));
+        let refusal = Rejection::new(
             insn,
             format!("invalid bpf_context access off={off} size={bytes}"),
-        )
+        );
+        match detail {
+            Some(line) => refusal.context(line),
+            None => refusal,
+        }
         .reg(regno, reg)
         .cause(format!(
             "{} of {bytes} bytes at offset {off} of the {} context: {rule}",

@@ -44,10 +44,13 @@ pub enum FuncArg {
     Scalar,
     /// A pointer to the program type's context struct.
     Ctx,
-    /// A pointer to memory of this many bytes, possibly NULL.
+    /// A pointer to memory of this many bytes, possibly NULL unless the
+    /// parameter is tagged `arg:nonnull`.
     Mem {
         /// The pointee's size.
         size: u32,
+        /// Whether callers must pass a pointer that cannot be NULL.
+        nonnull: bool,
     },
 }
 

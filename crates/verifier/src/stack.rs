@@ -248,6 +248,15 @@ impl Stack {
         }
     }
 
+    /// Puts `reg` back whole into slot `spi` (0 for `fp-8`), which is
+    /// tracked already.
+    pub fn spill(&mut self, spi: usize, reg: RegState) {
+        if let Some(slot) = self.slots.get_mut(spi) {
+            slot.bytes = [SlotType::Spill; 8];
+            slot.spilled = reg;
+        }
+    }
+
     /// Every spilled register, for updates that follow ids (NULL checks,
     /// packet ranges, releases).
     pub fn spilled_mut(&mut self) -> impl Iterator<Item = &mut RegState> {

@@ -26,6 +26,9 @@ pub struct Frame {
     /// An asynchronous callback (a timer's): the first frame of its own
     /// chain, whose exit must return 0.
     pub async_cb: bool,
+    /// For a callback: the pointers its caller keeps on the stack, which
+    /// every exit must leave as they were (`callback_stack`).
+    pub kept: Vec<crate::callback_stack::Kept>,
 }
 
 impl Frame {
@@ -43,6 +46,7 @@ impl Frame {
             frameno,
             callback: false,
             async_cb: false,
+            kept: Vec::new(),
         }
     }
 }

@@ -65,8 +65,8 @@ impl LogLevel {
 const MAX_LOG: usize = 16 << 20;
 
 /// The kernel's `BPF_LOG_MIN_ALIGNMENT` and `BPF_LOG_ALIGNMENT`: the state
-/// after an instruction starts at column 40, or after a longer line at the
-/// next multiple of 8 at least 4 columns past its end (`vlog_alignment`).
+/// after an instruction starts at column 40 or, after a longer line, at
+/// the next multiple of 8 at least 4 columns on (`vlog_alignment`).
 const MIN_ALIGNMENT: usize = 8;
 const ALIGNMENT: usize = 40;
 
@@ -285,10 +285,10 @@ impl<'p> Log<'p> {
         match self.insn_line {
             Some((end, len)) if end == self.end() => {
                 self.text.pop();
-                let width = ((len + MIN_ALIGNMENT / 2).max(ALIGNMENT)).div_ceil(MIN_ALIGNMENT)
-                    * MIN_ALIGNMENT
-                    - len
-                    - 1;
+                let width = (len + MIN_ALIGNMENT / 2)
+                    .max(ALIGNMENT)
+                    .next_multiple_of(MIN_ALIGNMENT)
+                    .saturating_sub(len + 1);
                 self.text.push_str(&" ".repeat(width));
                 self.text.push(';');
             }

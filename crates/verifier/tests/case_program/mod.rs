@@ -31,8 +31,14 @@ fn func_arg(case: &Case, param: &Param) -> FuncArg {
     match param {
         Param::Int => FuncArg::Scalar,
         Param::Ctx(name) if *name == apiary_context::layout(case.prog_type).name => FuncArg::Ctx,
-        Param::Ctx(_) => FuncArg::Mem { size: 0 },
-        Param::Mem => FuncArg::Mem { size: 4 },
+        Param::Ctx(_) => FuncArg::Mem {
+            size: 0,
+            nonnull: false,
+        },
+        Param::Mem => FuncArg::Mem {
+            size: 4,
+            nonnull: false,
+        },
     }
 }
 
