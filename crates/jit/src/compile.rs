@@ -41,8 +41,9 @@ use crate::blind::{Keys, blind};
 use crate::code::{Body, ContextSpan, FastWhen, JitCode};
 use crate::emit_call::{self, Routines};
 use crate::exec_mem::ExecMem;
+use crate::reassoc::{self, Ready};
 use crate::{JitError, Options};
-use crate::{emit_alu, emit_jmp, emit_mem};
+use crate::{combine, divmod, emit_alu, emit_jmp, emit_mem};
 
 /// Assembles x86-64 into the emitter's buffer.
 #[macro_export]
@@ -97,6 +98,12 @@ pub(crate) enum Stub {
     Budget { at: DynamicLabel, op: usize, n: u32 },
     /// bpf-to-bpf call at op `op` from the last frame.
     Depth { at: DynamicLabel, op: usize },
+    /// A division by zero of `divmod`'s: quotient 0 in rax, the dividend
+    /// (in rax) as the remainder in rdx, then back.
+    QuotientByZero {
+        at: DynamicLabel,
+        back: DynamicLabel,
+    },
     /// A division's result by zero (`zero`) or by -1, then back.
     DivEdge {
         at: DynamicLabel,
@@ -319,8 +326,16 @@ fn body(
     let mut group_start = true;
     // Ops after this one whose code it emitted (or that never run).
     let mut skip = 0;
+    // How long each register's value takes to compute (see `reassoc`),
+    // before this op and after it.
+    let mut ready = Ready::default();
     for (pc, &op) in ops.iter().enumerate() {
         starts.push(e.asm.offset().0 as u32);
+        if is_target[pc] {
+            ready.reset();
+        }
+        let before = ready;
+        ready.step(op);
         if skip > 0 {
             // Its jump is folded into the conditional jump before it, that one
             // always jumps over it, or it was fused with the ops before it: no
@@ -351,6 +366,23 @@ fn body(
         // load, or the first two as one `lea`, where nothing can start at the
         // ops folded in (as for `fold`).
         let free = |n: usize| (1..=n).all(|k| is_target.get(pc + k) == Some(&false));
+        if !counted && e.keys.is_none() {
+            // Byte accesses combined into wide ones (see `combine`).
+            let combined = combine::combine(e, ops, proofs, &is_target, pc);
+            // Sums in the order their operands become ready (see `reassoc`).
+            let fused = match combined {
+                0 => divmod::quotient_and_remainder(e, ops, &is_target, pc),
+                n => n,
+            };
+            let fused = match fused {
+                0 => reassoc::reassociate(e, ops, &is_target, &before, pc),
+                n => n,
+            };
+            if fused > 0 {
+                skip = fused - 1;
+                continue;
+            }
+        }
         if !counted && e.keys.is_none() && free(2) {
             let three = ops
                 .get(pc..pc + 3)
@@ -451,6 +483,12 @@ fn emit_stubs(e: &mut Emitter) {
                 ; =>at
                 ; mov Rq(R11), QWORD op as i64
                 ; jmp =>depth
+            ),
+            Stub::QuotientByZero { at, back } => x64!(e
+                ; =>at
+                ; mov rdx, rax
+                ; xor eax, eax
+                ; jmp =>back
             ),
             Stub::DivEdge {
                 at,

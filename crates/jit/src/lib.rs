@@ -107,9 +107,13 @@ mod blind;
 #[cfg(target_arch = "x86_64")]
 mod code;
 #[cfg(target_arch = "x86_64")]
+mod combine;
+#[cfg(target_arch = "x86_64")]
 mod compile;
 #[cfg(target_arch = "x86_64")]
 mod ctx;
+#[cfg(target_arch = "x86_64")]
+mod divmod;
 mod dump;
 #[cfg(target_arch = "x86_64")]
 mod emit_alu;
@@ -121,6 +125,8 @@ mod emit_jmp;
 mod emit_mem;
 #[cfg(target_arch = "x86_64")]
 mod exec_mem;
+#[cfg(target_arch = "x86_64")]
+mod reassoc;
 #[cfg(target_arch = "x86_64")]
 mod slow;
 mod verified;
