@@ -297,7 +297,7 @@ fn shifted(regs: &mut [Val; 11], d: u8, v: u64, width: usize) -> bool {
         return false;
     };
     let by = (v % (8 * width as u64)) as usize;
-    if by % 8 != 0 {
+    if !by.is_multiple_of(8) {
         return false;
     }
     let by = by / 8;

@@ -27,8 +27,13 @@
 //! jumps over the next op skips that op too. In a body that does not count
 //! (entered only at the program's start), `if c goto +1; goto t` becomes
 //! `if !c goto t`, a copy followed by an addition to it one `lea`, and
-//! with a proven load through the sum one indexed load. The ops left out
-//! still have offsets (those of the code after them).
+//! with a proven load through the sum one indexed load; proven byte loads
+//! assembled with shifts and ors one wide load, and byte-by-byte copies
+//! one wide copy (`combine`); sums are reordered so that the operand
+//! ready last is added last (`reassoc`), a remainder computed from a
+//! quotient is taken from the division (`divmod`), and loop heads start
+//! on a 64-byte boundary. The ops left out still have offsets (those of
+//! the code after them).
 
 use std::cell::Cell;
 
