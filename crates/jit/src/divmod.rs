@@ -16,7 +16,8 @@
 
 use apiary_vm::Op;
 
-use crate::compile::{Emitter, R10, R11, Stub, simm32, x};
+use crate::compile::{Emitter, R10, R11, Stub, x};
+use crate::reassoc::alu;
 use crate::{emit_alu, x64};
 
 /// The most ops between the division and the remainder.
@@ -28,50 +29,15 @@ const RDX: u8 = 2;
 /// Whether `op` is emitted without r11 (by [`emit_alu::emit`]) and writes
 /// none of `keep`.
 fn harmless(op: Op, keep: [u8; 3]) -> bool {
-    use Op::*;
     let d = match op {
-        Add64R { d, .. }
-        | Sub64R { d, .. }
-        | Or64R { d, .. }
-        | And64R { d, .. }
-        | Xor64R { d, .. }
-        | Mov64R { d, .. }
-        | Mul64R { d, .. }
-        | Add32R { d, .. }
-        | Sub32R { d, .. }
-        | Or32R { d, .. }
-        | And32R { d, .. }
-        | Xor32R { d, .. }
-        | Mov32R { d, .. }
-        | Mul32R { d, .. }
-        | Add32I { d, .. }
-        | Sub32I { d, .. }
-        | Or32I { d, .. }
-        | And32I { d, .. }
-        | Xor32I { d, .. }
-        | Mul32I { d, .. }
-        | Mov32I { d, .. }
-        | Mov64I { d, .. }
-        | Lsh64I { d, .. }
-        | Rsh64I { d, .. }
-        | Arsh64I { d, .. }
-        | Lsh32I { d, .. }
-        | Rsh32I { d, .. }
-        | Arsh32I { d, .. }
-        | Neg64 { d }
-        | Neg32 { d } => d,
-        // A 64-bit immediate outside 32 bits goes through r11.
-        Add64I { d, v }
-        | Sub64I { d, v }
-        | Or64I { d, v }
-        | And64I { d, v }
-        | Xor64I { d, v }
-        | Mul64I { d, v }
-            if simm32(v).is_some() =>
-        {
-            d
-        }
-        _ => return false,
+        Op::Mov64R { d, .. }
+        | Op::Mov32R { d, .. }
+        | Op::Mov64I { d, .. }
+        | Op::Mov32I { d, .. } => d,
+        _ => match alu(op) {
+            Some(alu) => alu.d,
+            None => return false,
+        },
     };
     !keep.contains(&d)
 }

@@ -17,7 +17,7 @@
 
 use apiary_vm::Op;
 
-use crate::compile::{Emitter, R11, x};
+use crate::compile::{Emitter, R11, simm32, x};
 use crate::emit_alu::lea_sum;
 use crate::x64;
 
@@ -56,23 +56,6 @@ impl Ready {
         match op {
             Mov64R { d, s } | Mov32R { d, s } => self.set(d, self.at(s)),
             Mov64I { d, .. } | Mov32I { d, .. } => self.set(d, 0),
-            Add64R { d, s }
-            | Sub64R { d, s }
-            | Or64R { d, s }
-            | And64R { d, s }
-            | Xor64R { d, s }
-            | Add32R { d, s }
-            | Sub32R { d, s }
-            | Or32R { d, s }
-            | And32R { d, s }
-            | Xor32R { d, s }
-            | Lsh64R { d, s }
-            | Rsh64R { d, s }
-            | Arsh64R { d, s }
-            | Lsh32R { d, s }
-            | Rsh32R { d, s }
-            | Arsh32R { d, s } => self.set(d, self.at(d).max(self.at(s)) + 1),
-            Mul64R { d, s } | Mul32R { d, s } => self.set(d, self.at(d).max(self.at(s)) + MUL),
             Div64R { d, s }
             | Mod64R { d, s }
             | SDiv64R { d, s }
@@ -81,25 +64,6 @@ impl Ready {
             | Mod32R { d, s }
             | SDiv32R { d, s }
             | SMod32R { d, s } => self.set(d, self.at(d).max(self.at(s)) + DIV),
-            Add64I { d, .. }
-            | Sub64I { d, .. }
-            | Or64I { d, .. }
-            | And64I { d, .. }
-            | Xor64I { d, .. }
-            | Add32I { d, .. }
-            | Sub32I { d, .. }
-            | Or32I { d, .. }
-            | And32I { d, .. }
-            | Xor32I { d, .. }
-            | Lsh64I { d, .. }
-            | Rsh64I { d, .. }
-            | Arsh64I { d, .. }
-            | Lsh32I { d, .. }
-            | Rsh32I { d, .. }
-            | Arsh32I { d, .. }
-            | Neg64 { d }
-            | Neg32 { d } => self.set(d, self.at(d) + 1),
-            Mul64I { d, .. } | Mul32I { d, .. } => self.set(d, self.at(d) + MUL),
             LdB { d, s, .. }
             | LdH { d, s, .. }
             | LdW { d, s, .. }
@@ -116,9 +80,71 @@ impl Ready {
             | StWI { .. }
             | StDwI { .. }
             | Nop => {}
-            _ => self.reset(),
+            _ => match alu(op) {
+                Some(Alu { d, s, cycles }) => {
+                    let inputs = s.map_or(self.at(d), |s| self.at(d).max(self.at(s)));
+                    self.set(d, inputs + cycles);
+                }
+                None => self.reset(),
+            },
         }
     }
+}
+
+/// An ALU op other than a copy or a division, as `emit_alu` emits it
+/// without r11: the register it writes (and reads), the other register
+/// it reads, and its cycles.
+pub(crate) struct Alu {
+    pub(crate) d: u8,
+    pub(crate) s: Option<u8>,
+    cycles: u32,
+}
+
+/// `op` as an [`Alu`], if it is one. (A 64-bit immediate beyond 32 bits,
+/// which only the runtime's rewrites produce, goes through r11: not one.)
+pub(crate) fn alu(op: Op) -> Option<Alu> {
+    use Op::*;
+    let (d, s, cycles) = match op {
+        Add64R { d, s }
+        | Sub64R { d, s }
+        | Or64R { d, s }
+        | And64R { d, s }
+        | Xor64R { d, s }
+        | Add32R { d, s }
+        | Sub32R { d, s }
+        | Or32R { d, s }
+        | And32R { d, s }
+        | Xor32R { d, s }
+        | Lsh64R { d, s }
+        | Rsh64R { d, s }
+        | Arsh64R { d, s }
+        | Lsh32R { d, s }
+        | Rsh32R { d, s }
+        | Arsh32R { d, s } => (d, Some(s), 1),
+        Mul64R { d, s } | Mul32R { d, s } => (d, Some(s), MUL),
+        Add64I { d, v } | Sub64I { d, v } | Or64I { d, v } | And64I { d, v } | Xor64I { d, v }
+            if simm32(v).is_some() =>
+        {
+            (d, None, 1)
+        }
+        Mul64I { d, v } if simm32(v).is_some() => (d, None, MUL),
+        Add32I { d, .. }
+        | Sub32I { d, .. }
+        | Or32I { d, .. }
+        | And32I { d, .. }
+        | Xor32I { d, .. }
+        | Lsh64I { d, .. }
+        | Rsh64I { d, .. }
+        | Arsh64I { d, .. }
+        | Lsh32I { d, .. }
+        | Rsh32I { d, .. }
+        | Arsh32I { d, .. }
+        | Neg64 { d }
+        | Neg32 { d } => (d, None, 1),
+        Mul32I { d, .. } => (d, None, MUL),
+        _ => return None,
+    };
+    Some(Alu { d, s, cycles })
 }
 
 /// Tries the reorderings at op `pc` (`ready`: the estimate before it);
