@@ -7,6 +7,9 @@
 //! which the next iteration of a loop no longer waits for the
 //! multiplication to produce (`t` is still computed, as written).
 //!
+//! The zero check goes when the divisor was just or-ed with a nonzero
+//! number (`d | 1`).
+//!
 //! Only for the quotient in `r0` (rax, where `div` puts it) of an unsigned
 //! 64-bit division by a register that `div` leaves alone, with nothing
 //! between the division and the remainder that writes `x`, `d` or the
@@ -99,19 +102,23 @@ pub(crate) fn quotient_and_remainder(
         }
     };
     // The division, rdx (eBPF r3) kept in r10 around it, the remainder to r11.
-    let (by_zero, back) = (e.label(), e.label());
     x64!(e
         ; mov rax, Rq(x(dividend))
         ; mov Rq(R10), rdx
-        ; test Rq(divisor_reg), Rq(divisor_reg)
-        ; jz =>by_zero
+    );
+    let back = e.label();
+    if !or_nonzero_before(ops, is_target, pc, divisor) {
+        let by_zero = e.label();
+        x64!(e; test Rq(divisor_reg), Rq(divisor_reg); jz =>by_zero);
+        e.stubs.push(Stub::QuotientByZero { at: by_zero, back });
+    }
+    x64!(e
         ; xor edx, edx
         ; div Rq(divisor_reg)
         ; =>back
         ; mov Rq(R11), rdx
         ; mov rdx, Rq(R10)
     );
-    e.stubs.push(Stub::QuotientByZero { at: by_zero, back });
     for &op in &ops[pc + 2..triple] {
         emit_alu::emit(e, op);
     }
@@ -122,4 +129,37 @@ pub(crate) fn quotient_and_remainder(
         ; mov Rq(x(dividend)), Rq(R11)
     );
     triple + 3 - pc
+}
+
+/// Whether register `r` is nonzero at op `pc` because the last op before
+/// it that writes `r` ors in a nonzero number (`d |= 1`, how clang keeps
+/// a divisor from zero), in straight-line code: no jump lands on that op's
+/// successors up to `pc` (one could bring another value).
+fn or_nonzero_before(ops: &[Op], is_target: &[bool], pc: usize, r: u8) -> bool {
+    let mut i = pc;
+    while i > 0 && is_target.get(i) == Some(&false) {
+        i -= 1;
+        let Some(&op) = ops.get(i) else { return false };
+        match op {
+            Op::Or64I { d, v } if d == r => return v != 0,
+            // The low half nonzero, and the upper half zero: nonzero.
+            Op::Or32I { d, v } if d == r => return v != 0,
+            op if writes(op, r) => return false,
+            _ => {}
+        }
+    }
+    false
+}
+
+/// Whether `op`, one of the ops [`or_nonzero_before`] looks back over,
+/// may write `r`: a copy or ALU op into it, or anything else (a load,
+/// call or jump: the look back stops).
+fn writes(op: Op, r: u8) -> bool {
+    match op {
+        Op::Mov64R { d, .. }
+        | Op::Mov32R { d, .. }
+        | Op::Mov64I { d, .. }
+        | Op::Mov32I { d, .. } => d == r,
+        _ => alu(op).is_none_or(|alu| alu.d == r),
+    }
 }

@@ -147,6 +147,12 @@ fn a_remainder_taken_from_the_division_is_the_remainder() {
         "r0 = r1\nr0 /= r4\nw5 += 3\nr7 = 0x12345678\nr9 >>= 3\nr8 = r0\nr8 *= r4\nr1 -= r8",
         // A 64-bit constant loaded in between.
         "r0 = r1\nr0 /= r6\nr5 = 0x123456789 ll\nr5 += 0x7fffffff\nr8 = r0\nr8 *= r6\nr1 -= r8",
+        // The divisor just or-ed with 1 (no zero check), written after the
+        // or, or reached by a jump past the or (checks kept).
+        "r6 |= 1\nr0 = r1\nr0 /= r6\nr8 = r0\nr8 *= r6\nr1 -= r8",
+        "w6 |= 2\nr0 = r1\nr0 /= r6\nr8 = r0\nr8 *= r6\nr1 -= r8",
+        "r6 |= 1\nr6 &= r4\nr0 = r1\nr0 /= r6\nr8 = r0\nr8 *= r6\nr1 -= r8",
+        "if r4 == 0 goto +1\nr6 |= 1\nr0 = r1\nr0 /= r6\nr8 = r0\nr8 *= r6\nr1 -= r8",
         // Not fused: the divisor in rdx, the dividend written in between.
         "r0 = r1\nr0 /= r3\nr8 = r0\nr8 *= r3\nr1 -= r8",
         "r0 = r1\nr0 /= r6\nr1 += 1\nr8 = r0\nr8 *= r6\nr1 -= r8",
