@@ -77,6 +77,10 @@ pub(crate) struct KernelVerdict {
     pub(crate) stats: Option<String>,
     /// The kernel's whole log, when a log level was asked.
     log: Option<String>,
+    /// Why the host refused the load before its verifier ran (`EPERM`
+    /// with an empty log: some hosts refuse tracing and LSM programs so,
+    /// see `kernel-facts.md`): then `result` is no verdict to compare.
+    pub(crate) host_refusal: Option<String>,
 }
 
 impl KernelVerdict {
@@ -90,6 +94,14 @@ impl KernelVerdict {
             }
             (None, Some(other)) => (Err(vec![other.to_string()]), ""),
             (None, None) => return None,
+        };
+        let host_refusal = match kernel.rejected.get(name) {
+            Some(e @ apiary_kernel::Error::ProgLoad { errno, log })
+                if errno.0 == libc::EPERM && log.trim().is_empty() =>
+            {
+                Some(e.to_string().lines().next().unwrap_or_default().to_string())
+            }
+            _ => None,
         };
         Some(KernelVerdict {
             result,
@@ -109,6 +121,7 @@ impl KernelVerdict {
                     .then(|| line[at..].trim().to_string())
             }),
             log: keep_log.then(|| log.to_string()),
+            host_refusal,
         })
     }
 }
@@ -170,7 +183,9 @@ pub fn verify(
         let verdict = (backend != VerifyBackend::Kernel)
             .then(|| apiary_verifier::verify_program_logged(object, spec, level));
         let agree = match (&verdict, &kernel_verdict) {
-            (Some(v), Some(k)) => Some(v.result.is_ok() == k.result.is_ok()),
+            (Some(v), Some(k)) if k.host_refusal.is_none() => {
+                Some(v.result.is_ok() == k.result.is_ok())
+            }
             _ => None,
         };
         all_ok &= agree.unwrap_or(true)

@@ -43,8 +43,10 @@ struct ProgramTimes {
     apiary_accepts: bool,
     apiary_insns: Option<u64>,
     /// `None` when the kernel did not answer for this program (the object
-    /// did not load, or the backend skipped it).
+    /// did not load, the backend skipped it, or the host refused it).
     kernel: Option<KernelTimes>,
+    /// The host's refusal of the load before the kernel's verifier ran.
+    host_refusal: Option<String>,
 }
 
 /// The kernel's answer and its fastest times for one program.
@@ -147,6 +149,7 @@ fn time_object(file: &Path, args: &VerifyBenchArgs) -> Result<Vec<ProgramTimes>,
                 .ok()
                 .map(|a| a.stats.insns_processed),
             kernel: None,
+            host_refusal: None,
         });
     }
     let options = LoadOptions {
@@ -164,6 +167,10 @@ fn time_object(file: &Path, args: &VerifyBenchArgs) -> Result<Vec<ProgramTimes>,
             let Some(verdict) = KernelVerdict::of(&kernel, &program.name, false) else {
                 continue;
             };
+            if verdict.host_refusal.is_some() {
+                program.host_refusal = verdict.host_refusal;
+                continue;
+            }
             let times = KernelTimes::from(&verdict);
             match &mut program.kernel {
                 Some(kept) => kept.merge(times),
@@ -201,8 +208,14 @@ fn table(programs: &[ProgramTimes], rounds: u32) -> String {
             load_sum += load;
             counted += 1;
         }
+        let refused = p.host_refusal.as_ref().map(|r| {
+            format!(
+                "host refused: {}",
+                r.trim_start_matches("BPF_PROG_LOAD failed: ")
+            )
+        });
         let verdicts = match kernel {
-            None => "no kernel answer",
+            None => refused.as_deref().unwrap_or("no kernel answer"),
             Some(k) if k.accepts != p.apiary_accepts => "DISAGREE",
             Some(k) if k.accepts => "both accept",
             Some(_) => "both reject",
@@ -250,6 +263,7 @@ fn record(p: &ProgramTimes) -> Value {
         "time_us": p.apiary.as_micros() as u64,
         "insns_processed": p.apiary_insns,
         "kernel": kernel,
+        "kernel_host_refusal": p.host_refusal,
         "ratio": p.kernel.as_ref()
             .and_then(|k| k.verification_us)
             .and_then(|us| ratio(p.apiary, us)),
