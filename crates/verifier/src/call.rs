@@ -227,8 +227,9 @@ pub(crate) fn helper(
         // exits check it left alone (the kernel iterates instead).
         let ctx = state.frame().regs[3];
         if ctx.kind == RegType::Stack {
-            crate::callback_stack::forget_numbers(state, ctx.frameno);
-            let kept = crate::callback_stack::forget_numbers(&mut cb.state, ctx.frameno);
+            let keep = env.keep_callback_pointers;
+            crate::callback_stack::forget_numbers(state, ctx.frameno, keep);
+            let kept = crate::callback_stack::forget_numbers(&mut cb.state, ctx.frameno, keep);
             if let Some(frame) = cb.state.frames.last_mut() {
                 frame.kept = kept;
             }

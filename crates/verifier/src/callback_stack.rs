@@ -8,8 +8,9 @@
 //! unknown bytes (the callback may write any), while the pointers spilled
 //! there stay pointers (a callback reading `ctx->map_value` or
 //! `ctx->data_end` is common). That is sound only if no iteration changes
-//! those pointers, which every exit of the callback checks; a callback
-//! that does is refused as not modelled.
+//! those pointers, which every exit of the callback checks; when one does,
+//! the program is walked again with the caller's stack forgotten whole
+//! (pointers too), as before.
 
 use crate::error::Rejection;
 use crate::regs::{RegState, RegType};
@@ -22,8 +23,9 @@ pub(crate) type Kept = (u8, usize, RegState);
 /// Makes the stack of frame `frameno` of `state` what every iteration of
 /// a callback may start from: spilled pointers stay (except stack
 /// pointers, through which the callback could reach other frames), every
-/// other byte becomes an unknown number. Returns the pointers kept.
-pub(crate) fn forget_numbers(state: &mut State, frameno: u8) -> Vec<Kept> {
+/// other byte becomes an unknown number; without `keep`, the pointers
+/// too. Returns the pointers kept.
+pub(crate) fn forget_numbers(state: &mut State, frameno: u8, keep: bool) -> Vec<Kept> {
     let Some(frame) = state.frames.get_mut(usize::from(frameno)) else {
         return Vec::new();
     };
@@ -31,7 +33,7 @@ pub(crate) fn forget_numbers(state: &mut State, frameno: u8) -> Vec<Kept> {
     let mut kept = Vec::new();
     for (spi, slot) in frame.stack.slots.iter().enumerate() {
         let reg = slot.spilled;
-        if slot.is_spill() && !reg.is_scalar() && reg.kind != RegType::Stack {
+        if keep && slot.is_spill() && !reg.is_scalar() && reg.kind != RegType::Stack {
             kept.push((frameno, spi, reg));
         }
     }
@@ -40,6 +42,14 @@ pub(crate) fn forget_numbers(state: &mut State, frameno: u8) -> Vec<Kept> {
         frame.stack.spill(spi, reg);
     }
     kept
+}
+
+/// The start of [`check_exit`]'s refusal.
+const CHANGED: &str = "callback changes the pointer its caller keeps at fp";
+
+/// Whether `refusal` is [`check_exit`]'s.
+pub(crate) fn changed_kept_pointer(refusal: &Rejection) -> bool {
+    refusal.kernel.starts_with(CHANGED)
 }
 
 /// At a callback's exit: the caller's kept pointers are still there, the
@@ -64,10 +74,7 @@ pub(crate) fn check_exit(state: &State, pc: usize, kept: &[Kept]) -> Result<(), 
             let off = -8 * (spi as i32 + 1);
             return Err(Rejection::new(
                 pc,
-                format!(
-                    "callback changes the pointer its caller keeps at fp{off}, \
-                     which apiary's verifier does not model yet"
-                ),
+                format!("{CHANGED}{off}, which apiary's verifier does not model yet"),
             )
             .cause(format!(
                 "the callback leaves fp{off} of frame {frameno} other than the {} it found; \

@@ -44,6 +44,9 @@ pub(crate) struct Env<'p> {
     /// Scalars the instruction being checked used in a way that needs
     /// their exact value (see [`crate::precision`]).
     wants: RefCell<Vec<Loc>>,
+    /// Whether loop callbacks keep the pointers in their caller's stack
+    /// ([`crate::callback_stack`]); without, they forget the whole stack.
+    pub keep_callback_pointers: bool,
 }
 
 impl Env<'_> {
@@ -168,7 +171,18 @@ pub fn verify_with_log(
 ) -> (Result<Accepted, Box<Rejection>>, String) {
     let mut stats = Stats::default();
     let mut log = Log::new(level, prog);
-    let result = walk(prog, &mut stats, &mut log);
+    let mut result = walk(prog, &mut stats, &mut log, true);
+    if result
+        .as_ref()
+        .is_err_and(crate::callback_stack::changed_kept_pointer)
+    {
+        // A callback changed a pointer its caller keeps: walk again with
+        // the caller's stack forgotten whole, which reaches the refusal
+        // the kernel's iterations reach, or accepts.
+        stats = Stats::default();
+        log = Log::new(level, prog);
+        result = walk(prog, &mut stats, &mut log, false);
+    }
     if let Err(r) = &result {
         log.rejected(r);
     }
@@ -184,7 +198,12 @@ pub fn verify_with_log(
 /// Checks the program's type and functions, walks the program, then each
 /// global function it calls (`do_check_main`, `do_check_subprogs`), and
 /// checks the call graph with the stack each function used.
-fn walk(prog: &Program, stats: &mut Stats, log: &mut Log) -> Result<Accepted, Rejection> {
+fn walk(
+    prog: &Program,
+    stats: &mut Stats,
+    log: &mut Log,
+    keep_callback_pointers: bool,
+) -> Result<Accepted, Rejection> {
     crate::load_checks::check(prog)?;
     crate::kfunc::check(prog)?;
     let cfg = cfg::check(prog.insns)?;
@@ -197,6 +216,7 @@ fn walk(prog: &Program, stats: &mut Stats, log: &mut Log) -> Result<Accepted, Re
         live,
         funcs,
         wants: RefCell::default(),
+        keep_callback_pointers,
     };
     if let Some(ctx) = &env.btf_ctx {
         log.typed_ctx(ctx);
