@@ -37,30 +37,28 @@ fn a_call_given_one_map_on_every_path_names_it() {
     assert_eq!((0..9).filter(|&i| a.call_maps.get(i).is_some()).count(), 1);
 }
 
-#[test]
-fn a_call_given_two_maps_on_two_paths_names_none() {
-    // The call at 10 gets map 0 or map 1, as the input decides.
+/// What the call at slot 10 is found to be given when the input chooses
+/// map `first` or map `second` before it.
+fn call_map_after_two_paths(first: u32, second: u32) -> Option<u32> {
     let a = accepted(
         &format!(
-            "{KEY}if r1 == 0 goto +3\nld_pseudo r1, 5, 0\ngoto +2\n\
-             ld_pseudo r1, 5, 1\ncall 1\nr0 = 0\nexit"
+            "{KEY}if r1 == 0 goto +3\nld_pseudo r1, 5, {first}\ngoto +2\n\
+             ld_pseudo r1, 5, {second}\ncall 1\nr0 = 0\nexit"
         ),
         &[map(MapType::ARRAY, None), map(MapType::ARRAY, None)],
     );
     assert_eq!(a.call_maps.len(), 13);
-    assert_eq!(a.call_maps.get(10), None);
+    a.call_maps.get(10)
+}
+
+#[test]
+fn a_call_given_two_maps_on_two_paths_names_none() {
+    assert_eq!(call_map_after_two_paths(0, 1), None);
 }
 
 #[test]
 fn a_call_given_the_same_map_on_two_paths_names_it() {
-    let a = accepted(
-        &format!(
-            "{KEY}if r1 == 0 goto +3\nld_pseudo r1, 5, 1\ngoto +2\n\
-             ld_pseudo r1, 5, 1\ncall 1\nr0 = 0\nexit"
-        ),
-        &[map(MapType::ARRAY, None), map(MapType::ARRAY, None)],
-    );
-    assert_eq!(a.call_maps.get(10), Some(1));
+    assert_eq!(call_map_after_two_paths(1, 1), Some(1));
 }
 
 #[test]
