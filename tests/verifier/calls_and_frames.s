@@ -289,6 +289,54 @@ cb:
 	r0 = 0
 	exit
 
+;; case bpf_loop_callback_reads_a_pointer_spilled_by_its_caller
+;; type socket_filter
+;; map values array key=4 value=8 max=4
+;; func main static
+;; func cb static args=2
+;; expect accept
+	*(u32 *)(r10 - 4) = 0
+	r2 = r10
+	r2 += -4
+	ld_pseudo r1, 5, 0
+	call 1
+	if r0 == 0 goto out
+	*(u64 *)(r10 - 16) = r0
+	r1 = 4
+	ld_pseudo r2, 4, cb
+	r3 = r10
+	r3 += -16
+	r4 = 0
+	call 181
+out:
+	r0 = 0
+	exit
+cb:
+	r3 = *(u64 *)(r2 + 0)
+	r0 = *(u64 *)(r3 + 0)
+	r0 = 0
+	exit
+
+;; case bpf_loop_callback_reads_a_number_its_caller_stored
+;; type socket_filter
+;; func main static
+;; func cb static args=2
+;; expect accept
+	r1 = 7
+	*(u64 *)(r10 - 8) = r1
+	r1 = 4
+	ld_pseudo r2, 4, cb
+	r3 = r10
+	r3 += -8
+	r4 = 0
+	call 181
+	r0 = 0
+	exit
+cb:
+	r3 = *(u64 *)(r2 + 0)
+	r0 = 0
+	exit
+
 ;; case bpf_loop_callback_returns_two
 ;; type socket_filter
 ;; func main static
@@ -820,6 +868,49 @@ out:
 ;; func f global params=mem
 ;; expect accept
 	r1 = 0
+	call f
+	r0 = 0
+	exit
+f:
+	r0 = 0
+	exit
+
+;; case global_function_given_an_unchecked_lookup
+;; type socket_filter
+;; map values array key=4 value=8 max=4
+;; func main static
+;; func f global params=mem
+;; expect accept
+	*(u32 *)(r10 - 4) = 0
+	r2 = r10
+	r2 += -4
+	ld_pseudo r1, 5, 0
+	call 1
+	r1 = r0
+	call f
+	r0 = 0
+	exit
+f:
+	r0 = 0
+	if r1 == 0 goto out
+	r0 = *(u32 *)(r1 + 0)
+out:
+	exit
+
+;; case global_function_given_an_unchecked_lookup_too_small
+;; type socket_filter
+;; map values array key=4 value=2 max=4
+;; func main static
+;; func f global params=mem
+;; expect reject: Caller passes invalid args into func#1 ('f')
+;; detail invalid access to map value, value_size=2 off=0 size=4
+;; detail R1 min value is outside of the allowed memory range
+	*(u32 *)(r10 - 4) = 0
+	r2 = r10
+	r2 += -4
+	ld_pseudo r1, 5, 0
+	call 1
+	r1 = r0
 	call f
 	r0 = 0
 	exit

@@ -310,3 +310,106 @@ next:
 	r1 += 1
 	if r1 < 60 goto loop
 	exit
+
+# may_goto's fall-through is queued one level deeper with the scalars that
+# changed since the previous round forgotten, unless a path needed them
+# precisely (a counter used as an offset counts on to the value's end); a
+# round within the ranges of an earlier one at another depth is covered.
+
+;; case may_goto_counter_widened_then_used_as_offset
+;; type socket_filter
+;; map values array key=4 value=16 max=1
+;; expect reject: R0 min value is outside of the allowed memory range
+;; detail invalid access to map value, value_size=16 off=16 size=1
+	*(u32 *)(r10 - 4) = 0
+	r2 = r10
+	r2 += -4
+	ld_pseudo r1, 5, 0
+	call 1
+	if r0 == 0 goto out
+	r6 = 0
+loop:
+	may_goto done
+	r6 += 1
+	goto loop
+done:
+	r0 += r6
+	r0 = *(u8 *)(r0 + 0)
+out:
+	r0 = 0
+	exit
+
+;; case may_goto_counter_bounded_by_a_check
+;; type socket_filter
+;; map values array key=4 value=16 max=1
+;; expect accept
+	*(u32 *)(r10 - 4) = 0
+	r2 = r10
+	r2 += -4
+	ld_pseudo r1, 5, 0
+	call 1
+	if r0 == 0 goto out
+	r6 = 0
+loop:
+	may_goto done
+	r6 += 1
+	if r6 > 15 goto done
+	goto loop
+done:
+	if r6 > 15 goto out
+	r0 += r6
+	r0 = *(u8 *)(r0 + 0)
+out:
+	r0 = 0
+	exit
+
+;; case may_goto_precise_counter_kept
+;; type socket_filter
+;; map values array key=4 value=16 max=1
+;; expect accept
+	*(u32 *)(r10 - 4) = 0
+	r2 = r10
+	r2 += -4
+	ld_pseudo r1, 5, 0
+	call 1
+	if r0 == 0 goto out
+	r6 = 0
+loop:
+	may_goto out
+	r1 = r0
+	r1 += r6
+	r1 = *(u8 *)(r1 + 0)
+	r6 += 1
+	if r6 < 16 goto loop
+out:
+	r0 = 0
+	exit
+
+;; case may_goto_twice_in_a_loop
+;; type socket_filter
+;; expect accept
+	r0 = 0
+	r1 = 0
+loop:
+	may_goto out
+	r0 += 2
+	may_goto out
+	r1 += 3
+	goto loop
+out:
+	r0 = 0
+	exit
+
+;; case may_goto_loop_ends_with_uninit_r0
+;; type socket_filter
+;; expect reject: R0 !read_ok
+	r1 = 0
+loop:
+	may_goto out
+	r1 += 1
+	if r1 > 1000 goto set
+	goto loop
+set:
+	r0 = 0
+out:
+	exit

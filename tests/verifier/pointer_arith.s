@@ -208,3 +208,92 @@ out:
 	*(u64 *)(r2 + 0) = 1
 	r0 = *(u64 *)(r2 + 0)
 	exit
+
+# A map pointer reads the map's kernel struct (`struct bpf_array`, `struct
+# bpf_htab`, whose first member is `struct bpf_map`) field by field, never
+# writes it; offsets are this machine's kernel's (`max_entries` at 76).
+
+;; case map_struct_hole_read
+;; type socket_filter
+;; map values array key=4 value=16 max=1
+;; expect reject: struct bpf_map doesn't have field at offset 36
+	ld_pseudo r1, 5, 0
+	r0 = *(u32 *)(r1 + 36)
+	r0 = 0
+	exit
+
+;; case map_struct_field_read
+;; type socket_filter
+;; map values array key=4 value=16 max=1
+;; expect accept
+	ld_pseudo r1, 5, 0
+	r0 = *(u32 *)(r1 + 76)
+	r0 = 0
+	exit
+
+;; case map_struct_written
+;; type socket_filter
+;; map values array key=4 value=16 max=1
+;; expect reject: only read from bpf_array is supported
+	ld_pseudo r1, 5, 0
+	r2 = 0
+	*(u32 *)(r1 + 36) = r2
+	r0 = 0
+	exit
+
+;; case map_struct_negative_offset
+;; type socket_filter
+;; map values array key=4 value=16 max=1
+;; expect reject: R1 is bpf_array invalid negative access: off=-8
+	ld_pseudo r1, 5, 0
+	r0 = *(u64 *)(r1 - 8)
+	r0 = 0
+	exit
+
+;; case map_struct_read_past_its_end
+;; type socket_filter
+;; map values array key=4 value=16 max=1
+;; expect reject: access beyond struct bpf_array at off 4096 size 8
+	ld_pseudo r1, 5, 0
+	r0 = *(u64 *)(r1 + 4096)
+	r0 = 0
+	exit
+
+;; case hash_map_struct_field_read
+;; type socket_filter
+;; map values hash key=4 value=16 max=1
+;; expect accept
+	ld_pseudo r1, 5, 0
+	r0 = *(u32 *)(r1 + 76)
+	r0 = 0
+	exit
+
+;; case map_struct_pointer_member_followed
+;; type socket_filter
+;; map values array key=4 value=16 max=1
+;; expect accept
+	ld_pseudo r1, 5, 0
+	r2 = *(u64 *)(r1 + 40)
+	r0 = *(u64 *)(r2 + 0)
+	r0 = 0
+	exit
+
+;; case map_struct_field_read_is_a_number
+;; type socket_filter
+;; map values array key=4 value=16 max=1
+;; expect accept
+	ld_pseudo r1, 5, 0
+	*(u32 *)(r10 - 4) = 0
+	r2 = r10
+	r2 += -4
+	call 1
+	if r0 == 0 goto out
+	r1 = 0
+	ld_pseudo r2, 5, 0
+	r1 = *(u32 *)(r2 + 76)
+	r1 &= 15
+	r0 += r1
+	r0 = *(u8 *)(r0 + 0)
+out:
+	r0 = 0
+	exit

@@ -28,6 +28,7 @@ mod pinning;
 mod progrun;
 mod signals;
 mod verify;
+mod verify_bench;
 mod xdpkernel;
 mod xdpreplay;
 mod xdprun;
@@ -150,9 +151,14 @@ enum Command {
     /// Time one program on Apiary's JIT and interpreter, the kernel
     /// (BPF_PROG_TEST_RUN) and rbpf's JIT, after checking that all give the
     /// same return value and packet: ns/run and the ratio to the kernel.
+    /// `apiary bench verify PATH...` times the verifiers instead.
+    #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
     Bench {
+        #[command(subcommand)]
+        command: Option<BenchCommand>,
         /// The eBPF ELF object.
-        file: PathBuf,
+        #[arg(required = true)]
+        file: Option<PathBuf>,
         /// bpftool's keywords: `[data_in FILE|-] [ctx_in FILE|-] [repeat N]`
         /// (`repeat`: runs per batch; default: sized per engine for ~20 ms batches).
         #[arg(value_name = "KEYWORD VALUE")]
@@ -432,6 +438,28 @@ enum XdpBackendArg {
     Kernel,
 }
 
+/// `apiary bench verify ...`.
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Verify every program of the objects with Apiary and load it in the
+    /// kernel: per program both verification times (the kernel's from its
+    /// `verification time` statistics), the ratio and the processed
+    /// instructions, then the totals.
+    Verify {
+        /// Object files, or directories whose `*.o` files are taken (the
+        /// corpus: target/release/build/apiary-corpus-*/out/{progs,examples}).
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Times each side verifies each program; the fastest counts.
+        #[arg(long, value_name = "N", default_value_t = 3)]
+        rounds: u32,
+        /// Resolve CO-RE relocations against this BTF (default: the running
+        /// kernel's).
+        #[arg(long, value_name = "FILE")]
+        target_btf: Option<PathBuf>,
+    },
+}
+
 /// `apiary fuzz ...`.
 #[derive(Subcommand)]
 enum FuzzCommand {
@@ -623,6 +651,21 @@ fn main() -> ExitCode {
             json,
         }),
         Command::Bench {
+            command:
+                Some(BenchCommand::Verify {
+                    paths,
+                    rounds,
+                    target_btf,
+                }),
+            ..
+        } => verify_bench::run(&verify_bench::VerifyBenchArgs {
+            paths,
+            rounds,
+            core_target: CoreTarget::choose(target_btf, true),
+            format,
+        }),
+        Command::Bench {
+            command: None,
             file,
             words,
             program,
@@ -631,7 +674,7 @@ fn main() -> ExitCode {
             typing,
         } => typing.parse().and_then(|typing| {
             bench::run(&bench::BenchArgs {
-                file,
+                file: file.unwrap_or_default(),
                 program,
                 words,
                 batches,

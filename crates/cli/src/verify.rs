@@ -66,15 +66,15 @@ pub struct VerifyRequest<'a> {
 
 /// The kernel's answer for one program: its verdict and what its load
 /// cost, from the wall clock and from its own statistics lines.
-struct KernelVerdict {
+pub(crate) struct KernelVerdict {
     /// Accepted, or the message lines of its log, the final error line last.
-    result: Result<(), Vec<String>>,
+    pub(crate) result: Result<(), Vec<String>>,
     /// Wall time of the program's `BPF_PROG_LOAD`.
-    load_time: Option<Duration>,
+    pub(crate) load_time: Option<Duration>,
     /// `verification time N usec`: the kernel's own timing of its verifier.
-    verification_us: Option<u64>,
+    pub(crate) verification_us: Option<u64>,
     /// `processed N insns (limit 1000000) max_states_per_insn ...`.
-    stats: Option<String>,
+    pub(crate) stats: Option<String>,
     /// The kernel's whole log, when a log level was asked.
     log: Option<String>,
 }
@@ -82,7 +82,7 @@ struct KernelVerdict {
 impl KernelVerdict {
     /// The kernel's answer for `name` in `kernel`, loaded with
     /// [`log_level::STATS`]; `None` when the backend skipped it.
-    fn of(kernel: &KernelObject, name: &str, keep_log: bool) -> Option<Self> {
+    pub(crate) fn of(kernel: &KernelObject, name: &str, keep_log: bool) -> Option<Self> {
         let (result, log) = match (kernel.program(name), kernel.rejected.get(name)) {
             (Some(_), _) => (Ok(()), kernel.logs.get(name).map_or("", String::as_str)),
             (None, Some(apiary_kernel::Error::ProgLoad { log, .. })) if !log.trim().is_empty() => {
@@ -131,13 +131,17 @@ pub fn verify(
         .filter(|p| program.is_none_or(|name| p.name == name))
         .collect();
     if specs.is_empty() {
-        let what = program.map_or("any program".to_string(), |n| {
-            format!("a program named {n:?}")
-        });
-        return Err(CliError::at(
-            file.display(),
-            format!("the object has no {what}"),
-        ));
+        // Programs the loader could not prepare (a kfunc call, say) are
+        // not verifiable: say why rather than that there are none.
+        let refused = object.programs.iter().filter_map(|p| p.as_ref().err());
+        let why = match program {
+            Some(n) => format!("the object has no program named {n:?}"),
+            None => refused
+                .map(ToString::to_string)
+                .reduce(|a, b| format!("{a}; {b}"))
+                .unwrap_or_else(|| "the object has no program".to_string()),
+        };
+        return Err(CliError::at(file.display(), why));
     }
     let kernel = if backend == VerifyBackend::Vm {
         None

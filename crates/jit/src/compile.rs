@@ -27,10 +27,15 @@
 //! jumps over the next op skips that op too. In a body that does not count
 //! (entered only at the program's start), `if c goto +1; goto t` becomes
 //! `if !c goto t`, a copy followed by an addition to it one `lea`, and
-//! with a proven load through the sum one indexed load. The ops left out
-//! still have offsets (those of the code after them). A helper call that
-//! looks a key up in an array known at the call is the lookup's address
-//! arithmetic (`emit_lookup`), counted as the call.
+//! with a proven load through the sum one indexed load; proven byte loads
+//! assembled with shifts and ors one wide load, and byte-by-byte copies
+//! one wide copy (`combine`); sums are reordered so that the operand
+//! ready last is added last (`reassoc`), a remainder computed from a
+//! quotient is taken from the division (`divmod`), and loop heads start
+//! on a 64-byte boundary. The ops left out still have offsets (those of
+//! the code after them). A helper call that looks a key up in an array
+//! known at the call is the lookup's address arithmetic (`emit_lookup`),
+//! counted as the call.
 
 use std::cell::Cell;
 
@@ -43,8 +48,9 @@ use crate::blind::{Keys, blind};
 use crate::code::{Body, ContextSpan, FastWhen, JitCode};
 use crate::emit_call::{self, Routines};
 use crate::exec_mem::ExecMem;
+use crate::reassoc::{self, Ready};
 use crate::{JitError, Options};
-use crate::{emit_alu, emit_jmp, emit_lookup, emit_mem};
+use crate::{combine, divmod, emit_alu, emit_jmp, emit_lookup, emit_mem};
 
 /// Assembles x86-64 into the emitter's buffer.
 #[macro_export]
@@ -99,6 +105,12 @@ pub(crate) enum Stub {
     Budget { at: DynamicLabel, op: usize, n: u32 },
     /// bpf-to-bpf call at op `op` from the last frame.
     Depth { at: DynamicLabel, op: usize },
+    /// A division by zero of `divmod`'s: quotient 0 in rax, the dividend
+    /// (in rax) as the remainder in rdx, then back.
+    QuotientByZero {
+        at: DynamicLabel,
+        back: DynamicLabel,
+    },
     /// A division's result by zero (`zero`) or by -1, then back.
     DivEdge {
         at: DynamicLabel,
@@ -341,8 +353,20 @@ fn body(
     let mut group_start = true;
     // Ops after this one whose code it emitted (or that never run).
     let mut skip = 0;
+    // How long each register's value takes to compute (see `reassoc`),
+    // before this op and after it.
+    let mut ready = Ready::default();
+    let heads = if counted { Vec::new() } else { loop_heads(ops) };
     for (pc, &op) in ops.iter().enumerate() {
+        if heads.get(pc) == Some(&true) {
+            align_loop_head(e);
+        }
         starts.push(e.asm.offset().0 as u32);
+        if is_target[pc] {
+            ready.reset();
+        }
+        let before = ready;
+        ready.step(op);
         if skip > 0 {
             // Its jump is folded into the conditional jump before it, that one
             // always jumps over it, or it was fused with the ops before it: no
@@ -373,6 +397,23 @@ fn body(
         // load, or the first two as one `lea`, where nothing can start at the
         // ops folded in (as for `fold`).
         let free = |n: usize| (1..=n).all(|k| is_target.get(pc + k) == Some(&false));
+        if !counted && e.keys.is_none() {
+            // Byte accesses combined into wide ones (see `combine`).
+            let combined = combine::combine(e, ops, proofs, &is_target, pc);
+            // Sums in the order their operands become ready (see `reassoc`).
+            let fused = match combined {
+                0 => divmod::quotient_and_remainder(e, ops, &is_target, pc),
+                n => n,
+            };
+            let fused = match fused {
+                0 => reassoc::reassociate(e, ops, &is_target, &before, pc),
+                n => n,
+            };
+            if fused > 0 {
+                skip = fused - 1;
+                continue;
+            }
+        }
         if !counted && e.keys.is_none() && free(2) {
             let three = ops
                 .get(pc..pc + 3)
@@ -433,6 +474,47 @@ fn body(
     Ok(Body::new(starts, bodies, counted.then_some(ends)))
 }
 
+/// Which ops a later jump (or the op itself) goes back to: loop heads.
+fn loop_heads(ops: &[Op]) -> Vec<bool> {
+    let mut heads = vec![false; ops.len()];
+    for (pc, &op) in ops.iter().enumerate() {
+        if let Some(t) = emit_jmp::jump(op).map(|j| j.t as usize)
+            && t <= pc
+            && let Some(head) = heads.get_mut(t)
+        {
+            *head = true;
+        }
+    }
+    heads
+}
+
+/// Multi-byte `nop`s up to the next 64-byte boundary, where a loop starts.
+/// AMD's Zen cores fetch decoded instructions by 64-byte window: a small
+/// loop that straddles a boundary takes two fetches per iteration (a
+/// checksum loop ran twice as long), one inside a window a single one.
+/// Only in the body that does not count the budget, the one made for
+/// speed; the `nop`s run once per entry into the loop.
+fn align_loop_head(e: &mut Emitter) {
+    /// The recommended `nop` of each length up to 9 bytes.
+    const NOPS: [&[u8]; 9] = [
+        &[0x90],
+        &[0x66, 0x90],
+        &[0x0f, 0x1f, 0x00],
+        &[0x0f, 0x1f, 0x40, 0x00],
+        &[0x0f, 0x1f, 0x44, 0x00, 0x00],
+        &[0x66, 0x0f, 0x1f, 0x44, 0x00, 0x00],
+        &[0x0f, 0x1f, 0x80, 0x00, 0x00, 0x00, 0x00],
+        &[0x0f, 0x1f, 0x84, 0x00, 0x00, 0x00, 0x00, 0x00],
+        &[0x66, 0x0f, 0x1f, 0x84, 0x00, 0x00, 0x00, 0x00, 0x00],
+    ];
+    let mut pad = e.asm.offset().0.wrapping_neg() % 64;
+    while pad > 0 {
+        let n = pad.min(NOPS.len());
+        e.asm.extend(NOPS[n - 1].iter().copied());
+        pad -= n;
+    }
+}
+
 /// `if c goto +1; goto t` as `if !c goto t`, when nothing else reaches
 /// the `goto` (no jump or call lands on it). Only in a body that does not
 /// count the budget (where the `goto` starts a group of its own): such a
@@ -477,6 +559,12 @@ fn emit_stubs(e: &mut Emitter) {
                 ; =>at
                 ; mov Rq(R11), QWORD op as i64
                 ; jmp =>depth
+            ),
+            Stub::QuotientByZero { at, back } => x64!(e
+                ; =>at
+                ; mov rdx, rax
+                ; xor eax, eax
+                ; jmp =>back
             ),
             Stub::DivEdge {
                 at,

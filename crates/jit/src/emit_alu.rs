@@ -113,7 +113,7 @@ pub(crate) fn fused(e: &mut Emitter, op: Op, next: Op) -> bool {
     };
     match next {
         Op::Add64R { d: d2, s: b } if d2 == d && b != d => {
-            x64!(e; lea Rq(x(d)), [Rq(x(a)) + Rq(x(b))]);
+            lea_sum(e, x(d), x(a), x(b));
         }
         Op::Add64I { d: d2, v } if d2 == d => match simm32(v) {
             Some(v) => x64!(e; lea Rq(x(d)), [Rq(x(a)) + v]),
@@ -122,6 +122,30 @@ pub(crate) fn fused(e: &mut Emitter, op: Op, next: Op) -> bool {
         _ => return false,
     }
     true
+}
+
+/// `lea d, [a + b]` (x86 registers) without a displacement. dynasm gives
+/// an address of run-time registers a zero displacement byte, in case the
+/// base is rbp or r13 (which have no form without one), and a `lea` of
+/// base, index and displacement takes two cycles on AMD's Zen cores
+/// instead of one: the sum of two registers is encoded here by hand, with
+/// a base that needs no displacement whenever one of the two is such.
+pub(crate) fn lea_sum(e: &mut Emitter, d: u8, a: u8, b: u8) {
+    // rbp and r13: as a base with no displacement, the encoding means
+    // "no base" (rip-relative or absolute) instead.
+    let needs_disp = |r: u8| r & 7 == 5;
+    let (base, index) = if needs_disp(a) { (b, a) } else { (a, b) };
+    // (Both rbp or r13; rsp, which cannot be an index, holds no eBPF register.)
+    if needs_disp(base) || index == 4 {
+        x64!(e; lea Rq(d), [Rq(base) + Rq(index)]);
+        return;
+    }
+    // REX.W with the high bits of the destination, index and base; `lea`;
+    // ModRM: no displacement, register `d`, a SIB byte follows; SIB: scale 1.
+    let rex = 0x48 | ((d >> 3) & 1) << 2 | ((index >> 3) & 1) << 1 | ((base >> 3) & 1);
+    let modrm = (d & 7) << 3 | 0b100;
+    let sib = (index & 7) << 3 | (base & 7);
+    e.asm.extend([rex, 0x8d, modrm, sib]);
 }
 
 #[derive(Clone, Copy)]

@@ -100,7 +100,7 @@ macro_rules! at {
 }
 
 #[derive(Clone, Copy)]
-enum Value {
+pub(crate) enum Value {
     Reg(u8),
     Imm(i32),
 }
@@ -114,7 +114,7 @@ struct At {
 
 /// Where an access goes once allowed.
 #[derive(Clone, Copy)]
-enum Addr {
+pub(crate) enum Addr {
     /// `[reg + disp]` (x86 register), needing no check.
     Direct(u8, i32),
     /// `[r11]`, which the check left there.
@@ -196,7 +196,7 @@ fn store(e: &mut Emitter, at: At, d: u8, off: i16, size: u8, value: Value) {
 }
 
 /// `d = [addr]`, zero- or sign-extended.
-fn read(e: &mut Emitter, d: u8, size: u8, signed: bool, addr: Addr) {
+pub(crate) fn read(e: &mut Emitter, d: u8, size: u8, signed: bool, addr: Addr) {
     let d = x(d);
     match (size, signed) {
         (1, false) => at!(e, addr; [movzx Rd(d), BYTE] []),
@@ -210,7 +210,7 @@ fn read(e: &mut Emitter, d: u8, size: u8, signed: bool, addr: Addr) {
 }
 
 /// `[addr] = value`, truncated to `size`.
-fn write(e: &mut Emitter, size: u8, value: Value, addr: Addr) {
+pub(crate) fn write(e: &mut Emitter, size: u8, value: Value, addr: Addr) {
     match (size, value) {
         (1, Value::Reg(s)) => at!(e, addr; [mov BYTE] [, Rb(x(s))]),
         (2, Value::Reg(s)) => at!(e, addr; [mov WORD] [, Rw(x(s))]),

@@ -286,6 +286,11 @@ fn pointer_math(
         return Ok(out);
     }
     out.value = alu::alu(Width::W64, op, &ptr.value, &v);
+    // A pointer's 32-bit bounds are not tracked: only what the 64-bit ones
+    // and the tnum say of the low half (`__mark_reg32_unbounded`, then
+    // `reg_bounds_sync`).
+    out.value.mark_unbounded_at(false);
+    out.value.sync();
     if ptr.kind.is_packet() {
         // A new variable offset: ranges proven for the old one do not
         // apply, and the caller gives it a new id.

@@ -12,7 +12,7 @@
 //! arguments passed by value in two slots, and struct_ops members.
 
 use apiary_btf::{Btf, Kind, TypeId};
-use apiary_context::{AttachPoint, BtfArguments};
+use apiary_context::{AttachPoint, BtfArguments, Rule};
 use apiary_kernel::types::{AttachType, ProgType};
 
 use crate::error::Rejection;
@@ -42,6 +42,8 @@ pub(crate) struct BtfCtx {
     /// The slots and pointer slots, for `apiary-context`'s rules.
     pub args: BtfArguments,
     slots: Vec<Slot>,
+    /// The attach point as the kernel's log names it (`sched_switch`).
+    func: String,
 }
 
 /// LSM hooks whose arguments the kernel does not trust
@@ -120,7 +122,8 @@ impl BtfCtx {
             .map(|(arg, (name_off, ty))| slot(btf, prog, &point, arg, name_off, ty))
             .collect::<Result<_, apiary_btf::BtfError>>()
             .map_err(|e| no_attach_point(format!("malformed kernel BTF: {e}")))?;
-        Ok(Some(BtfCtx { args, slots }))
+        let func = kernel_name(&point).to_string();
+        Ok(Some(BtfCtx { args, slots, func }))
     }
 
     /// What loading the slot at `off` gives (the load already passed the
@@ -165,6 +168,22 @@ impl BtfCtx {
         })
     }
 
+    /// The line `btf_ctx_access` logs before refusing a load of `bytes`
+    /// at `off` for breaking `rule`, if it logs one: a slot past the
+    /// arguments, a pointer argument loaded narrow.
+    pub(crate) fn refusal_line(&self, rule: Rule, off: i16, bytes: i32) -> Option<String> {
+        let func = &self.func;
+        match rule {
+            // Offsets past the 12 slots fail before `btf_ctx_access`.
+            Rule::OutOfRange { .. } if (0..8 * 12).contains(&off) => Some(format!(
+                "func '{func}' doesn't have {}-th argument",
+                off / 8 + 1
+            )),
+            Rule::MustBeSize(8) => Some(format!("func '{func}' size {bytes} must be 8")),
+            _ => None,
+        }
+    }
+
     /// Per argument slot, the line the kernel logs when a load types it
     /// from BTF (`func 'sched_switch' arg1 has btf_id 114 type STRUCT
     /// 'task_struct'`).
@@ -187,6 +206,12 @@ fn kind_str(btf: &Btf, ty: TypeId) -> &'static str {
     }
 }
 
+/// The attach point's name in the kernel's log lines: a tracepoint's
+/// without its typedef's prefix.
+fn kernel_name(point: &AttachPoint) -> &str {
+    point.name.strip_prefix("btf_trace_").unwrap_or(&point.name)
+}
+
 /// What slot `arg` (of type `ty`; `name_off` for a parameter, `None` for
 /// the return value) loads as (`btf_ctx_access` after its size rules).
 fn slot(
@@ -197,8 +222,7 @@ fn slot(
     name_off: Option<u32>,
     ty: TypeId,
 ) -> Result<Slot, apiary_btf::BtfError> {
-    // The kernel names a tracepoint without its typedef's prefix.
-    let func = point.name.strip_prefix("btf_trace_").unwrap_or(&point.name);
+    let func = kernel_name(point);
     let t = btf.skip_modifiers_and_typedefs(ty)?;
     let kind = &btf.type_by_id(t)?.kind;
     if name_off.is_none() && prog.attach_type == AttachType::MODIFY_RETURN {

@@ -1,7 +1,8 @@
 //! A loaded program's BTF func info as the verifier reads it: each
 //! function's name, linkage and, for a global function, what its
 //! parameters are (`btf_prepare_func_args`): numbers, the context, or
-//! memory of the pointee's size.
+//! memory of the pointee's size, as their types and their `arg:ctx` /
+//! `arg:nonnull` declaration tags say.
 
 use std::collections::BTreeSet;
 
@@ -44,28 +45,100 @@ fn is_ctx(btf: &Btf, prog_type: ProgType, pointee: TypeId) -> bool {
     false
 }
 
-/// A global function's parameter `index` of type `ty`, or the kernel's
-/// refusal of it.
+/// The `arg:` declaration tags of a global function's parameter, which
+/// take precedence over its type (`btf_prepare_func_args`).
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+struct ArgTags {
+    /// `arg:ctx` (`__arg_ctx`): the program's context, whatever the type.
+    ctx: bool,
+    /// `arg:nonnull` (`__arg_nonnull`): callers pass a non-NULL pointer.
+    nonnull: bool,
+    /// `arg:nullable`, which no memory or context parameter may have.
+    nullable: bool,
+}
+
+/// The `arg:` tags on parameter `index` of function `func`: the kernel's
+/// refusal of an unknown tag, Apiary's of one it does not model.
+fn arg_tags(btf: &Btf, func: TypeId, index: usize) -> Result<ArgTags, String> {
+    let mut tags = ArgTags::default();
+    for (id, ty) in btf.types() {
+        let Kind::DeclTag {
+            target,
+            component_idx,
+        } = ty.kind
+        else {
+            continue;
+        };
+        if target != func || usize::try_from(component_idx).ok() != Some(index) {
+            continue;
+        }
+        let Some(tag) = btf.name(id).ok().and_then(|n| n.strip_prefix("arg:")) else {
+            continue;
+        };
+        match tag {
+            "ctx" => tags.ctx = true,
+            "nonnull" => tags.nonnull = true,
+            "nullable" => tags.nullable = true,
+            "trusted" | "untrusted" | "arena" => {
+                return Err(format!(
+                    "arg#{index} tag arg:{tag} is not supported by apiary's verifier yet"
+                ));
+            }
+            _ => return Err(format!("arg#{index} has unsupported set of tags")),
+        }
+    }
+    Ok(tags)
+}
+
+/// A global function's parameter `index` of type `ty` with its `tags`, or
+/// the kernel's refusal of it.
 fn func_arg(
     btf: &Btf,
     prog_type: ProgType,
     func: &str,
     index: usize,
     ty: TypeId,
+    tags: ArgTags,
 ) -> Result<FuncArg, String> {
     let resolved = btf.skip_modifiers_and_typedefs(ty).unwrap_or(ty);
-    match btf.type_by_id(resolved).map(|t| &t.kind) {
-        Ok(Kind::Int(_) | Kind::Enum(_) | Kind::Enum64(_)) => Ok(FuncArg::Scalar),
-        Ok(Kind::Ptr(pointee)) if is_ctx(btf, prog_type, *pointee) => Ok(FuncArg::Ctx),
-        Ok(Kind::Ptr(pointee)) => match btf.size_of(*pointee) {
-            Ok(size) if size > 0 => Ok(FuncArg::Mem { size }),
-            _ => Err(format!(
-                "arg#{index} reference type('{}') size cannot be determined: -22",
-                btf.name(*pointee).unwrap_or("")
-            )),
-        },
+    let pointee = match btf.type_by_id(resolved).map(|t| &t.kind) {
+        Ok(Kind::Ptr(pointee)) => *pointee,
+        _ if tags != ArgTags::default() => {
+            return Err(format!(
+                "arg#{index} has pointer tag, but is not a pointer type"
+            ));
+        }
+        Ok(Kind::Int(_) | Kind::Enum(_) | Kind::Enum64(_)) => return Ok(FuncArg::Scalar),
+        _ => {
+            return Err(format!(
+                "Arg#{index} type in {func}() is not supported yet."
+            ));
+        }
+    };
+    let void = btf.skip_modifiers(pointee).unwrap_or(pointee) == TypeId::VOID;
+    if tags.ctx || is_ctx(btf, prog_type, pointee) {
+        if tags.nonnull || tags.nullable {
+            return Err(format!("arg#{index} has invalid combination of tags"));
+        }
+        if tags.ctx && !void && !is_ctx(btf, prog_type, pointee) {
+            return Err(format!(
+                "arg#{index} tagged arg:ctx points to a type other than void or the \
+                 context, which apiary's verifier does not check yet"
+            ));
+        }
+        return Ok(FuncArg::Ctx);
+    }
+    if tags.nullable {
+        return Err(format!("arg#{index} has invalid combination of tags"));
+    }
+    match btf.size_of(pointee) {
+        Ok(size) if size > 0 => Ok(FuncArg::Mem {
+            size,
+            nonnull: tags.nonnull,
+        }),
         _ => Err(format!(
-            "Arg#{index} type in {func}() is not supported yet."
+            "arg#{index} reference type('{}') size cannot be determined: -22",
+            btf.name(pointee).unwrap_or("")
         )),
     }
 }
@@ -110,7 +183,9 @@ fn func_info(
         return info;
     }
     for (index, param) in proto.params.iter().enumerate() {
-        match func_arg(btf, prog_type, &info.name, index, param.ty) {
+        let arg = arg_tags(btf, func, index)
+            .and_then(|tags| func_arg(btf, prog_type, &info.name, index, param.ty, tags));
+        match arg {
             Ok(arg) => info.args.push(arg),
             Err(refusal) => {
                 info.unsupported = Some(refusal);

@@ -272,48 +272,58 @@ fn loaded_trust(
     }
 }
 
-/// A load or store of `bytes` at `off` (the pointer's fixed offset added)
-/// through the `btf_id` pointer `reg` in `regno`.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn access(
-    prog: &Program,
-    insn: usize,
-    regno: u8,
-    reg: &RegState,
-    off: i32,
-    bytes: i32,
-    writes: bool,
-    next_id: &mut u32,
-) -> Result<RegState, Rejection> {
-    let Some(btf) = prog.kernel_btf.filter(|_| reg.btf_id != 0) else {
+/// A load or store through a pointer to a kernel struct: the instruction,
+/// the pointer's register and state, the offset (the pointer's fixed one
+/// added), the width, and whether it writes.
+#[derive(Clone, Copy)]
+pub(crate) struct StructAccess<'a> {
+    pub prog: &'a Program<'a>,
+    pub insn: usize,
+    pub regno: u8,
+    pub reg: &'a RegState,
+    pub off: i32,
+    pub bytes: i32,
+    pub writes: bool,
+}
+
+impl StructAccess<'_> {
+    /// Refuses the access with the kernel's `line`.
+    pub(crate) fn refuse<T>(&self, line: String, cause: String) -> Result<T, Rejection> {
+        Err(Rejection::new(self.insn, line)
+            .reg(self.regno, *self.reg)
+            .cause(cause))
+    }
+}
+
+/// `a` through the `btf_id` pointer `a.reg`.
+pub(crate) fn access(a: &StructAccess, next_id: &mut u32) -> Result<RegState, Rejection> {
+    let (regno, reg, off) = (a.regno, a.reg, a.off);
+    let Some(btf) = a.prog.kernel_btf.filter(|_| reg.btf_id != 0) else {
         // A kernel object of a type not known here (a typed ksym): loads
         // give numbers, as before the types were read.
-        if writes {
-            return Err(
-                Rejection::new(insn, format!("R{regno} invalid mem access 'ptr_'"))
-                    .reg(regno, reg)
-                    .cause("kernel objects cannot be written"),
+        if a.writes {
+            return a.refuse(
+                format!("R{regno} invalid mem access 'ptr_'"),
+                "kernel objects cannot be written".into(),
             );
         }
         return Ok(RegState::unknown());
     };
     let tname = btf.name(TypeId(reg.btf_id)).unwrap_or("");
-    let refuse =
-        |line: String, cause: String| Err(Rejection::new(insn, line).reg(regno, reg).cause(cause));
-    if !prog.gpl {
-        return refuse(
+    if !a.prog.gpl {
+        return a.refuse(
             format!("Cannot access kernel 'struct {tname}' from non-GPL compatible program"),
             "only GPL-compatible programs may read kernel structs".into(),
         );
     }
     if off < 0 {
-        return refuse(
+        return a.refuse(
             format!("R{regno} is ptr_{tname} invalid negative access: off={off}"),
             format!("the access is {} bytes before the struct {tname}", -off),
         );
     }
     if !reg.value.var_off.equals_const(0) {
-        return refuse(
+        return a.refuse(
             format!(
                 "R{regno} is ptr_{tname} invalid variable offset: off={off}, var_off={}",
                 reg.value.var_off
@@ -321,17 +331,31 @@ pub(crate) fn access(
             format!("the pointer to struct {tname} was moved by a variable amount"),
         );
     }
-    if writes {
-        return refuse(
+    if a.writes {
+        return a.refuse(
             "only read is supported".into(),
             format!("a tracing program may only read the kernel's struct {tname}"),
         );
     }
-    let walked = walk(btf, TypeId(reg.btf_id), off as u32, bytes as u32).map_err(|line| {
-        Rejection::new(insn, line).reg(regno, reg).cause(format!(
+    read_field(btf, a, next_id)
+}
+
+/// What the read `a` (at an offset not negative) inside the kernel struct
+/// `a.reg` points to gives (`btf_struct_access`, then `mark_btf_ld_reg`):
+/// a number, memory, or a pointer to the member's struct.
+pub(crate) fn read_field(
+    btf: &Btf,
+    a: &StructAccess,
+    next_id: &mut u32,
+) -> Result<RegState, Rejection> {
+    let (reg, off, bytes) = (a.reg, a.off, a.bytes);
+    let tname = btf.name(TypeId(reg.btf_id)).unwrap_or("");
+    let walked =
+        walk(btf, TypeId(reg.btf_id), off as u32, bytes as u32).map_err(|line| {
+            Rejection::new(a.insn, line).reg(a.regno, *reg).cause(format!(
             "the {bytes}-byte read at offset {off} is not inside one field of struct {tname}"
         ))
-    })?;
+        })?;
     Ok(match walked {
         Walked::Scalar => RegState::unknown(),
         Walked::UntrustedMem => RegState {
@@ -351,8 +375,15 @@ pub(crate) fn access(
             tag,
             through_union,
         } => {
-            let (trust, maybe_null) =
-                loaded_trust(btf, prog, reg, field, id, tag == Some("rcu"), through_union);
+            let (trust, maybe_null) = loaded_trust(
+                btf,
+                a.prog,
+                reg,
+                field,
+                id,
+                tag == Some("rcu"),
+                through_union,
+            );
             RegState {
                 btf_id: id.0,
                 trust,
@@ -378,20 +409,17 @@ pub(crate) fn helper_memory(
     reg: &RegState,
     size: i64,
 ) -> Result<(), Rejection> {
-    let bytes = i32::try_from(size).unwrap_or(i32::MAX);
-    // The load's result goes nowhere, nor does a fresh id.
-    let mut unused_id = 0;
-    access(
+    let load = StructAccess {
         prog,
         insn,
         regno,
         reg,
-        reg.off,
-        bytes,
-        false,
-        &mut unused_id,
-    )
-    .map(drop)
+        off: reg.off,
+        bytes: i32::try_from(size).unwrap_or(i32::MAX),
+        writes: false,
+    };
+    // The load's result goes nowhere, nor does a fresh id.
+    access(&load, &mut 0).map(drop)
 }
 
 /// The struct a helper's `ARG_PTR_TO_BTF_ID` argument must point to.

@@ -4,6 +4,7 @@
 //! registers a call clobbers are reset.
 
 use apiary_kernel::types::MapType;
+use apiary_loader::helpers::HELPER_NAMES;
 
 use crate::error::Rejection;
 use crate::explore::Env;
@@ -56,6 +57,28 @@ const LOOP: i32 = 181;
 /// `bpf_tail_call`.
 const TAIL_CALL: i32 = 12;
 
+/// The refusal of a call to helper `id`, which has no prototype here: the
+/// kernel's own line when no kernel has such a helper, an honest "not
+/// supported" when the kernel has it but Apiary does not model it (the
+/// kernel may well accept the call).
+fn unmodelled_helper(insn: usize, id: i32) -> Rejection {
+    let known = usize::try_from(id)
+        .ok()
+        .filter(|&i| i > 0)
+        .and_then(|i| HELPER_NAMES.get(i));
+    match known {
+        Some(name) => Rejection::new(
+            insn,
+            format!("helper bpf_{name}#{id} is not supported by apiary's verifier yet"),
+        )
+        .cause(format!(
+            "Apiary does not model bpf_{name} yet; the kernel may accept this call"
+        )),
+        None => Rejection::new(insn, format!("invalid func unknown#{id}"))
+            .cause(format!("no kernel has a helper numbered {id}")),
+    }
+}
+
 /// Checks a call to helper `id` and applies its effect on `state`; returns
 /// the callback to verify when the helper calls one.
 pub(crate) fn helper(
@@ -69,11 +92,7 @@ pub(crate) fn helper(
         crate::timer::check_license(env, insn, proto)?;
     }
     let Some(proto) = helper_proto(id).or(timer) else {
-        return Err(
-            Rejection::new(insn, format!("invalid func unknown#{id}")).cause(format!(
-                "helper {id} is not one this kernel provides to programs"
-            )),
-        );
+        return Err(unmodelled_helper(insn, id));
     };
     match helper_access(env.prog.prog_type, env.prog.attach_type, id) {
         Some(HelperAccess::NotForThisType) => {
@@ -165,7 +184,7 @@ pub(crate) fn helper(
             None => RegState::unknown(),
         },
         RetKind::PtrToAllocMemOrNull => {
-            let id = state.new_id();
+            let id = acquired_id(state);
             state.refs.push(Reference { id, insn });
             RegState {
                 maybe_null: true,
@@ -180,8 +199,13 @@ pub(crate) fn helper(
             }
         }
         RetKind::PtrToSocketOrNull => {
-            let id = state.new_id();
-            let ref_obj_id = if SOCKET_LOOKUPS.contains(&proto.id) {
+            let acquires = SOCKET_LOOKUPS.contains(&proto.id);
+            let id = if acquires {
+                acquired_id(state)
+            } else {
+                state.new_id()
+            };
+            let ref_obj_id = if acquires {
                 state.refs.push(Reference { id, insn });
                 id
             } else {
@@ -198,15 +222,15 @@ pub(crate) fn helper(
     let mut callback = callback(state, insn, id)?;
     if let Some(cb) = &mut callback {
         // The callback may write anything through a context pointer into
-        // a caller's stack, on any iteration: both sides see that stack
-        // as unknown numbers (the kernel iterates; this over-approximates).
+        // a caller's stack, on any iteration: both sides see the numbers
+        // there as unknown, and keep the pointers, which the callback's
+        // exits check it left alone (the kernel iterates instead).
         let ctx = state.frame().regs[3];
         if ctx.kind == RegType::Stack {
-            for s in [&mut *state, &mut *cb.state] {
-                if let Some(frame) = s.frames.get_mut(ctx.frameno as usize) {
-                    let depth = frame.stack.depth();
-                    frame.stack.clobber(-depth, depth);
-                }
+            crate::callback_stack::forget_numbers(state, ctx.frameno);
+            let kept = crate::callback_stack::forget_numbers(&mut cb.state, ctx.frameno);
+            if let Some(frame) = cb.state.frames.last_mut() {
+                frame.kept = kept;
             }
         }
     }
@@ -280,11 +304,24 @@ pub(crate) fn set_element_args(frame: &mut Frame, map: u32) {
     };
 }
 
+/// The id of a reference a helper acquires. The kernel numbers the
+/// possibly-NULL result first, then the reference (`acquire_reference`),
+/// and gives the register the second: the log's ids count both.
+fn acquired_id(state: &mut State) -> u32 {
+    state.new_id();
+    state.new_id()
+}
+
 /// What a map lookup returns, by map type: a value, a socket reference
 /// (sockmap, sockhash), or the inner map of a map of maps; NULL until checked.
 fn lookup_result(env: &Env, state: &mut State, insn: usize, map: u32) -> RegState {
-    let id = state.new_id();
     let info = &env.prog.maps[map as usize];
+    let sockets = matches!(info.map_type, MapType::SOCKMAP | MapType::SOCKHASH);
+    let id = if sockets {
+        acquired_id(state)
+    } else {
+        state.new_id()
+    };
     let base = RegState {
         maybe_null: true,
         id,

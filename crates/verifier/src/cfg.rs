@@ -22,14 +22,18 @@ pub(crate) struct Cfg {
     pub prune: Vec<bool>,
 }
 
+/// Whether `raw` is an atomic operation on 8 or 16 bits.
+fn is_narrow_atomic(raw: &RawInsn) -> bool {
+    raw.code & 7 == 3 && raw.code & 0xe0 == 0xc0 && !matches!(raw.code & 0x18, 0x00 | 0x18)
+}
+
 /// The kernel's message for an instruction that does not decode.
 fn decode_message(raw: &RawInsn, kind: &DecodeErrorKind) -> String {
     let class = raw.code & 7;
     let atomic = class == 3 && raw.code & 0xe0 == 0xc0;
-    let wide = matches!(raw.code & 0x18, 0x00 | 0x18);
     match kind {
         // 8- and 16-bit atomics exist only as load-acquire/store-release.
-        DecodeErrorKind::UnknownOpcode(_) if atomic && !wide => {
+        DecodeErrorKind::UnknownOpcode(_) if is_narrow_atomic(raw) => {
             "invalid atomic operand size".into()
         }
         DecodeErrorKind::UnknownOpcode(code) => format!("unknown opcode {code:02x}"),
@@ -81,6 +85,17 @@ fn decode(slots: &[RawInsn]) -> Result<Decoded, Rejection> {
         let raw = slots[index];
         let insn = match Insn::decode(&slots[index..]) {
             Ok(insn) => insn,
+            // A 8- or 16-bit atomic opcode exists (load-acquire and
+            // store-release use it): only `check_atomic`, in the walk,
+            // refuses other operations of that size.
+            Err(kind @ DecodeErrorKind::UnknownOpcode(_)) if is_narrow_atomic(&raw) => {
+                invalid.insert(
+                    index,
+                    Rejection::new(index, decode_message(&raw, &kind))
+                        .cause(format!("the instruction is malformed: {kind}")),
+                );
+                Insn::Ja { off: 0 }
+            }
             Err(
                 kind @ (DecodeErrorKind::UnknownOpcode(_)
                 | DecodeErrorKind::TruncatedLdImm64

@@ -26,8 +26,6 @@ pub(crate) struct Checkpoint {
     pub hist: Vec<Entry>,
     /// Per frame, the scalars whose value some path from here relied on.
     pub precise: Vec<Marks>,
-    /// [`fingerprint`] of the state: only an equal one can repeat it.
-    print: u64,
     /// No longer in its instruction's list.
     evicted: bool,
     branches: u32,
@@ -91,42 +89,52 @@ impl Checkpoints {
             self.all[cp].branches += 1;
         }
     }
-}
 
-/// A hash of what the innermost frame's registers hold, dead ones too: a
-/// loop repeats only where every register does (`states_maybe_looping`
-/// compares them all). A multiply-rotate mix (this runs at every prune
-/// point; an equal hash is only a reason to compare).
-fn fingerprint(state: &State) -> u64 {
-    let mut h = state.frames.len() as u64;
-    let mut mix = |v: u64| h = (h.rotate_left(5) ^ v).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    for reg in &state.frame().regs {
-        let v = &reg.value;
-        mix(reg.kind as u64 | u64::from(reg.maybe_null) << 8 | u64::from(reg.map) << 32);
-        mix(reg.off as u32 as u64 | u64::from(reg.id) << 32);
-        // Two words of the value suffice to tell most states apart; equal
-        // hashes are compared in full.
-        mix(v.var_off.value ^ v.var_off.mask.rotate_left(32));
-        mix(v.umin ^ v.smax.rotate_left(32) as u64);
+    /// The checkpoint of the previous visit of `pc` on the path through
+    /// checkpoint `cp` (itself saved at `pc`), in the same call frames and
+    /// still compared there (`find_prev_entry`).
+    pub fn prev_entry(&self, cp: usize, pc: usize) -> Option<usize> {
+        let frames = &self.all[cp].state.frames;
+        let mut up = self.all[cp].parent;
+        while let Some(a) = up {
+            let c = &self.all[a];
+            let same_calls = c.state.frames.len() == frames.len()
+                && c.state
+                    .frames
+                    .iter()
+                    .zip(frames)
+                    .all(|(x, y)| x.callsite == y.callsite);
+            if same_calls && self.at[pc].contains(&(a as u32)) {
+                return Some(a);
+            }
+            up = c.parent;
+        }
+        None
     }
-    h
 }
 
 /// Whether the innermost frames' registers are the same, dead ones too,
-/// ids as they are (the kernel compares their bytes).
+/// ids as they are (the kernel compares their bytes), at the same
+/// `may_goto` depth. The type, known bits and unsigned range of each
+/// register are compared first, all of them: successive iterations of a
+/// loop differ there, and this runs at every prune point where such a
+/// state waits.
 fn same_regs(old: &State, cur: &State) -> bool {
-    old.frames.len() == cur.frames.len()
-        && old
-            .frame()
-            .regs
-            .iter()
-            .zip(&cur.frame().regs)
-            .all(|(o, c)| {
-                RegState {
-                    range_from: c.range_from,
-                    ..*o
-                } == *c
-            })
+    if old.frames.len() != cur.frames.len() || old.may_goto_depth != cur.may_goto_depth {
+        return false;
+    }
+    let (old, cur) = (&old.frame().regs, &cur.frame().regs);
+    old.iter().zip(cur).all(|(o, c)| {
+        o.kind == c.kind
+            && o.value.var_off == c.value.var_off
+            && o.value.umin == c.value.umin
+            && o.value.umax == c.value.umax
+    }) && old.iter().zip(cur).all(|(o, c)| {
+        RegState {
+            range_from: c.range_from,
+            ..*o
+        } == *c
+    })
 }
 
 /// What happened at a prune point.
@@ -184,20 +192,23 @@ pub(crate) struct At<'a> {
 /// jumps and 8 instructions; 20 jumps or 100 instructions inside a loop,
 /// where an unfinished state waits here). States that keep failing to
 /// prune, finished or not, stop being compared (`miss_cnt`, `hit_cnt`).
+///
+/// At a `may_goto` (`may_goto` true) the state is always saved, and an
+/// unfinished state of another `may_goto` depth covers the path when its
+/// ranges contain the path's, precise or not (see [`crate::may_goto`]).
 pub(crate) fn visit(
     cps: &mut Checkpoints,
     at: At,
     live: &[RegSet],
     stats: &mut Stats,
+    may_goto: bool,
 ) -> Result<Visit, Rejection> {
     let pc = at.pc;
-    // Only unfinished states need it: computed at the first one met.
-    let mut print = None;
     let (jumps, insns) = (
         cps.jumps - cps.last_jumps,
         stats.insns_processed - cps.last_insns,
     );
-    let mut add = jumps >= 2 && insns >= 8;
+    let mut add = may_goto || (jumps >= 2 && insns >= 8);
     let list = &mut cps.at[pc];
     stats.max_states_per_insn = stats.max_states_per_insn.max(list.len() as u32);
     let mut i = list.len();
@@ -205,8 +216,14 @@ pub(crate) fn visit(
         i -= 1;
         let old = &mut cps.all[list[i] as usize];
         if old.branches > 0 {
-            if old.print == *print.get_or_insert_with(|| fingerprint(at.state))
-                && same_regs(&old.state, at.state)
+            if may_goto
+                && old.state.may_goto_depth != at.state.may_goto_depth
+                && prune::covers(&old.state, &ALL_PRECISE, at.state, live)
+            {
+                old.hits += 1;
+                return Ok(Visit::Pruned(list[i] as usize));
+            }
+            if same_regs(&old.state, at.state)
                 && prune::covers(&old.state, &ALL_PRECISE, at.state, live)
                 && prune::covers(at.state, &ALL_PRECISE, &old.state, live)
             {
@@ -214,7 +231,7 @@ pub(crate) fn visit(
             }
             // Inside a loop, states of successive iterations differ:
             // save fewer of them.
-            if jumps < 20 && insns < 100 {
+            if !may_goto && jumps < 20 && insns < 100 {
                 add = false;
             }
         } else if prune::covers(&old.state, &old.precise, at.state, live) {
@@ -227,7 +244,10 @@ pub(crate) fn visit(
         if add {
             old.misses += 1;
         }
-        if old.misses > old.hits * 3 + 3 {
+        // At a `may_goto`, the states of the loop's earlier rounds are
+        // what a later round converges to: kept far longer.
+        let n = if may_goto && old.branches > 0 { 64 } else { 3 };
+        if old.misses > old.hits * n + n {
             list.remove(i);
             old.evicted = true;
             // An unfinished state stays kept (for the paths still below
@@ -252,7 +272,6 @@ pub(crate) fn visit(
         // comes next.
         hist: at.hist.clone(),
         precise: vec![Marks::default(); at.state.frames.len()],
-        print: print.unwrap_or_else(|| fingerprint(at.state)),
         evicted: false,
         branches: 1,
         hits: 0,

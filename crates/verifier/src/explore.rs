@@ -76,6 +76,18 @@ enum Flow {
         taken: usize,
         state: Box<State>,
     },
+    /// `may_goto`: the path goes on at `target`, the fall-through is
+    /// queued one level deeper (see `may_goto`).
+    MayGoto {
+        target: usize,
+        fall: usize,
+    },
+    /// The path goes on at `next`; the same instruction is checked again
+    /// in `state`, another case of its operands (see `sign_mask`).
+    Again {
+        next: usize,
+        state: Box<State>,
+    },
     Exit,
 }
 
@@ -177,6 +189,7 @@ pub fn verify_with_log(
 /// checks the call graph with the stack each function used.
 fn walk(prog: &Program, stats: &mut Stats, log: &mut Log) -> Result<Accepted, Rejection> {
     crate::load_checks::check(prog)?;
+    crate::kfunc::check(prog)?;
     let cfg = cfg::check(prog.insns)?;
     let funcs = Funcs::new(prog, &cfg)?;
     let live = liveness::live_in(&cfg.insns);
@@ -277,7 +290,8 @@ fn explore(
                     hist: &mut path.hist,
                     steps: path.steps,
                 };
-                match visit(&mut cps, at, live, stats)? {
+                let may_goto = matches!(env.cfg.insns[path.pc], Some(Insn::MayGoto { .. }));
+                match visit(&mut cps, at, live, stats, may_goto)? {
                     Visit::Pruned(old) => {
                         log.pruned(path.pc);
                         // The path's safety now rests on what the old state
@@ -351,7 +365,8 @@ fn explore(
                 }
             }
             log.after(&path.state, path.pc);
-            let wants = std::mem::take(&mut *env.wants.borrow_mut());
+            // Taken out and put back emptied, so that its buffer is reused.
+            let mut wants = std::mem::take(&mut *env.wants.borrow_mut());
             precision::mark(
                 &mut cps,
                 &env.cfg.insns,
@@ -360,6 +375,14 @@ fn explore(
                 frame,
                 &wants,
             );
+            wants.clear();
+            *env.wants.borrow_mut() = wants;
+            if let Flow::Again { next, state } = flow {
+                // Queued before the instruction joins the history: the
+                // other case checks it from its start.
+                wait(&mut queue, &mut cps, &path, *state, path.pc, log)?;
+                flow = Flow::Next(next);
+            }
             path.hist.extend(entry);
             path.steps += 1;
             if ended {
@@ -380,7 +403,18 @@ fn explore(
                     wait(&mut queue, &mut cps, &path, *state, target, log)?;
                     path.pc = next;
                 }
-                Flow::Exit => unreachable!("exits were handled above"),
+                Flow::MayGoto { target, fall } => {
+                    let mut deeper = path.state.clone();
+                    deeper.may_goto_depth += 1;
+                    let prev = path.checkpoint.and_then(|cp| cps.prev_entry(cp, path.pc));
+                    if let Some(prev) = prev {
+                        let c = &cps.all[prev];
+                        crate::may_goto::widen(&c.state, &c.precise, &mut deeper);
+                    }
+                    wait(&mut queue, &mut cps, &path, deeper, fall, log)?;
+                    path.pc = target;
+                }
+                Flow::Exit | Flow::Again { .. } => unreachable!("handled above"),
             }
         }
     }
@@ -463,8 +497,15 @@ fn step(env: &Env, state: &mut State, pc: usize) -> Result<Flow, Rejection> {
                 }
             }
             write_fp(pc, dst)?;
+            let zero = crate::sign_mask::split(state, &insn);
             let (regs, next_id) = state.regs_and_ids();
             arith::execute(pc, &insn, regs, next_id)?;
+            if let Some(zero) = zero {
+                return Ok(Flow::Again {
+                    next,
+                    state: Box::new(zero),
+                });
+            }
         }
         Insn::Neg { dst, .. } | Insn::Endian { dst, .. } => {
             read(state, pc, dst)?;
@@ -472,11 +513,22 @@ fn step(env: &Env, state: &mut State, pc: usize) -> Result<Flow, Rejection> {
             let (regs, next_id) = state.regs_and_ids();
             arith::execute(pc, &insn, regs, next_id)?;
         }
-        Insn::MovSx { dst, src, .. } => {
+        Insn::MovSx { dst, src, from, .. } => {
             read(state, pc, src)?;
             write_fp(pc, dst)?;
+            // A number below the narrow type's sign bit is copied as it is:
+            // the copy stays linked to its source, as a plain copy does.
+            let s = &state.frame().regs[src.index() as usize];
+            let unchanged = s.is_scalar() && s.value.umax < 1 << (from.bytes() * 8 - 1);
+            if unchanged {
+                link_copy(state, insn, src);
+            }
             let (regs, next_id) = state.regs_and_ids();
             arith::execute(pc, &insn, regs, next_id)?;
+            if unchanged {
+                let id = state.frame().regs[src.index() as usize].id;
+                state.frame_mut().regs[dst.index() as usize].id = id;
+            }
         }
         Insn::AddrSpaceCast { .. } => {
             return Err(Rejection::new(
@@ -514,8 +566,20 @@ fn step(env: &Env, state: &mut State, pc: usize) -> Result<Flow, Rejection> {
                         // without history: the stored 0 must stay 0.
                         env.need_precise(state, s.index());
                     }
-                    if value.is_scalar() && value.id == 0 && size == Size::DW {
-                        // A spilled copy stays linked to the register.
+                    let fits = 64 - value.value.umax.leading_zeros() <= 8 * size.bytes() as u32;
+                    if target.kind == RegType::Stack
+                        && target.value.is_const()
+                        && aligned
+                        && fits
+                        && value.is_scalar()
+                        && value.id == 0
+                        && !value.value.is_const()
+                    {
+                        // A spill to a stack slot stays linked to the
+                        // register when the value fits the store
+                        // (`check_stack_write_fixed_off`'s
+                        // `assign_scalar_id_before_mov`: a constant needs no
+                        // link and takes no id, nor does a store elsewhere).
                         value.id = state.new_id();
                         state.frame_mut().regs[s.index() as usize].id = value.id;
                     }
@@ -547,9 +611,7 @@ fn step(env: &Env, state: &mut State, pc: usize) -> Result<Flow, Rejection> {
             }
             let old = mem::access(env, state, pc, dst.index(), off, size, Access::Atomic)?;
             let fetched = if size == Size::W {
-                let mut v = old.value;
-                v.coerce_to_size(4);
-                RegState::scalar(v)
+                mem::narrow(old, 4, false)
             } else {
                 old
             };
@@ -625,10 +687,9 @@ fn step(env: &Env, state: &mut State, pc: usize) -> Result<Flow, Rejection> {
         Insn::Ja { off } => return Ok(Flow::Next(target(off.into()))),
         Insn::Ja32 { imm } => return Ok(Flow::Next(target(imm.into()))),
         Insn::MayGoto { off } => {
-            return Ok(Flow::Fork {
+            return Ok(Flow::MayGoto {
+                target: target(off.into()),
                 fall: next,
-                taken: target(off.into()),
-                state: Box::new(state.clone()),
             });
         }
         Insn::Call(CallTarget::Helper(id)) => {
@@ -683,7 +744,8 @@ fn load(
     Ok(())
 }
 
-/// A 64-bit register copy of a scalar links the two, so that a comparison
+/// A 64-bit register copy of a scalar (or a sign extension that changes
+/// nothing) links the two, so that a comparison
 /// of one refines the other (`assign_scalar_id_before_mov`).
 fn link_copy(state: &mut State, insn: Insn, src: apiary_isa::Reg) {
     let is_copy = matches!(
@@ -692,7 +754,7 @@ fn link_copy(state: &mut State, insn: Insn, src: apiary_isa::Reg) {
             width: apiary_isa::Width::W64,
             op: apiary_isa::AluOp::Mov,
             ..
-        }
+        } | Insn::MovSx { .. }
     );
     let regs = &state.frame().regs;
     let s = src.index() as usize;
@@ -850,6 +912,7 @@ fn return_from(env: &Env, state: &mut State, pc: usize) -> Result<Option<usize>,
                     .cause("a loop or map-iteration callback must return 0 (go on) or 1 (stop)"),
             );
         }
+        crate::callback_stack::check_exit(state, pc, &state.frame().kept)?;
         return Ok(None);
     }
     if state.frames.len() > 1 {

@@ -205,8 +205,8 @@ impl Funcs {
             frame.regs[i + 1] = match *arg {
                 FuncArg::Scalar => RegState::unknown(),
                 FuncArg::Ctx => RegState::pointer(RegType::Ctx),
-                FuncArg::Mem { size } => RegState {
-                    maybe_null: true,
+                FuncArg::Mem { size, nonnull } => RegState {
+                    maybe_null: !nonnull,
                     mem_size: size,
                     ..RegState::pointer(RegType::Mem)
                 },
@@ -272,13 +272,16 @@ impl Funcs {
                 ))
                 .help("release the lock first, or make the function static"));
         }
-        if let Err(detail) = self.check_args(env, state, insn, index) {
-            return Err(Rejection::new(
+        if let Err(lines) = self.check_args(env, state, insn, index) {
+            let detail = lines.last().cloned().unwrap_or_default();
+            let refusal = Rejection::new(
                 insn,
                 format!("Caller passes invalid args into func#{index} ('{name}')"),
-            )
-            .context(detail.clone())
-            .cause(format!(
+            );
+            return Err(lines
+                .into_iter()
+                .fold(refusal, Rejection::context)
+                .cause(format!(
                 "the arguments do not match the signature of the global function {name}: {detail}"
             )));
         }
@@ -299,31 +302,47 @@ impl Funcs {
     }
 
     /// The arguments of a call to global function `index`
-    /// (`btf_check_func_arg_match`): the kernel's complaint, if any.
+    /// (`btf_check_func_arg_match`): the kernel's complaint, if any, as
+    /// the lines it logs (the last says what is wrong).
     fn check_args(
         &self,
         env: &Env,
         state: &State,
         insn: usize,
         index: usize,
-    ) -> Result<(), String> {
+    ) -> Result<(), Vec<String>> {
         let info = &self.info[index];
         if let Some(refusal) = &info.unsupported {
-            return Err(refusal.clone());
+            return Err(vec![refusal.clone()]);
         }
         for (i, arg) in info.args.iter().enumerate().take(5) {
             let regno = i as u8 + 1;
             let reg = state.frame().regs[usize::from(regno)];
             match *arg {
                 FuncArg::Scalar if !reg.is_scalar() => {
-                    return Err(format!("R{regno} is not a scalar"));
+                    return Err(vec![format!("R{regno} is not a scalar")]);
                 }
                 FuncArg::Ctx if reg.kind != RegType::Ctx || reg.off != 0 => {
-                    return Err(format!("arg#{i} expects pointer to ctx"));
+                    return Err(vec![format!("arg#{i} expects pointer to ctx")]);
                 }
+                // NULL itself passes, even for `arg:nonnull` (`check_mem_reg`
+                // returns early, and a scalar has no maybe-NULL flag).
                 FuncArg::Mem { .. } if reg.is_null() => {}
-                FuncArg::Mem { size } => {
-                    mem_arg(env, state, insn, regno, &reg, size).map_err(|r| r.kernel)?
+                FuncArg::Mem { size, nonnull } => {
+                    // A pointer that may be NULL is checked as if it were
+                    // not: the callee checks it (`check_mem_reg`).
+                    let assumed = RegState {
+                        maybe_null: false,
+                        ..reg
+                    };
+                    mem_arg(env, state, insn, regno, &assumed, size).map_err(|r| {
+                        let mut lines = r.kernel_context;
+                        lines.push(r.kernel);
+                        lines
+                    })?;
+                    if nonnull && reg.maybe_null {
+                        return Err(vec![format!("arg#{i} is expected to be non-NULL")]);
+                    }
                 }
                 _ => {}
             }

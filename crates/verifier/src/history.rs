@@ -62,16 +62,20 @@ pub(crate) fn entry(insn: &Insn, state: &State, pc: usize) -> Entry {
     });
     let linked = match *insn {
         Insn::Jump { dst, src, .. } => {
-            let mut ids = vec![regs[dst.index() as usize]];
-            if let Source::Reg(s) = src {
-                ids.push(regs[s.index() as usize]);
-            }
-            let ids: Vec<u32> = ids
-                .iter()
-                .filter(|r| r.is_scalar() && r.id != 0)
-                .map(|r| r.id)
-                .collect();
-            sharing(state, &ids)
+            // The operands' ids, 0 for none (this runs at every jump: no
+            // allocation unless something is linked).
+            let id = |r: apiary_isa::Reg| {
+                let reg = &regs[r.index() as usize];
+                if reg.is_scalar() { reg.id } else { 0 }
+            };
+            let ids = [
+                id(dst),
+                match src {
+                    Source::Reg(s) => id(s),
+                    Source::Imm(_) => 0,
+                },
+            ];
+            sharing(state, ids)
         }
         _ => None,
     };
@@ -83,11 +87,17 @@ pub(crate) fn entry(insn: &Insn, state: &State, pc: usize) -> Entry {
     }
 }
 
-/// Every scalar register and spilled scalar of `state` whose id is in `ids`.
-fn sharing(state: &State, ids: &[u32]) -> Option<Box<[Loc]>> {
-    if ids.is_empty() {
+/// Every scalar register and spilled scalar of `state` whose id is one of
+/// the non-zero `ids`; `None` when there is none (nothing to keep in step).
+fn sharing(state: &State, ids: [u32; 2]) -> Option<Box<[Loc]>> {
+    if ids == [0, 0] {
         return None;
     }
+    let ids: &[u32] = match ids {
+        [0, b] => &[b],
+        [a, 0] => &[a],
+        _ => &ids,
+    };
     let mut found = Vec::new();
     for (k, f) in state.frames.iter().enumerate() {
         let frame = k as u8;

@@ -13,14 +13,19 @@
 //!   (8-byte slots, spills and fills), `state` (frames and references);
 //! - instructions: `arith` (arithmetic on registers, pointer rules), `mem`
 //!   (loads and stores by pointer type, with the context rules of
-//!   `apiary-context`), `pkt` (packet ranges from `data_end` comparisons),
+//!   `apiary-context`), `sock_access` (the `struct bpf_sock` fields a
+//!   `sock` or `sock_common` pointer reads), `pkt` (packet ranges from
+//!   `data_end` comparisons),
 //!   `jump` (conditional jumps, NULL checks), `call` (helper calls against
 //!   [`helpers`]' prototypes, [`helper_access`]'s per-program-type and
-//!   GPL-only lists, and `map_funcs`' map types);
+//!   GPL-only lists, and `map_funcs`' map types), `sign_mask` (`|` and `&`
+//!   on a value that is 0 or -1, checked once for each);
 //! - functions and rules outside one instruction: `load_checks` (attach
 //!   types and sleepable flags), `funcs` (subprograms, BTF func info,
 //!   global functions verified on their own, callbacks' BTF, the call
-//!   graph's depth and stack with tail calls), `spin_lock` (one lock held,
+//!   graph's depth and stack with tail calls), `callback_stack` (the
+//!   caller's stack a loop callback walks once from: numbers forgotten,
+//!   pointers kept and checked at its exits), `spin_lock` (one lock held,
 //!   no calls or exit while held), `timer` (timer helpers and their
 //!   asynchronous callbacks), `map_fields` (locks and timers in map values
 //!   only their helpers touch), `map_key` (constant keys: array lookups
@@ -28,7 +33,7 @@
 //! - the walk: `cfg` (checks before it), `liveness`, `explore` (paths,
 //!   limits, exits), `return_code` (what `r0` may hold at an exit),
 //!   `checkpoint` (saved states and the decision at a prune
-//!   point), `prune` (whether a saved state covers a path), `history` (what
+//!   point), `may_goto` (its rounds one level deeper, widened), `prune` (whether a saved state covers a path), `history` (what
 //!   each path did, for going back) and `precision` (marking the scalars a
 //!   path's safety depended on, so that pruning ignores the others);
 //!   `object` verifies the programs of an `apiary-loader` object,
@@ -39,7 +44,9 @@
 //!   the struct's layout, the trust of the pointers they give, helpers'
 //!   `ARG_PTR_TO_BTF_ID`), `raw_tp_nullable` (tracepoint arguments that
 //!   may be NULL), `kernel_btf` (the running kernel's BTF they
-//!   read, once; without it such programs are refused, saying so);
+//!   read, once; without it such programs are refused, saying so),
+//!   `kfunc` (kfunc calls' BTF ids, looked up before the walk),
+//!   `map_struct` (a map's own kernel struct, read through its pointer);
 //! - what it hands on: [`proofs`] (per memory instruction, the kind of
 //!   memory it stays inside on every run, for the JIT), [`call_maps`]
 //!   (per helper call, the map it is given when always the same one),
@@ -66,7 +73,12 @@
 //!
 //! Not yet modelled (each a known source of disagreement with the
 //! kernel): callbacks other than `bpf_loop`'s and `for_each_map_elem`'s
-//! (each entered once, not per iteration), kfuncs, dynptrs and iterators,
+//! (each entered once, not per iteration), kfuncs (their BTF ids are
+//! checked, their calls refused), dynptrs and iterators, the structs of
+//! maps other than arrays and hashes (their loads are refused), the
+//! kernel's helpers without a prototype in [`helpers`] (a call to one is
+//! refused as not supported yet, though the kernel may accept it),
+//! `tcp_sock` fields (no modelled helper gives such a pointer),
 //! stack-slot liveness (pruning compares every slot), Spectre hardening
 //! (irrelevant to a root loader), struct_ops and freplace contexts, the
 //! tracepoint arguments that may be NULL on other kernels, `__user` and
@@ -98,6 +110,7 @@ mod btf_funcs;
 mod btf_ptr;
 mod call;
 pub mod call_maps;
+mod callback_stack;
 mod cfg;
 mod checkpoint;
 mod diagnostic;
@@ -110,12 +123,15 @@ mod history;
 mod jump;
 pub mod jump_sides;
 mod kernel_btf;
+mod kfunc;
 mod liveness;
 mod load_checks;
 pub mod log;
 mod map_fields;
 mod map_funcs;
 mod map_key;
+mod map_struct;
+mod may_goto;
 mod mem;
 mod object;
 mod pkt;
@@ -128,6 +144,8 @@ mod regs;
 mod return_code;
 mod run_bound;
 pub mod scalar;
+mod sign_mask;
+mod sock_access;
 mod spin_lock;
 mod stack;
 mod state;
@@ -139,6 +157,7 @@ pub use error::{PacketAccess, Rejection, SourceLine, Stats};
 pub use explore::{Accepted, INSN_LIMIT, JMP_SEQ_LIMIT, verify, verify_with_log};
 pub use jump_sides::{JumpSide, JumpSides};
 pub use kernel_btf::{KERNEL_BTF_PATH, KernelBtfError, kernel_btf};
+pub use kfunc::calls_kfuncs;
 pub use log::LogLevel;
 pub use object::{
     ProgramVerdict, map_info, map_infos, verify_object, verify_program, verify_program_logged,

@@ -163,33 +163,58 @@ pub(crate) fn access(
             }
             RegState::unknown()
         }
-        RegType::BtfId => crate::btf_ptr::access(
-            env.prog,
-            insn,
-            regno,
-            &reg,
-            total,
-            bytes,
-            access.writes(),
-            &mut state.next_id,
-        )?,
-        RegType::Socket | RegType::SockCommon | RegType::TcpSock if !access.writes() => {
+        RegType::BtfId | RegType::MapPtr => {
+            let field = crate::btf_ptr::StructAccess {
+                prog: env.prog,
+                insn,
+                regno,
+                reg: &reg,
+                off: total,
+                bytes,
+                writes: access.writes(),
+            };
+            let read = if reg.kind == RegType::BtfId {
+                Some(crate::btf_ptr::access(&field, &mut state.next_id))
+            } else {
+                crate::map_struct::access(&field, &mut state.next_id)
+            };
+            match read {
+                Some(read) => read?,
+                None => return invalid(),
+            }
+        }
+        RegType::Socket | RegType::SockCommon => {
+            crate::sock_access::check(insn, regno, &reg, total, bytes, access.writes())?;
             RegState::unknown()
         }
+        RegType::TcpSock if !access.writes() => RegState::unknown(),
         _ => return invalid(),
     };
     Ok(match access {
         Access::Read { sign_extend } if loaded.is_scalar() && bytes < 8 => {
-            let mut value = loaded.value;
-            if sign_extend {
-                value.coerce_to_size_sx(bytes as u8);
-            } else {
-                value.coerce_to_size(bytes as u8);
-            }
-            RegState::scalar(value)
+            narrow(loaded, bytes, sign_extend)
         }
         _ => loaded,
     })
+}
+
+/// A scalar loaded in `bytes` (fewer than 8), truncated or sign-extended
+/// to them (`coerce_reg_to_size`, `coerce_reg_to_size_sx`). A fill keeps
+/// the link to its spilled register, unless a sign extension changes the
+/// value.
+pub(crate) fn narrow(loaded: RegState, bytes: i32, sign_extend: bool) -> RegState {
+    let mut value = loaded.value;
+    let unchanged = !sign_extend || value.umax < 1 << (8 * bytes - 1);
+    if sign_extend {
+        value.coerce_to_size_sx(bytes as u8);
+    } else {
+        value.coerce_to_size(bytes as u8);
+    }
+    let mut out = RegState::scalar(value);
+    if unchanged {
+        out.id = loaded.id;
+    }
+    out
 }
 
 /// A helper's access to `bytes` bytes at the pointer in `regno` (packet,
@@ -440,10 +465,18 @@ fn ctx_access(
         access.context_kind(),
     )
     .map_err(|rule| {
-        Rejection::new(
+        let detail = env
+            .btf_ctx
+            .as_ref()
+            .and_then(|c| c.refusal_line(rule, off, bytes));
+        let refusal = Rejection::new(
             insn,
             format!("invalid bpf_context access off={off} size={bytes}"),
-        )
+        );
+        match detail {
+            Some(line) => refusal.context(line),
+            None => refusal,
+        }
         .reg(regno, reg)
         .cause(format!(
             "{} of {bytes} bytes at offset {off} of the {} context: {rule}",

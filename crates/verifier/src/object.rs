@@ -99,11 +99,12 @@ pub fn verify_program_logged(
         funcs: &funcs,
         sleepable: spec.flags.contains(apiary_loader::SecFlags::SLEEPABLE),
         attach_target: spec.attach_target.as_deref(),
-        // Read only for the programs it types; without it they are refused
-        // saying so (`btf_ctx`).
-        kernel_btf: crate::btf_ctx::typed(spec.prog_type, attach_type)
-            .then(crate::kernel_btf::kernel_btf)
-            .and_then(Result::ok),
+        // Read only for the programs it types or whose kfunc calls it
+        // resolves; without it they are refused saying so (`btf_ctx`).
+        kernel_btf: (crate::btf_ctx::typed(spec.prog_type, attach_type)
+            || crate::kfunc::calls_kfuncs(&spec.insns))
+        .then(crate::kernel_btf::kernel_btf)
+        .and_then(Result::ok),
     };
     let start = Instant::now();
     let (result, log) = verify_with_log(&program, level);

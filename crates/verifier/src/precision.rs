@@ -157,7 +157,7 @@ pub(crate) fn mark(
 /// The scalars a pruned path must now keep precise: those the covering
 /// checkpoint `old` has precise among the live registers (`propagate_precision`).
 pub(crate) fn inherited(old: &State, precise: &[Marks], live: &[RegSet]) -> Vec<Loc> {
-    let mut wants = Vec::new();
+    let mut wants = Vec::with_capacity(16);
     for (k, frame) in old.frames.iter().enumerate() {
         let marks = precise.get(k).copied().unwrap_or(Marks::ALL);
         let live = live.get(k).copied().unwrap_or(RegSet::MAX);
@@ -270,11 +270,13 @@ fn walk(
         if wanted.is_empty() {
             return Ok(());
         }
-        let insn = insns.get(e.pc as usize).copied().flatten().ok_or(GiveUp)?;
+        let Some(Some(insn)) = insns.get(e.pc as usize) else {
+            return Err(GiveUp);
+        };
         if let Some(linked) = &e.linked {
             wanted.sync(linked);
         }
-        back(wanted, &insn, e, *next)?;
+        back(wanted, insn, e, *next)?;
         if let Some(linked) = &e.linked {
             wanted.sync(linked);
         }
@@ -284,6 +286,8 @@ fn walk(
 }
 
 /// What `insn` needed for what is wanted after it (`backtrack_insn`).
+/// Inlined into the walk, which runs it for every step back.
+#[inline(always)]
 fn back(wanted: &mut Wanted, insn: &Insn, e: &Entry, next: u8) -> Result<(), GiveUp> {
     let f = e.frame;
     let reg = |r: Reg| Loc::Reg {

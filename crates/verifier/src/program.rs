@@ -44,10 +44,13 @@ pub enum FuncArg {
     Scalar,
     /// A pointer to the program type's context struct.
     Ctx,
-    /// A pointer to memory of this many bytes, possibly NULL.
+    /// A pointer to memory of this many bytes, possibly NULL unless the
+    /// parameter is tagged `arg:nonnull`.
     Mem {
         /// The pointee's size.
         size: u32,
+        /// Whether callers must pass a pointer that cannot be NULL.
+        nonnull: bool,
     },
 }
 
@@ -98,7 +101,8 @@ pub struct Program<'a> {
     pub attach_target: Option<&'a str>,
     /// The running kernel's BTF (`/sys/kernel/btf/vmlinux`), which types a
     /// BTF-typed tracing program's context and the kernel structs it reads
-    /// through `btf_id` pointers; `None` where the host has none.
+    /// through `btf_id` pointers, and the ids of kfunc calls; `None` where
+    /// the host has none.
     pub kernel_btf: Option<&'a apiary_btf::Btf>,
 }
 

@@ -62,7 +62,9 @@ fn value_within(old: &Scalar, cur: &Scalar) -> bool {
 }
 
 /// Whether `old` covers `cur` (`regsafe`); `precise` tells whether an old
-/// scalar's value mattered.
+/// scalar's value mattered. Inlined: it runs for each live register at
+/// every comparison of states.
+#[inline(always)]
 fn reg_covers(old: &RegState, cur: &RegState, precise: bool, ids: &mut IdMap) -> bool {
     if old.kind == RegType::NotInit {
         return true;
@@ -117,12 +119,8 @@ fn holds_number(slot: &Slot) -> bool {
 /// privileged program may read either), spills must cover spills, and a
 /// spilled scalar whose value never mattered covers any number.
 fn stack_covers(old: &Stack, cur: &Stack, precise: Marks, ids: &mut IdMap) -> bool {
-    let empty = Slot {
-        bytes: [SlotType::Invalid; 8],
-        spilled: RegState::NOT_INIT,
-    };
     for (spi, o) in old.slots.iter().enumerate() {
-        let c = cur.slots.get(spi).unwrap_or(&empty);
+        let c = cur.slots.get(spi).unwrap_or(&Slot::EMPTY);
         let exact = precise.slot(spi);
         if !exact && o.is_spill() && holds_number(o) && holds_number(c) {
             continue;
@@ -152,7 +150,7 @@ pub(crate) fn covers(old: &State, precise: &[Marks], cur: &State, live: &[RegSet
     }
     let mut ids = IdMap::default();
     for (k, (o, c)) in old.frames.iter().zip(&cur.frames).enumerate() {
-        if o.callsite != c.callsite || o.async_cb != c.async_cb {
+        if o.callsite != c.callsite || o.async_cb != c.async_cb || o.kept != c.kept {
             return false;
         }
         let mask = live.get(k).copied().unwrap_or(RegSet::MAX);

@@ -7,6 +7,7 @@
 //! five at once ([`Scalar::contains`]).
 
 use std::fmt;
+use std::sync::OnceLock;
 
 use crate::bounds::Bounds;
 use crate::tnum::{CHex, Tnum};
@@ -320,7 +321,34 @@ impl Scalar {
 
     /// Makes the five views agree as far as each can inform the others
     /// (`reg_bounds_sync`); runs after every operation and refinement.
+    /// It gives what [`Scalar::derive_views`] gives, skipping the steps
+    /// that cannot change anything (each step is a function of the
+    /// scalar alone, and a repeated step of one that changed nothing
+    /// changes nothing): a known number and a value nothing is known of
+    /// are left as they are, the second deduction runs only when the
+    /// first changed something, the final tightening from the tnum only
+    /// when the scalar changed since the first.
     pub fn sync(&mut self) {
+        if self.var_off.mask == 0 && *self == Scalar::constant(self.var_off.value)
+            || *self == Scalar::UNKNOWN
+        {
+            return;
+        }
+        self.update_bounds();
+        let updated = *self;
+        self.deduce_bounds();
+        if *self != updated {
+            self.deduce_bounds();
+        }
+        self.bound_offset();
+        if *self != updated {
+            self.update_bounds();
+        }
+    }
+
+    /// The kernel's `reg_bounds_sync` step by step, every step run: what
+    /// [`Scalar::sync`] must give.
+    pub fn derive_views(&mut self) {
         self.update_bounds();
         self.deduce_bounds();
         self.deduce_bounds();
@@ -378,8 +406,27 @@ impl Scalar {
     }
 
     /// Truncation to the low `bytes` (1, 2 or 4) after a narrow load
-    /// (`coerce_reg_to_size`).
+    /// (`coerce_reg_to_size`). Loads of unknown numbers (packet bytes,
+    /// context fields) truncate the same value at one of three sizes: its
+    /// result is derived once per size.
     pub fn coerce_to_size(&mut self, bytes: u8) {
+        static UNKNOWN_LOW_BYTES: OnceLock<[Scalar; 3]> = OnceLock::new();
+        if *self == Scalar::UNKNOWN && matches!(bytes, 1 | 2 | 4) {
+            let truncated = UNKNOWN_LOW_BYTES.get_or_init(|| {
+                [1, 2, 4].map(|bytes| {
+                    let mut s = Scalar::UNKNOWN;
+                    s.truncate(bytes);
+                    s
+                })
+            });
+            *self = truncated[usize::from(bytes / 2)];
+            return;
+        }
+        self.truncate(bytes);
+    }
+
+    /// [`Scalar::coerce_to_size`] derived.
+    fn truncate(&mut self, bytes: u8) {
         self.var_off = self.var_off.cast(bytes);
         let mask = (1u64 << (u32::from(bytes) * 8)) - 1;
         if self.umin & !mask == self.umax & !mask {
@@ -405,14 +452,20 @@ impl Scalar {
             *self = Scalar::constant(sign_extend(self.var_off.value.into(), bits) as u64);
             return;
         }
-        let full = self.bounds(true);
-        // Values of both signs that fit the narrow type (a sign mask, 0 or
-        // -1): the extension changes none, and the kernel keeps them. Other
-        // ranges it rebuilds from their ends, the tnum too.
-        let fits = i128::from(self.smin) >= -(1i128 << (bits - 1))
-            && i128::from(self.smax) < 1i128 << (bits - 1);
-        match sign_extended_range(&full, bits) {
-            None if fits => {}
+        // The low half already a value of the narrow type (always, for 32
+        // bits): the extension keeps it and copies its sign bit over the
+        // upper half, so the 64-bit value is the 32-bit one sign-extended.
+        // (Observed on 6.18: `w1 -= 1` on 0 or 1, then `r1 = (s16)r1`, is
+        // -1 or 0.) The tnum is rebuilt from the range, as below.
+        let half = 1i64 << (bits - 1);
+        if i64::from(self.s32_min) >= -half && i64::from(self.s32_max) < half {
+            (self.smin, self.smax) = (self.s32_min.into(), self.s32_max.into());
+            self.var_off = Tnum::range(self.smin as u64, self.smax as u64);
+            (self.umin, self.umax) = (0, u64::MAX);
+            self.sync();
+            return;
+        }
+        match sign_extended_range(&self.bounds(true), bits) {
             Some((lo, hi)) => {
                 for wide in [true, false] {
                     let mut b = self.bounds(wide);
@@ -424,7 +477,7 @@ impl Scalar {
             }
             None => {
                 *self = Scalar::UNKNOWN;
-                let (lo, hi) = (-(1i64 << (bits - 1)), (1i64 << (bits - 1)) - 1);
+                let (lo, hi) = (-half, half - 1);
                 (self.smin, self.smax) = (lo, hi);
                 (self.s32_min, self.s32_max) = (lo as i32, hi as i32);
             }
@@ -442,12 +495,10 @@ impl Scalar {
             self.set_const32(v as u32);
             return;
         }
+        // Unlike the 64-bit extension, a low half that already fits the
+        // narrow type is not kept: ends of both signs lose the range.
         let mut low = self.bounds(false);
-        let fits = i64::from(self.s32_min) >= -(1i64 << (bits - 1))
-            && i64::from(self.s32_max) < 1i64 << (bits - 1);
         match sign_extended_range(&low, bits) {
-            // As for the full register: both signs, all fitting, kept.
-            None if fits => return,
             Some((lo, hi)) => {
                 (low.smin, low.smax) = (lo, hi);
                 (low.umin, low.umax) = (low.wrap_unsigned(lo), low.wrap_unsigned(hi));

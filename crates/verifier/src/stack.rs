@@ -38,7 +38,8 @@ pub struct Slot {
 }
 
 impl Slot {
-    const EMPTY: Slot = Slot {
+    /// A slot never written.
+    pub(crate) const EMPTY: Slot = Slot {
         bytes: [SlotType::Invalid; 8],
         spilled: RegState::NOT_INIT,
     };
@@ -158,9 +159,11 @@ impl Stack {
             Some(r) => {
                 slot.spilled = r;
                 for i in 0..8 {
+                    // The rest of the slot: zero bytes stay zero, never
+                    // written ones unwritten (`mark_stack_slot_misc`).
                     if i >= 8 - size as usize {
                         slot.bytes[i] = SlotType::Spill;
-                    } else if slot.bytes[i] != SlotType::Invalid {
+                    } else if !matches!(slot.bytes[i], SlotType::Invalid | SlotType::Zero) {
                         slot.bytes[i] = SlotType::Misc;
                     }
                 }
@@ -205,7 +208,9 @@ impl Stack {
         }
         if size <= spill_size && off % 8 == 0 {
             let mut r = r;
-            if size < spill_size {
+            // The fill stays linked to the spilled register when it loses
+            // none of its bits (`get_reg_width`).
+            if 64 - r.value.umax.leading_zeros() > 8 * size as u32 {
                 r.id = 0;
             }
             return Ok(r);
@@ -240,6 +245,15 @@ impl Stack {
                 self.slots[spi].spilled = RegState::NOT_INIT;
             }
             self.set_byte(off + b, SlotType::Misc);
+        }
+    }
+
+    /// Puts `reg` back whole into slot `spi` (0 for `fp-8`), which is
+    /// tracked already.
+    pub fn spill(&mut self, spi: usize, reg: RegState) {
+        if let Some(slot) = self.slots.get_mut(spi) {
+            slot.bytes = [SlotType::Spill; 8];
+            slot.spilled = reg;
         }
     }
 

@@ -26,6 +26,9 @@ pub struct Frame {
     /// An asynchronous callback (a timer's): the first frame of its own
     /// chain, whose exit must return 0.
     pub async_cb: bool,
+    /// For a callback: the pointers its caller keeps on the stack, which
+    /// every exit must leave as they were (`callback_stack`).
+    pub kept: Vec<crate::callback_stack::Kept>,
 }
 
 impl Frame {
@@ -43,6 +46,7 @@ impl Frame {
             frameno,
             callback: false,
             async_cb: false,
+            kept: Vec::new(),
         }
     }
 }
@@ -79,6 +83,9 @@ pub struct State {
     pub lock: Option<Lock>,
     /// The last id handed out.
     pub next_id: u32,
+    /// How many `may_goto` fall-throughs the path went through
+    /// (`may_goto_depth`): see [`crate::may_goto`].
+    pub may_goto_depth: u32,
 }
 
 impl State {
@@ -91,6 +98,7 @@ impl State {
             refs: Vec::new(),
             lock: None,
             next_id: 0,
+            may_goto_depth: 0,
         }
     }
 

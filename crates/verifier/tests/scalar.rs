@@ -25,6 +25,22 @@ proptest! {
     }
 
     #[test]
+    fn sync_gives_what_every_step_of_the_derivation_gives(s in sample(), other in sample()) {
+        // `sync` skips the steps that cannot change anything; the states
+        // also go through the unsynced shapes operations leave.
+        let mut cut = other.abs;
+        cut.coerce_to_size(1);
+        let mut widened = s.abs;
+        widened.zext_32_to_64();
+        for state in [s.abs, other.abs, cut, widened, Scalar::constant(s.members[0])] {
+            let (mut quick, mut full) = (state, state);
+            quick.sync();
+            full.derive_views();
+            prop_assert_eq!(quick, full, "from {:?}", state);
+        }
+    }
+
+    #[test]
     fn generated_states_are_consistent(s in sample()) {
         prop_assert!(s.abs.check_invariants().is_ok(), "{:?}", s.abs);
     }
@@ -79,16 +95,18 @@ proptest! {
         let c = Scalar::constant(x);
         prop_assert!(c.contains(x));
         prop_assert_eq!(c.contains(y), x == y);
+        // `sync` skips the derivation for constants: it must change nothing.
         let mut synced = c;
-        synced.sync();
+        synced.derive_views();
         prop_assert_eq!(synced, c);
     }
 }
 
 #[test]
 fn unknown_is_unchanged_by_sync() {
+    // `sync` skips the derivation for it: it must change nothing.
     let mut u = Scalar::UNKNOWN;
-    u.sync();
+    u.derive_views();
     assert_eq!(u, Scalar::UNKNOWN);
     assert!(u.is_unbounded());
 }

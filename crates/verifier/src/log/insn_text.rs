@@ -109,7 +109,11 @@ pub fn insn_text(slots: &[RawInsn], pc: usize) -> String {
                 signed(off.into())
             )
         }
-        CLASS_STX if code & 0xe0 == MODE_ATOMIC => atomic_text(insn),
+        CLASS_STX if code & 0xe0 == MODE_ATOMIC => match atomic_text(insn) {
+            Some(text) => text,
+            // An unknown operation: the kernel prints only this.
+            None => return format!("BUG_{code:02x}"),
+        },
         CLASS_ST if code & 0xe0 == MODE_MEM => {
             format!(
                 "*({} *)(r{d} {}) = {imm}",
@@ -181,12 +185,13 @@ fn alu_text(insn: RawInsn, wide: bool) -> String {
     }
 }
 
-fn atomic_text(insn: RawInsn) -> String {
+/// An atomic instruction's text, `None` for an unknown operation.
+fn atomic_text(insn: RawInsn) -> Option<String> {
     let (code, d, s, off, imm) = (insn.code, insn.dst, insn.src, insn.off, insn.imm);
     let size = size_name(code);
     let bits = if code & 0x18 == 0x18 { "64" } else { "" };
     let at = format!("(r{d} {})", signed(off.into()));
-    match (atomic_name(imm), imm) {
+    Some(match (atomic_name(imm), imm) {
         (Some(_), _) if imm & FETCH == 0 => {
             let op = ALU_OPS[((imm as u32 >> 4) & 0xf) as usize];
             format!("lock *({size} *){at} {op} r{s}")
@@ -199,8 +204,8 @@ fn atomic_text(insn: RawInsn) -> String {
             signed(off.into())
         ),
         (None, STORE_REL) => format!("store_release(({size} *){at}, r{s})"),
-        _ => "BUG_st".to_string(),
-    }
+        _ => return None,
+    })
 }
 
 fn jump_text(insn: RawInsn, narrow: bool) -> String {

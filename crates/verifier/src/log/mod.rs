@@ -65,7 +65,8 @@ impl LogLevel {
 const MAX_LOG: usize = 16 << 20;
 
 /// The kernel's `BPF_LOG_MIN_ALIGNMENT` and `BPF_LOG_ALIGNMENT`: the state
-/// after an instruction starts at the next multiple of 40 columns.
+/// after an instruction starts at column 40 or, after a longer line, at
+/// the next multiple of 8 at least 4 columns on (`vlog_alignment`).
 const MIN_ALIGNMENT: usize = 8;
 const ALIGNMENT: usize = 40;
 
@@ -232,10 +233,15 @@ impl<'p> Log<'p> {
     }
 
     /// The instruction at `pc` is about to be checked in `state`.
+    #[inline]
     pub fn insn(&mut self, state: &State, pc: usize) {
-        let Some(prog) = self.on() else {
-            return;
-        };
+        // Inlined: without a log, one test per instruction walked.
+        if let Some(prog) = self.on() {
+            self.insn_logged(prog, state, pc);
+        }
+    }
+
+    fn insn_logged(&mut self, prog: &'p Program<'p>, state: &State, pc: usize) {
         if self.level == LogLevel::Verbose && self.from_queue {
             self.text
                 .push_str(&format!("\nfrom {} to {pc}:", self.prev_pc));
@@ -279,9 +285,10 @@ impl<'p> Log<'p> {
         match self.insn_line {
             Some((end, len)) if end == self.end() => {
                 self.text.pop();
-                let width = (len.max(MIN_ALIGNMENT).div_ceil(ALIGNMENT) * ALIGNMENT)
-                    .saturating_sub(len + 1)
-                    .max(1);
+                let width = (len + MIN_ALIGNMENT / 2)
+                    .max(ALIGNMENT)
+                    .next_multiple_of(MIN_ALIGNMENT)
+                    .saturating_sub(len + 1);
                 self.text.push_str(&" ".repeat(width));
                 self.text.push(';');
             }
@@ -321,10 +328,15 @@ impl<'p> Log<'p> {
     /// prints both frames (`check_func_call`), a return both too
     /// (`prepare_func_exit`), the caller's path then going on as a path
     /// that starts (`from 3 to 1:` at level 2).
+    #[inline]
     pub fn after(&mut self, state: &State, pc: usize) {
-        let Some(prog) = self.on() else {
-            return;
-        };
+        // Inlined: without a log, one test per instruction walked.
+        if let Some(prog) = self.on() {
+            self.after_logged(prog, state, pc);
+        }
+    }
+
+    fn after_logged(&mut self, prog: &'p Program<'p>, state: &State, pc: usize) {
         let depth = state.frames.len();
         let frame_text = |index| frame_text(state, index, Scratch::ALL, Names::of(prog));
         if depth > self.depth && !state.frame().callback && !state.frame().async_cb {
@@ -505,7 +517,9 @@ fn named_regs(raw: RawInsn) -> u16 {
     let x = raw.code & 0x08 != 0;
     let (d, s) = (1u16 << (raw.dst & 0xf), 1u16 << (raw.src & 0xf));
     match class {
-        // ALU: the source register only when it is one.
+        // ALU: the source register only when it is one; in a byte swap
+        // the bit says big-endian, and no source is read.
+        0x04 | 0x07 if raw.code & 0xf0 == 0xd0 => d,
         0x04 | 0x07 => d | if x { s } else { 0 },
         // lddw, or the legacy packet loads (r0, the context in r6).
         0x00 if mode == 0x00 => d,

@@ -31,8 +31,14 @@ fn func_arg(case: &Case, param: &Param) -> FuncArg {
     match param {
         Param::Int => FuncArg::Scalar,
         Param::Ctx(name) if *name == apiary_context::layout(case.prog_type).name => FuncArg::Ctx,
-        Param::Ctx(_) => FuncArg::Mem { size: 0 },
-        Param::Mem => FuncArg::Mem { size: 4 },
+        Param::Ctx(_) => FuncArg::Mem {
+            size: 0,
+            nonnull: false,
+        },
+        Param::Mem => FuncArg::Mem {
+            size: 4,
+            nonnull: false,
+        },
     }
 }
 
@@ -79,10 +85,10 @@ impl CaseInputs {
             funcs: &self.funcs,
             sleepable: case.prog_flags & prog_flags::SLEEPABLE != 0,
             attach_target: case.attach_target.as_deref(),
-            kernel_btf: case
-                .attach_target
-                .as_ref()
-                .and_then(|_| apiary_verifier::kernel_btf().ok()),
+            kernel_btf: (case.attach_target.is_some()
+                || apiary_verifier::calls_kfuncs(&case.insns))
+            .then(apiary_verifier::kernel_btf)
+            .and_then(Result::ok),
         }
     }
 }
