@@ -250,6 +250,7 @@ impl<E> JitCode<E> {
             context_len: 0,
             entry_rsp: 0,
             may_goto: [0; apiary_vm::MAX_CALL_FRAMES],
+            cpu: u64::from(run.cpu()),
             host: std::ptr::null_mut(),
         };
         // Argument by argument: copying whole register files between

@@ -33,12 +33,14 @@
 //! ready last is added last (`reassoc`), a remainder computed from a
 //! quotient is taken from the division (`divmod`), and loop heads start
 //! on a 64-byte boundary. The ops left out still have offsets (those of
-//! the code after them).
+//! the code after them). A helper call that looks a key up in an array
+//! known at the call is the lookup's address arithmetic (`emit_lookup`),
+//! counted as the call.
 
 use std::cell::Cell;
 
-use apiary_verifier::{Accepted, AccessProof, AccessProofs, JumpSide, JumpSides};
-use apiary_vm::{Op, Program};
+use apiary_verifier::{Accepted, AccessProof, AccessProofs, CallMaps, JumpSide, JumpSides};
+use apiary_vm::{ArrayLookup, Op, Program};
 use dynasmrt::x64::X64Relocation;
 use dynasmrt::{DynamicLabel, DynasmApi, VecAssembler};
 
@@ -48,7 +50,7 @@ use crate::emit_call::{self, Routines};
 use crate::exec_mem::ExecMem;
 use crate::reassoc::{self, Ready};
 use crate::{JitError, Options};
-use crate::{combine, divmod, emit_alu, emit_jmp, emit_mem};
+use crate::{combine, divmod, emit_alu, emit_jmp, emit_lookup, emit_mem};
 
 /// Assembles x86-64 into the emitter's buffer.
 #[macro_export]
@@ -223,6 +225,24 @@ fn sides_by_op<E>(program: &Program<E>, sides: Option<&JumpSides>) -> Vec<Option
         .collect()
 }
 
+/// The array each op's helper call looks a key up in, where the verifier
+/// found its map the same on every path and the embedder described the
+/// helper's lookups in that map ([`Program::array_lookup`]).
+fn lookups_by_op<E>(program: &Program<E>, maps: Option<&CallMaps>) -> Vec<Option<ArrayLookup>> {
+    program
+        .ops()
+        .iter()
+        .enumerate()
+        .map(|(pc, op)| match *op {
+            Op::CallHelper { index } => {
+                let map = maps?.get(program.slot_of(pc))?;
+                program.array_lookup(index, map)
+            }
+            _ => None,
+        })
+        .collect()
+}
+
 thread_local! {
     /// An assembler left empty by its last compilation on this thread.
     static ASSEMBLER: Cell<Option<VecAssembler<X64Relocation>>> = const { Cell::new(None) };
@@ -247,6 +267,7 @@ pub(crate) fn compile<E>(
         }
     }
     let sides = sides_by_op(program, accepted.map(|a| &a.jump_sides));
+    let lookups = lookups_by_op(program, accepted.map(|a| &a.call_maps));
     let run_bound = accepted.and_then(|a| a.run_bound);
     // The thread's assembler from its last compilation, with the capacity
     // of its label and relocation tables: growing them (copying, faulting
@@ -280,14 +301,14 @@ pub(crate) fn compile<E>(
         local_calls: ops.iter().any(|op| matches!(op, Op::CallLocal { .. })),
     };
     emit_call::prologue::<E>(&mut e);
-    let fast = body(&mut e, ops, &proofs, &sides, run_bound.is_none())?;
+    let fast = body(&mut e, ops, &proofs, &sides, &lookups, run_bound.is_none())?;
     let packet_proofs = proofs.contains(&Some(AccessProof::Packet));
     let slow = if packet_proofs || run_bound.is_some() || context.is_some() {
         let robust: Vec<Option<AccessProof>> = proofs
             .iter()
             .map(|p| p.filter(|&p| p != AccessProof::Packet && p != AccessProof::Context))
             .collect();
-        Some(body(&mut e, ops, &robust, &sides, true)?)
+        Some(body(&mut e, ops, &robust, &sides, &lookups, true)?)
     } else {
         None
     };
@@ -311,13 +332,14 @@ pub(crate) fn compile<E>(
     Ok(JitCode::new(mem, fast, slow, when, len))
 }
 
-/// Emits one body of every op, using `proofs` and `sides` and counting
-/// the budget unless `counted` is false.
+/// Emits one body of every op, using `proofs`, `sides` and `lookups` and
+/// counting the budget unless `counted` is false.
 fn body(
     e: &mut Emitter,
     ops: &[Op],
     proofs: &[Option<AccessProof>],
     sides: &[Option<JumpSide>],
+    lookups: &[Option<ArrayLookup>],
     counted: bool,
 ) -> Result<Body, JitError> {
     let (ends, is_target) = group_ends(ops);
@@ -437,6 +459,10 @@ fn body(
                     emit_jmp::emit(e, folded.unwrap_or(jump));
                 }
             }
+        } else if let Some(lookup) = lookups.get(pc).copied().flatten() {
+            emit_lookup::emit(e, lookup, |e| {
+                emit_call::emit(e, op, pc);
+            });
         } else if !emit_alu::emit(e, op)
             && !emit_mem::emit(e, op, pc, proofs[pc])
             && !emit_call::emit(e, op, pc)

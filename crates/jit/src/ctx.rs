@@ -52,6 +52,9 @@ pub(crate) struct Ctx {
     /// `rsp` after the entry pushed the callee-saved registers, for leaving from any depth.
     pub(crate) entry_rsp: u64,
     pub(crate) may_goto: [u64; MAX_CALL_FRAMES],
+    /// The run's CPU ([`apiary_vm::TierRun::cpu`]), for inline per-CPU
+    /// array lookups (`emit_lookup`).
+    pub(crate) cpu: u64,
     /// The [`Host`] of this activation.
     pub(crate) host: *mut (),
 }
@@ -86,6 +89,7 @@ pub(crate) mod off {
     pub(crate) const STORE_LEN: i32 = offset_of!(Ctx, store_len) as i32;
     pub(crate) const ENTRY_RSP: i32 = offset_of!(Ctx, entry_rsp) as i32;
     pub(crate) const MAY_GOTO: i32 = offset_of!(Ctx, may_goto) as i32;
+    pub(crate) const CPU: i32 = offset_of!(Ctx, cpu) as i32;
 
     /// Displacement of `regs[i]`.
     pub(crate) const fn reg(i: usize) -> i32 {

@@ -69,6 +69,11 @@
 //!   `r1` pointing into a region holding every proven context access's
 //!   bytes (writable if one writes), checked when the activation starts;
 //!   others take the second body (see `compile`);
+//! - array lookups: a `bpf_map_lookup_elem` call the verifier saw given
+//!   the same map on every path ([`apiary_verifier::CallMaps`]), in a map
+//!   the embedder described ([`apiary_vm::ArrayLookup`]), is the kernel's
+//!   inline address arithmetic when the key lies on the stack (`emit_lookup`),
+//!   the helper otherwise; the embedder gives every run the whole array;
 //! - everything else (helper memory, sockets, accesses reached with two
 //!   kinds, code the verifier never reached) keeps its check.
 //!
@@ -132,6 +137,8 @@ mod emit_alu;
 mod emit_call;
 #[cfg(target_arch = "x86_64")]
 mod emit_jmp;
+#[cfg(target_arch = "x86_64")]
+mod emit_lookup;
 #[cfg(target_arch = "x86_64")]
 mod emit_mem;
 #[cfg(target_arch = "x86_64")]

@@ -4,6 +4,7 @@
 
 use crate::def::{BPF_EXIST, BPF_F_LOCK, BPF_NOEXIST, round8};
 use crate::error::{MapError, Result, check_len};
+use crate::layout::ArrayLayout;
 use crate::mem::{
     Region, ValueRef, copy_value_in, copy_value_out, key_u32, spin_lock, spin_unlock,
 };
@@ -78,6 +79,30 @@ impl ArrayStore {
         }
         let p = self.slot(index, cpu);
         Ok(NonNull::new(p).map(|p| ValueRef::new(p, self.value_size)))
+    }
+
+    /// Where the values lie, as [`ArrayStore::slot`] finds them; `None`
+    /// for an array without memory (no entries).
+    pub(crate) fn layout(&self) -> Option<ArrayLayout> {
+        let base = NonNull::new(self.region.base())?.as_ptr() as usize;
+        let (elem_stride, cpu_stride, nr_cpus) = if self.percpu {
+            (
+                self.stride * self.nr_cpus as usize,
+                self.stride,
+                self.nr_cpus,
+            )
+        } else {
+            (self.stride, 0, 1)
+        };
+        Some(ArrayLayout {
+            base,
+            max_entries: self.max_entries,
+            value_size: self.value_size as u32,
+            elem_stride,
+            cpu_stride,
+            nr_cpus,
+            len: self.region.len(),
+        })
     }
 
     /// Host value size: one value, or one 8-byte padded value per CPU.

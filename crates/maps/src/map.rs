@@ -10,6 +10,7 @@ use crate::bloom::Bloom;
 use crate::def::{MapDef, MapType, round8};
 use crate::error::{MapError, Result, check_len};
 use crate::hash::{HashKind, HashTable, ValueSrc};
+use crate::layout::ArrayLayout;
 use crate::lpm::LpmTrie;
 use crate::mem::{ValueRef, key_u32, spin_lock, spin_unlock};
 use crate::perf::PerfEventArray;
@@ -230,6 +231,16 @@ impl Map {
             Store::Slots(s) if self.ty != MapType::ProgArray => Ok(s.value_ref(key_u32(key)?)),
             Store::Absent(a) => a.program_lookup().map(|()| None),
             _ => Err(self.unsupported()),
+        }
+    }
+
+    /// Where the values of an `array` or `percpu_array` lie, for code that
+    /// looks them up itself ([`ArrayLayout`]); `None` for other maps and
+    /// for arrays without entries.
+    pub fn array_layout(&self) -> Option<ArrayLayout> {
+        match &self.store {
+            Store::Array(a) => a.layout(),
+            _ => None,
         }
     }
 

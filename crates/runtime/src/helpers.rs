@@ -129,6 +129,12 @@ fn expose(
     Ok(addr as u64)
 }
 
+/// `bpf_map_lookup_elem`'s id. On an array or per-CPU array it finds the
+/// value by `apiary_vm::ArrayLookup`'s arithmetic (`Map::lookup` on the
+/// runner's CPU, see `Runtime::array_lookups`), which compiled code may do
+/// itself.
+pub(crate) const MAP_LOOKUP_ELEM: u32 = 1;
+
 fn map_lookup_elem(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
     let (id, map, read_only) = map_arg(ctx, a[0])?;
     let cpu = ctx.env().cpu;
@@ -763,7 +769,7 @@ fn csum_diff(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
 /// Every helper Apiary implements, by kernel id; the prototypes are
 /// `apiary_verifier::helpers`'.
 static HELPERS: &[(i32, HelperFn<Env>)] = &[
-    (1, map_lookup_elem),
+    (MAP_LOOKUP_ELEM as i32, map_lookup_elem),
     (2, map_update_elem),
     (3, map_delete_elem),
     (4, probe_read),

@@ -48,7 +48,7 @@ use apiary_isa::{Insn, LdImm64Kind, RawInsn, decode_program};
 use apiary_kernel::types::{AttachType, ProgType};
 use apiary_loader::{BPF_F_RDONLY_PROG, MapSpec, ProgramSpec};
 use apiary_maps::{Map, MapDef, RedirectTarget};
-use apiary_vm::{Helpers, Program, Region, RegionKind, RunError, RunInput, Runner};
+use apiary_vm::{ArrayLookup, Helpers, Program, Region, RegionKind, RunError, RunInput, Runner};
 
 pub use apiary_verifier::helpers::{ArgKind, HelperProto, RetKind, helper_proto, helper_protos};
 pub use error::RuntimeError;
@@ -190,7 +190,9 @@ pub struct Runtime {
     nr_cpus: u32,
     maps: RwLock<Vec<MapEntry>>,
     programs: RwLock<Vec<LoadedProgram>>,
-    /// Global-data values programs address directly: `(addr, len, writable)`.
+    /// Global-data values programs address directly, and the whole of the
+    /// arrays loaded programs use (their values may be found by compiled
+    /// code, `Runtime::array_lookups`): given to every run.
     data_regions: RwLock<Vec<DataRegion>>,
     helpers: Arc<Helpers<Env>>,
     output: Mutex<Output>,
@@ -530,7 +532,10 @@ impl Runtime {
                 _ => {}
             }
         }
-        let program = Program::new(&code, Arc::clone(&self.helpers))?;
+        let mut program = Program::new(&code, Arc::clone(&self.helpers))?;
+        let (lookups, arrays) = self.array_lookups(maps);
+        program.set_array_lookups(helpers::MAP_LOOKUP_ELEM, lookups);
+        regions.extend(arrays);
         let mut known = write_lock(&self.data_regions);
         for region in regions {
             if !known.contains(&region) {
@@ -546,6 +551,37 @@ impl Runtime {
             max_ctx_offset,
         });
         Ok(ProgId(programs.len() as u32))
+    }
+
+    /// What `bpf_map_lookup_elem` does on each of `maps` that is an array
+    /// or per-CPU array (see `apiary_vm::array_lookup`), and the whole of
+    /// those arrays' values, which every run is then given: a value a
+    /// compiling tier finds itself is then accessible as one the helper
+    /// handed out.
+    fn array_lookups(&self, maps: &[MapId]) -> (Vec<Option<ArrayLookup>>, Vec<DataRegion>) {
+        let table = read_lock(&self.maps);
+        let mut arrays = Vec::new();
+        let lookups = maps
+            .iter()
+            .map(|&id| {
+                let entry = id.index().and_then(|i| table.get(i))?;
+                let layout = entry.map.array_layout()?;
+                arrays.push(DataRegion {
+                    addr: layout.base,
+                    len: layout.len,
+                    writable: !entry.read_only,
+                    map: id,
+                });
+                Some(ArrayLookup {
+                    base: layout.base as u64,
+                    max_entries: layout.max_entries,
+                    elem_stride: layout.elem_stride as u64,
+                    cpu_stride: layout.cpu_stride as u64,
+                    last_cpu: layout.nr_cpus - 1,
+                })
+            })
+            .collect();
+        (lookups, arrays)
     }
 
     fn resolve_map(
@@ -750,7 +786,7 @@ impl Runtime {
     }
 
     /// Runs program `prog` on `cpu` with `r1` = the address of `ctx` (0
-    /// when empty), `ctx` writable, and every global-data value accessible.
+    /// when empty), `ctx` writable, every global-data value and every array programs use accessible.
     /// Its `bpf_trace_printk` text and events go to [`Runtime::take_trace`]
     /// and [`Runtime::take_events`].
     ///
@@ -802,7 +838,7 @@ impl Runtime {
     }
 
     /// One run of `program` with `r1 = ctx_addr`, the given regions plus
-    /// every global-data value, and `packet` as the `LD_ABS` span.
+    /// every global-data value and array, and `packet` as the `LD_ABS` span.
     fn execute(
         &self,
         runner: &mut Runner<Env>,
@@ -819,10 +855,10 @@ impl Runtime {
             packet,
             headers: None,
         };
-        runner.run(program, env, &input)
+        runner.set_cpu(env.cpu).run(program, env, &input)
     }
 
-    /// `given` followed by every global-data value programs address directly.
+    /// `given` followed by every global-data value and array programs use (`data_regions`).
     fn with_data_regions<'a>(&self, given: &[Region<'a>]) -> Vec<Region<'a>> {
         let mut regions = given.to_vec();
         for data in read_lock(&self.data_regions).iter() {

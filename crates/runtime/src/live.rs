@@ -166,6 +166,7 @@ impl LiveXdp {
             headers: None,
         };
         let action = runner
+            .set_cpu(self.env.cpu)
             .run(&self.program, &mut self.env, &input)
             .map_err(TestRunError::Run)?;
         Ok(action as u32)

@@ -414,6 +414,7 @@ impl Runtime {
         // Set up once, as the kernel's loop does; a run after one whose
         // helpers moved the packet reads it where it went.
         let retval = runner
+            .set_cpu(env.cpu)
             .run_repeat(&program, env, &mut input, u64::from(runs), |env, input| {
                 // Rewritten only when it moved: the vm reads the input right
                 // away, and reading what was just written costs more than a

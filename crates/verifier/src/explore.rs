@@ -10,6 +10,7 @@ use std::cell::RefCell;
 use apiary_isa::{CallTarget, Insn, LdImm64Kind, Size, Source};
 use apiary_kernel::types::{MapType, ProgType};
 
+use crate::call_maps::CallMaps;
 use crate::cfg::{self, Cfg};
 use crate::checkpoint::{At, Checkpoints, Visit, infinite_loop, live_masks, visit};
 use crate::error::{Rejection, Stats};
@@ -149,6 +150,8 @@ pub struct Accepted {
     pub stack_depth: u32,
     /// Which memory accesses are in bounds on every run, and of what.
     pub proofs: AccessProofs,
+    /// Which map each helper call is given in `r1` on every run.
+    pub call_maps: CallMaps,
     /// Which conditional jumps go the same way on every run.
     pub jump_sides: JumpSides,
     /// The most instructions one run can execute (callees included), when
@@ -248,10 +251,12 @@ fn walk(
     env.funcs
         .check_call_graph(&env)
         .inspect_err(|_| log.forget_walks())?;
+    let (proofs, call_maps) = recorder.finish();
     Ok(Accepted {
         stats: *stats,
         stack_depth,
-        proofs: recorder.finish(),
+        proofs,
+        call_maps,
         jump_sides: sides
             .finish(walked.is_some() && crate::run_bound::walk_is_whole(&env.cfg.insns)),
         run_bound: crate::run_bound::run_bound(&env.cfg.insns, walked),

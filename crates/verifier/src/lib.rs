@@ -48,8 +48,10 @@
 //!   `kfunc` (kfunc calls' BTF ids, looked up before the walk),
 //!   `map_struct` (a map's own kernel struct, read through its pointer);
 //! - what it hands on: [`proofs`] (per memory instruction, the kind of
-//!   memory it stays inside on every run, for the JIT), [`jump_sides`]
-//!   (the conditional jumps that go the same way on every run) and
+//!   memory it stays inside on every run, for the JIT), [`call_maps`]
+//!   (per helper call, the map it is given when always the same one),
+//!   [`jump_sides`] (the conditional jumps that go the same way on every
+//!   run) and
 //!   `run_bound` (the most instructions a run can execute, when the code
 //!   or the walk bounds it).
 //!
@@ -107,6 +109,7 @@ mod btf_ctx;
 mod btf_funcs;
 mod btf_ptr;
 mod call;
+pub mod call_maps;
 mod callback_stack;
 mod cfg;
 mod checkpoint;
@@ -149,6 +152,7 @@ mod state;
 mod timer;
 pub mod tnum;
 
+pub use call_maps::CallMaps;
 pub use error::{PacketAccess, Rejection, SourceLine, Stats};
 pub use explore::{Accepted, INSN_LIMIT, JMP_SEQ_LIMIT, verify, verify_with_log};
 pub use jump_sides::{JumpSide, JumpSides};

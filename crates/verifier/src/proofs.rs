@@ -36,6 +36,7 @@
 
 use apiary_isa::{CallTarget, Insn};
 
+use crate::call_maps::{CallMapRecorder, CallMaps};
 use crate::program::MapInfo;
 use crate::regs::RegType;
 use crate::state::State;
@@ -96,9 +97,11 @@ enum Seen {
     Mixed,
 }
 
-/// Collects the proofs during the walk.
+/// Collects the proofs, and the maps helper calls are given, during the
+/// walk.
 pub(crate) struct Recorder {
     seen: Vec<Seen>,
+    call_maps: CallMapRecorder,
     /// By map index: the map is some map of maps' inner template.
     inner_template: Vec<bool>,
     /// A helper may call a function the walk does not follow.
@@ -118,6 +121,7 @@ impl Recorder {
         }
         Recorder {
             seen: vec![Seen::Never; slots],
+            call_maps: CallMapRecorder::new(slots),
             inner_template,
             unfollowed_callback: false,
         }
@@ -137,6 +141,10 @@ impl Recorder {
                 {
                     self.unfollowed_callback = true;
                 }
+                let r1 = &regs[1];
+                let map = (r1.kind == RegType::MapPtr && !self.is_inner_template(r1.map))
+                    .then_some(r1.map);
+                self.call_maps.visit(pc, map);
                 return;
             }
             _ => return,
@@ -146,15 +154,7 @@ impl Recorder {
             RegType::Stack => Some(AccessProof::Stack),
             RegType::Packet | RegType::PacketMeta => Some(AccessProof::Packet),
             RegType::Ctx => Some(AccessProof::Context),
-            RegType::MapValue
-                if !self
-                    .inner_template
-                    .get(reg.map as usize)
-                    .copied()
-                    .unwrap_or(true) =>
-            {
-                Some(AccessProof::MapValue)
-            }
+            RegType::MapValue if !self.is_inner_template(reg.map) => Some(AccessProof::MapValue),
             _ => None,
         };
         let Some(slot) = self.seen.get_mut(pc) else {
@@ -167,8 +167,18 @@ impl Recorder {
         };
     }
 
-    /// The table, once the walk accepted the program.
-    pub(crate) fn finish(self) -> AccessProofs {
+    /// Whether map `map` is some map of maps' inner template (or no map of
+    /// the program's): its real map is only known at run time.
+    fn is_inner_template(&self, map: u32) -> bool {
+        self.inner_template
+            .get(map as usize)
+            .copied()
+            .unwrap_or(true)
+    }
+
+    /// The tables, once the walk accepted the program.
+    pub(crate) fn finish(self) -> (AccessProofs, CallMaps) {
+        let call_maps = self.call_maps.finish(!self.unfollowed_callback);
         let by_insn = self
             .seen
             .into_iter()
@@ -177,6 +187,6 @@ impl Recorder {
                 _ => None,
             })
             .collect();
-        AccessProofs { by_insn }
+        (AccessProofs { by_insn }, call_maps)
     }
 }

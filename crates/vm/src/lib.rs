@@ -57,7 +57,9 @@
 //! the loop keeps registers in a local array and checks the stack before
 //! the regions, remembering the last region hit. Helpers registered with
 //! [`Helpers::register_pure`] are called as plain functions, without a
-//! context, which makes helper-heavy code several times cheaper.
+//! context, which makes helper-heavy code several times cheaper. A
+//! compiling tier may look keys up in arrays itself where the embedder
+//! describes the lookups ([`array_lookup`]).
 //!
 //! ```
 //! use std::sync::Arc;
@@ -73,6 +75,7 @@
 //! assert_eq!(Runner::new().run_on_memory(&program, &mut (), &mut mem), Ok(3));
 //! ```
 
+pub mod array_lookup;
 mod error;
 mod fault;
 mod helpers;
@@ -85,6 +88,7 @@ mod runner;
 pub mod semantics;
 mod tier;
 
+pub use array_lookup::ArrayLookup;
 pub use error::{Access, HelperError, LoadError, RunError};
 pub use fault::{FaultLocation, NEAR_REGION, RegionKind};
 pub use helpers::{

@@ -110,6 +110,8 @@ pub struct Runner<E> {
     budget: Option<u64>,
     pub(crate) remaining: u64,
     engine: Engine,
+    /// See [`Runner::set_cpu`].
+    cpu: u32,
 }
 
 impl<E> Default for Runner<E> {
@@ -205,6 +207,7 @@ impl<E> Runner<E> {
             budget: Some(DEFAULT_BUDGET),
             remaining: u64::MAX,
             engine: Engine::default(),
+            cpu: 0,
         }
     }
 
@@ -221,6 +224,20 @@ impl<E> Runner<E> {
     pub fn clear_stacks(&mut self) -> &mut Self {
         self.memory.clear_stacks();
         self
+    }
+
+    /// The CPU following runs are on, as the embedder numbers CPUs: the
+    /// copy of a per-CPU array value that lookups a tier does itself find
+    /// ([`crate::ArrayLookup`]); the embedder's lookup helper must find the
+    /// same one. 0 until set.
+    pub fn set_cpu(&mut self, cpu: u32) -> &mut Self {
+        self.cpu = cpu;
+        self
+    }
+
+    /// The CPU of following runs ([`Runner::set_cpu`]).
+    pub fn cpu(&self) -> u32 {
+        self.cpu
     }
 
     /// The tier runs use.

@@ -186,6 +186,11 @@ impl<'r, E> TierRun<'r, E> {
         true
     }
 
+    /// The CPU of the run ([`crate::Runner::set_cpu`]).
+    pub fn cpu(&self) -> u32 {
+        self.runner.cpu()
+    }
+
     /// The running program.
     pub fn program(&self) -> &Program<E> {
         self.program
