@@ -413,6 +413,11 @@ impl Map {
         ))
     }
 
+    /// Whether `lock_addr` is the `bpf_spin_lock` of one of this map's values.
+    pub fn is_spin_lock(&self, lock_addr: usize) -> bool {
+        self.lock_word(lock_addr).is_ok()
+    }
+
     /// `bpf_spin_lock` on the lock at `lock_addr` inside one of this map's values.
     pub fn spin_lock(&self, lock_addr: usize) -> Result<()> {
         let word = self.lock_word(lock_addr)?;

@@ -444,32 +444,40 @@ fn map_peek_elem(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
     Ok(status(result))
 }
 
-fn with_lock_owner(
-    ctx: Ctx<'_, '_>,
-    addr: u64,
-    op: fn(&Map, usize) -> Result<(), MapError>,
-) -> Ret {
+/// The map whose value holds the `bpf_spin_lock` at `addr`.
+fn lock_owner(ctx: Ctx<'_, '_>, addr: u64) -> Result<Arc<Map>, HelperError> {
     ctx.read(addr, 4)?;
-    let maps: Vec<Arc<Map>> = crate::read_lock(&ctx.env().runtime.maps)
+    crate::read_lock(&ctx.env().runtime.maps)
         .iter()
-        .filter(|e| e.map.def().spin_lock_off.is_some())
+        .find(|e| e.map.def().spin_lock_off.is_some() && e.map.is_spin_lock(addr as usize))
         .map(|e| Arc::clone(&e.map))
-        .collect();
-    if maps.iter().any(|m| op(m, addr as usize).is_ok()) {
-        Ok(0)
-    } else {
-        Err(HelperError::Other(format!(
-            "{addr:#x} is not a bpf_spin_lock in a map value"
-        )))
-    }
+        .ok_or_else(|| {
+            HelperError::Other(format!("{addr:#x} is not a bpf_spin_lock in a map value"))
+        })
 }
 
 fn spin_lock(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
-    with_lock_owner(ctx, a[0], Map::spin_lock)
+    let map = lock_owner(ctx, a[0])?;
+    // Taking it again would wait for this very run (the verifier refuses
+    // such a program; an unverified one is stopped instead of hanging).
+    if ctx.env().locks.iter().any(|(addr, _)| *addr == a[0]) {
+        return Err(HelperError::Other(format!(
+            "the bpf_spin_lock at {:#x} is already held by this run",
+            a[0]
+        )));
+    }
+    map.spin_lock(a[0] as usize)
+        .map_err(|e| HelperError::Other(e.to_string()))?;
+    ctx.env().locks.push((a[0], map));
+    Ok(0)
 }
 
 fn spin_unlock(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
-    with_lock_owner(ctx, a[0], Map::spin_unlock)
+    let map = lock_owner(ctx, a[0])?;
+    map.spin_unlock(a[0] as usize)
+        .map_err(|e| HelperError::Other(e.to_string()))?;
+    ctx.env().locks.retain(|(addr, _)| *addr != a[0]);
+    Ok(0)
 }
 
 fn ringbuf_output(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {

@@ -220,6 +220,11 @@ pub struct Env {
     prog_type: ProgType,
     /// Ring buffer samples reserved and not yet submitted: address and map.
     reserved: Vec<(usize, Arc<Map>)>,
+    /// `bpf_spin_lock`s this run holds: address and map. The verifier
+    /// refuses a program that exits holding one or takes one twice; an
+    /// unverified run that does is stopped (twice) or has its locks
+    /// released when it ends, so that no later run waits forever.
+    locks: Vec<(u64, Arc<Map>)>,
     /// Key buffers `bpf_for_each_map_elem` hands to callbacks; freed with the Env.
     key_buffers: Vec<Box<[std::cell::UnsafeCell<u8>]>>,
     /// The packet of a networking run (test-run of xdp or skb programs).
@@ -235,6 +240,12 @@ pub struct Env {
     /// them: the table only grows and an entry never changes), not once
     /// per helper call.
     maps_used: Vec<(u64, MapId, Arc<Map>, bool)>,
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        self.release_locks();
+    }
 }
 
 impl std::fmt::Debug for Env {
@@ -268,11 +279,22 @@ impl Env {
     /// table's lock for every frame).
     #[inline]
     pub(crate) fn clear_run_state(&mut self) {
+        self.release_locks();
         self.reserved.clear();
         self.key_buffers.clear();
         self.socket_cookie = None;
         self.trace.clear();
         self.events.clear();
+    }
+
+    /// Releases the `bpf_spin_lock`s the run left held (only an unverified
+    /// program can).
+    #[inline]
+    pub(crate) fn release_locks(&mut self) {
+        for (addr, map) in self.locks.drain(..) {
+            // It was taken through this map: releasing it cannot fail.
+            let _ = map.spin_unlock(addr as usize);
+        }
     }
 
     /// Keeps an event, up to [`MAX_EVENTS`].
@@ -828,6 +850,7 @@ impl Runtime {
             task: task.clone(),
             prog_type: self.program_type(prog),
             reserved: Vec::new(),
+            locks: Vec::new(),
             key_buffers: Vec::new(),
             packet: None,
             socket_cookie: None,
@@ -855,7 +878,9 @@ impl Runtime {
             packet,
             headers: None,
         };
-        runner.set_cpu(env.cpu).run(program, env, &input)
+        let result = runner.set_cpu(env.cpu).run(program, env, &input);
+        env.release_locks();
+        result
     }
 
     /// `given` followed by every global-data value and array programs use (`data_regions`).

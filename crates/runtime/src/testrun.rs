@@ -416,6 +416,7 @@ impl Runtime {
         let retval = runner
             .set_cpu(env.cpu)
             .run_repeat(&program, env, &mut input, u64::from(runs), |env, input| {
+                env.release_locks();
                 // Rewritten only when it moved: the vm reads the input right
                 // away, and reading what was just written costs more than a
                 // short program's run (a store-forwarding stall).
@@ -424,7 +425,9 @@ impl Runtime {
                     (input.packet, input.headers) = (packet, headers);
                 }
             })
-            .map_err(|error| self.name_fault(error, env))? as u32;
+            .map_err(|error| self.name_fault(error, env));
+        env.release_locks();
+        let retval = retval? as u32;
         let mean = start.elapsed().as_nanos() / u128::from(runs);
         Ok((retval, u32::try_from(mean).unwrap_or(u32::MAX)))
     }
@@ -713,7 +716,7 @@ impl Runtime {
 
 /// The output of a finished run.
 fn finish(
-    env: Env,
+    mut env: Env,
     (retval, duration_ns): (u32, u32),
     data_out: Option<Vec<u8>>,
     ctx_out: Option<Vec<u8>>,
@@ -723,8 +726,8 @@ fn finish(
         duration_ns,
         data_out,
         ctx_out,
-        trace: env.trace,
-        events: env.events,
+        trace: std::mem::take(&mut env.trace),
+        events: std::mem::take(&mut env.events),
     }
 }
 

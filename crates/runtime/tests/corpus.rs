@@ -56,3 +56,35 @@ fn spin_lock_offset_comes_from_btf() {
     let map = rt.map(loaded.maps[index]).expect("buckets was created");
     assert_eq!(map.def().spin_lock_off, Some(0));
 }
+
+/// An unverified program that exits holding a `bpf_spin_lock` (the
+/// verifier refuses it: `bpf_spin_unlock is missing`) leaves no lock held
+/// for the next run, which would otherwise wait forever; repeated runs
+/// each take and leave it.
+#[test]
+fn a_lock_left_held_is_released_when_the_run_ends() {
+    let Some(object) = open("wild_rejects") else {
+        return;
+    };
+    let rt = Runtime::new(1);
+    let loaded = rt.load_object(&object).unwrap();
+    let prog = loaded
+        .program("lock_held_at_exit")
+        .expect("lock_held_at_exit loads unverified");
+    let frame = [0u8; 64];
+    let input = apiary_runtime::TestRunInput {
+        data_in: Some(&frame),
+        ctx_in: None,
+        data_size_out: None,
+        repeat: 3,
+        cpu: 0,
+        flags: 0,
+        task: TaskInfo::current(),
+    };
+    let mut runner = Runner::new();
+    for _ in 0..2 {
+        // Its buckets hold no tokens: it returns 2 with the lock held.
+        let out = rt.test_run(&mut runner, prog, &input).unwrap();
+        assert_eq!(out.retval, 2);
+    }
+}
