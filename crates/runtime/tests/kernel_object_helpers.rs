@@ -104,12 +104,24 @@ fn no_corpus_program_misses_a_helper() {
             .load_object(&object)
             .unwrap_or_else(|e| panic!("{}: {e}", obj.name));
         for (name, result) in &loaded.programs {
-            if let Err(e @ RuntimeError::MissingHelper { .. }) = result {
-                panic!("{}/{name}: {e}", obj.name);
+            let id = format!("{}/{name}", obj.name);
+            let listed = KNOWN_MISSING.iter().any(|(known, _)| *known == id);
+            match result {
+                Err(e @ RuntimeError::MissingHelper { .. }) if !listed => panic!("{id}: {e}"),
+                Err(RuntimeError::MissingHelper { .. }) => {}
+                _ if listed => panic!("{id} is listed in KNOWN_MISSING but loads"),
+                _ => {}
             }
         }
     }
 }
+
+/// Corpus programs that call a helper the runtime does not provide yet,
+/// and which. The verifier checks them; they are not run.
+const KNOWN_MISSING: &[(&str, &str)] = &[(
+    "xdp_policer_callbacks/police",
+    "bpf_timer_init, bpf_timer_set_callback, bpf_timer_start",
+)];
 
 fn sysctl_ctx(write: bool, name: &str, current: &[u8], new: &[u8]) -> Vec<u8> {
     SysctlContext {
