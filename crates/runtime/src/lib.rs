@@ -201,6 +201,10 @@ pub struct Runtime {
     socket_cookies: std::sync::atomic::AtomicU64,
     /// The routes `bpf_fib_lookup` searches.
     routes: RwLock<Vec<Route>>,
+    /// An XDP test-run's frame kept for the next one: a capture replayed
+    /// through test-run would otherwise allocate and zero a page and a
+    /// context per packet, more than a short program's run costs.
+    spare_xdp_frame: Mutex<Option<packet::Packet>>,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -384,6 +388,7 @@ impl Runtime {
             prandom: std::sync::atomic::AtomicU64::new(seed),
             socket_cookies: std::sync::atomic::AtomicU64::new(0),
             routes: RwLock::new(Vec::new()),
+            spare_xdp_frame: Mutex::new(None),
         })
     }
 

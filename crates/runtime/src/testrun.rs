@@ -278,6 +278,14 @@ fn skb_program(prog_type: ProgType) -> Option<bool> {
 }
 
 /// Copies the packet out, at most `limit` bytes when one is given.
+fn spare_frame(
+    spare: &std::sync::Mutex<Option<Packet>>,
+) -> std::sync::MutexGuard<'_, Option<Packet>> {
+    spare
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 fn data_out(bytes: Vec<u8>, limit: Option<u32>) -> Vec<u8> {
     let mut bytes = bytes;
     if let Some(limit) = limit.filter(|l| *l != 0) {
@@ -491,7 +499,14 @@ impl Runtime {
             )));
         }
         let mut env = self.env(prog, input.cpu, &input.task);
-        env.packet = Some(Packet::xdp(data, linear, &setup));
+        let spare = spare_frame(&self.spare_xdp_frame).take();
+        env.packet = Some(match spare {
+            Some(mut packet) => {
+                packet.refill_xdp(data, linear, &setup);
+                packet
+            }
+            None => Packet::xdp(data, linear, &setup),
+        });
         let (retval, duration_ns) = self.run_repeated(runner, prog, &mut env, &[], input.repeat)?;
         if retval == XDP_TX {
             env.record(Event::XdpTx {
@@ -508,12 +523,9 @@ impl Runtime {
                 .copy_from_slice(&image[xdp_off::DATA_END..xdp_off::DATA_END + 4]);
             md.to_vec()
         });
-        Ok(finish(
-            env,
-            (retval, duration_ns),
-            Some(data_out(packet.meta_and_data(), input.data_size_out)),
-            ctx_out,
-        ))
+        let data = data_out(packet.meta_and_data(), input.data_size_out);
+        *spare_frame(&self.spare_xdp_frame) = Some(packet);
+        Ok(finish(env, (retval, duration_ns), Some(data), ctx_out))
     }
 
     fn test_run_skb(
