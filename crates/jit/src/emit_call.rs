@@ -27,6 +27,7 @@ pub(crate) struct Routines {
     pub(crate) budget: DynamicLabel,
     pub(crate) depth: DynamicLabel,
     pub(crate) fell_off: DynamicLabel,
+    pub(crate) lookup_found: DynamicLabel,
 }
 
 /// The eBPF registers that live in caller-saved x86 registers (`r0..r5`).
@@ -281,6 +282,8 @@ pub(crate) fn routines<E>(e: &mut Emitter) {
     returning(e, packet, slow::packet::<E>);
     returning(e, helper, slow::helper::<E>);
     returning(e, callx, slow::callx::<E>);
+    let lookup_found = e.routines.lookup_found;
+    returning(e, lookup_found, slow::lookup_found::<E>);
     stopping(e, misaligned, slow::misaligned::<E>);
     // The interpreter takes over from the group's start: it needs the registers.
     let budget_saved = e.label();

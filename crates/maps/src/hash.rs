@@ -172,6 +172,11 @@ impl HashTable {
         Ok(())
     }
 
+    /// Bytes of a key.
+    pub(crate) fn key_size(&self) -> usize {
+        self.key_size
+    }
+
     /// Number of live elements.
     pub(crate) fn len(&self) -> u32 {
         self.count.load(Ordering::Relaxed)

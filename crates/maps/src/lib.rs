@@ -37,6 +37,7 @@ mod perf;
 pub mod pin;
 mod queue;
 mod ringbuf;
+mod search;
 mod slots;
 pub mod typed;
 
@@ -51,3 +52,4 @@ pub use ringbuf::{
     BPF_RB_AVAIL_DATA, BPF_RB_CONS_POS, BPF_RB_FORCE_WAKEUP, BPF_RB_NO_WAKEUP, BPF_RB_PROD_POS,
     BPF_RB_RING_SIZE, BPF_RINGBUF_BUSY_BIT, BPF_RINGBUF_DISCARD_BIT, BPF_RINGBUF_HDR_SZ,
 };
+pub use search::{Search, SearchFn};
