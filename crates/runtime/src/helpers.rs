@@ -229,7 +229,8 @@ fn probe_read_str(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
     Ok(result)
 }
 
-fn clock(id: libc::clockid_t) -> u64 {
+/// Nanoseconds on clock `id`.
+pub(crate) fn clock(id: libc::clockid_t) -> u64 {
     let mut ts = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,
