@@ -25,6 +25,7 @@
 mod absent;
 mod array;
 mod bloom;
+mod bucket;
 mod def;
 mod error;
 mod hash;

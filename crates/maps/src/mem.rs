@@ -197,6 +197,11 @@ impl Slab {
     }
 
     /// Address of element `i`; the element must have been `ensure`d.
+    /// How many elements the slab can hold.
+    pub(crate) fn capacity(&self) -> u32 {
+        self.capacity
+    }
+
     pub(crate) fn addr(&self, i: u32) -> *mut u8 {
         let (k, off) = self.locate(i);
         let base = self
