@@ -270,10 +270,21 @@ impl HashTable {
             if e >= capacity {
                 return None;
             }
-            if self.hdr(e, H_HASH).load(Ordering::Relaxed) == hash && self.key_is(e, key) {
+            // Located once: the header's words and the key's bytes follow.
+            let at = self.slab.addr(e);
+            // SAFETY: `e` is a backed element (see `hdr`): its header words
+            // are 4-aligned inside it, its key area holds the key size.
+            let word = |w: usize| unsafe { AtomicU32::from_ptr(at.add(w * 4).cast()) };
+            let byte = |i: usize| unsafe { AtomicU8::from_ptr(at.add(HEADER_BYTES + i)) };
+            let same_key = || {
+                key.iter()
+                    .enumerate()
+                    .all(|(i, b)| byte(i).load(Ordering::Relaxed) == *b)
+            };
+            if word(H_HASH).load(Ordering::Relaxed) == hash && same_key() {
                 return Some(e);
             }
-            e = self.hdr(e, H_NEXT).load(Ordering::Relaxed);
+            e = word(H_NEXT).load(Ordering::Relaxed);
         }
         None
     }
@@ -284,12 +295,6 @@ impl HashTable {
         // SAFETY: `e` is a backed element (see `hdr`) and `i` is below the
         // key size, inside its key area.
         unsafe { AtomicU8::from_ptr(self.key_ptr(e).add(i)) }
-    }
-
-    fn key_is(&self, e: u32, key: &[u8]) -> bool {
-        key.iter()
-            .enumerate()
-            .all(|(i, b)| self.key_byte(e, i).load(Ordering::Relaxed) == *b)
     }
 
     /// Size of a host-side value (all CPUs, each padded to 8, for per-CPU tables).

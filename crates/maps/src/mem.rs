@@ -161,6 +161,11 @@ impl Slab {
 
     /// Chunk number and index inside it for element `i`.
     fn locate(&self, i: u32) -> (usize, usize) {
+        // The first chunk (all of a preallocated slab) without a division:
+        // lookups locate every element they pass.
+        if i < self.first {
+            return (0, i as usize);
+        }
         let q = u64::from(i) / u64::from(self.first) + 1;
         let k = 63 - q.leading_zeros() as usize;
         let start = u64::from(self.first) * ((1u64 << k) - 1);
