@@ -31,7 +31,7 @@
 //! assembled with shifts and ors one wide load, and byte-by-byte copies
 //! one wide copy (`combine`); sums are reordered so that the operand
 //! ready last is added last (`reassoc`), a remainder computed from a
-//! quotient is taken from the division (`divmod`), and loop heads start
+//! quotient is taken from the division (`divmod`), and outermost loop heads start
 //! on a 64-byte boundary. The ops left out still have offsets (those of
 //! the code after them). A helper call that looks a key up in an array
 //! known at the call is the lookup's address arithmetic, one in a hash
@@ -481,16 +481,33 @@ fn body(
     Ok(Body::new(starts, bodies, counted.then_some(ends)))
 }
 
-/// Which ops a later jump (or the op itself) goes back to: loop heads.
+/// The loop heads to align: ops a later jump (or the op itself) goes back
+/// to, unless they lie inside the range of another such jump that starts
+/// before them. Code inside a loop may fall into such an op on every
+/// iteration, through up to 63 bytes of `nop`s: a switch-based state
+/// machine jumps back to several of its cases, which were each aligned
+/// (`bench_fsm` ran up to five `nop`s per byte it read). Only the
+/// outermost loop's head is then aligned, which is entered once per run.
 fn loop_heads(ops: &[Op]) -> Vec<bool> {
+    let mut back_edges: Vec<(usize, usize)> = ops
+        .iter()
+        .enumerate()
+        .filter_map(|(pc, &op)| {
+            let t = emit_jmp::jump(op)?.t as usize;
+            (t <= pc && t < ops.len()).then_some((t, pc))
+        })
+        .collect();
+    back_edges.sort_unstable();
     let mut heads = vec![false; ops.len()];
-    for (pc, &op) in ops.iter().enumerate() {
-        if let Some(t) = emit_jmp::jump(op).map(|j| j.t as usize)
-            && t <= pc
-            && let Some(head) = heads.get_mut(t)
-        {
-            *head = true;
+    // The furthest op the back jumps to earlier heads come from.
+    let mut reach: Option<usize> = None;
+    for group in back_edges.chunk_by(|a, b| a.0 == b.0) {
+        let t = group[0].0;
+        if reach.is_none_or(|last| last < t) {
+            heads[t] = true;
         }
+        let last = group.iter().map(|&(_, pc)| pc).max();
+        reach = reach.max(last);
     }
     heads
 }
