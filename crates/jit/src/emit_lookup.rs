@@ -25,6 +25,7 @@ use dynasmrt::DynamicLabel;
 
 use crate::compile::{Emitter, R10, R11, simm32, x};
 use crate::ctx::off;
+use crate::emit_call;
 use crate::x64;
 
 /// The x86 register holding the key's address (eBPF `r2`).
@@ -123,25 +124,17 @@ fn found_info(map: u32, pc: usize) -> Option<u64> {
 fn emit_direct(e: &mut Emitter, lookup: DirectLookup, map: u32, pc: usize, done: DynamicLabel) {
     let found = e.routines.lookup_found;
     let info = found_info(map, pc).unwrap_or(0);
-    // `r1..r5` and the budget live in registers the search may clobber:
-    // six pushes keep the stack aligned for the call.
+    let (map, search) = (lookup.map as usize as i64, lookup.lookup as usize as i64);
+    // The key is already in the second argument register.
+    emit_call::keeping_args(e, |e| {
+        x64!(e
+            ; mov rdi, QWORD map
+            ; mov edx, [r12 + off::CPU]
+            ; mov rax, QWORD search
+            ; call rax
+        );
+    });
     x64!(e
-        ; push rdi
-        ; push rsi
-        ; push rdx
-        ; push rcx
-        ; push r8
-        ; push r9
-        ; mov rdi, QWORD lookup.map as usize as i64
-        ; mov edx, [r12 + off::CPU]
-        ; mov rax, QWORD lookup.lookup as usize as i64
-        ; call rax
-        ; pop r9
-        ; pop r8
-        ; pop rcx
-        ; pop rdx
-        ; pop rsi
-        ; pop rdi
         ; test rax, rax
         ; jz =>done
         ; mov Rq(R11), rax

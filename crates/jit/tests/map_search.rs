@@ -6,15 +6,17 @@
 //! host changes the map between runs, and where the map varies by path or
 //! the key is not on the stack (the helper then).
 
-use std::sync::Arc;
+mod lookup_tiers;
 
-use apiary_kernel::types::{MapType as KernelMapType, ProgType};
+use apiary_kernel::types::MapType as KernelMapType;
 use apiary_maps::{BPF_F_NO_PREALLOC, MapDef, MapType};
-use apiary_runtime::{MapId, ProgId, Runtime, TaskInfo};
-use apiary_verifier::{Accepted, MapInfo, Program, verify};
-use apiary_vm::{Engine, Op, Runner};
+use apiary_runtime::{MapId, Runtime};
+use apiary_verifier::{Accepted, MapInfo};
+use apiary_vm::Engine;
+use lookup_tiers::{
+    BUMP, CPUS, Check, Maps, Tier, call_slots, first_helper, key_in_value, varying_map,
+};
 
-const CPUS: u32 = 3;
 /// Bytes of every value: the programs write the first 8.
 const VALUE: u32 = 16;
 
@@ -88,125 +90,58 @@ fn fill(runtime: &Runtime, maps: &[MapId]) {
     }
 }
 
-/// One runtime with the maps filled and `source` loaded (a kprobe: its
-/// context is plain memory), run by `engine`.
-struct Tier {
-    runtime: Arc<Runtime>,
-    maps: Vec<MapId>,
-    prog: ProgId,
-    runner: Runner<apiary_runtime::Env>,
+const MAPS: Maps = Maps {
+    defs: map_defs,
+    fill,
+};
+
+/// What the host finds for every key the runs use, in every map.
+fn contents(tier: &Tier) -> Vec<String> {
+    let mut found = Vec::new();
+    for (n, &id) in tier.maps.iter().enumerate() {
+        let map = tier.runtime.map(id).expect("map");
+        for key in KEYS {
+            let key = if n as u32 == TRIE {
+                trie_key(32, key)
+            } else {
+                key.to_ne_bytes().to_vec()
+            };
+            found.push(format!("{:?}", map.sys_lookup(&key, 0)));
+        }
+    }
+    found
 }
 
-impl Tier {
-    fn new(source: &str, engine: Engine) -> (Tier, Accepted) {
-        let insns = apiary_asm::assemble_slots(source).expect("assembles");
-        let runtime = Runtime::new(CPUS);
-        let maps: Vec<MapId> = map_defs()
-            .into_iter()
-            .map(|(def, _)| runtime.create_map(def).expect("map"))
-            .collect();
-        fill(&runtime, &maps);
-        let infos: Vec<MapInfo> = map_defs().into_iter().map(|(_, info)| info).collect();
-        let accepted = verify(&Program::bare(&insns, ProgType::KPROBE, &infos))
-            .unwrap_or_else(|r| panic!("refused: {r}\n{source}"));
-        let prog = runtime
-            .load_program("search", ProgType::KPROBE, &insns, &maps)
-            .expect("loads");
-        if engine == Engine::Compiled {
-            let program = runtime.program(prog).expect("loaded");
-            apiary_jit::compile_verified(&program, &accepted).expect("compiles");
-        }
-        let mut runner = Runner::new();
-        runner.set_engine(engine);
-        let tier = Tier {
-            runtime,
-            maps,
-            prog,
-            runner,
-        };
-        (tier, accepted)
-    }
-
-    /// A run on `cpu` with the context's first two words `key` and `select`.
-    fn run(&mut self, key: u32, select: u32, cpu: u32) -> String {
-        let mut ctx = [0u8; 168];
-        ctx[..4].copy_from_slice(&key.to_ne_bytes());
-        ctx[8..12].copy_from_slice(&select.to_ne_bytes());
-        let result = self.runtime.run(
-            &mut self.runner,
-            self.prog,
-            &mut ctx,
-            cpu,
-            &TaskInfo::default(),
-        );
-        format!("{result:?}")
-    }
-
-    /// What the host finds for every key the runs use, in every map.
-    fn contents(&self) -> Vec<String> {
-        let mut found = Vec::new();
-        for (n, &id) in self.maps.iter().enumerate() {
-            let map = self.runtime.map(id).expect("map");
-            for key in keys() {
-                let key = if n as u32 == TRIE {
-                    trie_key(32, key)
-                } else {
-                    key.to_ne_bytes().to_vec()
-                };
-                found.push(format!("{:?}", map.sys_lookup(&key, 0)));
-            }
-        }
-        found
-    }
-
-    /// The host's update of `key` in map `n` to a value of bytes `tag`.
-    fn update(&self, n: u32, key: u32, tag: u8) {
-        let map = self.runtime.map(self.maps[n as usize]).expect("map");
-        let size = if n == PERCPU { VALUE * CPUS } else { VALUE };
-        let key = if n == TRIE {
-            trie_key(32, key)
-        } else {
-            key.to_ne_bytes().to_vec()
-        };
-        map.sys_update(&key, &vec![tag; size as usize], 0)
-            .expect("update");
-    }
+/// The host's update of `key` in map `n` of `tier` to a value of bytes `tag`.
+fn update(tier: &Tier, n: u32, key: u32, tag: u8) {
+    let map = tier.runtime.map(tier.maps[n as usize]).expect("map");
+    let size = if n == PERCPU { VALUE * CPUS } else { VALUE };
+    let key = if n == TRIE {
+        trie_key(32, key)
+    } else {
+        key.to_ne_bytes().to_vec()
+    };
+    map.sys_update(&key, &vec![tag; size as usize], 0)
+        .expect("update");
 }
 
 /// Keys that hit and miss in every map, and large ones.
-fn keys() -> impl Iterator<Item = u32> {
-    (0..=5).chain([0x8000_0000, u32::MAX])
-}
+const KEYS: [u32; 8] = [0, 1, 2, 3, 4, 5, 0x8000_0000, u32::MAX];
 
 /// Runs `source` in both tiers on every key, selector and CPU (one past
 /// the last included), with `between(tier, key)` after each key's runs,
 /// and compares results and map contents after each key.
-fn tiers_agree_with(source: &str, between: impl Fn(&Tier, u32)) -> Accepted {
-    let (mut interp, accepted) = Tier::new(source, Engine::Interpreter);
-    let (mut jit, _) = Tier::new(source, Engine::Compiled);
-    let mut found = 0;
-    for key in keys() {
-        for select in 0..2 {
-            for cpu in 0..=CPUS {
-                let expected = interp.run(key, select, cpu);
-                assert_eq!(
-                    jit.run(key, select, cpu),
-                    expected,
-                    "key {key} select {select} cpu {cpu}\n{source}"
-                );
-                found += usize::from(expected != "Ok(0)");
-            }
-        }
-        assert_eq!(jit.contents(), interp.contents(), "key {key}\n{source}");
-        between(&interp, key);
-        between(&jit, key);
-    }
-    assert!(found > 0, "no lookup found a value\n{source}");
-    accepted
+fn tiers_agree_with(source: &str, between: &dyn Fn(&Tier, u32)) -> Accepted {
+    let check = Check {
+        keys: &KEYS,
+        contents,
+        between,
+    };
+    lookup_tiers::tiers_agree(source, &MAPS, &check)
 }
 
 fn tiers_agree(source: &str) -> Accepted {
-    tiers_agree_with(source, |_, _| {})
+    tiers_agree_with(source, &|_, _| {})
 }
 
 /// The key from the context on the stack at `r10 - 4` (after a /32 prefix
@@ -221,22 +156,9 @@ fn key(map: u32) -> String {
     }
 }
 
-/// Adds 1 to the value's first word and the key to its second and returns
-/// the first word (0 when nothing was found).
-const BUMP: &str = "if r0 == 0 goto +6\nr1 = *(u32 *)(r0 + 0)\nr1 += 1\n\
-                    *(u32 *)(r0 + 0) = r1\n*(u32 *)(r0 + 4) = r6\n\
-                    r0 = *(u32 *)(r0 + 0)\nexit\nr0 = 0\nexit";
-
 /// A lookup in map `map` whose value the program bumps.
 fn bump(map: u32) -> String {
     format!("{}ld_pseudo r1, 5, {map}\ncall 1\n{BUMP}", key(map))
-}
-
-/// The slots of the helper calls whose map the verifier knows.
-fn call_slots(accepted: &Accepted) -> Vec<usize> {
-    (0..accepted.call_maps.len())
-        .filter(|&slot| accepted.call_maps.get(slot).is_some())
-        .collect()
 }
 
 #[test]
@@ -282,9 +204,9 @@ fn a_value_deleted_during_the_run_stays_readable() {
 fn host_updates_between_runs_are_seen() {
     for map in [HASH, LRU, PERCPU, TRIE] {
         // Keys present and one absent: the trie has room for no more.
-        tiers_agree_with(&bump(map), |tier, key| {
+        tiers_agree_with(&bump(map), &|tier, key| {
             if key < 4 {
-                tier.update(map, key, 50 + key as u8);
+                update(tier, map, key, 50 + key as u8);
             }
         });
     }
@@ -292,11 +214,7 @@ fn host_updates_between_runs_are_seen() {
 
 #[test]
 fn a_map_that_varies_by_path_takes_the_helper() {
-    let accepted = tiers_agree(&format!(
-        "{}if r7 == 0 goto +3\nld_pseudo r1, 5, {HASH}\ngoto +2\nld_pseudo r1, 5, {LRU}\n\
-         call 1\n{BUMP}",
-        key(HASH)
-    ));
+    let accepted = tiers_agree(&varying_map(&key(HASH), LRU, HASH));
     assert!(
         call_slots(&accepted).is_empty(),
         "the map varies at the call"
@@ -307,28 +225,15 @@ fn a_map_that_varies_by_path_takes_the_helper() {
 fn a_key_in_a_map_value_takes_the_helper() {
     // The hash's value at the context's key holds the key of the LRU
     // hash's lookup (its first word, which the runs bump).
-    let accepted = tiers_agree(&format!(
-        "{}ld_pseudo r1, 5, {HASH}\ncall 1\nif r0 == 0 goto +17\n\
-         r8 = r0\nr1 = *(u32 *)(r8 + 0)\nr1 += 1\n*(u32 *)(r8 + 0) = r1\n\
-         r2 = r8\nld_pseudo r1, 5, {LRU}\ncall 1\n{BUMP}\nr0 = 0\nexit",
-        key(HASH)
-    ));
+    let accepted = tiers_agree(&key_in_value(&key(HASH), HASH, LRU));
     assert_eq!(call_slots(&accepted).len(), 2, "both maps are known");
 }
 
 #[test]
 fn every_hash_and_trie_is_searched_directly() {
     // What the tests above rely on: the loader describes each map's search.
-    let (tier, _) = Tier::new(&bump(HASH), Engine::Compiled);
-    let program = tier.runtime.program(tier.prog).expect("loaded");
-    let index = program
-        .ops()
-        .iter()
-        .find_map(|op| match *op {
-            Op::CallHelper { index } => Some(index),
-            _ => None,
-        })
-        .expect("a helper call");
+    let (tier, _) = Tier::new(&bump(HASH), Engine::Compiled, &MAPS);
+    let (program, index) = first_helper(&tier);
     for (map, key_size) in [(HASH, 4), (LRU, 4), (PERCPU, 4), (TRIE, 8)] {
         let direct = program.direct_lookup(index, map).expect("described");
         assert_eq!((direct.key_size, direct.value_size), (key_size, VALUE));

@@ -32,18 +32,17 @@ pub struct Search {
 
 impl Search {
     pub(crate) fn hash(table: &HashTable, map: &Map) -> Search {
-        Search {
-            search: search_hash,
-            map: std::ptr::from_ref(table).cast(),
-            key_size: map.key_size() as u32,
-            value_size: map.value_size() as u32,
-        }
+        Search::of(search_hash, std::ptr::from_ref(table).cast(), map)
     }
 
     pub(crate) fn trie(trie: &LpmTrie, map: &Map) -> Search {
+        Search::of(search_trie, std::ptr::from_ref(trie).cast(), map)
+    }
+
+    fn of(search: SearchFn, table: *const (), map: &Map) -> Search {
         Search {
-            search: search_trie,
-            map: std::ptr::from_ref(trie).cast(),
+            search,
+            map: table,
             key_size: map.key_size() as u32,
             value_size: map.value_size() as u32,
         }
