@@ -223,3 +223,56 @@ fn every_kernel_loadable_packet_program_agrees_including_maps() {
         failures.join("\n")
     );
 }
+
+/// The firewall with its block list filled, so that its LPM trie lookups
+/// hit (nested prefixes: the longest wins) and its hash of per-rule
+/// counters is inserted into and then found (and added to through the
+/// value found) on later hits: on every frame of the capture, both
+/// return the same verdicts and end with the same counters. Apiary's
+/// compiled code calls both maps' searches directly (`emit_lookup`).
+#[test]
+fn the_firewall_agrees_with_the_kernel_with_its_block_list_filled() {
+    let Some((mut vm, mut kernel)) = backends(
+        "the_firewall_agrees_with_the_kernel_with_its_block_list_filled",
+        "xdp_firewall",
+        "xdp_firewall",
+    ) else {
+        return;
+    };
+    // 10.0.0.0/8 (rule 1) holds 10.0.0.0/24 (rule 2), which holds 10.0.0.6/32 (rule 3).
+    let rules: [(u32, [u8; 4], u32); 4] = [
+        (8, [10, 0, 0, 0], 1),
+        (24, [10, 0, 0, 0], 2),
+        (32, [10, 0, 0, 6], 3),
+        (24, [203, 0, 113, 0], 4),
+    ];
+    for (prefixlen, addr, rule) in rules {
+        let key = [prefixlen.to_ne_bytes(), addr].concat();
+        let value = rule.to_ne_bytes();
+        vm.map("blocklist")
+            .unwrap()
+            .sys_update(&key, &value, 0)
+            .unwrap();
+        kernel
+            .map("blocklist")
+            .unwrap()
+            .update(&key, &value, 0)
+            .unwrap();
+    }
+    let frames = apiary_corpus::traffic::packets();
+    let mut dropped = 0;
+    for packet in &frames {
+        let ours = vm.run(&request(&packet.frame)).unwrap();
+        let theirs = kernel.run(&request(&packet.frame)).unwrap();
+        let differences = compare_runs(&ours, &theirs);
+        assert!(
+            differences.is_empty(),
+            "{}: {differences:?}",
+            packet.summary
+        );
+        dropped += usize::from(theirs.retval == 1);
+    }
+    assert!(dropped > 3, "the rules dropped {dropped} frames");
+    let differences = compare_maps(&vm.dump_maps(), &kernel.dump_maps());
+    assert!(differences.is_empty(), "maps: {differences:?}");
+}

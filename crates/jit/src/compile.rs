@@ -31,16 +31,17 @@
 //! assembled with shifts and ors one wide load, and byte-by-byte copies
 //! one wide copy (`combine`); sums are reordered so that the operand
 //! ready last is added last (`reassoc`), a remainder computed from a
-//! quotient is taken from the division (`divmod`), and loop heads start
+//! quotient is taken from the division (`divmod`), and outermost loop heads start
 //! on a 64-byte boundary. The ops left out still have offsets (those of
 //! the code after them). A helper call that looks a key up in an array
-//! known at the call is the lookup's address arithmetic (`emit_lookup`),
-//! counted as the call.
+//! known at the call is the lookup's address arithmetic, one in a hash
+//! table or trie a direct call of its search (`emit_lookup`), counted as
+//! the call.
 
 use std::cell::Cell;
 
 use apiary_verifier::{Accepted, AccessProof, AccessProofs, CallMaps, JumpSide, JumpSides};
-use apiary_vm::{ArrayLookup, Op, Program};
+use apiary_vm::{MapLookup, Op, Program};
 use dynasmrt::x64::X64Relocation;
 use dynasmrt::{DynamicLabel, DynasmApi, VecAssembler};
 
@@ -225,10 +226,14 @@ fn sides_by_op<E>(program: &Program<E>, sides: Option<&JumpSides>) -> Vec<Option
         .collect()
 }
 
-/// The array each op's helper call looks a key up in, where the verifier
-/// found its map the same on every path and the embedder described the
-/// helper's lookups in that map ([`Program::array_lookup`]).
-fn lookups_by_op<E>(program: &Program<E>, maps: Option<&CallMaps>) -> Vec<Option<ArrayLookup>> {
+/// The map each op's helper call looks a key up in and what the lookup
+/// is, where the verifier found its map (number) the same on every path
+/// and the embedder described the helper's lookups in that map
+/// ([`Program::map_lookup`]).
+fn lookups_by_op<E>(
+    program: &Program<E>,
+    maps: Option<&CallMaps>,
+) -> Vec<Option<(MapLookup, u32)>> {
     program
         .ops()
         .iter()
@@ -236,7 +241,8 @@ fn lookups_by_op<E>(program: &Program<E>, maps: Option<&CallMaps>) -> Vec<Option
         .map(|(pc, op)| match *op {
             Op::CallHelper { index } => {
                 let map = maps?.get(program.slot_of(pc))?;
-                program.array_lookup(index, map)
+                let lookup = program.map_lookup(index, map)?;
+                emit_lookup::possible(&lookup, map, pc).then_some((lookup, map))
             }
             _ => None,
         })
@@ -291,6 +297,7 @@ pub(crate) fn compile<E>(
         budget: asm.new_dynamic_label(),
         depth: asm.new_dynamic_label(),
         fell_off: asm.new_dynamic_label(),
+        lookup_found: asm.new_dynamic_label(),
     };
     let mut e = Emitter {
         asm,
@@ -339,7 +346,7 @@ fn body(
     ops: &[Op],
     proofs: &[Option<AccessProof>],
     sides: &[Option<JumpSide>],
-    lookups: &[Option<ArrayLookup>],
+    lookups: &[Option<(MapLookup, u32)>],
     counted: bool,
 ) -> Result<Body, JitError> {
     let (ends, is_target) = group_ends(ops);
@@ -459,8 +466,8 @@ fn body(
                     emit_jmp::emit(e, folded.unwrap_or(jump));
                 }
             }
-        } else if let Some(lookup) = lookups.get(pc).copied().flatten() {
-            emit_lookup::emit(e, lookup, |e| {
+        } else if let Some((lookup, map)) = lookups.get(pc).copied().flatten() {
+            emit_lookup::emit(e, lookup, map, pc, |e| {
                 emit_call::emit(e, op, pc);
             });
         } else if !emit_alu::emit(e, op)
@@ -474,16 +481,33 @@ fn body(
     Ok(Body::new(starts, bodies, counted.then_some(ends)))
 }
 
-/// Which ops a later jump (or the op itself) goes back to: loop heads.
+/// The loop heads to align: ops a later jump (or the op itself) goes back
+/// to, unless they lie inside the range of another such jump that starts
+/// before them. Code inside a loop may fall into such an op on every
+/// iteration, through up to 63 bytes of `nop`s: a switch-based state
+/// machine jumps back to several of its cases, which were each aligned
+/// (`bench_fsm` ran up to five `nop`s per byte it read). Only the
+/// outermost loop's head is then aligned, which is entered once per run.
 fn loop_heads(ops: &[Op]) -> Vec<bool> {
+    let mut back_edges: Vec<(usize, usize)> = ops
+        .iter()
+        .enumerate()
+        .filter_map(|(pc, &op)| {
+            let t = emit_jmp::jump(op)?.t as usize;
+            (t <= pc && t < ops.len()).then_some((t, pc))
+        })
+        .collect();
+    back_edges.sort_unstable();
     let mut heads = vec![false; ops.len()];
-    for (pc, &op) in ops.iter().enumerate() {
-        if let Some(t) = emit_jmp::jump(op).map(|j| j.t as usize)
-            && t <= pc
-            && let Some(head) = heads.get_mut(t)
-        {
-            *head = true;
+    // The furthest op the back jumps to earlier heads come from.
+    let mut reach: Option<usize> = None;
+    for group in back_edges.chunk_by(|a, b| a.0 == b.0) {
+        let t = group[0].0;
+        if reach.is_none_or(|last| last < t) {
+            heads[t] = true;
         }
+        let last = group.iter().map(|&(_, pc)| pc).max();
+        reach = reach.max(last);
     }
     heads
 }

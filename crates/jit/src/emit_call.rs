@@ -27,6 +27,7 @@ pub(crate) struct Routines {
     pub(crate) budget: DynamicLabel,
     pub(crate) depth: DynamicLabel,
     pub(crate) fell_off: DynamicLabel,
+    pub(crate) lookup_found: DynamicLabel,
 }
 
 /// The eBPF registers that live in caller-saved x86 registers (`r0..r5`).
@@ -98,12 +99,21 @@ fn call_local(e: &mut Emitter, pc: usize, t: u32) {
     });
 }
 
-/// A pure helper: `r1..r5` are already the SysV argument registers; the
-/// caller-saved ones the helper may clobber are kept on the stack (six
-/// pushes keep the alignment).
+/// A pure helper: `r1..r5` are already the SysV argument registers.
 fn call_pure(e: &mut Emitter, f: PureHelperFn) {
     let tramp = slow::pure as *const () as usize as i64;
     let f = f as *const () as usize as i64;
+    keeping_args(
+        e,
+        |e| x64!(e; mov r9, QWORD f; mov rax, QWORD tramp; call rax),
+    );
+}
+
+/// Emits, by `call`, the call of a C function that may clobber the
+/// caller-saved registers holding `r1..r5` and the budget: they are kept
+/// on the stack around it (six pushes keep the alignment); its result
+/// stays in rax.
+pub(crate) fn keeping_args(e: &mut Emitter, call: impl FnOnce(&mut Emitter)) {
     x64!(e
         ; push rdi
         ; push rsi
@@ -111,9 +121,9 @@ fn call_pure(e: &mut Emitter, f: PureHelperFn) {
         ; push rcx
         ; push r8
         ; push r9
-        ; mov r9, QWORD f
-        ; mov rax, QWORD tramp
-        ; call rax
+    );
+    call(e);
+    x64!(e
         ; pop r9
         ; pop r8
         ; pop rcx
@@ -281,6 +291,8 @@ pub(crate) fn routines<E>(e: &mut Emitter) {
     returning(e, packet, slow::packet::<E>);
     returning(e, helper, slow::helper::<E>);
     returning(e, callx, slow::callx::<E>);
+    let lookup_found = e.routines.lookup_found;
+    returning(e, lookup_found, slow::lookup_found::<E>);
     stopping(e, misaligned, slow::misaligned::<E>);
     // The interpreter takes over from the group's start: it needs the registers.
     let budget_saved = e.label();

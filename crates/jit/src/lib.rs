@@ -69,11 +69,14 @@
 //!   `r1` pointing into a region holding every proven context access's
 //!   bytes (writable if one writes), checked when the activation starts;
 //!   others take the second body (see `compile`);
-//! - array lookups: a `bpf_map_lookup_elem` call the verifier saw given
+//! - map lookups: a `bpf_map_lookup_elem` call the verifier saw given
 //!   the same map on every path ([`apiary_verifier::CallMaps`]), in a map
-//!   the embedder described ([`apiary_vm::ArrayLookup`]), is the kernel's
-//!   inline address arithmetic when the key lies on the stack (`emit_lookup`),
-//!   the helper otherwise; the embedder gives every run the whole array;
+//!   the embedder described ([`apiary_vm::MapLookup`]), is, when the key
+//!   lies on the stack (`emit_lookup`), the kernel's inline address
+//!   arithmetic in an array ([`apiary_vm::ArrayLookup`]; the embedder
+//!   gives every run the whole array) and a direct call of the map's
+//!   search in a hash table or trie ([`apiary_vm::DirectLookup`]; a value
+//!   found is registered as the helper would), the helper otherwise;
 //! - everything else (helper memory, sockets, accesses reached with two
 //!   kinds, code the verifier never reached) keeps its check.
 //!
@@ -90,8 +93,8 @@
 //! counts, and where ops that nothing jumps into are fused beyond what
 //! the kernel's JIT does (see `compile`): byte loads and copies combined
 //! into wide ones, sums reordered by when their operands are ready, a
-//! remainder taken from the division that gave its quotient, loop heads
-//! aligned to 64 bytes. Each keeps results identical (`tests/combined.rs`,
+//! remainder taken from the division that gave its quotient, outermost
+//! loop heads aligned to 64 bytes. Each keeps results identical (`tests/combined.rs`,
 //! `tests/fused.rs`, and the differential tests).
 //!
 //! # Repeated runs

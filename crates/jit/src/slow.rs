@@ -176,6 +176,24 @@ pub(crate) unsafe extern "sysv64" fn helper<E>(ctx: *mut Ctx, index: u64, op: u6
     after_call(ctx, host, outcome, ran)
 }
 
+/// A map's search that compiled code called itself at the helper call at
+/// op `info as u32`, on map number `info >> 32`, found the value at
+/// `value` (see `emit_lookup`): registers it as the helper would have
+/// (which may fail as the helper would); `r0` stays the value.
+pub(crate) unsafe extern "sysv64" fn lookup_found<E>(ctx: *mut Ctx, value: u64, info: u64) -> u64 {
+    // SAFETY: called from compiled code with its own context.
+    let (ctx, host) = unsafe { parts::<E>(ctx) };
+    host.run.set_remaining(ctx.budget);
+    // A region was added, which the next run must not see: as after a
+    // helper that keeps the input.
+    ctx.helper_ran |= helper_ran::INPUT_KEPT;
+    let (op, map) = (info as u32 as usize, (info >> 32) as u32);
+    match host.run.register_lookup_value(map, op, value) {
+        Ok(()) => 1,
+        Err(error) => stop(host, Exit::Failed(error)),
+    }
+}
+
 /// `callx` of helper `id` at op `op`.
 pub(crate) unsafe extern "sysv64" fn callx<E>(ctx: *mut Ctx, id: u64, op: u64) -> u64 {
     // SAFETY: called from compiled code with its own context.

@@ -7,9 +7,11 @@
 //! replaced element swapped for a fresh one (so a program still holding the
 //! old value pointer keeps seeing the old value). Elements come from a pool
 //! and go back to it on delete; their memory is never unmapped while the map
-//! lives. Each bucket has its own reader-writer lock: lookups only take a
-//! read lock on one bucket.
+//! lives. Each bucket has its own reader-writer lock for writers and host
+//! reads; programs' lookups take no lock but walk the chain under the
+//! bucket's sequence count (see `bucket`).
 
+use crate::bucket::Bucket;
 use crate::def::{
     BPF_EXIST, BPF_F_LOCK, BPF_F_NO_COMMON_LRU, BPF_F_NO_PREALLOC, BPF_F_ZERO_SEED, BPF_NOEXIST,
     round8,
@@ -19,9 +21,9 @@ use crate::jhash::{htab_hash, random_seed};
 use crate::mem::{
     Slab, ValueRef, copy_value_in, copy_value_out, spin_lock, spin_unlock, zero_shared,
 };
-use parking_lot::{Mutex, RwLock};
+use parking_lot::Mutex;
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU32, Ordering};
 
 const NIL: u32 = u32::MAX;
 
@@ -72,7 +74,7 @@ pub(crate) struct HashTable {
     max_entries: u32,
     seed: u32,
     lock_off: Option<u32>,
-    buckets: Box<[RwLock<u32>]>,
+    buckets: Box<[Bucket]>,
     /// Elements an LRU shrink frees at once (`LOCAL_FREE_TARGET` clamped by
     /// the CPU share for the common list, `PERCPU_FREE_TARGET` per CPU).
     evict_batch: u32,
@@ -145,7 +147,7 @@ impl HashTable {
             max_entries,
             seed,
             lock_off,
-            buckets: (0..n_buckets).map(|_| RwLock::new(NIL)).collect(),
+            buckets: (0..n_buckets).map(|_| Bucket::new(NIL)).collect(),
             evict_batch: if per_cpu_lists {
                 4
             } else {
@@ -170,6 +172,11 @@ impl HashTable {
         }
         self.seed = seed;
         Ok(())
+    }
+
+    /// Bytes of a key.
+    pub(crate) fn key_size(&self) -> usize {
+        self.key_size
     }
 
     /// Number of live elements.
@@ -230,23 +237,64 @@ impl HashTable {
 
     /// A program's lookup: the value (for `cpu` in per-CPU tables). LRU
     /// lookups mark the element referenced, as `bpf_lru_node_set_ref`.
+    /// Takes no lock (see `bucket`).
     pub(crate) fn lookup(&self, key: &[u8], cpu: u32, mark_ref: bool) -> Result<Option<ValueRef>> {
         check_len("key", key, self.key_size)?;
         let hash = htab_hash(key, self.seed);
-        let head = self.buckets[self.bucket_of(hash)].read();
-        Ok(self.find(*head, hash, key).map(|e| {
-            if self.kind.lru && mark_ref {
-                let r = self.hdr(e, H_REF);
-                if r.load(Ordering::Relaxed) == 0 {
-                    r.store(1, Ordering::Relaxed);
+        let bucket = &self.buckets[self.bucket_of(hash)];
+        Ok(bucket
+            .walk(|head| self.find_racing(head, hash, key))
+            .map(|e| {
+                if self.kind.lru && mark_ref {
+                    let r = self.hdr(e, H_REF);
+                    if r.load(Ordering::Relaxed) == 0 {
+                        r.store(1, Ordering::Relaxed);
+                    }
                 }
+                let p = self.cpu_value_ptr(e, cpu.min(self.nr_cpus - 1));
+                ValueRef::new(
+                    NonNull::new(p).unwrap_or(NonNull::dangling()),
+                    self.value_size,
+                )
+            }))
+    }
+
+    /// [`HashTable::find`] without the bucket's lock, on a chain a writer
+    /// may be changing: atomic reads only, and no more steps than the
+    /// table has elements, so that a walk led astray by a recycled element
+    /// still ends (its answer is then thrown away, see `Bucket::walk`).
+    fn find_racing(&self, head: u32, hash: u32, key: &[u8]) -> Option<u32> {
+        let capacity = self.slab.capacity();
+        let mut e = head;
+        for _ in 0..capacity {
+            if e >= capacity {
+                return None;
             }
-            let p = self.cpu_value_ptr(e, cpu.min(self.nr_cpus - 1));
-            ValueRef::new(
-                NonNull::new(p).unwrap_or(NonNull::dangling()),
-                self.value_size,
-            )
-        }))
+            // Located once: the header's words and the key's bytes follow.
+            let at = self.slab.addr(e);
+            // SAFETY: `e` is a backed element (see `hdr`): its header words
+            // are 4-aligned inside it, its key area holds the key size.
+            let word = |w: usize| unsafe { AtomicU32::from_ptr(at.add(w * 4).cast()) };
+            let byte = |i: usize| unsafe { AtomicU8::from_ptr(at.add(HEADER_BYTES + i)) };
+            let same_key = || {
+                key.iter()
+                    .enumerate()
+                    .all(|(i, b)| byte(i).load(Ordering::Relaxed) == *b)
+            };
+            if word(H_HASH).load(Ordering::Relaxed) == hash && same_key() {
+                return Some(e);
+            }
+            e = word(H_NEXT).load(Ordering::Relaxed);
+        }
+        None
+    }
+
+    /// Byte `i` of element `e`'s key, which lock-free walks read while a
+    /// writer may be filling the element anew.
+    fn key_byte(&self, e: u32, i: usize) -> &AtomicU8 {
+        // SAFETY: `e` is a backed element (see `hdr`) and `i` is below the
+        // key size, inside its key area.
+        unsafe { AtomicU8::from_ptr(self.key_ptr(e).add(i)) }
     }
 
     /// Size of a host-side value (all CPUs, each padded to 8, for per-CPU tables).
@@ -561,8 +609,10 @@ impl HashTable {
             }
             return Err(MapError::TooBig("hash map is full"));
         };
-        // SAFETY: `new` is ours alone; its key area is key_size bytes.
-        unsafe { std::ptr::copy_nonoverlapping(key.as_ptr(), self.key_ptr(new), self.key_size) };
+        // Byte by byte: a lookup's walk may still be reading the element.
+        for (i, b) in key.iter().enumerate() {
+            self.key_byte(new, i).store(*b, Ordering::Relaxed);
+        }
         self.write_value(new, src, true, false);
         self.link(&mut head, new, hash, old.is_some());
         match old {

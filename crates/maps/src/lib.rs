@@ -25,6 +25,7 @@
 mod absent;
 mod array;
 mod bloom;
+mod bucket;
 mod def;
 mod error;
 mod hash;
@@ -37,6 +38,7 @@ mod perf;
 pub mod pin;
 mod queue;
 mod ringbuf;
+mod search;
 mod slots;
 pub mod typed;
 
@@ -51,3 +53,4 @@ pub use ringbuf::{
     BPF_RB_AVAIL_DATA, BPF_RB_CONS_POS, BPF_RB_FORCE_WAKEUP, BPF_RB_NO_WAKEUP, BPF_RB_PROD_POS,
     BPF_RB_RING_SIZE, BPF_RINGBUF_BUSY_BIT, BPF_RINGBUF_DISCARD_BIT, BPF_RINGBUF_HDR_SZ,
 };
+pub use search::{Search, SearchFn};

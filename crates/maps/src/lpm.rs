@@ -110,8 +110,13 @@ impl LpmTrie {
         })
     }
 
+    /// Bytes of a key: the prefix length, then the data.
+    pub(crate) fn key_size(&self) -> usize {
+        self.data_size + 4
+    }
+
     fn split_key<'k>(&self, key: &'k [u8]) -> Result<(u32, &'k [u8])> {
-        check_len("key", key, self.data_size + 4)?;
+        check_len("key", key, self.key_size())?;
         let (len, data) = key.split_at(4);
         let mut b = [0u8; 4];
         b.copy_from_slice(len);

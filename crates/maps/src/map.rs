@@ -16,6 +16,7 @@ use crate::mem::{ValueRef, key_u32, spin_lock, spin_unlock};
 use crate::perf::PerfEventArray;
 use crate::queue::QueueStack;
 use crate::ringbuf::RingBuffer;
+use crate::search::Search;
 use crate::slots::{SlotArray, pack};
 
 mod snapshot;
@@ -240,6 +241,20 @@ impl Map {
     pub fn array_layout(&self) -> Option<ArrayLayout> {
         match &self.store {
             Store::Array(a) => a.layout(),
+            _ => None,
+        }
+    }
+
+    /// [`Map::lookup`] as a function native code may call ([`Search`]),
+    /// for hash tables (plain, per-CPU, LRU) and LPM tries; `None` for
+    /// other maps.
+    pub fn search(&self) -> Option<Search> {
+        match (&self.store, self.ty) {
+            (
+                Store::Hash(h),
+                MapType::Hash | MapType::PercpuHash | MapType::LruHash | MapType::LruPercpuHash,
+            ) => Some(Search::hash(h, self)),
+            (Store::Lpm(t), _) => Some(Search::trie(t, self)),
             _ => None,
         }
     }

@@ -161,6 +161,11 @@ impl Slab {
 
     /// Chunk number and index inside it for element `i`.
     fn locate(&self, i: u32) -> (usize, usize) {
+        // The first chunk (all of a preallocated slab) without a division:
+        // lookups locate every element they pass.
+        if i < self.first {
+            return (0, i as usize);
+        }
         let q = u64::from(i) / u64::from(self.first) + 1;
         let k = 63 - q.leading_zeros() as usize;
         let start = u64::from(self.first) * ((1u64 << k) - 1);
@@ -197,6 +202,11 @@ impl Slab {
     }
 
     /// Address of element `i`; the element must have been `ensure`d.
+    /// How many elements the slab can hold.
+    pub(crate) fn capacity(&self) -> u32 {
+        self.capacity
+    }
+
     pub(crate) fn addr(&self, i: u32) -> *mut u8 {
         let (k, off) = self.locate(i);
         let base = self

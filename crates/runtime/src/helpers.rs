@@ -131,8 +131,9 @@ fn expose(
 
 /// `bpf_map_lookup_elem`'s id. On an array or per-CPU array it finds the
 /// value by `apiary_vm::ArrayLookup`'s arithmetic (`Map::lookup` on the
-/// runner's CPU, see `Runtime::array_lookups`), which compiled code may do
-/// itself.
+/// runner's CPU, see `Runtime::map_lookups`), on a hash table or trie by
+/// `Map::search`'s function, registering the value as
+/// `apiary_vm::DirectLookup` says: compiled code may do either itself.
 pub(crate) const MAP_LOOKUP_ELEM: u32 = 1;
 
 fn map_lookup_elem(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
@@ -228,7 +229,8 @@ fn probe_read_str(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
     Ok(result)
 }
 
-fn clock(id: libc::clockid_t) -> u64 {
+/// Nanoseconds on clock `id`.
+pub(crate) fn clock(id: libc::clockid_t) -> u64 {
     let mut ts = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,

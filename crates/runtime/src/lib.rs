@@ -48,7 +48,10 @@ use apiary_isa::{Insn, LdImm64Kind, RawInsn, decode_program};
 use apiary_kernel::types::{AttachType, ProgType};
 use apiary_loader::{BPF_F_RDONLY_PROG, MapSpec, ProgramSpec};
 use apiary_maps::{Map, MapDef, RedirectTarget};
-use apiary_vm::{ArrayLookup, Helpers, Program, Region, RegionKind, RunError, RunInput, Runner};
+use apiary_vm::{
+    ArrayLookup, DirectLookup, Helpers, MapLookup, Program, Region, RegionKind, RunError, RunInput,
+    Runner,
+};
 
 pub use apiary_verifier::helpers::{ArgKind, HelperProto, RetKind, helper_proto, helper_protos};
 pub use error::RuntimeError;
@@ -192,7 +195,7 @@ pub struct Runtime {
     programs: RwLock<Vec<LoadedProgram>>,
     /// Global-data values programs address directly, and the whole of the
     /// arrays loaded programs use (their values may be found by compiled
-    /// code, `Runtime::array_lookups`): given to every run.
+    /// code, `Runtime::map_lookups`): given to every run.
     data_regions: RwLock<Vec<DataRegion>>,
     helpers: Arc<Helpers<Env>>,
     output: Mutex<Output>,
@@ -560,8 +563,8 @@ impl Runtime {
             }
         }
         let mut program = Program::new(&code, Arc::clone(&self.helpers))?;
-        let (lookups, arrays) = self.array_lookups(maps);
-        program.set_array_lookups(helpers::MAP_LOOKUP_ELEM, lookups);
+        let (lookups, arrays) = self.map_lookups(maps);
+        program.set_map_lookups(helpers::MAP_LOOKUP_ELEM, lookups);
         regions.extend(arrays);
         let mut known = write_lock(&self.data_regions);
         for region in regions {
@@ -581,17 +584,30 @@ impl Runtime {
     }
 
     /// What `bpf_map_lookup_elem` does on each of `maps` that is an array
-    /// or per-CPU array (see `apiary_vm::array_lookup`), and the whole of
-    /// those arrays' values, which every run is then given: a value a
-    /// compiling tier finds itself is then accessible as one the helper
-    /// handed out.
-    fn array_lookups(&self, maps: &[MapId]) -> (Vec<Option<ArrayLookup>>, Vec<DataRegion>) {
+    /// or per-CPU array (see `apiary_vm::array_lookup`), or a hash table or
+    /// LPM trie (the map's own search, `apiary_vm::DirectLookup`), and the
+    /// whole of those arrays' values, which every run is then given: a
+    /// value a compiling tier finds itself is then accessible as one the
+    /// helper handed out.
+    fn map_lookups(&self, maps: &[MapId]) -> (Vec<Option<MapLookup>>, Vec<DataRegion>) {
         let table = read_lock(&self.maps);
         let mut arrays = Vec::new();
         let lookups = maps
             .iter()
             .map(|&id| {
                 let entry = id.index().and_then(|i| table.get(i))?;
+                if let Some(search) = entry.map.search() {
+                    // The table lies inside the map, which the runtime's
+                    // table keeps (it only grows) as long as the program.
+                    return Some(MapLookup::Direct(DirectLookup {
+                        lookup: search.search,
+                        map: search.map,
+                        key_size: search.key_size,
+                        value_size: search.value_size,
+                        writable: !entry.read_only,
+                        kind: RegionKind::MapValue(id.0),
+                    }));
+                }
                 let layout = entry.map.array_layout()?;
                 arrays.push(DataRegion {
                     addr: layout.base,
@@ -599,13 +615,13 @@ impl Runtime {
                     writable: !entry.read_only,
                     map: id,
                 });
-                Some(ArrayLookup {
+                Some(MapLookup::Array(ArrayLookup {
                     base: layout.base as u64,
                     max_entries: layout.max_entries,
                     elem_stride: layout.elem_stride as u64,
                     cpu_stride: layout.cpu_stride as u64,
                     last_cpu: layout.nr_cpus - 1,
-                })
+                }))
             })
             .collect();
         (lookups, arrays)

@@ -305,10 +305,41 @@ pub(crate) fn skb_store_bytes(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
 
 /// Copies `len` bytes to the program's `to`, or zeroes it and answers
 /// `-EFAULT` when `bytes` is `None`.
-fn copy_out(ctx: Ctx<'_, '_>, to: u64, len: usize, bytes: Option<Vec<u8>>) -> Ret {
+/// Packet bytes on their way to the program's memory, copied out first
+/// (the packet is borrowed from the context the write needs): on the
+/// stack when as short as the headers programs load, so that such a load
+/// allocates nothing.
+enum Copied {
+    Short([u8; Copied::SHORT], usize),
+    Long(Vec<u8>),
+}
+
+impl Copied {
+    const SHORT: usize = 64;
+
+    fn of(bytes: &[u8]) -> Copied {
+        match bytes.len() {
+            len @ 0..=Copied::SHORT => {
+                let mut short = [0; Copied::SHORT];
+                short[..len].copy_from_slice(bytes);
+                Copied::Short(short, len)
+            }
+            _ => Copied::Long(bytes.to_vec()),
+        }
+    }
+
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Copied::Short(short, len) => &short[..*len],
+            Copied::Long(long) => long,
+        }
+    }
+}
+
+fn copy_out(ctx: Ctx<'_, '_>, to: u64, len: usize, bytes: Option<Copied>) -> Ret {
     match bytes {
         Some(bytes) => {
-            ctx.write(to, &bytes)?;
+            ctx.write(to, bytes.bytes())?;
             Ok(0)
         }
         None => {
@@ -326,7 +357,7 @@ pub(crate) fn skb_load_bytes(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
     let bytes = (offset <= i32::MAX as u64)
         .then(|| packet.bytes().get(offset as usize..offset as usize + len))
         .flatten()
-        .map(<[u8]>::to_vec);
+        .map(Copied::of);
     copy_out(ctx, a[2], len, bytes)
 }
 
@@ -348,7 +379,7 @@ pub(crate) fn skb_load_bytes_relative(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
         .map(|start| start + offset as usize)
         .filter(|from| from + len <= packet.end)
         .and_then(|from| packet.frame().get(from..from + len))
-        .map(<[u8]>::to_vec);
+        .map(Copied::of);
     copy_out(ctx, a[2], len, bytes)
 }
 

@@ -5,7 +5,6 @@
 //! repeated runs on the same packet, and what is copied back out.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use apiary_kernel::types::ProgType;
 use apiary_vm::{Region, RegionKind, RunError, RunInput, Runner};
@@ -17,7 +16,7 @@ use crate::packet::{
 };
 use crate::skb_helpers::{checksum_complete_holds, make_checksum_complete};
 use crate::xdp_helpers::XDP_META_MAX;
-use crate::{Env, Event, ProgId, Runtime, TaskInfo};
+use crate::{Env, Event, ProgId, Runtime, TaskInfo, helpers};
 
 mod hooks;
 
@@ -78,7 +77,8 @@ pub struct TestRunInput<'a> {
 pub struct TestRunOutput {
     /// `r0` of the last run, truncated to 32 bits as the kernel reports it.
     pub retval: u32,
-    /// Mean wall time of one run, in nanoseconds.
+    /// Mean time of one run, in nanoseconds of this thread's CPU time (as
+    /// the kernel's figure, which leaves out the time the run was rescheduled).
     pub duration_ns: u32,
     /// The packet after the runs, as the kernel copies it out: XDP from
     /// `data_meta`, skbs from the MAC header (socket filters get a zeroed
@@ -404,7 +404,11 @@ impl Runtime {
         };
         reachable.extend(given.iter().filter(|r| !r.is_empty()).copied());
         let regions = self.with_data_regions(&reachable);
-        let start = Instant::now();
+        // This thread's CPU time, not the wall clock: the kernel's test run
+        // stops its timer while it is rescheduled (`bpf_test_timer_continue`),
+        // so on a loaded machine the wall clock would also count the time
+        // other processes had the core, which the kernel's figure leaves out.
+        let start = thread_cpu_ns();
         let ld_abs = |env: &Env| {
             let packet = env.packet.as_ref();
             (
@@ -436,7 +440,7 @@ impl Runtime {
             .map_err(|error| self.name_fault(error, env));
         env.release_locks();
         let retval = retval? as u32;
-        let mean = start.elapsed().as_nanos() / u128::from(runs);
+        let mean = u128::from(thread_cpu_ns().saturating_sub(start)) / u128::from(runs);
         Ok((retval, u32::try_from(mean).unwrap_or(u32::MAX)))
     }
 
@@ -844,6 +848,11 @@ fn context_only_rules(input: &TestRunInput<'_>, kind: &str) -> Result<(), TestRu
         return Err(invalid(format!("{kind} programs take no repeat")));
     }
     Ok(())
+}
+
+/// This thread's CPU time, in nanoseconds.
+fn thread_cpu_ns() -> u64 {
+    helpers::clock(libc::CLOCK_THREAD_CPUTIME_ID)
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 //! The vm knows nothing of maps: the embedder, which implements the
 //! lookup helper, says per map of the program (by its index in the map
 //! list the verifier was given) where that helper finds the values
-//! ([`crate::Program::set_array_lookups`]). It thereby promises that the
+//! ([`crate::Program::set_map_lookups`]). It thereby promises that the
 //! helper, called with that map in `r1` and a 4-byte key `k` at `r2` that
 //! the run may read, returns [`ArrayLookup::value_addr`]`(k, cpu)` (0 for
 //! none) for the runner's CPU ([`crate::Runner::set_cpu`]), fails in no
@@ -43,12 +43,4 @@ impl ArrayLookup {
             .wrapping_add(u64::from(key).wrapping_mul(self.elem_stride))
             .wrapping_add(u64::from(cpu.min(self.last_cpu)).wrapping_mul(self.cpu_stride))
     }
-}
-
-/// The array lookups of one program: the helper that does them and, by
-/// map index, the arrays it finds values in.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub(crate) struct ArrayLookups {
-    pub(crate) helper_id: u32,
-    pub(crate) by_map: Vec<Option<ArrayLookup>>,
 }

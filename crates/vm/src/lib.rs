@@ -58,8 +58,9 @@
 //! the regions, remembering the last region hit. Helpers registered with
 //! [`Helpers::register_pure`] are called as plain functions, without a
 //! context, which makes helper-heavy code several times cheaper. A
-//! compiling tier may look keys up in arrays itself where the embedder
-//! describes the lookups ([`array_lookup`]).
+//! compiling tier may look keys up in maps itself where the embedder
+//! describes the lookups ([`map_lookup`]: arrays by address arithmetic,
+//! hash tables and tries by calling the map's own search).
 //!
 //! ```
 //! use std::sync::Arc;
@@ -79,6 +80,7 @@ pub mod array_lookup;
 mod error;
 mod fault;
 mod helpers;
+pub mod map_lookup;
 mod memory;
 mod op;
 mod program;
@@ -95,6 +97,7 @@ pub use helpers::{
     HelperContext, HelperFn, HelperIdOutOfRange, HelperImpl, Helpers, MAX_HELPER_ID,
     MAX_TAIL_CALLS, PureHelperFn, TailCallError,
 };
+pub use map_lookup::{DirectLookup, MapLookup, MapLookupFn};
 pub use memory::{FRAME_STRIDE, MAX_CALL_FRAMES, MAX_REGIONS, Region, STACK_SIZE};
 pub use op::{Op, Rmw};
 pub use program::{MAX_PROGRAM_SLOTS, Program};

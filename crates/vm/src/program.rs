@@ -8,9 +8,10 @@ use apiary_isa::{
     AtomicOp, CallTarget, Insn, LdImm64Kind, PacketMode, RawInsn, Reg, Width, decode_program,
 };
 
-use crate::array_lookup::{ArrayLookup, ArrayLookups};
+use crate::array_lookup::ArrayLookup;
 use crate::error::LoadError;
 use crate::helpers::{HelperFn, HelperImpl, Helpers};
+use crate::map_lookup::{DirectLookup, MapLookup, MapLookups};
 use crate::op::{Op, alu_op, atomic_op, endian_op, jump_op, load_op, r, size_bytes, store_op};
 use crate::tier::CompiledCode;
 
@@ -36,8 +37,8 @@ pub struct Program<E> {
     pub(crate) called: Box<[CalledHelper<E>]>,
     /// Native code a second tier attached ([`Program::attach_compiled`]).
     pub(crate) compiled: OnceLock<Box<dyn CompiledCode<E>>>,
-    /// What the embedder said of its array lookups ([`Program::set_array_lookups`]).
-    array_lookups: ArrayLookups,
+    /// What the embedder said of its map lookups ([`Program::set_map_lookups`]).
+    map_lookups: MapLookups,
 }
 
 /// A helper resolved at load time.
@@ -271,33 +272,45 @@ impl<E> Program<E> {
             helpers,
             called: called.into_boxed_slice(),
             compiled: OnceLock::new(),
-            array_lookups: ArrayLookups::default(),
+            map_lookups: MapLookups::default(),
         })
     }
 
     /// Says that helper `helper_id`, given the program's map number `i`
     /// (its index in the map list the verifier was given) in `r1`, looks
     /// a key up as `by_map[i]` describes, when that is `Some`, with every
-    /// promise of [`crate::array_lookup`]: a compiling tier may then do
-    /// such lookups itself where the verifier found the map the same on
-    /// every path.
-    pub fn set_array_lookups(&mut self, helper_id: u32, by_map: Vec<Option<ArrayLookup>>) {
-        self.array_lookups = ArrayLookups { helper_id, by_map };
+    /// promise of [`crate::array_lookup`] or of [`DirectLookup`]: a
+    /// compiling tier may then do such lookups itself where the verifier
+    /// found the map the same on every path.
+    pub fn set_map_lookups(&mut self, helper_id: u32, by_map: Vec<Option<MapLookup>>) {
+        self.map_lookups = MapLookups { helper_id, by_map };
     }
 
-    /// The array the `index`th directly called helper (the operand of
-    /// [`crate::Op::CallHelper`]) looks keys up in when given map number
-    /// `map`, if the embedder described it ([`Program::set_array_lookups`]).
-    pub fn array_lookup(&self, index: u32, map: u32) -> Option<ArrayLookup> {
+    /// What the `index`th directly called helper (the operand of
+    /// [`crate::Op::CallHelper`]) does when given map number `map`, if
+    /// the embedder described it ([`Program::set_map_lookups`]).
+    pub fn map_lookup(&self, index: u32, map: u32) -> Option<MapLookup> {
         let called = self.called.get(index as usize)?;
-        if called.id != self.array_lookups.helper_id {
+        if called.id != self.map_lookups.helper_id {
             return None;
         }
-        self.array_lookups
-            .by_map
-            .get(map as usize)
-            .copied()
-            .flatten()
+        self.map_lookups.by_map.get(map as usize).copied().flatten()
+    }
+
+    /// [`Program::map_lookup`] when it is an array's.
+    pub fn array_lookup(&self, index: u32, map: u32) -> Option<ArrayLookup> {
+        match self.map_lookup(index, map)? {
+            MapLookup::Array(array) => Some(array),
+            MapLookup::Direct(_) => None,
+        }
+    }
+
+    /// [`Program::map_lookup`] when it is a call of the map's search.
+    pub fn direct_lookup(&self, index: u32, map: u32) -> Option<DirectLookup> {
+        match self.map_lookup(index, map)? {
+            MapLookup::Direct(direct) => Some(direct),
+            MapLookup::Array(_) => None,
+        }
     }
 
     /// The prepared operations, ending with the [`Op::FellOff`] sentinel.

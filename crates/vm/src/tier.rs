@@ -12,9 +12,10 @@
 
 use std::sync::Arc;
 
-use crate::error::{Access, RunError};
+use crate::error::{Access, HelperError, RunError};
 use crate::fault::RegionKind;
 use crate::helpers::HelperImpl;
+use crate::memory::{MAX_REGIONS, Span};
 use crate::op::Op;
 use crate::program::Program;
 use crate::runner::{Aim, Runner, fault, misaligned, unknown_helper};
@@ -314,6 +315,51 @@ impl<'r, E> TierRun<'r, E> {
         let helper = (c.id, c.name, c.func);
         self.runner
             .helper_outcome(self.program, self.env, helper, args, depth, op)
+    }
+
+    /// What the helper call at op `op`, given map number `map`, leaves
+    /// besides its result when a tier called the map's search itself
+    /// ([`crate::DirectLookup`]) and it found the value at `addr`: the
+    /// value registered as the helper registers it, or the helper's error
+    /// when the run has no room left.
+    pub fn register_lookup_value(
+        &mut self,
+        map: u32,
+        op: usize,
+        addr: u64,
+    ) -> Result<(), RunError> {
+        let program = self.program;
+        let found = match program.ops().get(op) {
+            Some(&Op::CallHelper { index }) => program
+                .called
+                .get(index as usize)
+                .map(|c| (c.id, c.name, program.direct_lookup(index, map))),
+            _ => None,
+        };
+        let Some((id, name, direct)) = found else {
+            return Err(unknown_helper(program, op, u64::MAX));
+        };
+        let failed = |source| RunError::Helper {
+            pc: program.slot_of(op),
+            id,
+            name,
+            source,
+        };
+        let Some(direct) = direct else {
+            return Err(failed(HelperError::Other(format!(
+                "map {map} has no direct lookup"
+            ))));
+        };
+        let span = Span {
+            start: addr,
+            len: u64::from(direct.value_size),
+            writable: direct.writable,
+        };
+        if self.runner.memory.add(span, direct.kind) {
+            Ok(())
+        } else {
+            Err(failed(HelperError::TooManyRegions(MAX_REGIONS)))
+        }
     }
 
     /// `callx` of helper `id` from frame `depth` at op `op`.
