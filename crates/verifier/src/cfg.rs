@@ -217,13 +217,19 @@ pub(crate) fn check(slots: &[RawInsn]) -> Result<Cfg, Rejection> {
         let target = insn.branch_offset().map(|r| (slot as i64 + r + 1) as usize);
         // `visit_insn`: a conditional jump and its target, an
         // unconditional jump's target, a local call, its callee and the
-        // instruction after it, the instruction after a helper call.
+        // instruction after it, the instruction after a helper call
+        // (and the call itself when it calls a callback).
         let marks = match insn {
             Insn::Jump { .. } | Insn::MayGoto { .. } => [Some(slot), target],
             Insn::Ja { .. } | Insn::Ja32 { .. } => [target, None],
             Insn::Call(CallTarget::Local(_)) => {
                 prune[slot] = true;
                 [Some(slot + 1), target]
+            }
+            // A helper that calls a callback is a loop the walk goes
+            // round (see `callbacks`): its call is a prune point too.
+            Insn::Call(_) if crate::callbacks::calls_callback(&insn) => {
+                [Some(slot), Some(slot + 1)]
             }
             Insn::Call(_) => [Some(slot + 1), None],
             _ => [None, None],

@@ -110,7 +110,7 @@ mod btf_funcs;
 mod btf_ptr;
 mod call;
 pub mod call_maps;
-mod callback_stack;
+mod callbacks;
 mod cfg;
 mod checkpoint;
 mod diagnostic;

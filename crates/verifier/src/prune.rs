@@ -150,7 +150,7 @@ pub(crate) fn covers(old: &State, precise: &[Marks], cur: &State, live: &[RegSet
     }
     let mut ids = IdMap::default();
     for (k, (o, c)) in old.frames.iter().zip(&cur.frames).enumerate() {
-        if o.callsite != c.callsite || o.async_cb != c.async_cb || o.kept != c.kept {
+        if o.callsite != c.callsite || o.async_cb != c.async_cb {
             return false;
         }
         let mask = live.get(k).copied().unwrap_or(RegSet::MAX);

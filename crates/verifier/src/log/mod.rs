@@ -270,10 +270,12 @@ impl<'p> Log<'p> {
         .flatten();
         self.call_args = (raw.code == 0x85 && raw.src == 0)
             .then(|| std::array::from_fn(|i| frame.regs[i + 1].is_scalar()));
+        // A callback returns to the helper's call, which may call it again.
         self.leaving = match frame.callsite {
-            Some(call) if prog.insns[pc].code == 0x95 && !frame.callback => {
-                Some((state_text(state, Scratch::ALL, Names::of(prog)), call + 1))
-            }
+            Some(call) if prog.insns[pc].code == 0x95 && !frame.async_cb => Some((
+                state_text(state, Scratch::ALL, Names::of(prog)),
+                if frame.callback { call } else { call + 1 },
+            )),
             _ => None,
         };
     }
