@@ -212,7 +212,10 @@ pub(crate) fn helper(
         }
     };
     if id == LOOP {
-        // Whether the loop runs its callback again depends on its count.
+        // Whether the call can be inlined depends on its flags
+        // (`update_loop_inline_state`), whether the loop runs its
+        // callback again on its count.
+        env.need_precise(state, 4);
         env.need_precise(state, 1);
     }
     let mut callback = crate::callbacks::iteration(state, insn, id)?;

@@ -232,6 +232,11 @@ pub(crate) fn check(slots: &[RawInsn]) -> Result<Cfg, Rejection> {
                 [Some(slot), Some(slot + 1)]
             }
             Insn::Call(_) => [Some(slot + 1), None],
+            // A function's address, as a call of it (`bpf_pseudo_func`).
+            Insn::LoadImm64 {
+                kind: LdImm64Kind::Func,
+                ..
+            } => [Some(slot), Some(slot + 2)],
             _ => [None, None],
         };
         for p in marks.into_iter().flatten().filter(|&p| p < len) {
