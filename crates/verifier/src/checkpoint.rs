@@ -194,9 +194,15 @@ pub(crate) fn live_masks(env: &Env, state: &State, pc: usize) -> [RegSet; MAX_CA
         *mask = if k + 1 == n {
             env.live[pc]
         } else {
-            // A caller's registers after the return: r0-r5 are rewritten.
-            let ret = state.frames[k + 1].callsite.map_or(pc, |c| c + 1);
-            env.live.get(ret).copied().unwrap_or(RegSet::MAX) & !0b11_1111
+            let callee = &state.frames[k + 1];
+            match callee.callsite {
+                // A callback goes back to the helper call, which reads
+                // its arguments again.
+                Some(call) if callee.callback => env.live[call],
+                // A caller's registers after the return: r0-r5 are rewritten.
+                Some(call) => env.live.get(call + 1).copied().unwrap_or(RegSet::MAX) & !0b11_1111,
+                None => env.live[pc] & !0b11_1111,
+            }
         };
     }
     masks
