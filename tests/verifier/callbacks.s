@@ -567,3 +567,36 @@ inner:
 	*(u64 *)(r2 + 0) = r1
 	r0 = 0
 	exit
+
+;; case callback_returns_its_stack_pointer
+;; type socket_filter
+;; func main static
+;; func cb static args=2
+;; expect reject: cannot return stack pointer to the caller
+	r1 = 10
+	ld_pseudo r2, 4, cb
+	r3 = 0
+	r4 = 0
+	call 181
+	r0 = 0
+	exit
+cb:
+	r0 = r10
+	exit
+
+;; case callback_returns_its_callers_stack_pointer
+;; type socket_filter
+;; func main static
+;; func cb static args=2
+;; expect reject: cannot return stack pointer to the caller
+	r1 = 10
+	ld_pseudo r2, 4, cb
+	r3 = r10
+	r3 += -8
+	r4 = 0
+	call 181
+	r0 = 0
+	exit
+cb:
+	r0 = r2
+	exit

@@ -355,6 +355,12 @@ fn explore(
             log.insn(&path.state, path.pc);
             let numbers = insn.is_some_and(|i| compares_numbers(&path.state, &i));
             let mut flow = step(env, &mut path.state, path.pc)?;
+            if matches!(flow, Flow::Next(_))
+                && insn == Some(Insn::Call(CallTarget::Helper(crate::callbacks::LOOP)))
+            {
+                // A `bpf_loop` call that queues no iteration: its count ran out.
+                log.loop_limit(usize::from(frame));
+            }
             if let Some(Insn::Jump { .. }) = insn {
                 match flow {
                     Flow::Next(to) if numbers => sides.went(path.pc, path.pc + 1, to),
@@ -917,6 +923,16 @@ fn return_from(env: &Env, state: &mut State, pc: usize) -> Result<Option<usize>,
     // A callee's `r0` goes back as it is, even unset (`prepare_func_exit`);
     // only the first frame's exit reads it.
     let r0 = state.frame().regs[0];
+    if state.frames.len() > 1 && r0.kind == RegType::Stack {
+        // Even a pointer into a caller's stack, which stays valid: the
+        // kernel is conservative here.
+        return Err(
+            Rejection::new(pc, "cannot return stack pointer to the caller")
+                .reg(0, r0)
+                .cause("a function returns a pointer into a stack")
+                .help("return a number, and pass results back through a pointer argument"),
+        );
+    }
     if state.frame().callback {
         env.need_precise(state, 0);
         check_callback_return(pc, &r0)?;
@@ -926,9 +942,6 @@ fn return_from(env: &Env, state: &mut State, pc: usize) -> Result<Option<usize>,
         return Ok(callee.callsite);
     }
     if state.frames.len() > 1 {
-        if r0.kind == RegType::Stack && usize::from(r0.frameno) + 1 == state.frames.len() {
-            return Err(Rejection::new(pc, "cannot return stack pointer to the caller").reg(0, r0));
-        }
         // The stack the frames use together is checked on the call graph
         // after the walk (`Funcs::check_call_graph`).
         let callee = state.frames.pop().expect("more than one frame");

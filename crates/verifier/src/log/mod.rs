@@ -408,6 +408,15 @@ impl<'p> Log<'p> {
         }
     }
 
+    /// `bpf_loop`, called from frame `frame`, stops calling its callback
+    /// (level 2 only).
+    pub fn loop_limit(&mut self, frame: usize) {
+        if self.on().is_some() && self.level == LogLevel::Verbose {
+            self.text
+                .push_str(&format!("frame{frame} bpf_loop iteration limit reached\n"));
+        }
+    }
+
     /// The global function starting at `start` was found safe.
     pub fn global_safe(&mut self, start: usize) {
         if let Some((index, name)) = self.on().and_then(|p| func_name(p, start)) {
