@@ -600,3 +600,35 @@ cb:
 cb:
 	r0 = r2
 	exit
+
+;; case bpf_loop_of_zero_never_runs_its_callback
+;; type socket_filter
+;; func main static
+;; func cb static args=2
+;; expect accept
+	r1 = 0
+	ld_pseudo r2, 4, cb
+	r3 = 0
+	r4 = 0
+	call 181
+	r0 = 0
+	exit
+cb:
+	r0 = r3
+	exit
+
+;; case bpf_loop_of_one_runs_its_callback
+;; type socket_filter
+;; func main static
+;; func cb static args=2
+;; expect reject: R3 !read_ok
+	r1 = 1
+	ld_pseudo r2, 4, cb
+	r3 = 0
+	r4 = 0
+	call 181
+	r0 = 0
+	exit
+cb:
+	r0 = r3
+	exit
