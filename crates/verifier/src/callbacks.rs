@@ -27,7 +27,7 @@ use apiary_isa::{CallTarget, Insn};
 use crate::call::set_element_args;
 use crate::error::Rejection;
 use crate::regs::RegState;
-use crate::state::{Frame, MAX_CALL_FRAMES, State};
+use crate::state::{Frame, State};
 
 /// `bpf_for_each_map_elem`.
 pub(crate) const FOR_EACH_MAP_ELEM: i32 = 164;
@@ -69,15 +69,7 @@ pub(crate) fn iteration(
         state.frame_mut().callback_depth = 0;
         return Ok(None);
     }
-    if state.frames.len() >= MAX_CALL_FRAMES {
-        return Err(Rejection::new(
-            insn,
-            format!(
-                "the call stack of {} frames is too deep",
-                state.frames.len() + 1
-            ),
-        ));
-    }
+    state.room_for_a_frame(insn)?;
     let mut next = state.clone();
     next.frame_mut().callback_depth += 1;
     next.callback_unroll_depth += 1;

@@ -26,7 +26,7 @@ use crate::proofs::{AccessProofs, Recorder};
 use crate::regs::{RegState, RegType};
 use crate::return_code::{check_async_return, check_callback_return, check_return_range};
 use crate::stack::Stored;
-use crate::state::{Frame, MAX_CALL_FRAMES, State};
+use crate::state::{Frame, State};
 use crate::{arith, call, precision};
 
 /// The kernel's `BPF_COMPLEXITY_LIMIT_INSNS`.
@@ -896,16 +896,7 @@ fn legacy_packet_load(
 /// A call to the local function at `target`: a new frame with the
 /// arguments, the caller's stack kept (`check_func_call`).
 fn enter(state: &mut State, pc: usize, target: usize) -> Result<Flow, Rejection> {
-    if state.frames.len() >= MAX_CALL_FRAMES {
-        return Err(Rejection::new(
-            pc,
-            format!(
-                "the call stack of {} frames is too deep",
-                state.frames.len() + 1
-            ),
-        )
-        .cause("more than 8 nested function calls"));
-    }
+    state.room_for_a_frame(pc)?;
     let frameno = state.frames.len() as u8;
     let mut frame = Frame::new(frameno, Some(pc));
     let caller = state.frame_mut();

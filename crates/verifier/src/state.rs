@@ -124,6 +124,22 @@ impl State {
         (&mut frame.regs, &mut self.next_id)
     }
 
+    /// Refuses a call at `insn` that would enter a frame beyond
+    /// [`MAX_CALL_FRAMES`] (`setup_func_entry`).
+    pub fn room_for_a_frame(&self, insn: usize) -> Result<(), Rejection> {
+        if self.frames.len() < MAX_CALL_FRAMES {
+            return Ok(());
+        }
+        Err(Rejection::new(
+            insn,
+            format!(
+                "the call stack of {} frames is too deep",
+                self.frames.len() + 1
+            ),
+        )
+        .cause("more than 8 nested function calls"))
+    }
+
     /// A fresh id.
     pub fn new_id(&mut self) -> u32 {
         self.next_id += 1;
