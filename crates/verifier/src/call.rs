@@ -242,14 +242,16 @@ pub(crate) fn helper(
     Ok(callback)
 }
 
-/// A callback's `r2` and `r3` for an element of `map`: its key and value.
-pub(crate) fn set_element_args(frame: &mut Frame, map: u32) {
+/// A callback's `r2` and `r3` for an element of `map`: its key and value,
+/// the value with the fresh id `value_id` (as the kernel's log shows).
+pub(crate) fn set_element_args(frame: &mut Frame, map: u32, value_id: u32) {
     frame.regs[2] = RegState {
         map,
         ..RegState::pointer(RegType::MapKey)
     };
     frame.regs[3] = RegState {
         map,
+        id: value_id,
         ..RegState::pointer(RegType::MapValue)
     };
 }

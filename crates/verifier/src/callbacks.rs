@@ -70,6 +70,11 @@ pub(crate) fn iteration(
         return Ok(None);
     }
     state.room_for_a_frame(insn)?;
+    let value_id = if id == FOR_EACH_MAP_ELEM {
+        state.new_id()
+    } else {
+        0
+    };
     let mut next = state.clone();
     next.frame_mut().callback_depth += 1;
     next.callback_unroll_depth += 1;
@@ -81,7 +86,7 @@ pub(crate) fn iteration(
         frame.regs[2] = caller[3];
     } else {
         frame.regs[1] = caller[1];
-        set_element_args(&mut frame, caller[1].map);
+        set_element_args(&mut frame, caller[1].map, value_id);
         frame.regs[4] = caller[3];
     }
     next.frames.push(frame);
