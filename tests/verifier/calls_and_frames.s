@@ -176,6 +176,19 @@ f:
 	r0 += -8
 	exit
 
+;; case callee_returns_its_callers_stack
+;; type socket_filter
+;; expect reject: cannot return stack pointer to the caller
+	*(u64 *)(r10 - 8) = 0
+	r1 = r10
+	r1 += -8
+	call f
+	r0 = *(u64 *)(r0 + 0)
+	exit
+f:
+	r0 = r1
+	exit
+
 ;; case call_outside_the_program
 ;; type socket_filter
 ;; expect reject: call to invalid destination

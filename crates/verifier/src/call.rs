@@ -6,6 +6,7 @@
 use apiary_kernel::types::MapType;
 use apiary_loader::helpers::HELPER_NAMES;
 
+use crate::callbacks::{Callback, LOOP};
 use crate::error::Rejection;
 use crate::explore::Env;
 use crate::helper_access::{HelperAccess, helper_access};
@@ -45,15 +46,6 @@ struct Meta {
     const_key: Option<u64>,
 }
 
-/// A callback a helper will call: where it starts, and the state it starts in.
-pub(crate) struct Callback {
-    pub target: usize,
-    pub state: Box<State>,
-}
-
-/// The kernel's helper ids that call back into the program.
-const FOR_EACH_MAP_ELEM: i32 = 164;
-const LOOP: i32 = 181;
 /// `bpf_tail_call`.
 const TAIL_CALL: i32 = 12;
 
@@ -219,22 +211,14 @@ pub(crate) fn helper(
             }
         }
     };
-    let mut callback = callback(state, insn, id)?;
-    if let Some(cb) = &mut callback {
-        // The callback may write anything through a context pointer into
-        // a caller's stack, on any iteration: both sides see the numbers
-        // there as unknown, and keep the pointers, which the callback's
-        // exits check it left alone (the kernel iterates instead).
-        let ctx = state.frame().regs[3];
-        if ctx.kind == RegType::Stack {
-            let keep = env.keep_callback_pointers;
-            crate::callback_stack::forget_numbers(state, ctx.frameno, keep);
-            let kept = crate::callback_stack::forget_numbers(&mut cb.state, ctx.frameno, keep);
-            if let Some(frame) = cb.state.frames.last_mut() {
-                frame.kept = kept;
-            }
-        }
+    if id == LOOP {
+        // Whether the call can be inlined depends on its flags
+        // (`update_loop_inline_state`), whether the loop runs its
+        // callback again on its count.
+        env.need_precise(state, 4);
+        env.need_precise(state, 1);
     }
+    let mut callback = crate::callbacks::iteration(state, insn, id)?;
     if let Some((target, async_state)) = crate::timer::async_callback(env, id, state) {
         callback = Some(Callback {
             target,
@@ -258,49 +242,16 @@ pub(crate) fn helper(
     Ok(callback)
 }
 
-/// The state a callback starts in, in a new frame above the caller's
-/// (`set_loop_callback_state`, `set_map_elem_callback_state`).
-fn callback(state: &State, insn: usize, id: i32) -> Result<Option<Callback>, Rejection> {
-    if id != LOOP && id != FOR_EACH_MAP_ELEM {
-        return Ok(None);
-    }
-    if state.frames.len() >= crate::state::MAX_CALL_FRAMES {
-        return Err(Rejection::new(
-            insn,
-            format!(
-                "the call stack of {} frames is too deep",
-                state.frames.len() + 1
-            ),
-        ));
-    }
-    let caller = state.frame().regs;
-    let func = caller[2];
-    let mut next = state.clone();
-    let mut frame = Frame::new(state.frames.len() as u8, Some(insn));
-    frame.callback = true;
-    if id == LOOP {
-        frame.regs[1] = RegState::unknown();
-        frame.regs[2] = caller[3];
-    } else {
-        frame.regs[1] = caller[1];
-        set_element_args(&mut frame, caller[1].map);
-        frame.regs[4] = caller[3];
-    }
-    next.frames.push(frame);
-    Ok(Some(Callback {
-        target: func.subprog as usize,
-        state: Box::new(next),
-    }))
-}
-
-/// A callback's `r2` and `r3` for an element of `map`: its key and value.
-pub(crate) fn set_element_args(frame: &mut Frame, map: u32) {
+/// A callback's `r2` and `r3` for an element of `map`: its key and value,
+/// the value with the fresh id `value_id` (as the kernel's log shows).
+pub(crate) fn set_element_args(frame: &mut Frame, map: u32, value_id: u32) {
     frame.regs[2] = RegState {
         map,
         ..RegState::pointer(RegType::MapKey)
     };
     frame.regs[3] = RegState {
         map,
+        id: value_id,
         ..RegState::pointer(RegType::MapValue)
     };
 }

@@ -215,18 +215,25 @@ pub(crate) fn check(slots: &[RawInsn]) -> Result<Cfg, Rejection> {
     let mut prune = vec![false; len];
     for &(slot, insn) in &decoded {
         let target = insn.branch_offset().map(|r| (slot as i64 + r + 1) as usize);
-        // `visit_insn`: a conditional jump and its target, an
-        // unconditional jump's target, a local call, its callee and the
-        // instruction after it, the instruction after a helper call.
+        // `visit_insn`: a conditional jump, itself and its target; an
+        // unconditional jump's target; a local call or a function's
+        // address (`visit_func_call_insn`), itself, the instruction after
+        // it and the function's start; the instruction after a helper
+        // call, and the call itself when it calls a callback (a loop the
+        // walk goes round, see `callbacks`).
         let marks = match insn {
-            Insn::Jump { .. } | Insn::MayGoto { .. } => [Some(slot), target],
-            Insn::Ja { .. } | Insn::Ja32 { .. } => [target, None],
-            Insn::Call(CallTarget::Local(_)) => {
-                prune[slot] = true;
-                [Some(slot + 1), target]
+            Insn::Jump { .. } | Insn::MayGoto { .. } => [Some(slot), target, None],
+            Insn::Ja { .. } | Insn::Ja32 { .. } => [target, None, None],
+            Insn::Call(CallTarget::Local(_))
+            | Insn::LoadImm64 {
+                kind: LdImm64Kind::Func,
+                ..
+            } => [Some(slot), Some(slot + insn.slots()), target],
+            Insn::Call(_) if crate::callbacks::calls_callback(&insn) => {
+                [Some(slot), Some(slot + 1), None]
             }
-            Insn::Call(_) => [Some(slot + 1), None],
-            _ => [None, None],
+            Insn::Call(_) => [Some(slot + 1), None, None],
+            _ => [None, None, None],
         };
         for p in marks.into_iter().flatten().filter(|&p| p < len) {
             prune[p] = true;

@@ -94,8 +94,14 @@ impl Checkpoints {
     /// checkpoint `cp` (itself saved at `pc`), in the same call frames and
     /// still compared there (`find_prev_entry`).
     pub fn prev_entry(&self, cp: usize, pc: usize) -> Option<usize> {
-        let frames = &self.all[cp].state.frames;
-        let mut up = self.all[cp].parent;
+        self.last_visit(self.all[cp].parent, &self.all[cp].state, pc)
+    }
+
+    /// The newest checkpoint of `pc` in the chain from `from` up, in the
+    /// call frames of `state` and still compared there.
+    pub fn last_visit(&self, from: Option<usize>, state: &State, pc: usize) -> Option<usize> {
+        let frames = &state.frames;
+        let mut up = from;
         while let Some(a) = up {
             let c = &self.all[a];
             let same_calls = c.state.frames.len() == frames.len()
@@ -115,12 +121,15 @@ impl Checkpoints {
 
 /// Whether the innermost frames' registers are the same, dead ones too,
 /// ids as they are (the kernel compares their bytes), at the same
-/// `may_goto` depth. The type, known bits and unsigned range of each
+/// `may_goto` depth and in the same iteration of callbacks. The type, known bits and unsigned range of each
 /// register are compared first, all of them: successive iterations of a
 /// loop differ there, and this runs at every prune point where such a
 /// state waits.
 fn same_regs(old: &State, cur: &State) -> bool {
-    if old.frames.len() != cur.frames.len() || old.may_goto_depth != cur.may_goto_depth {
+    if old.frames.len() != cur.frames.len()
+        || old.may_goto_depth != cur.may_goto_depth
+        || old.callback_unroll_depth != cur.callback_unroll_depth
+    {
         return false;
     }
     let (old, cur) = (&old.frame().regs, &cur.frame().regs);
@@ -135,6 +144,24 @@ fn same_regs(old: &State, cur: &State) -> bool {
             ..*o
         } == *c
     })
+}
+
+/// The kind of prune point, for the rules that differ at loops the walk
+/// goes round itself (`is_force_checkpoint`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Site {
+    Plain,
+    /// A `may_goto` (see [`crate::may_goto`]).
+    MayGoto,
+    /// A call of a helper that calls a callback (see [`crate::callbacks`]).
+    CallsCallback,
+}
+
+impl Site {
+    /// The state is always saved there.
+    fn forced(self) -> bool {
+        self != Site::Plain
+    }
 }
 
 /// What happened at a prune point.
@@ -167,9 +194,15 @@ pub(crate) fn live_masks(env: &Env, state: &State, pc: usize) -> [RegSet; MAX_CA
         *mask = if k + 1 == n {
             env.live[pc]
         } else {
-            // A caller's registers after the return: r0-r5 are rewritten.
-            let ret = state.frames[k + 1].callsite.map_or(pc, |c| c + 1);
-            env.live.get(ret).copied().unwrap_or(RegSet::MAX) & !0b11_1111
+            let callee = &state.frames[k + 1];
+            match callee.callsite {
+                // A callback goes back to the helper call, which reads
+                // its arguments again.
+                Some(call) if callee.callback => env.live[call],
+                // A caller's registers after the return: r0-r5 are rewritten.
+                Some(call) => env.live.get(call + 1).copied().unwrap_or(RegSet::MAX) & !0b11_1111,
+                None => env.live[pc] & !0b11_1111,
+            }
         };
     }
     masks
@@ -193,22 +226,25 @@ pub(crate) struct At<'a> {
 /// where an unfinished state waits here). States that keep failing to
 /// prune, finished or not, stop being compared (`miss_cnt`, `hit_cnt`).
 ///
-/// At a `may_goto` (`may_goto` true) the state is always saved, and an
-/// unfinished state of another `may_goto` depth covers the path when its
-/// ranges contain the path's, precise or not (see [`crate::may_goto`]).
+/// At a `may_goto` or a call of a callback (`site`) the state is always
+/// saved, and an unfinished state covers the path when its ranges contain
+/// the path's, precise or not: one of another `may_goto` depth (see
+/// [`crate::may_goto`]), or any at the call of a callback, where no state
+/// is refused as an infinite loop (see [`crate::callbacks`]).
 pub(crate) fn visit(
     cps: &mut Checkpoints,
     at: At,
     live: &[RegSet],
     stats: &mut Stats,
-    may_goto: bool,
+    site: Site,
 ) -> Result<Visit, Rejection> {
+    let forced = site.forced();
     let pc = at.pc;
     let (jumps, insns) = (
         cps.jumps - cps.last_jumps,
         stats.insns_processed - cps.last_insns,
     );
-    let mut add = may_goto || (jumps >= 2 && insns >= 8);
+    let mut add = forced || (jumps >= 2 && insns >= 8);
     let list = &mut cps.at[pc];
     stats.max_states_per_insn = stats.max_states_per_insn.max(list.len() as u32);
     let mut i = list.len();
@@ -216,14 +252,17 @@ pub(crate) fn visit(
         i -= 1;
         let old = &mut cps.all[list[i] as usize];
         if old.branches > 0 {
-            if may_goto
-                && old.state.may_goto_depth != at.state.may_goto_depth
-                && prune::covers(&old.state, &ALL_PRECISE, at.state, live)
-            {
+            let loop_hit = match site {
+                Site::MayGoto => old.state.may_goto_depth != at.state.may_goto_depth,
+                Site::CallsCallback => true,
+                Site::Plain => false,
+            };
+            if loop_hit && prune::covers(&old.state, &ALL_PRECISE, at.state, live) {
                 old.hits += 1;
                 return Ok(Visit::Pruned(list[i] as usize));
             }
-            if same_regs(&old.state, at.state)
+            if site != Site::CallsCallback
+                && same_regs(&old.state, at.state)
                 && prune::covers(&old.state, &ALL_PRECISE, at.state, live)
                 && prune::covers(at.state, &ALL_PRECISE, &old.state, live)
             {
@@ -231,7 +270,7 @@ pub(crate) fn visit(
             }
             // Inside a loop, states of successive iterations differ:
             // save fewer of them.
-            if !may_goto && jumps < 20 && insns < 100 {
+            if !forced && jumps < 20 && insns < 100 {
                 add = false;
             }
         } else if prune::covers(&old.state, &old.precise, at.state, live) {
@@ -244,9 +283,10 @@ pub(crate) fn visit(
         if add {
             old.misses += 1;
         }
-        // At a `may_goto`, the states of the loop's earlier rounds are
-        // what a later round converges to: kept far longer.
-        let n = if may_goto && old.branches > 0 { 64 } else { 3 };
+        // At a `may_goto` or a callback's call, the states of the loop's
+        // earlier rounds are what a later round converges to: kept far
+        // longer.
+        let n = if forced && old.branches > 0 { 64 } else { 3 };
         if old.misses > old.hits * n + n {
             list.remove(i);
             old.evicted = true;

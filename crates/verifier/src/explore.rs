@@ -12,7 +12,7 @@ use apiary_kernel::types::{MapType, ProgType};
 
 use crate::call_maps::CallMaps;
 use crate::cfg::{self, Cfg};
-use crate::checkpoint::{At, Checkpoints, Visit, infinite_loop, live_masks, visit};
+use crate::checkpoint::{At, Checkpoints, Site, Visit, infinite_loop, live_masks, visit};
 use crate::error::{Rejection, Stats};
 use crate::funcs::Funcs;
 use crate::history::{self, Entry, Loc};
@@ -24,9 +24,9 @@ use crate::mem::{self, Access};
 use crate::program::Program;
 use crate::proofs::{AccessProofs, Recorder};
 use crate::regs::{RegState, RegType};
-use crate::return_code::{check_async_return, check_return_range, invalid_scalar};
+use crate::return_code::{check_async_return, check_callback_return, check_return_range};
 use crate::stack::Stored;
-use crate::state::{Frame, MAX_CALL_FRAMES, State};
+use crate::state::{Frame, State};
 use crate::{arith, call, precision};
 
 /// The kernel's `BPF_COMPLEXITY_LIMIT_INSNS`.
@@ -45,9 +45,6 @@ pub(crate) struct Env<'p> {
     /// Scalars the instruction being checked used in a way that needs
     /// their exact value (see [`crate::precision`]).
     wants: RefCell<Vec<Loc>>,
-    /// Whether loop callbacks keep the pointers in their caller's stack
-    /// ([`crate::callback_stack`]); without, they forget the whole stack.
-    pub keep_callback_pointers: bool,
 }
 
 impl Env<'_> {
@@ -174,18 +171,7 @@ pub fn verify_with_log(
 ) -> (Result<Accepted, Box<Rejection>>, String) {
     let mut stats = Stats::default();
     let mut log = Log::new(level, prog);
-    let mut result = walk(prog, &mut stats, &mut log, true);
-    if result
-        .as_ref()
-        .is_err_and(crate::callback_stack::changed_kept_pointer)
-    {
-        // A callback changed a pointer its caller keeps: walk again with
-        // the caller's stack forgotten whole, which reaches the refusal
-        // the kernel's iterations reach, or accepts.
-        stats = Stats::default();
-        log = Log::new(level, prog);
-        result = walk(prog, &mut stats, &mut log, false);
-    }
+    let result = walk(prog, &mut stats, &mut log);
     if let Err(r) = &result {
         log.rejected(r);
     }
@@ -201,12 +187,7 @@ pub fn verify_with_log(
 /// Checks the program's type and functions, walks the program, then each
 /// global function it calls (`do_check_main`, `do_check_subprogs`), and
 /// checks the call graph with the stack each function used.
-fn walk(
-    prog: &Program,
-    stats: &mut Stats,
-    log: &mut Log,
-    keep_callback_pointers: bool,
-) -> Result<Accepted, Rejection> {
+fn walk(prog: &Program, stats: &mut Stats, log: &mut Log) -> Result<Accepted, Rejection> {
     crate::load_checks::check(prog)?;
     crate::kfunc::check(prog)?;
     let cfg = cfg::check(prog.insns)?;
@@ -219,7 +200,6 @@ fn walk(
         live,
         funcs,
         wants: RefCell::default(),
-        keep_callback_pointers,
     };
     if let Some(ctx) = &env.btf_ctx {
         log.typed_ctx(ctx);
@@ -310,8 +290,12 @@ fn explore(
                     hist: &mut path.hist,
                     steps: path.steps,
                 };
-                let may_goto = matches!(env.cfg.insns[path.pc], Some(Insn::MayGoto { .. }));
-                match visit(&mut cps, at, live, stats, may_goto)? {
+                let site = match &env.cfg.insns[path.pc] {
+                    Some(Insn::MayGoto { .. }) => Site::MayGoto,
+                    Some(i) if crate::callbacks::calls_callback(i) => Site::CallsCallback,
+                    _ => Site::Plain,
+                };
+                match visit(&mut cps, at, live, stats, site)? {
                     Visit::Pruned(old) => {
                         log.pruned(path.pc);
                         // The path's safety now rests on what the old state
@@ -371,6 +355,12 @@ fn explore(
             log.insn(&path.state, path.pc);
             let numbers = insn.is_some_and(|i| compares_numbers(&path.state, &i));
             let mut flow = step(env, &mut path.state, path.pc)?;
+            if matches!(flow, Flow::Next(_))
+                && insn == Some(Insn::Call(CallTarget::Helper(crate::callbacks::LOOP)))
+            {
+                // A `bpf_loop` call that queues no iteration: its count ran out.
+                log.loop_limit(usize::from(frame));
+            }
             if let Some(Insn::Jump { .. }) = insn {
                 match flow {
                     Flow::Next(to) if numbers => sides.went(path.pc, path.pc + 1, to),
@@ -379,8 +369,21 @@ fn explore(
             }
             let mut ended = false;
             if let Flow::Exit = flow {
+                let from_callback = path.state.frame().callback;
                 match return_from(env, &mut path.state, path.pc)? {
-                    Some(pc) => flow = Flow::Next(pc),
+                    Some(pc) => {
+                        if from_callback {
+                            // Back at the helper's call for the next
+                            // iteration: what changed since the last one
+                            // and mattered to nothing is forgotten.
+                            let prev = cps.last_visit(path.checkpoint, &path.state, pc);
+                            if let Some(prev) = prev {
+                                let c = &cps.all[prev];
+                                crate::may_goto::widen(&c.state, &c.precise, &mut path.state);
+                            }
+                        }
+                        flow = Flow::Next(pc);
+                    }
                     None => ended = true,
                 }
             }
@@ -893,16 +896,7 @@ fn legacy_packet_load(
 /// A call to the local function at `target`: a new frame with the
 /// arguments, the caller's stack kept (`check_func_call`).
 fn enter(state: &mut State, pc: usize, target: usize) -> Result<Flow, Rejection> {
-    if state.frames.len() >= MAX_CALL_FRAMES {
-        return Err(Rejection::new(
-            pc,
-            format!(
-                "the call stack of {} frames is too deep",
-                state.frames.len() + 1
-            ),
-        )
-        .cause("more than 8 nested function calls"));
-    }
+    state.room_for_a_frame(pc)?;
     let frameno = state.frames.len() as u8;
     let mut frame = Frame::new(frameno, Some(pc));
     let caller = state.frame_mut();
@@ -920,25 +914,25 @@ fn return_from(env: &Env, state: &mut State, pc: usize) -> Result<Option<usize>,
     // A callee's `r0` goes back as it is, even unset (`prepare_func_exit`);
     // only the first frame's exit reads it.
     let r0 = state.frame().regs[0];
+    if state.frames.len() > 1 && r0.kind == RegType::Stack {
+        // Even a pointer into a caller's stack, which stays valid: the
+        // kernel is conservative here.
+        return Err(
+            Rejection::new(pc, "cannot return stack pointer to the caller")
+                .reg(0, r0)
+                .cause("a function returns a pointer into a stack")
+                .help("return a number, and pass results back through a pointer argument"),
+        );
+    }
     if state.frame().callback {
-        if !r0.is_scalar() {
-            return Err(Rejection::new(pc, "R0 not a scalar value").reg(0, r0));
-        }
         env.need_precise(state, 0);
-        if r0.value.smin < 0 || r0.value.smax > 1 {
-            return Err(
-                Rejection::new(pc, invalid_scalar("At callback return", &r0, (0, 1)))
-                    .reg(0, r0)
-                    .cause("a loop or map-iteration callback must return 0 (go on) or 1 (stop)"),
-            );
-        }
-        crate::callback_stack::check_exit(state, pc, &state.frame().kept)?;
-        return Ok(None);
+        check_callback_return(pc, &r0)?;
+        // Back to the call itself, which may call the callback again; the
+        // caller's `r0` is the helper's to set.
+        let callee = state.frames.pop().expect("a callback has a caller");
+        return Ok(callee.callsite);
     }
     if state.frames.len() > 1 {
-        if r0.kind == RegType::Stack && usize::from(r0.frameno) + 1 == state.frames.len() {
-            return Err(Rejection::new(pc, "cannot return stack pointer to the caller").reg(0, r0));
-        }
         // The stack the frames use together is checked on the call graph
         // after the walk (`Funcs::check_call_graph`).
         let callee = state.frames.pop().expect("more than one frame");

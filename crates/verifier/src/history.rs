@@ -35,6 +35,8 @@ pub(crate) struct Entry {
     pub slot: Option<Loc>,
     /// A conditional jump's operands and the scalars sharing their ids.
     pub linked: Option<Box<[Loc]>>,
+    /// An exit from a callback, back to the helper call that called it.
+    pub callback_exit: bool,
 }
 
 /// The history entry of the instruction at `pc`, taken from the state
@@ -84,6 +86,7 @@ pub(crate) fn entry(insn: &Insn, state: &State, pc: usize) -> Entry {
         frame,
         slot,
         linked,
+        callback_exit: matches!(insn, Insn::Exit) && state.frame().callback,
     }
 }
 

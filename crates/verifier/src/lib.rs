@@ -23,9 +23,10 @@
 //! - functions and rules outside one instruction: `load_checks` (attach
 //!   types and sleepable flags), `funcs` (subprograms, BTF func info,
 //!   global functions verified on their own, callbacks' BTF, the call
-//!   graph's depth and stack with tail calls), `callback_stack` (the
-//!   caller's stack a loop callback walks once from: numbers forgotten,
-//!   pointers kept and checked at its exits), `spin_lock` (one lock held,
+//!   graph's depth and stack with tail calls), `callbacks` (`bpf_loop`
+//!   and `for_each_map_elem` callbacks walked again and again from the
+//!   helper call until the caller's states converge or the loop's count
+//!   runs out), `spin_lock` (one lock held,
 //!   no calls or exit while held), `timer` (timer helpers and their
 //!   asynchronous callbacks), `map_fields` (locks and timers in map values
 //!   only their helpers touch), `map_key` (constant keys: array lookups
@@ -72,8 +73,8 @@
 //! the runtime; the helper prototypes both need live here.
 //!
 //! Not yet modelled (each a known source of disagreement with the
-//! kernel): callbacks other than `bpf_loop`'s and `for_each_map_elem`'s
-//! (each entered once, not per iteration), kfuncs (their BTF ids are
+//! kernel): the other helpers that call callbacks (`bpf_find_vma`,
+//! `bpf_user_ringbuf_drain`: refused as unsupported), kfuncs (their BTF ids are
 //! checked, their calls refused), dynptrs and iterators, the structs of
 //! maps other than arrays and hashes (their loads are refused), the
 //! kernel's helpers without a prototype in [`helpers`] (a call to one is
@@ -110,7 +111,7 @@ mod btf_funcs;
 mod btf_ptr;
 mod call;
 pub mod call_maps;
-mod callback_stack;
+mod callbacks;
 mod cfg;
 mod checkpoint;
 mod diagnostic;

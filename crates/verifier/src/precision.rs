@@ -381,17 +381,24 @@ fn back(wanted: &mut Wanted, insn: &Insn, e: &Entry, next: u8) -> Result<(), Giv
             }
         }
         Insn::Jump { .. } | Insn::Ja { .. } | Insn::Ja32 { .. } | Insn::MayGoto { .. } => {}
+        Insn::Call(CallTarget::Local(_)) if next == f => {
+            // A global function, verified on its own: it sets `r0` and
+            // leaves `r1`-`r5` unknown, as a helper does.
+            wanted.take(r0);
+            if args(wanted) {
+                return Err(GiveUp);
+            }
+        }
         Insn::Call(CallTarget::Local(_)) => {
             // Entering a function backwards: its arguments were the caller's.
             let callee = leave(wanted, f, next)?;
             wanted.frames[usize::from(f)].regs |= callee.regs;
         }
         Insn::Call(CallTarget::Helper(_)) if next == f + 1 => {
-            // A callback's arguments come from the helper: the loop index
-            // or map entry it is given, and the caller's `r3` as context.
-            if leave(wanted, f, next)?.regs & !0b10 != 0 {
-                wanted.set(Loc::Reg { frame: f, reg: 3 });
-            }
+            // Entering a callback backwards: its arguments come from the
+            // helper (a loop index, a map entry) or are pointers, not
+            // numbers of the caller's.
+            leave(wanted, f, next)?;
         }
         Insn::Call(CallTarget::Helper(_)) => {
             wanted.take(r0);
@@ -400,6 +407,16 @@ fn back(wanted: &mut Wanted, insn: &Insn, e: &Entry, next: u8) -> Result<(), Giv
             }
         }
         Insn::Call(_) | Insn::Callx { .. } => return Err(GiveUp),
+        Insn::Exit if e.callback_exit => {
+            // Returning backwards into a callback from the helper call it
+            // went back to: the caller's `r0`-`r5` there are the call's
+            // own (its arguments, unchanged since the first call), not the
+            // callback's.
+            if next + 1 != f {
+                return Err(GiveUp);
+            }
+            wanted.frames[usize::from(next)].regs &= !(ARGS | 1);
+        }
         Insn::Exit => {
             // Returning backwards into the callee: the caller's r0 was its r0.
             if next + 1 != f {

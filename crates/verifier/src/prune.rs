@@ -150,7 +150,13 @@ pub(crate) fn covers(old: &State, precise: &[Marks], cur: &State, live: &[RegSet
     }
     let mut ids = IdMap::default();
     for (k, (o, c)) in old.frames.iter().zip(&cur.frames).enumerate() {
-        if o.callsite != c.callsite || o.async_cb != c.async_cb || o.kept != c.kept {
+        // A state that called its callback more times in a row does not
+        // cover one that called it fewer: `bpf_loop` may stop sooner
+        // after the old one (`func_states_equal`).
+        if o.callsite != c.callsite
+            || o.async_cb != c.async_cb
+            || o.callback_depth > c.callback_depth
+        {
             return false;
         }
         let mask = live.get(k).copied().unwrap_or(RegSet::MAX);

@@ -30,6 +30,23 @@ pub(crate) fn check_async_return(pc: usize, r0: &RegState) -> Result<(), Rejecti
         .cause("a timer callback must return 0"))
 }
 
+/// A `bpf_loop` or `for_each_map_elem` callback's `r0`, which must be a
+/// number in [`crate::callbacks::RETURN_RANGE`] (`prepare_func_exit`).
+pub(crate) fn check_callback_return(pc: usize, r0: &RegState) -> Result<(), Rejection> {
+    if !r0.is_scalar() {
+        return Err(Rejection::new(pc, "R0 not a scalar value").reg(0, *r0));
+    }
+    let range = crate::callbacks::RETURN_RANGE;
+    if r0.value.smin >= range.0 && r0.value.smax <= range.1 {
+        return Ok(());
+    }
+    Err(
+        Rejection::new(pc, invalid_scalar("At callback return", r0, range))
+            .reg(0, *r0)
+            .cause("a loop or map-iteration callback must return 0 (go on) or 1 (stop)"),
+    )
+}
+
 /// The kernel's refusal of a scalar outside `range` (`verbose_invalid_scalar`).
 pub(crate) fn invalid_scalar(when: &str, reg: &RegState, range: (i64, i64)) -> String {
     let v = reg.value;

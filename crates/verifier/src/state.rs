@@ -20,15 +20,17 @@ pub struct Frame {
     pub callsite: Option<usize>,
     /// Index of the frame (0 for the program's own).
     pub frameno: u8,
-    /// A callback a helper calls (`bpf_loop`, `for_each_map_elem`): its
-    /// exit ends the path instead of returning, and `r0` must be 0 or 1.
+    /// A callback a helper calls (`bpf_loop`, `for_each_map_elem`,
+    /// `in_callback_fn`): its exit goes back to the helper call, which may
+    /// call it again, and `r0` must be 0 or 1 (see [`crate::callbacks`]).
     pub callback: bool,
     /// An asynchronous callback (a timer's): the first frame of its own
     /// chain, whose exit must return 0.
     pub async_cb: bool,
-    /// For a callback: the pointers its caller keeps on the stack, which
-    /// every exit must leave as they were (`callback_stack`).
-    pub kept: Vec<crate::callback_stack::Kept>,
+    /// How many times in a row this frame's path came back to a helper
+    /// call from the callback it calls (`callback_depth`): `bpf_loop`
+    /// stops calling it again at its count's maximum.
+    pub callback_depth: u64,
 }
 
 impl Frame {
@@ -46,7 +48,7 @@ impl Frame {
             frameno,
             callback: false,
             async_cb: false,
-            kept: Vec::new(),
+            callback_depth: 0,
         }
     }
 }
@@ -86,6 +88,9 @@ pub struct State {
     /// How many `may_goto` fall-throughs the path went through
     /// (`may_goto_depth`): see [`crate::may_goto`].
     pub may_goto_depth: u32,
+    /// How many callback bodies the path entered (`callback_unroll_depth`):
+    /// the same state in two iterations of a callback is no infinite loop.
+    pub callback_unroll_depth: u32,
 }
 
 impl State {
@@ -99,6 +104,7 @@ impl State {
             lock: None,
             next_id: 0,
             may_goto_depth: 0,
+            callback_unroll_depth: 0,
         }
     }
 
@@ -116,6 +122,22 @@ impl State {
     pub fn regs_and_ids(&mut self) -> (&mut [RegState; 11], &mut u32) {
         let frame = self.frames.last_mut().expect("a state has a frame");
         (&mut frame.regs, &mut self.next_id)
+    }
+
+    /// Refuses a call at `insn` that would enter a frame beyond
+    /// [`MAX_CALL_FRAMES`] (`setup_func_entry`).
+    pub fn room_for_a_frame(&self, insn: usize) -> Result<(), Rejection> {
+        if self.frames.len() < MAX_CALL_FRAMES {
+            return Ok(());
+        }
+        Err(Rejection::new(
+            insn,
+            format!(
+                "the call stack of {} frames is too deep",
+                self.frames.len() + 1
+            ),
+        )
+        .cause("more than 8 nested function calls"))
     }
 
     /// A fresh id.

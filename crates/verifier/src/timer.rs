@@ -98,7 +98,11 @@ pub(crate) fn same_map(insn: usize, timer_map: u32, map: u32) -> Result<(), Reje
 
 /// For `bpf_timer_set_callback`, the callback's first state: a chain of
 /// its own, in a fresh frame with the timer's map, key and value.
-pub(crate) fn async_callback(env: &Env, id: i32, caller: &State) -> Option<(usize, Box<State>)> {
+pub(crate) fn async_callback(
+    env: &Env,
+    id: i32,
+    caller: &mut State,
+) -> Option<(usize, Box<State>)> {
     if id != TIMER_SET_CALLBACK {
         return None;
     }
@@ -114,7 +118,10 @@ pub(crate) fn async_callback(env: &Env, id: i32, caller: &State) -> Option<(usiz
         map,
         ..RegState::pointer(RegType::MapPtr)
     };
-    crate::call::set_element_args(&mut frame, map);
+    // Ids count on from the caller's, as the kernel's are one counter.
+    let value_id = caller.new_id();
+    crate::call::set_element_args(&mut frame, map, value_id);
     state.frames = vec![frame];
+    state.next_id = caller.next_id;
     Some((target, Box::new(state)))
 }

@@ -100,6 +100,8 @@ pub(crate) struct Log<'p> {
     leaving: Option<(String, usize)>,
     /// At a helper call: which of `r1`-`r5` hold numbers.
     call_args: Option<[bool; 5]>,
+    /// The callbacks (by start) whose BTF parameters a call did not match.
+    unreliable: Vec<usize>,
     /// Per argument slot of a BTF-typed context, the line a load typing
     /// it logs.
     typed_args: Vec<Option<String>>,
@@ -132,6 +134,7 @@ impl<'p> Log<'p> {
             depth: 0,
             leaving: None,
             call_args: None,
+            unreliable: Vec::new(),
             typed_args: Vec::new(),
             ctx_load: None,
             fork_at: None,
@@ -178,8 +181,14 @@ impl<'p> Log<'p> {
         let Some(prog) = self.on() else {
             return;
         };
-        if let Some(scalars) = self.call_args.take() {
-            callback_args(&mut self.text, prog, to, scalars);
+        if let Some(scalars) = self.call_args.take()
+            && !self.unreliable.contains(&to)
+            && let Some(line) = callback_args(prog, to, scalars)
+        {
+            // The kernel marks the callback's BTF unreliable then, and
+            // checks it no more (`btf_check_subprog_call`).
+            self.text.push_str(&line);
+            self.unreliable.push(to);
         }
         let end = self.fork_at.take().unwrap_or_else(|| self.end());
         self.waiting.push((from, end));
@@ -270,10 +279,12 @@ impl<'p> Log<'p> {
         .flatten();
         self.call_args = (raw.code == 0x85 && raw.src == 0)
             .then(|| std::array::from_fn(|i| frame.regs[i + 1].is_scalar()));
+        // A callback returns to the helper's call, which may call it again.
         self.leaving = match frame.callsite {
-            Some(call) if prog.insns[pc].code == 0x95 && !frame.callback => {
-                Some((state_text(state, Scratch::ALL, Names::of(prog)), call + 1))
-            }
+            Some(call) if prog.insns[pc].code == 0x95 && !frame.async_cb => Some((
+                state_text(state, Scratch::ALL, Names::of(prog)),
+                if frame.callback { call } else { call + 1 },
+            )),
             _ => None,
         };
     }
@@ -406,6 +417,15 @@ impl<'p> Log<'p> {
         }
     }
 
+    /// `bpf_loop`, called from frame `frame`, stops calling its callback
+    /// (level 2 only).
+    pub fn loop_limit(&mut self, frame: usize) {
+        if self.on().is_some() && self.level == LogLevel::Verbose {
+            self.text
+                .push_str(&format!("frame{frame} bpf_loop iteration limit reached\n"));
+        }
+    }
+
     /// The global function starting at `start` was found safe.
     pub fn global_safe(&mut self, start: usize) {
         if let Some((index, name)) = self.on().and_then(|p| func_name(p, start)) {
@@ -485,21 +505,20 @@ impl<'p> Log<'p> {
 /// A helper call handing a callback starting at `start` to run: the
 /// kernel matches the call's registers against the callback's BTF
 /// parameters (`btf_check_subprog_call`), logging the first number
-/// parameter given something else, and goes on whatever it found.
-fn callback_args(text: &mut String, prog: &Program, start: usize, scalars: [bool; 5]) {
-    let Some(func) = prog.funcs.iter().find(|f| f.insn == start) else {
-        return;
-    };
+/// parameter given something else (the line returned), and goes on
+/// whatever it found.
+fn callback_args(prog: &Program, start: usize, scalars: [bool; 5]) -> Option<String> {
+    let func = prog.funcs.iter().find(|f| f.insn == start)?;
     for (i, arg) in func.args.iter().enumerate().take(5) {
         // Other parameters are checked otherwise: not logged here.
         if *arg != crate::program::FuncArg::Scalar {
-            return;
+            return None;
         }
         if !scalars[i] {
-            text.push_str(&format!("R{} is not a scalar\n", i + 1));
-            return;
+            return Some(format!("R{} is not a scalar\n", i + 1));
         }
     }
+    None
 }
 
 /// The kernel's number (`func#N`, by start) and the name of the function
