@@ -30,6 +30,7 @@ mod error;
 mod hash;
 mod jhash;
 mod layout;
+mod local_storage;
 mod lpm;
 mod map;
 mod mem;

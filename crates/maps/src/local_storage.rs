@@ -1,0 +1,145 @@
+//! Local storage maps (`kernel/bpf/bpf_local_storage.c`,
+//! `kernel/bpf/bpf_task_storage.c`): a value per kernel object rather than
+//! per key. Only `task_storage` is implemented: its owners are tasks,
+//! named by their thread id.
+//!
+//! A program reaches a value through the object itself
+//! (`bpf_task_storage_get(map, task, ...)`); the runtime names the task it
+//! runs in, so this module takes owners as numbers. The host names a task
+//! by a pidfd (the map's 4-byte key), which is resolved here through
+//! `/proc/self/fdinfo` as the kernel's `pidfd_get_pid` resolves it.
+//!
+//! The kernel gives every object its own storage and has no entry limit;
+//! here the values live in one hash table of [`MAX_OWNERS`] owners, past
+//! which creating another value fails as an allocation failure would.
+
+use crate::def::MapType;
+use crate::error::{MapError, Result, check_len};
+use crate::hash::{HashKind, HashTable, ValueSrc};
+use crate::mem::ValueRef;
+
+/// Objects one local storage map holds values for at most.
+pub(crate) const MAX_OWNERS: u32 = 1 << 16;
+
+/// `sizeof(struct bpf_local_storage_elem)` on x86-64: its data is
+/// cacheline aligned after four list heads and a pointer.
+const LOCAL_STORAGE_ELEM_SIZE: u32 = 128;
+/// `BPF_LOCAL_STORAGE_MAX_VALUE_SIZE`: a value and its element fit a `u16`.
+pub(crate) const MAX_VALUE_SIZE: u32 = u16::MAX as u32 - LOCAL_STORAGE_ELEM_SIZE;
+
+/// The values of one local storage map, by owner.
+pub(crate) struct LocalStorage {
+    ty: MapType,
+    values: HashTable,
+}
+
+impl LocalStorage {
+    pub(crate) fn new(ty: MapType, value_size: u32) -> Result<LocalStorage> {
+        let values = HashTable::new(
+            HashKind {
+                percpu: false,
+                lru: false,
+            },
+            8,
+            value_size,
+            MAX_OWNERS,
+            crate::def::BPF_F_NO_PREALLOC,
+            1,
+            None,
+        )?;
+        Ok(LocalStorage { ty, values })
+    }
+
+    /// `bpf_*_storage_get`: the value of `owner`; when it has none and
+    /// `create` is given, a new value holding those bytes (`None` when the
+    /// storage is full, as the kernel's failed allocation is NULL).
+    pub(crate) fn get(&self, owner: u64, create: Option<&[u8]>) -> Result<Option<ValueRef>> {
+        let key = owner.to_ne_bytes();
+        if let Some(found) = self.values.lookup(&key, 0, false)? {
+            return Ok(Some(found));
+        }
+        let Some(init) = create else {
+            return Ok(None);
+        };
+        match self
+            .values
+            .update(&key, ValueSrc::All(init), crate::def::BPF_NOEXIST, 0)
+        {
+            // Another CPU created it first: the kernel returns that one.
+            Ok(()) | Err(MapError::AlreadyExists) => self.values.lookup(&key, 0, false),
+            Err(MapError::TooBig(_)) => Ok(None),
+            Err(other) => Err(other),
+        }
+    }
+
+    /// `bpf_*_storage_delete`: `ENOENT` when `owner` has no value.
+    pub(crate) fn delete(&self, owner: u64) -> Result<()> {
+        self.values.delete(&owner.to_ne_bytes())
+    }
+
+    /// `BPF_MAP_LOOKUP_ELEM` with the object's fd as key.
+    pub(crate) fn sys_lookup(&self, key: &[u8], flags: u64) -> Result<Vec<u8>> {
+        let owner = self.owner_of(key)?;
+        self.values.sys_lookup(&owner.to_ne_bytes(), flags)
+    }
+
+    /// `BPF_MAP_UPDATE_ELEM` with the object's fd as key
+    /// (`bpf_local_storage_update`: `BPF_ANY`, `BPF_NOEXIST`, `BPF_EXIST`).
+    pub(crate) fn sys_update(&self, key: &[u8], value: &[u8], flags: u64) -> Result<()> {
+        if flags & !crate::def::BPF_F_LOCK > crate::def::BPF_EXIST {
+            return Err(MapError::Invalid("unknown local storage update flags"));
+        }
+        let owner = self.owner_of(key)?;
+        check_len("value", value, self.values.host_value_size())?;
+        match self
+            .values
+            .update(&owner.to_ne_bytes(), ValueSrc::All(value), flags, 0)
+        {
+            Err(MapError::TooBig(_)) => Err(MapError::NoMemory(
+                "local storage holds values for 65536 objects at most",
+            )),
+            other => other,
+        }
+    }
+
+    /// `BPF_MAP_DELETE_ELEM` with the object's fd as key.
+    pub(crate) fn sys_delete(&self, key: &[u8]) -> Result<()> {
+        self.delete(self.owner_of(key)?)
+    }
+
+    /// Objects that have a value.
+    pub(crate) fn len(&self) -> u32 {
+        self.values.len()
+    }
+
+    /// The owner the host's key (an fd) names.
+    fn owner_of(&self, key: &[u8]) -> Result<u64> {
+        check_len("key", key, 4)?;
+        let fd = i32::from_ne_bytes([key[0], key[1], key[2], key[3]]);
+        match self.ty {
+            MapType::TaskStorage => pidfd_thread(fd),
+            _ => Err(MapError::NotSupported("local storage of this object kind")),
+        }
+    }
+}
+
+/// The thread a pidfd of this process refers to (`pidfd_get_pid` then
+/// `pid_task`): `EBADF` for an fd that is not a pidfd, `ENOENT` for a
+/// task that has exited (its fdinfo shows `Pid: -1`).
+fn pidfd_thread(fd: i32) -> Result<u64> {
+    if fd < 0 {
+        return Err(MapError::BadFd);
+    }
+    let info =
+        std::fs::read_to_string(format!("/proc/self/fdinfo/{fd}")).map_err(|_| MapError::BadFd)?;
+    let pid = info
+        .lines()
+        .find_map(|line| line.strip_prefix("Pid:"))
+        .ok_or(MapError::BadFd)?
+        .trim();
+    match pid.parse::<i64>() {
+        Ok(pid) if pid > 0 => Ok(pid as u64),
+        Ok(_) => Err(MapError::NotFound),
+        Err(_) => Err(MapError::BadFd),
+    }
+}
