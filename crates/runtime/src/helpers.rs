@@ -10,8 +10,8 @@ use apiary_vm::{HelperContext, HelperError, HelperFn, Helpers, Region, RegionKin
 
 use crate::{
     Env, Event, MapId, TraceLine, fib, helpers_sock as sock, helpers_sysctl as sysctl,
-    helpers_trace as trace, printf, skb_helpers as skb, skb_meta as meta, tunnel,
-    xdp_helpers as xdp,
+    helpers_task_storage as task_storage, helpers_trace as trace, printf, skb_helpers as skb,
+    skb_meta as meta, tunnel, xdp_helpers as xdp,
 };
 use apiary_loader::helpers::HELPER_NAMES;
 use apiary_verifier::helpers::helper_proto;
@@ -48,7 +48,7 @@ fn map_errno(e: &MapError) -> u64 {
     i64::from(e.errno()) as u64
 }
 
-fn status(result: Result<(), MapError>) -> u64 {
+pub(crate) fn status(result: Result<(), MapError>) -> u64 {
     result.map_or_else(|e| map_errno(&e), |()| 0)
 }
 
@@ -116,7 +116,7 @@ pub(crate) fn size_arg(size: u64) -> Result<usize, HelperError> {
         .ok_or_else(|| HelperError::Other(format!("size {size} is not a u32")))
 }
 
-fn expose(
+pub(crate) fn expose(
     ctx: Ctx<'_, '_>,
     addr: usize,
     len: usize,
@@ -875,6 +875,10 @@ static HELPERS: &[(i32, HelperFn<Env>)] = &[
     (151, meta::skb_cgroup_classid),
     (152, meta::redirect_neigh),
     (155, meta::redirect_peer),
+    (156, task_storage::task_storage_get),
+    (157, task_storage::task_storage_delete),
+    // The kernel's two helpers return the same pointer, `current`.
+    (158, get_current_task),
     (160, ktime_get_coarse_ns),
     (163, meta::check_mtu),
     (164, for_each_map_elem),

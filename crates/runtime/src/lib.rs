@@ -30,6 +30,7 @@ mod fib;
 mod helpers;
 mod helpers_sock;
 mod helpers_sysctl;
+mod helpers_task_storage;
 mod helpers_trace;
 mod live;
 mod packet;

@@ -164,6 +164,7 @@ pub(crate) fn helper(
         RetKind::Integer => RegState::unknown(),
         RetKind::Void => RegState::NOT_INIT,
         RetKind::PtrToBtfId => RegState::pointer(RegType::BtfId),
+        RetKind::TrustedTask => crate::btf_ptr::current_task(env.prog),
         RetKind::PtrToMapValueOrNull => match meta.map {
             Some(map)
                 if crate::map_key::lookup_never_null(
@@ -529,7 +530,27 @@ fn check_arg(
                 return Err(type_error(insn, regno, reg, "sock_or_null", proto));
             }
         }
-        ArgKind::PtrToBtfId => crate::btf_ptr::helper_arg(env.prog, insn, regno, &reg, proto)?,
+        ArgKind::PtrToBtfId => {
+            crate::btf_ptr::helper_arg(env.prog, insn, regno, &reg, proto, false)?;
+        }
+        ArgKind::PtrToBtfIdOrNull if !reg.is_null() => {
+            crate::btf_ptr::helper_arg(env.prog, insn, regno, &reg, proto, true)?;
+        }
+        ArgKind::PtrToMapValueOrNull if !reg.is_null() => {
+            let Some(m) = map(meta) else {
+                return Err(Rejection::new(insn, "invalid map_ptr to access map->value"));
+            };
+            memory(
+                env,
+                state,
+                insn,
+                regno,
+                reg,
+                u64::from(m.value_size),
+                false,
+                proto,
+            )?;
+        }
         ArgKind::PtrToFunc if reg.kind != RegType::Func => {
             return Err(type_error(insn, regno, reg, "func", proto));
         }

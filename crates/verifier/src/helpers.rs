@@ -41,8 +41,13 @@ pub enum ArgKind {
     PtrToSocket,
     /// `ARG_PTR_TO_SOCKET_OR_NULL`: a socket a lookup returned, or NULL.
     PtrToSocketOrNull,
-    /// `ARG_PTR_TO_BTF_ID`: a kernel object of a fixed BTF type (`seq_file`).
+    /// `ARG_PTR_TO_BTF_ID`: a kernel object of a fixed BTF type (`seq_file`,
+    /// `task_struct`).
     PtrToBtfId,
+    /// `ARG_PTR_TO_BTF_ID_OR_NULL`: the same, or NULL.
+    PtrToBtfIdOrNull,
+    /// `ARG_PTR_TO_MAP_VALUE_OR_NULL`: `value_size` readable bytes, or NULL.
+    PtrToMapValueOrNull,
     /// `ARG_PTR_TO_FUNC`: a callback (`lddw` of a function).
     PtrToFunc,
     /// `ARG_PTR_TO_STACK_OR_NULL`: a callback's context pointer.
@@ -73,6 +78,9 @@ pub enum RetKind {
     PtrToSocketOrNull,
     /// `RET_PTR_TO_BTF_ID`: an opaque kernel object (`task_struct`).
     PtrToBtfId,
+    /// `RET_PTR_TO_BTF_ID_TRUSTED` of `struct task_struct`: the current
+    /// task, valid for the whole program.
+    TrustedTask,
 }
 
 /// A helper's prototype: what the verifier needs to check a call.
@@ -477,6 +485,19 @@ static PROTOS: &[HelperProto] = &[
         Integer
     ),
     proto!(155, "redirect_peer", [Anything, Anything], Integer),
+    proto!(
+        156,
+        "task_storage_get",
+        [ConstMapPtr, PtrToBtfIdOrNull, PtrToMapValueOrNull, Anything],
+        PtrToMapValueOrNull
+    ),
+    proto!(
+        157,
+        "task_storage_delete",
+        [ConstMapPtr, PtrToBtfId],
+        Integer
+    ),
+    proto!(158, "get_current_task_btf", [], TrustedTask),
     proto!(160, "ktime_get_coarse_ns", [], Integer),
     proto!(
         163,
