@@ -494,7 +494,7 @@ static PROTOS: &[HelperProto] = &[
     proto!(
         157,
         "task_storage_delete",
-        [ConstMapPtr, PtrToBtfId],
+        [ConstMapPtr, PtrToBtfIdOrNull],
         Integer
     ),
     proto!(158, "get_current_task_btf", [], TrustedTask),
