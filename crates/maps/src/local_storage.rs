@@ -1,13 +1,16 @@
 //! Local storage maps (`kernel/bpf/bpf_local_storage.c`,
-//! `kernel/bpf/bpf_task_storage.c`): a value per kernel object rather than
-//! per key. Only `task_storage` is implemented: its owners are tasks,
-//! named by their thread id.
+//! `kernel/bpf/bpf_task_storage.c`, `net/core/bpf_sk_storage.c`): a value
+//! per kernel object rather than per key. `task_storage` values belong to
+//! tasks, named by their thread id; `sk_storage` values to sockets, named
+//! by their cookie.
 //!
 //! A program reaches a value through the object itself
-//! (`bpf_task_storage_get(map, task, ...)`); the runtime names the task it
-//! runs in, so this module takes owners as numbers. The host names a task
-//! by a pidfd (the map's 4-byte key), which is resolved here through
-//! `/proc/self/fdinfo` as the kernel's `pidfd_get_pid` resolves it.
+//! (`bpf_task_storage_get(map, task, ...)`); the runtime names the object,
+//! so this module takes owners as numbers. The host names the object by an
+//! fd (the map's 4-byte key): a pidfd, resolved through
+//! `/proc/self/fdinfo` as the kernel's `pidfd_get_pid` resolves it, or a
+//! socket, resolved to its cookie (`SO_COOKIE`) as `sockfd_lookup` finds
+//! the socket.
 //!
 //! The kernel gives every object its own storage and has no entry limit;
 //! here the values live in one hash table of [`MAX_OWNERS`] owners, past
@@ -118,6 +121,7 @@ impl LocalStorage {
         let fd = i32::from_ne_bytes([key[0], key[1], key[2], key[3]]);
         match self.ty {
             MapType::TaskStorage => pidfd_thread(fd),
+            MapType::SkStorage => socket_cookie(fd),
             _ => Err(MapError::NotSupported("local storage of this object kind")),
         }
     }
@@ -141,5 +145,29 @@ fn pidfd_thread(fd: i32) -> Result<u64> {
         Ok(pid) if pid > 0 => Ok(pid as u64),
         Ok(_) => Err(MapError::NotFound),
         Err(_) => Err(MapError::BadFd),
+    }
+}
+
+/// The cookie of the socket `fd` (`sockfd_lookup`): `EBADF` for an fd that
+/// is not open, `ENOTSOCK` for one that is not a socket.
+fn socket_cookie(fd: i32) -> Result<u64> {
+    let mut cookie = 0u64;
+    let mut len = std::mem::size_of::<u64>() as libc::socklen_t;
+    // SAFETY: SO_COOKIE writes at most `len` bytes into `cookie`.
+    let rc = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_COOKIE,
+            (&raw mut cookie).cast(),
+            &raw mut len,
+        )
+    };
+    if rc == 0 {
+        return Ok(cookie);
+    }
+    match std::io::Error::last_os_error().raw_os_error() {
+        Some(libc::ENOTSOCK) => Err(MapError::NotSocket),
+        _ => Err(MapError::BadFd),
     }
 }

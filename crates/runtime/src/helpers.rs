@@ -9,9 +9,9 @@ use apiary_maps::{Map, MapError, MapType};
 use apiary_vm::{HelperContext, HelperError, HelperFn, Helpers, Region, RegionKind};
 
 use crate::{
-    Env, Event, MapId, TraceLine, fib, helpers_sock as sock, helpers_sysctl as sysctl,
-    helpers_task_storage as task_storage, helpers_trace as trace, printf, skb_helpers as skb,
-    skb_meta as meta, tunnel, xdp_helpers as xdp,
+    Env, Event, MapId, TraceLine, fib, helpers_local_storage as storage, helpers_sock as sock,
+    helpers_sysctl as sysctl, helpers_trace as trace, printf, skb_helpers as skb, skb_meta as meta,
+    tunnel, xdp_helpers as xdp,
 };
 use apiary_loader::helpers::HELPER_NAMES;
 use apiary_verifier::helpers::helper_proto;
@@ -849,12 +849,17 @@ static HELPERS: &[(i32, HelperFn<Env>)] = &[
     (89, map_peek_elem),
     (93, spin_lock),
     (94, spin_unlock),
+    (95, meta::sk_fullsock),
+    (96, meta::tcp_sock),
     (97, meta::skb_ecn_set_ce),
+    (98, meta::get_listener_sock),
     (99, meta::sk_lookup),
     (101, sysctl::sysctl_get_name),
     (102, sysctl::sysctl_get_current_value),
     (103, sysctl::sysctl_get_new_value),
     (104, sysctl::sysctl_set_new_value),
+    (107, storage::sk_storage_get),
+    (108, storage::sk_storage_delete),
     (109, send_signal),
     (112, probe_read),
     (113, probe_read),
@@ -875,8 +880,8 @@ static HELPERS: &[(i32, HelperFn<Env>)] = &[
     (151, meta::skb_cgroup_classid),
     (152, meta::redirect_neigh),
     (155, meta::redirect_peer),
-    (156, task_storage::task_storage_get),
-    (157, task_storage::task_storage_delete),
+    (156, storage::task_storage_get),
+    (157, storage::task_storage_delete),
     // The kernel's two helpers return the same pointer, `current`.
     (158, get_current_task),
     (160, ktime_get_coarse_ns),

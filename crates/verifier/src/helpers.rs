@@ -6,6 +6,8 @@
 //! It lists the helpers Apiary implements (a test in `apiary-runtime`
 //! keeps the two in step).
 
+use apiary_kernel::types::ProgType;
+
 /// An argument kind, as the kernel's `enum bpf_arg_type`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ArgKind {
@@ -41,6 +43,12 @@ pub enum ArgKind {
     PtrToSocket,
     /// `ARG_PTR_TO_SOCKET_OR_NULL`: a socket a lookup returned, or NULL.
     PtrToSocketOrNull,
+    /// `ARG_PTR_TO_SOCK_COMMON`: any socket pointer (`sock_common`, `sock`,
+    /// `tcp_sock`), not NULL.
+    PtrToSockCommon,
+    /// `ARG_PTR_TO_BTF_ID_SOCK_COMMON`: the same, or a kernel `struct
+    /// sock_common` by BTF.
+    PtrToBtfIdSockCommon,
     /// `ARG_PTR_TO_BTF_ID`: a kernel object of a fixed BTF type (`seq_file`,
     /// `task_struct`).
     PtrToBtfId,
@@ -76,6 +84,8 @@ pub enum RetKind {
     /// `RET_PTR_TO_SOCKET_OR_NULL` / `RET_PTR_TO_SOCK_COMMON_OR_NULL`: a
     /// socket reference to release.
     PtrToSocketOrNull,
+    /// `RET_PTR_TO_TCP_SOCK_OR_NULL`.
+    PtrToTcpSockOrNull,
     /// `RET_PTR_TO_BTF_ID`: an opaque kernel object (`task_struct`).
     PtrToBtfId,
     /// `RET_PTR_TO_BTF_ID_TRUSTED` of `struct task_struct`: the current
@@ -378,7 +388,15 @@ static PROTOS: &[HelperProto] = &[
     ),
     proto!(93, "spin_lock", [PtrToSpinLock], Void),
     proto!(94, "spin_unlock", [PtrToSpinLock], Void),
+    proto!(95, "sk_fullsock", [PtrToSockCommon], PtrToSocketOrNull),
+    proto!(96, "tcp_sock", [PtrToSockCommon], PtrToTcpSockOrNull),
     proto!(97, "skb_ecn_set_ce", [PtrToCtx], Integer),
+    proto!(
+        98,
+        "get_listener_sock",
+        [PtrToSockCommon],
+        PtrToSocketOrNull
+    ),
     proto!(
         99,
         "skc_lookup_tcp",
@@ -407,6 +425,23 @@ static PROTOS: &[HelperProto] = &[
         104,
         "sysctl_set_new_value",
         [PtrToCtx, PtrToReadableMem, ConstSize],
+        Integer
+    ),
+    proto!(
+        107,
+        "sk_storage_get",
+        [
+            ConstMapPtr,
+            PtrToBtfIdSockCommon,
+            PtrToMapValueOrNull,
+            Anything
+        ],
+        PtrToMapValueOrNull
+    ),
+    proto!(
+        108,
+        "sk_storage_delete",
+        [ConstMapPtr, PtrToBtfIdSockCommon],
         Integer
     ),
     proto!(109, "send_signal", [Anything], Integer),
@@ -567,4 +602,23 @@ pub fn helper_protos() -> impl Iterator<Item = &'static HelperProto> {
 /// The prototype of helper `id`, if Apiary provides it.
 pub fn helper_proto(id: i32) -> Option<&'static HelperProto> {
     PROTOS.iter().find(|p| p.id == id)
+}
+
+/// `bpf_sk_storage_get_cg_sock_proto`: a `cgroup_sock` program's context
+/// is the socket itself.
+static SK_STORAGE_GET_CG_SOCK: HelperProto = proto!(
+    107,
+    "sk_storage_get",
+    [ConstMapPtr, PtrToCtx, PtrToMapValueOrNull, Anything],
+    PtrToMapValueOrNull
+);
+
+/// The prototype of helper `id` as a `prog_type` program gets it: a few
+/// program types' `*_func_proto` return another prototype for the same
+/// helper.
+pub fn helper_proto_for(id: i32, prog_type: ProgType) -> Option<&'static HelperProto> {
+    if id == SK_STORAGE_GET_CG_SOCK.id && prog_type == ProgType::CGROUP_SOCK {
+        return Some(&SK_STORAGE_GET_CG_SOCK);
+    }
+    helper_proto(id)
 }

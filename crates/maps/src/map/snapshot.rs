@@ -117,6 +117,7 @@ impl Map {
                 Some("Apiary has no sockets: socket maps are always empty")
             }
             MapType::TaskStorage => Some("task storage belongs to the tasks of the process"),
+            MapType::SkStorage => Some("socket storage belongs to the sockets of the process"),
             _ => None,
         }
     }

@@ -3,7 +3,9 @@
 //! semantics (`kernel/bpf/bpf_task_storage.c`, `kernel/bpf/helpers.c`):
 //! the value belongs to the run's task and is seen from the host through
 //! a pidfd of that task; NULL tasks and unknown flags answer as the
-//! kernel's helpers do.
+//! kernel's helpers do. `bpf_sk_storage_get` in a `cgroup_sock` program
+//! (`net/core/bpf_sk_storage.c`): the value belongs to the socket the
+//! run's context stands for; socket pointers no run hands out stop it.
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::sync::Arc;
@@ -18,12 +20,20 @@ const EINVAL: u64 = (-22i64) as u64;
 const ENOENT: u64 = (-2i64) as u64;
 
 fn setup(text: &str) -> (Arc<Runtime>, MapId, ProgId) {
+    setup_storage(MapType::TaskStorage, ProgType::SYSCALL, text)
+}
+
+fn setup_storage(
+    map_type: MapType,
+    prog_type: ProgType,
+    text: &str,
+) -> (Arc<Runtime>, MapId, ProgId) {
     let rt = Runtime::new(1);
-    let def = MapDef::new(MapType::TaskStorage, 4, 8, 0).with_flags(BPF_F_NO_PREALLOC);
-    let map = rt.create_map(def).expect("task storage map");
+    let def = MapDef::new(map_type, 4, 8, 0).with_flags(BPF_F_NO_PREALLOC);
+    let map = rt.create_map(def).expect("local storage map");
     let code = encode_program(&apiary_asm::assemble(text).expect("assembles"));
     let prog = rt
-        .load_program("test", ProgType::SYSCALL, &code, &[map])
+        .load_program("test", prog_type, &code, &[map])
         .expect("loads");
     (rt, map, prog)
 }
@@ -38,9 +48,13 @@ fn main_thread() -> TaskInfo {
 }
 
 fn run(rt: &Arc<Runtime>, prog: ProgId) -> u64 {
-    let mut ctx = [0u8; 8];
+    try_run(rt, prog).expect("runs")
+}
+
+fn try_run(rt: &Arc<Runtime>, prog: ProgId) -> Result<u64, apiary_vm::RunError> {
+    // Large enough for any context these programs are given (struct bpf_sock: 80 bytes).
+    let mut ctx = [0u8; 80];
     rt.run(&mut Runner::new(), prog, &mut ctx, 0, &main_thread())
-        .expect("runs")
 }
 
 fn pidfd() -> OwnedFd {
@@ -114,4 +128,39 @@ fn delete_removes_the_value_once() {
         .load_program("null", ProgType::SYSCALL, &code, &[map])
         .expect("loads");
     assert_eq!(run(&rt, prog), EINVAL);
+}
+
+/// Counts, in the run's socket's value, the runs that saw it: each run's
+/// context is a socket of its own.
+const SOCKET_COUNT: &str = "r2 = r1\n ld_pseudo r1, 5, 0\n r3 = 0\n r4 = 1\n call 107\n \
+     if r0 == 0 goto +5\n r1 = *(u64 *)(r0 + 0)\n r1 += 1\n *(u64 *)(r0 + 0) = r1\n r0 = r1\n exit\n \
+     r0 = 99\n exit";
+
+#[test]
+fn cgroup_sock_storage_belongs_to_the_runs_socket() {
+    let (rt, map, prog) = setup_storage(MapType::SkStorage, ProgType::CGROUP_SOCK, SOCKET_COUNT);
+    assert_eq!(run(&rt, prog), 1);
+    assert_eq!(run(&rt, prog), 1);
+    assert_eq!(rt.map(map).expect("map").len(), 2);
+}
+
+#[test]
+fn socket_helpers_refuse_sockets_no_run_hands_out() {
+    for (id, text) in [
+        (
+            107,
+            "r2 = r1\n ld_pseudo r1, 5, 0\n r3 = 0\n r4 = 0\n call 107\n exit",
+        ),
+        (108, "r2 = r1\n ld_pseudo r1, 5, 0\n call 108\n exit"),
+        (95, "call 95\n exit"),
+        (96, "call 96\n exit"),
+        (98, "call 98\n exit"),
+    ] {
+        let (rt, _, prog) = setup_storage(MapType::SkStorage, ProgType::SCHED_CLS, text);
+        let error = try_run(&rt, prog).expect_err("a made-up socket stops the run");
+        assert!(
+            error.to_string().contains("no socket this run handed out"),
+            "helper {id}: {error}"
+        );
+    }
 }

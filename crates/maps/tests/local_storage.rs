@@ -1,9 +1,10 @@
-//! `task_storage` maps, with the kernel's rules from
-//! `kernel/bpf/bpf_local_storage.c` and `kernel/bpf/bpf_task_storage.c`
-//! (a kernel task storage map needs BTF key and value types, which these
-//! tests' raw map creation does not give, so they are not replayed
-//! against the running kernel): creation checks, host operations keyed by
-//! a pidfd, and the program side keyed by the task.
+//! `task_storage` and `sk_storage` maps, with the kernel's rules from
+//! `kernel/bpf/bpf_local_storage.c`, `kernel/bpf/bpf_task_storage.c` and
+//! `net/core/bpf_sk_storage.c` (a kernel local storage map needs BTF key
+//! and value types, which these tests' raw map creation does not give, so
+//! they are not replayed against the running kernel): creation checks,
+//! host operations keyed by a pidfd or a socket fd, and the program side
+//! keyed by the task or the socket's cookie.
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
@@ -133,4 +134,62 @@ fn programs_reach_the_value_through_the_task() {
         map.storage_get(task, Some(&[0; 4])).map_err(|e| e.errno()),
         Err(-libc::EINVAL)
     );
+}
+
+fn sk_storage() -> MapDef {
+    MapDef::new(MapType::SkStorage, 4, 8, 0).with_flags(BPF_F_NO_PREALLOC)
+}
+
+/// The cookie of `socket` (`SO_COOKIE`).
+fn cookie_of(socket: &std::net::UdpSocket) -> u64 {
+    let mut cookie = 0u64;
+    let mut len = 8 as libc::socklen_t;
+    // SAFETY: SO_COOKIE writes at most `len` bytes into `cookie`.
+    let rc = unsafe {
+        libc::getsockopt(
+            socket.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_COOKIE,
+            (&raw mut cookie).cast(),
+            &raw mut len,
+        )
+    };
+    assert_eq!(rc, 0, "SO_COOKIE");
+    cookie
+}
+
+#[test]
+fn socket_storage_is_keyed_by_socket_fd_and_cookie() {
+    assert_eq!(errno_of(sk_storage()), Ok(()));
+    assert_eq!(errno_of(sk_storage().with_flags(0)), Err(-libc::EINVAL));
+    let map = Map::create(sk_storage(), 1).expect("sk storage");
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").expect("a UDP socket");
+    let k = key(socket.as_raw_fd());
+    let errno = |r: apiary_maps::Result<()>| r.map_err(|e| e.errno());
+    assert_eq!(
+        errno(map.sys_update(&k, &3u64.to_ne_bytes(), BPF_NOEXIST)),
+        Ok(())
+    );
+    // A program reaches the same value through the socket.
+    let value = map
+        .storage_get(cookie_of(&socket), None)
+        .expect("get")
+        .expect("the host's value");
+    assert_eq!(value.len(), 8);
+    assert_eq!(
+        map.storage_delete(cookie_of(&socket))
+            .map_err(|e| e.errno()),
+        Ok(())
+    );
+    assert_eq!(
+        map.sys_lookup(&k, 0).map_err(|e| e.errno()),
+        Err(-libc::ENOENT)
+    );
+    // `sockfd_lookup`: not a socket, not open.
+    let file = std::fs::File::open("/dev/null").expect("open /dev/null");
+    assert_eq!(
+        errno(map.sys_delete(&key(file.as_raw_fd()))),
+        Err(-libc::ENOTSOCK)
+    );
+    assert_eq!(errno(map.sys_delete(&key(-1))), Err(-libc::EBADF));
 }
