@@ -80,7 +80,9 @@ impl MapDecl {
     /// only with a 4-byte `int` key type and a value type (a struct of
     /// the value's size here).
     pub fn has_btf(&self) -> bool {
-        self.spin_lock || self.timer || self.map_type == MapType::TASK_STORAGE
+        self.spin_lock
+            || self.timer
+            || matches!(self.map_type, MapType::TASK_STORAGE | MapType::SK_STORAGE)
     }
 }
 
