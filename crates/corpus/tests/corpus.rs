@@ -96,6 +96,7 @@ const REQUIRED_FEATURES: &[&str] = &[
     "map:cpumap",
     "map:xskmap",
     "map:task_storage",
+    "map:sk_storage",
     // global data and externs
     "data:.data",
     "data:.rodata",
