@@ -305,3 +305,44 @@ out:
 	call 107
 	r0 = 1
 	exit
+
+# bpf_msg_pull_data moves the message's data: pointers into it are stale.
+;; case sk_msg_pull_data_then_reload
+;; type sk_msg
+;; expect accept
+	r6 = r1
+	r2 = 0
+	r3 = 4
+	r4 = 0
+	call 63
+	r2 = *(u64 *)(r6 + 0)
+	r3 = *(u64 *)(r6 + 8)
+	r4 = r2
+	r4 += 4
+	if r4 > r3 goto out
+	r0 = *(u32 *)(r2 + 0)
+out:
+	r1 = r6
+	r2 = 64
+	call 62
+	r0 = 1
+	exit
+
+;; case sk_msg_data_stale_after_pull_data
+;; type sk_msg
+;; expect reject: R7 invalid mem access 'scalar'
+	r6 = r1
+	r7 = *(u64 *)(r6 + 0)
+	r3 = *(u64 *)(r6 + 8)
+	r4 = r7
+	r4 += 4
+	if r4 > r3 goto out
+	r1 = r6
+	r2 = 0
+	r3 = 4
+	r4 = 0
+	call 63
+	r0 = *(u32 *)(r7 + 0)
+out:
+	r0 = 1
+	exit

@@ -344,6 +344,8 @@ fn pointer_field(prog_type: ProgType, off: i64) -> Option<Loaded> {
         ProgType::SK_LOOKUP if at(sk_lookup::SK) => Loaded::SocketOrNull,
         ProgType::SOCK_OPS if at(sock_ops::SK) => Loaded::SocketOrNull,
         ProgType::SK_MSG if at(sk_msg_md::SK) => Loaded::Socket,
+        ProgType::SK_MSG if at(sk_msg_md::DATA) => Loaded::PacketStart,
+        ProgType::SK_MSG if at(sk_msg_md::DATA_END) => Loaded::PacketEnd,
         _ => return None,
     })
 }

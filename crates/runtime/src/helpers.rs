@@ -830,6 +830,8 @@ static HELPERS: &[(i32, HelperFn<Env>)] = &[
     (59, sock::sock_ops_cb_flags_set),
     (60, sock::msg_redirect_map),
     (61, sock::msg_apply_bytes),
+    (62, sock::msg_cork_bytes),
+    (63, sock::msg_pull_data),
     (65, xdp::xdp_adjust_tail),
     (67, trace::get_stack),
     (68, skb::skb_load_bytes_relative),

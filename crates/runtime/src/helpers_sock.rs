@@ -181,3 +181,34 @@ pub(crate) fn sock_ops_cb_flags_set(_: Ctx<'_, '_>, _: [u64; 5]) -> Ret {
 pub(crate) fn msg_apply_bytes(_: Ctx<'_, '_>, _: [u64; 5]) -> Ret {
     Ok(0)
 }
+
+/// `long bpf_msg_cork_bytes(struct sk_msg_buff *msg, u32 bytes)`: sets how
+/// many bytes to gather before the next verdict; always 0.
+pub(crate) fn msg_cork_bytes(_: Ctx<'_, '_>, _: [u64; 5]) -> Ret {
+    Ok(0)
+}
+
+/// `offsetof(struct sk_msg_md, data)` and `data_end`.
+const MSG_DATA: u64 = 0;
+const MSG_DATA_END: u64 = 8;
+
+/// `long bpf_msg_pull_data(msg, start, end, flags)`: makes bytes
+/// `start..end` of the message (counted from its first byte, wherever
+/// `data` points now) the directly readable `data..data_end`. An Apiary
+/// run's message is one linear buffer, the kernel's single scatterlist
+/// element that needs no copy: `-EINVAL` for flags, an empty or reversed
+/// range, or one past the message.
+pub(crate) fn msg_pull_data(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
+    let (start, end, flags) = (a[1] as u32, a[2] as u32, a[3]);
+    let Some((base, len)) = ctx.env().message else {
+        return Err(HelperError::Other(
+            "bpf_msg_pull_data outside an sk_msg run".into(),
+        ));
+    };
+    if flags != 0 || end <= start || start >= len || end > len {
+        return Ok(neg(EINVAL));
+    }
+    ctx.write(a[0] + MSG_DATA, &(base + u64::from(start)).to_ne_bytes())?;
+    ctx.write(a[0] + MSG_DATA_END, &(base + u64::from(end)).to_ne_bytes())?;
+    Ok(0)
+}

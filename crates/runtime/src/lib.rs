@@ -232,6 +232,9 @@ pub struct Env {
     packet: Option<packet::Packet>,
     /// The cookie of the skb's socket, once a program asked for it.
     socket_cookie: Option<u64>,
+    /// An `sk_msg` run's whole message: its address and length, which
+    /// `bpf_msg_pull_data` offsets count from.
+    message: Option<(u64, u32)>,
     /// `bpf_trace_printk` output of this run.
     trace: Vec<TraceLine>,
     /// What helpers asked the host to do in this run.
@@ -855,6 +858,7 @@ impl Runtime {
             key_buffers: Vec::new(),
             packet: None,
             socket_cookie: None,
+            message: None,
             trace: Vec::new(),
             events: Vec::new(),
             maps_used: Vec::new(),

@@ -309,6 +309,13 @@ static PROTOS: &[HelperProto] = &[
         Integer
     ),
     proto!(61, "msg_apply_bytes", [PtrToCtx, Anything], Integer),
+    proto!(62, "msg_cork_bytes", [PtrToCtx, Anything], Integer),
+    proto!(
+        63,
+        "msg_pull_data",
+        [PtrToCtx, Anything, Anything, Anything],
+        Integer
+    ),
     proto!(65, "xdp_adjust_tail", [PtrToCtx, Anything], Integer),
     proto!(
         67,
