@@ -346,3 +346,55 @@ out:
 out:
 	r0 = 1
 	exit
+
+;; case sock_ops_setsockopt_from_stack
+;; type sock_ops
+;; expect accept
+	r2 = 1
+	*(u32 *)(r10 - 4) = r2
+	r2 = 6
+	r3 = 3
+	r4 = r10
+	r4 += -4
+	r5 = 4
+	call 49
+	r0 = 1
+	exit
+
+# Root may pass never-written stack as memory a helper reads.
+;; case sock_ops_setsockopt_uninitialised_value
+;; type sock_ops
+;; expect accept
+	r2 = 6
+	r3 = 3
+	r4 = r10
+	r4 += -8
+	r5 = 8
+	call 49
+	r0 = 1
+	exit
+
+;; case sock_addr_getsockopt_into_stack
+;; type cgroup_sock_addr
+;; attach cgroup_inet4_connect
+;; expect accept
+	r2 = 6
+	r3 = 13
+	r4 = r10
+	r4 += -16
+	r5 = 16
+	call 57
+	r0 = 1
+	exit
+
+;; case sock_ops_getsockopt_zero_size
+;; type sock_ops
+;; expect reject: R5 invalid zero-sized read: u64=[0,0]
+	r2 = 6
+	r3 = 13
+	r4 = r10
+	r4 += -16
+	r5 = 0
+	call 57
+	r0 = 1
+	exit

@@ -259,3 +259,42 @@ out:
 	call 156
 	r0 = 0
 	exit
+
+;; case get_task_stack_of_current_task
+;; type kprobe
+;; expect accept
+	call 158
+	r1 = r0
+	r2 = r10
+	r2 += -64
+	r3 = 64
+	r4 = 0
+	call 141
+	r0 = 0
+	exit
+
+;; case get_task_stack_of_a_number
+;; type kprobe
+;; expect reject: R1 type=scalar expected=ptr_, trusted_ptr_, rcu_ptr_
+	call 35
+	r1 = r0
+	r2 = r10
+	r2 += -64
+	r3 = 64
+	r4 = 0
+	call 141
+	r0 = 0
+	exit
+
+;; case get_task_stack_buffer_past_the_frame
+;; type kprobe
+;; expect reject: invalid write to stack R2 off=-64 size=128
+	call 158
+	r1 = r0
+	r2 = r10
+	r2 += -64
+	r3 = 128
+	r4 = 0
+	call 141
+	r0 = 0
+	exit

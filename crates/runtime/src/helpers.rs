@@ -700,11 +700,8 @@ fn send_signal(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
     Ok(0)
 }
 
-/// What `bpf_get_current_task` returns: an opaque kernel-half value.
-pub(crate) const CURRENT_TASK_TAG: u64 = 0xffff_b000_0000_0000;
-
 fn get_current_task(ctx: Ctx<'_, '_>, _: [u64; 5]) -> Ret {
-    Ok(CURRENT_TASK_TAG | u64::from(ctx.env().task.pid))
+    Ok(crate::task::current_task_pointer(&ctx.env().task))
 }
 
 const XDP_ABORTED: u64 = 0;
@@ -821,12 +818,14 @@ static HELPERS: &[(i32, HelperFn<Env>)] = &[
     (46, meta::get_socket_cookie),
     (47, meta::get_socket_uid),
     (48, skb::set_hash),
+    (49, sock::setsockopt),
     (50, skb::skb_adjust_room),
     (51, redirect_map),
     (52, sock::sk_redirect_map),
     (53, sock::sock_map_update),
     (54, xdp::xdp_adjust_meta),
     (56, trace::perf_prog_read_value),
+    (57, sock::getsockopt),
     (59, sock::sock_ops_cb_flags_set),
     (60, sock::msg_redirect_map),
     (61, sock::msg_apply_bytes),
@@ -879,6 +878,7 @@ static HELPERS: &[(i32, HelperFn<Env>)] = &[
     (133, ringbuf_discard),
     (134, ringbuf_query),
     (135, meta::csum_level),
+    (141, trace::get_task_stack),
     (151, meta::skb_cgroup_classid),
     (152, meta::redirect_neigh),
     (155, meta::redirect_peer),

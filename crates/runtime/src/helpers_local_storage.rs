@@ -4,11 +4,7 @@
 //! `bpf_sk_storage_get`/`_delete` on an `sk_storage` map for a socket.
 //!
 //! The only task a run knows is the one it pretends to happen in
-//! ([`crate::TaskInfo`]); `bpf_get_current_task` and
-//! `bpf_get_current_task_btf` name it by [`CURRENT_TASK_TAG`] and its
-//! thread id. A task pointer the run did not hand out (one read from a
-//! tracing context, say) names no task Apiary has, so the call stops the
-//! run rather than guess. The only socket a run knows is the one a
+//! ([`crate::TaskInfo`], named as [`crate::task::task_of`] reads it). The only socket a run knows is the one a
 //! `cgroup_sock` program's context stands for (the verifier makes its
 //! `bpf_sk_storage_get` take that context), named by the run's socket
 //! cookie; other programs reach sockets only through pointers Apiary
@@ -18,21 +14,12 @@ use apiary_kernel::types::ProgType;
 use apiary_vm::{HelperError, RegionKind};
 
 use crate::helpers::errno::EINVAL;
-use crate::helpers::{CURRENT_TASK_TAG, Ctx, Ret, expose, map_arg, neg, status};
+use crate::helpers::{Ctx, Ret, expose, map_arg, neg, status};
 use crate::skb_meta::{run_socket_cookie, unknown_socket};
+use crate::task::task_of;
 
 /// `BPF_LOCAL_STORAGE_GET_F_CREATE`.
 const BPF_LOCAL_STORAGE_GET_F_CREATE: u64 = 1;
-
-/// The thread id a task pointer names.
-fn task_of(name: &str, ptr: u64) -> Result<u64, HelperError> {
-    if ptr & !u64::from(u32::MAX) == CURRENT_TASK_TAG {
-        return Ok(ptr & u64::from(u32::MAX));
-    }
-    Err(HelperError::Other(format!(
-        "bpf_{name}: {ptr:#x} is not the current task, the only task a run has"
-    )))
-}
 
 /// The socket number a socket pointer names (see the module's comment).
 fn socket_of(ctx: Ctx<'_, '_>, name: &str, ptr: u64) -> Result<u64, HelperError> {

@@ -14,7 +14,7 @@ use apiary_maps::MapType;
 use apiary_vm::HelperError;
 
 use crate::helpers::errno::{EINVAL, ENOENT, EOPNOTSUPP};
-use crate::helpers::{Ctx, Ret, map_arg, neg};
+use crate::helpers::{Ctx, Ret, map_arg, neg, size_arg, write_zeroes};
 
 /// `SK_DROP`: the verdict of a failed socket redirect.
 const SK_DROP: u64 = 0;
@@ -173,6 +173,21 @@ pub(crate) fn sk_assign(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
 /// argval)`: `-EINVAL`, the kernel's answer when the context's socket is
 /// not a full socket (an Apiary `sock_ops` run has none).
 pub(crate) fn sock_ops_cb_flags_set(_: Ctx<'_, '_>, _: [u64; 5]) -> Ret {
+    Ok(neg(EINVAL))
+}
+
+/// `long bpf_setsockopt(void *bpf_socket, int level, int optname, void
+/// *optval, int optlen)` in `sock_ops` and `cgroup_sock_addr` programs:
+/// `-EINVAL`, `_bpf_setsockopt`'s answer when the socket is not a full
+/// socket (an Apiary run has none).
+pub(crate) fn setsockopt(_: Ctx<'_, '_>, _: [u64; 5]) -> Ret {
+    Ok(neg(EINVAL))
+}
+
+/// `long bpf_getsockopt(...)`, the same: `optval` zeroed and `-EINVAL`,
+/// as `_bpf_getsockopt` clears it when it cannot read the option.
+pub(crate) fn getsockopt(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
+    write_zeroes(ctx, a[3], size_arg(a[4])?)?;
     Ok(neg(EINVAL))
 }
 

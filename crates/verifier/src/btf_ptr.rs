@@ -439,7 +439,7 @@ pub(crate) fn current_task(prog: &Program) -> RegState {
 fn helper_struct(proto: &HelperProto) -> Option<&'static str> {
     match proto.name {
         "seq_printf" | "seq_write" | "seq_printf_btf" => Some("seq_file"),
-        "task_storage_get" | "task_storage_delete" => Some("task_struct"),
+        "task_storage_get" | "task_storage_delete" | "get_task_stack" => Some("task_struct"),
         "sk_storage_get" | "sk_storage_delete" => Some("sock_common"),
         _ => None,
     }

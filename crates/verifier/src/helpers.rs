@@ -271,6 +271,12 @@ static PROTOS: &[HelperProto] = &[
     proto!(47, "get_socket_uid", [PtrToCtx], Integer),
     proto!(48, "set_hash", [PtrToCtx, Anything], Integer),
     proto!(
+        49,
+        "setsockopt",
+        [PtrToCtx, Anything, Anything, PtrToReadableMem, ConstSize],
+        Integer
+    ),
+    proto!(
         50,
         "skb_adjust_room",
         [PtrToCtx, Anything, Anything, Anything],
@@ -299,6 +305,12 @@ static PROTOS: &[HelperProto] = &[
         56,
         "perf_prog_read_value",
         [PtrToCtx, PtrToUninitMem, ConstSize],
+        Integer
+    ),
+    proto!(
+        57,
+        "getsockopt",
+        [PtrToCtx, Anything, Anything, PtrToUninitMem, ConstSize],
         Integer
     ),
     proto!(59, "sock_ops_cb_flags_set", [PtrToCtx, Anything], Integer),
@@ -519,6 +531,12 @@ static PROTOS: &[HelperProto] = &[
     proto!(133, "ringbuf_discard", [PtrToAllocMem, Anything], Void),
     proto!(134, "ringbuf_query", [ConstMapPtr, Anything], Integer),
     proto!(135, "csum_level", [PtrToCtx, Anything], Integer),
+    proto!(
+        141,
+        "get_task_stack",
+        [PtrToBtfId, PtrToUninitMem, ConstSizeOrZero, Anything],
+        Integer
+    ),
     proto!(151, "skb_cgroup_classid", [PtrToCtx], Integer),
     proto!(
         152,
