@@ -13,7 +13,10 @@
 //! real interface ([`Runtime::run_xdp_frame`]), and the output
 //! helpers leave for the embedder (`bpf_trace_printk` lines, signals,
 //! redirects). Helpers over kernel state Apiary does not have (stacks,
-//! sockets) answer as the kernel does when that state is absent; sysctl
+//! sockets) answer as the kernel does when that state is absent; the run's
+//! task is the one task-taking helpers and task storage know (named by the
+//! pointer `bpf_get_current_task_btf` returns), and a `cgroup_sock` run's
+//! context the one socket socket storage knows; sysctl
 //! and iterator helpers work on the context images [`SysctlContext`] and
 //! [`SeqFile`] describe.
 //!
