@@ -298,3 +298,60 @@ out:
 	call 141
 	r0 = 0
 	exit
+
+# Cgroup local storage (kernel/bpf/bpf_cgrp_storage.c), on the cgroup a
+# tp_btf/cgroup_mkdir program gets as its first argument.
+;; case cgroup_mkdir_cgrp_storage_counter
+;; type tracing
+;; attach trace_raw_tp
+;; target cgroup_mkdir
+;; map cgroups cgrp_storage key=4 value=8 max=0 flags=1
+;; expect accept
+	r2 = *(u64 *)(r1 + 0)
+	ld_pseudo r1, 5, 0
+	r3 = 0
+	r4 = 1
+	call 210
+	if r0 == 0 goto out
+	r1 = *(u64 *)(r0 + 0)
+	r1 += 1
+	*(u64 *)(r0 + 0) = r1
+out:
+	r0 = 0
+	exit
+
+;; case cgrp_storage_of_the_current_task
+;; type kprobe
+;; map cgroups cgrp_storage key=4 value=8 max=0 flags=1
+;; expect reject: R2 is of type task_struct but cgroup is expected
+	call 158
+	r2 = r0
+	ld_pseudo r1, 5, 0
+	r3 = 0
+	r4 = 1
+	call 210
+	r0 = 0
+	exit
+
+;; case cgrp_storage_delete_null
+;; type kprobe
+;; map cgroups cgrp_storage key=4 value=8 max=0 flags=1
+;; expect accept
+	ld_pseudo r1, 5, 0
+	r2 = 0
+	call 211
+	r0 = 0
+	exit
+
+;; case cgrp_storage_map_given_to_task_storage_get
+;; type kprobe
+;; map cgroups cgrp_storage key=4 value=8 max=0 flags=1
+;; expect reject: cannot pass map_type 32 into func bpf_task_storage_get#156
+	call 158
+	r2 = r0
+	ld_pseudo r1, 5, 0
+	r3 = 0
+	r4 = 1
+	call 156
+	r0 = 0
+	exit

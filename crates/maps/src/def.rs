@@ -503,7 +503,7 @@ impl MapDef {
                 }
                 Ok(max)
             }
-            MapType::TaskStorage | MapType::SkStorage => {
+            MapType::TaskStorage | MapType::SkStorage | MapType::CgrpStorage => {
                 // `bpf_local_storage_map_alloc_check`; the BTF key and value
                 // types it also demands are the loader's to give.
                 if flags & !(BPF_F_NO_PREALLOC | BPF_F_CLONE) != 0

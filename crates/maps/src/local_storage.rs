@@ -10,7 +10,8 @@
 //! fd (the map's 4-byte key): a pidfd, resolved through
 //! `/proc/self/fdinfo` as the kernel's `pidfd_get_pid` resolves it, or a
 //! socket, resolved to its cookie (`SO_COOKIE`) as `sockfd_lookup` finds
-//! the socket.
+//! the socket, or a cgroup v2 directory, resolved to its id (the
+//! directory's inode number, as kernfs numbers it).
 //!
 //! The kernel gives every object its own storage and has no entry limit;
 //! here the values live in one hash table of [`MAX_OWNERS`] owners, past
@@ -122,6 +123,7 @@ impl LocalStorage {
         match self.ty {
             MapType::TaskStorage => pidfd_thread(fd),
             MapType::SkStorage => socket_cookie(fd),
+            MapType::CgrpStorage => cgroup_id(fd),
             _ => Err(MapError::NotSupported("local storage of this object kind")),
         }
     }
@@ -170,4 +172,25 @@ fn socket_cookie(fd: i32) -> Result<u64> {
         Some(libc::ENOTSOCK) => Err(MapError::NotSocket),
         _ => Err(MapError::BadFd),
     }
+}
+
+/// `CGROUP2_SUPER_MAGIC`: the file system type of cgroup v2 directories.
+const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
+
+/// The id of the cgroup v2 directory `fd` (`cgroup_v1v2_get_from_fd`):
+/// `EBADF` for an fd that is not open or not a cgroup.
+fn cgroup_id(fd: i32) -> Result<u64> {
+    // SAFETY: fstatfs and fstat fill the structs they are given.
+    let (fs, st) = unsafe {
+        let mut fs: libc::statfs = std::mem::zeroed();
+        let mut st: libc::stat = std::mem::zeroed();
+        if libc::fstatfs(fd, &raw mut fs) != 0 || libc::fstat(fd, &raw mut st) != 0 {
+            return Err(MapError::BadFd);
+        }
+        (fs, st)
+    };
+    if i64::from(fs.f_type) != CGROUP2_SUPER_MAGIC || st.st_mode & libc::S_IFMT != libc::S_IFDIR {
+        return Err(MapError::BadFd);
+    }
+    Ok(st.st_ino)
 }

@@ -46,7 +46,7 @@ enum Store {
     Slots(SlotArray),
     /// Stack traces and sockets, which Apiary never holds.
     Absent(KernelObjectMap),
-    /// Values per kernel object (task and socket storage).
+    /// Values per kernel object (task, socket and cgroup storage).
     Local(LocalStorage),
 }
 
@@ -165,7 +165,9 @@ impl Map {
             | MapType::ReuseportSockarray => {
                 Store::Absent(KernelObjectMap::new(ty, max_entries, vs))
             }
-            MapType::TaskStorage | MapType::SkStorage => Store::Local(LocalStorage::new(ty, vs)?),
+            MapType::TaskStorage | MapType::SkStorage | MapType::CgrpStorage => {
+                Store::Local(LocalStorage::new(ty, vs)?)
+            }
             _ => return Err(MapError::NotSupported("map type not implemented by apiary")),
         };
         Ok(Map {
@@ -294,8 +296,9 @@ impl Map {
         }
     }
 
-    /// `bpf_task_storage_get` / `bpf_sk_storage_get` on the task or socket
-    /// numbered `owner`: its value, or
+    /// `bpf_task_storage_get` / `bpf_sk_storage_get` /
+    /// `bpf_cgrp_storage_get` on the task, socket or cgroup numbered
+    /// `owner`: its value, or
     /// when it has none and `create` holds the new value's bytes
     /// (`BPF_LOCAL_STORAGE_GET_F_CREATE`), a new one; `None` otherwise.
     pub fn storage_get(&self, owner: u64, create: Option<&[u8]>) -> Result<Option<ValueRef>> {
@@ -310,8 +313,8 @@ impl Map {
         }
     }
 
-    /// `bpf_task_storage_delete` / `bpf_sk_storage_delete` of the value of
-    /// the task or socket numbered `owner`.
+    /// `bpf_task_storage_delete` / `bpf_sk_storage_delete` /
+    /// `bpf_cgrp_storage_delete` of the value of the object numbered `owner`.
     pub fn storage_delete(&self, owner: u64) -> Result<()> {
         match &self.store {
             Store::Local(l) => l.delete(owner),

@@ -1,10 +1,11 @@
-//! `task_storage` and `sk_storage` maps, with the kernel's rules from
+//! `task_storage`, `sk_storage` and `cgrp_storage` maps, with the kernel's rules from
 //! `kernel/bpf/bpf_local_storage.c`, `kernel/bpf/bpf_task_storage.c` and
 //! `net/core/bpf_sk_storage.c` (a kernel local storage map needs BTF key
 //! and value types, which these tests' raw map creation does not give, so
 //! they are not replayed against the running kernel): creation checks,
-//! host operations keyed by a pidfd or a socket fd, and the program side
-//! keyed by the task or the socket's cookie.
+//! host operations keyed by a pidfd, a socket fd or a cgroup directory
+//! fd, and the program side keyed by the task, the socket's cookie or the
+//! cgroup's id.
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
@@ -192,4 +193,55 @@ fn socket_storage_is_keyed_by_socket_fd_and_cookie() {
         Err(-libc::ENOTSOCK)
     );
     assert_eq!(errno(map.sys_delete(&key(-1))), Err(-libc::EBADF));
+}
+
+/// This process's cgroup v2 directory, if the host mounts cgroup v2.
+fn own_cgroup_dir() -> Option<std::path::PathBuf> {
+    let cgroups = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+    let path = cgroups.lines().find_map(|l| l.strip_prefix("0::"))?;
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    let mount_point = mounts.lines().find_map(|line| {
+        let (fields, tail) = line.split_once(" - ")?;
+        (tail.split(' ').next() == Some("cgroup2")).then(|| fields.split(' ').nth(4))?
+    })?;
+    Some(std::path::Path::new(mount_point).join(path.trim_start_matches('/')))
+}
+
+#[test]
+fn cgroup_storage_is_keyed_by_cgroup_directory() {
+    use std::os::unix::fs::MetadataExt;
+    let Some(dir) = own_cgroup_dir() else {
+        return apiary_testskip::missing(
+            "cgroup_storage_is_keyed_by_cgroup_directory",
+            "no cgroup v2 mount",
+        );
+    };
+    let def = MapDef::new(MapType::CgrpStorage, 4, 8, 0).with_flags(BPF_F_NO_PREALLOC);
+    let map = Map::create(def, 1).expect("cgrp storage");
+    let cgroup = std::fs::File::open(&dir).expect("open the cgroup directory");
+    let k = key(cgroup.as_raw_fd());
+    let errno = |r: apiary_maps::Result<()>| r.map_err(|e| e.errno());
+    assert_eq!(
+        errno(map.sys_update(&k, &9u64.to_ne_bytes(), BPF_ANY)),
+        Ok(())
+    );
+    let id = std::fs::metadata(&dir).expect("stat").ino();
+    let value = map
+        .storage_get(id, None)
+        .expect("get")
+        .expect("the host's value");
+    assert_eq!(value.len(), 8);
+    // A directory that is not a cgroup, a file, an fd that is not open.
+    let tmp = std::fs::File::open("/tmp").expect("open /tmp");
+    assert_eq!(
+        errno(map.sys_delete(&key(tmp.as_raw_fd()))),
+        Err(-libc::EBADF)
+    );
+    let file = std::fs::File::open("/dev/null").expect("open /dev/null");
+    assert_eq!(
+        errno(map.sys_delete(&key(file.as_raw_fd()))),
+        Err(-libc::EBADF)
+    );
+    assert_eq!(errno(map.sys_delete(&key(-1))), Err(-libc::EBADF));
+    assert_eq!(errno(map.sys_delete(&k)), Ok(()));
 }

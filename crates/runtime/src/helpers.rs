@@ -899,6 +899,8 @@ static HELPERS: &[(i32, HelperFn<Env>)] = &[
     (190, xdp::xdp_store_bytes),
     (192, meta::skb_set_tstamp),
     (208, ktime_get_tai_ns),
+    (210, storage::cgrp_storage_get),
+    (211, storage::cgrp_storage_delete),
 ];
 
 /// The helpers that never move the packet or change what a run is given

@@ -1,14 +1,17 @@
 //! Local storage helpers (`kernel/bpf/bpf_task_storage.c`,
-//! `net/core/bpf_sk_storage.c`): `bpf_task_storage_get`/`_delete` on a
-//! `task_storage` map for the task a pointer names, and
-//! `bpf_sk_storage_get`/`_delete` on an `sk_storage` map for a socket.
+//! `net/core/bpf_sk_storage.c`, `kernel/bpf/bpf_cgrp_storage.c`):
+//! `bpf_task_storage_get`/`_delete` on a `task_storage` map for the task a
+//! pointer names, `bpf_sk_storage_get`/`_delete` on an `sk_storage` map
+//! for a socket, `bpf_cgrp_storage_get`/`_delete` on a `cgrp_storage` map
+//! for a cgroup.
 //!
 //! The only task a run knows is the one it pretends to happen in
 //! ([`crate::TaskInfo`], named as [`crate::task::task_of`] reads it). The only socket a run knows is the one a
 //! `cgroup_sock` program's context stands for (the verifier makes its
 //! `bpf_sk_storage_get` take that context), named by the run's socket
 //! cookie; other programs reach sockets only through pointers Apiary
-//! never hands out.
+//! never hands out. No run hands out a cgroup pointer either: only NULL
+//! reaches the cgroup helpers in a run that is not broken.
 
 use apiary_kernel::types::ProgType;
 use apiary_vm::{HelperError, RegionKind};
@@ -88,6 +91,31 @@ pub(crate) fn task_storage_delete(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
 pub(crate) fn sk_storage_delete(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
     let owner = socket_of(ctx, "sk_storage_delete", a[1])?;
     storage_delete(ctx, a[0], owner)
+}
+
+/// The error of a cgroup helper given a cgroup pointer (see the module's
+/// comment).
+fn unknown_cgroup(name: &str, ptr: u64) -> HelperError {
+    HelperError::Other(format!(
+        "bpf_{name} of {ptr:#x}, which is no cgroup this run handed out"
+    ))
+}
+
+/// `bpf_cgrp_storage_get(map, cgroup, value, flags)`: NULL for a NULL
+/// cgroup or unknown flags.
+pub(crate) fn cgrp_storage_get(_: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
+    if a[1] == 0 || a[3] & !BPF_LOCAL_STORAGE_GET_F_CREATE != 0 {
+        return Ok(0);
+    }
+    Err(unknown_cgroup("cgrp_storage_get", a[1]))
+}
+
+/// `bpf_cgrp_storage_delete(map, cgroup)`: `-EINVAL` for a NULL cgroup.
+pub(crate) fn cgrp_storage_delete(_: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
+    if a[1] == 0 {
+        return Ok(neg(EINVAL));
+    }
+    Err(unknown_cgroup("cgrp_storage_delete", a[1]))
 }
 
 fn storage_delete(ctx: Ctx<'_, '_>, map: u64, owner: u64) -> Ret {

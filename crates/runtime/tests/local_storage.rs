@@ -6,6 +6,8 @@
 //! kernel's helpers do. `bpf_sk_storage_get` in a `cgroup_sock` program
 //! (`net/core/bpf_sk_storage.c`): the value belongs to the socket the
 //! run's context stands for; socket pointers no run hands out stop it.
+//! The cgroup helpers take NULL and stop at any cgroup pointer, as no
+//! run hands one out.
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::sync::Arc;
@@ -163,4 +165,21 @@ fn socket_helpers_refuse_sockets_no_run_hands_out() {
             "helper {id}: {error}"
         );
     }
+}
+
+#[test]
+fn cgroup_storage_takes_only_null_in_a_run() {
+    let null_get = "ld_pseudo r1, 5, 0\n r2 = 0\n r3 = 0\n r4 = 1\n call 210\n exit";
+    let (rt, _, prog) = setup_storage(MapType::CgrpStorage, ProgType::SYSCALL, null_get);
+    assert_eq!(run(&rt, prog), 0);
+    let null_delete = "ld_pseudo r1, 5, 0\n r2 = 0\n call 211\n exit";
+    let (rt, _, prog) = setup_storage(MapType::CgrpStorage, ProgType::SYSCALL, null_delete);
+    assert_eq!(run(&rt, prog), EINVAL);
+    let made_up = "ld_pseudo r1, 5, 0\n r2 = r10\n r3 = 0\n r4 = 1\n call 210\n exit";
+    let (rt, _, prog) = setup_storage(MapType::CgrpStorage, ProgType::SYSCALL, made_up);
+    let error = try_run(&rt, prog).expect_err("a made-up cgroup stops the run");
+    assert!(
+        error.to_string().contains("no cgroup this run handed out"),
+        "{error}"
+    );
 }

@@ -441,6 +441,7 @@ fn helper_struct(proto: &HelperProto) -> Option<&'static str> {
         "seq_printf" | "seq_write" | "seq_printf_btf" => Some("seq_file"),
         "task_storage_get" | "task_storage_delete" | "get_task_stack" => Some("task_struct"),
         "sk_storage_get" | "sk_storage_delete" => Some("sock_common"),
+        "cgrp_storage_get" | "cgrp_storage_delete" => Some("cgroup"),
         _ => None,
     }
 }

@@ -617,6 +617,18 @@ static PROTOS: &[HelperProto] = &[
         Integer
     ),
     proto!(208, "ktime_get_tai_ns", [], Integer),
+    proto!(
+        210,
+        "cgrp_storage_get",
+        [ConstMapPtr, PtrToBtfIdOrNull, PtrToMapValueOrNull, Anything],
+        PtrToMapValueOrNull
+    ),
+    proto!(
+        211,
+        "cgrp_storage_delete",
+        [ConstMapPtr, PtrToBtfIdOrNull],
+        Integer
+    ),
 ];
 
 /// Prototypes of every helper Apiary provides, by ascending id.

@@ -82,7 +82,10 @@ impl MapDecl {
     pub fn has_btf(&self) -> bool {
         self.spin_lock
             || self.timer
-            || matches!(self.map_type, MapType::TASK_STORAGE | MapType::SK_STORAGE)
+            || matches!(
+                self.map_type,
+                MapType::TASK_STORAGE | MapType::SK_STORAGE | MapType::CGRP_STORAGE
+            )
     }
 }
 

@@ -118,6 +118,7 @@ impl Map {
             }
             MapType::TaskStorage => Some("task storage belongs to the tasks of the process"),
             MapType::SkStorage => Some("socket storage belongs to the sockets of the process"),
+            MapType::CgrpStorage => Some("cgroup storage ids are only meaningful on this host"),
             _ => None,
         }
     }
