@@ -174,9 +174,6 @@ fn socket_cookie(fd: i32) -> Result<u64> {
     }
 }
 
-/// `CGROUP2_SUPER_MAGIC`: the file system type of cgroup v2 directories.
-const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
-
 /// The id of the cgroup v2 directory `fd` (`cgroup_v1v2_get_from_fd`):
 /// `EBADF` for an fd that is not open or not a cgroup.
 fn cgroup_id(fd: i32) -> Result<u64> {
@@ -189,7 +186,8 @@ fn cgroup_id(fd: i32) -> Result<u64> {
         }
         (fs, st)
     };
-    if i64::from(fs.f_type) != CGROUP2_SUPER_MAGIC || st.st_mode & libc::S_IFMT != libc::S_IFDIR {
+    // `CGROUP2_SUPER_MAGIC`: the file system type of cgroup v2 directories.
+    if fs.f_type != libc::CGROUP2_SUPER_MAGIC || st.st_mode & libc::S_IFMT != libc::S_IFDIR {
         return Err(MapError::BadFd);
     }
     Ok(st.st_ino)
