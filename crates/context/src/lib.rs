@@ -283,7 +283,8 @@ pub enum Loaded {
     /// A socket field (`sk`) that may be NULL: `sock_common_or_null` in
     /// `__sk_buff`, `sock_or_null` elsewhere.
     SocketOrNull,
-    /// A socket field that is never NULL (`bpf_sockopt.sk`, `bpf_sock_addr.sk`).
+    /// A socket field that is never NULL (`bpf_sockopt.sk`, `bpf_sock_addr.sk`,
+    /// `sk_msg_md.sk`).
     Socket,
 }
 
@@ -331,7 +332,7 @@ pub fn check_access(
 
 /// Pointer fields other than the packet's that a load at `off` reads.
 fn pointer_field(prog_type: ProgType, off: i64) -> Option<Loaded> {
-    use layouts::{sk_buff, sk_lookup, sock_addr, sockopt};
+    use layouts::{sk_buff, sk_lookup, sk_msg_md, sock_addr, sock_ops, sockopt};
     let at = |field: uapi::Field| off == i64::from(field.off);
     Some(match prog_type {
         ProgType::FLOW_DISSECTOR if at(sk_buff::FLOW_KEYS) => Loaded::FlowKeys,
@@ -341,6 +342,10 @@ fn pointer_field(prog_type: ProgType, off: i64) -> Option<Loaded> {
         ProgType::CGROUP_SOCKOPT if at(sockopt::SK) => Loaded::Socket,
         ProgType::CGROUP_SOCK_ADDR if at(sock_addr::SK) => Loaded::Socket,
         ProgType::SK_LOOKUP if at(sk_lookup::SK) => Loaded::SocketOrNull,
+        ProgType::SOCK_OPS if at(sock_ops::SK) => Loaded::SocketOrNull,
+        ProgType::SK_MSG if at(sk_msg_md::SK) => Loaded::Socket,
+        ProgType::SK_MSG if at(sk_msg_md::DATA) => Loaded::PacketStart,
+        ProgType::SK_MSG if at(sk_msg_md::DATA_END) => Loaded::PacketEnd,
         _ => return None,
     })
 }

@@ -95,6 +95,8 @@ const REQUIRED_FEATURES: &[&str] = &[
     "map:devmap_hash",
     "map:cpumap",
     "map:xskmap",
+    "map:task_storage",
+    "map:sk_storage",
     // global data and externs
     "data:.data",
     "data:.rodata",

@@ -121,6 +121,8 @@ pub const BPF_F_WRONLY_PROG: u32 = 1 << 8;
 pub const BPF_F_MMAPABLE: u32 = 1 << 10;
 /// `BPF_F_PRESERVE_ELEMS`: perf event array keeps entries when its fd closes.
 pub const BPF_F_PRESERVE_ELEMS: u32 = 1 << 11;
+/// `BPF_F_CLONE`: a socket's local storage is copied to its clones.
+pub const BPF_F_CLONE: u32 = 1 << 9;
 /// `BPF_F_INNER_MAP`: an inner map whose `max_entries` may differ from the template.
 pub const BPF_F_INNER_MAP: u32 = 1 << 12;
 
@@ -500,6 +502,24 @@ impl MapDef {
                     }
                 }
                 Ok(max)
+            }
+            MapType::TaskStorage | MapType::SkStorage | MapType::CgrpStorage => {
+                // `bpf_local_storage_map_alloc_check`; the BTF key and value
+                // types it also demands are the loader's to give.
+                if flags & !(BPF_F_NO_PREALLOC | BPF_F_CLONE) != 0
+                    || flags & BPF_F_NO_PREALLOC == 0
+                    || max != 0
+                    || ks != 4
+                    || vs == 0
+                {
+                    return Err(MapError::Invalid(
+                        "local storage needs BPF_F_NO_PREALLOC, key_size 4, value_size > 0, max_entries 0",
+                    ));
+                }
+                if vs > crate::local_storage::MAX_VALUE_SIZE {
+                    return Err(MapError::TooBig("local storage value_size"));
+                }
+                Ok(0)
             }
             MapType::Unspec => Err(MapError::Invalid("map type 0 (unspec)")),
             _ => Err(MapError::NotSupported("map type not implemented by apiary")),

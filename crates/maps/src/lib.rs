@@ -13,6 +13,11 @@
 //! empty: a user-space process captures no kernel stacks and owns no
 //! sockets, so they answer as the kernel's empty maps do.
 //!
+//! Local storage maps (`task_storage`, `sk_storage`, `cgrp_storage`) hold
+//! a value per task, socket or cgroup: programs name the owner by a number
+//! the runtime gives (a thread id, a socket cookie, a cgroup id), the host
+//! by a pidfd, a socket fd or a cgroup directory fd.
+//!
 //! [`pin`] saves a map (definition, contents, the caller's BTF) to a
 //! versioned file and reads it back, as a map pinned in bpffs outlives its
 //! creator; files are named as `bpftool ... pinmaps` names its pins.
@@ -31,6 +36,7 @@ mod error;
 mod hash;
 mod jhash;
 mod layout;
+mod local_storage;
 mod lpm;
 mod map;
 mod mem;

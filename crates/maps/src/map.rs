@@ -11,6 +11,7 @@ use crate::def::{MapDef, MapType, round8};
 use crate::error::{MapError, Result, check_len};
 use crate::hash::{HashKind, HashTable, ValueSrc};
 use crate::layout::ArrayLayout;
+use crate::local_storage::LocalStorage;
 use crate::lpm::LpmTrie;
 use crate::mem::{ValueRef, key_u32, spin_lock, spin_unlock};
 use crate::perf::PerfEventArray;
@@ -46,6 +47,8 @@ enum Store {
     Slots(SlotArray),
     /// Stack traces and sockets, which Apiary never holds.
     Absent(KernelObjectMap),
+    /// Values per kernel object (task, socket and cgroup storage).
+    Local(LocalStorage),
 }
 
 /// Where an `XDP_REDIRECT` through a map goes.
@@ -162,6 +165,9 @@ impl Map {
             | MapType::Sockhash
             | MapType::ReuseportSockarray => {
                 Store::Absent(KernelObjectMap::new(ty, max_entries, vs))
+            }
+            MapType::TaskStorage | MapType::SkStorage | MapType::CgrpStorage => {
+                Store::Local(LocalStorage::new(ty, vs)?)
             }
             _ => return Err(MapError::NotSupported("map type not implemented by apiary")),
         };
@@ -301,6 +307,32 @@ impl Map {
             ) => h.delete(key),
             (Store::Lpm(t), _) => t.delete(key),
             (Store::Absent(a), _) => a.delete(key),
+            _ => Err(self.unsupported()),
+        }
+    }
+
+    /// `bpf_task_storage_get` / `bpf_sk_storage_get` /
+    /// `bpf_cgrp_storage_get` on the task, socket or cgroup numbered
+    /// `owner`: its value, or
+    /// when it has none and `create` holds the new value's bytes
+    /// (`BPF_LOCAL_STORAGE_GET_F_CREATE`), a new one; `None` otherwise.
+    pub fn storage_get(&self, owner: u64, create: Option<&[u8]>) -> Result<Option<ValueRef>> {
+        match &self.store {
+            Store::Local(l) => {
+                if let Some(init) = create {
+                    check_len("value", init, self.value_size())?;
+                }
+                l.get(owner, create)
+            }
+            _ => Err(self.unsupported()),
+        }
+    }
+
+    /// `bpf_task_storage_delete` / `bpf_sk_storage_delete` /
+    /// `bpf_cgrp_storage_delete` of the value of the object numbered `owner`.
+    pub fn storage_delete(&self, owner: u64) -> Result<()> {
+        match &self.store {
+            Store::Local(l) => l.delete(owner),
             _ => Err(self.unsupported()),
         }
     }
@@ -465,6 +497,7 @@ impl Map {
             Store::Lpm(t) => t.len(),
             Store::Queue(q) => q.len(),
             Store::Absent(_) => 0,
+            Store::Local(l) => l.len(),
             _ => self.max_entries,
         }
     }

@@ -9,9 +9,9 @@ use apiary_maps::{Map, MapError, MapType};
 use apiary_vm::{HelperContext, HelperError, HelperFn, Helpers, Region, RegionKind};
 
 use crate::{
-    Env, Event, MapId, TraceLine, fib, helpers_sock as sock, helpers_sysctl as sysctl,
-    helpers_trace as trace, printf, skb_helpers as skb, skb_meta as meta, tunnel,
-    xdp_helpers as xdp,
+    Env, Event, MapId, TraceLine, fib, helpers_local_storage as storage, helpers_sock as sock,
+    helpers_sysctl as sysctl, helpers_trace as trace, printf, skb_helpers as skb, skb_meta as meta,
+    tunnel, xdp_helpers as xdp,
 };
 use apiary_loader::helpers::HELPER_NAMES;
 use apiary_verifier::helpers::helper_proto;
@@ -48,7 +48,7 @@ fn map_errno(e: &MapError) -> u64 {
     i64::from(e.errno()) as u64
 }
 
-fn status(result: Result<(), MapError>) -> u64 {
+pub(crate) fn status(result: Result<(), MapError>) -> u64 {
     result.map_or_else(|e| map_errno(&e), |()| 0)
 }
 
@@ -116,7 +116,7 @@ pub(crate) fn size_arg(size: u64) -> Result<usize, HelperError> {
         .ok_or_else(|| HelperError::Other(format!("size {size} is not a u32")))
 }
 
-fn expose(
+pub(crate) fn expose(
     ctx: Ctx<'_, '_>,
     addr: usize,
     len: usize,
@@ -702,11 +702,8 @@ fn send_signal(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
     Ok(0)
 }
 
-/// What `bpf_get_current_task` returns: an opaque kernel-half value.
-pub(crate) const CURRENT_TASK_TAG: u64 = 0xffff_b000_0000_0000;
-
 fn get_current_task(ctx: Ctx<'_, '_>, _: [u64; 5]) -> Ret {
-    Ok(CURRENT_TASK_TAG | u64::from(ctx.env().task.pid))
+    Ok(crate::task::current_task_pointer(&ctx.env().task))
 }
 
 const XDP_ABORTED: u64 = 0;
@@ -823,15 +820,19 @@ static HELPERS: &[(i32, HelperFn<Env>)] = &[
     (46, meta::get_socket_cookie),
     (47, meta::get_socket_uid),
     (48, skb::set_hash),
+    (49, sock::setsockopt),
     (50, skb::skb_adjust_room),
     (51, redirect_map),
     (52, sock::sk_redirect_map),
     (53, sock::sock_map_update),
     (54, xdp::xdp_adjust_meta),
     (56, trace::perf_prog_read_value),
+    (57, sock::getsockopt),
     (59, sock::sock_ops_cb_flags_set),
     (60, sock::msg_redirect_map),
     (61, sock::msg_apply_bytes),
+    (62, sock::msg_cork_bytes),
+    (63, sock::msg_pull_data),
     (65, xdp::xdp_adjust_tail),
     (67, trace::get_stack),
     (68, skb::skb_load_bytes_relative),
@@ -851,12 +852,17 @@ static HELPERS: &[(i32, HelperFn<Env>)] = &[
     (89, map_peek_elem),
     (93, spin_lock),
     (94, spin_unlock),
+    (95, meta::sk_fullsock),
+    (96, meta::tcp_sock),
     (97, meta::skb_ecn_set_ce),
+    (98, meta::get_listener_sock),
     (99, meta::sk_lookup),
     (101, sysctl::sysctl_get_name),
     (102, sysctl::sysctl_get_current_value),
     (103, sysctl::sysctl_get_new_value),
     (104, sysctl::sysctl_set_new_value),
+    (107, storage::sk_storage_get),
+    (108, storage::sk_storage_delete),
     (109, send_signal),
     (112, probe_read),
     (113, probe_read),
@@ -874,9 +880,14 @@ static HELPERS: &[(i32, HelperFn<Env>)] = &[
     (133, ringbuf_discard),
     (134, ringbuf_query),
     (135, meta::csum_level),
+    (141, trace::get_task_stack),
     (151, meta::skb_cgroup_classid),
     (152, meta::redirect_neigh),
     (155, meta::redirect_peer),
+    (156, storage::task_storage_get),
+    (157, storage::task_storage_delete),
+    // The kernel's two helpers return the same pointer, `current`.
+    (158, get_current_task),
     (160, ktime_get_coarse_ns),
     (163, meta::check_mtu),
     (164, for_each_map_elem),
@@ -890,6 +901,8 @@ static HELPERS: &[(i32, HelperFn<Env>)] = &[
     (190, xdp::xdp_store_bytes),
     (192, meta::skb_set_tstamp),
     (208, ktime_get_tai_ns),
+    (210, storage::cgrp_storage_get),
+    (211, storage::cgrp_storage_delete),
 ];
 
 /// The helpers that never move the packet or change what a run is given

@@ -14,7 +14,7 @@ use apiary_maps::MapType;
 use apiary_vm::HelperError;
 
 use crate::helpers::errno::{EINVAL, ENOENT, EOPNOTSUPP};
-use crate::helpers::{Ctx, Ret, map_arg, neg};
+use crate::helpers::{Ctx, Ret, map_arg, neg, size_arg, write_zeroes};
 
 /// `SK_DROP`: the verdict of a failed socket redirect.
 const SK_DROP: u64 = 0;
@@ -176,8 +176,54 @@ pub(crate) fn sock_ops_cb_flags_set(_: Ctx<'_, '_>, _: [u64; 5]) -> Ret {
     Ok(neg(EINVAL))
 }
 
+/// `long bpf_setsockopt(void *bpf_socket, int level, int optname, void
+/// *optval, int optlen)` in `sock_ops` and `cgroup_sock_addr` programs:
+/// `-EINVAL`, `_bpf_setsockopt`'s answer when the socket is not a full
+/// socket (an Apiary run has none).
+pub(crate) fn setsockopt(_: Ctx<'_, '_>, _: [u64; 5]) -> Ret {
+    Ok(neg(EINVAL))
+}
+
+/// `long bpf_getsockopt(...)`, the same: `optval` zeroed and `-EINVAL`,
+/// as `_bpf_getsockopt` clears it when it cannot read the option.
+pub(crate) fn getsockopt(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
+    write_zeroes(ctx, a[3], size_arg(a[4])?)?;
+    Ok(neg(EINVAL))
+}
+
 /// `long bpf_msg_apply_bytes(struct sk_msg_buff *msg, u32 bytes)`: sets
 /// how many bytes the verdict applies to; always 0.
 pub(crate) fn msg_apply_bytes(_: Ctx<'_, '_>, _: [u64; 5]) -> Ret {
+    Ok(0)
+}
+
+/// `long bpf_msg_cork_bytes(struct sk_msg_buff *msg, u32 bytes)`: sets how
+/// many bytes to gather before the next verdict; always 0.
+pub(crate) fn msg_cork_bytes(_: Ctx<'_, '_>, _: [u64; 5]) -> Ret {
+    Ok(0)
+}
+
+/// `offsetof(struct sk_msg_md, data)` and `data_end`.
+const MSG_DATA: u64 = 0;
+const MSG_DATA_END: u64 = 8;
+
+/// `long bpf_msg_pull_data(msg, start, end, flags)`: makes bytes
+/// `start..end` of the message (counted from its first byte, wherever
+/// `data` points now) the directly readable `data..data_end`. An Apiary
+/// run's message is one linear buffer, the kernel's single scatterlist
+/// element that needs no copy: `-EINVAL` for flags, an empty or reversed
+/// range, or one past the message.
+pub(crate) fn msg_pull_data(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
+    let (start, end, flags) = (a[1] as u32, a[2] as u32, a[3]);
+    let Some((base, len)) = ctx.env().message else {
+        return Err(HelperError::Other(
+            "bpf_msg_pull_data outside an sk_msg run".into(),
+        ));
+    };
+    if flags != 0 || end <= start || start >= len || end > len {
+        return Ok(neg(EINVAL));
+    }
+    ctx.write(a[0] + MSG_DATA, &(base + u64::from(start)).to_ne_bytes())?;
+    ctx.write(a[0] + MSG_DATA_END, &(base + u64::from(end)).to_ne_bytes())?;
     Ok(0)
 }

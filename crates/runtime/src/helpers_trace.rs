@@ -1,5 +1,6 @@
 //! Tracing helpers that reach kernel state a user-space run does not have
-//! (`bpf_get_stackid`, `bpf_get_stack`, `bpf_perf_prog_read_value`) and the
+//! (`bpf_get_stackid`, `bpf_get_stack`, `bpf_get_task_stack`,
+//! `bpf_perf_prog_read_value`) and the
 //! iterator output helpers (`bpf_seq_write`, `bpf_seq_printf`) over the
 //! seq_file image [`SeqFile`] describes.
 //!
@@ -51,7 +52,20 @@ pub(crate) fn get_stackid(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
 /// `buf` zeroed; `-EINVAL` for unknown flags, build ids of a kernel stack
 /// or a size that is not a whole number of frames, else `-EFAULT`.
 pub(crate) fn get_stack(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
-    let (buf, size, flags) = (a[1], size_arg(a[2])?, a[3]);
+    no_stack(ctx, a[1], a[2], a[3])
+}
+
+/// `long bpf_get_task_stack(struct task_struct *task, void *buf, u32 size,
+/// u64 flags)`: as [`get_stack`], for the run's task (the only one it has).
+pub(crate) fn get_task_stack(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
+    crate::task::task_of("get_task_stack", a[0])?;
+    no_stack(ctx, a[1], a[2], a[3])
+}
+
+/// `__bpf_get_stack` when no call chain can be taken: `buf` zeroed,
+/// `-EINVAL` for bad flags or sizes, else `-EFAULT`.
+fn no_stack(ctx: Ctx<'_, '_>, buf: u64, size: u64, flags: u64) -> Ret {
+    let size = size_arg(size)?;
     if size > 0 {
         write_zeroes(ctx, buf, size)?;
     }

@@ -13,7 +13,10 @@
 //! real interface ([`Runtime::run_xdp_frame`]), and the output
 //! helpers leave for the embedder (`bpf_trace_printk` lines, signals,
 //! redirects). Helpers over kernel state Apiary does not have (stacks,
-//! sockets) answer as the kernel does when that state is absent; sysctl
+//! sockets) answer as the kernel does when that state is absent; the run's
+//! task is the one task-taking helpers and task storage know (named by the
+//! pointer `bpf_get_current_task_btf` returns), and a `cgroup_sock` run's
+//! context the one socket socket storage knows; sysctl
 //! and iterator helpers work on the context images [`SysctlContext`] and
 //! [`SeqFile`] describe.
 //!
@@ -28,6 +31,7 @@ mod error;
 mod faults;
 mod fib;
 mod helpers;
+mod helpers_local_storage;
 mod helpers_sock;
 mod helpers_sysctl;
 mod helpers_trace;
@@ -238,6 +242,9 @@ pub struct Env {
     packet: Option<packet::Packet>,
     /// The cookie of the skb's socket, once a program asked for it.
     socket_cookie: Option<u64>,
+    /// An `sk_msg` run's whole message: its address and length, which
+    /// `bpf_msg_pull_data` offsets count from.
+    message: Option<(u64, u32)>,
     /// `bpf_trace_printk` output of this run.
     trace: Vec<TraceLine>,
     /// What helpers asked the host to do in this run.
@@ -875,6 +882,7 @@ impl Runtime {
             key_buffers: Vec::new(),
             packet: None,
             socket_cookie: None,
+            message: None,
             trace: Vec::new(),
             events: Vec::new(),
             maps_used: Vec::new(),

@@ -252,25 +252,51 @@ pub(crate) fn sk_lookup(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
     Ok(0)
 }
 
+/// The error of a helper given the socket pointer `sock`: an Apiary run
+/// hands out none (lookups find nothing, the contexts' `sk` fields are
+/// NULL), so a program that passes one made it up.
+pub(crate) fn unknown_socket(helper: &str, sock: u64) -> HelperError {
+    HelperError::Other(format!(
+        "bpf_{helper} of {sock:#x}, which is no socket this run handed out"
+    ))
+}
+
 /// `bpf_sk_release(sock)`: lookups never return a socket, so there is
-/// never one to release; a program that passes anything else is broken.
+/// never one to release.
 pub(crate) fn sk_release(_: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
-    Err(HelperError::Other(format!(
-        "bpf_sk_release of {:#x}, which no socket lookup returned",
-        a[0]
-    )))
+    Err(unknown_socket("sk_release", a[0]))
+}
+
+/// `bpf_sk_fullsock(sk)`, `bpf_tcp_sock(sk)`, `bpf_get_listener_sock(sk)`:
+/// the socket seen as another type; never reached with a socket Apiary
+/// has (see [`unknown_socket`]).
+pub(crate) fn sk_fullsock(_: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
+    Err(unknown_socket("sk_fullsock", a[0]))
+}
+
+/// See [`sk_fullsock`].
+pub(crate) fn tcp_sock(_: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
+    Err(unknown_socket("tcp_sock", a[0]))
+}
+
+/// See [`sk_fullsock`].
+pub(crate) fn get_listener_sock(_: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
+    Err(unknown_socket("get_listener_sock", a[0]))
 }
 
 /// `bpf_get_socket_cookie(skb)`: test-run gives each skb a fresh socket,
 /// whose cookie comes from a counter the first time it is asked for.
 pub(crate) fn get_socket_cookie(ctx: Ctx<'_, '_>, _: [u64; 5]) -> Ret {
     skb(ctx)?;
+    Ok(run_socket_cookie(ctx))
+}
+
+/// The cookie of the socket a run's context stands for, numbered on first use.
+pub(crate) fn run_socket_cookie(ctx: Ctx<'_, '_>) -> u64 {
     let env = ctx.env();
     let counter = &env.runtime.socket_cookies;
-    let cookie = *env
-        .socket_cookie
-        .get_or_insert_with(|| counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1);
-    Ok(cookie)
+    *env.socket_cookie
+        .get_or_insert_with(|| counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1)
 }
 
 /// `bpf_skb_cgroup_classid(skb)`: the net_cls classid of the skb's socket,

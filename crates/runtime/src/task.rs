@@ -1,5 +1,30 @@
 //! [`TaskInfo`]: the task a run pretends to happen in, by default the
-//! calling process as the kernel would see it.
+//! calling process as the kernel would see it, and the pointer by which
+//! programs name it (`bpf_get_current_task`, `bpf_get_current_task_btf`).
+
+use apiary_vm::HelperError;
+
+/// The high bits of the task pointer a run hands out: an opaque
+/// kernel-half value, with the thread id below them.
+const CURRENT_TASK_TAG: u64 = 0xffff_b000_0000_0000;
+
+/// The pointer `bpf_get_current_task` and `bpf_get_current_task_btf`
+/// return for `task` (the kernel's two helpers return the same `current`).
+pub(crate) fn current_task_pointer(task: &TaskInfo) -> u64 {
+    CURRENT_TASK_TAG | u64::from(task.pid)
+}
+
+/// The thread id a task pointer given to helper `bpf_{name}` names: only
+/// the run's own task is known, so any other pointer (one read from a
+/// tracing context, say) stops the run rather than guess.
+pub(crate) fn task_of(name: &str, ptr: u64) -> Result<u64, HelperError> {
+    if ptr & !u64::from(u32::MAX) == CURRENT_TASK_TAG {
+        return Ok(ptr & u64::from(u32::MAX));
+    }
+    Err(HelperError::Other(format!(
+        "bpf_{name}: {ptr:#x} is not the current task, the only task a run has"
+    )))
+}
 
 /// The task and attachment a run pretends to happen in.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -326,17 +326,25 @@ fn stack_helpers_answer_as_without_a_call_chain() {
     // Nothing was stored.
     let stored = rt.map(stacks).unwrap();
     assert!(stored.sys_get_next_key(None).is_err());
-    let stack = |size: u32, flags: u64| {
+    // `call` is bpf_get_stack (67) on the context, or bpf_get_task_stack
+    // (141) on the current task (r1 from bpf_get_current_task_btf).
+    let stack_of = |call: &str, size: u32, flags: u64| {
         let text = format!(
-            "r1 = -1\n *(u64 *)(r10 - 8) = r1\n *(u64 *)(r10 - 16) = r1\n \
-             *(u64 *)(r10 - 24) = r1\n *(u64 *)(r10 - 32) = r1\n r2 = r10\n \
-             r2 += -32\n r3 = {size}\n r4 = {flags:#x} ll\n call 67\n \
-             r1 = *(u64 *)(r10 - 32)\n r2 = *(u64 *)(r10 - 8)\n r1 |= r2\n \
-             if r1 != 0 goto dirty\n exit\n dirty:\n r0 = 1\n exit"
+            "r6 = r1\n call 158\n r7 = r0\n r1 = -1\n *(u64 *)(r10 - 8) = r1\n \
+             *(u64 *)(r10 - 16) = r1\n *(u64 *)(r10 - 24) = r1\n *(u64 *)(r10 - 32) = r1\n \
+             r1 = r6\n {call}\n r2 = r10\n r2 += -32\n r3 = {size}\n r4 = {flags:#x} ll\n \
+             call {id}\n r1 = *(u64 *)(r10 - 32)\n r2 = *(u64 *)(r10 - 8)\n r1 |= r2\n \
+             if r1 != 0 goto dirty\n exit\n dirty:\n r0 = 1\n exit",
+            id = if call.is_empty() { 67 } else { 141 }
         );
         let prog = load(&rt, ProgType::UNSPEC, &text, &[]);
         run(&rt, prog, &mut [0u8; 8]).unwrap()
     };
+    let stack = |size: u32, flags: u64| stack_of("", size, flags);
+    let task_stack = |size: u32, flags: u64| stack_of("r1 = r7", size, flags);
+    assert_eq!(task_stack(32, 0), EFAULT);
+    assert_eq!(task_stack(20, 0), 1, "20 bytes zeroed of 32");
+    assert_eq!(task_stack(32, 1 << 9), EINVAL);
     // The whole buffer is zeroed on every answer.
     assert_eq!(stack(32, 0), EFAULT);
     assert_eq!(stack(32, BPF_F_USER_STACK), EFAULT);

@@ -422,10 +422,26 @@ pub(crate) fn helper_memory(
     access(&load, &mut 0).map(drop)
 }
 
+/// What `bpf_get_current_task_btf` returns: a trusted `task_struct`
+/// (of no known layout without the kernel's BTF).
+pub(crate) fn current_task(prog: &Program) -> RegState {
+    let task = prog
+        .kernel_btf
+        .and_then(|btf| btf.find_by_name_kind("task_struct", apiary_btf::BtfKind::Struct));
+    RegState {
+        btf_id: task.map_or(0, |id| id.0),
+        trust: Trust::Trusted,
+        ..RegState::pointer(RegType::BtfId)
+    }
+}
+
 /// The struct a helper's `ARG_PTR_TO_BTF_ID` argument must point to.
 fn helper_struct(proto: &HelperProto) -> Option<&'static str> {
     match proto.name {
         "seq_printf" | "seq_write" | "seq_printf_btf" => Some("seq_file"),
+        "task_storage_get" | "task_storage_delete" | "get_task_stack" => Some("task_struct"),
+        "sk_storage_get" | "sk_storage_delete" => Some("sock_common"),
+        "cgrp_storage_get" | "cgrp_storage_delete" => Some("cgroup"),
         _ => None,
     }
 }
@@ -463,16 +479,19 @@ fn ids_match(btf: &Btf, mut id: TypeId, mut off: u32, need: TypeId) -> bool {
 }
 
 /// A helper's `ARG_PTR_TO_BTF_ID` argument (`check_reg_type` for
-/// `btf_ptr_types`, then `check_func_arg_reg_off`).
+/// `btf_ptr_types`, then `check_func_arg_reg_off`); `or_null` for
+/// `ARG_PTR_TO_BTF_ID_OR_NULL`, which also takes a pointer that may be
+/// NULL (the NULL constant never gets here).
 pub(crate) fn helper_arg(
     prog: &Program,
     insn: usize,
     regno: u8,
     reg: &RegState,
     proto: &HelperProto,
+    or_null: bool,
 ) -> Result<(), Rejection> {
     const EXPECTED: &str = "ptr_, trusted_ptr_, rcu_ptr_";
-    if reg.kind != RegType::BtfId || reg.maybe_null || reg.trust == Trust::Untrusted {
+    if reg.kind != RegType::BtfId || (reg.maybe_null && !or_null) || reg.trust == Trust::Untrusted {
         return Err(Rejection::new(
             insn,
             format!("R{regno} type={} expected={EXPECTED}", reg.type_name()),

@@ -10,7 +10,7 @@ use crate::callbacks::{Callback, LOOP};
 use crate::error::Rejection;
 use crate::explore::Env;
 use crate::helper_access::{HelperAccess, helper_access};
-use crate::helpers::{ArgKind, HelperProto, RetKind, helper_proto};
+use crate::helpers::{ArgKind, HelperProto, RetKind, helper_proto_for};
 use crate::regs::{RegState, RegType};
 use crate::stack::MAX_STACK;
 use crate::state::{Frame, Reference, State};
@@ -23,6 +23,12 @@ const MAX_VAR_SIZE: u64 = 1 << 29;
 pub(crate) const CHANGES_PACKET_DATA: [i32; 22] = [
     9, 10, 11, 13, 18, 19, 31, 38, 39, 43, 44, 50, 54, 63, 65, 73, 74, 75, 76, 90, 91, 143,
 ];
+
+/// The same for `ARG_PTR_TO_SOCK_COMMON` (`sock_common_types`).
+const SOCK_TYPES: &str = "sock_common, sock, tcp_sock, xdp_sock";
+/// Helpers whose result is their argument seen as another type
+/// (`is_ptr_cast_function`): it keeps the argument's reference.
+const PTR_CASTS: [i32; 2] = [95, 96];
 
 /// The pointer types a memory argument may be, as the kernel lists them
 /// when it refuses another (`mem_types`).
@@ -44,6 +50,9 @@ struct Meta {
     release: Option<u32>,
     /// The key argument's value, when the stack holds a constant.
     const_key: Option<u64>,
+    /// The reference of a socket argument, which a pointer cast's result
+    /// keeps (`meta.ref_obj_id`).
+    sock_ref: u32,
 }
 
 /// `bpf_tail_call`.
@@ -83,7 +92,7 @@ pub(crate) fn helper(
     if let Some(proto) = timer {
         crate::timer::check_license(env, insn, proto)?;
     }
-    let Some(proto) = helper_proto(id).or(timer) else {
+    let Some(proto) = helper_proto_for(id, env.prog.prog_type).or(timer) else {
         return Err(unmodelled_helper(insn, id));
     };
     match helper_access(env.prog.prog_type, env.prog.attach_type, id) {
@@ -156,6 +165,7 @@ pub(crate) fn helper(
         RetKind::Integer => RegState::unknown(),
         RetKind::Void => RegState::NOT_INIT,
         RetKind::PtrToBtfId => RegState::pointer(RegType::BtfId),
+        RetKind::TrustedTask => crate::btf_ptr::current_task(env.prog),
         RetKind::PtrToMapValueOrNull => match meta.map {
             Some(map)
                 if crate::map_key::lookup_never_null(
@@ -206,10 +216,20 @@ pub(crate) fn helper(
             RegState {
                 maybe_null: true,
                 id,
-                ref_obj_id,
+                ref_obj_id: if PTR_CASTS.contains(&proto.id) {
+                    meta.sock_ref
+                } else {
+                    ref_obj_id
+                },
                 ..RegState::pointer(RegType::Socket)
             }
         }
+        RetKind::PtrToTcpSockOrNull => RegState {
+            maybe_null: true,
+            id: state.new_id(),
+            ref_obj_id: meta.sock_ref,
+            ..RegState::pointer(RegType::TcpSock)
+        },
     };
     if id == LOOP {
         // Whether the call can be inlined depends on its flags
@@ -447,10 +467,7 @@ fn check_arg(
         }
         ArgKind::PtrToSocket | ArgKind::PtrToAllocMem => {
             let ok = match arg {
-                ArgKind::PtrToSocket => matches!(
-                    reg.kind,
-                    RegType::Socket | RegType::SockCommon | RegType::TcpSock
-                ),
+                ArgKind::PtrToSocket => is_socket(reg.kind),
                 _ => reg.kind == RegType::RingbufMem,
             };
             if !ok || reg.maybe_null {
@@ -471,16 +488,48 @@ fn check_arg(
             meta.release = Some(reg.ref_obj_id);
         }
         ArgKind::PtrToSocketOrNull => {
-            let ok = reg.is_null()
-                || matches!(
-                    reg.kind,
-                    RegType::Socket | RegType::SockCommon | RegType::TcpSock
-                );
+            let ok = reg.is_null() || is_socket(reg.kind);
             if !ok {
                 return Err(type_error(insn, regno, reg, "sock_or_null", proto));
             }
         }
-        ArgKind::PtrToBtfId => crate::btf_ptr::helper_arg(env.prog, insn, regno, &reg, proto)?,
+        ArgKind::PtrToBtfId => {
+            crate::btf_ptr::helper_arg(env.prog, insn, regno, &reg, proto, false)?;
+        }
+        ArgKind::PtrToSockCommon => {
+            if reg.maybe_null || !is_socket(reg.kind) {
+                return Err(type_error(insn, regno, reg, SOCK_TYPES, proto));
+            }
+            meta.sock_ref = reg.ref_obj_id;
+        }
+        ArgKind::PtrToBtfIdSockCommon
+            if reg.kind == RegType::BtfId
+                && !reg.maybe_null
+                && reg.trust != crate::regs::Trust::Untrusted =>
+        {
+            crate::btf_ptr::helper_arg(env.prog, insn, regno, &reg, proto, false)?;
+        }
+        ArgKind::PtrToBtfIdSockCommon if reg.maybe_null || !is_socket(reg.kind) => {
+            return Err(type_error(insn, regno, reg, SOCK_COMMON_TYPES, proto));
+        }
+        ArgKind::PtrToBtfIdOrNull if !reg.is_null() => {
+            crate::btf_ptr::helper_arg(env.prog, insn, regno, &reg, proto, true)?;
+        }
+        ArgKind::PtrToMapValueOrNull if !reg.is_null() => {
+            let Some(m) = map(meta) else {
+                return Err(Rejection::new(insn, "invalid map_ptr to access map->value"));
+            };
+            memory(
+                env,
+                state,
+                insn,
+                regno,
+                reg,
+                u64::from(m.value_size),
+                false,
+                proto,
+            )?;
+        }
         ArgKind::PtrToFunc if reg.kind != RegType::Func => {
             return Err(type_error(insn, regno, reg, "func", proto));
         }
@@ -499,6 +548,15 @@ fn check_arg(
         _ => {}
     }
     Ok(())
+}
+
+/// Whether a register of this type is one of the socket pointers a
+/// socket argument takes.
+fn is_socket(kind: RegType) -> bool {
+    matches!(
+        kind,
+        RegType::Socket | RegType::SockCommon | RegType::TcpSock
+    )
 }
 
 /// `size` bytes at the pointer in `regno` that the helper reads (or

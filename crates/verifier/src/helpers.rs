@@ -6,6 +6,8 @@
 //! It lists the helpers Apiary implements (a test in `apiary-runtime`
 //! keeps the two in step).
 
+use apiary_kernel::types::ProgType;
+
 /// An argument kind, as the kernel's `enum bpf_arg_type`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ArgKind {
@@ -41,8 +43,19 @@ pub enum ArgKind {
     PtrToSocket,
     /// `ARG_PTR_TO_SOCKET_OR_NULL`: a socket a lookup returned, or NULL.
     PtrToSocketOrNull,
-    /// `ARG_PTR_TO_BTF_ID`: a kernel object of a fixed BTF type (`seq_file`).
+    /// `ARG_PTR_TO_SOCK_COMMON`: any socket pointer (`sock_common`, `sock`,
+    /// `tcp_sock`), not NULL.
+    PtrToSockCommon,
+    /// `ARG_PTR_TO_BTF_ID_SOCK_COMMON`: the same, or a kernel `struct
+    /// sock_common` by BTF.
+    PtrToBtfIdSockCommon,
+    /// `ARG_PTR_TO_BTF_ID`: a kernel object of a fixed BTF type (`seq_file`,
+    /// `task_struct`).
     PtrToBtfId,
+    /// `ARG_PTR_TO_BTF_ID_OR_NULL`: the same, or NULL.
+    PtrToBtfIdOrNull,
+    /// `ARG_PTR_TO_MAP_VALUE_OR_NULL`: `value_size` readable bytes, or NULL.
+    PtrToMapValueOrNull,
     /// `ARG_PTR_TO_FUNC`: a callback (`lddw` of a function).
     PtrToFunc,
     /// `ARG_PTR_TO_STACK_OR_NULL`: a callback's context pointer.
@@ -71,8 +84,13 @@ pub enum RetKind {
     /// `RET_PTR_TO_SOCKET_OR_NULL` / `RET_PTR_TO_SOCK_COMMON_OR_NULL`: a
     /// socket reference to release.
     PtrToSocketOrNull,
+    /// `RET_PTR_TO_TCP_SOCK_OR_NULL`.
+    PtrToTcpSockOrNull,
     /// `RET_PTR_TO_BTF_ID`: an opaque kernel object (`task_struct`).
     PtrToBtfId,
+    /// `RET_PTR_TO_BTF_ID_TRUSTED` of `struct task_struct`: the current
+    /// task, valid for the whole program.
+    TrustedTask,
 }
 
 /// A helper's prototype: what the verifier needs to check a call.
@@ -253,6 +271,12 @@ static PROTOS: &[HelperProto] = &[
     proto!(47, "get_socket_uid", [PtrToCtx], Integer),
     proto!(48, "set_hash", [PtrToCtx, Anything], Integer),
     proto!(
+        49,
+        "setsockopt",
+        [PtrToCtx, Anything, Anything, PtrToReadableMem, ConstSize],
+        Integer
+    ),
+    proto!(
         50,
         "skb_adjust_room",
         [PtrToCtx, Anything, Anything, Anything],
@@ -283,6 +307,12 @@ static PROTOS: &[HelperProto] = &[
         [PtrToCtx, PtrToUninitMem, ConstSize],
         Integer
     ),
+    proto!(
+        57,
+        "getsockopt",
+        [PtrToCtx, Anything, Anything, PtrToUninitMem, ConstSize],
+        Integer
+    ),
     proto!(59, "sock_ops_cb_flags_set", [PtrToCtx, Anything], Integer),
     proto!(
         60,
@@ -291,6 +321,13 @@ static PROTOS: &[HelperProto] = &[
         Integer
     ),
     proto!(61, "msg_apply_bytes", [PtrToCtx, Anything], Integer),
+    proto!(62, "msg_cork_bytes", [PtrToCtx, Anything], Integer),
+    proto!(
+        63,
+        "msg_pull_data",
+        [PtrToCtx, Anything, Anything, Anything],
+        Integer
+    ),
     proto!(65, "xdp_adjust_tail", [PtrToCtx, Anything], Integer),
     proto!(
         67,
@@ -370,7 +407,15 @@ static PROTOS: &[HelperProto] = &[
     ),
     proto!(93, "spin_lock", [PtrToSpinLock], Void),
     proto!(94, "spin_unlock", [PtrToSpinLock], Void),
+    proto!(95, "sk_fullsock", [PtrToSockCommon], PtrToSocketOrNull),
+    proto!(96, "tcp_sock", [PtrToSockCommon], PtrToTcpSockOrNull),
     proto!(97, "skb_ecn_set_ce", [PtrToCtx], Integer),
+    proto!(
+        98,
+        "get_listener_sock",
+        [PtrToSockCommon],
+        PtrToSocketOrNull
+    ),
     proto!(
         99,
         "skc_lookup_tcp",
@@ -399,6 +444,23 @@ static PROTOS: &[HelperProto] = &[
         104,
         "sysctl_set_new_value",
         [PtrToCtx, PtrToReadableMem, ConstSize],
+        Integer
+    ),
+    proto!(
+        107,
+        "sk_storage_get",
+        [
+            ConstMapPtr,
+            PtrToBtfIdSockCommon,
+            PtrToMapValueOrNull,
+            Anything
+        ],
+        PtrToMapValueOrNull
+    ),
+    proto!(
+        108,
+        "sk_storage_delete",
+        [ConstMapPtr, PtrToBtfIdSockCommon],
         Integer
     ),
     proto!(109, "send_signal", [Anything], Integer),
@@ -469,6 +531,12 @@ static PROTOS: &[HelperProto] = &[
     proto!(133, "ringbuf_discard", [PtrToAllocMem, Anything], Void),
     proto!(134, "ringbuf_query", [ConstMapPtr, Anything], Integer),
     proto!(135, "csum_level", [PtrToCtx, Anything], Integer),
+    proto!(
+        141,
+        "get_task_stack",
+        [PtrToBtfId, PtrToUninitMem, ConstSizeOrZero, Anything],
+        Integer
+    ),
     proto!(151, "skb_cgroup_classid", [PtrToCtx], Integer),
     proto!(
         152,
@@ -477,6 +545,19 @@ static PROTOS: &[HelperProto] = &[
         Integer
     ),
     proto!(155, "redirect_peer", [Anything, Anything], Integer),
+    proto!(
+        156,
+        "task_storage_get",
+        [ConstMapPtr, PtrToBtfIdOrNull, PtrToMapValueOrNull, Anything],
+        PtrToMapValueOrNull
+    ),
+    proto!(
+        157,
+        "task_storage_delete",
+        [ConstMapPtr, PtrToBtfIdOrNull],
+        Integer
+    ),
+    proto!(158, "get_current_task_btf", [], TrustedTask),
     proto!(160, "ktime_get_coarse_ns", [], Integer),
     proto!(
         163,
@@ -536,6 +617,18 @@ static PROTOS: &[HelperProto] = &[
         Integer
     ),
     proto!(208, "ktime_get_tai_ns", [], Integer),
+    proto!(
+        210,
+        "cgrp_storage_get",
+        [ConstMapPtr, PtrToBtfIdOrNull, PtrToMapValueOrNull, Anything],
+        PtrToMapValueOrNull
+    ),
+    proto!(
+        211,
+        "cgrp_storage_delete",
+        [ConstMapPtr, PtrToBtfIdOrNull],
+        Integer
+    ),
 ];
 
 /// Prototypes of every helper Apiary provides, by ascending id.
@@ -546,4 +639,23 @@ pub fn helper_protos() -> impl Iterator<Item = &'static HelperProto> {
 /// The prototype of helper `id`, if Apiary provides it.
 pub fn helper_proto(id: i32) -> Option<&'static HelperProto> {
     PROTOS.iter().find(|p| p.id == id)
+}
+
+/// `bpf_sk_storage_get_cg_sock_proto`: a `cgroup_sock` program's context
+/// is the socket itself.
+static SK_STORAGE_GET_CG_SOCK: HelperProto = proto!(
+    107,
+    "sk_storage_get",
+    [ConstMapPtr, PtrToCtx, PtrToMapValueOrNull, Anything],
+    PtrToMapValueOrNull
+);
+
+/// The prototype of helper `id` as a `prog_type` program gets it: a few
+/// program types' `*_func_proto` return another prototype for the same
+/// helper.
+pub fn helper_proto_for(id: i32, prog_type: ProgType) -> Option<&'static HelperProto> {
+    if id == SK_STORAGE_GET_CG_SOCK.id && prog_type == ProgType::CGROUP_SOCK {
+        return Some(&SK_STORAGE_GET_CG_SOCK);
+    }
+    helper_proto(id)
 }

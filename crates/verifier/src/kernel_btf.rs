@@ -1,11 +1,14 @@
 //! The running kernel's BTF (`/sys/kernel/btf/vmlinux`), read and parsed
-//! once per process, and only for the programs whose context it types: the
-//! verdict asked of the verifier is this machine's kernel's.
+//! once per process, and only for the programs whose context it types or
+//! that reach kernel objects ([`needs_kernel_btf`]): the verdict asked of
+//! the verifier is this machine's kernel's.
 
 use std::fmt;
 use std::sync::OnceLock;
 
 use apiary_btf::Btf;
+
+use crate::helpers::{ArgKind, RetKind, helper_proto};
 
 /// Where the kernel publishes its BTF.
 pub const KERNEL_BTF_PATH: &str = "/sys/kernel/btf/vmlinux";
@@ -45,4 +48,26 @@ pub fn kernel_btf() -> Result<&'static Btf, KernelBtfError> {
     })
     .as_ref()
     .map_err(Clone::clone)
+}
+
+/// The `call` opcode; `src` 0 calls a helper, 2 a kernel function.
+const CALL: u8 = 0x85;
+
+/// Whether a program whose context is not BTF-typed still needs the
+/// kernel's BTF: it calls a kernel function, or a helper that returns or
+/// takes a kernel struct by its BTF type (`bpf_get_current_task_btf`,
+/// `bpf_task_storage_get`), whose fields the kernel then checks.
+pub fn needs_kernel_btf(insns: &[apiary_isa::RawInsn]) -> bool {
+    crate::kfunc::calls_kfuncs(insns)
+        || insns.iter().any(|raw| {
+            raw.code == CALL
+                && raw.src == 0
+                && helper_proto(raw.imm).is_some_and(|proto| {
+                    proto.ret == RetKind::TrustedTask
+                        || proto
+                            .args
+                            .iter()
+                            .any(|a| matches!(a, ArgKind::PtrToBtfId | ArgKind::PtrToBtfIdOrNull))
+                })
+        })
 }

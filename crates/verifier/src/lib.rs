@@ -157,7 +157,7 @@ pub use call_maps::CallMaps;
 pub use error::{PacketAccess, Rejection, SourceLine, Stats};
 pub use explore::{Accepted, INSN_LIMIT, JMP_SEQ_LIMIT, verify, verify_with_log};
 pub use jump_sides::{JumpSide, JumpSides};
-pub use kernel_btf::{KERNEL_BTF_PATH, KernelBtfError, kernel_btf};
+pub use kernel_btf::{KERNEL_BTF_PATH, KernelBtfError, kernel_btf, needs_kernel_btf};
 pub use kfunc::calls_kfuncs;
 pub use log::LogLevel;
 pub use object::{

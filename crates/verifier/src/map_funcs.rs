@@ -28,6 +28,7 @@ fn helpers_of_map(map: MapType) -> Option<&'static [i32]> {
         MapType::SK_STORAGE => &[107, 108, 194],
         MapType::INODE_STORAGE => &[145, 146, 194],
         MapType::TASK_STORAGE => &[156, 157, 194],
+        MapType::CGRP_STORAGE => &[210, 211, 194],
         _ => return None,
     })
 }
@@ -65,6 +66,7 @@ fn maps_of_helper(id: i32) -> Option<&'static [MapType]> {
         107 | 108 => &[MapType::SK_STORAGE],
         145 | 146 => &[MapType::INODE_STORAGE],
         156 | 157 => &[MapType::TASK_STORAGE],
+        210 | 211 => &[MapType::CGRP_STORAGE],
         _ => return None,
     })
 }

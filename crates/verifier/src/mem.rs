@@ -183,11 +183,10 @@ pub(crate) fn access(
                 None => return invalid(),
             }
         }
-        RegType::Socket | RegType::SockCommon => {
+        RegType::Socket | RegType::SockCommon | RegType::TcpSock => {
             crate::sock_access::check(insn, regno, &reg, total, bytes, access.writes())?;
             RegState::unknown()
         }
-        RegType::TcpSock if !access.writes() => RegState::unknown(),
         _ => return invalid(),
     };
     Ok(match access {

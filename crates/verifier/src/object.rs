@@ -99,10 +99,11 @@ pub fn verify_program_logged(
         funcs: &funcs,
         sleepable: spec.flags.contains(apiary_loader::SecFlags::SLEEPABLE),
         attach_target: spec.attach_target.as_deref(),
-        // Read only for the programs it types or whose kfunc calls it
-        // resolves; without it they are refused saying so (`btf_ctx`).
+        // Read only for the programs it types, whose kfunc calls it
+        // resolves or whose helpers hand out kernel objects; without it
+        // typed contexts are refused saying so (`btf_ctx`).
         kernel_btf: (crate::btf_ctx::typed(spec.prog_type, attach_type)
-            || crate::kfunc::calls_kfuncs(&spec.insns))
+            || crate::kernel_btf::needs_kernel_btf(&spec.insns))
         .then(crate::kernel_btf::kernel_btf)
         .and_then(Result::ok),
     };

@@ -1,8 +1,10 @@
 //! Loads and stores through socket pointers: a `sock` (a socket lookup's
-//! result, `__sk_buff->sk` outside tc) or a `sock_common` (`skb->sk` in
-//! tc) reads the fields of `struct bpf_sock` the kernel lets it read and
-//! writes nothing, as `check_mem_access` and `check_sock_access` decide
-//! with `bpf_sock_is_valid_access` and `bpf_sock_common_is_valid_access`
+//! result, `__sk_buff->sk` outside tc, `bpf_sk_fullsock`) or a
+//! `sock_common` (`skb->sk` in tc) reads the fields of `struct bpf_sock`
+//! the kernel lets it read, a `tcp_sock` (`bpf_tcp_sock`) those of
+//! `struct bpf_tcp_sock`, and none writes, as `check_mem_access` and
+//! `check_sock_access` decide with `bpf_sock_is_valid_access`,
+//! `bpf_sock_common_is_valid_access` and `bpf_tcp_sock_is_valid_access`
 //! (`net/core/filter.c`).
 
 use crate::error::Rejection;
@@ -21,6 +23,14 @@ const DST_PORT: i32 = 48;
 const DST_IP4: i32 = 52;
 const STATE: i32 = 72;
 const RX_QUEUE_MAPPING: i32 = 76;
+
+/// `offsetofend(struct bpf_tcp_sock, icsk_retransmits)`: what a
+/// `tcp_sock` pointer may read.
+const BPF_TCP_SOCK_SIZE: i32 = 112;
+/// `offsetof(struct bpf_tcp_sock, bytes_received)`; `bytes_acked` follows:
+/// the two 8-byte fields, every other is 4 bytes.
+const BYTES_RECEIVED: i32 = 80;
+const BYTES_ACKED: i32 = 88;
 
 /// Checks an access of `bytes` bytes at `off` (the instruction's offset
 /// plus the pointer's) through the socket pointer in `regno`.
@@ -42,11 +52,17 @@ pub(crate) fn check(
     }
     let valid = match reg.kind {
         RegType::SockCommon => sock_common_readable(off, bytes),
+        RegType::TcpSock => tcp_sock_readable(off, bytes),
         _ => sock_readable(off, bytes),
     };
     if valid {
         return Ok(());
     }
+    let what = if reg.kind == RegType::TcpSock {
+        "struct bpf_tcp_sock has no readable field"
+    } else {
+        "struct bpf_sock has no readable field"
+    };
     let fields = if reg.kind == RegType::SockCommon {
         " (through skb->sk only the fields common to every socket: not type, \
          protocol, mark or priority; bpf_sk_fullsock gives the rest)"
@@ -58,9 +74,7 @@ pub(crate) fn check(
         format!("R{regno} invalid {name} access off={off} size={bytes}"),
     )
     .reg(regno, *reg)
-    .cause(format!(
-        "struct bpf_sock has no readable field of {bytes} bytes at offset {off}{fields}"
-    )))
+    .cause(format!("{what} of {bytes} bytes at offset {off}{fields}")))
 }
 
 /// `bpf_sock_common_is_valid_access`: the `sock` rules, minus `type`
@@ -86,6 +100,19 @@ fn sock_readable(off: i32, bytes: i32) -> bool {
     }
 }
 
+/// `bpf_tcp_sock_is_valid_access`: whole fields only, aligned, 8 bytes
+/// for `bytes_received` and `bytes_acked`, 4 for the rest.
+fn tcp_sock_readable(off: i32, bytes: i32) -> bool {
+    if !(0..BPF_TCP_SOCK_SIZE).contains(&off) || off % bytes != 0 {
+        return false;
+    }
+    if (BYTES_RECEIVED..BYTES_ACKED + 8).contains(&off) {
+        bytes == 8
+    } else {
+        bytes == 4
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -104,6 +131,18 @@ mod tests {
         assert!(sock_readable(RX_QUEUE_MAPPING, 4));
         assert!(!sock_readable(BPF_SOCK_SIZE, 4));
         assert!(!sock_readable(FAMILY, 8));
+    }
+
+    #[test]
+    fn tcp_sock_reads_whole_fields() {
+        assert!(tcp_sock_readable(0, 4)); // snd_cwnd
+        assert!(!tcp_sock_readable(0, 8));
+        assert!(!tcp_sock_readable(2, 2));
+        assert!(tcp_sock_readable(BYTES_RECEIVED, 8));
+        assert!(!tcp_sock_readable(BYTES_RECEIVED, 4));
+        assert!(!tcp_sock_readable(BYTES_ACKED + 4, 4));
+        assert!(tcp_sock_readable(BPF_TCP_SOCK_SIZE - 4, 4)); // icsk_retransmits
+        assert!(!tcp_sock_readable(BPF_TCP_SOCK_SIZE, 4));
     }
 
     #[test]

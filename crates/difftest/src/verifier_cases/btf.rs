@@ -1,7 +1,8 @@
 //! The BTF a case needs: func info for its functions (`;; func`) and
 //! value types holding a `struct bpf_spin_lock` (at offset 0) and a
 //! `struct bpf_timer` (after it, at offset 8, or at 0) for its
-//! `spin_lock` and `timer` maps,
+//! `spin_lock` and `timer` maps (and the key and value types of local
+//! storage maps),
 //! written as raw `.BTF` bytes (apiary-btf reads BTF; nothing in the
 //! workspace builds it from scratch, and these few kinds are all a case needs).
 
@@ -86,8 +87,7 @@ impl Writer {
 
 /// The BTF for `maps` and `funcs`, or `None` when the case needs none.
 pub(super) fn case_btf(maps: &[MapDecl], funcs: &[FuncDecl]) -> Option<CaseBtf> {
-    let special = |m: &MapDecl| m.spin_lock || m.timer;
-    if funcs.is_empty() && !maps.iter().any(special) {
+    if funcs.is_empty() && !maps.iter().any(MapDecl::has_btf) {
         return None;
     }
     let mut w = Writer::default();
@@ -95,7 +95,7 @@ pub(super) fn case_btf(maps: &[MapDecl], funcs: &[FuncDecl]) -> Option<CaseBtf> 
     let (mut lock, mut timer) = (None, None);
     let mut map_types = Vec::new();
     for map in maps {
-        if !special(map) {
+        if !map.has_btf() {
             map_types.push(None);
             continue;
         }

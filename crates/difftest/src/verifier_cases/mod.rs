@@ -74,6 +74,21 @@ pub struct MapDecl {
     pub timer: bool,
 }
 
+impl MapDecl {
+    /// Whether the map is created with BTF key and value types: maps with
+    /// a lock or a timer, and local storage maps, which the kernel creates
+    /// only with a 4-byte `int` key type and a value type (a struct of
+    /// the value's size here).
+    pub fn has_btf(&self) -> bool {
+        self.spin_lock
+            || self.timer
+            || matches!(
+                self.map_type,
+                MapType::TASK_STORAGE | MapType::SK_STORAGE | MapType::CGRP_STORAGE
+            )
+    }
+}
+
 /// Whether a function is verified with its caller or on its own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Linkage {

@@ -87,7 +87,8 @@ impl Map {
             (Store::Slots(_), _)
             | (Store::Ringbuf(_), _)
             | (Store::Perf(_), _)
-            | (Store::Absent(_), _) => Ok(Snapshot::Unsaveable(
+            | (Store::Absent(_), _)
+            | (Store::Local(_), _) => Ok(Snapshot::Unsaveable(
                 self.unsaveable_reason().unwrap_or("not saveable"),
             )),
             (Store::Queue(q), _) => Ok(Snapshot::Queue(q.values_oldest_first())),
@@ -115,6 +116,9 @@ impl Map {
             MapType::Sockmap | MapType::Sockhash | MapType::ReuseportSockarray => {
                 Some("Apiary has no sockets: socket maps are always empty")
             }
+            MapType::TaskStorage => Some("task storage belongs to the tasks of the process"),
+            MapType::SkStorage => Some("socket storage belongs to the sockets of the process"),
+            MapType::CgrpStorage => Some("cgroup storage ids are only meaningful on this host"),
             _ => None,
         }
     }

@@ -69,6 +69,7 @@ impl Map {
             (Store::Ringbuf(_), _) => Err(MapError::Invalid("ring buffer has no elements")),
             (Store::Bloom(_), _) => Err(MapError::Invalid("bloom filter: use peek with the value")),
             (Store::Absent(a), _) => a.sys_lookup(),
+            (Store::Local(l), _) => l.sys_lookup(key, flags),
         }
     }
 
@@ -103,6 +104,7 @@ impl Map {
             }
             (Store::Ringbuf(_), _) => Err(MapError::Invalid("ring buffer has no elements")),
             (Store::Absent(a), _) => a.sys_update(key, value, flags),
+            (Store::Local(l), _) => l.sys_update(key, value, flags),
         }
     }
 
@@ -218,6 +220,7 @@ impl Map {
                 Ok(())
             }
             (Store::Perf(p), _) => p.close(key_u32(key)?),
+            (Store::Local(l), _) => l.sys_delete(key),
             (Store::Ringbuf(_), _) => Err(MapError::Invalid("ring buffer has no elements")),
             (Store::Bloom(_), _) => Err(MapError::NotSupported("bloom filter delete")),
             (Store::Queue(_), _) => Err(MapError::Invalid(
@@ -246,6 +249,10 @@ impl Map {
             Store::Bloom(_) => Err(MapError::NotSupported("bloom filter has no keys")),
             Store::Ringbuf(_) => Err(MapError::KernelNotSupported("ring buffer has no keys")),
             Store::Absent(a) => a.get_next_key(key),
+            // `notsupp_get_next_key`.
+            Store::Local(_) => Err(MapError::KernelNotSupported(
+                "local storage has no key order",
+            )),
         }
     }
 

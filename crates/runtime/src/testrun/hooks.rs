@@ -318,6 +318,10 @@ impl Runtime {
             }
         }
         let mut env = self.env(prog, input.cpu, &input.task);
+        if prog_type == ProgType::SK_MSG {
+            let len = u32::try_from(data_in.len()).unwrap_or(u32::MAX);
+            env.message = Some((data.region(true).addr(), len));
+        }
         let regions = [ctx.region(true), data.region(true)];
         let result = self.run_repeated(runner, prog, &mut env, &regions, input.repeat)?;
         let mut ctx_out = ctx.bytes().to_vec();

@@ -16,9 +16,10 @@ fn map_info(decl: &MapDecl) -> MapInfo {
         flags: decl.flags,
         frozen_value: None,
         inner: None,
-        // The recorder gives BTF exactly to the maps with a lock or a timer,
-        // the lock at 0 and the timer after it (see tests/verifier/README.md).
-        btf: decl.spin_lock || decl.timer,
+        // The recorder gives BTF to the maps with a lock or a timer (the
+        // lock at 0, the timer after it) and to local storage maps (see
+        // tests/verifier/README.md).
+        btf: decl.has_btf(),
         spin_lock_off: decl.spin_lock.then_some(0),
         timer_off: decl.timer.then_some(if decl.spin_lock { 8 } else { 0 }),
     }
@@ -86,7 +87,7 @@ impl CaseInputs {
             sleepable: case.prog_flags & prog_flags::SLEEPABLE != 0,
             attach_target: case.attach_target.as_deref(),
             kernel_btf: (case.attach_target.is_some()
-                || apiary_verifier::calls_kfuncs(&case.insns))
+                || apiary_verifier::needs_kernel_btf(&case.insns))
             .then(apiary_verifier::kernel_btf)
             .and_then(Result::ok),
         }
