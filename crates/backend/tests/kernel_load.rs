@@ -32,11 +32,7 @@ fn environment(test: &str) -> Option<&'static [CorpusObject]> {
 fn load(corpus: &CorpusObject) -> (Object, KernelObject) {
     let bytes = corpus.read().expect("read corpus object");
     let mut object = Object::parse(&bytes, corpus.name).expect("parse");
-    let needs_core = object
-        .programs
-        .iter()
-        .filter_map(|p| p.as_ref().ok())
-        .any(|p| !p.core_relos.is_empty());
+    let needs_core = object.needs_core();
     if needs_core {
         let vmlinux = std::fs::read("/sys/kernel/btf/vmlinux").expect("vmlinux BTF");
         let target = apiary_btf::Btf::parse(&vmlinux).expect("parse vmlinux BTF");
