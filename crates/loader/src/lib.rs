@@ -410,6 +410,8 @@ type ProgramResults = (Vec<Result<ProgramSpec, ProgramError>>, Vec<SectionReport
 
 /// A `.kconfig` extern: name, BTF type, whether `__weak`.
 type KconfigExternRef<'a> = (&'a str, apiary_btf::TypeId, bool);
+/// A `.ksyms` extern: its name and BTF `VAR` or `FUNC`.
+type KsymExternRef<'a> = (&'a str, TypeId);
 
 /// libbpf's `btf_finalize_data` at open: clang leaves the size of data
 /// DATASECs and their variables' offsets at 0; they come from the ELF
@@ -441,7 +443,7 @@ fn fixup_datasecs(elf: &ElfObject<'_>, btf: &mut Btf) -> Result<(), LoadError> {
 fn externs<'a>(
     elf: &ElfObject<'a>,
     btf: Option<&Btf>,
-) -> Result<(Vec<KconfigExternRef<'a>>, Vec<(&'a str, TypeId)>), LoadError> {
+) -> Result<(Vec<KconfigExternRef<'a>>, Vec<KsymExternRef<'a>>), LoadError> {
     let mut kconfig = Vec::new();
     let mut ksyms = Vec::new();
     let Some(btf) = btf else {
