@@ -23,6 +23,9 @@ pub struct KfuncCall {
     /// Declared `__weak`: a kernel without it leaves the call with id 0
     /// instead of failing the load.
     pub weak: bool,
+    /// Whether [`Object::relocate_core`] has given the call its id (0
+    /// for a weak extern the kernel lacks).
+    pub resolved: bool,
 }
 
 impl Object {
@@ -32,22 +35,23 @@ impl Object {
         self.programs
             .iter()
             .filter_map(|p| p.as_ref().ok())
-            .any(|p| !p.kfunc_calls.is_empty())
+            .any(|p| p.kfunc_calls.iter().any(|c| !c.resolved))
     }
 
     /// Gives every kfunc call the BTF id of its function in `kernel` and
-    /// empties [`crate::ProgramSpec::kfunc_calls`]. A weak extern the
+    /// marks it resolved. A weak extern the
     /// kernel lacks keeps id 0; a strong one, or one whose prototype does
     /// not match the kernel's, fails the load with libbpf's message.
     pub(crate) fn resolve_kfuncs(&mut self, kernel: &Btf) -> Result<(), LoadError> {
         let Object { programs, btf, .. } = self;
         for program in programs.iter_mut().filter_map(|p| p.as_mut().ok()) {
-            for call in std::mem::take(&mut program.kfunc_calls) {
-                let id = resolve(btf.as_ref(), kernel, &call)?;
+            for call in program.kfunc_calls.iter_mut().filter(|c| !c.resolved) {
+                let id = resolve(btf.as_ref(), kernel, call)?;
                 if let Some(insn) = program.insns.get_mut(call.insn_index) {
                     insn.imm = id.map_or(0, |id| id.0 as i32);
                     insn.off = 0;
                 }
+                call.resolved = true;
             }
         }
         Ok(())

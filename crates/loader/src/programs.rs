@@ -109,9 +109,9 @@ pub struct ProgramSpec {
     /// CO-RE relocations not yet applied; [`crate::Object::relocate_core`]
     /// applies them and leaves this empty.
     pub core_relos: Vec<CoreRelo>,
-    /// Calls of kernel functions, `call` instructions with
-    /// `BPF_PSEUDO_KFUNC_CALL` whose BTF id is still 0;
-    /// [`crate::Object::relocate_core`] resolves them and leaves this empty.
+    /// Calls of kernel functions (`call` instructions with
+    /// `BPF_PSEUDO_KFUNC_CALL`), by name: their BTF id is 0 until
+    /// [`crate::Object::relocate_core`] resolves them.
     pub kfunc_calls: Vec<KfuncCall>,
 }
 
@@ -262,6 +262,7 @@ impl<'s, 'a> Assembler<'s, 'a> {
                         name,
                         local_func,
                         weak,
+                        resolved: false,
                     });
                     continue;
                 }

@@ -137,6 +137,17 @@ fn same_regs(old: &State, cur: &State) -> bool {
     })
 }
 
+/// The kind of prune point, for the rules that differ there.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Point {
+    /// A jump, a jump target, the instruction after a call.
+    Plain,
+    /// A `may_goto` (see [`crate::may_goto`]).
+    MayGoto,
+    /// An iterator `next` call (see [`crate::iter`]).
+    IterNext,
+}
+
 /// What happened at a prune point.
 pub(crate) enum Visit {
     /// The finished checkpoint at this index covers the path.
@@ -193,22 +204,26 @@ pub(crate) struct At<'a> {
 /// where an unfinished state waits here). States that keep failing to
 /// prune, finished or not, stop being compared (`miss_cnt`, `hit_cnt`).
 ///
-/// At a `may_goto` (`may_goto` true) the state is always saved, and an
-/// unfinished state of another `may_goto` depth covers the path when its
-/// ranges contain the path's, precise or not (see [`crate::may_goto`]).
+/// At a `may_goto` the state is always saved, and an unfinished state of
+/// another `may_goto` depth covers the path when its ranges contain the
+/// path's, precise or not (see [`crate::may_goto`]). At an iterator
+/// `next` likewise, any unfinished state whose ranges contain the path's
+/// covers it while the iterator is active, and no loop is reported there
+/// (see [`crate::iter`]).
 pub(crate) fn visit(
     cps: &mut Checkpoints,
     at: At,
     live: &[RegSet],
     stats: &mut Stats,
-    may_goto: bool,
+    point: Point,
 ) -> Result<Visit, Rejection> {
+    let forced = point != Point::Plain;
     let pc = at.pc;
     let (jumps, insns) = (
         cps.jumps - cps.last_jumps,
         stats.insns_processed - cps.last_insns,
     );
-    let mut add = may_goto || (jumps >= 2 && insns >= 8);
+    let mut add = forced || (jumps >= 2 && insns >= 8);
     let list = &mut cps.at[pc];
     stats.max_states_per_insn = stats.max_states_per_insn.max(list.len() as u32);
     let mut i = list.len();
@@ -216,14 +231,22 @@ pub(crate) fn visit(
         i -= 1;
         let old = &mut cps.all[list[i] as usize];
         if old.branches > 0 {
-            if may_goto
+            if point == Point::MayGoto
                 && old.state.may_goto_depth != at.state.may_goto_depth
                 && prune::covers(&old.state, &ALL_PRECISE, at.state, live)
             {
                 old.hits += 1;
                 return Ok(Visit::Pruned(list[i] as usize));
             }
-            if same_regs(&old.state, at.state)
+            if point == Point::IterNext {
+                if prune::covers(&old.state, &ALL_PRECISE, at.state, live)
+                    && crate::iter::next_arg_active(at.state)
+                {
+                    old.hits += 1;
+                    return Ok(Visit::Pruned(list[i] as usize));
+                }
+            } else if same_regs(&old.state, at.state)
+                && !crate::iter::active_depths_differ(&old.state, at.state)
                 && prune::covers(&old.state, &ALL_PRECISE, at.state, live)
                 && prune::covers(at.state, &ALL_PRECISE, &old.state, live)
             {
@@ -231,7 +254,7 @@ pub(crate) fn visit(
             }
             // Inside a loop, states of successive iterations differ:
             // save fewer of them.
-            if !may_goto && jumps < 20 && insns < 100 {
+            if !forced && jumps < 20 && insns < 100 {
                 add = false;
             }
         } else if prune::covers(&old.state, &old.precise, at.state, live) {
@@ -244,9 +267,10 @@ pub(crate) fn visit(
         if add {
             old.misses += 1;
         }
-        // At a `may_goto`, the states of the loop's earlier rounds are
-        // what a later round converges to: kept far longer.
-        let n = if may_goto && old.branches > 0 { 64 } else { 3 };
+        // At a `may_goto` or iterator `next`, the states of the loop's
+        // earlier rounds are what a later round converges to: kept far
+        // longer.
+        let n = if forced && old.branches > 0 { 64 } else { 3 };
         if old.misses > old.hits * n + n {
             list.remove(i);
             old.evicted = true;

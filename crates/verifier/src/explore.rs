@@ -12,7 +12,7 @@ use apiary_kernel::types::{MapType, ProgType};
 
 use crate::call_maps::CallMaps;
 use crate::cfg::{self, Cfg};
-use crate::checkpoint::{At, Checkpoints, Visit, infinite_loop, live_masks, visit};
+use crate::checkpoint::{At, Checkpoints, Point, Visit, infinite_loop, live_masks, visit};
 use crate::error::{Rejection, Stats};
 use crate::funcs::Funcs;
 use crate::history::{self, Entry, Loc};
@@ -84,6 +84,13 @@ enum Flow {
     MayGoto {
         target: usize,
         fall: usize,
+    },
+    /// An iterator's `next`: the path goes on at `next` with the iterator
+    /// drained, and `active` (one iteration deeper) waits there too (see
+    /// `iter`).
+    IterNext {
+        next: usize,
+        active: Box<State>,
     },
     /// The path goes on at `next`; the same instruction is checked again
     /// in `state`, another case of its operands (see `sign_mask`).
@@ -209,7 +216,11 @@ fn walk(
 ) -> Result<Accepted, Rejection> {
     crate::load_checks::check(prog)?;
     crate::kfunc::check(prog)?;
-    let cfg = cfg::check(prog.insns)?;
+    let mut cfg = cfg::check(prog.insns)?;
+    for insn in crate::kfunc::iter_next_calls(prog) {
+        cfg.prune[insn] = true;
+        cfg.iter_next[insn] = true;
+    }
     let funcs = Funcs::new(prog, &cfg)?;
     let live = liveness::live_in(&cfg.insns);
     let env = Env {
@@ -310,8 +321,14 @@ fn explore(
                     hist: &mut path.hist,
                     steps: path.steps,
                 };
-                let may_goto = matches!(env.cfg.insns[path.pc], Some(Insn::MayGoto { .. }));
-                match visit(&mut cps, at, live, stats, may_goto)? {
+                let point = if matches!(env.cfg.insns[path.pc], Some(Insn::MayGoto { .. })) {
+                    Point::MayGoto
+                } else if env.cfg.iter_next[path.pc] {
+                    Point::IterNext
+                } else {
+                    Point::Plain
+                };
+                match visit(&mut cps, at, live, stats, point)? {
                     Visit::Pruned(old) => {
                         log.pruned(path.pc);
                         // The path's safety now rests on what the old state
@@ -433,6 +450,16 @@ fn explore(
                     }
                     wait(&mut queue, &mut cps, &path, deeper, fall, log)?;
                     path.pc = target;
+                }
+                Flow::IterNext { next, active } => {
+                    let mut active = *active;
+                    let prev = path.checkpoint.and_then(|cp| cps.prev_entry(cp, path.pc));
+                    if let Some(prev) = prev {
+                        let c = &cps.all[prev];
+                        crate::may_goto::widen(&c.state, &c.precise, &mut active);
+                    }
+                    wait(&mut queue, &mut cps, &path, active, next, log)?;
+                    path.pc = next;
                 }
                 Flow::Exit | Flow::Again { .. } => unreachable!("handled above"),
             }
@@ -728,13 +755,12 @@ fn step(env: &Env, state: &mut State, pc: usize) -> Result<Flow, Rejection> {
             }
             return enter(state, pc, target(imm.into()));
         }
-        Insn::Call(CallTarget::Kfunc { .. }) => {
+        Insn::Call(CallTarget::Kfunc { btf_id, module }) => {
             crate::spin_lock::check_call(state, pc, -1)?;
-            return Err(Rejection::new(
-                pc,
-                "calling kernel functions is not supported by apiary's verifier yet",
-            )
-            .cause("kfunc calls are not verified yet"));
+            let kfunc = crate::kfunc::supported(env.prog, pc, btf_id, module)?;
+            if let Some(active) = crate::iter::call(state, pc, kfunc)? {
+                return Ok(Flow::IterNext { next, active });
+            }
         }
         Insn::Callx { .. } => {
             return Err(Rejection::new(pc, format!("unknown opcode {:02x}", 0x8d)));

@@ -120,6 +120,7 @@ mod funcs;
 pub mod helper_access;
 pub mod helpers;
 mod history;
+mod iter;
 mod jump;
 pub mod jump_sides;
 mod kernel_btf;

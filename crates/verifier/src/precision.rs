@@ -393,7 +393,8 @@ fn back(wanted: &mut Wanted, insn: &Insn, e: &Entry, next: u8) -> Result<(), Giv
                 wanted.set(Loc::Reg { frame: f, reg: 3 });
             }
         }
-        Insn::Call(CallTarget::Helper(_)) => {
+        // A kfunc call sets r0 from its arguments as a helper does.
+        Insn::Call(CallTarget::Helper(_) | CallTarget::Kfunc { .. }) => {
             wanted.take(r0);
             if args(wanted) {
                 return Err(GiveUp);

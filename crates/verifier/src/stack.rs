@@ -26,6 +26,9 @@ pub enum SlotType {
     Misc,
     /// Zero (`STACK_ZERO`, `0`).
     Zero,
+    /// Part of an open-coded iterator's state (`STACK_ITER`, `i`): see
+    /// [`crate::iter`].
+    Iter,
 }
 
 /// Eight bytes of stack.
@@ -35,6 +38,8 @@ pub struct Slot {
     pub bytes: [SlotType; 8],
     /// The register saved here when the bytes are `Spill`.
     pub spilled: RegState,
+    /// The iterator whose state the slot holds when the bytes are `Iter`.
+    pub iter: Option<crate::iter::IterSlot>,
 }
 
 impl Slot {
@@ -42,6 +47,7 @@ impl Slot {
     pub(crate) const EMPTY: Slot = Slot {
         bytes: [SlotType::Invalid; 8],
         spilled: RegState::NOT_INIT,
+        iter: None,
     };
 
     /// Whether the slot holds a spilled register (its top byte is spilled).
@@ -105,6 +111,13 @@ impl Stack {
     /// Bytes of stack tracked (the deepest access, rounded up to 8).
     pub fn depth(&self) -> i32 {
         self.slots.len() as i32 * 8
+    }
+
+    /// Makes sure slot `spi` (0 for `fp-8`) is tracked.
+    pub(crate) fn track(&mut self, spi: usize) {
+        if self.slots.len() <= spi {
+            self.slots.resize(spi + 1, Slot::EMPTY);
+        }
     }
 
     /// Makes sure the bytes down to `fp + off` are tracked.
