@@ -400,7 +400,7 @@ fn back(wanted: &mut Wanted, insn: &Insn, e: &Entry, next: u8) -> Result<(), Giv
                 return Err(GiveUp);
             }
         }
-        Insn::Call(_) | Insn::Callx { .. } => return Err(GiveUp),
+        Insn::Callx { .. } => return Err(GiveUp),
         Insn::Exit => {
             // Returning backwards into the callee: the caller's r0 was its r0.
             if next + 1 != f {
