@@ -68,10 +68,15 @@ impl IterKfunc {
     }
 }
 
-/// Where `r1` points: the frame and slot of the iterator
-/// (`iter_get_spi`), or `None` for a slot not tracked yet (the kernel's
-/// `-ERANGE`, which an uninitialised iterator may be).
-fn iter_slot(state: &State, insn: usize) -> Result<(usize, usize, bool), Rejection> {
+/// Where `r1` points: the frame and slot of the iterator and whether
+/// the slot is tracked yet (the kernel's `-ERANGE`, which an uninitialised
+/// iterator may be). A misplaced iterator is refused with `expected`, the
+/// kernel's line for the argument, after its reason (`iter_get_spi`).
+fn iter_slot(
+    state: &State,
+    insn: usize,
+    expected: &str,
+) -> Result<(usize, usize, bool), Rejection> {
     let reg = state.frame().regs[1];
     if reg.kind != RegType::Stack {
         return Err(
@@ -84,18 +89,18 @@ fn iter_slot(state: &State, insn: usize) -> Result<(usize, usize, bool), Rejecti
                 .help("declare the `struct bpf_iter_num` as a local variable and pass its address"),
         );
     }
-    if !reg.value.is_const() {
-        return Err(Rejection::new(insn, "iter has to be at a constant offset")
+    let misplaced = |reason: String| {
+        Rejection::new(insn, expected)
+            .context(reason)
             .reg(1, reg)
-            .cause("the iterator's stack address is not a constant"));
+            .cause("an iterator takes a whole, aligned 8-byte stack slot at a constant offset")
+    };
+    if !reg.value.is_const() {
+        return Err(misplaced("iter has to be at a constant offset".to_owned()));
     }
     let off = i64::from(reg.off) + reg.value.var_off.value as i64;
     if off % 8 != 0 || off >= 0 {
-        return Err(
-            Rejection::new(insn, format!("cannot pass in iter at an offset={off}"))
-                .reg(1, reg)
-                .cause("an iterator takes a whole, aligned 8-byte stack slot"),
-        );
+        return Err(misplaced(format!("cannot pass in iter at an offset={off}")));
     }
     let spi = ((-off - 1) / 8) as usize;
     let frame = reg.frameno as usize;
@@ -106,19 +111,22 @@ fn iter_slot(state: &State, insn: usize) -> Result<(usize, usize, bool), Rejecti
     Ok((frame, spi, tracked))
 }
 
+/// The kernel's refusal of an iterator argument that is not initialised.
+const EXPECTED_INIT: &str = "expected an initialized iter_num as arg #0";
+/// The kernel's refusal of an iterator argument still in use.
+const EXPECTED_UNINIT: &str = "expected uninitialized iter_num as arg #0";
+
 /// The initialised iterator `r1` points to, or the kernel's refusal
 /// (`is_iter_reg_valid_init`).
 fn initialized(state: &State, insn: usize) -> Result<(usize, usize, IterSlot), Rejection> {
-    let (frame, spi, tracked) = iter_slot(state, insn)?;
+    let (frame, spi, tracked) = iter_slot(state, insn, EXPECTED_INIT)?;
     let slot = tracked.then(|| &state.frames[frame].stack.slots[spi]);
     match slot.and_then(|s| s.iter) {
         Some(iter) => Ok((frame, spi, iter)),
-        None => Err(
-            Rejection::new(insn, "expected an initialized iter_num as arg #0")
-                .reg(1, state.frame().regs[1])
-                .cause("the iterator was not set up by bpf_iter_num_new on this path, or was destroyed")
-                .help("call bpf_iter_num_new on the iterator first (bpf_for and bpf_repeat do)"),
-        ),
+        None => Err(Rejection::new(insn, EXPECTED_INIT)
+            .reg(1, state.frame().regs[1])
+            .cause("the iterator was not set up by bpf_iter_num_new on this path, or was destroyed")
+            .help("call bpf_iter_num_new on the iterator first (bpf_for and bpf_repeat do)")),
     }
 }
 
@@ -145,15 +153,13 @@ pub(crate) fn call(
     let mut active = None;
     match kfunc {
         IterKfunc::New => {
-            let (frame, spi, tracked) = iter_slot(state, insn)?;
+            let (frame, spi, tracked) = iter_slot(state, insn, EXPECTED_UNINIT)?;
             let busy = tracked && state.frames[frame].stack.slots[spi].iter.is_some();
             if busy {
-                return Err(
-                    Rejection::new(insn, "expected uninitialized iter_num as arg #0")
-                        .reg(1, state.frame().regs[1])
-                        .cause("the iterator is still in use: it was set up and not destroyed")
-                        .help("call bpf_iter_num_destroy on it before setting it up again"),
-                );
+                return Err(Rejection::new(insn, EXPECTED_UNINIT)
+                    .reg(1, state.frame().regs[1])
+                    .cause("the iterator is still in use: it was set up and not destroyed")
+                    .help("call bpf_iter_num_destroy on it before setting it up again"));
             }
             scalar_arg(state, insn, 2)?;
             scalar_arg(state, insn, 3)?;

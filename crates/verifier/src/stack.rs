@@ -72,14 +72,20 @@ pub enum StackError {
     PartialPointerSpill,
     /// A pointer filled with fewer than 8 bytes.
     PartialPointerFill,
+    /// A read of `size` bytes at `fp + off` whose byte `byte` is part of
+    /// an iterator's state.
+    IterRead { off: i32, byte: i32, size: i32 },
 }
 
 impl StackError {
     /// The kernel's message.
-    pub fn message(&self) -> &'static str {
+    pub fn message(&self) -> String {
         match self {
-            StackError::PartialPointerSpill => "invalid size of register spill",
-            StackError::PartialPointerFill => "invalid size of register fill",
+            StackError::PartialPointerSpill => "invalid size of register spill".to_owned(),
+            StackError::PartialPointerFill => "invalid size of register fill".to_owned(),
+            StackError::IterRead { off, byte, size } => {
+                format!("invalid read from stack off {off}+{byte} size {size}")
+            }
         }
     }
 }
@@ -146,6 +152,7 @@ impl Stack {
     pub fn write(&mut self, off: i32, size: i32, value: Stored) -> Result<(), StackError> {
         self.grow(off);
         let (spi, _) = locate(off);
+        self.forget_iter(spi);
         let aligned = off % 8 == 0;
         let spill = match value {
             // Scalars spill precisely at any size when aligned (6.18's
@@ -203,6 +210,10 @@ impl Stack {
     /// (`check_stack_read_fixed_off`, privileged); the caller truncates or
     /// sign-extends a narrow scalar afterwards.
     pub fn read(&self, off: i32, size: i32) -> Result<RegState, StackError> {
+        // An iterator's bytes are only for its kfuncs.
+        if let Some(byte) = (0..size).find(|b| self.byte(off + b) == SlotType::Iter) {
+            return Err(StackError::IterRead { off, byte, size });
+        }
         let (spi, _) = locate(off);
         let Some(slot) = self.slots.get(spi).filter(|s| s.is_spill()) else {
             return Ok(self.read_bytes(off, size));
@@ -253,11 +264,21 @@ impl Stack {
         self.grow(off);
         for b in 0..size {
             let (spi, _) = locate(off + b);
+            self.forget_iter(spi);
             if self.slots[spi].is_spill() {
                 self.slots[spi].scrub();
                 self.slots[spi].spilled = RegState::NOT_INIT;
             }
             self.set_byte(off + b, SlotType::Misc);
+        }
+    }
+
+    /// A write into an iterator's slot leaves its bytes some number and the
+    /// slot no iterator (the reference it holds stays held).
+    fn forget_iter(&mut self, spi: usize) {
+        let slot = &mut self.slots[spi];
+        if slot.iter.take().is_some() {
+            slot.bytes = [SlotType::Misc; 8];
         }
     }
 
