@@ -31,6 +31,7 @@ mod helpers;
 mod helpers_sock;
 mod helpers_sysctl;
 mod helpers_trace;
+mod kfuncs;
 mod live;
 mod packet;
 mod printf;
@@ -489,6 +490,20 @@ impl Runtime {
         insns: &[RawInsn],
         maps: &[MapId],
     ) -> Result<ProgId, RuntimeError> {
+        self.load_code(name, prog_type, expected_attach_type, insns, maps, &[])
+    }
+
+    /// [`Runtime::load_program_for`], naming the kernel function each
+    /// kfunc call calls (by its instruction).
+    fn load_code(
+        &self,
+        name: &str,
+        prog_type: ProgType,
+        expected_attach_type: AttachType,
+        insns: &[RawInsn],
+        maps: &[MapId],
+        kfuncs: &[apiary_loader::KfuncCall],
+    ) -> Result<ProgId, RuntimeError> {
         let (mut code, max_ctx_offset) = if apiary_context::is_covered(prog_type) {
             let prepared = apiary_context::prepare_for(prog_type, expected_attach_type, insns)
                 .map_err(|source| RuntimeError::Context {
@@ -512,6 +527,19 @@ impl Runtime {
                     if let (Some(target), Some(raw)) =
                         (code.get_mut(slot), poisoned.encode().first())
                     {
+                        *target = *raw;
+                    }
+                }
+                Some(Insn::Call(apiary_isa::CallTarget::Kfunc { btf_id, .. })) => {
+                    let kfunc = kfuncs.iter().find(|k| k.insn_index == slot);
+                    let Some(helper) = kfunc.and_then(|k| kfuncs::slot(&k.name)) else {
+                        return Err(RuntimeError::MissingKfunc {
+                            insn: slot,
+                            name: kfunc.map_or_else(|| format!("#{btf_id}"), |k| k.name.clone()),
+                        });
+                    };
+                    let call = Insn::Call(apiary_isa::CallTarget::Helper(helper as i32));
+                    if let (Some(target), Some(raw)) = (code.get_mut(slot), call.encode().first()) {
                         *target = *raw;
                     }
                 }
@@ -682,12 +710,13 @@ impl Runtime {
         spec: &ProgramSpec,
         object_maps: &[MapId],
     ) -> Result<ProgId, RuntimeError> {
-        self.load_program_for(
+        self.load_code(
             &spec.name,
             spec.prog_type,
             spec.expected_attach_type.unwrap_or_default(),
             &spec.insns,
             object_maps,
+            &spec.kfunc_calls,
         )
     }
 
