@@ -13,7 +13,11 @@
  * the first min(len, 64) packet bytes and in `last_len` how many it read;
  * repeat_count adds 5 to `repeats` per run and returns XDP_PASS;
  * empty_ranges returns XDP_PASS with `empty_iterations` 0 (a range with
- * start > end fails bpf_iter_num_new and the loop body never runs).
+ * start > end fails bpf_iter_num_new and the loop body never runs);
+ * range_edges returns XDP_PASS and records in `edge_results` what
+ * bpf_iter_num_new returns for a reversed range (-EINVAL) and one of more
+ * than BPF_MAX_LOOPS numbers (-E2BIG), and in `edge_sums` the numbers and
+ * counts the ranges at the ends of int give.
  */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
@@ -97,6 +101,38 @@ int empty_ranges(struct xdp_md *ctx)
 		empty_iterations++;
 	bpf_for(i, 7, 7)
 		empty_iterations++;
+	return XDP_PASS;
+}
+
+__s64 edge_results[2];
+__s64 edge_sums[6];
+
+/* The numbers an iterator over [start, end) gives: their sum and count. */
+static __always_inline void sum_range(int start, int end, __s64 *sum, __s64 *count)
+{
+	struct bpf_iter_num it;
+	int *v;
+
+	bpf_iter_num_new(&it, start, end);
+	while ((v = bpf_iter_num_next(&it))) {
+		*sum += *v;
+		*count += 1;
+	}
+	bpf_iter_num_destroy(&it);
+}
+
+SEC("xdp")
+int range_edges(struct xdp_md *ctx)
+{
+	struct bpf_iter_num it;
+
+	edge_results[0] = bpf_iter_num_new(&it, 10, 3);
+	bpf_iter_num_destroy(&it);
+	edge_results[1] = bpf_iter_num_new(&it, 0, 0x7fffffff);
+	bpf_iter_num_destroy(&it);
+	sum_range(0x7fffffff - 3, 0x7fffffff, &edge_sums[0], &edge_sums[1]);
+	sum_range(-0x7fffffff - 1, -0x7fffffff + 2, &edge_sums[2], &edge_sums[3]);
+	sum_range(-5, -2, &edge_sums[4], &edge_sums[5]);
 	return XDP_PASS;
 }
 
