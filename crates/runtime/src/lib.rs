@@ -15,7 +15,10 @@
 //! redirects). Helpers over kernel state Apiary does not have (stacks,
 //! sockets) answer as the kernel does when that state is absent; sysctl
 //! and iterator helpers work on the context images [`SysctlContext`] and
-//! [`SeqFile`] describe.
+//! [`SeqFile`] describe. The kfuncs it provides (the numeric open-coded
+//! iterator, `bpf_iter_num_*`) are called through helper slots of their
+//! own: a program loaded from a [`ProgramSpec`] has each kfunc call, named
+//! by the loader's record of its extern, rewritten to its slot.
 //!
 //! It must not parse ELF (that is `apiary-loader`), reimplement map types
 //! (`apiary-maps`), decide which context accesses a program type may make
