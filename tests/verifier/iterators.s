@@ -422,3 +422,61 @@ leave:
 	call kfunc(bpf_rcu_read_unlock)
 	r0 = 2
 	exit
+
+;; case repeat_in_a_socket_filter
+;; type socket_filter
+;; expect accept
+	r1 = r10
+	r1 += -8
+	r2 = 0
+	r3 = 4
+	call kfunc(bpf_iter_num_new)
+loop:
+	r1 = r10
+	r1 += -8
+	call kfunc(bpf_iter_num_next)
+	if r0 != 0 goto loop
+	r1 = r10
+	r1 += -8
+	call kfunc(bpf_iter_num_destroy)
+	r0 = 0
+	exit
+
+;; case repeat_in_a_kprobe
+;; type kprobe
+;; expect accept
+	r1 = r10
+	r1 += -8
+	r2 = 0
+	r3 = 4
+	call kfunc(bpf_iter_num_new)
+loop:
+	r1 = r10
+	r1 += -8
+	call kfunc(bpf_iter_num_next)
+	if r0 != 0 goto loop
+	r1 = r10
+	r1 += -8
+	call kfunc(bpf_iter_num_destroy)
+	r0 = 0
+	exit
+
+;; case repeat_in_a_cgroup_skb_program
+;; type cgroup_skb
+;; attach cgroup_inet_ingress
+;; expect accept
+	r1 = r10
+	r1 += -8
+	r2 = 0
+	r3 = 4
+	call kfunc(bpf_iter_num_new)
+loop:
+	r1 = r10
+	r1 += -8
+	call kfunc(bpf_iter_num_next)
+	if r0 != 0 goto loop
+	r1 = r10
+	r1 += -8
+	call kfunc(bpf_iter_num_destroy)
+	r0 = 1
+	exit

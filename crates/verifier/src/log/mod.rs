@@ -22,7 +22,7 @@
 mod insn_text;
 mod state_text;
 
-pub use insn_text::insn_text;
+pub use insn_text::{insn_text, insn_text_in};
 use state_text::marked_frame_text;
 pub use state_text::{Names, Scratch, frame_text, reg_text, state_text};
 
@@ -256,7 +256,10 @@ impl<'p> Log<'p> {
         self.bound();
         let start = self.text.len();
         self.text
-            .push_str(&format!("{pc}: {}\n", insn_text(prog.insns, pc)));
+            .push_str(&format!(
+                "{pc}: {}\n",
+                insn_text_in(prog.insns, pc, prog.kernel_btf)
+            ));
         self.insn_line = Some((self.end(), self.text.len() - start));
         self.prev_pc = pc;
         self.accessed = stack_access(prog.insns[pc], state);
