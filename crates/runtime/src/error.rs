@@ -25,7 +25,9 @@ pub enum RuntimeError {
     },
     /// The program calls a kernel function this runtime does not provide
     /// (or one no loader record names).
-    #[error("instruction {insn}: program calls kernel function {name}, which Apiary does not provide yet")]
+    #[error(
+        "instruction {insn}: program calls kernel function {name}, which Apiary does not provide yet"
+    )]
     MissingKfunc {
         /// The call's instruction.
         insn: usize,

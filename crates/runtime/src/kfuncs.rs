@@ -53,7 +53,8 @@ struct IterNum {
 
 fn read_iter(ctx: &HelperContext<'_, crate::Env>, it: u64) -> Result<IterNum, HelperError> {
     let bytes = ctx.read(it, 8)?;
-    let word = |at: usize| i32::from_ne_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]);
+    let word =
+        |at: usize| i32::from_ne_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]);
     Ok(IterNum {
         cur: word(0),
         end: word(4),

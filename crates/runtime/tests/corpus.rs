@@ -114,7 +114,9 @@ fn iter_num_matches_its_header() {
     };
     let mut runner = Runner::new();
     let mut run = |name: &str, frame: &[u8]| {
-        let prog = loaded.program(name).unwrap_or_else(|| panic!("{name} loads"));
+        let prog = loaded
+            .program(name)
+            .unwrap_or_else(|| panic!("{name} loads"));
         let input = apiary_runtime::TestRunInput {
             data_in: Some(frame),
             ctx_in: None,
@@ -137,7 +139,11 @@ fn iter_num_matches_its_header() {
         let read = len.min(64);
         let sum: u64 = frame[..read].iter().map(|&b| u64::from(b)).sum();
         let g = globals();
-        assert_eq!((u64_at(&g, 0), u32_at(&g, 8)), (sum, read as u32), "{len} bytes");
+        assert_eq!(
+            (u64_at(&g, 0), u32_at(&g, 8)),
+            (sum, read as u32),
+            "{len} bytes"
+        );
     }
     let frame = [0u8; 64];
     for round in 1..=2 {

@@ -443,21 +443,13 @@ fn explore(
                 Flow::MayGoto { target, fall } => {
                     let mut deeper = path.state.clone();
                     deeper.may_goto_depth += 1;
-                    let prev = path.checkpoint.and_then(|cp| cps.prev_entry(cp, path.pc));
-                    if let Some(prev) = prev {
-                        let c = &cps.all[prev];
-                        crate::may_goto::widen(&c.state, &c.precise, &mut deeper);
-                    }
+                    widen_since_last_visit(&cps, &path, &mut deeper);
                     wait(&mut queue, &mut cps, &path, deeper, fall, log)?;
                     path.pc = target;
                 }
                 Flow::IterNext { next, active } => {
                     let mut active = *active;
-                    let prev = path.checkpoint.and_then(|cp| cps.prev_entry(cp, path.pc));
-                    if let Some(prev) = prev {
-                        let c = &cps.all[prev];
-                        crate::may_goto::widen(&c.state, &c.precise, &mut active);
-                    }
+                    widen_since_last_visit(&cps, &path, &mut active);
                     wait(&mut queue, &mut cps, &path, active, next, log)?;
                     path.pc = next;
                 }
@@ -466,6 +458,17 @@ fn explore(
         }
     }
     Ok((stack_depth, cps.longest.bound()))
+}
+
+/// Forgets in `next`, the state a loop's next round starts in, the
+/// imprecise scalars that changed since the path's previous visit of its
+/// instruction (`widen_imprecise_scalars` against `find_prev_entry`).
+fn widen_since_last_visit(cps: &Checkpoints, path: &Path, next: &mut State) {
+    let prev = path.checkpoint.and_then(|cp| cps.prev_entry(cp, path.pc));
+    if let Some(prev) = prev {
+        let c = &cps.all[prev];
+        crate::may_goto::widen(&c.state, &c.precise, next);
+    }
 }
 
 /// Whether `insn` is a conditional jump on numbers only: pointers compare

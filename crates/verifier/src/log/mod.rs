@@ -255,11 +255,10 @@ impl<'p> Log<'p> {
         self.source_line(prog, pc);
         self.bound();
         let start = self.text.len();
-        self.text
-            .push_str(&format!(
-                "{pc}: {}\n",
-                insn_text_in(prog.insns, pc, prog.kernel_btf)
-            ));
+        self.text.push_str(&format!(
+            "{pc}: {}\n",
+            insn_text_in(prog.insns, pc, prog.kernel_btf)
+        ));
         self.insn_line = Some((self.end(), self.text.len() - start));
         self.prev_pc = pc;
         self.accessed = stack_access(prog.insns[pc], state);
