@@ -480,25 +480,14 @@ impl Runtime {
         insns: &[RawInsn],
         maps: &[MapId],
     ) -> Result<ProgId, RuntimeError> {
-        self.load_program_for(name, prog_type, AttachType::default(), insns, maps)
+        self.load_program_for(name, prog_type, AttachType::default(), insns, maps, &[])
     }
 
     /// [`Runtime::load_program`] for a program verified with
-    /// `expected_attach_type` (xdp devmap/cpumap programs, cgroup hooks).
+    /// `expected_attach_type` (xdp devmap/cpumap programs, cgroup hooks),
+    /// naming the kernel function each of its kfunc calls calls (the
+    /// loader's [`ProgramSpec::kfunc_calls`]).
     pub fn load_program_for(
-        &self,
-        name: &str,
-        prog_type: ProgType,
-        expected_attach_type: AttachType,
-        insns: &[RawInsn],
-        maps: &[MapId],
-    ) -> Result<ProgId, RuntimeError> {
-        self.load_code(name, prog_type, expected_attach_type, insns, maps, &[])
-    }
-
-    /// [`Runtime::load_program_for`], naming the kernel function each
-    /// kfunc call calls (by its instruction).
-    fn load_code(
         &self,
         name: &str,
         prog_type: ProgType,
@@ -713,7 +702,7 @@ impl Runtime {
         spec: &ProgramSpec,
         object_maps: &[MapId],
     ) -> Result<ProgId, RuntimeError> {
-        self.load_code(
+        self.load_program_for(
             &spec.name,
             spec.prog_type,
             spec.expected_attach_type.unwrap_or_default(),

@@ -742,7 +742,7 @@ fn kernel_side(case: &Case<'_>, data: Option<&[u8]>, ctx: Option<&[u8]>) -> Outc
 fn apiary_side(case: &Case<'_>, data: Option<&[u8]>, ctx: Option<&[u8]>) -> Outcome {
     let rt = Runtime::new(1);
     let prog = rt
-        .load_program_for("t", case.prog_type, case.attach_type, case.insns, &[])
+        .load_program_for("t", case.prog_type, case.attach_type, case.insns, &[], &[])
         .unwrap_or_else(|e| panic!("apiary refused the program: {e}"));
     let input = TestRunInput {
         data_in: data,
