@@ -269,11 +269,7 @@ impl OpenObject {
         } else {
             self.object
         };
-        let has_core = object
-            .programs
-            .iter()
-            .filter_map(|p| p.as_ref().ok())
-            .any(|p| !p.core_relos.is_empty());
+        let has_core = object.needs_core();
         if has_core {
             let target = self.core_target.load()?;
             object

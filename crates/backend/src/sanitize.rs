@@ -69,9 +69,9 @@ impl Facts<'_> {
 /// symbols static linkage, so the verifier checks `__hidden` subprograms
 /// with their caller's context, and allocates extern VARs (`.kconfig` map)
 /// or resolves them away (`.ksyms`), so they become global. Extern FUNCs
-/// (kfunc declarations) become static here; libbpf makes them global after
-/// naming their unnamed parameters, which the kernel demands of global
-/// functions only. The extern DATASECs `.kconfig` and `.ksyms` (FUNC
+/// (kfunc declarations) become global, as libbpf makes them after naming
+/// their unnamed parameters, which the kernel demands of global functions
+/// only. The extern DATASECs `.kconfig` and `.ksyms` (FUNC
 /// entries), which libbpf lays out itself and the loader leaves at size 0,
 /// are emptied instead: no map takes them as value type. The kernel wants
 /// every typed parameter of every FUNC named, and clang leaves those of
@@ -85,7 +85,9 @@ fn change_for(btf: &Btf, id: TypeId, t: &Type, facts: &Facts<'_>) -> Result<Opti
         Kind::Func { linkage, .. } => match linkage {
             FuncLinkage::Global if !is_hidden => None,
             FuncLinkage::Static => None,
-            FuncLinkage::Global | FuncLinkage::Extern => Some(Change::Func(FuncLinkage::Static)),
+            // Its parameters are named below, as libbpf names them.
+            FuncLinkage::Extern => Some(Change::Func(FuncLinkage::Global)),
+            FuncLinkage::Global => Some(Change::Func(FuncLinkage::Static)),
         },
         Kind::Var { linkage, .. } => match linkage {
             VarLinkage::Static => None,
@@ -506,7 +508,7 @@ char LICENSE[] SEC("license") = "GPL";
                 matches!(
                     kind_of(kfunc),
                     Kind::Func {
-                        linkage: FuncLinkage::Static,
+                        linkage: FuncLinkage::Global,
                         ..
                     }
                 ),

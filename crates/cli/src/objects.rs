@@ -48,11 +48,7 @@ pub fn open_object(
         object = Object::parse_with(&elf, &stem, &kconfig, typing)
             .map_err(|e| CliError::at(file.display(), e))?;
     }
-    let needs_core = object
-        .programs
-        .iter()
-        .filter_map(|p| p.as_ref().ok())
-        .any(|p| !p.core_relos.is_empty());
+    let needs_core = object.needs_core();
     let core = if needs_core {
         let target_btf = target.load()?;
         let report = object.relocate_core(&target_btf).map_err(|e| {

@@ -107,6 +107,8 @@ const REQUIRED_FEATURES: &[&str] = &[
     "extern:kconfig",
     "extern:kconfig_weak",
     "extern:ksym",
+    "extern:kfunc",
+    "kfunc:iter_num",
     // calls
     "call:static_subprog",
     "call:global_subprog",

@@ -160,7 +160,16 @@ fn every_kernel_loadable_packet_program_agrees_including_maps() {
             continue;
         }
         let elf = compiled.read().unwrap();
-        let object = apiary_loader::Object::parse(&elf, compiled.name).unwrap();
+        let mut object = apiary_loader::Object::parse(&elf, compiled.name).unwrap();
+        if object.needs_core() {
+            // Kfunc calls get their ids from the kernel's BTF, as libbpf's.
+            match apiary_verifier::kernel_btf() {
+                Ok(vmlinux) => {
+                    object.relocate_core(vmlinux).unwrap();
+                }
+                Err(reason) => return apiary_testskip::missing(TEST, reason),
+            }
+        }
         for program in object.programs.iter().flatten() {
             if !takes_packets(program.prog_type) {
                 continue;

@@ -1,7 +1,8 @@
 //! Applying every program's CO-RE relocations against a target BTF, as
 //! libbpf's `bpf_object__relocate_core` does at load time: one relocator
 //! (one candidate cache) for the whole object, unsatisfiable relocations
-//! poisoned rather than refused.
+//! poisoned rather than refused. The same target resolves kfunc calls
+//! (`crate::kfuncs`), as libbpf resolves externs in the same load.
 
 use apiary_btf::{Btf, CoreReloKind};
 use apiary_coreloc::{CoreRelocator, OnUnsatisfied};
@@ -58,7 +59,11 @@ impl Object {
     /// satisfy poison their instruction as libbpf does; a malformed record
     /// or an instruction that does not fit its record fails with
     /// [`LoadError::Core`], leaving that program's relocations unapplied.
+    /// Every kfunc call gets its function's BTF id in `target` first
+    /// ([`crate::ProgramSpec::kfunc_calls`]); a strong extern `target` lacks
+    /// fails with [`LoadError::Kfunc`].
     pub fn relocate_core(&mut self, target: &Btf) -> Result<CoreReport, LoadError> {
+        self.resolve_kfuncs(target)?;
         let mut report = CoreReport::default();
         let Object { programs, btf, .. } = self;
         let mut relocator = None;

@@ -53,6 +53,15 @@ pub enum LoadError {
         /// What is wrong.
         reason: String,
     },
+    /// A kernel function the object calls cannot be resolved against the
+    /// kernel's BTF (libbpf's `extern (func ksym) ...` failures).
+    #[error("extern (func ksym) '{name}': {reason}")]
+    Kfunc {
+        /// The extern's name.
+        name: String,
+        /// libbpf's words for what failed.
+        reason: String,
+    },
     /// `.BTF` does not parse.
     #[error("invalid .BTF: {0}")]
     Btf(#[from] apiary_btf::BtfError),

@@ -22,6 +22,7 @@ mod entries;
 mod error;
 pub mod helpers;
 mod kconfig;
+mod kfuncs;
 mod legacy_maps;
 mod legacy_sections;
 mod maps;
@@ -31,13 +32,14 @@ mod report;
 mod sections;
 mod xlated;
 
-use apiary_btf::{Btf, BtfExt, Kind};
+use apiary_btf::{Btf, BtfExt, Kind, TypeId};
 
 pub use crate::btf_dump::{BtfDumpFormat, btf_dump, btf_dump_file, btf_from_file_bytes};
 pub use crate::core::{CoreReport, ProgramCoreReport};
 pub use crate::entries::{NameSource, SectionOutcome, SectionReport, UserTyping};
 pub use crate::error::{LoadError, ProgramError};
 pub use crate::kconfig::{Kconfig, KconfigValue, kernel_version_code};
+pub use crate::kfuncs::KfuncCall;
 pub use crate::legacy_sections::{
     LIBBPF0_PREFIXES, ProgramTypeChoice, TailCallSection, TypeSource, UnknownProgramType,
     classify_any, parse_c_number, tail_call_section,
@@ -84,13 +86,15 @@ pub struct Object {
 }
 
 impl Object {
-    /// Whether any program has CO-RE relocations left to apply
-    /// ([`Object::relocate_core`]).
+    /// Whether any program has CO-RE relocations or kfunc calls left to
+    /// resolve against the target kernel's BTF ([`Object::relocate_core`]).
     pub fn needs_core(&self) -> bool {
-        self.programs
-            .iter()
-            .filter_map(|p| p.as_ref().ok())
-            .any(|p| !p.core_relos.is_empty())
+        self.has_unresolved_kfuncs()
+            || self
+                .programs
+                .iter()
+                .filter_map(|p| p.as_ref().ok())
+                .any(|p| !p.core_relos.is_empty())
     }
 
     /// Reads and loads the object at `path` with default `.kconfig` values.
@@ -232,7 +236,7 @@ impl Object {
                 .find(|(name, ..)| name == n)
                 .map(|&(_, m, o)| (m, o))
         };
-        let ksym_lookup = |n: &str| ksyms.contains(&n);
+        let ksym_lookup = |n: &str| ksyms.iter().find(|(name, _)| *name == n).map(|&(_, id)| id);
 
         let mut code = Vec::new();
         let mut functions = Vec::new();
@@ -406,6 +410,8 @@ type ProgramResults = (Vec<Result<ProgramSpec, ProgramError>>, Vec<SectionReport
 
 /// A `.kconfig` extern: name, BTF type, whether `__weak`.
 type KconfigExternRef<'a> = (&'a str, apiary_btf::TypeId, bool);
+/// A `.ksyms` extern: its name and BTF `VAR` or `FUNC`.
+type KsymExternRef<'a> = (&'a str, TypeId);
 
 /// libbpf's `btf_finalize_data` at open: clang leaves the size of data
 /// DATASECs and their variables' offsets at 0; they come from the ELF
@@ -431,12 +437,13 @@ fn fixup_datasecs(elf: &ElfObject<'_>, btf: &mut Btf) -> Result<(), LoadError> {
     Ok(())
 }
 
-/// Extern variables: `.kconfig` ones (name, BTF type, weak) and the names
-/// of `.ksyms` ones, found through BTF's DATASECs as libbpf does.
+/// Extern variables: `.kconfig` ones (name, BTF type, weak) and `.ksyms`
+/// ones (name, BTF `VAR` or `FUNC`), found through BTF's DATASECs as
+/// libbpf does.
 fn externs<'a>(
     elf: &ElfObject<'a>,
     btf: Option<&Btf>,
-) -> Result<(Vec<KconfigExternRef<'a>>, Vec<&'a str>), LoadError> {
+) -> Result<(Vec<KconfigExternRef<'a>>, Vec<KsymExternRef<'a>>), LoadError> {
     let mut kconfig = Vec::new();
     let mut ksyms = Vec::new();
     let Some(btf) = btf else {
@@ -461,7 +468,7 @@ fn externs<'a>(
                 }
                 match (&t.kind, list) {
                     (Kind::Var { ty, .. }, true) => kconfig.push((sym.name, *ty, sym.weak)),
-                    (_, false) => ksyms.push(sym.name),
+                    (_, false) => ksyms.push((sym.name, var.ty)),
                     _ => {}
                 }
             }

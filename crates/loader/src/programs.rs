@@ -7,11 +7,12 @@
 
 use apiary_btf::{CoreReloKind, SectionExtInfo, TypeId};
 use apiary_isa::RawInsn;
-use apiary_isa::opcode::{BPF_PSEUDO_CALL, BPF_PSEUDO_FUNC};
+use apiary_isa::opcode::{BPF_PSEUDO_CALL, BPF_PSEUDO_FUNC, BPF_PSEUDO_KFUNC_CALL};
 use apiary_kernel::types::{AttachType, ProgType};
 
 use crate::entries::NameSource;
 use crate::error::ProgramError;
+use crate::kfuncs::KfuncCall;
 use crate::legacy_sections::TypeSource;
 use crate::relocs::{CALL, InsnReloc, LDDW, SectionRelocs};
 use crate::sections::{SecFlags, SectionKind};
@@ -108,6 +109,10 @@ pub struct ProgramSpec {
     /// CO-RE relocations not yet applied; [`crate::Object::relocate_core`]
     /// applies them and leaves this empty.
     pub core_relos: Vec<CoreRelo>,
+    /// Calls of kernel functions (`call` instructions with
+    /// `BPF_PSEUDO_KFUNC_CALL`), by name: their BTF id is 0 until
+    /// [`crate::Object::relocate_core`] resolves them.
+    pub kfunc_calls: Vec<KfuncCall>,
 }
 
 /// One function of a code section.
@@ -140,6 +145,7 @@ struct Assembler<'s, 'a> {
     /// (function id, first output slot), in placement order.
     placed: Vec<(usize, usize)>,
     map_relocs: Vec<MapReloc>,
+    kfunc_calls: Vec<KfuncCall>,
 }
 
 impl<'s, 'a> Assembler<'s, 'a> {
@@ -236,10 +242,34 @@ impl<'s, 'a> Assembler<'s, 'a> {
                         reason,
                     });
                 }
+                (
+                    Some(InsnReloc::Kfunc {
+                        name,
+                        local_func,
+                        weak,
+                    }),
+                    _,
+                ) => {
+                    if let Some(slot) = self.insns.get_mut(out) {
+                        // libbpf's RELO_EXTERN_CALL: a kfunc call until the
+                        // kernel's BTF gives its id (Object::relocate_core).
+                        slot.src = BPF_PSEUDO_KFUNC_CALL;
+                        slot.imm = 0;
+                        slot.off = 0;
+                    }
+                    self.kfunc_calls.push(KfuncCall {
+                        insn_index: out,
+                        name,
+                        local_func,
+                        weak,
+                        resolved: false,
+                    });
+                    continue;
+                }
                 (Some(InsnReloc::Ksym { name }), _) => {
                     return Err(ProgramError::Unsupported {
                         program: self.program.to_owned(),
-                        what: format!("kernel symbol {name:?} (.ksyms extern or kfunc)"),
+                        what: format!("kernel variable {name:?} (.ksyms extern)"),
                     });
                 }
                 (Some(InsnReloc::Map { map_index }), _) => {
@@ -376,6 +406,7 @@ pub(crate) fn assemble(
         insns: Vec::new(),
         placed: Vec::new(),
         map_relocs: Vec::new(),
+        kfunc_calls: Vec::new(),
     };
     asm.run(main)?;
     let section_name = sections
@@ -397,6 +428,7 @@ pub(crate) fn assemble(
         func_info: Vec::new(),
         line_info: Vec::new(),
         core_relos: Vec::new(),
+        kfunc_calls: std::mem::take(&mut asm.kfunc_calls),
     };
     for &(id, out_start) in &asm.placed {
         let Some(g) = functions.get(id) else { continue };

@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 
+use apiary_btf::TypeId;
 use apiary_isa::RawInsn;
 use apiary_isa::opcode::{BPF_CALL, BPF_DW, BPF_IMM, BPF_JMP, BPF_LD, BPF_PSEUDO_CALL};
 
@@ -29,7 +30,14 @@ pub(crate) enum InsnReloc {
     /// Call of, or lddw of the address of, a code location: `byte_offset`
     /// into section `section` before adding the instruction's imm.
     Code { section: usize, byte_offset: u64 },
-    /// Kernel symbol (`.ksyms` extern or kfunc).
+    /// Call of a kernel function: an extern function of `.ksyms`, with
+    /// its local BTF `FUNC` when the object's BTF declares it.
+    Kfunc {
+        name: String,
+        local_func: Option<TypeId>,
+        weak: bool,
+    },
+    /// Kernel variable (a `.ksyms` extern read by lddw).
     Ksym { name: String },
     /// Refused, with the reason.
     Invalid(String),
@@ -39,14 +47,15 @@ pub(crate) enum InsnReloc {
 pub(crate) type SectionRelocs = BTreeMap<usize, InsnReloc>;
 
 /// Classifies every relocation of code section `section`; `kconfig` maps
-/// extern names to (map index, offset).
+/// extern names to (map index, offset), `ksyms` a `.ksyms` extern's name
+/// to its BTF `VAR` or `FUNC`.
 pub(crate) fn classify(
     elf: &ElfObject<'_>,
     section: usize,
     slots: &[RawInsn],
     maps: &[PlacedMap],
     kconfig: &dyn Fn(&str) -> Option<(usize, u32)>,
-    ksyms: &dyn Fn(&str) -> bool,
+    ksyms: &dyn Fn(&str) -> Option<TypeId>,
 ) -> SectionRelocs {
     let mut out = BTreeMap::new();
     for reloc in elf.relocs_for(section) {
@@ -95,7 +104,7 @@ fn classify_one(
     sym: &crate::elf::Symbol<'_>,
     maps: &[PlacedMap],
     kconfig: &dyn Fn(&str) -> Option<(usize, u32)>,
-    ksyms: &dyn Fn(&str) -> bool,
+    ksyms: &dyn Fn(&str) -> Option<TypeId>,
 ) -> InsnReloc {
     let Some(sym_section) = sym.section else {
         if let Some((map_index, offset)) = kconfig(sym.name) {
@@ -107,7 +116,14 @@ fn classify_one(
             }
             return InsnReloc::MapValue { map_index, offset };
         }
-        if ksyms(sym.name) || insn.code == CALL {
+        if insn.code == CALL {
+            return InsnReloc::Kfunc {
+                name: sym.name.to_owned(),
+                local_func: ksyms(sym.name),
+                weak: sym.weak,
+            };
+        }
+        if ksyms(sym.name).is_some() {
             return InsnReloc::Ksym {
                 name: sym.name.to_owned(),
             };

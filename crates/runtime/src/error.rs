@@ -23,6 +23,17 @@ pub enum RuntimeError {
         /// Kernel name without the `bpf_` prefix (`unknown` past the kernel's list).
         name: &'static str,
     },
+    /// The program calls a kernel function this runtime does not provide
+    /// (or one no loader record names).
+    #[error(
+        "instruction {insn}: program calls kernel function {name}, which Apiary does not provide yet"
+    )]
+    MissingKfunc {
+        /// The call's instruction.
+        insn: usize,
+        /// The function's name, or `#` and its BTF id when unnamed.
+        name: String,
+    },
     /// A map reference names a map index the program was not given.
     #[error("instruction {insn}: map index {index} is not one of the {count} maps given")]
     BadMapIndex {

@@ -961,5 +961,6 @@ pub(crate) fn table() -> Helpers<Env> {
         };
     }
     let _ = helpers.register(POISONED_CALL, "core_poisoned_call", poisoned_call);
+    crate::kfuncs::register(&mut helpers);
     helpers
 }

@@ -18,7 +18,10 @@
 //! pointer `bpf_get_current_task_btf` returns), and a `cgroup_sock` run's
 //! context the one socket socket storage knows; sysctl
 //! and iterator helpers work on the context images [`SysctlContext`] and
-//! [`SeqFile`] describe.
+//! [`SeqFile`] describe. The kfuncs it provides (the numeric open-coded
+//! iterator, `bpf_iter_num_*`) are called through helper slots of their
+//! own: a program loaded from a [`ProgramSpec`] has each kfunc call, named
+//! by the loader's record of its extern, rewritten to its slot.
 //!
 //! It must not parse ELF (that is `apiary-loader`), reimplement map types
 //! (`apiary-maps`), decide which context accesses a program type may make
@@ -35,6 +38,7 @@ mod helpers_local_storage;
 mod helpers_sock;
 mod helpers_sysctl;
 mod helpers_trace;
+mod kfuncs;
 mod live;
 mod packet;
 mod printf;
@@ -491,11 +495,13 @@ impl Runtime {
         insns: &[RawInsn],
         maps: &[MapId],
     ) -> Result<ProgId, RuntimeError> {
-        self.load_program_for(name, prog_type, AttachType::default(), insns, maps)
+        self.load_program_for(name, prog_type, AttachType::default(), insns, maps, &[])
     }
 
     /// [`Runtime::load_program`] for a program verified with
-    /// `expected_attach_type` (xdp devmap/cpumap programs, cgroup hooks).
+    /// `expected_attach_type` (xdp devmap/cpumap programs, cgroup hooks),
+    /// naming the kernel function each of its kfunc calls calls (the
+    /// loader's [`ProgramSpec::kfunc_calls`]).
     pub fn load_program_for(
         &self,
         name: &str,
@@ -503,6 +509,7 @@ impl Runtime {
         expected_attach_type: AttachType,
         insns: &[RawInsn],
         maps: &[MapId],
+        kfuncs: &[apiary_loader::KfuncCall],
     ) -> Result<ProgId, RuntimeError> {
         let (mut code, max_ctx_offset) = if apiary_context::is_covered(prog_type) {
             let prepared = apiary_context::prepare_for(prog_type, expected_attach_type, insns)
@@ -527,6 +534,19 @@ impl Runtime {
                     if let (Some(target), Some(raw)) =
                         (code.get_mut(slot), poisoned.encode().first())
                     {
+                        *target = *raw;
+                    }
+                }
+                Some(Insn::Call(apiary_isa::CallTarget::Kfunc { btf_id, .. })) => {
+                    let kfunc = kfuncs.iter().find(|k| k.insn_index == slot);
+                    let Some(helper) = kfunc.and_then(|k| kfuncs::slot(&k.name)) else {
+                        return Err(RuntimeError::MissingKfunc {
+                            insn: slot,
+                            name: kfunc.map_or_else(|| format!("#{btf_id}"), |k| k.name.clone()),
+                        });
+                    };
+                    let call = Insn::Call(apiary_isa::CallTarget::Helper(helper as i32));
+                    if let (Some(target), Some(raw)) = (code.get_mut(slot), call.encode().first()) {
                         *target = *raw;
                     }
                 }
@@ -716,6 +736,7 @@ impl Runtime {
             spec.expected_attach_type.unwrap_or_default(),
             &spec.insns,
             object_maps,
+            &spec.kfunc_calls,
         )
     }
 

@@ -118,6 +118,7 @@ fn apiary_records(case: &Case) -> Vec<Vec<u8>> {
             case.attach.unwrap_or_default(),
             &code(&resolve(&case.body, 5, &handles)),
             &maps,
+            &[],
         )
         .expect("apiary loads the program");
     let mut ctx = case.ctx.clone();

@@ -63,11 +63,7 @@ fn load(name: &'static str) -> Option<(Arc<Runtime>, apiary_loader::Object, Load
         Err(e) => return apiary_testskip::missing(&format!("corpus object {name}"), e),
     };
     let mut object = apiary_loader::Object::open(object.path()).expect("corpus object loads");
-    let needs_core = object
-        .programs
-        .iter()
-        .filter_map(|p| p.as_ref().ok())
-        .any(|p| !p.core_relos.is_empty());
+    let needs_core = object.needs_core();
     if needs_core {
         let bytes = vmlinux_bytes()?;
         let target = apiary_loader::btf_from_file_bytes(&bytes).expect("vmlinux BTF parses");
@@ -746,7 +742,7 @@ fn kernel_side(case: &Case<'_>, data: Option<&[u8]>, ctx: Option<&[u8]>) -> Outc
 fn apiary_side(case: &Case<'_>, data: Option<&[u8]>, ctx: Option<&[u8]>) -> Outcome {
     let rt = Runtime::new(1);
     let prog = rt
-        .load_program_for("t", case.prog_type, case.attach_type, case.insns, &[])
+        .load_program_for("t", case.prog_type, case.attach_type, case.insns, &[], &[])
         .unwrap_or_else(|e| panic!("apiary refused the program: {e}"));
     let input = TestRunInput {
         data_in: data,

@@ -4,7 +4,7 @@
 
 use apiary_isa::{RawInsn, encode_program};
 use apiary_kernel::types::ProgType;
-use apiary_runtime::{Runtime, TaskInfo, TestRunInput, TestRunOutput};
+use apiary_runtime::{Runtime, TestRunInput, TestRunOutput};
 use apiary_vm::Runner;
 
 fn code(text: &str) -> Vec<RawInsn> {

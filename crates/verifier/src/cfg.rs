@@ -20,6 +20,9 @@ pub(crate) struct Cfg {
     /// targets, conditional jumps, local calls and their callees, the
     /// instructions after calls.
     pub prune: Vec<bool>,
+    /// Iterator `next` calls, which the walk always saves a state at
+    /// (set from the kernel's BTF after this check: see `kfunc`).
+    pub iter_next: Vec<bool>,
 }
 
 /// Whether `raw` is an atomic operation on 8 or 16 bits.
@@ -242,6 +245,7 @@ pub(crate) fn check(slots: &[RawInsn]) -> Result<Cfg, Rejection> {
     Ok(Cfg {
         insns,
         invalid,
+        iter_next: vec![false; prune.len()],
         prune,
     })
 }

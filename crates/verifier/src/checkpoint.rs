@@ -150,11 +150,14 @@ fn same_regs(old: &State, cur: &State) -> bool {
 /// goes round itself (`is_force_checkpoint`).
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Site {
+    /// A jump, a jump target, the instruction after a call.
     Plain,
     /// A `may_goto` (see [`crate::may_goto`]).
     MayGoto,
     /// A call of a helper that calls a callback (see [`crate::callbacks`]).
     CallsCallback,
+    /// An iterator `next` call (see [`crate::iter`]).
+    IterNext,
 }
 
 impl Site {
@@ -226,11 +229,13 @@ pub(crate) struct At<'a> {
 /// where an unfinished state waits here). States that keep failing to
 /// prune, finished or not, stop being compared (`miss_cnt`, `hit_cnt`).
 ///
-/// At a `may_goto` or a call of a callback (`site`) the state is always
-/// saved, and an unfinished state covers the path when its ranges contain
-/// the path's, precise or not: one of another `may_goto` depth (see
-/// [`crate::may_goto`]), or any at the call of a callback, where no state
-/// is refused as an infinite loop (see [`crate::callbacks`]).
+/// At a `may_goto`, a call of a callback or an iterator `next` (`site`)
+/// the state is always saved, and an unfinished state covers the path
+/// when its ranges contain the path's, precise or not: one of another
+/// `may_goto` depth (see [`crate::may_goto`]), any at the call of a
+/// callback (see [`crate::callbacks`]), any while the iterator is active
+/// (see [`crate::iter`]); at the last two no state is refused as an
+/// infinite loop.
 pub(crate) fn visit(
     cps: &mut Checkpoints,
     at: At,
@@ -255,14 +260,16 @@ pub(crate) fn visit(
             let loop_hit = match site {
                 Site::MayGoto => old.state.may_goto_depth != at.state.may_goto_depth,
                 Site::CallsCallback => true,
+                Site::IterNext => crate::iter::next_arg_active(at.state),
                 Site::Plain => false,
             };
             if loop_hit && prune::covers(&old.state, &ALL_PRECISE, at.state, live) {
                 old.hits += 1;
                 return Ok(Visit::Pruned(list[i] as usize));
             }
-            if site != Site::CallsCallback
+            if !matches!(site, Site::CallsCallback | Site::IterNext)
                 && same_regs(&old.state, at.state)
+                && !crate::iter::active_depths_differ(&old.state, at.state)
                 && prune::covers(&old.state, &ALL_PRECISE, at.state, live)
                 && prune::covers(at.state, &ALL_PRECISE, &old.state, live)
             {
@@ -283,7 +290,7 @@ pub(crate) fn visit(
         if add {
             old.misses += 1;
         }
-        // At a `may_goto` or a callback's call, the states of the loop's
+        // At a `may_goto`, a callback's call or an iterator `next`, the states of the loop's
         // earlier rounds are what a later round converges to: kept far
         // longer.
         let n = if forced && old.branches > 0 { 64 } else { 3 };

@@ -82,6 +82,13 @@ enum Flow {
         target: usize,
         fall: usize,
     },
+    /// An iterator's `next`: the path goes on at `next` with the iterator
+    /// drained, and `active` (one iteration deeper) waits there too (see
+    /// `iter`).
+    IterNext {
+        next: usize,
+        active: Box<State>,
+    },
     /// The path goes on at `next`; the same instruction is checked again
     /// in `state`, another case of its operands (see `sign_mask`).
     Again {
@@ -190,7 +197,11 @@ pub fn verify_with_log(
 fn walk(prog: &Program, stats: &mut Stats, log: &mut Log) -> Result<Accepted, Rejection> {
     crate::load_checks::check(prog)?;
     crate::kfunc::check(prog)?;
-    let cfg = cfg::check(prog.insns)?;
+    let mut cfg = cfg::check(prog.insns)?;
+    for insn in crate::kfunc::iter_next_calls(prog) {
+        cfg.prune[insn] = true;
+        cfg.iter_next[insn] = true;
+    }
     let funcs = Funcs::new(prog, &cfg)?;
     let live = liveness::live_in(&cfg.insns);
     let env = Env {
@@ -292,6 +303,7 @@ fn explore(
                 };
                 let site = match &env.cfg.insns[path.pc] {
                     Some(Insn::MayGoto { .. }) => Site::MayGoto,
+                    _ if env.cfg.iter_next[path.pc] => Site::IterNext,
                     Some(i) if crate::callbacks::calls_callback(i) => Site::CallsCallback,
                     _ => Site::Plain,
                 };
@@ -429,19 +441,32 @@ fn explore(
                 Flow::MayGoto { target, fall } => {
                     let mut deeper = path.state.clone();
                     deeper.may_goto_depth += 1;
-                    let prev = path.checkpoint.and_then(|cp| cps.prev_entry(cp, path.pc));
-                    if let Some(prev) = prev {
-                        let c = &cps.all[prev];
-                        crate::may_goto::widen(&c.state, &c.precise, &mut deeper);
-                    }
+                    widen_since_last_visit(&cps, &path, &mut deeper);
                     wait(&mut queue, &mut cps, &path, deeper, fall, log)?;
                     path.pc = target;
+                }
+                Flow::IterNext { next, active } => {
+                    let mut active = *active;
+                    widen_since_last_visit(&cps, &path, &mut active);
+                    wait(&mut queue, &mut cps, &path, active, next, log)?;
+                    path.pc = next;
                 }
                 Flow::Exit | Flow::Again { .. } => unreachable!("handled above"),
             }
         }
     }
     Ok((stack_depth, cps.longest.bound()))
+}
+
+/// Forgets in `next`, the state a loop's next round starts in, the
+/// imprecise scalars that changed since the path's previous visit of its
+/// instruction (`widen_imprecise_scalars` against `find_prev_entry`).
+fn widen_since_last_visit(cps: &Checkpoints, path: &Path, next: &mut State) {
+    let prev = path.checkpoint.and_then(|cp| cps.prev_entry(cp, path.pc));
+    if let Some(prev) = prev {
+        let c = &cps.all[prev];
+        crate::may_goto::widen(&c.state, &c.precise, next);
+    }
 }
 
 /// Whether `insn` is a conditional jump on numbers only: pointers compare
@@ -731,13 +756,12 @@ fn step(env: &Env, state: &mut State, pc: usize) -> Result<Flow, Rejection> {
             }
             return enter(state, pc, target(imm.into()));
         }
-        Insn::Call(CallTarget::Kfunc { .. }) => {
+        Insn::Call(CallTarget::Kfunc { btf_id, module }) => {
             crate::spin_lock::check_call(state, pc, -1)?;
-            return Err(Rejection::new(
-                pc,
-                "calling kernel functions is not supported by apiary's verifier yet",
-            )
-            .cause("kfunc calls are not verified yet"));
+            let kfunc = crate::kfunc::supported(env.prog, pc, btf_id, module)?;
+            if let Some(active) = crate::iter::call(state, pc, kfunc)? {
+                return Ok(Flow::IterNext { next, active });
+            }
         }
         Insn::Callx { .. } => {
             return Err(Rejection::new(pc, format!("unknown opcode {:02x}", 0x8d)));

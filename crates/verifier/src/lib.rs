@@ -46,7 +46,9 @@
 //!   `ARG_PTR_TO_BTF_ID`), `raw_tp_nullable` (tracepoint arguments that
 //!   may be NULL), `kernel_btf` (the running kernel's BTF they
 //!   read, once; without it such programs are refused, saying so),
-//!   `kfunc` (kfunc calls' BTF ids, looked up before the walk),
+//!   `kfunc` (kfunc calls' BTF ids, looked up before the walk, and the
+//!   kfuncs the walk checks), `iter` (the numeric open-coded iterators:
+//!   their stack slots, references, and the fork at each `next`),
 //!   `map_struct` (a map's own kernel struct, read through its pointer);
 //! - what it hands on: [`proofs`] (per memory instruction, the kind of
 //!   memory it stays inside on every run, for the JIT), [`call_maps`]
@@ -74,8 +76,10 @@
 //!
 //! Not yet modelled (each a known source of disagreement with the
 //! kernel): the other helpers that call callbacks (`bpf_find_vma`,
-//! `bpf_user_ringbuf_drain`: refused as unsupported), kfuncs (their BTF ids are
-//! checked, their calls refused), dynptrs and iterators, the structs of
+//! `bpf_user_ringbuf_drain`: refused as unsupported), kfuncs other than
+//! the numeric iterator's `bpf_iter_num_*` (their BTF ids are checked,
+//! their calls refused as not supported yet), dynptrs and the other
+//! iterators, the structs of
 //! maps other than arrays and hashes (their loads are refused), the
 //! kernel's helpers without a prototype in [`helpers`] (a call to one is
 //! refused as not supported yet, though the kernel may accept it),
@@ -121,6 +125,7 @@ mod funcs;
 pub mod helper_access;
 pub mod helpers;
 mod history;
+mod iter;
 mod jump;
 pub mod jump_sides;
 mod kernel_btf;

@@ -148,6 +148,15 @@ pub(crate) fn access(
             region_access(insn, regno, &reg, total, bytes, map.key_size, "map key")?;
             RegState::unknown()
         }
+        RegType::Mem if reg.rdonly && access.writes() => {
+            return Err(Rejection::new(
+                insn,
+                format!("R{regno} cannot write into {}", reg.type_name()),
+            )
+            .reg(regno, reg)
+            .cause("the memory is read-only: an iterator's current value")
+            .help("copy the value into a local variable and change the copy"));
+        }
         RegType::Mem | RegType::RingbufMem => {
             region_access(insn, regno, &reg, total, bytes, reg.mem_size, "memory")?;
             RegState::unknown()

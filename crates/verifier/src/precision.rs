@@ -400,13 +400,14 @@ fn back(wanted: &mut Wanted, insn: &Insn, e: &Entry, next: u8) -> Result<(), Giv
             // numbers of the caller's.
             leave(wanted, f, next)?;
         }
-        Insn::Call(CallTarget::Helper(_)) => {
+        // A kfunc call sets r0 from its arguments as a helper does.
+        Insn::Call(CallTarget::Helper(_) | CallTarget::Kfunc { .. }) => {
             wanted.take(r0);
             if args(wanted) {
                 return Err(GiveUp);
             }
         }
-        Insn::Call(_) | Insn::Callx { .. } => return Err(GiveUp),
+        Insn::Callx { .. } => return Err(GiveUp),
         Insn::Exit if e.callback_exit => {
             // Returning backwards into a callback from the helper call it
             // went back to: the caller's `r0`-`r5` there are the call's

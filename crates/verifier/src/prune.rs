@@ -69,7 +69,7 @@ fn reg_covers(old: &RegState, cur: &RegState, precise: bool, ids: &mut IdMap) ->
     if old.kind == RegType::NotInit {
         return true;
     }
-    if old.kind != cur.kind || old.maybe_null != cur.maybe_null {
+    if old.kind != cur.kind || old.maybe_null != cur.maybe_null || old.rdonly != cur.rdonly {
         return false;
     }
     match old.kind {
@@ -136,6 +136,16 @@ fn stack_covers(old: &Stack, cur: &Stack, precise: Marks, ids: &mut IdMap) -> bo
         }
         if o.is_spill() && !reg_covers(&o.spilled, &c.spilled, exact, ids) {
             return false;
+        }
+        // Iterators: the same state and reference; the depth is ignored,
+        // or successive iterations could never cover each other.
+        if let Some(oi) = o.iter {
+            let same = c
+                .iter
+                .is_some_and(|ci| ci.active == oi.active && ids.check(oi.ref_id, ci.ref_id));
+            if !same {
+                return false;
+            }
         }
     }
     true

@@ -169,6 +169,9 @@ pub struct RegState {
     /// How far a `BtfId` pointer (or the memory a struct walk gives) is
     /// trusted.
     pub trust: Trust,
+    /// Memory the program may only read (`MEM_RDONLY`, printed `rdonly_`):
+    /// an iterator's current number.
+    pub rdonly: bool,
 }
 
 impl RegState {
@@ -188,6 +191,7 @@ impl RegState {
         subprog: 0,
         btf_id: 0,
         trust: Trust::Plain,
+        rdonly: false,
     };
 
     /// A scalar with this abstract value.
@@ -251,8 +255,11 @@ impl RegState {
                 let null = if null { "or_null_" } else { "" };
                 format!("{}ptr_{null}", self.trust.prefix())
             }
-            (kind, true) => format!("{}_or_null", kind.name()),
-            (kind, false) => kind.name().to_owned(),
+            (kind, null) => {
+                let rdonly = if self.rdonly { "rdonly_" } else { "" };
+                let null = if null { "_or_null" } else { "" };
+                format!("{rdonly}{}{null}", kind.name())
+            }
         }
     }
 }

@@ -55,7 +55,9 @@ pub(crate) fn walk_is_whole(insns: &[Option<Insn>]) -> bool {
 
 /// Whether `insn` can make the run execute instructions the walk did not
 /// count on its path: a callback's body (per call, any number of times), a
-/// tail call's program, an unknown function, or `may_goto`'s loops.
+/// tail call's program, an unknown function, or the loops of `may_goto` and
+/// of an iterator's `next` (a kfunc), which converge at states whose paths
+/// have not ended.
 fn hands_on(insn: &Insn) -> bool {
     matches!(
         insn,

@@ -26,6 +26,9 @@ pub enum SlotType {
     Misc,
     /// Zero (`STACK_ZERO`, `0`).
     Zero,
+    /// Part of an open-coded iterator's state (`STACK_ITER`, `i`): see
+    /// [`crate::iter`].
+    Iter,
 }
 
 /// Eight bytes of stack.
@@ -35,6 +38,8 @@ pub struct Slot {
     pub bytes: [SlotType; 8],
     /// The register saved here when the bytes are `Spill`.
     pub spilled: RegState,
+    /// The iterator whose state the slot holds when the bytes are `Iter`.
+    pub iter: Option<crate::iter::IterSlot>,
 }
 
 impl Slot {
@@ -42,6 +47,7 @@ impl Slot {
     pub(crate) const EMPTY: Slot = Slot {
         bytes: [SlotType::Invalid; 8],
         spilled: RegState::NOT_INIT,
+        iter: None,
     };
 
     /// Whether the slot holds a spilled register (its top byte is spilled).
@@ -66,14 +72,20 @@ pub enum StackError {
     PartialPointerSpill,
     /// A pointer filled with fewer than 8 bytes.
     PartialPointerFill,
+    /// A read of `size` bytes at `fp + off` whose byte `byte` is part of
+    /// an iterator's state.
+    IterRead { off: i32, byte: i32, size: i32 },
 }
 
 impl StackError {
     /// The kernel's message.
-    pub fn message(&self) -> &'static str {
+    pub fn message(&self) -> String {
         match self {
-            StackError::PartialPointerSpill => "invalid size of register spill",
-            StackError::PartialPointerFill => "invalid size of register fill",
+            StackError::PartialPointerSpill => "invalid size of register spill".to_owned(),
+            StackError::PartialPointerFill => "invalid size of register fill".to_owned(),
+            StackError::IterRead { off, byte, size } => {
+                format!("invalid read from stack off {off}+{byte} size {size}")
+            }
         }
     }
 }
@@ -107,6 +119,13 @@ impl Stack {
         self.slots.len() as i32 * 8
     }
 
+    /// Makes sure slot `spi` (0 for `fp-8`) is tracked.
+    pub(crate) fn track(&mut self, spi: usize) {
+        if self.slots.len() <= spi {
+            self.slots.resize(spi + 1, Slot::EMPTY);
+        }
+    }
+
     /// Makes sure the bytes down to `fp + off` are tracked.
     fn grow(&mut self, off: i32) {
         let need = locate(off).0 + 1;
@@ -133,6 +152,7 @@ impl Stack {
     pub fn write(&mut self, off: i32, size: i32, value: Stored) -> Result<(), StackError> {
         self.grow(off);
         let (spi, _) = locate(off);
+        self.forget_iter(spi);
         let aligned = off % 8 == 0;
         let spill = match value {
             // Scalars spill precisely at any size when aligned (6.18's
@@ -190,6 +210,10 @@ impl Stack {
     /// (`check_stack_read_fixed_off`, privileged); the caller truncates or
     /// sign-extends a narrow scalar afterwards.
     pub fn read(&self, off: i32, size: i32) -> Result<RegState, StackError> {
+        // An iterator's bytes are only for its kfuncs.
+        if let Some(byte) = (0..size).find(|b| self.byte(off + b) == SlotType::Iter) {
+            return Err(StackError::IterRead { off, byte, size });
+        }
         let (spi, _) = locate(off);
         let Some(slot) = self.slots.get(spi).filter(|s| s.is_spill()) else {
             return Ok(self.read_bytes(off, size));
@@ -240,11 +264,21 @@ impl Stack {
         self.grow(off);
         for b in 0..size {
             let (spi, _) = locate(off + b);
+            self.forget_iter(spi);
             if self.slots[spi].is_spill() {
                 self.slots[spi].scrub();
                 self.slots[spi].spilled = RegState::NOT_INIT;
             }
             self.set_byte(off + b, SlotType::Misc);
+        }
+    }
+
+    /// A write into an iterator's slot leaves its bytes some number and the
+    /// slot no iterator (the reference it holds stays held).
+    fn forget_iter(&mut self, spi: usize) {
+        let slot = &mut self.slots[spi];
+        if slot.iter.take().is_some() {
+            slot.bytes = [SlotType::Misc; 8];
         }
     }
 

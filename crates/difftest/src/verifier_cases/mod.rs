@@ -32,7 +32,9 @@
 //! final one, in order (`invalid access to packet, off=23 size=1, ...`
 //! before `R2 offset is outside of the packet`). In the
 //! assembly, `;; raw CODE DST SRC OFF IMM` is one instruction slot written
-//! field by field, for encodings the assembler refuses to produce.
+//! field by field, for encodings the assembler refuses to produce, and
+//! `call kfunc(NAME)` calls a kernel function by name, its BTF id looked up
+//! in the running kernel's BTF.
 //! Comments are `#` or a single `;`.
 //!
 //! This module parses and assembles; [`kernel_verdict`] asks the kernel.
@@ -173,6 +175,10 @@ pub struct Case {
     pub detail: Vec<String>,
     /// The program's instruction slots.
     pub insns: Vec<RawInsn>,
+    /// It calls kernel functions by name (`call kfunc(bpf_iter_num_new)`),
+    /// whose BTF ids were looked up in the running kernel's BTF (0 where
+    /// the host has none: such a case cannot be checked there).
+    pub kfuncs_by_name: bool,
 }
 
 impl Case {
@@ -387,8 +393,11 @@ impl Draft {
             .clone()
             .ok_or_else(|| fail(self.line, "no `;; expect` header".into()))?;
         let mut text = String::new();
-        for (_, line) in &self.body {
-            text.push_str(line);
+        let mut kfuncs_by_name = false;
+        for (line_no, line) in &self.body {
+            let (line, by_name) = kfuncs_named(line).map_err(|problem| fail(*line_no, problem))?;
+            kfuncs_by_name |= by_name;
+            text.push_str(&line);
             text.push('\n');
         }
         let insns = apiary_asm::assemble(&text).map_err(|error| {
@@ -427,8 +436,43 @@ impl Draft {
             expect_line,
             detail: self.detail,
             insns: slots,
+            kfuncs_by_name,
         })
     }
+}
+
+/// `line` with each `kfunc(NAME)` turned into `kfunc(ID)`, ID being the
+/// BTF id of the function NAME in the running kernel's BTF (0 where the
+/// host has none), and whether it had any.
+fn kfuncs_named(line: &str) -> Result<(String, bool), String> {
+    const CALL: &str = "kfunc(";
+    let mut out = String::new();
+    let mut rest = line;
+    let mut named = false;
+    while let Some(at) = rest.find(CALL) {
+        let (before, after) = rest.split_at(at + CALL.len());
+        out.push_str(before);
+        let end = after.find([')', ',']).unwrap_or(after.len());
+        let name = after[..end].trim();
+        rest = &after[end..];
+        let is_name = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_');
+        if !is_name {
+            out.push_str(name);
+            continue;
+        }
+        named = true;
+        let id = match apiary_verifier::kernel_btf() {
+            Ok(btf) => {
+                btf.find_by_name_kind(name, apiary_btf::BtfKind::Func)
+                    .ok_or_else(|| format!("the running kernel has no function {name}"))?
+                    .0
+            }
+            Err(_) => 0,
+        };
+        out.push_str(&id.to_string());
+    }
+    out.push_str(rest);
+    Ok((out, named))
 }
 
 /// A number in decimal or `0x` hexadecimal, possibly negative.

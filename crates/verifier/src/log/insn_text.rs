@@ -95,6 +95,12 @@ fn signed(n: i64) -> String {
 /// (without the `N: ` prefix); a `lddw` takes its upper half from the
 /// next slot.
 pub fn insn_text(slots: &[RawInsn], pc: usize) -> String {
+    insn_text_in(slots, pc, None)
+}
+
+/// [`insn_text`], naming a kfunc call's function from `kernel_btf`, the
+/// BTF its id is in, as the kernel does (`call bpf_iter_num_new#63675`).
+pub fn insn_text_in(slots: &[RawInsn], pc: usize, kernel_btf: Option<&apiary_btf::Btf>) -> String {
     let insn = slots[pc];
     let code = insn.code;
     let class = code & 0x07;
@@ -140,7 +146,7 @@ pub fn insn_text(slots: &[RawInsn], pc: usize) -> String {
             let value = u64::from(imm as u32) | u64::from(high) << 32;
             format!("r{d} = 0x{value:x}")
         }
-        CLASS_JMP | CLASS_JMP32 => jump_text(insn, class == CLASS_JMP32),
+        CLASS_JMP | CLASS_JMP32 => jump_text(insn, class == CLASS_JMP32, kernel_btf),
         _ => CLASS_NAMES[usize::from(class)].to_string(),
     };
     format!("{head} {text}")
@@ -208,14 +214,21 @@ fn atomic_text(insn: RawInsn) -> Option<String> {
     })
 }
 
-fn jump_text(insn: RawInsn, narrow: bool) -> String {
+fn jump_text(insn: RawInsn, narrow: bool, kernel_btf: Option<&apiary_btf::Btf>) -> String {
     let (code, d, s, off, imm) = (insn.code, insn.dst, insn.src, insn.off, insn.imm);
     let op = code >> 4;
     let r = if narrow { 'w' } else { 'r' };
     match op {
         0x8 if code & SRC_X != 0 => format!("call r{d}"),
         0x8 if s == 1 => format!("call pc{}", signed(imm.into())),
-        0x8 if s == 2 => format!("call kernel-function#{imm}"),
+        0x8 if s == 2 => {
+            let name = kernel_btf
+                .filter(|_| insn.off == 0)
+                .and_then(|btf| btf.name(apiary_btf::TypeId(imm as u32)).ok())
+                .filter(|name| !name.is_empty())
+                .unwrap_or("kernel-function");
+            format!("call {name}#{imm}")
+        }
         0x8 => format!("call {}#{imm}", helper_name(imm)),
         0x9 => "exit".to_string(),
         0x0 if narrow => format!("gotol pc{}", signed(imm.into())),

@@ -22,7 +22,7 @@
 mod insn_text;
 mod state_text;
 
-pub use insn_text::insn_text;
+pub use insn_text::{insn_text, insn_text_in};
 use state_text::marked_frame_text;
 pub use state_text::{Names, Scratch, frame_text, reg_text, state_text};
 
@@ -264,8 +264,10 @@ impl<'p> Log<'p> {
         self.source_line(prog, pc);
         self.bound();
         let start = self.text.len();
-        self.text
-            .push_str(&format!("{pc}: {}\n", insn_text(prog.insns, pc)));
+        self.text.push_str(&format!(
+            "{pc}: {}\n",
+            insn_text_in(prog.insns, pc, prog.kernel_btf)
+        ));
         self.insn_line = Some((self.end(), self.text.len() - start));
         self.prev_pc = pc;
         self.accessed = stack_access(prog.insns[pc], state);

@@ -216,6 +216,7 @@ fn slot_char(kind: SlotType) -> char {
         SlotType::Spill => 'r',
         SlotType::Misc => 'm',
         SlotType::Zero => '0',
+        SlotType::Iter => 'i',
     }
 }
 
@@ -260,6 +261,10 @@ pub(crate) fn marked_frame_text(
             continue;
         }
         let at = -8 * (i as i64 + 1);
+        if let Some(iter) = slot.iter {
+            out.push_str(&format!(" fp{at}={}", iter.text()));
+            continue;
+        }
         // The bytes above a spill smaller than the slot are printed
         // before the spilled register.
         let shown = if slot.is_spill() {
@@ -382,6 +387,7 @@ mod tests {
         state.frame_mut().stack.slots.push(crate::stack::Slot {
             bytes: [SlotType::Misc; 8],
             spilled: RegState::NOT_INIT,
+            iter: None,
         });
         let only_r1 = Scratch {
             regs: 1 << 1,
