@@ -195,16 +195,17 @@ fn socket_storage_is_keyed_by_socket_fd_and_cookie() {
     assert_eq!(errno(map.sys_delete(&key(-1))), Err(-libc::EBADF));
 }
 
-/// Where cgroup v2 is mounted by convention, if it is there.
-fn cgroup2_root() -> Option<&'static str> {
-    const ROOT: &str = "/sys/fs/cgroup";
-    let path = std::ffi::CString::new(ROOT).ok()?;
-    // SAFETY: statfs fills the struct it is given from a NUL-terminated path.
-    let fs = unsafe {
-        let mut fs: libc::statfs = std::mem::zeroed();
-        (libc::statfs(path.as_ptr(), &raw mut fs) == 0).then_some(fs)?
-    };
-    (fs.f_type == libc::CGROUP2_SUPER_MAGIC).then_some(ROOT)
+/// Where a cgroup v2 hierarchy is mounted: `/sys/fs/cgroup` on a unified
+/// host, `/sys/fs/cgroup/unified` (or elsewhere) on a host that keeps the
+/// v1 controllers, so the mount table is asked rather than one path.
+fn cgroup2_root() -> Option<String> {
+    let mounts = std::fs::read_to_string("/proc/self/mounts").ok()?;
+    mounts.lines().find_map(|line| {
+        let mut fields = line.split_whitespace();
+        let (_source, target, fstype) = (fields.next()?, fields.next()?, fields.next()?);
+        // Mount points escape spaces as `\040`; such a path is not used here.
+        (fstype == "cgroup2" && !target.contains('\\')).then(|| target.to_owned())
+    })
 }
 
 #[test]
@@ -213,11 +214,12 @@ fn cgroup_storage_is_keyed_by_cgroup_directory() {
     let Some(dir) = cgroup2_root() else {
         return apiary_testskip::missing(
             "cgroup_storage_is_keyed_by_cgroup_directory",
-            "no cgroup v2 at /sys/fs/cgroup",
+            "no cgroup v2 hierarchy is mounted (/proc/self/mounts)",
         );
     };
     let def = MapDef::new(MapType::CgrpStorage, 4, 8, 0).with_flags(BPF_F_NO_PREALLOC);
     let map = Map::create(def, 1).expect("cgrp storage");
+    let dir = dir.as_str();
     let cgroup = std::fs::File::open(dir).expect("open the cgroup directory");
     let k = key(cgroup.as_raw_fd());
     let errno = |r: apiary_maps::Result<()>| r.map_err(|e| e.errno());
