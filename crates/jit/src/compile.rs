@@ -226,32 +226,50 @@ fn sides_by_op<E>(program: &Program<E>, sides: Option<&JumpSides>) -> Vec<Option
         .collect()
 }
 
-/// The map each op's helper call looks a key up in and what the lookup
-/// is, where the verifier found its map (number) the same on every path
-/// and the embedder described the helper's lookups in that map
-/// ([`Program::map_lookup`]).
-fn lookups_by_op<E>(
-    program: &Program<E>,
-    maps: Option<&CallMaps>,
-) -> Vec<Option<(MapLookup, u32)>> {
+/// The helper calls that look a key up in a map the verifier found the
+/// same (number) on every path, where the embedder described the
+/// helper's lookups in that map ([`Program::map_lookup`]): by op, in
+/// order. Few ops are such calls, so only they are listed.
+fn lookups_by_op<E>(program: &Program<E>, maps: Option<&CallMaps>) -> Vec<(usize, MapLookup, u32)> {
+    let Some(maps) = maps else {
+        return Vec::new();
+    };
     program
         .ops()
         .iter()
         .enumerate()
-        .map(|(pc, op)| match *op {
+        .filter_map(|(pc, op)| match *op {
             Op::CallHelper { index } => {
-                let map = maps?.get(program.slot_of(pc))?;
+                let map = maps.get(program.slot_of(pc))?;
                 let lookup = program.map_lookup(index, map)?;
-                emit_lookup::possible(&lookup, map, pc).then_some((lookup, map))
+                emit_lookup::possible(&lookup, map, pc).then_some((pc, lookup, map))
             }
             _ => None,
         })
         .collect()
 }
 
+/// The lookup of the helper call at op `pc` (see [`lookups_by_op`]).
+fn lookup_at(lookups: &[(usize, MapLookup, u32)], pc: usize) -> Option<(MapLookup, u32)> {
+    let i = lookups.binary_search_by_key(&pc, |&(at, ..)| at).ok()?;
+    lookups.get(i).map(|&(_, lookup, map)| (lookup, map))
+}
+
+/// The buffers of a compilation that the next one on the same thread
+/// takes over, emptied: the assembler (with its label and relocation
+/// tables), the stubs and the jump targets' labels. Fresh ones for a large
+/// program come from new pages of memory each time, and faulting those in
+/// cost more than emitting the code.
+#[derive(Default)]
+struct Reused {
+    asm: Option<VecAssembler<X64Relocation>>,
+    stubs: Vec<Stub>,
+    targets: Vec<Option<DynamicLabel>>,
+}
+
 thread_local! {
-    /// An assembler left empty by its last compilation on this thread.
-    static ASSEMBLER: Cell<Option<VecAssembler<X64Relocation>>> = const { Cell::new(None) };
+    /// What this thread's last compilation left (see [`Reused`]).
+    static REUSED: Cell<Reused> = Cell::new(Reused::default());
 }
 
 /// Compiles `program` for environment type `E`, dropping the checks that
@@ -279,8 +297,9 @@ pub(crate) fn compile<E>(
     // of its label and relocation tables: growing them (copying, faulting
     // in fresh pages) cost more than emitting the code.
     let labels = ops.len() * 3;
-    let mut asm = ASSEMBLER
-        .take()
+    let reused = REUSED.take();
+    let mut asm = reused
+        .asm
         .unwrap_or_else(|| VecAssembler::new_with_capacity(0, 0, 0, 0, labels, 0, labels));
     // More than ops need on average (divisions and checked accesses with
     // their stubs take the most): reallocating the buffer copies it, while
@@ -301,8 +320,8 @@ pub(crate) fn compile<E>(
     };
     let mut e = Emitter {
         asm,
-        targets: Vec::new(),
-        stubs: Vec::new(),
+        targets: reused.targets,
+        stubs: reused.stubs,
         routines,
         keys: options.blind_constants.then(Keys::new),
         local_calls: ops.iter().any(|op| matches!(op, Op::CallLocal { .. })),
@@ -329,7 +348,13 @@ pub(crate) fn compile<E>(
         .drain()
         .map_err(|err| JitError::Assemble(err.to_string()))?;
     let mem = ExecMem::new(len, code).map_err(JitError::Map);
-    ASSEMBLER.set(Some(asm));
+    let mut targets = e.targets;
+    targets.clear();
+    REUSED.set(Reused {
+        asm: Some(asm),
+        stubs: e.stubs,
+        targets,
+    });
     let mem = mem?;
     let when = FastWhen {
         packet_trusted: packet_proofs,
@@ -346,15 +371,17 @@ fn body(
     ops: &[Op],
     proofs: &[Option<AccessProof>],
     sides: &[Option<JumpSide>],
-    lookups: &[Option<(MapLookup, u32)>],
+    lookups: &[(usize, MapLookup, u32)],
     counted: bool,
 ) -> Result<Body, JitError> {
     let (ends, is_target) = group_ends(ops);
     // Labels only where jumps land: most ops are never a target.
-    e.targets = is_target
-        .iter()
-        .map(|&target| target.then(|| e.asm.new_dynamic_label()))
-        .collect();
+    e.targets.clear();
+    e.targets.extend(
+        is_target
+            .iter()
+            .map(|&target| target.then(|| e.asm.new_dynamic_label())),
+    );
     let mut starts = Vec::with_capacity(ops.len());
     let mut bodies = Vec::with_capacity(ops.len());
     let mut group_start = true;
@@ -373,7 +400,10 @@ fn body(
             ready.reset();
         }
         let before = ready;
-        ready.step(op);
+        // Only the body that does not count reorders sums.
+        if !counted {
+            ready.step(op);
+        }
         if skip > 0 {
             // Its jump is folded into the conditional jump before it, that one
             // always jumps over it, or it was fused with the ops before it: no
@@ -466,7 +496,10 @@ fn body(
                     emit_jmp::emit(e, folded.unwrap_or(jump));
                 }
             }
-        } else if let Some((lookup, map)) = lookups.get(pc).copied().flatten() {
+        } else if let Some((lookup, map)) = matches!(op, Op::CallHelper { .. })
+            .then(|| lookup_at(lookups, pc))
+            .flatten()
+        {
             emit_lookup::emit(e, lookup, map, pc, |e| {
                 emit_call::emit(e, op, pc);
             });
@@ -556,10 +589,10 @@ fn fold(ops: &[Op], is_target: &[bool], pc: usize, jump: emit_jmp::Jump) -> Opti
 }
 
 fn emit_stubs(e: &mut Emitter) {
-    let stubs = std::mem::take(&mut e.stubs);
+    let mut stubs = std::mem::take(&mut e.stubs);
     let r = &e.routines;
     let (misaligned, budget, depth) = (r.misaligned, r.budget, r.depth);
-    for stub in stubs {
+    for stub in stubs.drain(..) {
         match stub {
             Stub::Translate {
                 at,
@@ -602,4 +635,6 @@ fn emit_stubs(e: &mut Emitter) {
             }
         }
     }
+    // Emptied, kept for the next compilation (see `Reused`).
+    e.stubs = stubs;
 }
