@@ -36,7 +36,8 @@
 //! the code after them). A helper call that looks a key up in an array
 //! known at the call is the lookup's address arithmetic, one in a hash
 //! table or trie a direct call of its search (`emit_lookup`), counted as
-//! the call.
+//! the call; one that loads packet bytes to the stack is a copy where it
+//! surely succeeds (`emit_packet_load`).
 
 use std::cell::Cell;
 
@@ -51,7 +52,7 @@ use crate::emit_call::{self, Routines};
 use crate::exec_mem::ExecMem;
 use crate::reassoc::{self, Ready};
 use crate::{JitError, Options};
-use crate::{combine, divmod, emit_alu, emit_jmp, emit_lookup, emit_mem};
+use crate::{combine, divmod, emit_alu, emit_jmp, emit_lookup, emit_mem, emit_packet_load};
 
 /// Assembles x86-64 into the emitter's buffer.
 #[macro_export]
@@ -226,23 +227,33 @@ fn sides_by_op<E>(program: &Program<E>, sides: Option<&JumpSides>) -> Vec<Option
         .collect()
 }
 
-/// The map each op's helper call looks a key up in and what the lookup
-/// is, where the verifier found its map (number) the same on every path
-/// and the embedder described the helper's lookups in that map
-/// ([`Program::map_lookup`]).
-fn lookups_by_op<E>(
-    program: &Program<E>,
-    maps: Option<&CallMaps>,
-) -> Vec<Option<(MapLookup, u32)>> {
+/// A helper call compiled code does (mostly) itself.
+#[derive(Clone, Copy)]
+enum DirectCall {
+    /// A lookup in map number `.1` (`emit_lookup`).
+    Lookup(MapLookup, u32),
+    /// A copy of packet bytes (`emit_packet_load`).
+    PacketLoad,
+}
+
+/// What each op's helper call does without the helper table: a lookup
+/// where the verifier found its map (number) the same on every path and
+/// the embedder described the helper's lookups in that map
+/// ([`Program::map_lookup`]), or a packet load where the embedder named
+/// the helper ([`Program::loads_packet`]).
+fn direct_calls_by_op<E>(program: &Program<E>, maps: Option<&CallMaps>) -> Vec<Option<DirectCall>> {
     program
         .ops()
         .iter()
         .enumerate()
         .map(|(pc, op)| match *op {
+            Op::CallHelper { index } if program.loads_packet(index) => {
+                Some(DirectCall::PacketLoad)
+            }
             Op::CallHelper { index } => {
                 let map = maps?.get(program.slot_of(pc))?;
                 let lookup = program.map_lookup(index, map)?;
-                emit_lookup::possible(&lookup, map, pc).then_some((lookup, map))
+                emit_lookup::possible(&lookup, map, pc).then_some(DirectCall::Lookup(lookup, map))
             }
             _ => None,
         })
@@ -273,7 +284,7 @@ pub(crate) fn compile<E>(
         }
     }
     let sides = sides_by_op(program, accepted.map(|a| &a.jump_sides));
-    let lookups = lookups_by_op(program, accepted.map(|a| &a.call_maps));
+    let direct = direct_calls_by_op(program, accepted.map(|a| &a.call_maps));
     let run_bound = accepted.and_then(|a| a.run_bound);
     // The thread's assembler from its last compilation, with the capacity
     // of its label and relocation tables: growing them (copying, faulting
@@ -308,14 +319,14 @@ pub(crate) fn compile<E>(
         local_calls: ops.iter().any(|op| matches!(op, Op::CallLocal { .. })),
     };
     emit_call::prologue::<E>(&mut e);
-    let fast = body(&mut e, ops, &proofs, &sides, &lookups, run_bound.is_none())?;
+    let fast = body(&mut e, ops, &proofs, &sides, &direct, run_bound.is_none())?;
     let packet_proofs = proofs.contains(&Some(AccessProof::Packet));
     let slow = if packet_proofs || run_bound.is_some() || context.is_some() {
         let robust: Vec<Option<AccessProof>> = proofs
             .iter()
             .map(|p| p.filter(|&p| p != AccessProof::Packet && p != AccessProof::Context))
             .collect();
-        Some(body(&mut e, ops, &robust, &sides, &lookups, true)?)
+        Some(body(&mut e, ops, &robust, &sides, &direct, true)?)
     } else {
         None
     };
@@ -339,14 +350,14 @@ pub(crate) fn compile<E>(
     Ok(JitCode::new(mem, fast, slow, when, len))
 }
 
-/// Emits one body of every op, using `proofs`, `sides` and `lookups` and
+/// Emits one body of every op, using `proofs`, `sides` and `direct` and
 /// counting the budget unless `counted` is false.
 fn body(
     e: &mut Emitter,
     ops: &[Op],
     proofs: &[Option<AccessProof>],
     sides: &[Option<JumpSide>],
-    lookups: &[Option<(MapLookup, u32)>],
+    direct: &[Option<DirectCall>],
     counted: bool,
 ) -> Result<Body, JitError> {
     let (ends, is_target) = group_ends(ops);
@@ -466,10 +477,14 @@ fn body(
                     emit_jmp::emit(e, folded.unwrap_or(jump));
                 }
             }
-        } else if let Some((lookup, map)) = lookups.get(pc).copied().flatten() {
-            emit_lookup::emit(e, lookup, map, pc, |e| {
+        } else if let Some(call) = direct.get(pc).copied().flatten() {
+            let helper = |e: &mut Emitter| {
                 emit_call::emit(e, op, pc);
-            });
+            };
+            match call {
+                DirectCall::Lookup(lookup, map) => emit_lookup::emit(e, lookup, map, pc, helper),
+                DirectCall::PacketLoad => emit_packet_load::emit(e, helper),
+            }
         } else if !emit_alu::emit(e, op)
             && !emit_mem::emit(e, op, pc, proofs[pc])
             && !emit_call::emit(e, op, pc)

@@ -138,6 +138,10 @@ fn after_call<E>(
 ) -> u64 {
     ctx.helper_ran |= ran;
     ctx.budget = host.run.remaining();
+    if ran == helper_ran::INPUT_MAY_CHANGE {
+        // The helper may have moved the packet.
+        ctx.remember_packet(host.run);
+    }
     match outcome {
         CallOutcome::Value(value) => {
             ctx.regs[0] = value;
@@ -223,6 +227,8 @@ pub(crate) unsafe extern "sysv64" fn between<E>(ctx: *mut Ctx) -> u64 {
         return 0;
     };
     ctx.helper_ran = 0;
+    // Where the packet lies now, wherever the run before moved it.
+    ctx.remember_packet(host.run);
     let [a1, a2, a3, a4, a5] = next.args;
     // The regions helpers added are gone: so are those remembered.
     if next.same_input && ctx.init[1..6] == next.args {

@@ -136,6 +136,11 @@ pub(crate) fn expose(
 /// `apiary_vm::DirectLookup` says: compiled code may do either itself.
 pub(crate) const MAP_LOOKUP_ELEM: u32 = 1;
 
+/// `bpf_skb_load_bytes`, which copies from the span `LD_ABS` reads with
+/// every promise of `apiary_vm::packet_load`: compiled code may copy
+/// itself.
+pub(crate) const SKB_LOAD_BYTES: u32 = 26;
+
 fn map_lookup_elem(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
     let (id, map, read_only) = map_arg(ctx, a[0])?;
     let cpu = ctx.env().cpu;
@@ -800,7 +805,7 @@ static HELPERS: &[(i32, HelperFn<Env>)] = &[
     (23, redirect),
     (24, meta::get_route_realm),
     (25, perf_event_output),
-    (26, skb::skb_load_bytes),
+    (SKB_LOAD_BYTES as i32, skb::skb_load_bytes),
     (27, trace::get_stackid),
     (28, csum_diff),
     (29, tunnel::skb_get_tunnel_opt),
@@ -914,7 +919,7 @@ const KEEP_INPUT: [i32; 10] = [
     2,   // map_update_elem
     3,   // map_delete_elem
     23,  // redirect
-    26,  // skb_load_bytes
+    SKB_LOAD_BYTES as i32,
     130, // ringbuf_output
     131, // ringbuf_reserve
     132, // ringbuf_submit

@@ -592,6 +592,9 @@ impl Runtime {
         let mut program = Program::new(&code, Arc::clone(&self.helpers))?;
         let (lookups, arrays) = self.map_lookups(maps);
         program.set_map_lookups(helpers::MAP_LOOKUP_ELEM, lookups);
+        // Its packet is the span `LD_ABS` reads (`Packet::ld_abs_region`,
+        // moved by `skb_helpers::commit`), and it keeps the input.
+        program.set_packet_load_helper(helpers::SKB_LOAD_BYTES);
         regions.extend(arrays);
         let mut known = write_lock(&self.data_regions);
         for region in regions {

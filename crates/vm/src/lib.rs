@@ -83,6 +83,7 @@ mod helpers;
 pub mod map_lookup;
 mod memory;
 mod op;
+pub mod packet_load;
 mod program;
 mod registered;
 mod repeat;

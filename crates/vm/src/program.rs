@@ -39,6 +39,9 @@ pub struct Program<E> {
     pub(crate) compiled: OnceLock<Box<dyn CompiledCode<E>>>,
     /// What the embedder said of its map lookups ([`Program::set_map_lookups`]).
     map_lookups: MapLookups,
+    /// The helper the embedder said copies packet bytes
+    /// ([`Program::set_packet_load_helper`]).
+    packet_load_helper: Option<u32>,
 }
 
 /// A helper resolved at load time.
@@ -273,6 +276,7 @@ impl<E> Program<E> {
             called: called.into_boxed_slice(),
             compiled: OnceLock::new(),
             map_lookups: MapLookups::default(),
+            packet_load_helper: None,
         })
     }
 
@@ -311,6 +315,22 @@ impl<E> Program<E> {
             MapLookup::Direct(direct) => Some(direct),
             MapLookup::Array(_) => None,
         }
+    }
+
+    /// Says that helper `helper_id` copies packet bytes with every
+    /// promise of [`crate::packet_load`]: a compiling tier may then copy
+    /// them itself where that module says.
+    pub fn set_packet_load_helper(&mut self, helper_id: u32) {
+        self.packet_load_helper = Some(helper_id);
+    }
+
+    /// Whether the `index`th directly called helper (the operand of
+    /// [`crate::Op::CallHelper`]) is the one that copies packet bytes
+    /// ([`Program::set_packet_load_helper`]).
+    pub fn loads_packet(&self, index: u32) -> bool {
+        self.called
+            .get(index as usize)
+            .is_some_and(|c| Some(c.id) == self.packet_load_helper)
     }
 
     /// The prepared operations, ending with the [`Op::FellOff`] sentinel.

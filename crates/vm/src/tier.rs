@@ -240,6 +240,14 @@ impl<'r, E> TierRun<'r, E> {
             .map(|s| (s.start, s.len))
     }
 
+    /// The packet span (start, length) of the run as it stands: the one
+    /// `LD_ABS` reads and the packet-load helper copies from (see
+    /// [`crate::packet_load`]). It moves only when a helper that does not
+    /// keep the input runs, or between runs.
+    pub fn packet_span(&self) -> Option<(u64, u64)> {
+        self.runner.memory.packet.map(|s| (s.start, s.len))
+    }
+
     /// Whether the embedder gave the run a region of `kind` (not counting
     /// those helpers add). A [`RegionKind::PacketBuffer`] also vouches for
     /// the context's packet pointers (see there).
