@@ -247,9 +247,7 @@ fn direct_calls_by_op<E>(program: &Program<E>, maps: Option<&CallMaps>) -> Vec<O
         .iter()
         .enumerate()
         .map(|(pc, op)| match *op {
-            Op::CallHelper { index } if program.loads_packet(index) => {
-                Some(DirectCall::PacketLoad)
-            }
+            Op::CallHelper { index } if program.loads_packet(index) => Some(DirectCall::PacketLoad),
             Op::CallHelper { index } => {
                 let map = maps?.get(program.slot_of(pc))?;
                 let lookup = program.map_lookup(index, map)?;

@@ -915,10 +915,10 @@ static HELPERS: &[(i32, HelperFn<Env>)] = &[
 /// read the packet): repeated runs go on after them without re-reading
 /// the packet.
 const KEEP_INPUT: [i32; 10] = [
-    1,   // map_lookup_elem
-    2,   // map_update_elem
-    3,   // map_delete_elem
-    23,  // redirect
+    1,  // map_lookup_elem
+    2,  // map_update_elem
+    3,  // map_delete_elem
+    23, // redirect
     SKB_LOAD_BYTES as i32,
     130, // ringbuf_output
     131, // ringbuf_reserve
