@@ -37,12 +37,13 @@
 //! known at the call is the lookup's address arithmetic, one in a hash
 //! table or trie a direct call of its search (`emit_lookup`), counted as
 //! the call; one that loads packet bytes to the stack is a copy where it
-//! surely succeeds (`emit_packet_load`).
+//! surely succeeds (`emit_packet_load`), and a ring buffer reservation a
+//! direct call of the ring's own (`emit_reserve`).
 
 use std::cell::Cell;
 
 use apiary_verifier::{Accepted, AccessProof, AccessProofs, CallMaps, JumpSide, JumpSides};
-use apiary_vm::{MapLookup, Op, Program};
+use apiary_vm::{DirectReserve, MapLookup, Op, Program};
 use dynasmrt::x64::X64Relocation;
 use dynasmrt::{DynamicLabel, DynasmApi, VecAssembler};
 
@@ -52,7 +53,9 @@ use crate::emit_call::{self, Routines};
 use crate::exec_mem::ExecMem;
 use crate::reassoc::{self, Ready};
 use crate::{JitError, Options};
-use crate::{combine, divmod, emit_alu, emit_jmp, emit_lookup, emit_mem, emit_packet_load};
+use crate::{
+    combine, divmod, emit_alu, emit_jmp, emit_lookup, emit_mem, emit_packet_load, emit_reserve,
+};
 
 /// Assembles x86-64 into the emitter's buffer.
 #[macro_export]
@@ -234,13 +237,16 @@ enum DirectCall {
     Lookup(MapLookup, u32),
     /// A copy of packet bytes (`emit_packet_load`).
     PacketLoad,
+    /// A ring buffer reservation in map number `.1` (`emit_reserve`).
+    Reserve(DirectReserve, u32),
 }
 
 /// What each op's helper call does without the helper table: a lookup
-/// where the verifier found its map (number) the same on every path and
-/// the embedder described the helper's lookups in that map
-/// ([`Program::map_lookup`]), or a packet load where the embedder named
-/// the helper ([`Program::loads_packet`]).
+/// or reservation where the verifier found its map (number) the same on
+/// every path and the embedder described what the helper does in that
+/// map ([`Program::map_lookup`], [`Program::ringbuf_reserve`]), or a
+/// packet load where the embedder named the helper
+/// ([`Program::loads_packet`]).
 fn direct_calls_by_op<E>(program: &Program<E>, maps: Option<&CallMaps>) -> Vec<Option<DirectCall>> {
     program
         .ops()
@@ -250,6 +256,10 @@ fn direct_calls_by_op<E>(program: &Program<E>, maps: Option<&CallMaps>) -> Vec<O
             Op::CallHelper { index } if program.loads_packet(index) => Some(DirectCall::PacketLoad),
             Op::CallHelper { index } => {
                 let map = maps?.get(program.slot_of(pc))?;
+                if let Some(reserve) = program.ringbuf_reserve(index, map) {
+                    return emit_reserve::possible(map, pc)
+                        .then_some(DirectCall::Reserve(reserve, map));
+                }
                 let lookup = program.map_lookup(index, map)?;
                 emit_lookup::possible(&lookup, map, pc).then_some(DirectCall::Lookup(lookup, map))
             }
@@ -307,6 +317,7 @@ pub(crate) fn compile<E>(
         depth: asm.new_dynamic_label(),
         fell_off: asm.new_dynamic_label(),
         lookup_found: asm.new_dynamic_label(),
+        reserved: asm.new_dynamic_label(),
     };
     let mut e = Emitter {
         asm,
@@ -482,6 +493,7 @@ fn body(
             match call {
                 DirectCall::Lookup(lookup, map) => emit_lookup::emit(e, lookup, map, pc, helper),
                 DirectCall::PacketLoad => emit_packet_load::emit(e, helper),
+                DirectCall::Reserve(reserve, map) => emit_reserve::emit(e, reserve, map, pc),
             }
         } else if !emit_alu::emit(e, op)
             && !emit_mem::emit(e, op, pc, proofs[pc])

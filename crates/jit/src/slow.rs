@@ -198,6 +198,25 @@ pub(crate) unsafe extern "sysv64" fn lookup_found<E>(ctx: *mut Ctx, value: u64, 
     }
 }
 
+/// A ring buffer's reservation that compiled code called itself at the
+/// helper call at op `info as u32`, on map number `info >> 32`, reserved
+/// `r2` bytes at `sample` (see `emit_reserve`): recorded and registered
+/// as the helper would have (which may fail as the helper would); `r0`
+/// stays the sample.
+pub(crate) unsafe extern "sysv64" fn reserved<E>(ctx: *mut Ctx, sample: u64, info: u64) -> u64 {
+    // SAFETY: called from compiled code with its own context.
+    let (ctx, host) = unsafe { parts::<E>(ctx) };
+    host.run.set_remaining(ctx.budget);
+    // A region was added, which the next run must not see: as after a
+    // helper that keeps the input.
+    ctx.helper_ran |= helper_ran::INPUT_KEPT;
+    let (op, map) = (info as u32 as usize, (info >> 32) as u32);
+    match host.run.register_reservation(map, op, sample, ctx.regs[2]) {
+        Ok(()) => 1,
+        Err(error) => stop(host, Exit::Failed(error)),
+    }
+}
+
 /// `callx` of helper `id` at op `op`.
 pub(crate) unsafe extern "sysv64" fn callx<E>(ctx: *mut Ctx, id: u64, op: u64) -> u64 {
     // SAFETY: called from compiled code with its own context.

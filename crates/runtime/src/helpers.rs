@@ -493,6 +493,12 @@ fn ringbuf_output(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
     Ok(status(map.ringbuf_output(data, a[3])))
 }
 
+/// `bpf_ringbuf_reserve`'s id. It reserves with `Map::ringbuf_reserve`,
+/// which `Map::reserve`'s function does too, and records the sample as
+/// [`record_reservation`] does before registering it, as
+/// `apiary_vm::DirectReserve` says: compiled code may reserve itself.
+pub(crate) const RINGBUF_RESERVE: u32 = 131;
+
 fn ringbuf_reserve(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
     let (_, map, _) = map_arg(ctx, a[0])?;
     match map.ringbuf_reserve(a[1], a[2]) {
@@ -501,6 +507,18 @@ fn ringbuf_reserve(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
             expose(ctx, sample.addr(), sample.len(), true, RegionKind::Memory)
         }
         Err(_) => Ok(0),
+    }
+}
+
+/// Remembers a sample compiled code reserved in the ring buffer of map
+/// `map_id` (`apiary_vm::RecordReservation`), as [`ringbuf_reserve`] does,
+/// for the submit or discard that releases it.
+pub(crate) fn record_reservation(env: &mut Env, sample: u64, map_id: u64) {
+    let map = u32::try_from(map_id)
+        .ok()
+        .and_then(|id| env.runtime.map(crate::MapId(id)));
+    if let Some(map) = map {
+        env.reserved.push((sample as usize, map));
     }
 }
 
@@ -880,7 +898,7 @@ static HELPERS: &[(i32, HelperFn<Env>)] = &[
     (126, trace::seq_printf),
     (127, trace::seq_write),
     (130, ringbuf_output),
-    (131, ringbuf_reserve),
+    (RINGBUF_RESERVE as i32, ringbuf_reserve),
     (132, ringbuf_submit),
     (133, ringbuf_discard),
     (134, ringbuf_query),
@@ -921,7 +939,7 @@ const KEEP_INPUT: [i32; 10] = [
     23, // redirect
     SKB_LOAD_BYTES as i32,
     130, // ringbuf_output
-    131, // ringbuf_reserve
+    RINGBUF_RESERVE as i32,
     132, // ringbuf_submit
     133, // ringbuf_discard
     134, // ringbuf_query

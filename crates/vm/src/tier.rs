@@ -370,6 +370,53 @@ impl<'r, E> TierRun<'r, E> {
         }
     }
 
+    /// What the helper call at op `op`, given map number `map`, leaves
+    /// besides its result when a tier called the ring buffer's reservation
+    /// itself ([`crate::DirectReserve`]) and it reserved `size` bytes at
+    /// `sample`: the embedder told, and the sample registered, as the
+    /// helper does, or the helper's error when the run has no room left.
+    pub fn register_reservation(
+        &mut self,
+        map: u32,
+        op: usize,
+        sample: u64,
+        size: u64,
+    ) -> Result<(), RunError> {
+        let program = self.program;
+        let found = match program.ops().get(op) {
+            Some(&Op::CallHelper { index }) => program
+                .called
+                .get(index as usize)
+                .map(|c| (c.id, c.name, program.ringbuf_reserve(index, map))),
+            _ => None,
+        };
+        let Some((id, name, direct)) = found else {
+            return Err(unknown_helper(program, op, u64::MAX));
+        };
+        let failed = |source| RunError::Helper {
+            pc: program.slot_of(op),
+            id,
+            name,
+            source,
+        };
+        let (Some(direct), Some(record)) = (direct, program.record_reservation()) else {
+            return Err(failed(HelperError::Other(format!(
+                "map {map} has no direct reservation"
+            ))));
+        };
+        record(self.env, sample, direct.tag);
+        let span = Span {
+            start: sample,
+            len: size,
+            writable: true,
+        };
+        if self.runner.memory.add(span, RegionKind::Memory) {
+            Ok(())
+        } else {
+            Err(failed(HelperError::TooManyRegions(MAX_REGIONS)))
+        }
+    }
+
     /// `callx` of helper `id` from frame `depth` at op `op`.
     pub fn callx(&mut self, id: u64, args: [u64; 5], depth: usize, op: usize) -> CallOutcome<E> {
         match self.program.helper_by_id(id) {
