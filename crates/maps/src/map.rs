@@ -365,14 +365,9 @@ impl Map {
     }
 
     fn ringbuf(&self) -> Result<&RingBuffer> {
-        self.ring_buffer().ok_or_else(|| self.unsupported())
-    }
-
-    /// The ring buffer, when this map is one.
-    pub(crate) fn ring_buffer(&self) -> Option<&RingBuffer> {
         match &self.store {
-            Store::Ringbuf(r) => Some(r),
-            _ => None,
+            Store::Ringbuf(r) => Ok(r),
+            _ => Err(self.unsupported()),
         }
     }
 

@@ -27,7 +27,7 @@ pub struct Reserve {
 impl Map {
     /// This ring buffer's reservation as a C function; `None` for other maps.
     pub fn reserve(&self) -> Option<Reserve> {
-        let ring = self.ring_buffer()?;
+        let ring = self.ring()?;
         Some(Reserve {
             reserve: reserve_in,
             ring: std::ptr::from_ref(ring).cast(),
