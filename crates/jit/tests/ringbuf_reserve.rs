@@ -5,6 +5,8 @@
 //! submitted and discarded with every wakeup flag, with flags the
 //! reservation refuses and a size larger than the ring.
 
+// Only the harness: its lookup programs are not used here.
+#[allow(dead_code)]
 mod lookup_tiers;
 
 use apiary_kernel::types::MapType as KernelMapType;
@@ -13,7 +15,7 @@ use apiary_maps::{BPF_RB_AVAIL_DATA, BPF_RB_CONS_POS, BPF_RB_PROD_POS, MapDef, M
 use apiary_runtime::{MapId, Runtime};
 use apiary_verifier::MapInfo;
 use apiary_vm::Engine;
-use lookup_tiers::{Check, Maps, Tier, call_slots};
+use lookup_tiers::{Check, Maps, Tier, call_slots, first_helper};
 
 /// Bytes of the ring: a page, 85 of the programs' 48-byte records.
 const RING: u32 = 4096;
@@ -127,14 +129,6 @@ fn refused_reservations_agree() {
 #[test]
 fn the_reservation_is_called_directly() {
     let (tier, _) = Tier::new(&program(SAMPLE, 0, 0), Engine::Compiled, &MAPS);
-    let program = tier.runtime.program(tier.prog).expect("loaded");
-    let index = program
-        .ops()
-        .iter()
-        .find_map(|op| match *op {
-            apiary_vm::Op::CallHelper { index } => Some(index),
-            _ => None,
-        })
-        .expect("a helper call");
+    let (program, index) = first_helper(&tier);
     assert!(program.ringbuf_reserve(index, 0).is_some());
 }
