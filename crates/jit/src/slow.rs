@@ -211,8 +211,15 @@ pub(crate) unsafe extern "sysv64" fn reserved<E>(ctx: *mut Ctx, sample: u64, inf
     // helper that keeps the input.
     ctx.helper_ran |= helper_ran::INPUT_KEPT;
     let (op, map) = (info as u32 as usize, (info >> 32) as u32);
-    match host.run.register_reservation(map, op, sample, ctx.regs[2]) {
-        Ok(()) => 1,
+    let size = ctx.regs[2];
+    match host.run.register_reservation(map, op, sample, size) {
+        Ok(()) => {
+            // A program fills the sample it reserved first: its stores
+            // then find the region without asking Rust (as `translate`
+            // would have remembered it).
+            (ctx.store_start, ctx.store_len) = (sample, size);
+            1
+        }
         Err(error) => stop(host, Exit::Failed(error)),
     }
 }
