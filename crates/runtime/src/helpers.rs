@@ -86,20 +86,24 @@ impl MapRef {
 
 #[inline]
 pub(crate) fn map_arg(ctx: Ctx<'_, '_>, handle: u64) -> Result<(MapId, MapRef, bool), HelperError> {
-    let env = ctx.env();
+    map_of_handle(ctx.env(), handle)
+        .ok_or_else(|| HelperError::Other(format!("argument {handle:#x} is not a map")))
+}
+
+/// The map of `handle` (id, map, read-only), remembered in the Env's
+/// `maps_used` after the first time.
+#[inline]
+fn map_of_handle(env: &mut Env, handle: u64) -> Option<(MapId, MapRef, bool)> {
     let borrow = |map: &Arc<Map>| MapRef(std::ptr::NonNull::from(&**map));
     if let Some((_, id, map, read_only)) = env.maps_used.iter().find(|(h, ..)| *h == handle) {
-        return Ok((*id, borrow(map), *read_only));
+        return Some((*id, borrow(map), *read_only));
     }
-    let (id, map, read_only) = env
-        .runtime
-        .map_of_handle(handle)
-        .ok_or_else(|| HelperError::Other(format!("argument {handle:#x} is not a map")))?;
+    let (id, map, read_only) = env.runtime.map_of_handle(handle)?;
     // Only real maps are remembered, so the list stays as short as the
     // runtime's map table.
     let map_ref = borrow(&map);
     env.maps_used.push((handle, id, map, read_only));
-    Ok((id, map_ref, read_only))
+    Some((id, map_ref, read_only))
 }
 
 /// Zeroes `len` bytes of program memory at `addr`, checking the range
@@ -511,14 +515,11 @@ fn ringbuf_reserve(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
 }
 
 /// Remembers a sample compiled code reserved in the ring buffer of map
-/// `map_id` (`apiary_vm::RecordReservation`), as [`ringbuf_reserve`] does,
-/// for the submit or discard that releases it.
-pub(crate) fn record_reservation(env: &mut Env, sample: u64, map_id: u64) {
-    let map = u32::try_from(map_id)
-        .ok()
-        .and_then(|id| env.runtime.map(crate::MapId(id)));
-    if let Some(map) = map {
-        env.reserved.push((sample as usize, map));
+/// handle `handle` (`apiary_vm::RecordReservation`), as [`ringbuf_reserve`]
+/// does, for the submit or discard that releases it.
+pub(crate) fn record_reservation(env: &mut Env, sample: u64, handle: u64) {
+    if let Some((_, map, _)) = map_of_handle(env, handle) {
+        env.reserved.push((sample as usize, map.to_arc()));
     }
 }
 

@@ -664,7 +664,7 @@ impl Runtime {
 
     /// What `bpf_ringbuf_reserve` does on each of `maps` that is a ring
     /// buffer: its reservation, which compiled code may call itself
-    /// (`apiary_vm::DirectReserve`), the map's id as the tag
+    /// (`apiary_vm::DirectReserve`), the map's handle as the tag
     /// `helpers::record_reservation` is given.
     fn ringbuf_reserves(&self, maps: &[MapId]) -> Vec<Option<DirectReserve>> {
         let table = read_lock(&self.maps);
@@ -677,7 +677,7 @@ impl Runtime {
                 Some(DirectReserve {
                     reserve: reserve.reserve,
                     ring: reserve.ring,
-                    tag: u64::from(id.0),
+                    tag: id.handle(),
                 })
             })
             .collect()
