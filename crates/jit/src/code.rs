@@ -251,8 +251,11 @@ impl<E> JitCode<E> {
             entry_rsp: 0,
             may_goto: [0; apiary_vm::MAX_CALL_FRAMES],
             cpu: u64::from(run.cpu()),
+            packet_start: 0,
+            packet_limit: 0,
             host: std::ptr::null_mut(),
         };
+        ctx.remember_packet(run);
         // Argument by argument: copying whole register files between
         // layers cost more than the rest of an empty program's run.
         match regs {

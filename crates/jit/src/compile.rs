@@ -36,12 +36,14 @@
 //! the code after them). A helper call that looks a key up in an array
 //! known at the call is the lookup's address arithmetic, one in a hash
 //! table or trie a direct call of its search (`emit_lookup`), counted as
-//! the call.
+//! the call; one that loads packet bytes to the stack is a copy where it
+//! surely succeeds (`emit_packet_load`), and a ring buffer reservation a
+//! direct call of the ring's own (`emit_reserve`).
 
 use std::cell::Cell;
 
 use apiary_verifier::{Accepted, AccessProof, AccessProofs, CallMaps, JumpSide, JumpSides};
-use apiary_vm::{MapLookup, Op, Program};
+use apiary_vm::{DirectReserve, MapLookup, Op, Program};
 use dynasmrt::x64::X64Relocation;
 use dynasmrt::{DynamicLabel, DynasmApi, VecAssembler};
 
@@ -51,7 +53,9 @@ use crate::emit_call::{self, Routines};
 use crate::exec_mem::ExecMem;
 use crate::reassoc::{self, Ready};
 use crate::{JitError, Options};
-use crate::{combine, divmod, emit_alu, emit_jmp, emit_lookup, emit_mem};
+use crate::{
+    combine, divmod, emit_alu, emit_jmp, emit_lookup, emit_mem, emit_packet_load, emit_reserve,
+};
 
 /// Assembles x86-64 into the emitter's buffer.
 #[macro_export]
@@ -226,33 +230,55 @@ fn sides_by_op<E>(program: &Program<E>, sides: Option<&JumpSides>) -> Vec<Option
         .collect()
 }
 
-/// The helper calls that look a key up in a map the verifier found the
-/// same (number) on every path, where the embedder described the
-/// helper's lookups in that map ([`Program::map_lookup`]): by op, in
-/// order. Few ops are such calls, so only they are listed.
-fn lookups_by_op<E>(program: &Program<E>, maps: Option<&CallMaps>) -> Vec<(usize, MapLookup, u32)> {
-    let Some(maps) = maps else {
-        return Vec::new();
-    };
+/// A helper call compiled code does (mostly) itself.
+#[derive(Clone, Copy)]
+enum DirectCall {
+    /// A lookup in map number `.1` (`emit_lookup`).
+    Lookup(MapLookup, u32),
+    /// A copy of packet bytes (`emit_packet_load`).
+    PacketLoad,
+    /// A ring buffer reservation in map number `.1` (`emit_reserve`).
+    Reserve(DirectReserve, u32),
+}
+
+/// The helper calls compiled code does without the helper table, by op,
+/// in order: a lookup or reservation where the verifier found its map
+/// (number) the same on every path and the embedder described what the
+/// helper does in that map ([`Program::map_lookup`],
+/// [`Program::ringbuf_reserve`]), or a packet load where the embedder
+/// named the helper ([`Program::loads_packet`]). Few ops are such calls,
+/// so only they are listed.
+fn direct_calls_by_op<E>(
+    program: &Program<E>,
+    maps: Option<&CallMaps>,
+) -> Vec<(usize, DirectCall)> {
     program
         .ops()
         .iter()
         .enumerate()
         .filter_map(|(pc, op)| match *op {
+            Op::CallHelper { index } if program.loads_packet(index) => {
+                Some((pc, DirectCall::PacketLoad))
+            }
             Op::CallHelper { index } => {
-                let map = maps.get(program.slot_of(pc))?;
+                let map = maps?.get(program.slot_of(pc))?;
+                if let Some(reserve) = program.ringbuf_reserve(index, map) {
+                    return emit_reserve::possible(map, pc)
+                        .then_some((pc, DirectCall::Reserve(reserve, map)));
+                }
                 let lookup = program.map_lookup(index, map)?;
-                emit_lookup::possible(&lookup, map, pc).then_some((pc, lookup, map))
+                emit_lookup::possible(&lookup, map, pc)
+                    .then_some((pc, DirectCall::Lookup(lookup, map)))
             }
             _ => None,
         })
         .collect()
 }
 
-/// The lookup of the helper call at op `pc` (see [`lookups_by_op`]).
-fn lookup_at(lookups: &[(usize, MapLookup, u32)], pc: usize) -> Option<(MapLookup, u32)> {
-    let i = lookups.binary_search_by_key(&pc, |&(at, ..)| at).ok()?;
-    lookups.get(i).map(|&(_, lookup, map)| (lookup, map))
+/// The direct call of the helper call at op `pc` (see [`direct_calls_by_op`]).
+fn direct_call_at(direct: &[(usize, DirectCall)], pc: usize) -> Option<DirectCall> {
+    let i = direct.binary_search_by_key(&pc, |&(at, _)| at).ok()?;
+    direct.get(i).map(|&(_, call)| call)
 }
 
 /// The buffers of a compilation that the next one on the same thread
@@ -291,7 +317,7 @@ pub(crate) fn compile<E>(
         }
     }
     let sides = sides_by_op(program, accepted.map(|a| &a.jump_sides));
-    let lookups = lookups_by_op(program, accepted.map(|a| &a.call_maps));
+    let direct = direct_calls_by_op(program, accepted.map(|a| &a.call_maps));
     let run_bound = accepted.and_then(|a| a.run_bound);
     // The thread's assembler from its last compilation, with the capacity
     // of its label and relocation tables: growing them (copying, faulting
@@ -317,6 +343,7 @@ pub(crate) fn compile<E>(
         depth: asm.new_dynamic_label(),
         fell_off: asm.new_dynamic_label(),
         lookup_found: asm.new_dynamic_label(),
+        reserved: asm.new_dynamic_label(),
     };
     let mut e = Emitter {
         asm,
@@ -327,14 +354,14 @@ pub(crate) fn compile<E>(
         local_calls: ops.iter().any(|op| matches!(op, Op::CallLocal { .. })),
     };
     emit_call::prologue::<E>(&mut e);
-    let fast = body(&mut e, ops, &proofs, &sides, &lookups, run_bound.is_none())?;
+    let fast = body(&mut e, ops, &proofs, &sides, &direct, run_bound.is_none())?;
     let packet_proofs = proofs.contains(&Some(AccessProof::Packet));
     let slow = if packet_proofs || run_bound.is_some() || context.is_some() {
         let robust: Vec<Option<AccessProof>> = proofs
             .iter()
             .map(|p| p.filter(|&p| p != AccessProof::Packet && p != AccessProof::Context))
             .collect();
-        Some(body(&mut e, ops, &robust, &sides, &lookups, true)?)
+        Some(body(&mut e, ops, &robust, &sides, &direct, true)?)
     } else {
         None
     };
@@ -364,14 +391,14 @@ pub(crate) fn compile<E>(
     Ok(JitCode::new(mem, fast, slow, when, len))
 }
 
-/// Emits one body of every op, using `proofs`, `sides` and `lookups` and
+/// Emits one body of every op, using `proofs`, `sides` and `direct` and
 /// counting the budget unless `counted` is false.
 fn body(
     e: &mut Emitter,
     ops: &[Op],
     proofs: &[Option<AccessProof>],
     sides: &[Option<JumpSide>],
-    lookups: &[(usize, MapLookup, u32)],
+    direct: &[(usize, DirectCall)],
     counted: bool,
 ) -> Result<Body, JitError> {
     let (ends, is_target) = group_ends(ops);
@@ -496,13 +523,18 @@ fn body(
                     emit_jmp::emit(e, folded.unwrap_or(jump));
                 }
             }
-        } else if let Some((lookup, map)) = matches!(op, Op::CallHelper { .. })
-            .then(|| lookup_at(lookups, pc))
+        } else if let Some(call) = matches!(op, Op::CallHelper { .. })
+            .then(|| direct_call_at(direct, pc))
             .flatten()
         {
-            emit_lookup::emit(e, lookup, map, pc, |e| {
+            let helper = |e: &mut Emitter| {
                 emit_call::emit(e, op, pc);
-            });
+            };
+            match call {
+                DirectCall::Lookup(lookup, map) => emit_lookup::emit(e, lookup, map, pc, helper),
+                DirectCall::PacketLoad => emit_packet_load::emit(e, helper),
+                DirectCall::Reserve(reserve, map) => emit_reserve::emit(e, reserve, map, pc),
+            }
         } else if !emit_alu::emit(e, op)
             && !emit_mem::emit(e, op, pc, proofs[pc])
             && !emit_call::emit(e, op, pc)

@@ -55,6 +55,11 @@ pub(crate) struct Ctx {
     /// The run's CPU ([`apiary_vm::TierRun::cpu`]), for inline per-CPU
     /// array lookups (`emit_lookup`).
     pub(crate) cpu: u64,
+    /// The run's packet span ([`apiary_vm::TierRun::packet_span`]), for
+    /// inline packet loads (`emit_packet_load`): its start, and its length
+    /// plus one, 0 when the run has none (so that no load fits).
+    pub(crate) packet_start: u64,
+    pub(crate) packet_limit: u64,
     /// The [`Host`] of this activation.
     pub(crate) host: *mut (),
 }
@@ -90,6 +95,8 @@ pub(crate) mod off {
     pub(crate) const ENTRY_RSP: i32 = offset_of!(Ctx, entry_rsp) as i32;
     pub(crate) const MAY_GOTO: i32 = offset_of!(Ctx, may_goto) as i32;
     pub(crate) const CPU: i32 = offset_of!(Ctx, cpu) as i32;
+    pub(crate) const PACKET_START: i32 = offset_of!(Ctx, packet_start) as i32;
+    pub(crate) const PACKET_LIMIT: i32 = offset_of!(Ctx, packet_limit) as i32;
 
     /// Displacement of `regs[i]`.
     pub(crate) const fn reg(i: usize) -> i32 {
@@ -121,6 +128,15 @@ impl Ctx {
             .region_for(self.init[1], 1, Access::Load)
             .unwrap_or((0, 0));
         self.remember_context_again();
+    }
+
+    /// Remembers the run's packet span as it stands, for inline packet
+    /// loads: when an activation starts, and after whatever may move it.
+    pub(crate) fn remember_packet<E>(&mut self, run: &TierRun<'_, E>) {
+        (self.packet_start, self.packet_limit) = match run.packet_span() {
+            Some((start, len)) => (start, len.saturating_add(1)),
+            None => (0, 0),
+        };
     }
 
     /// [`Ctx::remember_context`] for a run given the same regions and

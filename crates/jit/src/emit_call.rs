@@ -28,6 +28,7 @@ pub(crate) struct Routines {
     pub(crate) depth: DynamicLabel,
     pub(crate) fell_off: DynamicLabel,
     pub(crate) lookup_found: DynamicLabel,
+    pub(crate) reserved: DynamicLabel,
 }
 
 /// The eBPF registers that live in caller-saved x86 registers (`r0..r5`).
@@ -293,6 +294,8 @@ pub(crate) fn routines<E>(e: &mut Emitter) {
     returning(e, callx, slow::callx::<E>);
     let lookup_found = e.routines.lookup_found;
     returning(e, lookup_found, slow::lookup_found::<E>);
+    let reserved = e.routines.reserved;
+    returning(e, reserved, slow::reserved::<E>);
     stopping(e, misaligned, slow::misaligned::<E>);
     // The interpreter takes over from the group's start: it needs the registers.
     let budget_saved = e.label();

@@ -65,7 +65,7 @@ pub(crate) fn possible(lookup: &MapLookup, map: u32, pc: usize) -> bool {
     match lookup {
         MapLookup::Array(_) => true,
         MapLookup::Direct(direct) => {
-            u64::from(direct.key_size) <= STACK_SIZE && found_info(map, pc).is_some()
+            u64::from(direct.key_size) <= STACK_SIZE && call_info(map, pc).is_some()
         }
     }
 }
@@ -113,8 +113,9 @@ fn emit_array(e: &mut Emitter, lookup: ArrayLookup, done: DynamicLabel) {
     }
 }
 
-/// `slow::lookup_found`'s operand: op `pc` and map number `map`.
-fn found_info(map: u32, pc: usize) -> Option<u64> {
+/// The operand of the Rust routines a direct call ends in
+/// (`slow::lookup_found`, `slow::reserved`): op `pc` and map number `map`.
+pub(crate) fn call_info(map: u32, pc: usize) -> Option<u64> {
     let pc = u32::try_from(pc).ok()?;
     Some(u64::from(map) << 32 | u64::from(pc))
 }
@@ -123,7 +124,7 @@ fn found_info(map: u32, pc: usize) -> Option<u64> {
 /// argument register; a value found is registered in Rust.
 fn emit_direct(e: &mut Emitter, lookup: DirectLookup, map: u32, pc: usize, done: DynamicLabel) {
     let found = e.routines.lookup_found;
-    let info = found_info(map, pc).unwrap_or(0);
+    let info = call_info(map, pc).unwrap_or(0);
     let (map, search) = (lookup.map as usize as i64, lookup.lookup as usize as i64);
     // The key is already in the second argument register.
     emit_call::keeping_args(e, |e| {

@@ -145,6 +145,10 @@ mod emit_lookup;
 #[cfg(target_arch = "x86_64")]
 mod emit_mem;
 #[cfg(target_arch = "x86_64")]
+mod emit_packet_load;
+#[cfg(target_arch = "x86_64")]
+mod emit_reserve;
+#[cfg(target_arch = "x86_64")]
 mod exec_mem;
 #[cfg(target_arch = "x86_64")]
 mod reassoc;

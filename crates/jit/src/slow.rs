@@ -138,6 +138,10 @@ fn after_call<E>(
 ) -> u64 {
     ctx.helper_ran |= ran;
     ctx.budget = host.run.remaining();
+    if ran == helper_ran::INPUT_MAY_CHANGE {
+        // The helper may have moved the packet.
+        ctx.remember_packet(host.run);
+    }
     match outcome {
         CallOutcome::Value(value) => {
             ctx.regs[0] = value;
@@ -194,6 +198,32 @@ pub(crate) unsafe extern "sysv64" fn lookup_found<E>(ctx: *mut Ctx, value: u64, 
     }
 }
 
+/// A ring buffer's reservation that compiled code called itself at the
+/// helper call at op `info as u32`, on map number `info >> 32`, reserved
+/// `r2` bytes at `sample` (see `emit_reserve`): recorded and registered
+/// as the helper would have (which may fail as the helper would); `r0`
+/// stays the sample.
+pub(crate) unsafe extern "sysv64" fn reserved<E>(ctx: *mut Ctx, sample: u64, info: u64) -> u64 {
+    // SAFETY: called from compiled code with its own context.
+    let (ctx, host) = unsafe { parts::<E>(ctx) };
+    host.run.set_remaining(ctx.budget);
+    // A region was added, which the next run must not see: as after a
+    // helper that keeps the input.
+    ctx.helper_ran |= helper_ran::INPUT_KEPT;
+    let (op, map) = (info as u32 as usize, (info >> 32) as u32);
+    let size = ctx.regs[2];
+    match host.run.register_reservation(map, op, sample, size) {
+        Ok(()) => {
+            // A program fills the sample it reserved first: its stores
+            // then find the region without asking Rust (as `translate`
+            // would have remembered it).
+            (ctx.store_start, ctx.store_len) = (sample, size);
+            1
+        }
+        Err(error) => stop(host, Exit::Failed(error)),
+    }
+}
+
 /// `callx` of helper `id` at op `op`.
 pub(crate) unsafe extern "sysv64" fn callx<E>(ctx: *mut Ctx, id: u64, op: u64) -> u64 {
     // SAFETY: called from compiled code with its own context.
@@ -223,6 +253,8 @@ pub(crate) unsafe extern "sysv64" fn between<E>(ctx: *mut Ctx) -> u64 {
         return 0;
     };
     ctx.helper_ran = 0;
+    // Where the packet lies now, wherever the run before moved it.
+    ctx.remember_packet(host.run);
     let [a1, a2, a3, a4, a5] = next.args;
     // The regions helpers added are gone: so are those remembered.
     if next.same_input && ctx.init[1..6] == next.args {

@@ -43,6 +43,7 @@ mod mem;
 mod perf;
 pub mod pin;
 mod queue;
+mod reserve;
 mod ringbuf;
 mod search;
 mod slots;
@@ -55,6 +56,7 @@ pub use layout::ArrayLayout;
 pub use map::{Map, RedirectTarget};
 pub use mem::{ValueRef, page_size};
 pub use perf::{BPF_F_CTXLEN_MASK, BPF_F_CURRENT_CPU, BPF_F_INDEX_MASK, PerfRecord};
+pub use reserve::{Reserve, ReserveFn};
 pub use ringbuf::{
     BPF_RB_AVAIL_DATA, BPF_RB_CONS_POS, BPF_RB_FORCE_WAKEUP, BPF_RB_NO_WAKEUP, BPF_RB_PROD_POS,
     BPF_RB_RING_SIZE, BPF_RINGBUF_BUSY_BIT, BPF_RINGBUF_DISCARD_BIT, BPF_RINGBUF_HDR_SZ,

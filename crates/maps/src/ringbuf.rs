@@ -94,7 +94,10 @@ impl RingBuffer {
                 return Err(os_err("address space for ring buffer"));
             }
             let rw = libc::PROT_READ | libc::PROT_WRITE;
-            let flags = libc::MAP_SHARED | libc::MAP_FIXED;
+            // Every page up front, as the kernel allocates them when it
+            // creates the map (`bpf_ringbuf_area_alloc`): a program's
+            // reservation then never waits for a page fault.
+            let flags = libc::MAP_SHARED | libc::MAP_FIXED | libc::MAP_POPULATE;
             let first = libc::mmap(reserve, file_len, rw, flags, fd, 0);
             let second_at = reserve.cast::<u8>().add(file_len).cast();
             let second = libc::mmap(

@@ -86,20 +86,24 @@ impl MapRef {
 
 #[inline]
 pub(crate) fn map_arg(ctx: Ctx<'_, '_>, handle: u64) -> Result<(MapId, MapRef, bool), HelperError> {
-    let env = ctx.env();
+    map_of_handle(ctx.env(), handle)
+        .ok_or_else(|| HelperError::Other(format!("argument {handle:#x} is not a map")))
+}
+
+/// The map of `handle` (id, map, read-only), remembered in the Env's
+/// `maps_used` after the first time.
+#[inline]
+fn map_of_handle(env: &mut Env, handle: u64) -> Option<(MapId, MapRef, bool)> {
     let borrow = |map: &Arc<Map>| MapRef(std::ptr::NonNull::from(&**map));
     if let Some((_, id, map, read_only)) = env.maps_used.iter().find(|(h, ..)| *h == handle) {
-        return Ok((*id, borrow(map), *read_only));
+        return Some((*id, borrow(map), *read_only));
     }
-    let (id, map, read_only) = env
-        .runtime
-        .map_of_handle(handle)
-        .ok_or_else(|| HelperError::Other(format!("argument {handle:#x} is not a map")))?;
+    let (id, map, read_only) = env.runtime.map_of_handle(handle)?;
     // Only real maps are remembered, so the list stays as short as the
     // runtime's map table.
     let map_ref = borrow(&map);
     env.maps_used.push((handle, id, map, read_only));
-    Ok((id, map_ref, read_only))
+    Some((id, map_ref, read_only))
 }
 
 /// Zeroes `len` bytes of program memory at `addr`, checking the range
@@ -135,6 +139,11 @@ pub(crate) fn expose(
 /// `Map::search`'s function, registering the value as
 /// `apiary_vm::DirectLookup` says: compiled code may do either itself.
 pub(crate) const MAP_LOOKUP_ELEM: u32 = 1;
+
+/// `bpf_skb_load_bytes`, which copies from the span `LD_ABS` reads with
+/// every promise of `apiary_vm::packet_load`: compiled code may copy
+/// itself.
+pub(crate) const SKB_LOAD_BYTES: u32 = 26;
 
 fn map_lookup_elem(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
     let (id, map, read_only) = map_arg(ctx, a[0])?;
@@ -488,6 +497,12 @@ fn ringbuf_output(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
     Ok(status(map.ringbuf_output(data, a[3])))
 }
 
+/// `bpf_ringbuf_reserve`'s id. It reserves with `Map::ringbuf_reserve`,
+/// which `Map::reserve`'s function does too, and records the sample as
+/// [`record_reservation`] does before registering it, as
+/// `apiary_vm::DirectReserve` says: compiled code may reserve itself.
+pub(crate) const RINGBUF_RESERVE: u32 = 131;
+
 fn ringbuf_reserve(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
     let (_, map, _) = map_arg(ctx, a[0])?;
     match map.ringbuf_reserve(a[1], a[2]) {
@@ -496,6 +511,15 @@ fn ringbuf_reserve(ctx: Ctx<'_, '_>, a: [u64; 5]) -> Ret {
             expose(ctx, sample.addr(), sample.len(), true, RegionKind::Memory)
         }
         Err(_) => Ok(0),
+    }
+}
+
+/// Remembers a sample compiled code reserved in the ring buffer of map
+/// handle `handle` (`apiary_vm::RecordReservation`), as [`ringbuf_reserve`]
+/// does, for the submit or discard that releases it.
+pub(crate) fn record_reservation(env: &mut Env, sample: u64, handle: u64) {
+    if let Some((_, map, _)) = map_of_handle(env, handle) {
+        env.reserved.push((sample as usize, map.to_arc()));
     }
 }
 
@@ -800,7 +824,7 @@ static HELPERS: &[(i32, HelperFn<Env>)] = &[
     (23, redirect),
     (24, meta::get_route_realm),
     (25, perf_event_output),
-    (26, skb::skb_load_bytes),
+    (SKB_LOAD_BYTES as i32, skb::skb_load_bytes),
     (27, trace::get_stackid),
     (28, csum_diff),
     (29, tunnel::skb_get_tunnel_opt),
@@ -875,7 +899,7 @@ static HELPERS: &[(i32, HelperFn<Env>)] = &[
     (126, trace::seq_printf),
     (127, trace::seq_write),
     (130, ringbuf_output),
-    (131, ringbuf_reserve),
+    (RINGBUF_RESERVE as i32, ringbuf_reserve),
     (132, ringbuf_submit),
     (133, ringbuf_discard),
     (134, ringbuf_query),
@@ -910,13 +934,13 @@ static HELPERS: &[(i32, HelperFn<Env>)] = &[
 /// read the packet): repeated runs go on after them without re-reading
 /// the packet.
 const KEEP_INPUT: [i32; 10] = [
-    1,   // map_lookup_elem
-    2,   // map_update_elem
-    3,   // map_delete_elem
-    23,  // redirect
-    26,  // skb_load_bytes
+    1,  // map_lookup_elem
+    2,  // map_update_elem
+    3,  // map_delete_elem
+    23, // redirect
+    SKB_LOAD_BYTES as i32,
     130, // ringbuf_output
-    131, // ringbuf_reserve
+    RINGBUF_RESERVE as i32,
     132, // ringbuf_submit
     133, // ringbuf_discard
     134, // ringbuf_query

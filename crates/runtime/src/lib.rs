@@ -57,8 +57,8 @@ use apiary_kernel::types::{AttachType, ProgType};
 use apiary_loader::{BPF_F_RDONLY_PROG, MapSpec, ProgramSpec};
 use apiary_maps::{Map, MapDef, RedirectTarget};
 use apiary_vm::{
-    ArrayLookup, DirectLookup, Helpers, MapLookup, Program, Region, RegionKind, RunError, RunInput,
-    Runner,
+    ArrayLookup, DirectLookup, DirectReserve, Helpers, MapLookup, Program, Region, RegionKind,
+    RunError, RunInput, Runner,
 };
 
 pub use apiary_verifier::helpers::{ArgKind, HelperProto, RetKind, helper_proto, helper_protos};
@@ -592,6 +592,14 @@ impl Runtime {
         let mut program = Program::new(&code, Arc::clone(&self.helpers))?;
         let (lookups, arrays) = self.map_lookups(maps);
         program.set_map_lookups(helpers::MAP_LOOKUP_ELEM, lookups);
+        // Its packet is the span `LD_ABS` reads (`Packet::ld_abs_region`,
+        // moved by `skb_helpers::commit`), and it keeps the input.
+        program.set_packet_load_helper(helpers::SKB_LOAD_BYTES);
+        program.set_ringbuf_reserves(
+            helpers::RINGBUF_RESERVE,
+            self.ringbuf_reserves(maps),
+            helpers::record_reservation,
+        );
         regions.extend(arrays);
         let mut known = write_lock(&self.data_regions);
         for region in regions {
@@ -652,6 +660,27 @@ impl Runtime {
             })
             .collect();
         (lookups, arrays)
+    }
+
+    /// What `bpf_ringbuf_reserve` does on each of `maps` that is a ring
+    /// buffer: its reservation, which compiled code may call itself
+    /// (`apiary_vm::DirectReserve`), the map's handle as the tag
+    /// `helpers::record_reservation` is given.
+    fn ringbuf_reserves(&self, maps: &[MapId]) -> Vec<Option<DirectReserve>> {
+        let table = read_lock(&self.maps);
+        maps.iter()
+            .map(|&id| {
+                let entry = id.index().and_then(|i| table.get(i))?;
+                // The ring lies inside the map, which the runtime's table
+                // keeps (it only grows) as long as the program.
+                let reserve = entry.map.reserve()?;
+                Some(DirectReserve {
+                    reserve: reserve.reserve,
+                    ring: reserve.ring,
+                    tag: id.handle(),
+                })
+            })
+            .collect()
     }
 
     fn resolve_map(

@@ -13,6 +13,7 @@ use crate::error::LoadError;
 use crate::helpers::{HelperFn, HelperImpl, Helpers};
 use crate::map_lookup::{DirectLookup, MapLookup, MapLookups};
 use crate::op::{Op, alu_op, atomic_op, endian_op, jump_op, load_op, r, size_bytes, store_op};
+use crate::ringbuf_reserve::{DirectReserve, RecordReservation, Reserves};
 use crate::tier::CompiledCode;
 
 /// The kernel's limit on program length (`BPF_COMPLEXITY_LIMIT_INSNS`).
@@ -39,6 +40,12 @@ pub struct Program<E> {
     pub(crate) compiled: OnceLock<Box<dyn CompiledCode<E>>>,
     /// What the embedder said of its map lookups ([`Program::set_map_lookups`]).
     map_lookups: MapLookups,
+    /// The helper the embedder said copies packet bytes
+    /// ([`Program::set_packet_load_helper`]).
+    packet_load_helper: Option<u32>,
+    /// What the embedder said of its ring buffer reservations
+    /// ([`Program::set_ringbuf_reserves`]).
+    reserves: Option<Reserves<E>>,
 }
 
 /// A helper resolved at load time.
@@ -273,6 +280,8 @@ impl<E> Program<E> {
             called: called.into_boxed_slice(),
             compiled: OnceLock::new(),
             map_lookups: MapLookups::default(),
+            packet_load_helper: None,
+            reserves: None,
         })
     }
 
@@ -311,6 +320,58 @@ impl<E> Program<E> {
             MapLookup::Direct(direct) => Some(direct),
             MapLookup::Array(_) => None,
         }
+    }
+
+    /// Says that helper `helper_id` copies packet bytes with every
+    /// promise of [`crate::packet_load`]: a compiling tier may then copy
+    /// them itself where that module says.
+    pub fn set_packet_load_helper(&mut self, helper_id: u32) {
+        self.packet_load_helper = Some(helper_id);
+    }
+
+    /// Whether the `index`th directly called helper (the operand of
+    /// [`crate::Op::CallHelper`]) is the one that copies packet bytes
+    /// ([`Program::set_packet_load_helper`]).
+    pub fn loads_packet(&self, index: u32) -> bool {
+        self.called
+            .get(index as usize)
+            .is_some_and(|c| Some(c.id) == self.packet_load_helper)
+    }
+
+    /// Says that helper `helper_id`, given the program's map number `i` in
+    /// `r1`, reserves ring buffer samples as `by_map[i]` describes, when
+    /// that is `Some`, with every promise of [`DirectReserve`], recording
+    /// each sample with `record`: a compiling tier may then call the
+    /// reservation itself where the verifier found the map the same on
+    /// every path.
+    pub fn set_ringbuf_reserves(
+        &mut self,
+        helper_id: u32,
+        by_map: Vec<Option<DirectReserve>>,
+        record: RecordReservation<E>,
+    ) {
+        self.reserves = Some(Reserves {
+            helper_id,
+            by_map,
+            record,
+        });
+    }
+
+    /// What the `index`th directly called helper (the operand of
+    /// [`crate::Op::CallHelper`]) reserves when given map number `map`, if
+    /// the embedder described it ([`Program::set_ringbuf_reserves`]).
+    pub fn ringbuf_reserve(&self, index: u32, map: u32) -> Option<DirectReserve> {
+        let called = self.called.get(index as usize)?;
+        let reserves = self.reserves.as_ref()?;
+        if called.id != reserves.helper_id {
+            return None;
+        }
+        reserves.by_map.get(map as usize).copied().flatten()
+    }
+
+    /// What the embedder records of a reservation, if it described them.
+    pub(crate) fn record_reservation(&self) -> Option<RecordReservation<E>> {
+        self.reserves.as_ref().map(|r| r.record)
     }
 
     /// The prepared operations, ending with the [`Op::FellOff`] sentinel.

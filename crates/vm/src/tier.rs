@@ -240,6 +240,14 @@ impl<'r, E> TierRun<'r, E> {
             .map(|s| (s.start, s.len))
     }
 
+    /// The packet span (start, length) of the run as it stands: the one
+    /// `LD_ABS` reads and the packet-load helper copies from (see
+    /// [`crate::packet_load`]). It moves only when a helper that does not
+    /// keep the input runs, or between runs.
+    pub fn packet_span(&self) -> Option<(u64, u64)> {
+        self.runner.memory.packet.map(|s| (s.start, s.len))
+    }
+
     /// Whether the embedder gave the run a region of `kind` (not counting
     /// those helpers add). A [`RegionKind::PacketBuffer`] also vouches for
     /// the context's packet pointers (see there).
@@ -356,6 +364,53 @@ impl<'r, E> TierRun<'r, E> {
             writable: direct.writable,
         };
         if self.runner.memory.add(span, direct.kind) {
+            Ok(())
+        } else {
+            Err(failed(HelperError::TooManyRegions(MAX_REGIONS)))
+        }
+    }
+
+    /// What the helper call at op `op`, given map number `map`, leaves
+    /// besides its result when a tier called the ring buffer's reservation
+    /// itself ([`crate::DirectReserve`]) and it reserved `size` bytes at
+    /// `sample`: the embedder told, and the sample registered, as the
+    /// helper does, or the helper's error when the run has no room left.
+    pub fn register_reservation(
+        &mut self,
+        map: u32,
+        op: usize,
+        sample: u64,
+        size: u64,
+    ) -> Result<(), RunError> {
+        let program = self.program;
+        let found = match program.ops().get(op) {
+            Some(&Op::CallHelper { index }) => program
+                .called
+                .get(index as usize)
+                .map(|c| (c.id, c.name, program.ringbuf_reserve(index, map))),
+            _ => None,
+        };
+        let Some((id, name, direct)) = found else {
+            return Err(unknown_helper(program, op, u64::MAX));
+        };
+        let failed = |source| RunError::Helper {
+            pc: program.slot_of(op),
+            id,
+            name,
+            source,
+        };
+        let (Some(direct), Some(record)) = (direct, program.record_reservation()) else {
+            return Err(failed(HelperError::Other(format!(
+                "map {map} has no direct reservation"
+            ))));
+        };
+        record(self.env, sample, direct.tag);
+        let span = Span {
+            start: sample,
+            len: size,
+            writable: true,
+        };
+        if self.runner.memory.add(span, RegionKind::Memory) {
             Ok(())
         } else {
             Err(failed(HelperError::TooManyRegions(MAX_REGIONS)))

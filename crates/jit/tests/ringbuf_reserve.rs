@@ -1,0 +1,134 @@
+//! `bpf_ringbuf_reserve`, which compiled code calls directly on a ring
+//! buffer the verifier knows (`emit_reserve`): the same results, records,
+//! positions and wakeups as the interpreter's helper while the ring has
+//! room, once it is full, after the consumer frees it, with samples
+//! submitted and discarded with every wakeup flag, with flags the
+//! reservation refuses and a size larger than the ring.
+
+// Only the harness: its lookup programs are not used here.
+#[allow(dead_code)]
+mod lookup_tiers;
+
+use apiary_kernel::types::MapType as KernelMapType;
+use apiary_maps::typed::RingBuf;
+use apiary_maps::{BPF_RB_AVAIL_DATA, BPF_RB_CONS_POS, BPF_RB_PROD_POS, MapDef, MapType};
+use apiary_runtime::{MapId, Runtime};
+use apiary_verifier::MapInfo;
+use apiary_vm::Engine;
+use lookup_tiers::{Check, Maps, Tier, call_slots, first_helper};
+
+/// Bytes of the ring: a page, 85 of the programs' 48-byte records.
+const RING: u32 = 4096;
+/// Bytes the programs reserve, and with the header, of each record.
+const SAMPLE: u32 = 40;
+const RECORD: u64 = 48;
+
+fn map_defs() -> Vec<(MapDef, MapInfo)> {
+    let info = MapInfo {
+        map_type: KernelMapType::RINGBUF,
+        max_entries: RING,
+        ..MapInfo::default()
+    };
+    vec![(MapDef::new(MapType::Ringbuf, 0, 0, RING), info)]
+}
+
+fn fill(_: &Runtime, _: &[MapId]) {}
+
+const MAPS: Maps = Maps {
+    defs: map_defs,
+    fill,
+};
+
+/// Keys the runs get (8 runs each): the ring fills up every 11th.
+const KEYS: [u32; 40] = {
+    let mut keys = [0; 40];
+    let mut i = 0;
+    while i < keys.len() {
+        keys[i] = i as u32;
+        i += 1;
+    }
+    keys
+};
+
+/// The ring's positions and whether a wakeup was signalled (then
+/// cleared); when the ring has no room for another record, the records
+/// too, read by the consumer, which frees the ring.
+fn contents(tier: &Tier) -> Vec<String> {
+    let map = tier.runtime.map(tier.maps[0]).expect("ring");
+    let mut ring = RingBuf::new(&*map).expect("a ring buffer");
+    let mut pfd = libc::pollfd {
+        fd: ring.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd, no wait.
+    let woken = unsafe { libc::poll(&mut pfd, 1, 0) } == 1;
+    ring.clear_ready();
+    let query = |flags| map.ringbuf_query(flags).expect("query");
+    let avail = query(BPF_RB_AVAIL_DATA);
+    let mut found = vec![format!(
+        "avail {avail} cons {} prod {} woken {woken}",
+        query(BPF_RB_CONS_POS),
+        query(BPF_RB_PROD_POS)
+    )];
+    if avail + RECORD > u64::from(RING) {
+        while let Some(record) = ring.next() {
+            found.push(format!("{:?}", &*record));
+        }
+        assert!(found.len() > 1, "a full ring with no records");
+    }
+    found
+}
+
+/// A program that reserves `size` bytes with `flags`, returns 1000 when
+/// the reservation fails, and otherwise writes the key, the selector and
+/// a pattern into the sample's 40 bytes, submits it with `submit_flags`
+/// when the selector is 0 and discards it otherwise, and returns the
+/// key + 1.
+fn program(size: u32, flags: u32, submit_flags: u32) -> String {
+    format!(
+        "r6 = *(u32 *)(r1 + 0)\nr7 = *(u32 *)(r1 + 8)\n\
+         ld_pseudo r1, 5, 0\nr2 = {size}\nr3 = {flags}\ncall 131\n\
+         if r0 != 0 goto +2\nr0 = 1000\nexit\n\
+         *(u64 *)(r0 + 0) = r6\n*(u64 *)(r0 + 8) = r7\n\
+         r1 = 0x5a5a5a5a5a5a5a5a ll\n*(u64 *)(r0 + 16) = r1\n\
+         *(u64 *)(r0 + 24) = r1\n*(u64 *)(r0 + 32) = r1\n\
+         r1 = r0\nr2 = {submit_flags}\nif r7 != 0 goto +2\ncall 132\ngoto +1\ncall 133\n\
+         r0 = r6\nr0 += 1\nexit"
+    )
+}
+
+fn tiers_agree(source: &str) {
+    let check = Check {
+        keys: &KEYS,
+        contents,
+        between: &|_, _| {},
+    };
+    let accepted = lookup_tiers::tiers_agree(source, &MAPS, &check);
+    assert!(
+        !call_slots(&accepted).is_empty(),
+        "the verifier knows no call's map\n{source}"
+    );
+}
+
+#[test]
+fn reservations_agree_while_the_ring_has_room_and_when_it_is_full() {
+    // No flags, BPF_RB_NO_WAKEUP and BPF_RB_FORCE_WAKEUP.
+    for submit_flags in [0, 1, 2] {
+        tiers_agree(&program(SAMPLE, 0, submit_flags));
+    }
+}
+
+#[test]
+fn refused_reservations_agree() {
+    // Reserve takes no flags; a record larger than the ring does not fit.
+    tiers_agree(&program(SAMPLE, 1, 0));
+    tiers_agree(&program(RING, 0, 0));
+}
+
+#[test]
+fn the_reservation_is_called_directly() {
+    let (tier, _) = Tier::new(&program(SAMPLE, 0, 0), Engine::Compiled, &MAPS);
+    let (program, index) = first_helper(&tier);
+    assert!(program.ringbuf_reserve(index, 0).is_some());
+}
