@@ -77,8 +77,20 @@
 //!   gives every run the whole array) and a direct call of the map's
 //!   search in a hash table or trie ([`apiary_vm::DirectLookup`]; a value
 //!   found is registered as the helper would), the helper otherwise;
+//! - ring buffer reservations: a `bpf_ringbuf_reserve` in a ring the
+//!   verifier saw on every path, in a map the embedder described
+//!   ([`apiary_vm::DirectReserve`]), is a direct call of the ring's own
+//!   reservation (`emit_reserve`): a full ring answers NULL without leaving
+//!   the code, a sample reserved is recorded and registered as the helper
+//!   does;
 //! - everything else (helper memory, sockets, accesses reached with two
 //!   kinds, code the verifier never reached) keeps its check.
+//!
+//! In both compiles, a call of the helper the embedder names as copying
+//! packet bytes ([`apiary_vm::packet_load`], `bpf_skb_load_bytes`) is a
+//! copy in the code where it surely succeeds: the bytes inside the run's
+//! packet span, the destination inside a live frame's stack, both checked
+//! at run time (`emit_packet_load`); every other call takes the helper.
 //!
 //! # Budget
 //! Compiled code counts the budget as the interpreter does (see
