@@ -231,7 +231,7 @@ impl std::fmt::Debug for Runtime {
 pub struct Env {
     runtime: Arc<Runtime>,
     cpu: u32,
-    task: TaskInfo,
+    task: Arc<TaskInfo>,
     prog_type: ProgType,
     /// Ring buffer samples reserved and not yet submitted: address and map.
     reserved: Vec<(usize, Arc<Map>)>,
@@ -876,7 +876,7 @@ impl Runtime {
         let program = self.program(prog).ok_or(RunError::BadCallback {
             addr: u64::from(prog.0),
         })?;
-        let mut env = self.env(prog, cpu, task);
+        let mut env = self.env(prog, cpu, Arc::new(task.clone()));
         let ctx_len = ctx.len();
         let region = Region::writable(ctx).with_kind(RegionKind::Context);
         let ctx_addr = if ctx_len == 0 { 0 } else { region.addr() };
@@ -892,11 +892,11 @@ impl Runtime {
     }
 
     /// The per-run state for program `prog`.
-    fn env(self: &Arc<Self>, prog: ProgId, cpu: u32, task: &TaskInfo) -> Env {
+    fn env(self: &Arc<Self>, prog: ProgId, cpu: u32, task: Arc<TaskInfo>) -> Env {
         Env {
             runtime: Arc::clone(self),
             cpu: cpu.min(self.nr_cpus - 1),
-            task: task.clone(),
+            task,
             prog_type: self.program_type(prog),
             reserved: Vec::new(),
             locks: Vec::new(),
@@ -921,7 +921,7 @@ impl Runtime {
         given: &[Region<'_>],
         packet: Option<Region<'_>>,
     ) -> Result<u64, RunError> {
-        let regions = self.with_data_regions(given);
+        let regions = self.with_data_regions(given.iter().copied());
         let input = RunInput {
             args: [ctx_addr, 0, 0, 0, 0],
             regions: &regions,
@@ -934,9 +934,14 @@ impl Runtime {
     }
 
     /// `given` followed by every global-data value and array programs use (`data_regions`).
-    fn with_data_regions<'a>(&self, given: &[Region<'a>]) -> Vec<Region<'a>> {
-        let mut regions = given.to_vec();
-        for data in read_lock(&self.data_regions).iter() {
+    fn with_data_regions<'a>(&self, given: impl Iterator<Item = Region<'a>>) -> Vec<Region<'a>> {
+        let data_regions = read_lock(&self.data_regions);
+        // One allocation: a test run of a short program on one packet
+        // costs less than a second one.
+        let given_len = given.size_hint().1.unwrap_or(0);
+        let mut regions = Vec::with_capacity(given_len + data_regions.len());
+        regions.extend(given);
+        for data in data_regions.iter() {
             // SAFETY: the value lives in a map this runtime never drops, and
             // the host only touches it with the maps crate's word-atomic copies.
             let region = unsafe { Region::from_raw(data.addr as *mut u8, data.len, data.writable) };

@@ -62,14 +62,20 @@ pub struct TestRunInput<'a> {
     /// kernel would then also answer `ENOSPC`); `None` or `Some(0)` copies
     /// the whole packet.
     pub data_size_out: Option<u32>,
+    /// Nobody reads the packet after the run: `data_out` comes back `None`
+    /// instead of a copy (which, per packet of a replayed capture, costs
+    /// about as much as a short program's run).
+    pub skip_data_out: bool,
     /// Number of runs; 0 counts as 1.
     pub repeat: u32,
     /// CPU to run on (with [`BPF_F_TEST_RUN_ON_CPU`] for raw tracepoints).
     pub cpu: u32,
     /// `BPF_F_TEST_*` flags.
     pub flags: u32,
-    /// The task the run pretends to happen in.
-    pub task: TaskInfo,
+    /// The task the run pretends to happen in (shared: each run's
+    /// environment holds it, and cloning its strings per run cost more than
+    /// a short program's run).
+    pub task: Arc<TaskInfo>,
 }
 
 /// What a test run gives back.
@@ -351,7 +357,7 @@ impl Runtime {
             return Err(TestRunError::NoSuchProgram);
         }
         let prog_type = self.program_type(prog);
-        match prog_type {
+        let output = match prog_type {
             ProgType::XDP => self.test_run_xdp(runner, prog, input),
             ProgType::RAW_TRACEPOINT | ProgType::RAW_TRACEPOINT_WRITABLE => {
                 self.test_run_raw_tp(runner, prog, input)
@@ -379,7 +385,13 @@ impl Runtime {
                 Some(l2) => self.test_run_skb(runner, prog, input, l2),
                 None => Err(TestRunError::NotSupported { prog_type: other }),
             },
-        }
+        };
+        // Packet programs do not even make the copy; the others' packets
+        // are built anyway.
+        output.map(|output| TestRunOutput {
+            data_out: output.data_out.filter(|_| !input.skip_data_out),
+            ..output
+        })
     }
 
     /// Runs `repeat` times (at least once) on the env's packet, or with
@@ -398,13 +410,19 @@ impl Runtime {
         let runs = repeat.max(1);
         // The frame and context never move, so the regions are set up once;
         // only the span LD_ABS reads follows the packet from run to run.
-        let (ctx_addr, mut reachable) = match (&env.packet, given.first()) {
-            (Some(packet), _) => (packet.ctx_addr(), packet.regions().to_vec()),
-            (None, Some(region)) if !region.is_empty() => (region.addr(), Vec::new()),
-            (None, _) => (0, Vec::new()),
+        let ctx_addr = match (&env.packet, given.first()) {
+            (Some(packet), _) => packet.ctx_addr(),
+            (None, Some(region)) if !region.is_empty() => region.addr(),
+            (None, _) => 0,
         };
-        reachable.extend(given.iter().filter(|r| !r.is_empty()).copied());
-        let regions = self.with_data_regions(&reachable);
+        let packet_regions = env.packet.as_ref().map(Packet::regions);
+        let packet_regions = packet_regions.as_ref().map_or(&[][..], |r| &r[..]);
+        let regions = self.with_data_regions(
+            packet_regions
+                .iter()
+                .chain(given.iter().filter(|r| !r.is_empty()))
+                .copied(),
+        );
         let clock = run_clock(runs);
         let start = helpers::clock(clock);
         let ld_abs = |env: &Env| {
@@ -500,7 +518,7 @@ impl Runtime {
                  MAX_SKB_FRAGS ({MAX_SKB_FRAGS}; the kernel answers ENOMEM)"
             )));
         }
-        let mut env = self.env(prog, input.cpu, &input.task);
+        let mut env = self.env(prog, input.cpu, Arc::clone(&input.task));
         let spare = spare_frame(&self.spare_xdp_frame).take();
         env.packet = Some(match spare {
             Some(mut packet) => {
@@ -525,9 +543,10 @@ impl Runtime {
                 .copy_from_slice(&image[xdp_off::DATA_END..xdp_off::DATA_END + 4]);
             md.to_vec()
         });
-        let data = data_out(packet.meta_and_data(), input.data_size_out);
+        let data =
+            (!input.skip_data_out).then(|| data_out(packet.meta_and_data(), input.data_size_out));
         *spare_frame(&self.spare_xdp_frame) = Some(packet);
-        Ok(finish(env, (retval, duration_ns), Some(data), ctx_out))
+        Ok(finish(env, (retval, duration_ns), data, ctx_out))
     }
 
     fn test_run_skb(
@@ -592,28 +611,26 @@ impl Runtime {
         if checksum_complete {
             make_checksum_complete(&mut packet);
         }
-        let mut env = self.env(prog, input.cpu, &input.task);
+        let mut env = self.env(prog, input.cpu, Arc::clone(&input.task));
         env.packet = Some(packet);
         let (retval, duration_ns) = self.run_repeated(runner, prog, &mut env, &[], input.repeat)?;
         let packet = env.packet.take().ok_or(TestRunError::NoSuchProgram)?;
         if checksum_complete && !checksum_complete_holds(&packet) {
             return Err(TestRunError::ChecksumMismatch);
         }
-        let bytes = if l2 {
-            packet.bytes().to_vec()
-        } else {
-            // The Ethernet header is pushed back and zeroed.
-            let mut bytes = vec![0u8; ETH_HLEN];
-            bytes.extend_from_slice(packet.bytes());
-            bytes
+        let bytes = || {
+            if l2 {
+                packet.bytes().to_vec()
+            } else {
+                // The Ethernet header is pushed back and zeroed.
+                let mut bytes = vec![0u8; ETH_HLEN];
+                bytes.extend_from_slice(packet.bytes());
+                bytes
+            }
         };
+        let data = (!input.skip_data_out).then(|| data_out(bytes(), input.data_size_out));
         let ctx_out = image.map(|ctx| skb_ctx_out(ctx, &packet));
-        Ok(finish(
-            env,
-            (retval, duration_ns),
-            Some(data_out(bytes, input.data_size_out)),
-            ctx_out,
-        ))
+        Ok(finish(env, (retval, duration_ns), data, ctx_out))
     }
 
     /// `ctx_size_in < prog->aux->max_ctx_offset`: the context must cover
@@ -660,7 +677,7 @@ impl Runtime {
                 ctx.len()
             )));
         }
-        let mut env = self.env(prog, input.cpu, &input.task);
+        let mut env = self.env(prog, input.cpu, Arc::clone(&input.task));
         let region = Region::readable(&ctx).with_kind(RegionKind::Context);
         let (retval, duration_ns) = self.run_repeated(runner, prog, &mut env, &[region], 0)?;
         Ok(finish(env, (retval, duration_ns), None, None))
@@ -684,7 +701,7 @@ impl Runtime {
                 ctx.len()
             )));
         }
-        let mut env = self.env(prog, input.cpu, &input.task);
+        let mut env = self.env(prog, input.cpu, Arc::clone(&input.task));
         let region = Region::writable(&mut ctx).with_kind(RegionKind::Context);
         let (retval, duration_ns) = self.run_repeated(runner, prog, &mut env, &[region], 0)?;
         Ok(finish(
@@ -711,7 +728,7 @@ impl Runtime {
         // middle of the run; say what is missing before running instead.
         self.context_size_rule(prog, input)?;
         let mut ctx = input.ctx_in.unwrap_or_default().to_vec();
-        let mut env = self.env(prog, input.cpu, &input.task);
+        let mut env = self.env(prog, input.cpu, Arc::clone(&input.task));
         let region = if writable {
             Region::writable(&mut ctx).with_kind(RegionKind::Context)
         } else {
