@@ -215,7 +215,7 @@ pub struct Runtime {
     /// An XDP test-run's frame kept for the next one: a capture replayed
     /// through test-run would otherwise allocate and zero a page and a
     /// context per packet, more than a short program's run costs.
-    spare_xdp_frame: Mutex<Option<packet::Packet>>,
+    spare_xdp_frame: Mutex<Option<Box<packet::Packet>>>,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -243,7 +243,7 @@ pub struct Env {
     /// Key buffers `bpf_for_each_map_elem` hands to callbacks; freed with the Env.
     key_buffers: Vec<Box<[std::cell::UnsafeCell<u8>]>>,
     /// The packet of a networking run (test-run of xdp or skb programs).
-    packet: Option<packet::Packet>,
+    packet: Option<Box<packet::Packet>>,
     /// The cookie of the skb's socket, once a program asked for it.
     socket_cookie: Option<u64>,
     /// An `sk_msg` run's whole message: its address and length, which

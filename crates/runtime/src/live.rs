@@ -88,7 +88,7 @@ impl Runtime {
         let packet = Packet::xdp(&[0; ETH_HLEN], LINEAR, &setup);
         let regions = self.with_data_regions(packet.regions().into_iter());
         let args = [packet.ctx_addr(), 0, 0, 0, 0];
-        env.packet = Some(packet);
+        env.packet = Some(Box::new(packet));
         Ok(LiveXdp {
             program,
             env,

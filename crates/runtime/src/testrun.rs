@@ -286,8 +286,8 @@ fn skb_program(prog_type: ProgType) -> Option<bool> {
 
 /// Copies the packet out, at most `limit` bytes when one is given.
 fn spare_frame(
-    spare: &std::sync::Mutex<Option<Packet>>,
-) -> std::sync::MutexGuard<'_, Option<Packet>> {
+    spare: &std::sync::Mutex<Option<Box<Packet>>>,
+) -> std::sync::MutexGuard<'_, Option<Box<Packet>>> {
     spare
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -415,7 +415,7 @@ impl Runtime {
             (None, Some(region)) if !region.is_empty() => region.addr(),
             (None, _) => 0,
         };
-        let packet_regions = env.packet.as_ref().map(Packet::regions);
+        let packet_regions = env.packet.as_deref().map(Packet::regions);
         let packet_regions = packet_regions.as_ref().map_or(&[][..], |r| &r[..]);
         let regions = self.with_data_regions(
             packet_regions
@@ -426,7 +426,7 @@ impl Runtime {
         let clock = run_clock(runs);
         let start = helpers::clock(clock);
         let ld_abs = |env: &Env| {
-            let packet = env.packet.as_ref();
+            let packet = env.packet.as_deref();
             (
                 packet.and_then(Packet::ld_abs_region),
                 packet.and_then(Packet::ld_abs_headers),
@@ -525,7 +525,7 @@ impl Runtime {
                 packet.refill_xdp(data, linear, &setup);
                 packet
             }
-            None => Packet::xdp(data, linear, &setup),
+            None => Box::new(Packet::xdp(data, linear, &setup)),
         });
         let (retval, duration_ns) = self.run_repeated(runner, prog, &mut env, &[], input.repeat)?;
         if retval == XDP_TX {
@@ -612,7 +612,7 @@ impl Runtime {
             make_checksum_complete(&mut packet);
         }
         let mut env = self.env(prog, input.cpu, Arc::clone(&input.task));
-        env.packet = Some(packet);
+        env.packet = Some(Box::new(packet));
         let (retval, duration_ns) = self.run_repeated(runner, prog, &mut env, &[], input.repeat)?;
         let packet = env.packet.take().ok_or(TestRunError::NoSuchProgram)?;
         if checksum_complete && !checksum_complete_holds(&packet) {

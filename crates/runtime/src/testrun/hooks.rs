@@ -439,7 +439,7 @@ impl Runtime {
             has_context: image.is_some(),
         };
         let mut env = self.env(prog, input.cpu, Arc::clone(&input.task));
-        env.packet = Some(Packet::skb(&frame, false, &setup));
+        env.packet = Some(Box::new(Packet::skb(&frame, false, &setup)));
         let result = self.run_repeated(runner, prog, &mut env, &[], input.repeat)?;
         let packet = env.packet.take().ok_or(TestRunError::NoSuchProgram)?;
         let data_out = super::data_out(packet.bytes().to_vec(), input.data_size_out);
@@ -573,7 +573,7 @@ impl Runtime {
             frame_start + data.len() as u64,
         );
         let mut env = self.env(prog, input.cpu, Arc::clone(&input.task));
-        env.packet = Some(packet);
+        env.packet = Some(Box::new(packet));
         let proto = [data[12], data[13]];
         let hlen = data.len() as u16;
         let nhoff = ETH_HLEN as u16;
