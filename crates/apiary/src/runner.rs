@@ -1,5 +1,7 @@
 //! Runners: one per thread, each playing one CPU.
 
+use std::sync::Arc;
+
 use apiary_runtime::{Env, TaskInfo, TestRunError, TestRunInput, TestRunOutput};
 use apiary_vm::RunError;
 
@@ -23,7 +25,7 @@ use crate::program::{Program, ProgramKind};
 /// ```
 pub struct Runner {
     cpu: u32,
-    task: TaskInfo,
+    task: Arc<TaskInfo>,
     vm: apiary_vm::Runner<Env>,
 }
 
@@ -40,7 +42,7 @@ impl Runner {
     pub(crate) fn new(cpu: u32) -> Runner {
         Runner {
             cpu,
-            task: TaskInfo::current(),
+            task: Arc::new(TaskInfo::current()),
             vm: apiary_vm::Runner::new(),
         }
     }
@@ -53,7 +55,7 @@ impl Runner {
     /// The task helpers such as `bpf_get_current_pid_tgid` report (default:
     /// the calling process).
     pub fn set_task(&mut self, task: TaskInfo) -> &mut Self {
-        self.task = task;
+        self.task = Arc::new(task);
         self
     }
 
@@ -81,10 +83,11 @@ impl Runner {
             data_in: parts.data_in,
             ctx_in: parts.ctx_in.as_deref(),
             data_size_out: parts.data_size_out,
+            skip_data_out: false,
             repeat: parts.repeat,
             cpu: self.cpu,
             flags: 0,
-            task: self.task.clone(),
+            task: Arc::clone(&self.task),
         };
         let runtime = program.object().runtime();
         runtime

@@ -293,9 +293,11 @@ fn passed_packet(prog_type: ProgType, retval: u32, packet: &[u8], result: RunRes
 }
 
 /// Runs the program on every packet of `capture_path` (maps keep their
-/// contents from one packet to the next) and reports the verdicts.
+/// contents from one packet to the next) and reports the verdicts;
+/// `compared`: `run` gives a second backend's result to compare with.
 pub fn replay(
     run: &mut impl FnMut(&RunRequest) -> Result<(RunResult, Option<RunResult>), BackendError>,
+    compared: bool,
     prog_type: ProgType,
     words: &RunWords,
     capture_path: &Path,
@@ -334,10 +336,13 @@ pub fn replay(
     // counts other processes' turns on the core). The packet moves into
     // the request and back rather than being copied: per packet, a copy
     // costs more than a short program's run.
+    // The packets after the runs are asked for only when something reads
+    // them: copying each out costs about as much as a short program's run.
+    let packets_read = out.is_some() || compared || words.data_size_out.is_some();
     let started = thread_cpu_time();
     for (index, packet) in capture.packets.iter_mut().enumerate() {
         let number = index + 1;
-        request.data_size_out = Some(data_room(words, packet.data.len()));
+        request.data_size_out = packets_read.then(|| data_room(words, packet.data.len()));
         request.data_in = Some(std::mem::take(&mut packet.data));
         let outcome = run(&request);
         packet.data = request.data_in.take().unwrap_or_default();

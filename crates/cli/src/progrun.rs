@@ -435,9 +435,11 @@ pub fn prog_run(options: &RunOptions) -> CliResult {
     if let Some(dir) = &options.pin_maps {
         crate::pinning::load_pinned(dir, &object.maps, backends.vm(), backends.kernel())?;
     }
+    let compared = matches!(backends, Backends::Both(..));
     let outcome = match &options.pcap {
         Some(capture) => crate::capture::replay(
             &mut |request: &RunRequest| backends.run(request),
+            compared,
             prog_type,
             &words,
             capture,
@@ -667,6 +669,10 @@ fn single_run(backends: &mut Backends, words: &RunWords, format: OutputFormat) -
 /// Trace lines and redirect targets go to stderr, where `trace_pipe` and
 /// bpftool's messages would be, leaving stdout to bpftool's output.
 pub fn report_side_effects(result: &RunResult) {
+    if result.trace.is_empty() && result.redirects.is_empty() {
+        // Replaying a capture asks for every packet: no lock for nothing.
+        return;
+    }
     let mut stderr = std::io::stderr().lock();
     for line in &result.trace {
         let _ = writeln!(stderr, "{line}");

@@ -262,7 +262,7 @@ pub fn select_program<'o>(
 pub struct VmBackend {
     runtime: Arc<Runtime>,
     runner: Runner<Env>,
-    task: apiary_runtime::TaskInfo,
+    task: Arc<apiary_runtime::TaskInfo>,
     prog: ProgId,
     maps: Vec<(MapSpec, MapId)>,
 }
@@ -329,7 +329,7 @@ impl VmBackend {
         Ok(VmBackend {
             runtime,
             runner: Runner::new(),
-            task: apiary_runtime::TaskInfo::current(),
+            task: Arc::new(apiary_runtime::TaskInfo::current()),
             prog,
             maps,
         })
@@ -370,7 +370,7 @@ impl VmBackend {
     ) -> (
         &Arc<Runtime>,
         &mut Runner<Env>,
-        &apiary_runtime::TaskInfo,
+        &Arc<apiary_runtime::TaskInfo>,
         ProgId,
     ) {
         (&self.runtime, &mut self.runner, &self.task, self.prog)

@@ -85,8 +85,14 @@ fn call_local(e: &mut Emitter, pc: usize, t: u32) {
         ; add QWORD [r12 + off::DEPTH], 1
         ; add QWORD [r12 + off::STACK_LIMIT], FRAME_STRIDE as i32
         ; add rbp, FRAME_STRIDE as i32
-        ; mov Rq(R10), [r12 + off::DEPTH]
-        ; mov QWORD [r12 + Rq(R10) * 8 + off::MAY_GOTO], MAY_GOTO_START
+    );
+    if e.may_goto {
+        x64!(e
+            ; mov Rq(R10), [r12 + off::DEPTH]
+            ; mov QWORD [r12 + Rq(R10) * 8 + off::MAY_GOTO], MAY_GOTO_START
+        );
+    }
+    x64!(e
         ; call =>target
         ; add rsp, 8
         ; pop r15
@@ -138,9 +144,11 @@ pub(crate) fn keeping_args(e: &mut Emitter, call: impl FnOnce(&mut Emitter)) {
 /// the activation's runs ended by exiting, 1 when one stopped early (the
 /// reason is in the context's `Host`). Saves the callee-saved registers,
 /// then runs the program `left` times, or until a run called a helper:
-/// each run starts with the eBPF registers of `init`, the budget
-/// `run_budget` and a fresh `may_goto` counter in the activation's frame,
-/// at the code address `body`, and returns here by its frame's exit.
+/// each run starts with the eBPF registers of `init` (those it may read
+/// before writing them: `Emitter::entry_registers`), the budget
+/// `run_budget` and a fresh `may_goto` counter in the activation's frame
+/// (when the program has `may_goto`), at the code address `body`, and
+/// returns here by its frame's exit.
 /// After a run that called a helper, `slow::between` decides whether the
 /// next one starts here.
 pub(crate) fn prologue<E>(e: &mut Emitter) {
@@ -156,11 +164,15 @@ pub(crate) fn prologue<E>(e: &mut Emitter) {
         ; mov r12, rdi
         ; mov [r12 + off::ENTRY_RSP], rsp
         ; =>next
-        ; mov Rq(R10), [r12 + off::BASE]
-        ; mov QWORD [r12 + Rq(R10) * 8 + off::MAY_GOTO], MAY_GOTO_START
     );
-    for i in 0..=10 {
-        x64!(e; mov Rq(x(i as u8)), [r12 + off::init(i)]);
+    if e.may_goto {
+        x64!(e
+            ; mov Rq(R10), [r12 + off::BASE]
+            ; mov QWORD [r12 + Rq(R10) * 8 + off::MAY_GOTO], MAY_GOTO_START
+        );
+    }
+    for &i in e.entry_registers {
+        x64!(e; mov Rq(x(i)), [r12 + off::init(usize::from(i))]);
     }
     x64!(e
         ; mov r9, [r12 + off::RUN_BUDGET]

@@ -66,13 +66,13 @@ fn verified(object: &Object, program: &str) -> Result<VmBackend, BackendError> {
 /// Programs whose maps depend on `bpf_get_prandom_u32`, seeded per runtime.
 const MAPS_NOT_COMPARED: &[&str] = &["events_output/xdp_emit_events"];
 
-fn request(frame: &[u8]) -> RunRequest {
+fn request(frame: &[u8], repeat: u32) -> RunRequest {
     RunRequest {
         data_in: Some(frame.to_vec()),
         ctx_in: None,
         data_size_out: Some(u32::try_from(frame.len()).unwrap_or(u32::MAX) + 512),
         ctx_size_out: None,
-        repeat: 0,
+        repeat,
     }
 }
 
@@ -103,15 +103,18 @@ fn compare_tiers(test: &str, open_native: OpenNative) {
     };
     // The capture's frames, and one full-size frame of varied bytes, on
     // which the benchmark programs run their loops (shorter ones stop them
-    // at their length check).
-    let mut frames: Vec<(String, Vec<u8>)> = apiary_corpus::traffic::packets()
+    // at their length check), once and in a test run repeating on the
+    // packet runs leave (a compiling tier's repeated runs start from the
+    // registers the last one left).
+    let mut frames: Vec<(String, Vec<u8>, u32)> = apiary_corpus::traffic::packets()
         .iter()
-        .map(|p| (p.summary.to_string(), p.frame.to_vec()))
+        .map(|p| (p.summary.to_string(), p.frame.to_vec(), 0))
         .collect();
-    let full = (0..1514u64)
+    let full: Vec<u8> = (0..1514u64)
         .map(|i| ((i * 2_654_435_761) >> 13) as u8)
         .collect();
-    frames.push(("a 1514-byte frame".to_owned(), full));
+    frames.push(("a 1514-byte frame".to_owned(), full.clone(), 0));
+    frames.push(("a 1514-byte frame, 3 runs".to_owned(), full, 3));
     let (mut compared, mut runs) = (0, 0);
     let mut failures = Vec::new();
     for compiled in corpus.iter().chain(examples) {
@@ -132,8 +135,8 @@ fn compare_tiers(test: &str, open_native: OpenNative) {
                     continue;
                 }
             };
-            for (summary, frame) in &frames {
-                let req = request(frame);
+            for (summary, frame, repeat) in &frames {
+                let req = request(frame, *repeat);
                 match (interp.run(&req), native.run(&req)) {
                     (Ok(a), Ok(b)) => {
                         runs += 1;

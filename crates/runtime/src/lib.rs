@@ -215,7 +215,7 @@ pub struct Runtime {
     /// An XDP test-run's frame kept for the next one: a capture replayed
     /// through test-run would otherwise allocate and zero a page and a
     /// context per packet, more than a short program's run costs.
-    spare_xdp_frame: Mutex<Option<packet::Packet>>,
+    spare_xdp_frame: Mutex<Option<Box<packet::Packet>>>,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -231,7 +231,7 @@ impl std::fmt::Debug for Runtime {
 pub struct Env {
     runtime: Arc<Runtime>,
     cpu: u32,
-    task: TaskInfo,
+    task: Arc<TaskInfo>,
     prog_type: ProgType,
     /// Ring buffer samples reserved and not yet submitted: address and map.
     reserved: Vec<(usize, Arc<Map>)>,
@@ -243,7 +243,7 @@ pub struct Env {
     /// Key buffers `bpf_for_each_map_elem` hands to callbacks; freed with the Env.
     key_buffers: Vec<Box<[std::cell::UnsafeCell<u8>]>>,
     /// The packet of a networking run (test-run of xdp or skb programs).
-    packet: Option<packet::Packet>,
+    packet: Option<Box<packet::Packet>>,
     /// The cookie of the skb's socket, once a program asked for it.
     socket_cookie: Option<u64>,
     /// An `sk_msg` run's whole message: its address and length, which
@@ -905,7 +905,7 @@ impl Runtime {
         let program = self.program(prog).ok_or(RunError::BadCallback {
             addr: u64::from(prog.0),
         })?;
-        let mut env = self.env(prog, cpu, task);
+        let mut env = self.env(prog, cpu, Arc::new(task.clone()));
         let ctx_len = ctx.len();
         let region = Region::writable(ctx).with_kind(RegionKind::Context);
         let ctx_addr = if ctx_len == 0 { 0 } else { region.addr() };
@@ -921,11 +921,11 @@ impl Runtime {
     }
 
     /// The per-run state for program `prog`.
-    fn env(self: &Arc<Self>, prog: ProgId, cpu: u32, task: &TaskInfo) -> Env {
+    fn env(self: &Arc<Self>, prog: ProgId, cpu: u32, task: Arc<TaskInfo>) -> Env {
         Env {
             runtime: Arc::clone(self),
             cpu: cpu.min(self.nr_cpus - 1),
-            task: task.clone(),
+            task,
             prog_type: self.program_type(prog),
             reserved: Vec::new(),
             locks: Vec::new(),
@@ -950,7 +950,7 @@ impl Runtime {
         given: &[Region<'_>],
         packet: Option<Region<'_>>,
     ) -> Result<u64, RunError> {
-        let regions = self.with_data_regions(given);
+        let regions = self.with_data_regions(given.iter().copied());
         let input = RunInput {
             args: [ctx_addr, 0, 0, 0, 0],
             regions: &regions,
@@ -963,9 +963,14 @@ impl Runtime {
     }
 
     /// `given` followed by every global-data value and array programs use (`data_regions`).
-    fn with_data_regions<'a>(&self, given: &[Region<'a>]) -> Vec<Region<'a>> {
-        let mut regions = given.to_vec();
-        for data in read_lock(&self.data_regions).iter() {
+    fn with_data_regions<'a>(&self, given: impl Iterator<Item = Region<'a>>) -> Vec<Region<'a>> {
+        let data_regions = read_lock(&self.data_regions);
+        // One allocation: a test run of a short program on one packet
+        // costs less than a second one.
+        let given_len = given.size_hint().1.unwrap_or(0);
+        let mut regions = Vec::with_capacity(given_len + data_regions.len());
+        regions.extend(given);
+        for data in data_regions.iter() {
             // SAFETY: the value lives in a map this runtime never drops, and
             // the host only touches it with the maps crate's word-atomic copies.
             let region = unsafe { Region::from_raw(data.addr as *mut u8, data.len, data.writable) };

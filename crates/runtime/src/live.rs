@@ -79,16 +79,16 @@ impl Runtime {
         if prog_type != ProgType::XDP {
             return Err(TestRunError::NotSupported { prog_type });
         }
-        let mut env = self.env(prog, cpu, task);
+        let mut env = self.env(prog, cpu, Arc::new(task.clone()));
         let setup = XdpSetup {
             meta_len: 0,
             ingress_ifindex: 0,
             rx_queue_index: 0,
         };
         let packet = Packet::xdp(&[0; ETH_HLEN], LINEAR, &setup);
-        let regions = self.with_data_regions(&packet.regions());
+        let regions = self.with_data_regions(packet.regions().into_iter());
         let args = [packet.ctx_addr(), 0, 0, 0, 0];
-        env.packet = Some(packet);
+        env.packet = Some(Box::new(packet));
         Ok(LiveXdp {
             program,
             env,

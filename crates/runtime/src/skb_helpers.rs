@@ -27,7 +27,7 @@ use crate::helpers::{Ctx, Ret, neg};
 pub(crate) fn packet<'a>(
     ctx: &'a mut HelperContext<'_, Env>,
 ) -> Result<&'a mut Packet, HelperError> {
-    ctx.env().packet.as_mut().ok_or_else(|| {
+    ctx.env().packet.as_deref_mut().ok_or_else(|| {
         HelperError::Other("this helper needs a packet context (an skb or xdp test-run)".into())
     })
 }

@@ -62,14 +62,20 @@ pub struct TestRunInput<'a> {
     /// kernel would then also answer `ENOSPC`); `None` or `Some(0)` copies
     /// the whole packet.
     pub data_size_out: Option<u32>,
+    /// Nobody reads the packet after the run: `data_out` comes back `None`
+    /// instead of a copy (which, per packet of a replayed capture, costs
+    /// about as much as a short program's run).
+    pub skip_data_out: bool,
     /// Number of runs; 0 counts as 1.
     pub repeat: u32,
     /// CPU to run on (with [`BPF_F_TEST_RUN_ON_CPU`] for raw tracepoints).
     pub cpu: u32,
     /// `BPF_F_TEST_*` flags.
     pub flags: u32,
-    /// The task the run pretends to happen in.
-    pub task: TaskInfo,
+    /// The task the run pretends to happen in (shared: each run's
+    /// environment holds it, and cloning its strings per run cost more than
+    /// a short program's run).
+    pub task: Arc<TaskInfo>,
 }
 
 /// What a test run gives back.
@@ -77,8 +83,9 @@ pub struct TestRunInput<'a> {
 pub struct TestRunOutput {
     /// `r0` of the last run, truncated to 32 bits as the kernel reports it.
     pub retval: u32,
-    /// Mean time of one run, in nanoseconds of this thread's CPU time (as
-    /// the kernel's figure, which leaves out the time the run was rescheduled).
+    /// Mean time of one run, in nanoseconds: of this thread's CPU time for
+    /// repeated runs (as the kernel's figure, which leaves out the time the
+    /// runs were rescheduled), of the monotonic clock for a single run.
     pub duration_ns: u32,
     /// The packet after the runs, as the kernel copies it out: XDP from
     /// `data_meta`, skbs from the MAC header (socket filters get a zeroed
@@ -279,8 +286,8 @@ fn skb_program(prog_type: ProgType) -> Option<bool> {
 
 /// Copies the packet out, at most `limit` bytes when one is given.
 fn spare_frame(
-    spare: &std::sync::Mutex<Option<Packet>>,
-) -> std::sync::MutexGuard<'_, Option<Packet>> {
+    spare: &std::sync::Mutex<Option<Box<Packet>>>,
+) -> std::sync::MutexGuard<'_, Option<Box<Packet>>> {
     spare
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -350,7 +357,7 @@ impl Runtime {
             return Err(TestRunError::NoSuchProgram);
         }
         let prog_type = self.program_type(prog);
-        match prog_type {
+        let output = match prog_type {
             ProgType::XDP => self.test_run_xdp(runner, prog, input),
             ProgType::RAW_TRACEPOINT | ProgType::RAW_TRACEPOINT_WRITABLE => {
                 self.test_run_raw_tp(runner, prog, input)
@@ -378,7 +385,13 @@ impl Runtime {
                 Some(l2) => self.test_run_skb(runner, prog, input, l2),
                 None => Err(TestRunError::NotSupported { prog_type: other }),
             },
-        }
+        };
+        // Packet programs do not even make the copy; the others' packets
+        // are built anyway.
+        output.map(|output| TestRunOutput {
+            data_out: output.data_out.filter(|_| !input.skip_data_out),
+            ..output
+        })
     }
 
     /// Runs `repeat` times (at least once) on the env's packet, or with
@@ -397,20 +410,23 @@ impl Runtime {
         let runs = repeat.max(1);
         // The frame and context never move, so the regions are set up once;
         // only the span LD_ABS reads follows the packet from run to run.
-        let (ctx_addr, mut reachable) = match (&env.packet, given.first()) {
-            (Some(packet), _) => (packet.ctx_addr(), packet.regions().to_vec()),
-            (None, Some(region)) if !region.is_empty() => (region.addr(), Vec::new()),
-            (None, _) => (0, Vec::new()),
+        let ctx_addr = match (&env.packet, given.first()) {
+            (Some(packet), _) => packet.ctx_addr(),
+            (None, Some(region)) if !region.is_empty() => region.addr(),
+            (None, _) => 0,
         };
-        reachable.extend(given.iter().filter(|r| !r.is_empty()).copied());
-        let regions = self.with_data_regions(&reachable);
-        // This thread's CPU time, not the wall clock: the kernel's test run
-        // stops its timer while it is rescheduled (`bpf_test_timer_continue`),
-        // so on a loaded machine the wall clock would also count the time
-        // other processes had the core, which the kernel's figure leaves out.
-        let start = thread_cpu_ns();
+        let packet_regions = env.packet.as_deref().map(Packet::regions);
+        let packet_regions = packet_regions.as_ref().map_or(&[][..], |r| &r[..]);
+        let regions = self.with_data_regions(
+            packet_regions
+                .iter()
+                .chain(given.iter().filter(|r| !r.is_empty()))
+                .copied(),
+        );
+        let clock = run_clock(runs);
+        let start = helpers::clock(clock);
         let ld_abs = |env: &Env| {
-            let packet = env.packet.as_ref();
+            let packet = env.packet.as_deref();
             (
                 packet.and_then(Packet::ld_abs_region),
                 packet.and_then(Packet::ld_abs_headers),
@@ -440,7 +456,7 @@ impl Runtime {
             .map_err(|error| self.name_fault(error, env));
         env.release_locks();
         let retval = retval? as u32;
-        let mean = u128::from(thread_cpu_ns().saturating_sub(start)) / u128::from(runs);
+        let mean = u128::from(helpers::clock(clock).saturating_sub(start)) / u128::from(runs);
         Ok((retval, u32::try_from(mean).unwrap_or(u32::MAX)))
     }
 
@@ -502,14 +518,14 @@ impl Runtime {
                  MAX_SKB_FRAGS ({MAX_SKB_FRAGS}; the kernel answers ENOMEM)"
             )));
         }
-        let mut env = self.env(prog, input.cpu, &input.task);
+        let mut env = self.env(prog, input.cpu, Arc::clone(&input.task));
         let spare = spare_frame(&self.spare_xdp_frame).take();
         env.packet = Some(match spare {
             Some(mut packet) => {
                 packet.refill_xdp(data, linear, &setup);
                 packet
             }
-            None => Packet::xdp(data, linear, &setup),
+            None => Box::new(Packet::xdp(data, linear, &setup)),
         });
         let (retval, duration_ns) = self.run_repeated(runner, prog, &mut env, &[], input.repeat)?;
         if retval == XDP_TX {
@@ -527,9 +543,10 @@ impl Runtime {
                 .copy_from_slice(&image[xdp_off::DATA_END..xdp_off::DATA_END + 4]);
             md.to_vec()
         });
-        let data = data_out(packet.meta_and_data(), input.data_size_out);
+        let data =
+            (!input.skip_data_out).then(|| data_out(packet.meta_and_data(), input.data_size_out));
         *spare_frame(&self.spare_xdp_frame) = Some(packet);
-        Ok(finish(env, (retval, duration_ns), Some(data), ctx_out))
+        Ok(finish(env, (retval, duration_ns), data, ctx_out))
     }
 
     fn test_run_skb(
@@ -594,28 +611,26 @@ impl Runtime {
         if checksum_complete {
             make_checksum_complete(&mut packet);
         }
-        let mut env = self.env(prog, input.cpu, &input.task);
-        env.packet = Some(packet);
+        let mut env = self.env(prog, input.cpu, Arc::clone(&input.task));
+        env.packet = Some(Box::new(packet));
         let (retval, duration_ns) = self.run_repeated(runner, prog, &mut env, &[], input.repeat)?;
         let packet = env.packet.take().ok_or(TestRunError::NoSuchProgram)?;
         if checksum_complete && !checksum_complete_holds(&packet) {
             return Err(TestRunError::ChecksumMismatch);
         }
-        let bytes = if l2 {
-            packet.bytes().to_vec()
-        } else {
-            // The Ethernet header is pushed back and zeroed.
-            let mut bytes = vec![0u8; ETH_HLEN];
-            bytes.extend_from_slice(packet.bytes());
-            bytes
+        let bytes = || {
+            if l2 {
+                packet.bytes().to_vec()
+            } else {
+                // The Ethernet header is pushed back and zeroed.
+                let mut bytes = vec![0u8; ETH_HLEN];
+                bytes.extend_from_slice(packet.bytes());
+                bytes
+            }
         };
+        let data = (!input.skip_data_out).then(|| data_out(bytes(), input.data_size_out));
         let ctx_out = image.map(|ctx| skb_ctx_out(ctx, &packet));
-        Ok(finish(
-            env,
-            (retval, duration_ns),
-            Some(data_out(bytes, input.data_size_out)),
-            ctx_out,
-        ))
+        Ok(finish(env, (retval, duration_ns), data, ctx_out))
     }
 
     /// `ctx_size_in < prog->aux->max_ctx_offset`: the context must cover
@@ -662,7 +677,7 @@ impl Runtime {
                 ctx.len()
             )));
         }
-        let mut env = self.env(prog, input.cpu, &input.task);
+        let mut env = self.env(prog, input.cpu, Arc::clone(&input.task));
         let region = Region::readable(&ctx).with_kind(RegionKind::Context);
         let (retval, duration_ns) = self.run_repeated(runner, prog, &mut env, &[region], 0)?;
         Ok(finish(env, (retval, duration_ns), None, None))
@@ -686,7 +701,7 @@ impl Runtime {
                 ctx.len()
             )));
         }
-        let mut env = self.env(prog, input.cpu, &input.task);
+        let mut env = self.env(prog, input.cpu, Arc::clone(&input.task));
         let region = Region::writable(&mut ctx).with_kind(RegionKind::Context);
         let (retval, duration_ns) = self.run_repeated(runner, prog, &mut env, &[region], 0)?;
         Ok(finish(
@@ -713,7 +728,7 @@ impl Runtime {
         // middle of the run; say what is missing before running instead.
         self.context_size_rule(prog, input)?;
         let mut ctx = input.ctx_in.unwrap_or_default().to_vec();
-        let mut env = self.env(prog, input.cpu, &input.task);
+        let mut env = self.env(prog, input.cpu, Arc::clone(&input.task));
         let region = if writable {
             Region::writable(&mut ctx).with_kind(RegionKind::Context)
         } else {
@@ -850,9 +865,25 @@ fn context_only_rules(input: &TestRunInput<'_>, kind: &str) -> Result<(), TestRu
     Ok(())
 }
 
-/// This thread's CPU time, in nanoseconds.
-fn thread_cpu_ns() -> u64 {
-    helpers::clock(libc::CLOCK_THREAD_CPUTIME_ID)
+/// The clock a test run of `runs` runs is timed on.
+///
+/// Repeated runs: this thread's CPU time, not the wall clock. The kernel's
+/// test run stops its timer while it is rescheduled between runs
+/// (`bpf_test_timer_continue`), so on a loaded machine the wall clock would
+/// also count the time other processes had the core, which the kernel's
+/// figure leaves out.
+///
+/// A single run: the monotonic clock, the kernel's own (`ktime_get_ns`,
+/// with preemption off for packet programs). This thread's CPU clock is a
+/// system call, about 0.9 us a read on a VM against 40 ns for the
+/// monotonic clock's vDSO read: twice per packet it cost several times a
+/// short program's run, and most of the time replaying a capture took.
+fn run_clock(runs: u32) -> libc::clockid_t {
+    if runs > 1 {
+        libc::CLOCK_THREAD_CPUTIME_ID
+    } else {
+        libc::CLOCK_MONOTONIC
+    }
 }
 
 #[cfg(test)]

@@ -76,10 +76,11 @@ fn a_lock_left_held_is_released_when_the_run_ends() {
         data_in: Some(&frame),
         ctx_in: None,
         data_size_out: None,
+        skip_data_out: false,
         repeat: 3,
         cpu: 0,
         flags: 0,
-        task: TaskInfo::current(),
+        task: TaskInfo::current().into(),
     };
     let mut runner = Runner::new();
     for _ in 0..2 {
@@ -121,10 +122,11 @@ fn iter_num_matches_its_header() {
             data_in: Some(frame),
             ctx_in: None,
             data_size_out: None,
+            skip_data_out: false,
             repeat: 1,
             cpu: 0,
             flags: 0,
-            task: TaskInfo::current(),
+            task: TaskInfo::current().into(),
         };
         rt.test_run(&mut runner, prog, &input).unwrap().retval
     };

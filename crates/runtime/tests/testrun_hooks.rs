@@ -539,7 +539,7 @@ fn connect_is_redirected_and_low_binds_need_root() {
             bind,
             &TestRunInput {
                 ctx_in: Some(&sock_addr(([0, 0, 0, 0], port))),
-                task,
+                task: task.into(),
                 ..TestRunInput::default()
             },
         )

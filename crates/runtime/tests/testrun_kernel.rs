@@ -52,7 +52,7 @@ fn apiary_run(prog_type: ProgType, text: &str, input: &Input) -> Outcome {
             ctx_in: input.ctx.as_deref(),
             repeat: input.repeat,
             flags: input.flags,
-            task: TaskInfo::current(),
+            task: TaskInfo::current().into(),
             ..TestRunInput::default()
         },
     );
@@ -518,7 +518,7 @@ fn trace_printk_lines_come_back_with_the_run() {
             prog,
             &TestRunInput {
                 data_in: Some(&frame),
-                task,
+                task: task.into(),
                 ..TestRunInput::default()
             },
         )

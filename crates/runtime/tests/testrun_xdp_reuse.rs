@@ -79,3 +79,96 @@ fn xdp_test_runs_in_a_row_answer_as_first_runs() {
         );
     }
 }
+
+/// [`SCRIBBLE`], except that a 77-byte packet makes it read far past its
+/// frame: the run fails with a memory fault.
+fn scribble_or_fault() -> String {
+    format!(
+        "r2 = *(u32 *)(r1 + 0)\nr3 = *(u32 *)(r1 + 4)\nr3 -= r2\n\
+         if r3 != 77 goto +1\nr0 = *(u8 *)(r2 + 8000)\n{SCRIBBLE}"
+    )
+}
+
+#[test]
+fn test_runs_after_failed_runs_and_without_data_out_answer_as_first_runs() {
+    let program = code(&scribble_or_fault());
+    let reused = Runtime::new(1);
+    let prog = reused
+        .load_program("scribble", ProgType::XDP, &program, &[])
+        .unwrap();
+    let mut runner = Runner::new();
+    for (step, len) in [200usize, 77, 60, 1500, 77, 14, 3000, 77, 64]
+        .into_iter()
+        .enumerate()
+    {
+        let data: Vec<u8> = (0..len).map(|i| (i as u8) | 0x80).collect();
+        let skip_data_out = step % 2 == 1;
+        let input = TestRunInput {
+            data_in: Some(&data),
+            data_size_out: Some(0),
+            skip_data_out,
+            ..TestRunInput::default()
+        };
+        let fresh = Runtime::new(1);
+        let fresh_prog = fresh
+            .load_program("scribble", ProgType::XDP, &program, &[])
+            .unwrap();
+        let whole = TestRunInput {
+            skip_data_out: false,
+            ..input.clone()
+        };
+        let expected = fresh.test_run(&mut Runner::new(), fresh_prog, &whole);
+        let got = reused.test_run(&mut runner, prog, &input);
+        match (got, expected) {
+            (Ok(mut got), Ok(mut expected)) => {
+                assert!(len != 77, "a 77-byte packet faults");
+                (got.duration_ns, expected.duration_ns) = (0, 0);
+                if skip_data_out {
+                    assert_eq!(got.data_out, None, "{len}: no packet asked for");
+                    expected.data_out = None;
+                }
+                assert_eq!(got, expected, "{len}-byte packet");
+            }
+            (Err(got), Err(expected)) => {
+                assert_eq!(len, 77);
+                assert_eq!(got.to_string(), expected.to_string());
+            }
+            (got, expected) => panic!("{len}: {got:?} against a fresh runtime's {expected:?}"),
+        }
+    }
+}
+
+#[test]
+fn skb_test_runs_without_data_out_give_everything_else() {
+    // tc: the packet's length, after a write of its first byte.
+    let text = "r2 = *(u32 *)(r1 + 76)\nr3 = *(u32 *)(r1 + 80)\nr4 = r2\nr4 += 1\n\
+        r0 = 0\nif r4 > r3 goto +3\nr5 = 7\n*(u8 *)(r2 + 0) = r5\nr0 = *(u32 *)(r1 + 0)\nexit";
+    let runtime = Runtime::new(1);
+    let prog = runtime
+        .load_program("len", ProgType::SCHED_CLS, &code(text), &[])
+        .unwrap();
+    let data: Vec<u8> = (0..98u8).collect();
+    let mut runner = Runner::new();
+    let mut run = |skip_data_out| {
+        let input = TestRunInput {
+            data_in: Some(&data),
+            skip_data_out,
+            ..TestRunInput::default()
+        };
+        let mut output = runtime.test_run(&mut runner, prog, &input).unwrap();
+        output.duration_ns = 0;
+        output
+    };
+    let whole = run(false);
+    let packet = whole.data_out.clone().expect("the packet comes back");
+    assert_eq!((whole.retval, packet[0]), (98, 7));
+    let skipped = run(true);
+    assert_eq!(skipped.data_out, None);
+    assert_eq!(
+        skipped,
+        apiary_runtime::TestRunOutput {
+            data_out: None,
+            ..whole
+        }
+    );
+}

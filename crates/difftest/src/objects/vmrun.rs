@@ -16,10 +16,12 @@ pub fn test_run(vm: &mut VmBackend, request: &RunRequest) -> Result<RunResult, B
         // The whole packet comes back so that a too-small room is noticed
         // here and answered as the kernel does (ENOSPC), not silently cut.
         data_size_out: request.data_size_out.map(|_| 0),
+        // Without room for it, the packet is not given back (below).
+        skip_data_out: request.data_size_out.is_none(),
         repeat: request.repeat,
         cpu: 0,
         flags: 0,
-        task: task.clone(),
+        task: std::sync::Arc::clone(task),
     };
     let output = runtime
         .test_run(runner, prog, &input)
@@ -50,7 +52,7 @@ pub fn test_run(vm: &mut VmBackend, request: &RunRequest) -> Result<RunResult, B
     Ok(RunResult {
         retval: output.retval,
         duration_ns: output.duration_ns,
-        data_out: output.data_out.filter(|_| request.data_size_out.is_some()),
+        data_out: output.data_out,
         ctx_out: output.ctx_out.filter(|_| request.ctx_size_out.is_some()),
         trace: output.trace.iter().map(ToString::to_string).collect(),
         redirects,

@@ -244,7 +244,7 @@ impl Runtime {
         let len = objects_in.len() as u64;
         relocate(&mut args, TEST_OBJECTS_BASE, host, len);
         relocate(objects.bytes_mut(), TEST_OBJECTS_BASE, host, len);
-        let mut env = self.env(prog, input.cpu, &input.task);
+        let mut env = self.env(prog, input.cpu, Arc::clone(&input.task));
         let regions = [
             Region::readable(&args).with_kind(RegionKind::Context),
             objects.region(true),
@@ -317,7 +317,7 @@ impl Runtime {
                 bytes[field..field + 4].copy_from_slice(&len.to_ne_bytes());
             }
         }
-        let mut env = self.env(prog, input.cpu, &input.task);
+        let mut env = self.env(prog, input.cpu, Arc::clone(&input.task));
         if prog_type == ProgType::SK_MSG {
             let len = u32::try_from(data_in.len()).unwrap_or(u32::MAX);
             env.message = Some((data.region(true).addr(), len));
@@ -377,7 +377,7 @@ impl Runtime {
         let image = sysctl.image().map_err(|e| invalid(e.to_string()))?;
         let mut ctx = HostBuf::zeroed(image.len());
         ctx.bytes_mut().copy_from_slice(&image);
-        let mut env = self.env(prog, input.cpu, &input.task);
+        let mut env = self.env(prog, input.cpu, Arc::clone(&input.task));
         let regions = [ctx.region(true)];
         let result = self.run_repeated(runner, prog, &mut env, &regions, input.repeat)?;
         let outcome = crate::SysctlContext::outcome(ctx.bytes())
@@ -438,8 +438,8 @@ impl Runtime {
             ifindex: LOOPBACK_IFINDEX,
             has_context: image.is_some(),
         };
-        let mut env = self.env(prog, input.cpu, &input.task);
-        env.packet = Some(Packet::skb(&frame, false, &setup));
+        let mut env = self.env(prog, input.cpu, Arc::clone(&input.task));
+        env.packet = Some(Box::new(Packet::skb(&frame, false, &setup)));
         let result = self.run_repeated(runner, prog, &mut env, &[], input.repeat)?;
         let packet = env.packet.take().ok_or(TestRunError::NoSuchProgram)?;
         let data_out = super::data_out(packet.bytes().to_vec(), input.data_size_out);
@@ -501,7 +501,7 @@ impl Runtime {
                 )));
             }
         }
-        let mut env = self.env(prog, input.cpu, &input.task);
+        let mut env = self.env(prog, input.cpu, Arc::clone(&input.task));
         let region = Region::readable(&image).with_kind(RegionKind::Context);
         let (r0, duration) = self.run_repeated(runner, prog, &mut env, &[region], input.repeat)?;
         let verdict = if r0 == 0 { 0 } else { SK_PASS };
@@ -572,8 +572,8 @@ impl Runtime {
             SKB_DATA_END as usize,
             frame_start + data.len() as u64,
         );
-        let mut env = self.env(prog, input.cpu, &input.task);
-        env.packet = Some(packet);
+        let mut env = self.env(prog, input.cpu, Arc::clone(&input.task));
+        env.packet = Some(Box::new(packet));
         let proto = [data[12], data[13]];
         let hlen = data.len() as u16;
         let nhoff = ETH_HLEN as u16;
@@ -713,7 +713,7 @@ impl Runtime {
         let mut ctx = [0u8; 16];
         put_u64(&mut ctx, 0, state.region(false).addr());
         put_u64(&mut ctx, 8, skb.region(false).addr());
-        let mut env = self.env(prog, input.cpu, &input.task);
+        let mut env = self.env(prog, input.cpu, Arc::clone(&input.task));
         let regions = [
             Region::readable(&ctx).with_kind(RegionKind::Context),
             state.region(false),
