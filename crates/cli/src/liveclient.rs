@@ -2,7 +2,8 @@
 //! DIR` owns the map: each operation goes over `DIR/.apiary-live.sock` to
 //! the owner, which applies it to the map its workers use.
 //!
-//! No socket, or one nothing accepts on (its owner died), or an owner that
+//! No socket, or one nothing accepts on (its owner died), one whose owner
+//! closes the connection unanswered (it is stopping), or an owner that
 //! does not serve NAME: there is no live map and the pin file is the map.
 //! An owner of another user (other than root) is not trusted.
 //!
@@ -64,6 +65,9 @@ pub fn connect(path: &Path) -> Result<Option<LiveMap>, String> {
     let payload = match call(&stream, name, Op::Describe, None, &[], 0) {
         Ok(Response::Ok(payload)) => payload,
         Ok(Response::NotServed) => return Ok(None),
+        // The owner is stopping: it writes the files last, under the
+        // directory's lock, which reading the file waits for.
+        Err(WireError::Io(e)) if owner_stopping(&e) => return Ok(None),
         Ok(other) => return Err(failed(&format!("unexpected answer {other:?}"))),
         Err(e) => return Err(failed(&e)),
     };
@@ -79,6 +83,16 @@ pub fn connect(path: &Path) -> Result<Option<LiveMap>, String> {
 }
 
 /// One request and its answer.
+/// Whether a conversation broke because its owner stopped serving: it
+/// closed the connection before answering (or before accepting it).
+fn owner_stopping(error: &std::io::Error) -> bool {
+    use std::io::ErrorKind;
+    matches!(
+        error.kind(),
+        ErrorKind::ConnectionReset | ErrorKind::BrokenPipe | ErrorKind::UnexpectedEof
+    )
+}
+
 fn call(
     stream: &UnixStream,
     map: &str,

@@ -49,7 +49,7 @@ struct Tracked {
 pub struct LivePins {
     maps: Vec<Tracked>,
     /// Serves the maps live until dropped.
-    _server: LiveServer,
+    server: LiveServer,
 }
 
 fn stamp(path: &Path) -> Option<Stamp> {
@@ -92,10 +92,7 @@ impl LivePins {
             })
             .collect();
         let server = LiveServer::start(dir, served)?;
-        Ok(LivePins {
-            maps,
-            _server: server,
-        })
+        Ok(LivePins { maps, server })
     }
 
     /// Takes in what other processes changed in the pin files, then
@@ -105,26 +102,53 @@ impl LivePins {
         for tracked in &mut self.maps {
             let _lock = pin::lock_dir_of(&tracked.path)
                 .map_err(|e| CliError::at(tracked.path.display(), e))?;
-            if stamp(&tracked.path) != tracked.stamp && tracked.stamp.is_some() {
-                match tracked.merge() {
-                    Ok(0) => {}
-                    Ok(n) => notes.push(format!(
-                        "{}: {n} element(s) changed by another process taken in",
-                        tracked.path.display()
-                    )),
-                    Err(why) => notes.push(format!(
-                        "{}: changes by another process not taken in: {why}",
-                        tracked.path.display()
-                    )),
-                }
-            }
-            tracked.write()?;
+            tracked.sync(&mut notes)?;
+        }
+        Ok(notes)
+    }
+
+    /// Stops serving the maps live, then syncs them a last time, holding
+    /// the directory's lock throughout: an update answered live is in the
+    /// files, and a command that finds the socket gone reads the files
+    /// only once they are final.
+    pub fn finish(self) -> Result<Vec<String>, CliError> {
+        let LivePins { mut maps, server } = self;
+        let _lock = match maps.first() {
+            Some(tracked) => Some(
+                pin::lock_dir_of(&tracked.path)
+                    .map_err(|e| CliError::at(tracked.path.display(), e))?,
+            ),
+            None => None,
+        };
+        drop(server);
+        let mut notes = Vec::new();
+        for tracked in &mut maps {
+            tracked.sync(&mut notes)?;
         }
         Ok(notes)
     }
 }
 
 impl Tracked {
+    /// Takes in what another process changed in the file, then writes the
+    /// map out (the caller holds the directory's lock).
+    fn sync(&mut self, notes: &mut Vec<String>) -> Result<(), CliError> {
+        if stamp(&self.path) != self.stamp && self.stamp.is_some() {
+            match self.merge() {
+                Ok(0) => {}
+                Ok(n) => notes.push(format!(
+                    "{}: {n} element(s) changed by another process taken in",
+                    self.path.display()
+                )),
+                Err(why) => notes.push(format!(
+                    "{}: changes by another process not taken in: {why}",
+                    self.path.display()
+                )),
+            }
+        }
+        self.write()
+    }
+
     fn write(&mut self) -> Result<(), CliError> {
         // The elements are listed before the file is written: an element
         // the program adds in between is in the file but not in `written`,

@@ -10,18 +10,24 @@
 //! served on its own thread, at most [`MAX_CONNECTIONS`] at once, and a
 //! client that stops talking is dropped after [`IDLE`].
 //!
+//! Stopping (dropping the [`LiveServer`]) removes the socket, lets every
+//! connection finish the request it is answering, ends each at its next
+//! request, and returns only when none is left, so that nothing the owner
+//! writes afterwards (its final pin files) can miss an answered update.
+//!
 //! It must not encode messages (`livewire`) nor write pin files
 //! (`livepins`).
 
 use std::collections::HashMap;
+use std::net::Shutdown;
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use apiary_maps::Map;
 use apiary_maps::pin::MapBtf;
@@ -37,6 +43,8 @@ pub const MAX_CONNECTIONS: usize = 16;
 pub const IDLE: Duration = Duration::from_secs(10);
 /// How often the accepting thread looks whether the run has ended.
 const POLL: Duration = Duration::from_millis(100);
+/// How long stopping waits for connections to end their last answer.
+const LAST_ANSWER: Duration = Duration::from_secs(5);
 
 /// A map the owner serves: the map itself and its BTF.
 pub struct Served {
@@ -52,6 +60,24 @@ pub struct LiveServer {
     path: PathBuf,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
+    open: Arc<Open>,
+}
+
+/// The connections being served, by number: a second handle on each
+/// stream, so that stopping can end their reading.
+#[derive(Default)]
+struct Open {
+    streams: Mutex<(u64, HashMap<u64, UnixStream>)>,
+}
+
+impl Open {
+    fn lock(&self) -> std::sync::MutexGuard<'_, (u64, HashMap<u64, UnixStream>)> {
+        self.streams.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn count(&self) -> usize {
+        self.lock().1.len()
+    }
 }
 
 impl LiveServer {
@@ -67,18 +93,21 @@ impl LiveServer {
             .set_nonblocking(true)
             .map_err(|e| CliError::at(at(), e))?;
         let stop = Arc::new(AtomicBool::new(false));
+        let open = Arc::new(Open::default());
         let thread = {
             let stop = Arc::clone(&stop);
+            let open = Arc::clone(&open);
             let maps = Arc::new(maps);
             std::thread::Builder::new()
                 .name("apiary-live".into())
-                .spawn(move || accept_until(&listener, &maps, &stop))
+                .spawn(move || accept_until(&listener, &maps, &stop, &open))
                 .map_err(|e| CliError::at(at(), e))?
         };
         Ok(LiveServer {
             path,
             stop,
             thread: Some(thread),
+            open,
         })
     }
 }
@@ -90,6 +119,14 @@ impl Drop for LiveServer {
             let _ = thread.join();
         }
         let _ = std::fs::remove_file(&self.path);
+        // A connection's next read ends; the answer it is writing does not.
+        for stream in self.open.lock().1.values() {
+            let _ = stream.shutdown(Shutdown::Read);
+        }
+        let started = Instant::now();
+        while self.open.count() > 0 && started.elapsed() < LAST_ANSWER {
+            std::thread::sleep(Duration::from_millis(5));
+        }
     }
 }
 
@@ -118,12 +155,16 @@ fn clear_stale(path: &Path) -> Result<(), CliError> {
     }
 }
 
-fn accept_until(listener: &UnixListener, maps: &Arc<HashMap<String, Served>>, stop: &AtomicBool) {
-    let busy = Arc::new(AtomicUsize::new(0));
+fn accept_until(
+    listener: &UnixListener,
+    maps: &Arc<HashMap<String, Served>>,
+    stop: &AtomicBool,
+    open: &Arc<Open>,
+) {
     // SAFETY: geteuid has no preconditions.
     let owner = unsafe { libc::geteuid() };
     while !stop.load(Ordering::Relaxed) {
-        if busy.load(Ordering::Relaxed) >= MAX_CONNECTIONS {
+        if open.count() >= MAX_CONNECTIONS {
             std::thread::sleep(POLL);
             continue;
         }
@@ -139,7 +180,9 @@ fn accept_until(listener: &UnixListener, maps: &Arc<HashMap<String, Served>>, st
         {
             continue;
         }
-        let slot = Slot::take(&busy);
+        let Some(slot) = Slot::take(open, &stream) else {
+            continue;
+        };
         let maps = Arc::clone(maps);
         // A thread that cannot be spawned drops the closure, and the slot.
         let _ = std::thread::Builder::new()
@@ -153,18 +196,29 @@ fn accept_until(listener: &UnixListener, maps: &Arc<HashMap<String, Served>>, st
 
 /// One of the [`MAX_CONNECTIONS`], given back when dropped, also when its
 /// thread ends by a panic.
-struct Slot(Arc<AtomicUsize>);
+struct Slot {
+    open: Arc<Open>,
+    number: u64,
+}
 
 impl Slot {
-    fn take(busy: &Arc<AtomicUsize>) -> Slot {
-        busy.fetch_add(1, Ordering::Relaxed);
-        Slot(Arc::clone(busy))
+    /// The slot of `stream`, unless its second handle cannot be made.
+    fn take(open: &Arc<Open>, stream: &UnixStream) -> Option<Slot> {
+        let handle = stream.try_clone().ok()?;
+        let mut streams = open.lock();
+        let number = streams.0;
+        streams.0 += 1;
+        streams.1.insert(number, handle);
+        Some(Slot {
+            open: Arc::clone(open),
+            number,
+        })
     }
 }
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
+        self.open.lock().1.remove(&self.number);
     }
 }
 
@@ -336,6 +390,60 @@ mod tests {
         }
         // A map the owner does not serve is left to its pin file.
         assert!(liveclient::connect(&dir.0.join("other")).unwrap().is_none());
+    }
+
+    /// Stopping ends every connection before it returns (an owner writes
+    /// its final pin files after it), also one idle between requests; a
+    /// client then finds no live map, also one whose connection was
+    /// accepted but not answered before the stop.
+    #[test]
+    fn stopping_ends_every_connection_before_returning() {
+        let dir = Dir::new("stop");
+        let map = hash_map();
+        let server = serve_one(&dir.0, &map).expect("server");
+        let live = liveclient::connect(&dir.0.join("h"))
+            .expect("no error")
+            .expect("served live");
+        live.operate(Op::Update, Some(&[1, 0, 0, 0]), &[7, 0, 0, 0], 0)
+            .expect("update");
+        // Connected (in the backlog or accepted) but not yet asking.
+        let waiting = UnixStream::connect(dir.0.join(SOCKET_NAME)).expect("connects");
+        let open = Arc::clone(&server.open);
+        let started = Instant::now();
+        drop(server);
+        assert_eq!(open.count(), 0, "connections left after stopping");
+        assert!(
+            started.elapsed() < IDLE,
+            "stopping waited for the idle timeout"
+        );
+        assert!(!dir.0.join(SOCKET_NAME).exists(), "the socket is removed");
+        assert_eq!(
+            live.operate(Op::Lookup, Some(&[1, 0, 0, 0]), &[], 0),
+            Err(Errno(libc::EIO)),
+            "a conversation after the stop is over"
+        );
+        let mut reader = &waiting;
+        assert!(
+            read_frame(&mut reader).is_err(),
+            "the waiting connection is closed unanswered"
+        );
+        assert!(liveclient::connect(&dir.0.join("h")).unwrap().is_none());
+        assert_eq!(map.sys_lookup(&[1, 0, 0, 0], 0).unwrap(), [7, 0, 0, 0]);
+    }
+
+    /// An owner that closes a connection unanswered is stopping: the
+    /// command goes to the pin file (which the owner writes last, under
+    /// the directory's lock) instead of failing.
+    #[test]
+    fn a_connection_closed_unanswered_leaves_the_map_to_its_pin_file() {
+        let dir = Dir::new("closing");
+        let listener = UnixListener::bind(dir.0.join(SOCKET_NAME)).expect("binds");
+        let closer = std::thread::spawn(move || {
+            let (stream, _) = listener.accept().expect("accepts");
+            drop(stream);
+        });
+        assert!(liveclient::connect(&dir.0.join("h")).unwrap().is_none());
+        closer.join().expect("closer");
     }
 
     /// Push, peek and pop of a queue and a bloom filter's peek go to the

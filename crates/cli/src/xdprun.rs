@@ -195,8 +195,8 @@ pub fn xdp_run(options: &XdpRunOptions) -> CliResult {
     for (queue, stats) in stats.iter().enumerate() {
         print_trace(&options.iface, queue, stats);
     }
-    if let Some(pins) = &mut pins {
-        for note in pins.sync()? {
+    if let Some(pins) = pins {
+        for note in pins.finish()? {
             eprintln!("apiary: {note}");
         }
     }
