@@ -409,8 +409,11 @@ impl Packet {
     /// frame. Of the frame, only the span the packet occupied since the last
     /// fill is cleared: the skb helpers write only inside the packet (they
     /// zero what they grow it by) and a verified program writes only
-    /// between `data` and `data_end`, so the rest is still zero. The
-    /// context is rewritten whole: programs and helpers write its fields.
+    /// between `data` and `data_end`, so the rest is still zero (an
+    /// unverified program's writes elsewhere in its frame may outlive its
+    /// run, as in an XDP frame). The context is rewritten whole: its
+    /// `__sk_buff` from the setup, the host pointers after it by
+    /// [`Packet::sync`].
     pub(crate) fn refill_skb(&mut self, input: &[u8], l2: bool, setup: &SkbSetup) {
         let capacity = skb_capacity(input.len());
         if self.capacity() != capacity {
@@ -439,7 +442,6 @@ impl Packet {
         let network = head + ETH_HLEN;
         let data = if l2 { head } else { network };
         let image = self.ctx.bytes_mut();
-        image.fill(0);
         image[..skb_off::SIZE].copy_from_slice(&setup.image);
         put_u32(image, skb_off::IFINDEX, setup.ifindex);
         // The test socket's addresses (`sk_rcv_saddr`, `sk_daddr`) come from
