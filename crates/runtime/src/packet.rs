@@ -675,7 +675,7 @@ impl Packet {
             .min(meta.min(data).min(self.mac).min(self.network));
         self.shown_to = self.shown_to.max(end);
         let len = self.len() as u32;
-        let skb = self.skb.clone();
+        let skb = &self.skb;
         let image = self.ctx.bytes_mut();
         put_u32(image, skb_off::LEN, len);
         put_u32(image, skb_off::PKT_TYPE, skb.pkt_type);
