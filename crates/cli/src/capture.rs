@@ -5,7 +5,7 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::io::Read;
+use std::io::{Read, Write as _};
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -27,7 +27,7 @@ use crate::progrun::{
     OutputFormat, RunWords, data_room, describe_failure, emit, report_side_effects,
     request_from_words,
 };
-use apiary_difftest::objects::{BackendError, RunRequest, RunResult, compare_runs};
+use apiary_difftest::objects::{BackendError, Redirect, RunRequest, RunResult, compare_runs};
 
 /// Largest capture read.
 const MAX_CAPTURE_BYTES: u64 = 256 << 20;
@@ -292,6 +292,21 @@ fn passed_packet(prog_type: ProgType, retval: u32, packet: &[u8], result: RunRes
     result.data_out.unwrap_or_else(|| packet.to_vec())
 }
 
+/// Counts one redirect under its sender and target, allocating the
+/// target's text only the first time it is seen.
+fn count_redirect(
+    redirects: &mut BTreeMap<&'static str, BTreeMap<String, u64>>,
+    redirect: &Redirect,
+) {
+    let targets = redirects.entry(redirect.via).or_default();
+    match targets.get_mut(redirect.target.as_str()) {
+        Some(count) => *count += 1,
+        None => {
+            targets.insert(redirect.target.clone(), 1);
+        }
+    }
+}
+
 /// Runs the program on every packet of `capture_path` (maps keep their
 /// contents from one packet to the next) and reports the verdicts;
 /// `compared`: `run` gives a second backend's result to compare with.
@@ -324,7 +339,7 @@ pub fn replay(
     let mut request = request_from_words(words, Some(Vec::new()))?;
 
     let mut histogram: BTreeMap<Cow<'static, str>, u64> = BTreeMap::new();
-    let mut redirects: BTreeMap<String, u64> = BTreeMap::new();
+    let mut redirects: BTreeMap<&'static str, BTreeMap<String, u64>> = BTreeMap::new();
     let mut written = Vec::new();
     let mut passed = 0usize;
     let mut total_ns = 0u64;
@@ -339,6 +354,9 @@ pub fn replay(
     // The packets after the runs are asked for only when something reads
     // them: copying each out costs about as much as a short program's run.
     let packets_read = out.is_some() || compared || words.data_size_out.is_some();
+    // Buffered: a tc program redirecting every other packet would otherwise
+    // make a write system call per packet, costing more than its run.
+    let mut stderr = std::io::BufWriter::new(std::io::stderr().lock());
     let started = thread_cpu_time();
     for (index, packet) in capture.packets.iter_mut().enumerate() {
         let number = index + 1;
@@ -349,16 +367,18 @@ pub fn replay(
         let (result, kernel) = match outcome {
             Ok(outcome) => outcome,
             Err(error) => {
-                eprintln!("apiary: packet {number}: {}", describe_failure(&error));
+                let _ = writeln!(
+                    stderr,
+                    "apiary: packet {number}: {}",
+                    describe_failure(&error)
+                );
                 failures += 1;
                 continue;
             }
         };
-        report_side_effects(&result);
+        report_side_effects(&result, &mut stderr);
         for redirect in &result.redirects {
-            *redirects
-                .entry(format!("{} to {}", redirect.via, redirect.target))
-                .or_default() += 1;
+            count_redirect(&mut redirects, redirect);
         }
         if let Some(kernel) = &kernel {
             differences.extend(
@@ -381,6 +401,17 @@ pub fn replay(
         }
     }
     let elapsed = thread_cpu_time().saturating_sub(started).as_secs_f64();
+    // Written before anything else is printed, so that stderr keeps its order.
+    let _ = std::io::Write::flush(&mut stderr);
+    drop(stderr);
+    let redirects: BTreeMap<String, u64> = redirects
+        .into_iter()
+        .flat_map(|(via, targets)| {
+            targets
+                .into_iter()
+                .map(move |(target, count)| (format!("{via} to {target}"), count))
+        })
+        .collect();
     if let Some(out) = out {
         let file = write_pcapng(&capture.interfaces, &written)
             .map_err(|e| CliError::at(out.display(), e))?;

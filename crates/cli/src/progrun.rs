@@ -564,7 +564,7 @@ fn single_run(backends: &mut Backends, words: &RunWords, format: OutputFormat) -
     let (result, kernel) = backends
         .run(&request)
         .map_err(|e| CliError::at("run", describe_failure(&e)))?;
-    report_side_effects(&result);
+    report_side_effects(&result, &mut std::io::stderr().lock());
     let differences = kernel
         .as_ref()
         .map(|k| compare_runs(&result, k))
@@ -666,14 +666,10 @@ fn single_run(backends: &mut Backends, words: &RunWords, format: OutputFormat) -
     })
 }
 
-/// Trace lines and redirect targets go to stderr, where `trace_pipe` and
-/// bpftool's messages would be, leaving stdout to bpftool's output.
-pub fn report_side_effects(result: &RunResult) {
-    if result.trace.is_empty() && result.redirects.is_empty() {
-        // Replaying a capture asks for every packet: no lock for nothing.
-        return;
-    }
-    let mut stderr = std::io::stderr().lock();
+/// Trace lines and redirect targets go to `stderr` (the process's, or a
+/// buffer in front of it), where `trace_pipe` and bpftool's messages would
+/// be, leaving stdout to bpftool's output.
+pub fn report_side_effects(result: &RunResult, stderr: &mut impl std::io::Write) {
     for line in &result.trace {
         let _ = writeln!(stderr, "{line}");
     }

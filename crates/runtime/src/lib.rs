@@ -216,6 +216,9 @@ pub struct Runtime {
     /// through test-run would otherwise allocate and zero a page and a
     /// context per packet, more than a short program's run costs.
     spare_xdp_frame: Mutex<Option<Box<packet::Packet>>>,
+    /// An skb test-run's packet kept for the next one, for the same reason
+    /// (its frame is six pages).
+    spare_skb_frame: Mutex<Option<Box<packet::Packet>>>,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -403,6 +406,7 @@ impl Runtime {
             socket_cookies: std::sync::atomic::AtomicU64::new(0),
             routes: RwLock::new(Vec::new()),
             spare_xdp_frame: Mutex::new(None),
+            spare_skb_frame: Mutex::new(None),
         })
     }
 

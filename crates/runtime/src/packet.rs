@@ -210,10 +210,13 @@ pub(crate) struct Packet {
     /// XDP: the fragments of a multi-buffer frame after the linear part,
     /// each at most one page (`skb_shared_info.frags`).
     pub(crate) frags: Vec<Vec<u8>>,
-    /// XDP: the lowest `data_meta` since the frame was last filled: the
-    /// headroom below it was never part of the packet, so no run wrote it
-    /// through the packet and the next fill need not clear it.
+    /// The lowest frame offset the packet (with its metadata and headers)
+    /// reached since the frame was last filled: below it, no run wrote
+    /// through the packet, so the next fill need not clear it.
     shown_from: usize,
+    /// skb: the highest `data_end` since the frame was last filled, the
+    /// other end of what the next fill clears.
+    shown_to: usize,
 }
 
 impl std::fmt::Debug for Packet {
@@ -305,6 +308,13 @@ pub(crate) struct SkbSetup {
     pub(crate) has_context: bool,
 }
 
+/// The frame of an skb for an `input_len`-byte packet: the kernel's
+/// headroom and the extra head space, room for the longest packet the
+/// helpers make, and the extra tail space.
+fn skb_capacity(input_len: usize) -> usize {
+    SKB_EXTRA_HEAD + SKB_HEADROOM + BPF_SKB_MAX_LEN.max(input_len) + SKB_EXTRA_TAIL
+}
+
 impl Packet {
     /// An XDP frame holding `input` (metadata first) as test-run builds it:
     /// the first `linear` bytes in the frame, the rest in page-sized
@@ -322,6 +332,7 @@ impl Packet {
             skb: SkbState::default(),
             frags: Vec::new(),
             shown_from: XDP_PACKET_HEADROOM,
+            shown_to: XDP_PACKET_HEADROOM,
         };
         packet.refill_xdp(input, linear, setup);
         packet
@@ -375,17 +386,54 @@ impl Packet {
     /// `bpf_prog_test_run_skb` builds it: `eth_type_trans` on the device,
     /// `data` at the MAC header when `l2`, else at the network header.
     pub(crate) fn skb(input: &[u8], l2: bool, setup: &SkbSetup) -> Packet {
+        let mut packet = Packet {
+            kind: PacketKind::Skb { l2 },
+            frame: HostBuf::zeroed(skb_capacity(input.len())),
+            ctx: HostBuf::zeroed(SKB_INTERNAL_SIZE as usize),
+            meta: 0,
+            data: 0,
+            end: 0,
+            mac: 0,
+            network: 0,
+            skb: SkbState::default(),
+            frags: Vec::new(),
+            shown_from: 0,
+            shown_to: 0,
+        };
+        packet.refill_skb(input, l2, setup);
+        packet
+    }
+
+    /// Puts `input` into this skb's buffers as [`Packet::skb`] does, for the
+    /// next packet of a replayed capture, without allocating and zeroing a
+    /// frame. Of the frame, only the span the packet occupied since the last
+    /// fill is cleared: the skb helpers write only inside the packet (they
+    /// zero what they grow it by) and a verified program writes only
+    /// between `data` and `data_end`, so the rest is still zero (an
+    /// unverified program's writes elsewhere in its frame may outlive its
+    /// run, as in an XDP frame). The context is rewritten whole: its
+    /// `__sk_buff` from the setup, the host pointers after it by
+    /// [`Packet::sync`].
+    pub(crate) fn refill_skb(&mut self, input: &[u8], l2: bool, setup: &SkbSetup) {
+        let capacity = skb_capacity(input.len());
+        if self.capacity() != capacity {
+            self.frame = HostBuf::zeroed(capacity);
+        } else if let Some(shown) = self
+            .frame
+            .bytes_mut()
+            .get_mut(self.shown_from..self.shown_to)
+        {
+            shown.fill(0);
+        }
         let head = SKB_EXTRA_HEAD + SKB_HEADROOM;
-        let capacity = head + BPF_SKB_MAX_LEN.max(input.len()) + SKB_EXTRA_TAIL;
-        let mut frame = HostBuf::zeroed(capacity);
-        if let Some(dst) = frame.bytes_mut().get_mut(head..head + input.len()) {
+        if let Some(dst) = self.frame.bytes_mut().get_mut(head..head + input.len()) {
             dst.copy_from_slice(input);
         }
         let ethertype = input
             .get(12..14)
             .map_or(0, |b| u16::from_be_bytes([b[0], b[1]]));
         let payload = input.get(ETH_HLEN..).unwrap_or_default();
-        let skb = SkbState {
+        self.skb = SkbState {
             protocol: ethertype_protocol(ethertype, payload),
             pkt_type: pkt_type_of(input.get(..6).unwrap_or_default()),
             gso_size: get_u32(&setup.image, skb_off::GSO_SIZE),
@@ -393,13 +441,12 @@ impl Packet {
         };
         let network = head + ETH_HLEN;
         let data = if l2 { head } else { network };
-        let mut ctx = HostBuf::zeroed(SKB_INTERNAL_SIZE as usize);
-        let image = ctx.bytes_mut();
+        let image = self.ctx.bytes_mut();
         image[..skb_off::SIZE].copy_from_slice(&setup.image);
         put_u32(image, skb_off::IFINDEX, setup.ifindex);
         // The test socket's addresses (`sk_rcv_saddr`, `sk_daddr`) come from
         // the IP header when one fits.
-        match skb.protocol {
+        match self.skb.protocol {
             ETH_P_IP if payload.len() >= 20 => {
                 put_u32(image, skb_off::FAMILY, 2);
                 image[skb_off::LOCAL_IP4..skb_off::LOCAL_IP4 + 4].copy_from_slice(&payload[12..16]);
@@ -416,27 +463,24 @@ impl Packet {
             ETH_P_IPV6 => put_u32(image, skb_off::FAMILY, 10),
             _ => {}
         }
-        let mut packet = Packet {
-            kind: PacketKind::Skb { l2 },
-            frame,
-            ctx,
-            meta: data,
-            data,
-            end: head + input.len(),
-            mac: head,
-            network,
-            skb,
-            frags: Vec::new(),
-            shown_from: data,
-        };
+        self.kind = PacketKind::Skb { l2 };
+        self.meta = data;
+        self.data = data;
+        self.end = head + input.len();
+        self.mac = head;
+        self.network = network;
+        if !self.frags.is_empty() {
+            self.frags.clear();
+        }
+        self.shown_from = head;
+        self.shown_to = self.end;
         // `cb->pkt_len`: the skb's length when test-run converts a given
         // context (without one, the control block stays zero).
         if setup.has_context && get_u32(&setup.image, skb_off::WIRE_LEN) == 0 {
-            let len = packet.len() as u32;
-            put_u32(packet.ctx.bytes_mut(), skb_off::WIRE_LEN, len);
+            let len = self.len() as u32;
+            put_u32(self.ctx.bytes_mut(), skb_off::WIRE_LEN, len);
         }
-        packet.sync();
-        packet
+        self.sync();
     }
 
     /// The address of the packet's first byte (`data`).
@@ -626,8 +670,12 @@ impl Packet {
             put_u64(image, XDP_DATA_META as usize, base + meta as u64);
             return;
         }
+        self.shown_from = self
+            .shown_from
+            .min(meta.min(data).min(self.mac).min(self.network));
+        self.shown_to = self.shown_to.max(end);
         let len = self.len() as u32;
-        let skb = self.skb.clone();
+        let skb = &self.skb;
         let image = self.ctx.bytes_mut();
         put_u32(image, skb_off::LEN, len);
         put_u32(image, skb_off::PKT_TYPE, skb.pkt_type);
@@ -652,6 +700,8 @@ impl Packet {
                 .checked_add(src.len())
                 .is_some_and(|end| end <= capacity);
         if fits {
+            self.shown_from = self.shown_from.min(src.start).min(dest);
+            self.shown_to = self.shown_to.max(dest + src.len());
             self.frame_mut().copy_within(src, dest);
         }
         fits

@@ -284,7 +284,7 @@ fn skb_program(prog_type: ProgType) -> Option<bool> {
     }
 }
 
-/// Copies the packet out, at most `limit` bytes when one is given.
+/// The frame kept for the next test run of its kind.
 fn spare_frame(
     spare: &std::sync::Mutex<Option<Box<Packet>>>,
 ) -> std::sync::MutexGuard<'_, Option<Box<Packet>>> {
@@ -293,6 +293,7 @@ fn spare_frame(
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// Copies the packet out, at most `limit` bytes when one is given.
 fn data_out(bytes: Vec<u8>, limit: Option<u32>) -> Vec<u8> {
     let mut bytes = bytes;
     if let Some(limit) = limit.filter(|l| *l != 0) {
@@ -606,16 +607,24 @@ impl Runtime {
             ifindex: LOOPBACK_IFINDEX,
             has_context: image.is_some(),
         };
-        let mut packet = Packet::skb(data, l2, &setup);
+        let spare = spare_frame(&self.spare_skb_frame).take();
+        let mut packet = match spare {
+            Some(mut packet) => {
+                packet.refill_skb(data, l2, &setup);
+                packet
+            }
+            None => Box::new(Packet::skb(data, l2, &setup)),
+        };
         let checksum_complete = input.flags & BPF_F_TEST_SKB_CHECKSUM_COMPLETE != 0;
         if checksum_complete {
             make_checksum_complete(&mut packet);
         }
         let mut env = self.env(prog, input.cpu, Arc::clone(&input.task));
-        env.packet = Some(Box::new(packet));
+        env.packet = Some(packet);
         let (retval, duration_ns) = self.run_repeated(runner, prog, &mut env, &[], input.repeat)?;
         let packet = env.packet.take().ok_or(TestRunError::NoSuchProgram)?;
         if checksum_complete && !checksum_complete_holds(&packet) {
+            *spare_frame(&self.spare_skb_frame) = Some(packet);
             return Err(TestRunError::ChecksumMismatch);
         }
         let bytes = || {
@@ -630,6 +639,7 @@ impl Runtime {
         };
         let data = (!input.skip_data_out).then(|| data_out(bytes(), input.data_size_out));
         let ctx_out = image.map(|ctx| skb_ctx_out(ctx, &packet));
+        *spare_frame(&self.spare_skb_frame) = Some(packet);
         Ok(finish(env, (retval, duration_ns), data, ctx_out))
     }
 
