@@ -13,7 +13,7 @@
 #[allow(dead_code)]
 mod lookup_tiers;
 
-use apiary_kernel::types::MapType as KernelMapType;
+use apiary_kernel::types::{MapType as KernelMapType, ProgType};
 use apiary_maps::typed::RingBuf;
 use apiary_maps::{BPF_RB_AVAIL_DATA, BPF_RB_CONS_POS, BPF_RB_PROD_POS, MapDef, MapType};
 use apiary_runtime::{MapId, Runtime};
@@ -234,4 +234,32 @@ fn the_submit_and_discard_are_called_directly() {
         })
         .collect();
     assert_eq!(commits, [true, true], "submit and discard");
+}
+
+#[test]
+fn only_a_samples_start_is_released() {
+    // The commit finds the record from the sample's start: the verifier
+    // refuses any other pointer into it, as the kernel does
+    // (`check_func_arg_reg_off`), fixed or variable.
+    let offsets = [
+        (
+            "r1 += 8",
+            "R1 must have zero offset when passed to release func",
+        ),
+        (
+            "r2 = *(u32 *)(r10 - 8)\nr2 &= 8\nr1 += r2",
+            "variable ringbuf_mem access var_off=",
+        ),
+    ];
+    for (moved, message) in offsets {
+        let source = format!(
+            "r6 = *(u32 *)(r1 + 0)\nld_pseudo r1, 5, 0\nr2 = {SAMPLE}\nr3 = 0\ncall 131\n\
+             if r0 != 0 goto +2\nr0 = 0\nexit\nr1 = r0\n{moved}\nr2 = 0\ncall 132\nr0 = 0\nexit"
+        );
+        let insns = apiary_asm::assemble_slots(&source).expect("assembles");
+        let infos: Vec<MapInfo> = map_defs().into_iter().map(|(_, info)| info).collect();
+        let program = apiary_verifier::Program::bare(&insns, ProgType::KPROBE, &infos);
+        let refused = apiary_verifier::verify(&program).expect_err("refused");
+        assert!(refused.to_string().contains(message), "{refused}\n{source}");
+    }
 }
