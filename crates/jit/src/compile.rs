@@ -43,7 +43,7 @@
 use std::cell::Cell;
 
 use apiary_verifier::{Accepted, AccessProof, AccessProofs, CallMaps, JumpSide, JumpSides};
-use apiary_vm::{DirectReserve, MapLookup, Op, Program};
+use apiary_vm::{CommitFn, DirectReserve, MapLookup, Op, Program};
 use dynasmrt::x64::X64Relocation;
 use dynasmrt::{DynamicLabel, DynasmApi, VecAssembler};
 
@@ -54,7 +54,8 @@ use crate::exec_mem::ExecMem;
 use crate::reassoc::{self, Ready};
 use crate::{JitError, Options};
 use crate::{
-    combine, divmod, emit_alu, emit_jmp, emit_lookup, emit_mem, emit_packet_load, emit_reserve,
+    combine, divmod, emit_alu, emit_commit, emit_jmp, emit_lookup, emit_mem, emit_packet_load,
+    emit_reserve,
 };
 
 /// Assembles x86-64 into the emitter's buffer.
@@ -266,8 +267,11 @@ enum DirectCall {
     Lookup(MapLookup, u32),
     /// A copy of packet bytes (`emit_packet_load`).
     PacketLoad,
-    /// A ring buffer reservation in map number `.1` (`emit_reserve`).
-    Reserve(DirectReserve, u32),
+    /// A ring buffer reservation in map number `.1` (`emit_reserve`),
+    /// recorded for the helpers that release it when `.2`.
+    Reserve(DirectReserve, u32, bool),
+    /// A ring buffer sample's submit or discard (`emit_commit`).
+    Commit(CommitFn),
 }
 
 /// The helper calls compiled code does without the helper table, by op,
@@ -275,13 +279,15 @@ enum DirectCall {
 /// (number) the same on every path and the embedder described what the
 /// helper does in that map ([`Program::map_lookup`],
 /// [`Program::ringbuf_reserve`]), or a packet load where the embedder
-/// named the helper ([`Program::loads_packet`]). Few ops are such calls,
-/// so only they are listed.
+/// named the helper ([`Program::loads_packet`]); and where every
+/// reservation is such a call, the submits and discards, whose samples
+/// then need no record ([`releases_samples`]). Few ops are such calls, so
+/// only they are listed.
 fn direct_calls_by_op<E>(
     program: &Program<E>,
     maps: Option<&CallMaps>,
 ) -> Vec<(usize, DirectCall)> {
-    program
+    let mut direct: Vec<(usize, DirectCall)> = program
         .ops()
         .iter()
         .enumerate()
@@ -293,7 +299,7 @@ fn direct_calls_by_op<E>(
                 let map = maps?.get(program.slot_of(pc))?;
                 if let Some(reserve) = program.ringbuf_reserve(index, map) {
                     return emit_reserve::possible(map, pc)
-                        .then_some((pc, DirectCall::Reserve(reserve, map)));
+                        .then_some((pc, DirectCall::Reserve(reserve, map, true)));
                 }
                 let lookup = program.map_lookup(index, map)?;
                 emit_lookup::possible(&lookup, map, pc)
@@ -301,7 +307,44 @@ fn direct_calls_by_op<E>(
             }
             _ => None,
         })
-        .collect()
+        .collect();
+    if maps.is_some() && releases_samples(program, &direct) {
+        let commits = program
+            .ops()
+            .iter()
+            .enumerate()
+            .filter_map(|(pc, op)| match *op {
+                Op::CallHelper { index } => {
+                    let commit = program.ringbuf_commit(index)?;
+                    Some((pc, DirectCall::Commit(commit)))
+                }
+                _ => None,
+            });
+        direct.extend(commits);
+        direct.sort_unstable_by_key(|&(pc, _)| pc);
+        for (_, call) in &mut direct {
+            if let DirectCall::Reserve(_, _, record) = call {
+                *record = false;
+            }
+        }
+    }
+    direct
+}
+
+/// Whether a verified program's compiled code may release every sample
+/// it reserves itself, so that none needs a record: the embedder said how
+/// ([`Program::ringbuf_commits`]), every reservation is a direct call
+/// among `direct`, and no `callx` may reach a helper that would look a
+/// sample up.
+fn releases_samples<E>(program: &Program<E>, direct: &[(usize, DirectCall)]) -> bool {
+    program.ringbuf_commits().is_some()
+        && program.ops().iter().enumerate().all(|(pc, op)| match *op {
+            Op::Callx { .. } => false,
+            Op::CallHelper { index } if program.reserves_samples(index) => {
+                matches!(direct_call_at(direct, pc), Some(DirectCall::Reserve(..)))
+            }
+            _ => true,
+        })
 }
 
 /// The direct call of the helper call at op `pc` (see [`direct_calls_by_op`]).
@@ -373,6 +416,7 @@ pub(crate) fn compile<E>(
         fell_off: asm.new_dynamic_label(),
         lookup_found: asm.new_dynamic_label(),
         reserved: asm.new_dynamic_label(),
+        reserved_unrecorded: asm.new_dynamic_label(),
     };
     let mut e = Emitter {
         asm,
@@ -564,7 +608,10 @@ fn body(
             match call {
                 DirectCall::Lookup(lookup, map) => emit_lookup::emit(e, lookup, map, pc, helper),
                 DirectCall::PacketLoad => emit_packet_load::emit(e, helper),
-                DirectCall::Reserve(reserve, map) => emit_reserve::emit(e, reserve, map, pc),
+                DirectCall::Reserve(reserve, map, record) => {
+                    emit_reserve::emit(e, reserve, map, pc, record);
+                }
+                DirectCall::Commit(commit) => emit_commit::emit(e, commit, helper),
             }
         } else if !emit_alu::emit(e, op)
             && !emit_mem::emit(e, op, pc, proofs[pc])

@@ -29,6 +29,7 @@ pub(crate) struct Routines {
     pub(crate) fell_off: DynamicLabel,
     pub(crate) lookup_found: DynamicLabel,
     pub(crate) reserved: DynamicLabel,
+    pub(crate) reserved_unrecorded: DynamicLabel,
 }
 
 /// The eBPF registers that live in caller-saved x86 registers (`r0..r5`).
@@ -306,8 +307,9 @@ pub(crate) fn routines<E>(e: &mut Emitter) {
     returning(e, callx, slow::callx::<E>);
     let lookup_found = e.routines.lookup_found;
     returning(e, lookup_found, slow::lookup_found::<E>);
-    let reserved = e.routines.reserved;
-    returning(e, reserved, slow::reserved::<E>);
+    let (reserved, unrecorded) = (e.routines.reserved, e.routines.reserved_unrecorded);
+    returning(e, reserved, slow::reserved::<E, true>);
+    returning(e, unrecorded, slow::reserved::<E, false>);
     stopping(e, misaligned, slow::misaligned::<E>);
     // The interpreter takes over from the group's start: it needs the registers.
     let budget_saved = e.label();

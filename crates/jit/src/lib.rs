@@ -81,8 +81,13 @@
 //!   verifier saw on every path, in a map the embedder described
 //!   ([`apiary_vm::DirectReserve`]), is a direct call of the ring's own
 //!   reservation (`emit_reserve`): a full ring answers NULL without leaving
-//!   the code, a sample reserved is recorded and registered as the helper
-//!   does;
+//!   the code, a sample reserved is registered as the helper does, and
+//!   recorded unless the program releases it without the helpers;
+//! - ring buffer commits: where every reservation is such a call, in a
+//!   verified program with no `callx`, `bpf_ringbuf_submit` and
+//!   `bpf_ringbuf_discard` are direct calls of the embedder's commits
+//!   ([`apiary_vm::DirectCommits`], `emit_commit`), which find the ring
+//!   from the sample's header;
 //! - everything else (helper memory, sockets, accesses reached with two
 //!   kinds, code the verifier never reached) keeps its check.
 //!
@@ -151,6 +156,8 @@ mod emit_alu;
 #[cfg(target_arch = "x86_64")]
 mod emit_call;
 #[cfg(target_arch = "x86_64")]
+mod emit_commit;
+#[cfg(target_arch = "x86_64")]
 mod emit_jmp;
 #[cfg(target_arch = "x86_64")]
 mod emit_lookup;
@@ -158,7 +165,6 @@ mod emit_lookup;
 mod emit_mem;
 #[cfg(target_arch = "x86_64")]
 mod emit_packet_load;
-#[cfg(target_arch = "x86_64")]
 mod emit_reserve;
 #[cfg(target_arch = "x86_64")]
 mod exec_mem;

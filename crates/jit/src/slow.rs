@@ -200,10 +200,15 @@ pub(crate) unsafe extern "sysv64" fn lookup_found<E>(ctx: *mut Ctx, value: u64, 
 
 /// A ring buffer's reservation that compiled code called itself at the
 /// helper call at op `info as u32`, on map number `info >> 32`, reserved
-/// `r2` bytes at `sample` (see `emit_reserve`): recorded and registered
-/// as the helper would have (which may fail as the helper would); `r0`
-/// stays the sample.
-pub(crate) unsafe extern "sysv64" fn reserved<E>(ctx: *mut Ctx, sample: u64, info: u64) -> u64 {
+/// `r2` bytes at `sample` (see `emit_reserve`): recorded (when `RECORD`:
+/// compiled code releases it through the helpers) and registered as the
+/// helper would have (which may fail as the helper would); `r0` stays the
+/// sample.
+pub(crate) unsafe extern "sysv64" fn reserved<E, const RECORD: bool>(
+    ctx: *mut Ctx,
+    sample: u64,
+    info: u64,
+) -> u64 {
     // SAFETY: called from compiled code with its own context.
     let (ctx, host) = unsafe { parts::<E>(ctx) };
     host.run.set_remaining(ctx.budget);
@@ -212,7 +217,7 @@ pub(crate) unsafe extern "sysv64" fn reserved<E>(ctx: *mut Ctx, sample: u64, inf
     ctx.helper_ran |= helper_ran::INPUT_KEPT;
     let (op, map) = (info as u32 as usize, (info >> 32) as u32);
     let size = ctx.regs[2];
-    match host.run.register_reservation(map, op, sample, size) {
+    match host.run.register_reservation(map, op, sample, size, RECORD) {
         Ok(()) => {
             // A program fills the sample it reserved first: its stores
             // then find the region without asking Rust (as `translate`

@@ -31,6 +31,7 @@ mod absent;
 mod array;
 mod bloom;
 mod bucket;
+mod commit;
 mod def;
 mod error;
 mod hash;
@@ -49,6 +50,7 @@ mod search;
 mod slots;
 pub mod typed;
 
+pub use commit::{CommitFn, DISCARD, SUBMIT};
 pub use def::*;
 pub use error::{ENOTSUPP, MapError, Result};
 pub use jhash::{htab_hash, jhash, jhash2};

@@ -14,7 +14,7 @@ use crate::mem::{ValueRef, page_size};
 use parking_lot::Mutex;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 /// Header bit set while a record is reserved and not yet committed.
 pub const BPF_RINGBUF_BUSY_BIT: u32 = 1 << 31;
@@ -40,12 +40,23 @@ const MAX_RECORD: u64 = (u32::MAX / 4) as u64;
 /// Pages before the data: metadata, consumer, producer.
 const META_PAGES: usize = 3;
 
-/// A ring buffer.
-pub(crate) struct RingBuffer {
-    base: NonNull<u8>,
-    map_len: usize,
+/// Where a ring buffer's parts lie; the metadata page holds a copy (as
+/// the kernel's `struct bpf_ringbuf` heads its first page), so that a
+/// sample's header, whose `pg_off` leads to that page, is all a commit
+/// needs ([`commit_reserved`]).
+#[derive(Clone, Copy)]
+#[repr(C)]
+struct Layout {
+    base: *mut u8,
     page: usize,
     size: u64,
+    wakeup: RawFd,
+}
+
+/// A ring buffer.
+pub(crate) struct RingBuffer {
+    layout: Layout,
+    map_len: usize,
     /// Producers serialise on this; it guards `pending_pos`.
     producer: Mutex<u64>,
     wakeup: OwnedFd,
@@ -56,6 +67,10 @@ pub(crate) struct RingBuffer {
 unsafe impl Send for RingBuffer {}
 // SAFETY: as above.
 unsafe impl Sync for RingBuffer {}
+
+/// The page size `pg_off` counts in, set by the first ring buffer made
+/// (so before any sample exists).
+static PAGE: AtomicUsize = AtomicUsize::new(0);
 
 fn os_err(what: &'static str) -> MapError {
     MapError::NoMemory(what)
@@ -112,13 +127,23 @@ impl RingBuffer {
                 libc::munmap(reserve, map_len);
                 return Err(os_err("double mapping of ring buffer data"));
             }
-            let base =
-                NonNull::new(reserve.cast::<u8>()).ok_or(os_err("null ring buffer mapping"))?;
-            Ok(RingBuffer {
+            let base = reserve.cast::<u8>();
+            if base.is_null() {
+                return Err(os_err("null ring buffer mapping"));
+            }
+            let layout = Layout {
                 base,
-                map_len,
                 page,
                 size: u64::from(size),
+                wakeup: wakeup.as_raw_fd(),
+            };
+            // The metadata page is the ring's own: programs and consumers
+            // see the pages after it.
+            base.cast::<Layout>().write(layout);
+            PAGE.store(page, Ordering::Relaxed);
+            Ok(RingBuffer {
+                layout,
+                map_len,
                 producer: Mutex::new(0),
                 wakeup,
                 _memfd: memfd,
@@ -126,29 +151,22 @@ impl RingBuffer {
         }
     }
 
-    fn pos(&self, page: usize) -> &AtomicU64 {
-        // SAFETY: pages 1 and 2 are mapped and their first word is 8-aligned.
-        unsafe { AtomicU64::from_ptr(self.base.as_ptr().add(page * self.page).cast()) }
-    }
-
     /// `consumer_pos`, as the consumer page holds it.
     pub(crate) fn consumer_pos(&self) -> &AtomicU64 {
-        self.pos(1)
+        self.layout.pos(1)
     }
 
     /// `producer_pos`, as the producer page holds it.
     pub(crate) fn producer_pos(&self) -> &AtomicU64 {
-        self.pos(2)
+        self.layout.pos(2)
     }
 
     fn data(&self) -> *mut u8 {
-        self.base.as_ptr().wrapping_add(META_PAGES * self.page)
+        self.layout.data()
     }
 
     fn header_len(&self, pos: u64) -> &AtomicU32 {
-        let off = (pos & (self.size - 1)) as usize;
-        // SAFETY: the offset is inside the data area and 8-aligned.
-        unsafe { AtomicU32::from_ptr(self.data().add(off).cast()) }
+        self.layout.header_len(pos)
     }
 
     /// `bpf_ringbuf_reserve`: room for `size` bytes, or an error where the
@@ -161,7 +179,7 @@ impl RingBuffer {
             return Err(MapError::TooBig("ring buffer record"));
         }
         let len = (size + u64::from(BPF_RINGBUF_HDR_SZ)).div_ceil(8) * 8;
-        if len > self.size {
+        if len > self.layout.size {
             return Err(MapError::TooBig("record larger than the ring"));
         }
         let mut pending = self.producer.lock();
@@ -178,13 +196,13 @@ impl RingBuffer {
                 * 8;
         }
         let new_prod = prod + len;
-        let mask = self.size - 1;
+        let mask = self.layout.size - 1;
         if new_prod.wrapping_sub(cons) > mask || new_prod.wrapping_sub(*pending) > mask {
             return Err(MapError::TryAgain);
         }
         let off = (prod & mask) as usize;
         let hdr = self.data().wrapping_add(off);
-        let pg_off = ((hdr as usize - self.base.as_ptr() as usize) / self.page) as u32;
+        let pg_off = ((hdr as usize - self.layout.base as usize) / self.layout.page) as u32;
         // SAFETY: the header lies in the data area, 8-aligned.
         unsafe {
             AtomicU32::from_ptr(hdr.add(4).cast()).store(pg_off, Ordering::Relaxed);
@@ -199,27 +217,8 @@ impl RingBuffer {
 
     /// `bpf_ringbuf_submit` / `bpf_ringbuf_discard` of a reserved sample.
     pub(crate) fn commit(&self, sample: usize, flags: u64, discard: bool) -> Result<()> {
-        let data = self.data() as usize;
-        let rec = sample
-            .checked_sub(data + BPF_RINGBUF_HDR_SZ as usize)
-            .filter(|&r| (r as u64) < self.size && r % 8 == 0)
-            .ok_or(MapError::Invalid("address is not a ring buffer sample"))?;
-        let len = self.header_len(rec as u64);
-        let cur = len.load(Ordering::Relaxed);
-        if cur & BPF_RINGBUF_BUSY_BIT == 0 {
-            return Err(MapError::Invalid("sample is not reserved"));
-        }
-        let mut new_len = cur ^ BPF_RINGBUF_BUSY_BIT;
-        if discard {
-            new_len |= BPF_RINGBUF_DISCARD_BIT;
-        }
-        len.swap(new_len, Ordering::AcqRel);
-        let cons = self.consumer_pos().load(Ordering::Acquire) & (self.size - 1);
-        if flags & BPF_RB_FORCE_WAKEUP != 0 || (cons == rec as u64 && flags & BPF_RB_NO_WAKEUP == 0)
-        {
-            self.wake();
-        }
-        Ok(())
+        let rec = self.layout.record_of(sample)?;
+        self.layout.release(rec, flags, discard)
     }
 
     /// `bpf_ringbuf_output`: reserve, copy, submit.
@@ -242,18 +241,11 @@ impl RingBuffer {
         let prod = self.producer_pos().load(Ordering::Acquire);
         match flags {
             BPF_RB_AVAIL_DATA => prod.wrapping_sub(cons),
-            BPF_RB_RING_SIZE => self.size,
+            BPF_RB_RING_SIZE => self.layout.size,
             BPF_RB_CONS_POS => cons,
             BPF_RB_PROD_POS => prod,
             _ => 0,
         }
-    }
-
-    fn wake(&self) {
-        let one = 1u64.to_ne_bytes();
-        // SAFETY: writing 8 bytes from a valid buffer to our eventfd; a full
-        // counter (EAGAIN) already means "readable", so the result is moot.
-        let _ = unsafe { libc::write(self.wakeup.as_raw_fd(), one.as_ptr().cast(), one.len()) };
     }
 
     /// The eventfd that becomes readable on wakeups.
@@ -288,7 +280,7 @@ impl RingBuffer {
                 self.consumer_pos().store(next, Ordering::Release);
                 continue;
             }
-            let start = (cons & (self.size - 1)) as usize + BPF_RINGBUF_HDR_SZ as usize;
+            let start = (cons & (self.layout.size - 1)) as usize + BPF_RINGBUF_HDR_SZ as usize;
             // SAFETY: committed records are not written again until the
             // consumer moves past them; the double mapping makes the whole
             // record contiguous even when it wraps.
@@ -299,13 +291,93 @@ impl RingBuffer {
 
     /// Data area size.
     pub(crate) fn size(&self) -> u64 {
-        self.size
+        self.layout.size
     }
+}
+
+impl Layout {
+    fn pos(&self, page: usize) -> &AtomicU64 {
+        // SAFETY: pages 1 and 2 are mapped and their first word is 8-aligned.
+        unsafe { AtomicU64::from_ptr(self.base.add(page * self.page).cast()) }
+    }
+
+    fn data(&self) -> *mut u8 {
+        self.base.wrapping_add(META_PAGES * self.page)
+    }
+
+    fn header_len(&self, pos: u64) -> &AtomicU32 {
+        let off = (pos & (self.size - 1)) as usize;
+        // SAFETY: the offset is inside the data area and 8-aligned.
+        unsafe { AtomicU32::from_ptr(self.data().add(off).cast()) }
+    }
+
+    /// The data area offset of the record whose sample is at `sample`.
+    fn record_of(&self, sample: usize) -> Result<usize> {
+        sample
+            .checked_sub(self.data() as usize + BPF_RINGBUF_HDR_SZ as usize)
+            .filter(|&r| (r as u64) < self.size && r % 8 == 0)
+            .ok_or(MapError::Invalid("address is not a ring buffer sample"))
+    }
+
+    /// Commits the reserved record at data offset `rec`, discarded or not,
+    /// and signals the consumer as `flags` and its position say.
+    fn release(&self, rec: usize, flags: u64, discard: bool) -> Result<()> {
+        let len = self.header_len(rec as u64);
+        let cur = len.load(Ordering::Relaxed);
+        if cur & BPF_RINGBUF_BUSY_BIT == 0 {
+            return Err(MapError::Invalid("sample is not reserved"));
+        }
+        let mut new_len = cur ^ BPF_RINGBUF_BUSY_BIT;
+        if discard {
+            new_len |= BPF_RINGBUF_DISCARD_BIT;
+        }
+        len.swap(new_len, Ordering::AcqRel);
+        let cons = self.pos(1).load(Ordering::Acquire) & (self.size - 1);
+        if flags & BPF_RB_FORCE_WAKEUP != 0 || (cons == rec as u64 && flags & BPF_RB_NO_WAKEUP == 0)
+        {
+            self.wake();
+        }
+        Ok(())
+    }
+
+    fn wake(&self) {
+        let one = 1u64.to_ne_bytes();
+        // SAFETY: writing 8 bytes from a valid buffer to the ring's eventfd;
+        // a full counter (EAGAIN) already means "readable", so the result
+        // is moot.
+        let _ = unsafe { libc::write(self.wakeup, one.as_ptr().cast(), one.len()) };
+    }
+}
+
+/// `bpf_ringbuf_submit` / `bpf_ringbuf_discard` of the sample at `sample`
+/// in whichever ring buffer reserved it: the header's `pg_off` leads to
+/// the ring's metadata page, as `bpf_ringbuf_restore_from_rec` finds the
+/// ring in the kernel.
+///
+/// # Safety
+/// `sample` must be a sample [`RingBuffer::reserve`] returned in a ring
+/// buffer still alive, and its header must not have been written since
+/// (a verified program's reservation it has not released yet).
+pub(crate) unsafe fn commit_reserved(sample: usize, flags: u64, discard: bool) -> Result<()> {
+    let hdr = sample.wrapping_sub(BPF_RINGBUF_HDR_SZ as usize);
+    // SAFETY: per the caller, the header is a live record's, 8-aligned.
+    let pg_off = unsafe { AtomicU32::from_ptr((hdr + 4) as *mut u32) }.load(Ordering::Relaxed);
+    let page = PAGE.load(Ordering::Relaxed);
+    // `pg_off` counts whole pages from the ring's (page-aligned) start to
+    // the header's page.
+    let base = (hdr & !(page.wrapping_sub(1))).wrapping_sub(pg_off as usize * page);
+    // SAFETY: per the caller, `base` is the start of a live ring buffer,
+    // whose first page holds its layout.
+    let layout = unsafe { (base as *const Layout).read() };
+    if layout.base as usize != base {
+        return Err(MapError::Invalid("address is not a ring buffer sample"));
+    }
+    layout.release(layout.record_of(sample)?, flags, discard)
 }
 
 impl Drop for RingBuffer {
     fn drop(&mut self) {
         // SAFETY: the whole reservation was mapped by `new`.
-        unsafe { libc::munmap(self.base.as_ptr().cast(), self.map_len) };
+        unsafe { libc::munmap(self.layout.base.cast(), self.map_len) };
     }
 }

@@ -523,6 +523,14 @@ pub(crate) fn record_reservation(env: &mut Env, sample: u64, handle: u64) {
     }
 }
 
+/// `bpf_ringbuf_submit`'s id. It commits with `Map::ringbuf_submit`, as
+/// `apiary_maps::SUBMIT` does, which compiled code may call itself
+/// (`apiary_vm::DirectCommits`).
+pub(crate) const RINGBUF_SUBMIT: u32 = 132;
+/// `bpf_ringbuf_discard`'s id, as [`RINGBUF_SUBMIT`] with
+/// `apiary_maps::DISCARD`.
+pub(crate) const RINGBUF_DISCARD: u32 = 133;
+
 fn release_sample(ctx: Ctx<'_, '_>, addr: u64, discard: bool, flags: u64) -> Ret {
     let reserved = &mut ctx.env().reserved;
     let Some(pos) = reserved.iter().position(|(a, _)| *a as u64 == addr) else {
@@ -900,8 +908,8 @@ static HELPERS: &[(i32, HelperFn<Env>)] = &[
     (127, trace::seq_write),
     (130, ringbuf_output),
     (RINGBUF_RESERVE as i32, ringbuf_reserve),
-    (132, ringbuf_submit),
-    (133, ringbuf_discard),
+    (RINGBUF_SUBMIT as i32, ringbuf_submit),
+    (RINGBUF_DISCARD as i32, ringbuf_discard),
     (134, ringbuf_query),
     (135, meta::csum_level),
     (141, trace::get_task_stack),

@@ -57,8 +57,8 @@ use apiary_kernel::types::{AttachType, ProgType};
 use apiary_loader::{BPF_F_RDONLY_PROG, MapSpec, ProgramSpec};
 use apiary_maps::{Map, MapDef, RedirectTarget};
 use apiary_vm::{
-    ArrayLookup, DirectLookup, DirectReserve, Helpers, MapLookup, Program, Region, RegionKind,
-    RunError, RunInput, Runner,
+    ArrayLookup, DirectCommits, DirectLookup, DirectReserve, Helpers, MapLookup, Program, Region,
+    RegionKind, RunError, RunInput, Runner,
 };
 
 pub use apiary_verifier::helpers::{ArgKind, HelperProto, RetKind, helper_proto, helper_protos};
@@ -604,6 +604,14 @@ impl Runtime {
             self.ringbuf_reserves(maps),
             helpers::record_reservation,
         );
+        // Its submit and discard commit with the maps' functions, and
+        // forget the record (`helpers::release_sample`).
+        program.set_ringbuf_commits(DirectCommits {
+            submit_id: helpers::RINGBUF_SUBMIT,
+            submit: apiary_maps::SUBMIT,
+            discard_id: helpers::RINGBUF_DISCARD,
+            discard: apiary_maps::DISCARD,
+        });
         regions.extend(arrays);
         let mut known = write_lock(&self.data_regions);
         for region in regions {

@@ -478,6 +478,28 @@ fn check_arg(
                 };
                 return Err(type_error(insn, regno, reg, expected, proto));
             }
+            // What is released is the object itself (`check_func_arg_reg_off`):
+            // the ring buffer finds its record from the sample's start.
+            if reg.off != 0 {
+                return Err(Rejection::new(
+                    insn,
+                    format!(
+                        "R{regno} must have zero offset when passed to release func or trusted arg to kfunc"
+                    ),
+                )
+                .reg(regno, reg));
+            }
+            if !reg.value.var_off.is_const() || reg.value.var_off.value != 0 {
+                return Err(Rejection::new(
+                    insn,
+                    format!(
+                        "variable {} access var_off={} disallowed",
+                        reg.type_name(),
+                        reg.value.var_off
+                    ),
+                )
+                .reg(regno, reg));
+            }
             if reg.ref_obj_id == 0 {
                 return Err(Rejection::new(
                     insn,

@@ -13,6 +13,7 @@ use crate::error::LoadError;
 use crate::helpers::{HelperFn, HelperImpl, Helpers};
 use crate::map_lookup::{DirectLookup, MapLookup, MapLookups};
 use crate::op::{Op, alu_op, atomic_op, endian_op, jump_op, load_op, r, size_bytes, store_op};
+use crate::ringbuf_commit::{CommitFn, DirectCommits};
 use crate::ringbuf_reserve::{DirectReserve, RecordReservation, Reserves};
 use crate::tier::CompiledCode;
 
@@ -46,6 +47,9 @@ pub struct Program<E> {
     /// What the embedder said of its ring buffer reservations
     /// ([`Program::set_ringbuf_reserves`]).
     reserves: Option<Reserves<E>>,
+    /// What the embedder said of its ring buffer commits
+    /// ([`Program::set_ringbuf_commits`]).
+    commits: Option<DirectCommits>,
 }
 
 /// A helper resolved at load time.
@@ -282,6 +286,7 @@ impl<E> Program<E> {
             map_lookups: MapLookups::default(),
             packet_load_helper: None,
             reserves: None,
+            commits: None,
         })
     }
 
@@ -367,6 +372,42 @@ impl<E> Program<E> {
             return None;
         }
         reserves.by_map.get(map as usize).copied().flatten()
+    }
+
+    /// Says what the embedder's submit and discard helpers do, with every
+    /// promise of [`DirectCommits`]: a compiling tier may then commit
+    /// samples itself where the verifier proved `r1` a live reservation.
+    pub fn set_ringbuf_commits(&mut self, commits: DirectCommits) {
+        self.commits = Some(commits);
+    }
+
+    /// What the embedder said of its ring buffer commits, if it did.
+    pub fn ringbuf_commits(&self) -> Option<&DirectCommits> {
+        self.commits.as_ref()
+    }
+
+    /// What the `index`th directly called helper does, if the embedder
+    /// said it submits or discards ring buffer samples
+    /// ([`Program::set_ringbuf_commits`]).
+    pub fn ringbuf_commit(&self, index: u32) -> Option<CommitFn> {
+        let called = self.called.get(index as usize)?;
+        let commits = self.commits.as_ref()?;
+        if called.id == commits.submit_id {
+            Some(commits.submit)
+        } else if called.id == commits.discard_id {
+            Some(commits.discard)
+        } else {
+            None
+        }
+    }
+
+    /// Whether the `index`th directly called helper is the one that
+    /// reserves ring buffer samples ([`Program::set_ringbuf_reserves`]).
+    pub fn reserves_samples(&self, index: u32) -> bool {
+        let reserves = self.reserves.as_ref();
+        self.called
+            .get(index as usize)
+            .is_some_and(|c| reserves.is_some_and(|r| r.helper_id == c.id))
     }
 
     /// What the embedder records of a reservation, if it described them.

@@ -30,6 +30,8 @@ pub type RecordReservation<E> = fn(env: &mut E, sample: u64, tag: u64);
 /// ([`crate::HelperError::TooManyRegions`]) and changes nothing else of
 /// the run. `reserve` may be called with `ring` from any thread for as
 /// long as the program lives, and a sample's memory stays mapped as long.
+/// A tier that releases every sample it reserves itself
+/// ([`crate::DirectCommits`]) skips the record.
 #[derive(Clone, Copy, Debug)]
 pub struct DirectReserve {
     /// The reservation.

@@ -373,14 +373,17 @@ impl<'r, E> TierRun<'r, E> {
     /// What the helper call at op `op`, given map number `map`, leaves
     /// besides its result when a tier called the ring buffer's reservation
     /// itself ([`crate::DirectReserve`]) and it reserved `size` bytes at
-    /// `sample`: the embedder told, and the sample registered, as the
-    /// helper does, or the helper's error when the run has no room left.
+    /// `sample`: the embedder told (unless `record` is false: the tier
+    /// releases the sample itself, [`crate::DirectCommits`]), and the
+    /// sample registered, as the helper does, or the helper's error when
+    /// the run has no room left.
     pub fn register_reservation(
         &mut self,
         map: u32,
         op: usize,
         sample: u64,
         size: u64,
+        record: bool,
     ) -> Result<(), RunError> {
         let program = self.program;
         let found = match program.ops().get(op) {
@@ -399,12 +402,14 @@ impl<'r, E> TierRun<'r, E> {
             name,
             source,
         };
-        let (Some(direct), Some(record)) = (direct, program.record_reservation()) else {
+        let (Some(direct), Some(record_in)) = (direct, program.record_reservation()) else {
             return Err(failed(HelperError::Other(format!(
                 "map {map} has no direct reservation"
             ))));
         };
-        record(self.env, sample, direct.tag);
+        if record {
+            record_in(self.env, sample, direct.tag);
+        }
         let span = Span {
             start: sample,
             len: size,

@@ -31,6 +31,17 @@ pub struct Tier {
 
 impl Tier {
     pub fn new(source: &str, engine: Engine, maps: &Maps) -> (Tier, Accepted) {
+        Tier::build(source, engine, maps, true)
+    }
+
+    /// As [`Tier::new`], compiled as an unverified program unless
+    /// `verified_jit` (the verifier still checks the source).
+    pub fn build(
+        source: &str,
+        engine: Engine,
+        maps: &Maps,
+        verified_jit: bool,
+    ) -> (Tier, Accepted) {
         let insns = apiary_asm::assemble_slots(source).expect("assembles");
         let runtime = Runtime::new(CPUS);
         let ids: Vec<MapId> = (maps.defs)()
@@ -46,7 +57,11 @@ impl Tier {
             .expect("loads");
         if engine == Engine::Compiled {
             let program = runtime.program(prog).expect("loaded");
-            apiary_jit::compile_verified(&program, &accepted).expect("compiles");
+            if verified_jit {
+                apiary_jit::compile_verified(&program, &accepted).expect("compiles");
+            } else {
+                apiary_jit::compile(&program).expect("compiles");
+            }
         }
         let mut runner = Runner::new();
         runner.set_engine(engine);
@@ -88,8 +103,19 @@ pub struct Check<'a> {
 /// (one past the last included) and compares results and map contents;
 /// some run must find a value (return non-zero).
 pub fn tiers_agree(source: &str, maps: &Maps, check: &Check<'_>) -> Accepted {
+    tiers_agree_jit(source, maps, check, true)
+}
+
+/// As [`tiers_agree`], the program compiled as an unverified one unless
+/// `verified_jit`.
+pub fn tiers_agree_jit(
+    source: &str,
+    maps: &Maps,
+    check: &Check<'_>,
+    verified_jit: bool,
+) -> Accepted {
     let (mut interp, accepted) = Tier::new(source, Engine::Interpreter, maps);
-    let (mut jit, _) = Tier::new(source, Engine::Compiled, maps);
+    let (mut jit, _) = Tier::build(source, Engine::Compiled, maps, verified_jit);
     let mut found = 0;
     for &key in check.keys {
         for select in 0..2 {
