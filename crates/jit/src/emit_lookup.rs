@@ -135,12 +135,24 @@ fn emit_direct(e: &mut Emitter, lookup: DirectLookup, map: u32, pc: usize, done:
             ; call rax
         );
     });
+    to_rust_unless_null(e, found, info, done);
+}
+
+/// After a direct call: a null `r0` goes on at `done`; anything else goes
+/// to the Rust `routine`, with `r0` in r11 and `info` (see [`call_info`])
+/// in r10.
+pub(crate) fn to_rust_unless_null(
+    e: &mut Emitter,
+    routine: DynamicLabel,
+    info: u64,
+    done: DynamicLabel,
+) {
     x64!(e
         ; test rax, rax
         ; jz =>done
         ; mov Rq(R11), rax
         ; mov Rq(R10), QWORD info as i64
-        ; call =>found
+        ; call =>routine
     );
 }
 

@@ -10,9 +10,9 @@
 
 use apiary_vm::DirectReserve;
 
-use crate::compile::{Emitter, R10, R11};
+use crate::compile::Emitter;
 use crate::emit_call;
-use crate::emit_lookup::call_info;
+use crate::emit_lookup::{call_info, to_rust_unless_null};
 use crate::x64;
 
 /// Whether a reservation in map number `map` at op `pc` can be emitted:
@@ -45,12 +45,6 @@ pub(crate) fn emit(e: &mut Emitter, reserve: DirectReserve, map: u32, pc: usize,
             ; call rax
         );
     });
-    x64!(e
-        ; test rax, rax
-        ; jz =>done
-        ; mov Rq(R11), rax
-        ; mov Rq(R10), QWORD info as i64
-        ; call =>reserved
-        ; =>done
-    );
+    to_rust_unless_null(e, reserved, info, done);
+    x64!(e; =>done);
 }

@@ -99,6 +99,12 @@ fn load(source: &str, prog_type: ProgType, engine: Engine) -> (std::sync::Arc<Ru
 
 /// Test-run of `source` on `packet`, `repeat` times, by `engine`: the
 /// result without the timing.
+/// `run` of a tc program in the interpreter, then compiled.
+fn tc_tiers(source: &str, packet: &[u8], repeat: u32) -> (String, String) {
+    let run_in = |engine| run(source, ProgType::SCHED_CLS, engine, packet, repeat);
+    (run_in(Engine::Interpreter), run_in(Engine::Compiled))
+}
+
 fn run(source: &str, prog_type: ProgType, engine: Engine, packet: &[u8], repeat: u32) -> String {
     let (runtime, prog) = load(source, prog_type, engine);
     let mut runner = Runner::new();
@@ -147,20 +153,7 @@ fn copies_to_the_stack_agree_with_the_interpreter_and_the_packet() {
             for len in LENS {
                 let source = program(offset, Dest::Stack, len);
                 for repeat in [1, 3] {
-                    let want = run(
-                        &source,
-                        ProgType::SCHED_CLS,
-                        Engine::Interpreter,
-                        &packet,
-                        repeat,
-                    );
-                    let got = run(
-                        &source,
-                        ProgType::SCHED_CLS,
-                        Engine::Compiled,
-                        &packet,
-                        repeat,
-                    );
+                    let (want, got) = tc_tiers(&source, &packet, repeat);
                     assert_eq!(
                         got,
                         want,
@@ -189,20 +182,7 @@ fn other_destinations_take_the_helper_and_agree() {
             for len in [0, 2, 4, 8] {
                 let source = program(offset, dest, len);
                 for repeat in [1, 3] {
-                    let want = run(
-                        &source,
-                        ProgType::SCHED_CLS,
-                        Engine::Interpreter,
-                        &packet,
-                        repeat,
-                    );
-                    let got = run(
-                        &source,
-                        ProgType::SCHED_CLS,
-                        Engine::Compiled,
-                        &packet,
-                        repeat,
-                    );
+                    let (want, got) = tc_tiers(&source, &packet, repeat);
                     assert_eq!(got, want, "{dest:?} offset {offset} len {len}");
                 }
             }
@@ -218,20 +198,7 @@ fn a_packet_moved_by_a_helper_is_read_where_it_went() {
     for (offset, len) in [(0, 16), (16, 8), (60, 8), (62, 8), (70, 8), (78, 8)] {
         let source = program_after(grow, offset, Dest::Stack, len);
         for repeat in [1, 2, 3] {
-            let want = run(
-                &source,
-                ProgType::SCHED_CLS,
-                Engine::Interpreter,
-                &packet,
-                repeat,
-            );
-            let got = run(
-                &source,
-                ProgType::SCHED_CLS,
-                Engine::Compiled,
-                &packet,
-                repeat,
-            );
+            let (want, got) = tc_tiers(&source, &packet, repeat);
             assert_eq!(got, want, "offset {offset} len {len} repeat {repeat}");
         }
     }

@@ -315,25 +315,37 @@ fn skb_capacity(input_len: usize) -> usize {
     SKB_EXTRA_HEAD + SKB_HEADROOM + BPF_SKB_MAX_LEN.max(input_len) + SKB_EXTRA_TAIL
 }
 
+/// A zeroed packet of `kind` with a frame of `frame` bytes and an
+/// internal context of `ctx` bytes, nothing in it yet (shown from and
+/// to `shown`), for a refill to fill.
+fn blank(kind: PacketKind, frame: usize, ctx: usize, shown: usize) -> Packet {
+    Packet {
+        kind,
+        frame: HostBuf::zeroed(frame),
+        ctx: HostBuf::zeroed(ctx),
+        meta: 0,
+        data: 0,
+        end: 0,
+        mac: 0,
+        network: 0,
+        skb: SkbState::default(),
+        frags: Vec::new(),
+        shown_from: shown,
+        shown_to: shown,
+    }
+}
+
 impl Packet {
     /// An XDP frame holding `input` (metadata first) as test-run builds it:
     /// the first `linear` bytes in the frame, the rest in page-sized
     /// fragments (the caller checked both fit).
     pub(crate) fn xdp(input: &[u8], linear: usize, setup: &XdpSetup) -> Packet {
-        let mut packet = Packet {
-            kind: PacketKind::Xdp,
-            frame: HostBuf::zeroed(XDP_FRAME_SIZE),
-            ctx: HostBuf::zeroed(XDP_INTERNAL_SIZE as usize),
-            meta: 0,
-            data: 0,
-            end: 0,
-            mac: 0,
-            network: 0,
-            skb: SkbState::default(),
-            frags: Vec::new(),
-            shown_from: XDP_PACKET_HEADROOM,
-            shown_to: XDP_PACKET_HEADROOM,
-        };
+        let mut packet = blank(
+            PacketKind::Xdp,
+            XDP_FRAME_SIZE,
+            XDP_INTERNAL_SIZE as usize,
+            XDP_PACKET_HEADROOM,
+        );
         packet.refill_xdp(input, linear, setup);
         packet
     }
@@ -386,20 +398,12 @@ impl Packet {
     /// `bpf_prog_test_run_skb` builds it: `eth_type_trans` on the device,
     /// `data` at the MAC header when `l2`, else at the network header.
     pub(crate) fn skb(input: &[u8], l2: bool, setup: &SkbSetup) -> Packet {
-        let mut packet = Packet {
-            kind: PacketKind::Skb { l2 },
-            frame: HostBuf::zeroed(skb_capacity(input.len())),
-            ctx: HostBuf::zeroed(SKB_INTERNAL_SIZE as usize),
-            meta: 0,
-            data: 0,
-            end: 0,
-            mac: 0,
-            network: 0,
-            skb: SkbState::default(),
-            frags: Vec::new(),
-            shown_from: 0,
-            shown_to: 0,
-        };
+        let mut packet = blank(
+            PacketKind::Skb { l2 },
+            skb_capacity(input.len()),
+            SKB_INTERNAL_SIZE as usize,
+            0,
+        );
         packet.refill_skb(input, l2, setup);
         packet
     }

@@ -337,24 +337,10 @@ impl<'r, E> TierRun<'r, E> {
         addr: u64,
     ) -> Result<(), RunError> {
         let program = self.program;
-        let found = match program.ops().get(op) {
-            Some(&Op::CallHelper { index }) => program
-                .called
-                .get(index as usize)
-                .map(|c| (c.id, c.name, program.direct_lookup(index, map))),
-            _ => None,
-        };
-        let Some((id, name, direct)) = found else {
-            return Err(unknown_helper(program, op, u64::MAX));
-        };
-        let failed = |source| RunError::Helper {
-            pc: program.slot_of(op),
-            id,
-            name,
-            source,
-        };
+        let (site, direct) =
+            DirectSite::of(program, op, |index| program.direct_lookup(index, map))?;
         let Some(direct) = direct else {
-            return Err(failed(HelperError::Other(format!(
+            return Err(site.failed(HelperError::Other(format!(
                 "map {map} has no direct lookup"
             ))));
         };
@@ -363,11 +349,7 @@ impl<'r, E> TierRun<'r, E> {
             len: u64::from(direct.value_size),
             writable: direct.writable,
         };
-        if self.runner.memory.add(span, direct.kind) {
-            Ok(())
-        } else {
-            Err(failed(HelperError::TooManyRegions(MAX_REGIONS)))
-        }
+        self.register(&site, span, direct.kind)
     }
 
     /// What the helper call at op `op`, given map number `map`, leaves
@@ -386,24 +368,10 @@ impl<'r, E> TierRun<'r, E> {
         record: bool,
     ) -> Result<(), RunError> {
         let program = self.program;
-        let found = match program.ops().get(op) {
-            Some(&Op::CallHelper { index }) => program
-                .called
-                .get(index as usize)
-                .map(|c| (c.id, c.name, program.ringbuf_reserve(index, map))),
-            _ => None,
-        };
-        let Some((id, name, direct)) = found else {
-            return Err(unknown_helper(program, op, u64::MAX));
-        };
-        let failed = |source| RunError::Helper {
-            pc: program.slot_of(op),
-            id,
-            name,
-            source,
-        };
+        let (site, direct) =
+            DirectSite::of(program, op, |index| program.ringbuf_reserve(index, map))?;
         let (Some(direct), Some(record_in)) = (direct, program.record_reservation()) else {
-            return Err(failed(HelperError::Other(format!(
+            return Err(site.failed(HelperError::Other(format!(
                 "map {map} has no direct reservation"
             ))));
         };
@@ -415,10 +383,21 @@ impl<'r, E> TierRun<'r, E> {
             len: size,
             writable: true,
         };
-        if self.runner.memory.add(span, RegionKind::Memory) {
+        self.register(&site, span, RegionKind::Memory)
+    }
+
+    /// Registers what a helper call done directly handed the program, as
+    /// the helper would, or fails as it would when the run has no room.
+    fn register(
+        &mut self,
+        site: &DirectSite,
+        span: Span,
+        kind: RegionKind,
+    ) -> Result<(), RunError> {
+        if self.runner.memory.add(span, kind) {
             Ok(())
         } else {
-            Err(failed(HelperError::TooManyRegions(MAX_REGIONS)))
+            Err(site.failed(HelperError::TooManyRegions(MAX_REGIONS)))
         }
     }
 
@@ -448,5 +427,44 @@ impl<'r, E> TierRun<'r, E> {
     pub fn tail_call(&mut self, next: &Program<E>, regs: &[u64; 11]) -> Result<u64, RunError> {
         self.runner
             .exec_regs(next, self.env, 0, EntryRegs::All(regs), self.base)
+    }
+}
+
+/// The helper call a tier did directly: what its errors name.
+struct DirectSite {
+    pc: usize,
+    id: u32,
+    name: &'static str,
+}
+
+impl DirectSite {
+    /// The helper called at op `op` and what `direct` says of it, or the
+    /// error of an op that calls no helper.
+    fn of<E, T>(
+        program: &Program<E>,
+        op: usize,
+        direct: impl FnOnce(u32) -> Option<T>,
+    ) -> Result<(DirectSite, Option<T>), RunError> {
+        let Some(&Op::CallHelper { index }) = program.ops().get(op) else {
+            return Err(unknown_helper(program, op, u64::MAX));
+        };
+        let Some(called) = program.called.get(index as usize) else {
+            return Err(unknown_helper(program, op, u64::MAX));
+        };
+        let site = DirectSite {
+            pc: program.slot_of(op),
+            id: called.id,
+            name: called.name,
+        };
+        Ok((site, direct(index)))
+    }
+
+    fn failed(&self, source: HelperError) -> RunError {
+        RunError::Helper {
+            pc: self.pc,
+            id: self.id,
+            name: self.name,
+            source,
+        }
     }
 }
