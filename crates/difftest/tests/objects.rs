@@ -52,19 +52,36 @@ fn packet_examples_agree_with_the_kernel_on_the_bundled_capture() {
             return;
         };
         assert!(frames.len() > 30, "the capture has its frames");
-        for packet in &frames {
+        agree_on_every_frame(&mut vm, &mut kernel, &frames, example);
+    }
+}
+
+/// Runs every frame on both backends, asserting the same outcome, then
+/// the same maps (`what` names the program in failures); returns the
+/// kernel's return value of each frame.
+fn agree_on_every_frame(
+    vm: &mut VmBackend,
+    kernel: &mut KernelBackend,
+    frames: &[apiary_corpus::traffic::Packet],
+    what: &str,
+) -> Vec<u32> {
+    let retvals = frames
+        .iter()
+        .map(|packet| {
             let ours = vm.run(&request(&packet.frame)).unwrap();
             let theirs = kernel.run(&request(&packet.frame)).unwrap();
             let differences = compare_runs(&ours, &theirs);
             assert!(
                 differences.is_empty(),
-                "{example} on {}: {differences:?}",
+                "{what} on {}: {differences:?}",
                 packet.summary
             );
-        }
-        let differences = compare_maps(&vm.dump_maps(), &kernel.dump_maps());
-        assert!(differences.is_empty(), "{example} maps: {differences:?}");
-    }
+            theirs.retval
+        })
+        .collect();
+    let differences = compare_maps(&vm.dump_maps(), &kernel.dump_maps());
+    assert!(differences.is_empty(), "{what} maps: {differences:?}");
+    retvals
 }
 
 #[test]
@@ -269,19 +286,7 @@ fn the_firewall_agrees_with_the_kernel_with_its_block_list_filled() {
             .unwrap();
     }
     let frames = apiary_corpus::traffic::packets();
-    let mut dropped = 0;
-    for packet in &frames {
-        let ours = vm.run(&request(&packet.frame)).unwrap();
-        let theirs = kernel.run(&request(&packet.frame)).unwrap();
-        let differences = compare_runs(&ours, &theirs);
-        assert!(
-            differences.is_empty(),
-            "{}: {differences:?}",
-            packet.summary
-        );
-        dropped += usize::from(theirs.retval == 1);
-    }
+    let retvals = agree_on_every_frame(&mut vm, &mut kernel, &frames, "xdp_firewall");
+    let dropped = retvals.iter().filter(|&&retval| retval == 1).count();
     assert!(dropped > 3, "the rules dropped {dropped} frames");
-    let differences = compare_maps(&vm.dump_maps(), &kernel.dump_maps());
-    assert!(differences.is_empty(), "maps: {differences:?}");
 }
